@@ -1,0 +1,33 @@
+import { GatekeeperError } from './errors';
+
+const UNITS: Record<string, number> = {
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
+
+/** `90s`, `30m`, `12h`, `3d`, `2w` -> milliseconds. `0` is zero. */
+export function parseDuration(text: unknown): number {
+  if (text === 0 || text === '0') return 0;
+  const match = typeof text === 'string' ? /^(\d{1,6})([smhdw])$/.exec(text.trim()) : null;
+  if (!match) {
+    throw new GatekeeperError('EVALIDATION', `'${String(text)}' is not a duration; use a number and a unit, e.g. 90m, 12h, 30d or 2w`);
+  }
+  return Number(match[1]) * UNITS[match[2]];
+}
+
+/** An expiry given as an ISO date or a duration from now; null when absent. */
+export function parseExpiry(input: { expiresAt?: unknown; expiresIn?: unknown }, now: number): Date | null {
+  if (input.expiresIn !== undefined && input.expiresIn !== null && input.expiresIn !== '') {
+    const ms = parseDuration(input.expiresIn);
+    if (ms <= 0) throw new GatekeeperError('EVALIDATION', 'an expiry must lie in the future');
+    return new Date(now + ms);
+  }
+  if (input.expiresAt === undefined || input.expiresAt === null || input.expiresAt === '') return null;
+  const date = new Date(String(input.expiresAt));
+  if (Number.isNaN(date.getTime())) throw new GatekeeperError('EVALIDATION', `'${String(input.expiresAt)}' is not a date`);
+  if (date.getTime() <= now) throw new GatekeeperError('EVALIDATION', 'an expiry must lie in the future');
+  return date;
+}

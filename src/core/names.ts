@@ -1,0 +1,96 @@
+import semver from 'semver';
+import validateName from 'validate-npm-package-name';
+import { GatekeeperError } from './errors';
+
+/**
+ * Package names, versions and ranges are validated here before they reach storage,
+ * SQL or a cache key.
+ */
+
+export function isValidPackageName(name: string): boolean {
+  if (typeof name !== 'string' || name.length === 0 || name.length > 214) return false;
+  return validateName(name).validForOldPackages;
+}
+
+export function assertPackageName(name: unknown): string {
+  if (typeof name !== 'string' || !isValidPackageName(name)) {
+    throw new GatekeeperError('EINVALIDNAME', `'${String(name)}' is not a valid npm package name`);
+  }
+  return name;
+}
+
+export function isScopeWildcard(pattern: string): boolean {
+  return /^@[a-z0-9][a-z0-9._~-]*\/\*$/.test(pattern);
+}
+
+/** A package pattern is a package name or a scope wildcard such as `@acme/*`. */
+export function assertPackagePattern(pattern: unknown): string {
+  if (typeof pattern === 'string' && (isScopeWildcard(pattern) || isValidPackageName(pattern))) return pattern;
+  throw new GatekeeperError(
+    'EINVALIDNAME',
+    `'${String(pattern)}' is neither a valid npm package name nor a scope wildcard like @acme/*`,
+  );
+}
+
+export function scopeOf(name: string): string | undefined {
+  return name.startsWith('@') ? name.slice(0, name.indexOf('/')) : undefined;
+}
+
+export function assertVersion(version: unknown): string {
+  if (typeof version !== 'string' || version.length > 256 || semver.valid(version) !== version) {
+    throw new GatekeeperError('EINVALIDVERSION', `'${String(version)}' is not a valid semver version`);
+  }
+  return version;
+}
+
+export function assertRange(range: unknown): string {
+  if (range === undefined || range === null || range === '') return '*';
+  if (typeof range !== 'string' || range.length > 256 || semver.validRange(range) === null) {
+    throw new GatekeeperError('EINVALIDRANGE', `'${String(range)}' is not a valid semver range`);
+  }
+  return range.trim();
+}
+
+/**
+ * Splits `name@range`, `@scope/name@range`, `name` or `@scope/*` into its parts.
+ * The range defaults to `*`.
+ */
+export function parseSpec(spec: string): { name: string; range: string } {
+  if (typeof spec !== 'string' || spec.length === 0) {
+    throw new GatekeeperError('EVALIDATION', 'a package spec like name@range is required');
+  }
+  const at = spec.indexOf('@', spec.startsWith('@') ? 1 : 0);
+  const name = at === -1 ? spec : spec.slice(0, at);
+  const range = at === -1 ? '*' : spec.slice(at + 1);
+  return { name: assertPackagePattern(name), range: assertRange(range) };
+}
+
+/** `name@version` with a valid version (for explain, tarball checks). */
+export function parseExactSpec(spec: string): { name: string; version: string } {
+  const { name, range } = parseSpec(spec);
+  return { name: assertPackageName(name), version: assertVersion(range) };
+}
+
+/** Decodes a package name from a URL path segment: `@scope%2fname`, `@scope%2Fname`, `@scope/name`. */
+export function decodePackageName(raw: string): string {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(raw);
+  } catch {
+    throw new GatekeeperError('EINVALIDNAME', `'${raw}' is not a valid package name`);
+  }
+  return assertPackageName(decoded);
+}
+
+/**
+ * The version a tarball file name denotes: `<basename>-<version>.tgz`, where basename is
+ * the package name without its scope. Returns undefined when the file name does not
+ * belong to the package.
+ */
+export function versionFromTarball(name: string, filename: string): string | undefined {
+  const base = name.startsWith('@') ? name.slice(name.indexOf('/') + 1) : name;
+  const prefix = `${base}-`;
+  if (!filename.startsWith(prefix) || !filename.endsWith('.tgz')) return undefined;
+  const version = filename.slice(prefix.length, -'.tgz'.length);
+  return semver.valid(version) === version ? version : undefined;
+}

@@ -1,0 +1,164 @@
+import semver from 'semver';
+import type { Decision, VersionManifest } from './policy';
+
+/** A packument as served by a registry (full form). */
+export interface Packument {
+  name: string;
+  'dist-tags'?: Record<string, string>;
+  versions?: Record<string, VersionManifest>;
+  time?: Record<string, string>;
+  [key: string]: unknown;
+}
+
+export interface HiddenVersion {
+  version: string;
+  decision: Decision;
+}
+
+export interface FilterResult {
+  packument: Packument;
+  hidden: HiddenVersion[];
+  allowed: string[];
+}
+
+/**
+ * Repairs dist-tags after versions were removed: a `latest` that points at a removed
+ * version moves to the highest remaining non-prerelease version not above it; any other
+ * tag that points at a removed version is dropped.
+ */
+export function repairDistTags(distTags: Record<string, string>, remaining: readonly string[]): Record<string, string> {
+  const present = new Set(remaining);
+  const repaired: Record<string, string> = {};
+  for (const [tag, version] of Object.entries(distTags)) {
+    if (present.has(version)) {
+      repaired[tag] = version;
+    } else if (tag === 'latest') {
+      const candidates = remaining.filter(
+        (v) => semver.prerelease(v) === null && (semver.valid(version) === null || semver.lte(v, version)),
+      );
+      const best = semver.rsort([...candidates])[0];
+      if (best) repaired.latest = best;
+    }
+  }
+  return repaired;
+}
+
+/**
+ * Removes every version the decision function blocks, from `versions` and `time`, and
+ * repairs dist-tags. Never mutates its input. `decide` is called once per version.
+ */
+export function filterPackument(packument: Packument, decide: (version: string, manifest: VersionManifest) => Decision): FilterResult {
+  const versions = packument.versions ?? {};
+  const kept: Record<string, VersionManifest> = {};
+  const hidden: HiddenVersion[] = [];
+  const allowed: string[] = [];
+  for (const [version, manifest] of Object.entries(versions)) {
+    const decision = decide(version, manifest);
+    if (decision.allowed) {
+      kept[version] = manifest;
+      allowed.push(version);
+    } else {
+      hidden.push({ version, decision });
+    }
+  }
+  if (hidden.length === 0) return { packument, hidden, allowed };
+
+  const result: Packument = { ...packument, versions: kept };
+  if (packument.time) {
+    const hiddenSet = new Set(hidden.map((h) => h.version));
+    const time: Record<string, string> = {};
+    for (const [key, value] of Object.entries(packument.time)) {
+      if (!hiddenSet.has(key)) time[key] = value;
+    }
+    result.time = time;
+  }
+  result['dist-tags'] = repairDistTags(packument['dist-tags'] ?? {}, allowed);
+  return { packument: result, hidden, allowed };
+}
+
+/**
+ * The decision to show when no version is allowed: the one for the version the user
+ * would have got (the original `latest`), else the highest version.
+ */
+export function representativeDecision(packument: Packument, hidden: HiddenVersion[]): Decision | undefined {
+  if (hidden.length === 0) return undefined;
+  const latest = packument['dist-tags']?.latest;
+  const byLatest = hidden.find((h) => h.version === latest);
+  if (byLatest) return byLatest.decision;
+  const sorted = [...hidden].sort((a, b) => semver.rcompare(a.version, b.version));
+  return sorted[0].decision;
+}
+
+/** A one-line, ASCII-safe summary of hidden versions for the `npm-notice` header. */
+export function hiddenNotice(name: string, hidden: HiddenVersion[]): string | undefined {
+  if (hidden.length === 0) return undefined;
+  const byCode = new Map<string, number>();
+  for (const h of hidden) byCode.set(h.decision.code, (byCode.get(h.decision.code) ?? 0) + 1);
+  const codes = [...byCode.entries()].map(([code, n]) => `${n} ${code}`).join(', ');
+  const newest = [...hidden].sort((a, b) => semver.rcompare(a.version, b.version))[0];
+  const noun = hidden.length === 1 ? 'version' : 'versions';
+  const text =
+    `gatekeeper: ${hidden.length} ${noun} of ${name} hidden by policy (${codes}); ` +
+    `e.g. ${newest.decision.reason}. Run 'gatekeeper explain ${name}@${newest.version}'`;
+  return toHeaderValue(text);
+}
+
+/** HTTP header values must be Latin-1 without control characters. */
+export function toHeaderValue(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 1024);
+}
+
+/** Fields npm keeps in the abbreviated ("corgi") packument for each version. */
+const ABBREVIATED_VERSION_FIELDS = [
+  'name',
+  'version',
+  'deprecated',
+  'dependencies',
+  'optionalDependencies',
+  'peerDependencies',
+  'peerDependenciesMeta',
+  'bundleDependencies',
+  'bundledDependencies',
+  'acceptDependencies',
+  'bin',
+  'directories',
+  'engines',
+  'os',
+  'cpu',
+  'libc',
+  'funding',
+  'license',
+  'dist',
+  '_hasShrinkwrap',
+  'hasInstallScript',
+] as const;
+
+const INSTALL_SCRIPTS = ['preinstall', 'install', 'postinstall'] as const;
+
+export function hasInstallScript(manifest: VersionManifest): boolean {
+  if (manifest.hasInstallScript === true) return true;
+  const scripts = manifest.scripts as Record<string, unknown> | undefined;
+  return !!scripts && INSTALL_SCRIPTS.some((s) => typeof scripts[s] === 'string');
+}
+
+export function abbreviateVersion(manifest: VersionManifest): VersionManifest {
+  const out: VersionManifest = {};
+  for (const field of ABBREVIATED_VERSION_FIELDS) {
+    if (manifest[field] !== undefined) out[field] = manifest[field];
+  }
+  if (hasInstallScript(manifest)) out.hasInstallScript = true;
+  return out;
+}
+
+/** The abbreviated packument npm asks for with `Accept: application/vnd.npm.install-v1+json`. */
+export function abbreviatePackument(packument: Packument): Packument {
+  const versions: Record<string, VersionManifest> = {};
+  for (const [version, manifest] of Object.entries(packument.versions ?? {})) {
+    versions[version] = abbreviateVersion(manifest);
+  }
+  const modified = packument.time?.modified;
+  const out: Packument = { name: packument.name, 'dist-tags': packument['dist-tags'] ?? {}, versions };
+  if (modified) out.modified = modified;
+  return out;
+}

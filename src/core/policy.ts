@@ -1,0 +1,210 @@
+import semver from 'semver';
+import { scopeOf } from './names';
+
+/**
+ * Policy evaluation: (name, version, manifest, policy snapshot, now) -> decision.
+ * Pure: no I/O, no clock of its own. Rules are evaluated in a fixed order; each one
+ * either denies, grants, or does not apply. Later rules (licenses, release age,
+ * install scripts, advisories) plug into `RULES`.
+ */
+
+export type PolicyMode = 'allowlist' | 'open';
+export const POLICY_MODES: readonly PolicyMode[] = ['allowlist', 'open'];
+
+export interface Approval {
+  id: string;
+  /** A package name or a scope wildcard such as `@acme/*`. */
+  pattern: string;
+  range: string;
+  reason: string;
+  approvedBy: string;
+  createdAt: Date;
+  expiresAt: Date | null;
+}
+
+export interface Ban {
+  id: string;
+  name: string;
+  range: string;
+  reason: string;
+  advisoryUrl: string | null;
+  bannedBy: string;
+  createdAt: Date;
+}
+
+export interface PolicySnapshot {
+  /** Bumped on every policy change; part of every cache key. */
+  generation: number;
+  mode: PolicyMode;
+  approvals: Approval[];
+  bans: Ban[];
+}
+
+export type DecisionCode = 'ALLOWED' | 'ENOTAPPROVED' | 'EBANNED';
+
+export interface RuleMatch {
+  rule: string;
+  ruleId: string | null;
+  effect: 'deny' | 'allow' | 'info';
+  code?: DecisionCode;
+  reason: string;
+}
+
+export interface Decision {
+  name: string;
+  version: string;
+  allowed: boolean;
+  code: DecisionCode;
+  /** `<rule>:<id>` of the rule that decided, e.g. `ban:12`, `approval:3`, `mode:allowlist`. */
+  ruleId: string;
+  reason: string;
+  /** Every rule that matched, for `gatekeeper explain`. */
+  matches: RuleMatch[];
+  /** The decision may change at this time without a policy change (an expiry). */
+  validUntil: number | null;
+}
+
+/** The minimum a rule needs from a version's manifest; everything else is passed through. */
+export type VersionManifest = Record<string, unknown>;
+
+interface CompiledApproval extends Approval {
+  matcher: semver.Range;
+}
+interface CompiledBan extends Ban {
+  matcher: semver.Range;
+}
+
+/** A snapshot indexed by package name and scope, with ranges parsed once. */
+export interface CompiledPolicy {
+  generation: number;
+  mode: PolicyMode;
+  bansByName: Map<string, CompiledBan[]>;
+  approvalsByName: Map<string, CompiledApproval[]>;
+  approvalsByScope: Map<string, CompiledApproval[]>;
+}
+
+const RANGE_OPTIONS = { includePrerelease: true } as const;
+
+function push<T>(map: Map<string, T[]>, key: string, value: T): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+/** Throws if a stored range is not valid semver: the caller must treat that as policy unavailable. */
+export function compilePolicy(snapshot: PolicySnapshot): CompiledPolicy {
+  const compiled: CompiledPolicy = {
+    generation: snapshot.generation,
+    mode: snapshot.mode,
+    bansByName: new Map(),
+    approvalsByName: new Map(),
+    approvalsByScope: new Map(),
+  };
+  if (!POLICY_MODES.includes(snapshot.mode)) throw new Error(`unknown policy mode '${String(snapshot.mode)}'`);
+  for (const ban of snapshot.bans) {
+    push(compiled.bansByName, ban.name, { ...ban, matcher: new semver.Range(ban.range, RANGE_OPTIONS) });
+  }
+  for (const approval of snapshot.approvals) {
+    const entry = { ...approval, matcher: new semver.Range(approval.range, RANGE_OPTIONS) };
+    if (approval.pattern.endsWith('/*')) push(compiled.approvalsByScope, approval.pattern.slice(0, -2), entry);
+    else push(compiled.approvalsByName, approval.pattern, entry);
+  }
+  return compiled;
+}
+
+export interface EvaluationInput {
+  name: string;
+  version: string;
+  manifest: VersionManifest | undefined;
+  now: number;
+}
+
+export function describeBan(ban: Ban): string {
+  return ban.advisoryUrl ? `${ban.reason} (${ban.advisoryUrl})` : ban.reason;
+}
+
+function activeApprovals(policy: CompiledPolicy, input: EvaluationInput): CompiledApproval[] {
+  const byName = policy.approvalsByName.get(input.name) ?? [];
+  const scope = scopeOf(input.name);
+  const byScope = scope ? (policy.approvalsByScope.get(scope) ?? []) : [];
+  return [...byName, ...byScope].filter(
+    (a) => (a.expiresAt === null || a.expiresAt.getTime() > input.now) && a.matcher.test(input.version),
+  );
+}
+
+export function evaluate(policy: CompiledPolicy, input: EvaluationInput): Decision {
+  const { name, version } = input;
+  const spec = `${name}@${version}`;
+  const matches: RuleMatch[] = [];
+  let validUntil: number | null = null;
+
+  const bans = (policy.bansByName.get(name) ?? []).filter((b) => b.matcher.test(version));
+  for (const ban of bans) {
+    matches.push({ rule: 'ban', ruleId: ban.id, effect: 'deny', code: 'EBANNED', reason: `${spec} is banned: ${describeBan(ban)}` });
+  }
+
+  const approvals = activeApprovals(policy, input);
+  for (const approval of approvals) {
+    const expiry = approval.expiresAt ? `, expires ${approval.expiresAt.toISOString()}` : '';
+    matches.push({
+      rule: 'approval',
+      ruleId: approval.id,
+      effect: 'allow',
+      reason: `approved as ${approval.pattern}@${approval.range} by ${approval.approvedBy}: ${approval.reason}${expiry}`,
+    });
+  }
+
+  const decide = (allowed: boolean, code: DecisionCode, ruleId: string, reason: string): Decision => ({
+    name,
+    version,
+    allowed,
+    code,
+    ruleId,
+    reason,
+    matches,
+    validUntil,
+  });
+
+  if (bans.length > 0) {
+    const ban = bans[0];
+    return decide(false, 'EBANNED', `ban:${ban.id}`, `${spec} is banned: ${describeBan(ban)}`);
+  }
+
+  if (policy.mode === 'allowlist') {
+    if (approvals.length === 0) {
+      matches.push({
+        rule: 'mode',
+        ruleId: 'allowlist',
+        effect: 'deny',
+        code: 'ENOTAPPROVED',
+        reason: 'the policy is in allowlist mode and no active approval covers this version',
+      });
+      return decide(false, 'ENOTAPPROVED', 'mode:allowlist', `${spec} is not approved: the policy is in allowlist mode and no active approval covers this version`);
+    }
+    // The decision lasts as long as the longest-lived approval that grants it.
+    const expiries = approvals.map((a) => (a.expiresAt ? a.expiresAt.getTime() : Infinity));
+    const longest = Math.max(...expiries);
+    validUntil = Number.isFinite(longest) ? longest : null;
+    const approval = approvals[expiries.indexOf(longest)];
+    return decide(true, 'ALLOWED', `approval:${approval.id}`, `${spec} is approved (${approval.pattern}@${approval.range})`);
+  }
+
+  matches.push({ rule: 'mode', ruleId: 'open', effect: 'allow', reason: 'the policy is in open mode' });
+  return decide(true, 'ALLOWED', 'mode:open', `${spec} is allowed: the policy is in open mode and no rule blocks it`);
+}
+
+/** The next step a user is told to take for a blocked version. */
+export function nextStep(decision: Pick<Decision, 'name' | 'version' | 'code'>): string {
+  const spec = `${decision.name}@${decision.version}`;
+  switch (decision.code) {
+    case 'ENOTAPPROVED':
+      return `Ask an admin to approve it (gatekeeper approve ${spec}); run 'gatekeeper explain ${spec}' for details`;
+    default:
+      return `Run 'gatekeeper explain ${spec}'`;
+  }
+}
+
+/** `[CODE] reason. next step` -- the text npm prints for a blocked version. */
+export function blockMessage(decision: Decision): string {
+  return `${decision.reason}. ${nextStep(decision)}`;
+}
