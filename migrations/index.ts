@@ -1,0 +1,24 @@
+import type { Knex } from 'knex';
+import * as identity from './001_identity';
+import * as policy from './002_policy';
+
+/**
+ * Every migration, in order. Listed statically (not discovered on disk) so the same list
+ * runs from the TypeScript sources under jest and from the compiled build.
+ * Each migration has `up` and `down`.
+ */
+export interface Migration {
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+export const migrations: ReadonlyArray<[string, Migration]> = [
+  ['001_identity', identity],
+  ['002_policy', policy],
+];
+
+export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
+  getMigrations: async () => [...migrations],
+  getMigrationName: ([name]) => name,
+  getMigration: async ([, migration]) => migration,
+};

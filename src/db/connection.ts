@@ -1,0 +1,101 @@
+import knexFactory, { Knex } from 'knex';
+import { Client } from 'pg';
+import path from 'node:path';
+import { startEmbeddedDatabase, EmbeddedDatabase } from './embedded';
+import { migrationSource } from '../../migrations';
+
+export type { Knex };
+
+export interface Database {
+  knex: Knex;
+  /** The connection string in use (embedded or external), password included. */
+  url: string;
+  kind: 'embedded' | 'external';
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** External PostgreSQL; when unset the embedded server is started in `<dataDir>/db`. */
+  url?: string;
+  dataDir: string;
+  poolMax?: number;
+  onLog?: (line: string) => void;
+}
+
+export function createKnex(url: string, poolMax = 10): Knex {
+  return knexFactory({
+    client: 'pg',
+    connection: { connectionString: url, connectionTimeoutMillis: 5000 },
+    pool: { min: 0, max: poolMax, acquireTimeoutMillis: 5000 },
+    acquireConnectionTimeout: 5000,
+  });
+}
+
+/** Creates the database named in `url` if it does not exist, connecting to `postgres`. */
+export async function ensureDatabaseExists(url: string): Promise<void> {
+  const target = new URL(url);
+  const dbName = decodeURIComponent(target.pathname.slice(1));
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new Client({ connectionString: admin.toString(), connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    const found = await client.query('select 1 from pg_database where datname = $1', [dbName]);
+    if (found.rowCount === 0) await client.query(`create database "${dbName.replace(/"/g, '""')}"`);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  let embedded: EmbeddedDatabase | undefined;
+  let url = options.url;
+  if (!url) {
+    embedded = await startEmbeddedDatabase({ dir: path.join(options.dataDir, 'db'), onLog: options.onLog });
+    const u = new URL(embedded.url);
+    u.pathname = '/gatekeeper';
+    url = u.toString();
+    try {
+      await ensureDatabaseExists(url);
+    } catch (err) {
+      await embedded.stop();
+      throw err;
+    }
+  }
+  const knex = createKnex(url, options.poolMax);
+  try {
+    await knex.raw('select 1');
+  } catch (err) {
+    await knex.destroy();
+    await embedded?.stop();
+    throw new Error(`cannot connect to the database at ${redactUrl(url)}: ${(err as Error).message}`);
+  }
+  return {
+    knex,
+    url,
+    kind: embedded ? 'embedded' : 'external',
+    async close() {
+      await knex.destroy();
+      await embedded?.stop();
+    },
+  };
+}
+
+export async function migrateLatest(knex: Knex): Promise<string[]> {
+  const [, applied] = (await knex.migrate.latest({ migrationSource })) as [number, string[]];
+  return applied;
+}
+
+export async function migrateRollbackAll(knex: Knex): Promise<void> {
+  await knex.migrate.rollback({ migrationSource }, true);
+}
+
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '<invalid database url>';
+  }
+}

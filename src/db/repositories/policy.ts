@@ -1,0 +1,168 @@
+import type { Knex } from 'knex';
+import type { Approval, Ban, PolicyMode, PolicySnapshot } from '../../core/policy';
+import { Page, toPage } from '../pagination';
+
+/** PostgreSQL channel on which every policy change is announced with its new generation. */
+export const POLICY_CHANNEL = 'gatekeeper_policy';
+
+interface ApprovalRow {
+  id: number;
+  pattern: string;
+  range: string;
+  reason: string;
+  approved_by: string;
+  created_at: Date | string;
+  expires_at: Date | string | null;
+}
+
+interface BanRow {
+  id: number;
+  name: string;
+  range: string;
+  reason: string;
+  advisory_url: string | null;
+  banned_by: string;
+  created_at: Date | string;
+}
+
+const date = (v: Date | string): Date => (v instanceof Date ? v : new Date(v));
+
+function toApproval(row: ApprovalRow): Approval {
+  return {
+    id: String(row.id),
+    pattern: row.pattern,
+    range: row.range,
+    reason: row.reason,
+    approvedBy: row.approved_by,
+    createdAt: date(row.created_at),
+    expiresAt: row.expires_at === null ? null : date(row.expires_at),
+  };
+}
+
+function toBan(row: BanRow): Ban {
+  return {
+    id: String(row.id),
+    name: row.name,
+    range: row.range,
+    reason: row.reason,
+    advisoryUrl: row.advisory_url,
+    bannedBy: row.banned_by,
+    createdAt: date(row.created_at),
+  };
+}
+
+export interface ListFilter {
+  name?: string;
+  after?: number;
+  limit: number;
+}
+
+export class PolicyRepository {
+  constructor(private readonly db: Knex) {}
+
+  /** The whole policy in one round trip, however many versions are later decided with it. */
+  async loadSnapshot(): Promise<PolicySnapshot> {
+    const result = await this.db.raw(`
+      select s.mode, s.generation,
+        coalesce((select json_agg(a order by a.id) from approvals a), '[]'::json) as approvals,
+        coalesce((select json_agg(b order by b.id) from bans b), '[]'::json) as bans
+      from policy_state s where s.id = 1`);
+    const row = result.rows[0] as { mode: PolicyMode; generation: string; approvals: ApprovalRow[]; bans: BanRow[] } | undefined;
+    if (!row) throw new Error('the policy_state row is missing; run the migrations');
+    return {
+      generation: Number(row.generation),
+      mode: row.mode,
+      approvals: row.approvals.map(toApproval),
+      bans: row.bans.map(toBan),
+    };
+  }
+
+  async generation(): Promise<number> {
+    const row = await this.db('policy_state').where({ id: 1 }).first('generation');
+    return Number(row.generation);
+  }
+
+  /** Bumps the generation and announces it; NOTIFY is delivered when the transaction commits. */
+  async bumpGeneration(by: string): Promise<number> {
+    const [row] = await this.db('policy_state')
+      .where({ id: 1 })
+      .update({ generation: this.db.raw('generation + 1'), updated_at: this.db.fn.now(), updated_by: by })
+      .returning('generation');
+    const generation = Number(row.generation);
+    await this.db.raw('select pg_notify(?, ?)', [POLICY_CHANNEL, String(generation)]);
+    return generation;
+  }
+
+  async setMode(mode: PolicyMode): Promise<void> {
+    await this.db('policy_state').where({ id: 1 }).update({ mode });
+  }
+
+  async mode(): Promise<{ mode: PolicyMode; generation: number; updatedAt: Date; updatedBy: string | null }> {
+    const row = await this.db('policy_state').where({ id: 1 }).first();
+    return { mode: row.mode, generation: Number(row.generation), updatedAt: row.updated_at, updatedBy: row.updated_by };
+  }
+
+  // Approvals
+
+  async saveApproval(a: { pattern: string; range: string; reason: string; approvedBy: string; expiresAt: Date | null }): Promise<Approval> {
+    const [row] = await this.db<ApprovalRow>('approvals')
+      .insert({ pattern: a.pattern, range: a.range, reason: a.reason, approved_by: a.approvedBy, expires_at: a.expiresAt })
+      .returning('*');
+    return toApproval(row);
+  }
+
+  async findApproval(id: number): Promise<Approval | undefined> {
+    const row = await this.db<ApprovalRow>('approvals').where({ id }).first();
+    return row ? toApproval(row) : undefined;
+  }
+
+  async findApprovalBySpec(pattern: string, range: string): Promise<Approval | undefined> {
+    const row = await this.db<ApprovalRow>('approvals').where({ pattern, range }).first();
+    return row ? toApproval(row) : undefined;
+  }
+
+  async removeApproval(id: number): Promise<Approval | undefined> {
+    const [row] = await this.db<ApprovalRow>('approvals').where({ id }).del().returning('*');
+    return row ? toApproval(row) : undefined;
+  }
+
+  async listApprovals(filter: ListFilter): Promise<Page<Approval & { id: string }>> {
+    const query = this.db<ApprovalRow>('approvals').orderBy('id').limit(filter.limit + 1);
+    if (filter.name) query.where('pattern', filter.name);
+    if (filter.after !== undefined) query.where('id', '>', filter.after);
+    const page = toPage(await query, filter.limit);
+    return { items: page.items.map(toApproval), nextCursor: page.nextCursor };
+  }
+
+  // Bans
+
+  async saveBan(b: { name: string; range: string; reason: string; advisoryUrl: string | null; bannedBy: string }): Promise<Ban> {
+    const [row] = await this.db<BanRow>('bans')
+      .insert({ name: b.name, range: b.range, reason: b.reason, advisory_url: b.advisoryUrl, banned_by: b.bannedBy })
+      .returning('*');
+    return toBan(row);
+  }
+
+  async findBan(id: number): Promise<Ban | undefined> {
+    const row = await this.db<BanRow>('bans').where({ id }).first();
+    return row ? toBan(row) : undefined;
+  }
+
+  async findBanBySpec(name: string, range: string): Promise<Ban | undefined> {
+    const row = await this.db<BanRow>('bans').where({ name, range }).first();
+    return row ? toBan(row) : undefined;
+  }
+
+  async removeBan(id: number): Promise<Ban | undefined> {
+    const [row] = await this.db<BanRow>('bans').where({ id }).del().returning('*');
+    return row ? toBan(row) : undefined;
+  }
+
+  async listBans(filter: ListFilter): Promise<Page<Ban>> {
+    const query = this.db<BanRow>('bans').orderBy('id').limit(filter.limit + 1);
+    if (filter.name) query.where('name', filter.name);
+    if (filter.after !== undefined) query.where('id', '>', filter.after);
+    const page = toPage(await query, filter.limit);
+    return { items: page.items.map(toBan), nextCursor: page.nextCursor };
+  }
+}

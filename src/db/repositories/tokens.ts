@@ -1,0 +1,113 @@
+import type { Knex } from 'knex';
+import { toUser, User, Role } from './users';
+
+export interface Token {
+  id: number;
+  userId: number;
+  username: string;
+  prefix: string;
+  readonly: boolean;
+  createdFrom: string | null;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+  revokedBy: string | null;
+}
+
+interface TokenRow {
+  id: number;
+  user_id: number;
+  username: string;
+  token_prefix: string;
+  readonly: boolean;
+  created_from: string | null;
+  created_at: Date;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
+  revoked_by: string | null;
+}
+
+function toToken(row: TokenRow): Token {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    username: row.username,
+    prefix: row.token_prefix,
+    readonly: row.readonly,
+    createdFrom: row.created_from,
+    createdAt: row.created_at,
+    lastUsedAt: row.last_used_at,
+    revokedAt: row.revoked_at,
+    revokedBy: row.revoked_by,
+  };
+}
+
+const TOKEN_COLUMNS = [
+  'tokens.id',
+  'tokens.user_id',
+  'users.username',
+  'tokens.token_prefix',
+  'tokens.readonly',
+  'tokens.created_from',
+  'tokens.created_at',
+  'tokens.last_used_at',
+  'tokens.revoked_at',
+  'tokens.revoked_by',
+];
+
+export class TokenRepository {
+  constructor(private readonly db: Knex) {}
+
+  async save(token: { userId: number; tokenHash: string; prefix: string; readonly?: boolean; createdFrom?: string | null }): Promise<number> {
+    const [row] = await this.db('tokens')
+      .insert({
+        user_id: token.userId,
+        token_hash: token.tokenHash,
+        token_prefix: token.prefix,
+        readonly: token.readonly ?? false,
+        created_from: token.createdFrom ?? null,
+      })
+      .returning('id');
+    return row.id as number;
+  }
+
+  /** One round trip: the live token and its user, or nothing if revoked, unknown or disabled. */
+  async findCredential(tokenHash: string): Promise<{ tokenId: number; readonly: boolean; user: User } | undefined> {
+    const row = await this.db('tokens')
+      .join('users', 'users.id', 'tokens.user_id')
+      .where('tokens.token_hash', tokenHash)
+      .whereNull('tokens.revoked_at')
+      .whereNull('users.disabled_at')
+      .first<{ token_id: number; readonly: boolean; id: number; username: string; role: Role; email: string | null; created_at: Date; disabled_at: Date | null }>(
+        'tokens.id as token_id',
+        'tokens.readonly',
+        'users.id',
+        'users.username',
+        'users.role',
+        'users.email',
+        'users.created_at',
+        'users.disabled_at',
+      );
+    return row ? { tokenId: row.token_id, readonly: row.readonly, user: toUser(row) } : undefined;
+  }
+
+  async find(id: number): Promise<Token | undefined> {
+    const row = await this.db('tokens').join('users', 'users.id', 'tokens.user_id').where('tokens.id', id).first<TokenRow>(TOKEN_COLUMNS);
+    return row ? toToken(row) : undefined;
+  }
+
+  async list(filter: { username?: string } = {}): Promise<Token[]> {
+    const query = this.db('tokens').join('users', 'users.id', 'tokens.user_id').select<TokenRow[]>(TOKEN_COLUMNS).orderBy('tokens.id');
+    if (filter.username) query.where('users.username', filter.username);
+    return (await query).map(toToken);
+  }
+
+  async revoke(id: number, by: string): Promise<boolean> {
+    const count = await this.db('tokens').where({ id }).whereNull('revoked_at').update({ revoked_at: this.db.fn.now(), revoked_by: by });
+    return Number(count) > 0;
+  }
+
+  async touch(id: number): Promise<void> {
+    await this.db('tokens').where({ id }).update({ last_used_at: this.db.fn.now() });
+  }
+}

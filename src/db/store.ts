@@ -1,0 +1,39 @@
+import type { Knex } from 'knex';
+import { AuditRepository } from './repositories/audit';
+import { PolicyRepository } from './repositories/policy';
+import { TokenRepository } from './repositories/tokens';
+import { UserRepository } from './repositories/users';
+
+/** The repositories, bound to one executor: the pool or a transaction. */
+export interface Repositories {
+  users: UserRepository;
+  tokens: TokenRepository;
+  audit: AuditRepository;
+  policy: PolicyRepository;
+}
+
+function bind(db: Knex): Repositories {
+  return {
+    users: new UserRepository(db),
+    tokens: new TokenRepository(db),
+    audit: new AuditRepository(db),
+    policy: new PolicyRepository(db),
+  };
+}
+
+export class Store {
+  readonly repos: Repositories;
+
+  constructor(readonly knex: Knex) {
+    this.repos = bind(knex);
+  }
+
+  /** Runs `fn` in one transaction; everything it does commits or rolls back together. */
+  transaction<T>(fn: (repos: Repositories) => Promise<T>): Promise<T> {
+    return this.knex.transaction((trx) => fn(bind(trx)));
+  }
+
+  async ping(): Promise<void> {
+    await this.knex.raw('select 1');
+  }
+}
