@@ -1,0 +1,208 @@
+import { GatekeeperError, validation } from '../core/errors';
+import { parseExpiry } from '../core/duration';
+import { assertPackageName, assertPackagePattern, assertRange, assertVersion, isScopeWildcard } from '../core/names';
+import { filterPackument, FilterResult, Packument } from '../core/packument';
+import { Approval, Ban, blockMessage, Decision, POLICY_MODES, PolicyMode, VersionManifest } from '../core/policy';
+import { mapDbError } from '../db/errors';
+import { clampLimit, decodeCursor, Page } from '../db/pagination';
+import type { Repositories, Store } from '../db/store';
+import { Actor, auditEntry, AuditWriter } from './audit';
+import type { PolicyCache } from './policy-cache';
+
+/** Where the service reads a version's manifest from (the registry storage, the upstream). */
+export interface ManifestSource {
+  getPackument(name: string): Promise<Packument | undefined>;
+}
+
+export interface Explanation {
+  decision: Decision;
+  policy: { mode: PolicyMode; generation: number };
+  known: boolean;
+  message: string;
+}
+
+export interface ListQuery {
+  name?: string;
+  cursor?: string;
+  limit?: unknown;
+}
+
+/**
+ * Policy decisions and policy administration. Every change is audited in the same
+ * transaction, bumps the policy generation (announced to other processes through
+ * NOTIFY) and reloads this process's cache before it returns.
+ */
+export class GovernanceService {
+  manifests: ManifestSource | undefined;
+
+  constructor(
+    private readonly store: Store,
+    readonly cache: PolicyCache,
+    private readonly auditWriter: AuditWriter,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  // Decisions (hot path: no database round trip while the cache is valid)
+
+  /** Filters a whole packument with one policy snapshot. Throws EPOLICYUNAVAILABLE. */
+  filterPackument(packument: Packument): FilterResult {
+    const policy = this.cache.current();
+    return filterPackument(packument, (version, manifest) => this.cache.decide(policy, packument.name, version, manifest));
+  }
+
+  decide(name: string, version: string, manifest: VersionManifest | undefined): Decision {
+    return this.cache.decide(this.cache.current(), name, version, manifest);
+  }
+
+  /** Records a refused install (packument or tarball) in the audit log, batched. */
+  recordBlocked(actor: Actor, decision: Decision, via: 'packument' | 'tarball' | 'version'): void {
+    this.auditWriter.record(
+      auditEntry(actor, 'install.blocked', {
+        package: decision.name,
+        version: decision.version,
+        ruleId: decision.ruleId,
+        details: { code: decision.code, reason: decision.reason, via },
+      }),
+    );
+  }
+
+  async explain(nameInput: string, versionInput: string): Promise<Explanation> {
+    const name = assertPackageName(nameInput);
+    const version = assertVersion(versionInput);
+    const packument = this.manifests ? await this.manifests.getPackument(name) : undefined;
+    const manifest = packument?.versions?.[version];
+    const policy = this.cache.current();
+    const decision = this.cache.decide(policy, name, version, manifest);
+    const message = decision.allowed ? decision.reason : `[${decision.code}] ${blockMessage(decision)}`;
+    return { decision, policy: { mode: policy.mode, generation: policy.generation }, known: manifest !== undefined, message };
+  }
+
+  // Administration
+
+  private async change<T>(actor: Actor, what: string, fn: (repos: Repositories) => Promise<T>): Promise<T> {
+    let result: T;
+    try {
+      result = await this.store.transaction(async (repos) => {
+        const value = await fn(repos);
+        await repos.policy.bumpGeneration(actor.username);
+        return value;
+      });
+    } catch (err) {
+      throw mapDbError(err, what);
+    }
+    // This process sees its own change at once; others hear it through NOTIFY.
+    await this.cache.reload();
+    return result;
+  }
+
+  async getPolicy(): Promise<{ mode: PolicyMode; generation: number; updatedAt: Date; updatedBy: string | null }> {
+    return this.store.repos.policy.mode();
+  }
+
+  async setMode(actor: Actor, mode: unknown): Promise<{ mode: PolicyMode; generation: number }> {
+    if (typeof mode !== 'string' || !POLICY_MODES.includes(mode as PolicyMode)) {
+      throw validation(`mode must be one of ${POLICY_MODES.join(', ')}`);
+    }
+    const previous = await this.store.repos.policy.mode();
+    await this.change(actor, 'the policy mode', async (repos) => {
+      await repos.policy.setMode(mode as PolicyMode);
+      await repos.audit.save(auditEntry(actor, 'policy.mode', { details: { from: previous.mode, to: mode } }));
+    });
+    const current = await this.store.repos.policy.mode();
+    return { mode: current.mode, generation: current.generation };
+  }
+
+  async approve(actor: Actor, input: { name?: unknown; range?: unknown; reason?: unknown; expiresAt?: unknown; expiresIn?: unknown }): Promise<Approval> {
+    const pattern = assertPackagePattern(input.name);
+    const range = assertRange(input.range);
+    if (isScopeWildcard(pattern) && range !== '*') throw validation('a scope wildcard approval covers every version; leave the range out');
+    const reason = optionalText(input.reason, 'reason') ?? 'approved';
+    const expiresAt = parseExpiry(input, this.now());
+    try {
+      return await this.change(actor, `an approval for ${pattern}@${range}`, async (repos) => {
+        const approval = await repos.policy.saveApproval({ pattern, range, reason, approvedBy: actor.username, expiresAt });
+        await repos.audit.save(
+          auditEntry(actor, 'approval.create', {
+            package: pattern,
+            ruleId: `approval:${approval.id}`,
+            details: { range, reason, expiresAt: expiresAt?.toISOString() ?? null },
+          }),
+        );
+        return approval;
+      });
+    } catch (err) {
+      if (err instanceof GatekeeperError && err.code === 'ECONFLICT') {
+        const existing = await this.store.repos.policy.findApprovalBySpec(pattern, range);
+        throw new GatekeeperError('ECONFLICT', `${pattern}@${range} is already approved (approval ${existing?.id ?? '?'}); remove it first to change it`, {
+          id: existing?.id,
+        });
+      }
+      throw err;
+    }
+  }
+
+  async unapprove(actor: Actor, ref: { id?: unknown; name?: unknown; range?: unknown }): Promise<Approval> {
+    return this.change(actor, 'the approval', async (repos) => {
+      const target = ref.id !== undefined ? await repos.policy.findApproval(parseId(ref.id)) : await repos.policy.findApprovalBySpec(assertPackagePattern(ref.name), assertRange(ref.range));
+      if (!target) throw new GatekeeperError('ENOTFOUND', `there is no such approval; list them with 'gatekeeper approvals'`);
+      await repos.policy.removeApproval(Number(target.id));
+      await repos.audit.save(
+        auditEntry(actor, 'approval.delete', { package: target.pattern, ruleId: `approval:${target.id}`, details: { range: target.range, reason: target.reason } }),
+      );
+      return target;
+    });
+  }
+
+  async ban(actor: Actor, input: { name?: unknown; range?: unknown; reason?: unknown; advisoryUrl?: unknown }): Promise<Ban> {
+    const name = assertPackageName(input.name);
+    const range = assertRange(input.range);
+    const reason = optionalText(input.reason, 'reason');
+    if (!reason) throw validation('a ban needs a reason; it is shown to everyone whose install it blocks');
+    const advisoryUrl = optionalText(input.advisoryUrl, 'advisoryUrl') ?? null;
+    if (advisoryUrl && !/^https?:\/\//.test(advisoryUrl)) throw validation('advisoryUrl must be an http(s) URL');
+    try {
+      return await this.change(actor, `a ban on ${name}@${range}`, async (repos) => {
+        const ban = await repos.policy.saveBan({ name, range, reason, advisoryUrl, bannedBy: actor.username });
+        await repos.audit.save(auditEntry(actor, 'ban.create', { package: name, ruleId: `ban:${ban.id}`, details: { range, reason, advisoryUrl } }));
+        return ban;
+      });
+    } catch (err) {
+      if (err instanceof GatekeeperError && err.code === 'ECONFLICT') {
+        const existing = await this.store.repos.policy.findBanBySpec(name, range);
+        throw new GatekeeperError('ECONFLICT', `${name}@${range} is already banned (ban ${existing?.id ?? '?'})`, { id: existing?.id });
+      }
+      throw err;
+    }
+  }
+
+  async unban(actor: Actor, ref: { id?: unknown; name?: unknown; range?: unknown }): Promise<Ban> {
+    return this.change(actor, 'the ban', async (repos) => {
+      const target = ref.id !== undefined ? await repos.policy.findBan(parseId(ref.id)) : await repos.policy.findBanBySpec(assertPackageName(ref.name), assertRange(ref.range));
+      if (!target) throw new GatekeeperError('ENOTFOUND', `there is no such ban; list them with 'gatekeeper bans'`);
+      await repos.policy.removeBan(Number(target.id));
+      await repos.audit.save(auditEntry(actor, 'ban.delete', { package: target.name, ruleId: `ban:${target.id}`, details: { range: target.range, reason: target.reason } }));
+      return target;
+    });
+  }
+
+  listApprovals(query: ListQuery): Promise<Page<Approval>> {
+    return this.store.repos.policy.listApprovals({ name: query.name, after: decodeCursor(query.cursor), limit: clampLimit(query.limit) });
+  }
+
+  listBans(query: ListQuery): Promise<Page<Ban>> {
+    return this.store.repos.policy.listBans({ name: query.name, after: decodeCursor(query.cursor), limit: clampLimit(query.limit) });
+  }
+}
+
+function optionalText(value: unknown, field: string): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string' || value.length > 2000) throw validation(`${field} must be text of at most 2000 characters`);
+  return value.trim();
+}
+
+export function parseId(value: unknown): number {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n <= 0) throw validation(`'${String(value)}' is not a valid id`);
+  return n;
+}
+

@@ -1,0 +1,222 @@
+import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+import { GatekeeperError } from '../core/errors';
+import { isRole, Role } from '../core/roles';
+import { mapDbError } from '../db/errors';
+import type { Token } from '../db/repositories/tokens';
+import type { User } from '../db/repositories/users';
+import type { Store } from '../db/store';
+import { Actor, auditEntry } from './audit';
+
+const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number, options: object) => Promise<Buffer>;
+
+/** The authenticated caller of a request. */
+export interface Principal {
+  username: string;
+  role: Role;
+  tokenId?: number;
+}
+
+const SCRYPT = { N: 16384, r: 8, p: 1, keylen: 64 };
+
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await scrypt(password, salt, SCRYPT.keylen, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p });
+  return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64')}$${key.toString('base64')}`;
+}
+
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const [scheme, n, r, p, salt, hash] = stored.split('$');
+  if (scheme !== 'scrypt' || !hash) return false;
+  const expected = Buffer.from(hash, 'base64');
+  const key = await scrypt(password, Buffer.from(salt, 'base64'), expected.length, { N: Number(n), r: Number(r), p: Number(p) });
+  return key.length === expected.length && timingSafeEqual(key, expected);
+}
+
+/** Tokens are 32 random bytes; only their SHA-256 is stored. */
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+export function generateToken(): string {
+  return `gk_${randomBytes(32).toString('base64url')}`;
+}
+
+const USERNAME = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
+
+export function assertUsername(username: unknown): string {
+  if (typeof username !== 'string' || !USERNAME.test(username)) {
+    throw new GatekeeperError('EVALIDATION', 'a username is 1 to 64 letters, digits, dots, dashes or underscores, starting with a letter or digit');
+  }
+  return username;
+}
+
+export function assertPassword(password: unknown): string {
+  if (typeof password !== 'string' || password.length < 8 || password.length > 1024) {
+    throw new GatekeeperError('EVALIDATION', 'a password must be 8 to 1024 characters long');
+  }
+  return password;
+}
+
+export interface IdentityOptions {
+  allowSelfRegistration: boolean;
+  /** Role given to users who register themselves through `npm adduser`. */
+  selfRegistrationRole?: Role;
+}
+
+export class IdentityService {
+  constructor(
+    private readonly store: Store,
+    private readonly options: IdentityOptions,
+  ) {}
+
+  async createUser(actor: Actor, input: { username: unknown; password: unknown; role: unknown; email?: string | null }): Promise<User> {
+    const username = assertUsername(input.username);
+    const password = assertPassword(input.password);
+    if (!isRole(input.role)) throw new GatekeeperError('EVALIDATION', `role must be one of admin, publisher, developer, reader`);
+    const role = input.role;
+    const passwordHash = await hashPassword(password);
+    try {
+      return await this.store.transaction(async (repos) => {
+        const user = await repos.users.save({ username, passwordHash, role, email: input.email ?? null });
+        await repos.audit.save(auditEntry(actor, 'user.create', { details: { username, role } }));
+        return user;
+      });
+    } catch (err) {
+      throw mapDbError(err, `user '${username}'`);
+    }
+  }
+
+  async setDisabled(actor: Actor, username: string, disabled: boolean): Promise<User> {
+    return this.store.transaction(async (repos) => {
+      const existing = await repos.users.find(username);
+      if (!existing) throw new GatekeeperError('ENOTFOUND', `there is no user '${username}'`);
+      if (disabled && existing.role === 'admin' && !existing.disabledAt && (await repos.users.countActiveAdmins()) <= 1) {
+        throw new GatekeeperError('ECONFLICT', `'${username}' is the last active admin and cannot be disabled`);
+      }
+      const user = await repos.users.update(username, { disabledAt: disabled ? new Date() : null });
+      await repos.audit.save(auditEntry(actor, disabled ? 'user.disable' : 'user.enable', { details: { username } }));
+      return user as User;
+    });
+  }
+
+  listUsers(): Promise<User[]> {
+    return this.store.repos.users.list();
+  }
+
+  /** Checks a username and password; the error does not say which one was wrong. */
+  async authenticatePassword(username: string, password: string): Promise<User> {
+    const user = await this.store.repos.users.find(username);
+    const ok = user ? await verifyPassword(password, user.passwordHash) : false;
+    if (!user || !ok) throw new GatekeeperError('EBADCREDENTIALS', 'the username or password is wrong');
+    if (user.disabledAt) throw new GatekeeperError('EUSERDISABLED', `the user '${username}' is disabled; ask an admin`);
+    return user;
+  }
+
+  /**
+   * `npm login` / `npm adduser`: checks the password (or registers the user when
+   * self-registration is on) and issues a new token.
+   */
+  async login(input: { username: unknown; password: unknown; email?: string | null; ip?: string | null }): Promise<{ token: string; user: User; created: boolean }> {
+    const username = assertUsername(input.username);
+    if (typeof input.password !== 'string' || input.password.length === 0) {
+      throw new GatekeeperError('EVALIDATION', 'a password is required');
+    }
+    const actor: Actor = { username, ip: input.ip };
+    let created = false;
+    let user: User;
+    const existing = await this.store.repos.users.find(username);
+    if (!existing) {
+      if (!this.options.allowSelfRegistration) {
+        await this.store.repos.audit.save(auditEntry(actor, 'user.login_refused', { details: { reason: 'unknown user, self-registration off' } }));
+        throw new GatekeeperError(
+          'ESELFREGISTRATION',
+          `there is no user '${username}' and self-registration is off; ask an admin to run 'gatekeeper user add ${username}'`,
+        );
+      }
+      user = await this.createUser(actor, {
+        username,
+        password: input.password,
+        role: this.options.selfRegistrationRole ?? 'developer',
+        email: input.email,
+      });
+      created = true;
+    } else {
+      try {
+        user = await this.authenticatePassword(username, input.password);
+      } catch (err) {
+        await this.store.repos.audit.save(auditEntry(actor, 'user.login_refused', { details: { reason: (err as GatekeeperError).code } }));
+        throw err;
+      }
+    }
+    const token = await this.issueToken(actor, user, 'npm login');
+    return { token, user, created };
+  }
+
+  async issueToken(actor: Actor, user: User, createdFrom: string): Promise<string> {
+    const token = generateToken();
+    await this.store.transaction(async (repos) => {
+      const id = await repos.tokens.save({ userId: user.id, tokenHash: hashToken(token), prefix: token.slice(0, 10), createdFrom });
+      await repos.audit.save(auditEntry(actor, 'token.create', { details: { tokenId: id, username: user.username, createdFrom } }));
+    });
+    return token;
+  }
+
+  /**
+   * Resolves a bearer token on every request, so a revoked token or a disabled user is
+   * refused on the next request. One indexed query.
+   */
+  async resolveToken(token: string): Promise<Principal> {
+    const credential = await this.store.repos.tokens.findCredential(hashToken(token));
+    if (!credential) {
+      throw new GatekeeperError(
+        'ETOKENREVOKED',
+        "this token is not valid: it was revoked, its user was disabled, or it never existed. Log in again with 'npm login'",
+      );
+    }
+    return { username: credential.user.username, role: credential.user.role, tokenId: credential.tokenId };
+  }
+
+  async resolveBasic(username: string, password: string): Promise<Principal> {
+    const user = await this.authenticatePassword(username, password);
+    return { username: user.username, role: user.role };
+  }
+
+  listTokens(filter: { username?: string } = {}): Promise<Token[]> {
+    return this.store.repos.tokens.list(filter);
+  }
+
+  async revokeToken(actor: Actor, id: number, principal?: Principal): Promise<Token> {
+    return this.store.transaction(async (repos) => {
+      const token = await repos.tokens.find(id);
+      if (!token) throw new GatekeeperError('ENOTFOUND', `there is no token ${id}`);
+      if (principal && principal.role !== 'admin' && token.username !== principal.username) {
+        throw new GatekeeperError('EFORBIDDEN', `token ${id} belongs to another user`);
+      }
+      if (token.revokedAt) return token;
+      await repos.tokens.revoke(id, actor.username);
+      await repos.audit.save(auditEntry(actor, 'token.revoke', { details: { tokenId: id, username: token.username } }));
+      return (await repos.tokens.find(id)) as Token;
+    });
+  }
+
+  /** `npm logout` sends the token itself. */
+  async revokeTokenValue(actor: Actor, token: string): Promise<void> {
+    const credential = await this.store.repos.tokens.findCredential(hashToken(token));
+    if (credential) await this.revokeToken(actor, credential.tokenId);
+  }
+
+  /**
+   * First start: if no admin exists, create `admin` with the given password, or a generated
+   * one that the caller must show once and store safely.
+   */
+  async bootstrapAdmin(password: string | undefined): Promise<{ created: boolean; password?: string; generated: boolean }> {
+    if ((await this.store.repos.users.countActiveAdmins()) > 0) return { created: false, generated: false };
+    const existing = await this.store.repos.users.find('admin');
+    if (existing) return { created: false, generated: false };
+    const generated = !password;
+    const secret = password ?? randomBytes(18).toString('base64url');
+    await this.createUser({ username: '$system' }, { username: 'admin', password: secret, role: 'admin' });
+    return { created: true, password: secret, generated };
+  }
+}
