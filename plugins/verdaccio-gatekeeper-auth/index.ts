@@ -1,0 +1,58 @@
+import { can, isRole } from '../../src/core/roles';
+import { createIdentityMiddleware, RemoteUserHelpers } from '../../src/server/registry/identity';
+import { GATE_PLUGINS, GatekeeperRuntime, runtimeFor } from '../../src/server/runtime';
+
+type Callback = (err: Error | null, ok?: boolean | string[]) => void;
+interface RemoteUser {
+  name?: string;
+  real_groups?: string[];
+}
+
+const roleOf = (user: RemoteUser | undefined) => user?.real_groups?.find(isRole);
+const denied = (message: string) => Object.assign(new Error(message), { status: 403, statusCode: 403 });
+
+/**
+ * Auth plugin: our tokens and users (governance database) instead of Verdaccio's.
+ * Registry reads are gated by the middleware plugin; this answers Verdaccio's own checks.
+ */
+export default class GatekeeperAuth {
+  private readonly runtime: GatekeeperRuntime;
+
+  constructor(config: unknown) {
+    this.runtime = runtimeFor(config, GATE_PLUGINS.auth);
+    this.runtime.pluginLoaded(GATE_PLUGINS.auth);
+  }
+
+  /** Replaces Verdaccio's token middleware: resolves our tokens on every request. */
+  apiJWTmiddleware(helpers: RemoteUserHelpers) {
+    return createIdentityMiddleware(this.runtime, helpers);
+  }
+
+  authenticate(username: string, password: string, cb: Callback): void {
+    this.runtime.identity.resolveBasic(username, password).then(
+      (principal) => cb(null, [principal.role]),
+      () => cb(null, false),
+    );
+  }
+
+  adduser(_user: string, _password: string, cb: Callback): void {
+    // npm adduser is answered by our login route before Verdaccio sees it.
+    cb(denied("[ESELFREGISTRATION] use 'npm login' against the gatekeeper"));
+  }
+
+  allow_access(user: RemoteUser, _pkg: unknown, cb: Callback): void {
+    const role = roleOf(user);
+    if (this.runtime.settings.requireAuth && !role) return cb(denied('[EUNAUTHENTICATED] this registry requires a login'));
+    if (role && !can(role, 'install')) return cb(denied(`[EFORBIDDEN] ${user.name} may not install packages`));
+    cb(null, true);
+  }
+
+  allow_publish(user: RemoteUser, _pkg: unknown, cb: Callback): void {
+    if (!can(roleOf(user), 'publish')) return cb(denied(`[EFORBIDDEN] ${user?.name ?? 'anonymous'} may not publish`));
+    cb(null, true);
+  }
+
+  allow_unpublish(user: RemoteUser, pkg: unknown, cb: Callback): void {
+    this.allow_publish(user, pkg, cb);
+  }
+}

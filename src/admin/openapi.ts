@@ -1,0 +1,59 @@
+import type { RouteDef } from './route';
+
+/** The OpenAPI document, derived from the route table so it grows with every route. */
+export function openApiDocument(routes: readonly RouteDef[], version: string): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of routes) {
+    const path = route.path.replace(/:([A-Za-z_]+)/g, '{$1}');
+    const pathParams = [...route.path.matchAll(/:([A-Za-z_]+)/g)].map((m) => ({
+      name: m[1],
+      in: 'path',
+      required: true,
+      schema: { type: 'string' },
+    }));
+    const queryParams = (route.query ?? []).map((q) => ({ name: q.name, in: 'query', required: false, description: q.description, schema: { type: 'string' } }));
+    const operation: Record<string, unknown> = {
+      operationId: route.name,
+      summary: route.summary,
+      'x-required-role': route.access,
+      parameters: [...pathParams, ...queryParams],
+      responses: {
+        '200': { description: 'OK' },
+        default: { description: 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+      },
+    };
+    if (route.access !== 'public') operation.security = [{ bearer: [] }];
+    if (route.body) {
+      operation.requestBody = {
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              properties: Object.fromEntries(route.body.map((b) => [b.name, { description: b.description }])),
+            },
+          },
+        },
+      };
+    }
+    paths[`/-/gatekeeper/v1${path}`] = { ...(paths[`/-/gatekeeper/v1${path}`] ?? {}), [route.method]: operation };
+  }
+  return {
+    openapi: '3.0.3',
+    info: { title: 'npm-gatekeeper admin API', version },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: "an npm token issued by this registry ('npm login')" } },
+      schemas: {
+        Error: {
+          type: 'object',
+          required: ['error', 'code'],
+          properties: {
+            error: { type: 'string', example: '[EBANNED] lodash@4.17.20 is banned: CVE-2021-23337' },
+            code: { type: 'string', example: 'EBANNED' },
+            details: { type: 'object' },
+          },
+        },
+      },
+    },
+    paths,
+  };
+}

@@ -1,0 +1,46 @@
+import type { Request } from 'express';
+import type { Permission } from '../core/roles';
+import type { Actor } from '../services/audit';
+import type { Principal } from '../services/identity';
+import type { GatekeeperRuntime } from '../server/runtime';
+
+/**
+ * One admin API route: its method, path, who may call it, and one handler. The express
+ * router and the OpenAPI document are both built from the list of these.
+ */
+export interface RouteContext {
+  req: Request;
+  runtime: GatekeeperRuntime;
+  principal: Principal | undefined;
+  actor: Actor;
+  params: Record<string, string>;
+  query: Record<string, string | undefined>;
+  body: Record<string, unknown>;
+}
+
+export interface RouteResult {
+  status?: number;
+  body: unknown;
+}
+
+export type Access = Permission | 'public' | 'authenticated';
+
+export interface ParamDoc {
+  name: string;
+  description: string;
+}
+
+export interface RouteDef {
+  /** verb_resource, e.g. `list_approvals`; the OpenAPI operationId. */
+  name: string;
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
+  /** Express path relative to /-/gatekeeper/v1, e.g. `/approvals/:id`. */
+  path: string;
+  access: Access;
+  summary: string;
+  query?: ParamDoc[];
+  body?: ParamDoc[];
+  handler(ctx: RouteContext): Promise<RouteResult>;
+}
+
+export const ok = (body: unknown, status = 200): RouteResult => ({ status, body });

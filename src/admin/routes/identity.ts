@@ -1,0 +1,75 @@
+import { GatekeeperError } from '../../core/errors';
+import { parseId } from '../../services/governance';
+import { ok, RouteDef } from '../route';
+
+export const get_whoami: RouteDef = {
+  name: 'get_whoami',
+  method: 'get',
+  path: '/whoami',
+  access: 'authenticated',
+  summary: 'The caller: username and role',
+  handler: async ({ principal }) => ok({ username: principal?.username, role: principal?.role }),
+};
+
+export const list_users: RouteDef = {
+  name: 'list_users',
+  method: 'get',
+  path: '/users',
+  access: 'govern',
+  summary: 'List users',
+  handler: async ({ runtime }) => ok({ items: await runtime.identity.listUsers() }),
+};
+
+export const create_user: RouteDef = {
+  name: 'create_user',
+  method: 'post',
+  path: '/users',
+  access: 'govern',
+  summary: 'Create a user with a role (admin, publisher, developer, reader)',
+  body: [
+    { name: 'username', description: 'letters, digits, dots, dashes, underscores' },
+    { name: 'password', description: 'at least 8 characters' },
+    { name: 'role', description: 'admin, publisher, developer or reader' },
+  ],
+  handler: async ({ runtime, actor, body }) =>
+    ok(await runtime.identity.createUser(actor, { username: body.username, password: body.password, role: body.role ?? 'developer' }), 201),
+};
+
+export const update_user: RouteDef = {
+  name: 'update_user',
+  method: 'patch',
+  path: '/users/:username',
+  access: 'govern',
+  summary: 'Disable or re-enable a user; takes effect on their next request',
+  body: [{ name: 'disabled', description: 'true or false' }],
+  handler: async ({ runtime, actor, params, body }) => {
+    if (typeof body.disabled !== 'boolean') throw new GatekeeperError('EVALIDATION', 'disabled must be true or false');
+    return ok(await runtime.identity.setDisabled(actor, params.username, body.disabled));
+  },
+};
+
+export const list_tokens: RouteDef = {
+  name: 'list_tokens',
+  method: 'get',
+  path: '/tokens',
+  access: 'authenticated',
+  summary: "List tokens (never their values): the caller's own, or anyone's for admins (?username=)",
+  query: [{ name: 'username', description: 'admins only: whose tokens' }],
+  handler: async ({ runtime, principal, query }) => {
+    const isAdmin = principal?.role === 'admin';
+    if (query.username && !isAdmin && query.username !== principal?.username) {
+      throw new GatekeeperError('EFORBIDDEN', "only admins may list other users' tokens");
+    }
+    const username = isAdmin ? query.username : principal?.username;
+    return ok({ items: await runtime.identity.listTokens({ username }) });
+  },
+};
+
+export const delete_token: RouteDef = {
+  name: 'delete_token',
+  method: 'delete',
+  path: '/tokens/:id',
+  access: 'authenticated',
+  summary: 'Revoke a token (your own, or any for admins); refused from its next use',
+  handler: async ({ runtime, actor, principal, params }) => ok(await runtime.identity.revokeToken(actor, parseId(params.id), principal)),
+};

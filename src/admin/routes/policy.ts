@@ -1,0 +1,144 @@
+import { GatekeeperError } from '../../core/errors';
+import { clampLimit, decodeCursor } from '../../db/pagination';
+import { ok, RouteDef } from '../route';
+
+const LIST_QUERY = [
+  { name: 'name', description: 'only entries for this package name or scope pattern' },
+  { name: 'cursor', description: 'the nextCursor of the previous page' },
+  { name: 'limit', description: 'page size, 1 to 500 (default 100)' },
+];
+
+export const list_approvals: RouteDef = {
+  name: 'list_approvals',
+  method: 'get',
+  path: '/approvals',
+  access: 'explain',
+  summary: 'List approvals, oldest first, with cursor pagination',
+  query: LIST_QUERY,
+  handler: async ({ runtime, query }) => ok(await runtime.governance.listApprovals(query)),
+};
+
+export const create_approval: RouteDef = {
+  name: 'create_approval',
+  method: 'post',
+  path: '/approvals',
+  access: 'govern',
+  summary: 'Approve a package (name or @scope/*) for a semver range',
+  body: [
+    { name: 'name', description: 'package name or scope wildcard such as @acme/*' },
+    { name: 'range', description: "semver range, default '*'" },
+    { name: 'reason', description: 'why it is approved' },
+    { name: 'expiresIn', description: 'duration such as 30d; or expiresAt, an ISO date' },
+  ],
+  handler: async ({ runtime, actor, body }) => ok(await runtime.governance.approve(actor, body), 201),
+};
+
+export const delete_approval: RouteDef = {
+  name: 'delete_approval',
+  method: 'delete',
+  path: '/approvals/:id',
+  access: 'govern',
+  summary: 'Remove an approval',
+  handler: async ({ runtime, actor, params }) => ok(await runtime.governance.unapprove(actor, { id: params.id })),
+};
+
+export const list_bans: RouteDef = {
+  name: 'list_bans',
+  method: 'get',
+  path: '/bans',
+  access: 'explain',
+  summary: 'List bans, oldest first, with cursor pagination',
+  query: LIST_QUERY,
+  handler: async ({ runtime, query }) => ok(await runtime.governance.listBans(query)),
+};
+
+export const create_ban: RouteDef = {
+  name: 'create_ban',
+  method: 'post',
+  path: '/bans',
+  access: 'govern',
+  summary: 'Ban a package for a semver range; the reason is shown to users',
+  body: [
+    { name: 'name', description: 'package name' },
+    { name: 'range', description: "semver range, default '*'" },
+    { name: 'reason', description: 'required; shown in every refusal' },
+    { name: 'advisoryUrl', description: 'optional link to an advisory' },
+  ],
+  handler: async ({ runtime, actor, body }) => ok(await runtime.governance.ban(actor, body), 201),
+};
+
+export const delete_ban: RouteDef = {
+  name: 'delete_ban',
+  method: 'delete',
+  path: '/bans/:id',
+  access: 'govern',
+  summary: 'Remove a ban',
+  handler: async ({ runtime, actor, params }) => ok(await runtime.governance.unban(actor, { id: params.id })),
+};
+
+export const get_policy: RouteDef = {
+  name: 'get_policy',
+  method: 'get',
+  path: '/policy',
+  access: 'explain',
+  summary: 'The policy mode and generation',
+  handler: async ({ runtime }) => ok(await runtime.governance.getPolicy()),
+};
+
+export const update_policy: RouteDef = {
+  name: 'update_policy',
+  method: 'patch',
+  path: '/policy',
+  access: 'govern',
+  summary: 'Change the policy mode (allowlist or open)',
+  body: [{ name: 'mode', description: 'allowlist or open' }],
+  handler: async ({ runtime, actor, body }) => {
+    const unknown = Object.keys(body).filter((k) => k !== 'mode');
+    if (unknown.length > 0) throw new GatekeeperError('EVALIDATION', `unknown policy setting(s): ${unknown.join(', ')}`);
+    return ok(await runtime.governance.setMode(actor, body.mode));
+  },
+};
+
+export const get_decision: RouteDef = {
+  name: 'get_decision',
+  method: 'get',
+  path: '/decisions/:name/:version',
+  access: 'explain',
+  summary: 'Explain the decision for name@version and every rule that matched (scoped names URL-encoded)',
+  handler: async ({ runtime, params }) => ok(await runtime.governance.explain(params.name, params.version)),
+};
+
+export const list_audit: RouteDef = {
+  name: 'list_audit',
+  method: 'get',
+  path: '/audit',
+  access: 'govern',
+  summary: 'The audit log, newest first, filtered by package, actor, action and time',
+  query: [
+    { name: 'package', description: 'package name' },
+    { name: 'actor', description: 'username' },
+    { name: 'action', description: 'e.g. approval.create, install.blocked' },
+    { name: 'since', description: 'ISO date, inclusive' },
+    { name: 'until', description: 'ISO date, exclusive' },
+    ...LIST_QUERY.slice(1),
+  ],
+  handler: async ({ runtime, query }) => {
+    const date = (v: string | undefined, field: string) => {
+      if (!v) return undefined;
+      const d = new Date(v);
+      if (Number.isNaN(d.getTime())) throw new GatekeeperError('EVALIDATION', `${field} must be an ISO date`);
+      return d;
+    };
+    return ok(
+      await runtime.audit.list({
+        package: query.package,
+        actor: query.actor,
+        action: query.action,
+        since: date(query.since, 'since'),
+        until: date(query.until, 'until'),
+        before: decodeCursor(query.cursor),
+        limit: clampLimit(query.limit),
+      }),
+    );
+  },
+};

@@ -1,0 +1,163 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import yaml from 'js-yaml';
+
+/**
+ * Settings: defaults, then the YAML file named by GATEKEEPER_CONFIG, then environment
+ * variables (an environment variable wins over the file). config/gatekeeper.example.yaml
+ * documents every key.
+ */
+export interface Settings {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** unset: the embedded database in `<dataDir>/db`. */
+  databaseUrl?: string;
+  /** unset: the registry npm itself is configured with, read at start. */
+  upstream?: string;
+  allowSelfRegistration: boolean;
+  requireAuth: boolean;
+  maxBodySize: string;
+  logLevel: string;
+  /** Only from the environment: the first admin's password. */
+  adminPassword?: string;
+  configFile?: string;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+interface SettingSpec {
+  key: keyof Settings;
+  env: string;
+  parse: (raw: unknown, source: string) => unknown;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+const asString = (raw: unknown, source: string): string => {
+  if (typeof raw === 'string' && raw.trim() !== '') return raw.trim();
+  if (typeof raw === 'number') return String(raw);
+  throw new ConfigError(`${source} must be a non-empty string`);
+};
+const asPort = (raw: unknown, source: string): number => {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`${source} must be a port number from 0 to 65535, not '${String(raw)}'`);
+  return n;
+};
+const asBool = (raw: unknown, source: string): boolean => {
+  if (typeof raw === 'boolean') return raw;
+  const text = String(raw).trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(text)) return true;
+  if (['false', '0', 'no', 'off'].includes(text)) return false;
+  throw new ConfigError(`${source} must be true or false, not '${String(raw)}'`);
+};
+const asUrl =
+  (protocols: string[]) =>
+  (raw: unknown, source: string): string => {
+    const text = asString(raw, source);
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      throw new ConfigError(`${source} must be a URL, not '${text}'`);
+    }
+    if (!protocols.includes(url.protocol)) throw new ConfigError(`${source} must be a ${protocols.join(' or ')} URL`);
+    return text;
+  };
+const asSize = (raw: unknown, source: string): string => {
+  const text = asString(raw, source).toLowerCase();
+  if (!/^\d+(b|kb|mb|gb)?$/.test(text)) throw new ConfigError(`${source} must be a size like 50mb, not '${text}'`);
+  return text;
+};
+const asLevel = (raw: unknown, source: string): string => {
+  const text = asString(raw, source).toLowerCase();
+  if (!LOG_LEVELS.includes(text)) throw new ConfigError(`${source} must be one of ${LOG_LEVELS.join(', ')}`);
+  return text;
+};
+
+const SPECS: SettingSpec[] = [
+  { key: 'port', env: 'GATEKEEPER_PORT', parse: asPort },
+  { key: 'host', env: 'GATEKEEPER_HOST', parse: asString },
+  { key: 'dataDir', env: 'GATEKEEPER_DATA_DIR', parse: asString },
+  { key: 'databaseUrl', env: 'GATEKEEPER_DATABASE_URL', parse: asUrl(['postgres:', 'postgresql:']) },
+  { key: 'upstream', env: 'GATEKEEPER_UPSTREAM', parse: asUrl(['http:', 'https:']) },
+  { key: 'allowSelfRegistration', env: 'GATEKEEPER_ALLOW_SELF_REGISTRATION', parse: asBool },
+  { key: 'requireAuth', env: 'GATEKEEPER_REQUIRE_AUTH', parse: asBool },
+  { key: 'maxBodySize', env: 'GATEKEEPER_MAX_BODY_SIZE', parse: asSize },
+  { key: 'logLevel', env: 'GATEKEEPER_LOG_LEVEL', parse: asLevel },
+];
+
+export const DEFAULTS: Omit<Settings, 'dataDir'> & { dataDir: string } = {
+  port: 4873,
+  host: '127.0.0.1',
+  dataDir: './data',
+  allowSelfRegistration: false,
+  requireAuth: false,
+  maxBodySize: '50mb',
+  logLevel: 'info',
+};
+
+/** YAML keys are the setting names in snake_case or camelCase: `data_dir` or `dataDir`. */
+function fromFile(file: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = yaml.load(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`cannot read the config file ${file}: ${(err as Error).message}`);
+  }
+  if (parsed === undefined || parsed === null) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`the config file ${file} must hold a YAML mapping`);
+  const known = new Map(SPECS.map((s) => [s.key.toLowerCase(), s.key]));
+  const out: Record<string, unknown> = {};
+  for (const [rawKey, value] of Object.entries(parsed as Record<string, unknown>)) {
+    const key = known.get(rawKey.replace(/_/g, '').toLowerCase());
+    if (!key) throw new ConfigError(`the config file ${file} has an unknown key '${rawKey}'; see config/gatekeeper.example.yaml`);
+    out[key] = value;
+  }
+  return out;
+}
+
+export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Settings {
+  const settings: Record<string, unknown> = { ...DEFAULTS };
+  const configFile = env.GATEKEEPER_CONFIG ? path.resolve(cwd, env.GATEKEEPER_CONFIG) : undefined;
+  if (configFile) {
+    const fileValues = fromFile(configFile);
+    for (const spec of SPECS) {
+      if (fileValues[spec.key] !== undefined && fileValues[spec.key] !== null) {
+        settings[spec.key] = spec.parse(fileValues[spec.key], `'${spec.key}' in ${configFile}`);
+      }
+    }
+  }
+  for (const spec of SPECS) {
+    const raw = env[spec.env];
+    if (raw !== undefined && raw !== '') settings[spec.key] = spec.parse(raw, spec.env);
+  }
+  const base = configFile ? path.dirname(configFile) : cwd;
+  settings.dataDir = path.resolve(env.GATEKEEPER_DATA_DIR ? cwd : base, String(settings.dataDir));
+  if (env.GATEKEEPER_ADMIN_PASSWORD) settings.adminPassword = env.GATEKEEPER_ADMIN_PASSWORD;
+  settings.configFile = configFile;
+  return settings as unknown as Settings;
+}
+
+/**
+ * The registry npm itself is configured with (`npm config get registry`), so no public
+ * registry address is written into this project.
+ */
+export function npmConfiguredRegistry(env: NodeJS.ProcessEnv = process.env): string {
+  const execPath = env.npm_execpath;
+  const [cmd, args] = execPath && /npm-cli\.js$/.test(execPath) ? [process.execPath, [execPath]] : ['npm', []];
+  const result = spawnSync(cmd, [...args, 'config', 'get', 'registry'], { encoding: 'utf8', env, timeout: 30_000 });
+  const value = result.stdout?.trim().split('\n').pop()?.trim();
+  if (result.status !== 0 || !value) {
+    throw new ConfigError(
+      `cannot read npm's configured registry (npm config get registry failed: ${result.error?.message ?? result.stderr?.trim() ?? 'no output'}); set GATEKEEPER_UPSTREAM`,
+    );
+  }
+  return asUrl(['http:', 'https:'])(value, "npm's configured registry");
+}

@@ -1,0 +1,182 @@
+import type { NextFunction, Request, Response } from 'express';
+import { convertDistRemoteToLocalTarballUrls } from '@verdaccio/tarball';
+import { asGatekeeperError, errorBody, ErrorCode, statusOf } from '../../core/errors';
+import { abbreviatePackument, hiddenNotice, Packument, representativeDecision } from '../../core/packument';
+import { blockMessage, Decision, VersionManifest } from '../../core/policy';
+import { parseRegistryPath, RegistryPath } from '../../core/registry-path';
+import { can } from '../../core/roles';
+import type { Actor } from '../../services/audit';
+import type { Principal } from '../../services/identity';
+import type { GatekeeperRuntime, VerdaccioStorage } from '../runtime';
+import { actorOf, principalOfRequest } from './identity';
+import { readRawPackument } from './manifests';
+
+/**
+ * The gate: every packument, version and tarball read passes through here before
+ * Verdaccio's own routes. It reads the unfiltered packument from Verdaccio's storage
+ * (which syncs the upstream), decides every version with one policy snapshot, and answers
+ * itself. Any error while deciding denies: nothing unfiltered leaves on an error.
+ */
+
+const ABBREVIATED = 'application/vnd.npm.install-v1+json';
+
+export function wantsAbbreviated(accept: string | undefined): boolean {
+  if (!accept) return false;
+  // npm sends "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*"
+  const first = accept.split(',')[0].split(';')[0].trim();
+  return first === ABBREVIATED;
+}
+
+export function sendError(res: Response, code: ErrorCode, message: string, details?: Record<string, unknown>): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.status(statusOf(code)).setHeader('cache-control', 'no-store');
+  res.json(errorBody(code, message, details));
+}
+
+/** Maps any error on a gate path to a refusal. Unknown errors become EPOLICYUNAVAILABLE. */
+export function denyOnError(runtime: GatekeeperRuntime, res: Response, err: unknown, what: string): void {
+  const known = asGatekeeperError(err);
+  if (known) {
+    sendError(res, known.code, known.message, known.details);
+    return;
+  }
+  const status = (err as { status?: unknown; statusCode?: unknown } | null)?.status ?? (err as { statusCode?: unknown } | null)?.statusCode;
+  if (status === 404) {
+    sendError(res, 'ENOTFOUND', `${what} is not in this registry or its upstream`);
+    return;
+  }
+  if (typeof status === 'number' && status >= 500) {
+    runtime.logger.warn({ err, what }, 'upstream or storage error on a gate path');
+    sendError(res, 'EUPSTREAM', `${what} could not be read from storage or the upstream (${(err as Error).message}); try again later`);
+    return;
+  }
+  runtime.logger.error({ err, what }, 'gate failed; denying');
+  sendError(
+    res,
+    'EPOLICYUNAVAILABLE',
+    `the gatekeeper could not decide on ${what} (${(err as Error)?.message ?? 'unknown error'}); nothing is served until it can`,
+  );
+}
+
+function localTarballUrls(runtime: GatekeeperRuntime, packument: Packument, req: Request): Packument {
+  return convertDistRemoteToLocalTarballUrls(
+    packument as never,
+    { protocol: req.protocol, headers: req.headers as Record<string, string>, host: req.hostname, remoteAddress: req.socket.remoteAddress },
+    undefined,
+  ) as unknown as Packument;
+}
+
+function refuse(runtime: GatekeeperRuntime, res: Response, actor: Actor, decision: Decision, via: 'packument' | 'tarball' | 'version'): void {
+  runtime.governance.recordBlocked(actor, decision, via);
+  sendError(res, decision.code as ErrorCode, blockMessage(decision), { rule: decision.ruleId, package: decision.name, version: decision.version });
+}
+
+/** Publishers read unfiltered packuments for writes (npm deprecate, dist-tag, unpublish). */
+export function mayWrite(principal: Principal | undefined, _name: string): boolean {
+  return can(principal?.role, 'publish');
+}
+
+export function createGate(runtime: GatekeeperRuntime, storage: VerdaccioStorage) {
+  const { governance } = runtime;
+
+  async function servePackument(req: Request, res: Response, target: Extract<RegistryPath, { kind: 'packument' }>, actor: Actor): Promise<void> {
+    const raw = await readRawPackument(runtime, storage, target.name, req);
+    const { packument, hidden, allowed } = governance.filterPackument(raw);
+    if (allowed.length === 0 && hidden.length > 0) {
+      const decision = representativeDecision(raw, hidden) as Decision;
+      const others = hidden.length > 1 ? ` (all ${hidden.length} versions are blocked)` : '';
+      runtime.governance.recordBlocked(actor, decision, 'packument');
+      sendError(res, decision.code as ErrorCode, `${blockMessage(decision)}${others}`, { rule: decision.ruleId, package: target.name });
+      return;
+    }
+    const local = localTarballUrls(runtime, packument, req);
+    const abbreviated = wantsAbbreviated(req.get('accept'));
+    const body = abbreviated ? abbreviatePackument(local) : local;
+    const notice = hiddenNotice(target.name, hidden);
+    res.setHeader('content-type', abbreviated ? `${ABBREVIATED}; charset=utf-8` : 'application/json; charset=utf-8');
+    if (notice) {
+      // npm prints npm-notice only for responses it does not store in its cache.
+      res.setHeader('npm-notice', notice);
+      res.setHeader('cache-control', 'no-store');
+    }
+    res.status(200).send(JSON.stringify(body));
+  }
+
+  async function serveVersion(req: Request, res: Response, target: Extract<RegistryPath, { kind: 'version' }>, actor: Actor): Promise<void> {
+    const raw = await readRawPackument(runtime, storage, target.name, req);
+    const { packument, hidden } = governance.filterPackument(raw);
+    const version = packument.versions?.[target.spec] ? target.spec : packument['dist-tags']?.[target.spec];
+    if (version && packument.versions?.[version]) {
+      const local = localTarballUrls(runtime, { ...packument, versions: { [version]: packument.versions[version] } }, req);
+      res.setHeader('content-type', 'application/json; charset=utf-8');
+      res.status(200).send(JSON.stringify(local.versions?.[version]));
+      return;
+    }
+    const blocked = hidden.find((h) => h.version === target.spec);
+    if (blocked) {
+      refuse(runtime, res, actor, blocked.decision, 'version');
+      return;
+    }
+    sendError(res, 'ENOTFOUND', `${target.name} has no version or tag '${target.spec}'`);
+  }
+
+  async function decideTarball(req: Request, target: Extract<RegistryPath, { kind: 'tarball' }>): Promise<Decision | undefined> {
+    const version = target.version as string;
+    const policy = governance.cache.current();
+    const cached = governance.cache.peek(policy, target.name, version);
+    if (cached) return cached;
+    const raw = await readRawPackument(runtime, storage, target.name, req);
+    const manifest = raw.versions?.[version] as VersionManifest | undefined;
+    if (!manifest) return undefined;
+    return governance.cache.decide(policy, target.name, version, manifest);
+  }
+
+  return async function gate(req: Request, res: Response, next: NextFunction): Promise<void> {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return next();
+    let target: RegistryPath | undefined;
+    try {
+      target = parseRegistryPath(req.path);
+    } catch (err) {
+      return denyOnError(runtime, res, err, req.path);
+    }
+    if (!target) return next();
+
+    const principal = principalOfRequest(req);
+    const actor = actorOf(req);
+    if (runtime.settings.requireAuth && !principal) {
+      return sendError(res, 'EUNAUTHENTICATED', `this registry requires a login; run 'npm login --registry ${runtime.publicUrl(req)}'`);
+    }
+    if (principal && !can(principal.role, 'install')) {
+      return sendError(res, 'EFORBIDDEN', `${principal.username} may not install packages`);
+    }
+
+    const what = target.kind === 'tarball' ? `${target.name}@${target.version ?? target.filename}` : target.name;
+    try {
+      switch (target.kind) {
+        case 'packument':
+          if (req.query.write === 'true' && mayWrite(principal, target.name)) {
+            // The unfiltered document, so a write based on it cannot drop hidden versions.
+            runtime.requestContext.run({ raw: true }, () => next());
+            return;
+          }
+          return await servePackument(req, res, target, actor);
+        case 'version':
+          return await serveVersion(req, res, target, actor);
+        case 'tarball': {
+          if (!target.version) return sendError(res, 'ENOTFOUND', `${target.filename} is not a tarball of ${target.name}`);
+          const decision = await decideTarball(req, target);
+          if (!decision) return sendError(res, 'ENOTFOUND', `${target.name}@${target.version} is not in this registry or its upstream`);
+          if (!decision.allowed) return refuse(runtime, res, actor, decision, 'tarball');
+          runtime.requestContext.run({ raw: true }, () => next());
+          return;
+        }
+      }
+    } catch (err) {
+      denyOnError(runtime, res, err, what);
+    }
+  };
+}
+

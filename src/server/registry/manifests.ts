@@ -1,0 +1,33 @@
+import type { Packument } from '../../core/packument';
+import type { ManifestSource } from '../../services/governance';
+import type { GatekeeperRuntime, VerdaccioStorage } from '../runtime';
+
+/**
+ * Reads the unfiltered packument from Verdaccio's storage, which syncs the upstream when
+ * its copy is older than the uplink's maxage. Our filter plugin passes it through (raw
+ * request context); the caller decides.
+ */
+export function readRawPackument(runtime: GatekeeperRuntime, storage: VerdaccioStorage, name: string, req: unknown): Promise<Packument> {
+  return new Promise((resolve, reject) => {
+    runtime.requestContext.run({ raw: true }, () => {
+      storage.getPackage({
+        name,
+        uplinksLook: true,
+        req,
+        callback: (err, metadata) => (err ? reject(err) : resolve(metadata as Packument)),
+      });
+    });
+  });
+}
+
+/** For explain: the packument, or undefined when neither storage nor the upstream has it. */
+export function createStorageManifestSource(runtime: GatekeeperRuntime, storage: VerdaccioStorage): ManifestSource {
+  const req = { headers: {}, protocol: 'http', hostname: runtime.settings.host, socket: {} };
+  return {
+    getPackument: (name) =>
+      readRawPackument(runtime, storage, name, req).catch((err: { status?: number }) => {
+        if (err?.status === 404) return undefined;
+        throw err;
+      }),
+  };
+}

@@ -1,0 +1,95 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Application } from 'express';
+import type { Logger } from 'pino';
+import type { AuditLog } from '../services/audit';
+import type { GovernanceService } from '../services/governance';
+import type { IdentityService } from '../services/identity';
+import type { Settings } from './config';
+
+/**
+ * What our Verdaccio plugins need from the composition root. Verdaccio deep-clones its
+ * configuration, so live objects cannot travel through it: each plugin receives only an
+ * instance id and looks the runtime up here. The registry lives on a global symbol so a
+ * plugin loaded from the build output finds a runtime created by the sources, and several
+ * gatekeepers can run in one process (tests).
+ */
+
+export const GATE_PLUGINS = {
+  auth: 'gatekeeper-auth',
+  filter: 'gatekeeper-filter',
+  middleware: 'gatekeeper-middleware',
+} as const;
+export type GatePluginName = (typeof GATE_PLUGINS)[keyof typeof GATE_PLUGINS];
+
+export interface RequestContext {
+  /** Set while our gate reads the unfiltered packument from Verdaccio's storage. */
+  raw?: boolean;
+}
+
+/** The subset of Verdaccio's storage our gate uses. */
+export interface VerdaccioStorage {
+  getPackage(options: {
+    name: string;
+    uplinksLook: boolean;
+    req: unknown;
+    abbreviated?: boolean;
+    keepUpLinkData?: boolean;
+    callback: (err: unknown, metadata?: unknown) => void;
+  }): void;
+}
+
+export interface HealthReport {
+  ok: boolean;
+  database: { ok: boolean; kind: 'embedded' | 'external'; error?: string };
+  policy: { ok: boolean; generation?: number; error?: string };
+  plugins: { ok: boolean; loaded: string[]; missing: string[] };
+  upstream: { ok: boolean; url: string; error?: string };
+}
+
+export interface GatekeeperRuntime {
+  id: string;
+  settings: Settings;
+  logger: Logger;
+  identity: IdentityService;
+  governance: GovernanceService;
+  audit: AuditLog;
+  /** Health of the parts /health reports on. */
+  health(): Promise<HealthReport>;
+  requestContext: AsyncLocalStorage<RequestContext>;
+  /** Called by each gate plugin once it is constructed and ready. */
+  pluginLoaded(name: GatePluginName): void;
+  /** Mounts the admin API, login routes and the gate on Verdaccio's app. */
+  mount(app: Application, storage: VerdaccioStorage): void;
+  /** The registry URL as the client addressed it, for messages. */
+  publicUrl(req: { protocol: string; get(name: string): string | undefined }): string;
+}
+
+const REGISTRY = Symbol.for('npm-gatekeeper.runtimes');
+
+function registry(): Map<string, GatekeeperRuntime> {
+  const holder = globalThis as unknown as Record<symbol, Map<string, GatekeeperRuntime> | undefined>;
+  let map = holder[REGISTRY];
+  if (!map) {
+    map = new Map();
+    holder[REGISTRY] = map;
+  }
+  return map;
+}
+
+export function registerRuntime(runtime: GatekeeperRuntime): void {
+  registry().set(runtime.id, runtime);
+}
+
+export function unregisterRuntime(id: string): void {
+  registry().delete(id);
+}
+
+/** Throws with a message naming the plugin when the runtime is missing (fail closed). */
+export function runtimeFor(pluginConfig: unknown, plugin: GatePluginName): GatekeeperRuntime {
+  const id = (pluginConfig as { instance?: unknown } | undefined)?.instance;
+  const runtime = typeof id === 'string' ? registry().get(id) : undefined;
+  if (!runtime) {
+    throw new Error(`${plugin}: no gatekeeper runtime '${String(id)}'; this plugin only runs inside 'gatekeeper start'`);
+  }
+  return runtime;
+}

@@ -1,0 +1,253 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import type { Application } from 'express';
+import pino, { Logger } from 'pino';
+import { runServer } from 'verdaccio';
+import { createAdminRouter, ADMIN_PREFIX } from '../admin/router';
+import { Database, migrateLatest, openDatabase, redactUrl } from '../db/connection';
+import { ChannelListener } from '../db/listener';
+import { POLICY_CHANNEL } from '../db/repositories/policy';
+import { Store } from '../db/store';
+import { AuditLog, AuditWriter } from '../services/audit';
+import { GovernanceService } from '../services/governance';
+import { IdentityService } from '../services/identity';
+import { PolicyCache } from '../services/policy-cache';
+import { loadSettings, npmConfiguredRegistry, Settings } from './config';
+import { createGate } from './registry/gate';
+import { createLoginRouter } from './registry/login';
+import { GATE_PLUGINS, GatekeeperRuntime, GatePluginName, HealthReport, registerRuntime, RequestContext, unregisterRuntime, VerdaccioStorage } from './runtime';
+import { buildVerdaccioConfig } from './verdaccio-config';
+import { StartupError } from './errors';
+import { createStorageManifestSource } from './registry/manifests';
+
+export interface StartOptions {
+  settings?: Settings;
+  logger?: Logger;
+  /** Where the gate plugins are loaded from; tests point this at a broken copy. */
+  pluginsDir?: string;
+  /** Install SIGINT/SIGTERM handlers (the CLI does; tests do not). */
+  handleSignals?: boolean;
+}
+
+export interface Gatekeeper {
+  url: string;
+  port: number;
+  settings: Settings;
+  database: Database;
+  runtime: GatekeeperRuntime;
+  close(): Promise<void>;
+}
+
+export { StartupError };
+
+export const DEFAULT_PLUGINS_DIR = path.resolve(__dirname, '../../plugins');
+
+export function packageVersion(): string {
+  for (const candidate of ['../../package.json', '../../../package.json']) {
+    const file = path.resolve(__dirname, candidate);
+    if (fs.existsSync(file)) return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
+  }
+  return '0.0.0';
+}
+
+export function createLogger(level: string): Logger {
+  if (process.stdout.isTTY) {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const pretty = require('pino-pretty') as (opts: object) => NodeJS.WritableStream;
+    return pino({ level, name: 'gatekeeper' }, pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss' }));
+  }
+  return pino({ level, name: 'gatekeeper' });
+}
+
+async function checkUpstream(url: string): Promise<{ ok: boolean; error?: string }> {
+  try {
+    const res = await fetch(new URL('-/ping', url.endsWith('/') ? url : `${url}/`), { signal: AbortSignal.timeout(3000) });
+    return res.status < 500 ? { ok: true } : { ok: false, error: `HTTP ${res.status}` };
+  } catch (err) {
+    return { ok: false, error: (err as Error).message };
+  }
+}
+
+function writeAdminPassword(dataDir: string, password: string): string {
+  const file = path.join(dataDir, 'admin-password');
+  fs.writeFileSync(file, `${password}\n`, { mode: 0o600 });
+  fs.chmodSync(file, 0o600);
+  return file;
+}
+
+/**
+ * The composition root: settings -> database (embedded or external) -> migrations ->
+ * services -> Verdaccio with our plugins. Refuses to start, naming the cause, when any
+ * of that fails or any gate plugin did not load.
+ */
+export async function startGatekeeper(options: StartOptions = {}): Promise<Gatekeeper> {
+  const settings = options.settings ?? loadSettings();
+  const logger = options.logger ?? createLogger(settings.logLevel);
+  const version = packageVersion();
+  fs.mkdirSync(settings.dataDir, { recursive: true });
+
+  const upstream = settings.upstream ?? npmConfiguredRegistry();
+  const cleanup: Array<() => Promise<void>> = [];
+  const runCleanup = async () => {
+    for (const fn of cleanup.reverse()) await fn().catch((err) => logger.warn({ err }, 'cleanup step failed'));
+    cleanup.length = 0;
+  };
+
+  try {
+    let database: Database;
+    try {
+      database = await openDatabase({ url: settings.databaseUrl, dataDir: settings.dataDir, onLog: (line) => logger.debug({ pg: line.trim() }, 'embedded postgres') });
+    } catch (err) {
+      throw new StartupError(`the governance database cannot be opened: ${(err as Error).message}`);
+    }
+    cleanup.push(() => database.close());
+    logger.info({ database: database.kind === 'embedded' ? `embedded (${path.join(settings.dataDir, 'db')})` : redactUrl(database.url) }, 'database connected');
+
+    try {
+      const applied = await migrateLatest(database.knex);
+      if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+    } catch (err) {
+      throw new StartupError(`the database could not be migrated: ${(err as Error).message}`);
+    }
+
+    const store = new Store(database.knex);
+    const identity = new IdentityService(store, { allowSelfRegistration: settings.allowSelfRegistration });
+    const bootstrap = await identity.bootstrapAdmin(settings.adminPassword);
+    if (bootstrap.created && bootstrap.generated && bootstrap.password) {
+      const file = writeAdminPassword(settings.dataDir, bootstrap.password);
+      process.stdout.write(
+        `\n  First start: created the admin user 'admin' with the generated password\n\n      ${bootstrap.password}\n\n` +
+          `  It is also in ${file} (mode 0600). It is not shown again.\n\n`,
+      );
+    } else if (bootstrap.created) {
+      logger.info('created the admin user from GATEKEEPER_ADMIN_PASSWORD');
+    }
+
+    const listener = new ChannelListener(database.url, POLICY_CHANNEL);
+    try {
+      await listener.start();
+    } catch (err) {
+      throw new StartupError(`cannot LISTEN for policy changes on the database: ${(err as Error).message}`);
+    }
+    cleanup.push(() => listener.close());
+    const cache = new PolicyCache({
+      source: store.repos.policy,
+      listener,
+      onError: (err) => logger.error({ err }, 'policy reload failed; denying until it succeeds'),
+    });
+    try {
+      await cache.reload();
+    } catch (err) {
+      throw new StartupError(`the policy cannot be loaded: ${(err as Error).message}`);
+    }
+    listener.on('disconnected', () => logger.error('lost the policy invalidation channel; denying installs until it reconnects'));
+    listener.on('connected', () => logger.info('policy invalidation channel connected'));
+
+    const auditWriter = new AuditWriter(store, (err, pending) => logger.error({ err, pending }, 'audit entries could not be written yet; will retry'));
+    cleanup.push(() => auditWriter.close());
+    const governance = new GovernanceService(store, cache, auditWriter);
+
+    const id = randomUUID();
+    const loaded = new Set<GatePluginName>();
+    const requestContext = new AsyncLocalStorage<RequestContext>();
+    let upstreamHealth: { at: number; result: Promise<{ ok: boolean; error?: string }> } | undefined;
+
+    const runtime: GatekeeperRuntime = {
+      id,
+      settings,
+      logger,
+      identity,
+      governance,
+      audit: new AuditLog(store),
+      requestContext,
+      pluginLoaded: (name) => loaded.add(name),
+      publicUrl: (req) => `${req.protocol}://${req.get('host') ?? `${settings.host}:${settings.port}`}/`,
+      mount(app: Application, storage: VerdaccioStorage) {
+        governance.manifests = createStorageManifestSource(runtime, storage);
+        app.use(ADMIN_PREFIX, createAdminRouter(runtime, version));
+        app.use(createLoginRouter(runtime));
+        app.use(createGate(runtime, storage));
+      },
+      async health(): Promise<HealthReport> {
+        const db = await store.ping().then(
+          () => ({ ok: true }),
+          (err: Error) => ({ ok: false, error: err.message }),
+        );
+        if (!upstreamHealth || Date.now() - upstreamHealth.at > 10_000) upstreamHealth = { at: Date.now(), result: checkUpstream(upstream) };
+        const up = await upstreamHealth.result;
+        const missing = Object.values(GATE_PLUGINS).filter((p) => !loaded.has(p));
+        const report: HealthReport = {
+          ok: false,
+          database: { kind: database.kind, ...db },
+          policy: { ok: cache.healthy, generation: cache.generation, error: cache.problem },
+          plugins: { ok: missing.length === 0, loaded: [...loaded], missing },
+          upstream: { url: upstream, ...up },
+        };
+        report.ok = report.database.ok && report.policy.ok && report.plugins.ok && report.upstream.ok;
+        return report;
+      },
+    };
+    registerRuntime(runtime);
+    cleanup.push(async () => unregisterRuntime(id));
+
+    const verdaccioConfig = buildVerdaccioConfig({ settings, upstream, instance: id, pluginsDir: options.pluginsDir ?? DEFAULT_PLUGINS_DIR });
+    let server: http.Server;
+    try {
+      server = (await runServer(verdaccioConfig as never)) as http.Server;
+    } catch (err) {
+      throw new StartupError(`Verdaccio could not be started: ${(err as Error).message}`);
+    }
+    const missing = Object.values(GATE_PLUGINS).filter((p) => !loaded.has(p));
+    if (missing.length > 0) {
+      throw new StartupError(
+        `refusing to start: the gate plugin(s) ${missing.map((m) => `verdaccio-${m}`).join(', ')} did not load from ${options.pluginsDir ?? DEFAULT_PLUGINS_DIR}. ` +
+          'Without every gate plugin the registry would serve unfiltered packages; check the log above for the plugin error',
+      );
+    }
+
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err) => reject(new StartupError(`cannot listen on ${settings.host}:${settings.port}: ${err.message}`)));
+      server.listen(settings.port, settings.host, () => resolve());
+    });
+    server.keepAliveTimeout = 60_000;
+    cleanup.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        }),
+    );
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : settings.port;
+    const url = `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${port}/`;
+    logger.info({ url, upstream, version }, 'npm-gatekeeper is listening');
+
+    let closing: Promise<void> | undefined;
+    const gatekeeper: Gatekeeper = {
+      url,
+      port,
+      settings: { ...settings, port },
+      database,
+      runtime,
+      close: () => (closing ??= runCleanup()),
+    };
+    if (options.handleSignals) {
+      const onSignal = (signal: string) => {
+        logger.info({ signal }, 'shutting down: finishing in-flight requests');
+        gatekeeper.close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+    }
+    return gatekeeper;
+  } catch (err) {
+    await runCleanup();
+    throw err;
+  }
+}

@@ -1,0 +1,42 @@
+import path from 'node:path';
+import { GATE_PLUGINS } from './runtime';
+import type { Settings } from './config';
+
+export interface VerdaccioConfigInput {
+  settings: Settings;
+  upstream: string;
+  /** The runtime id our plugins look up. */
+  instance: string;
+  pluginsDir: string;
+}
+
+/**
+ * Verdaccio's configuration, built in code. Access rules are `$all` here because our auth
+ * plugin and gate decide; Verdaccio's web UI is off (it would be another read path).
+ */
+export function buildVerdaccioConfig(input: VerdaccioConfigInput): Record<string, unknown> {
+  const { settings } = input;
+  const pluginConfig = { instance: input.instance };
+  const packageRule = { access: '$all', publish: '$authenticated', unpublish: '$authenticated', proxy: 'upstream' };
+  return {
+    // Verdaccio resolves relative paths against this file's directory; it need not exist.
+    configPath: path.join(settings.dataDir, 'verdaccio.yaml'),
+    self_path: path.join(settings.dataDir, 'verdaccio.yaml'),
+    storage: path.join(settings.dataDir, 'storage'),
+    plugins: input.pluginsDir,
+    uplinks: {
+      upstream: { url: input.upstream, timeout: '30s', maxage: '2m', fail_timeout: '10s', max_fails: 3, cache: true },
+    },
+    packages: {
+      '@*/*': packageRule,
+      '**': packageRule,
+    },
+    auth: { [GATE_PLUGINS.auth]: pluginConfig },
+    filters: { [GATE_PLUGINS.filter]: pluginConfig },
+    middlewares: { [GATE_PLUGINS.middleware]: pluginConfig },
+    max_body_size: settings.maxBodySize,
+    web: { enable: false },
+    log: { type: 'stdout', format: process.stdout.isTTY ? 'pretty' : 'json', level: settings.logLevel === 'debug' || settings.logLevel === 'trace' ? 'info' : 'warn' },
+    server: { keepAliveTimeout: 60 },
+  };
+}
