@@ -1,0 +1,14 @@
+import type { Command } from '../command';
+
+export const start: Command = {
+  name: 'start',
+  usage: 'gatekeeper start',
+  summary: 'Start the registry (settings from GATEKEEPER_* variables or GATEKEEPER_CONFIG)',
+  async run() {
+    // Loaded on demand: the other commands do not need Verdaccio.
+    const { startGatekeeper } = await import('../../server/start');
+    await startGatekeeper({ handleSignals: true });
+    // Runs until SIGINT/SIGTERM, which close it and exit.
+    return new Promise<number>(() => undefined);
+  },
+};

@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+import { GatekeeperError } from '../core/errors';
+import { ConfigError } from '../server/config';
+import { StartupError } from '../server/errors';
+import { parseArgs, UsageError } from './args';
+import { ApiError } from './client';
+import type { Command, CommandContext } from './command';
+import { login } from './commands/login';
+import { migrate } from './commands/migrate';
+import { approvals, approve, audit, ban, bans, explain, policy, unapprove, unban } from './commands/policy';
+import { start } from './commands/start';
+import { token } from './commands/token';
+import { user } from './commands/user';
+import { whoami } from './commands/whoami';
+import { Output, stdio } from './output';
+
+/** Exit codes: 0 ok, 1 the operation failed, 2 bad usage or configuration. */
+export const COMMANDS: readonly Command[] = [start, migrate, login, whoami, user, token, approve, unapprove, ban, unban, approvals, bans, policy, explain, audit];
+
+function help(io: Output): void {
+  io.out('usage: gatekeeper <command> [options]\n');
+  for (const c of COMMANDS) io.out(`  ${c.usage}\n      ${c.summary}`);
+  io.out('\nCommands other than start and migrate talk to the admin API of the registry given by --registry,');
+  io.out("GATEKEEPER_URL or npm's configured registry, with npm's saved token for it.");
+}
+
+function readStdin(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    if (process.stdin.isTTY) return reject(new UsageError('expected input on standard input (a pipe), not a terminal'));
+    let data = '';
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (chunk) => (data += chunk));
+    process.stdin.on('end', () => resolve(data));
+    process.stdin.on('error', reject);
+  });
+}
+
+export async function main(argv: string[], io: Output = stdio, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
+    help(io);
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    io.err(`gatekeeper: unknown command '${name}'. Run 'gatekeeper help'.`);
+    return 2;
+  }
+  const ctx: CommandContext = { args: parseArgs(rest, command.booleanFlags), io, env, readStdin };
+  try {
+    return await command.run(ctx);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`gatekeeper ${name}: ${err.message}\nusage: ${command.usage}`);
+      return 2;
+    }
+    if (err instanceof ConfigError || err instanceof StartupError) {
+      io.err(`gatekeeper ${name}: ${err.message}`);
+      return 2;
+    }
+    if (err instanceof ApiError) {
+      io.err(err.message);
+      return 1;
+    }
+    if (err instanceof GatekeeperError) {
+      io.err(`[${err.code}] ${err.message}`);
+      return err.code.startsWith('EINVALID') || err.code === 'EVALIDATION' ? 2 : 1;
+    }
+    io.err(`gatekeeper ${name}: ${(err as Error)?.stack ?? String(err)}`);
+    return 1;
+  }
+}
