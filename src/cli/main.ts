@@ -35,7 +35,12 @@ function readStdin(): Promise<string> {
   });
 }
 
-export async function main(argv: string[], io: Output = stdio, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function main(
+  argv: string[],
+  io: Output = stdio,
+  env: NodeJS.ProcessEnv = process.env,
+  stdin: () => Promise<string> = readStdin,
+): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === 'help' || name === '--help' || name === '-h') {
     help(io);
@@ -46,7 +51,7 @@ export async function main(argv: string[], io: Output = stdio, env: NodeJS.Proce
     io.err(`gatekeeper: unknown command '${name}'. Run 'gatekeeper help'.`);
     return 2;
   }
-  const ctx: CommandContext = { args: parseArgs(rest, command.booleanFlags), io, env, readStdin };
+  const ctx: CommandContext = { args: parseArgs(rest, command.booleanFlags), io, env, readStdin: stdin };
   try {
     return await command.run(ctx);
   } catch (err) {

