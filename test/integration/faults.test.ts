@@ -1,0 +1,198 @@
+/**
+ * Fail closed: every fault while deciding denies with EPOLICYUNAVAILABLE, never serves
+ * unfiltered data; and policy changes reach a second process through LISTEN/NOTIFY.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client } from 'pg';
+import GatekeeperFilter from '../../plugins/verdaccio-gatekeeper-filter';
+import { freePort, makeReachableTempDir } from '../../src/db/embedded';
+import { EmbeddedServer, startEmbeddedServer } from '../support/embedded-pg';
+import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
+import { startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
+import { createNpmEnv, makeProject, NpmEnv } from '../support/npm';
+import { spawnGatekeeper } from '../support/process';
+
+const FIXTURES = [
+  { name: 'faulty-fixture', versions: [{ version: '1.0.0', license: 'MIT' }, { version: '1.1.0', license: 'MIT' }] },
+  { name: 'late-fixture', versions: [{ version: '0.1.0', license: 'MIT' }] },
+];
+
+/** Polls until `check` returns true (not a timing assertion: it only waits for a state). */
+async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}
+
+const status = async (url: URL | string, init?: RequestInit) => (await fetch(url, init)).status;
+
+async function expectUnavailable(base: string, why: RegExp): Promise<void> {
+  for (const target of ['faulty-fixture', 'faulty-fixture/-/faulty-fixture-1.0.0.tgz', 'faulty-fixture/1.0.0']) {
+    const res = await fetch(new URL(target, base));
+    const body = (await res.json()) as { code: string; error: string; versions?: unknown };
+    expect({ target, status: res.status, code: body.code }).toEqual({ target, status: 503, code: 'EPOLICYUNAVAILABLE' });
+    expect(body.error).toMatch(why);
+    expect(body.versions).toBeUndefined();
+  }
+}
+
+describe('fail closed on a database that goes away', () => {
+  let upstream: FixtureRegistry;
+  let dir: string;
+  let port: number;
+  let db: EmbeddedServer;
+  let t: TestGatekeeper;
+  let npm: NpmEnv;
+
+  beforeAll(async () => {
+    upstream = await startFixtureRegistry(FIXTURES);
+    // A server of this test's own, so it can really be stopped.
+    dir = makeReachableTempDir('gk-fault-pg-');
+    port = await freePort();
+    db = await startEmbeddedServer(path.join(dir, 'db'), port);
+    t = await startTestGatekeeper({ upstream: upstream.url, db: { url: db.url, drop: async () => undefined } });
+    await t.api('POST', '/approvals', { name: 'faulty-fixture', reason: 'test' });
+    npm = await createNpmEnv(t.url);
+  });
+
+  afterAll(async () => {
+    await npm?.cleanup();
+    await t?.close();
+    await db?.stop();
+    await upstream?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves while the database is up', async () => {
+    expect(await status(new URL('faulty-fixture', t.url))).toBe(200);
+    expect(await status(new URL('faulty-fixture/-/faulty-fixture-1.0.0.tgz', t.url))).toBe(200);
+  });
+
+  it('answers 503 EPOLICYUNAVAILABLE to packuments and tarballs with the database stopped mid-run', async () => {
+    await db.stop();
+    // The decision cache is trusted only while its invalidation channel is connected.
+    await eventually(async () => (await t.api('GET', '/health', undefined, null)).body.policy.ok === false, 'the policy to become unavailable');
+    await expectUnavailable(t.url, /^\[EPOLICYUNAVAILABLE\] the policy cannot be evaluated right now \(the invalidation channel to the database is disconnected\)/);
+    const health = await t.api('GET', '/health', undefined, null);
+    expect(health.status).toBe(503);
+    expect(health.body.database.ok).toBe(false);
+
+    const project = await makeProject(npm.dir, { name: 'db-down' });
+    const result = await npm.run(['install', 'faulty-fixture', '--prefer-online', '--fetch-retries=0', '--fetch-retry-mintimeout=100', '--fetch-retry-maxtimeout=200'], { cwd: project });
+    expect(result.code).not.toBe(0);
+    expect(result.output).toContain('EPOLICYUNAVAILABLE');
+  });
+
+  it('recovers by itself once the database is back', async () => {
+    db = await startEmbeddedServer(path.join(dir, 'db'), port);
+    await eventually(async () => (await status(new URL('faulty-fixture', t.url))) === 200, 'the gate to recover').catch(async (err) => {
+      throw new Error(`${err.message}: ${JSON.stringify((await t.api('GET', '/health', undefined, null)).body)} ${fs.readFileSync(t.logFile, 'utf8').split('\n').filter((l) => /"level":[45]0/.test(l)).slice(-5).join('\n')}`);
+    });
+    expect(await status(new URL('faulty-fixture/-/faulty-fixture-1.1.0.tgz', t.url))).toBe(200);
+  });
+});
+
+describe('fail closed on faults while deciding', () => {
+  let upstream: FixtureRegistry;
+  let t: TestGatekeeper;
+
+  beforeAll(async () => {
+    upstream = await startFixtureRegistry(FIXTURES);
+    t = await startTestGatekeeper({ upstream: upstream.url });
+    await t.api('POST', '/approvals', { name: 'faulty-fixture', reason: 'test' });
+  });
+
+  afterAll(async () => {
+    await t?.close();
+    await upstream?.close();
+  });
+
+  it('denies when the policy in the database cannot be loaded, and recovers when it is fixed', async () => {
+    const client = new Client({ connectionString: t.db.url });
+    await client.connect();
+    try {
+      // A row no admin could have written through the API: an unparseable range.
+      await client.query(`insert into approvals (pattern, range, reason, approved_by) values ('late-fixture', 'not a range', 'corrupt', 'sql')`);
+      await client.query(`update policy_state set generation = generation + 1; select pg_notify('gatekeeper_policy', 'x')`);
+      await eventually(async () => (await status(new URL('faulty-fixture', t.url))) === 503, 'the corrupt policy to be refused');
+      await expectUnavailable(t.url, /loading the policy failed: Invalid comparator/);
+
+      await client.query(`delete from approvals where reason = 'corrupt'`);
+      await client.query(`update policy_state set generation = generation + 1; select pg_notify('gatekeeper_policy', 'fixed')`);
+      await eventually(async () => (await status(new URL('faulty-fixture', t.url))) === 200, 'the fixed policy to load');
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('denies when evaluation throws, on every gate path, and the filter plugin serves no versions', async () => {
+    const cache = t.gk.runtime.governance.cache;
+    const original = cache.decide.bind(cache);
+    const originalPeek = cache.peek.bind(cache);
+    cache.decide = () => {
+      throw new Error('injected evaluation fault');
+    };
+    cache.peek = () => undefined;
+    try {
+      await expectUnavailable(t.url, /injected evaluation fault/);
+      const filter = new GatekeeperFilter({ instance: t.gk.runtime.id });
+      const filtered = await filter.filter_metadata({ name: 'faulty-fixture', versions: { '1.0.0': { version: '1.0.0' } }, 'dist-tags': { latest: '1.0.0' } });
+      expect(filtered.versions).toEqual({});
+      expect(filtered['dist-tags']).toEqual({});
+    } finally {
+      cache.decide = original;
+      cache.peek = originalPeek;
+    }
+    expect(await status(new URL('faulty-fixture', t.url))).toBe(200);
+  });
+
+  it('denies while the LISTEN connection is down, and trusts the cache again after reconnecting', async () => {
+    const client = new Client({ connectionString: t.db.url });
+    await client.connect();
+    try {
+      const killed = await client.query(
+        `select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and query ilike 'LISTEN%' and pid <> pg_backend_pid()`,
+      );
+      expect(killed.rowCount).toBe(1);
+    } finally {
+      await client.end();
+    }
+    // Either we catch the window (503) or it has already reconnected and reloaded; both are
+    // safe. What must never happen is a stale decision, so change the policy right away.
+    await t.api('POST', '/bans', { name: 'faulty-fixture', range: '1.1.0', reason: 'banned during reconnect' });
+    const res = await fetch(new URL('faulty-fixture/-/faulty-fixture-1.1.0.tgz', t.url));
+    expect([403, 503]).toContain(res.status);
+    await eventually(async () => (await t.api('GET', '/health', undefined, null)).body.policy.ok === true, 'the channel to reconnect');
+    expect(await status(new URL('faulty-fixture/-/faulty-fixture-1.1.0.tgz', t.url))).toBe(403);
+    expect(await status(new URL('faulty-fixture/-/faulty-fixture-1.0.0.tgz', t.url))).toBe(200);
+  });
+});
+
+describe('two gatekeeper processes on one database', () => {
+  it('an approval made through one process takes effect in the other', async () => {
+    const upstream = await startFixtureRegistry(FIXTURES);
+    const a = await startTestGatekeeper({ upstream: upstream.url });
+    const dataDir = makeReachableTempDir('gk-second-');
+    const b = await spawnGatekeeper({ GATEKEEPER_DATABASE_URL: a.db.url, GATEKEEPER_DATA_DIR: dataDir, GATEKEEPER_PORT: '0', GATEKEEPER_UPSTREAM: upstream.url });
+    try {
+      expect(await status(new URL('late-fixture', b.url))).toBe(403);
+      const approved = await a.api('POST', '/approvals', { name: 'late-fixture', reason: 'approved in process A' });
+      expect(approved.status).toBe(201);
+      // Process B learns of it through NOTIFY; nothing polls the database.
+      await eventually(async () => (await status(new URL('late-fixture', b.url))) === 200, 'process B to see the approval', 10_000);
+      expect(await status(new URL('late-fixture/-/late-fixture-0.1.0.tgz', b.url))).toBe(200);
+
+      await a.api('POST', '/bans', { name: 'late-fixture', reason: 'banned in process A' });
+      await eventually(async () => (await status(new URL('late-fixture/-/late-fixture-0.1.0.tgz', b.url))) === 403, 'process B to see the ban', 10_000);
+    } finally {
+      expect(await b.stop()).toBe(0);
+      await a.close();
+      await upstream.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,359 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError, DEFAULTS, loadSettings } from '../../src/server/config';
+
+let root: string;
+
+beforeAll(() => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'gatekeeper-config-'));
+});
+
+afterAll(() => {
+  fs.rmSync(root, { recursive: true, force: true });
+});
+
+/** A fresh directory for one test, with an optional config file in a `conf` subdirectory. */
+function workspace(yamlText?: string, fileName = 'gatekeeper.yaml'): { cwd: string; confDir: string; file: string } {
+  const cwd = fs.mkdtempSync(path.join(root, 'ws-'));
+  const confDir = path.join(cwd, 'conf');
+  fs.mkdirSync(confDir);
+  const file = path.join(confDir, fileName);
+  if (yamlText !== undefined) fs.writeFileSync(file, yamlText);
+  return { cwd, confDir, file };
+}
+
+/** Runs fn and returns the ConfigError it throws (fails the test otherwise). */
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).name).toBe('ConfigError');
+    return err as ConfigError;
+  }
+  throw new Error('expected a ConfigError, but nothing was thrown');
+}
+
+describe('loadSettings: defaults', () => {
+  it('uses the defaults with an empty environment', () => {
+    const { cwd } = workspace();
+    const settings = loadSettings({}, cwd);
+    expect(settings).toEqual({
+      port: 4873,
+      host: '127.0.0.1',
+      dataDir: path.join(cwd, 'data'),
+      allowSelfRegistration: false,
+      requireAuth: false,
+      maxBodySize: '50mb',
+      logLevel: 'info',
+    });
+    expect(settings.configFile).toBeUndefined();
+    expect(settings.databaseUrl).toBeUndefined();
+    expect(settings.upstream).toBeUndefined();
+    expect(settings.adminPassword).toBeUndefined();
+  });
+
+  it('does not modify DEFAULTS', () => {
+    const before = { ...DEFAULTS };
+    const { cwd } = workspace();
+    loadSettings({ GATEKEEPER_PORT: '9999', GATEKEEPER_DATA_DIR: 'elsewhere' }, cwd);
+    expect(DEFAULTS).toEqual(before);
+  });
+
+  it('ignores empty environment variables', () => {
+    const { cwd } = workspace();
+    const settings = loadSettings({ GATEKEEPER_PORT: '', GATEKEEPER_LOG_LEVEL: '', GATEKEEPER_UPSTREAM: '', GATEKEEPER_CONFIG: '' }, cwd);
+    expect(settings.port).toBe(4873);
+    expect(settings.logLevel).toBe('info');
+    expect(settings.upstream).toBeUndefined();
+    expect(settings.configFile).toBeUndefined();
+  });
+});
+
+describe('loadSettings: environment', () => {
+  it('reads every setting from the environment', () => {
+    const { cwd } = workspace();
+    const settings = loadSettings(
+      {
+        GATEKEEPER_PORT: '8080',
+        GATEKEEPER_HOST: ' 0.0.0.0 ',
+        GATEKEEPER_DATA_DIR: 'var/gk',
+        GATEKEEPER_DATABASE_URL: 'postgres://gk:secret@db.internal:5432/gatekeeper',
+        GATEKEEPER_UPSTREAM: 'https://upstream.example.test/npm/',
+        GATEKEEPER_ALLOW_SELF_REGISTRATION: 'yes',
+        GATEKEEPER_REQUIRE_AUTH: 'TRUE',
+        GATEKEEPER_MAX_BODY_SIZE: '10MB',
+        GATEKEEPER_LOG_LEVEL: 'Debug',
+        GATEKEEPER_ADMIN_PASSWORD: 'hunter2hunter2',
+      },
+      cwd,
+    );
+    expect(settings).toEqual({
+      port: 8080,
+      host: '0.0.0.0',
+      dataDir: path.join(cwd, 'var/gk'),
+      databaseUrl: 'postgres://gk:secret@db.internal:5432/gatekeeper',
+      upstream: 'https://upstream.example.test/npm/',
+      allowSelfRegistration: true,
+      requireAuth: true,
+      maxBodySize: '10mb',
+      logLevel: 'debug',
+      adminPassword: 'hunter2hunter2',
+    });
+  });
+
+  it.each([
+    ['true', true],
+    ['1', true],
+    ['on', true],
+    ['Yes', true],
+    ['false', false],
+    ['0', false],
+    ['off', false],
+    ['NO', false],
+  ])('reads boolean %j as %s', (raw, value) => {
+    const { cwd } = workspace();
+    expect(loadSettings({ GATEKEEPER_REQUIRE_AUTH: raw }, cwd).requireAuth).toBe(value);
+  });
+
+  it('accepts port 0 and 65535', () => {
+    const { cwd } = workspace();
+    expect(loadSettings({ GATEKEEPER_PORT: '0' }, cwd).port).toBe(0);
+    expect(loadSettings({ GATEKEEPER_PORT: '65535' }, cwd).port).toBe(65535);
+  });
+
+  it('accepts postgresql: database URLs and http: upstreams', () => {
+    const { cwd } = workspace();
+    const settings = loadSettings({ GATEKEEPER_DATABASE_URL: 'postgresql://localhost/gk', GATEKEEPER_UPSTREAM: 'http://127.0.0.1:9000/' }, cwd);
+    expect(settings.databaseUrl).toBe('postgresql://localhost/gk');
+    expect(settings.upstream).toBe('http://127.0.0.1:9000/');
+  });
+
+  it('keeps an absolute GATEKEEPER_DATA_DIR as it is', () => {
+    const { cwd } = workspace();
+    const abs = path.join(root, 'absolute-data');
+    expect(loadSettings({ GATEKEEPER_DATA_DIR: abs }, cwd).dataDir).toBe(abs);
+  });
+
+  it('does not read process.env when an env object is given', () => {
+    const { cwd } = workspace();
+    // Whatever the test process has in its environment, an empty env means defaults.
+    expect(loadSettings({}, cwd).port).toBe(4873);
+  });
+});
+
+describe('loadSettings: invalid environment values', () => {
+  it.each([
+    ['GATEKEEPER_PORT', 'http'],
+    ['GATEKEEPER_PORT', '65536'],
+    ['GATEKEEPER_PORT', '-1'],
+    ['GATEKEEPER_PORT', '80.5'],
+    ['GATEKEEPER_PORT', '8080abc'],
+    ['GATEKEEPER_REQUIRE_AUTH', 'maybe'],
+    ['GATEKEEPER_ALLOW_SELF_REGISTRATION', 'enabled'],
+    ['GATEKEEPER_UPSTREAM', 'ftp://mirror.example.test/'],
+    ['GATEKEEPER_UPSTREAM', 'not a url'],
+    ['GATEKEEPER_UPSTREAM', 'postgres://db/gk'],
+    ['GATEKEEPER_DATABASE_URL', 'mysql://db/gk'],
+    ['GATEKEEPER_DATABASE_URL', 'https://db.example.test/'],
+    ['GATEKEEPER_MAX_BODY_SIZE', 'lots'],
+    ['GATEKEEPER_MAX_BODY_SIZE', '50 mb'],
+    ['GATEKEEPER_MAX_BODY_SIZE', '1tb'],
+    ['GATEKEEPER_LOG_LEVEL', 'verbose'],
+    ['GATEKEEPER_HOST', '   '],
+  ])('%s=%j throws a ConfigError naming the variable', (name, value) => {
+    const { cwd } = workspace();
+    const err = configError(() => loadSettings({ [name]: value }, cwd));
+    expect(err.message.startsWith(`${name} must be`)).toBe(true);
+  });
+
+  it('says which protocols are allowed', () => {
+    const { cwd } = workspace();
+    expect(configError(() => loadSettings({ GATEKEEPER_UPSTREAM: 'ftp://x.test/' }, cwd)).message).toBe(
+      'GATEKEEPER_UPSTREAM must be a http: or https: URL',
+    );
+    expect(configError(() => loadSettings({ GATEKEEPER_DATABASE_URL: 'mysql://x/y' }, cwd)).message).toBe(
+      'GATEKEEPER_DATABASE_URL must be a postgres: or postgresql: URL',
+    );
+  });
+
+  it('quotes the bad value for ports and booleans and lists log levels', () => {
+    const { cwd } = workspace();
+    expect(configError(() => loadSettings({ GATEKEEPER_PORT: '99999' }, cwd)).message).toContain("not '99999'");
+    expect(configError(() => loadSettings({ GATEKEEPER_REQUIRE_AUTH: 'maybe' }, cwd)).message).toContain("not 'maybe'");
+    expect(configError(() => loadSettings({ GATEKEEPER_LOG_LEVEL: 'loud' }, cwd)).message).toContain('fatal, error, warn, info, debug, trace, silent');
+  });
+
+  it.failing('rejects a whitespace-only GATEKEEPER_PORT instead of listening on a random port', () => {
+    // Number(' ') is 0, so asPort (src/server/config.ts:48-52) accepts ' ' as port 0.
+    const { cwd } = workspace();
+    configError(() => loadSettings({ GATEKEEPER_PORT: ' ' }, cwd));
+  });
+});
+
+describe('loadSettings: config file', () => {
+  it('reads snake_case keys', () => {
+    const { cwd, file } = workspace(
+      [
+        'port: 5000',
+        'host: 0.0.0.0',
+        'data_dir: /srv/gatekeeper',
+        'database_url: postgres://db/gk',
+        'upstream: https://upstream.example.test/',
+        'allow_self_registration: true',
+        'require_auth: "yes"',
+        'max_body_size: 20mb',
+        'log_level: warn',
+      ].join('\n'),
+    );
+    expect(loadSettings({ GATEKEEPER_CONFIG: file }, cwd)).toEqual({
+      port: 5000,
+      host: '0.0.0.0',
+      dataDir: '/srv/gatekeeper',
+      databaseUrl: 'postgres://db/gk',
+      upstream: 'https://upstream.example.test/',
+      allowSelfRegistration: true,
+      requireAuth: true,
+      maxBodySize: '20mb',
+      logLevel: 'warn',
+      configFile: file,
+    });
+  });
+
+  it('reads camelCase keys', () => {
+    const { cwd, file } = workspace(
+      ['port: 5001', 'dataDir: /srv/gk2', 'databaseUrl: postgresql://db/gk', 'allowSelfRegistration: false', 'requireAuth: true', 'maxBodySize: 1048576', 'logLevel: error'].join('\n'),
+    );
+    const settings = loadSettings({ GATEKEEPER_CONFIG: file }, cwd);
+    expect(settings.port).toBe(5001);
+    expect(settings.dataDir).toBe('/srv/gk2');
+    expect(settings.databaseUrl).toBe('postgresql://db/gk');
+    expect(settings.allowSelfRegistration).toBe(false);
+    expect(settings.requireAuth).toBe(true);
+    expect(settings.maxBodySize).toBe('1048576');
+    expect(settings.logLevel).toBe('error');
+    expect(settings.host).toBe('127.0.0.1');
+  });
+
+  it('resolves a relative GATEKEEPER_CONFIG against cwd and reports the absolute path', () => {
+    const { cwd, file } = workspace('port: 5002\n');
+    const settings = loadSettings({ GATEKEEPER_CONFIG: path.join('conf', 'gatekeeper.yaml') }, cwd);
+    expect(settings.port).toBe(5002);
+    expect(settings.configFile).toBe(file);
+  });
+
+  it('treats an empty file and null values as "not set"', () => {
+    const empty = workspace('');
+    expect(loadSettings({ GATEKEEPER_CONFIG: empty.file }, empty.cwd).port).toBe(4873);
+    const nulls = workspace('port:\nlog_level: ~\n');
+    const settings = loadSettings({ GATEKEEPER_CONFIG: nulls.file }, nulls.cwd);
+    expect(settings.port).toBe(4873);
+    expect(settings.logLevel).toBe('info');
+  });
+
+  it('lets the environment win over the file', () => {
+    const { cwd, file } = workspace('port: 5003\nlog_level: warn\nrequire_auth: true\nhost: 10.0.0.1\n');
+    const settings = loadSettings(
+      { GATEKEEPER_CONFIG: file, GATEKEEPER_PORT: '6000', GATEKEEPER_LOG_LEVEL: 'trace', GATEKEEPER_REQUIRE_AUTH: 'false' },
+      cwd,
+    );
+    expect(settings.port).toBe(6000);
+    expect(settings.logLevel).toBe('trace');
+    expect(settings.requireAuth).toBe(false);
+    // Not overridden: the file's value stays.
+    expect(settings.host).toBe('10.0.0.1');
+  });
+
+  it('does not validate a file value that the environment overrides... but still parses it', () => {
+    // The file is parsed before the environment is applied, so a bad file value is an error
+    // even if the environment overrides it: the file must be valid on its own.
+    const { cwd, file } = workspace('port: nope\n');
+    const err = configError(() => loadSettings({ GATEKEEPER_CONFIG: file, GATEKEEPER_PORT: '6000' }, cwd));
+    expect(err.message).toContain("'port' in");
+  });
+
+  describe('dataDir', () => {
+    it('resolves a relative data_dir against the config file directory', () => {
+      const { cwd, confDir, file } = workspace('data_dir: ./state\n');
+      expect(loadSettings({ GATEKEEPER_CONFIG: file }, cwd).dataDir).toBe(path.join(confDir, 'state'));
+    });
+
+    it('resolves the default ./data against the config file directory when a file is used', () => {
+      const { cwd, confDir, file } = workspace('port: 5004\n');
+      expect(loadSettings({ GATEKEEPER_CONFIG: file }, cwd).dataDir).toBe(path.join(confDir, 'data'));
+    });
+
+    it('resolves GATEKEEPER_DATA_DIR against cwd even when a config file is used', () => {
+      const { cwd, file } = workspace('data_dir: ./state\n');
+      expect(loadSettings({ GATEKEEPER_CONFIG: file, GATEKEEPER_DATA_DIR: 'from-env' }, cwd).dataDir).toBe(path.join(cwd, 'from-env'));
+    });
+
+    it('keeps an absolute data_dir', () => {
+      const abs = path.join(root, 'abs-data');
+      const { cwd, file } = workspace(`data_dir: ${abs}\n`);
+      expect(loadSettings({ GATEKEEPER_CONFIG: file }, cwd).dataDir).toBe(abs);
+    });
+  });
+
+  describe('errors', () => {
+    it('rejects a missing file', () => {
+      const { cwd, file } = workspace();
+      const err = configError(() => loadSettings({ GATEKEEPER_CONFIG: file }, cwd));
+      expect(err.message).toContain(`cannot read the config file ${file}`);
+    });
+
+    it('rejects invalid YAML', () => {
+      const { cwd, file } = workspace('port: [5000\n');
+      expect(configError(() => loadSettings({ GATEKEEPER_CONFIG: file }, cwd)).message).toContain(`cannot read the config file ${file}`);
+    });
+
+    it.each([
+      ['a list', '- port\n- 5000\n'],
+      ['a string', 'just some text\n'],
+      ['a number', '42\n'],
+    ])('rejects a file holding %s rather than a mapping', (_what, text) => {
+      const { cwd, file } = workspace(text);
+      expect(configError(() => loadSettings({ GATEKEEPER_CONFIG: file }, cwd)).message).toBe(
+        `the config file ${file} must hold a YAML mapping`,
+      );
+    });
+
+    it('rejects an unknown key and names it', () => {
+      const { cwd, file } = workspace('port: 5000\nlisten_address: 0.0.0.0\n');
+      const err = configError(() => loadSettings({ GATEKEEPER_CONFIG: file }, cwd));
+      expect(err.message).toContain("unknown key 'listen_address'");
+      expect(err.message).toContain(file);
+    });
+
+    it('does not accept the admin password or the config path from the file', () => {
+      const a = workspace('admin_password: secret\n');
+      expect(configError(() => loadSettings({ GATEKEEPER_CONFIG: a.file }, a.cwd)).message).toContain("unknown key 'admin_password'");
+      const b = workspace('configFile: other.yaml\n');
+      expect(configError(() => loadSettings({ GATEKEEPER_CONFIG: b.file }, b.cwd)).message).toContain("unknown key 'configFile'");
+    });
+
+    it.each([
+      ['port: 70000', 'port'],
+      ['port: http', 'port'],
+      ['require_auth: sometimes', 'requireAuth'],
+      ['allowSelfRegistration: 2', 'allowSelfRegistration'],
+      ['upstream: ftp://mirror.example.test/', 'upstream'],
+      ['database_url: https://db.example.test/', 'databaseUrl'],
+      ['max_body_size: huge', 'maxBodySize'],
+      ['log_level: verbose', 'logLevel'],
+      ['host: ""', 'host'],
+      ['data_dir: [a, b]', 'dataDir'],
+    ])('%j throws a ConfigError naming the key %s and the file', (line, key) => {
+      const { cwd, file } = workspace(`${line}\n`);
+      const err = configError(() => loadSettings({ GATEKEEPER_CONFIG: file }, cwd));
+      expect(err.message.startsWith(`'${key}' in ${file} must be`)).toBe(true);
+    });
+
+    it.failing('rejects a boolean port in the file instead of reading it as port 1', () => {
+      // Number(true) is 1, so asPort (src/server/config.ts:48-52) accepts `port: true` as port 1.
+      const { cwd, file } = workspace('port: true\n');
+      configError(() => loadSettings({ GATEKEEPER_CONFIG: file }, cwd));
+    });
+  });
+});

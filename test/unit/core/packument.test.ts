@@ -1,0 +1,365 @@
+import {
+  abbreviatePackument,
+  abbreviateVersion,
+  filterPackument,
+  hasInstallScript,
+  HiddenVersion,
+  hiddenNotice,
+  Packument,
+  repairDistTags,
+  representativeDecision,
+  toHeaderValue,
+} from '../../../src/core/packument';
+import type { Decision, DecisionCode, VersionManifest } from '../../../src/core/policy';
+
+function decision(name: string, version: string, code: DecisionCode, reason?: string): Decision {
+  const allowed = code === 'ALLOWED';
+  return {
+    name,
+    version,
+    allowed,
+    code,
+    ruleId: allowed ? 'mode:open' : code === 'EBANNED' ? 'ban:1' : 'mode:allowlist',
+    reason: reason ?? `${name}@${version} ${allowed ? 'is allowed' : code === 'EBANNED' ? 'is banned: bad' : 'is not approved'}`,
+    matches: [],
+    validUntil: null,
+  };
+}
+
+function manifest(name: string, version: string, extra: VersionManifest = {}): VersionManifest {
+  return { name, version, dist: { tarball: `http://upstream.test/${name}/-/${name}-${version}.tgz`, shasum: 'x' }, ...extra };
+}
+
+function packument(name: string, versions: string[], distTags: Record<string, string>): Packument {
+  const time: Record<string, string> = { created: '2020-01-01T00:00:00.000Z', modified: '2024-01-01T00:00:00.000Z' };
+  versions.forEach((v, i) => {
+    time[v] = new Date(Date.UTC(2021, 0, 1 + i)).toISOString();
+  });
+  return {
+    _id: name,
+    name,
+    description: 'a package',
+    readme: '# readme',
+    'dist-tags': distTags,
+    versions: Object.fromEntries(versions.map((v) => [v, manifest(name, v)])),
+    time,
+  };
+}
+
+function hidden(name: string, version: string, code: DecisionCode, reason?: string): HiddenVersion {
+  return { version, decision: decision(name, version, code, reason) };
+}
+
+describe('repairDistTags', () => {
+  it('keeps tags that point at remaining versions', () => {
+    expect(repairDistTags({ latest: '2.0.0', next: '3.0.0-rc.1' }, ['1.0.0', '2.0.0', '3.0.0-rc.1'])).toEqual({
+      latest: '2.0.0',
+      next: '3.0.0-rc.1',
+    });
+  });
+
+  it('moves latest to the highest remaining non-prerelease version not above the old latest', () => {
+    const remaining = ['1.0.0', '1.9.0', '2.0.0', '2.5.0-beta.1', '4.0.0'];
+    expect(repairDistTags({ latest: '3.0.0' }, remaining)).toEqual({ latest: '2.0.0' });
+  });
+
+  it('does not depend on the order of the remaining versions', () => {
+    expect(repairDistTags({ latest: '3.0.0' }, ['2.0.0', '1.0.0', '2.1.0', '0.9.0'])).toEqual({ latest: '2.1.0' });
+  });
+
+  it('never moves latest to a prerelease', () => {
+    expect(repairDistTags({ latest: '2.0.0' }, ['2.0.0-rc.1', '1.0.0-beta'])).toEqual({});
+  });
+
+  it('drops latest when no remaining version qualifies', () => {
+    expect(repairDistTags({ latest: '1.0.0' }, [])).toEqual({});
+    // Only newer versions remain: latest is not moved up.
+    expect(repairDistTags({ latest: '1.0.0' }, ['2.0.0', '3.0.0'])).toEqual({});
+  });
+
+  it('drops other tags that point at removed versions', () => {
+    expect(repairDistTags({ latest: '1.0.0', next: '2.0.0-rc.1', legacy: '0.1.0' }, ['1.0.0', '0.1.0'])).toEqual({
+      latest: '1.0.0',
+      legacy: '0.1.0',
+    });
+  });
+
+  it('does not move a non-latest tag to another version', () => {
+    expect(repairDistTags({ stable: '2.0.0' }, ['1.0.0', '1.5.0'])).toEqual({});
+  });
+
+  it('does not mutate its inputs', () => {
+    const tags = { latest: '3.0.0', next: '4.0.0-rc.1' };
+    const remaining = ['2.0.0', '1.0.0'];
+    repairDistTags(tags, remaining);
+    expect(tags).toEqual({ latest: '3.0.0', next: '4.0.0-rc.1' });
+    expect(remaining).toEqual(['2.0.0', '1.0.0']);
+  });
+});
+
+describe('filterPackument', () => {
+  it('calls decide exactly once per version with that version and its manifest', () => {
+    const doc = packument('pkg', ['1.0.0', '1.1.0', '2.0.0'], { latest: '2.0.0' });
+    const decide = jest.fn((version: string) => decision('pkg', version, version === '2.0.0' ? 'ENOTAPPROVED' : 'ALLOWED'));
+    filterPackument(doc, decide);
+    expect(decide).toHaveBeenCalledTimes(3);
+    for (const v of ['1.0.0', '1.1.0', '2.0.0']) {
+      expect(decide).toHaveBeenCalledWith(v, doc.versions?.[v]);
+    }
+    expect(decide.mock.calls.map((c) => c[0]).sort()).toEqual(['1.0.0', '1.1.0', '2.0.0']);
+  });
+
+  it('returns the same document when nothing is hidden', () => {
+    const doc = packument('pkg', ['1.0.0', '2.0.0'], { latest: '2.0.0' });
+    const result = filterPackument(doc, (v) => decision('pkg', v, 'ALLOWED'));
+    expect(result.packument).toBe(doc);
+    expect(result.hidden).toEqual([]);
+    expect(result.allowed).toEqual(['1.0.0', '2.0.0']);
+  });
+
+  it('removes blocked versions from versions and time and repairs dist-tags', () => {
+    const doc = packument('pkg', ['1.0.0', '1.1.0', '2.0.0', '2.1.0-beta.1'], { latest: '2.0.0', beta: '2.1.0-beta.1' });
+    const blocked = new Set(['2.0.0', '2.1.0-beta.1']);
+    const result = filterPackument(doc, (v) => decision('pkg', v, blocked.has(v) ? 'EBANNED' : 'ALLOWED'));
+
+    expect(Object.keys(result.packument.versions ?? {})).toEqual(['1.0.0', '1.1.0']);
+    expect(Object.keys(result.packument.time ?? {})).toEqual(['created', 'modified', '1.0.0', '1.1.0']);
+    expect(result.packument['dist-tags']).toEqual({ latest: '1.1.0' });
+    expect(result.allowed).toEqual(['1.0.0', '1.1.0']);
+    expect(result.hidden.map((h) => [h.version, h.decision.code])).toEqual([
+      ['2.0.0', 'EBANNED'],
+      ['2.1.0-beta.1', 'EBANNED'],
+    ]);
+    // Other top-level fields are passed through.
+    expect(result.packument.name).toBe('pkg');
+    expect(result.packument.readme).toBe('# readme');
+    expect(result.packument._id).toBe('pkg');
+  });
+
+  it('keeps the allowed manifests unchanged', () => {
+    const doc = packument('pkg', ['1.0.0', '2.0.0'], { latest: '2.0.0' });
+    const result = filterPackument(doc, (v) => decision('pkg', v, v === '2.0.0' ? 'ENOTAPPROVED' : 'ALLOWED'));
+    expect(result.packument.versions?.['1.0.0']).toEqual(doc.versions?.['1.0.0']);
+  });
+
+  it('does not mutate its input', () => {
+    const doc = packument('pkg', ['1.0.0', '2.0.0', '3.0.0-rc.1'], { latest: '2.0.0', next: '3.0.0-rc.1' });
+    const before = JSON.parse(JSON.stringify(doc));
+    const result = filterPackument(doc, (v) => decision('pkg', v, v === '1.0.0' ? 'ALLOWED' : 'ENOTAPPROVED'));
+    expect(doc).toEqual(before);
+    expect(result.packument).not.toBe(doc);
+    expect(result.packument.versions).not.toBe(doc.versions);
+    expect(result.packument.time).not.toBe(doc.time);
+    expect(result.packument['dist-tags']).not.toBe(doc['dist-tags']);
+  });
+
+  it('handles a packument without time', () => {
+    const doc: Packument = { name: 'pkg', 'dist-tags': { latest: '1.0.0' }, versions: { '1.0.0': manifest('pkg', '1.0.0') } };
+    const result = filterPackument(doc, (v) => decision('pkg', v, 'EBANNED'));
+    expect(result.packument.versions).toEqual({});
+    expect(result.packument.time).toBeUndefined();
+    expect(result.packument['dist-tags']).toEqual({});
+    expect(result.allowed).toEqual([]);
+    expect(result.hidden).toHaveLength(1);
+  });
+
+  it('handles a packument without versions or dist-tags', () => {
+    const doc: Packument = { name: 'pkg' };
+    const decide = jest.fn((v: string) => decision('pkg', v, 'ALLOWED'));
+    const result = filterPackument(doc, decide);
+    expect(decide).not.toHaveBeenCalled();
+    expect(result).toEqual({ packument: doc, hidden: [], allowed: [] });
+  });
+});
+
+describe('representativeDecision', () => {
+  it('is undefined when nothing is hidden', () => {
+    expect(representativeDecision(packument('pkg', ['1.0.0'], { latest: '1.0.0' }), [])).toBeUndefined();
+  });
+
+  it('prefers the decision for the original latest', () => {
+    const doc = packument('pkg', ['1.0.0', '2.0.0', '3.0.0-rc.1'], { latest: '2.0.0' });
+    const list = [hidden('pkg', '1.0.0', 'ENOTAPPROVED'), hidden('pkg', '2.0.0', 'EBANNED'), hidden('pkg', '3.0.0-rc.1', 'ENOTAPPROVED')];
+    const d = representativeDecision(doc, list);
+    expect(d?.version).toBe('2.0.0');
+    expect(d?.code).toBe('EBANNED');
+  });
+
+  it('falls back to the highest hidden version when latest is not hidden or absent', () => {
+    const list = [hidden('pkg', '1.0.0', 'EBANNED'), hidden('pkg', '10.0.0', 'ENOTAPPROVED'), hidden('pkg', '9.0.0', 'EBANNED')];
+    expect(representativeDecision(packument('pkg', [], {}), list)?.version).toBe('10.0.0');
+    expect(representativeDecision(packument('pkg', [], { latest: '0.1.0' }), list)?.version).toBe('10.0.0');
+  });
+});
+
+describe('hiddenNotice', () => {
+  it('is undefined when nothing is hidden', () => {
+    expect(hiddenNotice('pkg', [])).toBeUndefined();
+  });
+
+  it('counts hidden versions per code and names the newest hidden version', () => {
+    const list = [
+      hidden('pkg', '1.0.0', 'EBANNED'),
+      hidden('pkg', '3.0.0', 'ENOTAPPROVED', 'pkg@3.0.0 is not approved'),
+      hidden('pkg', '2.0.0', 'EBANNED'),
+      hidden('pkg', '10.0.0-rc.1', 'EBANNED'),
+    ];
+    const notice = hiddenNotice('pkg', list) as string;
+    expect(notice).toContain('4 versions of pkg hidden by policy');
+    expect(notice).toContain('3 EBANNED');
+    expect(notice).toContain('1 ENOTAPPROVED');
+    // semver order, not string order: 10.0.0-rc.1 is the newest.
+    expect(notice).toContain("gatekeeper explain pkg@10.0.0-rc.1");
+    expect(notice).toContain('e.g. pkg@10.0.0-rc.1 is banned');
+  });
+
+  it('uses the singular for one version', () => {
+    const notice = hiddenNotice('@acme/widgets', [hidden('@acme/widgets', '1.0.0', 'ENOTAPPROVED')]) as string;
+    expect(notice).toContain('1 version of @acme/widgets hidden by policy (1 ENOTAPPROVED)');
+    expect(notice).toContain("gatekeeper explain @acme/widgets@1.0.0");
+  });
+
+  it('is printable ASCII only, even when a reason is not', () => {
+    const list = [hidden('pkg', '1.0.0', 'EBANNED', 'pkg@1.0.0 is banned: vol\u00e9 des jetons \u2014 \u{1F480}\nnewline\ttab')];
+    const notice = hiddenNotice('pkg', list) as string;
+    expect(notice).toMatch(/^[\x20-\x7e]+$/);
+    expect(notice).toContain('vol? des jetons');
+  });
+
+  it('is at most 1024 characters long', () => {
+    const list = [hidden('pkg', '1.0.0', 'EBANNED', 'x'.repeat(5000))];
+    expect((hiddenNotice('pkg', list) as string).length).toBeLessThanOrEqual(1024);
+  });
+});
+
+describe('toHeaderValue', () => {
+  it('replaces characters outside printable ASCII', () => {
+    expect(toHeaderValue('a\u00e9b\r\nc')).toBe('a?b??c');
+    expect(toHeaderValue('plain text ~!')).toBe('plain text ~!');
+  });
+});
+
+describe('hasInstallScript', () => {
+  it.each(['preinstall', 'install', 'postinstall'])('is true with a %s script', (script) => {
+    expect(hasInstallScript({ scripts: { [script]: 'node build.js' } })).toBe(true);
+  });
+
+  it('is false for other lifecycle scripts', () => {
+    expect(hasInstallScript({ scripts: { test: 'jest', prepare: 'tsc', prepublishOnly: 'x', postpack: 'y' } })).toBe(false);
+  });
+
+  it('is false without scripts and true when the manifest already says so', () => {
+    expect(hasInstallScript({})).toBe(false);
+    expect(hasInstallScript({ hasInstallScript: true })).toBe(true);
+    expect(hasInstallScript({ hasInstallScript: false })).toBe(false);
+  });
+
+  it('ignores non-string script values', () => {
+    expect(hasInstallScript({ scripts: { install: null, postinstall: 42 } })).toBe(false);
+  });
+});
+
+describe('abbreviateVersion', () => {
+  const full = manifest('pkg', '1.0.0', {
+    description: 'desc',
+    readme: 'long readme',
+    main: 'index.js',
+    _id: 'pkg@1.0.0',
+    _npmUser: { name: 'someone' },
+    maintainers: [{ name: 'someone' }],
+    repository: { type: 'git', url: 'git+https://example.test/pkg.git' },
+    keywords: ['a'],
+    scripts: { test: 'jest', postinstall: 'node setup.js' },
+    gitHead: 'abc',
+    deprecated: 'use other',
+    dependencies: { a: '^1.0.0' },
+    optionalDependencies: { b: '^1.0.0' },
+    peerDependencies: { c: '^1.0.0' },
+    peerDependenciesMeta: { c: { optional: true } },
+    bundleDependencies: ['a'],
+    bin: { pkg: 'cli.js' },
+    directories: {},
+    engines: { node: '>=18' },
+    os: ['linux'],
+    cpu: ['x64'],
+    libc: ['glibc'],
+    funding: 'https://example.test/fund',
+    license: 'MIT',
+    _hasShrinkwrap: false,
+  });
+
+  it('keeps npm abbreviated fields and drops the rest', () => {
+    const out = abbreviateVersion(full);
+    for (const kept of [
+      'name',
+      'version',
+      'deprecated',
+      'dependencies',
+      'optionalDependencies',
+      'peerDependencies',
+      'peerDependenciesMeta',
+      'bundleDependencies',
+      'bin',
+      'directories',
+      'engines',
+      'os',
+      'cpu',
+      'libc',
+      'funding',
+      'license',
+      'dist',
+      '_hasShrinkwrap',
+    ]) {
+      expect(out[kept]).toEqual(full[kept]);
+    }
+    for (const dropped of ['description', 'readme', 'main', '_id', '_npmUser', 'maintainers', 'repository', 'keywords', 'scripts', 'gitHead']) {
+      expect(out).not.toHaveProperty(dropped);
+    }
+  });
+
+  it('derives hasInstallScript from install scripts', () => {
+    expect(abbreviateVersion(full).hasInstallScript).toBe(true);
+    expect(abbreviateVersion(manifest('pkg', '1.0.0', { scripts: { preinstall: 'x' } })).hasInstallScript).toBe(true);
+    expect(abbreviateVersion(manifest('pkg', '1.0.0', { scripts: { install: 'node-gyp rebuild' } })).hasInstallScript).toBe(true);
+    expect(abbreviateVersion(manifest('pkg', '1.0.0', { scripts: { test: 'jest' } }))).not.toHaveProperty('hasInstallScript');
+  });
+
+  it('omits fields that are absent', () => {
+    expect(abbreviateVersion({ name: 'pkg', version: '1.0.0' })).toEqual({ name: 'pkg', version: '1.0.0' });
+  });
+
+  it('does not mutate its input', () => {
+    const copy = JSON.parse(JSON.stringify(full));
+    abbreviateVersion(full);
+    expect(full).toEqual(copy);
+  });
+});
+
+describe('abbreviatePackument', () => {
+  it('keeps only name, dist-tags, versions and modified', () => {
+    const doc = packument('pkg', ['1.0.0', '2.0.0'], { latest: '2.0.0' });
+    doc.maintainers = [{ name: 'x' }];
+    doc.users = { x: true };
+    const out = abbreviatePackument(doc);
+    expect(Object.keys(out).sort()).toEqual(['dist-tags', 'modified', 'name', 'versions']);
+    expect(out.name).toBe('pkg');
+    expect(out['dist-tags']).toEqual({ latest: '2.0.0' });
+    expect(out.modified).toBe('2024-01-01T00:00:00.000Z');
+    expect(Object.keys(out.versions ?? {})).toEqual(['1.0.0', '2.0.0']);
+    expect(out.versions?.['1.0.0']).toEqual(abbreviateVersion(doc.versions?.['1.0.0'] as VersionManifest));
+  });
+
+  it('abbreviates every version and flags install scripts', () => {
+    const doc = packument('pkg', ['1.0.0'], { latest: '1.0.0' });
+    (doc.versions as Record<string, VersionManifest>)['1.0.0'].scripts = { postinstall: 'node x.js' };
+    (doc.versions as Record<string, VersionManifest>)['1.0.0'].readme = 'r';
+    const v = abbreviatePackument(doc).versions?.['1.0.0'] as VersionManifest;
+    expect(v.hasInstallScript).toBe(true);
+    expect(v).not.toHaveProperty('scripts');
+    expect(v).not.toHaveProperty('readme');
+  });
+
+  it('defaults dist-tags and versions and omits modified when there is no time', () => {
+    expect(abbreviatePackument({ name: 'pkg' })).toEqual({ name: 'pkg', 'dist-tags': {}, versions: {} });
+  });
+});
