@@ -60,5 +60,7 @@ export function saveToken(registry: string, token: string, env: NodeJS.ProcessEn
   kept.push(`${key}=${token}`);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, `${kept.join('\n')}\n`, { mode: 0o600 });
+  // The mode above applies only to a new file; an existing one may be world-readable.
+  fs.chmodSync(file, 0o600);
   return file;
 }

@@ -9,6 +9,8 @@ import { GatekeeperError } from './errors';
 
 export function isValidPackageName(name: string): boolean {
   if (typeof name !== 'string' || name.length === 0 || name.length > 214) return false;
+  // Old-package rules allow '*', but a name with one is always a mistaken wildcard here.
+  if (name.includes('*')) return false;
   return validateName(name).validForOldPackages;
 }
 

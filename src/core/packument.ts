@@ -116,6 +116,7 @@ const ABBREVIATED_VERSION_FIELDS = [
   'deprecated',
   'dependencies',
   'optionalDependencies',
+  'devDependencies',
   'peerDependencies',
   'peerDependenciesMeta',
   'bundleDependencies',

@@ -46,7 +46,8 @@ const asString = (raw: unknown, source: string): string => {
   throw new ConfigError(`${source} must be a non-empty string`);
 };
 const asPort = (raw: unknown, source: string): number => {
-  const n = Number(raw);
+  const digits = typeof raw === 'number' ? Number.isInteger(raw) : typeof raw === 'string' && /^\d+$/.test(raw.trim());
+  const n = digits ? Number(typeof raw === 'string' ? raw.trim() : raw) : NaN;
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`${source} must be a port number from 0 to 65535, not '${String(raw)}'`);
   return n;
 };

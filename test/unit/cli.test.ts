@@ -266,8 +266,8 @@ describe('saveToken', () => {
     expect(findToken('https://registry.example.test/', env, cwd)).toBeUndefined();
   });
 
-  it.failing('makes an existing world-readable user config 0600, as npm login does', () => {
-    // writeFileSync's mode only applies when the file is created (src/cli/npmrc.ts:108);
+  it('makes an existing world-readable user config 0600, as npm login does', () => {
+    // writeFileSync's mode only applies when the file is created (src/cli/npmrc.ts:62);
     // npm itself chmods the user config to 0600 after writing it.
     const { userConfig, env } = setup({ user: 'fund=false\n' });
     fs.chmodSync(userConfig, 0o644);

@@ -180,7 +180,7 @@ describe('loadSettings: invalid environment values', () => {
     expect(configError(() => loadSettings({ GATEKEEPER_LOG_LEVEL: 'loud' }, cwd)).message).toContain('fatal, error, warn, info, debug, trace, silent');
   });
 
-  it.failing('rejects a whitespace-only GATEKEEPER_PORT instead of listening on a random port', () => {
+  it('rejects a whitespace-only GATEKEEPER_PORT instead of listening on a random port', () => {
     // Number(' ') is 0, so asPort (src/server/config.ts:48-52) accepts ' ' as port 0.
     const { cwd } = workspace();
     configError(() => loadSettings({ GATEKEEPER_PORT: ' ' }, cwd));
@@ -345,7 +345,7 @@ describe('loadSettings: config file', () => {
       expect(err.message.startsWith(`'${key}' in ${file} must be`)).toBe(true);
     });
 
-    it.failing('rejects a boolean port in the file instead of reading it as port 1', () => {
+    it('rejects a boolean port in the file instead of reading it as port 1', () => {
       // Number(true) is 1, so asPort (src/server/config.ts:48-52) accepts `port: true` as port 1.
       const { cwd, file } = workspace('port: true\n');
       configError(() => loadSettings({ GATEKEEPER_CONFIG: file }, cwd));

@@ -79,7 +79,13 @@ describe('scope wildcards and assertPackagePattern', () => {
     expect(assertPackagePattern('@acme/*')).toBe('@acme/*');
   });
 
-  it.each(['acme/*', '@/*', '', 'bad name', '@acme', '@acme/widgets/*'])('rejects %j', (pattern) => {
+  it('never takes a wildcard for a package name (a ban on @evil/* would ban nothing)', () => {
+    expect(caught(() => assertPackageName('@evil/*')).code).toBe('EINVALIDNAME');
+    expect(caught(() => assertPackageName('*')).code).toBe('EINVALIDNAME');
+    expect(caught(() => assertPackagePattern('*')).code).toBe('EINVALIDNAME');
+  });
+
+  it.each(['acme/*', '@/*', '', 'bad name', '@acme', '@acme/widgets/*', '*', 'left-*'])('rejects %j', (pattern) => {
     const err = caught(() => assertPackagePattern(pattern));
     expect(err.code).toBe('EINVALIDNAME');
     expect(err.message).toContain('scope wildcard like @acme/*');
