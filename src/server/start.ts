@@ -79,6 +79,27 @@ function writeAdminPassword(dataDir: string, password: string): string {
 }
 
 /**
+ * Stops accepting connections and lets in-flight requests finish: keep-alive connections are
+ * closed as soon as they are idle, and any still busy after the grace period are cut.
+ */
+function drain(server: http.Server, logger: Logger, graceMs = 10_000): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => res.setHeader('connection', 'close'));
+    const sweep = setInterval(() => server.closeIdleConnections(), 50);
+    const deadline = setTimeout(() => {
+      logger.warn('requests still running after the shutdown grace period; closing their connections');
+      server.closeAllConnections();
+    }, graceMs);
+    server.close(() => {
+      clearInterval(sweep);
+      clearTimeout(deadline);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
+
+/**
  * The composition root: settings -> database (embedded or external) -> migrations ->
  * services -> Verdaccio with our plugins. Refuses to start, naming the cause, when any
  * of that fails or any gate plugin did not load.
@@ -213,13 +234,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       server.listen(settings.port, settings.host, () => resolve());
     });
     server.keepAliveTimeout = 60_000;
-    cleanup.push(
-      () =>
-        new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        }),
-    );
+    cleanup.push(() => drain(server, logger));
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : settings.port;
     const url = `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${port}/`;

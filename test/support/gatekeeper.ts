@@ -87,7 +87,8 @@ export function testSettings(dataDir: string, upstream: string, databaseUrl: str
     databaseUrl,
     upstream,
     adminPassword: ADMIN_PASSWORD,
-    logLevel: 'debug',
+    // Our own log goes to a file at debug level (see below); this keeps Verdaccio's quiet.
+    logLevel: 'info',
     ...overrides,
   };
 }

@@ -1,0 +1,238 @@
+/**
+ * The gatekeeper CLI against a running gatekeeper and a real database: migrations, users,
+ * tokens, rules and audit; plus the properties of the hot path and of shutdown.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import { Client } from 'pg';
+import { main } from '../../src/cli/main';
+import { captureIo } from '../support/cli';
+import { createTestDatabase } from '../support/database';
+import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
+import { loginToken, startTestGatekeeper, TestGatekeeper, tempDir } from '../support/gatekeeper';
+import { runCli, spawnGatekeeper } from '../support/process';
+import { buildTarball } from '../support/tarball';
+
+describe('gatekeeper migrate', () => {
+  it('applies every migration, is idempotent, and rolls back with down', async () => {
+    const db = await createTestDatabase();
+    const env = { GATEKEEPER_DATABASE_URL: db.url, GATEKEEPER_DATA_DIR: tempDir('gk-migrate-') };
+    const tables = async () => {
+      const c = new Client({ connectionString: db.url });
+      await c.connect();
+      try {
+        const r = await c.query(`select table_name from information_schema.tables where table_schema = 'public' and table_name not like 'knex%' order by 1`);
+        return r.rows.map((row: { table_name: string }) => row.table_name);
+      } finally {
+        await c.end();
+      }
+    };
+    try {
+      const first = await runCli(['migrate'], env);
+      expect(first).toMatchObject({ code: 0 });
+      expect(first.output).toContain('applied: 001_identity, 002_policy');
+      expect(await tables()).toEqual(['approvals', 'audit_log', 'bans', 'policy_state', 'tokens', 'users']);
+      const again = await runCli(['migrate'], env);
+      expect(again.output).toContain('the database is up to date');
+      const down = await runCli(['migrate', '--rollback'], env);
+      expect(down.code).toBe(0);
+      expect(down.output).toContain('rolled back: 002_policy, 001_identity');
+      expect(await tables()).toEqual([]);
+      expect((await runCli(['migrate'], env)).code).toBe(0);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('start refuses, naming the cause, when the database cannot be migrated', async () => {
+    const upstream = await startFixtureRegistry([]);
+    const db = await createTestDatabase();
+    const c = new Client({ connectionString: db.url });
+    await c.connect();
+    await c.query('create table users (id text primary key)');
+    await c.end();
+    try {
+      await expect(startTestGatekeeper({ upstream: upstream.url, db })).rejects.toThrow(/the database could not be migrated: .*relation "users" already exists/);
+    } finally {
+      await db.drop();
+      await upstream.close();
+    }
+  });
+});
+
+describe('administration through the CLI', () => {
+  let upstream: FixtureRegistry;
+  let t: TestGatekeeper;
+  let env: NodeJS.ProcessEnv;
+
+  const gatekeeper = async (argv: string[], stdin = '') => {
+    const io = captureIo();
+    const code = await main(argv, io, env, async () => stdin);
+    return { code, out: io.outText(), err: io.errText() };
+  };
+
+  beforeAll(async () => {
+    upstream = await startFixtureRegistry([{ name: 'cli-fixture', versions: [{ version: '1.0.0', license: 'MIT' }, { version: '1.5.0', license: 'MIT' }] }]);
+    t = await startTestGatekeeper({ upstream: upstream.url, settings: { allowSelfRegistration: true } });
+    env = { GATEKEEPER_URL: t.url, GATEKEEPER_TOKEN: t.adminToken, HOME: t.dataDir, PATH: process.env.PATH };
+  });
+
+  afterAll(async () => {
+    await t?.close();
+    await upstream?.close();
+  });
+
+  it('adds, lists, disables and re-enables users', async () => {
+    const added = await gatekeeper(['user', 'add', 'carol', '--role', 'publisher', '--password-stdin'], 'carol-password\n');
+    expect(added).toMatchObject({ code: 0, out: 'created carol (publisher)' });
+    expect(await loginToken(t.url, 'carol', 'carol-password')).toMatch(/^gk_/);
+
+    const generated = await gatekeeper(['user', 'add', 'dave']);
+    expect(generated.code).toBe(0);
+    const password = /password: (\S+)/.exec(generated.out)?.[1] as string;
+    expect(await loginToken(t.url, 'dave', password)).toMatch(/^gk_/);
+
+    const list = JSON.parse((await gatekeeper(['user', 'list', '--json'])).out) as Array<{ username: string; role: string }>;
+    expect(list.map((u) => `${u.username}:${u.role}`)).toEqual(['admin:admin', 'carol:publisher', 'dave:developer']);
+
+    expect((await gatekeeper(['user', 'disable', 'dave'])).out).toBe('dave disabled');
+    await expect(loginToken(t.url, 'dave', password)).rejects.toThrow(/EUSERDISABLED/);
+    expect((await gatekeeper(['user', 'enable', 'dave'])).code).toBe(0);
+    expect(await loginToken(t.url, 'dave', password)).toMatch(/^gk_/);
+
+    const bad = await gatekeeper(['user', 'add', 'eve', '--role', 'superuser', '--password-stdin'], 'eve-password');
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain('[EVALIDATION] role must be one of admin, publisher, developer, reader');
+  });
+
+  it('lists and revokes tokens, never showing their values', async () => {
+    const token = await loginToken(t.url, 'carol', 'carol-password');
+    const listed = await gatekeeper(['token', 'list', '--username', 'carol', '--json']);
+    expect(listed.out).not.toContain(token);
+    const mine = (JSON.parse(listed.out) as Array<{ id: number; prefix: string; revokedAt: string | null }>).find((i) => token.startsWith(i.prefix) && !i.revokedAt);
+    expect(mine).toBeDefined();
+    expect((await gatekeeper(['token', 'revoke', String(mine?.id)])).out).toBe(`token ${mine?.id} revoked`);
+    expect((await fetch(new URL('cli-fixture', t.url), { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
+
+    // A developer may revoke their own tokens but not someone else's.
+    const carolToken = await loginToken(t.url, 'carol', 'carol-password');
+    const carols = JSON.parse((await gatekeeper(['token', 'list', '--username', 'carol', '--json'])).out) as Array<{ id: number; prefix: string; revokedAt: string | null }>;
+    const target = carols.find((i) => carolToken.startsWith(i.prefix) && !i.revokedAt);
+    const dave = await t.api('POST', '/users', { username: 'frank', password: 'frank-password', role: 'developer' });
+    expect(dave.status).toBe(201);
+    const frankEnv = { ...env, GATEKEEPER_TOKEN: await loginToken(t.url, 'frank', 'frank-password') };
+    const io = captureIo();
+    expect(await main(['token', 'revoke', String(target?.id)], io, frankEnv)).toBe(1);
+    expect(io.errText()).toContain(`[EFORBIDDEN] token ${target?.id} belongs to another user`);
+    expect((await fetch(new URL('cli-fixture', t.url), { headers: { authorization: `Bearer ${carolToken}` } })).status).not.toBe(401);
+  });
+
+  it('approves, unapproves by name@range, and reads the audit log', async () => {
+    expect((await gatekeeper(['approve', 'cli-fixture@^1.0.0', '--reason', 'cli test', '--expires', '30d'])).code).toBe(0);
+    const approvals = JSON.parse((await gatekeeper(['approvals', '--json'])).out) as Array<{ pattern: string; range: string; expiresAt: string }>;
+    expect(approvals).toEqual([expect.objectContaining({ pattern: 'cli-fixture', range: '^1.0.0' })]);
+    expect(new Date(approvals[0].expiresAt).getTime()).toBeGreaterThan(Date.now() + 29 * 86_400_000);
+    expect((await fetch(new URL('cli-fixture', t.url))).status).toBe(200);
+
+    const removed = await gatekeeper(['unapprove', 'cli-fixture@^1.0.0']);
+    expect(removed.out).toMatch(/^removed approval \d+ \(cli-fixture@\^1\.0\.0\)$/);
+    expect((await fetch(new URL('cli-fixture', t.url))).status).toBe(403);
+    const missing = await gatekeeper(['unapprove', 'cli-fixture@^1.0.0']);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toContain("no approval for cli-fixture@^1.0.0; list them with 'gatekeeper approvals'");
+
+    // Blocked installs are written in batches, off the request path: wait for the batch.
+    let actions: string[] = [];
+    for (let i = 0; i < 100 && !actions.includes('install.blocked'); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      actions = (JSON.parse((await gatekeeper(['audit', '--package', 'cli-fixture', '--json'])).out) as Array<{ action: string }>).map((a) => a.action);
+    }
+    expect(actions).toEqual(expect.arrayContaining(['approval.create', 'approval.delete', 'install.blocked']));
+    const page1 = await t.api('GET', '/audit?limit=2');
+    const page2 = await t.api('GET', `/audit?limit=2&cursor=${page1.body.nextCursor}`);
+    expect(page2.body.items[0].id).toBeLessThan(page1.body.items[1].id);
+  });
+
+  it('lets npm adduser register a developer when self-registration is on', async () => {
+    const res = await fetch(new URL('-/user/org.couchdb.user:newbie', t.url), {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'newbie', password: 'newbie-password', email: 'newbie@example.invalid', type: 'user' }),
+    });
+    expect(res.status).toBe(201);
+    const who = await t.api('GET', '/whoami', undefined, ((await res.json()) as { token: string }).token);
+    expect(who.body).toEqual({ username: 'newbie', role: 'developer' });
+  });
+
+  it('decides a packument without a single database query', async () => {
+    await t.api('POST', '/approvals', { name: 'cli-fixture', reason: 'hot path' });
+    expect((await fetch(new URL('cli-fixture', t.url))).status).toBe(200); // warm Verdaccio's storage
+    const queries: string[] = [];
+    const onQuery = (q: { sql: string }) => queries.push(q.sql);
+    t.gk.database.knex.on('query', onQuery);
+    try {
+      for (let i = 0; i < 5; i++) {
+        expect((await fetch(new URL('cli-fixture', t.url))).status).toBe(200);
+        expect((await fetch(new URL('cli-fixture/-/cli-fixture-1.5.0.tgz', t.url))).status).toBe(200);
+      }
+    } finally {
+      t.gk.database.knex.off('query', onQuery);
+    }
+    expect(queries).toEqual([]);
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('lets an in-flight download finish on SIGTERM, then exits 0', async () => {
+    const tarball = buildTarball({ 'package.json': JSON.stringify({ name: 'slow-fixture', version: '1.0.0' }), 'index.js': 'module.exports = 1;' });
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let requested: () => void = () => undefined;
+    const tarballRequested = new Promise<void>((resolve) => (requested = resolve));
+    const slow = http.createServer((req, res) => {
+      if (req.url === '/slow-fixture') {
+        res.setHeader('content-type', 'application/json');
+        res.end(
+          JSON.stringify({
+            name: 'slow-fixture',
+            'dist-tags': { latest: '1.0.0' },
+            versions: { '1.0.0': { name: 'slow-fixture', version: '1.0.0', dist: { tarball: `http://127.0.0.1:${(slow.address() as { port: number }).port}/slow-fixture/-/slow-fixture-1.0.0.tgz` } } },
+          }),
+        );
+      } else if (req.url === '/slow-fixture/-/slow-fixture-1.0.0.tgz') {
+        requested();
+        void held.then(() => res.end(tarball));
+      } else {
+        res.statusCode = 404;
+        res.end('{}');
+      }
+    });
+    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', () => r()));
+    const db = await createTestDatabase();
+    const dataDir = tempDir('gk-shutdown-');
+    const gk = await spawnGatekeeper({
+      GATEKEEPER_DATABASE_URL: db.url,
+      GATEKEEPER_DATA_DIR: dataDir,
+      GATEKEEPER_PORT: '0',
+      GATEKEEPER_UPSTREAM: `http://127.0.0.1:${(slow.address() as { port: number }).port}/`,
+      GATEKEEPER_ADMIN_PASSWORD: 'admin-password-for-tests',
+    });
+    try {
+      const token = await loginToken(gk.url, 'admin', 'admin-password-for-tests');
+      await fetch(new URL('-/gatekeeper/v1/policy', gk.url), { method: 'PATCH', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"mode":"open"}' });
+      const download = fetch(new URL('slow-fixture/-/slow-fixture-1.0.0.tgz', gk.url)).then(async (r) => ({ status: r.status, body: Buffer.from(await r.arrayBuffer()) }));
+      await tarballRequested;
+      const exit = gk.stop('SIGTERM');
+      release();
+      const result = await download;
+      expect(result.status).toBe(200);
+      expect(result.body.equals(tarball)).toBe(true);
+      expect(await exit).toBe(0);
+    } finally {
+      slow.close();
+      await db.drop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
