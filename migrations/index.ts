@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as identity from './001_identity';
 import * as policy from './002_policy';
+import * as publishing from './003_publishing';
 
 /**
  * Every migration, in order. Listed statically (not discovered on disk) so the same list
@@ -15,6 +16,7 @@ export interface Migration {
 export const migrations: ReadonlyArray<[string, Migration]> = [
   ['001_identity', identity],
   ['002_policy', policy],
+  ['003_publishing', publishing],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -47,12 +47,21 @@ export default class GatekeeperAuth {
     cb(null, true);
   }
 
-  allow_publish(user: RemoteUser, _pkg: unknown, cb: Callback): void {
-    if (!can(roleOf(user), 'publish')) return cb(denied(`[EFORBIDDEN] ${user?.name ?? 'anonymous'} may not publish`));
+  allow_publish(user: RemoteUser, pkg: { name?: string }, cb: Callback): void {
+    const role = roleOf(user);
+    const who = role && user.name ? { username: user.name, role } : undefined;
+    try {
+      if (!pkg?.name || !this.runtime.publishing.mayPublish(who, pkg.name)) {
+        return cb(denied(`[EFORBIDDEN] ${user?.name ?? 'anonymous'} may not publish ${pkg?.name ?? 'this package'}`));
+      }
+    } catch (err) {
+      return cb(denied(`[EPOLICYUNAVAILABLE] publish rules cannot be checked right now: ${(err as Error).message}`));
+    }
     cb(null, true);
   }
 
-  allow_unpublish(user: RemoteUser, pkg: unknown, cb: Callback): void {
+  /** The unpublish policy (time window, publisher) is checked per version by the write guard. */
+  allow_unpublish(user: RemoteUser, pkg: { name?: string }, cb: Callback): void {
     this.allow_publish(user, pkg, cb);
   }
 }

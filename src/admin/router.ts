@@ -7,6 +7,7 @@ import { openApiDocument } from './openapi';
 import type { RouteDef } from './route';
 import * as identityRoutes from './routes/identity';
 import * as policyRoutes from './routes/policy';
+import * as publishingRoutes from './routes/publishing';
 import * as systemRoutes from './routes/system';
 
 export const ADMIN_PREFIX = '/-/gatekeeper/v1';
@@ -15,6 +16,7 @@ export const ROUTES: readonly RouteDef[] = [
   ...Object.values(systemRoutes),
   ...Object.values(identityRoutes),
   ...Object.values(policyRoutes),
+  ...Object.values(publishingRoutes),
 ];
 
 function authorize(route: RouteDef, req: Request): void {

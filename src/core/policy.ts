@@ -1,5 +1,6 @@
 import semver from 'semver';
 import { scopeOf } from './names';
+import type { PublishRule } from './publish';
 
 /**
  * Policy evaluation: (name, version, manifest, policy snapshot, now) -> decision.
@@ -38,6 +39,8 @@ export interface PolicySnapshot {
   mode: PolicyMode;
   approvals: Approval[];
   bans: Ban[];
+  /** Who may publish which private names; a name any rule covers is never proxied. */
+  publishRules: PublishRule[];
 }
 
 export type DecisionCode = 'ALLOWED' | 'ENOTAPPROVED' | 'EBANNED';
@@ -81,6 +84,7 @@ export interface CompiledPolicy {
   bansByName: Map<string, CompiledBan[]>;
   approvalsByName: Map<string, CompiledApproval[]>;
   approvalsByScope: Map<string, CompiledApproval[]>;
+  publishRules: PublishRule[];
 }
 
 const RANGE_OPTIONS = { includePrerelease: true } as const;
@@ -99,6 +103,7 @@ export function compilePolicy(snapshot: PolicySnapshot): CompiledPolicy {
     bansByName: new Map(),
     approvalsByName: new Map(),
     approvalsByScope: new Map(),
+    publishRules: snapshot.publishRules ?? [],
   };
   if (!POLICY_MODES.includes(snapshot.mode)) throw new Error(`unknown policy mode '${String(snapshot.mode)}'`);
   for (const ban of snapshot.bans) {

@@ -46,3 +46,44 @@ export function parseRegistryPath(rawPath: string): RegistryPath | undefined {
   }
   return undefined;
 }
+
+/** What a registry write asks for (npm publish, unpublish, deprecate, dist-tag). */
+export type WritePath =
+  | { kind: 'publish'; name: string } // PUT /<name>: a publish, a deprecation or a star
+  | { kind: 'change'; name: string } // PUT /<name>/-rev/<rev>: the document minus unpublished versions
+  | { kind: 'unpublish'; name: string } // DELETE /<name>/-rev/<rev>: the whole package
+  | { kind: 'remove-tarball'; name: string; filename: string; version: string | undefined }
+  | { kind: 'dist-tag'; name: string; tag: string | undefined };
+
+function splitName(segments: string[]): { name: string; rest: string[] } | undefined {
+  if (segments.length === 0) return undefined;
+  const scoped = segments[0].startsWith('@') && !segments[0].includes('/');
+  const name = scoped ? `${segments[0]}/${segments[1] ?? ''}` : segments[0];
+  if (!isValidPackageName(name)) return undefined;
+  return { name, rest: segments.slice(scoped ? 2 : 1) };
+}
+
+export function parseWritePath(method: string, rawPath: string): WritePath | undefined {
+  if (!rawPath.startsWith('/')) return undefined;
+  const segments = rawPath.slice(1).split('/').filter((s) => s !== '').map(decode);
+  if (segments[0] === '-') {
+    // /-/package/<name>/dist-tags[/<tag>]
+    if (segments[1] !== 'package') return undefined;
+    const parsed = splitName(segments.slice(2));
+    if (!parsed || parsed.rest[0] !== 'dist-tags' || parsed.rest.length > 2) return undefined;
+    if (method === 'GET') return undefined;
+    return { kind: 'dist-tag', name: parsed.name, tag: parsed.rest[1] };
+  }
+  const parsed = splitName(segments);
+  if (!parsed) return undefined;
+  const { name, rest } = parsed;
+  if (method === 'PUT' && rest.length === 0) return { kind: 'publish', name };
+  if (method === 'PUT' && rest[0] === '-rev' && rest.length === 2) return { kind: 'change', name };
+  // The old tagging route: PUT /<name>/<tag> with the version as the body.
+  if (method === 'PUT' && rest.length === 1 && rest[0] !== '-') return { kind: 'dist-tag', name, tag: rest[0] };
+  if (method === 'DELETE' && rest[0] === '-rev' && rest.length === 2) return { kind: 'unpublish', name };
+  if (method === 'DELETE' && rest[0] === '-' && rest[2] === '-rev' && rest.length === 4) {
+    return { kind: 'remove-tarball', name, filename: rest[1], version: versionFromTarball(name, rest[1]) };
+  }
+  return undefined;
+}

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { AuditRepository } from './repositories/audit';
 import { PolicyRepository } from './repositories/policy';
+import { PublishingRepository } from './repositories/publishing';
 import { TokenRepository } from './repositories/tokens';
 import { UserRepository } from './repositories/users';
 
@@ -10,6 +11,7 @@ export interface Repositories {
   tokens: TokenRepository;
   audit: AuditRepository;
   policy: PolicyRepository;
+  publishing: PublishingRepository;
 }
 
 function bind(db: Knex): Repositories {
@@ -18,6 +20,7 @@ function bind(db: Knex): Repositories {
     tokens: new TokenRepository(db),
     audit: new AuditRepository(db),
     policy: new PolicyRepository(db),
+    publishing: new PublishingRepository(db),
   };
 }
 

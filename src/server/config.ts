@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import yaml from 'js-yaml';
+import { parseDuration } from '../core/duration';
 
 /**
  * Settings: defaults, then the YAML file named by GATEKEEPER_CONFIG, then environment
@@ -20,9 +21,20 @@ export interface Settings {
   requireAuth: boolean;
   maxBodySize: string;
   logLevel: string;
+  /** How long after publishing a publisher may still unpublish a version (admins: always). */
+  unpublishWindow: string;
+  /** Only from the config file: who may publish which private names (seeded into the database). */
+  publishRules: ConfiguredPublishRule[];
   /** Only from the environment: the first admin's password. */
   adminPassword?: string;
   configFile?: string;
+}
+
+export interface ConfiguredPublishRule {
+  pattern: string;
+  roles?: string[];
+  users?: string[];
+  shadowUpstream?: boolean;
 }
 
 export class ConfigError extends Error {
@@ -82,6 +94,35 @@ const asLevel = (raw: unknown, source: string): string => {
   return text;
 };
 
+const asDuration = (raw: unknown, source: string): string => {
+  const text = asString(raw, source);
+  try {
+    parseDuration(text);
+  } catch {
+    throw new ConfigError(`${source} must be a duration like 72h or 3d, or 0, not '${text}'`);
+  }
+  return text;
+};
+
+const asPublishRules = (raw: unknown, source: string): ConfiguredPublishRule[] => {
+  if (!Array.isArray(raw)) throw new ConfigError(`${source} must be a list of {pattern, roles, users}`);
+  return raw.map((entry, i) => {
+    const e = entry as Record<string, unknown>;
+    const where = `${source}[${i}]`;
+    if (!e || typeof e !== 'object' || typeof e.pattern !== 'string') throw new ConfigError(`${where} needs a pattern (a name or @scope/*)`);
+    const list = (v: unknown, key: string) => {
+      if (v === undefined) return undefined;
+      if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new ConfigError(`${where}.${key} must be a list of names`);
+      return v as string[];
+    };
+    const roles = list(e.roles, 'roles');
+    const users = list(e.users, 'users');
+    if (!roles?.length && !users?.length) throw new ConfigError(`${where} must name at least one role or user`);
+    const shadow = e.shadow_upstream ?? e.shadowUpstream;
+    return { pattern: e.pattern, roles, users, shadowUpstream: shadow === true };
+  });
+};
+
 const SPECS: SettingSpec[] = [
   { key: 'port', env: 'GATEKEEPER_PORT', parse: asPort },
   { key: 'host', env: 'GATEKEEPER_HOST', parse: asString },
@@ -92,7 +133,11 @@ const SPECS: SettingSpec[] = [
   { key: 'requireAuth', env: 'GATEKEEPER_REQUIRE_AUTH', parse: asBool },
   { key: 'maxBodySize', env: 'GATEKEEPER_MAX_BODY_SIZE', parse: asSize },
   { key: 'logLevel', env: 'GATEKEEPER_LOG_LEVEL', parse: asLevel },
+  { key: 'unpublishWindow', env: 'GATEKEEPER_UNPUBLISH_WINDOW', parse: asDuration },
 ];
+
+/** Settings that only the file can hold (lists). */
+const FILE_ONLY: Array<{ key: keyof Settings; parse: (raw: unknown, source: string) => unknown }> = [{ key: 'publishRules', parse: asPublishRules }];
 
 export const DEFAULTS: Omit<Settings, 'dataDir'> & { dataDir: string } = {
   port: 4873,
@@ -102,6 +147,8 @@ export const DEFAULTS: Omit<Settings, 'dataDir'> & { dataDir: string } = {
   requireAuth: false,
   maxBodySize: '50mb',
   logLevel: 'info',
+  unpublishWindow: '72h',
+  publishRules: [],
 };
 
 /** YAML keys are the setting names in snake_case or camelCase: `data_dir` or `dataDir`. */
@@ -114,7 +161,7 @@ function fromFile(file: string): Record<string, unknown> {
   }
   if (parsed === undefined || parsed === null) return {};
   if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`the config file ${file} must hold a YAML mapping`);
-  const known = new Map(SPECS.map((s) => [s.key.toLowerCase(), s.key]));
+  const known = new Map([...SPECS, ...FILE_ONLY].map((s) => [s.key.toLowerCase(), s.key]));
   const out: Record<string, unknown> = {};
   for (const [rawKey, value] of Object.entries(parsed as Record<string, unknown>)) {
     const key = known.get(rawKey.replace(/_/g, '').toLowerCase());
@@ -129,7 +176,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
   const configFile = env.GATEKEEPER_CONFIG ? path.resolve(cwd, env.GATEKEEPER_CONFIG) : undefined;
   if (configFile) {
     const fileValues = fromFile(configFile);
-    for (const spec of SPECS) {
+    for (const spec of [...SPECS, ...FILE_ONLY]) {
       if (fileValues[spec.key] !== undefined && fileValues[spec.key] !== null) {
         settings[spec.key] = spec.parse(fileValues[spec.key], `'${spec.key}' in ${configFile}`);
       }

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { AuditLog } from '../services/audit';
 import type { GovernanceService } from '../services/governance';
 import type { IdentityService } from '../services/identity';
+import type { PublishingService } from '../services/publishing';
 import type { Settings } from './config';
 
 /**
@@ -28,6 +29,7 @@ export interface RequestContext {
 
 /** The subset of Verdaccio's storage our gate uses. */
 export interface VerdaccioStorage {
+  config: { packages: Record<string, unknown> };
   getPackage(options: {
     name: string;
     uplinksLook: boolean;
@@ -52,6 +54,7 @@ export interface GatekeeperRuntime {
   logger: Logger;
   identity: IdentityService;
   governance: GovernanceService;
+  publishing: PublishingService;
   audit: AuditLog;
   /** Health of the parts /health reports on. */
   health(): Promise<HealthReport>;

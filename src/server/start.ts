@@ -15,9 +15,14 @@ import { AuditLog, AuditWriter } from '../services/audit';
 import { GovernanceService } from '../services/governance';
 import { IdentityService } from '../services/identity';
 import { PolicyCache } from '../services/policy-cache';
+import { PublishingService, UpstreamProbe } from '../services/publishing';
+import { parseDuration } from '../core/duration';
+import { GatekeeperError } from '../core/errors';
 import { loadSettings, npmConfiguredRegistry, Settings } from './config';
 import { createGate } from './registry/gate';
 import { createLoginRouter } from './registry/login';
+import { applyPackageRules } from './registry/private';
+import { createWriteGuard } from './registry/publish';
 import { GATE_PLUGINS, GatekeeperRuntime, GatePluginName, HealthReport, registerRuntime, RequestContext, unregisterRuntime, VerdaccioStorage } from './runtime';
 import { buildVerdaccioConfig } from './verdaccio-config';
 import { StartupError } from './errors';
@@ -69,6 +74,25 @@ async function checkUpstream(url: string): Promise<{ ok: boolean; error?: string
   } catch (err) {
     return { ok: false, error: (err as Error).message };
   }
+}
+
+/** Whether the upstream has a package: 200 yes, 404 no, anything else is an error. */
+export function upstreamProbe(upstream: string): UpstreamProbe {
+  return {
+    async hasPackage(name: string): Promise<boolean> {
+      const url = new URL(name.replace('/', '%2f'), upstream.endsWith('/') ? upstream : `${upstream}/`);
+      let res: Response;
+      try {
+        res = await fetch(url, { headers: { accept: 'application/vnd.npm.install-v1+json' }, signal: AbortSignal.timeout(10_000) });
+      } catch (err) {
+        throw new GatekeeperError('EUPSTREAM', `cannot ask the upstream whether ${name} exists: ${(err as Error).message}`);
+      }
+      await res.body?.cancel();
+      if (res.status === 404) return false;
+      if (res.ok) return true;
+      throw new GatekeeperError('EUPSTREAM', `the upstream answered ${res.status} when asked whether ${name} exists`);
+    },
+  };
 }
 
 function writeAdminPassword(dataDir: string, password: string): string {
@@ -170,6 +194,15 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     const auditWriter = new AuditWriter(store, (err, pending) => logger.error({ err, pending }, 'audit entries could not be written yet; will retry'));
     cleanup.push(() => auditWriter.close());
     const governance = new GovernanceService(store, cache, auditWriter);
+    const publishing = new PublishingService(store, cache, governance, upstreamProbe(upstream), {
+      publisherWindowMs: parseDuration(settings.unpublishWindow),
+    });
+    try {
+      const added = await publishing.seedRules(settings.publishRules);
+      if (added > 0) logger.info({ added }, 'publish rules from the configuration added');
+    } catch (err) {
+      throw new StartupError(`the publish rules in the configuration are invalid: ${(err as Error).message}`);
+    }
 
     const id = randomUUID();
     const loaded = new Set<GatePluginName>();
@@ -182,14 +215,18 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       logger,
       identity,
       governance,
+      publishing,
       audit: new AuditLog(store),
       requestContext,
       pluginLoaded: (name) => loaded.add(name),
       publicUrl: (req) => `${req.protocol}://${req.get('host') ?? `${settings.host}:${settings.port}`}/`,
       mount(app: Application, storage: VerdaccioStorage) {
         governance.manifests = createStorageManifestSource(runtime, storage);
+        // Private names must never be proxied, also after rules change at run time.
+        cache.onReload((policy) => applyPackageRules(storage.config.packages, policy.publishRules));
         app.use(ADMIN_PREFIX, createAdminRouter(runtime, version));
         app.use(createLoginRouter(runtime));
+        app.use(createWriteGuard(runtime, storage));
         app.use(createGate(runtime, storage));
       },
       async health(): Promise<HealthReport> {
@@ -214,7 +251,13 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     registerRuntime(runtime);
     cleanup.push(async () => unregisterRuntime(id));
 
-    const verdaccioConfig = buildVerdaccioConfig({ settings, upstream, instance: id, pluginsDir: options.pluginsDir ?? DEFAULT_PLUGINS_DIR });
+    const verdaccioConfig = buildVerdaccioConfig({
+      settings,
+      upstream,
+      instance: id,
+      pluginsDir: options.pluginsDir ?? DEFAULT_PLUGINS_DIR,
+      publishRules: cache.current().publishRules,
+    });
     let server: http.Server;
     try {
       server = (await runServer(verdaccioConfig as never)) as http.Server;

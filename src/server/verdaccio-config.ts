@@ -1,4 +1,6 @@
 import path from 'node:path';
+import type { PublishRule } from '../core/publish';
+import { packageRules } from './registry/private';
 import { GATE_PLUGINS } from './runtime';
 import type { Settings } from './config';
 
@@ -8,6 +10,8 @@ export interface VerdaccioConfigInput {
   /** The runtime id our plugins look up. */
   instance: string;
   pluginsDir: string;
+  /** Private names get no proxy (see registry/private.ts). */
+  publishRules: readonly PublishRule[];
 }
 
 /**
@@ -17,7 +21,6 @@ export interface VerdaccioConfigInput {
 export function buildVerdaccioConfig(input: VerdaccioConfigInput): Record<string, unknown> {
   const { settings } = input;
   const pluginConfig = { instance: input.instance };
-  const packageRule = { access: '$all', publish: '$authenticated', unpublish: '$authenticated', proxy: 'upstream' };
   return {
     // Verdaccio resolves relative paths against this file's directory; it need not exist.
     configPath: path.join(settings.dataDir, 'verdaccio.yaml'),
@@ -27,10 +30,7 @@ export function buildVerdaccioConfig(input: VerdaccioConfigInput): Record<string
     uplinks: {
       upstream: { url: input.upstream, timeout: '30s', maxage: '2m', fail_timeout: '10s', max_fails: 3, cache: true },
     },
-    packages: {
-      '@*/*': packageRule,
-      '**': packageRule,
-    },
+    packages: packageRules(input.publishRules),
     auth: { [GATE_PLUGINS.auth]: pluginConfig },
     filters: { [GATE_PLUGINS.filter]: pluginConfig },
     middlewares: { [GATE_PLUGINS.middleware]: pluginConfig },

@@ -3,11 +3,11 @@ import { parseExpiry } from '../core/duration';
 import { assertPackageName, assertPackagePattern, assertRange, assertVersion, isScopeWildcard } from '../core/names';
 import { filterPackument, FilterResult, Packument } from '../core/packument';
 import { Approval, Ban, blockMessage, Decision, POLICY_MODES, PolicyMode, VersionManifest } from '../core/policy';
-import { mapDbError } from '../db/errors';
 import { clampLimit, decodeCursor, Page } from '../db/pagination';
 import type { Repositories, Store } from '../db/store';
 import { Actor, auditEntry, AuditWriter } from './audit';
 import type { PolicyCache } from './policy-cache';
+import { changePolicy } from './policy-change';
 
 /** Where the service reads a version's manifest from (the registry storage, the upstream). */
 export interface ManifestSource {
@@ -79,20 +79,8 @@ export class GovernanceService {
 
   // Administration
 
-  private async change<T>(actor: Actor, what: string, fn: (repos: Repositories) => Promise<T>): Promise<T> {
-    let result: T;
-    try {
-      result = await this.store.transaction(async (repos) => {
-        const value = await fn(repos);
-        await repos.policy.bumpGeneration(actor.username);
-        return value;
-      });
-    } catch (err) {
-      throw mapDbError(err, what);
-    }
-    // This process sees its own change at once; others hear it through NOTIFY.
-    await this.cache.reload();
-    return result;
+  private change<T>(actor: Actor, what: string, fn: (repos: Repositories) => Promise<T>): Promise<T> {
+    return changePolicy(this.store, this.cache, actor, what, fn);
   }
 
   async getPolicy(): Promise<{ mode: PolicyMode; generation: number; updatedAt: Date; updatedBy: string | null }> {

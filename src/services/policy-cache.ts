@@ -36,6 +36,7 @@ export class PolicyCache {
   private loading: Promise<void> | undefined;
   private readonly maxDecisions: number;
   private readonly now: () => number;
+  private readonly reloadListeners: Array<(policy: CompiledPolicy) => void> = [];
 
   constructor(private readonly options: PolicyCacheOptions) {
     this.maxDecisions = options.maxDecisions ?? 200_000;
@@ -69,6 +70,12 @@ export class PolicyCache {
     return this.failure;
   }
 
+  /** Called with every newly loaded policy (e.g. to update Verdaccio's package rules). */
+  onReload(listener: (policy: CompiledPolicy) => void): void {
+    this.reloadListeners.push(listener);
+    if (this.policy) listener(this.policy);
+  }
+
   /** Loads the policy now; concurrent callers share one load. */
   reload(): Promise<void> {
     if (!this.loading) {
@@ -85,6 +92,7 @@ export class PolicyCache {
       const compiled = compilePolicy(snapshot);
       if (!this.policy || compiled.generation !== this.policy.generation) this.decisions.clear();
       this.policy = compiled;
+      for (const listener of this.reloadListeners) listener(compiled);
       this.failure = this.options.listener.connected ? undefined : 'the invalidation channel to the database is disconnected';
     } catch (err) {
       this.failure = `loading the policy failed: ${(err as Error).message}`;

@@ -30,13 +30,13 @@ describe('gatekeeper migrate', () => {
     try {
       const first = await runCli(['migrate'], env);
       expect(first).toMatchObject({ code: 0 });
-      expect(first.output).toContain('applied: 001_identity, 002_policy');
-      expect(await tables()).toEqual(['approvals', 'audit_log', 'bans', 'policy_state', 'tokens', 'users']);
+      expect(first.output).toContain('applied: 001_identity, 002_policy, 003_publishing');
+      expect(await tables()).toEqual(['approvals', 'audit_log', 'bans', 'policy_state', 'publish_rules', 'published_versions', 'tokens', 'users']);
       const again = await runCli(['migrate'], env);
       expect(again.output).toContain('the database is up to date');
       const down = await runCli(['migrate', '--rollback'], env);
       expect(down.code).toBe(0);
-      expect(down.output).toContain('rolled back: 002_policy, 001_identity');
+      expect(down.output).toContain('rolled back: 003_publishing, 002_policy, 001_identity');
       expect(await tables()).toEqual([]);
       expect((await runCli(['migrate'], env)).code).toBe(0);
     } finally {

@@ -27,6 +27,7 @@ describe('npm deprecate with versions hidden by policy', () => {
     npm = await createNpmEnv(t.url);
     await npm.setToken(t.adminToken);
     await t.api('POST', '/approvals', { name: '@acme/*', reason: 'our own scope' });
+    expect((await t.api('POST', '/publish-rules', { pattern: '@acme/*', role: 'publisher' })).status).toBe(201);
     for (const version of ['1.0.0', '1.1.0', '2.0.0']) await publish(npm, '@acme/lib', version);
   });
 
@@ -41,6 +42,12 @@ describe('npm deprecate with versions hidden by policy', () => {
     expect(ban.status).toBe(201);
     const visible = (await (await fetch(new URL('@acme%2flib', t.url))).json()) as any;
     expect(Object.keys(visible.versions).sort()).toEqual(['1.0.0', '1.1.0']);
+
+    // The write read npm makes first is unfiltered for those who may publish, and only for them.
+    const asAdmin = (await (await fetch(new URL('@acme%2flib?write=true', t.url), { headers: { authorization: `Bearer ${t.adminToken}` } })).json()) as any;
+    expect(Object.keys(asAdmin.versions).sort()).toEqual(['1.0.0', '1.1.0', '2.0.0']);
+    const anonymous = (await (await fetch(new URL('@acme%2flib?write=true', t.url))).json()) as any;
+    expect(Object.keys(anonymous.versions).sort()).toEqual(['1.0.0', '1.1.0']);
 
     const deprecated = await npm.run(['deprecate', '@acme/lib@1.0.0', 'use 1.1.0']);
     expect(deprecated.output).not.toContain('npm error');

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Approval, Ban, PolicyMode, PolicySnapshot } from '../../core/policy';
 import { Page, toPage } from '../pagination';
+import { PublishRuleRow, toPublishRule } from './publishing';
 
 /** PostgreSQL channel on which every policy change is announced with its new generation. */
 export const POLICY_CHANNEL = 'gatekeeper_policy';
@@ -65,15 +66,19 @@ export class PolicyRepository {
     const result = await this.db.raw(`
       select s.mode, s.generation,
         coalesce((select json_agg(a order by a.id) from approvals a), '[]'::json) as approvals,
-        coalesce((select json_agg(b order by b.id) from bans b), '[]'::json) as bans
+        coalesce((select json_agg(b order by b.id) from bans b), '[]'::json) as bans,
+        coalesce((select json_agg(r order by r.id) from publish_rules r), '[]'::json) as publish_rules
       from policy_state s where s.id = 1`);
-    const row = result.rows[0] as { mode: PolicyMode; generation: string; approvals: ApprovalRow[]; bans: BanRow[] } | undefined;
+    const row = result.rows[0] as
+      | { mode: PolicyMode; generation: string; approvals: ApprovalRow[]; bans: BanRow[]; publish_rules: PublishRuleRow[] }
+      | undefined;
     if (!row) throw new Error('the policy_state row is missing; run the migrations');
     return {
       generation: Number(row.generation),
       mode: row.mode,
       approvals: row.approvals.map(toApproval),
       bans: row.bans.map(toBan),
+      publishRules: row.publish_rules.map(toPublishRule),
     };
   }
 

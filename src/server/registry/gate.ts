@@ -6,7 +6,6 @@ import { blockMessage, Decision, VersionManifest } from '../../core/policy';
 import { parseRegistryPath, RegistryPath } from '../../core/registry-path';
 import { can } from '../../core/roles';
 import type { Actor } from '../../services/audit';
-import type { Principal } from '../../services/identity';
 import type { GatekeeperRuntime, VerdaccioStorage } from '../runtime';
 import { actorOf, principalOfRequest } from './identity';
 import { readRawPackument } from './manifests';
@@ -72,11 +71,6 @@ function localTarballUrls(runtime: GatekeeperRuntime, packument: Packument, req:
 function refuse(runtime: GatekeeperRuntime, res: Response, actor: Actor, decision: Decision, via: 'packument' | 'tarball' | 'version'): void {
   runtime.governance.recordBlocked(actor, decision, via);
   sendError(res, decision.code as ErrorCode, blockMessage(decision), { rule: decision.ruleId, package: decision.name, version: decision.version });
-}
-
-/** Publishers read unfiltered packuments for writes (npm deprecate, dist-tag, unpublish). */
-export function mayWrite(principal: Principal | undefined, _name: string): boolean {
-  return can(principal?.role, 'publish');
 }
 
 export function createGate(runtime: GatekeeperRuntime, storage: VerdaccioStorage) {
@@ -157,7 +151,7 @@ export function createGate(runtime: GatekeeperRuntime, storage: VerdaccioStorage
     try {
       switch (target.kind) {
         case 'packument':
-          if (req.query.write === 'true' && mayWrite(principal, target.name)) {
+          if (req.query.write === 'true' && runtime.publishing.mayPublish(principal, target.name)) {
             // The unfiltered document, so a write based on it cannot drop hidden versions.
             runtime.requestContext.run({ raw: true }, () => next());
             return;

@@ -51,7 +51,7 @@ async function resolve(runtime: GatekeeperRuntime, header: string): Promise<Prin
  * every later parser, ours or Verdaccio's, uses `req.body` as it is.
  */
 function bodyParser(runtime: GatekeeperRuntime) {
-  const parse = express.json({ limit: runtime.settings.maxBodySize, type: ['application/json', 'application/*+json'] });
+  const parse = express.json({ limit: runtime.settings.maxBodySize, type: ['application/json', 'application/*+json'], strict: false });
   return (req: Request, res: Response, next: () => void): void => {
     parse(req, res, (err?: unknown) => {
       if (!err) return next();

@@ -22,7 +22,8 @@ export function readRawPackument(runtime: GatekeeperRuntime, storage: VerdaccioS
 
 /** For explain: the packument, or undefined when neither storage nor the upstream has it. */
 export function createStorageManifestSource(runtime: GatekeeperRuntime, storage: VerdaccioStorage): ManifestSource {
-  const req = { headers: {}, protocol: 'http', hostname: runtime.settings.host, socket: {} };
+  // What Verdaccio's uplink code reads from a request, for reads not tied to one.
+  const req = { headers: {}, get: () => undefined, protocol: 'http', hostname: runtime.settings.host, socket: {}, connection: { remoteAddress: '127.0.0.1' } };
   return {
     getPackument: (name) =>
       readRawPackument(runtime, storage, name, req).catch((err: { status?: number }) => {

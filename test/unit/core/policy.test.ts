@@ -42,7 +42,7 @@ function ban(id: string, name: string, range: string, extra: Partial<Ban> = {}):
 }
 
 function snapshot(mode: PolicyMode, approvals: Approval[] = [], bans: Ban[] = [], generation = 1): PolicySnapshot {
-  return { generation, mode, approvals, bans };
+  return { generation, mode, approvals, bans, publishRules: [] };
 }
 
 function decide(snap: PolicySnapshot, name: string, version: string, now = NOW): Decision {

@@ -1,0 +1,179 @@
+import { createHash } from 'node:crypto';
+import semver from 'semver';
+import { GatekeeperError } from './errors';
+import { assertPackageName, assertVersion, isScopeWildcard, scopeOf, versionFromTarball } from './names';
+import type { Role } from './roles';
+
+/**
+ * Private publishing: who may publish which names, and the rules that keep a published
+ * name@version meaning the same bytes forever. Pure: no I/O.
+ */
+
+export interface PublishRule {
+  id: string;
+  /** A package name or a scope wildcard such as `@acme/*`. */
+  pattern: string;
+  principalType: 'role' | 'user';
+  /** A role name or a username. */
+  principal: string;
+  /** An unscoped name that also exists upstream may be published here only with this set. */
+  shadowUpstream: boolean;
+  createdBy: string;
+  createdAt: Date;
+}
+
+export interface Publisher {
+  username: string;
+  role: Role;
+}
+
+export function patternMatches(pattern: string, name: string): boolean {
+  return isScopeWildcard(pattern) ? scopeOf(name) === pattern.slice(0, -2) : pattern === name;
+}
+
+/** A name is private when any publish rule covers it: it is never fetched from the upstream. */
+export function isPrivateName(rules: readonly PublishRule[], name: string): boolean {
+  return rules.some((r) => patternMatches(r.pattern, name));
+}
+
+/** Admins may publish every private name; others need a rule naming their role or username. */
+export function mayPublish(rules: readonly PublishRule[], who: Publisher | undefined, name: string): boolean {
+  if (!who) return false;
+  const matching = rules.filter((r) => patternMatches(r.pattern, name));
+  if (matching.length === 0) return false;
+  if (who.role === 'admin') return true;
+  return matching.some((r) => (r.principalType === 'role' ? r.principal === who.role : r.principal === who.username));
+}
+
+export function publishRefusal(rules: readonly PublishRule[], who: Publisher | undefined, name: string): GatekeeperError | undefined {
+  if (!who) return new GatekeeperError('EUNAUTHENTICATED', `publishing needs a login: run 'npm login' against this registry`);
+  if (!isPrivateName(rules, name)) {
+    return new GatekeeperError(
+      'ENOTPRIVATE',
+      `${name} is not a private package of this registry, so it cannot be published here. An admin can declare it: ` +
+        `gatekeeper publish-rule add ${scopeOf(name) ? `${scopeOf(name)}/*` : name} --role publisher`,
+    );
+  }
+  if (!mayPublish(rules, who, name)) {
+    return new GatekeeperError('EFORBIDDEN', `${who.username} (${who.role}) may not publish ${name}; ask an admin for a publish rule`);
+  }
+  return undefined;
+}
+
+export interface Tarball {
+  filename: string;
+  data: Buffer;
+  integrity: string;
+  shasum: string;
+}
+
+export interface PublishRequest {
+  name: string;
+  version: string;
+  manifest: Record<string, unknown>;
+  tarball: Tarball;
+  distTags: Record<string, string>;
+}
+
+export function integrityOf(data: Buffer): string {
+  return `sha512-${createHash('sha512').update(data).digest('base64')}`;
+}
+
+export function shasumOf(data: Buffer): string {
+  return createHash('sha1').update(data).digest('hex');
+}
+
+const bad = (message: string) => new GatekeeperError('EBADPUBLISH', message);
+
+/**
+ * Reads the document `npm publish` PUTs: one version and one base64 tarball. Checks that
+ * the tarball belongs to the version and that its digests match what the client declared.
+ */
+export function parsePublishBody(name: string, body: unknown): PublishRequest {
+  assertPackageName(name);
+  const doc = body as { name?: unknown; versions?: unknown; _attachments?: unknown; 'dist-tags'?: unknown };
+  if (!doc || typeof doc !== 'object') throw bad('the publish body is not a JSON object');
+  if (doc.name !== undefined && doc.name !== name) throw bad(`the document names ${String(doc.name)}, but the URL names ${name}`);
+  const versions = doc.versions as Record<string, Record<string, unknown>> | undefined;
+  const attachments = doc._attachments as Record<string, { data?: unknown }> | undefined;
+  if (!versions || typeof versions !== 'object' || Object.keys(versions).length !== 1) throw bad('a publish carries exactly one version');
+  if (!attachments || typeof attachments !== 'object' || Object.keys(attachments).length !== 1) throw bad('a publish carries exactly one tarball');
+  const [version] = Object.keys(versions);
+  assertVersion(version);
+  const manifest = versions[version];
+  if (!manifest || typeof manifest !== 'object' || (manifest.name !== undefined && manifest.name !== name) || (manifest.version !== undefined && manifest.version !== version)) {
+    throw bad(`the manifest of ${name}@${version} does not match its name and version`);
+  }
+  const [key] = Object.keys(attachments);
+  const filename = key.split('/').pop() as string;
+  if (versionFromTarball(name, filename) !== version) throw bad(`the tarball ${filename} is not the tarball of ${name}@${version}`);
+  const encoded = attachments[key]?.data;
+  if (typeof encoded !== 'string' || encoded.length === 0) throw bad('the tarball is empty');
+  const data = Buffer.from(encoded, 'base64');
+  if (data.length < 2 || data[0] !== 0x1f || data[1] !== 0x8b) throw bad(`the tarball of ${name}@${version} is not gzip data`);
+  const tarball: Tarball = { filename, data, integrity: integrityOf(data), shasum: shasumOf(data) };
+  const dist = (manifest.dist ?? {}) as { integrity?: unknown; shasum?: unknown };
+  if (typeof dist.integrity === 'string' && dist.integrity.startsWith('sha512-') && dist.integrity !== tarball.integrity) {
+    throw bad(`the tarball of ${name}@${version} does not match its declared integrity`);
+  }
+  if (typeof dist.shasum === 'string' && dist.shasum !== tarball.shasum) throw bad(`the tarball of ${name}@${version} does not match its declared shasum`);
+  const tags = (doc['dist-tags'] ?? {}) as Record<string, string>;
+  return { name, version, manifest, tarball, distTags: typeof tags === 'object' ? tags : {} };
+}
+
+export interface VersionRecord {
+  name: string;
+  version: string;
+  integrity: string;
+  shasum: string;
+  publisher: string;
+  state: 'reserved' | 'published' | 'unpublished';
+  reservedAt: Date;
+  publishedAt: Date | null;
+  unpublishedAt: Date | null;
+  unpublishedBy: string | null;
+}
+
+export function versionExists(record: VersionRecord): GatekeeperError {
+  const when = (record.publishedAt ?? record.reservedAt).toISOString();
+  const state = record.state === 'unpublished' ? ` (unpublished since ${record.unpublishedAt?.toISOString() ?? 'then'})` : record.state === 'reserved' ? ' (a publish of it is in progress)' : '';
+  return new GatekeeperError(
+    'EVERSIONEXISTS',
+    `${record.name}@${record.version} was published on ${when}${state}; versions are immutable, publish a new version`,
+    { publishedAt: when, integrity: record.integrity },
+  );
+}
+
+export interface UnpublishPolicy {
+  /** How long after publishing a package's publishers may still unpublish a version; 0: never. */
+  publisherWindowMs: number;
+}
+
+/** Admins always; the version's publisher within the window, as npm does. */
+export function unpublishRefusal(policy: UnpublishPolicy, who: Publisher, record: VersionRecord | undefined, now: number): GatekeeperError | undefined {
+  if (who.role === 'admin') return undefined;
+  const spec = record ? `${record.name}@${record.version}` : 'this version';
+  if (!record || record.state !== 'published' || !record.publishedAt) {
+    return new GatekeeperError('EFORBIDDEN', `${spec} was not published here; only an admin may remove it`);
+  }
+  if (record.publisher !== who.username) {
+    return new GatekeeperError('EFORBIDDEN', `${spec} was published by ${record.publisher}; only they or an admin may unpublish it`);
+  }
+  const age = now - record.publishedAt.getTime();
+  if (age > policy.publisherWindowMs) {
+    const hours = Math.round(policy.publisherWindowMs / 3_600_000);
+    return new GatekeeperError(
+      'EUNPUBLISHWINDOW',
+      `${spec} was published on ${record.publishedAt.toISOString()}; publishers may unpublish only within ${hours} hours. Ask an admin, or deprecate it instead (npm deprecate)`,
+    );
+  }
+  return undefined;
+}
+
+/** Newest first: by publish time, then by version. */
+export function compareNewestFirst(a: { version: string; publishedAt: string | null }, b: { version: string; publishedAt: string | null }): number {
+  const ta = a.publishedAt ? Date.parse(a.publishedAt) : 0;
+  const tb = b.publishedAt ? Date.parse(b.publishedAt) : 0;
+  if (ta !== tb) return tb - ta;
+  return semver.rcompare(a.version, b.version);
+}

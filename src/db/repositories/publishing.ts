@@ -1,0 +1,144 @@
+import type { Knex } from 'knex';
+import type { PublishRule, VersionRecord } from '../../core/publish';
+
+export interface PublishRuleRow {
+  id: number;
+  pattern: string;
+  principal_type: 'role' | 'user';
+  principal: string;
+  shadow_upstream: boolean;
+  source: string;
+  created_by: string;
+  created_at: Date | string;
+}
+
+interface VersionRow {
+  name: string;
+  version: string;
+  integrity: string;
+  shasum: string;
+  publisher: string;
+  state: VersionRecord['state'];
+  reserved_at: Date;
+  published_at: Date | null;
+  unpublished_at: Date | null;
+  unpublished_by: string | null;
+}
+
+export function toPublishRule(row: PublishRuleRow): PublishRule {
+  return {
+    id: String(row.id),
+    pattern: row.pattern,
+    principalType: row.principal_type,
+    principal: row.principal,
+    shadowUpstream: row.shadow_upstream,
+    createdBy: row.created_by,
+    createdAt: row.created_at instanceof Date ? row.created_at : new Date(row.created_at),
+  };
+}
+
+function toRecord(row: VersionRow): VersionRecord {
+  return {
+    name: row.name,
+    version: row.version,
+    integrity: row.integrity,
+    shasum: row.shasum,
+    publisher: row.publisher,
+    state: row.state,
+    reservedAt: row.reserved_at,
+    publishedAt: row.published_at,
+    unpublishedAt: row.unpublished_at,
+    unpublishedBy: row.unpublished_by,
+  };
+}
+
+export class PublishingRepository {
+  constructor(private readonly db: Knex) {}
+
+  // Rules
+
+  async saveRule(rule: { pattern: string; principalType: 'role' | 'user'; principal: string; shadowUpstream: boolean; createdBy: string; source?: string }): Promise<PublishRule> {
+    const [row] = await this.db<PublishRuleRow>('publish_rules')
+      .insert({
+        pattern: rule.pattern,
+        principal_type: rule.principalType,
+        principal: rule.principal,
+        shadow_upstream: rule.shadowUpstream,
+        created_by: rule.createdBy,
+        source: rule.source ?? 'api',
+      })
+      .returning('*');
+    return toPublishRule(row);
+  }
+
+  /** Inserts the rule unless an identical one exists; returns whether it was added. */
+  async saveRuleIfMissing(rule: { pattern: string; principalType: 'role' | 'user'; principal: string; shadowUpstream: boolean; createdBy: string; source: string }): Promise<boolean> {
+    const rows = await this.db('publish_rules')
+      .insert({
+        pattern: rule.pattern,
+        principal_type: rule.principalType,
+        principal: rule.principal,
+        shadow_upstream: rule.shadowUpstream,
+        created_by: rule.createdBy,
+        source: rule.source,
+      })
+      .onConflict(['pattern', 'principal_type', 'principal'])
+      .ignore()
+      .returning('id');
+    return rows.length > 0;
+  }
+
+  async findRule(id: number): Promise<PublishRule | undefined> {
+    const row = await this.db<PublishRuleRow>('publish_rules').where({ id }).first();
+    return row ? toPublishRule(row) : undefined;
+  }
+
+  async removeRule(id: number): Promise<PublishRule | undefined> {
+    const [row] = await this.db<PublishRuleRow>('publish_rules').where({ id }).del().returning('*');
+    return row ? toPublishRule(row) : undefined;
+  }
+
+  async listRules(): Promise<PublishRule[]> {
+    return (await this.db<PublishRuleRow>('publish_rules').orderBy('id')).map(toPublishRule);
+  }
+
+  // Versions
+
+  /** Claims name@version; throws the database's unique violation (23505) if it was ever claimed. */
+  async reserve(record: { name: string; version: string; integrity: string; shasum: string; publisher: string }): Promise<void> {
+    await this.db('published_versions').insert({ ...record, state: 'reserved' });
+  }
+
+  async find(name: string, version: string): Promise<VersionRecord | undefined> {
+    const row = await this.db<VersionRow>('published_versions').where({ name, version }).first();
+    return row ? toRecord(row) : undefined;
+  }
+
+  async confirm(name: string, version: string): Promise<void> {
+    await this.db('published_versions').where({ name, version, state: 'reserved' }).update({ state: 'published', published_at: this.db.fn.now() });
+  }
+
+  /** Frees a reservation whose publish failed; a published record is never removed. */
+  async release(name: string, version: string): Promise<boolean> {
+    const count = await this.db('published_versions').where({ name, version, state: 'reserved' }).del();
+    return Number(count) > 0;
+  }
+
+  /** Frees a reservation older than the given age (its publish died with its process). */
+  async releaseStale(name: string, version: string, olderThan: Date): Promise<boolean> {
+    const count = await this.db('published_versions').where({ name, version, state: 'reserved' }).where('reserved_at', '<', olderThan).del();
+    return Number(count) > 0;
+  }
+
+  async markUnpublished(name: string, versions: string[], by: string): Promise<void> {
+    if (versions.length === 0) return;
+    await this.db('published_versions')
+      .where({ name, state: 'published' })
+      .whereIn('version', versions)
+      .update({ state: 'unpublished', unpublished_at: this.db.fn.now(), unpublished_by: by });
+  }
+
+  async list(name: string): Promise<VersionRecord[]> {
+    return (await this.db<VersionRow>('published_versions').where({ name }).orderBy('reserved_at', 'desc')).map(toRecord);
+  }
+}

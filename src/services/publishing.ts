@@ -1,0 +1,280 @@
+import { GatekeeperError, validation } from '../core/errors';
+import { assertPackageName, assertPackagePattern, isScopeWildcard } from '../core/names';
+import type { Packument } from '../core/packument';
+import {
+  compareNewestFirst,
+  isPrivateName,
+  mayPublish,
+  PublishRequest,
+  publishRefusal,
+  Publisher,
+  PublishRule,
+  UnpublishPolicy,
+  unpublishRefusal,
+  versionExists,
+  VersionRecord,
+} from '../core/publish';
+import { isRole } from '../core/roles';
+import { isUniqueViolation, mapDbError } from '../db/errors';
+import type { Repositories, Store } from '../db/store';
+import { Actor, auditEntry } from './audit';
+import type { GovernanceService } from './governance';
+import type { PolicyCache } from './policy-cache';
+import { changePolicy } from './policy-change';
+
+/** Asks the upstream whether it has a package (for unscoped private names). */
+export interface UpstreamProbe {
+  hasPackage(name: string): Promise<boolean>;
+}
+
+export interface ConfiguredRule {
+  pattern: string;
+  roles?: string[];
+  users?: string[];
+  shadowUpstream?: boolean;
+}
+
+export interface VersionRow {
+  version: string;
+  publishedAt: string | null;
+  integrity: string | null;
+  origin: 'local' | 'upstream';
+  state: 'available' | 'unpublished';
+  publisher: string | null;
+  allowed: boolean;
+  code: string;
+  reason: string;
+}
+
+/** A reservation of name@version: confirm it once the publish stored, release it if it failed. */
+export interface Reservation {
+  confirm(): Promise<void>;
+  release(why: string): Promise<void>;
+}
+
+/** A reservation older than this whose publish never finished died with its process. */
+const STALE_RESERVATION_MS = 10 * 60_000;
+
+/**
+ * Private publishing. Each name@version is recorded when it is first published and the
+ * record outlives any unpublish, so the version can never be published again, even with
+ * identical bytes. Concurrent publishes of one version race on the primary key: exactly one
+ * insert wins, every other one maps its 23505 to the same 409 EVERSIONEXISTS.
+ */
+export class PublishingService {
+  constructor(
+    private readonly store: Store,
+    private readonly cache: PolicyCache,
+    private readonly governance: GovernanceService,
+    private readonly upstream: UpstreamProbe,
+    private readonly unpublishPolicy: UnpublishPolicy,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private rules(): PublishRule[] {
+    return this.cache.current().publishRules;
+  }
+
+  isPrivate(name: string): boolean {
+    return isPrivateName(this.rules(), name);
+  }
+
+  mayPublish(who: Publisher | undefined, name: string): boolean {
+    return mayPublish(this.rules(), who, name);
+  }
+
+  /** Throws EFORBIDDEN / ENOTPRIVATE / EUNAUTHENTICATED when `who` may not write `name`. */
+  assertMayPublish(who: Publisher | undefined, name: string): void {
+    const refusal = publishRefusal(this.rules(), who, name);
+    if (refusal) throw refusal;
+  }
+
+  async reserve(actor: Actor, who: Publisher | undefined, request: PublishRequest): Promise<Reservation> {
+    const { name, version, tarball } = request;
+    try {
+      this.assertMayPublish(who, name);
+      const publisher = who as Publisher;
+      await this.claim({ name, version, integrity: tarball.integrity, shasum: tarball.shasum, publisher: publisher.username });
+    } catch (err) {
+      const refusal = err instanceof GatekeeperError ? err : undefined;
+      await this.store.repos.audit.save(
+        auditEntry(actor, 'package.publish_refused', { package: name, version, details: { code: refusal?.code ?? 'EINTERNAL', reason: (err as Error).message } }),
+      );
+      throw err;
+    }
+    let settled = false;
+    return {
+      confirm: async () => {
+        if (settled) return;
+        settled = true;
+        await this.store.transaction(async (repos) => {
+          await repos.publishing.confirm(name, version);
+          await repos.audit.save(auditEntry(actor, 'package.publish', { package: name, version, details: { integrity: tarball.integrity, shasum: tarball.shasum } }));
+        });
+      },
+      release: async (why: string) => {
+        if (settled) return;
+        settled = true;
+        await this.store.transaction(async (repos) => {
+          await repos.publishing.release(name, version);
+          await repos.audit.save(auditEntry(actor, 'package.publish_failed', { package: name, version, details: { reason: why } }));
+        });
+      },
+    };
+  }
+
+  private async claim(record: { name: string; version: string; integrity: string; shasum: string; publisher: string }): Promise<void> {
+    const repo = this.store.repos.publishing;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await repo.reserve(record);
+        return;
+      } catch (err) {
+        if (!isUniqueViolation(err)) throw mapDbError(err, `${record.name}@${record.version}`);
+        const existing = await repo.find(record.name, record.version);
+        if (!existing) continue; // released meanwhile: try once more
+        const stale = existing.state === 'reserved' && existing.reservedAt.getTime() < this.now() - STALE_RESERVATION_MS;
+        if (stale && attempt === 0 && (await repo.releaseStale(record.name, record.version, new Date(this.now() - STALE_RESERVATION_MS)))) continue;
+        throw versionExists(existing);
+      }
+    }
+    const existing = await repo.find(record.name, record.version);
+    throw existing ? versionExists(existing) : new GatekeeperError('ECONFLICT', `${record.name}@${record.version} is being published concurrently; retry`);
+  }
+
+  /** Checks that `who` may remove these versions; throws the first refusal. */
+  async assertMayUnpublish(who: Publisher | undefined, name: string, versions: string[]): Promise<void> {
+    this.assertMayPublish(who, name);
+    const records = new Map((await this.store.repos.publishing.list(name)).map((r) => [r.version, r]));
+    for (const version of versions) {
+      const refusal = unpublishRefusal(this.unpublishPolicy, who as Publisher, records.get(version), this.now());
+      if (refusal) throw refusal;
+    }
+  }
+
+  async recordUnpublished(actor: Actor, name: string, versions: string[]): Promise<void> {
+    await this.store.transaction(async (repos) => {
+      await repos.publishing.markUnpublished(name, versions, actor.username);
+      await repos.audit.saveMany(versions.map((version) => auditEntry(actor, 'package.unpublish', { package: name, version })));
+    });
+  }
+
+  async versionState(name: string, version: string): Promise<VersionRecord | undefined> {
+    return this.store.repos.publishing.find(name, version);
+  }
+
+  async recordWrite(actor: Actor, action: 'package.deprecate' | 'package.dist_tag', name: string, details: Record<string, unknown>, version?: string): Promise<void> {
+    await this.store.repos.audit.save(auditEntry(actor, action, { package: name, version: version ?? null, details }));
+  }
+
+  async recordRefusedWrite(actor: Actor, action: string, name: string, err: unknown): Promise<void> {
+    const code = err instanceof GatekeeperError ? err.code : 'EINTERNAL';
+    await this.store.repos.audit.save(auditEntry(actor, `${action}_refused`, { package: name, details: { code, reason: (err as Error).message } }));
+  }
+
+  /** Every version ever known, local or proxied, newest first, with today's decision. */
+  async listVersions(nameInput: string, packument: Packument | undefined): Promise<{ name: string; versions: VersionRow[]; message?: string }> {
+    const name = assertPackageName(nameInput);
+    const records = await this.store.repos.publishing.list(name);
+    const local = new Map(records.filter((r) => r.state !== 'reserved').map((r) => [r.version, r]));
+    const rows: VersionRow[] = [];
+    const decide = (version: string) => this.governance.decide(name, version, packument?.versions?.[version]);
+    for (const record of local.values()) {
+      const d = decide(record.version);
+      rows.push({
+        version: record.version,
+        publishedAt: record.publishedAt?.toISOString() ?? null,
+        integrity: record.integrity,
+        origin: 'local',
+        state: record.state === 'unpublished' ? 'unpublished' : 'available',
+        publisher: record.publisher,
+        allowed: d.allowed,
+        code: d.code,
+        reason: d.reason,
+      });
+    }
+    for (const [version, manifest] of Object.entries(packument?.versions ?? {})) {
+      if (local.has(version)) continue;
+      const d = decide(version);
+      const dist = (manifest.dist ?? {}) as { integrity?: string };
+      rows.push({
+        version,
+        publishedAt: packument?.time?.[version] ?? null,
+        integrity: dist.integrity ?? null,
+        origin: 'upstream',
+        state: 'available',
+        publisher: null,
+        allowed: d.allowed,
+        code: d.code,
+        reason: d.reason,
+      });
+    }
+    rows.sort(compareNewestFirst);
+    if (rows.length === 0) {
+      return { name, versions: [], message: `no version of ${name} is known: it was never published here and the upstream does not have it` };
+    }
+    return { name, versions: rows };
+  }
+
+  // Rules (admin)
+
+  listRules(): Promise<PublishRule[]> {
+    return this.store.repos.publishing.listRules();
+  }
+
+  async addRule(actor: Actor, input: { pattern?: unknown; role?: unknown; user?: unknown; shadowUpstream?: unknown }): Promise<PublishRule> {
+    const pattern = assertPackagePattern(input.pattern);
+    if ((input.role === undefined) === (input.user === undefined)) throw validation('a publish rule names either a role or a user');
+    if (input.role !== undefined && !isRole(input.role)) throw validation('role must be one of admin, publisher, developer, reader');
+    if (input.user !== undefined && (typeof input.user !== 'string' || !(await this.store.repos.users.find(input.user)))) {
+      throw new GatekeeperError('ENOTFOUND', `there is no user '${String(input.user)}'`);
+    }
+    const shadowUpstream = input.shadowUpstream === true;
+    if (!isScopeWildcard(pattern) && !pattern.startsWith('@') && !shadowUpstream && (await this.upstream.hasPackage(pattern))) {
+      throw new GatekeeperError(
+        'EUPSTREAMNAME',
+        `${pattern} exists on the upstream registry; declaring it private would hide the upstream package from everyone (dependency confusion). ` +
+          `If that is intended, add the rule with shadowUpstream (gatekeeper publish-rule add ${pattern} --shadow-upstream ...)`,
+      );
+    }
+    const principalType = input.role !== undefined ? 'role' : 'user';
+    const principal = String(input.role ?? input.user);
+    return this.change(actor, async (repos) => {
+      const rule = await repos.publishing.saveRule({ pattern, principalType, principal, shadowUpstream, createdBy: actor.username });
+      await repos.audit.save(auditEntry(actor, 'publish_rule.create', { package: pattern, ruleId: `publish:${rule.id}`, details: { principalType, principal, shadowUpstream } }));
+      return rule;
+    });
+  }
+
+  async removeRule(actor: Actor, id: number): Promise<PublishRule> {
+    return this.change(actor, async (repos) => {
+      const rule = await repos.publishing.removeRule(id);
+      if (!rule) throw new GatekeeperError('ENOTFOUND', `there is no publish rule ${id}`);
+      await repos.audit.save(auditEntry(actor, 'publish_rule.delete', { package: rule.pattern, ruleId: `publish:${id}`, details: { principalType: rule.principalType, principal: rule.principal } }));
+      return rule;
+    });
+  }
+
+  /** Rules from the configuration file, added at start unless already present. */
+  async seedRules(rules: ConfiguredRule[]): Promise<number> {
+    let added = 0;
+    await this.change({ username: '$config' }, async (repos) => {
+      for (const rule of rules) {
+        const pattern = assertPackagePattern(rule.pattern);
+        const principals = [...(rule.roles ?? []).map((r) => ['role', r] as const), ...(rule.users ?? []).map((u) => ['user', u] as const)];
+        for (const [principalType, principal] of principals) {
+          if (principalType === 'role' && !isRole(principal)) throw validation(`publish rule ${pattern}: '${principal}' is not a role`);
+          if (await repos.publishing.saveRuleIfMissing({ pattern, principalType, principal, shadowUpstream: rule.shadowUpstream === true, createdBy: '$config', source: 'config' })) {
+            added++;
+            await repos.audit.save(auditEntry({ username: '$config' }, 'publish_rule.create', { package: pattern, details: { principalType, principal, source: 'config' } }));
+          }
+        }
+      }
+    });
+    return added;
+  }
+
+  private change<T>(actor: Actor, fn: (repos: Repositories) => Promise<T>): Promise<T> {
+    return changePolicy(this.store, this.cache, actor, 'the publish rule', fn);
+  }
+}
