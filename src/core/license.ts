@@ -29,8 +29,8 @@ import { GatekeeperError } from './errors';
  * spdx-satisfies does itself. A term (an id with its `+` and `WITH exception`) is acceptable
  * when some allowlist entry is satisfied by it (spdx-satisfies(term, [entry])) and the
  * license the licensee then takes is not denied: that is the allow entry when the term is a
- * `+` range and the entry a single version (`GPL-2.0-or-later` taken as `GPL-2.0-only`),
- * otherwise the term itself. A license is denied when spdx-satisfies(it, [deny entry]) holds,
+ * range (`+` or `-or-later`) and the entry a single version (`GPL-2.0-or-later` taken as
+ * `GPL-2.0-only`), otherwise the term itself (conservative when both are ranges). A license is denied when spdx-satisfies(it, [deny entry]) holds,
  * ignoring its WITH exception unless the deny entry names one. This is "the allowlist minus
  * the denylist" applied per term, so ranges on either list cannot smuggle a denied id back in.
  * An alternative passes when all of its terms are acceptable; the version passes when one

@@ -548,6 +548,9 @@ describe('evaluateLicense: denylist', () => {
   it('allows an or-later term taken under an allowed version that is not denied', () => {
     const verdict = check('GPL-2.0-or-later', policy(['GPL-2.0-only'], ['GPL-3.0-only']));
     expect(verdict).toMatchObject({ allowed: true, denied: false, satisfiedBy: ['GPL-2.0-or-later'] });
+    expect(check('GPL-2.0+', policy(['GPL-2.0-only'], ['GPL-3.0-only'])).allowed).toBe(true);
+    // Both ranges: the term itself is checked, and it admits the denied version.
+    expect(check('GPL-2.0+', policy(['GPL-2.0-or-later'], ['GPL-3.0-only']))).toMatchObject({ allowed: false, denied: true });
   });
 
   it('denies a denied license with an exception added, unless the deny entry names another exception', () => {
