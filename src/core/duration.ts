@@ -31,3 +31,12 @@ export function parseExpiry(input: { expiresAt?: unknown; expiresIn?: unknown },
   if (date.getTime() <= now) throw new GatekeeperError('EVALIDATION', 'an expiry must lie in the future');
   return date;
 }
+
+const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+/** `50mb`, `256kb`, `1gb`, `1048576` -> bytes. */
+export function parseSize(text: unknown): number {
+  const match = typeof text === 'string' || typeof text === 'number' ? /^(\d{1,12})(b|kb|mb|gb)?$/i.exec(String(text).trim()) : null;
+  if (!match) throw new GatekeeperError('EVALIDATION', `'${String(text)}' is not a size; use a number and a unit, e.g. 256mb`);
+  return Number(match[1]) * SIZE_UNITS[(match[2] ?? 'b').toLowerCase()];
+}

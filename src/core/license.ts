@@ -30,8 +30,9 @@ import { GatekeeperError } from './errors';
  * when some allowlist entry is satisfied by it (spdx-satisfies(term, [entry])) and the
  * license the licensee then takes is not denied: that is the allow entry when the term is a
  * range (`+` or `-or-later`) and the entry a single version (`GPL-2.0-or-later` taken as
- * `GPL-2.0-only`), otherwise the term itself (conservative when both are ranges). A license is denied when spdx-satisfies(it, [deny entry]) holds,
- * ignoring its WITH exception unless the deny entry names one. This is "the allowlist minus
+ * `GPL-2.0-only`), otherwise the term itself (conservative when both are ranges). A license
+ * is denied when spdx-satisfies(it, [deny entry]) holds, ignoring its WITH exception unless
+ * the deny entry names one. This is "the allowlist minus
  * the denylist" applied per term, so ranges on either list cannot smuggle a denied id back in.
  * An alternative passes when all of its terms are acceptable; the version passes when one
  * alternative does. It is *denied* (rather than merely not allowed) when every alternative
@@ -213,6 +214,7 @@ export function isKnownLicenseId(id: string): boolean {
     !ast.exception &&
     !id.startsWith('LicenseRef-') &&
     !id.startsWith('DocumentRef-');
+  if (knownIds.size >= 5_000) knownIds.clear(); // a cache of a pure function; keep it small
   knownIds.set(id, known);
   return known;
 }

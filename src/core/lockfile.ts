@@ -17,8 +17,8 @@ import { isValidPackageName } from './names';
  *   `/@scope/name/1.0.0_peer@2.0.0` or `/name/1.0.0_<hash>`.
  * - `pnpm-v6`: lockfileVersion '6.x' (pnpm 8): keys `/name@1.0.0(peer@2.0.0)`.
  * - `pnpm-v9`: lockfileVersion '9.0' (pnpm 9, 10): `packages` keyed `name@1.0.0` plus
- *   `snapshots` keyed `name@1.0.0(peer@2.0.0)`. (Pre-release pnpm 9 builds wrote '7.0'/'8.0'
- *   files of the same shape; they are read as pnpm-v9 when they have `snapshots`.)
+ *   `snapshots` keyed `name@1.0.0(peer@2.0.0)`. (No released pnpm writes 7.x or 8.x; such
+ *   files are read as pnpm-v9 when they have `snapshots`, else as pnpm-v6.)
  * - `yarn-classic`: yarn.lock of yarn 1 ("# yarn lockfile v1"), its own text format.
  * - `yarn-berry`: yarn.lock of yarn 2+ (YAML with `__metadata`).
  *
@@ -174,7 +174,7 @@ function loadByContent(label: string, text: string): Loaded {
       data = undefined;
     }
     if (isObj(data) && ('lockfileVersion' in data || 'packages' in data || 'dependencies' in data)) {
-      return loadNpm(label, text);
+      return npmFormat(label, data);
     }
   }
   if (/^# yarn lockfile v1\s*$/m.test(text)) return loadYarn(label, text);
@@ -194,6 +194,10 @@ function loadNpm(label: string, text: string): Loaded {
     throw validation(`${label} is not valid JSON: ${(err as Error).message}`, { file: label });
   }
   if (!isObj(data)) throw validation(`${label} must hold a JSON object`, { file: label });
+  return npmFormat(label, data);
+}
+
+function npmFormat(label: string, data: Obj): Loaded {
   const version = data.lockfileVersion;
   const hasPackages = isObj(data.packages);
   const hasDependencies = isObj(data.dependencies);

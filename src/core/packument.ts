@@ -19,6 +19,8 @@ export interface FilterResult {
   packument: Packument;
   hidden: HiddenVersion[];
   allowed: string[];
+  /** The earliest time any of these decisions may change by itself (an expiry), or null. */
+  validUntil: number | null;
 }
 
 /**
@@ -52,8 +54,10 @@ export function filterPackument(packument: Packument, decide: (version: string, 
   const kept: Record<string, VersionManifest> = {};
   const hidden: HiddenVersion[] = [];
   const allowed: string[] = [];
+  let validUntil: number | null = null;
   for (const [version, manifest] of Object.entries(versions)) {
     const decision = decide(version, manifest);
+    if (decision.validUntil !== null && (validUntil === null || decision.validUntil < validUntil)) validUntil = decision.validUntil;
     if (decision.allowed) {
       kept[version] = manifest;
       allowed.push(version);
@@ -61,7 +65,7 @@ export function filterPackument(packument: Packument, decide: (version: string, 
       hidden.push({ version, decision });
     }
   }
-  if (hidden.length === 0) return { packument, hidden, allowed };
+  if (hidden.length === 0) return { packument, hidden, allowed, validUntil };
 
   const result: Packument = { ...packument, versions: kept };
   if (packument.time) {
@@ -73,7 +77,7 @@ export function filterPackument(packument: Packument, decide: (version: string, 
     result.time = time;
   }
   result['dist-tags'] = repairDistTags(packument['dist-tags'] ?? {}, allowed);
-  return { packument: result, hidden, allowed };
+  return { packument: result, hidden, allowed, validUntil };
 }
 
 /**

@@ -21,6 +21,10 @@ export interface Settings {
   requireAuth: boolean;
   maxBodySize: string;
   logLevel: string;
+  /** Memory for cached packument responses. */
+  cacheSize: string;
+  /** How long a copy of an upstream packument is used before the upstream is asked again. */
+  upstreamMaxage: string;
   /** How long after publishing a publisher may still unpublish a version (admins: always). */
   unpublishWindow: string;
   /** Only from the config file: who may publish which private names (seeded into the database). */
@@ -134,6 +138,8 @@ const SPECS: SettingSpec[] = [
   { key: 'maxBodySize', env: 'GATEKEEPER_MAX_BODY_SIZE', parse: asSize },
   { key: 'logLevel', env: 'GATEKEEPER_LOG_LEVEL', parse: asLevel },
   { key: 'unpublishWindow', env: 'GATEKEEPER_UNPUBLISH_WINDOW', parse: asDuration },
+  { key: 'cacheSize', env: 'GATEKEEPER_CACHE_SIZE', parse: asSize },
+  { key: 'upstreamMaxage', env: 'GATEKEEPER_UPSTREAM_MAXAGE', parse: asDuration },
 ];
 
 /** Settings that only the file can hold (lists). */
@@ -148,6 +154,8 @@ export const DEFAULTS: Omit<Settings, 'dataDir'> & { dataDir: string } = {
   maxBodySize: '50mb',
   logLevel: 'info',
   unpublishWindow: '72h',
+  cacheSize: '256mb',
+  upstreamMaxage: '2m',
   publishRules: [],
 };
 

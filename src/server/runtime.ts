@@ -6,6 +6,7 @@ import type { GovernanceService } from '../services/governance';
 import type { IdentityService } from '../services/identity';
 import type { PublishingService } from '../services/publishing';
 import type { Settings } from './config';
+import type { PackumentCache } from './registry/packument-cache';
 
 /**
  * What our Verdaccio plugins need from the composition root. Verdaccio deep-clones its
@@ -56,6 +57,8 @@ export interface GatekeeperRuntime {
   governance: GovernanceService;
   publishing: PublishingService;
   audit: AuditLog;
+  /** Cached packument responses (see registry/packument-cache.ts). */
+  packuments: PackumentCache;
   /** Health of the parts /health reports on. */
   health(): Promise<HealthReport>;
   requestContext: AsyncLocalStorage<RequestContext>;

@@ -22,6 +22,8 @@ import { loadSettings, npmConfiguredRegistry, Settings } from './config';
 import { createGate } from './registry/gate';
 import { createLoginRouter } from './registry/login';
 import { applyPackageRules } from './registry/private';
+import { PackumentCache } from './registry/packument-cache';
+import { parseSize } from '../core/duration';
 import { createWriteGuard } from './registry/publish';
 import { GATE_PLUGINS, GatekeeperRuntime, GatePluginName, HealthReport, registerRuntime, RequestContext, unregisterRuntime, VerdaccioStorage } from './runtime';
 import { buildVerdaccioConfig } from './verdaccio-config';
@@ -217,6 +219,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       governance,
       publishing,
       audit: new AuditLog(store),
+      packuments: new PackumentCache(parseSize(settings.cacheSize)),
       requestContext,
       pluginLoaded: (name) => loaded.add(name),
       publicUrl: (req) => `${req.protocol}://${req.get('host') ?? `${settings.host}:${settings.port}`}/`,

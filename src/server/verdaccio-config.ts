@@ -28,7 +28,7 @@ export function buildVerdaccioConfig(input: VerdaccioConfigInput): Record<string
     storage: path.join(settings.dataDir, 'storage'),
     plugins: input.pluginsDir,
     uplinks: {
-      upstream: { url: input.upstream, timeout: '30s', maxage: '2m', fail_timeout: '10s', max_fails: 3, cache: true },
+      upstream: { url: input.upstream, timeout: '30s', maxage: settings.upstreamMaxage, fail_timeout: '10s', max_fails: 3, cache: true },
     },
     packages: packageRules(input.publishRules),
     auth: { [GATE_PLUGINS.auth]: pluginConfig },

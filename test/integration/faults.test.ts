@@ -137,6 +137,9 @@ describe('fail closed on faults while deciding', () => {
       throw new Error('injected evaluation fault');
     };
     cache.peek = () => undefined;
+    // Responses built before the fault were decided correctly and stay valid; the fault
+    // matters for the next request that needs a decision.
+    t.gk.runtime.packuments.invalidate('faulty-fixture');
     try {
       await expectUnavailable(t.url, /injected evaluation fault/);
       const filter = new GatekeeperFilter({ instance: t.gk.runtime.id });

@@ -47,6 +47,10 @@ describe('loadSettings: defaults', () => {
       requireAuth: false,
       maxBodySize: '50mb',
       logLevel: 'info',
+      cacheSize: '256mb',
+      upstreamMaxage: '2m',
+      unpublishWindow: '72h',
+      publishRules: [],
     });
     expect(settings.configFile).toBeUndefined();
     expect(settings.databaseUrl).toBeUndefined();
@@ -99,6 +103,10 @@ describe('loadSettings: environment', () => {
       requireAuth: true,
       maxBodySize: '10mb',
       logLevel: 'debug',
+      cacheSize: '256mb',
+      upstreamMaxage: '2m',
+      unpublishWindow: '72h',
+      publishRules: [],
       adminPassword: 'hunter2hunter2',
     });
   });
@@ -212,6 +220,10 @@ describe('loadSettings: config file', () => {
       requireAuth: true,
       maxBodySize: '20mb',
       logLevel: 'warn',
+      cacheSize: '256mb',
+      upstreamMaxage: '2m',
+      unpublishWindow: '72h',
+      publishRules: [],
       configFile: file,
     });
   });

@@ -1,7 +1,10 @@
 import type { NextFunction, Request, Response } from 'express';
 import { convertDistRemoteToLocalTarballUrls } from '@verdaccio/tarball';
 import { asGatekeeperError, errorBody, ErrorCode, statusOf } from '../../core/errors';
+import path from 'node:path';
+import { parseDuration } from '../../core/duration';
 import { abbreviatePackument, hiddenNotice, Packument, representativeDecision } from '../../core/packument';
+import { buildResponse, CachedResponse, cacheKey, storageRevision } from './packument-cache';
 import { blockMessage, Decision, VersionManifest } from '../../core/policy';
 import { parseRegistryPath, RegistryPath } from '../../core/registry-path';
 import { can } from '../../core/roles';
@@ -76,27 +79,69 @@ function refuse(runtime: GatekeeperRuntime, res: Response, actor: Actor, decisio
 export function createGate(runtime: GatekeeperRuntime, storage: VerdaccioStorage) {
   const { governance } = runtime;
 
-  async function servePackument(req: Request, res: Response, target: Extract<RegistryPath, { kind: 'packument' }>, actor: Actor): Promise<void> {
-    const raw = await readRawPackument(runtime, storage, target.name, req);
-    const { packument, hidden, allowed } = governance.filterPackument(raw);
+  const storageDir = path.join(runtime.settings.dataDir, 'storage');
+  const maxageMs = parseDuration(runtime.settings.upstreamMaxage);
+
+  /** Reads, filters, serialises and compresses a packument response once. */
+  async function buildPackument(req: Request, name: string, abbreviated: boolean): Promise<CachedResponse> {
+    const raw = await readRawPackument(runtime, storage, name, req, true);
+    const uplinks = raw._uplinks as Record<string, { fetched?: number }> | undefined;
+    delete raw._uplinks;
+    const revision = storageRevision(storageDir, name);
+    const generation = governance.cache.current().generation;
+    const { packument, hidden, allowed, validUntil } = governance.filterPackument(raw);
+    const fetched = Object.values(uplinks ?? {}).map((u) => u.fetched ?? 0);
+    const upstreamExpiry = fetched.length > 0 ? Math.min(...fetched) + maxageMs : Infinity;
+    const expiresAt = Math.min(upstreamExpiry, validUntil ?? Infinity);
+    const meta = { generation, revision, expiresAt };
     if (allowed.length === 0 && hidden.length > 0) {
       const decision = representativeDecision(raw, hidden) as Decision;
       const others = hidden.length > 1 ? ` (all ${hidden.length} versions are blocked)` : '';
-      runtime.governance.recordBlocked(actor, decision, 'packument');
-      sendError(res, decision.code as ErrorCode, `${blockMessage(decision)}${others}`, { rule: decision.ruleId, package: target.name });
-      return;
+      const body = errorBody(decision.code as ErrorCode, `${blockMessage(decision)}${others}`, { rule: decision.ruleId, package: name });
+      return buildResponse(statusOf(decision.code as ErrorCode), { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }, JSON.stringify(body), {
+        ...meta,
+        blocked: decision,
+      });
     }
     const local = localTarballUrls(runtime, packument, req);
-    const abbreviated = wantsAbbreviated(req.get('accept'));
-    const body = abbreviated ? abbreviatePackument(local) : local;
-    const notice = hiddenNotice(target.name, hidden);
-    res.setHeader('content-type', abbreviated ? `${ABBREVIATED}; charset=utf-8` : 'application/json; charset=utf-8');
+    const headers: Record<string, string> = {
+      'content-type': abbreviated ? `${ABBREVIATED}; charset=utf-8` : 'application/json; charset=utf-8',
+    };
+    const notice = hiddenNotice(name, hidden);
     if (notice) {
       // npm prints npm-notice only for responses it does not store in its cache.
-      res.setHeader('npm-notice', notice);
-      res.setHeader('cache-control', 'no-store');
+      headers['npm-notice'] = notice;
+      headers['cache-control'] = 'no-store';
     }
-    res.status(200).send(JSON.stringify(body));
+    return buildResponse(200, headers, JSON.stringify(abbreviated ? abbreviatePackument(local) : local), meta);
+  }
+
+  function sendCached(req: Request, res: Response, entry: CachedResponse, actor: Actor): void {
+    if (entry.blocked) governance.recordBlocked(actor, entry.blocked as Decision, 'packument');
+    res.statusCode = entry.status;
+    for (const [key, value] of Object.entries(entry.headers)) res.setHeader(key, value);
+    res.setHeader('etag', entry.etag);
+    res.setHeader('vary', 'accept, accept-encoding');
+    if (entry.status === 200 && req.headers['if-none-match'] === entry.etag) {
+      res.statusCode = 304;
+      res.end();
+      return;
+    }
+    const gzip = /\bgzip\b/.test(req.headers['accept-encoding'] ?? '');
+    const body = gzip ? entry.gzip : entry.body;
+    if (gzip) res.setHeader('content-encoding', 'gzip');
+    res.setHeader('content-length', body.length);
+    if (req.method === 'HEAD') res.end();
+    else res.end(body);
+  }
+
+  async function servePackument(req: Request, res: Response, target: Extract<RegistryPath, { kind: 'packument' }>, actor: Actor): Promise<void> {
+    const abbreviated = wantsAbbreviated(req.get('accept'));
+    const key = cacheKey(target.name, abbreviated, `${req.protocol}://${req.get('host') ?? ''}`);
+    const generation = governance.cache.current().generation; // EPOLICYUNAVAILABLE when it must not be trusted
+    const cached = runtime.packuments.lookup(key, generation, storageRevision(storageDir, target.name), Date.now());
+    const entry = cached ?? (await runtime.packuments.build(key, () => buildPackument(req, target.name, abbreviated)));
+    sendCached(req, res, entry, actor);
   }
 
   async function serveVersion(req: Request, res: Response, target: Extract<RegistryPath, { kind: 'version' }>, actor: Actor): Promise<void> {

@@ -7,13 +7,14 @@ import type { GatekeeperRuntime, VerdaccioStorage } from '../runtime';
  * its copy is older than the uplink's maxage. Our filter plugin passes it through (raw
  * request context); the caller decides.
  */
-export function readRawPackument(runtime: GatekeeperRuntime, storage: VerdaccioStorage, name: string, req: unknown): Promise<Packument> {
+export function readRawPackument(runtime: GatekeeperRuntime, storage: VerdaccioStorage, name: string, req: unknown, keepUpLinkData = false): Promise<Packument> {
   return new Promise((resolve, reject) => {
     runtime.requestContext.run({ raw: true }, () => {
       storage.getPackage({
         name,
         uplinksLook: true,
         req,
+        keepUpLinkData,
         callback: (err, metadata) => (err ? reject(err) : resolve(metadata as Packument)),
       });
     });

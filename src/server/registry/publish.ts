@@ -120,6 +120,9 @@ export function createWriteGuard(runtime: GatekeeperRuntime, storage: VerdaccioS
     }
     if (!target) return next();
     const actor = actorOf(req);
+    const written = target.name;
+    // The stored package changes: drop its cached responses before the client hears back.
+    beforeAnswer(res, async (ok) => (ok ? runtime.packuments.invalidate(written) : undefined), runtime);
     try {
       switch (target.kind) {
         case 'publish':

@@ -211,7 +211,7 @@ describe('detectLockfileFormat', () => {
     expect(detectLockfileFormat('', v3)).toBe('npm-v3');
   });
 
-  it('tells pnpm 7/8 pre-release 9 shapes apart by snapshots', () => {
+  it('reads lockfileVersion 5.x, 6.x and unreleased 7.x/8.x by shape', () => {
     expect(detectLockfileFormat('pnpm-lock.yaml', "lockfileVersion: '7.0'\nimporters: {}\npackages: {}\nsnapshots: {}\n")).toBe('pnpm-v9');
     expect(detectLockfileFormat('pnpm-lock.yaml', "lockfileVersion: '6.1'\npackages: {}\n")).toBe('pnpm-v6');
     expect(detectLockfileFormat('pnpm-lock.yaml', 'lockfileVersion: 5.3\n')).toBe('pnpm-v5');

@@ -168,7 +168,7 @@ describe('filterPackument', () => {
     const decide = jest.fn((v: string) => decision('pkg', v, 'ALLOWED'));
     const result = filterPackument(doc, decide);
     expect(decide).not.toHaveBeenCalled();
-    expect(result).toEqual({ packument: doc, hidden: [], allowed: [] });
+    expect(result).toEqual({ packument: doc, hidden: [], allowed: [], validUntil: null });
   });
 });
 
@@ -361,5 +361,16 @@ describe('abbreviatePackument', () => {
 
   it('defaults dist-tags and versions and omits modified when there is no time', () => {
     expect(abbreviatePackument({ name: 'pkg' })).toEqual({ name: 'pkg', 'dist-tags': {}, versions: {} });
+  });
+});
+
+describe('filterPackument validUntil', () => {
+  it('is the earliest expiry among all decisions, or null when none expires', () => {
+    const doc: Packument = { name: 'pkg', versions: { '1.0.0': {}, '1.1.0': {}, '2.0.0': {} } };
+    const expiries: Record<string, number | null> = { '1.0.0': 5000, '1.1.0': null, '2.0.0': 3000 };
+    const result = filterPackument(doc, (v) => ({ ...decision('pkg', v, 'ALLOWED'), validUntil: expiries[v] }));
+    expect(result.validUntil).toBe(3000);
+    const never = filterPackument(doc, (v) => ({ ...decision('pkg', v, 'ALLOWED'), validUntil: null }));
+    expect(never.validUntil).toBeNull();
   });
 });

@@ -35,7 +35,7 @@ mkdir -p "$HOME"
 printf 'registry=%s\naudit=false\nfund=false\nupdate-notifier=false\n' "$REG" > "$npm_config_userconfig"
 : > "$npm_config_globalconfig"
 
-# project DIR NAME WS_SPEC: the main fixture project (or the workspaces one when WS_SPEC is set).
+# project DIR NAME: the main fixture project. workspaces DIR NAME SIBLING_SPEC: the workspaces one.
 project() {
   rm -rf "$1"; mkdir -p "$1/local-pkg"
   cat > "$1/package.json" <<JSON

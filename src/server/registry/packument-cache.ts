@@ -1,0 +1,129 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+
+/**
+ * Filtered, serialised and compressed packument responses, so a warm packument request costs
+ * a map lookup, a stat and a write: no storage read, no JSON work, no policy evaluation.
+ *
+ * An entry is served only while all of these still hold:
+ * - the policy generation it was built under is current (a policy change, here or in another
+ *   process through NOTIFY, bumps it);
+ * - the package's storage revision (the stored package.json's mtime, size and inode) is the
+ *   one it was built from: publish, unpublish, dist-tag and deprecate all rewrite that file;
+ * - the upstream copy it was built from is younger than the uplink's maxage (after that,
+ *   Verdaccio must be asked so it refreshes from the upstream);
+ * - no decision in it has expired (an approval's expiry).
+ * Memory is bounded: least recently used entries are dropped beyond `maxBytes`.
+ */
+
+export interface CachedResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+  gzip: Buffer;
+  etag: string;
+  generation: number;
+  revision: string;
+  /** When this entry must be rebuilt (upstream maxage, decision expiry). */
+  expiresAt: number;
+  bytes: number;
+  /** For refusals: what to audit each time it is served. */
+  blocked?: unknown;
+}
+
+export function storageRevision(storageDir: string, name: string): string {
+  try {
+    const stat = fs.statSync(path.join(storageDir, name, 'package.json'), { bigint: false });
+    return `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+  } catch {
+    return 'absent';
+  }
+}
+
+export function buildResponse(
+  status: number,
+  headers: Record<string, string>,
+  text: string,
+  meta: { generation: number; revision: string; expiresAt: number; blocked?: unknown },
+): CachedResponse {
+  const body = Buffer.from(text);
+  const gzip = gzipSync(body, { level: 6 });
+  const etag = `"${createHash('sha1').update(gzip).digest('base64url')}"`;
+  return { status, headers, body, gzip, etag, ...meta, bytes: body.length + gzip.length + 512 };
+}
+
+export class PackumentCache {
+  private readonly entries = new Map<string, CachedResponse>();
+  private total = 0;
+  private readonly building = new Map<string, Promise<CachedResponse>>();
+
+  constructor(private readonly maxBytes: number) {}
+
+  get bytes(): number {
+    return this.total;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The entry if it is still valid for this generation, revision and time. */
+  lookup(key: string, generation: number, revision: string, now: number): CachedResponse | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    if (entry.generation !== generation || entry.revision !== revision || entry.expiresAt <= now) {
+      this.remove(key);
+      return undefined;
+    }
+    // Least recently used order: move to the end.
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    return entry;
+  }
+
+  /** One build per key at a time; concurrent misses share it. */
+  build(key: string, make: () => Promise<CachedResponse>): Promise<CachedResponse> {
+    const pending = this.building.get(key);
+    if (pending) return pending;
+    const promise = make()
+      .then((entry) => {
+        this.store(key, entry);
+        return entry;
+      })
+      .finally(() => this.building.delete(key));
+    this.building.set(key, promise);
+    return promise;
+  }
+
+  private store(key: string, entry: CachedResponse): void {
+    if (entry.bytes > this.maxBytes) return;
+    this.remove(key);
+    this.entries.set(key, entry);
+    this.total += entry.bytes;
+    for (const [oldest, old] of this.entries) {
+      if (this.total <= this.maxBytes) break;
+      this.entries.delete(oldest);
+      this.total -= old.bytes;
+    }
+  }
+
+  private remove(key: string): void {
+    const entry = this.entries.get(key);
+    if (entry) {
+      this.entries.delete(key);
+      this.total -= entry.bytes;
+    }
+  }
+
+  /** Drops every entry of a package (all hosts and forms). */
+  invalidate(name: string): void {
+    const prefix = `${name}\u0000`;
+    for (const key of [...this.entries.keys()]) if (key.startsWith(prefix)) this.remove(key);
+  }
+}
+
+export function cacheKey(name: string, abbreviated: boolean, origin: string): string {
+  return `${name}\u0000${abbreviated ? 'a' : 'f'}\u0000${origin}`;
+}
