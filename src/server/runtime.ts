@@ -47,6 +47,7 @@ export interface HealthReport {
   policy: { ok: boolean; generation?: number; error?: string };
   plugins: { ok: boolean; loaded: string[]; missing: string[] };
   upstream: { ok: boolean; url: string; error?: string };
+  cache: { entries: number; bytes: number; maxBytes: number; hits: number; misses: number };
 }
 
 export interface GatekeeperRuntime {

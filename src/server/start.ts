@@ -246,6 +246,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
           policy: { ok: cache.healthy, generation: cache.generation, error: cache.problem },
           plugins: { ok: missing.length === 0, loaded: [...loaded], missing },
           upstream: { url: upstream, ...up },
+          cache: runtime.packuments.stats(),
         };
         report.ok = report.database.ok && report.policy.ok && report.plugins.ok && report.upstream.ok;
         return report;

@@ -58,6 +58,8 @@ export class PackumentCache {
   private readonly entries = new Map<string, CachedResponse>();
   private total = 0;
   private readonly building = new Map<string, Promise<CachedResponse>>();
+  hits = 0;
+  misses = 0;
 
   constructor(private readonly maxBytes: number) {}
 
@@ -72,11 +74,16 @@ export class PackumentCache {
   /** The entry if it is still valid for this generation, revision and time. */
   lookup(key: string, generation: number, revision: string, now: number): CachedResponse | undefined {
     const entry = this.entries.get(key);
-    if (!entry) return undefined;
-    if (entry.generation !== generation || entry.revision !== revision || entry.expiresAt <= now) {
-      this.remove(key);
+    if (!entry) {
+      this.misses++;
       return undefined;
     }
+    if (entry.generation !== generation || entry.revision !== revision || entry.expiresAt <= now) {
+      this.remove(key);
+      this.misses++;
+      return undefined;
+    }
+    this.hits++;
     // Least recently used order: move to the end.
     this.entries.delete(key);
     this.entries.set(key, entry);
@@ -115,6 +122,10 @@ export class PackumentCache {
       this.entries.delete(key);
       this.total -= entry.bytes;
     }
+  }
+
+  stats(): { entries: number; bytes: number; maxBytes: number; hits: number; misses: number } {
+    return { entries: this.entries.size, bytes: this.total, maxBytes: this.maxBytes, hits: this.hits, misses: this.misses };
   }
 
   /** Drops every entry of a package (all hosts and forms). */
