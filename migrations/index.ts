@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as identity from './001_identity';
 import * as policy from './002_policy';
 import * as publishing from './003_publishing';
+import * as licenses from './004_licenses';
 
 /**
  * Every migration, in order. Listed statically (not discovered on disk) so the same list
@@ -17,6 +18,7 @@ export const migrations: ReadonlyArray<[string, Migration]> = [
   ['001_identity', identity],
   ['002_policy', policy],
   ['003_publishing', publishing],
+  ['004_licenses', licenses],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -6,6 +6,7 @@ import { actorOf, principalOfRequest } from '../server/registry/identity';
 import { openApiDocument } from './openapi';
 import type { RouteDef } from './route';
 import * as identityRoutes from './routes/identity';
+import * as licenseRoutes from './routes/licenses';
 import * as policyRoutes from './routes/policy';
 import * as publishingRoutes from './routes/publishing';
 import * as systemRoutes from './routes/system';
@@ -17,6 +18,7 @@ export const ROUTES: readonly RouteDef[] = [
   ...Object.values(identityRoutes),
   ...Object.values(policyRoutes),
   ...Object.values(publishingRoutes),
+  ...Object.values(licenseRoutes),
 ];
 
 function authorize(route: RouteDef, req: Request): void {

@@ -6,6 +6,7 @@ export const ErrorCodes = {
   // Policy decisions (install time).
   ENOTAPPROVED: 403,
   EBANNED: 403,
+  ELICENSE: 403,
   EPOLICYUNAVAILABLE: 503,
   // Publishing.
   EVERSIONEXISTS: 409,

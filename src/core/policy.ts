@@ -1,6 +1,7 @@
 import semver from 'semver';
 import { scopeOf } from './names';
 import type { PublishRule } from './publish';
+import { compileLicensePolicy, CompiledLicensePolicy, describeLicense, evaluateLicense, LicensePolicy, parseLicense } from './license';
 
 /**
  * Policy evaluation: (name, version, manifest, policy snapshot, now) -> decision.
@@ -33,6 +34,17 @@ export interface Ban {
   createdAt: Date;
 }
 
+/** Lets a package range through despite its license. */
+export interface Waiver {
+  id: string;
+  name: string;
+  range: string;
+  reason: string;
+  approvedBy: string;
+  createdAt: Date;
+  expiresAt: Date | null;
+}
+
 export interface PolicySnapshot {
   /** Bumped on every policy change; part of every cache key. */
   generation: number;
@@ -41,9 +53,12 @@ export interface PolicySnapshot {
   bans: Ban[];
   /** Who may publish which private names; a name any rule covers is never proxied. */
   publishRules: PublishRule[];
+  /** The license rule applies when its allowlist is not empty. */
+  license?: LicensePolicy;
+  waivers?: Waiver[];
 }
 
-export type DecisionCode = 'ALLOWED' | 'ENOTAPPROVED' | 'EBANNED';
+export type DecisionCode = 'ALLOWED' | 'ENOTAPPROVED' | 'EBANNED' | 'ELICENSE';
 
 export interface RuleMatch {
   rule: string;
@@ -51,6 +66,8 @@ export interface RuleMatch {
   effect: 'deny' | 'allow' | 'info';
   code?: DecisionCode;
   reason: string;
+  /** Rule-specific facts for explain (the license rule: raw field, expression, failed ids). */
+  details?: Record<string, unknown>;
 }
 
 export interface Decision {
@@ -76,6 +93,9 @@ interface CompiledApproval extends Approval {
 interface CompiledBan extends Ban {
   matcher: semver.Range;
 }
+interface CompiledWaiver extends Waiver {
+  matcher: semver.Range;
+}
 
 /** A snapshot indexed by package name and scope, with ranges parsed once. */
 export interface CompiledPolicy {
@@ -85,6 +105,9 @@ export interface CompiledPolicy {
   approvalsByName: Map<string, CompiledApproval[]>;
   approvalsByScope: Map<string, CompiledApproval[]>;
   publishRules: PublishRule[];
+  /** Undefined while the license allowlist is empty (rule off). */
+  license: CompiledLicensePolicy | undefined;
+  waiversByName: Map<string, CompiledWaiver[]>;
 }
 
 const RANGE_OPTIONS = { includePrerelease: true } as const;
@@ -104,7 +127,12 @@ export function compilePolicy(snapshot: PolicySnapshot): CompiledPolicy {
     approvalsByName: new Map(),
     approvalsByScope: new Map(),
     publishRules: snapshot.publishRules ?? [],
+    license: snapshot.license && snapshot.license.allow.length > 0 ? compileLicensePolicy(snapshot.license) : undefined,
+    waiversByName: new Map(),
   };
+  for (const waiver of snapshot.waivers ?? []) {
+    push(compiled.waiversByName, waiver.name, { ...waiver, matcher: new semver.Range(waiver.range, RANGE_OPTIONS) });
+  }
   if (!POLICY_MODES.includes(snapshot.mode)) throw new Error(`unknown policy mode '${String(snapshot.mode)}'`);
   for (const ban of snapshot.bans) {
     push(compiled.bansByName, ban.name, { ...ban, matcher: new semver.Range(ban.range, RANGE_OPTIONS) });
@@ -142,6 +170,10 @@ export function evaluate(policy: CompiledPolicy, input: EvaluationInput): Decisi
   const spec = `${name}@${version}`;
   const matches: RuleMatch[] = [];
   let validUntil: number | null = null;
+  /** The decision depends on a grant that expires at `at`. */
+  const dependsUntil = (at: number | null) => {
+    if (at !== null && (validUntil === null || at < validUntil)) validUntil = at;
+  };
 
   const bans = (policy.bansByName.get(name) ?? []).filter((b) => b.matcher.test(version));
   for (const ban of bans) {
@@ -175,6 +207,11 @@ export function evaluate(policy: CompiledPolicy, input: EvaluationInput): Decisi
     return decide(false, 'EBANNED', `ban:${ban.id}`, `${spec} is banned: ${describeBan(ban)}`);
   }
 
+  if (policy.license) {
+    const refusal = licenseRule(policy, input, matches, dependsUntil);
+    if (refusal) return decide(false, 'ELICENSE', refusal.ruleId, refusal.reason);
+  }
+
   if (policy.mode === 'allowlist') {
     if (approvals.length === 0) {
       matches.push({
@@ -189,7 +226,7 @@ export function evaluate(policy: CompiledPolicy, input: EvaluationInput): Decisi
     // The decision lasts as long as the longest-lived approval that grants it.
     const expiries = approvals.map((a) => (a.expiresAt ? a.expiresAt.getTime() : Infinity));
     const longest = Math.max(...expiries);
-    validUntil = Number.isFinite(longest) ? longest : null;
+    dependsUntil(Number.isFinite(longest) ? longest : null);
     const approval = approvals[expiries.indexOf(longest)];
     return decide(true, 'ALLOWED', `approval:${approval.id}`, `${spec} is approved (${approval.pattern}@${approval.range})`);
   }
@@ -198,12 +235,61 @@ export function evaluate(policy: CompiledPolicy, input: EvaluationInput): Decisi
   return decide(true, 'ALLOWED', 'mode:open', `${spec} is allowed: the policy is in open mode and no rule blocks it`);
 }
 
+/**
+ * The license rule: evaluates the version's license field against the policy. A violation
+ * is let through by an active waiver for the version; otherwise it blocks with ELICENSE.
+ */
+function licenseRule(
+  policy: CompiledPolicy,
+  input: EvaluationInput,
+  matches: RuleMatch[],
+  dependsUntil: (at: number | null) => void,
+): { ruleId: string; reason: string } | undefined {
+  const spec = `${input.name}@${input.version}`;
+  if (!input.manifest) {
+    matches.push({ rule: 'license', ruleId: null, effect: 'info', reason: 'the version is not known, so its license could not be read' });
+    return undefined;
+  }
+  const parsed = parseLicense(input.manifest as { license?: unknown; licenses?: unknown });
+  const verdict = evaluateLicense(parsed, policy.license as CompiledLicensePolicy);
+  const details = {
+    raw: parsed.raw ?? null,
+    kind: parsed.kind,
+    expression: parsed.expression ?? null,
+    correctedFrom: parsed.correctedFrom ?? null,
+    license: describeLicense(parsed),
+    failedIds: verdict.failedIds,
+    deniedIds: verdict.deniedIds,
+    satisfiedBy: verdict.satisfiedBy,
+  };
+  if (verdict.allowed) {
+    matches.push({ rule: 'license', ruleId: 'policy', effect: 'allow', reason: `${spec} is licensed ${verdict.reason}`, details });
+    return undefined;
+  }
+  const reason = `${spec} is licensed ${verdict.reason}`;
+  const waivers = (policy.waiversByName.get(input.name) ?? []).filter(
+    (w) => (w.expiresAt === null || w.expiresAt.getTime() > input.now) && w.matcher.test(input.version),
+  );
+  if (waivers.length > 0) {
+    const waiver = waivers.reduce((a, b) => ((a.expiresAt?.getTime() ?? Infinity) >= (b.expiresAt?.getTime() ?? Infinity) ? a : b));
+    matches.push({ rule: 'license', ruleId: 'policy', effect: 'deny', code: 'ELICENSE', reason, details });
+    const expiry = waiver.expiresAt ? `, expires ${waiver.expiresAt.toISOString()}` : '';
+    matches.push({ rule: 'waiver', ruleId: waiver.id, effect: 'allow', reason: `license waived for ${waiver.name}@${waiver.range} by ${waiver.approvedBy}: ${waiver.reason}${expiry}` });
+    dependsUntil(waiver.expiresAt?.getTime() ?? null);
+    return undefined;
+  }
+  matches.push({ rule: 'license', ruleId: 'policy', effect: 'deny', code: 'ELICENSE', reason, details });
+  return { ruleId: 'license:policy', reason };
+}
+
 /** The next step a user is told to take for a blocked version. */
 export function nextStep(decision: Pick<Decision, 'name' | 'version' | 'code'>): string {
   const spec = `${decision.name}@${decision.version}`;
   switch (decision.code) {
     case 'ENOTAPPROVED':
       return `Ask an admin to approve it (gatekeeper approve ${spec}); run 'gatekeeper explain ${spec}' for details`;
+    case 'ELICENSE':
+      return `Run 'gatekeeper explain ${spec}' or request a waiver`;
     default:
       return `Run 'gatekeeper explain ${spec}'`;
   }

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { AuditLog } from '../services/audit';
 import type { GovernanceService } from '../services/governance';
 import type { IdentityService } from '../services/identity';
+import type { LicenseService } from '../services/licenses';
 import type { PublishingService } from '../services/publishing';
 import type { Settings } from './config';
 import type { PackumentCache } from './registry/packument-cache';
@@ -57,6 +58,7 @@ export interface GatekeeperRuntime {
   identity: IdentityService;
   governance: GovernanceService;
   publishing: PublishingService;
+  licenses: LicenseService;
   audit: AuditLog;
   /** Cached packument responses (see registry/packument-cache.ts). */
   packuments: PackumentCache;

@@ -14,6 +14,7 @@ import { Store } from '../db/store';
 import { AuditLog, AuditWriter } from '../services/audit';
 import { GovernanceService } from '../services/governance';
 import { IdentityService } from '../services/identity';
+import { LicenseService } from '../services/licenses';
 import { PolicyCache } from '../services/policy-cache';
 import { PublishingService, UpstreamProbe } from '../services/publishing';
 import { parseDuration } from '../core/duration';
@@ -218,6 +219,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       identity,
       governance,
       publishing,
+      licenses: new LicenseService(store, cache, governance),
       audit: new AuditLog(store),
       packuments: new PackumentCache(parseSize(settings.cacheSize)),
       requestContext,

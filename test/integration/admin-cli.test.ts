@@ -6,6 +6,9 @@ import fs from 'node:fs';
 import http from 'node:http';
 import { Client } from 'pg';
 import { main } from '../../src/cli/main';
+import { migrations } from '../../migrations';
+
+const MIGRATIONS = migrations.map(([name]) => name);
 import { captureIo } from '../support/cli';
 import { createTestDatabase } from '../support/database';
 import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
@@ -30,13 +33,13 @@ describe('gatekeeper migrate', () => {
     try {
       const first = await runCli(['migrate'], env);
       expect(first).toMatchObject({ code: 0 });
-      expect(first.output).toContain('applied: 001_identity, 002_policy, 003_publishing');
-      expect(await tables()).toEqual(['approvals', 'audit_log', 'bans', 'policy_state', 'publish_rules', 'published_versions', 'tokens', 'users']);
+      expect(first.output).toContain(`applied: ${MIGRATIONS.join(', ')}`);
+      expect(await tables()).toEqual(['approvals', 'audit_log', 'bans', 'license_waivers', 'policy_state', 'publish_rules', 'published_versions', 'tokens', 'users']);
       const again = await runCli(['migrate'], env);
       expect(again.output).toContain('the database is up to date');
       const down = await runCli(['migrate', '--rollback'], env);
       expect(down.code).toBe(0);
-      expect(down.output).toContain('rolled back: 003_publishing, 002_policy, 001_identity');
+      expect(down.output).toContain(`rolled back: ${[...MIGRATIONS].reverse().join(', ')}`);
       expect(await tables()).toEqual([]);
       expect((await runCli(['migrate'], env)).code).toBe(0);
     } finally {

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import type { Approval, Ban, PolicyMode, PolicySnapshot } from '../../core/policy';
+import type { LicensePolicy } from '../../core/license';
+import type { Approval, Ban, PolicyMode, PolicySnapshot, Waiver } from '../../core/policy';
 import { Page, toPage } from '../pagination';
 import { PublishRuleRow, toPublishRule } from './publishing';
 
@@ -24,6 +25,16 @@ interface BanRow {
   advisory_url: string | null;
   banned_by: string;
   created_at: Date | string;
+}
+
+interface WaiverRow {
+  id: number;
+  name: string;
+  range: string;
+  reason: string;
+  approved_by: string;
+  created_at: Date | string;
+  expires_at: Date | string | null;
 }
 
 const date = (v: Date | string): Date => (v instanceof Date ? v : new Date(v));
@@ -52,6 +63,18 @@ function toBan(row: BanRow): Ban {
   };
 }
 
+function toWaiver(row: WaiverRow): Waiver {
+  return {
+    id: String(row.id),
+    name: row.name,
+    range: row.range,
+    reason: row.reason,
+    approvedBy: row.approved_by,
+    createdAt: date(row.created_at),
+    expiresAt: row.expires_at === null ? null : date(row.expires_at),
+  };
+}
+
 export interface ListFilter {
   name?: string;
   after?: number;
@@ -64,13 +87,24 @@ export class PolicyRepository {
   /** The whole policy in one round trip, however many versions are later decided with it. */
   async loadSnapshot(): Promise<PolicySnapshot> {
     const result = await this.db.raw(`
-      select s.mode, s.generation,
+      select s.mode, s.generation, s.license_allow, s.license_deny, s.license_unknown,
+        coalesce((select json_agg(w order by w.id) from license_waivers w), '[]'::json) as waivers,
         coalesce((select json_agg(a order by a.id) from approvals a), '[]'::json) as approvals,
         coalesce((select json_agg(b order by b.id) from bans b), '[]'::json) as bans,
         coalesce((select json_agg(r order by r.id) from publish_rules r), '[]'::json) as publish_rules
       from policy_state s where s.id = 1`);
     const row = result.rows[0] as
-      | { mode: PolicyMode; generation: string; approvals: ApprovalRow[]; bans: BanRow[]; publish_rules: PublishRuleRow[] }
+      | {
+          mode: PolicyMode;
+          generation: string;
+          approvals: ApprovalRow[];
+          bans: BanRow[];
+          publish_rules: PublishRuleRow[];
+          license_allow: string[];
+          license_deny: string[];
+          license_unknown: 'block' | 'allow';
+          waivers: WaiverRow[];
+        }
       | undefined;
     if (!row) throw new Error('the policy_state row is missing; run the migrations');
     return {
@@ -79,6 +113,8 @@ export class PolicyRepository {
       approvals: row.approvals.map(toApproval),
       bans: row.bans.map(toBan),
       publishRules: row.publish_rules.map(toPublishRule),
+      license: { allow: row.license_allow, deny: row.license_deny, unknown: row.license_unknown },
+      waivers: row.waivers.map(toWaiver),
     };
   }
 
@@ -105,6 +141,39 @@ export class PolicyRepository {
   async mode(): Promise<{ mode: PolicyMode; generation: number; updatedAt: Date; updatedBy: string | null }> {
     const row = await this.db('policy_state').where({ id: 1 }).first();
     return { mode: row.mode, generation: Number(row.generation), updatedAt: row.updated_at, updatedBy: row.updated_by };
+  }
+
+  // License policy and waivers
+
+  async licensePolicy(): Promise<Required<LicensePolicy>> {
+    const row = await this.db('policy_state').where({ id: 1 }).first('license_allow', 'license_deny', 'license_unknown');
+    return { allow: row.license_allow, deny: row.license_deny, unknown: row.license_unknown };
+  }
+
+  async setLicensePolicy(policy: Required<LicensePolicy>): Promise<void> {
+    await this.db('policy_state')
+      .where({ id: 1 })
+      .update({ license_allow: JSON.stringify(policy.allow), license_deny: JSON.stringify(policy.deny), license_unknown: policy.unknown });
+  }
+
+  async saveWaiver(w: { name: string; range: string; reason: string; approvedBy: string; expiresAt: Date | null }): Promise<Waiver> {
+    const [row] = await this.db<WaiverRow>('license_waivers')
+      .insert({ name: w.name, range: w.range, reason: w.reason, approved_by: w.approvedBy, expires_at: w.expiresAt })
+      .returning('*');
+    return toWaiver(row);
+  }
+
+  async removeWaiver(id: number): Promise<Waiver | undefined> {
+    const [row] = await this.db<WaiverRow>('license_waivers').where({ id }).del().returning('*');
+    return row ? toWaiver(row) : undefined;
+  }
+
+  async listWaivers(filter: ListFilter): Promise<Page<Waiver>> {
+    const query = this.db<WaiverRow>('license_waivers').orderBy('id').limit(filter.limit + 1);
+    if (filter.name) query.where('name', filter.name);
+    if (filter.after !== undefined) query.where('id', '>', filter.after);
+    const page = toPage(await query, filter.limit);
+    return { items: page.items.map(toWaiver), nextCursor: page.nextCursor };
   }
 
   // Approvals

@@ -1,0 +1,109 @@
+'use strict';
+/*
+ * The load generator: one autocannon run in its own process (pinned to the CPU the servers do
+ * not use). Options come as JSON in argv[2]:
+ *   { url, connections, ramp, duration, timeout, method, headers, body }
+ * autocannon runs for ramp + duration seconds. Only responses completed inside the measurement
+ * window [ramp, ramp + duration] count towards throughput and latency, so the ramp-up (until
+ * every connection has a response back) does not dilute the rate of slow cases. Latency
+ * percentiles are exact (from every response time in the window, sub-millisecond).
+ * Status codes and errors are counted over the whole run, ramp included.
+ * Prints one JSON object on stdout.
+ */
+const autocannon = require('autocannon');
+
+// autocannon 9 keeps every response body as a string (`body += chunk`, a UTF-8 decode of every
+// chunk), only for body checks and hooks this harness does not use. For 0.5-7 MB responses that
+// caps one load-generator process at ~70 MB/s, i.e. it would measure autocannon rather than the
+// server. Bytes and latency are still counted from the socket and the parser as before.
+if (process.env.BENCH_AUTOCANNON_KEEP_BODY !== '1') {
+  require('autocannon/lib/pipelinedRequestsQueue').prototype.addBody = function addBody() {};
+}
+
+const opts = JSON.parse(process.argv[2]);
+const ramp = Number(opts.ramp || 0);
+const windowS = Number(opts.duration);
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return null;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
+}
+
+let t0;
+const latencies = [];
+let windowBytes = 0;
+const statusCodeStats = {};
+const errorMessages = {};
+let firstInWindow = null;
+let lastInWindow = null;
+
+const instance = autocannon(
+  {
+    url: opts.url,
+    connections: opts.connections,
+    duration: ramp + windowS,
+    timeout: opts.timeout,
+    method: opts.method || 'GET',
+    headers: opts.headers,
+    body: opts.body,
+  },
+  (err, r) => {
+    if (err) {
+      process.stdout.write(JSON.stringify({ error: String(err && err.message ? err.message : err) }) + '\n');
+      process.exit(1);
+    }
+    latencies.sort((a, b) => a - b);
+    const completed = latencies.length;
+    const total = Object.values(statusCodeStats).reduce((a, b) => a + b, 0);
+    const ok2xx = Object.entries(statusCodeStats)
+      .filter(([code]) => code >= 200 && code < 300)
+      .reduce((a, [, n]) => a + n, 0);
+    process.stdout.write(
+      JSON.stringify({
+        ramp,
+        window: windowS,
+        runSeconds: r.duration,
+        completed,
+        reqPerSec: completed / windowS,
+        bytesPerResponse: completed ? windowBytes / completed : 0,
+        totalResponses: total,
+        ok2xx,
+        non2xx: total - ok2xx,
+        errors: r.errors,
+        timeouts: r.timeouts,
+        resets: r.resets,
+        statusCodeStats,
+        errorMessages,
+        firstCompletionAt: firstInWindow,
+        lastCompletionAt: lastInWindow,
+        latency: {
+          p50: percentile(latencies, 50),
+          p90: percentile(latencies, 90),
+          p99: percentile(latencies, 99),
+          max: completed ? latencies[completed - 1] : null,
+          mean: completed ? latencies.reduce((a, b) => a + b, 0) / completed : null,
+        },
+      }) + '\n',
+    );
+  },
+);
+
+instance.on('start', () => {
+  if (t0 === undefined) t0 = process.hrtime.bigint();
+});
+instance.on('response', (_client, statusCode, resBytes, responseTime) => {
+  if (t0 === undefined) t0 = process.hrtime.bigint();
+  statusCodeStats[statusCode] = (statusCodeStats[statusCode] || 0) + 1;
+  const t = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (t >= ramp && t <= ramp + windowS) {
+    latencies.push(responseTime);
+    windowBytes += resBytes;
+    if (firstInWindow === null) firstInWindow = t;
+    lastInWindow = t;
+  }
+});
+instance.on('reqError', (err) => {
+  const key = String(err && err.message ? err.message : err).slice(0, 120);
+  errorMessages[key] = (errorMessages[key] || 0) + 1;
+});

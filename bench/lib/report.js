@@ -1,0 +1,135 @@
+'use strict';
+/* Markdown rendering of the results object built by bench/run.js. Every number comes from it. */
+
+const SERVER_LABEL = { gatekeeper: 'gatekeeper', plain: 'plain Verdaccio', memory: 'in-memory' };
+
+const fmt = (n, digits = 0) => (n === null || n === undefined || !Number.isFinite(n) ? '—' : n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }));
+const num = (n) => (n === null || n === undefined || !Number.isFinite(n) ? '—' : n >= 100 ? fmt(n, 0) : n >= 10 ? fmt(n, 1) : fmt(n, 2));
+const ms = (n) => (n === null || n === undefined ? '—' : n >= 100 ? fmt(n, 0) : n >= 10 ? fmt(n, 1) : fmt(n, 2));
+const mb = (kb) => (kb ? fmt(kb / 1024, 0) : '—');
+const ratio = (a, b) => (a && b ? `${(a / b).toFixed(a / b >= 10 ? 1 : 2)}×` : '—');
+const size = (bytes) => (bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MB` : bytes >= 1024 ? `${(bytes / 1024).toFixed(1)} KB` : `${bytes} B`);
+
+function rssCell(agg) {
+  if (!agg || !agg.peakTreeKb) return '—';
+  return agg.peakTreeKb !== agg.peakMainKb ? `${mb(agg.peakTreeKb)} (node ${mb(agg.peakMainKb)})` : mb(agg.peakTreeKb);
+}
+
+function throughputTable(results) {
+  const lines = [
+    '| case | server | req/s | spread | p50 ms | p99 ms | peak RSS MB | response | n | window s | gk/plain | gk/in-mem |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const c of results.cases) {
+    const gk = c.servers.gatekeeper;
+    for (const server of ['gatekeeper', 'plain', 'memory']) {
+      const s = c.servers[server];
+      if (!s) continue;
+      const first = server === 'gatekeeper' ? c.label : '';
+      if (s.error) {
+        lines.push(`| ${first} | ${SERVER_LABEL[server]} | **ERROR** | | | | ${rssCell(s)} | | | | ${s.error.replace(/\|/g, '\\|').replace(/\n/g, ' ')} | |`);
+        continue;
+      }
+      const isGk = server === 'gatekeeper';
+      const plain = c.servers.plain;
+      const mem = c.servers.memory;
+      lines.push(
+        `| ${first} | ${SERVER_LABEL[server]} | ${num(s.reqPerSec)} | ${s.rounds > 1 ? `±${fmt(s.spreadPct, 0)}%` : '—'} | ${ms(s.p50)} | ${ms(s.p99)} | ${rssCell(s)} | ${s.wireBytes !== undefined ? size(s.wireBytes) : '—'} | ${fmt(s.completed)} | ${s.windows} | ` +
+          `${isGk && !gk.error && plain && !plain.error ? ratio(gk.reqPerSec, plain.reqPerSec) : ''} | ${isGk && !gk.error && mem && !mem.error ? ratio(gk.reqPerSec, mem.reqPerSec) : ''} |`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+function npmTable(npm) {
+  const lines = [
+    '| step | server | wall s (mean) | runs (s) | peak RSS MB | requests the server saw | gk/plain | gk/in-mem |',
+    '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: |',
+  ];
+  for (const step of npm.steps) {
+    const gk = step.servers.gatekeeper;
+    for (const server of ['gatekeeper', 'plain', 'memory']) {
+      const s = step.servers[server];
+      if (!s) continue;
+      const first = server === 'gatekeeper' ? step.label : '';
+      if (s.error) {
+        lines.push(`| ${first} | ${SERVER_LABEL[server]} | **ERROR** | ${s.error.replace(/\|/g, '\\|').replace(/\n/g, ' ').slice(0, 400)} | ${rssCell(s)} | | | |`);
+        continue;
+      }
+      const isGk = server === 'gatekeeper';
+      const plain = step.servers.plain;
+      const mem = step.servers.memory;
+      // For wall times, lower is better: the ratio is gatekeeper time / other time.
+      lines.push(
+        `| ${first} | ${SERVER_LABEL[server]} | ${fmt(s.meanSeconds, 2)} | ${s.runs.map((r) => fmt(r, 2)).join(', ')} | ${rssCell(s)} | ${s.requestsSeen === undefined ? '—' : fmt(s.requestsSeen)} | ` +
+          `${isGk && !gk.error && plain && !plain.error ? ratio(gk.meanSeconds, plain.meanSeconds) : ''} | ${isGk && !gk.error && mem && !mem.error ? ratio(gk.meanSeconds, mem.meanSeconds) : ''} |`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+function render(results) {
+  const m = results.machine;
+  const out = [];
+  out.push('# npm-gatekeeper benchmark', '');
+  out.push(`- date: ${results.startedAt} (total ${fmt(results.totalSeconds, 0)} s)`);
+  out.push(`- command: \`${results.command}\``);
+  out.push(`- machine: ${m.nproc} CPUs (nproc), ${m.cpuModel}, ${fmt(m.memTotalGb, 1)} GB RAM, ${m.kernel}`);
+  out.push(`- software: node ${m.node}, npm ${m.npm}, Verdaccio ${m.verdaccio}, autocannon ${m.autocannon}, npm-gatekeeper ${m.gatekeeper}`);
+  out.push(`- pinning: ${results.pinning}`);
+  out.push(`- gatekeeper database: ${results.database}`);
+  out.push(`- policy: ${results.policy.mode} mode, ${fmt(results.policy.approvals)} approvals, ${results.policy.bans.length} bans (${results.policy.bans.join(', ')}); licenses: ${results.policy.licenses}`);
+  out.push(
+    `- load: autocannon (response bodies counted, not buffered; see bench/README.md), ${results.settings.connections} connections, keep-alive, npm's headers (accept-encoding: gzip); ${results.settings.rounds} round(s) per server and case, ` +
+      `servers alternating (order rotated each round); measurement window ${results.settings.duration} s (longer for slow cases, at most ${results.settings.maxDuration} s) after a ramp-up; ` +
+      `the next run starts when the previous server is idle again`,
+  );
+  const f = results.fixtures;
+  out.push(
+    `- fixtures (upstream, uncompressed): ${Object.entries(f.profiles)
+      .map(([k, p]) => `${k} ${p.versions} versions ${size(p.fullBytes)} full / ${size(p.abbreviatedBytes)} abbreviated`)
+      .join('; ')}; tarballs ${Object.entries(f.tarballs)
+      .map(([k, t]) => `${k} ${size(t.bytes)}`)
+      .join(', ')}; ${f.deps.count} packages for npm ci`,
+  );
+  out.push('');
+  out.push('## Packuments and tarballs', '');
+  out.push(
+    'req/s: responses completed in the measurement window / window length, mean over rounds; spread: (max−min)/mean over rounds; p50/p99: exact, over all responses in the window, mean over rounds; ' +
+      'peak RSS: VmRSS of the server process and its children, sampled every 100 ms during the case (in parentheses: the node process alone); response: bytes on the wire (gzip where the server compressed); ' +
+      'n: responses measured; gk/plain and gk/in-mem: ratio of req/s (above 1: the gatekeeper is faster).',
+    '',
+  );
+  out.push(throughputTable(results), '');
+  if (results.hugeRss.length) {
+    out.push('## Memory while serving the huge packument', '');
+    out.push('| case | server | RSS before MB | peak MB | growth MB |', '| --- | --- | ---: | ---: | ---: |');
+    for (const h of results.hugeRss) out.push(`| ${h.label} | ${SERVER_LABEL[h.server]} | ${mb(h.beforeTreeKb)} | ${mb(h.peakTreeKb)} | ${fmt((h.peakTreeKb - h.beforeTreeKb) / 1024, 0)} |`);
+    out.push('');
+  }
+  if (results.npm) {
+    out.push('## npm ci', '');
+    out.push(results.npm.description, '');
+    if (results.npm.error) out.push(`**ERROR**: ${results.npm.error}`, '');
+    else out.push(npmTable(results.npm), '');
+  }
+  out.push('## Lockfile check (2,000 entries)', '');
+  out.push(results.lockfileCheck.summary, '');
+  if (results.lockfileCheck.result) {
+    const r = results.lockfileCheck.result;
+    out.push(`req/s ${num(r.reqPerSec)}, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms, peak RSS ${rssCell(r)} MB, n ${fmt(r.completed)}`, '');
+  }
+  out.push('## Checks', '');
+  for (const v of results.verification) out.push(`- ${v.ok ? 'ok' : '**FAILED**'}: ${v.what}${v.detail ? ` (${v.detail})` : ''}`);
+  out.push('');
+  if (results.notes.length) {
+    out.push('## Notes', '');
+    for (const n of results.notes) out.push(`- ${n}`);
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+module.exports = { render, size };

@@ -1,0 +1,702 @@
+'use strict';
+/*
+ * npm-gatekeeper benchmark: the gatekeeper against plain Verdaccio (same version, no plugins)
+ * and against an in-memory server that replays the gatekeeper's exact bytes, on packuments of
+ * four sizes (full and abbreviated), two tarballs, `npm ci` of 1,000 packages and the lockfile
+ * check. Everything printed is measured in this run; see bench/README.md.
+ *
+ *   npm run bench                      (builds first)
+ *   BENCH_DURATION=2 BENCH_ROUNDS=1 node bench/run.js
+ *
+ * Processes: the fixture upstream, plain Verdaccio, the gatekeeper and the in-memory server are
+ * children of this process; servers run on CPU 0, everything else (this harness, the upstream,
+ * the load generator bench/lib/load.js, npm) on CPU 1 when taskset exists.
+ */
+const crypto = require('crypto');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { spawnSync } = require('child_process');
+const P = require('./lib/proc');
+const H = require('./lib/http');
+const G = require('./lib/gatekeeper');
+const NPM = require('./lib/npm');
+const { render, size } = require('./lib/report');
+
+const ROOT = path.resolve(__dirname, '..');
+const SERVERS = ['gatekeeper', 'plain', 'memory'];
+const SERVER_CPU = 0;
+const CLIENT_CPU = 1;
+
+function envNumber(name, fallback, min = 0) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min) throw new Error(`${name} must be a number >= ${min}, not '${raw}'`);
+  return n;
+}
+
+const SETTINGS = {
+  duration: envNumber('BENCH_DURATION', 5, 0.5),
+  rounds: Math.floor(envNumber('BENCH_ROUNDS', 2, 1)),
+  connections: Math.floor(envNumber('BENCH_CONNECTIONS', 10, 1)),
+  maxDuration: envNumber('BENCH_MAX_DURATION', 20, 0.5),
+  npmRuns: Math.floor(envNumber('BENCH_NPM_RUNS', 2, 1)),
+  extraApprovals: Math.floor(envNumber('BENCH_EXTRA_APPROVALS', 950, 0)),
+  cases: process.env.BENCH_CASES ? new RegExp(process.env.BENCH_CASES) : undefined,
+  keepTmp: process.env.BENCH_KEEP_TMP === '1',
+  databaseUrl: process.env.BENCH_DATABASE_URL || undefined,
+  gatekeeperLogLevel: process.env.BENCH_GATEKEEPER_LOG_LEVEL || 'warn',
+};
+SETTINGS.maxDuration = Math.max(SETTINGS.maxDuration, SETTINGS.duration);
+
+const log = (msg) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+const wanted = (id) => !SETTINGS.cases || SETTINGS.cases.test(id);
+const redact = (url) => url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+
+function command() {
+  const vars = Object.keys(process.env)
+    .filter((k) => k.startsWith('BENCH_'))
+    .sort()
+    .map((k) => `${k}=${k === 'BENCH_DATABASE_URL' ? redact(process.env[k]) : process.env[k]}`);
+  const base = process.env.npm_lifecycle_event === 'bench' ? 'npm run bench' : `node ${path.relative(process.cwd(), __filename) || 'bench/run.js'}${process.argv.slice(2).map((a) => ` ${a}`).join('')}`;
+  return [...vars, base].join(' ');
+}
+
+function machine() {
+  const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
+  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo);
+  const nproc = spawnSync('nproc', [], { encoding: 'utf8' });
+  const npmV = spawnSync('npm', ['-v'], { encoding: 'utf8', env: G.cleanEnv({}) });
+  const version = (p) => JSON.parse(fs.readFileSync(path.join(ROOT, p), 'utf8')).version;
+  return {
+    nproc: Number((nproc.stdout || '').trim()) || os.cpus().length,
+    cpuModel: model ? model[1].trim() : 'unknown',
+    memTotalGb: os.totalmem() / 1024 ** 3,
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    npm: (npmV.stdout || '').trim().split('\n').pop() || 'unknown',
+    verdaccio: version('node_modules/verdaccio/package.json'),
+    autocannon: version('node_modules/autocannon/package.json'),
+    gatekeeper: version('package.json'),
+  };
+}
+
+function mkdir(dir) {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.chmodSync(dir, 0o755);
+  return dir;
+}
+
+const readyJson = (line) => {
+  const o = JSON.parse(line);
+  return o && o.ready ? o : undefined;
+};
+
+// ------------------------------------------------------------------ database (optional, external)
+async function createDatabase(adminUrl) {
+  const { Client } = require('pg');
+  const name = `bench_${crypto.randomBytes(6).toString('hex')}`;
+  const client = new Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(`create database ${name}`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return { name, url: url.href };
+}
+
+async function dropDatabase(adminUrl, name) {
+  const { Client } = require('pg');
+  const client = new Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(`drop database if exists ${name} with (force)`);
+  } finally {
+    await client.end();
+  }
+}
+
+// ------------------------------------------------------------------ load runs
+async function loadRun(opts) {
+  const { cmd, args } = P.nodeCommand([path.join(__dirname, 'lib/load.js'), JSON.stringify(opts)], CLIENT_CPU);
+  const r = await P.run(cmd, args, { cwd: ROOT });
+  const line = r.stdout.trim().split('\n').pop();
+  let parsed;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    throw new Error(`the load generator failed (exit ${r.code}): ${r.stderr.slice(-500)}`);
+  }
+  if (parsed.error) throw new Error(`the load generator failed: ${parsed.error}`);
+  return parsed;
+}
+
+function runError(r) {
+  const parts = [];
+  if (r.non2xx > 0) {
+    const codes = Object.entries(r.statusCodeStats)
+      .filter(([code]) => !(code >= 200 && code < 300))
+      .map(([code, n]) => `HTTP ${code}×${n}`);
+    parts.push(codes.join(', '));
+  }
+  if (r.errors > 0) parts.push(`${r.errors} request errors (${Object.entries(r.errorMessages).map(([m, n]) => `${m}×${n}`).join('; ')})`);
+  if (r.completed === 0 && parts.length === 0) parts.push('no response completed in the measurement window');
+  return parts.length ? parts.join('; ') : undefined;
+}
+
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+async function upstreamStats(upstreamUrl) {
+  const res = await H.request(`${upstreamUrl}-/bench/stats`);
+  return JSON.parse(res.body.toString('utf8'));
+}
+
+// ------------------------------------------------------------------ main
+async function main() {
+  const startedAt = new Date();
+  const t0 = Date.now();
+  const results = {
+    startedAt: startedAt.toISOString(),
+    command: command(),
+    settings: { ...SETTINGS, cases: process.env.BENCH_CASES || null, databaseUrl: SETTINGS.databaseUrl ? redact(SETTINGS.databaseUrl) : null },
+    machine: machine(),
+    pinning: '',
+    database: '',
+    policy: undefined,
+    fixtures: undefined,
+    cases: [],
+    hugeRss: [],
+    npm: undefined,
+    lockfileCheck: { summary: 'not run' },
+    verification: [],
+    notes: [],
+  };
+  const tmp = mkdir(fs.mkdtempSync(path.join(os.tmpdir(), 'gk-bench-')));
+  let db;
+  let cleaning;
+  const cleanup = () => (cleaning = cleaning || doCleanup());
+  const doCleanup = async () => {
+    await P.stopAll();
+    if (db) {
+      await dropDatabase(SETTINGS.databaseUrl, db.name).then(
+        () => log(`dropped database ${db.name}`),
+        (err) => log(`could not drop database ${db.name}: ${err.message}`),
+      );
+      db = undefined;
+    }
+    if (!SETTINGS.keepTmp) fs.rmSync(tmp, { recursive: true, force: true });
+    else log(`kept ${tmp}`);
+  };
+  let interrupted = false;
+  const onSignal = (signal) => {
+    if (interrupted) return;
+    interrupted = true;
+    log(`${signal}: stopping every child process`);
+    cleanup().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  try {
+    const pinned = P.pinSelf(CLIENT_CPU);
+    results.pinning = pinned
+      ? `servers (gatekeeper with its embedded database, plain Verdaccio, in-memory) on CPU ${SERVER_CPU}; harness, fixture upstream, load generator and npm on CPU ${CLIENT_CPU} (taskset)`
+      : 'none (taskset not found): servers and load generator share all CPUs';
+    if (!pinned) results.notes.push('taskset is not available, so servers and the load generator were not pinned to separate CPUs.');
+    if (SETTINGS.databaseUrl) results.notes.push('The external PostgreSQL server is not started by the benchmark, so it is neither pinned nor counted in the gatekeeper RSS.');
+    log(`temporary directory ${tmp}`);
+
+    // 1. fixture upstream
+    log('starting the fixture upstream (generating packages)');
+    const upstream = await P.startProcess({
+      name: 'upstream',
+      args: [path.join(__dirname, 'lib/upstream.js')],
+      cpu: CLIENT_CPU,
+      cwd: ROOT,
+      env: G.cleanEnv({}),
+      logFile: path.join(tmp, 'upstream.log'),
+      ready: readyJson,
+    });
+    const upstreamUrl = upstream.info.url;
+    const meta = upstream.info.meta;
+    results.fixtures = meta;
+    log(`upstream ${upstreamUrl}: ${Object.values(meta.profiles).map((p) => `${p.name} ${size(p.fullBytes)}`).join(', ')}`);
+
+    // 2. database
+    if (SETTINGS.databaseUrl) {
+      db = await createDatabase(SETTINGS.databaseUrl);
+      results.database = `external PostgreSQL, database ${db.name} created for this run (${redact(db.url)})`;
+      log(`created database ${db.name}`);
+    } else {
+      results.database = 'embedded PostgreSQL (a child of the gatekeeper process, counted in its RSS)';
+    }
+
+    // 3. servers
+    log('starting the gatekeeper, plain Verdaccio and the in-memory server');
+    const [gk, plain, memory] = await Promise.all([
+      G.startGatekeeper({
+        dataDir: mkdir(path.join(tmp, 'gatekeeper')),
+        upstream: upstreamUrl,
+        databaseUrl: db && db.url,
+        logFile: path.join(tmp, 'gatekeeper.log'),
+        cpu: SERVER_CPU,
+        logLevel: SETTINGS.gatekeeperLogLevel,
+      }),
+      P.startProcess({
+        name: 'plain-verdaccio',
+        args: [path.join(__dirname, 'lib/plain-verdaccio.js'), mkdir(path.join(tmp, 'plain')), upstreamUrl],
+        cpu: SERVER_CPU,
+        cwd: ROOT,
+        env: G.cleanEnv({}),
+        logFile: path.join(tmp, 'plain-verdaccio.log'),
+        ready: readyJson,
+      }),
+      P.startProcess({
+        name: 'in-memory',
+        args: [path.join(__dirname, 'lib/memory-server.js')],
+        cpu: SERVER_CPU,
+        cwd: ROOT,
+        env: G.cleanEnv({}),
+        logFile: path.join(tmp, 'memory-server.log'),
+        ready: readyJson,
+      }),
+    ]);
+    const servers = {
+      gatekeeper: { url: gk.url, pid: gk.pid },
+      plain: { url: plain.info.url, pid: plain.pid },
+      memory: { url: memory.info.url, pid: memory.pid },
+    };
+    log(`gatekeeper ${gk.url} (found via ${gk.readyVia}), plain Verdaccio ${plain.info.url}, in-memory ${memory.info.url}`);
+
+    // 4. policy
+    const bans = [];
+    for (const sz of ['medium', 'huge']) {
+      for (const v of meta.profiles[sz].newestReleases) {
+        bans.push({ name: meta.profiles[sz].name, range: v, reason: `benchmark ban of ${meta.profiles[sz].name}@${v} (a made-up advisory)` });
+      }
+    }
+    const benchNames = [
+      ...Object.values(meta.profiles).map((p) => p.name),
+      ...Object.values(meta.tarballs).map((t) => t.name),
+      ...Array.from({ length: meta.deps.count }, (_, i) => `bench-dep-${String(i).padStart(4, '0')}`),
+    ];
+    log(`setting the policy: ${benchNames.length + SETTINGS.extraApprovals} approvals, ${bans.length} bans`);
+    const token = await G.login(gk.url, gk.adminPassword);
+    results.policy = await G.configurePolicy(gk.url, token, { benchNames, extraApprovals: SETTINGS.extraApprovals, bans });
+    if (/no .*licenses endpoint/.test(results.policy.licenses)) results.notes.push(`License policy skipped: ${results.policy.licenses}.`);
+    log(`policy set in ${(results.policy.ms / 1000).toFixed(1)} s; licenses: ${results.policy.licenses}`);
+    const bannedBy = {};
+    for (const b of bans) (bannedBy[b.name] = bannedBy[b.name] || []).push(b.range);
+
+    // 5. cases, warm-up, capture of the gatekeeper's bytes, verification
+    const cases = [];
+    for (const sz of ['small', 'medium', 'large', 'huge']) {
+      for (const variant of ['full', 'abbreviated']) {
+        const p = meta.profiles[sz];
+        cases.push({ id: `packument-${sz}-${variant}`, label: `packument ${sz} ${variant}`, path: `/${p.name}`, headers: H.NPM_HEADERS[variant], variant, pkg: p.name, size: sz });
+      }
+    }
+    for (const k of ['small', 'large']) {
+      const t = meta.tarballs[k];
+      cases.push({ id: `tarball-${k}`, label: `tarball ${k} (${size(t.bytes)})`, path: t.path, headers: H.NPM_HEADERS.tarball, variant: 'any', pkg: t.name, tarballBytes: t.bytes });
+    }
+    const selected = cases.filter((c) => wanted(c.id));
+    const memDir = mkdir(path.join(tmp, 'memory-data'));
+    const memIndex = [];
+    const capture = (entryPath, variant, res) => {
+      const file = `${memIndex.length}.bin`;
+      fs.writeFileSync(path.join(memDir, file), res.body);
+      const headers = {};
+      for (const [k, v] of Object.entries(res.headers)) {
+        if (['date', 'connection', 'keep-alive', 'transfer-encoding', 'content-length'].includes(k)) continue;
+        headers[k] = v;
+      }
+      memIndex.push({ path: entryPath, variant, status: res.status, headers, file });
+    };
+
+    for (const c of selected) {
+      c.servers = {};
+      c.warm = {};
+      for (const server of ['gatekeeper', 'plain']) {
+        const url = `${servers[server].url.replace(/\/$/, '')}${c.path}`;
+        const times = [];
+        let last;
+        for (let i = 0; i < 3; i++) {
+          last = await H.request(url, { headers: c.headers });
+          times.push(last.ms);
+          if (last.status !== 200) break;
+        }
+        if (last.status !== 200) {
+          c.servers[server] = { error: `warm-up: HTTP ${last.status} ${H.decode(last).toString('utf8').slice(0, 200)}` };
+          continue;
+        }
+        c.warm[server] = { singleMs: Math.min(...times.slice(1)), wireBytes: last.body.length, contentType: last.headers['content-type'], contentEncoding: last.headers['content-encoding'] || null, res: last };
+      }
+      const gkWarm = c.warm.gatekeeper;
+      if (gkWarm) capture(c.path, c.variant, gkWarm.res);
+      else c.servers.memory = { error: 'nothing to replay: the gatekeeper did not answer 200' };
+      log(`warmed ${c.id}: ${['gatekeeper', 'plain'].map((s) => (c.warm[s] ? `${s} ${c.warm[s].singleMs.toFixed(1)} ms ${size(c.warm[s].wireBytes)}` : `${s} ${c.servers[s].error}`)).join(', ')}`);
+
+      // Abbreviated must be abbreviated, and the gate must really have removed the banned versions.
+      if (c.variant === 'abbreviated') {
+        for (const server of ['gatekeeper', 'plain']) {
+          if (!c.warm[server]) continue;
+          const ok = /application\/vnd\.npm\.install-v1\+json/.test(c.warm[server].contentType || '');
+          results.verification.push({ ok, what: `${server} answers ${c.id} with the abbreviated media type`, detail: c.warm[server].contentType });
+        }
+      }
+      if (c.size && c.warm.gatekeeper && c.warm.plain) {
+        const gkDoc = H.json(c.warm.gatekeeper.res);
+        const plainDoc = H.json(c.warm.plain.res);
+        const banned = bannedBy[c.pkg] || [];
+        const leaked = banned.filter((v) => gkDoc.versions[v] || (gkDoc.time && gkDoc.time[v]));
+        const latestBanned = banned.includes(gkDoc['dist-tags'].latest);
+        const missingInPlain = banned.filter((v) => !plainDoc.versions[v]);
+        const gkCount = Object.keys(gkDoc.versions).length;
+        const plainCount = Object.keys(plainDoc.versions).length;
+        const expected = plainCount - banned.length;
+        const ok = leaked.length === 0 && !latestBanned && missingInPlain.length === 0 && gkCount === expected;
+        const what = banned.length
+          ? `gatekeeper ${c.id} lacks the ${banned.length} banned versions (${banned.join(', ')}) that plain Verdaccio serves, and latest moved to ${gkDoc['dist-tags'].latest}`
+          : `gatekeeper ${c.id} serves every version plain Verdaccio serves`;
+        results.verification.push({ ok, what, detail: `gatekeeper ${gkCount} versions, plain ${plainCount}${leaked.length ? `, leaked ${leaked.join(', ')}` : ''}${c.warm.gatekeeper.res.headers['npm-notice'] ? '; npm-notice header set' : ''}` });
+        if (!ok) c.servers.gatekeeper = { error: `the gate was not applied as expected: ${what}` };
+      }
+      for (const s of ['gatekeeper', 'plain']) if (c.warm[s]) delete c.warm[s].res;
+    }
+
+    // 6. the in-memory server replays the gatekeeper's bytes
+    const loadMemory = async () => {
+      fs.writeFileSync(path.join(memDir, 'index.json'), JSON.stringify(memIndex));
+      const res = await H.request(`${servers.memory.url}-/bench/load`, { method: 'POST', body: memDir });
+      if (res.status !== 200) throw new Error(`loading the in-memory server failed: ${res.body.toString('utf8')}`);
+      return JSON.parse(res.body.toString('utf8'));
+    };
+    await loadMemory();
+    for (const c of selected) {
+      if (!c.warm.gatekeeper) continue;
+      const url = `${servers.memory.url.replace(/\/$/, '')}${c.path}`;
+      const times = [];
+      let last;
+      for (let i = 0; i < 3; i++) {
+        last = await H.request(url, { headers: c.headers });
+        times.push(last.ms);
+      }
+      const captured = memIndex.find((e) => e.path === c.path && e.variant === c.variant);
+      const same = last.status === captured.status && last.body.equals(fs.readFileSync(path.join(memDir, captured.file)));
+      results.verification.push({ ok: same, what: `in-memory server replays the gatekeeper's bytes for ${c.id}` });
+      if (!same) c.servers.memory = { error: `replay mismatch (HTTP ${last.status})` };
+      else c.warm.memory = { singleMs: Math.min(...times.slice(1)), wireBytes: last.body.length };
+    }
+
+    // 7. measurements
+    const upstreamBefore = await upstreamStats(upstreamUrl);
+    for (const c of selected) {
+      const plan = {};
+      for (const server of SERVERS) {
+        if (c.servers[server] && c.servers[server].error) continue;
+        const single = c.warm[server].singleMs / 1000;
+        const window = Math.min(SETTINGS.maxDuration, Math.max(SETTINGS.duration, 2 * SETTINGS.connections * single));
+        const ramp = Math.min(SETTINGS.maxDuration, Math.max(0.5, 1.2 * SETTINGS.connections * single));
+        plan[server] = { window: Math.round(window * 10) / 10, ramp: Math.round(ramp * 10) / 10 };
+        c.servers[server] = { runs: [], wireBytes: c.warm[server].wireBytes, rss: [] };
+      }
+      log(`measuring ${c.id}: ${Object.entries(plan).map(([s, p]) => `${s} ${p.ramp}+${p.window} s`).join(', ')}`);
+      for (let round = 0; round < SETTINGS.rounds; round++) {
+        const order = SERVERS.slice(round % SERVERS.length).concat(SERVERS.slice(0, round % SERVERS.length));
+        for (const server of order) {
+          if (!plan[server]) continue;
+          const s = c.servers[server];
+          const { pid } = servers[server];
+          await Promise.all(SERVERS.map((x) => P.waitIdle(servers[x].pid)));
+          const up0 = await upstreamStats(upstreamUrl);
+          const sampler = P.sampleRss(pid);
+          let r;
+          try {
+            r = await loadRun({
+              url: `${servers[server].url.replace(/\/$/, '')}${c.path}`,
+              connections: SETTINGS.connections,
+              ramp: plan[server].ramp,
+              duration: plan[server].window,
+              timeout: 600,
+              headers: c.headers,
+            });
+          } finally {
+            s.rss.push(sampler.stop());
+          }
+          const up1 = await upstreamStats(upstreamUrl);
+          r.upstreamRequests = up1.packuments + up1.tarballs - (up0.packuments + up0.tarballs);
+          s.runs.push(r);
+          const err = runError(r);
+          log(`  ${server} round ${round + 1}: ${r.reqPerSec.toFixed(1)} req/s, p50 ${r.latency.p50 === null ? '—' : r.latency.p50.toFixed(2)} ms, n ${r.completed}${err ? `, ERROR ${err}` : ''}`);
+        }
+      }
+      for (const server of SERVERS) {
+        const s = c.servers[server];
+        if (!s || s.error) continue;
+        const errors = s.runs.map(runError).filter(Boolean);
+        const rates = s.runs.map((r) => r.reqPerSec);
+        Object.assign(s, {
+          rounds: s.runs.length,
+          reqPerSec: mean(rates),
+          spreadPct: s.runs.length > 1 ? ((Math.max(...rates) - Math.min(...rates)) / mean(rates)) * 100 : 0,
+          p50: mean(s.runs.map((r) => r.latency.p50 ?? NaN)),
+          p99: mean(s.runs.map((r) => r.latency.p99 ?? NaN)),
+          completed: s.runs.reduce((a, r) => a + r.completed, 0),
+          windows: `${plan[server].window}`,
+          beforeTreeKb: s.rss[0].beforeTreeKb,
+          beforeMainKb: s.rss[0].beforeMainKb,
+          peakTreeKb: Math.max(...s.rss.map((x) => x.peakTreeKb)),
+          peakMainKb: Math.max(...s.rss.map((x) => x.peakMainKb)),
+          upstreamRequests: s.runs.reduce((a, r) => a + r.upstreamRequests, 0),
+        });
+        if (errors.length) s.error = errors.join(' | ');
+        if (s.upstreamRequests > 0) results.notes.push(`${c.id}: ${server} made ${s.upstreamRequests} upstream request(s) during its runs (uplink revalidation), included in its numbers.`);
+      }
+      if (c.size === 'huge') {
+        for (const server of SERVERS) {
+          const s = c.servers[server];
+          if (s && s.rss && s.rss.length) results.hugeRss.push({ case: c.id, label: c.label, server, beforeTreeKb: s.beforeTreeKb, peakTreeKb: s.peakTreeKb, beforeMainKb: s.beforeMainKb, peakMainKb: s.peakMainKb });
+        }
+      }
+      results.cases.push({ id: c.id, label: c.label, servers: c.servers, plan, warm: c.warm });
+    }
+    const upstreamAfter = await upstreamStats(upstreamUrl);
+    results.upstream = { beforeMeasurements: upstreamBefore, afterMeasurements: upstreamAfter };
+
+    // 8. npm ci of 1,000 packages
+    if (wanted('npm-ci')) {
+      results.npm = await npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl });
+      results.notes.push(...results.npm.notes);
+    }
+
+    // 9. lockfile check (placeholder until the endpoint exists)
+    if (wanted('lockfile-check')) {
+      results.lockfileCheck = await lockfileCheck({ gkUrl: gk.url, gkPid: gk.pid, token, meta, tmp });
+    }
+  } finally {
+    results.totalSeconds = (Date.now() - t0) / 1000;
+    await cleanup();
+  }
+
+  const md = render(results);
+  const outDir = mkdir(path.join(__dirname, 'results'));
+  fs.writeFileSync(path.join(outDir, 'latest.md'), `${md}\n`);
+  fs.writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+  process.stdout.write(`${md}\n`);
+  log(`wrote bench/results/latest.md and latest.json (${results.totalSeconds.toFixed(0)} s)`);
+}
+
+// ------------------------------------------------------------------ npm ci
+async function npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl }) {
+  const depNames = Array.from({ length: meta.deps.count }, (_, i) => `bench-dep-${String(i).padStart(4, '0')}`);
+  const dependencies = Object.fromEntries(depNames.map((n) => [n, `^${meta.deps.version}`]));
+  const out = {
+    description:
+      `A project depending on ${depNames.length} packages (bench-dep-*, a few dependencies among themselves). Per registry, with an isolated npm cache and user config: ` +
+      '`npm install --package-lock-only` once (the proxies fetch every packument from the upstream for the first time), one warm-up `npm ci --prefer-offline --no-audit --no-fund` ' +
+      `(fills npm's cache and the proxies' tarball storage), then ${SETTINGS.npmRuns} timed \`npm ci --prefer-offline --no-audit --no-fund\` runs with the warm npm cache. ` +
+      'Wall time of the npm process; lower is better, so here gk/plain and gk/in-mem are ratios of times (above 1: the gatekeeper is slower). ' +
+      'The in-memory server serves the packuments and tarballs the gatekeeper served (fetched with its own Host, so tarball URLs point at it). ' +
+      "'requests the server saw' is counted by the in-memory server only.",
+    steps: [],
+    notes: [],
+  };
+  const projects = {};
+  for (const server of ['gatekeeper', 'plain']) projects[server] = NPM.setupProject(mkdir(path.join(tmp, 'npm', server)), servers[server].url, dependencies);
+  const lockStep = { id: 'lockfile', label: `npm install --package-lock-only (${depNames.length} packages, cold proxy)`, servers: {} };
+  const ciWarm = {};
+  const measureNpm = async (server, fn) => {
+    await Promise.all(SERVERS.map((x) => P.waitIdle(servers[x].pid)));
+    const mem0 = server === 'memory' ? await memStats(servers.memory.url) : undefined;
+    const sampler = P.sampleRss(servers[server].pid);
+    let r;
+    try {
+      r = await fn();
+    } finally {
+      r = { ...(r || {}), rss: sampler.stop() };
+    }
+    if (mem0) r.requestsSeen = (await memStats(servers.memory.url)).requests - mem0.requests;
+    return r;
+  };
+  const stepResult = (entry, runs) => {
+    const errs = runs.filter((r) => r.error).map((r) => r.error);
+    const ok = runs.filter((r) => !r.error);
+    Object.assign(entry, {
+      runs: ok.map((r) => r.seconds),
+      meanSeconds: ok.length ? mean(ok.map((r) => r.seconds)) : NaN,
+      peakTreeKb: Math.max(...runs.map((r) => r.rss.peakTreeKb)),
+      peakMainKb: Math.max(...runs.map((r) => r.rss.peakMainKb)),
+      requestsSeen: runs.some((r) => r.requestsSeen !== undefined) ? runs.reduce((a, r) => a + (r.requestsSeen || 0), 0) : undefined,
+    });
+    if (errs.length) entry.error = errs.join(' | ');
+    return entry;
+  };
+  const lockfile = async (server) => {
+    log(`npm: generating the lockfile against ${server}`);
+    const r = await measureNpm(server, () => NPM.lockfileOnly(projects[server]));
+    if (r.code !== 0) r.error = NPM.failure(r);
+    else if (!fs.existsSync(path.join(projects[server].appDir, 'package-lock.json'))) r.error = 'no package-lock.json was written';
+    lockStep.servers[server] = stepResult({}, [r]);
+  };
+  const ci = async (server) => {
+    const r = await measureNpm(server, () => NPM.ci(projects[server]));
+    if (r.code !== 0) r.error = NPM.failure(r);
+    else {
+      const n = NPM.installedCount(projects[server], 'bench-dep-');
+      if (n !== depNames.length) r.error = `npm ci exited 0 but installed ${n} of ${depNames.length} packages`;
+    }
+    return r;
+  };
+
+  await lockfile('gatekeeper');
+  await lockfile('plain');
+  for (const server of ['gatekeeper', 'plain']) {
+    if (lockStep.servers[server].error) continue;
+    log(`npm: warm-up npm ci against ${server}`);
+    ciWarm[server] = await ci(server);
+  }
+
+  // The in-memory server gets the gatekeeper's answers for every dependency.
+  if (!lockStep.servers.gatekeeper.error && !(ciWarm.gatekeeper && ciWarm.gatekeeper.error)) {
+    log('npm: capturing the gatekeeper\'s packuments and tarballs for the in-memory server');
+    const memHost = new URL(servers.memory.url).host;
+    const memDir = path.join(tmp, 'memory-data');
+    let failed;
+    await H.mapLimit(depNames, 8, async (name) => {
+      for (const variant of ['abbreviated', 'full']) {
+        const res = await H.request(`${servers.gatekeeper.url}${name}`, { headers: { ...H.NPM_HEADERS[variant], host: memHost } });
+        if (res.status !== 200) failed = `${name} (${variant}): HTTP ${res.status}`;
+        const file = `${memIndex.length}.bin`;
+        memIndex.push({ path: `/${name}`, variant, status: res.status, headers: stripHeaders(res.headers), file });
+        fs.writeFileSync(path.join(memDir, file), res.body);
+      }
+      const tgzPath = `/${name}/-/${name}-${meta.deps.version}.tgz`;
+      const res = await H.request(`${servers.gatekeeper.url.replace(/\/$/, '')}${tgzPath}`, { headers: { ...H.NPM_HEADERS.tarball, host: memHost } });
+      if (res.status !== 200) failed = `${tgzPath}: HTTP ${res.status}`;
+      const file = `${memIndex.length}.bin`;
+      memIndex.push({ path: tgzPath, variant: 'any', status: res.status, headers: stripHeaders(res.headers), file });
+      fs.writeFileSync(path.join(memDir, file), res.body);
+    });
+    if (failed) {
+      lockStep.servers.memory = { error: `capturing from the gatekeeper failed: ${failed}` };
+    } else {
+      await loadMemory();
+      projects.memory = NPM.setupProject(mkdir(path.join(tmp, 'npm', 'memory')), servers.memory.url, dependencies);
+      await lockfile('memory');
+      if (!lockStep.servers.memory.error) {
+        log('npm: warm-up npm ci against memory');
+        ciWarm.memory = await ci('memory');
+      }
+    }
+  }
+  out.steps.push(lockStep);
+
+  const ciStep = { id: 'ci', label: `npm ci, warm npm cache (${depNames.length} packages)`, servers: {} };
+  const runsBy = {};
+  for (const server of SERVERS) {
+    if (!projects[server] || (lockStep.servers[server] && lockStep.servers[server].error)) {
+      ciStep.servers[server] = { error: lockStep.servers[server] ? 'no lockfile' : 'not run', runs: [] };
+      continue;
+    }
+    if (ciWarm[server] && ciWarm[server].error) {
+      ciStep.servers[server] = { error: `warm-up: ${ciWarm[server].error}`, runs: [] };
+      continue;
+    }
+    runsBy[server] = [];
+  }
+  for (let round = 0; round < SETTINGS.npmRuns; round++) {
+    const order = SERVERS.slice(round % SERVERS.length).concat(SERVERS.slice(0, round % SERVERS.length));
+    for (const server of order) {
+      if (!runsBy[server]) continue;
+      const up0 = await upstreamStats(upstreamUrl);
+      const r = await ci(server);
+      const up1 = await upstreamStats(upstreamUrl);
+      r.upstreamRequests = up1.packuments + up1.tarballs - (up0.packuments + up0.tarballs);
+      runsBy[server].push(r);
+      log(`npm ci against ${server}: ${r.error ? `ERROR ${r.error}` : `${r.seconds.toFixed(2)} s`}`);
+    }
+  }
+  for (const [server, runs] of Object.entries(runsBy)) {
+    ciStep.servers[server] = stepResult({}, runs);
+    const up = runs.reduce((a, r) => a + (r.upstreamRequests || 0), 0);
+    if (up > 0) out.notes.push(`npm ci: ${server} made ${up} upstream request(s) during the timed runs.`);
+  }
+  out.steps.push(ciStep);
+  return out;
+}
+
+function stripHeaders(headers) {
+  const out = {};
+  for (const [k, v] of Object.entries(headers)) if (!['date', 'connection', 'keep-alive', 'transfer-encoding', 'content-length'].includes(k)) out[k] = v;
+  return out;
+}
+
+async function memStats(url) {
+  const res = await H.request(`${url}-/bench/stats`);
+  return JSON.parse(res.body.toString('utf8'));
+}
+
+// ------------------------------------------------------------------ lockfile check
+async function lockfileCheck({ gkUrl, gkPid, token, meta }) {
+  const endpoint = '/-/gatekeeper/v1/lockfile/check';
+  // A 2,000-entry package-lock.json (v3): the 1,000 bench-dep packages and 1,000 approved names.
+  const packages = { '': { name: 'bench-app', version: '1.0.0', dependencies: {} } };
+  for (let i = 0; i < 2000; i++) {
+    const name = i < meta.deps.count ? `bench-dep-${String(i).padStart(4, '0')}` : `bench-approved-${String(i - meta.deps.count).padStart(4, '0')}`;
+    const version = i < meta.deps.count ? meta.deps.version : '1.0.0';
+    packages[''].dependencies[name] = `^${version}`;
+    packages[`node_modules/${name}`] = {
+      version,
+      resolved: `${gkUrl}${name}/-/${name}-${version}.tgz`,
+      integrity: `sha512-${crypto.createHash('sha512').update(`${name}@${version}`).digest('base64')}`,
+    };
+  }
+  const lockfile = JSON.stringify({ name: 'bench-app', version: '1.0.0', lockfileVersion: 3, requires: true, packages }, null, 2);
+  const body = JSON.stringify({ lockfile });
+  const headers = { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${token}` };
+  const probe = await H.request(`${gkUrl.replace(/\/$/, '')}${endpoint}`, { method: 'POST', headers, body });
+  if (probe.status === 404) {
+    return { summary: `not implemented yet: POST ${endpoint} answered 404.`, status: 404 };
+  }
+  if (probe.status < 200 || probe.status >= 300) {
+    return { summary: `**ERROR**: POST ${endpoint} answered HTTP ${probe.status}: ${H.decode(probe).toString('utf8').slice(0, 300)} (request body: {"lockfile": "<package-lock.json v3 text, 2,000 entries>"})`, status: probe.status };
+  }
+  log('measuring the lockfile check');
+  await P.waitIdle(gkPid);
+  const sampler = P.sampleRss(gkPid);
+  let r;
+  try {
+    const single = probe.ms / 1000;
+    r = await loadRun({
+      url: `${gkUrl.replace(/\/$/, '')}${endpoint}`,
+      method: 'POST',
+      body,
+      headers,
+      connections: SETTINGS.connections,
+      ramp: Math.min(SETTINGS.maxDuration, Math.max(0.5, 1.2 * SETTINGS.connections * single)),
+      duration: Math.min(SETTINGS.maxDuration, Math.max(SETTINGS.duration, 2 * SETTINGS.connections * single)),
+      timeout: 600,
+    });
+  } finally {
+    r = { ...r, rss: sampler.stop() };
+  }
+  const err = runError(r);
+  return {
+    summary: err
+      ? `**ERROR** under load: ${err}`
+      : `POST ${endpoint} with a 2,000-entry package-lock.json (v3), gatekeeper only, ${SETTINGS.connections} connections: single request ${probe.ms.toFixed(1)} ms.`,
+    status: probe.status,
+    result: err ? undefined : { reqPerSec: r.reqPerSec, p50: r.latency.p50, p99: r.latency.p99, completed: r.completed, peakTreeKb: r.rss.peakTreeKb, peakMainKb: r.rss.peakMainKb },
+    raw: r,
+  };
+}
+
+main().catch((err) => {
+  log(`FAILED: ${err && err.stack ? err.stack : err}`);
+  process.exitCode = 1;
+});
