@@ -40,7 +40,7 @@ const SETTINGS = {
   duration: envNumber('BENCH_DURATION', 5, 0.5),
   rounds: Math.floor(envNumber('BENCH_ROUNDS', 2, 1)),
   connections: Math.floor(envNumber('BENCH_CONNECTIONS', 10, 1)),
-  maxDuration: envNumber('BENCH_MAX_DURATION', 20, 0.5),
+  maxDuration: envNumber('BENCH_MAX_DURATION', 15, 0.5),
   npmRuns: Math.floor(envNumber('BENCH_NPM_RUNS', 2, 1)),
   extraApprovals: Math.floor(envNumber('BENCH_EXTRA_APPROVALS', 950, 0)),
   cases: process.env.BENCH_CASES ? new RegExp(process.env.BENCH_CASES) : undefined,
@@ -144,11 +144,31 @@ function runError(r) {
     parts.push(codes.join(', '));
   }
   if (r.errors > 0) parts.push(`${r.errors} request errors (${Object.entries(r.errorMessages).map(([m, n]) => `${m}×${n}`).join('; ')})`);
-  if (r.completed === 0 && parts.length === 0) parts.push('no response completed in the measurement window');
+  if (r.completed === 0 && parts.length === 0) parts.push(`no response completed in the ${r.window} s measurement window (after a ${r.ramp} s ramp-up)`);
   return parts.length ? parts.join('; ') : undefined;
 }
 
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/**
+ * CPU time used on the machine by anything but this benchmark (other processes, or the hypervisor
+ * as steal time) while a run lasts, in % of one CPU. Ours: the three servers and the upstream
+ * with all their descendants, this harness and every child it reaped (load generator, npm).
+ */
+function cpuAccounting(servers, upstreamPid) {
+  const pids = [...SERVERS.map((s) => servers[s].pid), upstreamPid];
+  const ours = () => pids.reduce((a, p) => a + P.cpuSeconds(p), 0) + P.selfCpuSeconds();
+  const busy0 = P.systemBusySeconds();
+  const ours0 = ours();
+  const t0 = Date.now();
+  return {
+    stop() {
+      const wall = (Date.now() - t0) / 1000;
+      const foreign = P.systemBusySeconds() - busy0 - (ours() - ours0);
+      return wall > 0 ? Math.max(0, (foreign / wall) * 100) : 0;
+    },
+  };
+}
 
 async function upstreamStats(upstreamUrl) {
   const res = await H.request(`${upstreamUrl}-/bench/stats`);
@@ -414,22 +434,35 @@ async function main() {
           const { pid } = servers[server];
           await Promise.all(SERVERS.map((x) => P.waitIdle(servers[x].pid)));
           const up0 = await upstreamStats(upstreamUrl);
+          const acct = cpuAccounting(servers, upstream.pid);
           const sampler = P.sampleRss(pid);
+          const url = `${servers[server].url.replace(/\/$/, '')}${c.path}`;
           let r;
           try {
-            r = await loadRun({
-              url: `${servers[server].url.replace(/\/$/, '')}${c.path}`,
-              connections: SETTINGS.connections,
-              ramp: plan[server].ramp,
-              duration: plan[server].window,
-              timeout: 600,
-              headers: c.headers,
-            });
+            // One request right before the run: the server's caches (and its uplink, when its
+            // maxage has passed) are fresh when the window opens. It is recorded, not hidden.
+            const touch = await H.request(url, { headers: c.headers });
+            const upTouch = await upstreamStats(upstreamUrl);
+            const touchUpstream = upTouch.packuments + upTouch.tarballs - (up0.packuments + up0.tarballs);
+            if (touch.status !== 200) throw Object.assign(new Error(`HTTP ${touch.status} right before the run`), { touchStatus: touch.status });
+            if (touchUpstream > 0 || touch.ms > Math.max(50, 10 * c.warm[server].singleMs)) {
+              results.notes.push(
+                `${c.id}, ${server}, round ${round + 1}: the request right before the run took ${touch.ms.toFixed(0)} ms (warm: ${c.warm[server].singleMs.toFixed(1)} ms)` +
+                  `${touchUpstream > 0 ? ` and made ${touchUpstream} upstream request(s) (uplink maxage passed)` : ''}; not part of the measured window.`,
+              );
+            }
+            r = await loadRun({ url, connections: SETTINGS.connections, ramp: plan[server].ramp, duration: plan[server].window, timeout: 600, headers: c.headers });
+            r.touchMs = touch.ms;
+            r.touchUpstreamRequests = touchUpstream;
+            const up1 = await upstreamStats(upstreamUrl);
+            r.upstreamRequests = up1.packuments + up1.tarballs - (upTouch.packuments + upTouch.tarballs);
+          } catch (err) {
+            if (err.touchStatus === undefined) throw err;
+            r = { completed: 0, reqPerSec: 0, non2xx: 1, errors: 0, statusCodeStats: { [err.touchStatus]: 1 }, errorMessages: {}, latency: { p50: null, p99: null }, upstreamRequests: 0 };
           } finally {
             s.rss.push(sampler.stop());
           }
-          const up1 = await upstreamStats(upstreamUrl);
-          r.upstreamRequests = up1.packuments + up1.tarballs - (up0.packuments + up0.tarballs);
+          r.foreignCpuPct = acct.stop();
           s.runs.push(r);
           const err = runError(r);
           log(`  ${server} round ${round + 1}: ${r.reqPerSec.toFixed(1)} req/s, p50 ${r.latency.p50 === null ? '—' : r.latency.p50.toFixed(2)} ms, n ${r.completed}${err ? `, ERROR ${err}` : ''}`);
@@ -453,6 +486,7 @@ async function main() {
           peakTreeKb: Math.max(...s.rss.map((x) => x.peakTreeKb)),
           peakMainKb: Math.max(...s.rss.map((x) => x.peakMainKb)),
           upstreamRequests: s.runs.reduce((a, r) => a + r.upstreamRequests, 0),
+          maxForeignCpuPct: Math.max(...s.runs.map((r) => r.foreignCpuPct)),
         });
         if (errors.length) s.error = errors.join(' | ');
         if (s.upstreamRequests > 0) results.notes.push(`${c.id}: ${server} made ${s.upstreamRequests} upstream request(s) during its runs (uplink revalidation), included in its numbers.`);
@@ -464,6 +498,18 @@ async function main() {
         }
       }
       results.cases.push({ id: c.id, label: c.label, servers: c.servers, plan, warm: c.warm });
+    }
+    const foreign = results.cases.flatMap((c) =>
+      SERVERS.flatMap((server) => ((c.servers[server] && c.servers[server].runs) || []).map((r, i) => ({ what: `${c.id} ${server} round ${i + 1}`, pct: r.foreignCpuPct }))),
+    );
+    if (foreign.length) {
+      const sorted = foreign.map((f) => f.pct).sort((a, b) => a - b);
+      const busy = foreign.filter((f) => f.pct > 10);
+      results.foreignCpu = { medianPct: sorted[Math.floor(sorted.length / 2)], maxPct: sorted[sorted.length - 1], runsAbove10Pct: busy };
+      results.notes.push(
+        `CPU used by anything outside this benchmark (other processes, hypervisor steal) during the measurement runs: median ${sorted[Math.floor(sorted.length / 2)].toFixed(1)}%, ` +
+          `max ${sorted[sorted.length - 1].toFixed(1)}% of one CPU${busy.length ? `; above 10% in: ${busy.map((b) => `${b.what} (${b.pct.toFixed(0)}%)`).join(', ')}` : ''}.`,
+      );
     }
     const upstreamAfter = await upstreamStats(upstreamUrl);
     results.upstream = { beforeMeasurements: upstreamBefore, afterMeasurements: upstreamAfter };

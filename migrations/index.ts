@@ -3,6 +3,7 @@ import * as identity from './001_identity';
 import * as policy from './002_policy';
 import * as publishing from './003_publishing';
 import * as licenses from './004_licenses';
+import * as requests from './005_requests';
 
 /**
  * Every migration, in order. Listed statically (not discovered on disk) so the same list
@@ -19,6 +20,7 @@ export const migrations: ReadonlyArray<[string, Migration]> = [
   ['002_policy', policy],
   ['003_publishing', publishing],
   ['004_licenses', licenses],
+  ['005_requests', requests],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -106,16 +106,34 @@ const CLK_TCK = (() => {
   return Number.isFinite(n) && n > 0 ? n : 100;
 })();
 
-/** CPU seconds (user + system) used so far by pid and its descendants. */
+/** utime + stime + cutime + cstime of one process, in ticks (children count once reaped). */
+function procTicks(p) {
+  const text = readFileOr(`/proc/${p}/stat`, '');
+  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // fields after "(comm)": state is index 0, so utime (field 14) is index 11, stime 12, cutime 13, cstime 14
+  return rest.length > 14 ? Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14]) : 0;
+}
+
+/**
+ * CPU seconds used so far by pid and its descendants, including descendants that already exited
+ * and were reaped (their time is in the parent's cutime/cstime), so differences are consistent.
+ */
 function cpuSeconds(pid) {
   let ticks = 0;
-  for (const p of [pid, ...descendants(pid)]) {
-    const text = readFileOr(`/proc/${p}/stat`, '');
-    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    // fields after "(comm)": state is index 0, so utime (field 14) is index 11, stime index 12
-    if (rest.length > 12) ticks += Number(rest[11]) + Number(rest[12]);
-  }
+  for (const p of [pid, ...descendants(pid)]) ticks += procTicks(p);
   return ticks / CLK_TCK;
+}
+
+/** CPU seconds of this process plus every child it has reaped (load generator runs, npm). */
+function selfCpuSeconds() {
+  return procTicks(process.pid) / CLK_TCK;
+}
+
+/** CPU seconds all CPUs spent busy so far (user, nice, system, irq, softirq, steal), from /proc/stat. */
+function systemBusySeconds() {
+  const f = readFileOr('/proc/stat', '').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal
+  return ((f[0] || 0) + (f[1] || 0) + (f[2] || 0) + (f[5] || 0) + (f[6] || 0) + (f[7] || 0)) / CLK_TCK;
 }
 
 /**
@@ -304,4 +322,4 @@ function listeningPorts(pid) {
   return ports;
 }
 
-module.exports = { waitIdle, cpuSeconds, HAS_TASKSET, pinSelf, nodeCommand, startProcess, stopProcess, stopAll, run, rssOf, sampleRss, listeningPorts, descendants, sleep, children };
+module.exports = { waitIdle, cpuSeconds, selfCpuSeconds, systemBusySeconds, HAS_TASKSET, pinSelf, nodeCommand, startProcess, stopProcess, stopAll, run, rssOf, sampleRss, listeningPorts, descendants, sleep, children };

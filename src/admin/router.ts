@@ -9,6 +9,7 @@ import * as identityRoutes from './routes/identity';
 import * as licenseRoutes from './routes/licenses';
 import * as policyRoutes from './routes/policy';
 import * as publishingRoutes from './routes/publishing';
+import * as requestRoutes from './routes/requests';
 import * as systemRoutes from './routes/system';
 
 export const ADMIN_PREFIX = '/-/gatekeeper/v1';
@@ -19,6 +20,7 @@ export const ROUTES: readonly RouteDef[] = [
   ...Object.values(policyRoutes),
   ...Object.values(publishingRoutes),
   ...Object.values(licenseRoutes),
+  ...Object.values(requestRoutes),
 ];
 
 function authorize(route: RouteDef, req: Request): void {

@@ -10,6 +10,7 @@ import { login } from './commands/login';
 import { migrate } from './commands/migrate';
 import { approvals, approve, audit, ban, bans, explain, policy, unapprove, unban } from './commands/policy';
 import { publishRule, versions } from './commands/publishing';
+import { check, request, requests, usage } from './commands/requests';
 import { start } from './commands/start';
 import { token } from './commands/token';
 import { user } from './commands/user';
@@ -17,7 +18,7 @@ import { whoami } from './commands/whoami';
 import { Output, stdio } from './output';
 
 /** Exit codes: 0 ok, 1 the operation failed, 2 bad usage or configuration. */
-export const COMMANDS: readonly Command[] = [start, migrate, login, whoami, user, token, approve, unapprove, ban, unban, approvals, bans, policy, explain, audit, versions, publishRule, license];
+export const COMMANDS: readonly Command[] = [start, migrate, login, whoami, user, token, approve, unapprove, ban, unban, approvals, bans, policy, explain, audit, versions, publishRule, license, request, requests, check, usage];
 
 function help(io: Output): void {
   io.out('usage: gatekeeper <command> [options]\n');

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { AuditRepository } from './repositories/audit';
 import { PolicyRepository } from './repositories/policy';
 import { PublishingRepository } from './repositories/publishing';
+import { ProjectRepository, RequestRepository } from './repositories/requests';
 import { TokenRepository } from './repositories/tokens';
 import { UserRepository } from './repositories/users';
 
@@ -12,6 +13,8 @@ export interface Repositories {
   audit: AuditRepository;
   policy: PolicyRepository;
   publishing: PublishingRepository;
+  requests: RequestRepository;
+  projects: ProjectRepository;
 }
 
 function bind(db: Knex): Repositories {
@@ -21,6 +24,8 @@ function bind(db: Knex): Repositories {
     audit: new AuditRepository(db),
     policy: new PolicyRepository(db),
     publishing: new PublishingRepository(db),
+    requests: new RequestRepository(db),
+    projects: new ProjectRepository(db),
   };
 }
 

@@ -5,7 +5,9 @@ import type { AuditLog } from '../services/audit';
 import type { GovernanceService } from '../services/governance';
 import type { IdentityService } from '../services/identity';
 import type { LicenseService } from '../services/licenses';
+import type { ProjectsService } from '../services/projects';
 import type { PublishingService } from '../services/publishing';
+import type { RequestsService } from '../services/requests';
 import type { Settings } from './config';
 import type { PackumentCache } from './registry/packument-cache';
 
@@ -59,6 +61,8 @@ export interface GatekeeperRuntime {
   governance: GovernanceService;
   publishing: PublishingService;
   licenses: LicenseService;
+  requests: RequestsService;
+  projects: ProjectsService;
   audit: AuditLog;
   /** Cached packument responses (see registry/packument-cache.ts). */
   packuments: PackumentCache;

@@ -15,6 +15,10 @@ import { AuditLog, AuditWriter } from '../services/audit';
 import { GovernanceService } from '../services/governance';
 import { IdentityService } from '../services/identity';
 import { LicenseService } from '../services/licenses';
+import { ProjectsService } from '../services/projects';
+import { RequestsService } from '../services/requests';
+import type { PackumentFetcher } from '../core/resolve';
+import type { Packument } from '../core/packument';
 import { PolicyCache } from '../services/policy-cache';
 import { PublishingService, UpstreamProbe } from '../services/publishing';
 import { parseDuration } from '../core/duration';
@@ -95,6 +99,24 @@ export function upstreamProbe(upstream: string): UpstreamProbe {
       if (res.ok) return true;
       throw new GatekeeperError('EUPSTREAM', `the upstream answered ${res.status} when asked whether ${name} exists`);
     },
+  };
+}
+
+/**
+ * Full packuments straight from the upstream, through pacote (with its own HTTP cache under
+ * the data directory), for request checks and dependency resolution.
+ */
+export function upstreamFetcher(upstream: string, cacheDir: string): PackumentFetcher {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const pacote = require('pacote') as { packument(spec: string, opts: Record<string, unknown>): Promise<Packument> };
+  return async (name) => {
+    try {
+      return await pacote.packument(name, { registry: upstream, fullMetadata: true, cache: cacheDir, preferOnline: true });
+    } catch (err) {
+      const e = err as { code?: string; statusCode?: number; message: string };
+      if (e.code === 'E404' || e.statusCode === 404) return undefined;
+      throw new GatekeeperError('EUPSTREAM', `cannot read ${name} from the upstream: ${e.message}`);
+    }
   };
 }
 
@@ -220,6 +242,8 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       governance,
       publishing,
       licenses: new LicenseService(store, cache, governance),
+      requests: new RequestsService(store, cache, governance, upstreamFetcher(upstream, path.join(settings.dataDir, 'upstream-cache'))),
+      projects: new ProjectsService(store),
       audit: new AuditLog(store),
       packuments: new PackumentCache(parseSize(settings.cacheSize)),
       requestContext,

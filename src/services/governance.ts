@@ -1,6 +1,7 @@
 import { GatekeeperError, validation } from '../core/errors';
 import { parseExpiry } from '../core/duration';
 import { assertPackageName, assertPackagePattern, assertRange, assertVersion, isScopeWildcard } from '../core/names';
+import { describeLicense, parseLicense } from '../core/license';
 import { filterPackument, FilterResult, Packument } from '../core/packument';
 import { Approval, Ban, blockMessage, Decision, POLICY_MODES, PolicyMode, VersionManifest } from '../core/policy';
 import { clampLimit, decodeCursor, Page } from '../db/pagination';
@@ -20,6 +21,23 @@ export interface Explanation {
   known: boolean;
   message: string;
 }
+
+export interface EntryCheck {
+  name: string;
+  version: string;
+  /** False when neither storage nor the upstream knows this version. */
+  known: boolean;
+  license: string;
+  /** The license rule blocks this version (waived violations are not violations). */
+  licenseViolation: boolean;
+  waived: boolean;
+  allowed: boolean;
+  code: string;
+  ruleId: string;
+  reason: string;
+}
+
+export const MAX_ENTRIES = 20_000;
 
 export interface ListQuery {
   name?: string;
@@ -75,6 +93,54 @@ export class GovernanceService {
     const decision = this.cache.decide(policy, name, version, manifest);
     const message = decision.allowed ? decision.reason : `[${decision.code}] ${blockMessage(decision)}`;
     return { decision, policy: { mode: policy.mode, generation: policy.generation }, known: manifest !== undefined, message };
+  }
+
+  /**
+   * Decides every name@version of a dependency tree with one policy snapshot. Each package's
+   * packument is read once (from storage, which syncs the upstream), a few at a time.
+   */
+  async checkEntries(input: unknown, concurrency = 8): Promise<EntryCheck[]> {
+    if (!Array.isArray(input)) throw validation('entries must be a list of {name, version}');
+    if (input.length > MAX_ENTRIES) throw validation(`at most ${MAX_ENTRIES} entries can be checked at once`);
+    const entries = input.map((e, i) => {
+      const entry = e as { name?: unknown; version?: unknown };
+      try {
+        return { name: assertPackageName(entry?.name), version: assertVersion(entry?.version) };
+      } catch (err) {
+        throw new GatekeeperError((err as GatekeeperError).code ?? 'EVALIDATION', `entries[${i}]: ${(err as Error).message}`);
+      }
+    });
+    const manifests = this.manifests;
+    if (!manifests) throw new GatekeeperError('EPOLICYUNAVAILABLE', 'package metadata cannot be read yet');
+    const names = [...new Set(entries.map((e) => e.name))];
+    const packuments = new Map<string, Packument | undefined>();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(concurrency, names.length) }, async () => {
+        while (next < names.length) {
+          const name = names[next++];
+          packuments.set(name, await manifests.getPackument(name));
+        }
+      }),
+    );
+    return entries.map(({ name, version }) => {
+      const manifest = packuments.get(name)?.versions?.[version];
+      const decision: Decision = this.decide(name, version, manifest);
+      const licenseMatch = decision.matches.find((m) => m.rule === 'license' && m.effect === 'deny');
+      const waived = decision.matches.some((m) => m.rule === 'waiver');
+      return {
+        name,
+        version,
+        known: manifest !== undefined,
+        license: manifest ? describeLicense(parseLicense(manifest as { license?: unknown; licenses?: unknown })) : 'unknown version',
+        licenseViolation: licenseMatch !== undefined && !waived,
+        waived,
+        allowed: decision.allowed,
+        code: decision.code,
+        ruleId: decision.ruleId,
+        reason: decision.reason,
+      };
+    });
   }
 
   // Administration

@@ -1,13 +1,12 @@
 import { GatekeeperError, validation } from '../core/errors';
 import { parseExpiry } from '../core/duration';
-import { describeLicense, licensePolicyEntryError, parseLicense } from '../core/license';
-import { assertPackageName, assertRange, assertVersion } from '../core/names';
-import type { Packument } from '../core/packument';
-import type { Decision, Waiver } from '../core/policy';
+import { licensePolicyEntryError } from '../core/license';
+import { assertPackageName, assertRange } from '../core/names';
+import type { Waiver } from '../core/policy';
 import { clampLimit, decodeCursor, Page } from '../db/pagination';
 import type { Store } from '../db/store';
 import { Actor, auditEntry } from './audit';
-import type { GovernanceService, ListQuery } from './governance';
+import type { EntryCheck, GovernanceService, ListQuery } from './governance';
 import { parseId } from './governance';
 import type { PolicyCache } from './policy-cache';
 import { changePolicy } from './policy-change';
@@ -20,22 +19,6 @@ export interface LicensePolicyView {
   enabled: boolean;
 }
 
-export interface EntryCheck {
-  name: string;
-  version: string;
-  /** False when neither storage nor the upstream knows this version. */
-  known: boolean;
-  license: string;
-  /** The license rule blocks this version (waived violations are not violations). */
-  licenseViolation: boolean;
-  waived: boolean;
-  allowed: boolean;
-  code: string;
-  ruleId: string;
-  reason: string;
-}
-
-export const MAX_ENTRIES = 20_000;
 
 function listOfIds(value: unknown, field: string): string[] {
   if (!Array.isArray(value)) throw validation(`${field} must be a list of SPDX license ids`);
@@ -113,53 +96,6 @@ export class LicenseService {
     return this.store.repos.policy.listWaivers({ name: query.name, after: decodeCursor(query.cursor), limit: clampLimit(query.limit) });
   }
 
-  /**
-   * Decides every name@version of a dependency tree with one policy snapshot. Each package's
-   * packument is read once (from storage, which syncs the upstream), a few at a time.
-   */
-  async checkEntries(input: unknown, concurrency = 8): Promise<EntryCheck[]> {
-    if (!Array.isArray(input)) throw validation('entries must be a list of {name, version}');
-    if (input.length > MAX_ENTRIES) throw validation(`at most ${MAX_ENTRIES} entries can be checked at once`);
-    const entries = input.map((e, i) => {
-      const entry = e as { name?: unknown; version?: unknown };
-      try {
-        return { name: assertPackageName(entry?.name), version: assertVersion(entry?.version) };
-      } catch (err) {
-        throw new GatekeeperError((err as GatekeeperError).code ?? 'EVALIDATION', `entries[${i}]: ${(err as Error).message}`);
-      }
-    });
-    const manifests = this.governance.manifests;
-    if (!manifests) throw new GatekeeperError('EPOLICYUNAVAILABLE', 'package metadata cannot be read yet');
-    const names = [...new Set(entries.map((e) => e.name))];
-    const packuments = new Map<string, Packument | undefined>();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: Math.min(concurrency, names.length) }, async () => {
-        while (next < names.length) {
-          const name = names[next++];
-          packuments.set(name, await manifests.getPackument(name));
-        }
-      }),
-    );
-    return entries.map(({ name, version }) => {
-      const manifest = packuments.get(name)?.versions?.[version];
-      const decision: Decision = this.governance.decide(name, version, manifest);
-      const licenseMatch = decision.matches.find((m) => m.rule === 'license' && m.effect === 'deny');
-      const waived = decision.matches.some((m) => m.rule === 'waiver');
-      return {
-        name,
-        version,
-        known: manifest !== undefined,
-        license: manifest ? describeLicense(parseLicense(manifest as { license?: unknown; licenses?: unknown })) : 'unknown version',
-        licenseViolation: licenseMatch !== undefined && !waived,
-        waived,
-        allowed: decision.allowed,
-        code: decision.code,
-        ruleId: decision.ruleId,
-        reason: decision.reason,
-      };
-    });
-  }
 }
 
 export interface LicenseGroup {

@@ -70,7 +70,7 @@ export const create_license_report: RouteDef = {
   summary: 'The licenses of a dependency tree ({entries: [{name, version}]}), grouped by license, violations marked',
   body: [{ name: 'entries', description: 'every name@version of the tree, e.g. from a lockfile' }],
   handler: async ({ runtime, body }) => {
-    const entries = await runtime.licenses.checkEntries(body.entries);
+    const entries = await runtime.governance.checkEntries(body.entries);
     return ok({ groups: groupByLicense(entries), entries });
   },
 };

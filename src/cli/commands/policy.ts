@@ -35,10 +35,18 @@ async function resolveId(api: Client, resource: 'approvals' | 'bans', ref: strin
 
 export const approve: Command = {
   name: 'approve',
-  usage: 'gatekeeper approve <name>[@range] [--reason R] [--expires 30d]',
-  summary: 'Approve a package or @scope/* for a range (admin)',
+  usage: 'gatekeeper approve <name>[@range] [--reason R] [--expires 30d] [--with-dependencies]',
+  summary: 'Approve a package or @scope/* for a range (admin); with its resolved production dependency tree',
+  booleanFlags: ['with-dependencies'],
   async run({ args, io, env }) {
     const { name, range } = parseSpec(requirePositional(args, 0, 'a package spec'));
+    if (args.flags['with-dependencies']) {
+      if (stringFlag(args, 'expires')) throw new UsageError('--expires cannot be combined with --with-dependencies');
+      const tree = await client(args, env).request<{ approved: string[]; alreadyAllowed: string[] }>('POST', '/approvals/tree', { name, range, reason: stringFlag(args, 'reason') });
+      io.out(`approved ${tree.approved.length}: ${tree.approved.join(', ')}`);
+      if (tree.alreadyAllowed.length > 0) io.out(`already allowed: ${tree.alreadyAllowed.join(', ')}`);
+      return 0;
+    }
     const approval = await client(args, env).request<{ id: string; expiresAt: string | null }>('POST', '/approvals', {
       name,
       range,

@@ -1,0 +1,160 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseSpec } from '../../core/names';
+import { requirePositional, stringFlag, UsageError } from '../args';
+import { createClient, enc } from '../client';
+import type { Command } from '../command';
+import { readLockfile } from '../lockfile-input';
+import { json, Output, table } from '../output';
+
+interface RequestView {
+  id: number;
+  name: string;
+  range: string;
+  status: string;
+  requester: string;
+  summary: string;
+  reason: string;
+  comment: string | null;
+  sourceRequestId: number | null;
+  checks: {
+    versions?: Array<{ version: string; license: string; installScripts: boolean; code: string; reason: string }>;
+    tree?: { root: string; nodes: Array<{ name: string; version: string; kind: string; parent: string | null; license: string; allowed: boolean; code: string }> } | { error: string };
+  };
+  children?: RequestView[];
+}
+
+function showRequest(io: Output, r: RequestView): void {
+  io.out(`request ${r.id}: ${r.name}@${r.range} [${r.status}] by ${r.requester}`);
+  io.out(`  reason:  ${r.reason}`);
+  io.out(`  summary: ${r.summary}`);
+  if (r.comment) io.out(`  comment: ${r.comment}`);
+  for (const v of r.checks.versions ?? []) {
+    io.out(`  ${v.version.padEnd(14)} ${v.license.padEnd(16)} ${v.installScripts ? 'install scripts' : 'no scripts     '}  ${v.code === 'ENOTAPPROVED' ? 'needs approval' : v.code}`);
+  }
+  const tree = r.checks.tree;
+  if (tree && 'nodes' in tree) {
+    io.out(`  dependency tree of ${tree.root}:`);
+    for (const n of tree.nodes.slice(1)) io.out(`    ${n.allowed ? ' ' : '+'} ${n.name}@${n.version} (${n.kind}, ${n.license}${n.allowed ? '' : `, ${n.code}`}) <- ${n.parent}`);
+  } else if (tree) {
+    io.out(`  dependency tree: ${tree.error}`);
+  }
+  if (r.children?.length) io.out(`  dependency requests: ${r.children.map((c) => `${c.id} ${c.name}@${c.range} [${c.status}]`).join(', ')}`);
+}
+
+export const request: Command = {
+  name: 'request',
+  usage: 'gatekeeper request <name>[@range] --reason R [--with-dependencies] | request --lockfile <file> [--reason R]',
+  summary: 'Ask for a package (or for every blocked entry of a lockfile); the checks run at once',
+  booleanFlags: ['with-dependencies', 'json'],
+  async run({ args, io, env }) {
+    const api = createClient({ registry: stringFlag(args, 'registry') }, env);
+    const lockfile = stringFlag(args, 'lockfile');
+    if (lockfile) {
+      const { file, parsed } = readLockfile(lockfile);
+      const result = await api.request<{ created: RequestView[]; alreadyOpen: string[]; allowed: number }>('POST', '/requests/batch', {
+        entries: parsed.entries.map((e) => ({ name: e.name, version: e.version })),
+        reason: stringFlag(args, 'reason') ?? `needed by ${path.basename(path.dirname(file))}`,
+      });
+      if (args.flags.json) io.out(json(result));
+      else {
+        io.out(`${parsed.entries.length} entries: ${result.allowed} allowed, ${result.created.length} requested, ${result.alreadyOpen.length} already requested`);
+        for (const r of result.created) io.out(`  request ${r.id}: ${r.name}@${r.range}`);
+      }
+      return 0;
+    }
+    const { name, range } = parseSpec(requirePositional(args, 0, 'a package spec'));
+    const reason = stringFlag(args, 'reason');
+    if (!reason) throw new UsageError('--reason is required: tell the admins why you need it');
+    const created = await api.request<RequestView>('POST', '/requests', { name, range, reason, withDependencies: args.flags['with-dependencies'] === true });
+    if (args.flags.json) io.out(json(created));
+    else showRequest(io, created);
+    return 0;
+  },
+};
+
+export const requests: Command = {
+  name: 'requests',
+  usage: 'gatekeeper requests [--status S] [--mine] [--json] | requests show <id> | requests approve <id> [--comment C] [--with-dependencies] | requests reject <id> [--comment C] | requests cancel <id>',
+  summary: 'List requests (yours, or all for admins), show one with its checks, approve, reject or cancel',
+  booleanFlags: ['json', 'mine', 'with-dependencies'],
+  async run({ args, io, env }) {
+    const api = createClient({ registry: stringFlag(args, 'registry') }, env);
+    const action = args.positionals[0];
+    if (!action) {
+      const params = new URLSearchParams({ limit: '500' });
+      const status = stringFlag(args, 'status');
+      if (status) params.set('status', status);
+      if (args.flags.mine) params.set('mine', 'true');
+      const page = await api.request<{ items: RequestView[] }>('GET', `/requests?${params.toString()}`);
+      io.out(args.flags.json ? json(page.items) : table(page.items as unknown as Array<Record<string, unknown>>, ['id', 'name', 'range', 'status', 'requester', 'summary']));
+      return 0;
+    }
+    const id = requirePositional(args, 1, 'a request id');
+    const comment = stringFlag(args, 'comment');
+    let result: RequestView;
+    switch (action) {
+      case 'show':
+        result = await api.request<RequestView>('GET', `/requests/${enc(id)}`);
+        break;
+      case 'approve':
+        result = await api.request<RequestView>('POST', `/requests/${enc(id)}/approve`, { comment, withDependencies: args.flags['with-dependencies'] === true });
+        break;
+      case 'reject':
+        result = await api.request<RequestView>('POST', `/requests/${enc(id)}/reject`, { comment });
+        break;
+      case 'cancel':
+        result = await api.request<RequestView>('POST', `/requests/${enc(id)}/cancel`, { comment });
+        break;
+      default:
+        throw new UsageError(`unknown action '${action}'`);
+    }
+    if (args.flags.json) io.out(json(result));
+    else showRequest(io, result);
+    return 0;
+  },
+};
+
+interface CheckResult {
+  ok: boolean;
+  checked: number;
+  blocked: Array<{ name: string; version: string; code: string; reason: string }>;
+  project?: { name: string; version: string; packages: number };
+}
+
+export const check: Command = {
+  name: 'check',
+  usage: 'gatekeeper check [lockfile] [--record] [--json]',
+  summary: 'CI pre-flight: would every lockfile entry install? Exit 0 yes, 1 some are blocked, 2 bad input',
+  booleanFlags: ['json', 'record'],
+  async run({ args, io, env }) {
+    const { file, parsed } = readLockfile(args.positionals[0]);
+    const body: Record<string, unknown> = { entries: parsed.entries };
+    if (args.flags.record) {
+      const pkgFile = path.join(path.dirname(file), 'package.json');
+      const pkg = fs.existsSync(pkgFile) ? (JSON.parse(fs.readFileSync(pkgFile, 'utf8')) as { name?: string; version?: string }) : {};
+      body.project = { name: pkg.name ?? parsed.root?.name ?? path.basename(path.dirname(file)), version: pkg.version ?? parsed.root?.version ?? '0.0.0', format: parsed.format };
+    }
+    const result = await createClient({ registry: stringFlag(args, 'registry') }, env).request<CheckResult>('POST', '/lockfile/check', body);
+    if (args.flags.json) io.out(json({ lockfile: file, format: parsed.format, ...result }));
+    else {
+      io.out(`${file} (${parsed.format}): ${result.checked} entries, ${result.blocked.length} blocked`);
+      for (const b of result.blocked) io.out(`  [${b.code}] ${b.reason}`);
+      if (result.project) io.out(`recorded as project ${result.project.name}@${result.project.version}`);
+    }
+    return result.ok ? 0 : 1;
+  },
+};
+
+export const usage: Command = {
+  name: 'usage',
+  usage: 'gatekeeper usage <name>[@version] [--json]',
+  summary: 'Which recorded projects use a package version: the impact of a ban',
+  booleanFlags: ['json'],
+  async run({ args, io, env }) {
+    const spec = requirePositional(args, 0, 'name or name@version');
+    const result = await createClient({ registry: stringFlag(args, 'registry') }, env).request<{ projects: Array<Record<string, unknown>> }>('GET', `/usage/${enc(spec)}`);
+    io.out(args.flags.json ? json(result) : result.projects.length === 0 ? `no recorded project uses ${spec}` : table(result.projects, ['project', 'projectVersion', 'version', 'integrity', 'dev']));
+    return 0;
+  },
+};

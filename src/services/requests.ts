@@ -1,0 +1,306 @@
+import semver from 'semver';
+import { GatekeeperError, validation } from '../core/errors';
+import { describeLicense, parseLicense } from '../core/license';
+import { assertPackageName, assertRange, assertVersion } from '../core/names';
+import { hasInstallScript, Packument } from '../core/packument';
+import type { VersionManifest } from '../core/policy';
+import type { Decision } from '../core/policy';
+import { PackumentFetcher, resolveTree, ResolveResult } from '../core/resolve';
+import { can } from '../core/roles';
+import { isUniqueViolation } from '../db/errors';
+import { clampLimit, decodeCursor, Page } from '../db/pagination';
+import { PackageRequest, REQUEST_STATUSES, RequestStatus } from '../db/repositories/requests';
+import type { Repositories, Store } from '../db/store';
+import { Actor, auditEntry } from './audit';
+import type { GovernanceService } from './governance';
+import type { Principal } from './identity';
+import type { PolicyCache } from './policy-cache';
+import { changePolicy } from './policy-change';
+
+export interface VersionCheck {
+  version: string;
+  license: string;
+  installScripts: boolean;
+  deprecated: boolean;
+  /** ENOTAPPROVED means: nothing but the missing approval blocks it. */
+  code: string;
+  reason: string;
+}
+
+export interface TreeNodeCheck {
+  name: string;
+  version: string;
+  kind: string;
+  parent: string | null;
+  license: string;
+  installScripts: boolean;
+  allowed: boolean;
+  code: string;
+  reason: string;
+}
+
+export interface RequestChecks {
+  versions: VersionCheck[];
+  tree?: { root: string; nodes: TreeNodeCheck[]; skipped: ResolveResult['skipped'] } | { error: string };
+}
+
+export interface RequestView extends PackageRequest {
+  children?: PackageRequest[];
+}
+
+const isAdmin = (p: Principal | undefined) => can(p?.role, 'govern');
+
+function versionCheck(version: string, manifest: VersionManifest, decision: Decision): VersionCheck {
+  return {
+    version,
+    license: describeLicense(parseLicense(manifest as { license?: unknown; licenses?: unknown })),
+    installScripts: hasInstallScript(manifest),
+    deprecated: typeof manifest.deprecated === 'string' && manifest.deprecated !== '',
+    code: decision.code,
+    reason: decision.reason,
+  };
+}
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** "MIT, no install scripts, 3 new transitive dependencies, 1 banned" */
+export function summarize(checks: RequestChecks): string {
+  const parts: string[] = [];
+  const licenses = [...new Set(checks.versions.map((v) => v.license))];
+  parts.push(licenses.length > 0 ? licenses.join(' / ') : 'no matching version');
+  const scripted = checks.versions.filter((v) => v.installScripts).length;
+  parts.push(scripted === 0 ? 'no install scripts' : `install scripts in ${plural(scripted, 'version')}`);
+  const blocked = (code: string) => checks.versions.filter((v) => v.code === code).length + (checks.tree && 'nodes' in checks.tree ? checks.tree.nodes.filter((n) => n.code === code && n.kind !== 'root').length : 0);
+  if (checks.tree && 'nodes' in checks.tree) {
+    const fresh = checks.tree.nodes.filter((n) => n.kind !== 'root' && !n.allowed).length;
+    parts.push(`${plural(fresh, 'new transitive dependency', 'new transitive dependencies')}`);
+  } else if (checks.tree) {
+    parts.push(`dependencies not resolved (${checks.tree.error})`);
+  }
+  const banned = blocked('EBANNED');
+  if (banned > 0) parts.push(`${banned} banned`);
+  const licensed = blocked('ELICENSE');
+  if (licensed > 0) parts.push(`${plural(licensed, 'license violation')}`);
+  return parts.join(', ');
+}
+
+/**
+ * Package requests: a developer asks, the gatekeeper checks (versions on the upstream, their
+ * licenses and install scripts, the dependency tree, every policy rule), an admin decides.
+ * Approving creates the approval; approving with dependencies approves the resolved tree.
+ */
+export class RequestsService {
+  constructor(
+    private readonly store: Store,
+    private readonly cache: PolicyCache,
+    private readonly governance: GovernanceService,
+    private readonly upstream: PackumentFetcher,
+  ) {}
+
+  private async upstreamPackument(name: string): Promise<Packument> {
+    const packument = await this.upstream(name);
+    if (!packument) throw new GatekeeperError('ENOTFOUND', `${name} is not on the upstream registry`);
+    return packument;
+  }
+
+  /** The automated checks of name@range: every matching version, and the tree of the one npm would pick. */
+  async check(name: string, range: string): Promise<RequestChecks> {
+    const packument = await this.upstreamPackument(name);
+    const versions = Object.keys(packument.versions ?? {})
+      .filter((v) => semver.valid(v) && semver.satisfies(v, range, { includePrerelease: range === '*' }))
+      .sort(semver.rcompare);
+    if (versions.length === 0) throw new GatekeeperError('ENOTFOUND', `no version of ${name} on the upstream satisfies ${range}`);
+    const checks: RequestChecks = {
+      versions: versions.map((v) => {
+        const manifest = (packument.versions?.[v] ?? {}) as VersionManifest;
+        return versionCheck(v, manifest, this.governance.decide(name, v, manifest));
+      }),
+    };
+    try {
+      const tree = await resolveTree(name, range, (n) => (n === name ? Promise.resolve(packument) : this.upstream(n)));
+      checks.tree = {
+        root: `${tree.nodes[0].name}@${tree.nodes[0].version}`,
+        skipped: tree.skipped,
+        nodes: tree.nodes.map((node) => {
+          const d = this.governance.decide(node.name, node.version, node.manifest);
+          return { ...versionCheck(node.version, node.manifest, d), name: node.name, kind: node.kind, parent: node.parent, allowed: d.allowed };
+        }),
+      };
+    } catch (err) {
+      if (!(err instanceof GatekeeperError)) throw err;
+      checks.tree = { error: err.message };
+    }
+    return checks;
+  }
+
+  async create(actor: Actor, input: { name?: unknown; range?: unknown; reason?: unknown; withDependencies?: unknown }): Promise<RequestView> {
+    const name = assertPackageName(input.name);
+    const range = assertRange(input.range);
+    const reason = typeof input.reason === 'string' && input.reason.trim() !== '' ? input.reason.trim().slice(0, 2000) : undefined;
+    if (!reason) throw validation('say why you need it: a request needs a reason (--reason)');
+    const withDependencies = input.withDependencies === true;
+    const checks = await this.check(name, range);
+    const pending = await this.store.repos.requests.findPending(name, range);
+    if (pending) throw new GatekeeperError('ECONFLICT', `there is already an open request for ${name}@${range}: request ${pending.id}`, { id: pending.id });
+    try {
+      return await this.store.transaction(async (repos) => {
+        const parent = await repos.requests.save({ name, range, reason, requester: actor.username, withDependencies, checks: checks as unknown as Record<string, unknown>, summary: summarize(checks) });
+        await repos.audit.save(auditEntry(actor, 'request.create', { package: name, details: { id: parent.id, range, reason, summary: parent.summary } }));
+        const children = withDependencies ? await this.queueDependencies(repos, actor, parent, checks) : [];
+        return { ...parent, children };
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) {
+        const existing = await this.store.repos.requests.findPending(name, range);
+        throw new GatekeeperError('ECONFLICT', `there is already an open request for ${name}@${range}: request ${existing?.id ?? '?'}`, { id: existing?.id });
+      }
+      throw err;
+    }
+  }
+
+  /** One child request per package of the tree that the policy does not allow yet. */
+  private async queueDependencies(repos: Repositories, actor: Actor, parent: PackageRequest, checks: RequestChecks): Promise<PackageRequest[]> {
+    if (!checks.tree || !('nodes' in checks.tree)) return [];
+    const children: PackageRequest[] = [];
+    for (const node of checks.tree.nodes) {
+      if (node.kind === 'root' || node.allowed) continue;
+      if (await repos.requests.findPending(node.name, node.version)) continue;
+      const child = await repos.requests.save({
+        name: node.name,
+        range: node.version,
+        reason: `dependency of ${parent.name}@${parent.range} (request ${parent.id}), needed by ${node.parent}`,
+        requester: actor.username,
+        sourceRequestId: parent.id,
+        checks: { versions: [{ version: node.version, license: node.license, installScripts: node.installScripts, deprecated: false, code: node.code, reason: node.reason }] },
+        summary: `${node.license}, ${node.installScripts ? 'install scripts' : 'no install scripts'}${node.code === 'EBANNED' ? ', banned' : ''}`,
+      });
+      children.push(child);
+    }
+    if (children.length > 0) {
+      await repos.audit.saveMany(children.map((c) => auditEntry(actor, 'request.create', { package: c.name, details: { id: c.id, range: c.range, sourceRequestId: parent.id } })));
+    }
+    return children;
+  }
+
+  /** Files one request per blocked name@version (a lockfile's), as one batch. */
+  async createBatch(actor: Actor, input: { entries?: unknown; reason?: unknown }): Promise<{ created: PackageRequest[]; alreadyOpen: string[]; allowed: number }> {
+    if (!Array.isArray(input.entries)) throw validation('entries must be a list of {name, version}');
+    const reason = typeof input.reason === 'string' && input.reason.trim() !== '' ? input.reason.trim() : 'needed by a lockfile';
+    const policy = this.cache.current();
+    const blocked = new Map<string, { name: string; version: string }>();
+    let allowed = 0;
+    for (const e of input.entries as Array<{ name?: unknown; version?: unknown }>) {
+      const name = assertPackageName(e?.name);
+      const version = assertVersion(e?.version);
+      const d = this.governance.cache.decide(policy, name, version, undefined);
+      if (d.allowed) allowed++;
+      else blocked.set(`${name}@${version}`, { name, version });
+    }
+    return this.store.transaction(async (repos) => {
+      const created: PackageRequest[] = [];
+      const alreadyOpen: string[] = [];
+      for (const { name, version } of blocked.values()) {
+        if (await repos.requests.findPending(name, version)) {
+          alreadyOpen.push(`${name}@${version}`);
+          continue;
+        }
+        created.push(await repos.requests.save({ name, range: version, reason, requester: actor.username, summary: 'filed from a lockfile' }));
+      }
+      if (created.length > 0) {
+        await repos.audit.saveMany(created.map((c) => auditEntry(actor, 'request.create', { package: c.name, details: { id: c.id, range: c.range, batch: true } })));
+      }
+      return { created, alreadyOpen, allowed };
+    });
+  }
+
+  async list(principal: Principal | undefined, query: { status?: string; mine?: string; cursor?: string; limit?: unknown }): Promise<Page<PackageRequest>> {
+    if (query.status !== undefined && !REQUEST_STATUSES.includes(query.status as RequestStatus)) {
+      throw validation(`status must be one of ${REQUEST_STATUSES.join(', ')}`);
+    }
+    const onlyMine = query.mine === 'true' || !isAdmin(principal);
+    return this.store.repos.requests.list({
+      status: query.status as RequestStatus | undefined,
+      requester: onlyMine ? principal?.username : undefined,
+      after: decodeCursor(query.cursor),
+      limit: clampLimit(query.limit),
+    });
+  }
+
+  async get(principal: Principal | undefined, id: number): Promise<RequestView> {
+    const request = await this.store.repos.requests.find(id);
+    if (!request || (!isAdmin(principal) && request.requester !== principal?.username)) throw new GatekeeperError('ENOTFOUND', `there is no request ${id}`);
+    return { ...request, children: await this.store.repos.requests.children(id) };
+  }
+
+  async approve(actor: Actor, id: number, input: { comment?: unknown; withDependencies?: unknown }): Promise<RequestView> {
+    const comment = typeof input.comment === 'string' ? input.comment : null;
+    return changePolicy(this.store, this.cache, actor, 'the request', async (repos) => {
+      const request = await repos.requests.find(id);
+      if (!request) throw new GatekeeperError('ENOTFOUND', `there is no request ${id}`);
+      if (request.status !== 'pending') throw new GatekeeperError('ECONFLICT', `request ${id} is ${request.status} already`);
+      const approvalId = await this.ensureApproval(repos, actor, request.name, request.range, `request ${id}: ${request.reason}`);
+      const decided = (await repos.requests.decide(id, { status: 'approved', by: actor.username, comment, approvalId })) as PackageRequest;
+      await repos.audit.save(auditEntry(actor, 'request.approve', { package: request.name, ruleId: `approval:${approvalId}`, details: { id, range: request.range, comment } }));
+      const children = await repos.requests.children(id);
+      if (input.withDependencies === true || request.withDependencies) {
+        for (const child of children.filter((c) => c.status === 'pending')) {
+          const childApproval = await this.ensureApproval(repos, actor, child.name, child.range, `dependency of ${request.name}@${request.range} (request ${id})`);
+          await repos.requests.decide(child.id, { status: 'approved', by: actor.username, comment: `approved with request ${id}`, approvalId: childApproval });
+          await repos.audit.save(auditEntry(actor, 'request.approve', { package: child.name, ruleId: `approval:${childApproval}`, details: { id: child.id, range: child.range, sourceRequestId: id } }));
+        }
+      }
+      return { ...decided, children: await repos.requests.children(id) };
+    });
+  }
+
+  /** The approval for name@range: the existing one, or a new one. */
+  private async ensureApproval(repos: Repositories, actor: Actor, name: string, range: string, reason: string): Promise<number> {
+    const existing = await repos.policy.findApprovalBySpec(name, range);
+    if (existing) return Number(existing.id);
+    const approval = await repos.policy.saveApproval({ pattern: name, range, reason, approvedBy: actor.username, expiresAt: null });
+    await repos.audit.save(auditEntry(actor, 'approval.create', { package: name, ruleId: `approval:${approval.id}`, details: { range, reason } }));
+    return Number(approval.id);
+  }
+
+  async close(actor: Actor, principal: Principal | undefined, id: number, status: 'rejected' | 'cancelled', input: { comment?: unknown }): Promise<RequestView> {
+    const comment = typeof input.comment === 'string' ? input.comment : null;
+    return this.store.transaction(async (repos) => {
+      const request = await repos.requests.find(id);
+      if (!request || (status === 'cancelled' && !isAdmin(principal) && request.requester !== principal?.username)) {
+        throw new GatekeeperError('ENOTFOUND', `there is no request ${id}`);
+      }
+      if (request.status !== 'pending') throw new GatekeeperError('ECONFLICT', `request ${id} is ${request.status} already`);
+      const decided = (await repos.requests.decide(id, { status, by: actor.username, comment })) as PackageRequest;
+      const action = status === 'rejected' ? 'request.reject' : 'request.cancel';
+      await repos.audit.save(auditEntry(actor, action, { package: request.name, details: { id, range: request.range, comment } }));
+      for (const child of (await repos.requests.children(id)).filter((c) => c.status === 'pending')) {
+        await repos.requests.decide(child.id, { status, by: actor.username, comment: `${status} with request ${id}` });
+        await repos.audit.save(auditEntry(actor, action, { package: child.name, details: { id: child.id, range: child.range, sourceRequestId: id } }));
+      }
+      return { ...decided, children: await repos.requests.children(id) };
+    });
+  }
+
+  /** `gatekeeper approve <name>@<range> --with-dependencies`: approves the resolved tree at once. */
+  async approveTree(actor: Actor, input: { name?: unknown; range?: unknown; reason?: unknown }): Promise<{ approved: string[]; alreadyAllowed: string[] }> {
+    const name = assertPackageName(input.name);
+    const range = assertRange(input.range);
+    const reason = typeof input.reason === 'string' && input.reason ? input.reason : 'approved with its dependencies';
+    const tree = await resolveTree(name, range, (n) => this.upstream(n));
+    const approved: string[] = [];
+    const alreadyAllowed: string[] = [];
+    await changePolicy(this.store, this.cache, actor, 'the approvals', async (repos) => {
+      await this.ensureApproval(repos, actor, name, range, reason);
+      approved.push(`${name}@${range}`);
+      for (const node of tree.nodes.slice(1)) {
+        if (this.governance.decide(node.name, node.version, node.manifest).allowed) {
+          alreadyAllowed.push(`${node.name}@${node.version}`);
+          continue;
+        }
+        await this.ensureApproval(repos, actor, node.name, node.version, `dependency of ${name}@${range}: ${reason}`);
+        approved.push(`${node.name}@${node.version}`);
+      }
+    });
+    return { approved, alreadyAllowed };
+  }
+}
