@@ -170,6 +170,20 @@ function cpuAccounting(servers, upstreamPid) {
   };
 }
 
+/**
+ * Waits (up to maxMs) until the rest of the machine is quiet: less than `pct`% of one CPU used
+ * outside this benchmark over one second. Resolves { waited, pct } (the last second measured).
+ */
+async function waitQuiet(servers, upstreamPid, { pct = 15, maxMs = 30_000 } = {}) {
+  const start = Date.now();
+  for (;;) {
+    const acct = cpuAccounting(servers, upstreamPid);
+    await P.sleep(1000);
+    const used = acct.stop();
+    if (used < pct || Date.now() - start > maxMs) return { waited: (Date.now() - start) / 1000, pct: used };
+  }
+}
+
 async function upstreamStats(upstreamUrl) {
   const res = await H.request(`${upstreamUrl}-/bench/stats`);
   return JSON.parse(res.body.toString('utf8'));
@@ -433,6 +447,7 @@ async function main() {
           const s = c.servers[server];
           const { pid } = servers[server];
           await Promise.all(SERVERS.map((x) => P.waitIdle(servers[x].pid)));
+          const quiet = await waitQuiet(servers, upstream.pid);
           const up0 = await upstreamStats(upstreamUrl);
           const acct = cpuAccounting(servers, upstream.pid);
           const sampler = P.sampleRss(pid);
@@ -463,9 +478,13 @@ async function main() {
             s.rss.push(sampler.stop());
           }
           r.foreignCpuPct = acct.stop();
+          r.quietWait = quiet;
           s.runs.push(r);
           const err = runError(r);
-          log(`  ${server} round ${round + 1}: ${r.reqPerSec.toFixed(1)} req/s, p50 ${r.latency.p50 === null ? '—' : r.latency.p50.toFixed(2)} ms, n ${r.completed}${err ? `, ERROR ${err}` : ''}`);
+          log(
+            `  ${server} round ${round + 1}: ${r.reqPerSec.toFixed(1)} req/s, p50 ${r.latency.p50 === null ? '—' : r.latency.p50.toFixed(2)} ms, n ${r.completed}, other CPU use ${r.foreignCpuPct.toFixed(0)}%` +
+              `${err ? `, ERROR ${err}` : ''}`,
+          );
         }
       }
       for (const server of SERVERS) {
@@ -516,7 +535,7 @@ async function main() {
 
     // 8. npm ci of 1,000 packages
     if (wanted('npm-ci')) {
-      results.npm = await npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl });
+      results.npm = await npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl, upstreamPid: upstream.pid });
       results.notes.push(...results.npm.notes);
     }
 
@@ -538,7 +557,7 @@ async function main() {
 }
 
 // ------------------------------------------------------------------ npm ci
-async function npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl }) {
+async function npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl, upstreamPid }) {
   const depNames = Array.from({ length: meta.deps.count }, (_, i) => `bench-dep-${String(i).padStart(4, '0')}`);
   const dependencies = Object.fromEntries(depNames.map((n) => [n, `^${meta.deps.version}`]));
   const out = {
@@ -558,13 +577,15 @@ async function npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl }
   const ciWarm = {};
   const measureNpm = async (server, fn) => {
     await Promise.all(SERVERS.map((x) => P.waitIdle(servers[x].pid)));
+    await waitQuiet(servers, upstreamPid);
     const mem0 = server === 'memory' ? await memStats(servers.memory.url) : undefined;
+    const acct = cpuAccounting(servers, upstreamPid);
     const sampler = P.sampleRss(servers[server].pid);
     let r;
     try {
       r = await fn();
     } finally {
-      r = { ...(r || {}), rss: sampler.stop() };
+      r = { ...(r || {}), rss: sampler.stop(), foreignCpuPct: acct.stop() };
     }
     if (mem0) r.requestsSeen = (await memStats(servers.memory.url)).requests - mem0.requests;
     return r;
@@ -578,6 +599,7 @@ async function npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl }
       peakTreeKb: Math.max(...runs.map((r) => r.rss.peakTreeKb)),
       peakMainKb: Math.max(...runs.map((r) => r.rss.peakMainKb)),
       requestsSeen: runs.some((r) => r.requestsSeen !== undefined) ? runs.reduce((a, r) => a + (r.requestsSeen || 0), 0) : undefined,
+      maxForeignCpuPct: Math.max(...runs.map((r) => r.foreignCpuPct || 0)),
     });
     if (errs.length) entry.error = errs.join(' | ');
     return entry;
@@ -664,7 +686,7 @@ async function npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl }
       const up1 = await upstreamStats(upstreamUrl);
       r.upstreamRequests = up1.packuments + up1.tarballs - (up0.packuments + up0.tarballs);
       runsBy[server].push(r);
-      log(`npm ci against ${server}: ${r.error ? `ERROR ${r.error}` : `${r.seconds.toFixed(2)} s`}`);
+      log(`npm ci against ${server}: ${r.error ? `ERROR ${r.error}` : `${r.seconds.toFixed(2)} s`} (other CPU use ${r.foreignCpuPct.toFixed(0)}%)`);
     }
   }
   for (const [server, runs] of Object.entries(runsBy)) {
@@ -673,6 +695,11 @@ async function npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl }
     if (up > 0) out.notes.push(`npm ci: ${server} made ${up} upstream request(s) during the timed runs.`);
   }
   out.steps.push(ciStep);
+  for (const step of out.steps) {
+    for (const [server, e] of Object.entries(step.servers)) {
+      if (e.maxForeignCpuPct > 10) out.notes.push(`${step.label}, ${server}: other processes used up to ${e.maxForeignCpuPct.toFixed(0)}% of one CPU during the run(s).`);
+    }
+  }
   return out;
 }
 

@@ -4,6 +4,7 @@ import * as policy from './002_policy';
 import * as publishing from './003_publishing';
 import * as licenses from './004_licenses';
 import * as requests from './005_requests';
+import * as supplyChain from './006_supply_chain';
 
 /**
  * Every migration, in order. Listed statically (not discovered on disk) so the same list
@@ -21,6 +22,7 @@ export const migrations: ReadonlyArray<[string, Migration]> = [
   ['003_publishing', publishing],
   ['004_licenses', licenses],
   ['005_requests', requests],
+  ['006_supply_chain', supplyChain],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -5,6 +5,7 @@ import type { GatekeeperRuntime } from '../server/runtime';
 import { actorOf, principalOfRequest } from '../server/registry/identity';
 import { openApiDocument } from './openapi';
 import type { RouteDef } from './route';
+import * as advisoryRoutes from './routes/advisories';
 import * as identityRoutes from './routes/identity';
 import * as licenseRoutes from './routes/licenses';
 import * as policyRoutes from './routes/policy';
@@ -21,6 +22,7 @@ export const ROUTES: readonly RouteDef[] = [
   ...Object.values(publishingRoutes),
   ...Object.values(licenseRoutes),
   ...Object.values(requestRoutes),
+  ...Object.values(advisoryRoutes),
 ];
 
 function authorize(route: RouteDef, req: Request): void {
@@ -58,7 +60,7 @@ export function adminErrorHandler(runtime: GatekeeperRuntime) {
 
 export function createAdminRouter(runtime: GatekeeperRuntime, version: string): Router {
   const router = Router();
-  router.use(express.json({ limit: '1mb' }));
+  router.use(express.json({ limit: '10mb' }));
   const document = openApiDocument(ROUTES, version);
   router.get('/openapi.json', (_req, res) => {
     res.json(document);

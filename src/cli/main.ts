@@ -5,6 +5,7 @@ import { StartupError } from '../server/errors';
 import { parseArgs, UsageError } from './args';
 import { ApiError } from './client';
 import type { Command, CommandContext } from './command';
+import { advisories } from './commands/advisories';
 import { license } from './commands/license';
 import { login } from './commands/login';
 import { migrate } from './commands/migrate';
@@ -18,7 +19,7 @@ import { whoami } from './commands/whoami';
 import { Output, stdio } from './output';
 
 /** Exit codes: 0 ok, 1 the operation failed, 2 bad usage or configuration. */
-export const COMMANDS: readonly Command[] = [start, migrate, login, whoami, user, token, approve, unapprove, ban, unban, approvals, bans, policy, explain, audit, versions, publishRule, license, request, requests, check, usage];
+export const COMMANDS: readonly Command[] = [start, migrate, login, whoami, user, token, approve, unapprove, ban, unban, approvals, bans, policy, explain, audit, versions, publishRule, license, request, requests, check, usage, advisories];
 
 function help(io: Output): void {
   io.out('usage: gatekeeper <command> [options]\n');

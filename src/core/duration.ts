@@ -40,3 +40,20 @@ export function parseSize(text: unknown): number {
   if (!match) throw new GatekeeperError('EVALIDATION', `'${String(text)}' is not a size; use a number and a unit, e.g. 256mb`);
   return Number(match[1]) * SIZE_UNITS[(match[2] ?? 'b').toLowerCase()];
 }
+
+/** 5 hours, 3 days, 90 minutes: for messages. */
+export function formatDuration(ms: number): string {
+  const units: Array<[number, string]> = [
+    [86_400_000, 'day'],
+    [3_600_000, 'hour'],
+    [60_000, 'minute'],
+    [1000, 'second'],
+  ];
+  for (const [size, name] of units) {
+    if (ms >= size) {
+      const n = Math.floor(ms / size);
+      return `${n} ${name}${n === 1 ? '' : 's'}`;
+    }
+  }
+  return 'moments';
+}

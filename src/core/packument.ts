@@ -21,6 +21,8 @@ export interface FilterResult {
   allowed: string[];
   /** The earliest time any of these decisions may change by itself (an expiry), or null. */
   validUntil: number | null;
+  /** Versions served although a rule in warn mode (or an unreachable source) has something to say. */
+  warned: HiddenVersion[];
 }
 
 /**
@@ -55,17 +57,19 @@ export function filterPackument(packument: Packument, decide: (version: string, 
   const hidden: HiddenVersion[] = [];
   const allowed: string[] = [];
   let validUntil: number | null = null;
+  const warned: HiddenVersion[] = [];
   for (const [version, manifest] of Object.entries(versions)) {
     const decision = decide(version, manifest);
     if (decision.validUntil !== null && (validUntil === null || decision.validUntil < validUntil)) validUntil = decision.validUntil;
     if (decision.allowed) {
       kept[version] = manifest;
       allowed.push(version);
+      if (decision.warnings.length > 0) warned.push({ version, decision });
     } else {
       hidden.push({ version, decision });
     }
   }
-  if (hidden.length === 0) return { packument, hidden, allowed, validUntil };
+  if (hidden.length === 0) return { packument, hidden, allowed, validUntil, warned };
 
   const result: Packument = { ...packument, versions: kept };
   if (packument.time) {
@@ -77,7 +81,7 @@ export function filterPackument(packument: Packument, decide: (version: string, 
     result.time = time;
   }
   result['dist-tags'] = repairDistTags(packument['dist-tags'] ?? {}, allowed);
-  return { packument: result, hidden, allowed, validUntil };
+  return { packument: result, hidden, allowed, validUntil, warned };
 }
 
 /**
@@ -105,6 +109,17 @@ export function hiddenNotice(name: string, hidden: HiddenVersion[]): string | un
     `gatekeeper: ${hidden.length} ${noun} of ${name} hidden by policy (${codes}); ` +
     `e.g. ${newest.decision.reason}. Run 'gatekeeper explain ${name}@${newest.version}'`;
   return toHeaderValue(text);
+}
+
+/**
+ * Warnings for versions that are served anyway: rules in warn mode, an unreachable advisory
+ * source. One line, for the `npm-notice` header.
+ */
+export function warningNotice(name: string, warned: HiddenVersion[]): string | undefined {
+  if (warned.length === 0) return undefined;
+  const reasons = [...new Set(warned.flatMap((w) => w.decision.warnings.map((m) => m.reason)))];
+  const noun = warned.length === 1 ? 'version' : 'versions';
+  return toHeaderValue(`gatekeeper: warning for ${warned.length} ${noun} of ${name}: ${reasons.slice(0, 2).join('; ')}${reasons.length > 2 ? ` (+${reasons.length - 2} more)` : ''}`);
 }
 
 /** HTTP header values must be Latin-1 without control characters. */

@@ -2,6 +2,8 @@ import semver from 'semver';
 import { scopeOf } from './names';
 import type { PublishRule } from './publish';
 import { compileLicensePolicy, CompiledLicensePolicy, describeLicense, evaluateLicense, LicensePolicy, parseLicense } from './license';
+import type { PackageAdvisories } from './advisory';
+import { advisoryRule, Denial, deprecatedRule, Note, releaseAgeRule, RuleMode, ruleSettings, RuleSettings, scriptsRule, VersionContext } from './rules';
 
 /**
  * Policy evaluation: (name, version, manifest, policy snapshot, now) -> decision.
@@ -22,6 +24,8 @@ export interface Approval {
   approvedBy: string;
   createdAt: Date;
   expiresAt: Date | null;
+  /** Also approved to run install scripts. */
+  allowScripts?: boolean;
 }
 
 export interface Ban {
@@ -45,6 +49,18 @@ export interface Waiver {
   expiresAt: Date | null;
 }
 
+/** Lets a package range skip one rule (so far: the minimum release age). */
+export interface Exemption {
+  id: string;
+  rule: 'release-age';
+  /** A name or @scope/*. */
+  pattern: string;
+  range: string;
+  reason: string;
+  createdBy: string;
+  createdAt: Date;
+}
+
 export interface PolicySnapshot {
   /** Bumped on every policy change; part of every cache key. */
   generation: number;
@@ -56,14 +72,17 @@ export interface PolicySnapshot {
   /** The license rule applies when its allowlist is not empty. */
   license?: LicensePolicy;
   waivers?: Waiver[];
+  /** Modes and settings of the supply-chain rules; defaults apply to what is missing. */
+  rules?: unknown;
+  exemptions?: Exemption[];
 }
 
-export type DecisionCode = 'ALLOWED' | 'ENOTAPPROVED' | 'EBANNED' | 'ELICENSE';
+export type DecisionCode = 'ALLOWED' | 'ENOTAPPROVED' | 'EBANNED' | 'ELICENSE' | 'EQUARANTINED' | 'EINSTALLSCRIPTS' | 'EADVISORY' | 'EDEPRECATED';
 
 export interface RuleMatch {
   rule: string;
   ruleId: string | null;
-  effect: 'deny' | 'allow' | 'info';
+  effect: 'deny' | 'allow' | 'info' | 'warn';
   code?: DecisionCode;
   reason: string;
   /** Rule-specific facts for explain (the license rule: raw field, expression, failed ids). */
@@ -80,6 +99,8 @@ export interface Decision {
   reason: string;
   /** Every rule that matched, for `gatekeeper explain`. */
   matches: RuleMatch[];
+  /** What users should be told although it does not block (warn-mode rules, an unreachable advisory source). */
+  warnings: RuleMatch[];
   /** The decision may change at this time without a policy change (an expiry). */
   validUntil: number | null;
 }
@@ -96,6 +117,9 @@ interface CompiledBan extends Ban {
 interface CompiledWaiver extends Waiver {
   matcher: semver.Range;
 }
+interface CompiledExemption extends Exemption {
+  matcher: semver.Range;
+}
 
 /** A snapshot indexed by package name and scope, with ranges parsed once. */
 export interface CompiledPolicy {
@@ -108,6 +132,8 @@ export interface CompiledPolicy {
   /** Undefined while the license allowlist is empty (rule off). */
   license: CompiledLicensePolicy | undefined;
   waiversByName: Map<string, CompiledWaiver[]>;
+  rules: RuleSettings;
+  exemptions: CompiledExemption[];
 }
 
 const RANGE_OPTIONS = { includePrerelease: true } as const;
@@ -129,6 +155,8 @@ export function compilePolicy(snapshot: PolicySnapshot): CompiledPolicy {
     publishRules: snapshot.publishRules ?? [],
     license: snapshot.license && snapshot.license.allow.length > 0 ? compileLicensePolicy(snapshot.license) : undefined,
     waiversByName: new Map(),
+    rules: ruleSettings(snapshot.rules),
+    exemptions: (snapshot.exemptions ?? []).map((e) => ({ ...e, matcher: new semver.Range(e.range, RANGE_OPTIONS) })),
   };
   for (const waiver of snapshot.waivers ?? []) {
     push(compiled.waiversByName, waiver.name, { ...waiver, matcher: new semver.Range(waiver.range, RANGE_OPTIONS) });
@@ -150,6 +178,12 @@ export interface EvaluationInput {
   version: string;
   manifest: VersionManifest | undefined;
   now: number;
+  /** From the packument: the version's publish time (null: none recorded; undefined: no packument). */
+  publishedAt?: string | null;
+  /** Every version of the package, for "fixed in". */
+  versions?: readonly string[];
+  /** The package's known advisories; undefined when not looked up. */
+  advisories?: PackageAdvisories;
 }
 
 export function describeBan(ban: Ban): string {
@@ -169,6 +203,7 @@ export function evaluate(policy: CompiledPolicy, input: EvaluationInput): Decisi
   const { name, version } = input;
   const spec = `${name}@${version}`;
   const matches: RuleMatch[] = [];
+  const warnings: RuleMatch[] = [];
   let validUntil: number | null = null;
   /** The decision depends on a grant that expires at `at`. */
   const dependsUntil = (at: number | null) => {
@@ -199,6 +234,7 @@ export function evaluate(policy: CompiledPolicy, input: EvaluationInput): Decisi
     ruleId,
     reason,
     matches,
+    warnings,
     validUntil,
   });
 
@@ -207,10 +243,37 @@ export function evaluate(policy: CompiledPolicy, input: EvaluationInput): Decisi
     return decide(false, 'EBANNED', `ban:${ban.id}`, `${spec} is banned: ${describeBan(ban)}`);
   }
 
-  if (policy.license) {
-    const refusal = licenseRule(policy, input, matches, dependsUntil);
-    if (refusal) return decide(false, 'ELICENSE', refusal.ruleId, refusal.reason);
+  const ctx: VersionContext = {
+    name,
+    version,
+    manifest: input.manifest,
+    publishedAt: input.publishedAt,
+    versions: input.versions,
+    advisories: input.advisories,
+    now: input.now,
+  };
+  const notes: Note[] = [];
+  const gates: Array<[keyof RuleSettings, () => Denial | undefined]> = [
+    ['advisories', () => advisoryRule(policy.rules.advisories, ctx, notes)],
+    ['license', () => (policy.license ? licenseRule(policy, input, matches, dependsUntil) : undefined)],
+    ['releaseAge', () => releaseAgeRule(policy.rules.releaseAge, ctx, exemptFromAge(policy, input), notes, dependsUntil)],
+    ['scripts', () => scriptsRule(ctx, approvals.find((a) => a.allowScripts) ? `approval:${approvals.find((a) => a.allowScripts)?.id}` : undefined, notes)],
+    ['deprecated', () => deprecatedRule(ctx)],
+  ];
+  for (const [rule, run] of gates) {
+    const mode: RuleMode = policy.rules[rule].mode;
+    if (mode === 'off') continue;
+    const denial = run();
+    if (!denial) continue;
+    const match: RuleMatch = { rule: RULE_NAMES[rule], ruleId: denial.ruleId, effect: mode === 'enforce' ? 'deny' : 'warn', code: denial.code, reason: denial.reason, details: denial.details };
+    matches.push(match);
+    if (mode === 'enforce') {
+      collectNotes(notes, matches, warnings);
+      return decide(false, denial.code, denial.ruleId, denial.reason);
+    }
+    warnings.push({ ...match, reason: `${denial.reason} [${denial.code}; the ${RULE_NAMES[rule]} rule is in warn mode, so it is not enforced]` });
   }
+  collectNotes(notes, matches, warnings);
 
   if (policy.mode === 'allowlist') {
     if (approvals.length === 0) {
@@ -244,7 +307,7 @@ function licenseRule(
   input: EvaluationInput,
   matches: RuleMatch[],
   dependsUntil: (at: number | null) => void,
-): { ruleId: string; reason: string } | undefined {
+): Denial | undefined {
   const spec = `${input.name}@${input.version}`;
   if (!input.manifest) {
     matches.push({ rule: 'license', ruleId: null, effect: 'info', reason: 'the version is not known, so its license could not be read' });
@@ -278,8 +341,31 @@ function licenseRule(
     dependsUntil(waiver.expiresAt?.getTime() ?? null);
     return undefined;
   }
-  matches.push({ rule: 'license', ruleId: 'policy', effect: 'deny', code: 'ELICENSE', reason, details });
-  return { ruleId: 'license:policy', reason };
+  return { code: 'ELICENSE', ruleId: 'license:policy', reason, details };
+}
+
+const RULE_NAMES: Record<keyof RuleSettings, string> = {
+  license: 'license',
+  advisories: 'advisories',
+  releaseAge: 'release-age',
+  scripts: 'scripts',
+  deprecated: 'deprecated',
+};
+
+function collectNotes(notes: Note[], matches: RuleMatch[], warnings: RuleMatch[]): void {
+  for (const note of notes.splice(0)) {
+    const match: RuleMatch = { rule: note.rule, ruleId: note.ruleId, effect: 'info', reason: note.reason };
+    matches.push(match);
+    if (note.notice) warnings.push(match);
+  }
+}
+
+function exemptFromAge(policy: CompiledPolicy, input: EvaluationInput): string | undefined {
+  const scope = scopeOf(input.name);
+  const hit = policy.exemptions.find(
+    (e) => e.rule === 'release-age' && (e.pattern === input.name || (scope !== undefined && e.pattern === `${scope}/*`)) && e.matcher.test(input.version),
+  );
+  return hit ? `exemption:${hit.id}` : undefined;
 }
 
 /** The next step a user is told to take for a blocked version. */
@@ -290,6 +376,12 @@ export function nextStep(decision: Pick<Decision, 'name' | 'version' | 'code'>):
       return `Ask an admin to approve it (gatekeeper approve ${spec}); run 'gatekeeper explain ${spec}' for details`;
     case 'ELICENSE':
       return `Run 'gatekeeper explain ${spec}' or request a waiver`;
+    case 'EINSTALLSCRIPTS':
+      return `An admin can allow its scripts: gatekeeper approve ${decision.name} --allow-scripts; run 'gatekeeper explain ${spec}' for details`;
+    case 'EQUARANTINED':
+      return `Use an older version, wait, or ask an admin for an exemption (gatekeeper policy exempt release-age ${decision.name}); run 'gatekeeper explain ${spec}'`;
+    case 'EADVISORY':
+      return `Use a fixed version; run 'gatekeeper explain ${spec}' for the advisories`;
     default:
       return `Run 'gatekeeper explain ${spec}'`;
   }

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { AdvisoryRepository } from './repositories/advisories';
 import { AuditRepository } from './repositories/audit';
 import { PolicyRepository } from './repositories/policy';
 import { PublishingRepository } from './repositories/publishing';
@@ -15,6 +16,7 @@ export interface Repositories {
   publishing: PublishingRepository;
   requests: RequestRepository;
   projects: ProjectRepository;
+  advisories: AdvisoryRepository;
 }
 
 function bind(db: Knex): Repositories {
@@ -26,6 +28,7 @@ function bind(db: Knex): Repositories {
     publishing: new PublishingRepository(db),
     requests: new RequestRepository(db),
     projects: new ProjectRepository(db),
+    advisories: new AdvisoryRepository(db),
   };
 }
 

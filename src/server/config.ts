@@ -25,6 +25,8 @@ export interface Settings {
   cacheSize: string;
   /** How long a copy of an upstream packument is used before the upstream is asked again. */
   upstreamMaxage: string;
+  /** How often each package's advisories are asked for again. */
+  advisoryRefresh: string;
   /** How long after publishing a publisher may still unpublish a version (admins: always). */
   unpublishWindow: string;
   /** Only from the config file: who may publish which private names (seeded into the database). */
@@ -140,6 +142,7 @@ const SPECS: SettingSpec[] = [
   { key: 'unpublishWindow', env: 'GATEKEEPER_UNPUBLISH_WINDOW', parse: asDuration },
   { key: 'cacheSize', env: 'GATEKEEPER_CACHE_SIZE', parse: asSize },
   { key: 'upstreamMaxage', env: 'GATEKEEPER_UPSTREAM_MAXAGE', parse: asDuration },
+  { key: 'advisoryRefresh', env: 'GATEKEEPER_ADVISORY_REFRESH', parse: asDuration },
 ];
 
 /** Settings that only the file can hold (lists). */
@@ -156,6 +159,7 @@ export const DEFAULTS: Omit<Settings, 'dataDir'> & { dataDir: string } = {
   unpublishWindow: '72h',
   cacheSize: '256mb',
   upstreamMaxage: '2m',
+  advisoryRefresh: '1h',
   publishRules: [],
 };
 

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Application } from 'express';
 import type { Logger } from 'pino';
+import type { AdvisoryHealth, AdvisoryService } from '../services/advisories';
 import type { AuditLog } from '../services/audit';
 import type { GovernanceService } from '../services/governance';
 import type { IdentityService } from '../services/identity';
@@ -51,6 +52,7 @@ export interface HealthReport {
   plugins: { ok: boolean; loaded: string[]; missing: string[] };
   upstream: { ok: boolean; url: string; error?: string };
   cache: { entries: number; bytes: number; maxBytes: number; hits: number; misses: number };
+  advisories: AdvisoryHealth & { mode: string };
 }
 
 export interface GatekeeperRuntime {
@@ -62,6 +64,7 @@ export interface GatekeeperRuntime {
   publishing: PublishingService;
   licenses: LicenseService;
   requests: RequestsService;
+  advisories: AdvisoryService;
   projects: ProjectsService;
   audit: AuditLog;
   /** Cached packument responses (see registry/packument-cache.ts). */

@@ -11,6 +11,7 @@ import { Database, migrateLatest, openDatabase, redactUrl } from '../db/connecti
 import { ChannelListener } from '../db/listener';
 import { POLICY_CHANNEL } from '../db/repositories/policy';
 import { Store } from '../db/store';
+import { AdvisoryService, upstreamAdvisorySource } from '../services/advisories';
 import { AuditLog, AuditWriter } from '../services/audit';
 import { GovernanceService } from '../services/governance';
 import { IdentityService } from '../services/identity';
@@ -26,6 +27,7 @@ import { GatekeeperError } from '../core/errors';
 import { loadSettings, npmConfiguredRegistry, Settings } from './config';
 import { createGate } from './registry/gate';
 import { createLoginRouter } from './registry/login';
+import { createAuditRouter } from './registry/audit';
 import { applyPackageRules } from './registry/private';
 import { PackumentCache } from './registry/packument-cache';
 import { parseSize } from '../core/duration';
@@ -219,6 +221,8 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     const auditWriter = new AuditWriter(store, (err, pending) => logger.error({ err, pending }, 'audit entries could not be written yet; will retry'));
     cleanup.push(() => auditWriter.close());
     const governance = new GovernanceService(store, cache, auditWriter);
+    const advisories = new AdvisoryService(store, cache, upstreamAdvisorySource(upstream), parseDuration(settings.advisoryRefresh));
+    governance.advisories = advisories;
     const publishing = new PublishingService(store, cache, governance, upstreamProbe(upstream), {
       publisherWindowMs: parseDuration(settings.unpublishWindow),
     });
@@ -242,6 +246,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       governance,
       publishing,
       licenses: new LicenseService(store, cache, governance),
+      advisories,
       requests: new RequestsService(store, cache, governance, upstreamFetcher(upstream, path.join(settings.dataDir, 'upstream-cache'))),
       projects: new ProjectsService(store),
       audit: new AuditLog(store),
@@ -254,6 +259,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
         // Private names must never be proxied, also after rules change at run time.
         cache.onReload((policy) => applyPackageRules(storage.config.packages, policy.publishRules));
         app.use(ADMIN_PREFIX, createAdminRouter(runtime, version));
+        app.use(createAuditRouter(runtime, upstream));
         app.use(createLoginRouter(runtime));
         app.use(createWriteGuard(runtime, storage));
         app.use(createGate(runtime, storage));
@@ -273,6 +279,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
           plugins: { ok: missing.length === 0, loaded: [...loaded], missing },
           upstream: { url: upstream, ...up },
           cache: runtime.packuments.stats(),
+          advisories: { ...advisories.health(), mode: cache.healthy ? cache.current().rules.advisories.mode : 'unknown' },
         };
         report.ok = report.database.ok && report.policy.ok && report.plugins.ok && report.upstream.ok;
         return report;
@@ -280,6 +287,13 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     };
     registerRuntime(runtime);
     cleanup.push(async () => unregisterRuntime(id));
+    // New advisories for a package change its decisions and its cached responses.
+    advisories.onChange((name) => {
+      cache.forget(name);
+      runtime.packuments.invalidate(name);
+    });
+    advisories.start();
+    cleanup.push(async () => advisories.stop());
 
     const verdaccioConfig = buildVerdaccioConfig({
       settings,

@@ -1,9 +1,12 @@
 import { GatekeeperError, validation } from '../core/errors';
-import { parseExpiry } from '../core/duration';
+import { formatDuration, parseDuration, parseExpiry } from '../core/duration';
+import { isSeverity } from '../core/advisory';
+import { RULE_MODES, RuleMode, RuleSettings, ruleSettings } from '../core/rules';
 import { assertPackageName, assertPackagePattern, assertRange, assertVersion, isScopeWildcard } from '../core/names';
 import { describeLicense, parseLicense } from '../core/license';
 import { filterPackument, FilterResult, Packument } from '../core/packument';
-import { Approval, Ban, blockMessage, Decision, POLICY_MODES, PolicyMode, VersionManifest } from '../core/policy';
+import { Approval, Ban, blockMessage, Decision, EvaluationInput, Exemption, POLICY_MODES, PolicyMode } from '../core/policy';
+import type { AdvisoryService } from './advisories';
 import { clampLimit, decodeCursor, Page } from '../db/pagination';
 import type { Repositories, Store } from '../db/store';
 import { Actor, auditEntry, AuditWriter } from './audit';
@@ -52,6 +55,7 @@ export interface ListQuery {
  */
 export class GovernanceService {
   manifests: ManifestSource | undefined;
+  advisories: AdvisoryService | undefined;
 
   constructor(
     private readonly store: Store,
@@ -62,14 +66,36 @@ export class GovernanceService {
 
   // Decisions (hot path: no database round trip while the cache is valid)
 
-  /** Filters a whole packument with one policy snapshot. Throws EPOLICYUNAVAILABLE. */
-  filterPackument(packument: Packument): FilterResult {
-    const policy = this.cache.current();
-    return filterPackument(packument, (version, manifest) => this.cache.decide(policy, packument.name, version, manifest));
+  /** Loads what deciding this package needs besides the policy (its advisories). */
+  async prepare(packument: Packument): Promise<void> {
+    await this.advisories?.prepare(packument.name, Object.keys(packument.versions ?? {}));
   }
 
-  decide(name: string, version: string, manifest: VersionManifest | undefined): Decision {
-    return this.cache.decide(this.cache.current(), name, version, manifest);
+  private input(packument: Packument | undefined, name: string, version: string): Omit<EvaluationInput, 'now'> {
+    return {
+      name,
+      version,
+      manifest: packument?.versions?.[version],
+      publishedAt: packument ? (packument.time?.[version] ?? null) : undefined,
+      versions: packument ? Object.keys(packument.versions ?? {}) : undefined,
+      advisories: this.advisories?.known(name),
+    };
+  }
+
+  /** Filters a whole packument with one policy snapshot (call prepare first). Throws EPOLICYUNAVAILABLE. */
+  filterPackument(packument: Packument): FilterResult {
+    const policy = this.cache.current();
+    return filterPackument(packument, (version) => this.cache.decide(policy, this.input(packument, packument.name, version)));
+  }
+
+  /**
+   * Decides one version. With the package's packument from our storage the decision is
+   * cached; from elsewhere (the upstream directly) or without a packument it is not.
+   */
+  decide(name: string, version: string, packument: Packument | undefined, fromStorage = true): Decision {
+    const policy = this.cache.current();
+    const cacheable = fromStorage && packument?.versions?.[version] !== undefined;
+    return this.cache.decide(policy, this.input(packument, name, version), cacheable);
   }
 
   /** Records a refused install (packument or tarball) in the audit log, batched. */
@@ -84,13 +110,41 @@ export class GovernanceService {
     );
   }
 
+  private readonly warnedAlready = new Set<string>();
+
+  /**
+   * Records what warn-mode rules said about versions that were served anyway: once per
+   * version, rule and policy generation (a packument is fetched far more often than that).
+   */
+  recordWarned(actor: Actor, decisions: Decision[], via: 'packument' | 'tarball'): void {
+    const generation = this.cache.generation ?? 0;
+    for (const decision of decisions) {
+      for (const warning of decision.warnings) {
+        if (warning.effect !== 'warn') continue;
+        const key = `${generation}:${decision.name}@${decision.version}:${warning.ruleId}`;
+        if (this.warnedAlready.has(key)) continue;
+        if (this.warnedAlready.size > 50_000) this.warnedAlready.clear();
+        this.warnedAlready.add(key);
+        this.auditWriter.record(
+          auditEntry(actor, 'install.warned', {
+            package: decision.name,
+            version: decision.version,
+            ruleId: warning.ruleId,
+            details: { code: warning.code, reason: warning.reason, via },
+          }),
+        );
+      }
+    }
+  }
+
   async explain(nameInput: string, versionInput: string): Promise<Explanation> {
     const name = assertPackageName(nameInput);
     const version = assertVersion(versionInput);
     const packument = this.manifests ? await this.manifests.getPackument(name) : undefined;
+    if (packument) await this.prepare(packument);
     const manifest = packument?.versions?.[version];
     const policy = this.cache.current();
-    const decision = this.cache.decide(policy, name, version, manifest);
+    const decision = this.decide(name, version, packument);
     const message = decision.allowed ? decision.reason : `[${decision.code}] ${blockMessage(decision)}`;
     return { decision, policy: { mode: policy.mode, generation: policy.generation }, known: manifest !== undefined, message };
   }
@@ -119,13 +173,15 @@ export class GovernanceService {
       Array.from({ length: Math.min(concurrency, names.length) }, async () => {
         while (next < names.length) {
           const name = names[next++];
-          packuments.set(name, await manifests.getPackument(name));
+          const packument = await manifests.getPackument(name);
+          if (packument) await this.prepare(packument);
+          packuments.set(name, packument);
         }
       }),
     );
     return entries.map(({ name, version }) => {
       const manifest = packuments.get(name)?.versions?.[version];
-      const decision: Decision = this.decide(name, version, manifest);
+      const decision: Decision = this.decide(name, version, packuments.get(name));
       const licenseMatch = decision.matches.find((m) => m.rule === 'license' && m.effect === 'deny');
       const waived = decision.matches.some((m) => m.rule === 'waiver');
       return {
@@ -149,24 +205,79 @@ export class GovernanceService {
     return changePolicy(this.store, this.cache, actor, what, fn);
   }
 
-  async getPolicy(): Promise<{ mode: PolicyMode; generation: number; updatedAt: Date; updatedBy: string | null }> {
-    return this.store.repos.policy.mode();
+  async getPolicy(): Promise<PolicyView> {
+    const state = await this.store.repos.policy.mode();
+    const rules = ruleSettings(await this.store.repos.policy.rules());
+    return { ...state, rules: { ...rules, releaseAge: { ...rules.releaseAge, minimum: rules.releaseAge.minimumMs === 0 ? '0' : formatDuration(rules.releaseAge.minimumMs) } } };
   }
 
-  async setMode(actor: Actor, mode: unknown): Promise<{ mode: PolicyMode; generation: number }> {
-    if (typeof mode !== 'string' || !POLICY_MODES.includes(mode as PolicyMode)) {
+  /**
+   * Changes the mode and any rule settings given (`{mode, license: {mode}, advisories: {mode,
+   * severity, unavailable}, releaseAge: {mode, minimum, unknownAge}, scripts: {mode},
+   * deprecated: {mode}}`); what is not given stays as it is.
+   */
+  async updatePolicy(actor: Actor, body: Record<string, unknown>): Promise<PolicyView> {
+    const allowed = ['mode', 'license', 'advisories', 'releaseAge', 'scripts', 'deprecated'];
+    const unknownKeys = Object.keys(body).filter((k) => !allowed.includes(k));
+    if (unknownKeys.length > 0) throw validation(`unknown policy setting(s): ${unknownKeys.join(', ')}; see ${allowed.join(', ')}`);
+    if (body.mode !== undefined && (typeof body.mode !== 'string' || !POLICY_MODES.includes(body.mode as PolicyMode))) {
       throw validation(`mode must be one of ${POLICY_MODES.join(', ')}`);
     }
-    const previous = await this.store.repos.policy.mode();
-    await this.change(actor, 'the policy mode', async (repos) => {
-      await repos.policy.setMode(mode as PolicyMode);
-      await repos.audit.save(auditEntry(actor, 'policy.mode', { details: { from: previous.mode, to: mode } }));
+    const stored = ((await this.store.repos.policy.rules()) ?? {}) as Record<string, Record<string, unknown>>;
+    const next: Record<string, Record<string, unknown>> = JSON.parse(JSON.stringify(stored));
+    for (const rule of allowed.slice(1)) {
+      const change = body[rule];
+      if (change === undefined) continue;
+      if (!change || typeof change !== 'object' || Array.isArray(change)) throw validation(`${rule} must be an object of settings`);
+      next[rule] = { ...(next[rule] ?? {}), ...validRuleChange(rule, change as Record<string, unknown>) };
+    }
+    const before = await this.getPolicy();
+    await this.change(actor, 'the policy', async (repos) => {
+      if (body.mode !== undefined) await repos.policy.setMode(body.mode as PolicyMode);
+      await repos.policy.setRules(next);
+      if (body.mode !== undefined && body.mode !== before.mode) {
+        await repos.audit.save(auditEntry(actor, 'policy.mode', { details: { from: before.mode, to: body.mode } }));
+      }
+      const ruleChanges = Object.keys(body).filter((k) => k !== 'mode');
+      if (ruleChanges.length > 0) {
+        await repos.audit.save(auditEntry(actor, 'policy.rules', { details: { from: pick(stored, ruleChanges), to: pick(next, ruleChanges) } }));
+      }
     });
-    const current = await this.store.repos.policy.mode();
-    return { mode: current.mode, generation: current.generation };
+    return this.getPolicy();
   }
 
-  async approve(actor: Actor, input: { name?: unknown; range?: unknown; reason?: unknown; expiresAt?: unknown; expiresIn?: unknown }): Promise<Approval> {
+  async setMode(actor: Actor, mode: unknown): Promise<PolicyView> {
+    return this.updatePolicy(actor, { mode });
+  }
+
+  listExemptions(): Promise<Exemption[]> {
+    return this.store.repos.policy.listExemptions();
+  }
+
+  async exempt(actor: Actor, input: { rule?: unknown; name?: unknown; range?: unknown; reason?: unknown }): Promise<Exemption> {
+    if (input.rule !== 'release-age') throw validation("rule must be 'release-age' (the only rule with exemptions)");
+    const pattern = assertPackagePattern(input.name);
+    const range = assertRange(input.range);
+    const reason = optionalText(input.reason, 'reason');
+    if (!reason) throw validation('an exemption needs a reason');
+    return this.change(actor, `an exemption for ${pattern}@${range}`, async (repos) => {
+      const exemption = await repos.policy.saveExemption({ rule: 'release-age', pattern, range, reason, createdBy: actor.username });
+      await repos.audit.save(auditEntry(actor, 'exemption.create', { package: pattern, ruleId: `exemption:${exemption.id}`, details: { rule: 'release-age', range, reason } }));
+      return exemption;
+    });
+  }
+
+  async unexempt(actor: Actor, id: unknown): Promise<Exemption> {
+    const exemptionId = parseId(id);
+    return this.change(actor, 'the exemption', async (repos) => {
+      const removed = await repos.policy.removeExemption(exemptionId);
+      if (!removed) throw new GatekeeperError('ENOTFOUND', `there is no exemption ${exemptionId}`);
+      await repos.audit.save(auditEntry(actor, 'exemption.delete', { package: removed.pattern, ruleId: `exemption:${exemptionId}`, details: { rule: removed.rule, range: removed.range } }));
+      return removed;
+    });
+  }
+
+  async approve(actor: Actor, input: { name?: unknown; range?: unknown; reason?: unknown; expiresAt?: unknown; expiresIn?: unknown; allowScripts?: unknown }): Promise<Approval> {
     const pattern = assertPackagePattern(input.name);
     const range = assertRange(input.range);
     if (isScopeWildcard(pattern) && range !== '*') throw validation('a scope wildcard approval covers every version; leave the range out');
@@ -174,12 +285,13 @@ export class GovernanceService {
     const expiresAt = parseExpiry(input, this.now());
     try {
       return await this.change(actor, `an approval for ${pattern}@${range}`, async (repos) => {
-        const approval = await repos.policy.saveApproval({ pattern, range, reason, approvedBy: actor.username, expiresAt });
+        const allowScripts = input.allowScripts === true;
+        const approval = await repos.policy.saveApproval({ pattern, range, reason, approvedBy: actor.username, expiresAt, allowScripts });
         await repos.audit.save(
           auditEntry(actor, 'approval.create', {
             package: pattern,
             ruleId: `approval:${approval.id}`,
-            details: { range, reason, expiresAt: expiresAt?.toISOString() ?? null },
+            details: { range, reason, expiresAt: expiresAt?.toISOString() ?? null, allowScripts: input.allowScripts === true },
           }),
         );
         return approval;
@@ -246,6 +358,49 @@ export class GovernanceService {
   listBans(query: ListQuery): Promise<Page<Ban>> {
     return this.store.repos.policy.listBans({ name: query.name, after: decodeCursor(query.cursor), limit: clampLimit(query.limit) });
   }
+}
+
+export interface PolicyView {
+  mode: PolicyMode;
+  generation: number;
+  updatedAt: Date;
+  updatedBy: string | null;
+  rules: RuleSettings & { releaseAge: RuleSettings['releaseAge'] & { minimum: string } };
+}
+
+function pick(obj: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.map((k) => [k, obj[k] ?? null]));
+}
+
+/** Validates one rule's settings change; returns what to store. */
+function validRuleChange(rule: string, change: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const known: Record<string, string[]> = {
+    license: ['mode'],
+    advisories: ['mode', 'severity', 'unavailable'],
+    releaseAge: ['mode', 'minimum', 'unknownAge'],
+    scripts: ['mode'],
+    deprecated: ['mode'],
+  };
+  for (const [key, value] of Object.entries(change)) {
+    if (!known[rule].includes(key)) throw validation(`${rule} has no setting '${key}'; it has ${known[rule].join(', ')}`);
+    if (key === 'mode') {
+      if (!RULE_MODES.includes(value as RuleMode)) throw validation(`${rule}.mode must be one of ${RULE_MODES.join(', ')}`);
+      out.mode = value;
+    } else if (key === 'severity') {
+      if (!isSeverity(value)) throw validation('advisories.severity must be one of low, moderate, high, critical');
+      out.severity = value;
+    } else if (key === 'unavailable') {
+      if (value !== 'warn' && value !== 'block') throw validation("advisories.unavailable must be 'warn' or 'block'");
+      out.unavailable = value;
+    } else if (key === 'unknownAge') {
+      if (value !== 'allow' && value !== 'block') throw validation("releaseAge.unknownAge must be 'allow' or 'block'");
+      out.unknownAge = value;
+    } else if (key === 'minimum') {
+      out.minimumMs = parseDuration(value);
+    }
+  }
+  return out;
 }
 
 function optionalText(value: unknown, field: string): string | undefined {

@@ -1,5 +1,5 @@
 import { GatekeeperError } from '../core/errors';
-import { compilePolicy, CompiledPolicy, Decision, evaluate, VersionManifest } from '../core/policy';
+import { compilePolicy, CompiledPolicy, Decision, evaluate, EvaluationInput } from '../core/policy';
 import type { PolicySnapshot } from '../core/policy';
 import type { ChannelListener } from '../db/listener';
 
@@ -32,7 +32,9 @@ const unavailable = (why: string): GatekeeperError =>
 export class PolicyCache {
   private policy: CompiledPolicy | undefined;
   private failure: string | undefined = 'not loaded yet';
-  private readonly decisions = new Map<string, { generation: number; decision: Decision }>();
+  /** name -> version -> decision: forgetting one package is one delete. */
+  private readonly decisions = new Map<string, Map<string, { generation: number; decision: Decision }>>();
+  private count = 0;
   private loading: Promise<void> | undefined;
   private readonly maxDecisions: number;
   private readonly now: () => number;
@@ -90,7 +92,7 @@ export class PolicyCache {
     try {
       const snapshot = await this.options.source.loadSnapshot();
       const compiled = compilePolicy(snapshot);
-      if (!this.policy || compiled.generation !== this.policy.generation) this.decisions.clear();
+      if (!this.policy || compiled.generation !== this.policy.generation) this.clear();
       this.policy = compiled;
       for (const listener of this.reloadListeners) listener(compiled);
       this.failure = this.options.listener.connected ? undefined : 'the invalidation channel to the database is disconnected';
@@ -107,37 +109,60 @@ export class PolicyCache {
     return this.policy;
   }
 
+  private clear(): void {
+    this.decisions.clear();
+    this.count = 0;
+  }
+
+  /** Drops a package's decisions (its advisories changed). */
+  forget(name: string): void {
+    const versions = this.decisions.get(name);
+    if (versions) {
+      this.count -= versions.size;
+      this.decisions.delete(name);
+    }
+  }
+
   /** The cached decision for a version if it is still current; never evaluates. */
   peek(policy: CompiledPolicy, name: string, version: string): Decision | undefined {
-    const hit = this.decisions.get(`pkg:npm:${name}:${version}`);
+    const hit = this.decisions.get(name)?.get(version);
     if (hit && hit.generation === policy.generation && (hit.decision.validUntil === null || hit.decision.validUntil > this.now())) {
       return hit.decision;
     }
     return undefined;
   }
 
-  /** Decides one version, from the cache when the entry is current. Throws EPOLICYUNAVAILABLE. */
-  decide(policy: CompiledPolicy, name: string, version: string, manifest: VersionManifest | undefined): Decision {
-    const cached = this.peek(policy, name, version);
+  /**
+   * Decides one version (`pkg:npm:<name>:<version>`), from the cache when the entry is
+   * current. Only decisions made with the whole packument as context are cached.
+   * Throws EPOLICYUNAVAILABLE.
+   */
+  decide(policy: CompiledPolicy, input: Omit<EvaluationInput, 'now'>, cacheable = true): Decision {
+    const cached = cacheable ? this.peek(policy, input.name, input.version) : undefined;
     if (cached) return cached;
-    const key = `pkg:npm:${name}:${version}`;
-    const now = this.now();
     let decision: Decision;
     try {
-      decision = evaluate(policy, { name, version, manifest, now });
+      decision = evaluate(policy, { ...input, now: this.now() });
     } catch (err) {
-      throw unavailable(`evaluating ${name}@${version} failed: ${(err as Error).message}`);
+      throw unavailable(`evaluating ${input.name}@${input.version} failed: ${(err as Error).message}`);
     }
-    if (this.decisions.size >= this.maxDecisions) {
-      // Drop the oldest entry (Map keeps insertion order).
+    if (!cacheable) return decision;
+    if (this.count >= this.maxDecisions) {
+      // Drop the package cached longest ago (Map keeps insertion order).
       const oldest = this.decisions.keys().next().value;
-      if (oldest !== undefined) this.decisions.delete(oldest);
+      if (oldest !== undefined) this.forget(oldest);
     }
-    this.decisions.set(key, { generation: policy.generation, decision });
+    let versions = this.decisions.get(input.name);
+    if (!versions) {
+      versions = new Map();
+      this.decisions.set(input.name, versions);
+    }
+    if (!versions.has(input.version)) this.count++;
+    versions.set(input.version, { generation: policy.generation, decision });
     return decision;
   }
 
   get size(): number {
-    return this.decisions.size;
+    return this.count;
   }
 }

@@ -178,7 +178,8 @@ export class PublishingService {
     const records = await this.store.repos.publishing.list(name);
     const local = new Map(records.filter((r) => r.state !== 'reserved').map((r) => [r.version, r]));
     const rows: VersionRow[] = [];
-    const decide = (version: string) => this.governance.decide(name, version, packument?.versions?.[version]);
+    if (packument) await this.governance.prepare(packument);
+    const decide = (version: string) => this.governance.decide(name, version, packument);
     for (const record of local.values()) {
       const d = decide(record.version);
       rows.push({

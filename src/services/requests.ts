@@ -110,19 +110,26 @@ export class RequestsService {
       .filter((v) => semver.valid(v) && semver.satisfies(v, range, { includePrerelease: range === '*' }))
       .sort(semver.rcompare);
     if (versions.length === 0) throw new GatekeeperError('ENOTFOUND', `no version of ${name} on the upstream satisfies ${range}`);
+    await this.governance.prepare(packument);
     const checks: RequestChecks = {
-      versions: versions.map((v) => {
-        const manifest = (packument.versions?.[v] ?? {}) as VersionManifest;
-        return versionCheck(v, manifest, this.governance.decide(name, v, manifest));
-      }),
+      versions: versions.map((v) => versionCheck(v, (packument.versions?.[v] ?? {}) as VersionManifest, this.governance.decide(name, v, packument, false))),
+    };
+    const fetched = new Map<string, Packument | undefined>([[name, packument]]);
+    const fetchOnce = async (n: string) => {
+      if (!fetched.has(n)) {
+        const p = await this.upstream(n);
+        if (p) await this.governance.prepare(p);
+        fetched.set(n, p);
+      }
+      return fetched.get(n);
     };
     try {
-      const tree = await resolveTree(name, range, (n) => (n === name ? Promise.resolve(packument) : this.upstream(n)));
+      const tree = await resolveTree(name, range, fetchOnce);
       checks.tree = {
         root: `${tree.nodes[0].name}@${tree.nodes[0].version}`,
         skipped: tree.skipped,
         nodes: tree.nodes.map((node) => {
-          const d = this.governance.decide(node.name, node.version, node.manifest);
+          const d = this.governance.decide(node.name, node.version, fetched.get(node.name), false);
           return { ...versionCheck(node.version, node.manifest, d), name: node.name, kind: node.kind, parent: node.parent, allowed: d.allowed };
         }),
       };
@@ -192,7 +199,7 @@ export class RequestsService {
     for (const e of input.entries as Array<{ name?: unknown; version?: unknown }>) {
       const name = assertPackageName(e?.name);
       const version = assertVersion(e?.version);
-      const d = this.governance.cache.decide(policy, name, version, undefined);
+      const d = this.governance.cache.decide(policy, { name, version, manifest: undefined }, false);
       if (d.allowed) allowed++;
       else blocked.set(`${name}@${version}`, { name, version });
     }
@@ -286,14 +293,19 @@ export class RequestsService {
     const name = assertPackageName(input.name);
     const range = assertRange(input.range);
     const reason = typeof input.reason === 'string' && input.reason ? input.reason : 'approved with its dependencies';
-    const tree = await resolveTree(name, range, (n) => this.upstream(n));
+    const packuments = new Map<string, Packument | undefined>();
+    const tree = await resolveTree(name, range, async (n) => {
+      const p = await this.upstream(n);
+      packuments.set(n, p);
+      return p;
+    });
     const approved: string[] = [];
     const alreadyAllowed: string[] = [];
     await changePolicy(this.store, this.cache, actor, 'the approvals', async (repos) => {
       await this.ensureApproval(repos, actor, name, range, reason);
       approved.push(`${name}@${range}`);
       for (const node of tree.nodes.slice(1)) {
-        if (this.governance.decide(node.name, node.version, node.manifest).allowed) {
+        if (this.governance.decide(node.name, node.version, packuments.get(node.name), false).allowed) {
           alreadyAllowed.push(`${node.name}@${node.version}`);
           continue;
         }

@@ -49,6 +49,7 @@ describe('loadSettings: defaults', () => {
       logLevel: 'info',
       cacheSize: '256mb',
       upstreamMaxage: '2m',
+      advisoryRefresh: '1h',
       unpublishWindow: '72h',
       publishRules: [],
     });
@@ -105,6 +106,7 @@ describe('loadSettings: environment', () => {
       logLevel: 'debug',
       cacheSize: '256mb',
       upstreamMaxage: '2m',
+      advisoryRefresh: '1h',
       unpublishWindow: '72h',
       publishRules: [],
       adminPassword: 'hunter2hunter2',
@@ -222,6 +224,7 @@ describe('loadSettings: config file', () => {
       logLevel: 'warn',
       cacheSize: '256mb',
       upstreamMaxage: '2m',
+      advisoryRefresh: '1h',
       unpublishWindow: '72h',
       publishRules: [],
       configFile: file,

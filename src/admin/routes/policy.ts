@@ -29,6 +29,7 @@ export const create_approval: RouteDef = {
     { name: 'range', description: "semver range, default '*'" },
     { name: 'reason', description: 'why it is approved' },
     { name: 'expiresIn', description: 'duration such as 30d; or expiresAt, an ISO date' },
+    { name: 'allowScripts', description: 'true: the approved versions may also run install scripts' },
   ],
   handler: async ({ runtime, actor, body }) => ok(await runtime.governance.approve(actor, body), 201),
 };
@@ -90,13 +91,49 @@ export const update_policy: RouteDef = {
   method: 'patch',
   path: '/policy',
   access: 'govern',
-  summary: 'Change the policy mode (allowlist or open)',
-  body: [{ name: 'mode', description: 'allowlist or open' }],
-  handler: async ({ runtime, actor, body }) => {
-    const unknown = Object.keys(body).filter((k) => k !== 'mode');
-    if (unknown.length > 0) throw new GatekeeperError('EVALIDATION', `unknown policy setting(s): ${unknown.join(', ')}`);
-    return ok(await runtime.governance.setMode(actor, body.mode));
-  },
+  summary: 'Change the policy mode and rule settings; what is not given stays',
+  body: [
+    { name: 'mode', description: 'allowlist or open' },
+    { name: 'license', description: '{mode: enforce|warn|off}' },
+    { name: 'advisories', description: '{mode, severity: low|moderate|high|critical, unavailable: warn|block}' },
+    { name: 'releaseAge', description: '{mode, minimum: duration such as 3d (0: off), unknownAge: allow|block}' },
+    { name: 'scripts', description: '{mode}' },
+    { name: 'deprecated', description: '{mode}' },
+  ],
+  handler: async ({ runtime, actor, body }) => ok(await runtime.governance.updatePolicy(actor, body)),
+};
+
+export const list_exemptions: RouteDef = {
+  name: 'list_exemptions',
+  method: 'get',
+  path: '/policy/exemptions',
+  access: 'explain',
+  summary: 'Exemptions from the minimum release age',
+  handler: async ({ runtime }) => ok({ items: await runtime.governance.listExemptions() }),
+};
+
+export const create_exemption: RouteDef = {
+  name: 'create_exemption',
+  method: 'post',
+  path: '/policy/exemptions',
+  access: 'govern',
+  summary: 'Exempt a package or scope (and range) from a rule (release-age)',
+  body: [
+    { name: 'rule', description: 'release-age' },
+    { name: 'name', description: 'package name or @scope/*' },
+    { name: 'range', description: "semver range, default '*'" },
+    { name: 'reason', description: 'required' },
+  ],
+  handler: async ({ runtime, actor, body }) => ok(await runtime.governance.exempt(actor, body), 201),
+};
+
+export const delete_exemption: RouteDef = {
+  name: 'delete_exemption',
+  method: 'delete',
+  path: '/policy/exemptions/:id',
+  access: 'govern',
+  summary: 'Remove an exemption',
+  handler: async ({ runtime, actor, params }) => ok(await runtime.governance.unexempt(actor, params.id)),
 };
 
 export const get_decision: RouteDef = {

@@ -35,9 +35,9 @@ async function resolveId(api: Client, resource: 'approvals' | 'bans', ref: strin
 
 export const approve: Command = {
   name: 'approve',
-  usage: 'gatekeeper approve <name>[@range] [--reason R] [--expires 30d] [--with-dependencies]',
+  usage: 'gatekeeper approve <name>[@range] [--reason R] [--expires 30d] [--allow-scripts] [--with-dependencies]',
   summary: 'Approve a package or @scope/* for a range (admin); with its resolved production dependency tree',
-  booleanFlags: ['with-dependencies'],
+  booleanFlags: ['with-dependencies', 'allow-scripts'],
   async run({ args, io, env }) {
     const { name, range } = parseSpec(requirePositional(args, 0, 'a package spec'));
     if (args.flags['with-dependencies']) {
@@ -52,8 +52,10 @@ export const approve: Command = {
       range,
       reason: stringFlag(args, 'reason'),
       expiresIn: stringFlag(args, 'expires'),
+      allowScripts: args.flags['allow-scripts'] === true,
     });
-    io.out(`approved ${name}@${range} (approval ${approval.id}${approval.expiresAt ? `, expires ${approval.expiresAt}` : ''})`);
+    const scripts = args.flags['allow-scripts'] ? ', install scripts allowed' : '';
+    io.out(`approved ${name}@${range} (approval ${approval.id}${approval.expiresAt ? `, expires ${approval.expiresAt}` : ''}${scripts})`);
     return 0;
   },
 };
@@ -116,25 +118,88 @@ function lister(resource: 'approvals' | 'bans', columns: string[]): Command {
 export const approvals = lister('approvals', ['id', 'pattern', 'range', 'approvedBy', 'expiresAt', 'reason']);
 export const bans = lister('bans', ['id', 'name', 'range', 'bannedBy', 'reason', 'advisoryUrl']);
 
+const SETTINGS: Record<string, (value: string) => Record<string, unknown>> = {
+  mode: (v) => ({ mode: v }),
+  'release-age': (v) => ({ releaseAge: { minimum: v } }),
+  'release-age.minimum': (v) => ({ releaseAge: { minimum: v } }),
+  'release-age.mode': (v) => ({ releaseAge: { mode: v } }),
+  'release-age.unknown': (v) => ({ releaseAge: { unknownAge: v } }),
+  scripts: (v) => ({ scripts: { mode: v } }),
+  'scripts.mode': (v) => ({ scripts: { mode: v } }),
+  advisories: (v) => ({ advisories: { mode: v } }),
+  'advisories.mode': (v) => ({ advisories: { mode: v } }),
+  'advisories.severity': (v) => ({ advisories: { severity: v } }),
+  'advisories.unavailable': (v) => ({ advisories: { unavailable: v } }),
+  deprecated: (v) => ({ deprecated: { mode: v } }),
+  'deprecated.mode': (v) => ({ deprecated: { mode: v } }),
+  license: (v) => ({ license: { mode: v } }),
+  'license.mode': (v) => ({ license: { mode: v } }),
+};
+
+interface PolicyView {
+  mode: string;
+  generation: number;
+  rules: {
+    license: { mode: string };
+    advisories: { mode: string; severity: string; unavailable: string };
+    releaseAge: { mode: string; minimum: string; unknownAge: string };
+    scripts: { mode: string };
+    deprecated: { mode: string };
+  };
+}
+
+function showPolicy(p: PolicyView): string {
+  const r = p.rules;
+  return [
+    `mode: ${p.mode}`,
+    `generation: ${p.generation}`,
+    `license: ${r.license.mode}`,
+    `advisories: ${r.advisories.mode} (severity >= ${r.advisories.severity}; source unreachable: ${r.advisories.unavailable})`,
+    `release-age: ${r.releaseAge.mode} (minimum ${r.releaseAge.minimum === '0' ? '0, off' : r.releaseAge.minimum}; unknown age: ${r.releaseAge.unknownAge})`,
+    `scripts: ${r.scripts.mode}`,
+    `deprecated: ${r.deprecated.mode}`,
+  ].join('\n');
+}
+
 export const policy: Command = {
   name: 'policy',
-  usage: 'gatekeeper policy show [--json] | set mode allowlist|open',
-  summary: 'Show or change the policy',
+  usage:
+    'gatekeeper policy show [--json] | set <setting> <value> | exempt release-age <name>[@range] --reason R | unexempt <id> | exemptions [--json]\n' +
+    `      settings: ${Object.keys(SETTINGS).join(', ')}`,
+  summary: 'Show or change the policy mode and rule settings (enforce, warn, off), and release-age exemptions',
   booleanFlags: ['json'],
   async run({ args, io, env }) {
     const api = client(args, env);
-    const action = requirePositional(args, 0, 'show or set');
+    const action = requirePositional(args, 0, 'show, set, exempt, unexempt or exemptions');
     if (action === 'show') {
-      const current = await api.request<{ mode: string; generation: number }>('GET', '/policy');
-      io.out(args.flags.json ? json(current) : `mode: ${current.mode}\ngeneration: ${current.generation}`);
+      const current = await api.request<PolicyView>('GET', '/policy');
+      io.out(args.flags.json ? json(current) : showPolicy(current));
       return 0;
     }
     if (action === 'set') {
-      const key = requirePositional(args, 1, 'a setting (mode)');
+      const key = requirePositional(args, 1, 'a setting');
       const value = requirePositional(args, 2, 'a value');
-      if (key !== 'mode') throw new UsageError(`unknown policy setting '${key}'`);
-      const updated = await api.request<{ mode: string; generation: number }>('PATCH', '/policy', { mode: value });
-      io.out(`mode: ${updated.mode} (generation ${updated.generation})`);
+      const body = SETTINGS[key];
+      if (!body) throw new UsageError(`unknown policy setting '${key}'; one of ${Object.keys(SETTINGS).join(', ')}`);
+      io.out(showPolicy(await api.request<PolicyView>('PATCH', '/policy', body(value))));
+      return 0;
+    }
+    if (action === 'exempt') {
+      const rule = requirePositional(args, 1, 'a rule (release-age)');
+      const { name, range } = parseSpec(requirePositional(args, 2, 'a package spec'));
+      const created = await api.request<{ id: string }>('POST', '/policy/exemptions', { rule, name, range, reason: stringFlag(args, 'reason') });
+      io.out(`exempted ${name}@${range} from ${rule} (exemption ${created.id})`);
+      return 0;
+    }
+    if (action === 'unexempt') {
+      const id = requirePositional(args, 1, 'an exemption id');
+      const removed = await api.request<{ pattern: string; range: string }>('DELETE', `/policy/exemptions/${enc(id)}`);
+      io.out(`removed exemption ${id} (${removed.pattern}@${removed.range})`);
+      return 0;
+    }
+    if (action === 'exemptions') {
+      const { items } = await api.request<{ items: Array<Record<string, unknown>> }>('GET', '/policy/exemptions');
+      io.out(args.flags.json ? json(items) : table(items, ['id', 'rule', 'pattern', 'range', 'createdBy', 'reason']));
       return 0;
     }
     throw new UsageError(`unknown action '${action}'`);

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { LicensePolicy } from '../../core/license';
-import type { Approval, Ban, PolicyMode, PolicySnapshot, Waiver } from '../../core/policy';
+import type { Approval, Ban, Exemption, PolicyMode, PolicySnapshot, Waiver } from '../../core/policy';
 import { Page, toPage } from '../pagination';
 import { PublishRuleRow, toPublishRule } from './publishing';
 
@@ -15,6 +15,7 @@ interface ApprovalRow {
   approved_by: string;
   created_at: Date | string;
   expires_at: Date | string | null;
+  allow_scripts?: boolean;
 }
 
 interface BanRow {
@@ -48,7 +49,22 @@ function toApproval(row: ApprovalRow): Approval {
     approvedBy: row.approved_by,
     createdAt: date(row.created_at),
     expiresAt: row.expires_at === null ? null : date(row.expires_at),
+    allowScripts: row.allow_scripts === true,
   };
+}
+
+interface ExemptionRow {
+  id: number;
+  rule: 'release-age';
+  pattern: string;
+  range: string;
+  reason: string;
+  created_by: string;
+  created_at: Date | string;
+}
+
+function toExemption(row: ExemptionRow): Exemption {
+  return { id: String(row.id), rule: row.rule, pattern: row.pattern, range: row.range, reason: row.reason, createdBy: row.created_by, createdAt: date(row.created_at) };
 }
 
 function toBan(row: BanRow): Ban {
@@ -87,7 +103,8 @@ export class PolicyRepository {
   /** The whole policy in one round trip, however many versions are later decided with it. */
   async loadSnapshot(): Promise<PolicySnapshot> {
     const result = await this.db.raw(`
-      select s.mode, s.generation, s.license_allow, s.license_deny, s.license_unknown,
+      select s.mode, s.generation, s.license_allow, s.license_deny, s.license_unknown, s.rules,
+        coalesce((select json_agg(e order by e.id) from rule_exemptions e), '[]'::json) as exemptions,
         coalesce((select json_agg(w order by w.id) from license_waivers w), '[]'::json) as waivers,
         coalesce((select json_agg(a order by a.id) from approvals a), '[]'::json) as approvals,
         coalesce((select json_agg(b order by b.id) from bans b), '[]'::json) as bans,
@@ -104,6 +121,8 @@ export class PolicyRepository {
           license_deny: string[];
           license_unknown: 'block' | 'allow';
           waivers: WaiverRow[];
+          rules: unknown;
+          exemptions: ExemptionRow[];
         }
       | undefined;
     if (!row) throw new Error('the policy_state row is missing; run the migrations');
@@ -115,6 +134,8 @@ export class PolicyRepository {
       publishRules: row.publish_rules.map(toPublishRule),
       license: { allow: row.license_allow, deny: row.license_deny, unknown: row.license_unknown },
       waivers: row.waivers.map(toWaiver),
+      rules: row.rules,
+      exemptions: row.exemptions.map(toExemption),
     };
   }
 
@@ -141,6 +162,33 @@ export class PolicyRepository {
   async mode(): Promise<{ mode: PolicyMode; generation: number; updatedAt: Date; updatedBy: string | null }> {
     const row = await this.db('policy_state').where({ id: 1 }).first();
     return { mode: row.mode, generation: Number(row.generation), updatedAt: row.updated_at, updatedBy: row.updated_by };
+  }
+
+  // Rule settings and exemptions
+
+  async rules(): Promise<unknown> {
+    const row = await this.db('policy_state').where({ id: 1 }).first('rules');
+    return row.rules;
+  }
+
+  async setRules(rules: unknown): Promise<void> {
+    await this.db('policy_state').where({ id: 1 }).update({ rules: JSON.stringify(rules) });
+  }
+
+  async saveExemption(e: { rule: 'release-age'; pattern: string; range: string; reason: string; createdBy: string }): Promise<Exemption> {
+    const [row] = await this.db<ExemptionRow>('rule_exemptions')
+      .insert({ rule: e.rule, pattern: e.pattern, range: e.range, reason: e.reason, created_by: e.createdBy })
+      .returning('*');
+    return toExemption(row);
+  }
+
+  async removeExemption(id: number): Promise<Exemption | undefined> {
+    const [row] = await this.db<ExemptionRow>('rule_exemptions').where({ id }).del().returning('*');
+    return row ? toExemption(row) : undefined;
+  }
+
+  async listExemptions(): Promise<Exemption[]> {
+    return (await this.db<ExemptionRow>('rule_exemptions').orderBy('id')).map(toExemption);
   }
 
   // License policy and waivers
@@ -178,9 +226,9 @@ export class PolicyRepository {
 
   // Approvals
 
-  async saveApproval(a: { pattern: string; range: string; reason: string; approvedBy: string; expiresAt: Date | null }): Promise<Approval> {
+  async saveApproval(a: { pattern: string; range: string; reason: string; approvedBy: string; expiresAt: Date | null; allowScripts?: boolean }): Promise<Approval> {
     const [row] = await this.db<ApprovalRow>('approvals')
-      .insert({ pattern: a.pattern, range: a.range, reason: a.reason, approved_by: a.approvedBy, expires_at: a.expiresAt })
+      .insert({ pattern: a.pattern, range: a.range, reason: a.reason, approved_by: a.approvedBy, expires_at: a.expiresAt, allow_scripts: a.allowScripts ?? false })
       .returning('*');
     return toApproval(row);
   }

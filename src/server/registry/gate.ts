@@ -3,7 +3,7 @@ import { convertDistRemoteToLocalTarballUrls } from '@verdaccio/tarball';
 import { asGatekeeperError, errorBody, ErrorCode, statusOf } from '../../core/errors';
 import path from 'node:path';
 import { parseDuration } from '../../core/duration';
-import { abbreviatePackument, hiddenNotice, Packument, representativeDecision } from '../../core/packument';
+import { abbreviatePackument, hiddenNotice, Packument, representativeDecision, toHeaderValue, warningNotice } from '../../core/packument';
 import { buildResponse, CachedResponse, cacheKey, storageRevision } from './packument-cache';
 import { blockMessage, Decision, VersionManifest } from '../../core/policy';
 import { parseRegistryPath, RegistryPath } from '../../core/registry-path';
@@ -88,8 +88,9 @@ export function createGate(runtime: GatekeeperRuntime, storage: VerdaccioStorage
     const uplinks = raw._uplinks as Record<string, { fetched?: number }> | undefined;
     delete raw._uplinks;
     const revision = storageRevision(storageDir, name);
+    await governance.prepare(raw);
     const generation = governance.cache.current().generation;
-    const { packument, hidden, allowed, validUntil } = governance.filterPackument(raw);
+    const { packument, hidden, allowed, validUntil, warned } = governance.filterPackument(raw);
     const fetched = Object.values(uplinks ?? {}).map((u) => u.fetched ?? 0);
     const upstreamExpiry = fetched.length > 0 ? Math.min(...fetched) + maxageMs : Infinity;
     const expiresAt = Math.min(upstreamExpiry, validUntil ?? Infinity);
@@ -107,17 +108,18 @@ export function createGate(runtime: GatekeeperRuntime, storage: VerdaccioStorage
     const headers: Record<string, string> = {
       'content-type': abbreviated ? `${ABBREVIATED}; charset=utf-8` : 'application/json; charset=utf-8',
     };
-    const notice = hiddenNotice(name, hidden);
-    if (notice) {
+    const notices = [hiddenNotice(name, hidden), warningNotice(name, warned)].filter((n): n is string => n !== undefined);
+    if (notices.length > 0) {
       // npm prints npm-notice only for responses it does not store in its cache.
-      headers['npm-notice'] = notice;
+      headers['npm-notice'] = toHeaderValue(notices.join(' | '));
       headers['cache-control'] = 'no-store';
     }
-    return buildResponse(200, headers, JSON.stringify(abbreviated ? abbreviatePackument(local) : local), meta);
+    return buildResponse(200, headers, JSON.stringify(abbreviated ? abbreviatePackument(local) : local), { ...meta, warned: warned.map((w) => w.decision) });
   }
 
   function sendCached(req: Request, res: Response, entry: CachedResponse, actor: Actor): void {
     if (entry.blocked) governance.recordBlocked(actor, entry.blocked as Decision, 'packument');
+    if (entry.warned) governance.recordWarned(actor, entry.warned as Decision[], 'packument');
     res.statusCode = entry.status;
     for (const [key, value] of Object.entries(entry.headers)) res.setHeader(key, value);
     res.setHeader('etag', entry.etag);
@@ -146,6 +148,7 @@ export function createGate(runtime: GatekeeperRuntime, storage: VerdaccioStorage
 
   async function serveVersion(req: Request, res: Response, target: Extract<RegistryPath, { kind: 'version' }>, actor: Actor): Promise<void> {
     const raw = await readRawPackument(runtime, storage, target.name, req);
+    await governance.prepare(raw);
     const { packument, hidden } = governance.filterPackument(raw);
     const version = packument.versions?.[target.spec] ? target.spec : packument['dist-tags']?.[target.spec];
     if (version && packument.versions?.[version]) {
@@ -168,9 +171,9 @@ export function createGate(runtime: GatekeeperRuntime, storage: VerdaccioStorage
     const cached = governance.cache.peek(policy, target.name, version);
     if (cached) return cached;
     const raw = await readRawPackument(runtime, storage, target.name, req);
-    const manifest = raw.versions?.[version] as VersionManifest | undefined;
-    if (!manifest) return undefined;
-    return governance.cache.decide(policy, target.name, version, manifest);
+    if (!raw.versions?.[version]) return undefined;
+    await governance.prepare(raw);
+    return governance.decide(target.name, version, raw);
   }
 
   return async function gate(req: Request, res: Response, next: NextFunction): Promise<void> {
@@ -209,6 +212,10 @@ export function createGate(runtime: GatekeeperRuntime, storage: VerdaccioStorage
           const decision = await decideTarball(req, target);
           if (!decision) return sendError(res, 'ENOTFOUND', `${target.name}@${target.version} is not in this registry or its upstream`);
           if (!decision.allowed) return refuse(runtime, res, actor, decision, 'tarball');
+          if (decision.warnings.length > 0) {
+            governance.recordWarned(actor, [decision], 'tarball');
+            res.setHeader('npm-notice', toHeaderValue(`gatekeeper: warning: ${decision.warnings.map((w) => w.reason).join('; ')}`));
+          }
           runtime.requestContext.run({ raw: true }, () => next());
           return;
         }

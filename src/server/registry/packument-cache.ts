@@ -31,6 +31,8 @@ export interface CachedResponse {
   bytes: number;
   /** For refusals: what to audit each time it is served. */
   blocked?: unknown;
+  /** Decisions with warnings (warn-mode rules), audited once each. */
+  warned?: unknown[];
 }
 
 export function storageRevision(storageDir: string, name: string): string {
@@ -46,7 +48,7 @@ export function buildResponse(
   status: number,
   headers: Record<string, string>,
   text: string,
-  meta: { generation: number; revision: string; expiresAt: number; blocked?: unknown },
+  meta: { generation: number; revision: string; expiresAt: number; blocked?: unknown; warned?: unknown[] },
 ): CachedResponse {
   const body = Buffer.from(text);
   const gzip = gzipSync(body, { level: 6 });

@@ -22,6 +22,7 @@ function decision(name: string, version: string, code: DecisionCode, reason?: st
     ruleId: allowed ? 'mode:open' : code === 'EBANNED' ? 'ban:1' : 'mode:allowlist',
     reason: reason ?? `${name}@${version} ${allowed ? 'is allowed' : code === 'EBANNED' ? 'is banned: bad' : 'is not approved'}`,
     matches: [],
+    warnings: [],
     validUntil: null,
   };
 }
@@ -168,7 +169,7 @@ describe('filterPackument', () => {
     const decide = jest.fn((v: string) => decision('pkg', v, 'ALLOWED'));
     const result = filterPackument(doc, decide);
     expect(decide).not.toHaveBeenCalled();
-    expect(result).toEqual({ packument: doc, hidden: [], allowed: [], validUntil: null });
+    expect(result).toEqual({ packument: doc, hidden: [], allowed: [], validUntil: null, warned: [] });
   });
 });
 

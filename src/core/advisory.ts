@@ -1,0 +1,160 @@
+import semver from 'semver';
+import { GatekeeperError } from './errors';
+
+/**
+ * Security advisories: the npm bulk advisory format (what `npm audit` asks the registry for)
+ * and OSV, normalised to one shape. Pure: no I/O.
+ */
+
+export const SEVERITIES = ['low', 'moderate', 'high', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export interface Advisory {
+  /** Unique per source: `ghsa:GHSA-…`, `npm:1234`, `osv:…`. */
+  key: string;
+  name: string;
+  /** The id shown to users: the GHSA id when there is one. */
+  id: string;
+  title: string;
+  url: string | null;
+  severity: Severity;
+  /** A semver range of the affected versions. */
+  vulnerableVersions: string;
+  /** Versions the source names as fixes (OSV `fixed` events); may be empty. */
+  fixedIn: string[];
+  source: 'upstream' | 'osv';
+}
+
+export function isSeverity(value: unknown): value is Severity {
+  return typeof value === 'string' && (SEVERITIES as readonly string[]).includes(value);
+}
+
+export function severityAtLeast(severity: Severity, threshold: Severity): boolean {
+  return SEVERITIES.indexOf(severity) >= SEVERITIES.indexOf(threshold);
+}
+
+function ghsaOf(text: string | undefined | null): string | undefined {
+  return text ? /GHSA(-[23456789cfghjmpqrvwx]{4}){3}/i.exec(text)?.[0] : undefined;
+}
+
+/** One entry of the bulk endpoint's answer: `{ "<name>": [ {id, url, title, severity, vulnerable_versions, …} ] }`. */
+export function fromBulk(name: string, raw: unknown): Advisory | undefined {
+  const a = raw as { id?: unknown; url?: unknown; title?: unknown; severity?: unknown; vulnerable_versions?: unknown; github_advisory_id?: unknown };
+  if (!a || typeof a !== 'object') return undefined;
+  const range = typeof a.vulnerable_versions === 'string' ? a.vulnerable_versions : undefined;
+  if (!range || semver.validRange(range) === null) return undefined;
+  const url = typeof a.url === 'string' ? a.url : null;
+  const ghsa = (typeof a.github_advisory_id === 'string' ? a.github_advisory_id : undefined) ?? ghsaOf(url);
+  const severity = isSeverity(a.severity) ? a.severity : 'moderate';
+  const id = ghsa ?? `npm-${String(a.id ?? 'advisory')}`;
+  return {
+    key: ghsa ? `ghsa:${ghsa}` : `npm:${String(a.id)}`,
+    name,
+    id,
+    title: typeof a.title === 'string' ? a.title : id,
+    url,
+    severity,
+    vulnerableVersions: range,
+    fixedIn: [],
+    source: 'upstream',
+  };
+}
+
+interface OsvEvent {
+  introduced?: string;
+  fixed?: string;
+  last_affected?: string;
+}
+
+/** OSV severity comes as GHSA's database_specific.severity (LOW, MODERATE, HIGH, CRITICAL). */
+function osvSeverity(doc: { database_specific?: { severity?: unknown } }): Severity {
+  const text = String(doc.database_specific?.severity ?? '').toLowerCase();
+  if (text === 'medium') return 'moderate';
+  return isSeverity(text) ? text : 'moderate';
+}
+
+function eventsToRange(events: OsvEvent[]): string | undefined {
+  const parts: string[] = [];
+  let lower: string | undefined;
+  for (const event of events) {
+    if (event.introduced !== undefined) lower = event.introduced === '0' ? '0.0.0-0' : event.introduced;
+    else if (event.fixed !== undefined && lower !== undefined) {
+      parts.push(`>=${lower} <${event.fixed}`);
+      lower = undefined;
+    } else if (event.last_affected !== undefined && lower !== undefined) {
+      parts.push(`>=${lower} <=${event.last_affected}`);
+      lower = undefined;
+    }
+  }
+  if (lower !== undefined) parts.push(`>=${lower}`);
+  const range = parts.join(' || ');
+  return range && semver.validRange(range) !== null ? range : undefined;
+}
+
+/**
+ * Converts an OSV document (or an array of them) into advisories for npm packages. Throws
+ * EVALIDATION when the input is not OSV at all.
+ */
+export function fromOsv(input: unknown): Advisory[] {
+  const docs = Array.isArray(input) ? input : [input];
+  const out: Advisory[] = [];
+  for (const [i, raw] of docs.entries()) {
+    const doc = raw as {
+      id?: unknown;
+      summary?: unknown;
+      aliases?: unknown;
+      affected?: Array<{ package?: { ecosystem?: string; name?: string }; ranges?: Array<{ type?: string; events?: OsvEvent[] }>; versions?: string[] }>;
+      references?: Array<{ type?: string; url?: string }>;
+      database_specific?: { severity?: unknown };
+    };
+    if (!doc || typeof doc !== 'object' || typeof doc.id !== 'string' || !Array.isArray(doc.affected)) {
+      throw new GatekeeperError('EVALIDATION', `entry ${i} is not an OSV advisory (it needs an id and an affected list)`);
+    }
+    const aliases = Array.isArray(doc.aliases) ? (doc.aliases as string[]) : [];
+    const ghsa = ghsaOf(doc.id) ?? aliases.map(ghsaOf).find(Boolean);
+    const url = doc.references?.find((r) => r.type === 'ADVISORY')?.url ?? doc.references?.[0]?.url ?? null;
+    for (const affected of doc.affected) {
+      if (affected.package?.ecosystem !== 'npm' || !affected.package.name) continue;
+      const ranges = (affected.ranges ?? []).filter((r) => r.type === 'SEMVER' || r.type === 'ECOSYSTEM');
+      const range = ranges.map((r) => eventsToRange(r.events ?? [])).filter(Boolean).join(' || ') || (affected.versions?.length ? affected.versions.join(' || ') : undefined);
+      if (!range || semver.validRange(range) === null) continue;
+      const fixedIn = ranges.flatMap((r) => (r.events ?? []).map((e) => e.fixed).filter((v): v is string => typeof v === 'string' && semver.valid(v) !== null));
+      out.push({
+        key: `osv:${doc.id}`,
+        name: affected.package.name,
+        id: ghsa ?? doc.id,
+        title: typeof doc.summary === 'string' ? doc.summary : doc.id,
+        url,
+        severity: osvSeverity(doc),
+        vulnerableVersions: range,
+        fixedIn,
+        source: 'osv',
+      });
+    }
+  }
+  return out;
+}
+
+export function affects(advisory: Advisory, version: string): boolean {
+  return semver.satisfies(version, advisory.vulnerableVersions, { includePrerelease: true });
+}
+
+/**
+ * The first version that fixes an advisory, among the versions that exist: the source's own
+ * `fixed` when given, else the lowest unaffected version above the highest affected one.
+ */
+export function firstPatched(advisory: Advisory, versions: readonly string[]): string | undefined {
+  if (advisory.fixedIn.length > 0) return [...advisory.fixedIn].sort(semver.compare)[0];
+  const sorted = versions.filter((v) => semver.valid(v)).sort(semver.compare);
+  const affected = sorted.filter((v) => affects(advisory, v));
+  if (affected.length === 0) return undefined;
+  const highest = affected[affected.length - 1];
+  return sorted.find((v) => semver.gt(v, highest) && !affects(advisory, v) && semver.prerelease(v) === null);
+}
+
+/** The advisories known for a package, and whether the source could be asked. */
+export interface PackageAdvisories {
+  advisories: Advisory[];
+  /** fresh: asked recently; stale: the last answer is old (source down); unchecked: never answered. */
+  status: 'fresh' | 'stale' | 'unchecked';
+}

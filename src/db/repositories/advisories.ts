@@ -1,0 +1,101 @@
+import type { Knex } from 'knex';
+import type { Advisory, Severity } from '../../core/advisory';
+
+interface AdvisoryRow {
+  package: string;
+  key: string;
+  advisory_id: string;
+  title: string;
+  url: string | null;
+  severity: Severity;
+  vulnerable_versions: string;
+  fixed_in: string[];
+  source: 'upstream' | 'osv';
+}
+
+function toAdvisory(row: AdvisoryRow): Advisory {
+  return {
+    key: row.key,
+    name: row.package,
+    id: row.advisory_id,
+    title: row.title,
+    url: row.url,
+    severity: row.severity,
+    vulnerableVersions: row.vulnerable_versions,
+    fixedIn: row.fixed_in,
+    source: row.source,
+  };
+}
+
+export interface AdvisoryCheck {
+  package: string;
+  versions: string[];
+  checkedAt: Date | null;
+  ok: boolean;
+  error: string | null;
+}
+
+export class AdvisoryRepository {
+  constructor(private readonly db: Knex) {}
+
+  async list(name: string): Promise<Advisory[]> {
+    return (await this.db<AdvisoryRow>('advisories').where({ package: name }).orderBy('key')).map(toAdvisory);
+  }
+
+  async listAll(limit: number): Promise<Advisory[]> {
+    return (await this.db<AdvisoryRow>('advisories').orderBy(['package', 'key']).limit(limit)).map(toAdvisory);
+  }
+
+  /** Replaces a package's advisories from one source with the given ones (one transaction by the caller). */
+  async replace(name: string, source: 'upstream' | 'osv', advisories: Advisory[]): Promise<void> {
+    await this.db('advisories').where({ package: name, source }).del();
+    await this.upsert(advisories);
+  }
+
+  async upsert(advisories: Advisory[]): Promise<void> {
+    if (advisories.length === 0) return;
+    await this.db('advisories')
+      .insert(
+        advisories.map((a) => ({
+          package: a.name,
+          key: a.key,
+          advisory_id: a.id,
+          title: a.title,
+          url: a.url,
+          severity: a.severity,
+          vulnerable_versions: a.vulnerableVersions,
+          fixed_in: JSON.stringify(a.fixedIn),
+          source: a.source,
+          updated_at: this.db.fn.now(),
+        })),
+      )
+      .onConflict(['package', 'key'])
+      .merge();
+  }
+
+  async check(name: string): Promise<AdvisoryCheck | undefined> {
+    const row = await this.db('advisory_checks').where({ package: name }).first();
+    return row ? { package: row.package, versions: row.versions, checkedAt: row.checked_at, ok: row.ok, error: row.error } : undefined;
+  }
+
+  async saveCheck(c: { package: string; versions: string[]; ok: boolean; error: string | null }): Promise<void> {
+    const row: Record<string, unknown> = { package: c.package, versions: JSON.stringify(c.versions), ok: c.ok, error: c.error };
+    if (c.ok) row.checked_at = this.db.fn.now();
+    await this.db('advisory_checks').insert(row).onConflict('package').merge();
+  }
+
+  /** Packages whose last successful check is older than `before` (or never succeeded). */
+  async due(before: Date, limit: number): Promise<AdvisoryCheck[]> {
+    const rows = await this.db('advisory_checks')
+      .where((q) => q.whereNull('checked_at').orWhere('checked_at', '<', before))
+      .orderBy('checked_at', 'asc')
+      .limit(limit);
+    return rows.map((row: { package: string; versions: string[]; checked_at: Date | null; ok: boolean; error: string | null }) => ({
+      package: row.package,
+      versions: row.versions,
+      checkedAt: row.checked_at,
+      ok: row.ok,
+      error: row.error,
+    }));
+  }
+}
