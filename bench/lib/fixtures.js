@@ -31,6 +31,26 @@ const TARBALL_PACKAGES = {
 const DEP_COUNT = 1000;
 const depName = (i) => `bench-dep-${String(i).padStart(4, '0')}`;
 
+/**
+ * The policy's other approvals: bench-approved-NNNN with assorted ranges. Each is also a
+ * one-version package upstream, at a version its range allows, so the lockfile check has real
+ * packages to look up.
+ */
+const APPROVAL_RANGES = [
+  ['*', '1.0.0'],
+  ['^1.0.0', '1.4.2'],
+  ['^2.3.0', '2.5.0'],
+  ['~4.17.21', '4.17.23'],
+  ['>=1.2.0 <3.0.0', '2.1.0'],
+  ['^0.9.0', '0.9.4'],
+  ['1.x', '1.8.0'],
+  ['^7.0.0 || ^8.0.0', '8.1.0'],
+];
+function approvedSpec(i) {
+  const [range, version] = APPROVAL_RANGES[i % APPROVAL_RANGES.length];
+  return { name: `bench-approved-${String(i).padStart(4, '0')}`, range, version };
+}
+
 /** Abbreviated ("corgi") fields npm's registry keeps per version. */
 const CORGI_VERSION_FIELDS = [
   'name', 'version', 'deprecated', 'dependencies', 'optionalDependencies', 'devDependencies', 'peerDependencies',
@@ -276,14 +296,26 @@ function filler(name, targetGzBytes) {
  * Everything the fixture upstream serves: packages: Map(name -> { packument, tarballs }).
  * baseUrl ends with '/'.
  */
-function generate(baseUrl) {
+function generate(baseUrl, { extraApprovals = 0 } = {}) {
   const packages = new Map();
-  const meta = { profiles: {}, tarballs: {}, deps: { count: DEP_COUNT, first: depName(0), last: depName(DEP_COUNT - 1), version: '1.0.0' } };
+  const meta = {
+    profiles: {},
+    tarballs: {},
+    deps: { count: DEP_COUNT, first: depName(0), last: depName(DEP_COUNT - 1), version: '1.0.0' },
+    approved: { count: extraApprovals },
+    versionLists: {},
+  };
   for (const [key, profile] of Object.entries(PROFILES)) {
     const { packument, tarballs, versions } = buildProfile(profile, baseUrl);
     packages.set(profile.name, { packument, tarballs });
     const releases = versions.filter((v) => !semver.prerelease(v));
     meta.profiles[key] = { name: profile.name, versions: versions.length, latest: packument['dist-tags'].latest, newestReleases: releases.slice(-3).reverse() };
+    meta.versionLists[key] = versions;
+  }
+  for (let i = 0; i < extraApprovals; i++) {
+    const { name, version } = approvedSpec(i);
+    const tgz = tarballFor(name, version);
+    packages.set(name, { packument: singleVersion(name, version, baseUrl, tgz, {}), tarballs: new Map([[version, tgz]]) });
   }
   for (const [key, spec] of Object.entries(TARBALL_PACKAGES)) {
     const extra = spec.payloadBytes ? { 'payload.js': filler(spec.name, spec.payloadBytes) } : undefined;
@@ -305,4 +337,4 @@ function generate(baseUrl) {
   return { packages, meta };
 }
 
-module.exports = { generate, abbreviate, depName, DEP_COUNT, PROFILES, TARBALL_PACKAGES, CORGI_VERSION_FIELDS };
+module.exports = { generate, abbreviate, depName, approvedSpec, DEP_COUNT, PROFILES, TARBALL_PACKAGES, CORGI_VERSION_FIELDS };

@@ -7,6 +7,7 @@ const crypto = require('crypto');
 const path = require('path');
 const { startProcess, listeningPorts } = require('./proc');
 const { request, adminClient, mapLimit } = require('./http');
+const { approvedSpec } = require('./fixtures');
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -85,14 +86,12 @@ async function configurePolicy(url, token, { benchNames, extraApprovals, bans })
   const api = adminClient(url, token);
   const summary = { approvals: 0, bans: [], licenses: undefined, mode: undefined, ms: 0 };
   const t0 = Date.now();
-  const ranges = ['*', '^1.0.0', '^2.3.0', '~4.17.21', '>=1.2.0 <3.0.0', '^0.9.0', '1.x', '^7.0.0 || ^8.0.0'];
   const approvals = [
     ...benchNames.map((name) => ({ name, range: '*', reason: 'benchmark package' })),
-    ...Array.from({ length: extraApprovals }, (_, i) => ({
-      name: `bench-approved-${String(i).padStart(4, '0')}`,
-      range: ranges[i % ranges.length],
-      reason: `reviewed by the benchmark (#${i})`,
-    })),
+    ...Array.from({ length: extraApprovals }, (_, i) => {
+      const { name, range } = approvedSpec(i);
+      return { name, range, reason: `reviewed by the benchmark (#${i})` };
+    }),
   ];
   await mapLimit(approvals, 8, async (a) => {
     const res = await api('POST', '/approvals', a);

@@ -1,7 +1,7 @@
 'use strict';
 /*
  * The fixture upstream registry: a small http server on 127.0.0.1 serving the synthetic packages
- * of fixtures.js. Run as a child process (`node bench/lib/upstream.js`); it prints one JSON line
+ * of fixtures.js. Run as a child process (`node bench/lib/upstream.js [extra approved packages]`); it prints one JSON line
  * {"ready":true,"url":...,"meta":...} when listening.
  *
  *   GET /<name>               full packument, or abbreviated when the first Accept type is
@@ -97,7 +97,7 @@ function main() {
 
   server.listen(0, '127.0.0.1', () => {
     const url = `http://127.0.0.1:${server.address().port}/`;
-    const generated = generate(url);
+    const generated = generate(url, { extraApprovals: Number(process.argv[2] || 0) });
     packages = generated.packages;
     const meta = generated.meta;
     for (const p of Object.values(meta.profiles)) {

@@ -1,0 +1,280 @@
+/**
+ * Quarantine of fresh releases, install scripts, known-vulnerable versions and deprecated
+ * versions, each in enforce, warn and off, through the real npm CLI and a fixture advisory
+ * endpoint.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { main } from '../../src/cli/main';
+import { captureIo } from '../support/cli';
+import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
+import { startTestGatekeeper, TestGatekeeper, tempDir } from '../support/gatekeeper';
+import { createNpmEnv, makeProject, NpmEnv } from '../support/npm';
+
+const HOUR = 3_600_000;
+const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
+const GHSA = 'GHSA-8fxw-76j4-5wqw';
+
+describe('supply-chain rules', () => {
+  let upstream: FixtureRegistry;
+  let t: TestGatekeeper;
+  let npm: NpmEnv;
+  const gatekeeper = async (...argv: string[]) => {
+    const io = captureIo();
+    const code = await main(argv, io, { GATEKEEPER_URL: t.url, GATEKEEPER_TOKEN: t.adminToken });
+    return { code, out: io.outText(), err: io.errText() };
+  };
+  const install = async (spec: string) => {
+    const project = await makeProject(npm.dir, { name: `p-${spec.replace(/[^a-z0-9]/g, '-')}` });
+    const result = await npm.run(['install', spec, '--prefer-online', '--ignore-scripts'], { cwd: project });
+    const installed = result.code === 0 ? (JSON.parse(fs.readFileSync(path.join(project, 'package-lock.json'), 'utf8')).packages[`node_modules/${spec.split('@')[0]}`]?.version as string) : undefined;
+    return { ...result, installed };
+  };
+  const tarball = (name: string, version: string) => fetch(new URL(`${name}/-/${name}-${version}.tgz`, t.url));
+
+  beforeAll(async () => {
+    upstream = await startFixtureRegistry([
+      { name: 'fresh-fixture', versions: [{ version: '1.0.0', license: 'MIT', publishedAt: ago(240 * HOUR) }, { version: '1.1.0', license: 'MIT', publishedAt: ago(1 * HOUR) }] },
+      { name: 'exempt-fixture', versions: [{ version: '2.0.0', license: 'MIT', publishedAt: ago(1 * HOUR) }] },
+      { name: 'notime-fixture', versions: [{ version: '1.0.0', license: 'MIT', omitTime: true }] },
+      { name: 'script-fixture', versions: [{ version: '1.0.0', license: 'MIT', publishedAt: ago(240 * HOUR), scripts: { postinstall: 'node -e "process.exit(0)"' } }] },
+      { name: 'gyp-fixture', versions: [{ version: '1.0.0', license: 'MIT', publishedAt: ago(240 * HOUR), files: { 'binding.gyp': '{"targets":[]}' } }] },
+      { name: 'vuln-fixture', versions: [{ version: '1.0.0', license: 'MIT', publishedAt: ago(240 * HOUR) }, { version: '1.0.1', license: 'MIT', publishedAt: ago(1 * HOUR) }] },
+      { name: 'osv-fixture', versions: [{ version: '3.0.0', license: 'MIT', publishedAt: ago(240 * HOUR) }, { version: '3.0.1', license: 'MIT', publishedAt: ago(240 * HOUR) }] },
+      { name: 'deprecated-fixture', versions: [{ version: '0.9.0', license: 'MIT', publishedAt: ago(240 * HOUR) }, { version: '1.0.0', license: 'MIT', publishedAt: ago(240 * HOUR), deprecated: 'do not use' }] },
+    ]);
+    upstream.setAdvisories({
+      'vuln-fixture': [{ id: 1001, url: `https://github.com/advisories/${GHSA}`, title: 'Prototype pollution', severity: 'critical', vulnerable_versions: '<1.0.1' }],
+    });
+    t = await startTestGatekeeper({ upstream: upstream.url });
+    await t.api('PATCH', '/policy', { mode: 'open' });
+    npm = await createNpmEnv(t.url);
+  });
+
+  afterAll(async () => {
+    await npm?.cleanup();
+    await t?.close();
+    await upstream?.close();
+  });
+
+  describe('minimum release age', () => {
+    it('is off at 0 (the default): the newest version installs', async () => {
+      expect((await install('fresh-fixture')).installed).toBe('1.1.0');
+    });
+
+    it('enforce: hides a version published an hour ago, so its predecessor installs; refuses its tarball', async () => {
+      const set = await gatekeeper('policy', 'set', 'release-age', '3d');
+      expect(set.out).toContain('release-age: enforce (minimum 3 days; unknown age: allow)');
+      const result = await install('fresh-fixture');
+      expect(result.installed).toBe('1.0.0');
+      expect(result.output).toMatch(/npm notice gatekeeper: 1 version of fresh-fixture hidden by policy \(1 EQUARANTINED\)/);
+      const refused = await tarball('fresh-fixture', '1.1.0');
+      expect(refused.status).toBe(403);
+      expect(((await refused.json()) as any).error).toMatch(
+        /^\[EQUARANTINED\] fresh-fixture@1\.1\.0 was published (59 minutes|1 hour) ago; new versions install after 3 days \(from \d{4}-\d\d-\d\dT[\d:.]+Z\)/,
+      );
+    });
+
+    it('lets an exempted package pass', async () => {
+      expect((await install('exempt-fixture')).code).not.toBe(0);
+      expect((await gatekeeper('policy', 'exempt', 'release-age', 'exempt-fixture', '--reason', 'internal mirror of a trusted vendor')).code).toBe(0);
+      expect((await install('exempt-fixture')).installed).toBe('2.0.0');
+      const explain = await t.api('GET', '/decisions/exempt-fixture/2.0.0');
+      expect(explain.body.decision.matches).toEqual(expect.arrayContaining([expect.objectContaining({ rule: 'release-age', effect: 'info' })]));
+    });
+
+    it('treats a version without a publish time by the unknown-age setting', async () => {
+      expect((await install('notime-fixture')).installed).toBe('1.0.0');
+      await gatekeeper('policy', 'set', 'release-age.unknown', 'block');
+      const blocked = await tarball('notime-fixture', '1.0.0');
+      expect(((await blocked.json()) as any).error).toMatch(/^\[EQUARANTINED\] notime-fixture@1\.0\.0 has no publish time, so its age is unknown/);
+      await gatekeeper('policy', 'set', 'release-age.unknown', 'allow');
+    });
+
+    it('warn: installs the new version, prints a warning and audits it', async () => {
+      await gatekeeper('policy', 'set', 'release-age.mode', 'warn');
+      const result = await install('fresh-fixture');
+      expect(result.installed).toBe('1.1.0');
+      expect(result.output).toMatch(/npm notice gatekeeper: warning for 1 version of fresh-fixture: fresh-fixture@1\.1\.0 was published .* ago; new versions install after 3 days .*\[EQUARANTINED; the release-age rule is in warn mode, so it is not enforced\]/);
+      let actions: string[] = [];
+      for (let i = 0; i < 50 && !actions.includes('install.warned'); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        actions = (await t.api('GET', '/audit?package=fresh-fixture')).body.items.map((a: { action: string }) => a.action);
+      }
+      expect(actions).toContain('install.warned');
+    });
+
+    it('off: no hiding and no warning', async () => {
+      await gatekeeper('policy', 'set', 'release-age.mode', 'off');
+      const result = await install('fresh-fixture');
+      expect(result.installed).toBe('1.1.0');
+      expect(result.output).not.toContain('npm notice gatekeeper');
+      await gatekeeper('policy', 'set', 'release-age.mode', 'enforce');
+    });
+  });
+
+  describe('install scripts', () => {
+    it('warn (the default): serves the version with a notice', async () => {
+      const result = await install('script-fixture');
+      expect(result.installed).toBe('1.0.0');
+      expect(result.output).toMatch(/npm notice gatekeeper: warning for 1 version of script-fixture: script-fixture@1\.0\.0 runs install scripts \(postinstall: node -e/);
+    });
+
+    it('enforce: blocks a postinstall script, and a binding.gyp, until approved for scripts', async () => {
+      await gatekeeper('policy', 'set', 'scripts', 'enforce');
+      const blocked = await install('script-fixture');
+      expect(blocked.code).not.toBe(0);
+      expect(blocked.output).toContain('[EINSTALLSCRIPTS] script-fixture@1.0.0 runs install scripts (postinstall: node -e');
+      expect(blocked.output).toContain('gatekeeper approve script-fixture --allow-scripts');
+      const gyp = await tarball('gyp-fixture', '1.0.0');
+      expect(gyp.status).toBe(403);
+      expect(((await gyp.json()) as any).error).toContain('gyp-fixture@1.0.0 runs install scripts (install: node-gyp rebuild');
+
+      const approved = await gatekeeper('approve', 'script-fixture', '--allow-scripts', '--reason', 'reviewed the script');
+      expect(approved.out).toMatch(/approved script-fixture@\* \(approval \d+, install scripts allowed\)/);
+      expect((await install('script-fixture')).installed).toBe('1.0.0');
+      // A plain approval does not allow scripts.
+      await t.api('POST', '/approvals', { name: 'gyp-fixture', reason: 'no scripts' });
+      expect((await tarball('gyp-fixture', '1.0.0')).status).toBe(403);
+    });
+
+    it('off: no check at all', async () => {
+      await gatekeeper('policy', 'set', 'scripts', 'off');
+      expect((await tarball('gyp-fixture', '1.0.0')).status).toBe(200);
+      const packument = await fetch(new URL('gyp-fixture', t.url));
+      expect(packument.headers.get('npm-notice')).toBeNull();
+    });
+  });
+
+  describe('advisories', () => {
+    it('enforce: blocks a critical advisory, while its fixed version passes although it is young', async () => {
+      expect((await gatekeeper('policy', 'show')).out).toContain('release-age: enforce (minimum 3 days');
+      const result = await install('vuln-fixture');
+      expect(result.installed).toBe('1.0.1');
+      const refused = await tarball('vuln-fixture', '1.0.0');
+      expect(refused.status).toBe(403);
+      expect(((await refused.json()) as any).error).toBe(
+        `[EADVISORY] vuln-fixture@1.0.0: ${GHSA} (critical) Prototype pollution, fixed in 1.0.1. Use a fixed version; run 'gatekeeper explain vuln-fixture@1.0.0' for the advisories`,
+      );
+      const fix = await t.api('GET', '/decisions/vuln-fixture/1.0.1');
+      expect(fix.body.decision.allowed).toBe(true);
+      expect(fix.body.decision.matches).toEqual(expect.arrayContaining([expect.objectContaining({ rule: 'release-age', ruleId: `fix:${GHSA}` })]));
+      const health = await t.api('GET', '/health', undefined, null);
+      expect(health.body.advisories).toMatchObject({ ok: true, mode: 'enforce' });
+    });
+
+    it('respects the severity threshold', async () => {
+      upstream.setAdvisories({
+        'vuln-fixture': [{ id: 1001, url: `https://github.com/advisories/${GHSA}`, title: 'Prototype pollution', severity: 'critical', vulnerable_versions: '<1.0.1' }],
+        'osv-fixture': [{ id: 1002, url: 'https://github.com/advisories/GHSA-2222-3333-4444', title: 'Minor issue', severity: 'moderate', vulnerable_versions: '<3.0.1' }],
+      });
+      expect((await tarball('osv-fixture', '3.0.0')).status).toBe(200);
+      await gatekeeper('policy', 'set', 'advisories.severity', 'moderate');
+      expect((await tarball('osv-fixture', '3.0.0')).status).toBe(403);
+      await gatekeeper('policy', 'set', 'advisories.severity', 'critical');
+      expect((await tarball('osv-fixture', '3.0.0')).status).toBe(200);
+    });
+
+    it('imports OSV advisories offline', async () => {
+      const file = path.join(tempDir('gk-osv-'), 'osv.json');
+      fs.writeFileSync(
+        file,
+        JSON.stringify({
+          id: 'GHSA-7777-8888-9999',
+          summary: 'Remote code execution in osv-fixture',
+          aliases: ['CVE-2099-1234'],
+          affected: [{ package: { ecosystem: 'npm', name: 'osv-fixture' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed: '3.0.1' }] }] }],
+          database_specific: { severity: 'CRITICAL' },
+          references: [{ type: 'ADVISORY', url: 'https://github.com/advisories/GHSA-7777-8888-9999' }],
+        }),
+      );
+      const imported = await gatekeeper('advisories', 'import', file);
+      expect(imported.out).toBe('imported 1 advisories for osv-fixture');
+      const refused = await tarball('osv-fixture', '3.0.0');
+      expect(((await refused.json()) as any).error).toMatch(/^\[EADVISORY\] osv-fixture@3\.0\.0: GHSA-7777-8888-9999 \(critical\) Remote code execution in osv-fixture, fixed in 3\.0\.1/);
+      expect((await install('osv-fixture')).installed).toBe('3.0.1');
+    });
+
+    it('warn: installs the vulnerable version with a notice; off: silently', async () => {
+      await gatekeeper('policy', 'set', 'advisories', 'warn');
+      const warned = await install('vuln-fixture@1.0.0');
+      expect(warned.installed).toBe('1.0.0');
+      expect(warned.output).toContain(`${GHSA} (critical)`);
+      await gatekeeper('policy', 'set', 'advisories', 'off');
+      const off = await install('vuln-fixture@1.0.0');
+      expect(off.installed).toBe('1.0.0');
+      expect(off.output).not.toContain(GHSA);
+      await gatekeeper('policy', 'set', 'advisories', 'enforce');
+    });
+
+    it('npm audit through the gatekeeper returns the fixture advisories', async () => {
+      await gatekeeper('policy', 'set', 'advisories', 'off');
+      const project = await makeProject(npm.dir, { name: 'audited', dependencies: { 'vuln-fixture': '1.0.0' } });
+      expect((await npm.run(['install', '--ignore-scripts'], { cwd: project })).code).toBe(0);
+      await gatekeeper('policy', 'set', 'advisories', 'enforce');
+      const audit = await npm.run(['audit', '--json'], { cwd: project, env: { npm_config_audit: 'true' } });
+      const report = JSON.parse(audit.stdout);
+      expect(report.vulnerabilities['vuln-fixture']).toMatchObject({ severity: 'critical' });
+      expect(report.vulnerabilities['vuln-fixture'].via[0]).toMatchObject({ url: `https://github.com/advisories/${GHSA}`, title: 'Prototype pollution' });
+    });
+  });
+
+  describe('deprecated versions', () => {
+    it('enforce hides them; off (the default) serves them', async () => {
+      expect((await install('deprecated-fixture@1.0.0')).installed).toBe('1.0.0');
+      await gatekeeper('policy', 'set', 'deprecated', 'enforce');
+      const result = await install('deprecated-fixture');
+      expect(result.installed).toBe('0.9.0');
+      expect(((await (await tarball('deprecated-fixture', '1.0.0')).json()) as any).error).toMatch(/^\[EDEPRECATED\] deprecated-fixture@1\.0\.0 is deprecated: do not use/);
+      await gatekeeper('policy', 'set', 'deprecated', 'off');
+    });
+  });
+
+  it('validates policy settings', async () => {
+    for (const body of [{ scripts: { mode: 'sometimes' } }, { releaseAge: { minimum: 'soon' } }, { advisories: { severity: 'extreme' } }, { colour: 'blue' }, { scripts: { volume: 11 } }]) {
+      const res = await t.api('PATCH', '/policy', body);
+      expect({ body, status: res.status, code: res.body.code }).toEqual({ body, status: 400, code: 'EVALIDATION' });
+    }
+    const audit = await t.api('GET', '/audit?action=policy.rules');
+    expect(audit.body.items.length).toBeGreaterThan(5);
+  });
+});
+
+describe('an unreachable advisory source', () => {
+  it('neither lets everything through silently nor blocks everything, and shows in /health', async () => {
+    const upstream = await startFixtureRegistry([{ name: 'offline-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] }]);
+    // The upstream, except that its advisory endpoint is down.
+    const proxy = http.createServer((req, res) => {
+      if (req.url?.startsWith('/-/npm/v1/security/')) {
+        res.statusCode = 503;
+        res.end('{"error":"down"}');
+        return;
+      }
+      const forward = http.request(new URL(req.url ?? '/', upstream.url), { method: req.method, headers: { ...req.headers, host: new URL(upstream.url).host } }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      req.pipe(forward);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+    const t = await startTestGatekeeper({ upstream: `http://127.0.0.1:${(proxy.address() as { port: number }).port}/` });
+    try {
+      await t.api('PATCH', '/policy', { mode: 'open' });
+      const served = await fetch(new URL('offline-fixture', t.url));
+      expect(served.status).toBe(200);
+      expect(served.headers.get('npm-notice')).toContain('advisories for offline-fixture could not be checked recently (the advisory source is unreachable)');
+      const health = await t.api('GET', '/health', undefined, null);
+      expect(health.body.advisories).toMatchObject({ ok: false, lastError: 'the advisory endpoint answered 503' });
+
+      await t.api('PATCH', '/policy', { advisories: { unavailable: 'block' } });
+      const blocked = await fetch(new URL('offline-fixture/-/offline-fixture-1.0.0.tgz', t.url));
+      expect(blocked.status).toBe(403);
+      expect(((await blocked.json()) as any).error).toMatch(/^\[EADVISORY\] offline-fixture@1\.0\.0: its advisories could not be checked \(the advisory source is unreachable\)/);
+    } finally {
+      await t.close();
+      proxy.close();
+      await upstream.close();
+    }
+  });
+});
