@@ -47,6 +47,7 @@ const SETTINGS = {
   keepTmp: process.env.BENCH_KEEP_TMP === '1',
   databaseUrl: process.env.BENCH_DATABASE_URL || undefined,
   gatekeeperLogLevel: process.env.BENCH_GATEKEEPER_LOG_LEVEL || 'warn',
+  quietWait: envNumber('BENCH_QUIET_WAIT', 30, 0),
 };
 SETTINGS.maxDuration = Math.max(SETTINGS.maxDuration, SETTINGS.duration);
 
@@ -142,6 +143,8 @@ function runError(r) {
       .filter(([code]) => !(code >= 200 && code < 300))
       .map(([code, n]) => `HTTP ${code}×${n}`);
     parts.push(codes.join(', '));
+    const bodies = Object.entries(r.errorBodies || {}).map(([text, n]) => `${n}× ${text.replace(/\s+/g, ' ').slice(0, 200)}`);
+    if (bodies.length) parts.push(`answers: ${bodies.slice(0, 2).join('; ')}`);
   }
   if (r.errors > 0) parts.push(`${r.errors} request errors (${Object.entries(r.errorMessages).map(([m, n]) => `${m}×${n}`).join('; ')})`);
   if (r.completed === 0 && parts.length === 0) parts.push(`no response completed in the ${r.window} s measurement window (after a ${r.ramp} s ramp-up)`);
@@ -149,6 +152,19 @@ function runError(r) {
 }
 
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/**
+ * After a run with non-2xx answers (autocannon does not keep bodies): the same request from
+ * `connections` concurrent clients, twice, to show what the server says. Returns a short text.
+ */
+async function sampleErrorBody(url, options) {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const answers = await Promise.all(Array.from({ length: SETTINGS.connections }, () => H.request(url, options).catch((err) => ({ status: 0, err }))));
+    const bad = answers.find((a) => a.status < 200 || a.status >= 300);
+    if (bad) return bad.err ? `request error ${bad.err.message}` : `e.g. HTTP ${bad.status}: ${H.decode(bad).toString('utf8').slice(0, 240)}`;
+  }
+  return 'a follow-up burst of requests all answered 2xx';
+}
 
 /**
  * CPU time used on the machine by anything but this benchmark (other processes, or the hypervisor
@@ -174,7 +190,7 @@ function cpuAccounting(servers, upstreamPid) {
  * Waits (up to maxMs) until the rest of the machine is quiet: less than `pct`% of one CPU used
  * outside this benchmark over one second. Resolves { waited, pct } (the last second measured).
  */
-async function waitQuiet(servers, upstreamPid, { pct = 15, maxMs = 30_000 } = {}) {
+async function waitQuiet(servers, upstreamPid, { pct = 15, maxMs = SETTINGS.quietWait * 1000 } = {}) {
   const start = Date.now();
   for (;;) {
     const acct = cpuAccounting(servers, upstreamPid);
@@ -508,7 +524,7 @@ async function main() {
           upstreamRequests: s.runs.reduce((a, r) => a + r.upstreamRequests, 0),
           maxForeignCpuPct: Math.max(...s.runs.map((r) => r.foreignCpuPct)),
         });
-        if (errors.length) s.error = errors.join(' | ');
+        if (errors.length) s.error = `${errors.join(' | ')} (${await sampleErrorBody(`${servers[server].url.replace(/\/$/, '')}${c.path}`, { headers: c.headers })})`;
         if (s.upstreamRequests > 0) results.notes.push(`${c.id}: ${server} made ${s.upstreamRequests} upstream request(s) during its runs (uplink revalidation), included in its numbers.`);
       }
       if (c.size === 'huge') {
@@ -793,6 +809,7 @@ async function lockfileCheck({ gkUrl, gkPid, token, meta, tmp, bannedBy, servers
     log(`  lockfile check round ${round + 1}: ${r.reqPerSec.toFixed(1)} req/s, p50 ${r.latency.p50 === null ? '—' : r.latency.p50.toFixed(1)} ms, other CPU use ${r.foreignCpuPct.toFixed(0)}%`);
   }
   const errs = runs.map(runError).filter(Boolean);
+  if (errs.length) errs.push(await sampleErrorBody(`${gkUrl.replace(/\/$/, '')}${endpoint}`, { method: 'POST', headers, body }));
   return {
     summary: errs.length
       ? `**ERROR** under load: ${errs.join(' | ')}`

@@ -16,9 +16,15 @@ const autocannon = require('autocannon');
 // chunk), only for body checks and hooks this harness does not use. For 0.5-7 MB responses that
 // caps one load-generator process at ~70 MB/s, i.e. it would measure autocannon rather than the
 // server. Bytes and latency are still counted from the socket and the parser as before.
+// The start of non-2xx bodies is still kept, to report what the server said.
 if (process.env.BENCH_AUTOCANNON_KEEP_BODY !== '1') {
-  require('autocannon/lib/pipelinedRequestsQueue').prototype.addBody = function addBody() {};
+  require('autocannon/lib/pipelinedRequestsQueue').prototype.addBody = function addBody(data) {
+    const req = this.peek();
+    const status = req && req.headers && req.headers.statusCode;
+    if (status && (status < 200 || status >= 300) && req.body.length < 500) req.body += data;
+  };
 }
+const errorBodies = {};
 
 const opts = JSON.parse(process.argv[2]);
 const ramp = Number(opts.ramp || 0);
@@ -47,6 +53,19 @@ const instance = autocannon(
     method: opts.method || 'GET',
     headers: opts.headers,
     body: opts.body,
+    requests: [
+      {
+        onResponse: (status, body) => {
+          if ((status < 200 || status >= 300) && Object.keys(errorBodies).length < 5) {
+            const key = `${status} ${String(body || '').slice(0, 300)}`;
+            errorBodies[key] = (errorBodies[key] || 0) + 1;
+          } else if (status < 200 || status >= 300) {
+            const key = Object.keys(errorBodies).find((k) => k.startsWith(`${status} ${String(body || '').slice(0, 300)}`));
+            if (key) errorBodies[key]++;
+          }
+        },
+      },
+    ],
   },
   (err, r) => {
     if (err) {
@@ -75,6 +94,7 @@ const instance = autocannon(
         resets: r.resets,
         statusCodeStats,
         errorMessages,
+        errorBodies,
         firstCompletionAt: firstInWindow,
         lastCompletionAt: lastInWindow,
         latency: {

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { main } from '../../src/cli/main';
-import { captureIo } from '../support/cli';
+import { captureIo, runGatekeeper } from '../support/cli';
 import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
 import { loginToken, startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
 import { createNpmEnv, makeProject, NpmEnv } from '../support/npm';
@@ -16,11 +16,7 @@ describe('enforcing approvals and bans', () => {
   let npm: NpmEnv;
   let cliEnv: NodeJS.ProcessEnv;
 
-  const gatekeeper = async (...argv: string[]) => {
-    const io = captureIo();
-    const code = await main(argv, io, cliEnv);
-    return { code, out: io.outText(), err: io.errText() };
-  };
+  const gatekeeper = (...argv: string[]) => runGatekeeper(cliEnv, argv);
 
   beforeAll(async () => {
     upstream = await startFixtureRegistry([

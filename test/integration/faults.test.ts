@@ -12,21 +12,13 @@ import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-regist
 import { startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
 import { createNpmEnv, makeProject, NpmEnv } from '../support/npm';
 import { spawnGatekeeper } from '../support/process';
+import { eventually } from '../support/assert';
 
 const FIXTURES = [
   { name: 'faulty-fixture', versions: [{ version: '1.0.0', license: 'MIT' }, { version: '1.1.0', license: 'MIT' }] },
   { name: 'late-fixture', versions: [{ version: '0.1.0', license: 'MIT' }] },
 ];
 
-/** Polls until `check` returns true (not a timing assertion: it only waits for a state). */
-async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 
 const status = async (url: URL | string, init?: RequestInit) => (await fetch(url, init)).status;
 

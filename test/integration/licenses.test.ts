@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { main } from '../../src/cli/main';
-import { captureIo } from '../support/cli';
+import { captureIo, runGatekeeper } from '../support/cli';
 import { FixturePackage, startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
 import { startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
 import { createNpmEnv, makeProject, NpmEnv } from '../support/npm';
@@ -39,11 +39,7 @@ describe('license policy', () => {
   let t: TestGatekeeper;
   let npm: NpmEnv;
   const env = () => ({ GATEKEEPER_URL: t.url, GATEKEEPER_TOKEN: t.adminToken });
-  const gatekeeper = async (...argv: string[]) => {
-    const io = captureIo();
-    const code = await main(argv, io, env());
-    return { code, out: io.outText(), err: io.errText() };
-  };
+  const gatekeeper = (...argv: string[]) => runGatekeeper(env(), argv);
   const install = async (spec: string) => npm.run(['install', spec], { cwd: await makeProject(npm.dir, { name: `p-${spec.replace(/[^a-z0-9]/g, '-')}` }) });
 
   beforeAll(async () => {

@@ -10,6 +10,7 @@ import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-regist
 import { loginToken, startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
 import { createNpmEnv, NpmEnv } from '../support/npm';
 import { spawnGatekeeper } from '../support/process';
+import { eventually } from '../support/assert';
 
 const versionsOf = async (base: string, name: string, headers: Record<string, string> = {}) => {
   const res = await fetch(new URL(name.replace('/', '%2f'), base), { headers });
@@ -17,14 +18,6 @@ const versionsOf = async (base: string, name: string, headers: Record<string, st
   return Object.keys(((await res.json()) as { versions: object }).versions).sort();
 };
 
-async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 
 describe('cached packument responses', () => {
   let upstream: FixtureRegistry;

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { main } from '../../src/cli/main';
-import { captureIo } from '../support/cli';
+import { captureIo, runGatekeeper } from '../support/cli';
 import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
 import { startTestGatekeeper, TestGatekeeper, tempDir } from '../support/gatekeeper';
 import { createNpmEnv, makeProject, NpmEnv } from '../support/npm';
@@ -20,11 +20,7 @@ describe('supply-chain rules', () => {
   let upstream: FixtureRegistry;
   let t: TestGatekeeper;
   let npm: NpmEnv;
-  const gatekeeper = async (...argv: string[]) => {
-    const io = captureIo();
-    const code = await main(argv, io, { GATEKEEPER_URL: t.url, GATEKEEPER_TOKEN: t.adminToken });
-    return { code, out: io.outText(), err: io.errText() };
-  };
+  const gatekeeper = (...argv: string[]) => runGatekeeper({ GATEKEEPER_URL: t.url, GATEKEEPER_TOKEN: t.adminToken }, argv);
   const install = async (spec: string) => {
     const project = await makeProject(npm.dir, { name: `p-${spec.replace(/[^a-z0-9]/g, '-')}` });
     const result = await npm.run(['install', spec, '--prefer-online', '--ignore-scripts'], { cwd: project });

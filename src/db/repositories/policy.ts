@@ -100,6 +100,15 @@ export interface ListFilter {
 export class PolicyRepository {
   constructor(private readonly db: Knex) {}
 
+  /** One page of a rule table, oldest first, optionally for one name. */
+  private async page<Row extends { id: number }, T>(table: string, nameColumn: string, filter: ListFilter, map: (row: Row) => T): Promise<Page<T>> {
+    const query = this.db(table).orderBy('id').limit(filter.limit + 1);
+    if (filter.name) query.where(nameColumn, filter.name);
+    if (filter.after !== undefined) query.where('id', '>', filter.after);
+    const page = toPage((await query) as Row[], filter.limit);
+    return { items: page.items.map(map), nextCursor: page.nextCursor };
+  }
+
   /** The whole policy in one round trip, however many versions are later decided with it. */
   async loadSnapshot(): Promise<PolicySnapshot> {
     const result = await this.db.raw(`
@@ -216,12 +225,8 @@ export class PolicyRepository {
     return row ? toWaiver(row) : undefined;
   }
 
-  async listWaivers(filter: ListFilter): Promise<Page<Waiver>> {
-    const query = this.db<WaiverRow>('license_waivers').orderBy('id').limit(filter.limit + 1);
-    if (filter.name) query.where('name', filter.name);
-    if (filter.after !== undefined) query.where('id', '>', filter.after);
-    const page = toPage(await query, filter.limit);
-    return { items: page.items.map(toWaiver), nextCursor: page.nextCursor };
+  listWaivers(filter: ListFilter): Promise<Page<Waiver>> {
+    return this.page<WaiverRow, Waiver>('license_waivers', 'name', filter, toWaiver);
   }
 
   // Approvals
@@ -248,12 +253,8 @@ export class PolicyRepository {
     return row ? toApproval(row) : undefined;
   }
 
-  async listApprovals(filter: ListFilter): Promise<Page<Approval & { id: string }>> {
-    const query = this.db<ApprovalRow>('approvals').orderBy('id').limit(filter.limit + 1);
-    if (filter.name) query.where('pattern', filter.name);
-    if (filter.after !== undefined) query.where('id', '>', filter.after);
-    const page = toPage(await query, filter.limit);
-    return { items: page.items.map(toApproval), nextCursor: page.nextCursor };
+  listApprovals(filter: ListFilter): Promise<Page<Approval>> {
+    return this.page<ApprovalRow, Approval>('approvals', 'pattern', filter, toApproval);
   }
 
   // Bans
@@ -280,11 +281,7 @@ export class PolicyRepository {
     return row ? toBan(row) : undefined;
   }
 
-  async listBans(filter: ListFilter): Promise<Page<Ban>> {
-    const query = this.db<BanRow>('bans').orderBy('id').limit(filter.limit + 1);
-    if (filter.name) query.where('name', filter.name);
-    if (filter.after !== undefined) query.where('id', '>', filter.after);
-    const page = toPage(await query, filter.limit);
-    return { items: page.items.map(toBan), nextCursor: page.nextCursor };
+  listBans(filter: ListFilter): Promise<Page<Ban>> {
+    return this.page<BanRow, Ban>('bans', 'name', filter, toBan);
   }
 }

@@ -52,36 +52,33 @@ function toRecord(row: VersionRow): VersionRecord {
   };
 }
 
+type NewRule = { pattern: string; principalType: 'role' | 'user'; principal: string; shadowUpstream: boolean; createdBy: string; source?: string };
+
+function ruleRow(rule: NewRule) {
+  return {
+    pattern: rule.pattern,
+    principal_type: rule.principalType,
+    principal: rule.principal,
+    shadow_upstream: rule.shadowUpstream,
+    created_by: rule.createdBy,
+    source: rule.source ?? 'api',
+  };
+}
+
 export class PublishingRepository {
   constructor(private readonly db: Knex) {}
 
   // Rules
 
-  async saveRule(rule: { pattern: string; principalType: 'role' | 'user'; principal: string; shadowUpstream: boolean; createdBy: string; source?: string }): Promise<PublishRule> {
-    const [row] = await this.db<PublishRuleRow>('publish_rules')
-      .insert({
-        pattern: rule.pattern,
-        principal_type: rule.principalType,
-        principal: rule.principal,
-        shadow_upstream: rule.shadowUpstream,
-        created_by: rule.createdBy,
-        source: rule.source ?? 'api',
-      })
-      .returning('*');
+  async saveRule(rule: NewRule): Promise<PublishRule> {
+    const [row] = await this.db<PublishRuleRow>('publish_rules').insert(ruleRow(rule)).returning('*');
     return toPublishRule(row);
   }
 
   /** Inserts the rule unless an identical one exists; returns whether it was added. */
-  async saveRuleIfMissing(rule: { pattern: string; principalType: 'role' | 'user'; principal: string; shadowUpstream: boolean; createdBy: string; source: string }): Promise<boolean> {
+  async saveRuleIfMissing(rule: NewRule): Promise<boolean> {
     const rows = await this.db('publish_rules')
-      .insert({
-        pattern: rule.pattern,
-        principal_type: rule.principalType,
-        principal: rule.principal,
-        shadow_upstream: rule.shadowUpstream,
-        created_by: rule.createdBy,
-        source: rule.source,
-      })
+      .insert(ruleRow(rule))
       .onConflict(['pattern', 'principal_type', 'principal'])
       .ignore()
       .returning('id');

@@ -12,18 +12,10 @@ import {
 } from '../../../src/core/errors';
 import { parseDuration, parseExpiry } from '../../../src/core/duration';
 import { can, isRole, Permission, Role, ROLES } from '../../../src/core/roles';
+import { caught } from '../../support/assert';
 
 const NOW = Date.UTC(2024, 5, 1, 0, 0, 0);
 
-function caught(fn: () => unknown): GatekeeperError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(GatekeeperError);
-    return err as GatekeeperError;
-  }
-  throw new Error('expected a GatekeeperError, but nothing was thrown');
-}
 
 describe('errors', () => {
   describe('errorBody', () => {

@@ -9,6 +9,7 @@ import {
   type LockfileFormat,
   type ParsedLockfile,
 } from '../../../src/core/lockfile';
+import { caught } from '../../support/assert';
 
 /**
  * The fixtures under test/support/lockfiles were written by the real tools (npm 11,
@@ -20,16 +21,6 @@ function fixture(dir: string, file: string): string {
   return readFileSync(path.join(FIXTURES, dir, file), 'utf8');
 }
 
-/** Runs fn and returns the GatekeeperError it throws (fails the test otherwise). */
-function caught(fn: () => unknown): GatekeeperError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(GatekeeperError);
-    return err as GatekeeperError;
-  }
-  throw new Error('expected a GatekeeperError, but nothing was thrown');
-}
 
 function ids(parsed: ParsedLockfile): string[] {
   return parsed.entries.map((e) => `${e.name}@${e.version}`);

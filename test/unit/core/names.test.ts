@@ -12,17 +12,8 @@ import {
   scopeOf,
   versionFromTarball,
 } from '../../../src/core/names';
+import { caught } from '../../support/assert';
 
-/** Runs fn and returns the GatekeeperError it throws (fails the test otherwise). */
-function caught(fn: () => unknown): GatekeeperError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(GatekeeperError);
-    return err as GatekeeperError;
-  }
-  throw new Error('expected a GatekeeperError, but nothing was thrown');
-}
 
 describe('isValidPackageName / assertPackageName', () => {
   it.each(['left-pad', 'lodash.merge', '@acme/widgets', '@a/b', 'a', 'a'.repeat(214), 'JSONStream'])('accepts %s', (name) => {
