@@ -149,15 +149,15 @@ export interface UnpublishPolicy {
   publisherWindowMs: number;
 }
 
-/** Admins always; the version's publisher within the window, as npm does. */
+/**
+ * Admins always; the package's publishers (whoever may publish it; the caller checks that)
+ * within the window after the version was published, as npm does.
+ */
 export function unpublishRefusal(policy: UnpublishPolicy, who: Publisher, record: VersionRecord | undefined, now: number): GatekeeperError | undefined {
   if (who.role === 'admin') return undefined;
   const spec = record ? `${record.name}@${record.version}` : 'this version';
   if (!record || record.state !== 'published' || !record.publishedAt) {
     return new GatekeeperError('EFORBIDDEN', `${spec} was not published here; only an admin may remove it`);
-  }
-  if (record.publisher !== who.username) {
-    return new GatekeeperError('EFORBIDDEN', `${spec} was published by ${record.publisher}; only they or an admin may unpublish it`);
   }
   const age = now - record.publishedAt.getTime();
   if (age > policy.publisherWindowMs) {

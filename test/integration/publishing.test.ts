@@ -212,31 +212,32 @@ describe('private publishing', () => {
     expect(fresh.status).toBe(201);
   });
 
-  it('applies the unpublish policy: the publisher within the window, never another publisher; admins always', async () => {
+  it("applies the unpublish policy: the package's publishers within the window, admins always, nobody else", async () => {
     expect((await publisher.run(['publish'], { cwd: packageDir(publisher.dir, '@acme/policy', '1.0.0') })).code).toBe(0);
     expect((await publisher.run(['publish'], { cwd: packageDir(publisher.dir, '@acme/policy', '1.1.0') })).code).toBe(0);
+    expect((await publisher.run(['publish'], { cwd: packageDir(publisher.dir, '@acme/policy', '1.2.0') })).code).toBe(0);
     const other = await createNpmEnv(t.url);
+    const developer = await createNpmEnv(t.url);
+    const admin = await createNpmEnv(t.url);
     try {
-      await other.setToken(await loginToken(t.url, 'pub2', 'pub2-password'));
-      const refused = await other.run(['unpublish', '@acme/policy@1.0.0']);
+      await developer.setToken(await loginToken(t.url, 'dev9', 'dev9-password'));
+      const refused = await developer.run(['unpublish', '@acme/policy@1.2.0']);
       expect(refused.code).not.toBe(0);
-      expect(refused.output).toContain('[EFORBIDDEN] @acme/policy@1.0.0 was published by pub1; only they or an admin may unpublish it');
-      // Outside the window, the publisher is refused too.
+      expect(refused.output).toContain('[EFORBIDDEN] dev9 (developer) may not publish @acme/policy');
+      // Another publisher of the package, within the window.
+      await other.setToken(await loginToken(t.url, 'pub2', 'pub2-password'));
+      expect((await other.run(['unpublish', '@acme/policy@1.2.0'])).code).toBe(0);
+      // Outside the window, publishers are refused.
       await t.gk.database.knex('published_versions').where({ name: '@acme/policy', version: '1.0.0' }).update({ published_at: new Date(Date.now() - 73 * 3_600_000) });
       const late = await publisher.run(['unpublish', '@acme/policy@1.0.0']);
       expect(late.code).not.toBe(0);
       expect(late.output).toMatch(/\[EUNPUBLISHWINDOW\] @acme\/policy@1\.0\.0 was published on .*; publishers may unpublish only within 72 hours/);
-      const admin = await createNpmEnv(t.url);
-      try {
-        await admin.setToken(t.adminToken);
-        expect((await admin.run(['unpublish', '@acme/policy@1.0.0'])).code).toBe(0);
-      } finally {
-        await admin.cleanup();
-      }
+      await admin.setToken(t.adminToken);
+      expect((await admin.run(['unpublish', '@acme/policy@1.0.0'])).code).toBe(0);
       const kept = (await (await fetch(new URL('@acme%2fpolicy', t.url))).json()) as any;
       expect(Object.keys(kept.versions)).toEqual(['1.1.0']);
     } finally {
-      await other.cleanup();
+      await Promise.all([other.cleanup(), developer.cleanup(), admin.cleanup()]);
     }
   });
 
