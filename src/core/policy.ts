@@ -3,7 +3,7 @@ import { scopeOf } from './names';
 import type { PublishRule } from './publish';
 import { compileLicensePolicy, CompiledLicensePolicy, describeLicense, evaluateLicense, LicensePolicy, parseLicense } from './license';
 import type { PackageAdvisories } from './advisory';
-import { advisoryRule, Denial, deprecatedRule, Note, releaseAgeRule, RuleMode, ruleSettings, RuleSettings, scriptsRule, VersionContext } from './rules';
+import { advisoryRule, Denial, deprecatedRule, installScripts, Note, releaseAgeRule, RuleMode, ruleSettings, RuleSettings, scriptsRule, VersionContext } from './rules';
 
 /**
  * Policy evaluation: (name, version, manifest, policy snapshot, now) -> decision.
@@ -257,7 +257,7 @@ export function evaluate(policy: CompiledPolicy, input: EvaluationInput): Decisi
     ['advisories', () => advisoryRule(policy.rules.advisories, ctx, notes)],
     ['license', () => (policy.license ? licenseRule(policy, input, matches, dependsUntil) : undefined)],
     ['releaseAge', () => releaseAgeRule(policy.rules.releaseAge, ctx, exemptFromAge(policy, input), notes, dependsUntil)],
-    ['scripts', () => scriptsRule(ctx, approvals.find((a) => a.allowScripts) ? `approval:${approvals.find((a) => a.allowScripts)?.id}` : undefined, notes)],
+    ['scripts', () => scriptsGate(ctx, approvals, notes, dependsUntil)],
     ['deprecated', () => deprecatedRule(ctx)],
   ];
   for (const [rule, run] of gates) {
@@ -351,6 +351,18 @@ const RULE_NAMES: Record<keyof RuleSettings, string> = {
   scripts: 'scripts',
   deprecated: 'deprecated',
 };
+
+/** Install scripts pass with an approval that allows them; the decision lasts as long as it does. */
+function scriptsGate(ctx: VersionContext, approvals: Approval[], notes: Note[], dependsUntil: (at: number | null) => void): Denial | undefined {
+  const expiry = (a: Approval) => (a.expiresAt ? a.expiresAt.getTime() : Infinity);
+  const allowing = approvals.filter((a) => a.allowScripts).sort((a, b) => expiry(b) - expiry(a))[0];
+  const denial = scriptsRule(ctx, allowing ? `approval:${allowing.id}` : undefined, notes);
+  if (!denial && allowing && installScripts(ctx.manifest).length > 0) {
+    const until = expiry(allowing);
+    dependsUntil(Number.isFinite(until) ? until : null);
+  }
+  return denial;
+}
 
 function collectNotes(notes: Note[], matches: RuleMatch[], warnings: RuleMatch[]): void {
   for (const note of notes.splice(0)) {

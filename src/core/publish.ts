@@ -159,6 +159,9 @@ export function unpublishRefusal(policy: UnpublishPolicy, who: Publisher, record
   if (!record || record.state !== 'published' || !record.publishedAt) {
     return new GatekeeperError('EFORBIDDEN', `${spec} was not published here; only an admin may remove it`);
   }
+  if (policy.publisherWindowMs <= 0) {
+    return new GatekeeperError('EUNPUBLISHWINDOW', `${spec} cannot be unpublished by publishers on this registry (the unpublish window is 0). Ask an admin, or deprecate it instead (npm deprecate)`);
+  }
   const age = now - record.publishedAt.getTime();
   if (age > policy.publisherWindowMs) {
     const hours = Math.round(policy.publisherWindowMs / 3_600_000);

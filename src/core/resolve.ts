@@ -99,13 +99,15 @@ export async function resolveTree(name: string, range: string, fetch: PackumentF
     await Promise.all(frontier.map((edge) => load(edge.name)));
     for (const edge of frontier) {
       const optional = edge.kind === 'optional';
-      if (!registryRange(edge.range)) {
+      const packument = await load(edge.name);
+      // A dist-tag (`latest`, `next`) resolves through the registry like a range.
+      const tagged = !registryRange(edge.range) && /^[A-Za-z][\w.-]*$/.test(edge.range) ? packument?.['dist-tags']?.[edge.range] : undefined;
+      if (!registryRange(edge.range) && !tagged) {
         if (optional) skipped.push({ name: edge.name, range: edge.range, reason: 'not a registry range' });
         else throw new GatekeeperError('EVALIDATION', `${edge.parent} depends on ${edge.name}@${edge.range}, which is not a registry version range`);
         continue;
       }
-      const packument = await load(edge.name);
-      const version = packument ? pickVersion(packument, edge.range) : undefined;
+      const version = tagged ?? (packument ? pickVersion(packument, edge.range) : undefined);
       if (!packument || !version) {
         const reason = packument ? `no version satisfies ${edge.range}` : 'not on the upstream registry';
         if (optional) {

@@ -1,0 +1,461 @@
+import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import {
+  compareNewestFirst,
+  integrityOf,
+  isPrivateName,
+  mayPublish,
+  parsePublishBody,
+  patternMatches,
+  publishRefusal,
+  PublishRule,
+  Publisher,
+  shasumOf,
+  unpublishRefusal,
+  versionExists,
+  VersionRecord,
+} from '../../../src/core/publish';
+import { caught } from '../../support/assert';
+
+/** A fixed "now" so that no test depends on the real clock. */
+const NOW = Date.UTC(2024, 0, 15, 12, 0, 0);
+const HOUR = 3_600_000;
+
+function rule(id: string, pattern: string, principalType: PublishRule['principalType'], principal: string): PublishRule {
+  return { id, pattern, principalType, principal, shadowUpstream: false, createdBy: 'admin', createdAt: new Date(NOW - HOUR) };
+}
+
+const admin: Publisher = { username: 'root', role: 'admin' };
+const pub: Publisher = { username: 'pat', role: 'publisher' };
+const dev: Publisher = { username: 'dana', role: 'developer' };
+const reader: Publisher = { username: 'rita', role: 'reader' };
+
+describe('patternMatches', () => {
+  it('matches an exact name', () => {
+    expect(patternMatches('left-pad', 'left-pad')).toBe(true);
+    expect(patternMatches('left-pad', 'left-pad2')).toBe(false);
+    expect(patternMatches('@acme/widgets', '@acme/widgets')).toBe(true);
+    expect(patternMatches('@acme/widgets', '@acme/gadgets')).toBe(false);
+  });
+
+  it('matches every name of a scope with @scope/*', () => {
+    expect(patternMatches('@acme/*', '@acme/widgets')).toBe(true);
+    expect(patternMatches('@acme/*', '@acme/gadgets')).toBe(true);
+  });
+
+  it('does not let a scope wildcard cover other scopes or unscoped names', () => {
+    expect(patternMatches('@acme/*', '@acmecorp/widgets')).toBe(false);
+    expect(patternMatches('@acme/*', '@acm/widgets')).toBe(false);
+    expect(patternMatches('@acme/*', 'acme')).toBe(false);
+    expect(patternMatches('@acme/*', 'widgets')).toBe(false);
+  });
+
+  it('treats a * that is not a scope wildcard literally', () => {
+    expect(patternMatches('left-*', 'left-pad')).toBe(false);
+    expect(patternMatches('*', 'left-pad')).toBe(false);
+  });
+});
+
+describe('isPrivateName', () => {
+  const rules = [rule('1', '@acme/*', 'role', 'publisher'), rule('2', 'internal-tool', 'user', 'pat')];
+
+  it('is true for names some rule covers', () => {
+    expect(isPrivateName(rules, '@acme/widgets')).toBe(true);
+    expect(isPrivateName(rules, 'internal-tool')).toBe(true);
+  });
+
+  it('is false for other names and without rules', () => {
+    expect(isPrivateName(rules, 'left-pad')).toBe(false);
+    expect(isPrivateName(rules, '@other/widgets')).toBe(false);
+    expect(isPrivateName([], '@acme/widgets')).toBe(false);
+  });
+});
+
+describe('mayPublish', () => {
+  const rules = [rule('1', '@acme/*', 'role', 'publisher'), rule('2', 'internal-tool', 'user', 'dana')];
+
+  it('refuses anonymous users', () => {
+    expect(mayPublish(rules, undefined, '@acme/widgets')).toBe(false);
+  });
+
+  it('lets admins publish every private name, and only private names', () => {
+    expect(mayPublish(rules, admin, '@acme/widgets')).toBe(true);
+    expect(mayPublish(rules, admin, 'internal-tool')).toBe(true);
+    expect(mayPublish(rules, admin, 'left-pad')).toBe(false);
+    expect(mayPublish([], admin, '@acme/widgets')).toBe(false);
+  });
+
+  it('applies role rules to users with that role', () => {
+    expect(mayPublish(rules, pub, '@acme/widgets')).toBe(true);
+    expect(mayPublish(rules, dev, '@acme/widgets')).toBe(false);
+    expect(mayPublish(rules, reader, '@acme/widgets')).toBe(false);
+  });
+
+  it('applies user rules to that user whatever their role', () => {
+    expect(mayPublish(rules, dev, 'internal-tool')).toBe(true);
+    expect(mayPublish(rules, { username: 'dana', role: 'reader' }, 'internal-tool')).toBe(true);
+    expect(mayPublish(rules, pub, 'internal-tool')).toBe(false);
+  });
+
+  it('does not let a rule for one name grant another', () => {
+    expect(mayPublish(rules, dev, '@acme/widgets')).toBe(false);
+    expect(mayPublish(rules, pub, 'internal-tool-2')).toBe(false);
+  });
+
+  it('does not confuse a username with a role name', () => {
+    const r = [rule('1', 'x', 'user', 'publisher')];
+    expect(mayPublish(r, pub, 'x')).toBe(false);
+    expect(mayPublish(r, { username: 'publisher', role: 'reader' }, 'x')).toBe(true);
+  });
+});
+
+describe('publishRefusal', () => {
+  const rules = [rule('1', '@acme/*', 'role', 'publisher')];
+
+  it('asks anonymous users to log in (EUNAUTHENTICATED)', () => {
+    const err = publishRefusal(rules, undefined, '@acme/widgets');
+    expect(err?.code).toBe('EUNAUTHENTICATED');
+    expect(err?.status).toBe(401);
+    expect(err?.message).toContain("npm login");
+  });
+
+  it('refuses a name that is not private with ENOTPRIVATE and suggests the scope rule', () => {
+    const err = publishRefusal(rules, admin, '@other/widgets');
+    expect(err?.code).toBe('ENOTPRIVATE');
+    expect(err?.status).toBe(403);
+    expect(err?.message).toBe(
+      '@other/widgets is not a private package of this registry, so it cannot be published here. An admin can declare it: gatekeeper publish-rule add @other/* --role publisher',
+    );
+  });
+
+  it('suggests the name itself for an unscoped name', () => {
+    const err = publishRefusal(rules, pub, 'left-pad');
+    expect(err?.code).toBe('ENOTPRIVATE');
+    expect(err?.message).toMatch(/gatekeeper publish-rule add left-pad --role publisher$/);
+  });
+
+  it('refuses a user without a matching rule with EFORBIDDEN', () => {
+    const err = publishRefusal(rules, dev, '@acme/widgets');
+    expect(err?.code).toBe('EFORBIDDEN');
+    expect(err?.message).toBe('dana (developer) may not publish @acme/widgets; ask an admin for a publish rule');
+  });
+
+  it('says nothing when the user may publish', () => {
+    expect(publishRefusal(rules, pub, '@acme/widgets')).toBeUndefined();
+    expect(publishRefusal(rules, admin, '@acme/widgets')).toBeUndefined();
+  });
+});
+
+describe('parsePublishBody', () => {
+  const TGZ = gzipSync(Buffer.from('package/package.json contents'));
+  const SHA512 = `sha512-${createHash('sha512').update(TGZ).digest('base64')}`;
+  const SHA1 = createHash('sha1').update(TGZ).digest('hex');
+
+  /** The document `npm publish` PUTs, with overrides. */
+  function body(
+    name = 'foo',
+    version = '1.0.0',
+    opts: { data?: Buffer | string; dist?: Record<string, unknown>; manifest?: Record<string, unknown>; attachmentName?: string; extra?: Record<string, unknown> } = {},
+  ): Record<string, unknown> {
+    const base = name.startsWith('@') ? name.slice(name.indexOf('/') + 1) : name;
+    const data = opts.data === undefined ? TGZ.toString('base64') : typeof opts.data === 'string' ? opts.data : opts.data.toString('base64');
+    return {
+      _id: name,
+      name,
+      'dist-tags': { latest: version },
+      versions: {
+        [version]: {
+          name,
+          version,
+          dist: { integrity: SHA512, shasum: SHA1, tarball: `http://localhost/${name}/-/${base}-${version}.tgz`, ...opts.dist },
+          ...opts.manifest,
+        },
+      },
+      _attachments: { [opts.attachmentName ?? `${name}-${version}.tgz`]: { content_type: 'application/octet-stream', data, length: 0 } },
+      ...opts.extra,
+    };
+  }
+
+  it('computes digests the same way npm does', () => {
+    expect(integrityOf(TGZ)).toBe(SHA512);
+    expect(shasumOf(TGZ)).toBe(SHA1);
+    expect(SHA1).toMatch(/^[0-9a-f]{40}$/);
+  });
+
+  it('reads a well-formed publish', () => {
+    const doc = body();
+    const req = parsePublishBody('foo', doc);
+    expect(req.name).toBe('foo');
+    expect(req.version).toBe('1.0.0');
+    expect(req.manifest).toBe((doc.versions as Record<string, unknown>)['1.0.0']);
+    expect(req.distTags).toEqual({ latest: '1.0.0' });
+    expect(req.tarball.filename).toBe('foo-1.0.0.tgz');
+    expect(req.tarball.data.equals(TGZ)).toBe(true);
+    expect(req.tarball.integrity).toBe(SHA512);
+    expect(req.tarball.shasum).toBe(SHA1);
+  });
+
+  it('reads a scoped publish, whose attachment key carries the scope', () => {
+    const req = parsePublishBody('@acme/widgets', body('@acme/widgets', '2.1.0-beta.1'));
+    expect(req.tarball.filename).toBe('widgets-2.1.0-beta.1.tgz');
+    expect(req.version).toBe('2.1.0-beta.1');
+  });
+
+  it('computes the digests when the client declares none', () => {
+    const req = parsePublishBody('foo', body('foo', '1.0.0', { dist: { integrity: undefined, shasum: undefined } }));
+    expect(req.tarball.integrity).toBe(SHA512);
+    expect(req.tarball.shasum).toBe(SHA1);
+  });
+
+  it('accepts a document without a top-level name or dist-tags', () => {
+    const req = parsePublishBody('foo', body('foo', '1.0.0', { extra: { name: undefined, 'dist-tags': undefined } }));
+    expect(req.distTags).toEqual({});
+  });
+
+  it('refuses a tarball that does not match the declared integrity', () => {
+    const other = `sha512-${createHash('sha512').update('something else').digest('base64')}`;
+    const err = caught(() => parsePublishBody('foo', body('foo', '1.0.0', { dist: { integrity: other } })));
+    expect(err.code).toBe('EBADPUBLISH');
+    expect(err.status).toBe(400);
+    expect(err.message).toBe('the tarball of foo@1.0.0 does not match its declared integrity');
+  });
+
+  it('refuses a tarball that does not match the declared shasum', () => {
+    const err = caught(() => parsePublishBody('foo', body('foo', '1.0.0', { dist: { shasum: '0'.repeat(40) } })));
+    expect(err.code).toBe('EBADPUBLISH');
+    expect(err.message).toBe('the tarball of foo@1.0.0 does not match its declared shasum');
+  });
+
+  it.each([
+    ['another package', 'bar-1.0.0.tgz'],
+    ['another version', 'foo-1.0.1.tgz'],
+    ['another extension', 'foo-1.0.0.tar.gz'],
+    ['a prefix of the name', 'fo-1.0.0.tgz'],
+  ])('refuses a tarball file name of %s', (_what, attachmentName) => {
+    const err = caught(() => parsePublishBody('foo', body('foo', '1.0.0', { attachmentName })));
+    expect(err.code).toBe('EBADPUBLISH');
+    expect(err.message).toContain(`is not the tarball of foo@1.0.0`);
+  });
+
+  it('refuses more than one version', () => {
+    const doc = body();
+    (doc.versions as Record<string, unknown>)['1.0.1'] = { name: 'foo', version: '1.0.1' };
+    const err = caught(() => parsePublishBody('foo', doc));
+    expect(err.code).toBe('EBADPUBLISH');
+    expect(err.message).toBe('a publish carries exactly one version');
+  });
+
+  it('refuses a publish without a version', () => {
+    expect(caught(() => parsePublishBody('foo', body('foo', '1.0.0', { extra: { versions: {} } }))).message).toBe('a publish carries exactly one version');
+    expect(caught(() => parsePublishBody('foo', body('foo', '1.0.0', { extra: { versions: undefined } }))).code).toBe('EBADPUBLISH');
+  });
+
+  it('refuses more than one attachment, or none', () => {
+    const doc = body();
+    (doc._attachments as Record<string, unknown>)['foo-1.0.1.tgz'] = { data: TGZ.toString('base64') };
+    const err = caught(() => parsePublishBody('foo', doc));
+    expect(err.code).toBe('EBADPUBLISH');
+    expect(err.message).toBe('a publish carries exactly one tarball');
+    expect(caught(() => parsePublishBody('foo', body('foo', '1.0.0', { extra: { _attachments: {} } }))).message).toBe('a publish carries exactly one tarball');
+    expect(caught(() => parsePublishBody('foo', body('foo', '1.0.0', { extra: { _attachments: undefined } }))).code).toBe('EBADPUBLISH');
+  });
+
+  it('refuses data that is not gzip', () => {
+    const err = caught(() => parsePublishBody('foo', body('foo', '1.0.0', { data: Buffer.from('plain tar, not gzipped'), dist: { integrity: undefined, shasum: undefined } })));
+    expect(err.code).toBe('EBADPUBLISH');
+    expect(err.message).toBe('the tarball of foo@1.0.0 is not gzip data');
+  });
+
+  it('refuses an empty or missing tarball', () => {
+    expect(caught(() => parsePublishBody('foo', body('foo', '1.0.0', { data: '' }))).message).toBe('the tarball is empty');
+    const doc = body();
+    (doc._attachments as Record<string, unknown>)['foo-1.0.0.tgz'] = { content_type: 'application/octet-stream' };
+    expect(caught(() => parsePublishBody('foo', doc)).message).toBe('the tarball is empty');
+  });
+
+  it('refuses a document that names another package than the URL', () => {
+    const err = caught(() => parsePublishBody('foo', body('foo', '1.0.0', { extra: { name: 'bar' } })));
+    expect(err.code).toBe('EBADPUBLISH');
+    expect(err.message).toBe('the document names bar, but the URL names foo');
+  });
+
+  it('refuses a manifest whose name or version differs', () => {
+    const byName = caught(() => parsePublishBody('foo', body('foo', '1.0.0', { manifest: { name: 'bar' } })));
+    expect(byName.code).toBe('EBADPUBLISH');
+    expect(byName.message).toBe('the manifest of foo@1.0.0 does not match its name and version');
+    const byVersion = caught(() => parsePublishBody('foo', body('foo', '1.0.0', { manifest: { version: '2.0.0' } })));
+    expect(byVersion.code).toBe('EBADPUBLISH');
+  });
+
+  it('refuses an invalid version key with EINVALIDVERSION', () => {
+    expect(caught(() => parsePublishBody('foo', body('foo', 'v1')))).toMatchObject({ code: 'EINVALIDVERSION' });
+  });
+
+  it('refuses an invalid package name with EINVALIDNAME', () => {
+    expect(caught(() => parsePublishBody('Not A Name', body('Not A Name')))).toMatchObject({ code: 'EINVALIDNAME' });
+  });
+
+  it.each([null, 'text', 42])('refuses a body that is not an object (%p)', (doc) => {
+    const err = caught(() => parsePublishBody('foo', doc));
+    expect(err.code).toBe('EBADPUBLISH');
+    expect(err.message).toBe('the publish body is not a JSON object');
+  });
+});
+
+describe('versionExists', () => {
+  function record(extra: Partial<VersionRecord> = {}): VersionRecord {
+    return {
+      name: 'foo',
+      version: '1.0.0',
+      integrity: 'sha512-abc',
+      shasum: 'def',
+      publisher: 'pat',
+      state: 'published',
+      reservedAt: new Date(NOW - 2 * HOUR),
+      publishedAt: new Date(NOW - HOUR),
+      unpublishedAt: null,
+      unpublishedBy: null,
+      ...extra,
+    };
+  }
+
+  it('describes a published version', () => {
+    const err = versionExists(record());
+    expect(err.code).toBe('EVERSIONEXISTS');
+    expect(err.status).toBe(409);
+    const when = new Date(NOW - HOUR).toISOString();
+    expect(err.message).toBe(`foo@1.0.0 was published on ${when}; versions are immutable, publish a new version`);
+    expect(err.details).toEqual({ publishedAt: when, integrity: 'sha512-abc' });
+  });
+
+  it('says since when an unpublished version is gone', () => {
+    const err = versionExists(record({ state: 'unpublished', unpublishedAt: new Date(NOW), unpublishedBy: 'root' }));
+    expect(err.message).toBe(
+      `foo@1.0.0 was published on ${new Date(NOW - HOUR).toISOString()} (unpublished since ${new Date(NOW).toISOString()}); versions are immutable, publish a new version`,
+    );
+    expect(versionExists(record({ state: 'unpublished', unpublishedAt: null })).message).toContain('(unpublished since then)');
+  });
+
+  it('uses the reservation time for a publish in progress', () => {
+    const err = versionExists(record({ state: 'reserved', publishedAt: null }));
+    const when = new Date(NOW - 2 * HOUR).toISOString();
+    expect(err.message).toBe(`foo@1.0.0 was published on ${when} (a publish of it is in progress); versions are immutable, publish a new version`);
+    expect(err.details).toEqual({ publishedAt: when, integrity: 'sha512-abc' });
+  });
+});
+
+describe('unpublishRefusal', () => {
+  const WINDOW = 72 * HOUR;
+  const policy = { publisherWindowMs: WINDOW };
+
+  function record(extra: Partial<VersionRecord> = {}): VersionRecord {
+    return {
+      name: 'foo',
+      version: '1.0.0',
+      integrity: 'sha512-abc',
+      shasum: 'def',
+      publisher: 'pat',
+      state: 'published',
+      reservedAt: new Date(NOW - HOUR),
+      publishedAt: new Date(NOW - HOUR),
+      unpublishedAt: null,
+      unpublishedBy: null,
+      ...extra,
+    };
+  }
+
+  it('always lets an admin unpublish', () => {
+    expect(unpublishRefusal(policy, admin, record(), NOW)).toBeUndefined();
+    expect(unpublishRefusal(policy, admin, record({ publishedAt: new Date(NOW - 365 * 24 * HOUR) }), NOW)).toBeUndefined();
+    expect(unpublishRefusal(policy, admin, record({ publisher: 'someone' }), NOW)).toBeUndefined();
+    expect(unpublishRefusal(policy, admin, undefined, NOW)).toBeUndefined();
+    expect(unpublishRefusal({ publisherWindowMs: 0 }, admin, record(), NOW)).toBeUndefined();
+  });
+
+  it('lets the publisher unpublish within the window, up to its last millisecond', () => {
+    expect(unpublishRefusal(policy, pub, record(), NOW)).toBeUndefined();
+    expect(unpublishRefusal(policy, pub, record({ publishedAt: new Date(NOW - WINDOW) }), NOW)).toBeUndefined();
+  });
+
+  it('refuses the publisher after the window with EUNPUBLISHWINDOW', () => {
+    const publishedAt = new Date(NOW - WINDOW - 1);
+    const err = unpublishRefusal(policy, pub, record({ publishedAt }), NOW);
+    expect(err?.code).toBe('EUNPUBLISHWINDOW');
+    expect(err?.status).toBe(403);
+    expect(err?.message).toBe(
+      `foo@1.0.0 was published on ${publishedAt.toISOString()}; publishers may unpublish only within 72 hours. Ask an admin, or deprecate it instead (npm deprecate)`,
+    );
+  });
+
+  // Any of the package's publishers may unpublish (the caller, assertMayUnpublish, checks that
+  // `who` may publish the package); the window applies to them all alike.
+  it('treats every publisher of the package alike, not only the one who published the version', () => {
+    const other: Publisher = { username: 'other', role: 'publisher' };
+    expect(unpublishRefusal(policy, other, record(), NOW)).toBeUndefined();
+    expect(unpublishRefusal(policy, other, record({ publishedAt: new Date(NOW - WINDOW - 1) }), NOW)?.code).toBe('EUNPUBLISHWINDOW');
+    expect(unpublishRefusal(policy, other, undefined, NOW)?.code).toBe('EFORBIDDEN');
+  });
+
+  it('refuses a version that was not published here with EFORBIDDEN', () => {
+    const none = unpublishRefusal(policy, pub, undefined, NOW);
+    expect(none?.code).toBe('EFORBIDDEN');
+    expect(none?.message).toBe('this version was not published here; only an admin may remove it');
+    for (const r of [record({ state: 'unpublished' }), record({ state: 'reserved', publishedAt: null }), record({ publishedAt: null })]) {
+      const err = unpublishRefusal(policy, pub, r, NOW);
+      expect(err?.code).toBe('EFORBIDDEN');
+      expect(err?.message).toBe('foo@1.0.0 was not published here; only an admin may remove it');
+    }
+  });
+
+  it('refuses the publisher any time later when the window is 0', () => {
+    expect(unpublishRefusal({ publisherWindowMs: 0 }, pub, record({ publishedAt: new Date(NOW - 1) }), NOW)?.code).toBe('EUNPUBLISHWINDOW');
+  });
+
+  // BUG: the README documents GATEKEEPER_UNPUBLISH_WINDOW `0` as "never", but the check is
+  // `age > window`, so with 0 a publisher may still unpublish at age 0 (or with a negative age,
+  // when the database clock that set publishedAt runs ahead of the server's).
+  it('never lets a publisher unpublish when the window is 0', () => {
+    const zero = { publisherWindowMs: 0 };
+    expect(unpublishRefusal(zero, pub, record({ publishedAt: new Date(NOW) }), NOW)?.code).toBe('EUNPUBLISHWINDOW');
+    expect(unpublishRefusal(zero, pub, record({ publishedAt: new Date(NOW + 500) }), NOW)?.code).toBe('EUNPUBLISHWINDOW');
+  });
+});
+
+describe('compareNewestFirst', () => {
+  it('sorts by publish time, newest first', () => {
+    const list = [
+      { version: '1.0.0', publishedAt: '2024-01-01T00:00:00.000Z' },
+      { version: '0.9.0', publishedAt: '2024-03-01T00:00:00.000Z' },
+      { version: '2.0.0', publishedAt: '2024-02-01T00:00:00.000Z' },
+    ];
+    expect([...list].sort(compareNewestFirst).map((v) => v.version)).toEqual(['0.9.0', '2.0.0', '1.0.0']);
+  });
+
+  it('puts versions without a publish time last', () => {
+    const list = [
+      { version: '3.0.0', publishedAt: null },
+      { version: '1.0.0', publishedAt: '2024-01-01T00:00:00.000Z' },
+    ];
+    expect([...list].sort(compareNewestFirst).map((v) => v.version)).toEqual(['1.0.0', '3.0.0']);
+  });
+
+  it('breaks ties by version, highest first (semver, not text)', () => {
+    const t = '2024-01-01T00:00:00.000Z';
+    const list = [
+      { version: '1.9.0', publishedAt: t },
+      { version: '1.10.0', publishedAt: t },
+      { version: '1.10.0-rc.1', publishedAt: t },
+      { version: '0.1.0', publishedAt: null },
+      { version: '0.2.0', publishedAt: null },
+    ];
+    expect([...list].sort(compareNewestFirst).map((v) => v.version)).toEqual(['1.10.0', '1.10.0-rc.1', '1.9.0', '0.2.0', '0.1.0']);
+  });
+
+  it('returns a sign consistent in both directions', () => {
+    const a = { version: '1.0.0', publishedAt: '2024-01-02T00:00:00.000Z' };
+    const b = { version: '2.0.0', publishedAt: '2024-01-01T00:00:00.000Z' };
+    expect(compareNewestFirst(a, b)).toBeLessThan(0);
+    expect(compareNewestFirst(b, a)).toBeGreaterThan(0);
+    expect(compareNewestFirst(a, a)).toBe(0);
+  });
+});
