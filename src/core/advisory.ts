@@ -141,10 +141,14 @@ export function affects(advisory: Advisory, version: string): boolean {
 
 /**
  * The first version that fixes an advisory, among the versions that exist: the source's own
- * `fixed` when given, else the lowest unaffected version above the highest affected one.
+ * `fixed` versions when given (the lowest above `after`, so a 2.x user is pointed at the 2.x
+ * fix), else the lowest unaffected version above the highest affected one.
  */
-export function firstPatched(advisory: Advisory, versions: readonly string[]): string | undefined {
-  if (advisory.fixedIn.length > 0) return [...advisory.fixedIn].sort(semver.compare)[0];
+export function firstPatched(advisory: Advisory, versions: readonly string[], after?: string): string | undefined {
+  if (advisory.fixedIn.length > 0) {
+    const fixes = [...advisory.fixedIn].sort(semver.compare);
+    return (after ? fixes.find((v) => semver.gt(v, after)) : undefined) ?? fixes[0];
+  }
   const sorted = versions.filter((v) => semver.valid(v)).sort(semver.compare);
   const affected = sorted.filter((v) => affects(advisory, v));
   if (affected.length === 0) return undefined;

@@ -82,7 +82,7 @@ export function advisoryRule(settings: RuleSettings['advisories'], ctx: VersionC
   }
   if (relevant.length > 0) {
     const worst = [...relevant].sort((a, b) => (severityAtLeast(a.severity, b.severity) ? -1 : 1))[0];
-    const fixed = firstPatched(worst, ctx.versions ?? []);
+    const fixed = firstPatched(worst, ctx.versions ?? [], ctx.version);
     const more = relevant.length > 1 ? ` and ${relevant.length - 1} more` : '';
     return {
       code: 'EADVISORY',
@@ -113,8 +113,9 @@ export function advisoryRule(settings: RuleSettings['advisories'], ctx: VersionC
 export function fixVersions(advisories: readonly Advisory[], versions: readonly string[]): Map<string, string> {
   const fixes = new Map<string, string>();
   for (const a of advisories) {
-    const fixed = firstPatched(a, versions);
-    if (fixed) fixes.set(fixed, a.id);
+    // Every fix the source names (one per release line), or the implied first fix.
+    const named = a.fixedIn.length > 0 ? a.fixedIn : [firstPatched(a, versions)];
+    for (const fixed of named) if (fixed) fixes.set(fixed, a.id);
   }
   return fixes;
 }

@@ -413,3 +413,22 @@ describe('severityAtLeast and isSeverity', () => {
     for (const s of ['medium', 'HIGH', '', undefined, null, 2]) expect(isSeverity(s)).toBe(false);
   });
 });
+
+describe('firstPatched across release lines', () => {
+  it('points a version at the fix of its own line when the source names several', () => {
+    const advisory = {
+      key: 'osv:X',
+      name: 'multi',
+      id: 'GHSA-aaaa-bbbb-cccc',
+      title: 't',
+      url: null,
+      severity: 'high' as const,
+      vulnerableVersions: '<1.2.5 || >=2.0.0 <2.0.3',
+      fixedIn: ['2.0.3', '1.2.5'],
+      source: 'osv' as const,
+    };
+    expect(firstPatched(advisory, [], '2.0.1')).toBe('2.0.3');
+    expect(firstPatched(advisory, [], '1.0.0')).toBe('1.2.5');
+    expect(firstPatched(advisory, [])).toBe('1.2.5');
+  });
+});

@@ -469,3 +469,13 @@ describe('isValidRange', () => {
     expect(isValidRange('git+https://github.com/a/b.git')).toBe(false);
   });
 });
+
+describe('fixVersions across release lines', () => {
+  it('lets every named fix skip the age gate, not only the lowest', () => {
+    const fixes = fixVersions(
+      [{ key: 'osv:X', name: 'm', id: 'GHSA-aaaa-bbbb-cccc', title: 't', url: null, severity: 'high', vulnerableVersions: '<1.2.5 || >=2.0.0 <2.0.3', fixedIn: ['1.2.5', '2.0.3'], source: 'osv' }],
+      ['1.2.4', '1.2.5', '2.0.2', '2.0.3'],
+    );
+    expect([...fixes.keys()].sort()).toEqual(['1.2.5', '2.0.3']);
+  });
+});
