@@ -26,6 +26,9 @@ export function upstreamAdvisorySource(upstream: string, timeoutMs = 5000): Advi
   };
 }
 
+/** Packages asked about in one bulk request. */
+const BULK_BATCH = 100;
+
 interface Known {
   advisories: Advisory[];
   /** When the upstream last answered for this package. */
@@ -92,54 +95,80 @@ export class AdvisoryService {
     return { advisories: entry.advisories, status: fresh ? 'fresh' : entry.checkedAt === null ? 'unchecked' : 'stale' };
   }
 
-  /** Makes sure a package's advisories are loaded and, when due, asked again. Never throws on source errors. */
-  async prepare(name: string, versions: readonly string[]): Promise<void> {
-    if (!this.applies(name)) return;
-    const entry = this.memory.get(name);
-    if (entry?.checkedAt !== undefined && entry.checkedAt !== null && this.now() - entry.checkedAt < this.refreshMs) return;
-    let running = this.pending.get(name);
-    if (!running) {
-      running = this.refresh(name, [...versions]).finally(() => this.pending.delete(name));
-      this.pending.set(name, running);
-    }
-    await running;
+  private isFresh(checkedAt: number | null | undefined): boolean {
+    return checkedAt !== undefined && checkedAt !== null && this.now() - checkedAt < this.refreshMs;
   }
 
-  private async refresh(name: string, versions: string[]): Promise<void> {
-    const repo = this.store.repos.advisories;
-    if (!this.memory.has(name)) {
-      const [stored, check] = await Promise.all([repo.list(name), repo.check(name)]);
-      this.memory.set(name, { advisories: stored, checkedAt: check?.checkedAt ? check.checkedAt.getTime() : null });
-      if (check?.checkedAt && this.now() - check.checkedAt.getTime() < this.refreshMs) return;
+  /** Makes sure a package's advisories are loaded and, when due, asked again. Never throws on source errors. */
+  prepare(name: string, versions: readonly string[]): Promise<void> {
+    return this.prepareMany([{ name, versions }]);
+  }
+
+  /**
+   * The same for many packages at once (a lockfile): the database is read with one query per
+   * kind, and the upstream asked with one bulk request per BULK_BATCH packages.
+   */
+  async prepareMany(packages: ReadonlyArray<{ name: string; versions: readonly string[] }>): Promise<void> {
+    const waiting: Promise<void>[] = [];
+    const todo: Array<{ name: string; versions: string[] }> = [];
+    for (const p of packages) {
+      if (!this.applies(p.name) || this.isFresh(this.memory.get(p.name)?.checkedAt)) continue;
+      const running = this.pending.get(p.name);
+      if (running) waiting.push(running);
+      else todo.push({ name: p.name, versions: [...p.versions] });
     }
+    if (todo.length > 0) {
+      const work = this.refreshMany(todo);
+      for (const p of todo) this.pending.set(p.name, work);
+      waiting.push(work.finally(() => todo.forEach((p) => this.pending.delete(p.name))));
+    }
+    await Promise.all(waiting);
+  }
+
+  private async refreshMany(packages: Array<{ name: string; versions: string[] }>): Promise<void> {
+    const repo = this.store.repos.advisories;
+    const unknown = packages.filter((p) => !this.memory.has(p.name)).map((p) => p.name);
+    if (unknown.length > 0) {
+      const [stored, checked] = await Promise.all([repo.listMany(unknown), repo.checkedAt(unknown)]);
+      for (const name of unknown) this.memory.set(name, { advisories: stored.get(name) ?? [], checkedAt: checked.get(name)?.getTime() ?? null });
+    }
+    const due = packages.filter((p) => !this.isFresh(this.memory.get(p.name)?.checkedAt));
+    for (let i = 0; i < due.length; i += BULK_BATCH) await this.ask(due.slice(i, i + BULK_BATCH));
+  }
+
+  private async ask(batch: Array<{ name: string; versions: string[] }>): Promise<void> {
+    const repo = this.store.repos.advisories;
     let answer: Record<string, unknown[]>;
     try {
-      answer = await this.source.bulk({ [name]: versions });
+      answer = await this.source.bulk(Object.fromEntries(batch.map((p) => [p.name, p.versions])));
     } catch (err) {
       this.lastError = `${(err as Error).message}`;
-      await repo.saveCheck({ package: name, versions, ok: false, error: this.lastError }).catch(() => undefined);
+      for (const p of batch) await repo.saveCheck({ package: p.name, versions: p.versions, ok: false, error: this.lastError }).catch(() => undefined);
       return;
     }
     this.lastSuccessAt = this.now();
     this.lastError = null;
-    const fresh = (answer[name] ?? []).map((a) => fromBulk(name, a)).filter((a): a is Advisory => a !== undefined);
     await this.store.transaction(async (repos) => {
-      await repos.advisories.replace(name, 'upstream', fresh);
-      await repos.advisories.saveCheck({ package: name, versions, ok: true, error: null });
+      for (const p of batch) {
+        const fresh = (answer[p.name] ?? []).map((a) => fromBulk(p.name, a)).filter((a): a is Advisory => a !== undefined);
+        await repos.advisories.replace(p.name, 'upstream', fresh);
+        await repos.advisories.saveCheck({ package: p.name, versions: p.versions, ok: true, error: null });
+      }
     });
-    const before = this.memory.get(name)?.advisories ?? [];
-    const all = await repo.list(name);
-    this.memory.set(name, { advisories: all, checkedAt: this.now() });
-    if (JSON.stringify(before) !== JSON.stringify(all)) this.changed(name);
+    const all = await repo.listMany(batch.map((p) => p.name));
+    for (const p of batch) {
+      const before = this.memory.get(p.name)?.advisories ?? [];
+      const after = all.get(p.name) ?? [];
+      this.memory.set(p.name, { advisories: after, checkedAt: this.now() });
+      if (JSON.stringify(before) !== JSON.stringify(after)) this.changed(p.name);
+    }
   }
 
   /** Refreshes packages whose answer is older than the interval, a batch at a time. */
   async refreshDue(batch = 50): Promise<number> {
     const due = await this.store.repos.advisories.due(new Date(this.now() - this.refreshMs), batch);
-    for (const check of due) {
-      this.memory.delete(check.package);
-      await this.prepare(check.package, check.versions);
-    }
+    for (const check of due) this.memory.delete(check.package);
+    await this.prepareMany(due.map((c) => ({ name: c.package, versions: c.versions })));
     return due.length;
   }
 

@@ -173,11 +173,13 @@ export class GovernanceService {
       Array.from({ length: Math.min(concurrency, names.length) }, async () => {
         while (next < names.length) {
           const name = names[next++];
-          const packument = await manifests.getPackument(name);
-          if (packument) await this.prepare(packument);
-          packuments.set(name, packument);
+          packuments.set(name, await manifests.getPackument(name));
         }
       }),
+    );
+    // All advisories in a few bulk requests rather than one per package.
+    await this.advisories?.prepareMany(
+      [...packuments.values()].filter((p): p is Packument => p !== undefined).map((p) => ({ name: p.name, versions: Object.keys(p.versions ?? {}) })),
     );
     return entries.map(({ name, version }) => {
       const manifest = packuments.get(name)?.versions?.[version];

@@ -42,6 +42,22 @@ export class AdvisoryRepository {
     return (await this.db<AdvisoryRow>('advisories').where({ package: name }).orderBy('key')).map(toAdvisory);
   }
 
+  /** Every advisory of these packages, in one query. */
+  async listMany(names: readonly string[]): Promise<Map<string, Advisory[]>> {
+    const out = new Map<string, Advisory[]>(names.map((n) => [n, []]));
+    if (names.length === 0) return out;
+    const rows = await this.db<AdvisoryRow>('advisories').whereIn('package', names as string[]).orderBy(['package', 'key']);
+    for (const row of rows) out.get(row.package)?.push(toAdvisory(row));
+    return out;
+  }
+
+  /** When the upstream last answered for each of these packages, in one query. */
+  async checkedAt(names: readonly string[]): Promise<Map<string, Date | null>> {
+    if (names.length === 0) return new Map();
+    const rows = await this.db('advisory_checks').whereIn('package', names as string[]).select('package', 'checked_at');
+    return new Map(rows.map((r: { package: string; checked_at: Date | null }) => [r.package, r.checked_at]));
+  }
+
   async listAll(limit: number): Promise<Advisory[]> {
     return (await this.db<AdvisoryRow>('advisories').orderBy(['package', 'key']).limit(limit)).map(toAdvisory);
   }
