@@ -1,7 +1,7 @@
 'use strict';
 /*
  * The load generator: one autocannon run in its own process (pinned to the CPU the servers do
- * not use). Options come as JSON in argv[2]:
+ * not use). Options come as JSON in argv[2], or in a file named by argv[2] = '@<path>':
  *   { url, connections, ramp, duration, timeout, method, headers, body }
  * autocannon runs for ramp + duration seconds. Only responses completed inside the measurement
  * window [ramp, ramp + duration] count towards throughput and latency, so the ramp-up (until
@@ -26,7 +26,8 @@ if (process.env.BENCH_AUTOCANNON_KEEP_BODY !== '1') {
 }
 const errorBodies = {};
 
-const opts = JSON.parse(process.argv[2]);
+const arg = process.argv[2];
+const opts = JSON.parse(arg.startsWith('@') ? require('fs').readFileSync(arg.slice(1), 'utf8') : arg);
 const ramp = Number(opts.ramp || 0);
 const windowS = Number(opts.duration);
 

@@ -25,7 +25,7 @@ import { PublishingService, UpstreamProbe } from '../services/publishing';
 import { parseDuration } from '../core/duration';
 import { GatekeeperError } from '../core/errors';
 import { loadSettings, npmConfiguredRegistry, Settings } from './config';
-import { createGate } from './registry/gate';
+import { createFastPath, createGate } from './registry/gate';
 import { createLoginRouter } from './registry/login';
 import { createAuditRouter } from './registry/audit';
 import { applyPackageRules } from './registry/private';
@@ -315,6 +315,14 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
           'Without every gate plugin the registry would serve unfiltered packages; check the log above for the plugin error',
       );
     }
+
+    // Cached anonymous packument reads are answered before express (see createFastPath).
+    const app = server.listeners('request')[0] as (req: http.IncomingMessage, res: http.ServerResponse) => void;
+    const fastPath = createFastPath(runtime);
+    server.removeAllListeners('request');
+    server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+      if (!fastPath(req, res)) app(req, res);
+    });
 
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => reject(new StartupError(`cannot listen on ${settings.host}:${settings.port}: ${err.message}`)));

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import { convertDistRemoteToLocalTarballUrls } from '@verdaccio/tarball';
 import { asGatekeeperError, errorBody, ErrorCode, statusOf } from '../../core/errors';
@@ -76,6 +77,55 @@ function refuse(runtime: GatekeeperRuntime, res: Response, actor: Actor, decisio
   sendError(res, decision.code as ErrorCode, blockMessage(decision), { rule: decision.ruleId, package: decision.name, version: decision.version });
 }
 
+/** Writes a cached packument response: ETag/304, gzip when the client accepts it, HEAD. */
+export function sendCached(req: IncomingMessage, res: ServerResponse, entry: CachedResponse, actor: Actor, governance: GatekeeperRuntime['governance']): void {
+  if (entry.blocked) governance.recordBlocked(actor, entry.blocked as Decision, 'packument');
+  if (entry.warned) governance.recordWarned(actor, entry.warned as Decision[], 'packument');
+  res.statusCode = entry.status;
+  for (const [key, value] of Object.entries(entry.headers)) res.setHeader(key, value);
+  res.setHeader('etag', entry.etag);
+  res.setHeader('vary', 'accept, accept-encoding');
+  if (entry.status === 200 && req.headers['if-none-match'] === entry.etag) {
+    res.statusCode = 304;
+    res.end();
+    return;
+  }
+  const gzip = /\bgzip\b/.test(req.headers['accept-encoding'] ?? '');
+  const body = gzip ? entry.gzip : entry.body;
+  if (gzip) res.setHeader('content-encoding', 'gzip');
+  res.setHeader('content-length', body.length);
+  if (req.method === 'HEAD') res.end();
+  else res.end(body);
+}
+
+/**
+ * The fast path: an anonymous read of a packument whose response is cached and current is
+ * answered straight from the HTTP server, before express and Verdaccio's middleware. It
+ * makes the same checks as the gate (policy trusted, generation, storage revision, expiry)
+ * and returns false for anything else, which then takes the full path, including every
+ * refusal: it can only serve what the gate itself put in the cache.
+ */
+export function createFastPath(runtime: GatekeeperRuntime) {
+  const storageDir = path.join(runtime.settings.dataDir, 'storage');
+  return function fastPath(req: IncomingMessage, res: ServerResponse): boolean {
+    try {
+      if ((req.method !== 'GET' && req.method !== 'HEAD') || req.headers.authorization || runtime.settings.requireAuth) return false;
+      const url = req.url ?? '';
+      if (url.includes('?') || url.startsWith('/-/')) return false;
+      const target = parseRegistryPath(url);
+      if (!target || target.kind !== 'packument' || !runtime.governance.cache.healthy) return false;
+      const generation = runtime.governance.cache.current().generation;
+      const key = cacheKey(target.name, wantsAbbreviated(req.headers.accept), `http://${req.headers.host ?? ''}`);
+      const entry = runtime.packuments.lookup(key, generation, storageRevision(storageDir, target.name), Date.now(), false);
+      if (!entry) return false;
+      sendCached(req, res, entry, { username: '$anonymous', ip: req.socket.remoteAddress ?? null }, runtime.governance);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+}
+
 export function createGate(runtime: GatekeeperRuntime, storage: VerdaccioStorage) {
   const { governance } = runtime;
 
@@ -117,33 +167,13 @@ export function createGate(runtime: GatekeeperRuntime, storage: VerdaccioStorage
     return buildResponse(200, headers, JSON.stringify(abbreviated ? abbreviatePackument(local) : local), { ...meta, warned: warned.map((w) => w.decision) });
   }
 
-  function sendCached(req: Request, res: Response, entry: CachedResponse, actor: Actor): void {
-    if (entry.blocked) governance.recordBlocked(actor, entry.blocked as Decision, 'packument');
-    if (entry.warned) governance.recordWarned(actor, entry.warned as Decision[], 'packument');
-    res.statusCode = entry.status;
-    for (const [key, value] of Object.entries(entry.headers)) res.setHeader(key, value);
-    res.setHeader('etag', entry.etag);
-    res.setHeader('vary', 'accept, accept-encoding');
-    if (entry.status === 200 && req.headers['if-none-match'] === entry.etag) {
-      res.statusCode = 304;
-      res.end();
-      return;
-    }
-    const gzip = /\bgzip\b/.test(req.headers['accept-encoding'] ?? '');
-    const body = gzip ? entry.gzip : entry.body;
-    if (gzip) res.setHeader('content-encoding', 'gzip');
-    res.setHeader('content-length', body.length);
-    if (req.method === 'HEAD') res.end();
-    else res.end(body);
-  }
-
   async function servePackument(req: Request, res: Response, target: Extract<RegistryPath, { kind: 'packument' }>, actor: Actor): Promise<void> {
     const abbreviated = wantsAbbreviated(req.get('accept'));
     const key = cacheKey(target.name, abbreviated, `${req.protocol}://${req.get('host') ?? ''}`);
     const generation = governance.cache.current().generation; // EPOLICYUNAVAILABLE when it must not be trusted
     const cached = runtime.packuments.lookup(key, generation, storageRevision(storageDir, target.name), Date.now());
     const entry = cached ?? (await runtime.packuments.build(key, () => buildPackument(req, target.name, abbreviated)));
-    sendCached(req, res, entry, actor);
+    sendCached(req, res, entry, actor, governance);
   }
 
   async function serveVersion(req: Request, res: Response, target: Extract<RegistryPath, { kind: 'version' }>, actor: Actor): Promise<void> {

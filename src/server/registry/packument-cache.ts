@@ -74,15 +74,15 @@ export class PackumentCache {
   }
 
   /** The entry if it is still valid for this generation, revision and time. */
-  lookup(key: string, generation: number, revision: string, now: number): CachedResponse | undefined {
+  lookup(key: string, generation: number, revision: string, now: number, countMiss = true): CachedResponse | undefined {
     const entry = this.entries.get(key);
     if (!entry) {
-      this.misses++;
+      if (countMiss) this.misses++;
       return undefined;
     }
     if (entry.generation !== generation || entry.revision !== revision || entry.expiresAt <= now) {
       this.remove(key);
-      this.misses++;
+      if (countMiss) this.misses++;
       return undefined;
     }
     this.hits++;
