@@ -574,9 +574,20 @@ async function main() {
         results.lockfileCheck = { summary: `**ERROR**: the case failed: ${err.message}` };
       }
     }
+  } catch (err) {
+    // Which of our processes died, with their last output, before cleanup stops the rest.
+    const dead = P.children.filter((e) => e.exited && e.tail).map((e) => ({ name: e.name, exit: e.exitCode, log: e.logFile, tail: e.tail.slice(-12) }));
+    results.aborted = { error: err && err.stack ? err.stack : String(err), dead };
+    for (const d of dead) log(`${d.name} exited (${d.exit}); last output:\n${d.tail.join('\n')}`);
+    SETTINGS.keepTmp = true; // keep the server logs
   } finally {
     results.totalSeconds = (Date.now() - t0) / 1000;
     await cleanup();
+  }
+  if (results.aborted) {
+    process.exitCode = 1;
+    log(`FAILED: ${results.aborted.error}`);
+    if (!results.fixtures) return;
   }
 
   const md = render(results);

@@ -95,6 +95,10 @@ function render(results) {
       .join(', ')}; ${f.deps.count} packages for npm ci`,
   );
   out.push('');
+  if (results.aborted) {
+    out.push('## ABORTED', '', 'The run stopped early; the tables hold what was measured until then.', '', '```', results.aborted.error.split('\n').slice(0, 6).join('\n'), '```', '');
+    for (const d of results.aborted.dead) out.push(`${d.name} exited (${d.exit}); its last output:`, '', '```', ...d.tail.map((l) => l.slice(0, 400)), '```', '');
+  }
   out.push('## Packuments and tarballs', '');
   out.push(
     'req/s: responses completed in the measurement window / window length, mean over rounds; spread: (max−min)/mean over rounds; p50/p99: exact, over all responses in the window, mean over rounds; ' +

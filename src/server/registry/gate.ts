@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import { convertDistRemoteToLocalTarballUrls } from '@verdaccio/tarball';
 import { asGatekeeperError, errorBody, ErrorCode, statusOf } from '../../core/errors';
+import fs from 'node:fs';
 import path from 'node:path';
 import { parseDuration } from '../../core/duration';
 import { abbreviatePackument, hiddenNotice, Packument, representativeDecision, toHeaderValue, warningNotice } from '../../core/packument';
@@ -77,6 +78,36 @@ function refuse(runtime: GatekeeperRuntime, res: Response, actor: Actor, decisio
   sendError(res, decision.code as ErrorCode, blockMessage(decision), { rule: decision.ruleId, package: decision.name, version: decision.version });
 }
 
+/**
+ * Streams a tarball that Verdaccio has stored, once the gate has allowed it. Returns false
+ * when it is not stored yet (Verdaccio then fetches it from the upstream and stores it).
+ * Plain Verdaccio re-reads the packument for every tarball when a filter plugin is loaded;
+ * this does not.
+ */
+export function sendStoredTarball(storageDir: string, name: string, filename: string, req: IncomingMessage, res: ServerResponse): boolean {
+  if (filename.includes('/') || filename.includes('\\') || filename.startsWith('.')) return false;
+  const file = path.join(storageDir, name, filename);
+  let size: number;
+  try {
+    const stat = fs.statSync(file);
+    if (!stat.isFile()) return false;
+    size = stat.size;
+  } catch {
+    return false;
+  }
+  res.statusCode = 200;
+  res.setHeader('content-type', 'application/octet-stream');
+  res.setHeader('content-length', size);
+  if (req.method === 'HEAD') {
+    res.end();
+    return true;
+  }
+  const stream = fs.createReadStream(file);
+  stream.on('error', () => res.destroy());
+  stream.pipe(res);
+  return true;
+}
+
 /** Writes a cached packument response: ETag/304, gzip when the client accepts it, HEAD. */
 export function sendCached(req: IncomingMessage, res: ServerResponse, entry: CachedResponse, actor: Actor, governance: GatekeeperRuntime['governance']): void {
   if (entry.blocked) governance.recordBlocked(actor, entry.blocked as Decision, 'packument');
@@ -113,7 +144,15 @@ export function createFastPath(runtime: GatekeeperRuntime) {
       const url = req.url ?? '';
       if (url.includes('?') || url.startsWith('/-/')) return false;
       const target = parseRegistryPath(url);
-      if (!target || target.kind !== 'packument' || !runtime.governance.cache.healthy) return false;
+      if (!target || !runtime.governance.cache.healthy) return false;
+      if (target.kind === 'tarball') {
+        // Only a version the gate has already decided and allowed without anything to say.
+        if (!target.version) return false;
+        const decision = runtime.governance.cache.peek(runtime.governance.cache.current(), target.name, target.version);
+        if (!decision || !decision.allowed || decision.warnings.length > 0) return false;
+        return sendStoredTarball(storageDir, target.name, target.filename, req, res);
+      }
+      if (target.kind !== 'packument') return false;
       const generation = runtime.governance.cache.current().generation;
       const key = cacheKey(target.name, wantsAbbreviated(req.headers.accept), `http://${req.headers.host ?? ''}`);
       const entry = runtime.packuments.lookup(key, generation, storageRevision(storageDir, target.name), Date.now(), false);
@@ -246,6 +285,7 @@ export function createGate(runtime: GatekeeperRuntime, storage: VerdaccioStorage
             governance.recordWarned(actor, [decision], 'tarball');
             res.setHeader('npm-notice', toHeaderValue(`gatekeeper: warning: ${decision.warnings.map((w) => w.reason).join('; ')}`));
           }
+          if (sendStoredTarball(storageDir, target.name, target.filename, req, res)) return;
           runtime.requestContext.run({ raw: true }, () => next());
           return;
         }

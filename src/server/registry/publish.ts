@@ -122,7 +122,16 @@ export function createWriteGuard(runtime: GatekeeperRuntime, storage: VerdaccioS
     const actor = actorOf(req);
     const written = target.name;
     // The stored package changes: drop its cached responses before the client hears back.
-    beforeAnswer(res, async (ok) => (ok ? runtime.packuments.invalidate(written) : undefined), runtime);
+    beforeAnswer(
+      res,
+      async (ok) => {
+        if (!ok) return;
+        runtime.packuments.invalidate(written);
+        // Its versions may be gone (unpublish): no decision about them may be reused.
+        runtime.governance.cache.forget(written);
+      },
+      runtime,
+    );
     try {
       switch (target.kind) {
         case 'publish':
