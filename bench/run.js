@@ -40,7 +40,6 @@ const SETTINGS = {
   duration: envNumber('BENCH_DURATION', 5, 0.5),
   rounds: Math.floor(envNumber('BENCH_ROUNDS', 2, 1)),
   connections: Math.floor(envNumber('BENCH_CONNECTIONS', 10, 1)),
-  maxDuration: envNumber('BENCH_MAX_DURATION', 15, 0.5),
   npmRuns: Math.floor(envNumber('BENCH_NPM_RUNS', 2, 1)),
   extraApprovals: Math.floor(envNumber('BENCH_EXTRA_APPROVALS', 950, 0)),
   cases: process.env.BENCH_CASES ? new RegExp(process.env.BENCH_CASES) : undefined,
@@ -49,7 +48,6 @@ const SETTINGS = {
   gatekeeperLogLevel: process.env.BENCH_GATEKEEPER_LOG_LEVEL || 'warn',
   quietWait: envNumber('BENCH_QUIET_WAIT', 30, 0),
 };
-SETTINGS.maxDuration = Math.max(SETTINGS.maxDuration, SETTINGS.duration);
 
 const log = (msg) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const wanted = (id) => !SETTINGS.cases || SETTINGS.cases.test(id);
@@ -150,7 +148,7 @@ function runError(r) {
     if (bodies.length) parts.push(`answers: ${bodies.slice(0, 2).join('; ')}`);
   }
   if (r.errors > 0) parts.push(`${r.errors} request errors (${Object.entries(r.errorMessages).map(([m, n]) => `${m}×${n}`).join('; ')})`);
-  if (r.completed === 0 && parts.length === 0) parts.push(`no response completed in the ${r.window} s measurement window (after a ${r.ramp} s ramp-up)`);
+  if (r.completed === 0 && parts.length === 0) parts.push(r.mode === 'cycles' ? 'no response completed' : `no response completed in the ${r.window} s measurement window (after a ${r.ramp} s ramp-up)`);
   return parts.length ? parts.join('; ') : undefined;
 }
 
@@ -190,18 +188,41 @@ function cpuAccounting(servers, upstreamPid) {
 }
 
 /**
- * Waits (up to maxMs) until the rest of the machine is quiet: less than `pct`% of one CPU used
- * outside this benchmark over one second. Resolves { waited, pct } (the last second measured).
+ * Before a run: waits until every server is idle (under 5% of a CPU over half a second, so work
+ * a previous run left behind is done; at most 180 s) and the rest of the machine is quiet
+ * (under 15% of a CPU outside this benchmark; waived after BENCH_QUIET_WAIT seconds).
+ * Resolves { waited, foreignPct }.
  */
-async function waitQuiet(servers, upstreamPid, { pct = 15, maxMs = SETTINGS.quietWait * 1000 } = {}) {
+async function settle(servers, upstreamPid) {
   const start = Date.now();
+  const pids = SERVERS.map((s) => servers[s].pid);
   for (;;) {
+    const cpu0 = pids.map((p) => P.cpuSeconds(p));
     const acct = cpuAccounting(servers, upstreamPid);
-    await P.sleep(1000);
-    const used = acct.stop();
-    if (used < pct || Date.now() - start > maxMs) return { waited: (Date.now() - start) / 1000, pct: used };
+    await P.sleep(500);
+    const foreignPct = acct.stop();
+    const busy = pids.some((p, i) => P.cpuSeconds(p) - cpu0[i] > 0.025);
+    const waited = (Date.now() - start) / 1000;
+    const quiet = foreignPct < 15 || waited > SETTINGS.quietWait;
+    if ((!busy || waited > 180) && quiet) return { waited, foreignPct };
   }
 }
+
+/**
+ * How to load one server with one case, from how long one request took alone (`single`, s):
+ * time mode (ramp-up, then a BENCH_DURATION window) when a round of requests over all
+ * connections takes well under the window, else cycles mode (each connection sends `cycles`
+ * requests in a row, enough to fill about BENCH_DURATION, at least one).
+ */
+function planFor(single) {
+  const round = SETTINGS.connections * single;
+  if (round < SETTINGS.duration / 2) {
+    return { mode: 'time', ramp: Math.round(Math.max(0.5, 1.2 * round) * 10) / 10, window: SETTINGS.duration };
+  }
+  return { mode: 'cycles', cycles: Math.max(1, Math.ceil(SETTINGS.duration / round)) };
+}
+const planText = (p) => (p.mode === 'time' ? `${p.ramp}+${p.window} s` : `${p.cycles} requests per connection`);
+const loadOptions = (p) => (p.mode === 'time' ? { ramp: p.ramp, duration: p.window } : { cycles: p.cycles });
 
 async function upstreamStats(upstreamUrl) {
   const res = await H.request(`${upstreamUrl}-/bench/stats`);
@@ -454,21 +475,17 @@ async function main() {
       const plan = {};
       for (const server of SERVERS) {
         if (c.servers[server] && c.servers[server].error) continue;
-        const single = c.warm[server].singleMs / 1000;
-        const window = Math.min(SETTINGS.maxDuration, Math.max(SETTINGS.duration, 2 * SETTINGS.connections * single));
-        const ramp = Math.min(SETTINGS.maxDuration, Math.max(0.5, 1.2 * SETTINGS.connections * single));
-        plan[server] = { window: Math.round(window * 10) / 10, ramp: Math.round(ramp * 10) / 10 };
+        plan[server] = planFor(c.warm[server].singleMs / 1000);
         c.servers[server] = { runs: [], wireBytes: c.warm[server].wireBytes, rss: [] };
       }
-      log(`measuring ${c.id}: ${Object.entries(plan).map(([s, p]) => `${s} ${p.ramp}+${p.window} s`).join(', ')}`);
+      log(`measuring ${c.id}: ${Object.entries(plan).map(([s, p]) => `${s} ${planText(p)}`).join(', ')}`);
       for (let round = 0; round < SETTINGS.rounds; round++) {
         const order = SERVERS.slice(round % SERVERS.length).concat(SERVERS.slice(0, round % SERVERS.length));
         for (const server of order) {
           if (!plan[server]) continue;
           const s = c.servers[server];
           const { pid } = servers[server];
-          await Promise.all(SERVERS.map((x) => P.waitIdle(servers[x].pid)));
-          const quiet = await waitQuiet(servers, upstream.pid);
+          const quiet = await settle(servers, upstream.pid);
           const up0 = await upstreamStats(upstreamUrl);
           const acct = cpuAccounting(servers, upstream.pid);
           const sampler = P.sampleRss(pid);
@@ -487,7 +504,7 @@ async function main() {
                   `${touchUpstream > 0 ? ` and made ${touchUpstream} upstream request(s) (uplink maxage passed)` : ''}; not part of the measured window.`,
               );
             }
-            r = await loadRun({ url, connections: SETTINGS.connections, ramp: plan[server].ramp, duration: plan[server].window, timeout: 600, headers: c.headers });
+            r = await loadRun({ url, connections: SETTINGS.connections, ...loadOptions(plan[server]), timeout: 600, headers: c.headers });
             r.touchMs = touch.ms;
             r.touchUpstreamRequests = touchUpstream;
             const up1 = await upstreamStats(upstreamUrl);
@@ -520,7 +537,7 @@ async function main() {
           p50: mean(s.runs.map((r) => r.latency.p50 ?? NaN)),
           p99: mean(s.runs.map((r) => r.latency.p99 ?? NaN)),
           completed: s.runs.reduce((a, r) => a + r.completed, 0),
-          windows: `${plan[server].window}`,
+          windows: plan[server].mode === 'time' ? `${plan[server].window}` : `${mean(s.runs.map((r) => r.window || 0)).toFixed(1)} (${plan[server].cycles}/conn)`,
           beforeTreeKb: s.rss[0].beforeTreeKb,
           beforeMainKb: s.rss[0].beforeMainKb,
           peakTreeKb: Math.max(...s.rss.map((x) => x.peakTreeKb)),
@@ -618,8 +635,7 @@ async function npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl, 
   const lockStep = { id: 'lockfile', label: `npm install --package-lock-only (${depNames.length} packages, cold proxy)`, servers: {} };
   const ciWarm = {};
   const measureNpm = async (server, fn) => {
-    await Promise.all(SERVERS.map((x) => P.waitIdle(servers[x].pid)));
-    await waitQuiet(servers, upstreamPid);
+    await settle(servers, upstreamPid);
     const mem0 = server === 'memory' ? await memStats(servers.memory.url) : undefined;
     const acct = cpuAccounting(servers, upstreamPid);
     const sampler = P.sampleRss(servers[server].pid);
@@ -816,17 +832,15 @@ async function lockfileCheck({ gkUrl, gkPid, token, meta, tmp, bannedBy, servers
   }
   log(`measuring the lockfile check (first request ${probes[0].ms.toFixed(0)} ms, warm ${probe.ms.toFixed(0)} ms)`);
   const single = probe.ms / 1000;
-  const ramp = Math.round(Math.min(SETTINGS.maxDuration, Math.max(0.5, 1.2 * SETTINGS.connections * single)) * 10) / 10;
-  const window = Math.round(Math.min(SETTINGS.maxDuration, Math.max(SETTINGS.duration, 2 * SETTINGS.connections * single)) * 10) / 10;
+  const plan = planFor(single);
   const runs = [];
   for (let round = 0; round < SETTINGS.rounds; round++) {
-    await P.waitIdle(gkPid);
-    await waitQuiet(servers, upstreamPid);
+    await settle(servers, upstreamPid);
     const acct = cpuAccounting(servers, upstreamPid);
     const sampler = P.sampleRss(gkPid);
     let r;
     try {
-      r = await loadRun({ url: `${gkUrl.replace(/\/$/, '')}${endpoint}`, method: 'POST', body, headers, connections: SETTINGS.connections, ramp, duration: window, timeout: 600 });
+      r = await loadRun({ url: `${gkUrl.replace(/\/$/, '')}${endpoint}`, method: 'POST', body, headers, connections: SETTINGS.connections, ...loadOptions(plan), timeout: 600 });
     } finally {
       r = { ...r, rss: sampler.stop(), foreignCpuPct: acct.stop() };
     }
@@ -839,7 +853,7 @@ async function lockfileCheck({ gkUrl, gkPid, token, meta, tmp, bannedBy, servers
     summary: errs.length
       ? `**ERROR** under load: ${errs.join(' | ')}`
       : `POST ${endpoint} with ${entries.length} entries (${new Set(entries.map((e) => e.name)).size} names; the answer checked ${answer.checked} and blocked the ${blocked} banned versions), ` +
-        `gatekeeper only, ${SETTINGS.connections} connections, ${runs.length} run(s) of ${ramp}+${window} s; the first (cold) request took ${probes[0].ms.toFixed(0)} ms, a warm one ${probe.ms.toFixed(0)} ms.`,
+        `gatekeeper only, ${SETTINGS.connections} connections, ${runs.length} run(s) of ${planText(plan)}; the first (cold) request took ${probes[0].ms.toFixed(0)} ms, a warm one ${probe.ms.toFixed(0)} ms.`,
     status: probe.status,
     result: errs.length
       ? undefined

@@ -2,14 +2,18 @@
 /*
  * The load generator: one autocannon run in its own process (pinned to the CPU the servers do
  * not use). Options come as JSON in argv[2], or in a file named by argv[2] = '@<path>':
- *   { url, connections, ramp, duration, timeout, method, headers, body }
- * autocannon runs for ramp + duration seconds. Only responses completed inside the measurement
- * window [ramp, ramp + duration] count towards throughput and latency, so the ramp-up (until
- * every connection has a response back) does not dilute the rate of slow cases. Latency
- * percentiles are exact (from every response time in the window, sub-millisecond).
- * Status codes and errors are counted over the whole run, ramp included.
- * Prints one JSON object on stdout.
+ *   { url, connections, timeout, method, headers, body, and either
+ *     ramp, duration      time mode: autocannon runs ramp + duration seconds; only responses
+ *                         completed inside the window [ramp, ramp + duration] count, so the
+ *                         ramp-up does not dilute the rate; req/s = those responses / duration
+ *     cycles              cycles mode, for slow responses: every connection sends exactly
+ *                         `cycles` requests one after the other; req/s = responses / time until
+ *                         the last one completed. No request is left in flight at the end, and
+ *                         the rate is not quantised by a window shorter than a response takes. }
+ * Latency percentiles are exact (every response time counted, sub-millisecond). Status codes
+ * and errors are counted over the whole run. Prints one JSON object on stdout.
  */
+const fs = require('fs');
 const autocannon = require('autocannon');
 
 // autocannon 9 keeps every response body as a string (`body += chunk`, a UTF-8 decode of every
@@ -24,12 +28,12 @@ if (process.env.BENCH_AUTOCANNON_KEEP_BODY !== '1') {
     if (status && (status < 200 || status >= 300) && req.body.length < 500) req.body += data;
   };
 }
-const errorBodies = {};
 
 const arg = process.argv[2];
-const opts = JSON.parse(arg.startsWith('@') ? require('fs').readFileSync(arg.slice(1), 'utf8') : arg);
-const ramp = Number(opts.ramp || 0);
-const windowS = Number(opts.duration);
+const opts = JSON.parse(arg.startsWith('@') ? fs.readFileSync(arg.slice(1), 'utf8') : arg);
+const cycles = opts.cycles ? Math.floor(opts.cycles) : 0;
+const ramp = cycles ? 0 : Number(opts.ramp || 0);
+const windowS = cycles ? Infinity : Number(opts.duration);
 
 function percentile(sorted, p) {
   if (sorted.length === 0) return null;
@@ -42,6 +46,7 @@ const latencies = [];
 let windowBytes = 0;
 const statusCodeStats = {};
 const errorMessages = {};
+const errorBodies = {};
 let firstInWindow = null;
 let lastInWindow = null;
 
@@ -49,7 +54,7 @@ const instance = autocannon(
   {
     url: opts.url,
     connections: opts.connections,
-    duration: ramp + windowS,
+    ...(cycles ? { amount: cycles * opts.connections, duration: 3600 } : { duration: ramp + windowS }),
     timeout: opts.timeout,
     method: opts.method || 'GET',
     headers: opts.headers,
@@ -57,13 +62,9 @@ const instance = autocannon(
     requests: [
       {
         onResponse: (status, body) => {
-          if ((status < 200 || status >= 300) && Object.keys(errorBodies).length < 5) {
-            const key = `${status} ${String(body || '').slice(0, 300)}`;
-            errorBodies[key] = (errorBodies[key] || 0) + 1;
-          } else if (status < 200 || status >= 300) {
-            const key = Object.keys(errorBodies).find((k) => k.startsWith(`${status} ${String(body || '').slice(0, 300)}`));
-            if (key) errorBodies[key]++;
-          }
+          if (status >= 200 && status < 300) return;
+          const key = `${status} ${String(body || '').slice(0, 300)}`;
+          if (errorBodies[key] !== undefined || Object.keys(errorBodies).length < 5) errorBodies[key] = (errorBodies[key] || 0) + 1;
         },
       },
     ],
@@ -77,15 +78,18 @@ const instance = autocannon(
     const completed = latencies.length;
     const total = Object.values(statusCodeStats).reduce((a, b) => a + b, 0);
     const ok2xx = Object.entries(statusCodeStats)
-      .filter(([code]) => code >= 200 && code < 300)
+      .filter(([code]) => Number(code) >= 200 && Number(code) < 300)
       .reduce((a, [, n]) => a + n, 0);
+    const measured = cycles ? lastInWindow || 0 : windowS;
     process.stdout.write(
       JSON.stringify({
+        mode: cycles ? 'cycles' : 'time',
+        cycles: cycles || undefined,
         ramp,
-        window: windowS,
+        window: cycles ? measured : windowS,
         runSeconds: r.duration,
         completed,
-        reqPerSec: completed / windowS,
+        reqPerSec: measured > 0 ? completed / measured : 0,
         bytesPerResponse: completed ? windowBytes / completed : 0,
         totalResponses: total,
         ok2xx,

@@ -17,7 +17,7 @@ function rssCell(agg) {
 
 function throughputTable(results) {
   const lines = [
-    '| case | server | req/s | spread | p50 ms | p99 ms | peak RSS MB | response | n | window s | gk/plain | gk/in-mem |',
+    '| case | server | req/s | spread | p50 ms | p99 ms | peak RSS MB | response | n | measured s | gk/plain | gk/in-mem |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const c of results.cases) {
@@ -83,8 +83,8 @@ function render(results) {
   out.push(`- policy: ${results.policy.mode} mode, ${fmt(results.policy.approvals)} approvals, ${results.policy.bans.length} bans (${results.policy.bans.join(', ')}); licenses: ${results.policy.licenses}`);
   out.push(
     `- load: autocannon (response bodies counted, not buffered; see bench/README.md), ${results.settings.connections} connections, keep-alive, npm's headers (accept-encoding: gzip); ${results.settings.rounds} round(s) per server and case, ` +
-      `servers alternating (order rotated each round); measurement window ${results.settings.duration} s (longer for slow cases, at most ${results.settings.maxDuration} s) after a ramp-up; ` +
-      `the next run starts when the previous server is idle again`,
+      `servers alternating (order rotated each round); a ${results.settings.duration} s measurement window after a ramp-up, or for slow responses a fixed number of requests per connection ` +
+      `(column 'measured s': '(n/conn)'); each run starts when every server is idle again`,
   );
   const f = results.fixtures;
   out.push(
@@ -101,7 +101,7 @@ function render(results) {
   }
   out.push('## Packuments and tarballs', '');
   out.push(
-    'req/s: responses completed in the measurement window / window length, mean over rounds; spread: (max−min)/mean over rounds; p50/p99: exact, over all responses in the window, mean over rounds; ' +
+    'req/s: responses completed in the measurement window / window length (cycles mode: all responses / time until the last), mean over rounds; spread: (max−min)/mean over rounds; p50/p99: exact, over all responses in the window, mean over rounds; ' +
       'peak RSS: VmRSS of the server process and its children, sampled every 100 ms during the case (in parentheses: the node process alone); response: bytes on the wire (gzip where the server compressed); ' +
       'n: responses measured; gk/plain and gk/in-mem: ratio of req/s (above 1: the gatekeeper is faster).',
     '',
