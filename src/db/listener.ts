@@ -6,6 +6,9 @@ import { Client } from 'pg';
  * Events: `connected` (after LISTEN succeeded, including reconnects), `disconnected`,
  * `notification` (payload string).
  */
+/** How many heartbeat intervals an answer may take before the connection counts as lost. */
+const HEARTBEAT_GRACE = 3;
+
 export class ChannelListener extends EventEmitter {
   private client: Client | undefined;
   private closed = false;
@@ -62,12 +65,26 @@ export class ChannelListener extends EventEmitter {
   private startHeartbeat(client: Client): void {
     if (this.heartbeatMs <= 0) return;
     clearInterval(this.heartbeat);
+    let inFlight = false;
     this.heartbeat = setInterval(() => {
-      if (this.client !== client) return;
-      const timeout = setTimeout(() => this.onLost(client), this.heartbeatMs);
+      if (this.client !== client || inFlight) return;
+      inFlight = true;
+      let answered = false;
+      // A busy event loop (a large lockfile check) delays the answer's callback, not the
+      // answer: only a heartbeat still unanswered after several intervals means the link is
+      // gone. Silent network failures are detected within HEARTBEAT_GRACE intervals.
+      const timeout = setTimeout(() => {
+        if (!answered) this.onLost(client);
+      }, this.heartbeatMs * HEARTBEAT_GRACE);
       client.query('select 1').then(
-        () => clearTimeout(timeout),
         () => {
+          answered = true;
+          inFlight = false;
+          clearTimeout(timeout);
+        },
+        () => {
+          answered = true;
+          inFlight = false;
           clearTimeout(timeout);
           this.onLost(client);
         },
