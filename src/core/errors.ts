@@ -1,6 +1,8 @@
 /**
  * Stable error codes. Every error a user or an API client can see carries one of these
- * codes; HTTP statuses are derived from the code in exactly one place (`statusOf`).
+ * codes, and its HTTP status is this table's entry for the code. Responses are written from
+ * a code by one function, `writeError` (src/server/http/write-error.ts), through
+ * `httpError` below; a test runs every code through it.
  */
 export const ErrorCodes = {
   // Policy decisions (install time).
@@ -11,6 +13,8 @@ export const ErrorCodes = {
   EINSTALLSCRIPTS: 403,
   EADVISORY: 403,
   EDEPRECATED: 403,
+  // The tarball's own package.json disagrees with the manifest (name, version, install scripts).
+  EMANIFESTMISMATCH: 400,
   EPOLICYUNAVAILABLE: 503,
   // Publishing.
   EVERSIONEXISTS: 409,
@@ -25,6 +29,7 @@ export const ErrorCodes = {
   EUSERDISABLED: 401,
   ETOKENREVOKED: 401,
   ESELFREGISTRATION: 403,
+  ETOOMANYATTEMPTS: 429,
   // Input and resources.
   EVALIDATION: 400,
   EINVALIDNAME: 400,
@@ -33,9 +38,16 @@ export const ErrorCodes = {
   ENOTFOUND: 404,
   ECONFLICT: 409,
   EPAYLOADTOOLARGE: 413,
+  EUNSUPPORTEDMEDIATYPE: 415,
+  EMETHODNOTALLOWED: 405,
+  ETOOMANYREQUESTS: 429,
   // Infrastructure.
   EDATABASE: 503,
   EUPSTREAM: 502,
+  EUPSTREAMTIMEOUT: 504,
+  EUPSTREAMTOOLARGE: 502,
+  EINTEGRITY: 502,
+  ETARBALLORIGIN: 502,
   EINTERNAL: 500,
 } as const;
 
@@ -53,15 +65,22 @@ export function statusOf(code: ErrorCode): number {
  * An error with a stable code. The message is written for people: it says what happened
  * and, where there is one, the next step. `toBody()` is the one error envelope.
  */
+export interface ErrorOptions {
+  /** Seconds after which the client may try again (429, 503): the Retry-After header. */
+  retryAfter?: number;
+}
+
 export class GatekeeperError extends Error {
   readonly code: ErrorCode;
   readonly details?: Record<string, unknown>;
+  readonly retryAfter?: number;
 
-  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, options: ErrorOptions = {}) {
     super(message);
     this.name = 'GatekeeperError';
     this.code = code;
     this.details = details;
+    if (options.retryAfter !== undefined) this.retryAfter = Math.max(1, Math.ceil(options.retryAfter));
   }
 
   get status(): number {
@@ -93,9 +112,10 @@ export function errorBody(code: ErrorCode, message: string, details?: Record<str
 export function asGatekeeperError(err: unknown): GatekeeperError | undefined {
   if (err instanceof GatekeeperError) return err;
   if (err && typeof err === 'object') {
-    const e = err as { code?: unknown; message?: unknown; details?: unknown; name?: unknown };
+    const e = err as { code?: unknown; message?: unknown; details?: unknown; name?: unknown; retryAfter?: unknown };
     if (e.name === 'GatekeeperError' && isErrorCode(e.code)) {
-      return new GatekeeperError(e.code, String(e.message), e.details as Record<string, unknown> | undefined);
+      const retryAfter = typeof e.retryAfter === 'number' ? e.retryAfter : undefined;
+      return new GatekeeperError(e.code, String(e.message), e.details as Record<string, unknown> | undefined, { retryAfter });
     }
   }
   return undefined;
@@ -107,3 +127,49 @@ export const notFound = (message: string): GatekeeperError => new GatekeeperErro
 export const conflict = (message: string, details?: Record<string, unknown>): GatekeeperError =>
   new GatekeeperError('ECONFLICT', message, details);
 export const forbidden = (message: string): GatekeeperError => new GatekeeperError('EFORBIDDEN', message);
+
+/** The longest status text we send: clients print it whole, proxies may not like more. */
+export const MAX_STATUS_TEXT = 400;
+
+/**
+ * An HTTP reason phrase carrying the message: pnpm, yarn 4 and bun print the status text,
+ * not the body. Only printable ASCII survives (a reason phrase cannot carry CR, LF or other
+ * control characters, and non-ASCII is shown garbled), runs of white space become one, and
+ * it is cut at MAX_STATUS_TEXT.
+ */
+export function statusText(text: string): string {
+  const cleaned = text
+    .normalize('NFKD')
+    .replace(/[^\x20-\x7e]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  if (cleaned.length <= MAX_STATUS_TEXT) return cleaned;
+  return `${cleaned.slice(0, MAX_STATUS_TEXT - 3).trimEnd()}...`;
+}
+
+/** Everything an error response is made of; `writeError` sends it. */
+export interface HttpError {
+  status: number;
+  statusText: string;
+  headers: Record<string, string>;
+  body: ErrorBody;
+}
+
+export function httpError(err: GatekeeperError): HttpError {
+  const body = err.toBody();
+  const headers: Record<string, string> = {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+  };
+  if (err.retryAfter !== undefined) headers['retry-after'] = String(err.retryAfter);
+  if (err.status === 401) headers['www-authenticate'] = 'Bearer, Basic realm="npm-gatekeeper"';
+  return { status: err.status, statusText: statusText(body.error), headers, body };
+}
+
+/**
+ * Any thrown value as a GatekeeperError: ours as they are, anything else as the fallback the
+ * caller names (a gate path denies with EPOLICYUNAVAILABLE, the admin API says EINTERNAL).
+ */
+export function toGatekeeperError(err: unknown, fallback: (err: unknown) => GatekeeperError): GatekeeperError {
+  return asGatekeeperError(err) ?? fallback(err);
+}

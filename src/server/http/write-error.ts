@@ -1,0 +1,35 @@
+import type { ServerResponse } from 'node:http';
+import { GatekeeperError, httpError, toGatekeeperError } from '../../core/errors';
+
+/**
+ * The one error writer. Every error response of the registry, the admin API, login, audit
+ * and the plugins goes through here: the status, the status text (the `[CODE] message`, for
+ * clients that print only that), the headers and the JSON body all come from the code.
+ * When the response has already started, the connection is cut instead: a half-sent body
+ * must not look complete.
+ */
+export function writeError(res: ServerResponse, err: GatekeeperError, extraHeaders: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const http = httpError(err);
+  const payload = JSON.stringify(http.body);
+  for (const name of res.getHeaderNames()) {
+    // Headers a handler set for a success (etag, content-encoding, npm-notice) do not belong to an error.
+    if (!KEEP_ON_ERROR.has(name)) res.removeHeader(name);
+  }
+  res.statusCode = http.status;
+  res.statusMessage = http.statusText;
+  for (const [name, value] of Object.entries({ ...http.headers, ...extraHeaders })) res.setHeader(name, value);
+  res.setHeader('content-length', Buffer.byteLength(payload));
+  res.end(res.req?.method === 'HEAD' ? undefined : payload);
+}
+
+/** Response headers that stay when an error replaces a response (CORS, connection handling). */
+const KEEP_ON_ERROR = new Set(['access-control-allow-origin', 'vary', 'connection', 'x-request-id']);
+
+/** `writeError` for any thrown value, with the fallback for values that are not ours. */
+export function writeAnyError(res: ServerResponse, err: unknown, fallback: (err: unknown) => GatekeeperError): void {
+  writeError(res, toGatekeeperError(err, fallback));
+}
