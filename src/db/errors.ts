@@ -1,4 +1,4 @@
-import { GatekeeperError } from '../core/errors';
+import { asGatekeeperError, GatekeeperError } from '../core/errors';
 
 /**
  * PostgreSQL errors are recognised by their SQLSTATE `code`, never by their class:
@@ -18,6 +18,12 @@ export function isUniqueViolation(err: unknown, constraint?: string): boolean {
   return constraint === undefined || (err as { constraint?: string }).constraint === constraint;
 }
 
+/**
+ * Codes that mean the database could not be reached: the operating system's (from the pg
+ * driver's socket, e.g. a database host name that does not resolve) and PostgreSQL's
+ * connection classes. Our own errors share some of these names (a GatekeeperError's
+ * ENOTFOUND means "no such row"), so they are never looked up here.
+ */
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -34,18 +40,36 @@ const CONNECTION_CODES = new Set([
 
 /** True when the error means the database could not be reached, rather than a bad query. */
 export function isConnectionError(err: unknown): boolean {
+  if (asGatekeeperError(err)) return false;
   const code = pgCode(err);
   if (code && CONNECTION_CODES.has(code)) return true;
   const message = String((err as Error | null)?.message ?? '');
   return /Knex: Timeout acquiring a connection|Connection terminated|connect ECONNREFUSED|timeout expired/i.test(message);
 }
 
-/** Maps a database error to a GatekeeperError; unknown errors pass through unchanged. */
+/** SQLSTATE class 22 (data exception): a value the column cannot hold, out of range, malformed. */
+export function isDataException(err: unknown): boolean {
+  const code = pgCode(err);
+  return code !== undefined && /^22[0-9A-Z]{3}$/.test(code);
+}
+
+/** 54000: e.g. a value too large for an index entry. */
+export const PG_PROGRAM_LIMIT_EXCEEDED = '54000';
+
+/**
+ * Maps a database error to a GatekeeperError. GatekeeperErrors (a not-found thrown inside a
+ * transaction, say) and errors that are not the database's pass through unchanged: only the
+ * database's own codes are translated, and only a lost connection becomes EDATABASE.
+ */
 export function mapDbError(err: unknown, what: string): unknown {
+  if (asGatekeeperError(err)) return err;
   const code = pgCode(err);
   if (code === PG_UNIQUE_VIOLATION) return new GatekeeperError('ECONFLICT', `${what} already exists`);
   if (code === PG_FOREIGN_KEY_VIOLATION) return new GatekeeperError('ENOTFOUND', `${what} refers to something that does not exist`);
   if (code === PG_CHECK_VIOLATION) return new GatekeeperError('EVALIDATION', `${what} is not valid`);
+  if (isDataException(err) || code === PG_PROGRAM_LIMIT_EXCEEDED) {
+    return new GatekeeperError('EVALIDATION', `${what} holds a value the database cannot store (${(err as Error).message}); correct the input and try again`);
+  }
   if (isConnectionError(err)) return new GatekeeperError('EDATABASE', `the governance database is unavailable: ${(err as Error).message}`);
   return err;
 }
