@@ -104,3 +104,85 @@ export function integrityOf(buf: Buffer): string {
 export function shasumOf(buf: Buffer): string {
   return createHash('sha1').update(buf).digest('hex');
 }
+
+// ---------------------------------------------------------------------------------------
+// Hand-crafted (possibly hostile) archives for reader tests.
+
+/** One raw tar entry, written exactly as described (no path normalisation, no checks). */
+export interface RawTarEntry {
+  /** The 100-byte name field. */
+  name: string;
+  /** The 155-byte ustar prefix field. */
+  prefix?: string;
+  /** Typeflag character; default '0' (regular file). 'x' pax, 'g' global pax, 'L' GNU long name, '2' symlink, '5' directory. */
+  type?: string;
+  body?: string | Buffer;
+  /** The size field, when it should not be the body's length. */
+  size?: number;
+  linkpath?: string;
+  /** 'ustar' (POSIX, the default), 'gnu' ("ustar  \0") or 'none'. */
+  magic?: 'ustar' | 'gnu' | 'none';
+  /** Writes a wrong checksum. */
+  badChecksum?: boolean;
+}
+
+function rawHeader(e: RawTarEntry, size: number): Buffer {
+  const header = Buffer.alloc(BLOCK, 0);
+  writeString(header, e.name, 0, 100);
+  writeOctal(header, e.type === '5' ? 0o755 : 0o644, 100, 8);
+  writeOctal(header, 0, 108, 8);
+  writeOctal(header, 0, 116, 8);
+  writeOctal(header, size, 124, 12);
+  writeOctal(header, TARBALL_MTIME, 136, 12);
+  header.fill(0x20, 148, 156);
+  header.write(e.type ?? '0', 156, 1, 'latin1');
+  if (e.linkpath) writeString(header, e.linkpath, 157, 100);
+  const magic = e.magic ?? 'ustar';
+  if (magic === 'ustar') {
+    writeString(header, 'ustar\0', 257, 6);
+    writeString(header, '00', 263, 2);
+  } else if (magic === 'gnu') {
+    writeString(header, 'ustar  \0', 257, 8);
+  }
+  if (e.prefix) writeString(header, e.prefix, 345, 155);
+  let sum = 0;
+  for (const byte of header) sum += byte;
+  if (e.badChecksum) sum += 1;
+  writeString(header, sum.toString(8).padStart(6, '0') + '\0 ', 148, 8);
+  return header;
+}
+
+/** Pax extended-header records (`<len> <key>=<value>\n`), with correct lengths. */
+export function paxRecords(records: Record<string, string>): Buffer {
+  const out: Buffer[] = [];
+  for (const [key, value] of Object.entries(records)) {
+    const body = ` ${key}=${value}\n`;
+    let len = Buffer.byteLength(body) + 1;
+    while (String(len).length + Buffer.byteLength(body) !== len) len = String(len).length + Buffer.byteLength(body);
+    out.push(Buffer.from(`${len}${body}`, 'utf8'));
+  }
+  return Buffer.concat(out);
+}
+
+/**
+ * An uncompressed tar of raw entries, in order. `end: false` leaves out the end-of-archive
+ * marker; `trailing` is appended after it.
+ */
+export function buildRawTar(entries: RawTarEntry[], opts: { end?: boolean; trailing?: Buffer } = {}): Buffer {
+  const chunks: Buffer[] = [];
+  for (const e of entries) {
+    const body = typeof e.body === 'string' ? Buffer.from(e.body, 'utf8') : (e.body ?? Buffer.alloc(0));
+    chunks.push(rawHeader(e, e.size ?? body.length));
+    chunks.push(body);
+    const pad = (BLOCK - (body.length % BLOCK)) % BLOCK;
+    if (pad) chunks.push(Buffer.alloc(pad, 0));
+  }
+  if (opts.end !== false) chunks.push(Buffer.alloc(BLOCK * 2, 0));
+  if (opts.trailing) chunks.push(opts.trailing);
+  return Buffer.concat(chunks);
+}
+
+/** buildRawTar, gzipped. */
+export function buildRawTarball(entries: RawTarEntry[], opts: { end?: boolean; trailing?: Buffer } = {}): Buffer {
+  return gzipSync(buildRawTar(entries, opts));
+}
