@@ -140,6 +140,10 @@ export const MAX_STATUS_TEXT = 400;
 export function statusText(text: string): string {
   const cleaned = text
     .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/[\u201c\u201d\u201e]/g, '"')
+    .replace(/[\u2018\u2019]/g, "'")
+    .replace(/[\u2013\u2014]/g, '-')
     .replace(/[^\x20-\x7e]+/g, ' ')
     .replace(/\s+/g, ' ')
     .trim();
@@ -162,7 +166,8 @@ export function httpError(err: GatekeeperError): HttpError {
     'cache-control': 'no-store',
   };
   if (err.retryAfter !== undefined) headers['retry-after'] = String(err.retryAfter);
-  if (err.status === 401) headers['www-authenticate'] = 'Bearer, Basic realm="npm-gatekeeper"';
+  // No WWW-Authenticate on 401: npm then prints "your authentication token seems to be
+  // invalid" instead of our message, which says why and what to do.
   return { status: err.status, statusText: statusText(body.error), headers, body };
 }
 

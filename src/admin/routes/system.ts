@@ -5,9 +5,12 @@ export const get_health: RouteDef = {
   method: 'get',
   path: '/health',
   access: 'public',
-  summary: 'Database, policy, plugins and upstream health; 503 when any is down',
-  handler: async ({ runtime }) => {
+  summary:
+    'Database, policy, plugins and upstream health; 503 when any is down. Under GATEKEEPER_REQUIRE_AUTH, anonymous callers get liveness only ({ok}), never the parts or the upstream URL',
+  handler: async ({ runtime, principal }) => {
     const report = await runtime.health();
-    return ok(report, report.ok ? 200 : 503);
+    const status = report.ok ? 200 : 503;
+    if (runtime.settings.requireAuth && !principal) return ok({ ok: report.ok }, status);
+    return ok(report, status);
   },
 };

@@ -1,23 +1,24 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import { convertDistRemoteToLocalTarballUrls } from '@verdaccio/tarball';
-import { asGatekeeperError, errorBody, ErrorCode, statusOf } from '../../core/errors';
+import { asGatekeeperError, ErrorCode, GatekeeperError, httpError } from '../../core/errors';
+import { versionFromTarball } from '../../core/names';
+import { writeError } from '../http/write-error';
+import { RegistryMatch, routeOf } from './routes';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseDuration } from '../../core/duration';
 import { abbreviatePackument, hiddenNotice, Packument, representativeDecision, toHeaderValue, warningNotice } from '../../core/packument';
 import { buildResponse, CachedResponse, cacheKey, storageRevision } from './packument-cache';
 import { blockMessage, Decision, VersionManifest } from '../../core/policy';
-import { parseRegistryPath, RegistryPath } from '../../core/registry-path';
-import { can } from '../../core/roles';
 import type { Actor } from '../../services/audit';
 import type { GatekeeperRuntime, VerdaccioStorage } from '../runtime';
 import { actorOf, principalOfRequest } from './identity';
 import { readRawPackument } from './manifests';
 
 /**
- * The gate: every packument, version and tarball read passes through here before
- * Verdaccio's own routes. It reads the unfiltered packument from Verdaccio's storage
+ * The gate: the handlers of the registry's read routes (packument, version, tarball,
+ * dist-tags; see routes.ts). Each reads the unfiltered packument from Verdaccio's storage
  * (which syncs the upstream), decides every version with one policy snapshot, and answers
  * itself. Any error while deciding denies: nothing unfiltered leaves on an error.
  */
@@ -31,38 +32,39 @@ export function wantsAbbreviated(accept: string | undefined): boolean {
   return first === ABBREVIATED;
 }
 
+/** A refusal of a gate path, written by the one error writer. */
 export function sendError(res: Response, code: ErrorCode, message: string, details?: Record<string, unknown>): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  res.status(statusOf(code)).setHeader('cache-control', 'no-store');
-  res.json(errorBody(code, message, details));
+  writeError(res, new GatekeeperError(code, message, details));
 }
 
 /** Maps any error on a gate path to a refusal. Unknown errors become EPOLICYUNAVAILABLE. */
 export function denyOnError(runtime: GatekeeperRuntime, res: Response, err: unknown, what: string): void {
+  writeError(res, gateError(runtime, err, what));
+}
+
+export function gateError(runtime: GatekeeperRuntime, err: unknown, what: string): GatekeeperError {
   const known = asGatekeeperError(err);
-  if (known) {
-    sendError(res, known.code, known.message, known.details);
-    return;
-  }
+  if (known) return known;
   const status = (err as { status?: unknown; statusCode?: unknown } | null)?.status ?? (err as { statusCode?: unknown } | null)?.statusCode;
-  if (status === 404) {
-    sendError(res, 'ENOTFOUND', `${what} is not in this registry or its upstream`);
-    return;
-  }
+  if (status === 404) return new GatekeeperError('ENOTFOUND', `${what} is not in this registry or its upstream. Check the name`);
   if (typeof status === 'number' && status >= 500) {
     runtime.logger.warn({ err, what }, 'upstream or storage error on a gate path');
-    sendError(res, 'EUPSTREAM', `${what} could not be read from storage or the upstream (${(err as Error).message}); try again later`);
-    return;
+    return new GatekeeperError('EUPSTREAM', `${what} could not be read from storage or the upstream (${(err as Error).message}). Try again later`);
   }
   runtime.logger.error({ err, what }, 'gate failed; denying');
-  sendError(
-    res,
+  return new GatekeeperError(
     'EPOLICYUNAVAILABLE',
-    `the gatekeeper could not decide on ${what} (${(err as Error)?.message ?? 'unknown error'}); nothing is served until it can`,
+    `the gatekeeper could not decide on ${what} (${(err as Error)?.message ?? 'unknown error'}); nothing is served until it can. Try again later or ask an admin to check /-/gatekeeper/v1/health`,
   );
+}
+
+/** A decision's refusal as an error: code, message with the next step, details. */
+export function refusalOf(decision: Decision, suffix = ''): GatekeeperError {
+  return new GatekeeperError(decision.code as ErrorCode, `${blockMessage(decision)}${suffix}`, {
+    rule: decision.ruleId,
+    package: decision.name,
+    version: decision.version,
+  });
 }
 
 function localTarballUrls(runtime: GatekeeperRuntime, packument: Packument, req: Request): Packument {
@@ -75,7 +77,7 @@ function localTarballUrls(runtime: GatekeeperRuntime, packument: Packument, req:
 
 function refuse(runtime: GatekeeperRuntime, res: Response, actor: Actor, decision: Decision, via: 'packument' | 'tarball' | 'version'): void {
   runtime.governance.recordBlocked(actor, decision, via);
-  sendError(res, decision.code as ErrorCode, blockMessage(decision), { rule: decision.ruleId, package: decision.name, version: decision.version });
+  writeError(res, refusalOf(decision));
 }
 
 /**
@@ -113,6 +115,7 @@ export function sendCached(req: IncomingMessage, res: ServerResponse, entry: Cac
   if (entry.blocked) governance.recordBlocked(actor, entry.blocked as Decision, 'packument');
   if (entry.warned) governance.recordWarned(actor, entry.warned as Decision[], 'packument');
   res.statusCode = entry.status;
+  if (entry.statusText) res.statusMessage = entry.statusText;
   for (const [key, value] of Object.entries(entry.headers)) res.setHeader(key, value);
   res.setHeader('etag', entry.etag);
   res.setHeader('vary', 'accept, accept-encoding');
@@ -138,24 +141,23 @@ export function sendCached(req: IncomingMessage, res: ServerResponse, entry: Cac
  */
 export function createFastPath(runtime: GatekeeperRuntime) {
   const storageDir = path.join(runtime.settings.dataDir, 'storage');
-  return function fastPath(req: IncomingMessage, res: ServerResponse): boolean {
+  return function fastPath(req: IncomingMessage, res: ServerResponse, match: RegistryMatch): boolean {
     try {
-      if ((req.method !== 'GET' && req.method !== 'HEAD') || req.headers.authorization || runtime.settings.requireAuth) return false;
-      const url = req.url ?? '';
-      if (url.includes('?') || url.startsWith('/-/')) return false;
-      const target = parseRegistryPath(url);
-      if (!target || !runtime.governance.cache.healthy) return false;
-      if (target.kind === 'tarball') {
+      if (req.headers.authorization || runtime.settings.requireAuth || match.query.size > 0) return false;
+      const handler = match.route.handler;
+      if ((handler !== 'packument' && handler !== 'tarball') || !runtime.governance.cache.healthy) return false;
+      const name = match.params.package;
+      if (handler === 'tarball') {
         // Only a version the gate has already decided and allowed without anything to say.
-        if (!target.version) return false;
-        const decision = runtime.governance.cache.peek(runtime.governance.cache.current(), target.name, target.version);
+        const version = versionFromTarball(name, match.params.filename);
+        if (!version) return false;
+        const decision = runtime.governance.cache.peek(runtime.governance.cache.current(), name, version);
         if (!decision || !decision.allowed || decision.warnings.length > 0) return false;
-        return sendStoredTarball(storageDir, target.name, target.filename, req, res);
+        return sendStoredTarball(storageDir, name, match.params.filename, req, res);
       }
-      if (target.kind !== 'packument') return false;
       const generation = runtime.governance.cache.current().generation;
-      const key = cacheKey(target.name, wantsAbbreviated(req.headers.accept), `http://${req.headers.host ?? ''}`);
-      const entry = runtime.packuments.lookup(key, generation, storageRevision(storageDir, target.name), Date.now(), false);
+      const key = cacheKey(name, wantsAbbreviated(req.headers.accept), `http://${req.headers.host ?? ''}`);
+      const entry = runtime.packuments.lookup(key, generation, storageRevision(storageDir, name), Date.now(), false);
       if (!entry) return false;
       sendCached(req, res, entry, { username: '$anonymous', ip: req.socket.remoteAddress ?? null }, runtime.governance);
       return true;
@@ -165,7 +167,8 @@ export function createFastPath(runtime: GatekeeperRuntime) {
   };
 }
 
-export function createGate(runtime: GatekeeperRuntime, storage: VerdaccioStorage) {
+/** The read handlers of the route table: packument, version, tarball, dist-tags. */
+export function createReadHandlers(runtime: GatekeeperRuntime, storage: VerdaccioStorage) {
   const { governance } = runtime;
 
   const storageDir = path.join(runtime.settings.dataDir, 'storage');
@@ -187,11 +190,8 @@ export function createGate(runtime: GatekeeperRuntime, storage: VerdaccioStorage
     if (allowed.length === 0 && hidden.length > 0) {
       const decision = representativeDecision(raw, hidden) as Decision;
       const others = hidden.length > 1 ? ` (all ${hidden.length} versions are blocked)` : '';
-      const body = errorBody(decision.code as ErrorCode, `${blockMessage(decision)}${others}`, { rule: decision.ruleId, package: name });
-      return buildResponse(statusOf(decision.code as ErrorCode), { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }, JSON.stringify(body), {
-        ...meta,
-        blocked: decision,
-      });
+      const refusal = httpError(refusalOf(decision, others));
+      return buildResponse(refusal.status, refusal.headers, JSON.stringify(refusal.body), { ...meta, statusText: refusal.statusText, blocked: decision });
     }
     const local = localTarballUrls(runtime, packument, req);
     const headers: Record<string, string> = {
@@ -206,93 +206,96 @@ export function createGate(runtime: GatekeeperRuntime, storage: VerdaccioStorage
     return buildResponse(200, headers, JSON.stringify(abbreviated ? abbreviatePackument(local) : local), { ...meta, warned: warned.map((w) => w.decision) });
   }
 
-  async function servePackument(req: Request, res: Response, target: Extract<RegistryPath, { kind: 'packument' }>, actor: Actor): Promise<void> {
+  async function servePackument(req: Request, res: Response, name: string, actor: Actor): Promise<void> {
     const abbreviated = wantsAbbreviated(req.get('accept'));
-    const key = cacheKey(target.name, abbreviated, `${req.protocol}://${req.get('host') ?? ''}`);
+    const key = cacheKey(name, abbreviated, `${req.protocol}://${req.get('host') ?? ''}`);
     const generation = governance.cache.current().generation; // EPOLICYUNAVAILABLE when it must not be trusted
-    const cached = runtime.packuments.lookup(key, generation, storageRevision(storageDir, target.name), Date.now());
-    const entry = cached ?? (await runtime.packuments.build(key, () => buildPackument(req, target.name, abbreviated)));
+    const cached = runtime.packuments.lookup(key, generation, storageRevision(storageDir, name), Date.now());
+    const entry = cached ?? (await runtime.packuments.build(key, () => buildPackument(req, name, abbreviated)));
     sendCached(req, res, entry, actor, governance);
   }
 
-  async function serveVersion(req: Request, res: Response, target: Extract<RegistryPath, { kind: 'version' }>, actor: Actor): Promise<void> {
-    const raw = await readRawPackument(runtime, storage, target.name, req);
+  /** The filtered packument: what a version or dist-tag read may see. */
+  async function filtered(req: Request, name: string) {
+    const raw = await readRawPackument(runtime, storage, name, req);
     await governance.prepare(raw);
-    const { packument, hidden } = governance.filterPackument(raw);
-    const version = packument.versions?.[target.spec] ? target.spec : packument['dist-tags']?.[target.spec];
-    if (version && packument.versions?.[version]) {
-      const local = localTarballUrls(runtime, { ...packument, versions: { [version]: packument.versions[version] } }, req);
+    return governance.filterPackument(raw);
+  }
+
+  async function serveVersion(req: Request, res: Response, name: string, spec: string, actor: Actor): Promise<void> {
+    const { packument, hidden } = await filtered(req, name);
+    const versions = packument.versions ?? {};
+    const tags = packument['dist-tags'] ?? {};
+    // Own properties only: /pkg/__proto__ and /pkg/constructor are not versions.
+    const version = Object.hasOwn(versions, spec) ? spec : Object.hasOwn(tags, spec) ? tags[spec] : undefined;
+    if (version !== undefined && Object.hasOwn(versions, version)) {
+      const local = localTarballUrls(runtime, { ...packument, versions: { [version]: versions[version] } }, req);
       res.setHeader('content-type', 'application/json; charset=utf-8');
       res.status(200).send(JSON.stringify(local.versions?.[version]));
       return;
     }
-    const blocked = hidden.find((h) => h.version === target.spec);
+    const blocked = hidden.find((h) => h.version === spec);
     if (blocked) {
       refuse(runtime, res, actor, blocked.decision, 'version');
       return;
     }
-    sendError(res, 'ENOTFOUND', `${target.name} has no version or tag '${target.spec}'`);
+    sendError(res, 'ENOTFOUND', `${name} has no version or tag '${spec.slice(0, 100)}'. Run 'npm view ${name} versions' to see what is available`);
   }
 
-  async function decideTarball(req: Request, target: Extract<RegistryPath, { kind: 'tarball' }>): Promise<Decision | undefined> {
-    const version = target.version as string;
+  async function decideTarball(req: Request, name: string, version: string): Promise<Decision | undefined> {
     const policy = governance.cache.current();
-    const cached = governance.cache.peek(policy, target.name, version);
+    const cached = governance.cache.peek(policy, name, version);
     if (cached) return cached;
-    const raw = await readRawPackument(runtime, storage, target.name, req);
-    if (!raw.versions?.[version]) return undefined;
+    const raw = await readRawPackument(runtime, storage, name, req);
+    if (!raw.versions || !Object.hasOwn(raw.versions, version)) return undefined;
     await governance.prepare(raw);
-    return governance.decide(target.name, version, raw);
+    return governance.decide(name, version, raw);
   }
 
-  return async function gate(req: Request, res: Response, next: NextFunction): Promise<void> {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return next();
-    let target: RegistryPath | undefined;
-    try {
-      target = parseRegistryPath(req.path);
-    } catch (err) {
-      return denyOnError(runtime, res, err, req.path);
+  async function serveTarball(req: Request, res: Response, next: NextFunction, name: string, filename: string, actor: Actor): Promise<void> {
+    const version = versionFromTarball(name, filename);
+    if (!version) return sendError(res, 'ENOTFOUND', `${filename.slice(0, 200)} is not a tarball of ${name}. Check the URL`);
+    const decision = await decideTarball(req, name, version);
+    if (!decision) return sendError(res, 'ENOTFOUND', `${name}@${version} is not in this registry or its upstream. Check the version`);
+    if (!decision.allowed) return refuse(runtime, res, actor, decision, 'tarball');
+    if (decision.warnings.length > 0) {
+      governance.recordWarned(actor, [decision], 'tarball');
+      res.setHeader('npm-notice', toHeaderValue(`gatekeeper: warning: ${decision.warnings.map((w) => w.reason).join('; ')}`));
     }
-    if (!target) return next();
+    if (sendStoredTarball(storageDir, name, filename, req, res)) return;
+    runtime.requestContext.run({ raw: true }, () => next());
+  }
 
-    const principal = principalOfRequest(req);
-    const actor = actorOf(req);
-    if (runtime.settings.requireAuth && !principal) {
-      return sendError(res, 'EUNAUTHENTICATED', `this registry requires a login; run 'npm login --registry ${runtime.publicUrl(req)}'`);
-    }
-    if (principal && !can(principal.role, 'install')) {
-      return sendError(res, 'EFORBIDDEN', `${principal.username} may not install packages`);
-    }
+  async function serveDistTags(req: Request, res: Response, name: string): Promise<void> {
+    const { packument } = await filtered(req, name);
+    res.setHeader('content-type', 'application/json; charset=utf-8');
+    res.setHeader('cache-control', 'no-store');
+    res.status(200).send(JSON.stringify(packument['dist-tags'] ?? {}));
+  }
 
-    const what = target.kind === 'tarball' ? `${target.name}@${target.version ?? target.filename}` : target.name;
-    try {
-      switch (target.kind) {
-        case 'packument':
-          if (req.query.write === 'true' && runtime.publishing.mayPublish(principal, target.name)) {
-            // The unfiltered document, so a write based on it cannot drop hidden versions.
-            runtime.requestContext.run({ raw: true }, () => next());
-            return;
-          }
-          return await servePackument(req, res, target, actor);
-        case 'version':
-          return await serveVersion(req, res, target, actor);
-        case 'tarball': {
-          if (!target.version) return sendError(res, 'ENOTFOUND', `${target.filename} is not a tarball of ${target.name}`);
-          const decision = await decideTarball(req, target);
-          if (!decision) return sendError(res, 'ENOTFOUND', `${target.name}@${target.version} is not in this registry or its upstream`);
-          if (!decision.allowed) return refuse(runtime, res, actor, decision, 'tarball');
-          if (decision.warnings.length > 0) {
-            governance.recordWarned(actor, [decision], 'tarball');
-            res.setHeader('npm-notice', toHeaderValue(`gatekeeper: warning: ${decision.warnings.map((w) => w.reason).join('; ')}`));
-          }
-          if (sendStoredTarball(storageDir, target.name, target.filename, req, res)) return;
-          runtime.requestContext.run({ raw: true }, () => next());
-          return;
-        }
+  /** Runs a read handler with the route's package, denying on any error. */
+  const read =
+    (fn: (req: Request, res: Response, next: NextFunction, match: RegistryMatch, actor: Actor) => Promise<void>) =>
+    async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+      const match = routeOf(req) as RegistryMatch;
+      try {
+        await fn(req, res, next, match, actorOf(req));
+      } catch (err) {
+        denyOnError(runtime, res, err, match.params.package ?? req.path);
       }
-    } catch (err) {
-      denyOnError(runtime, res, err, what);
-    }
+    };
+
+  return {
+    packument: read(async (req, res, next, match, actor) => {
+      if (match.query.get('write') === 'true' && runtime.publishing.mayPublish(principalOfRequest(req), match.params.package)) {
+        // The unfiltered document, so a write based on it cannot drop hidden versions.
+        runtime.requestContext.run({ raw: true }, () => next());
+        return;
+      }
+      await servePackument(req, res, match.params.package, actor);
+    }),
+    version: read((req, res, _next, match, actor) => serveVersion(req, res, match.params.package, match.params.version, actor)),
+    tarball: read((req, res, next, match, actor) => serveTarball(req, res, next, match.params.package, match.params.filename, actor)),
+    distTags: read((req, res, _next, match) => serveDistTags(req, res, match.params.package)),
   };
 }
-

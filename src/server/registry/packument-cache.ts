@@ -20,6 +20,8 @@ import { gzipSync } from 'node:zlib';
 
 export interface CachedResponse {
   status: number;
+  /** The reason phrase of a refusal (its `[CODE] message`); undefined for 200. */
+  statusText?: string;
   headers: Record<string, string>;
   body: Buffer;
   gzip: Buffer;
@@ -48,7 +50,7 @@ export function buildResponse(
   status: number,
   headers: Record<string, string>,
   text: string,
-  meta: { generation: number; revision: string; expiresAt: number; blocked?: unknown; warned?: unknown[] },
+  meta: { generation: number; revision: string; expiresAt: number; statusText?: string; blocked?: unknown; warned?: unknown[] },
 ): CachedResponse {
   const body = Buffer.from(text);
   const gzip = gzipSync(body, { level: 6 });

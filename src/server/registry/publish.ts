@@ -1,18 +1,21 @@
 import type { NextFunction, Request, Response } from 'express';
-import { asGatekeeperError, errorBody } from '../../core/errors';
+import type { RefusableWrite } from '../../core/audit-actions';
+import { asGatekeeperError, GatekeeperError } from '../../core/errors';
+import { versionFromTarball } from '../../core/names';
 import type { Packument } from '../../core/packument';
 import { parsePublishBody } from '../../core/publish';
-import { parseWritePath, WritePath } from '../../core/registry-path';
 import type { Actor } from '../../services/audit';
 import type { GatekeeperRuntime, VerdaccioStorage } from '../runtime';
-import { denyOnError } from './gate';
+import { writeError } from '../http/write-error';
 import { actorOf, principalOfRequest } from './identity';
 import { readRawPackument } from './manifests';
+import { RegistryMatch, routeOf } from './routes';
 
 /**
- * Registry writes, checked before Verdaccio performs them: publish (immutability,
- * permissions), unpublish (the unpublish policy), deprecate and dist-tags (permissions,
- * audit). Verdaccio does the storage work; we record the outcome when it answers.
+ * The handlers of the registry's write routes (see routes.ts), which check a write before
+ * Verdaccio performs it: publish (immutability, permissions), unpublish (the unpublish
+ * policy), deprecate and dist-tags (permissions, audit). Verdaccio does the storage work; we
+ * record the outcome when it answers.
  */
 
 const succeeded = (res: Response) => res.statusCode >= 200 && res.statusCode < 300;
@@ -41,7 +44,8 @@ async function storedVersions(runtime: GatekeeperRuntime, storage: VerdaccioStor
   });
 }
 
-export function createWriteGuard(runtime: GatekeeperRuntime, storage: VerdaccioStorage) {
+/** The write handlers of the route table. */
+export function createWriteHandlers(runtime: GatekeeperRuntime, storage: VerdaccioStorage) {
   const { publishing } = runtime;
 
   async function publish(req: Request, res: Response, next: NextFunction, name: string, actor: Actor): Promise<void> {
@@ -88,75 +92,77 @@ export function createWriteGuard(runtime: GatekeeperRuntime, storage: VerdaccioS
     next();
   }
 
-  async function removeTarball(req: Request, next: NextFunction, target: Extract<WritePath, { kind: 'remove-tarball' }>): Promise<void> {
+  async function removeTarball(req: Request, _res: Response, next: NextFunction, name: string, filename: string): Promise<void> {
     const principal = principalOfRequest(req);
-    publishing.assertMayPublish(principal, target.name);
+    publishing.assertMayPublish(principal, name);
+    const version = versionFromTarball(name, filename);
     // npm removes the tarball right after the version; a version still published needs the unpublish policy.
-    const record = target.version ? await publishing.versionState(target.name, target.version) : undefined;
-    if (record?.state !== 'unpublished' && target.version) await publishing.assertMayUnpublish(principal, target.name, [target.version]);
+    const record = version ? await publishing.versionState(name, version) : undefined;
+    if (record?.state !== 'unpublished' && version) await publishing.assertMayUnpublish(principal, name, [version]);
     next();
   }
 
-  async function distTag(req: Request, res: Response, next: NextFunction, target: Extract<WritePath, { kind: 'dist-tag' }>, actor: Actor): Promise<void> {
-    publishing.assertMayPublish(principalOfRequest(req), target.name);
+  async function distTag(req: Request, res: Response, next: NextFunction, name: string, tag: string, actor: Actor): Promise<void> {
+    publishing.assertMayPublish(principalOfRequest(req), name);
     const version = typeof req.body === 'string' ? req.body : undefined;
     beforeAnswer(
       res,
       async (ok) => {
-        if (ok) await publishing.recordWrite(actor, 'package.dist_tag', target.name, { op: req.method === 'DELETE' ? 'rm' : 'add', tag: target.tag ?? null, body: req.body ?? null }, version);
+        if (ok) await publishing.recordWrite(actor, 'package.dist_tag', name, { op: req.method === 'DELETE' ? 'rm' : 'add', tag, body: req.body ?? null }, version);
       },
       runtime,
     );
     next();
   }
 
-  return async function guardWrites(req: Request, res: Response, next: NextFunction): Promise<void> {
-    if (req.method !== 'PUT' && req.method !== 'DELETE' && req.method !== 'POST') return next();
-    let target: WritePath | undefined;
-    try {
-      target = parseWritePath(req.method, req.path);
-    } catch (err) {
-      return denyOnError(runtime, res, err, req.path);
-    }
-    if (!target) return next();
-    const actor = actorOf(req);
-    const written = target.name;
-    // The stored package changes: drop its cached responses before the client hears back.
-    beforeAnswer(
-      res,
-      async (ok) => {
-        if (!ok) return;
-        runtime.packuments.invalidate(written);
-        // Its versions may be gone (unpublish): no decision about them may be reused.
-        runtime.governance.cache.forget(written);
-      },
-      runtime,
-    );
-    try {
-      switch (target.kind) {
-        case 'publish':
-          return await publish(req, res, next, target.name, actor);
-        case 'change':
-          return await change(req, res, next, target.name, actor);
-        case 'unpublish':
-          return await unpublish(req, res, next, target.name, actor);
-        case 'remove-tarball':
-          return await removeTarball(req, next, target);
-        case 'dist-tag':
-          return await distTag(req, res, next, target, actor);
+  type Kind = 'publish' | 'change' | 'unpublish' | 'removeTarball' | 'distTagWrite';
+  const AUDIT_ACTION: Record<Kind, RefusableWrite> = {
+    publish: 'package.publish',
+    change: 'package.change',
+    unpublish: 'package.unpublish',
+    removeTarball: 'package.remove_tarball',
+    distTagWrite: 'package.dist_tag',
+  };
+
+  /** Wraps a write check: the package's caches are dropped after a successful write, refusals are audited. */
+  const write =
+    (kind: Kind, fn: (req: Request, res: Response, next: NextFunction, match: RegistryMatch, actor: Actor) => Promise<void>) =>
+    async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+      const match = routeOf(req) as RegistryMatch;
+      const name = match.params.package;
+      const actor = actorOf(req);
+      // The stored package changes: drop its cached responses before the client hears back.
+      beforeAnswer(
+        res,
+        async (ok) => {
+          if (!ok) return;
+          runtime.packuments.invalidate(name);
+          // Its versions may be gone (unpublish): no decision about them may be reused.
+          runtime.governance.cache.forget(name);
+        },
+        runtime,
+      );
+      try {
+        await fn(req, res, next, match, actor);
+      } catch (err) {
+        const known = asGatekeeperError(err);
+        if (known && kind !== 'publish') {
+          await publishing.recordRefusedWrite(actor, AUDIT_ACTION[kind], name, known).catch(() => undefined);
+        }
+        if (!known) runtime.logger.error({ err, path: req.path }, 'registry write check failed; refusing');
+        writeError(
+          res,
+          known ??
+            new GatekeeperError('EPOLICYUNAVAILABLE', `the write to ${name} could not be checked (${(err as Error).message}); nothing was changed. Try again later`),
+        );
       }
-    } catch (err) {
-      const known = asGatekeeperError(err);
-      if (known && target.kind !== 'publish') {
-        await publishing.recordRefusedWrite(actor, `package.${target.kind.replace('-', '_')}`, target.name, known).catch(() => undefined);
-      }
-      if (known) {
-        res.status(known.status).setHeader('cache-control', 'no-store');
-        res.json(known.toBody());
-        return;
-      }
-      runtime.logger.error({ err, path: req.path }, 'registry write check failed; refusing');
-      res.status(503).json(errorBody('EPOLICYUNAVAILABLE', `the write to ${target.name} could not be checked (${(err as Error).message}); nothing was changed`));
-    }
+    };
+
+  return {
+    publish: write('publish', (req, res, next, match, actor) => publish(req, res, next, match.params.package, actor)),
+    change: write('change', (req, res, next, match, actor) => change(req, res, next, match.params.package, actor)),
+    unpublish: write('unpublish', (req, res, next, match, actor) => unpublish(req, res, next, match.params.package, actor)),
+    removeTarball: write('removeTarball', (req, res, next, match) => removeTarball(req, res, next, match.params.package, match.params.filename)),
+    distTagWrite: write('distTagWrite', (req, res, next, match, actor) => distTag(req, res, next, match.params.package, match.params.tag, actor)),
   };
 }

@@ -1,0 +1,155 @@
+import { isValidPackageName } from './names';
+
+/**
+ * Matching a request against a route table. Pure: the registry's table lives in
+ * src/server/registry/routes.ts; this turns a method and a raw URL into the route it names,
+ * or says why none does. Nothing that fails to match is ever passed on: the caller refuses it.
+ *
+ * Path patterns are `/`-separated segments:
+ * - a literal (`-`, `dist-tags`, `-rev`) matches itself;
+ * - `:package` matches a package name: one segment (`lodash`, `@scope%2fname`) or two
+ *   (`@scope/name`), and only a valid name;
+ * - `:other` matches any one non-empty segment (decoded);
+ * - a final `*` matches the rest of the path (zero or more segments), given as `params['*']`.
+ * GET routes answer HEAD too.
+ */
+
+export type HttpMethod = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE' | 'PATCH';
+
+export interface RoutePattern {
+  methods: readonly HttpMethod[];
+  path: string;
+}
+
+export type RouteMatch<R> =
+  | { kind: 'match'; route: R; params: Record<string, string>; query: URLSearchParams }
+  /** The path is known, the method is not: 405 with `Allow`. */
+  | { kind: 'method'; allow: HttpMethod[] }
+  /** The path is malformed (bad percent-encoding, or a package segment that is no valid name). */
+  | { kind: 'invalid'; reason: string }
+  | { kind: 'none' };
+
+type Token = { literal: string } | { param: string } | { package: true } | { rest: true };
+
+function tokenize(path: string): Token[] {
+  const parts = path.split('/').slice(1);
+  return parts.map((part, i): Token => {
+    if (part === '*') {
+      if (i !== parts.length - 1) throw new Error(`route ${path}: '*' must be last`);
+      return { rest: true };
+    }
+    if (part === ':package') return { package: true };
+    if (part.startsWith(':')) return { param: part.slice(1) };
+    return { literal: part };
+  });
+}
+
+/** Splits a raw path into decoded segments; undefined when a segment is not valid percent-encoding or is `.`/`..`. */
+export function pathSegments(rawPath: string): string[] | undefined {
+  if (!rawPath.startsWith('/')) return undefined;
+  let raw = rawPath.slice(1).split('/');
+  // One trailing slash is tolerated (`/lodash/`), empty segments elsewhere are not.
+  if (raw.length > 1 && raw[raw.length - 1] === '') raw = raw.slice(0, -1);
+  if (raw.length === 1 && raw[0] === '') return [];
+  const out: string[] = [];
+  for (const segment of raw) {
+    if (segment === '') return undefined;
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(segment);
+    } catch {
+      return undefined;
+    }
+    if (decoded === '.' || decoded === '..' || decoded.includes('\0')) return undefined;
+    out.push(decoded);
+  }
+  return out;
+}
+
+interface Attempt {
+  params: Record<string, string>;
+  /** A `:package` slot held something that is not a valid package name. */
+  badName?: string;
+}
+
+function matchTokens(tokens: Token[], segments: string[]): Attempt | undefined {
+  const params: Record<string, string> = {};
+  let s = 0;
+  for (let t = 0; t < tokens.length; t++) {
+    const token = tokens[t];
+    if ('rest' in token) {
+      params['*'] = segments.slice(s).join('/');
+      return { params };
+    }
+    const segment = segments[s];
+    if (segment === undefined) return undefined;
+    if ('literal' in token) {
+      if (segment !== token.literal) return undefined;
+      s += 1;
+    } else if ('param' in token) {
+      params[token.param] = segment;
+      s += 1;
+    } else {
+      // `/-/…` is the registry's own namespace, never a package.
+      if (segment === '-') return undefined;
+      // A scope written with a literal slash takes two segments: /@scope/name.
+      let name = segment;
+      if (segment.startsWith('@') && !segment.includes('/')) {
+        const next = segments[s + 1];
+        if (next === undefined) return undefined;
+        name = `${segment}/${next}`;
+        s += 2;
+      } else {
+        s += 1;
+      }
+      if (!isValidPackageName(name)) {
+        // Keep matching the shape, so a bad name is reported as such rather than as "no route".
+        const rest = matchTokens(tokens.slice(t + 1), segments.slice(s));
+        return rest ? { params: { ...params, ...rest.params }, badName: name } : undefined;
+      }
+      params.package = name;
+    }
+  }
+  return s === segments.length ? { params } : undefined;
+}
+
+export interface RouteMatcher<R extends RoutePattern> {
+  match(method: string, rawUrl: string): RouteMatch<R>;
+}
+
+export function compileRoutes<R extends RoutePattern>(routes: readonly R[]): RouteMatcher<R> {
+  const compiled = routes.map((route) => ({ route, tokens: tokenize(route.path) }));
+  return {
+    match(method, rawUrl) {
+      const q = rawUrl.indexOf('?');
+      const rawPath = q === -1 ? rawUrl : rawUrl.slice(0, q);
+      const segments = pathSegments(rawPath);
+      if (!segments) return { kind: 'invalid', reason: `'${rawPath.slice(0, 200)}' is not a valid registry path` };
+      const upper = method.toUpperCase();
+      const allow = new Set<HttpMethod>();
+      let badName: string | undefined;
+      for (const { route, tokens } of compiled) {
+        const attempt = matchTokens(tokens, segments);
+        if (!attempt) continue;
+        if (attempt.badName !== undefined) {
+          badName ??= attempt.badName;
+          continue;
+        }
+        const methods = route.methods.includes('GET') ? [...route.methods, 'HEAD' as const] : route.methods;
+        if (methods.includes(upper as HttpMethod)) {
+          let query: URLSearchParams;
+          try {
+            query = new URLSearchParams(q === -1 ? '' : rawUrl.slice(q + 1));
+          } catch {
+            return { kind: 'invalid', reason: 'the query string is not valid' };
+          }
+          return { kind: 'match', route, params: attempt.params, query };
+        }
+        for (const m of methods) allow.add(m);
+      }
+      if (allow.size > 0) return { kind: 'method', allow: [...allow] };
+      if (badName !== undefined) return { kind: 'invalid', reason: `'${badName.slice(0, 214)}' is not a valid package name` };
+      return { kind: 'none' };
+    },
+  };
+}

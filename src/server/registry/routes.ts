@@ -1,0 +1,257 @@
+import type { IncomingMessage } from 'node:http';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { GatekeeperError, isErrorCode } from '../../core/errors';
+import { can } from '../../core/roles';
+import { compileRoutes, HttpMethod, RouteMatch } from '../../core/route-table';
+import type { GatekeeperRuntime } from '../runtime';
+import { writeAnyError, writeError } from '../http/write-error';
+import { principalOfRequest } from './identity';
+
+/**
+ * The registry's HTTP surface: every method and path it answers, one line each, with the
+ * handler that answers it, who may call it and what body it takes. A request that matches
+ * no line is refused (404, or 405 with `Allow`) before express, body parsing or Verdaccio
+ * see it; Verdaccio is reached only through the lines whose handler passes a request on
+ * (publish and other writes, after our checks). test/integration/routes.test.ts enumerates
+ * Verdaccio's own routes and proves each one is here or refused.
+ *
+ * Access:
+ * - `public`: anyone (login, logout, ping).
+ * - `read`: the `install` permission; anonymous callers only when GATEKEEPER_REQUIRE_AUTH is off.
+ * - `login`: any authenticated user.
+ * - `publish`: an authenticated user; which names they may write is the write guard's decision.
+ * - `own`: the admin API, whose every route checks the caller's role itself.
+ *
+ * Bodies (read only after the caller's credentials are checked):
+ * - `none`: no body is read;
+ * - `json`: JSON up to JSON_BODY_LIMIT;
+ * - `publish`: JSON up to GATEKEEPER_MAX_BODY_SIZE, for authenticated callers only;
+ * - `stream`: passed on as a stream, up to GATEKEEPER_MAX_BODY_SIZE, never buffered whole.
+ */
+
+export type Access = 'public' | 'read' | 'login' | 'publish' | 'own';
+export type BodyKind = 'none' | 'json' | 'publish' | 'stream';
+
+export type HandlerName =
+  | 'ping'
+  | 'whoami'
+  | 'login'
+  | 'logout'
+  | 'npmTokens'
+  | 'profile'
+  | 'search'
+  | 'audit'
+  | 'admin'
+  | 'distTags'
+  | 'distTagWrite'
+  | 'packument'
+  | 'version'
+  | 'tarball'
+  | 'publish'
+  | 'change'
+  | 'unpublish'
+  | 'removeTarball';
+
+export interface RegistryRoute {
+  name: string;
+  methods: readonly HttpMethod[];
+  path: string;
+  handler: HandlerName;
+  access: Access;
+  body: BodyKind;
+}
+
+const route = (name: string, methods: HttpMethod[], path: string, handler: HandlerName, access: Access, body: BodyKind = 'none'): RegistryRoute => ({
+  name,
+  methods,
+  path,
+  handler,
+  access,
+  body,
+});
+
+const ANY: HttpMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
+
+// prettier-ignore
+export const REGISTRY_ROUTES: readonly RegistryRoute[] = [
+  route('ping',              ['GET'],         '/-/ping',                            'ping',          'public'),
+  route('whoami',            ['GET'],         '/-/whoami',                          'whoami',        'login'),
+  route('login',             ['PUT'],         '/-/user/:user',                      'login',         'public',  'json'),
+  route('logout',            ['DELETE'],      '/-/user/token/:token',               'logout',        'public'),
+  route('list_tokens',       ['GET'],         '/-/npm/v1/tokens',                   'npmTokens',     'login'),
+  route('create_token',      ['POST'],        '/-/npm/v1/tokens',                   'npmTokens',     'login',   'json'),
+  route('revoke_token',      ['DELETE'],      '/-/npm/v1/tokens/token/:key',        'npmTokens',     'login'),
+  route('profile',           ['GET', 'POST'], '/-/npm/v1/user',                     'profile',       'login',   'json'),
+  route('search',            ['GET'],         '/-/v1/search',                       'search',        'read'),
+  route('audit_bulk',        ['POST'],        '/-/npm/v1/security/advisories/bulk', 'audit',         'read',    'stream'),
+  route('audit_quick',       ['POST'],        '/-/npm/v1/security/audits/quick',    'audit',         'read',    'stream'),
+  route('audit_full',        ['POST'],        '/-/npm/v1/security/audits',          'audit',         'read',    'stream'),
+  route('admin_api',         ANY,             '/-/gatekeeper/v1/*',                 'admin',         'own',     'json'),
+  route('get_dist_tags',     ['GET'],         '/-/package/:package/dist-tags',      'distTags',      'read'),
+  route('set_dist_tag',      ['PUT', 'POST'], '/-/package/:package/dist-tags/:tag', 'distTagWrite',  'publish', 'json'),
+  route('remove_dist_tag',   ['DELETE'],      '/-/package/:package/dist-tags/:tag', 'distTagWrite',  'publish'),
+  route('packument',         ['GET'],         '/:package',                          'packument',     'read'),
+  route('publish',           ['PUT'],         '/:package',                          'publish',       'publish', 'publish'),
+  route('version',           ['GET'],         '/:package/:version',                 'version',       'read'),
+  route('legacy_dist_tag',   ['PUT'],         '/:package/:tag',                     'distTagWrite',  'publish', 'json'),
+  route('tarball',           ['GET'],         '/:package/-/:filename',              'tarball',       'read'),
+  route('scoped_tarball',    ['GET'],         '/:package/-/:scope/:filename',       'tarball',       'read'),
+  route('unpublish_versions',['PUT'],         '/:package/-rev/:rev',                'change',        'publish', 'publish'),
+  route('unpublish_package', ['DELETE'],      '/:package/-rev/:rev',                'unpublish',     'publish'),
+  route('remove_tarball',    ['DELETE'],      '/:package/-/:filename/-rev/:rev',    'removeTarball', 'publish'),
+];
+
+/**
+ * The handlers that may pass a request on, after their checks: to Verdaccio (writes, a
+ * tarball not stored yet, the unfiltered `?write=true` packument) or to the admin API's
+ * router. Every other handler answers itself; if it called `next()`, the request is refused.
+ */
+export const PASSES_ON: ReadonlySet<HandlerName> = new Set<HandlerName>([
+  'admin',
+  'packument',
+  'tarball',
+  'publish',
+  'change',
+  'unpublish',
+  'removeTarball',
+  'distTagWrite',
+]);
+
+/** JSON bodies of every route but publish: small, and refused before they are read when larger. */
+export const JSON_BODY_LIMIT = '1mb';
+
+export const registryRoutes = compileRoutes(REGISTRY_ROUTES);
+
+export type RegistryMatch = Extract<RouteMatch<RegistryRoute>, { kind: 'match' }>;
+
+const MATCH = Symbol.for('npm-gatekeeper.route');
+
+/** The route the request was matched to before express (undefined: it was refused). */
+export function routeOf(req: IncomingMessage): RegistryMatch | undefined {
+  return (req as IncomingMessage & { [MATCH]?: RegistryMatch })[MATCH];
+}
+
+/**
+ * Matches a raw request against the table. A match is remembered on the request for the
+ * identity middleware (body limits) and the dispatcher; anything else is refused here, with
+ * a code, and true is returned when the response was written.
+ */
+export function matchOrRefuse(req: IncomingMessage, res: import('node:http').ServerResponse): RegistryMatch | undefined {
+  const found = registryRoutes.match(req.method ?? 'GET', req.url ?? '/');
+  switch (found.kind) {
+    case 'match':
+      (req as IncomingMessage & { [MATCH]?: RegistryMatch })[MATCH] = found;
+      return found;
+    case 'method':
+      writeError(
+        res,
+        new GatekeeperError('EMETHODNOTALLOWED', `${req.method} is not allowed on ${pathOf(req)}; it answers ${found.allow.join(', ')}`),
+        { allow: found.allow.join(', ') },
+      );
+      return undefined;
+    case 'invalid':
+      writeError(res, new GatekeeperError('EVALIDATION', `${found.reason}. Check the package name and the URL`));
+      return undefined;
+    case 'none':
+      writeError(res, new GatekeeperError('ENOTFOUND', `this registry has no route ${req.method} ${pathOf(req)}. docs/security.md lists the routes it answers`));
+      return undefined;
+  }
+}
+
+function pathOf(req: IncomingMessage): string {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  return (q === -1 ? url : url.slice(0, q)).slice(0, 200);
+}
+
+/** Who may call a route, checked once the caller is known. Throws the refusal. */
+export function checkAccess(runtime: GatekeeperRuntime, req: Request, access: Access): void {
+  const principal = principalOfRequest(req);
+  switch (access) {
+    case 'public':
+    case 'own':
+      return;
+    case 'read':
+      if (runtime.settings.requireAuth && !principal) throw loginRequired(runtime, req);
+      if (principal && !can(principal.role, 'install')) throw new GatekeeperError('EFORBIDDEN', `${principal.username} (${principal.role}) may not install packages. Ask an admin for another role`);
+      return;
+    case 'login':
+    case 'publish':
+      if (!principal) throw loginRequired(runtime, req);
+      return;
+  }
+}
+
+export function loginRequired(runtime: GatekeeperRuntime, req: Request): GatekeeperError {
+  return new GatekeeperError('EUNAUTHENTICATED', `this registry requires a login. Run 'npm login --registry ${runtime.publicUrl(req)}'`);
+}
+
+/**
+ * The dispatcher, mounted first among our middlewares: checks access for the matched route
+ * and calls its handler. Handlers that pass a request on (writes, after their checks) call
+ * `next()`; errors Verdaccio reports on those are written by our error writer too.
+ */
+export function createDispatcher(runtime: GatekeeperRuntime, handlers: Record<HandlerName, RequestHandler>) {
+  return function dispatch(req: Request, res: Response, next: NextFunction): void {
+    const match = routeOf(req);
+    if (!match) {
+      // Cannot happen: the request listener refuses unmatched requests. Fail closed anyway.
+      writeError(res, new GatekeeperError('ENOTFOUND', `this registry has no route ${req.method} ${req.path}`));
+      return;
+    }
+    try {
+      checkAccess(runtime, req, match.route.access);
+    } catch (err) {
+      writeAnyError(res, err, internal(runtime));
+      return;
+    }
+    // Verdaccio reports errors through res.locals.report_error; ours writes them instead.
+    res.locals.report_error = (err: unknown) => writeAnyError(res, fromVerdaccio(err), internal(runtime));
+    const onward: NextFunction = PASSES_ON.has(match.route.handler)
+      ? next
+      : (err?: unknown) =>
+          writeAnyError(res, err ?? new GatekeeperError('ENOTFOUND', `this registry has no route ${req.method} ${req.path}`), internal(runtime));
+    try {
+      const result = handlers[match.route.handler](req, res, onward) as unknown;
+      if (result && typeof (result as Promise<void>).catch === 'function') {
+        (result as Promise<void>).catch((err) => writeAnyError(res, err, internal(runtime)));
+      }
+    } catch (err) {
+      writeAnyError(res, err, internal(runtime));
+    }
+  };
+}
+
+function internal(runtime: GatekeeperRuntime) {
+  return (err: unknown): GatekeeperError => {
+    runtime.logger.error({ err }, 'registry request failed');
+    return new GatekeeperError('EINTERNAL', 'the request failed inside the gatekeeper. Try again; the server log has the details');
+  };
+}
+
+const CODE_IN_MESSAGE = /^\[([A-Z]+)\]\s*/;
+
+/**
+ * Verdaccio's errors (http-errors with a status) as ours: a `[CODE]` the message starts
+ * with (our plugins' refusals) wins, else the status picks a code.
+ */
+export function fromVerdaccio(err: unknown): unknown {
+  const e = err as { status?: unknown; statusCode?: unknown; message?: unknown; name?: unknown } | null;
+  if (!e || typeof e !== 'object' || e.name === 'GatekeeperError') return err;
+  const status = Number(e.status ?? e.statusCode);
+  const message = typeof e.message === 'string' ? e.message : 'the registry refused the request';
+  const coded = CODE_IN_MESSAGE.exec(message);
+  if (coded && isErrorCode(coded[1])) return new GatekeeperError(coded[1], message.slice(coded[0].length));
+  const code =
+    status === 400 ? 'EVALIDATION'
+    : status === 401 ? 'EUNAUTHENTICATED'
+    : status === 403 ? 'EFORBIDDEN'
+    : status === 404 ? 'ENOTFOUND'
+    : status === 409 ? 'ECONFLICT'
+    : status === 413 ? 'EPAYLOADTOOLARGE'
+    : status === 415 ? 'EUNSUPPORTEDMEDIATYPE'
+    : status >= 500 && status < 600 ? 'EUPSTREAM'
+    : undefined;
+  if (!code) return err;
+  return new GatekeeperError(code, message);
+}

@@ -1,0 +1,399 @@
+/**
+ * The route table owns the registry's HTTP surface: every route Verdaccio defines is either
+ * in the table or refused with a code; side doors (the stored package.json, /-/all, search,
+ * prototype keys, Verdaccio's token and profile endpoints) never show what the gate hides;
+ * bodies are refused before they are read when they are too large or anonymous.
+ */
+import http from 'node:http';
+import { ErrorCodes, statusText } from '../../src/core/errors';
+import { REGISTRY_ROUTES, registryRoutes } from '../../src/server/registry/routes';
+import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
+import { loginToken, startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
+import { buildTarball, integrityOf, shasumOf } from '../support/tarball';
+
+interface Answer {
+  status: number;
+  statusText: string;
+  text: string;
+  body: any;
+  headers: Headers;
+}
+
+async function call(base: string, method: string, path: string, init: { token?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<Answer> {
+  const headers: Record<string, string> = { ...init.headers };
+  if (init.token) headers.authorization = `Bearer ${init.token}`;
+  let body: string | undefined;
+  if (init.body !== undefined) {
+    headers['content-type'] ??= 'application/json';
+    body = typeof init.body === 'string' ? init.body : JSON.stringify(init.body);
+  }
+  const res = await fetch(new URL(path.slice(1), base), { method, headers, body, redirect: 'manual' });
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  return { status: res.status, statusText: res.statusText, text, body: parsed, headers: res.headers };
+}
+
+/** A refusal from the one error writer: a known code, the `[CODE]` message in body and status text. */
+function expectCoded(a: Answer, code?: string): void {
+  expect(a.body).toEqual(expect.objectContaining({ code: expect.any(String), error: expect.stringMatching(/^\[[A-Z]+\] /) }));
+  expect(Object.keys(ErrorCodes)).toContain(a.body.code);
+  expect(a.status).toBe(ErrorCodes[a.body.code as keyof typeof ErrorCodes]);
+  expect(a.statusText).toBe(statusText(a.body.error));
+  if (code) expect(a.body.code).toBe(code);
+}
+
+/**
+ * Sends the headers and the first bytes of a body, and never the rest: a server that waited
+ * for the whole body before answering would never answer (the test would time out).
+ */
+function partialRequest(base: string, method: string, path: string, headers: Record<string, string>, first: number): Promise<{ status: number; statusText: string; body: any }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(new URL(path.slice(1), base), { method, headers });
+    req.on('error', reject);
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', body: text ? JSON.parse(text) : undefined });
+        req.destroy();
+      });
+    });
+    req.flushHeaders();
+    if (first > 0) req.write(Buffer.alloc(first, 0x20));
+  });
+}
+
+/** A publish document for name@version, as npm sends it. */
+function publishDocument(name: string, version: string): object {
+  const tarball = buildTarball({ 'package/package.json': JSON.stringify({ name, version, license: 'MIT' }), 'package/index.js': `module.exports = '${name}@${version}';` });
+  const filename = `${name.split('/').pop()}-${version}.tgz`;
+  return {
+    _id: name,
+    name,
+    'dist-tags': { latest: version },
+    versions: {
+      [version]: {
+        name,
+        version,
+        license: 'MIT',
+        description: `the findable package ${version}`,
+        dist: { integrity: integrityOf(tarball), shasum: shasumOf(tarball), tarball: `http://localhost/${name}/-/${filename}` },
+      },
+    },
+    _attachments: { [filename]: { content_type: 'application/octet-stream', data: tarball.toString('base64'), length: tarball.length } },
+  };
+}
+
+interface ExpressLayer {
+  route?: { path: string | string[]; methods: Record<string, boolean> };
+  name?: string;
+  handle?: { stack?: ExpressLayer[] };
+  regexp?: RegExp;
+}
+
+/** Every method and path Verdaccio's express application routes, nested routers included. */
+function verdaccioRoutes(app: unknown): Array<{ method: string; path: string }> {
+  const found: Array<{ method: string; path: string }> = [];
+  const walk = (stack: ExpressLayer[]) => {
+    for (const layer of stack) {
+      if (layer.route) {
+        const paths = Array.isArray(layer.route.path) ? layer.route.path : [layer.route.path];
+        for (const path of paths) for (const method of Object.keys(layer.route.methods)) found.push({ method: method.toUpperCase(), path });
+      } else if (layer.name === 'router' && layer.handle?.stack) {
+        // Our admin API is mounted as a router of its own; it is not Verdaccio's.
+        if (layer.regexp?.test('/-/gatekeeper/v1/health') && !layer.regexp.test('/side-door')) continue;
+        walk(layer.handle.stack);
+      }
+    }
+  };
+  walk((app as { _router: { stack: ExpressLayer[] } })._router.stack);
+  return found;
+}
+
+const SAMPLES: Record<string, string> = {
+  package: 'side-door',
+  version: '2.0.0',
+  filename: 'side-door-2.0.0.tgz',
+  tag: 'beta',
+  _rev: '-rev',
+  revision: '1-abc',
+  org_couchdb_user: 'org.couchdb.user:someone',
+  tokenKey: 'abc',
+  sessionId: 'abc',
+};
+
+/** Concrete URLs for an express path: each optional part with and without. */
+function samplePaths(pattern: string): string[] {
+  let variants = [pattern.replace('(/since)?', ''), pattern.replace('(/since)?', '/since')];
+  variants = [...new Set(variants)];
+  const out: string[] = [];
+  for (const variant of variants) {
+    const segments = variant.split('/').slice(1);
+    let paths = [''];
+    for (const segment of segments) {
+      const optional = segment.endsWith('?');
+      const name = segment.replace(/^:/, '').replace(/\?$/, '');
+      const value = segment === '*' ? 'anything' : segment.startsWith(':') ? (SAMPLES[name] ?? 'x') : segment;
+      paths = optional ? [...paths, ...paths.map((p) => `${p}/${value}`)] : paths.map((p) => `${p}/${value}`);
+    }
+    out.push(...paths.map((p) => p || '/'));
+  }
+  return [...new Set(out)];
+}
+
+describe('the route table owns the registry surface', () => {
+  let upstream: FixtureRegistry;
+  let t: TestGatekeeper;
+  let readerToken: string;
+  let publisherToken: string;
+
+  beforeAll(async () => {
+    upstream = await startFixtureRegistry([
+      {
+        name: 'side-door',
+        versions: [
+          { version: '1.0.0', license: 'MIT' },
+          { version: '2.0.0', license: 'MIT' },
+        ],
+      },
+    ]);
+    t = await startTestGatekeeper({
+      upstream: upstream.url,
+      settings: { publishRules: [{ pattern: '@acme/*', roles: ['publisher'], shadowUpstream: false }] },
+    });
+    await t.api('POST', '/approvals', { name: 'side-door', range: '1.0.0', reason: 'only the old one' });
+    await t.api('POST', '/approvals', { name: '@acme/*', range: '*', reason: 'ours' });
+    await t.api('POST', '/users', { username: 'reader1', password: 'reader1-password', role: 'reader' });
+    await t.api('POST', '/users', { username: 'pub1', password: 'pub1-password', role: 'publisher' });
+    readerToken = await loginToken(t.url, 'reader1', 'reader1-password');
+    publisherToken = await loginToken(t.url, 'pub1', 'pub1-password');
+    // Verdaccio stores the upstream document (with the hidden 2.0.0) once the gate has read it.
+    expect((await call(t.url, 'GET', '/side-door')).status).toBe(200);
+  });
+
+  afterAll(async () => {
+    await t?.close();
+    await upstream?.close();
+  });
+
+  it('lists every route once, with a handler, an access rule and a body kind', () => {
+    const names = REGISTRY_ROUTES.map((r) => r.name);
+    expect(new Set(names).size).toBe(names.length);
+    for (const r of REGISTRY_ROUTES) {
+      expect(r.path.startsWith('/')).toBe(true);
+      expect(['public', 'read', 'login', 'publish', 'own']).toContain(r.access);
+      expect(['none', 'json', 'publish', 'stream']).toContain(r.body);
+    }
+    // Large bodies only where a publish happens, and only for routes that require a login.
+    for (const r of REGISTRY_ROUTES.filter((r) => r.body === 'publish')) expect(r.access).toBe('publish');
+  });
+
+  it("refuses each of Verdaccio's own routes that the table does not list, with a code", async () => {
+    const routes = verdaccioRoutes(t.gk.verdaccioApp);
+    const hiddenIntegrity = integrityOf(upstream.tarball('side-door', '2.0.0'));
+    // The walk must see Verdaccio's router, or this test would prove nothing.
+    expect(routes.length).toBeGreaterThanOrEqual(25);
+    expect(routes).toEqual(expect.arrayContaining([{ method: 'GET', path: '/-/all(/since)?' }, { method: 'POST', path: '/-/npm/v1/tokens' }]));
+    const refused: string[] = [];
+    const listed: string[] = [];
+    for (const { method, path } of routes) {
+      for (const sample of samplePaths(path)) {
+        const verdict = registryRoutes.match(method, sample);
+        if (verdict.kind === 'match') {
+          listed.push(`${method} ${sample} -> ${verdict.route.name}`);
+          continue;
+        }
+        refused.push(`${method} ${sample}`);
+        const answer = await call(t.url, method, sample, { token: t.adminToken, body: method === 'GET' || method === 'HEAD' ? undefined : {} });
+        expect({ route: `${method} ${sample}`, status: answer.status }).toEqual({ route: `${method} ${sample}`, status: expect.any(Number) });
+        expect([400, 404, 405]).toContain(answer.status);
+        expectCoded(answer);
+        // Nothing of a stored document: no version list, no tags, not the hidden version's integrity.
+        expect(answer.text).not.toMatch(/"versions"|"dist-tags"|_uplinks/);
+        expect(answer.text).not.toContain(hiddenIntegrity);
+      }
+    }
+    expect(refused).toEqual(expect.arrayContaining(['GET /-/all', 'GET /-/all/since', 'GET /-/_view/starredByUser', 'GET /-/static/favicon.ico', 'PUT /-/user/org.couchdb.user:someone/-rev/1-abc', 'POST /-/package/side-door/dist-tags', 'GET /']));
+    expect(listed.length).toBeGreaterThan(10);
+  });
+
+  it('never shows a hidden version through the stored package.json, to anonymous callers or readers', async () => {
+    for (const token of [undefined, readerToken, t.adminToken]) {
+      const answer = await call(t.url, 'GET', '/side-door/-/package.json', { token });
+      expect(answer.status).toBe(404);
+      expectCoded(answer, 'ENOTFOUND');
+      expect(answer.text).not.toContain('2.0.0');
+      expect(answer.text).not.toContain('_uplinks');
+    }
+    // The filtered document itself has only the approved version.
+    const packument = await call(t.url, 'GET', '/side-door');
+    expect(Object.keys(packument.body.versions)).toEqual(['1.0.0']);
+  });
+
+  it('answers /-/all with a refusal instead of a listing', async () => {
+    for (const path of ['/-/all', '/-/all/since?stale=update_after&startkey=0']) {
+      const answer = await call(t.url, 'GET', path);
+      expect(answer.status).toBe(404);
+      expectCoded(answer, 'ENOTFOUND');
+    }
+  });
+
+  it('advertises only allowed versions in search', async () => {
+    for (const version of ['1.0.0', '2.0.0']) {
+      const put = await call(t.url, 'PUT', '/@acme%2ffindable', { token: publisherToken, body: publishDocument('@acme/findable', version) });
+      expect(put.status).toBe(201);
+    }
+    const before = await call(t.url, 'GET', '/-/v1/search?text=findable');
+    expect(before.status).toBe(200);
+    expect(before.body.objects.map((o: any) => [o.package.name, o.package.version])).toEqual([['@acme/findable', '2.0.0']]);
+
+    expect((await t.api('POST', '/bans', { name: '@acme/findable', range: '2.0.0', reason: 'broken build' })).status).toBe(201);
+    for (const token of [undefined, readerToken]) {
+      const after = await call(t.url, 'GET', '/-/v1/search?text=findable', { token });
+      expect(after.status).toBe(200);
+      expect(after.body.objects.map((o: any) => [o.package.name, o.package.version])).toEqual([['@acme/findable', '1.0.0']]);
+      expect(after.text).not.toContain('2.0.0');
+    }
+    expect((await t.api('POST', '/bans', { name: '@acme/findable', range: '*', reason: 'withdrawn' })).status).toBe(201);
+    const none = await call(t.url, 'GET', '/-/v1/search?text=findable');
+    expect(none.body.objects).toEqual([]);
+  });
+
+  it('looks versions and tags up as own properties only', async () => {
+    for (const spec of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'prototype']) {
+      const answer = await call(t.url, 'GET', `/side-door/${spec}`);
+      expect({ spec, status: answer.status }).toEqual({ spec, status: 404 });
+      expectCoded(answer, 'ENOTFOUND');
+    }
+    expect((await call(t.url, 'GET', '/side-door/latest')).body.version).toBe('1.0.0');
+    const hidden = await call(t.url, 'GET', '/side-door/2.0.0');
+    expectCoded(hidden, 'ENOTAPPROVED');
+  });
+
+  it("serves dist-tags from the filtered document", async () => {
+    const tags = await call(t.url, 'GET', '/-/package/side-door/dist-tags');
+    expect(tags.status).toBe(200);
+    expect(tags.body).toEqual({ latest: '1.0.0' });
+  });
+
+  it("does not let Verdaccio mint tokens or answer profiles", async () => {
+    const token = await call(t.url, 'POST', '/-/npm/v1/tokens', { token: t.adminToken, body: { password: 'x', readonly: false, cidr_whitelist: [] } });
+    expect(token.status).toBeLessThan(500);
+    if (token.status < 300) {
+      // Whatever it answers must be one of our own tokens, which then works.
+      const who = await call(t.url, 'GET', '/-/whoami', { token: token.body.token });
+      expect(who.body).toEqual({ username: 'admin' });
+    } else {
+      expectCoded(token);
+    }
+    const profile = await call(t.url, 'POST', '/-/npm/v1/user', { token: t.adminToken, body: { email: 'x@example.com' } });
+    expect(profile.status).toBe(405);
+    expectCoded(profile, 'EMETHODNOTALLOWED');
+  });
+
+  it('answers an unknown method with 405 and Allow, a malformed path with 400, an unknown path with 404', async () => {
+    const patch = await call(t.url, 'PATCH', '/side-door', { body: {} });
+    expectCoded(patch, 'EMETHODNOTALLOWED');
+    expect(patch.headers.get('allow')?.split(', ').sort()).toEqual(['GET', 'HEAD', 'PUT']);
+    const malformed = await call(t.url, 'GET', '/%E0%A4%A');
+    expectCoded(malformed, 'EVALIDATION');
+    const nul = await call(t.url, 'GET', '/side-door/%00');
+    expectCoded(nul, 'EVALIDATION');
+    const unknown = await call(t.url, 'GET', '/-/verdaccio/data/packages');
+    expectCoded(unknown, 'ENOTFOUND');
+    expect(unknown.statusText).toMatch(/^\[ENOTFOUND\] this registry has no route GET \/-\/verdaccio\/data\/packages/);
+  });
+
+  it('refuses an anonymous 30 MB publish before reading its body', async () => {
+    const answer = await partialRequest(t.url, 'PUT', '/@acme%2fbig', { 'content-type': 'application/json', 'content-length': String(30 * 1024 * 1024) }, 1024);
+    expect(answer.status).toBe(401);
+    expect(answer.body.code).toBe('EUNAUTHENTICATED');
+    expect(answer.statusText).toMatch(/^\[EUNAUTHENTICATED\] publishing needs a login/);
+  });
+
+  it('refuses a body larger than the route takes before reading it, for anonymous and logged-in callers', async () => {
+    const anonymous = await partialRequest(t.url, 'POST', '/-/gatekeeper/v1/approvals', { 'content-type': 'application/json', 'content-length': String(30 * 1024 * 1024) }, 1024);
+    expect(anonymous).toMatchObject({ status: 413, body: { code: 'EPAYLOADTOOLARGE' } });
+    const login = await partialRequest(t.url, 'PUT', '/-/user/org.couchdb.user:admin', { 'content-type': 'application/json', 'content-length': String(2 * 1024 * 1024) }, 10);
+    expect(login).toMatchObject({ status: 413, body: { code: 'EPAYLOADTOOLARGE' } });
+    const publish = await partialRequest(
+      t.url,
+      'PUT',
+      '/@acme%2fbig',
+      { 'content-type': 'application/json', 'content-length': String(60 * 1024 * 1024), authorization: `Bearer ${publisherToken}` },
+      1024,
+    );
+    expect(publish).toMatchObject({ status: 413, body: { code: 'EPAYLOADTOOLARGE' } });
+  });
+
+  it('cuts a chunked body at the route limit', async () => {
+    const res = await new Promise<{ status: number; body: any }>((resolve, reject) => {
+      const req = http.request(new URL('-/gatekeeper/v1/approvals', t.url), { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked', authorization: `Bearer ${t.adminToken}` } });
+      req.on('error', (err) => (String(err).includes('EPIPE') || String(err).includes('ECONNRESET') ? undefined : reject(err)));
+      req.on('response', (r) => {
+        const chunks: Buffer[] = [];
+        r.on('data', (c: Buffer) => chunks.push(c));
+        r.on('end', () => resolve({ status: r.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
+      });
+      req.write('{"pattern":"');
+      const chunk = Buffer.alloc(64 * 1024, 0x61);
+      let sent = 0;
+      const pump = () => {
+        while (sent < 4 * 1024 * 1024) {
+          sent += chunk.length;
+          if (!req.write(chunk)) return req.once('drain', pump);
+        }
+        req.end('"}');
+      };
+      pump();
+    });
+    expect(res).toMatchObject({ status: 413, body: { code: 'EPAYLOADTOOLARGE' } });
+  });
+});
+
+describe('under GATEKEEPER_REQUIRE_AUTH', () => {
+  let upstream: FixtureRegistry;
+  let t: TestGatekeeper;
+
+  beforeAll(async () => {
+    upstream = await startFixtureRegistry([{ name: 'private-world', versions: [{ version: '1.0.0', license: 'MIT' }] }]);
+    t = await startTestGatekeeper({ upstream: upstream.url, settings: { requireAuth: true } });
+  });
+
+  afterAll(async () => {
+    await t?.close();
+    await upstream?.close();
+  });
+
+  it('gives anonymous callers liveness only from /health, and admins the whole report', async () => {
+    const anonymous = await call(t.url, 'GET', '/-/gatekeeper/v1/health');
+    expect(anonymous.status).toBe(200);
+    expect(anonymous.body).toEqual({ ok: true });
+    expect(anonymous.text).not.toContain(upstream.url.replace(/\/$/, ''));
+    const admin = await call(t.url, 'GET', '/-/gatekeeper/v1/health', { token: t.adminToken });
+    expect(admin.body.upstream.url).toBe(upstream.url);
+  });
+
+  it('refuses anonymous reads, search and audit with 401 and how to log in', async () => {
+    for (const [method, path] of [
+      ['GET', '/private-world'],
+      ['GET', '/private-world/-/private-world-1.0.0.tgz'],
+      ['GET', '/-/v1/search?text=private'],
+      ['GET', '/-/package/private-world/dist-tags'],
+      ['POST', '/-/npm/v1/security/advisories/bulk'],
+      ['POST', '/-/npm/v1/security/audits/quick'],
+    ]) {
+      const answer = await call(t.url, method, path, method === 'POST' ? { body: { 'private-world': ['1.0.0'] } } : {});
+      expect({ path, status: answer.status }).toEqual({ path, status: 401 });
+      expectCoded(answer, 'EUNAUTHENTICATED');
+      expect(answer.body.error).toContain('npm login --registry');
+    }
+    expect(upstream.requests.filter((r) => r.url.includes('security'))).toEqual([]);
+  });
+});

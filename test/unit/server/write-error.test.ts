@@ -1,0 +1,63 @@
+/**
+ * The one error writer: every code in the table goes through it over real HTTP, and its
+ * status, status text (what pnpm, yarn 4 and bun print), headers and body come from the code.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ErrorCode, ErrorCodes, GatekeeperError, MAX_STATUS_TEXT, statusText } from '../../../src/core/errors';
+import { writeError } from '../../../src/server/http/write-error';
+
+describe('writeError', () => {
+  let server: http.Server;
+  let base: string;
+  let next: () => GatekeeperError;
+
+  beforeAll(async () => {
+    server = http.createServer((_req, res) => {
+      // Headers a success path set before failing must not survive into the error.
+      res.setHeader('etag', '"stale"');
+      res.setHeader('content-encoding', 'gzip');
+      writeError(res, next());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  });
+
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it.each(Object.keys(ErrorCodes) as ErrorCode[])('writes %s with its status, status text, headers and body', async (code) => {
+    next = () => new GatekeeperError(code, `something about ${code} happened. Do the next thing`, { package: 'x' });
+    const res = await fetch(base);
+    expect(res.status).toBe(ErrorCodes[code]);
+    expect(res.statusText).toBe(`[${code}] something about ${code} happened. Do the next thing`);
+    expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(res.headers.get('etag')).toBeNull();
+    expect(res.headers.get('content-encoding')).toBeNull();
+    expect(await res.json()).toEqual({ error: `[${code}] something about ${code} happened. Do the next thing`, code, details: { package: 'x' } });
+  });
+
+  it('sends Retry-After when the error carries one', async () => {
+    next = () => new GatekeeperError('ETOOMANYATTEMPTS', 'too many failed logins for alice. Wait', undefined, { retryAfter: 12.2 });
+    const res = await fetch(base);
+    expect(res.status).toBe(429);
+    expect(res.headers.get('retry-after')).toBe('13');
+  });
+
+  it('makes hostile package text a valid, bounded status text', async () => {
+    next = () => new GatekeeperError('EBANNED', `evil\r\nSet-Cookie: a=b\u0000 “quoted” ünïcödé ${'x'.repeat(2000)}`);
+    const res = await fetch(base);
+    expect(res.status).toBe(403);
+    expect(res.headers.get('set-cookie')).toBeNull();
+    expect(res.statusText.length).toBeLessThanOrEqual(MAX_STATUS_TEXT);
+    expect(res.statusText).toMatch(/^\[EBANNED\] evil Set-Cookie: a=b "quoted" unicode x+\.\.\.$/);
+    expect(res.statusText).toMatch(/^[\x20-\x7e]+$/);
+    const body = await res.json();
+    expect(body.error).toContain('\r\nSet-Cookie');
+  });
+
+  it('statusText keeps printable ASCII only and cuts long text', () => {
+    expect(statusText('a\tb\nc')).toBe('a b c');
+    expect(statusText('x'.repeat(MAX_STATUS_TEXT + 10))).toHaveLength(MAX_STATUS_TEXT);
+  });
+});
