@@ -7,9 +7,10 @@ import { advisoryRule, Denial, deprecatedRule, installScripts, Note, releaseAgeR
 
 /**
  * Policy evaluation: (name, version, manifest, policy snapshot, now) -> decision.
- * Pure: no I/O, no clock of its own. Rules are evaluated in a fixed order; each one
- * either denies, grants, or does not apply. Later rules (licenses, release age,
- * install scripts, advisories) plug into `RULES`.
+ * Pure: no I/O, no clock of its own. `evaluate` applies the rules in a fixed order and the
+ * first that denies decides: bans; then the supply-chain and license rules, each in
+ * enforce, warn or off, in the order of its `gates` list; then the mode (an approval in
+ * allowlist mode, nothing in open mode). docs/policy.md describes the same order.
  */
 
 export type PolicyMode = 'allowlist' | 'open';

@@ -1,13 +1,20 @@
 import { EventEmitter } from 'node:events';
 import { Client } from 'pg';
 
+/** How many heartbeat intervals an answer may take before the connection counts as lost. */
+const HEARTBEAT_GRACE = 3;
+
+/** The connection's `application_name`, so operators (and tests) can find it in pg_stat_activity. */
+export const LISTENER_APPLICATION_NAME = 'npm-gatekeeper listener';
+
 /**
  * A dedicated connection that LISTENs on one channel and reconnects when it drops.
  * Events: `connected` (after LISTEN succeeded, including reconnects), `disconnected`,
  * `notification` (payload string).
+ *
+ * Notifications sent while it was not listening are lost: whoever uses the channel must
+ * treat `connected` as "anything may have changed" (PolicyCache reloads).
  */
-/** How many heartbeat intervals an answer may take before the connection counts as lost. */
-const HEARTBEAT_GRACE = 3;
 
 export class ChannelListener extends EventEmitter {
   private client: Client | undefined;
@@ -35,7 +42,7 @@ export class ChannelListener extends EventEmitter {
   }
 
   private async connect(): Promise<void> {
-    const client = new Client({ connectionString: this.url, connectionTimeoutMillis: 3000, keepAlive: true });
+    const client = new Client({ connectionString: this.url, connectionTimeoutMillis: 3000, keepAlive: true, application_name: LISTENER_APPLICATION_NAME });
     const lost = () => this.onLost(client);
     client.on('error', lost);
     client.on('end', lost);

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Application } from 'express';
 import type { Logger } from 'pino';
 import type { AdvisoryHealth, AdvisoryService } from '../services/advisories';
-import type { AuditLog } from '../services/audit';
+import type { AuditHealth, AuditLog } from '../services/audit';
 import type { GovernanceService } from '../services/governance';
 import type { IdentityService } from '../services/identity';
 import type { LicenseService } from '../services/licenses';
@@ -53,6 +53,8 @@ export interface HealthReport {
   upstream: { ok: boolean; url: string; error?: string };
   cache: { entries: number; bytes: number; maxBytes: number; hits: number; misses: number };
   advisories: AdvisoryHealth & { mode: string };
+  /** The batched audit writer: not ok while entries cannot be written. */
+  audit: AuditHealth;
 }
 
 export interface GatekeeperRuntime {

@@ -218,7 +218,11 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     listener.on('disconnected', () => logger.error('lost the policy invalidation channel; denying installs until it reconnects'));
     listener.on('connected', () => logger.info('policy invalidation channel connected'));
 
-    const auditWriter = new AuditWriter(store, (err, pending) => logger.error({ err, pending }, 'audit entries could not be written yet; will retry'));
+    const auditWriter = new AuditWriter(store, (event) => {
+      if (event.kind === 'retrying') logger.error({ err: event.err, pending: event.pending, attempt: event.attempt, retryInMs: event.delayMs }, 'audit entries could not be written; will retry');
+      else if (event.kind === 'dropped') logger.error({ err: event.err, count: event.count, entries: event.entries }, `audit entries dropped: ${event.why}`);
+      else logger.info({ pending: event.pending }, 'audit entries are being written again');
+    });
     cleanup.push(() => auditWriter.close());
     const governance = new GovernanceService(store, cache, auditWriter);
     const advisories = new AdvisoryService(store, cache, upstreamAdvisorySource(upstream), parseDuration(settings.advisoryRefresh));
@@ -280,8 +284,9 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
           upstream: { url: upstream, ...up },
           cache: runtime.packuments.stats(),
           advisories: { ...advisories.health(), mode: cache.healthy ? cache.current().rules.advisories.mode : 'unknown' },
+          audit: auditWriter.health(),
         };
-        report.ok = report.database.ok && report.policy.ok && report.plugins.ok && report.upstream.ok;
+        report.ok = report.database.ok && report.policy.ok && report.plugins.ok && report.upstream.ok && report.audit.ok;
         return report;
       },
     };

@@ -23,11 +23,17 @@ const unavailable = (why: string): GatekeeperError =>
   );
 
 /**
- * The compiled policy and a decision cache keyed `pkg:npm:<name>:<version>`, each entry
+ * The compiled policy and a decision cache: package name -> version -> decision, each entry
  * tagged with the policy generation it was computed under.
  *
  * Fail closed: `current()` throws EPOLICYUNAVAILABLE while the policy is not loaded, while
  * the LISTEN connection that carries invalidations is down, and after a reload failed.
+ *
+ * The policy is trusted only when it was read while the channel was listening, from before
+ * the read began until after it ended: a change committed while nobody listened (its NOTIFY
+ * is lost) is then in the snapshot. So every (re)connect reloads, a reload requested while
+ * another is running runs again after it (the running one may have read too early), and a
+ * reload that fails while connected is retried with a backoff.
  */
 export class PolicyCache {
   private policy: CompiledPolicy | undefined;
@@ -36,6 +42,12 @@ export class PolicyCache {
   private readonly decisions = new Map<string, Map<string, { generation: number; decision: Decision }>>();
   private count = 0;
   private loading: Promise<void> | undefined;
+  /** A reload requested while another was running: runs after it. */
+  private queued: Promise<void> | undefined;
+  /** Bumped on every connect and disconnect of the channel. */
+  private channelEpoch = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelayMs = 0;
   private readonly maxDecisions: number;
   private readonly now: () => number;
   private readonly reloadListeners: Array<(policy: CompiledPolicy) => void> = [];
@@ -45,18 +57,43 @@ export class PolicyCache {
     this.now = options.now ?? Date.now;
     const { listener } = options;
     listener.on('disconnected', () => {
+      this.channelEpoch++;
       this.failure = 'the invalidation channel to the database is disconnected';
     });
     listener.on('connected', () => {
-      // Anything may have changed while we were not listening.
-      this.reload().catch((err) => options.onError?.(err));
+      this.channelEpoch++;
+      // Anything may have changed while we were not listening: nothing is trusted until
+      // a snapshot read after this point has loaded.
+      this.failure = 'reloading the policy after the invalidation channel reconnected';
+      this.refresh();
     });
     listener.on('notification', (payload: string) => {
       const generation = Number(payload);
-      if (!this.policy || !Number.isFinite(generation) || generation > this.policy.generation) {
-        this.reload().catch((err) => options.onError?.(err));
-      }
+      if (!this.policy || !Number.isFinite(generation) || generation > this.policy.generation) this.refresh();
     });
+  }
+
+  /** Reloads in the background; a failure is reported and retried while the channel is up. */
+  private refresh(): void {
+    this.reload().then(
+      () => {
+        this.retryDelayMs = 0;
+      },
+      (err) => {
+        this.options.onError?.(err);
+        this.scheduleRetry();
+      },
+    );
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer || !this.options.listener.connected) return;
+    this.retryDelayMs = Math.min(30_000, this.retryDelayMs === 0 ? 250 : this.retryDelayMs * 2);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.options.listener.connected && this.failure !== undefined) this.refresh();
+    }, this.retryDelayMs);
+    this.retryTimer.unref();
   }
 
   get generation(): number | undefined {
@@ -78,24 +115,47 @@ export class PolicyCache {
     if (this.policy) listener(this.policy);
   }
 
-  /** Loads the policy now; concurrent callers share one load. */
+  /**
+   * Loads the policy from a snapshot read after this call. A load already running may have
+   * read before the change the caller wants to see, so one more runs after it; all callers
+   * meanwhile share that one.
+   */
   reload(): Promise<void> {
     if (!this.loading) {
       this.loading = this.load().finally(() => {
         this.loading = undefined;
       });
+      return this.loading;
     }
-    return this.loading;
+    if (!this.queued) {
+      this.queued = this.loading
+        .catch(() => undefined)
+        .then(() => {
+          this.queued = undefined;
+          return this.reload();
+        });
+    }
+    return this.queued;
   }
 
   private async load(): Promise<void> {
+    const listening = this.options.listener.connected;
+    const epoch = this.channelEpoch;
     try {
       const snapshot = await this.options.source.loadSnapshot();
       const compiled = compilePolicy(snapshot);
       if (!this.policy || compiled.generation !== this.policy.generation) this.clear();
       this.policy = compiled;
       for (const listener of this.reloadListeners) listener(compiled);
-      this.failure = this.options.listener.connected ? undefined : 'the invalidation channel to the database is disconnected';
+      if (!this.options.listener.connected) {
+        this.failure = 'the invalidation channel to the database is disconnected';
+      } else if (!listening || epoch !== this.channelEpoch) {
+        // The channel dropped or reconnected while we read: a change may have been missed.
+        // The reconnect queued another load, which decides.
+        this.failure = 'reloading the policy after the invalidation channel reconnected';
+      } else {
+        this.failure = undefined;
+      }
     } catch (err) {
       this.failure = `loading the policy failed: ${(err as Error).message}`;
       throw err;
@@ -133,8 +193,8 @@ export class PolicyCache {
   }
 
   /**
-   * Decides one version (`pkg:npm:<name>:<version>`), from the cache when the entry is
-   * current. Only decisions made with the whole packument as context are cached.
+   * Decides one version, from the cache when the entry is current (same policy generation,
+   * not past its `validUntil`). Only decisions made with the whole packument as context are cached.
    * Throws EPOLICYUNAVAILABLE.
    */
   decide(policy: CompiledPolicy, input: Omit<EvaluationInput, 'now'>, cacheable = true): Decision {

@@ -1,3 +1,4 @@
+import type { RefusableWrite, RefusedWriteAction } from '../core/audit-actions';
 import { GatekeeperError, validation } from '../core/errors';
 import { assertPackageName, assertPackagePattern, isScopeWildcard } from '../core/names';
 import type { Packument } from '../core/packument';
@@ -167,9 +168,10 @@ export class PublishingService {
     await this.store.repos.audit.save(auditEntry(actor, action, { package: name, version: version ?? null, details }));
   }
 
-  async recordRefusedWrite(actor: Actor, action: string, name: string, err: unknown): Promise<void> {
+  async recordRefusedWrite(actor: Actor, write: RefusableWrite, name: string, err: unknown): Promise<void> {
     const code = err instanceof GatekeeperError ? err.code : 'EINTERNAL';
-    await this.store.repos.audit.save(auditEntry(actor, `${action}_refused`, { package: name, details: { code, reason: (err as Error).message } }));
+    const action: RefusedWriteAction = `${write}_refused`;
+    await this.store.repos.audit.save(auditEntry(actor, action, { package: name, details: { code, reason: (err as Error).message } }));
   }
 
   /** Every version ever known, local or proxied, newest first, with today's decision. */

@@ -13,6 +13,9 @@ import { startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
 import { createNpmEnv, makeProject, NpmEnv } from '../support/npm';
 import { spawnGatekeeper } from '../support/process';
 import { eventually } from '../support/assert';
+import { adminUrl } from '../support/database';
+import { LISTENER_APPLICATION_NAME } from '../../src/db/listener';
+import { POLICY_CHANNEL } from '../../src/db/repositories/policy';
 
 const FIXTURES = [
   { name: 'faulty-fixture', versions: [{ version: '1.0.0', license: 'MIT' }, { version: '1.1.0', license: 'MIT' }] },
@@ -145,25 +148,72 @@ describe('fail closed on faults while deciding', () => {
     expect(await status(new URL('faulty-fixture', t.url))).toBe(200);
   });
 
-  it('denies while the LISTEN connection is down, and trusts the cache again after reconnecting', async () => {
-    const client = new Client({ connectionString: t.db.url });
-    await client.connect();
+  it('a ban written in the database while the LISTEN connection is down is enforced after it reconnects', async () => {
+    const tarball = (version: string) => new URL(`faulty-fixture/-/faulty-fixture-${version}.tgz`, t.url);
+    const health = async () => (await t.api('GET', '/health', undefined, null)).body;
+    // The decision for 1.1.0 is cached as allowed: a reconnect that does not reload would keep serving it.
+    expect(await status(tarball('1.1.0'))).toBe(200);
+    const before = (await health()).policy.generation as number;
+
+    const dbName = new URL(t.db.url).pathname.slice(1);
+    const admin = new Client({ connectionString: adminUrl() });
+    // Connected before connections are refused: it writes the ban while nothing can listen.
+    const writer = new Client({ connectionString: t.db.url });
+    await admin.connect();
+    await writer.connect();
+    let refusing = false;
     try {
-      const killed = await client.query(
-        `select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and query ilike 'LISTEN%' and pid <> pg_backend_pid()`,
+      // The listener must not reconnect before the ban is committed, so its NOTIFY is surely missed.
+      await admin.query(`alter database "${dbName}" allow_connections false`);
+      refusing = true;
+      const killed = await admin.query(
+        `select pg_terminate_backend(pid, 5000) as gone from pg_stat_activity where datname = $1 and application_name = $2`,
+        [dbName, LISTENER_APPLICATION_NAME],
       );
-      expect(killed.rowCount).toBe(1);
+      expect(killed.rows).toEqual([{ gone: true }]);
+      await eventually(async () => (await health()).policy.ok === false, 'the gatekeeper to notice the lost channel');
+      expect(await status(tarball('1.1.0'))).toBe(503);
+
+      // What governance.ban does through changePolicy: the ban, its audit entry, the
+      // generation bump and NOTIFY, in one transaction.
+      await writer.query('begin');
+      const ban = await writer.query(
+        `insert into bans (name, range, reason, advisory_url, banned_by) values ('faulty-fixture', '1.1.0', 'banned while nobody listened', null, 'sql') returning id`,
+      );
+      const banId = String(ban.rows[0].id);
+      await writer.query(
+        `insert into audit_log (actor, action, package, rule_id, details) values ('sql', 'ban.create', 'faulty-fixture', $1, $2::jsonb)`,
+        [`ban:${banId}`, JSON.stringify({ range: '1.1.0', reason: 'banned while nobody listened', advisoryUrl: null })],
+      );
+      const bumped = await writer.query(`update policy_state set generation = generation + 1, updated_at = now(), updated_by = 'sql' where id = 1 returning generation`);
+      const generation = Number(bumped.rows[0].generation);
+      await writer.query('select pg_notify($1, $2)', [POLICY_CHANNEL, String(generation)]);
+      await writer.query('commit');
+      expect(generation).toBe(before + 1);
+
+      // Nobody was listening when it committed: the notification is gone.
+      const listening = await admin.query(`select count(*)::int as n from pg_stat_activity where datname = $1 and application_name = $2`, [dbName, LISTENER_APPLICATION_NAME]);
+      expect(listening.rows[0].n).toBe(0);
+      expect((await health()).policy.ok).toBe(false);
+
+      await admin.query(`alter database "${dbName}" allow_connections true`);
+      refusing = false;
+      await eventually(async () => (await health()).policy.ok === true, 'the channel to reconnect and the policy to load');
+      const after = await health();
+      expect(after.policy.generation).toBe(generation);
+
+      const banned = await fetch(tarball('1.1.0'));
+      const body = (await banned.json()) as { code: string; error: string };
+      expect({ status: banned.status, code: body.code }).toEqual({ status: 403, code: 'EBANNED' });
+      expect(body.error).toContain('banned while nobody listened');
+      expect(await status(tarball('1.0.0'))).toBe(200);
+      const packument = (await (await fetch(new URL('faulty-fixture', t.url))).json()) as { versions: Record<string, unknown> };
+      expect(Object.keys(packument.versions)).toEqual(['1.0.0']);
     } finally {
-      await client.end();
+      if (refusing) await admin.query(`alter database "${dbName}" allow_connections true`);
+      await writer.end().catch(() => undefined);
+      await admin.end();
     }
-    // Either we catch the window (503) or it has already reconnected and reloaded; both are
-    // safe. What must never happen is a stale decision, so change the policy right away.
-    await t.api('POST', '/bans', { name: 'faulty-fixture', range: '1.1.0', reason: 'banned during reconnect' });
-    const res = await fetch(new URL('faulty-fixture/-/faulty-fixture-1.1.0.tgz', t.url));
-    expect([403, 503]).toContain(res.status);
-    await eventually(async () => (await t.api('GET', '/health', undefined, null)).body.policy.ok === true, 'the channel to reconnect');
-    expect(await status(new URL('faulty-fixture/-/faulty-fixture-1.1.0.tgz', t.url))).toBe(403);
-    expect(await status(new URL('faulty-fixture/-/faulty-fixture-1.0.0.tgz', t.url))).toBe(200);
   });
 });
 

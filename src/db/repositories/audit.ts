@@ -1,20 +1,49 @@
 import type { Knex } from 'knex';
+import type { AuditAction } from '../../core/audit-actions';
+import { JsonLimits, sanitizeJson, sanitizeText } from '../../core/text';
 import { Page, toPage } from '../pagination';
 
 export interface AuditEntry {
   actor: string;
   actorIp?: string | null;
-  action: string;
+  action: AuditAction;
   package?: string | null;
   version?: string | null;
   ruleId?: string | null;
   details?: Record<string, unknown>;
 }
 
-export interface AuditRecord extends Required<Omit<AuditEntry, 'details'>> {
+/** A stored entry. Its action is a string: rows written by older versions may name others. */
+export interface AuditRecord extends Required<Omit<AuditEntry, 'details' | 'action'>> {
   id: number;
   at: Date;
+  action: string;
   details: Record<string, unknown>;
+}
+
+/** How much of an entry is kept: package text quoted in details is hostile and unbounded. */
+export const AUDIT_TEXT_LIMIT = 512;
+export const AUDIT_DETAILS_LIMITS: JsonLimits = { maxStringLength: 4000, maxDepth: 8, maxArrayLength: 200, maxTotalLength: 32_000 };
+
+const text = (s: string | null | undefined): string | null => (s === null || s === undefined ? null : sanitizeText(String(s), AUDIT_TEXT_LIMIT));
+
+/**
+ * The entry as it can be stored: every string (details too, keys included) without NUL,
+ * lone surrogates and control characters, with bounded lengths. jsonb cannot hold `\u0000`
+ * or a lone surrogate, and `text` cannot hold NUL: one such string from a package's
+ * scripts or deprecation message would make the whole INSERT fail.
+ */
+export function sanitizeAuditEntry(entry: AuditEntry): AuditEntry {
+  const details = sanitizeJson(entry.details ?? {}, AUDIT_DETAILS_LIMITS);
+  return {
+    actor: text(entry.actor) ?? '',
+    actorIp: text(entry.actorIp),
+    action: entry.action,
+    package: text(entry.package),
+    version: text(entry.version),
+    ruleId: text(entry.ruleId),
+    details: details !== null && typeof details === 'object' && !Array.isArray(details) ? details : { value: details },
+  };
 }
 
 export interface AuditFilter {
@@ -49,8 +78,9 @@ export class AuditRepository {
 
   async saveMany(entries: AuditEntry[]): Promise<void> {
     if (entries.length === 0) return;
+    // Every audit insert passes here (the batched writer and in-transaction saves alike).
     await this.db('audit_log').insert(
-      entries.map((e) => ({
+      entries.map(sanitizeAuditEntry).map((e) => ({
         actor: e.actor,
         actor_ip: e.actorIp ?? null,
         action: e.action,

@@ -1,0 +1,64 @@
+/**
+ * Every action the audit log records, with what it means. The `AuditAction` type comes from
+ * this table, so an entry cannot name an action that is not here; docs/policy.md lists the
+ * same table (test/unit/core/audit-actions.test.ts fails when they differ).
+ */
+export const AUDIT_ACTIONS = {
+  'user.create': 'a user was created (by an admin, the first start, or self-registration)',
+  'user.disable': 'an admin disabled a user; their tokens stop working',
+  'user.enable': 'an admin enabled a disabled user again',
+  'user.login_refused': 'a password check failed (unknown user, wrong password, disabled user; npm login, Basic credentials, npm token create): only the first failure per username and per client address in each throttle window, with the count so far',
+  'user.login_throttled': 'a username or client address reached its limit of failed password checks; further checks are refused (429) until the window ends',
+  'token.create': 'a token was issued (npm login, npm token create)',
+  'token.revoke': 'a token was revoked',
+  'approval.create': 'an approval was added (directly or by approving a request)',
+  'approval.delete': 'an approval was removed',
+  'ban.create': 'a ban was added',
+  'ban.delete': 'a ban was removed',
+  'policy.mode': 'the policy mode changed (allowlist or open)',
+  'policy.rules': 'supply-chain rule settings changed (modes, thresholds)',
+  'exemption.create': 'a release-age exemption was added',
+  'exemption.delete': 'a release-age exemption was removed',
+  'license.policy': 'the license allowlist, denylist or unknown-license setting changed',
+  'license.waiver.create': 'a license waiver was added',
+  'license.waiver.delete': 'a license waiver was removed',
+  'install.blocked': 'a packument, version or tarball request was refused by the policy',
+  'install.warned': 'a warn-mode rule matched a version that was served anyway (once per version, rule and policy generation)',
+  'package.publish': 'a version was published',
+  'package.publish_refused': 'a publish was refused (the name is not private, the user may not publish it, the version exists)',
+  'package.publish_failed': 'an accepted publish failed while being stored; the version was released again',
+  'package.unpublish': 'a version was unpublished',
+  'package.unpublish_refused': 'an unpublish of a whole package was refused',
+  'package.change_refused': 'a change to a package document that unpublishes some of its versions was refused',
+  'package.remove_tarball_refused': 'a tarball removal was refused',
+  'package.deprecate': 'a version was deprecated or un-deprecated',
+  'package.dist_tag': 'a dist-tag was added, moved or removed',
+  'package.dist_tag_refused': 'a dist-tag change was refused',
+  'publish_rule.create': 'a publish rule was added (by an admin or from the configuration file)',
+  'publish_rule.delete': 'a publish rule was removed',
+  'advisory.import': 'an advisory was imported from an OSV file',
+  'request.create': 'a package request was filed (with its dependencies, or in a batch)',
+  'request.approve': 'a package request was approved',
+  'request.reject': 'a package request was rejected',
+  'request.cancel': 'a package request was cancelled by its requester or an admin',
+  'project.record': "a project's lockfile was recorded (usage)",
+} as const;
+
+export type AuditAction = keyof typeof AUDIT_ACTIONS;
+
+/** Actions recorded when a registry write is refused. */
+export type RefusedWriteAction = Extract<AuditAction, `package.${string}_refused`>;
+type WithoutRefused<T> = T extends `${infer Write}_refused` ? Write : never;
+/** The registry writes whose refusal has an action: `${RefusableWrite}_refused` is one. */
+export type RefusableWrite = WithoutRefused<RefusedWriteAction>;
+
+export function isAuditAction(value: string): value is AuditAction {
+  return Object.prototype.hasOwnProperty.call(AUDIT_ACTIONS, value);
+}
+
+export const AUDIT_ACTION_LIST: readonly AuditAction[] = Object.keys(AUDIT_ACTIONS) as AuditAction[];
+
+/** The table as the Markdown docs/policy.md shows it. */
+export function auditActionsMarkdown(): string {
+  return ['| action | recorded when |', '| --- | --- |', ...AUDIT_ACTION_LIST.map((a) => `| \`${a}\` | ${AUDIT_ACTIONS[a]} |`)].join('\n');
+}

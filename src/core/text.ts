@@ -1,0 +1,162 @@
+/**
+ * Package text (scripts, descriptions, deprecation messages, headers sent by clients) is
+ * hostile. These functions make any such text safe to store, log or put in a header:
+ *
+ * - `\u0000` and lone UTF-16 surrogates are removed: PostgreSQL's jsonb cannot hold either
+ *   (and `text` cannot hold NUL), so one of them would make a whole INSERT fail;
+ * - every other C0 control character except tab and newline (`\r`, escape sequences that
+ *   repaint a terminal, bell, ...) and DEL (invalid in an HTTP header) become a space;
+ * - lengths are bounded.
+ *
+ * Pure: no I/O. `sanitizeText` is idempotent.
+ */
+
+/** Marks text or lists that were cut short. */
+export const TRUNCATED = '…';
+
+export const DEFAULT_MAX_TEXT = 2000;
+
+// NUL and lone surrogates go; the other C0 controls but \t (09) and \n (0A), and DEL, become spaces.
+const REMOVED = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const CONTROLS = /[\u0001-\u0008\u000B-\u001F\u007F]/g;
+
+/**
+ * `s` without NUL and lone surrogates, other C0 controls but `\t` and `\n` (and DEL)
+ * replaced by a space, and at most `maxLength` UTF-16 code units long (a cut text ends with `…`, and a
+ * surrogate pair is never split).
+ */
+export function sanitizeText(s: string, maxLength: number = DEFAULT_MAX_TEXT): string {
+  const max = Math.max(0, Math.floor(maxLength));
+  let out = s.replace(REMOVED, '').replace(CONTROLS, ' ');
+  if (out.length > max) {
+    if (max === 0) return '';
+    let end = max - TRUNCATED.length;
+    // Do not leave the high half of a pair at the end.
+    if (end > 0 && /[\uD800-\uDBFF]/.test(out[end - 1])) end--;
+    out = `${out.slice(0, Math.max(0, end))}${TRUNCATED}`.slice(0, max);
+  }
+  return out;
+}
+
+export interface JsonLimits {
+  /** Longest string (and key), in UTF-16 code units. */
+  maxStringLength: number;
+  /** Nesting deeper than this is replaced by the string `[too deep]`. */
+  maxDepth: number;
+  /** Longest array and most keys per object; the last slot says how many were left out. */
+  maxArrayLength: number;
+  /** Roughly the largest JSON text the copy serialises to, in characters. */
+  maxTotalLength: number;
+}
+
+export const DEFAULT_JSON_LIMITS: JsonLimits = {
+  maxStringLength: DEFAULT_MAX_TEXT,
+  maxDepth: 8,
+  maxArrayLength: 100,
+  maxTotalLength: 16_000,
+};
+
+/** Keys that would reach an object's prototype when the copy is merged somewhere. */
+const DANGEROUS_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/**
+ * A deep copy of a JSON-ish value that is safe to store as jsonb and to log: every string
+ * and key through `sanitizeText`, depth, array length, key count and total size bounded,
+ * `__proto__`/`constructor`/`prototype` keys dropped, cycles cut. Like JSON.stringify:
+ * `toJSON` is honoured (dates become ISO strings), functions, symbols and undefined
+ * properties are left out (`null` in arrays), non-finite numbers become null; bigints
+ * become strings.
+ */
+export function sanitizeJson(value: unknown, limits: Partial<JsonLimits> = {}): Json {
+  const l: JsonLimits = { ...DEFAULT_JSON_LIMITS, ...limits };
+  const maxItems = Math.max(1, Math.floor(l.maxArrayLength));
+  let budget = Math.max(0, Math.floor(l.maxTotalLength));
+  const ancestors = new Set<object>();
+
+  const text = (s: string): string => {
+    const clean = sanitizeText(s, Math.min(l.maxStringLength, Math.max(budget - 2, 0)));
+    budget = Math.max(0, budget - clean.length - 2);
+    return clean;
+  };
+
+  const copy = (v: unknown, depth: number): Json | undefined => {
+    if (v !== null && typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function') {
+      try {
+        v = (v as { toJSON(): unknown }).toJSON();
+      } catch {
+        return text('[unserialisable]');
+      }
+    }
+    switch (typeof v) {
+      case 'string':
+        return text(v);
+      case 'number':
+        budget = Math.max(0, budget - 8);
+        return Number.isFinite(v) ? v : null;
+      case 'boolean':
+        budget = Math.max(0, budget - 5);
+        return v;
+      case 'bigint':
+        return text(v.toString());
+      case 'undefined':
+      case 'function':
+      case 'symbol':
+        return undefined;
+    }
+    if (v === null) {
+      budget = Math.max(0, budget - 4);
+      return null;
+    }
+    const obj = v as object;
+    if (ancestors.has(obj)) return text('[circular]');
+    if (depth >= l.maxDepth) return text('[too deep]');
+    ancestors.add(obj);
+    budget = Math.max(0, budget - 2);
+    try {
+      if (Array.isArray(obj)) {
+        const out: Json[] = [];
+        for (let i = 0; i < obj.length; i++) {
+          if (out.length === maxItems - 1 && obj.length > maxItems) {
+            out.push(text(`${TRUNCATED} ${obj.length - i} more`));
+            break;
+          }
+          if (budget <= 0) {
+            out.push(TRUNCATED);
+            break;
+          }
+          const item = copy(obj[i], depth + 1);
+          out.push(item === undefined ? null : item);
+          budget = Math.max(0, budget - 1);
+        }
+        return out;
+      }
+      const out: { [key: string]: Json } = {};
+      const keys = Object.keys(obj);
+      let kept = 0;
+      for (let i = 0; i < keys.length; i++) {
+        const key = sanitizeText(keys[i], l.maxStringLength);
+        if (DANGEROUS_KEYS.has(key) || DANGEROUS_KEYS.has(keys[i])) continue;
+        if ((kept === maxItems - 1 && keys.length - i > 1) || budget <= 0) {
+          // Say how many were left out, under a key the copy does not otherwise have.
+          let marker = TRUNCATED;
+          while (Object.prototype.hasOwnProperty.call(out, marker)) marker += TRUNCATED;
+          out[marker] = budget > 0 ? text(`${keys.length - i} more`) : TRUNCATED;
+          break;
+        }
+        budget = Math.max(0, budget - key.length - 3);
+        const item = copy((obj as Record<string, unknown>)[keys[i]], depth + 1);
+        if (item === undefined) continue;
+        out[key] = item;
+        kept++;
+      }
+      return out;
+    } finally {
+      ancestors.delete(obj);
+    }
+  };
+
+  const result = copy(value, 0);
+  return result === undefined ? null : result;
+}

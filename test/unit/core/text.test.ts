@@ -1,0 +1,130 @@
+import { DEFAULT_JSON_LIMITS, sanitizeJson, sanitizeText, TRUNCATED } from '../../../src/core/text';
+
+/** What PostgreSQL's jsonb refuses: NUL and lone surrogates, as JSON.stringify writes them. */
+const JSONB_POISON = /\\u0000|\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f])|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2}/i;
+
+describe('sanitizeText', () => {
+  it('removes NUL', () => {
+    expect(sanitizeText('node\u0000 install.js\u0000')).toBe('node install.js');
+  });
+
+  it('removes lone surrogates and keeps pairs', () => {
+    expect(sanitizeText('a\uD800b')).toBe('ab');
+    expect(sanitizeText('a\uDC00b')).toBe('ab');
+    expect(sanitizeText('\uDC00\uD800')).toBe('');
+    expect(sanitizeText('emoji \uD83D\uDE00 ok')).toBe('emoji \uD83D\uDE00 ok');
+    // A NUL between the halves does not make a pair of them.
+    expect(sanitizeText('\uD83D\u0000\uDE00')).toBe('');
+  });
+
+  it('replaces other C0 controls and DEL with a space, keeps tab and newline', () => {
+    expect(sanitizeText('a\tb\nc')).toBe('a\tb\nc');
+    expect(sanitizeText('a\rb\u001b[31mred\u0007\u007f')).toBe('a b [31mred  ');
+    for (let c = 1; c < 32; c++) {
+      const ch = String.fromCharCode(c);
+      expect(sanitizeText(`x${ch}y`)).toBe(ch === '\t' || ch === '\n' ? `x${ch}y` : 'x y');
+    }
+  });
+
+  it('leaves ordinary text alone', () => {
+    const text = 'lodash@4.17.20 is banned: CVE-2021-23337 — “quoted”, ünïcödé, 中文';
+    expect(sanitizeText(text)).toBe(text);
+  });
+
+  it('bounds the length, marks the cut and never splits a surrogate pair', () => {
+    expect(sanitizeText('abcdef', 4)).toBe(`abc${TRUNCATED}`);
+    expect(sanitizeText('abcdef', 4)).toHaveLength(4);
+    expect(sanitizeText('abcd', 4)).toBe('abcd');
+    expect(sanitizeText('abcdef', 1)).toBe(TRUNCATED);
+    expect(sanitizeText('abcdef', 0)).toBe('');
+    const cut = sanitizeText('ab\uD83D\uDE00cd', 4);
+    expect(cut).toBe(`ab${TRUNCATED}`);
+    expect(sanitizeText(cut)).toBe(cut);
+    expect(sanitizeText('x'.repeat(100_000))).toHaveLength(2000);
+  });
+
+  it('is idempotent', () => {
+    for (const s of ['a\u0000b\uD800c\u0001d', 'x'.repeat(50), 'ab\uD83D\uDE00cdef']) {
+      const once = sanitizeText(s, 7);
+      expect(sanitizeText(once, 7)).toBe(once);
+    }
+  });
+});
+
+describe('sanitizeJson', () => {
+  it('cleans every string and key, deeply', () => {
+    const out = sanitizeJson({ 'k\u0000ey': ['a\u0000', { deep: 'b\uD800\u0007' }], n: 1, t: true, z: null });
+    expect(out).toEqual({ key: ['a', { deep: 'b ' }], n: 1, t: true, z: null });
+    expect(JSON.stringify(out)).not.toMatch(JSONB_POISON);
+  });
+
+  it('what it returns serialises to something jsonb accepts', () => {
+    const hostile = {
+      scripts: { postinstall: 'curl x | sh\u0000' },
+      deprecated: '\uDFFFdo not use\u0000',
+      nested: [['\uD800'], { '\uDC00': '\u0000' }],
+    };
+    expect(JSON.stringify(hostile)).toMatch(JSONB_POISON);
+    expect(JSON.stringify(sanitizeJson(hostile))).not.toMatch(JSONB_POISON);
+  });
+
+  it('drops keys that reach a prototype', () => {
+    const parsed = JSON.parse('{"__proto__": {"polluted": true}, "constructor": {"prototype": 1}, "prototype": 2, "ok": 3}');
+    const out = sanitizeJson(parsed) as Record<string, unknown>;
+    expect(out).toEqual({ ok: 3 });
+    expect(Object.keys(out)).toEqual(['ok']);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    // Also when cleaning the key is what makes it dangerous.
+    expect(sanitizeJson({ '__proto__\u0000': { polluted: true } })).toEqual({});
+  });
+
+  it('bounds the depth', () => {
+    let deep: unknown = 'bottom';
+    for (let i = 0; i < 20; i++) deep = { d: deep };
+    let out = sanitizeJson(deep, { maxDepth: 3 }) as Record<string, unknown>;
+    expect(out).toEqual({ d: { d: { d: '[too deep]' } } });
+    out = sanitizeJson(deep) as Record<string, unknown>;
+    expect(JSON.stringify(out)).toContain('[too deep]');
+  });
+
+  it('bounds arrays and keys, saying how many were left out', () => {
+    const out = sanitizeJson(Array.from({ length: 10 }, (_, i) => i), { maxArrayLength: 4 }) as unknown[];
+    expect(out).toEqual([0, 1, 2, `${TRUNCATED} 7 more`]);
+    expect(sanitizeJson(out, { maxArrayLength: 4 })).toEqual(out);
+    expect(sanitizeJson([1, 2, 3, 4], { maxArrayLength: 4 })).toEqual([1, 2, 3, 4]);
+
+    const wide = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`k${i}`, i]));
+    const narrowed = sanitizeJson(wide, { maxArrayLength: 3 }) as Record<string, unknown>;
+    expect(narrowed).toEqual({ k0: 0, k1: 1, [TRUNCATED]: '8 more' });
+  });
+
+  it('bounds string lengths and the total size', () => {
+    const out = sanitizeJson({ s: 'x'.repeat(10_000) }, { maxStringLength: 10 }) as Record<string, string>;
+    expect(out.s).toHaveLength(10);
+    const big = Array.from({ length: 1000 }, () => ({ text: 'y'.repeat(1000) }));
+    const bounded = sanitizeJson(big, { ...DEFAULT_JSON_LIMITS, maxArrayLength: 10_000, maxTotalLength: 5000 });
+    expect(JSON.stringify(bounded).length).toBeLessThan(5000 + 200);
+    expect(JSON.stringify(bounded)).toContain(TRUNCATED);
+  });
+
+  it('behaves like JSON.stringify for values JSON has no room for, and cuts cycles', () => {
+    const cyclic: Record<string, unknown> = { name: 'loop' };
+    cyclic.self = cyclic;
+    expect(sanitizeJson(cyclic)).toEqual({ name: 'loop', self: '[circular]' });
+    expect(
+      sanitizeJson({ at: new Date('2024-01-02T03:04:05.000Z'), f: () => 1, u: undefined, nan: NaN, inf: -Infinity, big: BigInt(12), list: [undefined, () => 1] }),
+    ).toEqual({ at: '2024-01-02T03:04:05.000Z', nan: null, inf: null, big: '12', list: [null, null] });
+    expect(sanitizeJson('top\u0000')).toBe('top');
+    expect(sanitizeJson(undefined)).toBeNull();
+    // The same object twice (not a cycle) is copied twice.
+    const shared = { v: 1 };
+    expect(sanitizeJson({ a: shared, b: shared })).toEqual({ a: { v: 1 }, b: { v: 1 } });
+  });
+
+  it('does not change the input', () => {
+    const input = { a: 'x\u0000', list: [1, 2, 3] };
+    const copy = JSON.parse(JSON.stringify(input));
+    sanitizeJson(input, { maxArrayLength: 2 });
+    expect(input).toEqual(copy);
+  });
+});
