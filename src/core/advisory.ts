@@ -1,5 +1,6 @@
 import semver from 'semver';
 import { GatekeeperError } from './errors';
+import { compareVersions, isSemverVersion, rangeMatches } from './versions';
 
 /**
  * Security advisories: the npm bulk advisory format (what `npm audit` asks the registry for)
@@ -135,21 +136,26 @@ export function fromOsv(input: unknown): Advisory[] {
   return out;
 }
 
+/**
+ * Whether an advisory affects a version. Legacy keys (1.0.0beta) are affected only by an
+ * advisory whose range covers every release (`*`, `>=0.0.0`), as bans treat them (versions.ts).
+ */
 export function affects(advisory: Advisory, version: string): boolean {
-  return semver.satisfies(version, advisory.vulnerableVersions, { includePrerelease: true });
+  return rangeMatches(advisory.vulnerableVersions, version, { legacy: 'cover-all' });
 }
 
 /**
  * The first version that fixes an advisory, among the versions that exist: the source's own
  * `fixed` versions when given (the lowest above `after`, so a 2.x user is pointed at the 2.x
- * fix), else the lowest unaffected version above the highest affected one.
+ * fix), else the lowest unaffected version above the highest affected one. Fixes are always
+ * strict semver versions; legacy keys among `versions` (and as `after`) are tolerated.
  */
 export function firstPatched(advisory: Advisory, versions: readonly string[], after?: string): string | undefined {
   if (advisory.fixedIn.length > 0) {
-    const fixes = [...advisory.fixedIn].sort(semver.compare);
-    return (after ? fixes.find((v) => semver.gt(v, after)) : undefined) ?? fixes[0];
+    const fixes = advisory.fixedIn.filter((v) => isSemverVersion(v)).sort(semver.compare);
+    return (after ? fixes.find((v) => compareVersions(v, after) > 0) : undefined) ?? fixes[0];
   }
-  const sorted = versions.filter((v) => semver.valid(v)).sort(semver.compare);
+  const sorted = versions.filter((v) => isSemverVersion(v)).sort(semver.compare);
   const affected = sorted.filter((v) => affects(advisory, v));
   if (affected.length === 0) return undefined;
   const highest = affected[affected.length - 1];

@@ -1,7 +1,7 @@
 import yaml from 'js-yaml';
-import semver from 'semver';
 import { validation } from './errors';
 import { isValidPackageName } from './names';
+import { compareVersions, isNamedVersion } from './versions';
 
 /**
  * Lockfile parsing for `gatekeeper check`, the license report and request batches:
@@ -76,7 +76,7 @@ export interface SkippedEntry {
 
 export interface ParsedLockfile {
   format: LockfileFormat;
-  /** Unique by name@version, sorted by name, then by version (semver order). */
+  /** Unique by name@version, sorted by name, then by version (semver order; legacy keys as versions.ts orders them). */
   entries: LockfileEntry[];
   /** The project itself, where the lockfile names it (npm; yarn berry: name only). */
   root?: { name?: string; version?: string };
@@ -283,7 +283,7 @@ class Collector {
     if (!isValidPackageName(draft.name)) {
       throw validation(`${this.label}: ${where}: '${draft.name}' is not a valid npm package name`, { file: this.label });
     }
-    if (semver.valid(draft.version) !== draft.version) {
+    if (!isNamedVersion(draft.version)) {
       throw validation(`${this.label}: ${where}: '${draft.version}' is not a valid semver version`, {
         file: this.label,
       });
@@ -317,7 +317,7 @@ class Collector {
       if (d.optional) entry.optional = true;
       return entry;
     });
-    return list.sort((a, b) => compareStrings(a.name, b.name) || semver.compare(a.version, b.version));
+    return list.sort((a, b) => compareStrings(a.name, b.name) || compareVersions(a.version, b.version));
   }
 
   skippedEntries(): SkippedEntry[] {
@@ -457,7 +457,7 @@ function readNpmDependencies(dependencies: Obj, out: Collector): void {
         if (!real) throw validation(`${out.label}: ${where} has an unreadable alias version '${version}'`, { file: out.label });
         name = real.name;
         exact = real.rest;
-      } else if (semver.valid(version) !== version) {
+      } else if (!isNamedVersion(version)) {
         skipSource(out, key, classifySource(version), version);
         continue;
       }
@@ -526,7 +526,7 @@ function readPnpmLegacy(data: Obj, format: 'pnpm-v5' | 'pnpm-v6', out: Collector
     if (key.startsWith('/')) {
       const parsed = parsePath(key.slice(1));
       const version = parsed && stripParenSuffix(parsed.version);
-      if (!parsed || !version || semver.valid(version) !== version) {
+      if (!parsed || !version || !isNamedVersion(version)) {
         throw validation(`${out.label}: cannot read the package key ${JSON.stringify(key)}`, { file: out.label });
       }
       out.add({ name: parsed.name, version, integrity, resolved: tarball, ...flags }, where);
@@ -550,7 +550,7 @@ function readPnpmLegacy(data: Obj, format: 'pnpm-v5' | 'pnpm-v6', out: Collector
     if (integrity && host.includes('.') && !host.startsWith('@') && (!tarball || isRegistryTarball(tarball))) {
       const parsed = parsePath(key.slice(slash + 1));
       const version = parsed && stripParenSuffix(parsed.version);
-      if (parsed && version && semver.valid(version) === version) {
+      if (parsed && version && isNamedVersion(version)) {
         out.add({ name: parsed.name, version, integrity, resolved: tarball, ...flags }, where);
         continue;
       }
@@ -647,7 +647,7 @@ function readPnpm9(data: Obj, out: Collector): void {
     const resolution = isObj(value.resolution) ? value.resolution : {};
     const tarball = str(resolution.tarball);
     const version = stripParenSuffix(parsed.version);
-    if (semver.valid(version) === version) {
+    if (isNamedVersion(version)) {
       out.add(
         {
           name: parsed.name,

@@ -1,6 +1,7 @@
 import semver from 'semver';
 import validateName from 'validate-npm-package-name';
 import { GatekeeperError } from './errors';
+import { isLegacyVersion, isNamedVersion, isSemverVersion, MAX_VERSION_LENGTH } from './versions';
 
 /**
  * Package names, versions and ranges are validated here before they reach storage,
@@ -38,24 +39,42 @@ export function scopeOf(name: string): string | undefined {
   return name.startsWith('@') ? name.slice(0, name.indexOf('/')) : undefined;
 }
 
+/**
+ * A version as a request names it: strict semver, or a legacy version key such as
+ * `1.0.0beta` (see versions.ts). For explain, checks and lookups; publishing needs
+ * `assertSemverVersion`.
+ */
 export function assertVersion(version: unknown): string {
-  if (typeof version !== 'string' || version.length > 256 || semver.valid(version) !== version) {
+  if (!isNamedVersion(version)) {
+    throw new GatekeeperError('EINVALIDVERSION', `'${String(version)}' is not a valid semver version (nor a legacy version such as 1.0.0beta)`);
+  }
+  return version;
+}
+
+/** A strict semver version (what may be published). */
+export function assertSemverVersion(version: unknown): string {
+  if (!isSemverVersion(version)) {
     throw new GatekeeperError('EINVALIDVERSION', `'${String(version)}' is not a valid semver version`);
   }
   return version;
 }
 
+/**
+ * A semver range, or a legacy version key (`1.0.0beta`), which then matches exactly that
+ * version: semver ranges never match legacy keys.
+ */
 export function assertRange(range: unknown): string {
   if (range === undefined || range === null || range === '') return '*';
-  if (typeof range !== 'string' || range.length > 256 || semver.validRange(range) === null) {
-    throw new GatekeeperError('EINVALIDRANGE', `'${String(range)}' is not a valid semver range`);
+  if (typeof range === 'string' && isLegacyVersion(range)) return range;
+  if (typeof range !== 'string' || range.length > MAX_VERSION_LENGTH || semver.validRange(range) === null) {
+    throw new GatekeeperError('EINVALIDRANGE', `'${String(range)}' is not a valid semver range (nor an exact legacy version such as 1.0.0beta)`);
   }
   return range.trim();
 }
 
 /**
  * Splits `name@range`, `@scope/name@range`, `name` or `@scope/*` into its parts.
- * The range defaults to `*`.
+ * The range defaults to `*`; a legacy version (`express@1.0.0beta`) is an exact range.
  */
 export function parseSpec(spec: string): { name: string; range: string } {
   if (typeof spec !== 'string' || spec.length === 0) {
@@ -67,7 +86,7 @@ export function parseSpec(spec: string): { name: string; range: string } {
   return { name: assertPackagePattern(name), range: assertRange(range) };
 }
 
-/** `name@version` with a valid version (for explain, tarball checks). */
+/** `name@version` with a valid version, strict or legacy (for explain, tarball checks). */
 export function parseExactSpec(spec: string): { name: string; version: string } {
   const { name, range } = parseSpec(spec);
   return { name: assertPackageName(name), version: assertVersion(range) };
@@ -86,7 +105,7 @@ export function decodePackageName(raw: string): string {
 
 /**
  * The version a tarball file name denotes: `<basename>-<version>.tgz`, where basename is
- * the package name without its scope. Returns undefined when the file name does not
+ * the package name without its scope; strict semver or a legacy version (`express-1.0.0beta.tgz`). Returns undefined when the file name does not
  * belong to the package.
  */
 export function versionFromTarball(name: string, filename: string): string | undefined {
@@ -94,5 +113,5 @@ export function versionFromTarball(name: string, filename: string): string | und
   const prefix = `${base}-`;
   if (!filename.startsWith(prefix) || !filename.endsWith('.tgz')) return undefined;
   const version = filename.slice(prefix.length, -'.tgz'.length);
-  return semver.valid(version) === version ? version : undefined;
+  return isNamedVersion(version) ? version : undefined;
 }

@@ -1,5 +1,5 @@
-import semver from 'semver';
 import type { Decision, VersionManifest } from './policy';
+import { compareVersions, isPrototypeKey, isSemverVersion, newestBy, versionReading } from './versions';
 
 /** A packument as served by a registry (full form). */
 export interface Packument {
@@ -26,21 +26,35 @@ export interface FilterResult {
 }
 
 /**
+ * An object without a prototype, for maps keyed by version or tag names: reading
+ * `versions['constructor']` or `versions['__proto__']` must find nothing, not Object's.
+ */
+export function ownMap<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
+/**
  * Repairs dist-tags after versions were removed: a `latest` that points at a removed
- * version moves to the highest remaining non-prerelease version not above it; any other
- * tag that points at a removed version is dropped.
+ * version moves to the highest remaining non-prerelease version not above it (strict semver
+ * versions first; legacy keys such as `2.0` only when no strict version qualifies, and never
+ * one that reads as a prerelease, such as `1.0.0beta`); any other tag that points at a
+ * removed version is dropped. Never throws, whatever the keys.
  */
 export function repairDistTags(distTags: Record<string, string>, remaining: readonly string[]): Record<string, string> {
   const present = new Set(remaining);
-  const repaired: Record<string, string> = {};
+  const repaired = ownMap<string>();
   for (const [tag, version] of Object.entries(distTags)) {
+    if (isPrototypeKey(tag) || typeof version !== 'string') continue;
     if (present.has(version)) {
       repaired[tag] = version;
     } else if (tag === 'latest') {
-      const candidates = remaining.filter(
-        (v) => semver.prerelease(v) === null && (semver.valid(version) === null || semver.lte(v, version)),
-      );
-      const best = semver.rsort([...candidates])[0];
+      const bound = versionReading(version) ? version : undefined;
+      const candidates = remaining.filter((v) => {
+        const reading = versionReading(v);
+        return reading !== null && reading.prerelease.length === 0 && (bound === undefined || compareVersions(v, bound) <= 0);
+      });
+      const strict = candidates.filter((v) => isSemverVersion(v));
+      const best = newestBy(strict.length > 0 ? strict : candidates, (v) => v);
       if (best) repaired.latest = best;
     }
   }
@@ -53,7 +67,7 @@ export function repairDistTags(distTags: Record<string, string>, remaining: read
  */
 export function filterPackument(packument: Packument, decide: (version: string, manifest: VersionManifest) => Decision): FilterResult {
   const versions = packument.versions ?? {};
-  const kept: Record<string, VersionManifest> = {};
+  const kept = ownMap<VersionManifest>();
   const hidden: HiddenVersion[] = [];
   const allowed: string[] = [];
   let validUntil: number | null = null;
@@ -74,9 +88,9 @@ export function filterPackument(packument: Packument, decide: (version: string, 
   const result: Packument = { ...packument, versions: kept };
   if (packument.time) {
     const hiddenSet = new Set(hidden.map((h) => h.version));
-    const time: Record<string, string> = {};
+    const time = ownMap<string>();
     for (const [key, value] of Object.entries(packument.time)) {
-      if (!hiddenSet.has(key)) time[key] = value;
+      if (!hiddenSet.has(key) && !isPrototypeKey(key)) time[key] = value;
     }
     result.time = time;
   }
@@ -86,15 +100,16 @@ export function filterPackument(packument: Packument, decide: (version: string, 
 
 /**
  * The decision to show when no version is allowed: the one for the version the user
- * would have got (the original `latest`), else the highest version.
+ * would have got (the original `latest`), else the highest version (legacy keys ordered as
+ * versions.ts says).
  */
 export function representativeDecision(packument: Packument, hidden: HiddenVersion[]): Decision | undefined {
   if (hidden.length === 0) return undefined;
-  const latest = packument['dist-tags']?.latest;
-  const byLatest = hidden.find((h) => h.version === latest);
+  const tags = packument['dist-tags'];
+  const latest = tags && Object.hasOwn(tags, 'latest') ? tags.latest : undefined;
+  const byLatest = typeof latest === 'string' ? hidden.find((h) => h.version === latest) : undefined;
   if (byLatest) return byLatest.decision;
-  const sorted = [...hidden].sort((a, b) => semver.rcompare(a.version, b.version));
-  return sorted[0].decision;
+  return newestBy(hidden, (h) => h.version)?.decision;
 }
 
 /** A one-line, ASCII-safe summary of hidden versions for the `npm-notice` header. */
@@ -103,7 +118,7 @@ export function hiddenNotice(name: string, hidden: HiddenVersion[]): string | un
   const byCode = new Map<string, number>();
   for (const h of hidden) byCode.set(h.decision.code, (byCode.get(h.decision.code) ?? 0) + 1);
   const codes = [...byCode.entries()].map(([code, n]) => `${n} ${code}`).join(', ');
-  const newest = [...hidden].sort((a, b) => semver.rcompare(a.version, b.version))[0];
+  const newest = newestBy(hidden, (h) => h.version) as HiddenVersion;
   const noun = hidden.length === 1 ? 'version' : 'versions';
   const text =
     `gatekeeper: ${hidden.length} ${noun} of ${name} hidden by policy (${codes}); ` +
@@ -158,14 +173,14 @@ const INSTALL_SCRIPTS = ['preinstall', 'install', 'postinstall'] as const;
 
 export function hasInstallScript(manifest: VersionManifest): boolean {
   if (manifest.hasInstallScript === true) return true;
-  const scripts = manifest.scripts as Record<string, unknown> | undefined;
-  return !!scripts && INSTALL_SCRIPTS.some((s) => typeof scripts[s] === 'string');
+  const scripts = manifest.scripts;
+  return !!scripts && typeof scripts === 'object' && INSTALL_SCRIPTS.some((s) => Object.hasOwn(scripts, s) && typeof (scripts as Record<string, unknown>)[s] === 'string');
 }
 
 export function abbreviateVersion(manifest: VersionManifest): VersionManifest {
   const out: VersionManifest = {};
   for (const field of ABBREVIATED_VERSION_FIELDS) {
-    if (manifest[field] !== undefined) out[field] = manifest[field];
+    if (Object.hasOwn(manifest, field) && manifest[field] !== undefined) out[field] = manifest[field];
   }
   if (hasInstallScript(manifest)) out.hasInstallScript = true;
   return out;
@@ -173,11 +188,11 @@ export function abbreviateVersion(manifest: VersionManifest): VersionManifest {
 
 /** The abbreviated packument npm asks for with `Accept: application/vnd.npm.install-v1+json`. */
 export function abbreviatePackument(packument: Packument): Packument {
-  const versions: Record<string, VersionManifest> = {};
+  const versions = ownMap<VersionManifest>();
   for (const [version, manifest] of Object.entries(packument.versions ?? {})) {
-    versions[version] = abbreviateVersion(manifest);
+    if (!isPrototypeKey(version) && manifest && typeof manifest === 'object') versions[version] = abbreviateVersion(manifest);
   }
-  const modified = packument.time?.modified;
+  const modified = packument.time && Object.hasOwn(packument.time, 'modified') ? packument.time.modified : undefined;
   const out: Packument = { name: packument.name, 'dist-tags': packument['dist-tags'] ?? {}, versions };
   if (modified) out.modified = modified;
   return out;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import semver from 'semver';
 import { GatekeeperError } from './errors';
-import { assertPackageName, assertVersion, isScopeWildcard, scopeOf, versionFromTarball } from './names';
+import { assertPackageName, assertSemverVersion, isScopeWildcard, scopeOf, versionFromTarball } from './names';
+import { rcompareVersions } from './versions';
 import type { Role } from './roles';
 
 /**
@@ -99,7 +99,7 @@ export function parsePublishBody(name: string, body: unknown): PublishRequest {
   if (!versions || typeof versions !== 'object' || Object.keys(versions).length !== 1) throw bad('a publish carries exactly one version');
   if (!attachments || typeof attachments !== 'object' || Object.keys(attachments).length !== 1) throw bad('a publish carries exactly one tarball');
   const [version] = Object.keys(versions);
-  assertVersion(version);
+  assertSemverVersion(version);
   const manifest = versions[version];
   if (!manifest || typeof manifest !== 'object' || (manifest.name !== undefined && manifest.name !== name) || (manifest.version !== undefined && manifest.version !== version)) {
     throw bad(`the manifest of ${name}@${version} does not match its name and version`);
@@ -173,10 +173,11 @@ export function unpublishRefusal(policy: UnpublishPolicy, who: Publisher, record
   return undefined;
 }
 
-/** Newest first: by publish time, then by version. */
+/** Newest first: by publish time, then by version (legacy keys such as 1.0.0beta included; see versions.ts). */
 export function compareNewestFirst(a: { version: string; publishedAt: string | null }, b: { version: string; publishedAt: string | null }): number {
-  const ta = a.publishedAt ? Date.parse(a.publishedAt) : 0;
-  const tb = b.publishedAt ? Date.parse(b.publishedAt) : 0;
+  const time = (t: string | null) => (t ? Date.parse(t) || 0 : 0);
+  const ta = time(a.publishedAt);
+  const tb = time(b.publishedAt);
   if (ta !== tb) return tb - ta;
-  return semver.rcompare(a.version, b.version);
+  return rcompareVersions(a.version, b.version);
 }

@@ -1,6 +1,7 @@
 import semver from 'semver';
 import { GatekeeperError } from './errors';
 import type { Packument } from './packument';
+import { isLegacyVersion, isSemverVersion, sortVersions } from './versions';
 
 /**
  * Resolves the production dependency tree of name@range the way npm would install it:
@@ -30,13 +31,19 @@ export type PackumentFetcher = (name: string) => Promise<Packument | undefined>;
 
 export const MAX_TREE_SIZE = 5000;
 
-/** npm's choice: `latest` if it satisfies, else the highest non-deprecated satisfying version. */
+/**
+ * npm's choice: `latest` if it satisfies, else the highest non-deprecated satisfying version.
+ * A range never matches a legacy key (1.0.0beta); a range that is exactly such a key picks it.
+ */
 export function pickVersion(packument: Packument, range: string): string | undefined {
-  const versions = Object.keys(packument.versions ?? {}).filter((v) => semver.valid(v));
-  const latest = packument['dist-tags']?.latest;
-  if (latest && versions.includes(latest) && semver.satisfies(latest, range)) return latest;
-  const satisfying = versions.filter((v) => semver.satisfies(v, range)).sort(semver.rcompare);
-  const notDeprecated = satisfying.find((v) => !(packument.versions?.[v] as { deprecated?: unknown })?.deprecated);
+  const all = packument.versions ?? {};
+  if (isLegacyVersion(range)) return Object.hasOwn(all, range) ? range : undefined;
+  const versions = Object.keys(all).filter((v) => isSemverVersion(v));
+  const tags = packument['dist-tags'];
+  const latest = tags && Object.hasOwn(tags, 'latest') ? tags.latest : undefined;
+  if (typeof latest === 'string' && versions.includes(latest) && semver.satisfies(latest, range)) return latest;
+  const satisfying = sortVersions(versions.filter((v) => semver.satisfies(v, range)), true);
+  const notDeprecated = satisfying.find((v) => !(all[v] as { deprecated?: unknown } | null)?.deprecated);
   return notDeprecated ?? satisfying[0];
 }
 
@@ -47,29 +54,45 @@ interface Edge {
   kind: ResolvedNode['kind'];
 }
 
+/**
+ * A dependency map as it should be; a map that is not an object counts as none, and a
+ * range that is not a string becomes one that no registry resolves (so it is not skipped).
+ */
+function depMap(value: unknown): Record<string, string> {
+  const out: Record<string, string> = Object.create(null);
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return out;
+  for (const [name, range] of Object.entries(value)) out[name] = typeof range === 'string' ? range : `<not a string: ${range === null ? 'null' : typeof range}>`;
+  return out;
+}
+
 function edgesOf(node: ResolvedNode): Edge[] {
-  const m = node.manifest as {
-    dependencies?: Record<string, string>;
-    optionalDependencies?: Record<string, string>;
-    peerDependencies?: Record<string, string>;
-    peerDependenciesMeta?: Record<string, { optional?: boolean }>;
-  };
+  const m = node.manifest;
   const parent = `${node.name}@${node.version}`;
   const edges: Edge[] = [];
-  const optional = m.optionalDependencies ?? {};
-  for (const [name, range] of Object.entries(m.dependencies ?? {})) {
-    if (!(name in optional)) edges.push({ name, range, parent, kind: 'dependency' });
+  const optional = depMap(m.optionalDependencies);
+  for (const [name, range] of Object.entries(depMap(m.dependencies))) {
+    if (!Object.hasOwn(optional, name)) edges.push({ name, range, parent, kind: 'dependency' });
   }
   for (const [name, range] of Object.entries(optional)) edges.push({ name, range, parent, kind: 'optional' });
-  for (const [name, range] of Object.entries(m.peerDependencies ?? {})) {
-    if (!m.peerDependenciesMeta?.[name]?.optional) edges.push({ name, range, parent, kind: 'peer' });
+  const meta = m.peerDependenciesMeta && typeof m.peerDependenciesMeta === 'object' ? (m.peerDependenciesMeta as Record<string, unknown>) : {};
+  for (const [name, range] of Object.entries(depMap(m.peerDependencies))) {
+    const entry = Object.hasOwn(meta, name) ? (meta[name] as { optional?: unknown } | null) : undefined;
+    if (!(entry && typeof entry === 'object' && entry.optional)) edges.push({ name, range, parent, kind: 'peer' });
   }
   return edges;
 }
 
-/** Ranges npm does not resolve from a registry (git, files, URLs, aliases) cannot be approved here. */
+/**
+ * Ranges npm does not resolve from a registry (git, files, URLs, aliases) cannot be approved
+ * here. An exact legacy version (`1.0.0beta`) is a registry range.
+ */
 function registryRange(range: string): boolean {
-  return semver.validRange(range) !== null;
+  return semver.validRange(range) !== null || isLegacyVersion(range);
+}
+
+function manifestOf(packument: Packument, version: string): Record<string, unknown> {
+  const manifest = packument.versions && Object.hasOwn(packument.versions, version) ? packument.versions[version] : undefined;
+  return manifest && typeof manifest === 'object' ? manifest : {};
 }
 
 export async function resolveTree(name: string, range: string, fetch: PackumentFetcher): Promise<ResolveResult> {
@@ -89,7 +112,7 @@ export async function resolveTree(name: string, range: string, fetch: PackumentF
   if (!rootPackument) throw new GatekeeperError('ENOTFOUND', `${name} is not on the upstream registry`);
   const rootVersion = pickVersion(rootPackument, range);
   if (!rootVersion) throw new GatekeeperError('ENOTFOUND', `no version of ${name} satisfies ${range}`);
-  const root: ResolvedNode = { name, version: rootVersion, parent: null, kind: 'root', manifest: rootPackument.versions?.[rootVersion] ?? {} };
+  const root: ResolvedNode = { name, version: rootVersion, parent: null, kind: 'root', manifest: manifestOf(rootPackument, rootVersion) };
   nodes.set(`${name}@${rootVersion}`, root);
 
   let frontier = edgesOf(root);
@@ -101,13 +124,17 @@ export async function resolveTree(name: string, range: string, fetch: PackumentF
       const optional = edge.kind === 'optional';
       const packument = await load(edge.name);
       // A dist-tag (`latest`, `next`) resolves through the registry like a range.
-      const tagged = !registryRange(edge.range) && /^[A-Za-z][\w.-]*$/.test(edge.range) ? packument?.['dist-tags']?.[edge.range] : undefined;
-      if (!registryRange(edge.range) && !tagged) {
+      const tags = packument?.['dist-tags'];
+      const isTag = !registryRange(edge.range) && /^[A-Za-z][\w.-]*$/.test(edge.range) && !!tags && Object.hasOwn(tags, edge.range);
+      if (!registryRange(edge.range) && !isTag) {
         if (optional) skipped.push({ name: edge.name, range: edge.range, reason: 'not a registry range' });
         else throw new GatekeeperError('EVALIDATION', `${edge.parent} depends on ${edge.name}@${edge.range}, which is not a registry version range`);
         continue;
       }
-      const version = tagged ?? (packument ? pickVersion(packument, edge.range) : undefined);
+      const tagged = isTag && tags ? tags[edge.range] : undefined;
+      const version = isTag
+        ? typeof tagged === 'string' && packument?.versions && Object.hasOwn(packument.versions, tagged) ? tagged : undefined
+        : packument ? pickVersion(packument, edge.range) : undefined;
       if (!packument || !version) {
         const reason = packument ? `no version satisfies ${edge.range}` : 'not on the upstream registry';
         if (optional) {
@@ -118,7 +145,7 @@ export async function resolveTree(name: string, range: string, fetch: PackumentF
       }
       const key = `${edge.name}@${version}`;
       if (nodes.has(key)) continue;
-      const node: ResolvedNode = { name: edge.name, version, parent: edge.parent, kind: edge.kind, manifest: packument.versions?.[version] ?? {} };
+      const node: ResolvedNode = { name: edge.name, version, parent: edge.parent, kind: edge.kind, manifest: manifestOf(packument, version) };
       nodes.set(key, node);
       if (nodes.size > MAX_TREE_SIZE) throw new GatekeeperError('EVALIDATION', `the dependency tree of ${name}@${range} has more than ${MAX_TREE_SIZE} packages`);
       next.push(...edgesOf(node));

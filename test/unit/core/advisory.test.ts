@@ -432,3 +432,23 @@ describe('firstPatched across release lines', () => {
     expect(firstPatched(advisory, [])).toBe('1.2.5');
   });
 });
+
+describe('legacy version keys (express-like: 1.0.0beta, 2.0.0rc)', () => {
+  it('affects: a ranged advisory never reaches a legacy key; one covering every release does', () => {
+    for (const v of ['1.0.0beta', '1.0.0rc4', '2.0.0rc', '3.0.0alpha1']) {
+      expect(affects(advisory('<4.0.0'), v)).toBe(false);
+      expect(affects(advisory('>=1.0.0-0 <2'), v)).toBe(false);
+      expect(affects(advisory('*'), v)).toBe(true);
+      expect(affects(advisory('>=0.0.0'), v)).toBe(true);
+    }
+  });
+
+  it('firstPatched ignores legacy keys among the versions and as the version asked about', () => {
+    const versions = ['0.9.0', '1.0.0beta', '1.0.0rc', '1.0.0', '1.0.1', '2.0.0rc', '2.0.0'];
+    expect(firstPatched(advisory('<1.0.1'), versions)).toBe('1.0.1');
+    const lines = advisory('<1.0.1 || >=2.0.0-0 <2.0.1', { fixedIn: ['2.0.1', '1.0.1', '1.0.0beta'] });
+    expect(firstPatched(lines, versions, '2.0.0rc')).toBe('2.0.1');
+    expect(firstPatched(lines, versions, '1.0.0beta')).toBe('1.0.1');
+    expect(firstPatched(lines, versions)).toBe('1.0.1');
+  });
+});

@@ -309,6 +309,19 @@ describe('npm lockfiles: cases the fixtures do not cover', () => {
     expect(parsed.root).toEqual({ name: 'app', version: '2.0.0' });
   });
 
+  it('keeps legacy versions (express 1.0.0beta) as registry entries and sorts them without throwing', () => {
+    const parsed = parseLockfile(
+      'package-lock.json',
+      v3({
+        'node_modules/express': { version: '1.0.0', resolved: 'http://registry.test/express/-/express-1.0.0.tgz' },
+        'node_modules/a/node_modules/express': { version: '1.0.0rc', resolved: 'http://registry.test/express/-/express-1.0.0rc.tgz' },
+        'node_modules/b/node_modules/express': { version: '1.0.0beta' },
+        'node_modules/c/node_modules/express': { version: '0.14.1' },
+      }),
+    );
+    expect(ids(parsed)).toEqual(['express@0.14.1', 'express@1.0.0beta', 'express@1.0.0rc', 'express@1.0.0']);
+  });
+
   it('sorts versions in semver order and merges duplicates (dev only when every copy is dev)', () => {
     const parsed = parseLockfile(
       'package-lock.json',

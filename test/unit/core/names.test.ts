@@ -3,6 +3,7 @@ import {
   assertPackageName,
   assertPackagePattern,
   assertRange,
+  assertSemverVersion,
   assertVersion,
   decodePackageName,
   isScopeWildcard,
@@ -98,13 +99,24 @@ describe('assertVersion', () => {
     expect(assertVersion(v)).toBe(v);
   });
 
-  it.each(['', '1', '1.0', 'v1.0.0', '=1.0.0', ' 1.0.0', '1.0.0 ', '^1.0.0', 'latest', '*', '1.0.0.0'])('rejects %j', (v) => {
+  it.each(['', '1', '1.0', 'v1.0.0', '=1.0.0', ' 1.0.0', '1.0.0 ', '^1.0.0', 'latest', '*', '1.x', 'beta1.0.0', '1.0.0/..', '1.0.0 beta'])('rejects %j', (v) => {
     const err = caught(() => assertVersion(v));
     expect(err.code).toBe('EINVALIDVERSION');
     expect(err.message).toContain('is not a valid semver version');
   });
 
+  // express has 28 keys like these; they are versions that can be explained, approved and banned.
+  it.each(['1.0.0beta', '1.0.0beta2', '1.0.0rc', '1.0.0rc4', '2.0.0rc', '3.0.0alpha1', '1.0.0.0', '0.1.0-'])('accepts the legacy version %j', (v) => {
+    expect(assertVersion(v)).toBe(v);
+  });
+
+  it('keeps publishing strict: assertSemverVersion rejects legacy versions', () => {
+    expect(assertSemverVersion('1.2.3-beta.1')).toBe('1.2.3-beta.1');
+    for (const v of ['1.0.0beta', '1.0.0.0', 'v1.0.0', '1.0', '', 7]) expect(caught(() => assertSemverVersion(v)).code).toBe('EINVALIDVERSION');
+  });
+
   it('rejects non-strings and overlong versions', () => {
+    expect(caught(() => assertVersion(`1.0.0beta${'a'.repeat(260)}`)).code).toBe('EINVALIDVERSION');
     expect(caught(() => assertVersion(1)).code).toBe('EINVALIDVERSION');
     expect(caught(() => assertVersion(undefined)).code).toBe('EINVALIDVERSION');
     expect(caught(() => assertVersion(`1.0.0-${'a'.repeat(260)}`)).code).toBe('EINVALIDVERSION');
@@ -124,6 +136,14 @@ describe('assertRange', () => {
 
   it('trims surrounding whitespace', () => {
     expect(assertRange('  ^1.0.0 ')).toBe('^1.0.0');
+  });
+
+  it.each(['1.0.0beta', '2.0.0rc3', '3.0.0alpha1'])('accepts the legacy version %j as an exact range', (r) => {
+    expect(assertRange(r)).toBe(r);
+  });
+
+  it.each(['^1.0.0beta', '>=1.0.0beta', '1.0.0beta || 2.0.0', '1.0.0beta ', 'beta'])('rejects %j: a legacy version is only ever exact', (r) => {
+    expect(caught(() => assertRange(r)).code).toBe('EINVALIDRANGE');
   });
 
   it.each(['latest', 'not a range', '>>1', '^^1', 'file:../x'])('rejects %j with EINVALIDRANGE', (r) => {
@@ -161,6 +181,11 @@ describe('parseSpec', () => {
     expect(parseSpec('@acme/*@1.x')).toEqual({ name: '@acme/*', range: '1.x' });
   });
 
+  it('reads a legacy version as an exact range: gatekeeper approve express@1.0.0beta', () => {
+    expect(parseSpec('express@1.0.0beta')).toEqual({ name: 'express', range: '1.0.0beta' });
+    expect(parseSpec('@acme/old@2.0.0rc2')).toEqual({ name: '@acme/old', range: '2.0.0rc2' });
+  });
+
   it('treats a trailing @ as the default range', () => {
     expect(parseSpec('left-pad@')).toEqual({ name: 'left-pad', range: '*' });
   });
@@ -181,6 +206,11 @@ describe('parseExactSpec', () => {
   it('parses scoped and unscoped name@version', () => {
     expect(parseExactSpec('left-pad@1.3.0')).toEqual({ name: 'left-pad', version: '1.3.0' });
     expect(parseExactSpec('@acme/widgets@2.0.0-beta.1')).toEqual({ name: '@acme/widgets', version: '2.0.0-beta.1' });
+  });
+
+  it('parses a legacy version (gatekeeper explain express@1.0.0beta)', () => {
+    expect(parseExactSpec('express@1.0.0beta')).toEqual({ name: 'express', version: '1.0.0beta' });
+    expect(parseExactSpec('express@3.0.0alpha1')).toEqual({ name: 'express', version: '3.0.0alpha1' });
   });
 
   it('requires a version', () => {
@@ -239,6 +269,12 @@ describe('versionFromTarball', () => {
     // A package whose name extends this one's: `left-pad-extra-1.0.0.tgz` is not left-pad@extra-1.0.0.
     expect(versionFromTarball('left-pad', 'left-pad-extra-1.0.0.tgz')).toBeUndefined();
     expect(versionFromTarball('left', 'left-pad-1.0.0.tgz')).toBeUndefined();
+  });
+
+  it("reads a legacy version, which the packument's tarball URL names (express-1.0.0beta.tgz)", () => {
+    expect(versionFromTarball('express', 'express-1.0.0beta.tgz')).toBe('1.0.0beta');
+    expect(versionFromTarball('express', 'express-3.0.0alpha1.tgz')).toBe('3.0.0alpha1');
+    expect(versionFromTarball('@acme/old', 'old-2.0.0rc.tgz')).toBe('2.0.0rc');
   });
 
   it('returns undefined for a non-semver version or a wrong extension', () => {

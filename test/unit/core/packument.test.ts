@@ -375,3 +375,58 @@ describe('filterPackument validUntil', () => {
     expect(never.validUntil).toBeNull();
   });
 });
+
+/** Keys strict semver rejects, as express has them. */
+const EXPRESS_LEGACY = ['1.0.0beta', '1.0.0beta2', '1.0.0rc', '1.0.0rc2', '1.0.0rc3', '1.0.0rc4', '2.0.0beta', '2.0.0rc', '2.0.0rc2', '3.0.0alpha1', '3.0.0beta7', '3.0.0rc5'];
+const EXPRESS_STRICT = ['0.14.1', '1.0.0', '2.0.0', '3.0.0', '4.18.2', '4.19.0'];
+
+describe('legacy version keys (express-like)', () => {
+  const express = () => packument('express', [...EXPRESS_STRICT, ...EXPRESS_LEGACY], { latest: '4.19.0' });
+
+  it('hiddenNotice and representativeDecision do not throw on legacy keys, and name the newest hidden version', () => {
+    const hiddenOnes = [...EXPRESS_LEGACY, '0.14.1'].map((v) => hidden('express', v, 'ENOTAPPROVED'));
+    const notice = hiddenNotice('express', hiddenOnes);
+    expect(notice).toContain('13 versions of express hidden by policy (13 ENOTAPPROVED)');
+    expect(notice).toContain("Run 'gatekeeper explain express@3.0.0rc5'");
+    expect(representativeDecision(express(), hiddenOnes)?.version).toBe('3.0.0rc5');
+    // Only legacy keys hidden: still fine.
+    expect(hiddenNotice('express', [hidden('express', '1.0.0beta', 'EBANNED'), hidden('express', '1.0.0rc', 'EBANNED')])).toContain('express@1.0.0rc');
+  });
+
+  it('filterPackument hides legacy keys like any other, and repairs latest to a strict version', () => {
+    const result = filterPackument(express(), (v) => decision('express', v, v === '4.19.0' || v.includes('rc') ? 'ENOTAPPROVED' : 'ALLOWED'));
+    expect(result.hidden.map((h) => h.version).sort()).toEqual(['1.0.0rc', '1.0.0rc2', '1.0.0rc3', '1.0.0rc4', '2.0.0rc', '2.0.0rc2', '3.0.0rc5', '4.19.0']);
+    expect(result.packument['dist-tags']).toEqual({ latest: '4.18.2' });
+    expect(Object.keys(result.packument.versions ?? {})).toContain('1.0.0beta');
+    expect(Object.keys(result.packument.time ?? {})).toContain('1.0.0beta');
+    expect(Object.keys(result.packument.time ?? {})).not.toContain('1.0.0rc');
+  });
+
+  it('repairDistTags never picks a legacy prerelease for latest, prefers strict versions, and takes a legacy release only when nothing strict qualifies', () => {
+    expect(repairDistTags({ latest: '4.19.0' }, [...EXPRESS_LEGACY, '0.14.1'])).toEqual({ latest: '0.14.1' });
+    expect(repairDistTags({ latest: '4.19.0' }, EXPRESS_LEGACY)).toEqual({});
+    expect(repairDistTags({ latest: '2.0' }, ['1.0', '1.5', '3.0', '1.0.0beta'])).toEqual({ latest: '1.5' });
+    expect(repairDistTags({ latest: '2.0' }, ['1.0', '1.9.0'])).toEqual({ latest: '1.9.0' });
+    // A legacy latest bounds the choice by its reading.
+    expect(repairDistTags({ latest: '3.0.0rc5' }, ['2.0.0', '3.0.0', '2.0.0rc'])).toEqual({ latest: '2.0.0' });
+  });
+
+  it('repairDistTags ignores prototype tag names and non-string targets', () => {
+    const tags = JSON.parse('{"__proto__": "1.0.0", "latest": "1.0.0", "next": 5}') as Record<string, string>;
+    const repaired = repairDistTags(tags, ['1.0.0']);
+    expect(Object.keys(repaired)).toEqual(['latest']);
+    expect(Object.getPrototypeOf(repaired)).toBeNull();
+  });
+
+  it('filterPackument keeps a __proto__ version key as data, never as a prototype', () => {
+    const doc = JSON.parse(
+      '{"name":"p","dist-tags":{"latest":"1.0.0"},"versions":{"__proto__":{"polluted":true},"1.0.0":{"name":"p","version":"1.0.0"}},"time":{"__proto__":"x"}}',
+    ) as Packument;
+    const result = filterPackument(doc, (v) => decision('p', v, v === '1.0.0' ? 'ENOTAPPROVED' : 'ALLOWED'));
+    const versions = result.packument.versions as Record<string, VersionManifest>;
+    expect((versions as { polluted?: unknown }).polluted).toBeUndefined();
+    expect(Object.hasOwn(versions, '__proto__')).toBe(true);
+    expect(versions.constructor).toBeUndefined();
+    expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
+  });
+});

@@ -313,3 +313,33 @@ describe('resolveTree', () => {
     });
   });
 });
+
+describe('legacy version keys (express-like)', () => {
+  const express = packument(
+    'express',
+    { '1.0.0beta': {}, '1.0.0rc': {}, '1.0.0': {}, '2.0.0rc': {}, '2.0.0': { dependencies: { connect: '1.0.0rc2' } }, '3.0.0alpha1': {} },
+    '2.0.0',
+  );
+
+  it('pickVersion never picks a legacy key for a range, and picks one asked for exactly', () => {
+    expect(pickVersion(express, '*')).toBe('2.0.0');
+    expect(pickVersion(express, '^1.0.0-0')).toBe('1.0.0');
+    expect(pickVersion(express, '>=3.0.0-0')).toBeUndefined();
+    expect(pickVersion(express, '1.0.0rc')).toBe('1.0.0rc');
+    expect(pickVersion(express, '1.0.0rc9')).toBeUndefined();
+    expect(pickVersion({ ...express, 'dist-tags': { latest: '3.0.0alpha1' } }, '*')).toBe('2.0.0');
+  });
+
+  it('resolveTree follows a dependency on an exact legacy version', async () => {
+    const connect = packument('connect', { '1.0.0rc2': {}, '1.0.0': {} }, '1.0.0');
+    const { nodes } = await resolveTree('express', '2.0.0', registry(express, connect).fetch);
+    expect(specs(nodes)).toEqual(['express@2.0.0', 'connect@1.0.0rc2']);
+  });
+
+  it('resolveTree reports broken dependency maps instead of throwing a TypeError', async () => {
+    const odd = packument('odd', { '1.0.0': { optionalDependencies: 'nonsense', dependencies: { a: 5 } } }, '1.0.0');
+    const err = await rejection(resolveTree('odd', '*', registry(odd).fetch));
+    expect(err.code).toBe('EVALIDATION');
+    expect(err.message).toContain('odd@1.0.0 depends on a@<not a string: number>');
+  });
+});
