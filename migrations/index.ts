@@ -5,6 +5,7 @@ import * as publishing from './003_publishing';
 import * as licenses from './004_licenses';
 import * as requests from './005_requests';
 import * as supplyChain from './006_supply_chain';
+import * as loginThrottle from './007_login_throttle';
 
 /**
  * Every migration, in order. Listed statically (not discovered on disk) so the same list
@@ -23,6 +24,7 @@ export const migrations: ReadonlyArray<[string, Migration]> = [
   ['004_licenses', licenses],
   ['005_requests', requests],
   ['006_supply_chain', supplyChain],
+  ['007_login_throttle', loginThrottle],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { AdvisoryRepository } from './repositories/advisories';
 import { AuditRepository } from './repositories/audit';
+import { LoginThrottleRepository } from './repositories/login-throttle';
 import { PolicyRepository } from './repositories/policy';
 import { PublishingRepository } from './repositories/publishing';
 import { ProjectRepository, RequestRepository } from './repositories/requests';
@@ -17,6 +18,7 @@ export interface Repositories {
   requests: RequestRepository;
   projects: ProjectRepository;
   advisories: AdvisoryRepository;
+  loginThrottle: LoginThrottleRepository;
 }
 
 function bind(db: Knex): Repositories {
@@ -29,6 +31,7 @@ function bind(db: Knex): Repositories {
     requests: new RequestRepository(db),
     projects: new ProjectRepository(db),
     advisories: new AdvisoryRepository(db),
+    loginThrottle: new LoginThrottleRepository(db),
   };
 }
 

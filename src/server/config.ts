@@ -29,6 +29,12 @@ export interface Settings {
   advisoryRefresh: string;
   /** How long after publishing a publisher may still unpublish a version (admins: always). */
   unpublishWindow: string;
+  /** Failed password checks one username may have per login throttle window. */
+  loginMaxFailuresPerUser: number;
+  /** Failed password checks one client address (IPv6: its /64) may have per window. */
+  loginMaxFailuresPerAddress: number;
+  /** The login throttle window: counts start at a window's first attempt and reset after it. */
+  loginThrottleWindow: string;
   /** Only from the config file: who may publish which private names (seeded into the database). */
   publishRules: ConfiguredPublishRule[];
   /** Only from the environment: the first admin's password. */
@@ -110,6 +116,19 @@ const asDuration = (raw: unknown, source: string): string => {
   return text;
 };
 
+const asPositiveInt = (raw: unknown, source: string): number => {
+  const text = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw.trim() : '';
+  const n = /^\d{1,9}$/.test(text) ? Number(text) : NaN;
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${source} must be a whole number of at least 1, not '${String(raw)}'`);
+  return n;
+};
+
+const asWindow = (raw: unknown, source: string): string => {
+  const text = asDuration(raw, source);
+  if (parseDuration(text) <= 0) throw new ConfigError(`${source} must be a duration longer than 0, like 15m`);
+  return text;
+};
+
 const asPublishRules = (raw: unknown, source: string): ConfiguredPublishRule[] => {
   if (!Array.isArray(raw)) throw new ConfigError(`${source} must be a list of {pattern, roles, users}`);
   return raw.map((entry, i) => {
@@ -143,6 +162,9 @@ const SPECS: SettingSpec[] = [
   { key: 'cacheSize', env: 'GATEKEEPER_CACHE_SIZE', parse: asSize },
   { key: 'upstreamMaxage', env: 'GATEKEEPER_UPSTREAM_MAXAGE', parse: asDuration },
   { key: 'advisoryRefresh', env: 'GATEKEEPER_ADVISORY_REFRESH', parse: asDuration },
+  { key: 'loginMaxFailuresPerUser', env: 'GATEKEEPER_LOGIN_MAX_FAILURES_PER_USER', parse: asPositiveInt },
+  { key: 'loginMaxFailuresPerAddress', env: 'GATEKEEPER_LOGIN_MAX_FAILURES_PER_ADDRESS', parse: asPositiveInt },
+  { key: 'loginThrottleWindow', env: 'GATEKEEPER_LOGIN_THROTTLE_WINDOW', parse: asWindow },
 ];
 
 /** Settings that only the file can hold (lists). */
@@ -160,6 +182,9 @@ export const DEFAULTS: Omit<Settings, 'dataDir'> & { dataDir: string } = {
   cacheSize: '256mb',
   upstreamMaxage: '2m',
   advisoryRefresh: '1h',
+  loginMaxFailuresPerUser: 10,
+  loginMaxFailuresPerAddress: 30,
+  loginThrottleWindow: '15m',
   publishRules: [],
 };
 

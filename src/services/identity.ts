@@ -3,10 +3,11 @@ import { promisify } from 'node:util';
 import { GatekeeperError } from '../core/errors';
 import { isRole, Role } from '../core/roles';
 import { mapDbError } from '../db/errors';
-import type { Token } from '../db/repositories/tokens';
-import type { User } from '../db/repositories/users';
+import type { Token, TokenWithKey } from '../db/repositories/tokens';
+import type { User, UserWithHash } from '../db/repositories/users';
 import type { Store } from '../db/store';
 import { Actor, auditEntry } from './audit';
+import { DEFAULT_LOGIN_THROTTLE, LoginThrottle, LoginThrottleLimits } from './login-throttle';
 
 const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number, options: object) => Promise<Buffer>;
 
@@ -31,6 +32,31 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const expected = Buffer.from(hash, 'base64');
   const key = await scrypt(password, Buffer.from(salt, 'base64'), expected.length, { N: Number(n), r: Number(r), p: Number(p) });
   return key.length === expected.length && timingSafeEqual(key, expected);
+}
+
+export type PasswordVerifier = (password: string, stored: string) => Promise<boolean>;
+
+let dummyHash: Promise<string> | undefined;
+
+/**
+ * A hash of a random secret with the same scrypt parameters as real ones: an unknown
+ * username is checked against it, so that it costs as long as a wrong password.
+ */
+export function dummyPasswordHash(): Promise<string> {
+  dummyHash ??= hashPassword(randomBytes(32).toString('base64')).catch((err) => {
+    dummyHash = undefined;
+    throw err;
+  });
+  return dummyHash;
+}
+
+/**
+ * Checks a password against a user's hash, or against the dummy hash when there is no user:
+ * the same work either way, and never true without a user.
+ */
+export async function checkPassword(password: string, stored: string | undefined, verify: PasswordVerifier = verifyPassword): Promise<boolean> {
+  const ok = await verify(password, stored ?? (await dummyPasswordHash()));
+  return stored !== undefined && ok;
 }
 
 /** Tokens are 32 random bytes; only their SHA-256 is stored. */
@@ -62,13 +88,25 @@ export interface IdentityOptions {
   allowSelfRegistration: boolean;
   /** Role given to users who register themselves through `npm adduser`. */
   selfRegistrationRole?: Role;
+  /** Limits on failed password checks (defaults: DEFAULT_LOGIN_THROTTLE). */
+  loginThrottle?: Partial<LoginThrottleLimits>;
+  /** How a password is compared with a stored hash (tests record the calls). */
+  verifyPassword?: PasswordVerifier;
 }
 
+const BAD_CREDENTIALS = "the username or password is wrong. Check both; if you have no account here, ask an admin to run 'gatekeeper user add'";
+
 export class IdentityService {
+  readonly throttle: LoginThrottle;
+
   constructor(
     private readonly store: Store,
     private readonly options: IdentityOptions,
-  ) {}
+  ) {
+    this.throttle = new LoginThrottle(store, { ...DEFAULT_LOGIN_THROTTLE, ...options.loginThrottle });
+    // Made now, so that not even the first unknown user costs more than a wrong password.
+    dummyPasswordHash().catch(() => undefined);
+  }
 
   async createUser(actor: Actor, input: { username: unknown; password: unknown; role: unknown; email?: string | null }): Promise<User> {
     const username = assertUsername(input.username);
@@ -104,18 +142,41 @@ export class IdentityService {
     return this.store.repos.users.list();
   }
 
-  /** Checks a username and password; the error does not say which one was wrong. */
-  async authenticatePassword(username: string, password: string): Promise<User> {
-    const user = await this.store.repos.users.find(username);
-    const ok = user ? await verifyPassword(password, user.passwordHash) : false;
-    if (!user || !ok) throw new GatekeeperError('EBADCREDENTIALS', 'the username or password is wrong');
-    if (user.disabledAt) throw new GatekeeperError('EUSERDISABLED', `the user '${username}' is disabled; ask an admin`);
+  /**
+   * Checks a username and password, throttled per username and client address (see
+   * LoginThrottle): over a limit it refuses with ETOOMANYATTEMPTS before hashing anything.
+   * An unknown user and a wrong password fail alike (EBADCREDENTIALS, after the same scrypt
+   * work); only the right password of a disabled user learns that it is disabled.
+   */
+  async authenticatePassword(username: string, password: string, ip?: string | null): Promise<User> {
+    const attempt = await this.throttle.begin(username, ip);
+    let user: UserWithHash | undefined;
+    let ok: boolean;
+    try {
+      user = USERNAME.test(username) ? await this.store.repos.users.find(username) : undefined;
+      ok = await checkPassword(password, user?.passwordHash, this.options.verifyPassword);
+    } catch (err) {
+      await attempt.release().catch(() => undefined);
+      throw err;
+    }
+    if (!user || !ok) {
+      // The audit (admins only) may tell the two apart; the caller cannot.
+      await attempt.failed(user ? 'wrong password' : 'unknown user');
+      throw new GatekeeperError('EBADCREDENTIALS', BAD_CREDENTIALS);
+    }
+    if (user.disabledAt) {
+      // Counted as a failure too, so that a disabled user cannot fill the audit log.
+      await attempt.failed('disabled user');
+      throw new GatekeeperError('EUSERDISABLED', `the user '${user.username}' is disabled; ask an admin`);
+    }
+    await attempt.release();
     return user;
   }
 
   /**
    * `npm login` / `npm adduser`: checks the password (or registers the user when
-   * self-registration is on) and issues a new token.
+   * self-registration is on and there is no such user) and issues a new token. With
+   * self-registration off, an unknown user fails exactly like a wrong password.
    */
   async login(input: { username: unknown; password: unknown; email?: string | null; ip?: string | null }): Promise<{ token: string; user: User; created: boolean }> {
     const username = assertUsername(input.username);
@@ -125,15 +186,7 @@ export class IdentityService {
     const actor: Actor = { username, ip: input.ip };
     let created = false;
     let user: User;
-    const existing = await this.store.repos.users.find(username);
-    if (!existing) {
-      if (!this.options.allowSelfRegistration) {
-        await this.store.repos.audit.save(auditEntry(actor, 'user.login_refused', { details: { reason: 'unknown user, self-registration off' } }));
-        throw new GatekeeperError(
-          'ESELFREGISTRATION',
-          `there is no user '${username}' and self-registration is off; ask an admin to run 'gatekeeper user add ${username}'`,
-        );
-      }
+    if (this.options.allowSelfRegistration && !(await this.store.repos.users.find(username))) {
       user = await this.createUser(actor, {
         username,
         password: input.password,
@@ -142,24 +195,41 @@ export class IdentityService {
       });
       created = true;
     } else {
-      try {
-        user = await this.authenticatePassword(username, input.password);
-      } catch (err) {
-        await this.store.repos.audit.save(auditEntry(actor, 'user.login_refused', { details: { reason: (err as GatekeeperError).code } }));
-        throw err;
-      }
+      user = await this.authenticatePassword(username, input.password, input.ip);
     }
     const token = await this.issueToken(actor, user, 'npm login');
     return { token, user, created };
   }
 
+  /**
+   * `npm token create`: the caller confirms their password (throttled like a login) and gets
+   * a new token of ours. Returns its id and npm's key for it.
+   */
+  async createTokenWithPassword(
+    actor: Actor,
+    principal: Principal,
+    password: unknown,
+    createdFrom: string,
+  ): Promise<{ token: string; id: number; key: string; createdAt: Date }> {
+    if (typeof password !== 'string' || password.length === 0) {
+      throw new GatekeeperError('EVALIDATION', "a password is required; 'npm token create' asks for it");
+    }
+    const user = await this.authenticatePassword(principal.username, password, actor.ip);
+    return this.issueTokenRecord(actor, user, createdFrom);
+  }
+
   async issueToken(actor: Actor, user: User, createdFrom: string): Promise<string> {
+    return (await this.issueTokenRecord(actor, user, createdFrom)).token;
+  }
+
+  private issueTokenRecord(actor: Actor, user: User, createdFrom: string): Promise<{ token: string; id: number; key: string; createdAt: Date }> {
     const token = generateToken();
-    await this.store.transaction(async (repos) => {
+    return this.store.transaction(async (repos) => {
       const id = await repos.tokens.save({ userId: user.id, tokenHash: hashToken(token), prefix: token.slice(0, 10), createdFrom });
       await repos.audit.save(auditEntry(actor, 'token.create', { details: { tokenId: id, username: user.username, createdFrom } }));
+      const saved = (await repos.tokens.findWithKey(id)) as TokenWithKey;
+      return { token, id, key: saved.key, createdAt: saved.token.createdAt };
     });
-    return token;
   }
 
   /**
@@ -177,13 +247,33 @@ export class IdentityService {
     return { username: credential.user.username, role: credential.user.role, tokenId: credential.tokenId };
   }
 
-  async resolveBasic(username: string, password: string): Promise<Principal> {
-    const user = await this.authenticatePassword(username, password);
+  /** Basic credentials on a request: a password check like any other, throttled. */
+  async resolveBasic(username: string, password: string, ip?: string | null): Promise<Principal> {
+    const user = await this.authenticatePassword(username, password, ip);
     return { username: user.username, role: user.role };
   }
 
   listTokens(filter: { username?: string } = {}): Promise<Token[]> {
     return this.store.repos.tokens.list(filter);
+  }
+
+  /** A user's live tokens with npm's key for each (`npm token list`). */
+  listLiveTokensWithKeys(username: string): Promise<TokenWithKey[]> {
+    return this.store.repos.tokens.listWithKeys({ username, live: true });
+  }
+
+  /** The token npm names by its key, or by its value (`npm token revoke` accepts either). */
+  async findTokenByNpmKey(key: string): Promise<Token | undefined> {
+    if (/^[0-9a-f]{64}$/.test(key)) return (await this.store.repos.tokens.findByKey(key))?.token;
+    const credential = await this.store.repos.tokens.findCredential(hashToken(key));
+    return credential ? this.store.repos.tokens.find(credential.tokenId) : undefined;
+  }
+
+  async findUser(username: string): Promise<User | undefined> {
+    const user = await this.store.repos.users.find(username);
+    if (!user) return undefined;
+    const { passwordHash: _hash, ...rest } = user;
+    return rest;
   }
 
   async revokeToken(actor: Actor, id: number, principal?: Principal): Promise<Token> {

@@ -51,6 +51,9 @@ describe('loadSettings: defaults', () => {
       upstreamMaxage: '2m',
       advisoryRefresh: '1h',
       unpublishWindow: '72h',
+      loginMaxFailuresPerUser: 10,
+      loginMaxFailuresPerAddress: 30,
+      loginThrottleWindow: '15m',
       publishRules: [],
     });
     expect(settings.configFile).toBeUndefined();
@@ -108,6 +111,9 @@ describe('loadSettings: environment', () => {
       upstreamMaxage: '2m',
       advisoryRefresh: '1h',
       unpublishWindow: '72h',
+      loginMaxFailuresPerUser: 10,
+      loginMaxFailuresPerAddress: 30,
+      loginThrottleWindow: '15m',
       publishRules: [],
       adminPassword: 'hunter2hunter2',
     });
@@ -226,6 +232,9 @@ describe('loadSettings: config file', () => {
       upstreamMaxage: '2m',
       advisoryRefresh: '1h',
       unpublishWindow: '72h',
+      loginMaxFailuresPerUser: 10,
+      loginMaxFailuresPerAddress: 30,
+      loginThrottleWindow: '15m',
       publishRules: [],
       configFile: file,
     });

@@ -42,6 +42,19 @@ function toToken(row: TokenRow): Token {
   };
 }
 
+/** A token with npm's key for it (`npm token list`, `npm token revoke <id>`). */
+export interface TokenWithKey {
+  token: Token;
+  key: string;
+}
+
+/**
+ * npm names tokens by a `key`, and `npm token revoke` by any unambiguous prefix of it. Ours
+ * is derived from the stored hash (never the hash itself), so it is opaque, fixed-length and
+ * computed in one place: here, in SQL.
+ */
+const NPM_KEY = "encode(sha256(convert_to('npm-key:' || tokens.token_hash, 'UTF8')), 'hex')";
+
 const TOKEN_COLUMNS = [
   'tokens.id',
   'tokens.user_id',
@@ -54,6 +67,10 @@ const TOKEN_COLUMNS = [
   'tokens.revoked_at',
   'tokens.revoked_by',
 ];
+
+function withKeys(rows: Array<TokenRow & { npm_key: string }>): TokenWithKey[] {
+  return rows.map((row) => ({ token: toToken(row), key: row.npm_key }));
+}
 
 export class TokenRepository {
   constructor(private readonly db: Knex) {}
@@ -94,6 +111,28 @@ export class TokenRepository {
   async find(id: number): Promise<Token | undefined> {
     const row = await this.db('tokens').join('users', 'users.id', 'tokens.user_id').where('tokens.id', id).first<TokenRow>(TOKEN_COLUMNS);
     return row ? toToken(row) : undefined;
+  }
+
+  async findWithKey(id: number): Promise<TokenWithKey | undefined> {
+    return withKeys(await this.selectWithKeys().where('tokens.id', id))[0];
+  }
+
+  /** The token whose npm key this is. */
+  async findByKey(key: string): Promise<TokenWithKey | undefined> {
+    return withKeys(await this.selectWithKeys().whereRaw(`${NPM_KEY} = ?`, [key]))[0];
+  }
+
+  async listWithKeys(filter: { username?: string; live?: boolean } = {}): Promise<TokenWithKey[]> {
+    const query = this.selectWithKeys().orderBy('tokens.id');
+    if (filter.username) query.where('users.username', filter.username);
+    if (filter.live) query.whereNull('tokens.revoked_at');
+    return withKeys(await query);
+  }
+
+  private selectWithKeys() {
+    return this.db('tokens')
+      .join('users', 'users.id', 'tokens.user_id')
+      .select<Array<TokenRow & { npm_key: string }>>([...TOKEN_COLUMNS, this.db.raw(`${NPM_KEY} as npm_key`)]);
   }
 
   async list(filter: { username?: string } = {}): Promise<Token[]> {
