@@ -1,9 +1,10 @@
-import semver from 'semver';
 import { scopeOf } from './names';
+import type { TarballInspection } from './inspection';
+import { compileRange, VersionMatcher } from './versions';
 import type { PublishRule } from './publish';
 import { compileLicensePolicy, CompiledLicensePolicy, describeLicense, evaluateLicense, LicensePolicy, parseLicense } from './license';
 import type { PackageAdvisories } from './advisory';
-import { advisoryRule, Denial, deprecatedRule, installScripts, Note, releaseAgeRule, RuleMode, ruleSettings, RuleSettings, scriptsRule, VersionContext } from './rules';
+import { advisoryRule, Denial, deprecatedRule, manifestRule, Note, releaseAgeRule, RuleMode, ruleSettings, RuleSettings, scriptsRule, VersionContext, versionInstallScripts } from './rules';
 
 /**
  * Policy evaluation: (name, version, manifest, policy snapshot, now) -> decision.
@@ -78,7 +79,16 @@ export interface PolicySnapshot {
   exemptions?: Exemption[];
 }
 
-export type DecisionCode = 'ALLOWED' | 'ENOTAPPROVED' | 'EBANNED' | 'ELICENSE' | 'EQUARANTINED' | 'EINSTALLSCRIPTS' | 'EADVISORY' | 'EDEPRECATED';
+export type DecisionCode =
+  | 'ALLOWED'
+  | 'ENOTAPPROVED'
+  | 'EBANNED'
+  | 'ELICENSE'
+  | 'EQUARANTINED'
+  | 'EINSTALLSCRIPTS'
+  | 'EADVISORY'
+  | 'EDEPRECATED'
+  | 'EMANIFESTMISMATCH';
 
 export interface RuleMatch {
   rule: string;
@@ -109,17 +119,23 @@ export interface Decision {
 /** The minimum a rule needs from a version's manifest; everything else is passed through. */
 export type VersionManifest = Record<string, unknown>;
 
+/*
+ * Ranges are compiled by versions.ts: a semver range matches strict versions (prereleases
+ * included) and never a legacy key such as 1.0.0beta; a rule whose range is exactly such a key
+ * matches that key alone. Bans (deny rules) whose range covers every release cover legacy
+ * keys too, so `gatekeeper ban express` bans all of express.
+ */
 interface CompiledApproval extends Approval {
-  matcher: semver.Range;
+  matcher: VersionMatcher;
 }
 interface CompiledBan extends Ban {
-  matcher: semver.Range;
+  matcher: VersionMatcher;
 }
 interface CompiledWaiver extends Waiver {
-  matcher: semver.Range;
+  matcher: VersionMatcher;
 }
 interface CompiledExemption extends Exemption {
-  matcher: semver.Range;
+  matcher: VersionMatcher;
 }
 
 /** A snapshot indexed by package name and scope, with ranges parsed once. */
@@ -137,15 +153,13 @@ export interface CompiledPolicy {
   exemptions: CompiledExemption[];
 }
 
-const RANGE_OPTIONS = { includePrerelease: true } as const;
-
 function push<T>(map: Map<string, T[]>, key: string, value: T): void {
   const list = map.get(key);
   if (list) list.push(value);
   else map.set(key, [value]);
 }
 
-/** Throws if a stored range is not valid semver: the caller must treat that as policy unavailable. */
+/** Throws if a stored range is neither a semver range nor a version: the caller must treat that as policy unavailable. */
 export function compilePolicy(snapshot: PolicySnapshot): CompiledPolicy {
   const compiled: CompiledPolicy = {
     generation: snapshot.generation,
@@ -157,17 +171,17 @@ export function compilePolicy(snapshot: PolicySnapshot): CompiledPolicy {
     license: snapshot.license && snapshot.license.allow.length > 0 ? compileLicensePolicy(snapshot.license) : undefined,
     waiversByName: new Map(),
     rules: ruleSettings(snapshot.rules),
-    exemptions: (snapshot.exemptions ?? []).map((e) => ({ ...e, matcher: new semver.Range(e.range, RANGE_OPTIONS) })),
+    exemptions: (snapshot.exemptions ?? []).map((e) => ({ ...e, matcher: compileRange(e.range) })),
   };
   for (const waiver of snapshot.waivers ?? []) {
-    push(compiled.waiversByName, waiver.name, { ...waiver, matcher: new semver.Range(waiver.range, RANGE_OPTIONS) });
+    push(compiled.waiversByName, waiver.name, { ...waiver, matcher: compileRange(waiver.range) });
   }
   if (!POLICY_MODES.includes(snapshot.mode)) throw new Error(`unknown policy mode '${String(snapshot.mode)}'`);
   for (const ban of snapshot.bans) {
-    push(compiled.bansByName, ban.name, { ...ban, matcher: new semver.Range(ban.range, RANGE_OPTIONS) });
+    push(compiled.bansByName, ban.name, { ...ban, matcher: compileRange(ban.range, { legacy: 'cover-all' }) });
   }
   for (const approval of snapshot.approvals) {
-    const entry = { ...approval, matcher: new semver.Range(approval.range, RANGE_OPTIONS) };
+    const entry = { ...approval, matcher: compileRange(approval.range) };
     if (approval.pattern.endsWith('/*')) push(compiled.approvalsByScope, approval.pattern.slice(0, -2), entry);
     else push(compiled.approvalsByName, approval.pattern, entry);
   }
@@ -185,6 +199,11 @@ export interface EvaluationInput {
   versions?: readonly string[];
   /** The package's known advisories; undefined when not looked up. */
   advisories?: PackageAdvisories;
+  /**
+   * What reading the version's tarball found, when it was read. The manifest rule compares it
+   * with the registry's manifest; the install-scripts and license rules use the stricter of the two.
+   */
+  inspection?: TarballInspection;
 }
 
 export function describeBan(ban: Ban): string {
@@ -252,9 +271,11 @@ export function evaluate(policy: CompiledPolicy, input: EvaluationInput): Decisi
     versions: input.versions,
     advisories: input.advisories,
     now: input.now,
+    inspection: input.inspection,
   };
   const notes: Note[] = [];
   const gates: Array<[keyof RuleSettings, () => Denial | undefined]> = [
+    ['manifest', () => manifestRule(ctx)],
     ['advisories', () => advisoryRule(policy.rules.advisories, ctx, notes)],
     ['license', () => (policy.license ? licenseRule(policy, input, matches, dependsUntil) : undefined)],
     ['releaseAge', () => releaseAgeRule(policy.rules.releaseAge, ctx, exemptFromAge(policy, input), notes, dependsUntil)],
@@ -300,8 +321,10 @@ export function evaluate(policy: CompiledPolicy, input: EvaluationInput): Decisi
 }
 
 /**
- * The license rule: evaluates the version's license field against the policy. A violation
- * is let through by an active waiver for the version; otherwise it blocks with ELICENSE.
+ * The license rule: evaluates the version's license field against the policy, and when the
+ * tarball was inspected the license in its package.json too (the stricter of the two: either
+ * one not allowed is a violation). A violation is let through by an active waiver for the
+ * version; otherwise it blocks with ELICENSE.
  */
 function licenseRule(
   policy: CompiledPolicy,
@@ -310,27 +333,41 @@ function licenseRule(
   dependsUntil: (at: number | null) => void,
 ): Denial | undefined {
   const spec = `${input.name}@${input.version}`;
-  if (!input.manifest) {
+  const fromTarball = input.inspection?.manifest;
+  const tarballManifest = fromTarball && typeof fromTarball === 'object' ? fromTarball : undefined;
+  if (!input.manifest && !tarballManifest) {
     matches.push({ rule: 'license', ruleId: null, effect: 'info', reason: 'the version is not known, so its license could not be read' });
     return undefined;
   }
-  const parsed = parseLicense(input.manifest as { license?: unknown; licenses?: unknown });
-  const verdict = evaluateLicense(parsed, policy.license as CompiledLicensePolicy);
-  const details = {
-    raw: parsed.raw ?? null,
-    kind: parsed.kind,
-    expression: parsed.expression ?? null,
-    correctedFrom: parsed.correctedFrom ?? null,
-    license: describeLicense(parsed),
-    failedIds: verdict.failedIds,
-    deniedIds: verdict.deniedIds,
-    satisfiedBy: verdict.satisfiedBy,
+  const judge = (manifest: VersionManifest) => {
+    const parsed = parseLicense(manifest as { license?: unknown; licenses?: unknown });
+    const verdict = evaluateLicense(parsed, policy.license as CompiledLicensePolicy);
+    const details: Record<string, unknown> = {
+      raw: parsed.raw ?? null,
+      kind: parsed.kind,
+      expression: parsed.expression ?? null,
+      correctedFrom: parsed.correctedFrom ?? null,
+      license: describeLicense(parsed),
+      failedIds: verdict.failedIds,
+      deniedIds: verdict.deniedIds,
+      satisfiedBy: verdict.satisfiedBy,
+    };
+    return { verdict, details };
   };
-  if (verdict.allowed) {
-    matches.push({ rule: 'license', ruleId: 'policy', effect: 'allow', reason: `${spec} is licensed ${verdict.reason}`, details });
+  const registry = input.manifest ? judge(input.manifest) : undefined;
+  const tarball = tarballManifest ? judge(tarballManifest) : undefined;
+  // The registry's verdict decides the details explain shows; the tarball's is added to them.
+  const main = (registry ?? tarball) as NonNullable<typeof registry>;
+  const details = registry && tarball ? { ...registry.details, tarball: tarball.details } : tarball && !registry ? { ...tarball.details, source: 'tarball' } : main.details;
+  const tarballNote = (verdictReason: string) =>
+    registry ? `${spec}: its tarball's package.json is licensed ${verdictReason} (the registry's manifest says ${String(registry.details.license)})` : `${spec} is licensed ${verdictReason} (read from its tarball's package.json)`;
+  let reason: string | undefined;
+  if (registry && !registry.verdict.allowed) reason = `${spec} is licensed ${registry.verdict.reason}`;
+  else if (tarball && !tarball.verdict.allowed) reason = tarballNote(tarball.verdict.reason);
+  if (reason === undefined) {
+    matches.push({ rule: 'license', ruleId: 'policy', effect: 'allow', reason: registry ? `${spec} is licensed ${registry.verdict.reason}` : tarballNote(main.verdict.reason), details });
     return undefined;
   }
-  const reason = `${spec} is licensed ${verdict.reason}`;
   const waivers = (policy.waiversByName.get(input.name) ?? []).filter(
     (w) => (w.expiresAt === null || w.expiresAt.getTime() > input.now) && w.matcher.test(input.version),
   );
@@ -346,6 +383,7 @@ function licenseRule(
 }
 
 const RULE_NAMES: Record<keyof RuleSettings, string> = {
+  manifest: 'manifest',
   license: 'license',
   advisories: 'advisories',
   releaseAge: 'release-age',
@@ -358,7 +396,7 @@ function scriptsGate(ctx: VersionContext, approvals: Approval[], notes: Note[], 
   const expiry = (a: Approval) => (a.expiresAt ? a.expiresAt.getTime() : Infinity);
   const allowing = approvals.filter((a) => a.allowScripts).sort((a, b) => expiry(b) - expiry(a))[0];
   const denial = scriptsRule(ctx, allowing ? `approval:${allowing.id}` : undefined, notes);
-  if (!denial && allowing && installScripts(ctx.manifest).length > 0) {
+  if (!denial && allowing && versionInstallScripts(ctx).length > 0) {
     const until = expiry(allowing);
     dependsUntil(Number.isFinite(until) ? until : null);
   }
@@ -395,6 +433,11 @@ export function nextStep(decision: Pick<Decision, 'name' | 'version' | 'code'>):
       return `Use an older version, wait, or ask an admin for an exemption (gatekeeper policy exempt release-age ${decision.name}); run 'gatekeeper explain ${spec}'`;
     case 'EADVISORY':
       return `Use a fixed version; run 'gatekeeper explain ${spec}' for the advisories`;
+    case 'EMANIFESTMISMATCH':
+      return (
+        `npm would act on the tarball's package.json, not on what the registry shows. Use another version or ask the package's maintainer to publish a consistent one; ` +
+        `an admin who accepts the difference can set the rule to warn (gatekeeper policy set manifest warn); run 'gatekeeper explain ${spec}' for details`
+      );
     default:
       return `Run 'gatekeeper explain ${spec}'`;
   }

@@ -1,11 +1,13 @@
 import semver from 'semver';
 import { Advisory, affects, firstPatched, PackageAdvisories, Severity, severityAtLeast } from './advisory';
 import { formatDuration } from './duration';
+import { RULE_FIELDS, TarballInspection } from './inspection';
+import { isLegacyVersion, isSemverVersion } from './versions';
 import { hasInstallScript } from './packument';
 
 /**
- * The supply-chain rules: known advisories, minimum release age (quarantine), install
- * scripts and deprecated versions. Each looks at one version and either finds a reason to
+ * The supply-chain rules: the tarball's own manifest, known advisories, minimum release age
+ * (quarantine), install scripts and deprecated versions. Each looks at one version and either finds a reason to
  * block it (a Denial) or not; the evaluator applies the rule's mode (enforce, warn, off).
  * Pure: the clock, the publish time and the advisories are inputs.
  */
@@ -14,6 +16,8 @@ export type RuleMode = 'enforce' | 'warn' | 'off';
 export const RULE_MODES: readonly RuleMode[] = ['enforce', 'warn', 'off'];
 
 export interface RuleSettings {
+  /** The tarball's package.json must agree with the registry's manifest (name, version, install scripts). */
+  manifest: { mode: RuleMode };
   license: { mode: RuleMode };
   advisories: { mode: RuleMode; severity: Severity; unavailable: 'warn' | 'block' };
   releaseAge: { mode: RuleMode; minimumMs: number; unknownAge: 'block' | 'allow' };
@@ -22,6 +26,7 @@ export interface RuleSettings {
 }
 
 export const DEFAULT_RULES: RuleSettings = {
+  manifest: { mode: 'enforce' },
   license: { mode: 'enforce' },
   advisories: { mode: 'enforce', severity: 'critical', unavailable: 'warn' },
   releaseAge: { mode: 'enforce', minimumMs: 0, unknownAge: 'allow' },
@@ -33,6 +38,7 @@ export const DEFAULT_RULES: RuleSettings = {
 export function ruleSettings(stored: unknown): RuleSettings {
   const s = (stored ?? {}) as Partial<Record<keyof RuleSettings, object>>;
   return {
+    manifest: { ...DEFAULT_RULES.manifest, ...(s.manifest ?? {}) },
     license: { ...DEFAULT_RULES.license, ...(s.license ?? {}) },
     advisories: { ...DEFAULT_RULES.advisories, ...(s.advisories ?? {}) },
     releaseAge: { ...DEFAULT_RULES.releaseAge, ...(s.releaseAge ?? {}) },
@@ -41,7 +47,7 @@ export function ruleSettings(stored: unknown): RuleSettings {
   } as RuleSettings;
 }
 
-export type DenialCode = 'EQUARANTINED' | 'EINSTALLSCRIPTS' | 'EADVISORY' | 'EDEPRECATED' | 'ELICENSE';
+export type DenialCode = 'EQUARANTINED' | 'EINSTALLSCRIPTS' | 'EADVISORY' | 'EDEPRECATED' | 'ELICENSE' | 'EMANIFESTMISMATCH';
 
 export interface Denial {
   code: DenialCode;
@@ -70,6 +76,11 @@ export interface VersionContext {
   /** Undefined: not looked up (private package, or the rule is off). */
   advisories: PackageAdvisories | undefined;
   now: number;
+  /**
+   * What reading the version's tarball found, when it was read. Clients act on the tarball's
+   * package.json, so the manifest, scripts and license rules use the stricter of the two.
+   */
+  inspection?: TarballInspection;
 }
 
 export function advisoryRule(settings: RuleSettings['advisories'], ctx: VersionContext, notes: Note[]): Denial | undefined {
@@ -114,7 +125,8 @@ export function fixVersions(advisories: readonly Advisory[], versions: readonly 
   const fixes = new Map<string, string>();
   for (const a of advisories) {
     // Every fix the source names (one per release line), or the implied first fix.
-    const named = a.fixedIn.length > 0 ? a.fixedIn : [firstPatched(a, versions)];
+    // Fixes are strict semver versions: a legacy key (1.0.0beta) never skips the age gate as one.
+    const named = a.fixedIn.length > 0 ? a.fixedIn.filter((v) => isSemverVersion(v)) : [firstPatched(a, versions)];
     for (const fixed of named) if (fixed) fixes.set(fixed, a.id);
   }
   return fixes;
@@ -152,18 +164,40 @@ export function releaseAgeRule(settings: RuleSettings['releaseAge'], ctx: Versio
   };
 }
 
-/** The install-time scripts a version runs: its own, or node-gyp for a binding.gyp. */
-export function installScripts(manifest: Record<string, unknown> | undefined): string[] {
-  if (!manifest) return [];
-  const scripts = (manifest.scripts ?? {}) as Record<string, unknown>;
-  const found = ['preinstall', 'install', 'postinstall'].filter((s) => typeof scripts[s] === 'string').map((s) => `${s}: ${String(scripts[s])}`);
-  if (found.length === 0 && manifest.gypfile === true) found.push('install: node-gyp rebuild (binding.gyp)');
+const INSTALL_SCRIPT_NAMES = ['preinstall', 'install', 'postinstall'] as const;
+const GYP_SCRIPT = 'install: node-gyp rebuild (binding.gyp)';
+
+/**
+ * The install-time scripts a manifest runs: its own, or node-gyp for a binding.gyp (npm adds
+ * `install: node-gyp rebuild` when there is one, `gypfile` is not false and neither
+ * `install` nor `preinstall` is set; the registry records that as `gypfile: true`).
+ */
+export function installScripts(manifest: Record<string, unknown> | undefined, hasBindingGyp = false): string[] {
+  if (!manifest || typeof manifest !== 'object') return [];
+  const scripts = manifest.scripts && typeof manifest.scripts === 'object' ? (manifest.scripts as Record<string, unknown>) : {};
+  const script = (name: string) => (Object.hasOwn(scripts, name) && typeof scripts[name] === 'string' ? (scripts[name] as string) : undefined);
+  const found: string[] = INSTALL_SCRIPT_NAMES.filter((s) => script(s) !== undefined).map((s) => `${s}: ${script(s)}`);
+  const gyp = manifest.gypfile === true || (hasBindingGyp && manifest.gypfile !== false);
+  if (gyp && script('install') === undefined && script('preinstall') === undefined) found.push(GYP_SCRIPT);
   if (found.length === 0 && hasInstallScript(manifest)) found.push('an install script (hasInstallScript)');
   return found;
 }
 
+/**
+ * The install-time scripts of a version, the stricter of the two manifests: the registry's,
+ * plus those only the tarball's package.json (or its binding.gyp) declares, marked as such.
+ */
+export function versionInstallScripts(ctx: Pick<VersionContext, 'manifest' | 'inspection'>): string[] {
+  const declared = installScripts(ctx.manifest);
+  const inspection = ctx.inspection;
+  if (!inspection) return declared;
+  const manifest = inspection.manifest && typeof inspection.manifest === 'object' ? inspection.manifest : {};
+  const inTarball = installScripts(manifest, inspection.hasBindingGyp === true).filter((s) => !declared.includes(s));
+  return [...declared, ...inTarball.map((s) => `${s} (only in the tarball's package.json)`)];
+}
+
 export function scriptsRule(ctx: VersionContext, allowedBy: string | undefined, notes: Note[]): Denial | undefined {
-  const scripts = installScripts(ctx.manifest);
+  const scripts = versionInstallScripts(ctx);
   if (scripts.length === 0) return undefined;
   const spec = `${ctx.name}@${ctx.version}`;
   if (allowedBy) {
@@ -178,12 +212,49 @@ export function scriptsRule(ctx: VersionContext, allowedBy: string | undefined, 
   };
 }
 
+const FIELD_LABELS: Record<string, string> = { name: 'name', version: 'version', installScripts: 'install scripts' };
+
+/** A value as a message shows it: JSON, on one line, printable ASCII, at most 120 characters. */
+function shown(value: unknown): string {
+  let text: string;
+  try {
+    text = value === undefined ? 'nothing' : (JSON.stringify(value) ?? String(value));
+  } catch {
+    text = String(value);
+  }
+  // eslint-disable-next-line no-control-regex
+  text = text.replace(/[^\x20-\x7e]/g, '?');
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+}
+
+/**
+ * The manifest rule: the tarball's own package.json is what npm acts on, so a version whose
+ * tarball names another package, another version or other install scripts than the registry's
+ * manifest ("manifest confusion") is refused. Applies only when the tarball was inspected.
+ */
+export function manifestRule(ctx: VersionContext): Denial | undefined {
+  const inspection = ctx.inspection;
+  if (!inspection || !Array.isArray(inspection.mismatches)) return undefined;
+  const mismatches = inspection.mismatches.filter((m) => m && RULE_FIELDS.includes(m.field));
+  if (mismatches.length === 0) return undefined;
+  const what = mismatches
+    .map((m) => `${FIELD_LABELS[m.field] ?? m.field}: the registry says ${shown(m.declared)}, the tarball's package.json says ${shown(m.actual)}`)
+    .join('; ');
+  return {
+    code: 'EMANIFESTMISMATCH',
+    ruleId: 'manifest',
+    reason: `${ctx.name}@${ctx.version}: its tarball's package.json differs from the registry's manifest (${what})`,
+    details: { mismatches: mismatches.map((m) => ({ field: m.field, declared: m.declared, actual: m.actual })), integrity: inspection.integrity },
+  };
+}
+
 export function deprecatedRule(ctx: VersionContext): Denial | undefined {
   const message = ctx.manifest?.deprecated;
   if (typeof message !== 'string' || message === '') return undefined;
   return { code: 'EDEPRECATED', ruleId: 'deprecated', reason: `${ctx.name}@${ctx.version} is deprecated: ${message}` };
 }
 
+/** A range a rule may store: a semver range, or an exact legacy version (1.0.0beta). */
 export function isValidRange(range: string): boolean {
-  return semver.validRange(range) !== null;
+  return semver.validRange(range) !== null || isLegacyVersion(range);
 }

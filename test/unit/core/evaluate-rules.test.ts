@@ -1,5 +1,6 @@
 import type { Advisory, PackageAdvisories } from '../../../src/core/advisory';
-import { Approval, Ban, compilePolicy, Decision, evaluate, EvaluationInput, Exemption, PolicySnapshot, RuleMatch, Waiver } from '../../../src/core/policy';
+import type { ManifestMismatch, TarballInspection } from '../../../src/core/inspection';
+import { Approval, Ban, blockMessage, compilePolicy, Decision, evaluate, EvaluationInput, Exemption, PolicySnapshot, RuleMatch, Waiver } from '../../../src/core/policy';
 
 /** A fixed "now" so that no test depends on the real clock. */
 const NOW = Date.UTC(2024, 0, 15, 12, 0, 0);
@@ -58,6 +59,12 @@ const GPL = { name: 'foo', version: '1.0.0', license: 'GPL-3.0-only' };
 const POSTINSTALL = { name: 'foo', version: '1.0.0', license: 'MIT', scripts: { postinstall: 'node steal.js' } };
 const YOUNG = new Date(NOW - HOUR).toISOString();
 
+/** What reading foo@1.0.0's tarball found: its package.json, a binding.gyp, and the differences. */
+function inspection(manifest: Record<string, unknown> = { name: 'foo', version: '1.0.0' }, mismatches: ManifestMismatch[] = [], hasBindingGyp = false): TarballInspection {
+  return { name: 'foo', version: '1.0.0', manifest, hasBindingGyp, mismatches, integrity: 'sha512-AAAA', inspectedAt: new Date(NOW - HOUR) };
+}
+const NAME_MISMATCH: ManifestMismatch = { field: 'name', declared: 'foo', actual: 'evil' };
+
 type Case = {
   rule: string;
   code: Decision['code'];
@@ -70,6 +77,13 @@ type Case = {
 
 /** One input per rule that the rule objects to (and no other rule does). */
 const CASES: Case[] = [
+  {
+    rule: 'manifest',
+    code: 'EMANIFESTMISMATCH',
+    ruleId: 'manifest',
+    rules: (mode) => ({ manifest: { mode } }),
+    input: { inspection: inspection({ name: 'evil', version: '1.0.0' }, [NAME_MISMATCH]) },
+  },
   {
     rule: 'advisories',
     code: 'EADVISORY',
@@ -520,5 +534,208 @@ describe('advisories through evaluate', () => {
     const d = decide(snap, { advisories, versions });
     expect(d.reason).toBe(`foo@1.0.0: ${GHSA} (critical) Remote code execution, fixed in 1.0.1`);
     expect(decide(snap, { version: '1.0.1', advisories, versions }).allowed).toBe(true);
+  });
+});
+
+describe('the manifest rule (the tarball package.json against the registry manifest)', () => {
+  it('is enforced by default and says what differs and what to do', () => {
+    const d = decide(snapshot(), {
+      inspection: inspection({ name: 'evil', version: '9.9.9' }, [NAME_MISMATCH, { field: 'version', declared: '1.0.0', actual: '9.9.9' }]),
+    });
+    expect(d.allowed).toBe(false);
+    expect(d.code).toBe('EMANIFESTMISMATCH');
+    expect(d.ruleId).toBe('manifest');
+    expect(d.reason).toBe(
+      `foo@1.0.0: its tarball's package.json differs from the registry's manifest (name: the registry says "foo", the tarball's package.json says "evil"; version: the registry says "1.0.0", the tarball's package.json says "9.9.9")`,
+    );
+    expect(d.matches[0].details).toEqual({
+      mismatches: [
+        { field: 'name', declared: 'foo', actual: 'evil' },
+        { field: 'version', declared: '1.0.0', actual: '9.9.9' },
+      ],
+      integrity: 'sha512-AAAA',
+    });
+    const message = blockMessage(d);
+    expect(message).toContain("ask the package's maintainer");
+    expect(message).toContain('gatekeeper policy set manifest warn');
+    expect(message).toContain("gatekeeper explain foo@1.0.0");
+  });
+
+  it('fires on an install-scripts mismatch', () => {
+    const d = decide(snapshot({ rules: { scripts: { mode: 'off' } } }), {
+      inspection: inspection({ name: 'foo', version: '1.0.0', scripts: { postinstall: 'node x' } }, [{ field: 'installScripts', declared: {}, actual: { postinstall: 'node x' } }]),
+    });
+    expect(d.code).toBe('EMANIFESTMISMATCH');
+    expect(d.reason).toContain('install scripts: the registry says {}, the tarball\'s package.json says {"postinstall":"node x"}');
+  });
+
+  it('does not fire on license or dependency differences (other rules judge those)', () => {
+    const d = decide(snapshot(), {
+      inspection: inspection({ name: 'foo', version: '1.0.0' }, [
+        { field: 'license', declared: 'MIT', actual: 'MIT' },
+        { field: 'dependencies', declared: {}, actual: { a: '1' } },
+      ]),
+    });
+    expect(d.allowed).toBe(true);
+    expect(d.matches.map((m) => m.rule)).toEqual(['mode']);
+  });
+
+  it('does not apply without an inspection, nor with one that found no difference', () => {
+    for (const input of [{}, { inspection: inspection() }]) {
+      const d = decide(snapshot({ rules: { manifest: { mode: 'enforce' } } }), input);
+      expect(d.allowed).toBe(true);
+      expect(d.matches.some((m) => m.rule === 'manifest')).toBe(false);
+      expect(d.warnings).toEqual([]);
+    }
+  });
+
+  it('comes before every other rule but a ban', () => {
+    const input = { inspection: inspection({ name: 'evil' }, [NAME_MISMATCH]), advisories: known([critical()]) };
+    expect(decide(snapshot(), input).code).toBe('EMANIFESTMISMATCH');
+    expect(decide(snapshot({ bans: [ban('1', 'foo', '*')] }), input).code).toBe('EBANNED');
+  });
+
+  it('keeps display values short and printable', () => {
+    const d = decide(snapshot(), { inspection: inspection({}, [{ field: 'name', declared: 'foo', actual: `x\u0000\n${'y'.repeat(500)}` }]) });
+    expect(d.reason).not.toMatch(/[^\x20-\x7e]/);
+    expect(d.reason.length).toBeLessThan(400);
+  });
+});
+
+describe('install scripts: the stricter of the registry manifest and the tarball', () => {
+  const enforceScripts = { rules: { scripts: { mode: 'enforce' }, manifest: { mode: 'off' } } };
+
+  it('blocks scripts only the tarball declares', () => {
+    const d = decide(snapshot(enforceScripts), { inspection: inspection({ name: 'foo', version: '1.0.0', scripts: { postinstall: 'node steal.js' } }) });
+    expect(d.code).toBe('EINSTALLSCRIPTS');
+    expect(d.reason).toBe("foo@1.0.0 runs install scripts (postinstall: node steal.js (only in the tarball's package.json))");
+  });
+
+  it("blocks a tarball's binding.gyp (npm runs node-gyp rebuild)", () => {
+    const d = decide(snapshot(enforceScripts), { inspection: inspection({ name: 'foo', version: '1.0.0' }, [], true) });
+    expect(d.code).toBe('EINSTALLSCRIPTS');
+    expect(d.matches.find((m) => m.rule === 'scripts')?.details).toEqual({ scripts: ["install: node-gyp rebuild (binding.gyp) (only in the tarball's package.json)"] });
+  });
+
+  it('does not count binding.gyp when the package sets its own install script or gypfile: false', () => {
+    const own = decide(snapshot(enforceScripts), { manifest: { scripts: { install: 'make' } }, inspection: inspection({ scripts: { install: 'make' } }, [], true) });
+    expect(own.matches.find((m) => m.rule === 'scripts')?.details).toEqual({ scripts: ['install: make'] });
+    expect(decide(snapshot(enforceScripts), { inspection: inspection({ gypfile: false }, [], true) }).allowed).toBe(true);
+  });
+
+  it('lists a script both declare once', () => {
+    const d = decide(snapshot(enforceScripts), { manifest: POSTINSTALL, inspection: inspection(POSTINSTALL) });
+    expect(d.reason).toBe('foo@1.0.0 runs install scripts (postinstall: node steal.js)');
+  });
+
+  it('are allowed by an allowScripts approval, whose expiry bounds the decision', () => {
+    const expiresAt = new Date(NOW + HOUR);
+    const d = decide(snapshot({ ...enforceScripts, approvals: [approval('7', 'foo', '*', { allowScripts: true, expiresAt })] }), {
+      inspection: inspection({ scripts: { preinstall: 'x' } }),
+    });
+    expect(d.allowed).toBe(true);
+    expect(d.validUntil).toBe(expiresAt.getTime());
+  });
+
+  it('only warns by default, about the tarball scripts too', () => {
+    const d = decide(snapshot({ rules: { manifest: { mode: 'off' } } }), { inspection: inspection({ scripts: { install: 'x' } }) });
+    expect(d.allowed).toBe(true);
+    expect(d.warnings.map((w) => w.code)).toEqual(['EINSTALLSCRIPTS']);
+  });
+});
+
+describe('licenses: the stricter of the registry manifest and the tarball', () => {
+  const MIT = { name: 'foo', version: '1.0.0', license: 'MIT' };
+
+  it("denies when only the tarball's license is not allowed, and says so", () => {
+    const d = decide(snapshot({ license: MIT_ONLY }), { manifest: MIT, inspection: inspection(GPL) });
+    expect(d.code).toBe('ELICENSE');
+    expect(d.reason).toMatch(/^foo@1\.0\.0: its tarball's package\.json is licensed GPL-3\.0-only.*\(the registry's manifest says MIT\)$/);
+    const match = d.matches.find((m) => m.rule === 'license');
+    expect((match?.details as { license: string; tarball: { license: string } }).license).toBe('MIT');
+    expect((match?.details as { tarball: { license: string } }).tarball.license).toBe('GPL-3.0-only');
+  });
+
+  it("denies when only the registry's license is not allowed", () => {
+    const d = decide(snapshot({ license: MIT_ONLY }), { manifest: GPL, inspection: inspection(MIT) });
+    expect(d.code).toBe('ELICENSE');
+    expect(d.reason).toMatch(/^foo@1\.0\.0 is licensed GPL-3\.0-only/);
+  });
+
+  it('allows when both are allowed', () => {
+    const d = decide(snapshot({ license: MIT_ONLY }), { manifest: MIT, inspection: inspection(MIT) });
+    expect(d.allowed).toBe(true);
+    expect(d.matches.find((m) => m.rule === 'license')?.effect).toBe('allow');
+  });
+
+  it('reads the tarball when the registry has no manifest', () => {
+    const d = decide(snapshot({ license: MIT_ONLY }), { manifest: undefined, inspection: inspection(GPL) });
+    expect(d.code).toBe('ELICENSE');
+    expect(d.reason).toContain("(read from its tarball's package.json)");
+  });
+
+  it("lets a waiver cover the tarball's license too", () => {
+    const d = decide(snapshot({ license: MIT_ONLY, waivers: [waiver('w1', 'foo', '*')] }), { manifest: MIT, inspection: inspection(GPL) });
+    expect(d.allowed).toBe(true);
+    expect(d.matches.map((m) => m.rule)).toEqual(['license', 'waiver', 'mode']);
+  });
+
+  it('follows the license rule mode', () => {
+    const warn = decide(snapshot({ license: MIT_ONLY, rules: { license: { mode: 'warn' } } }), { manifest: MIT, inspection: inspection(GPL) });
+    expect(warn.allowed).toBe(true);
+    expect(warn.warnings.map((w) => w.code)).toEqual(['ELICENSE']);
+    const off = decide(snapshot({ license: MIT_ONLY, rules: { license: { mode: 'off' } } }), { manifest: MIT, inspection: inspection(GPL) });
+    expect(off.allowed).toBe(true);
+    expect(off.warnings).toEqual([]);
+  });
+});
+
+describe('legacy version keys in the rules (express-like)', () => {
+  const LEGACY = ['1.0.0beta', '1.0.0rc2', '2.0.0rc', '3.0.0alpha1'];
+  const quarantine = { rules: { releaseAge: { minimumMs: 3 * DAY } } };
+
+  it('a license waiver with a semver range does not cover a legacy key; an exact one does', () => {
+    const ranged = snapshot({ license: MIT_ONLY, waivers: [waiver('w1', 'foo', '*')] });
+    const exact = snapshot({ license: MIT_ONLY, waivers: [waiver('w2', 'foo', '1.0.0beta')] });
+    expect(decide(ranged, { version: '1.0.0beta', manifest: GPL }).code).toBe('ELICENSE');
+    expect(decide(exact, { version: '1.0.0beta', manifest: GPL }).allowed).toBe(true);
+    expect(decide(exact, { version: '1.0.0rc2', manifest: GPL }).code).toBe('ELICENSE');
+  });
+
+  it('a release-age exemption with a range does not cover a legacy key; an exact one does', () => {
+    const ranged = snapshot({ ...quarantine, exemptions: [exemption('4', 'foo', '*')] });
+    const exact = snapshot({ ...quarantine, exemptions: [exemption('5', 'foo', '2.0.0rc')] });
+    expect(decide(ranged, { version: '2.0.0rc', publishedAt: YOUNG }).code).toBe('EQUARANTINED');
+    expect(decide(exact, { version: '2.0.0rc', publishedAt: YOUNG }).allowed).toBe(true);
+  });
+
+  it('advisories: a ranged advisory does not reach legacy keys, one for every version does, and "fixed in" ignores them', () => {
+    const versions = ['0.9.0', ...LEGACY, '1.0.0', '1.0.1', '2.0.0'];
+    for (const v of LEGACY) {
+      expect(decide(snapshot(), { version: v, advisories: known([critical('<1.0.1')]), versions }).allowed).toBe(true);
+      const d = decide(snapshot(), { version: v, advisories: known([critical('*')]), versions });
+      expect(d.code).toBe('EADVISORY');
+      expect(d.reason).toContain('no fixed version yet');
+    }
+    const d = decide(snapshot(), { version: '1.0.0', advisories: known([critical('<1.0.1')]), versions });
+    expect(d.reason).toContain('fixed in 1.0.1');
+  });
+
+  it('the security-fix fast path works beside legacy keys, and a legacy key is never a fix', () => {
+    const low = { ...critical('<1.0.0'), severity: 'low' as const };
+    const versions = ['0.9.0', ...LEGACY, '1.0.0'];
+    expect(decide(snapshot(quarantine), { publishedAt: YOUNG, versions, advisories: known([low]) }).allowed).toBe(true);
+    expect(decide(snapshot(quarantine), { version: '1.0.0beta', publishedAt: YOUNG, versions, advisories: known([low]) }).code).toBe('EQUARANTINED');
+    const fixedLegacy = { ...low, fixedIn: ['1.0.0beta', '1.0.0'] };
+    expect(decide(snapshot(quarantine), { version: '1.0.0beta', publishedAt: YOUNG, versions, advisories: known([fixedLegacy]) }).code).toBe('EQUARANTINED');
+  });
+
+  it('explains a legacy key in allowlist mode with an exact approval', () => {
+    const d = decide(snapshot({ mode: 'allowlist', approvals: [approval('1', 'foo', '3.0.0alpha1', { allowScripts: true })], rules: { scripts: { mode: 'enforce' } } }), {
+      version: '3.0.0alpha1',
+      manifest: { ...POSTINSTALL, version: '3.0.0alpha1' },
+    });
+    expect(d.allowed).toBe(true);
+    expect(d.ruleId).toBe('approval:1');
   });
 });

@@ -389,3 +389,59 @@ describe('nextStep and blockMessage', () => {
     expect(blockMessage(banned)).toBe("evil@1.0.0 is banned: malware. Run 'gatekeeper explain evil@1.0.0'");
   });
 });
+
+describe('legacy version keys (express-like: 1.0.0beta, 2.0.0rc, 3.0.0alpha1)', () => {
+  const LEGACY = ['1.0.0beta', '1.0.0beta2', '1.0.0rc', '1.0.0rc4', '2.0.0beta', '2.0.0rc', '3.0.0alpha1'];
+
+  it('compiles an exact legacy range (a policy holding one must not become unavailable)', () => {
+    expect(() => compilePolicy(snapshot('allowlist', [approval('1', 'express', '1.0.0beta')], [ban('2', 'express', '2.0.0rc')]))).not.toThrow();
+  });
+
+  it('a semver range approval never allows a legacy key', () => {
+    for (const range of ['*', '^1.0.0-0', '>=1.0.0-0 <4', '1.x']) {
+      const snap = snapshot('allowlist', [approval('1', 'express', range)]);
+      for (const v of LEGACY) expect([range, v, decide(snap, 'express', v).code]).toEqual([range, v, 'ENOTAPPROVED']);
+      expect(decide(snap, 'express', '1.0.0').allowed).toBe(true);
+    }
+  });
+
+  it('a scope approval does not allow legacy keys either', () => {
+    expect(decide(snapshot('allowlist', [approval('1', '@acme/*', '*')]), '@acme/old', '1.0.0beta').code).toBe('ENOTAPPROVED');
+  });
+
+  it('an exact approval (gatekeeper approve express@1.0.0beta) allows just that key', () => {
+    const snap = snapshot('allowlist', [approval('1', 'express', '1.0.0beta')]);
+    const d = decide(snap, 'express', '1.0.0beta');
+    expect(d.allowed).toBe(true);
+    expect(d.ruleId).toBe('approval:1');
+    expect(d.reason).toBe('express@1.0.0beta is approved (express@1.0.0beta)');
+    for (const v of ['1.0.0beta2', '1.0.0-beta', '1.0.0', '1.0.0rc']) expect([v, decide(snap, 'express', v).allowed]).toEqual([v, false]);
+  });
+
+  it('an exact ban bans just that key; a semver range ban does not reach legacy keys', () => {
+    const exact = snapshot('open', [], [ban('5', 'express', '2.0.0rc')]);
+    expect(decide(exact, 'express', '2.0.0rc').code).toBe('EBANNED');
+    expect(decide(exact, 'express', '2.0.0rc2').allowed).toBe(true);
+    expect(decide(exact, 'express', '2.0.0').allowed).toBe(true);
+    const ranged = snapshot('open', [], [ban('6', 'express', '<3')]);
+    expect(decide(ranged, 'express', '2.9.0').code).toBe('EBANNED');
+    expect(decide(ranged, 'express', '2.0.0rc').allowed).toBe(true);
+  });
+
+  it('a ban of the whole package (*, >=0.0.0) covers legacy keys too: failing closed', () => {
+    for (const range of ['*', '>=0.0.0']) {
+      const snap = snapshot('open', [], [ban('7', 'express', range)]);
+      for (const v of LEGACY) expect([range, v, decide(snap, 'express', v).code]).toEqual([range, v, 'EBANNED']);
+    }
+  });
+
+  it('a ban beats an exact approval of a legacy key', () => {
+    const d = decide(snapshot('allowlist', [approval('1', 'express', '1.0.0rc')], [ban('2', 'express', '*')]), 'express', '1.0.0rc');
+    expect(d.code).toBe('EBANNED');
+  });
+
+  it('messages name the legacy key as it is', () => {
+    const d = decide(snapshot('allowlist'), 'express', '3.0.0alpha1');
+    expect(blockMessage(d)).toContain('gatekeeper approve express@3.0.0alpha1');
+  });
+});

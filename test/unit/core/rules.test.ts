@@ -6,6 +6,7 @@ import {
   fixVersions,
   installScripts,
   isValidRange,
+  manifestRule,
   Note,
   releaseAgeRule,
   RULE_MODES,
@@ -13,7 +14,9 @@ import {
   RuleSettings,
   scriptsRule,
   VersionContext,
+  versionInstallScripts,
 } from '../../../src/core/rules';
+import type { TarballInspection } from '../../../src/core/inspection';
 
 /** A fixed "now" so that no test depends on the real clock. */
 const NOW = Date.UTC(2024, 0, 15, 12, 0, 0);
@@ -73,6 +76,7 @@ const ageSettings = (extra: Partial<RuleSettings['releaseAge']> = {}): RuleSetti
 describe('ruleSettings', () => {
   it('has the documented defaults', () => {
     expect(DEFAULT_RULES).toEqual({
+      manifest: { mode: 'enforce' },
       license: { mode: 'enforce' },
       advisories: { mode: 'enforce', severity: 'critical', unavailable: 'warn' },
       releaseAge: { mode: 'enforce', minimumMs: 0, unknownAge: 'allow' },
@@ -106,6 +110,7 @@ describe('ruleSettings', () => {
 
   it('takes every stored value', () => {
     const stored: RuleSettings = {
+      manifest: { mode: 'off' },
       license: { mode: 'warn' },
       advisories: { mode: 'off', severity: 'low', unavailable: 'block' },
       releaseAge: { mode: 'warn', minimumMs: DAY, unknownAge: 'block' },
@@ -115,8 +120,8 @@ describe('ruleSettings', () => {
     expect(ruleSettings(stored)).toEqual(stored);
   });
 
-  it('keeps only the five rules', () => {
-    expect(Object.keys(ruleSettings({ bogus: { mode: 'enforce' } })).sort()).toEqual(['advisories', 'deprecated', 'license', 'releaseAge', 'scripts']);
+  it('keeps only the six rules', () => {
+    expect(Object.keys(ruleSettings({ bogus: { mode: 'enforce' } })).sort()).toEqual(['advisories', 'deprecated', 'license', 'manifest', 'releaseAge', 'scripts']);
   });
 
   it('treats a null rule entry as missing', () => {
@@ -398,6 +403,67 @@ describe('installScripts', () => {
   });
 });
 
+describe('installScripts with a binding.gyp, and versionInstallScripts', () => {
+  const inspected = (manifest: Record<string, unknown>, hasBindingGyp = false) => ({
+    name: 'foo',
+    version: '1.0.0',
+    manifest,
+    hasBindingGyp,
+    mismatches: [],
+    integrity: 'sha512-AAAA',
+    inspectedAt: new Date(NOW),
+  });
+
+  it('adds node-gyp rebuild for a binding.gyp unless install/preinstall is set or gypfile is false (as npm does)', () => {
+    expect(installScripts({}, true)).toEqual(['install: node-gyp rebuild (binding.gyp)']);
+    expect(installScripts({ scripts: { postinstall: 'x' } }, true)).toEqual(['postinstall: x', 'install: node-gyp rebuild (binding.gyp)']);
+    expect(installScripts({ scripts: { preinstall: 'y' } }, true)).toEqual(['preinstall: y']);
+    expect(installScripts({ gypfile: false }, true)).toEqual([]);
+  });
+
+  it('ignores inherited and malformed scripts', () => {
+    expect(installScripts(JSON.parse('{"scripts":{"__proto__":{"install":"x"}}}'))).toEqual([]);
+    expect(installScripts({ scripts: 'postinstall' })).toEqual([]);
+    expect(installScripts({ scripts: null })).toEqual([]);
+  });
+
+  it('is the registry manifest alone without an inspection', () => {
+    expect(versionInstallScripts({ manifest: { scripts: { install: 'a' } } })).toEqual(['install: a']);
+  });
+
+  it("adds what only the tarball declares, marked, and lists shared ones once", () => {
+    expect(
+      versionInstallScripts({ manifest: { scripts: { install: 'a' } }, inspection: inspected({ scripts: { install: 'a', postinstall: 'b' } }, true) }),
+    ).toEqual(['install: a', "postinstall: b (only in the tarball's package.json)"]);
+    expect(versionInstallScripts({ manifest: {}, inspection: inspected({}, true) })).toEqual([
+      "install: node-gyp rebuild (binding.gyp) (only in the tarball's package.json)",
+    ]);
+  });
+});
+
+describe('manifestRule', () => {
+  const withMismatches = (mismatches: TarballInspection['mismatches']): VersionContext =>
+    ctx({ inspection: { name: 'foo', version: '1.0.0', manifest: {}, hasBindingGyp: false, mismatches, integrity: 'sha1-x', inspectedAt: new Date(NOW) } });
+
+  it('does not apply without an inspection', () => {
+    expect(manifestRule(ctx())).toBeUndefined();
+  });
+
+  it('fires on name, version and installScripts mismatches only', () => {
+    expect(manifestRule(withMismatches([{ field: 'license', declared: 'MIT', actual: 'GPL-3.0' }]))).toBeUndefined();
+    expect(manifestRule(withMismatches([{ field: 'dependencies', declared: {}, actual: { x: '1' } }]))).toBeUndefined();
+    for (const field of ['name', 'version', 'installScripts'] as const) {
+      const denial = manifestRule(withMismatches([{ field, declared: 'a', actual: 'b' }]));
+      expect(denial).toMatchObject({ code: 'EMANIFESTMISMATCH', ruleId: 'manifest' });
+    }
+  });
+
+  it('shows values as JSON, and absent values as nothing', () => {
+    const denial = manifestRule(withMismatches([{ field: 'installScripts', declared: undefined, actual: { install: 'x' } }]));
+    expect(denial?.reason).toBe(`foo@1.0.0: its tarball's package.json differs from the registry's manifest (install scripts: the registry says nothing, the tarball's package.json says {"install":"x"})`);
+  });
+});
+
 describe('scriptsRule', () => {
   it('does nothing for a version without install scripts', () => {
     const notes: Note[] = [];
@@ -477,5 +543,34 @@ describe('fixVersions across release lines', () => {
       ['1.2.4', '1.2.5', '2.0.2', '2.0.3'],
     );
     expect([...fixes.keys()].sort()).toEqual(['1.2.5', '2.0.3']);
+  });
+});
+
+describe('legacy version keys in the rules (express-like)', () => {
+  it('isValidRange accepts an exact legacy version', () => {
+    expect(isValidRange('1.0.0beta')).toBe(true);
+    expect(isValidRange('^1.0.0beta')).toBe(false);
+  });
+
+  it('fixVersions tolerates legacy keys and never names one as a fix', () => {
+    const versions = ['0.9.0', '1.0.0beta', '1.0.0rc', '1.0.0', '2.0.0rc'];
+    const fixes = fixVersions([advisory(GHSA_A, 'high', '<1.0.0'), advisory(GHSA_B, 'low', '*', { fixedIn: ['2.0.0rc', '2.0.0'] })], versions);
+    expect([...fixes.entries()]).toEqual([
+      ['1.0.0', GHSA_A],
+      ['2.0.0', GHSA_B],
+    ]);
+  });
+
+  it('advisoryRule on a legacy key: only an advisory for every version applies, and its fix is found without throwing', () => {
+    const notes: Note[] = [];
+    const versions = ['1.0.0beta', '1.0.0', '1.0.1'];
+    expect(advisoryRule(advisorySettings(), ctx({ version: '1.0.0beta', versions, advisories: known([advisory(GHSA_A, 'critical', '<1.0.1')]) }), notes)).toBeUndefined();
+    const denial = advisoryRule(advisorySettings(), ctx({ version: '1.0.0beta', versions, advisories: known([advisory(GHSA_A, 'critical', '*', { fixedIn: ['1.0.1'] })]) }), notes);
+    expect(denial?.reason).toBe(`foo@1.0.0beta: ${GHSA_A} (critical) title of ${GHSA_A}, fixed in 1.0.1`);
+  });
+
+  it('releaseAgeRule quarantines a young legacy key', () => {
+    const denial = releaseAgeRule(ageSettings(), ctx({ version: '2.0.0rc', publishedAt: new Date(NOW - HOUR).toISOString(), versions: ['2.0.0rc', '2.0.0'] }), undefined, [], () => undefined);
+    expect(denial?.code).toBe('EQUARANTINED');
   });
 });
