@@ -7,7 +7,8 @@ import { describeLicense, parseLicense } from '../core/license';
 import { filterPackument, FilterResult, Packument } from '../core/packument';
 import { Approval, Ban, blockMessage, Decision, EvaluationInput, Exemption, POLICY_MODES, PolicyMode } from '../core/policy';
 import type { AdvisoryService } from './advisories';
-import { clampLimit, decodeCursor, Page } from '../db/pagination';
+import type { InspectionService } from './inspections';
+import { clampLimit, decodeCursor, INT4_MAX, Page, parseRowId } from '../db/pagination';
 import type { Repositories, Store } from '../db/store';
 import { Actor, auditEntry, AuditWriter } from './audit';
 import type { PolicyCache } from './policy-cache';
@@ -40,7 +41,37 @@ export interface EntryCheck {
   reason: string;
 }
 
-export const MAX_ENTRIES = 20_000;
+/**
+ * The most entries one request may carry (lockfile checks, license reports, batch requests,
+ * projects): more is a 413 EPAYLOADTOOLARGE, as is a body beyond the admin API's 1 MB
+ * (ADMIN_BODY_LIMIT in src/admin/router.ts). Bounds the work of one request; statements are
+ * chunked (src/db/batch.ts) so none nears PostgreSQL's 65,535 parameters.
+ */
+export const MAX_BATCH_ENTRIES = 5_000;
+
+/** Throws 400 unless `input` is a list, 413 when it has more than MAX_BATCH_ENTRIES entries. */
+export function assertBatch(input: unknown, field: string, shape: string): unknown[] {
+  if (!Array.isArray(input)) throw validation(`${field} must be a list of ${shape}`);
+  if (input.length > MAX_BATCH_ENTRIES) {
+    throw new GatekeeperError(
+      'EPAYLOADTOOLARGE',
+      `${field} has ${input.length} entries; at most ${MAX_BATCH_ENTRIES} are accepted at once. Split the list into parts of at most ${MAX_BATCH_ENTRIES} and send each`,
+    );
+  }
+  return input;
+}
+
+/** The latest expiry accepted: PostgreSQL and every client can store and show it. */
+const LATEST_EXPIRY = Date.UTC(9999, 11, 31);
+
+/** `parseExpiry`, bounded: an expiry beyond the year 9999 (`--expires 999999w`) is a 400. */
+export function boundedExpiry(input: { expiresAt?: unknown; expiresIn?: unknown }, now: number): Date | null {
+  const expiresAt = parseExpiry(input, now);
+  if (expiresAt !== null && !(expiresAt.getTime() <= LATEST_EXPIRY)) {
+    throw validation('an expiry must lie before the year 10000; give a shorter duration or an earlier date');
+  }
+  return expiresAt;
+}
 
 export interface ListQuery {
   name?: string;
@@ -56,6 +87,7 @@ export interface ListQuery {
 export class GovernanceService {
   manifests: ManifestSource | undefined;
   advisories: AdvisoryService | undefined;
+  inspections: InspectionService | undefined;
 
   constructor(
     private readonly store: Store,
@@ -66,9 +98,9 @@ export class GovernanceService {
 
   // Decisions (hot path: no database round trip while the cache is valid)
 
-  /** Loads what deciding this package needs besides the policy (its advisories). */
+  /** Loads what deciding this package needs besides the policy (its advisories and tarball inspections). */
   async prepare(packument: Packument): Promise<void> {
-    await this.advisories?.prepare(packument.name, Object.keys(packument.versions ?? {}));
+    await Promise.all([this.advisories?.prepare(packument.name, Object.keys(packument.versions ?? {})), this.inspections?.prepare(packument.name)]);
   }
 
   private input(packument: Packument | undefined, name: string, version: string): Omit<EvaluationInput, 'now'> {
@@ -79,6 +111,7 @@ export class GovernanceService {
       publishedAt: packument ? (packument.time?.[version] ?? null) : undefined,
       versions: packument ? Object.keys(packument.versions ?? {}) : undefined,
       advisories: this.advisories?.known(name),
+      inspection: this.inspections?.known(name, version),
     };
   }
 
@@ -154,9 +187,7 @@ export class GovernanceService {
    * packument is read once (from storage, which syncs the upstream), a few at a time.
    */
   async checkEntries(input: unknown, concurrency = 8): Promise<EntryCheck[]> {
-    if (!Array.isArray(input)) throw validation('entries must be a list of {name, version}');
-    if (input.length > MAX_ENTRIES) throw validation(`at most ${MAX_ENTRIES} entries can be checked at once`);
-    const entries = input.map((e, i) => {
+    const entries = assertBatch(input, 'entries', '{name, version}').map((e, i) => {
       const entry = e as { name?: unknown; version?: unknown };
       try {
         return { name: assertPackageName(entry?.name), version: assertVersion(entry?.version) };
@@ -284,7 +315,7 @@ export class GovernanceService {
     const range = assertRange(input.range);
     if (isScopeWildcard(pattern) && range !== '*') throw validation('a scope wildcard approval covers every version; leave the range out');
     const reason = optionalText(input.reason, 'reason') ?? 'approved';
-    const expiresAt = parseExpiry(input, this.now());
+    const expiresAt = boundedExpiry(input, this.now());
     try {
       return await this.change(actor, `an approval for ${pattern}@${range}`, async (repos) => {
         const allowScripts = input.allowScripts === true;
@@ -411,9 +442,8 @@ function optionalText(value: unknown, field: string): string | undefined {
   return value.trim();
 }
 
+/** The id of a row of an `integer` column (every admin :id): 1 to 2,147,483,647, else a 400. */
 export function parseId(value: unknown): number {
-  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : NaN;
-  if (!Number.isInteger(n) || n <= 0) throw validation(`'${String(value)}' is not a valid id`);
-  return n;
+  return parseRowId(value, INT4_MAX);
 }
 

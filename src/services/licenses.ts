@@ -1,5 +1,4 @@
 import { GatekeeperError, validation } from '../core/errors';
-import { parseExpiry } from '../core/duration';
 import { licensePolicyEntryError } from '../core/license';
 import { assertPackageName, assertRange } from '../core/names';
 import type { Waiver } from '../core/policy';
@@ -7,7 +6,7 @@ import { clampLimit, decodeCursor, Page } from '../db/pagination';
 import type { Store } from '../db/store';
 import { Actor, auditEntry } from './audit';
 import type { EntryCheck, GovernanceService, ListQuery } from './governance';
-import { parseId } from './governance';
+import { boundedExpiry, parseId } from './governance';
 import type { PolicyCache } from './policy-cache';
 import { changePolicy } from './policy-change';
 
@@ -72,7 +71,7 @@ export class LicenseService {
       throw validation('a waiver needs a reason (at most 2000 characters)');
     }
     const reason = input.reason.trim();
-    const expiresAt = parseExpiry(input, this.now());
+    const expiresAt = boundedExpiry(input, this.now());
     return changePolicy(this.store, this.cache, actor, `a waiver for ${name}@${range}`, async (repos) => {
       const waiver = await repos.policy.saveWaiver({ name, range, reason, approvedBy: actor.username, expiresAt });
       await repos.audit.save(

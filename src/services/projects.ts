@@ -1,7 +1,15 @@
-import { validation } from '../core/errors';
+import { GatekeeperError, validation } from '../core/errors';
 import { assertPackageName, assertVersion } from '../core/names';
 import type { Store } from '../db/store';
 import { Actor, auditEntry } from './audit';
+import { assertBatch } from './governance';
+
+/** Optional text of at most `max` characters; absent or empty gives undefined. */
+function optionalText(value: unknown, field: string, max: number): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string' || value.length > max) throw validation(`${field} must be text of at most ${max} characters`);
+  return value;
+}
 
 export interface ProjectInput {
   name?: unknown;
@@ -15,23 +23,38 @@ export class ProjectsService {
   constructor(private readonly store: Store) {}
 
   async record(actor: Actor, input: ProjectInput): Promise<{ id: number; name: string; version: string; packages: number }> {
-    if (typeof input.name !== 'string' || input.name.trim() === '' || input.name.length > 214) throw validation('a project needs a name (from its package.json)');
-    const version = typeof input.version === 'string' && input.version ? input.version : '0.0.0';
-    const format = typeof input.format === 'string' ? input.format : 'unknown';
-    if (!Array.isArray(input.entries)) throw validation('entries must be a list of {name, version, integrity}');
-    const members = (input.entries as Array<{ name?: unknown; version?: unknown; integrity?: unknown; dev?: unknown }>).map((e) => ({
-      name: assertPackageName(e?.name),
-      version: assertVersion(e?.version),
-      integrity: typeof e?.integrity === 'string' ? e.integrity : null,
-      dev: e?.dev === true,
-    }));
+    if (typeof input.name !== 'string' || input.name.trim() === '' || input.name.length > 214) throw validation('a project needs a name (from its package.json) of at most 214 characters');
+    const version = optionalText(input.version, 'version', 256) ?? '0.0.0';
+    const format = optionalText(input.format, 'format', 64) ?? 'unknown';
+    // One row per name@version (the table's key): a repeated entry is dev-only only if every copy is.
+    const members = new Map<string, { name: string; version: string; integrity: string | null; dev: boolean }>();
+    for (const [i, e] of assertBatch(input.entries, 'entries', '{name, version, integrity}').entries()) {
+      const entry = e as { name?: unknown; version?: unknown; integrity?: unknown; dev?: unknown } | null;
+      let member: { name: string; version: string; integrity: string | null; dev: boolean };
+      try {
+        member = {
+          name: assertPackageName(entry?.name),
+          version: assertVersion(entry?.version),
+          integrity: optionalText(entry?.integrity, 'integrity', 1024) ?? null,
+          dev: entry?.dev === true,
+        };
+      } catch (err) {
+        throw new GatekeeperError((err as GatekeeperError).code ?? 'EVALIDATION', `entries[${i}]: ${(err as Error).message}`);
+      }
+      const key = `${member.name}@${member.version}`;
+      const seen = members.get(key);
+      if (seen) {
+        seen.dev = seen.dev && member.dev;
+        seen.integrity ??= member.integrity;
+      } else members.set(key, member);
+    }
     const name = input.name.trim();
     const id = await this.store.transaction(async (repos) => {
-      const projectId = await repos.projects.save({ name, version, lockfileFormat: format, recordedBy: actor.username }, members);
-      await repos.audit.save(auditEntry(actor, 'project.record', { details: { project: name, version, packages: members.length } }));
+      const projectId = await repos.projects.save({ name, version, lockfileFormat: format, recordedBy: actor.username }, [...members.values()]);
+      await repos.audit.save(auditEntry(actor, 'project.record', { details: { project: name, version, packages: members.size } }));
       return projectId;
     });
-    return { id, name, version, packages: members.length };
+    return { id, name, version, packages: members.size };
   }
 
   async usage(nameInput: string, versionInput: string | undefined) {

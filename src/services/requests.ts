@@ -7,12 +7,13 @@ import type { VersionManifest } from '../core/policy';
 import type { Decision } from '../core/policy';
 import { PackumentFetcher, resolveTree, ResolveResult } from '../core/resolve';
 import { can } from '../core/roles';
+import { chunks } from '../db/batch';
 import { isUniqueViolation } from '../db/errors';
 import { clampLimit, decodeCursor, Page } from '../db/pagination';
 import { PackageRequest, REQUEST_STATUSES, RequestStatus } from '../db/repositories/requests';
 import type { Repositories, Store } from '../db/store';
 import { Actor, auditEntry } from './audit';
-import type { GovernanceService } from './governance';
+import { assertBatch, type GovernanceService } from './governance';
 import type { Principal } from './identity';
 import type { PolicyCache } from './policy-cache';
 import { changePolicy } from './policy-change';
@@ -59,6 +60,13 @@ function versionCheck(version: string, manifest: VersionManifest, decision: Deci
     code: decision.code,
     reason: decision.reason,
   };
+}
+
+/** Free text from a client (a reason, a comment): absent, or text of at most 2000 characters. */
+function optionalComment(value: unknown, field: string): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' || value.length > 2000) throw validation(`${field} must be text of at most 2000 characters`);
+  return value.trim() === '' ? undefined : value.trim();
 }
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
@@ -190,34 +198,49 @@ export class RequestsService {
   }
 
   /** Files one request per blocked name@version (a lockfile's), as one batch. */
+  /**
+   * Files one request per blocked name@version (a lockfile's), as one batch: at most
+   * MAX_BATCH_ENTRIES entries (else 413), looked up and inserted a chunk of rows per statement.
+   */
   async createBatch(actor: Actor, input: { entries?: unknown; reason?: unknown }): Promise<{ created: PackageRequest[]; alreadyOpen: string[]; allowed: number }> {
-    if (!Array.isArray(input.entries)) throw validation('entries must be a list of {name, version}');
-    const reason = typeof input.reason === 'string' && input.reason.trim() !== '' ? input.reason.trim() : 'needed by a lockfile';
+    const entries = assertBatch(input.entries, 'entries', '{name, version}');
+    const reason = optionalComment(input.reason, 'reason') ?? 'needed by a lockfile';
     const policy = this.cache.current();
     const blocked = new Map<string, { name: string; version: string }>();
     let allowed = 0;
-    for (const e of input.entries as Array<{ name?: unknown; version?: unknown }>) {
-      const name = assertPackageName(e?.name);
-      const version = assertVersion(e?.version);
+    for (const [i, e] of entries.entries()) {
+      const entry = e as { name?: unknown; version?: unknown } | null;
+      let name: string;
+      let version: string;
+      try {
+        name = assertPackageName(entry?.name);
+        version = assertVersion(entry?.version);
+      } catch (err) {
+        throw new GatekeeperError((err as GatekeeperError).code ?? 'EVALIDATION', `entries[${i}]: ${(err as Error).message}`);
+      }
       const d = this.governance.cache.decide(policy, { name, version, manifest: undefined }, false);
       if (d.allowed) allowed++;
       else blocked.set(`${name}@${version}`, { name, version });
     }
-    return this.store.transaction(async (repos) => {
-      const created: PackageRequest[] = [];
-      const alreadyOpen: string[] = [];
-      for (const { name, version } of blocked.values()) {
-        if (await repos.requests.findPending(name, version)) {
-          alreadyOpen.push(`${name}@${version}`);
-          continue;
+    try {
+      return await this.store.transaction(async (repos) => {
+        const specs = [...blocked.values()].map(({ name, version }) => ({ name, range: version }));
+        const open = await repos.requests.findPendingMany(specs);
+        const alreadyOpen = specs.filter((s) => open.has(`${s.name}@${s.range}`)).map((s) => `${s.name}@${s.range}`);
+        const created = await repos.requests.saveMany(
+          specs.filter((s) => !open.has(`${s.name}@${s.range}`)).map((s) => ({ ...s, reason, requester: actor.username, summary: 'filed from a lockfile' })),
+        );
+        for (const part of chunks(created)) {
+          await repos.audit.saveMany(part.map((c) => auditEntry(actor, 'request.create', { package: c.name, details: { id: c.id, range: c.range, batch: true } })));
         }
-        created.push(await repos.requests.save({ name, range: version, reason, requester: actor.username, summary: 'filed from a lockfile' }));
+        return { created, alreadyOpen, allowed };
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) {
+        throw new GatekeeperError('ECONFLICT', 'another request for one of these packages was filed at the same moment; send the batch again (open requests are skipped)');
       }
-      if (created.length > 0) {
-        await repos.audit.saveMany(created.map((c) => auditEntry(actor, 'request.create', { package: c.name, details: { id: c.id, range: c.range, batch: true } })));
-      }
-      return { created, alreadyOpen, allowed };
-    });
+      throw err;
+    }
   }
 
   async list(principal: Principal | undefined, query: { status?: string; mine?: string; cursor?: string; limit?: unknown }): Promise<Page<PackageRequest>> {
@@ -240,7 +263,7 @@ export class RequestsService {
   }
 
   async approve(actor: Actor, id: number, input: { comment?: unknown; withDependencies?: unknown }): Promise<RequestView> {
-    const comment = typeof input.comment === 'string' ? input.comment : null;
+    const comment = optionalComment(input.comment, 'comment') ?? null;
     return changePolicy(this.store, this.cache, actor, 'the request', async (repos) => {
       const request = await repos.requests.find(id);
       if (!request) throw new GatekeeperError('ENOTFOUND', `there is no request ${id}`);
@@ -270,7 +293,7 @@ export class RequestsService {
   }
 
   async close(actor: Actor, principal: Principal | undefined, id: number, status: 'rejected' | 'cancelled', input: { comment?: unknown }): Promise<RequestView> {
-    const comment = typeof input.comment === 'string' ? input.comment : null;
+    const comment = optionalComment(input.comment, 'comment') ?? null;
     return this.store.transaction(async (repos) => {
       const request = await repos.requests.find(id);
       if (!request || (status === 'cancelled' && !isAdmin(principal) && request.requester !== principal?.username)) {
@@ -292,7 +315,7 @@ export class RequestsService {
   async approveTree(actor: Actor, input: { name?: unknown; range?: unknown; reason?: unknown }): Promise<{ approved: string[]; alreadyAllowed: string[] }> {
     const name = assertPackageName(input.name);
     const range = assertRange(input.range);
-    const reason = typeof input.reason === 'string' && input.reason ? input.reason : 'approved with its dependencies';
+    const reason = optionalComment(input.reason, 'reason') ?? 'approved with its dependencies';
     const packuments = new Map<string, Packument | undefined>();
     const tree = await resolveTree(name, range, async (n) => {
       const p = await this.upstream(n);

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Advisory, Severity } from '../../core/advisory';
+import { chunks } from '../batch';
 
 interface AdvisoryRow {
   package: string;
@@ -46,16 +47,21 @@ export class AdvisoryRepository {
   async listMany(names: readonly string[]): Promise<Map<string, Advisory[]>> {
     const out = new Map<string, Advisory[]>(names.map((n) => [n, []]));
     if (names.length === 0) return out;
-    const rows = await this.db<AdvisoryRow>('advisories').whereIn('package', names as string[]).orderBy(['package', 'key']);
-    for (const row of rows) out.get(row.package)?.push(toAdvisory(row));
+    for (const part of chunks(names)) {
+      const rows = await this.db<AdvisoryRow>('advisories').whereIn('package', part).orderBy(['package', 'key']);
+      for (const row of rows) out.get(row.package)?.push(toAdvisory(row));
+    }
     return out;
   }
 
   /** When the upstream last answered for each of these packages, in one query. */
   async checkedAt(names: readonly string[]): Promise<Map<string, Date | null>> {
-    if (names.length === 0) return new Map();
-    const rows = await this.db('advisory_checks').whereIn('package', names as string[]).select('package', 'checked_at');
-    return new Map(rows.map((r: { package: string; checked_at: Date | null }) => [r.package, r.checked_at]));
+    const out = new Map<string, Date | null>();
+    for (const part of chunks(names)) {
+      const rows = await this.db('advisory_checks').whereIn('package', part).select('package', 'checked_at');
+      for (const r of rows as Array<{ package: string; checked_at: Date | null }>) out.set(r.package, r.checked_at);
+    }
+    return out;
   }
 
   async listAll(limit: number): Promise<Advisory[]> {
@@ -68,7 +74,30 @@ export class AdvisoryRepository {
     await this.upsert(advisories);
   }
 
+  /**
+   * Inserts or updates advisories, a chunk of rows per statement. One statement cannot touch a
+   * row twice, so entries with the same package and key (an OSV document naming a package in
+   * two `affected` entries, a document imported twice in one array) become one: their ranges
+   * joined with `||`, their fixes united.
+   */
   async upsert(advisories: Advisory[]): Promise<void> {
+    const merged = new Map<string, Advisory>();
+    for (const a of advisories) {
+      const id = `${a.name} ${a.key}`;
+      const seen = merged.get(id);
+      if (!seen) merged.set(id, a);
+      else if (seen.vulnerableVersions !== a.vulnerableVersions || a.fixedIn.some((v) => !seen.fixedIn.includes(v))) {
+        merged.set(id, {
+          ...a,
+          vulnerableVersions: seen.vulnerableVersions === a.vulnerableVersions ? a.vulnerableVersions : `${seen.vulnerableVersions} || ${a.vulnerableVersions}`,
+          fixedIn: [...new Set([...seen.fixedIn, ...a.fixedIn])],
+        });
+      }
+    }
+    for (const part of chunks([...merged.values()])) await this.insertOrUpdate(part);
+  }
+
+  private async insertOrUpdate(advisories: Advisory[]): Promise<void> {
     if (advisories.length === 0) return;
     await this.db('advisories')
       .insert(

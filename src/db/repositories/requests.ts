@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { chunks } from '../batch';
 import { Page, toPage } from '../pagination';
 
 export type RequestStatus = 'pending' | 'approved' | 'rejected' | 'cancelled';
@@ -71,24 +72,48 @@ export interface NewRequest {
   summary?: string;
 }
 
+function requestRow(r: NewRequest) {
+  return {
+    name: r.name,
+    range: r.range,
+    reason: r.reason,
+    requester: r.requester,
+    source_request_id: r.sourceRequestId ?? null,
+    with_dependencies: r.withDependencies ?? false,
+    checks: JSON.stringify(r.checks ?? {}) as unknown as Record<string, unknown>,
+    summary: r.summary ?? '',
+  };
+}
+
 export class RequestRepository {
   constructor(private readonly db: Knex) {}
 
   /** Throws the unique violation (23505) of package_requests_one_pending for a duplicate open request. */
   async save(r: NewRequest): Promise<PackageRequest> {
-    const [row] = await this.db<RequestRow>('package_requests')
-      .insert({
-        name: r.name,
-        range: r.range,
-        reason: r.reason,
-        requester: r.requester,
-        source_request_id: r.sourceRequestId ?? null,
-        with_dependencies: r.withDependencies ?? false,
-        checks: JSON.stringify(r.checks ?? {}) as unknown as Record<string, unknown>,
-        summary: r.summary ?? '',
-      })
-      .returning('*');
+    const [row] = await this.db<RequestRow>('package_requests').insert(requestRow(r)).returning('*');
     return toRequest(row);
+  }
+
+  /** Saves many requests, in statements of at most ROWS_PER_STATEMENT rows; in input order. */
+  async saveMany(requests: readonly NewRequest[]): Promise<PackageRequest[]> {
+    const out: PackageRequest[] = [];
+    for (const part of chunks(requests)) {
+      const rows = (await this.db<RequestRow>('package_requests').insert(part.map(requestRow)).returning('*')) as RequestRow[];
+      out.push(...rows.sort((a, b) => a.id - b.id).map(toRequest));
+    }
+    return out;
+  }
+
+  /** The open requests among these name/range pairs, keyed `name@range`; a few hundred pairs per query. */
+  async findPendingMany(specs: ReadonlyArray<{ name: string; range: string }>): Promise<Map<string, PackageRequest>> {
+    const out = new Map<string, PackageRequest>();
+    for (const part of chunks(specs, 500)) {
+      const rows = (await this.db<RequestRow>('package_requests')
+        .where({ status: 'pending' })
+        .whereIn(['name', 'range'], part.map((s) => [s.name, s.range]))) as RequestRow[];
+      for (const row of rows) out.set(`${row.name}@${row.range}`, toRequest(row));
+    }
+    return out;
   }
 
   async find(id: number): Promise<PackageRequest | undefined> {
@@ -143,10 +168,8 @@ export class ProjectRepository {
       .returning('id');
     const id = row.id as number;
     await this.db('project_packages').where({ project_id: id }).del();
-    for (let i = 0; i < members.length; i += 1000) {
-      await this.db('project_packages').insert(
-        members.slice(i, i + 1000).map((m) => ({ project_id: id, name: m.name, version: m.version, integrity: m.integrity ?? null, dev: m.dev ?? false })),
-      );
+    for (const part of chunks(members)) {
+      await this.db('project_packages').insert(part.map((m) => ({ project_id: id, name: m.name, version: m.version, integrity: m.integrity ?? null, dev: m.dev ?? false })));
     }
     return id;
   }
