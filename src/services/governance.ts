@@ -7,7 +7,6 @@ import { describeLicense, parseLicense } from '../core/license';
 import { filterPackument, FilterResult, Packument } from '../core/packument';
 import { Approval, Ban, blockMessage, Decision, EvaluationInput, Exemption, POLICY_MODES, PolicyMode } from '../core/policy';
 import type { AdvisoryService } from './advisories';
-import type { InspectionService } from './inspections';
 import { clampLimit, decodeCursor, INT4_MAX, Page, parseRowId } from '../db/pagination';
 import type { Repositories, Store } from '../db/store';
 import { Actor, auditEntry, AuditWriter } from './audit';
@@ -87,7 +86,6 @@ export interface ListQuery {
 export class GovernanceService {
   manifests: ManifestSource | undefined;
   advisories: AdvisoryService | undefined;
-  inspections: InspectionService | undefined;
 
   constructor(
     private readonly store: Store,
@@ -98,9 +96,9 @@ export class GovernanceService {
 
   // Decisions (hot path: no database round trip while the cache is valid)
 
-  /** Loads what deciding this package needs besides the policy (its advisories and tarball inspections). */
+  /** Loads what deciding this package needs besides the policy (its advisories). */
   async prepare(packument: Packument): Promise<void> {
-    await Promise.all([this.advisories?.prepare(packument.name, Object.keys(packument.versions ?? {})), this.inspections?.prepare(packument.name)]);
+    await this.advisories?.prepare(packument.name, Object.keys(packument.versions ?? {}));
   }
 
   private input(packument: Packument | undefined, name: string, version: string): Omit<EvaluationInput, 'now'> {
@@ -111,7 +109,6 @@ export class GovernanceService {
       publishedAt: packument ? (packument.time?.[version] ?? null) : undefined,
       versions: packument ? Object.keys(packument.versions ?? {}) : undefined,
       advisories: this.advisories?.known(name),
-      inspection: this.inspections?.known(name, version),
     };
   }
 
