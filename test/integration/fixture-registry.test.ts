@@ -4,10 +4,12 @@
  */
 import { existsSync } from 'fs';
 import { readFile } from 'fs/promises';
+import http from 'http';
 import path from 'path';
 import { gunzipSync, gzipSync } from 'zlib';
 import { startFixtureRegistry, type FixtureRegistry } from '../support/fixture-registry';
 import { createNpmEnv, makeProject, nerfDart, type NpmEnv } from '../support/npm';
+import { readTarballManifest } from '../../src/core/tarball-manifest';
 import { buildTarball, integrityOf, shasumOf } from '../support/tarball';
 
 /** Lists entry names of an uncompressed ustar archive. */
@@ -334,5 +336,155 @@ describe('fixture registry with the real npm CLI', () => {
       await noticeRegistry.close();
     }
     expect(existsSync(env.dir)).toBe(false);
+  });
+});
+
+describe('fixture registry fault hooks', () => {
+  let registry: FixtureRegistry;
+  let other: FixtureRegistry;
+
+  beforeAll(async () => {
+    other = await startFixtureRegistry([{ name: 'elsewhere', versions: [{ version: '1.0.0' }] }]);
+    registry = await startFixtureRegistry([
+      { name: 'plain', versions: [{ version: '1.0.0', license: 'MIT' }] },
+      { name: '@acme/plain', versions: [{ version: '1.0.0' }] },
+      {
+        name: 'liar',
+        versions: [
+          { version: '1.0.0', license: 'MIT', tarballPackageJson: { scripts: { postinstall: 'node evil.js' }, license: 'GPL-3.0-only' } },
+          { version: '1.1.0', tarballPackageJson: { name: 'someone-else', version: '9.9.9' } },
+          { version: '1.2.0', wrongIntegrity: true },
+          { version: '1.3.0', dist: { integrity: null } },
+          { version: '1.4.0', dist: { integrity: null, shasum: null } },
+        ],
+      },
+    ]);
+    registry.addVersion('liar', { version: '2.0.0', dist: { tarball: `${other.url}elsewhere/-/elsewhere-1.0.0.tgz` } });
+  });
+
+  afterEach(() => registry.clearFaults());
+
+  afterAll(async () => {
+    await registry?.close();
+    await other?.close();
+  });
+
+  const packumentOf = async (name: string) => (await (await fetch(`${registry.url}${name.replace('/', '%2f')}`)).json()) as any;
+
+  it('serves a raw body and a status for a packument, a given number of times, and records the request', async () => {
+    for (const body of ['{"name":"plain","versions":{', '<html>busy</html>', 'null', '[]', '{"versions":{"2.0.0":null}}']) {
+      registry.fault({ packument: 'plain' }, { body, times: 1 });
+      const before = registry.requests.length;
+      const res = await fetch(`${registry.url}plain`);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe(body);
+      expect(registry.requests.slice(before).map((r) => r.url)).toEqual(['/plain']);
+      expect((await packumentOf('plain')).name).toBe('plain'); // times: 1 used up
+    }
+    registry.fault({ packument: '@acme/plain' }, { status: 503, body: 'down', times: 2 });
+    for (const p of ['@acme/plain', '@acme%2fplain']) {
+      const res = await fetch(`${registry.url}${p}`, { headers: { accept: 'application/vnd.npm.install-v1+json' } });
+      expect([res.status, await res.text()]).toEqual([503, 'down']);
+    }
+    expect((await fetch(`${registry.url}@acme%2fplain`)).status).toBe(200);
+    // A fault for one target leaves the others alone, until cleared.
+    registry.fault({ packument: 'plain' }, { status: 500 });
+    expect((await fetch(`${registry.url}plain/-/plain-1.0.0.tgz`)).status).toBe(200);
+    expect((await fetch(`${registry.url}plain`)).status).toBe(500);
+    registry.clearFaults();
+    expect((await fetch(`${registry.url}plain`)).status).toBe(200);
+  });
+
+  it('faults tarballs and any path', async () => {
+    registry.fault({ tarball: 'plain', version: '1.0.0' }, { status: 404, body: '' });
+    expect((await fetch(`${registry.url}plain/-/plain-1.0.0.tgz`)).status).toBe(404);
+    registry.fault({ path: '/-/npm/v1/security/advisories/bulk' }, { status: 502, body: '<html>bad gateway</html>', headers: { 'content-type': 'text/html' } });
+    const res = await fetch(`${registry.url}-/npm/v1/security/advisories/bulk`, { method: 'POST', body: '{}' });
+    expect([res.status, res.headers.get('content-type'), await res.text()]).toEqual([502, 'text/html', '<html>bad gateway</html>']);
+    registry.fault({ path: '/-/ping' }, { body: 'pong?' });
+    expect(await (await fetch(`${registry.url}-/ping`)).text()).toBe('pong?');
+  });
+
+  it('delays the headers', async () => {
+    registry.fault({ packument: 'plain' }, { delayMs: 60_000 });
+    const err = await fetch(`${registry.url}plain`, { signal: AbortSignal.timeout(300) }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err?.name).toBe('TimeoutError');
+  });
+
+  it('trickles the body, a piece per interval', async () => {
+    registry.fault({ packument: 'plain' }, { trickle: { bytes: 3, intervalMs: 60_000 } });
+    const { status, first, ended } = await new Promise<{ status: number; first: string; ended: boolean }>((resolve, reject) => {
+      const req = http.get(`${registry.url}plain`, (res) => {
+        let ended = false;
+        res.on('end', () => (ended = true));
+        res.once('data', (chunk: Buffer) => {
+          // The next piece is a minute away: what arrived is all there is for now.
+          setTimeout(() => {
+            resolve({ status: res.statusCode ?? 0, first: chunk.toString('utf8'), ended });
+            req.destroy();
+          }, 100);
+        });
+      });
+      req.on('error', reject);
+    });
+    expect(status).toBe(200);
+    expect(first).toBe('{"_');
+    expect(ended).toBe(false);
+  });
+
+  it('redirects, cuts the connection mid-body, and sends a false or no content-length', async () => {
+    registry.fault({ tarball: 'plain', version: '1.0.0' }, { redirect: `${other.url}elsewhere/-/elsewhere-1.0.0.tgz`, redirectStatus: 301 });
+    const res = await fetch(`${registry.url}plain/-/plain-1.0.0.tgz`, { redirect: 'manual' });
+    expect([res.status, res.headers.get('location')]).toEqual([301, `${other.url}elsewhere/-/elsewhere-1.0.0.tgz`]);
+    const followed = await fetch(`${registry.url}plain/-/plain-1.0.0.tgz`);
+    expect(Buffer.from(await followed.arrayBuffer()).equals(other.tarball('elsewhere', '1.0.0'))).toBe(true);
+
+    registry.fault({ tarball: 'plain', version: '1.0.0' }, { destroyAfterBytes: 100 });
+    const cut = await fetch(`${registry.url}plain/-/plain-1.0.0.tgz`);
+    expect(cut.headers.get('content-length')).toBe(String(registry.tarball('plain', '1.0.0').length));
+    await expect(cut.arrayBuffer()).rejects.toThrow();
+
+    registry.fault({ packument: 'plain' }, { contentLength: null });
+    const chunked = await fetch(`${registry.url}plain`);
+    expect(chunked.headers.get('content-length')).toBeNull();
+    expect(chunked.headers.get('transfer-encoding')).toBe('chunked');
+    expect(((await chunked.json()) as any).name).toBe('plain');
+  });
+
+  it('serves tarballs whose package.json differs from the packument, and dist fields that lie', async () => {
+    const doc = await packumentOf('liar');
+    expect(doc.versions['1.0.0'].scripts).toBeUndefined();
+    expect(doc.versions['1.0.0'].license).toBe('MIT');
+    const evil = registry.tarball('liar', '1.0.0');
+    expect(doc.versions['1.0.0'].dist.integrity).toBe(integrityOf(evil));
+    expect(readTarballManifest(evil).manifest).toMatchObject({ name: 'liar', version: '1.0.0', license: 'GPL-3.0-only', scripts: { postinstall: 'node evil.js' } });
+    expect(readTarballManifest(registry.tarball('liar', '1.1.0')).manifest).toMatchObject({ name: 'someone-else', version: '9.9.9' });
+    expect(doc.versions['1.1.0'].name).toBe('liar');
+
+    const served = Buffer.from(await (await fetch(doc.versions['1.2.0'].dist.tarball)).arrayBuffer());
+    expect(served.equals(registry.tarball('liar', '1.2.0'))).toBe(true);
+    expect(doc.versions['1.2.0'].dist.integrity).not.toBe(integrityOf(served));
+    expect(doc.versions['1.2.0'].dist.shasum).not.toBe(shasumOf(served));
+
+    expect(doc.versions['1.3.0'].dist).toEqual({ tarball: `${registry.url}liar/-/liar-1.3.0.tgz`, shasum: shasumOf(registry.tarball('liar', '1.3.0')) });
+    expect(Object.keys(doc.versions['1.4.0'].dist)).toEqual(['tarball']);
+    expect(doc.versions['2.0.0'].dist.tarball).toBe(`${other.url}elsewhere/-/elsewhere-1.0.0.tgz`);
+    expect(new URL(doc.versions['2.0.0'].dist.tarball).port).not.toBe(new URL(registry.url).port);
+  });
+
+  it('makes the real npm CLI refuse a tarball that does not match its integrity', async () => {
+    const npm = await createNpmEnv(registry.url);
+    try {
+      const project = await makeProject(npm.dir, {});
+      // npm retries a corrupt download with back-off unless told not to.
+      const result = await npm.run(['install', 'liar@1.2.0', '--ignore-scripts'], { cwd: project, env: { npm_config_fetch_retries: '0' } });
+      expect(result.code).not.toBe(0);
+      expect(result.output).toMatch(/EINTEGRITY/);
+    } finally {
+      await npm.cleanup();
+    }
   });
 });

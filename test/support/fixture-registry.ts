@@ -2,6 +2,24 @@
  * A hermetic upstream npm registry for tests: an HTTP server on 127.0.0.1 that
  * serves packuments (full and abbreviated), tarballs it builds itself, and the
  * security advisories bulk endpoint. Nothing is ever downloaded.
+ *
+ * Fault hooks (for tests of how a client copes with a broken or hostile upstream):
+ *
+ * - Per version, in FixtureVersion (the packument lies or the tarball differs):
+ *   - `tarballPackageJson`: fields merged over the package.json written into the tarball
+ *     (e.g. an added postinstall, another name, version or license) while the packument keeps
+ *     the declared manifest; dist.integrity names the tarball actually served.
+ *   - `wrongIntegrity`: dist.integrity and dist.shasum name other bytes than the ones served.
+ *   - `dist`: overrides of dist.tarball (e.g. a URL on another host:port), dist.integrity and
+ *     dist.shasum (null leaves the field out).
+ * - Per request target, with `fault(target, fault)`: a packument (`{ packument: name }`, both
+ *   full and abbreviated), a tarball (`{ tarball: name, version }`) or any exact path
+ *   (`{ path: '/-/ping' }`). A Fault replaces or delays the normal answer: `status`, a raw
+ *   `body` (any bytes: truncated JSON, HTML, `null`, `[]`), extra `headers`, a false or missing
+ *   `contentLength`, `delayMs` before the headers, a `trickle` of N bytes per interval, a
+ *   `redirect` to another URL, `destroyAfterBytes` (the connection is cut mid-body), and
+ *   `times` (how many requests it applies to). The request is still recorded in `requests`.
+ *   `clearFaults()` removes them all.
  */
 import http from 'http';
 import type { AddressInfo, Socket } from 'net';
@@ -35,7 +53,41 @@ export interface FixtureVersion {
   deprecated?: string;
   /** Leave this version out of "time". */
   omitTime?: boolean;
+  /**
+   * Fault hook: fields merged over the package.json written into the tarball only (an
+   * undefined value removes the field); the packument keeps the declared manifest.
+   */
+  tarballPackageJson?: Record<string, unknown>;
+  /** Fault hook: dist.integrity and dist.shasum name bytes other than the ones served. */
+  wrongIntegrity?: boolean;
+  /** Fault hook: dist fields as given (null: leave the field out), e.g. a tarball URL on another host. */
+  dist?: { tarball?: string | null; integrity?: string | null; shasum?: string | null };
 }
+
+/** A replaced or delayed answer; see the file header. */
+export interface Fault {
+  /** Status code sent instead of the normal one. */
+  status?: number;
+  /** Bytes sent instead of the normal body. */
+  body?: string | Buffer;
+  /** Headers added to (or replacing) the normal ones. */
+  headers?: Record<string, string>;
+  /** The content-length header sent: a number (possibly false), or null for none (chunked). */
+  contentLength?: number | null;
+  /** Milliseconds to wait before sending the headers. */
+  delayMs?: number;
+  /** Sends the body `bytes` at a time, waiting `intervalMs` between pieces. */
+  trickle?: { bytes: number; intervalMs: number };
+  /** Answers with a redirect (302 unless `redirectStatus`) to this URL. */
+  redirect?: string;
+  redirectStatus?: number;
+  /** Cuts the connection after sending the headers and this many body bytes. */
+  destroyAfterBytes?: number;
+  /** Applies to this many requests, then the normal answer returns. Default: every request. */
+  times?: number;
+}
+
+export type FaultTarget = { packument: string } | { tarball: string; version: string } | { path: string };
 
 export interface FixturePackage {
   name: string;
@@ -75,6 +127,10 @@ export interface FixtureRegistry {
   setAdvisories(a: Record<string, FixtureAdvisory[]>): void;
   /** The exact bytes served for name@version (throws if unknown). */
   tarball(name: string, version: string): Buffer;
+  /** Fault hook: replaces or delays the answers for a packument, a tarball or a path (see the file header). */
+  fault(target: FaultTarget, fault: Fault): void;
+  /** Removes every fault set with `fault()`. */
+  clearFaults(): void;
   close(): Promise<void>;
 }
 
@@ -171,8 +227,13 @@ function tarballPackageJson(name: string, v: FixtureVersion): Record<string, unk
 function buildVersion(name: string, v: FixtureVersion, index: number): StoredVersion {
   if (!semver.valid(v.version)) throw new Error(`invalid fixture version ${name}@${v.version}`);
   const pkgJson = tarballPackageJson(name, v);
+  const packedJson: Record<string, unknown> = { ...pkgJson };
+  for (const [key, value] of Object.entries(v.tarballPackageJson ?? {})) {
+    if (value === undefined) delete packedJson[key];
+    else packedJson[key] = value;
+  }
   const files: Record<string, string> = {
-    'package.json': JSON.stringify(pkgJson, null, 2) + '\n',
+    'package.json': JSON.stringify(packedJson, null, 2) + '\n',
     'index.js': `module.exports = ${JSON.stringify(`${name}@${v.version}`)};\n`,
   };
   for (const [file, content] of Object.entries(v.files ?? {})) {
@@ -181,6 +242,8 @@ function buildVersion(name: string, v: FixtureVersion, index: number): StoredVer
     files[rel] = content;
   }
   const tarball = buildTarball(files);
+  // wrongIntegrity: the packument names the bytes of a slightly different tarball.
+  const named = v.wrongIntegrity ? buildTarball({ ...files, 'index.js': `${files['index.js']}// other bytes\n` }) : tarball;
 
   // Registry-side manifest: what `npm publish` would send (normalized package.json) plus _id.
   const manifest: Record<string, unknown> = { ...pkgJson, _id: `${name}@${v.version}` };
@@ -200,11 +263,17 @@ function buildVersion(name: string, v: FixtureVersion, index: number): StoredVer
       ? isoTime(v.publishedAt)
       : new Date(DEFAULT_TIME_BASE + index * DAY_MS).toISOString();
 
-  return { input: v, manifest, tarball, integrity: integrityOf(tarball), shasum: shasumOf(tarball), time };
+  return { input: v, manifest, tarball, integrity: integrityOf(named), shasum: shasumOf(named), time };
+}
+
+/** Where an answer is written: the real response, or a capture a fault then replays. */
+interface Sink {
+  writeHead(status: number, headers: Record<string, string>): unknown;
+  end(body?: Buffer): unknown;
 }
 
 function sendJson(
-  res: http.ServerResponse,
+  res: Sink,
   status: number,
   body: unknown,
   contentType = 'application/json',
@@ -219,7 +288,7 @@ function sendJson(
   res.end(payload);
 }
 
-function notFound(res: http.ServerResponse): void {
+function notFound(res: Sink): void {
   sendJson(res, 404, { error: 'not found' });
 }
 
@@ -327,10 +396,12 @@ export async function startFixtureRegistry(
   }
 
   function fullManifest(name: string, sv: StoredVersion): Record<string, unknown> {
-    return {
-      ...structuredClone(sv.manifest),
-      dist: { tarball: tarballUrl(name, sv.input.version), integrity: sv.integrity, shasum: sv.shasum },
-    };
+    const dist: Record<string, unknown> = { tarball: tarballUrl(name, sv.input.version), integrity: sv.integrity, shasum: sv.shasum };
+    for (const [key, value] of Object.entries(sv.input.dist ?? {})) {
+      if (value === null) delete dist[key];
+      else if (value !== undefined) dist[key] = value;
+    }
+    return { ...structuredClone(sv.manifest), dist };
   }
 
   function timesOf(pkg: StoredPackage): Record<string, string> {
@@ -386,7 +457,7 @@ export async function startFixtureRegistry(
     return result;
   }
 
-  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  async function handle(req: http.IncomingMessage, res: Sink): Promise<void> {
     const method = (req.method ?? 'GET').toUpperCase();
     const rawBody = await readBody(req);
     const record: RecordedRequest = { method, url: req.url ?? '/', headers: { ...req.headers } };
@@ -480,9 +551,105 @@ export async function startFixtureRegistry(
 
   for (const p of packages) addPackage(p);
 
+  // Fault hooks -------------------------------------------------------------------------
+  const faults = new Map<string, Fault>();
+  const timers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+
+  function faultKey(target: FaultTarget): string {
+    if ('path' in target) return `path ${target.path}`;
+    if ('packument' in target) return `packument ${target.packument}`;
+    return `tarball ${target.tarball}@${target.version}`;
+  }
+
+  /** The fault for a request, counting down its `times`. */
+  function takeFault(req: http.IncomingMessage): Fault | undefined {
+    if (faults.size === 0) return undefined;
+    const pathname = (req.url ?? '/').split(/[?#]/)[0].replace(/^\/{2,}/, '/');
+    const keys = [`path ${pathname}`];
+    const parsed = parsePackagePath(pathname);
+    if (parsed) {
+      const { name, rest } = parsed;
+      if (rest.length === 0 || (rest.length === 1 && rest[0] === '')) keys.push(`packument ${name}`);
+      const prefix = `${basenameOf(name)}-`;
+      if (rest.length === 2 && rest[0] === '-' && rest[1].startsWith(prefix) && rest[1].endsWith('.tgz')) {
+        keys.push(`tarball ${name}@${rest[1].slice(prefix.length, -4)}`);
+      }
+    }
+    for (const key of keys) {
+      const fault = faults.get(key);
+      if (!fault) continue;
+      if (fault.times !== undefined) {
+        if (fault.times <= 1) faults.delete(key);
+        else faults.set(key, { ...fault, times: fault.times - 1 });
+      }
+      return fault;
+    }
+    return undefined;
+  }
+
+  /** A timer close() can cut short. */
+  function sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const entry = {
+        timer: setTimeout(() => {
+          timers.delete(entry);
+          resolve();
+        }, ms),
+        resolve,
+      };
+      timers.add(entry);
+    });
+  }
+
+  async function deliver(res: http.ServerResponse, normal: { status: number; headers: Record<string, string>; body: Buffer }, fault: Fault): Promise<void> {
+    let gone = false;
+    res.on('close', () => (gone = true));
+    if (fault.delayMs) await sleep(fault.delayMs);
+    if (gone || closed) return;
+    if (fault.redirect !== undefined) {
+      res.writeHead(fault.redirectStatus ?? 302, { location: fault.redirect, 'content-length': '0' });
+      res.end();
+      return;
+    }
+    const body = fault.body === undefined ? normal.body : Buffer.from(fault.body);
+    const headers: Record<string, string> = { ...normal.headers, ...(fault.headers ?? {}) };
+    delete headers['content-length'];
+    if (fault.contentLength === undefined) headers['content-length'] = String(body.length);
+    else if (fault.contentLength !== null) headers['content-length'] = String(fault.contentLength);
+    res.writeHead(fault.status ?? normal.status, headers);
+    const limit = fault.destroyAfterBytes ?? body.length;
+    const step = fault.trickle ? Math.max(1, fault.trickle.bytes) : Math.max(1, limit);
+    for (let off = 0; off < Math.min(limit, body.length); off += step) {
+      if (gone || closed) return;
+      res.write(body.subarray(off, Math.min(off + step, limit)));
+      if (fault.trickle) await sleep(fault.trickle.intervalMs);
+    }
+    if (gone || closed) return;
+    // Cutting the connection: the socket is ended once what was written is flushed.
+    if (fault.destroyAfterBytes !== undefined) res.socket?.end();
+    else res.end();
+  }
+
+  async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const fault = takeFault(req);
+    if (!fault) return handle(req, res);
+    const normal: { status: number; headers: Record<string, string>; body: Buffer } = { status: 200, headers: {}, body: Buffer.alloc(0) };
+    await handle(req, {
+      writeHead(status, headers) {
+        normal.status = status;
+        normal.headers = { ...headers };
+      },
+      end(body) {
+        if (body) normal.body = body;
+      },
+    });
+    await deliver(res, normal, fault);
+  }
+
+  let closed = false;
   const sockets = new Set<Socket>();
   const server = http.createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
+    serve(req, res).catch((err: unknown) => {
       if (!res.headersSent) sendJson(res, 500, { error: String((err as Error)?.message ?? err) });
       else res.destroy();
     });
@@ -502,7 +669,7 @@ export async function startFixtureRegistry(
   const { port } = server.address() as AddressInfo;
   baseUrl = `http://127.0.0.1:${port}/`;
 
-  let closed: Promise<void> | undefined;
+  let closing: Promise<void> | undefined;
 
   return {
     url: baseUrl,
@@ -517,15 +684,27 @@ export async function startFixtureRegistry(
       if (!sv) throw new Error(`fixture registry has no ${name}@${version}`);
       return sv.tarball;
     },
+    fault(target, fault) {
+      faults.set(faultKey(target), { ...fault });
+    },
+    clearFaults() {
+      faults.clear();
+    },
     close() {
-      if (!closed) {
-        closed = new Promise<void>((resolve) => {
+      closed = true;
+      for (const entry of timers) {
+        clearTimeout(entry.timer);
+        entry.resolve();
+      }
+      timers.clear();
+      if (!closing) {
+        closing = new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();
           for (const socket of sockets) socket.destroy();
         });
       }
-      return closed;
+      return closing;
     },
   };
 }
