@@ -1,8 +1,11 @@
 import express, { NextFunction, Request, Response, Router } from 'express';
-import { asGatekeeperError, errorBody, GatekeeperError } from '../core/errors';
+import { asGatekeeperError, GatekeeperError } from '../core/errors';
 import { can } from '../core/roles';
+import { mapDbError } from '../db/errors';
+import { writeAnyError, writeError } from '../server/http/write-error';
 import type { GatekeeperRuntime } from '../server/runtime';
 import { actorOf, principalOfRequest } from '../server/registry/identity';
+import { assertCleanJson, assertCleanParams, assertCleanQuery } from './input';
 import { openApiDocument } from './openapi';
 import type { RouteDef } from './route';
 import * as advisoryRoutes from './routes/advisories';
@@ -36,31 +39,118 @@ function authorize(route: RouteDef, req: Request): void {
   }
 }
 
-/** The one error handler: statuses come from the error code. */
-export function adminErrorHandler(runtime: GatekeeperRuntime) {
-  return (err: unknown, _req: Request, res: Response, _next: NextFunction): void => {
-    const known = asGatekeeperError(err);
-    if (known) {
-      res.status(known.status).json(known.toBody());
+/**
+ * The admin API's body limit (the registry's route table reads no larger JSON body either).
+ * The largest bodies our clients send are a lockfile's entries: `gatekeeper check` sends each
+ * with its integrity, about 230 bytes, so 1 MB holds about 4,000 of them (a 2,000-entry
+ * lockfile is about 460 KB); `request --lockfile` and `license report` send name and version,
+ * about 45 bytes, so for them the entry cap (MAX_BATCH_ENTRIES, 5,000) comes first. Larger
+ * bodies are a 413 EPAYLOADTOOLARGE.
+ */
+export const ADMIN_BODY_LIMIT = '1mb';
+export const ADMIN_BODY_LIMIT_BYTES = 1024 * 1024;
+
+const JSON_TYPES = ['application/json', 'application/*+json'];
+
+const tooLarge = () =>
+  new GatekeeperError('EPAYLOADTOOLARGE', `the request body is larger than the ${ADMIN_BODY_LIMIT} the admin API accepts; send fewer entries per request`);
+
+/**
+ * Body checks before routing. The registry's identity middleware may have parsed the JSON
+ * already (under the registry-wide GATEKEEPER_MAX_BODY_SIZE, for publishes); the admin limit
+ * is then applied from Content-Length, or for a chunked body from its size as JSON.
+ */
+function checkBody(req: Request, _res: Response, next: NextFunction): void {
+  if (req.is(JSON_TYPES) === false) {
+    next(new GatekeeperError('EUNSUPPORTEDMEDIATYPE', `the admin API takes JSON bodies, not ${String(req.headers['content-type'] ?? 'a body without a Content-Type').slice(0, 80)}; send Content-Type: application/json`));
+    return;
+  }
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > ADMIN_BODY_LIMIT_BYTES) {
+    next(tooLarge());
+    return;
+  }
+  if (req.headers['content-length'] === undefined && req.body !== undefined && typeof req.body === 'object') {
+    try {
+      assertCleanJson(req.body, 'body'); // bounds the depth before serialising
+      if (Buffer.byteLength(JSON.stringify(req.body) ?? '') > ADMIN_BODY_LIMIT_BYTES) {
+        next(tooLarge());
+        return;
+      }
+    } catch (err) {
+      next(err);
       return;
     }
-    const parseError = err as { type?: string; status?: number };
-    if (parseError?.type === 'entity.parse.failed') {
-      res.status(400).json(errorBody('EVALIDATION', 'the request body is not valid JSON'));
-      return;
+  }
+  next();
+}
+
+/**
+ * Anything thrown that is not a GatekeeperError: the request parsers' client errors (bad JSON,
+ * too large, bad percent-encoding in the path) are the client's; database errors are mapped by
+ * SQLSTATE (a lost connection is EDATABASE); everything else is EINTERNAL, logged.
+ */
+function adminFallback(runtime: GatekeeperRuntime, req: Request) {
+  return (err: unknown): GatekeeperError => {
+    const e = (err ?? {}) as { type?: unknown; status?: unknown; statusCode?: unknown; message?: unknown };
+    const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : undefined;
+    if (status !== undefined && status >= 400 && status < 500) {
+      runtime.logger.debug({ err, path: req.path }, 'admin API: malformed request');
+      if (status === 413 || e.type === 'entity.too.large' || e.type === 'parameters.too.many') return tooLarge();
+      if (status === 415) return new GatekeeperError('EUNSUPPORTEDMEDIATYPE', `the request body's encoding or charset is not supported: ${String(e.message)}; send UTF-8 JSON`);
+      if (e.type === 'entity.parse.failed') return new GatekeeperError('EVALIDATION', `the request body is not valid JSON: ${String(e.message)}`);
+      return new GatekeeperError('EVALIDATION', `the request is malformed (${String(e.message)}); check its path, query and body`);
     }
-    if (parseError?.type === 'entity.too.large') {
-      res.status(413).json(errorBody('EPAYLOADTOOLARGE', 'the request body is too large'));
-      return;
+    const mapped = asGatekeeperError(mapDbError(err, 'the request'));
+    if (mapped) {
+      runtime.logger.warn({ err, path: req.path }, 'admin API: database error');
+      return mapped;
     }
-    runtime.logger.error({ err }, 'admin API error');
-    res.status(500).json(errorBody('EINTERNAL', 'an internal error occurred; the server log has the details'));
+    runtime.logger.error({ err, method: req.method, path: req.path }, 'admin API error');
+    return new GatekeeperError('EINTERNAL', 'an internal error occurred; the server log has the details');
   };
 }
 
+/** The one error handler: every error response is written by writeError, its status from the code. */
+export function adminErrorHandler(runtime: GatekeeperRuntime) {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
+    writeAnyError(res, err, adminFallback(runtime, req));
+  };
+}
+
+interface PathPattern {
+  regex: RegExp;
+  methods: Set<string>;
+}
+
+/** Which methods each route path answers (GET also HEAD), to tell a 405 from a 404. */
+function pathPatterns(routes: readonly RouteDef[]): PathPattern[] {
+  const byPath = new Map<string, PathPattern>();
+  const add = (path: string, method: string) => {
+    const key = path.replace(/:[A-Za-z_]+/g, ':');
+    let pattern = byPath.get(key);
+    if (!pattern) {
+      const source = path
+        .split('/')
+        .map((segment) => (segment.startsWith(':') ? '[^/]+' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+        .join('/');
+      pattern = { regex: new RegExp(`^${source}/?$`, 'i'), methods: new Set() };
+      byPath.set(key, pattern);
+    }
+    pattern.methods.add(method.toUpperCase());
+    if (method === 'get') pattern.methods.add('HEAD');
+  };
+  add('/openapi.json', 'get');
+  for (const route of routes) add(route.path, route.method);
+  return [...byPath.values()];
+}
+
+const shownPath = (path: string) => (path.length > 200 ? `${path.slice(0, 197)}...` : path);
+
 export function createAdminRouter(runtime: GatekeeperRuntime, version: string): Router {
   const router = Router();
-  router.use(express.json({ limit: '10mb' }));
+  router.use(express.json({ limit: ADMIN_BODY_LIMIT_BYTES, type: JSON_TYPES, strict: false }));
+  router.use(checkBody);
   const document = openApiDocument(ROUTES, version);
   router.get('/openapi.json', (_req, res) => {
     res.json(document);
@@ -70,6 +160,10 @@ export function createAdminRouter(runtime: GatekeeperRuntime, version: string): 
       Promise.resolve()
         .then(async () => {
           authorize(route, req);
+          // One check for every route, before its handler: see ./input.ts.
+          assertCleanParams(req.params as Record<string, string>);
+          const query = assertCleanQuery(req.query as Record<string, unknown>);
+          assertCleanJson(req.body, 'body');
           const body = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? (req.body as Record<string, unknown>) : {};
           const result = await route.handler({
             req,
@@ -77,7 +171,7 @@ export function createAdminRouter(runtime: GatekeeperRuntime, version: string): 
             principal: principalOfRequest(req),
             actor: actorOf(req),
             params: req.params as Record<string, string>,
-            query: Object.fromEntries(Object.entries(req.query).map(([k, v]) => [k, typeof v === 'string' ? v : undefined])),
+            query,
             body,
           });
           res.setHeader('cache-control', 'no-store');
@@ -86,8 +180,24 @@ export function createAdminRouter(runtime: GatekeeperRuntime, version: string): 
         .catch(next);
     });
   }
+  const patterns = pathPatterns(ROUTES);
   router.use((req: Request, res: Response) => {
-    res.status(404).json(errorBody('ENOTFOUND', `no admin route ${req.method} ${ADMIN_PREFIX}${req.path}; see ${ADMIN_PREFIX}/openapi.json`));
+    const allowed = new Set(patterns.filter((p) => p.regex.test(req.path)).flatMap((p) => [...p.methods]));
+    if (allowed.size > 0) {
+      const allow = [...allowed].sort().join(', ');
+      if (req.method === 'OPTIONS') {
+        res.setHeader('allow', allow);
+        res.status(204).end();
+        return;
+      }
+      writeError(
+        res,
+        new GatekeeperError('EMETHODNOTALLOWED', `${ADMIN_PREFIX}${shownPath(req.path)} does not answer ${req.method}; it answers ${allow}`, { allow: [...allowed].sort() }),
+        { allow },
+      );
+      return;
+    }
+    writeError(res, new GatekeeperError('ENOTFOUND', `no admin route ${req.method} ${ADMIN_PREFIX}${shownPath(req.path)}; see ${ADMIN_PREFIX}/openapi.json`));
   });
   router.use(adminErrorHandler(runtime));
   return router;

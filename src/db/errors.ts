@@ -68,7 +68,9 @@ export function mapDbError(err: unknown, what: string): unknown {
   if (code === PG_FOREIGN_KEY_VIOLATION) return new GatekeeperError('ENOTFOUND', `${what} refers to something that does not exist`);
   if (code === PG_CHECK_VIOLATION) return new GatekeeperError('EVALIDATION', `${what} is not valid`);
   if (isDataException(err) || code === PG_PROGRAM_LIMIT_EXCEEDED) {
-    return new GatekeeperError('EVALIDATION', `${what} holds a value the database cannot store (${(err as Error).message}); correct the input and try again`);
+    // Not the driver's message: it quotes the whole statement, values and all.
+    const why = code === PG_PROGRAM_LIMIT_EXCEEDED ? 'a value too long to index' : code === '22003' ? 'a number out of range' : 'a value it cannot store';
+    return new GatekeeperError('EVALIDATION', `${what} holds ${why} (SQLSTATE ${code}); shorten or correct the input and try again`);
   }
   if (isConnectionError(err)) return new GatekeeperError('EDATABASE', `the governance database is unavailable: ${(err as Error).message}`);
   return err;

@@ -1,5 +1,5 @@
 import { GatekeeperError } from '../../core/errors';
-import { clampLimit, decodeCursor } from '../../db/pagination';
+import { clampLimit, decodeCursor, INT8_SAFE_MAX } from '../../db/pagination';
 import { ok, RouteDef } from '../route';
 
 const LIST_QUERY = [
@@ -163,7 +163,10 @@ export const list_audit: RouteDef = {
     const date = (v: string | undefined, field: string) => {
       if (!v) return undefined;
       const d = new Date(v);
-      if (Number.isNaN(d.getTime())) throw new GatekeeperError('EVALIDATION', `${field} must be an ISO date`);
+      // Years 1 to 9999: what PostgreSQL's timestamptz and every client can hold.
+      if (Number.isNaN(d.getTime()) || d.getUTCFullYear() < 1 || d.getUTCFullYear() > 9999) {
+        throw new GatekeeperError('EVALIDATION', `${field} must be an ISO date between the years 1 and 9999, e.g. 2024-05-01`);
+      }
       return d;
     };
     return ok(
@@ -173,7 +176,7 @@ export const list_audit: RouteDef = {
         action: query.action,
         since: date(query.since, 'since'),
         until: date(query.until, 'until'),
-        before: decodeCursor(query.cursor),
+        before: decodeCursor(query.cursor, INT8_SAFE_MAX), // audit_log.id is a bigint
         limit: clampLimit(query.limit),
       }),
     );

@@ -1,3 +1,4 @@
+import { assertPackageName } from '../../core/names';
 import { parseId } from '../../services/governance';
 import { ok, RouteDef } from '../route';
 
@@ -35,7 +36,7 @@ export const delete_publish_rule: RouteDef = {
 };
 
 const listVersions: RouteDef['handler'] = async ({ runtime, params }) => {
-  const name = params.scope ? `${params.scope}/${params.name}` : params.name;
+  const name = assertPackageName(params.scope ? `${params.scope}/${params.name}` : params.name);
   const packument = runtime.governance.manifests ? await runtime.governance.manifests.getPackument(name) : undefined;
   return ok(await runtime.publishing.listVersions(name, packument));
 };

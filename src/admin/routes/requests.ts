@@ -1,3 +1,4 @@
+import { GatekeeperError } from '../../core/errors';
 import { parseExactSpec } from '../../core/names';
 import { parseId } from '../../services/governance';
 import { ok, RouteDef } from '../route';
@@ -111,6 +112,9 @@ export const check_lockfile: RouteDef = {
     { name: 'project', description: 'optional {name, version, format}: record the entries as this project' },
   ],
   handler: async ({ runtime, actor, body }) => {
+    if (body.project !== undefined && body.project !== null && (typeof body.project !== 'object' || Array.isArray(body.project))) {
+      throw new GatekeeperError('EVALIDATION', 'project must be an object {name, version, format}');
+    }
     const checks = await runtime.governance.checkEntries(body.entries);
     const blocked = checks.filter((c) => !c.allowed).map(({ name, version, code, reason, ruleId }) => ({ name, version, code, reason, ruleId }));
     const project = body.project as { name?: unknown; version?: unknown; format?: unknown } | undefined;
