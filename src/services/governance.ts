@@ -247,7 +247,7 @@ export class GovernanceService {
    * deprecated: {mode}}`); what is not given stays as it is.
    */
   async updatePolicy(actor: Actor, body: Record<string, unknown>): Promise<PolicyView> {
-    const allowed = ['mode', 'license', 'advisories', 'releaseAge', 'scripts', 'deprecated'];
+    const allowed = ['mode', 'manifest', 'license', 'advisories', 'releaseAge', 'scripts', 'deprecated'];
     const unknownKeys = Object.keys(body).filter((k) => !allowed.includes(k));
     if (unknownKeys.length > 0) throw validation(`unknown policy setting(s): ${unknownKeys.join(', ')}; see ${allowed.join(', ')}`);
     if (body.mode !== undefined && (typeof body.mode !== 'string' || !POLICY_MODES.includes(body.mode as PolicyMode))) {
@@ -431,6 +431,7 @@ function validRuleChange(rule: string, change: Record<string, unknown>): Record<
     }
   }
   return out;
+    manifest: ['mode'],
 }
 
 function optionalText(value: unknown, field: string): string | undefined {

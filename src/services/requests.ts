@@ -7,6 +7,7 @@ import type { VersionManifest } from '../core/policy';
 import type { Decision } from '../core/policy';
 import { PackumentFetcher, resolveTree, ResolveResult } from '../core/resolve';
 import { can } from '../core/roles';
+import { isSemverVersion, sortVersions } from '../core/versions';
 import { chunks } from '../db/batch';
 import { isUniqueViolation } from '../db/errors';
 import { clampLimit, decodeCursor, Page } from '../db/pagination';
@@ -114,9 +115,11 @@ export class RequestsService {
   /** The automated checks of name@range: every matching version, and the tree of the one npm would pick. */
   async check(name: string, range: string): Promise<RequestChecks> {
     const packument = await this.upstreamPackument(name);
-    const versions = Object.keys(packument.versions ?? {})
-      .filter((v) => semver.valid(v) && semver.satisfies(v, range, { includePrerelease: range === '*' }))
-      .sort(semver.rcompare);
+    // A range never matches a legacy key (1.0.0beta); a request for exactly that key does.
+    const versions = sortVersions(
+      Object.keys(packument.versions ?? {}).filter((v) => v === range || (isSemverVersion(v) && semver.satisfies(v, range, { includePrerelease: range === '*' }))),
+      true,
+    );
     if (versions.length === 0) throw new GatekeeperError('ENOTFOUND', `no version of ${name} on the upstream satisfies ${range}`);
     await this.governance.prepare(packument);
     const checks: RequestChecks = {

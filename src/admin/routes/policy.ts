@@ -26,7 +26,7 @@ export const create_approval: RouteDef = {
   summary: 'Approve a package (name or @scope/*) for a semver range',
   body: [
     { name: 'name', description: 'package name or scope wildcard such as @acme/*' },
-    { name: 'range', description: "semver range, default '*'" },
+    { name: 'range', description: "semver range, or an exact legacy version such as 1.0.0beta (ranges never match those); default '*'" },
     { name: 'reason', description: 'why it is approved' },
     { name: 'expiresIn', description: 'duration such as 30d; or expiresAt, an ISO date' },
     { name: 'allowScripts', description: 'true: the approved versions may also run install scripts' },
@@ -61,7 +61,7 @@ export const create_ban: RouteDef = {
   summary: 'Ban a package for a semver range; the reason is shown to users',
   body: [
     { name: 'name', description: 'package name' },
-    { name: 'range', description: "semver range, default '*'" },
+    { name: 'range', description: "semver range, or an exact legacy version such as 1.0.0beta (ranges never match those); default '*'" },
     { name: 'reason', description: 'required; shown in every refusal' },
     { name: 'advisoryUrl', description: 'optional link to an advisory' },
   ],
@@ -94,6 +94,7 @@ export const update_policy: RouteDef = {
   summary: 'Change the policy mode and rule settings; what is not given stays',
   body: [
     { name: 'mode', description: 'allowlist or open' },
+    { name: 'manifest', description: "{mode: enforce|warn|off}: the tarball's package.json must match the registry's manifest (name, version, install scripts)" },
     { name: 'license', description: '{mode: enforce|warn|off}' },
     { name: 'advisories', description: '{mode, severity: low|moderate|high|critical, unavailable: warn|block}' },
     { name: 'releaseAge', description: '{mode, minimum: duration such as 3d (0: off), unknownAge: allow|block}' },
@@ -121,7 +122,7 @@ export const create_exemption: RouteDef = {
   body: [
     { name: 'rule', description: 'release-age' },
     { name: 'name', description: 'package name or @scope/*' },
-    { name: 'range', description: "semver range, default '*'" },
+    { name: 'range', description: "semver range, or an exact legacy version such as 1.0.0beta (ranges never match those); default '*'" },
     { name: 'reason', description: 'required' },
   ],
   handler: async ({ runtime, actor, body }) => ok(await runtime.governance.exempt(actor, body), 201),

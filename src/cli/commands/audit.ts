@@ -1,0 +1,21 @@
+import { stringFlag } from '../args';
+import type { Command } from '../command';
+import { json, table } from '../output';
+import { client, Page } from './policy-shared';
+
+export const audit: Command = {
+  name: 'audit',
+  usage: 'gatekeeper audit [--package P] [--actor A] [--action X] [--since ISO] [--limit N] [--json]',
+  summary: 'Read the audit log, newest first (admin)',
+  booleanFlags: ['json'],
+  async run({ args, io, env }) {
+    const params = new URLSearchParams();
+    for (const key of ['package', 'actor', 'action', 'since', 'until', 'limit']) {
+      const value = stringFlag(args, key);
+      if (value) params.set(key, value);
+    }
+    const page = await client(args, env).request<Page<Record<string, unknown>>>('GET', `/audit?${params.toString()}`);
+    io.out(args.flags.json ? json(page.items) : table(page.items, ['id', 'at', 'actor', 'action', 'package', 'version', 'ruleId', 'details']));
+    return 0;
+  },
+};

@@ -1,0 +1,18 @@
+import { stringFlag } from '../args';
+import { enc } from '../client';
+import type { Command } from '../command';
+import { json, table } from '../output';
+import { client, listAll } from './policy-shared';
+
+export const bans: Command = {
+  name: 'bans',
+  usage: 'gatekeeper bans [--name N] [--json]',
+  summary: 'List bans',
+  booleanFlags: ['json'],
+  async run({ args, io, env }) {
+    const name = stringFlag(args, 'name');
+    const items = await listAll<Record<string, unknown>>(client(args, env), `/bans${name ? `?name=${enc(name)}` : ''}`);
+    io.out(args.flags.json ? json(items) : table(items, ['id', 'name', 'range', 'bannedBy', 'reason', 'advisoryUrl']));
+    return 0;
+  },
+};
