@@ -353,8 +353,8 @@ function compressionOf(tgz: Buffer): Compression {
   reject('it is neither gzip nor tar');
 }
 
-/** The deepest nesting of a JSON text (brackets outside strings). */
-function jsonDepth(text: string): number {
+/** The deepest nesting of a JSON text (brackets outside strings), counted without parsing it. */
+export function jsonNestingDepth(text: string): number {
   let depth = 0;
   let max = 0;
   let inString = false;
@@ -375,7 +375,7 @@ function jsonDepth(text: string): number {
 function parseManifest(raw: Buffer): Record<string, unknown> {
   let text = raw.toString('utf8');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  if (jsonDepth(text) > MAX_MANIFEST_DEPTH) reject(`its package.json nests deeper than ${MAX_MANIFEST_DEPTH} levels`);
+  if (jsonNestingDepth(text) > MAX_MANIFEST_DEPTH) reject(`its package.json nests deeper than ${MAX_MANIFEST_DEPTH} levels`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
