@@ -2,6 +2,7 @@ import { Advisory, fromBulk, fromOsv, PackageAdvisories } from '../core/advisory
 import { GatekeeperError } from '../core/errors';
 import { isPrivateName } from '../core/publish';
 import type { Store } from '../db/store';
+import { UpstreamClient } from '../upstream/client';
 import { Actor, auditEntry } from './audit';
 import type { PolicyCache } from './policy-cache';
 
@@ -10,19 +11,15 @@ export interface AdvisorySource {
   bulk(query: Record<string, string[]>): Promise<Record<string, unknown[]>>;
 }
 
-export function upstreamAdvisorySource(upstream: string, timeoutMs = 5000): AdvisorySource {
-  const url = new URL('-/npm/v1/security/advisories/bulk', upstream.endsWith('/') ? upstream : `${upstream}/`);
+/**
+ * The upstream's bulk advisory endpoint through the upstream client (its deadline, size limit
+ * and error codes). Given a registry URL instead of a client (the older call), it makes a
+ * client with a 5 s deadline and an 8 MiB answer limit.
+ */
+export function upstreamAdvisorySource(upstream: Pick<UpstreamClient, 'advisoriesBulk'> | string, timeoutMs = 5000): AdvisorySource {
+  const client = typeof upstream === 'string' ? new UpstreamClient({ registry: upstream, timeoutMs, maxBytes: 8 * 1024 * 1024 }) : upstream;
   return {
-    async bulk(query) {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
-        body: JSON.stringify(query),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      if (!res.ok) throw new Error(`the advisory endpoint answered ${res.status}`);
-      return (await res.json()) as Record<string, unknown[]>;
-    },
+    bulk: (query) => client.advisoriesBulk(query),
   };
 }
 
