@@ -6,6 +6,7 @@ import * as licenses from './004_licenses';
 import * as requests from './005_requests';
 import * as supplyChain from './006_supply_chain';
 import * as loginThrottle from './007_login_throttle';
+import * as inspections from './008_tarball_inspections';
 
 /**
  * Every migration, in order. Listed statically (not discovered on disk) so the same list
@@ -25,6 +26,7 @@ export const migrations: ReadonlyArray<[string, Migration]> = [
   ['005_requests', requests],
   ['006_supply_chain', supplyChain],
   ['007_login_throttle', loginThrottle],
+  ['008_tarball_inspections', inspections],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -46,8 +46,10 @@ export const ErrorCodes = {
   EUPSTREAM: 502,
   EUPSTREAMTIMEOUT: 504,
   EUPSTREAMTOOLARGE: 502,
-  EINTEGRITY: 502,
-  ETARBALLORIGIN: 502,
+  // Refusals of what the upstream served that retrying cannot fix: 4xx, so npm and pnpm fail
+  // at once instead of retrying a 5xx for a minute.
+  EINTEGRITY: 403,
+  ETARBALLORIGIN: 403,
   EINTERNAL: 500,
 } as const;
 

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { AdvisoryRepository } from './repositories/advisories';
 import { AuditRepository } from './repositories/audit';
+import { InspectionRepository } from './repositories/inspections';
 import { LoginThrottleRepository } from './repositories/login-throttle';
 import { PolicyRepository } from './repositories/policy';
 import { PublishingRepository } from './repositories/publishing';
@@ -19,6 +20,7 @@ export interface Repositories {
   projects: ProjectRepository;
   advisories: AdvisoryRepository;
   loginThrottle: LoginThrottleRepository;
+  inspections: InspectionRepository;
 }
 
 function bind(db: Knex): Repositories {
@@ -31,6 +33,7 @@ function bind(db: Knex): Repositories {
     requests: new RequestRepository(db),
     projects: new ProjectRepository(db),
     advisories: new AdvisoryRepository(db),
+    inspections: new InspectionRepository(db),
     loginThrottle: new LoginThrottleRepository(db),
   };
 }

@@ -27,6 +27,12 @@ export interface Settings {
   upstreamMaxage: string;
   /** How often each package's advisories are asked for again. */
   advisoryRefresh: string;
+  /** The overall deadline of one upstream call (connect, headers and the whole body). */
+  upstreamTimeout: string;
+  /** The largest upstream answer accepted (a packument or a tarball). */
+  upstreamMaxSize: string;
+  /** Hosts besides the upstream's own origin that may serve its tarballs (origins like https://cdn.example). */
+  tarballHosts: string[];
   /** How long after publishing a publisher may still unpublish a version (admins: always). */
   unpublishWindow: string;
   /** Failed password checks one username may have per login throttle window. */
@@ -148,6 +154,17 @@ const asPublishRules = (raw: unknown, source: string): ConfiguredPublishRule[] =
   });
 };
 
+const asOrigins = (raw: unknown, source: string): string[] => {
+  const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+  if (!items) throw new ConfigError(`${source} must be a list of origins like https://cdn.example`);
+  return items.map((item, i) => {
+    const text = asUrl(['http:', 'https:'])(item, `${source}[${i}]`);
+    const url = new URL(text);
+    if (url.pathname !== '/' || url.search || url.username) throw new ConfigError(`${source}[${i}] must be an origin (scheme, host and port only), not '${text}'`);
+    return url.origin;
+  });
+};
+
 const SPECS: SettingSpec[] = [
   { key: 'port', env: 'GATEKEEPER_PORT', parse: asPort },
   { key: 'host', env: 'GATEKEEPER_HOST', parse: asString },
@@ -162,6 +179,9 @@ const SPECS: SettingSpec[] = [
   { key: 'cacheSize', env: 'GATEKEEPER_CACHE_SIZE', parse: asSize },
   { key: 'upstreamMaxage', env: 'GATEKEEPER_UPSTREAM_MAXAGE', parse: asDuration },
   { key: 'advisoryRefresh', env: 'GATEKEEPER_ADVISORY_REFRESH', parse: asDuration },
+  { key: 'upstreamTimeout', env: 'GATEKEEPER_UPSTREAM_TIMEOUT', parse: asWindow },
+  { key: 'upstreamMaxSize', env: 'GATEKEEPER_UPSTREAM_MAX_SIZE', parse: asSize },
+  { key: 'tarballHosts', env: 'GATEKEEPER_TARBALL_HOSTS', parse: asOrigins },
   { key: 'loginMaxFailuresPerUser', env: 'GATEKEEPER_LOGIN_MAX_FAILURES_PER_USER', parse: asPositiveInt },
   { key: 'loginMaxFailuresPerAddress', env: 'GATEKEEPER_LOGIN_MAX_FAILURES_PER_ADDRESS', parse: asPositiveInt },
   { key: 'loginThrottleWindow', env: 'GATEKEEPER_LOGIN_THROTTLE_WINDOW', parse: asWindow },
@@ -182,6 +202,9 @@ export const DEFAULTS: Omit<Settings, 'dataDir'> & { dataDir: string } = {
   cacheSize: '256mb',
   upstreamMaxage: '2m',
   advisoryRefresh: '1h',
+  upstreamTimeout: '60s',
+  upstreamMaxSize: '100mb',
+  tarballHosts: [],
   loginMaxFailuresPerUser: 10,
   loginMaxFailuresPerAddress: 30,
   loginThrottleWindow: '15m',

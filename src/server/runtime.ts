@@ -9,6 +9,8 @@ import type { LicenseService } from '../services/licenses';
 import type { ProjectsService } from '../services/projects';
 import type { PublishingService } from '../services/publishing';
 import type { RequestsService } from '../services/requests';
+import type { InspectionService } from '../services/inspections';
+import type { UpstreamGateway } from './upstream-gateway';
 import type { Settings } from './config';
 import type { PackumentCache } from './registry/packument-cache';
 
@@ -43,6 +45,8 @@ export interface VerdaccioStorage {
     keepUpLinkData?: boolean;
     callback: (err: unknown, metadata?: unknown) => void;
   }): void;
+  /** Verdaccio's search: local packages (objects) and the upstream's results (arrays). */
+  search(startkey: number, options: { req: unknown; url: string }): NodeJS.ReadableStream;
 }
 
 export interface HealthReport {
@@ -69,6 +73,11 @@ export interface GatekeeperRuntime {
   advisories: AdvisoryService;
   projects: ProjectsService;
   audit: AuditLog;
+  inspections: InspectionService;
+  /** Fetches an upstream tarball: only from the upstream's origin, verified against its integrity. */
+  upstreamTarball(url: string, expected: { integrity?: string; shasum?: string }, what: string): Promise<Buffer>;
+  /** What Verdaccio's uplink talks to (see upstream-gateway.ts). */
+  gateway: UpstreamGateway;
   /** Cached packument responses (see registry/packument-cache.ts). */
   packuments: PackumentCache;
   /** Health of the parts /health reports on. */

@@ -25,16 +25,25 @@ import { PublishingService, UpstreamProbe } from '../services/publishing';
 import { parseDuration } from '../core/duration';
 import { GatekeeperError } from '../core/errors';
 import { loadSettings, npmConfiguredRegistry, Settings } from './config';
-import { createFastPath, createGate } from './registry/gate';
+import { createFastPath, createReadHandlers } from './registry/gate';
 import { createLoginRouter } from './registry/login';
-import { createAuditRouter } from './registry/audit';
+import { npmTokenHandlers } from './registry/npm-tokens';
+import { createAuditHandler } from './registry/audit';
+import { notOffered, ping, whoami } from './registry/basic';
+import { createDispatcher, matchOrRefuse } from './registry/routes';
+import { guarded, installProcessGuard } from './http/process-guard';
+import { createSearchHandler } from './registry/search';
 import { applyPackageRules } from './registry/private';
 import { PackumentCache } from './registry/packument-cache';
 import { parseSize } from '../core/duration';
-import { createWriteGuard } from './registry/publish';
+import { createWriteHandlers } from './registry/publish';
 import { GATE_PLUGINS, GatekeeperRuntime, GatePluginName, HealthReport, registerRuntime, RequestContext, unregisterRuntime, VerdaccioStorage } from './runtime';
 import { buildVerdaccioConfig } from './verdaccio-config';
 import { StartupError } from './errors';
+import { UpstreamClient } from '../upstream/client';
+import { startUpstreamGateway } from './upstream-gateway';
+import { InspectionService } from '../services/inspections';
+import { normalizePackument } from '../core/packument-validate';
 import { createStorageManifestSource } from './registry/manifests';
 
 export interface StartOptions {
@@ -52,6 +61,8 @@ export interface Gatekeeper {
   settings: Settings;
   database: Database;
   runtime: GatekeeperRuntime;
+  /** Verdaccio's express application, behind the route table (tests enumerate its routes). */
+  verdaccioApp: (req: http.IncomingMessage, res: http.ServerResponse) => void;
   close(): Promise<void>;
 }
 
@@ -76,49 +87,30 @@ export function createLogger(level: string): Logger {
   return pino({ level, name: 'gatekeeper' });
 }
 
-async function checkUpstream(url: string): Promise<{ ok: boolean; error?: string }> {
+async function checkUpstream(client: UpstreamClient): Promise<{ ok: boolean; error?: string }> {
   try {
-    const res = await fetch(new URL('-/ping', url.endsWith('/') ? url : `${url}/`), { signal: AbortSignal.timeout(3000) });
-    return res.status < 500 ? { ok: true } : { ok: false, error: `HTTP ${res.status}` };
+    await client.ping();
+    return { ok: true };
   } catch (err) {
     return { ok: false, error: (err as Error).message };
   }
 }
 
 /** Whether the upstream has a package: 200 yes, 404 no, anything else is an error. */
-export function upstreamProbe(upstream: string): UpstreamProbe {
-  return {
-    async hasPackage(name: string): Promise<boolean> {
-      const url = new URL(name.replace('/', '%2f'), upstream.endsWith('/') ? upstream : `${upstream}/`);
-      let res: Response;
-      try {
-        res = await fetch(url, { headers: { accept: 'application/vnd.npm.install-v1+json' }, signal: AbortSignal.timeout(10_000) });
-      } catch (err) {
-        throw new GatekeeperError('EUPSTREAM', `cannot ask the upstream whether ${name} exists: ${(err as Error).message}`);
-      }
-      await res.body?.cancel();
-      if (res.status === 404) return false;
-      if (res.ok) return true;
-      throw new GatekeeperError('EUPSTREAM', `the upstream answered ${res.status} when asked whether ${name} exists`);
-    },
-  };
+export function upstreamProbe(client: UpstreamClient): UpstreamProbe {
+  return { hasPackage: (name) => client.hasPackage(name) };
 }
 
 /**
- * Full packuments straight from the upstream, through pacote (with its own HTTP cache under
- * the data directory), for request checks and dependency resolution.
+ * Full packuments straight from the upstream, through the upstream client and validated like
+ * everything else it serves, for request checks and dependency resolution.
  */
-export function upstreamFetcher(upstream: string, cacheDir: string): PackumentFetcher {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const pacote = require('pacote') as { packument(spec: string, opts: Record<string, unknown>): Promise<Packument> };
+export function upstreamFetcher(client: UpstreamClient): PackumentFetcher {
   return async (name) => {
-    try {
-      return await pacote.packument(name, { registry: upstream, fullMetadata: true, cache: cacheDir, preferOnline: true });
-    } catch (err) {
-      const e = err as { code?: string; statusCode?: number; message: string };
-      if (e.code === 'E404' || e.statusCode === 404) return undefined;
-      throw new GatekeeperError('EUPSTREAM', `cannot read ${name} from the upstream: ${e.message}`);
-    }
+    const fetched = await client.packument(name);
+    if (fetched.status === 404) return undefined;
+    if (fetched.status !== 200) throw new GatekeeperError('EUPSTREAM', `the upstream answered ${fetched.status} for ${name}. Try again later`);
+    return normalizePackument(fetched.body, name).packument;
   };
 }
 
@@ -186,7 +178,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     }
 
     const store = new Store(database.knex);
-    const identity = new IdentityService(store, { allowSelfRegistration: settings.allowSelfRegistration });
+    const identity = new IdentityService(store, { allowSelfRegistration: settings.allowSelfRegistration, loginThrottle: { maxFailuresPerUser: settings.loginMaxFailuresPerUser, maxFailuresPerAddress: settings.loginMaxFailuresPerAddress, windowMs: parseDuration(settings.loginThrottleWindow) } });
     const bootstrap = await identity.bootstrapAdmin(settings.adminPassword);
     if (bootstrap.created && bootstrap.generated && bootstrap.password) {
       const file = writeAdminPassword(settings.dataDir, bootstrap.password);
@@ -225,9 +217,25 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     });
     cleanup.push(() => auditWriter.close());
     const governance = new GovernanceService(store, cache, auditWriter);
-    const advisories = new AdvisoryService(store, cache, upstreamAdvisorySource(upstream), parseDuration(settings.advisoryRefresh));
+    // All upstream traffic goes through one client: deadline, size limit, origin, error codes.
+    const client = new UpstreamClient({
+      registry: upstream,
+      tarballHosts: settings.tarballHosts,
+      timeoutMs: parseDuration(settings.upstreamTimeout),
+      maxBytes: parseSize(settings.upstreamMaxSize),
+      logger,
+    });
+    const gateway = await startUpstreamGateway(
+      { packument: (name, opts) => client.packument(name, opts), search: (query) => client.search(query) },
+      logger,
+    );
+    cleanup.push(() => gateway.close());
+    const inspections = new InspectionService(store);
+    const advisories = new AdvisoryService(store, cache, upstreamAdvisorySource(client), parseDuration(settings.advisoryRefresh));
     governance.advisories = advisories;
-    const publishing = new PublishingService(store, cache, governance, upstreamProbe(upstream), {
+    governance.inspections = inspections;
+    governance.upstreamDropped = (name) => gateway.droppedFor(name);
+    const publishing = new PublishingService(store, cache, governance, upstreamProbe(client), {
       publisherWindowMs: parseDuration(settings.unpublishWindow),
     });
     try {
@@ -251,7 +259,10 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       publishing,
       licenses: new LicenseService(store, cache, governance),
       advisories,
-      requests: new RequestsService(store, cache, governance, upstreamFetcher(upstream, path.join(settings.dataDir, 'upstream-cache'))),
+      requests: new RequestsService(store, cache, governance, upstreamFetcher(client)),
+      inspections,
+      gateway,
+      upstreamTarball: (url, expected, what) => client.tarball(url, { ...expected, label: what }),
       projects: new ProjectsService(store),
       audit: new AuditLog(store),
       packuments: new PackumentCache(parseSize(settings.cacheSize)),
@@ -262,18 +273,31 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
         governance.manifests = createStorageManifestSource(runtime, storage);
         // Private names must never be proxied, also after rules change at run time.
         cache.onReload((policy) => applyPackageRules(storage.config.packages, policy.publishRules));
+        const login = createLoginRouter(runtime);
+        // The route table (registry/routes.ts) decides who reaches which handler; Verdaccio
+        // is reached only through the handlers that pass a request on.
+        app.use(
+          createDispatcher(runtime, {
+            ping,
+            whoami,
+            login,
+            logout: login,
+            ...npmTokenHandlers(runtime),
+            search: createSearchHandler(runtime, storage),
+            audit: createAuditHandler(runtime, upstream, parseDuration(settings.upstreamTimeout)),
+            admin: (_req, _res, next) => next(),
+            ...createReadHandlers(runtime, storage),
+            ...createWriteHandlers(runtime, storage),
+          }),
+        );
         app.use(ADMIN_PREFIX, createAdminRouter(runtime, version));
-        app.use(createAuditRouter(runtime, upstream));
-        app.use(createLoginRouter(runtime));
-        app.use(createWriteGuard(runtime, storage));
-        app.use(createGate(runtime, storage));
       },
       async health(): Promise<HealthReport> {
         const db = await store.ping().then(
           () => ({ ok: true }),
           (err: Error) => ({ ok: false, error: err.message }),
         );
-        if (!upstreamHealth || Date.now() - upstreamHealth.at > 10_000) upstreamHealth = { at: Date.now(), result: checkUpstream(upstream) };
+        if (!upstreamHealth || Date.now() - upstreamHealth.at > 10_000) upstreamHealth = { at: Date.now(), result: checkUpstream(client) };
         const up = await upstreamHealth.result;
         const missing = Object.values(GATE_PLUGINS).filter((p) => !loaded.has(p));
         const report: HealthReport = {
@@ -302,7 +326,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
 
     const verdaccioConfig = buildVerdaccioConfig({
       settings,
-      upstream,
+      upstream: gateway.url,
       instance: id,
       pluginsDir: options.pluginsDir ?? DEFAULT_PLUGINS_DIR,
       publishRules: cache.current().publishRules,
@@ -321,12 +345,18 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       );
     }
 
-    // Cached anonymous packument reads are answered before express (see createFastPath).
+    // Every request is matched against the route table before express: unlisted ones are
+    // refused here, and cached anonymous reads are answered here (see createFastPath).
     const app = server.listeners('request')[0] as (req: http.IncomingMessage, res: http.ServerResponse) => void;
     const fastPath = createFastPath(runtime);
     server.removeAllListeners('request');
+    const releaseGuard = installProcessGuard(logger);
+    cleanup.push(async () => releaseGuard());
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-      if (!fastPath(req, res)) app(req, res);
+      guarded(res, logger, () => {
+        const match = matchOrRefuse(req, res);
+        if (match && !fastPath(req, res, match)) app(req, res);
+      });
     });
 
     await new Promise<void>((resolve, reject) => {
@@ -347,6 +377,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       settings: { ...settings, port },
       database,
       runtime,
+      verdaccioApp: app,
       close: () => (closing ??= runCleanup()),
     };
     if (options.handleSignals) {

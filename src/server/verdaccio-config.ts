@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { parseDuration } from '../core/duration';
 import type { PublishRule } from '../core/publish';
 import { packageRules } from './registry/private';
 import { GATE_PLUGINS } from './runtime';
@@ -6,6 +7,7 @@ import type { Settings } from './config';
 
 export interface VerdaccioConfigInput {
   settings: Settings;
+  /** The uplink URL: the upstream gateway's, never the upstream's own. */
   upstream: string;
   /** The runtime id our plugins look up. */
   instance: string;
@@ -28,7 +30,16 @@ export function buildVerdaccioConfig(input: VerdaccioConfigInput): Record<string
     storage: path.join(settings.dataDir, 'storage'),
     plugins: input.pluginsDir,
     uplinks: {
-      upstream: { url: input.upstream, timeout: '30s', maxage: settings.upstreamMaxage, fail_timeout: '10s', max_fails: 3, cache: true },
+      // Our upstream gateway (see upstream-gateway.ts), which validates every document and
+      // answers within GATEKEEPER_UPSTREAM_TIMEOUT; Verdaccio's own timeout only backs it up.
+      upstream: {
+        url: input.upstream,
+        timeout: `${Math.ceil(parseDuration(settings.upstreamTimeout) / 1000) + 10}s`,
+        maxage: settings.upstreamMaxage,
+        fail_timeout: '10s',
+        max_fails: 3,
+        cache: true,
+      },
     },
     packages: packageRules(input.publishRules),
     auth: { [GATE_PLUGINS.auth]: pluginConfig },

@@ -7,6 +7,7 @@ import { describeLicense, parseLicense } from '../core/license';
 import { filterPackument, FilterResult, Packument } from '../core/packument';
 import { Approval, Ban, blockMessage, Decision, EvaluationInput, Exemption, POLICY_MODES, PolicyMode } from '../core/policy';
 import type { AdvisoryService } from './advisories';
+import type { InspectionService } from './inspections';
 import { clampLimit, decodeCursor, INT4_MAX, Page, parseRowId } from '../db/pagination';
 import type { Repositories, Store } from '../db/store';
 import { Actor, auditEntry, AuditWriter } from './audit';
@@ -23,6 +24,8 @@ export interface Explanation {
   policy: { mode: PolicyMode; generation: number };
   known: boolean;
   message: string;
+  /** The upstream's entry for this version was broken and dropped before anything used it: why. */
+  dropped?: string;
 }
 
 export interface EntryCheck {
@@ -86,6 +89,9 @@ export interface ListQuery {
 export class GovernanceService {
   manifests: ManifestSource | undefined;
   advisories: AdvisoryService | undefined;
+  inspections: InspectionService | undefined;
+  /** Versions dropped from a package's upstream document (broken entries), for explain. */
+  upstreamDropped: ((name: string) => ReadonlyArray<{ version: string; reason: string }>) | undefined;
 
   constructor(
     private readonly store: Store,
@@ -96,9 +102,9 @@ export class GovernanceService {
 
   // Decisions (hot path: no database round trip while the cache is valid)
 
-  /** Loads what deciding this package needs besides the policy (its advisories). */
+  /** Loads what deciding this package needs besides the policy (its advisories and tarball inspections). */
   async prepare(packument: Packument): Promise<void> {
-    await this.advisories?.prepare(packument.name, Object.keys(packument.versions ?? {}));
+    await Promise.all([this.advisories?.prepare(packument.name, Object.keys(packument.versions ?? {})), this.inspections?.prepare(packument.name)]);
   }
 
   private input(packument: Packument | undefined, name: string, version: string): Omit<EvaluationInput, 'now'> {
@@ -109,6 +115,7 @@ export class GovernanceService {
       publishedAt: packument ? (packument.time?.[version] ?? null) : undefined,
       versions: packument ? Object.keys(packument.versions ?? {}) : undefined,
       advisories: this.advisories?.known(name),
+      inspection: this.inspections?.known(name, version),
     };
   }
 
@@ -136,6 +143,21 @@ export class GovernanceService {
         version: decision.version,
         ruleId: decision.ruleId,
         details: { code: decision.code, reason: decision.reason, via },
+      }),
+    );
+  }
+
+  /**
+   * Records a tarball refused for what the upstream served rather than for the policy: a
+   * tarball URL outside the upstream's origin, or bytes that do not match the integrity.
+   */
+  recordTarballRefused(actor: Actor, name: string, version: string, err: GatekeeperError, url: string): void {
+    this.auditWriter.record(
+      auditEntry(actor, 'install.blocked', {
+        package: name,
+        version,
+        ruleId: 'upstream',
+        details: { code: err.code, reason: err.message, via: 'tarball', url },
       }),
     );
   }
@@ -176,7 +198,10 @@ export class GovernanceService {
     const policy = this.cache.current();
     const decision = this.decide(name, version, packument);
     const message = decision.allowed ? decision.reason : `[${decision.code}] ${blockMessage(decision)}`;
-    return { decision, policy: { mode: policy.mode, generation: policy.generation }, known: manifest !== undefined, message };
+    const explanation: Explanation = { decision, policy: { mode: policy.mode, generation: policy.generation }, known: manifest !== undefined, message };
+    const dropped = manifest === undefined ? this.upstreamDropped?.(name).find((d) => d.version === version) : undefined;
+    if (dropped) explanation.dropped = dropped.reason;
+    return explanation;
   }
 
   /**
@@ -406,6 +431,7 @@ function pick(obj: Record<string, unknown>, keys: string[]): Record<string, unkn
 function validRuleChange(rule: string, change: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const known: Record<string, string[]> = {
+    manifest: ['mode'],
     license: ['mode'],
     advisories: ['mode', 'severity', 'unavailable'],
     releaseAge: ['mode', 'minimum', 'unknownAge'],
@@ -431,7 +457,6 @@ function validRuleChange(rule: string, change: Record<string, unknown>): Record<
     }
   }
   return out;
-    manifest: ['mode'],
 }
 
 function optionalText(value: unknown, field: string): string | undefined {

@@ -2,7 +2,7 @@
  * Package requests with automated checks and dependency trees, lockfile checks for CI with
  * real npm, pnpm and yarn lockfiles, and projects/usage.
  */
-import { spawn } from 'node:child_process';
+
 import fs from 'node:fs';
 import path from 'node:path';
 import { main } from '../../src/cli/main';
@@ -10,7 +10,7 @@ import { captureIo } from '../support/cli';
 import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
 import { loginToken, startTestGatekeeper, TestGatekeeper, tempDir } from '../support/gatekeeper';
 import { createNpmEnv, makeProject, NpmEnv } from '../support/npm';
-import { REPO } from '../support/process';
+import { runTool as run, toolEnv as toolsEnv } from '../support/tools';
 
 const FIXTURES = [
   {
@@ -39,21 +39,6 @@ const FIXTURES = [
 ];
 
 const TREE = ['req-app@1.0.0', 'req-lib@1.1.0', 'req-opt@1.0.0', 'req-peer@1.0.0', 'req-util@2.1.0'];
-
-function run(cmd: string, args: string[], opts: { cwd: string; env: Record<string, string> }): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (c) => (output += c));
-    child.stderr.on('data', (c) => (output += c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
-}
 
 describe('package requests, lockfile checks and usage', () => {
   let upstream: FixtureRegistry;
@@ -180,15 +165,7 @@ describe('package requests, lockfile checks and usage', () => {
 
   describe('gatekeeper check on real lockfiles', () => {
     const projects: Record<string, string> = {};
-    const toolEnv = (home: string): Record<string, string> => ({
-      PATH: `${path.join(REPO, 'node_modules/.bin')}:${process.env.PATH}`,
-      HOME: home,
-      npm_config_registry: t.url,
-      npm_config_userconfig: path.join(home, '.npmrc'),
-      YARN_CACHE_FOLDER: path.join(home, 'yarn-cache'),
-      npm_config_store_dir: path.join(home, 'pnpm-store'),
-      npm_config_cache: path.join(home, 'npm-cache'),
-    });
+    const toolEnv = (home: string): Record<string, string> => toolsEnv(home, t.url);
 
     beforeAll(async () => {
       const home = tempDir('gk-tools-');

@@ -58,6 +58,8 @@ export interface FixtureVersion {
    * undefined value removes the field); the packument keeps the declared manifest.
    */
   tarballPackageJson?: Record<string, unknown>;
+  /** A version key strict semver rejects, as real packuments have (express's `1.0.0beta`). */
+  legacy?: boolean;
   /** Fault hook: dist.integrity and dist.shasum name bytes other than the ones served. */
   wrongIntegrity?: boolean;
   /** Fault hook: dist fields as given (null: leave the field out), e.g. a tarball URL on another host. */
@@ -225,7 +227,7 @@ function tarballPackageJson(name: string, v: FixtureVersion): Record<string, unk
 }
 
 function buildVersion(name: string, v: FixtureVersion, index: number): StoredVersion {
-  if (!semver.valid(v.version)) throw new Error(`invalid fixture version ${name}@${v.version}`);
+  if (!v.legacy && !semver.valid(v.version)) throw new Error(`invalid fixture version ${name}@${v.version}`);
   const pkgJson = tarballPackageJson(name, v);
   const packedJson: Record<string, unknown> = { ...pkgJson };
   for (const [key, value] of Object.entries(v.tarballPackageJson ?? {})) {
@@ -380,15 +382,17 @@ export async function startFixtureRegistry(
   function distTagsOf(pkg: StoredPackage): Record<string, string> {
     const tags: Record<string, string> = {};
     const all = [...pkg.versions.keys()];
-    const stable = all.filter((v) => semver.prerelease(v) === null);
-    const pool = stable.length ? stable : all;
+    const stable = all.filter((v) => semver.valid(v) !== null && semver.prerelease(v) === null);
+    const pool = stable.length ? stable : all.filter((v) => semver.valid(v) !== null);
     const latest = pool.sort(semver.rcompare)[0];
     if (latest) tags.latest = latest;
     return { ...tags, ...pkg.distTags };
   }
 
   function sortedVersions(pkg: StoredPackage): StoredVersion[] {
-    return [...pkg.versions.values()].sort((a, b) => semver.compare(a.input.version, b.input.version));
+    // Legacy keys (like express's 1.0.0beta) sort by their coerced version, then as text.
+    const order = (v: string) => semver.valid(v) ?? semver.coerce(v)?.version ?? '0.0.0';
+    return [...pkg.versions.values()].sort((a, b) => semver.compare(order(a.input.version), order(b.input.version)) || a.input.version.localeCompare(b.input.version));
   }
 
   function tarballUrl(name: string, version: string): string {

@@ -2,6 +2,7 @@ import { Readable, Transform } from 'node:stream';
 import type { Request, Response } from 'express';
 import { parseSize } from '../../core/duration';
 import { GatekeeperError } from '../../core/errors';
+import { sanitizeText } from '../../core/text';
 import type { GatekeeperRuntime } from '../runtime';
 import { writeError } from '../http/write-error';
 
@@ -36,6 +37,22 @@ export function createAuditHandler(runtime: GatekeeperRuntime, upstream: string,
         signal: AbortSignal.timeout(timeoutMs),
       } as RequestInit);
       const body = Buffer.from(await answer.arrayBuffer());
+      if (!answer.ok) {
+        // The upstream's refusal, in our envelope: its text, our code.
+        let said = '';
+        try {
+          said = String((JSON.parse(body.toString('utf8')) as { error?: unknown }).error ?? '');
+        } catch {
+          said = '';
+        }
+        const why = sanitizeText(said || `HTTP ${answer.status}`, 300);
+        return writeError(
+          res,
+          answer.status >= 500
+            ? new GatekeeperError('EUPSTREAM', `the upstream's audit endpoint failed (${why}). Try again later`)
+            : new GatekeeperError('EVALIDATION', `the upstream's audit endpoint refused the request (${why}). Check what the client sent`),
+        );
+      }
       res.status(answer.status);
       res.setHeader('content-type', answer.headers.get('content-type') ?? 'application/json');
       res.setHeader('cache-control', 'no-store');

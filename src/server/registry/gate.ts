@@ -11,6 +11,9 @@ import { parseDuration } from '../../core/duration';
 import { abbreviatePackument, hiddenNotice, Packument, representativeDecision, toHeaderValue, warningNotice } from '../../core/packument';
 import { buildResponse, CachedResponse, cacheKey, storageRevision } from './packument-cache';
 import { blockMessage, Decision, VersionManifest } from '../../core/policy';
+import { inspectTarball } from '../../core/manifest-compare';
+import { integrityOf as integrityOfBytes } from '../../core/publish';
+import { readTarballManifestAsync } from '../../core/tarball-manifest';
 import type { Actor } from '../../services/audit';
 import type { GatekeeperRuntime, VerdaccioStorage } from '../runtime';
 import { actorOf, principalOfRequest } from './identity';
@@ -108,6 +111,23 @@ export function sendStoredTarball(storageDir: string, name: string, filename: st
   stream.on('error', () => res.destroy());
   stream.pipe(res);
   return true;
+}
+
+/** Writes a tarball into Verdaccio's storage layout: a temporary file renamed into place. */
+export function storeTarball(storageDir: string, name: string, filename: string, bytes: Buffer): void {
+  if (filename.includes('/') || filename.includes('\\') || filename.startsWith('.')) return;
+  const dir = path.join(storageDir, name);
+  fs.mkdirSync(dir, { recursive: true });
+  const temporary = path.join(dir, `.${filename}.${process.pid}.${Date.now()}.tmp`);
+  fs.writeFileSync(temporary, bytes);
+  fs.renameSync(temporary, path.join(dir, filename));
+}
+
+function sendBytes(req: IncomingMessage, res: ServerResponse, bytes: Buffer): void {
+  res.statusCode = 200;
+  res.setHeader('content-type', 'application/octet-stream');
+  res.setHeader('content-length', bytes.length);
+  res.end(req.method === 'HEAD' ? undefined : bytes);
 }
 
 /** Writes a cached packument response: ETag/304, gzip when the client accepts it, HEAD. */
@@ -263,7 +283,59 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
       res.setHeader('npm-notice', toHeaderValue(`gatekeeper: warning: ${decision.warnings.map((w) => w.reason).join('; ')}`));
     }
     if (sendStoredTarball(storageDir, name, filename, req, res)) return;
-    runtime.requestContext.run({ raw: true }, () => next());
+    if (runtime.publishing.isPrivate(name)) {
+      return sendError(res, 'ENOTFOUND', `${name}@${version} is private and its tarball is not in storage. Publish it again under a new version`);
+    }
+    const fetched = await fetchTarball(req, name, version, filename, actor);
+    if (!fetched.decision.allowed) return refuse(runtime, res, actor, fetched.decision, 'tarball');
+    sendBytes(req, res, fetched.bytes);
+  }
+
+  const fetching = new Map<string, Promise<{ bytes: Buffer; decision: Decision }>>();
+
+  /**
+   * The first fetch of an upstream tarball: only from the upstream's own origin, verified
+   * against the packument's integrity, its own package.json read and compared with the
+   * manifest (recorded once per version), decided again with what was found, and stored
+   * only when allowed. Concurrent requests for one tarball share one fetch.
+   */
+  function fetchTarball(req: Request, name: string, version: string, filename: string, actor: Actor): Promise<{ bytes: Buffer; decision: Decision }> {
+    const key = `${name}@${version}`;
+    let pending = fetching.get(key);
+    if (!pending) {
+      pending = (async () => {
+        const raw = await readRawPackument(runtime, storage, name, req);
+        const manifest = raw.versions && Object.hasOwn(raw.versions, version) ? (raw.versions[version] as VersionManifest) : undefined;
+        if (!manifest) throw new GatekeeperError('ENOTFOUND', `${key} is not in this registry or its upstream. Check the version`);
+        const dist = (manifest.dist ?? {}) as { tarball?: unknown; integrity?: unknown; shasum?: unknown };
+        let bytes: Buffer;
+        try {
+          bytes = await runtime.upstreamTarball(
+            String(dist.tarball ?? ''),
+            { integrity: typeof dist.integrity === 'string' ? dist.integrity : undefined, shasum: typeof dist.shasum === 'string' ? dist.shasum : undefined },
+            key,
+          );
+        } catch (err) {
+          const known = asGatekeeperError(err);
+          if (known && (known.code === 'EINTEGRITY' || known.code === 'ETARBALLORIGIN')) {
+            governance.recordTarballRefused(actor, name, version, known, String(dist.tarball ?? '').slice(0, 500));
+          }
+          throw err;
+        }
+        const read = await readTarballManifestAsync(bytes, { errorCode: 'EUPSTREAM', label: key });
+        const integrity = typeof dist.integrity === 'string' && dist.integrity.startsWith('sha512-') ? dist.integrity : integrityOfBytes(bytes);
+        await runtime.inspections.record(inspectTarball(manifest, read, integrity, new Date()), 'upstream');
+        // What was found may change this version's decision and the package's responses.
+        governance.cache.forget(name);
+        runtime.packuments.invalidate(name);
+        await governance.prepare(raw);
+        const decision = governance.decide(name, version, raw);
+        if (decision.allowed) storeTarball(storageDir, name, filename, bytes);
+        return { bytes, decision };
+      })().finally(() => fetching.delete(key));
+      fetching.set(key, pending);
+    }
+    return pending;
   }
 
   async function serveDistTags(req: Request, res: Response, name: string): Promise<void> {

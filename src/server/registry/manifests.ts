@@ -15,10 +15,21 @@ export function readRawPackument(runtime: GatekeeperRuntime, storage: VerdaccioS
         uplinksLook: true,
         req,
         keepUpLinkData,
-        callback: (err, metadata) => (err ? reject(err) : resolve(metadata as Packument)),
+        callback: (err, metadata) => (err ? reject(upstreamCause(runtime, name, err)) : resolve(metadata as Packument)),
       });
     });
   });
+}
+
+/**
+ * Verdaccio reports any failed upstream fetch of a package it has no copy of as "not
+ * found". When our upstream gateway met an error for the package just now (a deadline, a
+ * size limit, a document that is no packument), that error is the true answer.
+ */
+function upstreamCause(runtime: GatekeeperRuntime, name: string, err: unknown): unknown {
+  const status = (err as { status?: unknown; statusCode?: unknown } | null)?.status ?? (err as { statusCode?: unknown } | null)?.statusCode;
+  if (status !== 404 && status !== 503) return err;
+  return runtime.gateway.failureFor(name) ?? err;
 }
 
 /** For explain: the packument, or undefined when neither storage nor the upstream has it. */

@@ -54,7 +54,9 @@ export function buildResponse(
 ): CachedResponse {
   const body = Buffer.from(text);
   const gzip = gzipSync(body, { level: 6 });
-  const etag = `"${createHash('sha1').update(gzip).digest('base64url')}"`;
+  // The notice is part of what the client is told: a response whose notice changed (a rule
+  // moved to warn) must not be answered 304 from a copy made before.
+  const etag = `"${createHash('sha1').update(gzip).update(headers['npm-notice'] ?? '').digest('base64url')}"`;
   return { status, headers, body, gzip, etag, ...meta, bytes: body.length + gzip.length + 512 };
 }
 

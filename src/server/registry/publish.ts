@@ -3,7 +3,10 @@ import type { RefusableWrite } from '../../core/audit-actions';
 import { asGatekeeperError, GatekeeperError } from '../../core/errors';
 import { versionFromTarball } from '../../core/names';
 import type { Packument } from '../../core/packument';
-import { parsePublishBody } from '../../core/publish';
+import type { InspectedField, TarballInspection } from '../../core/inspection';
+import { inspectTarball } from '../../core/manifest-compare';
+import { parsePublishBody, PublishRequest } from '../../core/publish';
+import { readTarballManifest } from '../../core/tarball-manifest';
 import type { Actor } from '../../services/audit';
 import type { GatekeeperRuntime, VerdaccioStorage } from '../runtime';
 import { writeError } from '../http/write-error';
@@ -44,6 +47,30 @@ async function storedVersions(runtime: GatekeeperRuntime, storage: VerdaccioStor
   });
 }
 
+/** What a publish must agree on: the tarball's package.json against the manifest sent with it. */
+const PUBLISH_FIELDS: readonly InspectedField[] = ['name', 'version', 'installScripts', 'license'];
+
+/**
+ * Reads the published tarball's own package.json (bounded) and compares it with the manifest
+ * the publish declares, before anything is reserved: clients act on the tarball's, so a
+ * publish whose two disagree on name, version, install scripts or license is refused.
+ */
+export function inspectPublish(request: PublishRequest): TarballInspection {
+  const label = `${request.name}@${request.version}`;
+  const read = readTarballManifest(request.tarball.data, { errorCode: 'EBADPUBLISH', label });
+  const inspection = inspectTarball(request.manifest, read, request.tarball.integrity, new Date());
+  const wrong = inspection.mismatches.filter((m) => PUBLISH_FIELDS.includes(m.field));
+  if (wrong.length > 0) {
+    const what = wrong.map((m) => `${m.field}: the manifest says ${JSON.stringify(m.declared)}, the tarball ${JSON.stringify(m.actual)}`).join('; ');
+    throw new GatekeeperError(
+      'EMANIFESTMISMATCH',
+      `the tarball of ${label} disagrees with the manifest published with it (${what}). Publish with npm from one package.json, which builds both from it`,
+      { mismatches: wrong },
+    );
+  }
+  return inspection;
+}
+
 /** The write handlers of the route table. */
 export function createWriteHandlers(runtime: GatekeeperRuntime, storage: VerdaccioStorage) {
   const { publishing } = runtime;
@@ -53,8 +80,17 @@ export function createWriteHandlers(runtime: GatekeeperRuntime, storage: Verdacc
     const principal = principalOfRequest(req);
     if (body && body._attachments && Object.keys(body._attachments).length > 0) {
       const request = parsePublishBody(name, body);
+      const inspection = inspectPublish(request);
       const reservation = await publishing.reserve(actor, principal, request);
-      beforeAnswer(res, (ok) => (ok ? reservation.confirm() : reservation.release(`the registry answered ${res.statusCode}`)), runtime);
+      beforeAnswer(
+        res,
+        async (ok) => {
+          if (!ok) return reservation.release(`the registry answered ${res.statusCode}`);
+          await reservation.confirm();
+          await runtime.inspections.record(inspection, 'publish');
+        },
+        runtime,
+      );
       return runtime.requestContext.run({ raw: true }, () => next());
     }
     // No tarball: a deprecation (or a star), based on an unfiltered write read.
@@ -146,7 +182,7 @@ export function createWriteHandlers(runtime: GatekeeperRuntime, storage: Verdacc
         await fn(req, res, next, match, actor);
       } catch (err) {
         const known = asGatekeeperError(err);
-        if (known && kind !== 'publish') {
+        if (known && (kind !== 'publish' || known.code === 'EMANIFESTMISMATCH' || known.code === 'EBADPUBLISH')) {
           await publishing.recordRefusedWrite(actor, AUDIT_ACTION[kind], name, known).catch(() => undefined);
         }
         if (!known) runtime.logger.error({ err, path: req.path }, 'registry write check failed; refusing');

@@ -102,14 +102,13 @@ export const REGISTRY_ROUTES: readonly RegistryRoute[] = [
 ];
 
 /**
- * The handlers that may pass a request on, after their checks: to Verdaccio (writes, a
- * tarball not stored yet, the unfiltered `?write=true` packument) or to the admin API's
- * router. Every other handler answers itself; if it called `next()`, the request is refused.
+ * The handlers that may pass a request on, after their checks: to Verdaccio (writes, the
+ * unfiltered `?write=true` packument) or to the admin API's router. Tarballs never reach
+ * Verdaccio: the gate serves them from storage or fetches them itself. Every other handler answers itself; if it called `next()`, the request is refused.
  */
 export const PASSES_ON: ReadonlySet<HandlerName> = new Set<HandlerName>([
   'admin',
   'packument',
-  'tarball',
   'publish',
   'change',
   'unpublish',
@@ -250,6 +249,7 @@ export function fromVerdaccio(err: unknown): unknown {
     : status === 409 ? 'ECONFLICT'
     : status === 413 ? 'EPAYLOADTOOLARGE'
     : status === 415 ? 'EUNSUPPORTEDMEDIATYPE'
+    : status >= 400 && status < 500 ? 'EVALIDATION'
     : status >= 500 && status < 600 ? 'EUPSTREAM'
     : undefined;
   if (!code) return err;

@@ -52,7 +52,7 @@ describe('writeError', () => {
     expect(res.statusText.length).toBeLessThanOrEqual(MAX_STATUS_TEXT);
     expect(res.statusText).toMatch(/^\[EBANNED\] evil Set-Cookie: a=b "quoted" unicode x+\.\.\.$/);
     expect(res.statusText).toMatch(/^[\x20-\x7e]+$/);
-    const body = await res.json();
+    const body = (await res.json()) as { error: string };
     expect(body.error).toContain('\r\nSet-Cookie');
   });
 

@@ -1,0 +1,128 @@
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { asGatekeeperError, GatekeeperError } from '../core/errors';
+import { isValidPackageName } from '../core/names';
+import { normalizePackument } from '../core/packument-validate';
+
+/**
+ * What Verdaccio's uplink talks to: a loopback server in front of the upstream client. Every
+ * packument Verdaccio would store is fetched through the upstream client (deadline, size
+ * limit, npm's proxy and CA settings) and validated and normalised before Verdaccio sees it,
+ * so no upstream document can crash Verdaccio's merge code or reach storage unchecked.
+ *
+ * It never serves tarballs: the gate fetches those itself (origin, integrity, inspection).
+ * Its URL carries a random secret, so other local processes cannot use it as an open proxy
+ * to an upstream that needs credentials. It answers Verdaccio with a status only; the error
+ * it met is kept per package for a moment, so the gate can tell the client what happened
+ * instead of Verdaccio's "not found".
+ */
+
+export interface GatewayClient {
+  packument(name: string, options: { etag?: string }): Promise<{ status: 200; body: unknown; etag?: string } | { status: 304 } | { status: 404 }>;
+  /** The upstream's search answer (validated JSON), for Verdaccio's uplink search. */
+  search(query: string): Promise<unknown>;
+}
+
+export interface UpstreamGateway {
+  /** The uplink URL for Verdaccio (ends with a slash). */
+  url: string;
+  /** The error the last fetch of this package met, if it was within the last few seconds. */
+  failureFor(name: string): GatekeeperError | undefined;
+  /** Versions dropped from the package's last upstream document, with why. */
+  droppedFor(name: string): ReadonlyArray<{ version: string; reason: string }>;
+  close(): Promise<void>;
+}
+
+const FAILURE_MEMORY_MS = 30_000;
+const MAX_REMEMBERED = 10_000;
+
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > MAX_REMEMBERED) map.delete(map.keys().next().value as string);
+}
+
+export async function startUpstreamGateway(client: GatewayClient, logger: Logger): Promise<UpstreamGateway> {
+  const secret = randomBytes(16).toString('hex');
+  const prefix = `/${secret}/`;
+  const failures = new Map<string, { at: number; error: GatekeeperError }>();
+  const dropped = new Map<string, Array<{ version: string; reason: string }>>();
+
+  const answer = (res: http.ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}) => {
+    const text = body === undefined ? '' : JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+    res.end(text);
+  };
+
+  async function packument(res: http.ServerResponse, name: string, etag: string | undefined): Promise<void> {
+    try {
+      const fetched = await client.packument(name, { etag });
+      if (fetched.status === 404) return answer(res, 404, { error: 'not found' });
+      if (fetched.status === 304) return answer(res, 304);
+      const normalised = normalizePackument(fetched.body, name);
+      if (normalised.dropped.length > 0) {
+        remember(dropped, name, normalised.dropped);
+        logger.warn({ package: name, dropped: normalised.dropped.slice(0, 20) }, 'upstream packument had broken versions; they were dropped');
+      } else {
+        dropped.delete(name);
+      }
+      failures.delete(name);
+      answer(res, 200, normalised.packument, fetched.etag ? { etag: fetched.etag } : {});
+    } catch (err) {
+      const known =
+        asGatekeeperError(err) ??
+        new GatekeeperError('EUPSTREAM', `${name} could not be read from the upstream (${(err as Error).message}). Try again later`);
+      if (!asGatekeeperError(err)) logger.error({ err, package: name }, 'upstream gateway failed');
+      remember(failures, name, { at: Date.now(), error: known });
+      answer(res, known.status >= 500 ? known.status : 502, { error: known.message });
+    }
+  }
+
+  async function search(res: http.ServerResponse, query: string): Promise<void> {
+    try {
+      const body = await client.search(query);
+      const objects = (body as { objects?: unknown })?.objects;
+      answer(res, 200, { objects: Array.isArray(objects) ? objects.filter((o) => typeof (o as { package?: { name?: unknown } })?.package?.name === 'string') : [] });
+    } catch (err) {
+      logger.warn({ err }, 'upstream search failed');
+      answer(res, 502, { error: (err as Error).message });
+    }
+  }
+
+  const server = http.createServer((req, res) => {
+    const url = req.url ?? '';
+    if (req.method !== 'GET' || !url.startsWith(prefix)) return answer(res, 404, { error: 'not found' });
+    const rest = url.slice(prefix.length);
+    if (rest.startsWith('-/v1/search?')) return void search(res, rest.slice('-/v1/search?'.length));
+    let name: string;
+    try {
+      name = decodeURIComponent(rest.split('?')[0]);
+    } catch {
+      return answer(res, 404, { error: 'not found' });
+    }
+    if (!isValidPackageName(name)) return answer(res, 404, { error: 'not found' });
+    const etag = req.headers['if-none-match'];
+    void packument(res, name, typeof etag === 'string' ? etag : undefined);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}${prefix}`,
+    failureFor(name) {
+      const failure = failures.get(name);
+      return failure && Date.now() - failure.at < FAILURE_MEMORY_MS ? failure.error : undefined;
+    },
+    droppedFor: (name) => dropped.get(name) ?? [],
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
