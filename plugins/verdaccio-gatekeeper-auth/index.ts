@@ -1,3 +1,4 @@
+import { ErrorCode, statusOf } from '../../src/core/errors';
 import { can, isRole } from '../../src/core/roles';
 import { createIdentityMiddleware, RemoteUserHelpers } from '../../src/server/registry/identity';
 import { GATE_PLUGINS, GatekeeperRuntime, runtimeFor } from '../../src/server/runtime';
@@ -9,7 +10,14 @@ interface RemoteUser {
 }
 
 const roleOf = (user: RemoteUser | undefined) => user?.real_groups?.find(isRole);
-const denied = (message: string) => Object.assign(new Error(message), { status: 403, statusCode: 403 });
+/**
+ * A refusal for Verdaccio's callbacks: its status comes from our code (the one table), and
+ * the `[CODE]` leads the message, so the route table's error writer turns it back into ours.
+ */
+const denied = (code: ErrorCode, message: string) => {
+  const status = statusOf(code);
+  return Object.assign(new Error(`[${code}] ${message}`), { status, statusCode: status });
+};
 
 /**
  * Auth plugin: our tokens and users (governance database) instead of Verdaccio's.
@@ -37,13 +45,13 @@ export default class GatekeeperAuth {
 
   adduser(_user: string, _password: string, cb: Callback): void {
     // npm adduser is answered by our login route before Verdaccio sees it.
-    cb(denied("[ESELFREGISTRATION] use 'npm login' against the gatekeeper"));
+    cb(denied('ESELFREGISTRATION', "use 'npm login' against the gatekeeper"));
   }
 
   allow_access(user: RemoteUser, _pkg: unknown, cb: Callback): void {
     const role = roleOf(user);
-    if (this.runtime.settings.requireAuth && !role) return cb(denied('[EUNAUTHENTICATED] this registry requires a login'));
-    if (role && !can(role, 'install')) return cb(denied(`[EFORBIDDEN] ${user.name} may not install packages`));
+    if (this.runtime.settings.requireAuth && !role) return cb(denied('EUNAUTHENTICATED', "this registry requires a login. Run 'npm login'"));
+    if (role && !can(role, 'install')) return cb(denied('EFORBIDDEN', `${user.name} may not install packages. Ask an admin for another role`));
     cb(null, true);
   }
 
@@ -52,10 +60,10 @@ export default class GatekeeperAuth {
     const who = role && user.name ? { username: user.name, role } : undefined;
     try {
       if (!pkg?.name || !this.runtime.publishing.mayPublish(who, pkg.name)) {
-        return cb(denied(`[EFORBIDDEN] ${user?.name ?? 'anonymous'} may not publish ${pkg?.name ?? 'this package'}`));
+        return cb(denied('EFORBIDDEN', `${user?.name ?? 'anonymous'} may not publish ${pkg?.name ?? 'this package'}. Ask an admin for a publish rule`));
       }
     } catch (err) {
-      return cb(denied(`[EPOLICYUNAVAILABLE] publish rules cannot be checked right now: ${(err as Error).message}`));
+      return cb(denied('EPOLICYUNAVAILABLE', `publish rules cannot be checked right now (${(err as Error).message}). Try again later`));
     }
     cb(null, true);
   }

@@ -116,6 +116,27 @@ export const PASSES_ON: ReadonlySet<HandlerName> = new Set<HandlerName>([
   'distTagWrite',
 ]);
 
+const ACCESS_TEXT: Record<Access, string> = {
+  public: 'anyone',
+  read: 'install permission (anyone unless GATEKEEPER_REQUIRE_AUTH)',
+  login: 'a login',
+  publish: 'a login; publish rules decide the name',
+  own: 'per admin route (see openapi.json)',
+};
+
+const BODY_TEXT: Record<BodyKind, string> = {
+  none: 'none read',
+  json: 'JSON, at most 1 MB',
+  publish: 'JSON, at most GATEKEEPER_MAX_BODY_SIZE, after the login',
+  stream: 'streamed, at most GATEKEEPER_MAX_BODY_SIZE',
+};
+
+/** The table as docs/security.md shows it (a test keeps the two the same). */
+export function routeTableMarkdown(): string {
+  const rows = REGISTRY_ROUTES.map((r) => `| ${r.methods.join(', ')} | \`${r.path}\` | ${r.name} | ${r.handler}${PASSES_ON.has(r.handler) && r.handler !== 'admin' ? ', may pass on to Verdaccio' : ''} | ${ACCESS_TEXT[r.access]} | ${BODY_TEXT[r.body]} |`);
+  return ['| methods | path | route | handler | requires | body |', '| --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
+}
+
 /** JSON bodies of every route but publish: small, and refused before they are read when larger. */
 export const JSON_BODY_LIMIT = '1mb';
 
