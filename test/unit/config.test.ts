@@ -54,6 +54,9 @@ describe('loadSettings: defaults', () => {
       loginMaxFailuresPerUser: 10,
       loginMaxFailuresPerAddress: 30,
       loginThrottleWindow: '15m',
+      upstreamTimeout: '60s',
+      upstreamMaxSize: '100mb',
+      tarballHosts: [],
       publishRules: [],
     });
     expect(settings.configFile).toBeUndefined();
@@ -76,6 +79,28 @@ describe('loadSettings: defaults', () => {
     expect(settings.logLevel).toBe('info');
     expect(settings.upstream).toBeUndefined();
     expect(settings.configFile).toBeUndefined();
+  });
+});
+
+describe('loadSettings: upstream limits and tarball hosts', () => {
+  it('reads the deadline, the size limit and the tarball hosts, as origins', () => {
+    const { cwd } = workspace();
+    const settings = loadSettings(
+      { GATEKEEPER_UPSTREAM_TIMEOUT: '30s', GATEKEEPER_UPSTREAM_MAX_SIZE: '20MB', GATEKEEPER_TARBALL_HOSTS: 'https://cdn.example.test, http://127.0.0.1:9/' },
+      cwd,
+    );
+    expect(settings).toMatchObject({ upstreamTimeout: '30s', upstreamMaxSize: '20mb', tarballHosts: ['https://cdn.example.test', 'http://127.0.0.1:9'] });
+  });
+
+  it.each([
+    ['GATEKEEPER_TARBALL_HOSTS', 'https://cdn.example.test/path'],
+    ['GATEKEEPER_TARBALL_HOSTS', 'ftp://cdn.example.test'],
+    ['GATEKEEPER_TARBALL_HOSTS', 'https://user:pw@cdn.example.test'],
+    ['GATEKEEPER_UPSTREAM_TIMEOUT', '0'],
+    ['GATEKEEPER_UPSTREAM_MAX_SIZE', 'lots'],
+  ])('refuses %s=%s with a ConfigError naming it', (key, value) => {
+    const { cwd } = workspace();
+    expect(configError(() => loadSettings({ [key]: value }, cwd)).message).toContain(key);
   });
 });
 
@@ -114,6 +139,9 @@ describe('loadSettings: environment', () => {
       loginMaxFailuresPerUser: 10,
       loginMaxFailuresPerAddress: 30,
       loginThrottleWindow: '15m',
+      upstreamTimeout: '60s',
+      upstreamMaxSize: '100mb',
+      tarballHosts: [],
       publishRules: [],
       adminPassword: 'hunter2hunter2',
     });
@@ -235,6 +263,9 @@ describe('loadSettings: config file', () => {
       loginMaxFailuresPerUser: 10,
       loginMaxFailuresPerAddress: 30,
       loginThrottleWindow: '15m',
+      upstreamTimeout: '60s',
+      upstreamMaxSize: '100mb',
+      tarballHosts: [],
       publishRules: [],
       configFile: file,
     });
