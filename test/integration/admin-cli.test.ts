@@ -14,7 +14,7 @@ import { createTestDatabase } from '../support/database';
 import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
 import { loginToken, startTestGatekeeper, TestGatekeeper, tempDir } from '../support/gatekeeper';
 import { runCli, spawnGatekeeper } from '../support/process';
-import { buildTarball } from '../support/tarball';
+import { buildTarball, integrityOf, shasumOf } from '../support/tarball';
 
 describe('gatekeeper migrate', () => {
   it('applies every migration, is idempotent, and rolls back with down', async () => {
@@ -34,7 +34,7 @@ describe('gatekeeper migrate', () => {
       const first = await runCli(['migrate'], env);
       expect(first).toMatchObject({ code: 0 });
       expect(first.output).toContain(`applied: ${MIGRATIONS.join(', ')}`);
-      expect(await tables()).toEqual(['advisories', 'advisory_checks', 'approvals', 'audit_log', 'bans', 'license_waivers', 'login_throttle', 'package_requests', 'policy_state', 'project_packages', 'projects', 'publish_rules', 'published_versions', 'rule_exemptions', 'tokens', 'users']);
+      expect(await tables()).toEqual(['advisories', 'advisory_checks', 'approvals', 'audit_log', 'bans', 'license_waivers', 'login_throttle', 'package_requests', 'policy_state', 'project_packages', 'projects', 'publish_rules', 'published_versions', 'rule_exemptions', 'tarball_inspections', 'tokens', 'users']);
       const again = await runCli(['migrate'], env);
       expect(again.output).toContain('the database is up to date');
       const down = await runCli(['migrate', '--rollback'], env);
@@ -170,6 +170,8 @@ describe('administration through the CLI', () => {
   it('decides a packument without a single database query', async () => {
     await t.api('POST', '/approvals', { name: 'cli-fixture', reason: 'hot path' });
     expect((await fetch(new URL('cli-fixture', t.url))).status).toBe(200); // warm Verdaccio's storage
+    // The first fetch of a tarball stores it and records its inspection, once per version.
+    expect((await fetch(new URL('cli-fixture/-/cli-fixture-1.5.0.tgz', t.url))).status).toBe(200);
     const queries: string[] = [];
     const onQuery = (q: { sql: string }) => queries.push(q.sql);
     t.gk.database.knex.on('query', onQuery);
@@ -199,7 +201,13 @@ describe('graceful shutdown', () => {
           JSON.stringify({
             name: 'slow-fixture',
             'dist-tags': { latest: '1.0.0' },
-            versions: { '1.0.0': { name: 'slow-fixture', version: '1.0.0', dist: { tarball: `http://127.0.0.1:${(slow.address() as { port: number }).port}/slow-fixture/-/slow-fixture-1.0.0.tgz` } } },
+            versions: {
+              '1.0.0': {
+                name: 'slow-fixture',
+                version: '1.0.0',
+                dist: { integrity: integrityOf(tarball), shasum: shasumOf(tarball), tarball: `http://127.0.0.1:${(slow.address() as { port: number }).port}/slow-fixture/-/slow-fixture-1.0.0.tgz` },
+              },
+            },
           }),
         );
       } else if (req.url === '/slow-fixture/-/slow-fixture-1.0.0.tgz') {
