@@ -24,6 +24,7 @@
  * bytes that do not match their integrity EINTEGRITY, and a URL outside the allowed origins
  * ETARBALLORIGIN. Messages name the upstream by origin only (never credentials) and the package.
  */
+import type { Readable } from 'node:stream';
 import npmFetch from 'npm-registry-fetch';
 import ssri from 'ssri';
 import { GatekeeperError } from '../core/errors';
@@ -74,6 +75,12 @@ export interface UpstreamClientOptions {
    */
   npmOptions?: Record<string, unknown>;
   logger?: UpstreamLogger;
+}
+
+/** The request headers postStream passes on (anything else is set by the client). */
+export interface PostStreamHeaders {
+  'content-type'?: string;
+  'content-encoding'?: string;
 }
 
 export type PackumentResult = { status: 200; body: Record<string, unknown>; etag?: string } | { status: 304 } | { status: 404 };
@@ -386,12 +393,61 @@ export class UpstreamClient {
     return this.post(path, body, `the request to ${printable(path)}`);
   }
 
+  /**
+   * A POST to a path under the registry whose body is a stream (the `npm audit` pass-through):
+   * the body is sent as it is read (chunked), never buffered whole, within the call's one
+   * deadline. Answers below 500 come back with their status, bytes (at most the packument size
+   * limit) and content type; a 5xx, a redirect and a 1xx are EUPSTREAM, as for postJson.
+   *
+   * The body is consumed, or destroyed when the call fails. When it fails itself (e.g. a
+   * Transform bounding its size), its GatekeeperError is thrown as it is, not as an upstream
+   * error; any other failure of it is EVALIDATION.
+   */
+  async postStream(path: string, body: Readable, headers: PostStreamHeaders = {}): Promise<{ status: number; body: Buffer; contentType?: string }> {
+    const what = `the request to ${printable(path)}`;
+    let bodyError: unknown;
+    // Kept for good: an error the body emits after the call must not go unheard either.
+    body.on('error', (err: unknown) => {
+      // The call's own abort (the deadline, the end of the call) destroys the body too: that is not its failure.
+      if ((err as { name?: unknown })?.name !== 'AbortError') bodyError ??= err;
+    });
+    try {
+      const url = this.underRegistry(path);
+      const sent: Record<string, string> = { accept: 'application/json', 'content-type': 'application/json' };
+      for (const name of ['content-type', 'content-encoding'] as const) {
+        const value = headers[name];
+        if (value === undefined) continue;
+        if (typeof value !== 'string' || !/^[\x20-\x7e]{1,200}$/.test(value)) {
+          throw new GatekeeperError('EVALIDATION', `the ${name} of ${what} is not a short header value of visible ASCII. Send the request with a plain ${name}.`);
+        }
+        sent[name] = value;
+      }
+      const answer = await this.call(what, async (deadline) => {
+        this.checkOrigin(url, what, false);
+        const res = await this.send(url, { method: 'POST', headers: sent, body }, what, deadline);
+        if (res.status >= 500 || REDIRECTS.has(res.status) || res.status < 200) throw await this.badStatus(res, what, deadline);
+        const raw = await this.read(res, this.packumentMaxBytes, what, deadline);
+        const contentType = res.headers.get('content-type');
+        return contentType !== null && /^[\x20-\x7e]{1,200}$/.test(contentType) ? { status: res.status, body: raw, contentType } : { status: res.status, body: raw };
+      });
+      // The upstream answered before reading all of it: the rest goes nowhere.
+      if (!body.readableEnded && !body.destroyed) body.destroy();
+      return answer;
+    } catch (err) {
+      if (!body.destroyed) body.destroy();
+      if (bodyError !== undefined) {
+        if (bodyError instanceof GatekeeperError) throw bodyError;
+        const code = (bodyError as { code?: unknown }).code;
+        const reason = typeof code === 'string' && /^[A-Z][A-Z0-9_]{1,40}$/.test(code) ? code : 'a read error';
+        throw new GatekeeperError('EVALIDATION', `the body of ${what} could not be read to the end (${reason}), so it was not passed on. Send the request again.`);
+      }
+      throw err;
+    }
+  }
+
   /** A JSON POST; `anyStatus` returns 5xx answers (unread) instead of throwing. */
   private async post(path: string, body: unknown, what: string, anyStatus = false): Promise<{ status: number; body: unknown }> {
-    const url = new URL(path.replace(/^\/+/, ''), this.registryUrl);
-    if (!url.href.startsWith(this.registry) || /(^|\/)\.\.?(\/|$)/.test(path) || url.search !== '') {
-      throw new GatekeeperError('EVALIDATION', `${printable(path)} is not a path under the upstream registry. Use a relative path such as -/npm/v1/security/audits/quick.`);
-    }
+    const url = this.underRegistry(path);
     const payload = Buffer.from(JSON.stringify(body ?? {}));
     return this.call(what, async (deadline) => {
       this.checkOrigin(url, what, false);
@@ -417,6 +473,15 @@ export class UpstreamClient {
 
   // ---------------------------------------------------------------------------------------
   // Plumbing
+
+  /** A path under the registry as a URL; anything that would leave it (or carries a query) is EVALIDATION. */
+  private underRegistry(path: string): URL {
+    const url = new URL(path.replace(/^\/+/, ''), this.registryUrl);
+    if (!url.href.startsWith(this.registry) || /(^|\/)\.\.?(\/|$)/.test(path) || url.search !== '') {
+      throw new GatekeeperError('EVALIDATION', `${printable(path)} is not a path under the upstream registry. Use a relative path such as -/npm/v1/security/audits/quick.`);
+    }
+    return url;
+  }
 
   /** Runs one call under one deadline, mapping whatever it throws to a GatekeeperError. */
   private async call<T>(what: string, fn: (deadline: Deadline) => Promise<T>): Promise<T> {
@@ -467,7 +532,7 @@ export class UpstreamClient {
   }
 
   /** One request, with npm's credentials for that URL and npm's transport options. */
-  private async send(url: URL, init: { method: string; headers: Record<string, string>; body?: Buffer }, what: string, deadline: Deadline): Promise<FetchResponse> {
+  private async send(url: URL, init: { method: string; headers: Record<string, string>; body?: Buffer | Readable }, what: string, deadline: Deadline): Promise<FetchResponse> {
     const opts = this.npm;
     const auth = getAuth(url.href, { ...opts, registry: this.registry });
     const headers: Record<string, string> = {

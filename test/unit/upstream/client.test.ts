@@ -6,11 +6,14 @@ import http from 'http';
 import type { AddressInfo } from 'net';
 import os from 'os';
 import path from 'path';
+import { createHash, randomBytes } from 'crypto';
+import { PassThrough, Readable, Transform } from 'stream';
 import { gzipSync } from 'zlib';
 import { GatekeeperError } from '../../../src/core/errors';
 import { integrityToVerify, UpstreamClient, type UpstreamClientOptions } from '../../../src/upstream/client';
 import { startFixtureRegistry, type FixtureRegistry } from '../../support/fixture-registry';
 import { integrityOf, shasumOf } from '../../support/tarball';
+import { eventually } from '../../support/assert';
 
 async function failure(promise: Promise<unknown>): Promise<GatekeeperError> {
   try {
@@ -456,6 +459,175 @@ describe('UpstreamClient', () => {
       expect(() => make({ tarballHosts: ['cdn.example'] })).toThrow(/the tarball host "cdn.example" is not a URL/);
       expect(() => make({ timeoutMs: 0 })).toThrow(/must be positive/);
     });
+  });
+});
+
+describe('UpstreamClient.postStream', () => {
+  /** What the local upstream saw of one request. */
+  interface Seen {
+    method: string;
+    url: string;
+    headers: http.IncomingHttpHeaders;
+    chunks: Buffer[];
+    ended: boolean;
+  }
+  type Answer = (res: http.ServerResponse, body: Buffer) => void;
+  const seen: Seen[] = [];
+  let answer: Answer;
+  let server: http.Server;
+  let base: string;
+  const echo: Answer = (res, body) => {
+    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
+    res.end(JSON.stringify({ bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') }));
+  };
+  const make = (opts: Partial<UpstreamClientOptions> = {}): UpstreamClient => new UpstreamClient({ registry: base, timeoutMs: 5000, maxBytes: 1024 * 1024, ...opts });
+  const received = (s: Seen): number => s.chunks.reduce((n, c) => n + c.length, 0);
+
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      const s: Seen = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, chunks: [], ended: false };
+      seen.push(s);
+      const reply = answer;
+      req.on('data', (chunk: Buffer) => s.chunks.push(chunk));
+      req.on('end', () => {
+        s.ended = true;
+        reply(res, Buffer.concat(s.chunks));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/registry/`;
+  });
+
+  beforeEach(() => {
+    answer = echo;
+  });
+
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('sends the body as it is read, and it arrives whole, with the headers given and npm credentials', async () => {
+    const nerf = `//127.0.0.1:${new URL(base).port}/registry/`;
+    const client = make({ npmOptions: { [`${nerf}:_authToken`]: 'audit-token' } });
+    const body = new PassThrough();
+    const first = randomBytes(256 * 1024);
+    const second = randomBytes(300 * 1024);
+    const before = seen.length;
+    body.write(first);
+    const call = client.postStream('-/npm/v1/security/audits/quick', body, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+    // The upstream has the first part while the rest has not even been written: nothing waits for the whole body.
+    await eventually(async () => seen.length > before && received(seen[before]) >= first.length, 'the first part to reach the upstream');
+    expect(seen[before].ended).toBe(false);
+    body.end(second);
+    const result = await call;
+    const whole = Buffer.concat([first, second]);
+    expect(result).toEqual({
+      status: 200,
+      body: Buffer.from(JSON.stringify({ bytes: whole.length, sha256: createHash('sha256').update(whole).digest('hex') })),
+      contentType: 'application/json; charset=utf-8',
+    });
+    const req = seen[before];
+    expect([req.method, req.url]).toEqual(['POST', '/registry/-/npm/v1/security/audits/quick']);
+    expect(req.headers).toMatchObject({
+      'content-type': 'application/json',
+      'content-encoding': 'gzip',
+      'transfer-encoding': 'chunked',
+      authorization: 'Bearer audit-token',
+      accept: 'application/json',
+    });
+    expect(req.headers['content-length']).toBeUndefined();
+  });
+
+  it('returns answers below 500 with their status; 5xx, redirects and paths outside the registry are errors', async () => {
+    const client = make();
+    answer = (res) => {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end('{"error":"bad audit"}');
+    };
+    expect(await client.postStream('-/npm/v1/security/audits', Readable.from([Buffer.from('{}')]))).toEqual({
+      status: 400,
+      body: Buffer.from('{"error":"bad audit"}'),
+      contentType: 'application/json',
+    });
+    answer = (res) => {
+      res.writeHead(503);
+      res.end('down');
+    };
+    let err = await failure(client.postStream('-/npm/v1/security/audits', Readable.from([Buffer.from('{}')])));
+    expect([err.code, err.status]).toEqual(['EUPSTREAM', 502]);
+    expect(err.message).toBe(`the upstream registry (${base.replace(/\/registry\/$/, '')}) answered 503 for the request to -/npm/v1/security/audits. Try again later; if it persists, check the upstream.`);
+    answer = (res) => {
+      res.writeHead(302, { location: `${base}elsewhere` });
+      res.end();
+    };
+    expect((await failure(client.postStream('-/npm/v1/security/audits', Readable.from([Buffer.from('{}')])))).message).toMatch(/with a redirect \(302\)/);
+
+    const before = seen.length;
+    for (const bad of ['../x', '-/../../x', 'http://127.0.0.1:1/x', '-/x?y=1']) {
+      const body = Readable.from([Buffer.from('{}')]);
+      expect((await failure(client.postStream(bad, body))).code).toBe('EVALIDATION');
+      expect(body.destroyed).toBe(true);
+    }
+    expect((await failure(client.postStream('-/x', Readable.from([Buffer.from('{}')]), { 'content-encoding': 'gzip\u0000' }))).code).toBe('EVALIDATION');
+    expect(seen.length).toBe(before);
+  });
+
+  it('holds the whole call to one deadline: an upstream that never answers, and a body that never ends', async () => {
+    answer = () => undefined;
+    const client = make({ timeoutMs: 400 });
+    let body: Readable = Readable.from([Buffer.from('{}')]);
+    let err = await failure(client.postStream('-/npm/v1/security/audits/quick', body));
+    expect([err.code, err.status]).toEqual(['EUPSTREAMTIMEOUT', 504]);
+    expect(err.message).toMatch(/did not deliver the request to -\/npm\/v1\/security\/audits\/quick within 0\.4s/);
+
+    answer = echo;
+    const stalled = new PassThrough();
+    stalled.write('{"a":');
+    body = stalled;
+    err = await failure(client.postStream('-/npm/v1/security/audits/quick', body));
+    expect(err.code).toBe('EUPSTREAMTIMEOUT');
+    expect(stalled.destroyed).toBe(true);
+  });
+
+  it('limits the answer: by content-length and by counting', async () => {
+    const client = make({ maxBytes: 10 * 1024 * 1024, packumentMaxBytes: 1000 });
+    answer = (res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '5000' });
+      res.end('x'.repeat(5000));
+    };
+    const err = await failure(client.postStream('-/npm/v1/security/audits/quick', Readable.from([Buffer.from('{}')])));
+    expect([err.code, err.status]).toEqual(['EUPSTREAMTOOLARGE', 502]);
+    expect(err.message).toMatch(/sent more than 1000 bytes for the request to -\/npm\/v1\/security\/audits\/quick/);
+    answer = (res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('x'.repeat(800));
+      res.end('x'.repeat(800));
+    };
+    expect((await failure(client.postStream('-/npm/v1/security/audits/quick', Readable.from([Buffer.from('{}')])))).code).toBe('EUPSTREAMTOOLARGE');
+  });
+
+  it("throws the body's own GatekeeperError as it is, and any other failure of the body as EVALIDATION", async () => {
+    const client = make();
+    let sent = 0;
+    const bounded = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        sent += chunk.length;
+        if (sent > 100_000) return done(new GatekeeperError('EPAYLOADTOOLARGE', 'the audit request is too large. Audit fewer packages at once'));
+        done(null, chunk);
+      },
+    });
+    Readable.from([randomBytes(60_000), randomBytes(60_000)]).pipe(bounded);
+    const err = await failure(client.postStream('-/npm/v1/security/audits/quick', bounded));
+    expect([err.code, err.message]).toEqual(['EPAYLOADTOOLARGE', 'the audit request is too large. Audit fewer packages at once']);
+
+    const broken = new PassThrough();
+    broken.write('{"a":');
+    const call = client.postStream('-/npm/v1/security/audits/quick', broken);
+    setImmediate(() => broken.destroy(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })));
+    const other = await failure(call);
+    expect(other.code).toBe('EVALIDATION');
+    expect(other.message).toBe('the body of the request to -/npm/v1/security/audits/quick could not be read to the end (ECONNRESET), so it was not passed on. Send the request again.');
   });
 });
 
