@@ -13,8 +13,10 @@ export const ErrorCodes = {
   EINSTALLSCRIPTS: 403,
   EADVISORY: 403,
   EDEPRECATED: 403,
-  // The tarball's own package.json disagrees with the manifest (name, version, install scripts).
-  EMANIFESTMISMATCH: 400,
+  // The tarball's own package.json disagrees with the manifest (name, version, install scripts),
+  // on install or publish. 403 like every refusal retrying cannot fix: with 400, pnpm retried
+  // a refused tarball for about 70 s before giving up.
+  EMANIFESTMISMATCH: 403,
   EPOLICYUNAVAILABLE: 503,
   // Publishing.
   EVERSIONEXISTS: 409,

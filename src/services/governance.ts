@@ -230,10 +230,13 @@ export class GovernanceService {
         }
       }),
     );
-    // All advisories in a few bulk requests rather than one per package.
-    await this.advisories?.prepareMany(
-      [...packuments.values()].filter((p): p is Packument => p !== undefined).map((p) => ({ name: p.name, versions: Object.keys(p.versions ?? {}) })),
-    );
+    // All advisories in a few bulk requests rather than one per package; inspections likewise.
+    await Promise.all([
+      this.advisories?.prepareMany(
+        [...packuments.values()].filter((p): p is Packument => p !== undefined).map((p) => ({ name: p.name, versions: Object.keys(p.versions ?? {}) })),
+      ),
+      this.inspections?.prepareMany(names),
+    ]);
     return entries.map(({ name, version }) => {
       const manifest = packuments.get(name)?.versions?.[version];
       const decision: Decision = this.decide(name, version, packuments.get(name));

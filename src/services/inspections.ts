@@ -21,6 +21,15 @@ export class InspectionService {
     this.hold(name, new Map(rows.map((r) => [r.version, r])));
   }
 
+  /** Loads the inspections of many packages (lockfile checks) in a few queries. */
+  async prepareMany(names: readonly string[]): Promise<void> {
+    const missing = [...new Set(names)].filter((n) => !this.memory.has(n));
+    if (missing.length === 0) return;
+    const byName = new Map<string, Map<string, TarballInspection>>(missing.map((n) => [n, new Map()]));
+    for (const row of await this.store.repos.inspections.listForPackages(missing)) byName.get(row.name)?.set(row.version, row);
+    for (const [name, versions] of byName) this.hold(name, versions);
+  }
+
   /** What is known of name@version (call prepare first). */
   known(name: string, version: string): TarballInspection | undefined {
     return this.memory.get(name)?.get(version);

@@ -169,6 +169,16 @@ describe('trusting nothing from the upstream', () => {
     expect(explained.body.decision.code).toBe('EMANIFESTMISMATCH');
     // Its tarball was never stored.
     expect(fs.existsSync(path.join(t.dataDir, 'storage', 'confused', 'confused-1.1.0.tgz'))).toBe(false);
+    // A lockfile check before an install knows it too (a fresh process loads inspections in bulk).
+    const second = await startTestGatekeeper({ upstream: upstream.url, db: t.db });
+    try {
+      const check = await second.api('POST', '/lockfile/check', { entries: [{ name: 'confused', version: '1.1.0' }, { name: 'confused', version: '1.0.0' }] });
+      expect(check.status).toBe(200);
+      expect(check.body).toMatchObject({ ok: false, checked: 2, blocked: [expect.objectContaining({ name: 'confused', version: '1.1.0', code: 'EMANIFESTMISMATCH' })] });
+      expect(check.body.blocked).toHaveLength(1);
+    } finally {
+      await second.close();
+    }
   });
 
   it('refuses and never stores a tarball whose bytes do not match its integrity, in npm and pnpm', async () => {
@@ -242,7 +252,7 @@ describe('trusting nothing from the upstream', () => {
       body: JSON.stringify(body),
     });
     const answer = (await res.json()) as { code: string; error: string };
-    expect(res.status).toBe(400);
+    expect(res.status).toBe(403);
     expect(answer.code).toBe('EMANIFESTMISMATCH');
     for (const field of ['name', 'version', 'installScripts', 'license']) expect(answer.error).toContain(field);
     expect(res.statusText).toMatch(/^\[EMANIFESTMISMATCH\] /);

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { ManifestMismatch, TarballInspection } from '../../core/inspection';
+import { chunks } from '../batch';
 
 interface InspectionRow {
   package: string;
@@ -30,6 +31,13 @@ export class InspectionRepository {
   /** Every inspection of a package, in one query. */
   async listForPackage(name: string): Promise<TarballInspection[]> {
     return (await this.db<InspectionRow>('tarball_inspections').where({ package: name })).map(toInspection);
+  }
+
+  /** Every inspection of these packages, a thousand names per query. */
+  async listForPackages(names: readonly string[]): Promise<TarballInspection[]> {
+    const out: TarballInspection[] = [];
+    for (const part of chunks(names)) out.push(...(await this.db<InspectionRow>('tarball_inspections').whereIn('package', part)).map(toInspection));
+    return out;
   }
 
   /** Records an inspection; the first one of a version stays (a version's bytes never change). */
