@@ -9,7 +9,7 @@ import http from 'node:http';
 import { ErrorCodes, statusText } from '../../src/core/errors';
 import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
 import { loginToken, startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
-import { buildTarball, integrityOf, shasumOf } from '../support/tarball';
+import { publishDocument } from '../support/publish';
 
 /** 5xx codes that say a dependency is unavailable: allowed, everything else 5xx is a bug. */
 const AVAILABILITY = new Set(['EUPSTREAM', 'EUPSTREAMTIMEOUT', 'EUPSTREAMTOOLARGE', 'EPOLICYUNAVAILABLE', 'EDATABASE', 'EINTEGRITY', 'ETARBALLORIGIN']);
@@ -79,16 +79,7 @@ const AUTH = [
 ];
 
 function publishBody(name: string, version: string, overrides: Record<string, unknown> = {}): string {
-  const tarball = buildTarball({ 'package/package.json': JSON.stringify({ name, version }) });
-  const file = `${name.split('/').pop()}-${version}.tgz`;
-  return JSON.stringify({
-    _id: name,
-    name,
-    'dist-tags': { latest: version },
-    versions: { [version]: { name, version, dist: { integrity: integrityOf(tarball), shasum: shasumOf(tarball), tarball: `http://x/${file}` } } },
-    _attachments: { [file]: { data: tarball.toString('base64'), length: tarball.length } },
-    ...overrides,
-  });
+  return JSON.stringify(publishDocument(name, version, { packageJson: { name, version }, overrides }));
 }
 
 describe('a corpus of hostile inputs', () => {

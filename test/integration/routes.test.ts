@@ -9,7 +9,8 @@ import { ErrorCodes, statusText } from '../../src/core/errors';
 import { REGISTRY_ROUTES, registryRoutes } from '../../src/server/registry/routes';
 import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
 import { loginToken, startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
-import { buildTarball, integrityOf, shasumOf } from '../support/tarball';
+import { publishDocument } from '../support/publish';
+import { integrityOf } from '../support/tarball';
 
 interface Answer {
   status: number;
@@ -67,27 +68,6 @@ function partialRequest(base: string, method: string, path: string, headers: Rec
     req.flushHeaders();
     if (first > 0) req.write(Buffer.alloc(first, 0x20));
   });
-}
-
-/** A publish document for name@version, as npm sends it. */
-function publishDocument(name: string, version: string): object {
-  const tarball = buildTarball({ 'package/package.json': JSON.stringify({ name, version, license: 'MIT' }), 'package/index.js': `module.exports = '${name}@${version}';` });
-  const filename = `${name.split('/').pop()}-${version}.tgz`;
-  return {
-    _id: name,
-    name,
-    'dist-tags': { latest: version },
-    versions: {
-      [version]: {
-        name,
-        version,
-        license: 'MIT',
-        description: `the findable package ${version}`,
-        dist: { integrity: integrityOf(tarball), shasum: shasumOf(tarball), tarball: `http://localhost/${name}/-/${filename}` },
-      },
-    },
-    _attachments: { [filename]: { content_type: 'application/octet-stream', data: tarball.toString('base64'), length: tarball.length } },
-  };
 }
 
 interface ExpressLayer {
@@ -246,7 +226,7 @@ describe('the route table owns the registry surface', () => {
 
   it('advertises only allowed versions in search', async () => {
     for (const version of ['1.0.0', '2.0.0']) {
-      const put = await call(t.url, 'PUT', '/@acme%2ffindable', { token: publisherToken, body: publishDocument('@acme/findable', version) });
+      const put = await call(t.url, 'PUT', '/@acme%2ffindable', { token: publisherToken, body: publishDocument('@acme/findable', version, { manifest: { description: `the findable package ${version}` } }) });
       expect(put.status).toBe(201);
     }
     const before = await call(t.url, 'GET', '/-/v1/search?text=findable');

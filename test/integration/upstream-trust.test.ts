@@ -10,7 +10,7 @@ import { eventually } from '../support/assert';
 import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
 import { loginToken, startTestGatekeeper, TestGatekeeper, tempDir } from '../support/gatekeeper';
 import { createNpmEnv, makeProject, NpmEnv } from '../support/npm';
-import { buildTarball, integrityOf, shasumOf } from '../support/tarball';
+import { publishDocument } from '../support/publish';
 import { runTool, toolEnv } from '../support/tools';
 
 const LEGACY = ['1.0.0beta', '1.0.0beta2', '1.0.0rc3', '2.0.0rc'];
@@ -229,23 +229,9 @@ describe('trusting nothing from the upstream', () => {
   it('refuses a publish whose tarball disagrees with its manifest, before reserving the version', async () => {
     await t.api('POST', '/users', { username: 'pub', password: 'pub-password', role: 'publisher' });
     const token = await loginToken(t.url, 'pub', 'pub-password');
-    const tarball = buildTarball({
-      'package/package.json': JSON.stringify({ name: '@acme/other', version: '9.9.9', license: 'GPL-3.0-only', scripts: { postinstall: 'node evil.js' } }),
+    const body = publishDocument('@acme/sneaky', '1.0.0', {
+      packageJson: { name: '@acme/other', version: '9.9.9', license: 'GPL-3.0-only', scripts: { postinstall: 'node evil.js' } },
     });
-    const body = {
-      _id: '@acme/sneaky',
-      name: '@acme/sneaky',
-      'dist-tags': { latest: '1.0.0' },
-      versions: {
-        '1.0.0': {
-          name: '@acme/sneaky',
-          version: '1.0.0',
-          license: 'MIT',
-          dist: { integrity: integrityOf(tarball), shasum: shasumOf(tarball), tarball: 'http://localhost/@acme/sneaky/-/sneaky-1.0.0.tgz' },
-        },
-      },
-      _attachments: { 'sneaky-1.0.0.tgz': { content_type: 'application/octet-stream', data: tarball.toString('base64'), length: tarball.length } },
-    };
     const res = await fetch(new URL('@acme%2fsneaky', t.url), {
       method: 'PUT',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },

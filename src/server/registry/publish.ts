@@ -6,7 +6,7 @@ import type { Packument } from '../../core/packument';
 import type { InspectedField, TarballInspection } from '../../core/inspection';
 import { inspectTarball } from '../../core/manifest-compare';
 import { parsePublishBody, PublishRequest } from '../../core/publish';
-import { readTarballManifest } from '../../core/tarball-manifest';
+import { readTarballManifestAsync } from '../../core/tarball-manifest';
 import type { Actor } from '../../services/audit';
 import type { GatekeeperRuntime, VerdaccioStorage } from '../runtime';
 import { writeError } from '../http/write-error';
@@ -55,9 +55,10 @@ const PUBLISH_FIELDS: readonly InspectedField[] = ['name', 'version', 'installSc
  * the publish declares, before anything is reserved: clients act on the tarball's, so a
  * publish whose two disagree on name, version, install scripts or license is refused.
  */
-export function inspectPublish(request: PublishRequest): TarballInspection {
+export async function inspectPublish(request: PublishRequest): Promise<TarballInspection> {
   const label = `${request.name}@${request.version}`;
-  const read = readTarballManifest(request.tarball.data, { errorCode: 'EBADPUBLISH', label });
+  // Inflated on the thread pool: a publish may be GATEKEEPER_MAX_BODY_SIZE large.
+  const read = await readTarballManifestAsync(request.tarball.data, { errorCode: 'EBADPUBLISH', label });
   const inspection = inspectTarball(request.manifest, read, request.tarball.integrity, new Date());
   const wrong = inspection.mismatches.filter((m) => PUBLISH_FIELDS.includes(m.field));
   if (wrong.length > 0) {
@@ -80,7 +81,7 @@ export function createWriteHandlers(runtime: GatekeeperRuntime, storage: Verdacc
     const principal = principalOfRequest(req);
     if (body && body._attachments && Object.keys(body._attachments).length > 0) {
       const request = parsePublishBody(name, body);
-      const inspection = inspectPublish(request);
+      const inspection = await inspectPublish(request);
       const reservation = await publishing.reserve(actor, principal, request);
       beforeAnswer(
         res,
