@@ -41,6 +41,7 @@ import { GATE_PLUGINS, GatekeeperRuntime, GatePluginName, HealthReport, register
 import { buildVerdaccioConfig } from './verdaccio-config';
 import { StartupError } from './errors';
 import { UpstreamClient } from '../upstream/client';
+import { npmOptionsFor } from '../upstream/npm-options';
 import { startUpstreamGateway } from './upstream-gateway';
 import { InspectionService } from '../services/inspections';
 import { normalizePackument } from '../core/packument-validate';
@@ -223,6 +224,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       tarballHosts: settings.tarballHosts,
       timeoutMs: parseDuration(settings.upstreamTimeout),
       maxBytes: parseSize(settings.upstreamMaxSize),
+      npmOptions: npmOptionsFor(upstream),
       logger,
     });
     const gateway = await startUpstreamGateway(
@@ -284,7 +286,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
             logout: login,
             ...npmTokenHandlers(runtime),
             search: createSearchHandler(runtime, storage),
-            audit: createAuditHandler(runtime, upstream, parseDuration(settings.upstreamTimeout)),
+            audit: createAuditHandler(runtime, client),
             admin: (_req, _res, next) => next(),
             ...createReadHandlers(runtime, storage),
             ...createWriteHandlers(runtime, storage),

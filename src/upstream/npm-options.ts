@@ -66,7 +66,12 @@ export function expandEnv(text: string, env: Env): string {
 
 /** The keys npm-registry-fetch looks up for a registry: `//host/a/b/`, `//host/a/b`, `//host/a/`, ... `//host`. */
 export function nerfDartPrefixes(registry: string): string[] {
-  const url = new URL(registry);
+  let url: URL;
+  try {
+    url = new URL(registry);
+  } catch {
+    return []; // not a URL: no credentials (the client refuses such a registry anyway)
+  }
   const prefixes: string[] = [];
   let key = `//${url.host}${url.pathname.endsWith('/') ? url.pathname : `${url.pathname}/`}`;
   while (key.length > '//'.length) {

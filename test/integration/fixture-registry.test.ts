@@ -488,3 +488,46 @@ describe('fixture registry fault hooks', () => {
     }
   });
 });
+
+describe('fixture registry that requires a token', () => {
+  let registry: FixtureRegistry;
+
+  beforeAll(async () => {
+    registry = await startFixtureRegistry([{ name: 'secret-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] }], { requireToken: 'fixture-token' });
+  });
+
+  afterAll(async () => {
+    await registry?.close();
+  });
+
+  it('answers 401 without the bearer token (recording the request) and serves with it', async () => {
+    const before = registry.requests.length;
+    for (const headers of [{}, { authorization: 'Bearer wrong-token' }, { authorization: 'Basic Zml4dHVyZS10b2tlbg==' }] as Array<Record<string, string>>) {
+      const res = await fetch(`${registry.url}secret-fixture`, { headers });
+      expect([res.status, res.headers.get('www-authenticate'), await res.json()]).toEqual([401, 'Bearer', { error: 'authentication required' }]);
+      expect((await fetch(`${registry.url}secret-fixture/-/secret-fixture-1.0.0.tgz`, { headers })).status).toBe(401);
+    }
+    expect(registry.requests.length).toBe(before + 6);
+    const ok = await fetch(`${registry.url}secret-fixture`, { headers: { authorization: 'Bearer fixture-token' } });
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { name: string }).name).toBe('secret-fixture');
+    const tarball = await fetch(`${registry.url}secret-fixture/-/secret-fixture-1.0.0.tgz`, { headers: { authorization: 'Bearer fixture-token' } });
+    expect(Buffer.from(await tarball.arrayBuffer()).equals(registry.tarball('secret-fixture', '1.0.0'))).toBe(true);
+  });
+
+  it('lets the real npm CLI install only with the token in its config', async () => {
+    const npm = await createNpmEnv(registry.url);
+    try {
+      const project = await makeProject(npm.dir, {});
+      const refused = await npm.run(['install', 'secret-fixture@1.0.0', '--ignore-scripts'], { cwd: project, env: { npm_config_fetch_retries: '0' } });
+      expect(refused.code).not.toBe(0);
+      expect(refused.output).toMatch(/E401/);
+      await npm.setToken('fixture-token');
+      const installed = await npm.run(['install', 'secret-fixture@1.0.0', '--ignore-scripts'], { cwd: project });
+      expect(installed.code).toBe(0);
+      expect(existsSync(path.join(project, 'node_modules', 'secret-fixture', 'package.json'))).toBe(true);
+    } finally {
+      await npm.cleanup();
+    }
+  });
+});

@@ -143,6 +143,11 @@ export interface FixtureRegistryOptions {
    * response is not stored in its HTTP cache, i.e. add `'cache-control': 'no-store'`.
    */
   packumentHeaders?: Record<string, string>;
+  /**
+   * An upstream that needs credentials: every request without `authorization: Bearer <token>`
+   * is answered 401 (and still recorded in `requests`).
+   */
+  requireToken?: string;
 }
 
 /** Base for default publish times: 2020-01-01T00:00:00.000Z + index days. */
@@ -466,6 +471,10 @@ export async function startFixtureRegistry(
     const rawBody = await readBody(req);
     const record: RecordedRequest = { method, url: req.url ?? '/', headers: { ...req.headers } };
     requests.push(record);
+    if (opts.requireToken !== undefined && req.headers.authorization !== `Bearer ${opts.requireToken}`) {
+      sendJson(res, 401, { error: 'authentication required' }, 'application/json', { 'www-authenticate': 'Bearer' });
+      return;
+    }
     let body: Buffer = rawBody;
     if (rawBody.length) {
       try {
