@@ -71,7 +71,8 @@ export interface UpstreamClientOptions {
    * npm's options, as npm-registry-fetch takes them: `//host/:_authToken` and the other
    * nerf-darted credentials, `proxy`, `httpsProxy`, `noProxy`, `ca`, `cert`, `key`,
    * `strictSSL`, `localAddress`, `maxSockets`, `agent`, `userAgent`, `headers`. Cache, retry
-   * and timeout options are ignored (see the file header).
+   * and timeout options are ignored (see the file header). `npmOptionsFor` (npm-options.ts)
+   * reads them from npm's configuration.
    */
   npmOptions?: Record<string, unknown>;
   logger?: UpstreamLogger;

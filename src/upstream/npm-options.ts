@@ -10,7 +10,8 @@
  * - the project config: `.npmrc` in the nearest folder from `cwd` up that has a package.json
  *   or a node_modules folder (else `cwd`), as npm finds it, unless it is the user config file;
  * - `npm_config_*` environment variables (the prefix in any case; `_` after the first
- *   character becomes `-`, except in nerf-darted keys).
+ *   character becomes `-`, except in nerf-darted keys). Inside an npm script (`npm start`)
+ *   npm_config_user_agent is npm's own, so it is not taken for a setting there.
  *
  * Later layers win: environment > project > user > global. Keys and values have `${VAR}`
  * (and `${VAR?}`) expanded from the environment as npm does; `~/` and relative paths of
@@ -129,6 +130,8 @@ function envLayer(env: Env, cwd: string): Map<string, unknown> {
     if (!/^npm_config_/i.test(envKey) || value === undefined || value === '') continue;
     let key = envKey.slice('npm_config_'.length);
     if (!key.startsWith('//')) key = key.replace(/(?!^)_/g, '-').toLowerCase();
+    // npm sets its own user agent for every script it runs (`npm start`): not a setting.
+    if (key === 'user-agent' && env.npm_lifecycle_event !== undefined) continue;
     raw[key] = value;
   }
   return layer(raw, env, cwd);

@@ -182,6 +182,14 @@ describe('npmOptionsFor', () => {
     });
   });
 
+  it("does not take npm's own user agent, set for every npm script, for a setting", () => {
+    const env = baseEnv({ npm_config_user_agent: 'npm/11.0.0 node/v20.0.0 linux x64 workspaces/false', npm_lifecycle_event: 'start' });
+    expect(npmOptionsFor(REGISTRY, env, project)).toEqual({});
+    write(path.join(home, '.npmrc'), 'user-agent=corp-gatekeeper');
+    expect(npmOptionsFor(REGISTRY, env, project)).toEqual({ userAgent: 'corp-gatekeeper' });
+    expect(npmOptionsFor(REGISTRY, baseEnv({ npm_config_user_agent: 'set-by-hand' }), project)).toEqual({ userAgent: 'set-by-hand' });
+  });
+
   it("reads the project's .npmrc (the nearest folder with a package.json) between the user config and the environment", () => {
     write(path.join(home, '.npmrc'), [`${NERF}:_authToken=user-token`, 'proxy=http://user-proxy.example/'].join('\n'));
     write(path.join(project, '.npmrc'), `${NERF}:_authToken=project-token`);
