@@ -155,6 +155,9 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
   fs.mkdirSync(settings.dataDir, { recursive: true });
 
   const upstream = settings.upstream ?? npmConfiguredRegistry();
+  // npm's proxy, CA and credentials for the upstream; a broken npmrc stops the start here,
+  // before the database is touched.
+  const npmOptions = npmOptionsFor(upstream);
   const cleanup: Array<() => Promise<void>> = [];
   const runCleanup = async () => {
     for (const fn of cleanup.reverse()) await fn().catch((err) => logger.warn({ err }, 'cleanup step failed'));
@@ -224,7 +227,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       tarballHosts: settings.tarballHosts,
       timeoutMs: parseDuration(settings.upstreamTimeout),
       maxBytes: parseSize(settings.upstreamMaxSize),
-      npmOptions: npmOptionsFor(upstream),
+      npmOptions,
       logger,
     });
     const gateway = await startUpstreamGateway(
