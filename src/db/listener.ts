@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Client } from 'pg';
 
@@ -7,13 +8,21 @@ const HEARTBEAT_GRACE = 3;
 /** The connection's `application_name`, so operators (and tests) can find it in pg_stat_activity. */
 export const LISTENER_APPLICATION_NAME = 'npm-gatekeeper listener';
 
+/** Payloads of the barrier protocol (see `barrier`); never passed on as messages. */
+const SYNC = 'gk-sync:';
+const ACK = 'gk-ack:';
+
 /**
- * A dedicated connection that LISTENs on one channel and reconnects when it drops.
+ * A dedicated connection that LISTENs on one or more channels and reconnects when it drops.
  * Events: `connected` (after LISTEN succeeded, including reconnects), `disconnected`,
- * `notification` (payload string).
+ * `notification` (payload string; the first channel only) and `message` (channel, payload;
+ * every channel).
  *
- * Notifications sent while it was not listening are lost: whoever uses the channel must
- * treat `connected` as "anything may have changed" (PolicyCache reloads).
+ * Notifications sent while it was not listening are lost: whoever uses a channel must
+ * treat `connected` as "anything may have changed" (PolicyCache reloads, TokenCache empties).
+ *
+ * One connection carries every channel, so the caches that depend on it are trusted or not
+ * together, and each process holds one listening connection.
  */
 
 export class ChannelListener extends EventEmitter {
@@ -22,14 +31,18 @@ export class ChannelListener extends EventEmitter {
   private retryTimer: NodeJS.Timeout | undefined;
   private _connected = false;
   private heartbeat: NodeJS.Timeout | undefined;
+  private readonly channels: readonly string[];
+  private readonly barriers = new Map<string, { acks: number; wake: () => void }>();
 
   constructor(
     private readonly url: string,
-    private readonly channel: string,
+    channel: string | readonly string[],
     private readonly retryMs = 250,
     private readonly heartbeatMs = 2000,
   ) {
     super();
+    this.channels = typeof channel === 'string' ? [channel] : [...channel];
+    if (this.channels.length === 0) throw new Error('a ChannelListener needs at least one channel');
   }
 
   get connected(): boolean {
@@ -46,12 +59,10 @@ export class ChannelListener extends EventEmitter {
     const lost = () => this.onLost(client);
     client.on('error', lost);
     client.on('end', lost);
-    client.on('notification', (msg) => {
-      if (msg.channel === this.channel) this.emit('notification', msg.payload ?? '');
-    });
+    client.on('notification', (msg) => this.onNotification(client, msg.channel, msg.payload ?? ''));
     try {
       await client.connect();
-      await client.query(`LISTEN "${this.channel.replace(/"/g, '""')}"`);
+      for (const channel of this.channels) await client.query(`LISTEN "${channel.replace(/"/g, '""')}"`);
     } catch (err) {
       client.removeAllListeners();
       client.on('error', () => undefined);
@@ -66,6 +77,68 @@ export class ChannelListener extends EventEmitter {
     this._connected = true;
     this.startHeartbeat(client);
     this.emit('connected');
+  }
+
+  private onNotification(client: Client, channel: string, payload: string): void {
+    if (!this.channels.includes(channel)) return;
+    if (payload.startsWith(SYNC)) {
+      // Every message committed before this one has been handled (delivery is in commit
+      // order, handlers run synchronously): say so to whoever waits at the barrier.
+      if (this.client === client) client.query('select pg_notify($1, $2)', [channel, `${ACK}${payload.slice(SYNC.length)}`]).catch(() => undefined);
+      return;
+    }
+    if (payload.startsWith(ACK)) {
+      const waiting = this.barriers.get(payload.slice(ACK.length));
+      if (waiting) {
+        waiting.acks++;
+        waiting.wake();
+      }
+      return;
+    }
+    if (channel === this.channels[0]) this.emit('notification', payload);
+    this.emit('message', channel, payload);
+  }
+
+  /**
+   * Waits until every process listening on this database has handled the messages committed
+   * on `channel` before this call (or `timeoutMs` passed): it sends a sync message, counts the
+   * listening connections, and waits for as many acknowledgements (listeners acknowledge after
+   * handling everything delivered before it). Resolves with whether all answered in time.
+   * Used after a token revocation, so that "refused on its next request" holds in every
+   * process, not only in this one.
+   */
+  async barrier(channel: string, timeoutMs: number): Promise<boolean> {
+    const client = this.client;
+    if (!client || !this.channels.includes(channel)) return false;
+    const id = randomUUID();
+    let wake = () => undefined as void;
+    const state = { acks: 0, wake: () => wake() };
+    this.barriers.set(id, state);
+    try {
+      const { rows } = await client.query<{ n: number }>(
+        'select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name = $1',
+        [LISTENER_APPLICATION_NAME],
+      );
+      const expected = rows[0]?.n ?? 1;
+      await client.query('select pg_notify($1, $2)', [channel, `${SYNC}${id}`]);
+      const deadline = Date.now() + timeoutMs;
+      while (state.acks < expected) {
+        const left = deadline - Date.now();
+        if (left <= 0) return false;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, left);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+      return true;
+    } catch {
+      return false;
+    } finally {
+      this.barriers.delete(id);
+    }
   }
 
   /** A silent network failure would otherwise leave us "connected" to nothing for minutes. */

@@ -10,6 +10,8 @@ import { createAdminRouter, ADMIN_PREFIX } from '../admin/router';
 import { Database, migrateLatest, openDatabase, redactUrl } from '../db/connection';
 import { ChannelListener } from '../db/listener';
 import { POLICY_CHANNEL } from '../db/repositories/policy';
+import { IDENTITY_CHANNEL } from '../db/repositories/identity-channel';
+import { TokenCache } from '../services/token-cache';
 import { Store } from '../db/store';
 import { AdvisoryService, upstreamAdvisorySource } from '../services/advisories';
 import { AuditLog, AuditWriter } from '../services/audit';
@@ -194,13 +196,15 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       logger.info('created the admin user from GATEKEEPER_ADMIN_PASSWORD');
     }
 
-    const listener = new ChannelListener(database.url, POLICY_CHANNEL);
+    // One LISTEN connection carries policy changes and token/user changes.
+    const listener = new ChannelListener(database.url, [POLICY_CHANNEL, IDENTITY_CHANNEL]);
     try {
       await listener.start();
     } catch (err) {
       throw new StartupError(`cannot LISTEN for policy changes on the database: ${(err as Error).message}`);
     }
     cleanup.push(() => listener.close());
+    identity.tokenCache = new TokenCache({ listener, channel: IDENTITY_CHANNEL });
     const cache = new PolicyCache({
       source: store.repos.policy,
       listener,

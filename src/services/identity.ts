@@ -8,6 +8,7 @@ import type { User, UserWithHash } from '../db/repositories/users';
 import type { Store } from '../db/store';
 import { Actor, auditEntry } from './audit';
 import { DEFAULT_LOGIN_THROTTLE, LoginThrottle, LoginThrottleLimits } from './login-throttle';
+import type { TokenCache } from './token-cache';
 
 const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number, options: object) => Promise<Buffer>;
 
@@ -98,6 +99,11 @@ const BAD_CREDENTIALS = "the username or password is wrong. Check both; if you h
 
 export class IdentityService {
   readonly throttle: LoginThrottle;
+  /**
+   * Resolved tokens in memory (see TokenCache), set by the composition root once the LISTEN
+   * connection is up. Without it every token is looked up in the database.
+   */
+  tokenCache: TokenCache | undefined;
 
   constructor(
     private readonly store: Store,
@@ -125,8 +131,9 @@ export class IdentityService {
     }
   }
 
+  /** Disables or enables a user; every process refuses a disabled user's tokens on their next request. */
   async setDisabled(actor: Actor, username: string, disabled: boolean): Promise<User> {
-    return this.store.transaction(async (repos) => {
+    const user = await this.store.transaction(async (repos) => {
       const existing = await repos.users.find(username);
       if (!existing) throw new GatekeeperError('ENOTFOUND', `there is no user '${username}'`);
       if (disabled && existing.role === 'admin' && !existing.disabledAt && (await repos.users.countActiveAdmins()) <= 1) {
@@ -136,6 +143,8 @@ export class IdentityService {
       await repos.audit.save(auditEntry(actor, disabled ? 'user.disable' : 'user.enable', { details: { username } }));
       return user as User;
     });
+    await this.tokenCache?.invalidated();
+    return user;
   }
 
   listUsers(): Promise<User[]> {
@@ -234,17 +243,32 @@ export class IdentityService {
 
   /**
    * Resolves a bearer token on every request, so a revoked token or a disabled user is
-   * refused on the next request. One indexed query.
+   * refused on the next request: from the token cache while it is trusted (revocations and
+   * user changes empty it in every process, see TokenCache), else with one indexed query.
    */
   async resolveToken(token: string): Promise<Principal> {
-    const credential = await this.store.repos.tokens.findCredential(hashToken(token));
+    const hash = hashToken(token);
+    const cached = this.tokenCache?.get(hash);
+    if (cached) return cached;
+    const ticket = this.tokenCache?.ticket();
+    const credential = await this.store.repos.tokens.findCredential(hash);
     if (!credential) {
       throw new GatekeeperError(
         'ETOKENREVOKED',
         "this token is not valid: it was revoked, its user was disabled, or it never existed. Log in again with 'npm login'",
       );
     }
-    return { username: credential.user.username, role: credential.user.role, tokenId: credential.tokenId };
+    const principal: Principal = { username: credential.user.username, role: credential.user.role, tokenId: credential.tokenId };
+    this.tokenCache?.put(hash, principal, ticket);
+    return principal;
+  }
+
+  /**
+   * A token's principal when the token cache holds it and may be trusted; never asks the
+   * database (the registry's fast path; anything else takes resolveToken).
+   */
+  cachedPrincipal(token: string): Principal | undefined {
+    return this.tokenCache?.get(hashToken(token));
   }
 
   /** Basic credentials on a request: a password check like any other, throttled. */
@@ -276,18 +300,22 @@ export class IdentityService {
     return rest;
   }
 
+  /** Revokes a token; every process refuses it on its next request (see TokenCache). */
   async revokeToken(actor: Actor, id: number, principal?: Principal): Promise<Token> {
-    return this.store.transaction(async (repos) => {
+    let changed = false;
+    const result = await this.store.transaction(async (repos) => {
       const token = await repos.tokens.find(id);
       if (!token) throw new GatekeeperError('ENOTFOUND', `there is no token ${id}`);
       if (principal && principal.role !== 'admin' && token.username !== principal.username) {
         throw new GatekeeperError('EFORBIDDEN', `token ${id} belongs to another user`);
       }
       if (token.revokedAt) return token;
-      await repos.tokens.revoke(id, actor.username);
+      changed = await repos.tokens.revoke(id, actor.username);
       await repos.audit.save(auditEntry(actor, 'token.revoke', { details: { tokenId: id, username: token.username } }));
       return (await repos.tokens.find(id)) as Token;
     });
+    if (changed) await this.tokenCache?.invalidated();
+    return result;
   }
 
   /** `npm logout` sends the token itself. */

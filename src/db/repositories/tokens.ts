@@ -1,5 +1,8 @@
 import type { Knex } from 'knex';
 import { toUser, User, Role } from './users';
+import { announceIdentityChange } from './identity-channel';
+
+export { IDENTITY_CHANNEL } from './identity-channel';
 
 export interface Token {
   id: number;
@@ -141,8 +144,10 @@ export class TokenRepository {
     return (await query).map(toToken);
   }
 
+  /** Revokes a token and announces it (IDENTITY_CHANNEL) in the same transaction. */
   async revoke(id: number, by: string): Promise<boolean> {
     const count = await this.db('tokens').where({ id }).whereNull('revoked_at').update({ revoked_at: this.db.fn.now(), revoked_by: by });
+    if (Number(count) > 0) await announceIdentityChange(this.db, `token:${id}`);
     return Number(count) > 0;
   }
 

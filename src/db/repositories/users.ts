@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 
 import type { Role } from '../../core/roles';
+import { announceIdentityChange } from './identity-channel';
 
 export type { Role };
 
@@ -53,12 +54,17 @@ export class UserRepository {
     return toUser(row);
   }
 
+  /**
+   * A change of role or of the disabled state changes what the user's tokens may do: it is
+   * announced (IDENTITY_CHANNEL) in the same transaction, so cached tokens are dropped.
+   */
   async update(username: string, changes: { role?: Role; passwordHash?: string; disabledAt?: Date | null }): Promise<User | undefined> {
     const patch: Partial<UserRow> = {};
     if (changes.role !== undefined) patch.role = changes.role;
     if (changes.passwordHash !== undefined) patch.password_hash = changes.passwordHash;
     if (changes.disabledAt !== undefined) patch.disabled_at = changes.disabledAt;
     const [row] = await this.db<UserRow>('users').where({ username }).update(patch).returning('*');
+    if (row && (changes.role !== undefined || changes.disabledAt !== undefined)) await announceIdentityChange(this.db, `user:${row.id}`);
     return row ? toUser(row) : undefined;
   }
 
