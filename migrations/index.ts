@@ -7,6 +7,7 @@ import * as requests from './005_requests';
 import * as supplyChain from './006_supply_chain';
 import * as loginThrottle from './007_login_throttle';
 import * as inspections from './008_tarball_inspections';
+import * as catalogue from './009_catalogue';
 
 /**
  * Every migration, in order. Listed statically (not discovered on disk) so the same list
@@ -27,6 +28,7 @@ export const migrations: ReadonlyArray<[string, Migration]> = [
   ['006_supply_chain', supplyChain],
   ['007_login_throttle', loginThrottle],
   ['008_tarball_inspections', inspections],
+  ['009_catalogue', catalogue],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
