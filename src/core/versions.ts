@@ -160,7 +160,12 @@ export function compileRange(range: string, options: RangeOptions = {}): Version
     const coversLegacy = () => (legacyToo ??= options.legacy === 'cover-all' && coversEveryRelease(range));
     return {
       range,
-      test: (version) => version === range || (isSemverVersion(version) ? parsed.test(version) : coversLegacy()),
+      test: (version) => {
+        if (version === range) return true;
+        // Parsed once: a canonical strict version is tested against the range, anything else is a legacy key.
+        const strict = typeof version === 'string' && version.length <= MAX_VERSION_LENGTH ? semver.parse(version) : null;
+        return strict !== null && strict.version === version ? parsed.test(strict) : coversLegacy();
+      },
     };
   }
   if (isLegacyVersion(range)) return { range, test: (version) => version === range };
