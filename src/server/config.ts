@@ -23,10 +23,17 @@ export interface Settings {
   logLevel: string;
   /** Memory for cached packument responses. */
   cacheSize: string;
+  /** Memory for stored tarballs held to be sent again (each at most an eighth of it); 0: none. */
+  tarballCacheSize: string;
   /** How long a copy of an upstream packument is used before the upstream is asked again. */
   upstreamMaxage: string;
   /** How often each package's advisories are asked for again. */
   advisoryRefresh: string;
+  /**
+   * How long a request waits for the advisory source on a package's first sight; after that
+   * it is decided with what is known (the advisories rule's `unavailable` setting decides).
+   */
+  advisoryTimeout: string;
   /** The overall deadline of one upstream call (connect, headers and the whole body). */
   upstreamTimeout: string;
   /** The largest upstream answer accepted (a packument or a tarball). */
@@ -177,8 +184,10 @@ const SPECS: SettingSpec[] = [
   { key: 'logLevel', env: 'GATEKEEPER_LOG_LEVEL', parse: asLevel },
   { key: 'unpublishWindow', env: 'GATEKEEPER_UNPUBLISH_WINDOW', parse: asDuration },
   { key: 'cacheSize', env: 'GATEKEEPER_CACHE_SIZE', parse: asSize },
+  { key: 'tarballCacheSize', env: 'GATEKEEPER_TARBALL_CACHE_SIZE', parse: asSize },
   { key: 'upstreamMaxage', env: 'GATEKEEPER_UPSTREAM_MAXAGE', parse: asDuration },
   { key: 'advisoryRefresh', env: 'GATEKEEPER_ADVISORY_REFRESH', parse: asDuration },
+  { key: 'advisoryTimeout', env: 'GATEKEEPER_ADVISORY_TIMEOUT', parse: asDuration },
   { key: 'upstreamTimeout', env: 'GATEKEEPER_UPSTREAM_TIMEOUT', parse: asWindow },
   { key: 'upstreamMaxSize', env: 'GATEKEEPER_UPSTREAM_MAX_SIZE', parse: asSize },
   { key: 'tarballHosts', env: 'GATEKEEPER_TARBALL_HOSTS', parse: asOrigins },
@@ -200,8 +209,10 @@ export const DEFAULTS: Omit<Settings, 'dataDir'> & { dataDir: string } = {
   logLevel: 'info',
   unpublishWindow: '72h',
   cacheSize: '256mb',
+  tarballCacheSize: '64mb',
   upstreamMaxage: '2m',
   advisoryRefresh: '1h',
+  advisoryTimeout: '5s',
   upstreamTimeout: '60s',
   upstreamMaxSize: '100mb',
   tarballHosts: [],

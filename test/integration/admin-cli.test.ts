@@ -15,6 +15,7 @@ import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-regist
 import { loginToken, startTestGatekeeper, TestGatekeeper, tempDir } from '../support/gatekeeper';
 import { runCli, spawnGatekeeper } from '../support/process';
 import { buildTarball, integrityOf, shasumOf } from '../support/tarball';
+import { tarballCacheOf } from '../../src/server/registry/gate';
 
 describe('gatekeeper migrate', () => {
   it('applies every migration, is idempotent, and rolls back with down', async () => {
@@ -167,23 +168,61 @@ describe('administration through the CLI', () => {
     expect(who.body).toEqual({ username: 'newbie', role: 'developer' });
   });
 
-  it('decides a packument without a single database query', async () => {
+  it('decides a packument without a single database query, anonymous and with a token', async () => {
     await t.api('POST', '/approvals', { name: 'cli-fixture', reason: 'hot path' });
-    expect((await fetch(new URL('cli-fixture', t.url))).status).toBe(200); // warm Verdaccio's storage
-    // The first fetch of a tarball stores it and records its inspection, once per version.
-    expect((await fetch(new URL('cli-fixture/-/cli-fixture-1.5.0.tgz', t.url))).status).toBe(200);
+    expect((await t.api('POST', '/users', { username: 'henry', password: 'henry-password', role: 'developer' })).status).toBe(201);
+    const token = await loginToken(t.url, 'henry', 'henry-password');
+    const packument = new URL('cli-fixture', t.url);
+    const tarball = new URL('cli-fixture/-/cli-fixture-1.5.0.tgz', t.url);
+    // Warm what a process loads once: Verdaccio's storage, the tarball (its first fetch stores
+    // it and records its inspection, once per version), the package's advisories and
+    // inspections in memory, the policy, and the token (one lookup, then the token cache).
+    expect((await fetch(packument)).status).toBe(200);
+    expect((await fetch(tarball)).status).toBe(200);
+    expect((await fetch(packument, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+
+    const { governance, packuments, identity } = t.gk.runtime;
+    const tarballs = tarballCacheOf(t.gk.runtime);
+    const decided = (version: string) => governance.cache.peek(governance.cache.current(), 'cli-fixture', version);
+    /** Drops every decision and every cached response of the package, without a query. */
+    const forget = () => {
+      governance.cache.forget('cli-fixture');
+      packuments.invalidate('cli-fixture');
+      tarballs.invalidate('cli-fixture');
+      expect(decided('1.0.0')).toBeUndefined();
+      expect(decided('1.5.0')).toBeUndefined();
+    };
     const queries: string[] = [];
     const onQuery = (q: { sql: string }) => queries.push(q.sql);
-    t.gk.database.knex.on('query', onQuery);
-    try {
-      for (let i = 0; i < 5; i++) {
-        expect((await fetch(new URL('cli-fixture', t.url))).status).toBe(200);
-        expect((await fetch(new URL('cli-fixture/-/cli-fixture-1.5.0.tgz', t.url))).status).toBe(200);
+    for (const authorization of [undefined, `Bearer ${token}`]) {
+      const headers: Record<string, string> = authorization ? { authorization } : {};
+      const tokenHits = identity.tokenCache?.hits ?? 0;
+      t.gk.database.knex.on('query', onQuery);
+      try {
+        // A fresh decision of the whole packument, then its tarball from that decision.
+        forget();
+        expect((await fetch(packument, { headers })).status).toBe(200);
+        expect(decided('1.0.0')?.allowed).toBe(true);
+        expect(decided('1.5.0')?.allowed).toBe(true);
+        expect((await fetch(tarball, { headers })).status).toBe(200);
+        // A fresh decision made by the tarball route alone.
+        forget();
+        expect((await fetch(tarball, { headers })).status).toBe(200);
+        expect(decided('1.5.0')?.allowed).toBe(true);
+        // And warm reads (the fast path) after them.
+        for (let i = 0; i < 3; i++) {
+          expect((await fetch(packument, { headers })).status).toBe(200);
+          expect((await fetch(tarball, { headers })).status).toBe(200);
+        }
+      } finally {
+        t.gk.database.knex.off('query', onQuery);
       }
-    } finally {
-      t.gk.database.knex.off('query', onQuery);
+      expect(queries).toEqual([]);
+      // The token was really resolved, from the token cache, on every request that carried it.
+      if (authorization) expect((identity.tokenCache?.hits ?? 0) - tokenHits).toBeGreaterThanOrEqual(9);
     }
-    expect(queries).toEqual([]);
+    // A token the cache does not hold still asks the database, and is refused.
+    expect((await fetch(packument, { headers: { authorization: 'Bearer gk_not-a-token' } })).status).toBe(401);
   });
 });
 

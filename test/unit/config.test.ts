@@ -48,8 +48,10 @@ describe('loadSettings: defaults', () => {
       maxBodySize: '50mb',
       logLevel: 'info',
       cacheSize: '256mb',
+      tarballCacheSize: '64mb',
       upstreamMaxage: '2m',
       advisoryRefresh: '1h',
+      advisoryTimeout: '5s',
       unpublishWindow: '72h',
       loginMaxFailuresPerUser: 10,
       loginMaxFailuresPerAddress: 30,
@@ -92,7 +94,17 @@ describe('loadSettings: upstream limits and tarball hosts', () => {
     expect(settings).toMatchObject({ upstreamTimeout: '30s', upstreamMaxSize: '20mb', tarballHosts: ['https://cdn.example.test', 'http://127.0.0.1:9'] });
   });
 
+  it('reads the tarball cache size and the advisory wait', () => {
+    const { cwd } = workspace();
+    expect(loadSettings({ GATEKEEPER_TARBALL_CACHE_SIZE: '16MB', GATEKEEPER_ADVISORY_TIMEOUT: '3s' }, cwd)).toMatchObject({ tarballCacheSize: '16mb', advisoryTimeout: '3s' });
+    expect(loadSettings({ GATEKEEPER_TARBALL_CACHE_SIZE: '0', GATEKEEPER_ADVISORY_TIMEOUT: '0' }, cwd)).toMatchObject({ tarballCacheSize: '0', advisoryTimeout: '0' });
+    const { cwd: fileCwd, file } = workspace('tarball_cache_size: 8mb\nadvisory_timeout: 2s\n');
+    expect(loadSettings({ GATEKEEPER_CONFIG: file }, fileCwd)).toMatchObject({ tarballCacheSize: '8mb', advisoryTimeout: '2s' });
+  });
+
   it.each([
+    ['GATEKEEPER_TARBALL_CACHE_SIZE', 'plenty'],
+    ['GATEKEEPER_ADVISORY_TIMEOUT', 'soon'],
     ['GATEKEEPER_TARBALL_HOSTS', 'https://cdn.example.test/path'],
     ['GATEKEEPER_TARBALL_HOSTS', 'ftp://cdn.example.test'],
     ['GATEKEEPER_TARBALL_HOSTS', 'https://user:pw@cdn.example.test'],
@@ -133,8 +145,10 @@ describe('loadSettings: environment', () => {
       maxBodySize: '10mb',
       logLevel: 'debug',
       cacheSize: '256mb',
+      tarballCacheSize: '64mb',
       upstreamMaxage: '2m',
       advisoryRefresh: '1h',
+      advisoryTimeout: '5s',
       unpublishWindow: '72h',
       loginMaxFailuresPerUser: 10,
       loginMaxFailuresPerAddress: 30,
@@ -257,8 +271,10 @@ describe('loadSettings: config file', () => {
       maxBodySize: '20mb',
       logLevel: 'warn',
       cacheSize: '256mb',
+      tarballCacheSize: '64mb',
       upstreamMaxage: '2m',
       advisoryRefresh: '1h',
+      advisoryTimeout: '5s',
       unpublishWindow: '72h',
       loginMaxFailuresPerUser: 10,
       loginMaxFailuresPerAddress: 30,

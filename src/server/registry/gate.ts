@@ -7,7 +7,9 @@ import { writeError } from '../http/write-error';
 import { RegistryMatch, routeOf } from './routes';
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseDuration } from '../../core/duration';
+import { parseDuration, parseSize } from '../../core/duration';
+import { can } from '../../core/roles';
+import { integrityTag, sendTarballEntry, TarballCache, tarballFile, tarballKey } from './tarball-cache';
 import { abbreviatePackument, hiddenNotice, Packument, representativeDecision, toHeaderValue, warningNotice } from '../../core/packument';
 import { buildResponse, CachedResponse, cacheKey, storageRevision } from './packument-cache';
 import { blockMessage, Decision, VersionManifest } from '../../core/policy';
@@ -83,34 +85,39 @@ function refuse(runtime: GatekeeperRuntime, res: Response, actor: Actor, decisio
   writeError(res, refusalOf(decision));
 }
 
+const TARBALL_CACHES = new WeakMap<GatekeeperRuntime, TarballCache>();
+
+/** The runtime's tarball cache (GATEKEEPER_TARBALL_CACHE_SIZE), made on first use. */
+export function tarballCacheOf(runtime: GatekeeperRuntime): TarballCache {
+  let cache = TARBALL_CACHES.get(runtime);
+  if (!cache) {
+    cache = new TarballCache(parseSize(runtime.settings.tarballCacheSize));
+    TARBALL_CACHES.set(runtime, cache);
+  }
+  return cache;
+}
+
 /**
- * Streams a tarball that Verdaccio has stored, once the gate has allowed it. Returns false
- * when it is not stored yet (Verdaccio then fetches it from the upstream and stores it).
- * Plain Verdaccio re-reads the packument for every tarball when a filter plugin is loaded;
- * this does not.
+ * Sends a tarball that is in storage, once the gate has allowed it: from memory when it is
+ * small and was read before under the package's current storage revision, else read or
+ * streamed from storage (see tarball-cache.ts); with ETag and Last-Modified, 304 on a
+ * conditional request. Returns false when it is not stored (the gate then fetches it).
  */
-export function sendStoredTarball(storageDir: string, name: string, filename: string, req: IncomingMessage, res: ServerResponse): boolean {
-  if (filename.includes('/') || filename.includes('\\') || filename.startsWith('.')) return false;
-  const file = path.join(storageDir, name, filename);
-  let size: number;
-  try {
-    const stat = fs.statSync(file);
-    if (!stat.isFile()) return false;
-    size = stat.size;
-  } catch {
-    return false;
+export function sendStoredTarball(cache: TarballCache, storageDir: string, name: string, filename: string, req: IncomingMessage, res: ServerResponse): boolean {
+  const file = tarballFile(storageDir, name, filename);
+  if (!file) return false;
+  const key = tarballKey(name, filename);
+  const revision = storageRevision(storageDir, name);
+  let entry = cache.lookup(key, revision);
+  if (!entry) {
+    entry = cache.read(file, revision);
+    if (!entry) return false;
+    cache.store(key, entry);
   }
-  res.statusCode = 200;
-  res.setHeader('content-type', 'application/octet-stream');
-  res.setHeader('content-length', size);
-  if (req.method === 'HEAD') {
-    res.end();
-    return true;
-  }
-  const stream = fs.createReadStream(file);
-  stream.on('error', () => res.destroy());
-  stream.pipe(res);
-  return true;
+  const known = entry;
+  return sendTarballEntry(req, res, known, (etag) => {
+    if (cache.lookup(key, revision) === known) cache.store(key, { ...known, etag });
+  });
 }
 
 /** Writes a tarball into Verdaccio's storage layout: a temporary file renamed into place. */
@@ -127,6 +134,7 @@ function sendBytes(req: IncomingMessage, res: ServerResponse, bytes: Buffer): vo
   res.statusCode = 200;
   res.setHeader('content-type', 'application/octet-stream');
   res.setHeader('content-length', bytes.length);
+  res.setHeader('etag', integrityTag(bytes));
   res.end(req.method === 'HEAD' ? undefined : bytes);
 }
 
@@ -153,19 +161,42 @@ export function sendCached(req: IncomingMessage, res: ServerResponse, entry: Cac
 }
 
 /**
- * The fast path: an anonymous read of a packument whose response is cached and current is
- * answered straight from the HTTP server, before express and Verdaccio's middleware. It
- * makes the same checks as the gate (policy trusted, generation, storage revision, expiry)
- * and returns false for anything else, which then takes the full path, including every
- * refusal: it can only serve what the gate itself put in the cache.
+ * The caller of a request the fast path may answer: anonymous (unless GATEKEEPER_REQUIRE_AUTH),
+ * or a Bearer token the token cache holds (trusted only while its invalidation channel is
+ * connected) whose role may install, exactly as checkAccess decides for `read` routes.
+ * Undefined: the full path decides, and writes any refusal. Basic credentials always take
+ * the full path (a password check per request, throttled).
+ */
+function fastCaller(runtime: GatekeeperRuntime, req: IncomingMessage): Actor | undefined {
+  const header = req.headers.authorization;
+  const ip = req.socket.remoteAddress ?? null;
+  if (!header) return runtime.settings.requireAuth ? undefined : { username: '$anonymous', ip };
+  if (header.length < 8 || header.slice(0, 7).toLowerCase() !== 'bearer ') return undefined;
+  const token = header.slice(7).trim();
+  if (!token) return undefined;
+  const principal = runtime.identity.cachedPrincipal(token);
+  if (!principal || !can(principal.role, 'install')) return undefined;
+  return { username: principal.username, ip };
+}
+
+/**
+ * The fast path: a read of a packument whose response is cached and current, or of a tarball
+ * whose version the gate has already decided and allowed, is answered straight from the HTTP
+ * server, before express and Verdaccio's middleware, for anonymous callers and for Bearer
+ * tokens in the token cache alike (see fastCaller). It makes the same checks as the gate
+ * (policy trusted, generation, storage revision, expiry) and returns false for anything else,
+ * which then takes the full path, including every refusal: it can only serve what the gate
+ * itself put in the caches.
  */
 export function createFastPath(runtime: GatekeeperRuntime) {
   const storageDir = path.join(runtime.settings.dataDir, 'storage');
+  const tarballs = tarballCacheOf(runtime);
   return function fastPath(req: IncomingMessage, res: ServerResponse, match: RegistryMatch): boolean {
     try {
-      if (req.headers.authorization || runtime.settings.requireAuth || match.query.size > 0) return false;
       const handler = match.route.handler;
-      if ((handler !== 'packument' && handler !== 'tarball') || !runtime.governance.cache.healthy) return false;
+      if ((handler !== 'packument' && handler !== 'tarball') || match.query.size > 0 || !runtime.governance.cache.healthy) return false;
+      const actor = fastCaller(runtime, req);
+      if (!actor) return false;
       const name = match.params.package;
       if (handler === 'tarball') {
         // Only a version the gate has already decided and allowed without anything to say.
@@ -173,13 +204,13 @@ export function createFastPath(runtime: GatekeeperRuntime) {
         if (!version) return false;
         const decision = runtime.governance.cache.peek(runtime.governance.cache.current(), name, version);
         if (!decision || !decision.allowed || decision.warnings.length > 0) return false;
-        return sendStoredTarball(storageDir, name, match.params.filename, req, res);
+        return sendStoredTarball(tarballs, storageDir, name, match.params.filename, req, res);
       }
       const generation = runtime.governance.cache.current().generation;
       const key = cacheKey(name, wantsAbbreviated(req.headers.accept), `http://${req.headers.host ?? ''}`);
       const entry = runtime.packuments.lookup(key, generation, storageRevision(storageDir, name), Date.now(), false);
       if (!entry) return false;
-      sendCached(req, res, entry, { username: '$anonymous', ip: req.socket.remoteAddress ?? null }, runtime.governance);
+      sendCached(req, res, entry, actor, runtime.governance);
       return true;
     } catch {
       return false;
@@ -192,6 +223,7 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
   const { governance } = runtime;
 
   const storageDir = path.join(runtime.settings.dataDir, 'storage');
+  const tarballs = tarballCacheOf(runtime);
   const maxageMs = parseDuration(runtime.settings.upstreamMaxage);
 
   /** Reads, filters, serialises and compresses a packument response once. */
@@ -282,7 +314,7 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
       governance.recordWarned(actor, [decision], 'tarball');
       res.setHeader('npm-notice', toHeaderValue(`gatekeeper: warning: ${decision.warnings.map((w) => w.reason).join('; ')}`));
     }
-    if (sendStoredTarball(storageDir, name, filename, req, res)) return;
+    if (sendStoredTarball(tarballs, storageDir, name, filename, req, res)) return;
     if (runtime.publishing.isPrivate(name)) {
       return sendError(res, 'ENOTFOUND', `${name}@${version} is private and its tarball is not in storage. Publish it again under a new version`);
     }
@@ -330,7 +362,13 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
         runtime.packuments.invalidate(name);
         await governance.prepare(raw);
         const decision = governance.decide(name, version, raw);
-        if (decision.allowed) storeTarball(storageDir, name, filename, bytes);
+        if (decision.allowed) {
+          storeTarball(storageDir, name, filename, bytes);
+          const file = tarballFile(storageDir, name, filename);
+          const revision = storageRevision(storageDir, name);
+          const entry = file ? tarballs.read(file, revision) : undefined;
+          if (entry) tarballs.store(tarballKey(name, filename), entry);
+        }
         return { bytes, decision };
       })().finally(() => fetching.delete(key));
       fetching.set(key, pending);

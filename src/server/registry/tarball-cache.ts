@@ -1,0 +1,216 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/**
+ * Stored tarballs as the gate sends them. Small ones (up to an eighth of the cache) are held
+ * in memory, so a warm tarball request costs the decision lookup, a stat of the package's
+ * stored document and one write; larger ones are streamed from storage with a large read
+ * buffer. Either way the response carries an `ETag` (the tarball's sha512 integrity, which the
+ * gate verified against the packument when it fetched the tarball) and a `Last-Modified` (when
+ * it was stored), and conditional requests are answered 304.
+ *
+ * An entry is used only while the package's storage revision (its package.json's inode, size
+ * and mtime; see packument-cache.ts) is the one it was read under: an unpublish or a removed
+ * tarball rewrites that file. Memory is bounded by `maxBytes` (GATEKEEPER_TARBALL_CACHE_SIZE),
+ * least recently used first out; 0 turns the memory cache off (tags are still remembered).
+ */
+
+export interface TarballEntry {
+  /** The bytes, when small enough to be held; undefined: streamed from `file`. */
+  bytes?: Buffer;
+  file: string;
+  size: number;
+  etag: string;
+  lastModified: string;
+  /** Seconds since the epoch of `lastModified`, for If-Modified-Since. */
+  modifiedSeconds: number;
+  /** The package's storage revision it was read under. */
+  revision: string;
+  /** The stored file's identity (inode, size, mtime). */
+  identity: string;
+  cost: number;
+}
+
+/** What a tag-only entry (a streamed tarball) counts against the cache. */
+const TAG_COST = 256;
+const STREAM_BUFFER = 256 * 1024;
+
+export function integrityTag(bytes: Buffer): string {
+  return `"sha512-${createHash('sha512').update(bytes).digest('base64')}"`;
+}
+
+function fileIdentity(stat: fs.Stats): string {
+  return `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+}
+
+export class TarballCache {
+  private readonly entries = new Map<string, TarballEntry>();
+  private total = 0;
+  readonly maxEntryBytes: number;
+  hits = 0;
+  misses = 0;
+
+  constructor(readonly maxBytes: number) {
+    this.maxEntryBytes = Math.floor(maxBytes / 8);
+  }
+
+  /** The entry if it was read under this storage revision (moved to most recently used). */
+  lookup(key: string, revision: string): TarballEntry | undefined {
+    const entry = this.entries.get(key);
+    if (!entry || entry.revision !== revision) {
+      if (entry) this.remove(key);
+      this.misses++;
+      return undefined;
+    }
+    this.hits++;
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    return entry;
+  }
+
+  store(key: string, entry: TarballEntry): void {
+    if (entry.cost > this.maxBytes && this.maxBytes > 0) return;
+    this.remove(key);
+    this.entries.set(key, entry);
+    this.total += entry.cost;
+    for (const [oldest, old] of this.entries) {
+      if (this.total <= Math.max(this.maxBytes, TAG_COST * 1024)) break;
+      this.entries.delete(oldest);
+      this.total -= old.cost;
+    }
+  }
+
+  private remove(key: string): void {
+    const entry = this.entries.get(key);
+    if (entry) {
+      this.entries.delete(key);
+      this.total -= entry.cost;
+    }
+  }
+
+  /** Drops every tarball of a package. */
+  invalidate(name: string): void {
+    const prefix = `${name}/`;
+    for (const key of [...this.entries.keys()]) if (key.startsWith(prefix)) this.remove(key);
+  }
+
+  stats(): { entries: number; bytes: number; maxBytes: number; hits: number; misses: number } {
+    return { entries: this.entries.size, bytes: this.total, maxBytes: this.maxBytes, hits: this.hits, misses: this.misses };
+  }
+
+  /**
+   * Reads a stored tarball into an entry: small ones whole (tagged with their integrity),
+   * large ones as a stat only (the tag is computed by the first full stream and remembered).
+   * Undefined when the file is not stored.
+   */
+  read(file: string, revision: string): TarballEntry | undefined {
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(file);
+    } catch {
+      return undefined;
+    }
+    if (!stat.isFile()) return undefined;
+    const base = { file, size: stat.size, lastModified: stat.mtime.toUTCString(), modifiedSeconds: Math.floor(stat.mtimeMs / 1000), revision, identity: fileIdentity(stat) };
+    if (stat.size <= this.maxEntryBytes) {
+      let bytes: Buffer;
+      try {
+        bytes = fs.readFileSync(file);
+      } catch {
+        return undefined;
+      }
+      if (bytes.length !== stat.size) return undefined;
+      return { ...base, bytes, etag: integrityTag(bytes), cost: bytes.length + TAG_COST };
+    }
+    return { ...base, etag: '', cost: TAG_COST };
+  }
+}
+
+/** Whether the request's conditions match the entry: true means 304. */
+export function notModified(req: IncomingMessage, etag: string, modifiedSeconds: number): boolean {
+  const match = req.headers['if-none-match'];
+  if (match !== undefined) {
+    if (!etag) return false;
+    return match
+      .split(',')
+      .map((t) => t.trim().replace(/^W\//, ''))
+      .some((t) => t === etag || t === '*');
+  }
+  const since = req.headers['if-modified-since'];
+  if (since === undefined) return false;
+  const at = Date.parse(since);
+  return Number.isFinite(at) && modifiedSeconds <= Math.floor(at / 1000);
+}
+
+/**
+ * Writes a tarball entry: 304 when the request's conditions hold, the bytes from memory, or a
+ * stream of the stored file. Returns false (nothing written) when a streamed file has gone.
+ * `onTag` receives the tag computed while streaming a file whose tag was not known yet.
+ */
+export function sendTarballEntry(req: IncomingMessage, res: ServerResponse, entry: TarballEntry, onTag?: (etag: string) => void): boolean {
+  const head = (): void => {
+    if (entry.etag) res.setHeader('etag', entry.etag);
+    res.setHeader('last-modified', entry.lastModified);
+  };
+  if (notModified(req, entry.etag, entry.modifiedSeconds)) {
+    res.statusCode = 304;
+    head();
+    res.end();
+    return true;
+  }
+  if (entry.bytes) {
+    res.statusCode = 200;
+    res.setHeader('content-type', 'application/octet-stream');
+    res.setHeader('content-length', entry.bytes.length);
+    head();
+    res.end(req.method === 'HEAD' ? undefined : entry.bytes);
+    return true;
+  }
+  let fd: number;
+  try {
+    // Opened before anything is written: a file removed meanwhile is a miss, not a cut response.
+    fd = fs.openSync(entry.file, 'r');
+    const stat = fs.fstatSync(fd);
+    if (fileIdentity(stat) !== entry.identity) {
+      fs.closeSync(fd);
+      return false;
+    }
+  } catch {
+    return false;
+  }
+  res.statusCode = 200;
+  res.setHeader('content-type', 'application/octet-stream');
+  res.setHeader('content-length', entry.size);
+  head();
+  if (req.method === 'HEAD') {
+    fs.closeSync(fd);
+    res.end();
+    return true;
+  }
+  const stream = fs.createReadStream(entry.file, { fd, highWaterMark: STREAM_BUFFER });
+  const hash = !entry.etag && onTag ? createHash('sha512') : undefined;
+  let read = 0;
+  if (hash) {
+    stream.on('data', (chunk) => {
+      hash.update(chunk as Buffer);
+      read += (chunk as Buffer).length;
+    });
+    stream.on('end', () => {
+      if (read === entry.size) onTag?.(`"sha512-${hash.digest('base64')}"`);
+    });
+  }
+  stream.on('error', () => res.destroy());
+  stream.pipe(res);
+  return true;
+}
+
+export function tarballKey(name: string, filename: string): string {
+  return `${name}/${filename}`;
+}
+
+export function tarballFile(storageDir: string, name: string, filename: string): string | undefined {
+  if (filename.includes('/') || filename.includes('\\') || filename.startsWith('.')) return undefined;
+  return path.join(storageDir, name, filename);
+}
