@@ -419,31 +419,50 @@ function exemptFromAge(policy: CompiledPolicy, input: EvaluationInput): string |
   return hit ? `exemption:${hit.id}` : undefined;
 }
 
-/** The next step a user is told to take for a blocked version. */
-export function nextStep(decision: Pick<Decision, 'name' | 'version' | 'code'>): string {
+/**
+ * Who a refusal's next step is written for: an admin is told how to approve; everyone else
+ * (developers, publishers, readers, anonymous callers) how to ask for it.
+ */
+export type Audience = 'developer' | 'admin';
+
+export function audienceOf(role: string | undefined): Audience {
+  return role === 'admin' ? 'admin' : 'developer';
+}
+
+/** The next step a user is told to take for a blocked version; by default, a developer's. */
+export function nextStep(decision: Pick<Decision, 'name' | 'version' | 'code'>, audience: Audience = 'developer'): string {
   const spec = `${decision.name}@${decision.version}`;
+  const admin = audience === 'admin';
+  const ask = (extra = '') => `gatekeeper request ${spec}${extra} --reason '<why you need it>'`;
   switch (decision.code) {
     case 'ENOTAPPROVED':
-      return `Ask an admin to approve it (gatekeeper approve ${spec}); run 'gatekeeper explain ${spec}' for details`;
+      return admin
+        ? `Approve it with 'gatekeeper approve ${spec}' (or approve its open request: gatekeeper requests); run 'gatekeeper explain ${spec}' for details`
+        : `Ask for it: ${ask()}; run 'gatekeeper explain ${spec}' for details`;
     case 'ELICENSE':
-      return `Run 'gatekeeper explain ${spec}' or request a waiver`;
+      return admin ? `Run 'gatekeeper explain ${spec}'; a waiver lets it through (gatekeeper license waive ${spec} --reason R)` : `Run 'gatekeeper explain ${spec}' or ask for a waiver: ${ask()}`;
     case 'EINSTALLSCRIPTS':
-      return `An admin can allow its scripts: gatekeeper approve ${decision.name} --allow-scripts; run 'gatekeeper explain ${spec}' for details`;
+      return admin
+        ? `Allow its scripts: gatekeeper approve ${decision.name} --allow-scripts; run 'gatekeeper explain ${spec}' for details`
+        : `Ask for its scripts to be allowed: ${ask()}; run 'gatekeeper explain ${spec}' for details`;
     case 'EQUARANTINED':
-      return `Use an older version, wait, or ask an admin for an exemption (gatekeeper policy exempt release-age ${decision.name}); run 'gatekeeper explain ${spec}'`;
+      return admin
+        ? `Use an older version, wait, or exempt it (gatekeeper policy exempt release-age ${decision.name}); run 'gatekeeper explain ${spec}'`
+        : `Use an older version, wait, or ask for an exemption: ${ask()}; run 'gatekeeper explain ${spec}'`;
     case 'EADVISORY':
       return `Use a fixed version; run 'gatekeeper explain ${spec}' for the advisories`;
     case 'EMANIFESTMISMATCH':
       return (
         `npm would act on the tarball's package.json, not on what the registry shows. Use another version or ask the package's maintainer to publish a consistent one; ` +
-        `an admin who accepts the difference can set the rule to warn (gatekeeper policy set manifest warn); run 'gatekeeper explain ${spec}' for details`
+        (admin ? `if you accept the difference, set the rule to warn (gatekeeper policy set manifest warn)` : `an admin who accepts the difference can set the rule to warn`) +
+        `; run 'gatekeeper explain ${spec}' for details`
       );
     default:
       return `Run 'gatekeeper explain ${spec}'`;
   }
 }
 
-/** `[CODE] reason. next step` -- the text npm prints for a blocked version. */
-export function blockMessage(decision: Decision): string {
-  return `${decision.reason}. ${nextStep(decision)}`;
+/** `[CODE] reason. next step` -- the text npm prints for a blocked version; the next step for its audience. */
+export function blockMessage(decision: Decision, audience: Audience = 'developer'): string {
+  return `${decision.reason}. ${nextStep(decision, audience)}`;
 }

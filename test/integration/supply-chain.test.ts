@@ -122,7 +122,7 @@ describe('supply-chain rules', () => {
       const blocked = await install('script-fixture');
       expect(blocked.code).not.toBe(0);
       expect(blocked.output).toContain('[EINSTALLSCRIPTS] script-fixture@1.0.0 runs install scripts (postinstall: node -e');
-      expect(blocked.output).toContain('gatekeeper approve script-fixture --allow-scripts');
+      expect(blocked.output).toContain('Ask for its scripts to be allowed: gatekeeper request script-fixture@1.0.0');
       const gyp = await tarball('gyp-fixture', '1.0.0');
       expect(gyp.status).toBe(403);
       expect(((await gyp.json()) as any).error).toContain('gyp-fixture@1.0.0 runs install scripts (install: node-gyp rebuild');

@@ -135,6 +135,7 @@ function sendBytes(req: IncomingMessage, res: ServerResponse, bytes: Buffer): vo
   res.setHeader('content-type', 'application/octet-stream');
   res.setHeader('content-length', bytes.length);
   res.setHeader('etag', integrityTag(bytes));
+  res.setHeader('cache-control', 'no-transform');
   res.end(req.method === 'HEAD' ? undefined : bytes);
 }
 
@@ -367,7 +368,8 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
           const file = tarballFile(storageDir, name, filename);
           const revision = storageRevision(storageDir, name);
           const entry = file ? tarballs.read(file, revision) : undefined;
-          if (entry) tarballs.store(tarballKey(name, filename), entry);
+          // A streamed (large) tarball's tag is known from these bytes: no need to hash it again.
+          if (entry) tarballs.store(tarballKey(name, filename), entry.etag ? entry : { ...entry, etag: integrityTag(bytes) });
         }
         return { bytes, decision };
       })().finally(() => fetching.delete(key));

@@ -141,6 +141,7 @@ export class PackumentCache {
   }
 }
 
-export function cacheKey(name: string, abbreviated: boolean, origin: string): string {
-  return `${name}\u0000${abbreviated ? 'a' : 'f'}\u0000${origin}`;
+/** The audience (developer or admin) is part of the key: a refusal's next step depends on it. */
+export function cacheKey(name: string, abbreviated: boolean, origin: string, audience: 'developer' | 'admin' = 'developer'): string {
+  return `${name}\u0000${abbreviated ? 'a' : 'f'}\u0000${origin}\u0000${audience}`;
 }

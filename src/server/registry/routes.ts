@@ -202,8 +202,17 @@ export function checkAccess(runtime: GatekeeperRuntime, req: Request, access: Ac
   }
 }
 
+/**
+ * The refusal of an anonymous read under GATEKEEPER_REQUIRE_AUTH: how to log in, and the
+ * setting that makes each client send its saved token on every read (docs/clients.md).
+ */
 export function loginRequired(runtime: GatekeeperRuntime, req: Request): GatekeeperError {
-  return new GatekeeperError('EUNAUTHENTICATED', `this registry requires a login. Run 'npm login --registry ${runtime.publicUrl(req)}'`);
+  const url = runtime.publicUrl(req);
+  return new GatekeeperError(
+    'EUNAUTHENTICATED',
+    `this registry requires a login. Run 'npm login --registry ${url}': npm, pnpm and bun then send the token it saves in .npmrc; ` +
+      `yarn 1 sends it only with always-auth=true in .npmrc; yarn 4 needs 'yarn npm login' and npmAlwaysAuth: true in .yarnrc.yml (see docs/clients.md)`,
+  );
 }
 
 /**

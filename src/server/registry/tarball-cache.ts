@@ -151,6 +151,9 @@ export function notModified(req: IncomingMessage, etag: string, modifiedSeconds:
  */
 export function sendTarballEntry(req: IncomingMessage, res: ServerResponse, entry: TarballEntry, onTag?: (etag: string) => void): boolean {
   const head = (): void => {
+    // A tarball is compressed already, and its bytes must match the integrity: no proxy or
+    // compression middleware (Verdaccio's, on the full path) may encode it again.
+    res.setHeader('cache-control', 'no-transform');
     if (entry.etag) res.setHeader('etag', entry.etag);
     res.setHeader('last-modified', entry.lastModified);
   };

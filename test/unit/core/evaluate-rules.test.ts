@@ -1,6 +1,6 @@
 import type { Advisory, PackageAdvisories } from '../../../src/core/advisory';
 import type { ManifestMismatch, TarballInspection } from '../../../src/core/inspection';
-import { Approval, Ban, blockMessage, compilePolicy, Decision, evaluate, EvaluationInput, Exemption, PolicySnapshot, RuleMatch, Waiver } from '../../../src/core/policy';
+import { Approval, Ban, blockMessage, compilePolicy, nextStep, Decision, evaluate, EvaluationInput, Exemption, PolicySnapshot, RuleMatch, Waiver } from '../../../src/core/policy';
 
 /** A fixed "now" so that no test depends on the real clock. */
 const NOW = Date.UTC(2024, 0, 15, 12, 0, 0);
@@ -557,7 +557,8 @@ describe('the manifest rule (the tarball package.json against the registry manif
     });
     const message = blockMessage(d);
     expect(message).toContain("ask the package's maintainer");
-    expect(message).toContain('gatekeeper policy set manifest warn');
+    expect(nextStep(d, 'admin')).toContain('gatekeeper policy set manifest warn');
+    expect(blockMessage(d)).toContain('an admin who accepts the difference can set the rule to warn');
     expect(message).toContain("gatekeeper explain foo@1.0.0");
   });
 

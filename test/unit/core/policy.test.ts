@@ -1,6 +1,7 @@
 import {
   Approval,
   Ban,
+  audienceOf,
   blockMessage,
   compilePolicy,
   Decision,
@@ -358,25 +359,48 @@ describe('evaluate: open mode', () => {
 });
 
 describe('nextStep and blockMessage', () => {
-  it('tells the user to ask for an approval for ENOTAPPROVED', () => {
+  it('tells a developer how to ask for ENOTAPPROVED, and an admin how to approve', () => {
     const d = decide(snapshot('allowlist'), 'left-pad', '1.0.0');
     const step = nextStep(d);
-    expect(step).toContain('Ask an admin to approve it');
-    expect(step).toContain('gatekeeper approve left-pad@1.0.0');
-    expect(step).toContain("gatekeeper explain left-pad@1.0.0");
+    expect(step).toContain('gatekeeper request left-pad@1.0.0');
+    expect(step).not.toContain('gatekeeper approve');
+    expect(step).toContain('gatekeeper explain left-pad@1.0.0');
+    expect(nextStep(d, 'developer')).toBe(step);
+    const admin = nextStep(d, 'admin');
+    expect(admin).toContain('gatekeeper approve left-pad@1.0.0');
+    expect(admin).not.toContain('gatekeeper request ');
+    expect(admin).toContain('gatekeeper explain left-pad@1.0.0');
+  });
+
+  it('gives developers no admin-only command for any code', () => {
+    for (const code of ['ENOTAPPROVED', 'ELICENSE', 'EINSTALLSCRIPTS', 'EQUARANTINED', 'EADVISORY', 'EMANIFESTMISMATCH', 'EBANNED'] as const) {
+      const step = nextStep({ name: 'pkg', version: '1.0.0', code }, 'developer');
+      expect([code, /gatekeeper (approve|policy|license waive)/.test(step)]).toEqual([code, false]);
+    }
+    expect(nextStep({ name: 'pkg', version: '1.0.0', code: 'EINSTALLSCRIPTS' }, 'admin')).toContain('gatekeeper approve pkg --allow-scripts');
+    expect(nextStep({ name: 'pkg', version: '1.0.0', code: 'EQUARANTINED' }, 'admin')).toContain('gatekeeper policy exempt release-age pkg');
+  });
+
+  it('maps roles to audiences: only admins get the admin text', () => {
+    expect(audienceOf('admin')).toBe('admin');
+    for (const role of ['developer', 'publisher', 'reader', undefined]) expect(audienceOf(role)).toBe('developer');
   });
 
   it('does not suggest an approval for EBANNED (a ban beats any approval)', () => {
     const d = decide(snapshot('open', [], [ban('3', 'evil', '*')]), 'evil', '1.0.0');
-    const step = nextStep(d);
-    expect(step).toContain("gatekeeper explain evil@1.0.0");
-    expect(step).not.toContain('approve');
+    for (const audience of ['developer', 'admin'] as const) {
+      const step = nextStep(d, audience);
+      expect(step).toContain("gatekeeper explain evil@1.0.0");
+      expect(step).not.toContain('approve');
+      expect(step).not.toContain('request');
+    }
   });
 
   it('uses the full scoped name in the suggested commands', () => {
     const step = nextStep({ name: '@acme/widgets', version: '2.0.0-beta.1', code: 'ENOTAPPROVED' });
-    expect(step).toContain('gatekeeper approve @acme/widgets@2.0.0-beta.1');
+    expect(step).toContain('gatekeeper request @acme/widgets@2.0.0-beta.1');
     expect(step).toContain('gatekeeper explain @acme/widgets@2.0.0-beta.1');
+    expect(nextStep({ name: '@acme/widgets', version: '2.0.0-beta.1', code: 'ENOTAPPROVED' }, 'admin')).toContain('gatekeeper approve @acme/widgets@2.0.0-beta.1');
   });
 
   it('joins the reason and the next step', () => {
@@ -442,6 +466,7 @@ describe('legacy version keys (express-like: 1.0.0beta, 2.0.0rc, 3.0.0alpha1)', 
 
   it('messages name the legacy key as it is', () => {
     const d = decide(snapshot('allowlist'), 'express', '3.0.0alpha1');
-    expect(blockMessage(d)).toContain('gatekeeper approve express@3.0.0alpha1');
+    expect(blockMessage(d)).toContain('gatekeeper request express@3.0.0alpha1');
+    expect(nextStep(d, 'admin')).toContain('gatekeeper approve express@3.0.0alpha1');
   });
 });

@@ -1,0 +1,94 @@
+/**
+ * Allowed tarballs: sent from memory when small, streamed from storage when larger than an
+ * eighth of GATEKEEPER_TARBALL_CACHE_SIZE, always with an ETag (the sha512 integrity the
+ * packument names) and Last-Modified, and conditional requests answered 304: anonymous and
+ * with a token alike.
+ */
+import { randomBytes } from 'node:crypto';
+import { tarballCacheOf } from '../../src/server/registry/gate';
+import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
+import { loginToken, startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
+import { integrityOf } from '../support/tarball';
+
+describe('tarball responses', () => {
+  let upstream: FixtureRegistry;
+  let t: TestGatekeeper;
+  let token: string;
+
+  beforeAll(async () => {
+    upstream = await startFixtureRegistry([
+      { name: 'small-tgz', versions: [{ version: '1.0.0', license: 'MIT' }] },
+      // Random bytes do not compress: the tarball is larger than a 64 KB cache's 8 KB entries.
+      { name: 'large-tgz', versions: [{ version: '1.0.0', license: 'MIT', files: { 'blob.txt': randomBytes(48 * 1024).toString('base64') } }] },
+    ]);
+    t = await startTestGatekeeper({ upstream: upstream.url, settings: { tarballCacheSize: '64kb' } });
+    for (const name of ['small-tgz', 'large-tgz']) expect((await t.api('POST', '/approvals', { name, reason: 'tarball test' })).status).toBe(201);
+    expect((await t.api('POST', '/users', { username: 'gil', password: 'gil-password', role: 'reader' })).status).toBe(201);
+    token = await loginToken(t.url, 'gil', 'gil-password');
+  });
+
+  afterAll(async () => {
+    await t?.close();
+    await upstream?.close();
+  });
+
+  it.each([
+    ['small-tgz', true],
+    ['large-tgz', false],
+  ])('%s: the same bytes with ETag and Last-Modified every time, 304 when unchanged (held in memory: %s)', async (name, inMemory) => {
+    const url = new URL(`${name}/-/${name}-1.0.0.tgz`, t.url);
+    const bytes = upstream.tarball(name, '1.0.0');
+    const etag = `"${integrityOf(bytes)}"`;
+    expect(etag).toMatch(/^"sha512-/);
+    const tarballs = tarballCacheOf(t.gk.runtime);
+    expect(bytes.length > tarballs.maxEntryBytes).toBe(!inMemory);
+
+    let lastModified: string | null = null;
+    // The first request fetches from the upstream; the next ones are served from storage or memory.
+    const callers = [undefined, undefined, `Bearer ${token}`, undefined];
+    for (const [i, authorization] of callers.entries()) {
+      const res = await fetch(url, { headers: authorization ? { authorization } : {} });
+      expect(res.status).toBe(200);
+      expect(Buffer.from(await res.arrayBuffer()).equals(bytes)).toBe(true);
+      expect(res.headers.get('etag')).toBe(etag);
+      expect({ i, length: res.headers.get("content-length"), encoding: res.headers.get("content-encoding"), te: res.headers.get("transfer-encoding") }).toEqual({ i, length: String(bytes.length), encoding: null, te: null });
+      if (i === 0) continue; // sent from the fetched bytes
+      lastModified = res.headers.get('last-modified');
+      expect(Number.isNaN(Date.parse(lastModified ?? ''))).toBe(false);
+    }
+    const stats = tarballs.stats();
+    expect(stats.entries).toBeGreaterThan(0);
+
+    for (const authorization of [undefined, `Bearer ${token}`]) {
+      const auth: Record<string, string> = authorization ? { authorization } : {};
+      const same = await fetch(url, { headers: { ...auth, 'if-none-match': etag } });
+      expect(same.status).toBe(304);
+      expect(same.headers.get('etag')).toBe(etag);
+      expect((await same.arrayBuffer()).byteLength).toBe(0);
+      const listed = await fetch(url, { headers: { ...auth, 'if-none-match': `"sha512-other", W/${etag}` } });
+      expect(listed.status).toBe(304);
+      const other = await fetch(url, { headers: { ...auth, 'if-none-match': '"sha512-other"' } });
+      expect(other.status).toBe(200);
+      expect(Buffer.from(await other.arrayBuffer()).equals(bytes)).toBe(true);
+
+      const since = await fetch(url, { headers: { ...auth, 'if-modified-since': lastModified as string } });
+      expect(since.status).toBe(304);
+      const before = new Date(Date.parse(lastModified as string) - 60_000).toUTCString();
+      const older = await fetch(url, { headers: { ...auth, 'if-modified-since': before } });
+      expect(older.status).toBe(200);
+      expect(Buffer.from(await older.arrayBuffer()).equals(bytes)).toBe(true);
+    }
+  });
+
+  it('a refused tarball is refused whatever the conditions say', async () => {
+    const url = new URL('small-tgz/-/small-tgz-1.0.0.tgz', t.url);
+    const etag = `"${integrityOf(upstream.tarball('small-tgz', '1.0.0'))}"`;
+    expect((await fetch(url)).status).toBe(200);
+    expect((await t.api('POST', '/bans', { name: 'small-tgz', range: '1.0.0', reason: 'banned for the test' })).status).toBe(201);
+    for (const headers of [{ 'if-none-match': etag }, { 'if-none-match': etag, authorization: `Bearer ${token}` }, {}]) {
+      const res = await fetch(url, { headers });
+      expect(res.status).toBe(403);
+      expect(((await res.json()) as { code: string }).code).toBe('EBANNED');
+    }
+  });
+});
