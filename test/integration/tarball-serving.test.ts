@@ -85,7 +85,8 @@ describe('tarball responses', () => {
     const etag = `"${integrityOf(upstream.tarball('small-tgz', '1.0.0'))}"`;
     expect((await fetch(url)).status).toBe(200);
     expect((await t.api('POST', '/bans', { name: 'small-tgz', range: '1.0.0', reason: 'banned for the test' })).status).toBe(201);
-    for (const headers of [{ 'if-none-match': etag }, { 'if-none-match': etag, authorization: `Bearer ${token}` }, {}]) {
+    const variants: Array<Record<string, string>> = [{ 'if-none-match': etag }, { 'if-none-match': etag, authorization: `Bearer ${token}` }, {}];
+    for (const headers of variants) {
       const res = await fetch(url, { headers });
       expect(res.status).toBe(403);
       expect(((await res.json()) as { code: string }).code).toBe('EBANNED');
