@@ -12,7 +12,7 @@ import { can } from '../../core/roles';
 import { integrityTag, sendTarballEntry, TarballCache, tarballFile, tarballKey } from './tarball-cache';
 import { abbreviatePackument, hiddenNotice, Packument, representativeDecision, toHeaderValue, warningNotice } from '../../core/packument';
 import { buildResponse, CachedResponse, cacheKey, storageRevision } from './packument-cache';
-import { blockMessage, Decision, VersionManifest } from '../../core/policy';
+import { Audience, audienceOf, blockMessage, Decision, VersionManifest } from '../../core/policy';
 import { inspectTarball } from '../../core/manifest-compare';
 import { integrityOf as integrityOfBytes } from '../../core/publish';
 import { readTarballManifestAsync } from '../../core/tarball-manifest';
@@ -63,9 +63,9 @@ export function gateError(runtime: GatekeeperRuntime, err: unknown, what: string
   );
 }
 
-/** A decision's refusal as an error: code, message with the next step, details. */
-export function refusalOf(decision: Decision, suffix = ''): GatekeeperError {
-  return new GatekeeperError(decision.code as ErrorCode, `${blockMessage(decision)}${suffix}`, {
+/** A decision's refusal as an error: code, message with the next step for its audience, details. */
+export function refusalOf(decision: Decision, suffix = '', audience: Audience = 'developer'): GatekeeperError {
+  return new GatekeeperError(decision.code as ErrorCode, `${blockMessage(decision, audience)}${suffix}`, {
     rule: decision.ruleId,
     package: decision.name,
     version: decision.version,
@@ -82,7 +82,7 @@ function localTarballUrls(runtime: GatekeeperRuntime, packument: Packument, req:
 
 function refuse(runtime: GatekeeperRuntime, res: Response, actor: Actor, decision: Decision, via: 'packument' | 'tarball' | 'version'): void {
   runtime.governance.recordBlocked(actor, decision, via);
-  writeError(res, refusalOf(decision));
+  writeError(res, refusalOf(decision, '', audienceOf(principalOfRequest(res.req)?.role)));
 }
 
 const TARBALL_CACHES = new WeakMap<GatekeeperRuntime, TarballCache>();
@@ -168,16 +168,16 @@ export function sendCached(req: IncomingMessage, res: ServerResponse, entry: Cac
  * Undefined: the full path decides, and writes any refusal. Basic credentials always take
  * the full path (a password check per request, throttled).
  */
-function fastCaller(runtime: GatekeeperRuntime, req: IncomingMessage): Actor | undefined {
+function fastCaller(runtime: GatekeeperRuntime, req: IncomingMessage): (Actor & { audience: Audience }) | undefined {
   const header = req.headers.authorization;
   const ip = req.socket.remoteAddress ?? null;
-  if (!header) return runtime.settings.requireAuth ? undefined : { username: '$anonymous', ip };
+  if (!header) return runtime.settings.requireAuth ? undefined : { username: '$anonymous', ip, audience: 'developer' };
   if (header.length < 8 || header.slice(0, 7).toLowerCase() !== 'bearer ') return undefined;
   const token = header.slice(7).trim();
   if (!token) return undefined;
   const principal = runtime.identity.cachedPrincipal(token);
   if (!principal || !can(principal.role, 'install')) return undefined;
-  return { username: principal.username, ip };
+  return { username: principal.username, ip, audience: audienceOf(principal.role) };
 }
 
 /**
@@ -208,10 +208,10 @@ export function createFastPath(runtime: GatekeeperRuntime) {
         return sendStoredTarball(tarballs, storageDir, name, match.params.filename, req, res);
       }
       const generation = runtime.governance.cache.current().generation;
-      const key = cacheKey(name, wantsAbbreviated(req.headers.accept), `http://${req.headers.host ?? ''}`);
+      const key = cacheKey(name, wantsAbbreviated(req.headers.accept), `http://${req.headers.host ?? ''}`, actor.audience);
       const entry = runtime.packuments.lookup(key, generation, storageRevision(storageDir, name), Date.now(), false);
       if (!entry) return false;
-      sendCached(req, res, entry, actor, runtime.governance);
+      sendCached(req, res, entry, { username: actor.username, ip: actor.ip }, runtime.governance);
       return true;
     } catch {
       return false;
@@ -228,7 +228,7 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
   const maxageMs = parseDuration(runtime.settings.upstreamMaxage);
 
   /** Reads, filters, serialises and compresses a packument response once. */
-  async function buildPackument(req: Request, name: string, abbreviated: boolean): Promise<CachedResponse> {
+  async function buildPackument(req: Request, name: string, abbreviated: boolean, audience: Audience): Promise<CachedResponse> {
     const raw = await readRawPackument(runtime, storage, name, req, true);
     const uplinks = raw._uplinks as Record<string, { fetched?: number }> | undefined;
     delete raw._uplinks;
@@ -243,7 +243,7 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
     if (allowed.length === 0 && hidden.length > 0) {
       const decision = representativeDecision(raw, hidden) as Decision;
       const others = hidden.length > 1 ? ` (all ${hidden.length} versions are blocked)` : '';
-      const refusal = httpError(refusalOf(decision, others));
+      const refusal = httpError(refusalOf(decision, others, audience));
       return buildResponse(refusal.status, refusal.headers, JSON.stringify(refusal.body), { ...meta, statusText: refusal.statusText, blocked: decision });
     }
     const local = localTarballUrls(runtime, packument, req);
@@ -261,10 +261,12 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
 
   async function servePackument(req: Request, res: Response, name: string, actor: Actor): Promise<void> {
     const abbreviated = wantsAbbreviated(req.get('accept'));
-    const key = cacheKey(name, abbreviated, `${req.protocol}://${req.get('host') ?? ''}`);
+    // A refusal's next step depends on the caller's role: the audience is part of the key.
+    const audience = audienceOf(principalOfRequest(req)?.role);
+    const key = cacheKey(name, abbreviated, `${req.protocol}://${req.get('host') ?? ''}`, audience);
     const generation = governance.cache.current().generation; // EPOLICYUNAVAILABLE when it must not be trusted
     const cached = runtime.packuments.lookup(key, generation, storageRevision(storageDir, name), Date.now());
-    const entry = cached ?? (await runtime.packuments.build(key, () => buildPackument(req, name, abbreviated)));
+    const entry = cached ?? (await runtime.packuments.build(key, () => buildPackument(req, name, abbreviated, audience)));
     sendCached(req, res, entry, actor, governance);
   }
 
