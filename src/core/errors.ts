@@ -45,6 +45,8 @@ export const ErrorCodes = {
   ETOOMANYREQUESTS: 429,
   // Infrastructure.
   EDATABASE: 503,
+  // Readiness: this instance should not get traffic now (database, LISTEN channel, storage, shutdown).
+  ENOTREADY: 503,
   EUPSTREAM: 502,
   EUPSTREAMTIMEOUT: 504,
   EUPSTREAMTOOLARGE: 502,

@@ -20,6 +20,7 @@ export interface DatabaseOptions {
   dataDir: string;
   poolMax?: number;
   onLog?: (line: string) => void;
+  onWarning?: (message: string) => void;
 }
 
 const quiet = (): void => undefined;
@@ -55,7 +56,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   let embedded: EmbeddedDatabase | undefined;
   let url = options.url;
   if (!url) {
-    embedded = await startEmbeddedDatabase({ dir: path.join(options.dataDir, 'db'), onLog: options.onLog });
+    embedded = await startEmbeddedDatabase({ dir: path.join(options.dataDir, 'db'), onLog: options.onLog, onWarning: options.onWarning });
     const u = new URL(embedded.url);
     u.pathname = '/gatekeeper';
     url = u.toString();

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ChildProcess, execFileSync } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -45,21 +45,96 @@ function loadEmbeddedPostgres(): EmbeddedPostgresClass {
   return loaded;
 }
 
-/** A server left running by a process that died without stopping it holds the data directory. */
-function assertNotRunning(dir: string): void {
+/** Who started the embedded server on a data directory: `<dir>/../db.owner`. */
+interface Owner {
+  pid: number;
+  startedAt: string;
+}
+
+function ownerFile(dir: string): string {
+  return path.join(path.dirname(dir), 'db.owner');
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, as another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Whether a pid is a PostgreSQL server (Linux: its command line), so a reused pid is not signalled. */
+function isPostgres(pid: number): boolean {
+  try {
+    return /postgres/.test(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+function readOwner(dir: string): Owner | undefined {
+  try {
+    const owner = JSON.parse(fs.readFileSync(ownerFile(dir), 'utf8')) as Owner;
+    return Number.isInteger(owner.pid) && owner.pid > 0 ? owner : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function waitForExit(pid: number, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (!alive(pid)) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return !alive(pid);
+}
+
+/**
+ * A server already running on the data directory. If the gatekeeper that started it is
+ * still alive, the directory is in use: refuse. If it died (SIGKILL, the OOM killer), the
+ * server is an orphan: stop it cleanly (SIGINT is PostgreSQL's fast shutdown) so this start
+ * can proceed, as a supervisor's restart expects.
+ */
+async function takeOverOrRefuse(dir: string, onWarning?: (message: string) => void): Promise<void> {
   const lock = path.join(dir, 'postmaster.pid');
   if (!fs.existsSync(lock)) return;
   const pid = Number(fs.readFileSync(lock, 'utf8').split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0) return;
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return; // stale lock file: PostgreSQL removes it itself
+  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return; // stale lock file: PostgreSQL removes it itself
+  const owner = readOwner(dir);
+  const orphan = owner !== undefined && owner.pid !== process.pid && !alive(owner.pid) && isPostgres(pid);
+  if (!orphan) {
+    throw new Error(
+      `a PostgreSQL server (pid ${pid}) is already running on ${dir}, started by ${owner ? `gatekeeper pid ${owner.pid}, which is still running` : 'a process this gatekeeper did not record'}. ` +
+        `Stop that gatekeeper first, or choose another GATEKEEPER_DATA_DIR`,
+    );
   }
-  throw new Error(
-    `a PostgreSQL server (pid ${pid}) is already running on ${dir}: another gatekeeper is using this data directory, ` +
-      `or an earlier one died without stopping it. Stop that process (kill ${pid}) or choose another GATEKEEPER_DATA_DIR`,
-  );
+  onWarning?.(`the embedded PostgreSQL server (pid ${pid}) outlived its gatekeeper (pid ${owner.pid}); stopping it`);
+  process.kill(pid, 'SIGINT');
+  if (!(await waitForExit(pid, 30_000))) {
+    process.kill(pid, 'SIGKILL');
+    if (!(await waitForExit(pid, 10_000))) throw new Error(`the orphaned PostgreSQL server (pid ${pid}) on ${dir} did not stop; stop it by hand`);
+  }
+}
+
+/**
+ * A small detached process that stops the embedded server when this gatekeeper is gone,
+ * however it ended (SIGKILL included), so an orphan does not outlive it for more than a
+ * second or two. It exits with the server.
+ */
+function startWatchdog(postmasterPid: number): void {
+  const script = `
+    const [owner, pg] = process.argv.slice(1).map(Number);
+    const alive = (p) => { try { process.kill(p, 0); return true; } catch (e) { return e.code === 'EPERM'; } };
+    const timer = setInterval(() => {
+      if (!alive(pg)) return process.exit(0);
+      if (!alive(owner)) { try { process.kill(pg, 'SIGINT'); } catch {} clearInterval(timer); process.exit(0); }
+    }, 500);
+  `;
+  const child = spawn(process.execPath, ['-e', script, String(process.pid), String(postmasterPid)], { detached: true, stdio: 'ignore' });
+  child.unref();
 }
 
 export function freePort(host = '127.0.0.1'): Promise<number> {
@@ -115,6 +190,8 @@ export interface EmbeddedOptions {
   /** Default: a free port, chosen at each start. */
   port?: number;
   onLog?: (line: string) => void;
+  /** Things an operator should know (an orphaned server stopped). */
+  onWarning?: (message: string) => void;
 }
 
 export async function startEmbeddedDatabase(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
@@ -142,7 +219,7 @@ export async function startEmbeddedDatabase(options: EmbeddedOptions): Promise<E
     fs.chownSync(dir, owner.uid, owner.gid);
   }
 
-  assertNotRunning(dir);
+  await takeOverOrRefuse(dir, options.onWarning);
   const port = options.port ?? (await freePort());
   // The library reports failures without their cause; keep the server's last lines for ours.
   const recent: string[] = [];
@@ -180,9 +257,14 @@ export async function startEmbeddedDatabase(options: EmbeddedOptions): Promise<E
   } catch (err) {
     throw new Error(`the embedded PostgreSQL server at ${dir} did not start: ${err ? String(err) : ''} ${recent.join(' | ')}`.trim());
   }
-  // If this process ends without stop(), do not leave the server running.
+  // If this process ends without stop(), do not leave the server running: on a normal exit
+  // here, and through the watchdog when this process is killed outright.
   const stopOnExit = () => pg.process?.kill('SIGINT');
   process.once('exit', stopOnExit);
+  fs.writeFileSync(ownerFile(dir), JSON.stringify({ pid: process.pid, startedAt: new Date().toISOString() } satisfies Owner), { mode: 0o600 });
+  // The server's own pid (under root it runs as postgres, behind another process).
+  const postmasterPid = Number(fs.readFileSync(path.join(dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  if (Number.isInteger(postmasterPid) && postmasterPid > 0) startWatchdog(postmasterPid);
 
   const url = `postgres://gatekeeper:${password}@127.0.0.1:${port}/postgres`;
   let stopped = false;

@@ -38,6 +38,8 @@ export interface Settings {
   upstreamTimeout: string;
   /** The largest upstream answer accepted (a packument or a tarball). */
   upstreamMaxSize: string;
+  /** On shutdown, how long readiness answers 503 while requests are still served, before draining. */
+  shutdownDelay: string;
   /** Hosts besides the upstream's own origin that may serve its tarballs (origins like https://cdn.example). */
   tarballHosts: string[];
   /** How long after publishing a publisher may still unpublish a version (admins: always). */
@@ -191,6 +193,7 @@ const SPECS: SettingSpec[] = [
   { key: 'upstreamTimeout', env: 'GATEKEEPER_UPSTREAM_TIMEOUT', parse: asWindow },
   { key: 'upstreamMaxSize', env: 'GATEKEEPER_UPSTREAM_MAX_SIZE', parse: asSize },
   { key: 'tarballHosts', env: 'GATEKEEPER_TARBALL_HOSTS', parse: asOrigins },
+  { key: 'shutdownDelay', env: 'GATEKEEPER_SHUTDOWN_DELAY', parse: asDuration },
   { key: 'loginMaxFailuresPerUser', env: 'GATEKEEPER_LOGIN_MAX_FAILURES_PER_USER', parse: asPositiveInt },
   { key: 'loginMaxFailuresPerAddress', env: 'GATEKEEPER_LOGIN_MAX_FAILURES_PER_ADDRESS', parse: asPositiveInt },
   { key: 'loginThrottleWindow', env: 'GATEKEEPER_LOGIN_THROTTLE_WINDOW', parse: asWindow },
@@ -216,6 +219,7 @@ export const DEFAULTS: Omit<Settings, 'dataDir'> & { dataDir: string } = {
   upstreamTimeout: '60s',
   upstreamMaxSize: '100mb',
   tarballHosts: [],
+  shutdownDelay: '0',
   loginMaxFailuresPerUser: 10,
   loginMaxFailuresPerAddress: 30,
   loginThrottleWindow: '15m',

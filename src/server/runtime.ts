@@ -82,6 +82,8 @@ export interface GatekeeperRuntime {
   packuments: PackumentCache;
   /** Health of the parts /health reports on. */
   health(): Promise<HealthReport>;
+  /** Whether a load balancer should route to this instance; the reasons when not. */
+  readiness(): Promise<{ ready: boolean; reasons: string[] }>;
   requestContext: AsyncLocalStorage<RequestContext>;
   /** Called by each gate plugin once it is constructed and ready. */
   pluginLoaded(name: GatePluginName): void;

@@ -169,7 +169,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
   try {
     let database: Database;
     try {
-      database = await openDatabase({ url: settings.databaseUrl, dataDir: settings.dataDir, onLog: (line) => logger.debug({ pg: line.trim() }, 'embedded postgres') });
+      database = await openDatabase({ url: settings.databaseUrl, dataDir: settings.dataDir, onLog: (line) => logger.debug({ pg: line.trim() }, 'embedded postgres'), onWarning: (message) => logger.warn(message) });
     } catch (err) {
       throw new StartupError(`the governance database cannot be opened: ${(err as Error).message}`);
     }
@@ -255,6 +255,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     }
 
     const id = randomUUID();
+    let shuttingDown = false;
     const loaded = new Set<GatePluginName>();
     const requestContext = new AsyncLocalStorage<RequestContext>();
     let upstreamHealth: { at: number; result: Promise<{ ok: boolean; error?: string }> } | undefined;
@@ -300,6 +301,18 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
           }),
         );
         app.use(ADMIN_PREFIX, createAdminRouter(runtime, version));
+      },
+      async readiness() {
+        const reasons: string[] = [];
+        if (shuttingDown) reasons.push('it is shutting down');
+        await store.ping().catch((err: Error) => reasons.push(`the database is unreachable (${err.message})`));
+        if (!cache.healthy) reasons.push(`the policy is not trusted (${cache.problem ?? 'the invalidation channel is down'})`);
+        try {
+          fs.accessSync(path.join(settings.dataDir, 'storage'), fs.constants.W_OK);
+        } catch (err) {
+          reasons.push(`the package storage is not writable (${(err as Error).message})`);
+        }
+        return { ready: reasons.length === 0, reasons };
       },
       async health(): Promise<HealthReport> {
         const db = await store.ping().then(
@@ -387,7 +400,13 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       database,
       runtime,
       verdaccioApp: app,
-      close: () => (closing ??= runCleanup()),
+      close: () => {
+        // Readiness fails from now on, so a load balancer stops routing before connections
+        // close; requests are still served for GATEKEEPER_SHUTDOWN_DELAY, then drained.
+        shuttingDown = true;
+        const delay = parseDuration(settings.shutdownDelay);
+        return (closing ??= new Promise<void>((resolve) => setTimeout(resolve, delay)).then(runCleanup));
+      },
     };
     if (options.handleSignals) {
       const onSignal = (signal: string) => {

@@ -59,6 +59,7 @@ describe('loadSettings: defaults', () => {
       upstreamTimeout: '60s',
       upstreamMaxSize: '100mb',
       tarballHosts: [],
+      shutdownDelay: '0',
       publishRules: [],
     });
     expect(settings.configFile).toBeUndefined();
@@ -156,6 +157,7 @@ describe('loadSettings: environment', () => {
       upstreamTimeout: '60s',
       upstreamMaxSize: '100mb',
       tarballHosts: [],
+      shutdownDelay: '0',
       publishRules: [],
       adminPassword: 'hunter2hunter2',
     });
@@ -282,6 +284,7 @@ describe('loadSettings: config file', () => {
       upstreamTimeout: '60s',
       upstreamMaxSize: '100mb',
       tarballHosts: [],
+      shutdownDelay: '0',
       publishRules: [],
       configFile: file,
     });

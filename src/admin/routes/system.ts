@@ -1,3 +1,4 @@
+import { GatekeeperError } from '../../core/errors';
 import { ok, RouteDef } from '../route';
 
 export const get_health: RouteDef = {
@@ -12,5 +13,19 @@ export const get_health: RouteDef = {
     const status = report.ok ? 200 : 503;
     if (runtime.settings.requireAuth && !principal) return ok({ ok: report.ok }, status);
     return ok(report, status);
+  },
+};
+
+export const get_ready: RouteDef = {
+  name: 'get_ready',
+  method: 'get',
+  path: '/ready',
+  access: 'public',
+  summary:
+    'Readiness for load balancers: 200 while this instance can serve; 503 ENOTREADY while its database, policy channel or storage is unavailable, and from the start of a shutdown',
+  handler: async ({ runtime }) => {
+    const { ready, reasons } = await runtime.readiness();
+    if (!ready) throw new GatekeeperError('ENOTREADY', `this instance is not ready: ${reasons.join('; ')}. Route to another instance`);
+    return ok({ ready: true });
   },
 };
