@@ -21,6 +21,8 @@ export interface RouteContext {
 export interface RouteResult {
   status?: number;
   body: unknown;
+  /** Response headers (the console's session cookie). */
+  headers?: Record<string, string>;
 }
 
 export type Access = Permission | 'public' | 'authenticated';

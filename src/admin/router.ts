@@ -9,6 +9,7 @@ import { assertCleanJson, assertCleanParams, assertCleanQuery } from './input';
 import { openApiDocument } from './openapi';
 import type { RouteDef } from './route';
 import * as advisoryRoutes from './routes/advisories';
+import * as consoleRoutes from './routes/console';
 import * as identityRoutes from './routes/identity';
 import * as licenseRoutes from './routes/licenses';
 import * as policyRoutes from './routes/policy';
@@ -26,6 +27,7 @@ export const ROUTES: readonly RouteDef[] = [
   ...Object.values(licenseRoutes),
   ...Object.values(requestRoutes),
   ...Object.values(advisoryRoutes),
+  ...Object.values(consoleRoutes).filter((value): value is RouteDef => typeof value === 'object' && value !== null && 'handler' in value),
 ];
 
 function authorize(route: RouteDef, req: Request): void {
@@ -175,6 +177,7 @@ export function createAdminRouter(runtime: GatekeeperRuntime, version: string): 
             body,
           });
           res.setHeader('cache-control', 'no-store');
+          for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);
           res.status(result.status ?? 200).json(result.body);
         })
         .catch(next);

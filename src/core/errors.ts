@@ -32,6 +32,8 @@ export const ErrorCodes = {
   ETOKENREVOKED: 401,
   ESELFREGISTRATION: 403,
   ETOOMANYATTEMPTS: 429,
+  // A state-changing call authenticated by the console's session cookie without its CSRF token.
+  ECSRF: 403,
   // Input and resources.
   EVALIDATION: 400,
   EINVALIDNAME: 400,

@@ -462,7 +462,20 @@ export function nextStep(decision: Pick<Decision, 'name' | 'version' | 'code'>, 
   }
 }
 
-/** `[CODE] reason. next step` -- the text npm prints for a blocked version; the next step for its audience. */
-export function blockMessage(decision: Decision, audience: Audience = 'developer'): string {
-  return `${decision.reason}. ${nextStep(decision, audience)}`;
+/**
+ * The web console's page for name@version under a registry's public URL (the registry knows
+ * it per request): where a refusal's message sends a developer to see why and request it.
+ */
+export function consolePackageUrl(publicUrl: string, name: string, version: string): string {
+  const base = publicUrl.endsWith('/') ? publicUrl : `${publicUrl}/`;
+  return `${base}-/gatekeeper/ui/packages/${encodeURIComponent(name).replace(/^%40/, '@')}?version=${encodeURIComponent(version)}`;
+}
+
+/**
+ * `[CODE] reason. next step` -- the text npm prints for a blocked version. With the registry's
+ * public URL, the next step names the console's page for the version too.
+ */
+export function blockMessage(decision: Decision, publicUrl?: string, audience: Audience = 'developer'): string {
+  const link = publicUrl ? `; or open ${consolePackageUrl(publicUrl, decision.name, decision.version)} to see why and request it` : '';
+  return `${decision.reason}. ${nextStep(decision, audience)}${link}`;
 }

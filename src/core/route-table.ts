@@ -32,6 +32,7 @@ export type RouteMatch<R> =
 type Token = { literal: string } | { param: string } | { package: true } | { rest: true };
 
 function tokenize(path: string): Token[] {
+  if (path === '/') return [];
   const parts = path.split('/').slice(1);
   return parts.map((part, i): Token => {
     if (part === '*') {

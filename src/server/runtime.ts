@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { SessionService } from '../services/sessions';
 import type { Application } from 'express';
 import type { Logger } from 'pino';
 import type { AdvisoryHealth, AdvisoryService } from '../services/advisories';
@@ -66,6 +67,8 @@ export interface GatekeeperRuntime {
   settings: Settings;
   logger: Logger;
   identity: IdentityService;
+  /** The web console's sessions (cookie, expiry, CSRF). */
+  sessions: SessionService;
   governance: GovernanceService;
   publishing: PublishingService;
   licenses: LicenseService;

@@ -17,6 +17,7 @@ import { AdvisoryService, upstreamAdvisorySource } from '../services/advisories'
 import { AuditLog, AuditWriter } from '../services/audit';
 import { GovernanceService } from '../services/governance';
 import { IdentityService } from '../services/identity';
+import { SessionService } from '../services/sessions';
 import { LicenseService } from '../services/licenses';
 import { ProjectsService } from '../services/projects';
 import { RequestsService } from '../services/requests';
@@ -35,6 +36,7 @@ import { notOffered, ping, whoami } from './registry/basic';
 import { createDispatcher, matchOrRefuse } from './registry/routes';
 import { guarded, installProcessGuard } from './http/process-guard';
 import { createSearchHandler } from './registry/search';
+import { createConsoleHandler, createRootHandler } from './registry/console';
 import { applyPackageRules } from './registry/private';
 import { PackumentCache } from './registry/packument-cache';
 import { parseSize } from '../core/duration';
@@ -265,6 +267,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       settings,
       logger,
       identity,
+      sessions: new SessionService(store, identity),
       governance,
       publishing,
       licenses: new LicenseService(store, cache, governance),
@@ -296,6 +299,8 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
             search: createSearchHandler(runtime, storage),
             audit: createAuditHandler(runtime, client),
             admin: (_req, _res, next) => next(),
+            root: createRootHandler(),
+            console: createConsoleHandler(),
             ...createReadHandlers(runtime, storage),
             ...createWriteHandlers(runtime, storage),
           }),

@@ -199,7 +199,12 @@ describe('the route table owns the registry surface', () => {
         expect(answer.text).not.toContain(hiddenIntegrity);
       }
     }
-    expect(refused).toEqual(expect.arrayContaining(['GET /-/all', 'GET /-/all/since', 'GET /-/_view/starredByUser', 'GET /-/static/favicon.ico', 'PUT /-/user/org.couchdb.user:someone/-rev/1-abc', 'POST /-/package/side-door/dist-tags', 'GET /']));
+    expect(refused).toEqual(expect.arrayContaining(['GET /-/all', 'GET /-/all/since', 'GET /-/_view/starredByUser', 'GET /-/static/favicon.ico', 'PUT /-/user/org.couchdb.user:someone/-rev/1-abc', 'POST /-/package/side-door/dist-tags']));
+    // Verdaccio's web UI at / is ours now: browsers are sent to the console, npm gets a coded 404.
+    expect(listed).toContain('GET / -> root');
+    const root = await call(t.url, 'GET', '/', { token: t.adminToken });
+    expect(root.status).toBe(404);
+    expectCoded(root);
     expect(listed.length).toBeGreaterThan(10);
   });
 

@@ -64,8 +64,8 @@ export function gateError(runtime: GatekeeperRuntime, err: unknown, what: string
 }
 
 /** A decision's refusal as an error: code, message with the next step for its audience, details. */
-export function refusalOf(decision: Decision, suffix = '', audience: Audience = 'developer'): GatekeeperError {
-  return new GatekeeperError(decision.code as ErrorCode, `${blockMessage(decision, audience)}${suffix}`, {
+export function refusalOf(decision: Decision, suffix = '', publicUrl?: string, audience: Audience = 'developer'): GatekeeperError {
+  return new GatekeeperError(decision.code as ErrorCode, `${blockMessage(decision, publicUrl, audience)}${suffix}`, {
     rule: decision.ruleId,
     package: decision.name,
     version: decision.version,
@@ -82,7 +82,7 @@ function localTarballUrls(runtime: GatekeeperRuntime, packument: Packument, req:
 
 function refuse(runtime: GatekeeperRuntime, res: Response, actor: Actor, decision: Decision, via: 'packument' | 'tarball' | 'version'): void {
   runtime.governance.recordBlocked(actor, decision, via);
-  writeError(res, refusalOf(decision, '', audienceOf(principalOfRequest(res.req)?.role)));
+  writeError(res, refusalOf(decision, '', runtime.publicUrl(res.req), audienceOf(principalOfRequest(res.req)?.role)));
 }
 
 const TARBALL_CACHES = new WeakMap<GatekeeperRuntime, TarballCache>();
@@ -243,7 +243,7 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
     if (allowed.length === 0 && hidden.length > 0) {
       const decision = representativeDecision(raw, hidden) as Decision;
       const others = hidden.length > 1 ? ` (all ${hidden.length} versions are blocked)` : '';
-      const refusal = httpError(refusalOf(decision, others, audience));
+      const refusal = httpError(refusalOf(decision, others, runtime.publicUrl(req), audience));
       return buildResponse(refusal.status, refusal.headers, JSON.stringify(refusal.body), { ...meta, statusText: refusal.statusText, blocked: decision });
     }
     const local = localTarballUrls(runtime, packument, req);

@@ -6,6 +6,8 @@ import { asGatekeeperError, GatekeeperError } from '../../core/errors';
 import type { Actor } from '../../services/audit';
 import type { Principal } from '../../services/identity';
 import type { GatekeeperRuntime } from '../runtime';
+import { CSRF_HEADER, csrfMatches, isSessionValue } from '../../services/sessions';
+import { clearedSessionCookie, sessionCookieOf } from './session-cookie';
 
 /**
  * Resolves the caller of every request from our own tokens (Bearer) or a username and
@@ -19,6 +21,21 @@ type WithPrincipal = Request & { [PRINCIPAL]?: Principal; remote_user?: unknown 
 
 export function principalOfRequest(req: Request): Principal | undefined {
   return (req as WithPrincipal)[PRINCIPAL];
+}
+
+const SESSION = Symbol.for('npm-gatekeeper.session');
+
+/** The console session cookie that authenticated this request (undefined: a token, Basic, or anonymous). */
+export function sessionOfRequest(req: Request): string | undefined {
+  return (req as Request & { [SESSION]?: string })[SESSION];
+}
+
+/** Methods that change nothing: a cookie-authenticated call needs no CSRF token for these. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** The console's sign-in: the one admin call that ignores a session cookie (it makes a new one). */
+function isSignIn(req: Request): boolean {
+  return req.method === 'POST' && routeOf(req)?.params['*'] === 'session';
 }
 
 export function actorOf(req: Request): Actor {
@@ -38,7 +55,11 @@ function parseAuthorization(header: string): { scheme: string; value: string } |
 
 async function resolve(runtime: GatekeeperRuntime, header: string, ip: string | null | undefined): Promise<Principal> {
   const parsed = parseAuthorization(header);
-  if (parsed?.scheme === 'bearer' && parsed.value) return runtime.identity.resolveToken(parsed.value);
+  if (parsed?.scheme === 'bearer' && parsed.value) {
+    // A console session lives in its cookie only, where it expires and needs its CSRF token.
+    if (isSessionValue(parsed.value)) throw new GatekeeperError('EUNAUTHENTICATED', 'a console session is not a token. Use a token from npm login or gatekeeper login');
+    return runtime.identity.resolveToken(parsed.value);
+  }
   if (parsed?.scheme === 'basic' && parsed.value) {
     const decoded = Buffer.from(parsed.value, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
@@ -116,12 +137,24 @@ export function createIdentityMiddleware(runtime: GatekeeperRuntime, helpers: Re
       writeError(res, new GatekeeperError('EUNAUTHENTICATED', `publishing needs a login. Run 'npm login --registry ${runtime.publicUrl(req)}'`));
       return;
     }
-    if (!header) {
+    // The console's session cookie counts for the admin API only (the cookie's path is
+    // /-/gatekeeper/ too); npm's routes never see it.
+    const session = !header && match.route.handler === 'admin' && !isSignIn(req) ? sessionCookieOf(req) : undefined;
+    if (!header && !session) {
       setAnonymous(req, res);
       return readBody(req, res, kind, next);
     }
     req.pause();
-    resolve(runtime, header, actorOf(req).ip).then(
+    const resolved: Promise<Principal> = session
+      ? runtime.sessions.resolve(session).then((info) => {
+          if (!SAFE_METHODS.has(req.method) && !csrfMatches(session, req.headers[CSRF_HEADER])) {
+            throw new GatekeeperError('ECSRF', `a change made with the console's session needs its CSRF token in the ${CSRF_HEADER} header. Reload the console, or sign in again`);
+          }
+          (req as Request & { [SESSION]?: string })[SESSION] = session;
+          return { username: info.username, role: info.role, tokenId: info.tokenId };
+        })
+      : resolve(runtime, header as string, actorOf(req).ip);
+    resolved.then(
       (principal) => {
         const request = req as WithPrincipal;
         request[PRINCIPAL] = principal;
@@ -134,7 +167,9 @@ export function createIdentityMiddleware(runtime: GatekeeperRuntime, helpers: Re
         const known = asGatekeeperError(err);
         if (!known) runtime.logger.error({ err }, 'resolving credentials failed');
         res.setHeader('connection', 'close');
-        writeError(res, known ?? new GatekeeperError('EDATABASE', `credentials could not be checked (${(err as Error).message}). Try again later`));
+        // An ended or expired session's cookie is cleared, so the console shows its sign-in.
+        const clear = session && known && known.code !== 'ECSRF' ? { 'set-cookie': clearedSessionCookie(req) } : undefined;
+        writeError(res, known ?? new GatekeeperError('EDATABASE', `credentials could not be checked (${(err as Error).message}). Try again later`), clear);
       },
     );
   };

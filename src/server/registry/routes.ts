@@ -50,7 +50,9 @@ export type HandlerName =
   | 'publish'
   | 'change'
   | 'unpublish'
-  | 'removeTarball';
+  | 'removeTarball'
+  | 'root'
+  | 'console';
 
 export interface RegistryRoute {
   name: string;
@@ -74,6 +76,7 @@ const ANY: HttpMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 
 // prettier-ignore
 export const REGISTRY_ROUTES: readonly RegistryRoute[] = [
+  route('root',              ['GET'],         '/',                                  'root',          'public'),
   route('ping',              ['GET'],         '/-/ping',                            'ping',          'public'),
   route('whoami',            ['GET'],         '/-/whoami',                          'whoami',        'login'),
   route('login',             ['PUT'],         '/-/user/:user',                      'login',         'public',  'json'),
@@ -86,6 +89,7 @@ export const REGISTRY_ROUTES: readonly RegistryRoute[] = [
   route('audit_bulk',        ['POST'],        '/-/npm/v1/security/advisories/bulk', 'audit',         'read',    'stream'),
   route('audit_quick',       ['POST'],        '/-/npm/v1/security/audits/quick',    'audit',         'read',    'stream'),
   route('audit_full',        ['POST'],        '/-/npm/v1/security/audits',          'audit',         'read',    'stream'),
+  route('console',           ['GET'],         '/-/gatekeeper/ui/*',                 'console',       'public'),
   route('admin_api',         ANY,             '/-/gatekeeper/v1/*',                 'admin',         'own',     'json'),
   route('get_dist_tags',     ['GET'],         '/-/package/:package/dist-tags',      'distTags',      'read'),
   route('set_dist_tag',      ['PUT', 'POST'], '/-/package/:package/dist-tags/:tag', 'distTagWrite',  'publish', 'json'),

@@ -1,0 +1,31 @@
+import type { IncomingMessage } from 'node:http';
+import { SESSION_COOKIE } from '../../services/sessions';
+
+/** The console's cookie: only under /-/gatekeeper/ (the admin API and the console), never sent to npm's routes. */
+export const COOKIE_PATH = '/-/gatekeeper/';
+
+/** The session cookie's value, if the request carries one. */
+export function sessionCookieOf(req: IncomingMessage): string | undefined {
+  const header = req.headers.cookie;
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) continue;
+    if (part.slice(0, eq).trim() !== SESSION_COOKIE) continue;
+    const value = part.slice(eq + 1).trim();
+    return /^[A-Za-z0-9_-]{1,200}$/.test(value) ? value : undefined;
+  }
+  return undefined;
+}
+
+function secure(req: { protocol?: string }): string {
+  return req.protocol === 'https' ? '; Secure' : '';
+}
+
+export function sessionCookie(req: { protocol?: string }, value: string, maxAgeMs: number): string {
+  return `${SESSION_COOKIE}=${value}; Path=${COOKIE_PATH}; Max-Age=${Math.floor(maxAgeMs / 1000)}; HttpOnly; SameSite=Strict${secure(req)}`;
+}
+
+export function clearedSessionCookie(req: { protocol?: string }): string {
+  return `${SESSION_COOKIE}=; Path=${COOKIE_PATH}; Max-Age=0; HttpOnly; SameSite=Strict${secure(req)}`;
+}

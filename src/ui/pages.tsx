@@ -1,0 +1,889 @@
+import type { ComponentChildren } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { api, ApiError, AuditJson, BanJson, Checks, ExplanationJson, Json, PackageView, RequestJson, RequestSummary, SessionView, TokenJson, UserJson } from './api';
+import type { ProjectsService } from '../services/projects';
+import { href, Link, Location, navigate } from './router';
+
+type Usage = Json<Awaited<ReturnType<ProjectsService['usage']>>>;
+
+const when = (s: string | null | undefined) => (s ? new Date(s).toISOString().slice(0, 16).replace('T', ' ') : '—');
+const pkgHref = (name: string, version?: string) => href(`/packages/${encodeURIComponent(name).replace(/^%40/, '@')}${version ? `?version=${encodeURIComponent(version)}` : ''}`);
+
+/** Loads once per key; errors become a message (with the server's code). */
+function useLoad<T>(load: () => Promise<T>, key: unknown[]): { data?: T; error?: string; reload: () => void } {
+  const [state, setState] = useState<{ data?: T; error?: string }>({});
+  const [n, setN] = useState(0);
+  useEffect(() => {
+    let live = true;
+    setState({});
+    load().then(
+      (data) => live && setState({ data }),
+      (err: unknown) => live && setState({ error: describe(err) }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [...key, n]);
+  return { ...state, reload: () => setN((x) => x + 1) };
+}
+
+function describe(err: unknown): string {
+  if (err instanceof ApiError) return `[${err.code}] ${err.message}`;
+  return (err as Error)?.message ?? String(err);
+}
+
+function Failure({ error }: { error?: string }) {
+  return error ? (
+    <p role="alert" class="error">
+      {error}
+    </p>
+  ) : null;
+}
+
+function Status({ allowed, code }: { allowed: boolean; code: string }) {
+  return <span class={allowed ? 'ok' : 'blocked'}>{allowed ? 'allowed' : `blocked ${code}`}</span>;
+}
+
+function Field(props: { id: string; label: string; children: ComponentChildren; hint?: string }) {
+  return (
+    <div class="field">
+      <label for={props.id}>{props.label}</label>
+      {props.children}
+      {props.hint && (
+        <small id={`${props.id}-hint`} class="hint">
+          {props.hint}
+        </small>
+      )}
+    </div>
+  );
+}
+
+/** A form whose submit runs an API call, shows its error, and reports success. */
+function useAction() {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | undefined>();
+  const run = async (fn: () => Promise<unknown>) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await fn();
+    } catch (err) {
+      setError(describe(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, run };
+}
+
+// ---------------------------------------------------------------- sign in
+
+export function SignInPage({ onSignedIn }: { onSignedIn: (s: SessionView) => void }) {
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const action = useAction();
+  return (
+    <section class="narrow">
+      <h1>Sign in</h1>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          action.run(async () => onSignedIn(await api.signIn(username, password)));
+        }}
+      >
+        <Field id="username" label="Username">
+          <input id="username" name="username" autoComplete="username" required value={username} onInput={(e) => setUsername(e.currentTarget.value)} />
+        </Field>
+        <Field id="password" label="Password">
+          <input id="password" name="password" type="password" autoComplete="current-password" required value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+        </Field>
+        <Failure error={action.error} />
+        <button type="submit" disabled={action.busy}>
+          Sign in
+        </button>
+      </form>
+    </section>
+  );
+}
+
+// ---------------------------------------------------------------- overview
+
+export function OverviewPage({ session }: { session: SessionView }) {
+  const isAdmin = session.role === 'admin';
+  const health = useLoad(() => api.health(), []);
+  const pending = useLoad(() => api.requests({ status: 'pending', mine: !isAdmin }), []);
+  const since = new Date(Date.now() - 14 * 86400_000).toISOString().slice(0, 10);
+  const blocked = useLoad(() => (isAdmin ? api.audit({ action: 'install.blocked', since, limit: 500 }) : Promise.resolve(undefined)), []);
+  const h = health.data as { ok: boolean; database?: { ok: boolean }; upstream?: { ok: boolean; url: string }; advisories?: { mode: string } & Record<string, unknown> } | undefined;
+  return (
+    <section>
+      <h1>Overview</h1>
+      <h2>Health</h2>
+      <Failure error={health.error} />
+      {h && (
+        <ul class="health">
+          <li>
+            Overall: <span class={h.ok ? 'ok' : 'blocked'}>{h.ok ? 'healthy' : 'failing'}</span>
+          </li>
+          {h.database && <li>Database: <span class={h.database.ok ? 'ok' : 'blocked'}>{h.database.ok ? 'ok' : 'failing'}</span></li>}
+          {h.upstream && <li>Upstream: <span class={h.upstream.ok ? 'ok' : 'blocked'}>{h.upstream.ok ? 'ok' : 'failing'}</span></li>}
+          {h.advisories && <li>Advisory source: {String((h.advisories as { ok?: boolean }).ok === false ? 'failing' : 'ok')} (rule {h.advisories.mode})</li>}
+        </ul>
+      )}
+      <h2>{isAdmin ? 'Pending requests' : 'Your pending requests'}</h2>
+      <Failure error={pending.error} />
+      {pending.data && (pending.data.items.length === 0 ? <p>None.</p> : <RequestTable items={pending.data.items} />)}
+      {isAdmin && (
+        <>
+          <h2>Blocked installs, last 14 days, by code</h2>
+          <Failure error={blocked.error} />
+          {blocked.data && <BlockedChart entries={blocked.data.items} since={since} />}
+        </>
+      )}
+    </section>
+  );
+}
+
+const CODE_COLOURS = ['#1f4e9c', '#a33b00', '#2e6b1f', '#6a2c91', '#8a6d00', '#005f66', '#8c1d40'];
+
+function BlockedChart({ entries, since }: { entries: AuditJson[]; since: string }) {
+  const days: string[] = [];
+  for (let t = Date.parse(since); t <= Date.now(); t += 86400_000) days.push(new Date(t).toISOString().slice(0, 10));
+  const codes = [...new Set(entries.map((e) => String((e.details as { code?: unknown }).code ?? e.ruleId ?? 'blocked')))].sort();
+  const counts = new Map<string, number>();
+  for (const e of entries) {
+    const code = String((e.details as { code?: unknown }).code ?? e.ruleId ?? 'blocked');
+    const key = `${e.at.slice(0, 10)}|${code}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  const max = Math.max(1, ...days.map((d) => codes.reduce((n, c) => n + (counts.get(`${d}|${c}`) ?? 0), 0)));
+  const W = 40;
+  const H = 160;
+  return (
+    <figure>
+      <svg role="img" aria-label={`Blocked installs per day: ${entries.length} in total`} width={days.length * W + 40} height={H + 40} viewBox={`0 0 ${days.length * W + 40} ${H + 40}`}>
+        <text x="0" y="12" font-size="11" fill="#222">
+          {max}
+        </text>
+        {days.map((d, i) => {
+          let y = H + 10;
+          return (
+            <g key={d}>
+              {codes.map((c, ci) => {
+                const n = counts.get(`${d}|${c}`) ?? 0;
+                if (!n) return null;
+                const h = (n / max) * H;
+                y -= h;
+                return (
+                  <rect key={c} x={30 + i * W} y={y} width={W - 8} height={h} fill={CODE_COLOURS[ci % CODE_COLOURS.length]}>
+                    <title>{`${d} ${c}: ${n}`}</title>
+                  </rect>
+                );
+              })}
+              <text x={30 + i * W} y={H + 26} font-size="10" fill="#222">
+                {d.slice(5)}
+              </text>
+            </g>
+          );
+        })}
+      </svg>
+      <figcaption>
+        {codes.length === 0 ? 'No blocked installs.' : codes.map((c, ci) => <span key={c} class={`legend legend-${ci % CODE_COLOURS.length}`}>{c} </span>)}
+      </figcaption>
+    </figure>
+  );
+}
+
+// ---------------------------------------------------------------- packages
+
+export function PackageSearchPage({ query }: { query: string }) {
+  const [name, setName] = useState(query);
+  return (
+    <section>
+      <h1>Packages</h1>
+      <form
+        role="search"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (name.trim()) navigate(pkgHref(name.trim()));
+        }}
+      >
+        <Field id="package-name" label="Package name">
+          <input id="package-name" value={name} onInput={(e) => setName(e.currentTarget.value)} placeholder="e.g. left-pad or @scope/name" />
+        </Field>
+        <button type="submit">Open</button>
+      </form>
+    </section>
+  );
+}
+
+export function PackagePage({ name, version, session }: { name: string; version?: string; session: SessionView }) {
+  const pkg = useLoad(() => api.pkg(name), [name]);
+  const [explained, setExplained] = useState<string | undefined>(version);
+  const selected = pkg.data?.versions.find((v) => v.version === version);
+  return (
+    <section>
+      <h1>{name}</h1>
+      <Failure error={pkg.error} />
+      {!pkg.data && !pkg.error && <p>Loading…</p>}
+      {pkg.data && version && (
+        <div class={`verdict ${selected?.allowed ? 'ok-box' : 'blocked-box'}`} role="status">
+          <h2>
+            {name}@{version}
+          </h2>
+          {selected ? (
+            selected.allowed ? (
+              <p>This version may be installed. {selected.reason}</p>
+            ) : (
+              <p>
+                <strong>Blocked ({selected.code}):</strong> {selected.reason}
+              </p>
+            )
+          ) : (
+            <p>This version is not among the package's versions shown here.</p>
+          )}
+        </div>
+      )}
+      {pkg.data && <RequestForm name={name} pkg={pkg.data} version={version} session={session} />}
+      {pkg.data && explained && <ExplainPanel name={name} version={explained} />}
+      {pkg.data && (
+        <>
+          <h2>Versions</h2>
+          <p>
+            {pkg.data.versions.length} of {pkg.data.totalVersions} versions, newest first.
+          </p>
+          <table>
+            <caption class="sr-only">Versions of {name}</caption>
+            <thead>
+              <tr>
+                <th scope="col">Version</th>
+                <th scope="col">Published</th>
+                <th scope="col">License</th>
+                <th scope="col">Install scripts</th>
+                <th scope="col">Advisories</th>
+                <th scope="col">Decision</th>
+                <th scope="col">Reason</th>
+                <th scope="col">
+                  <span class="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {pkg.data.versions.map((v) => (
+                <tr key={v.version} class={v.version === version ? 'selected' : undefined}>
+                  <th scope="row">{v.version}</th>
+                  <td>{when(v.publishedAt)}</td>
+                  <td>{v.license}</td>
+                  <td>{v.installScripts.length ? v.installScripts.join(', ') : 'none'}</td>
+                  <td>{v.advisories.length ? v.advisories.join('; ') : 'none'}</td>
+                  <td>
+                    <Status allowed={v.allowed} code={v.code} />
+                  </td>
+                  <td>{v.allowed ? '' : v.reason}</td>
+                  <td>
+                    <button type="button" onClick={() => setExplained(v.version)} aria-label={`Explain ${name}@${v.version}`}>
+                      Explain
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+    </section>
+  );
+}
+
+function ExplainPanel({ name, version }: { name: string; version: string }) {
+  const explanation = useLoad<ExplanationJson>(() => api.explain(name, version), [name, version]);
+  const usage = useLoad<Usage>(() => api.usage(`${name}@${version}`) as Promise<Usage>, [name, version]);
+  return (
+    <section class="panel" aria-labelledby="explain-title">
+      <h2 id="explain-title">
+        Explain {name}@{version}
+      </h2>
+      <Failure error={explanation.error} />
+      {explanation.data && (
+        <>
+          <p class="explain-message">{explanation.data.message}</p>
+          <table>
+            <caption>Rules that matched</caption>
+            <thead>
+              <tr>
+                <th scope="col">Rule</th>
+                <th scope="col">Effect</th>
+                <th scope="col">Reason</th>
+              </tr>
+            </thead>
+            <tbody>
+              {explanation.data.decision.matches.map((m, i) => (
+                <tr key={i}>
+                  <td>{m.ruleId}</td>
+                  <td>{m.effect}</td>
+                  <td>{m.reason}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+      <h3>Recorded projects using it</h3>
+      <Failure error={usage.error} />
+      {usage.data &&
+        (usage.data.projects.length === 0 ? (
+          <p>No recorded project uses this version.</p>
+        ) : (
+          <ul>
+            {usage.data.projects.map((p) => (
+              <li key={`${p.project}@${p.projectVersion}`}>
+                {p.project}@{p.projectVersion}
+                {p.dev ? ' (dev)' : ''}
+              </li>
+            ))}
+          </ul>
+        ))}
+    </section>
+  );
+}
+
+function RequestForm({ name, pkg, version }: { name: string; pkg: PackageView; version?: string; session: SessionView }) {
+  const [range, setRange] = useState(version ?? pkg.distTags.latest ?? '');
+  const [reason, setReason] = useState('');
+  const [withDeps, setWithDeps] = useState(true);
+  const [filed, setFiled] = useState<RequestJson | undefined>();
+  const action = useAction();
+  return (
+    <form
+      class="panel"
+      aria-labelledby="request-title"
+      onSubmit={(e) => {
+        e.preventDefault();
+        action.run(async () => setFiled(await api.createRequest({ name, range, reason, withDependencies: withDeps })));
+      }}
+    >
+      <h2 id="request-title">Request this version</h2>
+      <Field id="request-range" label="Version or range">
+        <input id="request-range" required value={range} onInput={(e) => setRange(e.currentTarget.value)} />
+      </Field>
+      <Field id="request-reason" label="Why it is needed">
+        <textarea id="request-reason" required value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
+      </Field>
+      <div class="check">
+        <input id="request-deps" type="checkbox" checked={withDeps} onChange={(e) => setWithDeps(e.currentTarget.checked)} />
+        <label for="request-deps">Request its dependencies too</label>
+      </div>
+      <Failure error={action.error} />
+      <button type="submit" disabled={action.busy}>
+        Request this version
+      </button>
+      {filed && (
+        <p role="status" class="ok-box">
+          Request <Link to={href(`/requests/${filed.id}`)}>#{filed.id}</Link> filed ({filed.status}): {filed.summary}
+        </p>
+      )}
+    </form>
+  );
+}
+
+// ---------------------------------------------------------------- requests
+
+function RequestTable({ items }: { items: RequestSummary[] }) {
+  return (
+    <table>
+      <thead>
+        <tr>
+          <th scope="col">#</th>
+          <th scope="col">Package</th>
+          <th scope="col">Requester</th>
+          <th scope="col">Status</th>
+          <th scope="col">Checks</th>
+          <th scope="col">Filed</th>
+        </tr>
+      </thead>
+      <tbody>
+        {items.map((r) => (
+          <tr key={r.id}>
+            <td>
+              <Link to={href(`/requests/${r.id}`)}>#{r.id}</Link>
+            </td>
+            <td>
+              {r.name}@{r.range}
+              {r.sourceRequestId ? ` (dependency of #${r.sourceRequestId})` : ''}
+            </td>
+            <td>{r.requester}</td>
+            <td>{r.status}</td>
+            <td>{r.summary}</td>
+            <td>{when(r.createdAt)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+export function RequestsPage({ session }: { session: SessionView }) {
+  const isAdmin = session.role === 'admin';
+  const mine = useLoad(() => api.requests({ mine: true }), []);
+  const queue = useLoad(() => (isAdmin ? api.requests({ status: 'pending' }) : Promise.resolve(undefined)), []);
+  return (
+    <section>
+      <h1>Requests</h1>
+      {isAdmin && (
+        <>
+          <h2>Queue</h2>
+          <Failure error={queue.error} />
+          {queue.data && (queue.data.items.length === 0 ? <p>No pending requests.</p> : <RequestTable items={queue.data.items} />)}
+        </>
+      )}
+      <h2>Your requests</h2>
+      <Failure error={mine.error} />
+      {mine.data && (mine.data.items.length === 0 ? <p>You have filed no requests. Open a package to request one of its versions.</p> : <RequestTable items={mine.data.items} />)}
+    </section>
+  );
+}
+
+export function RequestPage({ id, session }: { id: number; session: SessionView }) {
+  const request = useLoad(() => api.request(id), [id]);
+  const [comment, setComment] = useState('');
+  const [withDeps, setWithDeps] = useState(true);
+  const action = useAction();
+  const r = request.data;
+  const checks = r?.checks as Checks | undefined;
+  const tree = checks?.tree && 'nodes' in checks.tree ? checks.tree : undefined;
+  return (
+    <section>
+      <h1>Request #{id}</h1>
+      <Failure error={request.error} />
+      {r && (
+        <>
+          <dl class="facts">
+            <dt>Package</dt>
+            <dd>
+              <Link to={pkgHref(r.name)}>{r.name}</Link>@{r.range}
+            </dd>
+            <dt>Requester</dt>
+            <dd>{r.requester}</dd>
+            <dt>Reason</dt>
+            <dd>{r.reason}</dd>
+            <dt>Status</dt>
+            <dd id="request-status">{r.status}</dd>
+            <dt>Checks</dt>
+            <dd>{r.summary}</dd>
+            {r.comment && (
+              <>
+                <dt>Comment</dt>
+                <dd>{r.comment}</dd>
+              </>
+            )}
+          </dl>
+          {checks?.versions && checks.versions.length > 0 && (
+            <table>
+              <caption>Automated checks per version</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Version</th>
+                  <th scope="col">License</th>
+                  <th scope="col">Install scripts</th>
+                  <th scope="col">Deprecated</th>
+                  <th scope="col">Decision</th>
+                </tr>
+              </thead>
+              <tbody>
+                {checks.versions.map((v) => (
+                  <tr key={v.version}>
+                    <td>{v.version}</td>
+                    <td>{v.license}</td>
+                    <td>{v.installScripts ? 'yes' : 'no'}</td>
+                    <td>{v.deprecated ? 'yes' : 'no'}</td>
+                    <td>
+                      {v.code} {v.reason}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+          <h2>Dependency tree</h2>
+          {checks?.tree && 'error' in checks.tree && <p class="error">{checks.tree.error}</p>}
+          {tree ? (
+            <table>
+              <caption>Each node with its decision (root {tree.root})</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Package</th>
+                  <th scope="col">Required by</th>
+                  <th scope="col">License</th>
+                  <th scope="col">Install scripts</th>
+                  <th scope="col">Decision</th>
+                </tr>
+              </thead>
+              <tbody>
+                {tree.nodes.map((n) => (
+                  <tr key={`${n.name}@${n.version}`}>
+                    <td>
+                      {n.name}@{n.version}
+                    </td>
+                    <td>{n.parent ?? '—'}</td>
+                    <td>{n.license}</td>
+                    <td>{n.installScripts ? 'yes' : 'no'}</td>
+                    <td>
+                      <Status allowed={n.allowed} code={n.code} /> {n.allowed ? '' : n.reason}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          ) : (
+            !checks?.tree && <p>No dependency tree was resolved for this request.</p>
+          )}
+          {r.children && r.children.length > 0 && (
+            <>
+              <h2>Dependency requests</h2>
+              <RequestTable items={r.children} />
+            </>
+          )}
+          {session.role === 'admin' && r.status === 'pending' && (
+            <form class="panel" aria-labelledby="decide-title" onSubmit={(e) => e.preventDefault()}>
+              <h2 id="decide-title">Decide</h2>
+              <Field id="decision-comment" label="Comment">
+                <textarea id="decision-comment" value={comment} onInput={(e) => setComment(e.currentTarget.value)} />
+              </Field>
+              <div class="check">
+                <input id="decision-deps" type="checkbox" checked={withDeps} onChange={(e) => setWithDeps(e.currentTarget.checked)} />
+                <label for="decision-deps">Approve its dependency requests too</label>
+              </div>
+              <Failure error={action.error} />
+              <div class="buttons">
+                <button type="button" disabled={action.busy} onClick={() => action.run(async () => (await api.approve(id, comment, withDeps), request.reload()))}>
+                  Approve
+                </button>
+                <button type="button" class="danger" disabled={action.busy} onClick={() => action.run(async () => (await api.reject(id, comment), request.reload()))}>
+                  Reject
+                </button>
+              </div>
+            </form>
+          )}
+        </>
+      )}
+    </section>
+  );
+}
+
+// ---------------------------------------------------------------- policy
+
+export function PolicyPage({ session }: { session: SessionView }) {
+  const isAdmin = session.role === 'admin';
+  const policy = useLoad(() => api.policy(), []);
+  const bans = useLoad(() => api.bans(), []);
+  const [ban, setBan] = useState({ name: '', range: '*', reason: '' });
+  const action = useAction();
+  return (
+    <section>
+      <h1>Policy</h1>
+      <Failure error={policy.error} />
+      {policy.data && (
+        <>
+          <p>
+            Mode: <strong>{policy.data.mode}</strong> (generation {policy.data.generation})
+          </p>
+          <table>
+            <caption>Rules</caption>
+            <thead>
+              <tr>
+                <th scope="col">Rule</th>
+                <th scope="col">Mode</th>
+                <th scope="col">Settings</th>
+              </tr>
+            </thead>
+            <tbody>
+              {Object.entries(policy.data.rules).map(([rule, settings]) => {
+                const { mode, ...rest } = settings as { mode: string } & Record<string, unknown>;
+                return (
+                  <tr key={rule}>
+                    <td>{rule}</td>
+                    <td>{mode}</td>
+                    <td>{Object.entries(rest).map(([k, v]) => `${k}: ${String(v)}`).join(', ')}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </>
+      )}
+      <h2>Bans</h2>
+      <Failure error={bans.error} />
+      {bans.data && (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Package</th>
+              <th scope="col">Range</th>
+              <th scope="col">Reason</th>
+              <th scope="col">By</th>
+              <th scope="col">Created</th>
+              {isAdmin && (
+                <th scope="col">
+                  <span class="sr-only">Actions</span>
+                </th>
+              )}
+            </tr>
+          </thead>
+          <tbody>
+            {bans.data.items.map((b: BanJson) => (
+              <tr key={b.id}>
+                <td>
+                  <Link to={pkgHref(b.name)}>{b.name}</Link>
+                </td>
+                <td>{b.range}</td>
+                <td>{b.reason}</td>
+                <td>{b.bannedBy}</td>
+                <td>{when(b.createdAt)}</td>
+                {isAdmin && (
+                  <td>
+                    <button type="button" aria-label={`Remove the ban on ${b.name}@${b.range}`} onClick={() => action.run(async () => (await api.deleteBan(Number(b.id)), bans.reload()))}>
+                      Remove
+                    </button>
+                  </td>
+                )}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {isAdmin && (
+        <form
+          class="panel"
+          aria-labelledby="ban-title"
+          onSubmit={(e) => {
+            e.preventDefault();
+            action.run(async () => {
+              await api.createBan(ban);
+              setBan({ name: '', range: '*', reason: '' });
+              bans.reload();
+            });
+          }}
+        >
+          <h2 id="ban-title">Ban a package</h2>
+          <Field id="ban-name" label="Package name">
+            <input id="ban-name" required value={ban.name} onInput={(e) => setBan({ ...ban, name: e.currentTarget.value })} />
+          </Field>
+          <Field id="ban-range" label="Version or range">
+            <input id="ban-range" required value={ban.range} onInput={(e) => setBan({ ...ban, range: e.currentTarget.value })} />
+          </Field>
+          <Field id="ban-reason" label="Reason (shown in every refusal)">
+            <textarea id="ban-reason" required value={ban.reason} onInput={(e) => setBan({ ...ban, reason: e.currentTarget.value })} />
+          </Field>
+          <Failure error={action.error} />
+          <button type="submit" disabled={action.busy}>
+            Ban
+          </button>
+        </form>
+      )}
+    </section>
+  );
+}
+
+// ---------------------------------------------------------------- audit
+
+const AUDIT_FIELDS = ['package', 'actor', 'action', 'since', 'until'] as const;
+
+export function AuditPage({ loc }: { loc: Location }) {
+  const filter = Object.fromEntries(AUDIT_FIELDS.map((f) => [f, loc.query.get(f) ?? ''])) as Record<(typeof AUDIT_FIELDS)[number], string>;
+  const cursor = loc.query.get('cursor') ?? undefined;
+  const [form, setForm] = useState(filter);
+  const page = useLoad(() => api.audit({ ...filter, cursor, limit: 50 }), [loc.full]);
+  const to = (params: Record<string, string | undefined>) => {
+    const q = new URLSearchParams(Object.entries(params).filter(([, v]) => v) as Array<[string, string]>).toString();
+    return href(`/audit${q ? `?${q}` : ''}`);
+  };
+  return (
+    <section>
+      <h1>Audit</h1>
+      <form
+        class="filters"
+        onSubmit={(e) => {
+          e.preventDefault();
+          navigate(to(form));
+        }}
+      >
+        {AUDIT_FIELDS.map((f) => (
+          <Field key={f} id={`audit-${f}`} label={f === 'since' ? 'Since (date)' : f === 'until' ? 'Until (date)' : f[0].toUpperCase() + f.slice(1)}>
+            <input id={`audit-${f}`} type={f === 'since' || f === 'until' ? 'date' : 'text'} value={form[f]} onInput={(e) => setForm({ ...form, [f]: e.currentTarget.value })} />
+          </Field>
+        ))}
+        <button type="submit">Filter</button>
+      </form>
+      <Failure error={page.error} />
+      {page.data && (
+        <>
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">When</th>
+                <th scope="col">Actor</th>
+                <th scope="col">Action</th>
+                <th scope="col">Package</th>
+                <th scope="col">Rule</th>
+                <th scope="col">Details</th>
+              </tr>
+            </thead>
+            <tbody>
+              {page.data.items.map((e) => (
+                <tr key={e.id}>
+                  <td>{when(e.at)}</td>
+                  <td>{e.actor}</td>
+                  <td>{e.action}</td>
+                  <td>{e.package ? `${e.package}${e.version ? `@${e.version}` : ''}` : ''}</td>
+                  <td>{e.ruleId ?? ''}</td>
+                  <td class="details">{JSON.stringify(e.details)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {page.data.items.length === 0 && <p>No entries match.</p>}
+          <p class="buttons">
+            {cursor && <Link to={to(filter)}>First page</Link>}
+            {page.data.nextCursor && <Link to={to({ ...filter, cursor: page.data.nextCursor })}>Next page</Link>}
+          </p>
+        </>
+      )}
+    </section>
+  );
+}
+
+// ---------------------------------------------------------------- tokens and admin
+
+function TokenTable({ tokens, onRevoke }: { tokens: TokenJson[]; onRevoke: (id: number) => void }) {
+  return (
+    <table>
+      <thead>
+        <tr>
+          <th scope="col">Id</th>
+          <th scope="col">User</th>
+          <th scope="col">Prefix</th>
+          <th scope="col">Created from</th>
+          <th scope="col">Created</th>
+          <th scope="col">Last used</th>
+          <th scope="col">Revoked</th>
+          <th scope="col">
+            <span class="sr-only">Actions</span>
+          </th>
+        </tr>
+      </thead>
+      <tbody>
+        {tokens.map((t) => (
+          <tr key={t.id}>
+            <td>{t.id}</td>
+            <td>{t.username}</td>
+            <td>
+              <code>{t.prefix}…</code>
+            </td>
+            <td>{t.createdFrom ?? ''}</td>
+            <td>{when(t.createdAt)}</td>
+            <td>{when(t.lastUsedAt)}</td>
+            <td>{t.revokedAt ? `${when(t.revokedAt)} by ${t.revokedBy}` : 'no'}</td>
+            <td>
+              {!t.revokedAt && (
+                <button type="button" class="danger" aria-label={`Revoke token ${t.id}`} onClick={() => onRevoke(t.id)}>
+                  Revoke
+                </button>
+              )}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+export function TokensPage({ session }: { session: SessionView }) {
+  const tokens = useLoad(() => api.tokens(), []);
+  const action = useAction();
+  return (
+    <section>
+      <h1>Tokens</h1>
+      <p>{session.role === 'admin' ? 'Every user’s tokens and console sessions.' : 'Your tokens and console sessions.'} This session is token {session.tokenId}.</p>
+      <Failure error={tokens.error ?? action.error} />
+      {tokens.data && <TokenTable tokens={tokens.data.items} onRevoke={(id) => action.run(async () => (await api.revokeToken(id), tokens.reload()))} />}
+    </section>
+  );
+}
+
+export function AdminPage(_props: { session: SessionView }) {
+  const users = useLoad(() => api.users(), []);
+  const [user, setUser] = useState({ username: '', password: '', role: 'developer' });
+  const action = useAction();
+  return (
+    <section>
+      <h1>Admin</h1>
+      <h2>Users</h2>
+      <Failure error={users.error ?? action.error} />
+      {users.data && (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">User</th>
+              <th scope="col">Role</th>
+              <th scope="col">Created</th>
+              <th scope="col">Disabled</th>
+              <th scope="col">
+                <span class="sr-only">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {users.data.items.map((u: UserJson) => (
+              <tr key={u.id}>
+                <td>{u.username}</td>
+                <td>{u.role}</td>
+                <td>{when(u.createdAt)}</td>
+                <td>{u.disabledAt ? when(u.disabledAt) : 'no'}</td>
+                <td>
+                  <button type="button" onClick={() => action.run(async () => (await api.setDisabled(u.username, !u.disabledAt), users.reload()))}>
+                    {u.disabledAt ? `Enable ${u.username}` : `Disable ${u.username}`}
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <form
+        class="panel"
+        aria-labelledby="user-title"
+        onSubmit={(e) => {
+          e.preventDefault();
+          action.run(async () => {
+            await api.createUser(user);
+            setUser({ username: '', password: '', role: 'developer' });
+            users.reload();
+          });
+        }}
+      >
+        <h2 id="user-title">Add a user</h2>
+        <Field id="user-name" label="Username">
+          <input id="user-name" required value={user.username} onInput={(e) => setUser({ ...user, username: e.currentTarget.value })} />
+        </Field>
+        <Field id="user-password" label="Password (at least 8 characters)">
+          <input id="user-password" type="password" autoComplete="new-password" required minLength={8} value={user.password} onInput={(e) => setUser({ ...user, password: e.currentTarget.value })} />
+        </Field>
+        <Field id="user-role" label="Role">
+          <select id="user-role" value={user.role} onChange={(e) => setUser({ ...user, role: e.currentTarget.value })}>
+            <option value="admin">admin</option>
+            <option value="publisher">publisher</option>
+            <option value="developer">developer</option>
+            <option value="reader">reader</option>
+          </select>
+        </Field>
+        <button type="submit" disabled={action.busy}>
+          Add user
+        </button>
+      </form>
+      <h2>Tokens</h2>
+      <p>
+        <Link to={href('/tokens')}>Every token and session</Link>, with revoke.
+      </p>
+    </section>
+  );
+}

@@ -1,0 +1,276 @@
+/**
+ * The web console in a real browser: Debian's Chromium driven by playwright-core, against a
+ * real gatekeeper (real PostgreSQL, Verdaccio, the fixture upstream) and the real npm CLI.
+ * Screenshots of every page go to test-artifacts/ui/ (git-ignored); docs/ui/ holds a copy.
+ */
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
+import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
+import { ADMIN_PASSWORD, loginToken, startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
+import { createNpmEnv, makeProject, NpmEnv } from '../support/npm';
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+const ARTIFACTS = path.resolve(__dirname, '../../test-artifacts/ui');
+const UI = '-/gatekeeper/ui/';
+
+const FIXTURES = [
+  { name: 'ui-app', versions: [{ version: '1.0.0', license: 'MIT', dependencies: { 'ui-lib': '^1.0.0' } }] },
+  { name: 'ui-lib', versions: [{ version: '1.0.0', license: 'ISC' }] },
+  { name: 'ui-ban', versions: [{ version: '1.0.0', license: 'MIT' }, { version: '1.1.0', license: 'MIT' }] },
+];
+
+describe('the web console in Chromium', () => {
+  let upstream: FixtureRegistry;
+  let t: TestGatekeeper;
+  let npm: NpmEnv;
+  let browser: Browser;
+  let devToken: string;
+
+  const shot = async (page: Page, name: string) => {
+    await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+  };
+
+  async function signIn(context: BrowserContext, username: string, password: string, url = t.url + UI): Promise<Page> {
+    const page = await context.newPage();
+    await page.goto(url);
+    await page.getByLabel('Username').fill(username);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText(`Signed in as ${username}`).waitFor();
+    return page;
+  }
+
+  /** A request made with a cookie only, as another site's page would make it (no CSRF header). */
+  const withCookie = (cookie: string, method: string, apiPath: string, body?: unknown, headers: Record<string, string> = {}) =>
+    fetch(new URL(`-/gatekeeper/v1${apiPath}`, t.url), {
+      method,
+      headers: { cookie: `gk_session=${cookie}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+
+  const sessionCookie = async (context: BrowserContext) => {
+    const cookie = (await context.cookies()).find((c) => c.name === 'gk_session');
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/-/gatekeeper/' });
+    expect(cookie!.expires).toBeGreaterThan(Date.now() / 1000);
+    return cookie!.value;
+  };
+
+  beforeAll(async () => {
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    upstream = await startFixtureRegistry(FIXTURES);
+    t = await startTestGatekeeper({ upstream: upstream.url });
+    await t.api('POST', '/users', { username: 'dana', password: 'dana-password', role: 'developer' });
+    await t.api('POST', '/users', { username: 'rita', password: 'rita-password', role: 'reader' });
+    devToken = await loginToken(t.url, 'dana', 'dana-password');
+    npm = await createNpmEnv(t.url);
+    await npm.setToken(devToken);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await npm?.cleanup();
+    await t?.close();
+    await upstream?.close();
+  });
+
+  it('sends browsers at the root to the console, and npm clients a 404 with a code', async () => {
+    const browserRoot = await fetch(t.url, { headers: { accept: 'text/html,application/xhtml+xml' }, redirect: 'manual' });
+    expect(browserRoot.status).toBe(302);
+    expect(browserRoot.headers.get('location')).toBe('/-/gatekeeper/ui/');
+    const npmRoot = await fetch(t.url, { headers: { accept: 'application/json' } });
+    expect(npmRoot.status).toBe(404);
+    expect(((await npmRoot.json()) as { code: string }).code).toBe('ENOTFOUND');
+    const page = await fetch(new URL(`${UI}requests/7`, t.url));
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+    const html = await page.text();
+    expect(html).not.toMatch(/<script(?![^>]*\ssrc=)[^>]*>/);
+  });
+
+  let requestId: number;
+
+  it('flow 1: a refused install links to the package page, which says why; the developer requests it with its dependencies', async () => {
+    const refused = await npm.run(['install', 'ui-app@1.0.0'], { cwd: await makeProject(npm.dir, { name: 'flow-one' }) });
+    expect(refused.code).not.toBe(0);
+    expect(refused.output).toContain('ENOTAPPROVED');
+    const link = /(http:\/\/\S+\/-\/gatekeeper\/ui\/packages\/ui-app\?version=1\.0\.0)/.exec(refused.output)?.[1];
+    expect(link).toBe(`${t.url}${UI}packages/ui-app?version=1.0.0`);
+
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(link!);
+    await shot(page, 'sign-in');
+    await page.getByLabel('Username').fill('dana');
+    await page.getByLabel('Password').fill('dana-password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    // Signed in, on the page the link opened.
+    await page.getByRole('heading', { name: 'ui-app@1.0.0', exact: true }).waitFor();
+    expect(page.url()).toBe(link);
+    const verdict = page.getByRole('status').filter({ hasText: 'ENOTAPPROVED' });
+    await verdict.waitFor();
+    expect(await verdict.textContent()).toMatch(/Blocked \(ENOTAPPROVED\):.*not approved/i);
+    await page.getByLabel('Why it is needed').fill('the billing service needs it');
+    expect(await page.getByLabel('Request its dependencies too').isChecked()).toBe(true);
+    await page.getByRole('button', { name: 'Request this version' }).click();
+    const filed = page.getByRole('status').filter({ hasText: 'filed' });
+    await filed.waitFor();
+    requestId = Number(/#(\d+)/.exec((await filed.textContent()) ?? '')?.[1]);
+    expect(requestId).toBeGreaterThan(0);
+    await shot(page, 'package');
+    await page.getByRole('button', { name: 'Explain ui-app@1.0.0' }).click();
+    await page.getByRole('heading', { name: 'Explain ui-app@1.0.0' }).waitFor();
+
+    // The server recorded the request as dana's, with its dependency.
+    const view = await t.api('GET', `/requests/${requestId}`);
+    expect(view.body).toMatchObject({ name: 'ui-app', range: '1.0.0', requester: 'dana', status: 'pending' });
+    expect(view.body.children.map((c: { name: string }) => c.name)).toEqual(['ui-lib']);
+    await page.getByRole('link', { name: 'Requests' }).click();
+    await page.getByRole('heading', { name: 'Your requests' }).waitFor();
+    await page.getByRole('link', { name: `#${requestId}` }).first().waitFor();
+    await shot(page, 'requests-developer');
+    await context.close();
+  });
+
+  it('flow 2: an admin sees the checks and the tree in the queue and approves; the install then succeeds', async () => {
+    const context = await browser.newContext();
+    const page = await signIn(context, 'admin', ADMIN_PASSWORD);
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    await page.getByText('Database: ok').waitFor();
+    await shot(page, 'overview');
+    await page.getByRole('link', { name: 'Requests' }).click();
+    await page.getByRole('heading', { name: 'Queue' }).waitFor();
+    await shot(page, 'requests-queue');
+    await page.getByRole('link', { name: `#${requestId}`, exact: true }).first().click();
+    await page.getByRole('heading', { name: `Request #${requestId}` }).waitFor();
+    const tree = page.getByRole('table', { name: /Each node with its decision/ });
+    await tree.waitFor();
+    expect(await tree.textContent()).toContain('ui-lib@1.0.0');
+    expect(await page.getByRole('table', { name: 'Automated checks per version' }).textContent()).toContain('MIT');
+    await page.getByLabel('Comment').fill('looks fine');
+    await page.getByRole('button', { name: 'Approve', exact: true }).click();
+    await page.locator('#request-status', { hasText: 'approved' }).waitFor();
+    await shot(page, 'request');
+    await context.close();
+
+    const installed = await npm.run(['install', 'ui-app@1.0.0'], { cwd: await makeProject(npm.dir, { name: 'flow-two' }) });
+    expect(installed.output).not.toContain('ERR');
+    expect(installed.code).toBe(0);
+  });
+
+  it('flow 3: an admin bans a version with a reason; the package page and explain show it; the audit filter finds it', async () => {
+    const context = await browser.newContext();
+    const page = await signIn(context, 'admin', ADMIN_PASSWORD, `${t.url}${UI}policy`);
+    await page.getByRole('heading', { name: 'Ban a package' }).waitFor();
+    await page.getByLabel('Package name').fill('ui-ban');
+    await page.getByLabel('Version or range').fill('1.1.0');
+    await page.getByLabel('Reason (shown in every refusal)').fill('ships a credential stealer');
+    await page.getByRole('button', { name: 'Ban', exact: true }).click();
+    await page.getByRole('cell', { name: 'ships a credential stealer' }).waitFor();
+    await shot(page, 'policy');
+
+    await page.goto(`${t.url}${UI}packages/ui-ban?version=1.1.0`);
+    const verdict = page.getByRole('status').filter({ hasText: 'EBANNED' });
+    await verdict.waitFor();
+    expect(await verdict.textContent()).toContain('ships a credential stealer');
+    await page.getByRole('heading', { name: 'Explain ui-ban@1.1.0' }).waitFor();
+    await page.locator('.explain-message', { hasText: 'EBANNED' }).waitFor();
+    expect(await page.locator('.explain-message').textContent()).toContain('ships a credential stealer');
+
+    await page.getByRole('link', { name: 'Audit' }).click();
+    await page.getByLabel('Package').fill('ui-ban');
+    await page.getByLabel('Action').fill('ban.create');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForURL(/audit\?package=ui-ban&action=ban.create/);
+    const row = page.getByRole('row').filter({ hasText: 'ban.create' });
+    await row.waitFor();
+    expect(await row.count()).toBe(1);
+    expect(await row.textContent()).toContain('ships a credential stealer');
+    await shot(page, 'audit');
+    await context.close();
+  });
+
+  it('flow 4: a reader cannot reach admin pages, and the API refuses the attempt too', async () => {
+    const context = await browser.newContext();
+    const page = await signIn(context, 'rita', 'rita-password');
+    expect(await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Admin' }).count()).toBe(0);
+    await page.goto(`${t.url}${UI}admin`);
+    await page.getByRole('heading', { name: 'Not allowed' }).waitFor();
+    await shot(page, 'not-allowed');
+    const answers = await page.evaluate(async () => {
+      const session = (await (await fetch('/-/gatekeeper/v1/session')).json()) as { csrfHeader: string; csrfToken: string };
+      const users = await fetch('/-/gatekeeper/v1/users');
+      const ban = await fetch('/-/gatekeeper/v1/bans', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', [session.csrfHeader]: session.csrfToken },
+        body: JSON.stringify({ name: 'ui-lib', reason: 'reader tries' }),
+      });
+      return { users: [users.status, ((await users.json()) as { code: string }).code], ban: [ban.status, ((await ban.json()) as { code: string }).code] };
+    });
+    expect(answers).toEqual({ users: [403, 'EFORBIDDEN'], ban: [403, 'EFORBIDDEN'] });
+    await context.close();
+  });
+
+  it('flow 5: sign-out ends the session; a revoked session is refused on its next request', async () => {
+    const context = await browser.newContext();
+    const page = await signIn(context, 'dana', 'dana-password');
+    const first = await sessionCookie(context);
+    expect((await withCookie(first, 'GET', '/session')).status).toBe(200);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    const afterSignOut = await withCookie(first, 'GET', '/session');
+    expect(afterSignOut.status).toBe(401);
+    expect(((await afterSignOut.json()) as { code: string }).code).toBe('ETOKENREVOKED');
+
+    const again = await signIn(context, 'dana', 'dana-password', `${t.url}${UI}tokens`);
+    const second = await sessionCookie(context);
+    await again.getByRole('cell', { name: 'console session' }).first().waitFor();
+    await shot(again, 'tokens');
+    const tokens = (await t.api('GET', '/tokens?username=dana')).body.items as Array<{ id: number; prefix: string; createdFrom: string; revokedAt: string | null }>;
+    // The signed-out session is listed as revoked; the new one is live, and an admin revokes it.
+    expect(tokens.find((tk) => tk.prefix === first.slice(0, 10))).toMatchObject({ createdFrom: 'console session', revokedAt: expect.any(String) });
+    const live = tokens.find((tk) => tk.prefix === second.slice(0, 10));
+    expect(live).toMatchObject({ createdFrom: 'console session', revokedAt: null });
+    expect((await t.api('DELETE', `/tokens/${live!.id}`)).status).toBe(200);
+    const refused = await withCookie(second, 'GET', '/requests?mine=true');
+    expect(refused.status).toBe(401);
+    expect(((await refused.json()) as { code: string }).code).toBe('ETOKENREVOKED');
+    await again.reload();
+    await again.getByRole('heading', { name: 'Sign in' }).waitFor();
+    // The session's value is no bearer token either.
+    expect((await t.api('GET', '/whoami', undefined, second)).status).toBe(401);
+    await context.close();
+  });
+
+  it('flow 6: a state-changing call made with the cookie but without the CSRF token is refused', async () => {
+    const context = await browser.newContext();
+    const page = await signIn(context, 'admin', ADMIN_PASSWORD);
+    const cookie = await sessionCookie(context);
+    const noToken = await withCookie(cookie, 'POST', '/bans', { name: 'ui-lib', reason: 'csrf' });
+    expect(noToken.status).toBe(403);
+    expect(((await noToken.json()) as { code: string }).code).toBe('ECSRF');
+    const wrongToken = await withCookie(cookie, 'POST', '/bans', { name: 'ui-lib', reason: 'csrf' }, { 'x-gatekeeper-csrf': 'not-the-token' });
+    expect(((await wrongToken.json()) as { code: string }).code).toBe('ECSRF');
+    const fromPage = await page.evaluate(async () => {
+      const res = await fetch('/-/gatekeeper/v1/bans', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'ui-lib', reason: 'csrf' }) });
+      return [res.status, ((await res.json()) as { code: string }).code];
+    });
+    expect(fromPage).toEqual([403, 'ECSRF']);
+    expect((await t.api('GET', '/bans?name=ui-lib')).body.items).toEqual([]);
+    // Reads need no token; the console's own calls carry it.
+    expect((await withCookie(cookie, 'GET', '/bans')).status).toBe(200);
+    await page.goto(`${t.url}${UI}admin`);
+    await page.getByRole('heading', { name: 'Add a user' }).waitFor();
+    await page.getByLabel('Username').fill('newbie');
+    await page.getByLabel('Password (at least 8 characters)').fill('newbie-password');
+    await page.getByLabel('Role').selectOption('reader');
+    await page.getByRole('button', { name: 'Add user' }).click();
+    await page.getByRole('cell', { name: 'newbie', exact: true }).waitFor();
+    await shot(page, 'admin');
+    await context.close();
+  });
+});
