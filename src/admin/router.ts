@@ -9,6 +9,7 @@ import { assertCleanJson, assertCleanParams, assertCleanQuery } from './input';
 import { openApiDocument } from './openapi';
 import type { RouteDef } from './route';
 import * as advisoryRoutes from './routes/advisories';
+import * as catalogueRoutes from './routes/catalogue';
 import * as consoleRoutes from './routes/console';
 import * as identityRoutes from './routes/identity';
 import * as licenseRoutes from './routes/licenses';
@@ -27,6 +28,7 @@ export const ROUTES: readonly RouteDef[] = [
   ...Object.values(licenseRoutes),
   ...Object.values(requestRoutes),
   ...Object.values(advisoryRoutes),
+  ...Object.values(catalogueRoutes),
   ...Object.values(consoleRoutes).filter((value): value is RouteDef => typeof value === 'object' && value !== null && 'handler' in value),
 ];
 

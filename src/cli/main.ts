@@ -14,6 +14,8 @@ import { approve } from './commands/approve';
 import { audit } from './commands/audit';
 import { ban } from './commands/ban';
 import { bans } from './commands/bans';
+import { catalogue } from './commands/catalogue';
+import { dependents } from './commands/dependents';
 import { explain } from './commands/explain';
 import { policy } from './commands/policy';
 import { unapprove } from './commands/unapprove';
@@ -21,13 +23,14 @@ import { unban } from './commands/unban';
 import { publishRule, versions } from './commands/publishing';
 import { check, request, requests, usage } from './commands/requests';
 import { start } from './commands/start';
+import { tag } from './commands/tag';
 import { token } from './commands/token';
 import { user } from './commands/user';
 import { whoami } from './commands/whoami';
 import { Output, stdio } from './output';
 
 /** Exit codes: 0 ok, 1 the operation failed, 2 bad usage or configuration. */
-export const COMMANDS: readonly Command[] = [start, migrate, login, whoami, user, token, approve, unapprove, ban, unban, approvals, bans, policy, explain, audit, versions, publishRule, license, request, requests, check, usage, advisories];
+export const COMMANDS: readonly Command[] = [start, migrate, login, whoami, user, token, approve, unapprove, ban, unban, approvals, bans, policy, explain, audit, versions, publishRule, license, request, requests, check, usage, advisories, tag, catalogue, dependents];
 
 function help(io: Output): void {
   io.out('usage: gatekeeper <command> [options]\n');

@@ -42,6 +42,11 @@ export const AUDIT_ACTIONS = {
   'request.reject': 'a package request was rejected',
   'request.cancel': 'a package request was cancelled by its requester or an admin',
   'project.record': "a project's lockfile was recorded (usage)",
+  'tag.create': 'an admin created a tag (name, slug, colour, description)',
+  'tag.update': 'an admin renamed a tag or changed its slug, colour or description',
+  'tag.delete': 'an admin deleted a tag (soft: it leaves every package, its row stays)',
+  'tag.assign': 'an admin or publisher assigned a tag to a package',
+  'tag.unassign': 'an admin or publisher removed a tag from a package',
 } as const;
 
 export type AuditAction = keyof typeof AUDIT_ACTIONS;

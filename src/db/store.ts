@@ -1,11 +1,14 @@
 import type { Knex } from 'knex';
 import { AdvisoryRepository } from './repositories/advisories';
 import { AuditRepository } from './repositories/audit';
+import { CatalogueRepository } from './repositories/catalogue';
 import { InspectionRepository } from './repositories/inspections';
 import { LoginThrottleRepository } from './repositories/login-throttle';
 import { PolicyRepository } from './repositories/policy';
 import { PublishingRepository } from './repositories/publishing';
+import { RequestLimitRepository } from './repositories/request-limits';
 import { ProjectRepository, RequestRepository } from './repositories/requests';
+import { TagRepository } from './repositories/tags';
 import { TokenRepository } from './repositories/tokens';
 import { UserRepository } from './repositories/users';
 
@@ -21,6 +24,9 @@ export interface Repositories {
   advisories: AdvisoryRepository;
   loginThrottle: LoginThrottleRepository;
   inspections: InspectionRepository;
+  tags: TagRepository;
+  catalogue: CatalogueRepository;
+  requestLimits: RequestLimitRepository;
 }
 
 function bind(db: Knex): Repositories {
@@ -35,6 +41,9 @@ function bind(db: Knex): Repositories {
     advisories: new AdvisoryRepository(db),
     inspections: new InspectionRepository(db),
     loginThrottle: new LoginThrottleRepository(db),
+    tags: new TagRepository(db),
+    catalogue: new CatalogueRepository(db),
+    requestLimits: new RequestLimitRepository(db),
   };
 }
 

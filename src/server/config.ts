@@ -50,6 +50,10 @@ export interface Settings {
   loginMaxFailuresPerAddress: number;
   /** The login throttle window: counts start at a window's first attempt and reset after it. */
   loginThrottleWindow: string;
+  /** Requests one user may file per hour (a lockfile batch is one; auto-queued dependency requests none). */
+  requestLimitPerHour: number;
+  /** How long a rejected name@range can be requested again only with a new reason (0: no cooldown). */
+  requestRejectionCooldown: string;
   /** Only from the config file: who may publish which private names (seeded into the database). */
   publishRules: ConfiguredPublishRule[];
   /** Only from the environment: the first admin's password. */
@@ -197,6 +201,8 @@ const SPECS: SettingSpec[] = [
   { key: 'loginMaxFailuresPerUser', env: 'GATEKEEPER_LOGIN_MAX_FAILURES_PER_USER', parse: asPositiveInt },
   { key: 'loginMaxFailuresPerAddress', env: 'GATEKEEPER_LOGIN_MAX_FAILURES_PER_ADDRESS', parse: asPositiveInt },
   { key: 'loginThrottleWindow', env: 'GATEKEEPER_LOGIN_THROTTLE_WINDOW', parse: asWindow },
+  { key: 'requestLimitPerHour', env: 'GATEKEEPER_REQUEST_LIMIT_PER_HOUR', parse: asPositiveInt },
+  { key: 'requestRejectionCooldown', env: 'GATEKEEPER_REQUEST_REJECTION_COOLDOWN', parse: asDuration },
 ];
 
 /** Settings that only the file can hold (lists). */
@@ -223,6 +229,8 @@ export const DEFAULTS: Omit<Settings, 'dataDir'> & { dataDir: string } = {
   loginMaxFailuresPerUser: 10,
   loginMaxFailuresPerAddress: 30,
   loginThrottleWindow: '15m',
+  requestLimitPerHour: 50,
+  requestRejectionCooldown: '24h',
   publishRules: [],
 };
 

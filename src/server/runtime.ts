@@ -4,6 +4,7 @@ import type { Application } from 'express';
 import type { Logger } from 'pino';
 import type { AdvisoryHealth, AdvisoryService } from '../services/advisories';
 import type { AuditHealth, AuditLog } from '../services/audit';
+import type { CatalogueService } from '../services/catalogue';
 import type { GovernanceService } from '../services/governance';
 import type { IdentityService } from '../services/identity';
 import type { LicenseService } from '../services/licenses';
@@ -11,6 +12,7 @@ import type { ProjectsService } from '../services/projects';
 import type { PublishingService } from '../services/publishing';
 import type { RequestsService } from '../services/requests';
 import type { InspectionService } from '../services/inspections';
+import type { TagsService } from '../services/tags';
 import type { UpstreamGateway } from './upstream-gateway';
 import type { Settings } from './config';
 import type { PackumentCache } from './registry/packument-cache';
@@ -75,6 +77,10 @@ export interface GatekeeperRuntime {
   requests: RequestsService;
   advisories: AdvisoryService;
   projects: ProjectsService;
+  /** Tags on packages (docs/catalogue.md). */
+  tags: TagsService;
+  /** Recorded versions and dependency edges, reverse dependencies, the catalogue listing. */
+  catalogue: CatalogueService;
   audit: AuditLog;
   inspections: InspectionService;
   /** Fetches an upstream tarball: only from the upstream's origin, verified against its integrity. */

@@ -21,6 +21,8 @@ import { SessionService } from '../services/sessions';
 import { LicenseService } from '../services/licenses';
 import { ProjectsService } from '../services/projects';
 import { RequestsService } from '../services/requests';
+import { CatalogueService } from '../services/catalogue';
+import { TagsService } from '../services/tags';
 import type { PackumentFetcher } from '../core/resolve';
 import type { Packument } from '../core/packument';
 import { PolicyCache } from '../services/policy-cache';
@@ -256,6 +258,9 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       throw new StartupError(`the publish rules in the configuration are invalid: ${(err as Error).message}`);
     }
 
+    const tags = new TagsService(store);
+    const catalogue = new CatalogueService(store, governance, tags, (name) => publishing.isPrivate(name), logger);
+
     const id = randomUUID();
     let shuttingDown = false;
     const loaded = new Set<GatePluginName>();
@@ -272,11 +277,16 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       publishing,
       licenses: new LicenseService(store, cache, governance),
       advisories,
-      requests: new RequestsService(store, cache, governance, upstreamFetcher(client)),
+      requests: new RequestsService(store, cache, governance, upstreamFetcher(client), {
+        perHour: settings.requestLimitPerHour,
+        rejectionCooldownMs: parseDuration(settings.requestRejectionCooldown),
+      }),
       inspections,
       gateway,
       upstreamTarball: (url, expected, what) => client.tarball(url, { ...expected, label: what }),
-      projects: new ProjectsService(store),
+      projects: new ProjectsService(store, catalogue),
+      tags,
+      catalogue,
       audit: new AuditLog(store),
       packuments: new PackumentCache(parseSize(settings.cacheSize)),
       requestContext,

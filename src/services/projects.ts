@@ -2,6 +2,7 @@ import { GatekeeperError, validation } from '../core/errors';
 import { assertPackageName, assertVersion } from '../core/names';
 import type { Store } from '../db/store';
 import { Actor, auditEntry } from './audit';
+import type { CatalogueService } from './catalogue';
 import { assertBatch } from './governance';
 
 /** Optional text of at most `max` characters; absent or empty gives undefined. */
@@ -20,9 +21,16 @@ export interface ProjectInput {
 
 /** Projects: which package@version (integrity pinned) a lockfile uses, for impact views. */
 export class ProjectsService {
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    /** Where the members and their dependency edges are recorded (see docs/catalogue.md). */
+    private readonly catalogue?: CatalogueService,
+  ) {}
 
-  async record(actor: Actor, input: ProjectInput): Promise<{ id: number; name: string; version: string; packages: number }> {
+  async record(
+    actor: Actor,
+    input: ProjectInput,
+  ): Promise<{ id: number; name: string; version: string; packages: number; dependencies?: { versions: number; edges: number; unread: number } }> {
     if (typeof input.name !== 'string' || input.name.trim() === '' || input.name.length > 214) throw validation('a project needs a name (from its package.json) of at most 214 characters');
     const version = optionalText(input.version, 'version', 256) ?? '0.0.0';
     const format = optionalText(input.format, 'format', 64) ?? 'unknown';
@@ -54,7 +62,9 @@ export class ProjectsService {
       await repos.audit.save(auditEntry(actor, 'project.record', { details: { project: name, version, packages: members.size } }));
       return projectId;
     });
-    return { id, name, version, packages: members.size };
+    // The members and the edges among them go into the catalogue (for `dependents`).
+    const dependencies = this.catalogue ? await this.catalogue.recordLockfile([...members.values()]) : undefined;
+    return { id, name, version, packages: members.size, ...(dependencies ? { dependencies } : {}) };
   }
 
   async usage(nameInput: string, versionInput: string | undefined) {

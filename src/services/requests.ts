@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import semver from 'semver';
+import { CatalogueRecord, recordOfTree, recordOfVersion } from '../core/catalogue';
 import { GatekeeperError, validation } from '../core/errors';
 import { describeLicense, parseLicense } from '../core/license';
 import { assertPackageName, assertRange, assertVersion } from '../core/names';
@@ -12,6 +14,7 @@ import { chunks } from '../db/batch';
 import { isUniqueViolation } from '../db/errors';
 import { clampLimit, decodeCursor, Page } from '../db/pagination';
 import { PackageRequest, REQUEST_STATUSES, RequestStatus } from '../db/repositories/requests';
+import type { Rejection } from '../db/repositories/request-limits';
 import type { Repositories, Store } from '../db/store';
 import { Actor, auditEntry } from './audit';
 import { assertBatch, type GovernanceService } from './governance';
@@ -48,6 +51,48 @@ export interface RequestChecks {
 
 export interface RequestView extends PackageRequest {
   children?: PackageRequest[];
+  /** The rejected request of the same name@range this one was filed again after (within the cooldown). */
+  previous?: Rejection;
+}
+
+/** Request limits (docs/catalogue.md): filings per user and hour, and the cooldown after a rejection. */
+export interface RequestLimits {
+  /** Requests one user may file per hour (a lockfile batch is one; auto-queued dependency requests none). */
+  perHour: number;
+  /** How long a rejected name@range can be filed again only with a new reason (0: no cooldown). */
+  rejectionCooldownMs: number;
+}
+
+export const DEFAULT_REQUEST_LIMITS: RequestLimits = { perHour: 50, rejectionCooldownMs: 24 * 3_600_000 };
+
+/** The request limit's window. */
+export const REQUEST_LIMIT_WINDOW_MS = 3_600_000;
+
+/** What `requests --mine` shows about the caller's limits. */
+export interface LimitsView {
+  perHour: number;
+  used: number;
+  remaining: number;
+  /** When the oldest counted filing leaves the window (ISO), while any counts. */
+  nextSlotAt: string | null;
+  rejectionCooldown: string;
+}
+
+/** Reasons are compared without regard to case and spacing: a new reason must say something new. */
+const sameReason = (a: string, b: string) => a.trim().replace(/\s+/g, ' ').toLowerCase() === b.trim().replace(/\s+/g, ' ').toLowerCase();
+
+function formatWait(seconds: number): string {
+  if (seconds < 90) return `${seconds} seconds`;
+  if (seconds < 5400) return `${Math.ceil(seconds / 60)} minutes`;
+  return `${Math.round(seconds / 360) / 10} hours`;
+}
+
+function formatCooldown(ms: number): string {
+  if (ms <= 0) return 'none';
+  if (ms % 86_400_000 === 0 && ms >= 2 * 86_400_000) return `${ms / 86_400_000}d`;
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  return `${Math.ceil(ms / 1000)}s`;
 }
 
 const isAdmin = (p: Principal | undefined) => can(p?.role, 'govern');
@@ -104,7 +149,59 @@ export class RequestsService {
     private readonly cache: PolicyCache,
     private readonly governance: GovernanceService,
     private readonly upstream: PackumentFetcher,
+    private readonly limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
   ) {}
+
+  /**
+   * Throws 429 ETOOMANYREQUESTS (with Retry-After) when `requester` has filed `perHour`
+   * requests within the last hour. Filings are counted by the database's clock.
+   */
+  private async assertWithinLimit(repos: Repositories, requester: string): Promise<void> {
+    const { at, now } = await repos.requestLimits.filings(requester, REQUEST_LIMIT_WINDOW_MS);
+    if (at.length < this.limits.perHour) return;
+    // The filing whose leaving the window frees a slot.
+    const freeing = at[at.length - this.limits.perHour];
+    const retryAfter = Math.max(1, Math.ceil((freeing.getTime() + REQUEST_LIMIT_WINDOW_MS - now.getTime()) / 1000));
+    throw new GatekeeperError(
+      'ETOOMANYREQUESTS',
+      `${requester} has filed ${at.length} requests in the last hour, the most allowed is ${this.limits.perHour}. Try again in ${formatWait(retryAfter)}, or ask an admin to approve what you need`,
+      { limit: this.limits.perHour, used: at.length, retryAfter },
+      { retryAfter },
+    );
+  }
+
+  /** The caller's limits as they stand now (for `requests --mine`). */
+  async limitsOf(requester: string): Promise<LimitsView> {
+    const { at } = await this.store.repos.requestLimits.filings(requester, REQUEST_LIMIT_WINDOW_MS);
+    return {
+      perHour: this.limits.perHour,
+      used: at.length,
+      remaining: Math.max(0, this.limits.perHour - at.length),
+      nextSlotAt: at.length > 0 ? new Date(at[0].getTime() + REQUEST_LIMIT_WINDOW_MS).toISOString() : null,
+      rejectionCooldown: formatCooldown(this.limits.rejectionCooldownMs),
+    };
+  }
+
+  /**
+   * The cooldown after a rejection: name@range rejected within it can be filed again only with
+   * a reason none of those rejected requests gave (ECONFLICT otherwise). Returns the latest
+   * such rejection, which the new request is linked to so that admins see both reasons.
+   */
+  private async assertRefilable(name: string, range: string, reason: string): Promise<Rejection | undefined> {
+    const rejections = (await this.store.repos.requestLimits.recentRejections([{ name, range }], this.limits.rejectionCooldownMs)).get(`${name}@${range}`) ?? [];
+    if (rejections.length === 0) return undefined;
+    const repeated = rejections.find((r) => sameReason(r.reason, reason));
+    if (repeated) {
+      const until = new Date(repeated.decidedAt.getTime() + this.limits.rejectionCooldownMs);
+      throw new GatekeeperError(
+        'ECONFLICT',
+        `${name}@${range} was rejected at ${repeated.decidedAt.toISOString()} (request ${repeated.id}${repeated.comment ? `: ${repeated.comment}` : ''}). ` +
+          `Until ${until.toISOString()} it can be requested again only with a new reason that answers the rejection; this one repeats the rejected request's`,
+        { rejectedRequestId: repeated.id, until: until.toISOString() },
+      );
+    }
+    return rejections[0];
+  }
 
   private async upstreamPackument(name: string): Promise<Packument> {
     const packument = await this.upstream(name);
@@ -114,6 +211,15 @@ export class RequestsService {
 
   /** The automated checks of name@range: every matching version, and the tree of the one npm would pick. */
   async check(name: string, range: string): Promise<RequestChecks> {
+    return (await this.checkAndRecord(name, range)).checks;
+  }
+
+  /**
+   * The checks, and what the catalogue records of them: the resolved tree's versions and
+   * their dependency edges (resolved within the tree), or, when the tree cannot be resolved,
+   * the newest matching version with its declared dependencies.
+   */
+  private async checkAndRecord(name: string, range: string): Promise<{ checks: RequestChecks; record: CatalogueRecord }> {
     const packument = await this.upstreamPackument(name);
     // A range never matches a legacy key (1.0.0beta); a request for exactly that key does.
     const versions = sortVersions(
@@ -134,8 +240,10 @@ export class RequestsService {
       }
       return fetched.get(n);
     };
+    let record: CatalogueRecord = recordOfVersion(name, versions[0], (packument.versions?.[versions[0]] ?? {}) as Record<string, unknown>);
     try {
       const tree = await resolveTree(name, range, fetchOnce);
+      record = recordOfTree(tree.nodes, fetched);
       checks.tree = {
         root: `${tree.nodes[0].name}@${tree.nodes[0].version}`,
         skipped: tree.skipped,
@@ -148,7 +256,7 @@ export class RequestsService {
       if (!(err instanceof GatekeeperError)) throw err;
       checks.tree = { error: err.message };
     }
-    return checks;
+    return { checks, record };
   }
 
   async create(actor: Actor, input: { name?: unknown; range?: unknown; reason?: unknown; withDependencies?: unknown }): Promise<RequestView> {
@@ -157,15 +265,25 @@ export class RequestsService {
     const reason = typeof input.reason === 'string' && input.reason.trim() !== '' ? input.reason.trim().slice(0, 2000) : undefined;
     if (!reason) throw validation('say why you need it: a request needs a reason (--reason)');
     const withDependencies = input.withDependencies === true;
-    const checks = await this.check(name, range);
+    // Limits first: a refused request costs no upstream fetch.
+    await this.assertWithinLimit(this.store.repos, actor.username);
+    const previous = await this.assertRefilable(name, range, reason);
+    const { checks, record } = await this.checkAndRecord(name, range);
     const pending = await this.store.repos.requests.findPending(name, range);
     if (pending) throw new GatekeeperError('ECONFLICT', `there is already an open request for ${name}@${range}: request ${pending.id}`, { id: pending.id });
     try {
       return await this.store.transaction(async (repos) => {
+        // Counted again under the requester's lock: concurrent requests cannot overrun the limit.
+        await repos.requestLimits.lockRequester(actor.username);
+        await this.assertWithinLimit(repos, actor.username);
         const parent = await repos.requests.save({ name, range, reason, requester: actor.username, withDependencies, checks: checks as unknown as Record<string, unknown>, summary: summarize(checks) });
-        await repos.audit.save(auditEntry(actor, 'request.create', { package: name, details: { id: parent.id, range, reason, summary: parent.summary } }));
+        if (previous) await repos.requestLimits.annotate(parent.id, { previousRequestId: previous.id });
+        await repos.audit.save(
+          auditEntry(actor, 'request.create', { package: name, details: { id: parent.id, range, reason, summary: parent.summary, ...(previous ? { previousRequestId: previous.id } : {}) } }),
+        );
         const children = withDependencies ? await this.queueDependencies(repos, actor, parent, checks) : [];
-        return { ...parent, children };
+        await repos.catalogue.record('request', record.versions, record.edges);
+        return { ...parent, children, ...(previous ? { previous } : {}) };
       });
     } catch (err) {
       if (isUniqueViolation(err)) {
@@ -205,7 +323,10 @@ export class RequestsService {
    * Files one request per blocked name@version (a lockfile's), as one batch: at most
    * MAX_BATCH_ENTRIES entries (else 413), looked up and inserted a chunk of rows per statement.
    */
-  async createBatch(actor: Actor, input: { entries?: unknown; reason?: unknown }): Promise<{ created: PackageRequest[]; alreadyOpen: string[]; allowed: number }> {
+  async createBatch(
+    actor: Actor,
+    input: { entries?: unknown; reason?: unknown },
+  ): Promise<{ created: PackageRequest[]; alreadyOpen: string[]; allowed: number; coolingDown: Array<{ spec: string; rejectedRequestId: number; until: string }> }> {
     const entries = assertBatch(input.entries, 'entries', '{name, version}');
     const reason = optionalComment(input.reason, 'reason') ?? 'needed by a lockfile';
     const policy = this.cache.current();
@@ -225,18 +346,36 @@ export class RequestsService {
       if (d.allowed) allowed++;
       else blocked.set(`${name}@${version}`, { name, version });
     }
+    // Entries rejected within the cooldown are filed again only when the batch's reason is new.
+    const allSpecs = [...blocked.values()].map(({ name, version }) => ({ name, range: version }));
+    const rejections = await this.store.repos.requestLimits.recentRejections(allSpecs, this.limits.rejectionCooldownMs);
+    const coolingDown: Array<{ spec: string; rejectedRequestId: number; until: string }> = [];
+    const specs = allSpecs.filter((s) => {
+      const repeated = rejections.get(`${s.name}@${s.range}`)?.find((r) => sameReason(r.reason, reason));
+      if (repeated) coolingDown.push({ spec: `${s.name}@${s.range}`, rejectedRequestId: repeated.id, until: new Date(repeated.decidedAt.getTime() + this.limits.rejectionCooldownMs).toISOString() });
+      return !repeated;
+    });
+    // A batch is one filing towards the hourly limit.
+    if (specs.length > 0) await this.assertWithinLimit(this.store.repos, actor.username);
     try {
       return await this.store.transaction(async (repos) => {
-        const specs = [...blocked.values()].map(({ name, version }) => ({ name, range: version }));
         const open = await repos.requests.findPendingMany(specs);
         const alreadyOpen = specs.filter((s) => open.has(`${s.name}@${s.range}`)).map((s) => `${s.name}@${s.range}`);
-        const created = await repos.requests.saveMany(
-          specs.filter((s) => !open.has(`${s.name}@${s.range}`)).map((s) => ({ ...s, reason, requester: actor.username, summary: 'filed from a lockfile' })),
-        );
+        const toFile = specs.filter((s) => !open.has(`${s.name}@${s.range}`));
+        if (toFile.length > 0) {
+          await repos.requestLimits.lockRequester(actor.username);
+          await this.assertWithinLimit(repos, actor.username);
+        }
+        const created = await repos.requests.saveMany(toFile.map((s) => ({ ...s, reason, requester: actor.username, summary: 'filed from a lockfile' })));
+        if (created.length > 0) await repos.requestLimits.annotateMany(created.map((c) => c.id), { batchId: randomUUID() });
+        for (const c of created) {
+          const previous = rejections.get(`${c.name}@${c.range}`)?.[0];
+          if (previous) await repos.requestLimits.annotate(c.id, { previousRequestId: previous.id });
+        }
         for (const part of chunks(created)) {
           await repos.audit.saveMany(part.map((c) => auditEntry(actor, 'request.create', { package: c.name, details: { id: c.id, range: c.range, batch: true } })));
         }
-        return { created, alreadyOpen, allowed };
+        return { created, alreadyOpen, allowed, coolingDown };
       });
     } catch (err) {
       if (isUniqueViolation(err)) {
@@ -246,23 +385,32 @@ export class RequestsService {
     }
   }
 
-  async list(principal: Principal | undefined, query: { status?: string; mine?: string; cursor?: string; limit?: unknown }): Promise<Page<PackageRequest>> {
+  async list(
+    principal: Principal | undefined,
+    query: { status?: string; mine?: string; cursor?: string; limit?: unknown },
+  ): Promise<Page<PackageRequest & { previousRequestId?: number }> & { limits?: LimitsView }> {
     if (query.status !== undefined && !REQUEST_STATUSES.includes(query.status as RequestStatus)) {
       throw validation(`status must be one of ${REQUEST_STATUSES.join(', ')}`);
     }
     const onlyMine = query.mine === 'true' || !isAdmin(principal);
-    return this.store.repos.requests.list({
+    const page = await this.store.repos.requests.list({
       status: query.status as RequestStatus | undefined,
       requester: onlyMine ? principal?.username : undefined,
       after: decodeCursor(query.cursor),
       limit: clampLimit(query.limit),
     });
+    const previous = await this.store.repos.requestLimits.previousIds(page.items.map((r) => r.id));
+    const items = page.items.map((r) => (previous.has(r.id) ? { ...r, previousRequestId: previous.get(r.id) as number } : r));
+    // The caller's own limits, where the caller looks at their own requests.
+    const limits = onlyMine && principal ? await this.limitsOf(principal.username) : undefined;
+    return { items, nextCursor: page.nextCursor, ...(limits ? { limits } : {}) };
   }
 
   async get(principal: Principal | undefined, id: number): Promise<RequestView> {
     const request = await this.store.repos.requests.find(id);
     if (!request || (!isAdmin(principal) && request.requester !== principal?.username)) throw new GatekeeperError('ENOTFOUND', `there is no request ${id}`);
-    return { ...request, children: await this.store.repos.requests.children(id) };
+    const previous = await this.store.repos.requestLimits.previousOf(id);
+    return { ...request, children: await this.store.repos.requests.children(id), ...(previous ? { previous } : {}) };
   }
 
   async approve(actor: Actor, id: number, input: { comment?: unknown; withDependencies?: unknown }): Promise<RequestView> {
@@ -327,7 +475,9 @@ export class RequestsService {
     });
     const approved: string[] = [];
     const alreadyAllowed: string[] = [];
+    const record = recordOfTree(tree.nodes, packuments);
     await changePolicy(this.store, this.cache, actor, 'the approvals', async (repos) => {
+      await repos.catalogue.record('approval', record.versions, record.edges);
       await this.ensureApproval(repos, actor, name, range, reason);
       approved.push(`${name}@${range}`);
       for (const node of tree.nodes.slice(1)) {

@@ -56,6 +56,8 @@ describe('loadSettings: defaults', () => {
       loginMaxFailuresPerUser: 10,
       loginMaxFailuresPerAddress: 30,
       loginThrottleWindow: '15m',
+      requestLimitPerHour: 50,
+      requestRejectionCooldown: '24h',
       upstreamTimeout: '60s',
       upstreamMaxSize: '100mb',
       tarballHosts: [],
@@ -93,6 +95,15 @@ describe('loadSettings: upstream limits and tarball hosts', () => {
       cwd,
     );
     expect(settings).toMatchObject({ upstreamTimeout: '30s', upstreamMaxSize: '20mb', tarballHosts: ['https://cdn.example.test', 'http://127.0.0.1:9'] });
+  });
+
+  it('reads the request limit and the rejection cooldown', () => {
+    const { cwd } = workspace();
+    expect(loadSettings({ GATEKEEPER_REQUEST_LIMIT_PER_HOUR: '5', GATEKEEPER_REQUEST_REJECTION_COOLDOWN: '0' }, cwd)).toMatchObject({ requestLimitPerHour: 5, requestRejectionCooldown: '0' });
+    const { cwd: fileCwd, file } = workspace('request_limit_per_hour: 200\nrequest_rejection_cooldown: 3d\n');
+    expect(loadSettings({ GATEKEEPER_CONFIG: file }, fileCwd)).toMatchObject({ requestLimitPerHour: 200, requestRejectionCooldown: '3d' });
+    for (const bad of ['0', '-1', 'lots']) expect(() => loadSettings({ GATEKEEPER_REQUEST_LIMIT_PER_HOUR: bad }, cwd)).toThrow('GATEKEEPER_REQUEST_LIMIT_PER_HOUR');
+    expect(() => loadSettings({ GATEKEEPER_REQUEST_REJECTION_COOLDOWN: 'forever' }, cwd)).toThrow('GATEKEEPER_REQUEST_REJECTION_COOLDOWN');
   });
 
   it('reads the tarball cache size and the advisory wait', () => {
@@ -154,6 +165,8 @@ describe('loadSettings: environment', () => {
       loginMaxFailuresPerUser: 10,
       loginMaxFailuresPerAddress: 30,
       loginThrottleWindow: '15m',
+      requestLimitPerHour: 50,
+      requestRejectionCooldown: '24h',
       upstreamTimeout: '60s',
       upstreamMaxSize: '100mb',
       tarballHosts: [],
@@ -281,6 +294,8 @@ describe('loadSettings: config file', () => {
       loginMaxFailuresPerUser: 10,
       loginMaxFailuresPerAddress: 30,
       loginThrottleWindow: '15m',
+      requestLimitPerHour: 50,
+      requestRejectionCooldown: '24h',
       upstreamTimeout: '60s',
       upstreamMaxSize: '100mb',
       tarballHosts: [],

@@ -13,9 +13,9 @@ export const list_approvals: RouteDef = {
   method: 'get',
   path: '/approvals',
   access: 'explain',
-  summary: 'List approvals, oldest first, with cursor pagination',
-  query: LIST_QUERY,
-  handler: async ({ runtime, query }) => ok(await runtime.governance.listApprovals(query)),
+  summary: 'List approvals, oldest first, with cursor pagination; with a tag, those of packages carrying it',
+  query: [...LIST_QUERY, { name: 'tag', description: 'only approvals of packages with this tag (slug or name), and of their scopes' }],
+  handler: async ({ runtime, query }) => ok(query.tag !== undefined ? await runtime.tags.approvals(query) : await runtime.governance.listApprovals(query)),
 };
 
 export const create_approval: RouteDef = {

@@ -38,7 +38,8 @@ export const delete_publish_rule: RouteDef = {
 const listVersions: RouteDef['handler'] = async ({ runtime, params }) => {
   const name = assertPackageName(params.scope ? `${params.scope}/${params.name}` : params.name);
   const packument = runtime.governance.manifests ? await runtime.governance.manifests.getPackument(name) : undefined;
-  return ok(await runtime.publishing.listVersions(name, packument));
+  const tags = (await runtime.tags.forPackage(name)).tags;
+  return ok({ ...(await runtime.publishing.listVersions(name, packument)), tags });
 };
 
 export const list_package_versions: RouteDef = {

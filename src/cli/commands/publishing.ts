@@ -6,27 +6,50 @@ import { json, table } from '../output';
 interface VersionsView {
   name: string;
   message?: string;
+  tags?: Array<{ slug: string }>;
   versions: Array<{ version: string; publishedAt: string | null; integrity: string | null; origin: string; state: string; allowed: boolean; code: string; reason: string }>;
 }
 
 export const versions: Command = {
   name: 'versions',
-  usage: 'gatekeeper versions <name> [--json]',
-  summary: 'Every version ever known, newest first: published, integrity, origin, state, and whether policy allows it',
+  usage: 'gatekeeper versions <name> [--json] | versions --tag T [--cursor C] [--json]',
+  summary: 'Every version ever known, newest first: published, integrity, origin, state, and whether policy allows it (of one package, or of each package with a tag)',
   booleanFlags: ['json'],
   async run({ args, io, env }) {
-    const name = requirePositional(args, 0, 'a package name');
-    const view = await createClient({ registry: stringFlag(args, 'registry') }, env).request<VersionsView>('GET', `/packages/${enc(name)}/versions`);
+    const api = createClient({ registry: stringFlag(args, 'registry') }, env);
+    const tag = stringFlag(args, 'tag');
+    const show = (view: VersionsView) => {
+      if (view.versions.length === 0) {
+        io.out(view.message ?? `no version of ${view.name} is known`);
+        return;
+      }
+      const rows = view.versions.map((v) => ({ ...v, policy: v.allowed ? 'allowed' : `${v.code}: ${v.reason}` }));
+      io.out(table(rows, ['version', 'publishedAt', 'origin', 'state', 'integrity', 'policy']));
+    };
+    if (tag && args.positionals.length === 0) {
+      const cursor = stringFlag(args, 'cursor');
+      const page = await api.request<{ tag: string; items: VersionsView[]; nextCursor: string | null }>('GET', `/versions?tag=${enc(tag)}${cursor ? `&cursor=${enc(cursor)}` : ''}`);
+      if (args.flags.json) {
+        io.out(json(page));
+        return 0;
+      }
+      if (page.items.length === 0) io.out(`no package carries the tag ${page.tag}`);
+      for (const view of page.items) {
+        io.out(`${view.name} (tags: ${(view.tags ?? []).map((t) => t.slug).join(', ')})`);
+        show(view);
+        io.out('');
+      }
+      if (page.nextCursor) io.out(`more: add --cursor ${page.nextCursor}`);
+      return 0;
+    }
+    const name = requirePositional(args, 0, 'a package name (or --tag T)');
+    const view = await api.request<VersionsView>('GET', `/packages/${enc(name)}/versions`);
     if (args.flags.json) {
       io.out(json(view));
       return 0;
     }
-    if (view.versions.length === 0) {
-      io.out(view.message ?? `no version of ${name} is known`);
-      return 0;
-    }
-    const rows = view.versions.map((v) => ({ ...v, policy: v.allowed ? 'allowed' : `${v.code}: ${v.reason}` }));
-    io.out(table(rows, ['version', 'publishedAt', 'origin', 'state', 'integrity', 'policy']));
+    if (view.tags?.length) io.out(`tags: ${view.tags.map((t) => t.slug).join(', ')}`);
+    show(view);
     return 0;
   },
 };

@@ -22,11 +22,25 @@ interface RequestView {
     tree?: { root: string; nodes: Array<{ name: string; version: string; kind: string; parent: string | null; license: string; allowed: boolean; code: string }> } | { error: string };
   };
   children?: RequestView[];
+  previous?: { id: number; reason: string; comment: string | null; decidedBy: string | null; decidedAt: string };
+}
+
+interface LimitsView {
+  perHour: number;
+  used: number;
+  remaining: number;
+  nextSlotAt: string | null;
+  rejectionCooldown: string;
 }
 
 function showRequest(io: Output, r: RequestView): void {
   io.out(`request ${r.id}: ${r.name}@${r.range} [${r.status}] by ${r.requester}`);
   io.out(`  reason:  ${r.reason}`);
+  if (r.previous) {
+    io.out(`  filed again after request ${r.previous.id}, rejected ${r.previous.decidedAt}${r.previous.decidedBy ? ` by ${r.previous.decidedBy}` : ''}:`);
+    io.out(`    its reason: ${r.previous.reason}`);
+    if (r.previous.comment) io.out(`    rejected:   ${r.previous.comment}`);
+  }
   io.out(`  summary: ${r.summary}`);
   if (r.comment) io.out(`  comment: ${r.comment}`);
   for (const v of r.checks.versions ?? []) {
@@ -52,7 +66,7 @@ export const request: Command = {
     const lockfile = stringFlag(args, 'lockfile');
     if (lockfile) {
       const { file, parsed } = readLockfile(lockfile);
-      const result = await api.request<{ created: RequestView[]; alreadyOpen: string[]; allowed: number }>('POST', '/requests/batch', {
+      const result = await api.request<{ created: RequestView[]; alreadyOpen: string[]; allowed: number; coolingDown?: Array<{ spec: string; rejectedRequestId: number; until: string }> }>('POST', '/requests/batch', {
         entries: parsed.entries.map((e) => ({ name: e.name, version: e.version })),
         reason: stringFlag(args, 'reason') ?? `needed by ${path.basename(path.dirname(file))}`,
       });
@@ -60,6 +74,7 @@ export const request: Command = {
       else {
         io.out(`${parsed.entries.length} entries: ${result.allowed} allowed, ${result.created.length} requested, ${result.alreadyOpen.length} already requested`);
         for (const r of result.created) io.out(`  request ${r.id}: ${r.name}@${r.range}`);
+        for (const c of result.coolingDown ?? []) io.out(`  not filed: ${c.spec} was rejected (request ${c.rejectedRequestId}); until ${c.until} only with a new --reason`);
       }
       return 0;
     }
@@ -86,8 +101,16 @@ export const requests: Command = {
       const status = stringFlag(args, 'status');
       if (status) params.set('status', status);
       if (args.flags.mine) params.set('mine', 'true');
-      const page = await api.request<{ items: RequestView[] }>('GET', `/requests?${params.toString()}`);
+      const page = await api.request<{ items: RequestView[]; limits?: LimitsView }>('GET', `/requests?${params.toString()}`);
       io.out(args.flags.json ? json(page.items) : table(page.items as unknown as Array<Record<string, unknown>>, ['id', 'name', 'range', 'status', 'requester', 'summary']));
+      if (page.limits && !args.flags.json) {
+        const l = page.limits;
+        io.out(
+          `limits: ${l.used} of ${l.perHour} requests filed in the last hour, ${l.remaining} left${l.remaining === 0 && l.nextSlotAt ? ` (the next at ${l.nextSlotAt})` : ''}; ` +
+            `auto-queued dependency requests do not count, a lockfile batch counts once. ` +
+            (l.rejectionCooldown === 'none' ? 'A rejected request can be filed again at once.' : `A rejected name@range can be filed again within ${l.rejectionCooldown} only with a new reason.`),
+        );
+      }
       return 0;
     }
     const id = requirePositional(args, 1, 'a request id');

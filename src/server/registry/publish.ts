@@ -89,6 +89,8 @@ export function createWriteHandlers(runtime: GatekeeperRuntime, storage: Verdacc
           if (!ok) return reservation.release(`the registry answered ${res.statusCode}`);
           await reservation.confirm();
           await runtime.inspections.record(inspection, 'publish');
+          // Its declared dependencies, for `gatekeeper dependents` (never throws).
+          await runtime.catalogue.recordPublished(request.name, request.version, inspection.manifest);
         },
         runtime,
       );
