@@ -9,13 +9,17 @@ import type { Store } from '../db/store';
 export interface Actor {
   username: string;
   ip?: string | null;
+  /** Why, when the caller said (the admin API's X-Gatekeeper-Reason header): kept in each entry's details. */
+  reason?: string | null;
 }
 
 export const ANONYMOUS: Actor = { username: '$anonymous' };
 export const SYSTEM: Actor = { username: '$system' };
 
 export function auditEntry(actor: Actor, action: AuditAction, fields: Omit<AuditEntry, 'actor' | 'actorIp' | 'action'> = {}): AuditEntry {
-  return { actor: actor.username, actorIp: actor.ip ?? null, action, ...fields };
+  const entry: AuditEntry = { actor: actor.username, actorIp: actor.ip ?? null, action, ...fields };
+  if (actor.reason && entry.details?.reason === undefined) entry.details = { ...entry.details, reason: actor.reason };
+  return entry;
 }
 
 /** What /health says about the audit writer. */

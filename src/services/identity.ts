@@ -147,6 +147,27 @@ export class IdentityService {
     return user;
   }
 
+  /** Changes a user's role; every process applies it on the user's next request. The last active admin keeps the role. */
+  async setRole(actor: Actor, username: string, role: unknown): Promise<User> {
+    if (!isRole(role)) throw new GatekeeperError('EVALIDATION', 'role must be one of admin, publisher, developer, reader');
+    const user = await this.store.transaction(async (repos) => {
+      const existing = await repos.users.find(username);
+      if (!existing) throw new GatekeeperError('ENOTFOUND', `there is no user '${username}'`);
+      if (existing.role === role) {
+        const { passwordHash: _hash, ...rest } = existing;
+        return rest;
+      }
+      if (existing.role === 'admin' && !existing.disabledAt && (await repos.users.countActiveAdmins()) <= 1) {
+        throw new GatekeeperError('ECONFLICT', `'${username}' is the last active admin and keeps the admin role. Make another user admin first`);
+      }
+      const updated = await repos.users.update(username, { role });
+      await repos.audit.save(auditEntry(actor, 'user.role', { details: { username, from: existing.role, to: role } }));
+      return updated as User;
+    });
+    await this.tokenCache?.invalidated();
+    return user;
+  }
+
   listUsers(): Promise<User[]> {
     return this.store.repos.users.list();
   }

@@ -11,7 +11,9 @@ import type { PackageRequest } from '../db/repositories/requests';
 import type { AuditRecord } from '../db/repositories/audit';
 import type { Token } from '../db/repositories/tokens';
 import type { User } from '../db/repositories/users';
-import type { Ban } from '../core/policy';
+import type { Approval, Ban, Exemption, Waiver } from '../core/policy';
+import type { PublishRule } from '../core/publish';
+import type { LicensePolicyView } from '../services/licenses';
 import type { Page } from '../db/pagination';
 import type { HealthReport } from '../server/runtime';
 import type { ErrorCode } from '../core/errors';
@@ -44,12 +46,16 @@ export class ApiError extends Error {
 
 let csrf: { header: string; token: string } | undefined;
 
+/** The header the API records a change's reason from (in the audit entry's details). */
+export const REASON_HEADER = 'x-gatekeeper-reason';
+
 export function setCsrf(session: SessionView | undefined): void {
   csrf = session?.csrfToken ? { header: session.csrfHeader, token: session.csrfToken } : undefined;
 }
 
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+async function call<T>(method: string, path: string, body?: unknown, reason?: string): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
+  if (reason) headers[REASON_HEADER] = encodeURIComponent(reason);
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET' && csrf) headers[csrf.header] = csrf.token;
   const res = await fetch(`${API}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
@@ -87,10 +93,25 @@ export const api = {
   approve: (id: number, comment: string, withDependencies: boolean) => call<RequestJson>('POST', `/requests/${id}/approve`, { comment, withDependencies }),
   reject: (id: number, comment: string) => call<RequestJson>('POST', `/requests/${id}/reject`, { comment }),
   policy: () => call<Json<PolicyView>>('GET', '/policy'),
+  updatePolicy: (change: Record<string, unknown>, reason: string) => call<Json<PolicyView>>('PATCH', '/policy', change, reason),
+  exemptions: () => call<{ items: Json<Exemption>[] }>('GET', '/policy/exemptions'),
+  createExemption: (input: { name: string; range: string; reason: string }) => call<Json<Exemption>>('POST', '/policy/exemptions', { rule: 'release-age', ...input }, input.reason),
+  deleteExemption: (id: string, reason: string) => call<unknown>('DELETE', `/policy/exemptions/${seg(id)}`, undefined, reason),
+  licenses: () => call<LicensePolicyView>('GET', '/licenses'),
+  setLicenses: (input: { allow: string[]; deny: string[]; unknown: string }, reason: string) => call<LicensePolicyView>('PUT', '/licenses', input, reason),
+  waivers: () => call<PageOf<Waiver>>('GET', '/licenses/waivers'),
+  createWaiver: (input: { name: string; range: string; reason: string; expiresIn?: string }) => call<Json<Waiver>>('POST', '/licenses/waivers', input, input.reason),
+  deleteWaiver: (id: string, reason: string) => call<unknown>('DELETE', `/licenses/waivers/${seg(id)}`, undefined, reason),
+  createApproval: (input: { name: string; range: string; reason: string; expiresIn?: string; allowScripts: boolean }) => call<Json<Approval>>('POST', '/approvals', input, input.reason),
+  deleteApproval: (id: string, reason: string) => call<unknown>('DELETE', `/approvals/${seg(id)}`, undefined, reason),
+  publishRules: () => call<{ items: Json<PublishRule>[] }>('GET', '/publish-rules'),
+  createPublishRule: (input: { pattern: string; role?: string; user?: string }, reason: string) => call<Json<PublishRule>>('POST', '/publish-rules', input, reason),
+  deletePublishRule: (id: string, reason: string) => call<unknown>('DELETE', `/publish-rules/${seg(id)}`, undefined, reason),
+  setRole: (username: string, role: string) => call<UserJson>('PATCH', `/users/${seg(username)}`, { role }),
   bans: (name?: string) => call<PageOf<Ban>>('GET', `/bans${q({ name })}`),
-  createBan: (input: { name: string; range: string; reason: string }) => call<BanJson>('POST', '/bans', input),
-  deleteBan: (id: number) => call<unknown>('DELETE', `/bans/${id}`),
-  approvals: (name?: string) => call<PageOf<Record<string, unknown>>>('GET', `/approvals${q({ name })}`),
+  createBan: (input: { name: string; range: string; reason: string }) => call<BanJson>('POST', '/bans', input, input.reason),
+  deleteBan: (id: number, reason?: string) => call<unknown>('DELETE', `/bans/${id}`, undefined, reason),
+  approvals: (name?: string) => call<PageOf<Approval>>('GET', `/approvals${q({ name })}`),
   audit: (params: { package?: string; actor?: string; action?: string; since?: string; until?: string; cursor?: string; limit?: number }) =>
     call<PageOf<AuditRecord>>('GET', `/audit${q(params)}`),
   users: () => call<{ items: UserJson[] }>('GET', '/users'),

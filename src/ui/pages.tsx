@@ -572,21 +572,70 @@ export function RequestPage({ id, session }: { id: number; session: SessionView 
 
 // ---------------------------------------------------------------- policy
 
+const RULE_MODES = ['enforce', 'warn', 'off'] as const;
+
+/** A remove button whose change carries the page's reason. */
+function RemoveButton(props: { label: string; onRemove: () => Promise<unknown> }) {
+  return (
+    <button type="button" class="danger" aria-label={props.label} onClick={props.onRemove}>
+      Remove
+    </button>
+  );
+}
+
 export function PolicyPage({ session }: { session: SessionView }) {
   const isAdmin = session.role === 'admin';
   const policy = useLoad(() => api.policy(), []);
   const bans = useLoad(() => api.bans(), []);
+  const approvals = useLoad(() => api.approvals(), []);
+  const exemptions = useLoad(() => api.exemptions(), []);
+  const licenses = useLoad(() => api.licenses(), []);
+  const waivers = useLoad(() => api.waivers(), []);
+  const publishRules = useLoad(() => api.publishRules(), []);
+  const [reason, setReason] = useState('');
   const [ban, setBan] = useState({ name: '', range: '*', reason: '' });
+  const [approval, setApproval] = useState({ name: '', range: '*', reason: '', expiresIn: '', allowScripts: false });
+  const [exemption, setExemption] = useState({ name: '', range: '*', reason: '' });
+  const [waiver, setWaiver] = useState({ name: '', range: '*', reason: '', expiresIn: '90d' });
+  const [license, setLicense] = useState<{ allow: string; deny: string; unknown: string } | undefined>();
+  const [rule, setRule] = useState({ pattern: '', principal: 'role:publisher' });
   const action = useAction();
+  /** Changes without a reason field of their own take the page's reason; none is sent without one. */
+  const withReason = (fn: (reason: string) => Promise<unknown>, reload: () => void) =>
+    action.run(async () => {
+      if (!reason.trim()) throw new Error('Give a reason for the change first (the "Reason for changes" field); it is recorded in the audit log');
+      await fn(reason.trim());
+      reload();
+    });
+  const lic = licenses.data;
+  const licenseForm = license ?? (lic ? { allow: lic.allow.join(', '), deny: lic.deny.join(', '), unknown: lic.unknown } : undefined);
+  const ids = (s: string) => s.split(/[\s,]+/).filter(Boolean);
   return (
     <section>
       <h1>Policy</h1>
+      {isAdmin && (
+        <div class="panel">
+          <Field id="change-reason" label="Reason for changes (recorded in the audit log)" hint="Asked for every change on this page that has no reason field of its own.">
+            <textarea id="change-reason" aria-describedby="change-reason-hint" value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
+          </Field>
+        </div>
+      )}
+      <Failure error={action.error} />
       <Failure error={policy.error} />
       {policy.data && (
         <>
+          <h2>Mode</h2>
           <p>
-            Mode: <strong>{policy.data.mode}</strong> (generation {policy.data.generation})
+            The policy is in <strong>{policy.data.mode}</strong> mode (generation {policy.data.generation}):{' '}
+            {policy.data.mode === 'allowlist' ? 'only approved versions install.' : 'everything not blocked by a rule installs.'}
           </p>
+          {isAdmin && (
+            <p>
+              <button type="button" onClick={() => withReason((r) => api.updatePolicy({ mode: policy.data!.mode === 'allowlist' ? 'open' : 'allowlist' }, r), policy.reload)}>
+                Switch to {policy.data.mode === 'allowlist' ? 'open' : 'allowlist'} mode
+              </button>
+            </p>
+          )}
           <table>
             <caption>Rules</caption>
             <thead>
@@ -597,13 +646,30 @@ export function PolicyPage({ session }: { session: SessionView }) {
               </tr>
             </thead>
             <tbody>
-              {Object.entries(policy.data.rules).map(([rule, settings]) => {
+              {Object.entries(policy.data.rules).map(([name, settings]) => {
                 const { mode, ...rest } = settings as { mode: string } & Record<string, unknown>;
                 return (
-                  <tr key={rule}>
-                    <td>{rule}</td>
-                    <td>{mode}</td>
-                    <td>{Object.entries(rest).map(([k, v]) => `${k}: ${String(v)}`).join(', ')}</td>
+                  <tr key={name}>
+                    <th scope="row">{name}</th>
+                    <td>
+                      {isAdmin ? (
+                        <>
+                          <label class="sr-only" for={`rule-${name}`}>
+                            Mode of the {name} rule
+                          </label>
+                          <select id={`rule-${name}`} value={mode} onChange={(e) => withReason((r) => api.updatePolicy({ [name]: { mode: e.currentTarget.value } }, r), policy.reload)}>
+                            {RULE_MODES.map((m) => (
+                              <option key={m} value={m}>
+                                {m}
+                              </option>
+                            ))}
+                          </select>
+                        </>
+                      ) : (
+                        mode
+                      )}
+                    </td>
+                    <td>{Object.entries(rest).filter(([k]) => k !== 'minimumMs').map(([k, v]) => `${k}: ${String(v)}`).join(', ')}</td>
                   </tr>
                 );
               })}
@@ -611,6 +677,77 @@ export function PolicyPage({ session }: { session: SessionView }) {
           </table>
         </>
       )}
+
+      <h2>Approvals</h2>
+      <Failure error={approvals.error} />
+      {approvals.data && (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Package</th>
+              <th scope="col">Range</th>
+              <th scope="col">Reason</th>
+              <th scope="col">By</th>
+              <th scope="col">Expires</th>
+              <th scope="col">Scripts</th>
+              {isAdmin && <th scope="col"><span class="sr-only">Actions</span></th>}
+            </tr>
+          </thead>
+          <tbody>
+            {approvals.data.items.map((a) => (
+              <tr key={a.id}>
+                <td>{a.pattern}</td>
+                <td>{a.range}</td>
+                <td>{a.reason}</td>
+                <td>{a.approvedBy}</td>
+                <td>{a.expiresAt ? when(a.expiresAt) : 'never'}</td>
+                <td>{a.allowScripts ? 'allowed' : 'no'}</td>
+                {isAdmin && (
+                  <td>
+                    <RemoveButton label={`Remove the approval of ${a.pattern}@${a.range}`} onRemove={() => withReason((r) => api.deleteApproval(a.id, r), approvals.reload)} />
+                  </td>
+                )}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {isAdmin && (
+        <form
+          class="panel"
+          aria-labelledby="approval-title"
+          onSubmit={(e) => {
+            e.preventDefault();
+            action.run(async () => {
+              await api.createApproval({ ...approval, expiresIn: approval.expiresIn || undefined });
+              setApproval({ name: '', range: '*', reason: '', expiresIn: '', allowScripts: false });
+              approvals.reload();
+            });
+          }}
+        >
+          <h3 id="approval-title">Approve a package</h3>
+          <Field id="approval-name" label="Package name or @scope/*">
+            <input id="approval-name" required value={approval.name} onInput={(e) => setApproval({ ...approval, name: e.currentTarget.value })} />
+          </Field>
+          <Field id="approval-range" label="Approved range">
+            <input id="approval-range" required value={approval.range} onInput={(e) => setApproval({ ...approval, range: e.currentTarget.value })} />
+          </Field>
+          <Field id="approval-reason" label="Reason for the approval">
+            <textarea id="approval-reason" required value={approval.reason} onInput={(e) => setApproval({ ...approval, reason: e.currentTarget.value })} />
+          </Field>
+          <Field id="approval-expires" label="Expires in (e.g. 90d; empty: never)">
+            <input id="approval-expires" value={approval.expiresIn} onInput={(e) => setApproval({ ...approval, expiresIn: e.currentTarget.value })} />
+          </Field>
+          <div class="check">
+            <input id="approval-scripts" type="checkbox" checked={approval.allowScripts} onChange={(e) => setApproval({ ...approval, allowScripts: e.currentTarget.checked })} />
+            <label for="approval-scripts">Allow its install scripts</label>
+          </div>
+          <button type="submit" disabled={action.busy}>
+            Approve
+          </button>
+        </form>
+      )}
+
       <h2>Bans</h2>
       <Failure error={bans.error} />
       {bans.data && (
@@ -622,11 +759,7 @@ export function PolicyPage({ session }: { session: SessionView }) {
               <th scope="col">Reason</th>
               <th scope="col">By</th>
               <th scope="col">Created</th>
-              {isAdmin && (
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              )}
+              {isAdmin && <th scope="col"><span class="sr-only">Actions</span></th>}
             </tr>
           </thead>
           <tbody>
@@ -641,9 +774,7 @@ export function PolicyPage({ session }: { session: SessionView }) {
                 <td>{when(b.createdAt)}</td>
                 {isAdmin && (
                   <td>
-                    <button type="button" aria-label={`Remove the ban on ${b.name}@${b.range}`} onClick={() => action.run(async () => (await api.deleteBan(Number(b.id)), bans.reload()))}>
-                      Remove
-                    </button>
+                    <RemoveButton label={`Remove the ban on ${b.name}@${b.range}`} onRemove={() => withReason((r) => api.deleteBan(Number(b.id), r), bans.reload)} />
                   </td>
                 )}
               </tr>
@@ -664,7 +795,7 @@ export function PolicyPage({ session }: { session: SessionView }) {
             });
           }}
         >
-          <h2 id="ban-title">Ban a package</h2>
+          <h3 id="ban-title">Ban a package</h3>
           <Field id="ban-name" label="Package name">
             <input id="ban-name" required value={ban.name} onInput={(e) => setBan({ ...ban, name: e.currentTarget.value })} />
           </Field>
@@ -674,9 +805,223 @@ export function PolicyPage({ session }: { session: SessionView }) {
           <Field id="ban-reason" label="Reason (shown in every refusal)">
             <textarea id="ban-reason" required value={ban.reason} onInput={(e) => setBan({ ...ban, reason: e.currentTarget.value })} />
           </Field>
-          <Failure error={action.error} />
           <button type="submit" disabled={action.busy}>
             Ban
+          </button>
+        </form>
+      )}
+
+      <h2>Release-age exemptions</h2>
+      <Failure error={exemptions.error} />
+      {exemptions.data && (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Package</th>
+              <th scope="col">Range</th>
+              <th scope="col">Reason</th>
+              <th scope="col">By</th>
+              {isAdmin && <th scope="col"><span class="sr-only">Actions</span></th>}
+            </tr>
+          </thead>
+          <tbody>
+            {exemptions.data.items.map((x) => (
+              <tr key={x.id}>
+                <td>{x.pattern}</td>
+                <td>{x.range}</td>
+                <td>{x.reason}</td>
+                <td>{x.createdBy}</td>
+                {isAdmin && (
+                  <td>
+                    <RemoveButton label={`Remove the exemption of ${x.pattern}@${x.range}`} onRemove={() => withReason((r) => api.deleteExemption(x.id, r), exemptions.reload)} />
+                  </td>
+                )}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {isAdmin && (
+        <form
+          class="panel"
+          aria-labelledby="exemption-title"
+          onSubmit={(e) => {
+            e.preventDefault();
+            action.run(async () => {
+              await api.createExemption(exemption);
+              setExemption({ name: '', range: '*', reason: '' });
+              exemptions.reload();
+            });
+          }}
+        >
+          <h3 id="exemption-title">Exempt from the minimum release age</h3>
+          <Field id="exemption-name" label="Package name or @scope/*">
+            <input id="exemption-name" required value={exemption.name} onInput={(e) => setExemption({ ...exemption, name: e.currentTarget.value })} />
+          </Field>
+          <Field id="exemption-range" label="Exempt range">
+            <input id="exemption-range" required value={exemption.range} onInput={(e) => setExemption({ ...exemption, range: e.currentTarget.value })} />
+          </Field>
+          <Field id="exemption-reason" label="Reason for the exemption">
+            <textarea id="exemption-reason" required value={exemption.reason} onInput={(e) => setExemption({ ...exemption, reason: e.currentTarget.value })} />
+          </Field>
+          <button type="submit" disabled={action.busy}>
+            Exempt
+          </button>
+        </form>
+      )}
+
+      <h2>Licenses</h2>
+      <Failure error={licenses.error} />
+      {lic && licenseForm && (
+        <form
+          class="panel"
+          aria-labelledby="license-title"
+          onSubmit={(e) => {
+            e.preventDefault();
+            withReason((r) => api.setLicenses({ allow: ids(licenseForm.allow), deny: ids(licenseForm.deny), unknown: licenseForm.unknown }, r), () => {
+              setLicense(undefined);
+              licenses.reload();
+            });
+          }}
+        >
+          <h3 id="license-title">License policy ({lic.enabled ? 'on' : 'off: the allowlist is empty'})</h3>
+          <Field id="license-allow" label="Allowed licenses (SPDX ids, comma-separated)">
+            <textarea id="license-allow" readOnly={!isAdmin} value={licenseForm.allow} onInput={(e) => setLicense({ ...licenseForm, allow: e.currentTarget.value })} />
+          </Field>
+          <Field id="license-deny" label="Denied licenses (win over allowed)">
+            <textarea id="license-deny" readOnly={!isAdmin} value={licenseForm.deny} onInput={(e) => setLicense({ ...licenseForm, deny: e.currentTarget.value })} />
+          </Field>
+          <Field id="license-unknown" label="Licenses that cannot be evaluated">
+            <select id="license-unknown" disabled={!isAdmin} value={licenseForm.unknown} onChange={(e) => setLicense({ ...licenseForm, unknown: e.currentTarget.value })}>
+              <option value="block">block</option>
+              <option value="allow">allow</option>
+            </select>
+          </Field>
+          {isAdmin && (
+            <button type="submit" disabled={action.busy}>
+              Save the license policy
+            </button>
+          )}
+        </form>
+      )}
+      <h3>License waivers</h3>
+      <Failure error={waivers.error} />
+      {waivers.data && (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Package</th>
+              <th scope="col">Range</th>
+              <th scope="col">Reason</th>
+              <th scope="col">By</th>
+              <th scope="col">Expires</th>
+              {isAdmin && <th scope="col"><span class="sr-only">Actions</span></th>}
+            </tr>
+          </thead>
+          <tbody>
+            {waivers.data.items.map((w) => (
+              <tr key={w.id}>
+                <td>{w.name}</td>
+                <td>{w.range}</td>
+                <td>{w.reason}</td>
+                <td>{w.approvedBy}</td>
+                <td>{w.expiresAt ? when(w.expiresAt) : 'never'}</td>
+                {isAdmin && (
+                  <td>
+                    <RemoveButton label={`Remove the waiver for ${w.name}@${w.range}`} onRemove={() => withReason((r) => api.deleteWaiver(w.id, r), waivers.reload)} />
+                  </td>
+                )}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {isAdmin && (
+        <form
+          class="panel"
+          aria-labelledby="waiver-title"
+          onSubmit={(e) => {
+            e.preventDefault();
+            action.run(async () => {
+              await api.createWaiver({ ...waiver, expiresIn: waiver.expiresIn || undefined });
+              setWaiver({ name: '', range: '*', reason: '', expiresIn: '90d' });
+              waivers.reload();
+            });
+          }}
+        >
+          <h4 id="waiver-title">Waive the license rule</h4>
+          <Field id="waiver-name" label="Package name">
+            <input id="waiver-name" required value={waiver.name} onInput={(e) => setWaiver({ ...waiver, name: e.currentTarget.value })} />
+          </Field>
+          <Field id="waiver-range" label="Waived range">
+            <input id="waiver-range" required value={waiver.range} onInput={(e) => setWaiver({ ...waiver, range: e.currentTarget.value })} />
+          </Field>
+          <Field id="waiver-reason" label="Reason for the waiver">
+            <textarea id="waiver-reason" required value={waiver.reason} onInput={(e) => setWaiver({ ...waiver, reason: e.currentTarget.value })} />
+          </Field>
+          <Field id="waiver-expires" label="Waiver expires in (e.g. 90d)">
+            <input id="waiver-expires" value={waiver.expiresIn} onInput={(e) => setWaiver({ ...waiver, expiresIn: e.currentTarget.value })} />
+          </Field>
+          <button type="submit" disabled={action.busy}>
+            Waive
+          </button>
+        </form>
+      )}
+
+      <h2>Publish rules</h2>
+      <Failure error={publishRules.error} />
+      {publishRules.data && (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Pattern</th>
+              <th scope="col">Who may publish</th>
+              <th scope="col">Shadows upstream</th>
+              <th scope="col">By</th>
+              {isAdmin && <th scope="col"><span class="sr-only">Actions</span></th>}
+            </tr>
+          </thead>
+          <tbody>
+            {publishRules.data.items.map((p) => (
+              <tr key={p.id}>
+                <td>{p.pattern}</td>
+                <td>
+                  {p.principalType} {p.principal}
+                </td>
+                <td>{p.shadowUpstream ? 'yes' : 'no'}</td>
+                <td>{p.createdBy}</td>
+                {isAdmin && (
+                  <td>
+                    <RemoveButton label={`Remove the publish rule for ${p.pattern}`} onRemove={() => withReason((r) => api.deletePublishRule(p.id, r), publishRules.reload)} />
+                  </td>
+                )}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {isAdmin && (
+        <form
+          class="panel"
+          aria-labelledby="publish-title"
+          onSubmit={(e) => {
+            e.preventDefault();
+            const [kind, who] = rule.principal.split(':');
+            withReason((r) => api.createPublishRule({ pattern: rule.pattern, ...(kind === 'role' ? { role: who } : { user: who }) }, r), () => {
+              setRule({ pattern: '', principal: 'role:publisher' });
+              publishRules.reload();
+            });
+          }}
+        >
+          <h3 id="publish-title">Add a publish rule</h3>
+          <Field id="publish-pattern" label="Package name or @scope/*">
+            <input id="publish-pattern" required value={rule.pattern} onInput={(e) => setRule({ ...rule, pattern: e.currentTarget.value })} />
+          </Field>
+          <Field id="publish-principal" label="Who may publish (role:NAME or user:NAME)">
+            <input id="publish-principal" required pattern="(role|user):.+" value={rule.principal} onInput={(e) => setRule({ ...rule, principal: e.currentTarget.value })} />
+          </Field>
+          <button type="submit" disabled={action.busy}>
+            Add the rule
           </button>
         </form>
       )}
@@ -836,7 +1181,18 @@ export function AdminPage(_props: { session: SessionView }) {
             {users.data.items.map((u: UserJson) => (
               <tr key={u.id}>
                 <td>{u.username}</td>
-                <td>{u.role}</td>
+                <td>
+                  <label class="sr-only" for={`role-${u.username}`}>
+                    Role of {u.username}
+                  </label>
+                  <select id={`role-${u.username}`} value={u.role} onChange={(e) => action.run(async () => (await api.setRole(u.username, e.currentTarget.value), users.reload()))}>
+                    {['admin', 'publisher', 'developer', 'reader'].map((r) => (
+                      <option key={r} value={r}>
+                        {r}
+                      </option>
+                    ))}
+                  </select>
+                </td>
                 <td>{when(u.createdAt)}</td>
                 <td>{u.disabledAt ? when(u.disabledAt) : 'no'}</td>
                 <td>

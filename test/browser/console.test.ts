@@ -14,6 +14,14 @@ import { createNpmEnv, makeProject, NpmEnv } from '../support/npm';
 export const CHROMIUM = '/usr/bin/chromium';
 export const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
+async function expectEventually(check: () => Promise<boolean>, what = 'the expected state'): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`never reached ${what}`);
+}
+
 const ARTIFACTS = path.resolve(__dirname, '../../test-artifacts/ui');
 const UI = '-/gatekeeper/ui/';
 
@@ -166,10 +174,11 @@ describe('the web console in Chromium', () => {
     const context = await browser.newContext();
     const page = await signIn(context, 'admin', ADMIN_PASSWORD, `${t.url}${UI}policy`);
     await page.getByRole('heading', { name: 'Ban a package' }).waitFor();
-    await page.getByLabel('Package name').fill('ui-ban');
-    await page.getByLabel('Version or range').fill('1.1.0');
-    await page.getByLabel('Reason (shown in every refusal)').fill('ships a credential stealer');
-    await page.getByRole('button', { name: 'Ban', exact: true }).click();
+    const banForm = page.getByRole('form', { name: 'Ban a package' });
+    await banForm.getByLabel('Package name').fill('ui-ban');
+    await banForm.getByLabel('Version or range').fill('1.1.0');
+    await banForm.getByLabel('Reason (shown in every refusal)').fill('ships a credential stealer');
+    await banForm.getByRole('button', { name: 'Ban', exact: true }).click();
     await page.getByRole('cell', { name: 'ships a credential stealer' }).waitFor();
     await shot(page, 'policy');
 
@@ -191,6 +200,19 @@ describe('the web console in Chromium', () => {
     expect(await row.count()).toBe(1);
     expect(await row.textContent()).toContain('ships a credential stealer');
     await shot(page, 'audit');
+
+    // A change without a reason field of its own is refused by the console until the page's
+    // reason is given; then the reason lands in the audit entry.
+    await page.goto(`${t.url}${UI}policy`);
+    await page.getByLabel('Mode of the deprecated rule').selectOption('warn');
+    await page.getByRole('alert').filter({ hasText: 'Give a reason' }).waitFor();
+    await page.getByLabel('Reason for changes (recorded in the audit log)').fill('deprecations should not block the release train');
+    await page.getByLabel('Mode of the deprecated rule').selectOption('off');
+    await expectEventually(async () => {
+      const entries = (await t.api('GET', '/audit?action=policy.rules')).body.items as Array<{ details: { reason?: string; to?: unknown } }>;
+      return entries.some((e) => e.details.reason === 'deprecations should not block the release train' && JSON.stringify(e.details.to).includes('"off"'));
+    });
+    expect((await t.api('GET', '/policy')).body.rules.deprecated.mode).toBe('off');
     await context.close();
   });
 
@@ -265,11 +287,16 @@ describe('the web console in Chromium', () => {
     expect((await withCookie(cookie, 'GET', '/bans')).status).toBe(200);
     await page.goto(`${t.url}${UI}admin`);
     await page.getByRole('heading', { name: 'Add a user' }).waitFor();
-    await page.getByLabel('Username').fill('newbie');
+    await page.getByLabel('Username', { exact: true }).fill('newbie');
     await page.getByLabel('Password (at least 8 characters)').fill('newbie-password');
-    await page.getByLabel('Role').selectOption('reader');
+    await page.getByLabel('Role', { exact: true }).selectOption('reader');
     await page.getByRole('button', { name: 'Add user' }).click();
     await page.getByRole('cell', { name: 'newbie', exact: true }).waitFor();
+    // A role change is the server's: newbie's next request has the new role.
+    await page.getByLabel('Role of newbie').selectOption('publisher');
+    await page.getByLabel('Role of newbie').and(page.locator(':not([disabled])')).waitFor();
+    const newbie = await loginToken(t.url, 'newbie', 'newbie-password');
+    await expectEventually(async () => (await t.api('GET', '/whoami', undefined, newbie)).body.role === 'publisher');
     await shot(page, 'admin');
     await context.close();
   });

@@ -40,11 +40,17 @@ export const update_user: RouteDef = {
   method: 'patch',
   path: '/users/:username',
   access: 'govern',
-  summary: 'Disable or re-enable a user; takes effect on their next request',
-  body: [{ name: 'disabled', description: 'true or false' }],
+  summary: "Disable or re-enable a user, or change their role; takes effect on their next request",
+  body: [
+    { name: 'disabled', description: 'true or false' },
+    { name: 'role', description: 'admin, publisher, developer or reader' },
+  ],
   handler: async ({ runtime, actor, params, body }) => {
-    if (typeof body.disabled !== 'boolean') throw new GatekeeperError('EVALIDATION', 'disabled must be true or false');
-    return ok(await runtime.identity.setDisabled(actor, params.username, body.disabled));
+    if (body.disabled === undefined && body.role === undefined) throw new GatekeeperError('EVALIDATION', 'give disabled (true or false) or role');
+    if (body.disabled !== undefined && typeof body.disabled !== 'boolean') throw new GatekeeperError('EVALIDATION', 'disabled must be true or false');
+    let user = body.role === undefined ? undefined : await runtime.identity.setRole(actor, params.username, body.role);
+    if (typeof body.disabled === 'boolean') user = await runtime.identity.setDisabled(actor, params.username, body.disabled);
+    return ok(user);
   },
 };
 

@@ -38,8 +38,27 @@ function isSignIn(req: Request): boolean {
   return req.method === 'POST' && routeOf(req)?.params['*'] === 'session';
 }
 
+/** The header a caller of the admin API (the console) gives its reason for a change in, URI-encoded. */
+export const REASON_HEADER = 'x-gatekeeper-reason';
+
 export function actorOf(req: Request): Actor {
-  return { username: principalOfRequest(req)?.username ?? '$anonymous', ip: req.ip ?? req.socket.remoteAddress ?? null };
+  const actor: Actor = { username: principalOfRequest(req)?.username ?? '$anonymous', ip: req.ip ?? req.socket.remoteAddress ?? null };
+  const reason = reasonOf(req.headers[REASON_HEADER]);
+  if (reason) actor.reason = reason;
+  return actor;
+}
+
+function reasonOf(header: unknown): string | undefined {
+  if (typeof header !== 'string' || header === '') return undefined;
+  let text: string;
+  try {
+    text = decodeURIComponent(header);
+  } catch {
+    text = header;
+  }
+  // Audit details are sanitised when stored; this only bounds and trims.
+  text = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim().slice(0, 1000);
+  return text || undefined;
 }
 
 export interface RemoteUserHelpers {
