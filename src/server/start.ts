@@ -245,6 +245,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     cleanup.push(() => gateway.close());
     const inspections = new InspectionService(store);
     const advisories = new AdvisoryService(store, cache, upstreamAdvisorySource(client), parseDuration(settings.advisoryRefresh));
+    advisories.waitMs = parseDuration(settings.advisoryTimeout);
     governance.advisories = advisories;
     governance.inspections = inspections;
     governance.upstreamDropped = (name) => gateway.droppedFor(name);

@@ -4,6 +4,7 @@ import { isPrivateName } from '../core/publish';
 import type { Store } from '../db/store';
 import { UpstreamClient } from '../upstream/client';
 import { Actor, auditEntry } from './audit';
+import { Batcher } from './batcher';
 import type { PolicyCache } from './policy-cache';
 
 /** Asks the upstream's bulk advisory endpoint (the one `npm audit` uses) about versions. */
@@ -48,6 +49,19 @@ export interface AdvisoryHealth {
 export class AdvisoryService {
   private readonly memory = new Map<string, Known>();
   private readonly pending = new Map<string, Promise<void>>();
+  /**
+   * How long prepare() waits for the source (GATEKEEPER_ADVISORY_TIMEOUT); after that the
+   * caller decides with what is known, and the answer, when it comes, drops those decisions.
+   */
+  waitMs = Infinity;
+  /** Packages whose callers stopped waiting for the source: told about once it answers. */
+  private readonly late = new Set<string>();
+  /** What the database knows, loaded for many packages at once (concurrent first sights). */
+  private readonly loader = new Batcher<string>((names) => this.load(names));
+  /** The versions to ask about, per package waiting for the next bulk request. */
+  private readonly asking = new Map<string, string[]>();
+  /** Bulk requests for many packages at once (concurrent first sights), BULK_BATCH per request. */
+  private readonly asker = new Batcher<string>((names) => this.askMany(names));
   private timer: NodeJS.Timeout | undefined;
   private lastSuccessAt: number | null = null;
   private lastError: string | null = null;
@@ -102,35 +116,86 @@ export class AdvisoryService {
   }
 
   /**
-   * The same for many packages at once (a lockfile): the database is read with one query per
-   * kind, and the upstream asked with one bulk request per BULK_BATCH packages.
+   * Loads what the database knows about a package, without asking the source: started
+   * alongside the packument's fetch on a first sight, so prepare() finds it in memory.
+   * Errors are left to prepare(), which loads again and reports them.
+   */
+  preload(name: string): void {
+    try {
+      if (!this.applies(name) || this.memory.has(name)) return;
+    } catch {
+      return;
+    }
+    this.loader.add([name]).catch(() => undefined);
+  }
+
+  /**
+   * The same for many packages at once (a lockfile, or the packages concurrent requests see
+   * for the first time): the database is read with one query per kind, the upstream asked with
+   * one bulk request per BULK_BATCH packages, and neither waited for longer than `waitMs`.
    */
   async prepareMany(packages: ReadonlyArray<{ name: string; versions: readonly string[] }>): Promise<void> {
+    const relevant = packages.filter((p) => this.applies(p.name) && !this.isFresh(this.memory.get(p.name)?.checkedAt));
+    if (relevant.length === 0) return;
+    const unknown = relevant.filter((p) => !this.memory.has(p.name)).map((p) => p.name);
+    if (unknown.length > 0) await this.loader.add(unknown);
     const waiting: Promise<void>[] = [];
     const todo: Array<{ name: string; versions: string[] }> = [];
-    for (const p of packages) {
-      if (!this.applies(p.name) || this.isFresh(this.memory.get(p.name)?.checkedAt)) continue;
+    for (const p of relevant) {
+      if (this.isFresh(this.memory.get(p.name)?.checkedAt)) continue;
       const running = this.pending.get(p.name);
       if (running) waiting.push(running);
       else todo.push({ name: p.name, versions: [...p.versions] });
     }
     if (todo.length > 0) {
-      const work = this.refreshMany(todo);
+      for (const p of todo) this.asking.set(p.name, p.versions);
+      const work = this.asker.add(todo.map((p) => p.name));
       for (const p of todo) this.pending.set(p.name, work);
-      waiting.push(work.finally(() => todo.forEach((p) => this.pending.delete(p.name))));
+      waiting.push(
+        work.finally(() => {
+          for (const p of todo) if (this.pending.get(p.name) === work) this.pending.delete(p.name);
+        }),
+      );
     }
-    await Promise.all(waiting);
+    if (waiting.length === 0) return;
+    const all = Promise.all(waiting);
+    if (!Number.isFinite(this.waitMs)) {
+      await all;
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const answered = await Promise.race([all.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, this.waitMs))))]).finally(() =>
+      clearTimeout(timer),
+    );
+    if (!answered) {
+      // Decided now with what is known; the answer, when it comes, replaces those decisions.
+      all.catch(() => undefined);
+      for (const p of relevant) if (!this.isFresh(this.memory.get(p.name)?.checkedAt)) this.late.add(p.name);
+    }
   }
 
-  private async refreshMany(packages: Array<{ name: string; versions: string[] }>): Promise<void> {
+  /** Loads what the database holds for packages not in memory yet (one query per kind). */
+  private async load(names: string[]): Promise<void> {
+    const unknown = names.filter((n) => !this.memory.has(n));
+    if (unknown.length === 0) return;
     const repo = this.store.repos.advisories;
-    const unknown = packages.filter((p) => !this.memory.has(p.name)).map((p) => p.name);
-    if (unknown.length > 0) {
-      const [stored, checked] = await Promise.all([repo.listMany(unknown), repo.checkedAt(unknown)]);
-      for (const name of unknown) this.memory.set(name, { advisories: stored.get(name) ?? [], checkedAt: checked.get(name)?.getTime() ?? null });
+    const [stored, checked] = await Promise.all([repo.listMany(unknown), repo.checkedAt(unknown)]);
+    for (const name of unknown) {
+      if (!this.memory.has(name)) this.memory.set(name, { advisories: stored.get(name) ?? [], checkedAt: checked.get(name)?.getTime() ?? null });
     }
-    const due = packages.filter((p) => !this.isFresh(this.memory.get(p.name)?.checkedAt));
-    for (let i = 0; i < due.length; i += BULK_BATCH) await this.ask(due.slice(i, i + BULK_BATCH));
+  }
+
+  /** Asks about the packages queued in `asking`, BULK_BATCH per bulk request, the requests concurrent. */
+  private async askMany(names: string[]): Promise<void> {
+    const batch: Array<{ name: string; versions: string[] }> = [];
+    for (const name of names) {
+      const versions = this.asking.get(name);
+      this.asking.delete(name);
+      if (versions && !this.isFresh(this.memory.get(name)?.checkedAt)) batch.push({ name, versions });
+    }
+    const parts: Array<Array<{ name: string; versions: string[] }>> = [];
+    for (let i = 0; i < batch.length; i += BULK_BATCH) parts.push(batch.slice(i, i + BULK_BATCH));
+    await Promise.all(parts.map((part) => this.ask(part)));
   }
 
   private async ask(batch: Array<{ name: string; versions: string[] }>): Promise<void> {
@@ -140,24 +205,28 @@ export class AdvisoryService {
       answer = await this.source.bulk(Object.fromEntries(batch.map((p) => [p.name, p.versions])));
     } catch (err) {
       this.lastError = `${(err as Error).message}`;
-      for (const p of batch) await repo.saveCheck({ package: p.name, versions: p.versions, ok: false, error: this.lastError }).catch(() => undefined);
+      const error = this.lastError;
+      await repo.saveChecks(batch.map((p) => ({ package: p.name, versions: p.versions, ok: false, error }))).catch(() => undefined);
       return;
     }
     this.lastSuccessAt = this.now();
     this.lastError = null;
+    const fresh = batch.flatMap((p) => (answer[p.name] ?? []).map((a) => fromBulk(p.name, a)).filter((a): a is Advisory => a !== undefined));
     await this.store.transaction(async (repos) => {
-      for (const p of batch) {
-        const fresh = (answer[p.name] ?? []).map((a) => fromBulk(p.name, a)).filter((a): a is Advisory => a !== undefined);
-        await repos.advisories.replace(p.name, 'upstream', fresh);
-        await repos.advisories.saveCheck({ package: p.name, versions: p.versions, ok: true, error: null });
-      }
+      await repos.advisories.replaceMany(
+        batch.map((p) => p.name),
+        'upstream',
+        fresh,
+      );
+      await repos.advisories.saveChecks(batch.map((p) => ({ package: p.name, versions: p.versions, ok: true, error: null })));
     });
     const all = await repo.listMany(batch.map((p) => p.name));
     for (const p of batch) {
       const before = this.memory.get(p.name)?.advisories ?? [];
       const after = all.get(p.name) ?? [];
       this.memory.set(p.name, { advisories: after, checkedAt: this.now() });
-      if (JSON.stringify(before) !== JSON.stringify(after)) this.changed(p.name);
+      const waitedFor = this.late.delete(p.name);
+      if (JSON.stringify(before) !== JSON.stringify(after) || waitedFor) this.changed(p.name);
     }
   }
 

@@ -1,5 +1,6 @@
 import type { TarballInspection } from '../core/inspection';
 import type { Store } from '../db/store';
+import { Batcher } from './batcher';
 
 /**
  * Tarball inspections (see core/inspection.ts): recorded once per version in the database,
@@ -8,6 +9,8 @@ import type { Store } from '../db/store';
  */
 export class InspectionService {
   private readonly memory = new Map<string, Map<string, TarballInspection>>();
+  /** Packages first seen by concurrent requests are loaded together, in one query. */
+  private readonly loader = new Batcher<string>((names) => this.prepareMany(names));
 
   constructor(
     private readonly store: Store,
@@ -17,8 +20,7 @@ export class InspectionService {
   /** Loads a package's inspections unless this process holds them already. */
   async prepare(name: string): Promise<void> {
     if (this.memory.has(name)) return;
-    const rows = await this.store.repos.inspections.listForPackage(name);
-    this.hold(name, new Map(rows.map((r) => [r.version, r])));
+    await this.loader.add([name]);
   }
 
   /** Loads the inspections of many packages (lockfile checks) in a few queries. */

@@ -74,6 +74,23 @@ export class AdvisoryRepository {
     await this.upsert(advisories);
   }
 
+  /** `replace` for many packages at once: one delete per chunk of names, then one upsert. */
+  async replaceMany(names: readonly string[], source: 'upstream' | 'osv', advisories: Advisory[]): Promise<void> {
+    for (const part of chunks(names)) await this.db('advisories').whereIn('package', part).where({ source }).del();
+    await this.upsert(advisories);
+  }
+
+  /** `saveCheck` for many packages at once, a chunk of rows per statement. */
+  async saveChecks(checks: ReadonlyArray<{ package: string; versions: string[]; ok: boolean; error: string | null }>): Promise<void> {
+    // Rows of one statement need the same columns: successes set checked_at, failures keep it.
+    for (const ok of [true, false]) {
+      const rows = checks
+        .filter((c) => c.ok === ok)
+        .map((c) => ({ package: c.package, versions: JSON.stringify(c.versions), ok: c.ok, error: c.error, ...(ok ? { checked_at: this.db.fn.now() } : {}) }));
+      for (const part of chunks(rows)) await this.db('advisory_checks').insert(part).onConflict('package').merge();
+    }
+  }
+
   /**
    * Inserts or updates advisories, a chunk of rows per statement. One statement cannot touch a
    * row twice, so entries with the same package and key (an OSV document naming a package in

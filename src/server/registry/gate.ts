@@ -227,8 +227,19 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
   const tarballs = tarballCacheOf(runtime);
   const maxageMs = parseDuration(runtime.settings.upstreamMaxage);
 
+  /**
+   * On a package's first sight, what deciding it needs besides the packument (the advisories
+   * and tarball inspections the database holds) is loaded while the packument is fetched, not
+   * after it; concurrent first sights share one query (governance.prepare then finds it).
+   */
+  function preload(name: string): void {
+    runtime.advisories.preload(name);
+    runtime.inspections.prepare(name).catch(() => undefined);
+  }
+
   /** Reads, filters, serialises and compresses a packument response once. */
   async function buildPackument(req: Request, name: string, abbreviated: boolean, audience: Audience): Promise<CachedResponse> {
+    preload(name);
     const raw = await readRawPackument(runtime, storage, name, req, true);
     const uplinks = raw._uplinks as Record<string, { fetched?: number }> | undefined;
     delete raw._uplinks;
@@ -272,6 +283,7 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
 
   /** The filtered packument: what a version or dist-tag read may see. */
   async function filtered(req: Request, name: string) {
+    preload(name);
     const raw = await readRawPackument(runtime, storage, name, req);
     await governance.prepare(raw);
     return governance.filterPackument(raw);
@@ -301,6 +313,7 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
     const policy = governance.cache.current();
     const cached = governance.cache.peek(policy, name, version);
     if (cached) return cached;
+    preload(name);
     const raw = await readRawPackument(runtime, storage, name, req);
     if (!raw.versions || !Object.hasOwn(raw.versions, version)) return undefined;
     await governance.prepare(raw);
