@@ -137,6 +137,58 @@ export function warningNotice(name: string, warned: HiddenVersion[]): string | u
   return toHeaderValue(`gatekeeper: warning for ${warned.length} ${noun} of ${name}: ${reasons.slice(0, 2).join('; ')}${reasons.length > 2 ? ` (+${reasons.length - 2} more)` : ''}`);
 }
 
+/**
+ * A warning about the advisory source rather than the package (the source is unreachable):
+ * an operator problem, reported by /health, the log and at most one notice per install, never
+ * in a package's own notice.
+ */
+export function isSourceWarning(match: { rule: string; ruleId: string | null }): boolean {
+  return match.rule === 'advisories' && match.ruleId === 'source';
+}
+
+/** A decision's warnings about the version itself (warn-mode rules), without the source's. */
+export function versionWarnings(decision: Decision): string[] {
+  return decision.warnings.filter((w) => !isSourceWarning(w)).map((w) => w.reason);
+}
+
+/**
+ * The one notice of a packument response, about what installing the package gets, or
+ * undefined when nothing affects it:
+ * - the version the upstream's `latest` names is blocked: which version installs instead (or
+ *   none), and why, with the command that explains it;
+ * - the version about to be installed (the served `latest`) is served with warnings.
+ * Versions hidden besides `latest` are counted in the first case only; a blocked pinned
+ * version is refused with its reason when it is fetched.
+ */
+export function installNotice(name: string, original: Packument, result: Pick<FilterResult, 'packument' | 'hidden' | 'warned'>): string | undefined {
+  const latestOf = (p: Packument) => {
+    const tags = p['dist-tags'];
+    const latest = tags && Object.hasOwn(tags, 'latest') ? tags.latest : undefined;
+    return typeof latest === 'string' ? latest : undefined;
+  };
+  const wanted = latestOf(original);
+  const served = latestOf(result.packument);
+  const parts: string[] = [];
+  const blocked = wanted === undefined ? undefined : result.hidden.find((h) => h.version === wanted);
+  if (blocked) {
+    const others = result.hidden.length - 1;
+    parts.push(
+      `${name}@${blocked.version} (latest) is blocked [${blocked.decision.code}]: ${blocked.decision.reason}; ` +
+        `${served ? `${name}@${served} installs instead` : 'no version is tagged latest'}` +
+        `${others > 0 ? ` (${others} other ${others === 1 ? 'version' : 'versions'} hidden)` : ''}. Run 'gatekeeper explain ${name}@${blocked.version}'`,
+    );
+  }
+  const warned = served === undefined ? undefined : result.warned.find((w) => w.version === served);
+  const reasons = warned ? [...new Set(versionWarnings(warned.decision))] : [];
+  if (warned && reasons.length > 0) {
+    parts.push(`warning for ${name}@${served}: ${reasons.slice(0, 2).join('; ')}${reasons.length > 2 ? ` (+${reasons.length - 2} more)` : ''}`);
+  }
+  return parts.length > 0 ? toHeaderValue(`gatekeeper: ${parts.join(' | ')}`) : undefined;
+}
+
+/** The short notice, at most once per install, that the advisory source is unreachable. */
+export const SOURCE_NOTICE = 'gatekeeper: the advisory source is unreachable, so advisories may be out of date; the operator sees it in /-/gatekeeper/v1/health';
+
 /** HTTP header values must be Latin-1 without control characters. */
 export function toHeaderValue(text: string): string {
   // eslint-disable-next-line no-control-regex

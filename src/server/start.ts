@@ -359,6 +359,11 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       cache.forget(name);
       runtime.packuments.invalidate(name);
     });
+    // An unreachable advisory source is the operator's problem: logged when it changes, shown in /health.
+    advisories.onHealthChange((health) => {
+      if (health.ok) logger.info({ advisories: health }, 'advisory source reachable again');
+      else logger.warn({ advisories: health }, 'advisory source unreachable: decisions use the advisories known so far (see /-/gatekeeper/v1/health)');
+    });
     advisories.start();
     cleanup.push(async () => advisories.stop());
 

@@ -66,6 +66,7 @@ export class AdvisoryService {
   private lastSuccessAt: number | null = null;
   private lastError: string | null = null;
   private readonly changeListeners: Array<(name: string) => void> = [];
+  private readonly healthListeners: Array<(health: AdvisoryHealth) => void> = [];
 
   constructor(
     private readonly store: Store,
@@ -78,6 +79,17 @@ export class AdvisoryService {
   /** Called when a package's advisories change (decisions and cached responses must go). */
   onChange(listener: (name: string) => void): void {
     this.changeListeners.push(listener);
+  }
+
+  /** Called when the source becomes unreachable or reachable again (for the log). */
+  onHealthChange(listener: (health: AdvisoryHealth) => void): void {
+    this.healthListeners.push(listener);
+  }
+
+  private setError(error: string | null): void {
+    const was = this.lastError === null;
+    this.lastError = error;
+    if (was !== (error === null)) for (const listener of this.healthListeners) listener(this.health());
   }
 
   private changed(name: string): void {
@@ -204,13 +216,13 @@ export class AdvisoryService {
     try {
       answer = await this.source.bulk(Object.fromEntries(batch.map((p) => [p.name, p.versions])));
     } catch (err) {
-      this.lastError = `${(err as Error).message}`;
-      const error = this.lastError;
+      const error = `${(err as Error).message}`;
+      this.setError(error);
       await repo.saveChecks(batch.map((p) => ({ package: p.name, versions: p.versions, ok: false, error }))).catch(() => undefined);
       return;
     }
     this.lastSuccessAt = this.now();
-    this.lastError = null;
+    this.setError(null);
     const fresh = batch.flatMap((p) => (answer[p.name] ?? []).map((a) => fromBulk(p.name, a)).filter((a): a is Advisory => a !== undefined));
     await this.store.transaction(async (repos) => {
       await repos.advisories.replaceMany(
@@ -242,7 +254,7 @@ export class AdvisoryService {
     const interval = Math.max(1000, Math.min(this.refreshMs / 4, 15 * 60_000));
     this.timer = setInterval(() => {
       this.refreshDue().catch((err) => {
-        this.lastError = (err as Error).message;
+        this.setError((err as Error).message);
       });
     }, interval);
     this.timer.unref();

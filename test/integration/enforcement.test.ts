@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { main } from '../../src/cli/main';
+import { consolePackageUrl } from '../../src/core/policy';
 import { captureIo, runGatekeeper } from '../support/cli';
 import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
 import { loginToken, startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
@@ -88,7 +89,7 @@ describe('enforcing approvals and bans', () => {
     const result = await npm.run(['install', 'gated-fixture'], { cwd: project });
     expect(result.code).toBe(0);
     expect(require(path.join(project, 'node_modules/gated-fixture'))).toBe('gated-fixture@1.1.0');
-    expect(result.output).toMatch(/npm notice gatekeeper: 1 version of gated-fixture hidden by policy \(1 EBANNED\)/);
+    expect(result.output).toMatch(/npm notice gatekeeper: gated-fixture@2\.0\.0 \(latest\) is blocked \[EBANNED\]: gated-fixture@2\.0\.0 is banned: CVE-2099-0001 remote code execution.*; gated-fixture@1\.1\.0 installs instead/);
     expect(result.output).toContain("Run 'gatekeeper explain gated-fixture@2.0.0'");
 
     const exact = await npm.run(['install', 'gated-fixture@2.0.0'], { cwd: project });
@@ -107,7 +108,8 @@ describe('enforcing approvals and bans', () => {
 
     const res = await fetch(new URL('gated-fixture', t.url), { headers: { accept: 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*' } });
     expect(res.headers.get('content-type')).toContain('application/vnd.npm.install-v1+json');
-    expect(res.headers.get('npm-notice')).toContain('2 versions of gated-fixture hidden by policy (2 EBANNED)');
+    expect(res.headers.get('npm-notice')).toContain('gatekeeper: gated-fixture@2.0.0 (latest) is blocked [EBANNED]');
+    expect(res.headers.get('npm-notice')).toContain('gated-fixture@1.1.0 installs instead (1 other version hidden)');
     const abbreviated = (await res.json()) as any;
     expect(Object.keys(abbreviated.versions).sort()).toEqual(['1.0.0', '1.1.0']);
     expect(abbreviated.versions['1.1.0']).not.toHaveProperty('readme');
@@ -124,7 +126,7 @@ describe('enforcing approvals and bans', () => {
     const res = await fetch(new URL('gated-fixture/-/gated-fixture-2.0.0.tgz', t.url));
     expect(res.status).toBe(403);
     expect(await res.json()).toEqual({
-      error: "[EBANNED] gated-fixture@2.0.0 is banned: CVE-2099-0001 remote code execution (https://example.invalid/advisories/1). Run 'gatekeeper explain gated-fixture@2.0.0'",
+      error: `[EBANNED] gated-fixture@2.0.0 is banned: CVE-2099-0001 remote code execution (https://example.invalid/advisories/1). Run 'gatekeeper explain gated-fixture@2.0.0'; or open ${consolePackageUrl(t.url, 'gated-fixture', '2.0.0')} to see why and request it`,
       code: 'EBANNED',
       details: { rule: expect.stringMatching(/^ban:\d+$/), package: 'gated-fixture', version: '2.0.0' },
     });
@@ -135,7 +137,9 @@ describe('enforcing approvals and bans', () => {
     for (const name of ['@acme/scoped-gated', '@acme%2fscoped-gated', '@acme%2Fscoped-gated']) {
       const blocked = await fetch(new URL(`${name}/-/scoped-gated-1.1.0.tgz`, t.url));
       expect({ name, status: blocked.status }).toEqual({ name, status: 403 });
-      expect(((await blocked.json()) as any).error).toBe("[EBANNED] @acme/scoped-gated@1.1.0 is banned: leaked credentials. Run 'gatekeeper explain @acme/scoped-gated@1.1.0'");
+      expect(((await blocked.json()) as any).error).toBe(
+        `[EBANNED] @acme/scoped-gated@1.1.0 is banned: leaked credentials. Run 'gatekeeper explain @acme/scoped-gated@1.1.0'; or open ${consolePackageUrl(t.url, '@acme/scoped-gated', '1.1.0')} to see why and request it`,
+      );
       const allowed = await fetch(new URL(`${name}/-/scoped-gated-1.0.0.tgz`, t.url));
       expect({ name, status: allowed.status }).toEqual({ name, status: 200 });
       expect(Buffer.from(await allowed.arrayBuffer()).equals(upstream.tarball('@acme/scoped-gated', '1.0.0'))).toBe(true);

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { main } from '../../src/cli/main';
+import { consolePackageUrl } from '../../src/core/policy';
 import { captureIo, runGatekeeper } from '../support/cli';
 import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
 import { startTestGatekeeper, TestGatekeeper, tempDir } from '../support/gatekeeper';
@@ -64,7 +65,7 @@ describe('supply-chain rules', () => {
       expect(set.out).toContain('release-age: enforce (minimum 3 days; unknown age: allow)');
       const result = await install('fresh-fixture');
       expect(result.installed).toBe('1.0.0');
-      expect(result.output).toMatch(/npm notice gatekeeper: 1 version of fresh-fixture hidden by policy \(1 EQUARANTINED\)/);
+      expect(result.output).toMatch(/npm notice gatekeeper: fresh-fixture@1\.1\.0 \(latest\) is blocked \[EQUARANTINED\]: fresh-fixture@1\.1\.0 was published .*; fresh-fixture@1\.0\.0 installs instead\. Run 'gatekeeper explain fresh-fixture@1\.1\.0'/);
       const refused = await tarball('fresh-fixture', '1.1.0');
       expect(refused.status).toBe(403);
       expect(((await refused.json()) as any).error).toMatch(
@@ -92,7 +93,7 @@ describe('supply-chain rules', () => {
       await gatekeeper('policy', 'set', 'release-age.mode', 'warn');
       const result = await install('fresh-fixture');
       expect(result.installed).toBe('1.1.0');
-      expect(result.output).toMatch(/npm notice gatekeeper: warning for 1 version of fresh-fixture: fresh-fixture@1\.1\.0 was published .* ago; new versions install after 3 days .*\[EQUARANTINED; the release-age rule is in warn mode, so it is not enforced\]/);
+      expect(result.output).toMatch(/npm notice gatekeeper: warning for fresh-fixture@1\.1\.0: fresh-fixture@1\.1\.0 was published .* ago; new versions install after 3 days .*\[EQUARANTINED; the release-age rule is in warn mode, so it is not enforced\]/);
       let actions: string[] = [];
       for (let i = 0; i < 50 && !actions.includes('install.warned'); i++) {
         await new Promise((r) => setTimeout(r, 50));
@@ -114,7 +115,7 @@ describe('supply-chain rules', () => {
     it('warn (the default): serves the version with a notice', async () => {
       const result = await install('script-fixture');
       expect(result.installed).toBe('1.0.0');
-      expect(result.output).toMatch(/npm notice gatekeeper: warning for 1 version of script-fixture: script-fixture@1\.0\.0 runs install scripts \(postinstall: node -e/);
+      expect(result.output).toMatch(/npm notice gatekeeper: warning for script-fixture@1\.0\.0: script-fixture@1\.0\.0 runs install scripts \(postinstall: node -e/);
     });
 
     it('enforce: blocks a postinstall script, and a binding.gyp, until approved for scripts', async () => {
@@ -151,7 +152,7 @@ describe('supply-chain rules', () => {
       const refused = await tarball('vuln-fixture', '1.0.0');
       expect(refused.status).toBe(403);
       expect(((await refused.json()) as any).error).toBe(
-        `[EADVISORY] vuln-fixture@1.0.0: ${GHSA} (critical) Prototype pollution, fixed in 1.0.1. Use a fixed version; run 'gatekeeper explain vuln-fixture@1.0.0' for the advisories`,
+        `[EADVISORY] vuln-fixture@1.0.0: ${GHSA} (critical) Prototype pollution, fixed in 1.0.1. Use a fixed version; run 'gatekeeper explain vuln-fixture@1.0.0' for the advisories; or open ${consolePackageUrl(t.url, 'vuln-fixture', '1.0.0')} to see why and request it`,
       );
       const fix = await t.api('GET', '/decisions/vuln-fixture/1.0.1');
       expect(fix.body.decision.allowed).toBe(true);
@@ -238,8 +239,12 @@ describe('supply-chain rules', () => {
 });
 
 describe('an unreachable advisory source', () => {
-  it('neither lets everything through silently nor blocks everything, and shows in /health', async () => {
-    const upstream = await startFixtureRegistry([{ name: 'offline-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] }]);
+  it('neither lets everything through silently nor blocks everything; shows in /health and the log, and in one short notice per install', async () => {
+    const upstream = await startFixtureRegistry([
+      { name: 'offline-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] },
+      { name: 'offline-other', versions: [{ version: '1.0.0', license: 'MIT' }, { version: '1.1.0', license: 'MIT' }] },
+      { name: 'offline-third', versions: [{ version: '2.0.0', license: 'MIT' }] },
+    ]);
     // The upstream, except that its advisory endpoint is down.
     const proxy = http.createServer((req, res) => {
       if (req.url?.startsWith('/-/npm/v1/security/')) {
@@ -254,14 +259,39 @@ describe('an unreachable advisory source', () => {
       req.pipe(forward);
     });
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
-    const t = await startTestGatekeeper({ upstream: `http://127.0.0.1:${(proxy.address() as { port: number }).port}/` });
+    const t = await startTestGatekeeper({
+      upstream: `http://127.0.0.1:${(proxy.address() as { port: number }).port}/`,
+      // The fixture's tarball URLs name its own origin, behind the proxy.
+      settings: { tarballHosts: [new URL(upstream.url).origin] },
+    });
     try {
       await t.api('PATCH', '/policy', { mode: 'open' });
-      const served = await fetch(new URL('offline-fixture', t.url));
+      // Not a notice about the package: one short notice for the install (npm's session), never one per package.
+      const session = { 'npm-session': 'session-one' };
+      const served = await fetch(new URL('offline-fixture', t.url), { headers: session });
       expect(served.status).toBe(200);
-      expect(served.headers.get('npm-notice')).toContain('advisories for offline-fixture could not be checked recently (the advisory source is unreachable)');
+      expect(served.headers.get('npm-notice')).toBe('gatekeeper: the advisory source is unreachable, so advisories may be out of date; the operator sees it in /-/gatekeeper/v1/health');
+      for (const name of ['offline-other', 'offline-fixture']) {
+        const again = await fetch(new URL(name, t.url), { headers: session });
+        expect([name, again.status, again.headers.get('npm-notice')]).toEqual([name, 200, null]);
+      }
+      const other = await fetch(new URL('offline-other', t.url), { headers: { 'npm-session': 'session-two' } });
+      expect(other.headers.get('npm-notice')).toContain('the advisory source is unreachable');
       const health = await t.api('GET', '/health', undefined, null);
       expect(health.body.advisories).toMatchObject({ ok: false, lastError: expect.stringContaining("the upstream's advisory endpoint answered 503.") });
+      expect(fs.readFileSync(t.logFile, 'utf8')).toContain('advisory source unreachable');
+
+      // Through npm: an install of three packages prints the notice once.
+      const npm = await createNpmEnv(t.url);
+      try {
+        const project = await makeProject(npm.dir, { name: 'offline-install' });
+        const installed = await npm.run(['install', 'offline-third', 'offline-other', 'offline-fixture', '--prefer-online'], { cwd: project });
+        expect(installed.code).toBe(0);
+        expect(installed.output.match(/the advisory source is unreachable/g)).toHaveLength(1);
+        expect(installed.output).not.toContain('could not be checked recently');
+      } finally {
+        await npm.cleanup();
+      }
 
       await t.api('PATCH', '/policy', { advisories: { unavailable: 'block' } });
       const blocked = await fetch(new URL('offline-fixture/-/offline-fixture-1.0.0.tgz', t.url));

@@ -10,7 +10,8 @@ import path from 'node:path';
 import { parseDuration, parseSize } from '../../core/duration';
 import { can } from '../../core/roles';
 import { integrityTag, sendTarballEntry, TarballCache, tarballFile, tarballKey } from './tarball-cache';
-import { abbreviatePackument, hiddenNotice, Packument, representativeDecision, toHeaderValue, warningNotice } from '../../core/packument';
+import { abbreviatePackument, installNotice, Packument, representativeDecision, toHeaderValue, versionWarnings } from '../../core/packument';
+import { addInstallNotices } from './notices';
 import { buildResponse, CachedResponse, cacheKey, storageRevision } from './packument-cache';
 import { Audience, audienceOf, blockMessage, Decision, VersionManifest } from '../../core/policy';
 import { inspectTarball } from '../../core/manifest-compare';
@@ -135,17 +136,26 @@ function sendBytes(req: IncomingMessage, res: ServerResponse, bytes: Buffer): vo
   res.setHeader('content-type', 'application/octet-stream');
   res.setHeader('content-length', bytes.length);
   res.setHeader('etag', integrityTag(bytes));
-  res.setHeader('cache-control', 'no-transform');
+  res.setHeader('cache-control', res.hasHeader('npm-notice') ? 'no-store, no-transform' : 'no-transform');
   res.end(req.method === 'HEAD' ? undefined : bytes);
 }
 
 /** Writes a cached packument response: ETag/304, gzip when the client accepts it, HEAD. */
-export function sendCached(req: IncomingMessage, res: ServerResponse, entry: CachedResponse, actor: Actor, governance: GatekeeperRuntime['governance']): void {
+export function sendCached(
+  req: IncomingMessage,
+  res: ServerResponse,
+  entry: CachedResponse,
+  actor: Actor,
+  governance: GatekeeperRuntime['governance'],
+  runtime?: GatekeeperRuntime,
+): void {
   if (entry.blocked) governance.recordBlocked(actor, entry.blocked as Decision, 'packument');
-  if (entry.warned) governance.recordWarned(actor, entry.warned as Decision[], 'packument');
+  if (entry.warned && entry.warned.length > 0) governance.recordWarned(actor, entry.warned as Decision[], 'packument');
   res.statusCode = entry.status;
   if (entry.statusText) res.statusMessage = entry.statusText;
   for (const [key, value] of Object.entries(entry.headers)) res.setHeader(key, value);
+  // Not part of the cached entry: whether this install was told yet that the advisory source is down.
+  if (entry.status === 200 && runtime) addInstallNotices(runtime, req, res);
   res.setHeader('etag', entry.etag);
   res.setHeader('vary', 'accept, accept-encoding');
   if (entry.status === 200 && req.headers['if-none-match'] === entry.etag) {
@@ -211,7 +221,7 @@ export function createFastPath(runtime: GatekeeperRuntime) {
       const key = cacheKey(name, wantsAbbreviated(req.headers.accept), `http://${req.headers.host ?? ''}`, actor.audience);
       const entry = runtime.packuments.lookup(key, generation, storageRevision(storageDir, name), Date.now(), false);
       if (!entry) return false;
-      sendCached(req, res, entry, { username: actor.username, ip: actor.ip }, runtime.governance);
+      sendCached(req, res, entry, { username: actor.username, ip: actor.ip }, runtime.governance, runtime);
       return true;
     } catch {
       return false;
@@ -261,13 +271,16 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
     const headers: Record<string, string> = {
       'content-type': abbreviated ? `${ABBREVIATED}; charset=utf-8` : 'application/json; charset=utf-8',
     };
-    const notices = [hiddenNotice(name, hidden), warningNotice(name, warned)].filter((n): n is string => n !== undefined);
-    if (notices.length > 0) {
+    // One notice, about what installing the package gets (see installNotice); none otherwise.
+    const notice = installNotice(name, raw, { packument, hidden, warned });
+    if (notice) {
       // npm prints npm-notice only for responses it does not store in its cache.
-      headers['npm-notice'] = toHeaderValue(notices.join(' | '));
+      headers['npm-notice'] = notice;
       headers['cache-control'] = 'no-store';
     }
-    return buildResponse(200, headers, JSON.stringify(abbreviated ? abbreviatePackument(local) : local), { ...meta, warned: warned.map((w) => w.decision) });
+    // An unreachable advisory source is not a warning about a version: not audited per version.
+    const versionWarned = warned.filter((w) => versionWarnings(w.decision).length > 0).map((w) => w.decision);
+    return buildResponse(200, headers, JSON.stringify(abbreviated ? abbreviatePackument(local) : local), { ...meta, warned: versionWarned });
   }
 
   async function servePackument(req: Request, res: Response, name: string, actor: Actor): Promise<void> {
@@ -278,7 +291,7 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
     const generation = governance.cache.current().generation; // EPOLICYUNAVAILABLE when it must not be trusted
     const cached = runtime.packuments.lookup(key, generation, storageRevision(storageDir, name), Date.now());
     const entry = cached ?? (await runtime.packuments.build(key, () => buildPackument(req, name, abbreviated, audience)));
-    sendCached(req, res, entry, actor, governance);
+    sendCached(req, res, entry, actor, governance, runtime);
   }
 
   /** The filtered packument: what a version or dist-tag read may see. */
@@ -326,10 +339,12 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
     const decision = await decideTarball(req, name, version);
     if (!decision) return sendError(res, 'ENOTFOUND', `${name}@${version} is not in this registry or its upstream. Check the version`);
     if (!decision.allowed) return refuse(runtime, res, actor, decision, 'tarball');
-    if (decision.warnings.length > 0) {
+    const warnings = versionWarnings(decision);
+    if (warnings.length > 0) {
       governance.recordWarned(actor, [decision], 'tarball');
-      res.setHeader('npm-notice', toHeaderValue(`gatekeeper: warning: ${decision.warnings.map((w) => w.reason).join('; ')}`));
+      res.setHeader('npm-notice', toHeaderValue(`gatekeeper: warning for ${name}@${version}: ${warnings.join('; ')}`));
     }
+    addInstallNotices(runtime, req, res);
     if (sendStoredTarball(tarballs, storageDir, name, filename, req, res)) return;
     if (runtime.publishing.isPrivate(name)) {
       return sendError(res, 'ENOTFOUND', `${name}@${version} is private and its tarball is not in storage. Publish it again under a new version`);

@@ -153,7 +153,8 @@ export function sendTarballEntry(req: IncomingMessage, res: ServerResponse, entr
   const head = (): void => {
     // A tarball is compressed already, and its bytes must match the integrity: no proxy or
     // compression middleware (Verdaccio's, on the full path) may encode it again.
-    res.setHeader('cache-control', 'no-transform');
+    // A response with a notice must not be stored by npm, or npm does not print the notice.
+    res.setHeader('cache-control', res.hasHeader('npm-notice') ? 'no-store, no-transform' : 'no-transform');
     if (entry.etag) res.setHeader('etag', entry.etag);
     res.setHeader('last-modified', entry.lastModified);
   };

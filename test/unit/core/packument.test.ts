@@ -5,6 +5,8 @@ import {
   hasInstallScript,
   HiddenVersion,
   hiddenNotice,
+  installNotice,
+  isSourceWarning,
   Packument,
   repairDistTags,
   representativeDecision,
@@ -230,6 +232,54 @@ describe('hiddenNotice', () => {
   it('is at most 1024 characters long', () => {
     const list = [hidden('pkg', '1.0.0', 'EBANNED', 'x'.repeat(5000))];
     expect((hiddenNotice('pkg', list) as string).length).toBeLessThanOrEqual(1024);
+  });
+});
+
+describe('installNotice', () => {
+  const warn = (name: string, version: string, reasons: Array<{ rule: string; ruleId: string | null; reason: string }>): HiddenVersion => {
+    const d = decision(name, version, 'ALLOWED');
+    d.warnings = reasons.map((r) => ({ ...r, effect: 'warn' as const }));
+    return { version, decision: d };
+  };
+  const source = { rule: 'advisories', ruleId: 'source', reason: 'advisories for pkg could not be checked recently (the advisory source is unreachable)' };
+  const filter = (p: Packument, blocked: Record<string, DecisionCode>, warned: HiddenVersion[] = []) => {
+    const result = filterPackument(p, (v) => decision(p.name, v, blocked[v] ?? 'ALLOWED'));
+    return { ...result, warned };
+  };
+
+  it('says nothing when latest installs without warnings, however many older versions are hidden', () => {
+    const p = packument('pkg', ['1.0.0', '1.1.0', '2.0.0'], { latest: '2.0.0' });
+    expect(installNotice('pkg', p, filter(p, { '1.0.0': 'EBANNED', '1.1.0': 'ENOTAPPROVED' }))).toBeUndefined();
+    expect(installNotice('pkg', p, filter(p, {}))).toBeUndefined();
+  });
+
+  it('names a blocked latest, why, and what installs instead', () => {
+    const p = packument('pkg', ['1.0.0', '1.1.0', '2.0.0'], { latest: '2.0.0' });
+    const notice = installNotice('pkg', p, filter(p, { '2.0.0': 'EBANNED', '1.0.0': 'EBANNED' })) as string;
+    expect(notice).toBe("gatekeeper: pkg@2.0.0 (latest) is blocked [EBANNED]: pkg@2.0.0 is banned: bad; pkg@1.1.0 installs instead (1 other version hidden). Run 'gatekeeper explain pkg@2.0.0'");
+  });
+
+  it('warns about the version about to be installed only, never about the advisory source', () => {
+    const p = packument('pkg', ['1.0.0', '2.0.0'], { latest: '2.0.0' });
+    const script = { rule: 'scripts', ruleId: 'scripts', reason: 'pkg@2.0.0 runs install scripts' };
+    expect(installNotice('pkg', p, filter(p, {}, [warn('pkg', '2.0.0', [script, source])]))).toBe('gatekeeper: warning for pkg@2.0.0: pkg@2.0.0 runs install scripts');
+    // An older warned version is not what installs; the source alone is not the package's notice.
+    expect(installNotice('pkg', p, filter(p, {}, [warn('pkg', '1.0.0', [script])]))).toBeUndefined();
+    const everyVersion = ['1.0.0', '2.0.0'].map((v) => warn('pkg', v, [source]));
+    expect(installNotice('pkg', p, filter(p, {}, everyVersion))).toBeUndefined();
+  });
+
+  it('recognises the source warning', () => {
+    expect(isSourceWarning(source)).toBe(true);
+    expect(isSourceWarning({ rule: 'advisories', ruleId: 'GHSA-x' })).toBe(false);
+  });
+
+  it('is printable ASCII, at most 1024 characters', () => {
+    const p = packument('pkg', ['1.0.0', '2.0.0'], { latest: '2.0.0' });
+    const result = filterPackument(p, (v) => decision('pkg', v, v === '2.0.0' ? 'EBANNED' : 'ALLOWED', v === '2.0.0' ? `pkg@2.0.0 is banned: vol\u00e9 ${'x'.repeat(3000)}` : undefined));
+    const notice = installNotice('pkg', p, result) as string;
+    expect(notice).toMatch(/^[\x20-\x7e]+$/);
+    expect(notice.length).toBeLessThanOrEqual(1024);
   });
 });
 
