@@ -368,17 +368,29 @@ async function main() {
     const bannedBy = {};
     for (const b of bans) (bannedBy[b.name] = bannedBy[b.name] || []).push(b.range);
 
+    // The token cases: a developer on the gatekeeper (its own login), a user registered on plain
+    // Verdaccio (a JWT, see lib/plain-verdaccio.js). The in-memory server ignores the header.
+    const readerPassword = `bench-${crypto.randomBytes(9).toString('hex')}`;
+    const tokens = {
+      gatekeeper: await G.developerToken(gk.url, token, 'bench-dev', readerPassword),
+      plain: await G.login(plain.info.url, readerPassword, 'bench-dev'),
+    };
+    results.tokens = 'gatekeeper: a developer\'s token from npm login; plain Verdaccio: a JWT API token of a registered user; in-memory: the same header (ignored)';
+    const headersFor = (c, server) => (c.token && tokens[server] ? { ...c.headers, authorization: `Bearer ${tokens[server]}` } : c.headers);
+
     // 5. cases, warm-up, capture of the gatekeeper's bytes, verification
     const cases = [];
+    // Every case twice in a row: anonymous, then with `authorization: Bearer <token>`.
+    const withToken = (c) => [c, { ...c, id: `${c.id}-token`, label: `${c.label}, token`, token: true, anonymousId: c.id }];
     for (const sz of ['small', 'medium', 'large', 'huge']) {
       for (const variant of ['full', 'abbreviated']) {
         const p = meta.profiles[sz];
-        cases.push({ id: `packument-${sz}-${variant}`, label: `packument ${sz} ${variant}`, path: `/${p.name}`, headers: H.NPM_HEADERS[variant], variant, pkg: p.name, size: sz });
+        cases.push(...withToken({ id: `packument-${sz}-${variant}`, label: `packument ${sz} ${variant}`, path: `/${p.name}`, headers: H.NPM_HEADERS[variant], variant, pkg: p.name, size: sz }));
       }
     }
     for (const k of ['small', 'large']) {
       const t = meta.tarballs[k];
-      cases.push({ id: `tarball-${k}`, label: `tarball ${k} (${size(t.bytes)})`, path: t.path, headers: H.NPM_HEADERS.tarball, variant: 'any', pkg: t.name, tarballBytes: t.bytes });
+      cases.push(...withToken({ id: `tarball-${k}`, label: `tarball ${k} (${size(t.bytes)})`, path: t.path, headers: H.NPM_HEADERS.tarball, variant: 'any', pkg: t.name, tarballBytes: t.bytes }));
     }
     const selected = cases.filter((c) => wanted(c.id));
     const memDir = mkdir(path.join(tmp, 'memory-data'));
@@ -402,7 +414,7 @@ async function main() {
         const times = [];
         let last;
         for (let i = 0; i < 3; i++) {
-          last = await H.request(url, { headers: c.headers });
+          last = await H.request(url, { headers: headersFor(c, server) });
           times.push(last.ms);
           if (last.status !== 200) break;
         }
@@ -413,8 +425,9 @@ async function main() {
         c.warm[server] = { singleMs: Math.min(...times.slice(1)), wireBytes: last.body.length, contentType: last.headers['content-type'], contentEncoding: last.headers['content-encoding'] || null, res: last };
       }
       const gkWarm = c.warm.gatekeeper;
-      if (gkWarm) capture(c.path, c.variant, gkWarm.res);
-      else c.servers.memory = { error: 'nothing to replay: the gatekeeper did not answer 200' };
+      // A token case replays the bytes captured for its anonymous case (the same path and form).
+      if (!gkWarm) c.servers.memory = { error: 'nothing to replay: the gatekeeper did not answer 200' };
+      else if (!c.token) capture(c.path, c.variant, gkWarm.res);
       log(`warmed ${c.id}: ${['gatekeeper', 'plain'].map((s) => (c.warm[s] ? `${s} ${c.warm[s].singleMs.toFixed(1)} ms ${size(c.warm[s].wireBytes)}` : `${s} ${c.servers[s].error}`)).join(', ')}`);
 
       // Abbreviated must be abbreviated, and the gate must really have removed the banned versions.
@@ -459,10 +472,14 @@ async function main() {
       const times = [];
       let last;
       for (let i = 0; i < 3; i++) {
-        last = await H.request(url, { headers: c.headers });
+        last = await H.request(url, { headers: headersFor(c, 'memory') });
         times.push(last.ms);
       }
       const captured = memIndex.find((e) => e.path === c.path && e.variant === c.variant);
+      if (!captured) {
+        c.servers.memory = { error: 'nothing to replay: its anonymous case was not captured' };
+        continue;
+      }
       const same = last.status === captured.status && last.body.equals(fs.readFileSync(path.join(memDir, captured.file)));
       results.verification.push({ ok: same, what: `in-memory server replays the gatekeeper's bytes for ${c.id}` });
       if (!same) c.servers.memory = { error: `replay mismatch (HTTP ${last.status})` };
@@ -494,7 +511,7 @@ async function main() {
           try {
             // One request right before the run: the server's caches (and its uplink, when its
             // maxage has passed) are fresh when the window opens. It is recorded, not hidden.
-            const touch = await H.request(url, { headers: c.headers });
+            const touch = await H.request(url, { headers: headersFor(c, server) });
             const upTouch = await upstreamStats(upstreamUrl);
             const touchUpstream = upTouch.packuments + upTouch.tarballs - (up0.packuments + up0.tarballs);
             if (touch.status !== 200) throw Object.assign(new Error(`HTTP ${touch.status} right before the run`), { touchStatus: touch.status });
@@ -504,7 +521,7 @@ async function main() {
                   `${touchUpstream > 0 ? ` and made ${touchUpstream} upstream request(s) (uplink maxage passed)` : ''}; not part of the measured window.`,
               );
             }
-            r = await loadRun({ url, connections: SETTINGS.connections, ...loadOptions(plan[server]), timeout: 600, headers: c.headers });
+            r = await loadRun({ url, connections: SETTINGS.connections, ...loadOptions(plan[server]), timeout: 600, headers: headersFor(c, server) });
             r.touchMs = touch.ms;
             r.touchUpstreamRequests = touchUpstream;
             const up1 = await upstreamStats(upstreamUrl);
@@ -545,7 +562,7 @@ async function main() {
           upstreamRequests: s.runs.reduce((a, r) => a + r.upstreamRequests, 0),
           maxForeignCpuPct: Math.max(...s.runs.map((r) => r.foreignCpuPct)),
         });
-        if (errors.length) s.error = `${errors.join(' | ')} (${await sampleErrorBody(`${servers[server].url.replace(/\/$/, '')}${c.path}`, { headers: c.headers })})`;
+        if (errors.length) s.error = `${errors.join(' | ')} (${await sampleErrorBody(`${servers[server].url.replace(/\/$/, '')}${c.path}`, { headers: headersFor(c, server) })})`;
         if (s.upstreamRequests > 0) results.notes.push(`${c.id}: ${server} made ${s.upstreamRequests} upstream request(s) during its runs (uplink revalidation), included in its numbers.`);
       }
       if (c.size === 'huge') {
@@ -554,7 +571,7 @@ async function main() {
           if (s && s.rss && s.rss.length) results.hugeRss.push({ case: c.id, label: c.label, server, beforeTreeKb: s.beforeTreeKb, peakTreeKb: s.peakTreeKb, beforeMainKb: s.beforeMainKb, peakMainKb: s.peakMainKb });
         }
       }
-      results.cases.push({ id: c.id, label: c.label, servers: c.servers, plan, warm: c.warm });
+      results.cases.push({ id: c.id, label: c.label, token: !!c.token, anonymousId: c.anonymousId, kind: c.size ? 'packument' : 'tarball', servers: c.servers, plan, warm: c.warm });
     }
     const foreign = results.cases.flatMap((c) =>
       SERVERS.flatMap((server) => ((c.servers[server] && c.servers[server].runs) || []).map((r, i) => ({ what: `${c.id} ${server} round ${i + 1}`, pct: r.foreignCpuPct }))),
@@ -622,8 +639,8 @@ async function npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl, 
   const out = {
     description:
       `A project depending on ${depNames.length} packages (bench-dep-*, a few dependencies among themselves). Per registry, with an isolated npm cache and user config: ` +
-      '`npm install --package-lock-only` once (the proxies fetch every packument from the upstream for the first time), one warm-up `npm ci --prefer-offline --no-audit --no-fund` ' +
-      `(fills npm's cache and the proxies' tarball storage), then ${SETTINGS.npmRuns} timed \`npm ci --prefer-offline --no-audit --no-fund\` runs with the warm npm cache. ` +
+      '`npm install --package-lock-only` once (the proxies fetch every packument from the upstream for the first time), then `npm ci --no-audit --no-fund` with an empty npm cache ' +
+      `(cold: every tarball is fetched through the proxy, which fetches it from the upstream for the first time), then ${SETTINGS.npmRuns} timed \`npm ci --prefer-offline --no-audit --no-fund\` runs with the warm npm cache. ` +
       'Wall time of the npm process; lower is better, so here gk/plain and gk/in-mem are ratios of times (above 1: the gatekeeper is slower). ' +
       'The in-memory server serves the packuments and tarballs the gatekeeper served (fetched with its own Host, so tarball URLs point at it). ' +
       "'requests the server saw' is counted by the in-memory server only.",
@@ -633,6 +650,7 @@ async function npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl, 
   const projects = {};
   for (const server of ['gatekeeper', 'plain']) projects[server] = NPM.setupProject(mkdir(path.join(tmp, 'npm', server)), servers[server].url, dependencies);
   const lockStep = { id: 'lockfile', label: `npm install --package-lock-only (${depNames.length} packages, cold proxy)`, servers: {} };
+  const coldStep = { id: 'cold-ci', label: `npm ci, empty npm cache, cold proxy tarballs (${depNames.length} packages)`, servers: {} };
   const ciWarm = {};
   const measureNpm = async (server, fn) => {
     await settle(servers, upstreamPid);
@@ -669,8 +687,8 @@ async function npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl, 
     else if (!fs.existsSync(path.join(projects[server].appDir, 'package-lock.json'))) r.error = 'no package-lock.json was written';
     lockStep.servers[server] = stepResult({}, [r]);
   };
-  const ci = async (server) => {
-    const r = await measureNpm(server, () => NPM.ci(projects[server]));
+  const ci = async (server, cold = false) => {
+    const r = await measureNpm(server, () => (cold ? NPM.coldCi(projects[server]) : NPM.ci(projects[server])));
     if (r.code !== 0) r.error = NPM.failure(r);
     else {
       const n = NPM.installedCount(projects[server], 'bench-dep-');
@@ -683,8 +701,9 @@ async function npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl, 
   await lockfile('plain');
   for (const server of ['gatekeeper', 'plain']) {
     if (lockStep.servers[server].error) continue;
-    log(`npm: warm-up npm ci against ${server}`);
-    ciWarm[server] = await ci(server);
+    log(`npm: cold npm ci against ${server}`);
+    ciWarm[server] = await ci(server, true);
+    coldStep.servers[server] = stepResult({}, [ciWarm[server]]);
   }
 
   // The in-memory server gets the gatekeeper's answers for every dependency.
@@ -715,12 +734,13 @@ async function npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl, 
       projects.memory = NPM.setupProject(mkdir(path.join(tmp, 'npm', 'memory')), servers.memory.url, dependencies);
       await lockfile('memory');
       if (!lockStep.servers.memory.error) {
-        log('npm: warm-up npm ci against memory');
-        ciWarm.memory = await ci('memory');
+        log('npm: cold npm ci against memory');
+        ciWarm.memory = await ci('memory', true);
+        coldStep.servers.memory = stepResult({}, [ciWarm.memory]);
       }
     }
   }
-  out.steps.push(lockStep);
+  out.steps.push(lockStep, coldStep);
 
   const ciStep = { id: 'ci', label: `npm ci, warm npm cache (${depNames.length} packages)`, servers: {} };
   const runsBy = {};
@@ -730,7 +750,7 @@ async function npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl, 
       continue;
     }
     if (ciWarm[server] && ciWarm[server].error) {
-      ciStep.servers[server] = { error: `warm-up: ${ciWarm[server].error}`, runs: [] };
+      ciStep.servers[server] = { error: `cold npm ci: ${ciWarm[server].error}`, runs: [] };
       continue;
     }
     runsBy[server] = [];

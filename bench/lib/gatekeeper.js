@@ -63,15 +63,23 @@ async function startGatekeeper({ dataDir, upstream, databaseUrl, logFile, cpu, l
   return { url: started.info.url, readyVia: started.info.via, pid: started.pid, entry: started.entry, adminPassword };
 }
 
-async function login(url, password) {
-  const res = await request(new URL('-/user/org.couchdb.user:admin', url).href, {
+/** npm's couch login (or adduser, where the registry allows registration): the token. */
+async function login(url, password, username = 'admin') {
+  const res = await request(new URL(`-/user/org.couchdb.user:${username}`, url).href, {
     method: 'PUT',
     headers: { 'content-type': 'application/json', accept: 'application/json' },
-    body: { _id: 'org.couchdb.user:admin', name: 'admin', password, type: 'user', roles: [] },
+    body: { _id: `org.couchdb.user:${username}`, name: username, password, email: `${username}@example.invalid`, type: 'user', roles: [] },
   });
   const body = JSON.parse(res.body.toString('utf8') || '{}');
-  if (res.status !== 201 || !body.token) throw new Error(`admin login failed: HTTP ${res.status} ${res.body.toString('utf8').slice(0, 300)}`);
+  if (res.status !== 201 || !body.token) throw new Error(`login as ${username} failed: HTTP ${res.status} ${res.body.toString('utf8').slice(0, 300)}`);
   return body.token;
+}
+
+/** A developer (may install) on the gatekeeper, through the admin API; resolves its token. */
+async function developerToken(url, adminToken, username, password) {
+  const res = await adminClient(url, adminToken)('POST', '/users', { username, password, role: 'developer' });
+  if (res.status !== 201) throw new Error(`POST /users ${username}: HTTP ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
+  return login(url, password, username);
 }
 
 const COMMON_LICENSES = ['MIT', 'ISC', 'Apache-2.0', 'BSD-2-Clause', 'BSD-3-Clause', '0BSD', 'BlueOak-1.0.0', 'CC0-1.0', 'Unlicense', 'Python-2.0', 'MPL-2.0'];
@@ -115,4 +123,4 @@ async function configurePolicy(url, token, { benchNames, extraApprovals, bans })
   return summary;
 }
 
-module.exports = { startGatekeeper, login, configurePolicy, cleanEnv, ROOT };
+module.exports = { startGatekeeper, login, developerToken, configurePolicy, cleanEnv, ROOT };

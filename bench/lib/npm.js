@@ -35,6 +35,14 @@ async function npm(project, args) {
 const lockfileOnly = (project) => npm(project, ['install', '--package-lock-only', '--no-audit', '--no-fund']);
 const ci = (project) => npm(project, ['ci', '--prefer-offline', '--no-audit', '--no-fund']);
 
+/** `npm ci` with an empty npm cache: every tarball is requested from the registry. */
+async function coldCi(project) {
+  const cache = path.join(project.dir, 'cache');
+  fs.rmSync(cache, { recursive: true, force: true });
+  fs.mkdirSync(cache, { recursive: true });
+  return npm(project, ['ci', '--no-audit', '--no-fund']);
+}
+
 /** How many of the expected packages are installed in node_modules. */
 function installedCount(project, prefix) {
   try {
@@ -49,4 +57,4 @@ function failure(r) {
   return `${r.command} exited ${r.code}: ${tail}`;
 }
 
-module.exports = { setupProject, lockfileOnly, ci, installedCount, failure };
+module.exports = { setupProject, lockfileOnly, ci, coldCi, installedCount, failure };

@@ -21,7 +21,11 @@ async function main() {
     configPath: path.join(dir, 'config.yaml'),
     self_path: path.join(dir, 'config.yaml'),
     storage: path.join(dir, 'storage'),
-    auth: { htpasswd: { file: path.join(dir, 'htpasswd'), max_users: -1 } },
+    // Registration open (the harness creates one user for the token cases); API tokens are
+    // JWTs, Verdaccio's recommended setting: verifying one is an HMAC, while a legacy token
+    // re-runs the htpasswd password check (bcrypt) on every request.
+    auth: { htpasswd: { file: path.join(dir, 'htpasswd'), max_users: 100 } },
+    security: { api: { legacy: false, jwt: { sign: { expiresIn: '7d' } } }, web: { sign: { expiresIn: '7d' } } },
     uplinks: { upstream: { url: upstream, maxage: '60m' } },
     packages: { '@*/*': { ...access }, '**': { ...access } },
     web: { enable: false },

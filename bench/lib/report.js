@@ -15,10 +15,18 @@ function rssCell(agg) {
   return agg.peakTreeKb !== agg.peakMainKb ? `${mb(agg.peakTreeKb)} (node ${mb(agg.peakMainKb)})` : mb(agg.peakTreeKb);
 }
 
+const ok = (s) => s && !s.error;
+
+/** The gatekeeper's anonymous result for a token case. */
+function anonymousOf(results, c) {
+  const anon = c.anonymousId && results.cases.find((x) => x.id === c.anonymousId);
+  return anon ? anon.servers.gatekeeper : undefined;
+}
+
 function throughputTable(results) {
   const lines = [
-    '| case | server | req/s | spread | p50 ms | p99 ms | peak RSS MB | response | n | measured s | gk/plain | gk/in-mem |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| case | server | req/s | spread | p50 ms | p99 ms | peak RSS MB | response | n | measured s | gk/plain | gk/in-mem | RSS gk/plain | token/anon |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const c of results.cases) {
     const gk = c.servers.gatekeeper;
@@ -27,25 +35,76 @@ function throughputTable(results) {
       if (!s) continue;
       const first = server === 'gatekeeper' ? c.label : '';
       if (s.error) {
-        lines.push(`| ${first} | ${SERVER_LABEL[server]} | **ERROR** | | | | ${rssCell(s)} | | | | ${s.error.replace(/\|/g, '\\|').replace(/\n/g, ' ')} | |`);
+        lines.push(`| ${first} | ${SERVER_LABEL[server]} | **ERROR** | | | | ${rssCell(s)} | | | | ${s.error.replace(/\|/g, '\\|').replace(/\n/g, ' ')} | | | |`);
         continue;
       }
       const isGk = server === 'gatekeeper';
       const plain = c.servers.plain;
       const mem = c.servers.memory;
+      const anon = isGk && c.token ? anonymousOf(results, c) : undefined;
       lines.push(
         `| ${first} | ${SERVER_LABEL[server]} | ${num(s.reqPerSec)} | ${s.rounds > 1 ? `±${fmt(s.spreadPct, 0)}%` : '—'} | ${ms(s.p50)} | ${ms(s.p99)} | ${rssCell(s)} | ${s.wireBytes !== undefined ? size(s.wireBytes) : '—'} | ${fmt(s.completed)} | ${s.windows} | ` +
-          `${isGk && !gk.error && plain && !plain.error ? ratio(gk.reqPerSec, plain.reqPerSec) : ''} | ${isGk && !gk.error && mem && !mem.error ? ratio(gk.reqPerSec, mem.reqPerSec) : ''} |`,
+          `${isGk && ok(gk) && ok(plain) ? ratio(gk.reqPerSec, plain.reqPerSec) : ''} | ${isGk && ok(gk) && ok(mem) ? ratio(gk.reqPerSec, mem.reqPerSec) : ''} | ` +
+          `${isGk && ok(gk) && ok(plain) ? ratio(gk.peakTreeKb, plain.peakTreeKb) : ''} | ${ok(anon) && ok(gk) ? ratio(anon.reqPerSec, gk.reqPerSec) : ''} |`,
       );
     }
   }
   return lines.join('\n');
 }
 
+/**
+ * The targets of issue 13, each checked against this run's figures: met, missed (naming the
+ * cases), or not measured.
+ */
+function targets(results) {
+  const rows = [];
+  const verdict = (checks) => {
+    const measured = checks.filter((x) => x.value !== undefined && Number.isFinite(x.value));
+    if (measured.length === 0) return 'not measured in this run';
+    const missed = measured.filter((x) => !x.met);
+    const range = measured.map((x) => x.value);
+    const span = `${Math.min(...range).toFixed(2)} to ${Math.max(...range).toFixed(2)}`;
+    return missed.length === 0
+      ? `**met** (${measured.length} case${measured.length > 1 ? 's' : ''}; ${span})`
+      : `**missed** in ${missed.map((x) => `${x.what} (${x.value.toFixed(2)})`).join(', ')}; met in ${measured.length - missed.length} of ${measured.length}`;
+  };
+  const gkPlain = (c) => (ok(c.servers.gatekeeper) && ok(c.servers.plain) ? c.servers.gatekeeper.reqPerSec / c.servers.plain.reqPerSec : undefined);
+  const gkMem = (c) => (ok(c.servers.gatekeeper) && ok(c.servers.memory) ? c.servers.gatekeeper.reqPerSec / c.servers.memory.reqPerSec : undefined);
+  const packuments = results.cases.filter((c) => c.kind === 'packument');
+  const tarballs = results.cases.filter((c) => c.kind === 'tarball');
+  rows.push(['warm packument GETs, anonymous and with a token, every size: ≥ 30× plain Verdaccio (req/s ratio)', verdict(packuments.map((c) => ({ what: c.id, value: gkPlain(c), met: gkPlain(c) >= 30 })))]);
+  const tokenRatio = (c) => {
+    const anon = anonymousOf(results, c);
+    return ok(anon) && ok(c.servers.gatekeeper) ? anon.reqPerSec / c.servers.gatekeeper.reqPerSec : undefined;
+  };
+  rows.push([
+    'token reads within 1.5× of anonymous reads (anonymous req/s ÷ token req/s, gatekeeper)',
+    verdict(results.cases.filter((c) => c.token).map((c) => ({ what: c.id, value: tokenRatio(c), met: tokenRatio(c) <= 1.5 }))),
+  ]);
+  rows.push(['tarballs, anonymous and with a token: ≥ 5× plain Verdaccio', verdict(tarballs.map((c) => ({ what: c.id, value: gkPlain(c), met: gkPlain(c) >= 5 })))]);
+  rows.push(['tarballs, anonymous and with a token: ≥ 0.3× the in-memory limit', verdict(tarballs.map((c) => ({ what: c.id, value: gkMem(c), met: gkMem(c) >= 0.3 })))]);
+  const step = (id) => results.npm && results.npm.steps.find((x) => x.id === id);
+  const wall = (id) => {
+    const st = step(id);
+    return st && ok(st.servers.gatekeeper) && ok(st.servers.plain) ? st.servers.gatekeeper.meanSeconds / st.servers.plain.meanSeconds : undefined;
+  };
+  rows.push(['cold `npm install --package-lock-only` of 1,000 packages: ≤ 1.0× plain Verdaccio\'s wall time', verdict([{ what: 'lockfile', value: wall('lockfile'), met: wall('lockfile') <= 1.0 }])]);
+  rows.push(['cold-cache `npm ci`: ≤ 1.0× plain Verdaccio\'s wall time', verdict([{ what: 'cold npm ci', value: wall('cold-ci'), met: wall('cold-ci') <= 1.0 }])]);
+  const rss = [
+    ...results.cases.map((c) => ({ what: c.id, gk: c.servers.gatekeeper, plain: c.servers.plain })),
+    ...((results.npm && results.npm.steps) || []).map((st) => ({ what: st.id, gk: st.servers.gatekeeper, plain: st.servers.plain })),
+  ].map((x) => {
+    const value = x.gk && x.plain && x.gk.peakTreeKb && x.plain.peakTreeKb ? x.gk.peakTreeKb / x.plain.peakTreeKb : undefined;
+    return { what: x.what, value, met: value <= 1.0 };
+  });
+  rows.push(['peak RSS no higher than plain Verdaccio\'s on the same run (gatekeeper ÷ plain, per case)', verdict(rss)]);
+  return ['| target | result |', '| --- | --- |', ...rows.map(([t, r]) => `| ${t} | ${r} |`)].join('\n');
+}
+
 function npmTable(npm) {
   const lines = [
-    '| step | server | wall s (mean) | runs (s) | peak RSS MB | requests the server saw | gk/plain | gk/in-mem |',
-    '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: |',
+    '| step | server | wall s (mean) | runs (s) | peak RSS MB | requests the server saw | gk/plain | gk/in-mem | RSS gk/plain |',
+    '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const step of npm.steps) {
     const gk = step.servers.gatekeeper;
@@ -54,7 +113,7 @@ function npmTable(npm) {
       if (!s) continue;
       const first = server === 'gatekeeper' ? step.label : '';
       if (s.error) {
-        lines.push(`| ${first} | ${SERVER_LABEL[server]} | **ERROR** | ${s.error.replace(/\|/g, '\\|').replace(/\n/g, ' ').slice(0, 400)} | ${rssCell(s)} | | | |`);
+        lines.push(`| ${first} | ${SERVER_LABEL[server]} | **ERROR** | ${s.error.replace(/\|/g, '\\|').replace(/\n/g, ' ').slice(0, 400)} | ${rssCell(s)} | | | | |`);
         continue;
       }
       const isGk = server === 'gatekeeper';
@@ -63,7 +122,8 @@ function npmTable(npm) {
       // For wall times, lower is better: the ratio is gatekeeper time / other time.
       lines.push(
         `| ${first} | ${SERVER_LABEL[server]} | ${fmt(s.meanSeconds, 2)} | ${s.runs.map((r) => fmt(r, 2)).join(', ')} | ${rssCell(s)} | ${s.requestsSeen === undefined ? '—' : fmt(s.requestsSeen)} | ` +
-          `${isGk && !gk.error && plain && !plain.error ? ratio(gk.meanSeconds, plain.meanSeconds) : ''} | ${isGk && !gk.error && mem && !mem.error ? ratio(gk.meanSeconds, mem.meanSeconds) : ''} |`,
+          `${isGk && !gk.error && plain && !plain.error ? ratio(gk.meanSeconds, plain.meanSeconds) : ''} | ${isGk && !gk.error && mem && !mem.error ? ratio(gk.meanSeconds, mem.meanSeconds) : ''} | ` +
+          `${isGk && gk.peakTreeKb && plain && plain.peakTreeKb ? ratio(gk.peakTreeKb, plain.peakTreeKb) : ''} |`,
       );
     }
   }
@@ -99,11 +159,15 @@ function render(results) {
     out.push('## ABORTED', '', 'The run stopped early; the tables hold what was measured until then.', '', '```', results.aborted.error.split('\n').slice(0, 6).join('\n'), '```', '');
     for (const d of results.aborted.dead) out.push(`${d.name} exited (${d.exit}); its last output:`, '', '```', ...d.tail.map((l) => l.slice(0, 400)), '```', '');
   }
+  out.push('## Targets', '');
+  out.push(targets(results), '');
   out.push('## Packuments and tarballs', '');
   out.push(
     'req/s: responses completed in the measurement window / window length (cycles mode: all responses / time until the last), mean over rounds; spread: (max−min)/mean over rounds; p50/p99: exact, over all responses in the window, mean over rounds; ' +
       'peak RSS: VmRSS of the server process and its children, sampled every 100 ms during the case (in parentheses: the node process alone); response: bytes on the wire (gzip where the server compressed); ' +
-      'n: responses measured; gk/plain and gk/in-mem: ratio of req/s (above 1: the gatekeeper is faster).',
+      'n: responses measured; gk/plain and gk/in-mem: ratio of req/s (above 1: the gatekeeper is faster; gk/in-mem is the distance from the in-memory limit); ' +
+      'RSS gk/plain: peak RSS of the gatekeeper ÷ plain Verdaccio\'s in that case (below 1: less memory); token/anon: the gatekeeper\'s anonymous req/s ÷ its req/s with the token (1: a token costs nothing). ' +
+      `Token cases send \`authorization: Bearer <token>\` (${results.tokens || 'see bench/README.md'}).`,
     '',
   );
   out.push(throughputTable(results), '');

@@ -8,11 +8,21 @@ import { isLegacyVersion, isNamedVersion, isSemverVersion, MAX_VERSION_LENGTH } 
  * SQL or a cache key.
  */
 
+/** Names found valid before: every registry request checks its package name (hot path). */
+const VALID_NAMES = new Set<string>();
+const VALID_NAMES_MAX = 50_000;
+
 export function isValidPackageName(name: string): boolean {
   if (typeof name !== 'string' || name.length === 0 || name.length > 214) return false;
+  if (VALID_NAMES.has(name)) return true;
   // Old-package rules allow '*', but a name with one is always a mistaken wildcard here.
   if (name.includes('*')) return false;
-  return validateName(name).validForOldPackages;
+  const valid = validateName(name).validForOldPackages;
+  if (valid) {
+    if (VALID_NAMES.size >= VALID_NAMES_MAX) VALID_NAMES.clear();
+    VALID_NAMES.add(name);
+  }
+  return valid;
 }
 
 export function assertPackageName(name: unknown): string {
