@@ -13,6 +13,7 @@ import type { Token } from '../db/repositories/tokens';
 import type { User } from '../db/repositories/users';
 import type { Approval, Ban, Exemption, Waiver } from '../core/policy';
 import type { PublishRule } from '../core/publish';
+import type { CataloguePackage } from '../services/catalogue';
 import type { LicensePolicyView } from '../services/licenses';
 import type { Page } from '../db/pagination';
 import type { HealthReport } from '../server/runtime';
@@ -84,6 +85,7 @@ export const api = {
   signIn: (username: string, password: string) => call<SessionView>('POST', '/session', { username, password }),
   signOut: () => call<{ signedOut: boolean }>('DELETE', '/session'),
   health: () => call<Json<HealthReport> | { ok: boolean }>('GET', '/health'),
+  catalogue: (q: string, cursor?: string) => call<Json<{ items: CataloguePackage[]; nextCursor: string | null }>>('GET', `/packages${q ? `?${new URLSearchParams({ q, ...(cursor ? { cursor } : {}) })}` : ''}`),
   pkg: (name: string) => call<PackageView>('GET', `/packages/${seg(name)}`),
   explain: (name: string, version: string) => call<ExplanationJson>('GET', `/decisions/${seg(name)}/${seg(version)}`),
   usage: (spec: string) => call<unknown>('GET', `/usage/${seg(spec)}`),

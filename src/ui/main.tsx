@@ -1,5 +1,5 @@
 import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, SessionView, setCsrf } from './api';
 import { href, Link, navigate, useLocation } from './router';
 import { AdminPage, AuditPage, OverviewPage, PackagePage, PackageSearchPage, PolicyPage, RequestPage, RequestsPage, SignInPage, TokensPage } from './pages';
@@ -35,6 +35,13 @@ function App() {
 
   // A page's title names it, for screen readers and browser history alike.
   const page = loc.segments[0] ?? '';
+  // After moving to another page, the keyboard and screen readers start at its content.
+  const shown = useRef<string | undefined>(undefined);
+  const where = loc.segments.join('/');
+  useEffect(() => {
+    if (shown.current !== undefined && shown.current !== where) document.getElementById('main')?.focus();
+    shown.current = where;
+  }, [where]);
   useEffect(() => {
     const label = NAV.find((n) => n.path === `/${page}`)?.label ?? (page === 'signin' ? 'Sign in' : 'Overview');
     document.title = `${label} · npm-gatekeeper`;

@@ -198,21 +198,55 @@ function BlockedChart({ entries, since }: { entries: AuditJson[]; since: string 
 
 export function PackageSearchPage({ query }: { query: string }) {
   const [name, setName] = useState(query);
+  const found = useLoad(() => api.catalogue(query), [query]);
   return (
     <section>
       <h1>Packages</h1>
       <form
         role="search"
+        aria-label="Packages"
         onSubmit={(e) => {
           e.preventDefault();
-          if (name.trim()) navigate(pkgHref(name.trim()));
+          navigate(href(`/packages${name.trim() ? `?q=${encodeURIComponent(name.trim())}` : ''}`));
         }}
       >
-        <Field id="package-name" label="Package name">
-          <input id="package-name" value={name} onInput={(e) => setName(e.currentTarget.value)} placeholder="e.g. left-pad or @scope/name" />
+        <Field id="package-name" label="Package name" hint="Known packages whose name contains the text are listed; any exact name opens its page.">
+          <input id="package-name" aria-describedby="package-name-hint" value={name} onInput={(e) => setName(e.currentTarget.value)} placeholder="e.g. left-pad or @scope/name" />
         </Field>
-        <button type="submit">Open</button>
+        <div class="buttons">
+          <button type="submit">Search</button>
+          <button type="button" disabled={!name.trim()} onClick={() => navigate(pkgHref(name.trim()))}>
+            Open this exact name
+          </button>
+        </div>
       </form>
+      <Failure error={found.error} />
+      {found.data && (
+        <table>
+          <caption>{query ? `Known packages containing “${query}”` : 'Known packages'}</caption>
+          <thead>
+            <tr>
+              <th scope="col">Package</th>
+              <th scope="col">Newest allowed</th>
+              <th scope="col">License</th>
+              <th scope="col">Origin</th>
+            </tr>
+          </thead>
+          <tbody>
+            {found.data.items.map((p) => (
+              <tr key={p.name}>
+                <td>
+                  <Link to={pkgHref(p.name)}>{p.name}</Link>
+                </td>
+                <td>{p.newestAllowed ?? 'none'}</td>
+                <td>{p.license ?? ''}</td>
+                <td>{p.private ? 'private' : 'upstream'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {found.data && found.data.items.length === 0 && <p>No known package matches. Open the exact name to fetch it from the upstream.</p>}
     </section>
   );
 }
@@ -261,6 +295,7 @@ export function PackagePage({ name, version, session }: { name: string; version?
                 <th scope="col">License</th>
                 <th scope="col">Install scripts</th>
                 <th scope="col">Advisories</th>
+                <th scope="col">Origin</th>
                 <th scope="col">Decision</th>
                 <th scope="col">Reason</th>
                 <th scope="col">
@@ -276,6 +311,7 @@ export function PackagePage({ name, version, session }: { name: string; version?
                   <td>{v.license}</td>
                   <td>{v.installScripts.length ? v.installScripts.join(', ') : 'none'}</td>
                   <td>{v.advisories.length ? v.advisories.join('; ') : 'none'}</td>
+                  <td>{v.origin}</td>
                   <td>
                     <Status allowed={v.allowed} code={v.code} />
                   </td>

@@ -22,6 +22,44 @@ async function expectEventually(check: () => Promise<boolean>, what = 'the expec
   throw new Error(`never reached ${what}`);
 }
 
+/**
+ * Runs in the page: every form control has a label, every button a name, and all text a
+ * contrast of at least 4.5:1 against its background (WCAG AA).
+ */
+const ACCESSIBILITY_CHECK = `(() => {
+  const problems = [];
+  const describe = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + ' "' + (el.textContent || '').trim().slice(0, 30) + '"';
+  for (const el of document.querySelectorAll('input, select, textarea')) {
+    if (el.type === 'hidden') continue;
+    if (!(el.labels && el.labels.length > 0) && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby')) problems.push('unlabelled ' + describe(el));
+  }
+  for (const el of document.querySelectorAll('button, a[href]')) {
+    if (!(el.textContent || '').trim() && !el.getAttribute('aria-label')) problems.push('nameless ' + describe(el));
+  }
+  const rgb = (c) => (c.match(/[0-9.]+/g) || []).map(Number);
+  const channel = (v) => ((v /= 255) <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4));
+  const luminance = (c) => 0.2126 * channel(c[0]) + 0.7152 * channel(c[1]) + 0.0722 * channel(c[2]);
+  const background = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  for (const el of document.querySelectorAll('body *')) {
+    if (el.closest('svg') || el.classList.contains('sr-only') || el.classList.contains('skip')) continue;
+    const hasText = Array.from(el.childNodes).some((n) => n.nodeType === 3 && (n.textContent || '').trim() !== '');
+    if (!hasText) continue;
+    const style = getComputedStyle(el);
+    if (style.visibility === 'hidden' || style.display === 'none') continue;
+    const fg = luminance(rgb(style.color));
+    const bg = luminance(background(el));
+    const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+    if (ratio < 4.5) problems.push('contrast ' + ratio.toFixed(2) + ' ' + describe(el));
+  }
+  return problems;
+})()`;
+
 const ARTIFACTS = path.resolve(__dirname, '../../test-artifacts/ui');
 const UI = '-/gatekeeper/ui/';
 
@@ -38,7 +76,9 @@ describe('the web console in Chromium', () => {
   let browser: Browser;
   let devToken: string;
 
+  /** Saves the page's screenshot, after checking its controls are labelled and its text has contrast. */
   const shot = async (page: Page, name: string) => {
+    expect({ page: name, problems: await page.evaluate<string[]>(ACCESSIBILITY_CHECK) }).toEqual({ page: name, problems: [] });
     await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
   };
 
@@ -163,6 +203,13 @@ describe('the web console in Chromium', () => {
     await page.getByRole('button', { name: 'Approve', exact: true }).click();
     await page.locator('#request-status', { hasText: 'approved' }).waitFor();
     await shot(page, 'request');
+    // The approved package is in the catalogue the package search lists.
+    await page.getByRole('link', { name: 'Packages' }).click();
+    await page.getByLabel('Package name').fill('ui-');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.waitForURL(/packages\?q=ui-/);
+    await page.getByRole('link', { name: 'ui-app', exact: true }).waitFor();
+    await shot(page, 'packages');
     await context.close();
 
     const installed = await npm.run(['install', 'ui-app@1.0.0'], { cwd: await makeProject(npm.dir, { name: 'flow-two' }) });
@@ -218,7 +265,18 @@ describe('the web console in Chromium', () => {
 
   it('flow 4: a reader cannot reach admin pages, and the API refuses the attempt too', async () => {
     const context = await browser.newContext();
-    const page = await signIn(context, 'rita', 'rita-password');
+    // Signed in with the keyboard alone.
+    const page = await context.newPage();
+    await page.goto(t.url + UI);
+    await page.getByLabel('Username').waitFor();
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement.id')).toBe('username');
+    await page.keyboard.type('rita');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement.id')).toBe('password');
+    await page.keyboard.type('rita-password');
+    await page.keyboard.press('Enter');
+    await page.getByText('Signed in as rita').waitFor();
     expect(await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Admin' }).count()).toBe(0);
     await page.goto(`${t.url}${UI}admin`);
     await page.getByRole('heading', { name: 'Not allowed' }).waitFor();

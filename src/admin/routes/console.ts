@@ -24,6 +24,8 @@ export interface VersionRow {
   installScripts: string[];
   deprecated: string | null;
   advisories: string[];
+  /** Published here (a private name) or proxied from the upstream. */
+  origin: 'private' | 'upstream';
   allowed: boolean;
   code: DecisionCode;
   ruleId: string;
@@ -107,6 +109,7 @@ export const get_package: RouteDef = {
     await runtime.governance.prepare(packument);
     const time = (packument.time ?? {}) as Record<string, string>;
     const all = Object.keys(packument.versions ?? {});
+    const origin = runtime.publishing.isPrivate(name) ? 'private' : 'upstream';
     const sorted = all.sort((a, b) => (Date.parse(time[b] ?? '') || 0) - (Date.parse(time[a] ?? '') || 0) || b.localeCompare(a));
     const versions = sorted.slice(0, MAX_VERSIONS).map((version): VersionRow => {
       const manifest = (packument.versions?.[version] ?? {}) as Record<string, unknown>;
@@ -119,6 +122,7 @@ export const get_package: RouteDef = {
         installScripts: installScripts(manifest),
         deprecated: typeof manifest.deprecated === 'string' && manifest.deprecated ? manifest.deprecated.slice(0, 500) : null,
         advisories: [...new Set(advisories)],
+        origin,
         allowed: decision.allowed,
         code: decision.code,
         ruleId: decision.ruleId,
