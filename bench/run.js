@@ -231,6 +231,8 @@ async function upstreamStats(upstreamUrl) {
 
 // ------------------------------------------------------------------ main
 async function main() {
+  // The catalogue's dependents query is its own script (bench/catalogue.js); BENCH_CASES=dependents runs only it.
+  if (SETTINGS.cases && SETTINGS.cases.test('dependents')) { await require('./catalogue').main(); if (process.env.BENCH_CASES === 'dependents') return; }
   const startedAt = new Date();
   const t0 = Date.now();
   const results = {
