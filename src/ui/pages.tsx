@@ -114,7 +114,10 @@ export function OverviewPage({ session }: { session: SessionView }) {
   const pending = useLoad(() => api.requests({ status: 'pending', mine: !isAdmin }), []);
   const since = new Date(Date.now() - 14 * 86400_000).toISOString().slice(0, 10);
   const blocked = useLoad(() => (isAdmin ? api.audit({ action: 'install.blocked', since, limit: 500 }) : Promise.resolve(undefined)), []);
-  const h = health.data as { ok: boolean; database?: { ok: boolean }; upstream?: { ok: boolean; url: string }; advisories?: { mode: string } & Record<string, unknown> } | undefined;
+  // Anonymous callers of a registry that requires a login get liveness only; the console is signed in.
+  const h = health.data && 'database' in health.data ? health.data : undefined;
+  const state = (part: { ok: boolean; error?: string | null } | undefined) =>
+    part && <span class={part.ok ? 'ok' : 'blocked'}>{part.ok ? 'ok' : `failing${part.error ? ` (${part.error})` : ''}`}</span>;
   return (
     <section>
       <h1>Overview</h1>
@@ -125,9 +128,15 @@ export function OverviewPage({ session }: { session: SessionView }) {
           <li>
             Overall: <span class={h.ok ? 'ok' : 'blocked'}>{h.ok ? 'healthy' : 'failing'}</span>
           </li>
-          {h.database && <li>Database: <span class={h.database.ok ? 'ok' : 'blocked'}>{h.database.ok ? 'ok' : 'failing'}</span></li>}
-          {h.upstream && <li>Upstream: <span class={h.upstream.ok ? 'ok' : 'blocked'}>{h.upstream.ok ? 'ok' : 'failing'}</span></li>}
-          {h.advisories && <li>Advisory source: {String((h.advisories as { ok?: boolean }).ok === false ? 'failing' : 'ok')} (rule {h.advisories.mode})</li>}
+          <li>Database: {state(h.database)}</li>
+          <li>
+            Upstream: {state(h.upstream)} <span class="hint">{h.upstream.url}</span>
+          </li>
+          <li>
+            Advisory source: {state({ ok: h.advisories.ok, error: h.advisories.lastError })} (rule {h.advisories.mode})
+          </li>
+          <li>Policy: {state(h.policy)}</li>
+          <li>Audit log writer: {state(h.audit)}</li>
         </ul>
       )}
       <h2>{isAdmin ? 'Pending requests' : 'Your pending requests'}</h2>
