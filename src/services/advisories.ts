@@ -289,6 +289,11 @@ export class AdvisoryService {
     return { imported: advisories.length, packages };
   }
 
+  /** Every stored advisory (upstream answers and OSV imports) of these packages, for audit. */
+  forAudit(names: readonly string[]): Promise<Map<string, Advisory[]>> {
+    return names.length === 0 ? Promise.resolve(new Map()) : this.store.repos.advisories.listMany(names);
+  }
+
   list(name?: string): Promise<Advisory[]> {
     return name ? this.store.repos.advisories.list(name) : this.store.repos.advisories.listAll(1000);
   }

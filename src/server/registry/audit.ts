@@ -1,5 +1,7 @@
-import { Transform } from 'node:stream';
+import { Readable } from 'node:stream';
+import { gunzipSync, inflateSync } from 'node:zlib';
 import type { Request, Response } from 'express';
+import { bulkAnswer, bulkTargets, mergeBulk, mergeQuick, quickAnswer, treeTargets } from '../../core/audit-report';
 import { parseSize } from '../../core/duration';
 import { GatekeeperError } from '../../core/errors';
 import { sanitizeText } from '../../core/text';
@@ -8,60 +10,118 @@ import type { GatekeeperRuntime } from '../runtime';
 import { writeError } from '../http/write-error';
 
 /**
- * `npm audit` through the gatekeeper: its advisory requests are passed to the upstream (as
- * verdaccio-audit does) through the upstream client (npm's credentials, proxy and CA for the
- * upstream, one deadline, a size limit on the answer) and the answers returned as they are.
- * The request body is streamed, never buffered whole, and cut at GATEKEEPER_MAX_BODY_SIZE;
- * the route table requires a login for it under GATEKEEPER_REQUIRE_AUTH like any read.
+ * `npm audit`, `pnpm audit`, `yarn audit`, `yarn npm audit` and `bun audit` answered by the
+ * gatekeeper: from its own advisories (the upstream's answers it stored, OSV files imported
+ * offline), merged with the upstream's answer when the upstream has one. The request is read
+ * up to GATEKEEPER_MAX_BODY_SIZE (counted as it arrives), passed to the upstream as it was
+ * sent (compressed or not) through the upstream client, and read by us. An upstream without
+ * the endpoint (404, 405) leaves our answer alone; an upstream that refuses the gatekeeper or
+ * cannot be reached is EUPSTREAM, as before (a report that silently lacks the upstream's
+ * advisories would look clean when it is not). The route table requires a login for it
+ * under GATEKEEPER_REQUIRE_AUTH like any read.
  */
 export function createAuditHandler(runtime: GatekeeperRuntime, client: Pick<UpstreamClient, 'postStream'>) {
   const limit = parseSize(runtime.settings.maxBodySize);
   return async function audit(req: Request, res: Response): Promise<void> {
-    let seen = 0;
-    const bounded = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        seen += chunk.length;
-        if (seen > limit) return done(new GatekeeperError('EPAYLOADTOOLARGE', `the audit request is larger than ${runtime.settings.maxBodySize}. Audit fewer packages at once`));
-        done(null, chunk);
-      },
-    });
-    req.pipe(bounded);
-    // A client that goes away mid-body fails the body (and so the call) rather than leaving it
-    // open. (Not pipeline(): destroying the request on our own refusal would lose the answer.)
-    req.once('error', (err) => bounded.destroy(err));
-    req.once('close', () => {
-      if (!req.complete && !bounded.destroyed) bounded.destroy(Object.assign(new Error('the client closed the connection'), { code: 'ECONNRESET' }));
-    });
-    const encoding = req.headers['content-encoding'];
     try {
-      const answer = await client.postStream(req.path.slice(1), bounded, {
-        'content-type': 'application/json',
-        ...(typeof encoding === 'string' ? { 'content-encoding': encoding } : {}),
-      });
-      if (answer.status >= 300) {
-        // The upstream's refusal, in our envelope: its text, our code. (5xx never get here: the client calls them EUPSTREAM.)
-        let said = '';
-        try {
-          said = String((JSON.parse(answer.body.toString('utf8')) as { error?: unknown }).error ?? '');
-        } catch {
-          said = '';
-        }
-        const why = sanitizeText(said || `HTTP ${answer.status}`, 300);
-        if (!req.complete) res.setHeader('connection', 'close');
-        return writeError(res, refusal(answer.status, why));
-      }
-      res.status(answer.status);
-      res.setHeader('content-type', answer.contentType ?? 'application/json');
+      const raw = await readBounded(req, limit, runtime.settings.maxBodySize);
+      const encoding = req.headers['content-encoding'];
+      const body = parseBody(raw, typeof encoding === 'string' ? encoding : undefined, limit);
+      const bulk = req.path.endsWith('/advisories/bulk');
+      const targets = bulk ? bulkTargets(body) : treeTargets(body);
+      const [known, upstream] = await Promise.all([runtime.advisories.forAudit([...targets.keys()]), askUpstream(runtime, client, req.path.slice(1), raw, encoding)]);
+      const answer = bulk ? mergeBulk(bulkAnswer(targets, known), upstream) : mergeQuick(quickAnswer(targets, known), upstream);
+      res.status(200);
+      res.setHeader('content-type', 'application/json; charset=utf-8');
       res.setHeader('cache-control', 'no-store');
-      res.end(answer.body);
+      res.end(JSON.stringify(answer));
     } catch (err) {
       // Whatever was not read of the request stays unread: the connection cannot be reused.
       if (!req.complete) res.setHeader('connection', 'close');
       if (err instanceof GatekeeperError) return writeError(res, err);
-      runtime.logger.warn({ err }, 'npm audit pass-through failed');
-      writeError(res, new GatekeeperError('EUPSTREAM', `the upstream's audit endpoint could not be reached. Try again later`));
+      runtime.logger.warn({ err }, 'audit failed');
+      writeError(res, new GatekeeperError('EUPSTREAM', `the audit could not be answered (${sanitizeText((err as Error)?.message ?? 'unknown error', 200)}). Try again later`));
     }
   };
+}
+
+/** The request body, refused once it exceeds the limit (counted as it arrives, with or without a content-length). */
+function readBounded(req: Request, limit: number, setting: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let seen = 0;
+    let done = false;
+    const fail = (err: Error) => {
+      if (done) return;
+      done = true;
+      req.pause();
+      reject(err);
+    };
+    req.on('data', (chunk: Buffer) => {
+      if (done) return;
+      seen += chunk.length;
+      if (seen > limit) return fail(new GatekeeperError('EPAYLOADTOOLARGE', `the audit request is larger than ${setting}. Audit fewer packages at once`));
+      chunks.push(chunk);
+    });
+    req.once('end', () => {
+      if (done) return;
+      done = true;
+      resolve(Buffer.concat(chunks));
+    });
+    req.once('error', (err) => fail(err));
+    req.once('close', () => {
+      if (!req.complete) fail(Object.assign(new Error('the client closed the connection'), { code: 'ECONNRESET' }));
+    });
+  });
+}
+
+function parseBody(raw: Buffer, encoding: string | undefined, limit: number): unknown {
+  let text: Buffer;
+  const enc = (encoding ?? 'identity').trim().toLowerCase();
+  try {
+    // The decompressed body is bounded too: a small gzip bomb is refused, not inflated.
+    if (enc === 'gzip' || enc === 'x-gzip') text = gunzipSync(raw, { maxOutputLength: limit * 20 });
+    else if (enc === 'deflate') text = inflateSync(raw, { maxOutputLength: limit * 20 });
+    else if (enc === 'identity' || enc === '') text = raw;
+    else throw new GatekeeperError('EUNSUPPORTEDMEDIATYPE', `the audit request's encoding '${sanitizeText(enc, 40)}' is not supported. Send JSON, plain or gzip`);
+  } catch (err) {
+    if (err instanceof GatekeeperError) throw err;
+    throw new GatekeeperError('EVALIDATION', `the audit request could not be decompressed (${sanitizeText((err as Error).message, 100)}). Check what the client sent`);
+  }
+  if (text.length === 0) return {};
+  try {
+    return JSON.parse(text.toString('utf8'));
+  } catch (err) {
+    throw new GatekeeperError('EVALIDATION', `the audit request is not valid JSON (${sanitizeText((err as Error).message, 100)}). Check what the client sent`);
+  }
+}
+
+/** The upstream's answer, or undefined when it has no such endpoint. Refusals and failures throw. */
+async function askUpstream(runtime: GatekeeperRuntime, client: Pick<UpstreamClient, 'postStream'>, path: string, raw: Buffer, encoding: string | string[] | undefined): Promise<unknown> {
+  const answer = await client.postStream(path, Readable.from([raw]), {
+    'content-type': 'application/json',
+    ...(typeof encoding === 'string' ? { 'content-encoding': encoding } : {}),
+  });
+  if (answer.status === 404 || answer.status === 405) {
+    runtime.logger.debug({ path, status: answer.status }, 'the upstream has no such audit endpoint; answering from our advisories');
+    return undefined;
+  }
+  if (answer.status >= 300) {
+    // The upstream's refusal, in our envelope: its text, our code. (5xx never get here: the client calls them EUPSTREAM.)
+    let said = '';
+    try {
+      said = String((JSON.parse(answer.body.toString('utf8')) as { error?: unknown }).error ?? '');
+    } catch {
+      said = '';
+    }
+    throw refusal(answer.status, sanitizeText(said || `HTTP ${answer.status}`, 300));
+  }
+  try {
+    return JSON.parse(answer.body.toString('utf8'));
+  } catch {
+    runtime.logger.warn({ path }, "the upstream's audit answer is not JSON; answering from our advisories");
+    return undefined;
+  }
 }
 
 /** An upstream's 3xx/4xx answer to an audit request as our error: only a plain 4xx is the client's fault. */
@@ -71,9 +131,6 @@ function refusal(status: number, why: string): GatekeeperError {
       'EUPSTREAM',
       `the upstream's audit endpoint refused the gatekeeper (${why}). Check the credentials configured for the upstream (npm's auth settings for its URL)`,
     );
-  }
-  if (status === 404 || status === 405) {
-    return new GatekeeperError('EUPSTREAM', `the upstream registry does not offer this audit endpoint (${why}). Use an upstream that supports npm audit`);
   }
   if (status === 429) return new GatekeeperError('EUPSTREAM', `the upstream's audit endpoint is busy (${why}). Try again later`);
   return new GatekeeperError('EVALIDATION', `the upstream's audit endpoint refused the request (${why}). Check what the client sent`);
