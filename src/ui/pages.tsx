@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, AuditJson, BanJson, Checks, ExplanationJson, Json, PackageView, RequestJson, RequestSummary, SessionView, TokenJson, UserJson } from './api';
 import type { ProjectsService } from '../services/projects';
 import { href, Link, Location, navigate } from './router';
@@ -13,9 +13,13 @@ const pkgHref = (name: string, version?: string) => href(`/packages/${encodeURIC
 function useLoad<T>(load: () => Promise<T>, key: unknown[]): { data?: T; error?: string; reload: () => void } {
   const [state, setState] = useState<{ data?: T; error?: string }>({});
   const [n, setN] = useState(0);
+  const loaded = useRef<string | undefined>(undefined);
   useEffect(() => {
     let live = true;
-    setState({});
+    // Another key starts empty; a reload of the same one keeps showing what it has meanwhile.
+    const id = JSON.stringify(key);
+    if (loaded.current !== id) setState({});
+    loaded.current = id;
     load().then(
       (data) => live && setState({ data }),
       (err: unknown) => live && setState({ error: describe(err) }),
@@ -619,6 +623,13 @@ export function RequestPage({ id, session }: { id: number; session: SessionView 
 
 const RULE_MODES = ['enforce', 'warn', 'off'] as const;
 
+/** Rule settings with a fixed set of values (the others, such as releaseAge.minimum, are typed in). */
+const SETTING_CHOICES: Record<string, readonly string[]> = {
+  'advisories.severity': ['low', 'moderate', 'high', 'critical'],
+  'advisories.unavailable': ['warn', 'block'],
+  'releaseAge.unknownAge': ['allow', 'block'],
+};
+
 /** A remove button whose change carries the page's reason. */
 function RemoveButton(props: { label: string; onRemove: () => Promise<unknown> }) {
   return (
@@ -714,7 +725,32 @@ export function PolicyPage({ session }: { session: SessionView }) {
                         mode
                       )}
                     </td>
-                    <td>{Object.entries(rest).filter(([k]) => k !== 'minimumMs').map(([k, v]) => `${k}: ${String(v)}`).join(', ')}</td>
+                    <td>
+                      {Object.entries(rest)
+                        .filter(([k]) => k !== 'minimumMs')
+                        .map(([key, value]) => {
+                          const id = `rule-${name}-${key}`;
+                          const choices = SETTING_CHOICES[`${name}.${key}`];
+                          const save = (v: string) => withReason((r) => api.updatePolicy({ [name]: { [key]: v } }, r), policy.reload);
+                          if (!isAdmin) return <span key={key} class="setting">{`${key}: ${String(value)}`}</span>;
+                          return (
+                            <span key={key} class="setting">
+                              <label for={id}>{key}</label>{' '}
+                              {choices ? (
+                                <select id={id} value={String(value)} onChange={(e) => save(e.currentTarget.value)}>
+                                  {choices.map((c) => (
+                                    <option key={c} value={c}>
+                                      {c}
+                                    </option>
+                                  ))}
+                                </select>
+                              ) : (
+                                <input id={id} size={8} value={String(value)} onChange={(e) => save(e.currentTarget.value)} />
+                              )}
+                            </span>
+                          );
+                        })}
+                    </td>
                   </tr>
                 );
               })}

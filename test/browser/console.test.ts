@@ -260,6 +260,12 @@ describe('the web console in Chromium', () => {
       return entries.some((e) => e.details.reason === 'deprecations should not block the release train' && JSON.stringify(e.details.to).includes('"off"'));
     });
     expect((await t.api('GET', '/policy')).body.rules.deprecated.mode).toBe('off');
+    // A rule's settings, too.
+    await page.getByLabel('severity', { exact: true }).selectOption('high');
+    await expectEventually(async () => (await t.api('GET', '/policy')).body.rules.advisories.severity === 'high', 'advisories.severity high');
+    await page.getByLabel('minimum', { exact: true }).fill('2d');
+    await page.getByLabel('minimum', { exact: true }).press('Tab');
+    await expectEventually(async () => (await t.api('GET', '/policy')).body.rules.releaseAge.minimumMs === 2 * 86_400_000, 'releaseAge.minimum 2d');
     await context.close();
   });
 
