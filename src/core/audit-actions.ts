@@ -26,6 +26,7 @@ export const AUDIT_ACTIONS = {
   'install.blocked': 'a packument, version or tarball request was refused by the policy',
   'install.warned': 'a warn-mode rule matched a version that was served anyway (once per version, rule and policy generation)',
   'package.publish': 'a version was published',
+  'package.claim': 'a name a glob publish rule covers was claimed by its first publish (the upstream did not have it); it is private from then on',
   'package.publish_refused': 'a publish was refused (the name is not private, the user may not publish it, the version exists)',
   'package.publish_failed': 'an accepted publish failed while being stored; the version was released again',
   'package.unpublish': 'a version was unpublished',

@@ -27,27 +27,68 @@ export interface Publisher {
   role: Role;
 }
 
-export function patternMatches(pattern: string, name: string): boolean {
-  return isScopeWildcard(pattern) ? scopeOf(name) === pattern.slice(0, -2) : pattern === name;
+/**
+ * A glob publish rule: `*` (any unscoped name), `acme-*`, `@` + `*` + `/` + `*` (any scoped
+ * name), `@acme/ui-*`. Unlike a name or a scope wildcard, a glob does not make names private: it
+ * lets its principals claim a name that the upstream does not have, on its first publish
+ * (recorded as a rule for that name, so the name is private from then on).
+ */
+export function isGlobPattern(pattern: string): boolean {
+  return pattern.includes('*') && !isScopeWildcard(pattern);
 }
 
-/** A name is private when any publish rule covers it: it is never fetched from the upstream. */
-export function isPrivateName(rules: readonly PublishRule[], name: string): boolean {
-  return rules.some((r) => patternMatches(r.pattern, name));
+/** Glob patterns accepted in publish rules: a name shape with `*` standing for any run of name characters. */
+export function isValidGlob(pattern: string): boolean {
+  if (!isGlobPattern(pattern) || pattern.length > 214) return false;
+  const sample = pattern.replace(/\*/g, 'x');
+  return /^(@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/.test(sample) || /^@x\/[a-z0-9._~*-]+$/.test(pattern.replace(/^@\*/, '@x'));
 }
+
+function globRegex(pattern: string): RegExp {
+  const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*');
+  return new RegExp(`^${escaped}$`);
+}
+
+export function patternMatches(pattern: string, name: string): boolean {
+  if (isScopeWildcard(pattern)) return scopeOf(name) === pattern.slice(0, -2);
+  if (isGlobPattern(pattern)) return name.length > 0 && !name.endsWith('/') && globRegex(pattern).test(name);
+  return pattern === name;
+}
+
+/**
+ * A name is private when a name or scope rule covers it (a claimed name has its own rule): it
+ * is never fetched from the upstream. Glob rules alone never make a name private.
+ */
+export function isPrivateName(rules: readonly PublishRule[], name: string): boolean {
+  return rules.some((r) => !isGlobPattern(r.pattern) && patternMatches(r.pattern, name));
+}
+
+const names = (r: PublishRule, who: Publisher) => (r.principalType === 'role' ? r.principal === who.role : r.principal === who.username);
 
 /** Admins may publish every private name; others need a rule naming their role or username. */
 export function mayPublish(rules: readonly PublishRule[], who: Publisher | undefined, name: string): boolean {
-  if (!who) return false;
-  const matching = rules.filter((r) => patternMatches(r.pattern, name));
-  if (matching.length === 0) return false;
+  if (!who || !isPrivateName(rules, name)) return false;
   if (who.role === 'admin') return true;
-  return matching.some((r) => (r.principalType === 'role' ? r.principal === who.role : r.principal === who.username));
+  return rules.some((r) => patternMatches(r.pattern, name) && names(r, who));
 }
 
-export function publishRefusal(rules: readonly PublishRule[], who: Publisher | undefined, name: string): GatekeeperError | undefined {
+/** Whether `who` may claim a name that is not private yet, through a glob rule (the upstream is asked separately). */
+export function mayClaim(rules: readonly PublishRule[], who: Publisher | undefined, name: string): boolean {
+  if (!who || isPrivateName(rules, name)) return false;
+  const globs = rules.filter((r) => isGlobPattern(r.pattern) && patternMatches(r.pattern, name));
+  return globs.length > 0 && (who.role === 'admin' || globs.some((r) => names(r, who)));
+}
+
+/**
+ * Why `who` may not write `name`. With `claim` (a publish), a name a glob rule lets them claim
+ * passes too: the caller then claims it.
+ */
+export function publishRefusal(rules: readonly PublishRule[], who: Publisher | undefined, name: string, options: { claim?: boolean } = {}): GatekeeperError | undefined {
   if (!who) return new GatekeeperError('EUNAUTHENTICATED', `publishing needs a login: run 'npm login' against this registry`);
   if (!isPrivateName(rules, name)) {
+    if (options.claim && mayClaim(rules, who, name)) return undefined;
+    const globbed = rules.some((r) => isGlobPattern(r.pattern) && patternMatches(r.pattern, name));
+    if (globbed && options.claim) return new GatekeeperError('EFORBIDDEN', `${who.username} (${who.role}) may not publish ${name}; ask an admin for a publish rule`);
     return new GatekeeperError(
       'ENOTPRIVATE',
       `${name} is not a private package of this registry, so it cannot be published here. An admin can declare it: ` +

@@ -4,7 +4,9 @@ import { assertPackageName, assertPackagePattern, isScopeWildcard } from '../cor
 import type { Packument } from '../core/packument';
 import {
   compareNewestFirst,
+  isGlobPattern,
   isPrivateName,
+  isValidGlob,
   mayPublish,
   PublishRequest,
   publishRefusal,
@@ -93,8 +95,10 @@ export class PublishingService {
   async reserve(actor: Actor, who: Publisher | undefined, request: PublishRequest): Promise<Reservation> {
     const { name, version, tarball } = request;
     try {
-      this.assertMayPublish(who, name);
+      const refusal = publishRefusal(this.rules(), who, name, { claim: true });
+      if (refusal) throw refusal;
       const publisher = who as Publisher;
+      if (!this.isPrivate(name)) await this.claimName(actor, publisher, name);
       await this.claim({ name, version, integrity: tarball.integrity, shasum: tarball.shasum, publisher: publisher.username });
     } catch (err) {
       const refusal = err instanceof GatekeeperError ? err : undefined;
@@ -122,6 +126,29 @@ export class PublishingService {
         });
       },
     };
+  }
+
+  /**
+   * The first publish of a name a glob rule covers: the name is claimed when the upstream does
+   * not have it, recorded as a rule for the name and its publisher (a policy change, so every
+   * process stops proxying it at once) and audited. From then on the name is private, whatever
+   * appears upstream later. A name the upstream has stays refused (dependency confusion): an
+   * admin may still declare it with --shadow-upstream. Fails closed: an upstream that cannot
+   * be asked refuses the claim.
+   */
+  private async claimName(actor: Actor, who: Publisher, name: string): Promise<void> {
+    if (await this.upstream.hasPackage(name)) {
+      throw new GatekeeperError(
+        'EUPSTREAMNAME',
+        `${name} exists on the upstream registry, so it cannot be claimed by publishing it here (dependency confusion). ` +
+          `Pick another name, or an admin can declare it private on purpose: gatekeeper publish-rule add ${name} --user ${who.username} --shadow-upstream`,
+      );
+    }
+    await this.change(actor, async (repos) => {
+      if (await repos.publishing.saveRuleIfMissing({ pattern: name, principalType: 'user', principal: who.username, shadowUpstream: false, createdBy: who.username, source: 'claim' })) {
+        await repos.audit.save(auditEntry(actor, 'package.claim', { package: name, details: { by: who.username, role: who.role } }));
+      }
+    });
   }
 
   private async claim(record: { name: string; version: string; integrity: string; shasum: string; publisher: string }): Promise<void> {
@@ -226,14 +253,14 @@ export class PublishingService {
   }
 
   async addRule(actor: Actor, input: { pattern?: unknown; role?: unknown; user?: unknown; shadowUpstream?: unknown }): Promise<PublishRule> {
-    const pattern = assertPackagePattern(input.pattern);
+    const pattern = typeof input.pattern === 'string' && isValidGlob(input.pattern) ? input.pattern : assertPackagePattern(input.pattern);
     if ((input.role === undefined) === (input.user === undefined)) throw validation('a publish rule names either a role or a user');
     if (input.role !== undefined && !isRole(input.role)) throw validation('role must be one of admin, publisher, developer, reader');
     if (input.user !== undefined && (typeof input.user !== 'string' || !(await this.store.repos.users.find(input.user)))) {
       throw new GatekeeperError('ENOTFOUND', `there is no user '${String(input.user)}'`);
     }
     const shadowUpstream = input.shadowUpstream === true;
-    if (!isScopeWildcard(pattern) && !pattern.startsWith('@') && !shadowUpstream && (await this.upstream.hasPackage(pattern))) {
+    if (!isScopeWildcard(pattern) && !isGlobPattern(pattern) && !pattern.startsWith('@') && !shadowUpstream && (await this.upstream.hasPackage(pattern))) {
       throw new GatekeeperError(
         'EUPSTREAMNAME',
         `${pattern} exists on the upstream registry; declaring it private would hide the upstream package from everyone (dependency confusion). ` +
@@ -263,7 +290,7 @@ export class PublishingService {
     let added = 0;
     await this.change({ username: '$config' }, async (repos) => {
       for (const rule of rules) {
-        const pattern = assertPackagePattern(rule.pattern);
+        const pattern = typeof rule.pattern === 'string' && isValidGlob(rule.pattern) ? rule.pattern : assertPackagePattern(rule.pattern);
         const principals = [...(rule.roles ?? []).map((r) => ['role', r] as const), ...(rule.users ?? []).map((u) => ['user', u] as const)];
         for (const [principalType, principal] of principals) {
           if (principalType === 'role' && !isRole(principal)) throw validation(`publish rule ${pattern}: '${principal}' is not a role`);

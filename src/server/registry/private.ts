@@ -1,4 +1,4 @@
-import type { PublishRule } from '../../core/publish';
+import { isGlobPattern, PublishRule } from '../../core/publish';
 
 /**
  * Private names are never fetched from the upstream: Verdaccio's package rules give them no
@@ -23,7 +23,8 @@ export const PRIVATE: PackageAccess = { ...PROXIED, proxy: [] };
 /** Verdaccio's `packages` section: private patterns first, then everything proxied. */
 export function packageRules(rules: readonly PublishRule[]): Record<string, PackageAccess> {
   const out: Record<string, PackageAccess> = {};
-  for (const rule of rules) out[rule.pattern] = { ...PRIVATE, access: [...PRIVATE.access], publish: [...PRIVATE.publish], unpublish: [...PRIVATE.unpublish], proxy: [] };
+  // Glob rules (*, acme-*) make nothing private by themselves: a claimed name has its own rule.
+  for (const rule of rules.filter((r) => !isGlobPattern(r.pattern))) out[rule.pattern] = { ...PRIVATE, access: [...PRIVATE.access], publish: [...PRIVATE.publish], unpublish: [...PRIVATE.unpublish], proxy: [] };
   out['@*/*'] = { ...PROXIED, proxy: [...PROXIED.proxy] };
   out['**'] = { ...PROXIED, proxy: [...PROXIED.proxy] };
   return out;

@@ -4,6 +4,8 @@ import {
   compareNewestFirst,
   integrityOf,
   isPrivateName,
+  isValidGlob,
+  mayClaim,
   mayPublish,
   parsePublishBody,
   patternMatches,
@@ -50,9 +52,54 @@ describe('patternMatches', () => {
     expect(patternMatches('@acme/*', 'widgets')).toBe(false);
   });
 
-  it('treats a * that is not a scope wildcard literally', () => {
-    expect(patternMatches('left-*', 'left-pad')).toBe(false);
-    expect(patternMatches('*', 'left-pad')).toBe(false);
+  it('matches globs: * any unscoped name, acme-*, @*/* any scoped name, @acme/ui-*', () => {
+    expect(patternMatches('left-*', 'left-pad')).toBe(true);
+    expect(patternMatches('*', 'left-pad')).toBe(true);
+    expect(patternMatches('*', '@acme/widgets')).toBe(false);
+    expect(patternMatches('acme-*', 'acme')).toBe(false);
+    expect(patternMatches('acme-*', 'xacme-a')).toBe(false);
+    expect(patternMatches('@*/*', '@acme/widgets')).toBe(true);
+    expect(patternMatches('@*/*', 'left-pad')).toBe(false);
+    expect(patternMatches('@acme/ui-*', '@acme/ui-kit')).toBe(true);
+    expect(patternMatches('@acme/ui-*', '@other/ui-kit')).toBe(false);
+    expect(patternMatches('a.b*', 'axb-c')).toBe(false);
+  });
+
+  it('accepts valid globs only', () => {
+    for (const p of ['*', 'acme-*', '@*/*', '@acme/ui-*', '@*/ui-*']) expect([p, isValidGlob(p)]).toEqual([p, true]);
+    for (const p of ['@acme/*', 'left-pad', '*/*', '@*', 'ACME-*', 'a b*', '']) expect([p, isValidGlob(p)]).toEqual([p, false]);
+  });
+});
+
+describe('glob rules: claims', () => {
+  const glob = (pattern: string, principal: string, principalType: 'role' | 'user' = 'role'): PublishRule => ({
+    id: pattern,
+    pattern,
+    principalType,
+    principal,
+    shadowUpstream: false,
+    createdBy: 'admin',
+    createdAt: new Date(0),
+  });
+  const dev = { username: 'dev1', role: 'developer' as const };
+  const reader = { username: 'r1', role: 'reader' as const };
+
+  it('make nothing private by themselves; a claimed name (its own rule) is', () => {
+    const rules = [glob('*', 'developer')];
+    expect(isPrivateName(rules, 'fresh-name')).toBe(false);
+    expect(mayPublish(rules, dev, 'fresh-name')).toBe(false);
+    expect(mayClaim(rules, dev, 'fresh-name')).toBe(true);
+    expect(mayClaim(rules, reader, 'fresh-name')).toBe(false);
+    expect(mayClaim(rules, { username: 'a', role: 'admin' }, 'fresh-name')).toBe(true);
+    expect(mayClaim(rules, dev, '@acme/x')).toBe(false);
+    expect(publishRefusal(rules, dev, 'fresh-name', { claim: true })).toBeUndefined();
+    expect(publishRefusal(rules, dev, 'fresh-name')?.code).toBe('ENOTPRIVATE');
+    expect(publishRefusal(rules, reader, 'fresh-name', { claim: true })?.code).toBe('EFORBIDDEN');
+    const claimed = [...rules, glob('fresh-name', 'dev1', 'user')];
+    expect(isPrivateName(claimed, 'fresh-name')).toBe(true);
+    expect(mayClaim(claimed, dev, 'fresh-name')).toBe(false);
+    expect(mayPublish(claimed, dev, 'fresh-name')).toBe(true);
+    expect(publishRefusal(claimed, dev, 'fresh-name')).toBeUndefined();
   });
 });
 
