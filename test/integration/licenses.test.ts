@@ -95,7 +95,7 @@ describe('license policy', () => {
     expect(result.code).not.toBe(0);
     expect(result.output).toContain(`[ELICENSE] ${name}@1.0.0 is licensed`);
     expect(result.output).toMatch(why);
-    expect(result.output).toContain(`Run 'gatekeeper explain ${name}@1.0.0' or request a waiver`);
+    expect(result.output).toContain(`Run 'gatekeeper explain ${name}@1.0.0' or ask for a waiver: gatekeeper request ${name}@1.0.0`);
   });
 
   it('follows the unknown setting for licenses that cannot be evaluated', async () => {
@@ -113,11 +113,14 @@ describe('license policy', () => {
     const result = await npm.run(['install', 'lic-changes'], { cwd: project });
     expect(result.code).toBe(0);
     expect(require(path.join(project, 'node_modules/lic-changes'))).toBe('lic-changes@1.0.0');
-    expect(result.output).toContain('1 version of lic-changes hidden by policy (1 ELICENSE)');
+    expect(result.output).toContain('npm notice gatekeeper: lic-changes@2.0.0 (latest) is blocked [ELICENSE]');
+    expect(result.output).toContain('lic-changes@1.0.0 installs instead');
     const tarball = await fetch(new URL('lic-changes/-/lic-changes-2.0.0.tgz', t.url));
     expect(tarball.status).toBe(403);
     expect(await tarball.json()).toMatchObject({
-      error: "[ELICENSE] lic-changes@2.0.0 is licensed BUSL-1.1, which the license policy does not allow. Run 'gatekeeper explain lic-changes@2.0.0' or request a waiver",
+      error: expect.stringMatching(
+        /^\[ELICENSE\] lic-changes@2\.0\.0 is licensed BUSL-1\.1, which the license policy does not allow\. Run 'gatekeeper explain lic-changes@2\.0\.0' or ask for a waiver: gatekeeper request lic-changes@2\.0\.0/,
+      ),
       code: 'ELICENSE',
     });
   });
