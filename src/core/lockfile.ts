@@ -21,6 +21,9 @@ import { compareVersions, isNamedVersion } from './versions';
  *   files are read as pnpm-v9 when they have `snapshots`, else as pnpm-v6.)
  * - `yarn-classic`: yarn.lock of yarn 1 ("# yarn lockfile v1"), its own text format.
  * - `yarn-berry`: yarn.lock of yarn 2+ (YAML with `__metadata`).
+ * - `bun`: bun.lock of bun 1.2+ (JSON with trailing commas, `lockfileVersion` 0 to 2):
+ *   `packages` keyed by install path, each `[ "name@version", "<registry or tarball>", {…}, "<integrity>" ]`;
+ *   workspace, link, file, git and tarball packages have other identifiers. bun.lockb (binary) is not read.
  *
  * What becomes an entry: every package fetched from a registry, once per name@version
  * (aliases resolve to the real package name). What does not:
@@ -51,7 +54,8 @@ export type LockfileFormat =
   | 'pnpm-v6'
   | 'pnpm-v9'
   | 'yarn-classic'
-  | 'yarn-berry';
+  | 'yarn-berry'
+  | 'bun';
 
 export interface LockfileEntry {
   name: string;
@@ -90,6 +94,7 @@ export const LOCKFILE_NAMES: readonly string[] = Object.freeze([
   'package-lock.json',
   'pnpm-lock.yaml',
   'yarn.lock',
+  'bun.lock',
 ]);
 
 type Obj = Record<string, unknown>;
@@ -127,6 +132,9 @@ export function parseLockfile(filename: string, text: string): ParsedLockfile {
     case 'yarn-berry':
       root = readYarnBerry(loaded.data as Obj, out);
       break;
+    case 'bun':
+      root = readBun(loaded.data as Obj, out);
+      break;
   }
   const result: ParsedLockfile = { format: loaded.format, entries: out.entries() };
   if (root) result.root = root;
@@ -159,6 +167,8 @@ function load(filename: string, text: string): Loaded {
       return loadPnpm(label, body);
     case 'yarn.lock':
       return loadYarn(label, body);
+    case 'bun.lock':
+      return loadBun(label, body);
     default:
       return loadByContent(label, body);
   }
@@ -173,15 +183,16 @@ function loadByContent(label: string, text: string): Loaded {
     } catch {
       data = undefined;
     }
-    if (isObj(data) && ('lockfileVersion' in data || 'packages' in data || 'dependencies' in data)) {
+    if (isObj(data) && ('lockfileVersion' in data || 'packages' in data || 'dependencies' in data) && !('workspaces' in data && !('name' in data))) {
       return npmFormat(label, data);
     }
+    if (/^\s*\{\s*"lockfileVersion"\s*:\s*\d+\s*,\s*("configVersion"\s*:\s*\d+\s*,\s*)?"workspaces"/.test(text)) return loadBun(label, text);
   }
   if (/^# yarn lockfile v1\s*$/m.test(text)) return loadYarn(label, text);
   if (/^"?__metadata"?:/m.test(text)) return loadYarn(label, text);
   if (/^lockfileVersion:/m.test(text)) return loadPnpm(label, text);
   throw validation(
-    `cannot tell which lockfile format ${label} is: expected ${LOCKFILE_NAMES.join(', ')} (npm, pnpm or yarn)`,
+    `cannot tell which lockfile format ${label} is: expected ${LOCKFILE_NAMES.join(', ')} (npm, pnpm, yarn or bun)`,
     { file: label },
   );
 }
@@ -874,4 +885,93 @@ function readYarnBerry(data: Obj, out: Collector): ParsedLockfile['root'] {
     skipSource(out, name, ref.startsWith('exec:') ? 'other' : classifySource(ref), ref);
   }
   return root;
+}
+
+// ---------------------------------------------------------------------------
+// bun: bun.lock
+
+/**
+ * bun.lock is JSON with trailing commas (JSONC without comments, as bun writes it). The
+ * commas are removed outside strings only.
+ */
+function stripTrailingCommas(text: string): string {
+  let out = '';
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      out += c;
+      if (c === '\\') {
+        out += text[i + 1] ?? '';
+        i++;
+      } else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === '"') {
+      inString = true;
+      out += c;
+      continue;
+    }
+    if (c === ',') {
+      let j = i + 1;
+      while (j < text.length && /\s/.test(text[j])) j++;
+      if (text[j] === '}' || text[j] === ']') continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+function loadBun(label: string, text: string): Loaded {
+  let data: unknown;
+  try {
+    data = JSON.parse(stripTrailingCommas(text));
+  } catch (err) {
+    throw validation(`${label}: not a bun.lock (${(err as Error).message})`, { file: label });
+  }
+  if (!isObj(data) || typeof data.lockfileVersion !== 'number' || !isObj(data.packages)) {
+    throw validation(`${label}: a bun.lock needs a numeric "lockfileVersion" and a "packages" object`, { file: label });
+  }
+  if (data.lockfileVersion > 2) throw validation(`${label}: bun.lock lockfileVersion ${data.lockfileVersion} is not supported (0 to 2 are)`, { file: label });
+  return { format: 'bun', label, data };
+}
+
+/**
+ * Each package: `[id, registry, info, integrity]` for registry packages (`registry` is "" for
+ * the default registry, or the registry's URL); workspace and link packages have ids like
+ * `name@workspace:path` and `name@link:path`; tarball URLs, files and git have their own.
+ * Dependencies bun marks dev-only are not recorded in bun.lock, so entries carry no flags.
+ */
+function readBun(data: Obj, out: Collector): ParsedLockfile['root'] {
+  const packages = data.packages as Obj;
+  for (const [key, value] of Object.entries(packages)) {
+    if (!Array.isArray(value) || typeof value[0] !== 'string') {
+      out.skip(key.split('/').pop() ?? key, 'other');
+      continue;
+    }
+    const id = value[0];
+    const split = splitAt(id);
+    if (!split) {
+      out.skip(key, 'other', id);
+      continue;
+    }
+    const { name, rest } = split;
+    if (/^(npm:)?\d/.test(rest) && typeof value[1] === 'string' && (value[1] === '' || /^https?:\/\//i.test(value[1]))) {
+      const version = rest.replace(/^npm:/, '');
+      const registry = value[1] as string;
+      const integrity = typeof value[3] === 'string' && /^sha(1|256|384|512)-/.test(value[3]) ? value[3] : undefined;
+      // A registry URL ("http://host/") or the tarball itself; a tarball URL outside the registry layout is a url source.
+      if (registry !== '' && registry.endsWith('.tgz') && !isRegistryTarball(registry)) {
+        out.skip(name, 'url', registry);
+        continue;
+      }
+      out.add({ name, version, integrity, resolved: registry.endsWith('.tgz') ? registry : undefined, dev: false, optional: false }, `"${key}"`);
+      continue;
+    }
+    skipSource(out, name, classifySource(rest), rest);
+  }
+  const workspaces = isObj(data.workspaces) ? data.workspaces : {};
+  const rootPkg = isObj(workspaces['']) ? workspaces[''] : {};
+  const name = str(rootPkg.name);
+  return name ? { name } : undefined;
 }

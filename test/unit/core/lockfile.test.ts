@@ -91,6 +91,8 @@ const NPM: Recorded = { integrity: true, resolved: true, flags: true };
 const PNPM: Recorded = { integrity: true, resolved: false, flags: true };
 const YARN1: Recorded = { integrity: true, resolved: true, flags: false };
 const BERRY: Recorded = { integrity: false, resolved: false, flags: false };
+/** bun records the tarball and its integrity, but not which packages are dev or optional. */
+const BUN: Recorded = { integrity: true, resolved: true, flags: false };
 const URL_DEP = { name: 'url-dep', reason: 'url', source: 'http://registry.invalid/downloads/url-dep.tgz' };
 
 interface FixtureCase {
@@ -116,9 +118,11 @@ const CASES: FixtureCase[] = [
   { dir: 'yarn1-classic-workspaces', file: 'yarn.lock', format: 'yarn-classic', entries: expectedEntries(WORKSPACES, YARN1), skipped: [] },
   { dir: 'yarn4-berry', file: 'yarn.lock', format: 'yarn-berry', entries: expectedEntries(MAIN_YARN, BERRY), root: { name: 'fixture-yarn4-berry' }, skipped: [URL_DEP] },
   { dir: 'yarn4-berry-workspaces', file: 'yarn.lock', format: 'yarn-berry', entries: expectedEntries(WORKSPACES, BERRY), root: { name: 'fixture-yarn4-berry-workspaces' }, skipped: [] },
+  { dir: 'bun', file: 'bun.lock', format: 'bun', entries: expectedEntries(MAIN, BUN), root: { name: 'fixture-bun' }, skipped: [URL_DEP] },
+  { dir: 'bun-workspaces', file: 'bun.lock', format: 'bun', entries: expectedEntries(WORKSPACES, BUN), root: { name: 'fixture-bun-workspaces' }, skipped: [] },
 ];
 
-describe('real lockfiles written by npm, pnpm and yarn', () => {
+describe('real lockfiles written by npm, pnpm, yarn and bun', () => {
   it('covers every fixture directory', () => {
     const dirs = readdirSync(FIXTURES).filter((d) => d !== 'generate' && statSync(path.join(FIXTURES, d)).isDirectory());
     expect(dirs.sort()).toEqual(CASES.map((c) => c.dir).sort());
@@ -180,9 +184,34 @@ describe('real lockfiles written by npm, pnpm and yarn', () => {
   });
 });
 
+describe('bun.lock: cases the fixtures do not cover', () => {
+  const bunLock = (packages: string) => `{\n  "lockfileVersion": 1,\n  "workspaces": {\n    "": {\n      "name": "app",\n    },\n  },\n  "packages": {\n${packages}\n  }\n}\n`;
+
+  it('reads the default registry ("") and keeps commas inside strings', () => {
+    const parsed = parseLockfile('bun.lock', bunLock('    "left-pad": ["left-pad@1.3.0", "", { "bin": { "x,": "y," } }, "sha512-abc"],'));
+    expect(parsed.entries).toEqual([{ name: 'left-pad', version: '1.3.0', integrity: 'sha512-abc' }]);
+    expect(detectLockfileFormat('lock.txt', bunLock(''))).toBe('bun');
+  });
+
+  it('skips git and tarball sources with their reason', () => {
+    const parsed = parseLockfile('bun.lock', bunLock('    "g": ["g@github:owner/g#abc", {}, "owner-g-abc"],\n    "t": ["t@https://example.invalid/t.tgz", {}],'));
+    expect(parsed.entries).toEqual([]);
+    expect(parsed.skipped).toEqual([
+      { name: 'g', reason: 'git', source: 'github:owner/g#abc' },
+      { name: 't', reason: 'url', source: 'https://example.invalid/t.tgz' },
+    ]);
+  });
+
+  it('refuses what it cannot read', () => {
+    expect(() => parseLockfile('bun.lock', '{ "lockfileVersion": 1, ')).toThrow(/not a bun\.lock/);
+    expect(() => parseLockfile('bun.lock', '{ "lockfileVersion": 9, "packages": {} }')).toThrow(/lockfileVersion 9 is not supported/);
+    expect(() => parseLockfile('bun.lock', '{ "packages": {} }')).toThrow(/numeric "lockfileVersion"/);
+  });
+});
+
 describe('LOCKFILE_NAMES', () => {
   it('lists the lockfile names in priority order, shrinkwrap first as npm does', () => {
-    expect(LOCKFILE_NAMES).toEqual(['npm-shrinkwrap.json', 'package-lock.json', 'pnpm-lock.yaml', 'yarn.lock']);
+    expect(LOCKFILE_NAMES).toEqual(['npm-shrinkwrap.json', 'package-lock.json', 'pnpm-lock.yaml', 'yarn.lock', 'bun.lock']);
     expect(Object.isFrozen(LOCKFILE_NAMES)).toBe(true);
   });
 });
@@ -221,7 +250,7 @@ describe('detectLockfileFormat', () => {
     expect(err.code).toBe('EVALIDATION');
     expect(err.status).toBe(400);
     expect(err.message).toBe(
-      'cannot tell which lockfile format Gemfile.lock is: expected npm-shrinkwrap.json, package-lock.json, pnpm-lock.yaml, yarn.lock (npm, pnpm or yarn)',
+      'cannot tell which lockfile format Gemfile.lock is: expected npm-shrinkwrap.json, package-lock.json, pnpm-lock.yaml, yarn.lock, bun.lock (npm, pnpm, yarn or bun)',
     );
     expect(caught(() => detectLockfileFormat('data.json', '{"a": 1}')).code).toBe('EVALIDATION');
     expect(caught(() => detectLockfileFormat('data.json', '[1, 2]')).code).toBe('EVALIDATION');

@@ -4,7 +4,8 @@
 #   TOOLS=/tmp/tools bash test/support/lockfiles/generate/generate.sh [OUT]
 #
 # TOOLS must hold the package managers, installed with npm (see ../README.md):
-#   $TOOLS/pnpm7, $TOOLS/pnpm8, $TOOLS/pnpm9, $TOOLS/yarn1, $TOOLS/berry (each `npm install --prefix DIR <pkg>`).
+#   $TOOLS/pnpm7, $TOOLS/pnpm8, $TOOLS/pnpm9, $TOOLS/yarn1, $TOOLS/berry, $TOOLS/bun (each `npm install --prefix DIR <pkg>`).
+# ONLY=bun regenerates just the bun fixtures.
 # Every tool talks only to the fixture registry started here on 127.0.0.1, with its
 # own HOME, npmrc and caches under a scratch directory. Registry URLs in the results
 # are rewritten to http://registry.invalid/ before they are copied to OUT.
@@ -81,6 +82,14 @@ BERRY="node $TOOLS/berry/node_modules/@yarnpkg/cli-dist/bin/yarn.js"
 P="--ignore-scripts --config.registry=$REG"
 Y1="--ignore-scripts --non-interactive --no-default-rc --registry $REG --cache-folder $W/cache/yarn1"
 
+BUN=$TOOLS/bun/node_modules/.bin/bun
+B="--ignore-scripts --registry $REG --cache-dir $W/cache/bun --save-text-lockfile"
+d=$W/bun; project "$d" fixture-bun; say "bun $($BUN --version)"
+(cd "$d" && $BUN install $B >&2)
+d=$W/bun-workspaces; workspaces "$d" fixture-bun-workspaces 'workspace:*'; say "bun workspaces"
+(cd "$d" && $BUN install $B >&2)
+
+if [ "${ONLY:-}" != bun ]; then
 for v in 1 2 3; do
   d=$W/npm-v$v; project "$d" fixture-npm-v$v; say "npm $(npm --version) lockfile v$v"
   (cd "$d" && npm install --lockfile-version $v --ignore-scripts >&2)
@@ -109,6 +118,7 @@ d=$W/yarn4-berry; project "$d" fixture-yarn4-berry; berryrc "$d"; say "yarn $(cd
 (cd "$d" && YARN_IGNORE_PATH=1 $BERRY install --mode=skip-build >&2)
 d=$W/yarn4-berry-workspaces; workspaces "$d" fixture-yarn4-berry-workspaces 'workspace:*'; berryrc "$d"; say "yarn berry workspaces"
 (cd "$d" && YARN_IGNORE_PATH=1 $BERRY install --mode=skip-build >&2)
+fi
 
 # Copy the lockfiles and the root manifest that produced them, with the registry URL
 # neutralised (pnpm writes tarball-URL dependency paths as `@<host>+<port>/...`).
@@ -119,7 +129,7 @@ rewrite() { sed -e "s#http://127.0.0.1:$PORT/#http://registry.invalid/#g" -e "s#
 for d in "$W"/*/; do
   name=$(basename "$d"); case $name in build|cache|home) continue;; esac
   rm -rf "${OUT:?}/$name"; mkdir -p "$OUT/$name"
-  for f in package.json package-lock.json npm-shrinkwrap.json pnpm-lock.yaml pnpm-workspace.yaml yarn.lock .yarnrc.yml; do
+  for f in package.json package-lock.json npm-shrinkwrap.json pnpm-lock.yaml pnpm-workspace.yaml yarn.lock .yarnrc.yml bun.lock; do
     if [ -f "$d/$f" ]; then rewrite "$d/$f" > "$OUT/$name/$f"; fi
   done
 done
