@@ -24,6 +24,27 @@ export function upstreamAdvisorySource(upstream: Pick<UpstreamClient, 'advisorie
   };
 }
 
+/**
+ * Entries with the same package and key become one, their ranges joined with `||` and their
+ * fixes united: what AdvisoryRepository.upsert stores for them.
+ */
+function mergeSameKey(advisories: readonly Advisory[]): Advisory[] {
+  const merged = new Map<string, Advisory>();
+  for (const a of advisories) {
+    const id = `${a.name} ${a.key}`;
+    const seen = merged.get(id);
+    if (!seen) merged.set(id, a);
+    else if (seen.vulnerableVersions !== a.vulnerableVersions || a.fixedIn.some((v) => !seen.fixedIn.includes(v))) {
+      merged.set(id, {
+        ...a,
+        vulnerableVersions: seen.vulnerableVersions === a.vulnerableVersions ? a.vulnerableVersions : `${seen.vulnerableVersions} || ${a.vulnerableVersions}`,
+        fixedIn: [...new Set([...seen.fixedIn, ...a.fixedIn])],
+      });
+    }
+  }
+  return [...merged.values()];
+}
+
 /** Packages asked about in one bulk request. */
 const BULK_BATCH = 100;
 
@@ -57,11 +78,11 @@ export class AdvisoryService {
   /** Packages whose callers stopped waiting for the source: told about once it answers. */
   private readonly late = new Set<string>();
   /** What the database knows, loaded for many packages at once (concurrent first sights). */
-  private readonly loader = new Batcher<string>((names) => this.load(names));
+  private readonly loader = new Batcher<string>((names) => this.load(names), 1);
   /** The versions to ask about, per package waiting for the next bulk request. */
   private readonly asking = new Map<string, string[]>();
   /** Bulk requests for many packages at once (concurrent first sights), BULK_BATCH per request. */
-  private readonly asker = new Batcher<string>((names) => this.askMany(names));
+  private readonly asker = new Batcher<string>((names) => this.askMany(names), 1);
   private timer: NodeJS.Timeout | undefined;
   private lastSuccessAt: number | null = null;
   private lastError: string | null = null;
@@ -232,10 +253,16 @@ export class AdvisoryService {
       );
       await repos.advisories.saveChecks(batch.map((p) => ({ package: p.name, versions: p.versions, ok: true, error: null })));
     });
-    const all = await repo.listMany(batch.map((p) => p.name));
+    // What the database now holds, without reading it back: the package's other sources'
+    // advisories, overwritten by the fresh ones with the same key (replaceMany's upsert).
+    const freshByName = new Map<string, Advisory[]>();
+    for (const a of mergeSameKey(fresh)) freshByName.set(a.name, [...(freshByName.get(a.name) ?? []), a]);
     for (const p of batch) {
       const before = this.memory.get(p.name)?.advisories ?? [];
-      const after = all.get(p.name) ?? [];
+      const byKey = new Map<string, Advisory>();
+      for (const a of before) if (a.source !== 'upstream') byKey.set(a.key, a);
+      for (const a of freshByName.get(p.name) ?? []) byKey.set(a.key, a);
+      const after = [...byKey.values()].sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
       this.memory.set(p.name, { advisories: after, checkedAt: this.now() });
       const waitedFor = this.late.delete(p.name);
       if (JSON.stringify(before) !== JSON.stringify(after) || waitedFor) this.changed(p.name);

@@ -10,7 +10,7 @@ import { Batcher } from './batcher';
 export class InspectionService {
   private readonly memory = new Map<string, Map<string, TarballInspection>>();
   /** Packages first seen by concurrent requests are loaded together, in one query. */
-  private readonly loader = new Batcher<string>((names) => this.prepareMany(names));
+  private readonly loader = new Batcher<string>((names) => this.prepareMany(names), 1);
 
   constructor(
     private readonly store: Store,
