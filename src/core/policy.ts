@@ -2,9 +2,9 @@ import { scopeOf } from './names';
 import type { TarballInspection } from './inspection';
 import { compileRange, VersionMatcher } from './versions';
 import type { PublishRule } from './publish';
-import { compileLicensePolicy, CompiledLicensePolicy, describeLicense, evaluateLicense, LicensePolicy, parseLicense } from './license';
+import { compileLicensePolicy, CompiledLicensePolicy, LicensePolicy } from './license';
 import type { PackageAdvisories } from './advisory';
-import { advisoryRule, Denial, deprecatedRule, manifestRule, Note, releaseAgeRule, RuleMode, ruleSettings, RuleSettings, scriptsRule, VersionContext, versionInstallScripts } from './rules';
+import { DenialCode, Note, ruleForCode, RuleMode, RULES, ruleSettings, RuleSettings, RuleTable, VersionContext } from './rules';
 
 /**
  * Policy evaluation: (name, version, manifest, policy snapshot, now) -> decision.
@@ -83,12 +83,7 @@ export type DecisionCode =
   | 'ALLOWED'
   | 'ENOTAPPROVED'
   | 'EBANNED'
-  | 'ELICENSE'
-  | 'EQUARANTINED'
-  | 'EINSTALLSCRIPTS'
-  | 'EADVISORY'
-  | 'EDEPRECATED'
-  | 'EMANIFESTMISMATCH';
+  | DenialCode;
 
 export interface RuleMatch {
   rule: string;
@@ -151,6 +146,8 @@ export interface CompiledPolicy {
   waiversByName: Map<string, CompiledWaiver[]>;
   rules: RuleSettings;
   exemptions: CompiledExemption[];
+  /** The rule table it was compiled with, in evaluation order (src/core/rules). */
+  table: RuleTable;
 }
 
 function push<T>(map: Map<string, T[]>, key: string, value: T): void {
@@ -160,7 +157,7 @@ function push<T>(map: Map<string, T[]>, key: string, value: T): void {
 }
 
 /** Throws if a stored range is neither a semver range nor a version: the caller must treat that as policy unavailable. */
-export function compilePolicy(snapshot: PolicySnapshot): CompiledPolicy {
+export function compilePolicy(snapshot: PolicySnapshot, table: RuleTable = RULES): CompiledPolicy {
   const compiled: CompiledPolicy = {
     generation: snapshot.generation,
     mode: snapshot.mode,
@@ -170,8 +167,9 @@ export function compilePolicy(snapshot: PolicySnapshot): CompiledPolicy {
     publishRules: snapshot.publishRules ?? [],
     license: snapshot.license && snapshot.license.allow.length > 0 ? compileLicensePolicy(snapshot.license) : undefined,
     waiversByName: new Map(),
-    rules: ruleSettings(snapshot.rules),
+    rules: ruleSettings(snapshot.rules, table),
     exemptions: (snapshot.exemptions ?? []).map((e) => ({ ...e, matcher: compileRange(e.range) })),
+    table,
   };
   for (const waiver of snapshot.waivers ?? []) {
     push(compiled.waiversByName, waiver.name, { ...waiver, matcher: compileRange(waiver.range) });
@@ -274,26 +272,19 @@ export function evaluate(policy: CompiledPolicy, input: EvaluationInput): Decisi
     inspection: input.inspection,
   };
   const notes: Note[] = [];
-  const gates: Array<[keyof RuleSettings, () => Denial | undefined]> = [
-    ['manifest', () => manifestRule(ctx)],
-    ['advisories', () => advisoryRule(policy.rules.advisories, ctx, notes)],
-    ['license', () => (policy.license ? licenseRule(policy, input, matches, dependsUntil) : undefined)],
-    ['releaseAge', () => releaseAgeRule(policy.rules.releaseAge, ctx, exemptFromAge(policy, input), notes, dependsUntil)],
-    ['scripts', () => scriptsGate(ctx, approvals, notes, dependsUntil)],
-    ['deprecated', () => deprecatedRule(ctx)],
-  ];
-  for (const [rule, run] of gates) {
-    const mode: RuleMode = policy.rules[rule].mode;
+  const settings = policy.rules as unknown as Record<string, { mode: RuleMode }>;
+  for (const rule of policy.table) {
+    const mode: RuleMode = settings[rule.key]?.mode ?? rule.defaults.mode;
     if (mode === 'off') continue;
-    const denial = run();
+    const denial = rule.check({ settings: settings[rule.key] ?? rule.defaults, ctx, input, policy, approvals, notes, matches, dependsUntil });
     if (!denial) continue;
-    const match: RuleMatch = { rule: RULE_NAMES[rule], ruleId: denial.ruleId, effect: mode === 'enforce' ? 'deny' : 'warn', code: denial.code, reason: denial.reason, details: denial.details };
+    const match: RuleMatch = { rule: rule.name, ruleId: denial.ruleId, effect: mode === 'enforce' ? 'deny' : 'warn', code: denial.code, reason: denial.reason, details: denial.details };
     matches.push(match);
     if (mode === 'enforce') {
       collectNotes(notes, matches, warnings);
       return decide(false, denial.code, denial.ruleId, denial.reason);
     }
-    warnings.push({ ...match, reason: `${denial.reason} [${denial.code}; the ${RULE_NAMES[rule]} rule is in warn mode, so it is not enforced]` });
+    warnings.push({ ...match, reason: `${denial.reason} [${denial.code}; the ${rule.name} rule is in warn mode, so it is not enforced]` });
   }
   collectNotes(notes, matches, warnings);
 
@@ -320,103 +311,12 @@ export function evaluate(policy: CompiledPolicy, input: EvaluationInput): Decisi
   return decide(true, 'ALLOWED', 'mode:open', `${spec} is allowed: the policy is in open mode and no rule blocks it`);
 }
 
-/**
- * The license rule: evaluates the version's license field against the policy, and when the
- * tarball was inspected the license in its package.json too (the stricter of the two: either
- * one not allowed is a violation). A violation is let through by an active waiver for the
- * version; otherwise it blocks with ELICENSE.
- */
-function licenseRule(
-  policy: CompiledPolicy,
-  input: EvaluationInput,
-  matches: RuleMatch[],
-  dependsUntil: (at: number | null) => void,
-): Denial | undefined {
-  const spec = `${input.name}@${input.version}`;
-  const fromTarball = input.inspection?.manifest;
-  const tarballManifest = fromTarball && typeof fromTarball === 'object' ? fromTarball : undefined;
-  if (!input.manifest && !tarballManifest) {
-    matches.push({ rule: 'license', ruleId: null, effect: 'info', reason: 'the version is not known, so its license could not be read' });
-    return undefined;
-  }
-  const judge = (manifest: VersionManifest) => {
-    const parsed = parseLicense(manifest as { license?: unknown; licenses?: unknown });
-    const verdict = evaluateLicense(parsed, policy.license as CompiledLicensePolicy);
-    const details: Record<string, unknown> = {
-      raw: parsed.raw ?? null,
-      kind: parsed.kind,
-      expression: parsed.expression ?? null,
-      correctedFrom: parsed.correctedFrom ?? null,
-      license: describeLicense(parsed),
-      failedIds: verdict.failedIds,
-      deniedIds: verdict.deniedIds,
-      satisfiedBy: verdict.satisfiedBy,
-    };
-    return { verdict, details };
-  };
-  const registry = input.manifest ? judge(input.manifest) : undefined;
-  const tarball = tarballManifest ? judge(tarballManifest) : undefined;
-  // The registry's verdict decides the details explain shows; the tarball's is added to them.
-  const main = (registry ?? tarball) as NonNullable<typeof registry>;
-  const details = registry && tarball ? { ...registry.details, tarball: tarball.details } : tarball && !registry ? { ...tarball.details, source: 'tarball' } : main.details;
-  const tarballNote = (verdictReason: string) =>
-    registry ? `${spec}: its tarball's package.json is licensed ${verdictReason} (the registry's manifest says ${String(registry.details.license)})` : `${spec} is licensed ${verdictReason} (read from its tarball's package.json)`;
-  let reason: string | undefined;
-  if (registry && !registry.verdict.allowed) reason = `${spec} is licensed ${registry.verdict.reason}`;
-  else if (tarball && !tarball.verdict.allowed) reason = tarballNote(tarball.verdict.reason);
-  if (reason === undefined) {
-    matches.push({ rule: 'license', ruleId: 'policy', effect: 'allow', reason: registry ? `${spec} is licensed ${registry.verdict.reason}` : tarballNote(main.verdict.reason), details });
-    return undefined;
-  }
-  const waivers = (policy.waiversByName.get(input.name) ?? []).filter(
-    (w) => (w.expiresAt === null || w.expiresAt.getTime() > input.now) && w.matcher.test(input.version),
-  );
-  if (waivers.length > 0) {
-    const waiver = waivers.reduce((a, b) => ((a.expiresAt?.getTime() ?? Infinity) >= (b.expiresAt?.getTime() ?? Infinity) ? a : b));
-    matches.push({ rule: 'license', ruleId: 'policy', effect: 'deny', code: 'ELICENSE', reason, details });
-    const expiry = waiver.expiresAt ? `, expires ${waiver.expiresAt.toISOString()}` : '';
-    matches.push({ rule: 'waiver', ruleId: waiver.id, effect: 'allow', reason: `license waived for ${waiver.name}@${waiver.range} by ${waiver.approvedBy}: ${waiver.reason}${expiry}` });
-    dependsUntil(waiver.expiresAt?.getTime() ?? null);
-    return undefined;
-  }
-  return { code: 'ELICENSE', ruleId: 'license:policy', reason, details };
-}
-
-const RULE_NAMES: Record<keyof RuleSettings, string> = {
-  manifest: 'manifest',
-  license: 'license',
-  advisories: 'advisories',
-  releaseAge: 'release-age',
-  scripts: 'scripts',
-  deprecated: 'deprecated',
-};
-
-/** Install scripts pass with an approval that allows them; the decision lasts as long as it does. */
-function scriptsGate(ctx: VersionContext, approvals: Approval[], notes: Note[], dependsUntil: (at: number | null) => void): Denial | undefined {
-  const expiry = (a: Approval) => (a.expiresAt ? a.expiresAt.getTime() : Infinity);
-  const allowing = approvals.filter((a) => a.allowScripts).sort((a, b) => expiry(b) - expiry(a))[0];
-  const denial = scriptsRule(ctx, allowing ? `approval:${allowing.id}` : undefined, notes);
-  if (!denial && allowing && versionInstallScripts(ctx).length > 0) {
-    const until = expiry(allowing);
-    dependsUntil(Number.isFinite(until) ? until : null);
-  }
-  return denial;
-}
-
 function collectNotes(notes: Note[], matches: RuleMatch[], warnings: RuleMatch[]): void {
   for (const note of notes.splice(0)) {
     const match: RuleMatch = { rule: note.rule, ruleId: note.ruleId, effect: 'info', reason: note.reason };
     matches.push(match);
     if (note.notice) warnings.push(match);
   }
-}
-
-function exemptFromAge(policy: CompiledPolicy, input: EvaluationInput): string | undefined {
-  const scope = scopeOf(input.name);
-  const hit = policy.exemptions.find(
-    (e) => e.rule === 'release-age' && (e.pattern === input.name || (scope !== undefined && e.pattern === `${scope}/*`)) && e.matcher.test(input.version),
-  );
-  return hit ? `exemption:${hit.id}` : undefined;
 }
 
 /**
@@ -457,8 +357,11 @@ export function nextStep(decision: Pick<Decision, 'name' | 'version' | 'code'>, 
         (admin ? `if you accept the difference, set the rule to warn (gatekeeper policy set manifest warn)` : `an admin who accepts the difference can set the rule to warn`) +
         `; run 'gatekeeper explain ${spec}' for details`
       );
-    default:
-      return `Run 'gatekeeper explain ${spec}'`;
+    default: {
+      // A rule from the table (src/core/rules) may name its own next step.
+      const rule = ruleForCode(decision.code);
+      return rule?.nextStep ? rule.nextStep(spec, audience) : `Run 'gatekeeper explain ${spec}'`;
+    }
   }
 }
 

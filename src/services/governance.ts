@@ -1,7 +1,6 @@
 import { GatekeeperError, validation } from '../core/errors';
-import { formatDuration, parseDuration, parseExpiry } from '../core/duration';
-import { isSeverity } from '../core/advisory';
-import { RULE_MODES, RuleMode, RuleSettings, ruleSettings } from '../core/rules';
+import { parseExpiry } from '../core/duration';
+import { policySettingKeys, RuleSettings, ruleSettings, ruleViews, validRuleChange } from '../core/rules';
 import { assertPackageName, assertPackagePattern, assertRange, assertVersion, isScopeWildcard } from '../core/names';
 import { describeLicense, parseLicense } from '../core/license';
 import { filterPackument, FilterResult, Packument } from '../core/packument';
@@ -266,16 +265,16 @@ export class GovernanceService {
   async getPolicy(): Promise<PolicyView> {
     const state = await this.store.repos.policy.mode();
     const rules = ruleSettings(await this.store.repos.policy.rules());
-    return { ...state, rules: { ...rules, releaseAge: { ...rules.releaseAge, minimum: rules.releaseAge.minimumMs === 0 ? '0' : formatDuration(rules.releaseAge.minimumMs) } } };
+    return { ...state, rules: ruleViews(rules) as PolicyView['rules'] };
   }
 
   /**
-   * Changes the mode and any rule settings given (`{mode, license: {mode}, advisories: {mode,
-   * severity, unavailable}, releaseAge: {mode, minimum, unknownAge}, scripts: {mode},
-   * deprecated: {mode}}`); what is not given stays as it is.
+   * Changes the mode and any rule settings given (`{mode, <rule key>: {mode, <setting>: …}}`,
+   * the rules and their settings as the rule table in src/core/rules has them); what is not
+   * given stays as it is.
    */
   async updatePolicy(actor: Actor, body: Record<string, unknown>): Promise<PolicyView> {
-    const allowed = ['mode', 'manifest', 'license', 'advisories', 'releaseAge', 'scripts', 'deprecated'];
+    const allowed = policySettingKeys();
     const unknownKeys = Object.keys(body).filter((k) => !allowed.includes(k));
     if (unknownKeys.length > 0) throw validation(`unknown policy setting(s): ${unknownKeys.join(', ')}; see ${allowed.join(', ')}`);
     if (body.mode !== undefined && (typeof body.mode !== 'string' || !POLICY_MODES.includes(body.mode as PolicyMode))) {
@@ -428,38 +427,6 @@ export interface PolicyView {
 
 function pick(obj: Record<string, unknown>, keys: string[]): Record<string, unknown> {
   return Object.fromEntries(keys.map((k) => [k, obj[k] ?? null]));
-}
-
-/** Validates one rule's settings change; returns what to store. */
-function validRuleChange(rule: string, change: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  const known: Record<string, string[]> = {
-    manifest: ['mode'],
-    license: ['mode'],
-    advisories: ['mode', 'severity', 'unavailable'],
-    releaseAge: ['mode', 'minimum', 'unknownAge'],
-    scripts: ['mode'],
-    deprecated: ['mode'],
-  };
-  for (const [key, value] of Object.entries(change)) {
-    if (!known[rule].includes(key)) throw validation(`${rule} has no setting '${key}'; it has ${known[rule].join(', ')}`);
-    if (key === 'mode') {
-      if (!RULE_MODES.includes(value as RuleMode)) throw validation(`${rule}.mode must be one of ${RULE_MODES.join(', ')}`);
-      out.mode = value;
-    } else if (key === 'severity') {
-      if (!isSeverity(value)) throw validation('advisories.severity must be one of low, moderate, high, critical');
-      out.severity = value;
-    } else if (key === 'unavailable') {
-      if (value !== 'warn' && value !== 'block') throw validation("advisories.unavailable must be 'warn' or 'block'");
-      out.unavailable = value;
-    } else if (key === 'unknownAge') {
-      if (value !== 'allow' && value !== 'block') throw validation("releaseAge.unknownAge must be 'allow' or 'block'");
-      out.unknownAge = value;
-    } else if (key === 'minimum') {
-      out.minimumMs = parseDuration(value);
-    }
-  }
-  return out;
 }
 
 function optionalText(value: unknown, field: string): string | undefined {

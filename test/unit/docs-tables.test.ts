@@ -1,11 +1,12 @@
 /**
- * The tables the docs show are taken from the code: every error code with its status
- * (docs/policy.md) and the registry's route table (docs/security.md).
+ * The tables the docs show are taken from the code: every error code with its status and the
+ * rule table (docs/policy.md), and the registry's route table (docs/security.md).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { ErrorCodes } from '../../src/core/errors';
 import { routeTableMarkdown } from '../../src/server/registry/routes';
+import { ruleTableMarkdown } from '../../src/core/rules';
 
 const doc = (name: string) => fs.readFileSync(path.join(__dirname, '../../docs', name), 'utf8');
 
@@ -20,6 +21,10 @@ describe('docs tables', () => {
     }
     const expected = Object.fromEntries(Object.entries(ErrorCodes));
     expect(Object.fromEntries(rows)).toEqual(expected);
+  });
+
+  it('docs/policy.md shows the rule table as src/core/rules has it', () => {
+    expect(doc('policy.md')).toContain(`${ruleTableMarkdown()}\n`);
   });
 
   it('docs/security.md shows the route table as the code has it', () => {

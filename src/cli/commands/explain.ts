@@ -1,4 +1,5 @@
 import { parseSpec } from '../../core/names';
+import { explainLines } from '../../core/rules';
 import { requirePositional } from '../args';
 import { enc } from '../client';
 import type { Command } from '../command';
@@ -19,28 +20,6 @@ interface Explanation {
   known: boolean;
   message: string;
   dropped?: string;
-}
-
-/** A value in one short line. */
-function shown(value: unknown): string {
-  const text = value === undefined ? 'nothing' : (JSON.stringify(value) ?? String(value));
-  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
-}
-
-/** Lines under a match for the facts explain should spell out (what differs in a tarball). */
-function detailLines(m: Match): string[] {
-  const lines: string[] = [];
-  const mismatches = m.details?.mismatches;
-  if (m.rule === 'manifest' && Array.isArray(mismatches)) {
-    for (const x of mismatches as Array<{ field?: unknown; declared?: unknown; actual?: unknown }>) {
-      lines.push(`${String(x.field)}: registry manifest ${shown(x.declared)}, tarball package.json ${shown(x.actual)}`);
-    }
-  }
-  const tarball = m.details?.tarball as { license?: unknown } | undefined;
-  if (m.rule === 'license' && tarball && typeof tarball === 'object') {
-    lines.push(`license: registry manifest ${String(m.details?.license)}, tarball package.json ${String(tarball.license)}`);
-  }
-  return lines;
 }
 
 export const explain: Command = {
@@ -64,7 +43,7 @@ export const explain: Command = {
     io.out('  rules that matched:');
     for (const m of d.matches) {
       io.out(`    - ${m.effect.padEnd(5)} ${m.rule}${m.ruleId ? ` ${m.ruleId}` : ''}: ${m.reason}`);
-      for (const line of detailLines(m)) io.out(`        ${line}`);
+      for (const line of explainLines(m.rule, m.details)) io.out(`        ${line}`);
     }
     return 0;
   },

@@ -1,55 +1,22 @@
 import { parseSpec } from '../../core/names';
+import { cliSettings, RULES, RuleTable, showRules } from '../../core/rules';
 import { requirePositional, stringFlag, UsageError } from '../args';
 import { enc } from '../client';
 import type { Command } from '../command';
 import { json, table } from '../output';
 import { client } from './policy-shared';
 
-const SETTINGS: Record<string, (value: string) => Record<string, unknown>> = {
-  mode: (v) => ({ mode: v }),
-  manifest: (v) => ({ manifest: { mode: v } }),
-  'manifest.mode': (v) => ({ manifest: { mode: v } }),
-  'release-age': (v) => ({ releaseAge: { minimum: v } }),
-  'release-age.minimum': (v) => ({ releaseAge: { minimum: v } }),
-  'release-age.mode': (v) => ({ releaseAge: { mode: v } }),
-  'release-age.unknown': (v) => ({ releaseAge: { unknownAge: v } }),
-  scripts: (v) => ({ scripts: { mode: v } }),
-  'scripts.mode': (v) => ({ scripts: { mode: v } }),
-  advisories: (v) => ({ advisories: { mode: v } }),
-  'advisories.mode': (v) => ({ advisories: { mode: v } }),
-  'advisories.severity': (v) => ({ advisories: { severity: v } }),
-  'advisories.unavailable': (v) => ({ advisories: { unavailable: v } }),
-  deprecated: (v) => ({ deprecated: { mode: v } }),
-  'deprecated.mode': (v) => ({ deprecated: { mode: v } }),
-  license: (v) => ({ license: { mode: v } }),
-  'license.mode': (v) => ({ license: { mode: v } }),
-};
+/** `policy set` names and `policy show` lines come from the rule table (src/core/rules). */
+const SETTINGS = cliSettings();
 
 interface PolicyView {
   mode: string;
   generation: number;
-  rules: {
-    manifest: { mode: string };
-    license: { mode: string };
-    advisories: { mode: string; severity: string; unavailable: string };
-    releaseAge: { mode: string; minimum: string; unknownAge: string };
-    scripts: { mode: string };
-    deprecated: { mode: string };
-  };
+  rules: Record<string, Record<string, unknown> | undefined>;
 }
 
-function showPolicy(p: PolicyView): string {
-  const r = p.rules;
-  return [
-    `mode: ${p.mode}`,
-    `generation: ${p.generation}`,
-    `manifest: ${r.manifest.mode} (the tarball's package.json against the registry's manifest)`,
-    `license: ${r.license.mode}`,
-    `advisories: ${r.advisories.mode} (severity >= ${r.advisories.severity}; source unreachable: ${r.advisories.unavailable})`,
-    `release-age: ${r.releaseAge.mode} (minimum ${r.releaseAge.minimum === '0' ? '0, off' : r.releaseAge.minimum}; unknown age: ${r.releaseAge.unknownAge})`,
-    `scripts: ${r.scripts.mode}`,
-    `deprecated: ${r.deprecated.mode}`,
-  ].join('\n');
+export function showPolicy(p: PolicyView, table: RuleTable = RULES): string {
+  return [`mode: ${p.mode}`, `generation: ${p.generation}`, ...showRules(p.rules, table)].join('\n');
 }
 
 export const policy: Command = {

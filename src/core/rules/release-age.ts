@@ -1,0 +1,95 @@
+import { Advisory, firstPatched } from '../advisory';
+import { formatDuration, parseDuration } from '../duration';
+import { scopeOf } from '../names';
+import type { CompiledPolicy, EvaluationInput } from '../policy';
+import { isSemverVersion } from '../versions';
+import { validation } from '../errors';
+import { defineRule, Denial, Note, RuleMode, VersionContext } from './types';
+
+export interface ReleaseAgeSettings {
+  mode: RuleMode;
+  minimumMs: number;
+  unknownAge: 'block' | 'allow';
+}
+
+/** Versions that an advisory names (or implies) as its first fix. */
+export function fixVersions(advisories: readonly Advisory[], versions: readonly string[]): Map<string, string> {
+  const fixes = new Map<string, string>();
+  for (const a of advisories) {
+    // Every fix the source names (one per release line), or the implied first fix.
+    // Fixes are strict semver versions: a legacy key (1.0.0beta) never skips the age gate as one.
+    const named = a.fixedIn.length > 0 ? a.fixedIn.filter((v) => isSemverVersion(v)) : [firstPatched(a, versions)];
+    for (const fixed of named) if (fixed) fixes.set(fixed, a.id);
+  }
+  return fixes;
+}
+
+export function releaseAgeRule(settings: ReleaseAgeSettings, ctx: VersionContext, exempt: string | undefined, notes: Note[], dependsUntil: (at: number) => void): Denial | undefined {
+  if (settings.minimumMs <= 0 || ctx.publishedAt === undefined) return undefined;
+  const spec = `${ctx.name}@${ctx.version}`;
+  if (exempt) {
+    notes.push({ rule: 'release-age', ruleId: exempt, reason: `${spec} is exempt from the minimum release age` });
+    return undefined;
+  }
+  const fix = ctx.advisories ? fixVersions(ctx.advisories.advisories, ctx.versions ?? []).get(ctx.version) : undefined;
+  if (fix) {
+    notes.push({ rule: 'release-age', ruleId: `fix:${fix}`, reason: `${spec} fixes ${fix}, so it skips the minimum release age` });
+    return undefined;
+  }
+  const minimum = formatDuration(settings.minimumMs);
+  const published = ctx.publishedAt === null ? NaN : Date.parse(ctx.publishedAt);
+  if (Number.isNaN(published)) {
+    if (settings.unknownAge === 'allow') {
+      notes.push({ rule: 'release-age', ruleId: 'unknown', reason: `${spec} has no publish time; unknown ages are allowed` });
+      return undefined;
+    }
+    return { code: 'EQUARANTINED', ruleId: 'release-age:unknown', reason: `${spec} has no publish time, so its age is unknown; new versions install after ${minimum} and unknown ages are blocked` };
+  }
+  const installableAt = published + settings.minimumMs;
+  if (ctx.now >= installableAt) return undefined;
+  dependsUntil(installableAt);
+  return {
+    code: 'EQUARANTINED',
+    ruleId: 'release-age',
+    reason: `${spec} was published ${formatDuration(Math.max(0, ctx.now - published))} ago; new versions install after ${minimum} (from ${new Date(installableAt).toISOString()})`,
+    details: { publishedAt: new Date(published).toISOString(), installableAt: new Date(installableAt).toISOString() },
+  };
+}
+
+/** The exemption (`exemption:<id>`) that lets the version skip `rule`, if any. */
+export function exemptionFor(policy: CompiledPolicy, input: Pick<EvaluationInput, 'name' | 'version'>, rule: string): string | undefined {
+  const scope = scopeOf(input.name);
+  const hit = policy.exemptions.find(
+    (e) => e.rule === rule && (e.pattern === input.name || (scope !== undefined && e.pattern === `${scope}/*`)) && e.matcher.test(input.version),
+  );
+  return hit ? `exemption:${hit.id}` : undefined;
+}
+
+export const releaseAge = defineRule({
+  key: 'releaseAge',
+  name: 'release-age',
+  code: 'EQUARANTINED',
+  summary: 'a version younger than the minimum age (or of unknown age, with `unknown: block`), unless an exemption covers it or it fixes an advisory',
+  defaults: { mode: 'enforce' as RuleMode, minimumMs: 0, unknownAge: 'allow' as 'block' | 'allow' },
+  settings: [
+    {
+      api: 'minimum',
+      cli: 'minimum',
+      values: 'a duration (`7d`, `12h`; `0` turns it off)',
+      parse: (value) => ['minimumMs', parseDuration(value)],
+    },
+    {
+      api: 'unknownAge',
+      cli: 'unknown',
+      values: 'allow or block',
+      parse(value, key) {
+        if (value !== 'allow' && value !== 'block') throw validation(`${key}.unknownAge must be 'allow' or 'block'`);
+        return ['unknownAge', value];
+      },
+    },
+  ],
+  primary: 'minimum',
+  view: (s) => ({ ...s, minimum: s.minimumMs === 0 ? '0' : formatDuration(s.minimumMs) }),
+  show: (v) => `(minimum ${v.minimum === '0' ? '0, off' : String(v.minimum)}; unknown age: ${String(v.unknownAge)})`,
+  check: ({ settings, ctx, policy, input, notes, dependsUntil }) => releaseAgeRule(settings, ctx, exemptionFor(policy, input, 'release-age'), notes, dependsUntil),
+});
