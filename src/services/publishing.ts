@@ -187,6 +187,11 @@ export class PublishingService {
     });
   }
 
+  /** Every version ever published (or being published) here, unpublished ones included: such a version can never be published again. */
+  recordedVersions(name: string): Promise<VersionRecord[]> {
+    return this.store.repos.publishing.list(name);
+  }
+
   async versionState(name: string, version: string): Promise<VersionRecord | undefined> {
     return this.store.repos.publishing.find(name, version);
   }

@@ -415,6 +415,25 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
     res.status(200).send(JSON.stringify(packument['dist-tags'] ?? {}));
   }
 
+  /**
+   * npm 9 answers a 409 on publish by reading `?write=true` and, unless the version is among the
+   * document's versions or times, publishing again with the versions merged in. Our refusal
+   * (EVERSIONEXISTS) holds for every version ever published here, unpublished ones too, so
+   * that read, made by npm's publish command, is answered with every recorded version in
+   * `time`: npm then prints "Cannot publish over existing version" (EPUBLISHCONFLICT) instead
+   * of sending a merged document or, after an unpublish of everything, "not in this registry".
+   */
+  async function serveTakenVersions(res: Response, name: string): Promise<boolean> {
+    const recorded = await runtime.publishing.recordedVersions(name);
+    if (recorded.length === 0) return false;
+    const time: Record<string, string> = {};
+    for (const r of recorded) time[r.version] = (r.publishedAt ?? r.reservedAt).toISOString();
+    res.setHeader('content-type', 'application/json; charset=utf-8');
+    res.setHeader('cache-control', 'no-store');
+    res.status(200).send(JSON.stringify({ _id: name, name, 'dist-tags': {}, versions: {}, time }));
+    return true;
+  }
+
   /** Runs a read handler with the route's package, denying on any error. */
   const read =
     (fn: (req: Request, res: Response, next: NextFunction, match: RegistryMatch, actor: Actor) => Promise<void>) =>
@@ -430,6 +449,7 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
   return {
     packument: read(async (req, res, next, match, actor) => {
       if (match.query.get('write') === 'true' && runtime.publishing.mayPublish(principalOfRequest(req), match.params.package)) {
+        if (req.get('npm-command') === 'publish' && (await serveTakenVersions(res, match.params.package))) return;
         // The unfiltered document, so a write based on it cannot drop hidden versions.
         runtime.requestContext.run({ raw: true }, () => next());
         return;
