@@ -1,0 +1,304 @@
+/**
+ * The client matrix: npm 9, 10 and the machine's npm, pnpm 9 and 10, yarn 1 and 4, and bun,
+ * each run by its own path from test/clients (installed by `npm ci --prefix test/clients`,
+ * see .ci/run) with its own home, cache and store, against a gatekeeper. Each client:
+ * installs, installs frozen, is refused an unapproved package with the reason where it prints
+ * one, is refused a frozen install pinned to a banned version likewise, publishes and is
+ * refused a republish, audits an advisory imported offline, and installs under
+ * GATEKEEPER_REQUIRE_AUTH with the settings docs/clients.md gives.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { runGatekeeper } from '../support/cli';
+import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
+import { loginToken, startTestGatekeeper, TestGatekeeper, tempDir } from '../support/gatekeeper';
+import { resolveNpmCli } from '../support/npm';
+import { REPO } from '../support/process';
+import { runTool, ToolResult } from '../support/tools';
+
+const CLIENTS_DIR = path.join(REPO, 'test/clients/node_modules');
+const node = process.execPath;
+const OSV_ID = 'GHSA-5555-6666-7777';
+
+interface Client {
+  id: string;
+  /** The command line that runs the client. */
+  cmd: string[];
+  add: (spec: string) => string[];
+  frozen: string[];
+  publish: string[];
+  /** What the client needs before it publishes (yarn 4: a lockfile that knows the package). */
+  prePublish?: string[];
+  audit?: string[];
+  /** Where the client prints our text for a refused packument / tarball (else only the status). */
+  reasonOnPackument: boolean;
+  reasonOnTarball: boolean;
+  /** Writes the client's configuration for a registry (and a token, with the documented always-auth setting). */
+  configure: (home: string, project: string, url: string, token?: string) => void;
+  /** Removes what the client keeps so the next install must fetch again. */
+  caches: string[];
+}
+
+const bin = (...parts: string[]) => path.join(CLIENTS_DIR, ...parts);
+const npmrc = (home: string, url: string, token?: string, extra = '') =>
+  fs.writeFileSync(path.join(home, '.npmrc'), `registry=${url}\n${token ? `${url.replace(/^https?:/, '')}:_authToken=${token}\n` : ''}${extra}`);
+
+function npmClient(id: string, cli: string): Client {
+  const cmd = [node, cli];
+  return {
+    id,
+    cmd,
+    add: (spec) => [...cmd, 'install', spec],
+    frozen: [...cmd, 'ci'],
+    publish: [...cmd, 'publish'],
+    audit: [...cmd, 'audit', '--json'],
+    reasonOnPackument: true,
+    reasonOnTarball: true,
+    configure: (home, _project, url, token) => npmrc(home, url, token),
+    caches: ['npm-cache'],
+  };
+}
+
+function pnpmClient(id: string, pkg: string): Client {
+  const cmd = [node, bin(pkg, 'bin/pnpm.cjs')];
+  return {
+    id,
+    cmd,
+    add: (spec) => [...cmd, 'add', spec],
+    frozen: [...cmd, 'install', '--frozen-lockfile'],
+    publish: [...cmd, 'publish', '--no-git-checks'],
+    audit: [...cmd, 'audit', '--json'],
+    reasonOnPackument: true,
+    reasonOnTarball: true,
+    configure: (home, _project, url, token) => npmrc(home, url, token),
+    caches: ['pnpm-store'],
+  };
+}
+
+const CLIENTS: Client[] = [
+  npmClient('npm9', bin('npm9/bin/npm-cli.js')),
+  npmClient('npm10', bin('npm10/bin/npm-cli.js')),
+  npmClient('npm', resolveNpmCli() ?? 'npm'),
+  pnpmClient('pnpm9', 'pnpm9'),
+  pnpmClient('pnpm10', 'pnpm10'),
+  (() => {
+    const cmd = [node, bin('yarn1/bin/yarn.js')];
+    return {
+      id: 'yarn1',
+      cmd,
+      add: (spec: string) => [...cmd, 'add', spec, '--non-interactive'],
+      frozen: [...cmd, 'install', '--frozen-lockfile', '--non-interactive'],
+      publish: [...cmd, 'publish', '--non-interactive', '--new-version', '1.0.0'],
+      reasonOnPackument: true,
+      // yarn 1 prints "Request failed \"403 Forbidden\"" for a tarball.
+      reasonOnTarball: false,
+      configure: (home: string, project: string, url: string, token?: string) => {
+        npmrc(home, url, token, token ? 'always-auth=true\n' : '');
+        fs.writeFileSync(path.join(project, '.yarnrc'), `registry "${url}"\n`);
+      },
+      caches: ['yarn-cache'],
+    };
+  })(),
+  (() => {
+    const cmd = [node, bin('yarn4/bin/yarn.js')];
+    return {
+      id: 'yarn4',
+      cmd,
+      add: (spec: string) => [...cmd, 'add', spec],
+      frozen: [...cmd, 'install', '--immutable'],
+      publish: [...cmd, 'npm', 'publish'],
+      prePublish: [...cmd, 'install'],
+      audit: [...cmd, 'npm', 'audit', '--json', '--all'],
+      reasonOnPackument: true,
+      reasonOnTarball: true,
+      configure: (_home: string, project: string, url: string, token?: string) => {
+        const lines = [
+          `npmRegistryServer: "${url.replace(/\/$/, '')}"`,
+          'unsafeHttpWhitelist:\n  - 127.0.0.1',
+          'enableGlobalCache: false',
+          'enableMirror: false',
+          'enableTelemetry: false',
+          'nodeLinker: node-modules',
+          'npmPreapprovedPackages:\n  - "@acme/*"',
+        ];
+        if (token) lines.push(`npmAuthToken: "${token}"`, 'npmAlwaysAuth: true');
+        fs.writeFileSync(path.join(project, '.yarnrc.yml'), `${lines.join('\n')}\n`);
+        if (!fs.existsSync(path.join(project, 'yarn.lock'))) fs.writeFileSync(path.join(project, 'yarn.lock'), '');
+      },
+      // YARN_CACHE_FOLDER (set for yarn 1) is yarn 4's cacheFolder too.
+      caches: ['project/.yarn', 'yarn-cache'],
+    };
+  })(),
+  (() => {
+    const cmd = [bin('bun/bin/bun.exe')];
+    return {
+      id: 'bun',
+      cmd,
+      add: (spec: string) => [...cmd, 'add', spec],
+      frozen: [...cmd, 'install', '--frozen-lockfile'],
+      publish: [...cmd, 'publish'],
+      audit: [...cmd, 'audit', '--json'],
+      // bun prints only "GET <url> - 403".
+      reasonOnPackument: false,
+      reasonOnTarball: false,
+      configure: (home: string, _project: string, url: string, token?: string) => npmrc(home, url, token),
+      caches: ['bun-cache'],
+    };
+  })(),
+];
+
+function envFor(home: string): Record<string, string> {
+  return {
+    PATH: `${path.dirname(node)}:/usr/bin:/bin`,
+    HOME: home,
+    npm_config_userconfig: path.join(home, '.npmrc'),
+    npm_config_cache: path.join(home, 'npm-cache'),
+    npm_config_update_notifier: 'false',
+    npm_config_audit: 'false',
+    npm_config_fund: 'false',
+    PNPM_HOME: path.join(home, 'pnpm-home'),
+    npm_config_store_dir: path.join(home, 'pnpm-store'),
+    YARN_CACHE_FOLDER: path.join(home, 'yarn-cache'),
+    YARN_IGNORE_PATH: '1',
+    YARN_ENABLE_TELEMETRY: '0',
+    BUN_INSTALL_CACHE_DIR: path.join(home, 'bun-cache'),
+    DO_NOT_TRACK: '1',
+  };
+}
+
+async function run(argv: string[], cwd: string, home: string): Promise<ToolResult> {
+  const [cmd, ...args] = argv;
+  return runTool(cmd, args, { cwd, env: envFor(home) }, 180_000);
+}
+
+function project(home: string, name: string): string {
+  const dir = path.join(home, 'project');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name, version: '1.0.0', private: true }));
+  return dir;
+}
+
+const show = (r: ToolResult) => `exit ${r.code}\n${r.output.slice(-3000)}`;
+
+describe('the client matrix', () => {
+  let upstream: FixtureRegistry;
+  let t: TestGatekeeper;
+  const gatekeeper = (...argv: string[]) => runGatekeeper({ GATEKEEPER_URL: t.url, GATEKEEPER_TOKEN: t.adminToken }, argv);
+
+  beforeAll(async () => {
+    if (!fs.existsSync(path.join(CLIENTS_DIR, 'npm9'))) throw new Error('the client matrix needs its clients: run npm ci --prefix test/clients');
+    upstream = await startFixtureRegistry([
+      ...CLIENTS.map((c) => ({ name: `ok-${c.id}`, versions: [{ version: '1.0.0', license: 'MIT' }] })),
+      { name: 'blocked-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] },
+      { name: 'audit-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] },
+    ]);
+    t = await startTestGatekeeper({ upstream: upstream.url, settings: { publishRules: [{ pattern: '@acme/*', roles: ['publisher'] }] } });
+    await t.api('PATCH', '/policy', { mode: 'allowlist' });
+    await t.api('POST', '/approvals', { name: 'audit-fixture', reason: 'audited' });
+    await t.api('POST', '/approvals', { name: '@acme/*', reason: 'ours' });
+    for (const c of CLIENTS) await t.api('POST', '/approvals', { name: `ok-${c.id}`, reason: 'fine' });
+    expect((await gatekeeper('policy', 'set', 'advisories', 'off')).code).toBe(0);
+    const file = path.join(tempDir('gk-osv-'), 'osv.json');
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        id: OSV_ID,
+        summary: 'Known only offline',
+        affected: [{ package: { ecosystem: 'npm', name: 'audit-fixture' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed: '1.0.1' }] }] }],
+        database_specific: { severity: 'HIGH' },
+        references: [{ type: 'ADVISORY', url: `https://github.com/advisories/${OSV_ID}` }],
+      }),
+    );
+    expect((await gatekeeper('advisories', 'import', file)).code).toBe(0);
+  });
+
+  afterAll(async () => {
+    await t?.close();
+    await upstream?.close();
+  });
+
+  describe.each(CLIENTS)('$id', (c) => {
+    const home = tempDir(`gk-matrix-${c.id}-`);
+    let dir: string;
+
+    it('installs, installs frozen, and audits an advisory imported offline', async () => {
+      dir = project(home, `matrix-${c.id}`);
+      c.configure(home, dir, t.url, t.adminToken);
+      const added = await run(c.add(`ok-${c.id}@1.0.0`), dir, home);
+      expect([c.id, show(added)]).toEqual([c.id, expect.stringMatching(/^exit 0/)]);
+      const vulnerable = await run(c.add('audit-fixture@1.0.0'), dir, home);
+      expect([c.id, show(vulnerable)]).toEqual([c.id, expect.stringMatching(/^exit 0/)]);
+      expect(fs.existsSync(path.join(dir, 'node_modules', `ok-${c.id}`, 'package.json'))).toBe(true);
+
+      fs.rmSync(path.join(dir, 'node_modules'), { recursive: true, force: true });
+      for (const cache of c.caches) fs.rmSync(path.join(home, cache), { recursive: true, force: true });
+      const frozen = await run(c.frozen, dir, home);
+      expect([c.id, show(frozen)]).toEqual([c.id, expect.stringMatching(/^exit 0/)]);
+      expect(fs.existsSync(path.join(dir, 'node_modules', `ok-${c.id}`, 'package.json'))).toBe(true);
+
+      if (c.audit) {
+        const audit = await run(c.audit, dir, home);
+        expect([c.id, audit.output]).toEqual([c.id, expect.stringContaining(OSV_ID)]);
+      }
+    });
+
+    it('is refused an unapproved package, with the reason where the client prints one', async () => {
+      const blocked = await run(c.add('blocked-fixture'), dir, home);
+      expect(blocked.code).not.toBe(0);
+      if (c.reasonOnPackument) expect([c.id, blocked.output]).toEqual([c.id, expect.stringContaining('[ENOTAPPROVED] blocked-fixture@1.0.0 is not approved')]);
+      else expect([c.id, blocked.output]).toEqual([c.id, expect.stringContaining('403')]);
+    });
+
+    it('is refused a frozen install pinned to a banned version, with the reason where the client prints one', async () => {
+      await t.api('POST', '/bans', { name: `ok-${c.id}`, range: '1.0.0', reason: 'CVE-2099-0003 leaked tokens' });
+      fs.rmSync(path.join(dir, 'node_modules'), { recursive: true, force: true });
+      for (const cache of c.caches) fs.rmSync(path.join(home, cache), { recursive: true, force: true });
+      const frozen = await run(c.frozen, dir, home);
+      expect([c.id, frozen.code === 0, frozen.code === 0 ? frozen.output : '']).toEqual([c.id, false, '']);
+      if (c.reasonOnTarball) expect([c.id, frozen.output]).toEqual([c.id, expect.stringContaining(`[EBANNED] ok-${c.id}@1.0.0 is banned: CVE-2099-0003 leaked tokens`)]);
+      else expect([c.id, frozen.output]).toEqual([c.id, expect.stringContaining('403')]);
+    });
+
+    it('publishes, and is refused a republish in words that say the version is taken', async () => {
+      const pkg = path.join(home, 'pkg');
+      fs.mkdirSync(pkg, { recursive: true });
+      fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: `@acme/matrix-${c.id}`, version: '1.0.0', license: 'MIT' }));
+      fs.writeFileSync(path.join(pkg, 'index.js'), 'module.exports = 1;\n');
+      c.configure(home, pkg, t.url, t.adminToken);
+      if (c.prePublish) expect([c.id, show(await run(c.prePublish, pkg, home))]).toEqual([c.id, expect.stringMatching(/^exit 0/)]);
+      const first = await run(c.publish, pkg, home);
+      expect([c.id, show(first)]).toEqual([c.id, expect.stringMatching(/^exit 0/)]);
+      const again = await run(c.publish, pkg, home);
+      expect(again.code).not.toBe(0);
+      expect([c.id, again.output]).toEqual([c.id, expect.stringMatching(/EVERSIONEXISTS|EPUBLISHCONFLICT|cannot publish over/i)]);
+      expect(again.output).not.toContain('is not in this registry');
+    });
+  });
+});
+
+describe('the client matrix under GATEKEEPER_REQUIRE_AUTH', () => {
+  let upstream: FixtureRegistry;
+  let t: TestGatekeeper;
+  let token: string;
+
+  beforeAll(async () => {
+    upstream = await startFixtureRegistry([{ name: 'auth-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] }]);
+    t = await startTestGatekeeper({ upstream: upstream.url, settings: { requireAuth: true } });
+    await t.api('PATCH', '/policy', { mode: 'open' });
+    expect((await t.api('POST', '/users', { username: 'dev1', password: 'dev1-password', role: 'developer' })).status).toBe(201);
+    token = await loginToken(t.url, 'dev1', 'dev1-password');
+  });
+
+  afterAll(async () => {
+    await t?.close();
+    await upstream?.close();
+  });
+
+  it.each(CLIENTS)('$id installs with the settings docs/clients.md gives', async (c) => {
+    const home = tempDir(`gk-matrix-auth-${c.id}-`);
+    const dir = project(home, `auth-${c.id}`);
+    c.configure(home, dir, t.url, token);
+    const added = await run(c.add('auth-fixture@1.0.0'), dir, home);
+    expect([c.id, show(added)]).toEqual([c.id, expect.stringMatching(/^exit 0/)]);
+  });
+});
