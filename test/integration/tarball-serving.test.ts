@@ -80,6 +80,17 @@ describe('tarball responses', () => {
     }
   });
 
+  it('a write to a package drops its tarballs from memory (the fast path does not stat storage)', async () => {
+    const url = new URL('small-tgz/-/small-tgz-1.0.0.tgz', t.url);
+    expect((await fetch(url)).status).toBe(200);
+    const tarballs = tarballCacheOf(t.gk.runtime);
+    expect(tarballs.lookup('small-tgz/small-tgz-1.0.0.tgz')?.bytes).toBeDefined();
+    // What every write handler does (src/server/registry/publish.ts), as do new advisories.
+    t.gk.runtime.packuments.invalidate('small-tgz');
+    expect(tarballs.lookup('small-tgz/small-tgz-1.0.0.tgz')).toBeUndefined();
+    expect((await fetch(url)).status).toBe(200);
+  });
+
   it('a refused tarball is refused whatever the conditions say', async () => {
     const url = new URL('small-tgz/-/small-tgz-1.0.0.tgz', t.url);
     const etag = `"${integrityOf(upstream.tarball('small-tgz', '1.0.0'))}"`;

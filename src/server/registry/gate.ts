@@ -92,8 +92,11 @@ const TARBALL_CACHES = new WeakMap<GatekeeperRuntime, TarballCache>();
 export function tarballCacheOf(runtime: GatekeeperRuntime): TarballCache {
   let cache = TARBALL_CACHES.get(runtime);
   if (!cache) {
-    cache = new TarballCache(parseSize(runtime.settings.tarballCacheSize));
-    TARBALL_CACHES.set(runtime, cache);
+    const made = new TarballCache(parseSize(runtime.settings.tarballCacheSize));
+    // Every write to a package (publish, unpublish, a removed tarball) drops its responses: its tarballs go too.
+    runtime.packuments.onInvalidate((name) => made.invalidate(name));
+    TARBALL_CACHES.set(runtime, made);
+    cache = made;
   }
   return cache;
 }
@@ -104,10 +107,21 @@ export function tarballCacheOf(runtime: GatekeeperRuntime): TarballCache {
  * streamed from storage (see tarball-cache.ts); with ETag and Last-Modified, 304 on a
  * conditional request. Returns false when it is not stored (the gate then fetches it).
  */
-export function sendStoredTarball(cache: TarballCache, storageDir: string, name: string, filename: string, req: IncomingMessage, res: ServerResponse): boolean {
+export function sendStoredTarball(
+  cache: TarballCache,
+  storageDir: string,
+  name: string,
+  filename: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+  fast = false,
+): boolean {
+  const key = tarballKey(name, filename);
+  // The fast path trusts a held entry: any write to the package drops it (see tarballCacheOf).
+  const held = fast ? cache.lookup(key) : undefined;
+  if (held?.bytes) return sendTarballEntry(req, res, held);
   const file = tarballFile(storageDir, name, filename);
   if (!file) return false;
-  const key = tarballKey(name, filename);
   const revision = storageRevision(storageDir, name);
   let entry = cache.lookup(key, revision);
   if (!entry) {
@@ -215,7 +229,7 @@ export function createFastPath(runtime: GatekeeperRuntime) {
         if (!version) return false;
         const decision = runtime.governance.cache.peek(runtime.governance.cache.current(), name, version);
         if (!decision || !decision.allowed || decision.warnings.length > 0) return false;
-        return sendStoredTarball(tarballs, storageDir, name, match.params.filename, req, res);
+        return sendStoredTarball(tarballs, storageDir, name, match.params.filename, req, res, true);
       }
       const generation = runtime.governance.cache.current().generation;
       const key = cacheKey(name, wantsAbbreviated(req.headers.accept), `http://${req.headers.host ?? ''}`, actor.audience);

@@ -134,10 +134,18 @@ export class PackumentCache {
     return { entries: this.entries.size, bytes: this.total, maxBytes: this.maxBytes, hits: this.hits, misses: this.misses };
   }
 
+  private readonly invalidationListeners: Array<(name: string) => void> = [];
+
+  /** Called whenever a package's entries are dropped (a write, new advisories, a fetched tarball). */
+  onInvalidate(listener: (name: string) => void): void {
+    this.invalidationListeners.push(listener);
+  }
+
   /** Drops every entry of a package (all hosts and forms). */
   invalidate(name: string): void {
     const prefix = `${name}\u0000`;
     for (const key of [...this.entries.keys()]) if (key.startsWith(prefix)) this.remove(key);
+    for (const listener of this.invalidationListeners) listener(name);
   }
 }
 

@@ -20,6 +20,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 export interface TarballEntry {
   /** The bytes, when small enough to be held; undefined: streamed from `file`. */
   bytes?: Buffer;
+  /** For held bytes: the response's headers, made once (name, value, name, value, …). */
+  head?: string[];
   file: string;
   size: number;
   etag: string;
@@ -56,10 +58,14 @@ export class TarballCache {
     this.maxEntryBytes = Math.floor(maxBytes / 8);
   }
 
-  /** The entry if it was read under this storage revision (moved to most recently used). */
-  lookup(key: string, revision: string): TarballEntry | undefined {
+  /**
+   * The entry if it was read under this storage revision (moved to most recently used); with
+   * no revision given, any entry: the fast path relies on writes dropping a package's entries
+   * (PackumentCache.onInvalidate) instead of a stat per request.
+   */
+  lookup(key: string, revision?: string): TarballEntry | undefined {
     const entry = this.entries.get(key);
-    if (!entry || entry.revision !== revision) {
+    if (!entry || (revision !== undefined && entry.revision !== revision)) {
       if (entry) this.remove(key);
       this.misses++;
       return undefined;
@@ -122,7 +128,9 @@ export class TarballCache {
         return undefined;
       }
       if (bytes.length !== stat.size) return undefined;
-      return { ...base, bytes, etag: integrityTag(bytes), cost: bytes.length + TAG_COST };
+      const etag = integrityTag(bytes);
+      const head = ['content-type', 'application/octet-stream', 'content-length', String(bytes.length), 'cache-control', 'no-transform', 'etag', etag, 'last-modified', base.lastModified];
+      return { ...base, bytes, head, etag, cost: bytes.length + TAG_COST };
     }
     return { ...base, etag: '', cost: TAG_COST };
   }
@@ -165,10 +173,13 @@ export function sendTarballEntry(req: IncomingMessage, res: ServerResponse, entr
     return true;
   }
   if (entry.bytes) {
-    res.statusCode = 200;
-    res.setHeader('content-type', 'application/octet-stream');
-    res.setHeader('content-length', entry.bytes.length);
-    head();
+    if (entry.head) res.writeHead(200, entry.head);
+    else {
+      res.statusCode = 200;
+      res.setHeader('content-type', 'application/octet-stream');
+      res.setHeader('content-length', entry.bytes.length);
+      head();
+    }
     res.end(req.method === 'HEAD' ? undefined : entry.bytes);
     return true;
   }
