@@ -2,13 +2,15 @@
  * Publishing as Verdaccio users expect, without dependency confusion: a glob publish rule
  * (`*` for developers) lets a developer claim a new name on its first publish. The claim is
  * recorded and audited, and the name stays private even when it later appears upstream; a
- * name the upstream has is refused. Through the real npm CLI.
+ * name the upstream has is refused. Through the real npm CLI (publish, install, ci, view,
+ * search, dist-tag, deprecate, unpublish) and pnpm (publish).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
 import { loginToken, startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
 import { createNpmEnv, makeProject, NpmEnv } from '../support/npm';
+import { runTool, toolEnv } from '../support/tools';
 
 describe('claiming names through a glob publish rule', () => {
   let upstream: FixtureRegistry;
@@ -55,6 +57,32 @@ describe('claiming names through a glob publish rule', () => {
     expect(require(path.join(project, 'node_modules/claim-me'))).toBe('claim-me@1.1.0');
   });
 
+  it('npm ci, info, search and unpublish of a claimed name work as on a plain Verdaccio; pnpm claims a name too', async () => {
+    const project = await makeProject(npm.dir, { name: 'ci-claim', dependencies: { 'claim-me': '1.1.0' } });
+    expect((await npm.run(['install'], { cwd: project })).code).toBe(0);
+    fs.rmSync(path.join(project, 'node_modules'), { recursive: true, force: true });
+    expect((await npm.run(['ci'], { cwd: project })).code).toBe(0);
+    expect(require(path.join(project, 'node_modules/claim-me'))).toBe('claim-me@1.1.0');
+
+    const info = await npm.run(['view', 'claim-me', 'versions', '--json']);
+    expect(JSON.parse(info.stdout)).toEqual(['1.0.0', '1.1.0']);
+    const search = await npm.run(['search', 'claim-me', '--json']);
+    expect([search.code, search.stdout]).toEqual([0, expect.stringContaining('"name":"claim-me"')]);
+
+    const unpublished = await npm.run(['unpublish', 'claim-me@1.0.0']);
+    expect([unpublished.code, unpublished.output]).toEqual([0, expect.stringContaining('claim-me@1.0.0')]);
+    expect(JSON.parse((await npm.run(['view', 'claim-me', 'versions', '--json'])).stdout)).toEqual(['1.1.0']);
+
+    // pnpm publishes a new name the same way (it shares npm's .npmrc token).
+    const pnpmHome = fs.mkdtempSync(path.join(npm.dir, 'pnpm-home-'));
+    fs.copyFileSync(path.join(npm.dir, '.npmrc'), path.join(pnpmHome, '.npmrc'));
+    const pnpmed = await runTool('pnpm', ['publish', '--no-git-checks', '--registry', t.url], { cwd: packageDir('claimed-by-pnpm', '1.0.0'), env: toolEnv(pnpmHome, t.url) });
+    expect([pnpmed.code, pnpmed.output]).toEqual([0, expect.stringContaining('claimed-by-pnpm')]);
+    const rules = (await t.api('GET', '/publish-rules')).body;
+    const list = (Array.isArray(rules) ? rules : rules.items) as Array<{ pattern: string; principal: string }>;
+    expect(list).toEqual(expect.arrayContaining([expect.objectContaining({ pattern: 'claimed-by-pnpm', principal: 'dev1' })]));
+  });
+
   it('refuses to claim a name the upstream has (dependency confusion), and writes to it', async () => {
     const refused = await npm.run(['publish'], { cwd: packageDir('taken-name', '2.0.0') });
     expect(refused.code).not.toBe(0);
@@ -76,7 +104,8 @@ describe('claiming names through a glob publish rule', () => {
     const res = await fetch(new URL('claim-me', t.url));
     expect(res.status).toBe(200);
     const doc = (await res.json()) as { versions: Record<string, unknown> };
-    expect(Object.keys(doc.versions).sort()).toEqual(['1.0.0', '1.1.0']);
+    // 1.0.0 was unpublished above; the upstream's 9.9.9 never appears.
+    expect(Object.keys(doc.versions).sort()).toEqual(['1.1.0']);
     // Asked upstream only before the claim (whether the name was free), never since.
     expect(upstream.requests.slice(before).filter((r) => r.url.includes('claim-me'))).toEqual([]);
   });

@@ -77,7 +77,8 @@ export function createSearchHandler(runtime: GatekeeperRuntime, storage: Verdacc
           keywords: Array.isArray(manifest.keywords) ? manifest.keywords.filter((k) => typeof k === 'string') : undefined,
           date: packument.time?.[latest],
           publisher: manifest._npmUser,
-          maintainers: manifest.maintainers,
+          // npm's search output maps over maintainers: always a list of { username, email }.
+          maintainers: maintainersOf(manifest.maintainers ?? packument.maintainers),
           links: {},
         },
         score: { final: 1, detail: { quality: 1, popularity: 1, maintenance: 1 } },
@@ -107,4 +108,13 @@ export function createSearchHandler(runtime: GatekeeperRuntime, storage: Verdacc
     res.setHeader('cache-control', 'no-store');
     res.status(200).json({ objects: page, total: page.length, time: new Date().toUTCString() });
   };
+}
+
+/** Registry maintainers (`{ name, email }`, from the document) as npm's search results spell them. */
+function maintainersOf(raw: unknown): Array<{ username: string; email?: string }> {
+  if (!Array.isArray(raw)) return [];
+  return raw
+    .filter((m): m is { name?: unknown; username?: unknown; email?: unknown } => !!m && typeof m === 'object')
+    .map((m) => ({ username: String(m.username ?? m.name ?? ''), ...(typeof m.email === 'string' ? { email: m.email } : {}) }))
+    .filter((m) => m.username !== '');
 }
