@@ -238,14 +238,27 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       npmOptions,
       logger,
     });
+    let prefetchAdvisories: (name: string, body: unknown) => void = () => undefined;
     const gateway = await startUpstreamGateway(
-      { packument: (name, opts) => client.packument(name, opts), search: (query) => client.search(query) },
+      {
+        packument: async (name, opts) => {
+          const fetched = await client.packument(name, opts);
+          // The advisory question starts now, while Verdaccio stores the document (cold path).
+          if (fetched.status === 200) prefetchAdvisories(name, fetched.body);
+          return fetched;
+        },
+        search: (query) => client.search(query),
+      },
       logger,
     );
     cleanup.push(() => gateway.close());
     const inspections = new InspectionService(store);
     const advisories = new AdvisoryService(store, cache, upstreamAdvisorySource(client), parseDuration(settings.advisoryRefresh));
     advisories.waitMs = parseDuration(settings.advisoryTimeout);
+    prefetchAdvisories = (name, body) => {
+      const versions = (body as { versions?: unknown } | null)?.versions;
+      if (versions && typeof versions === 'object') advisories.prefetch(name, Object.keys(versions));
+    };
     governance.advisories = advisories;
     governance.inspections = inspections;
     governance.upstreamDropped = (name) => gateway.droppedFor(name);

@@ -24,27 +24,6 @@ export function upstreamAdvisorySource(upstream: Pick<UpstreamClient, 'advisorie
   };
 }
 
-/**
- * Entries with the same package and key become one, their ranges joined with `||` and their
- * fixes united: what AdvisoryRepository.upsert stores for them.
- */
-function mergeSameKey(advisories: readonly Advisory[]): Advisory[] {
-  const merged = new Map<string, Advisory>();
-  for (const a of advisories) {
-    const id = `${a.name} ${a.key}`;
-    const seen = merged.get(id);
-    if (!seen) merged.set(id, a);
-    else if (seen.vulnerableVersions !== a.vulnerableVersions || a.fixedIn.some((v) => !seen.fixedIn.includes(v))) {
-      merged.set(id, {
-        ...a,
-        vulnerableVersions: seen.vulnerableVersions === a.vulnerableVersions ? a.vulnerableVersions : `${seen.vulnerableVersions} || ${a.vulnerableVersions}`,
-        fixedIn: [...new Set([...seen.fixedIn, ...a.fixedIn])],
-      });
-    }
-  }
-  return [...merged.values()];
-}
-
 /** Packages asked about in one bulk request. */
 const BULK_BATCH = 100;
 
@@ -146,6 +125,16 @@ export class AdvisoryService {
   /** Makes sure a package's advisories are loaded and, when due, asked again. Never throws on source errors. */
   prepare(name: string, versions: readonly string[]): Promise<void> {
     return this.prepareMany([{ name, versions }]);
+  }
+
+  /**
+   * Starts the question about a package as soon as its upstream document has been read (by the
+   * upstream gateway), while Verdaccio is still storing it: the request that reads it then finds
+   * the answer, or joins the question in flight. Fresh packages are not asked again; errors are
+   * left to prepare(), which reports them.
+   */
+  prefetch(name: string, versions: readonly string[]): void {
+    this.prepareMany([{ name, versions }]).catch(() => undefined);
   }
 
   /**
@@ -253,16 +242,11 @@ export class AdvisoryService {
       );
       await repos.advisories.saveChecks(batch.map((p) => ({ package: p.name, versions: p.versions, ok: true, error: null })));
     });
-    // What the database now holds, without reading it back: the package's other sources'
-    // advisories, overwritten by the fresh ones with the same key (replaceMany's upsert).
-    const freshByName = new Map<string, Advisory[]>();
-    for (const a of mergeSameKey(fresh)) freshByName.set(a.name, [...(freshByName.get(a.name) ?? []), a]);
+    // Read back: the package's other sources' entries and overrides are merged in the database.
+    const all = await repo.listMany(batch.map((p) => p.name));
     for (const p of batch) {
       const before = this.memory.get(p.name)?.advisories ?? [];
-      const byKey = new Map<string, Advisory>();
-      for (const a of before) if (a.source !== 'upstream') byKey.set(a.key, a);
-      for (const a of freshByName.get(p.name) ?? []) byKey.set(a.key, a);
-      const after = [...byKey.values()].sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+      const after = all.get(p.name) ?? [];
       this.memory.set(p.name, { advisories: after, checkedAt: this.now() });
       const waitedFor = this.late.delete(p.name);
       if (JSON.stringify(before) !== JSON.stringify(after) || waitedFor) this.changed(p.name);
