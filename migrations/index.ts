@@ -8,6 +8,7 @@ import * as supplyChain from './006_supply_chain';
 import * as loginThrottle from './007_login_throttle';
 import * as inspections from './008_tarball_inspections';
 import * as catalogue from './009_catalogue';
+import * as malware from './010_malware';
 
 /**
  * Every migration, in order. Listed statically (not discovered on disk) so the same list
@@ -29,6 +30,7 @@ export const migrations: ReadonlyArray<[string, Migration]> = [
   ['007_login_throttle', loginThrottle],
   ['008_tarball_inspections', inspections],
   ['009_catalogue', catalogue],
+  ['010_malware', malware],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -23,7 +23,37 @@ export interface Advisory {
   vulnerableVersions: string;
   /** Versions the source names as fixes (OSV `fixed` events); may be empty. */
   fixedIn: string[];
-  source: 'upstream' | 'osv';
+  /** Where it came from: the upstream's bulk answers, an OSV import, or an admin's flag (`gatekeeper advisories flag`). */
+  source: 'upstream' | 'osv' | 'manual';
+  /**
+   * Malware, its own verdict whatever the severity (the malware rule, EMALWARE): an OSV entry
+   * whose id starts with `MAL-`, one its source marks as malicious, or an admin's flag.
+   */
+  malware?: boolean;
+  /** When the source withdrew it (OSV `withdrawn`); from then on it affects nothing. */
+  withdrawnAt?: string | null;
+  /** An admin's audited override of this one entry (a false positive); it then affects nothing. */
+  overridden?: { by: string; reason: string; at: string } | null;
+}
+
+/**
+ * Whether an entry still counts: not withdrawn by its source (at or before `now`) and not
+ * overridden by an admin.
+ */
+export function inForce(advisory: Advisory, now: number): boolean {
+  if (advisory.overridden) return false;
+  if (advisory.withdrawnAt) {
+    const at = Date.parse(advisory.withdrawnAt);
+    if (!Number.isNaN(at) && at <= now) return false;
+  }
+  return true;
+}
+
+/** CWE-506, "Embedded Malicious Code": how GitHub's malware advisories are marked. */
+const MALWARE_CWE = 'CWE-506';
+
+function hasMalwareCwe(value: unknown): boolean {
+  return Array.isArray(value) && value.some((c) => typeof c === 'string' && c.toUpperCase() === MALWARE_CWE);
 }
 
 export function isSeverity(value: unknown): value is Severity {
@@ -40,13 +70,14 @@ function ghsaOf(text: string | undefined | null): string | undefined {
 
 /** One entry of the bulk endpoint's answer: `{ "<name>": [ {id, url, title, severity, vulnerable_versions, …} ] }`. */
 export function fromBulk(name: string, raw: unknown): Advisory | undefined {
-  const a = raw as { id?: unknown; url?: unknown; title?: unknown; severity?: unknown; vulnerable_versions?: unknown; github_advisory_id?: unknown };
+  const a = raw as { id?: unknown; url?: unknown; title?: unknown; severity?: unknown; vulnerable_versions?: unknown; github_advisory_id?: unknown; cwe?: unknown };
   if (!a || typeof a !== 'object') return undefined;
   const range = typeof a.vulnerable_versions === 'string' ? a.vulnerable_versions : undefined;
   if (!range || semver.validRange(range) === null) return undefined;
   const url = typeof a.url === 'string' ? a.url : null;
   const ghsa = (typeof a.github_advisory_id === 'string' ? a.github_advisory_id : undefined) ?? ghsaOf(url);
-  const severity = isSeverity(a.severity) ? a.severity : 'moderate';
+  const malware = hasMalwareCwe(a.cwe);
+  const severity = isSeverity(a.severity) ? a.severity : malware ? 'critical' : 'moderate';
   const id = ghsa ?? `npm-${String(a.id ?? 'advisory')}`;
   return {
     key: ghsa ? `ghsa:${ghsa}` : `npm:${String(a.id)}`,
@@ -58,6 +89,7 @@ export function fromBulk(name: string, raw: unknown): Advisory | undefined {
     vulnerableVersions: range,
     fixedIn: [],
     source: 'upstream',
+    ...(malware ? { malware } : {}),
   };
 }
 
@@ -67,11 +99,28 @@ interface OsvEvent {
   last_affected?: string;
 }
 
-/** OSV severity comes as GHSA's database_specific.severity (LOW, MODERATE, HIGH, CRITICAL). */
-function osvSeverity(doc: { database_specific?: { severity?: unknown } }): Severity {
+/**
+ * OSV severity comes as GHSA's database_specific.severity (LOW, MODERATE, HIGH, CRITICAL).
+ * Malware entries (OpenSSF's MAL- ids) have none; they count as critical, though malware is
+ * decided by its own rule whatever the severity threshold.
+ */
+function osvSeverity(doc: { database_specific?: { severity?: unknown } }, malware: boolean): Severity {
   const text = String(doc.database_specific?.severity ?? '').toLowerCase();
   if (text === 'medium') return 'moderate';
-  return isSeverity(text) ? text : 'moderate';
+  return isSeverity(text) ? text : malware ? 'critical' : 'moderate';
+}
+
+/**
+ * Whether an OSV entry is malware: its id (or an alias) starts with `MAL-` (the OpenSSF
+ * malicious-packages dataset), or its source marks it so (`database_specific.malicious`,
+ * OpenSSF's `malicious-packages-origins`, or GitHub's CWE-506).
+ */
+export function osvIsMalware(doc: { id?: unknown; aliases?: unknown; database_specific?: Record<string, unknown> }): boolean {
+  const ids = [doc.id, ...(Array.isArray(doc.aliases) ? doc.aliases : [])];
+  if (ids.some((id) => typeof id === 'string' && id.toUpperCase().startsWith('MAL-'))) return true;
+  const specific = doc.database_specific;
+  if (!specific || typeof specific !== 'object') return false;
+  return specific.malicious === true || Array.isArray(specific['malicious-packages-origins']) || hasMalwareCwe(specific.cwe_ids);
 }
 
 function eventsToRange(events: OsvEvent[]): string | undefined {
@@ -92,6 +141,15 @@ function eventsToRange(events: OsvEvent[]): string | undefined {
   return range && semver.validRange(range) !== null ? range : undefined;
 }
 
+/** An OSV timestamp (RFC 3339) as an ISO string, or null when it is missing or not a plausible time. */
+function osvTime(value: unknown): string | null {
+  if (typeof value !== 'string' || value.length > 64) return null;
+  const at = Date.parse(value);
+  if (Number.isNaN(at)) return null;
+  const year = new Date(at).getUTCFullYear();
+  return year >= 1970 && year <= 9999 ? new Date(at).toISOString() : null;
+}
+
 /**
  * Converts an OSV document (or an array of them) into advisories for npm packages. Throws
  * EVALIDATION when the input is not OSV at all.
@@ -106,13 +164,16 @@ export function fromOsv(input: unknown): Advisory[] {
       aliases?: unknown;
       affected?: Array<{ package?: { ecosystem?: string; name?: string }; ranges?: Array<{ type?: string; events?: OsvEvent[] }>; versions?: string[] }>;
       references?: Array<{ type?: string; url?: string }>;
-      database_specific?: { severity?: unknown };
+      database_specific?: Record<string, unknown>;
+      withdrawn?: unknown;
     };
     if (!doc || typeof doc !== 'object' || typeof doc.id !== 'string' || !Array.isArray(doc.affected)) {
       throw new GatekeeperError('EVALIDATION', `entry ${i} is not an OSV advisory (it needs an id and an affected list)`);
     }
-    const aliases = Array.isArray(doc.aliases) ? (doc.aliases as string[]) : [];
+    const aliases = Array.isArray(doc.aliases) ? (doc.aliases as unknown[]).filter((a): a is string => typeof a === 'string') : [];
+    const malware = osvIsMalware(doc);
     const ghsa = ghsaOf(doc.id) ?? aliases.map(ghsaOf).find(Boolean);
+    const withdrawnAt = osvTime(doc.withdrawn);
     const url = doc.references?.find((r) => r.type === 'ADVISORY')?.url ?? doc.references?.[0]?.url ?? null;
     for (const affected of doc.affected) {
       if (affected.package?.ecosystem !== 'npm' || !affected.package.name) continue;
@@ -126,10 +187,12 @@ export function fromOsv(input: unknown): Advisory[] {
         id: ghsa ?? doc.id,
         title: typeof doc.summary === 'string' ? doc.summary : doc.id,
         url,
-        severity: osvSeverity(doc),
+        severity: osvSeverity(doc, malware),
         vulnerableVersions: range,
         fixedIn,
         source: 'osv',
+        ...(malware ? { malware } : {}),
+        ...(withdrawnAt ? { withdrawnAt } : {}),
       });
     }
   }

@@ -17,6 +17,8 @@ export const ErrorCodes = {
   // on install or publish. 403 like every refusal retrying cannot fix: with 400, pnpm retried
   // a refused tarball for about 70 s before giving up.
   EMANIFESTMISMATCH: 403,
+  // A malware entry (an OSV MAL- id, one its source marks as malware, an admin's flag) affects the version.
+  EMALWARE: 403,
   EPOLICYUNAVAILABLE: 503,
   // Publishing.
   EVERSIONEXISTS: 409,

@@ -11,6 +11,7 @@ import { Database, migrateLatest, openDatabase, redactUrl } from '../db/connecti
 import { ChannelListener } from '../db/listener';
 import { POLICY_CHANNEL } from '../db/repositories/policy';
 import { IDENTITY_CHANNEL } from '../db/repositories/identity-channel';
+import { ADVISORY_CHANNEL } from '../db/repositories/advisories';
 import { TokenCache } from '../services/token-cache';
 import { Store } from '../db/store';
 import { AdvisoryService, upstreamAdvisorySource } from '../services/advisories';
@@ -201,7 +202,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     }
 
     // One LISTEN connection carries policy changes and token/user changes.
-    const listener = new ChannelListener(database.url, [POLICY_CHANNEL, IDENTITY_CHANNEL]);
+    const listener = new ChannelListener(database.url, [POLICY_CHANNEL, IDENTITY_CHANNEL, ADVISORY_CHANNEL]);
     try {
       await listener.start();
     } catch (err) {
@@ -372,6 +373,17 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       cache.forget(name);
       runtime.packuments.invalidate(name);
     });
+    // Another process imported, flagged or overrode an entry: reload the package's advisories
+    // (which forgets its decisions, so a stored tarball is decided again). A reconnect may have
+    // missed announcements: forget every package's advisories.
+    listener.on('message', (channel: string, payload: string) => {
+      if (channel !== ADVISORY_CHANNEL) return;
+      advisories.reload(payload).catch((err) => {
+        logger.error({ err, package: payload }, 'advisories could not be reloaded after a change; forgetting them');
+        advisories.forgetAll();
+      });
+    });
+    listener.on('connected', () => advisories.forgetAll());
     // An unreachable advisory source is the operator's problem: logged when it changes, shown in /health.
     advisories.onHealthChange((health) => {
       if (health.ok) logger.info({ advisories: health }, 'advisory source reachable again');

@@ -1,5 +1,8 @@
 import { Advisory, fromBulk, fromOsv, PackageAdvisories } from '../core/advisory';
+import { createHash } from 'node:crypto';
+import semver from 'semver';
 import { GatekeeperError } from '../core/errors';
+import { assertPackageName, assertRange } from '../core/names';
 import { isPrivateName } from '../core/publish';
 import type { Store } from '../db/store';
 import { UpstreamClient } from '../upstream/client';
@@ -106,7 +109,7 @@ export class AdvisoryService {
 
   private applies(name: string): boolean {
     const policy = this.cache.current();
-    return policy.rules.advisories.mode !== 'off' && !isPrivateName(policy.publishRules, name);
+    return (policy.rules.advisories.mode !== 'off' || policy.rules.malware.mode !== 'off') && !isPrivateName(policy.publishRules, name);
   }
 
   /** What is known for a package, for a decision; undefined when the rule does not apply. */
@@ -288,16 +291,133 @@ export class AdvisoryService {
     await this.store.transaction(async (repos) => {
       await repos.advisories.upsert(advisories);
       await repos.audit.saveMany(
-        advisories.map((a) => auditEntry(actor, 'advisory.import', { package: a.name, details: { id: a.id, severity: a.severity, vulnerableVersions: a.vulnerableVersions } })),
+        advisories.map((a) =>
+          auditEntry(actor, 'advisory.import', {
+            package: a.name,
+            details: { id: a.id, severity: a.severity, vulnerableVersions: a.vulnerableVersions, ...(a.malware ? { malware: true } : {}), ...(a.withdrawnAt ? { withdrawnAt: a.withdrawnAt } : {}) },
+          }),
+        ),
       );
+      await repos.advisories.announce(packages);
     });
-    for (const name of packages) {
-      const entry = this.memory.get(name);
-      const stored = await this.store.repos.advisories.list(name);
-      this.memory.set(name, { advisories: stored, checkedAt: entry?.checkedAt ?? null });
-      this.changed(name);
-    }
+    for (const name of packages) await this.reload(name);
     return { imported: advisories.length, packages };
+  }
+
+  /**
+   * Reads a package's advisories from the database again and drops its decisions and cached
+   * responses: after a change here, or announced by another process (ADVISORY_CHANNEL).
+   */
+  async reload(name: string): Promise<void> {
+    const entry = this.memory.get(name);
+    const stored = await this.store.repos.advisories.list(name);
+    this.memory.set(name, { advisories: stored, checkedAt: entry?.checkedAt ?? null });
+    this.changed(name);
+  }
+
+  /** Forgets every package's advisories (the channel reconnected: a change may have been missed); they load again on the next request. */
+  forgetAll(): void {
+    const names = [...this.memory.keys()];
+    this.memory.clear();
+    for (const name of names) this.changed(name);
+  }
+
+  /**
+   * An admin flags a package (or a range of it) as malware by hand: an entry of source
+   * `manual` that the malware rule enforces like a MAL- entry. Audited as advisory.flag.
+   */
+  async flag(actor: Actor, input: { name?: unknown; range?: unknown; reason?: unknown }): Promise<Advisory> {
+    const name = assertPackageName(input.name);
+    const range = input.range === undefined || input.range === null || input.range === '' ? '*' : assertRange(input.range);
+    if (semver.validRange(range) === null) throw new GatekeeperError('EINVALIDRANGE', `'${range}' is not a semver range. Give a range such as 1.2.3 or >=1.0.0 <1.4.0`);
+    const reason = typeof input.reason === 'string' ? input.reason.trim() : '';
+    if (!reason || reason.length > 2000) throw new GatekeeperError('EVALIDATION', 'a malware flag needs a reason (at most 2000 characters). Say why the package is malicious');
+    const id = `MANUAL-${createHash('sha256').update(`${name}@${range}`).digest('hex').slice(0, 12)}`;
+    const advisory: Advisory = { key: `manual:${id}`, name, id, title: reason, url: null, severity: 'critical', vulnerableVersions: range, fixedIn: [], source: 'manual', malware: true };
+    await this.store.transaction(async (repos) => {
+      await repos.advisories.upsert([advisory]);
+      await repos.audit.save(auditEntry(actor, 'advisory.flag', { package: name, ruleId: `malware:${id}`, details: { id, range, reason } }));
+      await repos.advisories.announce([name]);
+    });
+    await this.reload(name);
+    return advisory;
+  }
+
+  /**
+   * An admin overrides one entry of a package (a false positive): it then blocks nothing, and
+   * explain says who overrode it and why. Audited as advisory.override; `remove` undoes it.
+   */
+  async override(actor: Actor, input: { name?: unknown; id?: unknown; reason?: unknown; remove?: boolean }): Promise<Advisory> {
+    const name = assertPackageName(input.name);
+    const id = typeof input.id === 'string' ? input.id.trim() : '';
+    if (!id) throw new GatekeeperError('EVALIDATION', "an override needs the entry's id. See them with 'gatekeeper advisories list <name>'");
+    const reason = typeof input.reason === 'string' ? input.reason.trim() : '';
+    if (!input.remove && (!reason || reason.length > 2000)) throw new GatekeeperError('EVALIDATION', 'an override needs a reason (at most 2000 characters). Say why the entry is a false positive');
+    const entry = await this.store.repos.advisories.find(name, id);
+    if (!entry) throw new GatekeeperError('ENOTFOUND', `${name} has no advisory ${id}. See its entries with 'gatekeeper advisories list ${name}'`);
+    await this.store.transaction(async (repos) => {
+      const changed = input.remove ? await repos.advisories.removeOverride(name, entry.key) : await repos.advisories.saveOverride({ package: name, key: entry.key, reason, createdBy: actor.username });
+      if (!changed) throw new GatekeeperError(input.remove ? 'ENOTFOUND' : 'ECONFLICT', input.remove ? `${entry.id} of ${name} is not overridden. Nothing to undo` : `${entry.id} of ${name} is overridden already. Undo it first to change the reason`);
+      await repos.audit.save(auditEntry(actor, input.remove ? 'advisory.unoverride' : 'advisory.override', { package: name, ruleId: `${entry.malware ? 'malware' : 'advisory'}:${entry.id}`, details: { id: entry.id, key: entry.key, ...(input.remove ? {} : { reason }) } }));
+      await repos.advisories.announce([name]);
+    });
+    await this.reload(name);
+    return (await this.store.repos.advisories.find(name, entry.key)) as Advisory;
+  }
+
+  /**
+   * What `gatekeeper advisories sync <dir>` read before under `root` (the directory's absolute
+   * path): each file's path relative to it and its modification time. The CLI reads only files
+   * that are new or whose time changed.
+   */
+  async syncState(rootInput: unknown): Promise<{ root: string; files: Record<string, number> }> {
+    const root = syncRoot(rootInput);
+    const stored = await this.store.repos.advisories.syncedFiles(`${root}/`);
+    const files: Record<string, number> = {};
+    for (const [p, mtime] of stored) files[p.slice(root.length + 1)] = mtime;
+    return { root, files };
+  }
+
+  /**
+   * Imports the OSV files a sync read (new or changed since the last sync) and records their
+   * modification times, in one transaction; a file that is not OSV is reported and not recorded,
+   * so the next sync tries it again. Audited per advisory (advisory.import, with the file).
+   */
+  async syncFiles(actor: Actor, input: { root?: unknown; files?: unknown }): Promise<{ files: number; imported: number; packages: string[]; skipped: Array<{ path: string; error: string }> }> {
+    const root = syncRoot(input.root);
+    if (!Array.isArray(input.files) || input.files.length > 5000) throw new GatekeeperError('EVALIDATION', 'files must be a list of at most 5000 {path, mtimeMs, document}. Send the directory in batches');
+    const advisories: Array<{ advisory: Advisory; file: string }> = [];
+    const recorded: Array<{ path: string; mtimeMs: number }> = [];
+    const skipped: Array<{ path: string; error: string }> = [];
+    for (const [i, raw] of (input.files as unknown[]).entries()) {
+      const f = raw as { path?: unknown; mtimeMs?: unknown; document?: unknown };
+      if (!f || typeof f !== 'object' || typeof f.path !== 'string' || f.path === '' || f.path.length > 4096 || f.path.startsWith('/') || f.path.split('/').includes('..')) {
+        throw new GatekeeperError('EVALIDATION', `files[${i}].path must be a path relative to the directory. Send each file's path below it`);
+      }
+      if (typeof f.mtimeMs !== 'number' || !Number.isFinite(f.mtimeMs) || f.mtimeMs < 0) throw new GatekeeperError('EVALIDATION', `files[${i}].mtimeMs must be a modification time in milliseconds`);
+      try {
+        for (const advisory of fromOsv(f.document)) advisories.push({ advisory, file: f.path });
+        recorded.push({ path: `${root}/${f.path}`, mtimeMs: f.mtimeMs });
+      } catch (err) {
+        skipped.push({ path: f.path, error: (err as Error).message });
+      }
+    }
+    const packages = [...new Set(advisories.map((a) => a.advisory.name))];
+    await this.store.transaction(async (repos) => {
+      await repos.advisories.upsert(advisories.map((a) => a.advisory));
+      await repos.audit.saveMany(
+        advisories.map(({ advisory: a, file }) =>
+          auditEntry(actor, 'advisory.import', {
+            package: a.name,
+            details: { id: a.id, severity: a.severity, vulnerableVersions: a.vulnerableVersions, file, ...(a.malware ? { malware: true } : {}), ...(a.withdrawnAt ? { withdrawnAt: a.withdrawnAt } : {}) },
+          }),
+        ),
+      );
+      await repos.advisories.saveSyncedFiles(recorded);
+      await repos.advisories.announce(packages);
+    });
+    for (const name of packages) await this.reload(name);
+    return { files: recorded.length, imported: advisories.length, packages, skipped };
   }
 
   /** Every stored advisory (upstream answers and OSV imports) of these packages, for audit. */
@@ -308,4 +428,12 @@ export class AdvisoryService {
   list(name?: string): Promise<Advisory[]> {
     return name ? this.store.repos.advisories.list(name) : this.store.repos.advisories.listAll(1000);
   }
+}
+
+/** A sync's directory: an absolute path, without a trailing slash. */
+function syncRoot(value: unknown): string {
+  if (typeof value !== 'string' || !value.startsWith('/') || value.length > 4096 || /[\u0000-\u001f]/.test(value)) {
+    throw new GatekeeperError('EVALIDATION', "root must be the directory's absolute path. Run gatekeeper advisories sync <dir>");
+  }
+  return value.length > 1 ? value.replace(/\/+$/, '') : value;
 }

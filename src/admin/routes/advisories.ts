@@ -19,3 +19,67 @@ export const import_advisories: RouteDef = {
   body: [{ name: '(body)', description: 'the OSV JSON' }],
   handler: async ({ runtime, actor, req }) => ok(await runtime.advisories.importOsv(actor, req.body), 201),
 };
+
+export const flag_malware: RouteDef = {
+  name: 'flag_malware',
+  method: 'post',
+  path: '/advisories/malware',
+  access: 'govern',
+  summary: 'Flag a package (or a range of it) as malware by hand: the malware rule blocks it (EMALWARE) in every process; audited',
+  body: [
+    { name: 'name', description: 'package name' },
+    { name: 'range', description: 'semver range (default: every version)' },
+    { name: 'reason', description: 'why it is malware (required)' },
+  ],
+  handler: async ({ runtime, actor, body }) => ok(await runtime.advisories.flag(actor, { name: body.name, range: body.range, reason: body.reason }), 201),
+};
+
+export const create_advisory_override: RouteDef = {
+  name: 'create_advisory_override',
+  method: 'post',
+  path: '/advisories/overrides',
+  access: 'govern',
+  summary: 'Override one advisory or malware entry of a package (a false positive): it blocks nothing from then on; audited',
+  body: [
+    { name: 'name', description: 'package name' },
+    { name: 'id', description: "the entry's id (or key), as gatekeeper advisories list shows it" },
+    { name: 'reason', description: 'why it is a false positive (required)' },
+  ],
+  handler: async ({ runtime, actor, body }) => ok(await runtime.advisories.override(actor, { name: body.name, id: body.id, reason: body.reason }), 201),
+};
+
+export const delete_advisory_override: RouteDef = {
+  name: 'delete_advisory_override',
+  method: 'delete',
+  path: '/advisories/overrides',
+  access: 'govern',
+  summary: "Undo an entry's override: it blocks again; audited",
+  query: [
+    { name: 'name', description: 'package name' },
+    { name: 'id', description: "the entry's id (or key)" },
+  ],
+  handler: async ({ runtime, actor, query }) => ok(await runtime.advisories.override(actor, { name: query.name, id: query.id, remove: true })),
+};
+
+export const get_advisory_sync: RouteDef = {
+  name: 'get_advisory_sync',
+  method: 'get',
+  path: '/advisories/sync',
+  access: 'govern',
+  summary: 'What gatekeeper advisories sync read before from a directory: each file (relative path) with its modification time',
+  query: [{ name: 'root', description: "the directory's absolute path" }],
+  handler: async ({ runtime, query }) => ok(await runtime.advisories.syncState(query.root)),
+};
+
+export const sync_advisories: RouteDef = {
+  name: 'sync_advisories',
+  method: 'post',
+  path: '/advisories/sync',
+  access: 'govern',
+  summary: 'Import OSV files a directory sync read (new or changed ones) and record their modification times; files that are not OSV are reported and tried again next time',
+  body: [
+    { name: 'root', description: "the directory's absolute path" },
+    { name: 'files', description: 'up to 5000 {path (relative), mtimeMs, document (the OSV JSON)}' },
+  ],
+  handler: async ({ runtime, actor, body }) => ok(await runtime.advisories.syncFiles(actor, { root: body.root, files: body.files })),
+};

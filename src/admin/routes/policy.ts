@@ -1,3 +1,4 @@
+import { policyBodyFields } from '../../core/rules';
 import { GatekeeperError } from '../../core/errors';
 import { clampLimit, decodeCursor, INT8_SAFE_MAX } from '../../db/pagination';
 import { ok, RouteDef } from '../route';
@@ -94,12 +95,8 @@ export const update_policy: RouteDef = {
   summary: 'Change the policy mode and rule settings; what is not given stays',
   body: [
     { name: 'mode', description: 'allowlist or open' },
-    { name: 'manifest', description: "{mode: enforce|warn|off}: the tarball's package.json must match the registry's manifest (name, version, install scripts)" },
-    { name: 'license', description: '{mode: enforce|warn|off}' },
-    { name: 'advisories', description: '{mode, severity: low|moderate|high|critical, unavailable: warn|block}' },
-    { name: 'releaseAge', description: '{mode, minimum: duration such as 3d (0: off), unknownAge: allow|block}' },
-    { name: 'scripts', description: '{mode}' },
-    { name: 'deprecated', description: '{mode}' },
+    // One per rule of the rule table (src/core/rules).
+    ...policyBodyFields(),
   ],
   handler: async ({ runtime, actor, body }) => ok(await runtime.governance.updatePolicy(actor, body)),
 };

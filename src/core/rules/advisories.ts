@@ -1,4 +1,4 @@
-import { affects, firstPatched, isSeverity, SEVERITIES, Severity, severityAtLeast } from '../advisory';
+import { affects, firstPatched, inForce, isSeverity, SEVERITIES, Severity, severityAtLeast } from '../advisory';
 import { validation } from '../errors';
 import { defineRule, Denial, Note, oneOf, RuleMode, VersionContext } from './types';
 
@@ -12,8 +12,10 @@ export function advisoryRule(settings: AdvisorySettings, ctx: VersionContext, no
   const known = ctx.advisories;
   if (!known) return undefined;
   const spec = `${ctx.name}@${ctx.version}`;
-  const relevant = known.advisories.filter((a) => severityAtLeast(a.severity, settings.severity) && affects(a, ctx.version));
-  for (const a of known.advisories.filter((x) => !relevant.includes(x) && affects(x, ctx.version))) {
+  // Malware is the malware rule's verdict; entries withdrawn or overridden count for nothing.
+  const counted = known.advisories.filter((a) => !a.malware && inForce(a, ctx.now));
+  const relevant = counted.filter((a) => severityAtLeast(a.severity, settings.severity) && affects(a, ctx.version));
+  for (const a of counted.filter((x) => !relevant.includes(x) && affects(x, ctx.version))) {
     notes.push({ rule: 'advisories', ruleId: a.id, reason: `${spec}: ${a.id} (${a.severity}) is below the ${settings.severity} threshold` });
   }
   if (relevant.length > 0) {

@@ -4,6 +4,7 @@ import { isLegacyVersion } from '../versions';
 import { advisories } from './advisories';
 import { deprecated } from './deprecated';
 import { license } from './license';
+import { malware } from './malware';
 import { manifest } from './manifest';
 import { releaseAge } from './release-age';
 import { scripts } from './scripts';
@@ -15,7 +16,7 @@ import { MODE_SETTING, RuleMode, RuleModule } from './types';
  * and defaults, validation of the admin API's changes, explain's extra lines, the CLI's
  * `policy set` names and `policy show` lines, and the rule table in docs/policy.md.
  */
-export const RULES = [manifest, advisories, license, releaseAge, scripts, deprecated] as const;
+export const RULES = [malware, manifest, advisories, license, releaseAge, scripts, deprecated] as const;
 
 /** A table: the built-in one, or (in tests) one with more rules. */
 export type RuleTable = readonly RuleModule<string, any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -91,6 +92,11 @@ export function showRules(views: Record<string, Record<string, unknown> | undefi
   return lines;
 }
 
+/** The admin API's `PATCH /policy` body fields, one per rule, with what each takes (for the route table and OpenAPI). */
+export function policyBodyFields(table: RuleTable = RULES): Array<{ name: string; description: string }> {
+  return table.map((r) => ({ name: r.key, description: `{${[MODE_SETTING, ...r.settings].map((s) => `${s.api}: ${s.values}`).join('; ')}}: ${r.summary}` }));
+}
+
 /** Extra lines explain prints under a match of `ruleName`. */
 export function explainLines(ruleName: string, details: Record<string, unknown> | undefined, table: RuleTable = RULES): string[] {
   const rule = table.find((r) => r.name === ruleName);
@@ -126,6 +132,7 @@ export type { AdvisorySettings } from './advisories';
 export { deprecatedRule } from './deprecated';
 export { licenseRule } from './license';
 export { manifestRule } from './manifest';
+export { malwareRule } from './malware';
 export { exemptionFor, fixVersions, releaseAgeRule } from './release-age';
 export type { ReleaseAgeSettings } from './release-age';
 export { installScripts, scriptsRule, versionInstallScripts } from './scripts';

@@ -11,7 +11,7 @@ import type { Approval, CompiledPolicy, EvaluationInput, RuleMatch } from '../po
 export type RuleMode = 'enforce' | 'warn' | 'off';
 export const RULE_MODES: readonly RuleMode[] = ['enforce', 'warn', 'off'];
 
-export type DenialCode = 'EQUARANTINED' | 'EINSTALLSCRIPTS' | 'EADVISORY' | 'EDEPRECATED' | 'ELICENSE' | 'EMANIFESTMISMATCH';
+export type DenialCode = 'EMALWARE' | 'EQUARANTINED' | 'EINSTALLSCRIPTS' | 'EADVISORY' | 'EDEPRECATED' | 'ELICENSE' | 'EMANIFESTMISMATCH';
 
 export interface Denial {
   code: DenialCode;

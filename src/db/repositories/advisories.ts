@@ -11,8 +11,17 @@ interface AdvisoryRow {
   severity: Severity;
   vulnerable_versions: string;
   fixed_in: string[];
-  source: 'upstream' | 'osv';
+  source: 'upstream' | 'osv' | 'manual';
+  malware: boolean;
+  withdrawn_at: Date | null;
+  /** From advisory_overrides (left join). */
+  override_reason?: string | null;
+  override_by?: string | null;
+  override_at?: Date | null;
 }
+
+/** The advisories with their override, if an admin made one. */
+const COLUMNS = ['advisories.*', 'o.reason as override_reason', 'o.created_by as override_by', 'o.created_at as override_at'];
 
 function toAdvisory(row: AdvisoryRow): Advisory {
   return {
@@ -25,8 +34,18 @@ function toAdvisory(row: AdvisoryRow): Advisory {
     vulnerableVersions: row.vulnerable_versions,
     fixedIn: row.fixed_in,
     source: row.source,
+    ...(row.malware ? { malware: true } : {}),
+    ...(row.withdrawn_at ? { withdrawnAt: new Date(row.withdrawn_at).toISOString() } : {}),
+    ...(row.override_by ? { overridden: { by: row.override_by, reason: row.override_reason ?? '', at: new Date(row.override_at ?? 0).toISOString() } } : {}),
   };
 }
+
+/**
+ * A change to a package's stored advisories (an import, a flag, an override) is announced on
+ * this channel, with the package name, in the transaction that makes it: every process then
+ * reloads the package's advisories and forgets its decisions and cached responses.
+ */
+export const ADVISORY_CHANNEL = 'gatekeeper_advisories';
 
 export interface AdvisoryCheck {
   package: string;
@@ -39,8 +58,52 @@ export interface AdvisoryCheck {
 export class AdvisoryRepository {
   constructor(private readonly db: Knex) {}
 
+  private select(): Knex.QueryBuilder {
+    return this.db<AdvisoryRow>('advisories')
+      .leftJoin('advisory_overrides as o', function () {
+        this.on('o.package', '=', 'advisories.package').andOn('o.key', '=', 'advisories.key');
+      })
+      .select(COLUMNS);
+  }
+
+  /** One advisory by package and key (or shown id), with its override. */
+  async find(name: string, id: string): Promise<Advisory | undefined> {
+    const row = await this.select()
+      .where({ 'advisories.package': name })
+      .andWhere((q) => q.where('advisories.key', id).orWhere('advisories.advisory_id', id))
+      .orderBy('advisories.key')
+      .first();
+    return row ? toAdvisory(row as AdvisoryRow) : undefined;
+  }
+
+  /** NOTIFY on ADVISORY_CHANNEL for each package; delivered when the surrounding transaction commits. */
+  async announce(names: readonly string[]): Promise<void> {
+    for (const name of new Set(names)) await this.db.raw('select pg_notify(?, ?)', [ADVISORY_CHANNEL, name]);
+  }
+
+  /** Records an admin's override of one entry (a false positive); returns false when there was one already. */
+  async saveOverride(o: { package: string; key: string; reason: string; createdBy: string }): Promise<boolean> {
+    const rows = await this.db('advisory_overrides').insert({ package: o.package, key: o.key, reason: o.reason, created_by: o.createdBy }).onConflict(['package', 'key']).ignore().returning('key');
+    return rows.length > 0;
+  }
+
+  async removeOverride(name: string, key: string): Promise<boolean> {
+    return (await this.db('advisory_overrides').where({ package: name, key }).del()) > 0;
+  }
+
+  /** The modification times recorded for synced files under a directory. */
+  async syncedFiles(prefix: string): Promise<Map<string, number>> {
+    const rows = (await this.db('advisory_sync_files').where('path', 'like', `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`).select('path', 'mtime_ms')) as Array<{ path: string; mtime_ms: number }>;
+    return new Map(rows.map((r) => [r.path, Number(r.mtime_ms)]));
+  }
+
+  async saveSyncedFiles(files: ReadonlyArray<{ path: string; mtimeMs: number }>): Promise<void> {
+    const rows = files.map((f) => ({ path: f.path, mtime_ms: f.mtimeMs, synced_at: this.db.fn.now() }));
+    for (const part of chunks(rows)) await this.db('advisory_sync_files').insert(part).onConflict('path').merge();
+  }
+
   async list(name: string): Promise<Advisory[]> {
-    return (await this.db<AdvisoryRow>('advisories').where({ package: name }).orderBy('key')).map(toAdvisory);
+    return (await this.select().where({ 'advisories.package': name }).orderBy('advisories.key')).map(toAdvisory);
   }
 
   /** Every advisory of these packages, in one query. */
@@ -48,7 +111,7 @@ export class AdvisoryRepository {
     const out = new Map<string, Advisory[]>(names.map((n) => [n, []]));
     if (names.length === 0) return out;
     for (const part of chunks(names)) {
-      const rows = await this.db<AdvisoryRow>('advisories').whereIn('package', part).orderBy(['package', 'key']);
+      const rows = await this.select().whereIn('advisories.package', part).orderBy(['advisories.package', 'advisories.key']);
       for (const row of rows) out.get(row.package)?.push(toAdvisory(row));
     }
     return out;
@@ -65,17 +128,17 @@ export class AdvisoryRepository {
   }
 
   async listAll(limit: number): Promise<Advisory[]> {
-    return (await this.db<AdvisoryRow>('advisories').orderBy(['package', 'key']).limit(limit)).map(toAdvisory);
+    return (await this.select().orderBy(['advisories.package', 'advisories.key']).limit(limit)).map(toAdvisory);
   }
 
   /** Replaces a package's advisories from one source with the given ones (one transaction by the caller). */
-  async replace(name: string, source: 'upstream' | 'osv', advisories: Advisory[]): Promise<void> {
+  async replace(name: string, source: Advisory['source'], advisories: Advisory[]): Promise<void> {
     await this.db('advisories').where({ package: name, source }).del();
     await this.upsert(advisories);
   }
 
   /** `replace` for many packages at once: one delete per chunk of names, then one upsert. */
-  async replaceMany(names: readonly string[], source: 'upstream' | 'osv', advisories: Advisory[]): Promise<void> {
+  async replaceMany(names: readonly string[], source: Advisory['source'], advisories: Advisory[]): Promise<void> {
     for (const part of chunks(names)) await this.db('advisories').whereIn('package', part).where({ source }).del();
     await this.upsert(advisories);
   }
@@ -128,6 +191,8 @@ export class AdvisoryRepository {
           vulnerable_versions: a.vulnerableVersions,
           fixed_in: JSON.stringify(a.fixedIn),
           source: a.source,
+          malware: a.malware === true,
+          withdrawn_at: a.withdrawnAt ?? null,
           updated_at: this.db.fn.now(),
         })),
       )

@@ -76,6 +76,7 @@ const ageSettings = (extra: Partial<RuleSettings['releaseAge']> = {}): RuleSetti
 describe('ruleSettings', () => {
   it('has the documented defaults', () => {
     expect(DEFAULT_RULES).toEqual({
+      malware: { mode: 'enforce' },
       manifest: { mode: 'enforce' },
       license: { mode: 'enforce' },
       advisories: { mode: 'enforce', severity: 'critical', unavailable: 'warn' },
@@ -110,6 +111,7 @@ describe('ruleSettings', () => {
 
   it('takes every stored value', () => {
     const stored: RuleSettings = {
+      malware: { mode: 'warn' },
       manifest: { mode: 'off' },
       license: { mode: 'warn' },
       advisories: { mode: 'off', severity: 'low', unavailable: 'block' },
@@ -120,8 +122,8 @@ describe('ruleSettings', () => {
     expect(ruleSettings(stored)).toEqual(stored);
   });
 
-  it('keeps only the six rules', () => {
-    expect(Object.keys(ruleSettings({ bogus: { mode: 'enforce' } })).sort()).toEqual(['advisories', 'deprecated', 'license', 'manifest', 'releaseAge', 'scripts']);
+  it('keeps only the seven rules', () => {
+    expect(Object.keys(ruleSettings({ bogus: { mode: 'enforce' } })).sort()).toEqual(['advisories', 'deprecated', 'license', 'malware', 'manifest', 'releaseAge', 'scripts']);
   });
 
   it('treats a null rule entry as missing', () => {
