@@ -8,7 +8,7 @@ import { GatekeeperError } from './errors';
  * - bulk (`/-/npm/v1/security/advisories/bulk`; npm 7+, yarn 4, bun): asked `{ name: [versions] }`,
  *   answers `{ name: [{ id, url, title, severity, vulnerable_versions, cwe, cvss }] }`.
  * - quick and full (`/-/npm/v1/security/audits/quick`, `/-/npm/v1/security/audits`; npm 6's
- *   format, pnpm, yarn 1): asked a dependency tree (`dependencies: { name: { version,
+ *   format, pnpm): asked a dependency tree (`dependencies: { name: { version,
  *   dependencies } }`), answers `{ actions, advisories: { id: {…, findings} }, muted, metadata }`.
  * An advisory is reported when it affects a version asked about, whatever the policy's
  * threshold: audit shows what is known; the policy decides what installs.
