@@ -19,6 +19,9 @@ export const ErrorCodes = {
   EMANIFESTMISMATCH: 403,
   // A malware entry (an OSV MAL- id, one its source marks as malware, an admin's flag) affects the version.
   EMALWARE: 403,
+  // Signs of a hijacked release: a publisher new to the package, a release without the provenance its predecessor had.
+  ENEWPUBLISHER: 403,
+  EPROVENANCEDOWNGRADE: 403,
   EPOLICYUNAVAILABLE: 503,
   // Publishing.
   EVERSIONEXISTS: 409,

@@ -4,7 +4,7 @@ import { compileRange, VersionMatcher } from './versions';
 import type { PublishRule } from './publish';
 import { compileLicensePolicy, CompiledLicensePolicy, LicensePolicy } from './license';
 import type { PackageAdvisories } from './advisory';
-import { DenialCode, Note, ruleForCode, RuleMode, RULES, ruleSettings, RuleSettings, RuleTable, VersionContext } from './rules';
+import { DenialCode, Note, PackumentView, ruleForCode, RuleMode, RULES, ruleSettings, RuleSettings, RuleTable, VersionContext } from './rules';
 
 /**
  * Policy evaluation: (name, version, manifest, policy snapshot, now) -> decision.
@@ -54,7 +54,8 @@ export interface Waiver {
 /** Lets a package range skip one rule (so far: the minimum release age). */
 export interface Exemption {
   id: string;
-  rule: 'release-age';
+  /** A rule that takes exemptions (release-age, new-publisher, provenance-downgrade). */
+  rule: string;
   /** A name or @scope/*. */
   pattern: string;
   range: string;
@@ -202,6 +203,8 @@ export interface EvaluationInput {
    * with the registry's manifest; the install-scripts and license rules use the stricter of the two.
    */
   inspection?: TarballInspection;
+  /** The package's versions and publish times (the new-publisher and provenance rules compare with earlier versions). */
+  packument?: PackumentView;
 }
 
 export function describeBan(ban: Ban): string {
@@ -270,6 +273,7 @@ export function evaluate(policy: CompiledPolicy, input: EvaluationInput): Decisi
     advisories: input.advisories,
     now: input.now,
     inspection: input.inspection,
+    packument: input.packument,
   };
   const notes: Note[] = [];
   const settings = policy.rules as unknown as Record<string, { mode: RuleMode }>;

@@ -1,6 +1,6 @@
 import { GatekeeperError, validation } from '../core/errors';
 import { parseExpiry } from '../core/duration';
-import { policySettingKeys, RuleSettings, ruleSettings, ruleViews, validRuleChange } from '../core/rules';
+import { exemptableRules, policySettingKeys, RuleSettings, ruleSettings, ruleViews, validRuleChange } from '../core/rules';
 import { assertPackageName, assertPackagePattern, assertRange, assertVersion, isScopeWildcard } from '../core/names';
 import { describeLicense, parseLicense } from '../core/license';
 import { filterPackument, FilterResult, Packument } from '../core/packument';
@@ -115,6 +115,7 @@ export class GovernanceService {
       versions: packument ? Object.keys(packument.versions ?? {}) : undefined,
       advisories: this.advisories?.known(name),
       inspection: this.inspections?.known(name, version),
+      packument: packument?.versions ? { versions: packument.versions as Record<string, Record<string, unknown>>, time: packument.time } : undefined,
     };
   }
 
@@ -312,14 +313,16 @@ export class GovernanceService {
   }
 
   async exempt(actor: Actor, input: { rule?: unknown; name?: unknown; range?: unknown; reason?: unknown }): Promise<Exemption> {
-    if (input.rule !== 'release-age') throw validation("rule must be 'release-age' (the only rule with exemptions)");
+    const rules = exemptableRules();
+    if (typeof input.rule !== 'string' || !rules.includes(input.rule)) throw validation(`rule must be one of ${rules.join(', ')} (the rules with exemptions)`);
+    const rule = input.rule;
     const pattern = assertPackagePattern(input.name);
     const range = assertRange(input.range);
     const reason = optionalText(input.reason, 'reason');
     if (!reason) throw validation('an exemption needs a reason');
     return this.change(actor, `an exemption for ${pattern}@${range}`, async (repos) => {
-      const exemption = await repos.policy.saveExemption({ rule: 'release-age', pattern, range, reason, createdBy: actor.username });
-      await repos.audit.save(auditEntry(actor, 'exemption.create', { package: pattern, ruleId: `exemption:${exemption.id}`, details: { rule: 'release-age', range, reason } }));
+      const exemption = await repos.policy.saveExemption({ rule, pattern, range, reason, createdBy: actor.username });
+      await repos.audit.save(auditEntry(actor, 'exemption.create', { package: pattern, ruleId: `exemption:${exemption.id}`, details: { rule, range, reason } }));
       return exemption;
     });
   }

@@ -63,7 +63,9 @@ export interface FixtureVersion {
   /** Fault hook: dist.integrity and dist.shasum name bytes other than the ones served. */
   wrongIntegrity?: boolean;
   /** Fault hook: dist fields as given (null: leave the field out), e.g. a tarball URL on another host. */
-  dist?: { tarball?: string | null; integrity?: string | null; shasum?: string | null };
+  dist?: { tarball?: string | null; integrity?: string | null; shasum?: string | null; attestations?: unknown };
+  /** The publisher the registry records (`_npmUser`), e.g. { name: 'alice', email: 'alice@example.test' }. */
+  npmUser?: { name: string; email?: string };
 }
 
 /** A replaced or delayed answer; see the file header. */
@@ -263,6 +265,7 @@ function buildVersion(name: string, v: FixtureVersion, index: number): StoredVer
   }
   if (hasInstallScript(v)) manifest.hasInstallScript = true;
   if (v.deprecated !== undefined) manifest.deprecated = v.deprecated;
+  if (v.npmUser !== undefined) manifest._npmUser = { ...v.npmUser };
 
   const time = v.omitTime
     ? undefined

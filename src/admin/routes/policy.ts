@@ -1,4 +1,4 @@
-import { policyBodyFields } from '../../core/rules';
+import { exemptableRules, policyBodyFields } from '../../core/rules';
 import { GatekeeperError } from '../../core/errors';
 import { clampLimit, decodeCursor, INT8_SAFE_MAX } from '../../db/pagination';
 import { ok, RouteDef } from '../route';
@@ -115,9 +115,9 @@ export const create_exemption: RouteDef = {
   method: 'post',
   path: '/policy/exemptions',
   access: 'govern',
-  summary: 'Exempt a package or scope (and range) from a rule (release-age)',
+  summary: 'Exempt a package or scope (and range) from a rule that takes exemptions (release-age, new-publisher, provenance-downgrade)',
   body: [
-    { name: 'rule', description: 'release-age' },
+    { name: 'rule', description: exemptableRules().join(', ') },
     { name: 'name', description: 'package name or @scope/*' },
     { name: 'range', description: "semver range, or an exact legacy version such as 1.0.0beta (ranges never match those); default '*'" },
     { name: 'reason', description: 'required' },

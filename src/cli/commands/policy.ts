@@ -1,5 +1,5 @@
 import { parseSpec } from '../../core/names';
-import { cliSettings, RULES, RuleTable, showRules } from '../../core/rules';
+import { cliSettings, exemptableRules, RULES, RuleTable, showRules } from '../../core/rules';
 import { requirePositional, stringFlag, UsageError } from '../args';
 import { enc } from '../client';
 import type { Command } from '../command';
@@ -22,7 +22,7 @@ export function showPolicy(p: PolicyView, table: RuleTable = RULES): string {
 export const policy: Command = {
   name: 'policy',
   usage:
-    'gatekeeper policy show [--json] | set <setting> <value> | exempt release-age <name>[@range] --reason R | unexempt <id> | exemptions [--json]\n' +
+    'gatekeeper policy show [--json] | set <setting> <value> | exempt <release-age|new-publisher|provenance-downgrade> <name>[@range] --reason R | unexempt <id> | exemptions [--json]\n' +
     `      settings: ${Object.keys(SETTINGS).join(', ')}`,
   summary: 'Show or change the policy mode and rule settings (enforce, warn, off), and release-age exemptions',
   booleanFlags: ['json'],
@@ -43,7 +43,7 @@ export const policy: Command = {
       return 0;
     }
     if (action === 'exempt') {
-      const rule = requirePositional(args, 1, 'a rule (release-age)');
+      const rule = requirePositional(args, 1, `a rule (${exemptableRules().join(', ')})`);
       const { name, range } = parseSpec(requirePositional(args, 2, 'a package spec'));
       const created = await api.request<{ id: string }>('POST', '/policy/exemptions', { rule, name, range, reason: stringFlag(args, 'reason') });
       io.out(`exempted ${name}@${range} from ${rule} (exemption ${created.id})`);

@@ -6,6 +6,8 @@ import { deprecated } from './deprecated';
 import { license } from './license';
 import { malware } from './malware';
 import { manifest } from './manifest';
+import { newPublisher } from './new-publisher';
+import { provenanceDowngrade } from './provenance';
 import { releaseAge } from './release-age';
 import { scripts } from './scripts';
 import { MODE_SETTING, RuleMode, RuleModule } from './types';
@@ -16,7 +18,7 @@ import { MODE_SETTING, RuleMode, RuleModule } from './types';
  * and defaults, validation of the admin API's changes, explain's extra lines, the CLI's
  * `policy set` names and `policy show` lines, and the rule table in docs/policy.md.
  */
-export const RULES = [malware, manifest, advisories, license, releaseAge, scripts, deprecated] as const;
+export const RULES = [malware, manifest, advisories, license, releaseAge, scripts, newPublisher, provenanceDowngrade, deprecated] as const;
 
 /** A table: the built-in one, or (in tests) one with more rules. */
 export type RuleTable = readonly RuleModule<string, any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -104,6 +106,11 @@ export function explainLines(ruleName: string, details: Record<string, unknown> 
   return rule.explain(details);
 }
 
+/** The rules that take per-package exemptions, by name. */
+export function exemptableRules(table: RuleTable = RULES): string[] {
+  return table.filter((r) => r.exemptable).map((r) => r.name);
+}
+
 /** The rule that denies with `code`, if one does. */
 export function ruleForCode(code: string, table: RuleTable = RULES): RuleModule<string, any> | undefined { // eslint-disable-line @typescript-eslint/no-explicit-any
   return table.find((r) => r.code === code);
@@ -132,6 +139,9 @@ export type { AdvisorySettings } from './advisories';
 export { deprecatedRule } from './deprecated';
 export { licenseRule } from './license';
 export { manifestRule } from './manifest';
+export { newPublisherRule, publisherOf } from './new-publisher';
+export { hasAttestations, provenanceRule } from './provenance';
+export type { PackumentView } from './history';
 export { malwareRule } from './malware';
 export { exemptionFor, fixVersions, releaseAgeRule } from './release-age';
 export type { ReleaseAgeSettings } from './release-age';

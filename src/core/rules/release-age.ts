@@ -68,6 +68,7 @@ export function exemptionFor(policy: CompiledPolicy, input: Pick<EvaluationInput
 export const releaseAge = defineRule({
   key: 'releaseAge',
   name: 'release-age',
+  exemptable: true,
   code: 'EQUARANTINED',
   summary: 'a version younger than the minimum age (or of unknown age, with `unknown: block`), unless an exemption covers it or it fixes an advisory',
   defaults: { mode: 'enforce' as RuleMode, minimumMs: 0, unknownAge: 'allow' as 'block' | 'allow' },

@@ -1,6 +1,7 @@
 import type { PackageAdvisories } from '../advisory';
 import { validation } from '../errors';
 import type { TarballInspection } from '../inspection';
+import type { PackumentView } from './history';
 import type { Approval, CompiledPolicy, EvaluationInput, RuleMatch } from '../policy';
 
 /**
@@ -11,7 +12,7 @@ import type { Approval, CompiledPolicy, EvaluationInput, RuleMatch } from '../po
 export type RuleMode = 'enforce' | 'warn' | 'off';
 export const RULE_MODES: readonly RuleMode[] = ['enforce', 'warn', 'off'];
 
-export type DenialCode = 'EMALWARE' | 'EQUARANTINED' | 'EINSTALLSCRIPTS' | 'EADVISORY' | 'EDEPRECATED' | 'ELICENSE' | 'EMANIFESTMISMATCH';
+export type DenialCode = 'EMALWARE' | 'ENEWPUBLISHER' | 'EPROVENANCEDOWNGRADE' | 'EQUARANTINED' | 'EINSTALLSCRIPTS' | 'EADVISORY' | 'EDEPRECATED' | 'ELICENSE' | 'EMANIFESTMISMATCH';
 
 export interface Denial {
   code: DenialCode;
@@ -45,6 +46,8 @@ export interface VersionContext {
    * package.json, so the manifest, scripts and license rules use the stricter of the two.
    */
   inspection?: TarballInspection;
+  /** The package's versions and publish times, for rules that compare a version with earlier ones. */
+  packument?: PackumentView;
 }
 
 /** Everything a rule's check may look at while one version is evaluated. */
@@ -89,6 +92,8 @@ export interface RuleModule<K extends string = string, S extends { mode: RuleMod
   defaults: S;
   /** Its settings besides `mode`. */
   settings: readonly RuleSetting[];
+  /** Takes per-package exemptions (`gatekeeper policy exempt <name> <package>`). */
+  exemptable?: boolean;
   /** What `gatekeeper policy set <name> <value>` sets: `mode` unless said otherwise. */
   primary?: string;
   /** The stored settings as the admin API shows them (e.g. a duration in words); default: as stored. */

@@ -55,7 +55,7 @@ function toApproval(row: ApprovalRow): Approval {
 
 interface ExemptionRow {
   id: number;
-  rule: 'release-age';
+  rule: string;
   pattern: string;
   range: string;
   reason: string;
@@ -184,7 +184,7 @@ export class PolicyRepository {
     await this.db('policy_state').where({ id: 1 }).update({ rules: JSON.stringify(rules) });
   }
 
-  async saveExemption(e: { rule: 'release-age'; pattern: string; range: string; reason: string; createdBy: string }): Promise<Exemption> {
+  async saveExemption(e: { rule: string; pattern: string; range: string; reason: string; createdBy: string }): Promise<Exemption> {
     const [row] = await this.db<ExemptionRow>('rule_exemptions')
       .insert({ rule: e.rule, pattern: e.pattern, range: e.range, reason: e.reason, created_by: e.createdBy })
       .returning('*');

@@ -52,7 +52,7 @@ function decide(rules: unknown, manifest: Record<string, unknown>, table: RuleTa
 
 describe('the rule table', () => {
   it('holds the built-in rules in evaluation order, each with a unique key, name and code', () => {
-    expect(RULES.map((r) => r.name)).toEqual(['malware', 'manifest', 'advisories', 'license', 'release-age', 'scripts', 'deprecated']);
+    expect(RULES.map((r) => r.name)).toEqual(['malware', 'manifest', 'advisories', 'license', 'release-age', 'scripts', 'new-publisher', 'provenance-downgrade', 'deprecated']);
     for (const field of ['key', 'name', 'code'] as const) expect(new Set(RULES.map((r) => r[field])).size).toBe(RULES.length);
   });
 
@@ -122,6 +122,13 @@ describe('the rule table', () => {
         'release-age.unknown',
         'scripts',
         'scripts.mode',
+        'new-publisher',
+        'new-publisher.mode',
+        'new-publisher.previous',
+        'new-publisher.publishers',
+        'provenance-downgrade',
+        'provenance-downgrade.mode',
+        'provenance-downgrade.publishers',
         'deprecated',
         'deprecated.mode',
       ].sort(),
@@ -148,7 +155,7 @@ describe('the rule table', () => {
 
   it("puts an added rule in the docs' rule table", () => {
     const docs = ruleTableMarkdown(TABLE).split('\n');
-    expect(docs).toContain('| 8 | evil-flag | `EEVILFLAG` | `warn` | `evil-flag.strict`: loose or strict (default `loose`) | a version whose manifest says `evil: true` |');
+    expect(docs).toContain('| 10 | evil-flag | `EEVILFLAG` | `warn` | `evil-flag.strict`: loose or strict (default `loose`) | a version whose manifest says `evil: true` |');
     expect(ruleTableMarkdown().split('\n')).toHaveLength(RULES.length + 2);
   });
 });

@@ -82,6 +82,8 @@ describe('ruleSettings', () => {
       advisories: { mode: 'enforce', severity: 'critical', unavailable: 'warn' },
       releaseAge: { mode: 'enforce', minimumMs: 0, unknownAge: 'allow' },
       scripts: { mode: 'warn' },
+      newPublisher: { mode: 'warn', previous: 5, publishers: [] },
+      provenanceDowngrade: { mode: 'warn', publishers: [] },
       deprecated: { mode: 'off' },
     });
     expect(RULE_MODES).toEqual(['enforce', 'warn', 'off']);
@@ -112,6 +114,8 @@ describe('ruleSettings', () => {
   it('takes every stored value', () => {
     const stored: RuleSettings = {
       malware: { mode: 'warn' },
+      newPublisher: { mode: 'enforce', previous: 3, publishers: ['ci-bot'] },
+      provenanceDowngrade: { mode: 'off', publishers: [] },
       manifest: { mode: 'off' },
       license: { mode: 'warn' },
       advisories: { mode: 'off', severity: 'low', unavailable: 'block' },
@@ -122,8 +126,8 @@ describe('ruleSettings', () => {
     expect(ruleSettings(stored)).toEqual(stored);
   });
 
-  it('keeps only the seven rules', () => {
-    expect(Object.keys(ruleSettings({ bogus: { mode: 'enforce' } })).sort()).toEqual(['advisories', 'deprecated', 'license', 'malware', 'manifest', 'releaseAge', 'scripts']);
+  it('keeps only the rules of the table', () => {
+    expect(Object.keys(ruleSettings({ bogus: { mode: 'enforce' } })).sort()).toEqual(['advisories', 'deprecated', 'license', 'malware', 'manifest', 'newPublisher', 'provenanceDowngrade', 'releaseAge', 'scripts']);
   });
 
   it('treats a null rule entry as missing', () => {
