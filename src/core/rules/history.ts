@@ -1,4 +1,4 @@
-import { compareVersions, versionReading } from '../versions';
+import { compareVersions, sortVersions, versionReading } from '../versions';
 
 /**
  * A package's versions in publish order, computed once per packument (a packument's
@@ -13,6 +13,8 @@ export interface PackumentView {
 interface History {
   ordered: string[];
   index: Map<string, number>;
+  /** Per version, the version just below it in its release line (computed on first use). */
+  belowInLine?: Map<string, string | undefined>;
 }
 
 const histories = new WeakMap<object, History>();
@@ -54,14 +56,27 @@ export function releaseLine(version: string): string | undefined {
   return r.major === 0 ? `0.${r.minor}` : `${r.major}`;
 }
 
-/** The newest version below `version` in its release line, if any. */
+/**
+ * The newest version below `version` in its release line, if any. Every line is sorted once
+ * per packument, so deciding all of a package's versions stays O(n log n).
+ */
 export function previousInLine(packument: PackumentView, version: string): string | undefined {
-  const line = releaseLine(version);
-  if (line === undefined) return undefined;
-  let best: string | undefined;
-  for (const v of Object.keys(packument.versions)) {
-    if (v === version || releaseLine(v) !== line || compareVersions(v, version) >= 0) continue;
-    if (best === undefined || compareVersions(v, best) > 0) best = v;
+  const history = historyOf(packument);
+  if (!history.belowInLine) {
+    const lines = new Map<string, string[]>();
+    for (const v of Object.keys(packument.versions)) {
+      const line = releaseLine(v);
+      if (line === undefined) continue;
+      const list = lines.get(line);
+      if (list) list.push(v);
+      else lines.set(line, [v]);
+    }
+    const below = new Map<string, string | undefined>();
+    for (const list of lines.values()) {
+      const sorted = sortVersions(list);
+      sorted.forEach((v, i) => below.set(v, i > 0 && compareVersions(sorted[i - 1], v) < 0 ? sorted[i - 1] : undefined));
+    }
+    history.belowInLine = below;
   }
-  return best;
+  return history.belowInLine.get(version);
 }
