@@ -22,7 +22,7 @@ import {
   validRuleChange,
 } from '../../../src/core/rules';
 import { showPolicy } from '../../../src/cli/commands/policy';
-import { GatekeeperError } from '../../../src/core/errors';
+import { ErrorCodes, GatekeeperError } from '../../../src/core/errors';
 
 const NOW = Date.UTC(2024, 0, 15, 12, 0, 0);
 
@@ -54,6 +54,10 @@ describe('the rule table', () => {
   it('holds the built-in rules in evaluation order, each with a unique key, name and code', () => {
     expect(RULES.map((r) => r.name)).toEqual(['malware', 'manifest', 'advisories', 'license', 'release-age', 'scripts', 'new-publisher', 'provenance-downgrade', 'deprecated']);
     for (const field of ['key', 'name', 'code'] as const) expect(new Set(RULES.map((r) => r[field])).size).toBe(RULES.length);
+  });
+
+  it("gives every built-in rule's code a 403 in the error table (a refusal is written from its code)", () => {
+    for (const rule of RULES) expect({ code: rule.code, status: (ErrorCodes as Record<string, number>)[rule.code] }).toEqual({ code: rule.code, status: 403 });
   });
 
   it('evaluates an added rule in its default mode and shows it in explain', () => {
