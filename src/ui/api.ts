@@ -14,6 +14,7 @@ import type { User } from '../db/repositories/users';
 import type { Approval, Ban, Exemption, Waiver } from '../core/policy';
 import type { PublishRule } from '../core/publish';
 import type { CataloguePackage } from '../services/catalogue';
+import type { Tag, TagAssignment } from '../db/repositories/tags';
 import type { LicensePolicyView } from '../services/licenses';
 import type { Page } from '../db/pagination';
 import type { HealthReport } from '../server/runtime';
@@ -85,7 +86,11 @@ export const api = {
   signIn: (username: string, password: string) => call<SessionView>('POST', '/session', { username, password }),
   signOut: () => call<{ signedOut: boolean }>('DELETE', '/session'),
   health: () => call<Json<HealthReport> | { ok: boolean }>('GET', '/health'),
-  catalogue: (q: string, cursor?: string) => call<Json<{ items: CataloguePackage[]; nextCursor: string | null }>>('GET', `/packages${q ? `?${new URLSearchParams({ q, ...(cursor ? { cursor } : {}) })}` : ''}`),
+  catalogue: (params: { q?: string; tag?: string; cursor?: string }) => call<Json<{ items: CataloguePackage[]; nextCursor: string | null }>>('GET', `/packages${q(params)}`),
+  tags: () => call<{ items: Json<Tag & { packages: number }>[] }>('GET', '/tags'),
+  packageTags: (name: string) => call<{ name: string; tags: Json<TagAssignment>[] }>('GET', `/packages/${seg(name)}/tags`),
+  assignTag: (name: string, tag: string) => call<unknown>('POST', `/packages/${seg(name)}/tags`, { tag }),
+  unassignTag: (name: string, tag: string) => call<unknown>('DELETE', `/packages/${seg(name)}/tags/${seg(tag)}`),
   pkg: (name: string) => call<PackageView>('GET', `/packages/${seg(name)}`),
   explain: (name: string, version: string) => call<ExplanationJson>('GET', `/decisions/${seg(name)}/${seg(version)}`),
   usage: (spec: string) => call<unknown>('GET', `/usage/${seg(spec)}`),

@@ -92,7 +92,7 @@ function App() {
       content = <OverviewPage session={session} />;
       break;
     case 'packages':
-      content = loc.segments[1] ? <PackagePage name={loc.segments.slice(1).join('/')} version={loc.query.get('version') ?? undefined} session={session} /> : <PackageSearchPage query={loc.query.get('q') ?? ''} />;
+      content = loc.segments[1] ? <PackagePage name={loc.segments.slice(1).join('/')} version={loc.query.get('version') ?? undefined} session={session} /> : <PackageSearchPage query={loc.query.get('q') ?? ''} tag={loc.query.get('tag') ?? ''} />;
       break;
     case 'requests':
       content = loc.segments[1] ? <RequestPage id={Number(loc.segments[1])} session={session} /> : <RequestsPage session={session} />;

@@ -209,9 +209,12 @@ function BlockedChart({ entries, since }: { entries: AuditJson[]; since: string 
 
 // ---------------------------------------------------------------- packages
 
-export function PackageSearchPage({ query }: { query: string }) {
+export function PackageSearchPage({ query, tag }: { query: string; tag: string }) {
   const [name, setName] = useState(query);
-  const found = useLoad(() => api.catalogue(query), [query]);
+  const [chosenTag, setChosenTag] = useState(tag);
+  const found = useLoad(() => api.catalogue({ q: query, tag }), [query, tag]);
+  const tags = useLoad(() => api.tags(), []);
+  const target = (q: string, t: string) => href(`/packages${q || t ? `?${new URLSearchParams({ ...(q ? { q } : {}), ...(t ? { tag: t } : {}) })}` : ''}`);
   return (
     <section>
       <h1>Packages</h1>
@@ -220,11 +223,21 @@ export function PackageSearchPage({ query }: { query: string }) {
         aria-label="Packages"
         onSubmit={(e) => {
           e.preventDefault();
-          navigate(href(`/packages${name.trim() ? `?q=${encodeURIComponent(name.trim())}` : ''}`));
+          navigate(target(name.trim(), chosenTag));
         }}
       >
         <Field id="package-name" label="Package name" hint="Known packages whose name contains the text are listed; any exact name opens its page.">
           <input id="package-name" aria-describedby="package-name-hint" value={name} onInput={(e) => setName(e.currentTarget.value)} placeholder="e.g. left-pad or @scope/name" />
+        </Field>
+        <Field id="package-tag" label="Tag">
+          <select id="package-tag" value={chosenTag} onChange={(e) => setChosenTag(e.currentTarget.value)}>
+            <option value="">any tag</option>
+            {tags.data?.items.map((t) => (
+              <option key={t.slug} value={t.slug}>
+                {t.name}
+              </option>
+            ))}
+          </select>
         </Field>
         <div class="buttons">
           <button type="submit">Search</button>
@@ -236,12 +249,16 @@ export function PackageSearchPage({ query }: { query: string }) {
       <Failure error={found.error} />
       {found.data && (
         <table>
-          <caption>{query ? `Known packages containing “${query}”` : 'Known packages'}</caption>
+          <caption>
+            {query ? `Known packages containing “${query}”` : 'Known packages'}
+            {tag ? ` tagged ${tag}` : ''}
+          </caption>
           <thead>
             <tr>
               <th scope="col">Package</th>
               <th scope="col">Newest allowed</th>
               <th scope="col">License</th>
+              <th scope="col">Tags</th>
               <th scope="col">Origin</th>
             </tr>
           </thead>
@@ -253,6 +270,7 @@ export function PackageSearchPage({ query }: { query: string }) {
                 </td>
                 <td>{p.newestAllowed ?? 'none'}</td>
                 <td>{p.license ?? ''}</td>
+                <td>{p.tags.map((t) => t.name).join(', ')}</td>
                 <td>{p.private ? 'private' : 'upstream'}</td>
               </tr>
             ))}
@@ -260,6 +278,59 @@ export function PackageSearchPage({ query }: { query: string }) {
         </table>
       )}
       {found.data && found.data.items.length === 0 && <p>No known package matches. Open the exact name to fetch it from the upstream.</p>}
+    </section>
+  );
+}
+
+/** A package's tags; admins and publishers assign and remove them (the API checks the role). */
+function TagsPanel({ name, session }: { name: string; session: SessionView }) {
+  const assigned = useLoad(() => api.packageTags(name), [name]);
+  const mayTag = session.role === 'admin' || session.role === 'publisher';
+  const all = useLoad(() => (mayTag ? api.tags() : Promise.resolve({ items: [] })), [mayTag]);
+  const [choice, setChoice] = useState('');
+  const action = useAction();
+  const free = (all.data?.items ?? []).filter((t) => !assigned.data?.tags.some((a) => a.slug === t.slug));
+  return (
+    <section aria-labelledby="tags-heading" class="panel">
+      <h2 id="tags-heading">Tags</h2>
+      <Failure error={assigned.error ?? action.error} />
+      {assigned.data && assigned.data.tags.length === 0 && <p>No tags.</p>}
+      {assigned.data && assigned.data.tags.length > 0 && (
+        <ul class="tags">
+          {assigned.data.tags.map((t) => (
+            <li key={t.slug}>
+              <strong>{t.name}</strong> <small>(by {t.assignedBy})</small>{' '}
+              {mayTag && (
+                <button type="button" disabled={action.busy} aria-label={`Remove the tag ${t.name}`} onClick={() => action.run(async () => (await api.unassignTag(name, t.slug), assigned.reload()))}>
+                  Remove
+                </button>
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
+      {mayTag && (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (choice) action.run(async () => (await api.assignTag(name, choice), setChoice(''), assigned.reload()));
+          }}
+        >
+          <Field id="assign-tag" label="Assign a tag">
+            <select id="assign-tag" value={choice} onChange={(e) => setChoice(e.currentTarget.value)}>
+              <option value="">choose a tag</option>
+              {free.map((t) => (
+                <option key={t.slug} value={t.slug}>
+                  {t.name}
+                </option>
+              ))}
+            </select>
+          </Field>
+          <button type="submit" disabled={action.busy || !choice}>
+            Assign
+          </button>
+        </form>
+      )}
     </section>
   );
 }
@@ -291,6 +362,7 @@ export function PackagePage({ name, version, session }: { name: string; version?
           )}
         </div>
       )}
+      {pkg.data && <TagsPanel name={name} session={session} />}
       {pkg.data && <RequestForm name={name} pkg={pkg.data} version={version} session={session} />}
       {pkg.data && explained && <ExplainPanel name={name} version={explained} />}
       {pkg.data && (

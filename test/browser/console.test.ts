@@ -364,4 +364,37 @@ describe('the web console in Chromium', () => {
     await shot(page, 'admin');
     await context.close();
   });
+  it('catalogue: an admin tags a package on its page, the listing filters by the tag, and a reader sees tags but cannot assign them', async () => {
+    const created = await t.api('POST', '/tags', { name: 'HTTP clients', description: 'libraries that talk HTTP' });
+    expect(created.status).toBe(201);
+    const slug = created.body.slug as string;
+    // ui-lib reaches the catalogue through the request of flow 1; record it here too, so this test stands alone.
+    await t.api('POST', '/lockfile/check', { entries: [{ name: 'ui-lib', version: '1.0.0' }], project: { name: 'tags-demo', version: '1.0.0', format: 'npm' } });
+
+    const context = await browser.newContext();
+    const page = await signIn(context, 'admin', ADMIN_PASSWORD, `${t.url}${UI}packages/ui-lib`);
+    await page.getByLabel('Assign a tag').selectOption({ label: 'HTTP clients' });
+    await page.getByRole('button', { name: 'Assign', exact: true }).click();
+    await page.getByRole('button', { name: 'Remove the tag HTTP clients' }).waitFor();
+    await shot(page, 'package-tags');
+    expect((await t.api('GET', '/packages/ui-lib/tags')).body.tags).toEqual([expect.objectContaining({ slug, assignedBy: 'admin' })]);
+    const audit = await t.api('GET', '/audit?action=tag.assign&package=ui-lib');
+    expect(audit.body.items).toEqual([expect.objectContaining({ actor: 'admin', package: 'ui-lib' })]);
+
+    await page.goto(`${t.url}${UI}packages?tag=${slug}`);
+    const rows = page.getByRole('table').getByRole('row');
+    await rows.filter({ hasText: 'ui-lib' }).waitFor();
+    expect(await rows.filter({ hasText: 'ui-lib' }).textContent()).toContain('HTTP clients');
+    expect(await rows.count()).toBe(2); // the header and ui-lib: untagged packages are filtered out
+    await shot(page, 'packages-by-tag');
+    await context.close();
+
+    const readerContext = await browser.newContext();
+    const reader = await signIn(readerContext, 'rita', 'rita-password', `${t.url}${UI}packages/ui-lib`);
+    await reader.getByRole('heading', { name: 'Tags' }).waitFor();
+    await reader.getByText('HTTP clients').first().waitFor();
+    expect(await reader.getByLabel('Assign a tag').count()).toBe(0);
+    expect(await reader.getByRole('button', { name: 'Remove the tag HTTP clients' }).count()).toBe(0);
+    await readerContext.close();
+  });
 });
