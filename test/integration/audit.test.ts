@@ -3,10 +3,9 @@
  * the quick endpoint report an advisory imported offline, merged with the upstream's
  * advisories when the upstream has the endpoint, and from our store alone when it does not.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { runGatekeeper } from '../support/cli';
+import { writeOsvFile } from '../support/osv';
 import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
 import { startTestGatekeeper, TestGatekeeper, tempDir } from '../support/gatekeeper';
 import { createNpmEnv, makeProject, NpmEnv } from '../support/npm';
@@ -37,17 +36,7 @@ describe('audit answered by the gatekeeper', () => {
     await t.api('PATCH', '/policy', { mode: 'open' });
     // Audit reports what is known whatever the rule says; the rule off lets the vulnerable versions install.
     expect((await gatekeeper('policy', 'set', 'advisories', 'off')).code).toBe(0);
-    const file = path.join(tempDir('gk-osv-'), 'osv.json');
-    fs.writeFileSync(
-      file,
-      JSON.stringify({
-        id: OSV_ID,
-        summary: 'Known only offline',
-        affected: [{ package: { ecosystem: 'npm', name: 'offline-vuln' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed: '1.0.1' }] }] }],
-        database_specific: { severity: 'CRITICAL' },
-        references: [{ type: 'ADVISORY', url: `https://github.com/advisories/${OSV_ID}` }],
-      }),
-    );
+    const file = writeOsvFile({ id: OSV_ID, name: 'offline-vuln', fixed: '1.0.1', severity: 'CRITICAL' });
     expect((await gatekeeper('advisories', 'import', file)).out).toBe('imported 1 advisories for offline-vuln');
     npm = await createNpmEnv(t.url);
     project = await makeProject(npm.dir, { name: 'audited', version: '1.0.0', dependencies: { 'offline-vuln': '1.0.0', 'upstream-vuln': '2.0.0', 'clean-dep': '1.0.0' } });

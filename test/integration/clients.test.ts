@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { runGatekeeper } from '../support/cli';
+import { writeOsvFile } from '../support/osv';
 import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
 import { loginToken, startTestGatekeeper, TestGatekeeper, tempDir } from '../support/gatekeeper';
 import { resolveNpmCli } from '../support/npm';
@@ -198,17 +199,7 @@ describe('the client matrix', () => {
     await t.api('POST', '/approvals', { name: '@acme/*', reason: 'ours' });
     for (const c of CLIENTS) await t.api('POST', '/approvals', { name: `ok-${c.id}`, reason: 'fine' });
     expect((await gatekeeper('policy', 'set', 'advisories', 'off')).code).toBe(0);
-    const file = path.join(tempDir('gk-osv-'), 'osv.json');
-    fs.writeFileSync(
-      file,
-      JSON.stringify({
-        id: OSV_ID,
-        summary: 'Known only offline',
-        affected: [{ package: { ecosystem: 'npm', name: 'audit-fixture' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed: '1.0.1' }] }] }],
-        database_specific: { severity: 'HIGH' },
-        references: [{ type: 'ADVISORY', url: `https://github.com/advisories/${OSV_ID}` }],
-      }),
-    );
+    const file = writeOsvFile({ id: OSV_ID, name: 'audit-fixture', fixed: '1.0.1', severity: 'HIGH' });
     expect((await gatekeeper('advisories', 'import', file)).code).toBe(0);
   });
 
