@@ -46,3 +46,16 @@ export interface RouteDef {
 }
 
 export const ok = (body: unknown, status = 200): RouteResult => ({ status, body });
+
+/**
+ * The same route for a scoped name written with a slash (`/packages/@scope/name/...`): express
+ * matches `:name` as one segment, so such routes are declared twice; this makes the second.
+ */
+export function scopedVariant(route: RouteDef): RouteDef {
+  return {
+    ...route,
+    name: route.name.replace(/_package/, '_scoped_package'),
+    path: route.path.replace('/:name', '/:scope/:name'),
+    summary: 'The same for a scoped name written with a slash (@scope/name)',
+  };
+}

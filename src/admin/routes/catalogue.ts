@@ -1,5 +1,5 @@
 import { assertPackageName } from '../../core/names';
-import { ok, RouteContext, RouteDef } from '../route';
+import { ok, RouteContext, RouteDef, scopedVariant } from '../route';
 
 /** `:name`, or `:scope/:name` for a scoped name written with a slash. */
 const packageName = (params: Record<string, string>) => assertPackageName(params.scope ? `${params.scope}/${params.name}` : params.name);
@@ -63,14 +63,7 @@ export const list_package_tags: RouteDef = {
   handler: listPackageTags,
 };
 
-export const list_scoped_package_tags: RouteDef = {
-  name: 'list_scoped_package_tags',
-  method: 'get',
-  path: '/packages/:scope/:name/tags',
-  access: 'explain',
-  summary: 'The same for a scoped name written with a slash (@scope/name)',
-  handler: listPackageTags,
-};
+export const list_scoped_package_tags = scopedVariant(list_package_tags);
 
 export const create_package_tag: RouteDef = {
   name: 'create_package_tag',
@@ -82,15 +75,7 @@ export const create_package_tag: RouteDef = {
   handler: assignPackageTag,
 };
 
-export const create_scoped_package_tag: RouteDef = {
-  name: 'create_scoped_package_tag',
-  method: 'post',
-  path: '/packages/:scope/:name/tags',
-  access: 'publish',
-  summary: 'The same for a scoped name written with a slash (@scope/name)',
-  body: [{ name: 'tag', description: 'the slug or name of a tag' }],
-  handler: assignPackageTag,
-};
+export const create_scoped_package_tag = scopedVariant(create_package_tag);
 
 export const delete_package_tag: RouteDef = {
   name: 'delete_package_tag',
@@ -101,14 +86,7 @@ export const delete_package_tag: RouteDef = {
   handler: unassignPackageTag,
 };
 
-export const delete_scoped_package_tag: RouteDef = {
-  name: 'delete_scoped_package_tag',
-  method: 'delete',
-  path: '/packages/:scope/:name/tags/:tag',
-  access: 'publish',
-  summary: 'The same for a scoped name written with a slash (@scope/name)',
-  handler: unassignPackageTag,
-};
+export const delete_scoped_package_tag = scopedVariant(delete_package_tag);
 
 export const list_packages: RouteDef = {
   name: 'list_packages',

@@ -1,6 +1,6 @@
 import { assertPackageName } from '../../core/names';
 import { parseId } from '../../services/governance';
-import { ok, RouteDef } from '../route';
+import { ok, RouteDef, scopedVariant } from '../route';
 
 export const list_publish_rules: RouteDef = {
   name: 'list_publish_rules',
@@ -51,11 +51,4 @@ export const list_package_versions: RouteDef = {
   handler: listVersions,
 };
 
-export const list_scoped_package_versions: RouteDef = {
-  name: 'list_scoped_package_versions',
-  method: 'get',
-  path: '/packages/:scope/:name/versions',
-  access: 'explain',
-  summary: 'The same for a scoped name written with a slash (@scope/name)',
-  handler: listVersions,
-};
+export const list_scoped_package_versions = scopedVariant(list_package_versions);
