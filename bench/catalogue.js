@@ -44,17 +44,8 @@ function requireDist(rel) {
   return require(file);
 }
 
-/** Deterministic PRNG (mulberry32): the same catalogue every run. */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (mulberry32, as the other fixtures use): the same catalogue every run. */
+const prng = require('./lib/fixtures').mulberry32;
 
 /**
  * A catalogue shaped like a registry's: packages are numbered, each depends only on packages

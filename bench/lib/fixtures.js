@@ -337,4 +337,4 @@ function generate(baseUrl, { extraApprovals = 0 } = {}) {
   return { packages, meta };
 }
 
-module.exports = { generate, abbreviate, depName, approvedSpec, DEP_COUNT, PROFILES, TARBALL_PACKAGES, CORGI_VERSION_FIELDS };
+module.exports = { generate, abbreviate, depName, approvedSpec, mulberry32, DEP_COUNT, PROFILES, TARBALL_PACKAGES, CORGI_VERSION_FIELDS };
