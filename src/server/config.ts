@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import yaml from 'js-yaml';
@@ -50,6 +51,11 @@ export interface Settings {
   loginMaxFailuresPerAddress: number;
   /** The login throttle window: counts start at a window's first attempt and reset after it. */
   loginThrottleWindow: string;
+  /**
+   * Reverse proxies (load balancers) whose X-Forwarded-For is believed: addresses, CIDR subnets
+   * or express's names (loopback, linklocal, uniquelocal). Empty: the peer's address is the client's.
+   */
+  trustProxy: string[];
   /** Requests one user may file per hour (a lockfile batch is one; auto-queued dependency requests none). */
   requestLimitPerHour: number;
   /** How long a rejected name@range can be requested again only with a new reason (0: no cooldown). */
@@ -178,6 +184,26 @@ const asOrigins = (raw: unknown, source: string): string[] => {
   });
 };
 
+const PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** Trusted proxies: a list (or comma-separated) of IP addresses, CIDR subnets or express's names. */
+const asProxies = (raw: unknown, source: string): string[] => {
+  const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+  if (!items) throw new ConfigError(`${source} must be a list of addresses or subnets like 10.0.0.0/8`);
+  return items.map((item, i) => {
+    const text = typeof item === 'string' ? item.trim() : '';
+    if (PROXY_NAMES.includes(text.toLowerCase())) return text.toLowerCase();
+    const [address, prefix, ...rest] = text.split('/');
+    const family = isIP(address ?? '');
+    const bits = family === 4 ? 32 : 128;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (!family || !prefixOk || rest.length > 0) {
+      throw new ConfigError(`${source}[${i}] must be an IP address, a subnet like 10.0.0.0/8, or one of ${PROXY_NAMES.join(', ')}; not '${String(item)}'`);
+    }
+    return text;
+  });
+};
+
 const SPECS: SettingSpec[] = [
   { key: 'port', env: 'GATEKEEPER_PORT', parse: asPort },
   { key: 'host', env: 'GATEKEEPER_HOST', parse: asString },
@@ -201,6 +227,7 @@ const SPECS: SettingSpec[] = [
   { key: 'loginMaxFailuresPerUser', env: 'GATEKEEPER_LOGIN_MAX_FAILURES_PER_USER', parse: asPositiveInt },
   { key: 'loginMaxFailuresPerAddress', env: 'GATEKEEPER_LOGIN_MAX_FAILURES_PER_ADDRESS', parse: asPositiveInt },
   { key: 'loginThrottleWindow', env: 'GATEKEEPER_LOGIN_THROTTLE_WINDOW', parse: asWindow },
+  { key: 'trustProxy', env: 'GATEKEEPER_TRUST_PROXY', parse: asProxies },
   { key: 'requestLimitPerHour', env: 'GATEKEEPER_REQUEST_LIMIT_PER_HOUR', parse: asPositiveInt },
   { key: 'requestRejectionCooldown', env: 'GATEKEEPER_REQUEST_REJECTION_COOLDOWN', parse: asDuration },
 ];
@@ -229,6 +256,7 @@ export const DEFAULTS: Omit<Settings, 'dataDir'> & { dataDir: string } = {
   loginMaxFailuresPerUser: 10,
   loginMaxFailuresPerAddress: 30,
   loginThrottleWindow: '15m',
+  trustProxy: [],
   requestLimitPerHour: 50,
   requestRejectionCooldown: '24h',
   publishRules: [],

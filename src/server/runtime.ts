@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { IncomingMessage } from 'node:http';
 import type { SessionService } from '../services/sessions';
 import type { Application } from 'express';
 import type { Logger } from 'pino';
@@ -100,6 +101,8 @@ export interface GatekeeperRuntime {
   mount(app: Application, storage: VerdaccioStorage): void;
   /** The registry URL as the client addressed it, for messages. */
   publicUrl(req: { protocol: string; get(name: string): string | undefined }): string;
+  /** The client's address as express's req.ip gives it (X-Forwarded-For only from GATEKEEPER_TRUST_PROXY). */
+  clientAddress(req: IncomingMessage): string | null;
 }
 
 const REGISTRY = Symbol.for('npm-gatekeeper.runtimes');

@@ -38,6 +38,7 @@ import { createAuditHandler } from './registry/audit';
 import { notOffered, ping, whoami } from './registry/basic';
 import { createDispatcher, matchOrRefuse } from './registry/routes';
 import { guarded, installProcessGuard } from './http/process-guard';
+import { clientAddress, TrustProxyFn } from './http/client-address';
 import { createSearchHandler } from './registry/search';
 import { createConsoleHandler, createRootHandler } from './registry/console';
 import { applyPackageRules } from './registry/private';
@@ -278,6 +279,8 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
 
     const id = randomUUID();
     let shuttingDown = false;
+    // express's compiled GATEKEEPER_TRUST_PROXY test, once Verdaccio's app exists.
+    let trustProxy: TrustProxyFn | undefined;
     const loaded = new Set<GatePluginName>();
     const requestContext = new AsyncLocalStorage<RequestContext>();
     let upstreamHealth: { at: number; result: Promise<{ ok: boolean; error?: string }> } | undefined;
@@ -307,6 +310,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       requestContext,
       pluginLoaded: (name) => loaded.add(name),
       publicUrl: (req) => `${req.protocol}://${req.get('host') ?? `${settings.host}:${settings.port}`}/`,
+      clientAddress: (req) => clientAddress(req, trustProxy),
       mount(app: Application, storage: VerdaccioStorage) {
         governance.manifests = createStorageManifestSource(runtime, storage);
         // Private names must never be proxied, also after rules change at run time.
@@ -416,6 +420,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     // Every request is matched against the route table before express: unlisted ones are
     // refused here, and cached anonymous reads are answered here (see createFastPath).
     const app = server.listeners('request')[0] as (req: http.IncomingMessage, res: http.ServerResponse) => void;
+    if (settings.trustProxy.length > 0) trustProxy = (app as unknown as Application).get('trust proxy fn') as TrustProxyFn;
     const fastPath = createFastPath(runtime);
     server.removeAllListeners('request');
     const releaseGuard = installProcessGuard(logger);

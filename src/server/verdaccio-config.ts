@@ -48,6 +48,7 @@ export function buildVerdaccioConfig(input: VerdaccioConfigInput): Record<string
     max_body_size: settings.maxBodySize,
     web: { enable: false },
     log: { type: 'stdout', format: process.stdout.isTTY ? 'pretty' : 'json', level: settings.logLevel === 'debug' || settings.logLevel === 'trace' ? 'info' : 'warn' },
-    server: { keepAliveTimeout: 60 },
+    // express's req.ip (actors, login throttling) believes X-Forwarded-For only from these.
+    server: { keepAliveTimeout: 60, ...(settings.trustProxy.length > 0 ? { trustProxy: settings.trustProxy.join(',') } : {}) },
   };
 }

@@ -56,6 +56,7 @@ describe('loadSettings: defaults', () => {
       loginMaxFailuresPerUser: 10,
       loginMaxFailuresPerAddress: 30,
       loginThrottleWindow: '15m',
+      trustProxy: [],
       requestLimitPerHour: 50,
       requestRejectionCooldown: '24h',
       upstreamTimeout: '60s',
@@ -114,6 +115,16 @@ describe('loadSettings: upstream limits and tarball hosts', () => {
     expect(loadSettings({ GATEKEEPER_CONFIG: file }, fileCwd)).toMatchObject({ tarballCacheSize: '8mb', advisoryTimeout: '2s' });
   });
 
+  it('reads the trusted proxies: addresses, subnets and express names, from the environment or the file', () => {
+    const { cwd } = workspace();
+    expect(loadSettings({ GATEKEEPER_TRUST_PROXY: ' 10.0.0.0/8, 192.0.2.7 ,fd00::/8, Loopback' }, cwd).trustProxy).toEqual(['10.0.0.0/8', '192.0.2.7', 'fd00::/8', 'loopback']);
+    const { cwd: fileCwd, file } = workspace('trust_proxy:\n  - 172.16.0.0/12\n  - uniquelocal\n');
+    expect(loadSettings({ GATEKEEPER_CONFIG: file }, fileCwd).trustProxy).toEqual(['172.16.0.0/12', 'uniquelocal']);
+    for (const bad of ['proxy.example.test', '10.0.0.0/33', '10.0.0.1/8/1', '*', '::1/129']) {
+      expect(configError(() => loadSettings({ GATEKEEPER_TRUST_PROXY: bad }, cwd)).message).toContain('GATEKEEPER_TRUST_PROXY');
+    }
+  });
+
   it.each([
     ['GATEKEEPER_TARBALL_CACHE_SIZE', 'plenty'],
     ['GATEKEEPER_ADVISORY_TIMEOUT', 'soon'],
@@ -165,6 +176,7 @@ describe('loadSettings: environment', () => {
       loginMaxFailuresPerUser: 10,
       loginMaxFailuresPerAddress: 30,
       loginThrottleWindow: '15m',
+      trustProxy: [],
       requestLimitPerHour: 50,
       requestRejectionCooldown: '24h',
       upstreamTimeout: '60s',
@@ -294,6 +306,7 @@ describe('loadSettings: config file', () => {
       loginMaxFailuresPerUser: 10,
       loginMaxFailuresPerAddress: 30,
       loginThrottleWindow: '15m',
+      trustProxy: [],
       requestLimitPerHour: 50,
       requestRejectionCooldown: '24h',
       upstreamTimeout: '60s',

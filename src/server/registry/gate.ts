@@ -194,7 +194,7 @@ export function sendCached(
  */
 function fastCaller(runtime: GatekeeperRuntime, req: IncomingMessage): (Actor & { audience: Audience }) | undefined {
   const header = req.headers.authorization;
-  const ip = req.socket.remoteAddress ?? null;
+  const ip = runtime.clientAddress(req);
   if (!header) return runtime.settings.requireAuth ? undefined : { username: '$anonymous', ip, audience: 'developer' };
   if (header.length < 8 || header.slice(0, 7).toLowerCase() !== 'bearer ') return undefined;
   const token = header.slice(7).trim();
