@@ -86,9 +86,19 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   };
 }
 
+/**
+ * Applies every migration not yet applied. Several gatekeepers starting together on one
+ * database take turns: knex's own lock row alone would fail a start whose migration table is
+ * locked, or race while creating that table on an empty database; a transaction-scoped
+ * advisory lock held on one pool connection (knex migrates on others) makes the later ones
+ * wait and then find nothing left to do.
+ */
 export async function migrateLatest(knex: Knex): Promise<string[]> {
-  const [, applied] = (await knex.migrate.latest({ migrationSource })) as [number, string[]];
-  return applied;
+  return knex.transaction(async (trx) => {
+    await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', ['gatekeeper.migrations']);
+    const [, applied] = (await knex.migrate.latest({ migrationSource })) as [number, string[]];
+    return applied;
+  });
 }
 
 export async function migrateRollbackAll(knex: Knex): Promise<void> {

@@ -1,0 +1,36 @@
+/**
+ * Several gatekeepers started together on one new database (a compose file, a rolling
+ * deployment) migrate it once: the others wait for the first and find nothing left to do,
+ * instead of failing on knex's migration lock or racing to create its tables.
+ */
+import { createKnex, Knex, migrateLatest } from '../../src/db/connection';
+import { createTestDatabase, TestDatabase } from '../support/database';
+import { migrationSource } from '../../migrations';
+
+describe('migrations from concurrent starts', () => {
+  let db: TestDatabase;
+  const knexes: Knex[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+
+  afterAll(async () => {
+    for (const k of knexes) await k.destroy();
+    await db?.drop();
+  });
+
+  it('applies each migration once when four processes migrate an empty database at the same moment', async () => {
+    for (let i = 0; i < 4; i++) knexes.push(createKnex(db.url));
+    const results = await Promise.allSettled(knexes.map((k) => migrateLatest(k)));
+    const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => String(r.reason));
+    expect(failures).toEqual([]);
+    const applied = results.map((r) => (r as PromiseFulfilledResult<string[]>).value);
+    const all = (await migrationSource.getMigrations([])).map((m) => migrationSource.getMigrationName(m));
+    // One of them applied everything, the others nothing.
+    expect(applied.map((a) => a.length).sort((a, b) => a - b)).toEqual([0, 0, 0, all.length]);
+    const rows = await knexes[0]('knex_migrations').select('name');
+    expect(rows.map((r: { name: string }) => r.name).sort()).toEqual([...all].sort());
+    expect(await knexes[0]('knex_migrations_lock').select('is_locked')).toEqual([{ is_locked: 0 }]);
+  });
+});
