@@ -355,7 +355,13 @@ export class IdentityService {
     if (existing) return { created: false, generated: false };
     const generated = !password;
     const secret = password ?? randomBytes(18).toString('base64url');
-    await this.createUser({ username: '$system' }, { username: 'admin', password: secret, role: 'admin' });
+    try {
+      await this.createUser({ username: '$system' }, { username: 'admin', password: secret, role: 'admin' });
+    } catch (err) {
+      // Gatekeepers started together on a new database: another one created it first.
+      if (await this.store.repos.users.find('admin')) return { created: false, generated: false };
+      throw err;
+    }
     return { created: true, password: secret, generated };
   }
 }

@@ -1,11 +1,14 @@
 /**
  * Several gatekeepers started together on one new database (a compose file, a rolling
  * deployment) migrate it once: the others wait for the first and find nothing left to do,
- * instead of failing on knex's migration lock or racing to create its tables.
+ * instead of failing on knex's migration lock or racing to create its tables; and the first
+ * admin is created once, without failing the starts that lost the race.
  */
 import { createKnex, Knex, migrateLatest } from '../../src/db/connection';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { migrationSource } from '../../migrations';
+import { Store } from '../../src/db/store';
+import { IdentityService } from '../../src/services/identity';
 
 describe('migrations from concurrent starts', () => {
   let db: TestDatabase;
@@ -32,5 +35,13 @@ describe('migrations from concurrent starts', () => {
     const rows = await knexes[0]('knex_migrations').select('name');
     expect(rows.map((r: { name: string }) => r.name).sort()).toEqual([...all].sort());
     expect(await knexes[0]('knex_migrations_lock').select('is_locked')).toEqual([{ is_locked: 0 }]);
+  });
+
+  it('creates the first admin once when four processes start on it at the same moment', async () => {
+    const results = await Promise.allSettled(knexes.map((k) => new IdentityService(new Store(k), { allowSelfRegistration: false }).bootstrapAdmin('first-admin-password')));
+    expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+    const created = results.map((r) => (r as PromiseFulfilledResult<{ created: boolean }>).value.created);
+    expect(created.filter(Boolean)).toHaveLength(1);
+    expect(await knexes[0]('users').where({ role: 'admin' }).count<{ count: string }[]>('* as count')).toEqual([{ count: '1' }]);
   });
 });
