@@ -9,6 +9,7 @@ import * as loginThrottle from './007_login_throttle';
 import * as inspections from './008_tarball_inspections';
 import * as catalogue from './009_catalogue';
 import * as malware from './010_malware';
+import * as jobs from './012_jobs';
 
 /**
  * Every migration, in order. Listed statically (not discovered on disk) so the same list
@@ -31,6 +32,7 @@ export const migrations: ReadonlyArray<[string, Migration]> = [
   ['008_tarball_inspections', inspections],
   ['009_catalogue', catalogue],
   ['010_malware', malware],
+  ['012_jobs', jobs],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

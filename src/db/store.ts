@@ -4,6 +4,7 @@ import { AuditRepository } from './repositories/audit';
 import { CatalogueRepository } from './repositories/catalogue';
 import { InspectionRepository } from './repositories/inspections';
 import { LoginThrottleRepository } from './repositories/login-throttle';
+import { JobRepository } from './repositories/jobs';
 import { PolicyRepository } from './repositories/policy';
 import { PublishingRepository } from './repositories/publishing';
 import { RequestLimitRepository } from './repositories/request-limits';
@@ -18,6 +19,8 @@ export interface Repositories {
   tokens: TokenRepository;
   audit: AuditRepository;
   policy: PolicyRepository;
+  /** Scheduled background jobs and their leases (services/jobs.ts). */
+  jobs: JobRepository;
   publishing: PublishingRepository;
   requests: RequestRepository;
   projects: ProjectRepository;
@@ -38,6 +41,7 @@ function bind(db: Knex): Repositories {
     publishing: new PublishingRepository(db),
     requests: new RequestRepository(db),
     projects: new ProjectRepository(db),
+    jobs: new JobRepository(db),
     advisories: new AdvisoryRepository(db),
     inspections: new InspectionRepository(db),
     loginThrottle: new LoginThrottleRepository(db),
