@@ -4,6 +4,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import yaml from 'js-yaml';
 import { parseDuration } from '../core/duration';
+import { addressEntryProblem } from '../core/address-list';
 
 /**
  * Settings: defaults, then the YAML file named by GATEKEEPER_CONFIG, then environment
@@ -56,6 +57,11 @@ export interface Settings {
    * or express's names (loopback, linklocal, uniquelocal). Empty: the peer's address is the client's.
    */
   trustProxy: string[];
+  /**
+   * Addresses (IPs or CIDR subnets) that may read /-/gatekeeper/metrics without credentials:
+   * the connection's own address, never X-Forwarded-For. Empty (the default): admins only.
+   */
+  metricsAllow: string[];
   /** Requests one user may file per hour (a lockfile batch is one; auto-queued dependency requests none). */
   requestLimitPerHour: number;
   /** How long a rejected name@range can be requested again only with a new reason (0: no cooldown). */
@@ -204,6 +210,18 @@ const asProxies = (raw: unknown, source: string): string[] => {
   });
 };
 
+/** A list (or comma-separated) of IP addresses and CIDR subnets. */
+const asAddresses = (raw: unknown, source: string): string[] => {
+  const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+  if (!items) throw new ConfigError(`${source} must be a list of IP addresses or subnets like 10.0.0.0/8`);
+  return items.map((item, i) => {
+    const text = typeof item === 'string' ? item.trim() : String(item);
+    const problem = addressEntryProblem(text);
+    if (problem) throw new ConfigError(`${source}[${i}] must be an IP address or a subnet like 10.0.0.0/8: ${problem}`);
+    return text;
+  });
+};
+
 const SPECS: SettingSpec[] = [
   { key: 'port', env: 'GATEKEEPER_PORT', parse: asPort },
   { key: 'host', env: 'GATEKEEPER_HOST', parse: asString },
@@ -228,6 +246,7 @@ const SPECS: SettingSpec[] = [
   { key: 'loginMaxFailuresPerAddress', env: 'GATEKEEPER_LOGIN_MAX_FAILURES_PER_ADDRESS', parse: asPositiveInt },
   { key: 'loginThrottleWindow', env: 'GATEKEEPER_LOGIN_THROTTLE_WINDOW', parse: asWindow },
   { key: 'trustProxy', env: 'GATEKEEPER_TRUST_PROXY', parse: asProxies },
+  { key: 'metricsAllow', env: 'GATEKEEPER_METRICS_ALLOW', parse: asAddresses },
   { key: 'requestLimitPerHour', env: 'GATEKEEPER_REQUEST_LIMIT_PER_HOUR', parse: asPositiveInt },
   { key: 'requestRejectionCooldown', env: 'GATEKEEPER_REQUEST_REJECTION_COOLDOWN', parse: asDuration },
 ];
@@ -257,6 +276,7 @@ export const DEFAULTS: Omit<Settings, 'dataDir'> & { dataDir: string } = {
   loginMaxFailuresPerAddress: 30,
   loginThrottleWindow: '15m',
   trustProxy: [],
+  metricsAllow: [],
   requestLimitPerHour: 50,
   requestRejectionCooldown: '24h',
   publishRules: [],

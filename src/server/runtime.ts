@@ -17,6 +17,7 @@ import type { TagsService } from '../services/tags';
 import type { UpstreamGateway } from './upstream-gateway';
 import type { Settings } from './config';
 import type { PackumentCache } from './registry/packument-cache';
+import type { GatekeeperMetrics } from './metrics';
 
 /**
  * What our Verdaccio plugins need from the composition root. Verdaccio deep-clones its
@@ -90,6 +91,8 @@ export interface GatekeeperRuntime {
   gateway: UpstreamGateway;
   /** Cached packument responses (see registry/packument-cache.ts). */
   packuments: PackumentCache;
+  /** This instance's metrics (/-/gatekeeper/metrics, docs/metrics.md). */
+  metrics: GatekeeperMetrics;
   /** Health of the parts /health reports on. */
   health(): Promise<HealthReport>;
   /** Whether a load balancer should route to this instance; the reasons when not. */

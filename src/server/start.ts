@@ -31,12 +31,14 @@ import { PublishingService, UpstreamProbe } from '../services/publishing';
 import { parseDuration } from '../core/duration';
 import { GatekeeperError } from '../core/errors';
 import { loadSettings, npmConfiguredRegistry, Settings } from './config';
-import { createFastPath, createReadHandlers } from './registry/gate';
+import { createFastPath, createReadHandlers, tarballCacheOf } from './registry/gate';
 import { createLoginRouter } from './registry/login';
 import { npmTokenHandlers } from './registry/npm-tokens';
 import { createAuditHandler } from './registry/audit';
 import { notOffered, ping, whoami } from './registry/basic';
 import { createDispatcher, matchOrRefuse } from './registry/routes';
+import { createMetricsHandler } from './registry/metrics';
+import { GatekeeperMetrics, JobsLike, PoolLike } from './metrics';
 import { guarded, installProcessGuard } from './http/process-guard';
 import { clientAddress, TrustProxyFn } from './http/client-address';
 import { createSearchHandler } from './registry/search';
@@ -161,6 +163,8 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
   const logger = options.logger ?? createLogger(settings.logLevel);
   const version = packageVersion();
   fs.mkdirSync(settings.dataDir, { recursive: true });
+  // This instance's metrics: its own registry (several gatekeepers may share a process).
+  const metrics = new GatekeeperMetrics({ allow: settings.metricsAllow });
 
   const upstream = settings.upstream ?? npmConfiguredRegistry();
   // npm's proxy, CA and credentials for the upstream; a broken npmrc stops the start here,
@@ -215,6 +219,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       source: store.repos.policy,
       listener,
       onError: (err) => logger.error({ err }, 'policy reload failed; denying until it succeeds'),
+      onEvaluated: (decision) => metrics.decision(decision),
     });
     try {
       await cache.reload();
@@ -231,6 +236,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     });
     cleanup.push(() => auditWriter.close());
     const governance = new GovernanceService(store, cache, auditWriter);
+    governance.onBlocked = (code, ruleId, via) => metrics.installBlocked(code, ruleId, via);
     // All upstream traffic goes through one client: deadline, size limit, origin, error codes.
     const client = new UpstreamClient({
       registry: upstream,
@@ -239,6 +245,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       maxBytes: parseSize(settings.upstreamMaxSize),
       npmOptions,
       logger,
+      observe: (operation, seconds, code) => metrics.upstreamCall(operation, seconds, code),
     });
     let prefetchAdvisories: (name: string, body: unknown) => void = () => undefined;
     const gateway = await startUpstreamGateway(
@@ -307,6 +314,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       catalogue,
       audit: new AuditLog(store),
       packuments: new PackumentCache(parseSize(settings.cacheSize)),
+      metrics,
       requestContext,
       pluginLoaded: (name) => loaded.add(name),
       publicUrl: (req) => `${req.protocol}://${req.get('host') ?? `${settings.host}:${settings.port}`}/`,
@@ -330,6 +338,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
             admin: (_req, _res, next) => next(),
             root: createRootHandler(),
             console: createConsoleHandler(),
+            metrics: createMetricsHandler(runtime),
             ...createReadHandlers(runtime, storage),
             ...createWriteHandlers(runtime, storage),
           }),
@@ -371,6 +380,18 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       },
     };
     registerRuntime(runtime);
+    metrics.watch({
+      packuments: runtime.packuments,
+      tarballs: () => tarballCacheOf(runtime),
+      tokens: () => identity.tokenCache,
+      decisions: cache,
+      pool: () => (database.knex.client as { pool?: PoolLike }).pool,
+      listener,
+      policyTrusted: () => cache.healthy,
+      audit: auditWriter,
+      // The JobRunner (src/services/jobs.ts), once the runtime has one.
+      jobs: () => (runtime as { jobs?: JobsLike }).jobs,
+    });
     cleanup.push(async () => unregisterRuntime(id));
     // New advisories for a package change its decisions and its cached responses.
     advisories.onChange((name) => {
@@ -426,6 +447,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     const releaseGuard = installProcessGuard(logger);
     cleanup.push(async () => releaseGuard());
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+      metrics.track(req, res);
       guarded(res, logger, () => {
         const match = matchOrRefuse(req, res);
         if (match && !fastPath(req, res, match)) app(req, res);

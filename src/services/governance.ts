@@ -91,6 +91,8 @@ export class GovernanceService {
   inspections: InspectionService | undefined;
   /** Versions dropped from a package's upstream document (broken entries), for explain. */
   upstreamDropped: ((name: string) => ReadonlyArray<{ version: string; reason: string }>) | undefined;
+  /** Told of every refused install that is served (the metrics count them by code and rule). */
+  onBlocked: ((code: string, ruleId: string | null, via: 'packument' | 'tarball' | 'version') => void) | undefined;
 
   constructor(
     private readonly store: Store,
@@ -137,6 +139,7 @@ export class GovernanceService {
 
   /** Records a refused install (packument or tarball) in the audit log, batched. */
   recordBlocked(actor: Actor, decision: Decision, via: 'packument' | 'tarball' | 'version'): void {
+    this.onBlocked?.(decision.code, decision.ruleId, via);
     this.auditWriter.record(
       auditEntry(actor, 'install.blocked', {
         package: decision.name,
@@ -152,6 +155,7 @@ export class GovernanceService {
    * tarball URL outside the upstream's origin, or bytes that do not match the integrity.
    */
   recordTarballRefused(actor: Actor, name: string, version: string, err: GatekeeperError, url: string): void {
+    this.onBlocked?.(err.code, 'upstream', 'tarball');
     this.auditWriter.record(
       auditEntry(actor, 'install.blocked', {
         package: name,

@@ -14,6 +14,8 @@ export interface PolicyCacheOptions {
   maxDecisions?: number;
   now?: () => number;
   onError?: (err: unknown) => void;
+  /** Called with every decision evaluated (not with cached ones), e.g. to count it. */
+  onEvaluated?: (decision: Decision) => void;
 }
 
 const unavailable = (why: string): GatekeeperError =>
@@ -51,6 +53,9 @@ export class PolicyCache {
   private readonly maxDecisions: number;
   private readonly now: () => number;
   private readonly reloadListeners: Array<(policy: CompiledPolicy) => void> = [];
+  /** Lookups of a cached decision (peek, and decide with a cacheable input). */
+  hits = 0;
+  misses = 0;
 
   constructor(private readonly options: PolicyCacheOptions) {
     this.maxDecisions = options.maxDecisions ?? 200_000;
@@ -187,8 +192,10 @@ export class PolicyCache {
   peek(policy: CompiledPolicy, name: string, version: string): Decision | undefined {
     const hit = this.decisions.get(name)?.get(version);
     if (hit && hit.generation === policy.generation && (hit.decision.validUntil === null || hit.decision.validUntil > this.now())) {
+      this.hits++;
       return hit.decision;
     }
+    this.misses++;
     return undefined;
   }
 
@@ -206,6 +213,7 @@ export class PolicyCache {
     } catch (err) {
       throw unavailable(`evaluating ${input.name}@${input.version} failed: ${(err as Error).message}`);
     }
+    this.options.onEvaluated?.(decision);
     if (!cacheable) return decision;
     if (this.count >= this.maxDecisions) {
       // Drop the package cached longest ago (Map keeps insertion order).
@@ -224,5 +232,9 @@ export class PolicyCache {
 
   get size(): number {
     return this.count;
+  }
+
+  stats(): { entries: number; hits: number; misses: number } {
+    return { entries: this.count, hits: this.hits, misses: this.misses };
   }
 }

@@ -27,7 +27,7 @@
 import type { Readable } from 'node:stream';
 import npmFetch from 'npm-registry-fetch';
 import ssri from 'ssri';
-import { GatekeeperError } from '../core/errors';
+import { ErrorCode, GatekeeperError } from '../core/errors';
 import { jsonNestingDepth } from '../core/tarball-manifest';
 
 /** The subset of make-fetch-happen (and its minipass-fetch Response) used here. */
@@ -76,7 +76,12 @@ export interface UpstreamClientOptions {
    */
   npmOptions?: Record<string, unknown>;
   logger?: UpstreamLogger;
+  /** Told of every call when it ends: its operation, duration and, when it failed, its error code (metrics). */
+  observe?: (operation: UpstreamOperation, seconds: number, code?: ErrorCode) => void;
 }
+
+/** What a call was for, as the metrics label it. */
+export type UpstreamOperation = 'packument' | 'tarball' | 'search' | 'ping' | 'post' | 'stream';
 
 /** The request headers postStream passes on (anything else is set by the client). */
 export interface PostStreamHeaders {
@@ -203,6 +208,7 @@ export class UpstreamClient {
   private readonly packumentMaxBytes: number;
   private readonly npm: Record<string, unknown>;
   private readonly logger?: UpstreamLogger;
+  private readonly observe?: UpstreamClientOptions['observe'];
 
   constructor(options: UpstreamClientOptions) {
     const origin = normalizeOrigin(options.registry, 'the upstream registry');
@@ -237,6 +243,7 @@ export class UpstreamClient {
     this.maxBytes = options.maxBytes;
     this.packumentMaxBytes = options.packumentMaxBytes ?? options.maxBytes;
     this.logger = options.logger;
+    this.observe = options.observe;
   }
 
   /** The upstream as messages name it. */
@@ -261,7 +268,7 @@ export class UpstreamClient {
     // Only an ETag of the shape we hand out is passed on (anything else could split headers).
     const ifNoneMatch = options.etag === undefined ? undefined : cleanEtag(options.etag);
     if (ifNoneMatch) headers['if-none-match'] = ifNoneMatch;
-    return this.call(what, async (deadline) => {
+    return this.call('packument', what, async (deadline) => {
       const res = await this.get(url, headers, what, deadline);
       if (res.status === 404) {
         await this.discard(res, deadline);
@@ -319,7 +326,7 @@ export class UpstreamClient {
         `the upstream gave no integrity (or shasum) for ${what}, so its bytes cannot be verified. It is not served; ask the upstream to publish integrity for it.`,
       );
     }
-    return this.call(what, async (deadline) => {
+    return this.call('tarball', what, async (deadline) => {
       const res = await this.get(target, { accept: '*/*' }, what, deadline);
       if (res.status === 404) {
         await this.discard(res, deadline);
@@ -349,7 +356,7 @@ export class UpstreamClient {
     const url = new URL('-/v1/search', this.registryUrl);
     url.search = params.toString();
     const what = 'a search';
-    return this.call(what, async (deadline) => {
+    return this.call('search', what, async (deadline) => {
       const res = await this.get(url, { accept: 'application/json' }, what, deadline);
       if (res.status !== 200) throw await this.badStatus(res, what, deadline);
       const body = this.parseJson(await this.read(res, this.packumentMaxBytes, what, deadline), what);
@@ -364,7 +371,7 @@ export class UpstreamClient {
   async ping(): Promise<void> {
     const url = new URL('-/ping', this.registryUrl);
     const what = 'a ping';
-    await this.call(what, async (deadline) => {
+    await this.call('ping', what, async (deadline) => {
       const res = await this.get(url, { accept: 'application/json' }, what, deadline);
       if (res.status >= 500) throw await this.badStatus(res, what, deadline);
       await this.discard(res, deadline);
@@ -423,7 +430,7 @@ export class UpstreamClient {
         }
         sent[name] = value;
       }
-      const answer = await this.call(what, async (deadline) => {
+      const answer = await this.call('stream', what, async (deadline) => {
         this.checkOrigin(url, what, false);
         const res = await this.send(url, { method: 'POST', headers: sent, body }, what, deadline);
         if (res.status >= 500 || REDIRECTS.has(res.status) || res.status < 200) throw await this.badStatus(res, what, deadline);
@@ -450,7 +457,7 @@ export class UpstreamClient {
   private async post(path: string, body: unknown, what: string, anyStatus = false): Promise<{ status: number; body: unknown }> {
     const url = this.underRegistry(path);
     const payload = Buffer.from(JSON.stringify(body ?? {}));
-    return this.call(what, async (deadline) => {
+    return this.call('post', what, async (deadline) => {
       this.checkOrigin(url, what, false);
       const res = await this.send(url, { method: 'POST', headers: { accept: 'application/json', 'content-type': 'application/json' }, body: payload }, what, deadline);
       if (anyStatus && res.status >= 500) {
@@ -485,14 +492,19 @@ export class UpstreamClient {
   }
 
   /** Runs one call under one deadline, mapping whatever it throws to a GatekeeperError. */
-  private async call<T>(what: string, fn: (deadline: Deadline) => Promise<T>): Promise<T> {
+  private async call<T>(operation: UpstreamOperation, what: string, fn: (deadline: Deadline) => Promise<T>): Promise<T> {
     const deadline = new Deadline(this.timeoutMs);
+    const started = this.observe ? performance.now() : 0;
+    let code: ErrorCode | undefined;
     try {
       return await fn(deadline);
     } catch (err) {
-      throw this.mapError(err, what, deadline);
+      const mapped = this.mapError(err, what, deadline);
+      code = mapped.code;
+      throw mapped;
     } finally {
       deadline.end();
+      this.observe?.(operation, (performance.now() - started) / 1000, code);
     }
   }
 

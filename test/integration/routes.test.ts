@@ -167,7 +167,7 @@ describe('the route table owns the registry surface', () => {
     expect(new Set(names).size).toBe(names.length);
     for (const r of REGISTRY_ROUTES) {
       expect(r.path.startsWith('/')).toBe(true);
-      expect(['public', 'read', 'login', 'publish', 'own']).toContain(r.access);
+      expect(['public', 'read', 'login', 'publish', 'own', 'metrics']).toContain(r.access);
       expect(['none', 'json', 'publish', 'stream']).toContain(r.body);
     }
     // Large bodies only where a publish happens, and only for routes that require a login.

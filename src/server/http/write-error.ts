@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { GatekeeperError, httpError, toGatekeeperError } from '../../core/errors';
+import { ErrorCode, GatekeeperError, httpError, toGatekeeperError } from '../../core/errors';
 
 /**
  * The one error writer. Every error response of the registry, the admin API, login, audit
@@ -14,6 +14,7 @@ export function writeError(res: ServerResponse, err: GatekeeperError, extraHeade
     return;
   }
   const http = httpError(err);
+  markErrorCode(res, err.code);
   const payload = JSON.stringify(http.body);
   for (const name of res.getHeaderNames()) {
     // Headers a handler set for a success (etag, content-encoding, npm-notice) do not belong to an error.
@@ -24,6 +25,18 @@ export function writeError(res: ServerResponse, err: GatekeeperError, extraHeade
   for (const [name, value] of Object.entries({ ...http.headers, ...extraHeaders })) res.setHeader(name, value);
   res.setHeader('content-length', Buffer.byteLength(payload));
   res.end(res.req?.method === 'HEAD' ? undefined : payload);
+}
+
+const CODE = Symbol.for('npm-gatekeeper.error-code');
+
+/** Remembers the code a response was refused with (the metrics count requests by it). */
+export function markErrorCode(res: ServerResponse, code: ErrorCode): void {
+  (res as ServerResponse & { [CODE]?: ErrorCode })[CODE] = code;
+}
+
+/** The code the response was refused with; undefined for a response that is no refusal. */
+export function errorCodeOf(res: ServerResponse): ErrorCode | undefined {
+  return (res as ServerResponse & { [CODE]?: ErrorCode })[CODE];
 }
 
 /** Response headers that stay when an error replaces a response (CORS, connection handling). */

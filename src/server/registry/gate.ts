@@ -3,7 +3,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { convertDistRemoteToLocalTarballUrls } from '@verdaccio/tarball';
 import { asGatekeeperError, ErrorCode, GatekeeperError, httpError } from '../../core/errors';
 import { versionFromTarball } from '../../core/names';
-import { writeError } from '../http/write-error';
+import { markErrorCode, writeError } from '../http/write-error';
 import { RegistryMatch, routeOf } from './routes';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -163,7 +163,11 @@ export function sendCached(
   governance: GatekeeperRuntime['governance'],
   runtime?: GatekeeperRuntime,
 ): void {
-  if (entry.blocked) governance.recordBlocked(actor, entry.blocked as Decision, 'packument');
+  if (entry.blocked) {
+    governance.recordBlocked(actor, entry.blocked as Decision, 'packument');
+    // A cached refusal is written here, not by the error writer: its code is counted all the same.
+    markErrorCode(res, (entry.blocked as Decision).code as ErrorCode);
+  }
   if (entry.warned && entry.warned.length > 0) governance.recordWarned(actor, entry.warned as Decision[], 'packument');
   res.statusCode = entry.status;
   if (entry.statusText) res.statusMessage = entry.statusText;

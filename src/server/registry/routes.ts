@@ -21,6 +21,7 @@ import { principalOfRequest } from './identity';
  * - `login`: any authenticated user.
  * - `publish`: an authenticated user; which names they may write is the write guard's decision.
  * - `own`: the admin API, whose every route checks the caller's role itself.
+ * - `metrics`: an admin, or a connection from an address in GATEKEEPER_METRICS_ALLOW.
  *
  * Bodies (read only after the caller's credentials are checked):
  * - `none`: no body is read;
@@ -29,7 +30,7 @@ import { principalOfRequest } from './identity';
  * - `stream`: passed on as a stream, up to GATEKEEPER_MAX_BODY_SIZE, never buffered whole.
  */
 
-export type Access = 'public' | 'read' | 'login' | 'publish' | 'own';
+export type Access = 'public' | 'read' | 'login' | 'publish' | 'own' | 'metrics';
 export type BodyKind = 'none' | 'json' | 'publish' | 'stream';
 
 export type HandlerName =
@@ -52,7 +53,8 @@ export type HandlerName =
   | 'unpublish'
   | 'removeTarball'
   | 'root'
-  | 'console';
+  | 'console'
+  | 'metrics';
 
 export interface RegistryRoute {
   name: string;
@@ -90,6 +92,7 @@ export const REGISTRY_ROUTES: readonly RegistryRoute[] = [
   route('audit_quick',       ['POST'],        '/-/npm/v1/security/audits/quick',    'audit',         'read',    'stream'),
   route('audit_full',        ['POST'],        '/-/npm/v1/security/audits',          'audit',         'read',    'stream'),
   route('console',           ['GET'],         '/-/gatekeeper/ui/*',                 'console',       'public'),
+  route('metrics',           ['GET'],         '/-/gatekeeper/metrics',              'metrics',       'metrics'),
   route('admin_api',         ANY,             '/-/gatekeeper/v1/*',                 'admin',         'own',     'json'),
   route('get_dist_tags',     ['GET'],         '/-/package/:package/dist-tags',      'distTags',      'read'),
   route('set_dist_tag',      ['PUT', 'POST'], '/-/package/:package/dist-tags/:tag', 'distTagWrite',  'publish', 'json'),
@@ -126,6 +129,7 @@ const ACCESS_TEXT: Record<Access, string> = {
   login: 'a login',
   publish: 'a login; publish rules decide the name',
   own: 'per admin route (see openapi.json)',
+  metrics: 'an admin, or a connection from GATEKEEPER_METRICS_ALLOW (docs/metrics.md)',
 };
 
 const BODY_TEXT: Record<BodyKind, string> = {
@@ -202,6 +206,19 @@ export function checkAccess(runtime: GatekeeperRuntime, req: Request, access: Ac
     case 'login':
     case 'publish':
       if (!principal) throw loginRequired(runtime, req);
+      return;
+    case 'metrics':
+      // The connection's own address: scrapers reach each instance directly, not through a proxy.
+      if (runtime.metrics.allows(req.socket.remoteAddress)) return;
+      if (!principal) {
+        throw new GatekeeperError(
+          'EUNAUTHENTICATED',
+          "the metrics are for admins and for the addresses in GATEKEEPER_METRICS_ALLOW. Send an admin's token (Authorization: Bearer) or Basic credentials, or add the scraper's address to metricsAllow",
+        );
+      }
+      if (principal.role !== 'admin') {
+        throw new GatekeeperError('EFORBIDDEN', `${principal.username} (${principal.role}) may not read the metrics. Use an admin's token, or scrape from an address in GATEKEEPER_METRICS_ALLOW`);
+      }
       return;
   }
 }

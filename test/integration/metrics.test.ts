@@ -1,0 +1,154 @@
+/**
+ * /-/gatekeeper/metrics: what the real npm CLI's installs did, counted by route, status and
+ * code, read back as Prometheus text by an admin; refused (coded) for anyone else, and open
+ * to a configured address without credentials. Each instance reports only itself.
+ */
+import { ErrorCodes } from '../../src/core/errors';
+import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
+import { ADMIN_PASSWORD, loginToken, startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
+import { createNpmEnv, makeProject, NpmEnv } from '../support/npm';
+import { eventually } from '../support/assert';
+import { parseMetrics, Sample, samplesOf, sumOf } from '../support/prometheus';
+
+interface Scrape {
+  status: number;
+  statusText: string;
+  contentType: string | null;
+  text: string;
+}
+
+async function scrape(base: string, authorization?: string): Promise<Scrape> {
+  const res = await fetch(new URL('-/gatekeeper/metrics', base), { headers: authorization ? { authorization } : {} });
+  return { status: res.status, statusText: res.statusText, contentType: res.headers.get('content-type'), text: await res.text() };
+}
+
+const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+/** A refusal through the one error writer: `[CODE] what happened. what to do next`, status from the code. */
+function expectCodedRefusal(answer: Scrape, code: keyof typeof ErrorCodes): void {
+  expect(answer.status).toBe(ErrorCodes[code]);
+  const body = JSON.parse(answer.text) as { code: string; error: string };
+  expect(body.code).toBe(code);
+  expect(body.error).toMatch(new RegExp(`^\\[${code}\\] [^.]+\\. \\S`));
+  expect(body.error).toContain('GATEKEEPER_METRICS_ALLOW');
+  expect(answer.statusText.startsWith(`[${code}]`)).toBe(true);
+  expect(answer.text).not.toContain('gatekeeper_http_requests_total');
+}
+
+describe('/-/gatekeeper/metrics', () => {
+  let upstream: FixtureRegistry;
+  let t: TestGatekeeper;
+  let npm: NpmEnv;
+  let devToken: string;
+
+  const adminScrape = async (): Promise<Sample[]> => {
+    const answer = await scrape(t.url, `Bearer ${t.adminToken}`);
+    expect(answer.status).toBe(200);
+    return parseMetrics(answer.text);
+  };
+
+  beforeAll(async () => {
+    upstream = await startFixtureRegistry([
+      { name: 'metrics-banned', versions: [{ version: '1.0.0', license: 'MIT' }] },
+      { name: 'metrics-allowed', versions: [{ version: '1.0.0', license: 'MIT' }] },
+    ]);
+    // An allowed subnet that is not this test's address: credentials are still needed.
+    t = await startTestGatekeeper({ upstream: upstream.url, settings: { metricsAllow: ['10.255.0.0/16'] } });
+    for (const name of ['metrics-banned', 'metrics-allowed']) {
+      expect((await t.api('POST', '/approvals', { name, reason: 'metrics test' })).status).toBe(201);
+    }
+    expect((await t.api('POST', '/bans', { name: 'metrics-banned', reason: 'banned for the metrics test' })).status).toBe(201);
+    expect((await t.api('POST', '/users', { username: 'dev', password: 'dev-password', role: 'developer' })).status).toBe(201);
+    devToken = await loginToken(t.url, 'dev', 'dev-password');
+    npm = await createNpmEnv(t.url);
+  });
+
+  afterAll(async () => {
+    await npm?.cleanup();
+    await t?.close();
+    await upstream?.close();
+  });
+
+  it('counts a blocked npm install by its code: decisions, the refused request and the blocked install', async () => {
+    const before = await adminScrape();
+    expect(sumOf(before, 'gatekeeper_decisions_total', { code: 'EBANNED' })).toBe(0);
+
+    const project = await makeProject(npm.dir, { name: 'blocked-project' });
+    const blocked = await npm.run(['install', 'metrics-banned'], { cwd: project });
+    expect(blocked.code).not.toBe(0);
+    expect(blocked.output).toContain('[EBANNED]');
+
+    const after = await adminScrape();
+    expect(sumOf(after, 'gatekeeper_decisions_total', { outcome: 'denied', code: 'EBANNED', rule: 'ban' })).toBeGreaterThanOrEqual(1);
+    expect(sumOf(after, 'gatekeeper_http_requests_total', { route: 'packument', status: '403', code: 'EBANNED' })).toBeGreaterThanOrEqual(1);
+    expect(sumOf(after, 'gatekeeper_installs_blocked_total', { code: 'EBANNED', rule: 'ban', via: 'packument' })).toBeGreaterThanOrEqual(1);
+    // Package names never become labels.
+    expect(after.some((s) => Object.values(s.labels).some((v) => v.includes('metrics-banned')))).toBe(false);
+  });
+
+  it('counts an allowed install as allowed, with its cache misses and upstream calls (admin via Basic credentials)', async () => {
+    const project = await makeProject(npm.dir, { name: 'allowed-project' });
+    const installed = await npm.run(['install', 'metrics-allowed'], { cwd: project });
+    expect(installed.code).toBe(0);
+
+    const answer = await scrape(t.url, basic('admin', ADMIN_PASSWORD));
+    expect(answer.status).toBe(200);
+    expect(answer.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
+    const samples = parseMetrics(answer.text);
+    expect(sumOf(samples, 'gatekeeper_decisions_total', { outcome: 'allowed', code: 'ALLOWED' })).toBeGreaterThanOrEqual(1);
+    expect(sumOf(samples, 'gatekeeper_http_requests_total', { route: 'packument', status: '200', code: 'none' })).toBeGreaterThanOrEqual(1);
+    expect(sumOf(samples, 'gatekeeper_http_requests_total', { route: 'tarball', status: '200', code: 'none' })).toBeGreaterThanOrEqual(1);
+    expect(sumOf(samples, 'gatekeeper_installs_blocked_total', { code: 'ALLOWED' })).toBe(0);
+    // Both packages were read from the upstream once at least, and the packument cache missed first.
+    expect(sumOf(samples, 'gatekeeper_upstream_request_duration_seconds_count', { operation: 'packument' })).toBeGreaterThanOrEqual(2);
+    expect(sumOf(samples, 'gatekeeper_upstream_request_duration_seconds_count', { operation: 'tarball' })).toBeGreaterThanOrEqual(1);
+    expect(sumOf(samples, 'gatekeeper_cache_misses_total', { cache: 'packuments' })).toBeGreaterThanOrEqual(1);
+    for (const cache of ['packuments', 'decisions', 'tokens', 'tarballs']) {
+      expect(samplesOf(samples, 'gatekeeper_cache_hits_total', { cache })).toHaveLength(1);
+    }
+  });
+
+  it('reports the database pool, the LISTEN connection, the audit queue and process metrics', async () => {
+    const samples = await adminScrape();
+    expect(sumOf(samples, 'gatekeeper_listen_connected')).toBe(1);
+    expect(sumOf(samples, 'gatekeeper_policy_trusted')).toBe(1);
+    expect(sumOf(samples, 'gatekeeper_db_pool_max')).toBe(10);
+    expect(samplesOf(samples, 'gatekeeper_db_pool_connections').map((s) => s.labels.state).sort()).toEqual(['creating', 'free', 'pending', 'used']);
+    expect(samplesOf(samples, 'gatekeeper_audit_queue_depth')).toHaveLength(1);
+    // The blocked install and the admin's changes were audited.
+    await eventually(async () => sumOf(await adminScrape(), 'gatekeeper_audit_entries_written_total') >= 1, 'audit entries written');
+    expect(samplesOf(samples, 'process_cpu_user_seconds_total')).toHaveLength(1);
+    expect(samplesOf(samples, 'nodejs_heap_size_used_bytes')).toHaveLength(1);
+  });
+
+  it('refuses anonymous and non-admin scrapes with a coded error, and counts them', async () => {
+    expectCodedRefusal(await scrape(t.url), 'EUNAUTHENTICATED');
+    expectCodedRefusal(await scrape(t.url, `Bearer ${devToken}`), 'EFORBIDDEN');
+    expectCodedRefusal(await scrape(t.url, basic('dev', 'dev-password')), 'EFORBIDDEN');
+    // The refusals are requests of the metrics route like any other.
+    await eventually(async () => {
+      const samples = await adminScrape();
+      return (
+        sumOf(samples, 'gatekeeper_http_requests_total', { route: 'metrics', status: '401', code: 'EUNAUTHENTICATED' }) === 1 &&
+        sumOf(samples, 'gatekeeper_http_requests_total', { route: 'metrics', status: '403', code: 'EFORBIDDEN' }) === 2
+      );
+    }, 'the refused scrapes to be counted');
+  });
+
+  it('lets a configured address scrape without credentials; each instance reports only itself', async () => {
+    const other = await startTestGatekeeper({ upstream: upstream.url, settings: { metricsAllow: ['127.0.0.1'] } });
+    try {
+      const answer = await scrape(other.url);
+      expect(answer.status).toBe(200);
+      const samples = parseMetrics(answer.text);
+      expect(samplesOf(samples, 'gatekeeper_listen_connected')).toHaveLength(1);
+      // Its own registry: none of the first instance's installs are in it.
+      expect(sumOf(samples, 'gatekeeper_decisions_total')).toBe(0);
+      expect(sumOf(samples, 'gatekeeper_http_requests_total', { route: 'packument' })).toBe(0);
+      // And the first instance still counts what it did.
+      expect(sumOf(await adminScrape(), 'gatekeeper_decisions_total', { code: 'EBANNED' })).toBeGreaterThanOrEqual(1);
+    } finally {
+      await other.close();
+    }
+  });
+});
