@@ -42,6 +42,13 @@ export interface Settings {
   upstreamMaxSize: string;
   /** On shutdown, how long readiness answers 503 while requests are still served, before draining. */
   shutdownDelay: string;
+  /**
+   * Background jobs (docs/operations.md): how long a claim holds without its heartbeat, the
+   * bound on how long a job waits after its holder died before another instance takes it over.
+   */
+  jobLease: string;
+  /** Background jobs: how often each instance looks for due jobs. */
+  jobPoll: string;
   /** Hosts besides the upstream's own origin that may serve its tarballs (origins like https://cdn.example). */
   tarballHosts: string[];
   /** How long after publishing a publisher may still unpublish a version (admins: always). */
@@ -242,6 +249,8 @@ const SPECS: SettingSpec[] = [
   { key: 'upstreamMaxSize', env: 'GATEKEEPER_UPSTREAM_MAX_SIZE', parse: asSize },
   { key: 'tarballHosts', env: 'GATEKEEPER_TARBALL_HOSTS', parse: asOrigins },
   { key: 'shutdownDelay', env: 'GATEKEEPER_SHUTDOWN_DELAY', parse: asDuration },
+  { key: 'jobLease', env: 'GATEKEEPER_JOB_LEASE', parse: asWindow },
+  { key: 'jobPoll', env: 'GATEKEEPER_JOB_POLL', parse: asWindow },
   { key: 'loginMaxFailuresPerUser', env: 'GATEKEEPER_LOGIN_MAX_FAILURES_PER_USER', parse: asPositiveInt },
   { key: 'loginMaxFailuresPerAddress', env: 'GATEKEEPER_LOGIN_MAX_FAILURES_PER_ADDRESS', parse: asPositiveInt },
   { key: 'loginThrottleWindow', env: 'GATEKEEPER_LOGIN_THROTTLE_WINDOW', parse: asWindow },
@@ -272,6 +281,8 @@ export const DEFAULTS: Omit<Settings, 'dataDir'> & { dataDir: string } = {
   upstreamMaxSize: '100mb',
   tarballHosts: [],
   shutdownDelay: '0',
+  jobLease: '60s',
+  jobPoll: '5s',
   loginMaxFailuresPerUser: 10,
   loginMaxFailuresPerAddress: 30,
   loginThrottleWindow: '15m',

@@ -13,6 +13,7 @@ import type { ProjectsService } from '../services/projects';
 import type { PublishingService } from '../services/publishing';
 import type { RequestsService } from '../services/requests';
 import type { InspectionService } from '../services/inspections';
+import type { JobHealth, JobRunner } from '../services/jobs';
 import type { TagsService } from '../services/tags';
 import type { UpstreamGateway } from './upstream-gateway';
 import type { Settings } from './config';
@@ -64,6 +65,8 @@ export interface HealthReport {
   advisories: AdvisoryHealth & { mode: string };
   /** The batched audit writer: not ok while entries cannot be written. */
   audit: AuditHealth;
+  /** Background jobs (docs/operations.md): each job's cluster-wide state as this instance last polled it. Not part of `ok`. */
+  jobs: Record<string, JobHealth>;
 }
 
 export interface GatekeeperRuntime {
@@ -85,6 +88,8 @@ export interface GatekeeperRuntime {
   catalogue: CatalogueService;
   audit: AuditLog;
   inspections: InspectionService;
+  /** Scheduled background work, claimed through the database so N instances do it once (services/jobs.ts). */
+  jobs: JobRunner;
   /** Fetches an upstream tarball: only from the upstream's origin, verified against its integrity. */
   upstreamTarball(url: string, expected: { integrity?: string; shasum?: string }, what: string): Promise<Buffer>;
   /** What Verdaccio's uplink talks to (see upstream-gateway.ts). */

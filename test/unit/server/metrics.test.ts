@@ -6,6 +6,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { compileAddressList } from '../../../src/core/address-list';
 import { ConfigError, loadSettings } from '../../../src/server/config';
 import { GatekeeperMetrics, NO_CODE, ruleLabel, UNLISTED_ROUTE } from '../../../src/server/metrics';
@@ -122,6 +123,7 @@ describe('metrics access by address', () => {
 
   it('reads GATEKEEPER_METRICS_ALLOW and refuses what is not an address or subnet', () => {
     expect(loadSettings({}, '/tmp').metricsAllow).toEqual([]);
+    expect(loadSettings({ GATEKEEPER_CONFIG: path.resolve(__dirname, '../../../config/gatekeeper.example.yaml') }, '/tmp').metricsAllow).toEqual([]);
     expect(loadSettings({ GATEKEEPER_METRICS_ALLOW: '127.0.0.1, 10.0.0.0/8,::1' }, '/tmp').metricsAllow).toEqual(['127.0.0.1', '10.0.0.0/8', '::1']);
     for (const bad of ['localhost', '10.0.0.0/33', '::1/129', '10.0.0.1/8/2', 'loopback']) {
       expect(() => loadSettings({ GATEKEEPER_METRICS_ALLOW: bad }, '/tmp')).toThrow(ConfigError);
