@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import type { Application } from 'express';
 import pino, { Logger } from 'pino';
@@ -54,6 +55,7 @@ import { UpstreamClient } from '../upstream/client';
 import { npmOptionsFor } from '../upstream/npm-options';
 import { startUpstreamGateway } from './upstream-gateway';
 import { InspectionService } from '../services/inspections';
+import { JobRunner } from '../services/jobs';
 import { normalizePackument } from '../core/packument-validate';
 import { createStorageManifestSource } from './registry/manifests';
 
@@ -285,6 +287,10 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     const catalogue = new CatalogueService(store, governance, tags, (name) => publishing.isPrivate(name), logger);
 
     const id = randomUUID();
+    // Scheduled work, claimed through the jobs table so N instances do each job once per
+    // interval (docs/operations.md). Jobs are registered before it starts, once the server listens.
+    const jobs = new JobRunner(store, logger, { instanceId: `${os.hostname()}:${process.pid}:${id.slice(0, 8)}`, leaseMs: parseDuration(settings.jobLease), pollMs: parseDuration(settings.jobPoll) });
+    jobs.register(advisories.refreshJob());
     let shuttingDown = false;
     // express's compiled GATEKEEPER_TRUST_PROXY test, once Verdaccio's app exists.
     let trustProxy: TrustProxyFn | undefined;
@@ -307,6 +313,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
         rejectionCooldownMs: parseDuration(settings.requestRejectionCooldown),
       }),
       inspections,
+      jobs,
       gateway,
       upstreamTarball: (url, expected, what) => client.tarball(url, { ...expected, label: what }),
       projects: new ProjectsService(store, catalogue),
@@ -374,6 +381,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
           cache: runtime.packuments.stats(),
           advisories: { ...advisories.health(), mode: cache.healthy ? cache.current().rules.advisories.mode : 'unknown' },
           audit: auditWriter.health(),
+          jobs: jobs.health(),
         };
         report.ok = report.database.ok && report.policy.ok && report.plugins.ok && report.upstream.ok && report.audit.ok;
         return report;
@@ -414,8 +422,6 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       if (health.ok) logger.info({ advisories: health }, 'advisory source reachable again');
       else logger.warn({ advisories: health }, 'advisory source unreachable: decisions use the advisories known so far (see /-/gatekeeper/v1/health)');
     });
-    advisories.start();
-    cleanup.push(async () => advisories.stop());
 
     const verdaccioConfig = buildVerdaccioConfig({
       settings,
@@ -460,6 +466,9 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     });
     server.keepAliveTimeout = 60_000;
     cleanup.push(() => drain(server, logger));
+    // Background jobs run once the instance serves; on shutdown they stop first (cleanup runs in reverse).
+    jobs.start();
+    cleanup.push(() => jobs.stop());
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : settings.port;
     const url = `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${port}/`;

@@ -8,6 +8,7 @@ import type { Store } from '../db/store';
 import { UpstreamClient } from '../upstream/client';
 import { Actor, auditEntry } from './audit';
 import { Batcher } from './batcher';
+import type { JobDefinition } from './jobs';
 import type { PolicyCache } from './policy-cache';
 
 /** Asks the upstream's bulk advisory endpoint (the one `npm audit` uses) about versions. */
@@ -65,7 +66,6 @@ export class AdvisoryService {
   private readonly asking = new Map<string, string[]>();
   /** Bulk requests for many packages at once (concurrent first sights), BULK_BATCH per request. */
   private readonly asker = new Batcher<string>((names) => this.askMany(names), 1);
-  private timer: NodeJS.Timeout | undefined;
   private lastSuccessAt: number | null = null;
   private lastError: string | null = null;
   private readonly changeListeners: Array<(name: string) => void> = [];
@@ -264,18 +264,28 @@ export class AdvisoryService {
     return due.length;
   }
 
-  start(): void {
-    const interval = Math.max(1000, Math.min(this.refreshMs / 4, 15 * 60_000));
-    this.timer = setInterval(() => {
-      this.refreshDue().catch((err) => {
-        this.setError((err as Error).message);
-      });
-    }, interval);
-    this.timer.unref();
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
+  /**
+   * The background job that refreshes the packages served before (job 'advisories.refresh',
+   * run by the JobRunner once per interval across every gatekeeper on the database): due
+   * every quarter of the refresh interval (1 s to 15 min), it refreshes batches of packages
+   * whose answer is older than the refresh interval until none is left (at most 20 batches a run).
+   */
+  refreshJob(): JobDefinition {
+    const batch = 50;
+    return {
+      name: 'advisories.refresh',
+      intervalMs: Math.max(1000, Math.min(this.refreshMs / 4, 15 * 60_000)),
+      run: async (signal) => {
+        try {
+          for (let i = 0; i < 20 && !signal.aborted; i++) {
+            if ((await this.refreshDue(batch)) < batch) break;
+          }
+        } catch (err) {
+          this.setError((err as Error).message);
+          throw err;
+        }
+      },
+    };
   }
 
   /** Imports OSV advisories (offline); they apply at once. */

@@ -46,6 +46,8 @@ export interface JobHealth {
   lastError?: string;
   /** Completed runs across the cluster. */
   runs: number;
+  /** Runs this instance finished since it started (a per-instance counter, for metrics). */
+  runsHere?: number;
   /** The instance holding the job's lease right now. */
   heldBy?: string;
   /** When the job is due next (by the database's clock). */
@@ -100,6 +102,8 @@ interface Entry {
   running?: Running;
   /** Why this instance could not record its last run (the row holds the job's own errors). */
   localError?: string;
+  /** Runs this instance finished. */
+  runsHere: number;
 }
 
 /** Text from an error, fit for a text column (no NUL) and a health report. */
@@ -150,7 +154,7 @@ export class JobRunner {
     if (this.jobs.has(job.name)) throw new Error(`job '${job.name}' is registered twice`);
     if (!/^[a-z0-9][a-z0-9._-]{0,99}$/.test(job.name)) throw new Error(`job name '${job.name}' must be lower-case letters, digits, '.', '_' or '-'`);
     if (!(job.intervalMs > 0)) throw new Error(`job '${job.name}' needs an interval above 0 ms`);
-    this.jobs.set(job.name, { def: job });
+    this.jobs.set(job.name, { def: job, runsHere: 0 });
   }
 
   /** Tells `listener` about every run this instance finishes (metrics). */
@@ -203,6 +207,7 @@ export class JobRunner {
       out[name] = {
         ok: this.claimError === undefined && lastError === undefined,
         runs: row?.runs ?? 0,
+        runsHere: entry.runsHere,
         ...(row?.lastRunAt ? { lastRunAt: new Date(row.lastRunAt).toISOString() } : {}),
         ...(lastError !== undefined ? { lastError } : {}),
         ...(heldBy ? { heldBy } : {}),
@@ -314,6 +319,7 @@ export class JobRunner {
       if (error !== null) this.logger.warn({ job: claim.name, err: error, durationMs }, 'background job failed');
       else this.logger.debug({ job: claim.name, durationMs }, 'background job ran');
       entry.running = undefined;
+      entry.runsHere += 1;
       for (const listener of this.runListeners) {
         try {
           listener({ name: claim.name, ok: error === null, durationMs, takeover: claim.takeover, ...(error !== null ? { error } : {}) });

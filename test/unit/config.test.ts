@@ -63,6 +63,8 @@ describe('loadSettings: defaults', () => {
       upstreamMaxSize: '100mb',
       tarballHosts: [],
       shutdownDelay: '0',
+      jobLease: '60s',
+      jobPoll: '5s',
       publishRules: [],
     });
     expect(settings.configFile).toBeUndefined();
@@ -113,6 +115,17 @@ describe('loadSettings: upstream limits and tarball hosts', () => {
     expect(loadSettings({ GATEKEEPER_TARBALL_CACHE_SIZE: '0', GATEKEEPER_ADVISORY_TIMEOUT: '0' }, cwd)).toMatchObject({ tarballCacheSize: '0', advisoryTimeout: '0' });
     const { cwd: fileCwd, file } = workspace('tarball_cache_size: 8mb\nadvisory_timeout: 2s\n');
     expect(loadSettings({ GATEKEEPER_CONFIG: file }, fileCwd)).toMatchObject({ tarballCacheSize: '8mb', advisoryTimeout: '2s' });
+  });
+
+  it('reads the background job lease and poll interval, which must be longer than 0', () => {
+    const { cwd } = workspace();
+    expect(loadSettings({ GATEKEEPER_JOB_LEASE: '2m', GATEKEEPER_JOB_POLL: '10s' }, cwd)).toMatchObject({ jobLease: '2m', jobPoll: '10s' });
+    const { cwd: fileCwd, file } = workspace('job_lease: 30s\njob_poll: 1s\n');
+    expect(loadSettings({ GATEKEEPER_CONFIG: file }, fileCwd)).toMatchObject({ jobLease: '30s', jobPoll: '1s' });
+    for (const bad of ['0', 'soon']) {
+      expect(() => loadSettings({ GATEKEEPER_JOB_LEASE: bad }, cwd)).toThrow('GATEKEEPER_JOB_LEASE');
+      expect(() => loadSettings({ GATEKEEPER_JOB_POLL: bad }, cwd)).toThrow('GATEKEEPER_JOB_POLL');
+    }
   });
 
   it('reads the trusted proxies: addresses, subnets and express names, from the environment or the file', () => {
@@ -183,6 +196,8 @@ describe('loadSettings: environment', () => {
       upstreamMaxSize: '100mb',
       tarballHosts: [],
       shutdownDelay: '0',
+      jobLease: '60s',
+      jobPoll: '5s',
       publishRules: [],
       adminPassword: 'hunter2hunter2',
     });
@@ -313,6 +328,8 @@ describe('loadSettings: config file', () => {
       upstreamMaxSize: '100mb',
       tarballHosts: [],
       shutdownDelay: '0',
+      jobLease: '60s',
+      jobPoll: '5s',
       publishRules: [],
       configFile: file,
     });

@@ -1,0 +1,310 @@
+/**
+ * Background work is claimed (docs/operations.md, "Background jobs"): three JobRunners in
+ * three processes on one database run a job once per interval, not three times; a holder
+ * killed with SIGKILL mid-run loses its job to another instance once its lease has expired,
+ * and that instance completes it; a runner whose database goes away reports it in health,
+ * backs off, and recovers when the database returns; the gatekeeper runs its advisory
+ * refresh as job 'advisories.refresh' and reports it in /health.
+ *
+ * Every assertion is on counts, claims and the database's own timestamps, never on how long
+ * the test took.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Knex } from 'knex';
+import pino from 'pino';
+import { createKnex, migrateLatest } from '../../src/db/connection';
+import { freePort, makeReachableTempDir } from '../../src/db/embedded';
+import { JobRepository } from '../../src/db/repositories/jobs';
+import { Store } from '../../src/db/store';
+import { JobRunner } from '../../src/services/jobs';
+import { eventually } from '../support/assert';
+import { createTestDatabase, TestDatabase } from '../support/database';
+import { EmbeddedServer, startEmbeddedServer } from '../support/embedded-pg';
+import { FixtureRegistry, startFixtureRegistry } from '../support/fixture-registry';
+import { startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
+
+const RUNNER_SCRIPT = path.join(__dirname, '../support/job-runner-process.js');
+
+interface RunnerProcess {
+  instanceId: string;
+  proc: ChildProcess;
+  output(): string;
+  exited: Promise<number | null>;
+}
+
+function startRunner(config: { url: string; instanceId: string; leaseMs: number; pollMs: number; jobs: Array<{ name: string; intervalMs: number; holdMs?: number }> }): Promise<RunnerProcess> {
+  const proc = spawn(process.execPath, [RUNNER_SCRIPT, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => proc.on('close', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    proc.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+    proc.stdout!.on('data', (c: Buffer) => {
+      output += c.toString();
+      if (output.includes('{"ready":true}')) resolve({ instanceId: config.instanceId, proc, output: () => output, exited });
+    });
+    exited.then((code) => reject(new Error(`job runner ${config.instanceId} exited with ${code} before it was ready:\n${output}`)));
+  });
+}
+
+interface EventRow {
+  job: string;
+  instance: string;
+  claim: string;
+  started_at: Date;
+  event: 'start' | 'end';
+  takeover: boolean;
+  at: Date;
+}
+
+const EVENTS_TABLE = (knex: Knex) =>
+  knex.schema.createTable('job_test_events', (t) => {
+    t.increments('id');
+    t.text('job').notNullable();
+    t.text('instance').notNullable();
+    t.bigInteger('claim').notNullable();
+    t.timestamp('started_at', { useTz: true }).notNullable();
+    t.text('event').notNullable();
+    t.boolean('takeover').notNullable();
+    t.timestamp('at', { useTz: true }).notNullable().defaultTo(knex.raw('clock_timestamp()'));
+  });
+
+describe('three job runners in three processes on one database', () => {
+  const LEASE_MS = 3000;
+  const POLL_MS = 100;
+  const TICK_MS = 1000;
+  /** Longer than two leases: the run survives only if its heartbeat renews the lease. */
+  const HOLD_MS = 7000;
+  let db: TestDatabase;
+  let knex: Knex;
+  const runners: RunnerProcess[] = [];
+
+  const events = (job: string) => knex<EventRow>('job_test_events').where({ job }).orderBy('id');
+  const jobRow = (name: string) => new JobRepository(knex).find(name);
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    knex = createKnex(db.url, 4);
+    await migrateLatest(knex);
+    await EVENTS_TABLE(knex);
+    // The long jobs exist but are not due until a test makes them due.
+    const repo = new JobRepository(knex);
+    await repo.ensure([
+      { name: 'long.renewed', intervalMs: 3_600_000 },
+      { name: 'long.killed', intervalMs: 3_600_000 },
+    ]);
+    await knex('jobs').whereIn('name', ['long.renewed', 'long.killed']).update({ next_run_at: knex.raw(`now() + interval '1 year'`) });
+    for (const instanceId of ['runner-a', 'runner-b', 'runner-c']) {
+      runners.push(
+        await startRunner({
+          url: db.url,
+          instanceId,
+          leaseMs: LEASE_MS,
+          pollMs: POLL_MS,
+          jobs: [
+            { name: 'tick', intervalMs: TICK_MS },
+            { name: 'long.renewed', intervalMs: 3_600_000, holdMs: HOLD_MS },
+            { name: 'long.killed', intervalMs: 3_600_000, holdMs: HOLD_MS },
+          ],
+        }),
+      );
+    }
+  });
+
+  afterAll(async () => {
+    for (const r of runners) if (r.proc.exitCode === null && r.proc.signalCode === null) r.proc.kill('SIGTERM');
+    await Promise.all(runners.map((r) => r.exited));
+    await knex?.destroy();
+    await db?.drop();
+  });
+
+  /** The tick runs: one per claim, each at least one interval after the previous one by the database's clock. */
+  async function expectOncePerInterval(): Promise<EventRow[]> {
+    const rows = (await events('tick')).filter((r) => r.event === 'start');
+    const byClaim = [...rows].sort((a, b) => Number(a.claim) - Number(b.claim));
+    // Every claim ran exactly once: claims 1..n, no claim twice, no claim skipped.
+    expect(byClaim.map((r) => Number(r.claim))).toEqual(byClaim.map((_, i) => i + 1));
+    for (let i = 1; i < byClaim.length; i++) {
+      const gap = byClaim[i].started_at.getTime() - byClaim[i - 1].started_at.getTime();
+      expect({ claim: Number(byClaim[i].claim), gapAtLeastInterval: gap >= TICK_MS }).toEqual({ claim: Number(byClaim[i].claim), gapAtLeastInterval: true });
+    }
+    // So the runs fit the intervals that passed between the first and the last: not three per interval.
+    const span = byClaim[byClaim.length - 1].started_at.getTime() - byClaim[0].started_at.getTime();
+    expect(byClaim.length).toBeLessThanOrEqual(Math.floor(span / TICK_MS) + 1);
+    return byClaim;
+  }
+
+  it('runs a job once per interval across the three, not three times', async () => {
+    await eventually(async () => (await events('tick')).length >= 8, 'eight runs of the tick job', 60_000);
+    const rows = await expectOncePerInterval();
+    const row = await jobRow('tick');
+    // Completed runs: every run but possibly the one in progress.
+    expect(row!.runs).toBeGreaterThanOrEqual(rows.length - 1);
+    expect(row!.runs).toBeLessThanOrEqual(rows.length);
+    expect(row!.failures).toBe(0);
+    expect(row!.takeovers).toBe(0);
+    // All three were polling all along (none died), each ready to claim.
+    for (const r of runners) expect({ runner: r.instanceId, exitCode: r.proc.exitCode }).toEqual({ runner: r.instanceId, exitCode: null });
+  });
+
+  it('keeps a run that outlasts its lease with the heartbeat: no other instance claims it', async () => {
+    await knex('jobs').where({ name: 'long.renewed' }).update({ next_run_at: knex.raw('now()') });
+    await eventually(async () => (await events('long.renewed')).some((r) => r.event === 'end'), 'the long run to end', 60_000);
+    const rows = await events('long.renewed');
+    expect(rows.map((r) => r.event)).toEqual(['start', 'end']);
+    expect(rows[1]).toMatchObject({ instance: rows[0].instance, claim: rows[0].claim, takeover: false });
+    // Precondition (guaranteed by the job's hold): the run lasted longer than one lease.
+    expect(rows[1].at.getTime() - rows[0].started_at.getTime()).toBeGreaterThan(LEASE_MS);
+    await eventually(async () => (await jobRow('long.renewed'))!.runs === 1, 'the run to be recorded');
+    expect(await jobRow('long.renewed')).toMatchObject({ claim: 1, runs: 1, takeovers: 0, failures: 0, lockedBy: null, lastRunBy: rows[0].instance, lastError: null });
+  });
+
+  it('hands the job of a holder killed with SIGKILL mid-run to another instance once the lease has expired, which completes it', async () => {
+    await knex('jobs').where({ name: 'long.killed' }).update({ next_run_at: knex.raw('now()') });
+    await eventually(async () => (await events('long.killed')).some((r) => r.event === 'start'), 'the long run to start', 30_000);
+    const [first] = await events('long.killed');
+    const holder = runners.find((r) => r.instanceId === first.instance)!;
+    holder.proc.kill('SIGKILL');
+    await holder.exited;
+    // The dead holder's last lease, read after it died: nothing renews it any more.
+    const lease = await jobRow('long.killed');
+    expect(lease).toMatchObject({ lockedBy: holder.instanceId, claim: Number(first.claim) });
+    const deadUntil = lease!.lockedUntil!.getTime();
+
+    await eventually(async () => (await events('long.killed')).some((r) => r.event === 'end'), 'another instance to complete the job', 90_000);
+    const rows = await events('long.killed');
+    const starts = rows.filter((r) => r.event === 'start');
+    const ends = rows.filter((r) => r.event === 'end');
+    // Exactly one takeover, by a live instance, with the next claim; the dead holder never ended.
+    expect(starts).toHaveLength(2);
+    expect(ends).toHaveLength(1);
+    expect(starts[1]).toMatchObject({ claim: String(Number(first.claim) + 1), takeover: true });
+    expect(starts[1].instance).not.toBe(holder.instanceId);
+    expect(ends[0]).toMatchObject({ instance: starts[1].instance, claim: starts[1].claim });
+    // Not before the dead holder's lease had expired (both times by the database's clock).
+    expect(starts[1].started_at.getTime()).toBeGreaterThan(deadUntil);
+    await eventually(async () => (await jobRow('long.killed'))!.runs === 1, 'the taken-over run to be recorded');
+    expect(await jobRow('long.killed')).toMatchObject({ runs: 1, takeovers: 1, failures: 0, lockedBy: null, lastRunBy: starts[1].instance });
+
+    // The tick went on once per interval through the kill (the dead holder's tick, if it held one, was taken over too).
+    const before = (await events('tick')).length;
+    await eventually(async () => (await events('tick')).length >= before + 3, 'three more ticks from the survivors', 60_000);
+    await expectOncePerInterval();
+  });
+});
+
+describe('a job runner whose database goes away', () => {
+  let dir: string;
+  let port: number;
+  let server: EmbeddedServer;
+  let knex: Knex;
+  let runner: JobRunner;
+  const runs: number[] = [];
+  /** Every poll of the jobs table this runner made, with its outcome (instrumented, not replaced). */
+  const polls: Array<{ at: number; ok: boolean }> = [];
+
+  beforeAll(async () => {
+    dir = makeReachableTempDir('gk-jobs-pg-');
+    port = await freePort();
+    server = await startEmbeddedServer(path.join(dir, 'db'), port);
+    knex = createKnex(server.url, 4);
+    await migrateLatest(knex);
+    const store = new Store(knex);
+    const repo = store.repos.jobs;
+    const poll = repo.poll.bind(repo);
+    repo.poll = async (...args: Parameters<typeof poll>) => {
+      const at = Date.now();
+      try {
+        const result = await poll(...args);
+        polls.push({ at, ok: true });
+        return result;
+      } catch (err) {
+        polls.push({ at, ok: false });
+        throw err;
+      }
+    };
+    runner = new JobRunner(store, pino({ level: 'silent' }), { instanceId: 'lonely', leaseMs: 2000, pollMs: 100 });
+    runner.register({ name: 'tick', intervalMs: 200, run: async (_signal, context) => void runs.push(context.claim) });
+    runner.start();
+  });
+
+  afterAll(async () => {
+    await runner?.stop();
+    await knex?.destroy();
+    await server?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reports the unreachable database in health, backs off, and recovers when it returns', async () => {
+    await eventually(async () => runner.health().tick.runs >= 2, 'two runs while the database is up');
+    expect(runner.health().tick).toMatchObject({ ok: true });
+    expect(runner.health().tick.claimError).toBeUndefined();
+
+    await server.stop();
+    const outage = polls.length;
+    await eventually(async () => runner.health().tick.claimError !== undefined, 'the claim error in health');
+    expect(runner.health().tick.ok).toBe(false);
+    // No hot retry loop: each failed poll waits longer than the last (the delay doubles, within a tenth of jitter).
+    await eventually(async () => polls.slice(outage).filter((p) => !p.ok).length >= 5, 'five failed polls', 60_000);
+    const failed = polls.slice(outage).filter((p) => !p.ok);
+    for (let k = 1; k < 5; k++) {
+      const gap = failed[k].at - failed[k - 1].at;
+      const floor = 0.9 * 100 * 2 ** Math.min(k, 4);
+      expect({ k, gap: gap >= floor - 2 }).toEqual({ k, gap: true });
+    }
+    const runsBefore = runs.length;
+
+    server = await startEmbeddedServer(path.join(dir, 'db'), port);
+    await eventually(async () => runner.health().tick.claimError === undefined && runs.length > runsBefore + 1, 'the runner to claim and run again', 60_000);
+    expect(runner.health().tick).toMatchObject({ ok: true });
+    // Claims went on from where they were: each run its own claim.
+    expect(new Set(runs).size).toBe(runs.length);
+  });
+});
+
+describe('the gatekeeper runs its advisory refresh as a claimed job', () => {
+  let upstream: FixtureRegistry;
+  let t: TestGatekeeper;
+
+  beforeAll(async () => {
+    upstream = await startFixtureRegistry([{ name: 'stale-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] }]);
+    upstream.setAdvisories({ 'stale-fixture': [{ id: 4242, url: 'https://github.com/advisories/GHSA-stal-efix-ture', title: 'Stale', severity: 'high', vulnerable_versions: '<2.0.0' }] });
+    t = await startTestGatekeeper({ upstream: upstream.url });
+  });
+
+  afterAll(async () => {
+    await t?.close();
+    await upstream?.close();
+  });
+
+  it("reports 'advisories.refresh' in /health, refreshes due packages when it runs, and releases its claim on close", async () => {
+    const jobs = t.gk.runtime.jobs;
+    // Due at the first start: the first poll runs it.
+    await eventually(async () => jobs.health()['advisories.refresh'].runs >= 1 && !jobs.health()['advisories.refresh'].running, 'the first refresh');
+    const health = await t.api('GET', '/health', undefined, null);
+    expect(health.body.jobs['advisories.refresh']).toMatchObject({ ok: true, runs: expect.any(Number) });
+    expect(health.body.jobs['advisories.refresh'].nextRunAt).toEqual(expect.any(String));
+
+    // A package whose answer is two days old is asked about again when the job runs.
+    const knex = createKnex(t.db.url, 1);
+    try {
+      await knex('advisory_checks').insert({ package: 'stale-fixture', versions: JSON.stringify(['1.0.0']), ok: true, checked_at: knex.raw(`now() - interval '2 days'`) });
+      const asked = () => upstream.requests.filter((r) => r.url.includes('/advisories/bulk') && (r.body ?? '').includes('stale-fixture')).length;
+      expect(asked()).toBe(0);
+      expect(await jobs.runNow('advisories.refresh')).toBe(true);
+      expect(asked()).toBe(1);
+      const stored = await knex('advisories').where({ package: 'stale-fixture' }).select('advisory_id');
+      expect(stored.length).toBe(1);
+      // Its answer is fresh again (by the database's clock).
+      expect(await knex('advisory_checks').where({ package: 'stale-fixture' }).where('checked_at', '>', knex.raw(`now() - interval '1 hour'`)).count('* as n').first()).toEqual({ n: '1' });
+
+      await t.gk.close();
+      const row = await new JobRepository(knex).find('advisories.refresh');
+      expect(row).toMatchObject({ lockedBy: null, failures: 0 });
+      expect(row!.runs).toBeGreaterThanOrEqual(2);
+    } finally {
+      await knex.destroy();
+    }
+  });
+});
