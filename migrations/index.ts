@@ -10,6 +10,7 @@ import * as inspections from './008_tarball_inspections';
 import * as catalogue from './009_catalogue';
 import * as malware from './010_malware';
 import * as jobs from './012_jobs';
+import * as sso from './013_sso';
 
 /**
  * Every migration, in order. Listed statically (not discovered on disk) so the same list
@@ -33,6 +34,7 @@ export const migrations: ReadonlyArray<[string, Migration]> = [
   ['009_catalogue', catalogue],
   ['010_malware', malware],
   ['012_jobs', jobs],
+  ['013_sso', sso],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

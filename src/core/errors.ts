@@ -39,6 +39,14 @@ export const ErrorCodes = {
   ETOOMANYATTEMPTS: 429,
   // A state-changing call authenticated by the console's session cookie without its CSRF token.
   ECSRF: 403,
+  // Single sign-on (docs/sso.md) and scoped tokens.
+  ESSOINVALID: 401,
+  ESSOREFUSED: 403,
+  ESSOUNAVAILABLE: 502,
+  ELOGINSESSION: 410,
+  EPASSWORDLOGINOFF: 403,
+  ETOKENEXPIRED: 401,
+  ETOKENSCOPE: 403,
   // Input and resources.
   EVALIDATION: 400,
   EINVALIDNAME: 400,

@@ -3,9 +3,10 @@ import { AdvisoryRepository } from './repositories/advisories';
 import { AuditRepository } from './repositories/audit';
 import { CatalogueRepository } from './repositories/catalogue';
 import { InspectionRepository } from './repositories/inspections';
-import { LoginThrottleRepository } from './repositories/login-throttle';
 import { JobRepository } from './repositories/jobs';
+import { LoginThrottleRepository } from './repositories/login-throttle';
 import { PolicyRepository } from './repositories/policy';
+import { SsoLoginRepository } from './repositories/sso-logins';
 import { PublishingRepository } from './repositories/publishing';
 import { RequestLimitRepository } from './repositories/request-limits';
 import { ProjectRepository, RequestRepository } from './repositories/requests';
@@ -16,16 +17,17 @@ import { UserRepository } from './repositories/users';
 /** The repositories, bound to one executor: the pool or a transaction. */
 export interface Repositories {
   users: UserRepository;
+  /** Scheduled background jobs and their leases (services/jobs.ts). */
+  jobs: JobRepository;
   tokens: TokenRepository;
   audit: AuditRepository;
   policy: PolicyRepository;
-  /** Scheduled background jobs and their leases (services/jobs.ts). */
-  jobs: JobRepository;
   publishing: PublishingRepository;
   requests: RequestRepository;
   projects: ProjectRepository;
   advisories: AdvisoryRepository;
   loginThrottle: LoginThrottleRepository;
+  ssoLogins: SsoLoginRepository;
   inspections: InspectionRepository;
   tags: TagRepository;
   catalogue: CatalogueRepository;
@@ -35,16 +37,17 @@ export interface Repositories {
 function bind(db: Knex): Repositories {
   return {
     users: new UserRepository(db),
+    jobs: new JobRepository(db),
     tokens: new TokenRepository(db),
     audit: new AuditRepository(db),
     policy: new PolicyRepository(db),
     publishing: new PublishingRepository(db),
     requests: new RequestRepository(db),
     projects: new ProjectRepository(db),
-    jobs: new JobRepository(db),
     advisories: new AdvisoryRepository(db),
     inspections: new InspectionRepository(db),
     loginThrottle: new LoginThrottleRepository(db),
+    ssoLogins: new SsoLoginRepository(db),
     tags: new TagRepository(db),
     catalogue: new CatalogueRepository(db),
     requestLimits: new RequestLimitRepository(db),

@@ -73,6 +73,37 @@ export interface Settings {
   requestLimitPerHour: number;
   /** How long a rejected name@range can be requested again only with a new reason (0: no cooldown). */
   requestRejectionCooldown: string;
+  /**
+   * The URL clients and browsers reach the gatekeeper at (behind a proxy: the proxy's). The
+   * web login's loginUrl and doneUrl and the IdP's redirect URI are built from it, never from
+   * a request's Host header. Unset: the address it listens on.
+   */
+  publicUrl?: string;
+  /** Whether passwords are accepted (npm's legacy login, the console's password form, Basic credentials, npm token create). */
+  passwordLogin: boolean;
+  /** Single sign-on (docs/sso.md): the OpenID Connect issuer; unset: SSO is off. */
+  ssoIssuer?: string;
+  ssoClientId?: string;
+  ssoClientSecret?: string;
+  /** The IdP's name on the console's button ("Sign in with <name>"). */
+  ssoName: string;
+  /** Scopes asked for, space-separated (openid is always among them). */
+  ssoScopes: string;
+  /** The ID token (or userinfo) claim that lists the user's groups. */
+  ssoGroupsClaim: string;
+  /** The claim our username is made from (an email's domain is dropped). */
+  ssoUsernameClaim: string;
+  /** IdP groups whose members get each role (the highest wins). */
+  ssoAdminGroups: string[];
+  ssoPublisherGroups: string[];
+  ssoDeveloperGroups: string[];
+  ssoReaderGroups: string[];
+  /** The role of a user in no mapped group (unless such users are refused). */
+  ssoDefaultRole: string;
+  /** Refuse the sign-in of a user in no mapped group. */
+  ssoRefuseUnmapped: boolean;
+  /** How long a browser sign-in (npm web login, console) may take from start to the token. */
+  ssoLoginTtl: string;
   /** Only from the config file: who may publish which private names (seeded into the database). */
   publishRules: ConfiguredPublishRule[];
   /** Only from the environment: the first admin's password. */
@@ -229,6 +260,19 @@ const asAddresses = (raw: unknown, source: string): string[] => {
   });
 };
 
+/** A list (or comma-separated) of IdP group names. */
+const asGroups = (raw: unknown, source: string): string[] => {
+  const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+  if (!items || items.some((g) => typeof g !== 'string' || g.trim() === '' || g.length > 1000)) throw new ConfigError(`${source} must be a list of group names`);
+  return items.map((g) => (g as string).trim());
+};
+
+const asRole = (raw: unknown, source: string): string => {
+  const text = asString(raw, source).toLowerCase();
+  if (!['admin', 'publisher', 'developer', 'reader'].includes(text)) throw new ConfigError(`${source} must be one of admin, publisher, developer, reader`);
+  return text;
+};
+
 const SPECS: SettingSpec[] = [
   { key: 'port', env: 'GATEKEEPER_PORT', parse: asPort },
   { key: 'host', env: 'GATEKEEPER_HOST', parse: asString },
@@ -258,6 +302,23 @@ const SPECS: SettingSpec[] = [
   { key: 'metricsAllow', env: 'GATEKEEPER_METRICS_ALLOW', parse: asAddresses },
   { key: 'requestLimitPerHour', env: 'GATEKEEPER_REQUEST_LIMIT_PER_HOUR', parse: asPositiveInt },
   { key: 'requestRejectionCooldown', env: 'GATEKEEPER_REQUEST_REJECTION_COOLDOWN', parse: asDuration },
+
+  { key: 'publicUrl', env: 'GATEKEEPER_PUBLIC_URL', parse: asUrl(['http:', 'https:']) },
+  { key: 'passwordLogin', env: 'GATEKEEPER_PASSWORD_LOGIN', parse: asBool },
+  { key: 'ssoIssuer', env: 'GATEKEEPER_SSO_ISSUER', parse: asUrl(['http:', 'https:']) },
+  { key: 'ssoClientId', env: 'GATEKEEPER_SSO_CLIENT_ID', parse: asString },
+  { key: 'ssoClientSecret', env: 'GATEKEEPER_SSO_CLIENT_SECRET', parse: asString },
+  { key: 'ssoName', env: 'GATEKEEPER_SSO_NAME', parse: asString },
+  { key: 'ssoScopes', env: 'GATEKEEPER_SSO_SCOPES', parse: asString },
+  { key: 'ssoGroupsClaim', env: 'GATEKEEPER_SSO_GROUPS_CLAIM', parse: asString },
+  { key: 'ssoUsernameClaim', env: 'GATEKEEPER_SSO_USERNAME_CLAIM', parse: asString },
+  { key: 'ssoAdminGroups', env: 'GATEKEEPER_SSO_ADMIN_GROUPS', parse: asGroups },
+  { key: 'ssoPublisherGroups', env: 'GATEKEEPER_SSO_PUBLISHER_GROUPS', parse: asGroups },
+  { key: 'ssoDeveloperGroups', env: 'GATEKEEPER_SSO_DEVELOPER_GROUPS', parse: asGroups },
+  { key: 'ssoReaderGroups', env: 'GATEKEEPER_SSO_READER_GROUPS', parse: asGroups },
+  { key: 'ssoDefaultRole', env: 'GATEKEEPER_SSO_DEFAULT_ROLE', parse: asRole },
+  { key: 'ssoRefuseUnmapped', env: 'GATEKEEPER_SSO_REFUSE_UNMAPPED', parse: asBool },
+  { key: 'ssoLoginTtl', env: 'GATEKEEPER_SSO_LOGIN_TTL', parse: asWindow },
 ];
 
 /** Settings that only the file can hold (lists). */
@@ -290,6 +351,18 @@ export const DEFAULTS: Omit<Settings, 'dataDir'> & { dataDir: string } = {
   metricsAllow: [],
   requestLimitPerHour: 50,
   requestRejectionCooldown: '24h',
+  passwordLogin: true,
+  ssoName: 'SSO',
+  ssoScopes: 'openid profile email',
+  ssoGroupsClaim: 'groups',
+  ssoUsernameClaim: 'preferred_username',
+  ssoAdminGroups: [],
+  ssoPublisherGroups: [],
+  ssoDeveloperGroups: [],
+  ssoReaderGroups: [],
+  ssoDefaultRole: 'reader',
+  ssoRefuseUnmapped: false,
+  ssoLoginTtl: '10m',
   publishRules: [],
 };
 
@@ -332,6 +405,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
   settings.dataDir = path.resolve(env.GATEKEEPER_DATA_DIR ? cwd : base, String(settings.dataDir));
   if (env.GATEKEEPER_ADMIN_PASSWORD) settings.adminPassword = env.GATEKEEPER_ADMIN_PASSWORD;
   settings.configFile = configFile;
+  if (settings.ssoIssuer && !settings.ssoClientId) throw new ConfigError('sso_issuer is set but sso_client_id is not (GATEKEEPER_SSO_CLIENT_ID); see docs/sso.md');
+  if (!settings.ssoIssuer && !settings.passwordLogin) throw new ConfigError('password_login is off but no sso_issuer is set: nobody could log in. Set GATEKEEPER_SSO_ISSUER (docs/sso.md) or turn password login on');
   return settings as unknown as Settings;
 }
 

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage } from 'node:http';
 import type { SessionService } from '../services/sessions';
+import type { SsoService } from '../services/sso';
 import type { Application } from 'express';
 import type { Logger } from 'pino';
 import type { AdvisoryHealth, AdvisoryService } from '../services/advisories';
@@ -76,6 +77,8 @@ export interface GatekeeperRuntime {
   identity: IdentityService;
   /** The web console's sessions (cookie, expiry, CSRF). */
   sessions: SessionService;
+  /** Sign-in through the identity provider (npm web login, the console); undefined when SSO is off. */
+  sso?: SsoService;
   governance: GovernanceService;
   publishing: PublishingService;
   licenses: LicenseService;

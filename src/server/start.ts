@@ -20,6 +20,8 @@ import { AuditLog, AuditWriter } from '../services/audit';
 import { GovernanceService } from '../services/governance';
 import { IdentityService } from '../services/identity';
 import { SessionService } from '../services/sessions';
+import { SsoService } from '../services/sso';
+import { webLoginHandlers } from './registry/web-login';
 import { LicenseService } from '../services/licenses';
 import { ProjectsService } from '../services/projects';
 import { RequestsService } from '../services/requests';
@@ -31,6 +33,7 @@ import { PolicyCache } from '../services/policy-cache';
 import { PublishingService, UpstreamProbe } from '../services/publishing';
 import { parseDuration } from '../core/duration';
 import { GatekeeperError } from '../core/errors';
+import type { Role } from '../core/roles';
 import { loadSettings, npmConfiguredRegistry, Settings } from './config';
 import { createFastPath, createReadHandlers, tarballCacheOf } from './registry/gate';
 import { createLoginRouter } from './registry/login';
@@ -196,7 +199,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     }
 
     const store = new Store(database.knex);
-    const identity = new IdentityService(store, { allowSelfRegistration: settings.allowSelfRegistration, loginThrottle: { maxFailuresPerUser: settings.loginMaxFailuresPerUser, maxFailuresPerAddress: settings.loginMaxFailuresPerAddress, windowMs: parseDuration(settings.loginThrottleWindow) } });
+    const identity = new IdentityService(store, { allowSelfRegistration: settings.allowSelfRegistration, passwordLogin: settings.passwordLogin, loginThrottle: { maxFailuresPerUser: settings.loginMaxFailuresPerUser, maxFailuresPerAddress: settings.loginMaxFailuresPerAddress, windowMs: parseDuration(settings.loginThrottleWindow) } });
     const bootstrap = await identity.bootstrapAdmin(settings.adminPassword);
     if (bootstrap.created && bootstrap.generated && bootstrap.password) {
       const file = writeAdminPassword(settings.dataDir, bootstrap.password);
@@ -287,6 +290,9 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     const catalogue = new CatalogueService(store, governance, tags, (name) => publishing.isPrivate(name), logger);
 
     const id = randomUUID();
+    // The public URL: configured (with a trailing slash), else the address listened on (set below).
+    let listeningUrl = `http://${settings.host}:${settings.port}/`;
+    const configuredPublicUrl = () => (settings.publicUrl ? (settings.publicUrl.endsWith('/') ? settings.publicUrl : `${settings.publicUrl}/`) : undefined);
     // Scheduled work, claimed through the jobs table so N instances do each job once per
     // interval (docs/operations.md). Jobs are registered before it starts, once the server listens.
     const jobs = new JobRunner(store, logger, { instanceId: `${os.hostname()}:${process.pid}:${id.slice(0, 8)}`, leaseMs: parseDuration(settings.jobLease), pollMs: parseDuration(settings.jobPoll) });
@@ -324,7 +330,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       metrics,
       requestContext,
       pluginLoaded: (name) => loaded.add(name),
-      publicUrl: (req) => `${req.protocol}://${req.get('host') ?? `${settings.host}:${settings.port}`}/`,
+      publicUrl: (req) => configuredPublicUrl() ?? `${req.protocol}://${req.get('host') ?? `${settings.host}:${settings.port}`}/`,
       clientAddress: (req) => clientAddress(req, trustProxy),
       mount(app: Application, storage: VerdaccioStorage) {
         governance.manifests = createStorageManifestSource(runtime, storage);
@@ -339,6 +345,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
             whoami,
             login,
             logout: login,
+            ...webLoginHandlers(runtime),
             ...npmTokenHandlers(runtime),
             search: createSearchHandler(runtime, storage),
             audit: createAuditHandler(runtime, client),
@@ -387,6 +394,24 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
         return report;
       },
     };
+    // Single sign-on (docs/sso.md): its URLs come from the configured public URL (else the
+    // address listened on), never from a request's Host header.
+    if (settings.ssoIssuer && settings.ssoClientId) {
+      runtime.sso = new SsoService(store, identity, runtime.sessions, {
+        issuer: settings.ssoIssuer,
+        clientId: settings.ssoClientId,
+        clientSecret: settings.ssoClientSecret,
+        name: settings.ssoName,
+        scopes: settings.ssoScopes,
+        groupsClaim: settings.ssoGroupsClaim,
+        usernameClaim: settings.ssoUsernameClaim,
+        groupRoles: { admin: settings.ssoAdminGroups, publisher: settings.ssoPublisherGroups, developer: settings.ssoDeveloperGroups, reader: settings.ssoReaderGroups },
+        defaultRole: settings.ssoDefaultRole as Role,
+        refuseUnmapped: settings.ssoRefuseUnmapped,
+        loginTtlMs: parseDuration(settings.ssoLoginTtl),
+        publicUrl: () => configuredPublicUrl() ?? listeningUrl,
+      });
+    }
     registerRuntime(runtime);
     metrics.watch({
       packuments: runtime.packuments,
@@ -472,6 +497,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : settings.port;
     const url = `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${port}/`;
+    listeningUrl = url;
     logger.info({ url, upstream, version }, 'npm-gatekeeper is listening');
 
     let closing: Promise<void> | undefined;

@@ -2,9 +2,10 @@ import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'no
 import { promisify } from 'node:util';
 import { GatekeeperError } from '../core/errors';
 import { isRole, Role } from '../core/roles';
+import { formatTokenScope, parseTokenScope, TokenScope } from '../core/sso';
 import { mapDbError } from '../db/errors';
 import type { Token, TokenWithKey } from '../db/repositories/tokens';
-import type { User, UserWithHash } from '../db/repositories/users';
+import { NO_PASSWORD, User, UserWithHash } from '../db/repositories/users';
 import type { Store } from '../db/store';
 import { Actor, auditEntry } from './audit';
 import { DEFAULT_LOGIN_THROTTLE, LoginThrottle, LoginThrottleLimits } from './login-throttle';
@@ -17,7 +18,18 @@ export interface Principal {
   username: string;
   role: Role;
   tokenId?: number;
+  /** A token narrower than the role (service accounts): checked on every write. */
+  scope?: TokenScope;
+  /** When the token stops working (ms since the epoch); checked on every request, cached or not. */
+  expiresAt?: number;
 }
+
+/** Whether a principal's token has expired (the token cache may hold it; this check needs no query). */
+export function isExpired(principal: Principal, now = Date.now()): boolean {
+  return principal.expiresAt !== undefined && principal.expiresAt <= now;
+}
+
+const EXPIRED = 'this token has expired. Ask an admin for a new one (gatekeeper token create --service-account …), or log in again';
 
 const SCRYPT = { N: 16384, r: 8, p: 1, keylen: 64 };
 
@@ -56,8 +68,10 @@ export function dummyPasswordHash(): Promise<string> {
  * the same work either way, and never true without a user.
  */
 export async function checkPassword(password: string, stored: string | undefined, verify: PasswordVerifier = verifyPassword): Promise<boolean> {
-  const ok = await verify(password, stored ?? (await dummyPasswordHash()));
-  return stored !== undefined && ok;
+  // A user without a password (SSO, service account) costs what an unknown user costs.
+  const usable = stored !== undefined && stored !== NO_PASSWORD;
+  const ok = await verify(password, usable ? stored : await dummyPasswordHash());
+  return usable && ok;
 }
 
 /** Tokens are 32 random bytes; only their SHA-256 is stored. */
@@ -93,6 +107,8 @@ export interface IdentityOptions {
   loginThrottle?: Partial<LoginThrottleLimits>;
   /** How a password is compared with a stored hash (tests record the calls). */
   verifyPassword?: PasswordVerifier;
+  /** false: every password check is refused with EPASSWORDLOGINOFF (SSO only; docs/sso.md). Default true. */
+  passwordLogin?: boolean;
 }
 
 const BAD_CREDENTIALS = "the username or password is wrong. Check both; if you have no account here, ask an admin to run 'gatekeeper user add'";
@@ -179,6 +195,9 @@ export class IdentityService {
    * work); only the right password of a disabled user learns that it is disabled.
    */
   async authenticatePassword(username: string, password: string, ip?: string | null): Promise<User> {
+    if (this.options.passwordLogin === false) {
+      throw new GatekeeperError('EPASSWORDLOGINOFF', "password login is turned off here. Log in through the identity provider: 'npm login' (web login), or the console's sign-in button");
+    }
     const attempt = await this.throttle.begin(username, ip);
     let user: UserWithHash | undefined;
     let ok: boolean;
@@ -216,7 +235,7 @@ export class IdentityService {
     const actor: Actor = { username, ip: input.ip };
     let created = false;
     let user: User;
-    if (this.options.allowSelfRegistration && !(await this.store.repos.users.find(username))) {
+    if (this.options.allowSelfRegistration && this.options.passwordLogin !== false && !(await this.store.repos.users.find(username))) {
       user = await this.createUser(actor, {
         username,
         password: input.password,
@@ -252,11 +271,20 @@ export class IdentityService {
     return (await this.issueTokenRecord(actor, user, createdFrom)).token;
   }
 
-  private issueTokenRecord(actor: Actor, user: User, createdFrom: string): Promise<{ token: string; id: number; key: string; createdAt: Date }> {
+  issueTokenRecord(
+    actor: Actor,
+    user: User,
+    createdFrom: string,
+    limits: { expiresAt?: Date; scope?: TokenScope } = {},
+  ): Promise<{ token: string; id: number; key: string; createdAt: Date }> {
     const token = generateToken();
+    const scope = limits.scope ? formatTokenScope(limits.scope) : null;
     return this.store.transaction(async (repos) => {
-      const id = await repos.tokens.save({ userId: user.id, tokenHash: hashToken(token), prefix: token.slice(0, 10), createdFrom });
-      await repos.audit.save(auditEntry(actor, 'token.create', { details: { tokenId: id, username: user.username, createdFrom } }));
+      const id = await repos.tokens.save({ userId: user.id, tokenHash: hashToken(token), prefix: token.slice(0, 10), createdFrom, expiresAt: limits.expiresAt ?? null, scope });
+      const details: Record<string, unknown> = { tokenId: id, username: user.username, createdFrom };
+      if (scope) details.scope = scope;
+      if (limits.expiresAt) details.expiresAt = limits.expiresAt.toISOString();
+      await repos.audit.save(auditEntry(actor, 'token.create', { details }));
       const saved = (await repos.tokens.findWithKey(id)) as TokenWithKey;
       return { token, id, key: saved.key, createdAt: saved.token.createdAt };
     });
@@ -270,7 +298,10 @@ export class IdentityService {
   async resolveToken(token: string): Promise<Principal> {
     const hash = hashToken(token);
     const cached = this.tokenCache?.get(hash);
-    if (cached) return cached;
+    if (cached) {
+      if (isExpired(cached)) throw new GatekeeperError('ETOKENEXPIRED', EXPIRED);
+      return cached;
+    }
     const ticket = this.tokenCache?.ticket();
     const credential = await this.store.repos.tokens.findCredential(hash);
     if (!credential) {
@@ -280,16 +311,23 @@ export class IdentityService {
       );
     }
     const principal: Principal = { username: credential.user.username, role: credential.user.role, tokenId: credential.tokenId };
+    if (credential.expiresAt) principal.expiresAt = credential.expiresAt.getTime();
+    const scope = credential.scope ? parseTokenScope(credential.scope) : undefined;
+    // A stored scope that cannot be read narrows to read-only, never widens to the role.
+    if (credential.scope) principal.scope = scope ?? { kind: 'read' };
+    if (isExpired(principal)) throw new GatekeeperError('ETOKENEXPIRED', EXPIRED);
     this.tokenCache?.put(hash, principal, ticket);
     return principal;
   }
 
   /**
    * A token's principal when the token cache holds it and may be trusted; never asks the
-   * database (the registry's fast path; anything else takes resolveToken).
+   * database (the registry's fast path; anything else takes resolveToken). An expired token
+   * is not served from here (resolveToken refuses it).
    */
   cachedPrincipal(token: string): Principal | undefined {
-    return this.tokenCache?.get(hashToken(token));
+    const principal = this.tokenCache?.get(hashToken(token));
+    return principal && !isExpired(principal) ? principal : undefined;
   }
 
   /** Basic credentials on a request: a password check like any other, throttled. */

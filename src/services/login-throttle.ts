@@ -91,14 +91,18 @@ export class LoginThrottle {
     readonly limits: LoginThrottleLimits = DEFAULT_LOGIN_THROTTLE,
   ) {}
 
-  async begin(username: string, ip: string | null | undefined): Promise<LoginAttempt> {
+  /**
+   * Starts a check. Without a username (a sign-in through the identity provider, whose user is
+   * known only once its answer is checked), only the address is counted.
+   */
+  async begin(username: string | undefined, ip: string | null | undefined): Promise<LoginAttempt> {
     this.maybePrune();
     const repo = this.store.repos.loginThrottle;
     const address = addressKey(ip);
     // The address first: a throttled address creates no counters for the names it tries.
     const buckets: Bucket[] = [];
     if (address) buckets.push({ scope: 'address', key: address, limit: this.limits.maxFailuresPerAddress });
-    buckets.push({ scope: 'user', key: usernameKey(username), limit: this.limits.maxFailuresPerUser });
+    if (username !== undefined) buckets.push({ scope: 'user', key: usernameKey(username), limit: this.limits.maxFailuresPerUser });
 
     const reserved: Array<Bucket & ThrottleBucket> = [];
     for (const bucket of buckets) {

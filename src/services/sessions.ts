@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { GatekeeperError } from '../core/errors';
 import type { Role } from '../core/roles';
 import type { Store } from '../db/store';
+import type { User } from '../db/repositories/users';
 import { Actor, auditEntry } from './audit';
 import { hashToken, IdentityService, Principal } from './identity';
 
@@ -61,11 +62,16 @@ export class SessionService {
       throw new GatekeeperError('EVALIDATION', 'a username and a password are required. Fill in both');
     }
     const user = await this.identity.authenticatePassword(input.username, input.password, input.ip);
+    return this.createFor(user, input.ip, 'password');
+  }
+
+  /** A new session for a user whose sign-in was checked (a password, or the identity provider). */
+  async createFor(user: User, ip: string | null | undefined, via: 'password' | 'sso'): Promise<{ session: string; info: SessionInfo }> {
     const session = `${SESSION_PREFIX}${randomBytes(32).toString('base64url')}`;
-    const actor: Actor = { username: user.username, ip: input.ip };
+    const actor: Actor = { username: user.username, ip };
     const { id, createdAt } = await this.store.transaction(async (repos) => {
       const tokenId = await repos.tokens.save({ userId: user.id, tokenHash: hashToken(session), prefix: session.slice(0, 10), createdFrom: SESSION_ORIGIN });
-      await repos.audit.save(auditEntry(actor, 'token.create', { details: { tokenId, username: user.username, createdFrom: SESSION_ORIGIN } }));
+      await repos.audit.save(auditEntry(actor, 'token.create', { details: { tokenId, username: user.username, createdFrom: SESSION_ORIGIN, via } }));
       const saved = await repos.tokens.find(tokenId);
       return { id: tokenId, createdAt: saved?.createdAt ?? new Date() };
     });

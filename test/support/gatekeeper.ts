@@ -107,7 +107,8 @@ export async function startTestGatekeeper(options: TestGatekeeperOptions): Promi
     if (!options.db) await db.drop();
     throw err;
   }
-  const adminToken = await loginToken(gk.url, 'admin', ADMIN_PASSWORD);
+  // With password login off (SSO only), there is no admin token from a password.
+  const adminToken = settings.passwordLogin === false ? '' : await loginToken(gk.url, 'admin', ADMIN_PASSWORD);
   return {
     gk,
     url: gk.url,

@@ -23,6 +23,10 @@ export interface NpmRunOptions {
    * each `send` is typed once its `expect` text has appeared.
    */
   prompts?: Array<{ expect: string; send: string }>;
+  /** Another npm's npm-cli.js (test/clients has npm 9 and 10); default: the running node's npm. */
+  cli?: string;
+  /** Called with each chunk of stdout as it comes (npm login --auth-type=web prints its URL, then waits). */
+  onStdout?: (chunk: string) => void;
 }
 
 const shellQuote = (arg: string): string => `'${arg.replace(/'/g, `'\\''`)}'`;
@@ -128,7 +132,7 @@ export async function createNpmEnv(registry: string): Promise<NpmEnv> {
       npm_config_noproxy: '127.0.0.1,localhost,::1',
       ...(opts.env ?? {}),
     };
-    const cli = resolveNpmCli();
+    const cli = opts.cli ?? resolveNpmCli();
     let command = cli ? process.execPath : 'npm';
     let argv = cli ? [cli, ...args] : args;
     const prompts = [...(opts.prompts ?? [])];
@@ -154,6 +158,7 @@ export async function createNpmEnv(registry: string): Promise<NpmEnv> {
       let scanFrom = 0;
       child.stdout.on('data', (c: Buffer) => {
         out.push(c);
+        opts.onStdout?.(c.toString('utf8'));
         const seen = Buffer.concat(out).toString('utf8');
         let at: number;
         while (prompts.length > 0 && (at = seen.indexOf(prompts[0].expect, scanFrom)) !== -1) {

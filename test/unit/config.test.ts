@@ -35,6 +35,79 @@ function configError(fn: () => unknown): ConfigError {
   throw new Error('expected a ConfigError, but nothing was thrown');
 }
 
+/** Single sign-on's defaults (SSO off, passwords on; docs/sso.md). */
+const SSO_DEFAULTS = {
+  passwordLogin: true,
+  ssoName: 'SSO',
+  ssoScopes: 'openid profile email',
+  ssoGroupsClaim: 'groups',
+  ssoUsernameClaim: 'preferred_username',
+  ssoAdminGroups: [],
+  ssoPublisherGroups: [],
+  ssoDeveloperGroups: [],
+  ssoReaderGroups: [],
+  ssoDefaultRole: 'reader',
+  ssoRefuseUnmapped: false,
+  ssoLoginTtl: '10m',
+};
+
+describe('loadSettings: single sign-on', () => {
+  it('reads the SSO settings from the environment and the file', () => {
+    const { cwd } = workspace();
+    expect(
+      loadSettings(
+        {
+          GATEKEEPER_PUBLIC_URL: 'https://npm.example.test/',
+          GATEKEEPER_SSO_ISSUER: 'https://idp.example.test/realms/acme',
+          GATEKEEPER_SSO_CLIENT_ID: 'gk',
+          GATEKEEPER_SSO_CLIENT_SECRET: 'secret',
+          GATEKEEPER_SSO_NAME: 'Acme SSO',
+          GATEKEEPER_SSO_SCOPES: 'openid groups',
+          GATEKEEPER_SSO_GROUPS_CLAIM: 'roles',
+          GATEKEEPER_SSO_USERNAME_CLAIM: 'email',
+          GATEKEEPER_SSO_ADMIN_GROUPS: 'ops, security',
+          GATEKEEPER_SSO_PUBLISHER_GROUPS: 'release',
+          GATEKEEPER_SSO_DEVELOPER_GROUPS: 'eng',
+          GATEKEEPER_SSO_READER_GROUPS: 'everyone',
+          GATEKEEPER_SSO_DEFAULT_ROLE: 'Developer',
+          GATEKEEPER_SSO_REFUSE_UNMAPPED: 'yes',
+          GATEKEEPER_SSO_LOGIN_TTL: '5m',
+          GATEKEEPER_PASSWORD_LOGIN: 'false',
+        },
+        cwd,
+      ),
+    ).toMatchObject({
+      publicUrl: 'https://npm.example.test/',
+      ssoIssuer: 'https://idp.example.test/realms/acme',
+      ssoClientId: 'gk',
+      ssoClientSecret: 'secret',
+      ssoName: 'Acme SSO',
+      ssoScopes: 'openid groups',
+      ssoGroupsClaim: 'roles',
+      ssoUsernameClaim: 'email',
+      ssoAdminGroups: ['ops', 'security'],
+      ssoPublisherGroups: ['release'],
+      ssoDeveloperGroups: ['eng'],
+      ssoReaderGroups: ['everyone'],
+      ssoDefaultRole: 'developer',
+      ssoRefuseUnmapped: true,
+      ssoLoginTtl: '5m',
+      passwordLogin: false,
+    });
+    const file = path.join(cwd, 'sso.yaml');
+    fs.writeFileSync(file, ['sso_issuer: https://idp.example.test/', 'sso_client_id: gk', 'sso_admin_groups: [ops]', 'sso_refuse_unmapped: true'].join('\n'));
+    expect(loadSettings({ GATEKEEPER_CONFIG: file }, cwd)).toMatchObject({ ssoIssuer: 'https://idp.example.test/', ssoClientId: 'gk', ssoAdminGroups: ['ops'], ssoRefuseUnmapped: true });
+  });
+
+  it('refuses an issuer without a client id, a role that is none of ours, and password login off without SSO', () => {
+    const { cwd } = workspace();
+    expect(() => loadSettings({ GATEKEEPER_SSO_ISSUER: 'https://idp.example.test/' }, cwd)).toThrow(/sso_client_id/);
+    expect(() => loadSettings({ GATEKEEPER_SSO_DEFAULT_ROLE: 'owner' }, cwd)).toThrow(/admin, publisher, developer, reader/);
+    expect(() => loadSettings({ GATEKEEPER_PASSWORD_LOGIN: 'false' }, cwd)).toThrow(/nobody could log in/);
+    expect(() => loadSettings({ GATEKEEPER_SSO_ISSUER: 'ftp://idp.example.test/', GATEKEEPER_SSO_CLIENT_ID: 'gk' }, cwd)).toThrow(/http: or https:/);
+  });
+});
+
 describe('loadSettings: defaults', () => {
   it('uses the defaults with an empty environment', () => {
     const { cwd } = workspace();
@@ -59,6 +132,7 @@ describe('loadSettings: defaults', () => {
       trustProxy: [],
       requestLimitPerHour: 50,
       requestRejectionCooldown: '24h',
+      ...SSO_DEFAULTS,
       upstreamTimeout: '60s',
       upstreamMaxSize: '100mb',
       tarballHosts: [],
@@ -192,6 +266,7 @@ describe('loadSettings: environment', () => {
       trustProxy: [],
       requestLimitPerHour: 50,
       requestRejectionCooldown: '24h',
+      ...SSO_DEFAULTS,
       upstreamTimeout: '60s',
       upstreamMaxSize: '100mb',
       tarballHosts: [],
@@ -324,6 +399,7 @@ describe('loadSettings: config file', () => {
       trustProxy: [],
       requestLimitPerHour: 50,
       requestRejectionCooldown: '24h',
+      ...SSO_DEFAULTS,
       upstreamTimeout: '60s',
       upstreamMaxSize: '100mb',
       tarballHosts: [],

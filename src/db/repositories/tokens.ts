@@ -15,6 +15,10 @@ export interface Token {
   lastUsedAt: Date | null;
   revokedAt: Date | null;
   revokedBy: string | null;
+  /** When it stops working (null: never; migration 013). */
+  expiresAt?: Date | null;
+  /** Narrower than its user's role: `read`, or `publish:@a,@b` (null: the role). */
+  scope?: string | null;
 }
 
 interface TokenRow {
@@ -28,10 +32,12 @@ interface TokenRow {
   last_used_at: Date | null;
   revoked_at: Date | null;
   revoked_by: string | null;
+  expires_at?: Date | null;
+  scope?: string | null;
 }
 
 function toToken(row: TokenRow): Token {
-  return {
+  const token: Token = {
     id: row.id,
     userId: row.user_id,
     username: row.username,
@@ -43,6 +49,9 @@ function toToken(row: TokenRow): Token {
     revokedAt: row.revoked_at,
     revokedBy: row.revoked_by,
   };
+  if (row.expires_at !== undefined) token.expiresAt = row.expires_at;
+  if (row.scope !== undefined) token.scope = row.scope;
+  return token;
 }
 
 /** A token with npm's key for it (`npm token list`, `npm token revoke <id>`). */
@@ -69,6 +78,8 @@ const TOKEN_COLUMNS = [
   'tokens.last_used_at',
   'tokens.revoked_at',
   'tokens.revoked_by',
+  'tokens.expires_at',
+  'tokens.scope',
 ];
 
 function withKeys(rows: Array<TokenRow & { npm_key: string }>): TokenWithKey[] {
@@ -78,7 +89,7 @@ function withKeys(rows: Array<TokenRow & { npm_key: string }>): TokenWithKey[] {
 export class TokenRepository {
   constructor(private readonly db: Knex) {}
 
-  async save(token: { userId: number; tokenHash: string; prefix: string; readonly?: boolean; createdFrom?: string | null }): Promise<number> {
+  async save(token: { userId: number; tokenHash: string; prefix: string; readonly?: boolean; createdFrom?: string | null; expiresAt?: Date | null; scope?: string | null }): Promise<number> {
     const [row] = await this.db('tokens')
       .insert({
         user_id: token.userId,
@@ -86,21 +97,28 @@ export class TokenRepository {
         token_prefix: token.prefix,
         readonly: token.readonly ?? false,
         created_from: token.createdFrom ?? null,
+        expires_at: token.expiresAt ?? null,
+        scope: token.scope ?? null,
       })
       .returning('id');
     return row.id as number;
   }
 
-  /** One round trip: the live token and its user, or nothing if revoked, unknown or disabled. */
-  async findCredential(tokenHash: string): Promise<{ tokenId: number; readonly: boolean; user: User } | undefined> {
+  /**
+   * One round trip: the live token and its user, or nothing if revoked, unknown or disabled.
+   * An expired token is returned (with its expiry), so that its refusal can say so.
+   */
+  async findCredential(tokenHash: string): Promise<{ tokenId: number; readonly: boolean; expiresAt: Date | null; scope: string | null; user: User } | undefined> {
     const row = await this.db('tokens')
       .join('users', 'users.id', 'tokens.user_id')
       .where('tokens.token_hash', tokenHash)
       .whereNull('tokens.revoked_at')
       .whereNull('users.disabled_at')
-      .first<{ token_id: number; readonly: boolean; id: number; username: string; role: Role; email: string | null; created_at: Date; disabled_at: Date | null }>(
+      .first<{ token_id: number; readonly: boolean; token_expires_at: Date | null; token_scope: string | null; id: number; username: string; role: Role; email: string | null; created_at: Date; disabled_at: Date | null }>(
         'tokens.id as token_id',
         'tokens.readonly',
+        'tokens.expires_at as token_expires_at',
+        'tokens.scope as token_scope',
         'users.id',
         'users.username',
         'users.role',
@@ -108,7 +126,7 @@ export class TokenRepository {
         'users.created_at',
         'users.disabled_at',
       );
-    return row ? { tokenId: row.token_id, readonly: row.readonly, user: toUser(row) } : undefined;
+    return row ? { tokenId: row.token_id, readonly: row.readonly, expiresAt: row.token_expires_at, scope: row.token_scope, user: toUser(row) } : undefined;
   }
 
   async find(id: number): Promise<Token | undefined> {
@@ -149,6 +167,18 @@ export class TokenRepository {
     const count = await this.db('tokens').where({ id }).whereNull('revoked_at').update({ revoked_at: this.db.fn.now(), revoked_by: by });
     if (Number(count) > 0) await announceIdentityChange(this.db, `token:${id}`);
     return Number(count) > 0;
+  }
+
+  /**
+   * Revokes every live token of a user but those listed (a demotion at an SSO sign-in), and
+   * announces it in the same transaction. Returns the revoked ids.
+   */
+  async revokeAllOf(userId: number, by: string, except: number[] = []): Promise<number[]> {
+    const query = this.db('tokens').where({ user_id: userId }).whereNull('revoked_at');
+    if (except.length > 0) query.whereNotIn('id', except);
+    const rows = (await query.update({ revoked_at: this.db.fn.now(), revoked_by: by }).returning('id')) as Array<{ id: number }>;
+    if (rows.length > 0) await announceIdentityChange(this.db, `user-tokens:${userId}`);
+    return rows.map((r) => r.id);
   }
 
   async touch(id: number): Promise<void> {

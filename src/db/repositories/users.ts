@@ -5,6 +5,9 @@ import { announceIdentityChange } from './identity-channel';
 
 export type { Role };
 
+/** local: a password of ours; sso: signs in through the identity provider; service: a CI account with scoped tokens (migration 013). */
+export type UserKind = 'local' | 'sso' | 'service';
+
 export interface User {
   id: number;
   username: string;
@@ -12,7 +15,11 @@ export interface User {
   email: string | null;
   createdAt: Date;
   disabledAt: Date | null;
+  kind?: UserKind;
 }
+
+/** The password hash of users who have none (SSO and service users): no password matches it. */
+export const NO_PASSWORD = '!';
 
 export interface UserWithHash extends User {
   passwordHash: string;
@@ -26,10 +33,12 @@ interface UserRow {
   email: string | null;
   created_at: Date;
   disabled_at: Date | null;
+  kind?: UserKind;
+  external_subject?: string | null;
 }
 
 export function toUser(row: Omit<UserRow, 'password_hash'>): User {
-  return {
+  const user: User = {
     id: row.id,
     username: row.username,
     role: row.role,
@@ -37,6 +46,8 @@ export function toUser(row: Omit<UserRow, 'password_hash'>): User {
     createdAt: row.created_at,
     disabledAt: row.disabled_at,
   };
+  if (row.kind) user.kind = row.kind;
+  return user;
 }
 
 export class UserRepository {
@@ -47,19 +58,44 @@ export class UserRepository {
     return row ? { ...toUser(row), passwordHash: row.password_hash } : undefined;
   }
 
-  async save(user: { username: string; passwordHash: string; role: Role; email?: string | null }): Promise<User> {
+  async save(user: { username: string; passwordHash: string; role: Role; email?: string | null; kind?: UserKind; externalSubject?: string | null }): Promise<User> {
     const [row] = await this.db<UserRow>('users')
-      .insert({ username: user.username, password_hash: user.passwordHash, role: user.role, email: user.email ?? null })
+      .insert({
+        username: user.username,
+        password_hash: user.passwordHash,
+        role: user.role,
+        email: user.email ?? null,
+        ...(user.kind ? { kind: user.kind } : {}),
+        ...(user.externalSubject ? { external_subject: user.externalSubject } : {}),
+      })
       .returning('*');
     return toUser(row);
+  }
+
+  async findById(id: number): Promise<User | undefined> {
+    const row = await this.db<UserRow>('users').where({ id }).first();
+    return row ? toUser(row) : undefined;
+  }
+
+  /** The user who signs in through the identity provider with this subject (`<issuer> <sub>`). */
+  async findBySubject(subject: string): Promise<User | undefined> {
+    const row = await this.db<UserRow>('users').where({ external_subject: subject }).first();
+    return row ? toUser(row) : undefined;
+  }
+
+  /** The user's external subject, if they sign in through the identity provider. */
+  async subjectOf(username: string): Promise<string | null | undefined> {
+    const row = await this.db<UserRow>('users').where({ username }).first('external_subject');
+    return row ? (row.external_subject ?? null) : undefined;
   }
 
   /**
    * A change of role or of the disabled state changes what the user's tokens may do: it is
    * announced (IDENTITY_CHANNEL) in the same transaction, so cached tokens are dropped.
    */
-  async update(username: string, changes: { role?: Role; passwordHash?: string; disabledAt?: Date | null }): Promise<User | undefined> {
+  async update(username: string, changes: { role?: Role; passwordHash?: string; disabledAt?: Date | null; email?: string | null }): Promise<User | undefined> {
     const patch: Partial<UserRow> = {};
+    if (changes.email !== undefined) patch.email = changes.email;
     if (changes.role !== undefined) patch.role = changes.role;
     if (changes.passwordHash !== undefined) patch.password_hash = changes.passwordHash;
     if (changes.disabledAt !== undefined) patch.disabled_at = changes.disabledAt;

@@ -38,6 +38,9 @@ function isSignIn(req: Request): boolean {
   return req.method === 'POST' && routeOf(req)?.params['*'] === 'session';
 }
 
+/** The routes that sign someone in (npm's web login, the IdP's callback): credentials they carry are ignored. */
+const LOGIN_HANDLERS = new Set(['webLogin', 'webLoginDone', 'sso']);
+
 /** The header a caller of the admin API (the console) gives its reason for a change in, URI-encoded. */
 export const REASON_HEADER = 'x-gatekeeper-reason';
 
@@ -149,7 +152,8 @@ export function createIdentityMiddleware(runtime: GatekeeperRuntime, helpers: Re
       return;
     }
     const kind = match.route.body;
-    const header = req.headers.authorization;
+    // Logging in needs no credentials: a stale token npm still sends must not refuse the login.
+    const header = LOGIN_HANDLERS.has(match.route.handler) ? undefined : req.headers.authorization;
     if (kind === 'publish' && !header) {
       // Anonymous callers cannot publish: refused before a byte of the body is read.
       res.setHeader('connection', 'close');

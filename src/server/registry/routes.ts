@@ -38,6 +38,9 @@ export type HandlerName =
   | 'whoami'
   | 'login'
   | 'logout'
+  | 'webLogin'
+  | 'webLoginDone'
+  | 'sso'
   | 'npmTokens'
   | 'profile'
   | 'search'
@@ -83,6 +86,11 @@ export const REGISTRY_ROUTES: readonly RegistryRoute[] = [
   route('whoami',            ['GET'],         '/-/whoami',                          'whoami',        'login'),
   route('login',             ['PUT'],         '/-/user/:user',                      'login',         'public',  'json'),
   route('logout',            ['DELETE'],      '/-/user/token/:token',               'logout',        'public'),
+  route('web_login',         ['POST'],        '/-/v1/login',                        'webLogin',      'public',  'json'),
+  route('web_login_done',    ['GET'],         '/-/v1/login/done/:secret',           'webLoginDone',  'public'),
+  route('sso_start',         ['GET'],         '/-/v1/login/sso/start/:login',       'sso',           'public'),
+  route('sso_console',       ['GET'],         '/-/v1/login/sso/console',            'sso',           'public'),
+  route('sso_callback',      ['GET'],         '/-/v1/login/sso/callback',           'sso',           'public'),
   route('list_tokens',       ['GET'],         '/-/npm/v1/tokens',                   'npmTokens',     'login'),
   route('create_token',      ['POST'],        '/-/npm/v1/tokens',                   'npmTokens',     'login',   'json'),
   route('revoke_token',      ['DELETE'],      '/-/npm/v1/tokens/token/:key',        'npmTokens',     'login'),

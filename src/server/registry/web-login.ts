@@ -1,0 +1,127 @@
+import type { IncomingMessage } from 'node:http';
+import type { Request, RequestHandler, Response } from 'express';
+import { GatekeeperError } from '../../core/errors';
+import { SSO_COOKIE, SSO_COOKIE_PATH } from '../../services/sso';
+import { writeAnyError } from '../http/write-error';
+import type { GatekeeperRuntime } from '../runtime';
+import { actorOf } from './identity';
+import { routeOf } from './routes';
+import { sessionCookie } from './session-cookie';
+
+/**
+ * npm's web login and the console's sign-in through the identity provider (docs/sso.md):
+ *
+ * - `POST /-/v1/login`                  npm asks for a login: `{loginUrl, doneUrl}`
+ * - `GET  /-/v1/login/sso/start/:login`  the loginUrl, in the browser: to the IdP
+ * - `GET  /-/v1/login/sso/console`       the console's "Sign in with …": to the IdP
+ * - `GET  /-/v1/login/sso/callback`      the IdP's redirect back (the redirect URI)
+ * - `GET  /-/v1/login/done/:secret`      npm polls: 202 with Retry-After, then 200 `{token}` once
+ *
+ * Without SSO, `POST /-/v1/login` answers 404, and npm falls back to its password login.
+ */
+
+function handler(runtime: GatekeeperRuntime, what: string, fn: (req: Request, res: Response) => Promise<void>): RequestHandler {
+  return (req, res) => {
+    fn(req, res).catch((err) =>
+      writeAnyError(res, err, (e) => {
+        runtime.logger.error({ err: e }, `${what} failed`);
+        return new GatekeeperError('EINTERNAL', `${what} failed inside the gatekeeper. Try again; the server log has the details`);
+      }),
+    );
+  };
+}
+
+function ssoOf(runtime: GatekeeperRuntime) {
+  if (!runtime.sso) {
+    throw new GatekeeperError('ENOTFOUND', 'web login is not offered here (no identity provider is configured). npm falls back to the password login');
+  }
+  return runtime.sso;
+}
+
+function secure(runtime: GatekeeperRuntime): string {
+  return runtime.sso && runtime.sso.options.publicUrl().startsWith('https:') ? '; Secure' : '';
+}
+
+/** The PKCE verifier's cookie: HttpOnly, only for the sign-in paths, Lax (the IdP's redirect back is a cross-site navigation). */
+function verifierCookie(runtime: GatekeeperRuntime, verifier: string): string {
+  const maxAge = Math.floor((runtime.sso?.options.loginTtlMs ?? 600_000) / 1000);
+  return `${SSO_COOKIE}=${verifier}; Path=${SSO_COOKIE_PATH}; Max-Age=${maxAge}; HttpOnly; SameSite=Lax${secure(runtime)}`;
+}
+
+function clearedVerifierCookie(runtime: GatekeeperRuntime): string {
+  return `${SSO_COOKIE}=; Path=${SSO_COOKIE_PATH}; Max-Age=0; HttpOnly; SameSite=Lax${secure(runtime)}`;
+}
+
+function verifierOf(req: IncomingMessage): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === SSO_COOKIE) {
+      const value = part.slice(eq + 1).trim();
+      return /^[A-Za-z0-9_-]{43,128}$/.test(value) ? value : undefined;
+    }
+  }
+  return undefined;
+}
+
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** The page the browser ends on after an npm web login. */
+function donePage(username: string, role: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Signed in · npm-gatekeeper</title></head>
+<body><main><h1>Signed in</h1>
+<p>You are signed in as <strong>${escapeHtml(username)}</strong> (${escapeHtml(role)}). Go back to the terminal: npm finishes the login. You can close this window.</p>
+</main></body></html>
+`;
+}
+
+const NO_STORE = { 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' };
+
+export function webLoginHandlers(runtime: GatekeeperRuntime): { webLogin: RequestHandler; webLoginDone: RequestHandler; sso: RequestHandler } {
+  return {
+    webLogin: handler(runtime, 'starting a web login', async (req, res) => {
+      const sso = ssoOf(runtime);
+      const urls = await sso.createNpmLogin(actorOf(req).ip);
+      res.set(NO_STORE).status(200).json(urls);
+    }),
+
+    webLoginDone: handler(runtime, 'checking a web login', async (req, res) => {
+      const sso = ssoOf(runtime);
+      const result = await sso.done(routeOf(req)?.params.secret ?? '', actorOf(req).ip);
+      if (result.pending) {
+        res.set({ ...NO_STORE, 'retry-after': '1' }).status(202).json({});
+        return;
+      }
+      runtime.logger.info({ username: result.user.username }, 'token issued through npm web login');
+      res.set(NO_STORE).status(200).json({ token: result.token });
+    }),
+
+    sso: handler(runtime, 'signing in through the identity provider', async (req, res) => {
+      const sso = ssoOf(runtime);
+      const match = routeOf(req);
+      const ip = actorOf(req).ip;
+      if (match?.route.name === 'sso_start' || match?.route.name === 'sso_console') {
+        const started =
+          match.route.name === 'sso_start' ? await sso.startNpmLogin(match.params.login ?? '') : await sso.startConsoleLogin(match.query.get('next') ?? undefined, ip);
+        res.set({ ...NO_STORE, 'set-cookie': verifierCookie(runtime, started.verifier), location: started.location }).status(302).end();
+        return;
+      }
+      // The callback: every parameter once (a repeated one is refused by openid-client's checks).
+      const params: Record<string, string> = {};
+      for (const [key, value] of match?.query ?? []) {
+        if (key in params) throw new GatekeeperError('ESSOINVALID', `the parameter '${key}' came twice. Start the sign-in again`);
+        params[key] = value;
+      }
+      res.setHeader('set-cookie', clearedVerifierCookie(runtime));
+      const result = await sso.callback(params, verifierOf(req), ip);
+      if (result.kind === 'console') {
+        res.set({ ...NO_STORE, 'set-cookie': [clearedVerifierCookie(runtime), sessionCookie(req, result.session, runtime.sessions.ttlMs)], location: result.next }).status(303).end();
+        return;
+      }
+      res
+        .set({ ...NO_STORE, 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'none'" })
+        .status(200)
+        .send(donePage(result.user.username, result.user.role));
+    }),
+  };
+}
