@@ -196,6 +196,8 @@ describe('loadSettings: upstream limits and tarball hosts', () => {
     expect(loadSettings({ GATEKEEPER_JOB_LEASE: '2m', GATEKEEPER_JOB_POLL: '10s' }, cwd)).toMatchObject({ jobLease: '2m', jobPoll: '10s' });
     const { cwd: fileCwd, file } = workspace('job_lease: 30s\njob_poll: 1s\n');
     expect(loadSettings({ GATEKEEPER_CONFIG: file }, fileCwd)).toMatchObject({ jobLease: '30s', jobPoll: '1s' });
+    // The example configuration states the defaults.
+    expect(loadSettings({ GATEKEEPER_CONFIG: path.resolve(__dirname, '../../config/gatekeeper.example.yaml') }, cwd)).toMatchObject({ jobLease: '60s', jobPoll: '5s' });
     for (const bad of ['0', 'soon']) {
       expect(() => loadSettings({ GATEKEEPER_JOB_LEASE: bad }, cwd)).toThrow('GATEKEEPER_JOB_LEASE');
       expect(() => loadSettings({ GATEKEEPER_JOB_POLL: bad }, cwd)).toThrow('GATEKEEPER_JOB_POLL');
