@@ -9,6 +9,7 @@ import * as loginThrottle from './007_login_throttle';
 import * as inspections from './008_tarball_inspections';
 import * as catalogue from './009_catalogue';
 import * as malware from './010_malware';
+import * as webhooksImpact from './011_webhooks_impact';
 import * as jobs from './012_jobs';
 import * as sso from './013_sso';
 
@@ -33,6 +34,7 @@ export const migrations: ReadonlyArray<[string, Migration]> = [
   ['008_tarball_inspections', inspections],
   ['009_catalogue', catalogue],
   ['010_malware', malware],
+  ['011_webhooks_impact', webhooksImpact],
   ['012_jobs', jobs],
   ['013_sso', sso],
 ];

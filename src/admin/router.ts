@@ -17,6 +17,7 @@ import * as policyRoutes from './routes/policy';
 import * as publishingRoutes from './routes/publishing';
 import * as requestRoutes from './routes/requests';
 import * as systemRoutes from './routes/system';
+import * as webhookRoutes from './routes/webhooks';
 
 export const ADMIN_PREFIX = '/-/gatekeeper/v1';
 
@@ -29,6 +30,7 @@ export const ROUTES: readonly RouteDef[] = [
   ...Object.values(requestRoutes),
   ...Object.values(advisoryRoutes),
   ...Object.values(catalogueRoutes),
+  ...Object.values(webhookRoutes),
   ...Object.values(consoleRoutes).filter((value): value is RouteDef => typeof value === 'object' && value !== null && 'handler' in value),
 ];
 

@@ -26,11 +26,12 @@ import { start } from './commands/start';
 import { tag } from './commands/tag';
 import { token } from './commands/token';
 import { user } from './commands/user';
+import { webhook } from './commands/webhook';
 import { whoami } from './commands/whoami';
 import { Output, stdio } from './output';
 
 /** Exit codes: 0 ok, 1 the operation failed, 2 bad usage or configuration. */
-export const COMMANDS: readonly Command[] = [start, migrate, login, whoami, user, token, approve, unapprove, ban, unban, approvals, bans, policy, explain, audit, versions, publishRule, license, request, requests, check, usage, advisories, tag, catalogue, dependents];
+export const COMMANDS: readonly Command[] = [start, migrate, login, whoami, user, token, approve, unapprove, ban, unban, approvals, bans, policy, explain, audit, versions, publishRule, license, request, requests, check, usage, advisories, tag, catalogue, dependents, webhook];
 
 function help(io: Output): void {
   io.out('usage: gatekeeper <command> [options]\n');

@@ -56,6 +56,8 @@ export const AUDIT_ACTIONS = {
   'tag.delete': 'an admin deleted a tag (soft: it leaves every package, its row stays)',
   'tag.assign': 'an admin or publisher assigned a tag to a package',
   'tag.unassign': 'an admin or publisher removed a tag from a package',
+  'webhook.create': 'an admin registered a webhook (its URL, query hidden, and events; never its secret)',
+  'webhook.delete': 'an admin removed a webhook (its queued deliveries and delivery log go with it)',
 } as const;
 
 export type AuditAction = keyof typeof AUDIT_ACTIONS;

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { AdvisoryRepository } from './repositories/advisories';
 import { AuditRepository } from './repositories/audit';
 import { CatalogueRepository } from './repositories/catalogue';
+import { ImpactRepository } from './repositories/impact';
 import { InspectionRepository } from './repositories/inspections';
 import { JobRepository } from './repositories/jobs';
 import { LoginThrottleRepository } from './repositories/login-throttle';
@@ -13,6 +14,7 @@ import { ProjectRepository, RequestRepository } from './repositories/requests';
 import { TagRepository } from './repositories/tags';
 import { TokenRepository } from './repositories/tokens';
 import { UserRepository } from './repositories/users';
+import { WebhookRepository } from './repositories/webhooks';
 
 /** The repositories, bound to one executor: the pool or a transaction. */
 export interface Repositories {
@@ -32,6 +34,8 @@ export interface Repositories {
   tags: TagRepository;
   catalogue: CatalogueRepository;
   requestLimits: RequestLimitRepository;
+  impact: ImpactRepository;
+  webhooks: WebhookRepository;
 }
 
 function bind(db: Knex): Repositories {
@@ -51,6 +55,8 @@ function bind(db: Knex): Repositories {
     tags: new TagRepository(db),
     catalogue: new CatalogueRepository(db),
     requestLimits: new RequestLimitRepository(db),
+    impact: new ImpactRepository(db),
+    webhooks: new WebhookRepository(db),
   };
 }
 

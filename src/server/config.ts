@@ -23,6 +23,20 @@ export interface Settings {
   requireAuth: boolean;
   maxBodySize: string;
   logLevel: string;
+  /** A URL serving OSV JSON (one document or an array), imported every advisoryFeedInterval; unset: no feed. */
+  advisoryFeedUrl?: string;
+  /** How often the advisory feed is fetched. */
+  advisoryFeedInterval: string;
+  /** Webhooks: the deadline of one delivery. */
+  webhookTimeout: string;
+  /** Webhooks: attempts before a delivery is marked failed. */
+  webhookMaxAttempts: number;
+  /** Webhooks: the delay before the first retry; it doubles per attempt (at most 1h). */
+  webhookRetryBase: string;
+  /** Webhooks: how often due deliveries are looked for. */
+  webhookInterval: string;
+  /** install.blocked events: refused installs are counted per package over this interval, then sent. */
+  installBlockedInterval: string;
   /** Memory for cached packument responses. */
   cacheSize: string;
   /** Memory for stored tarballs held to be sent again (each at most an eighth of it); 0: none. */
@@ -198,6 +212,14 @@ const asWindow = (raw: unknown, source: string): string => {
   return text;
 };
 
+/** The advisory feed: an http(s) URL without credentials (put a token in the query if the feed needs one). */
+const asFeedUrl = (raw: unknown, source: string): string => {
+  const text = asUrl(['http:', 'https:'])(raw, source);
+  const url = new URL(text);
+  if (url.username || url.password) throw new ConfigError(`${source} must not hold credentials in the URL`);
+  return url.href;
+};
+
 const asPublishRules = (raw: unknown, source: string): ConfiguredPublishRule[] => {
   if (!Array.isArray(raw)) throw new ConfigError(`${source} must be a list of {pattern, roles, users}`);
   return raw.map((entry, i) => {
@@ -284,6 +306,13 @@ const SPECS: SettingSpec[] = [
   { key: 'maxBodySize', env: 'GATEKEEPER_MAX_BODY_SIZE', parse: asSize },
   { key: 'logLevel', env: 'GATEKEEPER_LOG_LEVEL', parse: asLevel },
   { key: 'unpublishWindow', env: 'GATEKEEPER_UNPUBLISH_WINDOW', parse: asDuration },
+  { key: 'advisoryFeedUrl', env: 'GATEKEEPER_ADVISORY_FEED_URL', parse: asFeedUrl },
+  { key: 'advisoryFeedInterval', env: 'GATEKEEPER_ADVISORY_FEED_INTERVAL', parse: asWindow },
+  { key: 'webhookTimeout', env: 'GATEKEEPER_WEBHOOK_TIMEOUT', parse: asWindow },
+  { key: 'webhookMaxAttempts', env: 'GATEKEEPER_WEBHOOK_MAX_ATTEMPTS', parse: asPositiveInt },
+  { key: 'webhookRetryBase', env: 'GATEKEEPER_WEBHOOK_RETRY_BASE', parse: asWindow },
+  { key: 'webhookInterval', env: 'GATEKEEPER_WEBHOOK_INTERVAL', parse: asWindow },
+  { key: 'installBlockedInterval', env: 'GATEKEEPER_INSTALL_BLOCKED_INTERVAL', parse: asWindow },
   { key: 'cacheSize', env: 'GATEKEEPER_CACHE_SIZE', parse: asSize },
   { key: 'tarballCacheSize', env: 'GATEKEEPER_TARBALL_CACHE_SIZE', parse: asSize },
   { key: 'upstreamMaxage', env: 'GATEKEEPER_UPSTREAM_MAXAGE', parse: asDuration },
@@ -333,6 +362,12 @@ export const DEFAULTS: Omit<Settings, 'dataDir'> & { dataDir: string } = {
   maxBodySize: '50mb',
   logLevel: 'info',
   unpublishWindow: '72h',
+  advisoryFeedInterval: '1h',
+  webhookTimeout: '10s',
+  webhookMaxAttempts: 8,
+  webhookRetryBase: '30s',
+  webhookInterval: '5s',
+  installBlockedInterval: '5m',
   cacheSize: '256mb',
   tarballCacheSize: '64mb',
   upstreamMaxage: '2m',

@@ -11,6 +11,10 @@ import type { GovernanceService } from '../services/governance';
 import type { IdentityService } from '../services/identity';
 import type { LicenseService } from '../services/licenses';
 import type { ProjectsService } from '../services/projects';
+import type { ImpactService } from '../services/impact';
+import type { WebhookHealth, WebhookService } from '../services/webhooks';
+import type { AdvisoryFeed, AdvisoryFeedHealth } from '../services/advisory-feed';
+import type { BlockedInstalls } from '../services/blocked-installs';
 import type { PublishingService } from '../services/publishing';
 import type { RequestsService } from '../services/requests';
 import type { InspectionService } from '../services/inspections';
@@ -66,6 +70,10 @@ export interface HealthReport {
   advisories: AdvisoryHealth & { mode: string };
   /** The batched audit writer: not ok while entries cannot be written. */
   audit: AuditHealth;
+  /** Webhooks: whether events can be queued (failures are dropped and counted), deliveries sent here. */
+  webhooks: WebhookHealth;
+  /** The scheduled advisory feed (GATEKEEPER_ADVISORY_FEED_URL), when one is set. */
+  advisoryFeed?: AdvisoryFeedHealth;
   /** Background jobs (docs/operations.md): each job's cluster-wide state as this instance last polled it. Not part of `ok`. */
   jobs: Record<string, JobHealth>;
 }
@@ -85,6 +93,14 @@ export interface GatekeeperRuntime {
   requests: RequestsService;
   advisories: AdvisoryService;
   projects: ProjectsService;
+  /** Impact records: advisories and malware entries that affect versions recorded projects use. */
+  impact: ImpactService;
+  /** Webhook endpoints, their events and deliveries. */
+  webhooks: WebhookService;
+  /** The scheduled advisory feed, when GATEKEEPER_ADVISORY_FEED_URL is set. */
+  advisoryFeed?: AdvisoryFeed;
+  /** Refused installs counted for the install.blocked event, flushed every GATEKEEPER_INSTALL_BLOCKED_INTERVAL. */
+  blockedInstalls: BlockedInstalls;
   /** Tags on packages (docs/catalogue.md). */
   tags: TagsService;
   /** Recorded versions and dependency edges, reverse dependencies, the catalogue listing. */

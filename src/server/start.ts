@@ -27,6 +27,12 @@ import { ProjectsService } from '../services/projects';
 import { RequestsService } from '../services/requests';
 import { CatalogueService } from '../services/catalogue';
 import { TagsService } from '../services/tags';
+import { WebhookService } from '../services/webhooks';
+import { ImpactService } from '../services/impact';
+import { BlockedInstalls } from '../services/blocked-installs';
+import { AdvisoryFeed } from '../services/advisory-feed';
+import { PeriodicTimers } from '../services/periodic';
+import { onPolicyChanged } from '../services/policy-change';
 import type { PackumentFetcher } from '../core/resolve';
 import type { Packument } from '../core/packument';
 import { PolicyCache } from '../services/policy-cache';
@@ -289,6 +295,27 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     const tags = new TagsService(store);
     const catalogue = new CatalogueService(store, governance, tags, (name) => publishing.isPrivate(name), logger);
 
+    // Webhooks, impact records, install.blocked counts and the advisory feed (docs/supply-chain.md).
+    // Events are queued fire-and-forget; the delivery worker and the feed are jobs.
+    const webhooks = new WebhookService(store, logger, {
+      timeoutMs: parseDuration(settings.webhookTimeout),
+      maxAttempts: settings.webhookMaxAttempts,
+      retryBaseMs: parseDuration(settings.webhookRetryBase),
+      retryMaxMs: 3_600_000,
+      pollMs: parseDuration(settings.webhookInterval),
+    });
+    const impact = new ImpactService(store, webhooks, logger);
+    advisories.onStored((names) => impact.evaluate(names));
+    advisories.onStoredError = (err, names) => logger.error({ err, packages: names.slice(0, 20) }, 'impact records could not be brought up to date; the next change of these packages tries again');
+    onPolicyChanged(cache, (change) => webhooks.emit('policy.changed', { what: change.what, by: change.by, generation: change.generation ?? null }));
+    // Counted in this instance's memory, so flushed by this instance's own timer (not a cluster-wide job).
+    const blockedInstalls = new BlockedInstalls(webhooks, parseDuration(settings.installBlockedInterval));
+    governance.blockedInstalls = blockedInstalls;
+    const advisoryFeed = settings.advisoryFeedUrl
+      ? new AdvisoryFeed(advisories, { url: settings.advisoryFeedUrl, intervalMs: parseDuration(settings.advisoryFeedInterval), timeoutMs: parseDuration(settings.upstreamTimeout), maxBytes: parseSize(settings.upstreamMaxSize) }, logger)
+      : undefined;
+    const timers = new PeriodicTimers(logger);
+
     const id = randomUUID();
     // The public URL: configured (with a trailing slash), else the address listened on (set below).
     let listeningUrl = `http://${settings.host}:${settings.port}/`;
@@ -297,6 +324,8 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     // interval (docs/operations.md). Jobs are registered before it starts, once the server listens.
     const jobs = new JobRunner(store, logger, { instanceId: `${os.hostname()}:${process.pid}:${id.slice(0, 8)}`, leaseMs: parseDuration(settings.jobLease), pollMs: parseDuration(settings.jobPoll) });
     jobs.register(advisories.refreshJob());
+    jobs.register(webhooks.job());
+    if (advisoryFeed) jobs.register(advisoryFeed.job());
     let shuttingDown = false;
     // express's compiled GATEKEEPER_TRUST_PROXY test, once Verdaccio's app exists.
     let trustProxy: TrustProxyFn | undefined;
@@ -314,15 +343,26 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       publishing,
       licenses: new LicenseService(store, cache, governance),
       advisories,
-      requests: new RequestsService(store, cache, governance, upstreamFetcher(client), {
-        perHour: settings.requestLimitPerHour,
-        rejectionCooldownMs: parseDuration(settings.requestRejectionCooldown),
-      }),
+      requests: new RequestsService(
+        store,
+        cache,
+        governance,
+        upstreamFetcher(client),
+        {
+          perHour: settings.requestLimitPerHour,
+          rejectionCooldownMs: parseDuration(settings.requestRejectionCooldown),
+        },
+        webhooks,
+      ),
       inspections,
       jobs,
       gateway,
       upstreamTarball: (url, expected, what) => client.tarball(url, { ...expected, label: what }),
-      projects: new ProjectsService(store, catalogue),
+      projects: new ProjectsService(store, catalogue, impact, (err) => logger.error({ err }, 'impact records could not be brought up to date for a recorded project')),
+      impact,
+      webhooks,
+      advisoryFeed,
+      blockedInstalls,
       tags,
       catalogue,
       audit: new AuditLog(store),
@@ -388,6 +428,8 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
           cache: runtime.packuments.stats(),
           advisories: { ...advisories.health(), mode: cache.healthy ? cache.current().rules.advisories.mode : 'unknown' },
           audit: auditWriter.health(),
+          webhooks: webhooks.health(),
+          ...(advisoryFeed ? { advisoryFeed: advisoryFeed.health() } : {}),
           jobs: jobs.health(),
         };
         report.ok = report.database.ok && report.policy.ok && report.plugins.ok && report.upstream.ok && report.audit.ok;
@@ -494,6 +536,12 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     // Background jobs run once the instance serves; on shutdown they stop first (cleanup runs in reverse).
     jobs.start();
     cleanup.push(() => jobs.stop());
+    timers.start(blockedInstalls.job());
+    cleanup.push(async () => {
+      await timers.stop();
+      blockedInstalls.flush();
+      await webhooks.settled();
+    });
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : settings.port;
     const url = `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${port}/`;

@@ -70,6 +70,7 @@ export class AdvisoryService {
   private lastError: string | null = null;
   private readonly changeListeners: Array<(name: string) => void> = [];
   private readonly healthListeners: Array<(health: AdvisoryHealth) => void> = [];
+  private readonly storedListeners: Array<(names: string[]) => Promise<unknown>> = [];
 
   constructor(
     private readonly store: Store,
@@ -98,6 +99,25 @@ export class AdvisoryService {
   private changed(name: string): void {
     for (const listener of this.changeListeners) listener(name);
   }
+
+  /**
+   * Called after this process stored entries for packages (an import, a sync, the feed, a flag,
+   * an override, the upstream's changed answers): impact records are brought up to date.
+   */
+  onStored(listener: (names: string[]) => Promise<unknown>): void {
+    this.storedListeners.push(listener);
+  }
+
+  /** Runs the onStored listeners; a failure is reported to onStoredError, never thrown. */
+  private async afterStore(names: string[]): Promise<void> {
+    if (names.length === 0) return;
+    for (const listener of this.storedListeners) {
+      await listener(names).catch((err) => this.onStoredError?.(err, names));
+    }
+  }
+
+  /** Where a failing onStored listener is reported (the log). */
+  onStoredError: ((err: unknown, names: string[]) => void) | undefined;
 
   health(): AdvisoryHealth {
     return {
@@ -247,13 +267,18 @@ export class AdvisoryService {
     });
     // Read back: the package's other sources' entries and overrides are merged in the database.
     const all = await repo.listMany(batch.map((p) => p.name));
+    const differ: string[] = [];
     for (const p of batch) {
       const before = this.memory.get(p.name)?.advisories ?? [];
       const after = all.get(p.name) ?? [];
       this.memory.set(p.name, { advisories: after, checkedAt: this.now() });
       const waitedFor = this.late.delete(p.name);
-      if (JSON.stringify(before) !== JSON.stringify(after) || waitedFor) this.changed(p.name);
+      const changed = JSON.stringify(before) !== JSON.stringify(after);
+      if (changed) differ.push(p.name);
+      if (changed || waitedFor) this.changed(p.name);
     }
+    // Impact records in the background: the request that asked does not wait for them.
+    void this.afterStore(differ);
   }
 
   /** Refreshes packages whose answer is older than the interval, a batch at a time. */
@@ -297,6 +322,14 @@ export class AdvisoryService {
       throw err instanceof GatekeeperError ? err : new GatekeeperError('EVALIDATION', `not an OSV document: ${(err as Error).message}`);
     }
     if (advisories.length === 0) throw new GatekeeperError('EVALIDATION', 'the document has no advisory for an npm package');
+    return this.importAdvisories(actor, advisories);
+  }
+
+  /**
+   * Stores advisories as an import does: upserted, audited (advisory.import, with `details`),
+   * announced to every process in the same transaction, reloaded here, impact brought up to date.
+   */
+  private async importAdvisories(actor: Actor, advisories: Advisory[], details: Record<string, unknown> = {}): Promise<{ imported: number; packages: string[] }> {
     const packages = [...new Set(advisories.map((a) => a.name))];
     await this.store.transaction(async (repos) => {
       await repos.advisories.upsert(advisories);
@@ -304,14 +337,49 @@ export class AdvisoryService {
         advisories.map((a) =>
           auditEntry(actor, 'advisory.import', {
             package: a.name,
-            details: { id: a.id, severity: a.severity, vulnerableVersions: a.vulnerableVersions, ...(a.malware ? { malware: true } : {}), ...(a.withdrawnAt ? { withdrawnAt: a.withdrawnAt } : {}) },
+            details: { id: a.id, severity: a.severity, vulnerableVersions: a.vulnerableVersions, ...details, ...(a.malware ? { malware: true } : {}), ...(a.withdrawnAt ? { withdrawnAt: a.withdrawnAt } : {}) },
           }),
         ),
       );
       await repos.advisories.announce(packages);
     });
     for (const name of packages) await this.reload(name);
+    await this.afterStore(packages);
     return { imported: advisories.length, packages };
+  }
+
+  /**
+   * Imports a feed's OSV document (one or an array) like `advisories import`, but only the
+   * entries that are new or differ from what is stored (severity, range, title, fixes, malware,
+   * withdrawn): a feed fetched every interval does not import, audit and announce the same
+   * entries again. Entries that are not OSV are skipped and counted.
+   */
+  async importFeed(actor: Actor, document: unknown, url: string): Promise<{ entries: number; imported: number; skipped: number; packages: string[] }> {
+    const docs = Array.isArray(document) ? document : [document];
+    const advisories: Advisory[] = [];
+    let skipped = 0;
+    for (const doc of docs) {
+      try {
+        advisories.push(...fromOsv(doc));
+      } catch {
+        skipped++;
+      }
+    }
+    const stored = await this.store.repos.advisories.listMany([...new Set(advisories.map((a) => a.name))]);
+    const same = (a: Advisory, b: Advisory | undefined) =>
+      b !== undefined &&
+      a.id === b.id &&
+      a.title === b.title &&
+      a.url === b.url &&
+      a.severity === b.severity &&
+      a.vulnerableVersions === b.vulnerableVersions &&
+      JSON.stringify(a.fixedIn) === JSON.stringify(b.fixedIn) &&
+      (a.malware === true) === (b.malware === true) &&
+      (a.withdrawnAt ? Date.parse(a.withdrawnAt) : null) === (b.withdrawnAt ? Date.parse(b.withdrawnAt) : null);
+    const changed = advisories.filter((a) => !same(a, stored.get(a.name)?.find((b) => b.key === a.key)));
+    if (changed.length === 0) return { entries: advisories.length, imported: 0, skipped, packages: [] };
+    const result = await this.importAdvisories(actor, changed, { feed: url });
+    return { entries: advisories.length, imported: result.imported, skipped, packages: result.packages };
   }
 
   /**
@@ -350,6 +418,7 @@ export class AdvisoryService {
       await repos.advisories.announce([name]);
     });
     await this.reload(name);
+    await this.afterStore([name]);
     return advisory;
   }
 
@@ -372,6 +441,7 @@ export class AdvisoryService {
       await repos.advisories.announce([name]);
     });
     await this.reload(name);
+    await this.afterStore([name]);
     return (await this.store.repos.advisories.find(name, entry.key)) as Advisory;
   }
 
@@ -427,6 +497,7 @@ export class AdvisoryService {
       await repos.advisories.announce(packages);
     });
     for (const name of packages) await this.reload(name);
+    await this.afterStore(packages);
     return { files: recorded.length, imported: advisories.length, packages, skipped };
   }
 

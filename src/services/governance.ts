@@ -148,6 +148,7 @@ export class GovernanceService {
         details: { code: decision.code, reason: decision.reason, via },
       }),
     );
+    this.blockedInstalls?.count(decision.name, decision.code);
   }
 
   /**
@@ -164,7 +165,11 @@ export class GovernanceService {
         details: { code: err.code, reason: err.message, via: 'tarball', url },
       }),
     );
+    this.blockedInstalls?.count(name, err.code);
   }
+
+  /** Refused installs counted in memory for the install.blocked webhook event (no I/O on the deny path). */
+  blockedInstalls: { count(name: string, code: string): void } | undefined;
 
   private readonly warnedAlready = new Set<string>();
 

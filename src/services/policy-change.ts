@@ -3,6 +3,23 @@ import type { Repositories, Store } from '../db/store';
 import type { Actor } from './audit';
 import type { PolicyCache } from './policy-cache';
 
+/** What a change was, for those told of it (the policy.changed webhook event). */
+export interface PolicyChange {
+  what: string;
+  by: string;
+  generation: number | undefined;
+}
+
+const changeListeners = new WeakMap<PolicyCache, Array<(change: PolicyChange) => void>>();
+
+/**
+ * Calls `listener` after every policy change this process makes through `cache` (not those
+ * other processes make: each change is told once, where it was made). Listeners must not throw.
+ */
+export function onPolicyChanged(cache: PolicyCache, listener: (change: PolicyChange) => void): void {
+  changeListeners.set(cache, [...(changeListeners.get(cache) ?? []), listener]);
+}
+
 /**
  * Every policy change goes through here: `fn` (which writes the change and its audit entry)
  * and a bump of the policy generation commit in one transaction; NOTIFY tells the other
@@ -20,5 +37,12 @@ export async function changePolicy<T>(store: Store, cache: PolicyCache, actor: A
     throw mapDbError(err, what);
   }
   await cache.reload();
+  for (const listener of changeListeners.get(cache) ?? []) {
+    try {
+      listener({ what, by: actor.username, generation: cache.generation });
+    } catch {
+      // A listener's failure is its own (the change is made).
+    }
+  }
   return result;
 }

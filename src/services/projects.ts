@@ -3,6 +3,7 @@ import { assertPackageName, assertVersion } from '../core/names';
 import type { Store } from '../db/store';
 import { Actor, auditEntry } from './audit';
 import type { CatalogueService } from './catalogue';
+import type { ImpactService } from './impact';
 import { assertBatch } from './governance';
 
 /** Optional text of at most `max` characters; absent or empty gives undefined. */
@@ -25,6 +26,9 @@ export class ProjectsService {
     private readonly store: Store,
     /** Where the members and their dependency edges are recorded (see docs/catalogue.md). */
     private readonly catalogue?: CatalogueService,
+    /** Impact records: a project recorded with a version under an advisory makes or extends one. */
+    private readonly impact?: ImpactService,
+    private readonly onImpactError?: (err: unknown) => void,
   ) {}
 
   async record(
@@ -64,6 +68,8 @@ export class ProjectsService {
     });
     // The members and the edges among them go into the catalogue (for `dependents`).
     const dependencies = this.catalogue ? await this.catalogue.recordLockfile([...members.values()]) : undefined;
+    // Impact records (and their webhook events) for versions under an advisory; never fails the recording.
+    await this.impact?.projectRecorded(id, [...new Set([...members.values()].map((m) => m.name))]).catch((err) => this.onImpactError?.(err));
     return { id, name, version, packages: members.size, ...(dependencies ? { dependencies } : {}) };
   }
 

@@ -17,6 +17,7 @@ import { PackageRequest, REQUEST_STATUSES, RequestStatus } from '../db/repositor
 import type { Rejection } from '../db/repositories/request-limits';
 import type { Repositories, Store } from '../db/store';
 import { Actor, auditEntry } from './audit';
+import { EventSink, NO_EVENTS } from './webhooks';
 import { assertBatch, type GovernanceService } from './governance';
 import type { Principal } from './identity';
 import type { PolicyCache } from './policy-cache';
@@ -115,6 +116,22 @@ function optionalComment(value: unknown, field: string): string | undefined {
   return value.trim() === '' ? undefined : value.trim();
 }
 
+/** A request as webhook events show it (no checks: they can be large). */
+function requestEvent(r: PackageRequest): Record<string, unknown> {
+  return {
+    id: r.id,
+    name: r.name,
+    range: r.range,
+    reason: r.reason,
+    requester: r.requester,
+    status: r.status,
+    summary: r.summary,
+    ...(r.sourceRequestId !== null ? { sourceRequestId: r.sourceRequestId } : {}),
+    ...(r.decidedBy ? { decidedBy: r.decidedBy, decidedAt: r.decidedAt ? new Date(r.decidedAt).toISOString() : null, comment: r.comment } : {}),
+    ...(r.approvalId !== null ? { approvalId: r.approvalId } : {}),
+  };
+}
+
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 /** "MIT, no install scripts, 3 new transitive dependencies, 1 banned" */
@@ -150,6 +167,8 @@ export class RequestsService {
     private readonly governance: GovernanceService,
     private readonly upstream: PackumentFetcher,
     private readonly limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
+    /** request.created and request.decided (webhooks): queued after the change commits, never awaited. */
+    private readonly events: EventSink = NO_EVENTS,
   ) {}
 
   /**
@@ -271,8 +290,9 @@ export class RequestsService {
     const { checks, record } = await this.checkAndRecord(name, range);
     const pending = await this.store.repos.requests.findPending(name, range);
     if (pending) throw new GatekeeperError('ECONFLICT', `there is already an open request for ${name}@${range}: request ${pending.id}`, { id: pending.id });
+    let created: RequestView;
     try {
-      return await this.store.transaction(async (repos) => {
+      created = await this.store.transaction(async (repos) => {
         // Counted again under the requester's lock: concurrent requests cannot overrun the limit.
         await repos.requestLimits.lockRequester(actor.username);
         await this.assertWithinLimit(repos, actor.username);
@@ -292,6 +312,8 @@ export class RequestsService {
       }
       throw err;
     }
+    this.events.emit('request.created', { by: actor.username, requests: [created, ...(created.children ?? [])].map(requestEvent) });
+    return created;
   }
 
   /** One child request per package of the tree that the policy does not allow yet. */
@@ -358,7 +380,7 @@ export class RequestsService {
     // A batch is one filing towards the hourly limit.
     if (specs.length > 0) await this.assertWithinLimit(this.store.repos, actor.username);
     try {
-      return await this.store.transaction(async (repos) => {
+      const result = await this.store.transaction(async (repos) => {
         const open = await repos.requests.findPendingMany(specs);
         const alreadyOpen = specs.filter((s) => open.has(`${s.name}@${s.range}`)).map((s) => `${s.name}@${s.range}`);
         const toFile = specs.filter((s) => !open.has(`${s.name}@${s.range}`));
@@ -377,6 +399,8 @@ export class RequestsService {
         }
         return { created, alreadyOpen, allowed, coolingDown };
       });
+      if (result.created.length > 0) this.events.emit('request.created', { by: actor.username, batch: true, requests: result.created.map(requestEvent) });
+      return result;
     } catch (err) {
       if (isUniqueViolation(err)) {
         throw new GatekeeperError('ECONFLICT', 'another request for one of these packages was filed at the same moment; send the batch again (open requests are skipped)');
@@ -415,7 +439,7 @@ export class RequestsService {
 
   async approve(actor: Actor, id: number, input: { comment?: unknown; withDependencies?: unknown }): Promise<RequestView> {
     const comment = optionalComment(input.comment, 'comment') ?? null;
-    return changePolicy(this.store, this.cache, actor, 'the request', async (repos) => {
+    const approved = await changePolicy(this.store, this.cache, actor, 'the request', async (repos) => {
       const request = await repos.requests.find(id);
       if (!request) throw new GatekeeperError('ENOTFOUND', `there is no request ${id}`);
       if (request.status !== 'pending') throw new GatekeeperError('ECONFLICT', `request ${id} is ${request.status} already`);
@@ -432,6 +456,14 @@ export class RequestsService {
       }
       return { ...decided, children: await repos.requests.children(id) };
     });
+    this.decided(actor, approved);
+    return approved;
+  }
+
+  /** request.decided: the request and its children decided with it. */
+  private decided(actor: Actor, view: RequestView): void {
+    const requests = [view, ...(view.children ?? []).filter((c) => c.decidedAt !== null && c.status === view.status && c.comment?.includes(`request ${view.id}`))];
+    this.events.emit('request.decided', { by: actor.username, decision: view.status, comment: view.comment, requests: requests.map(requestEvent) });
   }
 
   /** The approval for name@range: the existing one, or a new one. */
@@ -445,7 +477,7 @@ export class RequestsService {
 
   async close(actor: Actor, principal: Principal | undefined, id: number, status: 'rejected' | 'cancelled', input: { comment?: unknown }): Promise<RequestView> {
     const comment = optionalComment(input.comment, 'comment') ?? null;
-    return this.store.transaction(async (repos) => {
+    const closed = await this.store.transaction(async (repos) => {
       const request = await repos.requests.find(id);
       if (!request || (status === 'cancelled' && !isAdmin(principal) && request.requester !== principal?.username)) {
         throw new GatekeeperError('ENOTFOUND', `there is no request ${id}`);
@@ -460,6 +492,8 @@ export class RequestsService {
       }
       return { ...decided, children: await repos.requests.children(id) };
     });
+    this.decided(actor, closed);
+    return closed;
   }
 
   /** `gatekeeper approve <name>@<range> --with-dependencies`: approves the resolved tree at once. */

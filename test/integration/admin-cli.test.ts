@@ -35,7 +35,7 @@ describe('gatekeeper migrate', () => {
       const first = await runCli(['migrate'], env);
       expect(first).toMatchObject({ code: 0 });
       expect(first.output).toContain(`applied: ${MIGRATIONS.join(', ')}`);
-      expect(await tables()).toEqual(['advisories', 'advisory_checks', 'advisory_overrides', 'advisory_sync_files', 'approvals', 'audit_log', 'bans', 'catalogue_packages', 'catalogue_versions', 'dependency_edges', 'jobs', 'license_waivers', 'login_throttle', 'package_requests', 'package_tags', 'policy_state', 'project_packages', 'projects', 'publish_rules', 'published_versions', 'rule_exemptions', 'sso_logins', 'tags', 'tarball_inspections', 'tokens', 'users']);
+      expect(await tables()).toEqual(['advisories', 'advisory_checks', 'advisory_overrides', 'advisory_sync_files', 'approvals', 'audit_log', 'bans', 'catalogue_packages', 'catalogue_versions', 'dependency_edges', 'impact_projects', 'impact_records', 'jobs', 'license_waivers', 'login_throttle', 'package_requests', 'package_tags', 'policy_state', 'project_packages', 'projects', 'publish_rules', 'published_versions', 'rule_exemptions', 'sso_logins', 'tags', 'tarball_inspections', 'tokens', 'users', 'webhook_deliveries', 'webhooks']);
       const again = await runCli(['migrate'], env);
       expect(again.output).toContain('the database is up to date');
       const down = await runCli(['migrate', '--rollback'], env);

@@ -83,3 +83,17 @@ export const sync_advisories: RouteDef = {
   ],
   handler: async ({ runtime, actor, body }) => ok(await runtime.advisories.syncFiles(actor, { root: body.root, files: body.files })),
 };
+
+export const list_advisory_impact: RouteDef = {
+  name: 'list_advisory_impact',
+  method: 'get',
+  path: '/advisories/impact',
+  access: 'govern',
+  summary:
+    'Impact records: advisories and malware entries that affect versions recorded projects use (gatekeeper check --record, POST /projects), with the versions in use, the projects and the state (open, resolved, withdrawn, overridden)',
+  query: [
+    { name: 'package', description: 'only this package' },
+    { name: 'state', description: 'open, resolved, withdrawn or overridden' },
+  ],
+  handler: async ({ runtime, query }) => ok(await runtime.impact.list({ package: query.package, state: query.state })),
+};

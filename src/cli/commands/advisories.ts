@@ -9,12 +9,12 @@ import { json, table } from '../output';
 export const advisories: Command = {
   name: 'advisories',
   usage:
-    'gatekeeper advisories list [name] [--json] | import <osv.json> | sync <dir> | flag <name>[@range] --reason R | override <name> <id> --reason R | unoverride <name> <id>',
-  summary: 'Known security advisories and malware entries, offline import from OSV files, malware flags and overrides of false positives (admin)',
+    'gatekeeper advisories list [name] [--json] | import <osv.json> | sync <dir> | flag <name>[@range] --reason R | override <name> <id> --reason R | unoverride <name> <id> | impact [name] [--state S] [--json]',
+  summary: 'Known security advisories and malware entries, offline import from OSV files, malware flags and overrides of false positives, impact on recorded projects (admin)',
   booleanFlags: ['json'],
   async run({ args, io, env }) {
     const api = createClient({ registry: stringFlag(args, 'registry') }, env);
-    const action = requirePositional(args, 0, 'list, import, flag, override or unoverride');
+    const action = requirePositional(args, 0, 'list, import, sync, flag, override, unoverride or impact');
     if (action === 'list') {
       const name = args.positionals[1];
       const result = await api.request<{ items: Array<Record<string, unknown>>; source: { ok: boolean; lastError: string | null } }>('GET', `/advisories${name ? `?name=${enc(name)}` : ''}`);
@@ -70,9 +70,40 @@ export const advisories: Command = {
       }
       return 0;
     }
+    if (action === 'impact') {
+      const name = args.positionals[1];
+      const state = stringFlag(args, 'state');
+      const params = [name ? `package=${enc(name)}` : '', state ? `state=${enc(state)}` : ''].filter(Boolean).join('&');
+      const result = await api.request<{ items: ImpactView[] }>('GET', `/advisories/impact${params ? `?${params}` : ''}`);
+      if (args.flags.json) io.out(json(result));
+      else {
+        const rows = result.items.map((r) => ({
+          package: r.package,
+          id: r.advisoryId,
+          kind: r.malware ? 'malware' : r.severity,
+          versions: r.versions.join(', ') || '-',
+          state: r.state,
+          projects: r.projects.filter((p) => p.resolvedAt === null).map((p) => `${p.project}@${p.projectVersion} (${r.package}@${p.version})`).join(', ') || '-',
+          createdAt: r.createdAt,
+        }));
+        io.out(table(rows, ['package', 'id', 'kind', 'versions', 'state', 'projects', 'createdAt']));
+      }
+      return 0;
+    }
     throw new UsageError(`unknown action '${action}'`);
   },
 };
+
+interface ImpactView {
+  package: string;
+  advisoryId: string;
+  severity: string;
+  malware: boolean;
+  state: string;
+  versions: string[];
+  createdAt: string;
+  projects: Array<{ project: string; projectVersion: string; version: string; resolvedAt: string | null }>;
+}
 
 /** The JSON files under a directory, with paths relative to it (the OpenSSF layout: osv/malicious/npm/<name>/MAL-*.json). */
 function jsonFiles(root: string): Array<{ path: string; mtimeMs: number; size: number }> {

@@ -1,0 +1,279 @@
+/**
+ * Impact records and webhooks, with real parts: a fixture upstream, a gatekeeper (and a second
+ * one on the same database), the real npm CLI and `gatekeeper` CLI, PostgreSQL, and a webhook
+ * receiver on 127.0.0.1 that checks each delivery's HMAC with the secret shown at creation.
+ *
+ * A project recorded with `gatekeeper check --record` uses hook-lib@1.0.0; an OSV MAL- entry
+ * without severity for it is imported: the receiver gets a signed malware.in_use naming the
+ * project (after answering 500 once: the delivery is retried, the log shows both attempts),
+ * and `gatekeeper advisories impact` lists the record. Re-importing adds nothing; a project
+ * recorded afterwards extends the record. request.created, request.decided and
+ * policy.changed arrive; refused installs of one package are one install.blocked event with
+ * a count; two gatekeepers on one database deliver each event once.
+ */
+import { createHmac } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { eventually } from '../support/assert';
+import { runGatekeeper } from '../support/cli';
+import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
+import { startTestGatekeeper, TestGatekeeper, tempDir } from '../support/gatekeeper';
+import { createNpmEnv, makeProject, NpmEnv } from '../support/npm';
+import { Recorded, Recorder, startRecorder } from '../support/recorder';
+
+const LIB = 'hook-lib';
+const BLOCKED = 'hook-blocked';
+const MAL_ID = 'MAL-2026-7001';
+
+const old = new Date(Date.now() - 30 * 86_400_000);
+
+/** Fast retries and polling for the test; everything else as configured by default. */
+const SETTINGS = { webhookInterval: '1s', webhookRetryBase: '1s', webhookTimeout: '5s', jobPoll: '1s', installBlockedInterval: '1h' } as const;
+
+interface Delivery {
+  id: string;
+  event: string;
+  createdAt: string;
+  data: Record<string, any>;
+}
+
+describe('impact records and webhooks', () => {
+  let upstream: FixtureRegistry;
+  let receiver: Recorder;
+  let a: TestGatekeeper;
+  let b: TestGatekeeper | undefined;
+  let npm: NpmEnv;
+  const secrets = new Map<string, string>();
+  const hookIds = new Map<string, number>();
+
+  const cli = (...argv: string[]) => runGatekeeper({ GATEKEEPER_URL: a.url, GATEKEEPER_TOKEN: a.adminToken }, argv);
+
+  /** A delivery as received, its signature checked with the secret of the webhook at that path. */
+  const verified = (r: Recorded): Delivery => {
+    const secret = secrets.get(r.path) as string;
+    const expected = `sha256=${createHmac('sha256', secret).update(r.raw).digest('hex')}`;
+    expect(r.headers['x-gatekeeper-signature']).toBe(expected);
+    const body = JSON.parse(r.raw.toString('utf8')) as Delivery;
+    expect(r.headers['x-gatekeeper-event']).toBe(body.event);
+    expect(r.headers['content-type']).toBe('application/json');
+    expect(r.headers['x-gatekeeper-delivery']).toMatch(/^\d+$/);
+    expect(Object.keys(body).sort()).toEqual(['createdAt', 'data', 'event', 'id']);
+    return body;
+  };
+  const received = (p: string, event: string) => receiver.to(p).filter((r) => r.status === 200 && JSON.parse(r.raw.toString('utf8')).event === event).map(verified);
+
+  beforeAll(async () => {
+    upstream = await startFixtureRegistry([
+      { name: LIB, versions: ['1.0.0', '1.0.1'].map((version) => ({ version, license: 'MIT', publishedAt: old })) },
+      { name: BLOCKED, versions: [{ version: '1.0.0', license: 'MIT', publishedAt: old }] },
+    ]);
+    // /malware answers 500 to its first delivery, then 200; /events always 200.
+    receiver = await startRecorder(({ path: p, index }) => ({ status: p === '/malware' && index === 0 ? 500 : 200, body: '{}' }));
+    a = await startTestGatekeeper({ upstream: upstream.url, settings: SETTINGS });
+    expect((await a.api('PATCH', '/policy', { mode: 'open' })).status).toBe(200);
+    npm = await createNpmEnv(a.url);
+  });
+
+  afterAll(async () => {
+    await npm?.cleanup();
+    await b?.close();
+    await a?.close();
+    await receiver?.close();
+    await upstream?.close();
+  });
+
+  it('admins register webhooks through the CLI and the API; the secret is shown once; bad URLs and events are 400 EVALIDATION; audited', async () => {
+    const added = await cli('webhook', 'add', `${receiver.url}/malware`, '--events', 'malware.in_use,advisory.in_use');
+    expect(added.code).toBe(0);
+    const secret = /secret: (whsec_[0-9a-f]{64})/.exec(added.out)?.[1];
+    expect(secret).toBeDefined();
+    secrets.set('/malware', secret as string);
+    hookIds.set('/malware', Number(/added webhook (\d+)/.exec(added.out)?.[1]));
+
+    const created = await a.api('POST', '/webhooks', { url: `${receiver.url}/events`, events: ['request.created', 'request.decided', 'policy.changed', 'install.blocked'] });
+    expect(created.status).toBe(201);
+    expect(created.body.secret).toMatch(/^whsec_[0-9a-f]{64}$/);
+    secrets.set('/events', created.body.secret);
+    hookIds.set('/events', created.body.id);
+
+    for (const [body, what] of [
+      [{ url: 'ftp://127.0.0.1/x', events: ['policy.changed'] }, 'http:// or https://'],
+      [{ url: 'http://user:pw@127.0.0.1/x', events: ['policy.changed'] }, 'credentials'],
+      [{ url: '/relative', events: ['policy.changed'] }, 'absolute'],
+      [{ url: `${receiver.url}/x`, events: ['no.such'] }, 'not a webhook event'],
+      [{ url: `${receiver.url}/x`, events: [] }, 'needs events'],
+    ] as const) {
+      const refused = await a.api('POST', '/webhooks', body);
+      expect(refused.status).toBe(400);
+      expect(refused.body.code).toBe('EVALIDATION');
+      expect(refused.body.error).toContain(what);
+    }
+    expect((await a.api('DELETE', '/webhooks/999999')).body.code).toBe('ENOTFOUND');
+    expect((await a.api('DELETE', '/webhooks/abc')).body.code).toBe('EVALIDATION');
+
+    const listed = await cli('webhook', 'list', '--json');
+    const items = JSON.parse(listed.out).items as Array<Record<string, unknown>>;
+    expect(items.map((w) => w.url)).toEqual([`${receiver.url}/malware`, `${receiver.url}/events`]);
+    expect(listed.out).not.toContain('whsec_');
+
+    // A webhook added and removed: both audited, never with the secret.
+    const extra = await a.api('POST', '/webhooks', { url: `${receiver.url}/gone?token=abc`, events: 'policy.changed' });
+    expect(extra.status).toBe(201);
+    expect((await cli('webhook', 'remove', String(extra.body.id))).code).toBe(0);
+    const audit = await a.api('GET', '/audit?action=webhook.create');
+    expect(audit.body.items).toHaveLength(3);
+    const removed = await a.api('GET', '/audit?action=webhook.delete');
+    expect(removed.body.items).toEqual([expect.objectContaining({ details: expect.objectContaining({ id: extra.body.id, url: `${receiver.url}/gone?…` }) })]);
+    expect(JSON.stringify([audit.body, removed.body])).not.toContain('whsec_');
+  });
+
+  it('a MAL- entry for a version a recorded project uses: a signed malware.in_use naming the project, retried after a 500; advisories impact lists it', async () => {
+    const project = await makeProject(npm.dir, { name: 'hook-app', version: '2.0.0' });
+    const installed = await npm.run(['install', `${LIB}@1.0.0`, '--ignore-scripts'], { cwd: project });
+    expect(installed.code).toBe(0);
+    const recorded = await cli('check', path.join(project, 'package-lock.json'), '--record');
+    expect(recorded.out).toContain('recorded as project hook-app@2.0.0');
+
+    const file = path.join(tempDir('gk-osv-'), 'mal.json');
+    // The OpenSSF layout: a MAL- id, no severity.
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ id: MAL_ID, summary: `Malicious code in ${LIB} (npm)`, modified: '2026-11-01T00:00:00Z', affected: [{ package: { ecosystem: 'npm', name: LIB }, versions: ['1.0.0'] }] }),
+    );
+    expect((await cli('advisories', 'import', file)).code).toBe(0);
+
+    // The first delivery answered 500, the second 200: the same delivery, the same bytes.
+    await eventually(async () => receiver.to('/malware').length >= 2, 'the malware webhook to be retried', 30_000);
+    const [first, second] = receiver.to('/malware');
+    expect(first.status).toBe(500);
+    expect(second.status).toBe(200);
+    expect(second.headers['x-gatekeeper-delivery']).toBe(first.headers['x-gatekeeper-delivery']);
+    expect(second.raw.equals(first.raw)).toBe(true);
+    const event = verified(second);
+    expect(event.event).toBe('malware.in_use');
+    expect(event.data).toMatchObject({
+      package: LIB,
+      created: true,
+      versions: ['1.0.0'],
+      advisory: { id: MAL_ID, malware: true, source: 'osv' },
+      projects: [{ name: 'hook-app', version: '2.0.0', uses: `${LIB}@1.0.0` }],
+    });
+
+    // The delivery log shows both attempts.
+    const log = await cli('webhook', 'deliveries', String(hookIds.get('/malware')), '--json');
+    const deliveries = JSON.parse(log.out).items as Array<Record<string, any>>;
+    expect(deliveries).toHaveLength(1);
+    expect(deliveries[0]).toMatchObject({ event: 'malware.in_use', status: 'delivered', attempts: 2, lastStatus: 200, lastError: null });
+    expect(deliveries[0].log.map((l: { status: number }) => l.status)).toEqual([500, 200]);
+    expect(deliveries[0].log[0].error).toContain('500');
+    const text = await cli('webhook', 'deliveries', String(hookIds.get('/malware')));
+    expect(text.out).toMatch(/attempt 1 at .*: 500 \(the receiver answered 500/);
+
+    // gatekeeper advisories impact lists the record.
+    const impact = await cli('advisories', 'impact');
+    expect(impact.out).toMatch(new RegExp(`${LIB}\\s+${MAL_ID}\\s+malware\\s+1\\.0\\.0\\s+open\\s+hook-app@2\\.0\\.0 \\(${LIB}@1\\.0\\.0\\)`));
+    const api = await a.api('GET', `/advisories/impact?package=${LIB}`);
+    expect(api.body.items).toEqual([expect.objectContaining({ package: LIB, advisoryId: MAL_ID, malware: true, severity: 'critical', state: 'open', versions: ['1.0.0'] })]);
+    expect(api.body.items[0].projects).toEqual([expect.objectContaining({ project: 'hook-app', projectVersion: '2.0.0', version: '1.0.0', resolvedAt: null })]);
+    // Admins only, and a bad state is a 400.
+    expect((await a.api('GET', '/advisories/impact?state=nope')).body.code).toBe('EVALIDATION');
+    const anonymous = await a.api('GET', '/advisories/impact', undefined, null);
+    expect(anonymous.status).toBe(401);
+
+    // The same entry imported again: no new record, no new project, no new event.
+    expect((await cli('advisories', 'import', file)).code).toBe(0);
+    await a.gk.runtime.webhooks.settled();
+    expect((await a.api('GET', `/webhooks/${hookIds.get('/malware')}/deliveries`)).body.items).toHaveLength(1);
+    expect((await a.api('GET', `/advisories/impact?package=${LIB}`)).body.items[0].projects).toHaveLength(1);
+  });
+
+  it('a project recorded after the entry extends the record and sends malware.in_use naming only it', async () => {
+    const recorded = await a.api('POST', '/projects', { name: 'late-app', version: '0.1.0', entries: [{ name: LIB, version: '1.0.0' }] });
+    expect(recorded.status).toBe(201);
+    await eventually(async () => received('/malware', 'malware.in_use').length >= 2, 'a second malware.in_use', 30_000);
+    const late = received('/malware', 'malware.in_use')[1];
+    expect(late.data).toMatchObject({ created: false, projects: [{ name: 'late-app', version: '0.1.0', uses: `${LIB}@1.0.0` }] });
+    const record = (await a.api('GET', `/advisories/impact?package=${LIB}`)).body.items[0];
+    expect(record.projects.map((p: { project: string }) => p.project)).toEqual(['hook-app', 'late-app']);
+
+    // late-app moves to the unaffected version: its use is resolved; the record stays open for hook-app.
+    await a.api('POST', '/projects', { name: 'late-app', version: '0.1.0', entries: [{ name: LIB, version: '1.0.1' }] });
+    const after = (await a.api('GET', `/advisories/impact?package=${LIB}`)).body.items[0];
+    expect(after.state).toBe('open');
+    expect(after.projects.find((p: { project: string }) => p.project === 'late-app').resolvedAt).not.toBeNull();
+  });
+
+  it('request.created, request.decided and policy.changed arrive, signed', async () => {
+    const filed = await a.api('POST', '/requests', { name: LIB, range: '^1.0.1', reason: 'we need it' });
+    expect(filed.status).toBe(201);
+    const approved = await a.api('POST', `/requests/${filed.body.id}/approve`, { comment: 'fine' });
+    expect(approved.status).toBe(200);
+    const changed = await a.api('PATCH', '/policy', { releaseAge: { minimum: '1d' } });
+    expect(changed.status).toBe(200);
+    await eventually(async () => received('/events', 'request.decided').length >= 1 && received('/events', 'policy.changed').length >= 2, 'request and policy events', 30_000);
+    expect(received('/events', 'request.created')).toEqual([
+      expect.objectContaining({ data: expect.objectContaining({ by: 'admin', requests: [expect.objectContaining({ id: filed.body.id, name: LIB, range: '^1.0.1', status: 'pending' })] }) }),
+    ]);
+    expect(received('/events', 'request.decided')).toEqual([
+      expect.objectContaining({ data: expect.objectContaining({ by: 'admin', decision: 'approved', requests: [expect.objectContaining({ id: filed.body.id, status: 'approved', comment: 'fine' })] }) }),
+    ]);
+    const policy = received('/events', 'policy.changed').map((e) => e.data);
+    expect(policy).toEqual(expect.arrayContaining([expect.objectContaining({ what: 'the request', by: 'admin' }), expect.objectContaining({ what: 'the policy', by: 'admin' })]));
+    expect(policy.every((p) => Number.isInteger(p.generation))).toBe(true);
+    // The malware endpoint did not subscribe to these.
+    expect(receiver.to('/malware').some((r) => JSON.parse(r.raw.toString('utf8')).event !== 'malware.in_use')).toBe(false);
+  });
+
+  it('refused installs of one package are one install.blocked event with counts by code', async () => {
+    expect((await a.api('POST', '/bans', { name: BLOCKED, range: '*', reason: 'not here' })).status).toBe(201);
+    for (let i = 0; i < 4; i++) {
+      const res = await fetch(new URL(`${BLOCKED}/-/${BLOCKED}-1.0.0.tgz`, a.url));
+      expect(res.status).toBe(403);
+      await res.arrayBuffer();
+    }
+    const before = received('/events', 'install.blocked').length;
+    expect(before).toBe(0);
+    // The interval ends (GATEKEEPER_INSTALL_BLOCKED_INTERVAL is 1h here: the test ends it).
+    expect(a.gk.runtime.blockedInstalls.flush()).toBe(1);
+    await eventually(async () => received('/events', 'install.blocked').length >= 1, 'install.blocked', 30_000);
+    await a.gk.runtime.webhooks.settled();
+    const deliveries = (await a.api('GET', `/webhooks/${hookIds.get('/events')}/deliveries`)).body.items.filter((d: { event: string }) => d.event === 'install.blocked');
+    expect(deliveries).toHaveLength(1);
+    const [blocked] = received('/events', 'install.blocked');
+    expect(blocked.data).toMatchObject({ package: BLOCKED, counts: { EBANNED: 4 }, total: 4 });
+    // Nothing counted since: a flush sends nothing.
+    expect(a.gk.runtime.blockedInstalls.flush()).toBe(0);
+  });
+
+  it('two gatekeepers on one database deliver each event once', async () => {
+    b = await startTestGatekeeper({ upstream: upstream.url, db: a.db, settings: SETTINGS });
+    const before = receiver.to('/events').length;
+    // Ten events from both instances.
+    for (let i = 0; i < 10; i++) {
+      const via = i % 2 === 0 ? a : b;
+      expect((await via.api('PATCH', '/policy', { releaseAge: { minimum: `${i + 2}d` } })).status).toBe(200);
+    }
+    await a.gk.runtime.webhooks.settled();
+    await b.gk.runtime.webhooks.settled();
+    // Both instances' workers, and both asked directly at the same time, compete for the rows.
+    await Promise.all([a.gk.runtime.webhooks.deliverDue(), b.gk.runtime.webhooks.deliverDue(), a.gk.runtime.webhooks.deliverDue(), b.gk.runtime.webhooks.deliverDue()]);
+    await eventually(async () => {
+      const items = (await a.api('GET', `/webhooks/${hookIds.get('/events')}/deliveries`)).body.items as Array<{ status: string }>;
+      return items.every((d) => d.status === 'delivered');
+    }, 'every delivery to be delivered', 30_000);
+    const fresh = receiver.to('/events').slice(before);
+    const ids = fresh.map((r) => r.headers['x-gatekeeper-delivery']);
+    expect(ids).toHaveLength(10);
+    expect(new Set(ids).size).toBe(10);
+    const eventIds = fresh.map((r) => verified(r).id);
+    expect(new Set(eventIds).size).toBe(10);
+    const items = (await a.api('GET', `/webhooks/${hookIds.get('/events')}/deliveries?limit=10`)).body.items as Array<{ attempts: number }>;
+    expect(items.every((d) => d.attempts === 1)).toBe(true);
+  });
+
+  it('/health reports the webhooks', async () => {
+    const health = await a.api('GET', '/health');
+    expect(health.body.webhooks).toMatchObject({ ok: true, enqueueFailures: 0, lastEnqueueError: null });
+    expect(health.body.jobs['webhooks.deliver']).toBeDefined();
+  });
+});
