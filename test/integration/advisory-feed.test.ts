@@ -1,0 +1,119 @@
+/**
+ * The scheduled advisory feed (GATEKEEPER_ADVISORY_FEED_URL), with real parts: a feed server on
+ * 127.0.0.1 serving an OSV array, a fixture upstream, a gatekeeper, the real npm CLI.
+ *
+ * The feed first answers 500, then 200: the run retries with backoff and imports the MAL-
+ * entry, which blocks its version (EMALWARE) while the other version installs; /health shows
+ * the feed's state; later runs import nothing again (unchanged entries are not re-imported or
+ * re-audited). The entry withdrawn in the feed un-blocks the version. A redirect to another
+ * origin is not followed and shows as the feed's error.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { eventually } from '../support/assert';
+import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
+import { startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
+import { createNpmEnv, makeProject, NpmEnv } from '../support/npm';
+import { Recorder, startRecorder } from '../support/recorder';
+
+const NAME = 'feed-lib';
+const MAL_ID = 'MAL-2026-8100';
+
+const entry = (extra: Record<string, unknown> = {}) => ({
+  id: MAL_ID,
+  summary: `Malicious code in ${NAME} (npm)`,
+  modified: '2026-11-01T00:00:00Z',
+  affected: [{ package: { ecosystem: 'npm', name: NAME }, versions: ['1.0.0'] }],
+  ...extra,
+});
+
+describe('the scheduled advisory feed', () => {
+  let upstream: FixtureRegistry;
+  let feed: Recorder;
+  let elsewhere: Recorder;
+  let gk: TestGatekeeper;
+  let npm: NpmEnv;
+  let body = JSON.stringify([entry(), { id: 'PYSEC-0000-1', affected: [{ package: { ecosystem: 'PyPI', name: 'x' } }] }]);
+  let mode: 'serve' | 'redirect' = 'serve';
+
+  const install = async (spec: string) => {
+    const project = await makeProject(npm.dir, { name: 'feed-app' });
+    const result = await npm.run(['install', spec, '--ignore-scripts', '--prefer-online'], { cwd: project });
+    const lock = path.join(project, 'package-lock.json');
+    const installed = result.code === 0 ? (JSON.parse(fs.readFileSync(lock, 'utf8')).packages[`node_modules/${NAME}`]?.version as string) : undefined;
+    return { ...result, installed };
+  };
+  const tarball = async (version: string) => {
+    const res = await fetch(new URL(`${NAME}/-/${NAME}-${version}.tgz`, gk.url));
+    const text = Buffer.from(await res.arrayBuffer()).toString('utf8');
+    return { status: res.status, code: res.status === 200 ? undefined : (JSON.parse(text) as { code?: string }).code };
+  };
+  const feedHealth = async () => (await gk.api('GET', '/health')).body.advisoryFeed;
+
+  beforeAll(async () => {
+    upstream = await startFixtureRegistry([{ name: NAME, versions: ['1.0.0', '1.0.1'].map((version) => ({ version, license: 'MIT', publishedAt: new Date(Date.now() - 30 * 86_400_000) })) }]);
+    elsewhere = await startRecorder(() => ({ status: 200, body: '[]' }));
+    // The feed's first answer is a 500; after that it serves `body` (or redirects elsewhere).
+    feed = await startRecorder(({ index }) => {
+      if (index === 0) return { status: 500, body: 'try later' };
+      if (mode === 'redirect') return { status: 302, headers: { location: `${elsewhere.url}/osv.json` } };
+      return { status: 200, body };
+    });
+    gk = await startTestGatekeeper({ upstream: upstream.url, settings: { advisoryFeedUrl: `${feed.url}/osv.json?token=secret`, advisoryFeedInterval: '2s', jobPoll: '1s' } });
+    expect((await gk.api('PATCH', '/policy', { mode: 'open' })).status).toBe(200);
+    npm = await createNpmEnv(gk.url);
+  });
+
+  afterAll(async () => {
+    await npm?.cleanup();
+    await gk?.close();
+    await feed?.close();
+    await elsewhere?.close();
+    await upstream?.close();
+  });
+
+  it('a 500 is retried; the imported MAL- entry blocks its version through npm, the other version installs; /health shows the feed', async () => {
+    await eventually(async () => (await feedHealth())?.lastSuccessAt !== null, 'the feed to be imported', 30_000);
+    const [first, second] = feed.to('/osv.json');
+    expect(first.status).toBe(500);
+    expect(second.status).toBe(200);
+    const health = await feedHealth();
+    // The query (which may hold a token) is never shown.
+    expect(health).toMatchObject({ url: `${feed.url}/osv.json?…`, ok: true, lastError: null, entries: 1, imported: 1 });
+    expect(JSON.stringify(health)).not.toContain('secret');
+
+    expect(await tarball('1.0.0')).toEqual({ status: 403, code: 'EMALWARE' });
+    const blocked = await install(`${NAME}@1.0.0`);
+    expect(blocked.code).not.toBe(0);
+    expect(blocked.output).toContain('No matching version found');
+    expect((await install(NAME)).installed).toBe('1.0.1');
+    const explained = await gk.api('GET', `/decisions/${NAME}/1.0.0`);
+    expect(explained.body.decision).toMatchObject({ allowed: false, code: 'EMALWARE', ruleId: `malware:${MAL_ID}` });
+
+    // Later runs find nothing new: the entry is imported (and audited) once.
+    const runs = feed.to('/osv.json').length;
+    await eventually(async () => feed.to('/osv.json').length >= runs + 2, 'two more runs of the feed', 30_000);
+    await eventually(async () => (await feedHealth()).imported === 0, 'a run that imported nothing', 30_000);
+    const audit = await gk.api('GET', `/audit?package=${NAME}&action=advisory.import`);
+    expect(audit.body.items).toHaveLength(1);
+    expect(audit.body.items[0]).toMatchObject({ actor: '$system', details: expect.objectContaining({ id: MAL_ID, malware: true, feed: `${feed.url}/osv.json?…` }) });
+  });
+
+  it('the entry withdrawn in the feed un-blocks the version', async () => {
+    body = JSON.stringify([entry({ withdrawn: '2026-11-02T00:00:00Z', modified: '2026-11-02T00:00:00Z' })]);
+    await eventually(async () => (await tarball('1.0.0')).status === 200, 'the withdrawn entry to un-block 1.0.0', 30_000);
+    expect((await install(`${NAME}@1.0.0`)).installed).toBe('1.0.0');
+    expect((await gk.api('GET', `/audit?package=${NAME}&action=advisory.import`)).body.items).toHaveLength(2);
+  });
+
+  it('a redirect to another origin is not followed; the failed run shows in /health', async () => {
+    mode = 'redirect';
+    await eventually(async () => (await feedHealth()).ok === false, 'the feed to fail', 60_000);
+    const health = await feedHealth();
+    expect(health.lastError).toContain('redirected to another origin');
+    expect(health.lastSuccessAt).not.toBeNull();
+    expect(elsewhere.requests).toHaveLength(0);
+    const jobs = (await gk.api('GET', '/health')).body.jobs;
+    expect(jobs['advisories.feed']).toBeDefined();
+  });
+});
