@@ -15,7 +15,7 @@ import type { UpstreamOperation } from '../upstream/client';
  * Hot path cost: a request is counted when its response closes, into a number held in nested
  * maps (route -> status -> code) made once per combination, so counting allocates nothing;
  * prom-client sees the numbers only when it is scraped (collect callbacks). Cache hits and
- * misses, pool use, queue depth and job runs are read from the parts that already count them,
+ * misses, pool use and queue depth are read from the parts that already count them,
  * at scrape time. Label values are bounded: route names from the route table (UNLISTED_ROUTE
  * for anything it refused), status codes, error codes, rule kinds.
  */
@@ -41,7 +41,9 @@ export interface PoolLike {
 
 /** The JobRunner as far as it is read here (src/services/jobs.ts). */
 export interface JobsLike {
-  health(): Record<string, { ok: boolean; runs: number }>;
+  health(): Record<string, { ok: boolean }>;
+  /** Tells the listener about every run this instance finishes. */
+  onRun(listener: (event: { name: string; ok: boolean; durationMs: number; takeover: boolean }) => void): void;
 }
 
 export interface MetricSources {
@@ -55,7 +57,7 @@ export interface MetricSources {
   /** Whether the policy is trusted (loaded while the LISTEN connection was up). */
   policyTrusted: () => boolean;
   audit: { health(): { pending: number; written: number; dropped: number } };
-  jobs: () => JobsLike | undefined;
+  jobs: JobsLike;
 }
 
 interface Slot {
@@ -89,6 +91,9 @@ export class GatekeeperMetrics {
   private listenDisconnects = 0;
   private readonly upstreamLatency: Histogram<'operation'>;
   private readonly upstreamErrors: Counter<'operation' | 'code'>;
+  private readonly jobRuns: Counter<'job' | 'outcome'>;
+  private readonly jobDuration: Histogram<'job'>;
+  private readonly jobTakeovers: Counter<'job'>;
   /** The response 'close' listener: one function per instance, `this` is the response. */
   private readonly onClose: (this: ServerResponse) => void;
 
@@ -244,24 +249,33 @@ export class GatekeeperMetrics {
       });
     auditCounter('gatekeeper_audit_entries_written_total', 'Audit entries written to the database.', 'written');
     auditCounter('gatekeeper_audit_entries_dropped_total', 'Audit entries dropped (the database refused them, or too many were waiting).', 'dropped');
-    new Counter({
+    this.jobRuns = new Counter({
       name: 'gatekeeper_job_runs_total',
-      help: 'Runs of each background job done by this instance (advisories refresh, feed sync, webhook delivery, ...).',
+      help: 'Runs of each background job this instance finished (advisories refresh, feed sync, webhook delivery, ...), by outcome (ok, failed).',
+      labelNames: ['job', 'outcome'],
+      registers,
+    });
+    this.jobDuration = new Histogram({
+      name: 'gatekeeper_job_run_duration_seconds',
+      help: 'How long each run of a background job on this instance took.',
+      labelNames: ['job'],
+      buckets: [0.05, 0.25, 1, 5, 15, 60, 300, 900],
+      registers,
+    });
+    this.jobTakeovers = new Counter({
+      name: 'gatekeeper_job_takeovers_total',
+      help: 'Runs this instance took over from an instance whose lease had expired (it died or hung).',
       labelNames: ['job'],
       registers,
-      collect(this: Counter<'job'>) {
-        this.reset();
-        for (const [job, health] of Object.entries(self.sources?.jobs()?.health() ?? {})) this.inc({ job: safeJob(job) }, health.runs);
-      },
     });
     new Gauge({
-      name: 'gatekeeper_job_last_run_ok',
-      help: '1 when the last run of a background job succeeded (or none failed yet), 0 when it failed.',
+      name: 'gatekeeper_job_healthy',
+      help: "1 while a background job is healthy as this instance sees it (no claim error here, no error from the job's last run on any instance), else 0.",
       labelNames: ['job'],
       registers,
       collect(this: Gauge<'job'>) {
         this.reset();
-        for (const [job, health] of Object.entries(self.sources?.jobs()?.health() ?? {})) this.set({ job: safeJob(job) }, health.ok ? 1 : 0);
+        for (const [job, health] of Object.entries(self.sources?.jobs.health() ?? {})) this.set({ job: safeJob(job) }, health.ok ? 1 : 0);
       },
     });
 
@@ -280,6 +294,12 @@ export class GatekeeperMetrics {
     this.sources = sources;
     sources.listener.on('disconnected', () => {
       this.listenDisconnects++;
+    });
+    sources.jobs.onRun((run) => {
+      const job = safeJob(run.name);
+      this.jobRuns.inc({ job, outcome: run.ok ? 'ok' : 'failed' });
+      this.jobDuration.observe({ job }, run.durationMs / 1000);
+      if (run.takeover) this.jobTakeovers.inc({ job });
     });
   }
 

@@ -48,7 +48,7 @@ import { createAuditHandler } from './registry/audit';
 import { notOffered, ping, whoami } from './registry/basic';
 import { createDispatcher, matchOrRefuse } from './registry/routes';
 import { createMetricsHandler } from './registry/metrics';
-import { GatekeeperMetrics, JobsLike, PoolLike } from './metrics';
+import { GatekeeperMetrics, PoolLike } from './metrics';
 import { guarded, installProcessGuard } from './http/process-guard';
 import { clientAddress, TrustProxyFn } from './http/client-address';
 import { createSearchHandler } from './registry/search';
@@ -464,8 +464,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       listener,
       policyTrusted: () => cache.healthy,
       audit: auditWriter,
-      // The JobRunner (src/services/jobs.ts), once the runtime has one.
-      jobs: () => (runtime as { jobs?: JobsLike }).jobs,
+      jobs,
     });
     cleanup.push(async () => unregisterRuntime(id));
     // New advisories for a package change its decisions and its cached responses.

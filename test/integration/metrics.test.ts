@@ -121,6 +121,16 @@ describe('/-/gatekeeper/metrics', () => {
     expect(samplesOf(samples, 'nodejs_heap_size_used_bytes')).toHaveLength(1);
   });
 
+  it("counts this instance's background job runs", async () => {
+    // Due at start, so the runner may be running it already; either way one run ends here.
+    await t.gk.runtime.jobs.runNow('advisories.refresh');
+    await eventually(async () => sumOf(await adminScrape(), 'gatekeeper_job_runs_total', { job: 'advisories.refresh' }) >= 1, 'a job run to be counted');
+    const samples = await adminScrape();
+    const runs = sumOf(samples, 'gatekeeper_job_runs_total', { job: 'advisories.refresh' });
+    expect(sumOf(samples, 'gatekeeper_job_run_duration_seconds_count', { job: 'advisories.refresh' })).toBe(runs);
+    expect(samplesOf(samples, 'gatekeeper_job_healthy', { job: 'advisories.refresh' })).toHaveLength(1);
+  });
+
   it('refuses anonymous and non-admin scrapes with a coded error, and counts them', async () => {
     expectCodedRefusal(await scrape(t.url), 'EUNAUTHENTICATED');
     expectCodedRefusal(await scrape(t.url, `Bearer ${devToken}`), 'EFORBIDDEN');
