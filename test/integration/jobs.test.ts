@@ -93,8 +93,9 @@ describe('three job runners in three processes on one database', () => {
     await repo.ensure([
       { name: 'long.renewed', intervalMs: 3_600_000 },
       { name: 'long.killed', intervalMs: 3_600_000 },
+      { name: 'long.stopped', intervalMs: 3_600_000 },
     ]);
-    await knex('jobs').whereIn('name', ['long.renewed', 'long.killed']).update({ next_run_at: knex.raw(`now() + interval '1 year'`) });
+    await knex('jobs').whereIn('name', ['long.renewed', 'long.killed', 'long.stopped']).update({ next_run_at: knex.raw(`now() + interval '1 year'`) });
     for (const instanceId of ['runner-a', 'runner-b', 'runner-c']) {
       runners.push(
         await startRunner({
@@ -106,6 +107,7 @@ describe('three job runners in three processes on one database', () => {
             { name: 'tick', intervalMs: TICK_MS },
             { name: 'long.renewed', intervalMs: 3_600_000, holdMs: HOLD_MS },
             { name: 'long.killed', intervalMs: 3_600_000, holdMs: HOLD_MS },
+            { name: 'long.stopped', intervalMs: 3_600_000, holdMs: HOLD_MS },
           ],
         }),
       );
@@ -191,6 +193,25 @@ describe('three job runners in three processes on one database', () => {
     const before = (await events('tick')).length;
     await eventually(async () => (await events('tick')).length >= before + 3, 'three more ticks from the survivors', 60_000);
     await expectOncePerInterval();
+  });
+
+  it('gives the job of a holder stopped with SIGTERM mid-run back at once: another instance claims it without a takeover and completes it', async () => {
+    await knex('jobs').where({ name: 'long.stopped' }).update({ next_run_at: knex.raw('now()') });
+    await eventually(async () => (await events('long.stopped')).some((r) => r.event === 'start'), 'the long run to start', 30_000);
+    const [first] = await events('long.stopped');
+    const holder = runners.find((r) => r.instanceId === first.instance)!;
+    holder.proc.kill('SIGTERM');
+    expect(await holder.exited).toBe(0);
+    await eventually(async () => (await events('long.stopped')).some((r) => r.event === 'end'), 'another instance to complete the job', 60_000);
+    const rows = await events('long.stopped');
+    const starts = rows.filter((r) => r.event === 'start');
+    expect(starts).toHaveLength(2);
+    // Released, not expired: the next claim is no takeover.
+    expect(starts[1]).toMatchObject({ claim: String(Number(first.claim) + 1), takeover: false });
+    expect(starts[1].instance).not.toBe(holder.instanceId);
+    expect(rows.filter((r) => r.event === 'end')).toEqual([expect.objectContaining({ instance: starts[1].instance, claim: starts[1].claim })]);
+    await eventually(async () => (await jobRow('long.stopped'))!.runs === 1, 'the run to be recorded');
+    expect(await jobRow('long.stopped')).toMatchObject({ runs: 1, takeovers: 0, failures: 0, lockedBy: null, lastError: null });
   });
 });
 
