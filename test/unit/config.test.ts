@@ -35,6 +35,16 @@ function configError(fn: () => unknown): ConfigError {
   throw new Error('expected a ConfigError, but nothing was thrown');
 }
 
+/** Webhooks, install.blocked and the advisory feed (docs/supply-chain.md): no feed by default. */
+const WEBHOOK_DEFAULTS = {
+  advisoryFeedInterval: '1h',
+  webhookTimeout: '10s',
+  webhookMaxAttempts: 8,
+  webhookRetryBase: '30s',
+  webhookInterval: '5s',
+  installBlockedInterval: '5m',
+};
+
 /** Single sign-on's defaults (SSO off, passwords on; docs/sso.md). */
 const SSO_DEFAULTS = {
   passwordLogin: true,
@@ -108,6 +118,40 @@ describe('loadSettings: single sign-on', () => {
   });
 });
 
+describe('loadSettings: webhooks and the advisory feed', () => {
+  it('reads them from the environment and the file', () => {
+    const { cwd } = workspace();
+    expect(
+      loadSettings(
+        {
+          GATEKEEPER_ADVISORY_FEED_URL: 'https://feeds.example.test/osv.json?token=t',
+          GATEKEEPER_ADVISORY_FEED_INTERVAL: '15m',
+          GATEKEEPER_WEBHOOK_TIMEOUT: '3s',
+          GATEKEEPER_WEBHOOK_MAX_ATTEMPTS: '3',
+          GATEKEEPER_WEBHOOK_RETRY_BASE: '1m',
+          GATEKEEPER_WEBHOOK_INTERVAL: '2s',
+          GATEKEEPER_INSTALL_BLOCKED_INTERVAL: '1m',
+        },
+        cwd,
+      ),
+    ).toMatchObject({ advisoryFeedUrl: 'https://feeds.example.test/osv.json?token=t', advisoryFeedInterval: '15m', webhookTimeout: '3s', webhookMaxAttempts: 3, webhookRetryBase: '1m', webhookInterval: '2s', installBlockedInterval: '1m' });
+    const file = path.join(cwd, 'gk.yaml');
+    fs.writeFileSync(file, 'advisory_feed_url: http://127.0.0.1:9/feed.json\nwebhook_max_attempts: 5\n');
+    expect(loadSettings({ GATEKEEPER_CONFIG: file }, cwd)).toMatchObject({ advisoryFeedUrl: 'http://127.0.0.1:9/feed.json', webhookMaxAttempts: 5 });
+  });
+
+  it.each([
+    ['GATEKEEPER_ADVISORY_FEED_URL', 'ftp://feeds.example.test/osv.json'],
+    ['GATEKEEPER_ADVISORY_FEED_URL', 'https://user:pw@feeds.example.test/osv.json'],
+    ['GATEKEEPER_ADVISORY_FEED_INTERVAL', '0'],
+    ['GATEKEEPER_WEBHOOK_MAX_ATTEMPTS', '0'],
+    ['GATEKEEPER_WEBHOOK_TIMEOUT', 'soon'],
+  ])('%s=%s is a ConfigError', (key, value) => {
+    const { cwd } = workspace();
+    expect(() => loadSettings({ [key]: value }, cwd)).toThrow(ConfigError);
+  });
+});
+
 describe('loadSettings: defaults', () => {
   it('uses the defaults with an empty environment', () => {
     const { cwd } = workspace();
@@ -133,6 +177,7 @@ describe('loadSettings: defaults', () => {
       requestLimitPerHour: 50,
       requestRejectionCooldown: '24h',
       ...SSO_DEFAULTS,
+      ...WEBHOOK_DEFAULTS,
       upstreamTimeout: '60s',
       upstreamMaxSize: '100mb',
       tarballHosts: [],
@@ -269,6 +314,7 @@ describe('loadSettings: environment', () => {
       requestLimitPerHour: 50,
       requestRejectionCooldown: '24h',
       ...SSO_DEFAULTS,
+      ...WEBHOOK_DEFAULTS,
       upstreamTimeout: '60s',
       upstreamMaxSize: '100mb',
       tarballHosts: [],
@@ -402,6 +448,7 @@ describe('loadSettings: config file', () => {
       requestLimitPerHour: 50,
       requestRejectionCooldown: '24h',
       ...SSO_DEFAULTS,
+      ...WEBHOOK_DEFAULTS,
       upstreamTimeout: '60s',
       upstreamMaxSize: '100mb',
       tarballHosts: [],
