@@ -62,6 +62,8 @@ export const ErrorCodes = {
   EDATABASE: 503,
   // Readiness: this instance should not get traffic now (database, LISTEN channel, storage, shutdown).
   ENOTREADY: 503,
+  // A write waited longer than its bound for the package's storage lock (another instance or request holds it).
+  ELOCKTIMEOUT: 503,
   EUPSTREAM: 502,
   EUPSTREAMTIMEOUT: 504,
   EUPSTREAMTOOLARGE: 502,

@@ -23,6 +23,7 @@ import type { TagsService } from '../services/tags';
 import type { UpstreamGateway } from './upstream-gateway';
 import type { Settings } from './config';
 import type { PackumentCache } from './registry/packument-cache';
+import type { PackageStorage } from '../core/storage';
 import type { GatekeeperMetrics } from './metrics';
 
 /**
@@ -37,6 +38,7 @@ export const GATE_PLUGINS = {
   auth: 'gatekeeper-auth',
   filter: 'gatekeeper-filter',
   middleware: 'gatekeeper-middleware',
+  storage: 'gatekeeper-storage',
 } as const;
 export type GatePluginName = (typeof GATE_PLUGINS)[keyof typeof GATE_PLUGINS];
 
@@ -113,6 +115,8 @@ export interface GatekeeperRuntime {
   upstreamTarball(url: string, expected: { integrity?: string; shasum?: string }, what: string): Promise<Buffer>;
   /** What Verdaccio's uplink talks to (see upstream-gateway.ts). */
   gateway: UpstreamGateway;
+  /** Package documents and tarballs, with each package's cross-instance write lock (docs/security.md#package-storage). */
+  storage: PackageStorage;
   /** Cached packument responses (see registry/packument-cache.ts). */
   packuments: PackumentCache;
   /** This instance's metrics (/-/gatekeeper/metrics, docs/metrics.md). */

@@ -8,7 +8,10 @@ import type { Application } from 'express';
 import pino, { Logger } from 'pino';
 import { runServer } from 'verdaccio';
 import { createAdminRouter, ADMIN_PREFIX } from '../admin/router';
-import { Database, migrateLatest, openDatabase, redactUrl } from '../db/connection';
+import { createKnex, Database, migrateLatest, openDatabase, redactUrl } from '../db/connection';
+import { PgAdvisoryLocks } from '../db/package-lock';
+import { FsPackageStorage } from '../storage/fs';
+import { PackageLocks } from '../storage/locks';
 import { ChannelListener } from '../db/listener';
 import { POLICY_CHANNEL } from '../db/repositories/policy';
 import { IDENTITY_CHANNEL } from '../db/repositories/identity-channel';
@@ -89,6 +92,11 @@ export interface Gatekeeper {
 }
 
 export { StartupError };
+
+/** Storage locks (docs/security.md#package-storage): connections, the longest wait, the longest hold. */
+const STORAGE_LOCK_POOL = 4;
+const STORAGE_LOCK_WAIT_MS = 10_000;
+const STORAGE_LOCK_MAX_HOLD_MS = 60_000;
 
 export const DEFAULT_PLUGINS_DIR = path.resolve(__dirname, '../../plugins');
 
@@ -203,6 +211,14 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     } catch (err) {
       throw new StartupError(`the database could not be migrated: ${(err as Error).message}`);
     }
+
+    // Package storage: the shared directory, each package's writes serialised across every
+    // gatekeeper on the database by an advisory lock taken on a pool of its own.
+    const lockKnex = createKnex(database.url, STORAGE_LOCK_POOL);
+    cleanup.push(() => lockKnex.destroy());
+    const storageDir = path.join(settings.dataDir, 'storage');
+    fs.mkdirSync(storageDir, { recursive: true });
+    const packageStorage = new FsPackageStorage(storageDir, new PackageLocks(new PgAdvisoryLocks(lockKnex, { maxHoldMs: STORAGE_LOCK_MAX_HOLD_MS }), { waitMs: STORAGE_LOCK_WAIT_MS }));
 
     const store = new Store(database.knex);
     const identity = new IdentityService(store, { allowSelfRegistration: settings.allowSelfRegistration, passwordLogin: settings.passwordLogin, loginThrottle: { maxFailuresPerUser: settings.loginMaxFailuresPerUser, maxFailuresPerAddress: settings.loginMaxFailuresPerAddress, windowMs: parseDuration(settings.loginThrottleWindow) } });
@@ -367,6 +383,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       catalogue,
       audit: new AuditLog(store),
       packuments: new PackumentCache(parseSize(settings.cacheSize)),
+      storage: packageStorage,
       metrics,
       requestContext,
       pluginLoaded: (name) => loaded.add(name),

@@ -45,6 +45,8 @@ export function buildVerdaccioConfig(input: VerdaccioConfigInput): Record<string
     auth: { [GATE_PLUGINS.auth]: pluginConfig },
     filters: { [GATE_PLUGINS.filter]: pluginConfig },
     middlewares: { [GATE_PLUGINS.middleware]: pluginConfig },
+    // Package documents and tarballs through the runtime's storage, with its package locks.
+    store: { [GATE_PLUGINS.storage]: pluginConfig },
     max_body_size: settings.maxBodySize,
     web: { enable: false },
     log: { type: 'stdout', format: process.stdout.isTTY ? 'pretty' : 'json', level: settings.logLevel === 'debug' || settings.logLevel === 'trace' ? 'info' : 'warn' },

@@ -5,14 +5,13 @@ import { asGatekeeperError, ErrorCode, GatekeeperError, httpError } from '../../
 import { versionFromTarball } from '../../core/names';
 import { markErrorCode, writeError } from '../http/write-error';
 import { RegistryMatch, routeOf } from './routes';
-import fs from 'node:fs';
-import path from 'node:path';
 import { parseDuration, parseSize } from '../../core/duration';
 import { can } from '../../core/roles';
-import { integrityTag, sendTarballEntry, TarballCache, tarballFile, tarballKey } from './tarball-cache';
+import { integrityTag, sendTarballEntry, TarballCache, tarballKey, tarballStorageKey } from './tarball-cache';
+import type { HotPathReads, PackageStorage } from '../../core/storage';
 import { abbreviatePackument, installNotice, Packument, representativeDecision, toHeaderValue, versionWarnings } from '../../core/packument';
 import { addInstallNotices } from './notices';
-import { buildResponse, CachedResponse, cacheKey, storageRevision } from './packument-cache';
+import { buildResponse, CachedResponse, cacheKey } from './packument-cache';
 import { Audience, audienceOf, blockMessage, Decision, VersionManifest } from '../../core/policy';
 import { inspectTarball } from '../../core/manifest-compare';
 import { integrityOf as integrityOfBytes } from '../../core/publish';
@@ -109,7 +108,7 @@ export function tarballCacheOf(runtime: GatekeeperRuntime): TarballCache {
  */
 export function sendStoredTarball(
   cache: TarballCache,
-  storageDir: string,
+  storage: HotPathReads,
   name: string,
   filename: string,
   req: IncomingMessage,
@@ -120,12 +119,12 @@ export function sendStoredTarball(
   // The fast path trusts a held entry: any write to the package drops it (see tarballCacheOf).
   const held = fast ? cache.lookup(key) : undefined;
   if (held?.bytes) return sendTarballEntry(req, res, held);
-  const file = tarballFile(storageDir, name, filename);
-  if (!file) return false;
-  const revision = storageRevision(storageDir, name);
+  const stored = tarballStorageKey(name, filename);
+  if (!stored) return false;
+  const revision = storage.revision(name);
   let entry = cache.lookup(key, revision);
   if (!entry) {
-    entry = cache.read(file, revision);
+    entry = cache.read(storage, stored, revision);
     if (!entry) return false;
     cache.store(key, entry);
   }
@@ -135,14 +134,16 @@ export function sendStoredTarball(
   });
 }
 
-/** Writes a tarball into Verdaccio's storage layout: a temporary file renamed into place. */
-export function storeTarball(storageDir: string, name: string, filename: string, bytes: Buffer): void {
-  if (filename.includes('/') || filename.includes('\\') || filename.startsWith('.')) return;
-  const dir = path.join(storageDir, name);
-  fs.mkdirSync(dir, { recursive: true });
-  const temporary = path.join(dir, `.${filename}.${process.pid}.${Date.now()}.tmp`);
-  fs.writeFileSync(temporary, bytes);
-  fs.renameSync(temporary, path.join(dir, filename));
+/**
+ * Stores an allowed upstream tarball (written atomically by the package storage). No lock:
+ * every writer of an upstream tarball writes the same verified bytes, and the package's
+ * document is not touched.
+ */
+export async function storeTarball(storage: PackageStorage, name: string, filename: string, bytes: Buffer): Promise<string | undefined> {
+  const key = tarballStorageKey(name, filename);
+  if (!key) return undefined;
+  await storage.put(key, bytes);
+  return key;
 }
 
 function sendBytes(req: IncomingMessage, res: ServerResponse, bytes: Buffer): void {
@@ -218,7 +219,7 @@ function fastCaller(runtime: GatekeeperRuntime, req: IncomingMessage): (Actor & 
  * itself put in the caches.
  */
 export function createFastPath(runtime: GatekeeperRuntime) {
-  const storageDir = path.join(runtime.settings.dataDir, 'storage');
+  const { storage } = runtime;
   const tarballs = tarballCacheOf(runtime);
   return function fastPath(req: IncomingMessage, res: ServerResponse, match: RegistryMatch): boolean {
     try {
@@ -233,11 +234,11 @@ export function createFastPath(runtime: GatekeeperRuntime) {
         if (!version) return false;
         const decision = runtime.governance.cache.peek(runtime.governance.cache.current(), name, version);
         if (!decision || !decision.allowed || decision.warnings.length > 0) return false;
-        return sendStoredTarball(tarballs, storageDir, name, match.params.filename, req, res, true);
+        return sendStoredTarball(tarballs, storage, name, match.params.filename, req, res, true);
       }
       const generation = runtime.governance.cache.current().generation;
       const key = cacheKey(name, wantsAbbreviated(req.headers.accept), `http://${req.headers.host ?? ''}`, actor.audience);
-      const entry = runtime.packuments.lookup(key, generation, storageRevision(storageDir, name), Date.now(), false);
+      const entry = runtime.packuments.lookup(key, generation, storage.revision(name), Date.now(), false);
       if (!entry) return false;
       sendCached(req, res, entry, { username: actor.username, ip: actor.ip }, runtime.governance, runtime);
       return true;
@@ -251,7 +252,7 @@ export function createFastPath(runtime: GatekeeperRuntime) {
 export function createReadHandlers(runtime: GatekeeperRuntime, storage: VerdaccioStorage) {
   const { governance } = runtime;
 
-  const storageDir = path.join(runtime.settings.dataDir, 'storage');
+  const packages = runtime.storage;
   const tarballs = tarballCacheOf(runtime);
   const maxageMs = parseDuration(runtime.settings.upstreamMaxage);
 
@@ -271,7 +272,7 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
     const raw = await readRawPackument(runtime, storage, name, req, true);
     const uplinks = raw._uplinks as Record<string, { fetched?: number }> | undefined;
     delete raw._uplinks;
-    const revision = storageRevision(storageDir, name);
+    const revision = packages.revision(name);
     await governance.prepare(raw);
     const generation = governance.cache.current().generation;
     const { packument, hidden, allowed, validUntil, warned } = governance.filterPackument(raw);
@@ -307,7 +308,7 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
     const audience = audienceOf(principalOfRequest(req)?.role);
     const key = cacheKey(name, abbreviated, `${req.protocol}://${req.get('host') ?? ''}`, audience);
     const generation = governance.cache.current().generation; // EPOLICYUNAVAILABLE when it must not be trusted
-    const cached = runtime.packuments.lookup(key, generation, storageRevision(storageDir, name), Date.now());
+    const cached = runtime.packuments.lookup(key, generation, packages.revision(name), Date.now());
     const entry = cached ?? (await runtime.packuments.build(key, () => buildPackument(req, name, abbreviated, audience)));
     sendCached(req, res, entry, actor, governance, runtime);
   }
@@ -363,7 +364,7 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
       res.setHeader('npm-notice', toHeaderValue(`gatekeeper: warning for ${name}@${version}: ${warnings.join('; ')}`));
     }
     addInstallNotices(runtime, req, res);
-    if (sendStoredTarball(tarballs, storageDir, name, filename, req, res)) return;
+    if (sendStoredTarball(tarballs, packages, name, filename, req, res)) return;
     if (runtime.publishing.isPrivate(name)) {
       return sendError(res, 'ENOTFOUND', `${name}@${version} is private and its tarball is not in storage. Publish it again under a new version`);
     }
@@ -412,10 +413,9 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
         await governance.prepare(raw);
         const decision = governance.decide(name, version, raw);
         if (decision.allowed) {
-          storeTarball(storageDir, name, filename, bytes);
-          const file = tarballFile(storageDir, name, filename);
-          const revision = storageRevision(storageDir, name);
-          const entry = file ? tarballs.read(file, revision) : undefined;
+          const stored = await storeTarball(packages, name, filename, bytes);
+          const revision = packages.revision(name);
+          const entry = stored ? tarballs.read(packages, stored, revision) : undefined;
           // A streamed (large) tarball's tag is known from these bytes: no need to hash it again.
           if (entry) tarballs.store(tarballKey(name, filename), entry.etag ? entry : { ...entry, etag: integrityTag(bytes) });
         }

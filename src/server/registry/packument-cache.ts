@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 
 /**
@@ -10,8 +8,9 @@ import { gzipSync } from 'node:zlib';
  * An entry is served only while all of these still hold:
  * - the policy generation it was built under is current (a policy change, here or in another
  *   process through NOTIFY, bumps it);
- * - the package's storage revision (the stored package.json's mtime, size and inode) is the
- *   one it was built from: publish, unpublish, dist-tag and deprecate all rewrite that file;
+ * - the package's storage revision (PackageStorage.revision: for the shared directory, the
+ *   stored package.json's mtime, size and inode) is the one it was built from: publish,
+ *   unpublish, dist-tag and deprecate all rewrite that file;
  * - the upstream copy it was built from is younger than the uplink's maxage (after that,
  *   Verdaccio must be asked so it refreshes from the upstream);
  * - no decision in it has expired (an approval's expiry).
@@ -35,15 +34,6 @@ export interface CachedResponse {
   blocked?: unknown;
   /** Decisions with warnings (warn-mode rules), audited once each. */
   warned?: unknown[];
-}
-
-export function storageRevision(storageDir: string, name: string): string {
-  try {
-    const stat = fs.statSync(path.join(storageDir, name, 'package.json'), { bigint: false });
-    return `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
-  } catch {
-    return 'absent';
-  }
 }
 
 export function buildResponse(

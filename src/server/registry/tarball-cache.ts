@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HotPathReads, isStorableFileName, StorageStat, storageKey } from '../../core/storage';
 
 /**
  * Stored tarballs as the gate sends them. Small ones (up to an eighth of the cache) are held
@@ -11,9 +10,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
  * gate verified against the packument when it fetched the tarball) and a `Last-Modified` (when
  * it was stored), and conditional requests are answered 304.
  *
- * An entry is used only while the package's storage revision (its package.json's inode, size
- * and mtime; see packument-cache.ts) is the one it was read under: an unpublish or a removed
- * tarball rewrites that file. Memory is bounded by `maxBytes` (GATEKEEPER_TARBALL_CACHE_SIZE),
+ * An entry is used only while the package's storage revision (its package.json's revision in
+ * the package storage, src/core/storage.ts) is the one it was read under: an unpublish or a
+ * removed tarball rewrites that file. Storage is read through its hot-path reads: no lock, no
+ * database query. Memory is bounded by `maxBytes` (GATEKEEPER_TARBALL_CACHE_SIZE),
  * least recently used first out; 0 turns the memory cache off (tags are still remembered).
  */
 
@@ -22,7 +22,9 @@ export interface TarballEntry {
   bytes?: Buffer;
   /** For held bytes: the response's headers, made once (name, value, name, value, …). */
   head?: string[];
-  file: string;
+  /** Its storage key and the store it is streamed from. */
+  key: string;
+  source: HotPathReads;
   size: number;
   etag: string;
   lastModified: string;
@@ -30,7 +32,7 @@ export interface TarballEntry {
   modifiedSeconds: number;
   /** The package's storage revision it was read under. */
   revision: string;
-  /** The stored file's identity (inode, size, mtime). */
+  /** The stored object's revision (for the filesystem: inode, size, mtime). */
   identity: string;
   cost: number;
 }
@@ -41,10 +43,6 @@ const STREAM_BUFFER = 256 * 1024;
 
 export function integrityTag(bytes: Buffer): string {
   return `"sha512-${createHash('sha512').update(bytes).digest('base64')}"`;
-}
-
-function fileIdentity(stat: fs.Stats): string {
-  return `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
 }
 
 export class TarballCache {
@@ -111,25 +109,16 @@ export class TarballCache {
    * large ones as a stat only (the tag is computed by the first full stream and remembered).
    * Undefined when the file is not stored.
    */
-  read(file: string, revision: string): TarballEntry | undefined {
-    let stat: fs.Stats;
-    try {
-      stat = fs.statSync(file);
-    } catch {
-      return undefined;
-    }
-    if (!stat.isFile()) return undefined;
-    const base = { file, size: stat.size, lastModified: stat.mtime.toUTCString(), modifiedSeconds: Math.floor(stat.mtimeMs / 1000), revision, identity: fileIdentity(stat) };
+  read(source: HotPathReads, key: string, revision: string): TarballEntry | undefined {
+    const stat: StorageStat | undefined = source.statSync(key);
+    if (!stat) return undefined;
+    const lastModified = new Date(stat.mtimeMs).toUTCString();
+    const base = { key, source, size: stat.size, lastModified, modifiedSeconds: Math.floor(stat.mtimeMs / 1000), revision, identity: stat.revision };
     if (stat.size <= this.maxEntryBytes) {
-      let bytes: Buffer;
-      try {
-        bytes = fs.readFileSync(file);
-      } catch {
-        return undefined;
-      }
-      if (bytes.length !== stat.size) return undefined;
+      const bytes = source.readSync(key);
+      if (!bytes || bytes.length !== stat.size) return undefined;
       const etag = integrityTag(bytes);
-      const head = ['content-type', 'application/octet-stream', 'content-length', String(bytes.length), 'cache-control', 'no-transform', 'etag', etag, 'last-modified', base.lastModified];
+      const head = ['content-type', 'application/octet-stream', 'content-length', String(bytes.length), 'cache-control', 'no-transform', 'etag', etag, 'last-modified', lastModified];
       return { ...base, bytes, head, etag, cost: bytes.length + TAG_COST };
     }
     return { ...base, etag: '', cost: TAG_COST };
@@ -183,16 +172,11 @@ export function sendTarballEntry(req: IncomingMessage, res: ServerResponse, entr
     res.end(req.method === 'HEAD' ? undefined : entry.bytes);
     return true;
   }
-  let fd: number;
-  try {
-    // Opened before anything is written: a file removed meanwhile is a miss, not a cut response.
-    fd = fs.openSync(entry.file, 'r');
-    const stat = fs.fstatSync(fd);
-    if (fileIdentity(stat) !== entry.identity) {
-      fs.closeSync(fd);
-      return false;
-    }
-  } catch {
+  // Opened before anything is written: an object removed or replaced meanwhile is a miss, not a cut response.
+  const opened = entry.source.openSync(entry.key, { highWaterMark: STREAM_BUFFER });
+  if (!opened) return false;
+  if (opened.stat.revision !== entry.identity) {
+    opened.close();
     return false;
   }
   res.statusCode = 200;
@@ -200,11 +184,11 @@ export function sendTarballEntry(req: IncomingMessage, res: ServerResponse, entr
   res.setHeader('content-length', entry.size);
   head();
   if (req.method === 'HEAD') {
-    fs.closeSync(fd);
+    opened.close();
     res.end();
     return true;
   }
-  const stream = fs.createReadStream(entry.file, { fd, highWaterMark: STREAM_BUFFER });
+  const stream = opened.stream();
   const hash = !entry.etag && onTag ? createHash('sha512') : undefined;
   let read = 0;
   if (hash) {
@@ -225,7 +209,12 @@ export function tarballKey(name: string, filename: string): string {
   return `${name}/${filename}`;
 }
 
-export function tarballFile(storageDir: string, name: string, filename: string): string | undefined {
-  if (filename.includes('/') || filename.includes('\\') || filename.startsWith('.')) return undefined;
-  return path.join(storageDir, name, filename);
+/** The tarball's storage key; undefined for a file name no package folder may hold. */
+export function tarballStorageKey(name: string, filename: string): string | undefined {
+  if (!isStorableFileName(filename)) return undefined;
+  try {
+    return storageKey(name, filename);
+  } catch {
+    return undefined;
+  }
 }

@@ -1,0 +1,299 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import {
+  documentKey,
+  OpenedObject,
+  PackageLock,
+  PackageStorage,
+  parseStorageKey,
+  PutOptions,
+  StorageExistsError,
+  StorageStat,
+} from '../core/storage';
+
+/**
+ * The shared-directory store: Verdaccio's own local-storage layout under `<dataDir>/storage`,
+ * so data written before (or by plain Verdaccio) keeps working:
+ *
+ *     storage/.verdaccio-db.json          Verdaccio's package list and secret
+ *     storage/<name>/package.json         a package's document
+ *     storage/<name>/<name>-1.0.0.tgz     its tarballs
+ *     storage/@scope/<name>/...           scoped packages, one folder per scope
+ *
+ * Every write goes to a temporary file in the object's own folder (`.<file>.<random>.tmp`,
+ * hidden, so listings skip it) and is renamed into place, so a reader sees the old object or
+ * the new one, never part of one; this needs the folder on one filesystem where rename(2) is
+ * atomic (docs/security.md#package-storage). An exclusive write is a link(2) of the
+ * temporary file, which fails when the name exists; on NFS a lost reply is recognised by
+ * the temporary file's link count, as open(2) describes. Package documents are fsynced
+ * before the rename; tarballs are not (a lost upstream tarball is fetched again).
+ *
+ * This module lives in src/storage (not src/services): it is an adapter to an external
+ * system, like src/db, and holds no domain logic. Locks come from its constructor
+ * (src/storage/locks.ts on top of src/db/package-lock.ts).
+ */
+
+const TEMPORARY = /^\..*\.tmp$/;
+
+function statOf(stat: fs.Stats): StorageStat {
+  return { size: stat.size, mtimeMs: stat.mtimeMs, revision: `${stat.ino}:${stat.size}:${stat.mtimeMs}` };
+}
+
+const missing = (err: unknown): boolean => {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+};
+
+export class FsPackageStorage implements PackageStorage {
+  readonly kind = 'fs';
+
+  constructor(
+    readonly root: string,
+    private readonly locks: PackageLock,
+  ) {}
+
+  /** The object's path; throws on a key that could leave its package's folder. */
+  pathOf(key: string): string {
+    const { packageName, file } = parseStorageKey(key);
+    return packageName ? path.join(this.root, ...packageName.split('/'), file) : path.join(this.root, file);
+  }
+
+  private packageDir(name: string): string {
+    return path.dirname(this.pathOf(documentKey(name)));
+  }
+
+  lock<T>(packageName: string, fn: () => Promise<T>): Promise<T> {
+    return this.locks.lock(packageName, fn);
+  }
+
+  async get(key: string): Promise<Buffer | undefined> {
+    try {
+      return await fs.promises.readFile(this.pathOf(key));
+    } catch (err) {
+      if (missing(err) || (err as NodeJS.ErrnoException).code === 'EISDIR') return undefined;
+      throw err;
+    }
+  }
+
+  async getStream(key: string, options: { highWaterMark?: number } = {}): Promise<OpenedObject | undefined> {
+    const file = this.pathOf(key);
+    let fd: number;
+    try {
+      fd = await new Promise<number>((resolve, reject) => fs.open(file, 'r', (err, opened) => (err ? reject(err) : resolve(opened))));
+    } catch (err) {
+      if (missing(err)) return undefined;
+      throw err;
+    }
+    const stat = await new Promise<fs.Stats>((resolve, reject) => fs.fstat(fd, (err, s) => (err ? reject(err) : resolve(s)))).catch((err) => {
+      fs.close(fd, () => undefined);
+      throw err;
+    });
+    if (!stat.isFile()) {
+      fs.close(fd, () => undefined);
+      return undefined;
+    }
+    return this.opened(file, fd, stat, options);
+  }
+
+  private opened(file: string, fd: number, stat: fs.Stats, options: { highWaterMark?: number }): OpenedObject {
+    let used = false;
+    return {
+      stat: statOf(stat),
+      stream: () => {
+        if (used) throw new Error(`${file} was streamed already`);
+        used = true;
+        // Reads the descriptor opened above (a rename over the file meanwhile does not cut it) and closes it.
+        return fs.createReadStream(file, { fd, highWaterMark: options.highWaterMark });
+      },
+      close: () => {
+        if (used) return;
+        used = true;
+        fs.close(fd, () => undefined);
+      },
+    };
+  }
+
+  async put(key: string, body: Buffer | string, options: PutOptions = {}): Promise<StorageStat> {
+    const target = this.pathOf(key);
+    // Documents (package.json, the package list) are fsynced; tarballs are not (see above).
+    const durable = !target.endsWith('.tgz');
+    return this.commit(key, target, options, async (temporary) => {
+      const handle = await fs.promises.open(temporary, 'wx', 0o644);
+      try {
+        await handle.writeFile(body);
+        if (durable) await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    });
+  }
+
+  async putStream(key: string, body: NodeJS.ReadableStream, options: PutOptions = {}): Promise<StorageStat> {
+    // An error of the body before the pipeline is set up (an upload aborted at once) is kept, not thrown unhandled.
+    let early: unknown;
+    const onError = (err: unknown) => (early ??= err);
+    body.on('error', onError);
+    try {
+      const target = this.pathOf(key);
+      return await this.commit(key, target, options, async (temporary) => {
+        if (early) throw early;
+        await pipeline(body, fs.createWriteStream(temporary, { flags: 'wx', mode: 0o644 }));
+      });
+    } finally {
+      body.removeListener('error', onError);
+    }
+  }
+
+  /** Writes through a temporary file next to the target and renames (or links) it into place. */
+  private async commit(key: string, target: string, options: PutOptions, write: (temporary: string) => Promise<void>): Promise<StorageStat> {
+    const dir = path.dirname(target);
+    await fs.promises.mkdir(dir, { recursive: true });
+    if (options.exclusive && (await exists(target))) throw new StorageExistsError(key);
+    const temporary = path.join(dir, `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
+    try {
+      await write(temporary);
+      if (options.exclusive) {
+        try {
+          await fs.promises.link(temporary, target);
+        } catch (err) {
+          // NFS: the link may have been made although its reply was lost; then the count is 2.
+          const made = (err as NodeJS.ErrnoException).code === 'EEXIST' && (await fs.promises.stat(temporary)).nlink === 2;
+          if (!made) throw (err as NodeJS.ErrnoException).code === 'EEXIST' ? new StorageExistsError(key) : err;
+        }
+        await fs.promises.unlink(temporary);
+      } else {
+        await fs.promises.rename(temporary, target);
+      }
+    } catch (err) {
+      await fs.promises.unlink(temporary).catch(() => undefined);
+      throw err;
+    }
+    return statOf(await fs.promises.stat(target));
+  }
+
+  async stat(key: string): Promise<StorageStat | undefined> {
+    try {
+      const stat = await fs.promises.stat(this.pathOf(key));
+      return stat.isFile() ? statOf(stat) : undefined;
+    } catch (err) {
+      if (missing(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async list(packageName: string): Promise<string[]> {
+    try {
+      const entries = await fs.promises.readdir(this.packageDir(packageName), { withFileTypes: true });
+      return entries.filter((e) => e.isFile() && !e.name.startsWith('.')).map((e) => e.name).sort();
+    } catch (err) {
+      if (missing(err)) return [];
+      throw err;
+    }
+  }
+
+  async listPackages(): Promise<Array<{ name: string; mtimeMs: number }>> {
+    const out: Array<{ name: string; mtimeMs: number }> = [];
+    const folders = async (dir: string) => {
+      try {
+        return (await fs.promises.readdir(dir, { withFileTypes: true })).filter((e) => (e.isDirectory() || e.isSymbolicLink()) && !e.name.startsWith('.'));
+      } catch (err) {
+        if (missing(err)) return [];
+        throw err;
+      }
+    };
+    const add = async (name: string, dir: string) => {
+      const stat = await fs.promises.stat(dir).catch(() => undefined);
+      if (stat?.isDirectory()) out.push({ name, mtimeMs: stat.mtimeMs });
+    };
+    for (const entry of await folders(this.root)) {
+      if (entry.name.startsWith('@')) {
+        for (const scoped of await folders(path.join(this.root, entry.name))) await add(`${entry.name}/${scoped.name}`, path.join(this.root, entry.name, scoped.name));
+      } else {
+        await add(entry.name, path.join(this.root, entry.name));
+      }
+    }
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const target = this.pathOf(key);
+    try {
+      await fs.promises.unlink(target);
+    } catch (err) {
+      if (missing(err)) return false;
+      throw err;
+    }
+    const { packageName } = parseStorageKey(key);
+    if (packageName) await this.removeEmptyFolders(packageName);
+    return true;
+  }
+
+  /** A package folder left with nothing (and then its scope's folder) is removed; failures are harmless. */
+  private async removeEmptyFolders(packageName: string): Promise<void> {
+    const dir = this.packageDir(packageName);
+    const left = await fs.promises.readdir(dir).catch(() => ['?']);
+    if (left.some((f) => !TEMPORARY.test(f))) return;
+    await fs.promises.rmdir(dir).catch(() => undefined);
+    if (packageName.startsWith('@')) await fs.promises.rmdir(path.dirname(dir)).catch(() => undefined);
+  }
+
+  revision(packageName: string): string {
+    try {
+      const stat = fs.statSync(this.pathOf(documentKey(packageName)));
+      return `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+    } catch {
+      return 'absent';
+    }
+  }
+
+  statSync(key: string): StorageStat | undefined {
+    try {
+      const stat = fs.statSync(this.pathOf(key));
+      return stat.isFile() ? statOf(stat) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  readSync(key: string): Buffer | undefined {
+    try {
+      return fs.readFileSync(this.pathOf(key));
+    } catch {
+      return undefined;
+    }
+  }
+
+  openSync(key: string, options: { highWaterMark?: number } = {}): OpenedObject | undefined {
+    let file: string;
+    let fd: number;
+    try {
+      file = this.pathOf(key);
+      fd = fs.openSync(file, 'r');
+    } catch {
+      return undefined;
+    }
+    try {
+      const stat = fs.fstatSync(fd);
+      if (!stat.isFile()) {
+        fs.closeSync(fd);
+        return undefined;
+      }
+      return this.opened(file, fd, stat, options);
+    } catch {
+      fs.closeSync(fd);
+      return undefined;
+    }
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await fs.promises.lstat(file);
+    return true;
+  } catch (err) {
+    if (missing(err)) return false;
+    throw err;
+  }
+}

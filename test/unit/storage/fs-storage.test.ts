@@ -1,0 +1,158 @@
+/**
+ * The shared-directory package store (src/storage/fs.ts) on a real directory: the operations
+ * of the storage interface, Verdaccio's layout, atomic replacement (a reader never sees part
+ * of a document), exclusive writes, and the hot path's synchronous reads.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { documentKey, parseStorageKey, StorageExistsError, storageKey } from '../../../src/core/storage';
+import { FsPackageStorage } from '../../../src/storage/fs';
+import { NO_LOCK } from '../../../src/storage/locks';
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+describe('FsPackageStorage', () => {
+  let root: string;
+  let storage: FsPackageStorage;
+
+  beforeEach(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'gk-fs-storage-'));
+    storage = new FsPackageStorage(root, NO_LOCK);
+  });
+
+  afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it('puts, gets, stats, lists and deletes in Verdaccio\'s layout', async () => {
+    expect(await storage.get(documentKey('lib'))).toBeUndefined();
+    expect(await storage.stat(documentKey('lib'))).toBeUndefined();
+    expect(storage.revision('lib')).toBe('absent');
+
+    const doc = JSON.stringify({ name: '@acme/lib', versions: {} });
+    const stat = await storage.put(documentKey('@acme/lib'), doc);
+    expect(stat.size).toBe(Buffer.byteLength(doc));
+    await storage.put(storageKey('@acme/lib', 'lib-1.0.0.tgz'), Buffer.from('tarball bytes'));
+    await storage.put(documentKey('plain'), '{}');
+
+    // The folders Verdaccio's local storage uses.
+    expect(fs.readFileSync(path.join(root, '@acme/lib/package.json'), 'utf8')).toBe(doc);
+    expect(fs.readFileSync(path.join(root, '@acme/lib/lib-1.0.0.tgz'), 'utf8')).toBe('tarball bytes');
+    expect(fs.existsSync(path.join(root, 'plain/package.json'))).toBe(true);
+
+    expect((await storage.get(documentKey('@acme/lib')))?.toString()).toBe(doc);
+    expect(await storage.stat(storageKey('@acme/lib', 'lib-1.0.0.tgz'))).toMatchObject({ size: 13 });
+    expect(await storage.list('@acme/lib')).toEqual(['lib-1.0.0.tgz', 'package.json']);
+    expect(await storage.list('nothing-here')).toEqual([]);
+    expect((await storage.listPackages()).map((p) => p.name)).toEqual(['@acme/lib', 'plain']);
+
+    const opened = await storage.getStream(storageKey('@acme/lib', 'lib-1.0.0.tgz'));
+    expect(opened?.stat.size).toBe(13);
+    expect((await readAll(opened!.stream())).toString()).toBe('tarball bytes');
+    expect(await storage.getStream(storageKey('@acme/lib', 'lib-2.0.0.tgz'))).toBeUndefined();
+
+    expect(await storage.delete(storageKey('@acme/lib', 'lib-1.0.0.tgz'))).toBe(true);
+    expect(await storage.delete(storageKey('@acme/lib', 'lib-1.0.0.tgz'))).toBe(false);
+    expect(await storage.list('@acme/lib')).toEqual(['package.json']);
+    // A package left with nothing is gone, and so is its empty scope folder.
+    expect(await storage.delete(documentKey('@acme/lib'))).toBe(true);
+    expect(fs.existsSync(path.join(root, '@acme'))).toBe(false);
+    expect((await storage.listPackages()).map((p) => p.name)).toEqual(['plain']);
+  });
+
+  it('keeps temporary files out of listings and leaves none behind', async () => {
+    for (let i = 0; i < 5; i++) await storage.put(documentKey('lib'), JSON.stringify({ i }));
+    expect(fs.readdirSync(path.join(root, 'lib'))).toEqual(['package.json']);
+    fs.writeFileSync(path.join(root, 'lib', '.package.json.abc.tmp'), 'partial');
+    expect(await storage.list('lib')).toEqual(['package.json']);
+  });
+
+  it('refuses keys that could leave a package folder', () => {
+    for (const key of ['../x/package.json', 'lib/../package.json', 'lib/.hidden', 'lib/', '/package.json', 'a/b/c/package.json', '@acme/../x/y', 'lib/a\\b', '.', '@/x']) {
+      expect(() => parseStorageKey(key)).toThrow(/is not a storage key/);
+      expect(() => storage.pathOf(key)).toThrow(/is not a storage key/);
+    }
+    expect(storage.statSync('../etc/passwd')).toBeUndefined();
+    expect(parseStorageKey('.verdaccio-db.json')).toEqual({ file: '.verdaccio-db.json' });
+    expect(storage.pathOf('.verdaccio-db.json')).toBe(path.join(root, '.verdaccio-db.json'));
+  });
+
+  it('writes exclusively: a second exclusive put of a key fails with EEXISTS and keeps the first', async () => {
+    const key = storageKey('lib', 'lib-1.0.0.tgz');
+    await storage.put(key, 'first', { exclusive: true });
+    await expect(storage.put(key, 'second', { exclusive: true })).rejects.toBeInstanceOf(StorageExistsError);
+    await expect(storage.putStream(key, Readable.from([Buffer.from('third')]), { exclusive: true })).rejects.toMatchObject({ code: 'EEXISTS' });
+    expect((await storage.get(key))?.toString()).toBe('first');
+    // Of 20 racing exclusive writers exactly one wins.
+    const other = storageKey('lib', 'lib-2.0.0.tgz');
+    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => storage.put(other, `writer ${i}`, { exclusive: true })));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(fs.readdirSync(path.join(root, 'lib')).sort()).toEqual(['lib-1.0.0.tgz', 'lib-2.0.0.tgz']);
+  });
+
+  it('streams a put: nothing is visible until the stream ends, nothing at all when it fails', async () => {
+    const key = storageKey('big', 'big-1.0.0.tgz');
+    const chunk = Buffer.alloc(64 * 1024, 7);
+    const ok = await storage.putStream(key, Readable.from((function* () { for (let i = 0; i < 64; i++) yield chunk; })()));
+    expect(ok.size).toBe(64 * chunk.length);
+    expect((await storage.get(key))?.equals(Buffer.concat(Array(64).fill(chunk)))).toBe(true);
+
+    const broken = new Readable({ read() {} });
+    const failed = storage.putStream(storageKey('big', 'big-2.0.0.tgz'), broken);
+    broken.push(chunk);
+    setImmediate(() => broken.destroy(new Error('the client went away')));
+    await expect(failed).rejects.toThrow(/went away/);
+    expect(await storage.list('big')).toEqual(['big-1.0.0.tgz']);
+    expect(fs.readdirSync(path.join(root, 'big'))).toEqual(['big-1.0.0.tgz']);
+  });
+
+  it('replaces atomically: concurrent readers only ever see whole documents', async () => {
+    const key = documentKey('busy');
+    // Large enough that a write takes several system calls: a non-atomic write would be seen half done.
+    const version = (i: number) => JSON.stringify({ name: 'busy', i, padding: 'x'.repeat(2 * 1024 * 1024 + i) });
+    await storage.put(key, version(0));
+    let writing = true;
+    const writer = (async () => {
+      for (let i = 1; i <= 30; i++) await storage.put(key, version(i));
+      writing = false;
+    })();
+    let reads = 0;
+    const reader = async () => {
+      while (writing) {
+        const text = (await storage.get(key))!.toString();
+        const doc = JSON.parse(text) as { i: number; padding: string };
+        expect(doc.padding.length).toBe(2 * 1024 * 1024 + doc.i);
+        const sync = storage.readSync(key)!.toString();
+        expect(JSON.parse(sync).name).toBe('busy');
+        reads++;
+      }
+    };
+    await Promise.all([writer, reader(), reader(), reader()]);
+    expect(reads).toBeGreaterThan(0);
+    expect(JSON.parse((await storage.get(key))!.toString()).i).toBe(30);
+  });
+
+  it('answers the hot path synchronously: revision, stat, read, and a stream of what was opened', async () => {
+    const key = storageKey('hot', 'hot-1.0.0.tgz');
+    await storage.put(documentKey('hot'), '{"v":1}');
+    const before = storage.revision('hot');
+    expect(before).not.toBe('absent');
+    await storage.put(documentKey('hot'), '{"v":2}');
+    expect(storage.revision('hot')).not.toBe(before);
+
+    await storage.put(key, 'old bytes');
+    expect(storage.statSync(key)).toMatchObject({ size: 9 });
+    expect(storage.readSync(key)?.toString()).toBe('old bytes');
+    const opened = storage.openSync(key)!;
+    // Replaced after it was opened: the opened object still streams what it was.
+    await storage.put(key, 'new bytes, longer');
+    expect(storage.statSync(key)?.revision).not.toBe(opened.stat.revision);
+    expect((await readAll(opened.stream())).toString()).toBe('old bytes');
+    expect(storage.openSync(storageKey('hot', 'missing.tgz'))).toBeUndefined();
+    expect(storage.readSync(storageKey('hot', 'missing.tgz'))).toBeUndefined();
+  });
+});
