@@ -72,19 +72,14 @@ export class PgAdvisoryLocks implements LockSessions {
       if (/Timeout acquiring a connection/i.test(String((err as Error)?.message))) throw lockTimeoutError('a package', waitMs);
       throw mapLockError(err);
     }
-    try {
-      await trx.raw("select set_config('idle_in_transaction_session_timeout', ?, true)", [`${Math.max(1, Math.ceil(this.options.maxHoldMs))}ms`]);
-    } catch (err) {
-      await trx.rollback().catch(() => undefined);
-      throw mapLockError(err);
-    }
+    const maxHold = `${Math.max(1, Math.ceil(this.options.maxHoldMs))}ms`;
     let ended = false;
     return {
       acquire: async (name, wait) => {
         const [a, b] = packageLockKeys(name);
         try {
-          // lock_timeout bounds this statement's wait; it is reset for the next acquire.
-          await trx.raw("select set_config('lock_timeout', ?, true)", [`${Math.max(1, Math.ceil(wait))}ms`]);
+          // lock_timeout bounds the next statement's wait (set again for each acquire); both settings end with the transaction.
+          await trx.raw("select set_config('idle_in_transaction_session_timeout', ?, true), set_config('lock_timeout', ?, true)", [maxHold, `${Math.max(1, Math.ceil(wait))}ms`]);
           await trx.raw('select pg_advisory_xact_lock(?::int4, ?::int4)', [a, b]);
         } catch (err) {
           ended = true;
