@@ -4,7 +4,7 @@
  * so a change on the server that the console does not follow fails `npm run build`.
  * The API decides everything; this only calls it.
  */
-import type { PackageView, SessionView, VersionRow } from '../admin/routes/console';
+import type { PackageView, SessionView, SignInOptions, VersionRow } from '../admin/routes/console';
 import type { Explanation, PolicyView } from '../services/governance';
 import type { RequestChecks, RequestView } from '../services/requests';
 import type { PackageRequest } from '../db/repositories/requests';
@@ -23,7 +23,7 @@ import type { ErrorCode } from '../core/errors';
 /** A value as JSON carries it: dates become strings. */
 export type Json<T> = T extends Date ? string : T extends Array<infer U> ? Json<U>[] : T extends object ? { [K in keyof T]: Json<T[K]> } : T;
 
-export type { PackageView, SessionView, VersionRow, ErrorCode };
+export type { PackageView, SessionView, SignInOptions, VersionRow, ErrorCode };
 export type ExplanationJson = Json<Explanation>;
 export type RequestJson = Json<RequestView>;
 export type RequestSummary = Json<PackageRequest>;
@@ -84,6 +84,7 @@ const seg = encodeURIComponent;
 export const api = {
   session: () => call<SessionView>('GET', '/session'),
   signIn: (username: string, password: string) => call<SessionView>('POST', '/session', { username, password }),
+  signInOptions: () => call<SignInOptions>('GET', '/sign-in'),
   signOut: () => call<{ signedOut: boolean }>('DELETE', '/session'),
   health: () => call<Json<HealthReport> | { ok: boolean }>('GET', '/health'),
   catalogue: (params: { q?: string; tag?: string; cursor?: string }) => call<Json<{ items: CataloguePackage[]; nextCursor: string | null }>>('GET', `/packages${q(params)}`),

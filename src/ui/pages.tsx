@@ -82,14 +82,35 @@ function useAction() {
 
 // ---------------------------------------------------------------- sign in
 
+/**
+ * The sign-in page: "Sign in with <IdP>" when SSO is configured (a link through the IdP back
+ * to this page, docs/sso.md), and the password form unless password login is off.
+ */
 export function SignInPage({ onSignedIn }: { onSignedIn: (s: SessionView) => void }) {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const action = useAction();
+  const options = useLoad(() => api.signInOptions(), []);
+  // Back to the page that asked for the sign-in (a console path; the server checks it again).
+  const next = (() => {
+    const asked = new URLSearchParams(location.search).get('next');
+    return asked && asked.startsWith('/-/gatekeeper/ui/') ? asked : location.pathname.startsWith('/-/gatekeeper/ui/signin') ? '/-/gatekeeper/ui/' : `${location.pathname}${location.search}`;
+  })();
+  const sso = options.data?.sso;
+  const passwordForm = options.data ? options.data.password : true;
   return (
     <section class="narrow">
       <h1>Sign in</h1>
-      <form
+      <Failure error={options.error} />
+      {sso && (
+        <p>
+          <a class="button" href={`${sso.url}?next=${encodeURIComponent(next)}`}>
+            Sign in with {sso.name}
+          </a>
+        </p>
+      )}
+      {sso && passwordForm && <p class="hint">Or with a password of this registry:</p>}
+      {passwordForm && <form
         onSubmit={(e) => {
           e.preventDefault();
           action.run(async () => onSignedIn(await api.signIn(username, password)));
@@ -105,7 +126,7 @@ export function SignInPage({ onSignedIn }: { onSignedIn: (s: SessionView) => voi
         <button type="submit" disabled={action.busy}>
           Sign in
         </button>
-      </form>
+      </form>}
     </section>
   );
 }

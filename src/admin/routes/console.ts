@@ -61,6 +61,29 @@ export const create_session: RouteDef = {
   },
 };
 
+/** GET /sign-in: how the console's sign-in page signs people in. */
+export interface SignInOptions {
+  /** Whether the password form is offered (password_login). */
+  password: boolean;
+  /** "Sign in with <name>": the IdP's name and where the button leads (with ?next=); null when SSO is off. */
+  sso: { name: string; url: string } | null;
+}
+
+export const get_sign_in_options: RouteDef = {
+  name: 'get_sign_in_options',
+  method: 'get',
+  path: '/sign-in',
+  access: 'public',
+  summary: "How the console's sign-in page signs people in: the password form (unless password_login is off) and \"Sign in with <IdP>\" (when SSO is configured; docs/sso.md)",
+  handler: async ({ runtime }) => {
+    const options: SignInOptions = {
+      password: runtime.settings.passwordLogin !== false,
+      sso: runtime.sso ? { name: runtime.sso.name, url: '/-/v1/login/sso/console' } : null,
+    };
+    return ok(options);
+  },
+};
+
 export const get_session: RouteDef = {
   name: 'get_session',
   method: 'get',
