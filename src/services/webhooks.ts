@@ -41,6 +41,9 @@ export interface WebhookHealth {
   lastDeliveryError: string | null;
 }
 
+/** How long finished deliveries (delivered, failed) stay in the delivery log. */
+export const DELIVERY_LOG_DAYS = 30;
+
 /** At most this much of a receiver's error text is kept. */
 const ERROR_TEXT = 300;
 
@@ -167,6 +170,8 @@ export class WebhookService implements EventSink {
       attempted += claimed.length;
       await Promise.all(claimed.map((d) => this.deliver(d, signal)));
     }
+    // The delivery log keeps finished deliveries for DELIVERY_LOG_DAYS.
+    await this.store.repos.webhooks.prune(DELIVERY_LOG_DAYS * 86_400_000, 1000);
     return attempted;
   }
 

@@ -271,6 +271,16 @@ describe('impact records and webhooks', () => {
     expect(items.every((d) => d.attempts === 1)).toBe(true);
   });
 
+  it('the delivery log drops finished deliveries after 30 days, keeps newer ones', async () => {
+    const hook = hookIds.get('/events') as number;
+    const before = (await a.api('GET', `/webhooks/${hook}/deliveries?limit=1000`)).body.items as Array<{ id: string }>;
+    const oldest = before[before.length - 1].id;
+    await a.gk.database.knex('webhook_deliveries').where({ id: oldest }).update({ created_at: new Date(Date.now() - 31 * 86_400_000) });
+    await a.gk.runtime.webhooks.deliverDue();
+    const after = (await a.api('GET', `/webhooks/${hook}/deliveries?limit=1000`)).body.items as Array<{ id: string }>;
+    expect(after.map((d) => d.id)).toEqual(before.slice(0, -1).map((d) => d.id));
+  });
+
   it('/health reports the webhooks', async () => {
     const health = await a.api('GET', '/health');
     expect(health.body.webhooks).toMatchObject({ ok: true, enqueueFailures: 0, lastEnqueueError: null });

@@ -139,6 +139,18 @@ export class WebhookRepository {
       });
   }
 
+  /** Drops up to `limit` finished deliveries (delivered or failed) older than `ageMs`; returns how many. */
+  async prune(ageMs: number, limit: number): Promise<number> {
+    const result = await this.db.raw(
+      `delete from webhook_deliveries where id in (
+         select id from webhook_deliveries
+          where status in ('delivered', 'failed') and created_at < now() - (? * interval '1 millisecond')
+          order by id limit ?)`,
+      [ageMs, limit],
+    );
+    return (result as { rowCount?: number }).rowCount ?? 0;
+  }
+
   /** A webhook's deliveries, newest first. */
   async deliveries(webhookId: number, limit: number): Promise<Delivery[]> {
     const rows = (await this.db('webhook_deliveries').where({ webhook_id: webhookId }).orderBy('id', 'desc').limit(limit)) as Array<{
