@@ -13,6 +13,7 @@ import { packageLockKeys, PgAdvisoryLocks } from '../../src/db/package-lock';
 import { FsPackageStorage } from '../../src/storage/fs';
 import { NO_LOCK, PackageLocks } from '../../src/storage/locks';
 import { createTestDatabase, TestDatabase } from '../support/database';
+import { eventually } from '../support/assert';
 
 const UPDATES = 50;
 
@@ -86,7 +87,7 @@ describe('package storage locks across instances (PostgreSQL advisory locks)', (
     expect(Object.keys(doc.updates).length).toBeLessThan(UPDATES);
   });
 
-  it('serialises across instances by the database alone: each instance queues only its own writers', async () => {
+  it('a writer of another instance waits in PostgreSQL until the holder is done', async () => {
     // Two instances, one package: while one holds the lock the other's writer waits in PostgreSQL.
     const a = instance();
     const b = instance();
@@ -107,10 +108,10 @@ describe('package storage locks across instances (PostgreSQL advisory locks)', (
     });
     // b's writer is waiting on the advisory lock: PostgreSQL shows it.
     const [k1, k2] = packageLockKeys('pkg');
-    await waitFor(async () => {
+    await eventually(async () => {
       const rows = await pools[0]!.raw("select count(*)::int as n from pg_locks where locktype = 'advisory' and classid = ?::int4::oid and objid = ?::int4::oid and objsubid = 2 and not granted", [k1, k2]);
       return (rows.rows[0] as { n: number }).n === 1;
-    });
+    }, "b's writer waits for the advisory lock");
     try {
       expect(order).toEqual(['a in']);
     } finally {
@@ -201,11 +202,3 @@ describe('package storage locks across instances (PostgreSQL advisory locks)', (
     await expect(locks.lock('solo', () => locks.lock('solo', () => locks.lock('other', async () => 'nested')))).resolves.toBe('nested');
   });
 });
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
