@@ -36,6 +36,7 @@ import {
  */
 
 const TEMPORARY = /^\..*\.tmp$/;
+const MAX_KNOWN_PATHS = 50_000;
 
 function statOf(stat: fs.Stats): StorageStat {
   return { size: stat.size, mtimeMs: stat.mtimeMs, revision: `${stat.ino}:${stat.size}:${stat.mtimeMs}` };
@@ -54,10 +55,18 @@ export class FsPackageStorage implements PackageStorage {
     private readonly locks: PackageLock,
   ) {}
 
+  /** Paths of keys seen before: the hot path asks for the same few keys on every request. */
+  private readonly paths = new Map<string, string>();
+
   /** The object's path; throws on a key that could leave its package's folder. */
   pathOf(key: string): string {
+    const known = this.paths.get(key);
+    if (known !== undefined) return known;
     const { packageName, file } = parseStorageKey(key);
-    return packageName ? path.join(this.root, ...packageName.split('/'), file) : path.join(this.root, file);
+    const made = packageName ? path.join(this.root, ...packageName.split('/'), file) : path.join(this.root, file);
+    if (this.paths.size >= MAX_KNOWN_PATHS) this.paths.clear();
+    this.paths.set(key, made);
+    return made;
   }
 
   private packageDir(name: string): string {
@@ -241,7 +250,7 @@ export class FsPackageStorage implements PackageStorage {
 
   revision(packageName: string): string {
     try {
-      const stat = fs.statSync(this.pathOf(documentKey(packageName)));
+      const stat = fs.statSync(this.pathOf(`${packageName}/package.json`));
       return `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
     } catch {
       return 'absent';
