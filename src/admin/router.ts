@@ -43,6 +43,10 @@ function authorize(route: RouteDef, req: Request): void {
   if (route.access !== 'authenticated' && !can(principal.role, route.access)) {
     throw new GatekeeperError('EFORBIDDEN', `${principal.username} (${principal.role}) may not call ${route.name}`);
   }
+  // A scoped token (a service account's) only reads the admin API: its scope is about packages.
+  if (principal.scope && route.method !== 'get') {
+    throw new GatekeeperError('ETOKENSCOPE', `this token of ${principal.username} is scoped (${principal.scope.kind}); it may not call ${route.name}. Use a user's token`);
+  }
 }
 
 /**

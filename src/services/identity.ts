@@ -2,6 +2,7 @@ import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'no
 import { promisify } from 'node:util';
 import { GatekeeperError } from '../core/errors';
 import { isRole, Role } from '../core/roles';
+import { parseDuration } from '../core/duration';
 import { formatTokenScope, parseTokenScope, TokenScope } from '../core/sso';
 import { mapDbError } from '../db/errors';
 import type { Token, TokenWithKey } from '../db/repositories/tokens';
@@ -280,7 +281,7 @@ export class IdentityService {
     const token = generateToken();
     const scope = limits.scope ? formatTokenScope(limits.scope) : null;
     return this.store.transaction(async (repos) => {
-      const id = await repos.tokens.save({ userId: user.id, tokenHash: hashToken(token), prefix: token.slice(0, 10), createdFrom, expiresAt: limits.expiresAt ?? null, scope });
+      const id = await repos.tokens.save({ userId: user.id, tokenHash: hashToken(token), prefix: token.slice(0, 10), createdFrom, expiresAt: limits.expiresAt ?? null, scope, readonly: limits.scope?.kind === 'read' });
       const details: Record<string, unknown> = { tokenId: id, username: user.username, createdFrom };
       if (scope) details.scope = scope;
       if (limits.expiresAt) details.expiresAt = limits.expiresAt.toISOString();
@@ -288,6 +289,51 @@ export class IdentityService {
       const saved = (await repos.tokens.findWithKey(id)) as TokenWithKey;
       return { token, id, key: saved.key, createdAt: saved.token.createdAt };
     });
+  }
+
+  /**
+   * A token for a service account: a CI user that is no IdP user and has no password, created
+   * at its first token (audited `user.service_account`). Its tokens always carry a scope
+   * (`read`, or `publish:@a,@b`) and an expiry, both checked on every request; its role is the
+   * least the scope needs (reader, or publisher).
+   */
+  async createServiceAccountToken(
+    actor: Actor,
+    input: { name: unknown; scope: unknown; expires: unknown },
+  ): Promise<{ token: string; id: number; username: string; scope: string; expiresAt: string; created: boolean }> {
+    const username = assertUsername(input.name);
+    const scope = parseTokenScope(input.scope);
+    if (!scope) throw new GatekeeperError('EVALIDATION', "scope must be 'read' or 'publish:@scope[,@scope…]'");
+    if (typeof input.expires !== 'string' || input.expires.trim() === '') {
+      throw new GatekeeperError('EVALIDATION', 'a service account token needs an expiry, like 30d or 12h (at most 400d)');
+    }
+    let ms: number;
+    try {
+      ms = parseDuration(input.expires.trim());
+    } catch {
+      throw new GatekeeperError('EVALIDATION', `'${input.expires.slice(0, 50)}' is not a duration; use e.g. 30d or 12h`);
+    }
+    if (ms <= 0 || ms > 400 * 24 * 60 * 60 * 1000) throw new GatekeeperError('EVALIDATION', 'a service account token expires after more than 0 and at most 400 days');
+    const role: Role = scope.kind === 'read' ? 'reader' : 'publisher';
+    let created = false;
+    const user = await this.store.transaction(async (repos) => {
+      const existing = await repos.users.find(username);
+      if (existing) {
+        if (existing.kind !== 'service') throw new GatekeeperError('ECONFLICT', `'${username}' is a user, not a service account. Pick another name for the service account`);
+        if (existing.disabledAt) throw new GatekeeperError('ECONFLICT', `the service account '${username}' is disabled. Enable it first`);
+        const { passwordHash: _hash, ...rest } = existing;
+        // A publish scope needs the publisher role; a read token never widens it.
+        if (role === 'publisher' && existing.role !== 'publisher') return (await repos.users.update(username, { role })) as User;
+        return rest;
+      }
+      created = true;
+      const user = await repos.users.save({ username, passwordHash: NO_PASSWORD, role, kind: 'service' });
+      await repos.audit.save(auditEntry(actor, 'user.service_account', { details: { username, role } }));
+      return user;
+    });
+    const expiresAt = new Date(Date.now() + ms);
+    const issued = await this.issueTokenRecord(actor, user, 'service account', { expiresAt, scope });
+    return { token: issued.token, id: issued.id, username, scope: formatTokenScope(scope), expiresAt: expiresAt.toISOString(), created };
   }
 
   /**

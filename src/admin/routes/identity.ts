@@ -79,3 +79,18 @@ export const delete_token: RouteDef = {
   summary: 'Revoke a token (your own, or any for admins); refused from its next use',
   handler: async ({ runtime, actor, principal, params }) => ok(await runtime.identity.revokeToken(actor, parseId(params.id), principal)),
 };
+
+export const create_service_account_token: RouteDef = {
+  name: 'create_service_account_token',
+  method: 'post',
+  path: '/service-accounts/:name/tokens',
+  access: 'govern',
+  summary:
+    "A token for a service account (a CI user that is no IdP user and has no password; created at its first token): scoped to 'read' or 'publish:@scope[,@scope…]' and expiring, both enforced on every request. The token is shown once",
+  body: [
+    { name: 'scope', description: "'read', or 'publish:@acme' (writes only to names in these scopes)" },
+    { name: 'expires', description: 'a duration, like 30d or 12h (at most 400d)' },
+  ],
+  handler: async ({ runtime, actor, params, body }) =>
+    ok(await runtime.identity.createServiceAccountToken(actor, { name: params.name, scope: body.scope, expires: body.expires }), 201),
+};

@@ -5,8 +5,8 @@ import { json, table } from '../output';
 
 export const token: Command = {
   name: 'token',
-  usage: 'gatekeeper token list [--username U] [--json] | revoke <id>',
-  summary: 'List or revoke tokens (yours; anyone\'s for admins)',
+  usage: 'gatekeeper token list [--username U] [--json] | revoke <id> | create --service-account <name> --scope read|publish:@scope[,@scope] --expires 30d',
+  summary: 'List or revoke tokens (yours; anyone\'s for admins); create a scoped, expiring service account token (admin)',
   booleanFlags: ['json'],
   async run({ args, io, env }) {
     const client = createClient({ registry: stringFlag(args, 'registry') }, env);
@@ -14,7 +14,26 @@ export const token: Command = {
     if (action === 'list') {
       const username = stringFlag(args, 'username');
       const { items } = await client.request<{ items: Array<Record<string, unknown>> }>('GET', `/tokens${username ? `?username=${enc(username)}` : ''}`);
-      io.out(args.flags.json ? json(items) : table(items, ['id', 'username', 'prefix', 'createdFrom', 'createdAt', 'lastUsedAt', 'revokedAt']));
+      io.out(args.flags.json ? json(items) : table(items, ['id', 'username', 'prefix', 'createdFrom', 'scope', 'createdAt', 'expiresAt', 'lastUsedAt', 'revokedAt']));
+      return 0;
+    }
+    if (action === 'create') {
+      const name = stringFlag(args, 'service-account');
+      const scope = stringFlag(args, 'scope');
+      const expires = stringFlag(args, 'expires');
+      if (!name || !scope || !expires) throw new UsageError('token create needs --service-account <name>, --scope read|publish:@scope and --expires <duration, e.g. 30d>');
+      const created = await client.request<{ token: string; id: number; username: string; scope: string; expiresAt: string; created: boolean }>(
+        'POST',
+        `/service-accounts/${enc(name)}/tokens`,
+        { scope, expires },
+      );
+      if (args.flags.json) {
+        io.out(json(created));
+        return 0;
+      }
+      io.out(`${created.created ? 'created the service account' : 'service account'} ${created.username}; token ${created.id}, scope ${created.scope}, expires ${created.expiresAt}`);
+      io.out(created.token);
+      io.out('(shown once; CI sets it as //<registry>/:_authToken in its .npmrc)');
       return 0;
     }
     if (action === 'revoke') {

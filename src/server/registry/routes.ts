@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { GatekeeperError, isErrorCode } from '../../core/errors';
 import { can } from '../../core/roles';
+import { scopeAllowsWrite } from '../../core/sso';
 import { compileRoutes, HttpMethod, RouteMatch } from '../../core/route-table';
 import type { GatekeeperRuntime } from '../runtime';
 import { writeAnyError, writeError } from '../http/write-error';
@@ -212,9 +213,22 @@ export function checkAccess(runtime: GatekeeperRuntime, req: Request, access: Ac
       if (principal && !can(principal.role, 'install')) throw new GatekeeperError('EFORBIDDEN', `${principal.username} (${principal.role}) may not install packages. Ask an admin for another role`);
       return;
     case 'login':
-    case 'publish':
       if (!principal) throw loginRequired(runtime, req);
       return;
+    case 'publish': {
+      if (!principal) throw loginRequired(runtime, req);
+      // A scoped token (a service account's) writes only what its scope names.
+      const name = routeOf(req)?.params.package ?? '';
+      if (principal.scope && !scopeAllowsWrite(principal.scope, name)) {
+        throw new GatekeeperError(
+          'ETOKENSCOPE',
+          principal.scope.kind === 'read'
+            ? `this token of ${principal.username} is read-only: it may not change ${name}. Use a token with a publish scope`
+            : `this token of ${principal.username} may publish only in ${principal.scope.scopes.join(', ')}, not ${name}. Ask an admin for a token with that scope`,
+        );
+      }
+      return;
+    }
     case 'metrics':
       // The connection's own address: scrapers reach each instance directly, not through a proxy.
       if (runtime.metrics.allows(req.socket.remoteAddress)) return;
