@@ -26,12 +26,12 @@ describe('gate plugins', () => {
     fs.rmSync(build, { recursive: true, force: true });
   });
 
-  it('runs on the pinned Verdaccio 6.8.x, and all three plugins load into it', async () => {
+  it('runs on the pinned Verdaccio 6.8.x, and all four plugins load into it', async () => {
     expect(verdaccioVersion).toMatch(/^6\.8\.\d+$/);
     const t = await startTestGatekeeper({ upstream: upstream.url, pluginsDir: path.join(build, 'dist/plugins') });
     try {
       const health = await t.api('GET', '/health', undefined, null);
-      expect(health.body.plugins).toEqual({ ok: true, loaded: expect.arrayContaining(['gatekeeper-auth', 'gatekeeper-filter', 'gatekeeper-middleware']), missing: [] });
+      expect(health.body.plugins).toEqual({ ok: true, loaded: expect.arrayContaining(['gatekeeper-auth', 'gatekeeper-filter', 'gatekeeper-middleware', 'gatekeeper-storage']), missing: [] });
     } finally {
       await t.close();
     }
@@ -46,6 +46,20 @@ describe('gate plugins', () => {
     try {
       await expect(startTestGatekeeper({ upstream: upstream.url, db, pluginsDir: plugins })).rejects.toThrow(
         /refusing to start: the gate plugin\(s\) verdaccio-gatekeeper-filter did not load/,
+      );
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('refuses to start when the storage plugin is missing (Verdaccio would write with its own storage, without the package lock)', async () => {
+    const plugins = path.join(build, 'dist/plugins-missing-storage');
+    fs.cpSync(path.join(build, 'dist/plugins'), plugins, { recursive: true });
+    fs.rmSync(path.join(plugins, 'verdaccio-gatekeeper-storage'), { recursive: true });
+    const db = await createTestDatabase();
+    try {
+      await expect(startTestGatekeeper({ upstream: upstream.url, db, pluginsDir: plugins })).rejects.toThrow(
+        /refusing to start: the gate plugin\(s\) verdaccio-gatekeeper-storage did not load/,
       );
     } finally {
       await db.drop();
