@@ -23,12 +23,13 @@ import { Recorded, Recorder, startRecorder } from '../support/recorder';
 
 const LIB = 'hook-lib';
 const BLOCKED = 'hook-blocked';
+const VULN = 'hook-vuln';
 const MAL_ID = 'MAL-2026-7001';
 
 const old = new Date(Date.now() - 30 * 86_400_000);
 
 /** Fast retries and polling for the test; everything else as configured by default. */
-const SETTINGS = { webhookInterval: '1s', webhookRetryBase: '1s', webhookTimeout: '5s', jobPoll: '1s', installBlockedInterval: '1h' } as const;
+const SETTINGS = { webhookInterval: '1s', webhookRetryBase: '1s', webhookTimeout: '5s', jobPoll: '1s', installBlockedInterval: '1h', advisoryRefresh: '2s' } as const;
 
 interface Delivery {
   id: string;
@@ -203,6 +204,39 @@ describe('impact records and webhooks', () => {
     expect(after.projects.find((p: { project: string }) => p.project === 'late-app').resolvedAt).not.toBeNull();
   });
 
+  it("an admin's override marks the record overridden (its projects kept), undoing it opens it again without a new event", async () => {
+    const deliveries = async () => (await a.api('GET', `/webhooks/${hookIds.get('/malware')}/deliveries`)).body.items.length as number;
+    const count = await deliveries();
+    expect((await cli('advisories', 'override', LIB, MAL_ID, '--reason', 'false positive')).code).toBe(0);
+    const overridden = (await a.api('GET', `/advisories/impact?package=${LIB}`)).body.items[0];
+    expect(overridden.state).toBe('overridden');
+    expect(overridden.versions).toEqual(['1.0.0']);
+    expect((await a.api('GET', '/advisories/impact?state=overridden')).body.items.map((r: { advisoryId: string }) => r.advisoryId)).toEqual([MAL_ID]);
+    expect((await cli('advisories', 'unoverride', LIB, MAL_ID)).code).toBe(0);
+    expect((await a.api('GET', `/advisories/impact?package=${LIB}`)).body.items[0].state).toBe('open');
+    await a.gk.runtime.webhooks.settled();
+    expect(await deliveries()).toBe(count);
+  });
+
+  it("the upstream's advisory answer for a version in use sends advisory.in_use", async () => {
+    upstream.addPackage({ name: VULN, versions: [{ version: '2.0.0', license: 'MIT', publishedAt: old }] });
+    expect((await a.api('POST', '/projects', { name: 'vuln-app', version: '3.0.0', entries: [{ name: VULN, version: '2.0.0' }] })).status).toBe(201);
+    // The upstream has no advisory for it yet (recording the project asked): no record.
+    await eventually(async () => upstream.requests.some((r) => r.method === 'POST' && (r.body ?? '').includes(VULN)), 'the upstream to be asked about the package');
+    expect((await a.api('GET', `/advisories/impact?package=${VULN}`)).body.items).toEqual([]);
+    // Then it has one: the next refresh (GATEKEEPER_ADVISORY_REFRESH is 2s here) stores it.
+    upstream.setAdvisories({ [VULN]: [{ id: 4242, url: 'https://advisories.example.test/4242', title: 'Prototype pollution', severity: 'high', vulnerable_versions: '<2.1.0' }] });
+    await eventually(async () => received('/malware', 'advisory.in_use').length >= 1, 'advisory.in_use', 30_000);
+    expect(received('/malware', 'advisory.in_use')[0].data).toMatchObject({
+      package: VULN,
+      created: true,
+      advisory: { severity: 'high', malware: false, source: 'upstream' },
+      projects: [{ name: 'vuln-app', version: '3.0.0', uses: `${VULN}@2.0.0` }],
+    });
+    const impact = await cli('advisories', 'impact', VULN);
+    expect(impact.out).toMatch(new RegExp(`${VULN}\\s+\\S+\\s+high\\s+2\\.0\\.0\\s+open\\s+vuln-app@3\\.0\\.0`));
+  });
+
   it('request.created, request.decided and policy.changed arrive, signed', async () => {
     const filed = await a.api('POST', '/requests', { name: LIB, range: '^1.0.1', reason: 'we need it' });
     expect(filed.status).toBe(201);
@@ -221,7 +255,7 @@ describe('impact records and webhooks', () => {
     expect(policy).toEqual(expect.arrayContaining([expect.objectContaining({ what: 'the request', by: 'admin' }), expect.objectContaining({ what: 'the policy', by: 'admin' })]));
     expect(policy.every((p) => Number.isInteger(p.generation))).toBe(true);
     // The malware endpoint did not subscribe to these.
-    expect(receiver.to('/malware').some((r) => JSON.parse(r.raw.toString('utf8')).event !== 'malware.in_use')).toBe(false);
+    expect(new Set(receiver.to('/malware').map((r) => JSON.parse(r.raw.toString('utf8')).event))).toEqual(new Set(['malware.in_use', 'advisory.in_use']));
   });
 
   it('refused installs of one package are one install.blocked event with counts by code', async () => {

@@ -98,9 +98,10 @@ export class ImpactRepository {
 
   /**
    * Brings one entry's record up to date with the projects that use an affected version now
-   * (`uses`, empty when the entry is not in force): made when there is none and some project
-   * is affected; uses are added once (the primary key makes a repeated import add nothing),
-   * uses that are gone are marked resolved, ones in use again reopened. Call in a transaction.
+   * (`uses`): made when there is none and some project is affected; uses are added once (the
+   * primary key makes a repeated import add nothing), uses that are gone are marked resolved,
+   * ones in use again reopened. An entry not in force (withdrawn, overridden) only sets the
+   * record's state; its projects stay as they were. Call in a transaction.
    * Undefined when there is no record and nothing to record.
    */
   async apply(entry: ImpactEntry, uses: readonly ProjectUse[]): Promise<ImpactChange | undefined> {
@@ -122,6 +123,13 @@ export class ImpactRepository {
       }
     }
     const id = record.id;
+    if (entry.notInForce) {
+      // Withdrawn or overridden: the record says so and keeps its projects as they were.
+      if (record.state !== entry.notInForce) {
+        await this.db('impact_records').where({ id }).update({ state: entry.notInForce, advisory_id: entry.id, title: entry.title, severity: entry.severity, malware: entry.malware, updated_at: this.db.fn.now() });
+      }
+      return { id, created: false, added: [], state: entry.notInForce };
+    }
     const existing = (await this.db('impact_projects').where({ impact_id: id }).select('project_id', 'version', 'resolved_at')) as Array<{ project_id: number; version: string; resolved_at: Date | null }>;
     const key = (projectId: number, version: string) => `${projectId} ${version}`;
     const now = new Map(uses.map((u) => [key(u.projectId, u.version), u]));
@@ -144,7 +152,7 @@ export class ImpactRepository {
     const gone = existing.filter((e) => e.resolved_at === null && !now.has(key(e.project_id, e.version)));
     for (const e of gone) await this.db('impact_projects').where({ impact_id: id, project_id: e.project_id, version: e.version }).update({ resolved_at: this.db.fn.now() });
     const open = existing.filter((e) => e.resolved_at === null).length - gone.length + added.length;
-    const state: ImpactState = entry.notInForce ?? (open > 0 ? 'open' : 'resolved');
+    const state: ImpactState = open > 0 ? 'open' : 'resolved';
     if (created || state !== record.state || added.length > 0 || gone.length > 0) {
       await this.db('impact_records')
         .where({ id })
