@@ -20,6 +20,10 @@ import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-regist
 import { startTestGatekeeper, TestGatekeeper, tempDir } from '../support/gatekeeper';
 import { createNpmEnv, makeProject, NpmEnv } from '../support/npm';
 import { Recorded, Recorder, startRecorder } from '../support/recorder';
+import pino from 'pino';
+import { createKnex } from '../../src/db/connection';
+import { Store } from '../../src/db/store';
+import { WebhookService } from '../../src/services/webhooks';
 
 const LIB = 'hook-lib';
 const BLOCKED = 'hook-blocked';
@@ -319,5 +323,27 @@ describe('impact records and webhooks', () => {
     const health = await a.api('GET', '/health');
     expect(health.body.webhooks).toMatchObject({ ok: true, enqueueFailures: 0, lastEnqueueError: null });
     expect(health.body.jobs['webhooks.deliver']).toBeDefined();
+  });
+});
+
+describe('queueing a webhook event when the database cannot be reached', () => {
+  it('never throws into the caller; the failure is logged, counted in health and not retried', async () => {
+    // A real PostgreSQL client pointed at a port where nothing listens.
+    const knex = createKnex('postgres://postgres@127.0.0.1:1/none', 1);
+    const lines: string[] = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(line) });
+    const service = new WebhookService(new Store(knex), logger, { timeoutMs: 1000, maxAttempts: 2, retryBaseMs: 1000, retryMaxMs: 1000, pollMs: 1000 });
+    try {
+      expect(() => service.emit('policy.changed', { what: 'the policy', by: 'admin' })).not.toThrow();
+      expect(service.health().ok).toBe(true);
+      await service.settled();
+      expect(service.health()).toMatchObject({ ok: false, enqueueFailures: 1, lastEnqueueError: expect.stringContaining('ECONNREFUSED') });
+      expect(lines.filter((l) => l.includes('could not be queued'))).toHaveLength(1);
+      // Nothing is retried behind the caller's back.
+      await service.settled();
+      expect(service.health().enqueueFailures).toBe(1);
+    } finally {
+      await knex.destroy();
+    }
   });
 });
