@@ -128,8 +128,7 @@ export class FsPackageStorage implements PackageStorage {
     const target = this.pathOf(key);
     // Documents (package.json, the package list) are fsynced; tarballs are not (see above).
     const durable = !target.endsWith('.tgz');
-    return this.commit(key, target, options, async (temporary) => {
-      const handle = await fs.promises.open(temporary, 'wx', 0o644);
+    return this.commit(key, target, options, async (handle) => {
       try {
         await handle.writeFile(body);
         if (durable) await handle.sync();
@@ -146,9 +145,13 @@ export class FsPackageStorage implements PackageStorage {
     body.on('error', onError);
     try {
       const target = this.pathOf(key);
-      return await this.commit(key, target, options, async (temporary) => {
-        if (early) throw early;
-        await pipeline(body, fs.createWriteStream(temporary, { flags: 'wx', mode: 0o644 }));
+      return await this.commit(key, target, options, async (handle) => {
+        if (early) {
+          await handle.close();
+          throw early;
+        }
+        // The stream closes the handle when it is done.
+        await pipeline(body, fs.createWriteStream('', { fd: handle }));
       });
     } finally {
       body.removeListener('error', onError);
@@ -156,13 +159,22 @@ export class FsPackageStorage implements PackageStorage {
   }
 
   /** Writes through a temporary file next to the target and renames (or links) it into place. */
-  private async commit(key: string, target: string, options: PutOptions, write: (temporary: string) => Promise<void>): Promise<StorageStat> {
+  private async commit(key: string, target: string, options: PutOptions, write: (temporary: fs.promises.FileHandle) => Promise<void>): Promise<StorageStat> {
     const dir = path.dirname(target);
-    await fs.promises.mkdir(dir, { recursive: true });
-    if (options.exclusive && (await exists(target))) throw new StorageExistsError(key);
     const temporary = path.join(dir, `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
+    let handle: fs.promises.FileHandle | undefined;
+    // The folder may be removed between mkdir and open, by a delete of the package's last file: once more then.
+    for (let attempt = 0; !handle; attempt++) {
+      await fs.promises.mkdir(dir, { recursive: true });
+      if (options.exclusive && (await exists(target))) throw new StorageExistsError(key);
+      try {
+        handle = await fs.promises.open(temporary, 'wx', 0o644);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt > 0) throw err;
+      }
+    }
     try {
-      await write(temporary);
+      await write(handle);
       if (options.exclusive) {
         try {
           await fs.promises.link(temporary, target);
