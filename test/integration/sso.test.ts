@@ -256,6 +256,34 @@ describe('single sign-on through a real OpenID Provider', () => {
     expect(cookie).toMatch(/; Path=\/-\/v1\/login\/sso\/; Max-Age=\d+; HttpOnly; SameSite=Lax$/);
   });
 
+  it('ignores a stale token npm still sends with POST /-/v1/login', async () => {
+    const res = await fetch(new URL('-/v1/login', t.url), { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer gk_revoked-or-unknown' }, body: '{}' });
+    expect(res.status).toBe(200);
+  });
+
+  it('never links an IdP user to a local user of the same name, and refuses a disabled SSO user', async () => {
+    // An IdP account whose username is "admin" must not become our admin.
+    await idp.user('mallory-sub', { username: 'admin', password: 'mallory-pw', groups: ['gk-readers'] });
+    const { loginUrl } = await startWebLogin(t.url);
+    const taken = await browse(loginUrl, { username: 'admin', password: 'mallory-pw' });
+    expect(taken.last.status).toBe(403);
+    expect(JSON.parse(taken.last.body).error).toMatch(/^\[ESSOREFUSED\] the username 'admin' belongs to another user here/);
+    expect((await t.api('GET', '/whoami')).body).toEqual({ username: 'admin', role: 'admin' });
+
+    await idp.user('dave-sub', { username: 'dave', password: 'dave-pw', groups: ['gk-readers'] });
+    await httpWebLogin({ username: 'dave', password: 'dave-pw' });
+    expect((await t.api('PATCH', '/users/dave', { disabled: true })).status).toBe(200);
+    const again = await startWebLogin(t.url);
+    const refused = await browse(again.loginUrl, { username: 'dave', password: 'dave-pw' });
+    expect(refused.last.status).toBe(403);
+    expect(JSON.parse(refused.last.body).error).toMatch(/^\[ESSOREFUSED\] the user 'dave' is disabled here/);
+  });
+
+  it("tells the console's sign-in page to offer the IdP beside the password form", async () => {
+    const res = await t.api('GET', '/sign-in', undefined, null);
+    expect(res).toMatchObject({ status: 200, body: { password: true, sso: { name: 'Test IdP', url: '/-/v1/login/sso/console' } } });
+  });
+
   describe('security checks', () => {
     /** Runs a sign-in up to the IdP's redirect back, without making that request. */
     async function upToCallback(user = { username: 'alice', password: 'alice-pw' }) {
@@ -342,6 +370,11 @@ describe('single sign-on with a provider whose discovery names another issuer, p
     const body = (await res.json()) as { code: string; error: string };
     expect(body.code).toBe('ESSOUNAVAILABLE');
     expect(body.error).toContain(`names the issuer '${idp.issuer}', not the configured '${idp.url}'`);
+  });
+
+  it('the console offers the IdP only, when password login is off', async () => {
+    const res = await fetch(new URL('-/gatekeeper/v1/sign-in', t.url));
+    expect(await res.json()).toEqual({ password: false, sso: { name: 'Test IdP', url: '/-/v1/login/sso/console' } });
   });
 
   it('refuses npm’s password login and the console’s password form (EPASSWORDLOGINOFF)', async () => {
