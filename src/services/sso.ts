@@ -97,6 +97,9 @@ function idpText(value: unknown): string {
 
 const normalizeIssuer = (url: string) => url.replace(/\/+$/, '');
 
+/** Open logins one client address may have at once: anonymous callers cannot fill the table. */
+export const MAX_OPEN_LOGINS_PER_ADDRESS = 100;
+
 export class SsoService {
   private client: Promise<BaseClient> | undefined;
 
@@ -160,6 +163,7 @@ export class SsoService {
   /** `POST /-/v1/login`: a new login, its loginUrl (for the browser) and doneUrl (for this npm only). */
   async createNpmLogin(ip: string | null | undefined): Promise<{ loginUrl: string; doneUrl: string }> {
     this.prune();
+    await this.limitOpen(ip);
     const loginId = secret();
     const doneSecret = secret();
     await this.store.repos.ssoLogins.create({ kind: 'npm', loginHash: sha256(loginId), doneHash: sha256(doneSecret), clientIp: ip ?? null, ttlMs: this.options.loginTtlMs });
@@ -176,8 +180,22 @@ export class SsoService {
   /** The console's "Sign in with …": a new login whose end is a console session. */
   async startConsoleLogin(next: unknown, ip: string | null | undefined): Promise<{ location: string; verifier: string }> {
     this.prune();
+    await this.limitOpen(ip);
     const id = await this.store.repos.ssoLogins.create({ kind: 'console', nextPath: safeConsolePath(next), clientIp: ip ?? null, ttlMs: this.options.loginTtlMs });
     return this.sendToIdp((await this.store.repos.ssoLogins.find(id)) as SsoLogin);
+  }
+
+  private async limitOpen(ip: string | null | undefined): Promise<void> {
+    if (!ip) return;
+    if ((await this.store.repos.ssoLogins.countOpenFrom(ip)) >= MAX_OPEN_LOGINS_PER_ADDRESS) {
+      const seconds = Math.ceil(this.options.loginTtlMs / 1000);
+      throw new GatekeeperError(
+        'ETOOMANYREQUESTS',
+        `${MAX_OPEN_LOGINS_PER_ADDRESS} logins from your address are still open. Finish one, or wait until they expire (Retry-After)`,
+        undefined,
+        { retryAfter: seconds },
+      );
+    }
   }
 
   private assertOpen(login: SsoLogin | undefined): void {

@@ -372,6 +372,21 @@ describe('single sign-on with a provider whose discovery names another issuer, p
     expect(body.error).toContain(`names the issuer '${idp.issuer}', not the configured '${idp.url}'`);
   });
 
+  it('limits the logins one address may have open at once (429 ETOOMANYREQUESTS)', async () => {
+    const answers: number[] = [];
+    for (let i = 0; i < 101; i++) {
+      const res = await fetch(new URL('-/v1/login', t.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      answers.push(res.status);
+      if (res.status === 429) {
+        expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+        expect(((await res.json()) as { code: string }).code).toBe('ETOOMANYREQUESTS');
+      } else await res.arrayBuffer();
+    }
+    // The earlier test here left one login open.
+    expect(answers.filter((s) => s === 200)).toHaveLength(99);
+    expect(answers.slice(99)).toEqual([429, 429]);
+  });
+
   it('the console offers the IdP only, when password login is off', async () => {
     const res = await fetch(new URL('-/gatekeeper/v1/sign-in', t.url));
     expect(await res.json()).toEqual({ password: false, sso: { name: 'Test IdP', url: '/-/v1/login/sso/console' } });

@@ -97,6 +97,16 @@ export class SsoLoginRepository {
     return Number(count) === 1;
   }
 
+  /** Logins from one client address that are still open (pending or started, not expired). */
+  async countOpenFrom(ip: string): Promise<number> {
+    const [{ count }] = await this.db('sso_logins')
+      .where({ client_ip: ip })
+      .whereIn('status', ['pending', 'started'])
+      .where('expires_at', '>', this.db.fn.now())
+      .count<{ count: string }[]>('* as count');
+    return Number(count);
+  }
+
   /** Uses up a state: true for the first callback with it only. */
   async consumeState(id: number, stateHash: string): Promise<boolean> {
     const count = await this.db('sso_logins').where({ id, state_hash: stateHash, status: 'started' }).update({ state_hash: null });
