@@ -33,7 +33,7 @@ const MAL_ID = 'MAL-2026-7001';
 const old = new Date(Date.now() - 30 * 86_400_000);
 
 /** Fast retries and polling for the test; everything else as configured by default. */
-const SETTINGS = { webhookInterval: '1s', webhookRetryBase: '1s', webhookTimeout: '5s', jobPoll: '1s', installBlockedInterval: '1h', advisoryRefresh: '2s' } as const;
+const SETTINGS = { webhookInterval: '1s', webhookRetryBase: '1s', webhookTimeout: '5s', webhookMaxAttempts: 3, jobPoll: '1s', installBlockedInterval: '1h', advisoryRefresh: '2s' } as const;
 
 interface Delivery {
   id: string;
@@ -73,7 +73,8 @@ describe('impact records and webhooks', () => {
       { name: BLOCKED, versions: [{ version: '1.0.0', license: 'MIT', publishedAt: old }] },
     ]);
     // /malware answers 500 to its first delivery, then 200; /events always 200.
-    receiver = await startRecorder(({ path: p, index }) => ({ status: p === '/malware' && index === 0 ? 500 : 200, body: '{}' }));
+    // /down always answers 503.
+    receiver = await startRecorder(({ path: p, index }) => ({ status: p === '/down' ? 503 : p === '/malware' && index === 0 ? 500 : 200, body: '{}' }));
     a = await startTestGatekeeper({ upstream: upstream.url, settings: SETTINGS });
     expect((await a.api('PATCH', '/policy', { mode: 'open' })).status).toBe(200);
     npm = await createNpmEnv(a.url);
@@ -307,6 +308,25 @@ describe('impact records and webhooks', () => {
     expect(new Set(eventIds).size).toBe(10);
     const items = (await a.api('GET', `/webhooks/${hookIds.get('/events')}/deliveries?limit=10`)).body.items as Array<{ attempts: number }>;
     expect(items.every((d) => d.attempts === 1)).toBe(true);
+  });
+
+  it('a receiver that keeps failing: retried with backoff up to webhook_max_attempts, then the delivery is failed', async () => {
+    const down = await a.api('POST', '/webhooks', { url: `${receiver.url}/down`, events: ['policy.changed'] });
+    expect(down.status).toBe(201);
+    expect((await a.api('PATCH', '/policy', { releaseAge: { minimum: '30d' } })).status).toBe(200);
+    const deliveries = async () => (await a.api('GET', `/webhooks/${down.body.id}/deliveries`)).body.items as Array<Record<string, any>>;
+    await eventually(async () => (await deliveries())[0]?.status === 'failed', 'the delivery to fail', 30_000);
+    const [failed] = await deliveries();
+    expect(failed).toMatchObject({ event: 'policy.changed', attempts: 3, lastStatus: 503, nextAttemptAt: null });
+    expect(failed.lastError).toContain('the receiver answered 503');
+    expect(failed.log.map((l: { status: number }) => l.status)).toEqual([503, 503, 503]);
+    // Each retry waited longer than the one before (1 s, then 2 s: GATEKEEPER_WEBHOOK_RETRY_BASE is 1s here).
+    const at = failed.log.map((l: { at: string }) => Date.parse(l.at));
+    expect(at[1] - at[0]).toBeGreaterThanOrEqual(1000);
+    expect(at[2] - at[1]).toBeGreaterThanOrEqual(2000);
+    expect(receiver.to('/down')).toHaveLength(3);
+    expect(new Set(receiver.to('/down').map((r) => r.headers['x-gatekeeper-delivery'])).size).toBe(1);
+    expect((await a.api('DELETE', `/webhooks/${down.body.id}`)).status).toBe(200);
   });
 
   it('the delivery log drops finished deliveries after 30 days, keeps newer ones', async () => {
