@@ -77,6 +77,8 @@ export interface PackageStorage extends HotPathReads, PackageLock {
   listPackages(): Promise<Array<{ name: string; mtimeMs: number }>>;
   /** Removes the object; false when it did not exist. A package left with nothing is removed too. */
   delete(key: string): Promise<boolean>;
+  /** Throws, saying why, when the store cannot be written now (readiness). */
+  check(): Promise<void>;
 }
 
 export const PACKAGE_DOCUMENT = 'package.json';

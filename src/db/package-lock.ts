@@ -44,6 +44,8 @@ export interface LockSessions {
 export interface AdvisoryLockOptions {
   /** How long a holder may stay inside its transaction without a statement before PostgreSQL ends it. */
   maxHoldMs: number;
+  /** Told when a holder's transaction could not commit: its locks were gone before it was done (logged). */
+  onLost?: (names: string[]) => void;
 }
 
 const LOCK_NOT_AVAILABLE = '55P03';
@@ -74,6 +76,7 @@ export class PgAdvisoryLocks implements LockSessions {
     }
     const maxHold = `${Math.max(1, Math.ceil(this.options.maxHoldMs))}ms`;
     let ended = false;
+    const names: string[] = [];
     return {
       acquire: async (name, wait) => {
         const [a, b] = packageLockKeys(name);
@@ -81,6 +84,7 @@ export class PgAdvisoryLocks implements LockSessions {
           // lock_timeout bounds the next statement's wait (set again for each acquire); both settings end with the transaction.
           await trx.raw("select set_config('idle_in_transaction_session_timeout', ?, true), set_config('lock_timeout', ?, true)", [maxHold, `${Math.max(1, Math.ceil(wait))}ms`]);
           await trx.raw('select pg_advisory_xact_lock(?::int4, ?::int4)', [a, b]);
+          names.push(name);
         } catch (err) {
           ended = true;
           await trx.rollback().catch(() => undefined);
@@ -91,8 +95,14 @@ export class PgAdvisoryLocks implements LockSessions {
       release: async () => {
         if (ended) return;
         ended = true;
-        // A connection PostgreSQL closed (idle_in_transaction_session_timeout) released the lock already.
-        await trx.commit().catch(() => trx.rollback().catch(() => undefined));
+        // A connection PostgreSQL closed (idle_in_transaction_session_timeout) released the locks already.
+        // knex's commit() resolves either way; the transaction's own promise says whether COMMIT worked.
+        await trx.commit().catch(() => undefined);
+        const committed = await trx.executionPromise.then(
+          () => true,
+          () => false,
+        );
+        if (!committed && names.length > 0) this.options.onLost?.([...names]);
       },
     };
   }

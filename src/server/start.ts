@@ -218,7 +218,11 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     cleanup.push(() => lockKnex.destroy());
     const storageDir = path.join(settings.dataDir, 'storage');
     fs.mkdirSync(storageDir, { recursive: true });
-    const packageStorage = new FsPackageStorage(storageDir, new PackageLocks(new PgAdvisoryLocks(lockKnex, { maxHoldMs: STORAGE_LOCK_MAX_HOLD_MS }), { waitMs: STORAGE_LOCK_WAIT_MS }));
+    const advisoryLocks = new PgAdvisoryLocks(lockKnex, {
+      maxHoldMs: STORAGE_LOCK_MAX_HOLD_MS,
+      onLost: (names) => logger.error({ packages: names }, `a storage write held its package lock past ${STORAGE_LOCK_MAX_HOLD_MS / 1000}s and lost it: another write may have run meanwhile; check the filesystem`),
+    });
+    const packageStorage = new FsPackageStorage(storageDir, new PackageLocks(advisoryLocks, { waitMs: STORAGE_LOCK_WAIT_MS }));
 
     const store = new Store(database.knex);
     const identity = new IdentityService(store, { allowSelfRegistration: settings.allowSelfRegistration, passwordLogin: settings.passwordLogin, loginThrottle: { maxFailuresPerUser: settings.loginMaxFailuresPerUser, maxFailuresPerAddress: settings.loginMaxFailuresPerAddress, windowMs: parseDuration(settings.loginThrottleWindow) } });
@@ -421,11 +425,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
         if (shuttingDown) reasons.push('it is shutting down');
         await store.ping().catch((err: Error) => reasons.push(`the database is unreachable (${err.message})`));
         if (!cache.healthy) reasons.push(`the policy is not trusted (${cache.problem ?? 'the invalidation channel is down'})`);
-        try {
-          fs.accessSync(path.join(settings.dataDir, 'storage'), fs.constants.W_OK);
-        } catch (err) {
-          reasons.push(`the package storage is not writable (${(err as Error).message})`);
-        }
+        await packageStorage.check().catch((err: Error) => reasons.push(`the package storage is not writable (${err.message})`));
         return { ready: reasons.length === 0, reasons };
       },
       async health(): Promise<HealthReport> {

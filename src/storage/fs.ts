@@ -260,6 +260,10 @@ export class FsPackageStorage implements PackageStorage {
     if (packageName.startsWith('@')) await fs.promises.rmdir(path.dirname(dir)).catch(() => undefined);
   }
 
+  async check(): Promise<void> {
+    await fs.promises.access(this.root, fs.constants.W_OK);
+  }
+
   revision(packageName: string): string {
     try {
       const stat = fs.statSync(this.pathOf(`${packageName}/package.json`));

@@ -162,7 +162,8 @@ describe('package storage locks across instances (PostgreSQL advisory locks)', (
   it('a holder that hangs longer than the hold bound loses the lock (PostgreSQL ends its transaction)', async () => {
     const knex = createKnex(db.url, 4);
     pools.push(knex);
-    const hanging = new FsPackageStorage(dir, new PackageLocks(new PgAdvisoryLocks(knex, { maxHoldMs: 200 }), { waitMs: 20_000 }));
+    const lost: string[][] = [];
+    const hanging = new FsPackageStorage(dir, new PackageLocks(new PgAdvisoryLocks(knex, { maxHoldMs: 200, onLost: (names) => lost.push(names) }), { waitMs: 20_000 }));
     const other = instance();
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
@@ -180,6 +181,8 @@ describe('package storage locks across instances (PostgreSQL advisory locks)', (
       release();
       await holding;
     }
+    // The holder is told (start.ts logs it): its write may have raced another.
+    expect(lost).toEqual([['stuck']]);
   });
 
   it('an in-process waiter gives up after its bound while an earlier writer of the same instance holds the lock', async () => {
