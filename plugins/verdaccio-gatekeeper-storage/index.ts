@@ -127,7 +127,7 @@ export class PackageFiles {
     return JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
   }
 
-  private write(value: unknown, exclusive = false): Promise<unknown> {
+  private async write(value: unknown, exclusive = false): Promise<unknown> {
     return this.storage.put(documentKey(this.name), JSON.stringify(value, null, '\t'), { exclusive });
   }
 
@@ -174,9 +174,11 @@ export class PackageFiles {
   /** Removes one file of the package: its document or a tarball. */
   deletePackage(fileName: string, cb: Callback): void {
     settle(
-      this.storage.delete(storageKey(this.name, fileName)).then((deleted) => {
-        if (!deleted) throw notFound(`${this.name}/${fileName}`);
-      }),
+      Promise.resolve()
+        .then(() => this.storage.delete(storageKey(this.name, fileName)))
+        .then((deleted) => {
+          if (!deleted) throw notFound(`${this.name}/${fileName}`);
+        }),
       (err) => cb(err),
     );
   }
