@@ -8,10 +8,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
-import { startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
+import { apiClient, startTestGatekeeper, tempDir, TestGatekeeper } from '../support/gatekeeper';
+import { createTestDatabase } from '../support/database';
 import { createNpmEnv, resolveNpmCli } from '../support/npm';
 import { browse, CookieJar, startTestIdp, TestIdp } from '../support/oidc';
-import { REPO } from '../support/process';
+import { REPO, spawnGatekeeper } from '../support/process';
 
 const CLIENTS_DIR = path.join(REPO, 'test/clients/node_modules');
 const CLIENT = { clientId: 'gatekeeper', clientSecret: 'a-client-secret-for-the-tests-only' };
@@ -407,5 +408,47 @@ describe('single sign-on with a provider whose discovery names another issuer, p
     });
     expect(consoleSignIn.status).toBe(403);
     expect(((await consoleSignIn.json()) as { code: string }).code).toBe('EPASSWORDLOGINOFF');
+  });
+});
+
+describe('the built gatekeeper (gatekeeper start), configured through GATEKEEPER_SSO_* variables', () => {
+  it('signs a developer in with npm web login, role from the group', async () => {
+    const upstream = await startFixtureRegistry([]);
+    const idp = await startTestIdp();
+    const db = await createTestDatabase();
+    const dataDir = tempDir('gk-sso-built-');
+    try {
+      const gk = await spawnGatekeeper({
+        GATEKEEPER_PORT: '0',
+        GATEKEEPER_HOST: '127.0.0.1',
+        GATEKEEPER_DATA_DIR: dataDir,
+        GATEKEEPER_DATABASE_URL: db.url,
+        GATEKEEPER_UPSTREAM: upstream.url,
+        GATEKEEPER_ADMIN_PASSWORD: 'admin-password-for-tests',
+        GATEKEEPER_SSO_ISSUER: idp.issuer,
+        GATEKEEPER_SSO_CLIENT_ID: CLIENT.clientId,
+        GATEKEEPER_SSO_CLIENT_SECRET: CLIENT.clientSecret,
+        GATEKEEPER_SSO_SCOPES: 'openid profile email groups',
+        GATEKEEPER_SSO_DEVELOPER_GROUPS: 'gk-devs, gk-other-devs',
+        GATEKEEPER_SSO_REFUSE_UNMAPPED: 'true',
+      });
+      try {
+        await idp.setup({ ...CLIENT, redirectUris: [new URL(CALLBACK, gk.url).toString()] });
+        await idp.user('gina-sub', { username: 'gina', password: 'gina-pw', groups: ['gk-other-devs'] });
+        const { loginUrl, doneUrl } = await startWebLogin(gk.url);
+        const browser = await browse(loginUrl, { username: 'gina', password: 'gina-pw' });
+        expect(browser.last.status).toBe(200);
+        const done = await getJson(doneUrl);
+        expect(done.status).toBe(200);
+        expect((await apiClient(gk.url, done.body.token)('GET', '/whoami')).body).toEqual({ username: 'gina', role: 'developer' });
+      } finally {
+        expect(await gk.stop('SIGTERM')).toBe(0);
+      }
+    } finally {
+      await idp.close();
+      await upstream.close();
+      await db.drop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
