@@ -1283,6 +1283,7 @@ function TokenTable({ tokens, onRevoke }: { tokens: TokenJson[]; onRevoke: (id: 
           <th scope="col">Prefix</th>
           <th scope="col">Created from</th>
           <th scope="col">Created</th>
+          <th scope="col">Expires</th>
           <th scope="col">Last used</th>
           <th scope="col">Revoked</th>
           <th scope="col">
@@ -1298,8 +1299,12 @@ function TokenTable({ tokens, onRevoke }: { tokens: TokenJson[]; onRevoke: (id: 
             <td>
               <code>{t.prefix}…</code>
             </td>
-            <td>{t.createdFrom ?? ''}</td>
+            <td>
+              {t.createdFrom ?? ''}
+              {t.scope ? ` (scope ${t.scope})` : ''}
+            </td>
             <td>{when(t.createdAt)}</td>
+            <td>{when(t.expiresAt)}</td>
             <td>{when(t.lastUsedAt)}</td>
             <td>{t.revokedAt ? `${when(t.revokedAt)} by ${t.revokedBy}` : 'no'}</td>
             <td>
