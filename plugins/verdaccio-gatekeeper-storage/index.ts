@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { PassThrough, Readable } from 'node:stream';
 import { documentKey, PackageStorage, STORAGE_INDEX_KEY, STORAGE_INDEX_LOCK, storageKey } from '../../src/core/storage';
 import { GATE_PLUGINS, GatekeeperRuntime, runtimeFor } from '../../src/server/runtime';
@@ -14,6 +15,13 @@ import { GATE_PLUGINS, GatekeeperRuntime, runtimeFor } from '../../src/server/ru
  * savePackage outside it (the upstream sync) and the package list's add/remove take theirs
  * for the write. Reads take none.
  */
+
+/**
+ * Set while Verdaccio's updatePackage runs: its savePackage is a registry write (publish,
+ * dist-tag, deprecate) and is flushed to disk; a savePackage outside it is the upstream sync,
+ * a copy of the upstream's document that is fetched again if a crash loses it.
+ */
+const updating = new AsyncLocalStorage<true>();
 
 type Callback<T = unknown> = (err: Error | null, value?: T) => void;
 
@@ -127,8 +135,8 @@ export class PackageFiles {
     return JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
   }
 
-  private async write(value: unknown, exclusive = false): Promise<unknown> {
-    return this.storage.put(documentKey(this.name), JSON.stringify(value, null, '\t'), { exclusive });
+  private async write(value: unknown, exclusive = false, durable = true): Promise<unknown> {
+    return this.storage.put(documentKey(this.name), JSON.stringify(value, null, '\t'), { exclusive, durable });
   }
 
   readPackage(_name: string, cb: Callback): void {
@@ -143,7 +151,7 @@ export class PackageFiles {
   savePackage(_name: string, value: unknown, cb: Callback): void {
     // Inside updatePackage the lock is held already (re-entrant); the upstream sync takes it here.
     settle(
-      this.storage.lock(this.name, () => this.write(value)),
+      this.storage.lock(this.name, () => this.write(value, false, updating.getStore() === true)),
       (err) => cb(err),
     );
   }
@@ -159,12 +167,12 @@ export class PackageFiles {
     transformPackage: (json: Record<string, unknown>) => unknown,
     onEnd: (err?: Error | null) => void,
   ): void {
-    this.storage
-      .lock(this.name, async () => {
+    updating
+      .run(true, () => this.storage.lock(this.name, async () => {
         const json = await this.read();
         await new Promise<void>((resolve, reject) => updateHandler(json, (err) => (err ? reject(err) : resolve())));
         await new Promise<void>((resolve, reject) => onWrite(this.name, transformPackage(json), (err) => (err ? reject(err) : resolve())));
-      })
+      }))
       .then(
         () => onEnd(null),
         (err) => onEnd(err as Error),

@@ -23,6 +23,12 @@ export interface StorageStat {
 export interface PutOptions {
   /** Fail with StorageExistsError when the key exists (publish: a tarball is written once). */
   exclusive?: boolean;
+  /**
+   * Flush the bytes to disk before the object becomes visible (default true). A copy that can
+   * be fetched again (an upstream document or tarball) passes false: a crash loses only a cache
+   * entry, and a cold install does not wait for the disk once per package.
+   */
+  durable?: boolean;
 }
 
 /** An object opened for reading: its stat as opened, and its bytes as a stream. */

@@ -27,8 +27,9 @@ import {
  * the new one, never part of one; this needs the folder on one filesystem where rename(2) is
  * atomic (docs/security.md#package-storage). An exclusive write is a link(2) of the
  * temporary file, which fails when the name exists; on NFS a lost reply is recognised by
- * the temporary file's link count, as open(2) describes. Package documents are fsynced
- * before the rename; tarballs are not (a lost upstream tarball is fetched again).
+ * the temporary file's link count, as open(2) describes. Writes are fsynced before the
+ * rename unless the caller says the object is a copy it can fetch again (PutOptions.durable:
+ * the upstream's documents and tarballs); published documents and tarballs are.
  *
  * This module lives in src/storage (not src/services): it is an adapter to an external
  * system, like src/db, and holds no domain logic. Locks come from its constructor
@@ -126,8 +127,7 @@ export class FsPackageStorage implements PackageStorage {
 
   async put(key: string, body: Buffer | string, options: PutOptions = {}): Promise<StorageStat> {
     const target = this.pathOf(key);
-    // Documents (package.json, the package list) are fsynced; tarballs are not (see above).
-    const durable = !target.endsWith('.tgz');
+    const durable = options.durable !== false;
     return this.commit(key, target, options, async (handle) => {
       try {
         await handle.writeFile(body);
@@ -150,8 +150,8 @@ export class FsPackageStorage implements PackageStorage {
           await handle.close();
           throw early;
         }
-        // The stream closes the handle when it is done.
-        await pipeline(body, fs.createWriteStream('', { fd: handle }));
+        // The stream closes the handle when it is done (flushing it first unless durable is false).
+        await pipeline(body, fs.createWriteStream('', { fd: handle, flush: options.durable !== false }));
       });
     } finally {
       body.removeListener('error', onError);

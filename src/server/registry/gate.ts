@@ -142,7 +142,8 @@ export function sendStoredTarball(
 export async function storeTarball(storage: PackageStorage, name: string, filename: string, bytes: Buffer): Promise<string | undefined> {
   const key = tarballStorageKey(name, filename);
   if (!key) return undefined;
-  await storage.put(key, bytes);
+  // A copy of the upstream's bytes: fetched again if a crash loses it.
+  await storage.put(key, bytes, { durable: false });
   return key;
 }
 
