@@ -21,6 +21,7 @@ const P = require('./lib/proc');
 const H = require('./lib/http');
 const G = require('./lib/gatekeeper');
 const NPM = require('./lib/npm');
+const HA = require('./lib/haproxy');
 const { render, size } = require('./lib/report');
 
 const ROOT = path.resolve(__dirname, '..');
@@ -590,6 +591,17 @@ async function main() {
     const upstreamAfter = await upstreamStats(upstreamUrl);
     results.upstream = { beforeMeasurements: upstreamBefore, afterMeasurements: upstreamAfter };
 
+    // 7b. the cost of HAProxy (deploy/haproxy.cfg) in front of the gatekeeper
+    if (HAPROXY_CASES.some((c) => wanted(c.id))) {
+      try {
+        results.haproxy = await haproxyCase({ servers, meta, tmp, upstreamPid: upstream.pid });
+        results.verification.push(...(results.haproxy.verification || []));
+      } catch (err) {
+        log(`haproxy case failed: ${err.stack}`);
+        results.haproxy = { error: `the case failed: ${err.message}`, cases: [] };
+      }
+    }
+
     // 8. npm ci of 1,000 packages
     if (wanted('npm-ci')) {
       try {
@@ -627,11 +639,109 @@ async function main() {
   }
 
   const md = render(results);
-  const outDir = mkdir(path.join(__dirname, 'results'));
+  const outDir = mkdir(process.env.BENCH_RESULTS_DIR ? path.resolve(process.env.BENCH_RESULTS_DIR) : path.join(__dirname, 'results'));
   fs.writeFileSync(path.join(outDir, 'latest.md'), `${md}\n`);
   fs.writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
   process.stdout.write(`${md}\n`);
-  log(`wrote bench/results/latest.md and latest.json (${results.totalSeconds.toFixed(0)} s)`);
+  log(`wrote ${path.relative(process.cwd(), outDir) || '.'}/latest.md and latest.json (${results.totalSeconds.toFixed(0)} s)`);
+}
+
+// ------------------------------------------------------------------ HAProxy in front
+/** The cases measured directly and through HAProxy: one packument, one tarball (anonymous). */
+const HAPROXY_CASES = [
+  { id: 'haproxy-packument-small-abbreviated', kind: 'packument', pathOf: (meta) => `/${meta.profiles.small.name}`, headers: H.NPM_HEADERS.abbreviated, labelOf: () => 'packument small abbreviated' },
+  { id: 'haproxy-tarball-large', kind: 'tarball', pathOf: (meta) => meta.tarballs.large.path, headers: H.NPM_HEADERS.tarball, labelOf: () => 'tarball large' },
+];
+
+/**
+ * The same requests to the gatekeeper directly and through HAProxy running deploy/haproxy.cfg
+ * (pinned to the servers' CPU, so the proxy's work comes out of the same CPU budget), in one
+ * run: alternating rounds with the same load plan, and the CPU time HAProxy and the gatekeeper
+ * used per request.
+ */
+async function haproxyCase({ servers, meta, tmp, upstreamPid }) {
+  const bin = HA.haproxyBinary();
+  const out = {
+    description:
+      'The gatekeeper alone and behind HAProxy 2 (deploy/haproxy.cfg with one server: this gatekeeper; request logging on, as configured) in the same run, anonymous requests, ' +
+      `${SETTINGS.connections} connections with keep-alive, HAProxy on CPU ${SERVER_CPU} with the gatekeeper (its CPU time comes out of the same budget). ` +
+      'ratio: req/s through HAProxy ÷ req/s direct (1: free); +p50: added median latency; CPU µs/req: CPU time of each process over the run ÷ responses; ' +
+        'other CPU: the most CPU anything outside the benchmark used during a run of that row (% of one CPU; high values make the row unreliable).',
+    cases: [],
+  };
+  if (!bin) return { ...out, error: 'haproxy is not installed (Debian: apt-get install haproxy)' };
+  const version = (spawnSync(bin, ['-v'], { encoding: 'utf8' }).stdout || '').split('\n')[0];
+  out.version = version;
+  const dir = mkdir(path.join(tmp, 'haproxy'));
+  const hp = await HA.startHaproxy({ bin, server: new URL(servers.gatekeeper.url).host, cpu: P.HAS_TASKSET ? SERVER_CPU : undefined, dir, logFile: path.join(tmp, 'haproxy.log') });
+  log(`${version}: ${hp.url} in front of the gatekeeper ${servers.gatekeeper.url}`);
+  const routes = { direct: servers.gatekeeper.url, haproxy: hp.url };
+  for (const spec of HAPROXY_CASES.filter((c) => wanted(c.id))) {
+    const c = { id: spec.id, label: spec.labelOf(meta), kind: spec.kind, routes: {} };
+    const pathname = spec.pathOf(meta);
+    const warm = {};
+    for (const [route, base] of Object.entries(routes)) {
+      const times = [];
+      let last;
+      for (let i = 0; i < 3; i++) {
+        last = await H.request(`${base.replace(/\/$/, '')}${pathname}`, { headers: spec.headers });
+        times.push(last.ms);
+        if (last.status !== 200) break;
+      }
+      if (last.status !== 200) throw new Error(`${spec.id} ${route}: HTTP ${last.status} ${H.decode(last).toString('utf8').slice(0, 200)}`);
+      warm[route] = { singleMs: Math.min(...times.slice(1)), res: last };
+    }
+    // The same answer both ways (packuments name their own host in tarball URLs: compared without it).
+    const norm = (res, base) => H.decode(res).toString('utf8').split(new URL(base).host).join('<host>');
+    const same = norm(warm.direct.res, routes.direct) === norm(warm.haproxy.res, routes.haproxy);
+    out.verification = [...(out.verification || []), { ok: same, what: `HAProxy passes the gatekeeper's answer for ${spec.id} through unchanged` }];
+    if (!same) throw new Error(`${spec.id}: the answer through HAProxy differs from the gatekeeper's`);
+    c.wireBytes = warm.direct.res.body.length;
+    const plan = planFor(warm.direct.singleMs / 1000);
+    c.plan = planText(plan);
+    for (const route of Object.keys(routes)) c.routes[route] = { runs: [] };
+    log(`measuring ${spec.id}: direct and through HAProxy, ${planText(plan)} each`);
+    for (let round = 0; round < SETTINGS.rounds; round++) {
+      const order = round % 2 === 0 ? ['direct', 'haproxy'] : ['haproxy', 'direct'];
+      for (const route of order) {
+        await settle(servers, upstreamPid);
+        const acct = cpuAccounting(servers, upstreamPid);
+        const gk0 = P.cpuSeconds(servers.gatekeeper.pid);
+        const hp0 = P.cpuSeconds(hp.pid);
+        const r = await loadRun({ url: `${routes[route].replace(/\/$/, '')}${pathname}`, connections: SETTINGS.connections, ...loadOptions(plan), timeout: 600, headers: spec.headers });
+        r.gatekeeperCpuS = P.cpuSeconds(servers.gatekeeper.pid) - gk0;
+        r.haproxyCpuS = P.cpuSeconds(hp.pid) - hp0;
+        r.foreignCpuPct = acct.stop();
+        c.routes[route].runs.push(r);
+        const err = runError(r);
+        log(`  ${route} round ${round + 1}: ${r.reqPerSec.toFixed(1)} req/s, p50 ${r.latency.p50 === null ? '—' : r.latency.p50.toFixed(2)} ms, n ${r.completed}, other CPU use ${r.foreignCpuPct.toFixed(0)}%${err ? `, ERROR ${err}` : ''}`);
+      }
+    }
+    for (const route of Object.keys(routes)) {
+      const s = c.routes[route];
+      const errors = s.runs.map(runError).filter(Boolean);
+      const completed = s.runs.reduce((a, r) => a + r.completed, 0);
+      // CPU over the whole run (ramp-up included) per response of the whole run.
+      const total = s.runs.reduce((a, r) => a + (r.totalResponses || r.completed), 0);
+      Object.assign(s, {
+        reqPerSec: mean(s.runs.map((r) => r.reqPerSec)),
+        p50: mean(s.runs.map((r) => r.latency.p50 ?? NaN)),
+        p99: mean(s.runs.map((r) => r.latency.p99 ?? NaN)),
+        completed,
+        gatekeeperCpuUsPerReq: total ? (s.runs.reduce((a, r) => a + r.gatekeeperCpuS, 0) / total) * 1e6 : NaN,
+        haproxyCpuUsPerReq: total ? (s.runs.reduce((a, r) => a + r.haproxyCpuS, 0) / total) * 1e6 : NaN,
+        maxForeignCpuPct: Math.max(...s.runs.map((r) => r.foreignCpuPct)),
+      });
+      if (errors.length) s.error = errors.join(' | ');
+    }
+    const { direct, haproxy } = c.routes;
+    if (!direct.error && !haproxy.error) {
+      c.ratio = haproxy.reqPerSec / direct.reqPerSec;
+      c.addedP50Ms = haproxy.p50 - direct.p50;
+    }
+    out.cases.push(c);
+  }
+  return out;
 }
 
 // ------------------------------------------------------------------ npm ci

@@ -130,6 +130,30 @@ function npmTable(npm) {
   return lines.join('\n');
 }
 
+function haproxyTable(h) {
+  const lines = [
+    '| case | route | req/s | p50 ms | p99 ms | n | ratio | +p50 ms | gatekeeper CPU µs/req | HAProxy CPU µs/req | other CPU |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const c of h.cases) {
+    for (const route of ['direct', 'haproxy']) {
+      const s = c.routes[route];
+      const first = route === 'direct' ? `${c.label} (${size(c.wireBytes)})` : '';
+      const name = route === 'direct' ? 'gatekeeper directly' : 'through HAProxy';
+      if (s.error) {
+        lines.push(`| ${first} | ${name} | **ERROR** | | | | ${s.error.replace(/\|/g, '\\|')} | | | | |`);
+        continue;
+      }
+      const isProxy = route === 'haproxy';
+      lines.push(
+        `| ${first} | ${name} | ${num(s.reqPerSec)} | ${ms(s.p50)} | ${ms(s.p99)} | ${fmt(s.completed)} | ${isProxy && c.ratio ? `${c.ratio.toFixed(2)}×` : ''} | ` +
+          `${isProxy && c.addedP50Ms !== undefined ? ms(c.addedP50Ms) : ''} | ${num(s.gatekeeperCpuUsPerReq)} | ${isProxy ? num(s.haproxyCpuUsPerReq) : ''} | ${fmt(s.maxForeignCpuPct, 0)}% |`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
 function render(results) {
   const m = results.machine;
   const out = [];
@@ -182,6 +206,12 @@ function render(results) {
     out.push(results.npm.description, '');
     if (results.npm.error) out.push(`**ERROR**: ${results.npm.error}`, '');
     else out.push(npmTable(results.npm), '');
+  }
+  if (results.haproxy) {
+    out.push('## HAProxy in front', '');
+    out.push(results.haproxy.description + (results.haproxy.version ? ` ${results.haproxy.version}.` : ''), '');
+    if (results.haproxy.error) out.push(`**ERROR**: ${results.haproxy.error}`, '');
+    if (results.haproxy.cases.length) out.push(haproxyTable(results.haproxy), '');
   }
   out.push('## Lockfile check (2,000 entries)', '');
   out.push(results.lockfileCheck.summary, '');
