@@ -1,5 +1,7 @@
 import semver from 'semver';
 import { GatekeeperError } from './errors';
+import { isValidPackageName } from './names';
+import { sanitizeText } from './text';
 import { compareVersions, isSemverVersion, rangeMatches } from './versions';
 
 /**
@@ -126,7 +128,9 @@ export function osvIsMalware(doc: { id?: unknown; aliases?: unknown; database_sp
 function eventsToRange(events: OsvEvent[]): string | undefined {
   const parts: string[] = [];
   let lower: string | undefined;
+  if (!Array.isArray(events)) return undefined;
   for (const event of events) {
+    if (!event || typeof event !== 'object') continue;
     if (event.introduced !== undefined) lower = event.introduced === '0' ? '0.0.0-0' : event.introduced;
     else if (event.fixed !== undefined && lower !== undefined) {
       parts.push(`>=${lower} <${event.fixed}`);
@@ -150,9 +154,25 @@ function osvTime(value: unknown): string | null {
   return year >= 1970 && year <= 9999 ? new Date(at).toISOString() : null;
 }
 
+/** An OSV id (GHSA-…, MAL-…, PYSEC-…): printable ASCII without spaces, at most 200 characters. */
+const OSV_ID = /^[A-Za-z0-9][A-Za-z0-9._:+-]{0,199}$/;
+/** The longest title and affected range kept from an OSV entry (a feed's text is hostile). */
+const OSV_TITLE_MAX = 1000;
+const OSV_RANGE_MAX = 20_000;
+
+/** An entry's reference URL: http(s), printable, at most 2000 characters; anything else is dropped. */
+function osvUrl(value: unknown): string | null {
+  if (typeof value !== 'string' || value.length > 2000 || !/^https?:\/\/[\x21-\x7e]+$/i.test(value)) return null;
+  return value;
+}
+
 /**
  * Converts an OSV document (or an array of them) into advisories for npm packages. Throws
- * EVALIDATION when the input is not OSV at all.
+ * EVALIDATION when the input is not OSV at all (or an entry's id is not an OSV id). OSV text
+ * is hostile (a feed, a synced directory): the title loses NUL and control characters and is
+ * bounded, a reference URL that is not plain http(s) is dropped, and affected packages whose
+ * name is not a valid npm name, or whose range is not a bounded valid semver range, are
+ * skipped, so nothing unvalidated reaches SQL or jsonb.
  */
 export function fromOsv(input: unknown): Advisory[] {
   const docs = Array.isArray(input) ? input : [input];
@@ -170,22 +190,27 @@ export function fromOsv(input: unknown): Advisory[] {
     if (!doc || typeof doc !== 'object' || typeof doc.id !== 'string' || !Array.isArray(doc.affected)) {
       throw new GatekeeperError('EVALIDATION', `entry ${i} is not an OSV advisory (it needs an id and an affected list)`);
     }
+    if (!OSV_ID.test(doc.id)) {
+      throw new GatekeeperError('EVALIDATION', `entry ${i}'s id is not an OSV id. Give ids of letters, digits, '.', '_', ':', '+' and '-' (at most 200 characters), like GHSA-xxxx-xxxx-xxxx or MAL-2024-1234`);
+    }
     const aliases = Array.isArray(doc.aliases) ? (doc.aliases as unknown[]).filter((a): a is string => typeof a === 'string') : [];
     const malware = osvIsMalware(doc);
     const ghsa = ghsaOf(doc.id) ?? aliases.map(ghsaOf).find(Boolean);
     const withdrawnAt = osvTime(doc.withdrawn);
-    const url = doc.references?.find((r) => r.type === 'ADVISORY')?.url ?? doc.references?.[0]?.url ?? null;
+    const url = osvUrl(doc.references?.find((r) => r?.type === 'ADVISORY')?.url ?? doc.references?.[0]?.url);
+    const title = typeof doc.summary === 'string' ? sanitizeText(doc.summary, OSV_TITLE_MAX).trim() || doc.id : doc.id;
     for (const affected of doc.affected) {
-      if (affected.package?.ecosystem !== 'npm' || !affected.package.name) continue;
-      const ranges = (affected.ranges ?? []).filter((r) => r.type === 'SEMVER' || r.type === 'ECOSYSTEM');
-      const range = ranges.map((r) => eventsToRange(r.events ?? [])).filter(Boolean).join(' || ') || (affected.versions?.length ? affected.versions.join(' || ') : undefined);
-      if (!range || semver.validRange(range) === null) continue;
-      const fixedIn = ranges.flatMap((r) => (r.events ?? []).map((e) => e.fixed).filter((v): v is string => typeof v === 'string' && semver.valid(v) !== null));
+      if (affected?.package?.ecosystem !== 'npm' || typeof affected.package.name !== 'string' || !isValidPackageName(affected.package.name)) continue;
+      const ranges = (affected.ranges ?? []).filter((r) => r?.type === 'SEMVER' || r?.type === 'ECOSYSTEM');
+      const listed = Array.isArray(affected.versions) ? affected.versions.filter((v): v is string => typeof v === 'string') : [];
+      const range = ranges.map((r) => eventsToRange(r.events ?? [])).filter(Boolean).join(' || ') || (listed.length ? listed.join(' || ') : undefined);
+      if (!range || range.length > OSV_RANGE_MAX || semver.validRange(range) === null) continue;
+      const fixedIn = ranges.flatMap((r) => (Array.isArray(r.events) ? r.events : []).map((e) => e?.fixed).filter((v): v is string => typeof v === 'string' && semver.valid(v) !== null));
       out.push({
         key: `osv:${doc.id}`,
         name: affected.package.name,
         id: ghsa ?? doc.id,
-        title: typeof doc.summary === 'string' ? doc.summary : doc.id,
+        title,
         url,
         severity: osvSeverity(doc, malware),
         vulnerableVersions: range,

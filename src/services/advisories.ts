@@ -506,8 +506,9 @@ export class AdvisoryService {
     return names.length === 0 ? Promise.resolve(new Map()) : this.store.repos.advisories.listMany(names);
   }
 
-  list(name?: string): Promise<Advisory[]> {
-    return name ? this.store.repos.advisories.list(name) : this.store.repos.advisories.listAll(1000);
+  /** One package's entries (its name validated before the query: 400 EINVALIDNAME), or the first 1000 of all. */
+  async list(name?: string): Promise<Advisory[]> {
+    return name ? this.store.repos.advisories.list(assertPackageName(name)) : this.store.repos.advisories.listAll(1000);
   }
 }
 

@@ -30,6 +30,8 @@ export interface AdvisoryFeedHealth {
   /** Entries in the last document read, and how many of them were new or changed. */
   entries: number | null;
   imported: number | null;
+  /** Documents in the last one read that were not OSV (or had an id that is not an OSV id): skipped. */
+  skipped: number | null;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -54,7 +56,7 @@ export class AdvisoryFeed {
   ) {
     const url = new URL(options.url);
     this.origin = url.origin;
-    this.state = { url: url.search ? `${url.origin}${url.pathname}?…` : url.href, ok: true, lastAttemptAt: null, lastSuccessAt: null, lastError: null, entries: null, imported: null };
+    this.state = { url: url.search ? `${url.origin}${url.pathname}?…` : url.href, ok: true, lastAttemptAt: null, lastSuccessAt: null, lastError: null, entries: null, imported: null, skipped: null };
   }
 
   health(): AdvisoryFeedHealth {
@@ -76,8 +78,9 @@ export class AdvisoryFeed {
       try {
         const document = await this.fetch(signal);
         const result = await this.advisories.importFeed(SYSTEM, document, this.state.url);
-        this.state = { ...this.state, ok: true, lastSuccessAt: new Date().toISOString(), lastError: null, entries: result.entries, imported: result.imported };
+        this.state = { ...this.state, ok: true, lastSuccessAt: new Date().toISOString(), lastError: null, entries: result.entries, imported: result.imported, skipped: result.skipped };
         if (result.imported > 0) this.logger?.info({ feed: this.state.url, entries: result.entries, imported: result.imported, packages: result.packages.length }, 'advisory feed imported new entries');
+        if (result.skipped > 0) this.logger?.warn({ feed: this.state.url, skipped: result.skipped }, 'advisory feed: documents that are not OSV were skipped');
         return { entries: result.entries, imported: result.imported };
       } catch (err) {
         lastError = err;
@@ -157,13 +160,16 @@ async function readLimited(res: Response, limit: number): Promise<string> {
   return Buffer.concat(parts).toString('utf8');
 }
 
+/** Waits `ms`, or until `signal` aborts; the abort listener goes with the wait (one signal serves many waits). */
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    timer.unref();
-    signal?.addEventListener('abort', () => {
+    const done = () => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
       resolve();
-    });
+    };
+    const timer = setTimeout(done, ms);
+    timer.unref();
+    signal?.addEventListener('abort', done, { once: true });
   });
 }

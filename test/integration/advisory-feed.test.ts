@@ -6,7 +6,8 @@
  * entry, which blocks its version (EMALWARE) while the other version installs; /health shows
  * the feed's state; later runs import nothing again (unchanged entries are not re-imported or
  * re-audited). The entry withdrawn in the feed un-blocks the version. A redirect to another
- * origin is not followed and shows as the feed's error.
+ * origin is not followed and shows as the feed's error. A hostile document (NUL and control
+ * characters, invalid names and ids) is imported without what cannot be stored or validated.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -104,6 +105,32 @@ describe('the scheduled advisory feed', () => {
     await eventually(async () => (await tarball('1.0.0')).status === 200, 'the withdrawn entry to un-block 1.0.0', 30_000);
     expect((await install(`${NAME}@1.0.0`)).installed).toBe('1.0.0');
     expect((await gk.api('GET', `/audit?package=${NAME}&action=advisory.import`)).body.items).toHaveLength(2);
+  });
+
+  it("hostile feed text: NUL and control characters, invalid names and ids are skipped or cleaned, and the rest is imported", async () => {
+    const OTHER = 'feed-other';
+    const affected = (name: string, version: string) => [{ package: { ecosystem: 'npm', name }, versions: [version] }];
+    const runs = feed.to('/osv.json').length;
+    body = JSON.stringify([
+      entry({ withdrawn: '2026-11-02T00:00:00Z', modified: '2026-11-02T00:00:00Z' }),
+      { id: 'MAL-2026-8102', summary: 'evil\u0000 text \u001b[2J', affected: affected(OTHER, '2.0.0'), references: [{ type: 'ADVISORY', url: 'https://example.invalid/\u0000' }] },
+      { id: 'MAL-2026-8103', summary: 'bad name', affected: affected('bad\u0000name', '1.0.0') },
+      { id: 'MAL-2026-8104', summary: 'path name', affected: affected('../../etc', '1.0.0') },
+      { id: 'MAL-\u0000-8105', summary: 'bad id', affected: affected(OTHER, '2.0.1') },
+      { id: 'x'.repeat(5000), summary: 'long id', affected: affected(OTHER, '2.0.2') },
+      { id: 'MAL-2026-8106', summary: 'bad versions', affected: [{ package: { ecosystem: 'npm', name: OTHER }, versions: [null, 5, '2.0.3'] }] },
+    ]);
+    await eventually(async () => feed.to('/osv.json').length > runs + 1 && (await feedHealth()).imported === 0, 'a run after the hostile document was imported', 30_000);
+    const health = await feedHealth();
+    expect(health).toMatchObject({ ok: true, lastError: null, entries: 3, skipped: 2 });
+    const listed = (await gk.api('GET', `/advisories?name=${OTHER}`)).body.items as Array<{ id: string; title: string; url: string | null; vulnerableVersions: string }>;
+    expect(listed.map((a) => [a.id, a.title, a.url, a.vulnerableVersions]).sort()).toEqual([
+      ['MAL-2026-8102', 'evil text  [2J', null, '2.0.0'],
+      ['MAL-2026-8106', 'bad versions', null, '2.0.3'],
+    ]);
+    const audit = (await gk.api('GET', `/audit?package=${OTHER}&action=advisory.import`)).body.items as unknown[];
+    expect(audit).toHaveLength(2);
+    for (const name of ['bad\u0000name', '../../etc']) expect((await gk.api('GET', `/advisories?name=${encodeURIComponent(name)}`)).status).toBe(400);
   });
 
   it('a redirect to another origin is not followed; the failed run shows in /health', async () => {

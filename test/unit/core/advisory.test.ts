@@ -160,6 +160,26 @@ describe('fromOsv', () => {
     ]);
   });
 
+  it('hostile OSV text: NUL and controls leave the title, odd URLs are dropped, invalid names and ids never pass', () => {
+    const [a] = fromOsv(osv({ summary: `bad\u0000title\u001b[31m${'x'.repeat(5000)}`, references: [{ type: 'ADVISORY', url: 'javascript:alert(1)' }] }));
+    expect(a.title.startsWith('badtitle [31mxxx')).toBe(true);
+    expect(a.title.length).toBeLessThanOrEqual(1000);
+    expect(a.title).not.toMatch(/[\u0000-\u0008\u000b-\u001f]/);
+    expect(a.url).toBeNull();
+    expect(fromOsv(osv({ references: [{ type: 'ADVISORY', url: 'https://example.test/a\u0000b' }] }))[0].url).toBeNull();
+    const named = (name: unknown) => osv({ affected: [{ package: { ecosystem: 'npm', name }, versions: ['1.0.0'] }] });
+    for (const name of ['../../etc', 'a\u0000b', 'x'.repeat(300), 'UPPER Case', 5, null]) expect(fromOsv(named(name))).toEqual([]);
+    expect(fromOsv(named('@scope/ok'))).toHaveLength(1);
+    for (const id of ['a\u0000b', 'x'.repeat(201), 'has space', '', '-leading']) {
+      expect(() => fromOsv(osv({ id }))).toThrow(expect.objectContaining({ code: 'EVALIDATION' }));
+    }
+    // Listed versions that are not text, null events and ranges beyond the bound are skipped, not thrown.
+    const listed = (versions: unknown) => osv({ affected: [{ package: { ecosystem: 'npm', name: 'foo' }, versions }] });
+    expect(fromOsv(listed([5, null, '1.0.0']))[0].vulnerableVersions).toBe('1.0.0');
+    expect(fromOsv(listed(Array.from({ length: 3000 }, (_, i) => `1.0.${i}`)))).toEqual([]);
+    expect(fromOsv(osv({ affected: [{ package: { ecosystem: 'npm', name: 'foo' }, ranges: [{ type: 'SEMVER', events: [null, { introduced: '1.0.0' }, { fixed: '1.0.5' }] }] }] }))[0].vulnerableVersions).toBe('>=1.0.0 <1.0.5');
+  });
+
   it('turns introduced "0" into a lower bound that also covers prereleases of 0.0.0', () => {
     const [a] = fromOsv(osv());
     expect(affects(a, '0.0.0')).toBe(true);
