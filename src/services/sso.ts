@@ -307,9 +307,14 @@ export class SsoService {
       for (const [key, value] of Object.entries(params)) if (typeof value === 'string') callbackParams[key] = value;
       const tokens = await client.callback(this.redirectUri(), callbackParams, { state, nonce: login.nonce ?? undefined, code_verifier: verifierCookie, response_type: 'code' });
       claims = { ...tokens.claims() };
-      if (claims[this.options.groupsClaim] === undefined && tokens.access_token && client.issuer.metadata.userinfo_endpoint) {
+      // Providers that keep profile claims out of the ID token (OIDC's default for the code
+      // flow) send them from userinfo: asked only then, for the same subject, never overriding.
+      const missing = claims[this.options.groupsClaim] === undefined || claims[this.options.usernameClaim] === undefined;
+      if (missing && tokens.access_token && client.issuer.metadata.userinfo_endpoint) {
         const info = await client.userinfo(tokens.access_token);
-        if (info.sub === claims.sub) claims[this.options.groupsClaim] = info[this.options.groupsClaim];
+        if (info.sub === claims.sub) {
+          for (const [key, value] of Object.entries(info)) if (claims[key] === undefined) claims[key] = value;
+        }
       }
       // Nothing of the token set is kept.
     } catch (err) {

@@ -325,6 +325,18 @@ describe('single sign-on through a real OpenID Provider', () => {
       expect(await getJson(doneUrl)).toMatchObject({ status: 403, body: { code: 'ESSOREFUSED' } });
     });
 
+    it("the IdP's own refusal (error=access_denied) is passed on as ESSOREFUSED", async () => {
+      const { callback, jar, doneUrl } = await upToCallback();
+      const url = new URL(callback);
+      url.searchParams.delete('code');
+      url.searchParams.set('error', 'access_denied');
+      url.searchParams.set('error_description', 'the user said no');
+      const refused = await callWith(url.toString(), jar.header(callback));
+      expect(refused).toMatchObject({ status: 403, body: { code: 'ESSOREFUSED' } });
+      expect(refused.body.error).toContain('the identity provider refused the sign-in: access_denied (the user said no)');
+      expect(await getJson(doneUrl)).toMatchObject({ status: 403, body: { code: 'ESSOREFUSED' } });
+    });
+
     it("another sign-in's verifier is refused: the browser that finishes must be the one that started", async () => {
       const first = await upToCallback();
       const second = await upToCallback();
@@ -412,9 +424,10 @@ describe('single sign-on with a provider whose discovery names another issuer, p
 });
 
 describe('the built gatekeeper (gatekeeper start), configured through GATEKEEPER_SSO_* variables', () => {
-  it('signs a developer in with npm web login, role from the group', async () => {
+  it('signs a developer in with npm web login, role from the group, with claims from userinfo only', async () => {
     const upstream = await startFixtureRegistry([]);
-    const idp = await startTestIdp();
+    // This provider keeps username and groups out of the ID token: they come from userinfo.
+    const idp = await startTestIdp({ OIDC_CLAIMS_IN_USERINFO: '1' });
     const db = await createTestDatabase();
     const dataDir = tempDir('gk-sso-built-');
     try {

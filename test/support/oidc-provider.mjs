@@ -11,7 +11,8 @@
  *   user's groups can be changed at any time and count from their next sign-in.
  *
  * Environment: OIDC_ISSUER_PATH appends a path to the issuer it claims (a provider whose
- * discovery document names another issuer than the URL it is reached at).
+ * discovery document names another issuer than the URL it is reached at);
+ * OIDC_CLAIMS_IN_USERINFO=1 keeps profile, email and groups out of the ID token (userinfo only).
  */
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
@@ -70,8 +71,9 @@ function createProvider({ clientId, clientSecret, redirectUris }) {
     pkce: { required: () => true },
     scopes: ['openid', 'profile', 'email', 'groups'],
     claims: { openid: ['sub'], profile: ['preferred_username', 'name'], email: ['email'], groups: ['groups'] },
-    // Scope claims in the ID token (most IdPs put groups there when asked).
-    conformIdTokenClaims: false,
+    // Scope claims in the ID token (most IdPs put groups there when asked); with
+    // OIDC_CLAIMS_IN_USERINFO=1, only in userinfo (OIDC's default for the code flow).
+    conformIdTokenClaims: process.env.OIDC_CLAIMS_IN_USERINFO === '1',
     features: { devInteractions: { enabled: false } },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     cookies: { keys: [randomBytes(16).toString('hex')] },
