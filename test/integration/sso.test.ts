@@ -365,7 +365,7 @@ describe('single sign-on with a provider whose discovery names another issuer, p
   beforeAll(async () => {
     upstream = await startFixtureRegistry([]);
     idp = await startTestIdp({ OIDC_ISSUER_PATH: '/another-issuer' });
-    t = await startTestGatekeeper({ upstream: upstream.url, settings: { ...ssoSettings(idp), ssoIssuer: idp.url, passwordLogin: false } });
+    t = await startTestGatekeeper({ upstream: upstream.url, settings: { ...ssoSettings(idp), ssoIssuer: idp.url, passwordLogin: false, loginMaxFailuresPerAddress: 3 } });
     await idp.setup({ ...CLIENT, redirectUris: [new URL(CALLBACK, t.url).toString()] });
     await idp.user('alice-sub', { username: 'alice', password: 'alice-pw', groups: ['gk-publishers'] });
   });
@@ -383,6 +383,16 @@ describe('single sign-on with a provider whose discovery names another issuer, p
     const body = (await res.json()) as { code: string; error: string };
     expect(body.code).toBe('ESSOUNAVAILABLE');
     expect(body.error).toContain(`names the issuer '${idp.issuer}', not the configured '${idp.url}'`);
+  });
+
+  it('throttles an address whose callbacks keep failing (429 ETOOMANYATTEMPTS, before any check)', async () => {
+    const callback = (state: string) => fetch(new URL(`${CALLBACK}?code=x&state=${state}`, t.url));
+    const codes: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await callback(`${'s'.repeat(42)}${i}`);
+      codes.push(`${res.status} ${((await res.json()) as { code: string }).code}`);
+    }
+    expect(codes).toEqual(['401 ESSOINVALID', '401 ESSOINVALID', '401 ESSOINVALID', '429 ETOOMANYATTEMPTS']);
   });
 
   it('limits the logins one address may have open at once (429 ETOOMANYREQUESTS)', async () => {
