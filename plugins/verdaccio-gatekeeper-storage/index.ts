@@ -11,9 +11,13 @@ import { GATE_PLUGINS, GatekeeperRuntime, runtimeFor } from '../../src/server/ru
  * (IPluginStorage, callbacks) is adapted here and nothing else happens here.
  *
  * Locks: updatePackage (Verdaccio's read-modify-write: publish, unpublish, dist-tags,
- * deprecate, an added tarball) holds the package's lock across read, update and write;
- * savePackage outside it (the upstream sync) and the package list's add/remove take theirs
- * for the write. Reads take none.
+ * deprecate, an added tarball) holds the package's lock across read, update and write, and
+ * the package list's add/remove take the list's. savePackage outside updatePackage is
+ * Verdaccio's upstream sync (LocalStorage.updateVersions), which Verdaccio runs only for
+ * names with a proxy: private names have none (src/server/registry/private.ts), so it never
+ * meets a registry write of the same package. Its read is not under any lock, so a lock for
+ * its write alone would order nothing; it takes none, and its document, a copy of the
+ * upstream's, is not flushed to disk. Reads take none.
  */
 
 /**
@@ -149,11 +153,8 @@ export class PackageFiles {
   }
 
   savePackage(_name: string, value: unknown, cb: Callback): void {
-    // Inside updatePackage the lock is held already (re-entrant); the upstream sync takes it here.
-    settle(
-      this.storage.lock(this.name, () => this.write(value, false, updating.getStore() === true)),
-      (err) => cb(err),
-    );
+    // Inside updatePackage the lock is held already; outside it, this is the upstream sync (see above).
+    settle(this.write(value, false, updating.getStore() === true), (err) => cb(err));
   }
 
   /**

@@ -1,7 +1,7 @@
 /**
  * The storage plugin's per-package adapter (plugins/verdaccio-gatekeeper-storage) as Verdaccio
  * 6.8's local storage drives it, on a real directory: documents (create, read, update under
- * the lock, save), tarball uploads (done, abort, a second upload of a name) and reads.
+ * the lock, the upstream sync's save without one), tarball uploads (done, abort, a second upload of a name) and reads.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -49,7 +49,13 @@ describe('the storage plugin adapter', () => {
       ),
     );
     expect(JSON.parse(fs.readFileSync(path.join(root, '@acme/lib/package.json'), 'utf8'))).toEqual({ name: '@acme/lib', versions: { '1.0.0': { version: '1.0.0' } }, _rev: '1-x' });
-    expect(locked).toEqual(['@acme/lib', '@acme/lib']);
+    // One lock for the whole read-modify-write; the save inside it takes no second one.
+    expect(locked).toEqual(['@acme/lib']);
+
+    // A save outside an update is Verdaccio's upstream sync (names with a proxy only): no lock.
+    await call((cb) => new PackageFiles('lodash', storage).savePackage('lodash', { name: 'lodash', versions: {} }, cb));
+    expect(JSON.parse(fs.readFileSync(path.join(root, 'lodash/package.json'), 'utf8'))).toEqual({ name: 'lodash', versions: {} });
+    expect(locked).toEqual(['@acme/lib']);
 
     // An update of a package that has no document is Verdaccio's not found.
     await expect(
