@@ -170,7 +170,17 @@ export class SsoService {
     return { loginUrl: this.url(`${SSO_PATHS.start}${loginId}`), doneUrl: this.url(`${SSO_PATHS.done}${doneSecret}`) };
   }
 
-  /** The loginUrl, opened in the browser: to the IdP. */
+  /**
+   * The loginUrl, opened in the browser: the login it belongs to, for the page that asks the
+   * person to confirm that they started it (someone else's loginUrl would give them a token).
+   */
+  async describeNpmLogin(loginId: string): Promise<{ createdAt: Date; clientIp: string | null }> {
+    const login = SECRET.test(loginId) ? await this.store.repos.ssoLogins.findByLoginHash(sha256(loginId)) : undefined;
+    this.assertOpen(login);
+    return { createdAt: (login as SsoLogin).createdAt, clientIp: (login as SsoLogin).clientIp };
+  }
+
+  /** The loginUrl, confirmed: to the IdP. */
   async startNpmLogin(loginId: string): Promise<{ location: string; verifier: string }> {
     const login = SECRET.test(loginId) ? await this.store.repos.ssoLogins.findByLoginHash(sha256(loginId)) : undefined;
     this.assertOpen(login);

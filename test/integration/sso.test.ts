@@ -59,6 +59,17 @@ async function startWebLogin(url: string): Promise<{ loginUrl: string; doneUrl: 
   return (await res.json()) as { loginUrl: string; doneUrl: string };
 }
 
+/** Opens a loginUrl and confirms it on its page, as a person would: the answer of the confirmation (to the IdP). */
+async function confirmLogin(loginUrl: string): Promise<Response> {
+  const page = await fetch(loginUrl, { redirect: 'manual' });
+  expect(page.status).toBe(200);
+  const html = await page.text();
+  const action = /<form method="post" action="([^"]+)">/.exec(html)?.[1];
+  expect(action).toBeDefined();
+  const cookie = page.headers.getSetCookie().find((c) => c.startsWith('gk_sso_confirm='))!.split(';')[0];
+  return fetch(new URL(action!, loginUrl), { method: 'POST', headers: { cookie }, redirect: 'manual' });
+}
+
 const getJson = async (url: string) => {
   const res = await fetch(url);
   return { status: res.status, headers: res.headers, body: (await res.json()) as any };
@@ -244,7 +255,7 @@ describe('single sign-on through a real OpenID Provider', () => {
     expect(new URL(body.loginUrl).origin).toBe(new URL(t.url).origin);
     expect(new URL(body.doneUrl).origin).toBe(new URL(t.url).origin);
     // The IdP is asked to send the browser back to the configured redirect URI, with PKCE (S256).
-    const start = await fetch(body.loginUrl, { redirect: 'manual' });
+    const start = await confirmLogin(body.loginUrl);
     expect(start.status).toBe(302);
     const location = new URL(start.headers.get('location')!);
     expect(location.origin).toBe(idp.url);
@@ -255,6 +266,26 @@ describe('single sign-on through a real OpenID Provider', () => {
     expect(location.searchParams.get('nonce')).toBeTruthy();
     const cookie = start.headers.getSetCookie().find((c) => c.startsWith('gk_sso='))!;
     expect(cookie).toMatch(/; Path=\/-\/v1\/login\/sso\/; Max-Age=\d+; HttpOnly; SameSite=Lax$/);
+  });
+
+  it("the loginUrl asks the person to confirm that they ran npm login; another site's form cannot confirm it", async () => {
+    const { loginUrl } = await startWebLogin(t.url);
+    const page = await fetch(loginUrl);
+    const html = await page.text();
+    expect(html).toContain('An <code>npm login</code> asked to log in at');
+    expect(html).toMatch(/from (::ffff:)?127\.0\.0\.1/);
+    expect(html).toContain('Continue with Test IdP');
+    expect(page.headers.getSetCookie().find((c) => c.startsWith('gk_sso_confirm='))).toMatch(/; HttpOnly; SameSite=Strict$/);
+    const action = new URL(/<form method="post" action="([^"]+)">/.exec(html)![1], loginUrl);
+    // Without the page's cookie (a cross-site form sends none), or without the value, refused.
+    const noCookie = await fetch(action, { method: 'POST', redirect: 'manual' });
+    expect(noCookie.status).toBe(401);
+    expect(((await noCookie.json()) as { code: string }).code).toBe('ESSOINVALID');
+    const cookie = page.headers.getSetCookie().find((c) => c.startsWith('gk_sso_confirm='))!.split(';')[0];
+    const noValue = await fetch(new URL(action.pathname, loginUrl), { method: 'POST', headers: { cookie }, redirect: 'manual' });
+    expect(noValue.status).toBe(401);
+    const confirmed = await fetch(action, { method: 'POST', headers: { cookie }, redirect: 'manual' });
+    expect(confirmed.status).toBe(302);
   });
 
   it('ignores a stale token npm still sends with POST /-/v1/login', async () => {
@@ -378,7 +409,7 @@ describe('single sign-on with a provider whose discovery names another issuer, p
 
   it('refuses to send anyone to an IdP whose discovery document names another issuer (ESSOUNAVAILABLE)', async () => {
     const { loginUrl } = await startWebLogin(t.url);
-    const res = await fetch(loginUrl, { redirect: 'manual' });
+    const res = await confirmLogin(loginUrl);
     expect(res.status).toBe(502);
     const body = (await res.json()) as { code: string; error: string };
     expect(body.code).toBe('ESSOUNAVAILABLE');

@@ -89,7 +89,7 @@ export const REGISTRY_ROUTES: readonly RegistryRoute[] = [
   route('logout',            ['DELETE'],      '/-/user/token/:token',               'logout',        'public'),
   route('web_login',         ['POST'],        '/-/v1/login',                        'webLogin',      'public',  'json'),
   route('web_login_done',    ['GET'],         '/-/v1/login/done/:secret',           'webLoginDone',  'public'),
-  route('sso_start',         ['GET'],         '/-/v1/login/sso/start/:login',       'sso',           'public'),
+  route('sso_start',         ['GET', 'POST'], '/-/v1/login/sso/start/:login',       'sso',           'public'),
   route('sso_console',       ['GET'],         '/-/v1/login/sso/console',            'sso',           'public'),
   route('sso_callback',      ['GET'],         '/-/v1/login/sso/callback',           'sso',           'public'),
   route('list_tokens',       ['GET'],         '/-/npm/v1/tokens',                   'npmTokens',     'login'),

@@ -1,7 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Request, RequestHandler, Response } from 'express';
 import { GatekeeperError } from '../../core/errors';
-import { SSO_COOKIE, SSO_COOKIE_PATH } from '../../services/sso';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { SSO_COOKIE, SSO_COOKIE_PATH, SSO_PATHS } from '../../services/sso';
 import { writeAnyError } from '../http/write-error';
 import type { GatekeeperRuntime } from '../runtime';
 import { actorOf } from './identity';
@@ -12,7 +13,8 @@ import { sessionCookie } from './session-cookie';
  * npm's web login and the console's sign-in through the identity provider (docs/sso.md):
  *
  * - `POST /-/v1/login`                  npm asks for a login: `{loginUrl, doneUrl}`
- * - `GET  /-/v1/login/sso/start/:login`  the loginUrl, in the browser: to the IdP
+ * - `GET  /-/v1/login/sso/start/:login`  the loginUrl, in the browser: who asked and when, and a
+ *                                        button (POST, same URL) on to the IdP
  * - `GET  /-/v1/login/sso/console`       the console's "Sign in with …": to the IdP
  * - `GET  /-/v1/login/sso/callback`      the IdP's redirect back (the redirect URI)
  * - `GET  /-/v1/login/done/:secret`      npm polls: 202 with Retry-After, then 200 `{token}` once
@@ -52,15 +54,39 @@ function clearedVerifierCookie(runtime: GatekeeperRuntime): string {
   return `${SSO_COOKIE}=; Path=${SSO_COOKIE_PATH}; Max-Age=0; HttpOnly; SameSite=Lax${secure(runtime)}`;
 }
 
-function verifierOf(req: IncomingMessage): string | undefined {
+function cookieOf(req: IncomingMessage, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === SSO_COOKIE) {
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
       const value = part.slice(eq + 1).trim();
       return /^[A-Za-z0-9_-]{43,128}$/.test(value) ? value : undefined;
     }
   }
   return undefined;
+}
+
+const verifierOf = (req: IncomingMessage) => cookieOf(req, SSO_COOKIE);
+
+/**
+ * The loginUrl's confirmation: the page sets this cookie (SameSite=Strict, so another site's
+ * form cannot send it) and its button posts the same value back in the query.
+ */
+const CONFIRM_COOKIE = 'gk_sso_confirm';
+
+function confirmCookie(runtime: GatekeeperRuntime, value: string): string {
+  return `${CONFIRM_COOKIE}=${value}; Path=${SSO_COOKIE_PATH}; Max-Age=${Math.floor((runtime.sso?.options.loginTtlMs ?? 600_000) / 1000)}; HttpOnly; SameSite=Strict${secure(runtime)}`;
+}
+
+/** The page a loginUrl opens: who asked, when, and a button on to the IdP. */
+function confirmPage(idp: string, action: string, createdAt: Date, clientIp: string | null): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Log in to npm · npm-gatekeeper</title></head>
+<body><main><h1>Log in to npm</h1>
+<p>An <code>npm login</code> asked to log in at ${escapeHtml(createdAt.toISOString())}${clientIp ? ` from ${escapeHtml(clientIp)}` : ''}.
+Continue only if you just ran it yourself: whoever ran it receives a token that acts as you.</p>
+<form method="post" action="${escapeHtml(action)}"><button type="submit">Continue with ${escapeHtml(idp)}</button></form>
+</main></body></html>
+`;
 }
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -100,7 +126,24 @@ export function webLoginHandlers(runtime: GatekeeperRuntime): { webLogin: Reques
       const sso = ssoOf(runtime);
       const match = routeOf(req);
       const ip = actorOf(req).ip;
+      if (match?.route.name === 'sso_start' && req.method !== 'POST') {
+        const loginId = match.params.login ?? '';
+        const login = await sso.describeNpmLogin(loginId);
+        const confirm = randomBytes(32).toString('base64url');
+        res
+          .set({ ...NO_STORE, 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'none'; form-action 'self'", 'set-cookie': confirmCookie(runtime, confirm) })
+          .status(200)
+          .send(confirmPage(sso.name, `${SSO_PATHS.start}${loginId}?confirm=${confirm}`, login.createdAt, login.clientIp));
+        return;
+      }
       if (match?.route.name === 'sso_start' || match?.route.name === 'sso_console') {
+        if (match.route.name === 'sso_start') {
+          const expected = cookieOf(req, CONFIRM_COOKIE);
+          const given = match.query.get('confirm') ?? '';
+          if (!expected || expected.length !== given.length || !timingSafeEqual(Buffer.from(expected), Buffer.from(given))) {
+            throw new GatekeeperError('ESSOINVALID', 'this login was not confirmed on its page. Open the link npm printed and press the button there');
+          }
+        }
         const started =
           match.route.name === 'sso_start' ? await sso.startNpmLogin(match.params.login ?? '') : await sso.startConsoleLogin(match.query.get('next') ?? undefined, ip);
         res.set({ ...NO_STORE, 'set-cookie': verifierCookie(runtime, started.verifier), location: started.location }).status(302).end();
