@@ -366,8 +366,11 @@ describe('three gatekeepers on one database and one storage, behind HAProxy', ()
     // Meanwhile, publishes and admin changes through HAProxy, one after another.
     const publishes: Array<{ version: string; status: number; code?: string }> = [];
     const bans: Array<{ name: string; status: number }> = [];
+    let killed = false;
+    let sinceKill = 0;
     const writer = (async () => {
-      for (let i = 0; !done; i++) {
+      // Until the install ends, and at least three rounds after the kill.
+      for (let i = 0; !done || (killed && sinceKill < 3); i++, sinceKill += killed ? 1 : 0) {
         const version = `2.0.${i}`;
         const res = await put(haproxy!.url, '@cluster/during', publishDocument('@cluster/during', version), publisherToken);
         publishes.push({ version, status: res.status, code: res.body?.code });
@@ -392,6 +395,7 @@ describe('three gatekeepers on one database and one storage, behind HAProxy', ()
       killedAt = haproxy!.output().length;
       publishesBeforeKill = publishes.length;
       await victim.proc.stop('SIGKILL');
+      killed = true;
     }
     const result = await running;
     await writer;
