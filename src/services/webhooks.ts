@@ -97,10 +97,11 @@ export class WebhookService implements EventSink {
 
   async deliveries(idInput: unknown, limitInput?: unknown): Promise<{ webhook: Webhook; items: Delivery[] }> {
     const id = webhookId(idInput);
+    const limit =
+      limitInput === undefined || limitInput === '' ? 100 : typeof limitInput === 'number' ? limitInput : typeof limitInput === 'string' && /^\d{1,4}$/.test(limitInput) ? Number(limitInput) : NaN;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw validation('limit must be a whole number from 1 to 1000');
     const webhook = await this.store.repos.webhooks.find(id);
     if (!webhook) throw new GatekeeperError('ENOTFOUND', `there is no webhook ${id}. See them with 'gatekeeper webhook list'`);
-    const limit = limitInput === undefined || limitInput === '' ? 100 : Number(limitInput);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw validation('limit must be a whole number from 1 to 1000');
     return { webhook, items: await this.store.repos.webhooks.deliveries(id, limit) };
   }
 
@@ -131,7 +132,7 @@ export class WebhookService implements EventSink {
 
   private enqueueFailed(event: string, err: unknown): void {
     this.enqueueFailures++;
-    this.lastEnqueueError = sanitizeText(String((err as Error)?.message ?? err)).slice(0, ERROR_TEXT);
+    this.lastEnqueueError = sanitizeText(String((err as Error)?.message ?? err), ERROR_TEXT);
     this.logger.error({ err, event }, 'a webhook event could not be queued; it is dropped (see /-/gatekeeper/v1/health)');
   }
 
@@ -176,6 +177,14 @@ export class WebhookService implements EventSink {
   }
 
   private async deliver(d: ClaimedDelivery, signal?: AbortSignal): Promise<void> {
+    if (d.attempts > this.options.maxAttempts) {
+      // Claimed more often than it may be sent: earlier outcomes could not be recorded (the
+      // claim counts each attempt first). It is not sent again; it fails, so it is never retried forever.
+      const error = `gave up after ${this.options.maxAttempts} attempts whose outcome could not all be recorded`;
+      await this.store.repos.webhooks.finish(d.id, { status: 'failed', httpStatus: null, error, attempt: d.attempts });
+      this.logger.warn({ delivery: d.id, event: d.event, attempt: d.attempts }, 'webhook delivery failed for good: its attempts could not be recorded');
+      return;
+    }
     let httpStatus: number | null = null;
     let error: string | null = null;
     const timeout = AbortSignal.timeout(this.options.timeoutMs);
@@ -196,10 +205,11 @@ export class WebhookService implements EventSink {
       httpStatus = res.status;
       // Only the start of the answer is read (for the log); the rest is dropped.
       const text = await readSome(res, 2048).catch(() => '');
-      if (res.status < 200 || res.status >= 300) error = `the receiver answered ${res.status}${text ? `: ${sanitizeText(text).slice(0, 200)}` : ''}`;
+      // sanitizeText cuts without splitting a surrogate pair: a lone half cannot go into the jsonb log.
+      if (res.status < 200 || res.status >= 300) error = `the receiver answered ${res.status}${text ? `: ${sanitizeText(text, 200)}` : ''}`;
     } catch (err) {
       const e = err as Error & { cause?: { code?: string } };
-      error = timeout.aborted ? `no answer within ${this.options.timeoutMs} ms` : `cannot reach the receiver (${sanitizeText(e.cause?.code ?? e.message ?? 'error').slice(0, 100)})`;
+      error = timeout.aborted ? `no answer within ${this.options.timeoutMs} ms` : `cannot reach the receiver (${sanitizeText(String(e.cause?.code ?? e.message ?? 'error'), 100)})`;
     }
     const attempt = d.attempts;
     if (error === null) {
@@ -209,10 +219,11 @@ export class WebhookService implements EventSink {
       return;
     }
     this.failedAttempts++;
-    this.lastDeliveryError = error.slice(0, ERROR_TEXT);
+    error = sanitizeText(error, ERROR_TEXT);
+    this.lastDeliveryError = error;
     const done = attempt >= this.options.maxAttempts;
     const retryInMs = backoffMs(attempt, this.options.retryBaseMs, this.options.retryMaxMs);
-    await this.store.repos.webhooks.finish(d.id, { status: done ? 'failed' : 'pending', httpStatus, error: error.slice(0, ERROR_TEXT), retryInMs, attempt });
+    await this.store.repos.webhooks.finish(d.id, { status: done ? 'failed' : 'pending', httpStatus, error, retryInMs, attempt });
     this.logger.warn({ delivery: d.id, event: d.event, attempt, error, ...(done ? {} : { retryInMs }) }, done ? 'webhook delivery failed for good' : 'webhook delivery failed; will retry');
   }
 }

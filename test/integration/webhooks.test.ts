@@ -73,8 +73,10 @@ describe('impact records and webhooks', () => {
       { name: BLOCKED, versions: [{ version: '1.0.0', license: 'MIT', publishedAt: old }] },
     ]);
     // /malware answers 500 to its first delivery, then 200; /events always 200.
-    // /down always answers 503.
-    receiver = await startRecorder(({ path: p, index }) => ({ status: p === '/down' ? 503 : p === '/malware' && index === 0 ? 500 : 200, body: '{}' }));
+    // /down always answers 503; /hostile answers 500 with text whose 200th character starts an emoji, and a NUL.
+    receiver = await startRecorder(({ path: p, index }) =>
+      p === '/hostile' ? { status: 500, body: `${'x'.repeat(199)}\u{1F600}tail\u0000` } : { status: p === '/down' ? 503 : p === '/malware' && index === 0 ? 500 : 200, body: '{}' },
+    );
     a = await startTestGatekeeper({ upstream: upstream.url, settings: SETTINGS });
     expect((await a.api('PATCH', '/policy', { mode: 'open' })).status).toBe(200);
     npm = await createNpmEnv(a.url);
@@ -327,6 +329,39 @@ describe('impact records and webhooks', () => {
     expect(receiver.to('/down')).toHaveLength(3);
     expect(new Set(receiver.to('/down').map((r) => r.headers['x-gatekeeper-delivery'])).size).toBe(1);
     expect((await a.api('DELETE', `/webhooks/${down.body.id}`)).status).toBe(200);
+  });
+
+  it("a receiver's hostile answer (a surrogate pair at the cut, a NUL) is logged cleanly, and the delivery still fails after its attempts", async () => {
+    const hostile = await a.api('POST', '/webhooks', { url: `${receiver.url}/hostile`, events: ['policy.changed'] });
+    expect(hostile.status).toBe(201);
+    expect((await a.api('PATCH', '/policy', { releaseAge: { minimum: '31d' } })).status).toBe(200);
+    const deliveries = async () => (await a.api('GET', `/webhooks/${hostile.body.id}/deliveries`)).body.items as Array<Record<string, any>>;
+    await eventually(async () => (await deliveries())[0]?.status === 'failed', 'the hostile delivery to fail', 30_000);
+    const [failed] = await deliveries();
+    expect(failed).toMatchObject({ attempts: 3, lastStatus: 500 });
+    expect(failed.log).toHaveLength(3);
+    for (const text of [failed.lastError, ...failed.log.map((l: { error: string }) => l.error)]) {
+      expect(text.startsWith(`the receiver answered 500: ${'x'.repeat(20)}`)).toBe(true);
+      expect(text).not.toMatch(/[\uD800-\uDFFF\u0000]/);
+    }
+    expect(receiver.to('/hostile')).toHaveLength(3);
+    expect((await a.api('DELETE', `/webhooks/${hostile.body.id}`)).status).toBe(200);
+  });
+
+  it('a delivery claimed more often than webhook_max_attempts (its outcomes were not recorded) is failed, not sent again', async () => {
+    const hook = await a.api('POST', '/webhooks', { url: `${receiver.url}/unrecorded`, events: ['policy.changed'] });
+    expect(hook.status).toBe(201);
+    // As after three attempts whose outcome could not be written: the claims counted them, the row is still pending.
+    const [row] = await a.gk.database.knex('webhook_deliveries').insert({ webhook_id: hook.body.id, event_id: 'unrecorded', event: 'policy.changed', body: '{}', attempts: 3 }).returning('id');
+    // Sent by this call or by the webhooks.deliver job, whichever claims it first.
+    await a.gk.runtime.webhooks.deliverDue();
+    const read = () => a.gk.database.knex('webhook_deliveries').where({ id: row.id }).first();
+    await eventually(async () => (await read()).status !== 'pending', 'the delivery to be finished', 30_000);
+    const stored = await read();
+    expect(stored).toMatchObject({ status: 'failed', attempts: 4 });
+    expect(stored.last_error).toContain('gave up after 3 attempts');
+    expect(receiver.to('/unrecorded')).toHaveLength(0);
+    expect((await a.api('DELETE', `/webhooks/${hook.body.id}`)).status).toBe(200);
   });
 
   it('the delivery log drops finished deliveries after 30 days, keeps newer ones', async () => {
