@@ -1,0 +1,45 @@
+/**
+ * The fast path's client address equals express's req.ip under the same 'trust proxy' setting
+ * (GATEKEEPER_TRUST_PROXY), so audit rows name the same client whichever path answered.
+ */
+import type { IncomingMessage } from 'node:http';
+import express from 'express';
+import { clientAddress, TrustProxyFn } from '../../src/server/http/client-address';
+
+function trustOf(setting: string): TrustProxyFn {
+  const app = express();
+  app.set('trust proxy', setting);
+  return app.get('trust proxy fn') as TrustProxyFn;
+}
+
+/** express's own req.ip for the same request. */
+function expressIp(setting: string | undefined, peer: string, xff?: string): string | undefined {
+  const app = express();
+  if (setting) app.set('trust proxy', setting);
+  const req = Object.create(app.request, {
+    app: { value: app },
+    headers: { value: xff === undefined ? {} : { 'x-forwarded-for': xff } },
+    socket: { value: { remoteAddress: peer } },
+    connection: { value: { remoteAddress: peer } },
+  });
+  return req.ip as string | undefined;
+}
+
+const request = (peer: string, xff?: string) => ({ socket: { remoteAddress: peer }, headers: xff === undefined ? {} : { 'x-forwarded-for': xff } }) as unknown as IncomingMessage;
+
+describe('clientAddress', () => {
+  const cases: Array<[string | undefined, string, string | undefined, string]> = [
+    [undefined, '10.0.0.5', '198.51.100.1', '10.0.0.5'],
+    ['10.0.0.5', '10.0.0.5', '198.51.100.1', '198.51.100.1'],
+    ['10.0.0.5', '10.0.0.5', '203.0.113.9, 198.51.100.1', '198.51.100.1'],
+    ['10.0.0.0/8', '10.0.0.5', '203.0.113.9, 10.1.1.1, 198.51.100.1', '198.51.100.1'],
+    ['10.0.0.0/8', '10.0.0.5', '203.0.113.9,10.1.1.1', '203.0.113.9'],
+    ['10.0.0.5', '192.0.2.1', '198.51.100.1', '192.0.2.1'],
+    ['loopback', '127.0.0.1', '198.51.100.1', '198.51.100.1'],
+    ['10.0.0.5', '10.0.0.5', undefined, '10.0.0.5'],
+  ];
+  it.each(cases)('trust %s, peer %s, X-Forwarded-For %s: %s, as express says', (setting, peer, xff, expected) => {
+    expect(clientAddress(request(peer, xff), setting ? trustOf(setting) : undefined)).toBe(expected);
+    expect(expressIp(setting, peer, xff)).toBe(expected);
+  });
+});
