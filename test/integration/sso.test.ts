@@ -170,6 +170,8 @@ describe('single sign-on through a real OpenID Provider', () => {
     const { result, token } = await npmWebLogin(NPMS[0].cli, { username: 'carol', password: 'carol-pw' });
     expect(result.code).not.toBe(0);
     expect(token).toBeUndefined();
+    // npm prints the reason from the doneUrl's npm-notice header (then falls back to its password prompt).
+    expect(result.output).toContain('npm notice gatekeeper: [ESSOREFUSED] carol is in no group that gives a role here');
   });
 
   /** A web login over HTTP (what npm does), returning the token. */

@@ -1,9 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import type { Request, RequestHandler, Response } from 'express';
-import { GatekeeperError } from '../../core/errors';
+import { asGatekeeperError, GatekeeperError, statusText } from '../../core/errors';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { SSO_COOKIE, SSO_COOKIE_PATH, SSO_PATHS } from '../../services/sso';
-import { writeAnyError } from '../http/write-error';
+import { writeAnyError, writeError } from '../http/write-error';
 import type { GatekeeperRuntime } from '../runtime';
 import { actorOf } from './identity';
 import { routeOf } from './routes';
@@ -113,7 +113,17 @@ export function webLoginHandlers(runtime: GatekeeperRuntime): { webLogin: Reques
 
     webLoginDone: handler(runtime, 'checking a web login', async (req, res) => {
       const sso = ssoOf(runtime);
-      const result = await sso.done(routeOf(req)?.params.secret ?? '', actorOf(req).ip);
+      let result: Awaited<ReturnType<typeof sso.done>>;
+      try {
+        result = await sso.done(routeOf(req)?.params.secret ?? '', actorOf(req).ip);
+      } catch (err) {
+        const known = asGatekeeperError(err);
+        if (!known) throw err;
+        // npm takes any 4xx here for "web login not supported" and prints no body, but it
+        // prints an npm-notice header: the reason, before its fallback prompt.
+        writeError(res, known, { 'npm-notice': statusText(`gatekeeper: ${known.toBody().error}`) });
+        return;
+      }
       if (result.pending) {
         res.set({ ...NO_STORE, 'retry-after': '1' }).status(202).json({});
         return;
