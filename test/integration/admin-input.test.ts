@@ -137,6 +137,9 @@ function validBody(route: RouteDef): Record<string, unknown> {
       return { name: 'hostile-project', version: '1.0.0', format: 'npm', entries: [{ name: 'hostile-ok', version: '1.0.0', integrity: 'sha512-x', dev: true }] };
     case 'import_advisories':
       return osvDocument();
+    case 'create_webhook':
+      // Nothing listens on port 9: deliveries fail and are retried, which is all they need to do here.
+      return { url: 'http://127.0.0.1:9/hostile-hook', events: ['policy.changed'] };
     default:
       return {};
   }
