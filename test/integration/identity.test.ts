@@ -36,7 +36,7 @@ describe('a gatekeeper in open mode proxying a fixture upstream', () => {
     const health = await t.api('GET', '/health', undefined, null);
     expect(health.status).toBe(200);
     expect(health.body.plugins.missing).toEqual([]);
-    expect(health.body.plugins.loaded.sort()).toEqual(['gatekeeper-auth', 'gatekeeper-filter', 'gatekeeper-middleware']);
+    expect(health.body.plugins.loaded.sort()).toEqual(['gatekeeper-auth', 'gatekeeper-filter', 'gatekeeper-middleware', 'gatekeeper-storage']);
     expect(health.body.database).toMatchObject({ ok: true, kind: 'external' });
     expect(health.body.upstream).toMatchObject({ ok: true, url: upstream.url });
     expect(health.body.policy.ok).toBe(true);
