@@ -42,12 +42,16 @@ export class BlockedInstalls {
     this.overflow = 0;
     this.since = Date.now();
     const to = new Date(this.since).toISOString();
+    const items: Array<Record<string, unknown>> = [];
     for (const [name, byCode] of counts) {
       const codes = Object.fromEntries([...byCode].sort(([a], [b]) => a.localeCompare(b)));
       const total = [...byCode.values()].reduce((a, b) => a + b, 0);
-      this.events.emit('install.blocked', { package: name, counts: codes, total, from, to });
+      items.push({ package: name, counts: codes, total, from, to });
     }
-    if (overflow > 0) this.events.emit('install.blocked', { package: null, overflow, from, to });
+    if (overflow > 0) items.push({ package: null, overflow, from, to });
+    // Up to MAX_PACKAGES events: queued in a few statements, not one query each at once.
+    if (this.events.emitMany) this.events.emitMany('install.blocked', items);
+    else for (const data of items) this.events.emit('install.blocked', data);
     return counts.size;
   }
 

@@ -11,9 +11,14 @@ import type { PeriodicJob } from './periodic';
 /** Where services send events: fire and forget, never throws, never waits for the database. */
 export interface EventSink {
   emit(event: WebhookEvent, data: Record<string, unknown>): void;
+  /** Many events of one kind at once (a flush of counters), queued in a few statements rather than one each. */
+  emitMany?(event: WebhookEvent, items: ReadonlyArray<Record<string, unknown>>): void;
 }
 
-export const NO_EVENTS: EventSink = { emit: () => undefined };
+export const NO_EVENTS: EventSink = { emit: () => undefined, emitMany: () => undefined };
+
+/** Events queued per statement: a flush of thousands of install.blocked events takes one pool connection at a time. */
+const ENQUEUE_CHUNK = 500;
 
 export interface WebhookOptions {
   /** Deadline of one delivery (connect, answer). */
@@ -110,30 +115,48 @@ export class WebhookService implements EventSink {
    * awaited. A failure is logged and counted (/health), never thrown and never retried.
    */
   emit(event: WebhookEvent, data: Record<string, unknown>): void {
-    const eventId = randomUUID();
-    let body: string;
-    try {
-      body = JSON.stringify({ id: eventId, event, createdAt: new Date().toISOString(), data });
-    } catch (err) {
-      this.enqueueFailed(event, err);
-      return;
+    this.emitMany(event, [data]);
+  }
+
+  /**
+   * Queues many events of one kind: one INSERT … SELECT per ENQUEUE_CHUNK events, one after
+   * the other, started and not awaited. When a statement fails, it and the events not yet
+   * queued are dropped (counted, logged once), never thrown and never retried.
+   */
+  emitMany(event: WebhookEvent, items: ReadonlyArray<Record<string, unknown>>): void {
+    const createdAt = new Date().toISOString();
+    const rows: Array<{ eventId: string; event: string; body: string }> = [];
+    for (const data of items) {
+      const eventId = randomUUID();
+      try {
+        rows.push({ eventId, event, body: JSON.stringify({ id: eventId, event, createdAt, data }) });
+      } catch (err) {
+        this.enqueueFailed(event, err, 1);
+      }
     }
-    const work = this.store.repos.webhooks.enqueue(eventId, event, body).then(
-      (queued) => {
+    if (rows.length === 0) return;
+    const work = (async () => {
+      for (let start = 0; start < rows.length; start += ENQUEUE_CHUNK) {
+        let queued: number;
+        try {
+          queued = await this.store.repos.webhooks.enqueue(rows.slice(start, start + ENQUEUE_CHUNK));
+        } catch (err) {
+          this.enqueueFailed(event, err, rows.length - start);
+          return;
+        }
         if (this.lastEnqueueError !== null) this.logger.info({ event }, 'webhook events are queued again');
         this.lastEnqueueError = null;
-        if (queued > 0) this.logger.debug({ event, eventId, queued }, 'webhook event queued');
-      },
-      (err) => this.enqueueFailed(event, err),
-    );
+        if (queued > 0) this.logger.debug({ event, events: Math.min(ENQUEUE_CHUNK, rows.length - start), queued }, 'webhook events queued');
+      }
+    })();
     this.inflight.add(work);
     void work.finally(() => this.inflight.delete(work));
   }
 
-  private enqueueFailed(event: string, err: unknown): void {
-    this.enqueueFailures++;
+  private enqueueFailed(event: string, err: unknown, dropped: number): void {
+    this.enqueueFailures += dropped;
     this.lastEnqueueError = sanitizeText(String((err as Error)?.message ?? err), ERROR_TEXT);
-    this.logger.error({ err, event }, 'a webhook event could not be queued; it is dropped (see /-/gatekeeper/v1/health)');
+    this.logger.error({ err, event, dropped }, 'webhook events could not be queued; they are dropped (see /-/gatekeeper/v1/health)');
   }
 
   /** Resolves once the events emitted so far are queued (or dropped). */

@@ -379,6 +379,31 @@ describe('impact records and webhooks', () => {
     expect(health.body.webhooks).toMatchObject({ ok: true, enqueueFailures: 0, lastEnqueueError: null });
     expect(health.body.jobs['webhooks.deliver']).toBeDefined();
   });
+
+  it('a flush of refusals of 1,200 packages queues its 1,200 install.blocked events in three statements, not 1,200 at once', async () => {
+    for (const p of ['/events', '/malware']) expect((await a.api('DELETE', `/webhooks/${hookIds.get(p)}`)).status).toBe(200);
+    const flood = await a.api('POST', '/webhooks', { url: `${receiver.url}/flood`, events: ['install.blocked'] });
+    expect(flood.status).toBe(201);
+    const inserts: string[] = [];
+    const onQuery = (q: { sql: string }) => {
+      if (/^insert into webhook_deliveries/i.test(q.sql.trim())) inserts.push(q.sql);
+    };
+    a.gk.database.knex.on('query', onQuery);
+    try {
+      for (let i = 0; i < 1200; i++) a.gk.runtime.blockedInstalls.count(`flood-${i}`, 'ENOTAPPROVED');
+      expect(a.gk.runtime.blockedInstalls.flush()).toBe(1200);
+      await a.gk.runtime.webhooks.settled();
+    } finally {
+      a.gk.database.knex.off('query', onQuery);
+    }
+    expect(inserts).toHaveLength(3);
+    const rows = await a.gk.database.knex('webhook_deliveries').where({ webhook_id: flood.body.id }).select('event_id', 'body');
+    expect(rows).toHaveLength(1200);
+    expect(new Set(rows.map((r: { event_id: string }) => r.event_id)).size).toBe(1200);
+    expect(new Set(rows.map((r: { body: string }) => JSON.parse(r.body).data.package))).toEqual(new Set(Array.from({ length: 1200 }, (_, i) => `flood-${i}`)));
+    expect((await a.api('GET', '/health')).body.webhooks).toMatchObject({ ok: true, enqueueFailures: 0 });
+    expect((await a.api('DELETE', `/webhooks/${flood.body.id}`)).status).toBe(200);
+  });
 });
 
 describe('queueing a webhook event when the database cannot be reached', () => {

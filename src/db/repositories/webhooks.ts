@@ -83,14 +83,19 @@ export class WebhookRepository {
   }
 
   /**
-   * One delivery per endpoint that wants `event`, in one statement: the same body for each
-   * (its `id` is the event's). Returns how many were queued.
+   * For each event, one delivery per endpoint that wants it, all in one statement: the same
+   * body for each endpoint (its `id` is the event's), in the events' order. Returns how many
+   * were queued.
    */
-  async enqueue(eventId: string, event: string, body: string): Promise<number> {
+  async enqueue(events: ReadonlyArray<{ eventId: string; event: string; body: string }>): Promise<number> {
+    if (events.length === 0) return 0;
     const result = await this.db.raw(
       `insert into webhook_deliveries (webhook_id, event_id, event, body)
-       select w.id, ?, ?, ? from webhooks w where w.events @> ?::jsonb`,
-      [eventId, event, body, JSON.stringify([event])],
+       select w.id, e.event_id, e.event, e.body
+         from unnest(?::text[], ?::text[], ?::text[]) with ordinality as e(event_id, event, body, n)
+         join webhooks w on w.events @> jsonb_build_array(e.event)
+        order by e.n, w.id`,
+      [events.map((e) => e.eventId), events.map((e) => e.event), events.map((e) => e.body)],
     );
     return (result as { rowCount?: number }).rowCount ?? 0;
   }
