@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import { isIP } from 'node:net';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import yaml from 'js-yaml';
@@ -252,35 +251,29 @@ const asOrigins = (raw: unknown, source: string): string[] => {
 
 const PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
 
-/** Trusted proxies: a list (or comma-separated) of IP addresses, CIDR subnets or express's names. */
-const asProxies = (raw: unknown, source: string): string[] => {
-  const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
-  if (!items) throw new ConfigError(`${source} must be a list of addresses or subnets like 10.0.0.0/8`);
-  return items.map((item, i) => {
-    const text = typeof item === 'string' ? item.trim() : '';
-    if (PROXY_NAMES.includes(text.toLowerCase())) return text.toLowerCase();
-    const [address, prefix, ...rest] = text.split('/');
-    const family = isIP(address ?? '');
-    const bits = family === 4 ? 32 : 128;
-    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
-    if (!family || !prefixOk || rest.length > 0) {
-      throw new ConfigError(`${source}[${i}] must be an IP address, a subnet like 10.0.0.0/8, or one of ${PROXY_NAMES.join(', ')}; not '${String(item)}'`);
-    }
-    return text;
-  });
-};
+/**
+ * A list (or comma-separated text) of IP addresses and CIDR subnets (checked as the address
+ * lists check them), and the names in `names` (lower-cased).
+ */
+const addressList =
+  (names: readonly string[]) =>
+  (raw: unknown, source: string): string[] => {
+    const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+    if (!items) throw new ConfigError(`${source} must be a list of IP addresses or subnets like 10.0.0.0/8`);
+    return items.map((item, i) => {
+      const text = typeof item === 'string' ? item.trim() : String(item);
+      if (names.includes(text.toLowerCase())) return text.toLowerCase();
+      const problem = addressEntryProblem(text);
+      if (problem) throw new ConfigError(`${source}[${i}] must be an IP address or a subnet like 10.0.0.0/8${names.length > 0 ? `, or one of ${names.join(', ')}` : ''}: ${problem}`);
+      return text;
+    });
+  };
 
-/** A list (or comma-separated) of IP addresses and CIDR subnets. */
-const asAddresses = (raw: unknown, source: string): string[] => {
-  const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
-  if (!items) throw new ConfigError(`${source} must be a list of IP addresses or subnets like 10.0.0.0/8`);
-  return items.map((item, i) => {
-    const text = typeof item === 'string' ? item.trim() : String(item);
-    const problem = addressEntryProblem(text);
-    if (problem) throw new ConfigError(`${source}[${i}] must be an IP address or a subnet like 10.0.0.0/8: ${problem}`);
-    return text;
-  });
-};
+/** Trusted proxies: IP addresses, CIDR subnets or express's names. */
+const asProxies = addressList(PROXY_NAMES);
+
+/** IP addresses and CIDR subnets. */
+const asAddresses = addressList([]);
 
 /** A list (or comma-separated) of IdP group names. */
 const asGroups = (raw: unknown, source: string): string[] => {
