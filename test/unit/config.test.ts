@@ -152,41 +152,46 @@ describe('loadSettings: webhooks and the advisory feed', () => {
   });
 });
 
+/**
+ * What loadSettings gives with nothing set, written out here rather than read from DEFAULTS (a
+ * test against DEFAULTS itself could not fail); dataDir is resolved against the working directory.
+ */
+const EXPECTED_DEFAULTS = {
+  port: 4873,
+  host: '127.0.0.1',
+  allowSelfRegistration: false,
+  requireAuth: false,
+  maxBodySize: '50mb',
+  logLevel: 'info',
+  cacheSize: '256mb',
+  tarballCacheSize: '64mb',
+  upstreamMaxage: '2m',
+  advisoryRefresh: '1h',
+  advisoryTimeout: '5s',
+  unpublishWindow: '72h',
+  loginMaxFailuresPerUser: 10,
+  loginMaxFailuresPerAddress: 30,
+  loginThrottleWindow: '15m',
+  trustProxy: [],
+  metricsAllow: [],
+  requestLimitPerHour: 50,
+  requestRejectionCooldown: '24h',
+  ...SSO_DEFAULTS,
+  ...WEBHOOK_DEFAULTS,
+  upstreamTimeout: '60s',
+  upstreamMaxSize: '100mb',
+  tarballHosts: [],
+  shutdownDelay: '0',
+  jobLease: '60s',
+  jobPoll: '5s',
+  publishRules: [],
+};
+
 describe('loadSettings: defaults', () => {
   it('uses the defaults with an empty environment', () => {
     const { cwd } = workspace();
     const settings = loadSettings({}, cwd);
-    expect(settings).toEqual({
-      port: 4873,
-      host: '127.0.0.1',
-      dataDir: path.join(cwd, 'data'),
-      allowSelfRegistration: false,
-      requireAuth: false,
-      maxBodySize: '50mb',
-      logLevel: 'info',
-      cacheSize: '256mb',
-      tarballCacheSize: '64mb',
-      upstreamMaxage: '2m',
-      advisoryRefresh: '1h',
-      advisoryTimeout: '5s',
-      unpublishWindow: '72h',
-      loginMaxFailuresPerUser: 10,
-      loginMaxFailuresPerAddress: 30,
-      loginThrottleWindow: '15m',
-      trustProxy: [],
-      metricsAllow: [],
-      requestLimitPerHour: 50,
-      requestRejectionCooldown: '24h',
-      ...SSO_DEFAULTS,
-      ...WEBHOOK_DEFAULTS,
-      upstreamTimeout: '60s',
-      upstreamMaxSize: '100mb',
-      tarballHosts: [],
-      shutdownDelay: '0',
-      jobLease: '60s',
-      jobPoll: '5s',
-      publishRules: [],
-    });
+    expect(settings).toEqual({ ...EXPECTED_DEFAULTS, dataDir: path.join(cwd, 'data') });
     expect(settings.configFile).toBeUndefined();
     expect(settings.databaseUrl).toBeUndefined();
     expect(settings.upstream).toBeUndefined();
@@ -293,6 +298,7 @@ describe('loadSettings: environment', () => {
       cwd,
     );
     expect(settings).toEqual({
+      ...EXPECTED_DEFAULTS,
       port: 8080,
       host: '0.0.0.0',
       dataDir: path.join(cwd, 'var/gk'),
@@ -302,28 +308,6 @@ describe('loadSettings: environment', () => {
       requireAuth: true,
       maxBodySize: '10mb',
       logLevel: 'debug',
-      cacheSize: '256mb',
-      tarballCacheSize: '64mb',
-      upstreamMaxage: '2m',
-      advisoryRefresh: '1h',
-      advisoryTimeout: '5s',
-      unpublishWindow: '72h',
-      loginMaxFailuresPerUser: 10,
-      loginMaxFailuresPerAddress: 30,
-      loginThrottleWindow: '15m',
-      trustProxy: [],
-      metricsAllow: [],
-      requestLimitPerHour: 50,
-      requestRejectionCooldown: '24h',
-      ...SSO_DEFAULTS,
-      ...WEBHOOK_DEFAULTS,
-      upstreamTimeout: '60s',
-      upstreamMaxSize: '100mb',
-      tarballHosts: [],
-      shutdownDelay: '0',
-      jobLease: '60s',
-      jobPoll: '5s',
-      publishRules: [],
       adminPassword: 'hunter2hunter2',
     });
   });
@@ -428,6 +412,7 @@ describe('loadSettings: config file', () => {
       ].join('\n'),
     );
     expect(loadSettings({ GATEKEEPER_CONFIG: file }, cwd)).toEqual({
+      ...EXPECTED_DEFAULTS,
       port: 5000,
       host: '0.0.0.0',
       dataDir: '/srv/gatekeeper',
@@ -437,28 +422,6 @@ describe('loadSettings: config file', () => {
       requireAuth: true,
       maxBodySize: '20mb',
       logLevel: 'warn',
-      cacheSize: '256mb',
-      tarballCacheSize: '64mb',
-      upstreamMaxage: '2m',
-      advisoryRefresh: '1h',
-      advisoryTimeout: '5s',
-      unpublishWindow: '72h',
-      loginMaxFailuresPerUser: 10,
-      loginMaxFailuresPerAddress: 30,
-      loginThrottleWindow: '15m',
-      trustProxy: [],
-      metricsAllow: [],
-      requestLimitPerHour: 50,
-      requestRejectionCooldown: '24h',
-      ...SSO_DEFAULTS,
-      ...WEBHOOK_DEFAULTS,
-      upstreamTimeout: '60s',
-      upstreamMaxSize: '100mb',
-      tarballHosts: [],
-      shutdownDelay: '0',
-      jobLease: '60s',
-      jobPoll: '5s',
-      publishRules: [],
       configFile: file,
     });
   });
