@@ -5,68 +5,18 @@
  * Real gatekeepers, real PostgreSQL; requests come from distinct loopback addresses
  * (127.0.0.x) so each test has client addresses of its own.
  */
-import http from 'node:http';
 import { GatekeeperError } from '../../src/core/errors';
 import { Store } from '../../src/db/store';
 import { checkPassword, dummyPasswordHash, hashPassword, IdentityService, verifyPassword } from '../../src/services/identity';
 import { eventually } from '../support/assert';
 import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
 import { startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
+import { couchLogin as couchLoginFrom, Reply, requestFrom } from '../support/http';
 
-interface Reply {
-  status: number;
-  statusText: string;
-  headers: http.IncomingHttpHeaders;
-  text: string;
-  body: any;
-}
+const request = requestFrom;
 
-/** One HTTP request from a chosen local address. */
-function request(base: string, method: string, path: string, opts: { from: string; body?: unknown; headers?: Record<string, string> }): Promise<Reply> {
-  const url = new URL(path, base);
-  const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host: url.hostname,
-        port: url.port,
-        path: url.pathname + url.search,
-        method,
-        localAddress: opts.from,
-        agent: false,
-        headers: {
-          accept: 'application/json',
-          ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) }),
-          ...opts.headers,
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let body: unknown = text;
-          try {
-            body = JSON.parse(text);
-          } catch {
-            // not JSON
-          }
-          resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: res.headers, text, body });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
-
-/** npm's couch login, as `npm login --auth-type=legacy` sends it. */
-function couchLogin(base: string, username: string, password: string, from: string): Promise<Reply> {
-  return request(base, 'PUT', `-/user/org.couchdb.user:${encodeURIComponent(username)}`, {
-    from,
-    body: { _id: `org.couchdb.user:${username}`, name: username, password, type: 'user', roles: [] },
-  });
-}
+/** npm's couch login, as `npm login --auth-type=legacy` sends it, from a chosen local address. */
+const couchLogin = (base: string, username: string, password: string, from: string): Promise<Reply> => couchLoginFrom(base, username, password, { from });
 
 function basic(username: string, password: string): Record<string, string> {
   return { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` };
