@@ -65,12 +65,52 @@ interface Slot {
   value: number;
 }
 
+/** Rule ids seen, with their labels (a blocked request looks its rule up, no string work). */
+const RULE_LABELS = new Map<string, string>();
+const RULE_LABELS_MAX = 10_000;
+
 /** Rule kinds as labels: `ban:12` -> `ban`, `mode:allowlist` -> `mode`; anything odd -> `other`. */
 export function ruleLabel(ruleId: string | null | undefined): string {
   if (!ruleId) return 'none';
-  const colon = ruleId.indexOf(':');
-  const kind = colon === -1 ? ruleId : ruleId.slice(0, colon);
-  return /^[a-z][a-z0-9_-]{0,39}$/.test(kind) ? kind : 'other';
+  let label = RULE_LABELS.get(ruleId);
+  if (label === undefined) {
+    const colon = ruleId.indexOf(':');
+    const kind = colon === -1 ? ruleId : ruleId.slice(0, colon);
+    label = /^[a-z][a-z0-9_-]{0,39}$/.test(kind) ? kind : 'other';
+    if (RULE_LABELS.size >= RULE_LABELS_MAX) RULE_LABELS.clear();
+    RULE_LABELS.set(ruleId, label);
+  }
+  return label;
+}
+
+/**
+ * Counts by three label values held in nested maps, one Slot per combination made when it is
+ * first seen: counting a combination seen before allocates nothing (no key string is built).
+ */
+class Tally3<A extends string | number, B extends string | number, C extends string | number> {
+  private readonly root = new Map<A, Map<B, Map<C, Slot>>>();
+
+  constructor(private readonly names: readonly [string, string, string]) {}
+
+  bump(a: A, b: B, c: C): void {
+    let byB = this.root.get(a);
+    if (!byB) {
+      byB = new Map();
+      this.root.set(a, byB);
+    }
+    let byC = byB.get(b);
+    if (!byC) {
+      byC = new Map();
+      byB.set(b, byC);
+    }
+    const slot = byC.get(c);
+    if (slot) slot.value++;
+    else byC.set(c, { labels: { [this.names[0]]: String(a), [this.names[1]]: String(b), [this.names[2]]: String(c) }, value: 1 });
+  }
+
+  *slots(): Iterable<Slot> {
+    for (const byB of this.root.values()) for (const byC of byB.values()) yield* byC.values();
+  }
 }
 
 const UPSTREAM_LABELS: Record<UpstreamOperation, { operation: UpstreamOperation }> = {
@@ -85,9 +125,9 @@ const UPSTREAM_LABELS: Record<UpstreamOperation, { operation: UpstreamOperation 
 export class GatekeeperMetrics {
   readonly registry = new Registry();
   private sources: MetricSources | undefined;
-  private readonly requests = new Map<string, Map<number, Map<string, Slot>>>();
-  private readonly decisions = new Map<string, Slot>();
-  private readonly blocked = new Map<string, Slot>();
+  private readonly requests = new Tally3<string, number, string>(['route', 'status', 'code']);
+  private readonly decisions = new Tally3<string, string, string>(['outcome', 'code', 'rule']);
+  private readonly blocked = new Tally3<string, string, string>(['code', 'rule', 'via']);
   private listenDisconnects = 0;
   private readonly upstreamLatency: Histogram<'operation'>;
   private readonly upstreamErrors: Counter<'operation' | 'code'>;
@@ -115,21 +155,21 @@ export class GatekeeperMetrics {
       help: 'Requests answered, by route-table route (unlisted: refused by the table), HTTP status and error code (none: no error).',
       labelNames: ['route', 'status', 'code'],
       registers,
-      collect: tally(() => self.requestSlots()),
+      collect: tally(() => self.requests.slots()),
     });
     new Counter({
       name: 'gatekeeper_decisions_total',
       help: 'Version decisions the policy evaluated (a cached decision is a decisions cache hit instead), by outcome, code and rule kind.',
       labelNames: ['outcome', 'code', 'rule'],
       registers,
-      collect: tally(() => self.decisions.values()),
+      collect: tally(() => self.decisions.slots()),
     });
     new Counter({
       name: 'gatekeeper_installs_blocked_total',
       help: 'Refused installs served (packument, version or tarball), by code, rule kind and what was asked for.',
       labelNames: ['code', 'rule', 'via'],
       registers,
-      collect: tally(() => self.blocked.values()),
+      collect: tally(() => self.blocked.slots()),
     });
 
     const caches = (): Array<[string, StatsSource | undefined]> => {
@@ -309,36 +349,17 @@ export class GatekeeperMetrics {
   }
 
   countRequest(route: string, status: number, code: string): void {
-    let byStatus = this.requests.get(route);
-    if (!byStatus) {
-      byStatus = new Map();
-      this.requests.set(route, byStatus);
-    }
-    let byCode = byStatus.get(status);
-    if (!byCode) {
-      byCode = new Map();
-      byStatus.set(status, byCode);
-    }
-    const slot = byCode.get(code);
-    if (slot) slot.value++;
-    else byCode.set(code, { labels: { route, status: String(status), code }, value: 1 });
-  }
-
-  private *requestSlots(): Iterable<Slot> {
-    for (const byStatus of this.requests.values()) for (const byCode of byStatus.values()) yield* byCode.values();
+    this.requests.bump(route, status, code);
   }
 
   /** A decision the policy evaluated (PolicyCache's onEvaluated). */
   decision(decision: Decision): void {
-    const outcome = decision.allowed ? 'allowed' : 'denied';
-    const rule = ruleLabel(decision.ruleId);
-    bump(this.decisions, `${outcome}|${decision.code}|${rule}`, () => ({ outcome, code: String(decision.code), rule }));
+    this.decisions.bump(decision.allowed ? 'allowed' : 'denied', String(decision.code), ruleLabel(decision.ruleId));
   }
 
-  /** A refused install that was served (GovernanceService's recordBlocked and recordTarballRefused). */
+  /** A refused install that was served (GovernanceService's recordBlocked and recordTarballRefused): no string is built. */
   installBlocked(code: string, ruleId: string | null, via: string): void {
-    const rule = ruleLabel(ruleId);
-    bump(this.blocked, `${code}|${rule}|${via}`, () => ({ code, rule, via }));
+    this.blocked.bump(code, ruleLabel(ruleId), via);
   }
 
   /** One upstream call: its duration and, when it failed, its error code. */
@@ -352,12 +373,6 @@ export class GatekeeperMetrics {
   async render(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
-}
-
-function bump(slots: Map<string, Slot>, key: string, labels: () => Record<string, string>): void {
-  const slot = slots.get(key);
-  if (slot) slot.value++;
-  else slots.set(key, { labels: labels(), value: 1 });
 }
 
 /** Job names are ours (the JobRunner's registrations); bounded anyway to a label-safe form. */

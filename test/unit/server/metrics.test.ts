@@ -87,6 +87,18 @@ describe('metrics labels', () => {
     expect(ruleLabel(null)).toBe('none');
   });
 
+  it('counts blocked installs and decisions per label combination, whatever the rule id', async () => {
+    const m = new GatekeeperMetrics();
+    for (const id of ['ban:1', 'ban:2', 'ban:1', 'Évil:9']) m.installBlocked('EBANNED', id, 'tarball');
+    m.installBlocked('EBANNED', null, 'tarball');
+    const samples = parseMetrics((await m.render()).body);
+    expect(samplesOf(samples, 'gatekeeper_installs_blocked_total').map((x) => [x.labels.rule, x.value]).sort()).toEqual([
+      ['ban', 3],
+      ['none', 1],
+      ['other', 1],
+    ]);
+  });
+
   it('gives each instance its own registry', async () => {
     const a = new GatekeeperMetrics();
     const b = new GatekeeperMetrics();
