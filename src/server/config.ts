@@ -211,6 +211,16 @@ const asWindow = (raw: unknown, source: string): string => {
   return text;
 };
 
+/** The longest wait a Node timer can hold (2^31 - 1 ms, about 24.8 days); a longer one fires at once, every millisecond. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** A window that drives a timer (a poll, a heartbeat, a flush, a deadline): above 0 and at most 24d. */
+const asTimerWindow = (raw: unknown, source: string): string => {
+  const text = asWindow(raw, source);
+  if (parseDuration(text) > MAX_TIMER_MS) throw new ConfigError(`${source} must be at most 24d (a timer cannot wait longer), not '${text}'`);
+  return text;
+};
+
 /** The advisory feed: an http(s) URL without credentials (put a token in the query if the feed needs one). */
 const asFeedUrl = (raw: unknown, source: string): string => {
   const text = asUrl(['http:', 'https:'])(raw, source);
@@ -301,11 +311,11 @@ const SPECS: SettingSpec[] = [
   { key: 'unpublishWindow', env: 'GATEKEEPER_UNPUBLISH_WINDOW', parse: asDuration },
   { key: 'advisoryFeedUrl', env: 'GATEKEEPER_ADVISORY_FEED_URL', parse: asFeedUrl },
   { key: 'advisoryFeedInterval', env: 'GATEKEEPER_ADVISORY_FEED_INTERVAL', parse: asWindow },
-  { key: 'webhookTimeout', env: 'GATEKEEPER_WEBHOOK_TIMEOUT', parse: asWindow },
+  { key: 'webhookTimeout', env: 'GATEKEEPER_WEBHOOK_TIMEOUT', parse: asTimerWindow },
   { key: 'webhookMaxAttempts', env: 'GATEKEEPER_WEBHOOK_MAX_ATTEMPTS', parse: asPositiveInt },
   { key: 'webhookRetryBase', env: 'GATEKEEPER_WEBHOOK_RETRY_BASE', parse: asWindow },
   { key: 'webhookInterval', env: 'GATEKEEPER_WEBHOOK_INTERVAL', parse: asWindow },
-  { key: 'installBlockedInterval', env: 'GATEKEEPER_INSTALL_BLOCKED_INTERVAL', parse: asWindow },
+  { key: 'installBlockedInterval', env: 'GATEKEEPER_INSTALL_BLOCKED_INTERVAL', parse: asTimerWindow },
   { key: 'cacheSize', env: 'GATEKEEPER_CACHE_SIZE', parse: asSize },
   { key: 'tarballCacheSize', env: 'GATEKEEPER_TARBALL_CACHE_SIZE', parse: asSize },
   { key: 'upstreamMaxage', env: 'GATEKEEPER_UPSTREAM_MAXAGE', parse: asDuration },
@@ -315,8 +325,8 @@ const SPECS: SettingSpec[] = [
   { key: 'upstreamMaxSize', env: 'GATEKEEPER_UPSTREAM_MAX_SIZE', parse: asSize },
   { key: 'tarballHosts', env: 'GATEKEEPER_TARBALL_HOSTS', parse: asOrigins },
   { key: 'shutdownDelay', env: 'GATEKEEPER_SHUTDOWN_DELAY', parse: asDuration },
-  { key: 'jobLease', env: 'GATEKEEPER_JOB_LEASE', parse: asWindow },
-  { key: 'jobPoll', env: 'GATEKEEPER_JOB_POLL', parse: asWindow },
+  { key: 'jobLease', env: 'GATEKEEPER_JOB_LEASE', parse: asTimerWindow },
+  { key: 'jobPoll', env: 'GATEKEEPER_JOB_POLL', parse: asTimerWindow },
   { key: 'loginMaxFailuresPerUser', env: 'GATEKEEPER_LOGIN_MAX_FAILURES_PER_USER', parse: asPositiveInt },
   { key: 'loginMaxFailuresPerAddress', env: 'GATEKEEPER_LOGIN_MAX_FAILURES_PER_ADDRESS', parse: asPositiveInt },
   { key: 'loginThrottleWindow', env: 'GATEKEEPER_LOGIN_THROTTLE_WINDOW', parse: asWindow },

@@ -255,6 +255,16 @@ describe('loadSettings: upstream limits and tarball hosts', () => {
     }
   });
 
+  it('refuses timer settings beyond what a Node timer can wait (24d), which would fire every millisecond', () => {
+    const { cwd } = workspace();
+    for (const key of ['GATEKEEPER_JOB_LEASE', 'GATEKEEPER_JOB_POLL', 'GATEKEEPER_WEBHOOK_TIMEOUT', 'GATEKEEPER_INSTALL_BLOCKED_INTERVAL']) {
+      for (const bad of ['25d', '4w', '999999w']) expect(configError(() => loadSettings({ [key]: bad }, cwd)).message).toMatch(new RegExp(`${key}.*at most 24d`));
+      expect(() => loadSettings({ [key]: '24d' }, cwd)).not.toThrow();
+    }
+    // Intervals kept in the database (not in a timer) may be longer.
+    expect(loadSettings({ GATEKEEPER_ADVISORY_FEED_INTERVAL: '5w', GATEKEEPER_WEBHOOK_RETRY_BASE: '5w' }, cwd)).toMatchObject({ advisoryFeedInterval: '5w', webhookRetryBase: '5w' });
+  });
+
   it('reads the trusted proxies: addresses, subnets and express names, from the environment or the file', () => {
     const { cwd } = workspace();
     expect(loadSettings({ GATEKEEPER_TRUST_PROXY: ' 10.0.0.0/8, 192.0.2.7 ,fd00::/8, Loopback' }, cwd).trustProxy).toEqual(['10.0.0.0/8', '192.0.2.7', 'fd00::/8', 'loopback']);
