@@ -133,6 +133,16 @@ describe('the scheduled advisory feed', () => {
     for (const name of ['bad\u0000name', '../../etc']) expect((await gk.api('GET', `/advisories?name=${encodeURIComponent(name)}`)).status).toBe(400);
   });
 
+  it('a feed with 10,000 new entries is imported whole (the audit rows go in slices, below the statement parameter limit)', async () => {
+    const BULK = 'feed-bulk';
+    const many = Array.from({ length: 10_000 }, (_, i) => ({ id: `MAL-2026-B${i}`, summary: `bulk ${i}`, affected: [{ package: { ecosystem: 'npm', name: BULK }, versions: ['9.9.9'] }] }));
+    body = JSON.stringify(many);
+    await eventually(async () => (await feedHealth()).imported === 10_000, 'the 10,000 entries to be imported', 60_000);
+    expect(await feedHealth()).toMatchObject({ ok: true, lastError: null, entries: 10_000 });
+    const [{ count }] = await gk.gk.database.knex('audit_log').where({ action: 'advisory.import', package: BULK }).count('* as count');
+    expect(Number(count)).toBe(10_000);
+  });
+
   it('a redirect to another origin is not followed; the failed run shows in /health', async () => {
     mode = 'redirect';
     await eventually(async () => (await feedHealth()).ok === false, 'the feed to fail', 60_000);

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { AuditAction } from '../../core/audit-actions';
 import { JsonLimits, sanitizeJson, sanitizeText } from '../../core/text';
 import { Page, toPage } from '../pagination';
+import { chunks } from '../batch';
 
 export interface AuditEntry {
   actor: string;
@@ -78,18 +79,21 @@ export class AuditRepository {
 
   async saveMany(entries: AuditEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    // Every audit insert passes here (the batched writer and in-transaction saves alike).
-    await this.db('audit_log').insert(
-      entries.map(sanitizeAuditEntry).map((e) => ({
-        actor: e.actor,
-        actor_ip: e.actorIp ?? null,
-        action: e.action,
-        package: e.package ?? null,
-        version: e.version ?? null,
-        rule_id: e.ruleId ?? null,
-        details: JSON.stringify(e.details ?? {}),
-      })),
-    );
+    // Every audit insert passes here (the batched writer and in-transaction saves alike), in
+    // slices: an import of 10,000 entries would pass PostgreSQL's 65,535 parameters in one statement.
+    for (const part of chunks(entries)) {
+      await this.db('audit_log').insert(
+        part.map(sanitizeAuditEntry).map((e) => ({
+          actor: e.actor,
+          actor_ip: e.actorIp ?? null,
+          action: e.action,
+          package: e.package ?? null,
+          version: e.version ?? null,
+          rule_id: e.ruleId ?? null,
+          details: JSON.stringify(e.details ?? {}),
+        })),
+      );
+    }
   }
 
   async list(filter: AuditFilter): Promise<Page<AuditRecord>> {
