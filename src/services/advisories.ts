@@ -376,7 +376,9 @@ export class AdvisoryService {
       JSON.stringify(a.fixedIn) === JSON.stringify(b.fixedIn) &&
       (a.malware === true) === (b.malware === true) &&
       (a.withdrawnAt ? Date.parse(a.withdrawnAt) : null) === (b.withdrawnAt ? Date.parse(b.withdrawnAt) : null);
-    const changed = advisories.filter((a) => !same(a, stored.get(a.name)?.find((b) => b.key === a.key)));
+    const storedByKey = new Map<string, Advisory>();
+    for (const list of stored.values()) for (const b of list) storedByKey.set(`${b.name} ${b.key}`, b);
+    const changed = advisories.filter((a) => !same(a, storedByKey.get(`${a.name} ${a.key}`)));
     if (changed.length === 0) return { entries: advisories.length, imported: 0, skipped, packages: [] };
     const result = await this.importAdvisories(actor, changed, { feed: url });
     return { entries: advisories.length, imported: result.imported, skipped, packages: result.packages };

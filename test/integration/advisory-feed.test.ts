@@ -141,6 +141,10 @@ describe('the scheduled advisory feed', () => {
     expect(await feedHealth()).toMatchObject({ ok: true, lastError: null, entries: 10_000 });
     const [{ count }] = await gk.gk.database.knex('audit_log').where({ action: 'advisory.import', package: BULK }).count('* as count');
     expect(Number(count)).toBe(10_000);
+    // The next run finds all 10,000 stored and unchanged: nothing is imported again.
+    await eventually(async () => (await feedHealth()).imported === 0, 'a run that imported nothing', 60_000);
+    const [{ count: after }] = await gk.gk.database.knex('audit_log').where({ action: 'advisory.import', package: BULK }).count('* as count');
+    expect(Number(after)).toBe(10_000);
   });
 
   it('a redirect to another origin is not followed; the failed run shows in /health', async () => {
