@@ -31,7 +31,11 @@ export class ImpactService {
     const repos = this.store.repos;
     const [advisories, uses, recorded] = await Promise.all([repos.advisories.listMany(names), repos.impact.uses(names), repos.impact.recordedKeys(names)]);
     const usesOf = new Map<string, ProjectUse[]>();
-    for (const u of uses) usesOf.set(u.package, [...(usesOf.get(u.package) ?? []), u]);
+    for (const u of uses) {
+      const list = usesOf.get(u.package);
+      if (list) list.push(u);
+      else usesOf.set(u.package, [u]);
+    }
     const changes: ImpactChange[] = [];
     for (const name of names) {
       for (const advisory of advisories.get(name) ?? []) {
