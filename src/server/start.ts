@@ -347,6 +347,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     jobs.register(webhooks.job());
     if (advisoryFeed) jobs.register(advisoryFeed.job());
     let shuttingDown = false;
+    jobs.register(webhooks.pruneJob());
     // express's compiled GATEKEEPER_TRUST_PROXY test, once Verdaccio's app exists.
     let trustProxy: TrustProxyFn | undefined;
     const loaded = new Set<GatePluginName>();

@@ -49,6 +49,11 @@ export interface WebhookHealth {
 /** How long finished deliveries (delivered, failed) stay in the delivery log. */
 export const DELIVERY_LOG_DAYS = 30;
 
+/** The retention job: hourly, 1,000 rows a statement, at most 1,000 statements a run. */
+const PRUNE_INTERVAL_MS = 3_600_000;
+const PRUNE_BATCH = 1000;
+const PRUNE_ROUNDS = 1000;
+
 /** At most this much of a receiver's error text is kept. */
 const ERROR_TEXT = 300;
 
@@ -180,6 +185,26 @@ export class WebhookService implements EventSink {
     return { name: 'webhooks.deliver', intervalMs: this.options.pollMs, run: (signal) => this.deliverDue(signal).then(() => undefined) };
   }
 
+  /** The delivery log's retention, as an hourly job: its scan for old rows is not repeated on every delivery run. */
+  pruneJob(): PeriodicJob {
+    return { name: 'webhooks.prune', intervalMs: PRUNE_INTERVAL_MS, run: (signal) => this.prune(signal).then(() => undefined) };
+  }
+
+  /**
+   * Drops finished deliveries (delivered, failed) older than DELIVERY_LOG_DAYS, PRUNE_BATCH at a
+   * time until none is left (at most PRUNE_ROUNDS statements a run). Returns how many went.
+   */
+  async prune(signal?: AbortSignal): Promise<number> {
+    let dropped = 0;
+    for (let round = 0; round < PRUNE_ROUNDS && !signal?.aborted; round++) {
+      const n = await this.store.repos.webhooks.prune(DELIVERY_LOG_DAYS * 86_400_000, PRUNE_BATCH);
+      dropped += n;
+      if (n < PRUNE_BATCH) break;
+    }
+    if (dropped > 0) this.logger.info({ dropped }, 'webhook delivery log: finished deliveries older than 30 days dropped');
+    return dropped;
+  }
+
   /**
    * Sends due deliveries until none is due (or `signal` aborts): claims a batch (SKIP LOCKED, a
    * lease of the deadline plus a margin), posts them concurrently, records each outcome.
@@ -194,8 +219,6 @@ export class WebhookService implements EventSink {
       attempted += claimed.length;
       await Promise.all(claimed.map((d) => this.deliver(d, signal)));
     }
-    // The delivery log keeps finished deliveries for DELIVERY_LOG_DAYS.
-    await this.store.repos.webhooks.prune(DELIVERY_LOG_DAYS * 86_400_000, 1000);
     return attempted;
   }
 
