@@ -160,3 +160,13 @@ export function sanitizeJson(value: unknown, limits: Partial<JsonLimits> = {}): 
   const result = copy(value, 0);
   return result === undefined ? null : result;
 }
+
+/** A URL for logs, the audit log and /health: its query (which may hold a token) shown as `?…`; '' when it is no URL. */
+export function redactQuery(url: string): string {
+  try {
+    const u = new URL(url);
+    return u.search ? `${u.origin}${u.pathname}?…` : u.href;
+  } catch {
+    return '';
+  }
+}

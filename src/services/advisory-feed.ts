@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { GatekeeperError } from '../core/errors';
-import { sanitizeText } from '../core/text';
+import { redactQuery, sanitizeText } from '../core/text';
 import { jsonNestingDepth } from '../core/tarball-manifest';
 import type { AdvisoryService } from './advisories';
 import { SYSTEM } from './audit';
@@ -54,9 +54,8 @@ export class AdvisoryFeed {
     private readonly options: AdvisoryFeedOptions,
     private readonly logger?: Logger,
   ) {
-    const url = new URL(options.url);
-    this.origin = url.origin;
-    this.state = { url: url.search ? `${url.origin}${url.pathname}?…` : url.href, ok: true, lastAttemptAt: null, lastSuccessAt: null, lastError: null, entries: null, imported: null, skipped: null };
+    this.origin = new URL(options.url).origin;
+    this.state = { url: redactQuery(options.url), ok: true, lastAttemptAt: null, lastSuccessAt: null, lastError: null, entries: null, imported: null, skipped: null };
   }
 
   health(): AdvisoryFeedHealth {

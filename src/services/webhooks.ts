@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { GatekeeperError, validation } from '../core/errors';
-import { sanitizeText } from '../core/text';
+import { redactQuery, sanitizeText } from '../core/text';
 import { assertWebhookEvents, assertWebhookUrl, backoffMs, signature, WebhookEvent } from '../core/webhooks';
 import type { ClaimedDelivery, Delivery, Webhook } from '../db/repositories/webhooks';
 import type { Store } from '../db/store';
@@ -297,14 +297,4 @@ function webhookId(value: unknown): number {
   const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : NaN;
   if (!Number.isInteger(n) || n < 1 || n > 2_147_483_647) throw validation(`'${String(value).slice(0, 40)}' is not a webhook id. See them with 'gatekeeper webhook list'`);
   return n;
-}
-
-/** A URL for the audit log and lists: its query (which may hold a token) replaced. */
-export function redactQuery(url: string): string {
-  try {
-    const u = new URL(url);
-    return u.search ? `${u.origin}${u.pathname}?…` : u.href;
-  } catch {
-    return '';
-  }
 }

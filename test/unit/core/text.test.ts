@@ -1,4 +1,4 @@
-import { DEFAULT_JSON_LIMITS, sanitizeJson, sanitizeText, TRUNCATED } from '../../../src/core/text';
+import { DEFAULT_JSON_LIMITS, redactQuery, sanitizeJson, sanitizeText, TRUNCATED } from '../../../src/core/text';
 
 /** What PostgreSQL's jsonb refuses: NUL and lone surrogates, as JSON.stringify writes them. */
 const JSONB_POISON = /\\u0000|\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f])|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2}/i;
@@ -126,5 +126,13 @@ describe('sanitizeJson', () => {
     const copy = JSON.parse(JSON.stringify(input));
     sanitizeJson(input, { maxArrayLength: 2 });
     expect(input).toEqual(copy);
+  });
+});
+
+describe('redactQuery', () => {
+  it('hides a URL query (it may hold a token), keeps the rest, and gives nothing for what is no URL', () => {
+    expect(redactQuery('https://feeds.example.test/osv.json?token=secret&x=1')).toBe('https://feeds.example.test/osv.json?…');
+    expect(redactQuery('http://127.0.0.1:9/hook')).toBe('http://127.0.0.1:9/hook');
+    expect(redactQuery('not a url?token=secret')).toBe('');
   });
 });
