@@ -37,6 +37,15 @@ describe('clientAddress', () => {
     ['10.0.0.5', '192.0.2.1', '198.51.100.1', '192.0.2.1'],
     ['loopback', '127.0.0.1', '198.51.100.1', '198.51.100.1'],
     ['10.0.0.5', '10.0.0.5', undefined, '10.0.0.5'],
+    // Spaces, empty entries and a trailing comma, as the 'forwarded' package reads them.
+    ['10.0.0.0/8', '10.0.0.5', ' , 203.0.113.9 ,, 10.1.1.1 , ', '203.0.113.9'],
+    ['10.0.0.0/8', '10.0.0.5', '203.0.113.9 ,10.1.1.1,,', '203.0.113.9'],
+    ['10.0.0.0/8', '10.0.0.5', ' , ,', '10.0.0.5'],
+    ['10.0.0.0/8', '10.0.0.5', '10.2.2.2, 10.1.1.1', '10.2.2.2'],
+    ['10.0.0.0/8', '10.0.0.5', 'not an address,10.1.1.1', 'not an address'],
+    ['10.0.0.0/8', '10.0.0.5', 'a b , 10.1.1.1', 'a b'],
+    // A client's thousand entries: only the proxies' end counts.
+    ['10.0.0.5', '10.0.0.5', `${Array.from({ length: 1000 }, (_, i) => `203.0.113.${i % 250}`).join(', ')}, 198.51.100.7`, '198.51.100.7'],
   ];
   it.each(cases)('trust %s, peer %s, X-Forwarded-For %s: %s, as express says', (setting, peer, xff, expected) => {
     expect(clientAddress(request(peer, xff), setting ? trustOf(setting) : undefined)).toBe(expected);
