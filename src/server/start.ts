@@ -8,7 +8,7 @@ import type { Application } from 'express';
 import pino, { Logger } from 'pino';
 import { runServer } from 'verdaccio';
 import { createAdminRouter, ADMIN_PREFIX } from '../admin/router';
-import { createKnex, Database, migrateLatest, openDatabase, redactUrl } from '../db/connection';
+import { createKnex, Database, migrateLatest, migrationsAhead, openDatabase, redactUrl } from '../db/connection';
 import { PgAdvisoryLocks } from '../db/package-lock';
 import { FsPackageStorage } from '../storage/fs';
 import { PackageLocks } from '../storage/locks';
@@ -208,6 +208,8 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     try {
       const applied = await migrateLatest(database.knex);
       if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+      const ahead = await migrationsAhead(database.knex);
+      if (ahead.length > 0) logger.warn({ ahead }, 'the database has migrations of a newer release; running on it (a rolling upgrade, docs/deploy.md)');
     } catch (err) {
       throw new StartupError(`the database could not be migrated: ${(err as Error).message}`);
     }

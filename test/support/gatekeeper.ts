@@ -108,7 +108,15 @@ export async function startTestGatekeeper(options: TestGatekeeperOptions): Promi
     throw err;
   }
   // With password login off (SSO only), there is no admin token from a password.
-  const adminToken = settings.passwordLogin === false ? '' : await loginToken(gk.url, 'admin', ADMIN_PASSWORD);
+  let adminToken: string;
+  try {
+    adminToken = settings.passwordLogin === false ? '' : await loginToken(gk.url, 'admin', ADMIN_PASSWORD);
+  } catch (err) {
+    // A started gatekeeper left running would keep the test process alive.
+    await gk.close();
+    if (!options.db) await db.drop();
+    throw err;
+  }
   return {
     gk,
     url: gk.url,
