@@ -5,46 +5,33 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { main } from '../../src/cli/main';
-import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
-import { ADMIN_PASSWORD, loginToken, startTestGatekeeper, TestGatekeeper, tempDir } from '../support/gatekeeper';
-import { createNpmEnv, makeProject, NpmEnv } from '../support/npm';
+import { ADMIN_PASSWORD, loginToken, tempDir } from '../support/gatekeeper';
+import { makeProject } from '../support/npm';
 import { captureIo } from '../support/cli';
+import { gatekeeperSuite } from '../support/suite';
 
 describe('a gatekeeper in open mode proxying a fixture upstream', () => {
-  let upstream: FixtureRegistry;
-  let t: TestGatekeeper;
-  let npm: NpmEnv;
-
-  beforeAll(async () => {
-    upstream = await startFixtureRegistry([
+  const s = gatekeeperSuite({
+    packages: [
       { name: 'plain-fixture', versions: [{ version: '1.0.0', license: 'MIT' }, { version: '1.2.0', license: 'MIT', dependencies: { 'dep-fixture': '^2.0.0' } }] },
       { name: 'dep-fixture', versions: [{ version: '2.1.0', license: 'ISC' }] },
       { name: '@acme/scoped-fixture', versions: [{ version: '0.3.0', license: 'MIT' }] },
-    ]);
-    t = await startTestGatekeeper({ upstream: upstream.url });
-    expect((await t.api('PATCH', '/policy', { mode: 'open' })).status).toBe(200);
-    npm = await createNpmEnv(t.url);
-  });
-
-  afterAll(async () => {
-    await npm?.cleanup();
-    await t?.close();
-    await upstream?.close();
+    ],
   });
 
   it('reports every gate plugin loaded, the database and the upstream healthy', async () => {
-    const health = await t.api('GET', '/health', undefined, null);
+    const health = await s.t.api('GET', '/health', undefined, null);
     expect(health.status).toBe(200);
     expect(health.body.plugins.missing).toEqual([]);
     expect(health.body.plugins.loaded.sort()).toEqual(['gatekeeper-auth', 'gatekeeper-filter', 'gatekeeper-middleware', 'gatekeeper-storage']);
     expect(health.body.database).toMatchObject({ ok: true, kind: 'external' });
-    expect(health.body.upstream).toMatchObject({ ok: true, url: upstream.url });
+    expect(health.body.upstream).toMatchObject({ ok: true, url: s.upstream.url });
     expect(health.body.policy.ok).toBe(true);
   });
 
   it('installs a package and its dependency from the upstream through the proxy', async () => {
-    const project = await makeProject(npm.dir, { name: 'consumer' });
-    const result = await npm.run(['install', 'plain-fixture', '@acme/scoped-fixture'], { cwd: project });
+    const project = await makeProject(s.npm.dir, { name: 'consumer' });
+    const result = await s.npm.run(['install', 'plain-fixture', '@acme/scoped-fixture'], { cwd: project });
     expect(result.code).toBe(0);
     const lock = JSON.parse(fs.readFileSync(path.join(project, 'package-lock.json'), 'utf8'));
     expect(lock.packages['node_modules/plain-fixture'].version).toBe('1.2.0');
@@ -52,13 +39,13 @@ describe('a gatekeeper in open mode proxying a fixture upstream', () => {
     expect(lock.packages['node_modules/@acme/scoped-fixture'].version).toBe('0.3.0');
     expect(require(path.join(project, 'node_modules/plain-fixture'))).toBe('plain-fixture@1.2.0');
     // The tarballs came through the gatekeeper, which fetched them from the upstream.
-    expect(upstream.requests.some((r) => r.url === '/plain-fixture/-/plain-fixture-1.2.0.tgz')).toBe(true);
-    const body = (await (await fetch(new URL('plain-fixture', t.url))).json()) as any;
-    expect(body.versions['1.2.0'].dist.tarball).toBe(`${t.url}plain-fixture/-/plain-fixture-1.2.0.tgz`);
+    expect(s.upstream.requests.some((r) => r.url === '/plain-fixture/-/plain-fixture-1.2.0.tgz')).toBe(true);
+    const body = (await (await fetch(new URL('plain-fixture', s.t.url))).json()) as any;
+    expect(body.versions['1.2.0'].dist.tarball).toBe(`${s.t.url}plain-fixture/-/plain-fixture-1.2.0.tgz`);
   });
 
   it('serves the OpenAPI document listing every route', async () => {
-    const doc = await t.api('GET', '/openapi.json', undefined, null);
+    const doc = await s.t.api('GET', '/openapi.json', undefined, null);
     expect(doc.status).toBe(200);
     expect(doc.body.openapi).toBe('3.0.3');
     const operations = Object.values(doc.body.paths).flatMap((p: any) => Object.values(p).map((o: any) => o.operationId));
@@ -67,29 +54,17 @@ describe('a gatekeeper in open mode proxying a fixture upstream', () => {
 });
 
 describe('identity: users, npm login, tokens', () => {
-  let upstream: FixtureRegistry;
-  let t: TestGatekeeper;
-  let npm: NpmEnv;
-
+  const s = gatekeeperSuite({ packages: [{ name: 'plain-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] }], settings: { requireAuth: true }, policyMode: 'none' });
   beforeAll(async () => {
-    upstream = await startFixtureRegistry([{ name: 'plain-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] }]);
-    t = await startTestGatekeeper({ upstream: upstream.url, settings: { requireAuth: true } });
-    npm = await createNpmEnv(t.url);
-    const created = await t.api('POST', '/users', { username: 'dev1', password: 'dev1-password', role: 'developer' });
+    const created = await s.t.api('POST', '/users', { username: 'dev1', password: 'dev1-password', role: 'developer' });
     expect(created.status).toBe(201);
     expect(created.body).not.toHaveProperty('passwordHash');
-    await t.api('POST', '/approvals', { name: 'plain-fixture', reason: 'test' });
-  });
-
-  afterAll(async () => {
-    await npm?.cleanup();
-    await t?.close();
-    await upstream?.close();
+    await s.t.api('POST', '/approvals', { name: 'plain-fixture', reason: 'test' });
   });
 
   it('stores passwords and tokens only as hashes', async () => {
-    const token = await loginToken(t.url, 'dev1', 'dev1-password');
-    const knex = t.gk.database.knex;
+    const token = await loginToken(s.t.url, 'dev1', 'dev1-password');
+    const knex = s.t.gk.database.knex;
     const user = await knex('users').where({ username: 'dev1' }).first();
     expect(user.password_hash).toMatch(/^scrypt\$/);
     expect(user.password_hash).not.toContain('dev1-password');
@@ -100,7 +75,7 @@ describe('identity: users, npm login, tokens', () => {
   });
 
   it('npm login (legacy auth) yields a token npm stores and uses', async () => {
-    const result = await npm.run(['login', '--auth-type=legacy'], {
+    const result = await s.npm.run(['login', '--auth-type=legacy'], {
       prompts: [
         { expect: 'Username:', send: 'dev1' },
         { expect: 'Password:', send: 'dev1-password' },
@@ -108,25 +83,25 @@ describe('identity: users, npm login, tokens', () => {
     });
     expect(result.output).toContain('Logged in');
     expect(result.code).toBe(0);
-    const rc = fs.readFileSync(npm.userconfig, 'utf8');
+    const rc = fs.readFileSync(s.npm.userconfig, 'utf8');
     expect(rc).toMatch(/:_authToken=gk_/);
-    const whoami = await npm.run(['whoami']);
+    const whoami = await s.npm.run(['whoami']);
     expect(whoami.stdout.trim()).toBe('dev1');
   });
 
   it('refuses anonymous installs when auth is required, and allows logged-in ones', async () => {
-    const anonymous = await fetch(new URL('plain-fixture', t.url));
+    const anonymous = await fetch(new URL('plain-fixture', s.t.url));
     expect(anonymous.status).toBe(401);
     expect(((await anonymous.json()) as any).code).toBe('EUNAUTHENTICATED');
-    const project = await makeProject(npm.dir, { name: 'authed' });
-    const result = await npm.run(['install', 'plain-fixture'], { cwd: project });
+    const project = await makeProject(s.npm.dir, { name: 'authed' });
+    const result = await s.npm.run(['install', 'plain-fixture'], { cwd: project });
     expect(result.code).toBe(0);
   });
 
   it('refuses a wrong password and an unknown user (self-registration off)', async () => {
-    await expect(loginToken(t.url, 'dev1', 'wrong-password')).rejects.toThrow(/401.*EBADCREDENTIALS/);
+    await expect(loginToken(s.t.url, 'dev1', 'wrong-password')).rejects.toThrow(/401.*EBADCREDENTIALS/);
     // An unknown user fails exactly like a wrong password (test/integration/login-throttle.test.ts).
-    await expect(loginToken(t.url, 'stranger', 'whatever-password')).rejects.toThrow(/401.*EBADCREDENTIALS/);
+    await expect(loginToken(s.t.url, 'stranger', 'whatever-password')).rejects.toThrow(/401.*EBADCREDENTIALS/);
   });
 
   it('gatekeeper login saves the token to the user config; whoami reads it', async () => {
@@ -134,75 +109,75 @@ describe('identity: users, npm login, tokens', () => {
     const env = { NPM_CONFIG_USERCONFIG: path.join(home, 'npmrc'), PATH: process.env.PATH, HOME: home };
     const io = captureIo();
     const stdin = async () => 'dev1-password\n';
-    const code = await main(['login', '--registry', t.url, '--username', 'dev1', '--password-stdin'], io, env, stdin);
+    const code = await main(['login', '--registry', s.t.url, '--username', 'dev1', '--password-stdin'], io, env, stdin);
     expect(io.errText()).toBe('');
     expect(code).toBe(0);
-    expect(fs.readFileSync(env.NPM_CONFIG_USERCONFIG, 'utf8')).toMatch(new RegExp(`^//127\\.0\\.0\\.1:${t.gk.port}/:_authToken=gk_`, 'm'));
+    expect(fs.readFileSync(env.NPM_CONFIG_USERCONFIG, 'utf8')).toMatch(new RegExp(`^//127\\.0\\.0\\.1:${s.t.gk.port}/:_authToken=gk_`, 'm'));
     const who = captureIo();
-    expect(await main(['whoami', '--registry', t.url], who, env)).toBe(0);
+    expect(await main(['whoami', '--registry', s.t.url], who, env)).toBe(0);
     expect(who.outText()).toContain('dev1 (developer)');
   });
 
   it('a revoked token is refused on its next use', async () => {
-    const token = await loginToken(t.url, 'dev1', 'dev1-password');
+    const token = await loginToken(s.t.url, 'dev1', 'dev1-password');
     const headers = { authorization: `Bearer ${token}` };
-    expect((await fetch(new URL('plain-fixture', t.url), { headers })).status).toBe(200);
-    const mine = await t.api('GET', '/tokens', undefined, token);
+    expect((await fetch(new URL('plain-fixture', s.t.url), { headers })).status).toBe(200);
+    const mine = await s.t.api('GET', '/tokens', undefined, token);
     const id = mine.body.items.find((i: { revokedAt: string | null; prefix: string }) => token.startsWith(i.prefix) && !i.revokedAt).id;
-    expect((await t.api('DELETE', `/tokens/${id}`)).status).toBe(200);
-    const refused = await fetch(new URL('plain-fixture', t.url), { headers });
+    expect((await s.t.api('DELETE', `/tokens/${id}`)).status).toBe(200);
+    const refused = await fetch(new URL('plain-fixture', s.t.url), { headers });
     expect(refused.status).toBe(401);
     expect(((await refused.json()) as any).error).toMatch(/^\[ETOKENREVOKED\]/);
-    const audit = await t.api('GET', '/audit?action=token.revoke');
+    const audit = await s.t.api('GET', '/audit?action=token.revoke');
     expect(audit.body.items[0].details.tokenId).toBe(id);
   });
 
   it('npm refuses to install with a revoked token, and says why', async () => {
-    const token = await loginToken(t.url, 'dev1', 'dev1-password');
-    await npm.setToken(token);
-    const list = await t.api('GET', '/tokens?username=dev1');
+    const token = await loginToken(s.t.url, 'dev1', 'dev1-password');
+    await s.npm.setToken(token);
+    const list = await s.t.api('GET', '/tokens?username=dev1');
     const id = list.body.items.find((i: { prefix: string; revokedAt: string | null }) => token.startsWith(i.prefix) && !i.revokedAt).id;
-    await t.api('DELETE', `/tokens/${id}`);
-    const project = await makeProject(npm.dir, { name: 'revoked' });
-    const result = await npm.run(['install', 'plain-fixture', '--prefer-online'], { cwd: project });
+    await s.t.api('DELETE', `/tokens/${id}`);
+    const project = await makeProject(s.npm.dir, { name: 'revoked' });
+    const result = await s.npm.run(['install', 'plain-fixture', '--prefer-online'], { cwd: project });
     expect(result.code).not.toBe(0);
     expect(result.output).toContain('ETOKENREVOKED');
   });
 
   it('a disabled user is refused on the next request, and admins cannot disable the last admin', async () => {
-    const token = await loginToken(t.url, 'dev1', 'dev1-password');
+    const token = await loginToken(s.t.url, 'dev1', 'dev1-password');
     const headers = { authorization: `Bearer ${token}` };
-    expect((await fetch(new URL('plain-fixture', t.url), { headers })).status).toBe(200);
-    expect((await t.api('PATCH', '/users/dev1', { disabled: true })).status).toBe(200);
-    expect((await fetch(new URL('plain-fixture', t.url), { headers })).status).toBe(401);
-    await expect(loginToken(t.url, 'dev1', 'dev1-password')).rejects.toThrow(/EUSERDISABLED/);
-    expect((await t.api('PATCH', '/users/dev1', { disabled: false })).status).toBe(200);
-    const last = await t.api('PATCH', '/users/admin', { disabled: true });
+    expect((await fetch(new URL('plain-fixture', s.t.url), { headers })).status).toBe(200);
+    expect((await s.t.api('PATCH', '/users/dev1', { disabled: true })).status).toBe(200);
+    expect((await fetch(new URL('plain-fixture', s.t.url), { headers })).status).toBe(401);
+    await expect(loginToken(s.t.url, 'dev1', 'dev1-password')).rejects.toThrow(/EUSERDISABLED/);
+    expect((await s.t.api('PATCH', '/users/dev1', { disabled: false })).status).toBe(200);
+    const last = await s.t.api('PATCH', '/users/admin', { disabled: true });
     expect(last.status).toBe(409);
     expect(last.body.code).toBe('ECONFLICT');
   });
 
   it('checks roles on every admin route', async () => {
-    const token = await loginToken(t.url, 'dev1', 'dev1-password');
-    const forbidden = await t.api('POST', '/users', { username: 'x1', password: 'x1-password', role: 'admin' }, token);
+    const token = await loginToken(s.t.url, 'dev1', 'dev1-password');
+    const forbidden = await s.t.api('POST', '/users', { username: 'x1', password: 'x1-password', role: 'admin' }, token);
     expect(forbidden.status).toBe(403);
     expect(forbidden.body).toEqual({ error: expect.stringMatching(/^\[EFORBIDDEN\] dev1 \(developer\) may not call create_user/), code: 'EFORBIDDEN' });
-    expect((await t.api('GET', '/audit', undefined, token)).status).toBe(403);
-    expect((await t.api('GET', '/users', undefined, null)).status).toBe(401);
-    expect((await t.api('GET', '/whoami', undefined, token)).body).toEqual({ username: 'dev1', role: 'developer' });
+    expect((await s.t.api('GET', '/audit', undefined, token)).status).toBe(403);
+    expect((await s.t.api('GET', '/users', undefined, null)).status).toBe(401);
+    expect((await s.t.api('GET', '/whoami', undefined, token)).body).toEqual({ username: 'dev1', role: 'developer' });
   });
 
   it('rejects bad input with a clear 4xx and a stable code', async () => {
-    const bad = await t.api('POST', '/users', { username: 'no spaces allowed', password: 'long-enough', role: 'developer' });
+    const bad = await s.t.api('POST', '/users', { username: 'no spaces allowed', password: 'long-enough', role: 'developer' });
     expect(bad.status).toBe(400);
     expect(bad.body.code).toBe('EVALIDATION');
-    const role = await t.api('POST', '/users', { username: 'ok-name', password: 'long-enough', role: 'root' });
+    const role = await s.t.api('POST', '/users', { username: 'ok-name', password: 'long-enough', role: 'root' });
     expect(role.status).toBe(400);
-    const dup = await t.api('POST', '/users', { username: 'dev1', password: 'long-enough', role: 'developer' });
+    const dup = await s.t.api('POST', '/users', { username: 'dev1', password: 'long-enough', role: 'developer' });
     expect(dup.status).toBe(409);
-    const raw = await fetch(new URL('-/gatekeeper/v1/users', t.url), {
+    const raw = await fetch(new URL('-/gatekeeper/v1/users', s.t.url), {
       method: 'POST',
-      headers: { authorization: `Bearer ${t.adminToken}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${s.t.adminToken}`, 'content-type': 'application/json' },
       body: '{not json',
     });
     expect(raw.status).toBe(400);
@@ -210,6 +185,6 @@ describe('identity: users, npm login, tokens', () => {
   });
 
   it('keeps ADMIN_PASSWORD working for the bootstrap admin', async () => {
-    expect(await loginToken(t.url, 'admin', ADMIN_PASSWORD)).toMatch(/^gk_/);
+    expect(await loginToken(s.t.url, 'admin', ADMIN_PASSWORD)).toMatch(/^gk_/);
   });
 });

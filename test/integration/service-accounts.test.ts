@@ -4,96 +4,81 @@
  * and expiring; both enforced on every request, the token cache's fast path included. Real
  * gatekeeper, PostgreSQL and the npm CLI.
  */
-import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
-import { loginToken, startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
-import { createNpmEnv, makeProject, NpmEnv } from '../support/npm';
+import { loginToken } from '../support/gatekeeper';
+import { makeProject } from '../support/npm';
 import { runGatekeeper } from '../support/cli';
 import { publishDocument } from '../support/publish';
+import { gatekeeperSuite } from '../support/suite';
 
 describe('service accounts: scoped, expiring tokens', () => {
-  let upstream: FixtureRegistry;
-  let t: TestGatekeeper;
-  let npm: NpmEnv;
+  const s = gatekeeperSuite({
+    packages: [{ name: 'sa-dep', versions: [{ version: '1.0.0', license: 'MIT' }] }],
+    settings: { publishRules: [{ pattern: '@acme/*', roles: ['publisher'] }, { pattern: '@other/*', roles: ['publisher'] }] },
+  });
 
   const publish = (name: string, version: string, token: string) =>
-    fetch(new URL(name.replace('/', '%2f'), t.url), {
+    fetch(new URL(name.replace('/', '%2f'), s.t.url), {
       method: 'PUT',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: JSON.stringify(publishDocument(name, version)),
     }).then(async (res) => ({ status: res.status, body: (await res.json()) as { code?: string; error?: string } }));
 
-  beforeAll(async () => {
-    upstream = await startFixtureRegistry([{ name: 'sa-dep', versions: [{ version: '1.0.0', license: 'MIT' }] }]);
-    t = await startTestGatekeeper({
-      upstream: upstream.url,
-      settings: { publishRules: [{ pattern: '@acme/*', roles: ['publisher'] }, { pattern: '@other/*', roles: ['publisher'] }] },
-    });
-    expect((await t.api('PATCH', '/policy', { mode: 'open' })).status).toBe(200);
-    npm = await createNpmEnv(t.url);
-  });
-
-  afterAll(async () => {
-    await npm?.cleanup();
-    await t?.close();
-    await upstream?.close();
-  });
-
   it('a read token installs and cannot publish (ETOKENSCOPE); it is no password login', async () => {
-    const created = await t.api('POST', '/service-accounts/ci-read/tokens', { scope: 'read', expires: '30d' });
+    const created = await s.t.api('POST', '/service-accounts/ci-read/tokens', { scope: 'read', expires: '30d' });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ username: 'ci-read', scope: 'read', created: true });
     expect(Date.parse(created.body.expiresAt)).toBeGreaterThan(Date.now() + 29 * 86_400_000);
     const token = created.body.token as string;
 
-    await npm.setToken(token);
-    const install = await npm.run(['install', 'sa-dep@1.0.0'], { cwd: await makeProject(npm.dir, { name: 'sa-read' }) });
+    await s.npm.setToken(token);
+    const install = await s.npm.run(['install', 'sa-dep@1.0.0'], { cwd: await makeProject(s.npm.dir, { name: 'sa-read' }) });
     expect({ code: install.code, output: install.output }).toMatchObject({ code: 0 });
-    expect((await t.api('GET', '/whoami', undefined, token)).body).toEqual({ username: 'ci-read', role: 'reader' });
+    expect((await s.t.api('GET', '/whoami', undefined, token)).body).toEqual({ username: 'ci-read', role: 'reader' });
 
     const refused = await publish('@acme/from-read', '1.0.0', token);
     expect(refused.status).toBe(403);
     expect(refused.body.code).toBe('ETOKENSCOPE');
     expect(refused.body.error).toMatch(/read-only/);
     // The admin API only reads with it.
-    expect(await t.api('POST', '/requests', { name: 'sa-dep', range: '1.0.0', reason: 'x' }, token)).toMatchObject({ status: 403, body: { code: 'ETOKENSCOPE' } });
+    expect(await s.t.api('POST', '/requests', { name: 'sa-dep', range: '1.0.0', reason: 'x' }, token)).toMatchObject({ status: 403, body: { code: 'ETOKENSCOPE' } });
     // No password: npm's password login fails like a wrong password.
-    await expect(loginToken(t.url, 'ci-read', 'any-password-at-all')).rejects.toThrow(/401/);
+    await expect(loginToken(s.t.url, 'ci-read', 'any-password-at-all')).rejects.toThrow(/401/);
     // npm token list shows it read-only.
-    const listed = await t.api('GET', '/tokens?username=ci-read');
+    const listed = await s.t.api('GET', '/tokens?username=ci-read');
     expect(listed.body.items[0]).toMatchObject({ readonly: true, scope: 'read', createdFrom: 'service account' });
   });
 
   it('a publish:@acme token publishes @acme names only; npm publish with it works', async () => {
-    const { token } = (await t.api('POST', '/service-accounts/ci-publish/tokens', { scope: 'publish:@acme', expires: '7d' })).body as { token: string };
+    const { token } = (await s.t.api('POST', '/service-accounts/ci-publish/tokens', { scope: 'publish:@acme', expires: '7d' })).body as { token: string };
     expect((await publish('@acme/lib', '1.0.0', token)).status).toBe(201);
     const outside = await publish('@other/lib', '1.0.0', token);
     expect(outside.status).toBe(403);
     expect(outside.body.code).toBe('ETOKENSCOPE');
     expect(outside.body.error).toMatch(/may publish only in @acme, not @other\/lib/);
 
-    const dir = await makeProject(npm.dir, { name: '@acme/cli-published', version: '1.0.0', license: 'MIT', private: false });
-    await npm.setToken(token);
-    const published = await npm.run(['publish'], { cwd: dir });
+    const dir = await makeProject(s.npm.dir, { name: '@acme/cli-published', version: '1.0.0', license: 'MIT', private: false });
+    await s.npm.setToken(token);
+    const published = await s.npm.run(['publish'], { cwd: dir });
     expect({ code: published.code, output: published.output }).toMatchObject({ code: 0 });
-    const other = await npm.run(['publish'], { cwd: await makeProject(npm.dir, { name: '@other/cli-published', version: '1.0.0', license: 'MIT', private: false }) });
+    const other = await s.npm.run(['publish'], { cwd: await makeProject(s.npm.dir, { name: '@other/cli-published', version: '1.0.0', license: 'MIT', private: false }) });
     expect(other.code).not.toBe(0);
     expect(other.output).toContain('ETOKENSCOPE');
   });
 
   it('an expired token is refused on its next request, also after the token cache held it', async () => {
-    const { token } = (await t.api('POST', '/service-accounts/ci-short/tokens', { scope: 'read', expires: '3s' })).body as { token: string; expiresAt: string };
-    const read = () => fetch(new URL('sa-dep', t.url), { headers: { authorization: `Bearer ${token}`, accept: 'application/json' } });
+    const { token } = (await s.t.api('POST', '/service-accounts/ci-short/tokens', { scope: 'read', expires: '3s' })).body as { token: string; expiresAt: string };
+    const read = () => fetch(new URL('sa-dep', s.t.url), { headers: { authorization: `Bearer ${token}`, accept: 'application/json' } });
     // Read twice: the second read is answered from the caches (the token cache holds it).
     expect((await read()).status).toBe(200);
     expect((await read()).status).toBe(200);
-    const hitsBefore = t.gk.runtime.identity.tokenCache!.hits;
+    const hitsBefore = s.t.gk.runtime.identity.tokenCache!.hits;
     expect((await read()).status).toBe(200);
-    expect(t.gk.runtime.identity.tokenCache!.hits).toBeGreaterThan(hitsBefore);
+    expect(s.t.gk.runtime.identity.tokenCache!.hits).toBeGreaterThan(hitsBefore);
     await new Promise((resolve) => setTimeout(resolve, 3_500));
     const expired = await read();
     expect(expired.status).toBe(401);
     expect(((await expired.json()) as { code: string }).code).toBe('ETOKENEXPIRED');
-    expect(await t.api('GET', '/whoami', undefined, token)).toMatchObject({ status: 401, body: { code: 'ETOKENEXPIRED' } });
+    expect(await s.t.api('GET', '/whoami', undefined, token)).toMatchObject({ status: 401, body: { code: 'ETOKENEXPIRED' } });
   });
 
   it('refuses bad input, a user name, and a token without expiry; every creation is audited', async () => {
@@ -104,26 +89,26 @@ describe('service accounts: scoped, expiring tokens', () => {
       [{ scope: 'read', expires: '500d' }, 'EVALIDATION'],
       [{ scope: 'read', expires: 'soon' }, 'EVALIDATION'],
     ] as const) {
-      expect(await t.api('POST', '/service-accounts/ci-bad/tokens', body)).toMatchObject({ status: 400, body: { code } });
+      expect(await s.t.api('POST', '/service-accounts/ci-bad/tokens', body)).toMatchObject({ status: 400, body: { code } });
     }
-    expect(await t.api('POST', '/service-accounts/admin/tokens', { scope: 'read', expires: '1d' })).toMatchObject({ status: 409, body: { code: 'ECONFLICT' } });
+    expect(await s.t.api('POST', '/service-accounts/admin/tokens', { scope: 'read', expires: '1d' })).toMatchObject({ status: 409, body: { code: 'ECONFLICT' } });
     // Only admins create them.
-    const readToken = (await t.api('POST', '/service-accounts/ci-read/tokens', { scope: 'read', expires: '1d' })).body.token;
-    expect(await t.api('POST', '/service-accounts/ci-x/tokens', { scope: 'read', expires: '1d' }, readToken)).toMatchObject({ status: 403 });
+    const readToken = (await s.t.api('POST', '/service-accounts/ci-read/tokens', { scope: 'read', expires: '1d' })).body.token;
+    expect(await s.t.api('POST', '/service-accounts/ci-x/tokens', { scope: 'read', expires: '1d' }, readToken)).toMatchObject({ status: 403 });
 
-    const accounts = (await t.api('GET', '/audit?action=user.service_account')).body.items as Array<{ actor: string; details: { username: string } }>;
+    const accounts = (await s.t.api('GET', '/audit?action=user.service_account')).body.items as Array<{ actor: string; details: { username: string } }>;
     expect(accounts.map((a) => a.details.username).sort()).toEqual(['ci-publish', 'ci-read', 'ci-short']);
-    const tokens = (await t.api('GET', '/audit?action=token.create')).body.items as Array<{ details: Record<string, unknown> }>;
+    const tokens = (await s.t.api('GET', '/audit?action=token.create')).body.items as Array<{ details: Record<string, unknown> }>;
     expect(tokens.filter((e) => e.details.createdFrom === 'service account').map((e) => e.details.scope)).toEqual(expect.arrayContaining(['read', 'publish:@acme']));
   });
 
   it('gatekeeper token create --service-account makes one from the CLI', async () => {
-    const env = { GATEKEEPER_URL: t.url, GATEKEEPER_TOKEN: t.adminToken };
+    const env = { GATEKEEPER_URL: s.t.url, GATEKEEPER_TOKEN: s.t.adminToken };
     const result = await runGatekeeper(env, ['token', 'create', '--service-account', 'ci-cli', '--scope', 'publish:@acme,@tools', '--expires', '30d']);
     expect(result.code).toBe(0);
     expect(result.out).toMatch(/^created the service account ci-cli; token \d+, scope publish:@acme,@tools, expires \d{4}-/);
     const token = /^(gk_\S+)$/m.exec(result.out)?.[1];
-    expect((await t.api('GET', '/whoami', undefined, token)).body).toEqual({ username: 'ci-cli', role: 'publisher' });
+    expect((await s.t.api('GET', '/whoami', undefined, token)).body).toEqual({ username: 'ci-cli', role: 'publisher' });
     const usage = await runGatekeeper(env, ['token', 'create', '--service-account', 'ci-cli']);
     expect(usage.code).not.toBe(0);
     expect(usage.err).toContain('--scope');
