@@ -9,9 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runGatekeeper } from '../support/cli';
-import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
-import { startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
-import { createNpmEnv, makeProject, NpmEnv } from '../support/npm';
+import { makeProject } from '../support/npm';
+import { gatekeeperSuite } from '../support/suite';
 
 const mal = (id: string, name: string, versions: string[], extra: Record<string, unknown> = {}) => ({
   id,
@@ -21,11 +20,14 @@ const mal = (id: string, name: string, versions: string[], extra: Record<string,
 });
 
 describe('gatekeeper advisories sync <dir>', () => {
-  let upstream: FixtureRegistry;
-  let t: TestGatekeeper;
-  let npm: NpmEnv;
+  const s = gatekeeperSuite({
+    packages: () => {
+      const old = new Date(Date.now() - 30 * 86_400_000);
+      return ['sync-a', 'sync-b', 'sync-c'].map((name) => ({ name, versions: ['1.0.0', '1.0.1'].map((version) => ({ version, license: 'MIT', publishedAt: old })) }));
+    },
+  });
   let root: string;
-  const cli = (...argv: string[]) => runGatekeeper({ GATEKEEPER_URL: t.url, GATEKEEPER_TOKEN: t.adminToken }, argv);
+  const cli = (...argv: string[]) => runGatekeeper({ GATEKEEPER_URL: s.t.url, GATEKEEPER_TOKEN: s.t.adminToken }, argv);
   const write = (name: string, id: string, doc: unknown, mtime?: Date) => {
     const dir = path.join(root, 'osv', 'malicious', 'npm', name);
     fs.mkdirSync(dir, { recursive: true });
@@ -35,30 +37,20 @@ describe('gatekeeper advisories sync <dir>', () => {
     return file;
   };
   const tarball = async (name: string, version: string) => {
-    const res = await fetch(new URL(`${name}/-/${name}-${version}.tgz`, t.url));
+    const res = await fetch(new URL(`${name}/-/${name}-${version}.tgz`, s.t.url));
     const body = Buffer.from(await res.arrayBuffer()).toString('utf8');
     return res.status === 200 ? 200 : (JSON.parse(body) as { code: string }).code;
   };
   const install = async (spec: string) => {
-    const project = await makeProject(npm.dir, { name: `p-${spec.replace(/[^a-z0-9]/g, '-')}` });
-    return npm.run(['install', spec, '--ignore-scripts', '--prefer-online'], { cwd: project });
+    const project = await makeProject(s.npm.dir, { name: `p-${spec.replace(/[^a-z0-9]/g, '-')}` });
+    return s.npm.run(['install', spec, '--ignore-scripts', '--prefer-online'], { cwd: project });
   };
 
-  beforeAll(async () => {
-    const old = new Date(Date.now() - 30 * 86_400_000);
-    upstream = await startFixtureRegistry(
-      ['sync-a', 'sync-b', 'sync-c'].map((name) => ({ name, versions: ['1.0.0', '1.0.1'].map((version) => ({ version, license: 'MIT', publishedAt: old })) })),
-    );
-    t = await startTestGatekeeper({ upstream: upstream.url });
-    expect((await t.api('PATCH', '/policy', { mode: 'open' })).status).toBe(200);
-    npm = await createNpmEnv(t.url);
+  beforeAll(() => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'gk-osv-sync-'));
   });
 
-  afterAll(async () => {
-    await npm?.cleanup();
-    await t?.close();
-    await upstream?.close();
+  afterAll(() => {
     if (root) fs.rmSync(root, { recursive: true, force: true });
   });
 
@@ -106,7 +98,7 @@ describe('gatekeeper advisories sync <dir>', () => {
     expect(blocked.output).toContain('[EMALWARE] sync-c@1.0.1 is malware: MAL-2025-0003 (an imported OSV entry)');
     const ok = await install('sync-a');
     expect(ok.code).toBe(0);
-    const entries = await t.api('GET', '/audit?action=advisory.import');
+    const entries = await s.t.api('GET', '/audit?action=advisory.import');
     expect((entries.body.items as Array<{ details: { file?: string } }>).map((e) => e.details.file)).toEqual(
       expect.arrayContaining(['osv/malicious/npm/sync-a/MAL-2025-0001.json', 'osv/malicious/npm/sync-c/MAL-2025-0003.json']),
     );

@@ -9,9 +9,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { runGatekeeper } from '../support/cli';
-import { startFixtureRegistry, FixtureRegistry, FixtureVersion } from '../support/fixture-registry';
-import { startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
-import { createNpmEnv, makeProject, NpmEnv } from '../support/npm';
+import { FixtureVersion } from '../support/fixture-registry';
+import { makeProject } from '../support/npm';
+import { gatekeeperSuite } from '../support/suite';
 
 const DAY = 86_400_000;
 const ATTESTATIONS = { url: 'https://registry.example.test/-/npm/v1/attestations/prov-fixture@1.0.0', provenance: { predicateType: 'https://slsa.dev/provenance/v1' } };
@@ -21,19 +21,8 @@ function version(v: string, daysAgo: number, by: string | undefined, extra: Part
 }
 
 describe('new publishers and provenance downgrades', () => {
-  let upstream: FixtureRegistry;
-  let t: TestGatekeeper;
-  let npm: NpmEnv;
-  const cli = (...argv: string[]) => runGatekeeper({ GATEKEEPER_URL: t.url, GATEKEEPER_TOKEN: t.adminToken }, argv);
-  const install = async (name: string) => {
-    const project = await makeProject(npm.dir, { name: `p-${name}-${Math.random().toString(36).slice(2, 8)}` });
-    const result = await npm.run(['install', name, '--prefer-online', '--ignore-scripts'], { cwd: project });
-    const installed = result.code === 0 ? (JSON.parse(fs.readFileSync(path.join(project, 'package-lock.json'), 'utf8')).packages[`node_modules/${name}`]?.version as string) : undefined;
-    return { ...result, installed };
-  };
-
-  beforeAll(async () => {
-    upstream = await startFixtureRegistry([
+  const s = gatekeeperSuite({
+    packages: () => [
       { name: 'hijack-fixture', versions: [version('1.0.0', 30, 'alice'), version('1.0.1', 20, 'alice'), version('1.1.0', 10, 'mallory')] },
       { name: 'trusted-fixture', versions: [version('1.0.0', 30, 'alice'), version('1.1.0', 10, 'ci-bot')] },
       { name: 'exempt-fixture', versions: [version('1.0.0', 30, 'alice'), version('1.1.0', 10, 'mallory')] },
@@ -42,17 +31,15 @@ describe('new publishers and provenance downgrades', () => {
         name: 'prov-fixture',
         versions: [version('1.0.0', 30, 'alice', { dist: { attestations: ATTESTATIONS } }), version('1.1.0', 10, 'alice'), version('2.0.0', 5, 'alice')],
       },
-    ]);
-    t = await startTestGatekeeper({ upstream: upstream.url });
-    expect((await t.api('PATCH', '/policy', { mode: 'open' })).status).toBe(200);
-    npm = await createNpmEnv(t.url);
+    ],
   });
-
-  afterAll(async () => {
-    await npm?.cleanup();
-    await t?.close();
-    await upstream?.close();
-  });
+  const cli = (...argv: string[]) => runGatekeeper({ GATEKEEPER_URL: s.t.url, GATEKEEPER_TOKEN: s.t.adminToken }, argv);
+  const install = async (name: string) => {
+    const project = await makeProject(s.npm.dir, { name: `p-${name}-${Math.random().toString(36).slice(2, 8)}` });
+    const result = await s.npm.run(['install', name, '--prefer-online', '--ignore-scripts'], { cwd: project });
+    const installed = result.code === 0 ? (JSON.parse(fs.readFileSync(path.join(project, 'package-lock.json'), 'utf8')).packages[`node_modules/${name}`]?.version as string) : undefined;
+    return { ...result, installed };
+  };
 
   it('warn (the default): the versions install, and npm prints why', async () => {
     const shown = await cli('policy', 'show');
@@ -80,7 +67,7 @@ describe('new publishers and provenance downgrades', () => {
     const explained = await cli('explain', 'hijack-fixture@1.1.0');
     expect(explained.out).toContain('BLOCKED [ENEWPUBLISHER]');
     expect(explained.out).toContain('publisher: mallory; before: alice');
-    const tarball = await fetch(new URL('hijack-fixture/-/hijack-fixture-1.1.0.tgz', t.url));
+    const tarball = await fetch(new URL('hijack-fixture/-/hijack-fixture-1.1.0.tgz', s.t.url));
     expect(tarball.status).toBe(403);
     expect(((await tarball.json()) as { code: string }).code).toBe('ENEWPUBLISHER');
 
@@ -88,11 +75,11 @@ describe('new publishers and provenance downgrades', () => {
     expect((await install('trusted-fixture')).installed).toBe('1.1.0');
     expect((await install('exempt-fixture')).installed).toBe('1.1.0');
 
-    const pinned = await fetch(new URL('prov-fixture/-/prov-fixture-1.1.0.tgz', t.url));
+    const pinned = await fetch(new URL('prov-fixture/-/prov-fixture-1.1.0.tgz', s.t.url));
     expect(pinned.status).toBe(403);
     expect(((await pinned.json()) as { code: string }).code).toBe('EPROVENANCEDOWNGRADE');
     expect((await install('prov-fixture')).installed).toBe('2.0.0');
-    const p = await fetch(new URL('prov-fixture', t.url));
+    const p = await fetch(new URL('prov-fixture', s.t.url));
     expect(Object.keys(((await p.json()) as { versions: Record<string, unknown> }).versions).sort()).toEqual(['1.0.0', '2.0.0']);
   });
 });
