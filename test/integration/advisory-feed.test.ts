@@ -12,10 +12,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { eventually } from '../support/assert';
-import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
-import { startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
-import { createNpmEnv, makeProject, NpmEnv } from '../support/npm';
+import { makeProject } from '../support/npm';
 import { Recorder, startRecorder } from '../support/recorder';
+import { gatekeeperSuite } from '../support/suite';
 
 const NAME = 'feed-lib';
 const MAL_ID = 'MAL-2026-8100';
@@ -29,30 +28,27 @@ const entry = (extra: Record<string, unknown> = {}) => ({
 });
 
 describe('the scheduled advisory feed', () => {
-  let upstream: FixtureRegistry;
   let feed: Recorder;
   let elsewhere: Recorder;
-  let gk: TestGatekeeper;
-  let npm: NpmEnv;
   let body = JSON.stringify([entry(), { id: 'PYSEC-0000-1', affected: [{ package: { ecosystem: 'PyPI', name: 'x' } }] }]);
   let mode: 'serve' | 'redirect' = 'serve';
 
   const install = async (spec: string) => {
-    const project = await makeProject(npm.dir, { name: 'feed-app' });
-    const result = await npm.run(['install', spec, '--ignore-scripts', '--prefer-online'], { cwd: project });
+    const project = await makeProject(s.npm.dir, { name: 'feed-app' });
+    const result = await s.npm.run(['install', spec, '--ignore-scripts', '--prefer-online'], { cwd: project });
     const lock = path.join(project, 'package-lock.json');
     const installed = result.code === 0 ? (JSON.parse(fs.readFileSync(lock, 'utf8')).packages[`node_modules/${NAME}`]?.version as string) : undefined;
     return { ...result, installed };
   };
   const tarball = async (version: string) => {
-    const res = await fetch(new URL(`${NAME}/-/${NAME}-${version}.tgz`, gk.url));
+    const res = await fetch(new URL(`${NAME}/-/${NAME}-${version}.tgz`, s.t.url));
     const text = Buffer.from(await res.arrayBuffer()).toString('utf8');
     return { status: res.status, code: res.status === 200 ? undefined : (JSON.parse(text) as { code?: string }).code };
   };
-  const feedHealth = async () => (await gk.api('GET', '/health')).body.advisoryFeed;
+  const feedHealth = async () => (await s.t.api('GET', '/health')).body.advisoryFeed;
 
+  // The feed's servers start first: the gatekeeper's settings name the feed.
   beforeAll(async () => {
-    upstream = await startFixtureRegistry([{ name: NAME, versions: ['1.0.0', '1.0.1'].map((version) => ({ version, license: 'MIT', publishedAt: new Date(Date.now() - 30 * 86_400_000) })) }]);
     elsewhere = await startRecorder(() => ({ status: 200, body: '[]' }));
     // The feed's first answer is a 500; after that it serves `body` (or redirects elsewhere).
     feed = await startRecorder(({ index }) => {
@@ -60,17 +56,16 @@ describe('the scheduled advisory feed', () => {
       if (mode === 'redirect') return { status: 302, headers: { location: `${elsewhere.url}/osv.json` } };
       return { status: 200, body };
     });
-    gk = await startTestGatekeeper({ upstream: upstream.url, settings: { advisoryFeedUrl: `${feed.url}/osv.json?token=secret`, advisoryFeedInterval: '2s', jobPoll: '1s' } });
-    expect((await gk.api('PATCH', '/policy', { mode: 'open' })).status).toBe(200);
-    npm = await createNpmEnv(gk.url);
+  });
+
+  const s = gatekeeperSuite({
+    packages: () => [{ name: NAME, versions: ['1.0.0', '1.0.1'].map((version) => ({ version, license: 'MIT', publishedAt: new Date(Date.now() - 30 * 86_400_000) })) }],
+    settings: () => ({ advisoryFeedUrl: `${feed.url}/osv.json?token=secret`, advisoryFeedInterval: '2s', jobPoll: '1s' }),
   });
 
   afterAll(async () => {
-    await npm?.cleanup();
-    await gk?.close();
     await feed?.close();
     await elsewhere?.close();
-    await upstream?.close();
   });
 
   it('a 500 is retried; the imported MAL- entry blocks its version through npm, the other version installs; /health shows the feed', async () => {
@@ -88,14 +83,14 @@ describe('the scheduled advisory feed', () => {
     expect(blocked.code).not.toBe(0);
     expect(blocked.output).toContain('No matching version found');
     expect((await install(NAME)).installed).toBe('1.0.1');
-    const explained = await gk.api('GET', `/decisions/${NAME}/1.0.0`);
+    const explained = await s.t.api('GET', `/decisions/${NAME}/1.0.0`);
     expect(explained.body.decision).toMatchObject({ allowed: false, code: 'EMALWARE', ruleId: `malware:${MAL_ID}` });
 
     // Later runs find nothing new: the entry is imported (and audited) once.
     const runs = feed.to('/osv.json').length;
     await eventually(async () => feed.to('/osv.json').length >= runs + 2, 'two more runs of the feed', 30_000);
     await eventually(async () => (await feedHealth()).imported === 0, 'a run that imported nothing', 30_000);
-    const audit = await gk.api('GET', `/audit?package=${NAME}&action=advisory.import`);
+    const audit = await s.t.api('GET', `/audit?package=${NAME}&action=advisory.import`);
     expect(audit.body.items).toHaveLength(1);
     expect(audit.body.items[0]).toMatchObject({ actor: '$system', details: expect.objectContaining({ id: MAL_ID, malware: true, feed: `${feed.url}/osv.json?…` }) });
   });
@@ -104,7 +99,7 @@ describe('the scheduled advisory feed', () => {
     body = JSON.stringify([entry({ withdrawn: '2026-11-02T00:00:00Z', modified: '2026-11-02T00:00:00Z' })]);
     await eventually(async () => (await tarball('1.0.0')).status === 200, 'the withdrawn entry to un-block 1.0.0', 30_000);
     expect((await install(`${NAME}@1.0.0`)).installed).toBe('1.0.0');
-    expect((await gk.api('GET', `/audit?package=${NAME}&action=advisory.import`)).body.items).toHaveLength(2);
+    expect((await s.t.api('GET', `/audit?package=${NAME}&action=advisory.import`)).body.items).toHaveLength(2);
   });
 
   it("hostile feed text: NUL and control characters, invalid names and ids are skipped or cleaned, and the rest is imported", async () => {
@@ -123,14 +118,14 @@ describe('the scheduled advisory feed', () => {
     await eventually(async () => feed.to('/osv.json').length > runs + 1 && (await feedHealth()).imported === 0, 'a run after the hostile document was imported', 30_000);
     const health = await feedHealth();
     expect(health).toMatchObject({ ok: true, lastError: null, entries: 3, skipped: 2 });
-    const listed = (await gk.api('GET', `/advisories?name=${OTHER}`)).body.items as Array<{ id: string; title: string; url: string | null; vulnerableVersions: string }>;
+    const listed = (await s.t.api('GET', `/advisories?name=${OTHER}`)).body.items as Array<{ id: string; title: string; url: string | null; vulnerableVersions: string }>;
     expect(listed.map((a) => [a.id, a.title, a.url, a.vulnerableVersions]).sort()).toEqual([
       ['MAL-2026-8102', 'evil text  [2J', null, '2.0.0'],
       ['MAL-2026-8106', 'bad versions', null, '2.0.3'],
     ]);
-    const audit = (await gk.api('GET', `/audit?package=${OTHER}&action=advisory.import`)).body.items as unknown[];
+    const audit = (await s.t.api('GET', `/audit?package=${OTHER}&action=advisory.import`)).body.items as unknown[];
     expect(audit).toHaveLength(2);
-    for (const name of ['bad\u0000name', '../../etc']) expect((await gk.api('GET', `/advisories?name=${encodeURIComponent(name)}`)).status).toBe(400);
+    for (const name of ['bad\u0000name', '../../etc']) expect((await s.t.api('GET', `/advisories?name=${encodeURIComponent(name)}`)).status).toBe(400);
   });
 
   it('a feed with 10,000 new entries is imported whole (the audit rows go in slices, below the statement parameter limit)', async () => {
@@ -139,11 +134,11 @@ describe('the scheduled advisory feed', () => {
     body = JSON.stringify(many);
     await eventually(async () => (await feedHealth()).imported === 10_000, 'the 10,000 entries to be imported', 60_000);
     expect(await feedHealth()).toMatchObject({ ok: true, lastError: null, entries: 10_000 });
-    const [{ count }] = await gk.gk.database.knex('audit_log').where({ action: 'advisory.import', package: BULK }).count('* as count');
+    const [{ count }] = await s.t.gk.database.knex('audit_log').where({ action: 'advisory.import', package: BULK }).count('* as count');
     expect(Number(count)).toBe(10_000);
     // The next run finds all 10,000 stored and unchanged: nothing is imported again.
     await eventually(async () => (await feedHealth()).imported === 0, 'a run that imported nothing', 60_000);
-    const [{ count: after }] = await gk.gk.database.knex('audit_log').where({ action: 'advisory.import', package: BULK }).count('* as count');
+    const [{ count: after }] = await s.t.gk.database.knex('audit_log').where({ action: 'advisory.import', package: BULK }).count('* as count');
     expect(Number(after)).toBe(10_000);
   });
 
@@ -154,7 +149,7 @@ describe('the scheduled advisory feed', () => {
     expect(health.lastError).toContain('redirected to another origin');
     expect(health.lastSuccessAt).not.toBeNull();
     expect(elsewhere.requests).toHaveLength(0);
-    const jobs = (await gk.api('GET', '/health')).body.jobs;
+    const jobs = (await s.t.api('GET', '/health')).body.jobs;
     expect(jobs['advisories.feed']).toBeDefined();
   });
 });
