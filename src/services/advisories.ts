@@ -257,6 +257,8 @@ export class AdvisoryService {
     this.lastSuccessAt = this.now();
     this.setError(null);
     const fresh = batch.flatMap((p) => (answer[p.name] ?? []).map((a) => fromBulk(p.name, a)).filter((a): a is Advisory => a !== undefined));
+    let all = new Map<string, Advisory[]>();
+    const differ: string[] = [];
     await this.store.transaction(async (repos) => {
       await repos.advisories.replaceMany(
         batch.map((p) => p.name),
@@ -264,18 +266,18 @@ export class AdvisoryService {
         fresh,
       );
       await repos.advisories.saveChecks(batch.map((p) => ({ package: p.name, versions: p.versions, ok: true, error: null })));
+      // Read back: the package's other sources' entries and overrides are merged in the database.
+      all = await repos.advisories.listMany(batch.map((p) => p.name));
+      differ.length = 0;
+      for (const p of batch) if (JSON.stringify(this.memory.get(p.name)?.advisories ?? []) !== JSON.stringify(all.get(p.name) ?? [])) differ.push(p.name);
+      // The other processes hold these packages' entries, decisions and cached responses too, and
+      // (with the refresh a job on one of them) do not ask for themselves: tell them at commit.
+      await repos.advisories.announce(differ);
     });
-    // Read back: the package's other sources' entries and overrides are merged in the database.
-    const all = await repo.listMany(batch.map((p) => p.name));
-    const differ: string[] = [];
     for (const p of batch) {
-      const before = this.memory.get(p.name)?.advisories ?? [];
-      const after = all.get(p.name) ?? [];
-      this.memory.set(p.name, { advisories: after, checkedAt: this.now() });
+      this.memory.set(p.name, { advisories: all.get(p.name) ?? [], checkedAt: this.now() });
       const waitedFor = this.late.delete(p.name);
-      const changed = JSON.stringify(before) !== JSON.stringify(after);
-      if (changed) differ.push(p.name);
-      if (changed || waitedFor) this.changed(p.name);
+      if (differ.includes(p.name) || waitedFor) this.changed(p.name);
     }
     // Impact records in the background: the request that asked does not wait for them.
     void this.afterStore(differ);
@@ -389,9 +391,11 @@ export class AdvisoryService {
    * responses: after a change here, or announced by another process (ADVISORY_CHANNEL).
    */
   async reload(name: string): Promise<void> {
-    const entry = this.memory.get(name);
-    const stored = await this.store.repos.advisories.list(name);
-    this.memory.set(name, { advisories: stored, checkedAt: entry?.checkedAt ?? null });
+    const repo = this.store.repos.advisories;
+    const [stored, checked] = await Promise.all([repo.list(name), repo.checkedAt([name])]);
+    // When the source was last asked (by any process): an answer another process just stored is not asked for again here.
+    const checkedAt = checked.get(name)?.getTime() ?? this.memory.get(name)?.checkedAt ?? null;
+    this.memory.set(name, { advisories: stored, checkedAt });
     this.changed(name);
   }
 

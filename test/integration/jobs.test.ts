@@ -334,3 +334,46 @@ describe('the gatekeeper runs its advisory refresh as a claimed job', () => {
     }
   });
 });
+
+describe("what one instance's advisory refresh finds applies on every instance", () => {
+  const NAME = 'spread-fixture';
+  let upstream: FixtureRegistry;
+  let a: TestGatekeeper;
+  let b: TestGatekeeper;
+  const tarball = async (t: TestGatekeeper, version: string) => {
+    const res = await fetch(new URL(`${NAME}/-/${NAME}-${version}.tgz`, t.url));
+    const text = Buffer.from(await res.arrayBuffer()).toString('utf8');
+    return { status: res.status, code: res.status === 200 ? undefined : (JSON.parse(text) as { code?: string }).code };
+  };
+
+  beforeAll(async () => {
+    upstream = await startFixtureRegistry([{ name: NAME, versions: ['1.0.0', '1.0.1'].map((version) => ({ version, license: 'MIT' })) }]);
+    const settings = { advisoryRefresh: '2s', jobPoll: '1s' };
+    a = await startTestGatekeeper({ upstream: upstream.url, settings });
+    b = await startTestGatekeeper({ upstream: upstream.url, db: a.db, settings });
+    expect((await a.api('PATCH', '/policy', { mode: 'open' })).status).toBe(200);
+    // B runs no background job: the refresh that finds the advisory is A's.
+    await b.gk.runtime.jobs.stop();
+  });
+
+  afterAll(async () => {
+    await b?.close();
+    await a?.close();
+    await upstream?.close();
+  });
+
+  it('a critical advisory the job finds on A makes B refuse the version it served (and holds in its caches) before', async () => {
+    expect(await tarball(b, '1.0.0')).toEqual({ status: 200, code: undefined });
+    expect(await tarball(b, '1.0.0')).toEqual({ status: 200, code: undefined });
+    const asked = () => upstream.requests.filter((r) => r.url.includes('/advisories/bulk') && (r.body ?? '').includes(NAME)).length;
+    const before = asked();
+    upstream.setAdvisories({ [NAME]: [{ id: 5151, url: 'https://advisories.example.test/5151', title: 'Remote code execution', severity: 'critical', vulnerable_versions: '<1.0.1' }] });
+    // A's refresh asks again (the answer is older than GATEKEEPER_ADVISORY_REFRESH) and stores the advisory.
+    await eventually(async () => (await a.gk.database.knex('advisories').where({ package: NAME })).length === 1, "A's refresh to store the advisory", 30_000);
+    expect(asked()).toBeGreaterThan(before);
+    // B learns it from the database's notification, not by asking itself.
+    await eventually(async () => (await tarball(b, '1.0.0')).status === 403, 'B to refuse the vulnerable version', 15_000);
+    expect(await tarball(b, '1.0.0')).toEqual({ status: 403, code: 'EADVISORY' });
+    expect(await tarball(b, '1.0.1')).toEqual({ status: 200, code: undefined });
+  });
+});
