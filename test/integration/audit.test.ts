@@ -6,51 +6,41 @@
 import { gzipSync } from 'node:zlib';
 import { runGatekeeper } from '../support/cli';
 import { writeOsvFile } from '../support/osv';
-import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
-import { startTestGatekeeper, TestGatekeeper, tempDir } from '../support/gatekeeper';
-import { createNpmEnv, makeProject, NpmEnv } from '../support/npm';
+import { tempDir } from '../support/gatekeeper';
+import { makeProject } from '../support/npm';
 import { runTool, toolEnv } from '../support/tools';
+import { gatekeeperSuite } from '../support/suite';
 
 const OSV_ID = 'GHSA-4444-5555-6666';
 const UPSTREAM_GHSA = 'GHSA-8fxw-76j4-5wqw';
 
 describe('audit answered by the gatekeeper', () => {
-  let upstream: FixtureRegistry;
-  let t: TestGatekeeper;
-  let npm: NpmEnv;
-  let project: string;
-  const gatekeeper = (...argv: string[]) => runGatekeeper({ GATEKEEPER_URL: t.url, GATEKEEPER_TOKEN: t.adminToken }, argv);
-  const post = (endpoint: string, body: unknown, headers: Record<string, string> = {}) =>
-    fetch(new URL(`-/npm/v1/security/${endpoint}`, t.url), { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: headers['content-encoding'] === 'gzip' ? gzipSync(JSON.stringify(body)) : JSON.stringify(body) });
-
-  beforeAll(async () => {
-    upstream = await startFixtureRegistry([
+  const s = gatekeeperSuite({
+    packages: [
       { name: 'offline-vuln', versions: [{ version: '1.0.0', license: 'MIT' }, { version: '1.0.1', license: 'MIT' }] },
       { name: 'upstream-vuln', versions: [{ version: '2.0.0', license: 'MIT' }, { version: '2.0.1', license: 'MIT' }] },
       { name: 'clean-dep', versions: [{ version: '1.0.0', license: 'MIT' }] },
-    ]);
-    upstream.setAdvisories({
+    ],
+  });
+  let project: string;
+  const gatekeeper = (...argv: string[]) => runGatekeeper({ GATEKEEPER_URL: s.t.url, GATEKEEPER_TOKEN: s.t.adminToken }, argv);
+  const post = (endpoint: string, body: unknown, headers: Record<string, string> = {}) =>
+    fetch(new URL(`-/npm/v1/security/${endpoint}`, s.t.url), { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: headers['content-encoding'] === 'gzip' ? gzipSync(JSON.stringify(body)) : JSON.stringify(body) });
+
+  beforeAll(async () => {
+    s.upstream.setAdvisories({
       'upstream-vuln': [{ id: 2001, url: `https://github.com/advisories/${UPSTREAM_GHSA}`, title: 'Upstream says so', severity: 'high', vulnerable_versions: '<2.0.1' }],
     });
-    t = await startTestGatekeeper({ upstream: upstream.url });
-    await t.api('PATCH', '/policy', { mode: 'open' });
     // Audit reports what is known whatever the rule says; the rule off lets the vulnerable versions install.
     expect((await gatekeeper('policy', 'set', 'advisories', 'off')).code).toBe(0);
     const file = writeOsvFile({ id: OSV_ID, name: 'offline-vuln', fixed: '1.0.1', severity: 'CRITICAL' });
     expect((await gatekeeper('advisories', 'import', file)).out).toBe('imported 1 advisories for offline-vuln');
-    npm = await createNpmEnv(t.url);
-    project = await makeProject(npm.dir, { name: 'audited', version: '1.0.0', dependencies: { 'offline-vuln': '1.0.0', 'upstream-vuln': '2.0.0', 'clean-dep': '1.0.0' } });
-    expect((await npm.run(['install', '--ignore-scripts', '--no-audit'], { cwd: project })).code).toBe(0);
-  });
-
-  afterAll(async () => {
-    await npm?.cleanup();
-    await t?.close();
-    await upstream?.close();
+    project = await makeProject(s.npm.dir, { name: 'audited', version: '1.0.0', dependencies: { 'offline-vuln': '1.0.0', 'upstream-vuln': '2.0.0', 'clean-dep': '1.0.0' } });
+    expect((await s.npm.run(['install', '--ignore-scripts', '--no-audit'], { cwd: project })).code).toBe(0);
   });
 
   it('bulk: our advisory merged with the upstream answer (npm audit)', async () => {
-    const audit = await npm.run(['audit', '--json'], { cwd: project, env: { npm_config_audit: 'true' } });
+    const audit = await s.npm.run(['audit', '--json'], { cwd: project, env: { npm_config_audit: 'true' } });
     const report = JSON.parse(audit.stdout);
     expect(report.vulnerabilities['offline-vuln']).toMatchObject({ severity: 'critical' });
     expect(report.vulnerabilities['offline-vuln'].via[0]).toMatchObject({ url: `https://github.com/advisories/${OSV_ID}`, title: 'Known only offline' });
@@ -77,18 +67,18 @@ describe('audit answered by the gatekeeper', () => {
     }
 
     const home = tempDir('gk-audit-tools-');
-    const env = toolEnv(home, t.url);
+    const env = toolEnv(home, s.t.url);
     const pnpmProject = await makeProject(home, { name: 'pnpm-audited', version: '1.0.0', dependencies: { 'offline-vuln': '1.0.0' } });
-    expect((await runTool('pnpm', ['install', '--registry', t.url, '--ignore-scripts', '--reporter', 'append-only'], { cwd: pnpmProject, env })).code).toBe(0);
-    const pnpmAudit = await runTool('pnpm', ['audit', '--json', '--registry', t.url], { cwd: pnpmProject, env });
+    expect((await runTool('pnpm', ['install', '--registry', s.t.url, '--ignore-scripts', '--reporter', 'append-only'], { cwd: pnpmProject, env })).code).toBe(0);
+    const pnpmAudit = await runTool('pnpm', ['audit', '--json', '--registry', s.t.url], { cwd: pnpmProject, env });
     expect(pnpmAudit.output).toContain(OSV_ID);
     expect(pnpmAudit.output).toContain('"module_name": "offline-vuln"');
 
   });
 
   it('answers from our advisories alone when the upstream has no audit endpoint', async () => {
-    upstream.fault({ path: '/-/npm/v1/security/advisories/bulk' }, { status: 405, body: '{"error":"method not allowed"}' });
-    upstream.fault({ path: '/-/npm/v1/security/audits/quick' }, { status: 404, body: '{"error":"not found"}' });
+    s.upstream.fault({ path: '/-/npm/v1/security/advisories/bulk' }, { status: 405, body: '{"error":"method not allowed"}' });
+    s.upstream.fault({ path: '/-/npm/v1/security/audits/quick' }, { status: 404, body: '{"error":"not found"}' });
     try {
       const bulk = await post('advisories/bulk', { 'offline-vuln': ['1.0.0'] });
       expect(bulk.status).toBe(200);
@@ -96,16 +86,16 @@ describe('audit answered by the gatekeeper', () => {
       const quick = await post('audits/quick', { dependencies: { 'offline-vuln': { version: '1.0.0' } } });
       expect(quick.status).toBe(200);
       expect(((await quick.json()) as any).metadata.vulnerabilities.critical).toBe(1);
-      const audit = await npm.run(['audit', '--json'], { cwd: project, env: { npm_config_audit: 'true' } });
+      const audit = await s.npm.run(['audit', '--json'], { cwd: project, env: { npm_config_audit: 'true' } });
       expect(JSON.parse(audit.stdout).vulnerabilities['offline-vuln']).toMatchObject({ severity: 'critical' });
     } finally {
-      upstream.clearFaults();
+      s.upstream.clearFaults();
     }
   });
 
   it('refuses bodies that are not audit requests with a code', async () => {
     for (const [endpoint, body] of [['advisories/bulk', '[1,2]'], ['advisories/bulk', '{"x":'], ['audits/quick', 'null'], ['advisories/bulk', '{"x":"1.0.0"}']] as const) {
-      const res = await fetch(new URL(`-/npm/v1/security/${endpoint}`, t.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const res = await fetch(new URL(`-/npm/v1/security/${endpoint}`, s.t.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body });
       expect([endpoint, body, res.status]).toEqual([endpoint, body, 400]);
       expect(res.statusText).toMatch(/^\[EVALIDATION\] /);
     }

@@ -7,106 +7,97 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
-import { loginToken, startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
-import { createNpmEnv, makeProject, NpmEnv } from '../support/npm';
+import { loginToken } from '../support/gatekeeper';
+import { makeProject } from '../support/npm';
 import { runTool, toolEnv } from '../support/tools';
+import { gatekeeperSuite } from '../support/suite';
 
 describe('claiming names through a glob publish rule', () => {
-  let upstream: FixtureRegistry;
-  let t: TestGatekeeper;
-  let npm: NpmEnv;
+  const s = gatekeeperSuite({
+    packages: [{ name: 'taken-name', versions: [{ version: '1.0.0', license: 'MIT' }] }],
+    settings: { upstreamMaxage: '1s', publishRules: [{ pattern: '*', roles: ['developer'] }] },
+  });
 
   function packageDir(name: string, version: string): string {
-    const dir = fs.mkdtempSync(path.join(npm.dir, 'pkg-'));
+    const dir = fs.mkdtempSync(path.join(s.npm.dir, 'pkg-'));
     fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name, version, license: 'MIT' }));
     fs.writeFileSync(path.join(dir, 'index.js'), `module.exports = '${name}@${version}';`);
     return dir;
   }
 
   beforeAll(async () => {
-    upstream = await startFixtureRegistry([{ name: 'taken-name', versions: [{ version: '1.0.0', license: 'MIT' }] }]);
-    t = await startTestGatekeeper({ upstream: upstream.url, settings: { upstreamMaxage: '1s', publishRules: [{ pattern: '*', roles: ['developer'] }] } });
-    await t.api('PATCH', '/policy', { mode: 'open' });
-    expect((await t.api('POST', '/users', { username: 'dev1', password: 'dev1-password', role: 'developer' })).status).toBe(201);
-    npm = await createNpmEnv(t.url);
-    await npm.setToken(await loginToken(t.url, 'dev1', 'dev1-password'));
-  });
-
-  afterAll(async () => {
-    await npm?.cleanup();
-    await t?.close();
-    await upstream?.close();
+    expect((await s.t.api('POST', '/users', { username: 'dev1', password: 'dev1-password', role: 'developer' })).status).toBe(201);
+    await s.npm.setToken(await loginToken(s.t.url, 'dev1', 'dev1-password'));
   });
 
   it('a developer claims a new name by publishing it; the claim is a recorded, audited rule', async () => {
-    const published = await npm.run(['publish'], { cwd: packageDir('claim-me', '1.0.0') });
+    const published = await s.npm.run(['publish'], { cwd: packageDir('claim-me', '1.0.0') });
     expect([published.code, published.output]).toEqual([0, expect.stringContaining('claim-me@1.0.0')]);
-    const rules = (await t.api('GET', '/publish-rules')).body;
+    const rules = (await s.t.api('GET', '/publish-rules')).body;
     const list = (Array.isArray(rules) ? rules : rules.items) as Array<{ pattern: string; principalType: string; principal: string }>;
     expect(list).toEqual(expect.arrayContaining([expect.objectContaining({ pattern: 'claim-me', principalType: 'user', principal: 'dev1' })]));
-    const audit = (await t.api('GET', '/audit?package=claim-me')).body.items.map((a: { action: string }) => a.action);
+    const audit = (await s.t.api('GET', '/audit?package=claim-me')).body.items.map((a: { action: string }) => a.action);
     expect(audit).toEqual(expect.arrayContaining(['package.claim', 'package.publish']));
 
     // Install, a second version, dist-tag and deprecate work as on a plain Verdaccio.
-    expect((await npm.run(['publish'], { cwd: packageDir('claim-me', '1.1.0') })).code).toBe(0);
-    expect((await npm.run(['dist-tag', 'add', 'claim-me@1.0.0', 'stable'])).code).toBe(0);
-    expect((await npm.run(['deprecate', 'claim-me@1.0.0', 'use 1.1.0'])).code).toBe(0);
-    const project = await makeProject(npm.dir, { name: 'uses-claim' });
-    expect((await npm.run(['install', 'claim-me'], { cwd: project })).code).toBe(0);
+    expect((await s.npm.run(['publish'], { cwd: packageDir('claim-me', '1.1.0') })).code).toBe(0);
+    expect((await s.npm.run(['dist-tag', 'add', 'claim-me@1.0.0', 'stable'])).code).toBe(0);
+    expect((await s.npm.run(['deprecate', 'claim-me@1.0.0', 'use 1.1.0'])).code).toBe(0);
+    const project = await makeProject(s.npm.dir, { name: 'uses-claim' });
+    expect((await s.npm.run(['install', 'claim-me'], { cwd: project })).code).toBe(0);
     expect(require(path.join(project, 'node_modules/claim-me'))).toBe('claim-me@1.1.0');
   });
 
   it('npm ci, info, search and unpublish of a claimed name work as on a plain Verdaccio; pnpm claims a name too', async () => {
-    const project = await makeProject(npm.dir, { name: 'ci-claim', dependencies: { 'claim-me': '1.1.0' } });
-    expect((await npm.run(['install'], { cwd: project })).code).toBe(0);
+    const project = await makeProject(s.npm.dir, { name: 'ci-claim', dependencies: { 'claim-me': '1.1.0' } });
+    expect((await s.npm.run(['install'], { cwd: project })).code).toBe(0);
     fs.rmSync(path.join(project, 'node_modules'), { recursive: true, force: true });
-    expect((await npm.run(['ci'], { cwd: project })).code).toBe(0);
+    expect((await s.npm.run(['ci'], { cwd: project })).code).toBe(0);
     expect(require(path.join(project, 'node_modules/claim-me'))).toBe('claim-me@1.1.0');
 
-    const info = await npm.run(['view', 'claim-me', 'versions', '--json']);
+    const info = await s.npm.run(['view', 'claim-me', 'versions', '--json']);
     expect(JSON.parse(info.stdout)).toEqual(['1.0.0', '1.1.0']);
-    const search = await npm.run(['search', 'claim-me', '--json']);
+    const search = await s.npm.run(['search', 'claim-me', '--json']);
     expect([search.code, search.stdout]).toEqual([0, expect.stringContaining('"name":"claim-me"')]);
 
-    const unpublished = await npm.run(['unpublish', 'claim-me@1.0.0']);
+    const unpublished = await s.npm.run(['unpublish', 'claim-me@1.0.0']);
     expect([unpublished.code, unpublished.output]).toEqual([0, expect.stringContaining('claim-me@1.0.0')]);
-    expect(JSON.parse((await npm.run(['view', 'claim-me', 'versions', '--json'])).stdout)).toEqual(['1.1.0']);
+    expect(JSON.parse((await s.npm.run(['view', 'claim-me', 'versions', '--json'])).stdout)).toEqual(['1.1.0']);
 
     // pnpm publishes a new name the same way (it shares npm's .npmrc token).
-    const pnpmHome = fs.mkdtempSync(path.join(npm.dir, 'pnpm-home-'));
-    fs.copyFileSync(path.join(npm.dir, '.npmrc'), path.join(pnpmHome, '.npmrc'));
-    const pnpmed = await runTool('pnpm', ['publish', '--no-git-checks', '--registry', t.url], { cwd: packageDir('claimed-by-pnpm', '1.0.0'), env: toolEnv(pnpmHome, t.url) });
+    const pnpmHome = fs.mkdtempSync(path.join(s.npm.dir, 'pnpm-home-'));
+    fs.copyFileSync(path.join(s.npm.dir, '.npmrc'), path.join(pnpmHome, '.npmrc'));
+    const pnpmed = await runTool('pnpm', ['publish', '--no-git-checks', '--registry', s.t.url], { cwd: packageDir('claimed-by-pnpm', '1.0.0'), env: toolEnv(pnpmHome, s.t.url) });
     expect([pnpmed.code, pnpmed.output]).toEqual([0, expect.stringContaining('claimed-by-pnpm')]);
-    const rules = (await t.api('GET', '/publish-rules')).body;
+    const rules = (await s.t.api('GET', '/publish-rules')).body;
     const list = (Array.isArray(rules) ? rules : rules.items) as Array<{ pattern: string; principal: string }>;
     expect(list).toEqual(expect.arrayContaining([expect.objectContaining({ pattern: 'claimed-by-pnpm', principal: 'dev1' })]));
   });
 
   it('refuses to claim a name the upstream has (dependency confusion), and writes to it', async () => {
-    const refused = await npm.run(['publish'], { cwd: packageDir('taken-name', '2.0.0') });
+    const refused = await s.npm.run(['publish'], { cwd: packageDir('taken-name', '2.0.0') });
     expect(refused.code).not.toBe(0);
     expect(refused.output).toContain('EUPSTREAMNAME');
     expect(refused.output).toContain('--shadow-upstream');
-    const deprecate = await npm.run(['deprecate', 'taken-name@1.0.0', 'mine now']);
+    const deprecate = await s.npm.run(['deprecate', 'taken-name@1.0.0', 'mine now']);
     expect(deprecate.code).not.toBe(0);
     expect(deprecate.output).toContain('ENOTPRIVATE');
     // Still proxied: its upstream version installs.
-    const project = await makeProject(npm.dir, { name: 'uses-taken' });
-    expect((await npm.run(['install', 'taken-name'], { cwd: project })).code).toBe(0);
+    const project = await makeProject(s.npm.dir, { name: 'uses-taken' });
+    expect((await s.npm.run(['install', 'taken-name'], { cwd: project })).code).toBe(0);
   });
 
   it('keeps a claimed name private when it later appears upstream', async () => {
-    const before = upstream.requests.length;
-    upstream.addPackage({ name: 'claim-me', versions: [{ version: '9.9.9', license: 'MIT' }] });
+    const before = s.upstream.requests.length;
+    s.upstream.addPackage({ name: 'claim-me', versions: [{ version: '9.9.9', license: 'MIT' }] });
     // Past the uplink's maxage: a proxied package would be asked upstream again now.
     await new Promise((r) => setTimeout(r, 1100));
-    const res = await fetch(new URL('claim-me', t.url));
+    const res = await fetch(new URL('claim-me', s.t.url));
     expect(res.status).toBe(200);
     const doc = (await res.json()) as { versions: Record<string, unknown> };
     // 1.0.0 was unpublished above; the upstream's 9.9.9 never appears.
     expect(Object.keys(doc.versions).sort()).toEqual(['1.1.0']);
     // Asked upstream only before the claim (whether the name was free), never since.
-    expect(upstream.requests.slice(before).filter((r) => r.url.includes('claim-me'))).toEqual([]);
+    expect(s.upstream.requests.slice(before).filter((r) => r.url.includes('claim-me'))).toEqual([]);
   });
 });

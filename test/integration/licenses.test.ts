@@ -6,9 +6,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { main } from '../../src/cli/main';
 import { captureIo, runGatekeeper } from '../support/cli';
-import { FixturePackage, startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
-import { startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
-import { createNpmEnv, makeProject, NpmEnv } from '../support/npm';
+import { FixturePackage } from '../support/fixture-registry';
+import { makeProject } from '../support/npm';
+import { gatekeeperSuite } from '../support/suite';
 
 const one = (name: string, fields: Record<string, unknown>): FixturePackage => ({ name, versions: [{ version: '1.0.0', ...fields }] });
 
@@ -35,25 +35,10 @@ const FIXTURES: FixturePackage[] = [
 ];
 
 describe('license policy', () => {
-  let upstream: FixtureRegistry;
-  let t: TestGatekeeper;
-  let npm: NpmEnv;
-  const env = () => ({ GATEKEEPER_URL: t.url, GATEKEEPER_TOKEN: t.adminToken });
+  const s = gatekeeperSuite({ packages: FIXTURES });
+  const env = () => ({ GATEKEEPER_URL: s.t.url, GATEKEEPER_TOKEN: s.t.adminToken });
   const gatekeeper = (...argv: string[]) => runGatekeeper(env(), argv);
-  const install = async (spec: string) => npm.run(['install', spec], { cwd: await makeProject(npm.dir, { name: `p-${spec.replace(/[^a-z0-9]/g, '-')}` }) });
-
-  beforeAll(async () => {
-    upstream = await startFixtureRegistry(FIXTURES);
-    t = await startTestGatekeeper({ upstream: upstream.url });
-    await t.api('PATCH', '/policy', { mode: 'open' });
-    npm = await createNpmEnv(t.url);
-  });
-
-  afterAll(async () => {
-    await npm?.cleanup();
-    await t?.close();
-    await upstream?.close();
-  });
+  const install = async (spec: string) => s.npm.run(['install', spec], { cwd: await makeProject(s.npm.dir, { name: `p-${spec.replace(/[^a-z0-9]/g, '-')}` }) });
 
   it('is off until an allowlist is set; the CLI sets and shows it', async () => {
     expect((await install('lic-unlicensed')).code).toBe(0);
@@ -63,10 +48,10 @@ describe('license policy', () => {
     expect(show.out).toBe(
       ['license rule: on', 'allow:   MIT, ISC, Apache-2.0, BSD-2-Clause, BSD-3-Clause, 0BSD, GPL-3.0-or-later', 'deny:    AGPL-3.0-only', 'unknown: block'].join('\n'),
     );
-    const bad = await t.api('PUT', '/licenses', { allow: ['MIT', 'Not-A-License'] });
+    const bad = await s.t.api('PUT', '/licenses', { allow: ['MIT', 'Not-A-License'] });
     expect(bad.status).toBe(400);
     expect(bad.body.code).toBe('EVALIDATION');
-    const audit = await t.api('GET', '/audit?action=license.policy');
+    const audit = await s.t.api('GET', '/audit?action=license.policy');
     expect(audit.body.items).toHaveLength(2);
   });
 
@@ -109,13 +94,13 @@ describe('license policy', () => {
   });
 
   it('resolves a package whose license changed to its newest allowed version, and refuses the other tarball', async () => {
-    const project = await makeProject(npm.dir, { name: 'changes' });
-    const result = await npm.run(['install', 'lic-changes'], { cwd: project });
+    const project = await makeProject(s.npm.dir, { name: 'changes' });
+    const result = await s.npm.run(['install', 'lic-changes'], { cwd: project });
     expect(result.code).toBe(0);
     expect(require(path.join(project, 'node_modules/lic-changes'))).toBe('lic-changes@1.0.0');
     expect(result.output).toContain('npm notice gatekeeper: lic-changes@2.0.0 (latest) is blocked [ELICENSE]');
     expect(result.output).toContain('lic-changes@1.0.0 installs instead');
-    const tarball = await fetch(new URL('lic-changes/-/lic-changes-2.0.0.tgz', t.url));
+    const tarball = await fetch(new URL('lic-changes/-/lic-changes-2.0.0.tgz', s.t.url));
     expect(tarball.status).toBe(403);
     expect(await tarball.json()).toMatchObject({
       error: expect.stringMatching(
@@ -126,17 +111,17 @@ describe('license policy', () => {
   });
 
   it('explains the raw field, the parsed expression, any correction and which ids failed', async () => {
-    const and = await t.api('GET', '/decisions/lic-and/1.0.0');
+    const and = await s.t.api('GET', '/decisions/lic-and/1.0.0');
     const match = and.body.decision.matches.find((m: { rule: string }) => m.rule === 'license');
     expect(match.details).toMatchObject({ raw: 'MIT AND BUSL-1.1', kind: 'spdx', expression: 'MIT AND BUSL-1.1', failedIds: ['BUSL-1.1'] });
-    const corrected = await t.api('GET', '/decisions/lic-misspelled/1.0.0');
+    const corrected = await s.t.api('GET', '/decisions/lic-misspelled/1.0.0');
     expect(corrected.body.decision.matches.find((m: { rule: string }) => m.rule === 'license').details).toMatchObject({
       raw: 'Apache 2.0',
       kind: 'corrected',
       expression: 'Apache-2.0',
       correctedFrom: 'Apache 2.0',
     });
-    const legacy = await t.api('GET', '/decisions/lic-legacy-array/1.0.0');
+    const legacy = await s.t.api('GET', '/decisions/lic-legacy-array/1.0.0');
     expect(legacy.body.decision.matches.find((m: { rule: string }) => m.rule === 'license').details.raw).toEqual([{ type: 'MIT', url: 'https://example.invalid/mit' }]);
     const cli = await gatekeeper('explain', 'lic-denied@1.0.0');
     expect(cli.out).toContain('lic-denied@1.0.0: BLOCKED [ELICENSE]');
@@ -144,40 +129,40 @@ describe('license policy', () => {
 
   it('lets a waived version install, and blocks it again once the waiver has expired', async () => {
     // Long enough for an install on a busy machine; the loop below waits for the expiry.
-    const waiver = await t.api('POST', '/licenses/waivers', { name: 'lic-changes', range: '2.0.0', reason: 'legal signed off', expiresAt: new Date(Date.now() + 8000).toISOString() });
+    const waiver = await s.t.api('POST', '/licenses/waivers', { name: 'lic-changes', range: '2.0.0', reason: 'legal signed off', expiresAt: new Date(Date.now() + 8000).toISOString() });
     expect(waiver.status).toBe(201);
-    expect((await fetch(new URL('lic-changes/-/lic-changes-2.0.0.tgz', t.url))).status).toBe(200);
-    const project = await makeProject(npm.dir, { name: 'waived' });
-    const result = await npm.run(['install', 'lic-changes@2.0.0'], { cwd: project });
+    expect((await fetch(new URL('lic-changes/-/lic-changes-2.0.0.tgz', s.t.url))).status).toBe(200);
+    const project = await makeProject(s.npm.dir, { name: 'waived' });
+    const result = await s.npm.run(['install', 'lic-changes@2.0.0'], { cwd: project });
     expect(result.code).toBe(0);
-    const explained = await t.api('GET', '/decisions/lic-changes/2.0.0');
+    const explained = await s.t.api('GET', '/decisions/lic-changes/2.0.0');
     expect(explained.body.decision.matches.map((m: { rule: string; effect: string }) => `${m.rule}:${m.effect}`)).toEqual(['license:deny', 'waiver:allow', 'mode:allow']);
     let status = 200;
     for (let i = 0; i < 300 && status === 200; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      status = (await fetch(new URL('lic-changes/-/lic-changes-2.0.0.tgz', t.url))).status;
+      status = (await fetch(new URL('lic-changes/-/lic-changes-2.0.0.tgz', s.t.url))).status;
     }
     expect(status).toBe(403);
     const cli = await gatekeeper('license', 'waive', 'lic-changes@2.0.0', '--reason', 'renewed', '--expires', '90d');
     expect(cli.out).toMatch(/^waived the license of lic-changes@2\.0\.0 \(waiver \d+, expires /);
-    expect((await fetch(new URL('lic-changes/-/lic-changes-2.0.0.tgz', t.url))).status).toBe(200);
+    expect((await fetch(new URL('lic-changes/-/lic-changes-2.0.0.tgz', s.t.url))).status).toBe(200);
     const id = /waiver (\d+)/.exec(cli.out)?.[1] as string;
     expect((await gatekeeper('license', 'unwaive', id)).code).toBe(0);
-    expect((await fetch(new URL('lic-changes/-/lic-changes-2.0.0.tgz', t.url))).status).toBe(403);
-    const audit = await t.api('GET', '/audit?package=lic-changes');
+    expect((await fetch(new URL('lic-changes/-/lic-changes-2.0.0.tgz', s.t.url))).status).toBe(403);
+    const audit = await s.t.api('GET', '/audit?package=lic-changes');
     expect(audit.body.items.map((i: { action: string }) => i.action)).toEqual(expect.arrayContaining(['license.waiver.create', 'license.waiver.delete']));
   });
 
   it("reports a lockfile's licenses grouped by license, with violations marked, as text and JSON", async () => {
     // A lockfile made while everything was allowed, then checked against the policy.
-    const saved = (await t.api('GET', '/licenses')).body;
-    await t.api('PUT', '/licenses', { allow: [] });
-    const project = await makeProject(npm.dir, {
+    const saved = (await s.t.api('GET', '/licenses')).body;
+    await s.t.api('PUT', '/licenses', { allow: [] });
+    const project = await makeProject(s.npm.dir, {
       name: 'reported',
       dependencies: { 'lic-mit': '1.0.0', 'lic-object': '1.0.0', 'lic-legacy-array': '1.0.0', 'lic-and': '1.0.0', 'lic-changes': '2.0.0', 'lic-misspelled': '1.0.0' },
     });
-    expect((await npm.run(['install'], { cwd: project })).code).toBe(0);
-    await t.api('PUT', '/licenses', { allow: saved.allow });
+    expect((await s.npm.run(['install'], { cwd: project })).code).toBe(0);
+    await s.t.api('PUT', '/licenses', { allow: saved.allow });
 
     const io = captureIo();
     const cwd = process.cwd();
