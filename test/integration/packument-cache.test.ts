@@ -6,11 +6,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { makeReachableTempDir } from '../../src/db/embedded';
-import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
-import { loginToken, startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
-import { createNpmEnv, NpmEnv } from '../support/npm';
+import { loginToken } from '../support/gatekeeper';
 import { spawnGatekeeper } from '../support/process';
 import { eventually } from '../support/assert';
+import { gatekeeperSuite } from '../support/suite';
 
 const versionsOf = async (base: string, name: string, headers: Record<string, string> = {}) => {
   const res = await fetch(new URL(name.replace('/', '%2f'), base), { headers });
@@ -20,44 +19,35 @@ const versionsOf = async (base: string, name: string, headers: Record<string, st
 
 
 describe('cached packument responses', () => {
-  let upstream: FixtureRegistry;
-  let t: TestGatekeeper;
-  let npm: NpmEnv;
-  const stats = () => t.gk.runtime.packuments.stats();
+  const s = gatekeeperSuite({
+    packages: [{ name: 'cached-fixture', versions: [{ version: '1.0.0', license: 'MIT' }, { version: '1.1.0', license: 'MIT' }] }],
+    settings: { upstreamMaxage: '1s', publishRules: [{ pattern: '@acme/*', roles: ['publisher'] }] },
+  });
+  const stats = () => s.t.gk.runtime.packuments.stats();
 
   function publishDir(name: string, version: string): string {
-    const dir = fs.mkdtempSync(path.join(npm.dir, 'pkg-'));
+    const dir = fs.mkdtempSync(path.join(s.npm.dir, 'pkg-'));
     fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name, version, license: 'MIT' }));
     fs.writeFileSync(path.join(dir, 'index.js'), `module.exports = '${version}';`);
     return dir;
   }
 
   beforeAll(async () => {
-    upstream = await startFixtureRegistry([{ name: 'cached-fixture', versions: [{ version: '1.0.0', license: 'MIT' }, { version: '1.1.0', license: 'MIT' }] }]);
-    t = await startTestGatekeeper({ upstream: upstream.url, settings: { upstreamMaxage: '1s', publishRules: [{ pattern: '@acme/*', roles: ['publisher'] }] } });
-    await t.api('PATCH', '/policy', { mode: 'open' });
-    npm = await createNpmEnv(t.url);
-    await npm.setToken(t.adminToken);
-    for (const v of ['1.0.0', '1.1.0']) expect((await npm.run(['publish'], { cwd: publishDir('@acme/cached', v) })).code).toBe(0);
-  });
-
-  afterAll(async () => {
-    await npm?.cleanup();
-    await t?.close();
-    await upstream?.close();
+    await s.npm.setToken(s.t.adminToken);
+    for (const v of ['1.0.0', '1.1.0']) expect((await s.npm.run(['publish'], { cwd: publishDir('@acme/cached', v) })).code).toBe(0);
   });
 
   it('serves repeated requests from memory, gzipped, with an ETag that answers 304', async () => {
-    await versionsOf(t.url, '@acme/cached');
+    await versionsOf(s.t.url, '@acme/cached');
     const before = stats();
-    const res = await fetch(new URL('@acme%2fcached', t.url), { headers: { 'accept-encoding': 'gzip' } });
+    const res = await fetch(new URL('@acme%2fcached', s.t.url), { headers: { 'accept-encoding': 'gzip' } });
     expect(res.status).toBe(200);
     expect(stats().hits).toBe(before.hits + 1);
     expect(res.headers.get('etag')).toMatch(/^"[A-Za-z0-9_-]+"$/);
     // fetch decodes gzip itself; ask node's http for the raw bytes to see the encoding.
     const raw = await new Promise<{ encoding: string | undefined; body: Buffer }>((resolve, reject) => {
       require('node:http')
-        .get(new URL('@acme%2fcached', t.url), { headers: { 'accept-encoding': 'gzip' } }, (r: import('node:http').IncomingMessage) => {
+        .get(new URL('@acme%2fcached', s.t.url), { headers: { 'accept-encoding': 'gzip' } }, (r: import('node:http').IncomingMessage) => {
           const chunks: Buffer[] = [];
           r.on('data', (c: Buffer) => chunks.push(c));
           r.on('end', () => resolve({ encoding: r.headers['content-encoding'], body: Buffer.concat(chunks) }));
@@ -67,62 +57,62 @@ describe('cached packument responses', () => {
     expect(raw.encoding).toBe('gzip');
     expect(Object.keys(JSON.parse(gunzipSync(raw.body).toString()).versions)).toEqual(['1.0.0', '1.1.0']);
     const etag = res.headers.get('etag') as string;
-    const conditional = await fetch(new URL('@acme%2fcached', t.url), { headers: { 'if-none-match': etag } });
+    const conditional = await fetch(new URL('@acme%2fcached', s.t.url), { headers: { 'if-none-match': etag } });
     expect(conditional.status).toBe(304);
     expect(stats().bytes).toBeGreaterThan(0);
     expect(stats().bytes).toBeLessThanOrEqual(stats().maxBytes);
   });
 
   it('is invalidated by a publish', async () => {
-    await versionsOf(t.url, '@acme/cached');
-    expect((await npm.run(['publish'], { cwd: publishDir('@acme/cached', '1.2.0') })).code).toBe(0);
-    expect(await versionsOf(t.url, '@acme/cached')).toEqual(['1.0.0', '1.1.0', '1.2.0']);
+    await versionsOf(s.t.url, '@acme/cached');
+    expect((await s.npm.run(['publish'], { cwd: publishDir('@acme/cached', '1.2.0') })).code).toBe(0);
+    expect(await versionsOf(s.t.url, '@acme/cached')).toEqual(['1.0.0', '1.1.0', '1.2.0']);
   });
 
   it('is invalidated by a dist-tag change', async () => {
-    const tags = async () => ((await (await fetch(new URL('@acme%2fcached', t.url))).json()) as { 'dist-tags': Record<string, string> })['dist-tags'];
+    const tags = async () => ((await (await fetch(new URL('@acme%2fcached', s.t.url))).json()) as { 'dist-tags': Record<string, string> })['dist-tags'];
     expect((await tags()).stable).toBeUndefined();
-    expect((await npm.run(['dist-tag', 'add', '@acme/cached@1.0.0', 'stable'])).code).toBe(0);
+    expect((await s.npm.run(['dist-tag', 'add', '@acme/cached@1.0.0', 'stable'])).code).toBe(0);
     expect((await tags()).stable).toBe('1.0.0');
   });
 
   it('is invalidated by a deprecation', async () => {
-    const deprecated = async () => ((await (await fetch(new URL('@acme%2fcached', t.url))).json()) as any).versions['1.0.0'].deprecated;
+    const deprecated = async () => ((await (await fetch(new URL('@acme%2fcached', s.t.url))).json()) as any).versions['1.0.0'].deprecated;
     expect(await deprecated()).toBeUndefined();
-    expect((await npm.run(['deprecate', '@acme/cached@1.0.0', 'old'])).code).toBe(0);
+    expect((await s.npm.run(['deprecate', '@acme/cached@1.0.0', 'old'])).code).toBe(0);
     expect(await deprecated()).toBe('old');
   });
 
   it('is invalidated by an unpublish', async () => {
-    expect(await versionsOf(t.url, '@acme/cached')).toContain('1.2.0');
-    expect((await npm.run(['unpublish', '@acme/cached@1.2.0'])).code).toBe(0);
-    expect(await versionsOf(t.url, '@acme/cached')).toEqual(['1.0.0', '1.1.0']);
+    expect(await versionsOf(s.t.url, '@acme/cached')).toContain('1.2.0');
+    expect((await s.npm.run(['unpublish', '@acme/cached@1.2.0'])).code).toBe(0);
+    expect(await versionsOf(s.t.url, '@acme/cached')).toEqual(['1.0.0', '1.1.0']);
   });
 
   it('is invalidated by a policy change in this process', async () => {
-    expect(await versionsOf(t.url, '@acme/cached')).toEqual(['1.0.0', '1.1.0']);
-    const ban = await t.api('POST', '/bans', { name: '@acme/cached', range: '1.1.0', reason: 'cache test' });
-    expect(await versionsOf(t.url, '@acme/cached')).toEqual(['1.0.0']);
-    await t.api('DELETE', `/bans/${ban.body.id}`);
-    expect(await versionsOf(t.url, '@acme/cached')).toEqual(['1.0.0', '1.1.0']);
+    expect(await versionsOf(s.t.url, '@acme/cached')).toEqual(['1.0.0', '1.1.0']);
+    const ban = await s.t.api('POST', '/bans', { name: '@acme/cached', range: '1.1.0', reason: 'cache test' });
+    expect(await versionsOf(s.t.url, '@acme/cached')).toEqual(['1.0.0']);
+    await s.t.api('DELETE', `/bans/${ban.body.id}`);
+    expect(await versionsOf(s.t.url, '@acme/cached')).toEqual(['1.0.0', '1.1.0']);
   });
 
   it('picks up a new upstream version after the uplink maxage', async () => {
-    expect(await versionsOf(t.url, 'cached-fixture')).toEqual(['1.0.0', '1.1.0']);
+    expect(await versionsOf(s.t.url, 'cached-fixture')).toEqual(['1.0.0', '1.1.0']);
     const before = stats().hits;
-    expect(await versionsOf(t.url, 'cached-fixture')).toEqual(['1.0.0', '1.1.0']);
+    expect(await versionsOf(s.t.url, 'cached-fixture')).toEqual(['1.0.0', '1.1.0']);
     expect(stats().hits).toBe(before + 1);
-    upstream.addVersion('cached-fixture', { version: '1.2.0', license: 'MIT' });
-    await eventually(async () => (await versionsOf(t.url, 'cached-fixture')).includes('1.2.0'), 'the upstream refresh');
+    s.upstream.addVersion('cached-fixture', { version: '1.2.0', license: 'MIT' });
+    await eventually(async () => (await versionsOf(s.t.url, 'cached-fixture')).includes('1.2.0'), 'the upstream refresh');
   });
 
   it('is invalidated by a policy change made in another process on the same database', async () => {
     const dataDir = makeReachableTempDir('gk-cache-second-');
-    const b = await spawnGatekeeper({ GATEKEEPER_DATABASE_URL: t.db.url, GATEKEEPER_DATA_DIR: dataDir, GATEKEEPER_PORT: '0', GATEKEEPER_UPSTREAM: upstream.url });
+    const b = await spawnGatekeeper({ GATEKEEPER_DATABASE_URL: s.t.db.url, GATEKEEPER_DATA_DIR: dataDir, GATEKEEPER_PORT: '0', GATEKEEPER_UPSTREAM: s.upstream.url });
     try {
       expect(await versionsOf(b.url, 'cached-fixture')).toContain('1.1.0');
       expect(await versionsOf(b.url, 'cached-fixture')).toContain('1.1.0'); // now cached in B
-      await t.api('POST', '/bans', { name: 'cached-fixture', range: '1.1.0', reason: 'ban from process A' });
+      await s.t.api('POST', '/bans', { name: 'cached-fixture', range: '1.1.0', reason: 'ban from process A' });
       await eventually(async () => !(await versionsOf(b.url, 'cached-fixture')).includes('1.1.0'), 'process B to drop its cached response');
       const token = await loginToken(b.url, 'admin', 'admin-password-for-tests');
       expect(token).toMatch(/^gk_/);

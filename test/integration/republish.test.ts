@@ -8,40 +8,26 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
-import { startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
-import { createNpmEnv, NpmEnv } from '../support/npm';
+import { gatekeeperSuite } from '../support/suite';
 
 describe('republishing a version', () => {
-  let upstream: FixtureRegistry;
-  let t: TestGatekeeper;
-  let npm: NpmEnv;
+  const s = gatekeeperSuite({ settings: { publishRules: [{ pattern: '@acme/*', roles: ['publisher'] }] } });
   const dir = (name: string, version: string) => {
-    const d = fs.mkdtempSync(path.join(npm.dir, 'pkg-'));
+    const d = fs.mkdtempSync(path.join(s.npm.dir, 'pkg-'));
     fs.writeFileSync(path.join(d, 'package.json'), JSON.stringify({ name, version, license: 'MIT' }));
     return d;
   };
   const writeRead = (name: string, headers: Record<string, string>) =>
-    fetch(new URL(`${name.replace('/', '%2f')}?write=true`, t.url), { headers: { authorization: `Bearer ${t.adminToken}`, accept: 'application/json', ...headers } });
+    fetch(new URL(`${name.replace('/', '%2f')}?write=true`, s.t.url), { headers: { authorization: `Bearer ${s.t.adminToken}`, accept: 'application/json', ...headers } });
 
   beforeAll(async () => {
-    upstream = await startFixtureRegistry([]);
-    t = await startTestGatekeeper({ upstream: upstream.url, settings: { publishRules: [{ pattern: '@acme/*', roles: ['publisher'] }] } });
-    await t.api('PATCH', '/policy', { mode: 'open' });
-    npm = await createNpmEnv(t.url);
-    await npm.setToken(t.adminToken);
-  });
-
-  afterAll(async () => {
-    await npm?.cleanup();
-    await t?.close();
-    await upstream?.close();
+    await s.npm.setToken(s.t.adminToken);
   });
 
   it("lists every version ever published in the publish command's write read, also after unpublishing everything", async () => {
-    expect((await npm.run(['publish'], { cwd: dir('@acme/again', '1.0.0') })).code).toBe(0);
-    expect((await npm.run(['publish'], { cwd: dir('@acme/again', '1.1.0') })).code).toBe(0);
-    expect((await npm.run(['unpublish', '@acme/again@1.1.0'])).code).toBe(0);
+    expect((await s.npm.run(['publish'], { cwd: dir('@acme/again', '1.0.0') })).code).toBe(0);
+    expect((await s.npm.run(['publish'], { cwd: dir('@acme/again', '1.1.0') })).code).toBe(0);
+    expect((await s.npm.run(['unpublish', '@acme/again@1.1.0'])).code).toBe(0);
 
     const retry = await writeRead('@acme/again', { 'npm-command': 'publish' });
     expect(retry.status).toBe(200);
@@ -53,16 +39,16 @@ describe('republishing a version', () => {
     const plain = (await (await writeRead('@acme/again', {})).json()) as { versions: object };
     expect(Object.keys(plain.versions)).toEqual(['1.0.0']);
 
-    const again = await npm.run(['publish'], { cwd: dir('@acme/again', '1.1.0') });
+    const again = await s.npm.run(['publish'], { cwd: dir('@acme/again', '1.1.0') });
     expect(again.code).not.toBe(0);
     expect(again.output).toMatch(/EVERSIONEXISTS|cannot publish over the previously published versions/i);
     expect(again.output).not.toContain('is not in this registry');
 
-    expect((await npm.run(['unpublish', '@acme/again', '--force'])).code).toBe(0);
+    expect((await s.npm.run(['unpublish', '@acme/again', '--force'])).code).toBe(0);
     const gone = await writeRead('@acme/again', { 'npm-command': 'publish' });
     expect(gone.status).toBe(200);
     expect(Object.keys(((await gone.json()) as { time: object }).time).sort()).toEqual(['1.0.0', '1.1.0']);
-    const afterAll = await npm.run(['publish'], { cwd: dir('@acme/again', '1.0.0') });
+    const afterAll = await s.npm.run(['publish'], { cwd: dir('@acme/again', '1.0.0') });
     expect(afterAll.code).not.toBe(0);
     expect(afterAll.output).toContain('EVERSIONEXISTS');
     expect(afterAll.output).not.toContain('is not in this registry');
