@@ -50,6 +50,11 @@ export interface JobHealth {
   runsHere?: number;
   /** The instance holding the job's lease right now. */
   heldBy?: string;
+  /**
+   * When the holder's current run started (by the database's clock). A run held far past its
+   * interval is hung: its holder's heartbeat keeps renewing the lease, so no other instance takes it over.
+   */
+  heldSince?: string;
   /** When the job is due next (by the database's clock). */
   nextRunAt?: string;
   /** This instance is running the job right now. */
@@ -204,6 +209,7 @@ export class JobRunner {
       const row = entry.row;
       const lastError = entry.localError ?? row?.lastError ?? undefined;
       const heldBy = entry.running ? this.instanceId : row?.held ? (row.lockedBy ?? undefined) : undefined;
+      const heldSince = entry.running ? entry.running.claim.startedAt : heldBy ? row?.startedAt : undefined;
       out[name] = {
         ok: this.claimError === undefined && lastError === undefined,
         runs: row?.runs ?? 0,
@@ -211,6 +217,7 @@ export class JobRunner {
         ...(row?.lastRunAt ? { lastRunAt: new Date(row.lastRunAt).toISOString() } : {}),
         ...(lastError !== undefined ? { lastError } : {}),
         ...(heldBy ? { heldBy } : {}),
+        ...(heldSince ? { heldSince: new Date(heldSince).toISOString() } : {}),
         ...(row?.nextRunAt ? { nextRunAt: new Date(row.nextRunAt).toISOString() } : {}),
         running: entry.running !== undefined,
         ...(this.claimError !== undefined ? { claimError: this.claimError } : {}),

@@ -376,4 +376,27 @@ describe("what one instance's advisory refresh finds applies on every instance",
     expect(await tarball(b, '1.0.0')).toEqual({ status: 403, code: 'EADVISORY' });
     expect(await tarball(b, '1.0.1')).toEqual({ status: 200, code: undefined });
   });
+
+  it('shows since when a run has been held, here and on the other instances, and nothing once it ended', async () => {
+    const knex = createKnex(a.db.url, 2);
+    const runners = ['probe-1', 'probe-2'].map((instanceId) => new JobRunner(new Store(knex), pino({ level: 'silent' }), { instanceId, leaseMs: 30_000, pollMs: 200 }));
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    for (const r of runners) r.register({ name: 'probe.hold', intervalMs: 3_600_000, run: () => held });
+    try {
+      const running = runners[0].runNow('probe.hold');
+      await eventually(async () => runners[0].health()['probe.hold'].running === true, 'the probe run to start');
+      runners[1].start();
+      await eventually(async () => runners[1].health()['probe.hold'].heldBy === 'probe-1', 'the other runner to see the holder');
+      const row = await knex('jobs').where({ name: 'probe.hold' }).first();
+      for (const r of runners) expect(r.health()['probe.hold'].heldSince).toBe(new Date(row.started_at).toISOString());
+      release();
+      expect(await running).toBe(true);
+      expect(runners[0].health()['probe.hold'].heldSince).toBeUndefined();
+    } finally {
+      release();
+      for (const r of runners) await r.stop();
+      await knex.destroy();
+    }
+  });
 });
