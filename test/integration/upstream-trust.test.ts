@@ -8,23 +8,21 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { eventually } from '../support/assert';
 import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
-import { loginToken, startTestGatekeeper, TestGatekeeper, tempDir } from '../support/gatekeeper';
-import { createNpmEnv, makeProject, NpmEnv } from '../support/npm';
+import { loginToken, startTestGatekeeper, tempDir } from '../support/gatekeeper';
+import { makeProject } from '../support/npm';
 import { publishDocument } from '../support/publish';
 import { runTool, toolEnv } from '../support/tools';
+import { gatekeeperSuite } from '../support/suite';
 
 const LEGACY = ['1.0.0beta', '1.0.0beta2', '1.0.0rc3', '2.0.0rc'];
 const MARKER = 'PWNED-BY-POSTINSTALL';
 
 describe('trusting nothing from the upstream', () => {
-  let upstream: FixtureRegistry;
   let elsewhere: FixtureRegistry;
-  let t: TestGatekeeper;
-  let npm: NpmEnv;
   let pnpmHome: string;
 
   const get = async (p: string, headers: Record<string, string> = {}) => {
-    const res = await fetch(new URL(p.slice(1), t.url), { headers });
+    const res = await fetch(new URL(p.slice(1), s.t.url), { headers });
     const text = await res.text();
     let body: any;
     try {
@@ -35,11 +33,15 @@ describe('trusting nothing from the upstream', () => {
     return { status: res.status, statusText: res.statusText, body, text };
   };
 
-  const pnpm = async (project: string, args: string[]) => runTool('pnpm', [...args, '--registry', t.url, '--reporter', 'append-only'], { cwd: project, env: toolEnv(pnpmHome, t.url) });
+  const pnpm = async (project: string, args: string[]) => runTool('pnpm', [...args, '--registry', s.t.url, '--reporter', 'append-only'], { cwd: project, env: toolEnv(pnpmHome, s.t.url) });
 
   beforeAll(async () => {
     elsewhere = await startFixtureRegistry([{ name: 'elsewhere', versions: [{ version: '1.0.0', license: 'MIT' }] }]);
-    upstream = await startFixtureRegistry([
+  });
+
+  // The first test needs the policy as a gatekeeper starts (no mode set).
+  const s = gatekeeperSuite({
+    packages: [
       {
         name: 'legacy-keys',
         versions: [
@@ -65,94 +67,91 @@ describe('trusting nothing from the upstream', () => {
       { name: 'elsewhere', versions: [{ version: '1.0.0', license: 'MIT' }] },
       { name: 'slow', versions: [{ version: '1.0.0', license: 'MIT' }] },
       { name: 'garbage', versions: [{ version: '1.0.0', license: 'MIT' }] },
-    ]);
+    ],
+    settings: { upstreamTimeout: '2s', publishRules: [{ pattern: '@acme/*', roles: ['publisher'], shadowUpstream: false }] },
+    policyMode: 'none',
+  });
+
+  beforeAll(() => {
     // The packument names a tarball on another service on this machine.
-    upstream.addVersion('elsewhere', { version: '1.0.0', license: 'MIT', dist: { tarball: `${elsewhere.url}elsewhere/-/elsewhere-1.0.0.tgz` } });
-    t = await startTestGatekeeper({
-      upstream: upstream.url,
-      settings: { upstreamTimeout: '2s', publishRules: [{ pattern: '@acme/*', roles: ['publisher'], shadowUpstream: false }] },
-    });
-    npm = await createNpmEnv(t.url);
+    s.upstream.addVersion('elsewhere', { version: '1.0.0', license: 'MIT', dist: { tarball: `${elsewhere.url}elsewhere/-/elsewhere-1.0.0.tgz` } });
     pnpmHome = tempDir('gk-pnpm-');
-    fs.writeFileSync(path.join(pnpmHome, '.npmrc'), `registry=${t.url}\n`);
+    fs.writeFileSync(path.join(pnpmHome, '.npmrc'), `registry=${s.t.url}\n`);
   });
 
   afterAll(async () => {
-    await npm?.cleanup();
-    await t?.close();
-    await upstream?.close();
     await elsewhere?.close();
     if (pnpmHome) fs.rmSync(pnpmHome, { recursive: true, force: true });
   });
 
   it("installs a package with express-like legacy version keys under a range approval, with versions hidden", async () => {
-    expect((await t.api('POST', '/approvals', { name: 'legacy-keys', range: '^1.0.0 || ^2.0.0', reason: 'range' })).status).toBe(201);
+    expect((await s.t.api('POST', '/approvals', { name: 'legacy-keys', range: '^1.0.0 || ^2.0.0', reason: 'range' })).status).toBe(201);
     const packument = await get('/legacy-keys');
     expect(packument.status).toBe(200);
     // A range never matches a legacy key: they are hidden with 3.0.0, and the notice sorts them without throwing.
     expect(Object.keys(packument.body.versions).sort()).toEqual(['1.0.0', '2.0.0']);
     expect(packument.body['dist-tags'].latest).toBe('2.0.0');
 
-    const project = await makeProject(npm.dir, { name: 'uses-legacy' });
-    const installed = await npm.run(['install', 'legacy-keys'], { cwd: project });
+    const project = await makeProject(s.npm.dir, { name: 'uses-legacy' });
+    const installed = await s.npm.run(['install', 'legacy-keys'], { cwd: project });
     expect(installed.output).not.toContain('EPOLICYUNAVAILABLE');
     expect(installed.code).toBe(0);
     expect(require(path.join(project, 'node_modules/legacy-keys/package.json')).version).toBe('2.0.0');
 
     // Only an exact approval of a legacy key allows it.
-    expect((await t.api('POST', '/approvals', { name: 'legacy-keys', range: '1.0.0beta', reason: 'exactly this one' })).status).toBe(201);
+    expect((await s.t.api('POST', '/approvals', { name: 'legacy-keys', range: '1.0.0beta', reason: 'exactly this one' })).status).toBe(201);
     const after = await get('/legacy-keys');
     expect(Object.keys(after.body.versions).sort()).toEqual(['1.0.0', '1.0.0beta', '2.0.0']);
-    const tarball = await fetch(new URL('legacy-keys/-/legacy-keys-1.0.0beta.tgz', t.url));
+    const tarball = await fetch(new URL('legacy-keys/-/legacy-keys-1.0.0beta.tgz', s.t.url));
     expect(tarball.status).toBe(200);
-    expect(Buffer.from(await tarball.arrayBuffer()).equals(upstream.tarball('legacy-keys', '1.0.0beta'))).toBe(true);
+    expect(Buffer.from(await tarball.arrayBuffer()).equals(s.upstream.tarball('legacy-keys', '1.0.0beta'))).toBe(true);
   });
 
   it('survives malformed version entries and installs the valid versions beside them', async () => {
-    await t.api('PATCH', '/policy', { mode: 'open' });
-    const normal = (await (await fetch(new URL('half-broken', upstream.url))).json()) as any;
+    await s.t.api('PATCH', '/policy', { mode: 'open' });
+    const normal = (await (await fetch(new URL('half-broken', s.upstream.url))).json()) as any;
     normal.versions['2.0.0'] = null;
     normal.versions['3.0.0'] = 'not an entry';
     normal.versions['4.0.0'] = { name: 'half-broken', version: '4.0.0', dist: { tarball: 42 } };
     normal['dist-tags'].latest = '2.0.0';
-    upstream.fault({ packument: 'half-broken' }, { body: JSON.stringify(normal), status: 200, headers: { 'content-type': 'application/json' } });
+    s.upstream.fault({ packument: 'half-broken' }, { body: JSON.stringify(normal), status: 200, headers: { 'content-type': 'application/json' } });
 
     const packument = await get('/half-broken');
     expect(packument.status).toBe(200);
     expect(Object.keys(packument.body.versions).sort()).toEqual(['1.0.0', '1.1.0']);
     expect(packument.body['dist-tags'].latest).toBe('1.1.0');
 
-    const project = await makeProject(npm.dir, { name: 'uses-half-broken' });
-    const installed = await npm.run(['install', 'half-broken'], { cwd: project });
+    const project = await makeProject(s.npm.dir, { name: 'uses-half-broken' });
+    const installed = await s.npm.run(['install', 'half-broken'], { cwd: project });
     expect(installed.code).toBe(0);
     expect(require(path.join(project, 'node_modules/half-broken/package.json')).version).toBe('1.1.0');
 
     // explain names the dropped entry and why.
-    const explained = await t.api('GET', '/decisions/half-broken/2.0.0');
+    const explained = await s.t.api('GET', '/decisions/half-broken/2.0.0');
     expect(explained.body.dropped).toMatch(/null/);
     expect((await get('/-/ping')).status).toBe(200);
   });
 
   it('answers upstream garbage with EUPSTREAM, not "not found"', async () => {
     for (const body of ['{"name":"garbage","versions":{', '<html>oops</html>', '[]', 'null']) {
-      upstream.fault({ packument: 'garbage' }, { body, status: 200, headers: { 'content-type': 'application/json' } });
+      s.upstream.fault({ packument: 'garbage' }, { body, status: 200, headers: { 'content-type': 'application/json' } });
       const answer = await get('/garbage');
       expect({ body, status: answer.status }).toEqual({ body, status: 502 });
       expect(answer.body.code).toBe('EUPSTREAM');
       expect(answer.statusText).toMatch(/^\[EUPSTREAM\] /);
     }
-    upstream.clearFaults();
+    s.upstream.clearFaults();
   });
 
   it('refuses a tarball whose package.json adds an install script (manifest confusion), in npm and pnpm', async () => {
     // Each client meets a version whose tarball nobody has fetched yet, so the refusal happens on the tarball.
-    const project = await makeProject(npm.dir, { name: 'uses-confused', dependencies: { confused: '1.1.0' } });
-    const viaNpm = await npm.run(['install'], { cwd: project });
+    const project = await makeProject(s.npm.dir, { name: 'uses-confused', dependencies: { confused: '1.1.0' } });
+    const viaNpm = await s.npm.run(['install'], { cwd: project });
     expect(viaNpm.code).not.toBe(0);
     expect(viaNpm.output).toContain('EMANIFESTMISMATCH');
     expect(fs.existsSync(path.join(project, MARKER))).toBe(false);
 
-    const pnpmProject = await makeProject(npm.dir, { name: 'uses-confused-pnpm', dependencies: { confused: '1.2.0' } });
+    const pnpmProject = await makeProject(s.npm.dir, { name: 'uses-confused-pnpm', dependencies: { confused: '1.2.0' } });
     const viaPnpm = await pnpm(pnpmProject, ['install']);
     expect(viaPnpm.code).not.toBe(0);
     expect(viaPnpm.output).toContain('EMANIFESTMISMATCH');
@@ -160,17 +159,17 @@ describe('trusting nothing from the upstream', () => {
     expect(fs.existsSync(path.join(pnpmProject, 'node_modules/confused', MARKER))).toBe(false);
 
     // The inspection is recorded once, the version is hidden from then on, and explain says why.
-    const rows = await t.gk.database.knex('tarball_inspections').where({ package: 'confused', version: '1.1.0' });
+    const rows = await s.t.gk.database.knex('tarball_inspections').where({ package: 'confused', version: '1.1.0' });
     expect(rows).toHaveLength(1);
     expect(rows[0].mismatches).toEqual([expect.objectContaining({ field: 'installScripts' })]);
     const packument = await get('/confused');
     expect(Object.keys(packument.body.versions)).toEqual(['1.0.0']);
-    const explained = await t.api('GET', '/decisions/confused/1.1.0');
+    const explained = await s.t.api('GET', '/decisions/confused/1.1.0');
     expect(explained.body.decision.code).toBe('EMANIFESTMISMATCH');
     // Its tarball was never stored.
-    expect(fs.existsSync(path.join(t.dataDir, 'storage', 'confused', 'confused-1.1.0.tgz'))).toBe(false);
+    expect(fs.existsSync(path.join(s.t.dataDir, 'storage', 'confused', 'confused-1.1.0.tgz'))).toBe(false);
     // A lockfile check before an install knows it too (a fresh process loads inspections in bulk).
-    const second = await startTestGatekeeper({ upstream: upstream.url, db: t.db });
+    const second = await startTestGatekeeper({ upstream: s.upstream.url, db: s.t.db });
     try {
       const check = await second.api('POST', '/lockfile/check', { entries: [{ name: 'confused', version: '1.1.0' }, { name: 'confused', version: '1.0.0' }] });
       expect(check.status).toBe(200);
@@ -182,35 +181,35 @@ describe('trusting nothing from the upstream', () => {
   });
 
   it('refuses and never stores a tarball whose bytes do not match its integrity, in npm and pnpm', async () => {
-    const project = await makeProject(npm.dir, { name: 'uses-tampered', dependencies: { tampered: '1.0.0' } });
-    const viaNpm = await npm.run(['install'], { cwd: project });
+    const project = await makeProject(s.npm.dir, { name: 'uses-tampered', dependencies: { tampered: '1.0.0' } });
+    const viaNpm = await s.npm.run(['install'], { cwd: project });
     expect(viaNpm.code).not.toBe(0);
     expect(viaNpm.output).toContain('EINTEGRITY');
-    const pnpmProject = await makeProject(npm.dir, { name: 'uses-tampered-pnpm', dependencies: { tampered: '1.0.0' } });
+    const pnpmProject = await makeProject(s.npm.dir, { name: 'uses-tampered-pnpm', dependencies: { tampered: '1.0.0' } });
     const viaPnpm = await pnpm(pnpmProject, ['install']);
     expect(viaPnpm.code).not.toBe(0);
     expect(viaPnpm.output).toContain('EINTEGRITY');
-    expect(fs.existsSync(path.join(t.dataDir, 'storage', 'tampered', 'tampered-1.0.0.tgz'))).toBe(false);
-    await eventually(async () => (await t.api('GET', '/audit?action=install.blocked&package=tampered')).body.items.length > 0, 'the refusal is audited');
-    const audit = await t.api('GET', '/audit?action=install.blocked&package=tampered');
+    expect(fs.existsSync(path.join(s.t.dataDir, 'storage', 'tampered', 'tampered-1.0.0.tgz'))).toBe(false);
+    await eventually(async () => (await s.t.api('GET', '/audit?action=install.blocked&package=tampered')).body.items.length > 0, 'the refusal is audited');
+    const audit = await s.t.api('GET', '/audit?action=install.blocked&package=tampered');
     expect(audit.body.items[0]).toMatchObject({ package: 'tampered', version: '1.0.0', details: expect.objectContaining({ code: 'EINTEGRITY' }) });
   });
 
   it('never requests a tarball URL on another host, and says why', async () => {
-    const project = await makeProject(npm.dir, { name: 'uses-elsewhere', dependencies: { elsewhere: '1.0.0' } });
-    const viaNpm = await npm.run(['install'], { cwd: project });
+    const project = await makeProject(s.npm.dir, { name: 'uses-elsewhere', dependencies: { elsewhere: '1.0.0' } });
+    const viaNpm = await s.npm.run(['install'], { cwd: project });
     expect(viaNpm.code).not.toBe(0);
     expect(viaNpm.output).toContain('ETARBALLORIGIN');
     expect(elsewhere.requests).toEqual([]);
     // The version stays visible; only its tarball is refused.
     expect(Object.keys((await get('/elsewhere')).body.versions)).toEqual(['1.0.0']);
-    await eventually(async () => (await t.api('GET', '/audit?action=install.blocked&package=elsewhere')).body.items.length > 0, 'the refusal is audited');
-    const audit = await t.api('GET', '/audit?action=install.blocked&package=elsewhere');
+    await eventually(async () => (await s.t.api('GET', '/audit?action=install.blocked&package=elsewhere')).body.items.length > 0, 'the refusal is audited');
+    const audit = await s.t.api('GET', '/audit?action=install.blocked&package=elsewhere');
     expect(audit.body.items[0].details).toMatchObject({ code: 'ETARBALLORIGIN', url: expect.stringContaining(elsewhere.url) });
   });
 
   it('cuts a trickling upstream at the deadline while the rest of the registry answers', async () => {
-    upstream.fault({ packument: 'slow' }, { trickle: { bytes: 1, intervalMs: 400 } });
+    s.upstream.fault({ packument: 'slow' }, { trickle: { bytes: 1, intervalMs: 400 } });
     const order: string[] = [];
     const slow = get('/slow').then((r) => {
       order.push('slow');
@@ -223,16 +222,16 @@ describe('trusting nothing from the upstream', () => {
     expect(order).toEqual(['ping', 'slow']);
     expect(answer.status).toBe(504);
     expect(answer.body.code).toBe('EUPSTREAMTIMEOUT');
-    upstream.clearFaults();
+    s.upstream.clearFaults();
   });
 
   it('refuses a publish whose tarball disagrees with its manifest, before reserving the version', async () => {
-    await t.api('POST', '/users', { username: 'pub', password: 'pub-password', role: 'publisher' });
-    const token = await loginToken(t.url, 'pub', 'pub-password');
+    await s.t.api('POST', '/users', { username: 'pub', password: 'pub-password', role: 'publisher' });
+    const token = await loginToken(s.t.url, 'pub', 'pub-password');
     const body = publishDocument('@acme/sneaky', '1.0.0', {
       packageJson: { name: '@acme/other', version: '9.9.9', license: 'GPL-3.0-only', scripts: { postinstall: 'node evil.js' } },
     });
-    const res = await fetch(new URL('@acme%2fsneaky', t.url), {
+    const res = await fetch(new URL('@acme%2fsneaky', s.t.url), {
       method: 'PUT',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: JSON.stringify(body),
@@ -242,8 +241,8 @@ describe('trusting nothing from the upstream', () => {
     expect(answer.code).toBe('EMANIFESTMISMATCH');
     for (const field of ['name', 'version', 'installScripts', 'license']) expect(answer.error).toContain(field);
     expect(res.statusText).toMatch(/^\[EMANIFESTMISMATCH\] /);
-    expect(await t.gk.database.knex('published_versions').where({ name: '@acme/sneaky' })).toEqual([]);
-    const audit = await t.api('GET', '/audit?action=package.publish_refused&package=@acme/sneaky');
+    expect(await s.t.gk.database.knex('published_versions').where({ name: '@acme/sneaky' })).toEqual([]);
+    const audit = await s.t.api('GET', '/audit?action=package.publish_refused&package=@acme/sneaky');
     expect(audit.body.items[0].details.code).toBe('EMANIFESTMISMATCH');
   });
 });
