@@ -9,29 +9,18 @@ import path from 'node:path';
 import { main } from '../../src/cli/main';
 import { consolePackageUrl } from '../../src/core/policy';
 import { captureIo, runGatekeeper } from '../support/cli';
-import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
-import { startTestGatekeeper, TestGatekeeper, tempDir } from '../support/gatekeeper';
-import { createNpmEnv, makeProject, NpmEnv } from '../support/npm';
+import { startFixtureRegistry } from '../support/fixture-registry';
+import { startTestGatekeeper, tempDir } from '../support/gatekeeper';
+import { createNpmEnv, makeProject } from '../support/npm';
+import { gatekeeperSuite } from '../support/suite';
 
 const HOUR = 3_600_000;
 const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
 const GHSA = 'GHSA-8fxw-76j4-5wqw';
 
 describe('supply-chain rules', () => {
-  let upstream: FixtureRegistry;
-  let t: TestGatekeeper;
-  let npm: NpmEnv;
-  const gatekeeper = (...argv: string[]) => runGatekeeper({ GATEKEEPER_URL: t.url, GATEKEEPER_TOKEN: t.adminToken }, argv);
-  const install = async (spec: string) => {
-    const project = await makeProject(npm.dir, { name: `p-${spec.replace(/[^a-z0-9]/g, '-')}` });
-    const result = await npm.run(['install', spec, '--prefer-online', '--ignore-scripts'], { cwd: project });
-    const installed = result.code === 0 ? (JSON.parse(fs.readFileSync(path.join(project, 'package-lock.json'), 'utf8')).packages[`node_modules/${spec.split('@')[0]}`]?.version as string) : undefined;
-    return { ...result, installed };
-  };
-  const tarball = (name: string, version: string) => fetch(new URL(`${name}/-/${name}-${version}.tgz`, t.url));
-
-  beforeAll(async () => {
-    upstream = await startFixtureRegistry([
+  const s = gatekeeperSuite({
+    packages: () => [
       { name: 'fresh-fixture', versions: [{ version: '1.0.0', license: 'MIT', publishedAt: ago(240 * HOUR) }, { version: '1.1.0', license: 'MIT', publishedAt: ago(1 * HOUR) }] },
       { name: 'exempt-fixture', versions: [{ version: '2.0.0', license: 'MIT', publishedAt: ago(1 * HOUR) }] },
       { name: 'notime-fixture', versions: [{ version: '1.0.0', license: 'MIT', omitTime: true }] },
@@ -40,19 +29,21 @@ describe('supply-chain rules', () => {
       { name: 'vuln-fixture', versions: [{ version: '1.0.0', license: 'MIT', publishedAt: ago(240 * HOUR) }, { version: '1.0.1', license: 'MIT', publishedAt: ago(1 * HOUR) }] },
       { name: 'osv-fixture', versions: [{ version: '3.0.0', license: 'MIT', publishedAt: ago(240 * HOUR) }, { version: '3.0.1', license: 'MIT', publishedAt: ago(240 * HOUR) }] },
       { name: 'deprecated-fixture', versions: [{ version: '0.9.0', license: 'MIT', publishedAt: ago(240 * HOUR) }, { version: '1.0.0', license: 'MIT', publishedAt: ago(240 * HOUR), deprecated: 'do not use' }] },
-    ]);
-    upstream.setAdvisories({
+    ],
+  });
+  const gatekeeper = (...argv: string[]) => runGatekeeper({ GATEKEEPER_URL: s.t.url, GATEKEEPER_TOKEN: s.t.adminToken }, argv);
+  const install = async (spec: string) => {
+    const project = await makeProject(s.npm.dir, { name: `p-${spec.replace(/[^a-z0-9]/g, '-')}` });
+    const result = await s.npm.run(['install', spec, '--prefer-online', '--ignore-scripts'], { cwd: project });
+    const installed = result.code === 0 ? (JSON.parse(fs.readFileSync(path.join(project, 'package-lock.json'), 'utf8')).packages[`node_modules/${spec.split('@')[0]}`]?.version as string) : undefined;
+    return { ...result, installed };
+  };
+  const tarball = (name: string, version: string) => fetch(new URL(`${name}/-/${name}-${version}.tgz`, s.t.url));
+
+  beforeAll(() => {
+    s.upstream.setAdvisories({
       'vuln-fixture': [{ id: 1001, url: `https://github.com/advisories/${GHSA}`, title: 'Prototype pollution', severity: 'critical', vulnerable_versions: '<1.0.1' }],
     });
-    t = await startTestGatekeeper({ upstream: upstream.url });
-    await t.api('PATCH', '/policy', { mode: 'open' });
-    npm = await createNpmEnv(t.url);
-  });
-
-  afterAll(async () => {
-    await npm?.cleanup();
-    await t?.close();
-    await upstream?.close();
   });
 
   describe('minimum release age', () => {
@@ -77,7 +68,7 @@ describe('supply-chain rules', () => {
       expect((await install('exempt-fixture')).code).not.toBe(0);
       expect((await gatekeeper('policy', 'exempt', 'release-age', 'exempt-fixture', '--reason', 'internal mirror of a trusted vendor')).code).toBe(0);
       expect((await install('exempt-fixture')).installed).toBe('2.0.0');
-      const explain = await t.api('GET', '/decisions/exempt-fixture/2.0.0');
+      const explain = await s.t.api('GET', '/decisions/exempt-fixture/2.0.0');
       expect(explain.body.decision.matches).toEqual(expect.arrayContaining([expect.objectContaining({ rule: 'release-age', effect: 'info' })]));
     });
 
@@ -97,7 +88,7 @@ describe('supply-chain rules', () => {
       let actions: string[] = [];
       for (let i = 0; i < 50 && !actions.includes('install.warned'); i++) {
         await new Promise((r) => setTimeout(r, 50));
-        actions = (await t.api('GET', '/audit?package=fresh-fixture')).body.items.map((a: { action: string }) => a.action);
+        actions = (await s.t.api('GET', '/audit?package=fresh-fixture')).body.items.map((a: { action: string }) => a.action);
       }
       expect(actions).toContain('install.warned');
     });
@@ -132,14 +123,14 @@ describe('supply-chain rules', () => {
       expect(approved.out).toMatch(/approved script-fixture@\* \(approval \d+, install scripts allowed\)/);
       expect((await install('script-fixture')).installed).toBe('1.0.0');
       // A plain approval does not allow scripts.
-      await t.api('POST', '/approvals', { name: 'gyp-fixture', reason: 'no scripts' });
+      await s.t.api('POST', '/approvals', { name: 'gyp-fixture', reason: 'no scripts' });
       expect((await tarball('gyp-fixture', '1.0.0')).status).toBe(403);
     });
 
     it('off: no check at all', async () => {
       await gatekeeper('policy', 'set', 'scripts', 'off');
       expect((await tarball('gyp-fixture', '1.0.0')).status).toBe(200);
-      const packument = await fetch(new URL('gyp-fixture', t.url));
+      const packument = await fetch(new URL('gyp-fixture', s.t.url));
       expect(packument.headers.get('npm-notice')).toBeNull();
     });
   });
@@ -152,17 +143,17 @@ describe('supply-chain rules', () => {
       const refused = await tarball('vuln-fixture', '1.0.0');
       expect(refused.status).toBe(403);
       expect(((await refused.json()) as any).error).toBe(
-        `[EADVISORY] vuln-fixture@1.0.0: ${GHSA} (critical) Prototype pollution, fixed in 1.0.1. Use a fixed version; run 'gatekeeper explain vuln-fixture@1.0.0' for the advisories; or open ${consolePackageUrl(t.url, 'vuln-fixture', '1.0.0')} to see why and request it`,
+        `[EADVISORY] vuln-fixture@1.0.0: ${GHSA} (critical) Prototype pollution, fixed in 1.0.1. Use a fixed version; run 'gatekeeper explain vuln-fixture@1.0.0' for the advisories; or open ${consolePackageUrl(s.t.url, 'vuln-fixture', '1.0.0')} to see why and request it`,
       );
-      const fix = await t.api('GET', '/decisions/vuln-fixture/1.0.1');
+      const fix = await s.t.api('GET', '/decisions/vuln-fixture/1.0.1');
       expect(fix.body.decision.allowed).toBe(true);
       expect(fix.body.decision.matches).toEqual(expect.arrayContaining([expect.objectContaining({ rule: 'release-age', ruleId: `fix:${GHSA}` })]));
-      const health = await t.api('GET', '/health', undefined, null);
+      const health = await s.t.api('GET', '/health', undefined, null);
       expect(health.body.advisories).toMatchObject({ ok: true, mode: 'enforce' });
     });
 
     it('respects the severity threshold', async () => {
-      upstream.setAdvisories({
+      s.upstream.setAdvisories({
         'vuln-fixture': [{ id: 1001, url: `https://github.com/advisories/${GHSA}`, title: 'Prototype pollution', severity: 'critical', vulnerable_versions: '<1.0.1' }],
         'osv-fixture': [{ id: 1002, url: 'https://github.com/advisories/GHSA-2222-3333-4444', title: 'Minor issue', severity: 'moderate', vulnerable_versions: '<3.0.1' }],
       });
@@ -207,10 +198,10 @@ describe('supply-chain rules', () => {
 
     it('npm audit through the gatekeeper returns the fixture advisories', async () => {
       await gatekeeper('policy', 'set', 'advisories', 'off');
-      const project = await makeProject(npm.dir, { name: 'audited', dependencies: { 'vuln-fixture': '1.0.0' } });
-      expect((await npm.run(['install', '--ignore-scripts'], { cwd: project })).code).toBe(0);
+      const project = await makeProject(s.npm.dir, { name: 'audited', dependencies: { 'vuln-fixture': '1.0.0' } });
+      expect((await s.npm.run(['install', '--ignore-scripts'], { cwd: project })).code).toBe(0);
       await gatekeeper('policy', 'set', 'advisories', 'enforce');
-      const audit = await npm.run(['audit', '--json'], { cwd: project, env: { npm_config_audit: 'true' } });
+      const audit = await s.npm.run(['audit', '--json'], { cwd: project, env: { npm_config_audit: 'true' } });
       const report = JSON.parse(audit.stdout);
       expect(report.vulnerabilities['vuln-fixture']).toMatchObject({ severity: 'critical' });
       expect(report.vulnerabilities['vuln-fixture'].via[0]).toMatchObject({ url: `https://github.com/advisories/${GHSA}`, title: 'Prototype pollution' });
@@ -230,10 +221,10 @@ describe('supply-chain rules', () => {
 
   it('validates policy settings', async () => {
     for (const body of [{ scripts: { mode: 'sometimes' } }, { releaseAge: { minimum: 'soon' } }, { advisories: { severity: 'extreme' } }, { colour: 'blue' }, { scripts: { volume: 11 } }]) {
-      const res = await t.api('PATCH', '/policy', body);
+      const res = await s.t.api('PATCH', '/policy', body);
       expect({ body, status: res.status, code: res.body.code }).toEqual({ body, status: 400, code: 'EVALIDATION' });
     }
-    const audit = await t.api('GET', '/audit?action=policy.rules');
+    const audit = await s.t.api('GET', '/audit?action=policy.rules');
     expect(audit.body.items.length).toBeGreaterThan(5);
   });
 });
