@@ -35,6 +35,23 @@ describe('Verdaccio storage through the package storage and its lock', () => {
     return (rows.rows[0] as { n: number }).n;
   };
 
+  /** Holds the package's storage lock through instance b until the returned release() (which waits until it is let go). */
+  const holdLock = async (name: string): Promise<() => Promise<void>> => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const holding = b.gk.runtime.storage.lock(name, async () => {
+      entered();
+      await held;
+    });
+    await inside;
+    return async () => {
+      release();
+      await holding;
+    };
+  };
+
   beforeAll(async () => {
     upstream = await startFixtureRegistry([]);
     db = await createTestDatabase();
@@ -69,15 +86,7 @@ describe('Verdaccio storage through the package storage and its lock', () => {
   });
 
   it('a write through one instance waits while another holds the package lock, then completes', async () => {
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let entered!: () => void;
-    const inside = new Promise<void>((resolve) => (entered = resolve));
-    const holding = b.gk.runtime.storage.lock('@acme/locked', async () => {
-      entered();
-      await held;
-    });
-    await inside;
+    const release = await holdLock('@acme/locked');
     let answered = false;
     const write = distTag(a, '@acme/locked', 'beta', '1.0.0').then((res) => {
       answered = true;
@@ -87,8 +96,7 @@ describe('Verdaccio storage through the package storage and its lock', () => {
       await eventually(async () => (await lockWaiters('@acme/locked')) === 1, 'the write waits for the advisory lock');
       expect(answered).toBe(false);
     } finally {
-      release();
-      await holding;
+      await release();
     }
     const res = await write;
     expect(res.status).toBe(201);
@@ -98,15 +106,7 @@ describe('Verdaccio storage through the package storage and its lock', () => {
 
   it('refuses a write that waits past the bound with 503 ELOCKTIMEOUT and changes nothing', async () => {
     const before = fs.readFileSync(path.join(dataDir, 'storage/@acme/locked/package.json'), 'utf8');
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let entered!: () => void;
-    const inside = new Promise<void>((resolve) => (entered = resolve));
-    const holding = b.gk.runtime.storage.lock('@acme/locked', async () => {
-      entered();
-      await held;
-    });
-    await inside;
+    const release = await holdLock('@acme/locked');
     try {
       // The bound is 10 s (src/server/start.ts).
       const res = await distTag(a, '@acme/locked', 'late', '1.0.0');
@@ -115,8 +115,7 @@ describe('Verdaccio storage through the package storage and its lock', () => {
       expect(body.code).toBe('ELOCKTIMEOUT');
       expect(body.error).toMatch(/^\[ELOCKTIMEOUT\] another write to @acme\/locked held its storage lock for more than \d+(\.\d)?s; nothing was written\. Try again$/);
     } finally {
-      release();
-      await holding;
+      await release();
     }
     expect(fs.readFileSync(path.join(dataDir, 'storage/@acme/locked/package.json'), 'utf8')).toBe(before);
   });
