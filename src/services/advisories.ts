@@ -62,6 +62,8 @@ export class AdvisoryService {
   private readonly late = new Set<string>();
   /** What the database knows, loaded for many packages at once (concurrent first sights). */
   private readonly loader = new Batcher<string>((names) => this.load(names), 1);
+  /** Check times re-read for packages stale in memory (another instance's refresh may have asked since). */
+  private readonly checker = new Batcher<string>((names) => this.loadChecks(names), 1);
   /** The versions to ask about, per package waiting for the next bulk request. */
   private readonly asking = new Map<string, string[]>();
   /** Bulk requests for many packages at once (concurrent first sights), BULK_BATCH per request. */
@@ -184,6 +186,10 @@ export class AdvisoryService {
     if (relevant.length === 0) return;
     const unknown = relevant.filter((p) => !this.memory.has(p.name)).map((p) => p.name);
     if (unknown.length > 0) await this.loader.add(unknown);
+    // Known here but stale: the refresh job (on whichever instance claimed it) may have asked since;
+    // what its answer changed was announced and reloaded, so only the check time is read (one query per batch).
+    const stale = relevant.filter((p) => !unknown.includes(p.name) && !this.isFresh(this.memory.get(p.name)?.checkedAt)).map((p) => p.name);
+    if (stale.length > 0) await this.checker.add(stale).catch(() => undefined); // unread: the source is asked, as before
     const waiting: Promise<void>[] = [];
     const todo: Array<{ name: string; versions: string[] }> = [];
     for (const p of relevant) {
@@ -227,6 +233,19 @@ export class AdvisoryService {
     const [stored, checked] = await Promise.all([repo.listMany(unknown), repo.checkedAt(unknown)]);
     for (const name of unknown) {
       if (!this.memory.has(name)) this.memory.set(name, { advisories: stored.get(name) ?? [], checkedAt: checked.get(name)?.getTime() ?? null });
+    }
+  }
+
+  /**
+   * Takes a later check time from the database for packages in memory (the advisories stay:
+   * changes reach memory through announcements, never by a read that could miss one).
+   */
+  private async loadChecks(names: string[]): Promise<void> {
+    const checked = await this.store.repos.advisories.checkedAt(names);
+    for (const name of names) {
+      const entry = this.memory.get(name);
+      const at = checked.get(name)?.getTime();
+      if (entry && at !== undefined && (entry.checkedAt === null || at > entry.checkedAt)) entry.checkedAt = at;
     }
   }
 

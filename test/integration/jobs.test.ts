@@ -377,6 +377,25 @@ describe("what one instance's advisory refresh finds applies on every instance",
     expect(await tarball(b, '1.0.1')).toEqual({ status: 200, code: undefined });
   });
 
+  it("an instance whose answer is stale takes the check another instance's refresh stored, instead of asking the upstream itself", async () => {
+    // Nobody refreshes in the background now: what is asked below is asked by B's request path.
+    await a.gk.runtime.jobs.stop();
+    const asked = () => upstream.requests.filter((r) => r.url.includes('/advisories/bulk') && (r.body ?? '').includes(NAME)).length;
+    const advisories = b.gk.runtime.advisories;
+    await eventually(async () => advisories.known(NAME)?.status === 'stale', "B's answer to go stale (GATEKEEPER_ADVISORY_REFRESH is 2s here)", 15_000);
+    // As A's refresh leaves it when the answer did not change: a new check time, no announcement.
+    await a.gk.database.knex('advisory_checks').where({ package: NAME }).update({ checked_at: a.gk.database.knex.fn.now() });
+    const before = asked();
+    await advisories.prepare(NAME, ['1.0.0', '1.0.1']);
+    expect(asked()).toBe(before);
+    expect(advisories.known(NAME)).toMatchObject({ status: 'fresh', advisories: [expect.objectContaining({ severity: 'critical' })] });
+    // Stale in the database too: B asks.
+    await eventually(async () => advisories.known(NAME)?.status === 'stale', "B's answer to go stale again", 15_000);
+    await a.gk.database.knex('advisory_checks').where({ package: NAME }).update({ checked_at: a.gk.database.knex.raw(`now() - interval '1 hour'`) });
+    await advisories.prepare(NAME, ['1.0.0', '1.0.1']);
+    expect(asked()).toBe(before + 1);
+  });
+
   it('shows since when a run has been held, here and on the other instances, and nothing once it ended', async () => {
     const knex = createKnex(a.db.url, 2);
     const runners = ['probe-1', 'probe-2'].map((instanceId) => new JobRunner(new Store(knex), pino({ level: 'silent' }), { instanceId, leaseMs: 30_000, pollMs: 200 }));
