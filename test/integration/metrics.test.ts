@@ -4,11 +4,11 @@
  * to a configured address without credentials. Each instance reports only itself.
  */
 import { ErrorCodes } from '../../src/core/errors';
-import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
-import { ADMIN_PASSWORD, loginToken, startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
-import { createNpmEnv, makeProject, NpmEnv } from '../support/npm';
+import { ADMIN_PASSWORD, loginToken, startTestGatekeeper } from '../support/gatekeeper';
+import { makeProject } from '../support/npm';
 import { eventually } from '../support/assert';
 import { parseMetrics, Sample, samplesOf, sumOf } from '../support/prometheus';
+import { gatekeeperSuite } from '../support/suite';
 
 interface Scrape {
   status: number;
@@ -36,45 +36,38 @@ function expectCodedRefusal(answer: Scrape, code: keyof typeof ErrorCodes): void
 }
 
 describe('/-/gatekeeper/metrics', () => {
-  let upstream: FixtureRegistry;
-  let t: TestGatekeeper;
-  let npm: NpmEnv;
+  const s = gatekeeperSuite({
+    packages: [
+      { name: 'metrics-banned', versions: [{ version: '1.0.0', license: 'MIT' }] },
+      { name: 'metrics-allowed', versions: [{ version: '1.0.0', license: 'MIT' }] },
+    ],
+    // An allowed subnet that is not this test's address: credentials are still needed.
+    settings: { metricsAllow: ['10.255.0.0/16'] },
+    policyMode: 'none',
+  });
   let devToken: string;
 
   const adminScrape = async (): Promise<Sample[]> => {
-    const answer = await scrape(t.url, `Bearer ${t.adminToken}`);
+    const answer = await scrape(s.t.url, `Bearer ${s.t.adminToken}`);
     expect(answer.status).toBe(200);
     return parseMetrics(answer.text);
   };
 
   beforeAll(async () => {
-    upstream = await startFixtureRegistry([
-      { name: 'metrics-banned', versions: [{ version: '1.0.0', license: 'MIT' }] },
-      { name: 'metrics-allowed', versions: [{ version: '1.0.0', license: 'MIT' }] },
-    ]);
-    // An allowed subnet that is not this test's address: credentials are still needed.
-    t = await startTestGatekeeper({ upstream: upstream.url, settings: { metricsAllow: ['10.255.0.0/16'] } });
     for (const name of ['metrics-banned', 'metrics-allowed']) {
-      expect((await t.api('POST', '/approvals', { name, reason: 'metrics test' })).status).toBe(201);
+      expect((await s.t.api('POST', '/approvals', { name, reason: 'metrics test' })).status).toBe(201);
     }
-    expect((await t.api('POST', '/bans', { name: 'metrics-banned', reason: 'banned for the metrics test' })).status).toBe(201);
-    expect((await t.api('POST', '/users', { username: 'dev', password: 'dev-password', role: 'developer' })).status).toBe(201);
-    devToken = await loginToken(t.url, 'dev', 'dev-password');
-    npm = await createNpmEnv(t.url);
-  });
-
-  afterAll(async () => {
-    await npm?.cleanup();
-    await t?.close();
-    await upstream?.close();
+    expect((await s.t.api('POST', '/bans', { name: 'metrics-banned', reason: 'banned for the metrics test' })).status).toBe(201);
+    expect((await s.t.api('POST', '/users', { username: 'dev', password: 'dev-password', role: 'developer' })).status).toBe(201);
+    devToken = await loginToken(s.t.url, 'dev', 'dev-password');
   });
 
   it('counts a blocked npm install by its code: decisions, the refused request and the blocked install', async () => {
     const before = await adminScrape();
     expect(sumOf(before, 'gatekeeper_decisions_total', { code: 'EBANNED' })).toBe(0);
 
-    const project = await makeProject(npm.dir, { name: 'blocked-project' });
-    const blocked = await npm.run(['install', 'metrics-banned'], { cwd: project });
+    const project = await makeProject(s.npm.dir, { name: 'blocked-project' });
+    const blocked = await s.npm.run(['install', 'metrics-banned'], { cwd: project });
     expect(blocked.code).not.toBe(0);
     expect(blocked.output).toContain('[EBANNED]');
 
@@ -87,11 +80,11 @@ describe('/-/gatekeeper/metrics', () => {
   });
 
   it('counts an allowed install as allowed, with its cache misses and upstream calls (admin via Basic credentials)', async () => {
-    const project = await makeProject(npm.dir, { name: 'allowed-project' });
-    const installed = await npm.run(['install', 'metrics-allowed'], { cwd: project });
+    const project = await makeProject(s.npm.dir, { name: 'allowed-project' });
+    const installed = await s.npm.run(['install', 'metrics-allowed'], { cwd: project });
     expect(installed.code).toBe(0);
 
-    const answer = await scrape(t.url, basic('admin', ADMIN_PASSWORD));
+    const answer = await scrape(s.t.url, basic('admin', ADMIN_PASSWORD));
     expect(answer.status).toBe(200);
     expect(answer.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
     const samples = parseMetrics(answer.text);
@@ -123,7 +116,7 @@ describe('/-/gatekeeper/metrics', () => {
 
   it("counts this instance's background job runs", async () => {
     // Due at start, so the runner may be running it already; either way one run ends here.
-    await t.gk.runtime.jobs.runNow('advisories.refresh');
+    await s.t.gk.runtime.jobs.runNow('advisories.refresh');
     await eventually(async () => sumOf(await adminScrape(), 'gatekeeper_job_runs_total', { job: 'advisories.refresh' }) >= 1, 'a job run to be counted');
     const samples = await adminScrape();
     const runs = sumOf(samples, 'gatekeeper_job_runs_total', { job: 'advisories.refresh' });
@@ -132,9 +125,9 @@ describe('/-/gatekeeper/metrics', () => {
   });
 
   it('refuses anonymous and non-admin scrapes with a coded error, and counts them', async () => {
-    expectCodedRefusal(await scrape(t.url), 'EUNAUTHENTICATED');
-    expectCodedRefusal(await scrape(t.url, `Bearer ${devToken}`), 'EFORBIDDEN');
-    expectCodedRefusal(await scrape(t.url, basic('dev', 'dev-password')), 'EFORBIDDEN');
+    expectCodedRefusal(await scrape(s.t.url), 'EUNAUTHENTICATED');
+    expectCodedRefusal(await scrape(s.t.url, `Bearer ${devToken}`), 'EFORBIDDEN');
+    expectCodedRefusal(await scrape(s.t.url, basic('dev', 'dev-password')), 'EFORBIDDEN');
     // The refusals are requests of the metrics route like any other.
     await eventually(async () => {
       const samples = await adminScrape();
@@ -146,7 +139,7 @@ describe('/-/gatekeeper/metrics', () => {
   });
 
   it('lets a configured address scrape without credentials; each instance reports only itself', async () => {
-    const other = await startTestGatekeeper({ upstream: upstream.url, settings: { metricsAllow: ['127.0.0.1'] } });
+    const other = await startTestGatekeeper({ upstream: s.upstream.url, settings: { metricsAllow: ['127.0.0.1'] } });
     try {
       const answer = await scrape(other.url);
       expect(answer.status).toBe(200);

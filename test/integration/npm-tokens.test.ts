@@ -4,9 +4,8 @@
  * `npm token revoke`, `npm profile get`; and what we refuse (profile changes, restricted
  * tokens, anonymous callers).
  */
-import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
-import { loginToken, startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
-import { createNpmEnv, NpmEnv } from '../support/npm';
+import { loginToken } from '../support/gatekeeper';
+import { gatekeeperSuite } from '../support/suite';
 
 async function call(base: string, path: string, method: string, token: string | null, body?: unknown) {
   const headers: Record<string, string> = { accept: 'application/json' };
@@ -24,36 +23,25 @@ async function call(base: string, path: string, method: string, token: string | 
 }
 
 describe("npm's token and profile commands", () => {
-  let upstream: FixtureRegistry;
-  let t: TestGatekeeper;
-  let npm: NpmEnv;
+  const s = gatekeeperSuite({ packages: [{ name: 'plain-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] }], settings: { requireAuth: true }, policyMode: 'none' });
   let loginTokenValue: string;
 
   beforeAll(async () => {
-    upstream = await startFixtureRegistry([{ name: 'plain-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] }]);
-    t = await startTestGatekeeper({ upstream: upstream.url, settings: { requireAuth: true } });
     for (const username of ['tokuser', 'other', 'tokthrottle']) {
-      expect((await t.api('POST', '/users', { username, password: `${username}-password`, role: 'developer' })).status).toBe(201);
+      expect((await s.t.api('POST', '/users', { username, password: `${username}-password`, role: 'developer' })).status).toBe(201);
     }
-    npm = await createNpmEnv(t.url);
-    loginTokenValue = await loginToken(t.url, 'tokuser', 'tokuser-password');
-    await npm.setToken(loginTokenValue);
-  });
-
-  afterAll(async () => {
-    await npm?.cleanup();
-    await t?.close();
-    await upstream?.close();
+    loginTokenValue = await loginToken(s.t.url, 'tokuser', 'tokuser-password');
+    await s.npm.setToken(loginTokenValue);
   });
 
   async function listJson(): Promise<Array<{ key: string; token: string; id: string; name: string; created: string; readonly: boolean }>> {
-    const result = await npm.run(['token', 'list', '--json']);
+    const result = await s.npm.run(['token', 'list', '--json']);
     expect(result.code).toBe(0);
     return JSON.parse(result.stdout);
   }
 
   it('npm token list shows the caller\'s tokens by prefix, never their values', async () => {
-    const result = await npm.run(['token', 'list']);
+    const result = await s.npm.run(['token', 'list']);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`Token ${loginTokenValue.slice(0, 10)}… with id `);
     expect(result.stdout).toContain('name npm login');
@@ -63,125 +51,125 @@ describe("npm's token and profile commands", () => {
     expect(tokens[0]).toMatchObject({ token: loginTokenValue.slice(0, 10), readonly: false, name: 'npm login' });
     expect(tokens[0].key).toMatch(/^[0-9a-f]{64}$/);
     // Neither the value nor the stored hash leaves the server.
-    const raw = await call(t.url, '-/npm/v1/tokens', 'GET', loginTokenValue);
-    const stored = await t.gk.database.knex('tokens').select('token_hash');
+    const raw = await call(s.t.url, '-/npm/v1/tokens', 'GET', loginTokenValue);
+    const stored = await s.t.gk.database.knex('tokens').select('token_hash');
     for (const { token_hash } of stored) expect(raw.text).not.toContain(token_hash);
     expect(raw.text).not.toContain(loginTokenValue);
   });
 
   it('npm token create asks for the password and issues a token of ours that works until npm token revoke', async () => {
-    const created = await npm.run(['token', 'create'], { prompts: [{ expect: 'npm password:', send: 'tokuser-password' }] });
+    const created = await s.npm.run(['token', 'create'], { prompts: [{ expect: 'npm password:', send: 'tokuser-password' }] });
     expect(created.code).toBe(0);
     const match = /Created token (gk_[A-Za-z0-9_-]+)/.exec(created.output);
     expect(match).not.toBeNull();
     const token = (match as RegExpExecArray)[1];
 
     // It is one of ours: stored hashed, audited, and it authenticates.
-    const whoami = await call(t.url, '-/whoami', 'GET', token);
+    const whoami = await call(s.t.url, '-/whoami', 'GET', token);
     expect(whoami.status).toBe(200);
     expect(whoami.body.username).toBe('tokuser');
-    expect(JSON.stringify(await t.gk.database.knex('tokens').select('*'))).not.toContain(token);
-    const audit = await t.api('GET', '/audit?action=token.create&actor=tokuser');
+    expect(JSON.stringify(await s.t.gk.database.knex('tokens').select('*'))).not.toContain(token);
+    const audit = await s.t.api('GET', '/audit?action=token.create&actor=tokuser');
     expect(audit.body.items.some((i: any) => i.details.createdFrom === 'npm token create')).toBe(true);
 
     // npm token revoke <id>, by the id npm token list shows.
     const listed = (await listJson()).find((e) => e.token === token.slice(0, 10));
     expect(listed?.name).toBe('npm token create');
-    const revoked = await npm.run(['token', 'revoke', (listed as { id: string }).id]);
+    const revoked = await s.npm.run(['token', 'revoke', (listed as { id: string }).id]);
     expect(revoked.output).toContain('Removed 1 token');
     expect(revoked.code).toBe(0);
-    const refused = await call(t.url, '-/whoami', 'GET', token);
+    const refused = await call(s.t.url, '-/whoami', 'GET', token);
     expect(refused.status).toBe(401);
     expect(refused.body.code).toBe('ETOKENREVOKED');
     expect((await listJson()).some((e) => e.token === token.slice(0, 10))).toBe(false);
-    const revokes = await t.api('GET', '/audit?action=token.revoke&actor=tokuser');
+    const revokes = await s.t.api('GET', '/audit?action=token.revoke&actor=tokuser');
     expect(revokes.body.items.length).toBeGreaterThan(0);
   });
 
   it('npm token revoke also takes the token itself', async () => {
-    const created = await call(t.url, '-/npm/v1/tokens', 'POST', loginTokenValue, { password: 'tokuser-password', readonly: false, cidr_whitelist: [] });
+    const created = await call(s.t.url, '-/npm/v1/tokens', 'POST', loginTokenValue, { password: 'tokuser-password', readonly: false, cidr_whitelist: [] });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ readonly: false, cidr_whitelist: [] });
     expect(created.body.token).toMatch(/^gk_/);
     // The key in the answer is the key npm token list shows.
     expect((await listJson()).find((e) => e.token === created.body.token.slice(0, 10))?.key).toBe(created.body.key);
-    const revoked = await npm.run(['token', 'revoke', created.body.token]);
+    const revoked = await s.npm.run(['token', 'revoke', created.body.token]);
     expect(revoked.code).toBe(0);
-    expect((await call(t.url, '-/whoami', 'GET', created.body.token)).status).toBe(401);
+    expect((await call(s.t.url, '-/whoami', 'GET', created.body.token)).status).toBe(401);
   });
 
   it('refuses a wrong password, and throttles password guesses through token create', async () => {
-    const wrong = await npm.run(['token', 'create'], { prompts: [{ expect: 'npm password:', send: 'not-the-password' }] });
+    const wrong = await s.npm.run(['token', 'create'], { prompts: [{ expect: 'npm password:', send: 'not-the-password' }] });
     expect(wrong.code).not.toBe(0);
     expect(wrong.output).toContain('EBADCREDENTIALS');
     expect(await listJson()).toHaveLength(1);
 
-    const own = await loginToken(t.url, 'tokthrottle', 'tokthrottle-password');
+    const own = await loginToken(s.t.url, 'tokthrottle', 'tokthrottle-password');
     const replies = [];
-    for (let i = 0; i < 11; i++) replies.push(await call(t.url, '-/npm/v1/tokens', 'POST', own, { password: `wrong-${i}` }));
+    for (let i = 0; i < 11; i++) replies.push(await call(s.t.url, '-/npm/v1/tokens', 'POST', own, { password: `wrong-${i}` }));
     expect(replies.slice(0, 10).map((r) => `${r.status} ${r.body.code}`)).toEqual(new Array(10).fill('401 EBADCREDENTIALS'));
     expect(`${replies[10].status} ${replies[10].body.code}`).toBe('429 ETOOMANYATTEMPTS');
     expect(Number(replies[10].headers.get('retry-after'))).toBeGreaterThan(0);
     // The token itself still works: only password checks are throttled.
-    expect((await call(t.url, '-/whoami', 'GET', own)).status).toBe(200);
+    expect((await call(s.t.url, '-/whoami', 'GET', own)).status).toBe(200);
   });
 
   it('refuses read-only, CIDR-limited and granular tokens instead of ignoring the restriction', async () => {
-    const readonly = await call(t.url, '-/npm/v1/tokens', 'POST', loginTokenValue, { password: 'tokuser-password', readonly: true, cidr_whitelist: [] });
+    const readonly = await call(s.t.url, '-/npm/v1/tokens', 'POST', loginTokenValue, { password: 'tokuser-password', readonly: true, cidr_whitelist: [] });
     expect([readonly.status, readonly.body.code]).toEqual([400, 'EVALIDATION']);
     expect(readonly.body.error).toContain('read-only tokens are not supported');
-    const cidr = await npm.run(['token', 'create', '--cidr=10.0.0.0/8'], { prompts: [{ expect: 'npm password:', send: 'tokuser-password' }] });
+    const cidr = await s.npm.run(['token', 'create', '--cidr=10.0.0.0/8'], { prompts: [{ expect: 'npm password:', send: 'tokuser-password' }] });
     expect(cidr.code).not.toBe(0);
     expect(cidr.output).toContain('EVALIDATION');
     expect(cidr.output).toContain('CIDR');
-    const granular = await call(t.url, '-/npm/v1/tokens', 'POST', loginTokenValue, { password: 'tokuser-password', packages: ['plain-fixture'], expires: 30 });
+    const granular = await call(s.t.url, '-/npm/v1/tokens', 'POST', loginTokenValue, { password: 'tokuser-password', packages: ['plain-fixture'], expires: 30 });
     expect([granular.status, granular.body.code]).toEqual([400, 'EVALIDATION']);
     expect(await listJson()).toHaveLength(1);
   });
 
   it('revokes only the caller\'s own tokens; admins may revoke anyone\'s', async () => {
-    const others = await loginToken(t.url, 'other', 'other-password');
+    const others = await loginToken(s.t.url, 'other', 'other-password');
     const [mine] = await listJson();
-    const attempt = await call(t.url, `-/npm/v1/tokens/token/${mine.key}`, 'DELETE', others);
+    const attempt = await call(s.t.url, `-/npm/v1/tokens/token/${mine.key}`, 'DELETE', others);
     expect([attempt.status, attempt.body.code]).toEqual([404, 'ENOTFOUND']);
-    expect((await call(t.url, '-/whoami', 'GET', loginTokenValue)).status).toBe(200);
+    expect((await call(s.t.url, '-/whoami', 'GET', loginTokenValue)).status).toBe(200);
 
-    const otherKeys = (await call(t.url, '-/npm/v1/tokens', 'GET', others)).body.objects;
+    const otherKeys = (await call(s.t.url, '-/npm/v1/tokens', 'GET', others)).body.objects;
     expect(otherKeys).toHaveLength(1);
-    const byAdmin = await call(t.url, `-/npm/v1/tokens/token/${otherKeys[0].key}`, 'DELETE', t.adminToken);
+    const byAdmin = await call(s.t.url, `-/npm/v1/tokens/token/${otherKeys[0].key}`, 'DELETE', s.t.adminToken);
     expect(byAdmin.status).toBe(204);
-    expect((await call(t.url, '-/whoami', 'GET', others)).status).toBe(401);
-    const unknown = await call(t.url, `-/npm/v1/tokens/token/${'0'.repeat(64)}`, 'DELETE', loginTokenValue);
+    expect((await call(s.t.url, '-/whoami', 'GET', others)).status).toBe(401);
+    const unknown = await call(s.t.url, `-/npm/v1/tokens/token/${'0'.repeat(64)}`, 'DELETE', loginTokenValue);
     expect([unknown.status, unknown.body.code]).toEqual([404, 'ENOTFOUND']);
   });
 
   it('npm profile get shows the caller from our users table', async () => {
-    const result = await npm.run(['profile', 'get']);
+    const result = await s.npm.run(['profile', 'get']);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^name: tokuser$/m);
     expect(result.stdout).toMatch(/^role: developer$/m);
     expect(result.stdout).toMatch(/^two-factor auth: disabled$/m);
-    const json = await npm.run(['profile', 'get', '--json']);
+    const json = await s.npm.run(['profile', 'get', '--json']);
     expect(JSON.parse(json.stdout)).toMatchObject({ name: 'tokuser', role: 'developer', tfa: false });
   });
 
   it('refuses profile changes with 405 EMETHODNOTALLOWED: admins manage users', async () => {
-    const post = await call(t.url, '-/npm/v1/user', 'POST', loginTokenValue, { fullname: 'Someone' });
+    const post = await call(s.t.url, '-/npm/v1/user', 'POST', loginTokenValue, { fullname: 'Someone' });
     expect([post.status, post.body.code]).toEqual([405, 'EMETHODNOTALLOWED']);
     expect(post.body.error).toContain('gatekeeper user');
     expect(post.headers.get('allow')).toContain('GET');
-    const viaNpm = await npm.run(['profile', 'set', 'fullname', 'Someone']);
+    const viaNpm = await s.npm.run(['profile', 'set', 'fullname', 'Someone']);
     expect(viaNpm.code).not.toBe(0);
     expect(viaNpm.output).toContain('EMETHODNOTALLOWED');
   });
 
   it('needs a login for every one of these routes', async () => {
     const anonymous = [
-      await call(t.url, '-/npm/v1/tokens', 'GET', null),
-      await call(t.url, '-/npm/v1/tokens', 'POST', null, { password: 'tokuser-password' }),
-      await call(t.url, `-/npm/v1/tokens/token/${'0'.repeat(64)}`, 'DELETE', null),
-      await call(t.url, '-/npm/v1/user', 'GET', null),
-      await call(t.url, '-/npm/v1/user', 'POST', null, {}),
+      await call(s.t.url, '-/npm/v1/tokens', 'GET', null),
+      await call(s.t.url, '-/npm/v1/tokens', 'POST', null, { password: 'tokuser-password' }),
+      await call(s.t.url, `-/npm/v1/tokens/token/${'0'.repeat(64)}`, 'DELETE', null),
+      await call(s.t.url, '-/npm/v1/user', 'GET', null),
+      await call(s.t.url, '-/npm/v1/user', 'POST', null, {}),
     ];
     expect(anonymous.map((r) => `${r.status} ${r.body.code}`)).toEqual(new Array(5).fill('401 EUNAUTHENTICATED'));
   });

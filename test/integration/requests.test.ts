@@ -7,10 +7,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { main } from '../../src/cli/main';
 import { captureIo } from '../support/cli';
-import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
-import { loginToken, startTestGatekeeper, TestGatekeeper, tempDir } from '../support/gatekeeper';
-import { createNpmEnv, makeProject, NpmEnv } from '../support/npm';
+import { loginToken, startTestGatekeeper, tempDir } from '../support/gatekeeper';
+import { makeProject } from '../support/npm';
 import { runTool as run, toolEnv as toolsEnv } from '../support/tools';
+import { gatekeeperSuite } from '../support/suite';
 
 const FIXTURES = [
   {
@@ -41,40 +41,29 @@ const FIXTURES = [
 const TREE = ['req-app@1.0.0', 'req-lib@1.1.0', 'req-opt@1.0.0', 'req-peer@1.0.0', 'req-util@2.1.0'];
 
 describe('package requests, lockfile checks and usage', () => {
-  let upstream: FixtureRegistry;
-  let t: TestGatekeeper;
-  let npm: NpmEnv;
+  const s = gatekeeperSuite({ packages: FIXTURES, policyMode: 'none' });
   let devToken: string;
   let otherToken: string;
   const as = (token: string) => async (...argv: string[]) => {
     const io = captureIo();
-    const code = await main(argv, io, { GATEKEEPER_URL: t.url, GATEKEEPER_TOKEN: token, PATH: process.env.PATH });
+    const code = await main(argv, io, { GATEKEEPER_URL: s.t.url, GATEKEEPER_TOKEN: token, PATH: process.env.PATH });
     return { code, out: io.outText(), err: io.errText() };
   };
   let dev: ReturnType<typeof as>;
   let admin: ReturnType<typeof as>;
 
   beforeAll(async () => {
-    upstream = await startFixtureRegistry(FIXTURES);
-    t = await startTestGatekeeper({ upstream: upstream.url });
-    await t.api('POST', '/users', { username: 'dana', password: 'dana-password', role: 'developer' });
-    await t.api('POST', '/users', { username: 'omar', password: 'omar-password', role: 'developer' });
-    devToken = await loginToken(t.url, 'dana', 'dana-password');
-    otherToken = await loginToken(t.url, 'omar', 'omar-password');
+    await s.t.api('POST', '/users', { username: 'dana', password: 'dana-password', role: 'developer' });
+    await s.t.api('POST', '/users', { username: 'omar', password: 'omar-password', role: 'developer' });
+    devToken = await loginToken(s.t.url, 'dana', 'dana-password');
+    otherToken = await loginToken(s.t.url, 'omar', 'omar-password');
     dev = as(devToken);
-    admin = as(t.adminToken);
-    await t.api('POST', '/bans', { name: 'req-bad', reason: 'known malware' });
-    npm = await createNpmEnv(t.url);
-  });
-
-  afterAll(async () => {
-    await npm?.cleanup();
-    await t?.close();
-    await upstream?.close();
+    admin = as(s.t.adminToken);
+    await s.t.api('POST', '/bans', { name: 'req-bad', reason: 'known malware' });
   });
 
   it('blocks the unrequested package', async () => {
-    const result = await npm.run(['install', 'req-app'], { cwd: await makeProject(npm.dir, { name: 'before' }) });
+    const result = await s.npm.run(['install', 'req-app'], { cwd: await makeProject(s.npm.dir, { name: 'before' }) });
     expect(result.code).not.toBe(0);
     expect(result.output).toContain('ENOTAPPROVED');
   });
@@ -86,7 +75,7 @@ describe('package requests, lockfile checks and usage', () => {
     expect(created.out).toMatch(/^request \d+: req-app@\^1\.0\.0 \[pending\] by dana/);
     expect(created.out).toContain('summary: MIT, no install scripts, 4 new transitive dependencies');
     const id = Number(/^request (\d+)/.exec(created.out)?.[1]);
-    const view = await t.api('GET', `/requests/${id}`, undefined, devToken);
+    const view = await s.t.api('GET', `/requests/${id}`, undefined, devToken);
     expect(view.body.checks.tree.nodes.map((n: { name: string; version: string }) => `${n.name}@${n.version}`).sort()).toEqual(TREE);
     expect(view.body.checks.tree.nodes.find((n: { name: string }) => n.name === 'req-opt').kind).toBe('optional');
     expect(view.body.checks.tree.nodes.find((n: { name: string }) => n.name === 'req-peer').kind).toBe('peer');
@@ -95,7 +84,7 @@ describe('package requests, lockfile checks and usage', () => {
   });
 
   it('summarises install scripts and banned dependencies for the admin', async () => {
-    const created = await t.api('POST', '/requests', { name: 'req-risky', reason: 'evaluate it' }, devToken);
+    const created = await s.t.api('POST', '/requests', { name: 'req-risky', reason: 'evaluate it' }, devToken);
     expect(created.status).toBe(201);
     expect(created.body.summary).toBe('MIT, install scripts in 1 version, 1 new transitive dependency, 1 banned');
     const node = created.body.checks.tree.nodes.find((n: { name: string }) => n.name === 'req-bad');
@@ -103,47 +92,47 @@ describe('package requests, lockfile checks and usage', () => {
   });
 
   it('allows one open request per name@range (a partial unique index), and a new one after cancelling', async () => {
-    const dup = await t.api('POST', '/requests', { name: 'req-risky', reason: 'again' }, otherToken);
+    const dup = await s.t.api('POST', '/requests', { name: 'req-risky', reason: 'again' }, otherToken);
     expect(dup.status).toBe(409);
     expect(dup.body.error).toMatch(/^\[ECONFLICT\] there is already an open request for req-risky@\*: request \d+$/);
     const id = dup.body.details.id;
-    expect((await t.api('POST', `/requests/${id}/cancel`, {}, otherToken)).status).toBe(404);
-    const cancelled = await t.api('POST', `/requests/${id}/cancel`, {}, devToken);
+    expect((await s.t.api('POST', `/requests/${id}/cancel`, {}, otherToken)).status).toBe(404);
+    const cancelled = await s.t.api('POST', `/requests/${id}/cancel`, {}, devToken);
     expect(cancelled.body.status).toBe('cancelled');
-    expect((await t.api('POST', '/requests', { name: 'req-risky', reason: 'again' }, otherToken)).status).toBe(201);
-    const missingReason = await t.api('POST', '/requests', { name: 'req-solo' }, devToken);
+    expect((await s.t.api('POST', '/requests', { name: 'req-risky', reason: 'again' }, otherToken)).status).toBe(201);
+    const missingReason = await s.t.api('POST', '/requests', { name: 'req-solo' }, devToken);
     expect(missingReason.status).toBe(400);
-    expect((await t.api('GET', '/requests?status=maybe', undefined, devToken)).status).toBe(400);
+    expect((await s.t.api('GET', '/requests?status=maybe', undefined, devToken)).status).toBe(400);
   });
 
   it('shows requesters their own requests only; admins see all', async () => {
-    const mine = await t.api('GET', '/requests', undefined, devToken);
+    const mine = await s.t.api('GET', '/requests', undefined, devToken);
     expect(mine.body.items.every((r: { requester: string }) => r.requester === 'dana')).toBe(true);
-    const theirs = await t.api('GET', '/requests', undefined, otherToken);
+    const theirs = await s.t.api('GET', '/requests', undefined, otherToken);
     expect(theirs.body.items.map((r: { requester: string }) => r.requester)).toEqual(['omar']);
-    const all = await t.api('GET', '/requests?status=pending');
+    const all = await s.t.api('GET', '/requests?status=pending');
     expect(new Set(all.body.items.map((r: { requester: string }) => r.requester))).toEqual(new Set(['dana', 'omar']));
-    expect((await t.api('POST', `/requests/${mine.body.items[0].id}/approve`, {}, devToken)).status).toBe(403);
+    expect((await s.t.api('POST', `/requests/${mine.body.items[0].id}/approve`, {}, devToken)).status).toBe(403);
   });
 
   it('request -> approve with dependencies -> install, end to end with the real npm CLI', async () => {
-    const pending = await t.api('GET', '/requests?status=pending');
+    const pending = await s.t.api('GET', '/requests?status=pending');
     const root = pending.body.items.find((r: { name: string; sourceRequestId: number | null }) => r.name === 'req-app' && r.sourceRequestId === null);
     const approved = await admin('requests', 'approve', String(root.id), '--comment', 'fine', '--with-dependencies');
     expect(approved.code).toBe(0);
     expect(approved.out).toContain(`request ${root.id}: req-app@^1.0.0 [approved]`);
-    const approvals = (await t.api('GET', '/approvals')).body.items.map((a: { pattern: string; range: string }) => `${a.pattern}@${a.range}`);
+    const approvals = (await s.t.api('GET', '/approvals')).body.items.map((a: { pattern: string; range: string }) => `${a.pattern}@${a.range}`);
     // Exactly the resolved tree: the requested range and each dependency's resolved version.
     expect(approvals.sort()).toEqual(['req-app@^1.0.0', ...TREE.slice(1)].sort());
-    const result = await npm.run(['install', 'req-app'], { cwd: await makeProject(npm.dir, { name: 'after' }) });
+    const result = await s.npm.run(['install', 'req-app'], { cwd: await makeProject(s.npm.dir, { name: 'after' }) });
     expect(result.output).not.toContain('npm error');
     expect(result.code).toBe(0);
-    const audit = await t.api('GET', '/audit?action=request.approve');
+    const audit = await s.t.api('GET', '/audit?action=request.approve');
     expect(audit.body.items).toHaveLength(5);
   });
 
   it('rejects a request with a comment, and the requester sees it', async () => {
-    const pending = await t.api('GET', '/requests?status=pending');
+    const pending = await s.t.api('GET', '/requests?status=pending');
     const risky = pending.body.items.find((r: { name: string }) => r.name === 'req-risky');
     expect((await admin('requests', 'reject', String(risky.id), '--comment', 'depends on malware')).code).toBe(0);
     const seen = await as(otherToken)('requests', '--mine', '--json');
@@ -151,7 +140,7 @@ describe('package requests, lockfile checks and usage', () => {
   });
 
   it('approves exactly the resolved tree with gatekeeper approve --with-dependencies', async () => {
-    const fresh = await startTestGatekeeper({ upstream: upstream.url });
+    const fresh = await startTestGatekeeper({ upstream: s.upstream.url });
     try {
       const io = captureIo();
       expect(await main(['approve', 'req-app@1.0.0', '--with-dependencies', '--reason', 'bulk'], io, { GATEKEEPER_URL: fresh.url, GATEKEEPER_TOKEN: fresh.adminToken })).toBe(0);
@@ -165,25 +154,25 @@ describe('package requests, lockfile checks and usage', () => {
 
   describe('gatekeeper check on real lockfiles', () => {
     const projects: Record<string, string> = {};
-    const toolEnv = (home: string): Record<string, string> => toolsEnv(home, t.url);
+    const toolEnv = (home: string): Record<string, string> => toolsEnv(home, s.t.url);
 
     beforeAll(async () => {
       const home = tempDir('gk-tools-');
-      fs.writeFileSync(path.join(home, '.npmrc'), `registry=${t.url}\n`);
+      fs.writeFileSync(path.join(home, '.npmrc'), `registry=${s.t.url}\n`);
       const deps = { 'req-lib': '1.1.0', 'req-solo': '3.0.0' };
-      await t.api('POST', '/approvals', { name: 'req-solo', reason: 'lockfile tests' });
-      const npmProject = await makeProject(npm.dir, { name: 'lock-npm', version: '2.3.4', dependencies: deps });
-      expect((await npm.run(['install'], { cwd: npmProject })).code).toBe(0);
+      await s.t.api('POST', '/approvals', { name: 'req-solo', reason: 'lockfile tests' });
+      const npmProject = await makeProject(s.npm.dir, { name: 'lock-npm', version: '2.3.4', dependencies: deps });
+      expect((await s.npm.run(['install'], { cwd: npmProject })).code).toBe(0);
       projects['package-lock.json'] = npmProject;
 
-      const pnpmProject = await makeProject(npm.dir, { name: 'lock-pnpm', dependencies: deps });
-      const pnpm = await run('pnpm', ['install', '--registry', t.url, '--reporter', 'append-only'], { cwd: pnpmProject, env: toolEnv(home) });
+      const pnpmProject = await makeProject(s.npm.dir, { name: 'lock-pnpm', dependencies: deps });
+      const pnpm = await run('pnpm', ['install', '--registry', s.t.url, '--reporter', 'append-only'], { cwd: pnpmProject, env: toolEnv(home) });
       expect(pnpm.output).not.toMatch(/ERR_PNPM/);
       expect(pnpm.code).toBe(0);
       projects['pnpm-lock.yaml'] = pnpmProject;
 
-      const yarnProject = await makeProject(npm.dir, { name: 'lock-yarn', dependencies: deps });
-      const yarn = await run('yarn', ['install', '--registry', t.url, '--non-interactive', '--no-progress'], { cwd: yarnProject, env: toolEnv(home) });
+      const yarnProject = await makeProject(s.npm.dir, { name: 'lock-yarn', dependencies: deps });
+      const yarn = await run('yarn', ['install', '--registry', s.t.url, '--non-interactive', '--no-progress'], { cwd: yarnProject, env: toolEnv(home) });
       expect(yarn.code).toBe(0);
       projects['yarn.lock'] = yarnProject;
     });
@@ -196,16 +185,16 @@ describe('package requests, lockfile checks and usage', () => {
     });
 
     it.each(['package-lock.json', 'pnpm-lock.yaml', 'yarn.lock'])('exits 1 for %s once an entry is banned, listing it with its code and reason', async (lockfile) => {
-      const ban = await t.api('POST', '/bans', { name: 'req-util', range: '2.1.0', reason: 'CVE-2099-0002' });
+      const ban = await s.t.api('POST', '/bans', { name: 'req-util', range: '2.1.0', reason: 'CVE-2099-0002' });
       try {
         const result = await dev('check', path.join(projects[lockfile], lockfile));
         expect(result.code).toBe(1);
         expect(result.out).toContain('3 entries, 1 blocked');
         expect(result.out).toContain("[EBANNED] req-util@2.1.0 is banned: CVE-2099-0002");
-        const api = await t.api('POST', '/lockfile/check', { entries: [{ name: 'req-util', version: '2.1.0' }, { name: 'req-solo', version: '3.0.0' }] }, devToken);
+        const api = await s.t.api('POST', '/lockfile/check', { entries: [{ name: 'req-util', version: '2.1.0' }, { name: 'req-solo', version: '3.0.0' }] }, devToken);
         expect(api.body).toMatchObject({ ok: false, checked: 2, blocked: [{ name: 'req-util', version: '2.1.0', code: 'EBANNED' }] });
       } finally {
-        await t.api('DELETE', `/bans/${ban.body.id}`);
+        await s.t.api('DELETE', `/bans/${ban.body.id}`);
       }
     });
 
@@ -220,10 +209,10 @@ describe('package requests, lockfile checks and usage', () => {
     });
 
     it('files one request per blocked lockfile entry, as one batch', async () => {
-      const project = await makeProject(npm.dir, { name: 'lock-batch', dependencies: { 'req-lib': '1.1.0', 'req-solo': '3.0.0' } });
-      expect((await npm.run(['install'], { cwd: project })).code).toBe(0);
-      const ids = (await t.api('GET', '/approvals?name=req-lib')).body.items.map((a: { id: string }) => a.id);
-      for (const id of ids) await t.api('DELETE', `/approvals/${id}`);
+      const project = await makeProject(s.npm.dir, { name: 'lock-batch', dependencies: { 'req-lib': '1.1.0', 'req-solo': '3.0.0' } });
+      expect((await s.npm.run(['install'], { cwd: project })).code).toBe(0);
+      const ids = (await s.t.api('GET', '/approvals?name=req-lib')).body.items.map((a: { id: string }) => a.id);
+      for (const id of ids) await s.t.api('DELETE', `/approvals/${id}`);
       const result = await dev('request', '--lockfile', path.join(project, 'package-lock.json'), '--reason', 'our lockfile');
       expect(result.code).toBe(0);
       expect(result.out).toMatch(/^3 entries: 2 allowed, 1 requested, 0 already requested/);
