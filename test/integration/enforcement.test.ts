@@ -7,20 +7,13 @@ import path from 'node:path';
 import { main } from '../../src/cli/main';
 import { consolePackageUrl } from '../../src/core/policy';
 import { captureIo, runGatekeeper } from '../support/cli';
-import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
-import { loginToken, startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
-import { createNpmEnv, makeProject, NpmEnv } from '../support/npm';
+import { loginToken } from '../support/gatekeeper';
+import { createNpmEnv, makeProject } from '../support/npm';
+import { gatekeeperSuite } from '../support/suite';
 
 describe('enforcing approvals and bans', () => {
-  let upstream: FixtureRegistry;
-  let t: TestGatekeeper;
-  let npm: NpmEnv;
-  let cliEnv: NodeJS.ProcessEnv;
-
-  const gatekeeper = (...argv: string[]) => runGatekeeper(cliEnv, argv);
-
-  beforeAll(async () => {
-    upstream = await startFixtureRegistry([
+  const s = gatekeeperSuite({
+    packages: [
       {
         name: 'gated-fixture',
         versions: [
@@ -33,21 +26,20 @@ describe('enforcing approvals and bans', () => {
       },
       { name: '@acme/scoped-gated', versions: [{ version: '1.0.0', license: 'MIT' }, { version: '1.1.0', license: 'MIT' }] },
       { name: 'other-fixture', versions: [{ version: '3.0.0', license: 'MIT' }] },
-    ]);
-    t = await startTestGatekeeper({ upstream: upstream.url });
-    npm = await createNpmEnv(t.url);
-    cliEnv = { GATEKEEPER_URL: t.url, GATEKEEPER_TOKEN: t.adminToken, PATH: process.env.PATH, HOME: npm.dir };
+    ],
+    policyMode: 'none',
   });
+  let cliEnv: NodeJS.ProcessEnv;
 
-  afterAll(async () => {
-    await npm?.cleanup();
-    await t?.close();
-    await upstream?.close();
+  const gatekeeper = (...argv: string[]) => runGatekeeper(cliEnv, argv);
+
+  beforeAll(() => {
+    cliEnv = { GATEKEEPER_URL: s.t.url, GATEKEEPER_TOKEN: s.t.adminToken, PATH: process.env.PATH, HOME: s.npm.dir };
   });
 
   it('blocks an unapproved install with ENOTAPPROVED and the next step; after gatekeeper approve it installs', async () => {
-    const project = await makeProject(npm.dir, { name: 'unapproved' });
-    const blocked = await npm.run(['install', 'gated-fixture'], { cwd: project });
+    const project = await makeProject(s.npm.dir, { name: 'unapproved' });
+    const blocked = await s.npm.run(['install', 'gated-fixture'], { cwd: project });
     expect(blocked.code).not.toBe(0);
     expect(blocked.output).toContain('[ENOTAPPROVED] gated-fixture@2.0.0 is not approved');
     // npm is anonymous here: it is told how to ask, not how to approve.
@@ -57,13 +49,13 @@ describe('enforcing approvals and bans', () => {
     expect(approved).toMatchObject({ code: 0, err: '' });
     expect(approved.out).toMatch(/^approved gated-fixture@\* \(approval \d+\)$/);
 
-    const installed = await npm.run(['install', 'gated-fixture'], { cwd: project });
+    const installed = await s.npm.run(['install', 'gated-fixture'], { cwd: project });
     expect(installed.code).toBe(0);
     expect(require(path.join(project, 'node_modules/gated-fixture'))).toBe('gated-fixture@2.0.0');
   });
 
   it('records who approved, and every blocked install with the rule that decided', async () => {
-    const audit = await t.api('GET', '/audit?package=gated-fixture');
+    const audit = await s.t.api('GET', '/audit?package=gated-fixture');
     const actions = audit.body.items.map((i: { action: string }) => i.action);
     expect(actions).toContain('approval.create');
     const blocked = audit.body.items.find((i: { action: string }) => i.action === 'install.blocked');
@@ -74,39 +66,39 @@ describe('enforcing approvals and bans', () => {
   });
 
   it('pins a lockfile to the newest version while it is allowed', async () => {
-    const project = await makeProject(npm.dir, { name: 'pinned', dependencies: { 'gated-fixture': '2.0.0' } });
-    const result = await npm.run(['install'], { cwd: project });
+    const project = await makeProject(s.npm.dir, { name: 'pinned', dependencies: { 'gated-fixture': '2.0.0' } });
+    const result = await s.npm.run(['install'], { cwd: project });
     expect(result.code).toBe(0);
-    fs.copyFileSync(path.join(project, 'package-lock.json'), path.join(npm.dir, 'pinned-lock.json'));
-    fs.copyFileSync(path.join(project, 'package.json'), path.join(npm.dir, 'pinned-package.json'));
+    fs.copyFileSync(path.join(project, 'package-lock.json'), path.join(s.npm.dir, 'pinned-lock.json'));
+    fs.copyFileSync(path.join(project, 'package.json'), path.join(s.npm.dir, 'pinned-package.json'));
   });
 
   it('after the newest version is banned, npm installs the previous allowed one and prints the notice', async () => {
     const banned = await gatekeeper('ban', 'gated-fixture@2.0.0', '--reason', 'CVE-2099-0001 remote code execution', '--advisory', 'https://example.invalid/advisories/1');
     expect(banned.code).toBe(0);
 
-    const project = await makeProject(npm.dir, { name: 'after-ban' });
-    const result = await npm.run(['install', 'gated-fixture'], { cwd: project });
+    const project = await makeProject(s.npm.dir, { name: 'after-ban' });
+    const result = await s.npm.run(['install', 'gated-fixture'], { cwd: project });
     expect(result.code).toBe(0);
     expect(require(path.join(project, 'node_modules/gated-fixture'))).toBe('gated-fixture@1.1.0');
     expect(result.output).toMatch(/npm notice gatekeeper: gated-fixture@2\.0\.0 \(latest\) is blocked \[EBANNED\]: gated-fixture@2\.0\.0 is banned: CVE-2099-0001 remote code execution.*; gated-fixture@1\.1\.0 installs instead/);
     expect(result.output).toContain("Run 'gatekeeper explain gated-fixture@2.0.0'");
 
-    const exact = await npm.run(['install', 'gated-fixture@2.0.0'], { cwd: project });
+    const exact = await s.npm.run(['install', 'gated-fixture@2.0.0'], { cwd: project });
     expect(exact.code).not.toBe(0);
     expect(exact.output).toContain('No matching version found for gated-fixture@2.0.0');
     expect(exact.output).toContain('gated-fixture@2.0.0 is banned: CVE-2099-0001 remote code execution');
   });
 
   it('removes banned versions from versions and time, and repairs dist-tags, in full and abbreviated packuments', async () => {
-    await t.api('POST', '/bans', { name: 'gated-fixture', range: '2.1.0-beta.1', reason: 'broken beta' });
-    const full = (await (await fetch(new URL('gated-fixture', t.url))).json()) as any;
+    await s.t.api('POST', '/bans', { name: 'gated-fixture', range: '2.1.0-beta.1', reason: 'broken beta' });
+    const full = (await (await fetch(new URL('gated-fixture', s.t.url))).json()) as any;
     expect(Object.keys(full.versions).sort()).toEqual(['1.0.0', '1.1.0']);
     expect(full.time['2.0.0']).toBeUndefined();
     expect(full.time['1.1.0']).toBeDefined();
     expect(full['dist-tags']).toEqual({ latest: '1.1.0' });
 
-    const res = await fetch(new URL('gated-fixture', t.url), { headers: { accept: 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*' } });
+    const res = await fetch(new URL('gated-fixture', s.t.url), { headers: { accept: 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*' } });
     expect(res.headers.get('content-type')).toContain('application/vnd.npm.install-v1+json');
     expect(res.headers.get('npm-notice')).toContain('gatekeeper: gated-fixture@2.0.0 (latest) is blocked [EBANNED]');
     expect(res.headers.get('npm-notice')).toContain('gated-fixture@1.1.0 installs instead (1 other version hidden)');
@@ -115,43 +107,43 @@ describe('enforcing approvals and bans', () => {
     expect(abbreviated.versions['1.1.0']).not.toHaveProperty('readme');
     expect(abbreviated['dist-tags']).toEqual({ latest: '1.1.0' });
 
-    const version = await fetch(new URL('gated-fixture/2.0.0', t.url));
+    const version = await fetch(new URL('gated-fixture/2.0.0', s.t.url));
     expect(version.status).toBe(403);
     expect(((await version.json()) as any).code).toBe('EBANNED');
-    const latest = (await (await fetch(new URL('gated-fixture/latest', t.url))).json()) as any;
+    const latest = (await (await fetch(new URL('gated-fixture/latest', s.t.url))).json()) as any;
     expect(latest.version).toBe('1.1.0');
   });
 
   it('refuses a direct GET of a banned tarball with 403 EBANNED, for plain and scoped names in every spelling', async () => {
-    const res = await fetch(new URL('gated-fixture/-/gated-fixture-2.0.0.tgz', t.url));
+    const res = await fetch(new URL('gated-fixture/-/gated-fixture-2.0.0.tgz', s.t.url));
     expect(res.status).toBe(403);
     expect(await res.json()).toEqual({
-      error: `[EBANNED] gated-fixture@2.0.0 is banned: CVE-2099-0001 remote code execution (https://example.invalid/advisories/1). Run 'gatekeeper explain gated-fixture@2.0.0'; or open ${consolePackageUrl(t.url, 'gated-fixture', '2.0.0')} to see why and request it`,
+      error: `[EBANNED] gated-fixture@2.0.0 is banned: CVE-2099-0001 remote code execution (https://example.invalid/advisories/1). Run 'gatekeeper explain gated-fixture@2.0.0'; or open ${consolePackageUrl(s.t.url, 'gated-fixture', '2.0.0')} to see why and request it`,
       code: 'EBANNED',
       details: { rule: expect.stringMatching(/^ban:\d+$/), package: 'gated-fixture', version: '2.0.0' },
     });
-    expect((await fetch(new URL('gated-fixture/-/gated-fixture-1.1.0.tgz', t.url))).status).toBe(200);
+    expect((await fetch(new URL('gated-fixture/-/gated-fixture-1.1.0.tgz', s.t.url))).status).toBe(200);
 
-    await t.api('POST', '/approvals', { name: '@acme/*', reason: 'our scope' });
-    await t.api('POST', '/bans', { name: '@acme/scoped-gated', range: '1.1.0', reason: 'leaked credentials' });
+    await s.t.api('POST', '/approvals', { name: '@acme/*', reason: 'our scope' });
+    await s.t.api('POST', '/bans', { name: '@acme/scoped-gated', range: '1.1.0', reason: 'leaked credentials' });
     for (const name of ['@acme/scoped-gated', '@acme%2fscoped-gated', '@acme%2Fscoped-gated']) {
-      const blocked = await fetch(new URL(`${name}/-/scoped-gated-1.1.0.tgz`, t.url));
+      const blocked = await fetch(new URL(`${name}/-/scoped-gated-1.1.0.tgz`, s.t.url));
       expect({ name, status: blocked.status }).toEqual({ name, status: 403 });
       expect(((await blocked.json()) as any).error).toBe(
-        `[EBANNED] @acme/scoped-gated@1.1.0 is banned: leaked credentials. Run 'gatekeeper explain @acme/scoped-gated@1.1.0'; or open ${consolePackageUrl(t.url, '@acme/scoped-gated', '1.1.0')} to see why and request it`,
+        `[EBANNED] @acme/scoped-gated@1.1.0 is banned: leaked credentials. Run 'gatekeeper explain @acme/scoped-gated@1.1.0'; or open ${consolePackageUrl(s.t.url, '@acme/scoped-gated', '1.1.0')} to see why and request it`,
       );
-      const allowed = await fetch(new URL(`${name}/-/scoped-gated-1.0.0.tgz`, t.url));
+      const allowed = await fetch(new URL(`${name}/-/scoped-gated-1.0.0.tgz`, s.t.url));
       expect({ name, status: allowed.status }).toEqual({ name, status: 200 });
-      expect(Buffer.from(await allowed.arrayBuffer()).equals(upstream.tarball('@acme/scoped-gated', '1.0.0'))).toBe(true);
+      expect(Buffer.from(await allowed.arrayBuffer()).equals(s.upstream.tarball('@acme/scoped-gated', '1.0.0'))).toBe(true);
     }
   });
 
   it('fails npm ci from a lockfile pinned to the banned version with EBANNED', async () => {
-    const fresh = await createNpmEnv(t.url); // an empty cache: npm must fetch the tarball
+    const fresh = await createNpmEnv(s.t.url); // an empty cache: npm must fetch the tarball
     try {
       const project = await makeProject(fresh.dir, { name: 'pinned-ci' });
-      fs.copyFileSync(path.join(npm.dir, 'pinned-lock.json'), path.join(project, 'package-lock.json'));
-      fs.copyFileSync(path.join(npm.dir, 'pinned-package.json'), path.join(project, 'package.json'));
+      fs.copyFileSync(path.join(s.npm.dir, 'pinned-lock.json'), path.join(project, 'package-lock.json'));
+      fs.copyFileSync(path.join(s.npm.dir, 'pinned-package.json'), path.join(project, 'package.json'));
       const result = await fresh.run(['ci'], { cwd: project });
       expect(result.code).not.toBe(0);
       expect(result.output).toContain('[EBANNED] gated-fixture@2.0.0 is banned: CVE-2099-0001 remote code execution');
@@ -161,7 +153,7 @@ describe('enforcing approvals and bans', () => {
   });
 
   it('answers 403 with the reason, never an empty packument, when no version is allowed', async () => {
-    const res = await fetch(new URL('other-fixture', t.url));
+    const res = await fetch(new URL('other-fixture', s.t.url));
     expect(res.status).toBe(403);
     const body = (await res.json()) as any;
     expect(body.code).toBe('ENOTAPPROVED');
@@ -169,7 +161,7 @@ describe('enforcing approvals and bans', () => {
   });
 
   it('explains a decision with every rule that matched, through the API and the CLI', async () => {
-    const api = await t.api('GET', '/decisions/gated-fixture/2.0.0');
+    const api = await s.t.api('GET', '/decisions/gated-fixture/2.0.0');
     expect(api.status).toBe(200);
     expect(api.body.decision).toMatchObject({ allowed: false, code: 'EBANNED', ruleId: expect.stringMatching(/^ban:/) });
     expect(api.body.decision.matches.map((m: { rule: string; effect: string }) => `${m.rule}:${m.effect}`)).toEqual(['ban:deny', 'approval:allow']);
@@ -183,17 +175,17 @@ describe('enforcing approvals and bans', () => {
 
     const scoped = await gatekeeper('explain', '@acme/scoped-gated@1.0.0', '--json');
     expect(JSON.parse(scoped.out).decision).toMatchObject({ allowed: true, code: 'ALLOWED' });
-    const developer = await t.api('POST', '/users', { username: 'reader1', password: 'reader-password', role: 'reader' });
+    const developer = await s.t.api('POST', '/users', { username: 'reader1', password: 'reader-password', role: 'reader' });
     expect(developer.status).toBe(201);
-    const readerToken = await loginToken(t.url, 'reader1', 'reader-password');
-    expect((await t.api('GET', '/decisions/gated-fixture/1.0.0', undefined, readerToken)).status).toBe(200);
-    expect((await t.api('POST', '/bans', { name: 'x', reason: 'y' }, readerToken)).status).toBe(403);
+    const readerToken = await loginToken(s.t.url, 'reader1', 'reader-password');
+    expect((await s.t.api('GET', '/decisions/gated-fixture/1.0.0', undefined, readerToken)).status).toBe(200);
+    expect((await s.t.api('POST', '/bans', { name: 'x', reason: 'y' }, readerToken)).status).toBe(403);
   });
 
   it('serves no unfiltered write read of a proxied package: nobody may publish it, not even an admin', async () => {
-    for (const token of [t.adminToken, await loginToken(t.url, 'reader1', 'reader-password'), null]) {
+    for (const token of [s.t.adminToken, await loginToken(s.t.url, 'reader1', 'reader-password'), null]) {
       const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
-      const doc = (await (await fetch(new URL('gated-fixture?write=true', t.url), { headers })).json()) as any;
+      const doc = (await (await fetch(new URL('gated-fixture?write=true', s.t.url), { headers })).json()) as any;
       expect(Object.keys(doc.versions).sort()).toEqual(['1.0.0', '1.1.0']);
     }
   });
@@ -202,17 +194,17 @@ describe('enforcing approvals and bans', () => {
     const bans = await gatekeeper('bans', '--json');
     const list = JSON.parse(bans.out) as Array<{ name: string; range: string }>;
     expect(list.map((b) => `${b.name}@${b.range}`)).toEqual(['gated-fixture@2.0.0', 'gated-fixture@2.1.0-beta.1', '@acme/scoped-gated@1.1.0']);
-    const page = await t.api('GET', '/bans?limit=2');
+    const page = await s.t.api('GET', '/bans?limit=2');
     expect(page.body.items).toHaveLength(2);
-    const next = await t.api('GET', `/bans?limit=2&cursor=${page.body.nextCursor}`);
+    const next = await s.t.api('GET', `/bans?limit=2&cursor=${page.body.nextCursor}`);
     expect(next.body.items.map((b: { name: string }) => b.name)).toEqual(['@acme/scoped-gated']);
     expect(next.body.nextCursor).toBeNull();
 
     expect((await gatekeeper('unban', 'gated-fixture@2.1.0-beta.1')).code).toBe(0);
-    const tags = (await (await fetch(new URL('gated-fixture', t.url))).json()) as any;
+    const tags = (await (await fetch(new URL('gated-fixture', s.t.url))).json()) as any;
     expect(tags['dist-tags']).toEqual({ latest: '1.1.0', next: '2.1.0-beta.1' });
 
-    const duplicate = await t.api('POST', '/approvals', { name: 'gated-fixture', reason: 'again' });
+    const duplicate = await s.t.api('POST', '/approvals', { name: 'gated-fixture', reason: 'again' });
     expect(duplicate.status).toBe(409);
     expect(duplicate.body.error).toMatch(/^\[ECONFLICT\] gated-fixture@\* is already approved \(approval \d+\)/);
     for (const [body, code] of [
@@ -220,10 +212,10 @@ describe('enforcing approvals and bans', () => {
       [{ name: 'gated-fixture', range: 'not-a-range!!', reason: 'x' }, 'EINVALIDRANGE'],
       [{ name: 'gated-fixture', range: '^1', reason: 'x', expiresIn: 'soon' }, 'EVALIDATION'],
     ] as const) {
-      const res = await t.api('POST', '/approvals', body);
+      const res = await s.t.api('POST', '/approvals', body);
       expect({ body, status: res.status, code: res.body.code }).toEqual({ body, status: 400, code });
     }
-    const noReason = await t.api('POST', '/bans', { name: 'gated-fixture' });
+    const noReason = await s.t.api('POST', '/bans', { name: 'gated-fixture' });
     expect(noReason.status).toBe(400);
     expect(noReason.body.error).toContain('a ban needs a reason');
     const usage = await gatekeeper('ban', 'gated-fixture@1.0.0');
@@ -233,31 +225,31 @@ describe('enforcing approvals and bans', () => {
 
   it('an approval past its expiry stops applying without anyone acting', async () => {
     const expiresAt = new Date(Date.now() + 1500).toISOString();
-    const created = await t.api('POST', '/approvals', { name: 'other-fixture', range: '3.0.0', reason: 'trial', expiresAt });
+    const created = await s.t.api('POST', '/approvals', { name: 'other-fixture', range: '3.0.0', reason: 'trial', expiresAt });
     expect(created.status).toBe(201);
-    expect((await fetch(new URL('other-fixture/-/other-fixture-3.0.0.tgz', t.url))).status).toBe(200);
+    expect((await fetch(new URL('other-fixture/-/other-fixture-3.0.0.tgz', s.t.url))).status).toBe(200);
     let status = 200;
     for (let i = 0; i < 100 && status === 200; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      status = (await fetch(new URL('other-fixture/-/other-fixture-3.0.0.tgz', t.url))).status;
+      status = (await fetch(new URL('other-fixture/-/other-fixture-3.0.0.tgz', s.t.url))).status;
     }
     expect(status).toBe(403);
-    const decision = await t.api('GET', '/decisions/other-fixture/3.0.0');
+    const decision = await s.t.api('GET', '/decisions/other-fixture/3.0.0');
     expect(decision.body.decision.code).toBe('ENOTAPPROVED');
   });
 
   it('switches between allowlist and open mode, audited', async () => {
     expect((await gatekeeper('policy', 'set', 'mode', 'open')).code).toBe(0);
-    expect((await fetch(new URL('other-fixture', t.url))).status).toBe(200);
+    expect((await fetch(new URL('other-fixture', s.t.url))).status).toBe(200);
     const show = await gatekeeper('policy', 'show', '--json');
     expect(JSON.parse(show.out).mode).toBe('open');
     // A ban still applies in open mode.
-    expect((await fetch(new URL('gated-fixture/-/gated-fixture-2.0.0.tgz', t.url))).status).toBe(403);
+    expect((await fetch(new URL('gated-fixture/-/gated-fixture-2.0.0.tgz', s.t.url))).status).toBe(403);
     expect((await gatekeeper('policy', 'set', 'mode', 'allowlist')).code).toBe(0);
-    expect((await fetch(new URL('other-fixture', t.url))).status).toBe(403);
-    const bad = await t.api('PATCH', '/policy', { mode: 'yolo' });
+    expect((await fetch(new URL('other-fixture', s.t.url))).status).toBe(403);
+    const bad = await s.t.api('PATCH', '/policy', { mode: 'yolo' });
     expect(bad.status).toBe(400);
-    const audit = await t.api('GET', '/audit?action=policy.mode');
+    const audit = await s.t.api('GET', '/audit?action=policy.mode');
     expect(audit.body.items.map((i: { details: { to: string } }) => i.details.to)).toEqual(['allowlist', 'open']);
   });
 });
