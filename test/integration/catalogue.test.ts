@@ -9,9 +9,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { main } from '../../src/cli/main';
 import { captureIo } from '../support/cli';
-import { FixtureRegistry, startFixtureRegistry } from '../support/fixture-registry';
-import { loginToken, startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
-import { createNpmEnv, makeProject, NpmEnv } from '../support/npm';
+import { loginToken } from '../support/gatekeeper';
+import { createNpmEnv, makeProject } from '../support/npm';
+import { gatekeeperSuite } from '../support/suite';
 
 const FIXTURES = [
   { name: 'cat-base', versions: [{ version: '1.0.0', license: 'MIT' }, { version: '1.1.0', license: 'MIT' }] },
@@ -31,15 +31,13 @@ const FIXTURES = [
 type Cli = (...argv: string[]) => Promise<{ code: number; out: string; err: string }>;
 
 describe('the catalogue: tags, dependents and request limits', () => {
-  let upstream: FixtureRegistry;
-  let t: TestGatekeeper;
-  let npm: NpmEnv;
+  const s = gatekeeperSuite({ packages: FIXTURES, settings: { publishRules: [{ pattern: '@cat/*', roles: ['publisher'] }] }, policyMode: 'none' });
   const tokens: Record<string, string> = {};
   const as =
     (token: string): Cli =>
     async (...argv) => {
       const io = captureIo();
-      const code = await main(argv, io, { GATEKEEPER_URL: t.url, GATEKEEPER_TOKEN: token, PATH: process.env.PATH });
+      const code = await main(argv, io, { GATEKEEPER_URL: s.t.url, GATEKEEPER_TOKEN: token, PATH: process.env.PATH });
       return { code, out: io.outText(), err: io.errText() };
     };
   let admin: Cli;
@@ -47,34 +45,25 @@ describe('the catalogue: tags, dependents and request limits', () => {
   let pia: Cli;
   let rita: Cli;
   const auditOf = async (action: string) =>
-    ((await t.api('GET', `/audit?action=${action}`)).body.items as Array<{ actor: string; package: string | null; details: Record<string, unknown> }>).map((e) => ({
+    ((await s.t.api('GET', `/audit?action=${action}`)).body.items as Array<{ actor: string; package: string | null; details: Record<string, unknown> }>).map((e) => ({
       actor: e.actor,
       package: e.package,
       tag: e.details.tag ?? e.details.slug,
     }));
 
   beforeAll(async () => {
-    upstream = await startFixtureRegistry(FIXTURES);
-    t = await startTestGatekeeper({ upstream: upstream.url, settings: { publishRules: [{ pattern: '@cat/*', roles: ['publisher'] }] } });
     for (const [username, role] of [
       ['dana', 'developer'],
       ['pia', 'publisher'],
       ['rita', 'developer'],
     ]) {
-      expect((await t.api('POST', '/users', { username, password: `${username}-password`, role })).status).toBe(201);
-      tokens[username] = await loginToken(t.url, username, `${username}-password`);
+      expect((await s.t.api('POST', '/users', { username, password: `${username}-password`, role })).status).toBe(201);
+      tokens[username] = await loginToken(s.t.url, username, `${username}-password`);
     }
-    admin = as(t.adminToken);
+    admin = as(s.t.adminToken);
     dana = as(tokens.dana);
     pia = as(tokens.pia);
     rita = as(tokens.rita);
-    npm = await createNpmEnv(t.url);
-  });
-
-  afterAll(async () => {
-    await npm?.cleanup();
-    await t?.close();
-    await upstream?.close();
   });
 
   describe('tags', () => {
@@ -116,9 +105,9 @@ describe('the catalogue: tags, dependents and request limits', () => {
     });
 
     it('filter the catalogue, the approvals and the versions view', async () => {
-      await t.api('POST', '/approvals', { name: 'cat-http', range: '^1.0.0', reason: 'reviewed' });
-      await t.api('POST', '/approvals', { name: 'cat-base', range: '1.0.0', reason: 'reviewed' });
-      await t.api('POST', '/approvals', { name: 'cat-solo', range: '9.9.9', reason: 'unrelated' });
+      await s.t.api('POST', '/approvals', { name: 'cat-http', range: '^1.0.0', reason: 'reviewed' });
+      await s.t.api('POST', '/approvals', { name: 'cat-base', range: '1.0.0', reason: 'reviewed' });
+      await s.t.api('POST', '/approvals', { name: 'cat-solo', range: '9.9.9', reason: 'unrelated' });
       const page = JSON.parse((await dana('catalogue', '--tag', 'http', '--json')).out);
       // 2.0.0 is not approved: the newest allowed is 1.1.0, with that version's license.
       expect(page).toEqual({
@@ -150,7 +139,7 @@ describe('the catalogue: tags, dependents and request limits', () => {
       expect(second.items[0]).toMatchObject({ newestAllowed: null, tags: [] });
       expect(second.nextCursor).toBeNull();
       expect(JSON.parse((await dana('catalogue', 'http', '--json')).out).items.map((p: { name: string }) => p.name)).toEqual(['cat-http']);
-      const forged = await t.api('GET', `/packages?cursor=${Buffer.from('name:../etc').toString('base64url')}`, undefined, tokens.dana);
+      const forged = await s.t.api('GET', `/packages?cursor=${Buffer.from('name:../etc').toString('base64url')}`, undefined, tokens.dana);
       expect(forged.status).toBe(400);
     });
 
@@ -212,10 +201,10 @@ describe('the catalogue: tags, dependents and request limits', () => {
 
     it('adds the dependents and projects of a recorded lockfile', async () => {
       expect((await admin('requests', 'approve', String(requestId), '--with-dependencies')).code).toBe(0);
-      await t.api('POST', '/approvals', { name: 'cat-other', reason: 'lockfile test' });
-      await t.api('POST', '/approvals', { name: 'cat-leaf', reason: 'lockfile test' });
-      const project = await makeProject(npm.dir, { name: 'cat-service', version: '4.5.6', dependencies: { 'cat-top': '^3.0.0', 'cat-other': '^1.0.0' } });
-      const install = await npm.run(['install'], { cwd: project });
+      await s.t.api('POST', '/approvals', { name: 'cat-other', reason: 'lockfile test' });
+      await s.t.api('POST', '/approvals', { name: 'cat-leaf', reason: 'lockfile test' });
+      const project = await makeProject(s.npm.dir, { name: 'cat-service', version: '4.5.6', dependencies: { 'cat-top': '^3.0.0', 'cat-other': '^1.0.0' } });
+      const install = await s.npm.run(['install'], { cwd: project });
       expect(install.output).not.toContain('npm error');
       expect(install.code).toBe(0);
       const recorded = await dana('check', path.join(project, 'package-lock.json'), '--record');
@@ -234,11 +223,11 @@ describe('the catalogue: tags, dependents and request limits', () => {
     });
 
     it('lists a published version that declares a range over the version, unresolved', async () => {
-      const dir = path.join(npm.dir, 'cat-internal');
+      const dir = path.join(s.npm.dir, 'cat-internal');
       fs.mkdirSync(dir, { recursive: true });
       fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: '@cat/internal', version: '1.0.0', license: 'UNLICENSED', dependencies: { 'cat-base': '^1.0.0', 'cat-leaf': '^2.0.0' } }));
       fs.writeFileSync(path.join(dir, 'index.js'), 'module.exports = 1;\n');
-      const publisher = await createNpmEnv(t.url);
+      const publisher = await createNpmEnv(s.t.url);
       try {
         await publisher.setToken(tokens.pia);
         const published = await publisher.run(['publish'], { cwd: dir });
@@ -265,22 +254,22 @@ describe('the catalogue: tags, dependents and request limits', () => {
       expect(root.out).toMatch(/dependency requests: \d+ cat-lim-a@1\.0\.0 \[pending\], \d+ cat-lim-b@1\.0\.0 \[pending\]/);
       // 1 + 49 = 50 filings; the two dependency requests would make it 52 if they counted.
       for (let i = 0; i < 49; i++) {
-        const res = await t.api('POST', '/requests', { name: 'cat-many', range: `1.0.${i}`, reason: `slot ${i}` }, tokens.rita);
+        const res = await s.t.api('POST', '/requests', { name: 'cat-many', range: `1.0.${i}`, reason: `slot ${i}` }, tokens.rita);
         expect(res.status).toBe(201);
       }
       const refused = await rita('request', 'cat-many@1.0.49', '--reason', 'one too many');
       expect(refused.code).toBe(1);
       expect(refused.err).toMatch(/^\[ETOOMANYREQUESTS\] rita has filed 50 requests in the last hour, the most allowed is 50\. Try again in \d+ minutes/);
-      const api = await t.api('POST', '/requests', { name: 'cat-many', range: '1.0.49', reason: 'one too many' }, tokens.rita);
+      const api = await s.t.api('POST', '/requests', { name: 'cat-many', range: '1.0.49', reason: 'one too many' }, tokens.rita);
       expect(api.status).toBe(429);
       const retryAfter = Number(api.headers.get('retry-after'));
       expect(retryAfter).toBeGreaterThan(0);
       expect(retryAfter).toBeLessThanOrEqual(3600);
       expect(api.body).toMatchObject({ code: 'ETOOMANYREQUESTS', details: { limit: 50, used: 50, retryAfter } });
       // Another user is not affected.
-      expect((await t.api('POST', '/requests', { name: 'cat-many', range: '1.0.49', reason: 'mine' }, tokens.dana)).status).toBe(201);
+      expect((await s.t.api('POST', '/requests', { name: 'cat-many', range: '1.0.49', reason: 'mine' }, tokens.dana)).status).toBe(201);
 
-      const mine = await t.api('GET', '/requests?mine=true&limit=500', undefined, tokens.rita);
+      const mine = await s.t.api('GET', '/requests?mine=true&limit=500', undefined, tokens.rita);
       expect(mine.body.items).toHaveLength(52);
       expect(mine.body.items.filter((r: { sourceRequestId: number | null }) => r.sourceRequestId !== null)).toHaveLength(2);
       expect(mine.body.limits).toMatchObject({ perHour: 50, used: 50, remaining: 0, rejectionCooldown: '24h' });
@@ -301,7 +290,7 @@ describe('the catalogue: tags, dependents and request limits', () => {
         expect(again.err).toContain('only with a new reason');
       }
       // A lockfile batch with the old reason leaves it out.
-      const batch = await t.api('POST', '/requests/batch', { entries: [{ name: 'cat-solo', version: '1.0.0' }], reason: 'needed for reports' }, tokens.dana);
+      const batch = await s.t.api('POST', '/requests/batch', { entries: [{ name: 'cat-solo', version: '1.0.0' }], reason: 'needed for reports' }, tokens.dana);
       expect(batch.status).toBe(201);
       expect(batch.body).toMatchObject({ created: [], coolingDown: [{ spec: 'cat-solo@1.0.0', rejectedRequestId: firstId }] });
 
@@ -312,12 +301,12 @@ describe('the catalogue: tags, dependents and request limits', () => {
       expect(shown.out).toContain('  reason:  cat-http cannot stream the report files\n');
       expect(shown.out).toContain(`  filed again after request ${firstId}, rejected `);
       expect(shown.out).toContain('    its reason: needed for reports\n    rejected:   use cat-http instead');
-      const all = await t.api('GET', '/requests?status=pending');
+      const all = await s.t.api('GET', '/requests?status=pending');
       expect(all.body.items.find((r: { id: number }) => r.id === refiledId)).toMatchObject({ previousRequestId: firstId });
 
       // Once the cooldown has passed, the old reason is accepted again.
       expect((await dana('requests', 'cancel', String(refiledId))).code).toBe(0);
-      await t.gk.database.knex('package_requests').where({ id: firstId }).update({ decided_at: t.gk.database.knex.raw(`now() - interval '25 hours'`) });
+      await s.t.gk.database.knex('package_requests').where({ id: firstId }).update({ decided_at: s.t.gk.database.knex.raw(`now() - interval '25 hours'`) });
       expect((await dana('request', 'cat-solo@1.0.0', '--reason', 'needed for reports')).code).toBe(0);
     });
   });
