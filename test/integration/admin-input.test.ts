@@ -11,8 +11,8 @@ import { ADMIN_BODY_LIMIT_BYTES, ROUTES } from '../../src/admin/router';
 import type { RouteDef } from '../../src/admin/route';
 import { ErrorCodes, isErrorCode } from '../../src/core/errors';
 import { MAX_BATCH_ENTRIES } from '../../src/services/governance';
-import { FixtureRegistry, startFixtureRegistry } from '../support/fixture-registry';
-import { loginToken, startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
+import { loginToken } from '../support/gatekeeper';
+import { gatekeeperSuite } from '../support/suite';
 
 const FIXTURES = [
   { name: 'hostile-ok', versions: [{ version: '1.0.0', license: 'MIT' }, { version: '1.1.0', license: 'MIT' }] },
@@ -168,8 +168,7 @@ function fill(path: string, override: Record<string, string> = {}): string {
 }
 
 describe('admin API under hostile input: client mistakes are 4xx with a stable code, never 5xx', () => {
-  let upstream: FixtureRegistry;
-  let t: TestGatekeeper;
+  const s = gatekeeperSuite({ packages: FIXTURES, policyMode: 'none', npm: false });
   let readerToken: string;
   const sent: Sent[] = [];
 
@@ -177,7 +176,7 @@ describe('admin API under hostile input: client mistakes are 4xx with a stable c
     const headers: Record<string, string> = { accept: 'application/json' };
     if (token) headers.authorization = `Bearer ${token}`;
     if (init.body !== undefined && init.type !== null) headers['content-type'] = init.type ?? 'application/json';
-    const url = `${t.url}-/gatekeeper/v1${path}${init.query ? `?${init.query}` : ''}`;
+    const url = `${s.t.url}-/gatekeeper/v1${path}${init.query ? `?${init.query}` : ''}`;
     const res = await fetch(url, { method: method.toUpperCase(), headers, body: init.body });
     const text = await res.text();
     let body: unknown = text;
@@ -194,16 +193,9 @@ describe('admin API under hostile input: client mistakes are 4xx with a stable c
   const json = (value: unknown) => JSON.stringify(value);
 
   beforeAll(async () => {
-    upstream = await startFixtureRegistry(FIXTURES);
-    t = await startTestGatekeeper({ upstream: upstream.url });
-    await t.api('POST', '/users', { username: 'hostile-reader', password: 'reader-password', role: 'reader' });
-    await t.api('POST', '/users', { username: 'hostile-target', password: 'target-password', role: 'developer' });
-    readerToken = await loginToken(t.url, 'hostile-reader', 'reader-password');
-  });
-
-  afterAll(async () => {
-    await t?.close();
-    await upstream?.close();
+    await s.t.api('POST', '/users', { username: 'hostile-reader', password: 'reader-password', role: 'reader' });
+    await s.t.api('POST', '/users', { username: 'hostile-target', password: 'target-password', role: 'developer' });
+    readerToken = await loginToken(s.t.url, 'hostile-reader', 'reader-password');
   });
 
   /** Everything a route gets: path parameters, queries, bodies. */
@@ -283,11 +275,11 @@ describe('admin API under hostile input: client mistakes are 4xx with a stable c
 
   it('answers every bad input to every route with a 4xx (or a success) and the error envelope, as admin and as reader', async () => {
     expect(ROUTES.length).toBeGreaterThan(30);
-    for (const route of ROUTES) await battery(route, t.adminToken, true);
+    for (const route of ROUTES) await battery(route, s.t.adminToken, true);
     for (const route of ROUTES) await battery(route, readerToken, false);
     // Unknown paths and methods, anonymous callers.
     for (const route of ROUTES) await send(null, route.method, fill(route.path), 'anonymous', route.method === 'get' ? {} : { body: '{}' });
-    for (const method of ['put', 'patch', 'delete', 'post']) await send(t.adminToken, method, '/approvals/tree/extra', 'unknown path', { body: '{}' });
+    for (const method of ['put', 'patch', 'delete', 'post']) await send(s.t.adminToken, method, '/approvals/tree/extra', 'unknown path', { body: '{}' });
 
     // ADMIN_INPUT_LOG=file writes one line per request sent: status, route, what was wrong, body.
     if (process.env.ADMIN_INPUT_LOG) {
@@ -317,7 +309,7 @@ describe('admin API under hostile input: client mistakes are 4xx with a stable c
   });
 
   it('says which mistake it was: the codes of the reported cases', async () => {
-    const admin = t.adminToken;
+    const admin = s.t.adminToken;
     // Not-found is never a database outage.
     for (const path of ['/approvals/999999', '/bans/999999', '/policy/exemptions/999999', '/licenses/waivers/999999', '/publish-rules/999999']) {
       const res = await send(admin, 'delete', path, 'missing row');

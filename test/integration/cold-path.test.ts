@@ -3,43 +3,39 @@
  * shared bulk advisory requests, and no request waits for the advisory source longer than
  * GATEKEEPER_ADVISORY_TIMEOUT; the answer, when it comes, replaces the decisions made without it.
  */
-import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
-import { startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
 import { eventually } from '../support/assert';
+import { gatekeeperSuite } from '../support/suite';
 
 const BULK = '/-/npm/v1/security/advisories/bulk';
 const NAMES = Array.from({ length: 12 }, (_, i) => `cold-${i}`);
 const GHSA = 'GHSA-8fxw-76j4-5wqw';
 
 describe('the cold path', () => {
-  let upstream: FixtureRegistry;
-  let t: TestGatekeeper;
-
-  beforeAll(async () => {
-    upstream = await startFixtureRegistry([
+  const s = gatekeeperSuite({
+    packages: [
       ...NAMES.map((name) => ({ name, versions: [{ version: '1.0.0', license: 'MIT' }] })),
       { name: 'slow-advice', versions: [{ version: '1.0.0', license: 'MIT' }, { version: '1.0.1', license: 'MIT' }] },
-    ]);
-    upstream.setAdvisories({
+    ],
+    settings: { advisoryTimeout: '1s' },
+    policyMode: 'none',
+    npm: false,
+  });
+
+  beforeAll(async () => {
+    s.upstream.setAdvisories({
       'slow-advice': [{ id: 1001, url: `https://github.com/advisories/${GHSA}`, title: 'Prototype pollution', severity: 'critical', vulnerable_versions: '<1.0.1' }],
     });
-    t = await startTestGatekeeper({ upstream: upstream.url, settings: { advisoryTimeout: '1s' } });
-    for (const name of [...NAMES, 'slow-advice']) expect((await t.api('POST', '/approvals', { name, reason: 'cold path test' })).status).toBe(201);
+    for (const name of [...NAMES, 'slow-advice']) expect((await s.t.api('POST', '/approvals', { name, reason: 'cold path test' })).status).toBe(201);
   });
 
-  afterAll(async () => {
-    await t?.close();
-    await upstream?.close();
-  });
-
-  const bulkBodies = () => upstream.requests.filter((r) => r.method === 'POST' && r.url.split('?')[0] === BULK).map((r) => JSON.parse(r.body ?? '{}') as Record<string, string[]>);
+  const bulkBodies = () => s.upstream.requests.filter((r) => r.method === 'POST' && r.url.split('?')[0] === BULK).map((r) => JSON.parse(r.body ?? '{}') as Record<string, string[]>);
 
   it('asks about packages first seen together in shared bulk requests, each package once', async () => {
     // Each bulk answer takes a while (well within the timeout), so first sights overlap.
-    upstream.fault({ path: BULK }, { delayMs: 300, times: 100 });
+    s.upstream.fault({ path: BULK }, { delayMs: 300, times: 100 });
     try {
       const before = bulkBodies().length;
-      const statuses = await Promise.all(NAMES.map(async (name) => (await fetch(new URL(name, t.url))).status));
+      const statuses = await Promise.all(NAMES.map(async (name) => (await fetch(new URL(name, s.t.url))).status));
       expect(statuses).toEqual(NAMES.map(() => 200));
       const bodies = bulkBodies().slice(before);
       const asked = bodies.flatMap((b) => Object.keys(b)).sort();
@@ -47,33 +43,33 @@ describe('the cold path', () => {
       expect(bodies.length).toBeLessThan(NAMES.length);
       expect(Math.max(...bodies.map((b) => Object.keys(b).length))).toBeGreaterThan(1);
     } finally {
-      upstream.clearFaults();
+      s.upstream.clearFaults();
     }
   });
 
   it('decides without a source slower than its timeout, and with its answer once it arrives', async () => {
-    upstream.fault({ path: BULK }, { delayMs: 5000, times: 1 });
+    s.upstream.fault({ path: BULK }, { delayMs: 5000, times: 1 });
     try {
       // The answer would block 1.0.0: serving it shows the request did not wait for the answer.
-      const res = await fetch(new URL('slow-advice', t.url));
+      const res = await fetch(new URL('slow-advice', s.t.url));
       expect(res.status).toBe(200);
       expect(Object.keys(((await res.json()) as { versions: Record<string, unknown> }).versions)).toEqual(['1.0.0', '1.0.1']);
 
       // Once the answer is in, 1.0.0 is blocked, in the packument and for its tarball.
       await eventually(
         async () => {
-          const doc = (await (await fetch(new URL('slow-advice', t.url))).json()) as { versions: Record<string, unknown> };
+          const doc = (await (await fetch(new URL('slow-advice', s.t.url))).json()) as { versions: Record<string, unknown> };
           return !('1.0.0' in doc.versions);
         },
         'the late advisory answer to replace the decisions',
         20_000,
       );
-      const refused = await fetch(new URL('slow-advice/-/slow-advice-1.0.0.tgz', t.url));
+      const refused = await fetch(new URL('slow-advice/-/slow-advice-1.0.0.tgz', s.t.url));
       expect(refused.status).toBe(403);
       expect(((await refused.json()) as { code: string }).code).toBe('EADVISORY');
-      expect((await fetch(new URL('slow-advice/-/slow-advice-1.0.1.tgz', t.url))).status).toBe(200);
+      expect((await fetch(new URL('slow-advice/-/slow-advice-1.0.1.tgz', s.t.url))).status).toBe(200);
     } finally {
-      upstream.clearFaults();
+      s.upstream.clearFaults();
     }
   });
 });

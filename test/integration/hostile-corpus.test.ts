@@ -7,9 +7,9 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import { ErrorCodes, statusText } from '../../src/core/errors';
-import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
-import { loginToken, startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
+import { loginToken } from '../support/gatekeeper';
 import { publishDocument } from '../support/publish';
+import { gatekeeperSuite } from '../support/suite';
 
 /** 5xx codes that say a dependency is unavailable: allowed, everything else 5xx is a bug. */
 const AVAILABILITY = new Set(['EUPSTREAM', 'EUPSTREAMTIMEOUT', 'EUPSTREAMTOOLARGE', 'EPOLICYUNAVAILABLE', 'EDATABASE', 'EINTEGRITY', 'ETARBALLORIGIN']);
@@ -83,48 +83,40 @@ function publishBody(name: string, version: string, overrides: Record<string, un
 }
 
 describe('a corpus of hostile inputs', () => {
-  let upstream: FixtureRegistry;
-  let t: TestGatekeeper;
+  const s = gatekeeperSuite({
+    packages: [
+      { name: 'target', versions: [{ version: '1.0.0', license: 'MIT' }] },
+      ...Array.from({ length: 24 }, (_, i) => ({ name: `hostile-doc-${i}`, versions: [{ version: '1.0.0', license: 'MIT' }] })),
+    ],
+    settings: { publishRules: [{ pattern: '@acme/*', roles: ['publisher'], shadowUpstream: false }], upstreamTimeout: '3s' },
+    npm: false,
+  });
   let publisher: string;
 
   beforeAll(async () => {
-    upstream = await startFixtureRegistry([
-      { name: 'target', versions: [{ version: '1.0.0', license: 'MIT' }] },
-      ...Array.from({ length: 24 }, (_, i) => ({ name: `hostile-doc-${i}`, versions: [{ version: '1.0.0', license: 'MIT' }] })),
-    ]);
-    t = await startTestGatekeeper({
-      upstream: upstream.url,
-      settings: { publishRules: [{ pattern: '@acme/*', roles: ['publisher'], shadowUpstream: false }], upstreamTimeout: '3s' },
-    });
-    await t.api('PATCH', '/policy', { mode: 'open' });
-    await t.api('POST', '/users', { username: 'pub', password: 'pub-password', role: 'publisher' });
-    publisher = await loginToken(t.url, 'pub', 'pub-password');
-  });
-
-  afterAll(async () => {
-    await t?.close();
-    await upstream?.close();
+    await s.t.api('POST', '/users', { username: 'pub', password: 'pub-password', role: 'publisher' });
+    publisher = await loginToken(s.t.url, 'pub', 'pub-password');
   });
 
   it('answers hostile package names on every read route with a code', async () => {
     for (const name of NAMES) {
       for (const path of [`/${name}`, `/${name}/1.0.0`, `/${name}/-/${name}-1.0.0.tgz`, `/-/package/${name}/dist-tags`]) {
-        judge(`GET ${path.slice(0, 80)}`, await send(t.url, 'GET', path));
+        judge(`GET ${path.slice(0, 80)}`, await send(s.t.url, 'GET', path));
       }
     }
   });
 
   it('answers hostile versions and tarball names with a code', async () => {
     for (const version of VERSIONS) {
-      judge(`GET /target/${version.slice(0, 40)}`, await send(t.url, 'GET', `/target/${version}`));
-      judge(`GET tarball ${version.slice(0, 40)}`, await send(t.url, 'GET', `/target/-/target-${version}.tgz`));
+      judge(`GET /target/${version.slice(0, 40)}`, await send(s.t.url, 'GET', `/target/${version}`));
+      judge(`GET tarball ${version.slice(0, 40)}`, await send(s.t.url, 'GET', `/target/-/target-${version}.tgz`));
     }
   });
 
   it('answers hostile credentials with a code', async () => {
     for (const authorization of AUTH) {
       for (const path of ['/target', '/-/whoami', '/-/gatekeeper/v1/approvals']) {
-        judge(`auth ${authorization.slice(0, 30)} ${path}`, await send(t.url, 'GET', path, { authorization }));
+        judge(`auth ${authorization.slice(0, 30)} ${path}`, await send(s.t.url, 'GET', path, { authorization }));
       }
     }
   });
@@ -140,7 +132,7 @@ describe('a corpus of hostile inputs', () => {
       { host: 'evil.example:99999' },
       { host: '' },
     ];
-    for (const headers of cases) judge(`headers ${JSON.stringify(headers).slice(0, 60)}`, await send(t.url, 'GET', '/target', headers));
+    for (const headers of cases) judge(`headers ${JSON.stringify(headers).slice(0, 60)}`, await send(s.t.url, 'GET', '/target', headers));
   });
 
   it('answers hostile bodies with a code', async () => {
@@ -167,11 +159,11 @@ describe('a corpus of hostile inputs', () => {
     ];
     for (const [what, body, headers] of bodies) {
       const path = what === 'wrong name' ? '/@acme%2fp0' : `/@acme%2f${what.replace(/\W/g, '')}`;
-      judge(`PUT ${what}`, await send(t.url, 'PUT', path, { ...auth, ...headers }, body));
-      judge(`login ${what}`, await send(t.url, 'PUT', '/-/user/org.couchdb.user:someone', { 'content-type': 'application/json', ...headers }, body));
-      judge(`dist-tag ${what}`, await send(t.url, 'PUT', '/-/package/target/dist-tags/beta', { ...auth, ...headers }, body));
-      judge(`audit ${what}`, await send(t.url, 'POST', '/-/npm/v1/security/advisories/bulk', { 'content-type': 'application/json', ...headers }, body));
-      judge(`admin ${what}`, await send(t.url, 'POST', '/-/gatekeeper/v1/bans', { authorization: `Bearer ${t.adminToken}`, 'content-type': 'application/json', ...headers }, body));
+      judge(`PUT ${what}`, await send(s.t.url, 'PUT', path, { ...auth, ...headers }, body));
+      judge(`login ${what}`, await send(s.t.url, 'PUT', '/-/user/org.couchdb.user:someone', { 'content-type': 'application/json', ...headers }, body));
+      judge(`dist-tag ${what}`, await send(s.t.url, 'PUT', '/-/package/target/dist-tags/beta', { ...auth, ...headers }, body));
+      judge(`audit ${what}`, await send(s.t.url, 'POST', '/-/npm/v1/security/advisories/bulk', { 'content-type': 'application/json', ...headers }, body));
+      judge(`admin ${what}`, await send(s.t.url, 'POST', '/-/gatekeeper/v1/bans', { authorization: `Bearer ${s.t.adminToken}`, 'content-type': 'application/json', ...headers }, body));
     }
   });
 
@@ -204,28 +196,28 @@ describe('a corpus of hostile inputs', () => {
     ];
     for (const [i, doc] of documents.entries()) {
       const name = `hostile-doc-${i}`;
-      upstream.fault({ packument: name }, { body: doc.replace(/NAME/g, name), status: 200, headers: { 'content-type': 'application/json' } });
+      s.upstream.fault({ packument: name }, { body: doc.replace(/NAME/g, name), status: 200, headers: { 'content-type': 'application/json' } });
       for (const path of [`/${name}`, `/${name}/1.0.0`, `/${name}/-/${name}-1.0.0.tgz`]) {
-        judge(`upstream doc ${i} ${path}`, await send(t.url, 'GET', path));
-        judge(`upstream doc ${i} ${path} abbreviated`, await send(t.url, 'GET', path, { accept: 'application/vnd.npm.install-v1+json' }));
+        judge(`upstream doc ${i} ${path}`, await send(s.t.url, 'GET', path));
+        judge(`upstream doc ${i} ${path} abbreviated`, await send(s.t.url, 'GET', path, { accept: 'application/vnd.npm.install-v1+json' }));
       }
     }
-    upstream.clearFaults();
+    s.upstream.clearFaults();
   });
 
   it('counted at least 300 hostile inputs, found no problem, and is still up', async () => {
     expect(checked).toBeGreaterThanOrEqual(300);
     // Internal failures are logged with their cause: show them with the problems they made.
     const failures = fs
-      .readFileSync(t.logFile, 'utf8')
+      .readFileSync(s.t.logFile, 'utf8')
       .split('\n')
       .filter((line) => /registry request failed|escaped every handler|admin API error/.test(line))
       .map((line) => line.slice(0, 600));
     expect({ problems, failures }).toEqual({ problems: [], failures: [] });
-    const ping = await send(t.url, 'GET', '/-/ping');
+    const ping = await send(s.t.url, 'GET', '/-/ping');
     expect(ping.status).toBe(200);
-    const health = await t.api('GET', '/health');
+    const health = await s.t.api('GET', '/health');
     expect(health.body.database.ok).toBe(true);
-    expect(fs.readFileSync(t.logFile, 'utf8')).not.toContain('escaped every handler');
+    expect(fs.readFileSync(s.t.logFile, 'utf8')).not.toContain('escaped every handler');
   });
 });
