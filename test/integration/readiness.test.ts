@@ -7,30 +7,18 @@ import { Client } from 'pg';
 import { LISTENER_APPLICATION_NAME } from '../../src/db/listener';
 import { eventually } from '../support/assert';
 import { adminUrl } from '../support/database';
-import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
-import { startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
+import { gatekeeperSuite } from '../support/suite';
 
 describe('readiness', () => {
-  let upstream: FixtureRegistry;
-  let t: TestGatekeeper;
+  const s = gatekeeperSuite({ packages: [{ name: 'ready-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] }], settings: { shutdownDelay: '3s' }, policyMode: 'none', npm: false });
   const ready = async () => {
-    const res = await fetch(new URL('-/gatekeeper/v1/ready', t.url));
+    const res = await fetch(new URL('-/gatekeeper/v1/ready', s.t.url));
     return { status: res.status, body: (await res.json()) as { ready?: boolean; code?: string; error?: string } };
   };
 
-  beforeAll(async () => {
-    upstream = await startFixtureRegistry([{ name: 'ready-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] }]);
-    t = await startTestGatekeeper({ upstream: upstream.url, settings: { shutdownDelay: '3s' } });
-  });
-
-  afterAll(async () => {
-    await t?.close();
-    await upstream?.close();
-  });
-
   it('is ready while everything is up, and not while the policy channel is down', async () => {
     expect(await ready()).toEqual({ status: 200, body: { ready: true } });
-    const dbName = new URL(t.db.url).pathname.slice(1);
+    const dbName = new URL(s.t.db.url).pathname.slice(1);
     const admin = new Client({ connectionString: adminUrl() });
     await admin.connect();
     try {
@@ -48,11 +36,11 @@ describe('readiness', () => {
   });
 
   it('stops being ready as soon as a shutdown starts, while it still serves', async () => {
-    const closing = t.gk.close();
+    const closing = s.t.gk.close();
     const during = await ready();
     expect(during.status).toBe(503);
     expect(during.body.error).toContain('shutting down');
-    const ping = await fetch(new URL('-/ping', t.url));
+    const ping = await fetch(new URL('-/ping', s.t.url));
     expect(ping.status).toBe(200);
     await closing;
   });

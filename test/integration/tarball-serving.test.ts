@@ -6,41 +6,38 @@
  */
 import { randomBytes } from 'node:crypto';
 import { tarballCacheOf } from '../../src/server/registry/gate';
-import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
-import { loginToken, startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
+import { loginToken } from '../support/gatekeeper';
 import { integrityOf } from '../support/tarball';
+import { gatekeeperSuite } from '../support/suite';
 
 describe('tarball responses', () => {
-  let upstream: FixtureRegistry;
-  let t: TestGatekeeper;
-  let token: string;
-
-  beforeAll(async () => {
-    upstream = await startFixtureRegistry([
+  const s = gatekeeperSuite({
+    packages: [
       { name: 'small-tgz', versions: [{ version: '1.0.0', license: 'MIT' }] },
       // Random bytes do not compress: the tarball is larger than a 64 KB cache's 8 KB entries.
       { name: 'large-tgz', versions: [{ version: '1.0.0', license: 'MIT', files: { 'blob.txt': randomBytes(48 * 1024).toString('base64') } }] },
-    ]);
-    t = await startTestGatekeeper({ upstream: upstream.url, settings: { tarballCacheSize: '64kb' } });
-    for (const name of ['small-tgz', 'large-tgz']) expect((await t.api('POST', '/approvals', { name, reason: 'tarball test' })).status).toBe(201);
-    expect((await t.api('POST', '/users', { username: 'gil', password: 'gil-password', role: 'reader' })).status).toBe(201);
-    token = await loginToken(t.url, 'gil', 'gil-password');
+    ],
+    settings: { tarballCacheSize: '64kb' },
+    policyMode: 'none',
+    npm: false,
   });
+  let token: string;
 
-  afterAll(async () => {
-    await t?.close();
-    await upstream?.close();
+  beforeAll(async () => {
+    for (const name of ['small-tgz', 'large-tgz']) expect((await s.t.api('POST', '/approvals', { name, reason: 'tarball test' })).status).toBe(201);
+    expect((await s.t.api('POST', '/users', { username: 'gil', password: 'gil-password', role: 'reader' })).status).toBe(201);
+    token = await loginToken(s.t.url, 'gil', 'gil-password');
   });
 
   it.each([
     ['small-tgz', true],
     ['large-tgz', false],
   ])('%s: the same bytes with ETag and Last-Modified every time, 304 when unchanged (held in memory: %s)', async (name, inMemory) => {
-    const url = new URL(`${name}/-/${name}-1.0.0.tgz`, t.url);
-    const bytes = upstream.tarball(name, '1.0.0');
+    const url = new URL(`${name}/-/${name}-1.0.0.tgz`, s.t.url);
+    const bytes = s.upstream.tarball(name, '1.0.0');
     const etag = `"${integrityOf(bytes)}"`;
     expect(etag).toMatch(/^"sha512-/);
-    const tarballs = tarballCacheOf(t.gk.runtime);
+    const tarballs = tarballCacheOf(s.t.gk.runtime);
     expect(bytes.length > tarballs.maxEntryBytes).toBe(!inMemory);
 
     let lastModified: string | null = null;
@@ -81,21 +78,21 @@ describe('tarball responses', () => {
   });
 
   it('a write to a package drops its tarballs from memory (the fast path does not stat storage)', async () => {
-    const url = new URL('small-tgz/-/small-tgz-1.0.0.tgz', t.url);
+    const url = new URL('small-tgz/-/small-tgz-1.0.0.tgz', s.t.url);
     expect((await fetch(url)).status).toBe(200);
-    const tarballs = tarballCacheOf(t.gk.runtime);
+    const tarballs = tarballCacheOf(s.t.gk.runtime);
     expect(tarballs.lookup('small-tgz/small-tgz-1.0.0.tgz')?.bytes).toBeDefined();
     // What every write handler does (src/server/registry/publish.ts), as do new advisories.
-    t.gk.runtime.packuments.invalidate('small-tgz');
+    s.t.gk.runtime.packuments.invalidate('small-tgz');
     expect(tarballs.lookup('small-tgz/small-tgz-1.0.0.tgz')).toBeUndefined();
     expect((await fetch(url)).status).toBe(200);
   });
 
   it('a refused tarball is refused whatever the conditions say', async () => {
-    const url = new URL('small-tgz/-/small-tgz-1.0.0.tgz', t.url);
-    const etag = `"${integrityOf(upstream.tarball('small-tgz', '1.0.0'))}"`;
+    const url = new URL('small-tgz/-/small-tgz-1.0.0.tgz', s.t.url);
+    const etag = `"${integrityOf(s.upstream.tarball('small-tgz', '1.0.0'))}"`;
     expect((await fetch(url)).status).toBe(200);
-    expect((await t.api('POST', '/bans', { name: 'small-tgz', range: '1.0.0', reason: 'banned for the test' })).status).toBe(201);
+    expect((await s.t.api('POST', '/bans', { name: 'small-tgz', range: '1.0.0', reason: 'banned for the test' })).status).toBe(201);
     const variants: Array<Record<string, string>> = [{ 'if-none-match': etag }, { 'if-none-match': etag, authorization: `Bearer ${token}` }, {}];
     for (const headers of variants) {
       const res = await fetch(url, { headers });

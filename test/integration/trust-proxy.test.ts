@@ -5,46 +5,42 @@
  * from the configured proxies, read from its right end: a client's own entries count for nothing.
  * Real gatekeeper and PostgreSQL; requests come from distinct loopback addresses.
  */
-import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
-import { startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
 import { couchLogin, Reply } from '../support/http';
+import { gatekeeperSuite } from '../support/suite';
 
 const PROXY = '127.0.0.41';
 const OTHER = '127.0.0.42';
 
 describe('trusted proxies and client addresses', () => {
-  let upstream: FixtureRegistry;
-  let t: TestGatekeeper;
+  const s = gatekeeperSuite({
+    packages: [{ name: 'plain-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] }],
+    settings: { trustProxy: [PROXY], loginMaxFailuresPerAddress: 3, loginMaxFailuresPerUser: 100 },
+    policyMode: 'none',
+    npm: false,
+  });
   const codes = (replies: Reply[]) => replies.map((r) => `${r.status} ${r.body.code}`);
   const fails = (n: number, prefix: string, from: string, forwarded: (i: number) => string | undefined) =>
     Promise.all(
       Array.from({ length: n }, (_, i) => {
         const xff = forwarded(i);
-        return couchLogin(t.url, `${prefix}-${i}`, 'wrong', { from, headers: xff === undefined ? {} : { 'x-forwarded-for': xff } });
+        return couchLogin(s.t.url, `${prefix}-${i}`, 'wrong', { from, headers: xff === undefined ? {} : { 'x-forwarded-for': xff } });
       }),
     );
 
   beforeAll(async () => {
-    upstream = await startFixtureRegistry([{ name: 'plain-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] }]);
-    t = await startTestGatekeeper({ upstream: upstream.url, settings: { trustProxy: [PROXY], loginMaxFailuresPerAddress: 3, loginMaxFailuresPerUser: 100 } });
-    expect((await t.api('POST', '/users', { username: 'dev', password: 'dev-password', role: 'developer' })).status).toBe(201);
-  });
-
-  afterAll(async () => {
-    await t?.close();
-    await upstream?.close();
+    expect((await s.t.api('POST', '/users', { username: 'dev', password: 'dev-password', role: 'developer' })).status).toBe(201);
   });
 
   it('counts the forwarded client behind a trusted proxy, not the proxy', async () => {
     expect(codes(await fails(3, 'a', PROXY, () => '198.51.100.1'))).toEqual(new Array(3).fill('401 EBADCREDENTIALS'));
-    const fourth = await couchLogin(t.url, 'dev', 'dev-password', { from: PROXY, headers: { 'x-forwarded-for': '198.51.100.1' } });
+    const fourth = await couchLogin(s.t.url, 'dev', 'dev-password', { from: PROXY, headers: { 'x-forwarded-for': '198.51.100.1' } });
     expect([fourth.status, fourth.body.code]).toEqual([429, 'ETOOMANYATTEMPTS']);
     expect(fourth.body.error).toContain('from your address');
     // Another client behind the same proxy is not throttled, and the proxy itself is not.
-    expect((await couchLogin(t.url, 'dev', 'dev-password', { from: PROXY, headers: { 'x-forwarded-for': '198.51.100.2' } })).status).toBe(201);
-    expect((await couchLogin(t.url, 'dev', 'dev-password', { from: PROXY })).status).toBe(201);
+    expect((await couchLogin(s.t.url, 'dev', 'dev-password', { from: PROXY, headers: { 'x-forwarded-for': '198.51.100.2' } })).status).toBe(201);
+    expect((await couchLogin(s.t.url, 'dev', 'dev-password', { from: PROXY })).status).toBe(201);
     // The audit names the client.
-    const rows = await t.gk.database.knex('audit_log').where({ action: 'user.login_throttled' }).whereRaw(`details->>'key' = ?`, ['198.51.100.1']);
+    const rows = await s.t.gk.database.knex('audit_log').where({ action: 'user.login_throttled' }).whereRaw(`details->>'key' = ?`, ['198.51.100.1']);
     expect(rows.map((r: { actor_ip: string }) => r.actor_ip)).toEqual(['198.51.100.1']);
   });
 
@@ -52,16 +48,16 @@ describe('trusted proxies and client addresses', () => {
     // Each guess claims another origin on the left; the proxy appends the real one on the right.
     const replies = await fails(3, 'b', PROXY, (i) => `203.0.113.${i}, 198.51.100.3`);
     expect(codes(replies)).toEqual(new Array(3).fill('401 EBADCREDENTIALS'));
-    const next = await couchLogin(t.url, 'dev', 'dev-password', { from: PROXY, headers: { 'x-forwarded-for': '203.0.113.99, 198.51.100.3' } });
+    const next = await couchLogin(s.t.url, 'dev', 'dev-password', { from: PROXY, headers: { 'x-forwarded-for': '203.0.113.99, 198.51.100.3' } });
     expect(next.status).toBe(429);
   });
 
   it('does not believe X-Forwarded-For from an address that is not a trusted proxy', async () => {
     const replies = await fails(3, 'c', OTHER, (i) => `198.51.100.${10 + i}`);
     expect(codes(replies)).toEqual(new Array(3).fill('401 EBADCREDENTIALS'));
-    const next = await couchLogin(t.url, 'dev', 'dev-password', { from: OTHER, headers: { 'x-forwarded-for': '198.51.100.50' } });
+    const next = await couchLogin(s.t.url, 'dev', 'dev-password', { from: OTHER, headers: { 'x-forwarded-for': '198.51.100.50' } });
     expect([next.status, next.body.code]).toEqual([429, 'ETOOMANYATTEMPTS']);
-    const rows = await t.gk.database.knex('audit_log').where({ action: 'user.login_throttled' }).whereRaw(`details->>'key' = ?`, [OTHER]);
+    const rows = await s.t.gk.database.knex('audit_log').where({ action: 'user.login_throttled' }).whereRaw(`details->>'key' = ?`, [OTHER]);
     expect(rows).toHaveLength(1);
   });
 });
