@@ -8,26 +8,18 @@ import { GatekeeperError } from '../../src/core/errors';
 import { Store } from '../../src/db/store';
 import { IdentityService } from '../../src/services/identity';
 import { SESSION_ORIGIN, SessionService } from '../../src/services/sessions';
-import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
-import { loginToken, startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
+import { loginToken } from '../support/gatekeeper';
+import { gatekeeperSuite } from '../support/suite';
 
 const API = '-/gatekeeper/v1';
 
 describe('console sessions', () => {
-  let upstream: FixtureRegistry;
-  let t: TestGatekeeper;
+  const s = gatekeeperSuite({ policyMode: 'none', npm: false });
   let store: Store;
 
   beforeAll(async () => {
-    upstream = await startFixtureRegistry([]);
-    t = await startTestGatekeeper({ upstream: upstream.url });
-    await t.api('POST', '/users', { username: 'sam', password: 'sam-password', role: 'developer' });
-    store = new Store(t.gk.database.knex);
-  });
-
-  afterAll(async () => {
-    await t?.close();
-    await upstream?.close();
+    await s.t.api('POST', '/users', { username: 'sam', password: 'sam-password', role: 'developer' });
+    store = new Store(s.t.gk.database.knex);
   });
 
   const code = async (promise: Promise<unknown>) => {
@@ -47,12 +39,12 @@ describe('console sessions', () => {
     expect(await live.resolve(session)).toMatchObject({ username: 'sam', role: 'developer', tokenId: info.tokenId, csrfToken: info.csrfToken });
     const token = await store.repos.tokens.find(info.tokenId);
     expect(token).toMatchObject({ createdFrom: SESSION_ORIGIN, revokedAt: null });
-    const row = await t.gk.database.knex('tokens').where({ id: info.tokenId }).first();
+    const row = await s.t.gk.database.knex('tokens').where({ id: info.tokenId }).first();
     expect(row.token_hash).not.toContain(session.slice(4));
     // The same session under a service whose sessions last no time at all: expired.
     expect(await code(new SessionService(store, identity, 0).resolve(session))).toBe('EUNAUTHENTICATED');
     // An npm token is no session, however valid.
-    expect(await code(live.resolve(await loginToken(t.url, 'sam', 'sam-password')))).toBe('ETOKENREVOKED');
+    expect(await code(live.resolve(await loginToken(s.t.url, 'sam', 'sam-password')))).toBe('ETOKENREVOKED');
   });
 
   it('throttles sign-in like every password check', async () => {
@@ -63,15 +55,15 @@ describe('console sessions', () => {
     expect(await wrong()).toBe('EBADCREDENTIALS');
     expect(await wrong()).toBe('ETOOMANYATTEMPTS');
     expect(await code(sessions.signIn({ username: 'sam', password: 'sam-password', ip: '10.0.0.9' }))).toBe('ETOOMANYATTEMPTS');
-    await t.gk.database.knex('login_throttle').del();
+    await s.t.gk.database.knex('login_throttle').del();
   });
 
   it('answers sign-in with the cookie and the CSRF token; the cookie is good for the admin API only', async () => {
-    const bad = await fetch(new URL(`${API}/session`, t.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'sam', password: 'nope-nope' }) });
+    const bad = await fetch(new URL(`${API}/session`, s.t.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'sam', password: 'nope-nope' }) });
     expect(bad.status).toBe(401);
     expect(bad.headers.get('set-cookie')).toBeNull();
 
-    const res = await fetch(new URL(`${API}/session`, t.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'sam', password: 'sam-password' }) });
+    const res = await fetch(new URL(`${API}/session`, s.t.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'sam', password: 'sam-password' }) });
     expect(res.status).toBe(201);
     const cookie = res.headers.get('set-cookie') ?? '';
     expect(cookie).toMatch(/^gk_session=gks_[A-Za-z0-9_-]+; Path=\/-\/gatekeeper\/; Max-Age=28800; HttpOnly; SameSite=Strict$/);
@@ -79,14 +71,14 @@ describe('console sessions', () => {
     expect(body).toMatchObject({ username: 'sam', csrfHeader: 'x-gatekeeper-csrf' });
     expect(body.csrfToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const value = cookie.slice('gk_session='.length, cookie.indexOf(';'));
-    const withCookie = (path: string, init: RequestInit = {}) => fetch(new URL(path, t.url), { ...init, headers: { cookie: `gk_session=${value}`, ...(init.headers as Record<string, string>) } });
+    const withCookie = (path: string, init: RequestInit = {}) => fetch(new URL(path, s.t.url), { ...init, headers: { cookie: `gk_session=${value}`, ...(init.headers as Record<string, string>) } });
 
     expect((await withCookie(`${API}/session`)).status).toBe(200);
     // npm's routes never take the cookie.
     const whoami = await withCookie('-/whoami');
     expect(whoami.status).toBe(401);
     // A session's value is not a bearer token.
-    const bearer = await fetch(new URL(`${API}/whoami`, t.url), { headers: { authorization: `Bearer ${value}` } });
+    const bearer = await fetch(new URL(`${API}/whoami`, s.t.url), { headers: { authorization: `Bearer ${value}` } });
     expect(bearer.status).toBe(401);
     // Sign-out needs the CSRF token like every change, then ends the session and clears the cookie.
     expect(((await (await withCookie(`${API}/session`, { method: 'DELETE' })).json()) as { code: string }).code).toBe('ECSRF');
@@ -103,7 +95,7 @@ describe('console sessions', () => {
 
   it('serves the console with a strict CSP, its pages at stable URLs, and refuses missing assets with a code', async () => {
     for (const path of ['-/gatekeeper/ui/', '-/gatekeeper/ui/packages/@scope%2Fname?version=1.0.0', '-/gatekeeper/ui/audit?action=ban.create']) {
-      const page = await fetch(new URL(path, t.url));
+      const page = await fetch(new URL(path, s.t.url));
       expect(page.status).toBe(200);
       expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
       expect(page.headers.get('content-security-policy')).toBe(
@@ -112,19 +104,19 @@ describe('console sessions', () => {
       const html = await page.text();
       const script = /<script type="module" crossorigin src="(\/-\/gatekeeper\/ui\/assets\/[^"]+\.js)"><\/script>/.exec(html)?.[1];
       expect(script).toBeDefined();
-      const js = await fetch(new URL(script!.slice(1), t.url));
+      const js = await fetch(new URL(script!.slice(1), s.t.url));
       expect(js.status).toBe(200);
       expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
       expect(js.headers.get('cache-control')).toContain('immutable');
     }
-    const missing = await fetch(new URL('-/gatekeeper/ui/assets/nothing-here.js', t.url));
+    const missing = await fetch(new URL('-/gatekeeper/ui/assets/nothing-here.js', s.t.url));
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { code: string }).code).toBe('ENOTFOUND');
-    const escape = await fetch(new URL('-/gatekeeper/ui/..%2f..%2fpackage.json', t.url));
+    const escape = await fetch(new URL('-/gatekeeper/ui/..%2f..%2fpackage.json', s.t.url));
     // A path that leaves the console's directory names no file of it: the console's page, never the file.
     expect(escape.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(await escape.text()).not.toContain('"devDependencies"');
-    const head = await fetch(t.url, { method: 'HEAD', headers: { accept: 'text/html' }, redirect: 'manual' });
+    const head = await fetch(s.t.url, { method: 'HEAD', headers: { accept: 'text/html' }, redirect: 'manual' });
     expect(head.status).toBe(302);
   });
 });

@@ -7,10 +7,10 @@
 import http from 'node:http';
 import { ErrorCodes, statusText } from '../../src/core/errors';
 import { REGISTRY_ROUTES, registryRoutes } from '../../src/server/registry/routes';
-import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
-import { loginToken, startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
+import { loginToken } from '../support/gatekeeper';
 import { publishDocument } from '../support/publish';
 import { integrityOf } from '../support/tarball';
+import { gatekeeperSuite } from '../support/suite';
 
 interface Answer {
   status: number;
@@ -128,13 +128,8 @@ function samplePaths(pattern: string): string[] {
 }
 
 describe('the route table owns the registry surface', () => {
-  let upstream: FixtureRegistry;
-  let t: TestGatekeeper;
-  let readerToken: string;
-  let publisherToken: string;
-
-  beforeAll(async () => {
-    upstream = await startFixtureRegistry([
+  const s = gatekeeperSuite({
+    packages: [
       {
         name: 'side-door',
         versions: [
@@ -142,24 +137,23 @@ describe('the route table owns the registry surface', () => {
           { version: '2.0.0', license: 'MIT' },
         ],
       },
-    ]);
-    t = await startTestGatekeeper({
-      upstream: upstream.url,
-      settings: { publishRules: [{ pattern: '@acme/*', roles: ['publisher'], shadowUpstream: false }] },
-    });
-    await t.api('POST', '/approvals', { name: 'side-door', range: '1.0.0', reason: 'only the old one' });
-    await t.api('POST', '/approvals', { name: '@acme/*', range: '*', reason: 'ours' });
-    await t.api('POST', '/users', { username: 'reader1', password: 'reader1-password', role: 'reader' });
-    await t.api('POST', '/users', { username: 'pub1', password: 'pub1-password', role: 'publisher' });
-    readerToken = await loginToken(t.url, 'reader1', 'reader1-password');
-    publisherToken = await loginToken(t.url, 'pub1', 'pub1-password');
-    // Verdaccio stores the upstream document (with the hidden 2.0.0) once the gate has read it.
-    expect((await call(t.url, 'GET', '/side-door')).status).toBe(200);
+    ],
+    settings: { publishRules: [{ pattern: '@acme/*', roles: ['publisher'], shadowUpstream: false }] },
+    policyMode: 'none',
+    npm: false,
   });
+  let readerToken: string;
+  let publisherToken: string;
 
-  afterAll(async () => {
-    await t?.close();
-    await upstream?.close();
+  beforeAll(async () => {
+    await s.t.api('POST', '/approvals', { name: 'side-door', range: '1.0.0', reason: 'only the old one' });
+    await s.t.api('POST', '/approvals', { name: '@acme/*', range: '*', reason: 'ours' });
+    await s.t.api('POST', '/users', { username: 'reader1', password: 'reader1-password', role: 'reader' });
+    await s.t.api('POST', '/users', { username: 'pub1', password: 'pub1-password', role: 'publisher' });
+    readerToken = await loginToken(s.t.url, 'reader1', 'reader1-password');
+    publisherToken = await loginToken(s.t.url, 'pub1', 'pub1-password');
+    // Verdaccio stores the upstream document (with the hidden 2.0.0) once the gate has read it.
+    expect((await call(s.t.url, 'GET', '/side-door')).status).toBe(200);
   });
 
   it('lists every route once, with a handler, an access rule and a body kind', () => {
@@ -175,8 +169,8 @@ describe('the route table owns the registry surface', () => {
   });
 
   it("refuses each of Verdaccio's own routes that the table does not list, with a code", async () => {
-    const routes = verdaccioRoutes(t.gk.verdaccioApp);
-    const hiddenIntegrity = integrityOf(upstream.tarball('side-door', '2.0.0'));
+    const routes = verdaccioRoutes(s.t.gk.verdaccioApp);
+    const hiddenIntegrity = integrityOf(s.upstream.tarball('side-door', '2.0.0'));
     // The walk must see Verdaccio's router, or this test would prove nothing.
     expect(routes.length).toBeGreaterThanOrEqual(25);
     expect(routes).toEqual(expect.arrayContaining([{ method: 'GET', path: '/-/all(/since)?' }, { method: 'POST', path: '/-/npm/v1/tokens' }]));
@@ -190,7 +184,7 @@ describe('the route table owns the registry surface', () => {
           continue;
         }
         refused.push(`${method} ${sample}`);
-        const answer = await call(t.url, method, sample, { token: t.adminToken, body: method === 'GET' || method === 'HEAD' ? undefined : {} });
+        const answer = await call(s.t.url, method, sample, { token: s.t.adminToken, body: method === 'GET' || method === 'HEAD' ? undefined : {} });
         expect({ route: `${method} ${sample}`, status: answer.status }).toEqual({ route: `${method} ${sample}`, status: expect.any(Number) });
         expect([400, 404, 405]).toContain(answer.status);
         expectCoded(answer);
@@ -202,28 +196,28 @@ describe('the route table owns the registry surface', () => {
     expect(refused).toEqual(expect.arrayContaining(['GET /-/all', 'GET /-/all/since', 'GET /-/_view/starredByUser', 'GET /-/static/favicon.ico', 'PUT /-/user/org.couchdb.user:someone/-rev/1-abc', 'POST /-/package/side-door/dist-tags']));
     // Verdaccio's web UI at / is ours now: browsers are sent to the console, npm gets a coded 404.
     expect(listed).toContain('GET / -> root');
-    const root = await call(t.url, 'GET', '/', { token: t.adminToken });
+    const root = await call(s.t.url, 'GET', '/', { token: s.t.adminToken });
     expect(root.status).toBe(404);
     expectCoded(root);
     expect(listed.length).toBeGreaterThan(10);
   });
 
   it('never shows a hidden version through the stored package.json, to anonymous callers or readers', async () => {
-    for (const token of [undefined, readerToken, t.adminToken]) {
-      const answer = await call(t.url, 'GET', '/side-door/-/package.json', { token });
+    for (const token of [undefined, readerToken, s.t.adminToken]) {
+      const answer = await call(s.t.url, 'GET', '/side-door/-/package.json', { token });
       expect(answer.status).toBe(404);
       expectCoded(answer, 'ENOTFOUND');
       expect(answer.text).not.toContain('2.0.0');
       expect(answer.text).not.toContain('_uplinks');
     }
     // The filtered document itself has only the approved version.
-    const packument = await call(t.url, 'GET', '/side-door');
+    const packument = await call(s.t.url, 'GET', '/side-door');
     expect(Object.keys(packument.body.versions)).toEqual(['1.0.0']);
   });
 
   it('answers /-/all with a refusal instead of a listing', async () => {
     for (const path of ['/-/all', '/-/all/since?stale=update_after&startkey=0']) {
-      const answer = await call(t.url, 'GET', path);
+      const answer = await call(s.t.url, 'GET', path);
       expect(answer.status).toBe(404);
       expectCoded(answer, 'ENOTFOUND');
     }
@@ -231,84 +225,84 @@ describe('the route table owns the registry surface', () => {
 
   it('advertises only allowed versions in search', async () => {
     for (const version of ['1.0.0', '2.0.0']) {
-      const put = await call(t.url, 'PUT', '/@acme%2ffindable', { token: publisherToken, body: publishDocument('@acme/findable', version, { manifest: { description: `the findable package ${version}` } }) });
+      const put = await call(s.t.url, 'PUT', '/@acme%2ffindable', { token: publisherToken, body: publishDocument('@acme/findable', version, { manifest: { description: `the findable package ${version}` } }) });
       expect(put.status).toBe(201);
     }
-    const before = await call(t.url, 'GET', '/-/v1/search?text=findable');
+    const before = await call(s.t.url, 'GET', '/-/v1/search?text=findable');
     expect(before.status).toBe(200);
     expect(before.body.objects.map((o: any) => [o.package.name, o.package.version])).toEqual([['@acme/findable', '2.0.0']]);
 
-    expect((await t.api('POST', '/bans', { name: '@acme/findable', range: '2.0.0', reason: 'broken build' })).status).toBe(201);
+    expect((await s.t.api('POST', '/bans', { name: '@acme/findable', range: '2.0.0', reason: 'broken build' })).status).toBe(201);
     for (const token of [undefined, readerToken]) {
-      const after = await call(t.url, 'GET', '/-/v1/search?text=findable', { token });
+      const after = await call(s.t.url, 'GET', '/-/v1/search?text=findable', { token });
       expect(after.status).toBe(200);
       expect(after.body.objects.map((o: any) => [o.package.name, o.package.version])).toEqual([['@acme/findable', '1.0.0']]);
       expect(after.text).not.toContain('2.0.0');
     }
-    expect((await t.api('POST', '/bans', { name: '@acme/findable', range: '*', reason: 'withdrawn' })).status).toBe(201);
-    const none = await call(t.url, 'GET', '/-/v1/search?text=findable');
+    expect((await s.t.api('POST', '/bans', { name: '@acme/findable', range: '*', reason: 'withdrawn' })).status).toBe(201);
+    const none = await call(s.t.url, 'GET', '/-/v1/search?text=findable');
     expect(none.body.objects).toEqual([]);
   });
 
   it('looks versions and tags up as own properties only', async () => {
     for (const spec of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'prototype']) {
-      const answer = await call(t.url, 'GET', `/side-door/${spec}`);
+      const answer = await call(s.t.url, 'GET', `/side-door/${spec}`);
       expect({ spec, status: answer.status }).toEqual({ spec, status: 404 });
       expectCoded(answer, 'ENOTFOUND');
     }
-    expect((await call(t.url, 'GET', '/side-door/latest')).body.version).toBe('1.0.0');
-    const hidden = await call(t.url, 'GET', '/side-door/2.0.0');
+    expect((await call(s.t.url, 'GET', '/side-door/latest')).body.version).toBe('1.0.0');
+    const hidden = await call(s.t.url, 'GET', '/side-door/2.0.0');
     expectCoded(hidden, 'ENOTAPPROVED');
   });
 
   it("serves dist-tags from the filtered document", async () => {
-    const tags = await call(t.url, 'GET', '/-/package/side-door/dist-tags');
+    const tags = await call(s.t.url, 'GET', '/-/package/side-door/dist-tags');
     expect(tags.status).toBe(200);
     expect(tags.body).toEqual({ latest: '1.0.0' });
   });
 
   it("does not let Verdaccio mint tokens or answer profiles", async () => {
-    const token = await call(t.url, 'POST', '/-/npm/v1/tokens', { token: t.adminToken, body: { password: 'x', readonly: false, cidr_whitelist: [] } });
+    const token = await call(s.t.url, 'POST', '/-/npm/v1/tokens', { token: s.t.adminToken, body: { password: 'x', readonly: false, cidr_whitelist: [] } });
     expect(token.status).toBeLessThan(500);
     if (token.status < 300) {
       // Whatever it answers must be one of our own tokens, which then works.
-      const who = await call(t.url, 'GET', '/-/whoami', { token: token.body.token });
+      const who = await call(s.t.url, 'GET', '/-/whoami', { token: token.body.token });
       expect(who.body).toEqual({ username: 'admin' });
     } else {
       expectCoded(token);
     }
-    const profile = await call(t.url, 'POST', '/-/npm/v1/user', { token: t.adminToken, body: { email: 'x@example.com' } });
+    const profile = await call(s.t.url, 'POST', '/-/npm/v1/user', { token: s.t.adminToken, body: { email: 'x@example.com' } });
     expect(profile.status).toBe(405);
     expectCoded(profile, 'EMETHODNOTALLOWED');
   });
 
   it('answers an unknown method with 405 and Allow, a malformed path with 400, an unknown path with 404', async () => {
-    const patch = await call(t.url, 'PATCH', '/side-door', { body: {} });
+    const patch = await call(s.t.url, 'PATCH', '/side-door', { body: {} });
     expectCoded(patch, 'EMETHODNOTALLOWED');
     expect(patch.headers.get('allow')?.split(', ').sort()).toEqual(['GET', 'HEAD', 'PUT']);
-    const malformed = await call(t.url, 'GET', '/%E0%A4%A');
+    const malformed = await call(s.t.url, 'GET', '/%E0%A4%A');
     expectCoded(malformed, 'EVALIDATION');
-    const nul = await call(t.url, 'GET', '/side-door/%00');
+    const nul = await call(s.t.url, 'GET', '/side-door/%00');
     expectCoded(nul, 'EVALIDATION');
-    const unknown = await call(t.url, 'GET', '/-/verdaccio/data/packages');
+    const unknown = await call(s.t.url, 'GET', '/-/verdaccio/data/packages');
     expectCoded(unknown, 'ENOTFOUND');
     expect(unknown.statusText).toMatch(/^\[ENOTFOUND\] this registry has no route GET \/-\/verdaccio\/data\/packages/);
   });
 
   it('refuses an anonymous 30 MB publish before reading its body', async () => {
-    const answer = await partialRequest(t.url, 'PUT', '/@acme%2fbig', { 'content-type': 'application/json', 'content-length': String(30 * 1024 * 1024) }, 1024);
+    const answer = await partialRequest(s.t.url, 'PUT', '/@acme%2fbig', { 'content-type': 'application/json', 'content-length': String(30 * 1024 * 1024) }, 1024);
     expect(answer.status).toBe(401);
     expect(answer.body.code).toBe('EUNAUTHENTICATED');
     expect(answer.statusText).toMatch(/^\[EUNAUTHENTICATED\] publishing needs a login/);
   });
 
   it('refuses a body larger than the route takes before reading it, for anonymous and logged-in callers', async () => {
-    const anonymous = await partialRequest(t.url, 'POST', '/-/gatekeeper/v1/approvals', { 'content-type': 'application/json', 'content-length': String(30 * 1024 * 1024) }, 1024);
+    const anonymous = await partialRequest(s.t.url, 'POST', '/-/gatekeeper/v1/approvals', { 'content-type': 'application/json', 'content-length': String(30 * 1024 * 1024) }, 1024);
     expect(anonymous).toMatchObject({ status: 413, body: { code: 'EPAYLOADTOOLARGE' } });
-    const login = await partialRequest(t.url, 'PUT', '/-/user/org.couchdb.user:admin', { 'content-type': 'application/json', 'content-length': String(2 * 1024 * 1024) }, 10);
+    const login = await partialRequest(s.t.url, 'PUT', '/-/user/org.couchdb.user:admin', { 'content-type': 'application/json', 'content-length': String(2 * 1024 * 1024) }, 10);
     expect(login).toMatchObject({ status: 413, body: { code: 'EPAYLOADTOOLARGE' } });
     const publish = await partialRequest(
-      t.url,
+      s.t.url,
       'PUT',
       '/@acme%2fbig',
       { 'content-type': 'application/json', 'content-length': String(60 * 1024 * 1024), authorization: `Bearer ${publisherToken}` },
@@ -319,7 +313,7 @@ describe('the route table owns the registry surface', () => {
 
   it('cuts a chunked body at the route limit', async () => {
     const res = await new Promise<{ status: number; body: any }>((resolve, reject) => {
-      const req = http.request(new URL('-/gatekeeper/v1/approvals', t.url), { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked', authorization: `Bearer ${t.adminToken}` } });
+      const req = http.request(new URL('-/gatekeeper/v1/approvals', s.t.url), { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked', authorization: `Bearer ${s.t.adminToken}` } });
       req.on('error', (err) => (String(err).includes('EPIPE') || String(err).includes('ECONNRESET') ? undefined : reject(err)));
       req.on('response', (r) => {
         const chunks: Buffer[] = [];
@@ -343,26 +337,15 @@ describe('the route table owns the registry surface', () => {
 });
 
 describe('under GATEKEEPER_REQUIRE_AUTH', () => {
-  let upstream: FixtureRegistry;
-  let t: TestGatekeeper;
-
-  beforeAll(async () => {
-    upstream = await startFixtureRegistry([{ name: 'private-world', versions: [{ version: '1.0.0', license: 'MIT' }] }]);
-    t = await startTestGatekeeper({ upstream: upstream.url, settings: { requireAuth: true } });
-  });
-
-  afterAll(async () => {
-    await t?.close();
-    await upstream?.close();
-  });
+  const s = gatekeeperSuite({ packages: [{ name: 'private-world', versions: [{ version: '1.0.0', license: 'MIT' }] }], settings: { requireAuth: true }, policyMode: 'none', npm: false });
 
   it('gives anonymous callers liveness only from /health, and admins the whole report', async () => {
-    const anonymous = await call(t.url, 'GET', '/-/gatekeeper/v1/health');
+    const anonymous = await call(s.t.url, 'GET', '/-/gatekeeper/v1/health');
     expect(anonymous.status).toBe(200);
     expect(anonymous.body).toEqual({ ok: true });
-    expect(anonymous.text).not.toContain(upstream.url.replace(/\/$/, ''));
-    const admin = await call(t.url, 'GET', '/-/gatekeeper/v1/health', { token: t.adminToken });
-    expect(admin.body.upstream.url).toBe(upstream.url);
+    expect(anonymous.text).not.toContain(s.upstream.url.replace(/\/$/, ''));
+    const admin = await call(s.t.url, 'GET', '/-/gatekeeper/v1/health', { token: s.t.adminToken });
+    expect(admin.body.upstream.url).toBe(s.upstream.url);
   });
 
   it('refuses anonymous reads, search and audit with 401 and how to log in', async () => {
@@ -374,11 +357,11 @@ describe('under GATEKEEPER_REQUIRE_AUTH', () => {
       ['POST', '/-/npm/v1/security/advisories/bulk'],
       ['POST', '/-/npm/v1/security/audits/quick'],
     ]) {
-      const answer = await call(t.url, method, path, method === 'POST' ? { body: { 'private-world': ['1.0.0'] } } : {});
+      const answer = await call(s.t.url, method, path, method === 'POST' ? { body: { 'private-world': ['1.0.0'] } } : {});
       expect({ path, status: answer.status }).toEqual({ path, status: 401 });
       expectCoded(answer, 'EUNAUTHENTICATED');
       expect(answer.body.error).toContain('npm login --registry');
     }
-    expect(upstream.requests.filter((r) => r.url.includes('security'))).toEqual([]);
+    expect(s.upstream.requests.filter((r) => r.url.includes('security'))).toEqual([]);
   });
 });
