@@ -305,7 +305,12 @@ export class AdvisoryService {
   /** Refreshes packages whose answer is older than the interval, a batch at a time. */
   async refreshDue(batch = 50): Promise<number> {
     const due = await this.store.repos.advisories.due(new Date(this.now() - this.refreshMs), batch);
-    for (const check of due) this.memory.delete(check.package);
+    for (const check of due) {
+      // Made stale (so asked again below), never forgotten: a decision made meanwhile by a request
+      // that prepared before this refresh still sees the package's entries, not none at all.
+      const entry = this.memory.get(check.package);
+      if (entry && entry.checkedAt !== null) entry.checkedAt = Math.min(entry.checkedAt, this.now() - this.refreshMs);
+    }
     await this.prepareMany(due.map((c) => ({ name: c.package, versions: c.versions })));
     return due.length;
   }

@@ -396,6 +396,31 @@ describe("what one instance's advisory refresh finds applies on every instance",
     expect(asked()).toBe(before + 1);
   });
 
+  it("keeps a package's entries in force while the refresh asks about it again (a decision meanwhile never sees none)", async () => {
+    const advisories = b.gk.runtime.advisories;
+    expect(advisories.known(NAME)?.advisories).toEqual([expect.objectContaining({ severity: 'critical' })]);
+    const knex = b.gk.database.knex;
+    await knex('advisory_checks').where({ package: NAME }).update({ checked_at: knex.raw(`now() - interval '1 hour'`) });
+    // Holds every read and write of the advisories table, so the refresh stops midway.
+    const blocker = createKnex(b.db.url, 1);
+    const trx = await blocker.transaction();
+    try {
+      await trx.raw('lock table advisories in access exclusive mode');
+      const run = advisories.refreshDue();
+      await eventually(
+        async () => (await knex.raw(`select 1 from pg_stat_activity where wait_event_type = 'Lock' and query ilike '%advisories%'`)).rows.length > 0,
+        'the refresh to wait for the advisories table',
+      );
+      expect(advisories.known(NAME)?.advisories).toEqual([expect.objectContaining({ severity: 'critical' })]);
+      await trx.commit();
+      expect(await run).toBe(1);
+    } finally {
+      if (!trx.isCompleted()) await trx.rollback();
+      await blocker.destroy();
+    }
+    expect(advisories.known(NAME)).toMatchObject({ status: 'fresh', advisories: [expect.objectContaining({ severity: 'critical' })] });
+  });
+
   it('shows since when a run has been held, here and on the other instances, and nothing once it ended', async () => {
     const knex = createKnex(a.db.url, 2);
     const runners = ['probe-1', 'probe-2'].map((instanceId) => new JobRunner(new Store(knex), pino({ level: 'silent' }), { instanceId, leaseMs: 30_000, pollMs: 200 }));
