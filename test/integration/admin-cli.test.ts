@@ -11,10 +11,11 @@ import { migrations } from '../../migrations';
 const MIGRATIONS = migrations.map(([name]) => name);
 import { captureIo } from '../support/cli';
 import { createTestDatabase } from '../support/database';
-import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
-import { loginToken, startTestGatekeeper, TestGatekeeper, tempDir } from '../support/gatekeeper';
+import { startFixtureRegistry } from '../support/fixture-registry';
+import { loginToken, startTestGatekeeper, tempDir } from '../support/gatekeeper';
 import { runCli, spawnGatekeeper } from '../support/process';
 import { buildTarball, integrityOf, shasumOf } from '../support/tarball';
+import { gatekeeperSuite } from '../support/suite';
 import { tarballCacheOf } from '../../src/server/registry/gate';
 
 describe('gatekeeper migrate', () => {
@@ -65,8 +66,7 @@ describe('gatekeeper migrate', () => {
 });
 
 describe('administration through the CLI', () => {
-  let upstream: FixtureRegistry;
-  let t: TestGatekeeper;
+  const s = gatekeeperSuite({ packages: [{ name: 'cli-fixture', versions: [{ version: '1.0.0', license: 'MIT' }, { version: '1.5.0', license: 'MIT' }] }], settings: { allowSelfRegistration: true }, policyMode: 'none', npm: false });
   let env: NodeJS.ProcessEnv;
 
   const gatekeeper = async (argv: string[], stdin = '') => {
@@ -75,34 +75,27 @@ describe('administration through the CLI', () => {
     return { code, out: io.outText(), err: io.errText() };
   };
 
-  beforeAll(async () => {
-    upstream = await startFixtureRegistry([{ name: 'cli-fixture', versions: [{ version: '1.0.0', license: 'MIT' }, { version: '1.5.0', license: 'MIT' }] }]);
-    t = await startTestGatekeeper({ upstream: upstream.url, settings: { allowSelfRegistration: true } });
-    env = { GATEKEEPER_URL: t.url, GATEKEEPER_TOKEN: t.adminToken, HOME: t.dataDir, PATH: process.env.PATH };
-  });
-
-  afterAll(async () => {
-    await t?.close();
-    await upstream?.close();
+  beforeAll(() => {
+    env = { GATEKEEPER_URL: s.t.url, GATEKEEPER_TOKEN: s.t.adminToken, HOME: s.t.dataDir, PATH: process.env.PATH };
   });
 
   it('adds, lists, disables and re-enables users', async () => {
     const added = await gatekeeper(['user', 'add', 'carol', '--role', 'publisher', '--password-stdin'], 'carol-password\n');
     expect(added).toMatchObject({ code: 0, out: 'created carol (publisher)' });
-    expect(await loginToken(t.url, 'carol', 'carol-password')).toMatch(/^gk_/);
+    expect(await loginToken(s.t.url, 'carol', 'carol-password')).toMatch(/^gk_/);
 
     const generated = await gatekeeper(['user', 'add', 'dave']);
     expect(generated.code).toBe(0);
     const password = /password: (\S+)/.exec(generated.out)?.[1] as string;
-    expect(await loginToken(t.url, 'dave', password)).toMatch(/^gk_/);
+    expect(await loginToken(s.t.url, 'dave', password)).toMatch(/^gk_/);
 
     const list = JSON.parse((await gatekeeper(['user', 'list', '--json'])).out) as Array<{ username: string; role: string }>;
     expect(list.map((u) => `${u.username}:${u.role}`)).toEqual(['admin:admin', 'carol:publisher', 'dave:developer']);
 
     expect((await gatekeeper(['user', 'disable', 'dave'])).out).toBe('dave disabled');
-    await expect(loginToken(t.url, 'dave', password)).rejects.toThrow(/EUSERDISABLED/);
+    await expect(loginToken(s.t.url, 'dave', password)).rejects.toThrow(/EUSERDISABLED/);
     expect((await gatekeeper(['user', 'enable', 'dave'])).code).toBe(0);
-    expect(await loginToken(t.url, 'dave', password)).toMatch(/^gk_/);
+    expect(await loginToken(s.t.url, 'dave', password)).toMatch(/^gk_/);
 
     const bad = await gatekeeper(['user', 'add', 'eve', '--role', 'superuser', '--password-stdin'], 'eve-password');
     expect(bad.code).toBe(1);
@@ -110,25 +103,25 @@ describe('administration through the CLI', () => {
   });
 
   it('lists and revokes tokens, never showing their values', async () => {
-    const token = await loginToken(t.url, 'carol', 'carol-password');
+    const token = await loginToken(s.t.url, 'carol', 'carol-password');
     const listed = await gatekeeper(['token', 'list', '--username', 'carol', '--json']);
     expect(listed.out).not.toContain(token);
     const mine = (JSON.parse(listed.out) as Array<{ id: number; prefix: string; revokedAt: string | null }>).find((i) => token.startsWith(i.prefix) && !i.revokedAt);
     expect(mine).toBeDefined();
     expect((await gatekeeper(['token', 'revoke', String(mine?.id)])).out).toBe(`token ${mine?.id} revoked`);
-    expect((await fetch(new URL('cli-fixture', t.url), { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
+    expect((await fetch(new URL('cli-fixture', s.t.url), { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
 
     // A developer may revoke their own tokens but not someone else's.
-    const carolToken = await loginToken(t.url, 'carol', 'carol-password');
+    const carolToken = await loginToken(s.t.url, 'carol', 'carol-password');
     const carols = JSON.parse((await gatekeeper(['token', 'list', '--username', 'carol', '--json'])).out) as Array<{ id: number; prefix: string; revokedAt: string | null }>;
     const target = carols.find((i) => carolToken.startsWith(i.prefix) && !i.revokedAt);
-    const dave = await t.api('POST', '/users', { username: 'frank', password: 'frank-password', role: 'developer' });
+    const dave = await s.t.api('POST', '/users', { username: 'frank', password: 'frank-password', role: 'developer' });
     expect(dave.status).toBe(201);
-    const frankEnv = { ...env, GATEKEEPER_TOKEN: await loginToken(t.url, 'frank', 'frank-password') };
+    const frankEnv = { ...env, GATEKEEPER_TOKEN: await loginToken(s.t.url, 'frank', 'frank-password') };
     const io = captureIo();
     expect(await main(['token', 'revoke', String(target?.id)], io, frankEnv)).toBe(1);
     expect(io.errText()).toContain(`[EFORBIDDEN] token ${target?.id} belongs to another user`);
-    expect((await fetch(new URL('cli-fixture', t.url), { headers: { authorization: `Bearer ${carolToken}` } })).status).not.toBe(401);
+    expect((await fetch(new URL('cli-fixture', s.t.url), { headers: { authorization: `Bearer ${carolToken}` } })).status).not.toBe(401);
   });
 
   it('approves, unapproves by name@range, and reads the audit log', async () => {
@@ -136,11 +129,11 @@ describe('administration through the CLI', () => {
     const approvals = JSON.parse((await gatekeeper(['approvals', '--json'])).out) as Array<{ pattern: string; range: string; expiresAt: string }>;
     expect(approvals).toEqual([expect.objectContaining({ pattern: 'cli-fixture', range: '^1.0.0' })]);
     expect(new Date(approvals[0].expiresAt).getTime()).toBeGreaterThan(Date.now() + 29 * 86_400_000);
-    expect((await fetch(new URL('cli-fixture', t.url))).status).toBe(200);
+    expect((await fetch(new URL('cli-fixture', s.t.url))).status).toBe(200);
 
     const removed = await gatekeeper(['unapprove', 'cli-fixture@^1.0.0']);
     expect(removed.out).toMatch(/^removed approval \d+ \(cli-fixture@\^1\.0\.0\)$/);
-    expect((await fetch(new URL('cli-fixture', t.url))).status).toBe(403);
+    expect((await fetch(new URL('cli-fixture', s.t.url))).status).toBe(403);
     const missing = await gatekeeper(['unapprove', 'cli-fixture@^1.0.0']);
     expect(missing.code).toBe(2);
     expect(missing.err).toContain("no approval for cli-fixture@^1.0.0; list them with 'gatekeeper approvals'");
@@ -152,28 +145,28 @@ describe('administration through the CLI', () => {
       actions = (JSON.parse((await gatekeeper(['audit', '--package', 'cli-fixture', '--json'])).out) as Array<{ action: string }>).map((a) => a.action);
     }
     expect(actions).toEqual(expect.arrayContaining(['approval.create', 'approval.delete', 'install.blocked']));
-    const page1 = await t.api('GET', '/audit?limit=2');
-    const page2 = await t.api('GET', `/audit?limit=2&cursor=${page1.body.nextCursor}`);
+    const page1 = await s.t.api('GET', '/audit?limit=2');
+    const page2 = await s.t.api('GET', `/audit?limit=2&cursor=${page1.body.nextCursor}`);
     expect(page2.body.items[0].id).toBeLessThan(page1.body.items[1].id);
   });
 
   it('lets npm adduser register a developer when self-registration is on', async () => {
-    const res = await fetch(new URL('-/user/org.couchdb.user:newbie', t.url), {
+    const res = await fetch(new URL('-/user/org.couchdb.user:newbie', s.t.url), {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'newbie', password: 'newbie-password', email: 'newbie@example.invalid', type: 'user' }),
     });
     expect(res.status).toBe(201);
-    const who = await t.api('GET', '/whoami', undefined, ((await res.json()) as { token: string }).token);
+    const who = await s.t.api('GET', '/whoami', undefined, ((await res.json()) as { token: string }).token);
     expect(who.body).toEqual({ username: 'newbie', role: 'developer' });
   });
 
   it('decides a packument without a single database query, anonymous and with a token', async () => {
-    await t.api('POST', '/approvals', { name: 'cli-fixture', reason: 'hot path' });
-    expect((await t.api('POST', '/users', { username: 'henry', password: 'henry-password', role: 'developer' })).status).toBe(201);
-    const token = await loginToken(t.url, 'henry', 'henry-password');
-    const packument = new URL('cli-fixture', t.url);
-    const tarball = new URL('cli-fixture/-/cli-fixture-1.5.0.tgz', t.url);
+    await s.t.api('POST', '/approvals', { name: 'cli-fixture', reason: 'hot path' });
+    expect((await s.t.api('POST', '/users', { username: 'henry', password: 'henry-password', role: 'developer' })).status).toBe(201);
+    const token = await loginToken(s.t.url, 'henry', 'henry-password');
+    const packument = new URL('cli-fixture', s.t.url);
+    const tarball = new URL('cli-fixture/-/cli-fixture-1.5.0.tgz', s.t.url);
     // Warm what a process loads once: Verdaccio's storage, the tarball (its first fetch stores
     // it and records its inspection, once per version), the package's advisories and
     // inspections in memory, the policy, and the token (one lookup, then the token cache).
@@ -181,8 +174,8 @@ describe('administration through the CLI', () => {
     expect((await fetch(tarball)).status).toBe(200);
     expect((await fetch(packument, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
 
-    const { governance, packuments, identity } = t.gk.runtime;
-    const tarballs = tarballCacheOf(t.gk.runtime);
+    const { governance, packuments, identity } = s.t.gk.runtime;
+    const tarballs = tarballCacheOf(s.t.gk.runtime);
     const decided = (version: string) => governance.cache.peek(governance.cache.current(), 'cli-fixture', version);
     /** Drops every decision and every cached response of the package, without a query. */
     const forget = () => {
@@ -197,7 +190,7 @@ describe('administration through the CLI', () => {
     for (const authorization of [undefined, `Bearer ${token}`]) {
       const headers: Record<string, string> = authorization ? { authorization } : {};
       const tokenHits = identity.tokenCache?.hits ?? 0;
-      t.gk.database.knex.on('query', onQuery);
+      s.t.gk.database.knex.on('query', onQuery);
       try {
         // A fresh decision of the whole packument, then its tarball from that decision.
         forget();
@@ -215,7 +208,7 @@ describe('administration through the CLI', () => {
           expect((await fetch(tarball, { headers })).status).toBe(200);
         }
       } finally {
-        t.gk.database.knex.off('query', onQuery);
+        s.t.gk.database.knex.off('query', onQuery);
       }
       expect(queries).toEqual([]);
       // The token was really resolved, from the token cache, on every request that carried it.

@@ -5,12 +5,10 @@
  */
 import { main } from '../../src/cli/main';
 import { captureIo } from '../support/cli';
-import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
-import { startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
+import { gatekeeperSuite } from '../support/suite';
 
 describe('policy commands: legacy versions and the manifest rule', () => {
-  let upstream: FixtureRegistry;
-  let t: TestGatekeeper;
+  const s = gatekeeperSuite({ packages: [{ name: 'legacy-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] }], policyMode: 'none', npm: false });
   let env: NodeJS.ProcessEnv;
 
   const gatekeeper = async (argv: string[]) => {
@@ -19,15 +17,8 @@ describe('policy commands: legacy versions and the manifest rule', () => {
     return { code, out: io.outText(), err: io.errText() };
   };
 
-  beforeAll(async () => {
-    upstream = await startFixtureRegistry([{ name: 'legacy-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] }]);
-    t = await startTestGatekeeper({ upstream: upstream.url });
-    env = { GATEKEEPER_URL: t.url, GATEKEEPER_TOKEN: t.adminToken, HOME: t.dataDir, PATH: process.env.PATH };
-  });
-
-  afterAll(async () => {
-    await t?.close();
-    await upstream?.close();
+  beforeAll(() => {
+    env = { GATEKEEPER_URL: s.t.url, GATEKEEPER_TOKEN: s.t.adminToken, HOME: s.t.dataDir, PATH: process.env.PATH };
   });
 
   it('approves, lists, explains and removes an exact legacy version', async () => {
@@ -38,7 +29,7 @@ describe('policy commands: legacy versions and the manifest rule', () => {
     expect(listed).toEqual([expect.objectContaining({ pattern: 'legacy-fixture', range: '1.0.0beta' })]);
 
     // The policy holding it still compiles (nothing answers 503), and the key is decided exactly.
-    expect((await fetch(new URL('legacy-fixture', t.url))).status).toBe(403);
+    expect((await fetch(new URL('legacy-fixture', s.t.url))).status).toBe(403);
     const explained = await gatekeeper(['explain', 'legacy-fixture@1.0.0beta', '--json']);
     expect(explained.code).toBe(0);
     const result = JSON.parse(explained.out) as { decision: { allowed: boolean; ruleId: string; version: string } };
@@ -79,7 +70,7 @@ describe('policy commands: legacy versions and the manifest rule', () => {
     expect(wrong.err).toContain('manifest.mode must be one of enforce, warn, off');
 
     // The admin API takes it too, and the audit log records the change.
-    const patched = await t.api('PATCH', '/policy', { manifest: { mode: 'enforce' } });
+    const patched = await s.t.api('PATCH', '/policy', { manifest: { mode: 'enforce' } });
     expect(patched.status).toBe(200);
     expect(patched.body.rules.manifest).toEqual({ mode: 'enforce' });
     const audit = JSON.parse((await gatekeeper(['audit', '--action', 'policy.rules', '--json'])).out) as Array<{ details: { to: { manifest?: unknown } } }>;

@@ -19,6 +19,7 @@ import { eventually } from '../support/assert';
 import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
 import { loginToken, startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
 import { GatekeeperProcess, spawnGatekeeper } from '../support/process';
+import { gatekeeperSuite } from '../support/suite';
 
 const PACKUMENT = 'token-fixture';
 const TARBALL = 'token-fixture/-/token-fixture-1.0.0.tgz';
@@ -157,40 +158,32 @@ describe('tokens cached in two processes on one database', () => {
 });
 
 describe('GATEKEEPER_REQUIRE_AUTH on the fast path', () => {
-  let upstream: FixtureRegistry;
-  let t: TestGatekeeper;
+  const s = gatekeeperSuite({ packages: [{ name: 'token-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] }], settings: { requireAuth: true }, policyMode: 'none', npm: false });
 
   beforeAll(async () => {
-    upstream = await startFixtureRegistry([{ name: 'token-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] }]);
-    t = await startTestGatekeeper({ upstream: upstream.url, settings: { requireAuth: true } });
-    expect((await t.api('POST', '/approvals', { name: 'token-fixture', reason: 'require auth test' })).status).toBe(201);
-    expect((await t.api('POST', '/users', { username: 'hal', password: 'hal-password', role: 'reader' })).status).toBe(201);
-  });
-
-  afterAll(async () => {
-    await t?.close();
-    await upstream?.close();
+    expect((await s.t.api('POST', '/approvals', { name: 'token-fixture', reason: 'require auth test' })).status).toBe(201);
+    expect((await s.t.api('POST', '/users', { username: 'hal', password: 'hal-password', role: 'reader' })).status).toBe(201);
   });
 
   it('serves cached reads to a token without a query, and refuses them anonymously', async () => {
-    const token = await loginToken(t.url, 'hal', 'hal-password');
+    const token = await loginToken(s.t.url, 'hal', 'hal-password');
     const auth = { authorization: `Bearer ${token}` };
     // Cached by reads with the token: the packument response, the decision, the tarball.
     for (let i = 0; i < 2; i++) {
-      for (const target of [PACKUMENT, TARBALL]) expect((await fetch(new URL(target, t.url), { headers: auth })).status).toBe(200);
+      for (const target of [PACKUMENT, TARBALL]) expect((await fetch(new URL(target, s.t.url), { headers: auth })).status).toBe(200);
     }
     const queries: string[] = [];
     const onQuery = (q: { sql: string }) => queries.push(q.sql);
-    t.gk.database.knex.on('query', onQuery);
+    s.t.gk.database.knex.on('query', onQuery);
     try {
       for (const target of [PACKUMENT, TARBALL]) {
-        expect((await fetch(new URL(target, t.url), { headers: auth })).status).toBe(200);
-        const anonymous = await fetch(new URL(target, t.url));
+        expect((await fetch(new URL(target, s.t.url), { headers: auth })).status).toBe(200);
+        const anonymous = await fetch(new URL(target, s.t.url));
         expect(anonymous.status).toBe(401);
         expect(((await anonymous.json()) as { code: string }).code).toBe('EUNAUTHENTICATED');
       }
     } finally {
-      t.gk.database.knex.off('query', onQuery);
+      s.t.gk.database.knex.off('query', onQuery);
     }
     expect(queries).toEqual([]);
   });
