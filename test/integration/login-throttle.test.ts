@@ -9,9 +9,9 @@ import { GatekeeperError } from '../../src/core/errors';
 import { Store } from '../../src/db/store';
 import { checkPassword, dummyPasswordHash, hashPassword, IdentityService, verifyPassword } from '../../src/services/identity';
 import { eventually } from '../support/assert';
-import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
 import { startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
 import { couchLogin as couchLoginFrom, Reply, requestFrom } from '../support/http';
+import { gatekeeperSuite } from '../support/suite';
 
 const request = requestFrom;
 
@@ -27,29 +27,26 @@ async function throttleRows(t: TestGatekeeper, key: string): Promise<Array<{ act
 }
 
 describe('login throttling, indistinguishable failures and bounded audit', () => {
-  let upstream: FixtureRegistry;
-  let t: TestGatekeeper;
   let second: TestGatekeeper;
 
-  beforeAll(async () => {
-    upstream = await startFixtureRegistry([{ name: 'plain-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] }]);
-    t = await startTestGatekeeper({ upstream: upstream.url });
-    // A second gatekeeper process on the same database, started before anything is throttled.
-    second = await startTestGatekeeper({ upstream: upstream.url, db: t.db });
-    for (const username of ['victim', 'dev2', 'shared-victim', 'parallel-victim', 'bystander', 'basic-user']) {
-      expect((await t.api('POST', '/users', { username, password: `${username}-password`, role: 'developer' })).status).toBe(201);
-    }
-  });
-
+  // The second gatekeeper closes before the first one drops their database.
   afterAll(async () => {
     await second?.close();
-    await t?.close();
-    await upstream?.close();
+  });
+
+  const s = gatekeeperSuite({ packages: [{ name: 'plain-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] }], policyMode: 'none', npm: false });
+
+  beforeAll(async () => {
+    // A second gatekeeper process on the same database, started before anything is throttled.
+    second = await startTestGatekeeper({ upstream: s.upstream.url, db: s.t.db });
+    for (const username of ['victim', 'dev2', 'shared-victim', 'parallel-victim', 'bystander', 'basic-user']) {
+      expect((await s.t.api('POST', '/users', { username, password: `${username}-password`, role: 'developer' })).status).toBe(201);
+    }
   });
 
   it('60 fast wrong passwords for one user meet 429 ETOOMANYATTEMPTS with Retry-After (default limits)', async () => {
     const replies: Reply[] = [];
-    for (let i = 0; i < 60; i++) replies.push(await couchLogin(t.url, 'victim', `wrong-${i}`, '127.0.0.11'));
+    for (let i = 0; i < 60; i++) replies.push(await couchLogin(s.t.url, 'victim', `wrong-${i}`, '127.0.0.11'));
     // The default: 10 failures per username per window, then refused without a password check.
     expect(replies.slice(0, 10).map((r) => `${r.status} ${r.body.code}`)).toEqual(new Array(10).fill('401 EBADCREDENTIALS'));
     expect(replies.slice(10).map((r) => `${r.status} ${r.body.code}`)).toEqual(new Array(50).fill('429 ETOOMANYATTEMPTS'));
@@ -61,47 +58,47 @@ describe('login throttling, indistinguishable failures and bounded audit', () =>
     expect(throttled.body.error).toMatch(/^\[ETOOMANYATTEMPTS\] too many failed password checks for this username\. Wait \d+ seconds/);
 
     // The username is throttled from every address, even with the right password...
-    const right = await couchLogin(t.url, 'victim', 'victim-password', '127.0.0.12');
+    const right = await couchLogin(s.t.url, 'victim', 'victim-password', '127.0.0.12');
     expect([right.status, right.body.code]).toEqual([429, 'ETOOMANYATTEMPTS']);
     // ...and other users from the same address are not (its own limit is higher).
-    const other = await couchLogin(t.url, 'bystander', 'bystander-password', '127.0.0.11');
+    const other = await couchLogin(s.t.url, 'bystander', 'bystander-password', '127.0.0.11');
     expect(other.status).toBe(201);
   });
 
   it('keeps the audit log bounded: 60 failures for one user leave one refused and one throttled row per username and address', async () => {
-    const user = await throttleRows(t, 'victim');
+    const user = await throttleRows(s.t, 'victim');
     expect(user.map((r) => r.action).sort()).toEqual(['user.login_refused', 'user.login_throttled']);
     const tripped = user.find((r) => r.action === 'user.login_throttled');
     expect(tripped?.details).toMatchObject({ scope: 'user', key: 'victim', failures: 10, limit: 10 });
     // The address saw 10 failures (the blocked attempts are not password checks): its first failure only.
-    const address = await throttleRows(t, '127.0.0.11');
+    const address = await throttleRows(s.t, '127.0.0.11');
     expect(address.map((r) => r.action)).toEqual(['user.login_refused']);
     // Through the admin API too.
-    const listed = await t.api('GET', '/audit?actor=victim');
+    const listed = await s.t.api('GET', '/audit?actor=victim');
     expect(listed.status).toBe(200);
     expect(listed.body.items.map((i: any) => i.action).sort()).toEqual(['user.login_refused', 'user.login_throttled']);
   });
 
   it('throttles many usernames from one address (30 failures per address by default)', async () => {
     const replies: Reply[] = [];
-    for (let i = 0; i < 60; i++) replies.push(await couchLogin(t.url, `nobody-${i}`, 'some-password', '127.0.0.21'));
+    for (let i = 0; i < 60; i++) replies.push(await couchLogin(s.t.url, `nobody-${i}`, 'some-password', '127.0.0.21'));
     expect(replies.slice(0, 30).every((r) => r.status === 401 && r.body.code === 'EBADCREDENTIALS')).toBe(true);
     expect(replies.slice(30).every((r) => r.status === 429 && r.body.code === 'ETOOMANYATTEMPTS')).toBe(true);
     expect(replies[30].body.error).toContain('from your address');
     expect(Number(replies[30].headers['retry-after'])).toBeGreaterThan(0);
     // The address is throttled for everyone, the right password included; other addresses are not.
-    expect((await couchLogin(t.url, 'bystander', 'bystander-password', '127.0.0.21')).status).toBe(429);
-    expect((await couchLogin(t.url, 'bystander', 'bystander-password', '127.0.0.22')).status).toBe(201);
+    expect((await couchLogin(s.t.url, 'bystander', 'bystander-password', '127.0.0.21')).status).toBe(429);
+    expect((await couchLogin(s.t.url, 'bystander', 'bystander-password', '127.0.0.22')).status).toBe(201);
     // Bounded audit: the address's two rows, and one row for each of the 30 names it tried.
-    const address = await throttleRows(t, '127.0.0.21');
+    const address = await throttleRows(s.t, '127.0.0.21');
     expect(address.map((r) => r.action).sort()).toEqual(['user.login_refused', 'user.login_throttled']);
-    const names = await t.gk.database.knex('audit_log').where('action', 'like', 'user.login_%').whereRaw(`details->>'key' like 'nobody-%'`).count<{ count: string }[]>('* as count');
+    const names = await s.t.gk.database.knex('audit_log').where('action', 'like', 'user.login_%').whereRaw(`details->>'key' like 'nobody-%'`).count<{ count: string }[]>('* as count');
     expect(Number(names[0].count)).toBe(30);
   });
 
   it('answers an unknown user exactly like a wrong password', async () => {
-    const wrong = await couchLogin(t.url, 'dev2', 'not-the-password', '127.0.0.31');
-    const unknown = await couchLogin(t.url, 'ghost', 'not-the-password', '127.0.0.31');
+    const wrong = await couchLogin(s.t.url, 'dev2', 'not-the-password', '127.0.0.31');
+    const unknown = await couchLogin(s.t.url, 'ghost', 'not-the-password', '127.0.0.31');
     expect(wrong.status).toBe(401);
     expect(wrong.body.code).toBe('EBADCREDENTIALS');
     expect({ status: unknown.status, statusText: unknown.statusText, text: unknown.text, auth: unknown.headers['www-authenticate'] }).toEqual({
@@ -111,37 +108,37 @@ describe('login throttling, indistinguishable failures and bounded audit', () =>
       auth: wrong.headers['www-authenticate'],
     });
     // Basic credentials on any request, likewise.
-    const wrongBasic = await request(t.url, 'GET', '-/whoami', { from: '127.0.0.31', headers: basic('dev2', 'not-the-password') });
-    const unknownBasic = await request(t.url, 'GET', '-/whoami', { from: '127.0.0.31', headers: basic('ghost', 'not-the-password') });
+    const wrongBasic = await request(s.t.url, 'GET', '-/whoami', { from: '127.0.0.31', headers: basic('dev2', 'not-the-password') });
+    const unknownBasic = await request(s.t.url, 'GET', '-/whoami', { from: '127.0.0.31', headers: basic('ghost', 'not-the-password') });
     expect(wrongBasic.status).toBe(401);
     expect([unknownBasic.status, unknownBasic.text]).toEqual([wrongBasic.status, wrongBasic.text]);
   });
 
   it('throttles Basic credentials on any request', async () => {
     const replies: Reply[] = [];
-    for (let i = 0; i < 12; i++) replies.push(await request(t.url, 'GET', '-/whoami', { from: '127.0.0.51', headers: basic('basic-user', `wrong-${i}`) }));
+    for (let i = 0; i < 12; i++) replies.push(await request(s.t.url, 'GET', '-/whoami', { from: '127.0.0.51', headers: basic('basic-user', `wrong-${i}`) }));
     expect(replies.slice(0, 10).map((r) => r.status)).toEqual(new Array(10).fill(401));
     expect(replies.slice(10).map((r) => `${r.status} ${r.body.code}`)).toEqual(['429 ETOOMANYATTEMPTS', '429 ETOOMANYATTEMPTS']);
     expect(Number(replies[10].headers['retry-after'])).toBeGreaterThan(0);
     // The right Basic password is refused too while the username is throttled: no check runs.
-    const right = await request(t.url, 'GET', '-/whoami', { from: '127.0.0.52', headers: basic('basic-user', 'basic-user-password') });
+    const right = await request(s.t.url, 'GET', '-/whoami', { from: '127.0.0.52', headers: basic('basic-user', 'basic-user-password') });
     expect(right.status).toBe(429);
     // Throttled through Basic means throttled for npm login as well: one counter per username.
-    expect((await couchLogin(t.url, 'basic-user', 'basic-user-password', '127.0.0.53')).status).toBe(429);
+    expect((await couchLogin(s.t.url, 'basic-user', 'basic-user-password', '127.0.0.53')).status).toBe(429);
   });
 
   it('holds across two gatekeepers on one database', async () => {
-    const servers = [t, second];
+    const servers = [s.t, second];
     const replies: Reply[] = [];
     for (let i = 0; i < 16; i++) replies.push(await couchLogin(servers[i % 2].url, 'shared-victim', `wrong-${i}`, '127.0.0.41'));
     // 10 failures in all, counted together, then both refuse.
     expect(replies.map((r) => r.status)).toEqual([...new Array(10).fill(401), ...new Array(6).fill(429)]);
     expect((await couchLogin(second.url, 'shared-victim', 'shared-victim-password', '127.0.0.43')).status).toBe(429);
-    expect((await couchLogin(t.url, 'shared-victim', 'shared-victim-password', '127.0.0.43')).status).toBe(429);
+    expect((await couchLogin(s.t.url, 'shared-victim', 'shared-victim-password', '127.0.0.43')).status).toBe(429);
   });
 
   it('does not let parallel guesses on two gatekeepers overrun the limit', async () => {
-    const servers = [t, second];
+    const servers = [s.t, second];
     const replies = await Promise.all(
       Array.from({ length: 40 }, (_, i) => couchLogin(servers[i % 2].url, 'parallel-victim', `wrong-${i}`, `127.0.0.${60 + (i % 4)}`)),
     );
@@ -151,7 +148,7 @@ describe('login throttling, indistinguishable failures and bounded audit', () =>
     // Attempts are counted before the password is checked: never more than 10 checks ran.
     expect(failures).toBeGreaterThan(0);
     expect(failures).toBeLessThanOrEqual(10);
-    const row = await t.gk.database.knex('login_throttle').where({ scope: 'user', key: 'parallel-victim' }).first();
+    const row = await s.t.gk.database.knex('login_throttle').where({ scope: 'user', key: 'parallel-victim' }).first();
     expect(row.attempts).toBe(failures);
     expect(row.blocked).toBe(40 - failures);
   });
@@ -162,7 +159,7 @@ describe('login throttling, indistinguishable failures and bounded audit', () =>
     let identity: IdentityService;
 
     beforeAll(() => {
-      store = new Store(t.gk.database.knex);
+      store = new Store(s.t.gk.database.knex);
       identity = new IdentityService(store, {
         allowSelfRegistration: false,
         verifyPassword: async (password, stored) => {
@@ -217,8 +214,8 @@ describe('login throttling, indistinguishable failures and bounded audit', () =>
     });
 
     it('refuses a disabled user only once the password is right, and counts it as a failure', async () => {
-      expect((await t.api('POST', '/users', { username: 'gone', password: 'gone-password', role: 'developer' })).status).toBe(201);
-      expect((await t.api('PATCH', '/users/gone', { disabled: true })).status).toBe(200);
+      expect((await s.t.api('POST', '/users', { username: 'gone', password: 'gone-password', role: 'developer' })).status).toBe(201);
+      expect((await s.t.api('PATCH', '/users/gone', { disabled: true })).status).toBe(200);
       await expect(identity.authenticatePassword('gone', 'wrong-password', '127.0.0.75')).rejects.toMatchObject({ code: 'EBADCREDENTIALS' });
       await expect(identity.authenticatePassword('gone', 'gone-password', '127.0.0.75')).rejects.toMatchObject({ code: 'EUSERDISABLED' });
       const row = await store.knex('login_throttle').where({ scope: 'user', key: 'gone' }).first();
