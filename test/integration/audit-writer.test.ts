@@ -11,8 +11,7 @@ import { Store } from '../../src/db/store';
 import { AuditWriter, AuditWriterEvent, auditEntry, SYSTEM } from '../../src/services/audit';
 import { eventually } from '../support/assert';
 import { createTestDatabase, TestDatabase } from '../support/database';
-import { FixtureRegistry, startFixtureRegistry } from '../support/fixture-registry';
-import { startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
+import { gatekeeperSuite } from '../support/suite';
 
 const HOSTILE = 'use 2.x instead\u0000 \uD800\u001b[2J(cleared your terminal)';
 
@@ -210,34 +209,35 @@ describe('AuditWriter on a real database', () => {
 });
 
 describe('audit through the gatekeeper', () => {
-  let upstream: FixtureRegistry;
-  let t: TestGatekeeper;
   let knex: Knex;
 
-  const tarball = (name: string) => new URL(`${name}/-/${name}-1.0.0.tgz`, t.url);
+  // Its own connection ends before the gatekeeper drops the database.
+  afterAll(async () => {
+    if (knex) await repairAuditInserts(knex);
+    await knex?.destroy();
+  });
+
+  const s = gatekeeperSuite({
+    packages: [
+      { name: 'nul-deprecated', versions: [{ version: '1.0.0', license: 'MIT', deprecated: HOSTILE }] },
+      { name: 'nul-scripts', versions: [{ version: '1.0.0', license: 'MIT', scripts: { postinstall: 'node setup.js\u0000--silent' } }] },
+      { name: 'later-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] },
+    ],
+    policyMode: 'none',
+    npm: false,
+  });
+
+  const tarball = (name: string) => new URL(`${name}/-/${name}-1.0.0.tgz`, s.t.url);
   const entries = async (pkg: string) => {
-    const res = await t.api('GET', `/audit?package=${pkg}&action=install.blocked`);
+    const res = await s.t.api('GET', `/audit?package=${pkg}&action=install.blocked`);
     expect(res.status).toBe(200);
     return res.body.items as Array<{ package: string; version: string; ruleId: string; details: { code: string; reason: string } }>;
   };
 
   beforeAll(async () => {
-    upstream = await startFixtureRegistry([
-      { name: 'nul-deprecated', versions: [{ version: '1.0.0', license: 'MIT', deprecated: HOSTILE }] },
-      { name: 'nul-scripts', versions: [{ version: '1.0.0', license: 'MIT', scripts: { postinstall: 'node setup.js\u0000--silent' } }] },
-      { name: 'later-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] },
-    ]);
-    t = await startTestGatekeeper({ upstream: upstream.url });
-    knex = createKnex(t.db.url, 2);
-    for (const name of ['nul-deprecated', 'nul-scripts']) expect((await t.api('POST', '/approvals', { name, reason: 'test' })).status).toBe(201);
-    expect((await t.api('PATCH', '/policy', { deprecated: { mode: 'enforce' }, scripts: { mode: 'enforce' } })).status).toBe(200);
-  });
-
-  afterAll(async () => {
-    if (knex) await repairAuditInserts(knex);
-    await knex?.destroy();
-    await t?.close();
-    await upstream?.close();
+    knex = createKnex(s.t.db.url, 2);
+    for (const name of ['nul-deprecated', 'nul-scripts']) expect((await s.t.api('POST', '/approvals', { name, reason: 'test' })).status).toBe(201);
+    expect((await s.t.api('PATCH', '/policy', { deprecated: { mode: 'enforce' }, scripts: { mode: 'enforce' } })).status).toBe(200);
   });
 
   it('a decision quoting NUL-bearing package text is audited, and so is everything after it', async () => {
@@ -257,7 +257,7 @@ describe('audit through the gatekeeper', () => {
     expect(scr.details.reason).toContain('postinstall: node setup.js--silent');
     expect((await entries('later-fixture'))[0].details.code).toBe('ENOTAPPROVED');
 
-    const health = await t.api('GET', '/health', undefined, null);
+    const health = await s.t.api('GET', '/health', undefined, null);
     expect(health.status).toBe(200);
     expect(health.body.audit).toMatchObject({ ok: true, pending: 0, dropped: 0, lastError: null });
     expect(health.body.audit.written).toBeGreaterThanOrEqual(3);
@@ -267,8 +267,8 @@ describe('audit through the gatekeeper', () => {
     await breakAuditInserts(knex);
     const before = (await entries('later-fixture')).length;
     expect((await fetch(tarball('later-fixture'))).status).toBe(403);
-    await eventually(async () => (await t.api('GET', '/health', undefined, null)).body.audit.ok === false, 'health to show the failing audit writer');
-    const failing = await t.api('GET', '/health', undefined, null);
+    await eventually(async () => (await s.t.api('GET', '/health', undefined, null)).body.audit.ok === false, 'health to show the failing audit writer');
+    const failing = await s.t.api('GET', '/health', undefined, null);
     expect(failing.status).toBe(503);
     expect(failing.body.ok).toBe(false);
     expect(failing.body.audit.pending).toBeGreaterThanOrEqual(1);
@@ -278,8 +278,8 @@ describe('audit through the gatekeeper', () => {
     expect({ database: failing.body.database.ok, policy: failing.body.policy.ok }).toEqual({ database: true, policy: true });
 
     await repairAuditInserts(knex);
-    await eventually(async () => (await t.api('GET', '/health', undefined, null)).status === 200, 'health to recover');
-    const recovered = (await t.api('GET', '/health', undefined, null)).body.audit;
+    await eventually(async () => (await s.t.api('GET', '/health', undefined, null)).status === 200, 'health to recover');
+    const recovered = (await s.t.api('GET', '/health', undefined, null)).body.audit;
     expect(recovered).toMatchObject({ ok: true, pending: 0, dropped: 0 });
     expect((await entries('later-fixture')).length).toBe(before + 1);
   });
