@@ -7,12 +7,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
-import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
-import { apiClient, startTestGatekeeper, tempDir, TestGatekeeper } from '../support/gatekeeper';
+import { startFixtureRegistry } from '../support/fixture-registry';
+import { apiClient, tempDir, TestGatekeeper } from '../support/gatekeeper';
 import { createTestDatabase } from '../support/database';
 import { createNpmEnv, resolveNpmCli } from '../support/npm';
 import { browse, CookieJar, startTestIdp, TestIdp } from '../support/oidc';
 import { REPO, spawnGatekeeper } from '../support/process';
+import { gatekeeperSuite } from '../support/suite';
 
 const CLIENTS_DIR = path.join(REPO, 'test/clients/node_modules');
 const CLIENT = { clientId: 'gatekeeper', clientSecret: 'a-client-secret-for-the-tests-only' };
@@ -76,24 +77,23 @@ const getJson = async (url: string) => {
 };
 
 describe('single sign-on through a real OpenID Provider', () => {
-  let upstream: FixtureRegistry;
   let idp: TestIdp;
-  let t: TestGatekeeper;
 
   beforeAll(async () => {
-    upstream = await startFixtureRegistry([]);
     idp = await startTestIdp();
-    t = await startTestGatekeeper({ upstream: upstream.url, settings: ssoSettings(idp) });
-    await idp.setup({ ...CLIENT, redirectUris: [new URL(CALLBACK, t.url).toString()] });
+  });
+
+  const s = gatekeeperSuite({ settings: () => ssoSettings(idp), policyMode: 'none', npm: false });
+
+  beforeAll(async () => {
+    await idp.setup({ ...CLIENT, redirectUris: [new URL(CALLBACK, s.t.url).toString()] });
     await idp.user('alice-sub', { username: 'alice', password: 'alice-pw', email: 'alice@example.test', groups: ['gk-publishers'] });
     await idp.user('bob-sub', { username: 'bob', password: 'bob-pw', email: 'bob@example.test', groups: ['gk-readers'] });
     await idp.user('carol-sub', { username: 'carol', password: 'carol-pw', email: 'carol@example.test', groups: ['marketing'] });
   });
 
   afterAll(async () => {
-    await t?.close();
     await idp?.close();
-    await upstream?.close();
   });
 
   /**
@@ -101,10 +101,10 @@ describe('single sign-on through a real OpenID Provider', () => {
    * IdP's forms while npm polls the doneUrl; returns npm's result and the token it saved.
    */
   async function npmWebLogin(cli: string, user: { username: string; password: string }) {
-    const npm = await createNpmEnv(t.url);
+    const npm = await createNpmEnv(s.t.url);
     let printed = '';
     let browsed: Promise<Awaited<ReturnType<typeof browse>>> | undefined;
-    const result = await npm.run(['login', '--auth-type=web', '--registry', t.url], {
+    const result = await npm.run(['login', '--auth-type=web', '--registry', s.t.url], {
       cli,
       env: { npm_config_browser: 'false' },
       timeoutMs: 60_000,
@@ -127,14 +127,14 @@ describe('single sign-on through a real OpenID Provider', () => {
       try {
         expect({ code: result.code, output: result.output }).toMatchObject({ code: 0 });
         // The loginUrl was the gatekeeper's, led through the IdP, and ended on our page.
-        expect(browser?.steps[0].url.startsWith(t.url)).toBe(true);
+        expect(browser?.steps[0].url.startsWith(s.t.url)).toBe(true);
         expect(browser?.steps.some((s) => s.url.startsWith(idp.url))).toBe(true);
         expect(browser?.last).toMatchObject({ status: 200 });
         expect(browser?.last.body).toContain('signed in as <strong>alice</strong> (publisher)');
         expect(token).toMatch(/^gk_/);
         const who = await npm.run(['whoami']);
         expect(who.stdout.trim()).toBe('alice');
-        expect((await t.api('GET', '/whoami', undefined, token)).body).toEqual({ username: 'alice', role: 'publisher' });
+        expect((await s.t.api('GET', '/whoami', undefined, token)).body).toEqual({ username: 'alice', role: 'publisher' });
       } finally {
         await npm.cleanup();
       }
@@ -142,27 +142,27 @@ describe('single sign-on through a real OpenID Provider', () => {
   }
 
   it('audits the sign-in and the token issued through web login', async () => {
-    const signIns = await auditOf(t, 'user.sso_sign_in');
+    const signIns = await auditOf(s.t, 'user.sso_sign_in');
     expect(signIns.some((e) => e.details.username === 'alice' && e.details.role === 'publisher' && e.details.kind === 'npm')).toBe(true);
-    const tokens = await auditOf(t, 'token.create');
+    const tokens = await auditOf(s.t, 'token.create');
     expect(tokens.some((e) => e.details.username === 'alice' && e.details.createdFrom === 'npm web login')).toBe(true);
     // No IdP token is stored: the login rows hold hashes and the nonce only.
-    const columns = await sql(t, "select column_name from information_schema.columns where table_name = 'sso_logins' order by 1");
+    const columns = await sql(s.t, "select column_name from information_schema.columns where table_name = 'sso_logins' order by 1");
     expect(columns.map((c) => c.column_name)).toEqual([
       'client_ip', 'created_at', 'done_hash', 'expires_at', 'id', 'kind', 'login_hash', 'next_path', 'nonce', 'refusal', 'state_hash', 'status', 'user_id', 'verifier_hash',
     ]);
   });
 
   it('refuses a user in no mapped group (sso_refuse_unmapped), in the browser, at the doneUrl and in the audit', async () => {
-    const { loginUrl, doneUrl } = await startWebLogin(t.url);
+    const { loginUrl, doneUrl } = await startWebLogin(s.t.url);
     const browser = await browse(loginUrl, { username: 'carol', password: 'carol-pw' });
     expect(browser.last.status).toBe(403);
     expect(JSON.parse(browser.last.body)).toMatchObject({ code: 'ESSOREFUSED' });
     expect(JSON.parse(browser.last.body).error).toMatch(/^\[ESSOREFUSED\] carol is in no group that gives a role here \(groups: marketing\)/);
     const done = await getJson(doneUrl);
     expect(done).toMatchObject({ status: 403, body: { code: 'ESSOREFUSED' } });
-    expect((await t.api('GET', '/users')).body.items.map((u: { username: string }) => u.username)).not.toContain('carol');
-    const refused = await auditOf(t, 'user.sso_refused');
+    expect((await s.t.api('GET', '/users')).body.items.map((u: { username: string }) => u.username)).not.toContain('carol');
+    const refused = await auditOf(s.t, 'user.sso_refused');
     expect(refused.some((e) => e.details.code === 'ESSOREFUSED' && /carol/.test(e.details.reason))).toBe(true);
   });
 
@@ -176,7 +176,7 @@ describe('single sign-on through a real OpenID Provider', () => {
 
   /** A web login over HTTP (what npm does), returning the token. */
   async function httpWebLogin(user: { username: string; password: string }): Promise<string> {
-    const { loginUrl, doneUrl } = await startWebLogin(t.url);
+    const { loginUrl, doneUrl } = await startWebLogin(s.t.url);
     const pending = await getJson(doneUrl);
     expect(pending.status).toBe(202);
     expect(Number(pending.headers.get('retry-after'))).toBeGreaterThan(0);
@@ -190,38 +190,38 @@ describe('single sign-on through a real OpenID Provider', () => {
   it("moving a user to another group changes the role at the next sign-in; a demotion revokes the user's tokens", async () => {
     await idp.user('bob-sub', { username: 'bob', password: 'bob-pw', email: 'bob@example.test', groups: ['gk-readers'] });
     const readerToken = await httpWebLogin({ username: 'bob', password: 'bob-pw' });
-    expect((await t.api('GET', '/whoami', undefined, readerToken)).body).toEqual({ username: 'bob', role: 'reader' });
+    expect((await s.t.api('GET', '/whoami', undefined, readerToken)).body).toEqual({ username: 'bob', role: 'reader' });
 
     // Promoted: the role follows, the old token stays (and now acts as an admin).
     await idp.user('bob-sub', { username: 'bob', password: 'bob-pw', email: 'bob@example.test', groups: ['gk-admins', 'gk-readers'] });
     const adminToken = await httpWebLogin({ username: 'bob', password: 'bob-pw' });
-    expect((await t.api('GET', '/whoami', undefined, adminToken)).body).toEqual({ username: 'bob', role: 'admin' });
-    expect((await t.api('GET', '/whoami', undefined, readerToken)).body).toEqual({ username: 'bob', role: 'admin' });
+    expect((await s.t.api('GET', '/whoami', undefined, adminToken)).body).toEqual({ username: 'bob', role: 'admin' });
+    expect((await s.t.api('GET', '/whoami', undefined, readerToken)).body).toEqual({ username: 'bob', role: 'admin' });
 
     // Demoted: every token of bob's is revoked at the sign-in that shows it; the new one works.
     await idp.user('bob-sub', { username: 'bob', password: 'bob-pw', email: 'bob@example.test', groups: ['gk-publishers'] });
     const publisherToken = await httpWebLogin({ username: 'bob', password: 'bob-pw' });
-    expect((await t.api('GET', '/whoami', undefined, publisherToken)).body).toEqual({ username: 'bob', role: 'publisher' });
+    expect((await s.t.api('GET', '/whoami', undefined, publisherToken)).body).toEqual({ username: 'bob', role: 'publisher' });
     for (const old of [readerToken, adminToken]) {
-      const refused = await t.api('GET', '/whoami', undefined, old);
+      const refused = await s.t.api('GET', '/whoami', undefined, old);
       expect(refused).toMatchObject({ status: 401, body: { code: 'ETOKENREVOKED' } });
     }
-    const roles = await auditOf(t, 'user.sso_role');
+    const roles = await auditOf(s.t, 'user.sso_role');
     expect(roles.filter((e) => e.details.username === 'bob').map((e) => [e.details.from, e.details.to, e.details.revokedTokens])).toEqual([
       ['admin', 'publisher', 2],
       ['reader', 'admin', 0],
     ]);
-    const revoked = await auditOf(t, 'token.revoke');
+    const revoked = await auditOf(s.t, 'token.revoke');
     expect(revoked.filter((e) => e.details.username === 'bob' && /demoted at an SSO sign-in/.test(e.details.reason))).toHaveLength(2);
     // An admin can revoke too (the existing route).
-    const tokens = (await t.api('GET', '/tokens?username=bob')).body.items as Array<{ id: number; revokedAt: string | null }>;
+    const tokens = (await s.t.api('GET', '/tokens?username=bob')).body.items as Array<{ id: number; revokedAt: string | null }>;
     const live = tokens.find((x) => !x.revokedAt)!;
-    expect((await t.api('DELETE', `/tokens/${live.id}`)).status).toBe(200);
-    expect(await t.api('GET', '/whoami', undefined, publisherToken)).toMatchObject({ status: 401, body: { code: 'ETOKENREVOKED' } });
+    expect((await s.t.api('DELETE', `/tokens/${live.id}`)).status).toBe(200);
+    expect(await s.t.api('GET', '/whoami', undefined, publisherToken)).toMatchObject({ status: 401, body: { code: 'ETOKENREVOKED' } });
   });
 
   it('a doneUrl gives its token once; the loginUrl cannot be used again', async () => {
-    const { loginUrl, doneUrl } = await startWebLogin(t.url);
+    const { loginUrl, doneUrl } = await startWebLogin(s.t.url);
     await browse(loginUrl, { username: 'alice', password: 'alice-pw' });
     const first = await getJson(doneUrl);
     expect(first.status).toBe(200);
@@ -231,37 +231,37 @@ describe('single sign-on through a real OpenID Provider', () => {
     expect(again.status).toBe(410);
     expect(((await again.json()) as { code: string }).code).toBe('ELOGINSESSION');
     // A made-up doneUrl is no login either.
-    expect(await getJson(new URL('-/v1/login/done/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', t.url).toString())).toMatchObject({ status: 410, body: { code: 'ELOGINSESSION' } });
+    expect(await getJson(new URL('-/v1/login/done/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', s.t.url).toString())).toMatchObject({ status: 410, body: { code: 'ELOGINSESSION' } });
   });
 
   it('an expired login session is refused at the loginUrl and at the doneUrl', async () => {
-    const { loginUrl, doneUrl } = await startWebLogin(t.url);
+    const { loginUrl, doneUrl } = await startWebLogin(s.t.url);
     // Its lifetime (sso_login_ttl) passes: the database's clock decides.
-    await sql(t, "update sso_logins set expires_at = now() - interval '1 second' where status = 'pending'");
+    await sql(s.t, "update sso_logins set expires_at = now() - interval '1 second' where status = 'pending'");
     const start = await fetch(loginUrl, { redirect: 'manual' });
     expect(start.status).toBe(410);
     expect(((await start.json()) as { error: string }).error).toMatch(/^\[ELOGINSESSION\] this login has expired/);
     expect(await getJson(doneUrl)).toMatchObject({ status: 410, body: { code: 'ELOGINSESSION' } });
 
     // Expiring between the browser's sign-in and npm's fetch: no token either.
-    const second = await startWebLogin(t.url);
+    const second = await startWebLogin(s.t.url);
     const browser = await browse(second.loginUrl, { username: 'alice', password: 'alice-pw' });
     expect(browser.last.status).toBe(200);
-    await sql(t, "update sso_logins set expires_at = now() - interval '1 second' where status = 'done'");
+    await sql(s.t, "update sso_logins set expires_at = now() - interval '1 second' where status = 'done'");
     expect(await getJson(second.doneUrl)).toMatchObject({ status: 410, body: { code: 'ELOGINSESSION' } });
   });
 
   it('builds loginUrl and doneUrl from its own address, never from the Host header', async () => {
-    const res = await fetch(new URL('-/v1/login', t.url), { method: 'POST', headers: { 'content-type': 'application/json', host: 'evil.example', 'x-forwarded-host': 'evil.example' }, body: '{}' });
+    const res = await fetch(new URL('-/v1/login', s.t.url), { method: 'POST', headers: { 'content-type': 'application/json', host: 'evil.example', 'x-forwarded-host': 'evil.example' }, body: '{}' });
     const body = (await res.json()) as { loginUrl: string; doneUrl: string };
-    expect(new URL(body.loginUrl).origin).toBe(new URL(t.url).origin);
-    expect(new URL(body.doneUrl).origin).toBe(new URL(t.url).origin);
+    expect(new URL(body.loginUrl).origin).toBe(new URL(s.t.url).origin);
+    expect(new URL(body.doneUrl).origin).toBe(new URL(s.t.url).origin);
     // The IdP is asked to send the browser back to the configured redirect URI, with PKCE (S256).
     const start = await confirmLogin(body.loginUrl);
     expect(start.status).toBe(302);
     const location = new URL(start.headers.get('location')!);
     expect(location.origin).toBe(idp.url);
-    expect(location.searchParams.get('redirect_uri')).toBe(new URL(CALLBACK, t.url).toString());
+    expect(location.searchParams.get('redirect_uri')).toBe(new URL(CALLBACK, s.t.url).toString());
     expect(location.searchParams.get('code_challenge_method')).toBe('S256');
     expect(location.searchParams.get('code_challenge')).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(location.searchParams.get('state')).toBeTruthy();
@@ -271,7 +271,7 @@ describe('single sign-on through a real OpenID Provider', () => {
   });
 
   it("the loginUrl asks the person to confirm that they ran npm login; another site's form cannot confirm it", async () => {
-    const { loginUrl } = await startWebLogin(t.url);
+    const { loginUrl } = await startWebLogin(s.t.url);
     const page = await fetch(loginUrl);
     const html = await page.text();
     expect(html).toContain('An <code>npm login</code> asked to log in at');
@@ -291,39 +291,39 @@ describe('single sign-on through a real OpenID Provider', () => {
   });
 
   it('ignores a stale token npm still sends with POST /-/v1/login', async () => {
-    const res = await fetch(new URL('-/v1/login', t.url), { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer gk_revoked-or-unknown' }, body: '{}' });
+    const res = await fetch(new URL('-/v1/login', s.t.url), { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer gk_revoked-or-unknown' }, body: '{}' });
     expect(res.status).toBe(200);
   });
 
   it('never links an IdP user to a local user of the same name, and refuses a disabled SSO user', async () => {
     // An IdP account whose username is "admin" must not become our admin.
     await idp.user('mallory-sub', { username: 'admin', password: 'mallory-pw', groups: ['gk-readers'] });
-    const { loginUrl } = await startWebLogin(t.url);
+    const { loginUrl } = await startWebLogin(s.t.url);
     const taken = await browse(loginUrl, { username: 'admin', password: 'mallory-pw' });
     expect(taken.last.status).toBe(403);
     expect(JSON.parse(taken.last.body).error).toMatch(/^\[ESSOREFUSED\] the username 'admin' belongs to another user here/);
-    expect((await t.api('GET', '/whoami')).body).toEqual({ username: 'admin', role: 'admin' });
+    expect((await s.t.api('GET', '/whoami')).body).toEqual({ username: 'admin', role: 'admin' });
 
     await idp.user('dave-sub', { username: 'dave', password: 'dave-pw', groups: ['gk-readers'] });
     await httpWebLogin({ username: 'dave', password: 'dave-pw' });
-    expect((await t.api('PATCH', '/users/dave', { disabled: true })).status).toBe(200);
-    const again = await startWebLogin(t.url);
+    expect((await s.t.api('PATCH', '/users/dave', { disabled: true })).status).toBe(200);
+    const again = await startWebLogin(s.t.url);
     const refused = await browse(again.loginUrl, { username: 'dave', password: 'dave-pw' });
     expect(refused.last.status).toBe(403);
     expect(JSON.parse(refused.last.body).error).toMatch(/^\[ESSOREFUSED\] the user 'dave' is disabled here/);
   });
 
   it("tells the console's sign-in page to offer the IdP beside the password form", async () => {
-    const res = await t.api('GET', '/sign-in', undefined, null);
+    const res = await s.t.api('GET', '/sign-in', undefined, null);
     expect(res).toMatchObject({ status: 200, body: { password: true, sso: { name: 'Test IdP', url: '/-/v1/login/sso/console' } } });
   });
 
   describe('security checks', () => {
     /** Runs a sign-in up to the IdP's redirect back, without making that request. */
     async function upToCallback(user = { username: 'alice', password: 'alice-pw' }) {
-      const { loginUrl, doneUrl } = await startWebLogin(t.url);
+      const { loginUrl, doneUrl } = await startWebLogin(s.t.url);
       const jar = new CookieJar();
-      const run = await browse(loginUrl, user, { jar, stopAt: (u) => u.startsWith(new URL(CALLBACK, t.url).toString()) });
+      const run = await browse(loginUrl, user, { jar, stopAt: (u) => u.startsWith(new URL(CALLBACK, s.t.url).toString()) });
       expect(run.stoppedAt).toBeDefined();
       return { callback: run.stoppedAt!, jar, doneUrl };
     }
@@ -342,7 +342,7 @@ describe('single sign-on through a real OpenID Provider', () => {
       const noState = new URL(callback);
       noState.searchParams.delete('state');
       expect(await callWith(noState.toString(), jar.header(callback))).toMatchObject({ status: 401, body: { code: 'ESSOINVALID' } });
-      const throttled = await sql(t, "select attempts from login_throttle where scope = 'address'");
+      const throttled = await sql(s.t, "select attempts from login_throttle where scope = 'address'");
       expect(throttled.length).toBeGreaterThan(0);
       expect(Math.max(...throttled.map((r) => Number(r.attempts)))).toBeGreaterThanOrEqual(2);
     });
@@ -382,7 +382,7 @@ describe('single sign-on through a real OpenID Provider', () => {
       // The row's verifier hash is made to match another verifier than the one the challenge was made from.
       const forged = 'f'.repeat(43);
       const hash = require('node:crypto').createHash('sha256').update(forged).digest('hex');
-      await sql(t, "update sso_logins set verifier_hash = $1 where status = 'started' and kind = 'npm' and id = (select max(id) from sso_logins)", [hash]);
+      await sql(s.t, "update sso_logins set verifier_hash = $1 where status = 'started' and kind = 'npm' and id = (select max(id) from sso_logins)", [hash]);
       const refused = await callWith(callback, `gk_sso=${forged}`);
       expect(refused).toMatchObject({ status: 401, body: { code: 'ESSOINVALID' } });
       expect(refused.body.error).toMatch(/refused the code exchange: invalid_grant/);
@@ -391,26 +391,29 @@ describe('single sign-on through a real OpenID Provider', () => {
 });
 
 describe('single sign-on with a provider whose discovery names another issuer, password login off', () => {
-  let upstream: FixtureRegistry;
   let idp: TestIdp;
-  let t: TestGatekeeper;
 
   beforeAll(async () => {
-    upstream = await startFixtureRegistry([]);
     idp = await startTestIdp({ OIDC_ISSUER_PATH: '/another-issuer' });
-    t = await startTestGatekeeper({ upstream: upstream.url, settings: { ...ssoSettings(idp), ssoIssuer: idp.url, passwordLogin: false, loginMaxFailuresPerAddress: 3 } });
-    await idp.setup({ ...CLIENT, redirectUris: [new URL(CALLBACK, t.url).toString()] });
+  });
+
+  const s = gatekeeperSuite({
+    settings: () => ({ ...ssoSettings(idp), ssoIssuer: idp.url, passwordLogin: false, loginMaxFailuresPerAddress: 3 }),
+    policyMode: 'none',
+    npm: false,
+  });
+
+  beforeAll(async () => {
+    await idp.setup({ ...CLIENT, redirectUris: [new URL(CALLBACK, s.t.url).toString()] });
     await idp.user('alice-sub', { username: 'alice', password: 'alice-pw', groups: ['gk-publishers'] });
   });
 
   afterAll(async () => {
-    await t?.close();
     await idp?.close();
-    await upstream?.close();
   });
 
   it('refuses to send anyone to an IdP whose discovery document names another issuer (ESSOUNAVAILABLE)', async () => {
-    const { loginUrl } = await startWebLogin(t.url);
+    const { loginUrl } = await startWebLogin(s.t.url);
     const res = await confirmLogin(loginUrl);
     expect(res.status).toBe(502);
     const body = (await res.json()) as { code: string; error: string };
@@ -419,7 +422,7 @@ describe('single sign-on with a provider whose discovery names another issuer, p
   });
 
   it('throttles an address whose callbacks keep failing (429 ETOOMANYATTEMPTS, before any check)', async () => {
-    const callback = (state: string) => fetch(new URL(`${CALLBACK}?code=x&state=${state}`, t.url));
+    const callback = (state: string) => fetch(new URL(`${CALLBACK}?code=x&state=${state}`, s.t.url));
     const codes: string[] = [];
     for (let i = 0; i < 4; i++) {
       const res = await callback(`${'s'.repeat(42)}${i}`);
@@ -431,7 +434,7 @@ describe('single sign-on with a provider whose discovery names another issuer, p
   it('limits the logins one address may have open at once (429 ETOOMANYREQUESTS)', async () => {
     const answers: number[] = [];
     for (let i = 0; i < 101; i++) {
-      const res = await fetch(new URL('-/v1/login', t.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      const res = await fetch(new URL('-/v1/login', s.t.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
       answers.push(res.status);
       if (res.status === 429) {
         expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
@@ -444,19 +447,19 @@ describe('single sign-on with a provider whose discovery names another issuer, p
   });
 
   it('the console offers the IdP only, when password login is off', async () => {
-    const res = await fetch(new URL('-/gatekeeper/v1/sign-in', t.url));
+    const res = await fetch(new URL('-/gatekeeper/v1/sign-in', s.t.url));
     expect(await res.json()).toEqual({ password: false, sso: { name: 'Test IdP', url: '/-/v1/login/sso/console' } });
   });
 
   it('refuses npm’s password login and the console’s password form (EPASSWORDLOGINOFF)', async () => {
-    const couch = await fetch(new URL('-/user/org.couchdb.user:admin', t.url), {
+    const couch = await fetch(new URL('-/user/org.couchdb.user:admin', s.t.url), {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'admin', password: 'admin-password-for-tests' }),
     });
     expect(couch.status).toBe(403);
     expect(((await couch.json()) as { code: string }).code).toBe('EPASSWORDLOGINOFF');
-    const consoleSignIn = await fetch(new URL('-/gatekeeper/v1/session', t.url), {
+    const consoleSignIn = await fetch(new URL('-/gatekeeper/v1/session', s.t.url), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ username: 'admin', password: 'admin-password-for-tests' }),
