@@ -11,11 +11,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { runGatekeeper } from '../support/cli';
 import { writeOsvFile } from '../support/osv';
-import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
-import { loginToken, startTestGatekeeper, TestGatekeeper, tempDir } from '../support/gatekeeper';
+import { loginToken, tempDir } from '../support/gatekeeper';
 import { resolveNpmCli } from '../support/npm';
 import { REPO } from '../support/process';
 import { runTool, ToolResult } from '../support/tools';
+import { gatekeeperSuite } from '../support/suite';
 
 const CLIENTS_DIR = path.join(REPO, 'test/clients/node_modules');
 const node = process.execPath;
@@ -182,30 +182,29 @@ function project(home: string, name: string): string {
 const show = (r: ToolResult) => `exit ${r.code}\n${r.output.slice(-3000)}`;
 
 describe('the client matrix', () => {
-  let upstream: FixtureRegistry;
-  let t: TestGatekeeper;
-  const gatekeeper = (...argv: string[]) => runGatekeeper({ GATEKEEPER_URL: t.url, GATEKEEPER_TOKEN: t.adminToken }, argv);
-
-  beforeAll(async () => {
+  beforeAll(() => {
     if (!fs.existsSync(path.join(CLIENTS_DIR, 'npm9'))) throw new Error('the client matrix needs its clients: run npm ci --prefix test/clients');
-    upstream = await startFixtureRegistry([
+  });
+
+  const s = gatekeeperSuite({
+    packages: [
       ...CLIENTS.map((c) => ({ name: `ok-${c.id}`, versions: [{ version: '1.0.0', license: 'MIT' }] })),
       { name: 'blocked-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] },
       { name: 'audit-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] },
-    ]);
-    t = await startTestGatekeeper({ upstream: upstream.url, settings: { publishRules: [{ pattern: '@acme/*', roles: ['publisher'] }] } });
-    await t.api('PATCH', '/policy', { mode: 'allowlist' });
-    await t.api('POST', '/approvals', { name: 'audit-fixture', reason: 'audited' });
-    await t.api('POST', '/approvals', { name: '@acme/*', reason: 'ours' });
-    for (const c of CLIENTS) await t.api('POST', '/approvals', { name: `ok-${c.id}`, reason: 'fine' });
+    ],
+    settings: { publishRules: [{ pattern: '@acme/*', roles: ['publisher'] }] },
+    policyMode: 'allowlist',
+    npm: false,
+  });
+  const gatekeeper = (...argv: string[]) => runGatekeeper({ GATEKEEPER_URL: s.t.url, GATEKEEPER_TOKEN: s.t.adminToken }, argv);
+
+  beforeAll(async () => {
+    await s.t.api('POST', '/approvals', { name: 'audit-fixture', reason: 'audited' });
+    await s.t.api('POST', '/approvals', { name: '@acme/*', reason: 'ours' });
+    for (const c of CLIENTS) await s.t.api('POST', '/approvals', { name: `ok-${c.id}`, reason: 'fine' });
     expect((await gatekeeper('policy', 'set', 'advisories', 'off')).code).toBe(0);
     const file = writeOsvFile({ id: OSV_ID, name: 'audit-fixture', fixed: '1.0.1', severity: 'HIGH' });
     expect((await gatekeeper('advisories', 'import', file)).code).toBe(0);
-  });
-
-  afterAll(async () => {
-    await t?.close();
-    await upstream?.close();
   });
 
   describe.each(CLIENTS)('$id', (c) => {
@@ -214,7 +213,7 @@ describe('the client matrix', () => {
 
     it('installs, installs frozen, and audits an advisory imported offline', async () => {
       dir = project(home, `matrix-${c.id}`);
-      c.configure(home, dir, t.url, t.adminToken);
+      c.configure(home, dir, s.t.url, s.t.adminToken);
       const added = await run(c.add(`ok-${c.id}@1.0.0`), dir, home);
       expect([c.id, show(added)]).toEqual([c.id, expect.stringMatching(/^exit 0/)]);
       const vulnerable = await run(c.add('audit-fixture@1.0.0'), dir, home);
@@ -241,7 +240,7 @@ describe('the client matrix', () => {
     });
 
     it('is refused a frozen install pinned to a banned version, with the reason where the client prints one', async () => {
-      await t.api('POST', '/bans', { name: `ok-${c.id}`, range: '1.0.0', reason: 'CVE-2099-0003 leaked tokens' });
+      await s.t.api('POST', '/bans', { name: `ok-${c.id}`, range: '1.0.0', reason: 'CVE-2099-0003 leaked tokens' });
       fs.rmSync(path.join(dir, 'node_modules'), { recursive: true, force: true });
       for (const cache of c.caches) fs.rmSync(path.join(home, cache), { recursive: true, force: true });
       const frozen = await run(c.frozen, dir, home);
@@ -255,7 +254,7 @@ describe('the client matrix', () => {
       fs.mkdirSync(pkg, { recursive: true });
       fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: `@acme/matrix-${c.id}`, version: '1.0.0', license: 'MIT' }));
       fs.writeFileSync(path.join(pkg, 'index.js'), 'module.exports = 1;\n');
-      c.configure(home, pkg, t.url, t.adminToken);
+      c.configure(home, pkg, s.t.url, s.t.adminToken);
       if (c.prePublish) expect([c.id, show(await run(c.prePublish, pkg, home))]).toEqual([c.id, expect.stringMatching(/^exit 0/)]);
       const first = await run(c.publish, pkg, home);
       expect([c.id, show(first)]).toEqual([c.id, expect.stringMatching(/^exit 0/)]);
@@ -268,27 +267,18 @@ describe('the client matrix', () => {
 });
 
 describe('the client matrix under GATEKEEPER_REQUIRE_AUTH', () => {
-  let upstream: FixtureRegistry;
-  let t: TestGatekeeper;
+  const s = gatekeeperSuite({ packages: [{ name: 'auth-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] }], settings: { requireAuth: true }, npm: false });
   let token: string;
 
   beforeAll(async () => {
-    upstream = await startFixtureRegistry([{ name: 'auth-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] }]);
-    t = await startTestGatekeeper({ upstream: upstream.url, settings: { requireAuth: true } });
-    await t.api('PATCH', '/policy', { mode: 'open' });
-    expect((await t.api('POST', '/users', { username: 'dev1', password: 'dev1-password', role: 'developer' })).status).toBe(201);
-    token = await loginToken(t.url, 'dev1', 'dev1-password');
-  });
-
-  afterAll(async () => {
-    await t?.close();
-    await upstream?.close();
+    expect((await s.t.api('POST', '/users', { username: 'dev1', password: 'dev1-password', role: 'developer' })).status).toBe(201);
+    token = await loginToken(s.t.url, 'dev1', 'dev1-password');
   });
 
   it.each(CLIENTS)('$id installs with the settings docs/clients.md gives', async (c) => {
     const home = tempDir(`gk-matrix-auth-${c.id}-`);
     const dir = project(home, `auth-${c.id}`);
-    c.configure(home, dir, t.url, token);
+    c.configure(home, dir, s.t.url, token);
     const added = await run(c.add('auth-fixture@1.0.0'), dir, home);
     expect([c.id, show(added)]).toEqual([c.id, expect.stringMatching(/^exit 0/)]);
   });
