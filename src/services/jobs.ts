@@ -14,11 +14,20 @@ import type { Store } from '../db/store';
  * due again one interval after the run started.
  */
 
+/** A run's deadline unless its job sets one (JobDefinition.timeoutMs). */
+const DEFAULT_RUN_TIMEOUT_MS = 10 * 60_000;
+
 export interface JobDefinition {
   /** Stable name, the row key in the `jobs` table, e.g. 'advisories.refresh', 'advisories.feed', 'webhooks.deliver'. */
   name: string;
   /** How often it is due. */
   intervalMs: number;
+  /**
+   * The longest one run may take (default: twice the interval, at least 10 minutes). Past it
+   * the run's signal aborts and its lease is no longer renewed, so a hung run cannot hold the
+   * job for ever: the lease runs out and an instance claims the job again (a takeover).
+   */
+  timeoutMs?: number;
   /**
    * Does one run. Throwing records the error (health, metrics) and the job is due again
    * after intervalMs. `signal` aborts when this instance stops or loses its lease: a long
@@ -52,7 +61,8 @@ export interface JobHealth {
   heldBy?: string;
   /**
    * When the holder's current run started (by the database's clock). A run held far past its
-   * interval is hung: its holder's heartbeat keeps renewing the lease, so no other instance takes it over.
+   * interval is stuck; at its deadline (JobDefinition.timeoutMs) the holder stops renewing the
+   * lease, and once that runs out an instance claims the job again.
    */
   heldSince?: string;
   /** When the job is due next (by the database's clock). */
@@ -195,7 +205,7 @@ export class JobRunner {
   async runNow(name: string): Promise<boolean> {
     const entry = this.jobs.get(name);
     if (!entry) throw new Error(`no job '${name}' is registered`);
-    if (entry.running) return false;
+    if (entry.running && entry.running.lost === undefined) return false;
     await this.store.repos.jobs.ensure([{ name, intervalMs: entry.def.intervalMs }]);
     const claim = await this.store.repos.jobs.claimNow(name, this.instanceId, this.leaseMs);
     if (!claim) return false;
@@ -207,9 +217,12 @@ export class JobRunner {
     const out: Record<string, JobHealth> = {};
     for (const [name, entry] of this.jobs) {
       const row = entry.row;
-      const lastError = entry.localError ?? row?.lastError ?? undefined;
-      const heldBy = entry.running ? this.instanceId : row?.held ? (row.lockedBy ?? undefined) : undefined;
-      const heldSince = entry.running ? entry.running.claim.startedAt : heldBy ? row?.startedAt : undefined;
+      // A run that lost its lease or passed its deadline no longer holds the job, even while it has not ended.
+      const live = entry.running && entry.running.lost === undefined ? entry.running : undefined;
+      const abandoned = entry.running?.lost !== undefined ? `a run was abandoned: ${entry.running.lost}` : undefined;
+      const lastError = entry.localError ?? abandoned ?? row?.lastError ?? undefined;
+      const heldBy = live ? this.instanceId : row?.held ? (row.lockedBy ?? undefined) : undefined;
+      const heldSince = live ? live.claim.startedAt : heldBy ? row?.startedAt : undefined;
       out[name] = {
         ok: this.claimError === undefined && lastError === undefined,
         runs: row?.runs ?? 0,
@@ -219,7 +232,7 @@ export class JobRunner {
         ...(heldBy ? { heldBy } : {}),
         ...(heldSince ? { heldSince: new Date(heldSince).toISOString() } : {}),
         ...(row?.nextRunAt ? { nextRunAt: new Date(row.nextRunAt).toISOString() } : {}),
-        running: entry.running !== undefined,
+        running: live !== undefined,
         ...(this.claimError !== undefined ? { claimError: this.claimError } : {}),
         failures: row?.failures ?? 0,
         takeovers: row?.takeovers ?? 0,
@@ -252,7 +265,8 @@ export class JobRunner {
         this.ensured = true;
       }
       const names = [...this.jobs.keys()];
-      const claimable = names.filter((n) => !this.jobs.get(n)?.running);
+      // A run that lost its lease (or passed its deadline) no longer holds the job here either.
+      const claimable = names.filter((n) => { const r = this.jobs.get(n)?.running; return !r || r.lost !== undefined; });
       const { rows, claimed } = await repo.poll(names, this.stopped ? [] : claimable, this.instanceId, this.leaseMs);
       for (const row of rows) {
         const entry = this.jobs.get(row.name);
@@ -291,6 +305,9 @@ export class JobRunner {
       done: Promise.resolve(),
     };
     running.heartbeat.unref();
+    const timeoutMs = entry.def.timeoutMs ?? Math.max(DEFAULT_RUN_TIMEOUT_MS, 2 * entry.def.intervalMs);
+    const deadline = setTimeout(() => this.lose(running, `the run passed its deadline of ${timeoutMs} ms`), timeoutMs);
+    deadline.unref();
     entry.running = running;
     if (claim.takeover) this.logger.warn({ job: claim.name, claim: claim.claim }, 'background job taken over: its previous holder let its lease expire');
     const started = this.now();
@@ -302,6 +319,7 @@ export class JobRunner {
         error = describe(err);
       }
       clearInterval(running.heartbeat);
+      clearTimeout(deadline);
       const durationMs = this.now() - started;
       const repo = this.store.repos.jobs;
       try {
@@ -325,7 +343,7 @@ export class JobRunner {
       }
       if (error !== null) this.logger.warn({ job: claim.name, err: error, durationMs }, 'background job failed');
       else this.logger.debug({ job: claim.name, durationMs }, 'background job ran');
-      entry.running = undefined;
+      if (entry.running === running) entry.running = undefined;
       entry.runsHere += 1;
       for (const listener of this.runListeners) {
         try {

@@ -443,4 +443,44 @@ describe("what one instance's advisory refresh finds applies on every instance",
       await knex.destroy();
     }
   });
+
+  it('abandons a run that passes its deadline: its signal aborts, the lease runs out and the job is taken over and completed', async () => {
+    const knex = createKnex(a.db.url, 2);
+    const runners = ['stuck-a', 'stuck-b'].map((instanceId) => new JobRunner(new Store(knex), pino({ level: 'silent' }), { instanceId, leaseMs: 1500, pollMs: 100 }));
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let calls = 0;
+    let abortedWith: unknown;
+    for (const r of runners) {
+      r.register({
+        name: 'probe.stuck',
+        intervalMs: 3_600_000,
+        timeoutMs: 300,
+        run: (signal) => {
+          calls += 1;
+          if (calls > 1) return Promise.resolve();
+          // The first run hangs and ignores its signal, as a stuck run would.
+          signal.addEventListener('abort', () => (abortedWith = signal.reason));
+          return held;
+        },
+      });
+    }
+    try {
+      runners[0].start();
+      await eventually(async () => calls === 1, 'the first run to start');
+      runners[1].start();
+      await eventually(async () => abortedWith !== undefined, "the stuck run's signal to abort at its deadline");
+      expect(String(abortedWith)).toMatch(/passed its deadline of 300 ms/);
+      // bigint columns: pg returns them as text.
+      await eventually(async () => Number((await knex('jobs').where({ name: 'probe.stuck' }).first())?.runs) === 1, 'another claim to complete the job');
+      const row = await knex('jobs').where({ name: 'probe.stuck' }).first();
+      expect({ runs: Number(row.runs), takeovers: Number(row.takeovers) }).toEqual({ runs: 1, takeovers: 1 });
+      expect(calls).toBe(2);
+      expect(runners[0].health()['probe.stuck'].lastError).toMatch(/abandoned: the run passed its deadline/);
+    } finally {
+      release();
+      for (const r of runners) await r.stop();
+      await knex.destroy();
+    }
+  });
 });
