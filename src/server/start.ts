@@ -347,9 +347,9 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     const jobs = new JobRunner(store, logger, { instanceId: `${os.hostname()}:${process.pid}:${id.slice(0, 8)}`, leaseMs: parseDuration(settings.jobLease), pollMs: parseDuration(settings.jobPoll) });
     jobs.register(advisories.refreshJob());
     jobs.register(webhooks.job());
+    jobs.register(webhooks.pruneJob());
     if (advisoryFeed) jobs.register(advisoryFeed.job());
     let shuttingDown = false;
-    jobs.register(webhooks.pruneJob());
     // express's compiled GATEKEEPER_TRUST_PROXY test, once Verdaccio's app exists.
     let trustProxy: TrustProxyFn | undefined;
     const loaded = new Set<GatePluginName>();
