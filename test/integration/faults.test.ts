@@ -14,6 +14,7 @@ import { createNpmEnv, makeProject, NpmEnv } from '../support/npm';
 import { spawnGatekeeper } from '../support/process';
 import { eventually } from '../support/assert';
 import { adminUrl } from '../support/database';
+import { gatekeeperSuite } from '../support/suite';
 import { LISTENER_APPLICATION_NAME } from '../../src/db/listener';
 import { POLICY_CHANNEL } from '../../src/db/repositories/policy';
 
@@ -92,34 +93,26 @@ describe('fail closed on a database that goes away', () => {
 });
 
 describe('fail closed on faults while deciding', () => {
-  let upstream: FixtureRegistry;
-  let t: TestGatekeeper;
+  const s = gatekeeperSuite({ packages: FIXTURES, policyMode: 'none', npm: false });
 
   beforeAll(async () => {
-    upstream = await startFixtureRegistry(FIXTURES);
-    t = await startTestGatekeeper({ upstream: upstream.url });
-    await t.api('POST', '/approvals', { name: 'faulty-fixture', reason: 'test' });
-  });
-
-  afterAll(async () => {
-    await t?.close();
-    await upstream?.close();
+    await s.t.api('POST', '/approvals', { name: 'faulty-fixture', reason: 'test' });
   });
 
   it('denies when the policy in the database cannot be loaded, and recovers when it is fixed', async () => {
-    const client = new Client({ connectionString: t.db.url });
+    const client = new Client({ connectionString: s.t.db.url });
     await client.connect();
     try {
       // A row no admin could have written through the API: an unparseable range.
       await client.query(`insert into approvals (pattern, range, reason, approved_by) values ('late-fixture', 'not a range', 'corrupt', 'sql')`);
       await client.query(`update policy_state set generation = generation + 1; select pg_notify('gatekeeper_policy', 'x')`);
-      await eventually(async () => (await status(new URL('faulty-fixture', t.url))) === 503, 'the corrupt policy to be refused');
+      await eventually(async () => (await status(new URL('faulty-fixture', s.t.url))) === 503, 'the corrupt policy to be refused');
       // The message names what could not be loaded.
-      await expectUnavailable(t.url, /loading the policy failed: .*'not a range'/);
+      await expectUnavailable(s.t.url, /loading the policy failed: .*'not a range'/);
 
       await client.query(`delete from approvals where reason = 'corrupt'`);
       await client.query(`update policy_state set generation = generation + 1; select pg_notify('gatekeeper_policy', 'fixed')`);
-      await eventually(async () => (await status(new URL('faulty-fixture', t.url))) === 200, 'the fixed policy to load');
+      await eventually(async () => (await status(new URL('faulty-fixture', s.t.url))) === 200, 'the fixed policy to load');
     } finally {
       // Never leave the corrupt row to the tests after this one.
       const left = await client.query(`delete from approvals where reason = 'corrupt'`);
@@ -129,7 +122,7 @@ describe('fail closed on faults while deciding', () => {
   });
 
   it('denies when evaluation throws, on every gate path, and the filter plugin serves no versions', async () => {
-    const cache = t.gk.runtime.governance.cache;
+    const cache = s.t.gk.runtime.governance.cache;
     const original = cache.decide.bind(cache);
     const originalPeek = cache.peek.bind(cache);
     cache.decide = () => {
@@ -138,10 +131,10 @@ describe('fail closed on faults while deciding', () => {
     cache.peek = () => undefined;
     // Responses built before the fault were decided correctly and stay valid; the fault
     // matters for the next request that needs a decision.
-    t.gk.runtime.packuments.invalidate('faulty-fixture');
+    s.t.gk.runtime.packuments.invalidate('faulty-fixture');
     try {
-      await expectUnavailable(t.url, /injected evaluation fault/);
-      const filter = new GatekeeperFilter({ instance: t.gk.runtime.id });
+      await expectUnavailable(s.t.url, /injected evaluation fault/);
+      const filter = new GatekeeperFilter({ instance: s.t.gk.runtime.id });
       const filtered = await filter.filter_metadata({ name: 'faulty-fixture', versions: { '1.0.0': { version: '1.0.0' } }, 'dist-tags': { latest: '1.0.0' } });
       expect(filtered.versions).toEqual({});
       expect(filtered['dist-tags']).toEqual({});
@@ -149,20 +142,20 @@ describe('fail closed on faults while deciding', () => {
       cache.decide = original;
       cache.peek = originalPeek;
     }
-    expect(await status(new URL('faulty-fixture', t.url))).toBe(200);
+    expect(await status(new URL('faulty-fixture', s.t.url))).toBe(200);
   });
 
   it('a ban written in the database while the LISTEN connection is down is enforced after it reconnects', async () => {
-    const tarball = (version: string) => new URL(`faulty-fixture/-/faulty-fixture-${version}.tgz`, t.url);
-    const health = async () => (await t.api('GET', '/health', undefined, null)).body;
+    const tarball = (version: string) => new URL(`faulty-fixture/-/faulty-fixture-${version}.tgz`, s.t.url);
+    const health = async () => (await s.t.api('GET', '/health', undefined, null)).body;
     // The decision for 1.1.0 is cached as allowed: a reconnect that does not reload would keep serving it.
     expect(await status(tarball('1.1.0'))).toBe(200);
     const before = (await health()).policy.generation as number;
 
-    const dbName = new URL(t.db.url).pathname.slice(1);
+    const dbName = new URL(s.t.db.url).pathname.slice(1);
     const admin = new Client({ connectionString: adminUrl() });
     // Connected before connections are refused: it writes the ban while nothing can listen.
-    const writer = new Client({ connectionString: t.db.url });
+    const writer = new Client({ connectionString: s.t.db.url });
     await admin.connect();
     await writer.connect();
     let refusing = false;
@@ -211,7 +204,7 @@ describe('fail closed on faults while deciding', () => {
       expect({ status: banned.status, code: body.code }).toEqual({ status: 403, code: 'EBANNED' });
       expect(body.error).toContain('banned while nobody listened');
       expect(await status(tarball('1.0.0'))).toBe(200);
-      const packument = (await (await fetch(new URL('faulty-fixture', t.url))).json()) as { versions: Record<string, unknown> };
+      const packument = (await (await fetch(new URL('faulty-fixture', s.t.url))).json()) as { versions: Record<string, unknown> };
       expect(Object.keys(packument.versions)).toEqual(['1.0.0']);
     } finally {
       if (refusing) await admin.query(`alter database "${dbName}" allow_connections true`);
