@@ -838,7 +838,9 @@ export function PolicyPage({ session }: { session: SessionView }) {
                                   ))}
                                 </select>
                               ) : (
-                                <input id={id} size={8} value={String(value)} onChange={(e) => save(e.currentTarget.value)} />
+                                // Uncontrolled, keyed by the stored value: a policy reload while the admin types
+                                // (after another change) keeps what they typed; a new stored value replaces it.
+                                <input id={id} key={String(value)} size={8} defaultValue={String(value)} onChange={(e) => save(e.currentTarget.value)} />
                               )}
                             </span>
                           );
