@@ -62,6 +62,62 @@ function Field(props: { id: string; label: string; children: ComponentChildren; 
   );
 }
 
+/** What an approval, a ban and a release-age exemption are made from. */
+interface EntryInput {
+  name: string;
+  range: string;
+  reason: string;
+}
+
+/**
+ * The form that makes an approval, a ban or an exemption: a name, a range and a reason (plus
+ * the caller's own fields as children). It keeps its own state and clears it after a save.
+ */
+function EntryForm(props: {
+  id: string;
+  title: string;
+  labels: { name: string; range: string; reason: string };
+  submit: string;
+  busy: boolean;
+  run: (fn: () => Promise<unknown>) => Promise<void>;
+  onSave: (entry: EntryInput) => Promise<void>;
+  onSaved?: () => void;
+  children?: ComponentChildren;
+}) {
+  const empty: EntryInput = { name: '', range: '*', reason: '' };
+  const [entry, setEntry] = useState(empty);
+  const field = (key: keyof EntryInput) => ({ id: `${props.id}-${key}`, value: entry[key], onInput: (e: { currentTarget: { value: string } }) => setEntry({ ...entry, [key]: e.currentTarget.value }) });
+  return (
+    <form
+      class="panel"
+      aria-labelledby={`${props.id}-title`}
+      onSubmit={(e) => {
+        e.preventDefault();
+        void props.run(async () => {
+          await props.onSave(entry);
+          setEntry(empty);
+          props.onSaved?.();
+        });
+      }}
+    >
+      <h3 id={`${props.id}-title`}>{props.title}</h3>
+      <Field id={`${props.id}-name`} label={props.labels.name}>
+        <input required {...field('name')} />
+      </Field>
+      <Field id={`${props.id}-range`} label={props.labels.range}>
+        <input required {...field('range')} />
+      </Field>
+      <Field id={`${props.id}-reason`} label={props.labels.reason}>
+        <textarea required {...field('reason')} />
+      </Field>
+      {props.children}
+      <button type="submit" disabled={props.busy}>
+        {props.submit}
+      </button>
+    </form>
+  );
+}
+
 /** A form whose submit runs an API call, shows its error, and reports success. */
 function useAction() {
   const [busy, setBusy] = useState(false);
@@ -742,9 +798,8 @@ export function PolicyPage({ session }: { session: SessionView }) {
   const waivers = useLoad(() => api.waivers(), []);
   const publishRules = useLoad(() => api.publishRules(), []);
   const [reason, setReason] = useState('');
-  const [ban, setBan] = useState({ name: '', range: '*', reason: '' });
-  const [approval, setApproval] = useState({ name: '', range: '*', reason: '', expiresIn: '', allowScripts: false });
-  const [exemption, setExemption] = useState({ name: '', range: '*', reason: '' });
+  // The approval form's own fields; name, range and reason live in EntryForm.
+  const [approval, setApproval] = useState({ expiresIn: '', allowScripts: false });
   const [waiver, setWaiver] = useState({ name: '', range: '*', reason: '', expiresIn: '90d' });
   const [license, setLicense] = useState<{ allow: string; deny: string; unknown: string } | undefined>();
   const [rule, setRule] = useState({ pattern: '', principal: 'role:publisher' });
@@ -889,28 +944,19 @@ export function PolicyPage({ session }: { session: SessionView }) {
         </table>
       )}
       {isAdmin && (
-        <form
-          class="panel"
-          aria-labelledby="approval-title"
-          onSubmit={(e) => {
-            e.preventDefault();
-            action.run(async () => {
-              await api.createApproval({ ...approval, expiresIn: approval.expiresIn || undefined });
-              setApproval({ name: '', range: '*', reason: '', expiresIn: '', allowScripts: false });
-              approvals.reload();
-            });
+        <EntryForm
+          id="approval"
+          title="Approve a package"
+          labels={{ name: 'Package name or @scope/*', range: 'Approved range', reason: 'Reason for the approval' }}
+          submit="Approve"
+          busy={action.busy}
+          run={action.run}
+          onSave={(entry) => api.createApproval({ ...entry, expiresIn: approval.expiresIn || undefined, allowScripts: approval.allowScripts }).then(() => undefined)}
+          onSaved={() => {
+            setApproval({ expiresIn: '', allowScripts: false });
+            approvals.reload();
           }}
         >
-          <h3 id="approval-title">Approve a package</h3>
-          <Field id="approval-name" label="Package name or @scope/*">
-            <input id="approval-name" required value={approval.name} onInput={(e) => setApproval({ ...approval, name: e.currentTarget.value })} />
-          </Field>
-          <Field id="approval-range" label="Approved range">
-            <input id="approval-range" required value={approval.range} onInput={(e) => setApproval({ ...approval, range: e.currentTarget.value })} />
-          </Field>
-          <Field id="approval-reason" label="Reason for the approval">
-            <textarea id="approval-reason" required value={approval.reason} onInput={(e) => setApproval({ ...approval, reason: e.currentTarget.value })} />
-          </Field>
           <Field id="approval-expires" label="Expires in (e.g. 90d; empty: never)">
             <input id="approval-expires" value={approval.expiresIn} onInput={(e) => setApproval({ ...approval, expiresIn: e.currentTarget.value })} />
           </Field>
@@ -918,10 +964,7 @@ export function PolicyPage({ session }: { session: SessionView }) {
             <input id="approval-scripts" type="checkbox" checked={approval.allowScripts} onChange={(e) => setApproval({ ...approval, allowScripts: e.currentTarget.checked })} />
             <label for="approval-scripts">Allow its install scripts</label>
           </div>
-          <button type="submit" disabled={action.busy}>
-            Approve
-          </button>
-        </form>
+        </EntryForm>
       )}
 
       <h2>Bans</h2>
@@ -959,32 +1002,16 @@ export function PolicyPage({ session }: { session: SessionView }) {
         </table>
       )}
       {isAdmin && (
-        <form
-          class="panel"
-          aria-labelledby="ban-title"
-          onSubmit={(e) => {
-            e.preventDefault();
-            action.run(async () => {
-              await api.createBan(ban);
-              setBan({ name: '', range: '*', reason: '' });
-              bans.reload();
-            });
-          }}
-        >
-          <h3 id="ban-title">Ban a package</h3>
-          <Field id="ban-name" label="Package name">
-            <input id="ban-name" required value={ban.name} onInput={(e) => setBan({ ...ban, name: e.currentTarget.value })} />
-          </Field>
-          <Field id="ban-range" label="Version or range">
-            <input id="ban-range" required value={ban.range} onInput={(e) => setBan({ ...ban, range: e.currentTarget.value })} />
-          </Field>
-          <Field id="ban-reason" label="Reason (shown in every refusal)">
-            <textarea id="ban-reason" required value={ban.reason} onInput={(e) => setBan({ ...ban, reason: e.currentTarget.value })} />
-          </Field>
-          <button type="submit" disabled={action.busy}>
-            Ban
-          </button>
-        </form>
+        <EntryForm
+          id="ban"
+          title="Ban a package"
+          labels={{ name: 'Package name', range: 'Version or range', reason: 'Reason (shown in every refusal)' }}
+          submit="Ban"
+          busy={action.busy}
+          run={action.run}
+          onSave={(entry) => api.createBan(entry).then(() => undefined)}
+          onSaved={bans.reload}
+        />
       )}
 
       <h2>Release-age exemptions</h2>
@@ -1018,32 +1045,16 @@ export function PolicyPage({ session }: { session: SessionView }) {
         </table>
       )}
       {isAdmin && (
-        <form
-          class="panel"
-          aria-labelledby="exemption-title"
-          onSubmit={(e) => {
-            e.preventDefault();
-            action.run(async () => {
-              await api.createExemption(exemption);
-              setExemption({ name: '', range: '*', reason: '' });
-              exemptions.reload();
-            });
-          }}
-        >
-          <h3 id="exemption-title">Exempt from the minimum release age</h3>
-          <Field id="exemption-name" label="Package name or @scope/*">
-            <input id="exemption-name" required value={exemption.name} onInput={(e) => setExemption({ ...exemption, name: e.currentTarget.value })} />
-          </Field>
-          <Field id="exemption-range" label="Exempt range">
-            <input id="exemption-range" required value={exemption.range} onInput={(e) => setExemption({ ...exemption, range: e.currentTarget.value })} />
-          </Field>
-          <Field id="exemption-reason" label="Reason for the exemption">
-            <textarea id="exemption-reason" required value={exemption.reason} onInput={(e) => setExemption({ ...exemption, reason: e.currentTarget.value })} />
-          </Field>
-          <button type="submit" disabled={action.busy}>
-            Exempt
-          </button>
-        </form>
+        <EntryForm
+          id="exemption"
+          title="Exempt from the minimum release age"
+          labels={{ name: 'Package name or @scope/*', range: 'Exempt range', reason: 'Reason for the exemption' }}
+          submit="Exempt"
+          busy={action.busy}
+          run={action.run}
+          onSave={(entry) => api.createExemption(entry).then(() => undefined)}
+          onSaved={exemptions.reload}
+        />
       )}
 
       <h2>Licenses</h2>

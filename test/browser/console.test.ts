@@ -229,6 +229,26 @@ describe('the web console in Chromium', () => {
     await page.getByRole('cell', { name: 'ships a credential stealer' }).waitFor();
     await shot(page, 'policy');
 
+    // The approval form (with its own expiry and scripts fields) and the exemption form.
+    const approvalForm = page.getByRole('form', { name: 'Approve a package' });
+    await approvalForm.getByLabel('Package name or @scope/*').fill('ui-approved');
+    await approvalForm.getByLabel('Approved range').fill('^2.0.0');
+    await approvalForm.getByLabel('Reason for the approval').fill('vetted by the platform team');
+    await approvalForm.getByLabel('Expires in (e.g. 90d; empty: never)').fill('30d');
+    await approvalForm.getByLabel('Allow its install scripts').check();
+    await approvalForm.getByRole('button', { name: 'Approve', exact: true }).click();
+    await page.getByRole('cell', { name: 'vetted by the platform team' }).waitFor();
+    const approvals = (await t.api('GET', '/approvals')).body.items as Array<Record<string, unknown>>;
+    expect(approvals.find((a) => a.pattern === 'ui-approved')).toMatchObject({ range: '^2.0.0', reason: 'vetted by the platform team', allowScripts: true, expiresAt: expect.any(String) });
+    expect(await approvalForm.getByLabel('Package name or @scope/*').inputValue()).toBe('');
+    const exemptionForm = page.getByRole('form', { name: 'Exempt from the minimum release age' });
+    await exemptionForm.getByLabel('Package name or @scope/*').fill('@acme/*');
+    await exemptionForm.getByLabel('Reason for the exemption').fill('our own packages');
+    await exemptionForm.getByRole('button', { name: 'Exempt', exact: true }).click();
+    await page.getByRole('cell', { name: 'our own packages' }).waitFor();
+    const exemptions = (await t.api('GET', '/policy/exemptions')).body.items as Array<Record<string, unknown>>;
+    expect(exemptions.find((x) => x.pattern === '@acme/*')).toMatchObject({ range: '*', reason: 'our own packages' });
+
     await page.goto(`${t.url}${UI}packages/ui-ban?version=1.1.0`);
     const verdict = page.getByRole('status').filter({ hasText: 'EBANNED' });
     await verdict.waitFor();
