@@ -22,10 +22,17 @@ export function isDemotion(from: Role, to: Role): boolean {
 }
 
 /** The groups a claim carries: a list of strings, or one string (some IdPs send one group as a string). */
+/**
+ * Claim text we keep (groups, email, subject): at most `max` characters and no control
+ * characters, which PostgreSQL text and jsonb cannot hold (\u0000) or logs would misread.
+ */
+export function isPlainClaim(value: unknown, max: number): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= max && !/[\u0000-\u001f\u007f]/.test(value);
+}
+
 export function groupsOf(claim: unknown): string[] {
-  if (typeof claim === 'string') return [claim];
-  if (Array.isArray(claim)) return claim.filter((g): g is string => typeof g === 'string' && g.length > 0 && g.length <= 1000);
-  return [];
+  const all = typeof claim === 'string' ? [claim] : Array.isArray(claim) ? claim : [];
+  return all.filter((g): g is string => isPlainClaim(g, 1000));
 }
 
 export type RoleDecision = { kind: 'role'; role: Role; mapped: boolean; groups: string[] } | { kind: 'refused'; groups: string[] };

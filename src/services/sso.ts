@@ -10,6 +10,7 @@ import {
   roleForGroups,
   safeConsolePath,
   usernameFromClaims,
+  isPlainClaim,
 } from '../core/sso';
 import type { SsoLogin, SsoLoginKind } from '../db/repositories/sso-logins';
 import { NO_PASSWORD, User } from '../db/repositories/users';
@@ -360,12 +361,12 @@ export class SsoService {
    * unmapped and so configured); a demotion revokes the user's tokens. One transaction.
    */
   private async applySignIn(claims: Record<string, unknown>, kind: SsoLoginKind, ip: string | null | undefined): Promise<{ user: User; changed: boolean }> {
-    const sub = typeof claims.sub === 'string' ? claims.sub : undefined;
-    if (!sub) throw new GatekeeperError('ESSOINVALID', 'the ID token carries no subject. Ask the operator to check the identity provider');
+    const sub = isPlainClaim(claims.sub, 1000) ? claims.sub : undefined;
+    if (!sub) throw new GatekeeperError('ESSOINVALID', 'the ID token carries no usable subject. Ask the operator to check the identity provider');
     const subject = externalSubject(normalizeIssuer(this.options.issuer), sub);
     const groups = groupsOf(claims[this.options.groupsClaim]);
     const decision = roleForGroups(groups, this.options.groupRoles, { defaultRole: this.options.defaultRole, refuseUnmapped: this.options.refuseUnmapped });
-    const email = typeof claims.email === 'string' && claims.email.length <= 320 ? claims.email : null;
+    const email = isPlainClaim(claims.email, 320) ? claims.email : null;
     const shownGroups = groups.slice(0, 20).map((g) => g.slice(0, 100));
     let changed = false;
     const user = await this.store.transaction(async (repos) => {

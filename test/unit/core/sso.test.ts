@@ -1,6 +1,7 @@
 import {
   formatTokenScope,
   groupsOf,
+  isPlainClaim,
   isDemotion,
   parseTokenScope,
   roleForGroups,
@@ -22,6 +23,12 @@ describe('roles from IdP groups', () => {
   it('reads a groups claim that is a list or one string, and ignores anything else', () => {
     expect(groupsOf(['a', 3, '', 'b'])).toEqual(['a', 'b']);
     expect(groupsOf('solo')).toEqual(['solo']);
+    // Text PostgreSQL cannot store (a NUL) or with other control characters is no group.
+    expect(groupsOf(['dev\u0000ops', 'line\nbreak', 'devs'])).toEqual(['devs']);
+    expect(groupsOf('nul\u0000')).toEqual([]);
+    expect(isPlainClaim('a@example.test', 320)).toBe(true);
+    expect(isPlainClaim('a\u0000@example.test', 320)).toBe(false);
+    expect(isPlainClaim('x'.repeat(321), 320)).toBe(false);
     expect(groupsOf({ a: 1 })).toEqual([]);
     expect(groupsOf(undefined)).toEqual([]);
   });
