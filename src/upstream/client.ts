@@ -195,6 +195,12 @@ export function integrityToVerify(expected: { integrity?: unknown; shasum?: unkn
   return undefined;
 }
 
+/** A connection reset before any answer came: the request may be sent again on a new connection. */
+function isConnectionReset(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'ECONNRESET' || code === 'EPIPE';
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
@@ -555,25 +561,34 @@ export class UpstreamClient {
     };
     if (auth.token) headers.authorization = `Bearer ${auth.token}`;
     else if (auth.auth) headers.authorization = `Basic ${auth.auth}`;
-    const res = await makeFetch(url.href, {
-      method: init.method,
-      headers,
-      body: init.body,
-      signal: deadline.signal,
-      redirect: 'manual',
-      retry: { retries: 0 },
-      cache: 'no-store',
-      timeout: this.timeoutMs,
-      agent: opts.agent,
-      ca: opts.ca,
-      cert: auth.cert || opts.cert,
-      key: auth.key || opts.key,
-      localAddress: opts.localAddress,
-      maxSockets: opts.maxSockets,
-      noProxy: opts.noProxy,
-      proxy: opts.httpsProxy || opts.proxy,
-      strictSSL: opts.strictSSL,
-      dns: opts.dns,
+    const attempt = (): Promise<FetchResponse> =>
+      makeFetch(url.href, {
+        method: init.method,
+        headers,
+        body: init.body,
+        signal: deadline.signal,
+        redirect: 'manual',
+        retry: { retries: 0 },
+        cache: 'no-store',
+        timeout: this.timeoutMs,
+        agent: opts.agent,
+        ca: opts.ca,
+        cert: auth.cert || opts.cert,
+        key: auth.key || opts.key,
+        localAddress: opts.localAddress,
+        maxSockets: opts.maxSockets,
+        noProxy: opts.noProxy,
+        proxy: opts.httpsProxy || opts.proxy,
+        strictSSL: opts.strictSSL,
+        dns: opts.dns,
+      });
+    const res = await attempt().catch((err: unknown) => {
+      // A kept-alive connection the upstream closed just as this request went out on it: the
+      // request never reached it. A GET is sent once more, on a new connection, within the
+      // same deadline; anything else (or a second reset) is the answer.
+      if (init.method !== 'GET' || deadline.expired || !isConnectionReset(err)) throw err;
+      this.logger?.debug?.({ upstream: originOf(url), what, code: (err as { code?: unknown }).code }, 'upstream reset the connection; sending the request again');
+      return attempt();
     });
     // An abort at the end of the call emits 'error' on an unread body: never let it go unheard.
     res.body.on('error', () => undefined);

@@ -17,8 +17,8 @@
  *   (`{ path: '/-/ping' }`). A Fault replaces or delays the normal answer: `status`, a raw
  *   `body` (any bytes: truncated JSON, HTML, `null`, `[]`), extra `headers`, a false or missing
  *   `contentLength`, `delayMs` before the headers, a `trickle` of N bytes per interval, a
- *   `redirect` to another URL, `destroyAfterBytes` (the connection is cut mid-body), and
- *   `times` (how many requests it applies to). The request is still recorded in `requests`.
+ *   `redirect` to another URL, `destroyAfterBytes` (the connection is cut mid-body), `reset`
+ *   (the connection is reset before any answer), and `times` (how many requests it applies to). The request is still recorded in `requests`.
  *   `clearFaults()` removes them all.
  */
 import http from 'http';
@@ -87,6 +87,11 @@ export interface Fault {
   redirectStatus?: number;
   /** Cuts the connection after sending the headers and this many body bytes. */
   destroyAfterBytes?: number;
+  /**
+   * Resets the connection without answering at all, as a server does that closes a kept-alive
+   * connection just as the client sends its next request on it.
+   */
+  reset?: boolean;
   /** Applies to this many requests, then the normal answer returns. Default: every request. */
   times?: number;
 }
@@ -622,6 +627,10 @@ export async function startFixtureRegistry(
     res.on('close', () => (gone = true));
     if (fault.delayMs) await sleep(fault.delayMs);
     if (gone || closed) return;
+    if (fault.reset) {
+      res.socket?.resetAndDestroy();
+      return;
+    }
     if (fault.redirect !== undefined) {
       res.writeHead(fault.redirectStatus ?? 302, { location: fault.redirect, 'content-length': '0' });
       res.end();

@@ -196,6 +196,24 @@ describe('UpstreamClient', () => {
       expect((await failure(client.packument('plain'))).code).toBe('EUPSTREAM');
     });
 
+    it('sends a GET once more when the upstream resets the connection before answering, and only once', async () => {
+      const before = registry.requests.length;
+      registry.fault({ packument: 'plain' }, { reset: true, times: 1 });
+      const answer = await client.packument('plain');
+      expect(answer.status).toBe(200);
+      expect(registry.requests.slice(before).map((r) => r.url)).toEqual(['/plain', '/plain']);
+
+      const again = registry.requests.length;
+      registry.fault({ packument: 'plain' }, { reset: true, times: 3 });
+      const err = await failure(client.packument('plain'));
+      expect(err.code).toBe('EUPSTREAM');
+      expect(err.message).toBe(
+        `cannot get the packument of plain from the upstream registry (${registry.url.replace(/\/$/, '')}) (ECONNRESET). Check that the upstream is up and reachable from the gatekeeper (network, proxy, DNS, certificates).`,
+      );
+      expect(registry.requests.slice(again).map((r) => r.url)).toEqual(['/plain', '/plain']);
+      registry.clearFaults();
+    });
+
     it('follows redirects within the upstream, at most three', async () => {
       registry.fault({ packument: 'plain' }, { redirect: `${registry.url}plain`, times: 2 });
       const before = registry.requests.length;
