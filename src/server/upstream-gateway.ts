@@ -106,6 +106,10 @@ export async function startUpstreamGateway(client: GatewayClient, logger: Logger
     const etag = req.headers['if-none-match'];
     void packument(res, name, typeof etag === 'string' ? etag : undefined);
   });
+  // Only Verdaccio's uplink agent connects here, over loopback, with a bounded pool. The server
+  // never closes an idle connection itself: one it closed just as the agent sent the next
+  // request on it would fail that request (Verdaccio does not send it again).
+  server.keepAliveTimeout = 0;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());

@@ -281,8 +281,12 @@ describe('private publishing', () => {
     expect(await main(['versions', '@acme/lib'], io, { GATEKEEPER_URL: t.url, GATEKEEPER_TOKEN: publisherToken })).toBe(0);
     expect(io.outText()).toMatch(/1\.1\.0\s+\S+\s+local\s+unpublished/);
     const none = captureIo();
-    expect(await main(['versions', 'never-heard-of-it'], none, { GATEKEEPER_URL: t.url, GATEKEEPER_TOKEN: publisherToken })).toBe(0);
-    expect(none.outText()).toBe('no version of never-heard-of-it is known: it was never published here and the upstream does not have it');
+    const code = await main(['versions', 'never-heard-of-it'], none, { GATEKEEPER_URL: t.url, GATEKEEPER_TOKEN: publisherToken });
+    expect({ code, out: none.outText(), err: none.errText() }).toEqual({
+      code: 0,
+      out: 'no version of never-heard-of-it is known: it was never published here and the upstream does not have it',
+      err: '',
+    });
     expect((await t.api('GET', '/packages/public-fixture/versions', undefined, null)).status).toBe(401);
   });
 });
