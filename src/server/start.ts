@@ -328,6 +328,8 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     });
     const impact = new ImpactService(store, webhooks, logger);
     advisories.onStored((names) => impact.evaluate(names));
+    advisories.onChecksError = (err, names) =>
+      logger.error({ err, packages: names.slice(0, 20) }, 'advisory check times could not be recorded; these packages are asked again at their next read');
     advisories.onStoredError = (err, names) => logger.error({ err, packages: names.slice(0, 20) }, 'impact records could not be brought up to date; the next change of these packages tries again');
     onPolicyChanged(cache, (change) => webhooks.emit('policy.changed', { what: change.what, by: change.by, generation: change.generation ?? null }));
     // Counted in this instance's memory, so flushed by this instance's own timer (not a cluster-wide job).
@@ -398,6 +400,8 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       clientAddress: (req) => clientAddress(req, trustProxy),
       mount(app: Application, storage: VerdaccioStorage) {
         governance.manifests = createStorageManifestSource(runtime, storage);
+        // Verdaccio's uplink reads packuments in process (no loopback hop); its search stays on the gateway's URL.
+        if (!gateway.attach(storage)) logger.warn('Verdaccio has no uplink to attach to: packuments go through the upstream gateway over loopback HTTP');
         // Private names must never be proxied, also after rules change at run time.
         cache.onReload((policy) => applyPackageRules(storage.config.packages, policy.publishRules));
         const login = createLoginRouter(runtime);

@@ -7,10 +7,12 @@ import { isValidPackageName } from '../core/names';
 import { normalizePackument } from '../core/packument-validate';
 
 /**
- * What Verdaccio's uplink talks to: a loopback server in front of the upstream client. Every
- * packument Verdaccio would store is fetched through the upstream client (deadline, size
- * limit, npm's proxy and CA settings) and validated and normalised before Verdaccio sees it,
- * so no upstream document can crash Verdaccio's merge code or reach storage unchecked.
+ * What Verdaccio's uplink talks to, in front of the upstream client. Every packument Verdaccio
+ * would store is fetched through the upstream client (deadline, size limit, npm's proxy and CA
+ * settings) and validated and normalised before Verdaccio sees it, so no upstream document can
+ * crash Verdaccio's merge code or reach storage unchecked. `attach` makes the uplink ask for
+ * packuments in process (no loopback hop, no second parse); its search, and packuments when
+ * nothing is attached, go to a loopback server.
  *
  * It never serves tarballs: the gate fetches those itself (origin, integrity, inspection).
  * Its URL carries a random secret, so other local processes cannot use it as an open proxy
@@ -25,9 +27,27 @@ export interface GatewayClient {
   search(query: string): Promise<unknown>;
 }
 
+type UplinkAnswer = { status: 200; body: unknown; etag?: string } | { status: 304 } | { status: 404 };
+
+/** The uplink's name in Verdaccio's configuration (verdaccio-config.ts). */
+export const UPLINK_NAME = 'upstream';
+
+/** What Verdaccio 6.8's uplink object (up-storage) offers for packuments. */
+interface VerdaccioUplink {
+  getRemoteMetadata(name: string, options: { etag?: unknown } | undefined, callback: (err: unknown, body?: unknown, etag?: string) => void): void;
+}
+
 export interface UpstreamGateway {
-  /** The uplink URL for Verdaccio (ends with a slash). */
+  /** The uplink URL for Verdaccio (ends with a slash): its search, and packuments when not attached. */
   url: string;
+  /**
+   * Makes Verdaccio's uplink read packuments in process, through the same fetch, validation
+   * and normalisation, without the loopback HTTP hop (and without serialising each document
+   * for Verdaccio to parse again). False when the storage has no such uplink.
+   */
+  attach(storage: unknown): boolean;
+  /** Requests the loopback server has answered (search, and packuments when not attached). */
+  readonly httpReads: number;
   /** The error the last fetch of this package met, if it was within the last few seconds. */
   failureFor(name: string): GatekeeperError | undefined;
   /** Versions dropped from the package's last upstream document, with why. */
@@ -56,11 +76,14 @@ export async function startUpstreamGateway(client: GatewayClient, logger: Logger
     res.end(text);
   };
 
-  async function packument(res: http.ServerResponse, name: string, etag: string | undefined): Promise<void> {
+  /**
+   * One upstream packument for Verdaccio: fetched through the client, validated and
+   * normalised. A failure is remembered for the package (failureFor) and thrown.
+   */
+  async function fetchPackument(name: string, etag: string | undefined): Promise<UplinkAnswer> {
     try {
       const fetched = await client.packument(name, { etag });
-      if (fetched.status === 404) return answer(res, 404, { error: 'not found' });
-      if (fetched.status === 304) return answer(res, 304);
+      if (fetched.status !== 200) return fetched;
       const normalised = normalizePackument(fetched.body, name);
       if (normalised.dropped.length > 0) {
         remember(dropped, name, normalised.dropped);
@@ -69,15 +92,28 @@ export async function startUpstreamGateway(client: GatewayClient, logger: Logger
         dropped.delete(name);
       }
       failures.delete(name);
-      answer(res, 200, normalised.packument, fetched.etag ? { etag: fetched.etag } : {});
+      return fetched.etag ? { status: 200, body: normalised.packument, etag: fetched.etag } : { status: 200, body: normalised.packument };
     } catch (err) {
       const known =
         asGatekeeperError(err) ??
         new GatekeeperError('EUPSTREAM', `${name} could not be read from the upstream (${(err as Error).message}). Try again later`);
       if (!asGatekeeperError(err)) logger.error({ err, package: name }, 'upstream gateway failed');
       remember(failures, name, { at: Date.now(), error: known });
-      answer(res, known.status >= 500 ? known.status : 502, { error: known.message });
+      throw known;
     }
+  }
+
+  async function packument(res: http.ServerResponse, name: string, etag: string | undefined): Promise<void> {
+    let fetched: UplinkAnswer;
+    try {
+      fetched = await fetchPackument(name, etag);
+    } catch (err) {
+      const known = err as GatekeeperError;
+      return answer(res, known.status >= 500 ? known.status : 502, { error: known.message });
+    }
+    if (fetched.status === 404) return answer(res, 404, { error: 'not found' });
+    if (fetched.status === 304) return answer(res, 304);
+    answer(res, 200, fetched.body, fetched.etag ? { etag: fetched.etag } : {});
   }
 
   async function search(res: http.ServerResponse, query: string): Promise<void> {
@@ -91,7 +127,9 @@ export async function startUpstreamGateway(client: GatewayClient, logger: Logger
     }
   }
 
+  let httpReads = 0;
   const server = http.createServer((req, res) => {
+    httpReads++;
     const url = req.url ?? '';
     if (req.method !== 'GET' || !url.startsWith(prefix)) return answer(res, 404, { error: 'not found' });
     const rest = url.slice(prefix.length);
@@ -123,6 +161,28 @@ export async function startUpstreamGateway(client: GatewayClient, logger: Logger
       return failure && Date.now() - failure.at < FAILURE_MEMORY_MS ? failure.error : undefined;
     },
     droppedFor: (name) => dropped.get(name) ?? [],
+    get httpReads() {
+      return httpReads;
+    },
+    attach(storage) {
+      const uplink = (storage as { uplinks?: Record<string, VerdaccioUplink | undefined> }).uplinks?.[UPLINK_NAME];
+      if (typeof uplink?.getRemoteMetadata !== 'function') return false;
+      uplink.getRemoteMetadata = (name, options, callback) => {
+        fetchPackument(name, typeof options?.etag === 'string' ? options.etag : undefined).then(
+          (fetched) => {
+            if (fetched.status === 200) return callback(null, fetched.body, fetched.etag);
+            // As Verdaccio's own uplink reports them: 404 "not found", 304 an error with remoteStatus.
+            const error = Object.assign(new Error(fetched.status === 404 ? 'no such package available' : 'not modified'), {
+              status: fetched.status === 404 ? 404 : 500,
+              remoteStatus: fetched.status,
+            });
+            callback(error);
+          },
+          (err: GatekeeperError) => callback(Object.assign(new Error(err.message), { status: 500, remoteStatus: err.status })),
+        );
+      };
+      return true;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -3,6 +3,7 @@ import { parseDuration } from '../core/duration';
 import type { PublishRule } from '../core/publish';
 import { packageRules } from './registry/private';
 import { GATE_PLUGINS } from './runtime';
+import { UPLINK_NAME } from './upstream-gateway';
 import type { Settings } from './config';
 
 export interface VerdaccioConfigInput {
@@ -32,7 +33,7 @@ export function buildVerdaccioConfig(input: VerdaccioConfigInput): Record<string
     uplinks: {
       // Our upstream gateway (see upstream-gateway.ts), which validates every document and
       // answers within GATEKEEPER_UPSTREAM_TIMEOUT; Verdaccio's own timeout only backs it up.
-      upstream: {
+      [UPLINK_NAME]: {
         url: input.upstream,
         timeout: `${Math.ceil(parseDuration(settings.upstreamTimeout) / 1000) + 10}s`,
         maxage: settings.upstreamMaxage,

@@ -1,4 +1,5 @@
 import { isGlobPattern, PublishRule } from '../../core/publish';
+import { UPLINK_NAME } from '../upstream-gateway';
 
 /**
  * Private names are never fetched from the upstream: Verdaccio's package rules give them no
@@ -17,7 +18,7 @@ export interface PackageAccess {
   proxy: string[];
 }
 
-export const PROXIED: PackageAccess = { access: ['$all'], publish: ['$authenticated'], unpublish: ['$authenticated'], proxy: ['upstream'] };
+export const PROXIED: PackageAccess = { access: ['$all'], publish: ['$authenticated'], unpublish: ['$authenticated'], proxy: [UPLINK_NAME] };
 export const PRIVATE: PackageAccess = { ...PROXIED, proxy: [] };
 
 /** Verdaccio's `packages` section: private patterns first, then everything proxied. */
