@@ -121,6 +121,9 @@ export class AdvisoryService {
   /** Where a failing onStored listener is reported (the log). */
   onStoredError: ((err: unknown, names: string[]) => void) | undefined;
 
+  /** Where a failing write of check times (after an answer that changed nothing) is reported (the log). */
+  onChecksError: ((err: unknown, names: string[]) => void) | undefined;
+
   health(): AdvisoryHealth {
     return {
       ok: this.lastError === null,
@@ -188,7 +191,10 @@ export class AdvisoryService {
     if (unknown.length > 0) await this.loader.add(unknown);
     // Known here but stale: the refresh job (on whichever instance claimed it) may have asked since;
     // what its answer changed was announced and reloaded, so only the check time is read (one query per batch).
-    const stale = relevant.filter((p) => !unknown.includes(p.name) && !this.isFresh(this.memory.get(p.name)?.checkedAt)).map((p) => p.name);
+    // Never checked (just loaded, or the last question failed) or being asked right now: nothing to re-read.
+    const stale = relevant
+      .filter((p) => !unknown.includes(p.name) && !this.pending.has(p.name) && typeof this.memory.get(p.name)?.checkedAt === 'number' && !this.isFresh(this.memory.get(p.name)?.checkedAt))
+      .map((p) => p.name);
     if (stale.length > 0) await this.checker.add(stale).catch(() => undefined); // unread: the source is asked, as before
     const waiting: Promise<void>[] = [];
     const todo: Array<{ name: string; versions: string[] }> = [];
@@ -276,6 +282,20 @@ export class AdvisoryService {
     this.lastSuccessAt = this.now();
     this.setError(null);
     const fresh = batch.flatMap((p) => (answer[p.name] ?? []).map((a) => fromBulk(p.name, a)).filter((a): a is Advisory => a !== undefined));
+    if (fresh.length === 0 && batch.every((p) => this.memory.get(p.name)?.advisories.every((a) => a.source !== 'upstream'))) {
+      // The usual first sight: the upstream knows nothing and held nothing, so no entry changes.
+      // Waiters are released now; the check times are written after (one statement, no
+      // transaction): a lost write only means these packages are asked again sooner.
+      for (const p of batch) {
+        const entry = this.memory.get(p.name);
+        if (entry) this.memory.set(p.name, { advisories: entry.advisories, checkedAt: this.now() });
+        if (this.late.delete(p.name)) this.changed(p.name);
+      }
+      void repo
+        .saveChecks(batch.map((p) => ({ package: p.name, versions: p.versions, ok: true, error: null })))
+        .catch((err) => this.onChecksError?.(err, batch.map((p) => p.name)));
+      return;
+    }
     let all = new Map<string, Advisory[]>();
     const differ: string[] = [];
     await this.store.transaction(async (repos) => {

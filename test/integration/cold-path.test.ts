@@ -15,17 +15,21 @@ describe('the cold path', () => {
     packages: [
       ...NAMES.map((name) => ({ name, versions: [{ version: '1.0.0', license: 'MIT' }] })),
       { name: 'slow-advice', versions: [{ version: '1.0.0', license: 'MIT' }, { version: '1.0.1', license: 'MIT' }] },
+      { name: 'direct-read', versions: [{ version: '1.0.0', license: 'MIT' }] },
+      { name: 'quiet-package', versions: [{ version: '1.0.0', license: 'MIT' }] },
+      { name: 'was-vulnerable', versions: [{ version: '1.0.0', license: 'MIT' }, { version: '1.0.1', license: 'MIT' }] },
     ],
     settings: { advisoryTimeout: '1s' },
     policyMode: 'none',
     npm: false,
   });
 
+  const SLOW_ADVICE = [{ id: 1001, url: `https://github.com/advisories/${GHSA}`, title: 'Prototype pollution', severity: 'critical', vulnerable_versions: '<1.0.1' }];
+  const WAS_VULNERABLE = [{ id: 1002, url: 'https://advisories.example.test/1002', title: 'Command injection', severity: 'critical', vulnerable_versions: '<1.0.1' }];
+
   beforeAll(async () => {
-    s.upstream.setAdvisories({
-      'slow-advice': [{ id: 1001, url: `https://github.com/advisories/${GHSA}`, title: 'Prototype pollution', severity: 'critical', vulnerable_versions: '<1.0.1' }],
-    });
-    for (const name of [...NAMES, 'slow-advice']) expect((await s.t.api('POST', '/approvals', { name, reason: 'cold path test' })).status).toBe(201);
+    s.upstream.setAdvisories({ 'slow-advice': SLOW_ADVICE, 'was-vulnerable': WAS_VULNERABLE });
+    for (const name of [...NAMES, 'slow-advice', 'direct-read', 'quiet-package', 'was-vulnerable']) expect((await s.t.api('POST', '/approvals', { name, reason: 'cold path test' })).status).toBe(201);
   });
 
   const bulkBodies = () => s.upstream.requests.filter((r) => r.method === 'POST' && r.url.split('?')[0] === BULK).map((r) => JSON.parse(r.body ?? '{}') as Record<string, string[]>);
@@ -71,5 +75,40 @@ describe('the cold path', () => {
     } finally {
       s.upstream.clearFaults();
     }
+  });
+
+  it("reads a first packument through Verdaccio's uplink in process, not over the loopback gateway", async () => {
+    const reads = s.t.gk.runtime.gateway.httpReads;
+    const res = await fetch(new URL('direct-read', s.t.url));
+    expect(res.status).toBe(200);
+    expect(Object.keys(((await res.json()) as { versions: Record<string, unknown> }).versions)).toEqual(['1.0.0']);
+    expect(s.upstream.requests.filter((r) => r.method === 'GET' && r.url === '/direct-read')).toHaveLength(1);
+    expect(s.t.gk.runtime.gateway.httpReads).toBe(reads);
+  });
+
+  it('records the check of a package the upstream knows nothing about, and does not ask again while it is fresh', async () => {
+    const asked = () => bulkBodies().filter((b) => 'quiet-package' in b).length;
+    expect((await fetch(new URL('quiet-package', s.t.url))).status).toBe(200);
+    expect(asked()).toBe(1);
+    const knex = s.t.gk.database.knex;
+    await eventually(async () => (await knex('advisory_checks').where({ package: 'quiet-package', ok: true })).length === 1, 'the check to be recorded');
+    const advisories = s.t.gk.runtime.advisories;
+    expect(advisories.known('quiet-package')).toEqual({ advisories: [], status: 'fresh' });
+    await advisories.prepare('quiet-package', ['1.0.0']);
+    expect(asked()).toBe(1);
+  });
+
+  it("an empty answer still removes what the upstream said before, and the version is served again", async () => {
+    const res = await fetch(new URL('was-vulnerable/-/was-vulnerable-1.0.0.tgz', s.t.url));
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { code: string }).code).toBe('EADVISORY');
+    const knex = s.t.gk.database.knex;
+    expect(await knex('advisories').where({ package: 'was-vulnerable', source: 'upstream' })).toHaveLength(1);
+    s.upstream.setAdvisories({ 'slow-advice': SLOW_ADVICE });
+    await knex('advisory_checks').where({ package: 'was-vulnerable' }).update({ checked_at: knex.raw(`now() - interval '1 hour'`) });
+    expect(await s.t.gk.runtime.advisories.refreshDue()).toBeGreaterThanOrEqual(1);
+    expect(await knex('advisories').where({ package: 'was-vulnerable' })).toHaveLength(0);
+    expect(s.t.gk.runtime.advisories.known('was-vulnerable')?.advisories).toEqual([]);
+    expect((await fetch(new URL('was-vulnerable/-/was-vulnerable-1.0.0.tgz', s.t.url))).status).toBe(200);
   });
 });
