@@ -499,14 +499,21 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     // Another process imported, flagged or overrode an entry: reload the package's advisories
     // (which forgets its decisions, so a stored tarball is decided again). A reconnect may have
     // missed announcements: forget every package's advisories.
+    // Which packages have entries at all is loaded with them, after LISTEN (see loadIndex);
+    // until it is, and when it fails, first sights read the database for every package.
+    const forgetAdvisories = () => {
+      advisories.forgetAll();
+      advisories.loadIndex().catch((err) => logger.warn({ err }, 'the index of packages with advisories could not be loaded; first sights read the database until the next reconnect'));
+    };
     listener.on('message', (channel: string, payload: string) => {
       if (channel !== ADVISORY_CHANNEL) return;
       advisories.reload(payload).catch((err) => {
         logger.error({ err, package: payload }, 'advisories could not be reloaded after a change; forgetting them');
-        advisories.forgetAll();
+        forgetAdvisories();
       });
     });
-    listener.on('connected', () => advisories.forgetAll());
+    listener.on('connected', forgetAdvisories);
+    if (listener.connected) forgetAdvisories();
     // An unreachable advisory source is the operator's problem: logged when it changes, shown in /health.
     advisories.onHealthChange((health) => {
       if (health.ok) logger.info({ advisories: health }, 'advisory source reachable again');

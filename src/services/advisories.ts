@@ -60,12 +60,24 @@ export class AdvisoryService {
   waitMs = Infinity;
   /** Packages whose callers stopped waiting for the source: told about once it answers. */
   private readonly late = new Set<string>();
+  /**
+   * Every package the database holds entries for (any source), or null while unknown. Loaded
+   * once the invalidation channel is connected and again after every reconnect (forgetAll);
+   * an announcement adds its package before anything else. A first sight of a package not in
+   * it needs no read: it has no entries, and the source is asked as for any unchecked package.
+   */
+  private withEntries: Set<string> | null = null;
+  /** Packages announced while withEntries loads (the load may have read before their commit). */
+  private announcedDuringLoad: Set<string> | null = null;
   /** What the database knows, loaded for many packages at once (concurrent first sights). */
   private readonly loader = new Batcher<string>((names) => this.load(names), 1);
   /** Check times re-read for packages stale in memory (another instance's refresh may have asked since). */
   private readonly checker = new Batcher<string>((names) => this.loadChecks(names), 1);
   /** The versions to ask about, per package waiting for the next bulk request. */
   private readonly asking = new Map<string, string[]>();
+  /** Check times of answers that changed nothing, written behind: one statement for all that wait. */
+  private readonly checksToWrite = new Map<string, string[]>();
+  private readonly checkWriter = new Batcher<string>((names) => this.writeChecks(names), 1);
   /** Bulk requests for many packages at once (concurrent first sights), BULK_BATCH per request. */
   private readonly asker = new Batcher<string>((names) => this.askMany(names), 1);
   private lastSuccessAt: number | null = null;
@@ -231,9 +243,39 @@ export class AdvisoryService {
     }
   }
 
+  /**
+   * Loads the names of the packages the database holds entries for. Call it once the
+   * invalidation channel listens (so no announcement made after the read is missed); forgetAll
+   * drops it, and it must be loaded again.
+   */
+  async loadIndex(): Promise<void> {
+    const during = new Set<string>();
+    this.announcedDuringLoad = during;
+    try {
+      const names = await this.store.repos.advisories.packagesWithEntries();
+      if (this.announcedDuringLoad !== during) return; // forgotten meanwhile: a newer load follows
+      const index = new Set(names);
+      for (const name of during) index.add(name);
+      this.withEntries = index;
+    } finally {
+      if (this.announcedDuringLoad === during) this.announcedDuringLoad = null;
+    }
+  }
+
+  /** Whether the names index is loaded (tests, /health). */
+  get indexed(): boolean {
+    return this.withEntries !== null;
+  }
+
   /** Loads what the database holds for packages not in memory yet (one query per kind). */
   private async load(names: string[]): Promise<void> {
-    const unknown = names.filter((n) => !this.memory.has(n));
+    let unknown = names.filter((n) => !this.memory.has(n));
+    const index = this.withEntries;
+    if (index) {
+      // Without entries in the database: nothing to read (and asked as never checked).
+      for (const name of unknown) if (!index.has(name)) this.memory.set(name, { advisories: [], checkedAt: null });
+      unknown = unknown.filter((n) => index.has(n));
+    }
     if (unknown.length === 0) return;
     const repo = this.store.repos.advisories;
     const [stored, checked] = await Promise.all([repo.listMany(unknown), repo.checkedAt(unknown)]);
@@ -291,9 +333,8 @@ export class AdvisoryService {
         if (entry) this.memory.set(p.name, { advisories: entry.advisories, checkedAt: this.now() });
         if (this.late.delete(p.name)) this.changed(p.name);
       }
-      void repo
-        .saveChecks(batch.map((p) => ({ package: p.name, versions: p.versions, ok: true, error: null })))
-        .catch((err) => this.onChecksError?.(err, batch.map((p) => p.name)));
+      for (const p of batch) this.checksToWrite.set(p.name, p.versions);
+      void this.checkWriter.add(batch.map((p) => p.name));
       return;
     }
     let all = new Map<string, Advisory[]>();
@@ -320,6 +361,18 @@ export class AdvisoryService {
     }
     // Impact records in the background: the request that asked does not wait for them.
     void this.afterStore(differ);
+  }
+
+  /** Writes the check times waiting in checksToWrite; a failure is reported, never thrown. */
+  private async writeChecks(names: string[]): Promise<void> {
+    const checks: Array<{ package: string; versions: string[]; ok: boolean; error: null }> = [];
+    for (const name of names) {
+      const versions = this.checksToWrite.get(name);
+      this.checksToWrite.delete(name);
+      if (versions) checks.push({ package: name, versions, ok: true, error: null });
+    }
+    if (checks.length === 0) return;
+    await this.store.repos.advisories.saveChecks(checks).catch((err) => this.onChecksError?.(err, names));
   }
 
   /** Refreshes packages whose answer is older than the interval, a batch at a time. */
@@ -435,6 +488,8 @@ export class AdvisoryService {
    * responses: after a change here, or announced by another process (ADVISORY_CHANNEL).
    */
   async reload(name: string): Promise<void> {
+    this.withEntries?.add(name);
+    this.announcedDuringLoad?.add(name);
     const repo = this.store.repos.advisories;
     const [stored, checked] = await Promise.all([repo.list(name), repo.checkedAt([name])]);
     // When the source was last asked (by any process): an answer another process just stored is not asked for again here.
@@ -447,6 +502,8 @@ export class AdvisoryService {
   forgetAll(): void {
     const names = [...this.memory.keys()];
     this.memory.clear();
+    this.withEntries = null;
+    this.announcedDuringLoad = null;
     for (const name of names) this.changed(name);
   }
 

@@ -4,6 +4,8 @@
  * GATEKEEPER_ADVISORY_TIMEOUT; the answer, when it comes, replaces the decisions made without it.
  */
 import { eventually } from '../support/assert';
+import type { FixtureAdvisory } from '../support/fixture-registry';
+import { startTestGatekeeper } from '../support/gatekeeper';
 import { gatekeeperSuite } from '../support/suite';
 
 const BULK = '/-/npm/v1/security/advisories/bulk';
@@ -18,18 +20,19 @@ describe('the cold path', () => {
       { name: 'direct-read', versions: [{ version: '1.0.0', license: 'MIT' }] },
       { name: 'quiet-package', versions: [{ version: '1.0.0', license: 'MIT' }] },
       { name: 'was-vulnerable', versions: [{ version: '1.0.0', license: 'MIT' }, { version: '1.0.1', license: 'MIT' }] },
+      ...['flagged-before', 'flagged-after', 'never-flagged'].map((name) => ({ name, versions: [{ version: '1.0.0', license: 'MIT' }] })),
     ],
     settings: { advisoryTimeout: '1s' },
     policyMode: 'none',
     npm: false,
   });
 
-  const SLOW_ADVICE = [{ id: 1001, url: `https://github.com/advisories/${GHSA}`, title: 'Prototype pollution', severity: 'critical', vulnerable_versions: '<1.0.1' }];
-  const WAS_VULNERABLE = [{ id: 1002, url: 'https://advisories.example.test/1002', title: 'Command injection', severity: 'critical', vulnerable_versions: '<1.0.1' }];
+  const SLOW_ADVICE: FixtureAdvisory[] = [{ id: 1001, url: `https://github.com/advisories/${GHSA}`, title: 'Prototype pollution', severity: 'critical', vulnerable_versions: '<1.0.1' }];
+  const WAS_VULNERABLE: FixtureAdvisory[] = [{ id: 1002, url: 'https://advisories.example.test/1002', title: 'Command injection', severity: 'critical', vulnerable_versions: '<1.0.1' }];
 
   beforeAll(async () => {
     s.upstream.setAdvisories({ 'slow-advice': SLOW_ADVICE, 'was-vulnerable': WAS_VULNERABLE });
-    for (const name of [...NAMES, 'slow-advice', 'direct-read', 'quiet-package', 'was-vulnerable']) expect((await s.t.api('POST', '/approvals', { name, reason: 'cold path test' })).status).toBe(201);
+    for (const name of [...NAMES, 'slow-advice', 'direct-read', 'quiet-package', 'was-vulnerable', 'flagged-before', 'flagged-after', 'never-flagged']) expect((await s.t.api('POST', '/approvals', { name, reason: 'cold path test' })).status).toBe(201);
   });
 
   const bulkBodies = () => s.upstream.requests.filter((r) => r.method === 'POST' && r.url.split('?')[0] === BULK).map((r) => JSON.parse(r.body ?? '{}') as Record<string, string[]>);
@@ -110,5 +113,37 @@ describe('the cold path', () => {
     expect(await knex('advisories').where({ package: 'was-vulnerable' })).toHaveLength(0);
     expect(s.t.gk.runtime.advisories.known('was-vulnerable')?.advisories).toEqual([]);
     expect((await fetch(new URL('was-vulnerable/-/was-vulnerable-1.0.0.tgz', s.t.url))).status).toBe(200);
+  });
+
+  it('decides a first sight with the entries the database held before the process started or was told of since, and reads nothing for a package without any', async () => {
+    expect((await s.t.api('POST', '/advisories/malware', { name: 'flagged-before', reason: 'stole tokens' })).status).toBe(201);
+    // A second process on the same database: its index of packages with entries is loaded at start.
+    const b = await startTestGatekeeper({ upstream: s.upstream.url, db: s.t.db });
+    try {
+      expect(b.gk.runtime.advisories.indexed).toBe(true);
+      const code = async (name: string) => {
+        const res = await fetch(new URL(name, b.url));
+        return res.status === 200 ? 200 : ((await res.json()) as { code: string }).code;
+      };
+      expect(await code('flagged-before')).toBe('EMALWARE');
+      // Flagged by the first process after the second one started: known from the announcement.
+      expect((await s.t.api('POST', '/advisories/malware', { name: 'flagged-after', reason: 'stole tokens' })).status).toBe(201);
+      await eventually(async () => (await code('flagged-after')) === 'EMALWARE', 'the second process to refuse a package flagged after it started');
+      // A package without entries: no read of the advisory tables on its first sight.
+      const reads: string[] = [];
+      const onQuery = (q: { sql: string }) => {
+        if (/^\s*select/i.test(q.sql) && /advisor/i.test(q.sql)) reads.push(q.sql);
+      };
+      b.gk.database.knex.on('query', onQuery);
+      try {
+        expect(await code('never-flagged')).toBe(200);
+      } finally {
+        b.gk.database.knex.off('query', onQuery);
+      }
+      expect(reads).toEqual([]);
+      expect(b.gk.runtime.advisories.known('never-flagged')).toEqual({ advisories: [], status: 'fresh' });
+    } finally {
+      await b.close();
+    }
   });
 });

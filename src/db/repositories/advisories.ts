@@ -117,6 +117,12 @@ export class AdvisoryRepository {
     return out;
   }
 
+  /** Every package with at least one stored entry, of any source (withdrawn and overridden ones included). */
+  async packagesWithEntries(): Promise<string[]> {
+    const rows = (await this.db('advisories').distinct('package')) as Array<{ package: string }>;
+    return rows.map((r) => r.package);
+  }
+
   /** When the upstream last answered for each of these packages, in one query. */
   async checkedAt(names: readonly string[]): Promise<Map<string, Date | null>> {
     const out = new Map<string, Date | null>();
