@@ -64,12 +64,22 @@ function vmRssKb(pid) {
   return m ? Number(m[1]) : 0;
 }
 
-/** { mainKb, treeKb, processes } for pid and all its descendants. */
+/** Proportional set size: resident pages, each shared page divided among the processes sharing it (VmRSS when unreadable). */
+function pssKb(pid) {
+  const m = /^Pss:\s+(\d+)\s+kB/m.exec(readFileOr(`/proc/${pid}/smaps_rollup`, ''));
+  return m ? Number(m[1]) : vmRssKb(pid);
+}
+
+/**
+ * { mainKb, treeKb, processes } for pid and all its descendants: mainKb is the process's VmRSS;
+ * treeKb adds each descendant's PSS, so memory the children share (PostgreSQL's shared buffers,
+ * mapped by every backend) is counted once, not once per process as a sum of VmRSS would.
+ */
 function rssOf(pid) {
   const main = vmRssKb(pid);
   let tree = main;
   const desc = descendants(pid);
-  for (const d of desc) tree += vmRssKb(d);
+  for (const d of desc) tree += pssKb(d);
   return { mainKb: main, treeKb: tree, processes: 1 + desc.length };
 }
 

@@ -188,7 +188,7 @@ function render(results) {
   out.push('## Packuments and tarballs', '');
   out.push(
     'req/s: responses completed in the measurement window / window length (cycles mode: all responses / time until the last), mean over rounds; spread: (max−min)/mean over rounds; p50/p99: exact, over all responses in the window, mean over rounds; ' +
-      'peak RSS: VmRSS of the server process and its children, sampled every 100 ms during the case (in parentheses: the node process alone); response: bytes on the wire (gzip where the server compressed); ' +
+      'peak RSS: VmRSS of the server process plus the PSS of its children (shared pages, such as PostgreSQL\'s shared buffers, counted once), sampled every 100 ms during the case (in parentheses: the node process alone); response: bytes on the wire (gzip where the server compressed); ' +
       'n: responses measured; gk/plain and gk/in-mem: ratio of req/s (above 1: the gatekeeper is faster; gk/in-mem is the distance from the in-memory limit); ' +
       'RSS gk/plain: peak RSS of the gatekeeper ÷ plain Verdaccio\'s in that case (below 1: less memory); token/anon: the gatekeeper\'s anonymous req/s ÷ its req/s with the token (1: a token costs nothing). ' +
       `Token cases send \`authorization: Bearer <token>\` (${results.tokens || 'see bench/README.md'}).`,
