@@ -136,6 +136,11 @@ export class AdvisoryService {
   /** Where a failing write of check times (after an answer that changed nothing) is reported (the log). */
   onChecksError: ((err: unknown, names: string[]) => void) | undefined;
 
+  /** Whether the source answered the last question (health().ok, without building the object: read per response). */
+  get reachable(): boolean {
+    return this.lastError === null;
+  }
+
   health(): AdvisoryHealth {
     return {
       ok: this.lastError === null,

@@ -47,8 +47,7 @@ const TRACKERS = new WeakMap<GatekeeperRuntime, OncePerInstall>();
  */
 export function addInstallNotices(runtime: GatekeeperRuntime, req: IncomingMessage, res: ServerResponse): void {
   try {
-    const health = runtime.advisories.health();
-    if (health.ok) return;
+    if (runtime.advisories.reachable) return;
     const policy = runtime.governance.cache.current();
     if (policy.rules.advisories.mode === 'off') return;
     let once = TRACKERS.get(runtime);
