@@ -108,7 +108,9 @@ describe('the cold path', () => {
     const knex = s.t.gk.database.knex;
     expect(await knex('advisories').where({ package: 'was-vulnerable', source: 'upstream' })).toHaveLength(1);
     s.upstream.setAdvisories({ 'slow-advice': SLOW_ADVICE });
-    await knex('advisory_checks').where({ package: 'was-vulnerable' }).update({ checked_at: knex.raw(`now() - interval '1 hour'`) });
+    // The background refresh would ask about the package too once it is stale: the refresh below is the only one.
+    await s.t.gk.runtime.jobs.stop();
+    await knex('advisory_checks').where({ package: 'was-vulnerable' }).update({ checked_at: knex.raw(`now() - interval '1 day'`) }); // older than GATEKEEPER_ADVISORY_REFRESH (1h)
     expect(await s.t.gk.runtime.advisories.refreshDue()).toBeGreaterThanOrEqual(1);
     expect(await knex('advisories').where({ package: 'was-vulnerable' })).toHaveLength(0);
     expect(s.t.gk.runtime.advisories.known('was-vulnerable')?.advisories).toEqual([]);
