@@ -110,6 +110,9 @@ const TIMEOUT_TYPES = new Set(['request-timeout', 'body-timeout']);
 /** Algorithms ssri can verify with node's crypto, strongest first. */
 const ALGORITHMS = ['sha512', 'sha384', 'sha256', 'sha1'];
 
+/** Why a call's signal is aborted once the call is over (not an error: nothing is waiting on it by then). */
+const CALL_ENDED = Object.freeze({ reason: 'the upstream call ended' });
+
 /** One call's deadline. */
 class Deadline {
   readonly controller = new AbortController();
@@ -130,7 +133,8 @@ class Deadline {
   /** Ends the call: stops the timer and drops any connection still open. */
   end(): void {
     clearTimeout(this.timer);
-    if (!this.controller.signal.aborted) this.controller.abort();
+    // With a reason given, no AbortError (a DOMException with a stack) is made for every call that ended well.
+    if (!this.controller.signal.aborted) this.controller.abort(CALL_ENDED);
   }
 }
 
