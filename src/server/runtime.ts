@@ -134,6 +134,8 @@ export interface GatekeeperRuntime {
   publicUrl(req: { protocol: string; get(name: string): string | undefined }): string;
   /** The client's address as express's req.ip gives it (X-Forwarded-For only from GATEKEEPER_TRUST_PROXY). */
   clientAddress(req: IncomingMessage): string | null;
+  /** The request's protocol as express's req.protocol gives it (X-Forwarded-Proto only from GATEKEEPER_TRUST_PROXY). */
+  requestProtocol(req: IncomingMessage): string;
 }
 
 const REGISTRY = Symbol.for('npm-gatekeeper.runtimes');

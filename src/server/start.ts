@@ -53,7 +53,7 @@ import { createDispatcher, matchOrRefuse } from './registry/routes';
 import { createMetricsHandler } from './registry/metrics';
 import { GatekeeperMetrics, PoolLike } from './metrics';
 import { guarded, installProcessGuard } from './http/process-guard';
-import { clientAddress, TrustProxyFn } from './http/client-address';
+import { clientAddress, requestProtocol, TrustProxyFn } from './http/client-address';
 import { createSearchHandler } from './registry/search';
 import { createConsoleHandler, createRootHandler } from './registry/console';
 import { applyPackageRules } from './registry/private';
@@ -398,6 +398,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       pluginLoaded: (name) => loaded.add(name),
       publicUrl: (req) => configuredPublicUrl() ?? `${req.protocol}://${req.get('host') ?? `${settings.host}:${settings.port}`}/`,
       clientAddress: (req) => clientAddress(req, trustProxy),
+      requestProtocol: (req) => requestProtocol(req, trustProxy),
       mount(app: Application, storage: VerdaccioStorage) {
         governance.manifests = createStorageManifestSource(runtime, storage);
         // Verdaccio's uplink reads packuments in process (no loopback hop); its search stays on the gateway's URL.

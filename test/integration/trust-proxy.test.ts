@@ -5,7 +5,7 @@
  * from the configured proxies, read from its right end: a client's own entries count for nothing.
  * Real gatekeeper and PostgreSQL; requests come from distinct loopback addresses.
  */
-import { couchLogin, Reply } from '../support/http';
+import { couchLogin, Reply, requestFrom } from '../support/http';
 import { gatekeeperSuite } from '../support/suite';
 
 const PROXY = '127.0.0.41';
@@ -59,5 +59,26 @@ describe('trusted proxies and client addresses', () => {
     expect([next.status, next.body.code]).toEqual([429, 'ETOOMANYATTEMPTS']);
     const rows = await s.t.gk.database.knex('audit_log').where({ action: 'user.login_throttled' }).whereRaw(`details->>'key' = ?`, [OTHER]);
     expect(rows).toHaveLength(1);
+  });
+
+  it('serves warm reads behind a TLS-terminating proxy from the fast path, with https tarball URLs', async () => {
+    const read = (from: string) => requestFrom(s.t.url, 'GET', 'plain-fixture', { from, headers: { 'x-forwarded-proto': 'https', 'x-forwarded-for': '198.51.100.60' } });
+    const tarballOf = (r: Reply) => (r.body as { versions: Record<string, { dist: { tarball: string } }> }).versions['1.0.0'].dist.tarball;
+    expect((await s.t.api('POST', '/approvals', { name: 'plain-fixture', reason: 'read behind a proxy' })).status).toBe(201);
+    const first = await read(PROXY);
+    expect(first.status).toBe(200);
+    expect(tarballOf(first)).toMatch(/^https:\/\//);
+    // Verdaccio's express stack sets x-powered-by; the fast path, which answers before it, does not.
+    expect(first.headers['x-powered-by']).toBeDefined();
+    const again = await read(PROXY);
+    expect(again.status).toBe(200);
+    expect(again.headers['x-powered-by']).toBeUndefined();
+    expect(again.text).toBe(first.text);
+    // From an address that is not a trusted proxy the header is not believed, on either path.
+    const other = await read(OTHER);
+    expect(tarballOf(other)).toMatch(/^http:\/\//);
+    const otherAgain = await read(OTHER);
+    expect(otherAgain.headers['x-powered-by']).toBeUndefined();
+    expect(tarballOf(otherAgain)).toMatch(/^http:\/\//);
   });
 });

@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import express from 'express';
-import { clientAddress, TrustProxyFn } from '../../src/server/http/client-address';
+import { clientAddress, requestProtocol, TrustProxyFn } from '../../src/server/http/client-address';
 
 function trustOf(setting: string): TrustProxyFn {
   const app = express();
@@ -50,5 +50,43 @@ describe('clientAddress', () => {
   it.each(cases)('trust %s, peer %s, X-Forwarded-For %s: %s, as express says', (setting, peer, xff, expected) => {
     expect(clientAddress(request(peer, xff), setting ? trustOf(setting) : undefined)).toBe(expected);
     expect(expressIp(setting, peer, xff)).toBe(expected);
+  });
+});
+
+/** express's own req.protocol for the same request. */
+function expressProtocol(setting: string | undefined, peer: string, proto?: string, encrypted = false): string {
+  const app = express();
+  if (setting) app.set('trust proxy', setting);
+  const socket = { remoteAddress: peer, encrypted };
+  const req = Object.create(app.request, {
+    app: { value: app },
+    headers: { value: proto === undefined ? {} : { 'x-forwarded-proto': proto } },
+    socket: { value: socket },
+    connection: { value: socket },
+  });
+  return req.protocol as string;
+}
+
+describe('requestProtocol', () => {
+  const cases: Array<[string | undefined, string, string | undefined, boolean]> = [
+    [undefined, '127.0.0.41', 'https', false],
+    ['127.0.0.41', '127.0.0.41', 'https', false],
+    ['127.0.0.41', '127.0.0.42', 'https', false],
+    ['127.0.0.41', '127.0.0.41', 'https, http', false],
+    ['127.0.0.41', '127.0.0.41', ' http ', true],
+    ['127.0.0.41', '127.0.0.41', undefined, true],
+    ['127.0.0.41', '127.0.0.41', '', false],
+    ['loopback', '127.0.0.1', 'https', false],
+  ];
+  it.each(cases)('trust %s, peer %s, X-Forwarded-Proto %j, TLS %s: as express', (setting, peer, proto, encrypted) => {
+    const req = { socket: { remoteAddress: peer, encrypted }, headers: proto === undefined ? {} : { 'x-forwarded-proto': proto } } as unknown as IncomingMessage;
+    expect(requestProtocol(req, setting ? trustOf(setting) : undefined)).toBe(expressProtocol(setting, peer, proto, encrypted));
+  });
+
+  it('believes the header only from a trusted proxy', () => {
+    const req = (peer: string) => ({ socket: { remoteAddress: peer }, headers: { 'x-forwarded-proto': 'https' } }) as unknown as IncomingMessage;
+    expect(requestProtocol(req('127.0.0.41'), trustOf('127.0.0.41'))).toBe('https');
+    expect(requestProtocol(req('127.0.0.42'), trustOf('127.0.0.41'))).toBe('http');
+    expect(requestProtocol(req('127.0.0.41'), undefined)).toBe('http');
   });
 });

@@ -28,6 +28,21 @@ export function clientAddress(req: IncomingMessage, trust: TrustProxyFn | undefi
 }
 
 /**
+ * The request's protocol exactly as express's req.protocol computes it under 'trust proxy':
+ * `https` on a TLS socket, else `http`; from a trusted proxy, the first X-Forwarded-Proto
+ * entry instead. The fast path keys cached responses by it, as the full path does.
+ */
+export function requestProtocol(req: IncomingMessage, trust: TrustProxyFn | undefined): string {
+  const own = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+  const peer = req.socket.remoteAddress;
+  if (!trust || !peer || !trust(peer, 0)) return own;
+  const raw = req.headers['x-forwarded-proto'];
+  const header = (Array.isArray(raw) ? raw[0] : raw) || own;
+  const comma = header.indexOf(',');
+  return (comma === -1 ? header : header.substring(0, comma)).trim();
+}
+
+/**
  * The X-Forwarded-For entry that ends at or before `from`, read as the `forwarded` package
  * (express) reads the header: comma-separated, spaces around an entry dropped, empty entries
  * skipped. Returns the entry (undefined when none is left) and where to look for the one before it.

@@ -73,11 +73,11 @@ export function refusalOf(decision: Decision, suffix = '', publicUrl?: string, a
 }
 
 function localTarballUrls(runtime: GatekeeperRuntime, packument: Packument, req: Request): Packument {
-  return convertDistRemoteToLocalTarballUrls(
-    packument as never,
-    { protocol: req.protocol, headers: req.headers as Record<string, string>, host: req.hostname, remoteAddress: req.socket.remoteAddress },
-    undefined,
-  ) as unknown as Packument;
+  // Only the Host header goes to Verdaccio's URL code: it would take X-Forwarded-Proto from any
+  // client, and the response is cached for everyone under express's req.protocol, which
+  // believes that header only from GATEKEEPER_TRUST_PROXY.
+  const headers: Record<string, string> = req.headers.host === undefined ? {} : { host: req.headers.host };
+  return convertDistRemoteToLocalTarballUrls(packument as never, { protocol: req.protocol, headers, host: req.hostname, remoteAddress: req.socket.remoteAddress }, undefined) as unknown as Packument;
 }
 
 function refuse(runtime: GatekeeperRuntime, res: Response, actor: Actor, decision: Decision, via: 'packument' | 'tarball' | 'version'): void {
@@ -238,7 +238,7 @@ export function createFastPath(runtime: GatekeeperRuntime) {
         return sendStoredTarball(tarballs, storage, name, match.params.filename, req, res, true);
       }
       const generation = runtime.governance.cache.current().generation;
-      const key = cacheKey(name, wantsAbbreviated(req.headers.accept), `http://${req.headers.host ?? ''}`, actor.audience);
+      const key = cacheKey(name, wantsAbbreviated(req.headers.accept), `${runtime.requestProtocol(req)}://${req.headers.host ?? ''}`, actor.audience);
       const entry = runtime.packuments.lookup(key, generation, storage.revision(name), Date.now(), false);
       if (!entry) return false;
       sendCached(req, res, entry, { username: actor.username, ip: actor.ip }, runtime.governance, runtime);
