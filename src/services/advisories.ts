@@ -323,6 +323,11 @@ export class AdvisoryService {
     } catch (err) {
       const error = `${(err as Error).message}`;
       this.setError(error);
+      // A package loaded without reading its check time (the index says it has no entries) may
+      // have been answered before (another process, an earlier start): that answer is what is
+      // known, as it would have been had the check time been read (stale: warned, not blocked).
+      const unread = batch.filter((p) => this.memory.get(p.name)?.checkedAt === null).map((p) => p.name);
+      if (unread.length > 0) await this.loadChecks(unread).catch(() => undefined);
       await repo.saveChecks(batch.map((p) => ({ package: p.name, versions: p.versions, ok: false, error }))).catch(() => undefined);
       return;
     }

@@ -20,7 +20,7 @@ describe('the cold path', () => {
       { name: 'direct-read', versions: [{ version: '1.0.0', license: 'MIT' }] },
       { name: 'quiet-package', versions: [{ version: '1.0.0', license: 'MIT' }] },
       { name: 'was-vulnerable', versions: [{ version: '1.0.0', license: 'MIT' }, { version: '1.0.1', license: 'MIT' }] },
-      ...['flagged-before', 'flagged-after', 'never-flagged'].map((name) => ({ name, versions: [{ version: '1.0.0', license: 'MIT' }] })),
+      ...['flagged-before', 'flagged-after', 'never-flagged', 'never-checked'].map((name) => ({ name, versions: [{ version: '1.0.0', license: 'MIT' }] })),
     ],
     settings: { advisoryTimeout: '1s' },
     policyMode: 'none',
@@ -32,7 +32,7 @@ describe('the cold path', () => {
 
   beforeAll(async () => {
     s.upstream.setAdvisories({ 'slow-advice': SLOW_ADVICE, 'was-vulnerable': WAS_VULNERABLE });
-    for (const name of [...NAMES, 'slow-advice', 'direct-read', 'quiet-package', 'was-vulnerable', 'flagged-before', 'flagged-after', 'never-flagged']) expect((await s.t.api('POST', '/approvals', { name, reason: 'cold path test' })).status).toBe(201);
+    for (const name of [...NAMES, 'slow-advice', 'direct-read', 'quiet-package', 'was-vulnerable', 'flagged-before', 'flagged-after', 'never-flagged', 'never-checked']) expect((await s.t.api('POST', '/approvals', { name, reason: 'cold path test' })).status).toBe(201);
   });
 
   const bulkBodies = () => s.upstream.requests.filter((r) => r.method === 'POST' && r.url.split('?')[0] === BULK).map((r) => JSON.parse(r.body ?? '{}') as Record<string, string[]>);
@@ -146,6 +146,27 @@ describe('the cold path', () => {
       expect(b.gk.runtime.advisories.known('never-flagged')).toEqual({ advisories: [], status: 'fresh' });
     } finally {
       await b.close();
+    }
+  });
+
+  it('with the advisory source down, a package another process checked is decided with that check, not as never checked', async () => {
+    // quiet-package was checked by the first process (an empty answer), never-checked by nobody.
+    const knex = s.t.gk.database.knex;
+    await eventually(async () => (await knex('advisory_checks').where({ package: 'quiet-package' })).length === 1, 'the first check to be recorded');
+    expect((await s.t.api('PATCH', '/policy', { advisories: { unavailable: 'block' } })).status).toBe(200);
+    s.upstream.fault({ path: BULK }, { status: 503, body: '{"error":"down"}' });
+    const b = await startTestGatekeeper({ upstream: s.upstream.url, db: s.t.db });
+    try {
+      const read = async (name: string) => {
+        const res = await fetch(new URL(name, b.url));
+        return res.status === 200 ? 200 : ((await res.json()) as { error: string }).error;
+      };
+      expect(await read('quiet-package')).toBe(200);
+      expect(await read('never-checked')).toMatch(/^\[EADVISORY\] never-checked@1\.0\.0: its advisories could not be checked/);
+    } finally {
+      await b.close();
+      s.upstream.clearFaults();
+      expect((await s.t.api('PATCH', '/policy', { advisories: { unavailable: 'warn' } })).status).toBe(200);
     }
   });
 });
