@@ -267,7 +267,7 @@ export class AdvisoryService {
     }
   }
 
-  /** Whether the names index is loaded (tests, /health). */
+  /** Whether the names index is loaded (until it is, first sights read the database). */
   get indexed(): boolean {
     return this.withEntries !== null;
   }
