@@ -12,17 +12,17 @@ function trustOf(setting: string): TrustProxyFn {
   return app.get('trust proxy fn') as TrustProxyFn;
 }
 
-/** express's own req.ip for the same request. */
-function expressIp(setting: string | undefined, peer: string, xff?: string): string | undefined {
+/** express's own request object for a request from `peer` with these headers, under the 'trust proxy' setting. */
+function expressRequest(setting: string | undefined, peer: string, headers: Record<string, string>, encrypted = false): { ip?: string; protocol: string } {
   const app = express();
   if (setting) app.set('trust proxy', setting);
-  const req = Object.create(app.request, {
-    app: { value: app },
-    headers: { value: xff === undefined ? {} : { 'x-forwarded-for': xff } },
-    socket: { value: { remoteAddress: peer } },
-    connection: { value: { remoteAddress: peer } },
-  });
-  return req.ip as string | undefined;
+  const socket = { remoteAddress: peer, encrypted };
+  return Object.create(app.request, { app: { value: app }, headers: { value: headers }, socket: { value: socket }, connection: { value: socket } });
+}
+
+/** express's own req.ip for the same request. */
+function expressIp(setting: string | undefined, peer: string, xff?: string): string | undefined {
+  return expressRequest(setting, peer, xff === undefined ? {} : { 'x-forwarded-for': xff }).ip;
 }
 
 const request = (peer: string, xff?: string) => ({ socket: { remoteAddress: peer }, headers: xff === undefined ? {} : { 'x-forwarded-for': xff } }) as unknown as IncomingMessage;
@@ -55,16 +55,7 @@ describe('clientAddress', () => {
 
 /** express's own req.protocol for the same request. */
 function expressProtocol(setting: string | undefined, peer: string, proto?: string, encrypted = false): string {
-  const app = express();
-  if (setting) app.set('trust proxy', setting);
-  const socket = { remoteAddress: peer, encrypted };
-  const req = Object.create(app.request, {
-    app: { value: app },
-    headers: { value: proto === undefined ? {} : { 'x-forwarded-proto': proto } },
-    socket: { value: socket },
-    connection: { value: socket },
-  });
-  return req.protocol as string;
+  return expressRequest(setting, peer, proto === undefined ? {} : { 'x-forwarded-proto': proto }, encrypted).protocol;
 }
 
 describe('requestProtocol', () => {
