@@ -10,13 +10,8 @@ import { Store } from '../../src/db/store';
 import { checkPassword, dummyPasswordHash, hashPassword, IdentityService, verifyPassword } from '../../src/services/identity';
 import { eventually } from '../support/assert';
 import { startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
-import { couchLogin as couchLoginFrom, Reply, requestFrom } from '../support/http';
+import { couchLogin, Reply, requestFrom } from '../support/http';
 import { gatekeeperSuite } from '../support/suite';
-
-const request = requestFrom;
-
-/** npm's couch login, as `npm login --auth-type=legacy` sends it, from a chosen local address. */
-const couchLogin = (base: string, username: string, password: string, from: string): Promise<Reply> => couchLoginFrom(base, username, password, { from });
 
 function basic(username: string, password: string): Record<string, string> {
   return { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` };
@@ -46,7 +41,7 @@ describe('login throttling, indistinguishable failures and bounded audit', () =>
 
   it('60 fast wrong passwords for one user meet 429 ETOOMANYATTEMPTS with Retry-After (default limits)', async () => {
     const replies: Reply[] = [];
-    for (let i = 0; i < 60; i++) replies.push(await couchLogin(s.t.url, 'victim', `wrong-${i}`, '127.0.0.11'));
+    for (let i = 0; i < 60; i++) replies.push(await couchLogin(s.t.url, 'victim', `wrong-${i}`, { from: '127.0.0.11' }));
     // The default: 10 failures per username per window, then refused without a password check.
     expect(replies.slice(0, 10).map((r) => `${r.status} ${r.body.code}`)).toEqual(new Array(10).fill('401 EBADCREDENTIALS'));
     expect(replies.slice(10).map((r) => `${r.status} ${r.body.code}`)).toEqual(new Array(50).fill('429 ETOOMANYATTEMPTS'));
@@ -58,10 +53,10 @@ describe('login throttling, indistinguishable failures and bounded audit', () =>
     expect(throttled.body.error).toMatch(/^\[ETOOMANYATTEMPTS\] too many failed password checks for this username\. Wait \d+ seconds/);
 
     // The username is throttled from every address, even with the right password...
-    const right = await couchLogin(s.t.url, 'victim', 'victim-password', '127.0.0.12');
+    const right = await couchLogin(s.t.url, 'victim', 'victim-password', { from: '127.0.0.12' });
     expect([right.status, right.body.code]).toEqual([429, 'ETOOMANYATTEMPTS']);
     // ...and other users from the same address are not (its own limit is higher).
-    const other = await couchLogin(s.t.url, 'bystander', 'bystander-password', '127.0.0.11');
+    const other = await couchLogin(s.t.url, 'bystander', 'bystander-password', { from: '127.0.0.11' });
     expect(other.status).toBe(201);
   });
 
@@ -81,14 +76,14 @@ describe('login throttling, indistinguishable failures and bounded audit', () =>
 
   it('throttles many usernames from one address (30 failures per address by default)', async () => {
     const replies: Reply[] = [];
-    for (let i = 0; i < 60; i++) replies.push(await couchLogin(s.t.url, `nobody-${i}`, 'some-password', '127.0.0.21'));
+    for (let i = 0; i < 60; i++) replies.push(await couchLogin(s.t.url, `nobody-${i}`, 'some-password', { from: '127.0.0.21' }));
     expect(replies.slice(0, 30).every((r) => r.status === 401 && r.body.code === 'EBADCREDENTIALS')).toBe(true);
     expect(replies.slice(30).every((r) => r.status === 429 && r.body.code === 'ETOOMANYATTEMPTS')).toBe(true);
     expect(replies[30].body.error).toContain('from your address');
     expect(Number(replies[30].headers['retry-after'])).toBeGreaterThan(0);
     // The address is throttled for everyone, the right password included; other addresses are not.
-    expect((await couchLogin(s.t.url, 'bystander', 'bystander-password', '127.0.0.21')).status).toBe(429);
-    expect((await couchLogin(s.t.url, 'bystander', 'bystander-password', '127.0.0.22')).status).toBe(201);
+    expect((await couchLogin(s.t.url, 'bystander', 'bystander-password', { from: '127.0.0.21' })).status).toBe(429);
+    expect((await couchLogin(s.t.url, 'bystander', 'bystander-password', { from: '127.0.0.22' })).status).toBe(201);
     // Bounded audit: the address's two rows, and one row for each of the 30 names it tried.
     const address = await throttleRows(s.t, '127.0.0.21');
     expect(address.map((r) => r.action).sort()).toEqual(['user.login_refused', 'user.login_throttled']);
@@ -97,8 +92,8 @@ describe('login throttling, indistinguishable failures and bounded audit', () =>
   });
 
   it('answers an unknown user exactly like a wrong password', async () => {
-    const wrong = await couchLogin(s.t.url, 'dev2', 'not-the-password', '127.0.0.31');
-    const unknown = await couchLogin(s.t.url, 'ghost', 'not-the-password', '127.0.0.31');
+    const wrong = await couchLogin(s.t.url, 'dev2', 'not-the-password', { from: '127.0.0.31' });
+    const unknown = await couchLogin(s.t.url, 'ghost', 'not-the-password', { from: '127.0.0.31' });
     expect(wrong.status).toBe(401);
     expect(wrong.body.code).toBe('EBADCREDENTIALS');
     expect({ status: unknown.status, statusText: unknown.statusText, text: unknown.text, auth: unknown.headers['www-authenticate'] }).toEqual({
@@ -108,39 +103,39 @@ describe('login throttling, indistinguishable failures and bounded audit', () =>
       auth: wrong.headers['www-authenticate'],
     });
     // Basic credentials on any request, likewise.
-    const wrongBasic = await request(s.t.url, 'GET', '-/whoami', { from: '127.0.0.31', headers: basic('dev2', 'not-the-password') });
-    const unknownBasic = await request(s.t.url, 'GET', '-/whoami', { from: '127.0.0.31', headers: basic('ghost', 'not-the-password') });
+    const wrongBasic = await requestFrom(s.t.url, 'GET', '-/whoami', { from: '127.0.0.31', headers: basic('dev2', 'not-the-password') });
+    const unknownBasic = await requestFrom(s.t.url, 'GET', '-/whoami', { from: '127.0.0.31', headers: basic('ghost', 'not-the-password') });
     expect(wrongBasic.status).toBe(401);
     expect([unknownBasic.status, unknownBasic.text]).toEqual([wrongBasic.status, wrongBasic.text]);
   });
 
   it('throttles Basic credentials on any request', async () => {
     const replies: Reply[] = [];
-    for (let i = 0; i < 12; i++) replies.push(await request(s.t.url, 'GET', '-/whoami', { from: '127.0.0.51', headers: basic('basic-user', `wrong-${i}`) }));
+    for (let i = 0; i < 12; i++) replies.push(await requestFrom(s.t.url, 'GET', '-/whoami', { from: '127.0.0.51', headers: basic('basic-user', `wrong-${i}`) }));
     expect(replies.slice(0, 10).map((r) => r.status)).toEqual(new Array(10).fill(401));
     expect(replies.slice(10).map((r) => `${r.status} ${r.body.code}`)).toEqual(['429 ETOOMANYATTEMPTS', '429 ETOOMANYATTEMPTS']);
     expect(Number(replies[10].headers['retry-after'])).toBeGreaterThan(0);
     // The right Basic password is refused too while the username is throttled: no check runs.
-    const right = await request(s.t.url, 'GET', '-/whoami', { from: '127.0.0.52', headers: basic('basic-user', 'basic-user-password') });
+    const right = await requestFrom(s.t.url, 'GET', '-/whoami', { from: '127.0.0.52', headers: basic('basic-user', 'basic-user-password') });
     expect(right.status).toBe(429);
     // Throttled through Basic means throttled for npm login as well: one counter per username.
-    expect((await couchLogin(s.t.url, 'basic-user', 'basic-user-password', '127.0.0.53')).status).toBe(429);
+    expect((await couchLogin(s.t.url, 'basic-user', 'basic-user-password', { from: '127.0.0.53' })).status).toBe(429);
   });
 
   it('holds across two gatekeepers on one database', async () => {
     const servers = [s.t, second];
     const replies: Reply[] = [];
-    for (let i = 0; i < 16; i++) replies.push(await couchLogin(servers[i % 2].url, 'shared-victim', `wrong-${i}`, '127.0.0.41'));
+    for (let i = 0; i < 16; i++) replies.push(await couchLogin(servers[i % 2].url, 'shared-victim', `wrong-${i}`, { from: '127.0.0.41' }));
     // 10 failures in all, counted together, then both refuse.
     expect(replies.map((r) => r.status)).toEqual([...new Array(10).fill(401), ...new Array(6).fill(429)]);
-    expect((await couchLogin(second.url, 'shared-victim', 'shared-victim-password', '127.0.0.43')).status).toBe(429);
-    expect((await couchLogin(s.t.url, 'shared-victim', 'shared-victim-password', '127.0.0.43')).status).toBe(429);
+    expect((await couchLogin(second.url, 'shared-victim', 'shared-victim-password', { from: '127.0.0.43' })).status).toBe(429);
+    expect((await couchLogin(s.t.url, 'shared-victim', 'shared-victim-password', { from: '127.0.0.43' })).status).toBe(429);
   });
 
   it('does not let parallel guesses on two gatekeepers overrun the limit', async () => {
     const servers = [s.t, second];
     const replies = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => couchLogin(servers[i % 2].url, 'parallel-victim', `wrong-${i}`, `127.0.0.${60 + (i % 4)}`)),
+      Array.from({ length: 40 }, (_, i) => couchLogin(servers[i % 2].url, 'parallel-victim', `wrong-${i}`, { from: `127.0.0.${60 + (i % 4)}` })),
     );
     const statuses = replies.map((r) => r.status);
     expect(statuses.every((s) => s === 401 || s === 429)).toBe(true);

@@ -4,6 +4,7 @@
  * and expiring; both enforced on every request, the token cache's fast path included. Real
  * gatekeeper, PostgreSQL and the npm CLI.
  */
+import { eventually } from '../support/assert';
 import { loginToken } from '../support/gatekeeper';
 import { makeProject } from '../support/npm';
 import { runGatekeeper } from '../support/cli';
@@ -66,7 +67,7 @@ describe('service accounts: scoped, expiring tokens', () => {
   });
 
   it('an expired token is refused on its next request, also after the token cache held it', async () => {
-    const { token } = (await s.t.api('POST', '/service-accounts/ci-short/tokens', { scope: 'read', expires: '3s' })).body as { token: string; expiresAt: string };
+    const { token } = (await s.t.api('POST', '/service-accounts/ci-short/tokens', { scope: 'read', expires: '8s' })).body as { token: string; expiresAt: string };
     const read = () => fetch(new URL('sa-dep', s.t.url), { headers: { authorization: `Bearer ${token}`, accept: 'application/json' } });
     // Read twice: the second read is answered from the caches (the token cache holds it).
     expect((await read()).status).toBe(200);
@@ -74,7 +75,8 @@ describe('service accounts: scoped, expiring tokens', () => {
     const hitsBefore = s.t.gk.runtime.identity.tokenCache!.hits;
     expect((await read()).status).toBe(200);
     expect(s.t.gk.runtime.identity.tokenCache!.hits).toBeGreaterThan(hitsBefore);
-    await new Promise((resolve) => setTimeout(resolve, 3_500));
+    // No fixed sleep: once the expiry has passed, the next read is refused.
+    await eventually(async () => (await read()).status === 401, 'the token to expire', 20_000);
     const expired = await read();
     expect(expired.status).toBe(401);
     expect(((await expired.json()) as { code: string }).code).toBe('ETOKENEXPIRED');

@@ -9,6 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO } from './process';
+import { freePort } from '../../src/db/embedded';
 
 export const HAPROXY_CFG = path.join(REPO, 'deploy/haproxy.cfg');
 
@@ -51,17 +52,6 @@ export interface HaproxyProcess {
   url: string;
   output(): string;
   stop(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Starts haproxy in the foreground with `config(port)` and waits until it accepts connections. */

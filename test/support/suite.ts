@@ -59,7 +59,7 @@ export function gatekeeperSuite<N extends boolean = true>(options: GatekeeperSui
         .then(close)
         .catch((err: unknown) => errors.push(err));
     }
-    if (errors.length > 0) throw errors[0];
+    if (errors.length > 0) throw errors.length === 1 ? errors[0] : new AggregateError(errors, 'suite teardown failed');
   });
 
   return started as GatekeeperSuiteWith<N>;
