@@ -91,7 +91,8 @@ export const CONSOLE_PREFIX = '/-/gatekeeper/ui/';
 export function safeConsolePath(next: unknown): string {
   if (typeof next !== 'string' || next.length > 500) return CONSOLE_PREFIX;
   if (!next.startsWith(CONSOLE_PREFIX)) return CONSOLE_PREFIX;
-  if (/[\\\s\u0000-\u001f]/.test(next) || next.includes('//') || next.includes('/../') || next.endsWith('/..')) return CONSOLE_PREFIX;
+  // Printable ASCII only: it goes into a Location header (anything else would make it throw or reach the browser as raw bytes).
+  if (/[^\x21-\x7e]/.test(next) || next.includes('\\') || next.includes('//') || next.includes('/../') || next.endsWith('/..')) return CONSOLE_PREFIX;
   return next;
 }
 

@@ -286,6 +286,11 @@ describe('single sign-on through a real OpenID Provider', () => {
     const cookie = page.headers.getSetCookie().find((c) => c.startsWith('gk_sso_confirm='))!.split(';')[0];
     const noValue = await fetch(new URL(action.pathname, loginUrl), { method: 'POST', headers: { cookie }, redirect: 'manual' });
     expect(noValue.status).toBe(401);
+    // A value as long in characters as the cookie's but longer in bytes: refused, not a 500.
+    const wide = new URL(action.pathname, loginUrl);
+    wide.searchParams.set('confirm', `é${'a'.repeat(cookie.split('=')[1].length - 1)}`);
+    const wideRes = await fetch(wide, { method: 'POST', headers: { cookie }, redirect: 'manual' });
+    expect([wideRes.status, ((await wideRes.json()) as { code: string }).code]).toEqual([401, 'ESSOINVALID']);
     const confirmed = await fetch(action, { method: 'POST', headers: { cookie }, redirect: 'manual' });
     expect(confirmed.status).toBe(302);
   });

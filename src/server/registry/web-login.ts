@@ -150,7 +150,9 @@ export function webLoginHandlers(runtime: GatekeeperRuntime): { webLogin: Reques
         if (match.route.name === 'sso_start') {
           const expected = cookieOf(req, CONFIRM_COOKIE);
           const given = match.query.get('confirm') ?? '';
-          if (!expected || expected.length !== given.length || !timingSafeEqual(Buffer.from(expected), Buffer.from(given))) {
+          const [a, b] = [Buffer.from(expected ?? ''), Buffer.from(given)];
+          // Compared as bytes: a value of the same length in characters can differ in bytes (timingSafeEqual would throw).
+          if (!expected || a.length !== b.length || !timingSafeEqual(a, b)) {
             throw new GatekeeperError('ESSOINVALID', 'this login was not confirmed on its page. Open the link npm printed and press the button there');
           }
         }

@@ -55,7 +55,7 @@ describe('usernames from claims', () => {
 describe('where the console may return after the IdP', () => {
   it('keeps console paths only', () => {
     expect(safeConsolePath('/-/gatekeeper/ui/packages/x?version=1.0.0')).toBe('/-/gatekeeper/ui/packages/x?version=1.0.0');
-    for (const bad of ['https://evil.example/', '//evil.example', '/-/gatekeeper/ui//evil.example', '/-/gatekeeper/ui/../../x', '/-/gatekeeper/ui/\\evil', '/other', 5, undefined, `/-/gatekeeper/ui/${'a'.repeat(600)}`]) {
+    for (const bad of ['https://evil.example/', '//evil.example', '/-/gatekeeper/ui//evil.example', '/-/gatekeeper/ui/../../x', '/-/gatekeeper/ui/\\evil', '/-/gatekeeper/ui/\u2713', '/-/gatekeeper/ui/caf\u00e9', '/-/gatekeeper/ui/a b', '/other', 5, undefined, `/-/gatekeeper/ui/${'a'.repeat(600)}`]) {
       expect(safeConsolePath(bad)).toBe('/-/gatekeeper/ui/');
     }
   });
