@@ -202,7 +202,9 @@ export function fromOsv(input: unknown): Advisory[] {
     for (const affected of doc.affected) {
       if (affected?.package?.ecosystem !== 'npm' || typeof affected.package.name !== 'string' || !isValidPackageName(affected.package.name)) continue;
       const ranges = (affected.ranges ?? []).filter((r) => r?.type === 'SEMVER' || r?.type === 'ECOSYSTEM');
-      const listed = Array.isArray(affected.versions) ? affected.versions.filter((v): v is string => typeof v === 'string') : [];
+      // Only strict semver versions can form a range: one legacy key (1.0.0beta) would make the
+      // joined range invalid and drop the whole entry, versions it names rightly included.
+      const listed = Array.isArray(affected.versions) ? affected.versions.filter(isSemverVersion) : [];
       const range = ranges.map((r) => eventsToRange(r.events ?? [])).filter(Boolean).join(' || ') || (listed.length ? listed.join(' || ') : undefined);
       if (!range || range.length > OSV_RANGE_MAX || semver.validRange(range) === null) continue;
       const fixedIn = ranges.flatMap((r) => (Array.isArray(r.events) ? r.events : []).map((e) => e?.fixed).filter((v): v is string => typeof v === 'string' && semver.valid(v) !== null));

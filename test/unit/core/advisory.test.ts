@@ -144,6 +144,15 @@ describe('fromOsv', () => {
     };
   }
 
+  it('keeps an entry that lists a legacy version key among its versions, with the versions semver can name', () => {
+    const [entry] = fromOsv({
+      id: 'MAL-2025-1',
+      summary: 'Malicious code in evil-pkg',
+      affected: [{ package: { ecosystem: 'npm', name: 'evil-pkg' }, versions: ['1.0.0', '1.0.0beta', '1.0.1'] }],
+    });
+    expect(entry).toMatchObject({ name: 'evil-pkg', malware: true, vulnerableVersions: '1.0.0 || 1.0.1' });
+  });
+
   it('converts an OSV document into an npm advisory', () => {
     expect(fromOsv(osv())).toEqual([
       {
