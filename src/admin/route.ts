@@ -42,6 +42,12 @@ export interface RouteDef {
   summary: string;
   query?: ParamDoc[];
   body?: ParamDoc[];
+  /**
+   * For a route that is not a GET: whether this request only asks (a question in its body, no
+   * write). A scoped token (a service account's) may call the admin API only for GETs and such
+   * questions; its scope is about packages.
+   */
+  onlyAsks?(body: Record<string, unknown>): boolean;
   handler(ctx: RouteContext): Promise<RouteResult>;
 }
 

@@ -42,6 +42,11 @@ describe('service accounts: scoped, expiring tokens', () => {
     expect(refused.body.error).toMatch(/read-only/);
     // The admin API only reads with it.
     expect(await s.t.api('POST', '/requests', { name: 'sa-dep', range: '1.0.0', reason: 'x' }, token)).toMatchObject({ status: 403, body: { code: 'ETOKENSCOPE' } });
+    // Questions are no writes: CI's pre-flight (gatekeeper check) and the license report work with it; recording a project does not.
+    const entries = [{ name: 'sa-dep', version: '1.0.0' }];
+    expect(await s.t.api('POST', '/lockfile/check', { entries }, token)).toMatchObject({ status: 200 });
+    expect(await s.t.api('POST', '/licenses/report', { entries }, token)).toMatchObject({ status: 200 });
+    expect(await s.t.api('POST', '/lockfile/check', { entries, project: { name: 'ci-app', version: '1.0.0' } }, token)).toMatchObject({ status: 403, body: { code: 'ETOKENSCOPE' } });
     // No password: npm's password login fails like a wrong password.
     await expect(loginToken(s.t.url, 'ci-read', 'any-password-at-all')).rejects.toThrow(/401/);
     // npm token list shows it read-only.

@@ -69,6 +69,7 @@ export const create_license_report: RouteDef = {
   access: 'explain',
   summary: 'The licenses of a dependency tree ({entries: [{name, version}]}), grouped by license, violations marked',
   body: [{ name: 'entries', description: 'every name@version of the tree, e.g. from a lockfile' }],
+  onlyAsks: () => true,
   handler: async ({ runtime, body }) => {
     const entries = await runtime.governance.checkEntries(body.entries);
     return ok({ groups: groupByLicense(entries), entries });

@@ -111,6 +111,8 @@ export const check_lockfile: RouteDef = {
     { name: 'entries', description: '[{name, version, integrity?, dev?}]' },
     { name: 'project', description: 'optional {name, version, format}: record the entries as this project' },
   ],
+  // Without a project to record, only a question (CI's pre-flight, with a service account's token too).
+  onlyAsks: (body) => body.project === undefined || body.project === null,
   handler: async ({ runtime, actor, body }) => {
     if (body.project !== undefined && body.project !== null && (typeof body.project !== 'object' || Array.isArray(body.project))) {
       throw new GatekeeperError('EVALIDATION', 'project must be an object {name, version, format}');
