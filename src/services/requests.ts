@@ -439,6 +439,7 @@ export class RequestsService {
 
   async approve(actor: Actor, id: number, input: { comment?: unknown; withDependencies?: unknown }): Promise<RequestView> {
     const comment = optionalComment(input.comment, 'comment') ?? null;
+    const withIt: number[] = [];
     const approved = await changePolicy(this.store, this.cache, actor, 'the request', async (repos) => {
       const request = await repos.requests.find(id);
       if (!request) throw new GatekeeperError('ENOTFOUND', `there is no request ${id}`);
@@ -449,6 +450,7 @@ export class RequestsService {
       const children = await repos.requests.children(id);
       if (input.withDependencies === true || request.withDependencies) {
         for (const child of children.filter((c) => c.status === 'pending')) {
+          withIt.push(child.id);
           const childApproval = await this.ensureApproval(repos, actor, child.name, child.range, `dependency of ${request.name}@${request.range} (request ${id})`);
           await repos.requests.decide(child.id, { status: 'approved', by: actor.username, comment: `approved with request ${id}`, approvalId: childApproval });
           await repos.audit.save(auditEntry(actor, 'request.approve', { package: child.name, ruleId: `approval:${childApproval}`, details: { id: child.id, range: child.range, sourceRequestId: id } }));
@@ -456,13 +458,13 @@ export class RequestsService {
       }
       return { ...decided, children: await repos.requests.children(id) };
     });
-    this.decided(actor, approved);
+    this.decided(actor, approved, withIt);
     return approved;
   }
 
-  /** request.decided: the request and its children decided with it. */
-  private decided(actor: Actor, view: RequestView): void {
-    const requests = [view, ...(view.children ?? []).filter((c) => c.decidedAt !== null && c.status === view.status && c.comment?.includes(`request ${view.id}`))];
+  /** request.decided: the request and the children this action decided with it (`withIt`, their ids). */
+  private decided(actor: Actor, view: RequestView, withIt: readonly number[]): void {
+    const requests = [view, ...(view.children ?? []).filter((c) => withIt.includes(c.id))];
     this.events.emit('request.decided', { by: actor.username, decision: view.status, comment: view.comment, requests: requests.map(requestEvent) });
   }
 
@@ -477,6 +479,7 @@ export class RequestsService {
 
   async close(actor: Actor, principal: Principal | undefined, id: number, status: 'rejected' | 'cancelled', input: { comment?: unknown }): Promise<RequestView> {
     const comment = optionalComment(input.comment, 'comment') ?? null;
+    const withIt: number[] = [];
     const closed = await this.store.transaction(async (repos) => {
       const request = await repos.requests.find(id);
       if (!request || (status === 'cancelled' && !isAdmin(principal) && request.requester !== principal?.username)) {
@@ -487,12 +490,13 @@ export class RequestsService {
       const action = status === 'rejected' ? 'request.reject' : 'request.cancel';
       await repos.audit.save(auditEntry(actor, action, { package: request.name, details: { id, range: request.range, comment } }));
       for (const child of (await repos.requests.children(id)).filter((c) => c.status === 'pending')) {
+        withIt.push(child.id);
         await repos.requests.decide(child.id, { status, by: actor.username, comment: `${status} with request ${id}` });
         await repos.audit.save(auditEntry(actor, action, { package: child.name, details: { id: child.id, range: child.range, sourceRequestId: id } }));
       }
       return { ...decided, children: await repos.requests.children(id) };
     });
-    this.decided(actor, closed);
+    this.decided(actor, closed, withIt);
     return closed;
   }
 
