@@ -209,8 +209,9 @@ export class AdvisoryService {
     // Known here but stale: the refresh job (on whichever instance claimed it) may have asked since;
     // what its answer changed was announced and reloaded, so only the check time is read (one query per batch).
     // Never checked (just loaded, or the last question failed) or being asked right now: nothing to re-read.
+    const loaded = new Set(unknown);
     const stale = relevant
-      .filter((p) => !unknown.includes(p.name) && !this.pending.has(p.name) && typeof this.memory.get(p.name)?.checkedAt === 'number' && !this.isFresh(this.memory.get(p.name)?.checkedAt))
+      .filter((p) => !loaded.has(p.name) && !this.pending.has(p.name) && typeof this.memory.get(p.name)?.checkedAt === 'number' && !this.isFresh(this.memory.get(p.name)?.checkedAt))
       .map((p) => p.name);
     if (stale.length > 0) await this.checker.add(stale).catch(() => undefined); // unread: the source is asked, as before
     const waiting: Promise<void>[] = [];

@@ -90,7 +90,7 @@ export class AdvisoryFeed {
         }
       }
     }
-    this.state = { ...this.state, ok: false, lastError: sanitizeText((lastError as Error)?.message ?? 'aborted').slice(0, 500) };
+    this.state = { ...this.state, ok: false, lastError: sanitizeText((lastError as Error)?.message ?? 'aborted', 500) };
     throw lastError instanceof Error ? lastError : new Error('the advisory feed run was aborted');
   }
 
@@ -127,7 +127,7 @@ export class AdvisoryFeed {
       if (deadline.aborted) throw feedError(`the advisory feed did not answer within ${this.options.timeoutMs} ms`);
       if (err instanceof GatekeeperError) throw err;
       const e = err as Error & { cause?: { code?: string } };
-      throw feedError(`cannot fetch the advisory feed (${sanitizeText(e.cause?.code ?? e.message ?? 'error').slice(0, 100)})`);
+      throw feedError(`cannot fetch the advisory feed (${sanitizeText(e.cause?.code ?? e.message ?? 'error', 100)})`);
     }
   }
 }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { sanitizeText } from '../core/text';
 import type { JobClaim, JobRow } from '../db/repositories/jobs';
 import type { Store } from '../db/store';
 
@@ -123,9 +124,7 @@ interface Entry {
 
 /** Text from an error, fit for a text column (no NUL) and a health report. */
 function describe(err: unknown): string {
-  const text = err instanceof Error ? err.message || err.name : String(err);
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/\u0000/g, '').slice(0, 2000) || 'unknown error';
+  return sanitizeText(err instanceof Error ? err.message || err.name : String(err), 2000) || 'unknown error';
 }
 
 const sleep = (ms: number) =>

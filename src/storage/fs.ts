@@ -266,10 +266,9 @@ export class FsPackageStorage implements PackageStorage {
 
   revision(packageName: string): string {
     try {
-      const stat = fs.statSync(this.pathOf(`${packageName}/package.json`));
-      return `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+      return this.statSync(documentKey(packageName))?.revision ?? 'absent';
     } catch {
-      return 'absent';
+      return 'absent'; // not a name a package folder may have
     }
   }
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HotPathReads, isStorableFileName, StorageStat, storageKey } from '../../core/storage';
+import { HotPathReads, StorageStat, storageKey } from '../../core/storage';
 
 /**
  * Stored tarballs as the gate sends them. Small ones (up to an eighth of the cache) are held
@@ -211,7 +211,6 @@ export function tarballKey(name: string, filename: string): string {
 
 /** The tarball's storage key; undefined for a file name no package folder may hold. */
 export function tarballStorageKey(name: string, filename: string): string | undefined {
-  if (!isStorableFileName(filename)) return undefined;
   try {
     return storageKey(name, filename);
   } catch {
