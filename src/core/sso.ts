@@ -1,4 +1,5 @@
-import { isRole, Role, ROLES } from './roles';
+import { scopeOf } from './names';
+import { Role, ROLES } from './roles';
 
 /**
  * Single sign-on decisions that need no network or database: which role the identity
@@ -11,10 +12,6 @@ export type GroupRoles = Record<Role, readonly string[]>;
 
 /** Higher is more: a user in groups of two roles gets the higher one. */
 const RANK: Record<Role, number> = { reader: 0, developer: 1, publisher: 2, admin: 3 };
-
-export function roleRank(role: Role): number {
-  return RANK[role];
-}
 
 /** Whether moving from `from` to `to` takes something away (then the user's tokens are revoked). */
 export function isDemotion(from: Role, to: Role): boolean {
@@ -126,8 +123,6 @@ export function formatTokenScope(scope: TokenScope): string {
 export function scopeAllowsWrite(scope: TokenScope | undefined, packageName: string): boolean {
   if (!scope) return true;
   if (scope.kind === 'read') return false;
-  const at = packageName.startsWith('@') ? packageName.slice(0, packageName.indexOf('/')) : undefined;
+  const at = scopeOf(packageName);
   return at !== undefined && scope.scopes.includes(at.toLowerCase());
 }
-
-export { isRole };

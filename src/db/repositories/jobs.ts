@@ -211,9 +211,4 @@ export class JobRepository {
     const result = await this.db.raw<{ rows: RawRow[] }>(`select ${COLUMNS} from jobs where name = ?`, [name]);
     return result.rows[0] ? toRow(result.rows[0]) : undefined;
   }
-
-  async list(): Promise<JobRow[]> {
-    const result = await this.db.raw<{ rows: RawRow[] }>(`select ${COLUMNS} from jobs order by name`);
-    return result.rows.map(toRow);
-  }
 }

@@ -83,12 +83,6 @@ export class UserRepository {
     return row ? toUser(row) : undefined;
   }
 
-  /** The user's external subject, if they sign in through the identity provider. */
-  async subjectOf(username: string): Promise<string | null | undefined> {
-    const row = await this.db<UserRow>('users').where({ username }).first('external_subject');
-    return row ? (row.external_subject ?? null) : undefined;
-  }
-
   /**
    * A change of role or of the disabled state changes what the user's tokens may do: it is
    * announced (IDENTITY_CHANNEL) in the same transaction, so cached tokens are dropped.

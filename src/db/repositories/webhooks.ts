@@ -8,10 +8,6 @@ export interface Webhook {
   createdAt: string;
 }
 
-export interface WebhookWithSecret extends Webhook {
-  secret: string;
-}
-
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
 
 export interface DeliveryAttempt {
@@ -186,16 +182,5 @@ export class WebhookRepository {
       deliveredAt: iso(r.delivered_at),
       log: r.log,
     }));
-  }
-
-  /** Deliveries per status, for /health. */
-  async counts(): Promise<Record<DeliveryStatus, number>> {
-    const rows = (await this.db('webhook_deliveries').select('status').count<Array<{ status: DeliveryStatus; count: string }>>('* as count').groupBy('status')) as Array<{
-      status: DeliveryStatus;
-      count: string;
-    }>;
-    const out: Record<DeliveryStatus, number> = { pending: 0, delivered: 0, failed: 0 };
-    for (const r of rows) out[r.status] = Number(r.count);
-    return out;
   }
 }
