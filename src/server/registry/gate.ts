@@ -8,7 +8,7 @@ import { RegistryMatch, routeOf } from './routes';
 import { parseDuration, parseSize } from '../../core/duration';
 import { can } from '../../core/roles';
 import { integrityTag, sendTarballEntry, TarballCache, tarballKey, tarballStorageKey } from './tarball-cache';
-import type { HotPathReads, PackageStorage } from '../../core/storage';
+import type { HotPathReads, PackageStorage, StorageStat } from '../../core/storage';
 import { abbreviatePackument, installNotice, Packument, representativeDecision, toHeaderValue, versionWarnings } from '../../core/packument';
 import { addInstallNotices } from './notices';
 import { buildResponse, CachedResponse, cacheKey } from './packument-cache';
@@ -139,19 +139,18 @@ export function sendStoredTarball(
  * every writer of an upstream tarball writes the same verified bytes, and the package's
  * document is not touched.
  */
-export async function storeTarball(storage: PackageStorage, name: string, filename: string, bytes: Buffer): Promise<string | undefined> {
+export async function storeTarball(storage: PackageStorage, name: string, filename: string, bytes: Buffer): Promise<{ key: string; stat: StorageStat } | undefined> {
   const key = tarballStorageKey(name, filename);
   if (!key) return undefined;
   // A copy of the upstream's bytes: fetched again if a crash loses it.
-  await storage.put(key, bytes, { durable: false });
-  return key;
+  return { key, stat: await storage.put(key, bytes, { durable: false }) };
 }
 
-function sendBytes(req: IncomingMessage, res: ServerResponse, bytes: Buffer): void {
+function sendBytes(req: IncomingMessage, res: ServerResponse, bytes: Buffer, etag: string): void {
   res.statusCode = 200;
   res.setHeader('content-type', 'application/octet-stream');
   res.setHeader('content-length', bytes.length);
-  res.setHeader('etag', integrityTag(bytes));
+  res.setHeader('etag', etag);
   res.setHeader('cache-control', res.hasHeader('npm-notice') ? 'no-store, no-transform' : 'no-transform');
   res.end(req.method === 'HEAD' ? undefined : bytes);
 }
@@ -371,10 +370,10 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
     }
     const fetched = await fetchTarball(req, name, version, filename, actor);
     if (!fetched.decision.allowed) return refuse(runtime, res, actor, fetched.decision, 'tarball');
-    sendBytes(req, res, fetched.bytes);
+    sendBytes(req, res, fetched.bytes, fetched.etag);
   }
 
-  const fetching = new Map<string, Promise<{ bytes: Buffer; decision: Decision }>>();
+  const fetching = new Map<string, Promise<{ bytes: Buffer; decision: Decision; etag: string }>>();
 
   /**
    * The first fetch of an upstream tarball: only from the upstream's own origin, verified
@@ -382,7 +381,7 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
    * manifest (recorded once per version), decided again with what was found, and stored
    * only when allowed. Concurrent requests for one tarball share one fetch.
    */
-  function fetchTarball(req: Request, name: string, version: string, filename: string, actor: Actor): Promise<{ bytes: Buffer; decision: Decision }> {
+  function fetchTarball(req: Request, name: string, version: string, filename: string, actor: Actor): Promise<{ bytes: Buffer; decision: Decision; etag: string }> {
     const key = `${name}@${version}`;
     let pending = fetching.get(key);
     if (!pending) {
@@ -413,14 +412,13 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
         runtime.packuments.invalidate(name);
         await governance.prepare(raw);
         const decision = governance.decide(name, version, raw);
+        // The bytes are hashed once, for the response and the held entry alike (never read back).
+        const etag = decision.allowed ? integrityTag(bytes) : '';
         if (decision.allowed) {
           const stored = await storeTarball(packages, name, filename, bytes);
-          const revision = packages.revision(name);
-          const entry = stored ? tarballs.read(packages, stored, revision) : undefined;
-          // A streamed (large) tarball's tag is known from these bytes: no need to hash it again.
-          if (entry) tarballs.store(tarballKey(name, filename), entry.etag ? entry : { ...entry, etag: integrityTag(bytes) });
+          if (stored) tarballs.store(tarballKey(name, filename), tarballs.entry(packages, stored.key, packages.revision(name), stored.stat, bytes, etag));
         }
-        return { bytes, decision };
+        return { bytes, decision, etag };
       })().finally(() => fetching.delete(key));
       fetching.set(key, pending);
     }

@@ -112,16 +112,25 @@ export class TarballCache {
   read(source: HotPathReads, key: string, revision: string): TarballEntry | undefined {
     const stat: StorageStat | undefined = source.statSync(key);
     if (!stat) return undefined;
+    if (stat.size > this.maxEntryBytes) return this.entry(source, key, revision, stat);
+    const bytes = source.readSync(key);
+    if (!bytes || bytes.length !== stat.size) return undefined;
+    return this.entry(source, key, revision, stat, bytes);
+  }
+
+  /**
+   * The entry for a stored tarball whose stat (and bytes, when at hand) are known: the bytes
+   * are held when small enough; the tag is theirs (`etag` when the caller computed it
+   * already), or empty for a large one read from storage (the first full stream computes it).
+   */
+  entry(source: HotPathReads, key: string, revision: string, stat: StorageStat, bytes?: Buffer, etag = bytes ? integrityTag(bytes) : ''): TarballEntry {
     const lastModified = new Date(stat.mtimeMs).toUTCString();
     const base = { key, source, size: stat.size, lastModified, modifiedSeconds: Math.floor(stat.mtimeMs / 1000), revision, identity: stat.revision };
-    if (stat.size <= this.maxEntryBytes) {
-      const bytes = source.readSync(key);
-      if (!bytes || bytes.length !== stat.size) return undefined;
-      const etag = integrityTag(bytes);
+    if (bytes && stat.size <= this.maxEntryBytes) {
       const head = ['content-type', 'application/octet-stream', 'content-length', String(bytes.length), 'cache-control', 'no-transform', 'etag', etag, 'last-modified', lastModified];
       return { ...base, bytes, head, etag, cost: bytes.length + TAG_COST };
     }
-    return { ...base, etag: '', cost: TAG_COST };
+    return { ...base, etag, cost: TAG_COST };
   }
 }
 
