@@ -7,7 +7,7 @@ import { writeAnyError, writeError } from '../http/write-error';
 import type { GatekeeperRuntime } from '../runtime';
 import { actorOf } from './identity';
 import { routeOf } from './routes';
-import { sessionCookie } from './session-cookie';
+import { cookieOf, sessionCookie } from './session-cookie';
 
 /**
  * npm's web login and the console's sign-in through the identity provider (docs/sso.md):
@@ -54,18 +54,10 @@ function clearedVerifierCookie(runtime: GatekeeperRuntime): string {
   return `${SSO_COOKIE}=; Path=${SSO_COOKIE_PATH}; Max-Age=0; HttpOnly; SameSite=Lax${secure(runtime)}`;
 }
 
-function cookieOf(req: IncomingMessage, name: string): string | undefined {
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) {
-      const value = part.slice(eq + 1).trim();
-      return /^[A-Za-z0-9_-]{43,128}$/.test(value) ? value : undefined;
-    }
-  }
-  return undefined;
-}
+/** The sign-in cookies' values: random, base64url. */
+const SIGN_IN_COOKIE_VALUE = /^[A-Za-z0-9_-]{43,128}$/;
 
-const verifierOf = (req: IncomingMessage) => cookieOf(req, SSO_COOKIE);
+const verifierOf = (req: IncomingMessage) => cookieOf(req, SSO_COOKIE, SIGN_IN_COOKIE_VALUE);
 
 /**
  * The loginUrl's confirmation: the page sets this cookie (SameSite=Strict, so another site's
@@ -148,7 +140,7 @@ export function webLoginHandlers(runtime: GatekeeperRuntime): { webLogin: Reques
       }
       if (match?.route.name === 'sso_start' || match?.route.name === 'sso_console') {
         if (match.route.name === 'sso_start') {
-          const expected = cookieOf(req, CONFIRM_COOKIE);
+          const expected = cookieOf(req, CONFIRM_COOKIE, SIGN_IN_COOKIE_VALUE);
           const given = match.query.get('confirm') ?? '';
           const [a, b] = [Buffer.from(expected ?? ''), Buffer.from(given)];
           // Compared as bytes: a value of the same length in characters can differ in bytes (timingSafeEqual would throw).
