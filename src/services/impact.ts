@@ -57,10 +57,7 @@ export class ImpactService {
 
   /** After a project was recorded: its packages that have entries, and those of records that list it (it may have moved off them). */
   async projectRecorded(projectId: number, packages: readonly string[]): Promise<ImpactChange[]> {
-    const names = [...new Set(packages)];
-    const withEntries: string[] = [];
-    const stored = await this.store.repos.advisories.listMany(names);
-    for (const [name, list] of stored) if (list.length > 0) withEntries.push(name);
+    const withEntries = await this.store.repos.advisories.packagesWithEntries([...new Set(packages)]);
     const listed = await this.store.repos.impact.packagesListing(projectId);
     return this.evaluate([...withEntries, ...listed]);
   }

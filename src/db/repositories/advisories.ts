@@ -117,10 +117,14 @@ export class AdvisoryRepository {
     return out;
   }
 
-  /** Every package with at least one stored entry, of any source (withdrawn and overridden ones included). */
-  async packagesWithEntries(): Promise<string[]> {
-    const rows = (await this.db('advisories').distinct('package')) as Array<{ package: string }>;
-    return rows.map((r) => r.package);
+  /** Every package with at least one stored entry, of any source (withdrawn and overridden ones included); only `among` these when given. */
+  async packagesWithEntries(among?: readonly string[]): Promise<string[]> {
+    if (!among) return ((await this.db('advisories').distinct('package')) as Array<{ package: string }>).map((r) => r.package);
+    const out: string[] = [];
+    for (const part of chunks(among)) {
+      for (const r of (await this.db('advisories').distinct('package').whereIn('package', part)) as Array<{ package: string }>) out.push(r.package);
+    }
+    return out;
   }
 
   /** When the upstream last answered for each of these packages, in one query. */
