@@ -125,3 +125,8 @@ export function versionFromTarball(name: string, filename: string): string | und
   const version = filename.slice(prefix.length, -'.tgz'.length);
   return isNamedVersion(version) ? version : undefined;
 }
+
+/** A username of ours (local, IdP-mapped or service account): letters, digits, '.', '_' and '-', at most 64, not starting with a symbol. */
+export function isUsername(value: unknown): value is string {
+  return typeof value === 'string' && /^[a-z0-9][a-z0-9._-]{0,63}$/i.test(value);
+}

@@ -1,4 +1,4 @@
-import { scopeOf } from './names';
+import { isUsername, scopeOf } from './names';
 import { Role, ROLES } from './roles';
 
 /**
@@ -54,7 +54,6 @@ export function roleForGroups(groups: readonly string[], mapping: GroupRoles, fa
   return { kind: 'role', role: fallback.defaultRole, mapped: false, groups: [] };
 }
 
-const USERNAME = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
 
 /**
  * Our username for an IdP user: the configured claim (preferred_username, email, ...), with
@@ -71,7 +70,7 @@ export function usernameFromClaims(claims: Record<string, unknown>, claim: strin
     .replace(/^[^a-z0-9]+/i, '')
     .slice(0, 64)
     .toLowerCase();
-  return USERNAME.test(text) ? text : undefined;
+  return isUsername(text) ? text : undefined;
 }
 
 /** `<issuer> <sub>`: who a user is at the IdP, whatever their username there becomes. */

@@ -11,6 +11,7 @@ import type { Store } from '../db/store';
 import { Actor, auditEntry } from './audit';
 import { DEFAULT_LOGIN_THROTTLE, LoginThrottle, LoginThrottleLimits } from './login-throttle';
 import type { TokenCache } from './token-cache';
+import { isUsername } from '../core/names';
 
 const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number, options: object) => Promise<Buffer>;
 
@@ -84,10 +85,9 @@ export function generateToken(): string {
   return `gk_${randomBytes(32).toString('base64url')}`;
 }
 
-const USERNAME = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
 
 export function assertUsername(username: unknown): string {
-  if (typeof username !== 'string' || !USERNAME.test(username)) {
+  if (typeof username !== 'string' || !isUsername(username)) {
     throw new GatekeeperError('EVALIDATION', 'a username is 1 to 64 letters, digits, dots, dashes or underscores, starting with a letter or digit');
   }
   return username;
@@ -203,7 +203,7 @@ export class IdentityService {
     let user: UserWithHash | undefined;
     let ok: boolean;
     try {
-      user = USERNAME.test(username) ? await this.store.repos.users.find(username) : undefined;
+      user = isUsername(username) ? await this.store.repos.users.find(username) : undefined;
       ok = await checkPassword(password, user?.passwordHash, this.options.verifyPassword);
     } catch (err) {
       await attempt.release().catch(() => undefined);

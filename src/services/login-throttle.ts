@@ -3,6 +3,7 @@ import { GatekeeperError } from '../core/errors';
 import type { ThrottleBucket, ThrottleScope } from '../db/repositories/login-throttle';
 import type { Store } from '../db/store';
 import { auditEntry } from './audit';
+import { isUsername } from '../core/names';
 
 /** How many failed password checks a username and an address may have in one window. */
 export interface LoginThrottleLimits {
@@ -17,7 +18,6 @@ export const DEFAULT_LOGIN_THROTTLE: LoginThrottleLimits = {
   windowMs: 15 * 60_000,
 };
 
-const USERNAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 /**
  * The counter key of a username: lower-cased; anything that cannot be a username (Basic
@@ -25,7 +25,7 @@ const USERNAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
  */
 export function usernameKey(username: string): string {
   const lower = username.toLowerCase();
-  return USERNAME.test(lower) ? lower : '$invalid';
+  return isUsername(lower) ? lower : '$invalid';
 }
 
 /**

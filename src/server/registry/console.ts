@@ -4,6 +4,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import { GatekeeperError } from '../../core/errors';
 import { writeError } from '../http/write-error';
 import { routeOf } from './routes';
+import { CONSOLE_PREFIX } from '../../core/sso';
 
 /**
  * The web console: the files `npm run build` puts in dist/ui (sources in src/ui), served at
@@ -12,7 +13,8 @@ import { routeOf } from './routes';
  * elsewhere; a strict Content-Security-Policy allows no inline script and no other origin.
  */
 
-export const CONSOLE_PATH = '/-/gatekeeper/ui/';
+/** Where the console is served (core/sso.ts holds it: sign-ins may return only below it). */
+export const CONSOLE_PATH = CONSOLE_PREFIX;
 
 export const CONSOLE_CSP = [
   "default-src 'none'",
