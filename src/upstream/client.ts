@@ -29,6 +29,7 @@ import npmFetch from 'npm-registry-fetch';
 import ssri from 'ssri';
 import { ErrorCode, GatekeeperError } from '../core/errors';
 import { jsonNestingDepth } from '../core/tarball-manifest';
+import { DirectAgents, directAgents } from './agents';
 
 /** The subset of make-fetch-happen (and its minipass-fetch Response) used here. */
 interface FetchResponse {
@@ -217,6 +218,8 @@ export class UpstreamClient {
   private readonly maxBytes: number;
   private readonly packumentMaxBytes: number;
   private readonly npm: Record<string, unknown>;
+  /** Plain keep-alive agents when no proxy is in play (agents.ts); undefined: make-fetch-happen chooses. */
+  private readonly agents: DirectAgents | undefined;
   private readonly logger?: UpstreamLogger;
   private readonly observe?: UpstreamClientOptions['observe'];
 
@@ -227,6 +230,7 @@ export class UpstreamClient {
     url.hash = '';
     if (!url.pathname.endsWith('/')) url.pathname += '/';
     this.npm = { ...(options.npmOptions ?? {}) };
+    this.agents = directAgents(this.npm);
     if (url.username !== '' || url.password !== '') {
       // Credentials in the registry URL: sent as Basic auth (as minipass-fetch would), unless
       // npm's settings have credentials for the registry; never part of the URL we keep.
@@ -565,6 +569,9 @@ export class UpstreamClient {
     };
     if (auth.token) headers.authorization = `Bearer ${auth.token}`;
     else if (auth.auth) headers.authorization = `Basic ${auth.auth}`;
+    const cert = auth.cert || opts.cert;
+    const key = auth.key || opts.key;
+    const agent = this.agents ? this.agents.for(url.protocol, cert, key) : opts.agent;
     const attempt = (): Promise<FetchResponse> =>
       makeFetch(url.href, {
         method: init.method,
@@ -575,10 +582,10 @@ export class UpstreamClient {
         retry: { retries: 0 },
         cache: 'no-store',
         timeout: this.timeoutMs,
-        agent: opts.agent,
+        agent,
         ca: opts.ca,
-        cert: auth.cert || opts.cert,
-        key: auth.key || opts.key,
+        cert,
+        key,
         localAddress: opts.localAddress,
         maxSockets: opts.maxSockets,
         noProxy: opts.noProxy,

@@ -129,6 +129,8 @@ export interface FixtureRegistry {
   /** http://127.0.0.1:<port>/ (trailing slash) */
   url: string;
   requests: RecordedRequest[];
+  /** TCP connections accepted so far (keep-alive reuse shows as fewer connections than requests). */
+  readonly connections: number;
   /** Add or replace a package at runtime. */
   addPackage(pkg: FixturePackage): void;
   /** Add or replace one version (creating the package if needed); `tag` also points that dist-tag at it. */
@@ -673,6 +675,7 @@ export async function startFixtureRegistry(
 
   let closed = false;
   const sockets = new Set<Socket>();
+  let connections = 0;
   const server = http.createServer((req, res) => {
     serve(req, res).catch((err: unknown) => {
       if (!res.headersSent) sendJson(res, 500, { error: String((err as Error)?.message ?? err) });
@@ -680,6 +683,7 @@ export async function startFixtureRegistry(
     });
   });
   server.on('connection', (socket: Socket) => {
+    connections++;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
@@ -699,6 +703,9 @@ export async function startFixtureRegistry(
   return {
     url: baseUrl,
     requests,
+    get connections() {
+      return connections;
+    },
     addPackage,
     addVersion,
     setAdvisories(a) {

@@ -448,6 +448,28 @@ describe('UpstreamClient', () => {
       expect(err.message).toContain(`the upstream registry (${registry.url.slice(0, -1)})`);
     });
 
+    it('keeps connections to the upstream alive across calls, and uses an agent given in npm’s options', async () => {
+      const pooled = make();
+      const before = registry.connections;
+      for (let i = 0; i < 5; i++) {
+        expect((await pooled.packument('plain')).status).toBe(200);
+        await pooled.advisoriesBulk({ plain: ['1.0.0'] });
+      }
+      expect(registry.connections - before).toBe(1);
+
+      const given = new http.Agent({ keepAlive: false });
+      const created: string[] = [];
+      const createConnection = given.createConnection.bind(given);
+      given.createConnection = ((options: Record<string, unknown>, cb: unknown) => {
+        created.push(`${String(options.host)}:${String(options.port)}`);
+        return (createConnection as (o: unknown, c: unknown) => unknown)(options, cb);
+      }) as typeof given.createConnection;
+      const withAgent = make({ npmOptions: { agent: given } });
+      expect((await withAgent.packument('plain')).status).toBe(200);
+      expect(created).toEqual([`127.0.0.1:${new URL(registry.url).port}`]);
+      given.destroy();
+    });
+
     it("goes through npm's proxy setting", async () => {
       const seen: string[] = [];
       const proxy = http.createServer((req, res) => {
