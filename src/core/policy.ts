@@ -157,8 +157,37 @@ function push<T>(map: Map<string, T[]>, key: string, value: T): void {
   else map.set(key, [value]);
 }
 
-/** Throws if a stored range is neither a semver range nor a version: the caller must treat that as policy unavailable. */
-export function compilePolicy(snapshot: PolicySnapshot, table: RuleTable = RULES): CompiledPolicy {
+/** The matchers of a compiled policy, by how they were compiled: what compilePolicy may reuse. */
+function matchersOf(policy: CompiledPolicy | undefined): Map<string, VersionMatcher> {
+  const known = new Map<string, VersionMatcher>();
+  if (!policy) return known;
+  const add = (legacy: string, entries: Iterable<{ matcher: VersionMatcher }>) => {
+    for (const e of entries) known.set(`${legacy}\0${e.matcher.range}`, e.matcher);
+  };
+  for (const list of policy.approvalsByName.values()) add('exact', list);
+  for (const list of policy.approvalsByScope.values()) add('exact', list);
+  for (const list of policy.waiversByName.values()) add('exact', list);
+  add('exact', policy.exemptions);
+  for (const list of policy.bansByName.values()) add('cover-all', list);
+  return known;
+}
+
+/**
+ * Throws if a stored range is neither a semver range nor a version: the caller must treat that
+ * as policy unavailable. `previous` (the policy this one replaces) lends its matchers: ranges
+ * are parsed once, not again on every reload (a bulk import reloads once per change).
+ */
+export function compilePolicy(snapshot: PolicySnapshot, table: RuleTable = RULES, previous?: CompiledPolicy): CompiledPolicy {
+  const known = matchersOf(previous);
+  const matcher = (range: string, legacy: 'exact' | 'cover-all' = 'exact'): VersionMatcher => {
+    const key = `${legacy}\0${range}`;
+    let found = known.get(key);
+    if (!found) {
+      found = compileRange(range, { legacy });
+      known.set(key, found);
+    }
+    return found;
+  };
   const compiled: CompiledPolicy = {
     generation: snapshot.generation,
     mode: snapshot.mode,
@@ -169,18 +198,18 @@ export function compilePolicy(snapshot: PolicySnapshot, table: RuleTable = RULES
     license: snapshot.license && snapshot.license.allow.length > 0 ? compileLicensePolicy(snapshot.license) : undefined,
     waiversByName: new Map(),
     rules: ruleSettings(snapshot.rules, table),
-    exemptions: (snapshot.exemptions ?? []).map((e) => ({ ...e, matcher: compileRange(e.range) })),
+    exemptions: (snapshot.exemptions ?? []).map((e) => ({ ...e, matcher: matcher(e.range) })),
     table,
   };
   for (const waiver of snapshot.waivers ?? []) {
-    push(compiled.waiversByName, waiver.name, { ...waiver, matcher: compileRange(waiver.range) });
+    push(compiled.waiversByName, waiver.name, { ...waiver, matcher: matcher(waiver.range) });
   }
   if (!POLICY_MODES.includes(snapshot.mode)) throw new Error(`unknown policy mode '${String(snapshot.mode)}'`);
   for (const ban of snapshot.bans) {
-    push(compiled.bansByName, ban.name, { ...ban, matcher: compileRange(ban.range, { legacy: 'cover-all' }) });
+    push(compiled.bansByName, ban.name, { ...ban, matcher: matcher(ban.range, 'cover-all') });
   }
   for (const approval of snapshot.approvals) {
-    const entry = { ...approval, matcher: compileRange(approval.range) };
+    const entry = { ...approval, matcher: matcher(approval.range) };
     if (approval.pattern.endsWith('/*')) push(compiled.approvalsByScope, approval.pattern.slice(0, -2), entry);
     else push(compiled.approvalsByName, approval.pattern, entry);
   }

@@ -148,7 +148,7 @@ export class PolicyCache {
     const epoch = this.channelEpoch;
     try {
       const snapshot = await this.options.source.loadSnapshot();
-      const compiled = compilePolicy(snapshot);
+      const compiled = compilePolicy(snapshot, undefined, this.policy);
       if (!this.policy || compiled.generation !== this.policy.generation) this.clear();
       this.policy = compiled;
       for (const listener of this.reloadListeners) listener(compiled);

@@ -4,6 +4,7 @@ import {
   audienceOf,
   blockMessage,
   compilePolicy,
+  CompiledPolicy,
   Decision,
   describeBan,
   evaluate,
@@ -61,6 +62,26 @@ describe('compilePolicy', () => {
     expect(compiled.approvalsByScope.get('@acme')?.map((a) => a.id)).toEqual(['2']);
     expect(compiled.approvalsByName.has('@acme/*')).toBe(false);
     expect(compiled.bansByName.get('evil')?.map((b) => b.id)).toEqual(['4']);
+  });
+
+  it('parses each range once across reloads: the policy it replaces lends its matchers, by range and kind', () => {
+    const first = compilePolicy(snapshot('allowlist', [approval('1', 'left-pad', '^1.0.0'), approval('2', 'other', '*')], [ban('3', 'evil', '*')], 1));
+    const second = compilePolicy(
+      snapshot('allowlist', [approval('1', 'left-pad', '^1.0.0'), approval('2', 'other', '*'), approval('4', 'new', '^1.0.0'), approval('5', 'newer', '~2.0.0')], [ban('3', 'evil', '*')], 2),
+      undefined,
+      first,
+    );
+    const approvalMatcher = (p: CompiledPolicy, name: string) => p.approvalsByName.get(name)?.[0].matcher;
+    expect(approvalMatcher(second, 'left-pad')).toBe(approvalMatcher(first, 'left-pad'));
+    expect(approvalMatcher(second, 'new')).toBe(approvalMatcher(first, 'left-pad'));
+    expect(approvalMatcher(second, 'other')).toBe(approvalMatcher(first, 'other'));
+    expect(second.bansByName.get('evil')?.[0].matcher).toBe(first.bansByName.get('evil')?.[0].matcher);
+    // A ban's '*' also covers legacy keys, an approval's does not: never shared between the two.
+    expect(second.bansByName.get('evil')?.[0].matcher).not.toBe(approvalMatcher(second, 'other'));
+    expect(second.bansByName.get('evil')?.[0].matcher.test('legacy-key')).toBe(true);
+    expect(approvalMatcher(second, 'other')?.test('legacy-key')).toBe(false);
+    expect(approvalMatcher(second, 'newer')?.test('2.0.5')).toBe(true);
+    expect(approvalMatcher(second, 'newer')?.test('2.1.0')).toBe(false);
   });
 
   it('throws on an invalid stored approval range', () => {
