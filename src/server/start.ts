@@ -297,6 +297,8 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     const inspections = new InspectionService(store);
     const advisories = new AdvisoryService(store, cache, upstreamAdvisorySource(client), parseDuration(settings.advisoryRefresh));
     advisories.waitMs = parseDuration(settings.advisoryTimeout);
+    // Before the database closes: check times still waiting to be written behind.
+    cleanup.push(() => advisories.flushChecks());
     prefetchAdvisories = (name, body) => {
       const versions = (body as { versions?: unknown } | null)?.versions;
       if (versions && typeof versions === 'object') advisories.prefetch(name, Object.keys(versions));

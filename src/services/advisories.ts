@@ -30,6 +30,9 @@ export function upstreamAdvisorySource(upstream: Pick<UpstreamClient, 'advisorie
 
 /** Packages asked about in one bulk request. */
 const BULK_BATCH = 100;
+/** How long check times written behind wait for others (see checksToWrite), and how many may wait. */
+const CHECK_WRITE_DELAY_MS = 100;
+const CHECK_WRITE_MAX = 1000;
 
 interface Known {
   advisories: Advisory[];
@@ -75,9 +78,16 @@ export class AdvisoryService {
   private readonly checker = new Batcher<string>((names) => this.loadChecks(names), 1);
   /** The versions to ask about, per package waiting for the next bulk request. */
   private readonly asking = new Map<string, string[]>();
-  /** Check times of answers that changed nothing, written behind: one statement for all that wait. */
+  /**
+   * Check times of answers that changed nothing, written behind: gathered for CHECK_WRITE_DELAY_MS
+   * (an install's first sights, asked in many small bulk requests, share one statement), then
+   * written in order, one statement at a time.
+   */
   private readonly checksToWrite = new Map<string, string[]>();
-  private readonly checkWriter = new Batcher<string>((names) => this.writeChecks(names), 1);
+  private checkTimer: NodeJS.Timeout | undefined;
+  /** How long check times written behind wait for others (CHECK_WRITE_DELAY_MS). */
+  checkWriteDelayMs = CHECK_WRITE_DELAY_MS;
+  private checksWritten: Promise<void> = Promise.resolve();
   /** Bulk requests for many packages at once (concurrent first sights), BULK_BATCH per request. */
   private readonly asker = new Batcher<string>((names) => this.askMany(names), 1);
   private lastSuccessAt: number | null = null;
@@ -345,7 +355,11 @@ export class AdvisoryService {
         if (this.late.delete(p.name)) this.changed(p.name);
       }
       for (const p of batch) this.checksToWrite.set(p.name, p.versions);
-      void this.checkWriter.add(batch.map((p) => p.name));
+      if (this.checksToWrite.size >= CHECK_WRITE_MAX) void this.flushChecks();
+      else if (!this.checkTimer) {
+        this.checkTimer = setTimeout(() => void this.flushChecks(), this.checkWriteDelayMs);
+        this.checkTimer.unref();
+      }
       return;
     }
     let all = new Map<string, Advisory[]>();
@@ -374,16 +388,21 @@ export class AdvisoryService {
     void this.afterStore(differ);
   }
 
-  /** Writes the check times waiting in checksToWrite; a failure is reported, never thrown. */
-  private async writeChecks(names: string[]): Promise<void> {
-    const checks: Array<{ package: string; versions: string[]; ok: boolean; error: null }> = [];
-    for (const name of names) {
-      const versions = this.checksToWrite.get(name);
-      this.checksToWrite.delete(name);
-      if (versions) checks.push({ package: name, versions, ok: true, error: null });
-    }
-    if (checks.length === 0) return;
-    await this.store.repos.advisories.saveChecks(checks).catch((err) => this.onChecksError?.(err, names));
+  /**
+   * Writes the check times waiting in checksToWrite (one statement, after any still being
+   * written); a failure is reported to onChecksError, never thrown. Called by the timer, and at
+   * shutdown so none is lost.
+   */
+  flushChecks(): Promise<void> {
+    if (this.checkTimer) clearTimeout(this.checkTimer);
+    this.checkTimer = undefined;
+    if (this.checksToWrite.size === 0) return this.checksWritten;
+    const checks = [...this.checksToWrite].map(([name, versions]) => ({ package: name, versions, ok: true, error: null }));
+    this.checksToWrite.clear();
+    this.checksWritten = this.checksWritten.then(() =>
+      this.store.repos.advisories.saveChecks(checks).catch((err) => this.onChecksError?.(err, checks.map((c) => c.package))),
+    );
+    return this.checksWritten;
   }
 
   /** Refreshes packages whose answer is older than the interval, a batch at a time. */

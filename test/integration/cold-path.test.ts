@@ -20,6 +20,7 @@ describe('the cold path', () => {
       { name: 'direct-read', versions: [{ version: '1.0.0', license: 'MIT' }] },
       { name: 'quiet-package', versions: [{ version: '1.0.0', license: 'MIT' }] },
       { name: 'was-vulnerable', versions: [{ version: '1.0.0', license: 'MIT' }, { version: '1.0.1', license: 'MIT' }] },
+      ...['batch-a', 'batch-b', 'batch-c'].map((name) => ({ name, versions: [{ version: '1.0.0', license: 'MIT' }] })),
       ...['flagged-before', 'flagged-after', 'never-flagged', 'never-checked'].map((name) => ({ name, versions: [{ version: '1.0.0', license: 'MIT' }] })),
     ],
     settings: { advisoryTimeout: '1s' },
@@ -32,7 +33,7 @@ describe('the cold path', () => {
 
   beforeAll(async () => {
     s.upstream.setAdvisories({ 'slow-advice': SLOW_ADVICE, 'was-vulnerable': WAS_VULNERABLE });
-    for (const name of [...NAMES, 'slow-advice', 'direct-read', 'quiet-package', 'was-vulnerable', 'flagged-before', 'flagged-after', 'never-flagged', 'never-checked']) expect((await s.t.api('POST', '/approvals', { name, reason: 'cold path test' })).status).toBe(201);
+    for (const name of [...NAMES, 'slow-advice', 'direct-read', 'quiet-package', 'was-vulnerable', 'flagged-before', 'flagged-after', 'never-flagged', 'never-checked', 'batch-a', 'batch-b', 'batch-c']) expect((await s.t.api('POST', '/approvals', { name, reason: 'cold path test' })).status).toBe(201);
   });
 
   const bulkBodies = () => s.upstream.requests.filter((r) => r.method === 'POST' && r.url.split('?')[0] === BULK).map((r) => JSON.parse(r.body ?? '{}') as Record<string, string[]>);
@@ -87,6 +88,30 @@ describe('the cold path', () => {
     expect(Object.keys(((await res.json()) as { versions: Record<string, unknown> }).versions)).toEqual(['1.0.0']);
     expect(s.upstream.requests.filter((r) => r.method === 'GET' && r.url === '/direct-read')).toHaveLength(1);
     expect(s.t.gk.runtime.gateway.httpReads).toBe(reads);
+  });
+
+  it('writes the check times of first sights asked in separate bulk requests with one statement, behind the requests', async () => {
+    const advisories = s.t.gk.runtime.advisories;
+    const knex = s.t.gk.database.knex;
+    const names = ['batch-a', 'batch-b', 'batch-c'];
+    const rows = () => knex('advisory_checks').whereIn('package', names).select('package', 'checked_at');
+    const delay = advisories.checkWriteDelayMs;
+    advisories.checkWriteDelayMs = 3_600_000; // nothing is written until flushed
+    try {
+      const before = bulkBodies().length;
+      // One after the other: each first sight is its own bulk request.
+      for (const name of names) expect((await fetch(new URL(name, s.t.url))).status).toBe(200);
+      expect(bulkBodies().slice(before).map((b) => Object.keys(b))).toEqual(names.map((n) => [n]));
+      for (const name of names) expect(advisories.known(name)).toEqual({ advisories: [], status: 'fresh' });
+      expect(await rows()).toEqual([]);
+      await advisories.flushChecks();
+      const written = await rows();
+      expect(written.map((r) => r.package).sort()).toEqual(names);
+      // now() is the statement's transaction time: one statement wrote them all.
+      expect(new Set(written.map((r) => new Date(r.checked_at).getTime())).size).toBe(1);
+    } finally {
+      advisories.checkWriteDelayMs = delay;
+    }
   });
 
   it('records the check of a package the upstream knows nothing about, and does not ask again while it is fresh', async () => {
