@@ -16,6 +16,7 @@ import { ChannelListener } from '../db/listener';
 import { POLICY_CHANNEL } from '../db/repositories/policy';
 import { IDENTITY_CHANNEL } from '../db/repositories/identity-channel';
 import { ADVISORY_CHANNEL } from '../db/repositories/advisories';
+import { INSPECTION_CHANNEL } from '../db/repositories/inspections';
 import { TokenCache } from '../services/token-cache';
 import { Store } from '../db/store';
 import { AdvisoryService, upstreamAdvisorySource } from '../services/advisories';
@@ -240,7 +241,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     }
 
     // One LISTEN connection carries policy changes and token/user changes.
-    const listener = new ChannelListener(database.url, [POLICY_CHANNEL, IDENTITY_CHANNEL, ADVISORY_CHANNEL]);
+    const listener = new ChannelListener(database.url, [POLICY_CHANNEL, IDENTITY_CHANNEL, ADVISORY_CHANNEL, INSPECTION_CHANNEL]);
     try {
       await listener.start();
     } catch (err) {
@@ -517,6 +518,24 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     });
     listener.on('connected', forgetAdvisories);
     if (listener.connected) forgetAdvisories();
+    // A tarball inspection recorded by any process: the package is decided again with it. A
+    // reconnect may have missed some: every package's inspections are read again.
+    const forgetInspections = () => {
+      for (const name of inspections.forgetAll()) {
+        cache.forget(name);
+        runtime.packuments.invalidate(name);
+      }
+      inspections.loadIndex().catch((err) => logger.warn({ err }, 'the index of packages with tarball inspections could not be loaded; first sights read the database until the next reconnect'));
+    };
+    listener.on('message', (channel: string, payload: string) => {
+      if (channel !== INSPECTION_CHANNEL) return;
+      const changed = inspections.announced(payload);
+      if (changed === undefined) return;
+      cache.forget(changed);
+      runtime.packuments.invalidate(changed);
+    });
+    listener.on('connected', forgetInspections);
+    if (listener.connected) forgetInspections();
     // An unreachable advisory source is the operator's problem: logged when it changes, shown in /health.
     advisories.onHealthChange((health) => {
       if (health.ok) logger.info({ advisories: health }, 'advisory source reachable again');

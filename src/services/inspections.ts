@@ -5,12 +5,23 @@ import { Batcher } from './batcher';
 /**
  * Tarball inspections (see core/inspection.ts): recorded once per version in the database,
  * and held in memory per package so that deciding a version costs no query. A package's
- * inspections are loaded with one query the first time it is decided in this process.
+ * inspections are loaded with one query the first time it is decided in this process, unless
+ * the index of packages with inspections says it has none (a package seen for the first time
+ * usually has none: its tarballs were never fetched).
+ *
+ * Every new inspection is announced (INSPECTION_CHANNEL, by whichever process recorded it);
+ * `announced` takes it in here, and the caller decides the package again. The index is loaded
+ * once the channel listens and again after every reconnect (`forgetAll`, since announcements
+ * may have been missed); until it is, every first sight reads the database.
  */
 export class InspectionService {
   private readonly memory = new Map<string, Map<string, TarballInspection>>();
   /** Packages first seen by concurrent requests are loaded together, in one query. */
   private readonly loader = new Batcher<string>((names) => this.prepareMany(names), 1);
+  /** Every package with an inspection recorded, or null while not loaded (see loadIndex). */
+  private withInspections: Set<string> | null = null;
+  /** Packages announced while the index loads (its read may have been made before their commit). */
+  private announcedDuringLoad: Set<string> | null = null;
 
   constructor(
     private readonly store: Store,
@@ -25,7 +36,13 @@ export class InspectionService {
 
   /** Loads the inspections of many packages (lockfile checks) in a few queries. */
   async prepareMany(names: readonly string[]): Promise<void> {
-    const missing = [...new Set(names)].filter((n) => !this.memory.has(n));
+    let missing = [...new Set(names)].filter((n) => !this.memory.has(n));
+    const index = this.withInspections;
+    if (index) {
+      // Nothing recorded for them (and any recording is announced): held as none, unread.
+      for (const name of missing) if (!index.has(name)) this.hold(name, new Map());
+      missing = missing.filter((n) => index.has(n));
+    }
     if (missing.length === 0) return;
     const byName = new Map<string, Map<string, TarballInspection>>(missing.map((n) => [n, new Map()]));
     for (const row of await this.store.repos.inspections.listForPackages(missing)) byName.get(row.name)?.set(row.version, row);
@@ -39,8 +56,62 @@ export class InspectionService {
 
   async record(inspection: TarballInspection, source: 'upstream' | 'publish'): Promise<void> {
     await this.store.repos.inspections.save(inspection, source);
+    this.withInspections?.add(inspection.name);
     // A package not held yet is loaded whole by the next prepare(), this one included.
     this.memory.get(inspection.name)?.set(inspection.version, inspection);
+  }
+
+  /**
+   * Loads the index of packages with inspections. Call it once the announcement channel
+   * listens, so that no announcement made after the read is missed.
+   */
+  async loadIndex(): Promise<void> {
+    const during = new Set<string>();
+    this.announcedDuringLoad = during;
+    try {
+      const names = await this.store.repos.inspections.packagesWithInspections();
+      if (this.announcedDuringLoad !== during) return; // forgotten meanwhile: a newer load follows
+      this.withInspections = new Set([...names, ...during]);
+    } finally {
+      if (this.announcedDuringLoad === during) this.announcedDuringLoad = null;
+    }
+  }
+
+  /** Whether the index is loaded (until it is, first sights read the database). */
+  get indexed(): boolean {
+    return this.withInspections !== null;
+  }
+
+  /**
+   * An announcement (`name@version`) of an inspection recorded by any process, this one
+   * included. Answers the package when what this process holds of it changed (its inspections
+   * are read again when next needed): its decisions and responses must go. Undefined for one it
+   * knew already, or a payload that names no version.
+   */
+  announced(payload: string): string | undefined {
+    const at = payload.lastIndexOf('@');
+    if (at <= 0) return undefined;
+    const name = payload.slice(0, at);
+    const version = payload.slice(at + 1);
+    this.withInspections?.add(name);
+    this.announcedDuringLoad?.add(name);
+    const held = this.memory.get(name);
+    if (!held) return undefined; // read from the database when first needed
+    if (held.has(version)) return undefined;
+    this.memory.delete(name);
+    return name;
+  }
+
+  /**
+   * Forgets every package's inspections and the index (the channel reconnected: announcements
+   * may have been missed); answers the packages that were held, whose decisions must go.
+   */
+  forgetAll(): string[] {
+    const names = [...this.memory.keys()];
+    this.memory.clear();
+    this.withInspections = null;
+    this.announcedDuringLoad = null;
+    return names;
   }
 
   private hold(name: string, versions: Map<string, TarballInspection>): void {

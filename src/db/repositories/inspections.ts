@@ -25,6 +25,13 @@ function toInspection(row: InspectionRow): TarballInspection {
   };
 }
 
+/**
+ * A new inspection is announced on this channel, with `name@version`, in the transaction that
+ * stores it: every process then holds it (or reloads the package's inspections) and decides
+ * the package again.
+ */
+export const INSPECTION_CHANNEL = 'gatekeeper_inspections';
+
 export class InspectionRepository {
   constructor(private readonly db: Knex) {}
 
@@ -40,9 +47,17 @@ export class InspectionRepository {
     return out;
   }
 
-  /** Records an inspection; the first one of a version stays (a version's bytes never change). */
+  /** The packages any inspection is recorded for. */
+  async packagesWithInspections(): Promise<string[]> {
+    return ((await this.db('tarball_inspections').distinct('package')) as Array<{ package: string }>).map((r) => r.package);
+  }
+
+  /**
+   * Records an inspection and announces it (INSPECTION_CHANNEL); the first one of a version
+   * stays (a version's bytes never change), and only a new one is announced.
+   */
   async save(inspection: TarballInspection, source: 'upstream' | 'publish'): Promise<void> {
-    await this.db('tarball_inspections')
+    const insert = this.db('tarball_inspections')
       .insert({
         package: inspection.name,
         version: inspection.version,
@@ -54,6 +69,10 @@ export class InspectionRepository {
         inspected_at: inspection.inspectedAt,
       })
       .onConflict(['package', 'version'])
-      .ignore();
+      .ignore()
+      .returning(['package', 'version'])
+      .toSQL();
+    // One statement: the row and, when it is new, its announcement (delivered at commit).
+    await this.db.raw(`with saved as (${insert.sql}) select pg_notify(?, saved.package || '@' || saved.version) from saved`, [...insert.bindings, INSPECTION_CHANNEL]);
   }
 }
