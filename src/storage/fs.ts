@@ -79,8 +79,13 @@ export class FsPackageStorage implements PackageStorage {
   }
 
   async get(key: string): Promise<Buffer | undefined> {
+    const file = this.pathOf(key);
+    // Missing is answered without a trip through the thread pool (a package seen for the first
+    // time is looked for twice by Verdaccio before its document is written); the same cheap
+    // synchronous stat answers every packument request's revision() already.
+    if (!fs.existsSync(file)) return undefined;
     try {
-      return await fs.promises.readFile(this.pathOf(key));
+      return await fs.promises.readFile(file);
     } catch (err) {
       if (missing(err) || (err as NodeJS.ErrnoException).code === 'EISDIR') return undefined;
       throw err;
