@@ -55,10 +55,13 @@ export class InspectionService {
   }
 
   async record(inspection: TarballInspection, source: 'upstream' | 'publish'): Promise<void> {
-    await this.store.repos.inspections.save(inspection, source);
-    this.withInspections?.add(inspection.name);
+    // Held before it is stored: its own announcement, which may arrive before the insert's
+    // answer, then finds it here and changes nothing (else it would drop the package's
+    // inspections and decisions, and the request that recorded it would read them again).
     // A package not held yet is loaded whole by the next prepare(), this one included.
     this.memory.get(inspection.name)?.set(inspection.version, inspection);
+    this.withInspections?.add(inspection.name);
+    await this.store.repos.inspections.save(inspection, source);
   }
 
   /**

@@ -40,11 +40,12 @@ describe('tarball inspections announced to every process', () => {
         ],
       },
       { name: 'never-inspected', versions: [{ version: '1.0.0', license: 'MIT' }] },
+      { name: 'fetched-here', versions: [{ version: '1.0.0', license: 'MIT' }] },
     ]);
     a = await startTestGatekeeper({ upstream: upstream.url });
     dataDir = makeReachableTempDir('gk-inspections-b-');
     b = await spawnGatekeeper({ GATEKEEPER_DATABASE_URL: a.db.url, GATEKEEPER_DATA_DIR: dataDir, GATEKEEPER_PORT: '0', GATEKEEPER_UPSTREAM: upstream.url });
-    for (const name of [HIDING, 'never-inspected']) expect((await a.api('POST', '/approvals', { name, reason: 'inspection announcements' })).status).toBe(201);
+    for (const name of [HIDING, 'never-inspected', 'fetched-here']) expect((await a.api('POST', '/approvals', { name, reason: 'inspection announcements' })).status).toBe(201);
     await eventually(async () => a.gk.runtime.inspections.indexed, 'the index of inspected packages to load');
   });
 
@@ -73,6 +74,25 @@ describe('tarball inspections announced to every process', () => {
     expect(tarball.status).toBe(403);
     expect(((await tarball.json()) as { code: string }).code).toBe('EMANIFESTMISMATCH');
     expect(upstream.requests.filter((r) => r.url.endsWith(`/${HIDING}-1.1.0.tgz`))).toHaveLength(1);
+  });
+
+  it('takes its own announcement as known: a first tarball fetch stores the inspection and reads none back', async () => {
+    expect((await versionsAt(a.url, 'fetched-here')).status).toBe(200);
+    const queries: string[] = [];
+    const onQuery = (q: { sql: string }) => queries.push(q.sql);
+    a.gk.database.knex.on('query', onQuery);
+    try {
+      expect((await fetch(new URL('fetched-here/-/fetched-here-1.0.0.tgz', a.url))).status).toBe(200);
+      // The announcement of that inspection has come back to this process too.
+      await eventually(async () => a.gk.runtime.inspections.known('fetched-here', '1.0.0') !== undefined, 'the inspection to be held');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect((await fetch(new URL('fetched-here/-/fetched-here-1.0.0.tgz', a.url))).status).toBe(200);
+    } finally {
+      a.gk.database.knex.off('query', onQuery);
+    }
+    const touching = queries.filter((q) => q.includes('tarball_inspections'));
+    expect(touching).toHaveLength(1);
+    expect(touching[0]).toMatch(/^with saved as \(insert into "tarball_inspections"/);
   });
 
   it('reads no inspections on the first sight of a package none was recorded for', async () => {
