@@ -8,6 +8,7 @@ import type { Store } from '../db/store';
 import { UpstreamClient } from '../upstream/client';
 import { Actor, auditEntry } from './audit';
 import { Batcher } from './batcher';
+import { NameIndex } from './name-index';
 import type { JobDefinition } from './jobs';
 import type { PolicyCache } from './policy-cache';
 
@@ -64,14 +65,12 @@ export class AdvisoryService {
   /** Packages whose callers stopped waiting for the source: told about once it answers. */
   private readonly late = new Set<string>();
   /**
-   * Every package the database holds entries for (any source), or null while unknown. Loaded
-   * once the invalidation channel is connected and again after every reconnect (forgetAll);
-   * an announcement adds its package before anything else. A first sight of a package not in
-   * it needs no read: it has no entries, and the source is asked as for any unchecked package.
+   * Every package the database holds entries for (any source; see NameIndex). Loaded once the
+   * invalidation channel is connected and again after every reconnect (forgetAll); an
+   * announcement adds its package before anything else. A first sight of a package not in it
+   * needs no read: it has no entries, and the source is asked as for any unchecked package.
    */
-  private withEntries: Set<string> | null = null;
-  /** Packages announced while withEntries loads (the load may have read before their commit). */
-  private announcedDuringLoad: Set<string> | null = null;
+  private readonly withEntries = new NameIndex(() => this.store.repos.advisories.packagesWithEntries());
   /** What the database knows, loaded for many packages at once (concurrent first sights). */
   private readonly loader = new Batcher<string>((names) => this.load(names), 1);
   /** Check times re-read for packages stale in memory (another instance's refresh may have asked since). */
@@ -264,34 +263,21 @@ export class AdvisoryService {
    * invalidation channel listens (so no announcement made after the read is missed); forgetAll
    * drops it, and it must be loaded again.
    */
-  async loadIndex(): Promise<void> {
-    const during = new Set<string>();
-    this.announcedDuringLoad = during;
-    try {
-      const names = await this.store.repos.advisories.packagesWithEntries();
-      if (this.announcedDuringLoad !== during) return; // forgotten meanwhile: a newer load follows
-      const index = new Set(names);
-      for (const name of during) index.add(name);
-      this.withEntries = index;
-    } finally {
-      if (this.announcedDuringLoad === during) this.announcedDuringLoad = null;
-    }
+  loadIndex(): Promise<void> {
+    return this.withEntries.load();
   }
 
   /** Whether the names index is loaded (until it is, first sights read the database). */
   get indexed(): boolean {
-    return this.withEntries !== null;
+    return this.withEntries.loaded;
   }
 
   /** Loads what the database holds for packages not in memory yet (one query per kind). */
   private async load(names: string[]): Promise<void> {
     let unknown = names.filter((n) => !this.memory.has(n));
-    const index = this.withEntries;
-    if (index) {
-      // Without entries in the database: nothing to read (and asked as never checked).
-      for (const name of unknown) if (!index.has(name)) this.memory.set(name, { advisories: [], checkedAt: null });
-      unknown = unknown.filter((n) => index.has(n));
-    }
+    // Without entries in the database: nothing to read (and asked as never checked).
+    for (const name of unknown) if (!this.withEntries.mayHave(name)) this.memory.set(name, { advisories: [], checkedAt: null });
+    unknown = unknown.filter((n) => this.withEntries.mayHave(n));
     if (unknown.length === 0) return;
     const repo = this.store.repos.advisories;
     const [stored, checked] = await Promise.all([repo.listMany(unknown), repo.checkedAt(unknown)]);
@@ -518,8 +504,7 @@ export class AdvisoryService {
    * responses: after a change here, or announced by another process (ADVISORY_CHANNEL).
    */
   async reload(name: string): Promise<void> {
-    this.withEntries?.add(name);
-    this.announcedDuringLoad?.add(name);
+    this.withEntries.add(name);
     const repo = this.store.repos.advisories;
     const [stored, checked] = await Promise.all([repo.list(name), repo.checkedAt([name])]);
     // When the source was last asked (by any process): an answer another process just stored is not asked for again here.
@@ -532,8 +517,7 @@ export class AdvisoryService {
   forgetAll(): void {
     const names = [...this.memory.keys()];
     this.memory.clear();
-    this.withEntries = null;
-    this.announcedDuringLoad = null;
+    this.withEntries.forget();
     for (const name of names) this.changed(name);
   }
 

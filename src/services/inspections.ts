@@ -1,6 +1,7 @@
 import type { TarballInspection } from '../core/inspection';
 import type { Store } from '../db/store';
 import { Batcher } from './batcher';
+import { NameIndex } from './name-index';
 
 /**
  * Tarball inspections (see core/inspection.ts): recorded once per version in the database,
@@ -18,15 +19,15 @@ export class InspectionService {
   private readonly memory = new Map<string, Map<string, TarballInspection>>();
   /** Packages first seen by concurrent requests are loaded together, in one query. */
   private readonly loader = new Batcher<string>((names) => this.prepareMany(names), 1);
-  /** Every package with an inspection recorded, or null while not loaded (see loadIndex). */
-  private withInspections: Set<string> | null = null;
-  /** Packages announced while the index loads (its read may have been made before their commit). */
-  private announcedDuringLoad: Set<string> | null = null;
+  /** Every package with an inspection recorded (see loadIndex). */
+  private readonly inspected: NameIndex;
 
   constructor(
     private readonly store: Store,
     private readonly maxPackages = 50_000,
-  ) {}
+  ) {
+    this.inspected = new NameIndex(() => store.repos.inspections.packagesWithInspections());
+  }
 
   /** Loads a package's inspections unless this process holds them already. */
   async prepare(name: string): Promise<void> {
@@ -37,12 +38,9 @@ export class InspectionService {
   /** Loads the inspections of many packages (lockfile checks) in a few queries. */
   async prepareMany(names: readonly string[]): Promise<void> {
     let missing = [...new Set(names)].filter((n) => !this.memory.has(n));
-    const index = this.withInspections;
-    if (index) {
-      // Nothing recorded for them (and any recording is announced): held as none, unread.
-      for (const name of missing) if (!index.has(name)) this.hold(name, new Map());
-      missing = missing.filter((n) => index.has(n));
-    }
+    // Nothing recorded for them (and any recording is announced): held as none, unread.
+    for (const name of missing) if (!this.inspected.mayHave(name)) this.hold(name, new Map());
+    missing = missing.filter((n) => this.inspected.mayHave(n));
     if (missing.length === 0) return;
     const byName = new Map<string, Map<string, TarballInspection>>(missing.map((n) => [n, new Map()]));
     for (const row of await this.store.repos.inspections.listForPackages(missing)) byName.get(row.name)?.set(row.version, row);
@@ -60,7 +58,7 @@ export class InspectionService {
     // inspections and decisions, and the request that recorded it would read them again).
     // A package not held yet is loaded whole by the next prepare(), this one included.
     this.memory.get(inspection.name)?.set(inspection.version, inspection);
-    this.withInspections?.add(inspection.name);
+    this.inspected.add(inspection.name);
     await this.store.repos.inspections.save(inspection, source);
   }
 
@@ -68,21 +66,13 @@ export class InspectionService {
    * Loads the index of packages with inspections. Call it once the announcement channel
    * listens, so that no announcement made after the read is missed.
    */
-  async loadIndex(): Promise<void> {
-    const during = new Set<string>();
-    this.announcedDuringLoad = during;
-    try {
-      const names = await this.store.repos.inspections.packagesWithInspections();
-      if (this.announcedDuringLoad !== during) return; // forgotten meanwhile: a newer load follows
-      this.withInspections = new Set([...names, ...during]);
-    } finally {
-      if (this.announcedDuringLoad === during) this.announcedDuringLoad = null;
-    }
+  loadIndex(): Promise<void> {
+    return this.inspected.load();
   }
 
   /** Whether the index is loaded (until it is, first sights read the database). */
   get indexed(): boolean {
-    return this.withInspections !== null;
+    return this.inspected.loaded;
   }
 
   /**
@@ -96,8 +86,7 @@ export class InspectionService {
     if (at <= 0) return undefined;
     const name = payload.slice(0, at);
     const version = payload.slice(at + 1);
-    this.withInspections?.add(name);
-    this.announcedDuringLoad?.add(name);
+    this.inspected.add(name);
     const held = this.memory.get(name);
     if (!held) return undefined; // read from the database when first needed
     if (held.has(version)) return undefined;
@@ -112,8 +101,7 @@ export class InspectionService {
   forgetAll(): string[] {
     const names = [...this.memory.keys()];
     this.memory.clear();
-    this.withInspections = null;
-    this.announcedDuringLoad = null;
+    this.inspected.forget();
     return names;
   }
 
