@@ -240,7 +240,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       logger.info('created the admin user from GATEKEEPER_ADMIN_PASSWORD');
     }
 
-    // One LISTEN connection carries policy changes and token/user changes.
+    // One LISTEN connection carries the announcements: policy, tokens and users, advisories, tarball inspections.
     const listener = new ChannelListener(database.url, [POLICY_CHANNEL, IDENTITY_CHANNEL, ADVISORY_CHANNEL, INSPECTION_CHANNEL]);
     try {
       await listener.start();
