@@ -21,6 +21,11 @@ export class InspectionService {
   private readonly loader = new Batcher<string>((names) => this.prepareMany(names), 1);
   /** Every package with an inspection recorded (see loadIndex). */
   private readonly inspected: NameIndex;
+  /**
+   * Packages being read from the database, and whether an announcement came meanwhile: that
+   * read may have been made before the announced row's commit, so it is read again.
+   */
+  private readonly reading = new Map<string, { announced: boolean }>();
 
   constructor(
     private readonly store: Store,
@@ -43,8 +48,24 @@ export class InspectionService {
     missing = missing.filter((n) => this.inspected.mayHave(n));
     if (missing.length === 0) return;
     const byName = new Map<string, Map<string, TarballInspection>>(missing.map((n) => [n, new Map()]));
-    for (const row of await this.store.repos.inspections.listForPackages(missing)) byName.get(row.name)?.set(row.version, row);
-    for (const [name, versions] of byName) this.hold(name, versions);
+    const reads = missing.map((n) => {
+      const read = { announced: false };
+      this.reading.set(n, read);
+      return read;
+    });
+    try {
+      for (const row of await this.store.repos.inspections.listForPackages(missing)) byName.get(row.name)?.set(row.version, row);
+    } finally {
+      missing.forEach((n, i) => {
+        if (this.reading.get(n) === reads[i]) this.reading.delete(n);
+      });
+    }
+    // Announced while read: read again, so that the caller decides with the announced row.
+    const again = missing.filter((_, i) => reads[i].announced);
+    missing.forEach((name, i) => {
+      if (!reads[i].announced) this.hold(name, byName.get(name) as Map<string, TarballInspection>);
+    });
+    if (again.length > 0) await this.prepareMany(again);
   }
 
   /** What is known of name@version (call prepare first). */
@@ -87,6 +108,8 @@ export class InspectionService {
     const name = payload.slice(0, at);
     const version = payload.slice(at + 1);
     this.inspected.add(name);
+    const read = this.reading.get(name);
+    if (read) read.announced = true;
     const held = this.memory.get(name);
     if (!held) return undefined; // read from the database when first needed
     if (held.has(version)) return undefined;

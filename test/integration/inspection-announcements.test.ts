@@ -95,6 +95,25 @@ describe('tarball inspections announced to every process', () => {
     expect(touching[0]).toMatch(/^with saved as \(insert into "tarball_inspections"/);
   });
 
+  it('reads a package again when an inspection of it is announced while it is being read', async () => {
+    const inspections = a.gk.runtime.inspections;
+    inspections.forgetAll(); // nothing held: the next prepare reads the database
+    await inspections.loadIndex();
+    const queries: string[] = [];
+    const onQuery = (q: { sql: string }) => queries.push(q.sql);
+    a.gk.database.knex.on('query', onQuery);
+    try {
+      // HIDING has an inspection recorded, so it is read; the announcement comes while that read runs.
+      const reading = inspections.prepareMany([HIDING]);
+      expect(inspections.announced(`${HIDING}@9.9.9`)).toBeUndefined(); // not held yet
+      await reading;
+    } finally {
+      a.gk.database.knex.off('query', onQuery);
+    }
+    expect(queries.filter((q) => q.includes('from "tarball_inspections"'))).toHaveLength(2);
+    expect(inspections.known(HIDING, '1.1.0')?.mismatches.map((m) => m.field)).toEqual(['installScripts']);
+  });
+
   it('reads no inspections on the first sight of a package none was recorded for', async () => {
     const queries: string[] = [];
     const onQuery = (q: { sql: string }) => queries.push(q.sql);
