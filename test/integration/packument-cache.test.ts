@@ -10,6 +10,7 @@ import { loginToken } from '../support/gatekeeper';
 import { spawnGatekeeper } from '../support/process';
 import { eventually } from '../support/assert';
 import { gatekeeperSuite } from '../support/suite';
+import { cacheKey, GZIP_ONLY_MIN_BYTES } from '../../src/server/registry/packument-cache';
 
 const versionsOf = async (base: string, name: string, headers: Record<string, string> = {}) => {
   const res = await fetch(new URL(name.replace('/', '%2f'), base), { headers });
@@ -20,7 +21,11 @@ const versionsOf = async (base: string, name: string, headers: Record<string, st
 
 describe('cached packument responses', () => {
   const s = gatekeeperSuite({
-    packages: [{ name: 'cached-fixture', versions: [{ version: '1.0.0', license: 'MIT' }, { version: '1.1.0', license: 'MIT' }] }],
+    packages: [
+      { name: 'cached-fixture', versions: [{ version: '1.0.0', license: 'MIT' }, { version: '1.1.0', license: 'MIT' }] },
+      // A packument above GZIP_ONLY_MIN_BYTES: cached gzipped only.
+      { name: 'large-fixture', versions: [{ version: '1.0.0', license: 'MIT', description: 'a large description '.repeat(60_000) }] },
+    ],
     settings: { upstreamMaxage: '1s', publishRules: [{ pattern: '@acme/*', roles: ['publisher'] }] },
   });
   const stats = () => s.t.gk.runtime.packuments.stats();
@@ -61,6 +66,46 @@ describe('cached packument responses', () => {
     expect(conditional.status).toBe(304);
     expect(stats().bytes).toBeGreaterThan(0);
     expect(stats().bytes).toBeLessThanOrEqual(stats().maxBytes);
+  });
+
+  it('keeps a large response gzipped only, and decompresses it for a client that does not accept gzip', async () => {
+    const url = new URL('large-fixture', s.t.url);
+    const raw = (headers: Record<string, string>, method = 'GET') =>
+      new Promise<{ status: number; headers: import('node:http').IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+        require('node:http')
+          .request(url, { method, headers }, (r: import('node:http').IncomingMessage) => {
+            const chunks: Buffer[] = [];
+            r.on('data', (c: Buffer) => chunks.push(c));
+            r.on('end', () => resolve({ status: r.statusCode ?? 0, headers: r.headers, body: Buffer.concat(chunks) }));
+          })
+          .on('error', reject)
+          .end();
+      });
+    const gzipped = await raw({ 'accept-encoding': 'gzip' });
+    expect(gzipped.status).toBe(200);
+    expect(gzipped.headers['content-encoding']).toBe('gzip');
+    const document = gunzipSync(gzipped.body);
+    expect(document.length).toBeGreaterThanOrEqual(GZIP_ONLY_MIN_BYTES);
+    const key = cacheKey('large-fixture', false, new URL(s.t.url).origin);
+    const cached = s.t.gk.runtime.packuments.lookup(key, s.t.gk.runtime.governance.cache.current().generation, s.t.gk.runtime.storage.revision('large-fixture'), Date.now());
+    expect(cached?.body).toBeUndefined();
+    expect(cached?.length).toBe(document.length);
+
+    const before = stats().hits;
+    const plain = await raw({ 'accept-encoding': 'identity' });
+    expect(stats().hits).toBe(before + 1);
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(Number(plain.headers['content-length'])).toBe(document.length);
+    expect(plain.body.equals(document)).toBe(true);
+    expect(plain.headers.etag).toBe(gzipped.headers.etag);
+    const head = await raw({}, 'HEAD');
+    expect(head.status).toBe(200);
+    expect(Number(head.headers['content-length'])).toBe(document.length);
+    expect(head.body.length).toBe(0);
+    // A small response keeps both forms.
+    await versionsOf(s.t.url, 'cached-fixture');
+    const small = s.t.gk.runtime.packuments.lookup(cacheKey('cached-fixture', false, new URL(s.t.url).origin), s.t.gk.runtime.governance.cache.current().generation, s.t.gk.runtime.storage.revision('cached-fixture'), Date.now());
+    expect(small?.body?.length).toBe(small?.length);
   });
 
   it('is invalidated by a publish', async () => {

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createGunzip } from 'node:zlib';
 import type { NextFunction, Request, Response } from 'express';
 import { convertDistRemoteToLocalTarballUrls } from '@verdaccio/tarball';
 import { asGatekeeperError, ErrorCode, GatekeeperError, httpError } from '../../core/errors';
@@ -183,11 +184,21 @@ export function sendCached(
     return;
   }
   const gzip = /\bgzip\b/.test(req.headers['accept-encoding'] ?? '');
-  const body = gzip ? entry.gzip : entry.body;
   if (gzip) res.setHeader('content-encoding', 'gzip');
-  res.setHeader('content-length', body.length);
+  res.setHeader('content-length', gzip ? entry.gzip.length : entry.length);
   if (req.method === 'HEAD') res.end();
-  else res.end(body);
+  else if (gzip) res.end(entry.gzip);
+  else if (entry.body) res.end(entry.body);
+  else sendDecompressed(res, entry.gzip);
+}
+
+/** A large cached body to a client that does not accept gzip: decompressed as it is sent. */
+function sendDecompressed(res: ServerResponse, gzip: Buffer): void {
+  const gunzip = createGunzip();
+  // Our own gzip does not fail to decompress; if it did, the response is cut short, not finished wrong.
+  gunzip.on('error', () => res.destroy());
+  gunzip.pipe(res);
+  gunzip.end(gzip);
 }
 
 /**

@@ -22,7 +22,14 @@ export interface CachedResponse {
   /** The reason phrase of a refusal (its `[CODE] message`); undefined for 200. */
   statusText?: string;
   headers: Record<string, string>;
-  body: Buffer;
+  /**
+   * The uncompressed body; undefined for a body of GZIP_ONLY_MIN_BYTES or more, which is kept
+   * compressed only and decompressed on its way to a client that does not accept gzip (every
+   * npm, pnpm, yarn and bun request does).
+   */
+  body?: Buffer;
+  /** The uncompressed body's length (its content-length). */
+  length: number;
   gzip: Buffer;
   etag: string;
   generation: number;
@@ -36,6 +43,9 @@ export interface CachedResponse {
   warned?: unknown[];
 }
 
+/** Bodies at least this large are cached gzipped only (see CachedResponse.body). */
+export const GZIP_ONLY_MIN_BYTES = 1024 * 1024;
+
 export function buildResponse(
   status: number,
   headers: Record<string, string>,
@@ -47,7 +57,8 @@ export function buildResponse(
   // The notice is part of what the client is told: a response whose notice changed (a rule
   // moved to warn) must not be answered 304 from a copy made before.
   const etag = `"${createHash('sha1').update(gzip).update(headers['npm-notice'] ?? '').digest('base64url')}"`;
-  return { status, headers, body, gzip, etag, ...meta, bytes: body.length + gzip.length + 512 };
+  const kept = body.length < GZIP_ONLY_MIN_BYTES ? body : undefined;
+  return { status, headers, body: kept, length: body.length, gzip, etag, ...meta, bytes: (kept?.length ?? 0) + gzip.length + 512 };
 }
 
 export class PackumentCache {
