@@ -108,6 +108,17 @@ describe('cached packument responses', () => {
     expect(small?.body?.length).toBe(small?.length);
   });
 
+  it('fetches a tarball the first time without asking the upstream for its packument again', async () => {
+    await versionsOf(s.t.url, 'cached-fixture');
+    // The stored copy is now older than the uplink's maxage (1s): a read that syncs would revalidate it.
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    const before = s.upstream.requests.length;
+    const res = await fetch(new URL('cached-fixture/-/cached-fixture-1.0.0.tgz', s.t.url));
+    expect(res.status).toBe(200);
+    expect((await res.arrayBuffer()).byteLength).toBeGreaterThan(0);
+    expect(s.upstream.requests.slice(before).map((r) => r.url)).toEqual(['/cached-fixture/-/cached-fixture-1.0.0.tgz']);
+  });
+
   it('is invalidated by a publish', async () => {
     await versionsOf(s.t.url, '@acme/cached');
     expect((await s.npm.run(['publish'], { cwd: publishDir('@acme/cached', '1.2.0') })).code).toBe(0);

@@ -20,7 +20,7 @@ import { readTarballManifestAsync } from '../../core/tarball-manifest';
 import type { Actor } from '../../services/audit';
 import type { GatekeeperRuntime, VerdaccioStorage } from '../runtime';
 import { actorOf, principalOfRequest } from './identity';
-import { readRawPackument } from './manifests';
+import { readRawPackument, readStoredVersion } from './manifests';
 
 /**
  * The gate: the handlers of the registry's read routes (packument, version, tarball,
@@ -397,8 +397,9 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
     let pending = fetching.get(key);
     if (!pending) {
       pending = (async () => {
-        const raw = await readRawPackument(runtime, storage, name, req);
-        const manifest = raw.versions && Object.hasOwn(raw.versions, version) ? (raw.versions[version] as VersionManifest) : undefined;
+        // The stored copy, not revalidated with the upstream once per tarball: npm ci fetches
+        // tarballs long after their packuments, when the copy is older than the uplink's maxage.
+        const { raw, manifest } = await readStoredVersion(runtime, storage, name, version, req);
         if (!manifest) throw new GatekeeperError('ENOTFOUND', `${key} is not in this registry or its upstream. Check the version`);
         const dist = (manifest.dist ?? {}) as { tarball?: unknown; integrity?: unknown; shasum?: unknown };
         let bytes: Buffer;

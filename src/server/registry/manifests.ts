@@ -1,4 +1,5 @@
 import type { Packument } from '../../core/packument';
+import type { VersionManifest } from '../../core/policy';
 import type { ManifestSource } from '../../services/governance';
 import type { GatekeeperRuntime, VerdaccioStorage } from '../runtime';
 
@@ -7,18 +8,36 @@ import type { GatekeeperRuntime, VerdaccioStorage } from '../runtime';
  * its copy is older than the uplink's maxage. Our filter plugin passes it through (raw
  * request context); the caller decides.
  */
-export function readRawPackument(runtime: GatekeeperRuntime, storage: VerdaccioStorage, name: string, req: unknown, keepUpLinkData = false): Promise<Packument> {
+export function readRawPackument(runtime: GatekeeperRuntime, storage: VerdaccioStorage, name: string, req: unknown, keepUpLinkData = false, uplinksLook = true): Promise<Packument> {
   return new Promise((resolve, reject) => {
     runtime.requestContext.run({ raw: true }, () => {
       storage.getPackage({
         name,
-        uplinksLook: true,
+        uplinksLook,
         req,
         keepUpLinkData,
         callback: (err, metadata) => (err ? reject(upstreamCause(runtime, name, err)) : resolve(metadata as Packument)),
       });
     });
   });
+}
+
+/**
+ * A version's manifest as stored, without asking the upstream when the stored copy has it
+ * (the upstream's versions do not change once published); from a read that syncs the upstream
+ * when storage has no copy of the package or not this version. Resolves the packument read
+ * and the manifest, undefined when neither has the version.
+ */
+export async function readStoredVersion(
+  runtime: GatekeeperRuntime,
+  storage: VerdaccioStorage,
+  name: string,
+  version: string,
+  req: unknown,
+): Promise<{ raw: Packument; manifest: VersionManifest | undefined }> {
+  const stored = await readRawPackument(runtime, storage, name, req, false, false).catch(() => undefined);
+  const raw = stored?.versions && Object.hasOwn(stored.versions, version) ? stored : await readRawPackument(runtime, storage, name, req);
+  return { raw, manifest: raw.versions && Object.hasOwn(raw.versions, version) ? (raw.versions[version] as VersionManifest) : undefined };
 }
 
 /**
