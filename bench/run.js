@@ -605,7 +605,32 @@ async function main() {
     // 8. npm ci of 1,000 packages
     if (wanted('npm-ci')) {
       try {
-        results.npm = await npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl, upstreamPid: upstream.pid });
+        // A second gatekeeper, the same policy with the advisory rules off: how much of the cold
+        // lockfile's time is the advisory question (one more upstream request per first sight).
+        // Not with an external database: it would need a second one.
+        const startNoAdvisories = SETTINGS.databaseUrl
+          ? undefined
+          : async () => {
+              const second = await G.startGatekeeper({
+                dataDir: mkdir(path.join(tmp, 'gatekeeper-no-advisories')),
+                upstream: upstreamUrl,
+                logFile: path.join(tmp, 'gatekeeper-no-advisories.log'),
+                cpu: SERVER_CPU,
+                logLevel: SETTINGS.gatekeeperLogLevel,
+              });
+              try {
+                const secondToken = await G.login(second.url, second.adminPassword);
+                await G.configurePolicy(second.url, secondToken, { benchNames, extraApprovals: SETTINGS.extraApprovals, bans });
+                const api = H.adminClient(second.url, secondToken);
+                const patched = await api('PATCH', '/policy', { advisories: { mode: 'off' }, malware: { mode: 'off' } });
+                if (patched.status !== 200) throw new Error(`PATCH /policy: HTTP ${patched.status} ${JSON.stringify(patched.body).slice(0, 300)}`);
+                return second;
+              } catch (err) {
+                await P.stopProcess(second.entry);
+                throw err;
+              }
+            };
+        results.npm = await npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl, upstreamPid: upstream.pid, startNoAdvisories });
         results.notes.push(...results.npm.notes);
       } catch (err) {
         log(`npm ci case failed: ${err.stack}`);
@@ -745,7 +770,7 @@ async function haproxyCase({ servers, meta, tmp, upstreamPid }) {
 }
 
 // ------------------------------------------------------------------ npm ci
-async function npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl, upstreamPid }) {
+async function npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl, upstreamPid, startNoAdvisories }) {
   const depNames = Array.from({ length: meta.deps.count }, (_, i) => `bench-dep-${String(i).padStart(4, '0')}`);
   const dependencies = Object.fromEntries(depNames.map((n) => [n, `^${meta.deps.version}`]));
   const out = {
@@ -755,7 +780,8 @@ async function npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl, 
       `(cold: every tarball is fetched through the proxy, which fetches it from the upstream for the first time), then ${SETTINGS.npmRuns} timed \`npm ci --prefer-offline --no-audit --no-fund\` runs with the warm npm cache. ` +
       'Wall time of the npm process; lower is better, so here gk/plain and gk/in-mem are ratios of times (above 1: the gatekeeper is slower). ' +
       'The in-memory server serves the packuments and tarballs the gatekeeper served (fetched with its own Host, so tarball URLs point at it). ' +
-      "'requests the server saw' is counted by the in-memory server only.",
+      "'requests the server saw' is counted by the in-memory server only; 'upstream requests' are the requests the fixture upstream answered during the step (packuments, tarballs, and the gatekeeper's advisory questions); 'server CPU s' is the CPU time the server used during the step (mean per run; the gatekeeper's includes its embedded PostgreSQL). " +
+      'A diagnostic step, not a target, runs the lockfile once more against a second, cold gatekeeper with the same policy but the advisory rules off, compared with the same plain Verdaccio run: what the advisory question costs a first sight.',
     steps: [],
     notes: [],
   };
@@ -764,18 +790,19 @@ async function npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl, 
   const lockStep = { id: 'lockfile', label: `npm install --package-lock-only (${depNames.length} packages, cold proxy)`, servers: {} };
   const coldStep = { id: 'cold-ci', label: `npm ci, empty npm cache, cold proxy tarballs (${depNames.length} packages)`, servers: {} };
   const ciWarm = {};
-  const measureNpm = async (server, fn) => {
-    await settle(servers, upstreamPid);
-    const mem0 = server === 'memory' ? await memStats(servers.memory.url) : undefined;
-    const acct = cpuAccounting(servers, upstreamPid);
-    const sampler = P.sampleRss(servers[server].pid);
+  const measureNpm = async (server, fn, measured = servers) => {
+    await settle(measured, upstreamPid);
+    const mem0 = server === 'memory' ? await memStats(measured.memory.url) : undefined;
+    const acct = cpuAccounting(measured, upstreamPid);
+    const sampler = P.sampleRss(measured[server].pid);
+    const cpu0 = P.cpuSeconds(measured[server].pid);
     let r;
     try {
       r = await fn();
     } finally {
-      r = { ...(r || {}), rss: sampler.stop(), foreignCpuPct: acct.stop() };
+      r = { ...(r || {}), rss: sampler.stop(), foreignCpuPct: acct.stop(), serverCpuSeconds: P.cpuSeconds(measured[server].pid) - cpu0 };
     }
-    if (mem0) r.requestsSeen = (await memStats(servers.memory.url)).requests - mem0.requests;
+    if (mem0) r.requestsSeen = (await memStats(measured.memory.url)).requests - mem0.requests;
     return r;
   };
   const stepResult = (entry, runs) => {
@@ -788,16 +815,46 @@ async function npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl, 
       peakMainKb: Math.max(...runs.map((r) => r.rss.peakMainKb)),
       requestsSeen: runs.some((r) => r.requestsSeen !== undefined) ? runs.reduce((a, r) => a + (r.requestsSeen || 0), 0) : undefined,
       maxForeignCpuPct: Math.max(...runs.map((r) => r.foreignCpuPct || 0)),
+      upstreamRequests: runs.some((r) => r.upstreamRequests !== undefined) ? runs.reduce((a, r) => a + (r.upstreamRequests || 0), 0) : undefined,
+      serverCpuSeconds: mean(runs.map((r) => r.serverCpuSeconds)),
     });
     if (errs.length) entry.error = errs.join(' | ');
     return entry;
   };
+  // Every request the fixture upstream answered during the step (packuments, advisory questions), its own stats request not counted.
+  const countingUpstream = async (fn) => {
+    const up0 = await upstreamStats(upstreamUrl);
+    const r = await fn();
+    r.upstreamRequests = (await upstreamStats(upstreamUrl)).requests - up0.requests - 1;
+    return r;
+  };
+  const lockfileOf = async (server, project, measured) => {
+    const r = await countingUpstream(() => measureNpm(server, () => NPM.lockfileOnly(project), measured));
+    if (r.code !== 0) r.error = NPM.failure(r);
+    else if (!fs.existsSync(path.join(project.appDir, 'package-lock.json'))) r.error = 'no package-lock.json was written';
+    return stepResult({}, [r]);
+  };
   const lockfile = async (server) => {
     log(`npm: generating the lockfile against ${server}`);
-    const r = await measureNpm(server, () => NPM.lockfileOnly(projects[server]));
-    if (r.code !== 0) r.error = NPM.failure(r);
-    else if (!fs.existsSync(path.join(projects[server].appDir, 'package-lock.json'))) r.error = 'no package-lock.json was written';
-    lockStep.servers[server] = stepResult({}, [r]);
+    lockStep.servers[server] = await lockfileOf(server, projects[server]);
+  };
+  /** The lockfile against a second, cold gatekeeper with the advisory rules off (a diagnostic step, not a target). */
+  const lockfileWithoutAdvisories = async () => {
+    const step = { id: 'lockfile-no-advisories', diagnostic: true, label: `npm install --package-lock-only (${depNames.length} packages, cold proxy), a second gatekeeper with the advisory rules off`, servers: {} };
+    let second;
+    try {
+      log('npm: generating the lockfile against a second gatekeeper with the advisory rules off');
+      second = await startNoAdvisories();
+      const project = NPM.setupProject(mkdir(path.join(tmp, 'npm', 'gatekeeper-no-advisories')), second.url, dependencies);
+      step.servers.gatekeeper = await lockfileOf('gatekeeper', project, { ...servers, gatekeeper: { url: second.url, pid: second.pid } });
+    } catch (err) {
+      step.servers.gatekeeper = { error: `the diagnostic gatekeeper failed: ${err.message}`, runs: [] };
+    } finally {
+      if (second) await P.stopProcess(second.entry);
+    }
+    // The same plain Verdaccio run as the lockfile step: the one it is compared with.
+    step.servers.plain = lockStep.servers.plain;
+    return step;
   };
   const ci = async (server, cold = false) => {
     const r = await measureNpm(server, () => (cold ? NPM.coldCi(projects[server]) : NPM.ci(projects[server])));
@@ -811,10 +868,11 @@ async function npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl, 
 
   await lockfile('gatekeeper');
   await lockfile('plain');
+  const noAdvisories = startNoAdvisories && !lockStep.servers.plain.error ? await lockfileWithoutAdvisories() : undefined;
   for (const server of ['gatekeeper', 'plain']) {
     if (lockStep.servers[server].error) continue;
     log(`npm: cold npm ci against ${server}`);
-    ciWarm[server] = await ci(server, true);
+    ciWarm[server] = await countingUpstream(() => ci(server, true));
     coldStep.servers[server] = stepResult({}, [ciWarm[server]]);
   }
 
@@ -847,12 +905,12 @@ async function npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl, 
       await lockfile('memory');
       if (!lockStep.servers.memory.error) {
         log('npm: cold npm ci against memory');
-        ciWarm.memory = await ci('memory', true);
+        ciWarm.memory = await countingUpstream(() => ci('memory', true));
         coldStep.servers.memory = stepResult({}, [ciWarm.memory]);
       }
     }
   }
-  out.steps.push(lockStep, coldStep);
+  out.steps.push(lockStep, ...(noAdvisories ? [noAdvisories] : []), coldStep);
 
   const ciStep = { id: 'ci', label: `npm ci, warm npm cache (${depNames.length} packages)`, servers: {} };
   const runsBy = {};

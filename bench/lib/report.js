@@ -92,7 +92,7 @@ function targets(results) {
   rows.push(['cold-cache `npm ci`: ≤ 1.0× plain Verdaccio\'s wall time', verdict([{ what: 'cold npm ci', value: wall('cold-ci'), met: wall('cold-ci') <= 1.0 }])]);
   const rss = [
     ...results.cases.map((c) => ({ what: c.id, gk: c.servers.gatekeeper, plain: c.servers.plain })),
-    ...((results.npm && results.npm.steps) || []).map((st) => ({ what: st.id, gk: st.servers.gatekeeper, plain: st.servers.plain })),
+    ...((results.npm && results.npm.steps) || []).filter((st) => !st.diagnostic).map((st) => ({ what: st.id, gk: st.servers.gatekeeper, plain: st.servers.plain })),
   ].map((x) => {
     const value = x.gk && x.plain && x.gk.peakTreeKb && x.plain.peakTreeKb ? x.gk.peakTreeKb / x.plain.peakTreeKb : undefined;
     return { what: x.what, value, met: value <= 1.0 };
@@ -103,8 +103,8 @@ function targets(results) {
 
 function npmTable(npm) {
   const lines = [
-    '| step | server | wall s (mean) | runs (s) | peak RSS MB | requests the server saw | gk/plain | gk/in-mem | RSS gk/plain |',
-    '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |',
+    '| step | server | wall s (mean) | runs (s) | server CPU s | peak RSS MB | requests the server saw | upstream requests | gk/plain | gk/in-mem | RSS gk/plain |',
+    '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const step of npm.steps) {
     const gk = step.servers.gatekeeper;
@@ -113,7 +113,7 @@ function npmTable(npm) {
       if (!s) continue;
       const first = server === 'gatekeeper' ? step.label : '';
       if (s.error) {
-        lines.push(`| ${first} | ${SERVER_LABEL[server]} | **ERROR** | ${s.error.replace(/\|/g, '\\|').replace(/\n/g, ' ').slice(0, 400)} | ${rssCell(s)} | | | | |`);
+        lines.push(`| ${first} | ${SERVER_LABEL[server]} | **ERROR** | ${s.error.replace(/\|/g, '\\|').replace(/\n/g, ' ').slice(0, 400)} | | ${rssCell(s)} | | | | | |`);
         continue;
       }
       const isGk = server === 'gatekeeper';
@@ -121,7 +121,7 @@ function npmTable(npm) {
       const mem = step.servers.memory;
       // For wall times, lower is better: the ratio is gatekeeper time / other time.
       lines.push(
-        `| ${first} | ${SERVER_LABEL[server]} | ${fmt(s.meanSeconds, 2)} | ${s.runs.map((r) => fmt(r, 2)).join(', ')} | ${rssCell(s)} | ${s.requestsSeen === undefined ? '—' : fmt(s.requestsSeen)} | ` +
+        `| ${first} | ${SERVER_LABEL[server]} | ${fmt(s.meanSeconds, 2)} | ${s.runs.map((r) => fmt(r, 2)).join(', ')} | ${fmt(s.serverCpuSeconds, 2)} | ${rssCell(s)} | ${s.requestsSeen === undefined ? '—' : fmt(s.requestsSeen)} | ${s.upstreamRequests === undefined ? '—' : fmt(s.upstreamRequests)} | ` +
           `${isGk && !gk.error && plain && !plain.error ? ratio(gk.meanSeconds, plain.meanSeconds) : ''} | ${isGk && !gk.error && mem && !mem.error ? ratio(gk.meanSeconds, mem.meanSeconds) : ''} | ` +
           `${isGk && gk.peakTreeKb && plain && plain.peakTreeKb ? ratio(gk.peakTreeKb, plain.peakTreeKb) : ''} |`,
       );
