@@ -166,9 +166,10 @@ export class FsPackageStorage implements PackageStorage {
    * inline, with synchronous calls: every package's first sight and every tarball's first fetch
    * writes one, and the same calls through the thread pool (mkdir, open, write, close, rename,
    * stat: six round trips) cost two to three times the CPU (0.46 to 0.77 ms against 0.21 to
-   * 0.24 ms for a 20 KB document, measured here) while the kernel does the same work. Nothing is flushed to disk, so the event loop waits only for
-   * the page cache. On a network filesystem, whose close(2) waits for the server, and for
-   * anything else, the writes stay asynchronous.
+   * 0.24 ms for a 20 KB document, measured here) while the kernel does the same work. Nothing
+   * is flushed to disk, so the event loop waits only for the page cache. On a network
+   * filesystem, whose close(2) waits for the server, and for anything else, the writes stay
+   * asynchronous.
    */
   async put(key: string, body: Buffer | string, options: PutOptions = {}): Promise<StorageStat> {
     const target = this.pathOf(key);
