@@ -53,7 +53,7 @@ import { notOffered, ping, whoami } from './registry/basic';
 import { createDispatcher, matchOrRefuse } from './registry/routes';
 import { createMetricsHandler } from './registry/metrics';
 import { GatekeeperMetrics, PoolLike } from './metrics';
-import { guarded, installProcessGuard } from './http/process-guard';
+import { guarded, installProcessGuard, unguarded } from './http/process-guard';
 import { clientAddress, requestProtocol, TrustProxyFn } from './http/client-address';
 import { createSearchHandler } from './registry/search';
 import { createConsoleHandler, createRootHandler } from './registry/console';
@@ -573,10 +573,14 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     cleanup.push(async () => releaseGuard());
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
       metrics.track(req, res);
-      guarded(res, logger, () => {
+      // Matching (which writes its own refusals) and the fast path (which catches its own errors)
+      // are synchronous: they run outside the guard's context; what goes on to express, inside.
+      let served = false;
+      const handled = unguarded(res, logger, () => {
         const match = matchOrRefuse(req, res);
-        if (match && !fastPath(req, res, match)) app(req, res);
+        served = match === undefined || fastPath(req, res, match);
       });
+      if (handled && !served) guarded(res, logger, () => app(req, res));
     });
 
     await new Promise<void>((resolve, reject) => {

@@ -26,20 +26,36 @@ export function guarded(res: ServerResponse, logger: Logger, handle: () => void)
   scope.run({ res, logger }, handle);
 }
 
+/**
+ * Runs synchronous handling outside the guard's context (matching, the fast path): inside it,
+ * every async resource the request makes (each socket write) copies the context. A throw is
+ * answered as an escaped error is. Returns false when it threw.
+ */
+export function unguarded(res: ServerResponse, logger: Logger, handle: () => void): boolean {
+  try {
+    handle();
+    return true;
+  } catch (err) {
+    logger.error({ err, kind: 'exception' }, 'an error escaped every handler; the process keeps running');
+    answerEscaped(res);
+    return false;
+  }
+}
+
+function answerEscaped(res: ServerResponse): void {
+  try {
+    writeError(res, new GatekeeperError('EINTERNAL', 'the request failed inside the gatekeeper and was stopped. Try again; the server log has the details'));
+  } catch {
+    res.destroy();
+  }
+}
+
 function onEscape(kind: 'exception' | 'rejection') {
   return (err: unknown): void => {
     const current = scope.getStore();
     const logger = current?.logger ?? fallbackLogger;
     logger?.error({ err, kind }, 'an error escaped every handler; the process keeps running');
-    if (!current) return;
-    try {
-      writeError(
-        current.res,
-        new GatekeeperError('EINTERNAL', 'the request failed inside the gatekeeper and was stopped. Try again; the server log has the details'),
-      );
-    } catch {
-      current.res.destroy();
-    }
+    if (current) answerEscaped(current.res);
   };
 }
 

@@ -13,7 +13,7 @@ import type { HotPathReads, PackageStorage, StorageStat } from '../../core/stora
 import { abbreviatePackument, installNotice, Packument, representativeDecision, toHeaderValue, versionWarnings } from '../../core/packument';
 import { addInstallNotices } from './notices';
 import { buildResponse, CachedResponse, cacheKey } from './packument-cache';
-import { Audience, audienceOf, blockMessage, Decision, VersionManifest } from '../../core/policy';
+import { Audience, audienceOf, blockMessage, Decision } from '../../core/policy';
 import { inspectTarball } from '../../core/manifest-compare';
 import { integrityOf as integrityOfBytes } from '../../core/publish';
 import { readTarballManifestAsync } from '../../core/tarball-manifest';
@@ -34,8 +34,11 @@ const ABBREVIATED = 'application/vnd.npm.install-v1+json';
 export function wantsAbbreviated(accept: string | undefined): boolean {
   if (!accept) return false;
   // npm sends "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*"
-  const first = accept.split(',')[0].split(';')[0].trim();
-  return first === ABBREVIATED;
+  // The first media type, without splitting the header (every packument request asks).
+  const start = accept.length - accept.trimStart().length;
+  if (!accept.startsWith(ABBREVIATED, start)) return false;
+  const rest = accept.slice(start + ABBREVIATED.length).trimStart();
+  return rest === '' || rest[0] === ',' || rest[0] === ';';
 }
 
 /** A refusal of a gate path, written by the one error writer. */
