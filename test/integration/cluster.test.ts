@@ -174,6 +174,11 @@ describe('three gatekeepers on one database and one storage, behind HAProxy', ()
     await sql.connect();
 
     expect((await nodes[0].api('PATCH', '/policy', { mode: 'open' })).status).toBe(200);
+    // The others learn of it through the database's notification: the tests below start once they have.
+    const generation = (await nodes[0].api('GET', '/health', undefined, null)).body.policy.generation as number;
+    for (const n of nodes.slice(1)) {
+      await eventually(async () => ((await n.api('GET', '/health', undefined, null)).body.policy.generation as number) >= generation, `${n.name} to load the open policy`);
+    }
     expect((await nodes[1].api('POST', '/users', { username: 'pub', password: 'pub-password', role: 'publisher' })).status).toBe(201);
     expect((await nodes[2].api('POST', '/users', { username: 'dev', password: 'dev-password', role: 'developer' })).status).toBe(201);
     publisherToken = await loginToken(nodes[2].url, 'pub', 'pub-password');

@@ -352,6 +352,9 @@ describe("what one instance's advisory refresh finds applies on every instance",
     a = await startTestGatekeeper({ upstream: upstream.url, settings });
     b = await startTestGatekeeper({ upstream: upstream.url, db: a.db, settings });
     expect((await a.api('PATCH', '/policy', { mode: 'open' })).status).toBe(200);
+    // B learns of the change through the database's notification: wait for it, or B's first read races it.
+    const generation = (await a.api('GET', '/health', undefined, null)).body.policy.generation as number;
+    await eventually(async () => ((await b.api('GET', '/health', undefined, null)).body.policy.generation as number) >= generation, "B to load A's policy");
     // B runs no background job: the refresh that finds the advisory is A's.
     await b.gk.runtime.jobs.stop();
   });
