@@ -40,6 +40,11 @@ export interface Settings {
   cacheSize: string;
   /** Memory for stored tarballs held to be sent again (each at most an eighth of it); 0: none. */
   tarballCacheSize: string;
+  /**
+   * Heap growth since the last full garbage collection after which a packument build asks for
+   * one (src/server/heap-reclaim.ts); 0: never.
+   */
+  heapReclaim: string;
   /** How long a copy of an upstream packument is used before the upstream is asked again. */
   upstreamMaxage: string;
   /** How often each package's advisories are asked for again. */
@@ -318,6 +323,7 @@ const SPECS: SettingSpec[] = [
   { key: 'installBlockedInterval', env: 'GATEKEEPER_INSTALL_BLOCKED_INTERVAL', parse: asTimerWindow },
   { key: 'cacheSize', env: 'GATEKEEPER_CACHE_SIZE', parse: asSize },
   { key: 'tarballCacheSize', env: 'GATEKEEPER_TARBALL_CACHE_SIZE', parse: asSize },
+  { key: 'heapReclaim', env: 'GATEKEEPER_HEAP_RECLAIM', parse: asSize },
   { key: 'upstreamMaxage', env: 'GATEKEEPER_UPSTREAM_MAXAGE', parse: asDuration },
   { key: 'advisoryRefresh', env: 'GATEKEEPER_ADVISORY_REFRESH', parse: asDuration },
   { key: 'advisoryTimeout', env: 'GATEKEEPER_ADVISORY_TIMEOUT', parse: asDuration },
@@ -373,6 +379,7 @@ export const DEFAULTS: Omit<Settings, 'dataDir'> & { dataDir: string } = {
   installBlockedInterval: '5m',
   cacheSize: '256mb',
   tarballCacheSize: '64mb',
+  heapReclaim: '64mb',
   upstreamMaxage: '2m',
   advisoryRefresh: '1h',
   advisoryTimeout: '5s',

@@ -58,6 +58,8 @@ export interface MetricSources {
   policyTrusted: () => boolean;
   audit: { health(): { pending: number; written: number; dropped: number } };
   jobs: JobsLike;
+  /** The collections asked for after large packument builds (src/server/heap-reclaim.ts). */
+  heap: { stats(): { collections: number; seconds: number } };
 }
 
 interface Slot {
@@ -276,7 +278,8 @@ export class GatekeeperMetrics {
         if (self.sources) this.set(self.sources.audit.health().pending);
       },
     });
-    const auditCounter = (name: string, help: string, field: 'written' | 'dropped') =>
+    // A count kept by another part, read at scrape time.
+    const sourceCounter = (name: string, help: string, read: (sources: MetricSources) => number) =>
       new Counter({
         name,
         help,
@@ -284,11 +287,13 @@ export class GatekeeperMetrics {
         collect(this: Counter) {
           if (!self.sources) return;
           this.reset();
-          this.inc(self.sources.audit.health()[field]);
+          this.inc(read(self.sources));
         },
       });
-    auditCounter('gatekeeper_audit_entries_written_total', 'Audit entries written to the database.', 'written');
-    auditCounter('gatekeeper_audit_entries_dropped_total', 'Audit entries dropped (the database refused them, or too many were waiting).', 'dropped');
+    sourceCounter('gatekeeper_audit_entries_written_total', 'Audit entries written to the database.', (s) => s.audit.health().written);
+    sourceCounter('gatekeeper_audit_entries_dropped_total', 'Audit entries dropped (the database refused them, or too many were waiting).', (s) => s.audit.health().dropped);
+    sourceCounter('gatekeeper_heap_reclaims_total', 'Full garbage collections this instance asked for after large packument builds (GATEKEEPER_HEAP_RECLAIM).', (s) => s.heap.stats().collections);
+    sourceCounter('gatekeeper_heap_reclaim_seconds_total', 'Time those collections took (the event loop waits for each).', (s) => s.heap.stats().seconds);
     this.jobRuns = new Counter({
       name: 'gatekeeper_job_runs_total',
       help: 'Runs of each background job this instance finished (advisories refresh, feed sync, webhook delivery, ...), by outcome (ok, failed).',

@@ -71,6 +71,7 @@ import { InspectionService } from '../services/inspections';
 import { JobRunner } from '../services/jobs';
 import { normalizePackument } from '../core/packument-validate';
 import { createStorageManifestSource } from './registry/manifests';
+import { HeapReclaimer } from './heap-reclaim';
 
 export interface StartOptions {
   settings?: Settings;
@@ -361,6 +362,12 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     const requestContext = new AsyncLocalStorage<RequestContext>();
     let upstreamHealth: { at: number; result: Promise<{ ok: boolean; error?: string }> } | undefined;
 
+    // The garbage a large packument build leaves is collected once the builds are over (heap-reclaim.ts).
+    const heap = new HeapReclaimer({
+      growthBytes: parseSize(settings.heapReclaim),
+      onCollected: ({ before, after, ms }) => logger.debug({ heapBeforeMb: Math.round(before / 1048576), heapAfterMb: Math.round(after / 1048576), ms: Math.round(ms) }, 'full garbage collection after large packument builds'),
+    });
+    cleanup.push(async () => heap.close());
     const runtime: GatekeeperRuntime = {
       id,
       settings,
@@ -394,7 +401,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       tags,
       catalogue,
       audit: new AuditLog(store),
-      packuments: new PackumentCache(parseSize(settings.cacheSize)),
+      packuments: new PackumentCache(parseSize(settings.cacheSize), () => heap.check()),
       storage: packageStorage,
       metrics,
       requestContext,
@@ -493,6 +500,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       policyTrusted: () => cache.healthy,
       audit: auditWriter,
       jobs,
+      heap,
     });
     cleanup.push(async () => unregisterRuntime(id));
     // New advisories for a package change its decisions and its cached responses.

@@ -40,9 +40,11 @@ describe('/-/gatekeeper/metrics', () => {
     packages: [
       { name: 'metrics-banned', versions: [{ version: '1.0.0', license: 'MIT' }] },
       { name: 'metrics-allowed', versions: [{ version: '1.0.0', license: 'MIT' }] },
+      // About 6 MB of packument: its build leaves more than GATEKEEPER_HEAP_RECLAIM of garbage.
+      { name: 'metrics-large', versions: Array.from({ length: 30 }, (_, i) => ({ version: `1.0.${i}`, license: 'MIT', description: `version ${i} `.repeat(20_000) })) },
     ],
     // An allowed subnet that is not this test's address: credentials are still needed.
-    settings: { metricsAllow: ['10.255.0.0/16'] },
+    settings: { metricsAllow: ['10.255.0.0/16'], heapReclaim: '4mb' },
     policyMode: 'none',
   });
   let devToken: string;
@@ -54,7 +56,7 @@ describe('/-/gatekeeper/metrics', () => {
   };
 
   beforeAll(async () => {
-    for (const name of ['metrics-banned', 'metrics-allowed']) {
+    for (const name of ['metrics-banned', 'metrics-allowed', 'metrics-large']) {
       expect((await s.t.api('POST', '/approvals', { name, reason: 'metrics test' })).status).toBe(201);
     }
     expect((await s.t.api('POST', '/bans', { name: 'metrics-banned', reason: 'banned for the metrics test' })).status).toBe(201);
@@ -112,6 +114,17 @@ describe('/-/gatekeeper/metrics', () => {
     await eventually(async () => sumOf(await adminScrape(), 'gatekeeper_audit_entries_written_total') >= 1, 'audit entries written');
     expect(samplesOf(samples, 'process_cpu_user_seconds_total')).toHaveLength(1);
     expect(samplesOf(samples, 'nodejs_heap_size_used_bytes')).toHaveLength(1);
+  });
+
+  it('a large packument build asks for one full garbage collection, and counts it', async () => {
+    const collections = async () => sumOf(await adminScrape(), 'gatekeeper_heap_reclaims_total', {});
+    const before = await collections();
+    const res = await fetch(new URL('metrics-large', s.t.url), { headers: { authorization: `Bearer ${devToken}` } });
+    expect(res.status).toBe(200);
+    expect(Object.keys(((await res.json()) as { versions: object }).versions)).toHaveLength(30);
+    // A second after the build (and at most once per 10 s).
+    await eventually(async () => (await collections()) > before, 'the collection after the build', 30_000);
+    expect(sumOf(await adminScrape(), 'gatekeeper_heap_reclaim_seconds_total', {})).toBeGreaterThan(0);
   });
 
   it("counts this instance's background job runs", async () => {

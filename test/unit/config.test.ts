@@ -165,6 +165,7 @@ const EXPECTED_DEFAULTS = {
   logLevel: 'info',
   cacheSize: '256mb',
   tarballCacheSize: '64mb',
+  heapReclaim: '64mb',
   upstreamMaxage: '2m',
   advisoryRefresh: '1h',
   advisoryTimeout: '5s',
@@ -240,6 +241,17 @@ describe('loadSettings: upstream limits and tarball hosts', () => {
     expect(loadSettings({ GATEKEEPER_TARBALL_CACHE_SIZE: '0', GATEKEEPER_ADVISORY_TIMEOUT: '0' }, cwd)).toMatchObject({ tarballCacheSize: '0', advisoryTimeout: '0' });
     const { cwd: fileCwd, file } = workspace('tarball_cache_size: 8mb\nadvisory_timeout: 2s\n');
     expect(loadSettings({ GATEKEEPER_CONFIG: file }, fileCwd)).toMatchObject({ tarballCacheSize: '8mb', advisoryTimeout: '2s' });
+  });
+
+  it('reads the heap growth that asks for a full collection; 0 turns it off', () => {
+    const { cwd } = workspace();
+    expect(loadSettings({ GATEKEEPER_HEAP_RECLAIM: '128MB' }, cwd)).toMatchObject({ heapReclaim: '128mb' });
+    expect(loadSettings({ GATEKEEPER_HEAP_RECLAIM: '0' }, cwd)).toMatchObject({ heapReclaim: '0' });
+    const { cwd: fileCwd, file } = workspace('heap_reclaim: 32mb\n');
+    expect(loadSettings({ GATEKEEPER_CONFIG: file }, fileCwd)).toMatchObject({ heapReclaim: '32mb' });
+    // The example configuration states the default.
+    expect(loadSettings({ GATEKEEPER_CONFIG: path.resolve(__dirname, '../../config/gatekeeper.example.yaml') }, cwd)).toMatchObject({ heapReclaim: '64mb' });
+    expect(() => loadSettings({ GATEKEEPER_HEAP_RECLAIM: 'lots' }, cwd)).toThrow('GATEKEEPER_HEAP_RECLAIM');
   });
 
   it('reads the background job lease and poll interval, which must be longer than 0', () => {

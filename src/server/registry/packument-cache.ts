@@ -68,7 +68,11 @@ export class PackumentCache {
   hits = 0;
   misses = 0;
 
-  constructor(private readonly maxBytes: number) {}
+  /** `afterBuild` runs after each build that succeeded (the heap reclaimer's check). */
+  constructor(
+    private readonly maxBytes: number,
+    private readonly afterBuild?: () => void,
+  ) {}
 
   get bytes(): number {
     return this.total;
@@ -104,6 +108,7 @@ export class PackumentCache {
     const promise = make()
       .then((entry) => {
         this.store(key, entry);
+        this.afterBuild?.();
         return entry;
       })
       .finally(() => this.building.delete(key));
