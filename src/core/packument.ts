@@ -1,4 +1,5 @@
 import type { Decision, VersionManifest } from './policy';
+import { isValidPackageName } from './names';
 import { compareVersions, isPrototypeKey, isSemverVersion, newestBy, versionReading } from './versions';
 
 /** A packument as served by a registry (full form). */
@@ -248,4 +249,46 @@ export function abbreviatePackument(packument: Packument): Packument {
   const out: Packument = { name: packument.name, 'dist-tags': packument['dist-tags'] ?? {}, versions };
   if (modified) out.modified = modified;
   return out;
+}
+
+/** At most this many names are warmed ahead per packument (a hostile document may list thousands). */
+export const WARM_AHEAD_MAX = 64;
+
+/**
+ * The registry package a dependency entry installs: its key, or an alias's target
+ * (`"x": "npm:y@^1"` installs y); undefined for one that is not from the registry (git, a URL,
+ * a file, a GitHub shorthand, a workspace) or a spec that is not a string.
+ */
+function registryNameOf(key: string, spec: unknown): string | undefined {
+  if (typeof spec !== 'string') return undefined;
+  if (spec.startsWith('npm:')) {
+    const target = spec.slice(4);
+    const at = target.indexOf('@', 1);
+    return at === -1 ? target : target.slice(0, at);
+  }
+  if (/^[a-z][a-z0-9+.-]*:/i.test(spec) || spec.includes('/')) return undefined;
+  return key;
+}
+
+/**
+ * The packages an install of this packument asks for next: the dependency, optional and peer
+ * dependency names of the version its `latest` tag names (the version an install most often
+ * picks), valid package names only, each once, at most `max`. Nothing without a latest version.
+ */
+export function dependencyNames(packument: Packument, max = WARM_AHEAD_MAX): string[] {
+  const latest = packument['dist-tags']?.latest;
+  const versions = packument.versions;
+  if (typeof latest !== 'string' || !versions || !Object.hasOwn(versions, latest)) return [];
+  const manifest = versions[latest] as Record<string, unknown>;
+  const names = new Set<string>();
+  for (const field of ['dependencies', 'optionalDependencies', 'peerDependencies']) {
+    const deps = manifest[field];
+    if (!deps || typeof deps !== 'object' || Array.isArray(deps)) continue;
+    for (const [key, spec] of Object.entries(deps)) {
+      if (names.size >= max) return [...names];
+      const name = registryNameOf(key, spec);
+      if (name !== undefined && name !== packument.name && isValidPackageName(name)) names.add(name);
+    }
+  }
+  return [...names];
 }

@@ -45,6 +45,11 @@ export interface Settings {
    * one (src/server/heap-reclaim.ts); 0: never.
    */
   heapReclaim: string;
+  /**
+   * How many packuments an install's next requests are built ahead at once: the dependencies of
+   * a packument served to a client, not yet in storage (registry/prefetch.ts); 0: none.
+   */
+  prefetchDependencies: number;
   /** How long a copy of an upstream packument is used before the upstream is asked again. */
   upstreamMaxage: string;
   /** How often each package's advisories are asked for again. */
@@ -203,12 +208,20 @@ const asDuration = (raw: unknown, source: string): string => {
   return text;
 };
 
-const asPositiveInt = (raw: unknown, source: string): number => {
-  const text = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw.trim() : '';
-  const n = /^\d{1,9}$/.test(text) ? Number(text) : NaN;
-  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${source} must be a whole number of at least 1, not '${String(raw)}'`);
-  return n;
-};
+/** A whole number from `min` to `max`, from a number or its digits. */
+const asWholeNumber =
+  (min: number, max: number) =>
+  (raw: unknown, source: string): number => {
+    const text = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw.trim() : '';
+    const n = /^\d{1,9}$/.test(text) ? Number(text) : NaN;
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new ConfigError(`${source} must be a whole number ${max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`}, not '${String(raw)}'`);
+    }
+    return n;
+  };
+const asPositiveInt = asWholeNumber(1, Number.MAX_SAFE_INTEGER);
+
+const asCount = asWholeNumber(0, 9999);
 
 const asWindow = (raw: unknown, source: string): string => {
   const text = asDuration(raw, source);
@@ -324,6 +337,7 @@ const SPECS: SettingSpec[] = [
   { key: 'cacheSize', env: 'GATEKEEPER_CACHE_SIZE', parse: asSize },
   { key: 'tarballCacheSize', env: 'GATEKEEPER_TARBALL_CACHE_SIZE', parse: asSize },
   { key: 'heapReclaim', env: 'GATEKEEPER_HEAP_RECLAIM', parse: asSize },
+  { key: 'prefetchDependencies', env: 'GATEKEEPER_PREFETCH_DEPENDENCIES', parse: asCount },
   { key: 'upstreamMaxage', env: 'GATEKEEPER_UPSTREAM_MAXAGE', parse: asDuration },
   { key: 'advisoryRefresh', env: 'GATEKEEPER_ADVISORY_REFRESH', parse: asDuration },
   { key: 'advisoryTimeout', env: 'GATEKEEPER_ADVISORY_TIMEOUT', parse: asDuration },
@@ -380,6 +394,7 @@ export const DEFAULTS: Omit<Settings, 'dataDir'> & { dataDir: string } = {
   cacheSize: '256mb',
   tarballCacheSize: '64mb',
   heapReclaim: '64mb',
+  prefetchDependencies: 4,
   upstreamMaxage: '2m',
   advisoryRefresh: '1h',
   advisoryTimeout: '5s',

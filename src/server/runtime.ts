@@ -23,6 +23,7 @@ import type { TagsService } from '../services/tags';
 import type { UpstreamGateway } from './upstream-gateway';
 import type { Settings } from './config';
 import type { PackumentCache } from './registry/packument-cache';
+import type { PrefetchStats } from './registry/prefetch';
 import type { PackageStorage } from '../core/storage';
 import type { GatekeeperMetrics } from './metrics';
 
@@ -78,6 +79,8 @@ export interface HealthReport {
   advisoryFeed?: AdvisoryFeedHealth;
   /** Background jobs (docs/operations.md): each job's cluster-wide state as this instance last polled it. Not part of `ok`. */
   jobs: Record<string, JobHealth>;
+  /** Packuments built ahead of an install's requests (GATEKEEPER_PREFETCH_DEPENDENCIES). Not part of `ok`. */
+  prefetch?: PrefetchStats;
 }
 
 export interface GatekeeperRuntime {

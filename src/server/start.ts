@@ -45,7 +45,7 @@ import { parseDuration } from '../core/duration';
 import { GatekeeperError } from '../core/errors';
 import type { Role } from '../core/roles';
 import { loadSettings, npmConfiguredRegistry, Settings } from './config';
-import { createFastPath, createReadHandlers, tarballCacheOf } from './registry/gate';
+import { createFastPath, createReadHandlers, prefetchStats, stopPrefetch, tarballCacheOf } from './registry/gate';
 import { createLoginRouter } from './registry/login';
 import { npmTokenHandlers } from './registry/npm-tokens';
 import { createAuditHandler } from './registry/audit';
@@ -467,6 +467,8 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
           ...(advisoryFeed ? { advisoryFeed: advisoryFeed.health() } : {}),
           jobs: jobs.health(),
         };
+        const prefetch = prefetchStats(runtime);
+        if (prefetch) report.prefetch = prefetch;
         report.ok = report.database.ok && report.policy.ok && report.plugins.ok && report.upstream.ok && report.audit.ok;
         return report;
       },
@@ -503,6 +505,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       heap,
     });
     cleanup.push(async () => unregisterRuntime(id));
+    cleanup.push(async () => stopPrefetch(runtime));
     // New advisories for a package change its decisions and its cached responses.
     advisories.onChange((name) => {
       cache.forget(name);

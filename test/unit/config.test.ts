@@ -166,6 +166,7 @@ const EXPECTED_DEFAULTS = {
   cacheSize: '256mb',
   tarballCacheSize: '64mb',
   heapReclaim: '64mb',
+  prefetchDependencies: 4,
   upstreamMaxage: '2m',
   advisoryRefresh: '1h',
   advisoryTimeout: '5s',
@@ -252,6 +253,16 @@ describe('loadSettings: upstream limits and tarball hosts', () => {
     // The example configuration states the default.
     expect(loadSettings({ GATEKEEPER_CONFIG: path.resolve(__dirname, '../../config/gatekeeper.example.yaml') }, cwd)).toMatchObject({ heapReclaim: '64mb' });
     expect(() => loadSettings({ GATEKEEPER_HEAP_RECLAIM: 'lots' }, cwd)).toThrow('GATEKEEPER_HEAP_RECLAIM');
+  });
+
+  it('reads how many packuments are warmed ahead at once; 0 turns it off', () => {
+    const { cwd } = workspace();
+    expect(loadSettings({ GATEKEEPER_PREFETCH_DEPENDENCIES: '8' }, cwd)).toMatchObject({ prefetchDependencies: 8 });
+    expect(loadSettings({ GATEKEEPER_PREFETCH_DEPENDENCIES: '0' }, cwd)).toMatchObject({ prefetchDependencies: 0 });
+    const { cwd: fileCwd, file } = workspace('prefetch_dependencies: 2\n');
+    expect(loadSettings({ GATEKEEPER_CONFIG: file }, fileCwd)).toMatchObject({ prefetchDependencies: 2 });
+    expect(loadSettings({ GATEKEEPER_CONFIG: path.resolve(__dirname, '../../config/gatekeeper.example.yaml') }, cwd)).toMatchObject({ prefetchDependencies: 4 });
+    for (const bad of ['-1', 'many', '1.5', '10000']) expect(() => loadSettings({ GATEKEEPER_PREFETCH_DEPENDENCIES: bad }, cwd)).toThrow('GATEKEEPER_PREFETCH_DEPENDENCIES');
   });
 
   it('reads the background job lease and poll interval, which must be longer than 0', () => {

@@ -10,7 +10,7 @@ import { parseDuration, parseSize } from '../../core/duration';
 import { can } from '../../core/roles';
 import { integrityTag, sendTarballEntry, TarballCache, tarballKey, tarballStorageKey } from './tarball-cache';
 import type { HotPathReads, PackageStorage, StorageStat } from '../../core/storage';
-import { abbreviatePackument, installNotice, Packument, representativeDecision, toHeaderValue, versionWarnings } from '../../core/packument';
+import { abbreviatePackument, dependencyNames, installNotice, Packument, representativeDecision, toHeaderValue, versionWarnings } from '../../core/packument';
 import { addInstallNotices } from './notices';
 import { buildResponse, CachedResponse, cacheKey } from './packument-cache';
 import { Audience, audienceOf, blockMessage, Decision } from '../../core/policy';
@@ -21,6 +21,7 @@ import type { Actor } from '../../services/audit';
 import type { GatekeeperRuntime, VerdaccioStorage } from '../runtime';
 import { actorOf, principalOfRequest } from './identity';
 import { readRawPackument, readStoredVersion } from './manifests';
+import { DependencyPrefetcher, PrefetchStats, WarmContext } from './prefetch';
 
 /**
  * The gate: the handlers of the registry's read routes (packument, version, tarball,
@@ -204,6 +205,44 @@ function sendDecompressed(res: ServerResponse, gzip: Buffer): void {
   gunzip.end(gzip);
 }
 
+const PREFETCHERS = new WeakMap<GatekeeperRuntime, DependencyPrefetcher>();
+
+/** The warm-ahead's counts, for /health (undefined before the read handlers exist). */
+export function prefetchStats(runtime: GatekeeperRuntime): PrefetchStats | undefined {
+  return PREFETCHERS.get(runtime)?.stats();
+}
+
+/** Starts no more warm-ahead builds (the instance is closing). */
+export function stopPrefetch(runtime: GatekeeperRuntime): void {
+  PREFETCHERS.get(runtime)?.close();
+}
+
+/**
+ * A response was served to a client: the dependencies it names are warmed ahead once
+ * (prefetch.ts), for that client's origin, form and audience.
+ */
+function warmAhead(runtime: GatekeeperRuntime, entry: CachedResponse, context: WarmContext): void {
+  const names = entry.warmAhead;
+  if (!names) return;
+  entry.warmAhead = undefined;
+  PREFETCHERS.get(runtime)?.warm(names, context);
+}
+
+/** What the gate's build reads of a request, for a build no request is waiting on (a warm-ahead). */
+function requestFor(context: WarmContext): Request {
+  const host = context.host;
+  const hostname = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '');
+  return {
+    headers: { host },
+    get: (header: string) => (header.toLowerCase() === 'host' ? host : undefined),
+    protocol: context.protocol,
+    hostname,
+    socket: { remoteAddress: '127.0.0.1' },
+    connection: { remoteAddress: '127.0.0.1' },
+    query: {},
+  } as unknown as Request;
+}
+
 /**
  * The caller of a request the fast path may answer: anonymous (unless GATEKEEPER_REQUIRE_AUTH),
  * or a Bearer token the token cache holds (trusted only while its invalidation channel is
@@ -251,10 +290,13 @@ export function createFastPath(runtime: GatekeeperRuntime) {
         return sendStoredTarball(tarballs, storage, name, match.params.filename, req, res, true);
       }
       const generation = runtime.governance.cache.current().generation;
-      const key = cacheKey(name, wantsAbbreviated(req.headers.accept), `${runtime.requestProtocol(req)}://${req.headers.host ?? ''}`, actor.audience);
+      const abbreviated = wantsAbbreviated(req.headers.accept);
+      const protocol = runtime.requestProtocol(req);
+      const key = cacheKey(name, abbreviated, `${protocol}://${req.headers.host ?? ''}`, actor.audience);
       const entry = runtime.packuments.lookup(key, generation, storage.revision(name), Date.now(), false);
       if (!entry) return false;
       sendCached(req, res, entry, { username: actor.username, ip: actor.ip }, runtime.governance, runtime);
+      if (entry.warmAhead) warmAhead(runtime, entry, { protocol, host: req.headers.host ?? '', abbreviated, audience: actor.audience });
       return true;
     } catch {
       return false;
@@ -269,6 +311,19 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
   const packages = runtime.storage;
   const tarballs = tarballCacheOf(runtime);
   const maxageMs = parseDuration(runtime.settings.upstreamMaxage);
+  const prefetcher = new DependencyPrefetcher({
+    concurrency: runtime.settings.prefetchDependencies,
+    keyOf: (name, c) => cacheKey(name, c.abbreviated, `${c.protocol}://${c.host}`, c.audience),
+    // Stored packages are read from storage when asked for, and private ones are never proxied.
+    skip: (name) => packages.revision(name) !== 'absent' || runtime.publishing.isPrivate(name),
+    build: async (name, c) => {
+      const key = cacheKey(name, c.abbreviated, `${c.protocol}://${c.host}`, c.audience);
+      const generation = governance.cache.current().generation;
+      if (runtime.packuments.lookup(key, generation, packages.revision(name), Date.now(), false)) return;
+      await runtime.packuments.build(key, () => buildPackument(requestFor(c), name, c.abbreviated, c.audience));
+    },
+  });
+  PREFETCHERS.set(runtime, prefetcher);
 
   /**
    * On a package's first sight, what deciding it needs besides the packument (the advisories
@@ -313,7 +368,12 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
     }
     // An unreachable advisory source is not a warning about a version: not audited per version.
     const versionWarned = warned.filter((w) => versionWarnings(w.decision).length > 0).map((w) => w.decision);
-    return buildResponse(200, headers, JSON.stringify(abbreviated ? abbreviatePackument(local) : local), { ...meta, warned: versionWarned });
+    const dependencies = dependencyNames(packument);
+    return buildResponse(200, headers, JSON.stringify(abbreviated ? abbreviatePackument(local) : local), {
+      ...meta,
+      warned: versionWarned,
+      ...(dependencies.length > 0 ? { warmAhead: dependencies } : {}),
+    });
   }
 
   async function servePackument(req: Request, res: Response, name: string, actor: Actor): Promise<void> {
@@ -325,6 +385,7 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
     const cached = runtime.packuments.lookup(key, generation, packages.revision(name), Date.now());
     const entry = cached ?? (await runtime.packuments.build(key, () => buildPackument(req, name, abbreviated, audience)));
     sendCached(req, res, entry, actor, governance, runtime);
+    if (entry.warmAhead) warmAhead(runtime, entry, { protocol: req.protocol, host: req.get('host') ?? '', abbreviated, audience });
   }
 
   /** The filtered packument: what a version or dist-tag read may see. */

@@ -41,6 +41,8 @@ export interface CachedResponse {
   blocked?: unknown;
   /** Decisions with warnings (warn-mode rules), audited once each. */
   warned?: unknown[];
+  /** Dependencies to warm ahead when a client is first served this response (prefetch.ts); then cleared. */
+  warmAhead?: string[];
 }
 
 /** Bodies at least this large are cached gzipped only (see CachedResponse.body). */
@@ -50,7 +52,7 @@ export function buildResponse(
   status: number,
   headers: Record<string, string>,
   text: string,
-  meta: { generation: number; revision: string; expiresAt: number; statusText?: string; blocked?: unknown; warned?: unknown[] },
+  meta: { generation: number; revision: string; expiresAt: number; statusText?: string; blocked?: unknown; warned?: unknown[]; warmAhead?: string[] },
 ): CachedResponse {
   const body = Buffer.from(text);
   const gzip = gzipSync(body, { level: 6 });

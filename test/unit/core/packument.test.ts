@@ -1,6 +1,7 @@
 import {
   abbreviatePackument,
   abbreviateVersion,
+  dependencyNames,
   filterPackument,
   hasInstallScript,
   HiddenVersion,
@@ -11,6 +12,7 @@ import {
   repairDistTags,
   representativeDecision,
   toHeaderValue,
+  WARM_AHEAD_MAX,
 } from '../../../src/core/packument';
 import type { Decision, DecisionCode, VersionManifest } from '../../../src/core/policy';
 
@@ -478,5 +480,52 @@ describe('legacy version keys (express-like)', () => {
     expect(Object.hasOwn(versions, '__proto__')).toBe(true);
     expect(versions.constructor).toBeUndefined();
     expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
+  });
+});
+
+describe('dependencyNames (what an install asks for next, warmed ahead)', () => {
+  const doc = (latest: Record<string, unknown>, extra: Record<string, unknown> = {}): Packument => ({
+    name: 'root',
+    'dist-tags': { latest: '2.0.0' },
+    versions: { '1.0.0': { name: 'root', version: '1.0.0', dependencies: { old: '^1' } } as VersionManifest, '2.0.0': { name: 'root', version: '2.0.0', ...latest } as VersionManifest },
+    ...extra,
+  });
+
+  it("names the latest version's dependencies, optional and peer dependencies, each once", () => {
+    expect(dependencyNames(doc({ dependencies: { a: '^1', '@s/b': '~2' }, optionalDependencies: { c: '*', a: '^1' }, peerDependencies: { d: '>=1' }, devDependencies: { dev: '1' } }))).toEqual(['a', '@s/b', 'c', 'd']);
+  });
+
+  it("follows an alias to its target and leaves out what is not from the registry", () => {
+    const names = dependencyNames(
+      doc({
+        dependencies: {
+          alias: 'npm:target@^1',
+          scopedAlias: 'npm:@scope/target@2',
+          bare: 'npm:plain',
+          git: 'git+https://example.test/x.git',
+          url: 'https://example.test/x.tgz',
+          file: 'file:../x',
+          gh: 'user/repo',
+          ws: 'workspace:*',
+          notString: 1,
+        },
+      }),
+    );
+    expect(names).toEqual(['target', '@scope/target', 'plain']);
+  });
+
+  it('drops invalid names, the package itself, and stops at the limit', () => {
+    expect(dependencyNames(doc({ dependencies: { 'Not Valid': '1', '../escape': '1', root: '1', ok: '1', ['x'.repeat(300)]: '1' } }))).toEqual(['ok']);
+    const many = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`dep-${i}`, '1']));
+    expect(dependencyNames(doc({ dependencies: many }), 10)).toHaveLength(10);
+    expect(dependencyNames(doc({ dependencies: many }))).toHaveLength(WARM_AHEAD_MAX);
+  });
+
+  it('names nothing without a latest version, or when the dependencies are not an object', () => {
+    expect(dependencyNames(doc({ dependencies: { a: '1' } }, { 'dist-tags': {} }))).toEqual([]);
+    expect(dependencyNames(doc({ dependencies: { a: '1' } }, { 'dist-tags': { latest: '9.9.9' } }))).toEqual([]);
+    expect(dependencyNames(doc({ dependencies: ['a'] }))).toEqual([]);
+    expect(dependencyNames(doc({ dependencies: 'a' }))).toEqual([]);
+    expect(dependencyNames({ name: 'x', 'dist-tags': { latest: '__proto__' }, versions: {} })).toEqual([]);
   });
 });
