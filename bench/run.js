@@ -362,6 +362,7 @@ async function main() {
       ...Object.values(meta.profiles).map((p) => p.name),
       ...Object.values(meta.tarballs).map((t) => t.name),
       ...Array.from({ length: meta.deps.count }, (_, i) => `bench-dep-${String(i).padStart(4, '0')}`),
+      ...meta.deep.names,
     ];
     log(`setting the policy: ${benchNames.length + SETTINGS.extraApprovals} approvals, ${bans.length} bans`);
     const token = await G.login(gk.url, gk.adminPassword);
@@ -608,29 +609,32 @@ async function main() {
         // A second gatekeeper, the same policy with the advisory rules off: how much of the cold
         // lockfile's time is the advisory question (one more upstream request per first sight).
         // Not with an external database: it would need a second one.
-        const startNoAdvisories = SETTINGS.databaseUrl
+        /** A second, cold gatekeeper for a diagnostic step: the same policy, its own storage, `env` and `patch` (PATCH /policy) on top. */
+        const startSecond = SETTINGS.databaseUrl
           ? undefined
-          : async () => {
+          : async ({ id, env, patch }) => {
               const second = await G.startGatekeeper({
-                dataDir: mkdir(path.join(tmp, 'gatekeeper-no-advisories')),
+                dataDir: mkdir(path.join(tmp, `gatekeeper-${id}`)),
                 upstream: upstreamUrl,
-                logFile: path.join(tmp, 'gatekeeper-no-advisories.log'),
+                logFile: path.join(tmp, `gatekeeper-${id}.log`),
                 cpu: SERVER_CPU,
                 logLevel: SETTINGS.gatekeeperLogLevel,
+                env,
               });
               try {
                 const secondToken = await G.login(second.url, second.adminPassword);
                 await G.configurePolicy(second.url, secondToken, { benchNames, extraApprovals: SETTINGS.extraApprovals, bans });
-                const api = H.adminClient(second.url, secondToken);
-                const patched = await api('PATCH', '/policy', { advisories: { mode: 'off' }, malware: { mode: 'off' } });
-                if (patched.status !== 200) throw new Error(`PATCH /policy: HTTP ${patched.status} ${JSON.stringify(patched.body).slice(0, 300)}`);
+                if (patch) {
+                  const patched = await H.adminClient(second.url, secondToken)('PATCH', '/policy', patch);
+                  if (patched.status !== 200) throw new Error(`PATCH /policy: HTTP ${patched.status} ${JSON.stringify(patched.body).slice(0, 300)}`);
+                }
                 return second;
               } catch (err) {
                 await P.stopProcess(second.entry);
                 throw err;
               }
             };
-        results.npm = await npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl, upstreamPid: upstream.pid, startNoAdvisories });
+        results.npm = await npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl, upstreamPid: upstream.pid, startSecond });
         results.notes.push(...results.npm.notes);
       } catch (err) {
         log(`npm ci case failed: ${err.stack}`);
@@ -770,7 +774,7 @@ async function haproxyCase({ servers, meta, tmp, upstreamPid }) {
 }
 
 // ------------------------------------------------------------------ npm ci
-async function npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl, upstreamPid, startNoAdvisories }) {
+async function npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl, upstreamPid, startSecond }) {
   const depNames = Array.from({ length: meta.deps.count }, (_, i) => `bench-dep-${String(i).padStart(4, '0')}`);
   const dependencies = Object.fromEntries(depNames.map((n) => [n, `^${meta.deps.version}`]));
   const out = {
@@ -781,7 +785,9 @@ async function npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl, 
       'Wall time of the npm process; lower is better, so here gk/plain and gk/in-mem are ratios of times (above 1: the gatekeeper is slower). ' +
       'The in-memory server serves the packuments and tarballs the gatekeeper served (fetched with its own Host, so tarball URLs point at it). ' +
       "'requests the server saw' is counted by the in-memory server only; 'upstream requests' are the requests the fixture upstream answered during the step (packuments, tarballs, and the gatekeeper's advisory questions); 'server CPU s' is the CPU time the server used during the step (mean per run; the gatekeeper's includes its embedded PostgreSQL). " +
-      'A diagnostic step, not a target, runs the lockfile once more against a second, cold gatekeeper with the same policy but the advisory rules off, compared with the same plain Verdaccio run: what the advisory question costs a first sight.',
+      'A diagnostic step, not a target, runs the lockfile once more against a second, cold gatekeeper with the same policy but the advisory rules off, compared with the same plain Verdaccio run: what the advisory question costs a first sight. ' +
+      `Two more diagnostic steps generate the lockfile of a project with ${meta.deep.roots.length} dependencies whose tree (bench-deep-*, each depending on 1 to 3 of the 40 after it; ${meta.deep.reached} packages) an install finds as it walks it, as in real projects: ` +
+      'against the gatekeeper and plain Verdaccio, then against a third, cold gatekeeper with GATEKEEPER_PREFETCH_DEPENDENCIES=0 (no warm-ahead), compared with the same plain Verdaccio run.',
     steps: [],
     notes: [],
   };
@@ -838,24 +844,30 @@ async function npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl, 
     log(`npm: generating the lockfile against ${server}`);
     lockStep.servers[server] = await lockfileOf(server, projects[server]);
   };
-  /** The lockfile against a second, cold gatekeeper with the advisory rules off (a diagnostic step, not a target). */
-  const lockfileWithoutAdvisories = async () => {
-    const step = { id: 'lockfile-no-advisories', diagnostic: true, label: `npm install --package-lock-only (${depNames.length} packages, cold proxy), a second gatekeeper with the advisory rules off`, servers: {} };
+  /**
+   * A lockfile against a second, cold gatekeeper (a diagnostic step, not a target), compared
+   * with the plain Verdaccio run of `compared` (the same project).
+   */
+  const lockfileOnSecond = async ({ id, what, label, env, patch, deps, compared }) => {
+    const step = { id, diagnostic: true, label, servers: {} };
     let second;
     try {
-      log('npm: generating the lockfile against a second gatekeeper with the advisory rules off');
-      second = await startNoAdvisories();
-      const project = NPM.setupProject(mkdir(path.join(tmp, 'npm', 'gatekeeper-no-advisories')), second.url, dependencies);
+      log(`npm: generating the lockfile against a second gatekeeper ${what}`);
+      second = await startSecond({ id, env, patch });
+      const project = NPM.setupProject(mkdir(path.join(tmp, 'npm', `gatekeeper-${id}`)), second.url, deps);
       step.servers.gatekeeper = await lockfileOf('gatekeeper', project, { ...servers, gatekeeper: { url: second.url, pid: second.pid } });
     } catch (err) {
       step.servers.gatekeeper = { error: `the diagnostic gatekeeper failed: ${err.message}`, runs: [] };
     } finally {
       if (second) await P.stopProcess(second.entry);
     }
-    // The same plain Verdaccio run as the lockfile step: the one it is compared with.
-    step.servers.plain = lockStep.servers.plain;
+    step.servers.plain = compared.servers.plain;
     return step;
   };
+  // The tree found as it is walked (bench-deep-*): the warm-ahead's case.
+  const deepDependencies = Object.fromEntries(meta.deep.roots.map((n) => [n, `^${meta.deep.version}`]));
+  const deepLabel = `npm install --package-lock-only, ${meta.deep.roots.length} dependencies, ${meta.deep.reached} packages found as the tree is walked (cold proxy)`;
+  const deepStep = { id: 'lockfile-deep', diagnostic: true, label: deepLabel, servers: {} };
   const ci = async (server, cold = false) => {
     const r = await measureNpm(server, () => (cold ? NPM.coldCi(projects[server]) : NPM.ci(projects[server])));
     if (r.code !== 0) r.error = NPM.failure(r);
@@ -868,7 +880,33 @@ async function npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl, 
 
   await lockfile('gatekeeper');
   await lockfile('plain');
-  const noAdvisories = startNoAdvisories && !lockStep.servers.plain.error ? await lockfileWithoutAdvisories() : undefined;
+  const noAdvisories =
+    startSecond && !lockStep.servers.plain.error
+      ? await lockfileOnSecond({
+          id: 'lockfile-no-advisories',
+          what: 'with the advisory rules off',
+          label: `npm install --package-lock-only (${depNames.length} packages, cold proxy), a second gatekeeper with the advisory rules off`,
+          patch: { advisories: { mode: 'off' }, malware: { mode: 'off' } },
+          deps: dependencies,
+          compared: lockStep,
+        })
+      : undefined;
+  for (const server of ['gatekeeper', 'plain']) {
+    log(`npm: generating the lockfile of the deep tree against ${server}`);
+    const project = NPM.setupProject(mkdir(path.join(tmp, 'npm-deep', server)), servers[server].url, deepDependencies);
+    deepStep.servers[server] = await lockfileOf(server, project);
+  }
+  const deepNoPrefetch =
+    startSecond && !deepStep.servers.plain.error
+      ? await lockfileOnSecond({
+          id: 'lockfile-deep-no-prefetch',
+          what: 'with GATEKEEPER_PREFETCH_DEPENDENCIES=0',
+          label: `${deepLabel}, a second gatekeeper with GATEKEEPER_PREFETCH_DEPENDENCIES=0`,
+          env: { GATEKEEPER_PREFETCH_DEPENDENCIES: '0' },
+          deps: deepDependencies,
+          compared: deepStep,
+        })
+      : undefined;
   for (const server of ['gatekeeper', 'plain']) {
     if (lockStep.servers[server].error) continue;
     log(`npm: cold npm ci against ${server}`);
@@ -910,7 +948,7 @@ async function npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl, 
       }
     }
   }
-  out.steps.push(lockStep, ...(noAdvisories ? [noAdvisories] : []), coldStep);
+  out.steps.push(lockStep, ...(noAdvisories ? [noAdvisories] : []), coldStep, deepStep, ...(deepNoPrefetch ? [deepNoPrefetch] : []));
 
   const ciStep = { id: 'ci', label: `npm ci, warm npm cache (${depNames.length} packages)`, servers: {} };
   const runsBy = {};

@@ -32,6 +32,15 @@ const DEP_COUNT = 1000;
 const depName = (i) => `bench-dep-${String(i).padStart(4, '0')}`;
 
 /**
+ * A tree found as it is walked, as real projects have: bench-deep-NNNN depends on 1 to 3 of the
+ * 40 packages after it, and a project depends on the first 3 only, so an install learns each
+ * package's dependencies from its packument (unlike bench-dep-*, all named by the project).
+ */
+const DEEP_COUNT = 400;
+const DEEP_ROOTS = 3;
+const deepName = (i) => `bench-deep-${String(i).padStart(4, '0')}`;
+
+/**
  * The policy's other approvals: bench-approved-NNNN with assorted ranges. Each is also a
  * one-version package upstream, at a version its range allows, so the lockfile check has real
  * packages to look up.
@@ -302,6 +311,7 @@ function generate(baseUrl, { extraApprovals = 0 } = {}) {
     profiles: {},
     tarballs: {},
     deps: { count: DEP_COUNT, first: depName(0), last: depName(DEP_COUNT - 1), version: '1.0.0' },
+    deep: { count: DEEP_COUNT, names: Array.from({ length: DEEP_COUNT }, (_, i) => deepName(i)), roots: Array.from({ length: DEEP_ROOTS }, (_, i) => deepName(i)), version: '1.0.0' },
     approved: { count: extraApprovals },
     versionLists: {},
   };
@@ -334,7 +344,26 @@ function generate(baseUrl, { extraApprovals = 0 } = {}) {
     const packument = singleVersion(name, '1.0.0', baseUrl, tgz, Object.keys(dependencies).length ? { dependencies } : {});
     packages.set(name, { packument, tarballs: new Map([['1.0.0', tgz]]) });
   }
+  for (let i = 0; i < DEEP_COUNT; i++) {
+    const name = deepName(i);
+    const r = makeRng(name);
+    const dependencies = {};
+    const n = i === DEEP_COUNT - 1 ? 0 : r.int(1, 3);
+    for (let k = 0; k < n; k++) dependencies[deepName(Math.min(DEEP_COUNT - 1, i + r.int(1, 40)))] = '^1.0.0';
+    const tgz = tarballFor(name, '1.0.0');
+    const packument = singleVersion(name, '1.0.0', baseUrl, tgz, Object.keys(dependencies).length ? { dependencies } : {});
+    packages.set(name, { packument, tarballs: new Map([['1.0.0', tgz]]) });
+  }
+  // How many an install of the roots finds.
+  const reached = new Set();
+  const walk = (name) => {
+    if (reached.has(name)) return;
+    reached.add(name);
+    for (const dep of Object.keys(packages.get(name).packument.versions['1.0.0'].dependencies || {})) walk(dep);
+  };
+  meta.deep.roots.forEach(walk);
+  meta.deep.reached = reached.size;
   return { packages, meta };
 }
 
-module.exports = { generate, abbreviate, depName, approvedSpec, mulberry32, DEP_COUNT, PROFILES, TARBALL_PACKAGES, CORGI_VERSION_FIELDS };
+module.exports = { generate, abbreviate, depName, deepName, approvedSpec, mulberry32, DEP_COUNT, DEEP_COUNT, PROFILES, TARBALL_PACKAGES, CORGI_VERSION_FIELDS };

@@ -26,7 +26,7 @@ function cleanEnv(extra) {
  * the info line "npm-gatekeeper is listening" is not logged, so the port is also found from the
  * process's own listening socket in /proc (the server listens only after every plugin loaded).
  */
-async function startGatekeeper({ dataDir, upstream, databaseUrl, logFile, cpu, logLevel }) {
+async function startGatekeeper({ dataDir, upstream, databaseUrl, logFile, cpu, logLevel, env: extraEnv = {} }) {
   const adminPassword = `bench-${crypto.randomBytes(9).toString('hex')}`;
   const env = cleanEnv({
     GATEKEEPER_PORT: '0',
@@ -36,6 +36,7 @@ async function startGatekeeper({ dataDir, upstream, databaseUrl, logFile, cpu, l
     GATEKEEPER_ADMIN_PASSWORD: adminPassword,
     GATEKEEPER_LOG_LEVEL: logLevel,
     ...(databaseUrl ? { GATEKEEPER_DATABASE_URL: databaseUrl } : {}),
+    ...extraEnv,
   });
   const started = await startProcess({
     name: 'gatekeeper',
