@@ -311,13 +311,15 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
   const packages = runtime.storage;
   const tarballs = tarballCacheOf(runtime);
   const maxageMs = parseDuration(runtime.settings.upstreamMaxage);
+  // The key a client's request in that context computes (servePackument, the fast path).
+  const warmKey = (name: string, c: WarmContext) => cacheKey(name, c.abbreviated, `${c.protocol}://${c.host}`, c.audience);
   const prefetcher = new DependencyPrefetcher({
     concurrency: runtime.settings.prefetchDependencies,
-    keyOf: (name, c) => cacheKey(name, c.abbreviated, `${c.protocol}://${c.host}`, c.audience),
+    keyOf: warmKey,
     // Stored packages are read from storage when asked for, and private ones are never proxied.
     skip: (name) => packages.revision(name) !== 'absent' || runtime.publishing.isPrivate(name),
     build: async (name, c) => {
-      const key = cacheKey(name, c.abbreviated, `${c.protocol}://${c.host}`, c.audience);
+      const key = warmKey(name, c);
       const generation = governance.cache.current().generation;
       if (runtime.packuments.lookup(key, generation, packages.revision(name), Date.now(), false)) return;
       await runtime.packuments.build(key, () => buildPackument(requestFor(c), name, c.abbreviated, c.audience));
