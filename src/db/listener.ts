@@ -4,6 +4,8 @@ import { Client } from 'pg';
 
 /** How many heartbeat intervals an answer may take before the connection counts as lost. */
 const HEARTBEAT_GRACE = 3;
+/** However busy the database, a heartbeat unanswered for this many intervals is a lost connection. */
+const HEARTBEAT_GRACE_BUSY = 15;
 
 /** The connection's `application_name`, so operators (and tests) can find it in pg_stat_activity. */
 export const LISTENER_APPLICATION_NAME = 'npm-gatekeeper listener';
@@ -39,6 +41,13 @@ export class ChannelListener extends EventEmitter {
     channel: string | readonly string[],
     private readonly retryMs = 250,
     private readonly heartbeatMs = 2000,
+    /**
+     * A query on another connection to the same database (the pool's `select 1`). When a
+     * heartbeat goes unanswered past its grace, it tells a dead link (the probe answers, this
+     * connection does not) from a database too busy to answer anyone soon (then the heartbeat
+     * may take up to HEARTBEAT_GRACE_BUSY intervals).
+     */
+    private readonly probe?: () => Promise<unknown>,
   ) {
     super();
     this.channels = typeof channel === 'string' ? [channel] : [...channel];
@@ -152,20 +161,40 @@ export class ChannelListener extends EventEmitter {
       let answered = false;
       // A busy event loop (a large lockfile check) delays the answer's callback, not the
       // answer: only a heartbeat still unanswered after several intervals means the link is
-      // gone. Silent network failures are detected within HEARTBEAT_GRACE intervals.
-      const timeout = setTimeout(() => {
+      // gone. Timers run before the turn reads the sockets, so after a long turn the deadline
+      // fires with the answer already waiting unread: the verdict waits for that read
+      // (setImmediate runs after it). A database busy enough to answer nobody for seconds (ten
+      // large lockfile checks at once on one CPU) is not a lost link either: the probe, on
+      // another connection, tells them apart. A false loss refuses every install until the
+      // policy is reloaded. Silent network failures are detected within HEARTBEAT_GRACE
+      // intervals while the database answers others, within HEARTBEAT_GRACE_BUSY at most.
+      const lost = () => {
         if (!answered) this.onLost(client);
+      };
+      const busyCap = setTimeout(lost, this.heartbeatMs * HEARTBEAT_GRACE_BUSY);
+      busyCap.unref();
+      const timeout = setTimeout(() => {
+        setImmediate(() => {
+          if (answered) return;
+          if (!this.probe) return lost();
+          // The probe is answered after this heartbeat's answer when the database is merely slow
+          // (it was asked later); before it, or not at all, when this link is dead.
+          this.probe().then(lost, lost);
+        });
       }, this.heartbeatMs * HEARTBEAT_GRACE);
+      timeout.unref();
       client.query('select 1').then(
         () => {
           answered = true;
           inFlight = false;
           clearTimeout(timeout);
+          clearTimeout(busyCap);
         },
         () => {
           answered = true;
           inFlight = false;
           clearTimeout(timeout);
+          clearTimeout(busyCap);
           this.onLost(client);
         },
       );

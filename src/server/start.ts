@@ -242,7 +242,8 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     }
 
     // One LISTEN connection carries the announcements: policy, tokens and users, advisories, tarball inspections.
-    const listener = new ChannelListener(database.url, [POLICY_CHANNEL, IDENTITY_CHANNEL, ADVISORY_CHANNEL, INSPECTION_CHANNEL]);
+    // A heartbeat past its grace asks the pool whether the database answers anyone (listener.ts).
+    const listener = new ChannelListener(database.url, [POLICY_CHANNEL, IDENTITY_CHANNEL, ADVISORY_CHANNEL, INSPECTION_CHANNEL], undefined, undefined, () => database.knex.raw('select 1'));
     try {
       await listener.start();
     } catch (err) {
