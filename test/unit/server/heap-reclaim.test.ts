@@ -26,16 +26,20 @@ describe('HeapReclaimer', () => {
     // its objects kept (scattered over the pages, as what a build caches is).
     const kept: unknown[] = [];
     const build = () => {
-      const doc = JSON.parse(JSON.stringify({ versions: Array.from({ length: 300_000 }, (_, i) => ({ version: `1.0.${i}`, dist: { shasum: `${i}`.padEnd(40, 'x') } })) }));
-      (doc.versions as unknown[]).forEach((v, i) => i % 20 === 0 && kept.push(v));
-      return (doc.versions as unknown[]).length;
+      const parsed = JSON.parse(JSON.stringify({ versions: Array.from({ length: 300_000 }, (_, i) => ({ version: `1.0.${i}`, dist: { shasum: `${i}`.padEnd(40, 'x') } })) }));
+      (parsed.versions as unknown[]).forEach((v, i) => i % 20 === 0 && kept.push(v));
+      return parsed as { versions: unknown[] };
     };
     v8FullCollection()();
     const reclaimer = new HeapReclaimer({ growthBytes: 16 * MB, delayMs: 1 });
-    expect(build()).toBe(300_000);
+    // Held while the reclaimer looks (so V8's own collections cannot have taken it yet), dropped before it collects.
+    let doc: { versions: unknown[] } | undefined = build();
+    expect(doc.versions).toHaveLength(300_000);
     const held = () => v8.getHeapStatistics().total_heap_size;
     const before = held();
     reclaimer.check();
+    doc = undefined;
+    expect(doc).toBeUndefined();
     await eventually(async () => reclaimer.stats().collections === 1, 'the collection', 10_000);
     const { lastBefore, lastAfter } = reclaimer.stats();
     expect(lastBefore! - lastAfter!).toBeGreaterThan(16 * MB);
