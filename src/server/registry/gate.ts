@@ -20,7 +20,7 @@ import { readTarballManifestAsync } from '../../core/tarball-manifest';
 import type { Actor } from '../../services/audit';
 import type { GatekeeperRuntime, VerdaccioStorage } from '../runtime';
 import { actorOf, principalOfRequest } from './identity';
-import { readRawPackument, readStoredVersion } from './manifests';
+import { readRawPackument, readStoredVersion, standInRequest } from './manifests';
 import { DependencyPrefetcher, PrefetchStats, WarmContext } from './prefetch';
 
 /**
@@ -228,21 +228,6 @@ function warmAhead(runtime: GatekeeperRuntime, entry: CachedResponse, context: W
   PREFETCHERS.get(runtime)?.warm(names, context);
 }
 
-/** What the gate's build reads of a request, for a build no request is waiting on (a warm-ahead). */
-function requestFor(context: WarmContext): Request {
-  const host = context.host;
-  const hostname = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '');
-  return {
-    headers: { host },
-    get: (header: string) => (header.toLowerCase() === 'host' ? host : undefined),
-    protocol: context.protocol,
-    hostname,
-    socket: { remoteAddress: '127.0.0.1' },
-    connection: { remoteAddress: '127.0.0.1' },
-    query: {},
-  } as unknown as Request;
-}
-
 /**
  * The caller of a request the fast path may answer: anonymous (unless GATEKEEPER_REQUIRE_AUTH),
  * or a Bearer token the token cache holds (trusted only while its invalidation channel is
@@ -322,7 +307,7 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
       const key = warmKey(name, c);
       const generation = governance.cache.current().generation;
       if (runtime.packuments.lookup(key, generation, packages.revision(name), Date.now(), false)) return;
-      await runtime.packuments.build(key, () => buildPackument(requestFor(c), name, c.abbreviated, c.audience));
+      await runtime.packuments.build(key, () => buildPackument(standInRequest(c), name, c.abbreviated, c.audience));
     },
   });
   PREFETCHERS.set(runtime, prefetcher);

@@ -1,7 +1,32 @@
+import type { Request } from 'express';
 import type { Packument } from '../../core/packument';
 import type { VersionManifest } from '../../core/policy';
 import type { ManifestSource } from '../../services/governance';
 import type { GatekeeperRuntime, VerdaccioStorage } from '../runtime';
+
+/**
+ * What Verdaccio and the gate read of a request, for a read no client request is tied to (a
+ * warm-ahead build, a lockfile check's manifests): the Host header and protocol the tarball
+ * URLs are written for, when there is a client to write them for; the local address otherwise.
+ */
+export function standInRequest(origin: { protocol: string; host: string } | { protocol: string; hostname: string }): Request {
+  const host = 'host' in origin ? origin.host : undefined;
+  const hostname = 'hostname' in origin ? origin.hostname : hostnameOf(origin.host);
+  return {
+    headers: host === undefined ? {} : { host },
+    get: (header: string) => (host !== undefined && header.toLowerCase() === 'host' ? host : undefined),
+    protocol: origin.protocol,
+    hostname,
+    socket: { remoteAddress: '127.0.0.1' },
+    connection: { remoteAddress: '127.0.0.1' },
+    query: {},
+  } as unknown as Request;
+}
+
+/** A Host header without its port (`[::1]:4873` → `[::1]`). */
+function hostnameOf(host: string): string {
+  return host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '');
+}
 
 /**
  * Reads the unfiltered packument from Verdaccio's storage, which syncs the upstream when
@@ -53,8 +78,7 @@ function upstreamCause(runtime: GatekeeperRuntime, name: string, err: unknown): 
 
 /** For explain: the packument, or undefined when neither storage nor the upstream has it. */
 export function createStorageManifestSource(runtime: GatekeeperRuntime, storage: VerdaccioStorage): ManifestSource {
-  // What Verdaccio's uplink code reads from a request, for reads not tied to one.
-  const req = { headers: {}, get: () => undefined, protocol: 'http', hostname: runtime.settings.host, socket: {}, connection: { remoteAddress: '127.0.0.1' } };
+  const req = standInRequest({ protocol: 'http', hostname: runtime.settings.host });
   return {
     getPackument: (name) =>
       readRawPackument(runtime, storage, name, req).catch((err: { status?: number }) => {
