@@ -32,6 +32,8 @@ export interface HeapReclaimStats {
   collections: number;
   /** Time spent in the collections this instance asked for. */
   seconds: number;
+  /** Heap bytes in use at start or after the last one: growth is counted from here. */
+  baselineBytes: number;
   /** Heap bytes in use right before and after the last one. */
   lastBefore?: number;
   lastAfter?: number;
@@ -78,7 +80,7 @@ export class HeapReclaimer {
   private baseline: number;
   private lastAt = -Infinity;
   private timer: NodeJS.Timeout | undefined;
-  private readonly counts: HeapReclaimStats = { collections: 0, seconds: 0 };
+  private readonly counts: Omit<HeapReclaimStats, 'baselineBytes'> = { collections: 0, seconds: 0 };
 
   constructor(private readonly options: HeapReclaimOptions) {
     this.growthBytes = options.growthBytes;
@@ -99,7 +101,7 @@ export class HeapReclaimer {
   }
 
   stats(): HeapReclaimStats {
-    return { ...this.counts };
+    return { ...this.counts, baselineBytes: this.baseline };
   }
 
   close(): void {

@@ -22,6 +22,7 @@ import type { JobHealth, JobRunner } from '../services/jobs';
 import type { TagsService } from '../services/tags';
 import type { UpstreamGateway } from './upstream-gateway';
 import type { Settings } from './config';
+import type { HeapReclaimer } from './heap-reclaim';
 import type { PackumentCache } from './registry/packument-cache';
 import type { PrefetchStats } from './registry/prefetch';
 import type { PackageStorage } from '../core/storage';
@@ -122,6 +123,8 @@ export interface GatekeeperRuntime {
   storage: PackageStorage;
   /** Cached packument responses (see registry/packument-cache.ts). */
   packuments: PackumentCache;
+  /** Asks V8 for one compacting collection after large packument builds (heap-reclaim.ts). */
+  heap: HeapReclaimer;
   /** This instance's metrics (/-/gatekeeper/metrics, docs/metrics.md). */
   metrics: GatekeeperMetrics;
   /** Health of the parts /health reports on. */

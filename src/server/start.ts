@@ -403,6 +403,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       catalogue,
       audit: new AuditLog(store),
       packuments: new PackumentCache(parseSize(settings.cacheSize), () => heap.check()),
+      heap,
       storage: packageStorage,
       metrics,
       requestContext,

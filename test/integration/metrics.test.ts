@@ -117,6 +117,31 @@ describe('/-/gatekeeper/metrics', () => {
     expect(samplesOf(samples, 'nodejs_heap_size_used_bytes')).toHaveLength(1);
   });
 
+  it('a packument build asks the heap reclaimer to look, and the collection it asks for is counted', async () => {
+    const heap = s.t.gk.runtime.heap;
+    const check = jest.spyOn(heap, 'check');
+    const collections = async () => sumOf(await adminScrape(), 'gatekeeper_heap_reclaims_total', {});
+    const before = await collections();
+    expect(before).toBe(heap.stats().collections);
+    // Live arrays (1 MB each, in V8's heap) beyond the reclaimer's baseline, held through the
+    // build: the growth it looks for is there whatever V8 collects meanwhile (the build's
+    // garbage alone made this a matter of timing).
+    const held = Array.from({ length: Math.ceil(heap.stats().baselineBytes / 1048576) + 16 }, (_, i) => new Array<number>(131072).fill(i));
+    try {
+      const res = await fetch(new URL('metrics-large', s.t.url), { headers: { authorization: `Bearer ${devToken}` } });
+      expect(res.status).toBe(200);
+      expect(Object.keys(((await res.json()) as { versions: object }).versions)).toHaveLength(30);
+      expect(check).toHaveBeenCalled();
+      // A second after the build (and at most once per 10 s).
+      await eventually(async () => (await collections()) > before, 'the collection after the build', 30_000);
+    } finally {
+      held.length = 0;
+      check.mockRestore();
+    }
+    expect(await collections()).toBe(heap.stats().collections);
+    expect(sumOf(await adminScrape(), 'gatekeeper_heap_reclaim_seconds_total', {})).toBeGreaterThan(0);
+  });
+
   it("counts this instance's background job runs", async () => {
     // Due at start, so the runner may be running it already; either way one run ends here.
     await s.t.gk.runtime.jobs.runNow('advisories.refresh');

@@ -58,6 +58,7 @@ describe('HeapReclaimer', () => {
   it('asks for nothing while the heap has grown less than the threshold', () => {
     jest.useFakeTimers();
     const { state, reclaimer } = scripted({ growthBytes: 64 * MB });
+    expect(reclaimer.stats().baselineBytes).toBe(state.used);
     state.used += 63 * MB;
     reclaimer.check();
     jest.advanceTimersByTime(60_000);
@@ -68,7 +69,7 @@ describe('HeapReclaimer', () => {
     expect(state.collections).toBe(0);
     jest.advanceTimersByTime(1);
     expect(state.collections).toBe(1);
-    expect(reclaimer.stats()).toMatchObject({ collections: 1, lastBefore: 165 * MB, lastAfter: 165 * MB });
+    expect(reclaimer.stats()).toMatchObject({ collections: 1, lastBefore: 165 * MB, lastAfter: 165 * MB, baselineBytes: 165 * MB });
   });
 
   it('one collection per burst of builds, and at most one per minimum interval', () => {
