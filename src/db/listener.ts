@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import type net from 'node:net';
 import { Client } from 'pg';
+import { unacknowledgedBytes } from './tcp-state';
 
 /** How many heartbeat intervals an answer may take before the connection counts as lost. */
 const HEARTBEAT_GRACE = 3;
@@ -9,6 +11,21 @@ const HEARTBEAT_GRACE_BUSY = 15;
 
 /** The connection's `application_name`, so operators (and tests) can find it in pg_stat_activity. */
 export const LISTENER_APPLICATION_NAME = 'npm-gatekeeper listener';
+
+export interface ListenerOptions {
+  /** Milliseconds between reconnection attempts. */
+  retryMs?: number;
+  /** Milliseconds between heartbeats (`select 1`); 0: none. */
+  heartbeatMs?: number;
+  /**
+   * A query on another connection to the same database (the pool's `select 1`). Where the
+   * kernel's TCP state cannot be read (not Linux), it tells a dead link (the probe answers,
+   * this connection does not) from a database too busy to answer anyone soon.
+   */
+  probe?: () => Promise<unknown>;
+  /** How many bytes sent on a socket its peer has not acknowledged (tcp-state.ts); undefined: unknown. */
+  unacknowledged?: (socket: net.Socket) => Promise<number | undefined>;
+}
 
 /** Payloads of the barrier protocol (see `barrier`); never passed on as messages. */
 const SYNC = 'gk-sync:';
@@ -36,22 +53,23 @@ export class ChannelListener extends EventEmitter {
   private readonly channels: readonly string[];
   private readonly barriers = new Map<string, { acks: number; wake: () => void }>();
 
+  private readonly retryMs: number;
+  private readonly heartbeatMs: number;
+  private readonly probe: (() => Promise<unknown>) | undefined;
+  private readonly unacknowledged: (socket: net.Socket) => Promise<number | undefined>;
+
   constructor(
     private readonly url: string,
     channel: string | readonly string[],
-    private readonly retryMs = 250,
-    private readonly heartbeatMs = 2000,
-    /**
-     * A query on another connection to the same database (the pool's `select 1`). When a
-     * heartbeat goes unanswered past its grace, it tells a dead link (the probe answers, this
-     * connection does not) from a database too busy to answer anyone soon (then the heartbeat
-     * may take up to HEARTBEAT_GRACE_BUSY intervals).
-     */
-    private readonly probe?: () => Promise<unknown>,
+    options: ListenerOptions = {},
   ) {
     super();
     this.channels = typeof channel === 'string' ? [channel] : [...channel];
     if (this.channels.length === 0) throw new Error('a ChannelListener needs at least one channel');
+    this.retryMs = options.retryMs ?? 250;
+    this.heartbeatMs = options.heartbeatMs ?? 2000;
+    this.probe = options.probe;
+    this.unacknowledged = options.unacknowledged ?? unacknowledgedBytes;
   }
 
   get connected(): boolean {
@@ -163,11 +181,14 @@ export class ChannelListener extends EventEmitter {
       // answer: only a heartbeat still unanswered after several intervals means the link is
       // gone. Timers run before the turn reads the sockets, so after a long turn the deadline
       // fires with the answer already waiting unread: the verdict waits for that read
-      // (setImmediate runs after it). A database busy enough to answer nobody for seconds (ten
-      // large lockfile checks at once on one CPU) is not a lost link either: the probe, on
-      // another connection, tells them apart. A false loss refuses every install until the
-      // policy is reloaded. Silent network failures are detected within HEARTBEAT_GRACE
-      // intervals while the database answers others, within HEARTBEAT_GRACE_BUSY at most.
+      // (setImmediate runs after it). Nor is a database process too starved of CPU to answer
+      // for seconds a lost link (ten large lockfile checks at once, the gatekeeper and its
+      // embedded database on one CPU: its backend waited 2 s to run): the server's kernel
+      // acknowledged the heartbeat, so the link carries bytes. Bytes unacknowledged after the
+      // grace are a dead link. Where TCP state cannot be read, the probe, on another
+      // connection, tells them apart. A false loss refuses every install until the policy is
+      // reloaded. Silent network failures are detected within HEARTBEAT_GRACE intervals, and
+      // a heartbeat unanswered for HEARTBEAT_GRACE_BUSY intervals is a lost link whatever the cause.
       const lost = () => {
         if (!answered) this.onLost(client);
       };
@@ -176,10 +197,15 @@ export class ChannelListener extends EventEmitter {
       const timeout = setTimeout(() => {
         setImmediate(() => {
           if (answered) return;
-          if (!this.probe) return lost();
-          // The probe is answered after this heartbeat's answer when the database is merely slow
-          // (it was asked later); before it, or not at all, when this link is dead.
-          this.probe().then(lost, lost);
+          void this.verdict(client).then((dead) => {
+            if (dead === true) lost();
+            else if (dead === undefined) {
+              if (!this.probe) return lost();
+              // The probe is answered after this heartbeat's answer when the database is merely
+              // slow (it was asked later); before it, or not at all, when this link is dead.
+              this.probe().then(lost, lost);
+            }
+          });
         });
       }, this.heartbeatMs * HEARTBEAT_GRACE);
       timeout.unref();
@@ -200,6 +226,19 @@ export class ChannelListener extends EventEmitter {
       );
     }, this.heartbeatMs);
     this.heartbeat.unref();
+  }
+
+  /**
+   * After a heartbeat's grace: whether the link is dead by its TCP state (bytes still
+   * unacknowledged, or not yet handed to the kernel), alive (all acknowledged: the database
+   * is slow), or undefined when that cannot be read.
+   */
+  private async verdict(client: Client): Promise<boolean | undefined> {
+    const socket = (client as unknown as { connection?: { stream?: net.Socket } }).connection?.stream;
+    if (!socket) return undefined;
+    if (socket.writableLength > 0) return true;
+    const unacked = await this.unacknowledged(socket).catch(() => undefined);
+    return unacked === undefined ? undefined : unacked > 0;
   }
 
   private onLost(client: Client): void {

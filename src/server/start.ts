@@ -242,8 +242,9 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     }
 
     // One LISTEN connection carries the announcements: policy, tokens and users, advisories, tarball inspections.
-    // A heartbeat past its grace asks the pool whether the database answers anyone (listener.ts).
-    const listener = new ChannelListener(database.url, [POLICY_CHANNEL, IDENTITY_CHANNEL, ADVISORY_CHANNEL, INSPECTION_CHANNEL], undefined, undefined, () => database.knex.raw('select 1'));
+    // A heartbeat past its grace is judged by the link's TCP state or, where that cannot be read,
+    // by asking the pool whether the database answers anyone (listener.ts).
+    const listener = new ChannelListener(database.url, [POLICY_CHANNEL, IDENTITY_CHANNEL, ADVISORY_CHANNEL, INSPECTION_CHANNEL], { probe: () => database.knex.raw('select 1') });
     try {
       await listener.start();
     } catch (err) {

@@ -81,7 +81,7 @@ describe('PolicyCache over a real LISTEN connection', () => {
         return snapshot;
       },
     };
-    const listener = new ChannelListener(db.url, POLICY_CHANNEL, 50, 0);
+    const listener = new ChannelListener(db.url, POLICY_CHANNEL, { retryMs: 50, heartbeatMs: 0 });
     await listener.start();
     const cache = new PolicyCache({ source, listener });
     try {
@@ -117,7 +117,7 @@ describe('PolicyCache over a real LISTEN connection', () => {
 
   it('a reload that fails while the channel is up is retried until it succeeds', async () => {
     const errors: unknown[] = [];
-    const listener = new ChannelListener(db.url, POLICY_CHANNEL, 50, 0);
+    const listener = new ChannelListener(db.url, POLICY_CHANNEL, { retryMs: 50, heartbeatMs: 0 });
     await listener.start();
     const cache = new PolicyCache({ source: new PolicyRepository(knex), listener, onError: (err) => errors.push(err) });
     try {
