@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
+import { KeysByName } from './keys-by-name';
 
 /**
  * Filtered, serialised and compressed packument responses, so a warm packument request costs
@@ -65,6 +66,8 @@ export function buildResponse(
 
 export class PackumentCache {
   private readonly entries = new Map<string, CachedResponse>();
+  /** The keys of each package (see invalidate). */
+  readonly keys = new KeysByName((key) => key.slice(0, key.indexOf('\u0000')));
   private total = 0;
   private readonly building = new Map<string, Promise<CachedResponse>>();
   hits = 0;
@@ -122,11 +125,11 @@ export class PackumentCache {
     if (entry.bytes > this.maxBytes) return;
     this.remove(key);
     this.entries.set(key, entry);
+    this.keys.add(key);
     this.total += entry.bytes;
-    for (const [oldest, old] of this.entries) {
+    for (const oldest of this.entries.keys()) {
       if (this.total <= this.maxBytes) break;
-      this.entries.delete(oldest);
-      this.total -= old.bytes;
+      this.remove(oldest);
     }
   }
 
@@ -134,6 +137,7 @@ export class PackumentCache {
     const entry = this.entries.get(key);
     if (entry) {
       this.entries.delete(key);
+      this.keys.delete(key);
       this.total -= entry.bytes;
     }
   }
@@ -151,8 +155,7 @@ export class PackumentCache {
 
   /** Drops every entry of a package (all hosts and forms). */
   invalidate(name: string): void {
-    const prefix = `${name}\u0000`;
-    for (const key of [...this.entries.keys()]) if (key.startsWith(prefix)) this.remove(key);
+    for (const key of this.keys.of(name)) this.remove(key);
     for (const listener of this.invalidationListeners) listener(name);
   }
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HotPathReads, StorageStat, storageKey } from '../../core/storage';
+import { KeysByName } from './keys-by-name';
 
 /**
  * Stored tarballs as the gate sends them. Small ones (up to an eighth of the cache) are held
@@ -47,6 +48,8 @@ export function integrityTag(bytes: Buffer): string {
 
 export class TarballCache {
   private readonly entries = new Map<string, TarballEntry>();
+  /** The keys of each package (see invalidate); a key is `name/filename`. */
+  readonly keys = new KeysByName((key) => key.slice(0, key.lastIndexOf('/')));
   private total = 0;
   readonly maxEntryBytes: number;
   hits = 0;
@@ -78,11 +81,11 @@ export class TarballCache {
     if (entry.cost > this.maxBytes && this.maxBytes > 0) return;
     this.remove(key);
     this.entries.set(key, entry);
+    this.keys.add(key);
     this.total += entry.cost;
-    for (const [oldest, old] of this.entries) {
+    for (const oldest of this.entries.keys()) {
       if (this.total <= Math.max(this.maxBytes, TAG_COST * 1024)) break;
-      this.entries.delete(oldest);
-      this.total -= old.cost;
+      this.remove(oldest);
     }
   }
 
@@ -90,14 +93,14 @@ export class TarballCache {
     const entry = this.entries.get(key);
     if (entry) {
       this.entries.delete(key);
+      this.keys.delete(key);
       this.total -= entry.cost;
     }
   }
 
   /** Drops every tarball of a package. */
   invalidate(name: string): void {
-    const prefix = `${name}/`;
-    for (const key of [...this.entries.keys()]) if (key.startsWith(prefix)) this.remove(key);
+    for (const key of this.keys.of(name)) this.remove(key);
   }
 
   stats(): { entries: number; bytes: number; maxBytes: number; hits: number; misses: number } {
