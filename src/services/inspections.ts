@@ -80,8 +80,23 @@ export class InspectionService {
     // A package not held yet is loaded whole by the next prepare(), this one included.
     this.memory.get(inspection.name)?.set(inspection.version, inspection);
     this.inspected.add(inspection.name);
-    await this.store.repos.inspections.save(inspection, source);
+    // Settles with the batch it joined: a failed statement fails every recording in it.
+    await this.saver.add([{ inspection, source }]);
   }
+
+  /**
+   * Inspections recorded by concurrent first fetches (a cold install) are stored together: one
+   * statement and one commit for all that arrived while the previous batch was written,
+   * instead of one each. A version appears once per batch (the first recording stays).
+   */
+  private readonly saver = new Batcher<{ inspection: TarballInspection; source: 'upstream' | 'publish' }>(async (entries) => {
+    const unique = new Map<string, (typeof entries)[number]>();
+    for (const entry of entries) {
+      const key = `${entry.inspection.name}@${entry.inspection.version}`;
+      if (!unique.has(key)) unique.set(key, entry);
+    }
+    await this.store.repos.inspections.saveMany([...unique.values()]);
+  }, 1);
 
   /**
    * Loads the index of packages with inspections. Call it once the announcement channel

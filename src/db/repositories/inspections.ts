@@ -53,26 +53,32 @@ export class InspectionRepository {
   }
 
   /**
-   * Records an inspection and announces it (INSPECTION_CHANNEL); the first one of a version
-   * stays (a version's bytes never change), and only a new one is announced.
+   * Records inspections and announces each new one (INSPECTION_CHANNEL), in one statement per
+   * chunk; the first one of a version stays (a version's bytes never change), and only a new
+   * one is announced.
    */
-  async save(inspection: TarballInspection, source: 'upstream' | 'publish'): Promise<void> {
-    const insert = this.db('tarball_inspections')
-      .insert({
-        package: inspection.name,
-        version: inspection.version,
-        source,
-        integrity: inspection.integrity,
-        manifest: JSON.stringify(inspection.manifest),
-        has_binding_gyp: inspection.hasBindingGyp,
-        mismatches: JSON.stringify(inspection.mismatches),
-        inspected_at: inspection.inspectedAt,
-      })
-      .onConflict(['package', 'version'])
-      .ignore()
-      .returning(['package', 'version'])
-      .toSQL();
-    // One statement: the row and, when it is new, its announcement (delivered at commit).
-    await this.db.raw(`with saved as (${insert.sql}) select pg_notify(?, saved.package || '@' || saved.version) from saved`, [...insert.bindings, INSPECTION_CHANNEL]);
+  async saveMany(inspections: ReadonlyArray<{ inspection: TarballInspection; source: 'upstream' | 'publish' }>): Promise<void> {
+    // 8 bindings a row: well under PostgreSQL's 65,535 per statement.
+    for (const part of chunks(inspections, 500)) {
+      const insert = this.db('tarball_inspections')
+        .insert(
+          part.map(({ inspection, source }) => ({
+            package: inspection.name,
+            version: inspection.version,
+            source,
+            integrity: inspection.integrity,
+            manifest: JSON.stringify(inspection.manifest),
+            has_binding_gyp: inspection.hasBindingGyp,
+            mismatches: JSON.stringify(inspection.mismatches),
+            inspected_at: inspection.inspectedAt,
+          })),
+        )
+        .onConflict(['package', 'version'])
+        .ignore()
+        .returning(['package', 'version'])
+        .toSQL();
+      // One statement: the rows and, for each new one, its announcement (delivered at commit).
+      await this.db.raw(`with saved as (${insert.sql}) select pg_notify(?, saved.package || '@' || saved.version) from saved`, [...insert.bindings, INSPECTION_CHANNEL]);
+    }
   }
 }

@@ -1,0 +1,80 @@
+/**
+ * Inspections recorded by concurrent first fetches (a cold install) are stored in one
+ * statement, each new one announced once, on real PostgreSQL; a statement that fails fails
+ * every recording in it, and the next ones are stored.
+ */
+import type { Knex } from 'knex';
+import { Client } from 'pg';
+import type { TarballInspection } from '../../src/core/inspection';
+import { createKnex, migrateLatest } from '../../src/db/connection';
+import { INSPECTION_CHANNEL } from '../../src/db/repositories/inspections';
+import { Store } from '../../src/db/store';
+import { InspectionService } from '../../src/services/inspections';
+import { eventually } from '../support/assert';
+import { createTestDatabase, TestDatabase } from '../support/database';
+
+function inspection(name: string, version = '1.0.0', manifest: Record<string, unknown> = { name, version }): TarballInspection {
+  return { name, version, manifest, hasBindingGyp: false, mismatches: [], integrity: 'sha512-x', inspectedAt: new Date() };
+}
+
+describe('recording tarball inspections in batches', () => {
+  let db: TestDatabase;
+  let knex: Knex;
+  let listener: Client;
+  const announced: string[] = [];
+  let inserts = 0;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    knex = createKnex(db.url);
+    await migrateLatest(knex);
+    knex.on('query', (q: { sql: string }) => {
+      if (/insert into "tarball_inspections"/.test(q.sql)) inserts++;
+    });
+    listener = new Client({ connectionString: db.url });
+    await listener.connect();
+    listener.on('notification', (m) => announced.push(m.payload ?? ''));
+    await listener.query(`LISTEN ${INSPECTION_CHANNEL}`);
+  });
+
+  afterAll(async () => {
+    await listener?.end();
+    await knex?.destroy();
+    await db?.drop();
+  });
+
+  it('stores concurrent recordings in one statement and announces each new one once', async () => {
+    const service = new InspectionService(new Store(knex));
+    const before = inserts;
+    const names = Array.from({ length: 40 }, (_, i) => `batched-${i}`);
+    // The same version twice among them: the first recording stays, announced once.
+    await Promise.all([...names.map((n) => service.record(inspection(n), 'upstream')), service.record(inspection('batched-0'), 'upstream')]);
+    expect(inserts - before).toBe(1);
+    const rows = await knex('tarball_inspections').where('package', 'like', 'batched-%').select('package', 'version');
+    expect(rows.map((r) => r.package).sort()).toEqual([...names].sort());
+    await eventually(async () => announced.filter((p) => p.startsWith('batched-')).length >= names.length, 'the announcements');
+    expect(announced.filter((p) => p.startsWith('batched-')).sort()).toEqual(names.map((n) => `${n}@1.0.0`).sort());
+  });
+
+  it('does not announce a version recorded before', async () => {
+    const service = new InspectionService(new Store(knex));
+    await service.record(inspection('again'), 'upstream');
+    await eventually(async () => announced.includes('again@1.0.0'), 'the first announcement');
+    await service.record(inspection('again', '1.0.0', { name: 'again', version: '1.0.0', changed: true }), 'upstream');
+    await service.record(inspection('again', '2.0.0'), 'upstream');
+    await eventually(async () => announced.includes('again@2.0.0'), 'the second version');
+    expect(announced.filter((p) => p === 'again@1.0.0')).toHaveLength(1);
+    const stored = await knex('tarball_inspections').where({ package: 'again', version: '1.0.0' }).first();
+    expect(stored.manifest).toEqual({ name: 'again', version: '1.0.0' });
+  });
+
+  it('fails every recording of a batch whose statement fails, and stores the next ones', async () => {
+    const service = new InspectionService(new Store(knex));
+    // jsonb cannot hold \u0000: PostgreSQL refuses the whole statement.
+    const results = await Promise.allSettled([service.record(inspection('poisoned', '1.0.0', { name: 'poisoned', description: 'a\u0000b' }), 'upstream'), service.record(inspection('beside-poison'), 'upstream')]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(await knex('tarball_inspections').whereIn('package', ['poisoned', 'beside-poison']).count({ n: '*' })).toEqual([{ n: '0' }]);
+    await service.record(inspection('beside-poison'), 'upstream');
+    expect(await knex('tarball_inspections').where({ package: 'beside-poison' }).count({ n: '*' })).toEqual([{ n: '1' }]);
+  });
+});
