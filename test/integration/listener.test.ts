@@ -156,6 +156,13 @@ describe('the LISTEN connection heartbeat', () => {
     }
   }
 
+  /** Stops the relay passing bytes; resolves once the listener has counted its link as lost, once. */
+  async function freezeUntilLost(relay: Awaited<ReturnType<typeof relayTo>>, listener: ChannelListener, lost: number[]): Promise<void> {
+    relay.freeze();
+    await eventually(async () => !listener.connected, 'the link to count as lost', 5000);
+    expect(lost).toHaveLength(1);
+  }
+
   describe('on Linux, by the TCP state of its link', () => {
     (process.platform === 'linux' ? it : it.skip)('does not count a database process that answers late as a lost connection: its kernel acknowledged the heartbeat', async () => {
       // Found by ten large lockfile checks at once, the gatekeeper and its embedded database on
@@ -175,9 +182,7 @@ describe('the LISTEN connection heartbeat', () => {
     it('counts a link whose bytes stay unacknowledged as lost within a few intervals, without asking the probe', async () => {
       await throughRelay({ probeVia: 'direct', tcp: 'unacknowledged' }, async (relay, listener, lost, probe) => {
         const askedBefore = probe.asked;
-        relay.freeze();
-        await eventually(async () => !listener.connected, 'the silent link to count as lost', 5000);
-        expect(lost).toHaveLength(1);
+        await freezeUntilLost(relay, listener, lost);
         expect(probe.asked).toBe(askedBefore);
       });
     });
@@ -185,9 +190,7 @@ describe('the LISTEN connection heartbeat', () => {
     (process.platform === 'linux' ? it : it.skip)('counts a link whose peer acknowledges but never answers as lost at the busy cap', async () => {
       await throughRelay({ probeVia: 'direct', tcp: 'kernel' }, async (relay, listener, lost, probe, read) => {
         const askedBefore = probe.asked;
-        relay.freeze();
-        await eventually(async () => !listener.connected, 'the link to count as lost', 5000);
-        expect(lost).toHaveLength(1);
+        await freezeUntilLost(relay, listener, lost);
         // Not at the grace (the relay's kernel acknowledged, and the probe was never asked): at the cap.
         expect(read.length).toBeGreaterThan(0);
         expect(read.every((n) => n === 0)).toBe(true);
@@ -200,10 +203,8 @@ describe('the LISTEN connection heartbeat', () => {
     it('counts a link that answers nothing as lost within a few intervals while the database answers another connection', async () => {
       await throughRelay({ probeVia: 'direct', tcp: 'unreadable' }, async (relay, listener, lost, probe) => {
         const answeredBefore = probe.answered;
-        relay.freeze();
-        await eventually(async () => !listener.connected, 'the silent link to count as lost', 5000);
+        await freezeUntilLost(relay, listener, lost);
         // Found by the probe's answer after the grace, not by the busy database's cap.
-        expect(lost).toHaveLength(1);
         expect(probe.answered).toBeGreaterThan(answeredBefore);
       });
     });
@@ -224,10 +225,8 @@ describe('the LISTEN connection heartbeat', () => {
     it('counts a link as lost after the busy cap when neither it nor the probe answers', async () => {
       await throughRelay({ probeVia: 'relay', tcp: 'unreadable' }, async (relay, listener, lost, probe) => {
         const answeredBefore = probe.answered;
-        relay.freeze();
-        await eventually(async () => !listener.connected, 'the silent link to count as lost', 5000);
+        await freezeUntilLost(relay, listener, lost);
         // The probe was asked and never answered: the cap decided.
-        expect(lost).toHaveLength(1);
         expect(probe.asked).toBeGreaterThan(answeredBefore);
         expect(probe.answered).toBe(answeredBefore);
       });
