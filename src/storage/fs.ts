@@ -39,8 +39,8 @@ import {
 const TEMPORARY = /^\..*\.tmp$/;
 const MAX_KNOWN_PATHS = 50_000;
 
-/** The largest copy written inline (see FsPackageStorage.put). */
-export const INLINE_PUT_MAX_BYTES = 1024 * 1024;
+/** The largest object read, and copy written, inline (see FsPackageStorage.get and put). */
+export const INLINE_MAX_BYTES = 1024 * 1024;
 
 /**
  * statfs(2) magic numbers of filesystems on the machine itself (ext2/3/4, XFS, Btrfs, tmpfs,
@@ -73,17 +73,18 @@ export class FsPackageStorage implements PackageStorage {
   readonly kind = 'fs';
 
   /**
-   * Whether copies of the upstream's objects are written inline (see put): decided once, from
-   * the filesystem the storage is on, unless the caller says.
+   * Whether small objects are read, and copies of the upstream's objects written, inline with
+   * synchronous calls (see get and put): decided once, from the filesystem the storage is on,
+   * unless the caller says.
    */
-  readonly inlineWrites: boolean;
+  readonly inlineIo: boolean;
 
   constructor(
     readonly root: string,
     private readonly locks: PackageLock,
-    options: { inlineWrites?: boolean } = {},
+    options: { inlineIo?: boolean } = {},
   ) {
-    this.inlineWrites = options.inlineWrites ?? onLocalFilesystem(root);
+    this.inlineIo = options.inlineIo ?? onLocalFilesystem(root);
   }
 
   /** Paths of keys seen before: the hot path asks for the same few keys on every request. */
@@ -113,8 +114,13 @@ export class FsPackageStorage implements PackageStorage {
     // Missing is answered without a trip through the thread pool (a package seen for the first
     // time is looked for twice by Verdaccio before its document is written); the same cheap
     // synchronous stat answers every packument request's revision() already.
-    if (!fs.existsSync(file)) return undefined;
+    // On a local filesystem a small object (a packument, read again by a tarball's first fetch)
+    // is read with synchronous calls too: one stat and one read, not four trips through the
+    // thread pool (open, fstat, read, close).
+    const stat = fs.statSync(file, { throwIfNoEntry: false });
+    if (!stat) return undefined;
     try {
+      if (this.inlineIo && stat.isFile() && stat.size <= INLINE_MAX_BYTES) return fs.readFileSync(file);
       return await fs.promises.readFile(file);
     } catch (err) {
       if (missing(err) || (err as NodeJS.ErrnoException).code === 'EISDIR') return undefined;
@@ -162,7 +168,7 @@ export class FsPackageStorage implements PackageStorage {
 
   /**
    * Writes an object through a temporary file renamed into place. A copy of the upstream's (not
-   * durable, not exclusive) of at most INLINE_PUT_MAX_BYTES on a local filesystem is written
+   * durable, not exclusive) of at most INLINE_MAX_BYTES on a local filesystem is written
    * inline, with synchronous calls: every package's first sight and every tarball's first fetch
    * writes one, and the same calls through the thread pool (mkdir, open, write, close, rename,
    * stat: six round trips) cost two to three times the CPU (0.46 to 0.77 ms against 0.21 to
@@ -174,7 +180,7 @@ export class FsPackageStorage implements PackageStorage {
   async put(key: string, body: Buffer | string, options: PutOptions = {}): Promise<StorageStat> {
     const target = this.pathOf(key);
     const durable = options.durable !== false;
-    if (!durable && !options.exclusive && this.inlineWrites && Buffer.byteLength(body) <= INLINE_PUT_MAX_BYTES) return this.putInline(target, body);
+    if (!durable && !options.exclusive && this.inlineIo && Buffer.byteLength(body) <= INLINE_MAX_BYTES) return this.putInline(target, body);
     return this.commit(key, target, options, async (handle) => {
       try {
         await handle.writeFile(body);

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { documentKey, parseStorageKey, StorageExistsError, storageKey } from '../../../src/core/storage';
-import { FsPackageStorage, INLINE_PUT_MAX_BYTES, onLocalFilesystem } from '../../../src/storage/fs';
+import { FsPackageStorage, INLINE_MAX_BYTES, onLocalFilesystem } from '../../../src/storage/fs';
 import { NO_LOCK } from '../../../src/storage/locks';
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
@@ -162,7 +162,7 @@ describe('FsPackageStorage', () => {
     afterEach(() => jest.restoreAllMocks());
 
     it('are written inline on a local filesystem: same layout, a stat that is the revision, nothing left behind', async () => {
-      const inline = new FsPackageStorage(root, NO_LOCK, { inlineWrites: true });
+      const inline = new FsPackageStorage(root, NO_LOCK, { inlineIo: true });
       const open = jest.spyOn(fs.promises, 'open');
       const stat = await inline.put(documentKey('@up/copy'), '{"v":1}', { durable: false });
       await inline.put(storageKey('@up/copy', 'copy-1.0.0.tgz'), Buffer.from('bytes'), { durable: false });
@@ -178,20 +178,39 @@ describe('FsPackageStorage', () => {
     });
 
     it('are written through the thread pool when durable, exclusive, larger than the limit, or not on a local filesystem', async () => {
-      const inline = new FsPackageStorage(root, NO_LOCK, { inlineWrites: true });
+      const inline = new FsPackageStorage(root, NO_LOCK, { inlineIo: true });
       const open = jest.spyOn(fs.promises, 'open');
       await inline.put(documentKey('durable'), '{}');
       await inline.put(storageKey('durable', 'durable-1.0.0.tgz'), 'x', { durable: false, exclusive: true });
-      await inline.put(storageKey('durable', 'durable-2.0.0.tgz'), Buffer.alloc(INLINE_PUT_MAX_BYTES + 1), { durable: false });
+      await inline.put(storageKey('durable', 'durable-2.0.0.tgz'), Buffer.alloc(INLINE_MAX_BYTES + 1), { durable: false });
       expect(open).toHaveBeenCalledTimes(3);
-      const remote = new FsPackageStorage(root, NO_LOCK, { inlineWrites: false });
+      const remote = new FsPackageStorage(root, NO_LOCK, { inlineIo: false });
       await remote.put(documentKey('remote'), '{}', { durable: false });
       expect(open).toHaveBeenCalledTimes(4);
       expect(fs.readFileSync(path.join(root, 'remote/package.json'), 'utf8')).toBe('{}');
     });
 
+    it('small objects are read inline on a local filesystem; large ones, and any elsewhere, through the thread pool', async () => {
+      const inline = new FsPackageStorage(root, NO_LOCK, { inlineIo: true });
+      await inline.put(documentKey('reads'), '{"small":true}', { durable: false });
+      const large = Buffer.alloc(INLINE_MAX_BYTES + 1, 0x61);
+      await inline.put(storageKey('reads', 'reads-1.0.0.tgz'), large, { durable: false });
+      const readFile = jest.spyOn(fs.promises, 'readFile');
+      expect((await inline.get(documentKey('reads')))?.toString()).toBe('{"small":true}');
+      expect(readFile).not.toHaveBeenCalled();
+      expect((await inline.get(storageKey('reads', 'reads-1.0.0.tgz')))?.equals(large)).toBe(true);
+      expect(readFile).toHaveBeenCalledTimes(1);
+      const remote = new FsPackageStorage(root, NO_LOCK, { inlineIo: false });
+      expect((await remote.get(documentKey('reads')))?.toString()).toBe('{"small":true}');
+      expect(readFile).toHaveBeenCalledTimes(2);
+      // Missing, or a folder where the object should be: nothing, either way.
+      expect(await inline.get(documentKey('no-such-package'))).toBeUndefined();
+      fs.mkdirSync(path.join(root, 'folder/package.json'), { recursive: true });
+      expect(await inline.get(documentKey('folder'))).toBeUndefined();
+    });
+
     it('an inline write that cannot be renamed into place fails and leaves no temporary file', async () => {
-      const inline = new FsPackageStorage(root, NO_LOCK, { inlineWrites: true });
+      const inline = new FsPackageStorage(root, NO_LOCK, { inlineIo: true });
       // A folder where the document should be: rename(2) refuses to replace it.
       fs.mkdirSync(path.join(root, 'blocked/package.json'), { recursive: true });
       await expect(inline.put(documentKey('blocked'), '{}', { durable: false })).rejects.toMatchObject({ code: expect.stringMatching(/EISDIR|ENOTEMPTY|EEXIST/) });
