@@ -200,6 +200,15 @@ export function integrityToVerify(expected: { integrity?: unknown; shasum?: unkn
   return undefined;
 }
 
+/**
+ * Whether bytes match the integrity their packument names (as integrityToVerify chooses it):
+ * for a stored copy read again, verified when it was fetched. False when nothing is usable.
+ */
+export function matchesIntegrity(bytes: Buffer, expected: { integrity?: unknown; shasum?: unknown }): boolean {
+  const integrity = integrityToVerify(expected);
+  return integrity !== undefined && ssri.checkData(bytes, integrity) !== false;
+}
+
 /** A connection reset before any answer came: the request may be sent again on a new connection. */
 function isConnectionReset(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;

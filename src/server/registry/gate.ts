@@ -22,6 +22,7 @@ import type { GatekeeperRuntime, VerdaccioStorage } from '../runtime';
 import { actorOf, principalOfRequest } from './identity';
 import { readRawPackument, readStoredVersion, standInRequest } from './manifests';
 import { DependencyPrefetcher, PrefetchStats, WarmContext } from './prefetch';
+import { matchesIntegrity } from '../../upstream/client';
 
 /**
  * The gate: the handlers of the registry's read routes (packument, version, tarball,
@@ -272,6 +273,8 @@ export function createFastPath(runtime: GatekeeperRuntime) {
         if (!version) return false;
         const decision = runtime.governance.cache.peek(runtime.governance.cache.current(), name, version);
         if (!decision || !decision.allowed || decision.warnings.length > 0) return false;
+        // A stored upstream copy is served only with its inspection held (see inspected()).
+        if (!runtime.inspections.known(name, version) && !runtime.publishing.isPrivate(name)) return false;
         return sendStoredTarball(tarballs, storage, name, match.params.filename, req, res, true);
       }
       const generation = runtime.governance.cache.current().generation;
@@ -426,8 +429,9 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
       res.setHeader('npm-notice', toHeaderValue(`gatekeeper: warning for ${name}@${version}: ${warnings.join('; ')}`));
     }
     addInstallNotices(runtime, req, res);
-    if (sendStoredTarball(tarballs, packages, name, filename, req, res)) return;
-    if (runtime.publishing.isPrivate(name)) {
+    const isPrivate = runtime.publishing.isPrivate(name);
+    if ((isPrivate || (await inspected(name, version))) && sendStoredTarball(tarballs, packages, name, filename, req, res)) return;
+    if (isPrivate) {
       return sendError(res, 'ENOTFOUND', `${name}@${version} is private and its tarball is not in storage. Publish it again under a new version`);
     }
     const fetched = await fetchTarball(req, name, version, filename, actor);
@@ -435,13 +439,42 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
     sendBytes(req, res, fetched.bytes, fetched.etag);
   }
 
+  /**
+   * Whether an upstream version's tarball inspection is held. Every first fetch records one
+   * before it stores the copy, but a copy can outlive its record (one stored before inspections
+   * existed, or a record lost in a database crash): such a copy is inspected again, from its
+   * own bytes, before it is served, since its package.json is what the client acts on.
+   */
+  async function inspected(name: string, version: string): Promise<boolean> {
+    await runtime.inspections.prepare(name);
+    return runtime.inspections.known(name, version) !== undefined;
+  }
+
   const fetching = new Map<string, Promise<{ bytes: Buffer; decision: Decision; etag: string }>>();
+
+  /** The tarball from the upstream's own origin, verified; a refusal of its origin or bytes is audited. */
+  async function upstreamBytes(name: string, version: string, dist: { tarball?: unknown; integrity?: unknown; shasum?: unknown }, actor: Actor): Promise<Buffer> {
+    try {
+      return await runtime.upstreamTarball(
+        String(dist.tarball ?? ''),
+        { integrity: typeof dist.integrity === 'string' ? dist.integrity : undefined, shasum: typeof dist.shasum === 'string' ? dist.shasum : undefined },
+        `${name}@${version}`,
+      );
+    } catch (err) {
+      const known = asGatekeeperError(err);
+      if (known && (known.code === 'EINTEGRITY' || known.code === 'ETARBALLORIGIN')) {
+        governance.recordTarballRefused(actor, name, version, known, String(dist.tarball ?? '').slice(0, 500));
+      }
+      throw err;
+    }
+  }
 
   /**
    * The first fetch of an upstream tarball: only from the upstream's own origin, verified
    * against the packument's integrity, its own package.json read and compared with the
    * manifest (recorded once per version), decided again with what was found, and stored
-   * only when allowed. Concurrent requests for one tarball share one fetch.
+   * only when allowed. Concurrent requests for one tarball share one fetch. A stored copy
+   * whose inspection is missing (see inspected()) goes the same way from its own bytes.
    */
   function fetchTarball(req: Request, name: string, version: string, filename: string, actor: Actor): Promise<{ bytes: Buffer; decision: Decision; etag: string }> {
     const key = `${name}@${version}`;
@@ -453,20 +486,12 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
         const { raw, manifest } = await readStoredVersion(runtime, storage, name, version, req);
         if (!manifest) throw new GatekeeperError('ENOTFOUND', `${key} is not in this registry or its upstream. Check the version`);
         const dist = (manifest.dist ?? {}) as { tarball?: unknown; integrity?: unknown; shasum?: unknown };
-        let bytes: Buffer;
-        try {
-          bytes = await runtime.upstreamTarball(
-            String(dist.tarball ?? ''),
-            { integrity: typeof dist.integrity === 'string' ? dist.integrity : undefined, shasum: typeof dist.shasum === 'string' ? dist.shasum : undefined },
-            key,
-          );
-        } catch (err) {
-          const known = asGatekeeperError(err);
-          if (known && (known.code === 'EINTEGRITY' || known.code === 'ETARBALLORIGIN')) {
-            governance.recordTarballRefused(actor, name, version, known, String(dist.tarball ?? '').slice(0, 500));
-          }
-          throw err;
-        }
+        // A stored copy not inspected yet (see inspected()) is read again if it still matches
+        // the integrity it was verified against; otherwise the upstream is asked.
+        const storedKey = tarballStorageKey(name, filename);
+        const stored = storedKey ? await packages.get(storedKey) : undefined;
+        const fromStorage = stored !== undefined && matchesIntegrity(stored, dist);
+        const bytes = fromStorage ? (stored as Buffer) : await upstreamBytes(name, version, dist, actor);
         const read = await readTarballManifestAsync(bytes, { errorCode: 'EUPSTREAM', label: key });
         const integrity = typeof dist.integrity === 'string' && dist.integrity.startsWith('sha512-') ? dist.integrity : integrityOfBytes(bytes);
         await runtime.inspections.record(inspectTarball(manifest, read, integrity, new Date()), 'upstream');
@@ -477,9 +502,9 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
         const decision = governance.decide(name, version, raw);
         // The bytes are hashed once, for the response and the held entry alike (never read back).
         const etag = decision.allowed ? integrityTag(bytes) : '';
-        if (decision.allowed) {
-          const stored = await storeTarball(packages, name, filename, bytes);
-          if (stored) tarballs.store(tarballKey(name, filename), tarballs.entry(packages, stored.key, packages.revision(name), stored.stat, bytes, etag));
+        if (decision.allowed && !fromStorage) {
+          const written = await storeTarball(packages, name, filename, bytes);
+          if (written) tarballs.store(tarballKey(name, filename), tarballs.entry(packages, written.key, packages.revision(name), written.stat, bytes, etag));
         }
         return { bytes, decision, etag };
       })().finally(() => fetching.delete(key));
