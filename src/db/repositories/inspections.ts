@@ -78,11 +78,13 @@ export class InspectionRepository {
         .returning(['package', 'version'])
         .toSQL();
       // One statement: the rows and, for each new one, its announcement (delivered at commit).
-      // Its commit does not wait for the WAL to reach the disk: a cold install's burst of first
-      // fetches waits for one flush less each, and a record lost in a database crash is made
-      // again, since a stored copy without one is inspected before it is served (gate.ts).
+      // For upstream copies alone, its commit does not wait for the WAL to reach the disk: a
+      // cold install's burst of first fetches waits for one flush less each, and a record lost
+      // in a database crash is made again, since a stored upstream copy without one is
+      // inspected before it is served (gate.ts). A published tarball's record is durable.
+      const durable = part.some((p) => p.source === 'publish');
       await this.db.transaction(async (trx) => {
-        await trx.raw("select set_config('synchronous_commit', 'off', true)");
+        if (!durable) await trx.raw("select set_config('synchronous_commit', 'off', true)");
         await trx.raw(`with saved as (${insert.sql}) select pg_notify(?, saved.package || '@' || saved.version) from saved`, [...insert.bindings, INSPECTION_CHANNEL]);
       });
     }
