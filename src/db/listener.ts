@@ -34,8 +34,9 @@ const ACK = 'gk-ack:';
 /**
  * A dedicated connection that LISTENs on one or more channels and reconnects when it drops.
  * Events: `connected` (after LISTEN succeeded, including reconnects), `disconnected`,
- * `notification` (payload string; the first channel only) and `message` (channel, payload;
- * every channel).
+ * `notification` (payload string; the first channel only), `message` (channel, payload;
+ * every channel) and `slow` (a heartbeat unanswered past its grace on a link whose bytes the
+ * database host acknowledged: a database process short of CPU, not yet a lost connection).
  *
  * Notifications sent while it was not listening are lost: whoever uses a channel must
  * treat `connected` as "anything may have changed" (PolicyCache reloads, TokenCache empties).
@@ -199,7 +200,9 @@ export class ChannelListener extends EventEmitter {
           if (answered) return;
           void this.verdict(client).then((dead) => {
             if (dead === true) lost();
-            else if (dead === undefined) {
+            else if (dead === false) {
+              if (!answered) this.emit('slow');
+            } else {
               if (!this.probe) return lost();
               // The probe is answered after this heartbeat's answer when the database is merely
               // slow (it was asked later); before it, or not at all, when this link is dead.

@@ -131,6 +131,7 @@ export class GatekeeperMetrics {
   private readonly decisions = new Tally3<string, string, string>(['outcome', 'code', 'rule']);
   private readonly blocked = new Tally3<string, string, string>(['code', 'rule', 'via']);
   private listenDisconnects = 0;
+  private listenSlowHeartbeats = 0;
   private readonly upstreamLatency: Histogram<'operation'>;
   private readonly upstreamErrors: Counter<'operation' | 'code'>;
   private readonly jobRuns: Counter<'job' | 'outcome'>;
@@ -262,6 +263,15 @@ export class GatekeeperMetrics {
         this.inc(self.listenDisconnects);
       },
     });
+    new Counter({
+      name: 'gatekeeper_listen_slow_heartbeats_total',
+      help: 'LISTEN heartbeats unanswered past their grace (6 s) on a link whose bytes the database host acknowledged: the database process is short of CPU; the connection counts as lost only after 30 s.',
+      registers,
+      collect(this: Counter) {
+        this.reset();
+        this.inc(self.listenSlowHeartbeats);
+      },
+    });
     new Gauge({
       name: 'gatekeeper_policy_trusted',
       help: '1 while the policy is loaded and trusted, else 0 (everything is refused with EPOLICYUNAVAILABLE).',
@@ -335,10 +345,13 @@ export class GatekeeperMetrics {
   }
 
   /** Starts reading the parts that count for themselves (called once the runtime exists). */
-  watch(sources: MetricSources & { listener: { readonly connected: boolean; on(event: 'disconnected', fn: () => void): unknown } }): void {
+  watch(sources: MetricSources & { listener: { readonly connected: boolean; on(event: 'disconnected' | 'slow', fn: () => void): unknown } }): void {
     this.sources = sources;
     sources.listener.on('disconnected', () => {
       this.listenDisconnects++;
+    });
+    sources.listener.on('slow', () => {
+      this.listenSlowHeartbeats++;
     });
     sources.jobs.onRun((run) => {
       const job = safeJob(run.name);

@@ -88,6 +88,8 @@ export interface Gatekeeper {
   settings: Settings;
   database: Database;
   runtime: GatekeeperRuntime;
+  /** The LISTEN connection that carries the announcements (policy, identity, advisories, inspections). */
+  listener: ChannelListener;
   /** Verdaccio's express application, behind the route table (tests enumerate its routes). */
   verdaccioApp: (req: http.IncomingMessage, res: http.ServerResponse) => void;
   close(): Promise<void>;
@@ -265,6 +267,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     }
     listener.on('disconnected', () => logger.error('lost the policy invalidation channel; denying installs until it reconnects'));
     listener.on('connected', () => logger.info('policy invalidation channel connected'));
+    listener.on('slow', () => logger.warn('the database has not answered the policy channel\'s heartbeat for 6 s, though its host received it (a database process short of CPU); the channel counts as lost after 30 s'));
 
     const auditWriter = new AuditWriter(store, (event) => {
       if (event.kind === 'retrying') logger.error({ err: event.err, pending: event.pending, attempt: event.attempt, retryInMs: event.delayMs }, 'audit entries could not be written; will retry');
@@ -625,6 +628,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       settings: { ...settings, port },
       database,
       runtime,
+      listener,
       verdaccioApp: app,
       close: () => {
         // Readiness fails from now on, so a load balancer stops routing before connections

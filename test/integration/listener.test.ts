@@ -168,11 +168,15 @@ describe('the LISTEN connection heartbeat', () => {
       // Found by ten large lockfile checks at once, the gatekeeper and its embedded database on
       // one CPU: the listener's backend waited 2 s to run while the pool's probe was answered.
       await throughRelay({ probeVia: 'direct', tcp: 'kernel' }, async (relay, listener, lost, probe, read) => {
+        let slow = 0;
+        listener.on('slow', () => slow++);
         // Answers come 1,000 ms late: past the grace (300 ms), within the busy cap (1,500 ms).
         relay.delay(1000, 'answers');
         await new Promise((r) => setTimeout(r, 3000));
         expect(lost).toEqual([]);
         expect(listener.connected).toBe(true);
+        // Each late heartbeat was reported as slow (metrics and the log count them).
+        expect(slow).toBeGreaterThan(0);
         // The heartbeats went past their grace and the kernel said the bytes had arrived.
         expect(read.length).toBeGreaterThan(0);
         expect(read.every((n) => n === 0)).toBe(true);

@@ -105,7 +105,11 @@ describe('/-/gatekeeper/metrics', () => {
   });
 
   it('reports the database pool, the LISTEN connection, the audit queue and process metrics', async () => {
+    const slowBefore = sumOf(await adminScrape(), 'gatekeeper_listen_slow_heartbeats_total');
+    // What the listener says when a heartbeat is late on a link the database host acknowledged.
+    s.t.gk.listener.emit('slow');
     const samples = await adminScrape();
+    expect(sumOf(samples, 'gatekeeper_listen_slow_heartbeats_total')).toBe(slowBefore + 1);
     expect(sumOf(samples, 'gatekeeper_listen_connected')).toBe(1);
     expect(sumOf(samples, 'gatekeeper_policy_trusted')).toBe(1);
     expect(sumOf(samples, 'gatekeeper_db_pool_max')).toBe(10);
