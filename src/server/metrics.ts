@@ -58,7 +58,7 @@ export interface MetricSources {
   policyTrusted: () => boolean;
   audit: { health(): { pending: number; written: number; dropped: number } };
   jobs: JobsLike;
-  /** The collections asked for after large packument builds (src/server/heap-reclaim.ts). */
+  /** The collections asked for after large packument builds or policy reloads (src/server/heap-reclaim.ts). */
   heap: { stats(): { collections: number; seconds: number } };
 }
 
@@ -302,7 +302,7 @@ export class GatekeeperMetrics {
       });
     sourceCounter('gatekeeper_audit_entries_written_total', 'Audit entries written to the database.', (s) => s.audit.health().written);
     sourceCounter('gatekeeper_audit_entries_dropped_total', 'Audit entries dropped (the database refused them, or too many were waiting).', (s) => s.audit.health().dropped);
-    sourceCounter('gatekeeper_heap_reclaims_total', 'Full garbage collections this instance asked for after large packument builds (GATEKEEPER_HEAP_RECLAIM).', (s) => s.heap.stats().collections);
+    sourceCounter('gatekeeper_heap_reclaims_total', 'Full garbage collections this instance asked for after large packument builds or policy reloads (GATEKEEPER_HEAP_RECLAIM).', (s) => s.heap.stats().collections);
     sourceCounter('gatekeeper_heap_reclaim_seconds_total', 'Time those collections took (the event loop waits for each).', (s) => s.heap.stats().seconds);
     this.jobRuns = new Counter({
       name: 'gatekeeper_job_runs_total',

@@ -367,12 +367,14 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     const requestContext = new AsyncLocalStorage<RequestContext>();
     let upstreamHealth: { at: number; result: Promise<{ ok: boolean; error?: string }> } | undefined;
 
-    // The garbage a large packument build leaves is collected once the builds are over (heap-reclaim.ts).
+    // The garbage large packument builds and policy reloads leave (a burst of thousands of
+    // approvals reloads the policy once each) is collected once they are over (heap-reclaim.ts).
     const heap = new HeapReclaimer({
       growthBytes: parseSize(settings.heapReclaim),
-      onCollected: ({ before, after, ms }) => logger.debug({ heapBeforeMb: Math.round(before / 1048576), heapAfterMb: Math.round(after / 1048576), ms: Math.round(ms) }, 'full garbage collection after large packument builds'),
+      onCollected: ({ before, after, ms }) => logger.debug({ heapBeforeMb: Math.round(before / 1048576), heapAfterMb: Math.round(after / 1048576), ms: Math.round(ms) }, 'full garbage collection after large packument builds or policy reloads'),
     });
     cleanup.push(async () => heap.close());
+    cache.onReload(() => heap.check());
     const runtime: GatekeeperRuntime = {
       id,
       settings,

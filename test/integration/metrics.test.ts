@@ -146,6 +146,16 @@ describe('/-/gatekeeper/metrics', () => {
     expect(sumOf(await adminScrape(), 'gatekeeper_heap_reclaim_seconds_total', {})).toBeGreaterThan(0);
   });
 
+  it('a policy reload asks the heap reclaimer to look', async () => {
+    const check = jest.spyOn(s.t.gk.runtime.heap, 'check');
+    try {
+      expect((await s.t.api('POST', '/approvals', { name: 'metrics-reload-check', reason: 'a policy change reloads the policy' })).status).toBe(201);
+      expect(check).toHaveBeenCalled();
+    } finally {
+      check.mockRestore();
+    }
+  });
+
   it("counts this instance's background job runs", async () => {
     // Due at start, so the runner may be running it already; either way one run ends here.
     await s.t.gk.runtime.jobs.runNow('advisories.refresh');
