@@ -357,7 +357,7 @@ export class UpstreamClient {
       }
       if (res.status !== 200) throw await this.badStatus(res, what, deadline);
       const bytes = await this.read(res, this.maxBytes, what, deadline);
-      if (ssri.checkData(bytes, integrity) === false) {
+      if (!matchesIntegrity(bytes, expected)) {
         const algorithm = integrity.split('-')[0];
         this.logger?.warn({ tarball: label, algorithm }, 'upstream tarball does not match its integrity');
         throw new GatekeeperError(
