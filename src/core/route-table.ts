@@ -73,13 +73,18 @@ interface Attempt {
   badName?: string;
 }
 
-function matchTokens(tokens: Token[], segments: string[]): Attempt | undefined {
-  const params: Record<string, string> = {};
-  let s = 0;
+/**
+ * Matches one route's tokens against the segments. Nothing is allocated for a route that does
+ * not match before its first parameter (most routes, for most requests: this runs for every
+ * route on every request, on the hottest path there is).
+ */
+function matchTokens(tokens: readonly Token[], segments: readonly string[], from = 0): Attempt | undefined {
+  let params: Record<string, string> | undefined;
+  let s = from;
   for (let t = 0; t < tokens.length; t++) {
     const token = tokens[t];
     if ('rest' in token) {
-      params['*'] = segments.slice(s).join('/');
+      (params ??= {})['*'] = segments.slice(s).join('/');
       return { params };
     }
     const segment = segments[s];
@@ -88,7 +93,7 @@ function matchTokens(tokens: Token[], segments: string[]): Attempt | undefined {
       if (segment !== token.literal) return undefined;
       s += 1;
     } else if ('param' in token) {
-      params[token.param] = segment;
+      (params ??= {})[token.param] = segment;
       s += 1;
     } else {
       // `/-/…` is the registry's own namespace, never a package.
@@ -105,21 +110,51 @@ function matchTokens(tokens: Token[], segments: string[]): Attempt | undefined {
       }
       if (!isValidPackageName(name)) {
         // Keep matching the shape, so a bad name is reported as such rather than as "no route".
-        const rest = matchTokens(tokens.slice(t + 1), segments.slice(s));
+        const rest = matchTokens(tokens.slice(t + 1), segments, s);
         return rest ? { params: { ...params, ...rest.params }, badName: name } : undefined;
       }
-      params.package = name;
+      (params ??= {}).package = name;
     }
   }
-  return s === segments.length ? { params } : undefined;
+  return s === segments.length ? { params: params ?? {} } : undefined;
 }
+
+/** The query of a URL without one: shared by every such match, so it refuses to be changed. */
+class EmptyQuery extends URLSearchParams {
+  override append(): never {
+    throw new TypeError('a route match without a query string has an empty query that cannot be changed');
+  }
+  override set(): never {
+    return this.append();
+  }
+  override delete(): never {
+    return this.append();
+  }
+  override sort(): void {}
+}
+
+const EMPTY_QUERY: URLSearchParams = new EmptyQuery();
 
 export interface RouteMatcher<R extends RoutePattern> {
   match(method: string, rawUrl: string): RouteMatch<R>;
 }
 
 export function compileRoutes<R extends RoutePattern>(routes: readonly R[]): RouteMatcher<R> {
-  const compiled = routes.map((route) => ({ route, tokens: tokenize(route.path) }));
+  const compiled = routes.map((route) => {
+    const tokens = tokenize(route.path);
+    // How many segments the route can take: a package one or two, a final `*` any number.
+    let min = 0;
+    let max = 0;
+    for (const token of tokens) {
+      if ('rest' in token) max = Infinity;
+      else {
+        min += 1;
+        max += 'package' in token ? 2 : 1;
+      }
+    }
+    const methods: readonly HttpMethod[] = route.methods.includes('GET') ? [...route.methods, 'HEAD'] : route.methods;
+    return { route, tokens, methods, min, max };
+  });
   return {
     match(method, rawUrl) {
       const q = rawUrl.indexOf('?');
@@ -127,28 +162,29 @@ export function compileRoutes<R extends RoutePattern>(routes: readonly R[]): Rou
       const segments = pathSegments(rawPath);
       if (!segments) return { kind: 'invalid', reason: `'${rawPath.slice(0, 200)}' is not a valid registry path` };
       const upper = method.toUpperCase();
-      const allow = new Set<HttpMethod>();
+      let allow: HttpMethod[] | undefined;
       let badName: string | undefined;
-      for (const { route, tokens } of compiled) {
+      for (const { route, tokens, methods, min, max } of compiled) {
+        if (segments.length < min || segments.length > max) continue;
         const attempt = matchTokens(tokens, segments);
         if (!attempt) continue;
         if (attempt.badName !== undefined) {
           badName ??= attempt.badName;
           continue;
         }
-        const methods = route.methods.includes('GET') ? [...route.methods, 'HEAD' as const] : route.methods;
         if (methods.includes(upper as HttpMethod)) {
+          if (q === -1) return { kind: 'match', route, params: attempt.params, query: EMPTY_QUERY };
           let query: URLSearchParams;
           try {
-            query = new URLSearchParams(q === -1 ? '' : rawUrl.slice(q + 1));
+            query = new URLSearchParams(rawUrl.slice(q + 1));
           } catch {
             return { kind: 'invalid', reason: 'the query string is not valid' };
           }
           return { kind: 'match', route, params: attempt.params, query };
         }
-        for (const m of methods) allow.add(m);
+        for (const m of methods) if (!(allow ??= []).includes(m)) allow.push(m);
       }
-      if (allow.size > 0) return { kind: 'method', allow: [...allow] };
+      if (allow) return { kind: 'method', allow };
       if (badName !== undefined) return { kind: 'invalid', reason: `'${badName.slice(0, 214)}' is not a valid package name` };
       return { kind: 'none' };
     },
