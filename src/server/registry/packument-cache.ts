@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { KeysByName } from './keys-by-name';
+import { BoundedCache } from './bounded-cache';
 
 /**
  * Filtered, serialised and compressed packument responses, so a warm packument request costs
@@ -65,10 +65,10 @@ export function buildResponse(
 }
 
 export class PackumentCache {
-  private readonly entries = new Map<string, CachedResponse>();
-  /** The keys of each package (see invalidate). */
-  readonly keys = new KeysByName((key) => key.slice(0, key.indexOf('\u0000')));
-  private total = 0;
+  private readonly entries = new BoundedCache<CachedResponse>(
+    (key) => key.slice(0, key.indexOf('\u0000')),
+    (entry) => entry.bytes,
+  );
   private readonly building = new Map<string, Promise<CachedResponse>>();
   hits = 0;
   misses = 0;
@@ -80,30 +80,32 @@ export class PackumentCache {
   ) {}
 
   get bytes(): number {
-    return this.total;
+    return this.entries.bytes;
   }
 
   get size(): number {
     return this.entries.size;
   }
 
+  /** The keys of each package (see invalidate). */
+  get keys(): BoundedCache<CachedResponse>['keys'] {
+    return this.entries.keys;
+  }
+
   /** The entry if it is still valid for this generation, revision and time. */
   lookup(key: string, generation: number, revision: string, now: number, countMiss = true): CachedResponse | undefined {
-    const entry = this.entries.get(key);
+    const entry = this.entries.peek(key);
     if (!entry) {
       if (countMiss) this.misses++;
       return undefined;
     }
     if (entry.generation !== generation || entry.revision !== revision || entry.expiresAt <= now) {
-      this.remove(key);
+      this.entries.remove(key);
       if (countMiss) this.misses++;
       return undefined;
     }
     this.hits++;
-    // Least recently used order: move to the end.
-    this.entries.delete(key);
-    this.entries.set(key, entry);
-    return entry;
+    return this.entries.use(key);
   }
 
   /** One build per key at a time; concurrent misses share it. */
@@ -123,27 +125,11 @@ export class PackumentCache {
 
   private store(key: string, entry: CachedResponse): void {
     if (entry.bytes > this.maxBytes) return;
-    this.remove(key);
-    this.entries.set(key, entry);
-    this.keys.add(key);
-    this.total += entry.bytes;
-    for (const oldest of this.entries.keys()) {
-      if (this.total <= this.maxBytes) break;
-      this.remove(oldest);
-    }
-  }
-
-  private remove(key: string): void {
-    const entry = this.entries.get(key);
-    if (entry) {
-      this.entries.delete(key);
-      this.keys.delete(key);
-      this.total -= entry.bytes;
-    }
+    this.entries.put(key, entry, this.maxBytes);
   }
 
   stats(): { entries: number; bytes: number; maxBytes: number; hits: number; misses: number } {
-    return { entries: this.entries.size, bytes: this.total, maxBytes: this.maxBytes, hits: this.hits, misses: this.misses };
+    return { entries: this.entries.size, bytes: this.entries.bytes, maxBytes: this.maxBytes, hits: this.hits, misses: this.misses };
   }
 
   private readonly invalidationListeners: Array<(name: string) => void> = [];
@@ -155,7 +141,7 @@ export class PackumentCache {
 
   /** Drops every entry of a package (all hosts and forms). */
   invalidate(name: string): void {
-    for (const key of this.keys.of(name)) this.remove(key);
+    this.entries.invalidate(name);
     for (const listener of this.invalidationListeners) listener(name);
   }
 }

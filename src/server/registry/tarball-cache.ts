@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HotPathReads, StorageStat, storageKey } from '../../core/storage';
-import { KeysByName } from './keys-by-name';
+import { BoundedCache } from './bounded-cache';
 
 /**
  * Stored tarballs as the gate sends them. Small ones (up to an eighth of the cache) are held
@@ -47,10 +47,11 @@ export function integrityTag(bytes: Buffer): string {
 }
 
 export class TarballCache {
-  private readonly entries = new Map<string, TarballEntry>();
-  /** The keys of each package (see invalidate); a key is `name/filename`. */
-  readonly keys = new KeysByName((key) => key.slice(0, key.lastIndexOf('/')));
-  private total = 0;
+  /** A key is `name/filename`. */
+  private readonly entries = new BoundedCache<TarballEntry>(
+    (key) => key.slice(0, key.lastIndexOf('/')),
+    (entry) => entry.cost,
+  );
   readonly maxEntryBytes: number;
   hits = 0;
   misses = 0;
@@ -65,46 +66,33 @@ export class TarballCache {
    * (PackumentCache.onInvalidate) instead of a stat per request.
    */
   lookup(key: string, revision?: string): TarballEntry | undefined {
-    const entry = this.entries.get(key);
+    const entry = this.entries.peek(key);
     if (!entry || (revision !== undefined && entry.revision !== revision)) {
-      if (entry) this.remove(key);
+      if (entry) this.entries.remove(key);
       this.misses++;
       return undefined;
     }
     this.hits++;
-    this.entries.delete(key);
-    this.entries.set(key, entry);
-    return entry;
+    return this.entries.use(key);
   }
 
   store(key: string, entry: TarballEntry): void {
     if (entry.cost > this.maxBytes && this.maxBytes > 0) return;
-    this.remove(key);
-    this.entries.set(key, entry);
-    this.keys.add(key);
-    this.total += entry.cost;
-    for (const oldest of this.entries.keys()) {
-      if (this.total <= Math.max(this.maxBytes, TAG_COST * 1024)) break;
-      this.remove(oldest);
-    }
-  }
-
-  private remove(key: string): void {
-    const entry = this.entries.get(key);
-    if (entry) {
-      this.entries.delete(key);
-      this.keys.delete(key);
-      this.total -= entry.cost;
-    }
+    this.entries.put(key, entry, Math.max(this.maxBytes, TAG_COST * 1024));
   }
 
   /** Drops every tarball of a package. */
   invalidate(name: string): void {
-    for (const key of this.keys.of(name)) this.remove(key);
+    this.entries.invalidate(name);
+  }
+
+  /** The keys of each package (see invalidate). */
+  get keys(): BoundedCache<TarballEntry>['keys'] {
+    return this.entries.keys;
   }
 
   stats(): { entries: number; bytes: number; maxBytes: number; hits: number; misses: number } {
-    return { entries: this.entries.size, bytes: this.total, maxBytes: this.maxBytes, hits: this.hits, misses: this.misses };
+    return { entries: this.entries.size, bytes: this.entries.bytes, maxBytes: this.maxBytes, hits: this.hits, misses: this.misses };
   }
 
   /**
