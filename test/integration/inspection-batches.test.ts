@@ -23,12 +23,14 @@ describe('recording tarball inspections in batches', () => {
   let listener: Client;
   const announced: string[] = [];
   let inserts = 0;
+  const statements: string[] = [];
 
   beforeAll(async () => {
     db = await createTestDatabase();
     knex = createKnex(db.url);
     await migrateLatest(knex);
     knex.on('query', (q: { sql: string }) => {
+      statements.push(q.sql);
       if (/insert into "tarball_inspections"/.test(q.sql)) inserts++;
     });
     listener = new Client({ connectionString: db.url });
@@ -54,6 +56,38 @@ describe('recording tarball inspections in batches', () => {
     expect(rows.map((r) => r.package).sort()).toEqual([...names].sort());
     await eventually(async () => announced.filter((p) => p.startsWith('batched-')).length >= names.length, 'the announcements');
     expect(announced.filter((p) => p.startsWith('batched-')).sort()).toEqual(names.map((n) => `${n}@1.0.0`).sort());
+  });
+
+  it('stores a batch in one round trip, without BEGIN and COMMIT; only records of published tarballs wait for the disk', async () => {
+    const service = new InspectionService(new Store(knex));
+    const sent = async (record: () => Promise<void>): Promise<string[]> => {
+      const from = statements.length;
+      await record();
+      return statements.slice(from);
+    };
+    const upstream = await sent(() => service.record(inspection('one-trip'), 'upstream'));
+    expect(upstream).toHaveLength(1);
+    expect(upstream[0]).toMatch(/^with saved as \(insert into "tarball_inspections"/);
+    expect(upstream[0]).toContain("set_config('synchronous_commit', 'off', true)");
+    const published = await sent(() => service.record(inspection('one-trip', '2.0.0'), 'publish'));
+    expect(published).toHaveLength(1);
+    expect(published[0]).not.toContain('synchronous_commit');
+    const mixed = await sent(() => Promise.all([service.record(inspection('one-trip', '3.0.0'), 'upstream'), service.record(inspection('one-trip', '4.0.0'), 'publish')]).then(() => undefined));
+    expect(mixed).toHaveLength(1);
+    expect(mixed[0]).not.toContain('synchronous_commit');
+    const rows = await knex('tarball_inspections').where({ package: 'one-trip' }).orderBy('version').select('version', 'source');
+    expect(rows).toEqual([
+      { version: '1.0.0', source: 'upstream' },
+      { version: '2.0.0', source: 'publish' },
+      { version: '3.0.0', source: 'upstream' },
+      { version: '4.0.0', source: 'publish' },
+    ]);
+    await eventually(async () => ['1.0.0', '2.0.0', '3.0.0', '4.0.0'].every((v) => announced.includes(`one-trip@${v}`)), 'the announcements');
+    // What the statement relies on: a transaction-local setting made inside a statement that is
+    // its own transaction is in force until that transaction ends (its commit included).
+    const [inside] = (await knex.raw("select set_config('synchronous_commit', 'off', true) as set, current_setting('synchronous_commit') as now")).rows;
+    expect(inside).toEqual({ set: 'off', now: 'off' });
+    expect((await knex.raw("select current_setting('synchronous_commit') as now")).rows[0].now).toBe('on');
   });
 
   it('does not announce a version recorded before', async () => {

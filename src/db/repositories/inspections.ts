@@ -77,16 +77,19 @@ export class InspectionRepository {
         .ignore()
         .returning(['package', 'version'])
         .toSQL();
-      // One statement: the rows and, for each new one, its announcement (delivered at commit).
-      // For upstream copies alone, its commit does not wait for the WAL to reach the disk: a
-      // cold install's burst of first fetches waits for one flush less each, and a record lost
-      // in a database crash is made again, since a stored upstream copy without one is
-      // inspected before it is served (gate.ts). A published tarball's record is durable.
+      // One statement, in a transaction of its own: the rows and, for each new one, its
+      // announcement (delivered at commit). For upstream copies alone, the commit does not wait
+      // for the WAL to reach the disk (set_config's local setting holds until the statement's own
+      // commit): a cold install's burst of first fetches waits for one flush less each, and a
+      // record lost in a database crash is made again, since a stored upstream copy without one
+      // is inspected before it is served (gate.ts). A published tarball's record is durable.
+      // No BEGIN and COMMIT around it: a first fetch waits for one round trip, not four.
       const durable = part.some((p) => p.source === 'publish');
-      await this.db.transaction(async (trx) => {
-        if (!durable) await trx.raw("select set_config('synchronous_commit', 'off', true)");
-        await trx.raw(`with saved as (${insert.sql}) select pg_notify(?, saved.package || '@' || saved.version) from saved`, [...insert.bindings, INSPECTION_CHANNEL]);
-      });
+      const asynchronous = durable ? '' : "set_config('synchronous_commit', 'off', true), ";
+      await this.db.raw(`with saved as (${insert.sql}) select ${asynchronous}pg_notify(?, saved.package || '@' || saved.version) from saved`, [
+        ...insert.bindings,
+        INSPECTION_CHANNEL,
+      ]);
     }
   }
 }
