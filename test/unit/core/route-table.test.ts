@@ -1,4 +1,5 @@
-import { compileRoutes, HttpMethod, RoutePattern } from '../../../src/core/route-table';
+import { isValidPackageName } from '../../../src/core/names';
+import { compileRoutes, HttpMethod, pathSegments, RoutePattern } from '../../../src/core/route-table';
 import { REGISTRY_ROUTES } from '../../../src/server/registry/routes';
 
 interface Named extends RoutePattern {
@@ -144,5 +145,81 @@ describe('the registry table', () => {
   ])('%s %s is %s', (method, url, name) => {
     const m = registry.match(method, url);
     expect(m.kind === 'match' && m.route.name).toBe(name);
+  });
+});
+
+/**
+ * The matcher skips routes by segment count and allocates lazily. This reference does neither:
+ * the table as the route-table module's header describes it, written plainly (every route,
+ * every token, in order). Both must answer every path alike.
+ */
+function referenceMatch(routes: readonly Named[], method: string, rawUrl: string): unknown {
+  const q = rawUrl.indexOf('?');
+  const rawPath = q === -1 ? rawUrl : rawUrl.slice(0, q);
+  const segments = pathSegments(rawPath);
+  if (!segments) return { kind: 'invalid', reason: `'${rawPath.slice(0, 200)}' is not a valid registry path` };
+  const fit = (pattern: string[], at: number, params: Record<string, string>): { params: Record<string, string>; badName?: string } | undefined => {
+    let s = at;
+    for (let t = 0; t < pattern.length; t++) {
+      const part = pattern[t];
+      if (part === '*') return { params: { ...params, '*': segments.slice(s).join('/') } };
+      if (s >= segments.length) return undefined;
+      if (part === ':package') {
+        if (segments[s] === '-') return undefined;
+        const scoped = segments[s].startsWith('@') && !segments[s].includes('/');
+        if (scoped && s + 1 >= segments.length) return undefined;
+        const name = scoped ? `${segments[s]}/${segments[s + 1]}` : segments[s];
+        s += scoped ? 2 : 1;
+        if (!isValidPackageName(name)) {
+          const rest = fit(pattern.slice(t + 1), s, {});
+          return rest ? { params: { ...params, ...rest.params }, badName: name } : undefined;
+        }
+        params = { ...params, package: name };
+      } else if (part.startsWith(':')) {
+        params = { ...params, [part.slice(1)]: segments[s] };
+        s += 1;
+      } else if (part === segments[s]) s += 1;
+      else return undefined;
+    }
+    return s === segments.length ? { params } : undefined;
+  };
+  const allow: string[] = [];
+  let badName: string | undefined;
+  for (const route of routes) {
+    const found = fit(route.path === '/' ? [] : route.path.split('/').slice(1), 0, {});
+    if (!found) continue;
+    if (found.badName !== undefined) {
+      badName ??= found.badName;
+      continue;
+    }
+    const methods = route.methods.includes('GET') ? [...route.methods, 'HEAD'] : [...route.methods];
+    if (methods.includes(method.toUpperCase())) return { kind: 'match', route, params: found.params, query: Object.fromEntries(new URLSearchParams(q === -1 ? '' : rawUrl.slice(q + 1))) };
+    for (const m of methods) if (!allow.includes(m)) allow.push(m);
+  }
+  if (allow.length > 0) return { kind: 'method', allow };
+  if (badName !== undefined) return { kind: 'invalid', reason: `'${badName.slice(0, 214)}' is not a valid package name` };
+  return { kind: 'none' };
+}
+
+describe('compileRoutes: answers as the plain reading of its rules', () => {
+  const routes: Named[] = [...REGISTRY_ROUTES.map((route) => ({ name: route.name, methods: route.methods, path: route.path })), r('ui', ['GET'], '/-/ui/*')];
+  const table = compileRoutes(routes);
+  const pool = ['-', 'lodash', '@acme', 'widgets', '@acme%2fwidgets', '%40acme%2Fwidgets', 'x-1.0.0.tgz', '1.0.0', 'latest', 'dist-tags', 'package', '-rev', '3-abc', 'Bad Name', 'a%20b', 'v1', 'gatekeeper', 'npm', 'security', 'ui', '%2e%2e', '', 'user', 'org.couchdb.user:x', 'token', 'login', 'a'.repeat(215)];
+  let seed = 11;
+  const random = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+
+  it('on 20,000 random paths, methods and query strings', () => {
+    const kinds = new Set<string>();
+    for (let i = 0; i < 20_000; i++) {
+      const segments = Array.from({ length: 1 + random(5) }, () => pool[random(pool.length)]);
+      const method = ['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'PATCH'][random(6)];
+      const url = `/${segments.join('/')}${random(4) === 0 ? '?write=true' : ''}`;
+      const got = table.match(method, url);
+      kinds.add(got.kind);
+      const plain = got.kind === 'match' ? { ...got, query: Object.fromEntries(got.query) } : got;
+      expect([method, url, plain]).toEqual([method, url, referenceMatch(routes, method, url)]);
+    }
+    // Every kind of answer was met.
+    expect([...kinds].sort()).toEqual(['invalid', 'match', 'method', 'none']);
   });
 });
