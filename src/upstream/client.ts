@@ -206,7 +206,12 @@ export function integrityToVerify(expected: { integrity?: unknown; shasum?: unkn
  */
 export function matchesIntegrity(bytes: Buffer, expected: { integrity?: unknown; shasum?: unknown }): boolean {
   const integrity = integrityToVerify(expected);
-  return integrity !== undefined && ssri.checkData(bytes, integrity) !== false;
+  return integrity !== undefined && bytesMatch(bytes, integrity);
+}
+
+/** Whether bytes match an integrity integrityToVerify chose. */
+function bytesMatch(bytes: Buffer, integrity: string): boolean {
+  return ssri.checkData(bytes, integrity) !== false;
 }
 
 /** A connection reset before any answer came: the request may be sent again on a new connection. */
@@ -357,7 +362,7 @@ export class UpstreamClient {
       }
       if (res.status !== 200) throw await this.badStatus(res, what, deadline);
       const bytes = await this.read(res, this.maxBytes, what, deadline);
-      if (!matchesIntegrity(bytes, expected)) {
+      if (!bytesMatch(bytes, integrity)) {
         const algorithm = integrity.split('-')[0];
         this.logger?.warn({ tarball: label, algorithm }, 'upstream tarball does not match its integrity');
         throw new GatekeeperError(
