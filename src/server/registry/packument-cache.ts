@@ -94,7 +94,8 @@ export class PackumentCache {
 
   /** The entry if it is still valid for this generation, revision and time. */
   lookup(key: string, generation: number, revision: string, now: number, countMiss = true): CachedResponse | undefined {
-    const entry = this.entries.peek(key);
+    // One lookup for a hit: an entry that turns out stale is dropped right after it is counted as used.
+    const entry = this.entries.use(key);
     if (!entry) {
       if (countMiss) this.misses++;
       return undefined;
@@ -105,7 +106,7 @@ export class PackumentCache {
       return undefined;
     }
     this.hits++;
-    return this.entries.use(key);
+    return entry;
   }
 
   /** One build per key at a time; concurrent misses share it. */

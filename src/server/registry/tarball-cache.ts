@@ -66,14 +66,15 @@ export class TarballCache {
    * (PackumentCache.onInvalidate) instead of a stat per request.
    */
   lookup(key: string, revision?: string): TarballEntry | undefined {
-    const entry = this.entries.peek(key);
+    // One lookup for a hit: an entry read under another revision is dropped right after it is counted as used.
+    const entry = this.entries.use(key);
     if (!entry || (revision !== undefined && entry.revision !== revision)) {
       if (entry) this.entries.remove(key);
       this.misses++;
       return undefined;
     }
     this.hits++;
-    return this.entries.use(key);
+    return entry;
   }
 
   store(key: string, entry: TarballEntry): void {
