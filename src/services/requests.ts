@@ -441,18 +441,18 @@ export class RequestsService {
     const comment = optionalComment(input.comment, 'comment') ?? null;
     const withIt: number[] = [];
     const approved = await changePolicy(this.store, this.cache, actor, 'the request', async (repos) => {
-      const request = await repos.requests.find(id);
-      if (!request) throw new GatekeeperError('ENOTFOUND', `there is no request ${id}`);
-      if (request.status !== 'pending') throw new GatekeeperError('ECONFLICT', `request ${id} is ${request.status} already`);
+      const request = await repos.requests.findForDecision(id);
+      if (!request) throw new GatekeeperError('ENOTFOUND', `there is no request ${id}. List the requests with gatekeeper requests`);
+      if (request.status !== 'pending') throw alreadyDecided(request);
+      const children = await repos.requests.childrenForDecision(id);
       const approvalId = await this.ensureApproval(repos, actor, request.name, request.range, `request ${id}: ${request.reason}`);
-      const decided = (await repos.requests.decide(id, { status: 'approved', by: actor.username, comment, approvalId })) as PackageRequest;
+      const decided = decidedOrConflict(request, await repos.requests.decide(id, { status: 'approved', by: actor.username, comment, approvalId }));
       await repos.audit.save(auditEntry(actor, 'request.approve', { package: request.name, ruleId: `approval:${approvalId}`, details: { id, range: request.range, comment } }));
-      const children = await repos.requests.children(id);
       if (input.withDependencies === true || request.withDependencies) {
         for (const child of children.filter((c) => c.status === 'pending')) {
           withIt.push(child.id);
           const childApproval = await this.ensureApproval(repos, actor, child.name, child.range, `dependency of ${request.name}@${request.range} (request ${id})`);
-          await repos.requests.decide(child.id, { status: 'approved', by: actor.username, comment: `approved with request ${id}`, approvalId: childApproval });
+          decidedOrConflict(child, await repos.requests.decide(child.id, { status: 'approved', by: actor.username, comment: `approved with request ${id}`, approvalId: childApproval }));
           await repos.audit.save(auditEntry(actor, 'request.approve', { package: child.name, ruleId: `approval:${childApproval}`, details: { id: child.id, range: child.range, sourceRequestId: id } }));
         }
       }
@@ -481,17 +481,18 @@ export class RequestsService {
     const comment = optionalComment(input.comment, 'comment') ?? null;
     const withIt: number[] = [];
     const closed = await this.store.transaction(async (repos) => {
-      const request = await repos.requests.find(id);
+      const request = await repos.requests.findForDecision(id);
       if (!request || (status === 'cancelled' && !isAdmin(principal) && request.requester !== principal?.username)) {
-        throw new GatekeeperError('ENOTFOUND', `there is no request ${id}`);
+        throw new GatekeeperError('ENOTFOUND', `there is no request ${id}. List the requests with gatekeeper requests`);
       }
-      if (request.status !== 'pending') throw new GatekeeperError('ECONFLICT', `request ${id} is ${request.status} already`);
-      const decided = (await repos.requests.decide(id, { status, by: actor.username, comment })) as PackageRequest;
+      if (request.status !== 'pending') throw alreadyDecided(request);
+      const children = await repos.requests.childrenForDecision(id);
+      const decided = decidedOrConflict(request, await repos.requests.decide(id, { status, by: actor.username, comment }));
       const action = status === 'rejected' ? 'request.reject' : 'request.cancel';
       await repos.audit.save(auditEntry(actor, action, { package: request.name, details: { id, range: request.range, comment } }));
-      for (const child of (await repos.requests.children(id)).filter((c) => c.status === 'pending')) {
+      for (const child of children.filter((c) => c.status === 'pending')) {
         withIt.push(child.id);
-        await repos.requests.decide(child.id, { status, by: actor.username, comment: `${status} with request ${id}` });
+        decidedOrConflict(child, await repos.requests.decide(child.id, { status, by: actor.username, comment: `${status} with request ${id}` }));
         await repos.audit.save(auditEntry(actor, action, { package: child.name, details: { id: child.id, range: child.range, sourceRequestId: id } }));
       }
       return { ...decided, children: await repos.requests.children(id) };
@@ -529,4 +530,19 @@ export class RequestsService {
     });
     return { approved, alreadyAllowed };
   }
+}
+
+/** A request that is not pending any more: deciding it again is a conflict. */
+function alreadyDecided(request: PackageRequest): GatekeeperError {
+  return new GatekeeperError('ECONFLICT', `request ${request.id} is ${request.status} already. Look at it with gatekeeper requests show ${request.id}; file a new request to change the outcome`);
+}
+
+/**
+ * The decided request; a conflict (rolling the whole decision back) when it was no longer
+ * pending. The rows are locked (findForDecision), so this holds by construction; it is checked
+ * all the same, since an approval made for a request that was decided meanwhile must not stay.
+ */
+function decidedOrConflict(request: PackageRequest, decided: PackageRequest | undefined): PackageRequest {
+  if (!decided) throw alreadyDecided({ ...request, status: 'decided' as PackageRequest['status'] });
+  return decided;
 }

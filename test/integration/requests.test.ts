@@ -139,6 +139,39 @@ describe('package requests, lockfile checks and usage', () => {
     expect(JSON.parse(seen.out)).toEqual([expect.objectContaining({ name: 'req-risky', status: 'rejected', comment: 'depends on malware' })]);
   });
 
+  it('decides a request once when approve, reject and cancel race: the losers get ECONFLICT and leave no approval behind', async () => {
+    for (let round = 0; round < 6; round++) {
+      const range = `>=3.0.0 <${4 + round}.0.0`;
+      const filed = await s.t.api('POST', '/requests', { name: 'req-solo', range, reason: `race ${round}` }, devToken);
+      expect(filed.status).toBe(201);
+      const id = filed.body.id as number;
+      const moves: Array<[string, string]> = [
+        ['approve', s.t.adminToken],
+        ['reject', s.t.adminToken],
+        ['cancel', devToken],
+        ['approve', s.t.adminToken],
+        ['reject', s.t.adminToken],
+        ['cancel', devToken],
+      ];
+      const answers = await Promise.all(moves.map(([op, token]) => s.t.api('POST', `/requests/${id}/${op}`, {}, token)));
+      const won = answers.filter((a) => a.status === 200);
+      expect(won).toHaveLength(1);
+      for (const lost of answers.filter((a) => a.status !== 200)) {
+        expect([lost.status, lost.body.code]).toEqual([409, 'ECONFLICT']);
+        expect(lost.body.error).toMatch(/^\[ECONFLICT\] request \d+ is (approved|rejected|cancelled) already\. /);
+      }
+      const view = (await s.t.api('GET', `/requests/${id}`)).body;
+      expect(view.status).toBe(won[0].body.status);
+      const approvals = (await s.t.api('GET', '/approvals?limit=500')).body.items as Array<{ id: number; pattern: string; range: string }>;
+      const made = approvals.filter((a) => a.pattern === 'req-solo' && a.range === range);
+      if (view.status === 'approved') expect(made.map((a) => Number(a.id))).toEqual([view.approvalId]);
+      else expect(made).toEqual([]);
+      const audited = await s.t.api('GET', `/audit?package=req-solo&limit=500`);
+      const decisions = (audited.body.items as Array<{ action: string; details: { id?: number } }>).filter((e) => /^request\.(approve|reject|cancel)$/.test(e.action) && e.details?.id === id);
+      expect(decisions).toHaveLength(1);
+    }
+  });
+
   it('approves exactly the resolved tree with gatekeeper approve --with-dependencies', async () => {
     const fresh = await startTestGatekeeper({ upstream: s.upstream.url });
     try {

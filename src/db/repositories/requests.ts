@@ -121,6 +121,20 @@ export class RequestRepository {
     return row ? toRequest(row) : undefined;
   }
 
+  /**
+   * The request with its row locked until the transaction ends, for deciding it: a concurrent
+   * decision waits for this one and then reads it decided (never both deciding one request).
+   */
+  async findForDecision(id: number): Promise<PackageRequest | undefined> {
+    const row = await this.db<RequestRow>('package_requests').where({ id }).forUpdate().first();
+    return row ? toRequest(row) : undefined;
+  }
+
+  /** The child requests, their rows locked until the transaction ends (see findForDecision). */
+  async childrenForDecision(sourceRequestId: number): Promise<PackageRequest[]> {
+    return (await this.db<RequestRow>('package_requests').where({ source_request_id: sourceRequestId }).orderBy('id').forUpdate()).map(toRequest);
+  }
+
   async findPending(name: string, range: string): Promise<PackageRequest | undefined> {
     const row = await this.db<RequestRow>('package_requests').where({ name, range, status: 'pending' }).first();
     return row ? toRequest(row) : undefined;
