@@ -153,8 +153,8 @@ export class IdentityService {
     const user = await this.store.transaction(async (repos) => {
       const existing = await repos.users.find(username);
       if (!existing) throw new GatekeeperError('ENOTFOUND', `there is no user '${username}'`);
-      if (disabled && existing.role === 'admin' && !existing.disabledAt && (await repos.users.countActiveAdmins()) <= 1) {
-        throw new GatekeeperError('ECONFLICT', `'${username}' is the last active admin and cannot be disabled`);
+      if (disabled && isCountedAdmin(existing) && (await repos.users.countActiveAdmins({ lock: true })) <= 1) {
+        throw new GatekeeperError('ECONFLICT', `'${username}' is the last active admin and cannot be disabled. Make another user admin first`);
       }
       const user = await repos.users.update(username, { disabledAt: disabled ? new Date() : null });
       await repos.audit.save(auditEntry(actor, disabled ? 'user.disable' : 'user.enable', { details: { username } }));
@@ -174,7 +174,10 @@ export class IdentityService {
         const { passwordHash: _hash, ...rest } = existing;
         return rest;
       }
-      if (existing.role === 'admin' && !existing.disabledAt && (await repos.users.countActiveAdmins()) <= 1) {
+      if (existing.kind === 'service' && role !== 'reader' && role !== 'publisher') {
+        throw new GatekeeperError('ECONFLICT', `'${username}' is a service account: its role follows its tokens' scope (reader or publisher). Give the role to a user instead`);
+      }
+      if (isCountedAdmin(existing) && (await repos.users.countActiveAdmins({ lock: true })) <= 1) {
         throw new GatekeeperError('ECONFLICT', `'${username}' is the last active admin and keeps the admin role. Make another user admin first`);
       }
       const updated = await repos.users.update(username, { role });
@@ -448,4 +451,9 @@ export class IdentityService {
     }
     return { created: true, password: secret, generated };
   }
+}
+
+/** An enabled admin who counts towards the last-admin rule (see UsersRepository.countActiveAdmins). */
+function isCountedAdmin(user: { role: string; disabledAt?: Date | null; kind?: string }): boolean {
+  return user.role === 'admin' && !user.disabledAt && user.kind !== 'service';
 }

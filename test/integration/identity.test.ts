@@ -157,6 +157,40 @@ describe('identity: users, npm login, tokens', () => {
     expect(last.body.code).toBe('ECONFLICT');
   });
 
+  it('keeps one admin who can sign in: racing changes cannot both pass, and service accounts neither count nor become admins', async () => {
+    expect((await s.t.api('POST', '/users', { username: 'admin2', password: 'admin2-password', role: 'admin' })).status).toBe(201);
+    const second = await loginToken(s.t.url, 'admin2', 'admin2-password');
+    const activeAdmins = async () => ((await s.t.api('GET', '/users')).body.items as Array<{ username: string; role: string; disabled?: boolean; disabledAt?: string | null; kind?: string }>)
+      .filter((u) => u.role === 'admin' && !u.disabledAt && !u.disabled && u.kind !== 'service')
+      .map((u) => u.username);
+    for (let round = 0; round < 5; round++) {
+      const [demoted, disabled] = await Promise.all([
+        s.t.api('PATCH', '/users/admin2', { role: 'developer' }),
+        s.t.api('PATCH', '/users/admin', { disabled: true }, second),
+      ]);
+      expect([demoted.status, disabled.status].filter((st) => st === 200)).toHaveLength(1);
+      for (const refused of [demoted, disabled].filter((r) => r.status !== 200)) expect([401, 409]).toContain(refused.status);
+      // Each round ends with one admin who can undo it.
+      if (demoted.status === 200) {
+        expect(await activeAdmins()).toEqual(['admin']);
+        expect((await s.t.api('PATCH', '/users/admin2', { role: 'admin' })).status).toBe(200);
+      } else {
+        expect((await s.t.api('GET', '/whoami', undefined, second)).body).toEqual({ username: 'admin2', role: 'admin' });
+        expect((await s.t.api('PATCH', '/users/admin', { disabled: false }, second)).status).toBe(200);
+      }
+    }
+    const sa = await s.t.api('POST', '/service-accounts/ci-robot/tokens', { scope: 'read', expires: '1d' });
+    expect(sa.status).toBe(201);
+    const promoted = await s.t.api('PATCH', '/users/ci-robot', { role: 'admin' });
+    expect([promoted.status, promoted.body.code]).toEqual([409, 'ECONFLICT']);
+    expect(promoted.body.error).toMatch(/^\[ECONFLICT\] 'ci-robot' is a service account/);
+    // admin2 demoted: admin is the last admin who can sign in, whatever service accounts exist.
+    expect((await s.t.api('PATCH', '/users/admin2', { role: 'developer' })).status).toBe(200);
+    const last = await s.t.api('PATCH', '/users/admin', { role: 'reader' });
+    expect([last.status, last.body.code]).toEqual([409, 'ECONFLICT']);
+    expect(await activeAdmins()).toEqual(['admin']);
+  });
+
   it('checks roles on every admin route', async () => {
     const token = await loginToken(s.t.url, 'dev1', 'dev1-password');
     const forbidden = await s.t.api('POST', '/users', { username: 'x1', password: 'x1-password', role: 'admin' }, token);

@@ -103,8 +103,15 @@ export class UserRepository {
     return rows.map(toUser);
   }
 
-  async countActiveAdmins(): Promise<number> {
-    const [{ count }] = await this.db('users').where({ role: 'admin' }).whereNull('disabled_at').count<{ count: string }[]>('* as count');
-    return Number(count);
+  /**
+   * Enabled admins who can sign in and administer: service accounts do not count (their
+   * tokens are scoped, and no one signs in as one). With `lock`, inside a transaction, their
+   * rows stay locked until it ends, so two changes that each leave one admin cannot both pass:
+   * the second waits and then counts what the first left.
+   */
+  async countActiveAdmins(options: { lock?: boolean } = {}): Promise<number> {
+    const query = this.db('users').where({ role: 'admin' }).whereNull('disabled_at').whereNot({ kind: 'service' }).select('id');
+    if (options.lock) query.forUpdate();
+    return (await query).length;
   }
 }
