@@ -11,6 +11,12 @@ import { GatekeeperError } from '../core/errors';
 
 /** C0 controls except tab, line feed and carriage return; and DEL. */
 const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
+/**
+ * Half of a UTF-16 surrogate pair without the other half (JSON can write one as `\ud800`): no
+ * Unicode text, so PostgreSQL would store U+FFFD instead, a password would hash the same as
+ * others, and a name's validator would throw.
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** Deeper JSON is refused (400): no admin body needs more, and deep nesting is a denial-of-service shape. */
 export const MAX_BODY_DEPTH = 32;
@@ -21,9 +27,14 @@ function invalid(field: string, what: string): GatekeeperError {
 
 function controlIn(field: string, text: string): GatekeeperError | undefined {
   const match = CONTROL.exec(text);
-  if (!match) return undefined;
-  const point = `U+${match[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
-  return invalid(field, `contains a control character (${point}); remove it and send the request again`);
+  if (match) return invalid(field, `contains a control character (${codePoint(match[0])}); remove it and send the request again`);
+  const lone = LONE_SURROGATE.exec(text);
+  if (lone) return invalid(field, `contains half of a UTF-16 surrogate pair (${codePoint(lone[0])}), which is not text; send valid Unicode`);
+  return undefined;
+}
+
+function codePoint(char: string): string {
+  return `U+${char.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
 }
 
 /** `body.entries[3].name`, `body["odd key"]`: where a value sits, for messages. */
@@ -53,7 +64,7 @@ export function assertCleanJson(value: unknown, root: string): void {
     for (let i = keys.length - 1; i >= 0; i--) {
       const key = keys[i];
       const child = member(field, key);
-      if (CONTROL.test(key)) throw invalid(child, 'has a name with a control character; remove it and send the request again');
+      if (CONTROL.test(key) || LONE_SURROGATE.test(key)) throw invalid(child, 'has a name with a control character or half of a surrogate pair; remove it and send the request again');
       stack.push({ value: (v as Record<string, unknown>)[key], field: child, depth: depth + 1 });
     }
   }
@@ -64,7 +75,7 @@ export function assertCleanQuery(query: Record<string, unknown>): Record<string,
   const out: Record<string, string | undefined> = {};
   for (const [key, value] of Object.entries(query)) {
     const field = `query parameter '${key.replace(new RegExp(CONTROL.source, 'g'), '?').slice(0, 40)}'`;
-    if (CONTROL.test(key)) throw invalid(field, 'has a name with a control character');
+    if (CONTROL.test(key) || LONE_SURROGATE.test(key)) throw invalid(field, 'has a name with a control character or half of a surrogate pair; remove it and send the request again');
     if (typeof value !== 'string') throw invalid(field, 'must be given once, as plain text (not repeated, not a[]= or a[b]=)');
     const problem = controlIn(field, value);
     if (problem) throw problem;

@@ -52,6 +52,7 @@ export const ErrorCodes = {
   EINVALIDNAME: 400,
   EINVALIDVERSION: 400,
   EINVALIDRANGE: 400,
+  EINVALIDTAG: 400,
   ENOTFOUND: 404,
   ECONFLICT: 409,
   EPAYLOADTOOLARGE: 413,
@@ -121,9 +122,13 @@ export interface ErrorBody {
   details?: Record<string, unknown>;
 }
 
+/** The longest message a body carries: a message that quotes its input never echoes all of it. */
+export const MAX_BODY_MESSAGE = 2000;
+
 /** `{"error": "[CODE] message", "code": "CODE"}`: npm prints the `error` field verbatim. */
 export function errorBody(code: ErrorCode, message: string, details?: Record<string, unknown>): ErrorBody {
-  const body: ErrorBody = { error: `[${code}] ${message}`, code };
+  const text = message.length <= MAX_BODY_MESSAGE ? message : `${message.slice(0, MAX_BODY_MESSAGE - 3)}...`;
+  const body: ErrorBody = { error: `[${code}] ${text}`, code };
   if (details && Object.keys(details).length > 0) body.details = details;
   return body;
 }

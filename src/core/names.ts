@@ -15,8 +15,10 @@ const VALID_NAMES_MAX = 50_000;
 export function isValidPackageName(name: string): boolean {
   if (typeof name !== 'string' || name.length === 0 || name.length > 214) return false;
   if (VALID_NAMES.has(name)) return true;
-  // Old-package rules allow '*', but a name with one is always a mistaken wildcard here.
-  if (name.includes('*')) return false;
+  // Old-package rules allow '*', but a name with one is always a mistaken wildcard here. Only
+  // printable ASCII can be URL-safe; anything else (a lone surrogate makes the validator's
+  // encodeURIComponent throw) is refused before it.
+  if (name.includes('*') || !/^[\x21-\x7e]+$/.test(name)) return false;
   const valid = validateName(name).validForOldPackages;
   if (valid) {
     if (VALID_NAMES.size >= VALID_NAMES_MAX) VALID_NAMES.clear();
@@ -27,9 +29,35 @@ export function isValidPackageName(name: string): boolean {
 
 export function assertPackageName(name: unknown): string {
   if (typeof name !== 'string' || !isValidPackageName(name)) {
-    throw new GatekeeperError('EINVALIDNAME', `'${String(name)}' is not a valid npm package name`);
+    throw new GatekeeperError('EINVALIDNAME', `${shown(name)} is not a valid npm package name. Use a name npm accepts, such as lodash or @scope/name`);
   }
   return name;
+}
+
+/**
+ * A value from a request as a message shows it: quoted, printable, at most 60 characters (a
+ * message must not echo a megabyte of input, nor carry what a terminal would act on).
+ */
+export function shown(value: unknown): string {
+  const text = typeof value === 'string' ? value : value === undefined ? 'undefined' : JSON.stringify(value) ?? String(value);
+  const printable = text.replace(/[^\x20-\x7e]/g, '?');
+  return `'${printable.length > 60 ? `${printable.slice(0, 57)}...` : printable}'`;
+}
+
+/**
+ * A dist-tag name as npm allows it: 1 to 128 URL-safe characters (what encodeURIComponent
+ * leaves alone), and not a semver range, since `npm install name@<tag>` would read it as one
+ * (`1.2.3`, `x`, `^1`).
+ */
+export function isValidDistTag(tag: unknown): tag is string {
+  return typeof tag === 'string' && tag.length > 0 && tag.length <= 128 && /^[A-Za-z0-9._~!*'()-]+$/.test(tag) && semver.validRange(tag) === null;
+}
+
+export function assertDistTag(tag: unknown): string {
+  if (!isValidDistTag(tag)) {
+    throw new GatekeeperError('EINVALIDTAG', `${shown(tag)} is not a dist-tag name: use 1 to 128 letters, digits or . _ ~ - (such as next or beta), and nothing npm would read as a version range`);
+  }
+  return tag;
 }
 
 export function isScopeWildcard(pattern: string): boolean {
@@ -39,10 +67,7 @@ export function isScopeWildcard(pattern: string): boolean {
 /** A package pattern is a package name or a scope wildcard such as `@acme/*`. */
 export function assertPackagePattern(pattern: unknown): string {
   if (typeof pattern === 'string' && (isScopeWildcard(pattern) || isValidPackageName(pattern))) return pattern;
-  throw new GatekeeperError(
-    'EINVALIDNAME',
-    `'${String(pattern)}' is neither a valid npm package name nor a scope wildcard like @acme/*`,
-  );
+  throw new GatekeeperError('EINVALIDNAME', `${shown(pattern)} is neither a valid npm package name nor a scope wildcard. Use a name such as lodash, or a scope wildcard such as @acme/*`);
 }
 
 export function scopeOf(name: string): string | undefined {

@@ -27,6 +27,18 @@ describe('admin input checks', () => {
     expect(failure(() => assertCleanJson({ reason: 'a\u0000b' }, 'body'))?.message).toContain('U+0000');
   });
 
+  it('refuses half of a surrogate pair anywhere, and keeps whole pairs', () => {
+    expect(failure(() => assertCleanJson({ name: 'emoji \ud83d\ude00 fine' }, 'body'))).toBeUndefined();
+    for (const bad of ['x\ud800y', 'x\udfff', '\ud83d', '\ude00\ud83d']) {
+      const got = failure(() => assertCleanJson({ deep: [{ password: bad }] }, 'body'));
+      expect(got).toMatchObject({ code: 'EVALIDATION', field: 'body.deep[0].password' });
+      expect(got?.message).toMatch(/contains half of a UTF-16 surrogate pair \(U\+D[89A-F][0-9A-F]{2}\), which is not text; send valid Unicode$/);
+    }
+    expect(failure(() => assertCleanJson({ ['k\ud800']: 1 }, 'body'))?.code).toBe('EVALIDATION');
+    expect(failure(() => assertCleanQuery({ q: 'a\udc00' }))?.code).toBe('EVALIDATION');
+    expect(failure(() => assertCleanParams({ name: 'a\ud800' }))?.code).toBe('EVALIDATION');
+  });
+
   it('checks query and path parameters', () => {
     expect(failure(() => assertCleanQuery({ name: 'a\u0000' }))).toMatchObject({ code: 'EVALIDATION', field: "query parameter 'name'" });
     expect(failure(() => assertCleanQuery({ cursor: ['a', 'b'] }))).toMatchObject({ code: 'EVALIDATION', field: "query parameter 'cursor'" });

@@ -19,6 +19,12 @@ const NOW = Date.UTC(2024, 5, 1, 0, 0, 0);
 
 describe('errors', () => {
   describe('errorBody', () => {
+    it('cuts a message at MAX_BODY_MESSAGE characters', () => {
+      const body = errorBody('EVALIDATION', 'x'.repeat(200_000));
+      expect(body.error).toBe(`[EVALIDATION] ${'x'.repeat(1997)}...`);
+      expect(errorBody('EVALIDATION', 'y'.repeat(2000)).error).toBe(`[EVALIDATION] ${'y'.repeat(2000)}`);
+    });
+
     it('puts the code in brackets before the message and repeats it as code', () => {
       expect(errorBody('ENOTAPPROVED', 'left-pad@1.0.0 is not approved')).toEqual({
         error: '[ENOTAPPROVED] left-pad@1.0.0 is not approved',

@@ -5,12 +5,15 @@ import {
   assertRange,
   assertSemverVersion,
   assertVersion,
+  assertDistTag,
   decodePackageName,
   isScopeWildcard,
+  isValidDistTag,
   isValidPackageName,
   parseExactSpec,
   parseSpec,
   scopeOf,
+  shown,
   versionFromTarball,
 } from '../../../src/core/names';
 import { caught } from '../../support/assert';
@@ -49,7 +52,7 @@ describe('isValidPackageName / assertPackageName', () => {
   });
 
   it('names the rejected value in the message', () => {
-    expect(caught(() => assertPackageName('bad name')).message).toBe("'bad name' is not a valid npm package name");
+    expect(caught(() => assertPackageName('bad name')).message).toBe("'bad name' is not a valid npm package name. Use a name npm accepts, such as lodash or @scope/name");
   });
 });
 
@@ -80,7 +83,7 @@ describe('scope wildcards and assertPackagePattern', () => {
   it.each(['acme/*', '@/*', '', 'bad name', '@acme', '@acme/widgets/*', '*', 'left-*'])('rejects %j', (pattern) => {
     const err = caught(() => assertPackagePattern(pattern));
     expect(err.code).toBe('EINVALIDNAME');
-    expect(err.message).toContain('scope wildcard like @acme/*');
+    expect(err.message).toContain('nor a scope wildcard. Use a name such as lodash, or a scope wildcard such as @acme/*');
   });
 
   it('rejects non-strings', () => {
@@ -284,5 +287,30 @@ describe('versionFromTarball', () => {
     expect(versionFromTarball('left-pad', 'left-pad-.tgz')).toBeUndefined();
     expect(versionFromTarball('left-pad', 'left-pad-1.0.0.tar.gz')).toBeUndefined();
     expect(versionFromTarball('left-pad', 'left-pad-1.0.0.tgz.sig')).toBeUndefined();
+  });
+});
+
+describe('hostile names, tags and what messages quote of them', () => {
+  it.each(['x\ud800y', '\udfff', 'caf\u00e9', 'a\u0000b', 'tab\tname', '@acme/\ud83d'])('refuses %j without throwing', (name) => {
+    expect(isValidPackageName(name)).toBe(false);
+    expect(caught(() => assertPackageName(name)).code).toBe('EINVALIDNAME');
+  });
+
+  it('quotes at most 60 printable characters of a name in its refusal, and says what to do next', () => {
+    const err = caught(() => assertPackageName(`${'A'.repeat(200_000)}\r\n`));
+    expect(err.message).toBe(`'${'A'.repeat(57)}...' is not a valid npm package name. Use a name npm accepts, such as lodash or @scope/name`);
+    expect(shown('a\r\nb')).toBe("'a??b'");
+    expect(shown({ a: 1 })).toBe(`'{"a":1}'`);
+    expect(shown(undefined)).toBe("'undefined'");
+  });
+
+  it.each(['latest', 'next', 'beta', 'v1-lts', 'canary.2', 'rc_1', 'X'.repeat(128)])('accepts the dist-tag %s', (tag) => {
+    expect(isValidDistTag(tag)).toBe(true);
+    expect(assertDistTag(tag)).toBe(tag);
+  });
+
+  it.each(['', '1.2.3', '^1', 'x', '*', '>=2', 'bad tag', 'a\r\nX: y', 'a/b', 'caf\u00e9', 'X'.repeat(129), 42, null])('refuses the dist-tag %j with EINVALIDTAG', (tag) => {
+    expect(isValidDistTag(tag)).toBe(false);
+    expect(caught(() => assertDistTag(tag)).code).toBe('EINVALIDTAG');
   });
 });
