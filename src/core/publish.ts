@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GatekeeperError } from './errors';
-import { assertPackageName, assertSemverVersion, isScopeWildcard, scopeOf, versionFromTarball } from './names';
+import { assertDistTag, assertPackageName, assertSemverVersion, isScopeWildcard, scopeOf, shown, versionFromTarball } from './names';
 import { rcompareVersions } from './versions';
 import type { Role } from './roles';
 
@@ -158,8 +158,55 @@ export function parsePublishBody(name: string, body: unknown): PublishRequest {
     throw bad(`the tarball of ${name}@${version} does not match its declared integrity`);
   }
   if (typeof dist.shasum === 'string' && dist.shasum !== tarball.shasum) throw bad(`the tarball of ${name}@${version} does not match its declared shasum`);
-  const tags = (doc['dist-tags'] ?? {}) as Record<string, string>;
-  return { name, version, manifest, tarball, distTags: typeof tags === 'object' ? tags : {} };
+  const tags = doc['dist-tags'] ?? {};
+  if (!tags || typeof tags !== 'object' || Array.isArray(tags)) throw bad(`the dist-tags of the publish of ${name}@${version} are not an object of tag names and versions`);
+  for (const [tag, target] of Object.entries(tags)) {
+    assertDistTag(tag);
+    // npm sends the one tag the new version gets (latest, or --tag): moving another version's tag is `npm dist-tag`'s job.
+    if (target !== version) throw bad(`the publish of ${name}@${version} points its dist-tag ${shown(tag)} at ${shown(target)}. A publish may tag only the version it publishes; move other tags with npm dist-tag`);
+  }
+  return { name, version, manifest, tarball, distTags: tags as Record<string, string> };
+}
+
+/**
+ * A write of package metadata without a tarball: `npm unpublish <name>@<version>` (PUT
+ * /<name>/-rev/<rev>, the stored document minus the versions it removes), `npm deprecate` and
+ * `npm star` (PUT /<name>, the document with changed `deprecated` or `users`). Such a write can
+ * remove versions or change their deprecation, stars and dist-tags; it can never add a
+ * version or a tarball (Verdaccio would store what it carries without any of a publish's
+ * checks), name a package that is not here, or point a dist-tag at a version that is not
+ * kept. Returns the versions it removes.
+ */
+export function checkMetadataWrite(name: string, body: unknown, stored: { versions?: Record<string, unknown> } | undefined, kind: 'change' | 'deprecate'): { removed: string[] } {
+  const what = kind === 'change' ? `the change of ${name}` : `the metadata write to ${name}`;
+  const doc = body as { name?: unknown; versions?: unknown; _attachments?: unknown; 'dist-tags'?: unknown } | undefined;
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw bad(`${what} is not a JSON object. Use npm unpublish, npm deprecate or npm dist-tag`);
+  if (doc.name !== undefined && doc.name !== name) throw bad(`${what} names ${shown(doc.name)}, but the URL names ${name}`);
+  if (!stored) throw new GatekeeperError('ENOTFOUND', `there is no package ${name} here to change. Publish it first with npm publish`);
+  const attachments = doc._attachments;
+  if (attachments !== undefined && attachments !== null && (typeof attachments !== 'object' || Object.keys(attachments).length > 0)) {
+    throw bad(`${what} carries tarballs. New versions are published with npm publish, which checks them; a change can only remove versions or change their metadata`);
+  }
+  const versions = doc.versions;
+  if (versions === undefined && kind === 'deprecate') return { removed: [] };
+  if (!versions || typeof versions !== 'object' || Array.isArray(versions)) throw bad(`${what} has no versions object. Use npm unpublish or npm deprecate, which send the stored document`);
+  const storedVersions = stored.versions ?? {};
+  const added = Object.keys(versions).filter((v) => !Object.prototype.hasOwnProperty.call(storedVersions, v));
+  if (added.length > 0) {
+    throw bad(`${what} carries ${added.length === 1 ? 'a version' : 'versions'} the registry does not have (${added.slice(0, 5).map((v) => shown(v)).join(', ')}). New versions are published with npm publish`);
+  }
+  const kept = new Set(Object.keys(versions));
+  const tags = doc['dist-tags'];
+  if (tags !== undefined) {
+    if (!tags || typeof tags !== 'object' || Array.isArray(tags)) throw bad(`the dist-tags of ${what} are not an object of tag names and versions`);
+    for (const [tag, target] of Object.entries(tags)) {
+      assertDistTag(tag);
+      if (typeof target !== 'string' || !kept.has(target)) {
+        throw bad(`${what} points its dist-tag ${shown(tag)} at ${shown(target)}, which is not a version it keeps. Point tags at kept versions, or let npm unpublish move them`);
+      }
+    }
+  }
+  return { removed: Object.keys(storedVersions).filter((v) => !kept.has(v)) };
 }
 
 export interface VersionRecord {

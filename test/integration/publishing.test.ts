@@ -260,6 +260,66 @@ describe('private publishing', () => {
     expect(actions.filter((a: string) => a === 'package.dist_tag')).toHaveLength(2);
   });
 
+  it('lets a change, a deprecation and a dist-tag write only remove, deprecate or tag what is stored: never add a version or a tarball', async () => {
+    expect((await publisher.run(['publish'], { cwd: packageDir(publisher.dir, '@acme/guarded', '1.0.0') })).code).toBe(0);
+    const stored = async () => (await (await fetch(new URL('@acme%2fguarded?write=true', t.url), { headers: { authorization: `Bearer ${publisherToken}` } })).json()) as any;
+    const before = await stored();
+    const storageDir = path.join(t.dataDir, 'storage', '@acme', 'guarded');
+    const filesBefore = fs.readdirSync(storageDir).filter((f) => !f.startsWith('.')).sort();
+    const send = (method: string, urlPath: string, body: unknown) =>
+      fetch(new URL(urlPath, t.url), { method, headers: { authorization: `Bearer ${publisherToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const refused = async (res: Response, status: number, code: string, text: RegExp) => {
+      const body = (await res.json()) as { error: string; code: string };
+      expect([res.status, body.code]).toEqual([status, code]);
+      expect(body.error).toMatch(text);
+      expect(res.statusText).toBe(body.error.slice(0, res.statusText.length));
+    };
+    // The unpublish route carrying a new version and its tarball (the tarball's own package.json says something else).
+    const planted = publishDocument('@acme/guarded', '6.6.6', '/* not what it says */');
+    const sneak = { ...before, versions: planted.versions, 'dist-tags': { latest: '6.6.6' }, _attachments: planted._attachments };
+    await refused(await send('PUT', `@acme%2fguarded/-rev/${before._rev ?? '1-x'}`, sneak), 400, 'EBADPUBLISH', /^\[EBADPUBLISH\] the change of @acme\/guarded carries tarballs\. New versions are published with npm publish/);
+    // A tarball alone, under a name of the package's, and one with a path in its key.
+    for (const key of ['guarded-9.9.9.tgz', '../../x.tgz']) {
+      const only = { ...before, _attachments: { [key]: planted._attachments['guarded-6.6.6.tgz'] } };
+      await refused(await send('PUT', `@acme%2fguarded/-rev/1-x`, only), 400, 'EBADPUBLISH', /carries tarballs/);
+    }
+    // A new version without a tarball.
+    const withVersion = { ...before, versions: { ...before.versions, '7.0.0': { ...before.versions['1.0.0'], version: '7.0.0' } } };
+    await refused(await send('PUT', `@acme%2fguarded/-rev/1-x`, withVersion), 400, 'EBADPUBLISH', /carries a version the registry does not have \('7\.0\.0'\)/);
+    // Tags pointing at nothing kept, or named like a version.
+    await refused(await send('PUT', `@acme%2fguarded/-rev/1-x`, { ...before, 'dist-tags': { latest: '3.0.0' } }), 400, 'EBADPUBLISH', /dist-tag 'latest' at '3\.0\.0', which is not a version it keeps/);
+    await refused(await send('PUT', `@acme%2fguarded/-rev/1-x`, { ...before, 'dist-tags': { latest: '1.0.0', '1.2.3': '1.0.0' } }), 400, 'EINVALIDTAG', /^\[EINVALIDTAG\] '1\.2\.3' is not a dist-tag name/);
+    // The deprecation route: no new package, no version left out.
+    await refused(await send('PUT', '@acme%2fnever-published', { name: '@acme/never-published', versions: {}, _attachments: {} }), 404, 'ENOTFOUND', /there is no package @acme\/never-published here to change\. Publish it first/);
+    const dropping = { ...before, versions: {}, 'dist-tags': {} };
+    await refused(await send('PUT', '@acme%2fguarded', { ...dropping, versions: { '1.0.0': undefined } }), 400, 'EBADPUBLISH', /leaves out a version it has \(1\.0\.0\).*npm unpublish/);
+    // A publish may tag only what it publishes; tag names are npm's.
+    await refused(await send('PUT', '@acme%2fguarded', { ...publishDocument('@acme/guarded', '1.1.0'), 'dist-tags': { latest: '1.1.0', stable: '1.0.0' } }), 400, 'EBADPUBLISH', /points its dist-tag 'stable' at '1\.0\.0'/);
+    await refused(await send('PUT', '@acme%2fguarded', { ...publishDocument('@acme/guarded', '1.1.0'), 'dist-tags': { 'bad tag\r\nX: y': '1.1.0' } }), 400, 'EINVALIDTAG', /is not a dist-tag name/);
+    // dist-tag writes: a version the package has, as a JSON string; a tag that exists to remove.
+    await refused(await send('PUT', '-/package/@acme%2fguarded/dist-tags/beta', { a: 1 }), 400, 'EVALIDATION', /the body of a dist-tag write is the version as a JSON string/);
+    await refused(await send('PUT', '-/package/@acme%2fguarded/dist-tags/beta', '5.0.0'), 404, 'ENOTFOUND', /has no version '5\.0\.0' to tag/);
+    await refused(await send('PUT', '-/package/@acme%2fguarded/dist-tags/1.2.3', '1.0.0'), 400, 'EINVALIDTAG', /'1\.2\.3' is not a dist-tag name/);
+    await refused(await send('PUT', '@acme%2fguarded/1.0.0', '1.0.0'), 400, 'EINVALIDTAG', /'1\.0\.0' is not a dist-tag name/);
+    await refused(await send('DELETE', '-/package/@acme%2fguarded/dist-tags/nope', undefined), 404, 'ENOTFOUND', /has no dist-tag 'nope'/);
+    // Nothing of it reached storage: the same files, the same document.
+    expect(fs.readdirSync(storageDir).filter((f) => !f.startsWith('.')).sort()).toEqual(filesBefore);
+    expect(fs.existsSync(path.join(t.dataDir, 'storage', '@acme', 'x.tgz'))).toBe(false);
+    const after = await stored();
+    expect(Object.keys(after.versions)).toEqual(['1.0.0']);
+    expect(after['dist-tags']).toEqual({ latest: '1.0.0' });
+    expect((await fetch(new URL('@acme%2fguarded/-/guarded-6.6.6.tgz', t.url))).status).toBe(404);
+    // What npm itself sends still works: a publish, a dist-tag, then unpublishing one version.
+    expect((await publisher.run(['publish'], { cwd: packageDir(publisher.dir, '@acme/guarded', '1.1.0') })).code).toBe(0);
+    expect((await publisher.run(['dist-tag', 'add', '@acme/guarded@1.0.0', 'stable'])).code).toBe(0);
+    const unpublish = await publisher.run(['unpublish', '@acme/guarded@1.1.0']);
+    expect(unpublish.output).not.toContain('npm error');
+    expect(unpublish.code).toBe(0);
+    const end = await stored();
+    expect(Object.keys(end.versions)).toEqual(['1.0.0']);
+    expect(end['dist-tags']).toEqual({ latest: '1.0.0', stable: '1.0.0' });
+  });
+
   it('shows every version in the versions view: local, unpublished and upstream', async () => {
     await t.api('POST', '/bans', { name: 'public-fixture', range: '2.0.0', reason: 'bad release' });
     const local = await t.api('GET', '/packages/@acme%2flib/versions');

@@ -1,11 +1,11 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { RefusableWrite } from '../../core/audit-actions';
 import { asGatekeeperError, GatekeeperError } from '../../core/errors';
-import { versionFromTarball } from '../../core/names';
+import { assertDistTag, shown, versionFromTarball } from '../../core/names';
 import type { Packument } from '../../core/packument';
 import type { InspectedField, TarballInspection } from '../../core/inspection';
 import { inspectTarball } from '../../core/manifest-compare';
-import { parsePublishBody, PublishRequest } from '../../core/publish';
+import { checkMetadataWrite, parsePublishBody, PublishRequest } from '../../core/publish';
 import { readTarballManifestAsync } from '../../core/tarball-manifest';
 import type { Actor } from '../../services/audit';
 import type { GatekeeperRuntime, VerdaccioStorage } from '../runtime';
@@ -96,9 +96,14 @@ export function createWriteHandlers(runtime: GatekeeperRuntime, storage: Verdacc
       );
       return runtime.requestContext.run({ raw: true }, () => next());
     }
-    // No tarball: a deprecation (or a star), based on an unfiltered write read.
+    // No tarball: a deprecation (or a star), based on an unfiltered write read. Verdaccio
+    // applies it as a change (versions missing from it are removed): it may not remove any.
     publishing.assertMayPublish(principal, name);
     const before = await storedVersions(runtime, storage, name, req);
+    const { removed } = checkMetadataWrite(name, body, before, 'deprecate');
+    if (removed.length > 0) {
+      throw new GatekeeperError('EBADPUBLISH', `the metadata write to ${name} leaves out ${removed.length === 1 ? 'a version' : 'versions'} it has (${removed.slice(0, 5).join(', ')}), which would remove them. Remove versions with npm unpublish <name>@<version>`);
+    }
     const changes = Object.entries(body?.versions ?? {})
       .filter(([version, manifest]) => before?.versions?.[version] && (before.versions[version].deprecated ?? '') !== (manifest?.deprecated ?? ''))
       .map(([version, manifest]) => ({ version, deprecated: (manifest?.deprecated as string | undefined) ?? '' }));
@@ -116,8 +121,7 @@ export function createWriteHandlers(runtime: GatekeeperRuntime, storage: Verdacc
   async function change(req: Request, res: Response, next: NextFunction, name: string, actor: Actor): Promise<void> {
     const principal = principalOfRequest(req);
     const before = await storedVersions(runtime, storage, name, req);
-    const kept = new Set(Object.keys((req.body as { versions?: object } | undefined)?.versions ?? {}));
-    const removed = Object.keys(before?.versions ?? {}).filter((v) => !kept.has(v));
+    const { removed } = checkMetadataWrite(name, req.body, before, 'change');
     await publishing.assertMayUnpublish(principal, name, removed);
     beforeAnswer(res, async (ok) => (ok && removed.length > 0 ? publishing.recordUnpublished(actor, name, removed) : undefined), runtime);
     runtime.requestContext.run({ raw: true }, () => next());
@@ -143,7 +147,20 @@ export function createWriteHandlers(runtime: GatekeeperRuntime, storage: Verdacc
 
   async function distTag(req: Request, res: Response, next: NextFunction, name: string, tag: string, actor: Actor): Promise<void> {
     publishing.assertMayPublish(principalOfRequest(req), name);
-    const version = typeof req.body === 'string' ? req.body : undefined;
+    assertDistTag(tag);
+    const before = await storedVersions(runtime, storage, name, req);
+    if (!before) throw new GatekeeperError('ENOTFOUND', `there is no package ${name} here. Publish it first with npm publish`);
+    let version: string | undefined;
+    if (req.method === 'DELETE') {
+      if (!Object.prototype.hasOwnProperty.call(before['dist-tags'] ?? {}, tag)) throw new GatekeeperError('ENOTFOUND', `${name} has no dist-tag ${shown(tag)}. List its tags with npm dist-tag ls ${name}`);
+    } else {
+      // npm sends the version as a JSON string.
+      if (typeof req.body !== 'string') throw new GatekeeperError('EVALIDATION', `the body of a dist-tag write is the version as a JSON string, such as "1.2.3". Use npm dist-tag add ${name}@<version> ${tag}`);
+      version = req.body;
+      if (!Object.prototype.hasOwnProperty.call(before.versions ?? {}, version)) {
+        throw new GatekeeperError('ENOTFOUND', `${name} has no version ${shown(version)} to tag. List its versions with npm view ${name} versions`);
+      }
+    }
     beforeAnswer(
       res,
       async (ok) => {
