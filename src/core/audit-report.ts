@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Advisory, affects, isSeverity, Severity } from './advisory';
 import { GatekeeperError } from './errors';
+import { isValidPackageName } from './names';
 
 /**
  * The audit endpoints answered from the gatekeeper's own advisories (upstream answers stored,
@@ -16,7 +17,12 @@ import { GatekeeperError } from './errors';
 
 export type AuditTargets = Map<string, Map<string, string[]>>;
 
+/**
+ * A name no registry can hold, or a version that is no short line of text, has no advisories
+ * here: it is left out of what is looked up (never reaching a query), and reported clean.
+ */
 function add(targets: AuditTargets, name: string, version: string, path: string): void {
+  if (!isValidPackageName(name) || version.length > 256 || !/^[\x21-\x7e]+$/.test(version)) return;
   let versions = targets.get(name);
   if (!versions) {
     versions = new Map();

@@ -93,6 +93,24 @@ describe('audit answered by the gatekeeper', () => {
     }
   });
 
+  it('refuses a gzip bomb once it inflates past the body limit, off the event loop, and answers hostile names as clean without querying them', async () => {
+    // 64 MB of spaces, about 62 KB on the wire: past GATEKEEPER_MAX_BODY_SIZE (50mb) once inflated.
+    const bomb = gzipSync(Buffer.concat([Buffer.from('{"offline-vuln":["1.0.0"],"pad":"'), Buffer.alloc(64 * 1024 * 1024, 32), Buffer.from('"}')]));
+    expect(bomb.length).toBeLessThan(100 * 1024);
+    const [refused, ping] = await Promise.all([
+      fetch(new URL('-/npm/v1/security/advisories/bulk', s.t.url), { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: bomb }),
+      fetch(new URL('-/ping', s.t.url)),
+    ]);
+    expect(ping.status).toBe(200);
+    expect(refused.status).toBe(413);
+    expect(((await refused.json()) as { error: string }).error).toBe('[EPAYLOADTOOLARGE] the audit request is larger than 50mb once decompressed. Audit fewer packages at once');
+    const hostile = await post('advisories/bulk', { 'a\u0000b': ['1.0.0'], '../../x': ['1.0.0'], 'A B': ['1.0.0'], ['x'.repeat(300)]: ['1.0.0'], 'offline-vuln': ['1.0.0', '1.0.0\u0000'] });
+    const text = await hostile.text();
+    expect(hostile.status).toBe(200);
+    expect(text).not.toMatch(/select|advisories"\./i);
+    expect(Object.keys(JSON.parse(text))).toEqual(['offline-vuln']);
+  });
+
   it('refuses bodies that are not audit requests with a code', async () => {
     for (const [endpoint, body] of [['advisories/bulk', '[1,2]'], ['advisories/bulk', '{"x":'], ['audits/quick', 'null'], ['advisories/bulk', '{"x":"1.0.0"}']] as const) {
       const res = await fetch(new URL(`-/npm/v1/security/${endpoint}`, s.t.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body });

@@ -1,5 +1,9 @@
 import { Readable } from 'node:stream';
-import { gunzipSync, inflateSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gunzip, inflate } from 'node:zlib';
+
+const gunzipAsync = promisify(gunzip);
+const inflateAsync = promisify(inflate);
 import type { Request, Response } from 'express';
 import { bulkAnswer, bulkTargets, mergeBulk, mergeQuick, quickAnswer, treeTargets } from '../../core/audit-report';
 import { parseSize } from '../../core/duration';
@@ -26,7 +30,7 @@ export function createAuditHandler(runtime: GatekeeperRuntime, client: Pick<Upst
     try {
       const raw = await readBounded(req, limit, runtime.settings.maxBodySize);
       const encoding = req.headers['content-encoding'];
-      const body = parseBody(raw, typeof encoding === 'string' ? encoding : undefined, limit);
+      const body = await parseBody(raw, typeof encoding === 'string' ? encoding : undefined, limit, runtime.settings.maxBodySize);
       const bulk = req.path.endsWith('/advisories/bulk');
       const targets = bulk ? bulkTargets(body) : treeTargets(body);
       const [known, upstream] = await Promise.all([runtime.advisories.forAudit([...targets.keys()]), askUpstream(runtime, client, req.path.slice(1), raw, encoding)]);
@@ -39,8 +43,9 @@ export function createAuditHandler(runtime: GatekeeperRuntime, client: Pick<Upst
       // Whatever was not read of the request stays unread: the connection cannot be reused.
       if (!req.complete) res.setHeader('connection', 'close');
       if (err instanceof GatekeeperError) return writeError(res, err);
+      // Not ours: a database or programming error, whose text (a query, a path) is for the log only.
       runtime.logger.warn({ err }, 'audit failed');
-      writeError(res, new GatekeeperError('EUPSTREAM', `the audit could not be answered (${sanitizeText((err as Error)?.message ?? 'unknown error', 200)}). Try again later`));
+      writeError(res, new GatekeeperError('EUPSTREAM', 'the audit could not be answered. Try again later; the server log has the details'));
     }
   };
 }
@@ -75,17 +80,23 @@ function readBounded(req: Request, limit: number, setting: string): Promise<Buff
   });
 }
 
-function parseBody(raw: Buffer, encoding: string | undefined, limit: number): unknown {
+/**
+ * The request as JSON. A compressed one is inflated on the thread pool, never blocking the
+ * event loop, and only up to the same limit as the bytes sent: a gzip bomb stops there.
+ */
+async function parseBody(raw: Buffer, encoding: string | undefined, limit: number, setting: string): Promise<unknown> {
   let text: Buffer;
   const enc = (encoding ?? 'identity').trim().toLowerCase();
   try {
-    // The decompressed body is bounded too: a small gzip bomb is refused, not inflated.
-    if (enc === 'gzip' || enc === 'x-gzip') text = gunzipSync(raw, { maxOutputLength: limit * 20 });
-    else if (enc === 'deflate') text = inflateSync(raw, { maxOutputLength: limit * 20 });
+    if (enc === 'gzip' || enc === 'x-gzip') text = await gunzipAsync(raw, { maxOutputLength: limit });
+    else if (enc === 'deflate') text = await inflateAsync(raw, { maxOutputLength: limit });
     else if (enc === 'identity' || enc === '') text = raw;
     else throw new GatekeeperError('EUNSUPPORTEDMEDIATYPE', `the audit request's encoding '${sanitizeText(enc, 40)}' is not supported. Send JSON, plain or gzip`);
   } catch (err) {
     if (err instanceof GatekeeperError) throw err;
+    if ((err as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new GatekeeperError('EPAYLOADTOOLARGE', `the audit request is larger than ${setting} once decompressed. Audit fewer packages at once`);
+    }
     throw new GatekeeperError('EVALIDATION', `the audit request could not be decompressed (${sanitizeText((err as Error).message, 100)}). Check what the client sent`);
   }
   if (text.length === 0) return {};
