@@ -289,6 +289,35 @@ describe('the route table owns the registry surface', () => {
     expect(unknown.statusText).toMatch(/^\[ENOTFOUND\] this registry has no route GET \/-\/verdaccio\/data\/packages/);
   });
 
+  it('refuses a Host header that is no host and port, before it reaches a tarball URL, a message or a cache key', async () => {
+    const withHost = (host: string, path: string) =>
+      new Promise<Answer>((resolve, reject) => {
+        const req = http.request(new URL(path.slice(1), s.t.url), { method: 'GET', headers: { host } });
+        req.on('error', reject);
+        req.on('response', (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', text, body: JSON.parse(text), headers: new Headers(res.headers as Record<string, string>) });
+          });
+        });
+        req.end();
+      });
+    for (const host of ['x y', 'a"b', 'a/b?c#d', 'evil.example:1/../x', 'a@evil.example', 'host:99999999', 'registry_1', 'registry.example.', `${'a'.repeat(300)}.example`]) {
+      for (const path of ['/side-door', '/side-door/1.0.0', '/side-door/-/side-door-1.0.0.tgz', '/-/ping']) {
+        const refused = await withHost(host, path);
+        expectCoded(refused, 'EVALIDATION');
+        expect(refused.body.error).toBe("[EVALIDATION] the Host header is not a host name with an optional port. Send the registry's host, as npm does (tarball URLs are built from it)");
+      }
+    }
+    for (const host of ['registry.example:4873', 'registry-1', '127.0.0.1:9', '[::1]:4873', 'Registry.Example']) {
+      const served = await withHost(host, '/side-door');
+      expect([host, served.status]).toEqual([host, 200]);
+      expect(served.body.versions['1.0.0'].dist.tarball).toBe(`http://${host.toLowerCase()}/side-door/-/side-door-1.0.0.tgz`);
+    }
+  });
+
   it('refuses an anonymous 30 MB publish before reading its body', async () => {
     const answer = await partialRequest(s.t.url, 'PUT', '/@acme%2fbig', { 'content-type': 'application/json', 'content-length': String(30 * 1024 * 1024) }, 1024);
     expect(answer.status).toBe(401);

@@ -177,6 +177,10 @@ export function matchOrRefuse(req: IncomingMessage, res: import('node:http').Ser
   const found = registryRoutes.match(req.method ?? 'GET', req.url ?? '/');
   switch (found.kind) {
     case 'match':
+      if (!isHostHeader(req.headers.host)) {
+        writeError(res, new GatekeeperError('EVALIDATION', `the Host header is not a host name with an optional port. Send the registry's host, as npm does (tarball URLs are built from it)`));
+        return undefined;
+      }
       (req as IncomingMessage & { [MATCH]?: RegistryMatch })[MATCH] = found;
       return found;
     case 'method':
@@ -193,6 +197,22 @@ export function matchOrRefuse(req: IncomingMessage, res: import('node:http').Ser
       writeError(res, new GatekeeperError('ENOTFOUND', `this registry has no route ${req.method} ${pathOf(req)}. docs/security.md lists the routes it answers`));
       return undefined;
   }
+}
+
+/** A DNS name or IPv4 address, or an [IPv6] address, and an optional port (Verdaccio refuses an underscore and a trailing dot too). */
+const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$/;
+let lastHost = '';
+
+/**
+ * Whether the Host header may be used: it becomes part of tarball URLs, messages and cache
+ * keys, so anything but a host and port is refused. No Host (HTTP/1.0) is allowed: the public
+ * URL then comes from the listening address.
+ */
+export function isHostHeader(host: string | undefined): boolean {
+  if (host === undefined || host === lastHost) return true;
+  if (host.length > 260 || !HOST.test(host)) return false;
+  lastHost = host;
+  return true;
 }
 
 function pathOf(req: IncomingMessage): string {
