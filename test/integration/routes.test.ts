@@ -318,6 +318,14 @@ describe('the route table owns the registry surface', () => {
     }
   });
 
+  it('takes a declared empty JSON body as no body (clients send Content-Type on body-less calls)', async () => {
+    const missing = await call(s.t.url, 'DELETE', '/-/gatekeeper/v1/bans/999999', { token: s.t.adminToken, body: '' });
+    expectCoded(missing, 'ENOTFOUND');
+    const tag = await call(s.t.url, 'PUT', '/-/package/side-door/dist-tags/beta', { token: s.t.adminToken, body: '' });
+    expectCoded(tag);
+    expect(tag.body.error).not.toMatch(/not valid JSON|stream/);
+  });
+
   it('refuses an anonymous 30 MB publish before reading its body', async () => {
     const answer = await partialRequest(s.t.url, 'PUT', '/@acme%2fbig', { 'content-type': 'application/json', 'content-length': String(30 * 1024 * 1024) }, 1024);
     expect(answer.status).toBe(401);

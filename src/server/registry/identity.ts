@@ -109,7 +109,8 @@ function bodyReader(runtime: GatekeeperRuntime) {
   };
   const limits: Record<Exclude<BodyKind, 'none' | 'stream'>, string> = { json: JSON_BODY_LIMIT, publish: runtime.settings.maxBodySize };
   return (req: Request, res: Response, kind: BodyKind, next: () => void): void => {
-    if (kind === 'none' || kind === 'stream') return next();
+    // A declared empty body has nothing to parse (body-parser would find the paused, ended stream unreadable).
+    if (kind === 'none' || kind === 'stream' || hasEmptyBody(req)) return next();
     const limit = limits[kind];
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > parseSize(limit)) {
@@ -131,6 +132,11 @@ function bodyReader(runtime: GatekeeperRuntime) {
       );
     });
   };
+}
+
+/** A request that declares no body: `content-length: 0` and no chunked transfer. */
+export function hasEmptyBody(req: { headers: Record<string, string | string[] | undefined> }): boolean {
+  return req.headers['content-length'] === '0' && req.headers['transfer-encoding'] === undefined;
 }
 
 function tooLarge(kind: BodyKind, limit: string): GatekeeperError {
