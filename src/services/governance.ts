@@ -287,6 +287,7 @@ export class GovernanceService {
     const allowed = policySettingKeys();
     const unknownKeys = Object.keys(body).filter((k) => !allowed.includes(k));
     if (unknownKeys.length > 0) throw validation(`unknown policy setting(s): ${unknownKeys.join(', ')}; see ${allowed.join(', ')}`);
+    if (Object.keys(body).length === 0) throw validation(`the change names no setting. Give at least one of ${allowed.join(', ')}`);
     if (body.mode !== undefined && (typeof body.mode !== 'string' || !POLICY_MODES.includes(body.mode as PolicyMode))) {
       throw validation(`mode must be one of ${POLICY_MODES.join(', ')}`);
     }
@@ -299,6 +300,8 @@ export class GovernanceService {
       next[rule] = { ...(next[rule] ?? {}), ...validRuleChange(rule, change as Record<string, unknown>) };
     }
     const before = await this.getPolicy();
+    // A change to what is already set changes nothing: no new generation, nothing to audit.
+    if ((body.mode === undefined || body.mode === before.mode) && JSON.stringify(next) === JSON.stringify(stored)) return before;
     await this.change(actor, 'the policy', async (repos) => {
       if (body.mode !== undefined) await repos.policy.setMode(body.mode as PolicyMode);
       await repos.policy.setRules(next);

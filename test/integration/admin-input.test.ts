@@ -379,4 +379,23 @@ describe('admin API under hostile input: client mistakes are 4xx with a stable c
     const health = await send(null, 'get', '/health', 'still up');
     expect(health.status).toBe(200);
   });
+
+  it('refuses a policy change that names nothing, and neither bumps the generation nor audits one that changes nothing', async () => {
+    const admin = s.t.adminToken;
+    const empty = await send(admin, 'patch', '/policy', 'empty change', { body: json({}) });
+    expect([empty.status, (empty.body as { code: string }).code]).toEqual([400, 'EVALIDATION']);
+    expect((empty.body as { error: string }).error).toMatch(/^\[EVALIDATION\] the change names no setting\. Give at least one of mode, /);
+    const before = (await send(admin, 'get', '/policy', 'policy')).body as { mode: string; generation: number };
+    const audited = async () => ((await send(admin, 'get', '/audit', 'audit', { query: 'limit=500' })).body as { items: Array<{ action: string }> }).items.filter((i) => i.action.startsWith('policy.')).length;
+    const rows = await audited();
+    const same = await send(admin, 'patch', '/policy', 'same mode', { body: json({ mode: before.mode }) });
+    expect(same.status).toBe(200);
+    expect((same.body as { generation: number }).generation).toBe(before.generation);
+    expect(await audited()).toBe(rows);
+    // A lone surrogate is no text: refused, naming the field, not stored as U+FFFD.
+    const surrogate = await send(admin, 'post', '/bans', 'lone surrogate', { body: '{"name":"hostile-ok","range":"*","reason":"bad \\ud800 reason"}' });
+    expect([surrogate.status, (surrogate.body as { code: string }).code, (surrogate.body as { details: { field: string } }).details.field]).toEqual([400, 'EVALIDATION', 'body.reason']);
+    const name = await send(admin, 'post', '/approvals', 'lone surrogate name', { body: '{"name":"x\\ud800y","range":"*","reason":"r"}' });
+    expect([name.status, (name.body as { code: string }).code]).toEqual([400, 'EVALIDATION']);
+  });
 });
