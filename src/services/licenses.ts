@@ -73,6 +73,10 @@ export class LicenseService {
     const reason = input.reason.trim();
     const expiresAt = boundedExpiry(input, this.now());
     return changePolicy(this.store, this.cache, actor, `a waiver for ${name}@${range}`, async (repos) => {
+      const existing = await repos.policy.findWaiverForUpdate(name, range);
+      if (existing) {
+        throw new GatekeeperError('ECONFLICT', `${name}@${range} has a live waiver already (waiver ${existing.id}). Remove it with 'gatekeeper license unwaive ${existing.id}' to replace it`, { id: existing.id });
+      }
       const waiver = await repos.policy.saveWaiver({ name, range, reason, approvedBy: actor.username, expiresAt });
       await repos.audit.save(
         auditEntry(actor, 'license.waiver.create', { package: name, ruleId: `waiver:${waiver.id}`, details: { range, reason, expiresAt: expiresAt?.toISOString() ?? null } }),

@@ -153,6 +153,19 @@ describe('license policy', () => {
     expect(audit.body.items.map((i: { action: string }) => i.action)).toEqual(expect.arrayContaining(['license.waiver.create', 'license.waiver.delete']));
   });
 
+  it('keeps one waiver per name and range: a second one, also sent concurrently, is a 409 naming the first', async () => {
+    const answers = await Promise.all(Array.from({ length: 8 }, () => s.t.api('POST', '/licenses/waivers', { name: 'lic-changes', range: '^9.0.0', reason: 'one of eight' })));
+    const made = answers.filter((a) => a.status === 201);
+    expect(made).toHaveLength(1);
+    for (const refused of answers.filter((a) => a.status !== 201)) {
+      expect([refused.status, refused.body.code]).toEqual([409, 'ECONFLICT']);
+      expect(refused.body.error).toBe(`[ECONFLICT] lic-changes@^9.0.0 has a live waiver already (waiver ${made[0].body.id}). Remove it with 'gatekeeper license unwaive ${made[0].body.id}' to replace it`);
+    }
+    const listed = (await s.t.api('GET', '/licenses/waivers?limit=500')).body.items as Array<{ name: string; range: string }>;
+    expect(listed.filter((w) => w.name === 'lic-changes' && w.range === '^9.0.0')).toHaveLength(1);
+    expect((await s.t.api('DELETE', `/licenses/waivers/${made[0].body.id}`)).status).toBe(200);
+  });
+
   it("reports a lockfile's licenses grouped by license, with violations marked, as text and JSON", async () => {
     // A lockfile made while everything was allowed, then checked against the policy.
     const saved = (await s.t.api('GET', '/licenses')).body;

@@ -213,6 +213,21 @@ export class PolicyRepository {
       .update({ license_allow: JSON.stringify(policy.allow), license_deny: JSON.stringify(policy.deny), license_unknown: policy.unknown });
   }
 
+  /**
+   * The live (unexpired) waiver of exactly this name and range, if one exists. Inside a transaction, concurrent
+   * callers for the same name and range wait for each other until it ends (an advisory lock:
+   * the table has no unique index, and existing duplicates are kept), so check-then-save makes one.
+   */
+  async findWaiverForUpdate(name: string, range: string): Promise<Waiver | undefined> {
+    await this.db.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`gatekeeper.waiver:${name}@${range}`]);
+    const row = await this.db<WaiverRow>('license_waivers')
+      .where({ name, range })
+      .andWhere((q) => q.whereNull('expires_at').orWhere('expires_at', '>', this.db.fn.now()))
+      .orderBy('id')
+      .first();
+    return row ? toWaiver(row) : undefined;
+  }
+
   async saveWaiver(w: { name: string; range: string; reason: string; approvedBy: string; expiresAt: Date | null }): Promise<Waiver> {
     const [row] = await this.db<WaiverRow>('license_waivers')
       .insert({ name: w.name, range: w.range, reason: w.reason, approved_by: w.approvedBy, expires_at: w.expiresAt })
