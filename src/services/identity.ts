@@ -319,7 +319,7 @@ export class IdentityService {
     if (ms <= 0 || ms > 400 * 24 * 60 * 60 * 1000) throw new GatekeeperError('EVALIDATION', 'a service account token expires after more than 0 and at most 400 days');
     const role: Role = scope.kind === 'read' ? 'reader' : 'publisher';
     let created = false;
-    const user = await this.store.transaction(async (repos) => {
+    const account = () => this.store.transaction(async (repos) => {
       const existing = await repos.users.find(username);
       if (existing) {
         if (existing.kind !== 'service') throw new GatekeeperError('ECONFLICT', `'${username}' is a user, not a service account. Pick another name for the service account`);
@@ -334,6 +334,15 @@ export class IdentityService {
       await repos.audit.save(auditEntry(actor, 'user.service_account', { details: { username, role } }));
       return user;
     });
+    let user: User;
+    try {
+      user = await account();
+    } catch (err) {
+      // Two first tokens at once: the other call made the account. Once more, finding it.
+      if ((err as { code?: unknown }).code !== '23505') throw err;
+      created = false;
+      user = await account();
+    }
     const expiresAt = new Date(Date.now() + ms);
     const issued = await this.issueTokenRecord(actor, user, 'service account', { expiresAt, scope });
     return { token: issued.token, id: issued.id, username, scope: formatTokenScope(scope), expiresAt: expiresAt.toISOString(), created };

@@ -191,6 +191,15 @@ describe('identity: users, npm login, tokens', () => {
     expect(await activeAdmins()).toEqual(['admin']);
   });
 
+  it('gives every concurrent first token of a new service account a token, making the account once', async () => {
+    const answers = await Promise.all(Array.from({ length: 6 }, () => s.t.api('POST', '/service-accounts/race-robot/tokens', { scope: 'read', expires: '1d' })));
+    expect(answers.map((a) => a.status)).toEqual(new Array(6).fill(201));
+    expect(answers.filter((a) => a.body.created === true)).toHaveLength(1);
+    expect(new Set(answers.map((a) => a.body.token)).size).toBe(6);
+    const audit = await s.t.api('GET', '/audit?action=user.service_account&limit=500');
+    expect(audit.body.items.filter((i: { details: { username: string } }) => i.details.username === 'race-robot')).toHaveLength(1);
+  });
+
   it('checks roles on every admin route', async () => {
     const token = await loginToken(s.t.url, 'dev1', 'dev1-password');
     const forbidden = await s.t.api('POST', '/users', { username: 'x1', password: 'x1-password', role: 'admin' }, token);
