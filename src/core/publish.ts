@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import validateName from 'validate-npm-package-name';
 import { GatekeeperError } from './errors';
 import { assertDistTag, assertPackageName, assertSemverVersion, isScopeWildcard, scopeOf, shown, versionFromTarball } from './names';
 import { rcompareVersions } from './versions';
@@ -132,6 +133,10 @@ const bad = (message: string) => new GatekeeperError('EBADPUBLISH', message);
  */
 export function parsePublishBody(name: string, body: unknown): PublishRequest {
   assertPackageName(name);
+  // What npm itself lets you publish: no capitals, no leading dot or underscore, at most 214 characters.
+  if (!validateName(name).validForNewPackages) {
+    throw bad(`${shown(name)} cannot be published: ${validateName(name).warnings?.[0] ?? 'npm accepts it only for old packages'}. Publish under a lowercase, URL-safe name`);
+  }
   const doc = body as { name?: unknown; versions?: unknown; _attachments?: unknown; 'dist-tags'?: unknown };
   if (!doc || typeof doc !== 'object') throw bad('the publish body is not a JSON object');
   if (doc.name !== undefined && doc.name !== name) throw bad(`the document names ${String(doc.name)}, but the URL names ${name}`);

@@ -223,6 +223,18 @@ describe('parsePublishBody', () => {
     };
   }
 
+  it('publishes only names npm lets you publish now, and tags only the version published', () => {
+    for (const name of ['Foo', '@acme/C4', 'JSONStream']) {
+      const err = caught(() => parsePublishBody(name, body(name)));
+      expect([name, err.code]).toEqual([name, 'EBADPUBLISH']);
+      expect(err.message).toMatch(/cannot be published: .*Publish under a lowercase, URL-safe name$/);
+    }
+    expect(caught(() => parsePublishBody('foo', body('foo', '1.0.0', { extra: { 'dist-tags': { latest: '1.0.0', stable: '0.9.0' } } }))).message).toMatch(/points its dist-tag 'stable' at '0\.9\.0'/);
+    expect(caught(() => parsePublishBody('foo', body('foo', '1.0.0', { extra: { 'dist-tags': { '1.0.0': '1.0.0' } } }))).code).toBe('EINVALIDTAG');
+    expect(caught(() => parsePublishBody('foo', body('foo', '1.0.0', { extra: { 'dist-tags': ['latest'] } }))).code).toBe('EBADPUBLISH');
+    expect(parsePublishBody('foo', body('foo', '1.0.0', { extra: { 'dist-tags': { next: '1.0.0' } } })).distTags).toEqual({ next: '1.0.0' });
+  });
+
   it('computes digests the same way npm does', () => {
     expect(integrityOf(TGZ)).toBe(SHA512);
     expect(shasumOf(TGZ)).toBe(SHA1);
