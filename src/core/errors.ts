@@ -56,6 +56,9 @@ export const ErrorCodes = {
   ENOTFOUND: 404,
   ECONFLICT: 409,
   EPAYLOADTOOLARGE: 413,
+  // The HTTP parser's refusals: headers larger than Node reads, and a request whose headers did not arrive in time.
+  EHEADERSTOOLARGE: 431,
+  EREQUESTTIMEOUT: 408,
   EUNSUPPORTEDMEDIATYPE: 415,
   EMETHODNOTALLOWED: 405,
   ETOOMANYREQUESTS: 429,

@@ -53,6 +53,7 @@ import { notOffered, ping, whoami } from './registry/basic';
 import { createDispatcher, matchOrRefuse } from './registry/routes';
 import { createMetricsHandler } from './registry/metrics';
 import { GatekeeperMetrics, PoolLike } from './metrics';
+import { onClientError } from './http/client-error';
 import { guarded, installProcessGuard, unguarded } from './http/process-guard';
 import { clientAddress, requestProtocol, TrustProxyFn } from './http/client-address';
 import { createSearchHandler } from './registry/search';
@@ -607,6 +608,9 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       server.listen(settings.port, settings.host, () => resolve());
     });
     server.keepAliveTimeout = 60_000;
+    // What the HTTP parser refuses gets the error envelope too (client-error.ts).
+    server.removeAllListeners('clientError');
+    server.on('clientError', onClientError);
     cleanup.push(() => drain(server, logger));
     // Background jobs run once the instance serves; on shutdown they stop first (cleanup runs in reverse).
     jobs.start();

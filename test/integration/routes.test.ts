@@ -5,6 +5,7 @@
  * bodies are refused before they are read when they are too large or anonymous.
  */
 import http from 'node:http';
+import net from 'node:net';
 import { ErrorCodes, statusText } from '../../src/core/errors';
 import { REGISTRY_ROUTES, registryRoutes } from '../../src/server/registry/routes';
 import { loginToken } from '../support/gatekeeper';
@@ -324,6 +325,35 @@ describe('the route table owns the registry surface', () => {
     const tag = await call(s.t.url, 'PUT', '/-/package/side-door/dist-tags/beta', { token: s.t.adminToken, body: '' });
     expectCoded(tag);
     expect(tag.body.error).not.toMatch(/not valid JSON|stream/);
+  });
+
+  it("answers what Node's HTTP parser refuses with the error envelope, the message in the status text too", async () => {
+    const { port } = new URL(s.t.url);
+    const raw = (request: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = net.connect(Number(port), '127.0.0.1', () => socket.end(request));
+        const chunks: Buffer[] = [];
+        socket.on('data', (c: Buffer) => chunks.push(c));
+        socket.on('error', reject);
+        socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+      });
+    const cases: Array<[string, string, number, string]> = [
+      ['a lowercase method', 'get /-/ping HTTP/1.1\r\nhost: x\r\n\r\n', 400, 'EVALIDATION'],
+      ['a control character in a header', 'GET /-/ping HTTP/1.1\r\nhost: x\r\nx-a: b\u0001c\r\n\r\n', 400, 'EVALIDATION'],
+      ['a Content-Length that is no number', 'POST /-/npm/v1/security/advisories/bulk HTTP/1.1\r\nhost: x\r\ncontent-length: abc\r\n\r\n', 400, 'EVALIDATION'],
+      ['two Content-Lengths', 'POST /-/npm/v1/security/advisories/bulk HTTP/1.1\r\nhost: x\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\n{}', 400, 'EVALIDATION'],
+      ['a target without a leading slash', 'GET -/ping HTTP/1.1\r\nhost: x\r\n\r\n', 400, 'EVALIDATION'],
+      ['headers larger than Node reads', `GET /-/ping HTTP/1.1\r\nhost: x\r\n${Array.from({ length: 3000 }, (_, i) => `x-h${i}: ${'v'.repeat(20)}`).join('\r\n')}\r\n\r\n`, 431, 'EHEADERSTOOLARGE'],
+    ];
+    for (const [what, request, status, code] of cases) {
+      const answer = await raw(request);
+      const [head, body] = answer.split('\r\n\r\n');
+      const parsed = JSON.parse(body) as { error: string; code: string };
+      expect([what, parsed.code]).toEqual([what, code]);
+      expect(head.split('\r\n')[0]).toBe(`HTTP/1.1 ${status} ${statusText(parsed.error)}`);
+      expect(head.toLowerCase()).toContain('connection: close');
+    }
+    expect((await fetch(new URL('-/ping', s.t.url))).status).toBe(200);
   });
 
   it('refuses an anonymous 30 MB publish before reading its body', async () => {
