@@ -356,6 +356,31 @@ describe('the route table owns the registry surface', () => {
     expect((await fetch(new URL('-/ping', s.t.url))).status).toBe(200);
   });
 
+  it("answers a cached packument 304 for a weak, listed or * If-None-Match, and sends no gzip to 'gzip;q=0'", async () => {
+    const first = await fetch(new URL('side-door', s.t.url));
+    expect(first.status).toBe(200);
+    const etag = first.headers.get('etag') as string;
+    for (const condition of [etag, `W/${etag}`, `"nope", ${etag}`, '*']) {
+      const res = await fetch(new URL('side-door', s.t.url), { headers: { 'if-none-match': condition } });
+      expect([condition, res.status]).toEqual([condition, 304]);
+    }
+    expect((await fetch(new URL('side-door', s.t.url), { headers: { 'if-none-match': '"nope"' } })).status).toBe(200);
+    const raw = (encoding: string) =>
+      new Promise<{ encoding: string | undefined; body: Buffer }>((resolve, reject) => {
+        http
+          .get(new URL('side-door', s.t.url), { headers: { 'accept-encoding': encoding } }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => resolve({ encoding: res.headers['content-encoding'], body: Buffer.concat(chunks) }));
+          })
+          .on('error', reject);
+      });
+    const refused = await raw('gzip;q=0, identity');
+    expect(refused.encoding).toBeUndefined();
+    expect(Object.keys(JSON.parse(refused.body.toString('utf8')).versions)).toContain('1.0.0');
+    expect((await raw('gzip, deflate, br')).encoding).toBe('gzip');
+  });
+
   it('refuses an anonymous 30 MB publish before reading its body', async () => {
     const answer = await partialRequest(s.t.url, 'PUT', '/@acme%2fbig', { 'content-type': 'application/json', 'content-length': String(30 * 1024 * 1024) }, 1024);
     expect(answer.status).toBe(401);

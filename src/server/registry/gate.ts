@@ -22,6 +22,7 @@ import type { GatekeeperRuntime, VerdaccioStorage } from '../runtime';
 import { actorOf, principalOfRequest } from './identity';
 import { readRawPackument, readStoredVersion, standInRequest } from './manifests';
 import { DependencyPrefetcher, PrefetchStats, WarmContext } from './prefetch';
+import { acceptsGzip, etagMatches } from '../http/conditional';
 import { matchesIntegrity } from '../../upstream/client';
 
 /**
@@ -183,12 +184,12 @@ export function sendCached(
   if (entry.status === 200 && runtime) addInstallNotices(runtime, req, res);
   res.setHeader('etag', entry.etag);
   res.setHeader('vary', 'accept, accept-encoding');
-  if (entry.status === 200 && req.headers['if-none-match'] === entry.etag) {
+  if (entry.status === 200 && etagMatches(req.headers['if-none-match'], entry.etag)) {
     res.statusCode = 304;
     res.end();
     return;
   }
-  const gzip = /\bgzip\b/.test(req.headers['accept-encoding'] ?? '');
+  const gzip = acceptsGzip(req.headers['accept-encoding']);
   if (gzip) res.setHeader('content-encoding', 'gzip');
   res.setHeader('content-length', gzip ? entry.gzip.length : entry.length);
   if (req.method === 'HEAD') res.end();

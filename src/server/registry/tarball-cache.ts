@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HotPathReads, StorageStat, storageKey } from '../../core/storage';
+import { etagMatches } from '../http/conditional';
 import { BoundedCache } from './bounded-cache';
 
 /**
@@ -129,13 +130,7 @@ export class TarballCache {
 /** Whether the request's conditions match the entry: true means 304. */
 export function notModified(req: IncomingMessage, etag: string, modifiedSeconds: number): boolean {
   const match = req.headers['if-none-match'];
-  if (match !== undefined) {
-    if (!etag) return false;
-    return match
-      .split(',')
-      .map((t) => t.trim().replace(/^W\//, ''))
-      .some((t) => t === etag || t === '*');
-  }
+  if (match !== undefined) return etagMatches(match, etag);
   const since = req.headers['if-modified-since'];
   if (since === undefined) return false;
   const at = Date.parse(since);
