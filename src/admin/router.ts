@@ -50,6 +50,25 @@ function authorize(route: RouteDef, req: Request): void {
 }
 
 /**
+ * A body with a field the route does not take is refused, not ignored: a misspelt `expires`
+ * would otherwise make a permanent approval. Routes whose body is a document of its own
+ * (an OSV import) declare no field list and are not checked here.
+ */
+function assertKnownFields(route: RouteDef, body: unknown): void {
+  if (!route.body || route.body.some((p) => p.name.startsWith('(')) || body === undefined) return;
+  const known = route.body.map((p) => p.name);
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new GatekeeperError('EVALIDATION', `the body of ${route.name} is a JSON object with the fields ${known.join(', ')} (see openapi.json), not ${body === null ? 'null' : Array.isArray(body) ? 'an array' : `a ${typeof body}`}`);
+  }
+  const unknown = Object.keys(body).filter((k) => !known.includes(k));
+  if (unknown.length === 0) return;
+  const named = unknown.slice(0, 5).map((k) => (k.length > 40 ? `${k.slice(0, 37)}...` : k)).join(', ');
+  throw new GatekeeperError('EVALIDATION', `${route.name} does not take ${unknown.length === 1 ? 'the field' : 'the fields'} ${named}. It takes ${known.join(', ')} (see openapi.json)`, {
+    fields: unknown.slice(0, 20),
+  });
+}
+
+/**
  * The admin API's body limit (the registry's route table reads no larger JSON body either).
  * The largest bodies our clients send are a lockfile's entries: `gatekeeper check` sends each
  * with its integrity, about 230 bytes, so 1 MB holds about 4,000 of them (a 2,000-entry
@@ -175,6 +194,7 @@ export function createAdminRouter(runtime: GatekeeperRuntime, version: string): 
           const query = assertCleanQuery(req.query as Record<string, unknown>);
           assertCleanJson(req.body, 'body');
           const body = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? (req.body as Record<string, unknown>) : {};
+          assertKnownFields(route, req.body);
           const result = await route.handler({
             req,
             runtime,

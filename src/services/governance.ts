@@ -67,11 +67,18 @@ const LATEST_EXPIRY = Date.UTC(9999, 11, 31);
 
 /** `parseExpiry`, bounded: an expiry beyond the year 9999 (`--expires 999999w`) is a 400. */
 export function boundedExpiry(input: { expiresAt?: unknown; expiresIn?: unknown }, now: number): Date | null {
+  if (input.expiresAt != null && input.expiresIn != null) throw validation('give expiresIn or expiresAt, not both');
   const expiresAt = parseExpiry(input, now);
   if (expiresAt !== null && !(expiresAt.getTime() <= LATEST_EXPIRY)) {
     throw validation('an expiry must lie before the year 10000; give a shorter duration or an earlier date');
   }
   return expiresAt;
+}
+
+/** A flag given as something other than true or false is a mistake, not false. */
+export function optionalBoolean(value: unknown, field: string): boolean | undefined {
+  if (value === undefined || value === null || typeof value === 'boolean') return value ?? undefined;
+  throw validation(`${field} must be true or false`);
 }
 
 export interface ListQuery {
@@ -350,6 +357,7 @@ export class GovernanceService {
   }
 
   async approve(actor: Actor, input: { name?: unknown; range?: unknown; reason?: unknown; expiresAt?: unknown; expiresIn?: unknown; allowScripts?: unknown }): Promise<Approval> {
+    optionalBoolean(input.allowScripts, 'allowScripts');
     const pattern = assertPackagePattern(input.name);
     const range = assertRange(input.range);
     if (isScopeWildcard(pattern) && range !== '*') throw validation('a scope wildcard approval covers every version; leave the range out');

@@ -18,7 +18,7 @@ import type { Rejection } from '../db/repositories/request-limits';
 import type { Repositories, Store } from '../db/store';
 import { Actor, auditEntry } from './audit';
 import { EventSink, NO_EVENTS } from './webhooks';
-import { assertBatch, type GovernanceService } from './governance';
+import { assertBatch, optionalBoolean, type GovernanceService } from './governance';
 import type { Principal } from './identity';
 import type { PolicyCache } from './policy-cache';
 import { changePolicy } from './policy-change';
@@ -283,7 +283,7 @@ export class RequestsService {
     const range = assertRange(input.range);
     const reason = typeof input.reason === 'string' && input.reason.trim() !== '' ? input.reason.trim().slice(0, 2000) : undefined;
     if (!reason) throw validation('say why you need it: a request needs a reason (--reason)');
-    const withDependencies = input.withDependencies === true;
+    const withDependencies = optionalBoolean(input.withDependencies, 'withDependencies') === true;
     // Limits first: a refused request costs no upstream fetch.
     await this.assertWithinLimit(this.store.repos, actor.username);
     const previous = await this.assertRefilable(name, range, reason);
@@ -438,6 +438,7 @@ export class RequestsService {
   }
 
   async approve(actor: Actor, id: number, input: { comment?: unknown; withDependencies?: unknown }): Promise<RequestView> {
+    optionalBoolean(input.withDependencies, 'withDependencies');
     const comment = optionalComment(input.comment, 'comment') ?? null;
     const withIt: number[] = [];
     const approved = await changePolicy(this.store, this.cache, actor, 'the request', async (repos) => {

@@ -344,9 +344,11 @@ describe('admin API under hostile input: client mistakes are 4xx with a stable c
     expect([query.status, (query.body as { code: string }).code]).toEqual([400, 'EVALIDATION']);
 
     // Batches: capped with a 413, chunked below the parameter limit up to the cap.
+    const OWN_FIELDS: Record<string, Record<string, string>> = { '/requests/batch': { reason: 'r' }, '/lockfile/check': {}, '/licenses/report': {}, '/projects': { name: 'p', version: '1.0.0', format: 'npm' } };
     for (const path of ['/requests/batch', '/lockfile/check', '/licenses/report', '/projects']) {
       const res = await send(admin, 'post', path, 'over the cap', {
-        body: json({ name: 'p', reason: 'r', entries: Array.from({ length: MAX_BATCH_ENTRIES + 1 }, (_, i) => ({ name: `hostile-cap-${i}`, version: '1.0.0' })) }),
+        // Each route's own fields: a field a route does not take is a 400 before the cap is looked at.
+        body: json({ ...OWN_FIELDS[path], entries: Array.from({ length: MAX_BATCH_ENTRIES + 1 }, (_, i) => ({ name: `hostile-cap-${i}`, version: '1.0.0' })) }),
       });
       expect([path, res.status, (res.body as { code: string }).code]).toEqual([path, 413, 'EPAYLOADTOOLARGE']);
     }
@@ -378,6 +380,27 @@ describe('admin API under hostile input: client mistakes are 4xx with a stable c
 
     const health = await send(null, 'get', '/health', 'still up');
     expect(health.status).toBe(200);
+  });
+
+  it('refuses a field the route does not take, a flag that is not a boolean, two expiries and a body that is not an object', async () => {
+    const admin = s.t.adminToken;
+    const typo = await send(admin, 'post', '/approvals', 'misspelt expiry', { body: json({ name: 'hostile-typo', range: '*', reason: 'temp for 1 day', expires: '1d' }) });
+    expect([typo.status, (typo.body as { code: string }).code]).toEqual([400, 'EVALIDATION']);
+    expect((typo.body as { error: string }).error).toBe('[EVALIDATION] create_approval does not take the field expires. It takes name, range, reason, expiresIn, expiresAt, allowScripts (see openapi.json)');
+    for (const [path, body, message] of [
+      ['/approvals', { name: 'hostile-typo', range: '*', reason: 'r', allowScripts: 'yes' }, 'allowScripts must be true or false'],
+      ['/approvals', { name: 'hostile-typo', range: '*', reason: 'r', expiresIn: '1d', expiresAt: new Date(Date.now() + 86_400_000).toISOString() }, 'give expiresIn or expiresAt, not both'],
+      ['/requests', { name: 'hostile-ok', range: '*', reason: 'r', withDependencies: 'yes' }, 'withDependencies must be true or false'],
+    ] as const) {
+      const res = await send(admin, 'post', path, message, { body: json(body) });
+      expect([path, res.status, (res.body as { error: string }).error]).toEqual([path, 400, `[EVALIDATION] ${message}`]);
+    }
+    for (const text of ['null', '"x"', '[1]', '5']) {
+      const res = await send(admin, 'post', '/bans', `body ${text}`, { body: text });
+      expect([text, res.status, (res.body as { error: string }).error]).toEqual([text, 400, expect.stringMatching(/^\[EVALIDATION\] the body of create_ban is a JSON object with the fields name, range, reason, advisoryUrl/)]);
+    }
+    const listed = (await send(admin, 'get', '/approvals', 'approvals', { query: 'limit=500' })).body as { items: Array<{ pattern: string }> };
+    expect(listed.items.filter((a) => a.pattern === 'hostile-typo')).toEqual([]);
   });
 
   it('refuses a policy change that names nothing, and neither bumps the generation nor audits one that changes nothing', async () => {

@@ -7,7 +7,8 @@ const packageName = (params: Record<string, string>) => assertPackageName(params
 const TAG_BODY = [
   { name: 'name', description: 'display name, 1 to 64 characters; unique without regard to case' },
   { name: 'slug', description: "URL name: lower-case words joined by dashes (default: from the name); unique" },
-  { name: 'colour', description: "hex colour such as '#3366cc' (color is accepted too); null clears it" },
+  { name: 'colour', description: "hex colour such as '#3366cc'; null clears it" },
+  { name: 'color', description: 'the same as colour' },
   { name: 'description', description: 'what the tag is for, at most 500 characters' },
 ];
 

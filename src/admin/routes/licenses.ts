@@ -48,7 +48,8 @@ export const create_license_waiver: RouteDef = {
     { name: 'name', description: 'package name' },
     { name: 'range', description: "semver range, default '*'" },
     { name: 'reason', description: 'required' },
-    { name: 'expiresIn', description: 'duration such as 90d; or expiresAt, an ISO date' },
+    { name: 'expiresIn', description: 'duration such as 90d (or expiresAt; not both)' },
+    { name: 'expiresAt', description: 'an ISO date (or expiresIn; not both)' },
   ],
   handler: async ({ runtime, actor, body }) => ok(await runtime.licenses.waive(actor, body), 201),
 };
