@@ -23,6 +23,7 @@ import type { TagsService } from '../services/tags';
 import type { UpstreamGateway } from './upstream-gateway';
 import type { Settings } from './config';
 import type { HeapReclaimer } from './heap-reclaim';
+import type { PeriodicHealth } from '../services/periodic';
 import type { PackumentCache } from './registry/packument-cache';
 import type { PrefetchStats } from './registry/prefetch';
 import type { PackageStorage } from '../core/storage';
@@ -80,6 +81,8 @@ export interface HealthReport {
   advisoryFeed?: AdvisoryFeedHealth;
   /** Background jobs (docs/operations.md): each job's cluster-wide state as this instance last polled it. Not part of `ok`. */
   jobs: Record<string, JobHealth>;
+  /** This instance's own periodic work (docs/operations.md, Work that stays per instance): runs and the last error. Not part of `ok`. */
+  timers?: Record<string, PeriodicHealth>;
   /** Packuments built ahead of an install's requests (GATEKEEPER_PREFETCH_DEPENDENCIES). Not part of `ok`. */
   prefetch?: PrefetchStats;
 }

@@ -18,6 +18,7 @@ import { IDENTITY_CHANNEL } from '../db/repositories/identity-channel';
 import { ADVISORY_CHANNEL } from '../db/repositories/advisories';
 import { INSPECTION_CHANNEL } from '../db/repositories/inspections';
 import { TokenCache } from '../services/token-cache';
+import { TokenUse } from '../services/token-use';
 import { Store } from '../db/store';
 import { AdvisoryService, upstreamAdvisorySource } from '../services/advisories';
 import { AuditLog, AuditWriter } from '../services/audit';
@@ -255,6 +256,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     }
     cleanup.push(() => listener.close());
     identity.tokenCache = new TokenCache({ listener, channel: IDENTITY_CHANNEL });
+    identity.tokenUse = new TokenUse(store);
     const cache = new PolicyCache({
       source: store.repos.policy,
       listener,
@@ -475,6 +477,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
           webhooks: webhooks.health(),
           ...(advisoryFeed ? { advisoryFeed: advisoryFeed.health() } : {}),
           jobs: jobs.health(),
+          timers: timers.health(),
         };
         const prefetch = prefetchStats(runtime);
         if (prefetch) report.prefetch = prefetch;
@@ -616,9 +619,11 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     jobs.start();
     cleanup.push(() => jobs.stop());
     timers.start(blockedInstalls.job());
+    timers.start(identity.tokenUse.job());
     cleanup.push(async () => {
       await timers.stop();
       blockedInstalls.flush();
+      await identity.tokenUse?.flush().catch((err) => logger.warn({ err }, 'the last-used times of tokens could not be written at shutdown'));
       await webhooks.settled();
     });
     const address = server.address();

@@ -11,6 +11,7 @@ import type { Store } from '../db/store';
 import { Actor, auditEntry } from './audit';
 import { DEFAULT_LOGIN_THROTTLE, LoginThrottle, LoginThrottleLimits } from './login-throttle';
 import type { TokenCache } from './token-cache';
+import type { TokenUse } from './token-use';
 import { isUsername } from '../core/names';
 
 const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number, options: object) => Promise<Buffer>;
@@ -121,6 +122,8 @@ export class IdentityService {
    * connection is up. Without it every token is looked up in the database.
    */
   tokenCache: TokenCache | undefined;
+  /** Notes each token use for its last-used time (see TokenUse); set by the composition root. */
+  tokenUse: TokenUse | undefined;
 
   constructor(
     private readonly store: Store,
@@ -358,6 +361,7 @@ export class IdentityService {
     const cached = this.tokenCache?.get(hash);
     if (cached) {
       if (isExpired(cached)) throw new GatekeeperError('ETOKENEXPIRED', EXPIRED);
+      this.tokenUse?.note(cached.tokenId);
       return cached;
     }
     const ticket = this.tokenCache?.ticket();
@@ -375,6 +379,7 @@ export class IdentityService {
     if (credential.scope) principal.scope = scope ?? { kind: 'read' };
     if (isExpired(principal)) throw new GatekeeperError('ETOKENEXPIRED', EXPIRED);
     this.tokenCache?.put(hash, principal, ticket);
+    this.tokenUse?.note(principal.tokenId);
     return principal;
   }
 
@@ -385,7 +390,9 @@ export class IdentityService {
    */
   cachedPrincipal(token: string): Principal | undefined {
     const principal = this.tokenCache?.get(hashToken(token));
-    return principal && !isExpired(principal) ? principal : undefined;
+    if (!principal || isExpired(principal)) return undefined;
+    this.tokenUse?.note(principal.tokenId);
+    return principal;
   }
 
   /** Basic credentials on a request: a password check like any other, throttled. */

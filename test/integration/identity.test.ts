@@ -200,6 +200,22 @@ describe('identity: users, npm login, tokens', () => {
     expect(audit.body.items.filter((i: { details: { username: string } }) => i.details.username === 'race-robot')).toHaveLength(1);
   });
 
+  it("records when a token was last used, written behind in one statement, without a write on the request's path", async () => {
+    const token = await loginToken(s.t.url, 'dev1', 'dev1-password');
+    const mine = async () => ((await s.t.api('GET', '/tokens?username=dev1')).body.items as Array<{ prefix: string; lastUsedAt: string | null }>).find((t) => token.startsWith(t.prefix));
+    expect((await mine())?.lastUsedAt ?? null).toBeNull();
+    const before = Date.now();
+    for (let i = 0; i < 3; i++) expect((await fetch(new URL('plain-fixture', s.t.url), { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    // Noted in memory only, until the periodic write.
+    expect((await mine())?.lastUsedAt ?? null).toBeNull();
+    const tokenUse = s.t.gk.runtime.identity.tokenUse!;
+    expect(tokenUse.waiting).toBeGreaterThan(0);
+    expect(await tokenUse.flush()).toBeGreaterThan(0);
+    const used = Date.parse((await mine())?.lastUsedAt as string);
+    expect(used).toBeGreaterThanOrEqual(before - 1000);
+    expect(used).toBeLessThanOrEqual(Date.now() + 1000);
+  });
+
   it('checks roles on every admin route', async () => {
     const token = await loginToken(s.t.url, 'dev1', 'dev1-password');
     const forbidden = await s.t.api('POST', '/users', { username: 'x1', password: 'x1-password', role: 'admin' }, token);

@@ -184,4 +184,15 @@ export class TokenRepository {
   async touch(id: number): Promise<void> {
     await this.db('tokens').where({ id }).update({ last_used_at: this.db.fn.now() });
   }
+
+  /** Sets when each token was last used, in one statement (never moving a time back). */
+  async touchMany(uses: ReadonlyArray<{ id: number; at: Date }>): Promise<void> {
+    if (uses.length === 0) return;
+    await this.db.raw(
+      `update tokens set last_used_at = greatest(tokens.last_used_at, u.at)
+         from (select unnest(?::bigint[]) as id, unnest(?::timestamptz[]) as at) u
+        where tokens.id = u.id`,
+      [uses.map((u) => u.id), uses.map((u) => u.at.toISOString())],
+    );
+  }
 }
