@@ -50,8 +50,15 @@ export function createAuditHandler(runtime: GatekeeperRuntime, client: Pick<Upst
   };
 }
 
+function tooLargeAudit(setting: string): GatekeeperError {
+  return new GatekeeperError('EPAYLOADTOOLARGE', `the audit request is larger than ${setting}. Audit fewer packages at once`);
+}
+
 /** The request body, refused once it exceeds the limit (counted as it arrives, with or without a content-length). */
 function readBounded(req: Request, limit: number, setting: string): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  // A declared length over the limit is refused before a byte is read.
+  if (Number.isFinite(declared) && declared > limit) return Promise.reject(tooLargeAudit(setting));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let seen = 0;
@@ -65,7 +72,7 @@ function readBounded(req: Request, limit: number, setting: string): Promise<Buff
     req.on('data', (chunk: Buffer) => {
       if (done) return;
       seen += chunk.length;
-      if (seen > limit) return fail(new GatekeeperError('EPAYLOADTOOLARGE', `the audit request is larger than ${setting}. Audit fewer packages at once`));
+      if (seen > limit) return fail(tooLargeAudit(setting));
       chunks.push(chunk);
     });
     req.once('end', () => {
