@@ -369,6 +369,14 @@ describe('the route table owns the registry surface', () => {
     expect((await rawRequest(s.t.url, 'GET', '/side-door', { 'accept-encoding': 'gzip, deflate, br' })).headers['content-encoding']).toBe('gzip');
   });
 
+  it('tells an anonymous caller of whoami or a write that it needs a login, without saying every read does', async () => {
+    for (const [method, path] of [['GET', '/-/whoami'], ['GET', '/-/npm/v1/tokens'], ['PUT', '/-/package/side-door/dist-tags/beta']] as const) {
+      const res = await call(s.t.url, method, path, method === 'PUT' ? { body: '"1.0.0"' } : {});
+      expectCoded(res, 'EUNAUTHENTICATED');
+      expect(res.body.error).toBe(`[EUNAUTHENTICATED] this needs a login. Run 'npm login --registry ${s.t.url}' (with yarn 4: 'yarn npm login'), then try again`);
+    }
+  });
+
   it('refuses an anonymous 30 MB publish before reading its body', async () => {
     const answer = await partialRequest(s.t.url, 'PUT', '/@acme%2fbig', { 'content-type': 'application/json', 'content-length': String(30 * 1024 * 1024) }, 1024);
     expect(answer.status).toBe(401);

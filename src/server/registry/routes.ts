@@ -233,10 +233,10 @@ export function checkAccess(runtime: GatekeeperRuntime, req: Request, access: Ac
       if (principal && !can(principal.role, 'install')) throw new GatekeeperError('EFORBIDDEN', `${principal.username} (${principal.role}) may not install packages. Ask an admin for another role`);
       return;
     case 'login':
-      if (!principal) throw loginRequired(runtime, req);
+      if (!principal) throw loginRequired(runtime, req, false);
       return;
     case 'publish': {
-      if (!principal) throw loginRequired(runtime, req);
+      if (!principal) throw loginRequired(runtime, req, false);
       // A scoped token (a service account's) writes only what its scope names.
       const name = routeOf(req)?.params.package ?? '';
       if (principal.scope && !scopeAllowsWrite(principal.scope, name)) {
@@ -266,11 +266,16 @@ export function checkAccess(runtime: GatekeeperRuntime, req: Request, access: Ac
 }
 
 /**
- * The refusal of an anonymous read under GATEKEEPER_REQUIRE_AUTH: how to log in, and the
- * setting that makes each client send its saved token on every read (docs/clients.md).
+ * The refusal of an anonymous caller: for a read under GATEKEEPER_REQUIRE_AUTH, how to log in
+ * and the setting that makes each client send its saved token on every read
+ * (docs/clients.md); for a route that always needs a login (`forReads` false: whoami, tokens,
+ * writes), how to log in, without saying the whole registry needs one.
  */
-export function loginRequired(runtime: GatekeeperRuntime, req: Request): GatekeeperError {
+export function loginRequired(runtime: GatekeeperRuntime, req: Request, forReads = true): GatekeeperError {
   const url = runtime.publicUrl(req);
+  if (!forReads) {
+    return new GatekeeperError('EUNAUTHENTICATED', `this needs a login. Run 'npm login --registry ${url}' (with yarn 4: 'yarn npm login'), then try again`);
+  }
   return new GatekeeperError(
     'EUNAUTHENTICATED',
     `this registry requires a login. Run 'npm login --registry ${url}': npm, pnpm and bun then send the token it saves in .npmrc; ` +
