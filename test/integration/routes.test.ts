@@ -377,6 +377,15 @@ describe('the route table owns the registry surface', () => {
     }
   });
 
+  it('sends the same Access-Control-Allow-Origin on a cached packument or tarball as on a fresh one', async () => {
+    for (const path of ['side-door', 'side-door/-/side-door-1.0.0.tgz']) {
+      for (let i = 0; i < 3; i++) {
+        const res = await fetch(new URL(path, s.t.url));
+        expect([path, i, res.status, res.headers.get('access-control-allow-origin')]).toEqual([path, i, 200, '*']);
+      }
+    }
+  });
+
   it('refuses an anonymous 30 MB publish before reading its body', async () => {
     const answer = await partialRequest(s.t.url, 'PUT', '/@acme%2fbig', { 'content-type': 'application/json', 'content-length': String(30 * 1024 * 1024) }, 1024);
     expect(answer.status).toBe(401);

@@ -61,6 +61,8 @@ export function buildResponse(
   // moved to warn) must not be answered 304 from a copy made before.
   const etag = `"${createHash('sha1').update(gzip).update(headers['npm-notice'] ?? '').digest('base64url')}"`;
   const kept = body.length < GZIP_ONLY_MIN_BYTES ? body : undefined;
+  // What Verdaccio's CORS middleware sends on the full path: a response served from the cache, before express, carries it too.
+  headers = { 'access-control-allow-origin': '*', ...headers };
   return { status, headers, body: kept, length: body.length, gzip, etag, ...meta, bytes: (kept?.length ?? 0) + gzip.length + 512 };
 }
 

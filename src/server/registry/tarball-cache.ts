@@ -120,7 +120,7 @@ export class TarballCache {
     const lastModified = new Date(stat.mtimeMs).toUTCString();
     const base = { key, source, size: stat.size, lastModified, modifiedSeconds: Math.floor(stat.mtimeMs / 1000), revision, identity: stat.revision };
     if (bytes && stat.size <= this.maxEntryBytes) {
-      const head = ['content-type', 'application/octet-stream', 'content-length', String(bytes.length), 'cache-control', 'no-transform', 'etag', etag, 'last-modified', lastModified];
+      const head = ['content-type', 'application/octet-stream', 'content-length', String(bytes.length), 'cache-control', 'no-transform', 'access-control-allow-origin', '*', 'etag', etag, 'last-modified', lastModified];
       return { ...base, bytes, head, etag, cost: bytes.length + TAG_COST };
     }
     return { ...base, etag, cost: TAG_COST };
@@ -148,6 +148,8 @@ export function sendTarballEntry(req: IncomingMessage, res: ServerResponse, entr
     // compression middleware (Verdaccio's, on the full path) may encode it again.
     // A response with a notice must not be stored by npm, or npm does not print the notice.
     res.setHeader('cache-control', res.hasHeader('npm-notice') ? 'no-store, no-transform' : 'no-transform');
+    // What Verdaccio's CORS middleware sends on the full path: the fast path answers the same.
+    res.setHeader('access-control-allow-origin', '*');
     if (entry.etag) res.setHeader('etag', entry.etag);
     res.setHeader('last-modified', entry.lastModified);
   };
