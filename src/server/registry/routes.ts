@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { GatekeeperError, isErrorCode } from '../../core/errors';
+import { ErrorCode, GatekeeperError, isErrorCode } from '../../core/errors';
 import { can } from '../../core/roles';
 import { scopeAllowsWrite } from '../../core/sso';
 import { compileRoutes, HttpMethod, RouteMatch } from '../../core/route-table';
@@ -351,5 +351,24 @@ export function fromVerdaccio(err: unknown): unknown {
     : status >= 500 && status < 600 ? 'EUPSTREAM'
     : undefined;
   if (!code) return err;
-  return new GatekeeperError(code, message);
+  return new GatekeeperError(code, withNextStep(code, message));
+}
+
+/** What to do next after one of Verdaccio's refusals, whose messages say only what happened. */
+const NEXT_STEP: Partial<Record<ErrorCode, string>> = {
+  EVALIDATION: 'Check what the client sent: npm, pnpm, yarn and bun send what this registry takes',
+  EUNAUTHENTICATED: "Log in with 'npm login' and try again",
+  EFORBIDDEN: 'Ask an admin for the access this needs',
+  ENOTFOUND: 'Check the name and version (npm view <name> versions lists them)',
+  ECONFLICT: 'Read the package again (npm view) and retry; a published version is never replaced, so publish a new one',
+  EPAYLOADTOOLARGE: 'Send a smaller request',
+  EUNSUPPORTEDMEDIATYPE: 'Send JSON with Content-Type: application/json',
+  EUPSTREAM: 'Try again later; the server log has the details',
+};
+
+/** Verdaccio's message, with the next step its code calls for when it has none (one sentence only). */
+function withNextStep(code: ErrorCode, message: string): string {
+  const said = message.trim().replace(/[.\s]+$/, '');
+  const next = NEXT_STEP[code];
+  return next && !/[.!?]\s+\S/.test(said) ? `${said}. ${next}` : message;
 }
