@@ -444,7 +444,7 @@ export class RequestsService {
     const approved = await changePolicy(this.store, this.cache, actor, 'the request', async (repos) => {
       const request = await repos.requests.findForDecision(id);
       if (!request) throw new GatekeeperError('ENOTFOUND', `there is no request ${id}. List the requests with gatekeeper requests`);
-      if (request.status !== 'pending') throw alreadyDecided(request);
+      if (request.status !== 'pending') throw alreadyDecided(request.id, request.status);
       const children = await repos.requests.childrenForDecision(id);
       const approvalId = await this.ensureApproval(repos, actor, request.name, request.range, `request ${id}: ${request.reason}`);
       const decided = decidedOrConflict(request, await repos.requests.decide(id, { status: 'approved', by: actor.username, comment, approvalId }));
@@ -486,7 +486,7 @@ export class RequestsService {
       if (!request || (status === 'cancelled' && !isAdmin(principal) && request.requester !== principal?.username)) {
         throw new GatekeeperError('ENOTFOUND', `there is no request ${id}. List the requests with gatekeeper requests`);
       }
-      if (request.status !== 'pending') throw alreadyDecided(request);
+      if (request.status !== 'pending') throw alreadyDecided(request.id, request.status);
       const children = await repos.requests.childrenForDecision(id);
       const decided = decidedOrConflict(request, await repos.requests.decide(id, { status, by: actor.username, comment }));
       const action = status === 'rejected' ? 'request.reject' : 'request.cancel';
@@ -534,8 +534,8 @@ export class RequestsService {
 }
 
 /** A request that is not pending any more: deciding it again is a conflict. */
-function alreadyDecided(request: PackageRequest): GatekeeperError {
-  return new GatekeeperError('ECONFLICT', `request ${request.id} is ${request.status} already. Look at it with gatekeeper requests show ${request.id}; file a new request to change the outcome`);
+function alreadyDecided(id: number, status: string): GatekeeperError {
+  return new GatekeeperError('ECONFLICT', `request ${id} is ${status} already. Look at it with gatekeeper requests show ${id}; file a new request to change the outcome`);
 }
 
 /**
@@ -544,6 +544,6 @@ function alreadyDecided(request: PackageRequest): GatekeeperError {
  * all the same, since an approval made for a request that was decided meanwhile must not stay.
  */
 function decidedOrConflict(request: PackageRequest, decided: PackageRequest | undefined): PackageRequest {
-  if (!decided) throw alreadyDecided({ ...request, status: 'decided' as PackageRequest['status'] });
+  if (!decided) throw alreadyDecided(request.id, 'decided');
   return decided;
 }

@@ -1,9 +1,6 @@
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { gunzip, inflate } from 'node:zlib';
-
-const gunzipAsync = promisify(gunzip);
-const inflateAsync = promisify(inflate);
 import type { Request, Response } from 'express';
 import { bulkAnswer, bulkTargets, mergeBulk, mergeQuick, quickAnswer, treeTargets } from '../../core/audit-report';
 import { parseSize } from '../../core/duration';
@@ -12,6 +9,9 @@ import { sanitizeText } from '../../core/text';
 import type { UpstreamClient } from '../../upstream/client';
 import type { GatekeeperRuntime } from '../runtime';
 import { writeError } from '../http/write-error';
+
+const gunzipAsync = promisify(gunzip);
+const inflateAsync = promisify(inflate);
 
 /**
  * `npm audit`, `pnpm audit`, `yarn audit`, `yarn npm audit` and `bun audit` answered by the

@@ -135,7 +135,7 @@ function bodyReader(runtime: GatekeeperRuntime) {
 }
 
 /** A request that declares no body: `content-length: 0` and no chunked transfer. */
-export function hasEmptyBody(req: { headers: Record<string, string | string[] | undefined> }): boolean {
+function hasEmptyBody(req: { headers: Record<string, string | string[] | undefined> }): boolean {
   return req.headers['content-length'] === '0' && req.headers['transfer-encoding'] === undefined;
 }
 
