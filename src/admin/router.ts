@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { NextFunction, Request, Response, Router } from 'express';
 import { asGatekeeperError, GatekeeperError } from '../core/errors';
 import { can } from '../core/roles';
@@ -90,6 +91,11 @@ const tooLarge = () =>
  * is then applied from Content-Length, or for a chunked body from its size as JSON.
  */
 function checkBody(req: Request, _res: Response, next: NextFunction): void {
+  // A method the path does not answer is refused with 405 (below the routes), whatever its body.
+  if (!allowedMethods(req.path).includes(req.method)) {
+    next();
+    return;
+  }
   if (req.is(JSON_TYPES) === false) {
     next(new GatekeeperError('EUNSUPPORTEDMEDIATYPE', `the admin API takes JSON bodies, not ${String(req.headers['content-type'] ?? 'a body without a Content-Type').slice(0, 80)}; send Content-Type: application/json`));
     return;
@@ -175,6 +181,30 @@ function pathPatterns(routes: readonly RouteDef[]): PathPattern[] {
 }
 
 const shownPath = (path: string) => (path.length > 200 ? `${path.slice(0, 197)}...` : path);
+const PATTERNS = pathPatterns(ROUTES);
+
+/** The methods an admin path (below ADMIN_PREFIX) answers, sorted; empty when no route has that path. */
+function allowedMethods(path: string): string[] {
+  return [...new Set(PATTERNS.filter((p) => p.regex.test(path)).flatMap((p) => [...p.methods]))].sort();
+}
+
+/**
+ * OPTIONS on an admin path, answered before express (whose CORS middleware would answer it
+ * for every method): 204 with the path's `Allow`, or the 404 any unknown admin path gets.
+ */
+export function answerAdminOptions(req: IncomingMessage, res: ServerResponse): true {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const path = (q === -1 ? url : url.slice(0, q)).slice(ADMIN_PREFIX.length) || '/';
+  const allow = allowedMethods(path);
+  if (allow.length === 0) {
+    writeError(res, new GatekeeperError('ENOTFOUND', `no admin route OPTIONS ${ADMIN_PREFIX}${shownPath(path)}; see ${ADMIN_PREFIX}/openapi.json`));
+  } else {
+    res.writeHead(204, { allow: allow.join(', '), 'cache-control': 'no-store' });
+    res.end();
+  }
+  return true;
+}
 
 export function createAdminRouter(runtime: GatekeeperRuntime, version: string): Router {
   const router = Router();
@@ -211,21 +241,11 @@ export function createAdminRouter(runtime: GatekeeperRuntime, version: string): 
         .catch(next);
     });
   }
-  const patterns = pathPatterns(ROUTES);
   router.use((req: Request, res: Response) => {
-    const allowed = new Set(patterns.filter((p) => p.regex.test(req.path)).flatMap((p) => [...p.methods]));
-    if (allowed.size > 0) {
-      const allow = [...allowed].sort().join(', ');
-      if (req.method === 'OPTIONS') {
-        res.setHeader('allow', allow);
-        res.status(204).end();
-        return;
-      }
-      writeError(
-        res,
-        new GatekeeperError('EMETHODNOTALLOWED', `${ADMIN_PREFIX}${shownPath(req.path)} does not answer ${req.method}; it answers ${allow}`, { allow: [...allowed].sort() }),
-        { allow },
-      );
+    const allowed = allowedMethods(req.path);
+    if (allowed.length > 0) {
+      const allow = allowed.join(', ');
+      writeError(res, new GatekeeperError('EMETHODNOTALLOWED', `${ADMIN_PREFIX}${shownPath(req.path)} does not answer ${req.method}; it answers ${allow}`, { allow: allowed }), { allow });
       return;
     }
     writeError(res, new GatekeeperError('ENOTFOUND', `no admin route ${req.method} ${ADMIN_PREFIX}${shownPath(req.path)}; see ${ADMIN_PREFIX}/openapi.json`));

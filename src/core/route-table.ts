@@ -11,10 +11,12 @@ import { isValidPackageName } from './names';
  *   (`@scope/name`), and only a valid name;
  * - `:other` matches any one non-empty segment (decoded);
  * - a final `*` matches the rest of the path (zero or more segments), given as `params['*']`.
- * GET routes answer HEAD too.
+ * GET routes answer HEAD too. A route whose methods are `['*']` takes every method: its handler
+ * owns the path and answers an unknown method itself (the admin API, whose router knows each
+ * path's methods, answers OPTIONS with them and anything else it lacks with 405 and `Allow`).
  */
 
-export type HttpMethod = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE' | 'PATCH';
+export type HttpMethod = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE' | 'PATCH' | '*';
 
 export interface RoutePattern {
   methods: readonly HttpMethod[];
@@ -172,7 +174,7 @@ export function compileRoutes<R extends RoutePattern>(routes: readonly R[]): Rou
           badName ??= attempt.badName;
           continue;
         }
-        if (methods.includes(upper as HttpMethod)) {
+        if (methods.includes(upper as HttpMethod) || methods[0] === '*') {
           if (q === -1) return { kind: 'match', route, params: attempt.params, query: EMPTY_QUERY };
           let query: URLSearchParams;
           try {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Application } from 'express';
 import pino, { Logger } from 'pino';
 import { runServer } from 'verdaccio';
-import { createAdminRouter, ADMIN_PREFIX } from '../admin/router';
+import { answerAdminOptions, createAdminRouter, ADMIN_PREFIX } from '../admin/router';
 import { createKnex, Database, migrateLatest, migrationsAhead, openDatabase, redactUrl } from '../db/connection';
 import { PgAdvisoryLocks } from '../db/package-lock';
 import { FsPackageStorage } from '../storage/fs';
@@ -601,7 +601,8 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       let served = false;
       const handled = unguarded(res, logger, () => {
         const match = matchOrRefuse(req, res);
-        served = match === undefined || fastPath(req, res, match);
+        // Only the admin API's route takes OPTIONS (its methods are '*'): its router knows each path's methods.
+        served = match === undefined || (req.method === 'OPTIONS' ? answerAdminOptions(req, res) : fastPath(req, res, match));
       });
       if (handled && !served) guarded(res, logger, () => app(req, res));
     });

@@ -297,6 +297,24 @@ describe('the route table owns the registry surface', () => {
     expect(unknown.statusText).toMatch(/^\[ENOTFOUND\] this registry has no route GET \/-\/verdaccio\/data\/packages/);
   });
 
+  it("answers OPTIONS and unknown methods on an admin path with that path's own methods", async () => {
+    const options = await rawRequest(s.t.url, 'OPTIONS', '/-/gatekeeper/v1/users', {});
+    expect(options.status).toBe(204);
+    expect(String(options.headers.allow).split(', ').sort()).toEqual(['GET', 'HEAD', 'POST']);
+    for (const method of ['TRACE', 'PUT', 'PROPFIND']) {
+      const refused = await rawRequest(s.t.url, method, '/-/gatekeeper/v1/users', {});
+      expect(refused.status).toBe(405);
+      expect(String(refused.headers.allow).split(', ').sort()).toEqual(['GET', 'HEAD', 'POST']);
+      expect(JSON.parse(refused.bytes.toString('utf8')).error).toMatch(/^\[EMETHODNOTALLOWED\] \/-\/gatekeeper\/v1\/users does not answer /);
+    }
+    const unknown = await rawRequest(s.t.url, 'OPTIONS', '/-/gatekeeper/v1/no-such-thing?x=1', {});
+    expect(unknown.status).toBe(404);
+    expect(JSON.parse(unknown.bytes.toString('utf8')).error).toMatch(/^\[ENOTFOUND\] no admin route OPTIONS \/-\/gatekeeper\/v1\/no-such-thing; see /);
+    const withId = await rawRequest(s.t.url, 'OPTIONS', '/-/gatekeeper/v1/users/7?x=1', {});
+    expect(withId.status).toBe(204);
+    expect(withId.headers.allow).toBeDefined();
+  });
+
   it('refuses a Host header that is no host and port, before it reaches a tarball URL, a message or a cache key', async () => {
     const withHost = async (host: string, path: string): Promise<Answer> => {
       const answer = await rawRequest(s.t.url, 'GET', path, { host });

@@ -78,7 +78,8 @@ const route = (name: string, methods: HttpMethod[], path: string, handler: Handl
   body,
 });
 
-const ANY: HttpMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
+/** Every method: the admin router answers each path's own methods, OPTIONS, and 405 with its `Allow`. */
+const ANY: HttpMethod[] = ['*'];
 
 // prettier-ignore
 export const REGISTRY_ROUTES: readonly RegistryRoute[] = [
@@ -150,7 +151,7 @@ const BODY_TEXT: Record<BodyKind, string> = {
 
 /** The table as docs/security.md shows it (a test keeps the two the same). */
 export function routeTableMarkdown(): string {
-  const rows = REGISTRY_ROUTES.map((r) => `| ${r.methods.join(', ')} | \`${r.path}\` | ${r.name} | ${r.handler}${PASSES_ON.has(r.handler) && r.handler !== 'admin' ? ', may pass on to Verdaccio' : ''} | ${ACCESS_TEXT[r.access]} | ${BODY_TEXT[r.body]} |`);
+  const rows = REGISTRY_ROUTES.map((r) => `| ${r.methods[0] === '*' ? 'any (its router answers 405)' : r.methods.join(', ')} | \`${r.path}\` | ${r.name} | ${r.handler}${PASSES_ON.has(r.handler) && r.handler !== 'admin' ? ', may pass on to Verdaccio' : ''} | ${ACCESS_TEXT[r.access]} | ${BODY_TEXT[r.body]} |`);
   return ['| methods | path | route | handler | requires | body |', '| --- | --- | --- | --- | --- | --- |', ...rows].join('\n');
 }
 

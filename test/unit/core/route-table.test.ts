@@ -193,7 +193,7 @@ function referenceMatch(routes: readonly Named[], method: string, rawUrl: string
       continue;
     }
     const methods = route.methods.includes('GET') ? [...route.methods, 'HEAD'] : [...route.methods];
-    if (methods.includes(method.toUpperCase())) return { kind: 'match', route, params: found.params, query: Object.fromEntries(new URLSearchParams(q === -1 ? '' : rawUrl.slice(q + 1))) };
+    if (methods.includes(method.toUpperCase()) || methods[0] === '*') return { kind: 'match', route, params: found.params, query: Object.fromEntries(new URLSearchParams(q === -1 ? '' : rawUrl.slice(q + 1))) };
     for (const m of methods) if (!allow.includes(m)) allow.push(m);
   }
   if (allow.length > 0) return { kind: 'method', allow };
