@@ -42,7 +42,7 @@ function authorize(route: RouteDef, req: Request): void {
     throw new GatekeeperError('EUNAUTHENTICATED', "this route needs a token: log in with 'gatekeeper login' or 'npm login'");
   }
   if (route.access !== 'authenticated' && !can(principal.role, route.access)) {
-    throw new GatekeeperError('EFORBIDDEN', `${principal.username} (${principal.role}) may not call ${route.name}`);
+    throw new GatekeeperError('EFORBIDDEN', `${principal.username} (${principal.role}) may not call ${route.name}. Ask an admin for a role that may (openapi.json names each route's x-required-role)`);
   }
   // A scoped token (a service account's) only reads the admin API: its scope is about packages.
   if (principal.scope && route.method !== 'get' && !route.onlyAsks?.((req.body ?? {}) as Record<string, unknown>)) {
@@ -133,7 +133,7 @@ function adminFallback(runtime: GatekeeperRuntime, req: Request) {
       runtime.logger.debug({ err, path: req.path }, 'admin API: malformed request');
       if (status === 413 || e.type === 'entity.too.large' || e.type === 'parameters.too.many') return tooLarge();
       if (status === 415) return new GatekeeperError('EUNSUPPORTEDMEDIATYPE', `the request body's encoding or charset is not supported: ${String(e.message)}; send UTF-8 JSON`);
-      if (e.type === 'entity.parse.failed') return new GatekeeperError('EVALIDATION', `the request body is not valid JSON: ${String(e.message)}`);
+      if (e.type === 'entity.parse.failed') return new GatekeeperError('EVALIDATION', `the request body is not valid JSON (${String(e.message)}). Send one JSON object with Content-Type: application/json`);
       return new GatekeeperError('EVALIDATION', `the request is malformed (${String(e.message)}); check its path, query and body`);
     }
     const mapped = asGatekeeperError(mapDbError(err, 'the request'));

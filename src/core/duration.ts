@@ -22,13 +22,13 @@ export function parseDuration(text: unknown): number {
 export function parseExpiry(input: { expiresAt?: unknown; expiresIn?: unknown }, now: number): Date | null {
   if (input.expiresIn !== undefined && input.expiresIn !== null && input.expiresIn !== '') {
     const ms = parseDuration(input.expiresIn);
-    if (ms <= 0) throw new GatekeeperError('EVALIDATION', 'an expiry must lie in the future');
+    if (ms <= 0) throw new GatekeeperError('EVALIDATION', 'an expiry must lie in the future. Give a later date, or a duration like 30d');
     return new Date(now + ms);
   }
   if (input.expiresAt === undefined || input.expiresAt === null || input.expiresAt === '') return null;
   const date = new Date(String(input.expiresAt));
-  if (Number.isNaN(date.getTime())) throw new GatekeeperError('EVALIDATION', `'${String(input.expiresAt)}' is not a date`);
-  if (date.getTime() <= now) throw new GatekeeperError('EVALIDATION', 'an expiry must lie in the future');
+  if (Number.isNaN(date.getTime())) throw new GatekeeperError('EVALIDATION', `'${String(input.expiresAt)}' is not a date. Give an ISO date, e.g. 2027-01-31`);
+  if (date.getTime() <= now) throw new GatekeeperError('EVALIDATION', 'an expiry must lie in the future. Give a later date, or a duration like 30d');
   return date;
 }
 

@@ -81,7 +81,7 @@ export function scopeOf(name: string): string | undefined {
  */
 export function assertVersion(version: unknown): string {
   if (!isNamedVersion(version)) {
-    throw new GatekeeperError('EINVALIDVERSION', `'${String(version)}' is not a valid semver version (nor a legacy version such as 1.0.0beta)`);
+    throw new GatekeeperError('EINVALIDVERSION', `'${String(version)}' is not a valid semver version (nor a legacy version such as 1.0.0beta). Give a version like 1.2.3`);
   }
   return version;
 }
@@ -89,7 +89,7 @@ export function assertVersion(version: unknown): string {
 /** A strict semver version (what may be published). */
 export function assertSemverVersion(version: unknown): string {
   if (!isSemverVersion(version)) {
-    throw new GatekeeperError('EINVALIDVERSION', `'${String(version)}' is not a valid semver version`);
+    throw new GatekeeperError('EINVALIDVERSION', `'${String(version)}' is not a valid semver version. Give a version like 1.2.3`);
   }
   return version;
 }
@@ -102,7 +102,7 @@ export function assertRange(range: unknown): string {
   if (range === undefined || range === null || range === '') return '*';
   if (typeof range === 'string' && isLegacyVersion(range)) return range;
   if (typeof range !== 'string' || range.length > MAX_VERSION_LENGTH || semver.validRange(range) === null) {
-    throw new GatekeeperError('EINVALIDRANGE', `'${String(range)}' is not a valid semver range (nor an exact legacy version such as 1.0.0beta)`);
+    throw new GatekeeperError('EINVALIDRANGE', `'${String(range)}' is not a valid semver range (nor an exact legacy version such as 1.0.0beta). Give a range like ^1.2.0 or 1.2.3`);
   }
   return range.trim();
 }
@@ -113,7 +113,7 @@ export function assertRange(range: unknown): string {
  */
 export function parseSpec(spec: string): { name: string; range: string } {
   if (typeof spec !== 'string' || spec.length === 0) {
-    throw new GatekeeperError('EVALIDATION', 'a package spec like name@range is required');
+    throw new GatekeeperError('EVALIDATION', 'a package spec like name@range is required. Give one, e.g. lodash@^4.17.0');
   }
   const at = spec.indexOf('@', spec.startsWith('@') ? 1 : 0);
   const name = at === -1 ? spec : spec.slice(0, at);
@@ -133,7 +133,7 @@ export function decodePackageName(raw: string): string {
   try {
     decoded = decodeURIComponent(raw);
   } catch {
-    throw new GatekeeperError('EINVALIDNAME', `'${raw}' is not a valid package name`);
+    throw new GatekeeperError('EINVALIDNAME', `'${raw}' is not a valid package name. Check the name (lower case, at most 214 characters, an optional @scope/)`);
   }
   return assertPackageName(decoded);
 }

@@ -14,7 +14,7 @@ function decode(segment: string): string {
   try {
     return decodeURIComponent(segment);
   } catch {
-    throw new GatekeeperError('EINVALIDNAME', `'${segment}' is not a valid URL path segment`);
+    throw new GatekeeperError('EINVALIDNAME', `'${segment}' is not a valid URL path segment. Check the URL`);
   }
 }
 

@@ -109,9 +109,9 @@ export async function resolveTree(name: string, range: string, fetch: PackumentF
   };
 
   const rootPackument = await load(name);
-  if (!rootPackument) throw new GatekeeperError('ENOTFOUND', `${name} is not on the upstream registry`);
+  if (!rootPackument) throw new GatekeeperError('ENOTFOUND', `${name} is not on the upstream registry. Check the name`);
   const rootVersion = pickVersion(rootPackument, range);
-  if (!rootVersion) throw new GatekeeperError('ENOTFOUND', `no version of ${name} satisfies ${range}`);
+  if (!rootVersion) throw new GatekeeperError('ENOTFOUND', `no version of ${name} satisfies ${range}. Check the range (npm view ${name} versions lists them)`);
   const root: ResolvedNode = { name, version: rootVersion, parent: null, kind: 'root', manifest: manifestOf(rootPackument, rootVersion) };
   nodes.set(`${name}@${rootVersion}`, root);
 
@@ -147,7 +147,7 @@ export async function resolveTree(name: string, range: string, fetch: PackumentF
       if (nodes.has(key)) continue;
       const node: ResolvedNode = { name: edge.name, version, parent: edge.parent, kind: edge.kind, manifest: manifestOf(packument, version) };
       nodes.set(key, node);
-      if (nodes.size > MAX_TREE_SIZE) throw new GatekeeperError('EVALIDATION', `the dependency tree of ${name}@${range} has more than ${MAX_TREE_SIZE} packages`);
+      if (nodes.size > MAX_TREE_SIZE) throw new GatekeeperError('EVALIDATION', `the dependency tree of ${name}@${range} has more than ${MAX_TREE_SIZE} packages. Approve it in parts, or with a narrower range`);
       next.push(...edgesOf(node));
     }
     frontier = next;

@@ -64,14 +64,14 @@ export const PG_PROGRAM_LIMIT_EXCEEDED = '54000';
 export function mapDbError(err: unknown, what: string): unknown {
   if (asGatekeeperError(err)) return err;
   const code = pgCode(err);
-  if (code === PG_UNIQUE_VIOLATION) return new GatekeeperError('ECONFLICT', `${what} already exists`);
-  if (code === PG_FOREIGN_KEY_VIOLATION) return new GatekeeperError('ENOTFOUND', `${what} refers to something that does not exist`);
-  if (code === PG_CHECK_VIOLATION) return new GatekeeperError('EVALIDATION', `${what} is not valid`);
+  if (code === PG_UNIQUE_VIOLATION) return new GatekeeperError('ECONFLICT', `${what} already exists. Read it again, and change the existing one instead`);
+  if (code === PG_FOREIGN_KEY_VIOLATION) return new GatekeeperError('ENOTFOUND', `${what} refers to something that does not exist. Check the names and ids it refers to`);
+  if (code === PG_CHECK_VIOLATION) return new GatekeeperError('EVALIDATION', `${what} is not valid. Check the fields against openapi.json`);
   if (isDataException(err) || code === PG_PROGRAM_LIMIT_EXCEEDED) {
     // Not the driver's message: it quotes the whole statement, values and all.
     const why = code === PG_PROGRAM_LIMIT_EXCEEDED ? 'a value too long to index' : code === '22003' ? 'a number out of range' : 'a value it cannot store';
     return new GatekeeperError('EVALIDATION', `${what} holds ${why} (SQLSTATE ${code}); shorten or correct the input and try again`);
   }
-  if (isConnectionError(err)) return new GatekeeperError('EDATABASE', `the governance database is unavailable: ${(err as Error).message}`);
+  if (isConnectionError(err)) return new GatekeeperError('EDATABASE', `the governance database is unavailable (${(err as Error).message}). Try again shortly; an admin should check /health`);
   return err;
 }

@@ -43,7 +43,7 @@ export function clampLimit(limit: unknown, fallback = 100): number {
   if (limit === undefined || limit === null || limit === '') return fallback;
   const n = typeof limit === 'number' ? limit : typeof limit === 'string' && /^\d{1,4}$/.test(limit) ? Number(limit) : NaN;
   if (!Number.isInteger(n) || n < 1 || n > MAX_PAGE_SIZE) {
-    throw new GatekeeperError('EVALIDATION', `limit must be an integer from 1 to ${MAX_PAGE_SIZE}`);
+    throw new GatekeeperError('EVALIDATION', `limit must be an integer from 1 to ${MAX_PAGE_SIZE}. Ask for fewer, and follow the next cursor for the rest`);
   }
   return n;
 }

@@ -436,7 +436,7 @@ export class AdvisoryService {
     } catch (err) {
       throw err instanceof GatekeeperError ? err : new GatekeeperError('EVALIDATION', `not an OSV document: ${(err as Error).message}`);
     }
-    if (advisories.length === 0) throw new GatekeeperError('EVALIDATION', 'the document has no advisory for an npm package');
+    if (advisories.length === 0) throw new GatekeeperError('EVALIDATION', 'the document has no advisory for an npm package. Import OSV advisories whose affected packages are in the npm ecosystem');
     return this.importAdvisories(actor, advisories);
   }
 

@@ -234,7 +234,7 @@ export class GovernanceService {
       }
     });
     const manifests = this.manifests;
-    if (!manifests) throw new GatekeeperError('EPOLICYUNAVAILABLE', 'package metadata cannot be read yet');
+    if (!manifests) throw new GatekeeperError('EPOLICYUNAVAILABLE', 'package metadata cannot be read yet. Try again once the registry has started');
     const names = [...new Set(entries.map((e) => e.name))];
     const packuments = new Map<string, Packument | undefined>();
     let next = 0;
@@ -350,7 +350,7 @@ export class GovernanceService {
     const exemptionId = parseId(id);
     return this.change(actor, 'the exemption', async (repos) => {
       const removed = await repos.policy.removeExemption(exemptionId);
-      if (!removed) throw new GatekeeperError('ENOTFOUND', `there is no exemption ${exemptionId}`);
+      if (!removed) throw new GatekeeperError('ENOTFOUND', `there is no exemption ${exemptionId}. 'gatekeeper policy exemptions' lists them`);
       await repos.audit.save(auditEntry(actor, 'exemption.delete', { package: removed.pattern, ruleId: `exemption:${exemptionId}`, details: { rule: removed.rule, range: removed.range } }));
       return removed;
     });
@@ -415,7 +415,7 @@ export class GovernanceService {
     } catch (err) {
       if (err instanceof GatekeeperError && err.code === 'ECONFLICT') {
         const existing = await this.store.repos.policy.findBanBySpec(name, range);
-        throw new GatekeeperError('ECONFLICT', `${name}@${range} is already banned (ban ${existing?.id ?? '?'})`, { id: existing?.id });
+        throw new GatekeeperError('ECONFLICT', `${name}@${range} is already banned (ban ${existing?.id ?? '?'}). Change or remove that ban instead`, { id: existing?.id });
       }
       throw err;
     }

@@ -137,7 +137,7 @@ export class IdentityService {
   async createUser(actor: Actor, input: { username: unknown; password: unknown; role: unknown; email?: string | null }): Promise<User> {
     const username = assertUsername(input.username);
     const password = assertPassword(input.password);
-    if (!isRole(input.role)) throw new GatekeeperError('EVALIDATION', `role must be one of admin, publisher, developer, reader`);
+    if (!isRole(input.role)) throw new GatekeeperError('EVALIDATION', `role must be one of admin, publisher, developer, reader. Send one of them`);
     const role = input.role;
     const passwordHash = await hashPassword(password);
     try {
@@ -155,7 +155,7 @@ export class IdentityService {
   async setDisabled(actor: Actor, username: string, disabled: boolean): Promise<User> {
     const user = await this.store.transaction(async (repos) => {
       const existing = await repos.users.find(username);
-      if (!existing) throw new GatekeeperError('ENOTFOUND', `there is no user '${username}'`);
+      if (!existing) throw new GatekeeperError('ENOTFOUND', `there is no user '${username}'. Check the name ('gatekeeper user list' lists them)`);
       if (disabled && isCountedAdmin(existing) && (await repos.users.countActiveAdmins({ lock: true })) <= 1) {
         throw new GatekeeperError('ECONFLICT', `'${username}' is the last active admin and cannot be disabled. Make another user admin first`);
       }
@@ -169,10 +169,10 @@ export class IdentityService {
 
   /** Changes a user's role; every process applies it on the user's next request. The last active admin keeps the role. */
   async setRole(actor: Actor, username: string, role: unknown): Promise<User> {
-    if (!isRole(role)) throw new GatekeeperError('EVALIDATION', 'role must be one of admin, publisher, developer, reader');
+    if (!isRole(role)) throw new GatekeeperError('EVALIDATION', 'role must be one of admin, publisher, developer, reader. Send one of them');
     const user = await this.store.transaction(async (repos) => {
       const existing = await repos.users.find(username);
-      if (!existing) throw new GatekeeperError('ENOTFOUND', `there is no user '${username}'`);
+      if (!existing) throw new GatekeeperError('ENOTFOUND', `there is no user '${username}'. Check the name ('gatekeeper user list' lists them)`);
       if (existing.role === role) {
         const { passwordHash: _hash, ...rest } = existing;
         return rest;
@@ -237,7 +237,7 @@ export class IdentityService {
   async login(input: { username: unknown; password: unknown; email?: string | null; ip?: string | null }): Promise<{ token: string; user: User; created: boolean }> {
     const username = assertUsername(input.username);
     if (typeof input.password !== 'string' || input.password.length === 0) {
-      throw new GatekeeperError('EVALIDATION', 'a password is required');
+      throw new GatekeeperError('EVALIDATION', 'a password is required. Send the password with the request');
     }
     const actor: Actor = { username, ip: input.ip };
     let created = false;
@@ -309,7 +309,7 @@ export class IdentityService {
   ): Promise<{ token: string; id: number; username: string; scope: string; expiresAt: string; created: boolean }> {
     const username = assertUsername(input.name);
     const scope = parseTokenScope(input.scope);
-    if (!scope) throw new GatekeeperError('EVALIDATION', "scope must be 'read' or 'publish:@scope[,@scope…]'");
+    if (!scope) throw new GatekeeperError('EVALIDATION', "scope must be 'read' or 'publish:@scope[,@scope…]'. Send one of those forms");
     if (typeof input.expires !== 'string' || input.expires.trim() === '') {
       throw new GatekeeperError('EVALIDATION', 'a service account token needs an expiry, like 30d or 12h (at most 400d)');
     }
@@ -319,7 +319,7 @@ export class IdentityService {
     } catch {
       throw new GatekeeperError('EVALIDATION', `'${input.expires.slice(0, 50)}' is not a duration; use e.g. 30d or 12h`);
     }
-    if (ms <= 0 || ms > 400 * 24 * 60 * 60 * 1000) throw new GatekeeperError('EVALIDATION', 'a service account token expires after more than 0 and at most 400 days');
+    if (ms <= 0 || ms > 400 * 24 * 60 * 60 * 1000) throw new GatekeeperError('EVALIDATION', 'a service account token expires after more than 0 and at most 400 days. Give an expiry like 30d or 12h');
     const role: Role = scope.kind === 'read' ? 'reader' : 'publisher';
     let created = false;
     const account = () => this.store.transaction(async (repos) => {
@@ -429,9 +429,9 @@ export class IdentityService {
     let changed = false;
     const result = await this.store.transaction(async (repos) => {
       const token = await repos.tokens.find(id);
-      if (!token) throw new GatekeeperError('ENOTFOUND', `there is no token ${id}`);
+      if (!token) throw new GatekeeperError('ENOTFOUND', `there is no token ${id}. 'gatekeeper token list' lists yours`);
       if (principal && principal.role !== 'admin' && token.username !== principal.username) {
-        throw new GatekeeperError('EFORBIDDEN', `token ${id} belongs to another user`);
+        throw new GatekeeperError('EFORBIDDEN', `token ${id} belongs to another user. Only an admin may revoke another user's token`);
       }
       if (token.revokedAt) return token;
       changed = await repos.tokens.revoke(id, actor.username);

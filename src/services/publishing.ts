@@ -262,7 +262,7 @@ export class PublishingService {
     if ((input.role === undefined) === (input.user === undefined)) throw validation('a publish rule names either a role or a user');
     if (input.role !== undefined && !isRole(input.role)) throw validation('role must be one of admin, publisher, developer, reader');
     if (input.user !== undefined && (typeof input.user !== 'string' || !(await this.store.repos.users.find(input.user)))) {
-      throw new GatekeeperError('ENOTFOUND', `there is no user '${String(input.user)}'`);
+      throw new GatekeeperError('ENOTFOUND', `there is no user '${String(input.user)}'. Check the name ('gatekeeper user list' lists them)`);
     }
     const shadowUpstream = input.shadowUpstream === true;
     if (!isScopeWildcard(pattern) && !isGlobPattern(pattern) && !pattern.startsWith('@') && !shadowUpstream && (await this.upstream.hasPackage(pattern))) {
@@ -284,7 +284,7 @@ export class PublishingService {
   async removeRule(actor: Actor, id: number): Promise<PublishRule> {
     return this.change(actor, async (repos) => {
       const rule = await repos.publishing.removeRule(id);
-      if (!rule) throw new GatekeeperError('ENOTFOUND', `there is no publish rule ${id}`);
+      if (!rule) throw new GatekeeperError('ENOTFOUND', `there is no publish rule ${id}. 'gatekeeper publish-rule list' lists them`);
       await repos.audit.save(auditEntry(actor, 'publish_rule.delete', { package: rule.pattern, ruleId: `publish:${id}`, details: { principalType: rule.principalType, principal: rule.principal } }));
       return rule;
     });

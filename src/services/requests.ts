@@ -224,7 +224,7 @@ export class RequestsService {
 
   private async upstreamPackument(name: string): Promise<Packument> {
     const packument = await this.upstream(name);
-    if (!packument) throw new GatekeeperError('ENOTFOUND', `${name} is not on the upstream registry`);
+    if (!packument) throw new GatekeeperError('ENOTFOUND', `${name} is not on the upstream registry. Check the name`);
     return packument;
   }
 
@@ -245,7 +245,7 @@ export class RequestsService {
       Object.keys(packument.versions ?? {}).filter((v) => v === range || (isSemverVersion(v) && semver.satisfies(v, range, { includePrerelease: range === '*' }))),
       true,
     );
-    if (versions.length === 0) throw new GatekeeperError('ENOTFOUND', `no version of ${name} on the upstream satisfies ${range}`);
+    if (versions.length === 0) throw new GatekeeperError('ENOTFOUND', `no version of ${name} on the upstream satisfies ${range}. Check the range (npm view ${name} versions lists them)`);
     await this.governance.prepare(packument);
     const checks: RequestChecks = {
       versions: versions.map((v) => versionCheck(v, (packument.versions?.[v] ?? {}) as VersionManifest, this.governance.decide(name, v, packument, false))),
@@ -289,7 +289,7 @@ export class RequestsService {
     const previous = await this.assertRefilable(name, range, reason);
     const { checks, record } = await this.checkAndRecord(name, range);
     const pending = await this.store.repos.requests.findPending(name, range);
-    if (pending) throw new GatekeeperError('ECONFLICT', `there is already an open request for ${name}@${range}: request ${pending.id}`, { id: pending.id });
+    if (pending) throw new GatekeeperError('ECONFLICT', `there is already an open request for ${name}@${range}: request ${pending.id}. Wait for its decision, or cancel it first`, { id: pending.id });
     let created: RequestView;
     try {
       created = await this.store.transaction(async (repos) => {
@@ -308,7 +308,7 @@ export class RequestsService {
     } catch (err) {
       if (isUniqueViolation(err)) {
         const existing = await this.store.repos.requests.findPending(name, range);
-        throw new GatekeeperError('ECONFLICT', `there is already an open request for ${name}@${range}: request ${existing?.id ?? '?'}`, { id: existing?.id });
+        throw new GatekeeperError('ECONFLICT', `there is already an open request for ${name}@${range}: request ${existing?.id ?? '?'}. Wait for its decision, or cancel it first`, { id: existing?.id });
       }
       throw err;
     }
@@ -432,7 +432,7 @@ export class RequestsService {
 
   async get(principal: Principal | undefined, id: number): Promise<RequestView> {
     const request = await this.store.repos.requests.find(id);
-    if (!request || (!isAdmin(principal) && request.requester !== principal?.username)) throw new GatekeeperError('ENOTFOUND', `there is no request ${id}`);
+    if (!request || (!isAdmin(principal) && request.requester !== principal?.username)) throw new GatekeeperError('ENOTFOUND', `there is no request ${id}. 'gatekeeper requests' lists yours`);
     const previous = await this.store.repos.requestLimits.previousOf(id);
     return { ...request, children: await this.store.repos.requests.children(id), ...(previous ? { previous } : {}) };
   }

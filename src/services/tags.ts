@@ -37,7 +37,7 @@ export class TagsService {
   private async conflictFor(name: string | undefined, slug: string | undefined, except?: number): Promise<GatekeeperError | undefined> {
     const repo = this.store.repos.tags;
     const byName = name !== undefined ? await repo.findLiveByName(name) : undefined;
-    if (byName && byName.id !== except) return new GatekeeperError('ECONFLICT', `a tag named '${byName.name}' exists already (slug ${byName.slug})`, { slug: byName.slug });
+    if (byName && byName.id !== except) return new GatekeeperError('ECONFLICT', `a tag named '${byName.name}' exists already (slug ${byName.slug}). Use that tag, or choose another name`, { slug: byName.slug });
     const bySlug = slug !== undefined ? await repo.findLiveBySlug(slug) : undefined;
     if (bySlug && bySlug.id !== except) return new GatekeeperError('ECONFLICT', `the slug '${slug}' belongs to the tag '${bySlug.name}' already; choose another with --slug`, { slug });
     return undefined;
@@ -58,7 +58,7 @@ export class TagsService {
         return tag;
       });
     } catch (err) {
-      if (isUniqueViolation(err)) throw (await this.conflictFor(name, slug)) ?? new GatekeeperError('ECONFLICT', `a tag named '${name}' or with the slug '${slug}' was created at the same moment`);
+      if (isUniqueViolation(err)) throw (await this.conflictFor(name, slug)) ?? new GatekeeperError('ECONFLICT', `a tag named '${name}' or with the slug '${slug}' was created at the same moment. Use that tag, or choose another name`);
       throw err;
     }
   }
@@ -98,7 +98,7 @@ export class TagsService {
         return after;
       });
     } catch (err) {
-      if (isUniqueViolation(err)) throw (await this.conflictFor(change.name, change.slug, before.id)) ?? new GatekeeperError('ECONFLICT', 'another tag took that name or slug at the same moment');
+      if (isUniqueViolation(err)) throw (await this.conflictFor(change.name, change.slug, before.id)) ?? new GatekeeperError('ECONFLICT', 'another tag took that name or slug at the same moment. Choose another name');
       throw err;
     }
   }
@@ -127,7 +127,7 @@ export class TagsService {
     const assignment = await this.store.transaction(async (repos) => {
       const tag = await this.resolve(ref, repos);
       const done = await repos.tags.assign(tag.id, name, actor.username);
-      if (!done) throw new GatekeeperError('ECONFLICT', `${name} carries the tag '${tag.slug}' already`, { tag: tag.slug });
+      if (!done) throw new GatekeeperError('ECONFLICT', `${name} carries the tag '${tag.slug}' already. Nothing needs doing`, { tag: tag.slug });
       await repos.audit.save(auditEntry(actor, 'tag.assign', { package: name, details: { tag: tag.slug, tagId: tag.id } }));
       return { tag: tag.slug, ...done };
     });
@@ -139,7 +139,7 @@ export class TagsService {
     const slug = await this.store.transaction(async (repos) => {
       const tag = await this.resolve(ref, repos);
       const removed = await repos.tags.unassign(tag.id, name);
-      if (!removed) throw new GatekeeperError('ENOTFOUND', `${name} does not carry the tag '${tag.slug}'`);
+      if (!removed) throw new GatekeeperError('ENOTFOUND', `${name} does not carry the tag '${tag.slug}'. Nothing needs doing`);
       await repos.audit.save(auditEntry(actor, 'tag.unassign', { package: name, details: { tag: tag.slug, tagId: tag.id, assignedBy: removed.assignedBy, assignedAt: removed.assignedAt } }));
       return tag.slug;
     });

@@ -94,7 +94,7 @@ describe('package requests, lockfile checks and usage', () => {
   it('allows one open request per name@range (a partial unique index), and a new one after cancelling', async () => {
     const dup = await s.t.api('POST', '/requests', { name: 'req-risky', reason: 'again' }, otherToken);
     expect(dup.status).toBe(409);
-    expect(dup.body.error).toMatch(/^\[ECONFLICT\] there is already an open request for req-risky@\*: request \d+$/);
+    expect(dup.body.error).toMatch(/^\[ECONFLICT\] there is already an open request for req-risky@\*: request \d+\. Wait for its decision, or cancel it first$/);
     const id = dup.body.details.id;
     expect((await s.t.api('POST', `/requests/${id}/cancel`, {}, otherToken)).status).toBe(404);
     const cancelled = await s.t.api('POST', `/requests/${id}/cancel`, {}, devToken);

@@ -46,8 +46,8 @@ export const update_user: RouteDef = {
     { name: 'role', description: 'admin, publisher, developer or reader' },
   ],
   handler: async ({ runtime, actor, params, body }) => {
-    if (body.disabled === undefined && body.role === undefined) throw new GatekeeperError('EVALIDATION', 'give disabled (true or false) or role');
-    if (body.disabled !== undefined && typeof body.disabled !== 'boolean') throw new GatekeeperError('EVALIDATION', 'disabled must be true or false');
+    if (body.disabled === undefined && body.role === undefined) throw new GatekeeperError('EVALIDATION', 'the change names nothing to change. Send disabled (true or false), role, or both');
+    if (body.disabled !== undefined && typeof body.disabled !== 'boolean') throw new GatekeeperError('EVALIDATION', 'disabled must be true or false. Send a JSON boolean, not a string');
     let user = body.role === undefined ? undefined : await runtime.identity.setRole(actor, params.username, body.role);
     if (typeof body.disabled === 'boolean') user = await runtime.identity.setDisabled(actor, params.username, body.disabled);
     return ok(user);
@@ -64,7 +64,7 @@ export const list_tokens: RouteDef = {
   handler: async ({ runtime, principal, query }) => {
     const isAdmin = principal?.role === 'admin';
     if (query.username && !isAdmin && query.username !== principal?.username) {
-      throw new GatekeeperError('EFORBIDDEN', "only admins may list other users' tokens");
+      throw new GatekeeperError('EFORBIDDEN', "only admins may list other users' tokens. Leave out the user to list your own");
     }
     const username = isAdmin ? query.username : principal?.username;
     return ok({ items: await runtime.identity.listTokens({ username }) });

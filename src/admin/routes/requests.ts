@@ -115,7 +115,7 @@ export const check_lockfile: RouteDef = {
   onlyAsks: (body) => body.project === undefined || body.project === null,
   handler: async ({ runtime, actor, body }) => {
     if (body.project !== undefined && body.project !== null && (typeof body.project !== 'object' || Array.isArray(body.project))) {
-      throw new GatekeeperError('EVALIDATION', 'project must be an object {name, version, format}');
+      throw new GatekeeperError('EVALIDATION', 'project must be an object {name, version, format}. Send the project the request is for, or leave project out');
     }
     const checks = await runtime.governance.checkEntries(body.entries);
     const blocked = checks.filter((c) => !c.allowed).map(({ name, version, code, reason, ruleId }) => ({ name, version, code, reason, ruleId }));

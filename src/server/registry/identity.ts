@@ -87,7 +87,7 @@ async function resolve(runtime: GatekeeperRuntime, header: string, ip: string | 
     const colon = decoded.indexOf(':');
     if (colon > 0) return runtime.identity.resolveBasic(decoded.slice(0, colon), decoded.slice(colon + 1), ip);
   }
-  throw new GatekeeperError('EUNAUTHENTICATED', 'the Authorization header is not a Bearer token or Basic credentials');
+  throw new GatekeeperError('EUNAUTHENTICATED', "the Authorization header is not a Bearer token or Basic credentials. Log in with 'npm login', or send 'Authorization: Bearer <token>'");
 }
 
 /**
@@ -154,7 +154,7 @@ export function createIdentityMiddleware(runtime: GatekeeperRuntime, helpers: Re
     const match = routeOf(req);
     if (!match) {
       // The request listener refuses what the route table does not list; fail closed anyway.
-      writeError(res, new GatekeeperError('ENOTFOUND', `this registry has no route ${req.method} ${req.path}`));
+      writeError(res, new GatekeeperError('ENOTFOUND', `this registry has no route ${req.method} ${req.path}. docs/security.md lists the routes it answers`));
       return;
     }
     const kind = match.route.body;

@@ -294,7 +294,7 @@ export function createDispatcher(runtime: GatekeeperRuntime, handlers: Record<Ha
     const match = routeOf(req);
     if (!match) {
       // Cannot happen: the request listener refuses unmatched requests. Fail closed anyway.
-      writeError(res, new GatekeeperError('ENOTFOUND', `this registry has no route ${req.method} ${req.path}`));
+      writeError(res, new GatekeeperError('ENOTFOUND', `this registry has no route ${req.method} ${req.path}. docs/security.md lists the routes it answers`));
       return;
     }
     try {
@@ -308,7 +308,7 @@ export function createDispatcher(runtime: GatekeeperRuntime, handlers: Record<Ha
     const onward: NextFunction = PASSES_ON.has(match.route.handler)
       ? next
       : (err?: unknown) =>
-          writeAnyError(res, err ?? new GatekeeperError('ENOTFOUND', `this registry has no route ${req.method} ${req.path}`), internal(runtime));
+          writeAnyError(res, err ?? new GatekeeperError('ENOTFOUND', `this registry has no route ${req.method} ${req.path}. docs/security.md lists the routes it answers`), internal(runtime));
     try {
       const result = handlers[match.route.handler](req, res, onward) as unknown;
       if (result && typeof (result as Promise<void>).catch === 'function') {

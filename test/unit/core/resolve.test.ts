@@ -263,14 +263,14 @@ describe('resolveTree', () => {
     const { fetch } = registry();
     const err = await rejection(resolveTree('nope', '*', fetch));
     expect(err.code).toBe('ENOTFOUND');
-    expect(err.message).toBe('nope is not on the upstream registry');
+    expect(err.message).toBe('nope is not on the upstream registry. Check the name');
   });
 
   it('throws ENOTFOUND when no version of the root satisfies the range', async () => {
     const { fetch } = registry(packument('root', { '1.0.0': {} }, '1.0.0'));
     const err = await rejection(resolveTree('root', '^5.0.0', fetch));
     expect(err.code).toBe('ENOTFOUND');
-    expect(err.message).toBe('no version of root satisfies ^5.0.0');
+    expect(err.message).toBe('no version of root satisfies ^5.0.0. Check the range (npm view root versions lists them)');
   });
 
   it('passes a fetcher failure through', async () => {
@@ -305,7 +305,7 @@ describe('resolveTree', () => {
     it('refuses a longer tree with EVALIDATION', async () => {
       const err = await rejection(resolveTree('p0', '*', chain(MAX_TREE_SIZE + 50)));
       expect(err.code).toBe('EVALIDATION');
-      expect(err.message).toBe(`the dependency tree of p0@* has more than ${MAX_TREE_SIZE} packages`);
+      expect(err.message).toBe(`the dependency tree of p0@* has more than ${MAX_TREE_SIZE} packages. Approve it in parts, or with a narrower range`);
     });
 
     it('refuses a tree one package over the limit', async () => {
