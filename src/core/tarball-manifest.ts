@@ -19,6 +19,7 @@
  * inflating takes) and `readTarballManifestAsync` (node's zlib stream, inflating on the thread
  * pool).
  */
+import { win32 } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { Gunzip } from 'minizlib';
 import { ErrorCode, GatekeeperError } from './errors';
@@ -142,19 +143,46 @@ function paxSize(value: string | undefined): number | undefined {
   return Number(value);
 }
 
+/** Files whose place in the package the reader decides on. */
+const INSPECTED = new Set(['package.json', 'binding.gyp']);
+
 /**
  * Where an entry lands under npm's `strip: 1`, compared the way a case-insensitive file system
- * would (a later `Package.JSON` replaces `package.json` on macOS and Windows): the first
- * component dropped, `.` and empty components dropped, backslashes read as separators (as on
- * Windows). `..` anywhere is refused. Undefined for the top folder itself.
+ * would (a later `Package.JSON` replaces `package.json` on macOS and Windows). node-tar splits a
+ * name at `/` only, except on Windows, where a backslash is a separator too; after dropping the
+ * first component it strips what Windows counts as a root (`/`, `\`, `c:`, `C:/`, `//?/C:/`),
+ * on every platform. So a name can land in two places: `x\y/package.json` is the package's
+ * package.json on Linux and macOS and `y/package.json` on Windows. A name whose two landings
+ * differ where one of them is a file decided on here is refused: the package would install
+ * differently on different machines. `..` anywhere is refused. Undefined for the top folder.
  */
 function landsAt(path: string): string | undefined {
   if (path.includes('\0')) reject('an entry name holds a NUL');
-  const parts = path.split(/[\\/]/);
-  if (parts.some((p) => p === '..')) reject(`an entry name climbs out of the package (${JSON.stringify(path.slice(0, 200))})`);
-  const rest = parts.slice(1).filter((p) => p !== '' && p !== '.');
-  if (rest.length === 0) return undefined;
-  return rest.join('/').normalize('NFC').toLowerCase();
+  if (path.split(/[\\/]/).some((p) => p === '..')) reject(`an entry name climbs out of the package (${JSON.stringify(path.slice(0, 200))})`);
+  const posix = landing(path);
+  const windows = landing(path.replace(/\\/g, '/'));
+  if (posix !== windows && (INSPECTED.has(posix ?? '') || INSPECTED.has(windows ?? ''))) {
+    reject(`an entry name lands at ${posix ?? 'the top folder'} on Linux and macOS but at ${windows ?? 'the top folder'} on Windows (${JSON.stringify(path.slice(0, 200))})`);
+  }
+  return posix;
+}
+
+/** node-tar's landing of a name split at `/`: the first component dropped, then Windows roots, `.` and empty components. */
+function landing(path: string): string | undefined {
+  const rest = stripRoots(path.split('/').slice(1).join('/'))
+    .split('/')
+    .filter((p) => p !== '' && p !== '.');
+  return rest.length === 0 ? undefined : rest.join('/').normalize('NFC').toLowerCase();
+}
+
+/** node-tar's stripAbsolutePath: every leading root as Windows reads it, on every platform. */
+function stripRoots(path: string): string {
+  let rest = path;
+  for (;;) {
+    const root = rest.charAt(0) === '/' && rest.slice(0, 4) !== '//?/' ? '/' : win32.parse(rest).root;
+    if (root === '' || !(win32.isAbsolute(rest) || root)) return rest;
+    rest = rest.slice(root.length);
+  }
 }
 
 type Want = 'header' | 'meta' | 'manifest' | 'skip' | 'trailer';

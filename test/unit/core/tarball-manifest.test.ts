@@ -129,7 +129,9 @@ describe.each(readers)('readTarballManifest (%s)', (_kind, read) => {
         [file('package/package.json', PKG), file('package/./package.json', EVIL)],
         [file('package/package.json', PKG), file('package//package.json', EVIL)],
         [file('package/package.json', PKG), file('/package.json', EVIL)],
-        [file('package/package.json', PKG), file('package\\package.json', EVIL)],
+        [file('package/package.json', PKG), file('package/c:package.json', EVIL)],
+        [file('package/package.json', PKG), file('package/C:/package.json', EVIL)],
+        [file('package/package.json', PKG), file('package///?/C:/package.json', EVIL)],
         [file('package/package.json', PKG), file('package/PACKAGE.JSON', EVIL)],
         [file('package/package.json', PKG), { name: 'PaxHeader', type: 'x', body: paxRecords({ path: 'package/package.json' }) }, file('package/x.txt', EVIL)],
       ];
@@ -137,6 +139,25 @@ describe.each(readers)('readTarballManifest (%s)', (_kind, read) => {
         const err = await failure(read(buildRawTarball(entries)));
         expect(err.message).toMatch(/more than one package\.json/);
       }
+    });
+
+    it('names that land at package.json or binding.gyp on one platform and elsewhere on another (node-tar splits at backslashes on Windows only)', async () => {
+      const split: RawTarEntry[][] = [
+        // Linux and macOS: `x\y` is the top folder, so this is the package.json; Windows: y/package.json.
+        [file('package/package.json', PKG), file('x\\y/package.json', EVIL)],
+        [file('x\\y/package.json', EVIL)],
+        // Windows: the package.json; elsewhere a file named `package\package.json` in the top folder's parent.
+        [file('package/package.json', PKG), file('package\\package.json', EVIL)],
+        [file('package/package.json', PKG), { name: 'PaxHeader', type: 'x', body: paxRecords({ path: 'pkg\\q/package.json' }) }, file('package/x.txt', EVIL)],
+        [file('package/package.json', PKG), file('x\\y/binding.gyp', '{}')],
+      ];
+      for (const entries of split) {
+        const err = await failure(read(buildRawTarball(entries)));
+        expect(err.message).toMatch(/lands at .* on Linux and macOS but at .* on Windows/);
+      }
+      // A backslash elsewhere changes nothing that is decided on.
+      const fine = await read(buildRawTarball([file('package/package.json', PKG), file('package/lib\\odd.js', 'x')]));
+      expect(fine.manifest).toEqual(JSON.parse(PKG));
     });
 
     it('names that climb out of the package', async () => {
