@@ -70,22 +70,35 @@ function ghsaOf(text: string | undefined | null): string | undefined {
   return text ? /GHSA(-[23456789cfghjmpqrvwx]{4}){3}/i.exec(text)?.[0] : undefined;
 }
 
-/** One entry of the bulk endpoint's answer: `{ "<name>": [ {id, url, title, severity, vulnerable_versions, …} ] }`. */
+/** An npm advisory id as the bulk endpoint gives it: a number, or an id of the OSV shape. */
+function bulkId(value: unknown): string | undefined {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return String(value);
+  return typeof value === 'string' && OSV_ID.test(value) ? value : undefined;
+}
+
+/**
+ * One entry of the bulk endpoint's answer: `{ "<name>": [ {id, url, title, severity, vulnerable_versions, …} ] }`.
+ * The upstream's text is hostile as a feed's is: the title is cleaned and bounded, a URL that
+ * is not plain http(s) is dropped, an id that is no number or OSV id is not used (the entry
+ * still counts: its range is what decides), and the severity is read as OSV's is.
+ */
 export function fromBulk(name: string, raw: unknown): Advisory | undefined {
   const a = raw as { id?: unknown; url?: unknown; title?: unknown; severity?: unknown; vulnerable_versions?: unknown; github_advisory_id?: unknown; cwe?: unknown };
   if (!a || typeof a !== 'object') return undefined;
-  const range = typeof a.vulnerable_versions === 'string' ? a.vulnerable_versions : undefined;
+  const range = typeof a.vulnerable_versions === 'string' && a.vulnerable_versions.length <= OSV_RANGE_MAX ? a.vulnerable_versions : undefined;
   if (!range || semver.validRange(range) === null) return undefined;
-  const url = typeof a.url === 'string' ? a.url : null;
-  const ghsa = (typeof a.github_advisory_id === 'string' ? a.github_advisory_id : undefined) ?? ghsaOf(url);
+  const url = osvUrl(a.url);
+  const ghsa = ghsaOf(typeof a.github_advisory_id === 'string' ? a.github_advisory_id : undefined) ?? ghsaOf(url);
   const malware = hasMalwareCwe(a.cwe);
-  const severity = isSeverity(a.severity) ? a.severity : malware ? 'critical' : 'moderate';
-  const id = ghsa ?? `npm-${String(a.id ?? 'advisory')}`;
+  const severity = severityOf(a.severity, malware);
+  const npmId = bulkId(a.id);
+  const id = ghsa ?? `npm-${npmId ?? 'advisory'}`;
+  const title = typeof a.title === 'string' ? sanitizeText(a.title, OSV_TITLE_MAX).trim() || id : id;
   return {
-    key: ghsa ? `ghsa:${ghsa}` : `npm:${String(a.id)}`,
+    key: ghsa ? `ghsa:${ghsa}` : npmId !== undefined ? `npm:${npmId}` : `npm:unnamed:${range}`,
     name,
     id,
-    title: typeof a.title === 'string' ? a.title : id,
+    title,
     url,
     severity,
     vulnerableVersions: range,
@@ -102,14 +115,19 @@ interface OsvEvent {
 }
 
 /**
- * OSV severity comes as GHSA's database_specific.severity (LOW, MODERATE, HIGH, CRITICAL).
- * Malware entries (OpenSSF's MAL- ids) have none; they count as critical, though malware is
- * decided by its own rule whatever the severity threshold.
+ * A severity as a source writes it (GHSA's database_specific.severity: LOW, MODERATE, HIGH,
+ * CRITICAL; npm's bulk answer: low … critical; MEDIUM for moderate). Malware entries (OpenSSF's
+ * MAL- ids) have none; they count as critical, though malware is decided by its own rule
+ * whatever the severity threshold. Anything else counts as moderate.
  */
-function osvSeverity(doc: { database_specific?: { severity?: unknown } }, malware: boolean): Severity {
-  const text = String(doc.database_specific?.severity ?? '').toLowerCase();
+function severityOf(value: unknown, malware: boolean): Severity {
+  const text = String(value ?? '').toLowerCase();
   if (text === 'medium') return 'moderate';
   return isSeverity(text) ? text : malware ? 'critical' : 'moderate';
+}
+
+function osvSeverity(doc: { database_specific?: { severity?: unknown } }, malware: boolean): Severity {
+  return severityOf(doc.database_specific?.severity, malware);
 }
 
 /**

@@ -2,6 +2,7 @@ import { Advisory, fromBulk, fromOsv, PackageAdvisories } from '../core/advisory
 import { createHash } from 'node:crypto';
 import semver from 'semver';
 import { GatekeeperError } from '../core/errors';
+import { sanitizeText } from '../core/text';
 import { assertPackageName, assertRange } from '../core/names';
 import { isPrivateName } from '../core/publish';
 import type { Store } from '../db/store';
@@ -330,7 +331,9 @@ export class AdvisoryService {
     }
     this.lastSuccessAt = this.now();
     this.setError(null);
-    const fresh = batch.flatMap((p) => (answer[p.name] ?? []).map((a) => fromBulk(p.name, a)).filter((a): a is Advisory => a !== undefined));
+    // Own properties only: a package named `constructor` must not read the prototype's.
+    const entriesOf = (name: string): unknown[] => (Object.hasOwn(answer, name) && Array.isArray(answer[name]) ? answer[name] : []);
+    const fresh = batch.flatMap((p) => entriesOf(p.name).map((a) => fromBulk(p.name, a)).filter((a): a is Advisory => a !== undefined));
     if (fresh.length === 0 && batch.every((p) => this.memory.get(p.name)?.advisories.every((a) => a.source !== 'upstream'))) {
       // The usual first sight: the upstream knows nothing and held nothing, so no entry changes.
       // Waiters are released now; the check times are written after (one statement, no
@@ -350,21 +353,28 @@ export class AdvisoryService {
     }
     let all = new Map<string, Advisory[]>();
     const differ: string[] = [];
-    await this.store.transaction(async (repos) => {
-      await repos.advisories.replaceMany(
-        batch.map((p) => p.name),
-        'upstream',
-        fresh,
-      );
-      await repos.advisories.saveChecks(batch.map((p) => ({ package: p.name, versions: p.versions, ok: true, error: null })));
-      // Read back: the package's other sources' entries and overrides are merged in the database.
-      all = await repos.advisories.listMany(batch.map((p) => p.name));
-      differ.length = 0;
-      for (const p of batch) if (JSON.stringify(this.memory.get(p.name)?.advisories ?? []) !== JSON.stringify(all.get(p.name) ?? [])) differ.push(p.name);
-      // The other processes hold these packages' entries, decisions and cached responses too, and
-      // (with the refresh a job on one of them) do not ask for themselves: tell them at commit.
-      await repos.advisories.announce(differ);
-    });
+    await this.store
+      .transaction(async (repos) => {
+        await repos.advisories.replaceMany(
+          batch.map((p) => p.name),
+          'upstream',
+          fresh,
+        );
+        await repos.advisories.saveChecks(batch.map((p) => ({ package: p.name, versions: p.versions, ok: true, error: null })));
+        // Read back: the package's other sources' entries and overrides are merged in the database.
+        all = await repos.advisories.listMany(batch.map((p) => p.name));
+        differ.length = 0;
+        for (const p of batch) if (JSON.stringify(this.memory.get(p.name)?.advisories ?? []) !== JSON.stringify(all.get(p.name) ?? [])) differ.push(p.name);
+        // The other processes hold these packages' entries, decisions and cached responses too, and
+        // (with the refresh a job on one of them) do not ask for themselves: tell them at commit.
+        await repos.advisories.announce(differ);
+      })
+      .catch((err: unknown) => {
+        // The source answered; what it said could not be stored. Shown in /health, and the
+        // packages' callers are refused (they wait for this answer) until it can be.
+        this.setError(`the upstream's advisories could not be stored: ${sanitizeText((err as Error)?.message ?? String(err), 300)}`);
+        throw err;
+      });
     for (const p of batch) {
       this.memory.set(p.name, { advisories: all.get(p.name) ?? [], checkedAt: this.now() });
       const waitedFor = this.late.delete(p.name);

@@ -67,6 +67,8 @@ describe('trusting nothing from the upstream', () => {
       { name: 'elsewhere', versions: [{ version: '1.0.0', license: 'MIT' }] },
       { name: 'slow', versions: [{ version: '1.0.0', license: 'MIT' }] },
       { name: 'garbage', versions: [{ version: '1.0.0', license: 'MIT' }] },
+      { name: 'hostile-advice', versions: [{ version: '1.0.0', license: 'MIT' }, { version: '1.0.1', license: 'MIT' }] },
+      { name: 'constructor', versions: [{ version: '1.0.0', license: 'MIT' }] },
     ],
     settings: { upstreamTimeout: '2s', publishRules: [{ pattern: '@acme/*', roles: ['publisher'], shadowUpstream: false }] },
     policyMode: 'none',
@@ -141,6 +143,33 @@ describe('trusting nothing from the upstream', () => {
       expect(answer.statusText).toMatch(/^\[EUPSTREAM\] /);
     }
     s.upstream.clearFaults();
+  });
+
+  it("reads the upstream's advisories as hostile text, and answers a package named constructor", async () => {
+    // NUL in every text field (jsonb cannot hold it), a terminal escape and a line break in the
+    // title, an id that is no id, the severity in capitals; the answer names no `constructor`.
+    const answer = {
+      'hostile-advice': [{ id: '7\u0000', title: '\u001b[31mRCE\u0000 here\r\nnpm error Injected: x', url: 'https://advisories.example.test/\u0000', severity: 'CRITICAL', vulnerable_versions: '<1.0.1' }],
+    };
+    for (const name of ['hostile-advice', 'constructor']) expect((await s.t.api('POST', '/approvals', { name, reason: 'hostile advisories test' })).status).toBe(201);
+    s.upstream.fault({ path: '/-/npm/v1/security/advisories/bulk' }, { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(answer) });
+    try {
+      const doc = await get('/hostile-advice');
+      expect({ status: doc.status, text: doc.status === 200 ? '' : doc.text }).toEqual({ status: 200, text: '' });
+      expect(Object.keys(doc.body.versions)).toEqual(['1.0.1']);
+      const refused = await get('/hostile-advice/-/hostile-advice-1.0.0.tgz');
+      expect(refused.status).toBe(403);
+      expect(refused.body.code).toBe('EADVISORY');
+      expect(refused.body.error).toContain('RCE');
+      expect(refused.body.error).not.toMatch(/[\u0000-\u0008\u000b-\u001f]/);
+      const ctor = await get('/constructor');
+      expect({ status: ctor.status, text: ctor.status === 200 ? '' : ctor.text }).toEqual({ status: 200, text: '' });
+      expect(Object.keys(ctor.body.versions)).toEqual(['1.0.0']);
+      const health = (await s.t.api('GET', '/health')).body.advisories;
+      expect({ ok: health.ok, lastError: health.lastError }).toEqual({ ok: true, lastError: null });
+    } finally {
+      s.upstream.clearFaults();
+    }
   });
 
   it('refuses a tarball whose package.json adds an install script (manifest confusion), in npm and pnpm', async () => {

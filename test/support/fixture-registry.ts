@@ -465,7 +465,7 @@ export async function startFixtureRegistry(
     const result: Record<string, FixtureAdvisory[]> = {};
     if (!body || typeof body !== 'object') return result;
     for (const [name, requested] of Object.entries(body as Record<string, unknown>)) {
-      const list = advisories[name];
+      const list = Object.hasOwn(advisories, name) ? advisories[name] : undefined;
       if (!list || !Array.isArray(requested)) continue;
       const versions = requested.filter((v): v is string => typeof v === 'string' && semver.valid(v) !== null);
       const hits = list

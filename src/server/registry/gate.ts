@@ -61,12 +61,13 @@ export function gateError(runtime: GatekeeperRuntime, err: unknown, what: string
   if (status === 404) return new GatekeeperError('ENOTFOUND', `${what} is not in this registry or its upstream. Check the name`);
   if (typeof status === 'number' && status >= 500) {
     runtime.logger.warn({ err, what }, 'upstream or storage error on a gate path');
-    return new GatekeeperError('EUPSTREAM', `${what} could not be read from storage or the upstream (${(err as Error).message}). Try again later`);
+    return new GatekeeperError('EUPSTREAM', `${what} could not be read from storage or the upstream. Try again later; the server log has the details`);
   }
+  // An unexpected error's own text (a database statement, a stack's message) stays in the log.
   runtime.logger.error({ err, what }, 'gate failed; denying');
   return new GatekeeperError(
     'EPOLICYUNAVAILABLE',
-    `the gatekeeper could not decide on ${what} (${(err as Error)?.message ?? 'unknown error'}); nothing is served until it can. Try again later or ask an admin to check /-/gatekeeper/v1/health`,
+    `the gatekeeper could not decide on ${what} (an internal error, in the server log); nothing is served until it can. Try again later or ask an admin to check /-/gatekeeper/v1/health`,
   );
 }
 

@@ -87,6 +87,16 @@ describe('fromBulk', () => {
     expect(a?.key).toBe('npm:7');
   });
 
+  it("cleans the upstream's hostile text: NUL and controls out of the title, no URL that is not plain http(s), no id that is not one", () => {
+    const a = fromBulk('foo', { id: '7\u0000', title: `\u001b[31mRCE\u0000\r\nInjected ${'x'.repeat(3000)}`, url: 'https://e.test/\u0000', severity: 'CRITICAL', vulnerable_versions: '<1.0.1' });
+    expect(a).toMatchObject({ id: 'npm-advisory', key: 'npm:unnamed:<1.0.1', url: null, severity: 'critical' });
+    expect(a?.title).not.toMatch(/[\u0000-\u0008\u000b-\u001f]/);
+    expect(a?.title.length).toBeLessThanOrEqual(1000);
+    expect(fromBulk('foo', { id: 8, severity: 'Medium', vulnerable_versions: '*' })?.severity).toBe('moderate');
+    expect(fromBulk('foo', { id: 9, severity: 'HIGH', vulnerable_versions: '*' })?.severity).toBe('high');
+    expect(fromBulk('foo', { id: 10, vulnerable_versions: `<1.0.0 || ${'1.0.0 || '.repeat(3000)}2.0.0` })).toBeUndefined();
+  });
+
   it('uses the id as the title when the entry has none', () => {
     expect(fromBulk('foo', { id: 7, vulnerable_versions: '*' })?.title).toBe('npm-7');
     expect(fromBulk('foo', { github_advisory_id: GHSA_A, vulnerable_versions: '*' })?.title).toBe(GHSA_A);
@@ -109,7 +119,6 @@ describe('fromBulk', () => {
   it.each([
     ['missing', undefined],
     ['unknown', 'severe'],
-    ['upper case', 'HIGH'],
     ['not a string', 3],
   ])('defaults a %s severity to moderate', (_what, severity) => {
     expect(fromBulk('foo', { id: 1, severity, vulnerable_versions: '*' })?.severity).toBe('moderate');
