@@ -103,7 +103,7 @@ export type BulkAnswer = Record<string, BulkEntry[]>;
 
 /** Our bulk answer: per package, the advisories that affect a version asked about. */
 export function bulkAnswer(targets: AuditTargets, known: Map<string, Advisory[]>): BulkAnswer {
-  const answer: BulkAnswer = {};
+  const answer: BulkAnswer = Object.create(null) as BulkAnswer;
   for (const [name, versions] of targets) {
     const entries = (known.get(name) ?? [])
       .filter((a) => affectedVersions(a, versions.keys()).length > 0)
@@ -132,7 +132,8 @@ function sameAdvisory(a: { id?: unknown; url?: unknown; github_advisory_id?: unk
 
 /** The upstream's bulk answer with ours added (the upstream's entry wins for one advisory); anything malformed upstream is dropped. */
 export function mergeBulk(ours: BulkAnswer, upstream: unknown): BulkAnswer {
-  const merged: BulkAnswer = {};
+  // No prototype: package names such as `constructor` and `__proto__` are plain keys here.
+  const merged: BulkAnswer = Object.create(null) as BulkAnswer;
   if (upstream && typeof upstream === 'object' && !Array.isArray(upstream)) {
     for (const [name, entries] of Object.entries(upstream as Record<string, unknown>)) {
       if (!Array.isArray(entries)) continue;

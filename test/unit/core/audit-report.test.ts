@@ -36,6 +36,18 @@ describe('audit answers', () => {
     expect(mergeBulk(ours, undefined)).toEqual(ours);
   });
 
+  it('bulk: takes package names such as constructor and __proto__ as plain keys', () => {
+    const entry = { id: 7, url: 'https://advisories.example.test/7', title: 't', severity: 'high', vulnerable_versions: '<1.0.1' };
+    const ours = bulkAnswer(bulkTargets({ constructor: ['1.0.0'] }), new Map([['constructor', [advisory('constructor', '<1.0.1')]]]));
+    expect(Object.keys(ours)).toEqual(['constructor']);
+    const merged = mergeBulk(ours, JSON.parse(`{"__proto__":[${JSON.stringify(entry)}],"toString":[${JSON.stringify(entry)}]}`));
+    expect(Object.keys(merged).sort()).toEqual(['__proto__', 'constructor', 'toString']);
+    expect(merged.constructor).toHaveLength(1);
+    const withProto = mergeBulk({}, JSON.parse('{"__proto__":[{"id":7,"severity":"high","vulnerable_versions":"<1.0.1"}]}'));
+    expect(Object.keys(withProto)).toEqual(['__proto__']);
+    expect(JSON.parse(JSON.stringify(withProto))).toEqual(JSON.parse('{"__proto__":[{"id":7,"severity":"high","vulnerable_versions":"<1.0.1"}]}'));
+  });
+
   it('quick: findings with paths and counts; merged with the upstream report', () => {
     const tree = { dependencies: { a: { version: '2.0.0', dependencies: { pkg: { version: '1.0.0' } } }, pkg: { version: '1.0.0' } } };
     const report = quickAnswer(treeTargets(tree), known);
