@@ -263,12 +263,35 @@ export function firstPatched(advisory: Advisory, versions: readonly string[], af
     const fixes = advisory.fixedIn.filter((v) => isSemverVersion(v)).sort(semver.compare);
     return (after ? fixes.find((v) => compareVersions(v, after) > 0) : undefined) ?? fixes[0];
   }
+  // Deciding every version of a package asks this once per version, with the same list: the
+  // answer does not depend on `after`, so it is worked out once per advisory and list.
+  let byList = impliedFixes.get(advisory);
+  if (!byList) impliedFixes.set(advisory, (byList = new WeakMap()));
+  const known = byList.get(versions);
+  if (known !== undefined) return known ?? undefined;
   const sorted = versions.filter((v) => isSemverVersion(v)).sort(semver.compare);
   const affected = sorted.filter((v) => affects(advisory, v));
-  if (affected.length === 0) return undefined;
   const highest = affected[affected.length - 1];
-  return sorted.find((v) => semver.gt(v, highest) && !affects(advisory, v) && semver.prerelease(v) === null);
+  const fix = highest === undefined ? undefined : sorted.find((v) => semver.gt(v, highest) && !affects(advisory, v) && semver.prerelease(v) === null);
+  byList.set(versions, fix ?? null);
+  return fix;
 }
+
+/** firstPatched's answers for advisories without named fixes, per advisory and version list (null: none). */
+const impliedFixes = new WeakMap<Advisory, WeakMap<readonly string[], string | null>>();
+
+/**
+ * A packument's version keys as one list, the same array for every call with the same
+ * `versions` object: rules that look at all of a package's versions (the first fix of an
+ * advisory) then work it out once per packument, not once per version.
+ */
+export function versionKeys(versions: Record<string, unknown>): readonly string[] {
+  let keys = versionLists.get(versions);
+  if (!keys) versionLists.set(versions, (keys = Object.freeze(Object.keys(versions))));
+  return keys;
+}
+
+const versionLists = new WeakMap<object, readonly string[]>();
 
 /** The advisories known for a package, and whether the source could be asked. */
 export interface PackageAdvisories {

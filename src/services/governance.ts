@@ -1,3 +1,4 @@
+import { versionKeys } from '../core/advisory';
 import { GatekeeperError, validation } from '../core/errors';
 import { parseExpiry } from '../core/duration';
 import { exemptableRules, policySettingKeys, RuleSettings, ruleSettings, ruleViews, validRuleChange } from '../core/rules';
@@ -87,6 +88,8 @@ export interface ListQuery {
   limit?: unknown;
 }
 
+const EMPTY_VERSIONS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+
 /**
  * Policy decisions and policy administration. Every change is audited in the same
  * transaction, bumps the policy generation (announced to other processes through
@@ -121,7 +124,7 @@ export class GovernanceService {
       version,
       manifest: packument?.versions?.[version],
       publishedAt: packument ? (packument.time?.[version] ?? null) : undefined,
-      versions: packument ? Object.keys(packument.versions ?? {}) : undefined,
+      versions: packument ? versionKeys(packument.versions ?? EMPTY_VERSIONS) : undefined,
       advisories: this.advisories?.known(name),
       inspection: this.inspections?.known(name, version),
       packument: packument?.versions ? { versions: packument.versions as Record<string, Record<string, unknown>>, time: packument.time } : undefined,

@@ -1,4 +1,5 @@
-import type { Advisory, PackageAdvisories } from '../../../src/core/advisory';
+import semver from 'semver';
+import { versionKeys, type Advisory, type PackageAdvisories } from '../../../src/core/advisory';
 import type { ManifestMismatch, TarballInspection } from '../../../src/core/inspection';
 import { Approval, Ban, blockMessage, compilePolicy, nextStep, Decision, evaluate, EvaluationInput, Exemption, PolicySnapshot, RuleMatch, Waiver } from '../../../src/core/policy';
 
@@ -738,5 +739,29 @@ describe('legacy version keys in the rules (express-like)', () => {
     });
     expect(d.allowed).toBe(true);
     expect(d.ruleId).toBe('approval:1');
+  });
+});
+
+describe("deciding every version of a package with many versions", () => {
+  it('works out the versions list and an advisory first fix once per packument, not once per version', () => {
+    // A package with 1,000 versions, all affected by one advisory, all young: the advisories and
+    // release-age rules both look at the whole version list for every version they decide.
+    const versions: Record<string, unknown> = {};
+    for (let i = 0; i < 1000; i++) versions[`1.0.${i}`] = { name: 'foo', version: `1.0.${i}` };
+    const policy = compilePolicy(snapshot({ rules: { releaseAge: { minimumMs: 3 * DAY } } } as Partial<PolicySnapshot>));
+    const advisories = known([critical('<2.0.0')]);
+    const list = versionKeys(versions);
+    expect(versionKeys(versions)).toBe(list);
+    const compare = jest.spyOn(semver, 'compare');
+    try {
+      for (const version of list) {
+        const d = evaluate(policy, { name: 'foo', version, manifest: versions[version] as Record<string, unknown>, publishedAt: YOUNG, versions: versionKeys(versions), advisories, now: NOW });
+        expect(d.code).toBe('EADVISORY');
+      }
+      // One sort of 1,000 versions takes about 10,000 comparisons; one per version would take 10 million.
+      expect(compare.mock.calls.length).toBeLessThan(50_000);
+    } finally {
+      compare.mockRestore();
+    }
   });
 });
