@@ -5,7 +5,7 @@ import { can } from '../core/roles';
 import { mapDbError } from '../db/errors';
 import { writeAnyError, writeError } from '../server/http/write-error';
 import type { GatekeeperRuntime } from '../server/runtime';
-import { actorOf, principalOfRequest } from '../server/registry/identity';
+import { actorOf, adminLoginRequired, principalOfRequest } from '../server/registry/identity';
 import { assertCleanJson, assertCleanParams, assertCleanQuery } from './input';
 import { openApiDocument } from './openapi';
 import type { RouteDef } from './route';
@@ -39,7 +39,7 @@ function authorize(route: RouteDef, req: Request): void {
   if (route.access === 'public') return;
   const principal = principalOfRequest(req);
   if (!principal) {
-    throw new GatekeeperError('EUNAUTHENTICATED', "this route needs a token: log in with 'gatekeeper login' or 'npm login'");
+    throw adminLoginRequired();
   }
   if (route.access !== 'authenticated' && !can(principal.role, route.access)) {
     throw new GatekeeperError('EFORBIDDEN', `${principal.username} (${principal.role}) may not call ${route.name}. Ask an admin for a role that may (openapi.json names each route's x-required-role)`);

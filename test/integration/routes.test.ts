@@ -411,8 +411,19 @@ describe('the route table owns the registry surface', () => {
     expect(answer.statusText).toMatch(/^\[EUNAUTHENTICATED\] publishing needs a login/);
   });
 
+  it('refuses an anonymous admin change before reading its body, but reads a sign-in', async () => {
+    for (const [method, path] of [['POST', '/-/gatekeeper/v1/approvals'], ['PATCH', '/-/gatekeeper/v1/policy'], ['PUT', '/-/gatekeeper/v1/licenses'], ['DELETE', '/-/gatekeeper/v1/bans/1']]) {
+      const anonymous = await partialRequest(s.t.url, method, path, { 'content-type': 'application/json', 'content-length': String(900 * 1024) }, 1024);
+      expect({ method, path, ...anonymous }).toMatchObject({ method, path, status: 401, body: { code: 'EUNAUTHENTICATED' } });
+      expect(anonymous.statusText).toBe("[EUNAUTHENTICATED] this route needs a token: log in with 'gatekeeper login' or 'npm login'");
+    }
+    const signIn = await call(s.t.url, 'POST', '/-/gatekeeper/v1/session', { body: { username: 'admin', password: 'not the password' } });
+    expect(signIn.status).toBe(401);
+    expect(signIn.body.code).not.toBe('EUNAUTHENTICATED');
+  });
+
   it('refuses a body larger than the route takes before reading it, for anonymous and logged-in callers', async () => {
-    const anonymous = await partialRequest(s.t.url, 'POST', '/-/gatekeeper/v1/approvals', { 'content-type': 'application/json', 'content-length': String(30 * 1024 * 1024) }, 1024);
+    const anonymous = await partialRequest(s.t.url, 'POST', '/-/gatekeeper/v1/session', { 'content-type': 'application/json', 'content-length': String(30 * 1024 * 1024) }, 1024);
     expect(anonymous).toMatchObject({ status: 413, body: { code: 'EPAYLOADTOOLARGE' } });
     const audit = await partialRequest(s.t.url, 'POST', '/-/npm/v1/security/advisories/bulk', { 'content-type': 'application/json', 'content-length': '999999999999' }, 10);
     expect(audit).toMatchObject({ status: 413, body: { code: 'EPAYLOADTOOLARGE' } });

@@ -148,6 +148,11 @@ function tooLarge(kind: BodyKind, limit: string): GatekeeperError {
   );
 }
 
+/** The admin API's answer to a caller without credentials. */
+export function adminLoginRequired(): GatekeeperError {
+  return new GatekeeperError('EUNAUTHENTICATED', "this route needs a token: log in with 'gatekeeper login' or 'npm login'");
+}
+
 export function createIdentityMiddleware(runtime: GatekeeperRuntime, helpers: RemoteUserHelpers) {
   const readBody = bodyReader(runtime);
   return function identify(req: Request, res: Response, next: NextFunction): void {
@@ -170,6 +175,12 @@ export function createIdentityMiddleware(runtime: GatekeeperRuntime, helpers: Re
     // /-/gatekeeper/ too); npm's routes never see it.
     const session = !header && match.route.handler === 'admin' && !isSignIn(req) ? sessionCookieOf(req) : undefined;
     if (!header && !session) {
+      if (match.route.handler === 'admin' && !SAFE_METHODS.has(req.method) && match.params['*'] !== 'session') {
+        // Every admin change but signing in and out needs a login: refused before its body is read.
+        res.setHeader('connection', 'close');
+        writeError(res, adminLoginRequired());
+        return;
+      }
       setAnonymous(req, res);
       return readBody(req, res, kind, next);
     }
