@@ -92,21 +92,14 @@ export class PublishingService {
     if (refusal) throw refusal;
   }
 
+  /** Reserves name@version for a publish, or throws its refusal (which the caller audits as package.publish_refused). */
   async reserve(actor: Actor, who: Publisher | undefined, request: PublishRequest): Promise<Reservation> {
     const { name, version, tarball } = request;
-    try {
-      const refusal = publishRefusal(this.rules(), who, name, { claim: true });
-      if (refusal) throw refusal;
-      const publisher = who as Publisher;
-      if (!this.isPrivate(name)) await this.claimName(actor, publisher, name);
-      await this.claim({ name, version, integrity: tarball.integrity, shasum: tarball.shasum, publisher: publisher.username });
-    } catch (err) {
-      const refusal = err instanceof GatekeeperError ? err : undefined;
-      await this.store.repos.audit.save(
-        auditEntry(actor, 'package.publish_refused', { package: name, version, details: { code: refusal?.code ?? 'EINTERNAL', reason: (err as Error).message } }),
-      );
-      throw err;
-    }
+    const refusal = publishRefusal(this.rules(), who, name, { claim: true });
+    if (refusal) throw refusal;
+    const publisher = who as Publisher;
+    if (!this.isPrivate(name)) await this.claimName(actor, publisher, name);
+    await this.claim({ name, version, integrity: tarball.integrity, shasum: tarball.shasum, publisher: publisher.username });
     let settled = false;
     return {
       confirm: async () => {
@@ -200,10 +193,11 @@ export class PublishingService {
     await this.store.repos.audit.save(auditEntry(actor, action, { package: name, version: version ?? null, details }));
   }
 
-  async recordRefusedWrite(actor: Actor, write: RefusableWrite, name: string, err: unknown): Promise<void> {
+  /** Audits a refused registry write (`${write}_refused`) with its code and message. */
+  async recordRefusedWrite(actor: Actor, write: RefusableWrite, name: string, err: unknown, version?: string): Promise<void> {
     const code = err instanceof GatekeeperError ? err.code : 'EINTERNAL';
     const action: RefusedWriteAction = `${write}_refused`;
-    await this.store.repos.audit.save(auditEntry(actor, action, { package: name, details: { code, reason: (err as Error).message } }));
+    await this.store.repos.audit.save(auditEntry(actor, action, { package: name || null, version: version ?? null, details: { code, reason: (err as Error).message } }));
   }
 
   /** Every version ever known, local or proxied, newest first, with today's decision. */

@@ -61,6 +61,14 @@ describe('service accounts: scoped, expiring tokens', () => {
     expect(outside.status).toBe(403);
     expect(outside.body.code).toBe('ETOKENSCOPE');
     expect(outside.body.error).toMatch(/may publish only in @acme, not @other\/lib/);
+    // Both token-scope refusals are audited, with the account and the package.
+    const audited = (await s.t.api('GET', '/audit?action=package.publish_refused')).body.items as Array<{ actor: string; package: string; details: { code: string } }>;
+    expect(audited.map((e) => ({ actor: e.actor, package: e.package, code: e.details.code }))).toEqual(
+      expect.arrayContaining([
+        { actor: 'ci-read', package: '@acme/from-read', code: 'ETOKENSCOPE' },
+        { actor: 'ci-publish', package: '@other/lib', code: 'ETOKENSCOPE' },
+      ]),
+    );
 
     const dir = await makeProject(s.npm.dir, { name: '@acme/cli-published', version: '1.0.0', license: 'MIT', private: false });
     await s.npm.setToken(token);

@@ -71,4 +71,25 @@ describe('npm deprecate with versions hidden by policy', () => {
       await other.cleanup();
     }
   });
+
+  it("a developer's refused deprecate and star are audited with the actor and the package", async () => {
+    await s.t.api('POST', '/users', { username: 'dev3', password: 'dev3-password', role: 'developer' });
+    const other = await createNpmEnv(s.t.url);
+    try {
+      await other.setToken(await loginToken(s.t.url, 'dev3', 'dev3-password'));
+      const deprecate = await other.run(['deprecate', '@acme/lib@1.0.0', 'x']);
+      expect(deprecate.code).not.toBe(0);
+      expect(deprecate.output).toContain('EFORBIDDEN');
+      const star = await other.run(['star', '@acme/lib']);
+      expect(star.code).not.toBe(0);
+      expect(star.output).toContain('EFORBIDDEN');
+    } finally {
+      await other.cleanup();
+    }
+    const audit = (await s.t.api('GET', '/audit?actor=dev3&package=@acme/lib')).body.items as Array<{ action: string; package: string; details: { code: string } }>;
+    expect(audit.map((e) => ({ action: e.action, package: e.package, code: e.details.code })).sort((a, b) => a.action.localeCompare(b.action))).toEqual([
+      { action: 'package.deprecate_refused', package: '@acme/lib', code: 'EFORBIDDEN' },
+      { action: 'package.star_refused', package: '@acme/lib', code: 'EFORBIDDEN' },
+    ]);
+  });
 });
