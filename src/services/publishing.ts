@@ -190,7 +190,13 @@ export class PublishingService {
   }
 
   async recordWrite(actor: Actor, action: 'package.deprecate' | 'package.dist_tag', name: string, details: Record<string, unknown>, version?: string): Promise<void> {
-    await this.store.repos.audit.save(auditEntry(actor, action, { package: name, version: version ?? null, details }));
+    await this.recordWrites(actor, name, [{ action, version, details }]);
+  }
+
+  /** Several changes of one stored write, in one insert. */
+  async recordWrites(actor: Actor, name: string, writes: Array<{ action: 'package.deprecate' | 'package.dist_tag'; version?: string; details: Record<string, unknown> }>): Promise<void> {
+    if (writes.length === 0) return;
+    await this.store.repos.audit.saveMany(writes.map((w) => auditEntry(actor, w.action, { package: name, version: w.version ?? null, details: w.details })));
   }
 
   /** Audits a refused registry write (`${write}_refused`) with its code and message. */

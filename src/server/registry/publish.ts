@@ -5,7 +5,7 @@ import { assertDistTag, shown, versionFromTarball } from '../../core/names';
 import type { Packument } from '../../core/packument';
 import type { InspectedField, TarballInspection } from '../../core/inspection';
 import { inspectTarball } from '../../core/manifest-compare';
-import { checkMetadataWrite, parsePublishBody, PublishRequest } from '../../core/publish';
+import { checkMetadataWrite, MetadataChanges, metadataChanges, parsePublishBody, PublishRequest } from '../../core/publish';
 import { readTarballManifestAsync } from '../../core/tarball-manifest';
 import type { Actor } from '../../services/audit';
 import type { GatekeeperRuntime, VerdaccioStorage } from '../runtime';
@@ -113,17 +113,21 @@ export function createWriteHandlers(runtime: GatekeeperRuntime, storage: Verdacc
     if (removed.length > 0) {
       throw new GatekeeperError('EBADPUBLISH', `the metadata write to ${name} leaves out ${removed.length === 1 ? 'a version' : 'versions'} it has (${removed.slice(0, 5).join(', ')}), which would remove them. Remove versions with npm unpublish <name>@<version>`);
     }
-    const changes = Object.entries(body?.versions ?? {})
-      .filter(([version, manifest]) => before?.versions?.[version] && (before.versions[version].deprecated ?? '') !== (manifest?.deprecated ?? ''))
-      .map(([version, manifest]) => ({ version, deprecated: (manifest?.deprecated as string | undefined) ?? '' }));
-    beforeAnswer(
-      res,
-      async (ok) => {
-        if (ok) for (const c of changes) await publishing.recordWrite(actor, 'package.deprecate', name, { message: c.deprecated }, c.version);
-      },
-      runtime,
-    );
+    const changes = metadataChanges(before, body);
+    beforeAnswer(res, async (ok) => (ok ? recordMetadataChanges(actor, name, changes) : undefined), runtime);
     runtime.requestContext.run({ raw: true }, () => next());
+  }
+
+  /** A stored metadata write's deprecations and dist-tag moves, audited as package.deprecate and package.dist_tag (one entry each). */
+  async function recordMetadataChanges(actor: Actor, name: string, changes: MetadataChanges): Promise<void> {
+    await publishing.recordWrites(actor, name, [
+      ...changes.deprecations.map((c) => ({ action: 'package.deprecate' as const, version: c.version, details: { message: c.deprecated } })),
+      ...changes.distTags.map((c) => ({
+        action: 'package.dist_tag' as const,
+        version: c.to ?? c.from ?? undefined,
+        details: { op: c.to === null ? 'rm' : 'add', tag: c.tag, from: c.from, to: c.to, via: 'document' },
+      })),
+    ]);
   }
 
   /** PUT /<name>/-rev/<rev>: the stored document minus the versions being unpublished. */
@@ -132,7 +136,16 @@ export function createWriteHandlers(runtime: GatekeeperRuntime, storage: Verdacc
     const before = await storedVersions(runtime, storage, name, req);
     const { removed } = checkMetadataWrite(name, req.body, before, 'change');
     await publishing.assertMayUnpublish(principal, name, removed);
-    beforeAnswer(res, async (ok) => (ok && removed.length > 0 ? publishing.recordUnpublished(actor, name, removed) : undefined), runtime);
+    const changes = metadataChanges(before, req.body);
+    beforeAnswer(
+      res,
+      async (ok) => {
+        if (!ok) return;
+        if (removed.length > 0) await publishing.recordUnpublished(actor, name, removed);
+        await recordMetadataChanges(actor, name, changes);
+      },
+      runtime,
+    );
     runtime.requestContext.run({ raw: true }, () => next());
   }
 
