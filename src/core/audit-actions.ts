@@ -7,7 +7,7 @@ export const AUDIT_ACTIONS = {
   'user.create': 'a user was created (by an admin, the first start, or self-registration)',
   'user.disable': 'an admin disabled a user; their tokens stop working',
   'user.enable': 'an admin enabled a disabled user again',
-  'user.role': "an admin changed a user's role; it applies from their next request",
+  'user.role': "an admin changed a user's role, or a token with a publish scope raised a service account from reader to publisher; it applies from their next request",
   'user.login_refused': 'a password check failed (unknown user, wrong password, disabled user; npm login, Basic credentials, npm token create): only the first failure per username and per client address in each throttle window, with the count so far',
   'user.login_throttled': 'a username or client address reached its limit of failed password checks; further checks are refused (429) until the window ends',
   'token.create': 'a token was issued (npm login, npm token create)',

@@ -128,4 +128,16 @@ describe('service accounts: scoped, expiring tokens', () => {
     expect(usage.code).not.toBe(0);
     expect(usage.err).toContain('--scope');
   });
+
+  it("a publish token raising a reader service account to publisher is audited as user.role, once", async () => {
+    const read = await s.t.api('POST', '/service-accounts/ci-z/tokens', { scope: 'read', expires: '1d' });
+    expect(read.status).toBe(201);
+    // Its read token is resolved (and cached) as a reader.
+    expect((await s.t.api('GET', '/whoami', undefined, read.body.token)).body).toEqual({ username: 'ci-z', role: 'reader' });
+    for (let i = 0; i < 2; i++) expect((await s.t.api('POST', '/service-accounts/ci-z/tokens', { scope: 'publish:@acme', expires: '1d' })).status).toBe(201);
+    const roles = (await s.t.api('GET', '/audit?action=user.role')).body.items as Array<{ actor: string; details: Record<string, unknown> }>;
+    expect(roles.filter((e) => e.details.username === 'ci-z').map((e) => ({ actor: e.actor, from: e.details.from, to: e.details.to }))).toEqual([{ actor: 'admin', from: 'reader', to: 'publisher' }]);
+    // The role applies from the next request of every token of the account, the cached one included.
+    expect((await s.t.api('GET', '/whoami', undefined, read.body.token)).body).toEqual({ username: 'ci-z', role: 'publisher' });
+  });
 });
