@@ -5,7 +5,7 @@ import { can } from '../core/roles';
 import { mapDbError } from '../db/errors';
 import { writeAnyError, writeError } from '../server/http/write-error';
 import type { GatekeeperRuntime } from '../server/runtime';
-import { actorOf, adminLoginRequired, principalOfRequest } from '../server/registry/identity';
+import { adminActorOf, adminLoginRequired, principalOfRequest } from '../server/registry/identity';
 import { assertCleanJson, assertCleanParams, assertCleanQuery } from './input';
 import { openApiDocument } from './openapi';
 import type { RouteDef } from './route';
@@ -229,7 +229,7 @@ export function createAdminRouter(runtime: GatekeeperRuntime, version: string): 
             req,
             runtime,
             principal: principalOfRequest(req),
-            actor: actorOf(req),
+            actor: adminActorOf(req),
             params: req.params as Record<string, string>,
             query,
             body,

@@ -214,6 +214,41 @@ export function checkMetadataWrite(name: string, body: unknown, stored: { versio
   return { removed: Object.keys(storedVersions).filter((v) => !kept.has(v)) };
 }
 
+/** What a metadata write (a document written back without a tarball) changes in a stored package, for the audit log. */
+export interface MetadataChanges {
+  /** Versions whose deprecation message changed ('' when un-deprecated). */
+  deprecations: Array<{ version: string; deprecated: string }>;
+  /** Dist-tags added (`from` null), moved, or removed (`to` null). */
+  distTags: Array<{ tag: string; from: string | null; to: string | null }>;
+}
+
+/**
+ * The deprecations and dist-tag changes a checked metadata write makes (see checkMetadataWrite).
+ * A document without `dist-tags` leaves them alone (npm star sends none).
+ */
+export function metadataChanges(
+  stored: { versions?: Record<string, { deprecated?: unknown } | undefined>; 'dist-tags'?: Record<string, string> } | undefined,
+  body: unknown,
+): MetadataChanges {
+  const doc = (body ?? {}) as { versions?: Record<string, { deprecated?: unknown } | undefined>; 'dist-tags'?: Record<string, unknown> };
+  const text = (value: unknown) => (typeof value === 'string' ? value : '');
+  const deprecations = Object.entries(doc.versions ?? {})
+    .filter(([version, manifest]) => stored?.versions?.[version] && text(stored.versions[version]?.deprecated) !== text(manifest?.deprecated))
+    .map(([version, manifest]) => ({ version, deprecated: text(manifest?.deprecated) }));
+  const distTags: MetadataChanges['distTags'] = [];
+  const after = doc['dist-tags'];
+  if (after && typeof after === 'object' && !Array.isArray(after)) {
+    const before = stored?.['dist-tags'] ?? {};
+    const own = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
+    for (const [tag, to] of Object.entries(after)) {
+      const from = own(before, tag) ? before[tag] : null;
+      if (typeof to === 'string' && from !== to) distTags.push({ tag, from, to });
+    }
+    for (const [tag, from] of Object.entries(before)) if (!own(after, tag)) distTags.push({ tag, from, to: null });
+  }
+  return { deprecations, distTags };
+}
+
 export interface VersionRecord {
   name: string;
   version: string;

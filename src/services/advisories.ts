@@ -545,7 +545,7 @@ export class AdvisoryService {
     const advisory: Advisory = { key: `manual:${id}`, name, id, title: reason, url: null, severity: 'critical', vulnerableVersions: range, fixedIn: [], source: 'manual', malware: true };
     await this.store.transaction(async (repos) => {
       await repos.advisories.upsert([advisory]);
-      await repos.audit.save(auditEntry(actor, 'advisory.flag', { package: name, ruleId: `malware:${id}`, details: { id, range, reason } }));
+      await repos.audit.save(auditEntry(actor, 'advisory.flag', { package: name, ruleId: `malware:${id}`, details: { id, range, flagReason: reason } }));
       await repos.advisories.announce([name]);
     });
     await this.reload(name);
@@ -568,7 +568,7 @@ export class AdvisoryService {
     await this.store.transaction(async (repos) => {
       const changed = input.remove ? await repos.advisories.removeOverride(name, entry.key) : await repos.advisories.saveOverride({ package: name, key: entry.key, reason, createdBy: actor.username });
       if (!changed) throw new GatekeeperError(input.remove ? 'ENOTFOUND' : 'ECONFLICT', input.remove ? `${entry.id} of ${name} is not overridden. Nothing to undo` : `${entry.id} of ${name} is overridden already. Undo it first to change the reason`);
-      await repos.audit.save(auditEntry(actor, input.remove ? 'advisory.unoverride' : 'advisory.override', { package: name, ruleId: `${entry.malware ? 'malware' : 'advisory'}:${entry.id}`, details: { id: entry.id, key: entry.key, ...(input.remove ? {} : { reason }) } }));
+      await repos.audit.save(auditEntry(actor, input.remove ? 'advisory.unoverride' : 'advisory.override', { package: name, ruleId: `${entry.malware ? 'malware' : 'advisory'}:${entry.id}`, details: { id: entry.id, key: entry.key, ...(input.remove ? {} : { overrideReason: reason }) } }));
       await repos.advisories.announce([name]);
     });
     await this.reload(name);

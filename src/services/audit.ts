@@ -9,7 +9,11 @@ import type { Store } from '../db/store';
 export interface Actor {
   username: string;
   ip?: string | null;
-  /** Why, when the caller said (the admin API's X-Gatekeeper-Reason header): kept in each entry's details. */
+  /**
+   * Why, when the caller said (the admin API's X-Gatekeeper-Reason header): kept in each
+   * entry's details as `reason`. That key is the caller's alone: a record's own reason (a
+   * ban's, an approval's) goes under its own key (`banReason`, `approvalReason`, ...).
+   */
   reason?: string | null;
 }
 
@@ -18,7 +22,8 @@ export const SYSTEM: Actor = { username: '$system' };
 
 export function auditEntry(actor: Actor, action: AuditAction, fields: Omit<AuditEntry, 'actor' | 'actorIp' | 'action'> = {}): AuditEntry {
   const entry: AuditEntry = { actor: actor.username, actorIp: actor.ip ?? null, action, ...fields };
-  if (actor.reason && entry.details?.reason === undefined) entry.details = { ...entry.details, reason: actor.reason };
+  // The caller's reason always wins the key: it is never dropped for a value the caller of this function put there.
+  if (actor.reason) entry.details = { ...entry.details, reason: actor.reason };
   return entry;
 }
 

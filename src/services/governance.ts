@@ -344,7 +344,7 @@ export class GovernanceService {
     if (!reason) throw validation('an exemption needs a reason');
     return this.change(actor, `an exemption for ${pattern}@${range}`, async (repos) => {
       const exemption = await repos.policy.saveExemption({ rule, pattern, range, reason, createdBy: actor.username });
-      await repos.audit.save(auditEntry(actor, 'exemption.create', { package: pattern, ruleId: `exemption:${exemption.id}`, details: { rule, range, reason } }));
+      await repos.audit.save(auditEntry(actor, 'exemption.create', { package: pattern, ruleId: `exemption:${exemption.id}`, details: { rule, range, exemptionReason: reason } }));
       return exemption;
     });
   }
@@ -354,7 +354,7 @@ export class GovernanceService {
     return this.change(actor, 'the exemption', async (repos) => {
       const removed = await repos.policy.removeExemption(exemptionId);
       if (!removed) throw new GatekeeperError('ENOTFOUND', `there is no exemption ${exemptionId}. 'gatekeeper policy exemptions' lists them`);
-      await repos.audit.save(auditEntry(actor, 'exemption.delete', { package: removed.pattern, ruleId: `exemption:${exemptionId}`, details: { rule: removed.rule, range: removed.range } }));
+      await repos.audit.save(auditEntry(actor, 'exemption.delete', { package: removed.pattern, ruleId: `exemption:${exemptionId}`, details: { rule: removed.rule, range: removed.range, exemptionReason: removed.reason } }));
       return removed;
     });
   }
@@ -374,7 +374,7 @@ export class GovernanceService {
           auditEntry(actor, 'approval.create', {
             package: pattern,
             ruleId: `approval:${approval.id}`,
-            details: { range, reason, expiresAt: expiresAt?.toISOString() ?? null, allowScripts: input.allowScripts === true },
+            details: { range, approvalReason: reason, expiresAt: expiresAt?.toISOString() ?? null, allowScripts: input.allowScripts === true },
           }),
         );
         return approval;
@@ -396,7 +396,7 @@ export class GovernanceService {
       if (!target) throw new GatekeeperError('ENOTFOUND', `there is no such approval; list them with 'gatekeeper approvals'`);
       await repos.policy.removeApproval(Number(target.id));
       await repos.audit.save(
-        auditEntry(actor, 'approval.delete', { package: target.pattern, ruleId: `approval:${target.id}`, details: { range: target.range, reason: target.reason } }),
+        auditEntry(actor, 'approval.delete', { package: target.pattern, ruleId: `approval:${target.id}`, details: { range: target.range, approvalReason: target.reason } }),
       );
       return target;
     });
@@ -412,7 +412,7 @@ export class GovernanceService {
     try {
       return await this.change(actor, `a ban on ${name}@${range}`, async (repos) => {
         const ban = await repos.policy.saveBan({ name, range, reason, advisoryUrl, bannedBy: actor.username });
-        await repos.audit.save(auditEntry(actor, 'ban.create', { package: name, ruleId: `ban:${ban.id}`, details: { range, reason, advisoryUrl } }));
+        await repos.audit.save(auditEntry(actor, 'ban.create', { package: name, ruleId: `ban:${ban.id}`, details: { range, banReason: reason, advisoryUrl } }));
         return ban;
       });
     } catch (err) {
@@ -429,7 +429,7 @@ export class GovernanceService {
       const target = ref.id !== undefined ? await repos.policy.findBan(parseId(ref.id)) : await repos.policy.findBanBySpec(assertPackageName(ref.name), assertRange(ref.range));
       if (!target) throw new GatekeeperError('ENOTFOUND', `there is no such ban; list them with 'gatekeeper bans'`);
       await repos.policy.removeBan(Number(target.id));
-      await repos.audit.save(auditEntry(actor, 'ban.delete', { package: target.name, ruleId: `ban:${target.id}`, details: { range: target.range, reason: target.reason } }));
+      await repos.audit.save(auditEntry(actor, 'ban.delete', { package: target.name, ruleId: `ban:${target.id}`, details: { range: target.range, banReason: target.reason } }));
       return target;
     });
   }

@@ -7,7 +7,7 @@ import { formatTokenScope, parseTokenScope, TokenScope } from '../core/sso';
 import { mapDbError } from '../db/errors';
 import type { Token, TokenWithKey } from '../db/repositories/tokens';
 import { NO_PASSWORD, User, UserWithHash } from '../db/repositories/users';
-import type { Store } from '../db/store';
+import type { Repositories, Store } from '../db/store';
 import { Actor, auditEntry } from './audit';
 import { DEFAULT_LOGIN_THROTTLE, LoginThrottle, LoginThrottleLimits } from './login-throttle';
 import type { TokenCache } from './token-cache';
@@ -284,24 +284,34 @@ export class IdentityService {
     createdFrom: string,
     limits: { expiresAt?: Date; scope?: TokenScope } = {},
   ): Promise<{ token: string; id: number; key: string; createdAt: Date }> {
+    return this.store.transaction((repos) => this.saveTokenRecord(repos, actor, user, createdFrom, limits));
+  }
+
+  /** issueTokenRecord's work inside the caller's transaction: the token and its token.create entry. */
+  private async saveTokenRecord(
+    repos: Repositories,
+    actor: Actor,
+    user: User,
+    createdFrom: string,
+    limits: { expiresAt?: Date; scope?: TokenScope },
+  ): Promise<{ token: string; id: number; key: string; createdAt: Date }> {
     const token = generateToken();
     const scope = limits.scope ? formatTokenScope(limits.scope) : null;
-    return this.store.transaction(async (repos) => {
-      const id = await repos.tokens.save({ userId: user.id, tokenHash: hashToken(token), prefix: token.slice(0, 10), createdFrom, expiresAt: limits.expiresAt ?? null, scope, readonly: limits.scope?.kind === 'read' });
-      const details: Record<string, unknown> = { tokenId: id, username: user.username, createdFrom };
-      if (scope) details.scope = scope;
-      if (limits.expiresAt) details.expiresAt = limits.expiresAt.toISOString();
-      await repos.audit.save(auditEntry(actor, 'token.create', { details }));
-      const saved = (await repos.tokens.findWithKey(id)) as TokenWithKey;
-      return { token, id, key: saved.key, createdAt: saved.token.createdAt };
-    });
+    const id = await repos.tokens.save({ userId: user.id, tokenHash: hashToken(token), prefix: token.slice(0, 10), createdFrom, expiresAt: limits.expiresAt ?? null, scope, readonly: limits.scope?.kind === 'read' });
+    const details: Record<string, unknown> = { tokenId: id, username: user.username, createdFrom };
+    if (scope) details.scope = scope;
+    if (limits.expiresAt) details.expiresAt = limits.expiresAt.toISOString();
+    await repos.audit.save(auditEntry(actor, 'token.create', { details }));
+    const saved = (await repos.tokens.findWithKey(id)) as TokenWithKey;
+    return { token, id, key: saved.key, createdAt: saved.token.createdAt };
   }
 
   /**
    * A token for a service account: a CI user that is no IdP user and has no password, created
    * at its first token (audited `user.service_account`). Its tokens always carry a scope
    * (`read`, or `publish:@a,@b`) and an expiry, both checked on every request; its role is the
-   * least the scope needs (reader, or publisher).
+   * least the scope needs (reader, or publisher). A publish token for a reader account raises
+   * it to publisher: audited as `user.role` (from, to), in the same transaction as the token.
    */
   async createServiceAccountToken(
     actor: Actor,
@@ -321,34 +331,51 @@ export class IdentityService {
     }
     if (ms <= 0 || ms > 400 * 24 * 60 * 60 * 1000) throw new GatekeeperError('EVALIDATION', 'a service account token expires after more than 0 and at most 400 days. Give an expiry like 30d or 12h');
     const role: Role = scope.kind === 'read' ? 'reader' : 'publisher';
+    const expiresAt = new Date(Date.now() + ms);
     let created = false;
-    const account = () => this.store.transaction(async (repos) => {
-      const existing = await repos.users.find(username);
-      if (existing) {
-        if (existing.kind !== 'service') throw new GatekeeperError('ECONFLICT', `'${username}' is a user, not a service account. Pick another name for the service account`);
-        if (existing.disabledAt) throw new GatekeeperError('ECONFLICT', `the service account '${username}' is disabled. Enable it first`);
-        const { passwordHash: _hash, ...rest } = existing;
-        // A publish scope needs the publisher role; a read token never widens it.
-        if (role === 'publisher' && existing.role !== 'publisher') return (await repos.users.update(username, { role })) as User;
-        return rest;
-      }
-      created = true;
-      const user = await repos.users.save({ username, passwordHash: NO_PASSWORD, role, kind: 'service' });
-      await repos.audit.save(auditEntry(actor, 'user.service_account', { details: { username, role } }));
-      return user;
-    });
-    let user: User;
+    let roleChanged = false;
+    // The account (made, or its role raised), the token and their audit entries: one transaction.
+    const issue = () =>
+      this.store.transaction(async (repos) => {
+        created = false;
+        roleChanged = false;
+        const user = await this.serviceAccount(repos, actor, username, role, {
+          created: () => (created = true),
+          roleChanged: () => (roleChanged = true),
+        });
+        return this.saveTokenRecord(repos, actor, user, 'service account', { expiresAt, scope });
+      });
+    let issued: Awaited<ReturnType<typeof issue>>;
     try {
-      user = await account();
+      issued = await issue();
     } catch (err) {
       // Two first tokens at once: the other call made the account. Once more, finding it.
       if ((err as { code?: unknown }).code !== '23505') throw err;
-      created = false;
-      user = await account();
+      issued = await issue();
     }
-    const expiresAt = new Date(Date.now() + ms);
-    const issued = await this.issueTokenRecord(actor, user, 'service account', { expiresAt, scope });
+    // Its other tokens resolve with the new role from their next request, in every process.
+    if (roleChanged) await this.tokenCache?.invalidated();
     return { token: issued.token, id: issued.id, username, scope: formatTokenScope(scope), expiresAt: expiresAt.toISOString(), created };
+  }
+
+  /** The service account a token is issued for: made at its first token, its role raised to what a publish scope needs. */
+  private async serviceAccount(repos: Repositories, actor: Actor, username: string, role: Role, events: { created(): void; roleChanged(): void }): Promise<User> {
+    const existing = await repos.users.find(username);
+    if (existing) {
+      if (existing.kind !== 'service') throw new GatekeeperError('ECONFLICT', `'${username}' is a user, not a service account. Pick another name for the service account`);
+      if (existing.disabledAt) throw new GatekeeperError('ECONFLICT', `the service account '${username}' is disabled. Enable it first`);
+      const { passwordHash: _hash, ...rest } = existing;
+      // A publish scope needs the publisher role; a read token never narrows it.
+      if (role !== 'publisher' || existing.role === 'publisher') return rest;
+      const updated = (await repos.users.update(username, { role })) as User;
+      await repos.audit.save(auditEntry(actor, 'user.role', { details: { username, from: existing.role, to: role, why: 'a token with a publish scope was issued for the service account' } }));
+      events.roleChanged();
+      return updated;
+    }
+    const user = await repos.users.save({ username, passwordHash: NO_PASSWORD, role, kind: 'service' });
+    await repos.audit.save(auditEntry(actor, 'user.service_account', { details: { username, role } }));
+    events.created();
+    return user;
   }
 
   /**

@@ -79,7 +79,7 @@ export class LicenseService {
       }
       const waiver = await repos.policy.saveWaiver({ name, range, reason, approvedBy: actor.username, expiresAt });
       await repos.audit.save(
-        auditEntry(actor, 'license.waiver.create', { package: name, ruleId: `waiver:${waiver.id}`, details: { range, reason, expiresAt: expiresAt?.toISOString() ?? null } }),
+        auditEntry(actor, 'license.waiver.create', { package: name, ruleId: `waiver:${waiver.id}`, details: { range, waiverReason: reason, expiresAt: expiresAt?.toISOString() ?? null } }),
       );
       return waiver;
     });
@@ -90,7 +90,7 @@ export class LicenseService {
     return changePolicy(this.store, this.cache, actor, 'the waiver', async (repos) => {
       const waiver = await repos.policy.removeWaiver(id);
       if (!waiver) throw new GatekeeperError('ENOTFOUND', `there is no waiver ${id}; list them with 'gatekeeper license waivers'`);
-      await repos.audit.save(auditEntry(actor, 'license.waiver.delete', { package: waiver.name, ruleId: `waiver:${id}`, details: { range: waiver.range, reason: waiver.reason } }));
+      await repos.audit.save(auditEntry(actor, 'license.waiver.delete', { package: waiver.name, ruleId: `waiver:${id}`, details: { range: waiver.range, waiverReason: waiver.reason } }));
       return waiver;
     });
   }

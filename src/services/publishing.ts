@@ -92,20 +92,28 @@ export class PublishingService {
     if (refusal) throw refusal;
   }
 
+  /**
+   * Reserves name@version for a publish, or throws its refusal (which the caller audits as
+   * package.publish_refused). A name a glob rule lets `who` claim is claimed only after the
+   * version is reserved, so the loser of a race for the same version never claims; a claim
+   * made here is released with the reservation when the publish fails.
+   */
   async reserve(actor: Actor, who: Publisher | undefined, request: PublishRequest): Promise<Reservation> {
     const { name, version, tarball } = request;
-    try {
-      const refusal = publishRefusal(this.rules(), who, name, { claim: true });
-      if (refusal) throw refusal;
-      const publisher = who as Publisher;
-      if (!this.isPrivate(name)) await this.claimName(actor, publisher, name);
-      await this.claim({ name, version, integrity: tarball.integrity, shasum: tarball.shasum, publisher: publisher.username });
-    } catch (err) {
-      const refusal = err instanceof GatekeeperError ? err : undefined;
-      await this.store.repos.audit.save(
-        auditEntry(actor, 'package.publish_refused', { package: name, version, details: { code: refusal?.code ?? 'EINTERNAL', reason: (err as Error).message } }),
-      );
-      throw err;
+    const refusal = publishRefusal(this.rules(), who, name, { claim: true });
+    if (refusal) throw refusal;
+    const publisher = who as Publisher;
+    const claiming = !this.isPrivate(name);
+    if (claiming) await this.assertNotUpstream(publisher, name);
+    await this.claim({ name, version, integrity: tarball.integrity, shasum: tarball.shasum, publisher: publisher.username });
+    let claimed: PublishRule | undefined;
+    if (claiming) {
+      try {
+        claimed = await this.claimName(actor, publisher, name);
+      } catch (err) {
+        await this.store.repos.publishing.release(name, version).catch(() => undefined);
+        throw err;
+      }
     }
     let settled = false;
     return {
@@ -120,9 +128,26 @@ export class PublishingService {
       release: async (why: string) => {
         if (settled) return;
         settled = true;
-        await this.store.transaction(async (repos) => {
+        const failed = async (repos: Repositories) => {
           await repos.publishing.release(name, version);
           await repos.audit.save(auditEntry(actor, 'package.publish_failed', { package: name, version, details: { reason: why } }));
+        };
+        if (!claimed) return this.store.transaction(failed);
+        const rule = claimed;
+        // The claim came with this publish: it goes with it, unless another version of the name
+        // (the same claimant's concurrent publish) is reserved or published meanwhile.
+        await this.change(actor, async (repos) => {
+          await repos.publishing.lockName(name);
+          await failed(repos);
+          if ((await repos.publishing.list(name)).length > 0) return;
+          if (!(await repos.publishing.removeRule(Number(rule.id)))) return;
+          await repos.audit.save(
+            auditEntry(actor, 'publish_rule.delete', {
+              package: name,
+              ruleId: `publish:${rule.id}`,
+              details: { principalType: rule.principalType, principal: rule.principal, source: 'claim', why: `the publish of ${name}@${version} that claimed the name failed` },
+            }),
+          );
         });
       },
     };
@@ -136,7 +161,7 @@ export class PublishingService {
    * admin may still declare it with --shadow-upstream. Fails closed: an upstream that cannot
    * be asked refuses the claim.
    */
-  private async claimName(actor: Actor, who: Publisher, name: string): Promise<void> {
+  private async assertNotUpstream(who: Publisher, name: string): Promise<void> {
     if (await this.upstream.hasPackage(name)) {
       throw new GatekeeperError(
         'EUPSTREAMNAME',
@@ -144,10 +169,24 @@ export class PublishingService {
           `Pick another name, or an admin can declare it private on purpose: gatekeeper publish-rule add ${name} --user ${who.username} --shadow-upstream`,
       );
     }
-    await this.change(actor, async (repos) => {
-      if (await repos.publishing.saveRuleIfMissing({ pattern: name, principalType: 'user', principal: who.username, shadowUpstream: false, createdBy: who.username, source: 'claim' })) {
-        await repos.audit.save(auditEntry(actor, 'package.claim', { package: name, details: { by: who.username, role: who.role } }));
-      }
+  }
+
+  /**
+   * Records the claim (the upstream was asked already): one claimant per name. Under the
+   * name's lock the rules are read again from the database, so of two publishers claiming at
+   * once the second sees the first's claim and is refused like anyone the claim does not name
+   * (or, when it names them, needs no claim). Returns the rule it made, if any.
+   */
+  private async claimName(actor: Actor, who: Publisher, name: string): Promise<PublishRule | undefined> {
+    return this.change(actor, async (repos) => {
+      await repos.publishing.lockName(name);
+      const rules = await repos.publishing.listRules();
+      const refusal = publishRefusal(rules, who, name, { claim: true });
+      if (refusal) throw refusal;
+      if (isPrivateName(rules, name)) return undefined;
+      const rule = await repos.publishing.saveRule({ pattern: name, principalType: 'user', principal: who.username, shadowUpstream: false, createdBy: who.username, source: 'claim' });
+      await repos.audit.save(auditEntry(actor, 'package.claim', { package: name, ruleId: `publish:${rule.id}`, details: { by: who.username, role: who.role } }));
+      return rule;
     });
   }
 
@@ -197,13 +236,20 @@ export class PublishingService {
   }
 
   async recordWrite(actor: Actor, action: 'package.deprecate' | 'package.dist_tag', name: string, details: Record<string, unknown>, version?: string): Promise<void> {
-    await this.store.repos.audit.save(auditEntry(actor, action, { package: name, version: version ?? null, details }));
+    await this.recordWrites(actor, name, [{ action, version, details }]);
   }
 
-  async recordRefusedWrite(actor: Actor, write: RefusableWrite, name: string, err: unknown): Promise<void> {
+  /** Several changes of one stored write, in one insert. */
+  async recordWrites(actor: Actor, name: string, writes: Array<{ action: 'package.deprecate' | 'package.dist_tag'; version?: string; details: Record<string, unknown> }>): Promise<void> {
+    if (writes.length === 0) return;
+    await this.store.repos.audit.saveMany(writes.map((w) => auditEntry(actor, w.action, { package: name, version: w.version ?? null, details: w.details })));
+  }
+
+  /** Audits a refused registry write (`${write}_refused`) with its code and message. */
+  async recordRefusedWrite(actor: Actor, write: RefusableWrite, name: string, err: unknown, version?: string): Promise<void> {
     const code = err instanceof GatekeeperError ? err.code : 'EINTERNAL';
     const action: RefusedWriteAction = `${write}_refused`;
-    await this.store.repos.audit.save(auditEntry(actor, action, { package: name, details: { code, reason: (err as Error).message } }));
+    await this.store.repos.audit.save(auditEntry(actor, action, { package: name || null, version: version ?? null, details: { code, reason: (err as Error).message } }));
   }
 
   /** Every version ever known, local or proxied, newest first, with today's decision. */

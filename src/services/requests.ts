@@ -299,7 +299,7 @@ export class RequestsService {
         const parent = await repos.requests.save({ name, range, reason, requester: actor.username, withDependencies, checks: checks as unknown as Record<string, unknown>, summary: summarize(checks) });
         if (previous) await repos.requestLimits.annotate(parent.id, { previousRequestId: previous.id });
         await repos.audit.save(
-          auditEntry(actor, 'request.create', { package: name, details: { id: parent.id, range, reason, summary: parent.summary, ...(previous ? { previousRequestId: previous.id } : {}) } }),
+          auditEntry(actor, 'request.create', { package: name, details: { id: parent.id, range, requestReason: reason, summary: parent.summary, ...(previous ? { previousRequestId: previous.id } : {}) } }),
         );
         const children = withDependencies ? await this.queueDependencies(repos, actor, parent, checks) : [];
         await repos.catalogue.record('request', record.versions, record.edges);
@@ -474,7 +474,7 @@ export class RequestsService {
     const existing = await repos.policy.findApprovalBySpec(name, range);
     if (existing) return Number(existing.id);
     const approval = await repos.policy.saveApproval({ pattern: name, range, reason, approvedBy: actor.username, expiresAt: null });
-    await repos.audit.save(auditEntry(actor, 'approval.create', { package: name, ruleId: `approval:${approval.id}`, details: { range, reason } }));
+    await repos.audit.save(auditEntry(actor, 'approval.create', { package: name, ruleId: `approval:${approval.id}`, details: { range, approvalReason: reason } }));
     return Number(approval.id);
   }
 

@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loginToken } from '../support/gatekeeper';
+import { publishDocument } from '../support/publish';
 import { makeProject } from '../support/npm';
 import { runTool, toolEnv } from '../support/tools';
 import { gatekeeperSuite } from '../support/suite';
@@ -99,5 +100,52 @@ describe('claiming names through a glob publish rule', () => {
     expect(Object.keys(doc.versions).sort()).toEqual(['1.1.0']);
     // Asked upstream only before the claim (whether the name was free), never since.
     expect(s.upstream.requests.slice(before).filter((r) => r.url.includes('claim-me'))).toEqual([]);
+  });
+  const put = (name: string, version: string, token: string) =>
+    fetch(new URL(name, s.t.url), { method: 'PUT', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(publishDocument(name, version)) }).then(async (res) => ({
+      status: res.status,
+      code: ((await res.json()) as { code?: string }).code,
+    }));
+  const claimsOf = async (name: string) => ({
+    rules: ((await s.t.api('GET', '/publish-rules')).body.items as Array<{ pattern: string; principal: string }>).filter((r) => r.pattern === name).map((r) => r.principal),
+    audited: ((await s.t.api('GET', `/audit?package=${name}&action=package.claim`)).body.items as Array<{ actor: string }>).map((e) => e.actor),
+  });
+
+  it('two developers publishing one new name at once: one claimant, and the loser keeps no claim', async () => {
+    expect((await s.t.api('POST', '/users', { username: 'dev2', password: 'dev2-password', role: 'developer' })).status).toBe(201);
+    const tokens = [await loginToken(s.t.url, 'dev1', 'dev1-password'), await loginToken(s.t.url, 'dev2', 'dev2-password')];
+    for (let round = 0; round < 8; round++) {
+      const name = `claim-race${round}`;
+      // Even rounds: the same version, so one publish wins and the other gets EVERSIONEXISTS.
+      // Odd rounds: two versions; both may publish (the glob rule names both), but only one claims.
+      const versions = round % 2 === 0 ? ['1.0.0', '1.0.0'] : ['1.0.0', '1.0.1'];
+      const results = await Promise.all(['dev1', 'dev2'].map((_, i) => put(name, versions[i], tokens[i])));
+      const published = ['dev1', 'dev2'].filter((_, i) => results[i].status === 201);
+      if (round % 2 === 0) {
+        expect({ name, published: published.length, refused: results.filter((r) => r.status !== 201).map((r) => [r.status, r.code]) }).toEqual({ name, published: 1, refused: [[409, 'EVERSIONEXISTS']] });
+      } else {
+        expect({ name, published }).toEqual({ name, published: ['dev1', 'dev2'] });
+      }
+      const claims = await claimsOf(name);
+      expect({ name, claims: claims.rules.length, audited: claims.audited }).toEqual({ name, claims: 1, audited: claims.rules });
+      // The claimant published: a failed publish leaves no claim behind.
+      expect(published).toContain(claims.rules[0]);
+    }
+  });
+
+  it('a claim is released with the reservation when the publish that made it fails', async () => {
+    const token = await loginToken(s.t.url, 'dev1', 'dev1-password');
+    // Storage cannot create the package directory: a file stands where it should be.
+    fs.mkdirSync(path.join(s.t.dataDir, 'storage'), { recursive: true });
+    fs.writeFileSync(path.join(s.t.dataDir, 'storage/claim-fails'), 'not a directory');
+    expect((await put('claim-fails', '1.0.0', token)).status).toBeGreaterThanOrEqual(500);
+    expect((await claimsOf('claim-fails')).rules).toEqual([]);
+    const audit = ((await s.t.api('GET', '/audit?package=claim-fails')).body.items as Array<{ action: string }>).map((e) => e.action);
+    expect(audit).toEqual(expect.arrayContaining(['package.claim', 'package.publish_failed', 'publish_rule.delete']));
+    // Anyone the glob rule names may claim it again.
+    fs.rmSync(path.join(s.t.dataDir, 'storage/claim-fails'));
+    const other = await loginToken(s.t.url, 'dev2', 'dev2-password');
+    expect((await put('claim-fails', '1.0.0', other)).status).toBe(201);
+    expect((await claimsOf('claim-fails')).rules).toEqual(['dev2']);
   });
 });

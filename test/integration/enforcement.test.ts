@@ -62,7 +62,8 @@ describe('enforcing approvals and bans', () => {
     expect(blocked).toMatchObject({ actor: '$anonymous', package: 'gated-fixture', version: '2.0.0', ruleId: 'mode:allowlist', details: { code: 'ENOTAPPROVED' } });
     expect(blocked.actorIp).toMatch(/127\.0\.0\.1/);
     const approval = audit.body.items.find((i: { action: string }) => i.action === 'approval.create');
-    expect(approval).toMatchObject({ actor: 'admin', details: { reason: 'reviewed by legal' } });
+    // The approval's own reason (the CLI sends it in the body, no X-Gatekeeper-Reason).
+    expect(approval).toMatchObject({ actor: 'admin', details: { approvalReason: 'reviewed by legal' } });
   });
 
   it('pins a lockfile to the newest version while it is allowed', async () => {
@@ -251,5 +252,29 @@ describe('enforcing approvals and bans', () => {
     expect(bad.status).toBe(400);
     const audit = await s.t.api('GET', '/audit?action=policy.mode');
     expect(audit.body.items.map((i: { details: { to: string } }) => i.details.to)).toEqual(['allowlist', 'open']);
+  });
+
+  it("records the caller's X-Gatekeeper-Reason as `reason` in every change's entry, next to the record's own reason", async () => {
+    const call = async (method: string, apiPath: string, reason: string, body?: unknown) => {
+      const res = await fetch(new URL(`-/gatekeeper/v1${apiPath}`, s.t.url), {
+        method,
+        headers: { authorization: `Bearer ${s.t.adminToken}`, 'x-gatekeeper-reason': encodeURIComponent(reason), ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    const ban = await call('POST', '/bans', 'ticket SEC-42', { name: 'other-fixture', range: '9.9.9', reason: 'the ban text everyone sees' });
+    expect(ban.status).toBe(201);
+    expect((await call('DELETE', `/bans/${ban.body.id}`, 'ticket SEC-43')).status).toBe(200);
+    const approval = await call('POST', '/approvals', 'ticket SEC-44 (é)', { name: 'other-fixture', range: '9.9.8' });
+    expect(approval.status).toBe(201);
+    expect((await call('DELETE', `/approvals/${approval.body.id}`, 'ticket SEC-45')).status).toBe(200);
+
+    const entries = (await s.t.api('GET', '/audit?package=other-fixture&limit=500')).body.items as Array<{ action: string; ruleId: string; details: Record<string, unknown> }>;
+    const of = (action: string, ruleId: string) => entries.find((e) => e.action === action && e.ruleId === ruleId)?.details;
+    expect(of('ban.create', `ban:${ban.body.id}`)).toMatchObject({ reason: 'ticket SEC-42', banReason: 'the ban text everyone sees', range: '9.9.9' });
+    expect(of('ban.delete', `ban:${ban.body.id}`)).toMatchObject({ reason: 'ticket SEC-43', banReason: 'the ban text everyone sees', range: '9.9.9' });
+    expect(of('approval.create', `approval:${approval.body.id}`)).toMatchObject({ reason: 'ticket SEC-44 (é)', approvalReason: 'approved', range: '9.9.8' });
+    expect(of('approval.delete', `approval:${approval.body.id}`)).toMatchObject({ reason: 'ticket SEC-45', approvalReason: 'approved', range: '9.9.8' });
   });
 });

@@ -186,6 +186,23 @@ describe('private publishing', () => {
     expect((await put('@acme/corrupt', publishDocument('@acme/corrupt', '1.0.0'))).status).toBe(201);
   });
 
+  it('audits publishes refused for an invalid version, with the publisher and the package', async () => {
+    for (const version of ['1.2', 'v1.3.0']) {
+      const res = await put('@acme/badver', publishDocument('@acme/badver', version));
+      expect({ version, status: res.status, code: ((await res.json()) as any).code }).toEqual({ version, status: 400, code: 'EINVALIDVERSION' });
+    }
+    const audit = (await t.api('GET', '/audit?package=@acme/badver')).body.items as Array<{ action: string; actor: string; details: { code: string; reason: string } }>;
+    expect(audit.map((e) => [e.action, e.actor, e.details.code])).toEqual([
+      ['package.publish_refused', 'pub1', 'EINVALIDVERSION'],
+      ['package.publish_refused', 'pub1', 'EINVALIDVERSION'],
+    ]);
+    expect(audit.map((e) => e.details.reason).join('\n')).toMatch(/v1\.3\.0[\s\S]*1\.2/);
+    // Anonymous writes are refused (401) before anything is read, and not audited: nobody can fill the log without a login.
+    const anonymous = await fetch(new URL('@acme%2fbadver', t.url), { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(publishDocument('@acme/badver', '1.4')) });
+    expect(anonymous.status).toBe(401);
+    expect((await t.api('GET', '/audit?package=@acme/badver')).body.items).toHaveLength(2);
+  });
+
   it('refuses publishing names that are not private, and users without a rule', async () => {
     const outside = await publisher.run(['publish'], { cwd: packageDir(publisher.dir, 'public-fixture', '3.0.0') });
     expect(outside.code).not.toBe(0);

@@ -61,6 +61,14 @@ describe('service accounts: scoped, expiring tokens', () => {
     expect(outside.status).toBe(403);
     expect(outside.body.code).toBe('ETOKENSCOPE');
     expect(outside.body.error).toMatch(/may publish only in @acme, not @other\/lib/);
+    // Both token-scope refusals are audited, with the account and the package.
+    const audited = (await s.t.api('GET', '/audit?action=package.publish_refused')).body.items as Array<{ actor: string; package: string; details: { code: string } }>;
+    expect(audited.map((e) => ({ actor: e.actor, package: e.package, code: e.details.code }))).toEqual(
+      expect.arrayContaining([
+        { actor: 'ci-read', package: '@acme/from-read', code: 'ETOKENSCOPE' },
+        { actor: 'ci-publish', package: '@other/lib', code: 'ETOKENSCOPE' },
+      ]),
+    );
 
     const dir = await makeProject(s.npm.dir, { name: '@acme/cli-published', version: '1.0.0', license: 'MIT', private: false });
     await s.npm.setToken(token);
@@ -119,5 +127,17 @@ describe('service accounts: scoped, expiring tokens', () => {
     const usage = await runGatekeeper(env, ['token', 'create', '--service-account', 'ci-cli']);
     expect(usage.code).not.toBe(0);
     expect(usage.err).toContain('--scope');
+  });
+
+  it("a publish token raising a reader service account to publisher is audited as user.role, once", async () => {
+    const read = await s.t.api('POST', '/service-accounts/ci-z/tokens', { scope: 'read', expires: '1d' });
+    expect(read.status).toBe(201);
+    // Its read token is resolved (and cached) as a reader.
+    expect((await s.t.api('GET', '/whoami', undefined, read.body.token)).body).toEqual({ username: 'ci-z', role: 'reader' });
+    for (let i = 0; i < 2; i++) expect((await s.t.api('POST', '/service-accounts/ci-z/tokens', { scope: 'publish:@acme', expires: '1d' })).status).toBe(201);
+    const roles = (await s.t.api('GET', '/audit?action=user.role')).body.items as Array<{ actor: string; details: Record<string, unknown> }>;
+    expect(roles.filter((e) => e.details.username === 'ci-z').map((e) => ({ actor: e.actor, from: e.details.from, to: e.details.to }))).toEqual([{ actor: 'admin', from: 'reader', to: 'publisher' }]);
+    // The role applies from the next request of every token of the account, the cached one included.
+    expect((await s.t.api('GET', '/whoami', undefined, read.body.token)).body).toEqual({ username: 'ci-z', role: 'publisher' });
   });
 });

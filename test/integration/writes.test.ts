@@ -71,4 +71,46 @@ describe('npm deprecate with versions hidden by policy', () => {
       await other.cleanup();
     }
   });
+
+  it("a developer's refused deprecate and star are audited with the actor and the package", async () => {
+    await s.t.api('POST', '/users', { username: 'dev3', password: 'dev3-password', role: 'developer' });
+    const other = await createNpmEnv(s.t.url);
+    try {
+      await other.setToken(await loginToken(s.t.url, 'dev3', 'dev3-password'));
+      const deprecate = await other.run(['deprecate', '@acme/lib@1.0.0', 'x']);
+      expect(deprecate.code).not.toBe(0);
+      expect(deprecate.output).toContain('EFORBIDDEN');
+      const star = await other.run(['star', '@acme/lib']);
+      expect(star.code).not.toBe(0);
+      expect(star.output).toContain('EFORBIDDEN');
+    } finally {
+      await other.cleanup();
+    }
+    const audit = (await s.t.api('GET', '/audit?actor=dev3&package=@acme/lib')).body.items as Array<{ action: string; package: string; details: { code: string } }>;
+    expect(audit.map((e) => ({ action: e.action, package: e.package, code: e.details.code })).sort((a, b) => a.action.localeCompare(b.action))).toEqual([
+      { action: 'package.deprecate_refused', package: '@acme/lib', code: 'EFORBIDDEN' },
+      { action: 'package.star_refused', package: '@acme/lib', code: 'EFORBIDDEN' },
+    ]);
+  });
+
+  it('a document written back that moves dist-tags and deprecates a version audits both', async () => {
+    const auth = { authorization: `Bearer ${s.t.adminToken}` };
+    const doc = (await (await fetch(new URL('@acme%2flib?write=true', s.t.url), { headers: auth })).json()) as any;
+    expect(doc['dist-tags']).toEqual({ latest: '2.0.0' });
+    const since = new Date().toISOString();
+    doc['dist-tags'] = { latest: '1.1.0', stable: '1.0.0' };
+    doc.versions['2.0.0'].deprecated = 'use 1.1.0 for now';
+    const put = await fetch(new URL(`@acme%2flib/-rev/${doc._rev}`, s.t.url), { method: 'PUT', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(doc) });
+    expect(put.status).toBeLessThan(300);
+    const stored = JSON.parse(fs.readFileSync(path.join(s.t.dataDir, 'storage/@acme/lib/package.json'), 'utf8'));
+    expect(stored['dist-tags']).toEqual({ latest: '1.1.0', stable: '1.0.0' });
+
+    const audit = (await s.t.api('GET', `/audit?package=@acme/lib&since=${encodeURIComponent(since)}`)).body.items as Array<{ action: string; actor: string; version: string; details: Record<string, unknown> }>;
+    const of = (action: string): Array<Record<string, unknown>> => audit.filter((e) => e.action === action).map((e) => ({ actor: e.actor, version: e.version, ...e.details }));
+    expect(of('package.dist_tag').sort((a, b) => String(a.tag).localeCompare(String(b.tag)))).toEqual([
+      { actor: 'admin', version: '1.1.0', op: 'add', tag: 'latest', from: '2.0.0', to: '1.1.0', via: 'document' },
+      { actor: 'admin', version: '1.0.0', op: 'add', tag: 'stable', from: null, to: '1.0.0', via: 'document' },
+    ]);
+    expect(of('package.deprecate')).toEqual([{ actor: 'admin', version: '2.0.0', message: 'use 1.1.0 for now' }]);
+  });
 });

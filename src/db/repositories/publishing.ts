@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { PublishRule, VersionRecord } from '../../core/publish';
 
@@ -65,6 +66,9 @@ function ruleRow(rule: NewRule) {
   };
 }
 
+/** The first int4 key of a name's claim lock: "gkcl" (the storage lock's is "gkst"). */
+const CLAIM_LOCK_NAMESPACE = 0x676b636c;
+
 export class PublishingRepository {
   constructor(private readonly db: Knex) {}
 
@@ -76,6 +80,16 @@ export class PublishingRepository {
   }
 
   /** Inserts the rule unless an identical one exists; returns whether it was added. */
+  /**
+   * Serialises claims of one name until the surrounding transaction ends (COMMIT or ROLLBACK
+   * releases it, so does a dead connection): a transaction-level advisory lock on two int4
+   * keys, the namespace "gkcl" and 32 bits of SHA-256 of the name. Only inside a transaction.
+   */
+  async lockName(name: string): Promise<void> {
+    const key = createHash('sha256').update(name, 'utf8').digest().readInt32BE(0);
+    await this.db.raw('select pg_advisory_xact_lock(?::int4, ?::int4)', [CLAIM_LOCK_NAMESPACE, key]);
+  }
+
   async saveRuleIfMissing(rule: NewRule): Promise<boolean> {
     const rows = await this.db('publish_rules')
       .insert(ruleRow(rule))

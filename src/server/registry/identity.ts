@@ -44,8 +44,14 @@ const LOGIN_HANDLERS = new Set(['webLogin', 'webLoginDone', 'sso']);
 /** The header a caller of the admin API (the console) gives its reason for a change in, URI-encoded. */
 export const REASON_HEADER = 'x-gatekeeper-reason';
 
+/** Who is calling, from where. Registry requests (npm's) carry no reason: their entries' `reason` is the gatekeeper's own (a refusal's message). */
 export function actorOf(req: Request): Actor {
-  const actor: Actor = { username: principalOfRequest(req)?.username ?? '$anonymous', ip: req.ip ?? req.socket.remoteAddress ?? null };
+  return { username: principalOfRequest(req)?.username ?? '$anonymous', ip: req.ip ?? req.socket.remoteAddress ?? null };
+}
+
+/** An admin API caller, with the reason it gave for its change (X-Gatekeeper-Reason), recorded as `reason` in every audit entry the change writes. */
+export function adminActorOf(req: Request): Actor {
+  const actor = actorOf(req);
   const reason = reasonOf(req.headers[REASON_HEADER]);
   if (reason) actor.reason = reason;
   return actor;

@@ -5,14 +5,14 @@ import { assertDistTag, shown, versionFromTarball } from '../../core/names';
 import type { Packument } from '../../core/packument';
 import type { InspectedField, TarballInspection } from '../../core/inspection';
 import { inspectTarball } from '../../core/manifest-compare';
-import { checkMetadataWrite, parsePublishBody, PublishRequest } from '../../core/publish';
+import { checkMetadataWrite, MetadataChanges, metadataChanges, parsePublishBody, PublishRequest } from '../../core/publish';
 import { readTarballManifestAsync } from '../../core/tarball-manifest';
 import type { Actor } from '../../services/audit';
 import type { GatekeeperRuntime, VerdaccioStorage } from '../runtime';
 import { writeError } from '../http/write-error';
 import { actorOf, principalOfRequest } from './identity';
 import { readRawPackument } from './manifests';
-import { RegistryMatch, routeOf } from './routes';
+import { RegistryMatch, REFUSED_WRITE, routeOf } from './routes';
 
 /**
  * The handlers of the registry's write routes (see routes.ts), which check a write before
@@ -72,15 +72,22 @@ export async function inspectPublish(request: PublishRequest): Promise<TarballIn
   return inspection;
 }
 
+/** Which write a refusal is audited as (`${write}_refused`), and the version when it is known. */
+interface Refused {
+  write: RefusableWrite;
+  version?: string;
+}
+
 /** The write handlers of the route table. */
 export function createWriteHandlers(runtime: GatekeeperRuntime, storage: VerdaccioStorage) {
   const { publishing } = runtime;
 
-  async function publish(req: Request, res: Response, next: NextFunction, name: string, actor: Actor): Promise<void> {
-    const body = req.body as { _attachments?: Record<string, unknown>; versions?: Record<string, Record<string, unknown>> } | undefined;
+  async function publish(req: Request, res: Response, next: NextFunction, name: string, actor: Actor, refused: Refused): Promise<void> {
+    const body = req.body as { _attachments?: Record<string, unknown>; versions?: Record<string, Record<string, unknown>>; users?: unknown } | undefined;
     const principal = principalOfRequest(req);
     if (body && body._attachments && Object.keys(body._attachments).length > 0) {
       const request = parsePublishBody(name, body);
+      refused.version = request.version;
       const inspection = await inspectPublish(request);
       const reservation = await publishing.reserve(actor, principal, request);
       beforeAnswer(
@@ -98,23 +105,29 @@ export function createWriteHandlers(runtime: GatekeeperRuntime, storage: Verdacc
     }
     // No tarball: a deprecation (or a star), based on an unfiltered write read. Verdaccio
     // applies it as a change (versions missing from it are removed): it may not remove any.
+    // npm star sends only _id, _rev and users; npm deprecate the whole document.
+    refused.write = body && typeof body === 'object' && body.versions === undefined && body.users !== undefined ? 'package.star' : 'package.deprecate';
     publishing.assertMayPublish(principal, name);
     const before = await storedVersions(runtime, storage, name, req);
     const { removed } = checkMetadataWrite(name, body, before, 'deprecate');
     if (removed.length > 0) {
       throw new GatekeeperError('EBADPUBLISH', `the metadata write to ${name} leaves out ${removed.length === 1 ? 'a version' : 'versions'} it has (${removed.slice(0, 5).join(', ')}), which would remove them. Remove versions with npm unpublish <name>@<version>`);
     }
-    const changes = Object.entries(body?.versions ?? {})
-      .filter(([version, manifest]) => before?.versions?.[version] && (before.versions[version].deprecated ?? '') !== (manifest?.deprecated ?? ''))
-      .map(([version, manifest]) => ({ version, deprecated: (manifest?.deprecated as string | undefined) ?? '' }));
-    beforeAnswer(
-      res,
-      async (ok) => {
-        if (ok) for (const c of changes) await publishing.recordWrite(actor, 'package.deprecate', name, { message: c.deprecated }, c.version);
-      },
-      runtime,
-    );
+    const changes = metadataChanges(before, body);
+    beforeAnswer(res, async (ok) => (ok ? recordMetadataChanges(actor, name, changes) : undefined), runtime);
     runtime.requestContext.run({ raw: true }, () => next());
+  }
+
+  /** A stored metadata write's deprecations and dist-tag moves, audited as package.deprecate and package.dist_tag (one entry each). */
+  async function recordMetadataChanges(actor: Actor, name: string, changes: MetadataChanges): Promise<void> {
+    await publishing.recordWrites(actor, name, [
+      ...changes.deprecations.map((c) => ({ action: 'package.deprecate' as const, version: c.version, details: { message: c.deprecated } })),
+      ...changes.distTags.map((c) => ({
+        action: 'package.dist_tag' as const,
+        version: c.to ?? c.from ?? undefined,
+        details: { op: c.to === null ? 'rm' : 'add', tag: c.tag, from: c.from, to: c.to, via: 'document' },
+      })),
+    ]);
   }
 
   /** PUT /<name>/-rev/<rev>: the stored document minus the versions being unpublished. */
@@ -123,7 +136,16 @@ export function createWriteHandlers(runtime: GatekeeperRuntime, storage: Verdacc
     const before = await storedVersions(runtime, storage, name, req);
     const { removed } = checkMetadataWrite(name, req.body, before, 'change');
     await publishing.assertMayUnpublish(principal, name, removed);
-    beforeAnswer(res, async (ok) => (ok && removed.length > 0 ? publishing.recordUnpublished(actor, name, removed) : undefined), runtime);
+    const changes = metadataChanges(before, req.body);
+    beforeAnswer(
+      res,
+      async (ok) => {
+        if (!ok) return;
+        if (removed.length > 0) await publishing.recordUnpublished(actor, name, removed);
+        await recordMetadataChanges(actor, name, changes);
+      },
+      runtime,
+    );
     runtime.requestContext.run({ raw: true }, () => next());
   }
 
@@ -172,21 +194,19 @@ export function createWriteHandlers(runtime: GatekeeperRuntime, storage: Verdacc
   }
 
   type Kind = 'publish' | 'change' | 'unpublish' | 'removeTarball' | 'distTagWrite';
-  const AUDIT_ACTION: Record<Kind, RefusableWrite> = {
-    publish: 'package.publish',
-    change: 'package.change',
-    unpublish: 'package.unpublish',
-    removeTarball: 'package.remove_tarball',
-    distTagWrite: 'package.dist_tag',
-  };
 
-  /** Wraps a write check: the package's caches are dropped after a successful write, refusals are audited. */
+  /**
+   * Wraps a write check: the package's caches are dropped after a successful write, and every
+   * refusal is audited as `${refused.write}_refused` (the handler may refine which write it is
+   * and the version), with the actor, the package and the refusal's code and message.
+   */
   const write =
-    (kind: Kind, fn: (req: Request, res: Response, next: NextFunction, match: RegistryMatch, actor: Actor) => Promise<void>) =>
+    (kind: Kind, fn: (req: Request, res: Response, next: NextFunction, match: RegistryMatch, actor: Actor, refused: Refused) => Promise<void>) =>
     async (req: Request, res: Response, next: NextFunction): Promise<void> => {
       const match = routeOf(req) as RegistryMatch;
       const name = match.params.package;
       const actor = actorOf(req);
+      const refused: Refused = { write: REFUSED_WRITE[kind] as RefusableWrite };
       // The stored package changes: drop its cached responses before the client hears back.
       beforeAnswer(
         res,
@@ -199,23 +219,21 @@ export function createWriteHandlers(runtime: GatekeeperRuntime, storage: Verdacc
         runtime,
       );
       try {
-        await fn(req, res, next, match, actor);
+        await fn(req, res, next, match, actor, refused);
       } catch (err) {
         const known = asGatekeeperError(err);
-        if (known && (kind !== 'publish' || known.code === 'EMANIFESTMISMATCH' || known.code === 'EBADPUBLISH')) {
-          await publishing.recordRefusedWrite(actor, AUDIT_ACTION[kind], name, known).catch(() => undefined);
-        }
         if (!known) runtime.logger.error({ err, path: req.path }, 'registry write check failed; refusing');
-        writeError(
-          res,
-          known ??
-            new GatekeeperError('EPOLICYUNAVAILABLE', `the write to ${name} could not be checked (${(err as Error).message}); nothing was changed. Try again later`),
-        );
+        const refusal =
+          known ?? new GatekeeperError('EPOLICYUNAVAILABLE', `the write to ${name} could not be checked (${(err as Error).message}); nothing was changed. Try again later`);
+        await publishing
+          .recordRefusedWrite(actor, refused.write, name, refusal, refused.version)
+          .catch((e) => runtime.logger.error({ err: e, path: req.path }, 'auditing a refused write failed'));
+        writeError(res, refusal);
       }
     };
 
   return {
-    publish: write('publish', (req, res, next, match, actor) => publish(req, res, next, match.params.package, actor)),
+    publish: write('publish', (req, res, next, match, actor, refused) => publish(req, res, next, match.params.package, actor, refused)),
     change: write('change', (req, res, next, match, actor) => change(req, res, next, match.params.package, actor)),
     unpublish: write('unpublish', (req, res, next, match, actor) => unpublish(req, res, next, match.params.package, actor)),
     removeTarball: write('removeTarball', (req, res, next, match) => removeTarball(req, res, next, match.params.package, match.params.filename)),

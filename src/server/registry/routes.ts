@@ -1,12 +1,13 @@
 import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { RefusableWrite } from '../../core/audit-actions';
 import { ErrorCode, GatekeeperError, isErrorCode } from '../../core/errors';
 import { can } from '../../core/roles';
 import { scopeAllowsWrite } from '../../core/sso';
 import { compileRoutes, HttpMethod, RouteMatch } from '../../core/route-table';
 import type { GatekeeperRuntime } from '../runtime';
 import { writeAnyError, writeError } from '../http/write-error';
-import { principalOfRequest } from './identity';
+import { actorOf, principalOfRequest } from './identity';
 
 /**
  * The registry's HTTP surface: every method and path it answers, one line each, with the
@@ -132,6 +133,20 @@ export const PASSES_ON: ReadonlySet<HandlerName> = new Set<HandlerName>([
   'removeTarball',
   'distTagWrite',
 ]);
+
+/**
+ * The audit action of a refused write, by handler: every refusal of an authenticated caller
+ * is audited as `${write}_refused` (anonymous ones, refused with 401 before anything is read,
+ * are not, so nobody can fill the audit log without a login). The publish handler refines
+ * its own: a PUT without a tarball is a deprecation or a star.
+ */
+export const REFUSED_WRITE: Readonly<Partial<Record<HandlerName, RefusableWrite>>> = {
+  publish: 'package.publish',
+  change: 'package.change',
+  unpublish: 'package.unpublish',
+  removeTarball: 'package.remove_tarball',
+  distTagWrite: 'package.dist_tag',
+};
 
 const ACCESS_TEXT: Record<Access, string> = {
   public: 'anyone',
@@ -300,6 +315,15 @@ export function createDispatcher(runtime: GatekeeperRuntime, handlers: Record<Ha
     try {
       checkAccess(runtime, req, match.route.access);
     } catch (err) {
+      const write = REFUSED_WRITE[match.route.handler];
+      // A write refused to someone logged in (a token's scope) is audited like any other refused write.
+      if (write && principalOfRequest(req) && err instanceof GatekeeperError) {
+        runtime.publishing
+          .recordRefusedWrite(actorOf(req), write, match.params.package ?? '', err)
+          .catch((e) => runtime.logger.error({ err: e }, 'auditing a refused write failed'))
+          .finally(() => writeAnyError(res, err, internal(runtime)));
+        return;
+      }
       writeAnyError(res, err, internal(runtime));
       return;
     }
