@@ -79,7 +79,6 @@ export class PublishingRepository {
     return toPublishRule(row);
   }
 
-  /** Inserts the rule unless an identical one exists; returns whether it was added. */
   /**
    * Serialises claims of one name until the surrounding transaction ends (COMMIT or ROLLBACK
    * releases it, so does a dead connection): a transaction-level advisory lock on two int4
@@ -90,6 +89,7 @@ export class PublishingRepository {
     await this.db.raw('select pg_advisory_xact_lock(?::int4, ?::int4)', [CLAIM_LOCK_NAMESPACE, key]);
   }
 
+  /** Inserts the rule unless an identical one exists; returns whether it was added. */
   async saveRuleIfMissing(rule: NewRule): Promise<boolean> {
     const rows = await this.db('publish_rules')
       .insert(ruleRow(rule))
