@@ -301,8 +301,9 @@ describe('the route table owns the registry surface', () => {
     const options = await rawRequest(s.t.url, 'OPTIONS', '/-/gatekeeper/v1/users', {});
     expect(options.status).toBe(204);
     expect(String(options.headers.allow).split(', ').sort()).toEqual(['GET', 'HEAD', 'POST']);
-    for (const method of ['TRACE', 'PUT', 'PROPFIND']) {
-      const refused = await rawRequest(s.t.url, method, '/-/gatekeeper/v1/users', {});
+    // Anonymous callers' admin changes (PUT here) are refused with 401 before anything else.
+    for (const [method, headers] of [['TRACE', {}], ['PROPFIND', {}], ['PUT', { authorization: `Bearer ${s.t.adminToken}` }]] as const) {
+      const refused = await rawRequest(s.t.url, method, '/-/gatekeeper/v1/users', headers);
       expect(refused.status).toBe(405);
       expect(String(refused.headers.allow).split(', ').sort()).toEqual(['GET', 'HEAD', 'POST']);
       expect(JSON.parse(refused.bytes.toString('utf8')).error).toMatch(/^\[EMETHODNOTALLOWED\] \/-\/gatekeeper\/v1\/users does not answer /);

@@ -32,6 +32,8 @@ export function sessionOfRequest(req: Request): string | undefined {
 
 /** Methods that change nothing: a cookie-authenticated call needs no CSRF token for these. */
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** The methods admin changes use (any other is the admin router's 405). */
+const ADMIN_WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /** The console's sign-in: the one admin call that ignores a session cookie (it makes a new one). */
 function isSignIn(req: Request): boolean {
@@ -181,7 +183,7 @@ export function createIdentityMiddleware(runtime: GatekeeperRuntime, helpers: Re
     // /-/gatekeeper/ too); npm's routes never see it.
     const session = !header && match.route.handler === 'admin' && !isSignIn(req) ? sessionCookieOf(req) : undefined;
     if (!header && !session) {
-      if (match.route.handler === 'admin' && !SAFE_METHODS.has(req.method) && match.params['*'] !== 'session') {
+      if (match.route.handler === 'admin' && ADMIN_WRITES.has(req.method) && match.params['*'] !== 'session') {
         // Every admin change but signing in and out needs a login: refused before its body is read.
         res.setHeader('connection', 'close');
         writeError(res, adminLoginRequired());
