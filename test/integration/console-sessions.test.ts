@@ -14,7 +14,7 @@ import { gatekeeperSuite } from '../support/suite';
 const API = '-/gatekeeper/v1';
 
 describe('console sessions', () => {
-  const s = gatekeeperSuite({ policyMode: 'none', npm: false });
+  const s = gatekeeperSuite({ packages: [{ name: 'session-read', versions: [{ version: '1.0.0', license: 'MIT' }] }], policyMode: 'none', npm: false });
   let store: Store;
 
   beforeAll(async () => {
@@ -91,6 +91,21 @@ describe('console sessions', () => {
     // Signing in again works with the stale cookie still sent.
     const again = await withCookie(`${API}/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'sam', password: 'sam-password' }) });
     expect(again.status).toBe(201);
+  });
+
+  it("refuses a session's value as a Bearer token on the fast path too, where the token cache holds the session", async () => {
+    const res = await fetch(new URL(`${API}/session`, s.t.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'sam', password: 'sam-password' }) });
+    const cookie = res.headers.get('set-cookie') ?? '';
+    const value = cookie.slice('gk_session='.length, cookie.indexOf(';'));
+    // The cookie used once: the session is in the token cache.
+    expect((await fetch(new URL(`${API}/session`, s.t.url), { headers: { cookie: `gk_session=${value}` } })).status).toBe(200);
+    // The packument cached by anonymous reads, as the fast path serves it.
+    expect((await s.t.api('POST', '/approvals', { name: 'session-read', reason: 'session test' })).status).toBe(201);
+    for (let i = 0; i < 2; i++) expect((await fetch(new URL('session-read', s.t.url))).status).toBe(200);
+    for (const path of ['session-read', 'session-read/-/session-read-1.0.0.tgz']) {
+      const bearer = await fetch(new URL(path, s.t.url), { headers: { authorization: `Bearer ${value}` } });
+      expect({ path, status: bearer.status, code: ((await bearer.json()) as { code?: string }).code }).toEqual({ path, status: 401, code: 'EUNAUTHENTICATED' });
+    }
   });
 
   it('serves the console with a strict CSP, its pages at stable URLs, and refuses missing assets with a code', async () => {

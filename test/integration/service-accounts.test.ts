@@ -54,6 +54,22 @@ describe('service accounts: scoped, expiring tokens', () => {
     expect(listed.body.items[0]).toMatchObject({ readonly: true, scope: 'read', createdFrom: 'service account' });
   });
 
+  it("a scoped token neither makes nor revokes tokens through npm's token routes", async () => {
+    const publishToken = (await s.t.api('POST', '/service-accounts/ci-two/tokens', { scope: 'publish:@acme', expires: '30d' })).body.token as string;
+    const readToken = (await s.t.api('POST', '/service-accounts/ci-two/tokens', { scope: 'read', expires: '30d' })).body.token as string;
+    const npmTokens = (method: string, path: string, token: string, body?: unknown) =>
+      fetch(new URL(`-/npm/v1/tokens${path}`, s.t.url), { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    for (const token of [readToken, publishToken]) {
+      const other = token === readToken ? publishToken : readToken;
+      const revoke = await npmTokens('DELETE', `/token/${encodeURIComponent(other)}`, token);
+      expect({ status: revoke.status, code: ((await revoke.json()) as { code: string }).code }).toEqual({ status: 403, code: 'ETOKENSCOPE' });
+      const create = await npmTokens('POST', '', token, { password: 'anything-at-all', name: 'x' });
+      expect({ status: create.status, code: ((await create.json()) as { code: string }).code }).toEqual({ status: 403, code: 'ETOKENSCOPE' });
+    }
+    // Both still work.
+    for (const token of [readToken, publishToken]) expect((await s.t.api('GET', '/whoami', undefined, token)).status).toBe(200);
+  });
+
   it('a publish:@acme token publishes @acme names only; npm publish with it works', async () => {
     const { token } = (await s.t.api('POST', '/service-accounts/ci-publish/tokens', { scope: 'publish:@acme', expires: '7d' })).body as { token: string };
     expect((await publish('@acme/lib', '1.0.0', token)).status).toBe(201);
@@ -112,7 +128,7 @@ describe('service accounts: scoped, expiring tokens', () => {
     expect(await s.t.api('POST', '/service-accounts/ci-x/tokens', { scope: 'read', expires: '1d' }, readToken)).toMatchObject({ status: 403 });
 
     const accounts = (await s.t.api('GET', '/audit?action=user.service_account')).body.items as Array<{ actor: string; details: { username: string } }>;
-    expect(accounts.map((a) => a.details.username).sort()).toEqual(['ci-publish', 'ci-read', 'ci-short']);
+    expect(accounts.map((a) => a.details.username).sort()).toEqual(['ci-publish', 'ci-read', 'ci-short', 'ci-two']);
     const tokens = (await s.t.api('GET', '/audit?action=token.create')).body.items as Array<{ details: Record<string, unknown> }>;
     expect(tokens.filter((e) => e.details.createdFrom === 'service account').map((e) => e.details.scope)).toEqual(expect.arrayContaining(['read', 'publish:@acme']));
   });

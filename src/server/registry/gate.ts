@@ -18,6 +18,7 @@ import { inspectTarball } from '../../core/manifest-compare';
 import { integrityOf as integrityOfBytes } from '../../core/publish';
 import { readTarballManifestAsync } from '../../core/tarball-manifest';
 import type { Actor } from '../../services/audit';
+import { isSessionValue } from '../../services/sessions';
 import type { GatekeeperRuntime, VerdaccioStorage } from '../runtime';
 import { actorOf, principalOfRequest } from './identity';
 import { readRawPackument, readStoredVersion, standInRequest } from './manifests';
@@ -244,7 +245,8 @@ function fastCaller(runtime: GatekeeperRuntime, req: IncomingMessage): (Actor & 
   if (!header) return runtime.settings.requireAuth ? undefined : { username: '$anonymous', ip, audience: 'developer' };
   if (header.length < 8 || header.slice(0, 7).toLowerCase() !== 'bearer ') return undefined;
   const token = header.slice(7).trim();
-  if (!token) return undefined;
+  // A console session is no Bearer token (the full path refuses it); the token cache holds sessions too.
+  if (!token || isSessionValue(token)) return undefined;
   const principal = runtime.identity.cachedPrincipal(token);
   if (!principal || !can(principal.role, 'install')) return undefined;
   return { username: principal.username, ip, audience: audienceOf(principal.role) };

@@ -27,6 +27,16 @@ function requirePrincipal(runtime: GatekeeperRuntime, req: Request): Principal {
   return principal;
 }
 
+/**
+ * Tokens are made and revoked with a user's own token: a scoped token (a service account's)
+ * writes nothing but what its scope names, as on the admin API.
+ */
+function refuseScoped(principal: Principal, what: string): void {
+  if (principal.scope) {
+    throw new GatekeeperError('ETOKENSCOPE', `this token of ${principal.username} is scoped (${principal.scope.kind}); it may not ${what}. Ask an admin to manage the service account's tokens (gatekeeper token ...)`);
+  }
+}
+
 /** Runs a handler; whatever it throws is written by the one error writer. */
 function handler(runtime: GatekeeperRuntime, what: string, fn: (req: Request, res: Response) => Promise<void>): RequestHandler {
   return (req, res) => {
@@ -84,6 +94,7 @@ function tokenName(raw: unknown): string {
 export function createNpmToken(runtime: GatekeeperRuntime): RequestHandler {
   return handler(runtime, 'creating a token', async function createNpmToken(req, res) {
     const principal = requirePrincipal(runtime, req);
+    refuseScoped(principal, 'create tokens');
     const body = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
     const refused = unsupportedRestriction(body);
     if (refused) throw new GatekeeperError('EVALIDATION', refused);
@@ -105,6 +116,7 @@ export function createNpmToken(runtime: GatekeeperRuntime): RequestHandler {
 export function revokeNpmToken(runtime: GatekeeperRuntime): RequestHandler {
   return handler(runtime, 'revoking a token', async function revokeNpmToken(req, res) {
     const principal = requirePrincipal(runtime, req);
+    refuseScoped(principal, 'revoke tokens');
     const key = req.params.key ?? decodeURIComponent(req.path.split('/').pop() ?? '');
     const token = key ? await runtime.identity.findTokenByNpmKey(key) : undefined;
     // Someone else's token is "not found" for a non-admin: keys say nothing about other users.
