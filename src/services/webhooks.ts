@@ -266,7 +266,9 @@ export class WebhookService implements EventSink {
     }
     this.failedAttempts++;
     error = sanitizeText(error, ERROR_TEXT);
-    this.lastDeliveryError = error;
+    // /health shows what went wrong, not what the receiver said (its answer may be an internal
+    // service's): that stays in the delivery log, which only admins read.
+    this.lastDeliveryError = httpStatus !== null ? `the receiver answered ${httpStatus}` : error;
     const done = attempt >= this.options.maxAttempts;
     const retryInMs = backoffMs(attempt, this.options.retryBaseMs, this.options.retryMaxMs);
     await this.store.repos.webhooks.finish(d.id, { status: done ? 'failed' : 'pending', httpStatus, error, retryInMs, attempt });

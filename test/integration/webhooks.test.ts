@@ -344,6 +344,9 @@ describe('impact records and webhooks', () => {
       expect(text).not.toMatch(/[\uD800-\uDFFF\u0000]/);
     }
     expect(receiver.to('/hostile')).toHaveLength(3);
+    // /health, which anyone may read in open mode, names the status but never repeats what the receiver said.
+    const health = await fetch(new URL('-/gatekeeper/v1/health', s.t.url));
+    expect(((await health.json()) as { webhooks: { lastDeliveryError: string } }).webhooks.lastDeliveryError).toBe('the receiver answered 500');
     expect((await s.t.api('DELETE', `/webhooks/${hostile.body.id}`)).status).toBe(200);
   });
 
