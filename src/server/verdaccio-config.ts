@@ -50,7 +50,10 @@ export function buildVerdaccioConfig(input: VerdaccioConfigInput): Record<string
     store: { [GATE_PLUGINS.storage]: pluginConfig },
     max_body_size: settings.maxBodySize,
     web: { enable: false },
-    log: { type: 'stdout', format: process.stdout.isTTY ? 'pretty' : 'json', level: settings.logLevel === 'debug' || settings.logLevel === 'trace' ? 'info' : 'warn' },
+    // Warnings and errors only, whatever GATEKEEPER_LOG_LEVEL says: at info and below Verdaccio logs
+    // every request's URL, and some URLs carry secrets (npm logout's and token revoke's token, the
+    // web login's done secret).
+    log: { type: 'stdout', format: process.stdout.isTTY ? 'pretty' : 'json', level: 'warn' },
     // express's req.ip (actors, login throttling) believes X-Forwarded-For only from these.
     server: { keepAliveTimeout: 60, ...(settings.trustProxy.length > 0 ? { trustProxy: settings.trustProxy.join(',') } : {}) },
   };
