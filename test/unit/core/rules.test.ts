@@ -148,6 +148,13 @@ describe('advisoryRule', () => {
     expect(notes).toEqual([]);
   });
 
+  it("quotes an advisory's title on one line, cleaned, at most 200 characters", () => {
+    const a = { ...advisory(GHSA_A, 'critical', '*'), title: `\u001b]0;pwned\u0007Bad\r\nnpm error 403 Injected ${'Z'.repeat(3000)}` };
+    const reason = advisoryRule(advisorySettings(), ctx({ advisories: known([a]) }), [])?.reason ?? '';
+    expect(reason).toMatch(new RegExp(`^foo@1\\.0\\.0: ${GHSA_A} \\(critical\\) Bad npm error 403 Injected Z+…, no fixed version yet$`));
+    expect(reason.length).toBeLessThan(`foo@1.0.0: ${GHSA_A} (critical) , no fixed version yet`.length + 201);
+  });
+
   it('blocks a version affected by an advisory at the threshold, naming the fixed version', () => {
     const a = advisory(GHSA_A, 'critical', '<1.0.1');
     const notes: Note[] = [];
@@ -520,6 +527,13 @@ describe('deprecatedRule', () => {
       ruleId: 'deprecated',
       reason: 'foo@1.0.0 is deprecated: use bar instead',
     });
+  });
+
+  it("quotes the author's text on one line, without control characters, separators or bidi controls, and at most 200 characters", () => {
+    const hostile = '\u001b[31mRED\u001b[0m\u0000NUL\r\nInjected: header\u2028line\u2029para\u202eevil\u2066';
+    expect(deprecatedRule(ctx({ manifest: { deprecated: hostile } }))?.reason).toBe('foo@1.0.0 is deprecated: RED NUL Injected: header line paraevil');
+    const reason = deprecatedRule(ctx({ manifest: { deprecated: 'Z'.repeat(3000) } }))?.reason ?? '';
+    expect(reason).toBe(`foo@1.0.0 is deprecated: ${'Z'.repeat(199)}…`);
   });
 
   it.each([
