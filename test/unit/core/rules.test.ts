@@ -307,7 +307,7 @@ describe('releaseAgeRule', () => {
     expect(r.denial).toEqual({
       code: 'EQUARANTINED',
       ruleId: 'release-age',
-      reason: `foo@1.0.0 was published 5 hours ago; new versions install after 3 days (from ${new Date(installableAt).toISOString()})`,
+      reason: `foo@1.0.0 was published ${new Date(publishedAt).toISOString().slice(0, 19)}Z; new versions install after 3 days, so it is installable after ${new Date(installableAt).toISOString().slice(0, 19)}Z`,
       details: { publishedAt: new Date(publishedAt).toISOString(), installableAt: new Date(installableAt).toISOString() },
     });
     expect(r.until).toEqual([installableAt]);
@@ -326,9 +326,17 @@ describe('releaseAgeRule', () => {
     expect(run(ageSettings(), ctx({ publishedAt: '2020-01-01T00:00:00.000Z' })).denial).toBeUndefined();
   });
 
-  it('says "moments" for a publish time in the future', () => {
+  it('says the same while the decision is cached: absolute publish and installable times, no age', () => {
+    const publishedAt = '2026-12-01T08:22:05.123Z';
+    const at = (now: number) => run(ageSettings(), ctx({ publishedAt, now })).denial?.reason;
+    const first = at(Date.parse(publishedAt) + 5 * 60_000);
+    expect(first).toBe('foo@1.0.0 was published 2026-12-01T08:22:05Z; new versions install after 3 days, so it is installable after 2026-12-04T08:22:05Z');
+    expect(at(Date.parse(publishedAt) + 2 * DAY)).toBe(first);
+  });
+
+  it('names the times as they are for a publish time in the future', () => {
     const r = run(ageSettings(), ctx({ publishedAt: new Date(NOW + HOUR).toISOString() }));
-    expect(r.denial?.reason).toMatch(/^foo@1\.0\.0 was published moments ago; /);
+    expect(r.denial?.reason).toBe(`foo@1.0.0 was published ${new Date(NOW + HOUR).toISOString().slice(0, 19)}Z; new versions install after 3 days, so it is installable after ${new Date(NOW + HOUR + 3 * DAY).toISOString().slice(0, 19)}Z`);
     expect(r.until).toEqual([NOW + HOUR + 3 * DAY]);
   });
 
