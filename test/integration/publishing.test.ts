@@ -189,7 +189,12 @@ describe('private publishing', () => {
   it('refuses publishing names that are not private, and users without a rule', async () => {
     const outside = await publisher.run(['publish'], { cwd: packageDir(publisher.dir, 'public-fixture', '3.0.0') });
     expect(outside.code).not.toBe(0);
-    expect(outside.output).toContain('[ENOTPRIVATE] public-fixture is not a private package of this registry');
+    expect(outside.output).toContain('[ENOTPRIVATE] public-fixture is not a private package of this registry, and the upstream registry has a package of that name');
+    // The next step is one the admin API accepts for a name the upstream has.
+    expect(outside.output).toContain('Publish it under a scoped name (@<scope>/public-fixture), or, to replace the upstream package on purpose, an admin can declare it: gatekeeper publish-rule add public-fixture --role publisher --shadow-upstream');
+    expect(outside.output).not.toContain('publish-rule add public-fixture --role publisher.');
+    const fresh = await publisher.run(['publish'], { cwd: packageDir(publisher.dir, 'not-upstream-fixture', '1.0.0') });
+    expect(fresh.output).toContain('[ENOTPRIVATE] not-upstream-fixture is not a private package of this registry, so it cannot be published here. An admin can declare it: gatekeeper publish-rule add not-upstream-fixture --role publisher');
 
     await t.api('POST', '/users', { username: 'dev9', password: 'dev9-password', role: 'developer' });
     const dev = await put('@acme/lib', publishDocument('@acme/lib', '5.0.0'), await loginToken(t.url, 'dev9', 'dev9-password'));
