@@ -202,6 +202,16 @@ describe('private publishing', () => {
     expect(((await dev.json()) as any).error).toBe("[EFORBIDDEN] dev9 (developer) may not publish @acme/lib; ask an admin for a publish rule");
   });
 
+  it('refuses a version with build metadata saying so, not calling it invalid semver', async () => {
+    // npm publish itself cleans the version ("version" was cleaned and set to "1.0.0"); a client that does not sends it as it is.
+    const res = await put('@acme/build-meta', publishDocument('@acme/build-meta', '1.0.0+build2'));
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as any).error).toBe(
+      `[EINVALIDVERSION] '1.0.0+build2' carries build metadata ('+build2'), which is no part of a version on a registry: semver ignores it, and npm publish cleans it off (publishing 1.0.0). Publish it as 1.0.0 ("version": "1.0.0" in package.json)`,
+    );
+    expect(await t.gk.database.knex('published_versions').where({ name: '@acme/build-meta' })).toEqual([]);
+  });
+
   it('needs an explicit allowance to declare an unscoped name that exists upstream', async () => {
     const refused = await t.api('POST', '/publish-rules', { pattern: 'taken-name', role: 'publisher' });
     expect(refused.status).toBe(409);
