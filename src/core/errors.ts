@@ -31,6 +31,8 @@ export const ErrorCodes = {
   EUPSTREAMNAME: 409,
   EUNPUBLISHWINDOW: 403,
   EBADPUBLISH: 400,
+  // npm owner, access, team and org: publish rules decide who may publish here, not npm's owners or teams.
+  ENOTSUPPORTED: 403,
   // Identity and access.
   EUNAUTHENTICATED: 401,
   EFORBIDDEN: 403,

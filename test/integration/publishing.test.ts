@@ -202,6 +202,30 @@ describe('private publishing', () => {
     expect(((await dev.json()) as any).error).toBe("[EFORBIDDEN] dev9 (developer) may not publish @acme/lib; ask an admin for a publish rule");
   });
 
+  it('answers npm owner, access, team and org with one clear refusal naming publish rules', async () => {
+    const refusal = "[ENOTSUPPORTED] npm owner, access, team and org are not supported by this registry: publish rules decide who may publish a package. See them with 'gatekeeper publish-rule list'";
+    const rel = packageDir(publisher.dir, '@acme/owned', '1.0.0');
+    expect((await publisher.run(['publish'], { cwd: rel })).code).toBe(0);
+    for (const args of [
+      ['owner', 'add', 'pub2', '@acme/owned'],
+      ['owner', 'rm', 'pub2', '@acme/owned'],
+      ['owner', 'ls', '@acme/owned'],
+      ['access', 'set', 'status=private', '@acme/owned'],
+      ['access', 'get', 'status', '@acme/owned'],
+      ['access', 'list', 'packages', '@acme'],
+      ['access', 'list', 'collaborators', '@acme/owned'],
+      ['access', 'grant', 'read-only', '@acme:devs', '@acme/owned'],
+      ['team', 'ls', '@acme'],
+      ['org', 'ls', 'acme'],
+    ]) {
+      const result = await publisher.run(args);
+      expect({ args, code: result.code === 0 ? 0 : 'failed', said: result.output.includes(refusal) }).toEqual({ args, code: 'failed', said: true });
+      expect(result.output).not.toMatch(/no admin found|EMETHODNOTALLOWED|no route/);
+    }
+    // Other packument reads are untouched.
+    expect((await publisher.run(['view', '@acme/owned', 'version'])).output).toContain('1.0.0');
+  });
+
   it('refuses a version with build metadata saying so, not calling it invalid semver', async () => {
     // npm publish itself cleans the version ("version" was cleaned and set to "1.0.0"); a client that does not sends it as it is.
     const res = await put('@acme/build-meta', publishDocument('@acme/build-meta', '1.0.0+build2'));
