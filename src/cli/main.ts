@@ -51,6 +51,23 @@ function readStdin(): Promise<string> {
   });
 }
 
+let quietOnEpipe = false;
+
+/**
+ * `gatekeeper explain … | head`: once the reader has gone, the rest of the output has nowhere
+ * to go. Exit quietly (0) on EPIPE instead of crashing with an unhandled 'error' event; any
+ * other error on stdout is thrown as before. Not for `start`, a server whose stdout is no pipe
+ * to a reader that is done.
+ */
+function exitQuietlyOnEpipe(): void {
+  if (quietOnEpipe) return;
+  quietOnEpipe = true;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+}
+
 export async function main(
   argv: string[],
   io: Output = stdio,
@@ -58,6 +75,7 @@ export async function main(
   stdin: () => Promise<string> = readStdin,
 ): Promise<number> {
   const [name, ...rest] = argv;
+  if (io === stdio && name !== 'start') exitQuietlyOnEpipe();
   if (!name || name === 'help' || name === '--help' || name === '-h') {
     help(io);
     return name ? 0 : 2;

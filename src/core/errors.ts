@@ -1,3 +1,5 @@
+import { fitText, oneLine } from './text';
+
 /**
  * Stable error codes. Every error a user or an API client can see carries one of these
  * codes, and its HTTP status is this table's entry for the code. Responses are written from
@@ -29,6 +31,8 @@ export const ErrorCodes = {
   EUPSTREAMNAME: 409,
   EUNPUBLISHWINDOW: 403,
   EBADPUBLISH: 400,
+  // npm owner, access, team and org: publish rules decide who may publish here, not npm's owners or teams.
+  ENOTSUPPORTED: 403,
   // Identity and access.
   EUNAUTHENTICATED: 401,
   EFORBIDDEN: 403,
@@ -128,9 +132,14 @@ export interface ErrorBody {
 /** The longest message a body carries: a message that quotes its input never echoes all of it. */
 export const MAX_BODY_MESSAGE = 2000;
 
-/** `{"error": "[CODE] message", "code": "CODE"}`: npm prints the `error` field verbatim. */
+/**
+ * `{"error": "[CODE] message", "code": "CODE"}`: npm prints the `error` field verbatim, so it is
+ * one line without control characters or bidi controls whatever a message quoted, and a message
+ * longer than MAX_BODY_MESSAGE loses its middle, never its next step. (Messages quote others'
+ * text through `quoteText`, which bounds it where it is quoted; this is the last line of defence.)
+ */
 export function errorBody(code: ErrorCode, message: string, details?: Record<string, unknown>): ErrorBody {
-  const text = message.length <= MAX_BODY_MESSAGE ? message : `${message.slice(0, MAX_BODY_MESSAGE - 3)}...`;
+  const text = fitText(oneLine(message), MAX_BODY_MESSAGE);
   const body: ErrorBody = { error: `[${code}] ${text}`, code };
   if (details && Object.keys(details).length > 0) body.details = details;
   return body;
@@ -165,8 +174,8 @@ export const MAX_STATUS_TEXT = 400;
 /**
  * An HTTP reason phrase carrying the message: pnpm, yarn 4 and bun print the status text,
  * not the body. Only printable ASCII survives (a reason phrase cannot carry CR, LF or other
- * control characters, and non-ASCII is shown garbled), runs of white space become one, and
- * it is cut at MAX_STATUS_TEXT.
+ * control characters, and non-ASCII is shown garbled), runs of white space become one, and a
+ * longer text loses its middle at MAX_STATUS_TEXT (its end is the next step).
  */
 export function statusText(text: string): string {
   const cleaned = text
@@ -175,11 +184,11 @@ export function statusText(text: string): string {
     .replace(/[\u201c\u201d\u201e]/g, '"')
     .replace(/[\u2018\u2019]/g, "'")
     .replace(/[\u2013\u2014]/g, '-')
+    .replace(/\u2026/g, '...')
     .replace(/[^\x20-\x7e]+/g, ' ')
     .replace(/\s+/g, ' ')
     .trim();
-  if (cleaned.length <= MAX_STATUS_TEXT) return cleaned;
-  return `${cleaned.slice(0, MAX_STATUS_TEXT - 3).trimEnd()}...`;
+  return fitText(cleaned, MAX_STATUS_TEXT);
 }
 
 /** Everything an error response is made of; `writeError` sends it. */

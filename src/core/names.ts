@@ -81,7 +81,10 @@ export function scopeOf(name: string): string | undefined {
  */
 export function assertVersion(version: unknown): string {
   if (!isNamedVersion(version)) {
-    throw new GatekeeperError('EINVALIDVERSION', `'${String(version)}' is not a valid semver version (nor a legacy version such as 1.0.0beta). Give a version like 1.2.3`);
+    if (version === undefined || version === null) throw new GatekeeperError('EINVALIDVERSION', 'no version was given. Give a version like 1.2.3');
+    const build = withoutBuild(version);
+    if (build) throw new GatekeeperError('EINVALIDVERSION', `${buildMetadata(build)}. Give ${build.version}`);
+    throw new GatekeeperError('EINVALIDVERSION', `${shown(version)} is not a valid semver version (nor a legacy version such as 1.0.0beta). Give a version like 1.2.3`);
   }
   return version;
 }
@@ -89,9 +92,29 @@ export function assertVersion(version: unknown): string {
 /** A strict semver version (what may be published). */
 export function assertSemverVersion(version: unknown): string {
   if (!isSemverVersion(version)) {
-    throw new GatekeeperError('EINVALIDVERSION', `'${String(version)}' is not a valid semver version. Give a version like 1.2.3`);
+    const build = withoutBuild(version);
+    if (build) throw new GatekeeperError('EINVALIDVERSION', `${buildMetadata(build)}. Publish it as ${build.version} ("version": "${build.version}" in package.json)`);
+    throw new GatekeeperError('EINVALIDVERSION', `${shown(version)} is not a valid semver version. Give a version like 1.2.3`);
   }
   return version;
+}
+
+/**
+ * A valid semver version but for its build metadata (`1.0.0+build2`): the version without it.
+ * Semver ignores build metadata (1.0.0+a and 1.0.0+b are the same version; npm's semver
+ * parses both as 1.0.0, and npm publish sends 1.0.0), so a registry takes none.
+ */
+function withoutBuild(version: unknown): { given: string; version: string; build: string } | undefined {
+  if (typeof version !== 'string' || version.length > MAX_VERSION_LENGTH) return undefined;
+  const plus = version.indexOf('+');
+  if (plus <= 0) return undefined;
+  const bare = version.slice(0, plus);
+  if (!isSemverVersion(bare) || semver.valid(version) !== bare) return undefined;
+  return { given: version, version: bare, build: version.slice(plus) };
+}
+
+function buildMetadata(b: { given: string; version: string; build: string }): string {
+  return `${shown(b.given)} carries build metadata (${shown(b.build)}), which is no part of a version on a registry: semver ignores it, and npm publish cleans it off (publishing ${b.version})`;
 }
 
 /**

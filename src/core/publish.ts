@@ -82,14 +82,29 @@ export function mayClaim(rules: readonly PublishRule[], who: Publisher | undefin
 
 /**
  * Why `who` may not write `name`. With `claim` (a publish), a name a glob rule lets them claim
- * passes too: the caller then claims it.
+ * passes too: the caller then claims it. With `upstreamHas` (the caller asked the upstream), an
+ * unscoped name the upstream has is told apart: a plain publish rule for it would be refused
+ * (EUPSTREAMNAME), so the next step is a scoped name or `--shadow-upstream`.
  */
-export function publishRefusal(rules: readonly PublishRule[], who: Publisher | undefined, name: string, options: { claim?: boolean } = {}): GatekeeperError | undefined {
+export function publishRefusal(
+  rules: readonly PublishRule[],
+  who: Publisher | undefined,
+  name: string,
+  options: { claim?: boolean; upstreamHas?: boolean } = {},
+): GatekeeperError | undefined {
   if (!who) return new GatekeeperError('EUNAUTHENTICATED', `publishing needs a login: run 'npm login' against this registry`);
   if (!isPrivateName(rules, name)) {
     if (options.claim && mayClaim(rules, who, name)) return undefined;
     const globbed = rules.some((r) => isGlobPattern(r.pattern) && patternMatches(r.pattern, name));
     if (globbed && options.claim) return new GatekeeperError('EFORBIDDEN', `${who.username} (${who.role}) may not publish ${name}; ask an admin for a publish rule`);
+    if (options.upstreamHas && !scopeOf(name)) {
+      return new GatekeeperError(
+        'ENOTPRIVATE',
+        `${name} is not a private package of this registry, and the upstream registry has a package of that name, so it cannot be published here ` +
+          `(a private ${name} would hide the upstream one from everyone: dependency confusion). Publish it under a scoped name (@<scope>/${name}), ` +
+          `or, to replace the upstream package on purpose, an admin can declare it: gatekeeper publish-rule add ${name} --role publisher --shadow-upstream`,
+      );
+    }
     return new GatekeeperError(
       'ENOTPRIVATE',
       `${name} is not a private package of this registry, so it cannot be published here. An admin can declare it: ` +

@@ -170,3 +170,53 @@ export function redactQuery(url: string): string {
     return '';
   }
 }
+
+/** The longest piece of someone else's text (a deprecation, an advisory title, a script) a message quotes. */
+export const MAX_QUOTED = 200;
+
+// Escape sequences that repaint a terminal (CSI ... final byte, OSC ... BEL/ST): gone whole.
+const ANSI_SEQUENCES = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)?/g;
+// C0 and C1 controls, DEL, line and paragraph separators, NEL: a space (a message is one line).
+const LINE_BREAKERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+// Bidi controls (marks, embeddings, overrides, isolates), zero-width space and BOM: they reorder or hide what is shown.
+const INVISIBLE = /[\u061c\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
+
+/**
+ * Text from a package's author or an upstream (a deprecation message, an advisory title, a
+ * script) as a message may quote it: one line, no control characters, line or paragraph
+ * separators, bidi controls or terminal escape sequences, white space runs as one space, and at
+ * most `maxLength` characters (a cut ends with `…`). A message that quotes through this keeps
+ * its own `[CODE] what happened. what to do next` whole. Idempotent.
+ */
+export function quoteText(s: string, maxLength: number = MAX_QUOTED): string {
+  const line = String(s)
+    .replace(ANSI_SEQUENCES, ' ')
+    .replace(REMOVED, '')
+    .replace(LINE_BREAKERS, ' ')
+    .replace(INVISIBLE, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return sanitizeText(line, maxLength);
+}
+
+/** `s` as one line: what `quoteText` removes, without the length bound (a message's last line of defence). */
+export function oneLine(s: string): string {
+  return s.replace(ANSI_SEQUENCES, ' ').replace(REMOVED, '').replace(LINE_BREAKERS, ' ').replace(INVISIBLE, '');
+}
+
+/**
+ * `s` at most `maxLength` characters. A longer text loses its middle, not its end: a message
+ * begins with what happened and ends with what to do next, and both must survive. `tail` is the
+ * share of the room kept for the end.
+ */
+export function fitText(s: string, maxLength: number, marker = '...', tail = 0.6): string {
+  if (s.length <= maxLength) return s;
+  const room = Math.max(0, maxLength - marker.length);
+  const keepEnd = Math.floor(room * tail);
+  let headEnd = room - keepEnd;
+  let tailStart = s.length - keepEnd;
+  // Never split a surrogate pair.
+  if (headEnd > 0 && /[\uD800-\uDBFF]/.test(s[headEnd - 1])) headEnd--;
+  if (tailStart < s.length && /[\uDC00-\uDFFF]/.test(s[tailStart])) tailStart++;
+  return `${s.slice(0, headEnd).trimEnd()}${marker}${s.slice(tailStart).trimStart()}`;
+}

@@ -51,7 +51,7 @@ import { createLoginRouter } from './registry/login';
 import { npmTokenHandlers } from './registry/npm-tokens';
 import { createAuditHandler } from './registry/audit';
 import { notOffered, ping, whoami } from './registry/basic';
-import { createDispatcher, matchOrRefuse } from './registry/routes';
+import { createDispatcher, matchOrRefuse, refuseUnsupported } from './registry/routes';
 import { createMetricsHandler } from './registry/metrics';
 import { GatekeeperMetrics, PoolLike } from './metrics';
 import { onClientError } from './http/client-error';
@@ -443,6 +443,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
             root: createRootHandler(),
             console: createConsoleHandler(),
             metrics: createMetricsHandler(runtime),
+            unsupported: refuseUnsupported,
             ...createReadHandlers(runtime, storage),
             ...createWriteHandlers(runtime, storage),
           }),

@@ -63,6 +63,41 @@ export function assertBatch(input: unknown, field: string, shape: string): unkno
   return input;
 }
 
+/** The fields of a lockfile entry (`gatekeeper check` sends them as the lockfile parser reads them). */
+export const LOCKFILE_ENTRY_FIELDS = ['name', 'version', 'integrity', 'resolved', 'dev', 'optional'] as const;
+
+/**
+ * Entry `i` of a batch, checked like a body: an object with a name and a version, and no field
+ * but `fields` (a misspelt or unsupported field, such as a `range`, is refused, not ignored).
+ * Returns the valid name and version; the caller reads the other fields.
+ */
+export function batchEntry(value: unknown, i: number, field: string, fields: readonly string[]): { name: string; version: string; entry: Record<string, unknown> } {
+  const where = `${field}[${i}]`;
+  const shape = `{${fields.join(', ')}}`;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new GatekeeperError('EVALIDATION', `${where} must be an object ${shape}, e.g. {"name": "lodash", "version": "4.17.21"}`, { field: where });
+  }
+  const entry = value as Record<string, unknown>;
+  const unknown = Object.keys(entry).filter((k) => !fields.includes(k));
+  if (unknown.length > 0) {
+    const named = unknown.slice(0, 5).map((k) => (k.length > 40 ? `${k.slice(0, 37)}...` : k).replace(/[^\x20-\x7e]/g, '?')).join(', ');
+    throw new GatekeeperError('EVALIDATION', `${where} does not take ${unknown.length === 1 ? 'the field' : 'the fields'} ${named}. An entry takes ${fields.join(', ')}, with an exact version (not a range)`, {
+      field: where,
+      fields: unknown.slice(0, 20),
+    });
+  }
+  for (const key of ['name', 'version']) {
+    if (entry[key] === undefined || entry[key] === null) {
+      throw new GatekeeperError('EVALIDATION', `${where} has no ${key}. Give each entry a name and an exact version, e.g. {"name": "lodash", "version": "4.17.21"}`, { field: `${where}.${key}` });
+    }
+  }
+  try {
+    return { name: assertPackageName(entry.name), version: assertVersion(entry.version), entry };
+  } catch (err) {
+    throw new GatekeeperError((err as GatekeeperError).code ?? 'EVALIDATION', `${where}: ${(err as Error).message}`);
+  }
+}
+
 /** The latest expiry accepted: PostgreSQL and every client can store and show it. */
 const LATEST_EXPIRY = Date.UTC(9999, 11, 31);
 
@@ -229,12 +264,8 @@ export class GovernanceService {
    */
   async checkEntries(input: unknown, concurrency = 8): Promise<EntryCheck[]> {
     const entries = assertBatch(input, 'entries', '{name, version}').map((e, i) => {
-      const entry = e as { name?: unknown; version?: unknown };
-      try {
-        return { name: assertPackageName(entry?.name), version: assertVersion(entry?.version) };
-      } catch (err) {
-        throw new GatekeeperError((err as GatekeeperError).code ?? 'EVALIDATION', `entries[${i}]: ${(err as Error).message}`);
-      }
+      const { name, version } = batchEntry(e, i, 'entries', LOCKFILE_ENTRY_FIELDS);
+      return { name, version };
     });
     const manifests = this.manifests;
     if (!manifests) throw new GatekeeperError('EPOLICYUNAVAILABLE', 'package metadata cannot be read yet. Try again once the registry has started');

@@ -4,7 +4,7 @@ import type { Store } from '../db/store';
 import { Actor, auditEntry } from './audit';
 import type { CatalogueService } from './catalogue';
 import type { ImpactService } from './impact';
-import { assertBatch } from './governance';
+import { assertBatch, batchEntry, LOCKFILE_ENTRY_FIELDS } from './governance';
 
 /** Optional text of at most `max` characters; absent or empty gives undefined. */
 function optionalText(value: unknown, field: string, max: number): string | undefined {
@@ -41,15 +41,10 @@ export class ProjectsService {
     // One row per name@version (the table's key): a repeated entry is dev-only only if every copy is.
     const members = new Map<string, { name: string; version: string; integrity: string | null; dev: boolean }>();
     for (const [i, e] of assertBatch(input.entries, 'entries', '{name, version, integrity}').entries()) {
-      const entry = e as { name?: unknown; version?: unknown; integrity?: unknown; dev?: unknown } | null;
+      const { name, version, entry } = batchEntry(e, i, 'entries', LOCKFILE_ENTRY_FIELDS);
       let member: { name: string; version: string; integrity: string | null; dev: boolean };
       try {
-        member = {
-          name: assertPackageName(entry?.name),
-          version: assertVersion(entry?.version),
-          integrity: optionalText(entry?.integrity, 'integrity', 1024) ?? null,
-          dev: entry?.dev === true,
-        };
+        member = { name, version, integrity: optionalText(entry.integrity, 'integrity', 1024) ?? null, dev: entry.dev === true };
       } catch (err) {
         throw new GatekeeperError((err as GatekeeperError).code ?? 'EVALIDATION', `entries[${i}]: ${(err as Error).message}`);
       }

@@ -1,6 +1,6 @@
 import type { RefusableWrite, RefusedWriteAction } from '../core/audit-actions';
 import { GatekeeperError, validation } from '../core/errors';
-import { assertPackageName, assertPackagePattern, isScopeWildcard } from '../core/names';
+import { assertPackageName, assertPackagePattern, isScopeWildcard, scopeOf } from '../core/names';
 import type { Packument } from '../core/packument';
 import {
   compareNewestFirst,
@@ -101,7 +101,7 @@ export class PublishingService {
   async reserve(actor: Actor, who: Publisher | undefined, request: PublishRequest): Promise<Reservation> {
     const { name, version, tarball } = request;
     const refusal = publishRefusal(this.rules(), who, name, { claim: true });
-    if (refusal) throw refusal;
+    if (refusal) throw await this.withUpstreamName(refusal, who, name);
     const publisher = who as Publisher;
     const claiming = !this.isPrivate(name);
     if (claiming) await this.assertNotUpstream(publisher, name);
@@ -151,6 +151,17 @@ export class PublishingService {
         });
       },
     };
+  }
+
+  /**
+   * ENOTPRIVATE for an unscoped name says whether the upstream has it: a plain publish rule for
+   * such a name is refused (EUPSTREAMNAME), so the next step differs. An upstream that cannot be
+   * asked leaves the refusal as it is.
+   */
+  private async withUpstreamName(refusal: GatekeeperError, who: Publisher | undefined, name: string): Promise<GatekeeperError> {
+    if (refusal.code !== 'ENOTPRIVATE' || scopeOf(name)) return refusal;
+    const upstreamHas = await this.upstream.hasPackage(name).catch(() => false);
+    return upstreamHas ? (publishRefusal(this.rules(), who, name, { claim: true, upstreamHas }) ?? refusal) : refusal;
   }
 
   /**

@@ -18,7 +18,7 @@ import type { Rejection } from '../db/repositories/request-limits';
 import type { Repositories, Store } from '../db/store';
 import { Actor, auditEntry } from './audit';
 import { EventSink, NO_EVENTS } from './webhooks';
-import { assertBatch, optionalBoolean, type GovernanceService } from './governance';
+import { assertBatch, batchEntry, LOCKFILE_ENTRY_FIELDS, optionalBoolean, type GovernanceService } from './governance';
 import type { Principal } from './identity';
 import type { PolicyCache } from './policy-cache';
 import { changePolicy } from './policy-change';
@@ -355,15 +355,7 @@ export class RequestsService {
     const blocked = new Map<string, { name: string; version: string }>();
     let allowed = 0;
     for (const [i, e] of entries.entries()) {
-      const entry = e as { name?: unknown; version?: unknown } | null;
-      let name: string;
-      let version: string;
-      try {
-        name = assertPackageName(entry?.name);
-        version = assertVersion(entry?.version);
-      } catch (err) {
-        throw new GatekeeperError((err as GatekeeperError).code ?? 'EVALIDATION', `entries[${i}]: ${(err as Error).message}`);
-      }
+      const { name, version } = batchEntry(e, i, 'entries', LOCKFILE_ENTRY_FIELDS);
       const d = this.governance.cache.decide(policy, { name, version, manifest: undefined }, false);
       if (d.allowed) allowed++;
       else blocked.set(`${name}@${version}`, { name, version });

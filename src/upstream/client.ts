@@ -346,7 +346,7 @@ export class UpstreamClient {
       throw new GatekeeperError('ETARBALLORIGIN', `${what} has no usable URL (${printable(String(url))}), so it was not fetched. The upstream's packument is broken; ask the upstream.`);
     }
     const target = parsed;
-    this.checkOrigin(target, what, false);
+    this.checkOrigin(target, what, false, 'tarball');
     const integrity = integrityToVerify(expected);
     if (integrity === undefined) {
       throw new GatekeeperError(
@@ -355,7 +355,7 @@ export class UpstreamClient {
       );
     }
     return this.call('tarball', what, async (deadline) => {
-      const res = await this.get(target, { accept: '*/*' }, what, deadline);
+      const res = await this.get(target, { accept: '*/*' }, what, deadline, 'tarball');
       if (res.status === 404) {
         await this.discard(res, deadline);
         throw new GatekeeperError('EUPSTREAM', `${this.name} does not have ${what} (404), although its packument lists it. Try again later; the upstream may still be replicating it.`);
@@ -536,10 +536,23 @@ export class UpstreamClient {
     }
   }
 
-  private checkOrigin(url: URL, what: string, redirected: boolean): void {
+  /**
+   * Refuses a URL outside the upstream's origin and the tarball hosts. `kind` picks the next
+   * step: a tarball host may be added (tarball_hosts); a document (a packument, search, a ping,
+   * advisories) that the upstream redirects elsewhere means the upstream URL is not the registry's.
+   */
+  private checkOrigin(url: URL, what: string, redirected: boolean, kind: 'tarball' | 'document' = 'document'): void {
     const ok = (url.protocol === 'http:' || url.protocol === 'https:') && url.username === '' && url.password === '' && this.allowedOrigins.has(url.origin);
     if (ok) return;
     const where = url.protocol === 'http:' || url.protocol === 'https:' ? originOf(url) : `a URL of scheme ${printable(url.protocol, 20)}`;
+    if (kind === 'document') {
+      throw new GatekeeperError(
+        'ETARBALLORIGIN',
+        redirected
+          ? `${this.name} redirected ${what} to ${where}, which is not the upstream's origin, so it was not followed: registry documents are read only from the upstream itself. If the registry now lives there, an admin sets the upstream (GATEKEEPER_UPSTREAM) to that address and restarts the gatekeeper.`
+          : `${what} would be read from ${where}, which is not the upstream's origin, so it was not. Check the upstream (GATEKEEPER_UPSTREAM).`,
+      );
+    }
     throw new GatekeeperError(
       'ETARBALLORIGIN',
       redirected
@@ -549,10 +562,10 @@ export class UpstreamClient {
   }
 
   /** A GET, following redirects by hand within the allowed origins. */
-  private async get(start: URL, headers: Record<string, string>, what: string, deadline: Deadline): Promise<FetchResponse> {
+  private async get(start: URL, headers: Record<string, string>, what: string, deadline: Deadline, kind: 'tarball' | 'document' = 'document'): Promise<FetchResponse> {
     let url = start;
     for (let hop = 0; ; hop++) {
-      this.checkOrigin(url, what, hop > 0);
+      this.checkOrigin(url, what, hop > 0, kind);
       const res = await this.send(url, { method: 'GET', headers }, what, deadline);
       if (!REDIRECTS.has(res.status)) return res;
       const location = res.headers.get('location');

@@ -2,8 +2,10 @@
  * The gatekeeper CLI against a running gatekeeper and a real database: migrations, users,
  * tokens, rules and audit; plus the properties of the hot path and of shutdown.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import { Client } from 'pg';
 import { main } from '../../src/cli/main';
 import { migrations } from '../../migrations';
@@ -13,7 +15,7 @@ import { captureIo } from '../support/cli';
 import { createTestDatabase } from '../support/database';
 import { startFixtureRegistry } from '../support/fixture-registry';
 import { loginToken, startTestGatekeeper, tempDir } from '../support/gatekeeper';
-import { runCli, spawnGatekeeper } from '../support/process';
+import { REPO, runCli, spawnGatekeeper } from '../support/process';
 import { buildTarball, integrityOf, shasumOf } from '../support/tarball';
 import { gatekeeperSuite } from '../support/suite';
 import { tarballCacheOf } from '../../src/server/registry/gate';
@@ -279,3 +281,15 @@ describe('graceful shutdown', () => {
   });
 });
 
+
+describe('the gatekeeper command writing into a closed pipe (gatekeeper explain … | head)', () => {
+  it('exits quietly with 0 when the reader of its output has gone, instead of crashing on EPIPE', async () => {
+    const proc = spawn(process.execPath, [path.join(REPO, 'bin/gatekeeper.js'), 'help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The reader goes away before the command writes: every write meets EPIPE.
+    proc.stdout.destroy();
+    let stderr = '';
+    proc.stderr.on('data', (c) => (stderr += c));
+    const code = await new Promise<number | null>((resolve) => proc.on('close', resolve));
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+  });
+});

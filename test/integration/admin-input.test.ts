@@ -403,6 +403,33 @@ describe('admin API under hostile input: client mistakes are 4xx with a stable c
     expect(listed.items.filter((a) => a.pattern === 'hostile-typo')).toEqual([]);
   });
 
+  it('says which field of a batch entry is missing, and refuses a field an entry does not take as it does one of the body', async () => {
+    const admin = s.t.adminToken;
+    const OWN: Record<string, Record<string, string>> = { '/requests/batch': { reason: 'r' }, '/lockfile/check': {}, '/licenses/report': {}, '/projects': { name: 'p', version: '1.0.0', format: 'npm' } };
+    for (const path of ['/requests/batch', '/lockfile/check', '/licenses/report', '/projects']) {
+      const noVersion = await send(admin, 'post', path, 'entry without version', { body: json({ ...OWN[path], entries: [{ name: 'hostile-ok' }] }) });
+      expect([path, noVersion.status, (noVersion.body as { error: string }).error]).toEqual([
+        path,
+        400,
+        '[EVALIDATION] entries[0] has no version. Give each entry a name and an exact version, e.g. {"name": "lodash", "version": "4.17.21"}',
+      ]);
+      const noName = await send(admin, 'post', path, 'entry without name', { body: json({ ...OWN[path], entries: [{ name: 'hostile-ok', version: '1.0.0' }, { version: '1.0.0' }] }) });
+      expect([path, noName.status, (noName.body as { error: string }).error]).toEqual([path, 400, expect.stringMatching(/^\[EVALIDATION\] entries\[1\] has no name\. /)]);
+      const range = await send(admin, 'post', path, 'entry with a range', { body: json({ ...OWN[path], entries: [{ name: 'hostile-ok', version: '1.0.0', range: '^1.0.0' }] }) });
+      expect([path, range.status, (range.body as { error: string }).error, (range.body as { details: { fields: string[] } }).details.fields]).toEqual([
+        path,
+        400,
+        '[EVALIDATION] entries[0] does not take the field range. An entry takes name, version, integrity, resolved, dev, optional, with an exact version (not a range)',
+        ['range'],
+      ]);
+    }
+    // What `gatekeeper check` sends (the lockfile parser's entries) is accepted.
+    const check = await send(admin, 'post', '/lockfile/check', 'lockfile entry', {
+      body: json({ entries: [{ name: 'hostile-ok', version: '1.0.0', integrity: `sha512-${'A'.repeat(86)}==`, resolved: 'http://x/hostile-ok/-/hostile-ok-1.0.0.tgz', dev: true, optional: false }] }),
+    });
+    expect(check.status).toBe(200);
+  });
+
   it('refuses a policy change that names nothing, and neither bumps the generation nor audits one that changes nothing', async () => {
     const admin = s.t.adminToken;
     const empty = await send(admin, 'patch', '/policy', 'empty change', { body: json({}) });

@@ -283,3 +283,62 @@ describe('the client matrix under GATEKEEPER_REQUIRE_AUTH', () => {
     expect([c.id, show(added)]).toEqual([c.id, expect.stringMatching(/^exit 0/)]);
   });
 });
+
+/**
+ * What yarn prints in two cases where it hides our reason (docs/clients.md says so, and points to
+ * `gatekeeper check` / `npm view`): a refused transitive dependency under yarn 1, and a revoked
+ * token under yarn 4.
+ */
+describe('where yarn hides the reason', () => {
+  const s = gatekeeperSuite({
+    packages: [
+      { name: 'parent-a', versions: [{ version: '1.0.0', license: 'MIT', dependencies: { 'banned-a': '^1.0.0' } }] },
+      { name: 'banned-a', versions: [{ version: '1.0.0', license: 'MIT' }] },
+      { name: 'revoke-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] },
+    ],
+    settings: { requireAuth: true },
+    policyMode: 'open',
+    npm: false,
+  });
+  const client = (id: string) => CLIENTS.find((c) => c.id === id) as Client;
+
+  beforeAll(async () => {
+    expect((await s.t.api('POST', '/bans', { name: 'banned-a', range: '*', reason: 'CVE-2099-0004 leaked tokens' })).status).toBe(201);
+  });
+
+  it("yarn 1 names only the missing range for a refused transitive dependency, while its direct refusal and npm view have our text", async () => {
+    const yarn1 = client('yarn1');
+    const home = tempDir('gk-yarn1-transitive-');
+    const dir = project(home, 'yarn1-transitive');
+    yarn1.configure(home, dir, s.t.url, s.t.adminToken);
+    const transitive = await run(yarn1.add('parent-a@1.0.0'), dir, home);
+    // npm view (here every version of banned-a is refused) and gatekeeper check show it.
+    const view = await run([node, resolveNpmCli() ?? 'npm', 'view', 'banned-a@^1.0.0'], dir, home);
+    expect(view.output).toContain('[EBANNED] banned-a@1.0.0 is banned: CVE-2099-0004 leaked tokens');
+    expect(transitive.code).not.toBe(0);
+    expect(transitive.output).toContain('Couldn\'t find package "banned-a@^1.0.0" required by "parent-a@1.0.0" on the "npm" registry');
+    expect(transitive.output).not.toContain('[EBANNED]');
+    const direct = await run(yarn1.add('banned-a@1.0.0'), dir, home);
+    expect(direct.output).toContain('[EBANNED] banned-a@1.0.0 is banned: CVE-2099-0004 leaked tokens');
+  });
+
+  it('yarn 4 with a revoked token prints only YN0041, not our ETOKENREVOKED text; npm with the same token prints it', async () => {
+    const yarn4 = client('yarn4');
+    expect((await s.t.api('POST', '/users', { username: 'dev4', password: 'dev4-password', role: 'developer' })).status).toBe(201);
+    const token = await loginToken(s.t.url, 'dev4', 'dev4-password');
+    const home = tempDir('gk-yarn4-revoked-');
+    const dir = project(home, 'yarn4-revoked');
+    yarn4.configure(home, dir, s.t.url, token);
+    const listed = await s.t.api('GET', '/tokens?username=dev4');
+    for (const t of listed.body.items as Array<{ id: number }>) expect((await s.t.api('DELETE', `/tokens/${t.id}`)).status).toBe(200);
+    const refused = await run(yarn4.add('revoke-fixture@1.0.0'), dir, home);
+    expect(refused.code).not.toBe(0);
+    expect(refused.output).toContain('YN0041');
+    expect(refused.output).toContain('Invalid authentication (as an unknown user)');
+    expect(refused.output).not.toMatch(/ETOKENREVOKED|EUNAUTHENTICATED/);
+    // npm with the same token says why.
+    npmrc(home, s.t.url, token);
+    const whoami = await run([node, resolveNpmCli() ?? 'npm', 'whoami'], dir, home);
+    expect(whoami.output).toContain('[ETOKENREVOKED]');
+  });
+});

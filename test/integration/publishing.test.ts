@@ -206,12 +206,51 @@ describe('private publishing', () => {
   it('refuses publishing names that are not private, and users without a rule', async () => {
     const outside = await publisher.run(['publish'], { cwd: packageDir(publisher.dir, 'public-fixture', '3.0.0') });
     expect(outside.code).not.toBe(0);
-    expect(outside.output).toContain('[ENOTPRIVATE] public-fixture is not a private package of this registry');
+    expect(outside.output).toContain('[ENOTPRIVATE] public-fixture is not a private package of this registry, and the upstream registry has a package of that name');
+    // The next step is one the admin API accepts for a name the upstream has.
+    expect(outside.output).toContain('Publish it under a scoped name (@<scope>/public-fixture), or, to replace the upstream package on purpose, an admin can declare it: gatekeeper publish-rule add public-fixture --role publisher --shadow-upstream');
+    expect(outside.output).not.toContain('publish-rule add public-fixture --role publisher.');
+    const fresh = await publisher.run(['publish'], { cwd: packageDir(publisher.dir, 'not-upstream-fixture', '1.0.0') });
+    expect(fresh.output).toContain('[ENOTPRIVATE] not-upstream-fixture is not a private package of this registry, so it cannot be published here. An admin can declare it: gatekeeper publish-rule add not-upstream-fixture --role publisher');
 
     await t.api('POST', '/users', { username: 'dev9', password: 'dev9-password', role: 'developer' });
     const dev = await put('@acme/lib', publishDocument('@acme/lib', '5.0.0'), await loginToken(t.url, 'dev9', 'dev9-password'));
     expect(dev.status).toBe(403);
     expect(((await dev.json()) as any).error).toBe("[EFORBIDDEN] dev9 (developer) may not publish @acme/lib; ask an admin for a publish rule");
+  });
+
+  it('answers npm owner, access, team and org with one clear refusal naming publish rules', async () => {
+    const refusal = "[ENOTSUPPORTED] npm owner, access, team and org are not supported by this registry: publish rules decide who may publish a package. See them with 'gatekeeper publish-rule list'";
+    const rel = packageDir(publisher.dir, '@acme/owned', '1.0.0');
+    expect((await publisher.run(['publish'], { cwd: rel })).code).toBe(0);
+    for (const args of [
+      ['owner', 'add', 'pub2', '@acme/owned'],
+      ['owner', 'rm', 'pub2', '@acme/owned'],
+      ['owner', 'ls', '@acme/owned'],
+      ['access', 'set', 'status=private', '@acme/owned'],
+      ['access', 'get', 'status', '@acme/owned'],
+      ['access', 'list', 'packages', '@acme'],
+      ['access', 'list', 'collaborators', '@acme/owned'],
+      ['access', 'grant', 'read-only', '@acme:devs', '@acme/owned'],
+      ['team', 'ls', '@acme'],
+      ['org', 'ls', 'acme'],
+    ]) {
+      const result = await publisher.run(args);
+      expect({ args, code: result.code === 0 ? 0 : 'failed', said: result.output.includes(refusal) }).toEqual({ args, code: 'failed', said: true });
+      expect(result.output).not.toMatch(/no admin found|EMETHODNOTALLOWED|no route/);
+    }
+    // Other packument reads are untouched.
+    expect((await publisher.run(['view', '@acme/owned', 'version'])).output).toContain('1.0.0');
+  });
+
+  it('refuses a version with build metadata saying so, not calling it invalid semver', async () => {
+    // npm publish itself cleans the version ("version" was cleaned and set to "1.0.0"); a client that does not sends it as it is.
+    const res = await put('@acme/build-meta', publishDocument('@acme/build-meta', '1.0.0+build2'));
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as any).error).toBe(
+      `[EINVALIDVERSION] '1.0.0+build2' carries build metadata ('+build2'), which is no part of a version on a registry: semver ignores it, and npm publish cleans it off (publishing 1.0.0). Publish it as 1.0.0 ("version": "1.0.0" in package.json)`,
+    );
+    expect(await t.gk.database.knex('published_versions').where({ name: '@acme/build-meta' })).toEqual([]);
   });
 
   it('needs an explicit allowance to declare an unscoped name that exists upstream', async () => {

@@ -17,6 +17,7 @@ import { gatekeeperSuite } from '../support/suite';
 const HOUR = 3_600_000;
 const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
 const GHSA = 'GHSA-8fxw-76j4-5wqw';
+const HOSTILE = '\u001b[31mRED\u001b[0m\u0000NUL\r\nnpm error 403 Injected: header\u2028line\u202eevil';
 
 describe('supply-chain rules', () => {
   const s = gatekeeperSuite({
@@ -29,6 +30,8 @@ describe('supply-chain rules', () => {
       { name: 'vuln-fixture', versions: [{ version: '1.0.0', license: 'MIT', publishedAt: ago(240 * HOUR) }, { version: '1.0.1', license: 'MIT', publishedAt: ago(1 * HOUR) }] },
       { name: 'osv-fixture', versions: [{ version: '3.0.0', license: 'MIT', publishedAt: ago(240 * HOUR) }, { version: '3.0.1', license: 'MIT', publishedAt: ago(240 * HOUR) }] },
       { name: 'deprecated-fixture', versions: [{ version: '0.9.0', license: 'MIT', publishedAt: ago(240 * HOUR) }, { version: '1.0.0', license: 'MIT', publishedAt: ago(240 * HOUR), deprecated: 'do not use' }] },
+      { name: 'p_dep', versions: [{ version: '1.0.0', license: 'MIT', publishedAt: ago(240 * HOUR), deprecated: HOSTILE }] },
+      { name: 'p_adv', versions: [{ version: '1.0.0', license: 'MIT', publishedAt: ago(240 * HOUR) }] },
     ],
   });
   const gatekeeper = (...argv: string[]) => runGatekeeper({ GATEKEEPER_URL: s.t.url, GATEKEEPER_TOKEN: s.t.adminToken }, argv);
@@ -60,7 +63,7 @@ describe('supply-chain rules', () => {
       const refused = await tarball('fresh-fixture', '1.1.0');
       expect(refused.status).toBe(403);
       expect(((await refused.json()) as any).error).toMatch(
-        /^\[EQUARANTINED\] fresh-fixture@1\.1\.0 was published (59 minutes|1 hour) ago; new versions install after 3 days \(from \d{4}-\d\d-\d\dT[\d:.]+Z\)/,
+        /^\[EQUARANTINED\] fresh-fixture@1\.1\.0 was published \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ; new versions install after 3 days, so it is installable after \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\. /,
       );
     });
 
@@ -84,7 +87,7 @@ describe('supply-chain rules', () => {
       await gatekeeper('policy', 'set', 'release-age.mode', 'warn');
       const result = await install('fresh-fixture');
       expect(result.installed).toBe('1.1.0');
-      expect(result.output).toMatch(/npm notice gatekeeper: warning for fresh-fixture@1\.1\.0: fresh-fixture@1\.1\.0 was published .* ago; new versions install after 3 days .*\[EQUARANTINED; the release-age rule is in warn mode, so it is not enforced\]/);
+      expect(result.output).toMatch(/npm notice gatekeeper: warning for fresh-fixture@1\.1\.0: fresh-fixture@1\.1\.0 was published \d{4}-\d\d-\d\dT[\d:]+Z; new versions install after 3 days, so it is installable after \d{4}-\d\d-\d\dT[\d:]+Z \[EQUARANTINED; the release-age rule is in warn mode, so it is not enforced\]/);
       let actions: string[] = [];
       for (let i = 0; i < 50 && !actions.includes('install.warned'); i++) {
         await new Promise((r) => setTimeout(r, 50));
@@ -216,6 +219,39 @@ describe('supply-chain rules', () => {
       expect(result.installed).toBe('0.9.0');
       expect(((await (await tarball('deprecated-fixture', '1.0.0')).json()) as any).error).toMatch(/^\[EDEPRECATED\] deprecated-fixture@1\.0\.0 is deprecated: do not use/);
       await gatekeeper('policy', 'set', 'deprecated', 'off');
+    });
+
+    it("quotes a hostile deprecation message on one line, without escape sequences, controls or separators", async () => {
+      await gatekeeper('policy', 'set', 'deprecated', 'enforce');
+      try {
+        const refused = await tarball('p_dep', '1.0.0');
+        expect(refused.status).toBe(403);
+        const error = ((await refused.json()) as any).error as string;
+        expect(error).toBe(
+          `[EDEPRECATED] p_dep@1.0.0 is deprecated: RED NUL npm error 403 Injected: header lineevil. Run 'gatekeeper explain p_dep@1.0.0'; or open ${consolePackageUrl(s.t.url, 'p_dep', '1.0.0')} to see why and request it`,
+        );
+      } finally {
+        await gatekeeper('policy', 'set', 'deprecated', 'off');
+      }
+    });
+
+    it('quotes a 3,000-character advisory title cut to 200 characters: the next step survives in body and status text', async () => {
+      s.upstream.setAdvisories({ p_adv: [{ id: 1003, url: 'https://github.com/advisories/GHSA-5555-6666-7777', title: `Bad\r\n${'Z'.repeat(3000)}`, severity: 'critical', vulnerable_versions: '*' }] });
+      try {
+        const refused = await tarball('p_adv', '1.0.0');
+        expect(refused.status).toBe(403);
+        const next = `no fixed version yet. Use a fixed version; run 'gatekeeper explain p_adv@1.0.0' for the advisories; or open ${consolePackageUrl(s.t.url, 'p_adv', '1.0.0')} to see why and request it`;
+        expect(refused.statusText.endsWith(next)).toBe(true);
+        expect(refused.statusText).toMatch(/^\[EADVISORY\] p_adv@1\.0\.0: /);
+        const error = ((await refused.json()) as any).error as string;
+        expect(error).toMatch(/^\[EADVISORY\] p_adv@1\.0\.0: GHSA-5555-6666-7777 \(critical\) Bad Z+…, /);
+        expect(error.endsWith(next)).toBe(true);
+        expect(error.length).toBeLessThan(600);
+      } finally {
+        s.upstream.setAdvisories({
+          'vuln-fixture': [{ id: 1001, url: `https://github.com/advisories/${GHSA}`, title: 'Prototype pollution', severity: 'critical', vulnerable_versions: '<1.0.1' }],
+        });
+      }
     });
   });
 

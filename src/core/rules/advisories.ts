@@ -1,5 +1,6 @@
 import { affects, firstPatched, inForce, isSeverity, SEVERITIES, Severity, severityAtLeast } from '../advisory';
 import { validation } from '../errors';
+import { quoteText } from '../text';
 import { defineRule, Denial, Note, oneOf, RuleMode, VersionContext } from './types';
 
 export interface AdvisorySettings {
@@ -25,7 +26,7 @@ export function advisoryRule(settings: AdvisorySettings, ctx: VersionContext, no
     return {
       code: 'EADVISORY',
       ruleId: `advisory:${worst.id}`,
-      reason: `${spec}: ${worst.id} (${worst.severity})${worst.title && worst.title !== worst.id ? ` ${worst.title}` : ''}, ${fixed ? `fixed in ${fixed}` : 'no fixed version yet'}${more}`,
+      reason: `${spec}: ${quoteText(worst.id, 100)} (${worst.severity})${worst.title && worst.title !== worst.id ? ` ${quoteText(worst.title)}` : ''}, ${fixed ? `fixed in ${fixed}` : 'no fixed version yet'}${more}`,
       details: { advisories: relevant.map((a) => ({ id: a.id, severity: a.severity, url: a.url, vulnerableVersions: a.vulnerableVersions })) },
     };
   }

@@ -1,4 +1,5 @@
 import { validation } from '../errors';
+import { quoteText } from '../text';
 import { exemptionFor } from './release-age';
 import { publishedBefore } from './history';
 import { defineRule, Denial, Note, RuleMode, RuleRun, RuleSetting } from './types';
@@ -47,7 +48,7 @@ export function newPublisherRule(run: Pick<RuleRun<NewPublisherSettings>, 'setti
   const earlier = [...new Set(previous.map((v) => publisherOf(packument.versions[v])).filter((p): p is string => p !== undefined))];
   if (earlier.length === 0 || earlier.includes(publisher)) return undefined;
   const spec = `${ctx.name}@${ctx.version}`;
-  const said = `${spec} was published by ${publisher}, who published none of the ${previous.length} versions before it (${previous.join(', ')}: published by ${earlier.join(', ')})`;
+  const said = `${spec} was published by ${quoteText(publisher, 100)}, who published none of the ${previous.length} versions before it (${previous.join(', ')}: published by ${earlier.map((p) => quoteText(p, 100)).join(', ')})`;
   if (settings.publishers.includes(publisher)) {
     notes.push({ rule: 'new-publisher', ruleId: `publisher:${publisher}`, reason: `${said}; ${publisher} is an exempt publisher` });
     return undefined;

@@ -56,12 +56,18 @@ export function releaseAgeRule(settings: ReleaseAgeSettings, ctx: VersionContext
   const installableAt = published + settings.minimumMs;
   if (ctx.now >= installableAt) return undefined;
   dependsUntil(installableAt);
+  // Absolute times, not an age: the decision is cached until installableAt, and its text must stay true meanwhile.
   return {
     code: 'EQUARANTINED',
     ruleId: 'release-age',
-    reason: `${spec} was published ${formatDuration(Math.max(0, ctx.now - published))} ago; new versions install after ${minimum} (from ${new Date(installableAt).toISOString()})`,
+    reason: `${spec} was published ${utcSeconds(published)}; new versions install after ${minimum}, so it is installable after ${utcSeconds(installableAt)}`,
     details: { publishedAt: new Date(published).toISOString(), installableAt: new Date(installableAt).toISOString() },
   };
+}
+
+/** A moment as ISO 8601 in UTC to the second: `2026-12-01T08:22:05Z`. */
+function utcSeconds(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 /** The exemption (`exemption:<id>`) that lets the version skip `rule`, if any. */

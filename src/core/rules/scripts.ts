@@ -1,5 +1,6 @@
 import { hasInstallScript } from '../packument';
 import type { Approval } from '../policy';
+import { quoteText } from '../text';
 import { defineRule, Denial, Note, RuleMode, VersionContext } from './types';
 
 const INSTALL_SCRIPT_NAMES = ['preinstall', 'install', 'postinstall'] as const;
@@ -39,13 +40,13 @@ export function scriptsRule(ctx: VersionContext, allowedBy: string | undefined, 
   if (scripts.length === 0) return undefined;
   const spec = `${ctx.name}@${ctx.version}`;
   if (allowedBy) {
-    notes.push({ rule: 'scripts', ruleId: allowedBy, reason: `${spec} runs ${scripts.join(', ')}; approved for scripts` });
+    notes.push({ rule: 'scripts', ruleId: allowedBy, reason: `${spec} runs ${scripts.map((s) => quoteText(s)).join(', ')}; approved for scripts` });
     return undefined;
   }
   return {
     code: 'EINSTALLSCRIPTS',
     ruleId: 'scripts',
-    reason: `${spec} runs install scripts (${scripts.join('; ')})`,
+    reason: `${spec} runs install scripts (${scripts.map((s) => quoteText(s)).join('; ')})`,
     details: { scripts },
   };
 }

@@ -5,7 +5,7 @@ import { convertDistRemoteToLocalTarballUrls } from '@verdaccio/tarball';
 import { asGatekeeperError, ErrorCode, GatekeeperError, httpError } from '../../core/errors';
 import { versionFromTarball } from '../../core/names';
 import { markErrorCode, writeError } from '../http/write-error';
-import { RegistryMatch, routeOf } from './routes';
+import { RegistryMatch, routeOf, unsupportedCommand } from './routes';
 import { parseDuration, parseSize } from '../../core/duration';
 import { can } from '../../core/roles';
 import { integrityTag, sendTarballEntry, TarballCache, tarballKey, tarballStorageKey } from './tarball-cache';
@@ -557,6 +557,11 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
 
   return {
     packument: read(async (req, res, next, match, actor) => {
+      // npm owner ls reads the maintainers: say that owners are not how this registry works, instead of "no admin found".
+      if (req.get('npm-command') === 'owner') {
+        writeError(res, unsupportedCommand());
+        return;
+      }
       if (match.query.get('write') === 'true' && runtime.publishing.mayPublish(principalOfRequest(req), match.params.package)) {
         if (req.get('npm-command') === 'publish' && (await serveTakenVersions(res, match.params.package))) return;
         // The unfiltered document, so a write based on it cannot drop hidden versions.

@@ -59,7 +59,8 @@ export type HandlerName =
   | 'removeTarball'
   | 'root'
   | 'console'
-  | 'metrics';
+  | 'metrics'
+  | 'unsupported';
 
 export interface RegistryRoute {
   name: string;
@@ -117,7 +118,31 @@ export const REGISTRY_ROUTES: readonly RegistryRoute[] = [
   route('unpublish_versions',['PUT'],         '/:package/-rev/:rev',                'change',        'publish', 'publish'),
   route('unpublish_package', ['DELETE'],      '/:package/-rev/:rev',                'unpublish',     'publish'),
   route('remove_tarball',    ['DELETE'],      '/:package/-/:filename/-rev/:rev',    'removeTarball', 'publish'),
+  // npm owner add/rm (their user lookup), npm access, npm team and npm org: refused with ENOTSUPPORTED.
+  route('npm_user',          ['GET'],         '/-/user/:user',                      'unsupported',   'public'),
+  route('npm_user_packages', ['GET'],         '/-/user/:user/package',              'unsupported',   'public'),
+  route('npm_access',        ['GET', 'POST', 'PUT'], '/-/package/:package/access',  'unsupported',   'public'),
+  route('npm_visibility',    ['GET'],         '/-/package/:package/visibility',     'unsupported',   'public'),
+  route('npm_collaborators', ['GET'],         '/-/package/:package/collaborators',  'unsupported',   'public'),
+  route('npm_org',           ['GET', 'PUT', 'POST', 'DELETE'], '/-/org/*',          'unsupported',   'public'),
+  route('npm_team',          ['GET', 'PUT', 'POST', 'DELETE'], '/-/team/*',         'unsupported',   'public'),
 ];
+
+/**
+ * The refusal of the npm commands this registry does not support: `npm owner` (its user lookup,
+ * and `npm owner ls`'s packument read, which npm marks with `npm-command: owner`), `npm access`,
+ * `npm team` and `npm org`. Who may publish is decided by publish rules.
+ */
+export function unsupportedCommand(): GatekeeperError {
+  return new GatekeeperError(
+    'ENOTSUPPORTED',
+    'npm owner, access, team and org are not supported by this registry: publish rules decide who may publish a package. ' +
+      "See them with 'gatekeeper publish-rule list'; an admin grants publishing with 'gatekeeper publish-rule add <name|@scope/*> --role R' (or --user U)",
+  );
+}
+
+/** The handler of the `unsupported` routes. */
+export const refuseUnsupported: RequestHandler = (_req, res) => writeError(res, unsupportedCommand());
 
 /**
  * The handlers that may pass a request on, after their checks: to Verdaccio (writes, the

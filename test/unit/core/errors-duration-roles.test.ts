@@ -19,10 +19,19 @@ const NOW = Date.UTC(2024, 5, 1, 0, 0, 0);
 
 describe('errors', () => {
   describe('errorBody', () => {
-    it('cuts a message at MAX_BODY_MESSAGE characters', () => {
+    it('cuts a message at MAX_BODY_MESSAGE characters, in its middle: the next step at its end survives', () => {
       const body = errorBody('EVALIDATION', 'x'.repeat(200_000));
-      expect(body.error).toBe(`[EVALIDATION] ${'x'.repeat(1997)}...`);
+      expect(body.error).toHaveLength('[EVALIDATION] '.length + 2000);
+      expect(body.error).toMatch(/^\[EVALIDATION\] x+\.\.\.x+$/);
       expect(errorBody('EVALIDATION', 'y'.repeat(2000)).error).toBe(`[EVALIDATION] ${'y'.repeat(2000)}`);
+      const long = errorBody('EADVISORY', `p@1.0.0: GHSA-1 (critical) ${'Z'.repeat(3000)}. Use a fixed version; run 'gatekeeper explain p@1.0.0'`).error;
+      expect(long).toMatch(/^\[EADVISORY\] p@1\.0\.0: GHSA-1 \(critical\) Z+\.\.\.Z+\. Use a fixed version; run 'gatekeeper explain p@1\.0\.0'$/);
+    });
+
+    it('keeps the body one line: no control characters, line separators or bidi controls, whatever the message quoted', () => {
+      const error = errorBody('EDEPRECATED', 'p@1.0.0 is deprecated: \u001b[31mRED\u001b[0m\u0000NUL\r\nnpm error 403 Injected\u2028x\u202e. Next').error;
+      expect(error).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/);
+      expect(error).toMatch(/^\[EDEPRECATED\] p@1\.0\.0 is deprecated: +RED +NUL +npm error 403 Injected x\. Next$/);
     });
 
     it('puts the code in brackets before the message and repeats it as code', () => {

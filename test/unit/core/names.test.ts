@@ -108,6 +108,19 @@ describe('assertVersion', () => {
     expect(err.message).toContain('is not a valid semver version');
   });
 
+  it('says a missing version is missing', () => {
+    expect(caught(() => assertVersion(undefined)).message).toBe('no version was given. Give a version like 1.2.3');
+  });
+
+  it('says build metadata is no part of a registry version instead of calling it invalid semver', () => {
+    const err = caught(() => assertVersion('1.0.0+build2'));
+    expect(err.code).toBe('EINVALIDVERSION');
+    expect(err.message).toBe("'1.0.0+build2' carries build metadata ('+build2'), which is no part of a version on a registry: semver ignores it, and npm publish cleans it off (publishing 1.0.0). Give 1.0.0");
+    expect(caught(() => assertSemverVersion('1.2.3-rc.1+sha.5114f85')).message).toMatch(/\(publishing 1\.2\.3-rc\.1\)\. Publish it as 1\.2\.3-rc\.1 \("version": "1\.2\.3-rc\.1" in package\.json\)$/);
+    // Not valid semver even without the build: the plain message.
+    expect(caught(() => assertSemverVersion('1.0+build')).message).toBe("'1.0+build' is not a valid semver version. Give a version like 1.2.3");
+  });
+
   // express has 28 keys like these; they are versions that can be explained, approved and banned.
   it.each(['1.0.0beta', '1.0.0beta2', '1.0.0rc', '1.0.0rc4', '2.0.0rc', '3.0.0alpha1', '1.0.0.0', '0.1.0-'])('accepts the legacy version %j', (v) => {
     expect(assertVersion(v)).toBe(v);

@@ -181,6 +181,18 @@ describe('publishRefusal', () => {
     expect(err?.message).toMatch(/gatekeeper publish-rule add left-pad --role publisher$/);
   });
 
+  it('for an unscoped name the upstream has, suggests a scoped name or --shadow-upstream, not a rule the admin API would refuse', () => {
+    const err = publishRefusal(rules, pub, 'shadow-a', { claim: true, upstreamHas: true });
+    expect(err?.code).toBe('ENOTPRIVATE');
+    expect(err?.message).toBe(
+      'shadow-a is not a private package of this registry, and the upstream registry has a package of that name, so it cannot be published here ' +
+        '(a private shadow-a would hide the upstream one from everyone: dependency confusion). Publish it under a scoped name (@<scope>/shadow-a), ' +
+        'or, to replace the upstream package on purpose, an admin can declare it: gatekeeper publish-rule add shadow-a --role publisher --shadow-upstream',
+    );
+    // A scoped name's scope rule is accepted whatever the upstream has.
+    expect(publishRefusal(rules, pub, '@other/x', { upstreamHas: true })?.message).toMatch(/gatekeeper publish-rule add @other\/\* --role publisher$/);
+  });
+
   it('refuses a user without a matching rule with EFORBIDDEN', () => {
     const err = publishRefusal(rules, dev, '@acme/widgets');
     expect(err?.code).toBe('EFORBIDDEN');

@@ -148,6 +148,13 @@ describe('advisoryRule', () => {
     expect(notes).toEqual([]);
   });
 
+  it("quotes an advisory's title on one line, cleaned, at most 200 characters", () => {
+    const a = { ...advisory(GHSA_A, 'critical', '*'), title: `\u001b]0;pwned\u0007Bad\r\nnpm error 403 Injected ${'Z'.repeat(3000)}` };
+    const reason = advisoryRule(advisorySettings(), ctx({ advisories: known([a]) }), [])?.reason ?? '';
+    expect(reason).toMatch(new RegExp(`^foo@1\\.0\\.0: ${GHSA_A} \\(critical\\) Bad npm error 403 Injected Z+…, no fixed version yet$`));
+    expect(reason.length).toBeLessThan(`foo@1.0.0: ${GHSA_A} (critical) , no fixed version yet`.length + 201);
+  });
+
   it('blocks a version affected by an advisory at the threshold, naming the fixed version', () => {
     const a = advisory(GHSA_A, 'critical', '<1.0.1');
     const notes: Note[] = [];
@@ -300,7 +307,7 @@ describe('releaseAgeRule', () => {
     expect(r.denial).toEqual({
       code: 'EQUARANTINED',
       ruleId: 'release-age',
-      reason: `foo@1.0.0 was published 5 hours ago; new versions install after 3 days (from ${new Date(installableAt).toISOString()})`,
+      reason: `foo@1.0.0 was published ${new Date(publishedAt).toISOString().slice(0, 19)}Z; new versions install after 3 days, so it is installable after ${new Date(installableAt).toISOString().slice(0, 19)}Z`,
       details: { publishedAt: new Date(publishedAt).toISOString(), installableAt: new Date(installableAt).toISOString() },
     });
     expect(r.until).toEqual([installableAt]);
@@ -319,9 +326,17 @@ describe('releaseAgeRule', () => {
     expect(run(ageSettings(), ctx({ publishedAt: '2020-01-01T00:00:00.000Z' })).denial).toBeUndefined();
   });
 
-  it('says "moments" for a publish time in the future', () => {
+  it('says the same while the decision is cached: absolute publish and installable times, no age', () => {
+    const publishedAt = '2026-12-01T08:22:05.123Z';
+    const at = (now: number) => run(ageSettings(), ctx({ publishedAt, now })).denial?.reason;
+    const first = at(Date.parse(publishedAt) + 5 * 60_000);
+    expect(first).toBe('foo@1.0.0 was published 2026-12-01T08:22:05Z; new versions install after 3 days, so it is installable after 2026-12-04T08:22:05Z');
+    expect(at(Date.parse(publishedAt) + 2 * DAY)).toBe(first);
+  });
+
+  it('names the times as they are for a publish time in the future', () => {
     const r = run(ageSettings(), ctx({ publishedAt: new Date(NOW + HOUR).toISOString() }));
-    expect(r.denial?.reason).toMatch(/^foo@1\.0\.0 was published moments ago; /);
+    expect(r.denial?.reason).toBe(`foo@1.0.0 was published ${new Date(NOW + HOUR).toISOString().slice(0, 19)}Z; new versions install after 3 days, so it is installable after ${new Date(NOW + HOUR + 3 * DAY).toISOString().slice(0, 19)}Z`);
     expect(r.until).toEqual([NOW + HOUR + 3 * DAY]);
   });
 
@@ -520,6 +535,13 @@ describe('deprecatedRule', () => {
       ruleId: 'deprecated',
       reason: 'foo@1.0.0 is deprecated: use bar instead',
     });
+  });
+
+  it("quotes the author's text on one line, without control characters, separators or bidi controls, and at most 200 characters", () => {
+    const hostile = '\u001b[31mRED\u001b[0m\u0000NUL\r\nInjected: header\u2028line\u2029para\u202eevil\u2066';
+    expect(deprecatedRule(ctx({ manifest: { deprecated: hostile } }))?.reason).toBe('foo@1.0.0 is deprecated: RED NUL Injected: header line paraevil');
+    const reason = deprecatedRule(ctx({ manifest: { deprecated: 'Z'.repeat(3000) } }))?.reason ?? '';
+    expect(reason).toBe(`foo@1.0.0 is deprecated: ${'Z'.repeat(199)}…`);
   });
 
   it.each([

@@ -1,4 +1,4 @@
-import { DEFAULT_JSON_LIMITS, redactQuery, sanitizeJson, sanitizeText, TRUNCATED } from '../../../src/core/text';
+import { DEFAULT_JSON_LIMITS, fitText, MAX_QUOTED, quoteText, redactQuery, sanitizeJson, sanitizeText, TRUNCATED } from '../../../src/core/text';
 
 /** What PostgreSQL's jsonb refuses: NUL and lone surrogates, as JSON.stringify writes them. */
 const JSONB_POISON = /\\u0000|\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f])|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2}/i;
@@ -134,5 +134,41 @@ describe('redactQuery', () => {
     expect(redactQuery('https://feeds.example.test/osv.json?token=secret&x=1')).toBe('https://feeds.example.test/osv.json?…');
     expect(redactQuery('http://127.0.0.1:9/hook')).toBe('http://127.0.0.1:9/hook');
     expect(redactQuery('not a url?token=secret')).toBe('');
+  });
+});
+
+describe('quoteText', () => {
+  it('makes hostile text one clean line: escape sequences, controls, separators and bidi controls go', () => {
+    expect(quoteText('\u001b[31mRED\u001b[0m\u0000NUL\r\nInjected: header\u2026')).toBe('RED NUL Injected: header\u2026');
+    expect(quoteText('a\u2028b\u2029c\u0085d\u009be')).toBe('a b c d e');
+    expect(quoteText('\u202eevil\u202c \u2066x\u2069\u200f\u061c\ufeff')).toBe('evil x');
+    expect(quoteText('\u001b]8;;http://x\u0007link\u001b]8;;\u0007')).toBe('link');
+    expect(quoteText('  tabs\tand\n\nnewlines  ')).toBe('tabs and newlines');
+  });
+
+  it('leaves ordinary text alone and is idempotent', () => {
+    const text = 'use bar instead — “quoted”, ünïcödé, 中文 \uD83D\uDE00';
+    expect(quoteText(text)).toBe(text);
+    const hostile = `\u001b[1m${'x\r\n'.repeat(300)}`;
+    expect(quoteText(quoteText(hostile))).toBe(quoteText(hostile));
+  });
+
+  it(`cuts at ${MAX_QUOTED} characters with an ellipsis`, () => {
+    expect(quoteText('Z'.repeat(3000))).toBe(`${'Z'.repeat(MAX_QUOTED - 1)}${TRUNCATED}`);
+    expect(quoteText('abcdef', 4)).toBe(`abc${TRUNCATED}`);
+  });
+});
+
+describe('fitText', () => {
+  it('keeps the start and the end of a long text, cutting its middle', () => {
+    expect(fitText('short', 10)).toBe('short');
+    const fitted = fitText(`start ${'m'.repeat(100)} end`, 40);
+    expect(fitted).toHaveLength(40);
+    expect(fitted).toMatch(/^start m+\.\.\.m+ end$/);
+  });
+
+  it('never splits a surrogate pair', () => {
+    const fitted = fitText('\uD83D\uDE00'.repeat(50), 21);
+    expect(fitted).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/);
   });
 });

@@ -50,10 +50,17 @@ describe('writeError', () => {
     expect(res.status).toBe(403);
     expect(res.headers.get('set-cookie')).toBeNull();
     expect(res.statusText.length).toBeLessThanOrEqual(MAX_STATUS_TEXT);
-    expect(res.statusText).toMatch(/^\[EBANNED\] evil Set-Cookie: a=b "quoted" unicode x+\.\.\.$/);
+    expect(res.statusText).toMatch(/^\[EBANNED\] evil Set-Cookie: a=b "quoted" unicode x+\.\.\.x+$/);
     expect(res.statusText).toMatch(/^[\x20-\x7e]+$/);
     const body = (await res.json()) as { error: string };
-    expect(body.error).toContain('\r\nSet-Cookie');
+    expect(body.error).toMatch(/^\[EBANNED\] evil {2}Set-Cookie: a=b “quoted” ünïcödé x+\.\.\.x+$/);
+  });
+
+  it('keeps the next step at the end of a long message in both the status text and the body', async () => {
+    next = () => new GatekeeperError('EADVISORY', `p@1.0.0: GHSA-1 (critical) ${'Z'.repeat(3000)}, no fixed version yet. Use a fixed version; run 'gatekeeper explain p@1.0.0' for the advisories`);
+    const res = await fetch(base);
+    expect(res.statusText).toMatch(/^\[EADVISORY\] p@1\.0\.0: GHSA-1 \(critical\) Z+\.\.\.Z+, no fixed version yet\. Use a fixed version; run 'gatekeeper explain p@1\.0\.0' for the advisories$/);
+    expect(((await res.json()) as { error: string }).error).toMatch(/Z+\.\.\.Z+, no fixed version yet\. Use a fixed version; run 'gatekeeper explain p@1\.0\.0' for the advisories$/);
   });
 
   it('statusText keeps printable ASCII only and cuts long text', () => {
