@@ -251,7 +251,8 @@ describe('audit through the gatekeeper', () => {
     await eventually(async () => (await entries('later-fixture')).length === 1, 'the later entry to be written');
     const [dep] = await entries('nul-deprecated');
     expect(dep).toMatchObject({ version: '1.0.0', ruleId: 'deprecated', details: { code: 'EDEPRECATED' } });
-    expect(dep.details.reason).toBe('nul-deprecated@1.0.0 is deprecated: use 2.x instead  [2J(cleared your terminal)');
+    // Quoted package text is one clean line: the NUL and the terminal escape are gone.
+    expect(dep.details.reason).toBe('nul-deprecated@1.0.0 is deprecated: use 2.x instead (cleared your terminal)');
     const [scr] = await entries('nul-scripts');
     expect(scr.details).toMatchObject({ code: 'EINSTALLSCRIPTS' });
     expect(scr.details.reason).toContain('postinstall: node setup.js--silent');
