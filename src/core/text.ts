@@ -189,14 +189,7 @@ const INVISIBLE = /[\u061c\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
  * its own `[CODE] what happened. what to do next` whole. Idempotent.
  */
 export function quoteText(s: string, maxLength: number = MAX_QUOTED): string {
-  const line = String(s)
-    .replace(ANSI_SEQUENCES, ' ')
-    .replace(REMOVED, '')
-    .replace(LINE_BREAKERS, ' ')
-    .replace(INVISIBLE, '')
-    .replace(/\s+/g, ' ')
-    .trim();
-  return sanitizeText(line, maxLength);
+  return sanitizeText(oneLine(String(s)).replace(/\s+/g, ' ').trim(), maxLength);
 }
 
 /** `s` as one line: what `quoteText` removes, without the length bound (a message's last line of defence). */

@@ -12,17 +12,10 @@ export interface ReleaseAgeSettings {
   unknownAge: 'block' | 'allow';
 }
 
-const fixesOf = new WeakMap<readonly Advisory[], WeakMap<readonly string[], Map<string, string>>>();
-
 /** Versions that an advisory names (or implies) as its first fix. */
 export function fixVersions(advisories: readonly Advisory[], versions: readonly string[]): Map<string, string> {
-  // Asked once per version with the same lists when a whole packument is decided: worked out once.
-  let byList = fixesOf.get(advisories);
-  if (!byList) fixesOf.set(advisories, (byList = new WeakMap()));
-  const known = byList.get(versions);
-  if (known) return known;
+  // firstPatched works the implied fix out once per advisory and list: this stays linear in the advisories.
   const fixes = new Map<string, string>();
-  byList.set(versions, fixes);
   for (const a of advisories) {
     // Every fix the source names (one per release line), or the implied first fix.
     // Fixes are strict semver versions: a legacy key (1.0.0beta) never skips the age gate as one.
