@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, AuditJson, BanJson, Checks, ExplanationJson, Json, PackageView, RequestJson, RequestSummary, SessionView, TokenJson, UserJson } from './api';
 import type { ProjectsService } from '../services/projects';
 import { href, Link, Location, navigate } from './router';
@@ -11,24 +11,24 @@ const pkgHref = (name: string, version?: string) => href(`/packages/${encodeURIC
 
 /** Loads once per key; errors become a message (with the server's code). */
 function useLoad<T>(load: () => Promise<T>, key: unknown[]): { data?: T; error?: string; reload: () => void } {
-  const [state, setState] = useState<{ data?: T; error?: string }>({});
+  const id = JSON.stringify(key);
+  const [state, setState] = useState<{ id?: string; data?: T; error?: string }>({});
   const [n, setN] = useState(0);
-  const loaded = useRef<string | undefined>(undefined);
   useEffect(() => {
     let live = true;
-    // Another key starts empty; a reload of the same one keeps showing what it has meanwhile.
-    const id = JSON.stringify(key);
-    if (loaded.current !== id) setState({});
-    loaded.current = id;
     load().then(
-      (data) => live && setState({ data }),
-      (err: unknown) => live && setState({ error: describe(err) }),
+      (data) => live && setState({ id, data }),
+      (err: unknown) => live && setState({ id, error: describe(err) }),
     );
     return () => {
       live = false;
     };
   }, [...key, n]);
-  return { ...state, reload: () => setN((x) => x + 1) };
+  // What another key loaded is never shown, not even for the one render before its effect runs
+  // (a filtered page would show the unfiltered rows for a frame); a reload of the same key keeps
+  // showing what it has meanwhile.
+  const shown = state.id === id ? state : {};
+  return { data: shown.data, error: shown.error, reload: () => setN((x) => x + 1) };
 }
 
 function describe(err: unknown): string {

@@ -260,11 +260,26 @@ describe('the web console in Chromium', () => {
     await page.getByRole('link', { name: 'Audit' }).click();
     await page.getByLabel('Package').fill('ui-ban');
     await page.getByLabel('Action').fill('ban.create');
+    // Every frame, note the actions the table shows while the address already names the filter:
+    // the unfiltered rows must never be shown under it, not even for the frame before it reloads.
+    await page.evaluate(`(() => {
+      const seen = (window.seenActions = []);
+      const look = () => {
+        if (location.search.includes('action=ban.create')) {
+          for (const tr of document.querySelectorAll('tbody tr')) seen.push(tr.children[2]?.textContent ?? '');
+        }
+        requestAnimationFrame(look);
+      };
+      requestAnimationFrame(look);
+    })()`);
     await page.getByRole('button', { name: 'Filter' }).click();
     await page.waitForURL(/audit\?package=ui-ban&action=ban.create/);
     const row = page.getByRole('row').filter({ hasText: 'ban.create' });
     await row.waitFor();
     expect(await row.count()).toBe(1);
+    const seenActions = (await page.evaluate('window.seenActions')) as string[];
+    expect(seenActions).toContain('ban.create');
+    expect(seenActions.filter((a) => a !== 'ban.create')).toEqual([]);
     expect(await row.textContent()).toContain('ships a credential stealer');
     await shot(page, 'audit');
 
