@@ -223,6 +223,8 @@ describe('private publishing', () => {
     const refusal = "[ENOTSUPPORTED] npm owner, access, team and org are not supported by this registry: publish rules decide who may publish a package. See them with 'gatekeeper publish-rule list'";
     const rel = packageDir(publisher.dir, '@acme/owned', '1.0.0');
     expect((await publisher.run(['publish'], { cwd: rel })).code).toBe(0);
+    // The packument is cached and served on the fast path first: npm owner ls must still be refused there.
+    for (let i = 0; i < 2; i++) expect((await publisher.run(['view', '@acme/owned', 'version'])).output).toContain('1.0.0');
     for (const args of [
       ['owner', 'add', 'pub2', '@acme/owned'],
       ['owner', 'rm', 'pub2', '@acme/owned'],

@@ -268,6 +268,8 @@ export function createFastPath(runtime: GatekeeperRuntime) {
     try {
       const handler = match.route.handler;
       if ((handler !== 'packument' && handler !== 'tarball') || match.query.size > 0 || !runtime.governance.cache.healthy) return false;
+      // npm owner ls reads the packument too; the full path refuses it (see the packument handler).
+      if (req.headers['npm-command'] === 'owner') return false;
       const actor = fastCaller(runtime, req);
       if (!actor) return false;
       const name = match.params.package;
