@@ -1,6 +1,7 @@
 import semver from 'semver';
 import validateName from 'validate-npm-package-name';
 import { GatekeeperError } from './errors';
+import { shownValue } from './text';
 import { isLegacyVersion, isNamedVersion, isSemverVersion, MAX_VERSION_LENGTH } from './versions';
 
 /**
@@ -39,9 +40,7 @@ export function assertPackageName(name: unknown): string {
  * message must not echo a megabyte of input, nor carry what a terminal would act on).
  */
 export function shown(value: unknown): string {
-  const text = typeof value === 'string' ? value : value === undefined ? 'undefined' : JSON.stringify(value) ?? String(value);
-  const printable = text.replace(/[^\x20-\x7e]/g, '?');
-  return `'${printable.length > 60 ? `${printable.slice(0, 57)}...` : printable}'`;
+  return `'${shownValue(value, 60)}'`;
 }
 
 /**

@@ -198,6 +198,23 @@ export function oneLine(s: string): string {
 }
 
 /**
+ * A value from a request or a document as a message echoes it: a string as it is, anything else
+ * as JSON, every character outside printable ASCII as `?` (nothing a terminal would act on, and
+ * nothing a header refuses), and at most `maxLength` characters (a cut ends with `...`): a
+ * message must not echo a megabyte of input.
+ */
+export function shownValue(value: unknown, maxLength: number): string {
+  let text: string;
+  try {
+    text = typeof value === 'string' ? value : value === undefined ? 'undefined' : (JSON.stringify(value) ?? String(value));
+  } catch {
+    text = String(value);
+  }
+  text = text.replace(/[^\x20-\x7e]/g, '?');
+  return text.length > maxLength ? `${text.slice(0, Math.max(0, maxLength - 3))}...` : text;
+}
+
+/**
  * `s` at most `maxLength` characters. A longer text loses its middle, not its end: a message
  * begins with what happened and ends with what to do next, and both must survive. `tail` is the
  * share of the room kept for the end.

@@ -1,4 +1,5 @@
 import { GatekeeperError } from '../core/errors';
+import { shownValue } from '../core/text';
 
 /** Keyset pagination on a numeric id: the cursor is the last id seen, opaque to clients. */
 export interface Page<T> {
@@ -18,8 +19,7 @@ export const INT8_SAFE_MAX = Number.MAX_SAFE_INTEGER;
 
 /** Echoes a client's value in a message: short, whatever it was. */
 export function shown(value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
-  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+  return shownValue(value, 40);
 }
 
 export function encodeCursor(id: number | string): string {

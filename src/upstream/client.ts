@@ -29,6 +29,7 @@ import npmFetch from 'npm-registry-fetch';
 import ssri from 'ssri';
 import { ErrorCode, GatekeeperError } from '../core/errors';
 import { jsonNestingDepth } from '../core/tarball-manifest';
+import { shownValue } from '../core/text';
 import { DirectAgents, directAgents } from './agents';
 
 /** The subset of make-fetch-happen (and its minipass-fetch Response) used here. */
@@ -166,12 +167,6 @@ export function escapePackageName(name: string): string {
   return name.startsWith('@') ? `@${escaped.slice(3)}` : escaped;
 }
 
-function printable(text: string, max = 100): string {
-  // eslint-disable-next-line no-control-regex
-  const clean = text.replace(/[^\x20-\x7e]+/g, '?');
-  return clean.length <= max ? clean : `${clean.slice(0, max - 3)}...`;
-}
-
 /** An ETag we may pass on: a quoted token of visible ASCII, optionally weak. */
 function cleanEtag(value: string | null): string | undefined {
   if (value === null) return undefined;
@@ -291,7 +286,7 @@ export class UpstreamClient {
    */
   async packument(name: string, options: { abbreviated?: boolean; etag?: string } = {}): Promise<PackumentResult> {
     const url = new URL(escapePackageName(name), this.registryUrl);
-    const what = `the packument of ${printable(name)}`;
+    const what = `the packument of ${shownValue(name, 100)}`;
     const headers: Record<string, string> = { accept: options.abbreviated ? ABBREVIATED_ACCEPT : 'application/json' };
     // Only an ETag of the shape we hand out is passed on (anything else could split headers).
     const ifNoneMatch = options.etag === undefined ? undefined : cleanEtag(options.etag);
@@ -340,10 +335,10 @@ export class UpstreamClient {
     } catch {
       parsed = undefined;
     }
-    const label = expected.label ?? fileName(parsed) ?? printable(String(url));
-    const what = `the tarball of ${printable(label)}`;
+    const label = expected.label ?? fileName(parsed) ?? shownValue(String(url), 100);
+    const what = `the tarball of ${shownValue(label, 100)}`;
     if (!parsed) {
-      throw new GatekeeperError('ETARBALLORIGIN', `${what} has no usable URL (${printable(String(url))}), so it was not fetched. The upstream's packument is broken; ask the upstream.`);
+      throw new GatekeeperError('ETARBALLORIGIN', `${what} has no usable URL (${shownValue(String(url), 100)}), so it was not fetched. The upstream's packument is broken; ask the upstream.`);
     }
     const target = parsed;
     this.checkOrigin(target, what, false, 'tarball');
@@ -426,7 +421,7 @@ export class UpstreamClient {
    * JSON); a 2xx that is not JSON, a 5xx and a redirect are EUPSTREAM.
    */
   async postJson(path: string, body: unknown): Promise<{ status: number; body: unknown }> {
-    return this.post(path, body, `the request to ${printable(path)}`);
+    return this.post(path, body, `the request to ${shownValue(path, 100)}`);
   }
 
   /**
@@ -440,7 +435,7 @@ export class UpstreamClient {
    * error; any other failure of it is EVALIDATION.
    */
   async postStream(path: string, body: Readable, headers: PostStreamHeaders = {}): Promise<{ status: number; body: Buffer; contentType?: string }> {
-    const what = `the request to ${printable(path)}`;
+    const what = `the request to ${shownValue(path, 100)}`;
     let bodyError: unknown;
     // Kept for good: an error the body emits after the call must not go unheard either.
     body.on('error', (err: unknown) => {
@@ -514,7 +509,7 @@ export class UpstreamClient {
   private underRegistry(path: string): URL {
     const url = new URL(path.replace(/^\/+/, ''), this.registryUrl);
     if (!url.href.startsWith(this.registry) || /(^|\/)\.\.?(\/|$)/.test(path) || url.search !== '') {
-      throw new GatekeeperError('EVALIDATION', `${printable(path)} is not a path under the upstream registry. Use a relative path such as -/npm/v1/security/audits/quick.`);
+      throw new GatekeeperError('EVALIDATION', `${shownValue(path, 100)} is not a path under the upstream registry. Use a relative path such as -/npm/v1/security/audits/quick.`);
     }
     return url;
   }
@@ -544,7 +539,7 @@ export class UpstreamClient {
   private checkOrigin(url: URL, what: string, redirected: boolean, kind: 'tarball' | 'document' = 'document'): void {
     const ok = (url.protocol === 'http:' || url.protocol === 'https:') && url.username === '' && url.password === '' && this.allowedOrigins.has(url.origin);
     if (ok) return;
-    const where = url.protocol === 'http:' || url.protocol === 'https:' ? originOf(url) : `a URL of scheme ${printable(url.protocol, 20)}`;
+    const where = url.protocol === 'http:' || url.protocol === 'https:' ? originOf(url) : `a URL of scheme ${shownValue(url.protocol, 20)}`;
     if (kind === 'document') {
       throw new GatekeeperError(
         'ETARBALLORIGIN',
@@ -745,9 +740,9 @@ function fileName(url: URL | undefined): string | undefined {
   const last = url?.pathname.split('/').pop();
   if (!last) return undefined;
   try {
-    return printable(decodeURIComponent(last));
+    return shownValue(decodeURIComponent(last), 100);
   } catch {
-    return printable(last);
+    return shownValue(last, 100);
   }
 }
 
@@ -757,7 +752,7 @@ function packumentProblem(body: unknown, name: string): string | undefined {
   if (Array.isArray(body)) return 'an array';
   if (typeof body !== 'object') return `a ${typeof body}`;
   const doc = body as Record<string, unknown>;
-  if (doc.name !== undefined && doc.name !== name) return `it names ${typeof doc.name === 'string' ? printable(doc.name) : 'no string'} instead`;
+  if (doc.name !== undefined && doc.name !== name) return `it names ${typeof doc.name === 'string' ? shownValue(doc.name, 100) : 'no string'} instead`;
   if (doc.versions !== undefined && !isObject(doc.versions)) return 'its versions are not an object';
   if (doc['dist-tags'] !== undefined && !isObject(doc['dist-tags'])) return 'its dist-tags are not an object';
   return undefined;

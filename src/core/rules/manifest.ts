@@ -1,19 +1,19 @@
 import { RULE_FIELDS } from '../inspection';
+import { shownValue } from '../text';
 import { defineRule, Denial, RuleMode, VersionContext } from './types';
 
 const FIELD_LABELS: Record<string, string> = { name: 'name', version: 'version', installScripts: 'install scripts' };
 
 /** A value as a message shows it: JSON, on one line, printable ASCII, at most 120 characters. */
 export function shown(value: unknown): string {
-  let text: string;
+  if (value === undefined) return 'nothing';
+  let json: string | undefined;
   try {
-    text = value === undefined ? 'nothing' : (JSON.stringify(value) ?? String(value));
+    json = JSON.stringify(value);
   } catch {
-    text = String(value);
+    json = undefined;
   }
-  // eslint-disable-next-line no-control-regex
-  text = text.replace(/[^\x20-\x7e]/g, '?');
-  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+  return shownValue(json ?? String(value), 120);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { DEFAULT_JSON_LIMITS, fitText, MAX_QUOTED, quoteText, redactQuery, sanitizeJson, sanitizeText, TRUNCATED } from '../../../src/core/text';
+import { DEFAULT_JSON_LIMITS, fitText, MAX_QUOTED, quoteText, redactQuery, sanitizeJson, sanitizeText, shownValue, TRUNCATED } from '../../../src/core/text';
 
 /** What PostgreSQL's jsonb refuses: NUL and lone surrogates, as JSON.stringify writes them. */
 const JSONB_POISON = /\\u0000|\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f])|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2}/i;
@@ -170,5 +170,26 @@ describe('fitText', () => {
   it('never splits a surrogate pair', () => {
     const fitted = fitText('\uD83D\uDE00'.repeat(50), 21);
     expect(fitted).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/);
+  });
+});
+
+describe('shownValue', () => {
+  it('echoes a string as it is and anything else as JSON', () => {
+    expect(shownValue('lodash', 40)).toBe('lodash');
+    expect(shownValue({ a: [1, 'x'] }, 40)).toBe('{"a":[1,"x"]}');
+    expect(shownValue(undefined, 40)).toBe('undefined');
+    expect(shownValue(12n, 40)).toBe('12');
+  });
+
+  it('shows every character outside printable ASCII as ?, escapes and NUL among them', () => {
+    expect(shownValue('a\u001b[2Jb\u0000c\u202ed\u00e9', 40)).toBe('a?[2Jb?c?d?');
+    expect(shownValue('\r\n', 40)).toBe('??');
+  });
+
+  it('cuts a long value to its bound, marking the cut', () => {
+    const shown = shownValue('x'.repeat(1_000_000), 60);
+    expect(shown).toHaveLength(60);
+    expect(shown.endsWith('...')).toBe(true);
+    expect(shownValue('x'.repeat(60), 60)).toBe('x'.repeat(60));
   });
 });
