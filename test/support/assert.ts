@@ -14,8 +14,12 @@ export function caught(fn: () => unknown): GatekeeperError {
 /** Polls until `check` is true: waits for a state, asserts no duration. */
 export async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
   const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
+  for (;;) {
+    // Checked once more after the deadline: a busy machine may have blocked the loop past it
+    // (a synchronous collection, a starved CPU) while the state was reached.
+    const late = Date.now() >= end;
     if (await check()) return;
+    if (late) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`gave up waiting for ${what}`);

@@ -40,7 +40,7 @@ describe('HeapReclaimer', () => {
     reclaimer.check();
     doc = undefined;
     expect(doc).toBeUndefined();
-    await eventually(async () => reclaimer.stats().collections === 1, 'the collection', 10_000);
+    await eventually(async () => reclaimer.stats().collections === 1, 'the collection', 60_000);
     const { lastBefore, lastAfter } = reclaimer.stats();
     expect(lastBefore! - lastAfter!).toBeGreaterThan(16 * MB);
     // The heap V8 holds shrinks with it: the pages are compacted, not only swept, so little is
