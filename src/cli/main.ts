@@ -4,7 +4,7 @@ import { ConfigError } from '../server/config';
 import { StartupError } from '../server/errors';
 import { parseArgs, UsageError } from './args';
 import { ApiError } from './client';
-import type { Command, CommandContext } from './command';
+import { Command, CommandContext, usageOf } from './command';
 import { advisories } from './commands/advisories';
 import { license } from './commands/license';
 import { login } from './commands/login';
@@ -28,16 +28,36 @@ import { token } from './commands/token';
 import { user } from './commands/user';
 import { webhook } from './commands/webhook';
 import { whoami } from './commands/whoami';
-import { Output, stdio } from './output';
+import { Output, safeOutput, stdio } from './output';
 
-/** Exit codes: 0 ok, 1 the operation failed, 2 bad usage or configuration. */
+/**
+ * Exit codes: 0 ok; 1 the operation failed (refused by the server: 401, 403, 404, 409, 429, 5xx;
+ * or the server cannot be reached); 2 bad usage or configuration (a usage error the CLI finds
+ * itself, input the server refuses as invalid: 400, EVALIDATION, EINVALID*; GATEKEEPER_URL
+ * pointing at something that is not a gatekeeper, or at a redirect).
+ */
 export const COMMANDS: readonly Command[] = [start, migrate, login, whoami, user, token, approve, unapprove, ban, unban, approvals, bans, policy, explain, audit, versions, publishRule, license, request, requests, check, usage, advisories, tag, catalogue, dependents, webhook];
+
+/** `--help`: every command takes it. */
+const HELP_FLAG = { help: {} } as const;
 
 function help(io: Output): void {
   io.out('usage: gatekeeper <command> [options]\n');
-  for (const c of COMMANDS) io.out(`  ${c.usage}\n      ${c.summary}`);
-  io.out('\nCommands other than start and migrate talk to the admin API of the registry given by --registry,');
-  io.out("GATEKEEPER_URL or npm's configured registry, with npm's saved token for it.");
+  for (const c of COMMANDS) io.out(`  ${usageOf(c).join('\n  ')}\n      ${c.summary}`);
+  io.out('\nCommands other than start and migrate talk to the admin API of the registry given by --registry URL,');
+  io.out("GATEKEEPER_URL or npm's configured registry, with npm's saved token for it. 'gatekeeper <command> --help'");
+  io.out('shows one command. A flag a command does not take is refused.');
+  io.out('Exit codes: 0 success; 1 the operation failed (refused by the server, or the server cannot be reached);');
+  io.out('2 bad usage or configuration (including input the server refuses as invalid).');
+}
+
+function usageText(command: Command): string {
+  return `usage: ${usageOf(command).join('\n       ')}`;
+}
+
+/** Input the server refused as the caller's mistake: a usage error, exit 2. */
+function isInvalidInput(status: number, code: string | undefined): boolean {
+  return status === 400 || code === 'EVALIDATION' || (code?.startsWith('EINVALID') ?? false);
 }
 
 function readStdin(): Promise<string> {
@@ -70,12 +90,13 @@ function exitQuietlyOnEpipe(): void {
 
 export async function main(
   argv: string[],
-  io: Output = stdio,
+  rawIo: Output = stdio,
   env: NodeJS.ProcessEnv = process.env,
   stdin: () => Promise<string> = readStdin,
 ): Promise<number> {
   const [name, ...rest] = argv;
-  if (io === stdio && name !== 'start') exitQuietlyOnEpipe();
+  if (rawIo === stdio && name !== 'start') exitQuietlyOnEpipe();
+  const io = safeOutput(rawIo);
   if (!name || name === 'help' || name === '--help' || name === '-h') {
     help(io);
     return name ? 0 : 2;
@@ -85,12 +106,17 @@ export async function main(
     io.err(`gatekeeper: unknown command '${name}'. Run 'gatekeeper help'.`);
     return 2;
   }
-  const ctx: CommandContext = { args: parseArgs(rest, command.booleanFlags), io, env, readStdin: stdin };
   try {
+    const args = parseArgs(rest, { ...command.flags, ...HELP_FLAG });
+    if (args.flags.help) {
+      io.out(`${usageText(command)}\n\n${command.summary}`);
+      return 0;
+    }
+    const ctx: CommandContext = { args, io, env, readStdin: stdin };
     return await command.run(ctx);
   } catch (err) {
     if (err instanceof UsageError) {
-      io.err(`gatekeeper ${name}: ${err.message}\nusage: ${command.usage}`);
+      io.err(`gatekeeper ${name}: ${err.message}\n${usageText(command)}`);
       return 2;
     }
     if (err instanceof ConfigError || err instanceof StartupError) {
@@ -99,11 +125,11 @@ export async function main(
     }
     if (err instanceof ApiError) {
       io.err(err.message);
-      return 1;
+      return err.configuration || isInvalidInput(err.status, err.code) ? 2 : 1;
     }
     if (err instanceof GatekeeperError) {
       io.err(`[${err.code}] ${err.message}`);
-      return err.code.startsWith('EINVALID') || err.code === 'EVALIDATION' ? 2 : 1;
+      return isInvalidInput(0, err.code) ? 2 : 1;
     }
     io.err(`gatekeeper ${name}: ${(err as Error)?.stack ?? String(err)}`);
     return 1;

@@ -197,6 +197,23 @@ export function oneLine(s: string): string {
   return s.replace(ANSI_SEQUENCES, ' ').replace(REMOVED, '').replace(LINE_BREAKERS, ' ').replace(INVISIBLE, '');
 }
 
+// What JSON.stringify leaves as it is but a terminal acts on or hides: DEL, C1 controls (U+009B
+// is a CSI of its own), line and paragraph separators, bidi controls, zero-width and other
+// invisible format characters, BOM, interlinear annotations.
+const JSON_UNSAFE = /[\u007f-\u009f\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/g;
+
+/**
+ * `JSON.stringify(value, null, space)` that is safe to print to a terminal: besides the C0
+ * controls and lone surrogates JSON.stringify escapes, every character of `JSON_UNSAFE` is
+ * written as a `\uXXXX` escape. Still JSON, and it parses to the same value (such a character
+ * can only stand inside a string, where its escape means the same). `undefined` as
+ * JSON.stringify gives it.
+ */
+export function terminalSafeJson(value: unknown, space?: number): string {
+  const text = JSON.stringify(value, null, space) as string | undefined;
+  return text === undefined ? (text as unknown as string) : text.replace(JSON_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /**
  * A value from a request or a document as a message echoes it: a string as it is, anything else
  * as JSON, every character outside printable ASCII as `?` (nothing a terminal would act on, and

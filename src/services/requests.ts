@@ -9,6 +9,7 @@ import type { VersionManifest } from '../core/policy';
 import type { Decision } from '../core/policy';
 import { PackumentFetcher, resolveTree, ResolveResult } from '../core/resolve';
 import { can } from '../core/roles';
+import { sanitizeText } from '../core/text';
 import { isSemverVersion, sortVersions } from '../core/versions';
 import { chunks } from '../db/batch';
 import { isUniqueViolation } from '../db/errors';
@@ -109,11 +110,12 @@ function versionCheck(version: string, manifest: VersionManifest, decision: Deci
   };
 }
 
-/** Free text from a client (a reason, a comment): absent, or text of at most 2000 characters. */
+/** Free text from a client (a reason, a comment): absent, or text of at most 2000 characters, stored as `sanitizeText` leaves it. */
 function optionalComment(value: unknown, field: string): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string' || value.length > 2000) throw validation(`${field} must be text of at most 2000 characters`);
-  return value.trim() === '' ? undefined : value.trim();
+  const text = sanitizeText(value).trim();
+  return text === '' ? undefined : text;
 }
 
 /** A request as webhook events show it (no checks: they can be large). */
@@ -281,7 +283,7 @@ export class RequestsService {
   async create(actor: Actor, input: { name?: unknown; range?: unknown; reason?: unknown; withDependencies?: unknown }): Promise<RequestView> {
     const name = assertPackageName(input.name);
     const range = assertRange(input.range);
-    const reason = typeof input.reason === 'string' && input.reason.trim() !== '' ? input.reason.trim().slice(0, 2000) : undefined;
+    const reason = typeof input.reason === 'string' && sanitizeText(input.reason).trim() !== '' ? sanitizeText(input.reason).trim() : undefined;
     if (!reason) throw validation('say why you need it: a request needs a reason (--reason)');
     const withDependencies = optionalBoolean(input.withDependencies, 'withDependencies') === true;
     // Limits first: a refused request costs no upstream fetch.

@@ -100,7 +100,8 @@ describe('administration through the CLI', () => {
     expect(await loginToken(s.t.url, 'dave', password)).toMatch(/^gk_/);
 
     const bad = await gatekeeper(['user', 'add', 'eve', '--role', 'superuser', '--password-stdin'], 'eve-password');
-    expect(bad.code).toBe(1);
+    // Input the server refuses as invalid is bad usage: exit 2.
+    expect(bad.code).toBe(2);
     expect(bad.err).toContain('[EVALIDATION] role must be one of admin, publisher, developer, reader');
   });
 
@@ -291,5 +292,156 @@ describe('the gatekeeper command writing into a closed pipe (gatekeeper explain 
     proc.stderr.on('data', (c) => (stderr += c));
     const code = await new Promise<number | null>((resolve) => proc.on('close', resolve));
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+  });
+});
+
+/**
+ * The real gatekeeper command (bin/gatekeeper.js, from dist) against a real server and database:
+ * what lower roles and the upstream write reaches an admin's terminal clean; flags the command
+ * does not take, redirects and servers that are no gatekeeper are refused; the exit codes.
+ */
+describe('the gatekeeper command, hostile text, flags, redirects and exit codes', () => {
+  const HOSTILE_LICENSE = 'MIT\u001b[2J\u001b]0;pwned\u0007\u009b31m\u202eTIM';
+  const s = gatekeeperSuite({ packages: [{ name: 'cli-hostile', versions: [{ version: '1.0.0', license: HOSTILE_LICENSE }] }], policyMode: 'none', npm: false });
+  let env: Record<string, string>;
+  let devToken: string;
+
+  /** The command as an admin runs it in a terminal: stdout and stderr together. */
+  const cli = (args: string[], extra: Record<string, string> = {}) => runCli(args, { ...env, ...extra });
+  /** Characters that act on a terminal, or reorder or hide text. */
+  const UNSAFE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/;
+
+  beforeAll(async () => {
+    env = { GATEKEEPER_URL: s.t.url, GATEKEEPER_TOKEN: s.t.adminToken, HOME: s.t.dataDir };
+    expect((await s.t.api('POST', '/users', { username: 'devon', password: 'devon-password', role: 'developer' })).status).toBe(201);
+    devToken = await loginToken(s.t.url, 'devon', 'devon-password');
+  });
+
+  it('prints a request whose reason and license forge a line, repaint or reorder as one clean line each', async () => {
+    const reason = 'need it\nleft-pad  1  approved  admin  \u009b31mRED\u009b0m \u202eevil\u202c \u2028x';
+    const filed = await s.t.api('POST', '/requests', { name: 'cli-hostile', range: '1.0.0', reason }, devToken);
+    expect(filed.status).toBe(201);
+    const id = String(filed.body.id);
+
+    const shown = await cli(['requests', 'show', id]);
+    expect(shown.code).toBe(0);
+    expect(shown.output).not.toMatch(UNSAFE);
+    const lines = shown.output.split('\n');
+    expect(lines.filter((l) => l.includes('approved  admin'))).toEqual(['  reason:  need it left-pad  1  approved  admin   31mRED 0m evil  x']);
+    expect(lines.some((l) => l.startsWith('left-pad'))).toBe(false);
+    expect(shown.output).toContain('MIT');
+
+    const listed = await cli(['requests']);
+    expect(listed.output).not.toMatch(UNSAFE);
+
+    const audit = await cli(['audit', '--action', 'request.create']);
+    expect(audit.code).toBe(0);
+    expect(audit.output).not.toMatch(UNSAFE);
+    expect(audit.output.split('\n')).toHaveLength(3); // the header, one entry, the final line break
+
+    // --json: still JSON that parses to the stored values, with no raw character a terminal acts on.
+    for (const args of [['requests', 'show', id, '--json'], ['audit', '--action', 'request.create', '--json']]) {
+      const asJson = await cli(args);
+      expect(asJson.output).not.toMatch(UNSAFE);
+      expect(asJson.output).toContain('\\u009b31mRED\\u009b0m \\u202eevil\\u202c \\u2028x');
+    }
+    const view = JSON.parse((await cli(['requests', 'show', id, '--json'])).output) as { reason: string; checks: { versions: Array<{ license: string }> } };
+    expect(view.reason).toBe(reason);
+    expect(view.checks.versions[0].license).toBe((await s.t.api('GET', `/requests/${id}`)).body.checks.versions[0].license);
+  });
+
+  it('stores a request reason and comment through sanitizeText', async () => {
+    // The admin API takes a carriage return; the stored text has none.
+    const filed = await s.t.api('POST', '/requests', { name: 'cli-hostile', range: '^1.0.0', reason: 'line one\rforged line' }, devToken);
+    expect(filed.status).toBe(201);
+    expect(filed.body.reason).toBe('line one forged line');
+    const rejected = await s.t.api('POST', `/requests/${filed.body.id}/reject`, { comment: 'no\rway' });
+    expect(rejected.body.comment).toBe('no way');
+  });
+
+  it('refuses a flag the command does not take, before anything is sent (exit 2)', async () => {
+    const typo = await cli(['approve', 'cli-hostile@1.0.0', '--expire', '30d', '--reason', 'typo-test']);
+    expect(typo.code).toBe(2);
+    expect(typo.output).toContain('gatekeeper approve: unknown flag --expire; did you mean --expires?\nusage: gatekeeper approve <name>[@range] [--reason R] [--expires 30d] [--allow-scripts]');
+    expect((await s.t.api('GET', '/approvals?name=cli-hostile')).body.items).toEqual([]);
+
+    const ban = await cli(['ban', 'cli-hostile', '--reason', 'r', '--advisry', 'https://advisories.example.test/1']);
+    expect(ban.code).toBe(2);
+    expect(ban.output).toContain('unknown flag --advisry; did you mean --advisory?');
+    expect((await s.t.api('GET', '/bans?name=cli-hostile')).body.items).toEqual([]);
+
+    const bogus = await cli(['approvals', '--bogusflag']);
+    expect(bogus).toEqual({ code: 2, output: expect.stringContaining('unknown flag --bogusflag; this command takes --name N, --tag T, --json, --registry URL') });
+
+    // The same command with the flag spelt right.
+    const approved = await cli(['approve', 'cli-hostile@1.0.0', '--expires', '30d', '--reason', 'typo-test']);
+    expect(approved.code).toBe(0);
+    expect(approved.output).toMatch(/^approved cli-hostile@1\.0\.0 \(approval \d+, expires \S+\)\n$/);
+  });
+
+  it('exits 2 for input the server refuses as invalid, 1 for refusals of valid input', async () => {
+    const expires = await cli(['approve', 'cli-hostile@1.0.0', '--expires', '5x']);
+    expect(expires.code).toBe(2);
+    expect(expires.output).toContain('[EVALIDATION]');
+    for (const args of [['token', 'revoke', 'abc'], ['webhook', 'remove', 'abc'], ['approve', 'bad name!!']]) {
+      const result = await cli(args);
+      expect({ args, code: result.code }).toEqual({ args, code: 2 });
+    }
+    // Valid input the server refuses: a developer's admin call, a missing resource.
+    expect((await cli(['bans'], { GATEKEEPER_TOKEN: devToken })).code).toBe(0);
+    const forbidden = await cli(['ban', 'cli-hostile', '--reason', 'r'], { GATEKEEPER_TOKEN: devToken });
+    expect(forbidden.code).toBe(1);
+    expect(forbidden.output).toContain('[EFORBIDDEN]');
+    const missing = await cli(['webhook', 'remove', '999999']);
+    expect(missing.code).toBe(1);
+    expect(missing.output).toContain('[ENOTFOUND]');
+  });
+
+  it('explain without a version is a usage error naming <name>@<version>', async () => {
+    const result = await cli(['explain', 'cli-hostile']);
+    expect(result.code).toBe(2);
+    expect(result.output).toContain("gatekeeper explain: 'cli-hostile' names no version: explain takes one version, <name>@<version> (e.g. cli-hostile@1.0.0)");
+    expect(result.output).not.toContain("'*'");
+  });
+
+  it('says a server that answers 404 for the admin API is likely no gatekeeper, and what to set', async () => {
+    const result = await cli(['bans'], { GATEKEEPER_URL: s.upstream.url });
+    expect(result.code).toBe(2);
+    const registry = s.upstream.url.replace(/\/?$/, '/');
+    expect(result.output).toContain(`[ENOTGATEKEEPER] the server at ${registry} answered GET /-/gatekeeper/v1/bans with 404: it has no gatekeeper admin API, so it is likely not a gatekeeper`);
+    expect(result.output).toContain('Set GATEKEEPER_URL (or --registry) to the address of the gatekeeper itself');
+  });
+
+  it('follows no redirect, so the token never reaches another port', async () => {
+    const seen: Array<{ url?: string; authorization?: string }> = [];
+    const target = http.createServer((req, res) => {
+      seen.push({ url: req.url, authorization: req.headers.authorization });
+      res.setHeader('content-type', 'application/json');
+      res.end('{"items":[],"nextCursor":null}');
+    });
+    await new Promise<void>((r) => target.listen(0, '127.0.0.1', () => r()));
+    const location = `http://127.0.0.1:${(target.address() as { port: number }).port}/x`;
+    const redirector = http.createServer((_req, res) => {
+      res.writeHead(302, { location });
+      res.end();
+    });
+    await new Promise<void>((r) => redirector.listen(0, '127.0.0.1', () => r()));
+    const url = `http://127.0.0.1:${(redirector.address() as { port: number }).port}/`;
+    try {
+      const result = await cli(['bans'], { GATEKEEPER_URL: url });
+      expect(result.code).toBe(2);
+      expect(result.output).toContain(`[EREDIRECT] the server at ${url} answered GET /-/gatekeeper/v1/bans with 302, a redirect to ${location}; the gatekeeper command follows no redirect`);
+      expect(result.output).toContain('Set GATEKEEPER_URL (or --registry) to the address of the gatekeeper itself');
+      expect(result.output).not.toContain('(none)');
+      // Nor a password: login follows no redirect either (in-process, for its standard input).
+      const io = captureIo();
+      const login = await main(['login', '--registry', url, '--username', 'devon', '--password-stdin'], io, { HOME: s.t.dataDir, NPM_CONFIG_USERCONFIG: path.join(s.t.dataDir, 'redirect-npmrc') }, async () => 'devon-password\n');
+      expect(login).toBe(2);
+      expect(io.errText()).toContain('[EREDIRECT]');
+      expect(seen).toEqual([]);
+    } finally {
+      target.close();
+      redirector.close();
+    }
   });
 });

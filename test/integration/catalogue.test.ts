@@ -80,7 +80,7 @@ describe('the catalogue: tags, dependents and request limits', () => {
       const renamed = await admin('tag', 'rename', 'http-clients', 'HTTP Clients', '--slug', 'http');
       expect(renamed).toMatchObject({ code: 0, out: 'tag http-clients is now HTTP Clients (http)' });
       const badColour = await admin('tag', 'rename', 'http', '--colour', 'red');
-      expect(badColour.code).toBe(1);
+      expect(badColour.code).toBe(2);
       expect(badColour.err).toContain("[EVALIDATION] a tag colour is a hex colour like '#3366cc'");
       const listed = JSON.parse((await dana('tag', 'list', '--json')).out);
       expect(listed.map((tag: { slug: string; name: string; colour: string | null }) => [tag.slug, tag.name, tag.colour])).toEqual([
@@ -195,7 +195,7 @@ describe('the catalogue: tags, dependents and request limits', () => {
       const dev = JSON.parse((await dana('dependents', 'cat-devtool', '--json')).out);
       expect(dev.dependents).toEqual([{ name: 'cat-top', version: '3.0.0', depth: 1, devOnly: true, via: 'cat-devtool' }]);
       const invalid = await dana('dependents', 'not a name');
-      expect(invalid.code).toBe(1);
+      expect(invalid.code).toBe(2);
       expect(invalid.err).toContain('[EINVALIDNAME]');
     });
 

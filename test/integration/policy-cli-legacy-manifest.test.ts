@@ -66,7 +66,7 @@ describe('policy commands: legacy versions and the manifest rule', () => {
     expect((await gatekeeper(['policy', 'set', 'manifest.mode', 'off'])).out).toContain('manifest: off');
 
     const wrong = await gatekeeper(['policy', 'set', 'manifest', 'sometimes']);
-    expect(wrong.code).toBe(1);
+    expect(wrong.code).toBe(2);
     expect(wrong.err).toContain('manifest.mode must be one of enforce, warn, off');
 
     // The admin API takes it too, and the audit log records the change.

@@ -3,15 +3,14 @@ import path from 'node:path';
 import { parseSpec } from '../../core/names';
 import { requirePositional, stringFlag, UsageError } from '../args';
 import { Client, createClient, enc } from '../client';
-import type { Command } from '../command';
-import { json, table } from '../output';
+import { Command, REGISTRY_FLAG } from '../command';
+import { json, line, table } from '../output';
 
 export const advisories: Command = {
   name: 'advisories',
-  usage:
-    'gatekeeper advisories list [name] [--json] | import <osv.json> | sync <dir> | flag <name>[@range] --reason R | override <name> <id> --reason R | unoverride <name> <id> | impact [name] [--state S] [--json]',
+  forms: ['list [name] [--json]', 'import <osv.json>', 'sync <dir>', 'flag <name>[@range] --reason', 'override <name> <id> --reason', 'unoverride <name> <id>', 'impact [name] [--state] [--json]'],
+  flags: { reason: { value: 'R' }, state: { value: 'S' }, json: {}, ...REGISTRY_FLAG },
   summary: 'Known security advisories and malware entries, offline import from OSV files, malware flags and overrides of false positives, impact on recorded projects (admin)',
-  booleanFlags: ['json'],
   async run({ args, io, env }) {
     const api = createClient({ registry: stringFlag(args, 'registry') }, env);
     const action = requirePositional(args, 0, 'list, import, sync, flag, override, unoverride or impact');
@@ -26,7 +25,7 @@ export const advisories: Command = {
           state: a.overridden ? `overridden by ${(a.overridden as { by: string }).by}` : a.withdrawnAt ? `withdrawn ${String(a.withdrawnAt)}` : 'in force',
         }));
         io.out(table(rows, ['name', 'id', 'kind', 'severity', 'vulnerableVersions', 'source', 'state', 'title']));
-        if (!result.source.ok) io.out(`advisory source: unreachable (${result.source.lastError})`);
+        if (!result.source.ok) io.out(line`advisory source: unreachable (${result.source.lastError})`);
       }
       return 0;
     }
@@ -39,7 +38,7 @@ export const advisories: Command = {
         throw new UsageError(`cannot read ${file} as JSON: ${(err as Error).message}`);
       }
       const result = await api.request<{ imported: number; packages: string[] }>('POST', '/advisories/import', document);
-      io.out(`imported ${result.imported} advisories for ${result.packages.join(', ')}`);
+      io.out(line`imported ${result.imported} advisories for ${result.packages.join(', ')}`);
       return 0;
     }
     if (action === 'sync') {
@@ -49,13 +48,13 @@ export const advisories: Command = {
         `read ${result.read} new or changed files of ${result.total} (${result.total - result.read} unchanged); imported ${result.imported} advisories for ${result.packages} packages` +
           (result.skipped.length > 0 ? `; skipped ${result.skipped.length} that are not OSV:` : ''),
       );
-      for (const s of result.skipped) io.out(`  ${s.path}: ${s.error}`);
+      for (const s of result.skipped) io.out(line`  ${s.path}: ${s.error}`);
       return result.skipped.length > 0 ? 1 : 0;
     }
     if (action === 'flag') {
       const { name, range } = parseSpec(requirePositional(args, 1, 'a package spec'));
       const flagged = await api.request<{ id: string; vulnerableVersions: string }>('POST', '/advisories/malware', { name, range, reason: stringFlag(args, 'reason') });
-      io.out(`flagged ${name}@${flagged.vulnerableVersions} as malware (${flagged.id})`);
+      io.out(line`flagged ${name}@${flagged.vulnerableVersions} as malware (${flagged.id})`);
       return 0;
     }
     if (action === 'override' || action === 'unoverride') {
@@ -63,10 +62,10 @@ export const advisories: Command = {
       const id = requirePositional(args, 2, "an entry's id");
       if (action === 'override') {
         await api.request('POST', '/advisories/overrides', { name, id, reason: stringFlag(args, 'reason') });
-        io.out(`overrode ${id} of ${name}: it blocks nothing now`);
+        io.out(line`overrode ${id} of ${name}: it blocks nothing now`);
       } else {
         await api.request('DELETE', `/advisories/overrides?name=${enc(name)}&id=${enc(id)}`);
-        io.out(`removed the override of ${id} of ${name}: it blocks again`);
+        io.out(line`removed the override of ${id} of ${name}: it blocks again`);
       }
       return 0;
     }

@@ -1,14 +1,14 @@
 import { stringFlag } from '../args';
 import { enc } from '../client';
-import type { Command } from '../command';
+import { Command, REGISTRY_FLAG } from '../command';
 import { json, table } from '../output';
 import { client, listAll } from './policy-shared';
 
 export const approvals: Command = {
   name: 'approvals',
-  usage: 'gatekeeper approvals [--name N] [--tag T] [--json]',
+  forms: ['[--name] [--tag] [--json]'],
+  flags: { name: { value: 'N' }, tag: { value: 'T' }, json: {}, ...REGISTRY_FLAG },
   summary: 'List approvals',
-  booleanFlags: ['json'],
   async run({ args, io, env }) {
     const name = stringFlag(args, 'name');
     const tag = stringFlag(args, 'tag');

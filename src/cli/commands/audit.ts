@@ -1,13 +1,13 @@
 import { stringFlag } from '../args';
-import type { Command } from '../command';
+import { Command, REGISTRY_FLAG } from '../command';
 import { json, table } from '../output';
 import { client, Page } from './policy-shared';
 
 export const audit: Command = {
   name: 'audit',
-  usage: 'gatekeeper audit [--package P] [--actor A] [--action X] [--since ISO] [--limit N] [--json]',
+  forms: ['[--package] [--actor] [--action] [--since] [--until] [--limit] [--json]'],
+  flags: { package: { value: 'P' }, actor: { value: 'A' }, action: { value: 'X' }, since: { value: 'ISO' }, until: { value: 'ISO' }, limit: { value: 'N' }, json: {}, ...REGISTRY_FLAG },
   summary: 'Read the audit log, newest first (admin)',
-  booleanFlags: ['json'],
   async run({ args, io, env }) {
     const params = new URLSearchParams();
     for (const key of ['package', 'actor', 'action', 'since', 'until', 'limit']) {

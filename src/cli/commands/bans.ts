@@ -1,14 +1,14 @@
 import { stringFlag } from '../args';
 import { enc } from '../client';
-import type { Command } from '../command';
+import { Command, REGISTRY_FLAG } from '../command';
 import { json, table } from '../output';
 import { client, listAll } from './policy-shared';
 
 export const bans: Command = {
   name: 'bans',
-  usage: 'gatekeeper bans [--name N] [--json]',
+  forms: ['[--name] [--json]'],
+  flags: { name: { value: 'N' }, json: {}, ...REGISTRY_FLAG },
   summary: 'List bans',
-  booleanFlags: ['json'],
   async run({ args, io, env }) {
     const name = stringFlag(args, 'name');
     const items = await listAll<Record<string, unknown>>(client(args, env), `/bans${name ? `?name=${enc(name)}` : ''}`);

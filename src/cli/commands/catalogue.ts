@@ -1,7 +1,7 @@
 import { stringFlag } from '../args';
 import { createClient } from '../client';
-import type { Command } from '../command';
-import { json, table } from '../output';
+import { Command, REGISTRY_FLAG } from '../command';
+import { json, line, table } from '../output';
 
 interface CatalogueItem {
   name: string;
@@ -14,9 +14,9 @@ interface CatalogueItem {
 
 export const catalogue: Command = {
   name: 'catalogue',
-  usage: 'gatekeeper catalogue [query] [--tag T] [--limit N] [--cursor C] [--json]',
+  forms: ['[query] [--tag] [--limit] [--cursor] [--json]'],
+  flags: { tag: { value: 'T' }, limit: { value: 'N' }, cursor: { value: 'C' }, json: {}, ...REGISTRY_FLAG },
   summary: 'Browse known packages: newest allowed version, license, tags, private or not; search by name and tag',
-  booleanFlags: ['json'],
   async run({ args, io, env }) {
     const params = new URLSearchParams();
     const query = args.positionals.join(' ').trim();
@@ -42,7 +42,7 @@ export const catalogue: Command = {
       private: p.private ? 'yes' : 'no',
     }));
     io.out(table(rows, ['name', 'newest', 'license', 'tags', 'private']));
-    if (page.nextCursor) io.out(`more: add --cursor ${page.nextCursor}`);
+    if (page.nextCursor) io.out(line`more: add --cursor ${page.nextCursor}`);
     return 0;
   },
 };

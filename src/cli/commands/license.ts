@@ -1,8 +1,8 @@
 import { ParsedArgs, requirePositional, stringFlag, UsageError } from '../args';
 import { Client, createClient, enc } from '../client';
-import type { Command } from '../command';
+import { Command, REGISTRY_FLAG } from '../command';
 import { readLockfile } from '../lockfile-input';
-import { json, Output, table } from '../output';
+import { json, line, Output, table } from '../output';
 
 interface PolicyView {
   allow: string[];
@@ -17,10 +17,10 @@ interface ReportView {
 }
 
 function showPolicy(io: Output, p: PolicyView): void {
-  io.out(`license rule: ${p.enabled ? 'on' : 'off (the allowlist is empty)'}`);
-  io.out(`allow:   ${p.allow.join(', ') || '-'}`);
-  io.out(`deny:    ${p.deny.join(', ') || '-'}`);
-  io.out(`unknown: ${p.unknown}`);
+  io.out(line`license rule: ${p.enabled ? 'on' : 'off (the allowlist is empty)'}`);
+  io.out(line`allow:   ${p.allow.join(', ') || '-'}`);
+  io.out(line`deny:    ${p.deny.join(', ') || '-'}`);
+  io.out(line`unknown: ${p.unknown}`);
 }
 
 async function report(api: Client, args: ParsedArgs, io: Output): Promise<number> {
@@ -29,10 +29,10 @@ async function report(api: Client, args: ParsedArgs, io: Output): Promise<number
   if (args.flags.json) {
     io.out(json({ lockfile: file, format: parsed.format, groups: result.groups }));
   } else {
-    io.out(`${file} (${parsed.format}): ${parsed.entries.length} packages, ${result.groups.length} licenses`);
+    io.out(line`${file} (${parsed.format}): ${parsed.entries.length} packages, ${result.groups.length} licenses`);
     for (const group of result.groups) {
-      io.out(`\n${group.violation ? 'VIOLATION ' : ''}${group.license} (${group.packages.length})`);
-      for (const p of group.packages) io.out(`  ${p.violation ? '✗' : p.waived ? '~' : ' '} ${p.spec}${p.waived ? ' (waived)' : ''}`);
+      io.out(line`\n${group.violation ? 'VIOLATION ' : ''}${group.license} (${group.packages.length})`);
+      for (const p of group.packages) io.out(line`  ${p.violation ? '✗' : p.waived ? '~' : ' '} ${p.spec}${p.waived ? ' (waived)' : ''}`);
     }
   }
   return result.groups.some((g) => g.violation) ? 1 : 0;
@@ -40,11 +40,9 @@ async function report(api: Client, args: ParsedArgs, io: Output): Promise<number
 
 export const license: Command = {
   name: 'license',
-  usage:
-    'gatekeeper license show | allow <id...> [--remove] | deny <id...> [--remove] | unknown block|allow | ' +
-    'waive <name>[@range] --reason R [--expires 90d] | unwaive <id> | waivers [--json] | report [lockfile] [--json]',
+  forms: ['show [--json]', 'allow <id...> [--remove]', 'deny <id...> [--remove]', 'unknown block|allow', 'waive <name>[@range] --reason [--expires]', 'unwaive <id>', 'waivers [--json]', 'report [lockfile] [--json]'],
+  flags: { remove: {}, reason: { value: 'R' }, expires: { value: '90d' }, json: {}, ...REGISTRY_FLAG },
   summary: 'The license policy, waivers, and a license report of a lockfile (exit 1 when it has violations)',
-  booleanFlags: ['json', 'remove'],
   async run({ args, io, env }) {
     const api = createClient({ registry: stringFlag(args, 'registry') }, env);
     const action = requirePositional(args, 0, 'show, allow, deny, unknown, waive, unwaive, waivers or report');
@@ -76,13 +74,13 @@ export const license: Command = {
         const reason = stringFlag(args, 'reason');
         if (!reason) throw new UsageError('--reason is required');
         const waiver = await api.request<{ id: string; expiresAt: string | null }>('POST', '/licenses/waivers', { name, range, reason, expiresIn: stringFlag(args, 'expires') });
-        io.out(`waived the license of ${name}@${range} (waiver ${waiver.id}${waiver.expiresAt ? `, expires ${waiver.expiresAt}` : ''})`);
+        io.out(line`waived the license of ${name}@${range} (waiver ${waiver.id}${waiver.expiresAt ? `, expires ${waiver.expiresAt}` : ''})`);
         return 0;
       }
       case 'unwaive': {
         const id = requirePositional(args, 1, 'a waiver id');
         const removed = await api.request<{ name: string; range: string }>('DELETE', `/licenses/waivers/${enc(id)}`);
-        io.out(`removed waiver ${id} (${removed.name}@${removed.range})`);
+        io.out(line`removed waiver ${id} (${removed.name}@${removed.range})`);
         return 0;
       }
       case 'waivers': {

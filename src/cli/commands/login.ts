@@ -1,13 +1,14 @@
-import npmFetch from 'npm-registry-fetch';
 import { stringFlag, UsageError } from '../args';
+import { ApiError, callRegistry } from '../client';
+import { line } from '../output';
 import type { Command } from '../command';
 import { resolveRegistry, saveToken } from '../npmrc';
 
 export const login: Command = {
   name: 'login',
-  usage: 'gatekeeper login [--registry URL] --username U --password-stdin',
+  forms: ['[--registry] --username --password-stdin'],
+  flags: { registry: { value: 'URL' }, username: { value: 'U' }, 'password-stdin': {} },
   summary: "Log in without prompts and save the token to npm's user config, as npm login does",
-  booleanFlags: ['password-stdin'],
   async run({ args, io, env, readStdin }) {
     const username = stringFlag(args, 'username');
     if (!username) throw new UsageError('--username is required');
@@ -17,15 +18,13 @@ export const login: Command = {
     const registry = resolveRegistry(stringFlag(args, 'registry'), env);
     let result: { token?: string };
     try {
-      result = (await npmFetch.json(`/-/user/org.couchdb.user:${encodeURIComponent(username)}`, {
-        registry,
-        method: 'PUT',
+      // callRegistry follows no redirect: the password goes to this registry or nowhere.
+      result = await callRegistry<{ token?: string }>(registry, 'PUT', `/-/user/org.couchdb.user:${encodeURIComponent(username)}`, {
         body: { _id: `org.couchdb.user:${username}`, name: username, password, type: 'user', roles: [], date: new Date().toISOString() },
-        retry: { retries: 0 },
-      } as npmFetch.Options)) as { token?: string };
+      });
     } catch (err) {
-      const e = err as { body?: { error?: string }; message: string };
-      io.err(`login failed: ${e.body?.error ?? e.message}`);
+      if (!(err instanceof ApiError) || err.configuration) throw err;
+      io.err(line`login failed: ${err.message}`);
       return 1;
     }
     if (!result.token) {
@@ -33,7 +32,7 @@ export const login: Command = {
       return 1;
     }
     const file = saveToken(registry, result.token, env);
-    io.out(`logged in as ${username} on ${registry}; token saved to ${file}`);
+    io.out(line`logged in as ${username} on ${registry}; token saved to ${file}`);
     return 0;
   },
 };

@@ -2,8 +2,8 @@ import { parseSpec } from '../../core/names';
 import { cliSettings, exemptableRules, RULES, RuleTable, showRules } from '../../core/rules';
 import { requirePositional, stringFlag, UsageError } from '../args';
 import { enc } from '../client';
-import type { Command } from '../command';
-import { json, table } from '../output';
+import { Command, REGISTRY_FLAG } from '../command';
+import { json, line, table } from '../output';
 import { client } from './policy-shared';
 
 /** `policy set` names and `policy show` lines come from the rule table (src/core/rules). */
@@ -21,11 +21,9 @@ export function showPolicy(p: PolicyView, table: RuleTable = RULES): string {
 
 export const policy: Command = {
   name: 'policy',
-  usage:
-    'gatekeeper policy show [--json] | set <setting> <value> | exempt <release-age|new-publisher|provenance-downgrade> <name>[@range] --reason R | unexempt <id> | exemptions [--json]\n' +
-    `      settings: ${Object.keys(SETTINGS).join(', ')}`,
-  summary: 'Show or change the policy mode and rule settings (enforce, warn, off), and release-age exemptions',
-  booleanFlags: ['json'],
+  forms: ['show [--json]', 'set <setting> <value>', 'exempt <release-age|new-publisher|provenance-downgrade> <name>[@range] --reason', 'unexempt <id>', 'exemptions [--json]'],
+  flags: { reason: { value: 'R' }, json: {}, ...REGISTRY_FLAG },
+  summary: `Show or change the policy mode and rule settings (enforce, warn, off), and release-age exemptions; settings: ${Object.keys(SETTINGS).join(', ')}`,
   async run({ args, io, env }) {
     const api = client(args, env);
     const action = requirePositional(args, 0, 'show, set, exempt, unexempt or exemptions');
@@ -46,13 +44,13 @@ export const policy: Command = {
       const rule = requirePositional(args, 1, `a rule (${exemptableRules().join(', ')})`);
       const { name, range } = parseSpec(requirePositional(args, 2, 'a package spec'));
       const created = await api.request<{ id: string }>('POST', '/policy/exemptions', { rule, name, range, reason: stringFlag(args, 'reason') });
-      io.out(`exempted ${name}@${range} from ${rule} (exemption ${created.id})`);
+      io.out(line`exempted ${name}@${range} from ${rule} (exemption ${created.id})`);
       return 0;
     }
     if (action === 'unexempt') {
       const id = requirePositional(args, 1, 'an exemption id');
       const removed = await api.request<{ pattern: string; range: string }>('DELETE', `/policy/exemptions/${enc(id)}`);
-      io.out(`removed exemption ${id} (${removed.pattern}@${removed.range})`);
+      io.out(line`removed exemption ${id} (${removed.pattern}@${removed.range})`);
       return 0;
     }
     if (action === 'exemptions') {

@@ -1,7 +1,7 @@
 import { requirePositional, stringFlag, UsageError } from '../args';
 import { createClient, enc } from '../client';
-import type { Command } from '../command';
-import { json, table } from '../output';
+import { Command, REGISTRY_FLAG } from '../command';
+import { cell, json, line, table } from '../output';
 
 interface VersionsView {
   name: string;
@@ -12,15 +12,15 @@ interface VersionsView {
 
 export const versions: Command = {
   name: 'versions',
-  usage: 'gatekeeper versions <name> [--json] | versions --tag T [--cursor C] [--json]',
+  forms: ['<name> [--json]', '--tag [--cursor] [--json]'],
+  flags: { tag: { value: 'T' }, cursor: { value: 'C' }, json: {}, ...REGISTRY_FLAG },
   summary: 'Every version ever known, newest first: published, integrity, origin, state, and whether policy allows it (of one package, or of each package with a tag)',
-  booleanFlags: ['json'],
   async run({ args, io, env }) {
     const api = createClient({ registry: stringFlag(args, 'registry') }, env);
     const tag = stringFlag(args, 'tag');
     const show = (view: VersionsView) => {
       if (view.versions.length === 0) {
-        io.out(view.message ?? `no version of ${view.name} is known`);
+        io.out(view.message !== undefined ? cell(view.message) : line`no version of ${view.name} is known`);
         return;
       }
       const rows = view.versions.map((v) => ({ ...v, policy: v.allowed ? 'allowed' : `${v.code}: ${v.reason}` }));
@@ -33,13 +33,13 @@ export const versions: Command = {
         io.out(json(page));
         return 0;
       }
-      if (page.items.length === 0) io.out(`no package carries the tag ${page.tag}`);
+      if (page.items.length === 0) io.out(line`no package carries the tag ${page.tag}`);
       for (const view of page.items) {
-        io.out(`${view.name} (tags: ${(view.tags ?? []).map((t) => t.slug).join(', ')})`);
+        io.out(line`${view.name} (tags: ${(view.tags ?? []).map((t) => t.slug).join(', ')})`);
         show(view);
         io.out('');
       }
-      if (page.nextCursor) io.out(`more: add --cursor ${page.nextCursor}`);
+      if (page.nextCursor) io.out(line`more: add --cursor ${page.nextCursor}`);
       return 0;
     }
     const name = requirePositional(args, 0, 'a package name (or --tag T)');
@@ -48,7 +48,7 @@ export const versions: Command = {
       io.out(json(view));
       return 0;
     }
-    if (view.tags?.length) io.out(`tags: ${view.tags.map((t) => t.slug).join(', ')}`);
+    if (view.tags?.length) io.out(line`tags: ${view.tags.map((t) => t.slug).join(', ')}`);
     show(view);
     return 0;
   },
@@ -56,9 +56,9 @@ export const versions: Command = {
 
 export const publishRule: Command = {
   name: 'publish-rule',
-  usage: 'gatekeeper publish-rule add <name|@scope/*> (--role R | --user U) [--shadow-upstream] | list [--json] | remove <id>',
+  forms: ['add <name|@scope/*> (--role | --user) [--shadow-upstream]', 'list [--json]', 'remove <id>'],
+  flags: { role: { value: 'R' }, user: { value: 'U' }, 'shadow-upstream': {}, json: {}, ...REGISTRY_FLAG },
   summary: 'Declare private names and who may publish them (admin)',
-  booleanFlags: ['json', 'shadow-upstream'],
   async run({ args, io, env }) {
     const api = createClient({ registry: stringFlag(args, 'registry') }, env);
     const action = requirePositional(args, 0, 'add, list or remove');
@@ -68,7 +68,7 @@ export const publishRule: Command = {
       const user = stringFlag(args, 'user');
       if (!role === !user) throw new UsageError('give exactly one of --role or --user');
       const rule = await api.request<{ id: string }>('POST', '/publish-rules', { pattern, role, user, shadowUpstream: args.flags['shadow-upstream'] === true || undefined });
-      io.out(`${pattern} is private; ${role ? `role ${role}` : `user ${user}`} may publish it (rule ${rule.id})`);
+      io.out(line`${pattern} is private; ${role ? `role ${role}` : `user ${user}`} may publish it (rule ${rule.id})`);
       return 0;
     }
     if (action === 'list') {
@@ -79,7 +79,7 @@ export const publishRule: Command = {
     if (action === 'remove') {
       const id = requirePositional(args, 1, 'a rule id');
       const removed = await api.request<{ pattern: string }>('DELETE', `/publish-rules/${enc(id)}`);
-      io.out(`removed publish rule ${id} (${removed.pattern})`);
+      io.out(line`removed publish rule ${id} (${removed.pattern})`);
       return 0;
     }
     throw new UsageError(`unknown action '${action}'`);

@@ -3,9 +3,9 @@ import path from 'node:path';
 import { parseSpec } from '../../core/names';
 import { requirePositional, stringFlag, UsageError } from '../args';
 import { createClient, enc } from '../client';
-import type { Command } from '../command';
+import { Command, REGISTRY_FLAG } from '../command';
 import { readLockfile } from '../lockfile-input';
-import { json, Output, table } from '../output';
+import { json, line, Output, table } from '../output';
 
 interface RequestView {
   id: number;
@@ -34,33 +34,33 @@ interface LimitsView {
 }
 
 function showRequest(io: Output, r: RequestView): void {
-  io.out(`request ${r.id}: ${r.name}@${r.range} [${r.status}] by ${r.requester}`);
-  io.out(`  reason:  ${r.reason}`);
+  io.out(line`request ${r.id}: ${r.name}@${r.range} [${r.status}] by ${r.requester}`);
+  io.out(line`  reason:  ${r.reason}`);
   if (r.previous) {
-    io.out(`  filed again after request ${r.previous.id}, rejected ${r.previous.decidedAt}${r.previous.decidedBy ? ` by ${r.previous.decidedBy}` : ''}:`);
-    io.out(`    its reason: ${r.previous.reason}`);
-    if (r.previous.comment) io.out(`    rejected:   ${r.previous.comment}`);
+    io.out(line`  filed again after request ${r.previous.id}, rejected ${r.previous.decidedAt}${r.previous.decidedBy ? ` by ${r.previous.decidedBy}` : ''}:`);
+    io.out(line`    its reason: ${r.previous.reason}`);
+    if (r.previous.comment) io.out(line`    rejected:   ${r.previous.comment}`);
   }
-  io.out(`  summary: ${r.summary}`);
-  if (r.comment) io.out(`  comment: ${r.comment}`);
+  io.out(line`  summary: ${r.summary}`);
+  if (r.comment) io.out(line`  comment: ${r.comment}`);
   for (const v of r.checks.versions ?? []) {
-    io.out(`  ${v.version.padEnd(14)} ${v.license.padEnd(16)} ${v.installScripts ? 'install scripts' : 'no scripts     '}  ${v.code === 'ENOTAPPROVED' ? 'needs approval' : v.code}`);
+    io.out(line`  ${v.version.padEnd(14)} ${v.license.padEnd(16)} ${v.installScripts ? 'install scripts' : 'no scripts     '}  ${v.code === 'ENOTAPPROVED' ? 'needs approval' : v.code}`);
   }
   const tree = r.checks.tree;
   if (tree && 'nodes' in tree) {
-    io.out(`  dependency tree of ${tree.root}:`);
-    for (const n of tree.nodes.slice(1)) io.out(`    ${n.allowed ? ' ' : '+'} ${n.name}@${n.version} (${n.kind}, ${n.license}${n.allowed ? '' : `, ${n.code}`}) <- ${n.parent}`);
+    io.out(line`  dependency tree of ${tree.root}:`);
+    for (const n of tree.nodes.slice(1)) io.out(line`    ${n.allowed ? ' ' : '+'} ${n.name}@${n.version} (${n.kind}, ${n.license}${n.allowed ? '' : `, ${n.code}`}) <- ${n.parent}`);
   } else if (tree) {
-    io.out(`  dependency tree: ${tree.error}`);
+    io.out(line`  dependency tree: ${tree.error}`);
   }
-  if (r.children?.length) io.out(`  dependency requests: ${r.children.map((c) => `${c.id} ${c.name}@${c.range} [${c.status}]`).join(', ')}`);
+  if (r.children?.length) io.out(line`  dependency requests: ${r.children.map((c) => `${c.id} ${c.name}@${c.range} [${c.status}]`).join(', ')}`);
 }
 
 export const request: Command = {
   name: 'request',
-  usage: 'gatekeeper request <name>[@range] --reason R [--with-dependencies] | request --lockfile <file> [--reason R]',
+  forms: ['<name>[@range] --reason [--with-dependencies] [--json]', '--lockfile [--reason] [--json]'],
+  flags: { reason: { value: 'R' }, lockfile: { value: '<file>' }, 'with-dependencies': {}, json: {}, ...REGISTRY_FLAG },
   summary: 'Ask for a package (or for every blocked entry of a lockfile); the checks run at once',
-  booleanFlags: ['with-dependencies', 'json'],
   async run({ args, io, env }) {
     const api = createClient({ registry: stringFlag(args, 'registry') }, env);
     const lockfile = stringFlag(args, 'lockfile');
@@ -72,9 +72,9 @@ export const request: Command = {
       });
       if (args.flags.json) io.out(json(result));
       else {
-        io.out(`${parsed.entries.length} entries: ${result.allowed} allowed, ${result.created.length} requested, ${result.alreadyOpen.length} already requested`);
-        for (const r of result.created) io.out(`  request ${r.id}: ${r.name}@${r.range}`);
-        for (const c of result.coolingDown ?? []) io.out(`  not filed: ${c.spec} was rejected (request ${c.rejectedRequestId}); until ${c.until} only with a new --reason`);
+        io.out(line`${parsed.entries.length} entries: ${result.allowed} allowed, ${result.created.length} requested, ${result.alreadyOpen.length} already requested`);
+        for (const r of result.created) io.out(line`  request ${r.id}: ${r.name}@${r.range}`);
+        for (const c of result.coolingDown ?? []) io.out(line`  not filed: ${c.spec} was rejected (request ${c.rejectedRequestId}); until ${c.until} only with a new --reason`);
       }
       return 0;
     }
@@ -90,9 +90,9 @@ export const request: Command = {
 
 export const requests: Command = {
   name: 'requests',
-  usage: 'gatekeeper requests [--status S] [--mine] [--json] | requests show <id> | requests approve <id> [--comment C] [--with-dependencies] | requests reject <id> [--comment C] | requests cancel <id>',
+  forms: ['[--status] [--mine] [--json]', 'show <id> [--json]', 'approve <id> [--comment] [--with-dependencies] [--json]', 'reject <id> [--comment] [--json]', 'cancel <id> [--comment] [--json]'],
+  flags: { status: { value: 'S' }, mine: {}, comment: { value: 'C' }, 'with-dependencies': {}, json: {}, ...REGISTRY_FLAG },
   summary: 'List requests (yours, or all for admins), show one with its checks, approve, reject or cancel',
-  booleanFlags: ['json', 'mine', 'with-dependencies'],
   async run({ args, io, env }) {
     const api = createClient({ registry: stringFlag(args, 'registry') }, env);
     const action = args.positionals[0];
@@ -147,9 +147,9 @@ interface CheckResult {
 
 export const check: Command = {
   name: 'check',
-  usage: 'gatekeeper check [lockfile] [--record] [--json]',
+  forms: ['[lockfile] [--record] [--json]'],
+  flags: { record: {}, json: {}, ...REGISTRY_FLAG },
   summary: 'CI pre-flight: would every lockfile entry install? Exit 0 yes, 1 some are blocked, 2 bad input',
-  booleanFlags: ['json', 'record'],
   async run({ args, io, env }) {
     const { file, parsed } = readLockfile(args.positionals[0]);
     const body: Record<string, unknown> = { entries: parsed.entries };
@@ -161,9 +161,9 @@ export const check: Command = {
     const result = await createClient({ registry: stringFlag(args, 'registry') }, env).request<CheckResult>('POST', '/lockfile/check', body);
     if (args.flags.json) io.out(json({ lockfile: file, format: parsed.format, ...result }));
     else {
-      io.out(`${file} (${parsed.format}): ${result.checked} entries, ${result.blocked.length} blocked`);
-      for (const b of result.blocked) io.out(`  [${b.code}] ${b.reason}`);
-      if (result.project) io.out(`recorded as project ${result.project.name}@${result.project.version}`);
+      io.out(line`${file} (${parsed.format}): ${result.checked} entries, ${result.blocked.length} blocked`);
+      for (const b of result.blocked) io.out(line`  [${b.code}] ${b.reason}`);
+      if (result.project) io.out(line`recorded as project ${result.project.name}@${result.project.version}`);
     }
     return result.ok ? 0 : 1;
   },
@@ -171,13 +171,13 @@ export const check: Command = {
 
 export const usage: Command = {
   name: 'usage',
-  usage: 'gatekeeper usage <name>[@version] [--json]',
+  forms: ['<name>[@version] [--json]'],
+  flags: { json: {}, ...REGISTRY_FLAG },
   summary: 'Which recorded projects use a package version: the impact of a ban',
-  booleanFlags: ['json'],
   async run({ args, io, env }) {
     const spec = requirePositional(args, 0, 'name or name@version');
     const result = await createClient({ registry: stringFlag(args, 'registry') }, env).request<{ projects: Array<Record<string, unknown>> }>('GET', `/usage/${enc(spec)}`);
-    io.out(args.flags.json ? json(result) : result.projects.length === 0 ? `no recorded project uses ${spec}` : table(result.projects, ['project', 'projectVersion', 'version', 'integrity', 'dev']));
+    io.out(args.flags.json ? json(result) : result.projects.length === 0 ? line`no recorded project uses ${spec}` : table(result.projects, ['project', 'projectVersion', 'version', 'integrity', 'dev']));
     return 0;
   },
 };

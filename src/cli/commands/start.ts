@@ -2,7 +2,8 @@ import type { Command } from '../command';
 
 export const start: Command = {
   name: 'start',
-  usage: 'gatekeeper start',
+  forms: [''],
+  flags: {},
   summary: 'Start the registry (settings from GATEKEEPER_* variables or GATEKEEPER_CONFIG)',
   async run() {
     // Loaded on demand: the other commands do not need Verdaccio.

@@ -1,7 +1,7 @@
 import { requirePositional, stringFlag, UsageError } from '../args';
 import { createClient, enc } from '../client';
-import type { Command } from '../command';
-import { json, table } from '../output';
+import { Command, REGISTRY_FLAG } from '../command';
+import { json, line, table } from '../output';
 
 interface TagView {
   id: number;
@@ -23,13 +23,12 @@ interface Assignment {
 
 const shown = (t: TagView) => `${t.name} (${t.slug}${t.colour ? `, ${t.colour}` : ''})`;
 
-/** The fields a flag sets; `--colour ''` clears the colour, `--description ''` the description. */
+/** The fields a flag sets; `--colour ''` clears the colour, `--description ''` the description (`--color` is parsed as `--colour`). */
 function tagFields(flags: Record<string, string | true>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [flag, field] of [
     ['slug', 'slug'],
     ['colour', 'colour'],
-    ['color', 'colour'],
     ['description', 'description'],
   ] as const) {
     const value = flags[flag];
@@ -41,11 +40,9 @@ function tagFields(flags: Record<string, string | true>): Record<string, unknown
 
 export const tag: Command = {
   name: 'tag',
-  usage:
-    'gatekeeper tag create <name> [--slug S] [--colour #rrggbb] [--description D] | tag list [--package P] [--all] [--json] | ' +
-    'tag rename <tag> <new name> [--slug S] [--colour C] [--description D] | tag delete <tag> | tag add <package> <tag> | tag remove <package> <tag>',
+  forms: ['create <name> [--slug] [--colour] [--description] [--json]', 'list [--package] [--all] [--json]', 'rename <tag> [<new name>] [--slug] [--colour] [--description] [--json]', 'delete <tag> [--json]', 'add <package> <tag> [--json]', 'remove <package> <tag> [--json]'],
+  flags: { slug: { value: 'S' }, colour: { value: '#rrggbb' }, color: { value: '#rrggbb', aliasOf: 'colour' }, description: { value: 'D' }, package: { value: 'P' }, all: {}, json: {}, ...REGISTRY_FLAG },
   summary: 'Tags on packages: admins create, rename and delete them; admins and publishers add them to packages and remove them',
-  booleanFlags: ['json', 'all'],
   async run({ args, io, env }) {
     const api = createClient({ registry: stringFlag(args, 'registry') }, env);
     const action = requirePositional(args, 0, 'create, list, rename, delete, add or remove');
@@ -53,14 +50,14 @@ export const tag: Command = {
       case 'create': {
         const name = requirePositional(args, 1, 'a tag name');
         const created = await api.request<TagView>('POST', '/tags', { name, ...tagFields(args.flags) });
-        io.out(args.flags.json ? json(created) : `created tag ${shown(created)}`);
+        io.out(args.flags.json ? json(created) : line`created tag ${shown(created)}`);
         return 0;
       }
       case 'list': {
         const pkg = stringFlag(args, 'package');
         if (pkg) {
           const view = await api.request<{ name: string; tags: Assignment[] }>('GET', `/packages/${enc(pkg)}/tags`);
-          io.out(args.flags.json ? json(view) : view.tags.length === 0 ? `${view.name} has no tags` : table(view.tags as unknown as Array<Record<string, unknown>>, ['slug', 'name', 'colour', 'assignedBy', 'assignedAt']));
+          io.out(args.flags.json ? json(view) : view.tags.length === 0 ? line`${view.name} has no tags` : table(view.tags as unknown as Array<Record<string, unknown>>, ['slug', 'name', 'colour', 'assignedBy', 'assignedAt']));
           return 0;
         }
         const { items } = await api.request<{ items: TagView[] }>('GET', `/tags${args.flags.all ? '?all=true' : ''}`);
@@ -73,27 +70,27 @@ export const tag: Command = {
         const fields = tagFields(args.flags);
         if (!name && Object.keys(fields).length === 0) throw new UsageError('give the new name (or --slug, --colour, --description)');
         const updated = await api.request<TagView>('PATCH', `/tags/${enc(ref)}`, { ...(name ? { name } : {}), ...fields });
-        io.out(args.flags.json ? json(updated) : `tag ${ref} is now ${shown(updated)}`);
+        io.out(args.flags.json ? json(updated) : line`tag ${ref} is now ${shown(updated)}`);
         return 0;
       }
       case 'delete': {
         const ref = requirePositional(args, 1, 'the tag (slug or name)');
         const deleted = await api.request<TagView>('DELETE', `/tags/${enc(ref)}`);
-        io.out(args.flags.json ? json(deleted) : `deleted tag ${shown(deleted)}; it no longer appears on any package`);
+        io.out(args.flags.json ? json(deleted) : line`deleted tag ${shown(deleted)}; it no longer appears on any package`);
         return 0;
       }
       case 'add': {
         const pkg = requirePositional(args, 1, 'a package name');
         const ref = requirePositional(args, 2, 'a tag (slug or name)');
         const result = await api.request<{ name: string; tag: string; tags: Assignment[] }>('POST', `/packages/${enc(pkg)}/tags`, { tag: ref });
-        io.out(args.flags.json ? json(result) : `${result.name} is tagged ${result.tag} (tags: ${result.tags.map((t) => t.slug).join(', ')})`);
+        io.out(args.flags.json ? json(result) : line`${result.name} is tagged ${result.tag} (tags: ${result.tags.map((t) => t.slug).join(', ')})`);
         return 0;
       }
       case 'remove': {
         const pkg = requirePositional(args, 1, 'a package name');
         const ref = requirePositional(args, 2, 'a tag (slug or name)');
         const result = await api.request<{ name: string; tag: string; tags: Assignment[] }>('DELETE', `/packages/${enc(pkg)}/tags/${enc(ref)}`);
-        io.out(args.flags.json ? json(result) : `${result.name} is no longer tagged ${result.tag}${result.tags.length ? ` (tags: ${result.tags.map((t) => t.slug).join(', ')})` : ''}`);
+        io.out(args.flags.json ? json(result) : line`${result.name} is no longer tagged ${result.tag}${result.tags.length ? ` (tags: ${result.tags.map((t) => t.slug).join(', ')})` : ''}`);
         return 0;
       }
       default:

@@ -1,13 +1,13 @@
 import { requirePositional, stringFlag, UsageError } from '../args';
 import { createClient, enc } from '../client';
-import type { Command } from '../command';
-import { json, table } from '../output';
+import { Command, REGISTRY_FLAG } from '../command';
+import { json, line, table } from '../output';
 
 export const token: Command = {
   name: 'token',
-  usage: 'gatekeeper token list [--username U] [--json] | revoke <id> | create --service-account <name> --scope read|publish:@scope[,@scope] --expires 30d',
+  forms: ['list [--username] [--json]', 'revoke <id>', 'create --service-account --scope --expires [--json]'],
+  flags: { username: { value: 'U' }, 'service-account': { value: '<name>' }, scope: { value: 'read|publish:@scope[,@scope]' }, expires: { value: '30d' }, json: {}, ...REGISTRY_FLAG },
   summary: 'List or revoke tokens (yours; anyone\'s for admins); create a scoped, expiring service account token (admin)',
-  booleanFlags: ['json'],
   async run({ args, io, env }) {
     const client = createClient({ registry: stringFlag(args, 'registry') }, env);
     const action = requirePositional(args, 0, 'an action: list or revoke');
@@ -31,7 +31,7 @@ export const token: Command = {
         io.out(json(created));
         return 0;
       }
-      io.out(`${created.created ? 'created the service account' : 'service account'} ${created.username}; token ${created.id}, scope ${created.scope}, expires ${created.expiresAt}`);
+      io.out(line`${created.created ? 'created the service account' : 'service account'} ${created.username}; token ${created.id}, scope ${created.scope}, expires ${created.expiresAt}`);
       io.out(created.token);
       io.out('(shown once; CI sets it as //<registry>/:_authToken in its .npmrc)');
       return 0;
@@ -39,7 +39,7 @@ export const token: Command = {
     if (action === 'revoke') {
       const id = requirePositional(args, 1, 'a token id');
       await client.request('DELETE', `/tokens/${enc(id)}`);
-      io.out(`token ${id} revoked`);
+      io.out(line`token ${id} revoked`);
       return 0;
     }
     throw new UsageError(`unknown action '${action}'`);

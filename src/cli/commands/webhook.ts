@@ -1,7 +1,7 @@
 import { requirePositional, stringFlag, UsageError } from '../args';
 import { createClient, enc } from '../client';
-import type { Command } from '../command';
-import { json, table } from '../output';
+import { Command, REGISTRY_FLAG } from '../command';
+import { json, line, table } from '../output';
 
 interface WebhookView {
   id: number;
@@ -27,9 +27,9 @@ interface DeliveryView {
 
 export const webhook: Command = {
   name: 'webhook',
-  usage: 'gatekeeper webhook add <url> --events a,b | list [--json] | remove <id> | deliveries <id> [--limit N] [--json]',
+  forms: ['add <url> --events [--json]', 'list [--json]', 'remove <id>', 'deliveries <id> [--limit] [--json]'],
+  flags: { events: { value: 'a,b' }, limit: { value: 'N' }, json: {}, ...REGISTRY_FLAG },
   summary: 'Webhooks (admin): signed JSON deliveries of advisory.in_use, malware.in_use, request.created, request.decided, install.blocked, policy.changed',
-  booleanFlags: ['json'],
   async run({ args, io, env }) {
     const api = createClient({ registry: stringFlag(args, 'registry') }, env);
     const action = requirePositional(args, 0, 'add, list, remove or deliveries');
@@ -40,8 +40,8 @@ export const webhook: Command = {
       const created = await api.request<WebhookView>('POST', '/webhooks', { url, events: events.split(',').map((e) => e.trim()).filter(Boolean) });
       if (args.flags.json) io.out(json(created));
       else {
-        io.out(`added webhook ${created.id}: ${created.url} (${created.events.join(', ')})`);
-        io.out(`secret: ${created.secret}`);
+        io.out(line`added webhook ${created.id}: ${created.url} (${created.events.join(', ')})`);
+        io.out(line`secret: ${created.secret}`);
         io.out('It is shown only now. The receiver checks X-Gatekeeper-Signature: sha256=<hex HMAC-SHA256 of the raw body with this secret>.');
       }
       return 0;
@@ -54,7 +54,7 @@ export const webhook: Command = {
     if (action === 'remove') {
       const id = requirePositional(args, 1, "the webhook's id");
       const removed = await api.request<WebhookView>('DELETE', `/webhooks/${enc(id)}`);
-      io.out(`removed webhook ${removed.id} (${removed.url})`);
+      io.out(line`removed webhook ${removed.id} (${removed.url})`);
       return 0;
     }
     if (action === 'deliveries') {
@@ -65,7 +65,7 @@ export const webhook: Command = {
       else {
         io.out(table(result.items as unknown as Array<Record<string, unknown>>, ['id', 'event', 'status', 'attempts', 'lastStatus', 'lastError', 'createdAt', 'deliveredAt']));
         for (const d of result.items) {
-          for (const a of d.log) io.out(`  delivery ${d.id} attempt ${a.attempt} at ${a.at}: ${a.status ?? '-'}${a.error ? ` (${a.error})` : ''}`);
+          for (const a of d.log) io.out(line`  delivery ${d.id} attempt ${a.attempt} at ${a.at}: ${a.status ?? '-'}${a.error ? ` (${a.error})` : ''}`);
         }
       }
       return 0;

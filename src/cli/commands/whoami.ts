@@ -1,17 +1,17 @@
 import { stringFlag } from '../args';
 import { createClient } from '../client';
-import type { Command } from '../command';
-import { json } from '../output';
+import { Command, REGISTRY_FLAG } from '../command';
+import { json, line } from '../output';
 
 export const whoami: Command = {
   name: 'whoami',
-  usage: 'gatekeeper whoami [--registry URL] [--json]',
+  forms: ['[--registry] [--json]'],
+  flags: { json: {}, ...REGISTRY_FLAG },
   summary: 'Show who the saved token belongs to',
-  booleanFlags: ['json'],
   async run({ args, io, env }) {
     const client = createClient({ registry: stringFlag(args, 'registry') }, env);
     const me = await client.request<{ username: string; role: string }>('GET', '/whoami');
-    io.out(args.flags.json ? json(me) : `${me.username} (${me.role}) on ${client.registry}`);
+    io.out(args.flags.json ? json(me) : line`${me.username} (${me.role}) on ${client.registry}`);
     return 0;
   },
 };
