@@ -186,7 +186,8 @@ export class PublishingService {
    * Records the claim (the upstream was asked already): one claimant per name. Under the
    * name's lock the rules are read again from the database, so of two publishers claiming at
    * once the second sees the first's claim and is refused like anyone the claim does not name
-   * (or, when it names them, needs no claim). Returns the rule it made, if any.
+   * (a glob rule grants nothing on a claimed name: see mayPublish), or, when it names them,
+   * needs no claim. Returns the rule it made, if any.
    */
   private async claimName(actor: Actor, who: Publisher, name: string): Promise<PublishRule | undefined> {
     return this.change(actor, async (repos) => {
