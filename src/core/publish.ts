@@ -108,7 +108,7 @@ export function publishRefusal(
   if (!isPrivateName(rules, name)) {
     if (options.claim && mayClaim(rules, who, name)) return undefined;
     const globbed = rules.some((r) => isGlobPattern(r.pattern) && patternMatches(r.pattern, name));
-    if (globbed && options.claim) return new GatekeeperError('EFORBIDDEN', `${who.username} (${who.role}) may not publish ${name}; ask an admin for a publish rule`);
+    // An unscoped name the upstream has is told first: a publish rule for it would be refused (EUPSTREAMNAME).
     if (options.upstreamHas && !scopeOf(name)) {
       return new GatekeeperError(
         'ENOTPRIVATE',
@@ -117,6 +117,7 @@ export function publishRefusal(
           `or, to replace the upstream package on purpose, an admin can declare it: gatekeeper publish-rule add ${name} --role publisher --shadow-upstream`,
       );
     }
+    if (globbed && options.claim) return new GatekeeperError('EFORBIDDEN', `${who.username} (${who.role}) may not publish ${name}; ask an admin for a publish rule`);
     return new GatekeeperError(
       'ENOTPRIVATE',
       `${name} is not a private package of this registry, so it cannot be published here. An admin can declare it: ` +

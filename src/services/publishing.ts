@@ -154,12 +154,14 @@ export class PublishingService {
   }
 
   /**
-   * ENOTPRIVATE for an unscoped name says whether the upstream has it: a plain publish rule for
-   * such a name is refused (EUPSTREAMNAME), so the next step differs. An upstream that cannot be
-   * asked leaves the refusal as it is.
+   * The refusal of an unscoped name that is not private says whether the upstream has it: a
+   * plain publish rule for such a name is refused (EUPSTREAMNAME), so the next step is not "ask
+   * for a publish rule" (ENOTPRIVATE names a scoped name or --shadow-upstream instead), also
+   * when a glob rule for someone else covers it. An upstream that cannot be asked leaves the
+   * refusal as it is.
    */
   private async withUpstreamName(refusal: GatekeeperError, who: Publisher | undefined, name: string): Promise<GatekeeperError> {
-    if (refusal.code !== 'ENOTPRIVATE' || scopeOf(name)) return refusal;
+    if (!who || scopeOf(name) || this.isPrivate(name) || (refusal.code !== 'ENOTPRIVATE' && refusal.code !== 'EFORBIDDEN')) return refusal;
     const upstreamHas = await this.upstream.hasPackage(name).catch(() => false);
     return upstreamHas ? (publishRefusal(this.rules(), who, name, { claim: true, upstreamHas }) ?? refusal) : refusal;
   }

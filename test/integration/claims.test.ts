@@ -228,4 +228,15 @@ describe('claiming names through a glob publish rule', () => {
     }
   });
 
+  it('tells a publisher the glob rule does not name that an unscoped upstream name needs a scoped name or --shadow-upstream', async () => {
+    expect((await s.t.api('POST', '/users', { username: 'alice', password: 'alice-password', role: 'publisher' })).status).toBe(201);
+    const alice = await loginToken(s.t.url, 'alice', 'alice-password');
+    const refused = await put('taken-name', '2.0.0', alice);
+    expect(refused.status).toBe(403);
+    expect(refused.error).toContain('[ENOTPRIVATE] taken-name is not a private package of this registry, and the upstream registry has a package of that name');
+    expect(refused.error).toContain('gatekeeper publish-rule add taken-name --role publisher --shadow-upstream');
+    // A name the upstream lacks: what is missing is a rule.
+    const fresh = await put('not-upstream-name', '1.0.0', alice);
+    expect([fresh.status, fresh.error]).toEqual([403, '[EFORBIDDEN] alice (publisher) may not publish not-upstream-name; ask an admin for a publish rule']);
+  });
 });

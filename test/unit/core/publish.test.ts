@@ -129,6 +129,16 @@ describe('glob rules: claims', () => {
     expect(mayPublish(scoped, pat, '@acme/ui-kit')).toBe(true);
   });
 
+  it('an unscoped name the upstream has, covered by a glob for someone else: the next step is a scoped name or --shadow-upstream', () => {
+    const rules = [glob('*', 'developer')];
+    const alice = { username: 'alice', role: 'publisher' as const };
+    const err = publishRefusal(rules, alice, 'upname', { claim: true, upstreamHas: true });
+    expect(err?.code).toBe('ENOTPRIVATE');
+    expect(err?.message).toContain('Publish it under a scoped name (@<scope>/upname)');
+    expect(err?.message).toContain('gatekeeper publish-rule add upname --role publisher --shadow-upstream');
+    // Without the upstream's answer, or for a name the upstream lacks, it is a missing rule.
+    expect(publishRefusal(rules, alice, 'upname', { claim: true })?.message).toBe('alice (publisher) may not publish upname; ask an admin for a publish rule');
+  });
 });
 
 describe('isPrivateName', () => {
