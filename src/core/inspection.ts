@@ -5,7 +5,7 @@
  */
 
 /** The fields compared. name, version and installScripts mismatches are the manifest rule's. */
-export type InspectedField = 'name' | 'version' | 'installScripts' | 'license' | 'dependencies';
+export type InspectedField = 'name' | 'version' | 'installScripts' | 'license' | 'dependencies' | 'bin';
 
 export interface ManifestMismatch {
   field: InspectedField;

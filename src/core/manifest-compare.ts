@@ -1,10 +1,14 @@
 /**
  * Compares the manifest a packument (or a publish body) declares for a version with the
  * package.json inside its tarball. Clients decide from the packument but run what the
- * tarball's package.json says after extraction (its install scripts, its binding.gyp), so a
- * difference in name, version or install scripts is what the manifest rule acts on; license
- * and dependency differences are listed for people to see.
+ * tarball's package.json says after extraction (its install scripts, its binding.gyp, its
+ * bins), so a difference in name, version or install scripts is what the manifest rule acts on;
+ * license, dependency and bin differences are listed for people to see (a publish refuses them
+ * all: see PUBLISH_FIELDS in server/registry/publish.ts). Both sides are normalised as npm
+ * normalises a manifest it publishes (a string `bin`, `./` in bin paths, `bundledDependencies`),
+ * so a client that sends the normalised manifest beside the raw package.json agrees with it.
  */
+import { posix } from 'node:path';
 import semver from 'semver';
 import type { ManifestMismatch, TarballInspection } from './inspection';
 import { describeLicense, parseLicense } from './license';
@@ -115,9 +119,70 @@ function sameScripts(a: Record<string, string>, b: Record<string, string>): bool
   return INSTALL_SCRIPTS.every((s) => a[s] === b[s]);
 }
 
-type DependencyKind = 'dependencies' | 'optionalDependencies' | 'peerDependencies';
+type DependencyKind = 'dependencies' | 'optionalDependencies' | 'peerDependencies' | 'bundleDependencies';
+const DEPENDENCY_KINDS: readonly DependencyKind[] = ['dependencies', 'optionalDependencies', 'peerDependencies', 'bundleDependencies'];
 
-function depMap(manifest: Record<string, unknown>, field: DependencyKind): Record<string, unknown> {
+/**
+ * The names npm bundles: `bundleDependencies`, else `bundledDependencies` (npm publishes the
+ * first spelling); `true` bundles every dependency; anything but a list of names bundles none.
+ */
+export function bundledNames(manifest: Record<string, unknown>): string[] {
+  const value = manifest.bundleDependencies !== undefined ? manifest.bundleDependencies : manifest.bundledDependencies;
+  if (value === true) return Object.keys(depMap(manifest, 'dependencies')).sort();
+  if (!Array.isArray(value)) return [];
+  return [...new Set(value.filter((n): n is string => typeof n === 'string'))].sort();
+}
+
+/**
+ * The bins npm links for a manifest, as npm's normalize-package-bin makes them (what npm, and
+ * pnpm, yarn and bun after it, act on): a string is the package's own bin under the name's
+ * last part; an array names its files; each key is cut to its base name and each path made
+ * relative and free of `..`, `./` and backslashes; entries that end up empty are dropped.
+ */
+export function normalizedBins(manifest: Record<string, unknown>): Record<string, string> {
+  let bin = manifest.bin;
+  if (typeof bin === 'string') bin = typeof manifest.name === 'string' && manifest.name ? { [manifest.name]: bin } : undefined;
+  else if (Array.isArray(bin)) bin = Object.fromEntries(bin.filter((k): k is string => typeof k === 'string').map((k) => [posix.basename(k), k]));
+  const out: Record<string, string> = {};
+  if (!isObject(bin)) return out;
+  for (const [key, target] of Object.entries(bin)) {
+    const base = posix.join('/', posix.basename(key.replace(/\\|:/g, '/'))).slice(1);
+    if (typeof target !== 'string' || !base) continue;
+    const path = posix.join('/', target.replace(/\\/g, '/')).slice(1);
+    if (path) define(out, base, path);
+  }
+  return out;
+}
+
+/**
+ * A publish's declared bins against its tarball's. A tarball without `bin` but with
+ * `directories.bin` gets its bins from that folder's files (npm expands it when it publishes,
+ * from a listing this reader does not keep): each declared bin must then be a file of that
+ * folder, under its own base name.
+ */
+function binMismatch(declared: Record<string, unknown>, actual: Record<string, unknown>): ManifestMismatch | undefined {
+  const a = normalizedBins(declared);
+  const directories = isObject(actual.directories) ? actual.directories : {};
+  if (actual.bin === undefined && typeof directories.bin === 'string') {
+    const dir = posix.join('/', directories.bin.replace(/\\/g, '/')).slice(1).replace(/\/$/, '');
+    const outside = Object.entries(a).filter(([key, path]) => !dir || !path.startsWith(`${dir}/`) || posix.basename(path) !== key);
+    if (outside.length === 0) return undefined;
+    return { field: 'bin', declared: displayMap(Object.fromEntries(outside)), actual: { 'directories.bin': displayString(directories.bin) } };
+  }
+  const b = normalizedBins(actual);
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+  const differing = keys.filter((k) => a[k] !== b[k]);
+  if (differing.length === 0) return undefined;
+  const pick = (bins: Record<string, string>) => {
+    const out: Record<string, unknown> = {};
+    for (const k of differing.slice(0, DISPLAY_ENTRIES)) define(out, displayString(k), bins[k] === undefined ? null : displayString(bins[k]));
+    if (differing.length > DISPLAY_ENTRIES) define(out, '…', `${differing.length - DISPLAY_ENTRIES} more differences`);
+    return out;
+  };
+  return { field: 'bin', declared: pick(a), actual: pick(b) };
+}
+
+function depMap(manifest: Record<string, unknown>, field: Exclude<DependencyKind, 'bundleDependencies'>): Record<string, unknown> {
   return isObject(manifest[field]) ? manifest[field] : {};
 }
 
@@ -137,6 +202,7 @@ function dependencyKinds(manifest: Record<string, unknown>): Record<DependencyKi
     dependencies: required,
     optionalDependencies: new Map(Object.entries(optional).map(([n, r]) => [n, text(r)])),
     peerDependencies: new Map(Object.entries(depMap(manifest, 'peerDependencies')).map(([n, r]) => [n, text(r)])),
+    bundleDependencies: new Map(bundledNames(manifest).map((n) => [n, 'bundled'])),
   };
 }
 
@@ -146,7 +212,7 @@ function dependencyMismatch(declared: Record<string, unknown>, actual: Record<st
   const declaredOut: Record<string, unknown> = {};
   const actualOut: Record<string, unknown> = {};
   let differences = 0;
-  for (const kind of ['dependencies', 'optionalDependencies', 'peerDependencies'] as const) {
+  for (const kind of DEPENDENCY_KINDS) {
     const names = [...new Set([...a[kind].keys(), ...b[kind].keys()])].sort();
     for (const name of names) {
       const was = a[kind].get(name);
@@ -211,6 +277,8 @@ export function inspectTarball(
 
   const deps = dependencyMismatch(decl, actual);
   if (deps) mismatches.push(deps);
+  const bins = binMismatch(decl, actual);
+  if (bins) mismatches.push(bins);
 
   const identity = (field: 'name' | 'version'): string => {
     const value = typeof decl[field] === 'string' ? decl[field] : typeof actual[field] === 'string' ? actual[field] : '';

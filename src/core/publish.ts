@@ -21,6 +21,8 @@ export interface PublishRule {
   shadowUpstream: boolean;
   createdBy: string;
   createdAt: Date;
+  /** Where the rule came from: `config`, `api`, or `claim` (a name claimed by its first publish through a glob rule). */
+  source?: string;
 }
 
 export interface Publisher {
@@ -66,11 +68,21 @@ export function isPrivateName(rules: readonly PublishRule[], name: string): bool
 
 const names = (r: PublishRule, who: Publisher) => (r.principalType === 'role' ? r.principal === who.role : r.principal === who.username);
 
-/** Admins may publish every private name; others need a rule naming their role or username. */
+/**
+ * Admins may publish every private name; others need a name or scope rule naming their role or
+ * username. A glob rule grants nothing on a private name: it only lets its principals claim a
+ * name that is not private yet, and a claimed name has its own rule naming its claimant, so
+ * nobody else the glob names may publish, unpublish, tag or deprecate it.
+ */
 export function mayPublish(rules: readonly PublishRule[], who: Publisher | undefined, name: string): boolean {
   if (!who || !isPrivateName(rules, name)) return false;
   if (who.role === 'admin') return true;
-  return rules.some((r) => patternMatches(r.pattern, name) && names(r, who));
+  return rules.some((r) => !isGlobPattern(r.pattern) && patternMatches(r.pattern, name) && names(r, who));
+}
+
+/** The users who claimed `name` (its rules of source `claim`; one, unless an admin added more). */
+export function claimantsOf(rules: readonly PublishRule[], name: string): string[] {
+  return rules.filter((r) => r.source === 'claim' && r.pattern === name && r.principalType === 'user').map((r) => r.principal);
 }
 
 /** Whether `who` may claim a name that is not private yet, through a glob rule (the upstream is asked separately). */
@@ -96,7 +108,7 @@ export function publishRefusal(
   if (!isPrivateName(rules, name)) {
     if (options.claim && mayClaim(rules, who, name)) return undefined;
     const globbed = rules.some((r) => isGlobPattern(r.pattern) && patternMatches(r.pattern, name));
-    if (globbed && options.claim) return new GatekeeperError('EFORBIDDEN', `${who.username} (${who.role}) may not publish ${name}; ask an admin for a publish rule`);
+    // An unscoped name the upstream has is told first: a publish rule for it would be refused (EUPSTREAMNAME).
     if (options.upstreamHas && !scopeOf(name)) {
       return new GatekeeperError(
         'ENOTPRIVATE',
@@ -105,6 +117,7 @@ export function publishRefusal(
           `or, to replace the upstream package on purpose, an admin can declare it: gatekeeper publish-rule add ${name} --role publisher --shadow-upstream`,
       );
     }
+    if (globbed && options.claim) return new GatekeeperError('EFORBIDDEN', `${who.username} (${who.role}) may not publish ${name}; ask an admin for a publish rule`);
     return new GatekeeperError(
       'ENOTPRIVATE',
       `${name} is not a private package of this registry, so it cannot be published here. An admin can declare it: ` +
@@ -112,6 +125,15 @@ export function publishRefusal(
     );
   }
   if (!mayPublish(rules, who, name)) {
+    const claimants = claimantsOf(rules, name);
+    if (claimants.length > 0) {
+      const by = claimants.join(' and ');
+      return new GatekeeperError(
+        'EFORBIDDEN',
+        `${name} is claimed by ${by} (its first publisher here), so ${who.username} (${who.role}) may not publish, unpublish, tag or deprecate it. ` +
+          `Ask ${by} to publish it, or ask an admin for a publish rule: gatekeeper publish-rule add ${name} --user ${who.username}`,
+      );
+    }
     return new GatekeeperError('EFORBIDDEN', `${who.username} (${who.role}) may not publish ${name}; ask an admin for a publish rule`);
   }
   return undefined;

@@ -154,12 +154,14 @@ export class PublishingService {
   }
 
   /**
-   * ENOTPRIVATE for an unscoped name says whether the upstream has it: a plain publish rule for
-   * such a name is refused (EUPSTREAMNAME), so the next step differs. An upstream that cannot be
-   * asked leaves the refusal as it is.
+   * The refusal of an unscoped name that is not private says whether the upstream has it: a
+   * plain publish rule for such a name is refused (EUPSTREAMNAME), so the next step is not "ask
+   * for a publish rule" (ENOTPRIVATE names a scoped name or --shadow-upstream instead), also
+   * when a glob rule for someone else covers it. An upstream that cannot be asked leaves the
+   * refusal as it is.
    */
   private async withUpstreamName(refusal: GatekeeperError, who: Publisher | undefined, name: string): Promise<GatekeeperError> {
-    if (refusal.code !== 'ENOTPRIVATE' || scopeOf(name)) return refusal;
+    if (!who || scopeOf(name) || this.isPrivate(name) || (refusal.code !== 'ENOTPRIVATE' && refusal.code !== 'EFORBIDDEN')) return refusal;
     const upstreamHas = await this.upstream.hasPackage(name).catch(() => false);
     return upstreamHas ? (publishRefusal(this.rules(), who, name, { claim: true, upstreamHas }) ?? refusal) : refusal;
   }
@@ -186,7 +188,8 @@ export class PublishingService {
    * Records the claim (the upstream was asked already): one claimant per name. Under the
    * name's lock the rules are read again from the database, so of two publishers claiming at
    * once the second sees the first's claim and is refused like anyone the claim does not name
-   * (or, when it names them, needs no claim). Returns the rule it made, if any.
+   * (a glob rule grants nothing on a claimed name: see mayPublish), or, when it names them,
+   * needs no claim. Returns the rule it made, if any.
    */
   private async claimName(actor: Actor, who: Publisher, name: string): Promise<PublishRule | undefined> {
     return this.change(actor, async (repos) => {

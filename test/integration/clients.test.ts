@@ -9,6 +9,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { normalizedBins } from '../../src/core/manifest-compare';
 import { runGatekeeper } from '../support/cli';
 import { writeOsvFile } from '../support/osv';
 import { loginToken, tempDir } from '../support/gatekeeper';
@@ -249,15 +250,34 @@ describe('the client matrix', () => {
       else expect([c.id, frozen.output]).toEqual([c.id, expect.stringContaining('403')]);
     });
 
-    it('publishes, and is refused a republish in words that say the version is taken', async () => {
+    it('publishes a package with a string bin, dependencies and a prepare script (its tarball agrees with the manifest the client sends), and is refused a republish in words that say the version is taken', async () => {
       const pkg = path.join(home, 'pkg');
       fs.mkdirSync(pkg, { recursive: true });
-      fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: `@acme/matrix-${c.id}`, version: '1.0.0', license: 'MIT' }));
+      // What each client normalises differently in the manifest it sends (a string bin with ./,
+      // dependencies, a prepare script): the tarball's package.json must still agree with it.
+      const packageJson = {
+        name: `@acme/matrix-${c.id}`,
+        version: '1.0.0',
+        license: 'MIT',
+        bin: './cli.js',
+        scripts: { prepare: 'node -e 0' },
+        dependencies: { 'audit-fixture': '^1.0.0' },
+        peerDependencies: { 'ok-peer': '>=1' },
+      };
+      fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify(packageJson));
       fs.writeFileSync(path.join(pkg, 'index.js'), 'module.exports = 1;\n');
+      fs.writeFileSync(path.join(pkg, 'cli.js'), '#!/usr/bin/env node\nconsole.log(1);\n', { mode: 0o755 });
       c.configure(home, pkg, s.t.url, s.t.adminToken);
       if (c.prePublish) expect([c.id, show(await run(c.prePublish, pkg, home))]).toEqual([c.id, expect.stringMatching(/^exit 0/)]);
       const first = await run(c.publish, pkg, home);
       expect([c.id, show(first)]).toEqual([c.id, expect.stringMatching(/^exit 0/)]);
+      // Published as it was written: the bin, the dependencies.
+      const doc = (await (await fetch(new URL(packageJson.name.replace('/', '%2f'), s.t.url), { headers: { authorization: `Bearer ${s.t.adminToken}` } })).json()) as {
+        versions: Record<string, { bin?: Record<string, string>; dependencies?: Record<string, string> }>;
+      };
+      expect([c.id, doc.versions['1.0.0'].dependencies]).toEqual([c.id, packageJson.dependencies]);
+      // Some clients send the bin as written (yarn 4: "./cli.js"), others as npm normalises it.
+      expect([c.id, normalizedBins({ name: packageJson.name, bin: doc.versions['1.0.0'].bin })]).toEqual([c.id, { [`matrix-${c.id}`]: 'cli.js' }]);
       const again = await run(c.publish, pkg, home);
       expect(again.code).not.toBe(0);
       expect([c.id, again.output]).toEqual([c.id, expect.stringMatching(/EVERSIONEXISTS|EPUBLISHCONFLICT|cannot publish over/i)]);

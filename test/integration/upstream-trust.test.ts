@@ -274,4 +274,41 @@ describe('trusting nothing from the upstream', () => {
     const audit = await s.t.api('GET', '/audit?action=package.publish_refused&package=@acme/sneaky');
     expect(audit.body.items[0].details.code).toBe('EMANIFESTMISMATCH');
   });
+
+  it('refuses a publish whose tarball declares other dependencies or bins than its manifest, naming the field; normalised spellings agree', async () => {
+    const token = await loginToken(s.t.url, 'pub', 'pub-password');
+    const put = async (name: string, packageJson: Record<string, unknown>, manifest: Record<string, unknown>) => {
+      const res = await fetch(new URL(name.replace('/', '%2f'), s.t.url), {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify(publishDocument(name, '1.0.0', { packageJson: { name, version: '1.0.0', license: 'MIT', ...packageJson }, manifest })),
+      });
+      const body = (await res.json()) as { code?: string; error?: string };
+      return { status: res.status, code: body.code, error: body.error ?? '' };
+    };
+    const refusals: Array<[string, Record<string, unknown>, Record<string, unknown>, string]> = [
+      ['@acme/deps', { dependencies: { evil: '^1.0.0' } }, { dependencies: {} }, 'dependencies: the manifest says {"dependencies.evil":null}, the tarball {"dependencies.evil":"^1.0.0"}'],
+      ['@acme/optional', { optionalDependencies: { evil: '1.0.0' } }, {}, '"optionalDependencies.evil":"1.0.0"'],
+      ['@acme/peer', { peerDependencies: { react: '*' } }, { peerDependencies: { react: '>=18' } }, '"peerDependencies.react":"*"'],
+      ['@acme/bundled', { bundledDependencies: ['evil'], dependencies: { evil: '1.0.0' } }, { dependencies: { evil: '1.0.0' } }, '"bundleDependencies.evil":"bundled"'],
+      ['@acme/bins', { bin: { bins: './evil.js' } }, { bin: { bins: 'cli.js' } }, 'bin: the manifest says {"bins":"cli.js"}, the tarball {"bins":"evil.js"}'],
+      ['@acme/extra-bin', { bin: { ls: 'evil.js' } }, {}, 'bin: the manifest says {"ls":null}, the tarball {"ls":"evil.js"}'],
+    ];
+    for (const [name, tarball, manifest, says] of refusals) {
+      const answer = await put(name, tarball, manifest);
+      expect([name, answer.status, answer.code]).toEqual([name, 403, 'EMANIFESTMISMATCH']);
+      expect([name, answer.error]).toEqual([name, expect.stringContaining(`[EMANIFESTMISMATCH] the tarball of ${name}@1.0.0 disagrees with the manifest published with it (`)]);
+      expect([name, answer.error]).toEqual([name, expect.stringContaining(says)]);
+      expect(await s.t.gk.database.knex('published_versions').where({ name })).toEqual([]);
+      const audit = await s.t.api('GET', `/audit?action=package.publish_refused&package=${encodeURIComponent(name)}`);
+      expect([name, audit.body.items[0]?.details.code]).toEqual([name, 'EMANIFESTMISMATCH']);
+    }
+    // What clients send for the same package.json: a normalised bin and bundleDependencies; a
+    // scripts.prepare the manifest leaves out (npm runs it before packing, never on install).
+    const agreeing: Array<[string, Record<string, unknown>, Record<string, unknown>]> = [
+      ['@acme/string-bin', { bin: './cli.js', scripts: { prepare: 'node build.js' } }, { bin: { 'string-bin': 'cli.js' } }],
+      ['@acme/bundle-spelling', { bundledDependencies: ['a'], dependencies: { a: '1.0.0' } }, { bundleDependencies: ['a'], dependencies: { a: '1.0.0' } }],
+    ];
+    for (const [name, tarball, manifest] of agreeing) expect([name, (await put(name, tarball, manifest)).status]).toEqual([name, 201]);
+  });
 });

@@ -35,6 +35,7 @@ export function toPublishRule(row: PublishRuleRow): PublishRule {
     shadowUpstream: row.shadow_upstream,
     createdBy: row.created_by,
     createdAt: row.created_at instanceof Date ? row.created_at : new Date(row.created_at),
+    source: row.source,
   };
 }
 

@@ -47,13 +47,14 @@ async function storedVersions(runtime: GatekeeperRuntime, storage: VerdaccioStor
   });
 }
 
-/** What a publish must agree on: the tarball's package.json against the manifest sent with it. */
-const PUBLISH_FIELDS: readonly InspectedField[] = ['name', 'version', 'installScripts', 'license'];
+/** What a publish must agree on: the tarball's package.json against the manifest sent with it (all that inspectTarball compares). */
+const PUBLISH_FIELDS: readonly InspectedField[] = ['name', 'version', 'installScripts', 'license', 'dependencies', 'bin'];
 
 /**
  * Reads the published tarball's own package.json (bounded) and compares it with the manifest
  * the publish declares, before anything is reserved: clients act on the tarball's, so a
- * publish whose two disagree on name, version, install scripts or license is refused.
+ * publish whose two disagree on name, version, install scripts, license, dependencies
+ * (bundled ones included) or bins, each normalised as npm publishes it, is refused.
  */
 export async function inspectPublish(request: PublishRequest): Promise<TarballInspection> {
   const label = `${request.name}@${request.version}`;

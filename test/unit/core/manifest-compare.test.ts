@@ -1,5 +1,5 @@
 import { RULE_FIELDS } from '../../../src/core/inspection';
-import { effectiveInstallScripts, inspectTarball, sanitizeManifest } from '../../../src/core/manifest-compare';
+import { bundledNames, effectiveInstallScripts, inspectTarball, normalizedBins, sanitizeManifest } from '../../../src/core/manifest-compare';
 import { readTarballManifest } from '../../../src/core/tarball-manifest';
 import { buildTarball, integrityOf } from '../../support/tarball';
 
@@ -144,5 +144,49 @@ describe('inspectTarball', () => {
     expect(result.hasBindingGyp).toBe(true);
     expect(result.integrity).toBe(integrityOf(tgz));
     expect(result.mismatches).toEqual([{ field: 'installScripts', declared: {}, actual: { install: 'node-gyp rebuild' } }]);
+  });
+});
+
+describe('bins and bundled dependencies, as npm normalises them', () => {
+  it('normalises bin as npm publishes it: a string under the name (scoped: its last part), base-name keys, relative paths without ./', () => {
+    expect(normalizedBins({ name: 'tool', bin: './cli.js' })).toEqual({ tool: 'cli.js' });
+    expect(normalizedBins({ name: '@acme/tool', bin: 'bin/cli.js' })).toEqual({ tool: 'bin/cli.js' });
+    expect(normalizedBins({ name: 'tool', bin: { tool: './bin//cli.js', 'x/y': '../../etc/passwd', '': 'a.js', n: 1 } })).toEqual({ tool: 'bin/cli.js', y: 'etc/passwd' });
+    expect(normalizedBins({ name: 'tool', bin: ['./a.js', 'bin/b'] })).toEqual({ 'a.js': 'a.js', b: 'bin/b' });
+    expect(normalizedBins({ name: 'tool', bin: 'win\\cli.js' })).toEqual({ tool: 'win/cli.js' });
+    expect(normalizedBins({ bin: './cli.js' })).toEqual({});
+    expect(normalizedBins({ name: 'tool' })).toEqual({});
+  });
+
+  it('reads bundleDependencies under either spelling; true bundles every dependency', () => {
+    expect(bundledNames({ bundleDependencies: ['b', 'a', 'a'] })).toEqual(['a', 'b']);
+    expect(bundledNames({ bundledDependencies: ['a'] })).toEqual(['a']);
+    expect(bundledNames({ bundleDependencies: true, dependencies: { x: '1', y: '2' } })).toEqual(['x', 'y']);
+    expect(bundledNames({ bundleDependencies: false, bundledDependencies: ['a'] })).toEqual([]);
+    expect(bundledNames({})).toEqual([]);
+  });
+
+  it('finds no difference between a normalised manifest and the raw package.json it came from', () => {
+    const raw = { ...base, bin: './cli.js', bundledDependencies: ['a'] };
+    const sent = { ...base, bin: { pkg: 'cli.js' }, bundleDependencies: ['a'] };
+    expect(inspect(sent, raw).mismatches).toEqual([]);
+    // A tarball with directories.bin: the client expanded it into files of that folder.
+    expect(inspect({ ...base, bin: { a: 'bin/a', b: 'bin/sub/b' } }, { ...base, directories: { bin: './bin/' } }).mismatches).toEqual([]);
+  });
+
+  it('reports a bin the tarball adds, drops or points elsewhere, and a bin outside directories.bin', () => {
+    expect(inspect({ ...base, bin: { pkg: 'cli.js' } }, { ...base, bin: { pkg: 'evil.js', other: 'x.js' } }).mismatches).toEqual([
+      { field: 'bin', declared: { other: null, pkg: 'cli.js' }, actual: { other: 'x.js', pkg: 'evil.js' } },
+    ]);
+    expect(inspect(base, { ...base, bin: './cli.js' }).mismatches).toEqual([{ field: 'bin', declared: { pkg: null }, actual: { pkg: 'cli.js' } }]);
+    expect(inspect({ ...base, bin: { ls: 'lib/evil.js' } }, { ...base, directories: { bin: 'bin' } }).mismatches).toEqual([
+      { field: 'bin', declared: { ls: 'lib/evil.js' }, actual: { 'directories.bin': 'bin' } },
+    ]);
+  });
+
+  it('reports bundled dependencies the two disagree on', () => {
+    expect(inspect(base, { ...base, bundleDependencies: ['a'] }).mismatches).toEqual([
+      { field: 'dependencies', declared: { 'bundleDependencies.a': null }, actual: { 'bundleDependencies.a': 'bundled' } },
+    ]);
   });
 });

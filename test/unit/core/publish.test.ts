@@ -101,6 +101,44 @@ describe('glob rules: claims', () => {
     expect(mayPublish(claimed, dev, 'fresh-name')).toBe(true);
     expect(publishRefusal(claimed, dev, 'fresh-name')).toBeUndefined();
   });
+
+  it('grant nothing on a claimed name: only its claimant, its name rules and admins may write it', () => {
+    const claim: PublishRule = { ...glob('fresh-name', 'dev1', 'user'), id: '2', source: 'claim' };
+    const rules = [glob('*', 'developer'), glob('fresh-*', 'publisher'), claim];
+    const erin = { username: 'erin', role: 'developer' as const };
+    const pat = { username: 'pat', role: 'publisher' as const };
+    for (const who of [erin, pat]) {
+      expect([who.username, mayPublish(rules, who, 'fresh-name')]).toEqual([who.username, false]);
+      for (const claiming of [true, false]) {
+        const err = publishRefusal(rules, who, 'fresh-name', { claim: claiming });
+        expect(err?.code).toBe('EFORBIDDEN');
+        expect(err?.message).toBe(
+          `fresh-name is claimed by dev1 (its first publisher here), so ${who.username} (${who.role}) may not publish, unpublish, tag or deprecate it. ` +
+            `Ask dev1 to publish it, or ask an admin for a publish rule: gatekeeper publish-rule add fresh-name --user ${who.username}`,
+        );
+      }
+    }
+    expect(mayPublish(rules, dev, 'fresh-name')).toBe(true);
+    expect(mayPublish(rules, { username: 'root', role: 'admin' }, 'fresh-name')).toBe(true);
+    // An exact-name rule an admin adds keeps its rights.
+    expect(mayPublish([...rules, glob('fresh-name', 'erin', 'user')], erin, 'fresh-name')).toBe(true);
+    // Nor does a glob grant a name a scope rule makes private.
+    const scoped = [rule('1', '@acme/*', 'role', 'publisher'), glob('@acme/ui-*', 'developer')];
+    expect(mayPublish(scoped, erin, '@acme/ui-kit')).toBe(false);
+    expect(publishRefusal(scoped, erin, '@acme/ui-kit', { claim: true })?.message).toBe('erin (developer) may not publish @acme/ui-kit; ask an admin for a publish rule');
+    expect(mayPublish(scoped, pat, '@acme/ui-kit')).toBe(true);
+  });
+
+  it('an unscoped name the upstream has, covered by a glob for someone else: the next step is a scoped name or --shadow-upstream', () => {
+    const rules = [glob('*', 'developer')];
+    const alice = { username: 'alice', role: 'publisher' as const };
+    const err = publishRefusal(rules, alice, 'upname', { claim: true, upstreamHas: true });
+    expect(err?.code).toBe('ENOTPRIVATE');
+    expect(err?.message).toContain('Publish it under a scoped name (@<scope>/upname)');
+    expect(err?.message).toContain('gatekeeper publish-rule add upname --role publisher --shadow-upstream');
+    // Without the upstream's answer, or for a name the upstream lacks, it is a missing rule.
+    expect(publishRefusal(rules, alice, 'upname', { claim: true })?.message).toBe('alice (publisher) may not publish upname; ask an admin for a publish rule');
+  });
 });
 
 describe('isPrivateName', () => {
