@@ -44,15 +44,30 @@ export function shown(value: unknown): string {
 }
 
 /**
+ * Names a dist-tag may not have: every JavaScript object has them (`__proto__`, `constructor`,
+ * `toString`, `hasOwnProperty`...), so a `dist-tags` object loses or misreads them (Verdaccio
+ * drops `__proto__` silently; a client looking a tag up finds Object.prototype's member).
+ */
+const OBJECT_MEMBER_NAMES: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype', ...Object.getOwnPropertyNames(Object.prototype)]);
+
+/** Whether `tag` names a member every JavaScript object has (see OBJECT_MEMBER_NAMES). */
+export function isObjectMemberName(tag: string): boolean {
+  return OBJECT_MEMBER_NAMES.has(tag);
+}
+
+/**
  * A dist-tag name as npm allows it: 1 to 128 URL-safe characters (what encodeURIComponent
  * leaves alone), and not a semver range, since `npm install name@<tag>` would read it as one
- * (`1.2.3`, `x`, `^1`).
+ * (`1.2.3`, `x`, `^1`); nor a name every JavaScript object has (`__proto__`, `constructor`).
  */
 export function isValidDistTag(tag: unknown): tag is string {
-  return typeof tag === 'string' && tag.length > 0 && tag.length <= 128 && /^[A-Za-z0-9._~!*'()-]+$/.test(tag) && semver.validRange(tag) === null;
+  return typeof tag === 'string' && tag.length > 0 && tag.length <= 128 && /^[A-Za-z0-9._~!*'()-]+$/.test(tag) && semver.validRange(tag) === null && !isObjectMemberName(tag);
 }
 
 export function assertDistTag(tag: unknown): string {
+  if (typeof tag === 'string' && isObjectMemberName(tag)) {
+    throw new GatekeeperError('EINVALIDTAG', `${shown(tag)} is not a dist-tag name: every JavaScript object has a member of that name, so registries and clients lose or misread such a tag. Pick another name, such as next or beta`);
+  }
   if (!isValidDistTag(tag)) {
     throw new GatekeeperError('EINVALIDTAG', `${shown(tag)} is not a dist-tag name: use 1 to 128 letters, digits or . _ ~ - (such as next or beta), and nothing npm would read as a version range`);
   }

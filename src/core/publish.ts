@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
+import ssri from 'ssri';
 import validateName from 'validate-npm-package-name';
 import { GatekeeperError } from './errors';
 import { assertDistTag, assertPackageName, assertSemverVersion, isScopeWildcard, scopeOf, shown, versionFromTarball } from './names';
-import { rcompareVersions } from './versions';
+import { isNamedVersion, rcompareVersions } from './versions';
 import type { Role } from './roles';
 
 /**
@@ -164,6 +165,55 @@ export function shasumOf(data: Buffer): string {
 
 const bad = (message: string) => new GatekeeperError('EBADPUBLISH', message);
 
+/** The SRI algorithms a declared integrity may use: those npm's ssri verifies (node's crypto computes them all). */
+const VERIFIABLE_ALGORITHMS: ReadonlySet<string> = new Set(['sha512', 'sha384', 'sha256', 'sha1']);
+
+const REPUBLISH = 'Publish with npm, which computes it from the tarball it sends';
+
+/**
+ * The `dist` a publish declares, checked against the tarball it carries before anything is
+ * written: Verdaccio stores `dist` as it is and serves it to every installer. `dist.tarball`
+ * must name this tarball (Verdaccio checks the shasum of the tarball it names, after writing
+ * this one); `dist.shasum`, when present, must be the tarball's SHA-1 in hex; `dist.integrity`,
+ * when present, must be an SRI string every hash of which matches the tarball.
+ */
+function checkDist(spec: string, distValue: unknown, tarball: Tarball): void {
+  if (distValue === undefined) return;
+  if (!distValue || typeof distValue !== 'object' || Array.isArray(distValue)) throw bad(`the dist of ${spec} is not an object. ${REPUBLISH}`);
+  const dist = distValue as { tarball?: unknown; integrity?: unknown; shasum?: unknown };
+  if (dist.tarball !== undefined) {
+    const named = typeof dist.tarball === 'string' ? dist.tarball.replace(/.*\//, '') : undefined;
+    if (named !== tarball.filename) {
+      throw bad(`the dist.tarball of ${spec} (${shown(dist.tarball)}) does not name its tarball ${tarball.filename}. ${REPUBLISH}`);
+    }
+  }
+  if (dist.shasum !== undefined) {
+    if (typeof dist.shasum !== 'string' || !/^[0-9a-f]{40}$/.test(dist.shasum)) {
+      throw bad(`the dist.shasum of ${spec} (${shown(dist.shasum)}) is not a SHA-1 digest in 40 lowercase hex digits. ${REPUBLISH}`);
+    }
+    if (dist.shasum !== tarball.shasum) throw bad(`the tarball of ${spec} does not match its declared shasum. ${REPUBLISH}`);
+  }
+  if (dist.integrity !== undefined) checkIntegrity(spec, dist.integrity, tarball.data);
+}
+
+/** Every hash of a declared SRI integrity, verified against the bytes; anything unreadable or unverifiable is refused. */
+function checkIntegrity(spec: string, integrity: unknown, data: Buffer): void {
+  const tokens = typeof integrity === 'string' ? integrity.trim().split(/\s+/).filter((t) => t !== '') : [];
+  if (tokens.length === 0) throw bad(`the dist.integrity of ${spec} (${shown(integrity)}) is not an SRI integrity string (such as sha512-<base64>). ${REPUBLISH}`);
+  for (const token of tokens) {
+    const parsed = ssri.parse(token) as unknown as Record<string, Array<{ algorithm: string; digest: string }>> | null;
+    const hashes = parsed ? Object.values(parsed).flat() : [];
+    if (hashes.length !== 1) throw bad(`the dist.integrity of ${spec} (${shown(integrity)}) is not an SRI integrity string (such as sha512-<base64>). ${REPUBLISH}`);
+    const [{ algorithm, digest }] = hashes;
+    if (!VERIFIABLE_ALGORITHMS.has(algorithm)) {
+      throw bad(`the dist.integrity of ${spec} uses ${shown(algorithm)}, which this registry cannot verify (it verifies sha512, sha384, sha256 and sha1). ${REPUBLISH}`);
+    }
+    if (createHash(algorithm).update(data).digest('base64') !== digest) {
+      throw bad(`the tarball of ${spec} does not match its declared integrity (${algorithm}). ${REPUBLISH}`);
+    }
+  }
+}
+
 /**
  * Reads the document `npm publish` PUTs: one version and one base64 tarball. Checks that
  * the tarball belongs to the version and that its digests match what the client declared.
@@ -195,11 +245,7 @@ export function parsePublishBody(name: string, body: unknown): PublishRequest {
   const data = Buffer.from(encoded, 'base64');
   if (data.length < 2 || data[0] !== 0x1f || data[1] !== 0x8b) throw bad(`the tarball of ${name}@${version} is not gzip data`);
   const tarball: Tarball = { filename, data, integrity: integrityOf(data), shasum: shasumOf(data) };
-  const dist = (manifest.dist ?? {}) as { integrity?: unknown; shasum?: unknown };
-  if (typeof dist.integrity === 'string' && dist.integrity.startsWith('sha512-') && dist.integrity !== tarball.integrity) {
-    throw bad(`the tarball of ${name}@${version} does not match its declared integrity`);
-  }
-  if (typeof dist.shasum === 'string' && dist.shasum !== tarball.shasum) throw bad(`the tarball of ${name}@${version} does not match its declared shasum`);
+  checkDist(`${name}@${version}`, manifest.dist, tarball);
   const tags = doc['dist-tags'] ?? {};
   if (!tags || typeof tags !== 'object' || Array.isArray(tags)) throw bad(`the dist-tags of the publish of ${name}@${version} are not an object of tag names and versions`);
   for (const [tag, target] of Object.entries(tags)) {
@@ -211,6 +257,17 @@ export function parsePublishBody(name: string, body: unknown): PublishRequest {
 }
 
 /**
+ * The version a publish document names, when it names exactly one that is a version: what the
+ * audit of a refusal of the document records, also when the document is refused before it is read.
+ */
+export function publishedVersionOf(body: unknown): string | undefined {
+  const versions = (body as { versions?: unknown } | null | undefined)?.versions;
+  if (!versions || typeof versions !== 'object' || Array.isArray(versions)) return undefined;
+  const keys = Object.keys(versions);
+  return keys.length === 1 && isNamedVersion(keys[0]) ? keys[0] : undefined;
+}
+
+/**
  * A write of package metadata without a tarball: `npm unpublish <name>@<version>` (PUT
  * /<name>/-rev/<rev>, the stored document minus the versions it removes), `npm deprecate` and
  * `npm star` (PUT /<name>, the document with changed `deprecated` or `users`). Such a write can
@@ -219,7 +276,12 @@ export function parsePublishBody(name: string, body: unknown): PublishRequest {
  * checks), name a package that is not here, or point a dist-tag at a version that is not
  * kept. Returns the versions it removes.
  */
-export function checkMetadataWrite(name: string, body: unknown, stored: { versions?: Record<string, unknown> } | undefined, kind: 'change' | 'deprecate'): { removed: string[] } {
+export function checkMetadataWrite(
+  name: string,
+  body: unknown,
+  stored: { versions?: Record<string, unknown>; 'dist-tags'?: Record<string, unknown> } | undefined,
+  kind: 'change' | 'deprecate',
+): { removed: string[] } {
   const what = kind === 'change' ? `the change of ${name}` : `the metadata write to ${name}`;
   const doc = body as { name?: unknown; versions?: unknown; _attachments?: unknown; 'dist-tags'?: unknown } | undefined;
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw bad(`${what} is not a JSON object. Use npm unpublish, npm deprecate or npm dist-tag`);
@@ -241,8 +303,10 @@ export function checkMetadataWrite(name: string, body: unknown, stored: { versio
   const tags = doc['dist-tags'];
   if (tags !== undefined) {
     if (!tags || typeof tags !== 'object' || Array.isArray(tags)) throw bad(`the dist-tags of ${what} are not an object of tag names and versions`);
+    const storedTags = stored['dist-tags'] ?? {};
     for (const [tag, target] of Object.entries(tags)) {
-      assertDistTag(tag);
+      // A tag stored before its name was refused (constructor) is sent back by npm unpublish and deprecate: it may stay.
+      if (!Object.prototype.hasOwnProperty.call(storedTags, tag)) assertDistTag(tag);
       if (typeof target !== 'string' || !kept.has(target)) {
         throw bad(`${what} points its dist-tag ${shown(tag)} at ${shown(target)}, which is not a version it keeps. Point tags at kept versions, or let npm unpublish move them`);
       }

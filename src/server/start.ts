@@ -59,6 +59,7 @@ import { guarded, installProcessGuard, unguarded } from './http/process-guard';
 import { clientAddress, requestProtocol, TrustProxyFn } from './http/client-address';
 import { createSearchHandler } from './registry/search';
 import { createConsoleHandler, createRootHandler } from './registry/console';
+import { storedVersions } from './registry/stored-versions';
 import { applyPackageRules } from './registry/private';
 import { PackumentCache } from './registry/packument-cache';
 import { parseSize } from '../core/duration';
@@ -316,7 +317,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     governance.advisories = advisories;
     governance.inspections = inspections;
     governance.upstreamDropped = (name) => gateway.droppedFor(name);
-    const publishing = new PublishingService(store, cache, governance, upstreamProbe(client), {
+    const publishing = new PublishingService(store, cache, governance, upstreamProbe(client), storedVersions(packageStorage), {
       publisherWindowMs: parseDuration(settings.unpublishWindow),
     });
     try {

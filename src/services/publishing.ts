@@ -49,10 +49,41 @@ export interface VersionRow {
   reason: string;
 }
 
+/** How a publish that was not stored was answered: its status, and the code and message the client got. */
+export interface PublishOutcome {
+  status: number;
+  code: string;
+  reason: string;
+}
+
 /** A reservation of name@version: confirm it once the publish stored, release it if it failed. */
 export interface Reservation {
   confirm(): Promise<void>;
-  release(why: string): Promise<void>;
+  /**
+   * The publish was answered with an error: the reservation is freed, with what the publish
+   * wrote; but a version storage holds nevertheless is recorded as published instead.
+   */
+  release(outcome: PublishOutcome): Promise<void>;
+}
+
+/** A version as storage holds it: the digests of its stored tarball, and when it was stored. */
+export interface StoredVersion {
+  integrity: string;
+  shasum: string;
+  publishedAt?: Date;
+}
+
+/**
+ * What storage (Verdaccio's document and tarballs) holds of a version. The database's record
+ * and storage are written one after the other, so a publish killed between them leaves a
+ * reservation whose version is stored (served, never confirmed) or a tarball whose version is
+ * not (an orphan, which would make every later publish of the version fail).
+ */
+export interface StoredVersions {
+  /** The version, when the package's stored document lists it; undefined when it does not. */
+  find(name: string, version: string): Promise<StoredVersion | undefined>;
+  /** Removes the tarball of a version the stored document does not list (under the package's lock); whether one was removed. */
+  removeOrphan(name: string, version: string): Promise<boolean>;
 }
 
 /** A reservation older than this whose publish never finished died with its process. */
@@ -70,6 +101,7 @@ export class PublishingService {
     private readonly cache: PolicyCache,
     private readonly governance: GovernanceService,
     private readonly upstream: UpstreamProbe,
+    private readonly stored: StoredVersions,
     private readonly unpublishPolicy: UnpublishPolicy,
     private readonly now: () => number = Date.now,
   ) {}
@@ -105,15 +137,18 @@ export class PublishingService {
     const publisher = who as Publisher;
     const claiming = !this.isPrivate(name);
     if (claiming) await this.assertNotUpstream(publisher, name);
-    await this.claim({ name, version, integrity: tarball.integrity, shasum: tarball.shasum, publisher: publisher.username });
+    await this.claim(actor, { name, version, integrity: tarball.integrity, shasum: tarball.shasum, publisher: publisher.username });
     let claimed: PublishRule | undefined;
-    if (claiming) {
-      try {
-        claimed = await this.claimName(actor, publisher, name);
-      } catch (err) {
-        await this.store.repos.publishing.release(name, version).catch(() => undefined);
-        throw err;
-      }
+    try {
+      // The version is ours now. Storage may list it already (its record was lost) or hold a tarball
+      // a failed or killed publish of it wrote: Verdaccio would refuse to write over that tarball.
+      const stored = await this.stored.find(name, version);
+      if (stored) throw versionExists(await this.recordStored(actor, { name, version, publisher: publisher.username }, stored, 'its record was missing'));
+      await this.stored.removeOrphan(name, version);
+      if (claiming) claimed = await this.claimName(actor, publisher, name);
+    } catch (err) {
+      await this.store.repos.publishing.release(name, version).catch(() => undefined);
+      throw err;
     }
     let settled = false;
     return {
@@ -125,12 +160,30 @@ export class PublishingService {
           await repos.audit.save(auditEntry(actor, 'package.publish', { package: name, version, details: { integrity: tarball.integrity, shasum: tarball.shasum } }));
         });
       },
-      release: async (why: string) => {
+      release: async (outcome: PublishOutcome) => {
         if (settled) return;
         settled = true;
+        // A 4xx refused the client's publish; a 5xx is a failure of ours.
+        const action = outcome.status < 500 ? 'package.publish_refused' : 'package.publish_failed';
+        const details = { code: outcome.code, reason: outcome.reason, status: outcome.status };
+        let stored: StoredVersion | undefined;
+        try {
+          stored = await this.stored.find(name, version);
+        } catch (err) {
+          // Whether the version was stored is unknown: it stays reserved, and is reconciled once stale.
+          await this.store.repos.audit.save(auditEntry(actor, action, { package: name, version, details: { ...details, kept: `storage could not be read (${(err as Error).message}); the version stays reserved` } }));
+          return;
+        }
+        if (stored) {
+          // Stored though the answer was an error (a write after the version's): published, never released.
+          await this.recordStored(actor, { name, version, publisher: publisher.username }, stored, `the registry answered ${outcome.status} after storing it`);
+          return;
+        }
+        // What the publish wrote goes with it (reserve() removes it again if this fails).
+        await this.stored.removeOrphan(name, version).catch(() => false);
         const failed = async (repos: Repositories) => {
           await repos.publishing.release(name, version);
-          await repos.audit.save(auditEntry(actor, 'package.publish_failed', { package: name, version, details: { reason: why } }));
+          await repos.audit.save(auditEntry(actor, action, { package: name, version, details }));
         };
         if (!claimed) return this.store.transaction(failed);
         const rule = claimed;
@@ -204,7 +257,31 @@ export class PublishingService {
     });
   }
 
-  private async claim(record: { name: string; version: string; integrity: string; shasum: string; publisher: string }): Promise<void> {
+  /**
+   * Records a version storage holds as published, with the stored tarball's digests: its
+   * reservation is confirmed (or made, when it was lost) and audited as package.publish by its
+   * publisher. Returns the record as it is now (published, or whatever it was meanwhile).
+   */
+  private async recordStored(actor: Actor, record: { name: string; version: string; publisher: string }, stored: StoredVersion, why: string): Promise<VersionRecord> {
+    const { name, version, publisher } = record;
+    return this.store.transaction(async (repos) => {
+      const reconciled = await repos.publishing.reconcile(name, version, stored);
+      const now = reconciled ?? (await repos.publishing.find(name, version));
+      if (!now) throw new GatekeeperError('ECONFLICT', `${name}@${version} is being published concurrently; retry`);
+      if (reconciled) {
+        await repos.audit.save(
+          auditEntry({ username: publisher }, 'package.publish', {
+            package: name,
+            version,
+            details: { integrity: stored.integrity, shasum: stored.shasum, recovered: `recorded from storage: ${why}`, noticedBy: actor.username },
+          }),
+        );
+      }
+      return now;
+    });
+  }
+
+  private async claim(actor: Actor, record: { name: string; version: string; integrity: string; shasum: string; publisher: string }): Promise<void> {
     const repo = this.store.repos.publishing;
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
@@ -215,7 +292,12 @@ export class PublishingService {
         const existing = await repo.find(record.name, record.version);
         if (!existing) continue; // released meanwhile: try once more
         const stale = existing.state === 'reserved' && existing.reservedAt.getTime() < this.now() - STALE_RESERVATION_MS;
-        if (stale && attempt === 0 && (await repo.releaseStale(record.name, record.version, new Date(this.now() - STALE_RESERVATION_MS)))) continue;
+        if (stale && attempt === 0) {
+          // Its publish died. If it stored the version first, the version is published: never reclaimed for other bytes.
+          const stored = await this.stored.find(record.name, record.version);
+          if (stored) throw versionExists(await this.recordStored(actor, existing, stored, 'its publish stored it but died before recording it'));
+          if (await repo.releaseStale(record.name, record.version, new Date(this.now() - STALE_RESERVATION_MS))) continue;
+        }
         throw versionExists(existing);
       }
     }
@@ -257,6 +339,11 @@ export class PublishingService {
   async recordWrites(actor: Actor, name: string, writes: Array<{ action: 'package.deprecate' | 'package.dist_tag'; version?: string; details: Record<string, unknown> }>): Promise<void> {
     if (writes.length === 0) return;
     await this.store.repos.audit.saveMany(writes.map((w) => auditEntry(actor, w.action, { package: name, version: w.version ?? null, details: w.details })));
+  }
+
+  /** Audits the removal of a tarball of a version no longer listed (the last step of npm unpublish). */
+  async recordTarballRemoved(actor: Actor, name: string, filename: string, version: string | undefined): Promise<void> {
+    await this.store.repos.audit.save(auditEntry(actor, 'package.remove_tarball', { package: name, version: version ?? null, details: { filename } }));
   }
 
   /** Audits a refused registry write (`${write}_refused`) with its code and message. */

@@ -117,7 +117,14 @@ export class FsPackageStorage implements PackageStorage {
     // On a local filesystem a small object (a packument, read again by a tarball's first fetch)
     // is read with synchronous calls too: one stat and one read, not four trips through the
     // thread pool (open, fstat, read, close).
-    const stat = fs.statSync(file, { throwIfNoEntry: false });
+    let stat: fs.Stats | undefined;
+    try {
+      // throwIfNoEntry spares ENOENT only: a file where a folder of the path should be is ENOTDIR.
+      stat = fs.statSync(file, { throwIfNoEntry: false });
+    } catch (err) {
+      if (missing(err)) return undefined;
+      throw err;
+    }
     if (!stat) return undefined;
     try {
       if (this.inlineIo && stat.isFile() && stat.size <= INLINE_MAX_BYTES) return fs.readFileSync(file);

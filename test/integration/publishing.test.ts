@@ -181,7 +181,7 @@ describe('private publishing', () => {
     (doc.versions['1.0.0'].dist as { integrity: string }).integrity = integrityOf(Buffer.from('something else'));
     const res = await put('@acme/corrupt', doc);
     expect(res.status).toBe(400);
-    expect(((await res.json()) as any).error).toBe('[EBADPUBLISH] the tarball of @acme/corrupt@1.0.0 does not match its declared integrity');
+    expect(((await res.json()) as any).error).toBe('[EBADPUBLISH] the tarball of @acme/corrupt@1.0.0 does not match its declared integrity (sha512). Publish with npm, which computes it from the tarball it sends');
     expect(await t.gk.database.knex('published_versions').where({ name: '@acme/corrupt' })).toEqual([]);
     expect((await put('@acme/corrupt', publishDocument('@acme/corrupt', '1.0.0'))).status).toBe(201);
   });

@@ -130,6 +130,19 @@ export class PublishingRepository {
     await this.db('published_versions').where({ name, version, state: 'reserved' }).update({ state: 'published', published_at: this.db.fn.now() });
   }
 
+  /**
+   * Records a reservation as published with what storage holds (its publish stored the version
+   * but never confirmed it: the process died, or the answer was an error); returns the record,
+   * undefined when the version is no longer reserved.
+   */
+  async reconcile(name: string, version: string, stored: { integrity: string; shasum: string; publishedAt?: Date }): Promise<VersionRecord | undefined> {
+    const [row] = await this.db<VersionRow>('published_versions')
+      .where({ name, version, state: 'reserved' })
+      .update({ state: 'published', integrity: stored.integrity, shasum: stored.shasum, published_at: stored.publishedAt ?? this.db.fn.now() })
+      .returning('*');
+    return row ? toRecord(row as VersionRow) : undefined;
+  }
+
   /** Frees a reservation whose publish failed; a published record is never removed. */
   async release(name: string, version: string): Promise<boolean> {
     const count = await this.db('published_versions').where({ name, version, state: 'reserved' }).del();
@@ -145,7 +158,10 @@ export class PublishingRepository {
   async markUnpublished(name: string, versions: string[], by: string): Promise<void> {
     if (versions.length === 0) return;
     await this.db('published_versions')
-      .where({ name, state: 'published' })
+      // A reservation of a stored version (its publish died before confirming it) is unpublished too:
+      // left reserved, it would go stale and be reclaimed for other bytes.
+      .where({ name })
+      .whereIn('state', ['published', 'reserved'])
       .whereIn('version', versions)
       .update({ state: 'unpublished', unpublished_at: this.db.fn.now(), unpublished_by: by });
   }

@@ -15,6 +15,7 @@ export function writeError(res: ServerResponse, err: GatekeeperError, extraHeade
   }
   const http = httpError(err);
   markErrorCode(res, err.code);
+  (res as ServerResponse & { [SENT]?: SentError })[SENT] = { code: err.code, message: err.message };
   const payload = JSON.stringify(http.body);
   for (const name of res.getHeaderNames()) {
     // Headers a handler set for a success (etag, content-encoding, npm-notice) do not belong to an error.
@@ -37,6 +38,19 @@ export function markErrorCode(res: ServerResponse, code: ErrorCode): void {
 /** The code the response was refused with; undefined for a response that is no refusal. */
 export function errorCodeOf(res: ServerResponse): ErrorCode | undefined {
   return (res as ServerResponse & { [CODE]?: ErrorCode })[CODE];
+}
+
+const SENT = Symbol.for('npm-gatekeeper.error-sent');
+
+/** The refusal a response was written with: its code and message (what the client was told). */
+export interface SentError {
+  code: ErrorCode;
+  message: string;
+}
+
+/** The refusal writeError wrote to the response; undefined when it wrote none. */
+export function errorSentOn(res: ServerResponse): SentError | undefined {
+  return (res as ServerResponse & { [SENT]?: SentError })[SENT];
 }
 
 /** Response headers that stay when an error replaces a response (CORS, connection handling). */

@@ -1,15 +1,16 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { RefusableWrite } from '../../core/audit-actions';
-import { asGatekeeperError, GatekeeperError } from '../../core/errors';
+import { asGatekeeperError, GatekeeperError, isErrorCode } from '../../core/errors';
 import { assertDistTag, shown, versionFromTarball } from '../../core/names';
 import type { Packument } from '../../core/packument';
 import type { InspectedField, TarballInspection } from '../../core/inspection';
 import { inspectTarball } from '../../core/manifest-compare';
-import { checkMetadataWrite, MetadataChanges, metadataChanges, parsePublishBody, PublishRequest } from '../../core/publish';
+import { checkMetadataWrite, MetadataChanges, metadataChanges, parsePublishBody, publishedVersionOf, PublishRequest } from '../../core/publish';
 import { readTarballManifestAsync } from '../../core/tarball-manifest';
 import type { Actor } from '../../services/audit';
+import type { PublishOutcome } from '../../services/publishing';
 import type { GatekeeperRuntime, VerdaccioStorage } from '../runtime';
-import { writeError } from '../http/write-error';
+import { errorSentOn, writeError } from '../http/write-error';
 import { actorOf, principalOfRequest } from './identity';
 import { readRawPackument } from './manifests';
 import { RegistryMatch, REFUSED_WRITE, routeOf } from './routes';
@@ -77,6 +78,15 @@ export async function inspectPublish(request: PublishRequest): Promise<TarballIn
 interface Refused {
   write: RefusableWrite;
   version?: string;
+  /** The refusal is audited already (or will be, by a publish's reservation): the wrapper does not audit the answer again. */
+  audited?: boolean;
+}
+
+/** What the client was answered with, for the audit: the status, and the code and message of the refusal written. */
+function answerOf(res: Response): PublishOutcome {
+  const sent = errorSentOn(res);
+  if (sent) return { status: res.statusCode, code: sent.code, reason: sent.message };
+  return { status: res.statusCode, code: res.statusCode >= 500 ? 'EINTERNAL' : 'EVALIDATION', reason: `the registry answered ${res.statusCode}` };
 }
 
 /** The write handlers of the route table. */
@@ -87,6 +97,8 @@ export function createWriteHandlers(runtime: GatekeeperRuntime, storage: Verdacc
     const body = req.body as { _attachments?: Record<string, unknown>; versions?: Record<string, Record<string, unknown>>; users?: unknown } | undefined;
     const principal = principalOfRequest(req);
     if (body && body._attachments && Object.keys(body._attachments).length > 0) {
+      // A refusal of the body (not gzip, wrong digests) is audited with the version it names.
+      refused.version = publishedVersionOf(body);
       const request = parsePublishBody(name, body);
       refused.version = request.version;
       const inspection = await inspectPublish(request);
@@ -94,7 +106,11 @@ export function createWriteHandlers(runtime: GatekeeperRuntime, storage: Verdacc
       beforeAnswer(
         res,
         async (ok) => {
-          if (!ok) return reservation.release(`the registry answered ${res.statusCode}`);
+          if (!ok) {
+            // The reservation audits the answer, as refused (4xx) or failed (5xx).
+            refused.audited = true;
+            return reservation.release(answerOf(res));
+          }
           await reservation.confirm();
           await runtime.inspections.record(inspection, 'publish');
           // Its declared dependencies, for `gatekeeper dependents` (never throws).
@@ -158,19 +174,41 @@ export function createWriteHandlers(runtime: GatekeeperRuntime, storage: Verdacc
     next();
   }
 
-  async function removeTarball(req: Request, _res: Response, next: NextFunction, name: string, filename: string): Promise<void> {
+  /**
+   * DELETE /<name>/-/<file>/-rev/<rev>: the last step of `npm unpublish <name>@<version>`, which
+   * first writes the document without the version (the change route, under the unpublish
+   * policy). Only the tarball of a version the stored document no longer lists may go: removing
+   * a listed version's would leave it listed and uninstallable. A version that was not
+   * unpublished (a tarball a failed publish left) needs the unpublish policy itself.
+   */
+  async function removeTarball(req: Request, res: Response, next: NextFunction, name: string, filename: string, actor: Actor, refused: Refused): Promise<void> {
     const principal = principalOfRequest(req);
     publishing.assertMayPublish(principal, name);
     const version = versionFromTarball(name, filename);
-    // npm removes the tarball right after the version; a version still published needs the unpublish policy.
+    refused.version = version;
+    const before = await storedVersions(runtime, storage, name, req);
+    const tarballOf = (manifest: unknown) => {
+      const url = (manifest as { dist?: { tarball?: unknown } } | undefined)?.dist?.tarball;
+      return typeof url === 'string' ? url.replace(/.*\//, '') : undefined;
+    };
+    const listed = Object.entries(before?.versions ?? {}).find(([v, manifest]) => v === version || tarballOf(manifest) === filename)?.[0];
+    if (listed !== undefined) {
+      refused.version = listed;
+      throw new GatekeeperError(
+        'ECONFLICT',
+        `${filename} is the tarball of ${name}@${listed}, which is still listed: removing it alone would leave a version nobody can install. Unpublish the version with npm unpublish ${name}@${listed}, which removes its tarball too`,
+      );
+    }
     const record = version ? await publishing.versionState(name, version) : undefined;
     if (record?.state !== 'unpublished' && version) await publishing.assertMayUnpublish(principal, name, [version]);
+    beforeAnswer(res, async (ok) => (ok ? publishing.recordTarballRemoved(actor, name, filename, version) : undefined), runtime);
     next();
   }
 
   async function distTag(req: Request, res: Response, next: NextFunction, name: string, tag: string, actor: Actor): Promise<void> {
     publishing.assertMayPublish(principalOfRequest(req), name);
-    assertDistTag(tag);
+    // A tag stored before its name was refused (constructor) can still be removed.
+    if (req.method !== 'DELETE') assertDistTag(tag);
     const before = await storedVersions(runtime, storage, name, req);
     if (!before) throw new GatekeeperError('ENOTFOUND', `there is no package ${name} here. Publish it first with npm publish`);
     let version: string | undefined;
@@ -212,7 +250,14 @@ export function createWriteHandlers(runtime: GatekeeperRuntime, storage: Verdacc
       beforeAnswer(
         res,
         async (ok) => {
-          if (!ok) return;
+          if (!ok) {
+            // Refused after our checks passed (by Verdaccio): audited with what the client was told.
+            if (refused.audited) return;
+            const answer = answerOf(res);
+            const code = isErrorCode(answer.code) ? answer.code : 'EINTERNAL';
+            await publishing.recordRefusedWrite(actor, refused.write, name, new GatekeeperError(code, answer.reason), refused.version);
+            return;
+          }
           runtime.packuments.invalidate(name);
           // Its versions may be gone (unpublish): no decision about them may be reused.
           runtime.governance.cache.forget(name);
@@ -226,6 +271,7 @@ export function createWriteHandlers(runtime: GatekeeperRuntime, storage: Verdacc
         if (!known) runtime.logger.error({ err, path: req.path }, 'registry write check failed; refusing');
         const refusal =
           known ?? new GatekeeperError('EPOLICYUNAVAILABLE', `the write to ${name} could not be checked (${(err as Error).message}); nothing was changed. Try again later`);
+        refused.audited = true;
         await publishing
           .recordRefusedWrite(actor, refused.write, name, refusal, refused.version)
           .catch((e) => runtime.logger.error({ err: e, path: req.path }, 'auditing a refused write failed'));
@@ -237,7 +283,7 @@ export function createWriteHandlers(runtime: GatekeeperRuntime, storage: Verdacc
     publish: write('publish', (req, res, next, match, actor, refused) => publish(req, res, next, match.params.package, actor, refused)),
     change: write('change', (req, res, next, match, actor) => change(req, res, next, match.params.package, actor)),
     unpublish: write('unpublish', (req, res, next, match, actor) => unpublish(req, res, next, match.params.package, actor)),
-    removeTarball: write('removeTarball', (req, res, next, match) => removeTarball(req, res, next, match.params.package, match.params.filename)),
+    removeTarball: write('removeTarball', (req, res, next, match, actor, refused) => removeTarball(req, res, next, match.params.package, match.params.filename, actor, refused)),
     distTagWrite: write('distTagWrite', (req, res, next, match, actor) => distTag(req, res, next, match.params.package, match.params.tag, actor)),
   };
 }

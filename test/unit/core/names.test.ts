@@ -326,4 +326,18 @@ describe('hostile names, tags and what messages quote of them', () => {
     expect(isValidDistTag(tag)).toBe(false);
     expect(caught(() => assertDistTag(tag)).code).toBe('EINVALIDTAG');
   });
+
+  it.each(['__proto__', 'constructor', 'prototype', 'hasOwnProperty', 'toString', 'valueOf', 'isPrototypeOf', '__defineGetter__'])(
+    'refuses the dist-tag %s, a member every JavaScript object has, saying so',
+    (tag) => {
+      expect(isValidDistTag(tag)).toBe(false);
+      const err = caught(() => assertDistTag(tag));
+      expect(err.code).toBe('EINVALIDTAG');
+      expect(err.message).toBe(`'${tag}' is not a dist-tag name: every JavaScript object has a member of that name, so registries and clients lose or misread such a tag. Pick another name, such as next or beta`);
+    },
+  );
+
+  it.each(['Constructor', 'proto', '__proto', 'toStrings'])('accepts the dist-tag %s, which only looks like an object member', (tag) => {
+    expect(isValidDistTag(tag)).toBe(true);
+  });
 });

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import {
+  checkMetadataWrite,
   compareNewestFirst,
   integrityOf,
   isPrivateName,
@@ -8,6 +9,7 @@ import {
   mayClaim,
   mayPublish,
   parsePublishBody,
+  publishedVersionOf,
   patternMatches,
   publishRefusal,
   PublishRule,
@@ -326,13 +328,60 @@ describe('parsePublishBody', () => {
     const err = caught(() => parsePublishBody('foo', body('foo', '1.0.0', { dist: { integrity: other } })));
     expect(err.code).toBe('EBADPUBLISH');
     expect(err.status).toBe(400);
-    expect(err.message).toBe('the tarball of foo@1.0.0 does not match its declared integrity');
+    expect(err.message).toBe('the tarball of foo@1.0.0 does not match its declared integrity (sha512). Publish with npm, which computes it from the tarball it sends');
+  });
+
+  it('verifies every hash of a declared integrity, whatever its algorithm, and refuses what it cannot read or verify', () => {
+    const digest = (algorithm: string, data: Buffer | string) => `${algorithm}-${createHash(algorithm).update(data).digest('base64')}`;
+    const declared = (integrity: unknown, shasum: unknown = undefined) => () => parsePublishBody('foo', body('foo', '1.0.0', { dist: { integrity, shasum } }));
+    // The hostile sweep's cases: a wrong sha1 alone, a wrong sha512 beside a hash of another algorithm.
+    expect(caught(declared('sha1-AAAAAAAAAAAAAAAAAAAAAAAAAAA=')).message).toBe('the tarball of foo@1.0.0 does not match its declared integrity (sha1). Publish with npm, which computes it from the tarball it sends');
+    expect(caught(declared(`sha256-AAAA ${digest('sha512', 'other')}`)).message).toMatch(/does not match its declared integrity \(sha256\)/);
+    expect(caught(declared(`${digest('sha256', TGZ)} ${digest('sha512', 'other')}`)).message).toMatch(/does not match its declared integrity \(sha512\)/);
+    for (const unreadable of ['garbage', '', '   ', 'garbage sha512-abc', 42, null, { sha512: SHA512 }]) {
+      const err = caught(declared(unreadable));
+      expect([unreadable, err.code, err.message]).toEqual([unreadable, 'EBADPUBLISH', expect.stringMatching(/^the dist\.integrity of foo@1\.0\.0 \(.*\) is not an SRI integrity string \(such as sha512-<base64>\)\. Publish with npm/)]);
+    }
+    expect(caught(declared('md5-AAAA')).message).toBe("the dist.integrity of foo@1.0.0 uses 'md5', which this registry cannot verify (it verifies sha512, sha384, sha256 and sha1). Publish with npm, which computes it from the tarball it sends");
+    // Every algorithm npm knows, alone or together, when each hash matches.
+    for (const integrity of [digest('sha1', TGZ), digest('sha256', TGZ), digest('sha384', TGZ), `${digest('sha256', TGZ)} ${SHA512}`, `${SHA512}?opt`]) {
+      expect(parsePublishBody('foo', body('foo', '1.0.0', { dist: { integrity } })).tarball.integrity).toBe(SHA512);
+    }
+  });
+
+  it("refuses a dist.tarball that names another file, and a shasum that is no SHA-1 hex string: Verdaccio would refuse them after writing the tarball", () => {
+    const dist = (fields: Record<string, unknown>) => () => parsePublishBody('@acme/b5', body('@acme/b5', '1.2.0', { dist: fields }));
+    expect(caught(dist({ tarball: 'http://x/@acme/b5/-/b5-1.0.0.tgz' })).message).toBe(
+      "the dist.tarball of @acme/b5@1.2.0 ('http://x/@acme/b5/-/b5-1.0.0.tgz') does not name its tarball b5-1.2.0.tgz. Publish with npm, which computes it from the tarball it sends",
+    );
+    for (const tarball of ['http://x/@acme/b5/-/b5-1.2.0.tgz?x=1', 'b5-1.2.0.tgz/', 42, null]) expect(caught(dist({ tarball })).code).toBe('EBADPUBLISH');
+    expect(parsePublishBody('@acme/b5', body('@acme/b5', '1.2.0', { dist: { tarball: 'b5-1.2.0.tgz' } })).version).toBe('1.2.0');
+    for (const shasum of [42, null, SHA1.toUpperCase(), SHA1.slice(1), `${SHA1} `]) {
+      const err = caught(dist({ shasum }));
+      expect([shasum, err.code, err.message]).toEqual([shasum, 'EBADPUBLISH', expect.stringMatching(/^the dist\.shasum of @acme\/b5@1\.2\.0 \(.*\) is not a SHA-1 digest in 40 lowercase hex digits\. Publish with npm/)]);
+    }
+    expect(caught(() => parsePublishBody('foo', body('foo', '1.0.0', { manifest: { dist: 'x' } }))).message).toBe('the dist of foo@1.0.0 is not an object. Publish with npm, which computes it from the tarball it sends');
+    expect(parsePublishBody('foo', body('foo', '1.0.0', { manifest: { dist: undefined } })).version).toBe('1.0.0');
+  });
+
+  it('names the version of a document it refuses before reading it, for the audit', () => {
+    expect(publishedVersionOf(body('foo', '1.2.0'))).toBe('1.2.0');
+    expect(publishedVersionOf({ versions: { '1.0.0': {}, '1.1.0': {} } })).toBeUndefined();
+    expect(publishedVersionOf({ versions: { 'not a version': {} } })).toBeUndefined();
+    expect(publishedVersionOf(undefined)).toBeUndefined();
+    expect(publishedVersionOf({ versions: ['1.0.0'] })).toBeUndefined();
+  });
+
+  it('refuses dist-tags named like members of every JavaScript object at publish', () => {
+    const doc = body('foo', '1.0.0', { extra: { 'dist-tags': JSON.parse('{"__proto__":"1.0.0"}') } });
+    expect(caught(() => parsePublishBody('foo', doc)).code).toBe('EINVALIDTAG');
+    expect(caught(() => parsePublishBody('foo', body('foo', '1.0.0', { extra: { 'dist-tags': { constructor: '1.0.0' } } }))).message).toMatch(/^'constructor' is not a dist-tag name: every JavaScript object has a member of that name/);
   });
 
   it('refuses a tarball that does not match the declared shasum', () => {
     const err = caught(() => parsePublishBody('foo', body('foo', '1.0.0', { dist: { shasum: '0'.repeat(40) } })));
     expect(err.code).toBe('EBADPUBLISH');
-    expect(err.message).toBe('the tarball of foo@1.0.0 does not match its declared shasum');
+    expect(err.message).toBe('the tarball of foo@1.0.0 does not match its declared shasum. Publish with npm, which computes it from the tarball it sends');
   });
 
   it.each([
@@ -566,5 +615,16 @@ describe('compareNewestFirst', () => {
     expect(compareNewestFirst(a, b)).toBeLessThan(0);
     expect(compareNewestFirst(b, a)).toBeGreaterThan(0);
     expect(compareNewestFirst(a, a)).toBe(0);
+  });
+});
+
+describe('checkMetadataWrite and dist-tag names', () => {
+  const stored = { versions: { '1.0.0': {}, '1.1.0': {} }, 'dist-tags': { latest: '1.1.0', constructor: '1.0.0' } };
+
+  it('lets a document written back keep a tag stored before such names were refused, and refuses adding one', () => {
+    // npm unpublish sends the stored document minus the version, with its tags.
+    expect(checkMetadataWrite('foo', { versions: { '1.1.0': {} }, 'dist-tags': { latest: '1.1.0', constructor: '1.1.0' } }, stored, 'change')).toEqual({ removed: ['1.0.0'] });
+    const err = caught(() => checkMetadataWrite('foo', { versions: stored.versions, 'dist-tags': { latest: '1.1.0', toString: '1.0.0' } }, stored, 'deprecate'));
+    expect(err.code).toBe('EINVALIDTAG');
   });
 });

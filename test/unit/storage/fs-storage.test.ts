@@ -64,6 +64,13 @@ describe('FsPackageStorage', () => {
     expect((await storage.listPackages()).map((p) => p.name)).toEqual(['plain']);
   });
 
+  it('answers a key under a file standing where its package folder should be as missing, as get, stat and getStream all do', async () => {
+    fs.mkdirSync(path.join(root, '@acme'), { recursive: true });
+    fs.writeFileSync(path.join(root, '@acme', 'blocked'), 'not a directory');
+    expect(await storage.get(documentKey('@acme/blocked'))).toBeUndefined();
+    expect(await storage.stat(documentKey('@acme/blocked'))).toBeUndefined();
+  });
+
   it('keeps temporary files out of listings and leaves none behind', async () => {
     for (let i = 0; i < 5; i++) await storage.put(documentKey('lib'), JSON.stringify({ i }));
     expect(fs.readdirSync(path.join(root, 'lib'))).toEqual(['package.json']);
