@@ -99,4 +99,41 @@ describe('admin API hardening', () => {
       expect(noCredentials.status).toBeLessThan(500);
     });
   });
+  describe('query parameters', () => {
+    const get = (path: string, token = s.t.adminToken) => s.t.api('GET', path, undefined, token);
+
+    it('refuses a flag that is neither true nor false, naming the parameter and what it takes', async () => {
+      for (const value of ['1', 'yes', 'TRUE', '', '0']) {
+        for (const [path, flag] of [['/requests', 'mine'], ['/tags', 'all']]) {
+          const res = await get(`${path}?${flag}=${value}`);
+          expect([path, value, res.status, res.body.code]).toEqual([path, value, 400, 'EVALIDATION']);
+          expect(res.body.error).toBe(`[EVALIDATION] query parameter '${flag}' is a flag: give ${flag}=true or ${flag}=false, not '${value}'`);
+        }
+      }
+      for (const value of ['true', 'false']) {
+        expect((await get(`/requests?mine=${value}`)).status).toBe(200);
+        expect((await get(`/tags?all=${value}`)).status).toBe(200);
+      }
+    });
+
+    it('refuses a query parameter the route does not take, naming it and what the route takes', async () => {
+      const bans = await get('/bans?tag=x');
+      expect([bans.status, bans.body.error]).toEqual([400, '[EVALIDATION] list_bans does not take the query parameter tag. It takes name, cursor, limit (see openapi.json)']);
+      for (const path of ['/audit?bogus=1', '/approvals?bogus=1', '/users?limit=5', '/requests?mine=true&bogus=1']) {
+        const res = await get(path);
+        expect([path, res.status, res.body.code]).toEqual([path, 400, 'EVALIDATION']);
+        expect(res.body.error).toMatch(/does not take the query parameter bogus|does not take the query parameter limit\. It takes no query parameters/);
+      }
+      // The declared ones still work, and openapi.json lists them, flags as booleans.
+      expect((await get('/approvals?tag=nope&limit=5')).status).toBeLessThan(500);
+      const doc = (await s.t.api('GET', '/openapi.json')).body as { paths: Record<string, Record<string, { parameters: Array<{ name: string; in: string; schema: { type: string } }> }>> };
+      const listed = doc.paths['/-/gatekeeper/v1/requests'].get.parameters.filter((p) => p.in === 'query');
+      expect(listed.map((p) => [p.name, p.schema.type])).toEqual([
+        ['status', 'string'],
+        ['mine', 'boolean'],
+        ['cursor', 'string'],
+        ['limit', 'string'],
+      ]);
+    });
+  });
 });

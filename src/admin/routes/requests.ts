@@ -39,7 +39,7 @@ export const list_requests: RouteDef = {
   summary: "Requests, oldest first: an admin's view of all, everyone else's of their own",
   query: [
     { name: 'status', description: 'pending, approved, rejected or cancelled' },
-    { name: 'mine', description: 'true: only the caller\'s' },
+    { name: 'mine', description: 'true: only the caller\'s', type: 'boolean' },
     { name: 'cursor', description: 'the nextCursor of the previous page' },
     { name: 'limit', description: 'page size, 1 to 500' },
   ],
