@@ -136,4 +136,21 @@ describe('admin API hardening', () => {
       ]);
     });
   });
+  it('refuses a blank range on every route that takes one, instead of storing it as an empty string', async () => {
+    const routes: Array<[string, Record<string, unknown>]> = [
+      ['/approvals', { name: 'harden-ok', reason: 'r' }],
+      ['/bans', { name: 'harden-ok', reason: 'r' }],
+      ['/policy/exemptions', { rule: 'release-age', name: 'harden-ok', reason: 'r' }],
+      ['/licenses/waivers', { name: 'harden-ok', reason: 'r' }],
+      ['/requests', { name: 'harden-ok', reason: 'r' }],
+      ['/advisories/malware', { name: 'harden-ok', reason: 'r' }],
+    ];
+    for (const [path, body] of routes) {
+      for (const range of [' ', '\u2028']) {
+        const res = await s.t.api('POST', path, { ...body, range });
+        expect([path, JSON.stringify(range), res.status, res.body.code]).toEqual([path, JSON.stringify(range), 400, 'EINVALIDRANGE']);
+        expect(res.body.error).toContain("Give '*' for every version");
+      }
+    }
+  });
 });
