@@ -153,4 +153,22 @@ describe('admin API hardening', () => {
       }
     }
   });
+  it('reads every date strictly as ISO 8601: no rolled-over days, no other formats, the whole year 9999', async () => {
+    for (const path of ['/approvals', '/licenses/waivers']) {
+      for (const expiresAt of ['2030-02-30', 'Tue, 01 Jan 2030 00:00:00 GMT', '2030', '2030-01-01T12:00']) {
+        const res = await s.t.api('POST', path, { name: 'harden-ok', range: '^9.0.0', reason: 'dates', expiresAt });
+        expect([path, expiresAt, res.status, res.body.code]).toEqual([path, expiresAt, 400, 'EVALIDATION']);
+        expect(res.body.error).toMatch(/^\[EVALIDATION\] expiresAt '.+' /);
+        expect(res.body.error).toMatch(/2027-01-31/);
+      }
+      const last = await s.t.api('POST', path, { name: 'harden-ok', range: '^9.0.0', reason: 'the last millisecond', expiresAt: '9999-12-31T23:59:59.999Z' });
+      expect([path, last.status, last.body.expiresAt]).toEqual([path, 201, '9999-12-31T23:59:59.999Z']);
+    }
+    for (const since of ['0', '-1', '2030', '2030-02-30', 'Tue, 01 Jan 2030 00:00:00 GMT']) {
+      const res = await s.t.api('GET', `/audit?since=${encodeURIComponent(since)}`);
+      expect([since, res.status, res.body.code]).toEqual([since, 400, 'EVALIDATION']);
+      expect(res.body.error).toMatch(/^\[EVALIDATION\] since '.+' /);
+    }
+    expect((await s.t.api('GET', '/audit?since=2024-05-01&until=2099-01-01T00:00:00%2B02:00')).status).toBe(200);
+  });
 });

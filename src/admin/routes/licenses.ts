@@ -49,7 +49,7 @@ export const create_license_waiver: RouteDef = {
     { name: 'range', description: "semver range, default '*'" },
     { name: 'reason', description: 'required' },
     { name: 'expiresIn', description: 'duration such as 90d (or expiresAt; not both)' },
-    { name: 'expiresAt', description: 'an ISO date (or expiresIn; not both)' },
+    { name: 'expiresAt', description: 'an ISO 8601 date or date-time with Z or an offset, e.g. 2027-01-31 or 2027-01-31T12:00:00Z (or expiresIn; not both)' },
   ],
   handler: async ({ runtime, actor, body }) => ok(await runtime.licenses.waive(actor, body), 201),
 };
