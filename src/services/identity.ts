@@ -456,9 +456,11 @@ export class IdentityService {
     let changed = false;
     const result = await this.store.transaction(async (repos) => {
       const token = await repos.tokens.find(id);
-      if (!token) throw new GatekeeperError('ENOTFOUND', `there is no token ${id}. 'gatekeeper token list' lists yours`);
-      if (principal && principal.role !== 'admin' && token.username !== principal.username) {
-        throw new GatekeeperError('EFORBIDDEN', `token ${id} belongs to another user. Only an admin may revoke another user's token`);
+      // Someone else's token is "not found" for a non-admin, in the same words as a missing one:
+      // ids say nothing about other users' tokens (npm's own revoke route answers alike).
+      const anyone = !principal || principal.role === 'admin';
+      if (!token || (!anyone && token.username !== principal?.username)) {
+        throw new GatekeeperError('ENOTFOUND', anyone ? `there is no token ${id}. 'gatekeeper token list' lists tokens` : `there is no token ${id} of yours. 'gatekeeper token list' lists yours`);
       }
       if (token.revokedAt) return token;
       changed = await repos.tokens.revoke(id, actor.username);

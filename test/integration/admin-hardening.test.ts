@@ -171,4 +171,16 @@ describe('admin API hardening', () => {
     }
     expect((await s.t.api('GET', '/audit?since=2024-05-01&until=2099-01-01T00:00:00%2B02:00')).status).toBe(200);
   });
+  it("answers a non-admin's revoke of another user's token exactly as one of a token that does not exist", async () => {
+    const tokens = (await s.t.api('GET', '/tokens?username=harden-reader')).body.items as Array<{ id: number; revokedAt: string | null }>;
+    const readers = tokens.find((t) => !t.revokedAt);
+    expect(readers).toBeDefined();
+    const theirs = await s.t.api('DELETE', `/tokens/${readers?.id}`, undefined, developerToken);
+    const missing = await s.t.api('DELETE', '/tokens/999999', undefined, developerToken);
+    expect([theirs.status, theirs.body.code]).toEqual([404, 'ENOTFOUND']);
+    expect(theirs.body.error.replace(String(readers?.id), 'N')).toBe(missing.body.error.replace('999999', 'N'));
+    expect(theirs.body.error).toBe(`[ENOTFOUND] there is no token ${readers?.id} of yours. 'gatekeeper token list' lists yours`);
+    // The reader's token still works; an admin may still revoke it.
+    expect((await s.t.api('GET', '/whoami', undefined, readerToken)).status).toBe(200);
+  });
 });
