@@ -5,6 +5,11 @@
  * overwritten by someone else.
  */
 import http from 'node:http';
+import { migrations, migrationSource } from '../../migrations';
+import { createKnex, Knex, migrateLatest } from '../../src/db/connection';
+import { Store } from '../../src/db/store';
+import { IdentityService } from '../../src/services/identity';
+import { createTestDatabase, TestDatabase } from '../support/database';
 import { loginToken } from '../support/gatekeeper';
 import { gatekeeperSuite } from '../support/suite';
 
@@ -182,5 +187,62 @@ describe('admin API hardening', () => {
     expect(theirs.body.error).toBe(`[ENOTFOUND] there is no token ${readers?.id} of yours. 'gatekeeper token list' lists yours`);
     // The reader's token still works; an admin may still revoke it.
     expect((await s.t.api('GET', '/whoami', undefined, readerToken)).status).toBe(200);
+  });
+  it('refuses a username equal to an existing one without regard to case, for users and service accounts, also when created at the same moment', async () => {
+    for (const username of ['ADMIN', 'Harden-Dev']) {
+      const res = await s.t.api('POST', '/users', { username, password: 'some-password', role: 'reader' });
+      expect([username, res.status, res.body.code]).toEqual([username, 409, 'ECONFLICT']);
+      expect(res.body.error).toBe(
+        `[ECONFLICT] the username '${username}' is taken: the user '${username.toLowerCase()}' exists, and usernames are unique without regard to case. Choose another username`,
+      );
+    }
+    const service = await s.t.api('POST', '/service-accounts/HARDEN-READER/tokens', { scope: 'read', expires: '1d' });
+    expect([service.status, service.body.code]).toEqual([409, 'ECONFLICT']);
+    expect(service.body.error).toMatch(/^\[ECONFLICT\] the username 'HARDEN-READER' is taken: the user 'harden-reader' exists, .* Pick another name for the service account$/);
+    // A service account first, then a user of the same name in other letters.
+    expect((await s.t.api('POST', '/service-accounts/harden-ci/tokens', { scope: 'read', expires: '1d' })).status).toBe(201);
+    expect((await s.t.api('POST', '/users', { username: 'Harden-CI', password: 'some-password', role: 'reader' })).status).toBe(409);
+    // Two at once: the index decides, and the loser gets the same 409 (not a 500).
+    const raced = await Promise.all(['Race-User', 'race-user', 'RACE-USER'].map((username) => s.t.api('POST', '/users', { username, password: 'race-password', role: 'reader' })));
+    expect(raced.map((r) => r.status).sort()).toEqual([201, 409, 409]);
+    for (const r of raced.filter((r) => r.status === 409)) expect(r.body.error).toMatch(/^\[ECONFLICT\] the username '.+' is taken: .*unique without regard to case/);
+    const users = (await s.t.api('GET', '/users')).body.items as Array<{ username: string }>;
+    expect(users.filter((u) => u.username.toLowerCase() === 'race-user')).toHaveLength(1);
+  });
+});
+
+describe('migration 014: usernames unique without regard to case', () => {
+  let db: TestDatabase;
+  let knex: Knex;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    knex = createKnex(db.url, 2);
+  });
+
+  afterAll(async () => {
+    await knex?.destroy();
+    await db?.drop();
+  });
+
+  it('migrates a database that already holds names differing only in case, keeps them, and refuses any new one', async () => {
+    const before = migrations.filter(([name]) => name < '014');
+    await knex.migrate.latest({ migrationSource: { ...migrationSource, getMigrations: async () => [...before] } });
+    for (const username of ['bob', 'Bob', 'BOB', 'carol']) await knex('users').insert({ username, password_hash: '!', role: 'developer' });
+    await expect(migrateLatest(knex)).resolves.toContain('014_username_case');
+    expect((await knex('users').orderBy('id').select('username')).map((r: { username: string }) => r.username)).toEqual(['bob', 'Bob', 'BOB', 'carol']);
+    // The index refuses a new one, race-free; the service names the oldest.
+    for (const username of ['bOb', 'CAROL']) {
+      await expect(knex('users').insert({ username, password_hash: '!', role: 'developer' })).rejects.toMatchObject({ code: '23505', constraint: 'users_username_lower_unique' });
+    }
+    const identity = new IdentityService(new Store(knex), { allowSelfRegistration: false });
+    await expect(identity.createUser({ username: 'test' }, { username: 'boB', password: 'long-enough-password', role: 'reader' })).rejects.toMatchObject({
+      code: 'ECONFLICT',
+      message: "the username 'boB' is taken: the user 'bob' exists, and usernames are unique without regard to case. Choose another username",
+    });
+    expect((await identity.createUser({ username: 'test' }, { username: 'dave', password: 'long-enough-password', role: 'reader' })).username).toBe('dave');
+    // And back.
+    await knex.migrate.down({ migrationSource });
+    await knex('users').insert({ username: 'DAVE', password_hash: '!', role: 'developer' });
   });
 });
