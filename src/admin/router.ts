@@ -53,19 +53,25 @@ function authorize(route: RouteDef, req: Request): void {
 
 /**
  * A body with a field the route does not take is refused, not ignored: a misspelt `expires`
- * would otherwise make a permanent approval. Routes whose body is a document of its own
- * (an OSV import) declare no field list and are not checked here.
+ * would otherwise make a permanent approval. A route that declares no body fields takes none:
+ * a body with fields is refused too (an empty object, or no body, is fine). Routes whose body
+ * is a document of its own (an OSV import) declare `(body)` and are not checked here.
  */
 function assertKnownFields(route: RouteDef, body: unknown): void {
-  if (!route.body || route.body.some((p) => p.name.startsWith('(')) || body === undefined) return;
-  const known = route.body.map((p) => p.name);
+  if (body === undefined || route.body?.some((p) => p.name.startsWith('('))) return;
+  const known = (route.body ?? []).map((p) => p.name);
+  const takes = known.length > 0 ? `It takes ${known.join(', ')} (see openapi.json)` : 'It takes no body: send none, or {}';
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new GatekeeperError('EVALIDATION', `the body of ${route.name} is a JSON object with the fields ${known.join(', ')} (see openapi.json), not ${body === null ? 'null' : Array.isArray(body) ? 'an array' : `a ${typeof body}`}`);
+    const what = body === null ? 'null' : Array.isArray(body) ? 'an array' : `a ${typeof body}`;
+    throw new GatekeeperError(
+      'EVALIDATION',
+      known.length > 0 ? `the body of ${route.name} is a JSON object with the fields ${known.join(', ')} (see openapi.json), not ${what}` : `${route.name} takes no body, not ${what}: send none, or {}`,
+    );
   }
   const unknown = Object.keys(body).filter((k) => !known.includes(k));
   if (unknown.length === 0) return;
   const named = unknown.slice(0, 5).map((k) => (k.length > 40 ? `${k.slice(0, 37)}...` : k)).join(', ');
-  throw new GatekeeperError('EVALIDATION', `${route.name} does not take ${unknown.length === 1 ? 'the field' : 'the fields'} ${named}. It takes ${known.join(', ')} (see openapi.json)`, {
+  throw new GatekeeperError('EVALIDATION', `${route.name} does not take ${unknown.length === 1 ? 'the field' : 'the fields'} ${named}. ${takes}`, {
     fields: unknown.slice(0, 20),
   });
 }

@@ -209,6 +209,38 @@ describe('admin API hardening', () => {
     const users = (await s.t.api('GET', '/users')).body.items as Array<{ username: string }>;
     expect(users.filter((u) => u.username.toLowerCase() === 'race-user')).toHaveLength(1);
   });
+  it('refuses a license policy change that names nothing, and neither audits nor bumps the generation for one that changes nothing', async () => {
+    const audited = async () => ((await s.t.api('GET', '/audit?action=license.policy&limit=500')).body.items as unknown[]).length;
+    const before = await audited();
+    const empty = await s.t.api('PUT', '/licenses', {});
+    expect([empty.status, empty.body.error]).toEqual([400, '[EVALIDATION] the change names nothing to change. Give at least one of allow, deny, unknown']);
+    const current = (await s.t.api('GET', '/licenses')).body as { allow: string[]; deny: string[]; unknown: string };
+    const generation = (await s.t.api('GET', '/policy')).body.generation;
+    const same = await s.t.api('PUT', '/licenses', { allow: current.allow, deny: current.deny, unknown: current.unknown });
+    expect(same.status).toBe(200);
+    expect(await audited()).toBe(before);
+    expect((await s.t.api('GET', '/policy')).body.generation).toBe(generation);
+    // A real change is still made and audited.
+    expect((await s.t.api('PUT', '/licenses', { deny: [...current.deny, 'BUSL-1.1'] })).status).toBe(200);
+    expect(await audited()).toBe(before + 1);
+    expect((await s.t.api('PUT', '/licenses', { deny: current.deny })).status).toBe(200);
+  });
+
+  it('refuses a body with fields on a route that takes none, naming the field; {} and no body stay fine', async () => {
+    const ban = (await s.t.api('POST', '/bans', { name: 'harden-ok', range: '0.0.2', reason: 'fields' })).body as { id: number };
+    const withField = await s.t.api('DELETE', `/bans/${ban.id}`, { zzz: 1 });
+    expect([withField.status, withField.body.error]).toEqual([400, '[EVALIDATION] delete_ban does not take the field zzz. It takes no body: send none, or {}']);
+    const notObject = await s.t.api('DELETE', `/bans/${ban.id}`, [1]);
+    expect([notObject.status, notObject.body.code]).toEqual([400, 'EVALIDATION']);
+    expect((await s.t.api('DELETE', `/bans/${ban.id}`, {})).status).toBe(200);
+    expect((await s.t.api('DELETE', '/tokens/999999', { reason: 'x' })).status).toBe(400);
+    // Cancelling a request takes a comment (what gatekeeper requests cancel sends), and nothing else.
+    const request = (await s.t.api('POST', '/requests', { name: 'harden-ok', range: '^1.0.0', reason: 'to cancel' }, developerToken)).body as { id: number };
+    const zzz = await s.t.api('POST', `/requests/${request.id}/cancel`, { zzz: 1 }, developerToken);
+    expect([zzz.status, zzz.body.error]).toEqual([400, '[EVALIDATION] cancel_request does not take the field zzz. It takes comment (see openapi.json)']);
+    const cancelled = await s.t.api('POST', `/requests/${request.id}/cancel`, { comment: 'not needed after all' }, developerToken);
+    expect([cancelled.status, cancelled.body.status]).toEqual([200, 'cancelled']);
+  });
 });
 
 describe('migration 014: usernames unique without regard to case', () => {

@@ -15,7 +15,8 @@ export const update_license_policy: RouteDef = {
   method: 'put',
   path: '/licenses',
   access: 'govern',
-  summary: 'Replace the fields given (allow, deny, unknown); an empty allowlist turns the rule off',
+  summary:
+    'Replace the fields given (allow, deny, unknown; at least one); an empty allowlist turns the rule off. A change to what is already set changes nothing and is not audited',
   body: [
     { name: 'allow', description: 'SPDX ids, id+, id WITH exception, LicenseRef-..., or UNLICENSED' },
     { name: 'deny', description: 'the same; wins over allow, not over a waiver' },

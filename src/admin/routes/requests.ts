@@ -84,6 +84,7 @@ export const cancel_request: RouteDef = {
   path: '/requests/:id/cancel',
   access: 'explain',
   summary: 'Withdraw your own request',
+  body: [{ name: 'comment', description: 'optional: why' }],
   handler: async ({ runtime, actor, principal, params, body }) => ok(await runtime.requests.close(actor, principal, parseId(params.id), 'cancelled', body)),
 };
 
