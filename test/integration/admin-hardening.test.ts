@@ -241,6 +241,34 @@ describe('admin API hardening', () => {
     const cancelled = await s.t.api('POST', `/requests/${request.id}/cancel`, { comment: 'not needed after all' }, developerToken);
     expect([cancelled.status, cancelled.body.status]).toEqual([200, 'cancelled']);
   });
+  it("keeps a recorded project version its recorder's: others get 403 naming who recorded it, and its usage and impact stay", async () => {
+    const project = { name: 'payments', version: '1.0.0', format: 'npm' };
+    const evil = { name: 'evil-pkg', version: '1.0.0' };
+    const flagged = await s.t.api('POST', '/advisories/malware', { name: 'evil-pkg', reason: 'exfiltrates tokens' });
+    expect(flagged.status).toBe(201);
+    expect((await s.t.api('POST', '/projects', { ...project, entries: [evil] })).status).toBe(201);
+    const impact = async () => (await s.t.api('GET', '/advisories/impact?package=evil-pkg')).body.items as Array<{ state: string; projects: unknown[] }>;
+    expect((await impact()).map((r) => r.state)).toEqual(['open']);
+
+    for (const token of [readerToken, developerToken]) {
+      const other = await s.t.api('POST', '/projects', { ...project, entries: [{ name: 'harden-ok', version: '1.0.0' }] }, token);
+      expect([other.status, other.body.error]).toEqual([
+        403,
+        '[EFORBIDDEN] the project payments@1.0.0 was recorded by admin; only they or an admin may record it again. Record your lockfile under another project version or name, or ask admin to record it',
+      ]);
+      const viaCheck = await s.t.api('POST', '/lockfile/check', { entries: [{ name: 'harden-ok', version: '1.0.0' }], project }, token);
+      expect([viaCheck.status, viaCheck.body.code]).toEqual([403, 'EFORBIDDEN']);
+    }
+    expect((await s.t.api('GET', '/usage/evil-pkg@1.0.0')).body.projects).toEqual([expect.objectContaining({ project: 'payments', projectVersion: '1.0.0' })]);
+    expect((await impact()).map((r) => r.state)).toEqual(['open']);
+
+    // The recorder records it again (a developer's own project), and an admin may replace anyone's.
+    const own = { name: 'dev-app', version: '2.0.0', format: 'npm' };
+    expect((await s.t.api('POST', '/projects', { ...own, entries: [evil] }, developerToken)).status).toBe(201);
+    expect((await s.t.api('POST', '/projects', { ...own, entries: [{ name: 'harden-ok', version: '1.0.0' }] }, developerToken)).status).toBe(201);
+    expect((await s.t.api('POST', '/projects', { ...own, entries: [evil] }, readerToken)).status).toBe(403);
+    expect((await s.t.api('POST', '/projects', { ...own, entries: [evil] })).status).toBe(201);
+  });
 });
 
 describe('migration 014: usernames unique without regard to case', () => {
