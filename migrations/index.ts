@@ -12,6 +12,7 @@ import * as malware from './010_malware';
 import * as webhooksImpact from './011_webhooks_impact';
 import * as jobs from './012_jobs';
 import * as sso from './013_sso';
+import * as usernameCase from './014_username_case';
 
 /**
  * Every migration, in order. Listed statically (not discovered on disk) so the same list
@@ -37,6 +38,7 @@ export const migrations: ReadonlyArray<[string, Migration]> = [
   ['011_webhooks_impact', webhooksImpact],
   ['012_jobs', jobs],
   ['013_sso', sso],
+  ['014_username_case', usernameCase],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

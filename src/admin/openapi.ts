@@ -11,7 +11,7 @@ export function openApiDocument(routes: readonly RouteDef[], version: string): R
       required: true,
       schema: { type: 'string' },
     }));
-    const queryParams = (route.query ?? []).map((q) => ({ name: q.name, in: 'query', required: false, description: q.description, schema: { type: 'string' } }));
+    const queryParams = (route.query ?? []).map((q) => ({ name: q.name, in: 'query', required: false, description: q.description, schema: { type: q.type ?? 'string' } }));
     const operation: Record<string, unknown> = {
       operationId: route.name,
       summary: route.summary,

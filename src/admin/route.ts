@@ -30,6 +30,8 @@ export type Access = Permission | 'public' | 'authenticated';
 export interface ParamDoc {
   name: string;
   description: string;
+  /** A query parameter that is a flag: `true` or `false`, anything else is refused (400). */
+  type?: 'boolean';
 }
 
 export interface RouteDef {
@@ -40,6 +42,7 @@ export interface RouteDef {
   path: string;
   access: Access;
   summary: string;
+  /** Every query parameter the route takes: any other is refused (400), not ignored. */
   query?: ParamDoc[];
   body?: ParamDoc[];
   /**

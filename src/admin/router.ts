@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { NextFunction, Request, Response, Router } from 'express';
 import { asGatekeeperError, GatekeeperError } from '../core/errors';
 import { can } from '../core/roles';
+import { shownValue } from '../core/text';
 import { mapDbError } from '../db/errors';
 import { writeAnyError, writeError } from '../server/http/write-error';
 import type { GatekeeperRuntime } from '../server/runtime';
@@ -52,21 +53,51 @@ function authorize(route: RouteDef, req: Request): void {
 
 /**
  * A body with a field the route does not take is refused, not ignored: a misspelt `expires`
- * would otherwise make a permanent approval. Routes whose body is a document of its own
- * (an OSV import) declare no field list and are not checked here.
+ * would otherwise make a permanent approval. A route that declares no body fields takes none:
+ * a body with fields is refused too (an empty object, or no body, is fine). Routes whose body
+ * is a document of its own (an OSV import) declare `(body)` and are not checked here.
  */
 function assertKnownFields(route: RouteDef, body: unknown): void {
-  if (!route.body || route.body.some((p) => p.name.startsWith('(')) || body === undefined) return;
-  const known = route.body.map((p) => p.name);
+  if (body === undefined || route.body?.some((p) => p.name.startsWith('('))) return;
+  const known = (route.body ?? []).map((p) => p.name);
+  const takes = known.length > 0 ? `It takes ${known.join(', ')} (see openapi.json)` : 'It takes no body: send none, or {}';
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new GatekeeperError('EVALIDATION', `the body of ${route.name} is a JSON object with the fields ${known.join(', ')} (see openapi.json), not ${body === null ? 'null' : Array.isArray(body) ? 'an array' : `a ${typeof body}`}`);
+    const what = body === null ? 'null' : Array.isArray(body) ? 'an array' : `a ${typeof body}`;
+    throw new GatekeeperError(
+      'EVALIDATION',
+      known.length > 0 ? `the body of ${route.name} is a JSON object with the fields ${known.join(', ')} (see openapi.json), not ${what}` : `${route.name} takes no body, not ${what}: send none, or {}`,
+    );
   }
   const unknown = Object.keys(body).filter((k) => !known.includes(k));
   if (unknown.length === 0) return;
   const named = unknown.slice(0, 5).map((k) => (k.length > 40 ? `${k.slice(0, 37)}...` : k)).join(', ');
-  throw new GatekeeperError('EVALIDATION', `${route.name} does not take ${unknown.length === 1 ? 'the field' : 'the fields'} ${named}. It takes ${known.join(', ')} (see openapi.json)`, {
+  throw new GatekeeperError('EVALIDATION', `${route.name} does not take ${unknown.length === 1 ? 'the field' : 'the fields'} ${named}. ${takes}`, {
     fields: unknown.slice(0, 20),
   });
+}
+
+/**
+ * A query parameter the route does not take is refused, not ignored (`/bans?tag=x` would
+ * otherwise list every ban), and a flag is `true` or `false`: `?mine=1` must not mean false.
+ */
+function assertKnownQuery(route: RouteDef, query: Record<string, string | undefined>): void {
+  const declared = route.query ?? [];
+  const known = declared.map((q) => q.name);
+  const unknown = Object.keys(query).filter((k) => !known.includes(k));
+  if (unknown.length > 0) {
+    const named = unknown.slice(0, 5).map((k) => shownValue(k, 40)).join(', ');
+    const takes = known.length === 0 ? `It takes no query parameters; leave ${unknown.length === 1 ? 'it' : 'them'} out` : `It takes ${known.join(', ')} (see openapi.json)`;
+    throw new GatekeeperError('EVALIDATION', `${route.name} does not take the query ${unknown.length === 1 ? 'parameter' : 'parameters'} ${named}. ${takes}`, {
+      field: `query parameter '${shownValue(unknown[0], 40)}'`,
+      parameters: unknown.slice(0, 20),
+    });
+  }
+  for (const q of declared) {
+    const value = query[q.name];
+    if (q.type === 'boolean' && value !== undefined && value !== 'true' && value !== 'false') {
+      throw new GatekeeperError('EVALIDATION', `query parameter '${q.name}' is a flag: give ${q.name}=true or ${q.name}=false, not '${shownValue(value, 40)}'`, { field: `query parameter '${q.name}'` });
+    }
+  }
 }
 
 /**
@@ -222,6 +253,7 @@ export function createAdminRouter(runtime: GatekeeperRuntime, version: string): 
           // One check for every route, before its handler: see ./input.ts.
           assertCleanParams(req.params as Record<string, string>);
           const query = assertCleanQuery(req.query as Record<string, unknown>);
+          assertKnownQuery(route, query);
           assertCleanJson(req.body, 'body');
           const body = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? (req.body as Record<string, unknown>) : {};
           assertKnownFields(route, req.body);

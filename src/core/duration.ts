@@ -1,3 +1,4 @@
+import { parseIsoDate } from './dates';
 import { GatekeeperError } from './errors';
 
 const UNITS: Record<string, number> = {
@@ -18,7 +19,7 @@ export function parseDuration(text: unknown): number {
   return Number(match[1]) * UNITS[match[2]];
 }
 
-/** An expiry given as an ISO date or a duration from now; null when absent. */
+/** An expiry given as an ISO date (strict: see dates.ts) or a duration from now; null when absent. */
 export function parseExpiry(input: { expiresAt?: unknown; expiresIn?: unknown }, now: number): Date | null {
   if (input.expiresIn !== undefined && input.expiresIn !== null && input.expiresIn !== '') {
     const ms = parseDuration(input.expiresIn);
@@ -26,8 +27,7 @@ export function parseExpiry(input: { expiresAt?: unknown; expiresIn?: unknown },
     return new Date(now + ms);
   }
   if (input.expiresAt === undefined || input.expiresAt === null || input.expiresAt === '') return null;
-  const date = new Date(String(input.expiresAt));
-  if (Number.isNaN(date.getTime())) throw new GatekeeperError('EVALIDATION', `'${String(input.expiresAt)}' is not a date. Give an ISO date, e.g. 2027-01-31`);
+  const date = parseIsoDate(input.expiresAt, 'expiresAt');
   if (date.getTime() <= now) throw new GatekeeperError('EVALIDATION', 'an expiry must lie in the future. Give a later date, or a duration like 30d');
   return date;
 }

@@ -138,6 +138,11 @@ function buildMetadata(b: { given: string; version: string; build: string }): st
 export function assertRange(range: unknown): string {
   if (range === undefined || range === null || range === '') return '*';
   if (typeof range === 'string' && isLegacyVersion(range)) return range;
+  // Semver reads white space alone as '*', which would then be stored as '' (a second
+  // approval or ban for every version, under another key).
+  if (typeof range === 'string' && range.length <= MAX_VERSION_LENGTH && range.trim() === '') {
+    throw new GatekeeperError('EINVALIDRANGE', "the range is blank (white space only). Give '*' for every version (or leave the range out where it defaults to '*'), or a range like ^1.2.0");
+  }
   if (typeof range !== 'string' || range.length > MAX_VERSION_LENGTH || semver.validRange(range) === null) {
     throw new GatekeeperError('EINVALIDRANGE', `'${String(range)}' is not a valid semver range (nor an exact legacy version such as 1.0.0beta). Give a range like ^1.2.0 or 1.2.3`);
   }

@@ -1,5 +1,6 @@
 import { versionKeys } from '../core/advisory';
 import { GatekeeperError, validation } from '../core/errors';
+import { LATEST_DATE } from '../core/dates';
 import { parseExpiry } from '../core/duration';
 import { exemptableRules, policySettingKeys, RuleSettings, ruleSettings, ruleViews, validRuleChange } from '../core/rules';
 import { assertPackageName, assertPackagePattern, assertRange, assertVersion, isScopeWildcard } from '../core/names';
@@ -98,14 +99,12 @@ export function batchEntry(value: unknown, i: number, field: string, fields: rea
   }
 }
 
-/** The latest expiry accepted: PostgreSQL and every client can store and show it. */
-const LATEST_EXPIRY = Date.UTC(9999, 11, 31);
 
-/** `parseExpiry`, bounded: an expiry beyond the year 9999 (`--expires 999999w`) is a 400. */
+/** `parseExpiry`, bounded: an expiry beyond the year 9999 (`--expires 999999w`) is a 400; PostgreSQL and every client can store and show the rest. */
 export function boundedExpiry(input: { expiresAt?: unknown; expiresIn?: unknown }, now: number): Date | null {
   if (input.expiresAt != null && input.expiresIn != null) throw validation('give expiresIn or expiresAt, not both');
   const expiresAt = parseExpiry(input, now);
-  if (expiresAt !== null && !(expiresAt.getTime() <= LATEST_EXPIRY)) {
+  if (expiresAt !== null && !(expiresAt.getTime() <= LATEST_DATE)) {
     throw validation('an expiry must lie before the year 10000; give a shorter duration or an earlier date');
   }
   return expiresAt;

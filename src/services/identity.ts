@@ -4,7 +4,7 @@ import { GatekeeperError } from '../core/errors';
 import { isRole, Role } from '../core/roles';
 import { parseDuration } from '../core/duration';
 import { formatTokenScope, parseTokenScope, TokenScope } from '../core/sso';
-import { mapDbError } from '../db/errors';
+import { isUniqueViolation, mapDbError } from '../db/errors';
 import type { Token, TokenWithKey } from '../db/repositories/tokens';
 import { NO_PASSWORD, User, UserWithHash } from '../db/repositories/users';
 import type { Repositories, Store } from '../db/store';
@@ -142,11 +142,13 @@ export class IdentityService {
     const passwordHash = await hashPassword(password);
     try {
       return await this.store.transaction(async (repos) => {
+        await assertUsernameFree(repos, username, 'Choose another username');
         const user = await repos.users.save({ username, passwordHash, role, email: input.email ?? null });
         await repos.audit.save(auditEntry(actor, 'user.create', { details: { username, role } }));
         return user;
       });
     } catch (err) {
+      if (isUniqueViolation(err, USERNAME_LOWER_INDEX)) throw usernameTaken(username, undefined, 'Choose another username');
       throw mapDbError(err, `user '${username}'`);
     }
   }
@@ -372,6 +374,7 @@ export class IdentityService {
       events.roleChanged();
       return updated;
     }
+    await assertUsernameFree(repos, username, 'Pick another name for the service account');
     const user = await repos.users.save({ username, passwordHash: NO_PASSWORD, role, kind: 'service' });
     await repos.audit.save(auditEntry(actor, 'user.service_account', { details: { username, role } }));
     events.created();
@@ -456,9 +459,11 @@ export class IdentityService {
     let changed = false;
     const result = await this.store.transaction(async (repos) => {
       const token = await repos.tokens.find(id);
-      if (!token) throw new GatekeeperError('ENOTFOUND', `there is no token ${id}. 'gatekeeper token list' lists yours`);
-      if (principal && principal.role !== 'admin' && token.username !== principal.username) {
-        throw new GatekeeperError('EFORBIDDEN', `token ${id} belongs to another user. Only an admin may revoke another user's token`);
+      // Someone else's token is "not found" for a non-admin, in the same words as a missing one:
+      // ids say nothing about other users' tokens (npm's own revoke route answers alike).
+      const anyone = !principal || principal.role === 'admin';
+      if (!token || (!anyone && token.username !== principal?.username)) {
+        throw new GatekeeperError('ENOTFOUND', anyone ? `there is no token ${id}. 'gatekeeper token list' lists tokens` : `there is no token ${id} of yours. 'gatekeeper token list' lists yours`);
       }
       if (token.revokedAt) return token;
       changed = await repos.tokens.revoke(id, actor.username);
@@ -494,6 +499,26 @@ export class IdentityService {
     }
     return { created: true, password: secret, generated };
   }
+}
+
+/** The unique index on lower(username) (migration 014). */
+export const USERNAME_LOWER_INDEX = 'users_username_lower_unique';
+
+function usernameTaken(username: string, existing: string | undefined, next: string): GatekeeperError {
+  const other = existing === undefined ? 'another user has that name, in some letter case' : `the user '${existing}' exists`;
+  return new GatekeeperError('ECONFLICT', `the username '${username}' is taken: ${other}, and usernames are unique without regard to case. ${next}`, {
+    username,
+    ...(existing === undefined ? {} : { existing }),
+  });
+}
+
+/**
+ * Refuses a new user's name that equals an existing one without regard to case (the unique
+ * index on lower(username) makes it race-free; this names the user it clashes with).
+ */
+export async function assertUsernameFree(repos: Repositories, username: string, next: string): Promise<void> {
+  const existing = await repos.users.findIgnoringCase(username);
+  if (existing) throw usernameTaken(username, existing.username, next);
 }
 
 /** An enabled admin who counts towards the last-admin rule (see UsersRepository.countActiveAdmins). */

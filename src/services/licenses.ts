@@ -47,6 +47,7 @@ export class LicenseService {
   async setPolicy(actor: Actor, input: { allow?: unknown; deny?: unknown; unknown?: unknown }): Promise<LicensePolicyView> {
     const unknownKeys = Object.keys(input).filter((k) => !['allow', 'deny', 'unknown'].includes(k));
     if (unknownKeys.length > 0) throw validation(`unknown license policy field(s): ${unknownKeys.join(', ')}`);
+    if (Object.keys(input).length === 0) throw validation('the change names nothing to change. Give at least one of allow, deny, unknown');
     const before = await this.store.repos.policy.licensePolicy();
     const next = {
       allow: input.allow === undefined ? before.allow : listOfIds(input.allow, 'allow'),
@@ -57,6 +58,9 @@ export class LicenseService {
       if (input.unknown !== 'block' && input.unknown !== 'allow') throw validation("unknown must be 'block' or 'allow'");
       next.unknown = input.unknown;
     }
+    // A change to what is already set changes nothing: no new generation, nothing to audit (as PATCH /policy).
+    const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+    if (same(next.allow, before.allow) && same(next.deny, before.deny) && next.unknown === before.unknown) return { ...next, enabled: next.allow.length > 0 };
     await changePolicy(this.store, this.cache, actor, 'the license policy', async (repos) => {
       await repos.policy.setLicensePolicy(next);
       await repos.audit.save(auditEntry(actor, 'license.policy', { details: { from: before, to: next } }));

@@ -1,5 +1,6 @@
 import { GatekeeperError, validation } from '../core/errors';
 import { assertPackageName, assertVersion } from '../core/names';
+import { can, Role } from '../core/roles';
 import type { Store } from '../db/store';
 import { Actor, auditEntry } from './audit';
 import type { CatalogueService } from './catalogue';
@@ -34,6 +35,8 @@ export class ProjectsService {
   async record(
     actor: Actor,
     input: ProjectInput,
+    /** The caller: who may replace a project version someone else recorded (a role that governs). */
+    principal: { role: Role } | undefined,
   ): Promise<{ id: number; name: string; version: string; packages: number; dependencies?: { versions: number; edges: number; unread: number } }> {
     if (typeof input.name !== 'string' || input.name.trim() === '' || input.name.length > 214) throw validation('a project needs a name (from its package.json) of at most 214 characters');
     const version = optionalText(input.version, 'version', 256) ?? '0.0.0';
@@ -56,8 +59,19 @@ export class ProjectsService {
       } else members.set(key, member);
     }
     const name = input.name.trim();
+    // A recorded project version is its recorder's: anyone else replacing it would erase its
+    // usage (and mark impact records resolved). Only a role that governs may.
+    const onlyOwn = !(principal && can(principal.role, 'govern'));
     const id = await this.store.transaction(async (repos) => {
-      const projectId = await repos.projects.save({ name, version, lockfileFormat: format, recordedBy: actor.username }, [...members.values()]);
+      const saved = await repos.projects.save({ name, version, lockfileFormat: format, recordedBy: actor.username }, [...members.values()], { onlyOwn });
+      if (typeof saved !== 'number') {
+        throw new GatekeeperError(
+          'EFORBIDDEN',
+          `the project ${name}@${version} was recorded by ${saved.recordedBy}; only they or an admin may record it again. Record your lockfile under another project version or name, or ask ${saved.recordedBy} to record it`,
+          { recordedBy: saved.recordedBy },
+        );
+      }
+      const projectId = saved;
       await repos.audit.save(auditEntry(actor, 'project.record', { details: { project: name, version, packages: members.size } }));
       return projectId;
     });

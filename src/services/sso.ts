@@ -393,7 +393,8 @@ export class SsoService {
         }
         if (email && email !== existing.email) await repos.users.update(existing.username, { email });
       } else {
-        if (await repos.users.find(username)) {
+        // Without regard to case: 'Alice' from the IdP is not a second 'alice'.
+        if (await repos.users.findIgnoringCase(username)) {
           throw new GatekeeperError('ESSOREFUSED', `the username '${username}' belongs to another user here (a local or another IdP user). Ask an admin`);
         }
         user = await repos.users.save({ username, passwordHash: NO_PASSWORD, role: decision.role, email, kind: 'sso', externalSubject: subject });

@@ -123,7 +123,7 @@ describe('administration through the CLI', () => {
     const frankEnv = { ...env, GATEKEEPER_TOKEN: await loginToken(s.t.url, 'frank', 'frank-password') };
     const io = captureIo();
     expect(await main(['token', 'revoke', String(target?.id)], io, frankEnv)).toBe(1);
-    expect(io.errText()).toContain(`[EFORBIDDEN] token ${target?.id} belongs to another user`);
+    expect(io.errText()).toContain(`[ENOTFOUND] there is no token ${target?.id} of yours`);
     expect((await fetch(new URL('cli-fixture', s.t.url), { headers: { authorization: `Bearer ${carolToken}` } })).status).not.toBe(401);
   });
 

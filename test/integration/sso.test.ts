@@ -308,6 +308,12 @@ describe('single sign-on through a real OpenID Provider', () => {
     expect(taken.last.status).toBe(403);
     expect(JSON.parse(taken.last.body).error).toMatch(/^\[ESSOREFUSED\] the username 'admin' belongs to another user here/);
     expect((await s.t.api('GET', '/whoami')).body).toEqual({ username: 'admin', role: 'admin' });
+    // Nor to one whose name differs only in case (the IdP's usernames are lower-cased).
+    expect((await s.t.api('POST', '/users', { username: 'Casey', password: 'casey-password', role: 'reader' })).status).toBe(201);
+    await idp.user('casey-sub', { username: 'casey', password: 'casey-pw', groups: ['gk-readers'] });
+    const clash = await browse((await startWebLogin(s.t.url)).loginUrl, { username: 'casey', password: 'casey-pw' });
+    expect(clash.last.status).toBe(403);
+    expect(JSON.parse(clash.last.body).error).toMatch(/^\[ESSOREFUSED\] the username 'casey' belongs to another user here/);
 
     await idp.user('dave-sub', { username: 'dave', password: 'dave-pw', groups: ['gk-readers'] });
     await httpWebLogin({ username: 'dave', password: 'dave-pw' });

@@ -18,7 +18,7 @@ export const list_tags: RouteDef = {
   path: '/tags',
   access: 'explain',
   summary: 'Tags by name, each with how many packages carry it',
-  query: [{ name: 'all', description: 'true: deleted tags too' }],
+  query: [{ name: 'all', description: 'true: deleted tags too', type: 'boolean' }],
   handler: async ({ runtime, query }) => ok(await runtime.tags.list(query)),
 };
 

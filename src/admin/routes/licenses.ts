@@ -15,7 +15,8 @@ export const update_license_policy: RouteDef = {
   method: 'put',
   path: '/licenses',
   access: 'govern',
-  summary: 'Replace the fields given (allow, deny, unknown); an empty allowlist turns the rule off',
+  summary:
+    'Replace the fields given (allow, deny, unknown; at least one); an empty allowlist turns the rule off. A change to what is already set changes nothing and is not audited',
   body: [
     { name: 'allow', description: 'SPDX ids, id+, id WITH exception, LicenseRef-..., or UNLICENSED' },
     { name: 'deny', description: 'the same; wins over allow, not over a waiver' },
@@ -49,7 +50,7 @@ export const create_license_waiver: RouteDef = {
     { name: 'range', description: "semver range, default '*'" },
     { name: 'reason', description: 'required' },
     { name: 'expiresIn', description: 'duration such as 90d (or expiresAt; not both)' },
-    { name: 'expiresAt', description: 'an ISO date (or expiresIn; not both)' },
+    { name: 'expiresAt', description: 'an ISO 8601 date or date-time with Z or an offset, e.g. 2027-01-31 or 2027-01-31T12:00:00Z (or expiresIn; not both)' },
   ],
   handler: async ({ runtime, actor, body }) => ok(await runtime.licenses.waive(actor, body), 201),
 };

@@ -1,5 +1,5 @@
 import { exemptableRules, policyBodyFields } from '../../core/rules';
-import { GatekeeperError } from '../../core/errors';
+import { parseIsoDate } from '../../core/dates';
 import { clampLimit, decodeCursor, INT8_SAFE_MAX } from '../../db/pagination';
 import { ok, RouteDef } from '../route';
 
@@ -30,7 +30,7 @@ export const create_approval: RouteDef = {
     { name: 'range', description: "semver range, or an exact legacy version such as 1.0.0beta (ranges never match those); default '*'" },
     { name: 'reason', description: 'why it is approved' },
     { name: 'expiresIn', description: 'duration such as 30d (or expiresAt; not both)' },
-    { name: 'expiresAt', description: 'an ISO date (or expiresIn; not both)' },
+    { name: 'expiresAt', description: 'an ISO 8601 date or date-time with Z or an offset, e.g. 2027-01-31 or 2027-01-31T12:00:00Z (or expiresIn; not both)' },
     { name: 'allowScripts', description: 'true: the approved versions may also run install scripts' },
   ],
   handler: async ({ runtime, actor, body }) => ok(await runtime.governance.approve(actor, body), 201),
@@ -154,20 +154,12 @@ export const list_audit: RouteDef = {
     { name: 'package', description: 'package name' },
     { name: 'actor', description: 'username' },
     { name: 'action', description: 'e.g. approval.create, install.blocked' },
-    { name: 'since', description: 'ISO date, inclusive' },
-    { name: 'until', description: 'ISO date, exclusive' },
+    { name: 'since', description: 'ISO 8601 date or date-time with Z or an offset (2024-05-01, 2024-05-01T12:00:00Z), inclusive' },
+    { name: 'until', description: 'ISO 8601 date or date-time with Z or an offset, exclusive' },
     ...LIST_QUERY.slice(1),
   ],
   handler: async ({ runtime, query }) => {
-    const date = (v: string | undefined, field: string) => {
-      if (!v) return undefined;
-      const d = new Date(v);
-      // Years 1 to 9999: what PostgreSQL's timestamptz and every client can hold.
-      if (Number.isNaN(d.getTime()) || d.getUTCFullYear() < 1 || d.getUTCFullYear() > 9999) {
-        throw new GatekeeperError('EVALIDATION', `${field} must be an ISO date between the years 1 and 9999, e.g. 2024-05-01`);
-      }
-      return d;
-    };
+    const date = (v: string | undefined, field: string) => (v ? parseIsoDate(v, field) : undefined);
     return ok(
       await runtime.audit.list({
         package: query.package,

@@ -39,7 +39,7 @@ export const list_requests: RouteDef = {
   summary: "Requests, oldest first: an admin's view of all, everyone else's of their own",
   query: [
     { name: 'status', description: 'pending, approved, rejected or cancelled' },
-    { name: 'mine', description: 'true: only the caller\'s' },
+    { name: 'mine', description: 'true: only the caller\'s', type: 'boolean' },
     { name: 'cursor', description: 'the nextCursor of the previous page' },
     { name: 'limit', description: 'page size, 1 to 500' },
   ],
@@ -84,6 +84,7 @@ export const cancel_request: RouteDef = {
   path: '/requests/:id/cancel',
   access: 'explain',
   summary: 'Withdraw your own request',
+  body: [{ name: 'comment', description: 'optional: why' }],
   handler: async ({ runtime, actor, principal, params, body }) => ok(await runtime.requests.close(actor, principal, parseId(params.id), 'cancelled', body)),
 };
 
@@ -109,18 +110,18 @@ export const check_lockfile: RouteDef = {
   summary: 'Would every entry of a lockfile install? Blocked entries with their code and reason; optionally record it as a project',
   body: [
     { name: 'entries', description: '[{name, version, integrity?, dev?}]' },
-    { name: 'project', description: 'optional {name, version, format}: record the entries as this project' },
+    { name: 'project', description: 'optional {name, version, format}: record the entries as this project (as POST /projects: a version someone else recorded only admins may replace)' },
   ],
   // Without a project to record, only a question (CI's pre-flight, with a service account's token too).
   onlyAsks: (body) => body.project === undefined || body.project === null,
-  handler: async ({ runtime, actor, body }) => {
+  handler: async ({ runtime, actor, principal, body }) => {
     if (body.project !== undefined && body.project !== null && (typeof body.project !== 'object' || Array.isArray(body.project))) {
       throw new GatekeeperError('EVALIDATION', 'project must be an object {name, version, format}. Send the project the request is for, or leave project out');
     }
     const checks = await runtime.governance.checkEntries(body.entries);
     const blocked = checks.filter((c) => !c.allowed).map(({ name, version, code, reason, ruleId }) => ({ name, version, code, reason, ruleId }));
     const project = body.project as { name?: unknown; version?: unknown; format?: unknown } | undefined;
-    const recorded = project ? await runtime.projects.record(actor, { ...project, entries: body.entries }) : undefined;
+    const recorded = project ? await runtime.projects.record(actor, { ...project, entries: body.entries }, principal) : undefined;
     return ok({ ok: blocked.length === 0, checked: checks.length, blocked, project: recorded });
   },
 };
@@ -130,14 +131,15 @@ export const create_project: RouteDef = {
   method: 'post',
   path: '/projects',
   access: 'explain',
-  summary: "Record a lockfile as a project (name and version from its package.json), replacing that version's memberships",
+  summary:
+    "Record a lockfile as a project (name and version from its package.json), replacing that version's memberships; a version someone else recorded only admins may replace (403 EFORBIDDEN naming who recorded it)",
   body: [
     { name: 'name', description: 'project name' },
     { name: 'version', description: 'project version' },
     { name: 'format', description: 'lockfile format' },
     { name: 'entries', description: '[{name, version, integrity, dev}]' },
   ],
-  handler: async ({ runtime, actor, body }) => ok(await runtime.projects.record(actor, body), 201),
+  handler: async ({ runtime, actor, principal, body }) => ok(await runtime.projects.record(actor, body, principal), 201),
 };
 
 export const get_usage: RouteDef = {

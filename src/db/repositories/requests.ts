@@ -173,13 +173,26 @@ export interface ProjectMember {
 export class ProjectRepository {
   constructor(private readonly db: Knex) {}
 
-  /** Records (or re-records) name@version with exactly these members. */
-  async save(project: { name: string; version: string; lockfileFormat: string; recordedBy: string }, members: ProjectMember[]): Promise<number> {
-    const [row] = await this.db('projects')
+  /**
+   * Records (or re-records) name@version with exactly these members. With `onlyOwn`, a
+   * name@version someone else recorded is left as it is and `{recordedBy}` names them: the
+   * check is the upsert's own condition, so two first recordings at once cannot overwrite each
+   * other either.
+   */
+  async save(
+    project: { name: string; version: string; lockfileFormat: string; recordedBy: string },
+    members: ProjectMember[],
+    options: { onlyOwn?: boolean } = {},
+  ): Promise<number | { recordedBy: string }> {
+    const upsert = this.db('projects')
       .insert({ name: project.name, version: project.version, lockfile_format: project.lockfileFormat, recorded_by: project.recordedBy })
       .onConflict(['name', 'version'])
-      .merge({ lockfile_format: project.lockfileFormat, recorded_by: project.recordedBy, recorded_at: this.db.fn.now() })
-      .returning('id');
+      .merge({ lockfile_format: project.lockfileFormat, recorded_by: project.recordedBy, recorded_at: this.db.fn.now() });
+    const [row] = await (options.onlyOwn ? upsert.where('projects.recorded_by', project.recordedBy) : upsert).returning('id');
+    if (!row) {
+      const other = await this.db('projects').where({ name: project.name, version: project.version }).first('recorded_by');
+      return { recordedBy: String(other?.recorded_by ?? 'another user') };
+    }
     const id = row.id as number;
     await this.db('project_packages').where({ project_id: id }).del();
     for (const part of chunks(members)) {

@@ -58,6 +58,15 @@ export class UserRepository {
     return row ? { ...toUser(row), passwordHash: row.password_hash } : undefined;
   }
 
+  /**
+   * The user whose name equals this one without regard to case (the oldest, if an installation
+   * holds several from before the rule: see migration 014).
+   */
+  async findIgnoringCase(username: string): Promise<User | undefined> {
+    const row = await this.db<UserRow>('users').whereRaw('lower(username) = lower(?)', [username]).orderBy('id').first();
+    return row ? toUser(row) : undefined;
+  }
+
   async save(user: { username: string; passwordHash: string; role: Role; email?: string | null; kind?: UserKind; externalSubject?: string | null }): Promise<User> {
     const [row] = await this.db<UserRow>('users')
       .insert({

@@ -117,8 +117,16 @@ function bodyReader(runtime: GatekeeperRuntime) {
   };
   const limits: Record<Exclude<BodyKind, 'none' | 'stream'>, string> = { json: JSON_BODY_LIMIT, publish: runtime.settings.maxBodySize };
   return (req: Request, res: Response, kind: BodyKind, next: () => void): void => {
-    // A declared empty body has nothing to parse (body-parser would find the paused, ended stream unreadable).
-    if (kind === 'none' || kind === 'stream' || hasEmptyBody(req)) return next();
+    if (kind === 'none' || kind === 'stream') return next();
+    if (hasEmptyBody(req) || req.readableEnded) {
+      // An empty body has nothing to parse: it is marked as parsed (no body, as body-parser
+      // marks a request without one), so no later parser reads the stream. A paused stream keeps
+      // every byte of a body buffered, but an empty one (a chunked body of no chunks too) may
+      // have ended meanwhile: readable.resume() reads nothing, sees the end and emits it, and
+      // body-parser would then fail with 'stream is not readable'.
+      markParsed(req);
+      return next();
+    }
     const limit = limits[kind];
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > parseSize(limit)) {
@@ -136,10 +144,20 @@ function bodyReader(runtime: GatekeeperRuntime) {
           ? tooLarge(kind, limit)
           : e.type === 'encoding.unsupported' || e.type === 'charset.unsupported'
             ? new GatekeeperError('EUNSUPPORTEDMEDIATYPE', `the request body's encoding is not supported (${e.message ?? ''}). Send JSON as UTF-8, plain or gzip`)
-            : new GatekeeperError('EVALIDATION', `the request body is not valid JSON (${e.message ?? 'parse error'}). Check what the client sent`),
+            : e.type === 'entity.parse.failed'
+              ? new GatekeeperError('EVALIDATION', `the request body is not valid JSON (${e.message ?? 'parse error'}). Check what the client sent`)
+              : // A stream error (aborted, not readable) says nothing the client can act on.
+                new GatekeeperError('EVALIDATION', 'the request body could not be read to its end. Send the request again, with its whole body'),
       );
     });
   };
+}
+
+/** body-parser's own mark (`req._body`): every later parser, ours or Verdaccio's, takes `req.body` as it is. */
+function markParsed(req: Request): void {
+  const parsed = req as Request & { _body?: boolean };
+  parsed._body = true;
+  if (parsed.body === undefined) parsed.body = {};
 }
 
 /** A request that declares no body: `content-length: 0` and no chunked transfer. */

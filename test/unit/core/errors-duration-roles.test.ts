@@ -219,7 +219,7 @@ describe('duration', () => {
     it('rejects an invalid date or duration', () => {
       const notDate = caught(() => parseExpiry({ expiresAt: 'next tuesday' }, NOW));
       expect(notDate.code).toBe('EVALIDATION');
-      expect(notDate.message).toContain("'next tuesday' is not a date");
+      expect(notDate.message).toContain("'next tuesday' is not an ISO 8601 date");
       expect(caught(() => parseExpiry({ expiresIn: 'forever' }, NOW)).code).toBe('EVALIDATION');
     });
   });

@@ -168,6 +168,12 @@ describe('assertRange', () => {
     expect(err.message).toContain('is not a valid semver range');
   });
 
+  it.each([' ', '   ', '\t', '\u2028', '\u00a0 '])('rejects the blank range %j, saying to give * for every version', (r) => {
+    const err = caught(() => assertRange(r));
+    expect(err.code).toBe('EINVALIDRANGE');
+    expect(err.message).toContain("Give '*' for every version");
+  });
+
   it('rejects non-strings and overlong ranges', () => {
     expect(caught(() => assertRange(5)).code).toBe('EINVALIDRANGE');
     expect(caught(() => assertRange(`>=1.0.0 ${'<2.0.0 '.repeat(50)}`)).code).toBe('EINVALIDRANGE');
