@@ -363,9 +363,22 @@ export interface VersionRecord {
   unpublishedBy: string | null;
 }
 
+/** How long a reservation may wait for its publish; older, it was left by a publish that died, and is given back (unless its version was stored). */
+export const STALE_RESERVATION_MS = 10 * 60_000;
+
 export function versionExists(record: VersionRecord): GatekeeperError {
   const when = (record.publishedAt ?? record.reservedAt).toISOString();
-  const state = record.state === 'unpublished' ? ` (unpublished since ${record.unpublishedAt?.toISOString() ?? 'then'})` : record.state === 'reserved' ? ' (a publish of it is in progress)' : '';
+  if (record.state === 'reserved') {
+    // Not published yet: a publish of it holds the version. Versions are immutable once stored,
+    // but a publish that died without storing it gives it back (see PublishingService.claim).
+    return new GatekeeperError(
+      'EVERSIONEXISTS',
+      `${record.name}@${record.version} is being published (by ${record.publisher}, since ${when}), so it cannot be published again. ` +
+        `Publish a new version; or, if that publish failed, try again in ${STALE_RESERVATION_MS / 60_000} minutes: a reservation whose publish died is given back then, unless the version was stored`,
+      { publishedAt: when, integrity: record.integrity },
+    );
+  }
+  const state = record.state === 'unpublished' ? ` (unpublished since ${record.unpublishedAt?.toISOString() ?? 'then'})` : '';
   return new GatekeeperError(
     'EVERSIONEXISTS',
     `${record.name}@${record.version} was published on ${when}${state}; versions are immutable, publish a new version`,

@@ -12,6 +12,7 @@ import {
   publishRefusal,
   Publisher,
   PublishRule,
+  STALE_RESERVATION_MS,
   UnpublishPolicy,
   unpublishRefusal,
   versionExists,
@@ -87,7 +88,6 @@ export interface StoredVersions {
 }
 
 /** A reservation older than this whose publish never finished died with its process. */
-const STALE_RESERVATION_MS = 10 * 60_000;
 
 /**
  * Private publishing. Each name@version is recorded when it is first published and the

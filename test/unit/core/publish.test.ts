@@ -494,10 +494,13 @@ describe('versionExists', () => {
     expect(versionExists(record({ state: 'unpublished', unpublishedAt: null })).message).toContain('(unpublished since then)');
   });
 
-  it('uses the reservation time for a publish in progress', () => {
+  it('says a version in a publish is not published yet, and when it is given back if that publish died', () => {
     const err = versionExists(record({ state: 'reserved', publishedAt: null }));
     const when = new Date(NOW - 2 * HOUR).toISOString();
-    expect(err.message).toBe(`foo@1.0.0 was published on ${when} (a publish of it is in progress); versions are immutable, publish a new version`);
+    expect(err.message).toBe(
+      `foo@1.0.0 is being published (by pat, since ${when}), so it cannot be published again. ` +
+        'Publish a new version; or, if that publish failed, try again in 10 minutes: a reservation whose publish died is given back then, unless the version was stored',
+    );
     expect(err.details).toEqual({ publishedAt: when, integrity: 'sha512-abc' });
   });
 });
