@@ -429,19 +429,30 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
     const decision = await decideTarball(req, name, version);
     if (!decision) return sendError(res, 'ENOTFOUND', `${name}@${version} is not in this registry or its upstream. Check the version`);
     if (!decision.allowed) return refuse(runtime, res, actor, decision, 'tarball');
-    const warnings = versionWarnings(decision);
-    if (warnings.length > 0) {
-      governance.recordWarned(actor, [decision], 'tarball');
+    // A warned version's tarball carries its own notice (npm ci reads no packument), from the
+    // decision the bytes are sent under: on a first fetch, the one made with what the inspection found.
+    let recorded = false;
+    const warn = (d: Decision): void => {
+      res.removeHeader('npm-notice');
+      const warnings = versionWarnings(d);
+      if (warnings.length === 0) return;
+      if (!recorded) governance.recordWarned(actor, [d], 'tarball');
+      recorded = true;
       res.setHeader('npm-notice', toHeaderValue(`gatekeeper: warning for ${name}@${version}: ${warnings.join('; ')}`));
-    }
-    addInstallNotices(runtime, req, res);
+    };
     const isPrivate = runtime.publishing.isPrivate(name);
-    if ((isPrivate || (await inspected(name, version))) && sendStoredTarball(tarballs, packages, name, filename, req, res)) return;
+    if (isPrivate || (await inspected(name, version))) {
+      warn(decision);
+      addInstallNotices(runtime, req, res);
+      if (sendStoredTarball(tarballs, packages, name, filename, req, res)) return;
+    }
     if (isPrivate) {
       return sendError(res, 'ENOTFOUND', `${name}@${version} is private and its tarball is not in storage. Publish it again under a new version`);
     }
     const fetched = await fetchTarball(req, name, version, filename, actor);
     if (!fetched.decision.allowed) return refuse(runtime, res, actor, fetched.decision, 'tarball');
+    warn(fetched.decision);
+    addInstallNotices(runtime, req, res);
     sendBytes(req, res, fetched.bytes, fetched.etag);
   }
 

@@ -160,7 +160,8 @@ export function sendTarballEntry(req: IncomingMessage, res: ServerResponse, entr
     return true;
   }
   if (entry.bytes) {
-    if (entry.head) res.writeHead(200, entry.head);
+    // The prepared head says `no-transform` only: a response with a notice takes head()'s `no-store`.
+    if (entry.head && !res.hasHeader('npm-notice')) res.writeHead(200, entry.head);
     else {
       res.statusCode = 200;
       res.setHeader('content-type', 'application/octet-stream');
