@@ -6,7 +6,8 @@ const FIELD_LABELS: Record<string, string> = { name: 'name', version: 'version',
 
 /** A value as a message shows it: JSON, on one line, printable ASCII, at most 120 characters. */
 export function shown(value: unknown): string {
-  if (value === undefined) return 'nothing';
+  // No scripts at all reads as nothing, as docs/supply-chain.md shows it.
+  if (value === undefined || (value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0)) return 'nothing';
   let json: string | undefined;
   try {
     json = JSON.stringify(value);
