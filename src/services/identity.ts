@@ -351,8 +351,11 @@ export class IdentityService {
     try {
       issued = await issue();
     } catch (err) {
-      // Two first tokens at once: the other call made the account. Once more, finding it.
-      if ((err as { code?: unknown }).code !== '23505') throw err;
+      // Two first tokens at once: the other call made the account (its insert won the unique
+      // index, or it committed between this call's lookup and its case-insensitive check, which
+      // then names the account itself). Once more, finding it.
+      const raced = (err as { code?: unknown }).code === '23505' || (err instanceof GatekeeperError && err.code === 'ECONFLICT' && err.details?.existing === username);
+      if (!raced) throw err;
       issued = await issue();
     }
     // Its other tokens resolve with the new role from their next request, in every process.
