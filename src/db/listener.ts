@@ -169,6 +169,15 @@ export class ChannelListener extends EventEmitter {
     }
   }
 
+  /**
+   * How long a barrier waits for the acknowledgements: past it, a listener that has not
+   * acknowledged has gone a heartbeat's grace without an answer since the barrier began (an
+   * interval for the heartbeat to be sent, its grace, and half an interval for the verdict).
+   */
+  get confirmWithinMs(): number {
+    return this.heartbeatMs > 0 ? this.heartbeatMs * (HEARTBEAT_GRACE + 1.5) : 2000;
+  }
+
   /** A silent network failure would otherwise leave us "connected" to nothing for minutes. */
   private startHeartbeat(client: Client): void {
     if (this.heartbeatMs <= 0) return;

@@ -260,6 +260,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     const cache = new PolicyCache({
       source: store.repos.policy,
       listener,
+      channel: POLICY_CHANNEL,
       onError: (err) => logger.error({ err }, 'policy reload failed; denying until it succeeds'),
       onEvaluated: (decision) => metrics.decision(decision),
     });
@@ -473,7 +474,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
           plugins: { ok: missing.length === 0, loaded: [...loaded], missing },
           upstream: { url: upstream, ...up },
           cache: runtime.packuments.stats(),
-          advisories: { ...advisories.health(), mode: cache.healthy ? cache.current().rules.advisories.mode : 'unknown' },
+          advisories: { ...advisories.health(), mode: cache.healthy && !cache.stale ? cache.current().rules.advisories.mode : 'unknown' },
           audit: auditWriter.health(),
           webhooks: webhooks.health(),
           ...(advisoryFeed ? { advisoryFeed: advisoryFeed.health() } : {}),
@@ -605,7 +606,15 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
         // Only the admin API's route takes OPTIONS (its methods are '*'): its router knows each path's methods.
         served = match === undefined || (req.method === 'OPTIONS' ? answerAdminOptions(req, res) : fastPath(req, res, match));
       });
-      if (handled && !served) guarded(res, logger, () => app(req, res));
+      if (!handled || served) return;
+      // A policy change announced by another instance and not loaded yet: the request waits
+      // for the reload (bounded; PolicyCache.settled) rather than be decided with the policy
+      // before the change. A failure is the handlers' to write (current() refuses).
+      if (cache.stale) cache.settled().then(proceed, proceed);
+      else proceed();
+      function proceed(): void {
+        guarded(res, logger, () => app(req, res));
+      }
     });
 
     await new Promise<void>((resolve, reject) => {
