@@ -271,7 +271,11 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     }
     listener.on('disconnected', () => logger.error('lost the policy invalidation channel; denying installs until it reconnects'));
     listener.on('connected', () => logger.info('policy invalidation channel connected'));
-    listener.on('slow', () => logger.warn('the database has not answered the policy channel\'s heartbeat for 6 s, though its host received it (a database process short of CPU); the channel counts as lost after 30 s'));
+    listener.on('slow', () =>
+      logger.warn(
+        "the database has not answered the policy channel's heartbeat for 6 s, though its host (or a proxy in between) received it: denying installs until it answers; the connection is replaced after 30 s",
+      ),
+    );
 
     const auditWriter = new AuditWriter(store, (event) => {
       if (event.kind === 'retrying') logger.error({ err: event.err, pending: event.pending, attempt: event.attempt, retryInMs: event.delayMs }, 'audit entries could not be written; will retry');

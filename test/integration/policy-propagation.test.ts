@@ -90,5 +90,28 @@ describe('a policy change made through one gatekeeper, on the next request to an
     const refused = await get(TARBALL);
     expect(refused.status).toBe(403);
     expect(refused.code).not.toBe('EPOLICYUNAVAILABLE');
+    expect((await a.api('POST', '/approvals', { name: 'beta', reason: 'approved again' })).status).toBe(201);
+  }, 120_000);
+
+  it("with the other process's database link hung behind something that acknowledges TCP, its next request after the change is not served", async () => {
+    // A proxy in between (PgBouncer, HAProxy, a cloud SQL proxy) that stays connected and
+    // forwards nothing: B's heartbeat bytes are acknowledged by the relay's kernel, and B never
+    // hears of the ban. The change answers once B's acknowledgement is overdue, by when B's
+    // heartbeat has gone unanswered past its grace and B no longer trusts its caches.
+    relay.delay(0);
+    await warm();
+    relay.freeze();
+    try {
+      const ban = await a.api('POST', '/bans', { name: 'beta', range: '1.0.0', reason: 'banned while B hangs' });
+      expect(ban.status).toBe(201);
+      const next = await get(TARBALL);
+      expect(next.status).not.toBe(200);
+      expect(next.code).toBe('EPOLICYUNAVAILABLE');
+    } finally {
+      // The hung connections are ended (as a proxy restart would): B reconnects.
+      relay.cut();
+    }
+    // Once its link works again, B enforces the ban.
+    await eventually(async () => (await get(TARBALL)).code === 'EBANNED', 'B to reconnect and refuse the banned tarball', 60_000);
   }, 120_000);
 });

@@ -5,7 +5,7 @@ import net from 'node:net';
  * failure), or pass them late: both ways (a slow network or database), or only the answers (a
  * database process slow to answer: its kernel, here the relay's, acknowledges the bytes).
  */
-export async function relayTo(target: URL): Promise<{ url: string; freeze(): void; delay(ms: number, direction?: 'both' | 'answers'): void; close(): Promise<void> }> {
+export async function relayTo(target: URL): Promise<{ url: string; freeze(): void; thaw(): void; cut(): void; delay(ms: number, direction?: 'both' | 'answers'): void; close(): Promise<void> }> {
   let frozen = false;
   let delayMs = 0;
   let answersOnly = false;
@@ -33,6 +33,14 @@ export async function relayTo(target: URL): Promise<{ url: string; freeze(): voi
   return {
     url: url.href,
     freeze: () => (frozen = true),
+    /** Passes bytes again; those sent while frozen are gone, so the connections open then fail. */
+    thaw: () => (frozen = false),
+    /** Closes every connection made so far (they fail at once) and passes bytes again: new connections work. */
+    cut: () => {
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+      frozen = false;
+    },
     delay: (ms, direction = 'both') => {
       delayMs = ms;
       answersOnly = direction === 'answers';
