@@ -8,7 +8,7 @@ import type { Application } from 'express';
 import pino, { Logger } from 'pino';
 import { runServer } from 'verdaccio';
 import { answerAdminOptions, createAdminRouter, ADMIN_PREFIX } from '../admin/router';
-import { createKnex, Database, migrateLatest, migrationsAhead, openDatabase, redactUrl } from '../db/connection';
+import { createKnex, createMigrationKnex, Database, migrateLatest, migrationsAhead, openDatabase, redactUrl } from '../db/connection';
 import { PgAdvisoryLocks } from '../db/package-lock';
 import { FsPackageStorage } from '../storage/fs';
 import { PackageLocks } from '../storage/locks';
@@ -192,6 +192,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
   const metrics = new GatekeeperMetrics({ allow: settings.metricsAllow });
 
   const upstream = settings.upstream ?? npmConfiguredRegistry();
+  const databaseTimeoutMs = parseDuration(settings.databaseTimeout);
   // npm's proxy, CA and credentials for the upstream; a broken npmrc stops the start here,
   // before the database is touched.
   const npmOptions = npmOptionsFor(upstream);
@@ -204,7 +205,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
   try {
     let database: Database;
     try {
-      database = await openDatabase({ url: settings.databaseUrl, dataDir: settings.dataDir, onLog: (line) => logger.debug({ pg: line.trim() }, 'embedded postgres'), onWarning: (message) => logger.warn(message) });
+      database = await openDatabase({ url: settings.databaseUrl, dataDir: settings.dataDir, timeoutMs: databaseTimeoutMs, onLog: (line) => logger.debug({ pg: line.trim() }, 'embedded postgres'), onWarning: (message) => logger.warn(message) });
     } catch (err) {
       throw new StartupError(`the governance database cannot be opened: ${(err as Error).message}`);
     }
@@ -212,7 +213,14 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     logger.info({ database: database.kind === 'embedded' ? `embedded (${path.join(settings.dataDir, 'db')})` : redactUrl(database.url) }, 'database connected');
 
     try {
-      const applied = await migrateLatest(database.knex);
+      // Migrations are exempt from the statement deadline: they run on a pool of their own.
+      const migrator = createMigrationKnex(database.url);
+      let applied: string[];
+      try {
+        applied = await migrateLatest(migrator);
+      } finally {
+        await migrator.destroy();
+      }
       if (applied.length > 0) logger.info({ applied }, 'migrations applied');
       const ahead = await migrationsAhead(database.knex);
       if (ahead.length > 0) logger.warn({ ahead }, 'the database has migrations of a newer release; running on it (a rolling upgrade, docs/deploy.md)');
@@ -261,6 +269,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       source: store.repos.policy,
       listener,
       channel: POLICY_CHANNEL,
+      settleMs: databaseTimeoutMs > 0 ? databaseTimeoutMs : undefined,
       onError: (err) => logger.error({ err }, 'policy reload failed; denying until it succeeds'),
       onEvaluated: (decision) => metrics.decision(decision),
     });
@@ -458,13 +467,13 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       async readiness() {
         const reasons: string[] = [];
         if (shuttingDown) reasons.push('it is shutting down');
-        await store.ping().catch((err: Error) => reasons.push(`the database is unreachable (${err.message})`));
+        await store.ping(databaseTimeoutMs).catch((err: Error) => reasons.push(`the database is unreachable (${err.message})`));
         if (!cache.healthy) reasons.push(`the policy is not trusted (${cache.problem ?? 'the invalidation channel is down'})`);
         await packageStorage.check().catch((err: Error) => reasons.push(`the package storage is not writable (${err.message})`));
         return { ready: reasons.length === 0, reasons };
       },
       async health(): Promise<HealthReport> {
-        const db = await store.ping().then(
+        const db = await store.ping(databaseTimeoutMs).then(
           () => ({ ok: true }),
           (err: Error) => ({ ok: false, error: err.message }),
         );
