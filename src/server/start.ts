@@ -290,7 +290,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       if (event.kind === 'retrying') logger.error({ err: event.err, pending: event.pending, attempt: event.attempt, retryInMs: event.delayMs }, 'audit entries could not be written; will retry');
       else if (event.kind === 'dropped') logger.error({ err: event.err, count: event.count, entries: event.entries }, `audit entries dropped: ${event.why}`);
       else logger.info({ pending: event.pending }, 'audit entries are being written again');
-    });
+    }, { stuckMs: databaseTimeoutMs > 0 ? databaseTimeoutMs : undefined });
     cleanup.push(() => auditWriter.close());
     const governance = new GovernanceService(store, cache, auditWriter);
     governance.onBlocked = (code, ruleId, via) => metrics.installBlocked(code, ruleId, via);
