@@ -19,17 +19,36 @@ export interface DatabaseOptions {
   url?: string;
   dataDir: string;
   poolMax?: number;
+  /**
+   * The deadline of every statement and lock wait on the pool's connections (PostgreSQL's
+   * statement_timeout and lock_timeout, set on each new connection); 0 or unset: none. Work
+   * that may take longer opts out in its own transaction (Store.longTransaction, migrations).
+   */
+  timeoutMs?: number;
   onLog?: (line: string) => void;
   onWarning?: (message: string) => void;
 }
 
 const quiet = (): void => undefined;
 
-export function createKnex(url: string, poolMax = 10): Knex {
+export function createKnex(url: string, poolMax = 10, timeoutMs = 0): Knex {
+  const ms = Math.max(0, Math.round(timeoutMs));
   return knexFactory({
     client: 'pg',
     connection: { connectionString: url, connectionTimeoutMillis: 5000 },
-    pool: { min: 0, max: poolMax, acquireTimeoutMillis: 5000 },
+    pool: {
+      min: 0,
+      max: poolMax,
+      acquireTimeoutMillis: 5000,
+      // Set with SET rather than as startup parameters, which a pooler (PgBouncer) may refuse.
+      ...(ms > 0
+        ? {
+            afterCreate: (conn: { query(sql: string, cb: (err: Error | null) => void): void }, done: (err: Error | null, conn: unknown) => void) => {
+              conn.query(`set statement_timeout = ${ms}; set lock_timeout = ${ms}`, (err) => done(err, conn));
+            },
+          }
+        : {}),
+    },
     acquireConnectionTimeout: 5000,
     // knex prints connection errors to the console; they reach callers as rejections anyway.
     log: { warn: quiet, error: quiet, deprecate: quiet, debug: quiet },
@@ -67,7 +86,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       throw err;
     }
   }
-  const knex = createKnex(url, options.poolMax);
+  const knex = createKnex(url, options.poolMax, options.timeoutMs);
   try {
     await knex.raw('select 1');
   } catch (err) {
@@ -93,6 +112,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
  * advisory lock held on one pool connection (knex migrates on others) makes the later ones
  * wait and then find nothing left to do.
  */
+/** The pool migrations run on: like the request pool, but without the statement deadline (a migration may rewrite a large table). */
+export function createMigrationKnex(url: string): Knex {
+  return createKnex(url, 4, 0);
+}
+
 export async function migrateLatest(knex: Knex): Promise<string[]> {
   return knex.transaction(async (trx) => {
     await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', ['gatekeeper.migrations']);

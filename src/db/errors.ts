@@ -47,6 +47,34 @@ export function isConnectionError(err: unknown): boolean {
   return /Knex: Timeout acquiring a connection|Connection terminated|connect ECONNREFUSED|timeout expired/i.test(message);
 }
 
+/** 57014 query_canceled (statement_timeout), 55P03 lock_not_available (lock_timeout). */
+export const PG_QUERY_CANCELED = '57014';
+export const PG_LOCK_NOT_AVAILABLE = '55P03';
+
+/** True when a statement was cancelled at its deadline (GATEKEEPER_DATABASE_TIMEOUT) or waited too long for a lock. */
+export function isDeadlineError(err: unknown): boolean {
+  if (asGatekeeperError(err)) return false;
+  const code = pgCode(err);
+  return code === PG_QUERY_CANCELED || code === PG_LOCK_NOT_AVAILABLE;
+}
+
+/**
+ * The database as the cause of a failure, or undefined when it is not: a statement past its
+ * deadline, a lock not granted in time, a lost or refused connection. Says what happened and
+ * what to do; the driver's text (which may quote a statement) is not shown for deadlines.
+ */
+export function databaseFailure(err: unknown): GatekeeperError | undefined {
+  if (isDeadlineError(err)) {
+    const what = pgCode(err) === PG_LOCK_NOT_AVAILABLE ? 'waited too long for a lock' : 'did not answer in time';
+    return new GatekeeperError(
+      'EDATABASE',
+      `the governance database ${what} (GATEKEEPER_DATABASE_TIMEOUT), so the request was stopped. Try again shortly; if it persists an admin should look for long-running or blocking sessions in pg_stat_activity`,
+    );
+  }
+  if (isConnectionError(err)) return new GatekeeperError('EDATABASE', `the governance database is unavailable (${(err as Error).message}). Try again shortly; an admin should check /health`);
+  return undefined;
+}
+
 /** SQLSTATE class 22 (data exception): a value the column cannot hold, out of range, malformed. */
 export function isDataException(err: unknown): boolean {
   const code = pgCode(err);
@@ -72,6 +100,5 @@ export function mapDbError(err: unknown, what: string): unknown {
     const why = code === PG_PROGRAM_LIMIT_EXCEEDED ? 'a value too long to index' : code === '22003' ? 'a number out of range' : 'a value it cannot store';
     return new GatekeeperError('EVALIDATION', `${what} holds ${why} (SQLSTATE ${code}); shorten or correct the input and try again`);
   }
-  if (isConnectionError(err)) return new GatekeeperError('EDATABASE', `the governance database is unavailable (${(err as Error).message}). Try again shortly; an admin should check /health`);
-  return err;
+  return databaseFailure(err) ?? err;
 }

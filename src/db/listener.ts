@@ -36,7 +36,9 @@ const ACK = 'gk-ack:';
  * Events: `connected` (after LISTEN succeeded, including reconnects), `disconnected`,
  * `notification` (payload string; the first channel only), `message` (channel, payload;
  * every channel) and `slow` (a heartbeat unanswered past its grace on a link whose bytes the
- * database host acknowledged: a database process short of CPU, not yet a lost connection).
+ * database host, or a proxy in between, acknowledged: not yet a lost connection, but no
+ * longer a trusted one). `connected` and `disconnected` are about trust: a heartbeat
+ * unanswered past its grace ends it while the connection stays open (see startHeartbeat).
  *
  * Notifications sent while it was not listening are lost: whoever uses a channel must
  * treat `connected` as "anything may have changed" (PolicyCache reloads, TokenCache empties).
@@ -169,7 +171,32 @@ export class ChannelListener extends EventEmitter {
     }
   }
 
-  /** A silent network failure would otherwise leave us "connected" to nothing for minutes. */
+  /**
+   * How long a barrier waits for the acknowledgements: past it, a listener that has not
+   * acknowledged has gone a heartbeat's grace without an answer since the barrier began, so it
+   * no longer trusts its caches (see startHeartbeat): an interval for the heartbeat to be sent,
+   * its grace, and half an interval for the verdict to run.
+   */
+  get confirmWithinMs(): number {
+    return this.heartbeatMs > 0 ? this.heartbeatMs * (HEARTBEAT_GRACE + 1.5) : 2000;
+  }
+
+  /** Whether the LISTEN connection is open, trusted or not (`connected` is the trust). */
+  get linked(): boolean {
+    return this.client !== undefined;
+  }
+
+  /**
+   * A silent network failure would otherwise leave us "connected" to nothing for minutes.
+   *
+   * Two decisions, with two bounds. Trust: a heartbeat unanswered for HEARTBEAT_GRACE
+   * intervals ends it at once, whatever the cause (`disconnected`; nothing is served from the
+   * caches): without an answer there is no guarantee that announcements still arrive, and a
+   * proxy in between (PgBouncer, HAProxy, a cloud SQL proxy) acknowledges the bytes itself, so
+   * the link's TCP state cannot tell a hung database link from a slow database. The answer,
+   * when it comes, restores it (`connected`: the caches reload, as after a reconnect).
+   * Reconnecting: only for a link judged dead.
+   */
   private startHeartbeat(client: Client): void {
     if (this.heartbeatMs <= 0) return;
     clearInterval(this.heartbeat);
@@ -185,11 +212,12 @@ export class ChannelListener extends EventEmitter {
       // (setImmediate runs after it). Nor is a database process too starved of CPU to answer
       // for seconds a lost link (ten large lockfile checks at once, the gatekeeper and its
       // embedded database on one CPU: its backend waited 2 s to run): the server's kernel
-      // acknowledged the heartbeat, so the link carries bytes. Bytes unacknowledged after the
-      // grace are a dead link. Where TCP state cannot be read, the probe, on another
-      // connection, tells them apart. A false loss refuses every install until the policy is
-      // reloaded. Silent network failures are detected within HEARTBEAT_GRACE intervals, and
-      // a heartbeat unanswered for HEARTBEAT_GRACE_BUSY intervals is a lost link whatever the cause.
+      // acknowledged the heartbeat, so the link carries bytes, and the connection is kept
+      // (reconnecting would not make it faster), though not trusted until it answers. Bytes
+      // unacknowledged after the grace are a dead link. Where TCP state cannot be read, the
+      // probe, on another connection, tells them apart. Silent network failures end trust
+      // within HEARTBEAT_GRACE intervals whatever the cause, and a heartbeat unanswered for
+      // HEARTBEAT_GRACE_BUSY intervals is a lost link whatever the cause.
       const lost = () => {
         if (!answered) this.onLost(client);
       };
@@ -198,6 +226,7 @@ export class ChannelListener extends EventEmitter {
       const timeout = setTimeout(() => {
         setImmediate(() => {
           if (answered) return;
+          this.distrust(client);
           void this.verdict(client).then((dead) => {
             if (dead === true) lost();
             else if (dead === false) {
@@ -218,6 +247,7 @@ export class ChannelListener extends EventEmitter {
           inFlight = false;
           clearTimeout(timeout);
           clearTimeout(busyCap);
+          this.trustAgain(client);
         },
         () => {
           answered = true;
@@ -229,6 +259,20 @@ export class ChannelListener extends EventEmitter {
       );
     }, this.heartbeatMs);
     this.heartbeat.unref();
+  }
+
+  /** A heartbeat went unanswered past its grace: the caches stop trusting this link, which stays open. */
+  private distrust(client: Client): void {
+    if (this.client !== client || !this._connected) return;
+    this._connected = false;
+    this.emit('disconnected');
+  }
+
+  /** A late heartbeat was answered on a link still open: trusted again, as after a reconnect. */
+  private trustAgain(client: Client): void {
+    if (this.client !== client || this._connected || this.closed) return;
+    this._connected = true;
+    this.emit('connected');
   }
 
   /**

@@ -72,7 +72,34 @@ export class Store {
     return this.knex.transaction((trx) => fn(bind(trx)));
   }
 
-  async ping(): Promise<void> {
-    await this.knex.raw('select 1');
+  /**
+   * Like transaction(), without the pool's statement and lock deadline (GATEKEEPER_DATABASE_TIMEOUT):
+   * for background work that may rightly take longer (a bulk advisory import, a feed import).
+   */
+  longTransaction<T>(fn: (repos: Repositories) => Promise<T>): Promise<T> {
+    return this.knex.transaction(async (trx) => {
+      await trx.raw('set local statement_timeout = 0; set local lock_timeout = 0');
+      return fn(bind(trx));
+    });
+  }
+
+  /** `select 1`; with `timeoutMs`, rejects when it has not answered by then (a pool exhausted by blocked queries, a hung link). */
+  async ping(timeoutMs = 0): Promise<void> {
+    const query = this.knex.raw('select 1');
+    if (timeoutMs <= 0) {
+      await query;
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        query,
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`the database did not answer within ${timeoutMs / 1000} s`)), timeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }

@@ -16,6 +16,8 @@ export interface Settings {
   dataDir: string;
   /** unset: the embedded database in `<dataDir>/db`. */
   databaseUrl?: string;
+  /** The deadline of request-path database statements and lock waits (statement_timeout, lock_timeout); 0: none. */
+  databaseTimeout: string;
   /** unset: the registry npm itself is configured with, read at start. */
   upstream?: string;
   allowSelfRegistration: boolean;
@@ -321,6 +323,7 @@ const SPECS: SettingSpec[] = [
   { key: 'host', env: 'GATEKEEPER_HOST', parse: asString },
   { key: 'dataDir', env: 'GATEKEEPER_DATA_DIR', parse: asString },
   { key: 'databaseUrl', env: 'GATEKEEPER_DATABASE_URL', parse: asUrl(['postgres:', 'postgresql:']) },
+  { key: 'databaseTimeout', env: 'GATEKEEPER_DATABASE_TIMEOUT', parse: asDuration },
   { key: 'upstream', env: 'GATEKEEPER_UPSTREAM', parse: asUrl(['http:', 'https:']) },
   { key: 'allowSelfRegistration', env: 'GATEKEEPER_ALLOW_SELF_REGISTRATION', parse: asBool },
   { key: 'requireAuth', env: 'GATEKEEPER_REQUIRE_AUTH', parse: asBool },
@@ -398,6 +401,7 @@ export const DEFAULTS: Omit<Settings, 'dataDir'> & { dataDir: string } = {
   upstreamMaxage: '2m',
   advisoryRefresh: '1h',
   advisoryTimeout: '5s',
+  databaseTimeout: '10s',
   upstreamTimeout: '60s',
   upstreamMaxSize: '100mb',
   tarballHosts: [],

@@ -8,7 +8,7 @@ import type { Application } from 'express';
 import pino, { Logger } from 'pino';
 import { runServer } from 'verdaccio';
 import { answerAdminOptions, createAdminRouter, ADMIN_PREFIX } from '../admin/router';
-import { createKnex, Database, migrateLatest, migrationsAhead, openDatabase, redactUrl } from '../db/connection';
+import { createKnex, createMigrationKnex, Database, migrateLatest, migrationsAhead, openDatabase, redactUrl } from '../db/connection';
 import { PgAdvisoryLocks } from '../db/package-lock';
 import { FsPackageStorage } from '../storage/fs';
 import { PackageLocks } from '../storage/locks';
@@ -193,6 +193,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
   const metrics = new GatekeeperMetrics({ allow: settings.metricsAllow });
 
   const upstream = settings.upstream ?? npmConfiguredRegistry();
+  const databaseTimeoutMs = parseDuration(settings.databaseTimeout);
   // npm's proxy, CA and credentials for the upstream; a broken npmrc stops the start here,
   // before the database is touched.
   const npmOptions = npmOptionsFor(upstream);
@@ -205,7 +206,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
   try {
     let database: Database;
     try {
-      database = await openDatabase({ url: settings.databaseUrl, dataDir: settings.dataDir, onLog: (line) => logger.debug({ pg: line.trim() }, 'embedded postgres'), onWarning: (message) => logger.warn(message) });
+      database = await openDatabase({ url: settings.databaseUrl, dataDir: settings.dataDir, timeoutMs: databaseTimeoutMs, onLog: (line) => logger.debug({ pg: line.trim() }, 'embedded postgres'), onWarning: (message) => logger.warn(message) });
     } catch (err) {
       throw new StartupError(`the governance database cannot be opened: ${(err as Error).message}`);
     }
@@ -213,7 +214,14 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     logger.info({ database: database.kind === 'embedded' ? `embedded (${path.join(settings.dataDir, 'db')})` : redactUrl(database.url) }, 'database connected');
 
     try {
-      const applied = await migrateLatest(database.knex);
+      // Migrations are exempt from the statement deadline: they run on a pool of their own.
+      const migrator = createMigrationKnex(database.url);
+      let applied: string[];
+      try {
+        applied = await migrateLatest(migrator);
+      } finally {
+        await migrator.destroy();
+      }
       if (applied.length > 0) logger.info({ applied }, 'migrations applied');
       const ahead = await migrationsAhead(database.knex);
       if (ahead.length > 0) logger.warn({ ahead }, 'the database has migrations of a newer release; running on it (a rolling upgrade, docs/deploy.md)');
@@ -261,6 +269,8 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     const cache = new PolicyCache({
       source: store.repos.policy,
       listener,
+      channel: POLICY_CHANNEL,
+      settleMs: databaseTimeoutMs > 0 ? databaseTimeoutMs : undefined,
       onError: (err) => logger.error({ err }, 'policy reload failed; denying until it succeeds'),
       onEvaluated: (decision) => metrics.decision(decision),
     });
@@ -271,13 +281,17 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     }
     listener.on('disconnected', () => logger.error('lost the policy invalidation channel; denying installs until it reconnects'));
     listener.on('connected', () => logger.info('policy invalidation channel connected'));
-    listener.on('slow', () => logger.warn('the database has not answered the policy channel\'s heartbeat for 6 s, though its host received it (a database process short of CPU); the channel counts as lost after 30 s'));
+    listener.on('slow', () =>
+      logger.warn(
+        "the database has not answered the policy channel's heartbeat for 6 s, though its host (or a proxy in between) received it: denying installs until it answers; the connection is replaced after 30 s",
+      ),
+    );
 
     const auditWriter = new AuditWriter(store, (event) => {
       if (event.kind === 'retrying') logger.error({ err: event.err, pending: event.pending, attempt: event.attempt, retryInMs: event.delayMs }, 'audit entries could not be written; will retry');
       else if (event.kind === 'dropped') logger.error({ err: event.err, count: event.count, entries: event.entries }, `audit entries dropped: ${event.why}`);
       else logger.info({ pending: event.pending }, 'audit entries are being written again');
-    });
+    }, { stuckMs: databaseTimeoutMs > 0 ? databaseTimeoutMs : undefined });
     cleanup.push(() => auditWriter.close());
     const governance = new GovernanceService(store, cache, auditWriter);
     governance.onBlocked = (code, ruleId, via) => metrics.installBlocked(code, ruleId, via);
@@ -454,13 +468,13 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       async readiness() {
         const reasons: string[] = [];
         if (shuttingDown) reasons.push('it is shutting down');
-        await store.ping().catch((err: Error) => reasons.push(`the database is unreachable (${err.message})`));
+        await store.ping(databaseTimeoutMs).catch((err: Error) => reasons.push(`the database is unreachable (${err.message})`));
         if (!cache.healthy) reasons.push(`the policy is not trusted (${cache.problem ?? 'the invalidation channel is down'})`);
         await packageStorage.check().catch((err: Error) => reasons.push(`the package storage is not writable (${err.message})`));
         return { ready: reasons.length === 0, reasons };
       },
       async health(): Promise<HealthReport> {
-        const db = await store.ping().then(
+        const db = await store.ping(databaseTimeoutMs).then(
           () => ({ ok: true }),
           (err: Error) => ({ ok: false, error: err.message }),
         );
@@ -474,7 +488,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
           plugins: { ok: missing.length === 0, loaded: [...loaded], missing },
           upstream: { url: upstream, ...up },
           cache: runtime.packuments.stats(),
-          advisories: { ...advisories.health(), mode: cache.healthy ? cache.current().rules.advisories.mode : 'unknown' },
+          advisories: { ...advisories.health(), mode: cache.healthy && !cache.stale ? cache.current().rules.advisories.mode : 'unknown' },
           audit: auditWriter.health(),
           webhooks: webhooks.health(),
           ...(advisoryFeed ? { advisoryFeed: advisoryFeed.health() } : {}),
@@ -606,7 +620,15 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
         // Only the admin API's route takes OPTIONS (its methods are '*'): its router knows each path's methods.
         served = match === undefined || (req.method === 'OPTIONS' ? answerAdminOptions(req, res) : fastPath(req, res, match));
       });
-      if (handled && !served) guarded(res, logger, () => app(req, res));
+      if (!handled || served) return;
+      // A policy change announced by another instance and not loaded yet: the request waits
+      // for the reload (bounded; PolicyCache.settled) rather than be decided with the policy
+      // before the change. A failure is the handlers' to write (current() refuses).
+      if (cache.stale) cache.settled().then(proceed, proceed);
+      else proceed();
+      function proceed(): void {
+        guarded(res, logger, () => app(req, res));
+      }
     });
 
     await new Promise<void>((resolve, reject) => {

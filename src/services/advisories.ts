@@ -456,7 +456,8 @@ export class AdvisoryService {
    */
   private async importAdvisories(actor: Actor, advisories: Advisory[], details: Record<string, unknown> = {}): Promise<{ imported: number; packages: string[] }> {
     const packages = [...new Set(advisories.map((a) => a.name))];
-    await this.store.transaction(async (repos) => {
+    // A bulk import (a feed, an admin's file) may rightly take longer than a request's deadline.
+    await this.store.longTransaction(async (repos) => {
       await repos.advisories.upsert(advisories);
       await repos.audit.saveMany(
         advisories.map((a) =>
@@ -614,7 +615,7 @@ export class AdvisoryService {
       }
     }
     const packages = [...new Set(advisories.map((a) => a.advisory.name))];
-    await this.store.transaction(async (repos) => {
+    await this.store.longTransaction(async (repos) => {
       await repos.advisories.upsert(advisories.map((a) => a.advisory));
       await repos.audit.saveMany(
         advisories.map(({ advisory: a, file }) =>

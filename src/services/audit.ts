@@ -29,10 +29,15 @@ export function auditEntry(actor: Actor, action: AuditAction, fields: Omit<Audit
 
 /** What /health says about the audit writer. */
 export interface AuditHealth {
-  /** False while entries cannot be written because the database fails (until a write succeeds). */
+  /**
+   * False while entries cannot be written because the database fails (until a write
+   * succeeds), and while an entry has waited longer than `stuckMs` (a write that hangs).
+   */
   ok: boolean;
   /** Entries waiting to be written. */
   pending: number;
+  /** How long the oldest entry waiting has waited, in seconds (0 when none waits). */
+  oldestPendingSeconds: number;
   /** Entries written since start. */
   written: number;
   /** Entries given up on since start: rejected by the database, retried too often, or over the buffer limit. */
@@ -60,6 +65,12 @@ export interface AuditWriterOptions {
   retryMaxMs?: number;
   /** A batch that failed this many times in a row because of the database is dropped (counted). */
   maxAttempts?: number;
+  /**
+   * An entry waiting longer than this (past its batching delay) makes health() not ok: a write
+   * that neither succeeds nor fails (a lock it waits for) is as much a failure as an error.
+   * The database deadline (GATEKEEPER_DATABASE_TIMEOUT) by default 10 s.
+   */
+  stuckMs?: number;
   now?: () => number;
 }
 
@@ -89,8 +100,9 @@ function isOutage(err: unknown): boolean {
   if (isConnectionError(err)) return true;
   const code = pgCode(err);
   if (code === undefined || !SQLSTATE.test(code)) return false;
-  // 55000: "database is not currently accepting connections" (and other prerequisite states).
-  return OUTAGE_CLASSES.has(code.slice(0, 2)) || code === '55000' || code === '55006';
+  // 55000: "database is not currently accepting connections" (and other prerequisite states);
+  // 55P03: a lock not granted within lock_timeout (the table is held by another session).
+  return OUTAGE_CLASSES.has(code.slice(0, 2)) || code === '55000' || code === '55006' || code === '55P03';
 }
 
 const describe = (err: unknown): string => sanitizeText(String((err as Error | null)?.message ?? err), 500);
@@ -130,7 +142,12 @@ export class AuditWriter {
   private readonly retryBaseMs: number;
   private readonly retryMaxMs: number;
   private readonly maxAttempts: number;
+  private readonly stuckMs: number;
   private readonly now: () => number;
+  /** When each waiting entry was recorded (the buffer is in order, so its head is the oldest). */
+  private readonly recordedAt = new WeakMap<AuditEntry, number>();
+  /** When the oldest entry of the batch being written was recorded. */
+  private inFlightSince: number | undefined;
 
   constructor(
     private readonly store: AuditStore,
@@ -143,6 +160,7 @@ export class AuditWriter {
     this.retryBaseMs = options.retryBaseMs ?? 250;
     this.retryMaxMs = Math.max(this.retryBaseMs, options.retryMaxMs ?? 30_000);
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 20);
+    this.stuckMs = Math.max(0, options.stuckMs ?? 10_000);
     this.now = options.now ?? Date.now;
   }
 
@@ -153,6 +171,7 @@ export class AuditWriter {
       return;
     }
     if (this.buffer.length >= this.maxBuffered) this.drop(this.buffer.splice(0, 1), undefined, `more than ${this.maxBuffered} entries are waiting`);
+    this.recordedAt.set(clean, this.now());
     this.buffer.push(clean);
     // During an outage the retry timer is already set; otherwise batch for delayMs.
     this.schedule(this.delayMs);
@@ -162,10 +181,19 @@ export class AuditWriter {
     return this.buffer.length + this.inFlight;
   }
 
+  /** Milliseconds the oldest waiting entry has waited; 0 when none waits. */
+  private oldestPendingMs(): number {
+    const head = this.buffer[0];
+    const since = this.inFlightSince ?? (head ? this.recordedAt.get(head) : undefined);
+    return since === undefined ? 0 : Math.max(0, this.now() - since);
+  }
+
   health(): AuditHealth {
+    const waited = this.oldestPendingMs();
     return {
-      ok: !this.outage,
+      ok: !this.outage && waited <= this.stuckMs + this.delayMs,
       pending: this.pending,
+      oldestPendingSeconds: Math.round(waited / 100) / 10,
       written: this.written,
       dropped: this.dropped,
       lastError: this.lastError,
@@ -236,6 +264,7 @@ export class AuditWriter {
       const batch = this.buffer.splice(0, this.batchSize);
       if (batch.length === 0) return;
       this.inFlight = batch.length;
+      this.inFlightSince = this.recordedAt.get(batch[0]);
       try {
         await this.write(batch);
         this.attempts = 0;
@@ -255,6 +284,7 @@ export class AuditWriter {
         this.failed(outage.error);
       } finally {
         this.inFlight = 0;
+        this.inFlightSince = undefined;
       }
     })();
     this.running = attempt.finally(() => {

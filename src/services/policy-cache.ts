@@ -10,7 +10,14 @@ export interface PolicySource {
 export interface PolicyCacheOptions {
   source: PolicySource;
   /** The invalidation channel. The cache is trusted only while it is connected. */
-  listener: ChannelListener;
+  listener: Pick<ChannelListener, 'connected' | 'on' | 'barrier' | 'confirmWithinMs'>;
+  /** The channel policy changes are announced on (POLICY_CHANNEL), for the barrier after a change. */
+  channel?: string;
+  /**
+   * How long a request waits for the reload a change announced by another process started
+   * (see settled()) before it is refused with EPOLICYUNAVAILABLE. Default 10 s.
+   */
+  settleMs?: number;
   maxDecisions?: number;
   now?: () => number;
   onError?: (err: unknown) => void;
@@ -50,6 +57,16 @@ export class PolicyCache {
   private channelEpoch = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelayMs = 0;
+  /**
+   * Changes announced by another process count up `announced`; a load that began after the
+   * n-th announcement sets `covered` to n when it succeeds. While covered < announced the
+   * loaded policy is older than one committed elsewhere: it is not served (see current()).
+   */
+  private announced = 0;
+  private covered = 0;
+  /** Woken whenever a load ends (settled() waits on them). */
+  private loadWaiters: Array<() => void> = [];
+  private readonly settleMs: number;
   private readonly maxDecisions: number;
   private readonly now: () => number;
   private readonly reloadListeners: Array<(policy: CompiledPolicy) => void> = [];
@@ -60,6 +77,7 @@ export class PolicyCache {
   constructor(private readonly options: PolicyCacheOptions) {
     this.maxDecisions = options.maxDecisions ?? 200_000;
     this.now = options.now ?? Date.now;
+    this.settleMs = options.settleMs ?? 10_000;
     const { listener } = options;
     listener.on('disconnected', () => {
       this.channelEpoch++;
@@ -74,7 +92,14 @@ export class PolicyCache {
     });
     listener.on('notification', (payload: string) => {
       const generation = Number(payload);
-      if (!this.policy || !Number.isFinite(generation) || generation > this.policy.generation) this.refresh();
+      if (!this.policy || !Number.isFinite(generation) || generation > this.policy.generation) {
+        // From now on the loaded policy is older than one committed elsewhere: nothing is
+        // decided with it (the fast path declines, the full path waits in settled()) until a
+        // snapshot read after this point has loaded. This runs before the listener
+        // acknowledges a barrier, so "acknowledged" means "no longer served".
+        this.announced++;
+        this.refresh();
+      }
     });
   }
 
@@ -103,6 +128,11 @@ export class PolicyCache {
 
   get generation(): number | undefined {
     return this.policy?.generation;
+  }
+
+  /** Whether a change announced by another process is not loaded yet (see settled()). */
+  get stale(): boolean {
+    return this.covered < this.announced;
   }
 
   get healthy(): boolean {
@@ -146,6 +176,7 @@ export class PolicyCache {
   private async load(): Promise<void> {
     const listening = this.options.listener.connected;
     const epoch = this.channelEpoch;
+    const announced = this.announced;
     try {
       const snapshot = await this.options.source.loadSnapshot();
       const compiled = compilePolicy(snapshot, undefined, this.policy);
@@ -161,17 +192,65 @@ export class PolicyCache {
       } else {
         this.failure = undefined;
       }
+      // The snapshot was read after every change announced before this load began.
+      if (announced > this.covered) this.covered = announced;
     } catch (err) {
       this.failure = `loading the policy failed: ${(err as Error).message}`;
       throw err;
+    } finally {
+      const waiters = this.loadWaiters;
+      this.loadWaiters = [];
+      for (const wake of waiters) wake();
     }
   }
 
-  /** The policy to decide with, or EPOLICYUNAVAILABLE. */
+  /**
+   * The policy to decide with, or EPOLICYUNAVAILABLE: also while a change announced by another
+   * process is not loaded yet (callers that can wait use settled()).
+   */
   current(): CompiledPolicy {
     const problem = this.problem;
     if (problem !== undefined || !this.policy) throw unavailable(problem ?? 'not loaded yet');
+    if (this.stale) throw unavailable('a policy change made on another instance is being loaded');
     return this.policy;
+  }
+
+  /**
+   * The policy to decide with once every change announced so far is loaded: at once when it
+   * is, else after the reload the announcement started (at most `settleMs`, then
+   * EPOLICYUNAVAILABLE). The full path calls it before deciding, so a request that arrives
+   * after an announcement is decided with the announced change, never with the policy before it.
+   */
+  async settled(): Promise<CompiledPolicy> {
+    if (!this.stale) return this.current();
+    const deadline = Date.now() + this.settleMs;
+    while (this.stale && this.failure === undefined && this.options.listener.connected) {
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw unavailable(`a policy change made on another instance has not loaded within ${Math.round(this.settleMs / 1000)} s; the database may be slow`);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.loadWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return this.current();
+  }
+
+  /**
+   * After this process committed a policy change (its NOTIFY included): reloads here, then
+   * waits until every listening process has handled the announcement (or the listener's
+   * confirmation bound passed; see ChannelListener.barrier). A process that handled it serves
+   * nothing decided by the policy before it. Resolves with whether every process confirmed.
+   */
+  async invalidated(): Promise<boolean> {
+    await this.reload();
+    const { channel } = this.options;
+    if (channel === undefined) return true;
+    return this.options.listener.barrier(channel, this.options.listener.confirmWithinMs);
   }
 
   private clear(): void {

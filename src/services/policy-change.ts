@@ -23,7 +23,10 @@ export function onPolicyChanged(cache: PolicyCache, listener: (change: PolicyCha
 /**
  * Every policy change goes through here: `fn` (which writes the change and its audit entry)
  * and a bump of the policy generation commit in one transaction; NOTIFY tells the other
- * processes at commit, and this process reloads before returning.
+ * processes at commit. It returns after this process has reloaded and every listening process
+ * has handled the announcement (from then on none decides with the policy before it), or
+ * after the listener's confirmation bound, by which a process that did not confirm has stopped
+ * trusting its caches (PolicyCache.invalidated, ChannelListener.barrier).
  */
 export async function changePolicy<T>(store: Store, cache: PolicyCache, actor: Actor, what: string, fn: (repos: Repositories) => Promise<T>): Promise<T> {
   let result: T;
@@ -36,7 +39,7 @@ export async function changePolicy<T>(store: Store, cache: PolicyCache, actor: A
   } catch (err) {
     throw mapDbError(err, what);
   }
-  await cache.reload();
+  await cache.invalidated();
   for (const listener of changeListeners.get(cache) ?? []) {
     try {
       listener({ what, by: actor.username, generation: cache.generation });

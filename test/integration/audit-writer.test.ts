@@ -155,6 +155,54 @@ describe('AuditWriter on a real database', () => {
     expect(events.some((e) => e.kind === 'recovered')).toBe(true);
   });
 
+  /** Runs `body` while another session holds audit_log in ACCESS EXCLUSIVE mode. */
+  async function whileAuditLocked(body: () => Promise<void>): Promise<void> {
+    const locker = await knex.client.acquireConnection();
+    try {
+      await locker.query('begin');
+      await locker.query('lock table audit_log in access exclusive mode');
+      await body();
+    } finally {
+      await locker.query('rollback').catch(() => undefined);
+      await knex.client.releaseConnection(locker);
+    }
+  }
+
+  it('is not ok while a write hangs (a lock it waits for) past stuckMs, and says how long the oldest entry has waited', async () => {
+    // A pool without a statement deadline: the insert waits for the lock as long as it is held.
+    const writer = newWriter([], { stuckMs: 300 });
+    await whileAuditLocked(async () => {
+      for (let i = 0; i < 3; i++) writer.record(blocked(`stuck-${i}`, `while locked ${i}`));
+      await eventually(async () => !writer.health().ok, 'the writer to report the hanging write', 10_000);
+      const stuck = writer.health();
+      expect(stuck).toMatchObject({ ok: false, pending: 3, written: 0, dropped: 0 });
+      expect(stuck.oldestPendingSeconds).toBeGreaterThanOrEqual(0.3);
+    });
+    await eventually(async () => writer.health().ok, 'the writer to catch up once the lock is gone', 10_000);
+    expect(writer.health()).toMatchObject({ ok: true, pending: 0, oldestPendingSeconds: 0, written: 3, dropped: 0 });
+  });
+
+  it('retries entries refused for a lock not granted in time (55P03) rather than dropping them as refused', async () => {
+    // lock_timeout alone: the insert fails with 55P03, not with a statement timeout.
+    const lockTimed = createKnex(db.url, 2);
+    lockTimed.client.pool.on('createSuccess', (_id: unknown, conn: { query(sql: string): Promise<unknown> }) => void conn.query('set lock_timeout = 200'));
+    const events: AuditWriterEvent[] = [];
+    const writer = newWriter(events, { retryBaseMs: 20, retryMaxMs: 100, maxAttempts: 1000 }, new Store(lockTimed));
+    try {
+      await whileAuditLocked(async () => {
+        for (let i = 0; i < 4; i++) writer.record(blocked(`locked-${i}`, `lock timeout ${i}`));
+        await eventually(async () => events.filter((e) => e.kind === 'retrying').length >= 2, 'retries while the table is locked', 10_000);
+        expect(writer.health()).toMatchObject({ ok: false, dropped: 0 });
+      });
+      await eventually(async () => writer.health().ok && writer.health().pending === 0, 'the writer to catch up', 10_000);
+      expect(writer.health()).toMatchObject({ written: 4, dropped: 0 });
+      expect((await rows('locked-')).map((r) => r.package)).toEqual(['locked-0', 'locked-1', 'locked-2', 'locked-3']);
+    } finally {
+      await writer.close();
+      await lockTimed.destroy();
+    }
+  });
+
   it('gives up on a batch after a bounded number of attempts, and counts what it dropped', async () => {
     await breakAuditInserts(knex);
     const events: AuditWriterEvent[] = [];

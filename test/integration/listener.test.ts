@@ -11,6 +11,7 @@ import { unacknowledgedBytes } from '../../src/db/tcp-state';
 import { POLICY_CHANNEL } from '../../src/db/repositories/policy';
 import { eventually } from '../support/assert';
 import { createTestDatabase, TestDatabase } from '../support/database';
+import { relayTo } from '../support/relay';
 
 /** Busy for `ms` without yielding, as synchronous work on a request is. */
 function busy(ms: number): void {
@@ -18,50 +19,6 @@ function busy(ms: number): void {
   while (Date.now() < end) {
     // spin
   }
-}
-
-/**
- * A TCP relay to PostgreSQL that can stop passing bytes without closing (a silent network
- * failure), or pass them late: both ways (a slow network or database), or only the answers (a
- * database process slow to answer: its kernel, here the relay's, acknowledges the bytes).
- */
-async function relayTo(target: URL): Promise<{ url: string; freeze(): void; delay(ms: number, direction?: 'both' | 'answers'): void; close(): Promise<void> }> {
-  let frozen = false;
-  let delayMs = 0;
-  let answersOnly = false;
-  const sockets = new Set<net.Socket>();
-  const pass = (to: net.Socket, chunk: Buffer, answer: boolean) => {
-    if (frozen) return;
-    if (delayMs > 0 && (answer || !answersOnly)) setTimeout(() => to.destroyed || to.write(chunk), delayMs);
-    else to.write(chunk);
-  };
-  const server = net.createServer((client) => {
-    const upstream = net.connect(Number(target.port || 5432), target.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-    }
-    client.on('data', (chunk) => pass(upstream, chunk, false));
-    upstream.on('data', (chunk) => pass(client, chunk, true));
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = new URL(target.href);
-  url.hostname = '127.0.0.1';
-  url.port = String((server.address() as net.AddressInfo).port);
-  return {
-    url: url.href,
-    freeze: () => (frozen = true),
-    delay: (ms, direction = 'both') => {
-      delayMs = ms;
-      answersOnly = direction === 'answers';
-    },
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
 }
 
 /** `select 1` on a connection of its own, as the pool's probe. */
@@ -156,11 +113,31 @@ describe('the LISTEN connection heartbeat', () => {
     }
   }
 
-  /** Stops the relay passing bytes; resolves once the listener has counted its link as lost, once. */
+  /** Whether the listener ever closed its link (to reconnect), sampled every 20 ms and at each loss of trust. */
+  function watchLink(listener: ChannelListener): { readonly closed: boolean } {
+    const state = { closed: false };
+    const timer = setInterval(() => {
+      if (!listener.linked) state.closed = true;
+    }, 20);
+    timer.unref();
+    listener.on('disconnected', () => {
+      if (!listener.linked) state.closed = true;
+    });
+    return state;
+  }
+
+  /**
+   * Stops the relay passing bytes; resolves once the listener has replaced its link (closed it,
+   * to reconnect). Trust ended once, before that, with the link still open.
+   */
   async function freezeUntilLost(relay: Awaited<ReturnType<typeof relayTo>>, listener: ChannelListener, lost: number[]): Promise<void> {
+    const linkedWhenDistrusted: boolean[] = [];
+    listener.on('disconnected', () => linkedWhenDistrusted.push(listener.linked));
     relay.freeze();
-    await eventually(async () => !listener.connected, 'the link to count as lost', 5000);
+    await eventually(async () => !listener.linked, 'the link to count as lost', 5000);
     expect(lost).toHaveLength(1);
+    expect(listener.connected).toBe(false);
+    expect(linkedWhenDistrusted).toEqual([true]);
   }
 
   describe('on Linux, by the TCP state of its link', () => {
@@ -170,11 +147,16 @@ describe('the LISTEN connection heartbeat', () => {
       await throughRelay({ probeVia: 'direct', tcp: 'kernel' }, async (relay, listener, lost, probe, read) => {
         let slow = 0;
         listener.on('slow', () => slow++);
+        const links = watchLink(listener);
         // Answers come 1,000 ms late: past the grace (300 ms), within the busy cap (1,500 ms).
         relay.delay(1000, 'answers');
         await new Promise((r) => setTimeout(r, 3000));
-        expect(lost).toEqual([]);
-        expect(listener.connected).toBe(true);
+        // The link was kept (never closed to reconnect), but not trusted while its answers were late.
+        expect(links.closed).toBe(false);
+        expect(lost.length).toBeGreaterThan(0);
+        relay.delay(0);
+        await eventually(async () => listener.connected, 'the listener to trust its link again once it answers', 5000);
+        expect(links.closed).toBe(false);
         // Each late heartbeat was reported as slow (metrics and the log count them).
         expect(slow).toBeGreaterThan(0);
         // The heartbeats went past their grace and the kernel said the bytes had arrived.
@@ -217,10 +199,15 @@ describe('the LISTEN connection heartbeat', () => {
       await throughRelay({ probeVia: 'relay', tcp: 'unreadable' }, async (relay, listener, lost, probe) => {
         // Every round trip takes 800 ms: past the heartbeat's grace (300 ms), within the busy cap (1,500 ms).
         const askedBefore = probe.asked;
+        const links = watchLink(listener);
         relay.delay(400);
         await new Promise((r) => setTimeout(r, 3000));
-        expect(lost).toEqual([]);
-        expect(listener.connected).toBe(true);
+        // Kept, not trusted while late, trusted again once answering in time.
+        expect(links.closed).toBe(false);
+        expect(lost.length).toBeGreaterThan(0);
+        relay.delay(0);
+        await eventually(async () => listener.connected, 'the listener to trust its link again once it answers', 5000);
+        expect(links.closed).toBe(false);
         // The heartbeats went past their grace, and the probe was asked.
         expect(probe.asked).toBeGreaterThan(askedBefore);
       });

@@ -170,6 +170,7 @@ const EXPECTED_DEFAULTS = {
   upstreamMaxage: '2m',
   advisoryRefresh: '1h',
   advisoryTimeout: '5s',
+  databaseTimeout: '10s',
   unpublishWindow: '72h',
   loginMaxFailuresPerUser: 10,
   loginMaxFailuresPerAddress: 30,

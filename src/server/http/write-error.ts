@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { ErrorCode, GatekeeperError, httpError, toGatekeeperError } from '../../core/errors';
+import { databaseFailure } from '../../db/errors';
 
 /**
  * The one error writer. Every error response of the registry, the admin API, login, audit
@@ -58,5 +59,6 @@ const KEEP_ON_ERROR = new Set(['access-control-allow-origin', 'vary', 'connectio
 
 /** `writeError` for any thrown value, with the fallback for values that are not ours. */
 export function writeAnyError(res: ServerResponse, err: unknown, fallback: (err: unknown) => GatekeeperError): void {
-  writeError(res, toGatekeeperError(err, fallback));
+  // The database as the cause (past its deadline, unreachable) is named as such, wherever it was not mapped.
+  writeError(res, toGatekeeperError(err, (e) => databaseFailure(e) ?? fallback(e)));
 }

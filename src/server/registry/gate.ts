@@ -1,3 +1,4 @@
+import { databaseFailure } from '../../db/errors';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createGunzip } from 'node:zlib';
 import type { NextFunction, Request, Response } from 'express';
@@ -60,6 +61,11 @@ export function gateError(runtime: GatekeeperRuntime, err: unknown, what: string
   if (known) return known;
   const status = (err as { status?: unknown; statusCode?: unknown } | null)?.status ?? (err as { statusCode?: unknown } | null)?.statusCode;
   if (status === 404) return new GatekeeperError('ENOTFOUND', `${what} is not in this registry or its upstream. Check the name`);
+  const database = databaseFailure(err);
+  if (database) {
+    runtime.logger.error({ err, what }, 'the database failed on a gate path; denying');
+    return new GatekeeperError(database.code, `the gatekeeper could not decide on ${what}: ${database.message}`);
+  }
   if (typeof status === 'number' && status >= 500) {
     runtime.logger.warn({ err, what }, 'upstream or storage error on a gate path');
     return new GatekeeperError('EUPSTREAM', `${what} could not be read from storage or the upstream. Try again later; the server log has the details`);
