@@ -234,8 +234,11 @@ export class ChannelListener extends EventEmitter {
             } else {
               if (!this.probe) return lost();
               // The probe is answered after this heartbeat's answer when the database is merely
-              // slow (it was asked later); before it, or not at all, when this link is dead.
-              this.probe().then(lost, lost);
+              // slow (it was asked later); before it, or not at all, when this link is dead. Both
+              // answers can be read in one turn, the probe's first: the verdict waits for the
+              // rest of that turn's reads (setImmediate runs after them).
+              const decide = () => setImmediate(lost);
+              this.probe().then(decide, decide);
             }
           });
         });

@@ -10,10 +10,28 @@ export async function relayTo(target: URL): Promise<{ url: string; freeze(): voi
   let delayMs = 0;
   let answersOnly = false;
   const sockets = new Set<net.Socket>();
-  const pass = (to: net.Socket, chunk: Buffer, answer: boolean) => {
-    if (frozen) return;
-    if (delayMs > 0 && (answer || !answersOnly)) setTimeout(() => to.destroyed || to.write(chunk), delayMs);
-    else to.write(chunk);
+  /**
+   * One direction of one connection: chunks leave in the order they came, each no sooner than
+   * its delay allows. A chunk never overtakes an earlier one (a delay lowered to 0 while chunks
+   * wait would otherwise reorder the stream and corrupt the protocol).
+   */
+  const lane = (to: net.Socket, answer: boolean) => {
+    const queue: Array<{ at: number; chunk: Buffer }> = [];
+    let timer: NodeJS.Timeout | undefined;
+    const pump = () => {
+      timer = undefined;
+      while (queue.length > 0 && queue[0].at <= Date.now()) {
+        const { chunk } = queue.shift()!;
+        if (!to.destroyed) to.write(chunk);
+      }
+      if (queue.length > 0) timer = setTimeout(pump, queue[0].at - Date.now());
+    };
+    return (chunk: Buffer) => {
+      if (frozen) return;
+      const wait = delayMs > 0 && (answer || !answersOnly) ? delayMs : 0;
+      queue.push({ at: Math.max(Date.now() + wait, queue.length > 0 ? queue[queue.length - 1].at : 0), chunk });
+      if (!timer) pump();
+    };
   };
   const server = net.createServer((client) => {
     const upstream = net.connect(Number(target.port || 5432), target.hostname);
@@ -21,8 +39,8 @@ export async function relayTo(target: URL): Promise<{ url: string; freeze(): voi
       sockets.add(s);
       s.on('error', () => undefined);
     }
-    client.on('data', (chunk) => pass(upstream, chunk, false));
-    upstream.on('data', (chunk) => pass(client, chunk, true));
+    client.on('data', lane(upstream, false));
+    upstream.on('data', lane(client, true));
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
