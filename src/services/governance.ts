@@ -153,9 +153,8 @@ export class GovernanceService {
    * (PolicyCache.settled): deciding follows it synchronously.
    */
   async prepare(packument: Packument): Promise<void> {
-    await this.cache.settled();
     await Promise.all([this.advisories?.prepare(packument.name, Object.keys(packument.versions ?? {})), this.inspections?.prepare(packument.name)]);
-    await this.cache.settled();
+    if (this.cache.stale) await this.cache.settled();
   }
 
   private input(packument: Packument | undefined, name: string, version: string): Omit<EvaluationInput, 'now'> {
@@ -286,14 +285,13 @@ export class GovernanceService {
       }),
     );
     // All advisories in a few bulk requests rather than one per package; inspections likewise.
-    await this.cache.settled();
     await Promise.all([
       this.advisories?.prepareMany(
         [...packuments.values()].filter((p): p is Packument => p !== undefined).map((p) => ({ name: p.name, versions: Object.keys(p.versions ?? {}) })),
       ),
       this.inspections?.prepareMany(names),
     ]);
-    await this.cache.settled();
+    if (this.cache.stale) await this.cache.settled();
     return entries.map(({ name, version }) => {
       const manifest = packuments.get(name)?.versions?.[version];
       const decision: Decision = this.decide(name, version, packuments.get(name));
