@@ -488,7 +488,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
           plugins: { ok: missing.length === 0, loaded: [...loaded], missing },
           upstream: { url: upstream, ...up },
           cache: runtime.packuments.stats(),
-          advisories: { ...advisories.health(), mode: cache.healthy && !cache.stale ? cache.current().rules.advisories.mode : 'unknown' },
+          advisories: { ...advisories.health(), mode: cache.healthy ? cache.current().rules.advisories.mode : 'unknown' },
           audit: auditWriter.health(),
           webhooks: webhooks.health(),
           ...(advisoryFeed ? { advisoryFeed: advisoryFeed.health() } : {}),

@@ -205,13 +205,14 @@ export class PolicyCache {
   }
 
   /**
-   * The policy to decide with, or EPOLICYUNAVAILABLE: also while a change announced by another
-   * process is not loaded yet (callers that can wait use settled()).
+   * The policy to decide with, or EPOLICYUNAVAILABLE. While a change announced by another
+   * process is not loaded yet (stale), it is the policy before the change: only requests already
+   * under way use it (a request waits at its start, and again before it decides, in settled(),
+   * and the fast path declines while stale), so an announcement never fails them.
    */
   current(): CompiledPolicy {
     const problem = this.problem;
     if (problem !== undefined || !this.policy) throw unavailable(problem ?? 'not loaded yet');
-    if (this.stale) throw unavailable('a policy change made on another instance is being loaded');
     return this.policy;
   }
 

@@ -273,7 +273,7 @@ export function createFastPath(runtime: GatekeeperRuntime) {
   return function fastPath(req: IncomingMessage, res: ServerResponse, match: RegistryMatch): boolean {
     try {
       const handler = match.route.handler;
-      if ((handler !== 'packument' && handler !== 'tarball') || match.query.size > 0 || !runtime.governance.cache.healthy) return false;
+      if ((handler !== 'packument' && handler !== 'tarball') || match.query.size > 0 || !runtime.governance.cache.healthy || runtime.governance.cache.stale) return false;
       // npm owner ls reads the packument too; the full path refuses it (see the packument handler).
       if (req.headers['npm-command'] === 'owner') return false;
       const actor = fastCaller(runtime, req);
