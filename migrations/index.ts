@@ -13,6 +13,7 @@ import * as webhooksImpact from './011_webhooks_impact';
 import * as jobs from './012_jobs';
 import * as sso from './013_sso';
 import * as usernameCase from './014_username_case';
+import * as jobSuccess from './015_job_success';
 
 /**
  * Every migration, in order. Listed statically (not discovered on disk) so the same list
@@ -39,6 +40,7 @@ export const migrations: ReadonlyArray<[string, Migration]> = [
   ['012_jobs', jobs],
   ['013_sso', sso],
   ['014_username_case', usernameCase],
+  ['015_job_success', jobSuccess],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -28,6 +28,12 @@ export interface Settings {
   advisoryFeedUrl?: string;
   /** How often the advisory feed is fetched. */
   advisoryFeedInterval: string;
+  /**
+   * Where advisories come from: `upstream` asks the upstream's bulk endpoint about each package
+   * (and the feed, when set, adds to it); `feed` asks nothing per package: the feed (and imports)
+   * are the only source, fresh while the feed was read within twice its interval.
+   */
+  advisorySource: 'upstream' | 'feed';
   /** Webhooks: the deadline of one delivery. */
   webhookTimeout: string;
   /** Webhooks: attempts before a delivery is marked failed. */
@@ -194,11 +200,15 @@ const asSize = (raw: unknown, source: string): string => {
   if (!/^\d+(b|kb|mb|gb)?$/.test(text)) throw new ConfigError(`${source} must be a size like 50mb, not '${text}'`);
   return text;
 };
-const asLevel = (raw: unknown, source: string): string => {
-  const text = asString(raw, source).toLowerCase();
-  if (!LOG_LEVELS.includes(text)) throw new ConfigError(`${source} must be one of ${LOG_LEVELS.join(', ')}`);
-  return text;
-};
+/** One of `values`, in any case. */
+const oneOfText =
+  (values: readonly string[]) =>
+  (raw: unknown, source: string): string => {
+    const text = asString(raw, source).toLowerCase();
+    if (!values.includes(text)) throw new ConfigError(`${source} must be one of ${values.join(', ')}`);
+    return text;
+  };
+const asLevel = oneOfText(LOG_LEVELS);
 
 const asDuration = (raw: unknown, source: string): string => {
   const text = asString(raw, source);
@@ -312,11 +322,8 @@ const asGroups = (raw: unknown, source: string): string[] => {
   return items.map((g) => (g as string).trim());
 };
 
-const asRole = (raw: unknown, source: string): string => {
-  const text = asString(raw, source).toLowerCase();
-  if (!['admin', 'publisher', 'developer', 'reader'].includes(text)) throw new ConfigError(`${source} must be one of admin, publisher, developer, reader`);
-  return text;
-};
+const asRole = oneOfText(['admin', 'publisher', 'developer', 'reader']);
+const asAdvisorySource = oneOfText(['upstream', 'feed']);
 
 const SPECS: SettingSpec[] = [
   { key: 'port', env: 'GATEKEEPER_PORT', parse: asPort },
@@ -332,6 +339,7 @@ const SPECS: SettingSpec[] = [
   { key: 'unpublishWindow', env: 'GATEKEEPER_UNPUBLISH_WINDOW', parse: asDuration },
   { key: 'advisoryFeedUrl', env: 'GATEKEEPER_ADVISORY_FEED_URL', parse: asFeedUrl },
   { key: 'advisoryFeedInterval', env: 'GATEKEEPER_ADVISORY_FEED_INTERVAL', parse: asWindow },
+  { key: 'advisorySource', env: 'GATEKEEPER_ADVISORY_SOURCE', parse: asAdvisorySource },
   { key: 'webhookTimeout', env: 'GATEKEEPER_WEBHOOK_TIMEOUT', parse: asTimerWindow },
   { key: 'webhookMaxAttempts', env: 'GATEKEEPER_WEBHOOK_MAX_ATTEMPTS', parse: asPositiveInt },
   { key: 'webhookRetryBase', env: 'GATEKEEPER_WEBHOOK_RETRY_BASE', parse: asWindow },
@@ -389,6 +397,7 @@ export const DEFAULTS: Omit<Settings, 'dataDir'> & { dataDir: string } = {
   logLevel: 'info',
   unpublishWindow: '72h',
   advisoryFeedInterval: '1h',
+  advisorySource: 'upstream',
   webhookTimeout: '10s',
   webhookMaxAttempts: 8,
   webhookRetryBase: '30s',
@@ -470,6 +479,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, cwd = process
   if (env.GATEKEEPER_ADMIN_PASSWORD) settings.adminPassword = env.GATEKEEPER_ADMIN_PASSWORD;
   settings.configFile = configFile;
   if (settings.ssoIssuer && !settings.ssoClientId) throw new ConfigError('sso_issuer is set but sso_client_id is not (GATEKEEPER_SSO_CLIENT_ID); see docs/sso.md');
+  if (settings.advisorySource === 'feed' && !settings.advisoryFeedUrl) {
+    throw new ConfigError('advisory_source is feed but no advisory_feed_url is set: nothing would ever tell the gatekeeper of an advisory. Set GATEKEEPER_ADVISORY_FEED_URL (docs/supply-chain.md) or use advisory_source upstream');
+  }
   if (!settings.ssoIssuer && !settings.passwordLogin) throw new ConfigError('password_login is off but no sso_issuer is set: nobody could log in. Set GATEKEEPER_SSO_ISSUER (docs/sso.md) or turn password login on');
   return settings as unknown as Settings;
 }

@@ -320,7 +320,13 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     );
     cleanup.push(() => gateway.close());
     const inspections = new InspectionService(store);
-    const advisories = new AdvisoryService(store, cache, upstreamAdvisorySource(client), parseDuration(settings.advisoryRefresh));
+    // With the feed as the only source, nothing is asked per package: a first sight waits for no
+    // second upstream call. What the feed stored counts as fresh while the feed was read (by any
+    // instance, as the jobs table says) within twice its interval.
+    let feedSyncedAt: () => number | null = () => null;
+    const advisorySource =
+      settings.advisorySource === 'feed' ? { syncedAt: () => feedSyncedAt(), freshForMs: 2 * parseDuration(settings.advisoryFeedInterval) } : upstreamAdvisorySource(client);
+    const advisories = new AdvisoryService(store, cache, advisorySource, parseDuration(settings.advisoryRefresh));
     advisories.waitMs = parseDuration(settings.advisoryTimeout);
     // Before the database closes: check times still waiting to be written behind.
     cleanup.push(() => advisories.flushChecks());
@@ -374,10 +380,18 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     // Scheduled work, claimed through the jobs table so N instances do each job once per
     // interval (docs/operations.md). Jobs are registered before it starts, once the server listens.
     const jobs = new JobRunner(store, logger, { instanceId: `${os.hostname()}:${process.pid}:${id.slice(0, 8)}`, leaseMs: parseDuration(settings.jobLease), pollMs: parseDuration(settings.jobPoll) });
-    jobs.register(advisories.refreshJob());
+    if (advisories.sourceKind === 'upstream') jobs.register(advisories.refreshJob());
     jobs.register(webhooks.job());
     jobs.register(webhooks.pruneJob());
-    if (advisoryFeed) jobs.register(advisoryFeed.job());
+    if (advisoryFeed) {
+      const feedJob = advisoryFeed.job();
+      jobs.register(feedJob);
+      if (advisories.sourceKind === 'feed') {
+        feedSyncedAt = () => jobs.lastSuccess(feedJob.name);
+        // Known before the first request: until the first poll, the feed would look never read.
+        await jobs.read(feedJob.name);
+      }
+    }
     let shuttingDown = false;
     // express's compiled GATEKEEPER_TRUST_PROXY test, once Verdaccio's app exists.
     let trustProxy: TrustProxyFn | undefined;

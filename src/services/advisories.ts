@@ -30,6 +30,19 @@ export function upstreamAdvisorySource(upstream: Pick<UpstreamClient, 'advisorie
   };
 }
 
+/**
+ * The advisory feed as the only source (GATEKEEPER_ADVISORY_SOURCE=feed): no package is asked
+ * about; what the feed, imports, syncs and flags stored is what is known, and it counts as
+ * fresh while the feed was read successfully (by any instance) within `freshForMs`.
+ */
+export interface FeedSource {
+  /** When the feed was last read successfully (ms since the epoch), or null: never. */
+  syncedAt(): number | null;
+  freshForMs: number;
+}
+
+const isFeed = (source: AdvisorySource | FeedSource): source is FeedSource => 'syncedAt' in source;
+
 /** Packages asked about in one bulk request. */
 const BULK_BATCH = 100;
 /** How long check times written behind wait for others (see checksToWrite), and how many may wait. */
@@ -99,7 +112,7 @@ export class AdvisoryService {
   constructor(
     private readonly store: Store,
     private readonly cache: PolicyCache,
-    private readonly source: AdvisorySource,
+    private readonly source: AdvisorySource | FeedSource,
     private readonly refreshMs: number,
     private readonly now: () => number = Date.now,
   ) {}
@@ -148,10 +161,31 @@ export class AdvisoryService {
 
   /** Whether the source answered the last question (health().ok, without building the object: read per response). */
   get reachable(): boolean {
-    return this.lastError === null;
+    return isFeed(this.source) ? this.feedFresh(this.source) : this.lastError === null;
+  }
+
+  /** Whether the feed (the only source) was read recently enough. */
+  private feedFresh(feed: FeedSource): boolean {
+    const at = feed.syncedAt();
+    return at !== null && this.now() - at < feed.freshForMs;
+  }
+
+  /** Where advisories come from: asked per package of the upstream, or only the feed. */
+  get sourceKind(): 'upstream' | 'feed' {
+    return isFeed(this.source) ? 'feed' : 'upstream';
   }
 
   health(): AdvisoryHealth {
+    if (isFeed(this.source)) {
+      const at = this.source.syncedAt();
+      const ok = this.feedFresh(this.source);
+      const limit = `${Math.round(this.source.freshForMs / 60_000)} min`;
+      return {
+        ok,
+        lastSuccessAt: at === null ? null : new Date(at).toISOString(),
+        lastError: ok ? null : at === null ? 'the advisory feed (the only advisory source) has not been read successfully yet' : `the advisory feed (the only advisory source) was last read more than ${limit} ago`,
+      };
+    }
     return {
       ok: this.lastError === null,
       lastSuccessAt: this.lastSuccessAt === null ? null : new Date(this.lastSuccessAt).toISOString(),
@@ -169,6 +203,11 @@ export class AdvisoryService {
     if (!this.applies(name)) return undefined;
     const entry = this.memory.get(name);
     if (!entry) return { advisories: [], status: 'unchecked' };
+    if (isFeed(this.source)) {
+      // What is stored is all there is; its age is the feed's.
+      if (this.source.syncedAt() === null) return { advisories: entry.advisories, status: 'unchecked' };
+      return { advisories: entry.advisories, status: this.feedFresh(this.source) ? 'fresh' : 'stale' };
+    }
     const fresh = entry.checkedAt !== null && this.now() - entry.checkedAt < this.refreshMs;
     return { advisories: entry.advisories, status: fresh ? 'fresh' : entry.checkedAt === null ? 'unchecked' : 'stale' };
   }
@@ -212,6 +251,12 @@ export class AdvisoryService {
    * one bulk request per BULK_BATCH packages, and neither waited for longer than `waitMs`.
    */
   async prepareMany(packages: ReadonlyArray<{ name: string; versions: readonly string[] }>): Promise<void> {
+    if (isFeed(this.source)) {
+      // Nothing to ask: what the database holds (read only for packages the index names) is all.
+      const unknown = packages.filter((p) => this.applies(p.name) && !this.memory.has(p.name)).map((p) => p.name);
+      if (unknown.length > 0) await this.loader.add(unknown);
+      return;
+    }
     const relevant = packages.filter((p) => this.applies(p.name) && !this.isFresh(this.memory.get(p.name)?.checkedAt));
     if (relevant.length === 0) return;
     const unknown = relevant.filter((p) => !this.memory.has(p.name)).map((p) => p.name);
@@ -316,8 +361,10 @@ export class AdvisoryService {
   private async ask(batch: Array<{ name: string; versions: string[] }>): Promise<void> {
     const repo = this.store.repos.advisories;
     let answer: Record<string, unknown[]>;
+    const source = this.source;
+    if (isFeed(source)) return; // never asked per package (prepareMany returns before)
     try {
-      answer = await this.source.bulk(Object.fromEntries(batch.map((p) => [p.name, p.versions])));
+      answer = await source.bulk(Object.fromEntries(batch.map((p) => [p.name, p.versions])));
     } catch (err) {
       const error = `${(err as Error).message}`;
       this.setError(error);
@@ -403,6 +450,7 @@ export class AdvisoryService {
 
   /** Refreshes packages whose answer is older than the interval, a batch at a time. */
   async refreshDue(batch = 50): Promise<number> {
+    if (isFeed(this.source)) return 0; // nothing is asked per package
     const due = await this.store.repos.advisories.due(new Date(this.now() - this.refreshMs), batch);
     for (const check of due) {
       // Made stale (so asked again below), never forgotten: a decision made meanwhile by a request

@@ -52,6 +52,8 @@ export interface JobHealth {
   ok: boolean;
   /** When the job's last run (on any instance) ended. */
   lastRunAt?: string;
+  /** When a run of the job (on any instance) last succeeded. */
+  lastSuccessAt?: string;
   /** The last run's error (on any instance), or why this instance could not record its run. */
   lastError?: string;
   /** Completed runs across the cluster. */
@@ -212,6 +214,22 @@ export class JobRunner {
     return true;
   }
 
+  /**
+   * When a run of the job last succeeded on any instance (ms since the epoch; null: never, or
+   * not read yet), as of this instance's last poll or its own last run.
+   */
+  lastSuccess(name: string): number | null {
+    return this.jobs.get(name)?.row?.lastSuccessAt?.getTime() ?? null;
+  }
+
+  /** Reads a registered job's row now (before the first poll: at start, where its state decides something). */
+  async read(name: string): Promise<void> {
+    const entry = this.jobs.get(name);
+    if (!entry) throw new Error(`no job '${name}' is registered`);
+    const row = await this.store.repos.jobs.find(name);
+    if (row && !entry.row) entry.row = row;
+  }
+
   health(): Record<string, JobHealth> {
     const out: Record<string, JobHealth> = {};
     for (const [name, entry] of this.jobs) {
@@ -227,6 +245,7 @@ export class JobRunner {
         runs: row?.runs ?? 0,
         runsHere: entry.runsHere,
         ...(row?.lastRunAt ? { lastRunAt: new Date(row.lastRunAt).toISOString() } : {}),
+        ...(row?.lastSuccessAt ? { lastSuccessAt: new Date(row.lastSuccessAt).toISOString() } : {}),
         ...(lastError !== undefined ? { lastError } : {}),
         ...(heldBy ? { heldBy } : {}),
         ...(heldSince ? { heldSince: new Date(heldSince).toISOString() } : {}),

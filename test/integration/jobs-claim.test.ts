@@ -102,4 +102,25 @@ describe('job claims (SQL)', () => {
     expect(again).toMatchObject({ claim: claim!.claim + 1, takeover: false });
     expect(await repo.find('lease.release')).toMatchObject({ runs: 0, lastError: 'aborted: stopping', lockedBy: 'b' });
   });
+
+  it('records when a run last succeeded: a later failure keeps it, the next success moves it', async () => {
+    await repo.ensure([{ name: 'success.kept', intervalMs: 60_000 }]);
+    const run = async (error: string | null) => {
+      await makeDue('success.kept');
+      const claim = await repo.claimDue('success.kept', 'a', 30_000);
+      return repo.complete('success.kept', 'a', claim!.claim, 60_000, error);
+    };
+    expect((await repo.find('success.kept'))?.lastSuccessAt).toBeNull();
+    expect(await run('the feed answered 503')).toMatchObject({ lastSuccessAt: null, lastError: 'the feed answered 503' });
+    const ok = await run(null);
+    expect(ok?.lastSuccessAt).toBeInstanceOf(Date);
+    expect(ok?.lastSuccessAt?.getTime()).toBe(ok?.lastRunAt?.getTime());
+    // An hour back, so a later time is told apart whatever the clock's resolution.
+    await knex('jobs').where({ name: 'success.kept' }).update({ last_success_at: knex.raw(`last_success_at - interval '1 hour'`) });
+    const back = (await repo.find('success.kept'))!.lastSuccessAt!;
+    const failed = await run('the feed answered 503 again');
+    expect(failed).toMatchObject({ lastError: 'the feed answered 503 again', lastSuccessAt: back });
+    const again = await run(null);
+    expect(again!.lastSuccessAt!.getTime()).toBeGreaterThan(back.getTime());
+  });
 });

@@ -38,6 +38,7 @@ function configError(fn: () => unknown): ConfigError {
 /** Webhooks, install.blocked and the advisory feed (docs/supply-chain.md): no feed by default. */
 const WEBHOOK_DEFAULTS = {
   advisoryFeedInterval: '1h',
+  advisorySource: 'upstream',
   webhookTimeout: '10s',
   webhookMaxAttempts: 8,
   webhookRetryBase: '30s',
@@ -146,9 +147,20 @@ describe('loadSettings: webhooks and the advisory feed', () => {
     ['GATEKEEPER_ADVISORY_FEED_INTERVAL', '0'],
     ['GATEKEEPER_WEBHOOK_MAX_ATTEMPTS', '0'],
     ['GATEKEEPER_WEBHOOK_TIMEOUT', 'soon'],
+    ['GATEKEEPER_ADVISORY_SOURCE', 'osv'],
   ])('%s=%s is a ConfigError', (key, value) => {
     const { cwd } = workspace();
     expect(() => loadSettings({ [key]: value }, cwd)).toThrow(ConfigError);
+  });
+
+  it('takes the feed as the only advisory source only with a feed to read', () => {
+    const { cwd } = workspace();
+    expect(loadSettings({}, cwd).advisorySource).toBe('upstream');
+    expect(() => loadSettings({ GATEKEEPER_ADVISORY_SOURCE: 'feed' }, cwd)).toThrow(/advisory_source is feed but no advisory_feed_url is set.*Set GATEKEEPER_ADVISORY_FEED_URL/);
+    expect(loadSettings({ GATEKEEPER_ADVISORY_SOURCE: 'Feed', GATEKEEPER_ADVISORY_FEED_URL: 'https://feeds.example.test/osv.json' }, cwd)).toMatchObject({ advisorySource: 'feed' });
+    const file = path.join(cwd, 'gk.yaml');
+    fs.writeFileSync(file, 'advisory_source: feed\nadvisory_feed_url: http://127.0.0.1:9/feed.json\n');
+    expect(loadSettings({ GATEKEEPER_CONFIG: file }, cwd)).toMatchObject({ advisorySource: 'feed', advisoryFeedUrl: 'http://127.0.0.1:9/feed.json' });
   });
 });
 

@@ -15,6 +15,8 @@ export interface JobRow {
   lastRunBy: string | null;
   lastDurationMs: number | null;
   lastError: string | null;
+  /** When a run last succeeded (null: never). */
+  lastSuccessAt: Date | null;
   runs: number;
   failures: number;
   takeovers: number;
@@ -49,6 +51,7 @@ interface RawRow {
   last_run_by: string | null;
   last_duration_ms: number | null;
   last_error: string | null;
+  last_success_at: Date | null;
   runs: string | number;
   failures: string | number;
   takeovers: string | number;
@@ -69,6 +72,7 @@ const toRow = (r: RawRow): JobRow => ({
   lastRunBy: r.last_run_by,
   lastDurationMs: r.last_duration_ms,
   lastError: r.last_error,
+  lastSuccessAt: r.last_success_at,
   runs: Number(r.runs),
   failures: Number(r.failures),
   takeovers: Number(r.takeovers),
@@ -84,7 +88,7 @@ const toClaim = (r: RawRow): JobClaim => ({
 
 /** The row's columns plus `held`, computed with the database's clock. */
 const COLUMNS = `name, interval_ms, next_run_at, locked_by, locked_until, (locked_until is not null and locked_until >= now()) as held,
-  claim, started_at, last_run_at, last_run_by, last_duration_ms, last_error, runs, failures, takeovers`;
+  claim, started_at, last_run_at, last_run_by, last_duration_ms, last_error, last_success_at, runs, failures, takeovers`;
 
 /**
  * The claim: one conditional UPDATE per job row. Under READ COMMITTED, concurrent claims of
@@ -187,10 +191,11 @@ export class JobRepository {
          next_run_at = started_at + (? * interval '1 millisecond'),
          last_run_at = now(), last_run_by = ?,
          last_duration_ms = least(2147483647, (extract(epoch from (now() - started_at)) * 1000)::bigint),
-         last_error = ?, runs = runs + 1, failures = failures + ?
+         last_error = ?, last_success_at = case when ?::boolean then now() else last_success_at end,
+         runs = runs + 1, failures = failures + ?
        where name = ? and locked_by = ? and claim = ?
        returning ${COLUMNS}`,
-      [intervalMs, holder, error, error === null ? 0 : 1, name, holder, claim],
+      [intervalMs, holder, error, error === null, error === null ? 0 : 1, name, holder, claim],
     );
     return result.rows[0] ? toRow(result.rows[0]) : undefined;
   }
