@@ -628,7 +628,7 @@ async function main() {
                   const patched = await H.adminClient(second.url, secondToken)('PATCH', '/policy', patch);
                   if (patched.status !== 200) throw new Error(`PATCH /policy: HTTP ${patched.status} ${JSON.stringify(patched.body).slice(0, 300)}`);
                 }
-                return second;
+                return { ...second, token: secondToken };
               } catch (err) {
                 await P.stopProcess(second.entry);
                 throw err;
@@ -786,6 +786,7 @@ async function npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl, 
       'The in-memory server serves the packuments and tarballs the gatekeeper served (fetched with its own Host, so tarball URLs point at it). ' +
       "'requests the server saw' is counted by the in-memory server only; 'upstream requests' are the requests the fixture upstream answered during the step (packuments, tarballs, and the gatekeeper's advisory questions); 'server CPU s' is the CPU time the server used during the step (mean per run; the gatekeeper's includes its embedded PostgreSQL). " +
       'A diagnostic step, not a target, runs the lockfile once more against a second, cold gatekeeper with the same policy but the advisory rules off, compared with the same plain Verdaccio run: what the advisory question costs a first sight. ' +
+      'Another runs it against a cold gatekeeper with the same policy and the advisory rules on, with GATEKEEPER_ADVISORY_SOURCE=feed (advisories from a feed of 100 OSV entries the fixture upstream serves, read before the step): nothing is asked per package. ' +
       `Two more diagnostic steps generate the lockfile of a project with ${meta.deep.roots.length} dependencies whose tree (bench-deep-*, each depending on 1 to 3 of the 40 after it; ${meta.deep.reached} packages) an install finds as it walks it, as in real projects: ` +
       'against the gatekeeper and plain Verdaccio, then against a third, cold gatekeeper with GATEKEEPER_PREFETCH_DEPENDENCIES=0 (no warm-ahead), compared with the same plain Verdaccio run.',
     steps: [],
@@ -848,12 +849,13 @@ async function npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl, 
    * A lockfile against a second, cold gatekeeper (a diagnostic step, not a target), compared
    * with the plain Verdaccio run of `compared` (the same project).
    */
-  const lockfileOnSecond = async ({ id, what, label, env, patch, deps, compared }) => {
+  const lockfileOnSecond = async ({ id, what, label, env, patch, deps, compared, ready }) => {
     const step = { id, diagnostic: true, label, servers: {} };
     let second;
     try {
       log(`npm: generating the lockfile against a second gatekeeper ${what}`);
       second = await startSecond({ id, env, patch });
+      if (ready) await ready(second);
       const project = NPM.setupProject(mkdir(path.join(tmp, 'npm', `gatekeeper-${id}`)), second.url, deps);
       step.servers.gatekeeper = await lockfileOf('gatekeeper', project, { ...servers, gatekeeper: { url: second.url, pid: second.pid } });
     } catch (err) {
@@ -889,6 +891,28 @@ async function npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl, 
           patch: { advisories: { mode: 'off' }, malware: { mode: 'off' } },
           deps: dependencies,
           compared: lockStep,
+        })
+      : undefined;
+  // The same policy with the feed as the only advisory source: nothing is asked per package.
+  const feedOnly =
+    startSecond && !lockStep.servers.plain.error
+      ? await lockfileOnSecond({
+          id: 'lockfile-feed',
+          what: 'with GATEKEEPER_ADVISORY_SOURCE=feed',
+          label: `npm install --package-lock-only (${depNames.length} packages, cold proxy), a second gatekeeper with GATEKEEPER_ADVISORY_SOURCE=feed`,
+          env: { GATEKEEPER_ADVISORY_SOURCE: 'feed', GATEKEEPER_ADVISORY_FEED_URL: `${upstreamUrl}-/bench/osv.json` },
+          deps: dependencies,
+          compared: lockStep,
+          // Measured once the feed has been read (before that, every package counts as never checked).
+          ready: async (second) => {
+            const api = H.adminClient(second.url, second.token);
+            for (let i = 0; i < 600; i++) {
+              const health = await api('GET', '/health');
+              if (health.body && health.body.advisories && health.body.advisories.ok === true) return;
+              await new Promise((r) => setTimeout(r, 100));
+            }
+            throw new Error('the advisory feed was not read within 60 s');
+          },
         })
       : undefined;
   for (const server of ['gatekeeper', 'plain']) {
@@ -948,7 +972,7 @@ async function npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl, 
       }
     }
   }
-  out.steps.push(lockStep, ...(noAdvisories ? [noAdvisories] : []), coldStep, deepStep, ...(deepNoPrefetch ? [deepNoPrefetch] : []));
+  out.steps.push(lockStep, ...(noAdvisories ? [noAdvisories] : []), ...(feedOnly ? [feedOnly] : []), coldStep, deepStep, ...(deepNoPrefetch ? [deepNoPrefetch] : []));
 
   const ciStep = { id: 'ci', label: `npm ci, warm npm cache (${depNames.length} packages)`, servers: {} };
   const runsBy = {};

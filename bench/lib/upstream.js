@@ -10,6 +10,8 @@
  *   GET /<name>/-/<file>.tgz  tarball
  *   GET /-/ping               {}
  *   GET /-/bench/stats        request counters (the harness reads them around each measurement)
+ *   GET /-/bench/osv.json     an advisory feed: OSV entries for 100 packages of no project here
+ *                             (the diagnostic gatekeeper with GATEKEEPER_ADVISORY_SOURCE=feed reads it)
  */
 const crypto = require('crypto');
 const http = require('http');
@@ -21,6 +23,19 @@ const ABBREVIATED = 'application/vnd.npm.install-v1+json';
 function wantsAbbreviated(accept) {
   return !!accept && accept.split(',')[0].split(';')[0].trim() === ABBREVIATED;
 }
+
+/** The advisory feed: entries for packages no bench project installs, so it changes no decision here. */
+const FEED = Buffer.from(
+  JSON.stringify(
+    Array.from({ length: 100 }, (_, i) => ({
+      id: `GHSA-bnch-feed-${String(i).padStart(4, '0')}`,
+      summary: `A made-up advisory ${i}`,
+      modified: '2026-11-01T00:00:00Z',
+      database_specific: { severity: 'HIGH' },
+      affected: [{ package: { ecosystem: 'npm', name: `bench-feed-only-${i}` }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed: '1.0.1' }] }] }],
+    })),
+  ),
+);
 
 function main() {
   const stats = { requests: 0, packuments: 0, notModified: 0, tarballs: 0, notFound: 0, bytes: 0 };
@@ -55,6 +70,7 @@ function main() {
     const path = decodeURIComponent(url.pathname);
     if (path === '/-/ping') return send(200, { 'content-type': 'application/json' }, Buffer.from('{}'));
     if (path === '/-/bench/stats') return send(200, { 'content-type': 'application/json' }, Buffer.from(JSON.stringify(stats)));
+    if (path === '/-/bench/osv.json') return send(200, { 'content-type': 'application/json' }, FEED);
     if (req.method === 'POST' && path.startsWith('/-/npm/v1/security/')) {
       req.resume();
       return send(200, { 'content-type': 'application/json' }, Buffer.from('{}'));
