@@ -118,6 +118,8 @@ export interface GatekeeperRuntime {
   inspections: InspectionService;
   /** Scheduled background work, claimed through the database so N instances do it once (services/jobs.ts). */
   jobs: JobRunner;
+  /** The upstream's search (`-/v1/search`, `query` its query string): a JSON object, or EUPSTREAM. */
+  upstreamSearch(query: string): Promise<Record<string, unknown>>;
   /** Fetches an upstream tarball: only from the upstream's origin, verified against its integrity. */
   upstreamTarball(url: string, expected: { integrity?: string; shasum?: string }, what: string): Promise<Buffer>;
   /** What Verdaccio's uplink talks to (see upstream-gateway.ts). */

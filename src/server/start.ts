@@ -431,6 +431,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       inspections,
       jobs,
       gateway,
+      upstreamSearch: (query) => client.search(query),
       upstreamTarball: (url, expected, what) => client.tarball(url, { ...expected, label: what }),
       projects: new ProjectsService(store, catalogue, impact, (err) => logger.error({ err }, 'impact records could not be brought up to date for a recorded project')),
       impact,

@@ -252,6 +252,29 @@ describe('the route table owns the registry surface', () => {
     expect(none.body.objects).toEqual([]);
   });
 
+  it("lists local results when the upstream's search answers something that is not JSON (an HTML page), and past a package that lists no version (it hung)", async () => {
+    const put = await call(s.t.url, 'PUT', '/@acme%2fsearchable', { token: publisherToken, body: publishDocument('@acme/searchable', '1.0.0', { manifest: { description: 'a searchable package' } }) });
+    expect(put.status).toBe(201);
+    // A package whose every version was unpublished one at a time: its document lists none.
+    const emptied = await call(s.t.url, 'PUT', '/@acme%2fsearchable-emptied', { token: publisherToken, body: publishDocument('@acme/searchable-emptied', '1.0.0') });
+    expect(emptied.status).toBe(201);
+    const doc = (await call(s.t.url, 'GET', '/@acme%2fsearchable-emptied?write=true', { token: publisherToken })).body;
+    const removed = await call(s.t.url, 'PUT', `/@acme%2fsearchable-emptied/-rev/${doc._rev}`, { token: publisherToken, body: { ...doc, versions: {}, 'dist-tags': {} } });
+    expect(removed.status).toBe(201);
+    s.upstream.fault({ path: '/-/v1/search' }, { status: 200, body: '<html><body>a captive portal</body></html>', headers: { 'content-type': 'text/html' } });
+    try {
+      const answer = await call(s.t.url, 'GET', '/-/v1/search?text=searchable');
+      expect(answer.status).toBe(200);
+      expect(answer.body.objects.map((o: any) => o.package.name)).toEqual(['@acme/searchable']);
+      // The upstream's results are listed too, through the policy (side-door@2.0.0 is not approved).
+      s.upstream.fault({ path: '/-/v1/search' }, { status: 200, body: JSON.stringify({ objects: [{ package: { name: 'side-door' } }, { package: { name: '../../etc' } }] }) });
+      const upstream = await call(s.t.url, 'GET', '/-/v1/search?text=side');
+      expect(upstream.body.objects.map((o: any) => [o.package.name, o.package.version])).toEqual([['side-door', '1.0.0']]);
+    } finally {
+      s.upstream.clearFaults();
+    }
+  });
+
   it('looks versions and tags up as own properties only', async () => {
     for (const spec of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'prototype']) {
       const answer = await call(s.t.url, 'GET', `/side-door/${spec}`);

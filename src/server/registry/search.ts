@@ -1,12 +1,13 @@
 import type { Request, Response } from 'express';
 import type { Packument } from '../../core/packument';
+import { isValidPackageName } from '../../core/names';
 import type { GatekeeperRuntime, VerdaccioStorage } from '../runtime';
 import { readRawPackument } from './manifests';
 import { routeOf } from './routes';
 
 /**
- * `npm search` (GET /-/v1/search) through the policy: Verdaccio's search (its local packages
- * and the upstream's search) only proposes names; every result is then described from the
+ * `npm search` (GET /-/v1/search) through the policy: the local packages and the upstream's
+ * search only propose names; every result is then described from the
  * package's filtered packument, with one policy snapshot, so a blocked version is never
  * advertised and a package with no allowed version is not listed. Any error on a name drops
  * that name (fail closed). `/-/all` is not offered at all.
@@ -23,24 +24,37 @@ function clamp(value: string | null, fallback: number, max: number): number {
   return Number.isFinite(n) && n >= 0 ? Math.min(n, max) : fallback;
 }
 
-/** Names proposed by Verdaccio's search, in its order, without duplicates. */
-function candidates(storage: VerdaccioStorage, req: Request, url: string, want: number): Promise<string[]> {
-  return new Promise((resolve) => {
-    const names: string[] = [];
-    const seen = new Set<string>();
-    const stream = storage.search(0, { req, url });
-    const add = (name: unknown) => {
-      if (typeof name !== 'string' || seen.has(name) || names.length >= want) return;
-      seen.add(name);
-      names.push(name);
-    };
-    stream.on('data', (item: unknown) => {
-      const entries = Array.isArray(item) ? item.map((i) => (i as { package?: { name?: unknown } })?.package?.name) : [(item as { name?: unknown })?.name];
-      for (const name of entries) add(name);
-    });
-    stream.on('error', () => resolve(names));
-    stream.on('end', () => resolve(names));
-  });
+/**
+ * The names a search looks at, without duplicates, at most `want`: local packages whose name has
+ * every word first, then the upstream's results in its order, then the other local packages.
+ * Read from our own storage and the upstream client, not through Verdaccio's search, whose
+ * local part never ends on a document that lists no version (every version unpublished).
+ */
+async function candidates(runtime: GatekeeperRuntime, text: string, upstreamQuery: URLSearchParams, want: number): Promise<string[]> {
+  const words = text.toLowerCase().split(/\s+/).filter(Boolean);
+  const [local, upstream] = await Promise.all([
+    runtime.storage.listPackages().then(
+      (list) => list.map((p) => p.name),
+      (err: unknown) => {
+        runtime.logger.warn({ err }, 'search: the package storage could not be listed; only the upstream is searched');
+        return [] as string[];
+      },
+    ),
+    runtime.upstreamSearch(upstreamQuery.toString()).then(
+      (body) => (Array.isArray(body.objects) ? body.objects : []).map((o) => (o as { package?: { name?: unknown } })?.package?.name),
+      (err: unknown) => {
+        runtime.logger.debug({ err }, 'search: the upstream could not be searched; only local packages are listed');
+        return [] as unknown[];
+      },
+    ),
+  ]);
+  const named = (name: string) => words.every((w) => name.toLowerCase().includes(w));
+  const names = new Set<string>();
+  for (const name of [...local.filter(named), ...upstream, ...local]) {
+    if (names.size >= want) break;
+    if (typeof name === 'string' && isValidPackageName(name)) names.add(name);
+  }
+  return [...names];
 }
 
 function matches(text: string, packument: Packument, version: Record<string, unknown>): boolean {
@@ -98,7 +112,7 @@ export function createSearchHandler(runtime: GatekeeperRuntime, storage: Verdacc
     const upstreamQuery = new URLSearchParams({ text, size: String(Math.min(MAX_SIZE * 2, (from + size) * 2)), from: '0' });
     // The current policy must be trusted before anything is listed (EPOLICYUNAVAILABLE otherwise).
     governance.cache.current();
-    const names = await candidates(storage, req, `/-/v1/search?${upstreamQuery}`, (from + size) * 2);
+    const names = await candidates(runtime, text, upstreamQuery, (from + size) * 2);
     const objects: object[] = [];
     for (let i = 0; i < names.length && objects.length < from + size; i += CONCURRENCY) {
       const described = await Promise.all(names.slice(i, i + CONCURRENCY).map((name) => describe(req, name, text)));
