@@ -116,7 +116,10 @@ export interface ShortForm {
   what: readonly string[];
   /** The next step: kept whole. */
   next: string;
-  /** Said after the next step, each whole and only while there is room (the console's page, how many versions are blocked), with its own leading separator. */
+  /**
+   * Said after the next step, each whole or not at all, with its own leading separator (the
+   * console's page, how many versions are blocked): a shorter `what` is taken to keep them all.
+   */
   more?: readonly string[];
 }
 
@@ -213,32 +216,35 @@ const MIN_WHAT = 30;
  * control characters, and non-ASCII is shown garbled) and runs of white space become one.
  *
  * A text longer than MAX_STATUS_TEXT is made from its `short` form when it has one: the first
- * `what` that fits with the whole next step (a refusal's reason, else its brief form), else the
- * last `what` cut at its end; then each of `more` that still fits. What the developer needs (the
- * code, the package@version, what is wrong, the whole next step) is kept; only a next step that
- * leaves less than MIN_WHAT characters (most name the package@version twice: one of 120
- * characters or more) loses its middle. A text without a short form loses its middle (its end
- * is the next step).
+ * `what` (a refusal's reason, its brief form, the brief without the package@version) that fits
+ * with the whole next step and everything in `more`; else the first that fits with the next
+ * step, with what of `more` still fits; else the last `what` cut at its end. What the developer
+ * needs (the code, the package@version, what is wrong, the whole next step) is kept; only a
+ * next step that leaves less than MIN_WHAT characters (most name the package@version twice:
+ * one of 120 characters or more) loses its middle. A text without a short form loses its
+ * middle (its end is the next step).
  */
 export function statusText(text: string, short?: ShortForm): string {
   const whole = printable(text).trim();
   const whats = (short?.what ?? []).map((w) => printable(w).trim()).filter((w) => w !== '');
   if (whole.length <= MAX_STATUS_TEXT || !short || whats.length === 0) return fitText(whole, MAX_STATUS_TEXT);
   const next = printable(short.next).trim();
+  const extras = (short.more ?? []).map((m) => printable(m).trimEnd()).filter((m) => m.trim() !== '');
   const join = (what: string, separator = '. ') => (next === '' ? what : `${what}${separator}${next}`);
-  let fitted = whats.map((w) => join(w)).find((t) => t.length <= MAX_STATUS_TEXT);
-  if (fitted === undefined) {
-    const last = whats[whats.length - 1];
-    // "<what cut>... <next>"
-    const room = MAX_STATUS_TEXT - join('', ' ').length;
-    if (room < MIN_WHAT) return fitText(join(last), MAX_STATUS_TEXT);
-    fitted = join(`${cutEnd(last, room - 3)}...`, ' ');
-  }
-  for (const extra of short.more ?? []) {
-    const piece = printable(extra).trimEnd();
-    if (piece.trim() !== '' && fitted.length + piece.length <= MAX_STATUS_TEXT) fitted += piece;
-  }
-  return fitted;
+  const fits = (t: string) => t.length <= MAX_STATUS_TEXT;
+  // Each extra that still fits, in order.
+  const withExtras = (t: string) => extras.reduce((acc, extra) => (fits(acc + extra) ? acc + extra : acc), t);
+  // A shorter what with every extra (the console's page is a next step too), else the most
+  // complete what that fits with what extras still fit, else the last cut at its end.
+  const all = whats.map((w) => join(w) + extras.join('')).find(fits);
+  if (all !== undefined) return all;
+  const some = whats.map((w) => join(w)).find(fits);
+  if (some !== undefined) return withExtras(some);
+  const last = whats[whats.length - 1];
+  // "<what cut>... <next>"
+  const room = MAX_STATUS_TEXT - join('', ' ').length;
+  if (room < MIN_WHAT) return fitText(join(last), MAX_STATUS_TEXT);
+  return withExtras(join(`${cutEnd(last, room - 3)}...`, ' '));
 }
 
 /** The start of `text`, at most `length` characters: not ending inside a word (unless the word is long) or on punctuation. */

@@ -414,10 +414,15 @@ export function consolePackageUrl(publicUrl: string, name: string, version: stri
   return `${base}-/gatekeeper/ui/packages/${encodeURIComponent(name).replace(/^%40/, '@')}?version=${encodeURIComponent(version)}`;
 }
 
-/** A blocked version's refusal in parts: what happened (and in brief), the next step, and the console's page. */
+/** A blocked version's refusal in parts: what happened, the next step, and the console's page. */
 export interface BlockParts {
   reason: string;
-  brief?: string;
+  /**
+   * What happened, most complete first, for a status text too short for the reason: the
+   * reason, the rule's brief form of it, and the brief without the package@version it starts
+   * with (most next steps name it, twice), e.g. `this version is installable after …`.
+   */
+  what: string[];
   next: string;
   /** `; or open <page> to see why and request it`, or '' without the registry's public URL. */
   link: string;
@@ -425,7 +430,14 @@ export interface BlockParts {
 
 export function blockParts(decision: Decision, publicUrl?: string, audience: Audience = 'developer'): BlockParts {
   const link = publicUrl ? `; or open ${consolePackageUrl(publicUrl, decision.name, decision.version)} to see why and request it` : '';
-  return { reason: decision.reason, ...(decision.brief !== undefined ? { brief: decision.brief } : {}), next: nextStep(decision, audience), link };
+  const brief = decision.brief ?? decision.reason;
+  const spec = `${decision.name}@${decision.version}`;
+  const next = nextStep(decision, audience);
+  // Without the package@version only when the next step names it.
+  const rest = brief.startsWith(spec) && next.includes(spec) ? brief.slice(spec.length) : undefined;
+  const bare = rest?.startsWith(': ') ? rest.slice(2) : rest?.startsWith(' ') ? `this version${rest}` : undefined;
+  const what = [...new Set([decision.reason, brief, ...(bare ? [bare] : [])])];
+  return { reason: decision.reason, what, next, link };
 }
 
 /**

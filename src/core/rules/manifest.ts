@@ -39,7 +39,7 @@ export function manifestRule(ctx: VersionContext): Denial | undefined {
     ruleId: 'manifest',
     reason: `${ctx.name}@${ctx.version}: its tarball's package.json differs from the registry's manifest (${what}). npm would act on the tarball's package.json, not on what the registry shows`,
     // What differs right after the package (install scripts first), no quoted script: the status text keeps it.
-    brief: `${ctx.name}@${ctx.version}: ${[...mismatches].sort((a, b) => briefOrder(a.field) - briefOrder(b.field)).map(mismatchInBrief).join('; ')} (its tarball's package.json against the registry's manifest)`,
+    brief: `${ctx.name}@${ctx.version}: ${[...mismatches].sort((a, b) => briefOrder(a.field) - briefOrder(b.field)).map(mismatchInBrief).join('; ')} in the tarball's package.json`,
     details: { mismatches: mismatches.map((m) => ({ field: m.field, declared: m.declared, actual: m.actual })), integrity: inspection.integrity },
   };
 }

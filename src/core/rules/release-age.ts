@@ -59,7 +59,7 @@ export function releaseAgeRule(settings: ReleaseAgeSettings, ctx: VersionContext
     code: 'EQUARANTINED',
     ruleId: 'release-age',
     reason: `${spec} was published ${utcSeconds(published)}; new versions install after ${minimum}, so it is installable after ${utcSeconds(installableAt)}`,
-    brief: `${spec} is installable after ${utcSeconds(installableAt)} (new versions install after ${minimum})`,
+    brief: `${spec} is installable after ${utcSeconds(installableAt)}`,
     details: { publishedAt: new Date(published).toISOString(), installableAt: new Date(installableAt).toISOString() },
   };
 }

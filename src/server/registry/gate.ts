@@ -80,16 +80,16 @@ export function gateError(runtime: GatekeeperRuntime, err: unknown, what: string
 
 /**
  * A decision's refusal as an error: code, message with the next step for its audience, details,
- * and the message in parts for a status text too short for all of it (the reason or its brief
- * form, the whole next step, then the console's page and the suffix while they fit).
+ * and the message in parts for a status text too short for all of it (the reason or a brief
+ * form of it, the whole next step, then the console's page and the suffix while they fit).
  */
 export function refusalOf(decision: Decision, suffix = '', publicUrl?: string, audience: Audience = 'developer'): GatekeeperError {
-  const { reason, brief, next, link } = blockParts(decision, publicUrl, audience);
+  const { reason, what, next, link } = blockParts(decision, publicUrl, audience);
   return new GatekeeperError(
     decision.code as ErrorCode,
     `${reason}. ${next}${link}${suffix}`,
     { rule: decision.ruleId, package: decision.name, version: decision.version },
-    { short: { what: brief !== undefined && brief !== reason ? [reason, brief] : [reason], next, more: [link, suffix] } },
+    { short: { what, next, more: [link, suffix] } },
   );
 }
 

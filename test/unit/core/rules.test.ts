@@ -310,7 +310,7 @@ describe('releaseAgeRule', () => {
       code: 'EQUARANTINED',
       ruleId: 'release-age',
       reason: `foo@1.0.0 was published ${new Date(publishedAt).toISOString().slice(0, 19)}Z; new versions install after 3 days, so it is installable after ${new Date(installableAt).toISOString().slice(0, 19)}Z`,
-      brief: `foo@1.0.0 is installable after ${new Date(installableAt).toISOString().slice(0, 19)}Z (new versions install after 3 days)`,
+      brief: `foo@1.0.0 is installable after ${new Date(installableAt).toISOString().slice(0, 19)}Z`,
       details: { publishedAt: new Date(publishedAt).toISOString(), installableAt: new Date(installableAt).toISOString() },
     });
     expect(r.until).toEqual([installableAt]);
@@ -488,7 +488,7 @@ describe('manifestRule', () => {
     expect(denial?.reason).toBe(
       `foo@1.0.0: its tarball's package.json differs from the registry's manifest (install scripts: the registry says nothing, the tarball's package.json says {"install":"x"}). npm would act on the tarball's package.json, not on what the registry shows`,
     );
-    expect(denial?.brief).toBe("foo@1.0.0: install script added (its tarball's package.json against the registry's manifest)");
+    expect(denial?.brief).toBe("foo@1.0.0: install script added in the tarball's package.json");
   });
 });
 
