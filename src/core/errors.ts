@@ -201,9 +201,10 @@ export const conflict = (message: string, details?: Record<string, unknown>): Ga
 export const forbidden = (message: string): GatekeeperError => new GatekeeperError('EFORBIDDEN', message);
 
 /**
- * The longest status text we send. Node, undici (fetch), pnpm and yarn 4 read a reason phrase
- * of any length within their header limit (16 KB) and print it whole; 400 keeps it one
- * readable line, and far below what proxies buffer for a response's headers.
+ * The longest status text we send. Node's http client reads a reason phrase up to its 16 KB
+ * header limit and undici (fetch) one longer still, and pnpm and yarn 4 print 400 characters
+ * whole (test/integration/clients.test.ts); 400 keeps it a readable line in a terminal, far
+ * below what proxies buffer for a response's headers. What a longer message keeps: `statusText`.
  */
 export const MAX_STATUS_TEXT = 400;
 
