@@ -99,12 +99,35 @@ export function statusOf(code: ErrorCode): number {
 export interface ErrorOptions {
   /** Seconds after which the client may try again (429, 503): the Retry-After header. */
   retryAfter?: number;
+  /** The message in parts, for a status text that cannot hold the whole message (see `statusText`). */
+  short?: ShortForm;
+}
+
+/**
+ * A message in parts, for the status text when the whole `[CODE] message` is longer than
+ * MAX_STATUS_TEXT: what happened, the next step, and what may follow it.
+ */
+export interface ShortForm {
+  /**
+   * What happened, most complete first (a refusal's reason, then its brief form without long
+   * quoted values): the first that fits with the next step is used, else the last, cut at its
+   * end. Each starts with what matters most (the package@version and what is wrong).
+   */
+  what: readonly string[];
+  /** The next step: kept whole. */
+  next: string;
+  /**
+   * Said after the next step, each whole or not at all, with its own leading separator (the
+   * console's page, how many versions are blocked): a shorter `what` is taken to keep them all.
+   */
+  more?: readonly string[];
 }
 
 export class GatekeeperError extends Error {
   readonly code: ErrorCode;
   readonly details?: Record<string, unknown>;
   readonly retryAfter?: number;
+  readonly short?: ShortForm;
 
   constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, options: ErrorOptions = {}) {
     super(message);
@@ -112,6 +135,7 @@ export class GatekeeperError extends Error {
     this.code = code;
     this.details = details;
     if (options.retryAfter !== undefined) this.retryAfter = Math.max(1, Math.ceil(options.retryAfter));
+    if (options.short !== undefined) this.short = options.short;
   }
 
   get status(): number {
@@ -152,13 +176,21 @@ export function errorBody(code: ErrorCode, message: string, details?: Record<str
 export function asGatekeeperError(err: unknown): GatekeeperError | undefined {
   if (err instanceof GatekeeperError) return err;
   if (err && typeof err === 'object') {
-    const e = err as { code?: unknown; message?: unknown; details?: unknown; name?: unknown; retryAfter?: unknown };
+    const e = err as { code?: unknown; message?: unknown; details?: unknown; name?: unknown; retryAfter?: unknown; short?: unknown };
     if (e.name === 'GatekeeperError' && isErrorCode(e.code)) {
       const retryAfter = typeof e.retryAfter === 'number' ? e.retryAfter : undefined;
-      return new GatekeeperError(e.code, String(e.message), e.details as Record<string, unknown> | undefined, { retryAfter });
+      return new GatekeeperError(e.code, String(e.message), e.details as Record<string, unknown> | undefined, { retryAfter, short: asShortForm(e.short) });
     }
   }
   return undefined;
+}
+
+function asShortForm(value: unknown): ShortForm | undefined {
+  if (!value || typeof value !== 'object') return undefined;
+  const v = value as { what?: unknown; next?: unknown; more?: unknown };
+  const strings = (list: unknown): list is string[] => Array.isArray(list) && list.every((x) => typeof x === 'string');
+  if (!strings(v.what) || typeof v.next !== 'string' || (v.more !== undefined && !strings(v.more))) return undefined;
+  return { what: v.what, next: v.next, ...(v.more !== undefined ? { more: v.more } : {}) };
 }
 
 export const validation = (message: string, details?: Record<string, unknown>): GatekeeperError =>
@@ -168,17 +200,67 @@ export const conflict = (message: string, details?: Record<string, unknown>): Ga
   new GatekeeperError('ECONFLICT', message, details);
 export const forbidden = (message: string): GatekeeperError => new GatekeeperError('EFORBIDDEN', message);
 
-/** The longest status text we send: clients print it whole, proxies may not like more. */
+/**
+ * The longest status text we send. Node's http client reads a reason phrase up to its 16 KB
+ * header limit and undici (fetch) one longer still, and pnpm and yarn 4 print 400 characters
+ * whole (test/integration/clients.test.ts); 400 keeps it a readable line in a terminal, far
+ * below what proxies buffer for a response's headers. What a longer message keeps: `statusText`.
+ */
 export const MAX_STATUS_TEXT = 400;
+
+/** The least room `what` is cut to before the next step (with its `[CODE] `); with less, the text loses its middle instead. */
+const MIN_WHAT = 30;
 
 /**
  * An HTTP reason phrase carrying the message: pnpm, yarn 4 and bun print the status text,
  * not the body. Only printable ASCII survives (a reason phrase cannot carry CR, LF or other
- * control characters, and non-ASCII is shown garbled), runs of white space become one, and a
- * longer text loses its middle at MAX_STATUS_TEXT (its end is the next step).
+ * control characters, and non-ASCII is shown garbled) and runs of white space become one.
+ *
+ * A text longer than MAX_STATUS_TEXT is made from its `short` form when it has one: the first
+ * `what` (a refusal's reason, its brief form, the brief without the package@version) that fits
+ * with the whole next step and everything in `more`; else the first that fits with the next
+ * step, with what of `more` still fits; else the last `what` cut at its end. What the developer
+ * needs (the code, the package@version, what is wrong, the whole next step) is kept; only a
+ * next step that leaves less than MIN_WHAT characters (most name the package@version twice:
+ * one of 120 characters or more) loses its middle. A text without a short form loses its
+ * middle (its end is the next step).
  */
-export function statusText(text: string): string {
-  const cleaned = text
+export function statusText(text: string, short?: ShortForm): string {
+  const whole = printable(text).trim();
+  const whats = (short?.what ?? []).map((w) => printable(w).trim()).filter((w) => w !== '');
+  if (whole.length <= MAX_STATUS_TEXT || !short || whats.length === 0) return fitText(whole, MAX_STATUS_TEXT);
+  const next = printable(short.next).trim();
+  const extras = (short.more ?? []).map((m) => printable(m).trimEnd()).filter((m) => m.trim() !== '');
+  const join = (what: string, separator = '. ') => (next === '' ? what : `${what}${separator}${next}`);
+  const fits = (t: string) => t.length <= MAX_STATUS_TEXT;
+  // Each extra that still fits, in order.
+  const withExtras = (t: string) => extras.reduce((acc, extra) => (fits(acc + extra) ? acc + extra : acc), t);
+  // A shorter what with every extra (the console's page is a next step too), else the most
+  // complete what that fits with what extras still fit, else the last cut at its end.
+  const all = whats.map((w) => join(w) + extras.join('')).find(fits);
+  if (all !== undefined) return all;
+  const some = whats.map((w) => join(w)).find(fits);
+  if (some !== undefined) return withExtras(some);
+  const last = whats[whats.length - 1];
+  // "<what cut>... <next>"
+  const room = MAX_STATUS_TEXT - join('', ' ').length;
+  if (room < MIN_WHAT) return fitText(join(last), MAX_STATUS_TEXT);
+  return withExtras(join(`${cutEnd(last, room - 3)}...`, ' '));
+}
+
+/** The start of `text`, at most `length` characters: not ending inside a word (unless the word is long) or on punctuation. */
+function cutEnd(text: string, length: number): string {
+  let cut = text.slice(0, length);
+  if (/\w$/.test(cut) && /^\w/.test(text.slice(length))) {
+    const space = cut.lastIndexOf(' ');
+    if (space > 0 && space >= length - 20) cut = cut.slice(0, space);
+  }
+  return cut.replace(/[\s.,;:(]+$/, '');
+}
+
+/** Text as a reason phrase may carry it: printable ASCII, runs of white space as one space (not trimmed). */
+function printable(text: string): string {
+  return text
     .normalize('NFKD')
     .replace(/[\u0300-\u036f]/g, '')
     .replace(/[\u201c\u201d\u201e]/g, '"')
@@ -186,9 +268,7 @@ export function statusText(text: string): string {
     .replace(/[\u2013\u2014]/g, '-')
     .replace(/\u2026/g, '...')
     .replace(/[^\x20-\x7e]+/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
-  return fitText(cleaned, MAX_STATUS_TEXT);
+    .replace(/\s+/g, ' ');
 }
 
 /** Everything an error response is made of; `writeError` sends it. */
@@ -208,7 +288,9 @@ export function httpError(err: GatekeeperError): HttpError {
   if (err.retryAfter !== undefined) headers['retry-after'] = String(err.retryAfter);
   // No WWW-Authenticate on 401: npm then prints "your authentication token seems to be
   // invalid" instead of our message, which says why and what to do.
-  return { status: err.status, statusText: statusText(body.error), headers, body };
+  // The short form's first `what` carries the code as the body's message does.
+  const short = err.short && { ...err.short, what: err.short.what.map((w) => `[${err.code}] ${w}`) };
+  return { status: err.status, statusText: statusText(body.error, short), headers, body };
 }
 
 /**

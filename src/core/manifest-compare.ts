@@ -12,6 +12,7 @@ import { posix } from 'node:path';
 import semver from 'semver';
 import type { ManifestMismatch, TarballInspection } from './inspection';
 import { describeLicense, parseLicense } from './license';
+import { shownValue } from './text';
 
 export interface ReadTarball {
   manifest: Record<string, unknown>;
@@ -56,6 +57,85 @@ function displayMap(map: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(map)) define(out, displayString(key), display(value));
   return out;
+}
+
+/**
+ * Two script maps for display, where two different scripts never look the same: scripts that
+ * differ only past DISPLAY_CHARS (a long script with a command appended) are each shown from a
+ * little before where they part, after a leading `...`.
+ */
+function displayScripts(declared: Record<string, string>, actual: Record<string, string>): [Record<string, unknown>, Record<string, unknown>] {
+  const shownDeclared = displayMap(declared);
+  const shownActual = displayMap(actual);
+  for (const name of INSTALL_SCRIPTS) {
+    const was = declared[name];
+    const is = actual[name];
+    if (was === undefined || is === undefined || was === is || shownDeclared[name] !== shownActual[name]) continue;
+    let at = 0;
+    while (at < was.length && at < is.length && was[at] === is[at]) at++;
+    let from = Math.max(0, at - 40);
+    // Never start on the low half of a surrogate pair.
+    if (from > 0 && /[\uDC00-\uDFFF]/.test(was[from])) from--;
+    if (from === 0) continue;
+    define(shownDeclared, name, displayString(`...${was.slice(from)}`));
+    define(shownActual, name, displayString(`...${is.slice(from)}`));
+  }
+  return [shownDeclared, shownActual];
+}
+
+/** Quoted in a brief: printable ASCII, at most 40 characters. */
+function briefValue(value: unknown): string {
+  return value === undefined || value === null ? 'none' : `'${shownValue(value, 40)}'`;
+}
+
+/**
+ * One mismatch in a few words, naming what differs but quoting no long value: `postinstall
+ * script changed`, `preinstall script added`, `dependencies.left-pad removed`, `name is 'evil'`
+ * (the declared name and version are the package@version a message names anyway), `license is
+ * 'GPL-3.0', not 'MIT'`. Added, removed and changed say what the tarball's package.json has
+ * against the declared manifest. For a status text, which cannot hold the quoted scripts.
+ */
+export function mismatchInBrief(m: ManifestMismatch): string {
+  const field = shownValue(m.field, 40);
+  if (m.field === 'name' || m.field === 'version') return `${field} is ${briefValue(m.actual)}`;
+  // A map on one side and nothing on the other (no scripts at all) is an empty map.
+  const map = (v: unknown, other: unknown) => (isObject(v) ? v : (v === undefined || v === null) && isObject(other) ? {} : undefined);
+  const declared = map(m.declared, m.actual);
+  const actual = map(m.actual, m.declared);
+  if (!declared || !actual) return `${field} is ${briefValue(m.actual)}, not ${briefValue(m.declared)}`;
+  if (m.field === 'installScripts') {
+    if (typeof declared.hasInstallScript === 'boolean' && Object.keys(declared).length === 1) {
+      // An abbreviated manifest says only whether there are install scripts.
+      const names = Object.keys(actual);
+      return names.length > 0 ? listed(names.map((n) => `${shownValue(n, 40)} script added`)) : 'install scripts removed';
+    }
+    return changes(declared, actual, (k) => `${k} script`, INSTALL_SCRIPTS) ?? `${listed(Object.keys({ ...declared, ...actual }).map((k) => shownValue(k, 40)), ' or ')} script changed`;
+  }
+  return changes(declared, actual, (k) => (m.field === 'bin' ? `bin ${k}` : k)) ?? `${field} changed`;
+}
+
+/** What differs between two display maps, key by key (in `order` when given); undefined when their displays agree. */
+function changes(declared: Record<string, unknown>, actual: Record<string, unknown>, label: (key: string) => string, order?: readonly string[]): string | undefined {
+  const absent = (v: unknown) => v === undefined || v === null;
+  const keys = [...new Set([...Object.keys(declared), ...Object.keys(actual)])].filter((k) => k !== '…');
+  const rank = (k: string) => (order && order.includes(k) ? order.indexOf(k) : Infinity);
+  if (order) keys.sort((a, b) => rank(a) - rank(b));
+  const items = keys.flatMap((k) => {
+    const was = Object.hasOwn(declared, k) ? declared[k] : undefined;
+    const is = Object.hasOwn(actual, k) ? actual[k] : undefined;
+    if (was === is || (absent(was) && absent(is))) return [];
+    return [`${label(shownValue(k, 40))} ${absent(was) ? 'added' : absent(is) ? 'removed' : 'changed'}`];
+  });
+  if (items.length === 0) return undefined;
+  // The display lists 10 differences at most; its `…` entry counts the rest ("4 more differences").
+  const marker = Object.hasOwn(actual, '…') ? actual['…'] : Object.hasOwn(declared, '…') ? declared['…'] : undefined;
+  const uncounted = marker === undefined ? 0 : Number(/^(\d+) more/.exec(String(marker))?.[1] ?? NaN);
+  const more = items.length - 3 + (Number.isNaN(uncounted) ? 0 : uncounted);
+  return `${listed(items.slice(0, 3))}${more > 0 ? ` and ${more} more` : Number.isNaN(uncounted) ? ' and more' : ''}`;
+}
+
+function listed(items: string[], last = ', '): string {
+  return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')}${last}${items[items.length - 1]}`;
 }
 
 /** Sets a key without ever touching a prototype (`__proto__` is data here). */
@@ -265,7 +345,8 @@ export function inspectTarball(
   } else {
     const declaredScripts = effectiveInstallScripts(decl, false);
     if (!sameScripts(declaredScripts, actualScripts)) {
-      mismatches.push({ field: 'installScripts', declared: displayMap(declaredScripts), actual: displayMap(actualScripts) });
+      const [declaredShown, actualShown] = displayScripts(declaredScripts, actualScripts);
+      mismatches.push({ field: 'installScripts', declared: declaredShown, actual: actualShown });
     }
   }
 

@@ -104,6 +104,11 @@ export interface Decision {
   /** `<rule>:<id>` of the rule that decided, e.g. `ban:12`, `approval:3`, `mode:allowlist`. */
   ruleId: string;
   reason: string;
+  /**
+   * The reason in brief, when the rule that decided gives one: what is wrong without long quoted
+   * values, for a status text that cannot hold the reason (see `statusText` in errors.ts).
+   */
+  brief?: string;
   /** Every rule that matched, for `gatekeeper explain`. */
   matches: RuleMatch[];
   /** What users should be told although it does not block (warn-mode rules, an unreachable advisory source). */
@@ -276,13 +281,14 @@ export function evaluate(policy: CompiledPolicy, input: EvaluationInput): Decisi
     });
   }
 
-  const decide = (allowed: boolean, code: DecisionCode, ruleId: string, reason: string): Decision => ({
+  const decide = (allowed: boolean, code: DecisionCode, ruleId: string, reason: string, brief?: string): Decision => ({
     name,
     version,
     allowed,
     code,
     ruleId,
     reason,
+    ...(brief !== undefined ? { brief } : {}),
     matches,
     warnings,
     validUntil,
@@ -315,7 +321,7 @@ export function evaluate(policy: CompiledPolicy, input: EvaluationInput): Decisi
     matches.push(match);
     if (mode === 'enforce') {
       collectNotes(notes, matches, warnings);
-      return decide(false, denial.code, denial.ruleId, denial.reason);
+      return decide(false, denial.code, denial.ruleId, denial.reason, denial.brief);
     }
     warnings.push({ ...match, reason: `${denial.reason} [${denial.code}; the ${rule.name} rule is in warn mode, so it is not enforced]` });
   }
@@ -385,8 +391,9 @@ export function nextStep(decision: Pick<Decision, 'name' | 'version' | 'code'>, 
     case 'EADVISORY':
       return `Use a fixed version; run 'gatekeeper explain ${spec}' for the advisories`;
     case 'EMANIFESTMISMATCH':
+      // Why it matters (npm acts on the tarball's package.json) ends the manifest rule's reason: this is the step alone.
       return (
-        `npm would act on the tarball's package.json, not on what the registry shows. Use another version or ask the package's maintainer to publish a consistent one; ` +
+        `Use another version or ask the package's maintainer to publish a consistent one; ` +
         (admin ? `if you accept the difference, set the rule to warn (gatekeeper policy set manifest warn)` : `an admin who accepts the difference can set the rule to warn`) +
         `; run 'gatekeeper explain ${spec}' for details`
       );
@@ -407,11 +414,37 @@ export function consolePackageUrl(publicUrl: string, name: string, version: stri
   return `${base}-/gatekeeper/ui/packages/${encodeURIComponent(name).replace(/^%40/, '@')}?version=${encodeURIComponent(version)}`;
 }
 
+/** A blocked version's refusal in parts: what happened, the next step, and the console's page. */
+export interface BlockParts {
+  reason: string;
+  /**
+   * What happened, most complete first, for a status text too short for the reason: the
+   * reason, the rule's brief form of it, and the brief without the package@version it starts
+   * with (most next steps name it, twice), e.g. `this version is installable after …`.
+   */
+  what: string[];
+  next: string;
+  /** `; or open <page> to see why and request it`, or '' without the registry's public URL. */
+  link: string;
+}
+
+export function blockParts(decision: Decision, publicUrl?: string, audience: Audience = 'developer'): BlockParts {
+  const link = publicUrl ? `; or open ${consolePackageUrl(publicUrl, decision.name, decision.version)} to see why and request it` : '';
+  const brief = decision.brief ?? decision.reason;
+  const spec = `${decision.name}@${decision.version}`;
+  const next = nextStep(decision, audience);
+  // Without the package@version only when the next step names it.
+  const rest = brief.startsWith(spec) && next.includes(spec) ? brief.slice(spec.length) : undefined;
+  const bare = rest?.startsWith(': ') ? rest.slice(2) : rest?.startsWith(' ') ? `this version${rest}` : undefined;
+  const what = [...new Set([decision.reason, brief, ...(bare ? [bare] : [])])];
+  return { reason: decision.reason, what, next, link };
+}
+
 /**
  * `[CODE] reason. next step` -- the text npm prints for a blocked version. With the registry's
  * public URL, the next step names the console's page for the version too.
  */
 export function blockMessage(decision: Decision, publicUrl?: string, audience: Audience = 'developer'): string {
-  const link = publicUrl ? `; or open ${consolePackageUrl(publicUrl, decision.name, decision.version)} to see why and request it` : '';
-  return `${decision.reason}. ${nextStep(decision, audience)}${link}`;
+  const { reason, next, link } = blockParts(decision, publicUrl, audience);
+  return `${reason}. ${next}${link}`;
 }

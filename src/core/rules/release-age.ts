@@ -44,7 +44,12 @@ export function releaseAgeRule(settings: ReleaseAgeSettings, ctx: VersionContext
       notes.push({ rule: 'release-age', ruleId: 'unknown', reason: `${spec} has no publish time; unknown ages are allowed` });
       return undefined;
     }
-    return { code: 'EQUARANTINED', ruleId: 'release-age:unknown', reason: `${spec} has no publish time, so its age is unknown; new versions install after ${minimum} and unknown ages are blocked` };
+    return {
+      code: 'EQUARANTINED',
+      ruleId: 'release-age:unknown',
+      reason: `${spec} has no publish time, so its age is unknown; new versions install after ${minimum} and unknown ages are blocked`,
+      brief: `${spec} has no publish time, and versions of unknown age are blocked`,
+    };
   }
   const installableAt = published + settings.minimumMs;
   if (ctx.now >= installableAt) return undefined;
@@ -54,6 +59,7 @@ export function releaseAgeRule(settings: ReleaseAgeSettings, ctx: VersionContext
     code: 'EQUARANTINED',
     ruleId: 'release-age',
     reason: `${spec} was published ${utcSeconds(published)}; new versions install after ${minimum}, so it is installable after ${utcSeconds(installableAt)}`,
+    brief: `${spec} is installable after ${utcSeconds(installableAt)}`,
     details: { publishedAt: new Date(published).toISOString(), installableAt: new Date(installableAt).toISOString() },
   };
 }

@@ -35,6 +35,11 @@ export function versionInstallScripts(ctx: Pick<VersionContext, 'manifest' | 'in
   return [...declared, ...inTarball.map((s) => `${s} (only in the tarball's package.json)`)];
 }
 
+/** The name of a script `installScripts` lists (`postinstall`), or `hasInstallScript` for one the manifest only flags. */
+function scriptName(listed: string): string {
+  return INSTALL_SCRIPT_NAMES.find((name) => listed.startsWith(`${name}: `)) ?? 'hasInstallScript';
+}
+
 export function scriptsRule(ctx: VersionContext, allowedBy: string | undefined, notes: Note[]): Denial | undefined {
   const scripts = versionInstallScripts(ctx);
   if (scripts.length === 0) return undefined;
@@ -47,6 +52,8 @@ export function scriptsRule(ctx: VersionContext, allowedBy: string | undefined, 
     code: 'EINSTALLSCRIPTS',
     ruleId: 'scripts',
     reason: `${spec} runs install scripts (${scripts.map((s) => quoteText(s)).join('; ')})`,
+    // The scripts' names first, then how each starts.
+    brief: `${spec} runs install scripts (${[...new Set(scripts.map(scriptName))].join(', ')}): ${scripts.map((s) => quoteText(s, 40)).join('; ')}`,
     details: { scripts },
   };
 }

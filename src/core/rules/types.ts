@@ -18,6 +18,12 @@ export interface Denial {
   code: DenialCode;
   ruleId: string;
   reason: string;
+  /**
+   * The reason in brief, for a status text too short for the reason (pnpm and yarn 4 print only
+   * that): what is wrong, its start naming the package@version and what matters most (which
+   * script differs, when the version installs), without long quoted values. Defaults to the reason.
+   */
+  brief?: string;
   details?: Record<string, unknown>;
 }
 

@@ -14,7 +14,7 @@ import type { HotPathReads, PackageStorage, StorageStat } from '../../core/stora
 import { abbreviatePackument, dependencyNames, installNotice, Packument, representativeDecision, toHeaderValue, versionWarnings } from '../../core/packument';
 import { addInstallNotices } from './notices';
 import { buildResponse, CachedResponse, cacheKey } from './packument-cache';
-import { Audience, audienceOf, blockMessage, Decision } from '../../core/policy';
+import { Audience, audienceOf, blockParts, Decision } from '../../core/policy';
 import { inspectTarball } from '../../core/manifest-compare';
 import { integrityOf as integrityOfBytes } from '../../core/publish';
 import { readTarballManifestAsync } from '../../core/tarball-manifest';
@@ -78,13 +78,19 @@ export function gateError(runtime: GatekeeperRuntime, err: unknown, what: string
   );
 }
 
-/** A decision's refusal as an error: code, message with the next step for its audience, details. */
+/**
+ * A decision's refusal as an error: code, message with the next step for its audience, details,
+ * and the message in parts for a status text too short for all of it (the reason or a brief
+ * form of it, the whole next step, then the console's page and the suffix while they fit).
+ */
 export function refusalOf(decision: Decision, suffix = '', publicUrl?: string, audience: Audience = 'developer'): GatekeeperError {
-  return new GatekeeperError(decision.code as ErrorCode, `${blockMessage(decision, publicUrl, audience)}${suffix}`, {
-    rule: decision.ruleId,
-    package: decision.name,
-    version: decision.version,
-  });
+  const { reason, what, next, link } = blockParts(decision, publicUrl, audience);
+  return new GatekeeperError(
+    decision.code as ErrorCode,
+    `${reason}. ${next}${link}${suffix}`,
+    { rule: decision.ruleId, package: decision.name, version: decision.version },
+    { short: { what, next, more: [link, suffix] } },
+  );
 }
 
 function localTarballUrls(runtime: GatekeeperRuntime, packument: Packument, req: Request): Packument {

@@ -4,7 +4,7 @@ import { asGatekeeperError, GatekeeperError, isErrorCode } from '../../core/erro
 import { assertDistTag, shown, versionFromTarball } from '../../core/names';
 import type { Packument } from '../../core/packument';
 import type { InspectedField, TarballInspection } from '../../core/inspection';
-import { inspectTarball } from '../../core/manifest-compare';
+import { inspectTarball, mismatchInBrief } from '../../core/manifest-compare';
 import { checkMetadataWrite, MetadataChanges, metadataChanges, parsePublishBody, publishedVersionOf, PublishRequest } from '../../core/publish';
 import { readTarballManifestAsync } from '../../core/tarball-manifest';
 import type { Actor } from '../../services/audit';
@@ -65,11 +65,12 @@ export async function inspectPublish(request: PublishRequest): Promise<TarballIn
   const wrong = inspection.mismatches.filter((m) => PUBLISH_FIELDS.includes(m.field));
   if (wrong.length > 0) {
     const what = wrong.map((m) => `${m.field}: the manifest says ${JSON.stringify(m.declared)}, the tarball ${JSON.stringify(m.actual)}`).join('; ');
-    throw new GatekeeperError(
-      'EMANIFESTMISMATCH',
-      `the tarball of ${label} disagrees with the manifest published with it (${what}). Publish with npm from one package.json, which builds both from it`,
-      { mismatches: wrong },
-    );
+    const happened = `the tarball of ${label} disagrees with the manifest published with it`;
+    const next = 'Publish with npm from one package.json, which builds both from it';
+    throw new GatekeeperError('EMANIFESTMISMATCH', `${happened} (${what}). ${next}`, { mismatches: wrong }, {
+      // The status text names what differs without quoting it.
+      short: { what: [`${happened} (${what})`, `${happened} (${wrong.map(mismatchInBrief).join('; ')})`], next },
+    });
   }
   return inspection;
 }

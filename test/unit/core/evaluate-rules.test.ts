@@ -547,8 +547,9 @@ describe('the manifest rule (the tarball package.json against the registry manif
     expect(d.code).toBe('EMANIFESTMISMATCH');
     expect(d.ruleId).toBe('manifest');
     expect(d.reason).toBe(
-      `foo@1.0.0: its tarball's package.json differs from the registry's manifest (name: the registry says "foo", the tarball's package.json says "evil"; version: the registry says "1.0.0", the tarball's package.json says "9.9.9")`,
+      `foo@1.0.0: its tarball's package.json differs from the registry's manifest (name: the registry says "foo", the tarball's package.json says "evil"; version: the registry says "1.0.0", the tarball's package.json says "9.9.9"). npm would act on the tarball's package.json, not on what the registry shows`,
     );
+    expect(d.brief).toBe("foo@1.0.0: name is 'evil'; version is '9.9.9' in the tarball's package.json");
     expect(d.matches[0].details).toEqual({
       mismatches: [
         { field: 'name', declared: 'foo', actual: 'evil' },

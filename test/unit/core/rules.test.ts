@@ -163,6 +163,8 @@ describe('advisoryRule', () => {
       code: 'EADVISORY',
       ruleId: `advisory:${GHSA_A}`,
       reason: `foo@1.0.0: ${GHSA_A} (critical) title of ${GHSA_A}, fixed in 1.0.1`,
+      // The status text's form: the fix before the title.
+      brief: `foo@1.0.0: ${GHSA_A} (critical), fixed in 1.0.1: title of ${GHSA_A}`,
       details: { advisories: [{ id: GHSA_A, severity: 'critical', url: `https://github.com/advisories/${GHSA_A}`, vulnerableVersions: '<1.0.1' }] },
     });
     expect(notes).toEqual([]);
@@ -308,6 +310,7 @@ describe('releaseAgeRule', () => {
       code: 'EQUARANTINED',
       ruleId: 'release-age',
       reason: `foo@1.0.0 was published ${new Date(publishedAt).toISOString().slice(0, 19)}Z; new versions install after 3 days, so it is installable after ${new Date(installableAt).toISOString().slice(0, 19)}Z`,
+      brief: `foo@1.0.0 is installable after ${new Date(installableAt).toISOString().slice(0, 19)}Z`,
       details: { publishedAt: new Date(publishedAt).toISOString(), installableAt: new Date(installableAt).toISOString() },
     });
     expect(r.until).toEqual([installableAt]);
@@ -384,6 +387,7 @@ describe('releaseAgeRule', () => {
       code: 'EQUARANTINED',
       ruleId: 'release-age:unknown',
       reason: 'foo@1.0.0 has no publish time, so its age is unknown; new versions install after 3 days and unknown ages are blocked',
+      brief: 'foo@1.0.0 has no publish time, and versions of unknown age are blocked',
     });
     expect(r.until).toEqual([]);
     expect(r.notes).toEqual([]);
@@ -481,7 +485,10 @@ describe('manifestRule', () => {
 
   it('shows values as JSON, and absent values as nothing', () => {
     const denial = manifestRule(withMismatches([{ field: 'installScripts', declared: undefined, actual: { install: 'x' } }]));
-    expect(denial?.reason).toBe(`foo@1.0.0: its tarball's package.json differs from the registry's manifest (install scripts: the registry says nothing, the tarball's package.json says {"install":"x"})`);
+    expect(denial?.reason).toBe(
+      `foo@1.0.0: its tarball's package.json differs from the registry's manifest (install scripts: the registry says nothing, the tarball's package.json says {"install":"x"}). npm would act on the tarball's package.json, not on what the registry shows`,
+    );
+    expect(denial?.brief).toBe("foo@1.0.0: install script added in the tarball's package.json");
   });
 });
 
@@ -500,6 +507,7 @@ describe('scriptsRule', () => {
       code: 'EINSTALLSCRIPTS',
       ruleId: 'scripts',
       reason: 'foo@1.0.0 runs install scripts (preinstall: a; postinstall: b)',
+      brief: 'foo@1.0.0 runs install scripts (preinstall, postinstall): preinstall: a; postinstall: b',
       details: { scripts: ['preinstall: a', 'postinstall: b'] },
     });
     expect(notes).toEqual([]);

@@ -63,6 +63,16 @@ describe('writeError', () => {
     expect(((await res.json()) as { error: string }).error).toMatch(/Z+\.\.\.Z+, no fixed version yet\. Use a fixed version; run 'gatekeeper explain p@1\.0\.0' for the advisories$/);
   });
 
+  it("writes a refusal too long for the status text from its short form: the code, what happened in brief, the whole next step", async () => {
+    const step = "Use an older version, wait, or ask for an exemption: gatekeeper request p@1.0.0 --reason '<why you need it>'; run 'gatekeeper explain p@1.0.0'";
+    const reason = `p@1.0.0 was published 2026-12-01T07:00:00Z ${'x'.repeat(400)}`;
+    const brief = 'p@1.0.0 is installable after 2026-12-04T07:00:00Z';
+    next = () => new GatekeeperError('EQUARANTINED', `${reason}. ${step}`, undefined, { short: { what: [reason, brief], next: step, more: ['; or open https://registry.example/-/gatekeeper/ui/packages/p?version=1.0.0'] } });
+    const res = await fetch(base);
+    expect(res.statusText).toBe(`[EQUARANTINED] ${brief}. ${step}; or open https://registry.example/-/gatekeeper/ui/packages/p?version=1.0.0`);
+    expect(((await res.json()) as { error: string }).error).toBe(`[EQUARANTINED] ${reason}. ${step}`);
+  });
+
   it('statusText keeps printable ASCII only and cuts long text', () => {
     expect(statusText('a\tb\nc')).toBe('a b c');
     expect(statusText('x'.repeat(MAX_STATUS_TEXT + 10))).toHaveLength(MAX_STATUS_TEXT);
