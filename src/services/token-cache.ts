@@ -6,6 +6,8 @@ export interface InvalidationChannel {
   on(event: 'connected' | 'disconnected', listener: () => void): unknown;
   on(event: 'message', listener: (channel: string, payload: string) => void): unknown;
   barrier(channel: string, timeoutMs: number): Promise<boolean>;
+  /** How long a barrier waits: past it, a listener that has not confirmed no longer trusts its caches. */
+  readonly confirmWithinMs: number;
 }
 
 export interface TokenCacheOptions {
@@ -16,7 +18,11 @@ export interface TokenCacheOptions {
   maxEntries?: number;
   /** How long an entry is used at most, even when no change is announced. */
   maxAgeMs?: number;
-  /** How long a revocation waits for the other processes to confirm they dropped their entries. */
+  /**
+   * How long a revocation waits for the other processes to confirm they dropped their entries;
+   * by default the listener's confirmWithinMs, after which one that has not confirmed no longer
+   * trusts its cache (so the revocation holds everywhere once it answers, as a policy change does).
+   */
   barrierMs?: number;
   now?: () => number;
 }
@@ -48,7 +54,7 @@ export class TokenCache {
   private epoch = 0;
   private readonly maxEntries: number;
   private readonly maxAgeMs: number;
-  private readonly barrierMs: number;
+  private readonly barrierMs: number | undefined;
   private readonly now: () => number;
   hits = 0;
   misses = 0;
@@ -56,7 +62,7 @@ export class TokenCache {
   constructor(private readonly options: TokenCacheOptions) {
     this.maxEntries = options.maxEntries ?? 10_000;
     this.maxAgeMs = options.maxAgeMs ?? 10 * 60_000;
-    this.barrierMs = options.barrierMs ?? 2_000;
+    this.barrierMs = options.barrierMs;
     this.now = options.now ?? Date.now;
     options.listener.on('connected', () => this.reset());
     options.listener.on('disconnected', () => this.reset());
@@ -118,7 +124,7 @@ export class TokenCache {
    */
   async invalidated(): Promise<boolean> {
     this.reset();
-    return this.options.listener.barrier(this.options.channel, this.barrierMs);
+    return this.options.listener.barrier(this.options.channel, this.barrierMs ?? this.options.listener.confirmWithinMs);
   }
 
   stats(): { entries: number; trusted: boolean; hits: number; misses: number } {

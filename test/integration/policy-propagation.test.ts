@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import { makeReachableTempDir } from '../../src/db/embedded';
 import { eventually } from '../support/assert';
 import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
-import { startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
+import { loginToken, startTestGatekeeper, TestGatekeeper } from '../support/gatekeeper';
 import { GatekeeperProcess, spawnGatekeeper } from '../support/process';
 import { relayTo } from '../support/relay';
 
@@ -113,5 +113,38 @@ describe('a policy change made through one gatekeeper, on the next request to an
     }
     // Once its link works again, B enforces the ban.
     await eventually(async () => (await get(TARBALL)).code === 'EBANNED', 'B to reconnect and refuse the banned tarball', 60_000);
+  }, 120_000);
+
+  it("a token revoked while the other process's database link hangs is not served by it once the revocation answers", async () => {
+    // As for the ban above: the revocation answers once B has confirmed or, past the listener's
+    // confirmation window, has stopped trusting its token cache (it waited 2 s before, while B
+    // trusted its cache for the heartbeat's grace, and B served the revoked token).
+    relay.delay(0);
+    expect((await a.api('POST', '/users', { username: 'gil', password: 'gil-password', role: 'developer' })).status).toBe(201);
+    const token = await loginToken(a.url, 'gil', 'gil-password');
+    const read = async () => {
+      // B, no longer trusting its cache, asks the database through the hung link: not answered
+      // while it hangs (its deadline is the server's statement_timeout), so given up on here.
+      try {
+        const res = await fetch(new URL('beta/-/beta-1.1.0.tgz', b.url), { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) });
+        await res.arrayBuffer();
+        return res.status;
+      } catch (err) {
+        if ((err as Error).name !== 'TimeoutError') throw err;
+        return 0;
+      }
+    };
+    // Warm in B's token cache (B may still be reconnecting after the test before).
+    await eventually(async () => (await read()) === 200, 'B to serve beta@1.1.0 to the token', 60_000);
+    expect(await read()).toBe(200);
+    const id = ((await a.api('GET', '/tokens?username=gil')).body.items as Array<{ id: number }>)[0].id;
+    relay.freeze();
+    try {
+      expect((await a.api('DELETE', `/tokens/${id}`)).status).toBe(200);
+      expect(await read()).not.toBe(200);
+    } finally {
+      relay.cut();
+    }
+    await eventually(async () => (await read()) === 401, 'B to reconnect and refuse the revoked token', 60_000);
   }, 120_000);
 });
