@@ -404,7 +404,7 @@ describe('where yarn hides the reason', () => {
     expect((await s.t.api('POST', '/bans', { name: 'banned-a', range: '*', reason: 'CVE-2099-0004 leaked tokens' })).status).toBe(201);
   });
 
-  it("yarn 1 names only the missing range for a refused transitive dependency, while its direct refusal and npm view have our text", async () => {
+  it("yarn 1 names only the missing range for a refused transitive dependency and prints its own line for yarn info, while its direct refusal and npm view have our text", async () => {
     const yarn1 = client('yarn1');
     const home = tempDir('gk-yarn1-transitive-');
     const dir = project(home, 'yarn1-transitive');
@@ -418,6 +418,10 @@ describe('where yarn hides the reason', () => {
     expect(transitive.output).not.toContain('[EBANNED]');
     const direct = await run(yarn1.add('banned-a@1.0.0'), dir, home);
     expect(direct.output).toContain('[EBANNED] banned-a@1.0.0 is banned: CVE-2099-0004 leaked tokens');
+    // yarn info of a package no version of which may install: yarn 1 prints its own line (and exits 0).
+    const info = await run([...yarn1.cmd, 'info', 'banned-a', '--non-interactive'], dir, home);
+    expect(info.output).toContain('error Received invalid response from npm.');
+    expect(info.output).not.toContain('[EBANNED]');
   });
 
   it('yarn 4 with a revoked token prints only YN0041, not our ETOKENREVOKED text; npm with the same token prints it', async () => {
