@@ -22,6 +22,9 @@ describe('console sessions', () => {
     store = new Store(s.t.gk.database.knex);
   });
 
+  /** The Set-Cookie header that sets the session (the others clear strays of its name). */
+  const ourCookie = (res: Response) => res.headers.getSetCookie().find((c) => /^gk_session=gks_/.test(c)) ?? '';
+
   const code = async (promise: Promise<unknown>) => {
     try {
       await promise;
@@ -65,7 +68,7 @@ describe('console sessions', () => {
 
     const res = await fetch(new URL(`${API}/session`, s.t.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'sam', password: 'sam-password' }) });
     expect(res.status).toBe(201);
-    const cookie = res.headers.get('set-cookie') ?? '';
+    const cookie = ourCookie(res);
     expect(cookie).toMatch(/^gk_session=gks_[A-Za-z0-9_-]+; Path=\/-\/gatekeeper\/; Max-Age=28800; HttpOnly; SameSite=Strict$/);
     const body = (await res.json()) as { username: string; csrfToken: string; csrfHeader: string; expiresAt: string };
     expect(body).toMatchObject({ username: 'sam', csrfHeader: 'x-gatekeeper-csrf' });
@@ -84,18 +87,62 @@ describe('console sessions', () => {
     expect(((await (await withCookie(`${API}/session`, { method: 'DELETE' })).json()) as { code: string }).code).toBe('ECSRF');
     const out = await withCookie(`${API}/session`, { method: 'DELETE', headers: { 'x-gatekeeper-csrf': body.csrfToken } });
     expect(out.status).toBe(200);
-    expect(out.headers.get('set-cookie')).toMatch(/^gk_session=; .*Max-Age=0/);
+    expect(out.headers.getSetCookie()).toContain('gk_session=; Path=/-/gatekeeper/; Max-Age=0; HttpOnly; SameSite=Strict');
     const after = await withCookie(`${API}/session`);
     expect(after.status).toBe(401);
-    expect(after.headers.get('set-cookie')).toMatch(/Max-Age=0/);
+    expect(after.headers.getSetCookie()).toContain('gk_session=; Path=/-/gatekeeper/; Max-Age=0; HttpOnly; SameSite=Strict');
     // Signing in again works with the stale cookie still sent.
     const again = await withCookie(`${API}/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'sam', password: 'sam-password' }) });
     expect(again.status).toBe(201);
   });
 
+  it('takes none of several session cookies (another port or subdomain of the host may have set one), and clears the strays it can', async () => {
+    await s.t.api('POST', '/users', { username: 'mallory', password: 'mallory-password', role: 'developer' });
+    const signIn = async (username: string, password: string) => {
+      const res = await fetch(new URL(`${API}/session`, s.t.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+      expect(res.status).toBe(201);
+      const cookie = ourCookie(res);
+      return { value: cookie.slice('gk_session='.length, cookie.indexOf(';')), csrf: ((await res.json()) as { csrfToken: string }).csrfToken, set: res.headers.getSetCookie() };
+    };
+    const pathOf = (c: string) => /; Path=([^;]+)/.exec(c)![1];
+    const sam = await signIn('sam', 'sam-password');
+    const mallory = await signIn('mallory', 'mallory-password');
+    // Sign-in clears the name at every path an admin API request could carry it from, but ours.
+    const cleared = sam.set.filter((c) => c.startsWith('gk_session=;'));
+    for (const c of cleared) expect(c).toMatch(/^gk_session=; Path=[^;]+; Max-Age=0; HttpOnly; SameSite=Strict$/);
+    expect(cleared.map(pathOf).sort()).toEqual(['/', '/-', '/-/', '/-/gatekeeper', '/-/gatekeeper/v1', '/-/gatekeeper/v1/', '/-/gatekeeper/v1/session']);
+    const get = (cookie: string, path = `${API}/session`, init: RequestInit = {}) => fetch(new URL(path, s.t.url), { ...init, headers: { cookie, ...(init.headers as Record<string, string>) } });
+    // A cookie set at /-/gatekeeper/v1/ by another page of this host is sent first; a malformed one hid ours.
+    for (const cookie of [`gk_session=${mallory.value}; gk_session=${sam.value}`, `gk_session=${sam.value}; gk_session=${mallory.value}`, `gk_session=not"a-session; gk_session=${sam.value}`]) {
+      const res = await get(cookie);
+      const body = (await res.json()) as { code: string; error: string };
+      expect({ cookie, status: res.status, code: body.code }).toEqual({ cookie, status: 401, code: 'ESESSIONCOOKIES' });
+      expect(body.error).toMatch(/^\[ESESSIONCOOKIES\] this request carries 2 different console session cookies, and none of them is used.* Sign in again/);
+      // The strays are cleared where they can be; ours stays until a sign-in replaces it.
+      const strays = res.headers.getSetCookie().map(pathOf);
+      expect(strays).toEqual(expect.arrayContaining(['/-/gatekeeper/v1/', '/-/gatekeeper/v1/session']));
+      expect(strays).not.toContain('/-/gatekeeper/');
+    }
+    // A change with both, and either session's CSRF token, changes nothing; sign-out neither.
+    const malloryTokens = ((await s.t.api('GET', '/tokens?username=mallory')).body.items as Array<{ id: number; revokedAt: string | null }>).filter((t) => !t.revokedAt);
+    for (const csrf of [sam.csrf, mallory.csrf]) {
+      const revoke = await get(`gk_session=${mallory.value}; gk_session=${sam.value}`, `${API}/tokens/${malloryTokens[0].id}`, { method: 'DELETE', headers: { 'x-gatekeeper-csrf': csrf } });
+      expect([revoke.status, ((await revoke.json()) as { code: string }).code]).toEqual([401, 'ESESSIONCOOKIES']);
+      const out = await get(`gk_session=${mallory.value}; gk_session=${sam.value}`, `${API}/session`, { method: 'DELETE', headers: { 'x-gatekeeper-csrf': csrf } });
+      expect([out.status, ((await out.json()) as { code: string }).code]).toEqual([401, 'ESESSIONCOOKIES']);
+    }
+    // Each alone is still its own session.
+    expect(((await (await get(`gk_session=${sam.value}`)).json()) as { username: string }).username).toBe('sam');
+    expect(((await (await get(`gk_session=${mallory.value}`)).json()) as { username: string }).username).toBe('mallory');
+    // Signing out clears the strays too.
+    const out = await get(`gk_session=${sam.value}`, `${API}/session`, { method: 'DELETE', headers: { 'x-gatekeeper-csrf': sam.csrf } });
+    expect(out.status).toBe(200);
+    expect(out.headers.getSetCookie().map(pathOf)).toEqual(expect.arrayContaining(['/-/gatekeeper/', '/-/gatekeeper/v1/']));
+  });
+
   it("refuses a session's value as a Bearer token on the fast path too, where the token cache holds the session", async () => {
     const res = await fetch(new URL(`${API}/session`, s.t.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'sam', password: 'sam-password' }) });
-    const cookie = res.headers.get('set-cookie') ?? '';
+    const cookie = ourCookie(res);
     const value = cookie.slice('gk_session='.length, cookie.indexOf(';'));
     // The cookie used once: the session is in the token cache.
     expect((await fetch(new URL(`${API}/session`, s.t.url), { headers: { cookie: `gk_session=${value}` } })).status).toBe(200);
@@ -133,5 +180,30 @@ describe('console sessions', () => {
     expect(await escape.text()).not.toContain('"devDependencies"');
     const head = await fetch(s.t.url, { method: 'HEAD', headers: { accept: 'text/html' }, redirect: 'manual' });
     expect(head.status).toBe(302);
+  });
+});
+
+describe('console sessions behind an https public URL', () => {
+  const s = gatekeeperSuite({ settings: { publicUrl: 'https://registry.example/' }, policyMode: 'none', npm: false });
+
+  it('uses a __Host- cookie (Secure, Path=/, no Domain: no other host or port can set it) and never reads a plain gk_session', async () => {
+    await s.t.api('POST', '/users', { username: 'tess', password: 'tess-password', role: 'developer' });
+    const res = await fetch(new URL(`${API}/session`, s.t.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'tess', password: 'tess-password' }) });
+    expect(res.status).toBe(201);
+    // Secure although this request came over plain http: the public URL is https.
+    const set = res.headers.getSetCookie();
+    expect(set).toHaveLength(1);
+    expect(set[0]).toMatch(/^__Host-gk_session=gks_[A-Za-z0-9_-]+; Path=\/; Max-Age=28800; HttpOnly; SameSite=Strict; Secure$/);
+    const value = set[0].slice('__Host-gk_session='.length, set[0].indexOf(';'));
+    const { csrfToken } = (await res.json()) as { csrfToken: string };
+    const get = (cookie: string, init: RequestInit = {}) => fetch(new URL(`${API}/session`, s.t.url), { ...init, headers: { cookie, ...(init.headers as Record<string, string>) } });
+    expect(((await (await get(`__Host-gk_session=${value}`)).json()) as { username: string }).username).toBe('tess');
+    // A plain gk_session (what another port or subdomain can set) is not this site's cookie.
+    const plain = await get(`gk_session=${value}`);
+    expect([plain.status, ((await plain.json()) as { code: string }).code]).toEqual([401, 'EUNAUTHENTICATED']);
+    expect(((await (await get(`gk_session=gks_other; __Host-gk_session=${value}`)).json()) as { username: string }).username).toBe('tess');
+    const out = await get(`__Host-gk_session=${value}`, { method: 'DELETE', headers: { 'x-gatekeeper-csrf': csrfToken } });
+    expect(out.status).toBe(200);
+    expect(out.headers.getSetCookie()).toEqual(['__Host-gk_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict; Secure']);
   });
 });

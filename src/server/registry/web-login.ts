@@ -162,7 +162,7 @@ export function webLoginHandlers(runtime: GatekeeperRuntime): { webLogin: Reques
       res.setHeader('set-cookie', clearedVerifierCookie(runtime));
       const result = await sso.callback(params, verifierOf(req), ip);
       if (result.kind === 'console') {
-        res.set({ ...NO_STORE, 'set-cookie': [clearedVerifierCookie(runtime), sessionCookie(req, result.session, runtime.sessions.ttlMs)], location: result.next }).status(303).end();
+        res.set({ ...NO_STORE, 'set-cookie': [clearedVerifierCookie(runtime), ...sessionCookie(runtime, req, result.session, runtime.sessions.ttlMs)], location: result.next }).status(303).end();
         return;
       }
       res
