@@ -100,4 +100,35 @@ describe('the console against hostile pages (Chromium)', () => {
     expect(await consoleState(page)).toBe('Signed in as admin (admin)');
     await context.close();
   });
+
+  it("the sign-in page's ?next= goes on to console pages only: never another site, a javascript: URL, or a path outside the console", async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const heading = async () => {
+      const h1 = page.locator('main h1');
+      await h1.waitFor();
+      return (await h1.textContent())?.trim();
+    };
+    const cases: Array<[string, string, string]> = [
+      ['//evil.test/', '/-/gatekeeper/ui/', 'Overview'],
+      ['https://evil.test/', '/-/gatekeeper/ui/', 'Overview'],
+      ['javascript:alert(document.domain)', '/-/gatekeeper/ui/', 'Overview'],
+      ['/-/whoami', '/-/gatekeeper/ui/', 'Overview'],
+      ['/-/gatekeeper/ui/%2e%2e/%2e%2e/-/whoami', '/-/gatekeeper/ui/', 'Overview'],
+      ['/-/gatekeeper/ui/..%2f..%2f-%2fwhoami', '/-/gatekeeper/ui/', 'Overview'],
+      ['/-/gatekeeper/ui/signin?next=/-/gatekeeper/ui/signin', '/-/gatekeeper/ui/', 'Overview'],
+      ['/-/gatekeeper/ui/policy', '/-/gatekeeper/ui/policy', 'Policy'],
+    ];
+    // Signing in on the sign-in page, then going on.
+    await page.goto(`${t.url}${UI}signin?next=${encodeURIComponent(cases[0][0])}`);
+    await signIn(page, 'admin', ADMIN_PASSWORD);
+    expect([new URL(page.url()).origin, new URL(page.url()).pathname, await heading()]).toEqual([new URL(t.url).origin, '/-/gatekeeper/ui/', 'Overview']);
+    // Already signed in: the sign-in page goes on at once.
+    for (const [next, path, title] of cases) {
+      await page.goto(`${t.url}${UI}signin?next=${encodeURIComponent(next)}`);
+      const shown = await heading();
+      expect({ next, origin: new URL(page.url()).origin, path: new URL(page.url()).pathname, shown }).toEqual({ next, origin: new URL(t.url).origin, path, shown: title });
+    }
+    await context.close();
+  });
 });
