@@ -153,7 +153,12 @@ export class IdentityService {
     }
   }
 
-  /** Disables or enables a user; every process refuses a disabled user's tokens on their next request. */
+  /**
+   * Disables or enables a user. Disabling revokes every live token of the user, npm tokens and
+   * console sessions alike (each audited as token.revoke, their count in user.disable), so that
+   * enabling the user again brings none of them back; every process refuses them on their next
+   * request.
+   */
   async setDisabled(actor: Actor, username: string, disabled: boolean): Promise<User> {
     const user = await this.store.transaction(async (repos) => {
       const existing = await repos.users.find(username);
@@ -162,7 +167,15 @@ export class IdentityService {
         throw new GatekeeperError('ECONFLICT', `'${username}' is the last active admin and cannot be disabled. Make another user admin first`);
       }
       const user = await repos.users.update(username, { disabledAt: disabled ? new Date() : null });
-      await repos.audit.save(auditEntry(actor, disabled ? 'user.disable' : 'user.enable', { details: { username } }));
+      if (!disabled) {
+        await repos.audit.save(auditEntry(actor, 'user.enable', { details: { username } }));
+        return user as User;
+      }
+      const revoked = await repos.tokens.revokeAllOf(existing.id, actor.username);
+      await repos.audit.save(auditEntry(actor, 'user.disable', { details: { username, revokedTokens: revoked.length } }));
+      if (revoked.length > 0) {
+        await repos.audit.saveMany(revoked.map((tokenId) => auditEntry(actor, 'token.revoke', { details: { tokenId, username, reason: 'the user was disabled' } })));
+      }
       return user as User;
     });
     await this.tokenCache?.invalidated();

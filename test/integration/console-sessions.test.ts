@@ -155,6 +155,36 @@ describe('console sessions', () => {
     }
   });
 
+  it('disabling a user revokes their npm tokens and console sessions: enabling them again restores none, and the audit says so', async () => {
+    await s.t.api('POST', '/users', { username: 'dora', password: 'dora-password', role: 'developer' });
+    const npmToken = await loginToken(s.t.url, 'dora', 'dora-password');
+    const signIn = await fetch(new URL(`${API}/session`, s.t.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'dora', password: 'dora-password' }) });
+    const cookie = ourCookie(signIn).split(';')[0];
+    const asCookie = () => fetch(new URL(`${API}/session`, s.t.url), { headers: { cookie } });
+    const asToken = () => fetch(new URL(`${API}/whoami`, s.t.url), { headers: { authorization: `Bearer ${npmToken}` } });
+    expect([(await asCookie()).status, (await asToken()).status]).toEqual([200, 200]);
+    const live = ((await s.t.api('GET', '/tokens?username=dora')).body.items as Array<{ id: number; revokedAt: string | null }>).filter((t) => !t.revokedAt).map((t) => t.id);
+    expect(live).toHaveLength(2);
+
+    expect((await s.t.api('PATCH', '/users/dora', { disabled: true })).status).toBe(200);
+    expect((await s.t.api('PATCH', '/users/dora', { disabled: false })).status).toBe(200);
+    // Enabled again, and neither the session nor the npm token works: they were revoked, not suspended.
+    for (const res of [await asCookie(), await asToken()]) {
+      expect([res.status, ((await res.json()) as { code: string }).code]).toEqual([401, 'ETOKENREVOKED']);
+    }
+    const tokens = (await s.t.api('GET', '/tokens?username=dora')).body.items as Array<{ id: number; revokedAt: string | null; revokedBy: string | null }>;
+    expect(tokens.filter((t) => live.includes(t.id)).map((t) => [t.revokedAt !== null, t.revokedBy])).toEqual([
+      [true, 'admin'],
+      [true, 'admin'],
+    ]);
+    const disable = (await s.t.api('GET', '/audit?action=user.disable')).body.items.find((e: { details: { username: string } }) => e.details.username === 'dora');
+    expect(disable).toMatchObject({ actor: 'admin', details: { username: 'dora', revokedTokens: 2 } });
+    const revokes = (await s.t.api('GET', '/audit?action=token.revoke')).body.items.filter((e: { details: { username: string } }) => e.details.username === 'dora');
+    expect(revokes.map((e: { details: { tokenId: number; reason: string } }) => [e.details.tokenId, e.details.reason]).sort()).toEqual(live.map((id) => [id, 'the user was disabled']).sort());
+    // A new login is a new token.
+    expect((await fetch(new URL(`${API}/whoami`, s.t.url), { headers: { authorization: `Bearer ${await loginToken(s.t.url, 'dora', 'dora-password')}` } })).status).toBe(200);
+  });
+
   it('serves the console with a strict CSP, its pages at stable URLs, and refuses missing assets with a code', async () => {
     for (const path of ['-/gatekeeper/ui/', '-/gatekeeper/ui/packages/@scope%2Fname?version=1.0.0', '-/gatekeeper/ui/audit?action=ban.create']) {
       const page = await fetch(new URL(path, s.t.url));

@@ -40,7 +40,7 @@ export const update_user: RouteDef = {
   method: 'patch',
   path: '/users/:username',
   access: 'govern',
-  summary: "Disable or re-enable a user, or change their role; takes effect on their next request",
+  summary: "Disable or re-enable a user, or change their role; takes effect on their next request. Disabling revokes every token and console session of the user, so re-enabling restores none",
   body: [
     { name: 'disabled', description: 'true or false' },
     { name: 'role', description: 'admin, publisher, developer or reader' },
