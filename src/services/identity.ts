@@ -401,13 +401,15 @@ export class IdentityService {
    * Resolves a bearer token on every request, so a revoked token or a disabled user is
    * refused on the next request: from the token cache while it is trusted (revocations and
    * user changes empty it in every process, see TokenCache), else with one indexed query.
+   * Its use is noted unless `noteUse` is false (the caller checks more first, then notes it).
    */
-  async resolveToken(token: string): Promise<Principal> {
+  async resolveToken(token: string, options: { noteUse?: boolean } = {}): Promise<Principal> {
+    const note = options.noteUse !== false;
     const hash = hashToken(token);
     const cached = this.tokenCache?.get(hash);
     if (cached) {
       if (isExpired(cached)) throw new GatekeeperError('ETOKENEXPIRED', EXPIRED);
-      this.tokenUse?.note(cached.tokenId);
+      if (note) this.tokenUse?.note(cached.tokenId);
       return cached;
     }
     const ticket = this.tokenCache?.ticket();
@@ -425,8 +427,13 @@ export class IdentityService {
     if (credential.scope) principal.scope = scope ?? { kind: 'read' };
     if (isExpired(principal)) throw new GatekeeperError('ETOKENEXPIRED', EXPIRED);
     this.tokenCache?.put(hash, principal, ticket);
-    this.tokenUse?.note(principal.tokenId);
+    if (note) this.tokenUse?.note(principal.tokenId);
     return principal;
+  }
+
+  /** Notes a token's use (its last-used time), for a caller that resolved it with `noteUse: false` and then checked more. */
+  noteUse(tokenId: number | undefined): void {
+    this.tokenUse?.note(tokenId);
   }
 
   /**

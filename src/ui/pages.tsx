@@ -1318,7 +1318,7 @@ function TokenTable({ tokens, onRevoke }: { tokens: TokenJson[]; onRevoke: (id: 
               {t.scope ? ` (scope ${t.scope})` : ''}
             </td>
             <td>{when(t.createdAt)}</td>
-            <td>{when(t.expiresAt)}</td>
+            <td>{when(t.expiresAt)}{!t.revokedAt && t.expiresAt && Date.parse(t.expiresAt) <= Date.now() ? ' (expired)' : ''}</td>
             <td>{when(t.lastUsedAt)}</td>
             <td>{t.revokedAt ? `${when(t.revokedAt)} by ${t.revokedBy}` : 'no'}</td>
             <td>

@@ -50,6 +50,36 @@ describe('console sessions', () => {
     expect(await code(live.resolve(await loginToken(s.t.url, 'sam', 'sam-password')))).toBe('ETOKENREVOKED');
   });
 
+  it("stores the session's expiry with its token (the token list shows it), and checks it before noting the session's use", async () => {
+    const runtime = s.t.gk.runtime;
+    const { session, info } = await runtime.sessions.signIn({ username: 'sam', password: 'sam-password', ip: '127.0.0.1' });
+    const listed = ((await s.t.api('GET', '/tokens?username=sam')).body.items as Array<{ id: number; createdAt: string; expiresAt: string | null; lastUsedAt: string | null }>).find((t) => t.id === info.tokenId)!;
+    expect(listed.expiresAt).toBe(info.expiresAt);
+    const lifetime = Date.parse(listed.expiresAt!) - Date.parse(listed.createdAt);
+    expect(Math.abs(lifetime - 8 * 60 * 60 * 1000)).toBeLessThan(60_000);
+    // GET /session says the same.
+    const view = await fetch(new URL(`${API}/session`, s.t.url), { headers: { cookie: `gk_session=${session}` } });
+    expect(((await view.json()) as { expiresAt: string }).expiresAt).toBe(info.expiresAt);
+
+    // Too old for a service whose sessions last no time: refused, and its use is not noted.
+    const tokenUse = runtime.identity.tokenUse!;
+    await tokenUse.flush();
+    const fresh = await runtime.sessions.signIn({ username: 'sam', password: 'sam-password', ip: '127.0.0.1' });
+    expect(await code(new SessionService(store, runtime.identity, 0).resolve(fresh.session))).toBe('EUNAUTHENTICATED');
+    await tokenUse.flush();
+    expect((await store.repos.tokens.find(fresh.info.tokenId))?.lastUsedAt).toBeNull();
+    // Past its stored expiry: refused as an expired session (not a service account's token), and not noted either.
+    await s.t.gk.database.knex('tokens').where({ id: fresh.info.tokenId }).update({ expires_at: s.t.gk.database.knex.raw("now() - interval '1 second'") });
+    const expired = await fetch(new URL(`${API}/session`, s.t.url), { headers: { cookie: `gk_session=${fresh.session}` } });
+    expect([expired.status, await expired.json()]).toEqual([401, { code: 'EUNAUTHENTICATED', error: '[EUNAUTHENTICATED] this console session has expired. Sign in again' }]);
+    await tokenUse.flush();
+    expect((await store.repos.tokens.find(fresh.info.tokenId))?.lastUsedAt).toBeNull();
+    // A live one is noted.
+    expect((await fetch(new URL(`${API}/session`, s.t.url), { headers: { cookie: `gk_session=${session}` } })).status).toBe(200);
+    await tokenUse.flush();
+    expect((await store.repos.tokens.find(info.tokenId))?.lastUsedAt).not.toBeNull();
+  });
+
   it('throttles sign-in like every password check', async () => {
     const identity = new IdentityService(store, { allowSelfRegistration: false, loginThrottle: { maxFailuresPerUser: 2 } });
     const sessions = new SessionService(store, identity);
