@@ -113,6 +113,9 @@ export interface IdentityOptions {
   passwordLogin?: boolean;
 }
 
+/** What a console session's token was created from (services/sessions.ts): a password change revokes these. */
+export const CONSOLE_SESSION_ORIGIN = 'console session';
+
 const BAD_CREDENTIALS = "the username or password is wrong. Check both; if you have no account here, ask an admin to run 'gatekeeper user add'";
 
 export class IdentityService {
@@ -180,6 +183,64 @@ export class IdentityService {
     });
     await this.tokenCache?.invalidated();
     return user;
+  }
+
+  /**
+   * An admin sets a user's password (a reset: the old one is not needed). The same rules as at
+   * creation; stored as an scrypt hash. Ends the user's console sessions; npm tokens stay.
+   */
+  async resetPassword(actor: Actor, username: string, password: unknown): Promise<{ user: User; revokedSessions: number }> {
+    const checked = assertPassword(password);
+    const existing = await this.store.repos.users.find(username);
+    if (!existing) throw new GatekeeperError('ENOTFOUND', `there is no user '${username}'. Check the name ('gatekeeper user list' lists them)`);
+    return this.setPassword(actor, existing, checked, { by: 'admin' });
+  }
+
+  /**
+   * A user changes their own password with the current one (`npm profile set password`): the
+   * current one is checked like every password (throttled per username and address, after the
+   * new one passed the rules, so a refused new password costs no attempt). Ends the user's
+   * console sessions; npm tokens stay.
+   */
+  async changeOwnPassword(actor: Actor, principal: Principal, input: { old: unknown; new: unknown }, via: string): Promise<{ user: User; revokedSessions: number }> {
+    if (typeof input.old !== 'string' || input.old.length === 0) {
+      throw new GatekeeperError('EVALIDATION', 'the current password is required to change it. Enter the password you log in with now');
+    }
+    const next = assertPassword(input.new);
+    if (next === input.old) throw new GatekeeperError('EVALIDATION', 'the new password is the current one. Choose another');
+    let user: User;
+    try {
+      user = await this.authenticatePassword(principal.username, input.old, actor.ip);
+    } catch (err) {
+      if (err instanceof GatekeeperError && err.code === 'EBADCREDENTIALS') {
+        throw new GatekeeperError('EBADCREDENTIALS', `the current password of ${principal.username} is wrong, so it was not changed. Enter the password you log in with now; if you forgot it, ask an admin to run 'gatekeeper user password ${principal.username}'`);
+      }
+      throw err;
+    }
+    const existing = (await this.store.repos.users.find(user.username)) as UserWithHash;
+    return this.setPassword(actor, existing, next, { by: 'self', via });
+  }
+
+  /** The new hash, the user's console sessions revoked, and user.password (with a token.revoke for each session): one transaction. */
+  private async setPassword(actor: Actor, existing: UserWithHash, password: string, how: { by: 'admin' | 'self'; via?: string }): Promise<{ user: User; revokedSessions: number }> {
+    if (existing.kind === 'service') {
+      throw new GatekeeperError('ECONFLICT', `'${existing.username}' is a service account: it has no password, only scoped tokens. Create a token for it instead ('gatekeeper token create --service-account ${existing.username} …')`);
+    }
+    if (existing.kind === 'sso') {
+      throw new GatekeeperError('ECONFLICT', `'${existing.username}' signs in through the identity provider and has no password here. Change the password at the identity provider`);
+    }
+    const passwordHash = await hashPassword(password);
+    const result = await this.store.transaction(async (repos) => {
+      const user = (await repos.users.update(existing.username, { passwordHash })) as User;
+      const revoked = await repos.tokens.revokeAllOf(existing.id, actor.username, [], { createdFrom: CONSOLE_SESSION_ORIGIN });
+      await repos.audit.save(auditEntry(actor, 'user.password', { details: { username: existing.username, by: how.by, ...(how.via ? { via: how.via } : {}), revokedSessions: revoked.length } }));
+      if (revoked.length > 0) {
+        await repos.audit.saveMany(revoked.map((tokenId) => auditEntry(actor, 'token.revoke', { details: { tokenId, username: existing.username, reason: 'the password was changed' } })));
+      }
+      return { user, revokedSessions: revoked.length };
+    });
+    if (result.revokedSessions > 0) await this.tokenCache?.invalidated();
+    return result;
   }
 
   /** Changes a user's role; every process applies it on the user's next request. The last active admin keeps the role. */

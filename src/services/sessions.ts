@@ -4,7 +4,7 @@ import type { Role } from '../core/roles';
 import type { Store } from '../db/store';
 import type { User } from '../db/repositories/users';
 import { Actor, auditEntry } from './audit';
-import { hashToken, IdentityService, Principal } from './identity';
+import { CONSOLE_SESSION_ORIGIN, hashToken, IdentityService, Principal } from './identity';
 
 /**
  * The web console's sessions. A session is a token of ours (same table, stored as its
@@ -18,7 +18,7 @@ import { hashToken, IdentityService, Principal } from './identity';
  * Sign-in is a password check like any other: throttled by the IdentityService.
  */
 
-export const SESSION_ORIGIN = 'console session';
+export const SESSION_ORIGIN = CONSOLE_SESSION_ORIGIN;
 export const SESSION_PREFIX = 'gks_';
 export const SESSION_COOKIE = 'gk_session';
 export const CSRF_HEADER = 'x-gatekeeper-csrf';
