@@ -131,4 +131,25 @@ describe('the console against hostile pages (Chromium)', () => {
     }
     await context.close();
   });
+
+  it("a page on another origin cannot read the admin API's answers (no CORS for /-/gatekeeper/), not even the anonymous /health", async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    planted = '';
+    await page.goto(attackerUrl);
+    const read = (url: string) =>
+      page.evaluate(async (target) => {
+        try {
+          const res = await fetch(target);
+          return `read ${res.status}: ${(await res.text()).slice(0, 40)}`;
+        } catch (err) {
+          return `refused: ${(err as Error).name}`;
+        }
+      }, url);
+    expect(await read(new URL('-/gatekeeper/v1/health', t.url).toString())).toBe('refused: TypeError');
+    expect(await read(new URL('-/gatekeeper/v1/sign-in', t.url).toString())).toBe('refused: TypeError');
+    // npm's public routes stay readable from anywhere, as before.
+    expect(await read(new URL('-/ping', t.url).toString())).toMatch(/^read 200/);
+    await context.close();
+  });
 });

@@ -215,6 +215,28 @@ describe('console sessions', () => {
     expect((await fetch(new URL(`${API}/whoami`, s.t.url), { headers: { authorization: `Bearer ${await loginToken(s.t.url, 'dora', 'dora-password')}` } })).status).toBe(200);
   });
 
+  it("answers under /-/gatekeeper/ carry no CORS headers (Verdaccio's allow every origin): the admin API and the console are same-origin", async () => {
+    const origin = { origin: 'http://evil.test' };
+    for (const [path, init] of [
+      [`${API}/health`, {}],
+      [`${API}/session`, {}],
+      [`${API}/openapi.json`, {}],
+      [`${API}/no-such-route`, {}],
+      [`${API}/whoami`, { headers: { authorization: `Bearer ${s.t.adminToken}` } }],
+      [`${API}/bans`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }],
+      ['-/gatekeeper/ui/', {}],
+      ['-/gatekeeper/metrics', {}],
+    ] as Array<[string, RequestInit]>) {
+      const res = await fetch(new URL(path, s.t.url), { ...init, headers: { ...origin, ...(init.headers as Record<string, string>) } });
+      expect({ path, status: res.status, cors: [...res.headers.keys()].filter((h) => h.startsWith('access-control-')) }).toEqual({ path, status: res.status, cors: [] });
+    }
+    // A preflight is answered without them too, so no other origin may send a write.
+    const preflight = await fetch(new URL(`${API}/bans`, s.t.url), { method: 'OPTIONS', headers: { ...origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' } });
+    expect([...preflight.headers.keys()].filter((h) => h.startsWith('access-control-'))).toEqual([]);
+    // npm's routes keep theirs (public package data).
+    expect((await fetch(new URL('-/ping', s.t.url), { headers: origin })).headers.get('access-control-allow-origin')).toBe('*');
+  });
+
   it('serves the console with a strict CSP, its pages at stable URLs, and refuses missing assets with a code', async () => {
     for (const path of ['-/gatekeeper/ui/', '-/gatekeeper/ui/packages/@scope%2Fname?version=1.0.0', '-/gatekeeper/ui/audit?action=ban.create']) {
       const page = await fetch(new URL(path, s.t.url));

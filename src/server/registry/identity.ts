@@ -43,6 +43,9 @@ function isSignIn(req: Request): boolean {
 /** The routes that sign someone in (npm's web login, the IdP's callback): credentials they carry are ignored. */
 const LOGIN_HANDLERS = new Set(['webLogin', 'webLoginDone', 'sso']);
 
+/** The handlers under /-/gatekeeper/ (routes.ts): their answers carry no CORS headers. */
+const SAME_ORIGIN_HANDLERS = new Set(['admin', 'console', 'metrics']);
+
 /** The header a caller of the admin API (the console) gives its reason for a change in, URI-encoded. */
 export const REASON_HEADER = 'x-gatekeeper-reason';
 
@@ -196,6 +199,9 @@ export function createIdentityMiddleware(runtime: GatekeeperRuntime, helpers: Re
       writeError(res, new GatekeeperError('ENOTFOUND', `this registry has no route ${req.method} ${req.path}. docs/security.md lists the routes it answers`));
       return;
     }
+    // The admin API, the console and the metrics are same-origin only: Verdaccio's CORS
+    // middleware (before ours) allows every origin to read every answer; not these.
+    if (SAME_ORIGIN_HANDLERS.has(match.route.handler)) res.removeHeader('access-control-allow-origin');
     const kind = match.route.body;
     // Logging in needs no credentials: a stale token npm still sends must not refuse the login.
     const header = LOGIN_HANDLERS.has(match.route.handler) ? undefined : req.headers.authorization;
