@@ -22,7 +22,7 @@ export interface RouteResult {
   status?: number;
   body: unknown;
   /** Response headers (the console's session cookie). */
-  headers?: Record<string, string>;
+  headers?: Record<string, string | string[]>;
 }
 
 export type Access = Permission | 'public' | 'authenticated';

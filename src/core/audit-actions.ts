@@ -5,8 +5,9 @@
  */
 export const AUDIT_ACTIONS = {
   'user.create': 'a user was created (by an admin, the first start, or self-registration)',
-  'user.disable': 'an admin disabled a user; their tokens stop working',
-  'user.enable': 'an admin enabled a disabled user again',
+  'user.disable': 'an admin disabled a user; every token and console session of theirs is revoked (each a token.revoke; details.revokedTokens: how many), so enabling them again restores none',
+  'user.enable': 'an admin enabled a disabled user again (with none of the tokens or sessions they had: disabling revoked them)',
+  'user.password': "a user's password was changed: by the user with the current one (by: self, via npm profile set password) or reset by an admin (by: admin); their console sessions are revoked (each a token.revoke; details.revokedSessions: how many), their npm tokens stay",
   'user.role': "an admin changed a user's role, or a token with a publish scope raised a service account from reader to publisher; it applies from their next request",
   'user.login_refused': 'a password check failed (unknown user, wrong password, disabled user; npm login, Basic credentials, npm token create): only the first failure per username and per client address in each throttle window, with the count so far',
   'user.login_throttled': 'a username or client address reached its limit of failed password checks; further checks are refused (429) until the window ends',

@@ -43,6 +43,8 @@ export const ErrorCodes = {
   ETOOMANYATTEMPTS: 429,
   // A state-changing call authenticated by the console's session cookie without its CSRF token.
   ECSRF: 403,
+  // A request with several different console session cookies (another page of the host may have set one): none is taken.
+  ESESSIONCOOKIES: 401,
   // Single sign-on (docs/sso.md) and scoped tokens.
   ESSOINVALID: 401,
   ESSOREFUSED: 403,

@@ -78,19 +78,8 @@ export function externalSubject(issuer: string, sub: string): string {
   return `${issuer} ${sub}`;
 }
 
-export const CONSOLE_PREFIX = '/-/gatekeeper/ui/';
-
-/**
- * Where the console may send a browser after the IdP: a path of the console only (never
- * another host, never `//`, `\\` or a scheme), else the console's start.
- */
-export function safeConsolePath(next: unknown): string {
-  if (typeof next !== 'string' || next.length > 500) return CONSOLE_PREFIX;
-  if (!next.startsWith(CONSOLE_PREFIX)) return CONSOLE_PREFIX;
-  // Printable ASCII only: it goes into a Location header (anything else would make it throw or reach the browser as raw bytes).
-  if (/[^\x21-\x7e]/.test(next) || next.includes('\\') || next.includes('//') || next.includes('/../') || next.endsWith('/..')) return CONSOLE_PREFIX;
-  return next;
-}
+// Where the console may send a browser afterwards: shared with the console (src/ui), in its own module.
+export { CONSOLE_PREFIX, consolePathOf, safeConsolePath } from './console-path';
 
 // ------------------------------------------------------------------ token scopes
 

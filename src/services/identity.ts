@@ -113,6 +113,9 @@ export interface IdentityOptions {
   passwordLogin?: boolean;
 }
 
+/** What a console session's token was created from (services/sessions.ts): a password change revokes these. */
+export const CONSOLE_SESSION_ORIGIN = 'console session';
+
 const BAD_CREDENTIALS = "the username or password is wrong. Check both; if you have no account here, ask an admin to run 'gatekeeper user add'";
 
 export class IdentityService {
@@ -153,7 +156,12 @@ export class IdentityService {
     }
   }
 
-  /** Disables or enables a user; every process refuses a disabled user's tokens on their next request. */
+  /**
+   * Disables or enables a user. Disabling revokes every live token of the user, npm tokens and
+   * console sessions alike (each audited as token.revoke, their count in user.disable), so that
+   * enabling the user again brings none of them back; every process refuses them on their next
+   * request.
+   */
   async setDisabled(actor: Actor, username: string, disabled: boolean): Promise<User> {
     const user = await this.store.transaction(async (repos) => {
       const existing = await repos.users.find(username);
@@ -162,11 +170,77 @@ export class IdentityService {
         throw new GatekeeperError('ECONFLICT', `'${username}' is the last active admin and cannot be disabled. Make another user admin first`);
       }
       const user = await repos.users.update(username, { disabledAt: disabled ? new Date() : null });
-      await repos.audit.save(auditEntry(actor, disabled ? 'user.disable' : 'user.enable', { details: { username } }));
+      if (!disabled) {
+        await repos.audit.save(auditEntry(actor, 'user.enable', { details: { username } }));
+        return user as User;
+      }
+      const revoked = await repos.tokens.revokeAllOf(existing.id, actor.username);
+      await repos.audit.save(auditEntry(actor, 'user.disable', { details: { username, revokedTokens: revoked.length } }));
+      if (revoked.length > 0) {
+        await repos.audit.saveMany(revoked.map((tokenId) => auditEntry(actor, 'token.revoke', { details: { tokenId, username, reason: 'the user was disabled' } })));
+      }
       return user as User;
     });
     await this.tokenCache?.invalidated();
     return user;
+  }
+
+  /**
+   * An admin sets a user's password (a reset: the old one is not needed). The same rules as at
+   * creation; stored as an scrypt hash. Ends the user's console sessions; npm tokens stay.
+   */
+  async resetPassword(actor: Actor, username: string, password: unknown): Promise<{ user: User; revokedSessions: number }> {
+    const checked = assertPassword(password);
+    const existing = await this.store.repos.users.find(username);
+    if (!existing) throw new GatekeeperError('ENOTFOUND', `there is no user '${username}'. Check the name ('gatekeeper user list' lists them)`);
+    return this.setPassword(actor, existing, checked, { by: 'admin' });
+  }
+
+  /**
+   * A user changes their own password with the current one (`npm profile set password`): the
+   * current one is checked like every password (throttled per username and address, after the
+   * new one passed the rules, so a refused new password costs no attempt). Ends the user's
+   * console sessions; npm tokens stay.
+   */
+  async changeOwnPassword(actor: Actor, principal: Principal, input: { old: unknown; new: unknown }, via: string): Promise<{ user: User; revokedSessions: number }> {
+    if (typeof input.old !== 'string' || input.old.length === 0) {
+      throw new GatekeeperError('EVALIDATION', 'the current password is required to change it. Enter the password you log in with now');
+    }
+    const next = assertPassword(input.new);
+    if (next === input.old) throw new GatekeeperError('EVALIDATION', 'the new password is the current one. Choose another');
+    let user: User;
+    try {
+      user = await this.authenticatePassword(principal.username, input.old, actor.ip);
+    } catch (err) {
+      if (err instanceof GatekeeperError && err.code === 'EBADCREDENTIALS') {
+        throw new GatekeeperError('EBADCREDENTIALS', `the current password of ${principal.username} is wrong, so it was not changed. Enter the password you log in with now; if you forgot it, ask an admin to run 'gatekeeper user password ${principal.username}'`);
+      }
+      throw err;
+    }
+    const existing = (await this.store.repos.users.find(user.username)) as UserWithHash;
+    return this.setPassword(actor, existing, next, { by: 'self', via });
+  }
+
+  /** The new hash, the user's console sessions revoked, and user.password (with a token.revoke for each session): one transaction. */
+  private async setPassword(actor: Actor, existing: UserWithHash, password: string, how: { by: 'admin' | 'self'; via?: string }): Promise<{ user: User; revokedSessions: number }> {
+    if (existing.kind === 'service') {
+      throw new GatekeeperError('ECONFLICT', `'${existing.username}' is a service account: it has no password, only scoped tokens. Create a token for it instead ('gatekeeper token create --service-account ${existing.username} …')`);
+    }
+    if (existing.kind === 'sso') {
+      throw new GatekeeperError('ECONFLICT', `'${existing.username}' signs in through the identity provider and has no password here. Change the password at the identity provider`);
+    }
+    const passwordHash = await hashPassword(password);
+    const result = await this.store.transaction(async (repos) => {
+      const user = (await repos.users.update(existing.username, { passwordHash })) as User;
+      const revoked = await repos.tokens.revokeAllOf(existing.id, actor.username, [], { createdFrom: CONSOLE_SESSION_ORIGIN });
+      await repos.audit.save(auditEntry(actor, 'user.password', { details: { username: existing.username, by: how.by, ...(how.via ? { via: how.via } : {}), revokedSessions: revoked.length } }));
+      if (revoked.length > 0) {
+        await repos.audit.saveMany(revoked.map((tokenId) => auditEntry(actor, 'token.revoke', { details: { tokenId, username: existing.username, reason: 'the password was changed' } })));
+      }
+      return { user, revokedSessions: revoked.length };
+    });
+    if (result.revokedSessions > 0) await this.tokenCache?.invalidated();
+    return result;
   }
 
   /** Changes a user's role; every process applies it on the user's next request. The last active admin keeps the role. */
@@ -388,13 +462,15 @@ export class IdentityService {
    * Resolves a bearer token on every request, so a revoked token or a disabled user is
    * refused on the next request: from the token cache while it is trusted (revocations and
    * user changes empty it in every process, see TokenCache), else with one indexed query.
+   * Its use is noted unless `noteUse` is false (the caller checks more first, then notes it).
    */
-  async resolveToken(token: string): Promise<Principal> {
+  async resolveToken(token: string, options: { noteUse?: boolean } = {}): Promise<Principal> {
+    const note = options.noteUse !== false;
     const hash = hashToken(token);
     const cached = this.tokenCache?.get(hash);
     if (cached) {
       if (isExpired(cached)) throw new GatekeeperError('ETOKENEXPIRED', EXPIRED);
-      this.tokenUse?.note(cached.tokenId);
+      if (note) this.tokenUse?.note(cached.tokenId);
       return cached;
     }
     const ticket = this.tokenCache?.ticket();
@@ -412,8 +488,13 @@ export class IdentityService {
     if (credential.scope) principal.scope = scope ?? { kind: 'read' };
     if (isExpired(principal)) throw new GatekeeperError('ETOKENEXPIRED', EXPIRED);
     this.tokenCache?.put(hash, principal, ticket);
-    this.tokenUse?.note(principal.tokenId);
+    if (note) this.tokenUse?.note(principal.tokenId);
     return principal;
+  }
+
+  /** Notes a token's use (its last-used time), for a caller that resolved it with `noteUse: false` and then checked more. */
+  noteUse(tokenId: number | undefined): void {
+    this.tokenUse?.note(tokenId);
   }
 
   /**

@@ -99,6 +99,22 @@ function formatCooldown(ms: number): string {
 
 const isAdmin = (p: Principal | undefined) => can(p?.role, 'govern');
 
+/**
+ * The refusal of a request for name@range while one is open. Its id is named only to whom
+ * `GET /requests/:id` shows it (its requester, admins): to anyone else, another user's request
+ * is no request of theirs, and this says only that one is open and where its outcome shows.
+ */
+function alreadyOpen(name: string, range: string, open: { id: number; requester: string } | undefined, actor: Actor, principal: Principal | undefined): GatekeeperError {
+  if (open && (open.requester === actor.username || isAdmin(principal))) {
+    const whose = open.requester === actor.username ? 'yours' : `by ${open.requester}`;
+    return new GatekeeperError('ECONFLICT', `there is already an open request for ${name}@${range}: request ${open.id} (${whose}). Wait for its decision, or cancel it first`, { id: open.id });
+  }
+  return new GatekeeperError(
+    'ECONFLICT',
+    `a request for ${name}@${range} is already open (another user filed it), so yours was not filed. Once an admin decides it, installing works if it was approved ('gatekeeper explain ${name}@<version>' shows the decision); ask an admin if you need it sooner or want to add your reason`,
+  );
+}
+
 function versionCheck(version: string, manifest: VersionManifest, decision: Decision): VersionCheck {
   return {
     version,
@@ -280,7 +296,8 @@ export class RequestsService {
     return { checks, record };
   }
 
-  async create(actor: Actor, input: { name?: unknown; range?: unknown; reason?: unknown; withDependencies?: unknown }): Promise<RequestView> {
+  /** Files a request; `principal` (the caller) decides whether a clash may name another user's open request (admins only). */
+  async create(actor: Actor, input: { name?: unknown; range?: unknown; reason?: unknown; withDependencies?: unknown }, principal?: Principal): Promise<RequestView> {
     const name = assertPackageName(input.name);
     const range = assertRange(input.range);
     const reason = typeof input.reason === 'string' && sanitizeText(input.reason).trim() !== '' ? sanitizeText(input.reason).trim() : undefined;
@@ -291,7 +308,7 @@ export class RequestsService {
     const previous = await this.assertRefilable(name, range, reason);
     const { checks, record } = await this.checkAndRecord(name, range);
     const pending = await this.store.repos.requests.findPending(name, range);
-    if (pending) throw new GatekeeperError('ECONFLICT', `there is already an open request for ${name}@${range}: request ${pending.id}. Wait for its decision, or cancel it first`, { id: pending.id });
+    if (pending) throw alreadyOpen(name, range, pending, actor, principal);
     let created: RequestView;
     try {
       created = await this.store.transaction(async (repos) => {
@@ -309,8 +326,7 @@ export class RequestsService {
       });
     } catch (err) {
       if (isUniqueViolation(err)) {
-        const existing = await this.store.repos.requests.findPending(name, range);
-        throw new GatekeeperError('ECONFLICT', `there is already an open request for ${name}@${range}: request ${existing?.id ?? '?'}. Wait for its decision, or cancel it first`, { id: existing?.id });
+        throw alreadyOpen(name, range, await this.store.repos.requests.findPending(name, range), actor, principal);
       }
       throw err;
     }

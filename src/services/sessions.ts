@@ -4,20 +4,21 @@ import type { Role } from '../core/roles';
 import type { Store } from '../db/store';
 import type { User } from '../db/repositories/users';
 import { Actor, auditEntry } from './audit';
-import { hashToken, IdentityService, Principal } from './identity';
+import { CONSOLE_SESSION_ORIGIN, hashToken, IdentityService, Principal } from './identity';
 
 /**
  * The web console's sessions. A session is a token of ours (same table, stored as its
  * SHA-256, shown and revocable in the token list) marked `created_from = 'console session'`,
  * carried in an HttpOnly, SameSite=Strict cookie. It differs from an npm token in three ways:
  * - its value starts with `gks_`, and the registry never takes such a value as a Bearer token;
- * - it expires `ttlMs` after it was created (checked on every request, from the stored row);
+ * - it expires `ttlMs` after it was created: the expiry is stored with the token (the token list
+ *   shows it) and checked on every request, before its use is noted;
  * - state-changing calls it authenticates need its CSRF token, derived from the secret (so an
  *   attacker who cannot read the cookie cannot compute it), given to the console at sign-in.
  * Sign-in is a password check like any other: throttled by the IdentityService.
  */
 
-export const SESSION_ORIGIN = 'console session';
+export const SESSION_ORIGIN = CONSOLE_SESSION_ORIGIN;
 export const SESSION_PREFIX = 'gks_';
 export const SESSION_COOKIE = 'gk_session';
 export const CSRF_HEADER = 'x-gatekeeper-csrf';
@@ -48,6 +49,7 @@ export function isSessionValue(token: string): boolean {
 }
 
 const ENDED = "this console session has ended: it was signed out, revoked, or its user was disabled. Sign in again";
+const EXPIRED = 'this console session has expired. Sign in again';
 
 export class SessionService {
   constructor(
@@ -69,31 +71,48 @@ export class SessionService {
   async createFor(user: User, ip: string | null | undefined, via: 'password' | 'sso'): Promise<{ session: string; info: SessionInfo }> {
     const session = `${SESSION_PREFIX}${randomBytes(32).toString('base64url')}`;
     const actor: Actor = { username: user.username, ip };
+    // Stored with the token, so that the token list shows it and every check reads it.
+    const expiresAt = new Date(Date.now() + this.ttlMs);
     const { id, createdAt } = await this.store.transaction(async (repos) => {
-      const tokenId = await repos.tokens.save({ userId: user.id, tokenHash: hashToken(session), prefix: session.slice(0, 10), createdFrom: SESSION_ORIGIN });
-      await repos.audit.save(auditEntry(actor, 'token.create', { details: { tokenId, username: user.username, createdFrom: SESSION_ORIGIN, via } }));
+      const tokenId = await repos.tokens.save({ userId: user.id, tokenHash: hashToken(session), prefix: session.slice(0, 10), createdFrom: SESSION_ORIGIN, expiresAt });
+      await repos.audit.save(auditEntry(actor, 'token.create', { details: { tokenId, username: user.username, createdFrom: SESSION_ORIGIN, via, expiresAt: expiresAt.toISOString() } }));
       const saved = await repos.tokens.find(tokenId);
       return { id: tokenId, createdAt: saved?.createdAt ?? new Date() };
     });
-    return { session, info: this.info(session, { username: user.username, role: user.role, tokenId: id }, createdAt) };
+    return { session, info: this.info(session, { username: user.username, role: user.role, tokenId: id }, this.expiryOf({ createdAt, expiresAt })) };
   }
 
-  /** The session's principal, or a refusal: ended (revoked, user disabled), expired, or not a session. */
+  /**
+   * The session's principal, or a refusal: ended (revoked, user disabled), expired, or not a
+   * session. Its use is noted (the token list's "last used") only once it passed every check.
+   */
   async resolve(session: string): Promise<SessionInfo> {
     if (!isSessionValue(session)) throw new GatekeeperError('ETOKENREVOKED', ENDED);
     let principal: Principal;
     try {
-      principal = await this.identity.resolveToken(session);
+      principal = await this.identity.resolveToken(session, { noteUse: false });
     } catch (err) {
-      if ((err as GatekeeperError).code === 'ETOKENREVOKED') throw new GatekeeperError('ETOKENREVOKED', ENDED);
+      const code = (err as GatekeeperError).code;
+      if (code === 'ETOKENREVOKED') throw new GatekeeperError('ETOKENREVOKED', ENDED);
+      if (code === 'ETOKENEXPIRED') throw new GatekeeperError('EUNAUTHENTICATED', EXPIRED);
       throw err;
     }
     const token = principal.tokenId === undefined ? undefined : await this.store.repos.tokens.find(principal.tokenId);
     if (!token || token.revokedAt || token.createdFrom !== SESSION_ORIGIN) throw new GatekeeperError('ETOKENREVOKED', ENDED);
-    if (token.createdAt.getTime() + this.ttlMs <= Date.now()) {
-      throw new GatekeeperError('EUNAUTHENTICATED', 'this console session has expired. Sign in again');
-    }
-    return this.info(session, principal, token.createdAt);
+    const expiresAt = this.expiryOf(token);
+    if (expiresAt.getTime() <= Date.now()) throw new GatekeeperError('EUNAUTHENTICATED', EXPIRED);
+    this.identity.noteUse(token.id);
+    return this.info(session, principal, expiresAt);
+  }
+
+  /**
+   * When a session ends: its stored expiry, or its creation plus this service's lifetime when
+   * that comes first (sessions made before expiries were stored, or a lifetime shortened since).
+   */
+  private expiryOf(token: { createdAt: Date; expiresAt?: Date | null }): Date {
+    const byAge = token.createdAt.getTime() + this.ttlMs;
+    const stored = token.expiresAt?.getTime();
+    return new Date(stored === undefined || stored > byAge ? byAge : stored);
   }
 
   /** Ends the session (revokes its token); every process refuses it on its next request. */
@@ -102,13 +121,13 @@ export class SessionService {
     await this.identity.revokeToken(actor, info.tokenId);
   }
 
-  private info(session: string, principal: Principal, createdAt: Date): SessionInfo {
+  private info(session: string, principal: Principal, expiresAt: Date): SessionInfo {
     return {
       username: principal.username,
       role: principal.role,
       tokenId: principal.tokenId as number,
       csrfToken: csrfTokenFor(session),
-      expiresAt: new Date(createdAt.getTime() + this.ttlMs).toISOString(),
+      expiresAt: expiresAt.toISOString(),
     };
   }
 }

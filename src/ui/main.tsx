@@ -2,6 +2,7 @@ import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, SessionView, setCsrf } from './api';
 import { href, Link, navigate, useLocation } from './router';
+import { consolePathOf } from '../core/console-path';
 import { AdminPage, AuditPage, OverviewPage, PackagePage, PackageSearchPage, PolicyPage, RequestPage, RequestsPage, SignInPage, TokensPage } from './pages';
 import './styles.css';
 
@@ -53,12 +54,12 @@ function App() {
     setCsrf(s);
     setSession(s);
     // Signed in on the page a link opened: stay there; from the sign-in page, go on.
-    if (page === 'signin') navigate(loc.query.get('next') ?? href('/'), true);
+    if (page === 'signin') navigate(afterSignIn(loc.query.get('next')), true);
   };
 
   if (!session || page === 'signin') {
     if (session && page === 'signin') {
-      navigate(loc.query.get('next') ?? href('/'), true);
+      navigate(afterSignIn(loc.query.get('next')), true);
       return null;
     }
     return (
@@ -148,6 +149,17 @@ function App() {
       </main>
     </>
   );
+}
+
+/**
+ * Where the sign-in page goes on to: `next` when it is a page of the console (the same check
+ * the server makes of the IdP's `next`, core/console-path.ts), else the overview. Never another
+ * site, a `javascript:` URL or a path outside the console, and never the sign-in page itself.
+ */
+function afterSignIn(next: string | null): string {
+  const path = consolePathOf(next);
+  if (!path || new URL(path, location.origin).pathname.startsWith(href('/signin'))) return href('/');
+  return path;
 }
 
 function NotAllowed({ session }: { session: SessionView }) {

@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, AuditJson, BanJson, Checks, ExplanationJson, Json, PackageView, RequestJson, RequestSummary, SessionView, TokenJson, UserJson } from './api';
 import type { ProjectsService } from '../services/projects';
 import { href, Link, Location, navigate } from './router';
+import { consolePathOf } from '../core/console-path';
 
 type Usage = Json<Awaited<ReturnType<ProjectsService['usage']>>>;
 
@@ -149,8 +150,8 @@ export function SignInPage({ onSignedIn }: { onSignedIn: (s: SessionView) => voi
   const options = useLoad(() => api.signInOptions(), []);
   // Back to the page that asked for the sign-in (a console path; the server checks it again).
   const next = (() => {
-    const asked = new URLSearchParams(location.search).get('next');
-    return asked && asked.startsWith('/-/gatekeeper/ui/') ? asked : location.pathname.startsWith('/-/gatekeeper/ui/signin') ? '/-/gatekeeper/ui/' : `${location.pathname}${location.search}`;
+    const asked = consolePathOf(new URLSearchParams(location.search).get('next'));
+    return asked ?? (location.pathname.startsWith('/-/gatekeeper/ui/signin') ? '/-/gatekeeper/ui/' : `${location.pathname}${location.search}`);
   })();
   const sso = options.data?.sso;
   const passwordForm = options.data ? options.data.password : true;
@@ -1317,7 +1318,7 @@ function TokenTable({ tokens, onRevoke }: { tokens: TokenJson[]; onRevoke: (id: 
               {t.scope ? ` (scope ${t.scope})` : ''}
             </td>
             <td>{when(t.createdAt)}</td>
-            <td>{when(t.expiresAt)}</td>
+            <td>{when(t.expiresAt)}{!t.revokedAt && t.expiresAt && Date.parse(t.expiresAt) <= Date.now() ? ' (expired)' : ''}</td>
             <td>{when(t.lastUsedAt)}</td>
             <td>{t.revokedAt ? `${when(t.revokedAt)} by ${t.revokedBy}` : 'no'}</td>
             <td>

@@ -91,7 +91,7 @@ describe('admin API hardening', () => {
         body: JSON.stringify({ username: 'harden-dev', password: 'harden-dev-password' }),
       });
       expect(signIn.status).toBe(201);
-      const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0];
+      const cookie = signIn.headers.getSetCookie().find((c) => c.startsWith('gk_session=gks_'))!.split(';')[0];
       const { csrfToken } = (await signIn.json()) as { csrfToken: string };
       const session = { cookie, 'x-gatekeeper-csrf': csrfToken };
       const other = await raw(s.t.url, 'DELETE', '/tokens/999999', { ...session, ...empty }, undefined);

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { main } from '../../src/cli/main';
-import { ADMIN_PASSWORD, loginToken, tempDir } from '../support/gatekeeper';
+import { ADMIN_PASSWORD, apiClient, loginToken, tempDir } from '../support/gatekeeper';
 import { makeProject } from '../support/npm';
 import { captureIo } from '../support/cli';
 import { gatekeeperSuite } from '../support/suite';
@@ -170,10 +170,10 @@ describe('identity: users, npm login, tokens', () => {
       ]);
       expect([demoted.status, disabled.status].filter((st) => st === 200)).toHaveLength(1);
       // The refused one: 409 when both were checked before either committed; 401 when admin was
-      // disabled before its demotion was checked; 403 when admin2 was demoted (no admin any more)
-      // before its disabling was checked.
+      // disabled (which revokes its tokens) before its demotion was checked; 403 when admin2 was
+      // demoted (no admin any more) before its disabling was checked.
       for (const refused of [demoted, disabled].filter((r) => r.status !== 200)) {
-        expect([[401, 'EUSERDISABLED'], [403, 'EFORBIDDEN'], [409, 'ECONFLICT']]).toContainEqual([refused.status, refused.body.code]);
+        expect([[401, 'EUSERDISABLED'], [401, 'ETOKENREVOKED'], [403, 'EFORBIDDEN'], [409, 'ECONFLICT']]).toContainEqual([refused.status, refused.body.code]);
       }
       // Each round ends with one admin who can undo it.
       if (demoted.status === 200) {
@@ -182,6 +182,10 @@ describe('identity: users, npm login, tokens', () => {
       } else {
         expect((await s.t.api('GET', '/whoami', undefined, second)).body).toEqual({ username: 'admin2', role: 'admin' });
         expect((await s.t.api('PATCH', '/users/admin', { disabled: false }, second)).status).toBe(200);
+        // Disabling revoked admin's tokens, and enabling brings none back: admin logs in again.
+        expect((await s.t.api('GET', '/whoami')).body.code).toBe('ETOKENREVOKED');
+        s.t.adminToken = await loginToken(s.t.url, 'admin', ADMIN_PASSWORD);
+        s.t.api = apiClient(s.t.url, s.t.adminToken);
       }
     }
     const sa = await s.t.api('POST', '/service-accounts/ci-robot/tokens', { scope: 'read', expires: '1d' });

@@ -1,7 +1,7 @@
 /**
  * npm's token and profile commands against our own token store, through the real npm CLI:
  * `npm token list`, `npm token create` (password read from a prompt, under a pty),
- * `npm token revoke`, `npm profile get`; and what we refuse (profile changes, restricted
+ * `npm token revoke`, `npm profile get`; and what we refuse (profile changes but the password, restricted
  * tokens, anonymous callers).
  */
 import { loginToken } from '../support/gatekeeper';
@@ -153,14 +153,13 @@ describe("npm's token and profile commands", () => {
     expect(JSON.parse(json.stdout)).toMatchObject({ name: 'tokuser', role: 'developer', tfa: false });
   });
 
-  it('refuses profile changes with 405 EMETHODNOTALLOWED: admins manage users', async () => {
+  it('refuses profile changes but the password with 403 ENOTSUPPORTED (passwords: test/integration/passwords.test.ts)', async () => {
     const post = await call(s.t.url, '-/npm/v1/user', 'POST', loginTokenValue, { fullname: 'Someone' });
-    expect([post.status, post.body.code]).toEqual([405, 'EMETHODNOTALLOWED']);
-    expect(post.body.error).toContain('gatekeeper user');
-    expect(post.headers.get('allow')).toContain('GET');
+    expect([post.status, post.body.code]).toEqual([403, 'ENOTSUPPORTED']);
+    expect(post.body.error).toBe("[ENOTSUPPORTED] the profile's 'fullname' cannot be changed here: this registry keeps no such profile. Only the password can be changed, with 'npm profile set password'");
     const viaNpm = await s.npm.run(['profile', 'set', 'fullname', 'Someone']);
     expect(viaNpm.code).not.toBe(0);
-    expect(viaNpm.output).toContain('EMETHODNOTALLOWED');
+    expect(viaNpm.output).toContain('ENOTSUPPORTED');
   });
 
   it('needs a login for every one of these routes', async () => {

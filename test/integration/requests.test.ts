@@ -92,10 +92,21 @@ describe('package requests, lockfile checks and usage', () => {
   });
 
   it('allows one open request per name@range (a partial unique index), and a new one after cancelling', async () => {
+    // Another user's open request is no request of theirs: not named, as GET /requests/:id would not show it.
     const dup = await s.t.api('POST', '/requests', { name: 'req-risky', reason: 'again' }, otherToken);
     expect(dup.status).toBe(409);
-    expect(dup.body.error).toMatch(/^\[ECONFLICT\] there is already an open request for req-risky@\*: request \d+\. Wait for its decision, or cancel it first$/);
-    const id = dup.body.details.id;
+    expect(dup.body).toEqual({
+      code: 'ECONFLICT',
+      error:
+        "[ECONFLICT] a request for req-risky@* is already open (another user filed it), so yours was not filed. Once an admin decides it, installing works if it was approved ('gatekeeper explain req-risky@<version>' shows the decision); ask an admin if you need it sooner or want to add your reason",
+    });
+    // Its requester, and admins, are told which one.
+    const own = await s.t.api('POST', '/requests', { name: 'req-risky', reason: 'again' }, devToken);
+    expect([own.status, own.body.error]).toEqual([409, `[ECONFLICT] there is already an open request for req-risky@*: request ${own.body.details.id} (yours). Wait for its decision, or cancel it first`]);
+    const id = own.body.details.id;
+    const byAdmin = await s.t.api('POST', '/requests', { name: 'req-risky', reason: 'again' });
+    expect([byAdmin.status, byAdmin.body.error, byAdmin.body.details]).toEqual([409, `[ECONFLICT] there is already an open request for req-risky@*: request ${id} (by dana). Wait for its decision, or cancel it first`, { id }]);
+    expect((await s.t.api('GET', `/requests/${id}`, undefined, otherToken)).status).toBe(404);
     expect((await s.t.api('POST', `/requests/${id}/cancel`, {}, otherToken)).status).toBe(404);
     const cancelled = await s.t.api('POST', `/requests/${id}/cancel`, {}, devToken);
     expect(cancelled.body.status).toBe('cancelled');

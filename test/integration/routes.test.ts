@@ -302,9 +302,10 @@ describe('the route table owns the registry surface', () => {
     } else {
       expectCoded(token);
     }
+    // Ours answers: a password change only (test/integration/passwords.test.ts); other properties are refused.
     const profile = await call(s.t.url, 'POST', '/-/npm/v1/user', { token: s.t.adminToken, body: { email: 'x@example.com' } });
-    expect(profile.status).toBe(405);
-    expectCoded(profile, 'EMETHODNOTALLOWED');
+    expect(profile.status).toBe(403);
+    expectCoded(profile, 'ENOTSUPPORTED');
   });
 
   it('answers an unknown method with 405 and Allow, a malformed path with 400, an unknown path with 404', async () => {

@@ -182,6 +182,9 @@ describe('single sign-on through a real OpenID Provider', () => {
     expect(Number(pending.headers.get('retry-after'))).toBeGreaterThan(0);
     const browser = await browse(loginUrl, user);
     expect(browser.last.status).toBe(200);
+    // The done page cannot be framed either.
+    expect(browser.last.headers.get('content-security-policy')).toBe("default-src 'none'; base-uri 'none'; frame-ancestors 'none'");
+    expect(browser.last.headers.get('x-frame-options')).toBe('DENY');
     const done = await getJson(doneUrl);
     expect(done.status).toBe(200);
     return done.body.token;
@@ -277,6 +280,9 @@ describe('single sign-on through a real OpenID Provider', () => {
     expect(html).toContain('An <code>npm login</code> asked to log in at');
     expect(html).toMatch(/from (::ffff:)?127\.0\.0\.1/);
     expect(html).toContain('Continue with Test IdP');
+    // No other site may frame it (and overlay its button), as with the console's pages.
+    expect(page.headers.get('content-security-policy')).toBe("default-src 'none'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'");
+    expect(page.headers.get('x-frame-options')).toBe('DENY');
     expect(page.headers.getSetCookie().find((c) => c.startsWith('gk_sso_confirm='))).toMatch(/; HttpOnly; SameSite=Strict$/);
     const action = new URL(/<form method="post" action="([^"]+)">/.exec(html)![1], loginUrl);
     // Without the page's cookie (a cross-site form sends none), or without the value, refused.

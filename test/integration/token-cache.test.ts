@@ -93,7 +93,7 @@ describe('tokens cached in two processes on one database', () => {
     }
   });
 
-  it("a disabled user's token is refused on its next request in the other process, and serves again once enabled", async () => {
+  it("a disabled user's token is refused on its next request in the other process, and stays refused once enabled (disabling revoked it)", async () => {
     const token = await loginToken(a.url, 'eli', 'eli-password');
     await servedEverywhere(token);
     await revokeSilently(token, true);
@@ -108,7 +108,12 @@ describe('tokens cached in two processes on one database', () => {
     }
 
     expect((await a.api('PATCH', '/users/eli', { disabled: false })).status).toBe(200);
-    await servedEverywhere(token);
+    for (const base of [b.url, a.url]) {
+      for (const target of [PACKUMENT, TARBALL]) {
+        expect({ base, target, ...(await read(base, target, token)) }).toEqual({ base, target, status: 401, code: 'ETOKENREVOKED' });
+      }
+    }
+    await servedEverywhere(await loginToken(a.url, 'eli', 'eli-password'));
   });
 
   it('looks every token up in the database while the channel is down, and forgets them all when it is back', async () => {

@@ -4,7 +4,7 @@ import { assertPackageName } from '../../core/names';
 import type { DecisionCode, RuleMatch } from '../../core/policy';
 import { installScripts } from '../../core/rules';
 import { CSRF_HEADER, SessionInfo } from '../../services/sessions';
-import { clearedSessionCookie, sessionCookie, sessionCookieOf } from '../../server/registry/session-cookie';
+import { clearedSessionCookie, sessionCookie, sessionCookiesOf } from '../../server/registry/session-cookie';
 import { sessionOfRequest } from '../../server/registry/identity';
 import { ok, RouteDef } from '../route';
 
@@ -57,7 +57,7 @@ export const create_session: RouteDef = {
   handler: async ({ runtime, body, actor, req }) => {
     const { session, info } = await runtime.sessions.signIn({ username: body.username, password: body.password, ip: actor.ip });
     const view: SessionView = { ...info, csrfHeader: CSRF_HEADER };
-    return { status: 201, body: view, headers: { 'set-cookie': sessionCookie(req, session, runtime.sessions.ttlMs) } };
+    return { status: 201, body: view, headers: { 'set-cookie': sessionCookie(runtime, req, session, runtime.sessions.ttlMs) } };
   },
 };
 
@@ -108,12 +108,14 @@ export const delete_session: RouteDef = {
   access: 'public',
   summary: "The web console's sign-out: revokes the session (it is refused on its next request, in every process) and clears the cookie",
   handler: async ({ runtime, actor, req }) => {
-    const session = sessionOfRequest(req) ?? (req.headers.authorization ? undefined : sessionCookieOf(req));
-    if (!session) throw new GatekeeperError('EUNAUTHENTICATED', 'there is no console session to sign out of. Sign in first');
-    // Reached with a cookie only through the identity middleware, which checked its CSRF token.
-    if (!sessionOfRequest(req)) throw new GatekeeperError('ETOKENREVOKED', 'this console session has ended. Sign in again');
+    const session = sessionOfRequest(req);
+    if (!session) {
+      if (req.headers.authorization || sessionCookiesOf(runtime, req).kind === 'none') throw new GatekeeperError('EUNAUTHENTICATED', 'there is no console session to sign out of. Sign in first');
+      // Reached with a cookie only through the identity middleware, which checked its CSRF token.
+      throw new GatekeeperError('ETOKENREVOKED', 'this console session has ended. Sign in again');
+    }
     await runtime.sessions.signOut(actor, session);
-    return { status: 200, body: { signedOut: true }, headers: { 'set-cookie': clearedSessionCookie(req) } };
+    return { status: 200, body: { signedOut: true }, headers: { 'set-cookie': clearedSessionCookie(runtime, req) } };
   },
 };
 

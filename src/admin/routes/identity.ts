@@ -1,5 +1,6 @@
 import { GatekeeperError } from '../../core/errors';
 import { parseId } from '../../services/governance';
+import { assertPassword } from '../../services/identity';
 import { ok, RouteDef } from '../route';
 
 export const get_whoami: RouteDef = {
@@ -40,15 +41,22 @@ export const update_user: RouteDef = {
   method: 'patch',
   path: '/users/:username',
   access: 'govern',
-  summary: "Disable or re-enable a user, or change their role; takes effect on their next request",
+  summary:
+    "Disable or re-enable a user, change their role, or reset their password; takes effect on their next request. Disabling revokes every token and console session of the user, so re-enabling restores none; a new password ends the user's console sessions (their npm tokens stay)",
   body: [
     { name: 'disabled', description: 'true or false' },
     { name: 'role', description: 'admin, publisher, developer or reader' },
+    { name: 'password', description: 'a new password (8 to 1024 characters), set without the old one: the user\'s console sessions end' },
   ],
   handler: async ({ runtime, actor, params, body }) => {
-    if (body.disabled === undefined && body.role === undefined) throw new GatekeeperError('EVALIDATION', 'the change names nothing to change. Send disabled (true or false), role, or both');
+    if (body.disabled === undefined && body.role === undefined && body.password === undefined) {
+      throw new GatekeeperError('EVALIDATION', 'the change names nothing to change. Send disabled (true or false), role, password, or several of them');
+    }
     if (body.disabled !== undefined && typeof body.disabled !== 'boolean') throw new GatekeeperError('EVALIDATION', 'disabled must be true or false. Send a JSON boolean, not a string');
+    // Checked before anything changes, so that a refused password leaves the role and state as they were.
+    if (body.password !== undefined) assertPassword(body.password);
     let user = body.role === undefined ? undefined : await runtime.identity.setRole(actor, params.username, body.role);
+    if (body.password !== undefined) user = (await runtime.identity.resetPassword(actor, params.username, body.password)).user;
     if (typeof body.disabled === 'boolean') user = await runtime.identity.setDisabled(actor, params.username, body.disabled);
     return ok(user);
   },

@@ -15,7 +15,7 @@ export const create_request: RouteDef = {
     { name: 'reason', description: 'why it is needed (required)' },
     { name: 'withDependencies', description: 'true: queue a child request for every dependency the policy does not allow yet' },
   ],
-  handler: async ({ runtime, actor, body }) => ok(await runtime.requests.create(actor, body), 201),
+  handler: async ({ runtime, actor, body, principal }) => ok(await runtime.requests.create(actor, body, principal), 201),
 };
 
 export const create_request_batch: RouteDef = {

@@ -170,12 +170,14 @@ export class TokenRepository {
   }
 
   /**
-   * Revokes every live token of a user but those listed (a demotion at an SSO sign-in), and
-   * announces it in the same transaction. Returns the revoked ids.
+   * Revokes every live token of a user but those listed (a demotion at an SSO sign-in, a user
+   * disabled), or only those created from `createdFrom` (a password change ends the console
+   * sessions), and announces it in the same transaction. Returns the revoked ids.
    */
-  async revokeAllOf(userId: number, by: string, except: number[] = []): Promise<number[]> {
+  async revokeAllOf(userId: number, by: string, except: number[] = [], only: { createdFrom?: string } = {}): Promise<number[]> {
     const query = this.db('tokens').where({ user_id: userId }).whereNull('revoked_at');
     if (except.length > 0) query.whereNotIn('id', except);
+    if (only.createdFrom !== undefined) query.where({ created_from: only.createdFrom });
     const rows = (await query.update({ revoked_at: this.db.fn.now(), revoked_by: by }).returning('id')) as Array<{ id: number }>;
     if (rows.length > 0) await announceIdentityChange(this.db, `user-tokens:${userId}`);
     return rows.map((r) => r.id);

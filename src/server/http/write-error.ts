@@ -9,7 +9,7 @@ import { databaseFailure } from '../../db/errors';
  * When the response has already started, the connection is cut instead: a half-sent body
  * must not look complete.
  */
-export function writeError(res: ServerResponse, err: GatekeeperError, extraHeaders: Record<string, string> = {}): void {
+export function writeError(res: ServerResponse, err: GatekeeperError, extraHeaders: Record<string, string | string[]> = {}): void {
   if (res.headersSent) {
     res.destroy();
     return;

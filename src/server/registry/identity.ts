@@ -7,7 +7,7 @@ import type { Actor } from '../../services/audit';
 import type { Principal } from '../../services/identity';
 import type { GatekeeperRuntime } from '../runtime';
 import { CSRF_HEADER, csrfMatches, isSessionValue } from '../../services/sessions';
-import { clearedSessionCookie, sessionCookieOf } from './session-cookie';
+import { clearedSessionCookie, clearedStrayCookies, SessionCookies, sessionCookiesOf } from './session-cookie';
 
 /**
  * Resolves the caller of every request from our own tokens (Bearer) or a username and
@@ -42,6 +42,9 @@ function isSignIn(req: Request): boolean {
 
 /** The routes that sign someone in (npm's web login, the IdP's callback): credentials they carry are ignored. */
 const LOGIN_HANDLERS = new Set(['webLogin', 'webLoginDone', 'sso']);
+
+/** The handlers under /-/gatekeeper/ (routes.ts): their answers carry no CORS headers. */
+const SAME_ORIGIN_HANDLERS = new Set(['admin', 'console', 'metrics']);
 
 /** The header a caller of the admin API (the console) gives its reason for a change in, URI-encoded. */
 export const REASON_HEADER = 'x-gatekeeper-reason';
@@ -174,6 +177,14 @@ function tooLarge(kind: BodyKind, limit: string): GatekeeperError {
   );
 }
 
+/** The refusal of a request with several console session cookies: none of them is taken. */
+export function severalSessionCookies(count: number): GatekeeperError {
+  return new GatekeeperError(
+    'ESESSIONCOOKIES',
+    `this request carries ${count} different console session cookies, and none of them is used: another page of this host may have set one. Sign in again; if this keeps happening, clear this site's cookies in the browser and serve the console over HTTPS (docs/security.md)`,
+  );
+}
+
 /** The admin API's answer to a caller without credentials. */
 export function adminLoginRequired(): GatekeeperError {
   return new GatekeeperError('EUNAUTHENTICATED', "this route needs a token: log in with 'gatekeeper login' or 'npm login'");
@@ -188,6 +199,9 @@ export function createIdentityMiddleware(runtime: GatekeeperRuntime, helpers: Re
       writeError(res, new GatekeeperError('ENOTFOUND', `this registry has no route ${req.method} ${req.path}. docs/security.md lists the routes it answers`));
       return;
     }
+    // The admin API, the console and the metrics are same-origin only: Verdaccio's CORS
+    // middleware (before ours) allows every origin to read every answer; not these.
+    if (SAME_ORIGIN_HANDLERS.has(match.route.handler)) res.removeHeader('access-control-allow-origin');
     const kind = match.route.body;
     // Logging in needs no credentials: a stale token npm still sends must not refuse the login.
     const header = LOGIN_HANDLERS.has(match.route.handler) ? undefined : req.headers.authorization;
@@ -199,7 +213,16 @@ export function createIdentityMiddleware(runtime: GatekeeperRuntime, helpers: Re
     }
     // The console's session cookie counts for the admin API only (the cookie's path is
     // /-/gatekeeper/ too); npm's routes never see it.
-    const session = !header && match.route.handler === 'admin' && !isSignIn(req) ? sessionCookieOf(req) : undefined;
+    const cookies: SessionCookies = !header && match.route.handler === 'admin' && !isSignIn(req) ? sessionCookiesOf(runtime, req) : { kind: 'none' };
+    if (cookies.kind === 'several') {
+      // Another page of this host may have set one (cookies ignore ports; a sibling subdomain can
+      // set one for the parent domain): none is taken. The others are cleared where they can be;
+      // ours stays until sign-in replaces it (clearing it could leave only a stray we cannot clear).
+      res.setHeader('connection', 'close');
+      writeError(res, severalSessionCookies(cookies.count), { 'set-cookie': clearedStrayCookies(runtime, req) });
+      return;
+    }
+    const session = cookies.kind === 'one' ? cookies.value : undefined;
     if (!header && !session) {
       if (match.route.handler === 'admin' && ADMIN_WRITES.has(req.method) && match.params['*'] !== 'session') {
         // Every admin change but signing in and out needs a login: refused before its body is read.
@@ -234,7 +257,7 @@ export function createIdentityMiddleware(runtime: GatekeeperRuntime, helpers: Re
         if (!known) runtime.logger.error({ err }, 'resolving credentials failed');
         res.setHeader('connection', 'close');
         // An ended or expired session's cookie is cleared, so the console shows its sign-in.
-        const clear = session && known && known.code !== 'ECSRF' ? { 'set-cookie': clearedSessionCookie(req) } : undefined;
+        const clear = session && known && known.code !== 'ECSRF' ? { 'set-cookie': clearedSessionCookie(runtime, req) } : undefined;
         writeError(res, known ?? new GatekeeperError('EDATABASE', `credentials could not be checked (${(err as Error).message}). Try again later`), clear);
       },
     );

@@ -2,7 +2,7 @@ import express, { Request, RequestHandler, Response, Router } from 'express';
 import { GatekeeperError } from '../../core/errors';
 import type { Token } from '../../db/repositories/tokens';
 import type { Principal } from '../../services/identity';
-import { writeAnyError, writeError } from '../http/write-error';
+import { writeAnyError } from '../http/write-error';
 import type { GatekeeperRuntime } from '../runtime';
 import { actorOf, principalOfRequest } from './identity';
 import { jsonBodyErrors } from './login';
@@ -14,7 +14,8 @@ import { jsonBodyErrors } from './login';
  * - `POST   /-/npm/v1/tokens`            `npm token create`: the caller's password (throttled) -> a new token
  * - `DELETE /-/npm/v1/tokens/token/:key` `npm token revoke`: by npm's key (or the token itself)
  * - `GET    /-/npm/v1/user`              `npm profile get`
- * - `POST   /-/npm/v1/user`              `npm profile set`: refused, admins manage users
+ * - `POST   /-/npm/v1/user`              `npm profile set password`: the caller's own, with the
+ *                                        current one; every other property is refused
  *
  * Every one needs a login. Each handler is its own function, for a route table.
  */
@@ -129,36 +130,58 @@ export function revokeNpmToken(runtime: GatekeeperRuntime): RequestHandler {
   });
 }
 
+/** What `npm profile get` shows; npm sends it back to `npm profile set` with the one property it changes. */
+function npmProfile(user: { username: string; email: string | null; role: string; createdAt: Date }) {
+  return {
+    name: user.username,
+    email: user.email ?? '',
+    email_verified: false,
+    tfa: false,
+    fullname: '',
+    role: user.role,
+    created: user.createdAt.toISOString(),
+    updated: user.createdAt.toISOString(),
+  };
+}
+
 export function getNpmProfile(runtime: GatekeeperRuntime): RequestHandler {
   return handler(runtime, 'reading the profile', async function getNpmProfile(req, res) {
     const principal = requirePrincipal(runtime, req);
     const user = await runtime.identity.findUser(principal.username);
     if (!user) throw new GatekeeperError('ENOTFOUND', `there is no user '${principal.username}'. Log in again`);
     res.setHeader('cache-control', 'no-store');
-    res.status(200).json({
-      name: user.username,
-      email: user.email ?? '',
-      email_verified: false,
-      tfa: false,
-      fullname: '',
-      role: user.role,
-      created: user.createdAt.toISOString(),
-      updated: user.createdAt.toISOString(),
-    });
+    res.status(200).json(npmProfile(user));
   });
 }
 
-export function refuseNpmProfileChange(runtime: GatekeeperRuntime): RequestHandler {
-  return handler(runtime, 'changing the profile', async function refuseNpmProfileChange(req, res) {
-    requirePrincipal(runtime, req);
-    writeError(
-      res,
-      new GatekeeperError(
-        'EMETHODNOTALLOWED',
-        "profiles cannot be changed with 'npm profile set' here: users are managed by admins. Ask an admin to run 'gatekeeper user …'",
-      ),
-      { allow: 'GET' },
-    );
+/**
+ * `npm profile set password`: npm reads the current password and the new one (twice) from its
+ * prompt and POSTs the whole profile (what `npm profile get` showed) with
+ * `password: {old, new}`. The current password is checked like every password (throttled); the
+ * new one follows the rules of user creation. Any other property npm sends changed (email,
+ * fullname, …) is refused: those are not kept here.
+ */
+export function changeNpmProfile(runtime: GatekeeperRuntime): RequestHandler {
+  return handler(runtime, 'changing the password', async function changeNpmProfile(req, res) {
+    const principal = requirePrincipal(runtime, req);
+    const body = (req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? req.body : {}) as Record<string, unknown>;
+    const user = await runtime.identity.findUser(principal.username);
+    if (!user) throw new GatekeeperError('ENOTFOUND', `there is no user '${principal.username}'. Log in again`);
+    const current = npmProfile(user) as Record<string, unknown>;
+    const changed = Object.keys(body).filter((key) => key !== 'password' && body[key] !== null && body[key] !== '' && body[key] !== current[key]);
+    if (changed.length > 0 || body.password === undefined) {
+      const what = changed.length > 0 ? changed.map((k) => `'${k.slice(0, 40)}'`).join(', ') : 'that';
+      throw new GatekeeperError('ENOTSUPPORTED', `the profile's ${what} cannot be changed here: this registry keeps no such profile. Only the password can be changed, with 'npm profile set password'`);
+    }
+    refuseScoped(principal, 'change a password');
+    const password = body.password as Record<string, unknown> | null;
+    if (!password || typeof password !== 'object' || Array.isArray(password)) {
+      throw new GatekeeperError('EVALIDATION', "the password change is {\"password\": {\"old\": \"…\", \"new\": \"…\"}}. Use 'npm profile set password', which asks for both");
+    }
+    const { user: changedUser } = await runtime.identity.changeOwnPassword(actorOf(req), principal, { old: password.old, new: password.new }, 'npm profile set password');
+    runtime.logger.info({ username: principal.username }, 'password changed through npm profile set password');
+    res.setHeader('cache-control', 'no-store');
+    res.status(200).json(npmProfile(changedUser));
   });
 }
 
@@ -171,10 +194,10 @@ export function npmTokenHandlers(runtime: GatekeeperRuntime): { npmTokens: Reque
   const create = createNpmToken(runtime);
   const revoke = revokeNpmToken(runtime);
   const get = getNpmProfile(runtime);
-  const refuse = refuseNpmProfileChange(runtime);
+  const change = changeNpmProfile(runtime);
   return {
     npmTokens: (req, res, next) => (req.method === 'POST' ? create : req.method === 'DELETE' ? revoke : list)(req, res, next),
-    profile: (req, res, next) => (req.method === 'GET' || req.method === 'HEAD' ? get : refuse)(req, res, next),
+    profile: (req, res, next) => (req.method === 'GET' || req.method === 'HEAD' ? get : change)(req, res, next),
   };
 }
 
@@ -185,7 +208,7 @@ export function createNpmTokenRouter(runtime: GatekeeperRuntime): Router {
   router.post('/-/npm/v1/tokens', json, createNpmToken(runtime));
   router.delete('/-/npm/v1/tokens/token/:key', revokeNpmToken(runtime));
   router.get('/-/npm/v1/user', getNpmProfile(runtime));
-  router.post('/-/npm/v1/user', json, refuseNpmProfileChange(runtime));
+  router.post('/-/npm/v1/user', json, changeNpmProfile(runtime));
   router.use(jsonBodyErrors);
   return router;
 }

@@ -95,6 +95,21 @@ function donePage(username: string, role: string): string {
 
 const NO_STORE = { 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' };
 
+/**
+ * The headers of the pages shown here (the loginUrl's confirmation, the done page): no script,
+ * no other origin, and never in a frame (another site could overlay the confirmation's button
+ * and have it pressed), like the console's pages.
+ */
+function pageHeaders(formAction: boolean): Record<string, string> {
+  return {
+    ...NO_STORE,
+    'content-type': 'text/html; charset=utf-8',
+    'content-security-policy': `default-src 'none'; ${formAction ? "form-action 'self'; " : ''}base-uri 'none'; frame-ancestors 'none'`,
+    'x-frame-options': 'DENY',
+    'x-content-type-options': 'nosniff',
+  };
+}
+
 export function webLoginHandlers(runtime: GatekeeperRuntime): { webLogin: RequestHandler; webLoginDone: RequestHandler; sso: RequestHandler } {
   return {
     webLogin: handler(runtime, 'starting a web login', async (req, res) => {
@@ -133,7 +148,7 @@ export function webLoginHandlers(runtime: GatekeeperRuntime): { webLogin: Reques
         const login = await sso.describeNpmLogin(loginId);
         const confirm = randomBytes(32).toString('base64url');
         res
-          .set({ ...NO_STORE, 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'none'; form-action 'self'", 'set-cookie': confirmCookie(runtime, confirm) })
+          .set({ ...pageHeaders(true), 'set-cookie': confirmCookie(runtime, confirm) })
           .status(200)
           .send(confirmPage(sso.name, `${SSO_PATHS.start}${loginId}?confirm=${confirm}`, login.createdAt, login.clientIp));
         return;
@@ -162,11 +177,11 @@ export function webLoginHandlers(runtime: GatekeeperRuntime): { webLogin: Reques
       res.setHeader('set-cookie', clearedVerifierCookie(runtime));
       const result = await sso.callback(params, verifierOf(req), ip);
       if (result.kind === 'console') {
-        res.set({ ...NO_STORE, 'set-cookie': [clearedVerifierCookie(runtime), sessionCookie(req, result.session, runtime.sessions.ttlMs)], location: result.next }).status(303).end();
+        res.set({ ...NO_STORE, 'set-cookie': [clearedVerifierCookie(runtime), ...sessionCookie(runtime, req, result.session, runtime.sessions.ttlMs)], location: result.next }).status(303).end();
         return;
       }
       res
-        .set({ ...NO_STORE, 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'none'" })
+        .set(pageHeaders(false))
         .status(200)
         .send(donePage(result.user.username, result.user.role));
     }),

@@ -5,6 +5,7 @@ import {
   isDemotion,
   parseTokenScope,
   roleForGroups,
+  consolePathOf,
   safeConsolePath,
   scopeAllowsWrite,
   usernameFromClaims,
@@ -58,6 +59,39 @@ describe('where the console may return after the IdP', () => {
     for (const bad of ['https://evil.example/', '//evil.example', '/-/gatekeeper/ui//evil.example', '/-/gatekeeper/ui/../../x', '/-/gatekeeper/ui/\\evil', '/-/gatekeeper/ui/\u2713', '/-/gatekeeper/ui/caf\u00e9', '/-/gatekeeper/ui/a b', '/other', 5, undefined, `/-/gatekeeper/ui/${'a'.repeat(600)}`]) {
       expect(safeConsolePath(bad)).toBe('/-/gatekeeper/ui/');
     }
+  });
+
+  it('keeps the console\'s own encoded paths: a scoped name, a query, a fragment', () => {
+    for (const good of ['/-/gatekeeper/ui/', '/-/gatekeeper/ui/packages/@scope%2Fname?version=1.0.0', '/-/gatekeeper/ui/audit?action=ban.create&since=2024-01-01', '/-/gatekeeper/ui/requests/7#checks', '/-/gatekeeper/ui/packages/a.b..c']) {
+      expect(safeConsolePath(good)).toBe(good);
+      expect(consolePathOf(good)).toBe(good);
+    }
+  });
+
+  it('refuses dot segments however they are encoded, encoded slashes and backslashes that hide one, and encodings of encodings', () => {
+    const bad = [
+      '/-/gatekeeper/ui/%2e%2e/%2e%2e/%2e%2e/-/v1/search',
+      '/-/gatekeeper/ui/%2E%2E/%2E%2E/-/whoami',
+      '/-/gatekeeper/ui/.%2e/x',
+      '/-/gatekeeper/ui/%2e./x',
+      '/-/gatekeeper/ui/%2e',
+      '/-/gatekeeper/ui/.',
+      '/-/gatekeeper/ui/..',
+      '/-/gatekeeper/ui/./packages',
+      '/-/gatekeeper/ui/..%2f..%2f..%2f-%2fwhoami',
+      '/-/gatekeeper/ui/..%2F..%2F-/whoami',
+      '/-/gatekeeper/ui/packages%2f..%2f..%2f..',
+      '/-/gatekeeper/ui/%5c%5cevil.example',
+      '/-/gatekeeper/ui/..%5c..%5c-%5cwhoami',
+      '/-/gatekeeper/ui/%5C..',
+      '/-/gatekeeper/ui/\\evil.example',
+      '/-/gatekeeper/ui/%252e%252e/%252e%252e/-/whoami',
+      '/-/gatekeeper/ui/%2f%2fevil.example',
+      '/-/gatekeeper/ui/%zz',
+      '/-/gatekeeper/ui/?next=x\\y',
+    ];
+    for (const next of bad) expect({ next, kept: consolePathOf(next) }).toEqual({ next, kept: undefined });
+    for (const next of bad) expect(safeConsolePath(next)).toBe('/-/gatekeeper/ui/');
   });
 });
 
