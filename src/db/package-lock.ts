@@ -88,7 +88,8 @@ export class PgAdvisoryLocks implements LockSessions {
         } catch (err) {
           ended = true;
           await trx.rollback().catch(() => undefined);
-          if (pgCode(err) === LOCK_NOT_AVAILABLE) throw lockTimeoutError(name, wait);
+          // The message names the waiter's whole bound, not what was left of it for this statement.
+          if (pgCode(err) === LOCK_NOT_AVAILABLE) throw lockTimeoutError(name, Math.max(wait, waitMs));
           throw mapLockError(err);
         }
       },
