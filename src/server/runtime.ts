@@ -61,8 +61,6 @@ export interface VerdaccioStorage {
     keepUpLinkData?: boolean;
     callback: (err: unknown, metadata?: unknown) => void;
   }): void;
-  /** Verdaccio's search: local packages (objects) and the upstream's results (arrays). */
-  search(startkey: number, options: { req: unknown; url: string }): NodeJS.ReadableStream;
 }
 
 export interface HealthReport {
