@@ -101,8 +101,12 @@ export class AdvisoryService {
   /** How long check times written behind wait for others (CHECK_WRITE_DELAY_MS). */
   checkWriteDelayMs = CHECK_WRITE_DELAY_MS;
   private checksWritten: Promise<void> = Promise.resolve();
-  /** Bulk requests for many packages at once (concurrent first sights), BULK_BATCH per request. */
-  private readonly asker = new Batcher<string>((names) => this.askMany(names), 1);
+  /**
+   * Bulk requests for many packages at once, BULK_BATCH per request: a question goes out as soon
+   * as it is asked (on a first sight, while Verdaccio stores the packument), and the questions
+   * asked while one is out go together in the next.
+   */
+  private readonly asker = new Batcher<string>((names) => this.askMany(names), 1, true);
   private lastSuccessAt: number | null = null;
   private lastError: string | null = null;
   private readonly changeListeners: Array<(name: string) => void> = [];
@@ -253,14 +257,15 @@ export class AdvisoryService {
   async prepareMany(packages: ReadonlyArray<{ name: string; versions: readonly string[] }>): Promise<void> {
     if (isFeed(this.source)) {
       // Nothing to ask: what the database holds (read only for packages the index names) is all.
-      const unknown = packages.filter((p) => this.applies(p.name) && !this.memory.has(p.name)).map((p) => p.name);
-      if (unknown.length > 0) await this.loader.add(unknown);
+      const toRead = this.withoutEntries(packages.filter((p) => this.applies(p.name)).map((p) => p.name));
+      if (toRead.length > 0) await this.loader.add(toRead);
       return;
     }
     const relevant = packages.filter((p) => this.applies(p.name) && !this.isFresh(this.memory.get(p.name)?.checkedAt));
     if (relevant.length === 0) return;
     const unknown = relevant.filter((p) => !this.memory.has(p.name)).map((p) => p.name);
-    if (unknown.length > 0) await this.loader.add(unknown);
+    const toRead = this.withoutEntries(unknown);
+    if (toRead.length > 0) await this.loader.add(toRead);
     // Known here but stale: the refresh job (on whichever instance claimed it) may have asked since;
     // what its answer changed was announced and reloaded, so only the check time is read (one query per batch).
     // Never checked (just loaded, or the last question failed) or being asked right now: nothing to re-read.
@@ -318,12 +323,24 @@ export class AdvisoryService {
     return this.withEntries.loaded;
   }
 
+  /**
+   * Takes the packages the database holds no entries for (the index says so) as known, with
+   * nothing and never checked, and returns the others, which must be read. No read, and no
+   * wait for one: a first sight's question goes out at once.
+   */
+  private withoutEntries(names: string[]): string[] {
+    const toRead: string[] = [];
+    for (const name of names) {
+      if (this.memory.has(name)) continue;
+      if (this.withEntries.mayHave(name)) toRead.push(name);
+      else this.memory.set(name, { advisories: [], checkedAt: null });
+    }
+    return toRead;
+  }
+
   /** Loads what the database holds for packages not in memory yet (one query per kind). */
   private async load(names: string[]): Promise<void> {
-    let unknown = names.filter((n) => !this.memory.has(n));
-    // Without entries in the database: nothing to read (and asked as never checked).
-    for (const name of unknown) if (!this.withEntries.mayHave(name)) this.memory.set(name, { advisories: [], checkedAt: null });
-    unknown = unknown.filter((n) => this.withEntries.mayHave(n));
+    const unknown = this.withoutEntries(names);
     if (unknown.length === 0) return;
     const repo = this.store.repos.advisories;
     const [stored, checked] = await Promise.all([repo.listMany(unknown), repo.checkedAt(unknown)]);

@@ -4,6 +4,10 @@
  * parsed in the same turn joins it); keys added while `parallel` batches are running wait for
  * the next one. Every caller's promise settles with the batch its keys went into.
  *
+ * With `immediate`, a batch starts at once when fewer than `parallel` are running (the keys of
+ * that call alone), and keys gather only while batches run: for work whose latency is on a
+ * request's path and that would otherwise wait behind whatever else that turn runs.
+ *
  * Used on the cold path, where many packages are seen for the first time at once (an install
  * fetching a tree): one database query or one bulk advisory request for many packages instead
  * of one each.
@@ -15,6 +19,7 @@ export class Batcher<K> {
   constructor(
     private readonly run: (keys: K[]) => Promise<void>,
     private readonly parallel = 2,
+    private readonly immediate = false,
   ) {}
 
   add(keys: Iterable<K>): Promise<void> {
@@ -30,9 +35,11 @@ export class Batcher<K> {
           this.startNext();
         });
       batch = this.open = created;
-      setImmediate(() => this.startNext());
+      if (!this.immediate) setImmediate(() => this.startNext());
     }
     for (const key of keys) batch.keys.add(key);
+    // The batch's run reads its keys in a later microtask, after this call added them.
+    if (this.immediate) this.startNext();
     return batch.promise;
   }
 

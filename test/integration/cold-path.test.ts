@@ -18,6 +18,7 @@ describe('the cold path', () => {
       ...NAMES.map((name) => ({ name, versions: [{ version: '1.0.0', license: 'MIT' }] })),
       { name: 'slow-advice', versions: [{ version: '1.0.0', license: 'MIT' }, { version: '1.0.1', license: 'MIT' }] },
       { name: 'direct-read', versions: [{ version: '1.0.0', license: 'MIT' }] },
+      { name: 'asked-early', versions: [{ version: '1.0.0', license: 'MIT' }] },
       { name: 'quiet-package', versions: [{ version: '1.0.0', license: 'MIT' }] },
       { name: 'was-vulnerable', versions: [{ version: '1.0.0', license: 'MIT' }, { version: '1.0.1', license: 'MIT' }] },
       ...['batch-a', 'batch-b', 'batch-c'].map((name) => ({ name, versions: [{ version: '1.0.0', license: 'MIT' }] })),
@@ -33,7 +34,7 @@ describe('the cold path', () => {
 
   beforeAll(async () => {
     s.upstream.setAdvisories({ 'slow-advice': SLOW_ADVICE, 'was-vulnerable': WAS_VULNERABLE });
-    for (const name of [...NAMES, 'slow-advice', 'direct-read', 'quiet-package', 'was-vulnerable', 'flagged-before', 'flagged-after', 'never-flagged', 'never-checked', 'batch-a', 'batch-b', 'batch-c']) expect((await s.t.api('POST', '/approvals', { name, reason: 'cold path test' })).status).toBe(201);
+    for (const name of [...NAMES, 'slow-advice', 'direct-read', 'asked-early', 'quiet-package', 'was-vulnerable', 'flagged-before', 'flagged-after', 'never-flagged', 'never-checked', 'batch-a', 'batch-b', 'batch-c']) expect((await s.t.api('POST', '/approvals', { name, reason: 'cold path test' })).status).toBe(201);
   });
 
   const bulkBodies = () => s.upstream.requests.filter((r) => r.method === 'POST' && r.url.split('?')[0] === BULK).map((r) => JSON.parse(r.body ?? '{}') as Record<string, string[]>);
@@ -88,6 +89,25 @@ describe('the cold path', () => {
     expect(Object.keys(((await res.json()) as { versions: Record<string, unknown> }).versions)).toEqual(['1.0.0']);
     expect(s.upstream.requests.filter((r) => r.method === 'GET' && r.url === '/direct-read')).toHaveLength(1);
     expect(s.t.gk.runtime.gateway.httpReads).toBe(reads);
+  });
+
+  it('asks about a first sight as soon as its packument arrives, before Verdaccio has stored it', async () => {
+    // The question's round trip then overlaps Verdaccio's merge and write instead of following them.
+    const runtime = s.t.gk.runtime;
+    const source = (runtime.advisories as unknown as { source: { bulk(query: Record<string, string[]>): Promise<Record<string, unknown[]>> } }).source;
+    const stored: string[] = [];
+    const original = source.bulk.bind(source);
+    const bulk = jest.spyOn(source, 'bulk').mockImplementation((query) => {
+      for (const name of Object.keys(query)) stored.push(`${name}: ${runtime.storage.revision(name) === 'absent' ? 'not stored' : 'stored'}`);
+      return original(query);
+    });
+    try {
+      expect((await fetch(new URL('asked-early', s.t.url))).status).toBe(200);
+    } finally {
+      bulk.mockRestore();
+    }
+    expect(stored).toEqual(['asked-early: not stored']);
+    expect(runtime.storage.revision('asked-early')).not.toBe('absent');
   });
 
   it('writes the check times of first sights asked in separate bulk requests with one statement, behind the requests', async () => {
