@@ -85,15 +85,19 @@ function bulkId(value: unknown): string | undefined {
 export function fromBulk(name: string, raw: unknown): Advisory | undefined {
   const a = raw as { id?: unknown; url?: unknown; title?: unknown; severity?: unknown; vulnerable_versions?: unknown; github_advisory_id?: unknown; cwe?: unknown };
   if (!a || typeof a !== 'object') return undefined;
-  const range = typeof a.vulnerable_versions === 'string' && a.vulnerable_versions.length <= OSV_RANGE_MAX ? a.vulnerable_versions : undefined;
-  if (!range || semver.validRange(range) === null) return undefined;
+  const given = typeof a.vulnerable_versions === 'string' && a.vulnerable_versions.length <= OSV_RANGE_MAX ? a.vulnerable_versions : undefined;
+  // An advisory whose affected versions cannot be read is not dropped: it is taken to affect
+  // every version (an admin can override it), and says so.
+  const readable = given !== undefined && given.trim() !== '' && semver.validRange(given) !== null;
+  const range = readable ? given : '*';
   const url = osvUrl(a.url);
   const ghsa = ghsaOf(typeof a.github_advisory_id === 'string' ? a.github_advisory_id : undefined) ?? ghsaOf(url);
   const malware = hasMalwareCwe(a.cwe);
   const severity = severityOf(a.severity, malware);
   const npmId = bulkId(a.id);
   const id = ghsa ?? `npm-${npmId ?? 'advisory'}`;
-  const title = typeof a.title === 'string' ? sanitizeText(a.title, OSV_TITLE_MAX).trim() || id : id;
+  const named = typeof a.title === 'string' ? sanitizeText(a.title, OSV_TITLE_MAX).trim() || id : id;
+  const title = readable ? named : `${named} (its affected versions could not be read, so every version is taken as affected)`.slice(0, OSV_TITLE_MAX);
   return {
     key: ghsa ? `ghsa:${ghsa}` : npmId !== undefined ? `npm:${npmId}` : `npm:unnamed:${range}`,
     name,

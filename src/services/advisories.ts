@@ -68,6 +68,9 @@ export interface AdvisoryHealth {
  * packages served before. When the source cannot be reached, decisions use what is known
  * (and say so), or block unchecked packages if the policy says so.
  */
+/** Packages read in one query when everything is read again after a reconnect. */
+const FORGET_READ_BATCH = 500;
+
 export class AdvisoryService {
   private readonly memory = new Map<string, Known>();
   private readonly pending = new Map<string, Promise<void>>();
@@ -76,8 +79,24 @@ export class AdvisoryService {
    * caller decides with what is known, and the answer, when it comes, drops those decisions.
    */
   waitMs = Infinity;
-  /** Packages whose callers stopped waiting for the source: told about once it answers. */
+  /**
+   * Packages decided without a fresh answer (callers that stopped waiting, or a source that was
+   * unreachable): their decisions go once the source answers (those made meanwhile also expire,
+   * see UNCHECKED_DECISION_MS).
+   */
   private readonly late = new Set<string>();
+  /**
+   * Packages whose entries in memory may miss a change (the channel reconnected): kept, so a
+   * decision made meanwhile uses what was known rather than nothing, and read again before the
+   * next one (forgetAll).
+   */
+  private readonly suspect = new Set<string>();
+  /**
+   * The latest read started per package: a read writes memory only if no later one started, so
+   * announcements read in quick succession cannot be applied out of order.
+   */
+  private readonly reads = new Map<string, number>();
+  private readSeq = 0;
   /**
    * Every package the database holds entries for (any source; see NameIndex). Loaded once the
    * invalidation channel is connected and again after every reconnect (forgetAll); an
@@ -206,6 +225,13 @@ export class AdvisoryService {
   known(name: string): PackageAdvisories | undefined {
     if (!this.applies(name)) return undefined;
     const entry = this.memory.get(name);
+    const known = this.statusOf(entry);
+    // The feed's packages are decided again as their decisions expire (UNCHECKED_DECISION_MS).
+    if (known.status !== 'fresh' && !isFeed(this.source)) this.late.add(name);
+    return known;
+  }
+
+  private statusOf(entry: Known | undefined): PackageAdvisories {
     if (!entry) return { advisories: [], status: 'unchecked' };
     if (isFeed(this.source)) {
       // What is stored is all there is; its age is the feed's.
@@ -214,6 +240,21 @@ export class AdvisoryService {
     }
     const fresh = entry.checkedAt !== null && this.now() - entry.checkedAt < this.refreshMs;
     return { advisories: entry.advisories, status: fresh ? 'fresh' : entry.checkedAt === null ? 'unchecked' : 'stale' };
+  }
+
+  /** Starts a read of these packages: only the latest started may write their entries (settle). */
+  private claim(names: readonly string[]): number {
+    const seq = ++this.readSeq;
+    for (const name of names) this.reads.set(name, seq);
+    return seq;
+  }
+
+  /** Writes a package's entries read by claim `seq`, unless a later read started; whether it did. */
+  private settle(name: string, seq: number, entry: Known): boolean {
+    if (this.reads.get(name) !== seq) return false;
+    this.reads.delete(name);
+    this.memory.set(name, entry);
+    return true;
   }
 
   private isFresh(checkedAt: number | null | undefined): boolean {
@@ -255,6 +296,8 @@ export class AdvisoryService {
    * one bulk request per BULK_BATCH packages, and neither waited for longer than `waitMs`.
    */
   async prepareMany(packages: ReadonlyArray<{ name: string; versions: readonly string[] }>): Promise<void> {
+    const suspect = packages.filter((p) => this.suspect.has(p.name)).map((p) => p.name);
+    if (suspect.length > 0) await this.loader.add(suspect);
     if (isFeed(this.source)) {
       // Nothing to ask: what the database holds (read only for packages the index names) is all.
       const toRead = this.withoutEntries(packages.filter((p) => this.applies(p.name)).map((p) => p.name));
@@ -305,6 +348,10 @@ export class AdvisoryService {
     if (!answered) {
       // Decided now with what is known; the answer, when it comes, replaces those decisions.
       all.catch(() => undefined);
+      // What is known includes a check another process made (taken as never checked when the
+      // index said the database holds no entries): read, as when the source fails.
+      const unread = relevant.filter((p) => this.memory.get(p.name)?.checkedAt === null).map((p) => p.name);
+      if (unread.length > 0) await this.loadChecks(unread).catch(() => undefined);
       for (const p of relevant) if (!this.isFresh(this.memory.get(p.name)?.checkedAt)) this.late.add(p.name);
     }
   }
@@ -331,8 +378,9 @@ export class AdvisoryService {
   private withoutEntries(names: string[]): string[] {
     const toRead: string[] = [];
     for (const name of names) {
-      if (this.memory.has(name)) continue;
-      if (this.withEntries.mayHave(name)) toRead.push(name);
+      if (this.suspect.has(name)) toRead.push(name);
+      else if (this.memory.has(name)) continue;
+      else if (this.withEntries.mayHave(name)) toRead.push(name);
       else this.memory.set(name, { advisories: [], checkedAt: null });
     }
     return toRead;
@@ -343,9 +391,16 @@ export class AdvisoryService {
     const unknown = this.withoutEntries(names);
     if (unknown.length === 0) return;
     const repo = this.store.repos.advisories;
+    const seq = this.claim(unknown);
     const [stored, checked] = await Promise.all([repo.listMany(unknown), repo.checkedAt(unknown)]);
     for (const name of unknown) {
-      if (!this.memory.has(name)) this.memory.set(name, { advisories: stored.get(name) ?? [], checkedAt: checked.get(name)?.getTime() ?? null });
+      const wasSuspect = this.suspect.has(name);
+      if (!wasSuspect && this.memory.has(name)) continue;
+      const checkedAt = checked.get(name)?.getTime() ?? this.memory.get(name)?.checkedAt ?? null;
+      if (!this.settle(name, seq, { advisories: stored.get(name) ?? [], checkedAt })) continue;
+      this.suspect.delete(name);
+      // Decisions made with the entries kept through the reconnect go.
+      if (wasSuspect) this.changed(name);
     }
   }
 
@@ -417,6 +472,7 @@ export class AdvisoryService {
     }
     let all = new Map<string, Advisory[]>();
     const differ: string[] = [];
+    let seq = 0;
     await this.store
       .transaction(async (repos) => {
         await repos.advisories.replaceMany(
@@ -426,6 +482,7 @@ export class AdvisoryService {
         );
         await repos.advisories.saveChecks(batch.map((p) => ({ package: p.name, versions: p.versions, ok: true, error: null })));
         // Read back: the package's other sources' entries and overrides are merged in the database.
+        seq = this.claim(batch.map((p) => p.name));
         all = await repos.advisories.listMany(batch.map((p) => p.name));
         differ.length = 0;
         for (const p of batch) if (JSON.stringify(this.memory.get(p.name)?.advisories ?? []) !== JSON.stringify(all.get(p.name) ?? [])) differ.push(p.name);
@@ -440,7 +497,12 @@ export class AdvisoryService {
         throw err;
       });
     for (const p of batch) {
-      this.memory.set(p.name, { advisories: all.get(p.name) ?? [], checkedAt: this.now() });
+      // A read started after this one (an announcement's reload) holds the newer entries.
+      if (!this.settle(p.name, seq, { advisories: all.get(p.name) ?? [], checkedAt: this.now() })) {
+        const entry = this.memory.get(p.name);
+        if (entry) this.memory.set(p.name, { advisories: entry.advisories, checkedAt: this.now() });
+      }
+      this.suspect.delete(p.name);
       const waitedFor = this.late.delete(p.name);
       if (differ.includes(p.name) || waitedFor) this.changed(p.name);
     }
@@ -582,18 +644,30 @@ export class AdvisoryService {
   async reload(name: string): Promise<void> {
     this.withEntries.add(name);
     const repo = this.store.repos.advisories;
+    const seq = this.claim([name]);
     const [stored, checked] = await Promise.all([repo.list(name), repo.checkedAt([name])]);
     // When the source was last asked (by any process): an answer another process just stored is not asked for again here.
     const checkedAt = checked.get(name)?.getTime() ?? this.memory.get(name)?.checkedAt ?? null;
-    this.memory.set(name, { advisories: stored, checkedAt });
+    // A later read (another announcement's) started meanwhile: it writes, and tells.
+    if (!this.settle(name, seq, { advisories: stored, checkedAt })) return;
+    this.suspect.delete(name);
     this.changed(name);
   }
 
-  /** Forgets every package's advisories (the channel reconnected: a change may have been missed); they load again on the next request. */
+  /**
+   * The channel reconnected: a change may have been missed. Every package's entries are read
+   * again (now, and before any later decision about it); until then a decision uses what was
+   * known, never nothing, and the decisions made meanwhile go when the read lands. The names
+   * index is loaded again too.
+   */
   forgetAll(): void {
     const names = [...this.memory.keys()];
-    this.memory.clear();
     this.withEntries.forget();
+    for (const name of names) this.suspect.add(name);
+    for (let i = 0; i < names.length; i += FORGET_READ_BATCH) {
+      // A failed read leaves them suspect: the next request about one reads it first.
+      this.loader.add(names.slice(i, i + FORGET_READ_BATCH)).catch(() => undefined);
+    }
     for (const name of names) this.changed(name);
   }
 

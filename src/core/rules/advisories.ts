@@ -9,9 +9,17 @@ export interface AdvisorySettings {
   unavailable: 'warn' | 'block';
 }
 
-export function advisoryRule(settings: AdvisorySettings, ctx: VersionContext, notes: Note[]): Denial | undefined {
+/**
+ * How long a decision made without a fresh answer from the advisory source stands: once the
+ * source answers again (or the feed is read), the version is decided again within this time,
+ * whether the answer reached this process as an announcement or not.
+ */
+export const UNCHECKED_DECISION_MS = 10_000;
+
+export function advisoryRule(settings: AdvisorySettings, ctx: VersionContext, notes: Note[], dependsUntil: (at: number | null) => void = () => undefined): Denial | undefined {
   const known = ctx.advisories;
   if (!known) return undefined;
+  if (known.status !== 'fresh') dependsUntil(ctx.now + UNCHECKED_DECISION_MS);
   const spec = `${ctx.name}@${ctx.version}`;
   // Malware is the malware rule's verdict; entries withdrawn or overridden count for nothing.
   const counted = known.advisories.filter((a) => !a.malware && inForce(a, ctx.now));
@@ -70,5 +78,5 @@ export const advisories = defineRule({
     oneOf('unavailable', 'unavailable', ['warn', 'block']),
   ],
   show: (v) => `(severity >= ${String(v.severity)}; source unreachable: ${String(v.unavailable)})`,
-  check: ({ settings, ctx, notes }) => advisoryRule(settings, ctx, notes),
+  check: ({ settings, ctx, notes, dependsUntil }) => advisoryRule(settings, ctx, notes, dependsUntil),
 });

@@ -94,7 +94,8 @@ describe('fromBulk', () => {
     expect(a?.title.length).toBeLessThanOrEqual(1000);
     expect(fromBulk('foo', { id: 8, severity: 'Medium', vulnerable_versions: '*' })?.severity).toBe('moderate');
     expect(fromBulk('foo', { id: 9, severity: 'HIGH', vulnerable_versions: '*' })?.severity).toBe('high');
-    expect(fromBulk('foo', { id: 10, vulnerable_versions: `<1.0.0 || ${'1.0.0 || '.repeat(3000)}2.0.0` })).toBeUndefined();
+    // A range too long to keep is unreadable: every version is taken as affected.
+    expect(fromBulk('foo', { id: 10, vulnerable_versions: `<1.0.0 || ${'1.0.0 || '.repeat(3000)}2.0.0` })?.vulnerableVersions).toBe('*');
   });
 
   it('uses the id as the title when the entry has none', () => {
@@ -108,8 +109,11 @@ describe('fromBulk', () => {
     ['empty', ''],
     ['not a semver range', 'not a range!!'],
     ['a git URL', 'git+https://github.com/a/b.git'],
-  ])('ignores an entry whose vulnerable_versions is %s', (_what, range) => {
-    expect(fromBulk('foo', { id: 1, severity: 'high', vulnerable_versions: range })).toBeUndefined();
+  ])('takes an entry whose vulnerable_versions is %s as affecting every version, and says so', (_what, range) => {
+    const a = fromBulk('foo', { id: 1, title: 'RCE', severity: 'high', vulnerable_versions: range });
+    expect(a).toMatchObject({ id: 'npm-1', severity: 'high', vulnerableVersions: '*', title: 'RCE (its affected versions could not be read, so every version is taken as affected)' });
+    expect(affects(a as Advisory, '0.0.1')).toBe(true);
+    expect(affects(a as Advisory, '99.0.0')).toBe(true);
   });
 
   it.each([null, undefined, 'text', 42])('ignores a non-object entry (%p)', (raw) => {
