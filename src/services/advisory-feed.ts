@@ -77,6 +77,11 @@ export class AdvisoryFeed {
       try {
         const document = await this.fetch(signal);
         const result = await this.advisories.importFeed(SYSTEM, document, this.state.url);
+        // Nothing but documents that are not OSV (an error page as JSON, the wrong URL): not a
+        // read of the feed, or every package would count as checked against it and clean.
+        if (result.entries === 0 && result.skipped > 0) {
+          throw feedError(`the advisory feed held no OSV document (${result.skipped} ${result.skipped === 1 ? 'document was' : 'documents were'} not OSV). Check that the feed URL serves OSV JSON`);
+        }
         this.state = { ...this.state, ok: true, lastSuccessAt: new Date().toISOString(), lastError: null, entries: result.entries, imported: result.imported, skipped: result.skipped };
         if (result.imported > 0) this.logger?.info({ feed: this.state.url, entries: result.entries, imported: result.imported, packages: result.packages.length }, 'advisory feed imported new entries');
         if (result.skipped > 0) this.logger?.warn({ feed: this.state.url, skipped: result.skipped }, 'advisory feed: documents that are not OSV were skipped');

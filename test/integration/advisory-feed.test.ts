@@ -142,6 +142,19 @@ describe('the scheduled advisory feed', () => {
     expect(Number(after)).toBe(10_000);
   });
 
+  it('a feed of documents none of which is OSV is a failed read, not a successful one', async () => {
+    body = JSON.stringify([{ error: 'token expired' }, { message: 'not found' }]);
+    await eventually(async () => (await feedHealth()).ok === false, 'the feed to fail', 60_000);
+    const health = await feedHealth();
+    expect(health.lastError).toBe('the advisory feed held no OSV document (2 documents were not OSV). Check that the feed URL serves OSV JSON');
+    const last = Date.parse(health.lastSuccessAt);
+    await eventually(async () => feed.to('/osv.json').length > 0 && (await feedHealth()).lastAttemptAt > new Date(last).toISOString(), 'another attempt', 30_000);
+    expect((await feedHealth()).lastSuccessAt).toBe(health.lastSuccessAt);
+    // An empty list is a feed with nothing in it: a successful read.
+    body = '[]';
+    await eventually(async () => (await feedHealth()).ok === true, 'the feed to be read again', 60_000);
+  });
+
   it('a redirect to another origin is not followed; the failed run shows in /health', async () => {
     mode = 'redirect';
     await eventually(async () => (await feedHealth()).ok === false, 'the feed to fail', 60_000);
