@@ -68,9 +68,6 @@ export interface AdvisoryHealth {
  * packages served before. When the source cannot be reached, decisions use what is known
  * (and say so), or block unchecked packages if the policy says so.
  */
-/** Packages read in one query when everything is read again after a reconnect. */
-const FORGET_READ_BATCH = 500;
-
 export class AdvisoryService {
   private readonly memory = new Map<string, Known>();
   private readonly pending = new Map<string, Promise<void>>();
@@ -664,10 +661,9 @@ export class AdvisoryService {
     const names = [...this.memory.keys()];
     this.withEntries.forget();
     for (const name of names) this.suspect.add(name);
-    for (let i = 0; i < names.length; i += FORGET_READ_BATCH) {
-      // A failed read leaves them suspect: the next request about one reads it first.
-      this.loader.add(names.slice(i, i + FORGET_READ_BATCH)).catch(() => undefined);
-    }
+    // One read (a query per kind) for all of them; a failed read leaves them suspect, and the
+    // next request about one reads it first.
+    if (names.length > 0) this.loader.add(names).catch(() => undefined);
     for (const name of names) this.changed(name);
   }
 
