@@ -118,6 +118,16 @@ export const CONSOLE_SESSION_ORIGIN = 'console session';
 
 const BAD_CREDENTIALS = "the username or password is wrong. Check both; if you have no account here, ask an admin to run 'gatekeeper user add'";
 
+/** A service account or an SSO user has no password of ours: setting one is ECONFLICT. */
+function refusePasswordless(existing: { username: string; kind?: string | null }): void {
+  if (existing.kind === 'service') {
+    throw new GatekeeperError('ECONFLICT', `'${existing.username}' is a service account: it has no password, only scoped tokens. Create a token for it instead ('gatekeeper token create --service-account ${existing.username} …')`);
+  }
+  if (existing.kind === 'sso') {
+    throw new GatekeeperError('ECONFLICT', `'${existing.username}' signs in through the identity provider and has no password here. Change the password at the identity provider`);
+  }
+}
+
 export class IdentityService {
   readonly throttle: LoginThrottle;
   /**
@@ -222,13 +232,19 @@ export class IdentityService {
   }
 
   /** The new hash, the user's console sessions revoked, and user.password (with a token.revoke for each session): one transaction. */
+  /**
+   * Throws what resetPassword would for this user before any hashing or writing (ENOTFOUND, or
+   * ECONFLICT for a user without a password of ours): a change that also sets other fields checks
+   * it first, so a refused password changes nothing.
+   */
+  async assertPasswordSettable(username: string): Promise<void> {
+    const existing = await this.store.repos.users.find(username);
+    if (!existing) throw new GatekeeperError('ENOTFOUND', `there is no user '${username}'. Check the name ('gatekeeper user list' lists them)`);
+    refusePasswordless(existing);
+  }
+
   private async setPassword(actor: Actor, existing: UserWithHash, password: string, how: { by: 'admin' | 'self'; via?: string }): Promise<{ user: User; revokedSessions: number }> {
-    if (existing.kind === 'service') {
-      throw new GatekeeperError('ECONFLICT', `'${existing.username}' is a service account: it has no password, only scoped tokens. Create a token for it instead ('gatekeeper token create --service-account ${existing.username} …')`);
-    }
-    if (existing.kind === 'sso') {
-      throw new GatekeeperError('ECONFLICT', `'${existing.username}' signs in through the identity provider and has no password here. Change the password at the identity provider`);
-    }
+    refusePasswordless(existing);
     const passwordHash = await hashPassword(password);
     const result = await this.store.transaction(async (repos) => {
       const user = (await repos.users.update(existing.username, { passwordHash })) as User;

@@ -67,6 +67,13 @@ describe('passwords', () => {
     expect((await s.t.api('POST', '/service-accounts/ci-bot/tokens', { scope: 'read', expires: '1d' })).status).toBe(201);
     const service = await s.t.api('PATCH', '/users/ci-bot', { password: 'service-password' });
     expect([service.status, service.body.code]).toEqual([409, 'ECONFLICT']);
+    // With a role too: refused before anything changes, the role included.
+    const before = (await s.t.api('GET', '/users')).body.items.find((u: { username: string }) => u.username === 'ci-bot');
+    const both = await s.t.api('PATCH', '/users/ci-bot', { role: 'publisher', password: 'service-password' });
+    expect([both.status, both.body.code]).toEqual([409, 'ECONFLICT']);
+    expect((await s.t.api('GET', '/users')).body.items.find((u: { username: string }) => u.username === 'ci-bot')).toEqual(before);
+    expect(before.role).not.toBe('publisher');
+    expect(await auditOf('user.role', 'ci-bot')).toEqual([]);
     const unknown = await s.t.api('PATCH', '/users/nobody-here', { password: 'whatever-password' });
     expect([unknown.status, unknown.body.code]).toEqual([404, 'ENOTFOUND']);
   });

@@ -54,7 +54,10 @@ export const update_user: RouteDef = {
     }
     if (body.disabled !== undefined && typeof body.disabled !== 'boolean') throw new GatekeeperError('EVALIDATION', 'disabled must be true or false. Send a JSON boolean, not a string');
     // Checked before anything changes, so that a refused password leaves the role and state as they were.
-    if (body.password !== undefined) assertPassword(body.password);
+    if (body.password !== undefined) {
+      assertPassword(body.password);
+      await runtime.identity.assertPasswordSettable(params.username);
+    }
     let user = body.role === undefined ? undefined : await runtime.identity.setRole(actor, params.username, body.role);
     if (body.password !== undefined) user = (await runtime.identity.resetPassword(actor, params.username, body.password)).user;
     if (typeof body.disabled === 'boolean') user = await runtime.identity.setDisabled(actor, params.username, body.disabled);
