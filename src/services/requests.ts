@@ -54,7 +54,12 @@ export interface RequestChecks {
 export interface RequestView extends PackageRequest {
   children?: PackageRequest[];
   /** The rejected request of the same name@range this one was filed again after (within the cooldown). */
-  previous?: Rejection;
+  previous?: Omit<Rejection, 'requester'>;
+}
+
+/** A rejection as a request view shows it: without who filed it. */
+function shownRejection({ requester: _requester, ...shown }: Rejection): Omit<Rejection, 'requester'> {
+  return shown;
 }
 
 /** Request limits (docs/catalogue.md): filings per user and hour, and the cooldown after a rejection. */
@@ -104,6 +109,18 @@ const isAdmin = (p: Principal | undefined) => can(p?.role, 'govern');
  * `GET /requests/:id` shows it (its requester, admins): to anyone else, another user's request
  * is no request of theirs, and this says only that one is open and where its outcome shows.
  */
+/** A name@range left out of a batch for its recent rejection; the rejected request named only to its requester and admins. */
+export interface CoolingDown {
+  spec: string;
+  rejectedRequestId?: number;
+  until: string;
+}
+
+/** Whether the caller may be told which request another's is: their own, or an admin. */
+function mayName(request: { requester: string }, actor: Actor, principal: Principal | undefined): boolean {
+  return request.requester === actor.username || isAdmin(principal);
+}
+
 function alreadyOpen(name: string, range: string, open: { id: number; requester: string } | undefined, actor: Actor, principal: Principal | undefined): GatekeeperError {
   if (open && (open.requester === actor.username || isAdmin(principal))) {
     const whose = open.requester === actor.username ? 'yours' : `by ${open.requester}`;
@@ -224,17 +241,21 @@ export class RequestsService {
    * a reason none of those rejected requests gave (ECONFLICT otherwise). Returns the latest
    * such rejection, which the new request is linked to so that admins see both reasons.
    */
-  private async assertRefilable(name: string, range: string, reason: string): Promise<Rejection | undefined> {
+  private async assertRefilable(name: string, range: string, reason: string, actor: Actor, principal: Principal | undefined): Promise<Rejection | undefined> {
     const rejections = (await this.store.repos.requestLimits.recentRejections([{ name, range }], this.limits.rejectionCooldownMs)).get(`${name}@${range}`) ?? [];
     if (rejections.length === 0) return undefined;
     const repeated = rejections.find((r) => sameReason(r.reason, reason));
     if (repeated) {
       const until = new Date(repeated.decidedAt.getTime() + this.limits.rejectionCooldownMs);
+      // The admin's comment is what a new reason must answer; another user's request itself (its
+      // id) is theirs, as in alreadyOpen.
+      const visible = mayName(repeated, actor, principal);
+      const which = visible ? `request ${repeated.id}` : "another user's request";
       throw new GatekeeperError(
         'ECONFLICT',
-        `${name}@${range} was rejected at ${repeated.decidedAt.toISOString()} (request ${repeated.id}${repeated.comment ? `: ${repeated.comment}` : ''}). ` +
+        `${name}@${range} was rejected at ${repeated.decidedAt.toISOString()} (${which}${repeated.comment ? `: ${repeated.comment}` : ''}). ` +
           `Until ${until.toISOString()} it can be requested again only with a new reason that answers the rejection; this one repeats the rejected request's`,
-        { rejectedRequestId: repeated.id, until: until.toISOString() },
+        { ...(visible ? { rejectedRequestId: repeated.id } : {}), until: until.toISOString() },
       );
     }
     return rejections[0];
@@ -305,7 +326,7 @@ export class RequestsService {
     const withDependencies = optionalBoolean(input.withDependencies, 'withDependencies') === true;
     // Limits first: a refused request costs no upstream fetch.
     await this.assertWithinLimit(this.store.repos, actor.username);
-    const previous = await this.assertRefilable(name, range, reason);
+    const previous = await this.assertRefilable(name, range, reason, actor, principal);
     const { checks, record } = await this.checkAndRecord(name, range);
     const pending = await this.store.repos.requests.findPending(name, range);
     if (pending) throw alreadyOpen(name, range, pending, actor, principal);
@@ -322,7 +343,7 @@ export class RequestsService {
         );
         const children = withDependencies ? await this.queueDependencies(repos, actor, parent, checks) : [];
         await repos.catalogue.record('request', record.versions, record.edges);
-        return { ...parent, children, ...(previous ? { previous } : {}) };
+        return { ...parent, children, ...(previous ? { previous: shownRejection(previous) } : {}) };
       });
     } catch (err) {
       if (isUniqueViolation(err)) {
@@ -366,7 +387,8 @@ export class RequestsService {
   async createBatch(
     actor: Actor,
     input: { entries?: unknown; reason?: unknown },
-  ): Promise<{ created: PackageRequest[]; alreadyOpen: string[]; allowed: number; coolingDown: Array<{ spec: string; rejectedRequestId: number; until: string }> }> {
+    principal?: Principal,
+  ): Promise<{ created: PackageRequest[]; alreadyOpen: string[]; allowed: number; coolingDown: CoolingDown[] }> {
     const entries = assertBatch(input.entries, 'entries', '{name, version}');
     const reason = optionalComment(input.reason, 'reason') ?? 'needed by a lockfile';
     const policy = this.cache.current();
@@ -381,10 +403,16 @@ export class RequestsService {
     // Entries rejected within the cooldown are filed again only when the batch's reason is new.
     const allSpecs = [...blocked.values()].map(({ name, version }) => ({ name, range: version }));
     const rejections = await this.store.repos.requestLimits.recentRejections(allSpecs, this.limits.rejectionCooldownMs);
-    const coolingDown: Array<{ spec: string; rejectedRequestId: number; until: string }> = [];
+    const coolingDown: CoolingDown[] = [];
     const specs = allSpecs.filter((s) => {
       const repeated = rejections.get(`${s.name}@${s.range}`)?.find((r) => sameReason(r.reason, reason));
-      if (repeated) coolingDown.push({ spec: `${s.name}@${s.range}`, rejectedRequestId: repeated.id, until: new Date(repeated.decidedAt.getTime() + this.limits.rejectionCooldownMs).toISOString() });
+      if (repeated) {
+        coolingDown.push({
+          spec: `${s.name}@${s.range}`,
+          ...(mayName(repeated, actor, principal) ? { rejectedRequestId: repeated.id } : {}),
+          until: new Date(repeated.decidedAt.getTime() + this.limits.rejectionCooldownMs).toISOString(),
+        });
+      }
       return !repeated;
     });
     // A batch is one filing towards the hourly limit.
@@ -444,7 +472,7 @@ export class RequestsService {
     const request = await this.store.repos.requests.find(id);
     if (!request || (!isAdmin(principal) && request.requester !== principal?.username)) throw new GatekeeperError('ENOTFOUND', `there is no request ${id}. 'gatekeeper requests' lists yours`);
     const previous = await this.store.repos.requestLimits.previousOf(id);
-    return { ...request, children: await this.store.repos.requests.children(id), ...(previous ? { previous } : {}) };
+    return { ...request, children: await this.store.repos.requests.children(id), ...(previous ? { previous: shownRejection(previous) } : {}) };
   }
 
   async approve(actor: Actor, id: number, input: { comment?: unknown; withDependencies?: unknown }): Promise<RequestView> {

@@ -293,6 +293,18 @@ describe('the catalogue: tags, dependents and request limits', () => {
       const batch = await s.t.api('POST', '/requests/batch', { entries: [{ name: 'cat-solo', version: '1.0.0' }], reason: 'needed for reports' }, tokens.dana);
       expect(batch.status).toBe(201);
       expect(batch.body).toMatchObject({ created: [], coolingDown: [{ spec: 'cat-solo@1.0.0', rejectedRequestId: firstId }] });
+      // Another user with the same reason learns why it was rejected, not which request it was (requests are their requester's).
+      const other = await pia('request', 'cat-solo@1.0.0', '--reason', 'needed for reports');
+      expect(other.code).toBe(1);
+      expect(other.err).toContain("(another user's request: use cat-http instead). Until");
+      expect(other.err).not.toContain(`request ${firstId}`);
+      const otherApi = await s.t.api('POST', '/requests', { name: 'cat-solo', range: '1.0.0', reason: 'needed for reports' }, tokens.pia);
+      expect([otherApi.status, otherApi.body.code, otherApi.body.rejectedRequestId]).toEqual([409, 'ECONFLICT', undefined]);
+      const otherBatch = await s.t.api('POST', '/requests/batch', { entries: [{ name: 'cat-solo', version: '1.0.0' }], reason: 'needed for reports' }, tokens.pia);
+      expect(otherBatch.body.coolingDown).toEqual([{ spec: 'cat-solo@1.0.0', until: expect.any(String) }]);
+      // An admin is told which request it was.
+      const byAdmin = await s.t.api('POST', '/requests/batch', { entries: [{ name: 'cat-solo', version: '1.0.0' }], reason: 'needed for reports' });
+      expect(byAdmin.body.coolingDown).toEqual([{ spec: 'cat-solo@1.0.0', rejectedRequestId: firstId, until: expect.any(String) }]);
 
       const refiled = await dana('request', 'cat-solo@1.0.0', '--reason', 'cat-http cannot stream the report files');
       expect(refiled.code).toBe(0);

@@ -28,7 +28,7 @@ export const create_request_batch: RouteDef = {
     { name: 'entries', description: '[{name, version}]' },
     { name: 'reason', description: 'why' },
   ],
-  handler: async ({ runtime, actor, body }) => ok(await runtime.requests.createBatch(actor, body), 201),
+  handler: async ({ runtime, actor, body, principal }) => ok(await runtime.requests.createBatch(actor, body, principal), 201),
 };
 
 export const list_requests: RouteDef = {

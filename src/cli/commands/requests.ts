@@ -66,7 +66,7 @@ export const request: Command = {
     const lockfile = stringFlag(args, 'lockfile');
     if (lockfile) {
       const { file, parsed } = readLockfile(lockfile);
-      const result = await api.request<{ created: RequestView[]; alreadyOpen: string[]; allowed: number; coolingDown?: Array<{ spec: string; rejectedRequestId: number; until: string }> }>('POST', '/requests/batch', {
+      const result = await api.request<{ created: RequestView[]; alreadyOpen: string[]; allowed: number; coolingDown?: Array<{ spec: string; rejectedRequestId?: number; until: string }> }>('POST', '/requests/batch', {
         entries: parsed.entries.map((e) => ({ name: e.name, version: e.version })),
         reason: stringFlag(args, 'reason') ?? `needed by ${path.basename(path.dirname(file))}`,
       });
@@ -74,7 +74,7 @@ export const request: Command = {
       else {
         io.out(line`${parsed.entries.length} entries: ${result.allowed} allowed, ${result.created.length} requested, ${result.alreadyOpen.length} already requested`);
         for (const r of result.created) io.out(line`  request ${r.id}: ${r.name}@${r.range}`);
-        for (const c of result.coolingDown ?? []) io.out(line`  not filed: ${c.spec} was rejected (request ${c.rejectedRequestId}); until ${c.until} only with a new --reason`);
+        for (const c of result.coolingDown ?? []) io.out(line`  not filed: ${c.spec} was rejected (${c.rejectedRequestId === undefined ? "another user's request" : `request ${c.rejectedRequestId}`}); until ${c.until} only with a new --reason`);
       }
       return 0;
     }

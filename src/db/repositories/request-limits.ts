@@ -4,6 +4,8 @@ import { chunks } from '../batch';
 /** A recent rejection of one name@range. */
 export interface Rejection {
   id: number;
+  /** Who filed the rejected request. */
+  requester: string;
   name: string;
   range: string;
   reason: string;
@@ -54,8 +56,9 @@ export class RequestLimitRepository {
         .whereIn(['name', 'range'], part.map((s) => [s.name, s.range]))
         .whereRaw(`decided_at > now() - (? * interval '1 millisecond')`, [cooldownMs])
         .orderBy('decided_at', 'desc')
-        .select('id', 'name', 'range', 'reason', 'comment', 'decided_by', 'decided_at')) as Array<{
+        .select('id', 'requester', 'name', 'range', 'reason', 'comment', 'decided_by', 'decided_at')) as Array<{
         id: number;
+        requester: string;
         name: string;
         range: string;
         reason: string;
@@ -66,7 +69,7 @@ export class RequestLimitRepository {
       for (const r of rows) {
         const key = `${r.name}@${r.range}`;
         const list = out.get(key) ?? [];
-        list.push({ id: r.id, name: r.name, range: r.range, reason: r.reason, comment: r.comment, decidedBy: r.decided_by, decidedAt: r.decided_at });
+        list.push({ id: r.id, requester: r.requester, name: r.name, range: r.range, reason: r.reason, comment: r.comment, decidedBy: r.decided_by, decidedAt: r.decided_at });
         out.set(key, list);
       }
     }
@@ -90,9 +93,9 @@ export class RequestLimitRepository {
     const row = await this.db('package_requests as r')
       .join('package_requests as p', 'p.id', 'r.previous_request_id')
       .where('r.id', id)
-      .first('p.id', 'p.name', 'p.range', 'p.reason', 'p.comment', 'p.decided_by', 'p.decided_at');
+      .first('p.id', 'p.requester', 'p.name', 'p.range', 'p.reason', 'p.comment', 'p.decided_by', 'p.decided_at');
     return row
-      ? { id: row.id, name: row.name, range: row.range, reason: row.reason, comment: row.comment, decidedBy: row.decided_by, decidedAt: row.decided_at }
+      ? { id: row.id, requester: row.requester, name: row.name, range: row.range, reason: row.reason, comment: row.comment, decidedBy: row.decided_by, decidedAt: row.decided_at }
       : undefined;
   }
 
