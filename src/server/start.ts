@@ -565,12 +565,15 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     };
     listener.on('message', (channel: string, payload: string) => {
       if (channel !== ADVISORY_CHANNEL) return;
+      advisories.announced(payload);
       advisories.reload(payload).catch((err) => {
         logger.error({ err, package: payload }, 'advisories could not be reloaded after a change; forgetting them');
         forgetAdvisories();
       });
     });
     listener.on('connected', forgetAdvisories);
+    // An admin's advisory change answers once every process has dropped what it decided before.
+    advisories.barrier = () => listener.barrier(ADVISORY_CHANNEL, listener.confirmWithinMs);
     if (listener.connected) forgetAdvisories();
     // A tarball inspection recorded by any process: the package is decided again with it. A
     // reconnect may have missed some: every package's inspections are read again.

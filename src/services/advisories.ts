@@ -165,6 +165,32 @@ export class AdvisoryService {
     this.storedListeners.push(listener);
   }
 
+  /**
+   * Waits until every process listening on the database has handled the announcements made so
+   * far (ChannelListener.barrier on the advisory channel); set by the composition root. Each
+   * process drops what it decided with a package's old entries when it handles the announcement
+   * (announced), so an admin's change answers once no process serves the old decisions.
+   */
+  barrier: (() => Promise<boolean>) | undefined;
+
+  /** After a change stored and announced here: reloaded here, confirmed everywhere, impact brought up to date. */
+  private async propagate(names: string[]): Promise<void> {
+    for (const name of names) await this.reload(name);
+    await this.barrier?.();
+    await this.afterStore(names);
+  }
+
+  /**
+   * Another process (or this one) announced a change to a package's entries: until they are read
+   * again (reload), nothing is decided with the old ones. Synchronous, so that it is done when the
+   * listener acknowledges a barrier.
+   */
+  announced(name: string): void {
+    this.withEntries.add(name);
+    if (this.memory.has(name)) this.suspect.add(name);
+    this.changed(name);
+  }
+
   /** Runs the onStored listeners; a failure is reported to onStoredError, never thrown. */
   private async afterStore(names: string[]): Promise<void> {
     if (names.length === 0) return;
@@ -593,8 +619,7 @@ export class AdvisoryService {
       );
       await repos.advisories.announce(packages);
     });
-    for (const name of packages) await this.reload(name);
-    await this.afterStore(packages);
+    await this.propagate(packages);
     return { imported: advisories.length, packages };
   }
 
@@ -684,8 +709,7 @@ export class AdvisoryService {
       await repos.audit.save(auditEntry(actor, 'advisory.flag', { package: name, ruleId: `malware:${id}`, details: { id, range, flagReason: reason } }));
       await repos.advisories.announce([name]);
     });
-    await this.reload(name);
-    await this.afterStore([name]);
+    await this.propagate([name]);
     return advisory;
   }
 
@@ -707,8 +731,7 @@ export class AdvisoryService {
       await repos.audit.save(auditEntry(actor, input.remove ? 'advisory.unoverride' : 'advisory.override', { package: name, ruleId: `${entry.malware ? 'malware' : 'advisory'}:${entry.id}`, details: { id: entry.id, key: entry.key, ...(input.remove ? {} : { overrideReason: reason }) } }));
       await repos.advisories.announce([name]);
     });
-    await this.reload(name);
-    await this.afterStore([name]);
+    await this.propagate([name]);
     return (await this.store.repos.advisories.find(name, entry.key)) as Advisory;
   }
 
@@ -763,8 +786,7 @@ export class AdvisoryService {
       await repos.advisories.saveSyncedFiles(recorded);
       await repos.advisories.announce(packages);
     });
-    for (const name of packages) await this.reload(name);
-    await this.afterStore(packages);
+    await this.propagate(packages);
     return { files: recorded.length, imported: advisories.length, packages, skipped };
   }
 

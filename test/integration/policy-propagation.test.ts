@@ -93,6 +93,20 @@ describe('a policy change made through one gatekeeper, on the next request to an
     expect((await a.api('POST', '/approvals', { name: 'beta', reason: 'approved again' })).status).toBe(201);
   }, 120_000);
 
+  it('a malware flag, and its override, made through one process are enforced by the other on its next request (B learns of changes 300 ms late)', async () => {
+    relay.delay(300, 'answers');
+    await warm();
+    const flag = await a.api('POST', '/advisories/malware', { name: 'beta', range: '1.0.0', reason: 'propagation test: a flagged release' });
+    expect(flag.status).toBe(201);
+    // At once, the tarball first: the fast path would answer it from B's cached decision.
+    expect(await get(TARBALL)).toEqual({ status: 403, code: 'EMALWARE', versions: undefined });
+    expect((await get(PACKUMENT)).versions).toEqual(['1.1.0']);
+    const override = await a.api('POST', '/advisories/overrides', { name: 'beta', id: flag.body.id, reason: 'propagation test: a false positive' });
+    expect(override.status).toBe(201);
+    expect(await get(TARBALL)).toEqual({ status: 200, code: undefined, versions: undefined });
+    expect((await get(PACKUMENT)).versions).toEqual(['1.0.0', '1.1.0']);
+  }, 120_000);
+
   it("with the other process's database link hung behind something that acknowledges TCP, its next request after the change is not served", async () => {
     // A proxy in between (PgBouncer, HAProxy, a cloud SQL proxy) that stays connected and
     // forwards nothing: B's heartbeat bytes are acknowledged by the relay's kernel, and B never
