@@ -78,4 +78,40 @@ describe('stored upstream tarballs without an inspection', () => {
     expect(gk.gk.runtime.storage.readSync(storageKey(PLAIN, `${PLAIN}-2.0.0.tgz`))?.equals(body)).toBe(true);
     expect((await inspectionRows(PLAIN)).map((r) => r.version).sort()).toEqual(['1.0.0', '2.0.0']);
   });
+
+  it('answers every request made while the stored copy is inspected with the inspection, not with the decision made before it', async () => {
+    // Back to an uninspected stored copy, decided from its manifest alone.
+    await gk.gk.database.knex('tarball_inspections').where({ package: HIDING }).del();
+    gk.gk.runtime.inspections.forgetAll();
+    gk.gk.runtime.governance.cache.forget(HIDING);
+    gk.gk.runtime.packuments.invalidate(HIDING);
+    expect((await fetch(new URL(HIDING, gk.url))).status).toBe(200);
+    expect(gk.gk.runtime.governance.cache.peek(gk.gk.runtime.governance.cache.current(), HIDING, '1.0.0')?.allowed).toBe(true);
+    const url = new URL(`${HIDING}/-/${HIDING}-1.0.0.tgz`, gk.url);
+    const status = async (res: Promise<Response>) => {
+      const r = await res;
+      await r.arrayBuffer();
+      return [r.status, r.status === 200 ? '' : /^\[(\w+)\]/.exec(r.statusText)?.[1]];
+    };
+    // The inspection's insert waits (a slow commit): the first request holds it in memory meanwhile.
+    const knex = gk.gk.database.knex;
+    const holder = await knex.client.acquireConnection();
+    try {
+      await knex.raw('begin').connection(holder);
+      await knex.raw('lock table tarball_inspections in exclusive mode').connection(holder);
+      const first = status(fetch(url));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const during = await Promise.all([status(fetch(url)), status(fetch(url))]);
+      await knex.raw('commit').connection(holder);
+      expect(await first).toEqual([403, 'EMANIFESTMISMATCH']);
+      expect(during).toEqual([
+        [403, 'EMANIFESTMISMATCH'],
+        [403, 'EMANIFESTMISMATCH'],
+      ]);
+    } finally {
+      await knex.raw('rollback').connection(holder).catch(() => undefined);
+      await knex.client.releaseConnection(holder);
+    }
+    expect(await status(fetch(url))).toEqual([403, 'EMANIFESTMISMATCH']);
+  });
 });

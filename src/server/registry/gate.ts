@@ -453,7 +453,9 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
       res.setHeader('npm-notice', toHeaderValue(`gatekeeper: warning for ${name}@${version}: ${warnings.join('; ')}`));
     };
     const isPrivate = runtime.publishing.isPrivate(name);
-    if (isPrivate || (await inspected(name, version))) {
+    // While this version's first fetch (or the inspection of its stored copy) runs, its answer is
+    // the one every request gets: its decision is not made yet.
+    if (isPrivate || (!fetching.has(`${name}@${version}`) && (await inspected(name, version)))) {
       warn(decision);
       addInstallNotices(runtime, req, res);
       if (sendStoredTarball(tarballs, packages, name, filename, req, res)) return;
@@ -523,8 +525,12 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
         const bytes = fromStorage ? (stored as Buffer) : await upstreamBytes(name, version, dist, actor);
         const read = await readTarballManifestAsync(bytes, { errorCode: 'EUPSTREAM', label: key });
         const integrity = typeof dist.integrity === 'string' && dist.integrity.startsWith('sha512-') ? dist.integrity : integrityOfBytes(bytes);
+        // What was found may change this version's decision and the package's responses. They go
+        // before the inspection is held (record holds it at once, then waits for the insert), so
+        // no request serves a stored copy on a decision made without it, and again after.
+        governance.cache.forget(name);
+        runtime.packuments.invalidate(name);
         await runtime.inspections.record(inspectTarball(manifest, read, integrity, new Date()), 'upstream');
-        // What was found may change this version's decision and the package's responses.
         governance.cache.forget(name);
         runtime.packuments.invalidate(name);
         await governance.prepare(raw);
