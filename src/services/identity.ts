@@ -231,7 +231,6 @@ export class IdentityService {
     return this.setPassword(actor, existing, next, { by: 'self', via });
   }
 
-  /** The new hash, the user's console sessions revoked, and user.password (with a token.revoke for each session): one transaction. */
   /**
    * Throws what resetPassword would for this user before any hashing or writing (ENOTFOUND, or
    * ECONFLICT for a user without a password of ours): a change that also sets other fields checks
@@ -243,6 +242,7 @@ export class IdentityService {
     refusePasswordless(existing);
   }
 
+  /** The new hash, the user's console sessions revoked, and user.password (with a token.revoke for each session): one transaction. */
   private async setPassword(actor: Actor, existing: UserWithHash, password: string, how: { by: 'admin' | 'self'; via?: string }): Promise<{ user: User; revokedSessions: number }> {
     refusePasswordless(existing);
     const passwordHash = await hashPassword(password);
