@@ -89,10 +89,12 @@ export class AdvisoryService {
    */
   private readonly suspect = new Set<string>();
   /**
-   * The latest read started per package: a read writes memory only if no later one started, so
-   * announcements read in quick succession cannot be applied out of order.
+   * Reads of a package's entries are applied in the order they started, however they finish: a
+   * read writes memory unless one started after it has written already (`written`), and the
+   * latest started (`claimed`) is the one that ends a package's suspicion.
    */
-  private readonly reads = new Map<string, number>();
+  private readonly claimed = new Map<string, number>();
+  private readonly written = new Map<string, number>();
   private readSeq = 0;
   /**
    * Every package the database holds entries for (any source; see NameIndex). Loaded once the
@@ -265,19 +267,25 @@ export class AdvisoryService {
     return { advisories: entry.advisories, status: fresh ? 'fresh' : entry.checkedAt === null ? 'unchecked' : 'stale' };
   }
 
-  /** Starts a read of these packages: only the latest started may write their entries (settle). */
+  /** Starts a read of these packages' entries (see settle). */
   private claim(names: readonly string[]): number {
     const seq = ++this.readSeq;
-    for (const name of names) this.reads.set(name, seq);
+    for (const name of names) this.claimed.set(name, seq);
     return seq;
   }
 
-  /** Writes a package's entries read by claim `seq`, unless a later read started; whether it did. */
-  private settle(name: string, seq: number, entry: Known): boolean {
-    if (this.reads.get(name) !== seq) return false;
-    this.reads.delete(name);
+  /**
+   * Writes a package's entries read by claim `seq`: 'older' (not written) when a read started
+   * later has written already; 'latest' when no read started after it; 'written' otherwise (a
+   * later read is still out, and will write when it lands).
+   */
+  private settle(name: string, seq: number, entry: Known): 'older' | 'written' | 'latest' {
+    if ((this.written.get(name) ?? 0) > seq) return 'older';
+    this.written.set(name, seq);
     this.memory.set(name, entry);
-    return true;
+    if (this.claimed.get(name) !== seq) return 'written';
+    this.claimed.delete(name);
+    return 'latest';
   }
 
   private isFresh(checkedAt: number | null | undefined): boolean {
@@ -420,8 +428,9 @@ export class AdvisoryService {
       const wasSuspect = this.suspect.has(name);
       if (!wasSuspect && this.memory.has(name)) continue;
       const checkedAt = checked.get(name)?.getTime() ?? this.memory.get(name)?.checkedAt ?? null;
-      if (!this.settle(name, seq, { advisories: stored.get(name) ?? [], checkedAt })) continue;
-      this.suspect.delete(name);
+      const settled = this.settle(name, seq, { advisories: stored.get(name) ?? [], checkedAt });
+      if (settled === 'older') continue;
+      if (settled === 'latest') this.suspect.delete(name);
       // Decisions made with the entries kept through the reconnect go.
       if (wasSuspect) this.changed(name);
     }
@@ -520,12 +529,13 @@ export class AdvisoryService {
         throw err;
       });
     for (const p of batch) {
-      // A read started after this one (an announcement's reload) holds the newer entries.
-      if (!this.settle(p.name, seq, { advisories: all.get(p.name) ?? [], checkedAt: this.now() })) {
+      const settled = this.settle(p.name, seq, { advisories: all.get(p.name) ?? [], checkedAt: this.now() });
+      if (settled === 'older') {
+        // A read started after this one (an announcement's reload) wrote newer entries already.
         const entry = this.memory.get(p.name);
         if (entry) this.memory.set(p.name, { advisories: entry.advisories, checkedAt: this.now() });
       }
-      this.suspect.delete(p.name);
+      if (settled === 'latest') this.suspect.delete(p.name);
       const waitedFor = this.late.delete(p.name);
       if (differ.includes(p.name) || waitedFor) this.changed(p.name);
     }
@@ -670,9 +680,10 @@ export class AdvisoryService {
     const [stored, checked] = await Promise.all([repo.list(name), repo.checkedAt([name])]);
     // When the source was last asked (by any process): an answer another process just stored is not asked for again here.
     const checkedAt = checked.get(name)?.getTime() ?? this.memory.get(name)?.checkedAt ?? null;
-    // A later read (another announcement's) started meanwhile: it writes, and tells.
-    if (!this.settle(name, seq, { advisories: stored, checkedAt })) return;
-    this.suspect.delete(name);
+    // A read started later (another announcement's) wrote already: it told.
+    const settled = this.settle(name, seq, { advisories: stored, checkedAt });
+    if (settled === 'older') return;
+    if (settled === 'latest') this.suspect.delete(name);
     this.changed(name);
   }
 
