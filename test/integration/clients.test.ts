@@ -343,6 +343,15 @@ describe('pnpm and yarn 4 print the essentials of a refusal too long for the sta
   const gatekeeper = (...argv: string[]) => runGatekeeper({ GATEKEEPER_URL: s.t.url, GATEKEEPER_TOKEN: s.t.adminToken }, argv);
   /** The output on one line: a client may wrap a long line. */
   const flat = (r: ToolResult) => r.output.replace(/\s*\n\s*/g, ' ');
+  /** `add` of spec by client c in a fresh project as a developer: refused (a non-zero exit); its project and output on one line. */
+  const refusedAdd = async (c: Client, label: string, spec: string) => {
+    const home = tempDir(`gk-long-${label}-${c.id}-`);
+    const dir = project(home, `long-${label}-${c.id}`);
+    c.configure(home, dir, s.t.url);
+    const refused = await run(c.add(spec), dir, home);
+    expect([c.id, refused.code === 0]).toEqual([c.id, false]);
+    return { dir, text: flat(refused) };
+  };
 
   beforeAll(async () => {
     if (printers.some((c) => !fs.existsSync(path.join(CLIENTS_DIR, c.id)))) throw new Error('pnpm 9, pnpm 10 and yarn 4 are needed: run npm ci --prefix test/clients');
@@ -350,15 +359,11 @@ describe('pnpm and yarn 4 print the essentials of a refusal too long for the sta
   });
 
   it.each(printers)('$id: a tarball whose package.json changes a 2,000-character postinstall script (EMANIFESTMISMATCH)', async (c) => {
-    const home = tempDir(`gk-long-manifest-${c.id}-`);
-    const dir = project(home, `long-manifest-${c.id}`);
-    c.configure(home, dir, s.t.url);
     const spec = `${confused(c)}@${VERSION}`;
-    const refused = await run(c.add(spec), dir, home);
-    expect([c.id, refused.code === 0]).toEqual([c.id, false]);
+    const { dir, text } = await refusedAdd(c, 'manifest', spec);
     // What happened names the script; it leaves out the package@version when the next step, which names it, leaves no room.
-    expect([c.id, flat(refused)]).toEqual([c.id, expect.stringMatching(/\[EMANIFESTMISMATCH\] (\S+: )?postinstall script changed in the tarball's package\.json\. Use another version/)]);
-    expect([c.id, flat(refused)]).toEqual([
+    expect([c.id, text]).toEqual([c.id, expect.stringMatching(/\[EMANIFESTMISMATCH\] (\S+: )?postinstall script changed in the tarball's package\.json\. Use another version/)]);
+    expect([c.id, text]).toEqual([
       c.id,
       expect.stringContaining(
         `Use another version or ask the package's maintainer to publish a consistent one; an admin who accepts the difference can set the rule to warn; run 'gatekeeper explain ${spec}' for details`,
@@ -368,14 +373,10 @@ describe('pnpm and yarn 4 print the essentials of a refusal too long for the sta
   });
 
   it.each(printers)('$id: a version younger than the minimum release age (EQUARANTINED)', async (c) => {
-    const home = tempDir(`gk-long-quarantine-${c.id}-`);
-    const dir = project(home, `long-quarantine-${c.id}`);
-    c.configure(home, dir, s.t.url);
     const spec = `${fresh(c)}@${VERSION}`;
-    const refused = await run(c.add(spec), dir, home);
-    expect([c.id, refused.code === 0]).toEqual([c.id, false]);
-    expect([c.id, flat(refused)]).toEqual([c.id, expect.stringMatching(/\[EQUARANTINED\] (this version|\S+) is installable after \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\. Use an older version/)]);
-    expect([c.id, flat(refused)]).toEqual([
+    const { text } = await refusedAdd(c, 'quarantine', spec);
+    expect([c.id, text]).toEqual([c.id, expect.stringMatching(/\[EQUARANTINED\] (this version|\S+) is installable after \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\. Use an older version/)]);
+    expect([c.id, text]).toEqual([
       c.id,
       expect.stringContaining(`Use an older version, wait, or ask for an exemption: gatekeeper request ${spec} --reason '<why you need it>'; run 'gatekeeper explain ${spec}'`),
     ]);
