@@ -17,7 +17,7 @@ import type { AdvisoryFeed, AdvisoryFeedHealth } from '../services/advisory-feed
 import type { BlockedInstalls } from '../services/blocked-installs';
 import type { PublishingService } from '../services/publishing';
 import type { RequestsService } from '../services/requests';
-import type { InspectionService } from '../services/inspections';
+import type { InspectionHealth, InspectionService } from '../services/inspections';
 import type { JobHealth, JobRunner } from '../services/jobs';
 import type { TagsService } from '../services/tags';
 import type { UpstreamGateway } from './upstream-gateway';
@@ -73,6 +73,8 @@ export interface HealthReport {
   advisories: AdvisoryHealth & { mode: string };
   /** The batched audit writer: not ok while entries cannot be written. */
   audit: AuditHealth;
+  /** Tarball inspections recorded after their answers: failed inserts (each version is inspected again on its next fetch). Not part of `ok`. */
+  inspections: InspectionHealth;
   /** Webhooks: whether events can be queued (failures are dropped and counted), deliveries sent here. */
   webhooks: WebhookHealth;
   /** The scheduled advisory feed (GATEKEEPER_ADVISORY_FEED_URL), when one is set. */

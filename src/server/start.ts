@@ -505,6 +505,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
           cache: runtime.packuments.stats(),
           advisories: { ...advisories.health(), mode: cache.healthy ? cache.current().rules.advisories.mode : 'unknown' },
           audit: auditWriter.health(),
+          inspections: inspections.health(),
           webhooks: webhooks.health(),
           ...(advisoryFeed ? { advisoryFeed: advisoryFeed.health() } : {}),
           jobs: jobs.health(),

@@ -1,7 +1,16 @@
 import type { TarballInspection } from '../core/inspection';
+import { databaseFailure, pgCode } from '../db/errors';
 import type { Store } from '../db/store';
 import { Batcher } from './batcher';
 import { NameIndex } from './name-index';
+
+export interface InspectionHealth {
+  ok: boolean;
+  /** Recordings whose insert failed since start. */
+  failedWrites: number;
+  lastError?: string;
+  lastFailureAt?: string;
+}
 
 /**
  * Tarball inspections (see core/inspection.ts): recorded once per version in the database,
@@ -73,15 +82,37 @@ export class InspectionService {
     return this.memory.get(name)?.get(version);
   }
 
+  /**
+   * Records an inspection. Held before it is stored: its own announcement, which may arrive
+   * before the insert's answer, then finds it here and changes nothing (else it would drop the
+   * package's inspections and decisions, and the request that recorded it would read them
+   * again). A package not held yet is loaded whole by the next prepare(), this one included.
+   * Settles with the batch it joined: a failed statement fails every recording in it, and a
+   * failed recording is no longer held (the database has no row for it), so the next fetch of
+   * the version inspects and records it again; the failure shows in health().
+   */
   async record(inspection: TarballInspection, source: 'upstream' | 'publish'): Promise<void> {
-    // Held before it is stored: its own announcement, which may arrive before the insert's
-    // answer, then finds it here and changes nothing (else it would drop the package's
-    // inspections and decisions, and the request that recorded it would read them again).
-    // A package not held yet is loaded whole by the next prepare(), this one included.
-    this.memory.get(inspection.name)?.set(inspection.version, inspection);
+    const held = this.memory.get(inspection.name);
+    held?.set(inspection.version, inspection);
     this.inspected.add(inspection.name);
-    // Settles with the batch it joined: a failed statement fails every recording in it.
-    await this.saver.add([{ inspection, source }]);
+    try {
+      await this.saver.add([{ inspection, source }]);
+      this.writes.lastError = undefined;
+    } catch (err) {
+      if (held?.get(inspection.version) === inspection) held.delete(inspection.version);
+      this.writes.failed++;
+      // Not the driver's text: it quotes the statement, and the inspection's package text with it.
+      this.writes.lastError = databaseFailure(err)?.message ?? `the insert failed${pgCode(err) ? ` (SQLSTATE ${pgCode(err)})` : ''}; the server log has the details`;
+      this.writes.lastFailureAt = new Date().toISOString();
+      throw err;
+    }
+  }
+
+  private readonly writes: { failed: number; lastError?: string; lastFailureAt?: string } = { failed: 0 };
+
+  /** Recordings that failed (each is inspected again on the version's next fetch); not ok until one succeeds. */
+  health(): InspectionHealth {
+    return { ok: this.writes.lastError === undefined, failedWrites: this.writes.failed, ...(this.writes.lastError ? { lastError: this.writes.lastError, lastFailureAt: this.writes.lastFailureAt } : {}) };
   }
 
   /**

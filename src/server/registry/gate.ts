@@ -106,6 +106,13 @@ function refuse(runtime: GatekeeperRuntime, res: Response, actor: Actor, decisio
   writeError(res, refusalOf(decision, '', runtime.publicUrl(res.req), audienceOf(principalOfRequest(res.req)?.role)));
 }
 
+/** A first fetch's answer: the bytes and the decision they are sent under, and their ETag. */
+interface FetchedTarball {
+  bytes: Buffer;
+  decision: Decision;
+  etag: string;
+}
+
 const TARBALL_CACHES = new WeakMap<GatekeeperRuntime, TarballCache>();
 
 /** The runtime's tarball cache (GATEKEEPER_TARBALL_CACHE_SIZE), made on first use. */
@@ -481,7 +488,8 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
     return runtime.inspections.known(name, version) !== undefined;
   }
 
-  const fetching = new Map<string, Promise<{ bytes: Buffer; decision: Decision; etag: string }>>();
+  /** Tarballs being fetched for the first time (or stored copies being inspected), until stored. */
+  const fetching = new Map<string, Promise<FetchedTarball>>();
 
   /** The tarball from the upstream's own origin, verified; a refusal of its origin or bytes is audited. */
   async function upstreamBytes(name: string, version: string, dist: { tarball?: unknown; integrity?: unknown; shasum?: unknown }, actor: Actor): Promise<Buffer> {
@@ -503,48 +511,81 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
   /**
    * The first fetch of an upstream tarball: only from the upstream's own origin, verified
    * against the packument's integrity, its own package.json read and compared with the
-   * manifest (recorded once per version), decided again with what was found, and stored
-   * only when allowed. Concurrent requests for one tarball share one fetch. A stored copy
-   * whose inspection is missing (see inspected()) goes the same way from its own bytes.
+   * manifest (recorded once per version), decided again with what was found. Concurrent
+   * requests for one tarball share one fetch. A stored copy whose inspection is missing (see
+   * inspected()) goes the same way from its own bytes.
+   *
+   * The answer does not wait for the database or the disk: the version is decided with its
+   * inspection held in memory (the package is held before it is recorded), and the copy is
+   * stored, when allowed, only once the inspection's insert has committed, so no stored copy
+   * is ever without its record. Until then the fetch stays shared (`fetching`), and requests
+   * for the version get its bytes from memory. An insert that fails after the answer leaves
+   * nothing stored and nothing held (see InspectionService.record): the next request fetches
+   * and records the version again, and /health shows the failure.
    */
-  function fetchTarball(req: Request, name: string, version: string, filename: string, actor: Actor): Promise<{ bytes: Buffer; decision: Decision; etag: string }> {
+  function fetchTarball(req: Request, name: string, version: string, filename: string, actor: Actor): Promise<FetchedTarball> {
     const key = `${name}@${version}`;
-    let pending = fetching.get(key);
-    if (!pending) {
-      pending = (async () => {
-        // The stored copy, not revalidated with the upstream once per tarball: npm ci fetches
-        // tarballs long after their packuments, when the copy is older than the uplink's maxage.
-        const { raw, manifest } = await readStoredVersion(runtime, storage, name, version, req);
-        if (!manifest) throw new GatekeeperError('ENOTFOUND', `${key} is not in this registry or its upstream. Check the version`);
-        const dist = (manifest.dist ?? {}) as { tarball?: unknown; integrity?: unknown; shasum?: unknown };
-        // A stored copy not inspected yet (see inspected()) is read again if it still matches
-        // the integrity it was verified against; otherwise the upstream is asked.
-        const storedKey = tarballStorageKey(name, filename);
-        const stored = storedKey ? await packages.get(storedKey) : undefined;
-        const fromStorage = stored !== undefined && matchesIntegrity(stored, dist);
-        const bytes = fromStorage ? (stored as Buffer) : await upstreamBytes(name, version, dist, actor);
-        const read = await readTarballManifestAsync(bytes, { errorCode: 'EUPSTREAM', label: key });
-        const integrity = typeof dist.integrity === 'string' && dist.integrity.startsWith('sha512-') ? dist.integrity : integrityOfBytes(bytes);
-        // What was found may change this version's decision and the package's responses. They go
-        // before the inspection is held (record holds it at once, then waits for the insert), so
-        // no request serves a stored copy on a decision made without it, and again after.
-        governance.cache.forget(name);
-        runtime.packuments.invalidate(name);
-        await runtime.inspections.record(inspectTarball(manifest, read, integrity, new Date()), 'upstream');
+    const shared = fetching.get(key);
+    if (shared) return shared;
+    const work = (async () => {
+      // The stored copy, not revalidated with the upstream once per tarball: npm ci fetches
+      // tarballs long after their packuments, when the copy is older than the uplink's maxage.
+      const { raw, manifest } = await readStoredVersion(runtime, storage, name, version, req);
+      if (!manifest) throw new GatekeeperError('ENOTFOUND', `${key} is not in this registry or its upstream. Check the version`);
+      const dist = (manifest.dist ?? {}) as { tarball?: unknown; integrity?: unknown; shasum?: unknown };
+      // A stored copy not inspected yet (see inspected()) is read again if it still matches
+      // the integrity it was verified against; otherwise the upstream is asked.
+      const storedKey = tarballStorageKey(name, filename);
+      const stored = storedKey ? await packages.get(storedKey) : undefined;
+      const fromStorage = stored !== undefined && matchesIntegrity(stored, dist);
+      const bytes = fromStorage ? (stored as Buffer) : await upstreamBytes(name, version, dist, actor);
+      const read = await readTarballManifestAsync(bytes, { errorCode: 'EUPSTREAM', label: key });
+      const integrity = typeof dist.integrity === 'string' && dist.integrity.startsWith('sha512-') ? dist.integrity : integrityOfBytes(bytes);
+      const inspection = inspectTarball(manifest, read, integrity, new Date());
+      // The package's inspections are held, so the recording below is held at once.
+      await runtime.inspections.prepare(name);
+      // What was found may change this version's decision and the package's responses: they go
+      // before the inspection is held and again right after (a decision made in between, while
+      // this fetch waited, was made without it).
+      governance.cache.forget(name);
+      runtime.packuments.invalidate(name);
+      const recorded = runtime.inspections.record(inspection, 'upstream');
+      governance.cache.forget(name);
+      runtime.packuments.invalidate(name);
+      await governance.prepare(raw);
+      if (runtime.inspections.known(name, version) !== inspection) {
+        // No longer held (this process forgot every package meanwhile): decided with the stored row.
+        await recorded;
         governance.cache.forget(name);
         runtime.packuments.invalidate(name);
         await governance.prepare(raw);
-        const decision = governance.decide(name, version, raw);
-        // The bytes are hashed once, for the response and the held entry alike (never read back).
-        const etag = decision.allowed ? integrityTag(bytes) : '';
-        if (decision.allowed && !fromStorage) {
+      }
+      const decision = governance.decide(name, version, raw);
+      // The bytes are hashed once, for the response and the held entry alike (never read back).
+      const etag = decision.allowed ? integrityTag(bytes) : '';
+      const settled = recorded.then(
+        async () => {
+          if (!decision.allowed || fromStorage) return;
           const written = await storeTarball(packages, name, filename, bytes);
           if (written) tarballs.store(tarballKey(name, filename), tarballs.entry(packages, written.key, packages.revision(name), written.stat, bytes, etag));
-        }
-        return { bytes, decision, etag };
-      })().finally(() => fetching.delete(key));
-      fetching.set(key, pending);
-    }
+        },
+        (err: unknown) => {
+          runtime.logger.error({ err, package: name, version }, 'a tarball inspection could not be recorded after its answer; the copy is not stored, and the next fetch inspects it again');
+          governance.cache.forget(name);
+          runtime.packuments.invalidate(name);
+        },
+      );
+      return { answer: { bytes, decision, etag }, settled };
+    })();
+    const pending = work.then((w) => w.answer);
+    fetching.set(key, pending);
+    const done = () => {
+      if (fetching.get(key) === pending) fetching.delete(key);
+    };
+    work.then(
+      (w) => w.settled.catch((err: unknown) => runtime.logger.error({ err, package: name, version }, 'storing a fetched tarball failed; the next fetch stores it')).finally(done),
+      done,
+    );
     return pending;
   }
 
