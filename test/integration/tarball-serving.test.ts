@@ -16,6 +16,7 @@ describe('tarball responses', () => {
   const s = gatekeeperSuite({
     packages: [
       { name: 'small-tgz', versions: [{ version: '1.0.0', license: 'MIT' }] },
+      { name: 'altered-tgz', versions: [{ version: '1.0.0', license: 'MIT' }] },
       // Random bytes do not compress: the tarball is larger than a 64 KB cache's 8 KB entries.
       { name: 'large-tgz', versions: [{ version: '1.0.0', license: 'MIT', files: { 'blob.txt': randomBytes(48 * 1024).toString('base64') } }] },
     ],
@@ -26,7 +27,7 @@ describe('tarball responses', () => {
   let token: string;
 
   beforeAll(async () => {
-    for (const name of ['small-tgz', 'large-tgz']) expect((await s.t.api('POST', '/approvals', { name, reason: 'tarball test' })).status).toBe(201);
+    for (const name of ['small-tgz', 'large-tgz', 'altered-tgz']) expect((await s.t.api('POST', '/approvals', { name, reason: 'tarball test' })).status).toBe(201);
     expect((await s.t.api('POST', '/users', { username: 'gil', password: 'gil-password', role: 'reader' })).status).toBe(201);
     token = await loginToken(s.t.url, 'gil', 'gil-password');
   });
@@ -92,6 +93,35 @@ describe('tarball responses', () => {
     s.t.gk.runtime.packuments.invalidate('small-tgz');
     expect(tarballs.lookup('small-tgz/small-tgz-1.0.0.tgz')).toBeUndefined();
     expect((await fetch(url)).status).toBe(200);
+  });
+
+  it('a copy changed in storage since it was verified is not served: a small one is fetched again, a large one is cut short, then fetched again', async () => {
+    const { storage } = s.t.gk.runtime;
+    const tarballs = tarballCacheOf(s.t.gk.runtime);
+    for (const name of ['altered-tgz', 'large-tgz']) {
+      const url = new URL(`${name}/-/${name}-1.0.0.tgz`, s.t.url);
+      const key = storageKey(name, `${name}-1.0.0.tgz`);
+      const asked = () => s.upstream.requests.filter((r) => r.url.endsWith(`/${name}-1.0.0.tgz`)).length;
+      const bytes = s.upstream.tarball(name, '1.0.0');
+      const first = await fetch(url);
+      expect(first.status).toBe(200);
+      await first.arrayBuffer();
+      await eventually(async () => storage.readSync(key)?.equals(bytes) === true, `${name} stored`);
+      // Changed on disk, and read again (as after a restart).
+      const altered = Buffer.from(bytes);
+      altered[altered.length - 1] ^= 0xff;
+      await storage.put(key, altered);
+      tarballs.invalidate(name);
+      const before = asked();
+      // A large one is streamed: the stream that finds the change ends before its last bytes.
+      if (bytes.length > tarballs.maxEntryBytes) await expect(fetch(url).then((r) => r.arrayBuffer())).rejects.toThrow();
+      expect(asked()).toBe(before);
+      const res = await fetch(url);
+      expect(res.status).toBe(200);
+      expect(Buffer.from(await res.arrayBuffer()).equals(bytes)).toBe(true);
+      expect(asked() - before).toBe(1);
+      await eventually(async () => storage.readSync(key)?.equals(bytes) === true, `${name} stored again`);
+    }
   });
 
   it('a refused tarball is refused whatever the conditions say', async () => {

@@ -132,7 +132,9 @@ export function tarballCacheOf(runtime: GatekeeperRuntime): TarballCache {
  * Sends a tarball that is in storage, once the gate has allowed it: from memory when it is
  * small and was read before under the package's current storage revision, else read or
  * streamed from storage (see tarball-cache.ts); with ETag and Last-Modified, 304 on a
- * conditional request. Returns false when it is not stored (the gate then fetches it).
+ * conditional request. Returns false when it is not stored (the gate then fetches it), or
+ * when it no longer matches `expected`, the integrity it was verified against when it was
+ * fetched or published (its inspection's): the gate then fetches it again.
  */
 export function sendStoredTarball(
   cache: TarballCache,
@@ -142,6 +144,7 @@ export function sendStoredTarball(
   req: IncomingMessage,
   res: ServerResponse,
   fast = false,
+  expected?: string,
 ): boolean {
   const key = tarballKey(name, filename);
   // The fast path trusts a held entry: any write to the package drops it (see tarballCacheOf).
@@ -152,14 +155,24 @@ export function sendStoredTarball(
   const revision = storage.revision(name);
   let entry = cache.lookup(key, revision);
   if (!entry) {
-    entry = cache.read(storage, stored, revision);
+    entry = cache.read(storage, stored, revision, expected);
     if (!entry) return false;
     cache.store(key, entry);
   }
   const known = entry;
-  return sendTarballEntry(req, res, known, (etag) => {
-    if (cache.lookup(key, revision) === known) cache.store(key, { ...known, etag });
-  });
+  return sendTarballEntry(
+    req,
+    res,
+    known,
+    (etag) => {
+      if (cache.lookup(key, revision) === known) cache.store(key, { ...known, etag });
+    },
+    () => {
+      // Changed in storage since it was verified: the next request fetches it again.
+      cache.reject(known.key, known.identity);
+      if (cache.lookup(key, revision) === known) cache.invalidateKey(key);
+    },
+  );
 }
 
 /**
@@ -299,8 +312,9 @@ export function createFastPath(runtime: GatekeeperRuntime) {
         const decision = runtime.governance.cache.peek(runtime.governance.cache.current(), name, version);
         if (!decision || !decision.allowed || decision.warnings.length > 0) return false;
         // A stored upstream copy is served only with its inspection held (see inspected()).
-        if (!runtime.inspections.known(name, version) && !runtime.publishing.isPrivate(name)) return false;
-        return sendStoredTarball(tarballs, storage, name, match.params.filename, req, res, true);
+        const inspection = runtime.inspections.known(name, version);
+        if (!inspection && !runtime.publishing.isPrivate(name)) return false;
+        return sendStoredTarball(tarballs, storage, name, match.params.filename, req, res, true, inspection?.integrity);
       }
       const generation = runtime.governance.cache.current().generation;
       const abbreviated = wantsAbbreviated(req.headers.accept);
@@ -465,10 +479,10 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
     if (isPrivate || (!fetching.has(`${name}@${version}`) && (await inspected(name, version)))) {
       warn(decision);
       addInstallNotices(runtime, req, res);
-      if (sendStoredTarball(tarballs, packages, name, filename, req, res)) return;
+      if (sendStoredTarball(tarballs, packages, name, filename, req, res, false, runtime.inspections.known(name, version)?.integrity)) return;
     }
     if (isPrivate) {
-      return sendError(res, 'ENOTFOUND', `${name}@${version} is private and its tarball is not in storage. Publish it again under a new version`);
+      return sendError(res, 'ENOTFOUND', `${name}@${version} is private and its tarball is not in storage, or no longer matches the integrity it was published with. Publish it again under a new version`);
     }
     const fetched = await fetchTarball(req, name, version, filename, actor);
     if (!fetched.decision.allowed) return refuse(runtime, res, actor, fetched.decision, 'tarball');

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Transform, TransformCallback } from 'node:stream';
+import ssri from 'ssri';
 import { HotPathReads, StorageStat, storageKey } from '../../core/storage';
 import { etagMatches } from '../http/conditional';
 import { BoundedCache } from './bounded-cache';
@@ -36,6 +38,8 @@ export interface TarballEntry {
   revision: string;
   /** The stored object's revision (for the filesystem: inode, size, mtime). */
   identity: string;
+  /** For a streamed tarball whose tag is not known yet: the integrity its first stream must match. */
+  expected?: string;
   cost: number;
 }
 
@@ -83,6 +87,21 @@ export class TarballCache {
     this.entries.put(key, entry, Math.max(this.maxBytes, TAG_COST * 1024));
   }
 
+  /** Drops one tarball's entry. */
+  invalidateKey(key: string): void {
+    this.entries.remove(key);
+  }
+
+  /** Stored objects (storage key → their revision) whose bytes did not match their integrity: not read again. */
+  private readonly rejected = new Map<string, string>();
+
+  /** A stored object (by storage key) did not match its integrity: that revision of it is not read again (see read). */
+  reject(key: string, identity: string): void {
+    this.rejected.delete(key);
+    this.rejected.set(key, identity);
+    if (this.rejected.size > 1_000) this.rejected.delete(this.rejected.keys().next().value as string);
+  }
+
   /** Drops every tarball of a package. */
   invalidate(name: string): void {
     this.entries.invalidate(name);
@@ -100,15 +119,23 @@ export class TarballCache {
   /**
    * Reads a stored tarball into an entry: small ones whole (tagged with their integrity),
    * large ones as a stat only (the tag is computed by the first full stream and remembered).
-   * Undefined when the file is not stored.
+   * Undefined when the file is not stored, or when `expected` (the integrity the tarball was
+   * verified against when it was fetched or published) is given and a small one's bytes do not
+   * match it; a large one is checked as its first stream is sent (sendTarballEntry).
    */
-  read(source: HotPathReads, key: string, revision: string): TarballEntry | undefined {
+  read(source: HotPathReads, key: string, revision: string, expected?: string): TarballEntry | undefined {
     const stat: StorageStat | undefined = source.statSync(key);
-    if (!stat) return undefined;
-    if (stat.size > this.maxEntryBytes) return this.entry(source, key, revision, stat);
+    if (!stat || this.rejected.get(key) === stat.revision) return undefined;
+    if (stat.size > this.maxEntryBytes) return { ...this.entry(source, key, revision, stat), ...(expected ? { expected } : {}) };
     const bytes = source.readSync(key);
     if (!bytes || bytes.length !== stat.size) return undefined;
-    return this.entry(source, key, revision, stat, bytes);
+    const etag = integrityTag(bytes);
+    // A copy changed in storage since it was verified is not served (the gate fetches it again).
+    if (expected !== undefined && etag !== `"${expected}"` && !digestsOf(expected)?.matches(bytes)) {
+      this.reject(key, stat.revision);
+      return undefined;
+    }
+    return this.entry(source, key, revision, stat, bytes, etag);
   }
 
   /**
@@ -140,9 +167,10 @@ export function notModified(req: IncomingMessage, etag: string, modifiedSeconds:
 /**
  * Writes a tarball entry: 304 when the request's conditions hold, the bytes from memory, or a
  * stream of the stored file. Returns false (nothing written) when a streamed file has gone.
- * `onTag` receives the tag computed while streaming a file whose tag was not known yet.
+ * `onTag` receives the tag computed while streaming a file whose tag was not known yet, and
+ * `onMismatch` hears that those bytes did not match the entry's expected integrity.
  */
-export function sendTarballEntry(req: IncomingMessage, res: ServerResponse, entry: TarballEntry, onTag?: (etag: string) => void): boolean {
+export function sendTarballEntry(req: IncomingMessage, res: ServerResponse, entry: TarballEntry, onTag?: (etag: string) => void, onMismatch?: () => void): boolean {
   const head = (): void => {
     // A tarball is compressed already, and its bytes must match the integrity: no proxy or
     // compression middleware (Verdaccio's, on the full path) may encode it again.
@@ -188,20 +216,77 @@ export function sendTarballEntry(req: IncomingMessage, res: ServerResponse, entr
     return true;
   }
   const stream = opened.stream();
-  const hash = !entry.etag && onTag ? createHash('sha512') : undefined;
-  let read = 0;
-  if (hash) {
-    stream.on('data', (chunk) => {
-      hash.update(chunk as Buffer);
-      read += (chunk as Buffer).length;
-    });
-    stream.on('end', () => {
-      if (read === entry.size) onTag?.(`"sha512-${hash.digest('base64')}"`);
-    });
-  }
   stream.on('error', () => res.destroy());
-  stream.pipe(res);
+  if (entry.etag || !onTag) {
+    stream.pipe(res);
+    return true;
+  }
+  // The first full stream computes the tag and checks the bytes against the integrity they were
+  // verified against: its last chunk is sent only when they match, so a copy changed in storage
+  // since reaches no client whole (the response is cut short, and its tag is not remembered).
+  const check = new TagCheck(entry.expected);
+  check.on('error', () => {
+    res.destroy();
+    onMismatch?.();
+  });
+  check.on('end', () => {
+    if (check.bytesRead === entry.size && check.tag) onTag(check.tag);
+  });
+  stream.pipe(check).pipe(res);
   return true;
+}
+
+/** The digests an integrity string names, for its strongest algorithm; undefined when it names none. */
+function digestsOf(integrity: string): { algorithm: string; digests: Set<string>; matches(bytes: Buffer): boolean } | undefined {
+  const parsed = ssri.parse(integrity);
+  const algorithm = parsed.pickAlgorithm();
+  const hashes = (parsed as unknown as Record<string, Array<{ digest: string }> | undefined>)[algorithm];
+  if (!hashes || hashes.length === 0) return undefined;
+  const digests = new Set(hashes.map((h) => h.digest));
+  return { algorithm, digests, matches: (bytes) => digests.has(createHash(algorithm).update(bytes).digest('base64')) };
+}
+
+/**
+ * Passes bytes through while hashing them (sha512, the tag), holding the last chunk back until
+ * the end: when an expected integrity is given and the bytes do not match it, the stream fails
+ * instead of sending that chunk.
+ */
+class TagCheck extends Transform {
+  bytesRead = 0;
+  tag: string | undefined;
+  private held: Buffer | undefined;
+  private readonly sha512 = createHash('sha512');
+  private readonly other: { hash: ReturnType<typeof createHash>; digests: Set<string> } | undefined;
+
+  constructor(expected: string | undefined) {
+    super();
+    const wanted = expected ? digestsOf(expected) : undefined;
+    this.other = wanted && wanted.algorithm !== 'sha512' ? { hash: createHash(wanted.algorithm), digests: wanted.digests } : undefined;
+    this.expected = wanted && wanted.algorithm === 'sha512' ? wanted.digests : undefined;
+    this.checked = wanted !== undefined || expected === undefined;
+  }
+
+  private readonly expected: Set<string> | undefined;
+  /** False when an expected integrity was given that names no digest: nothing can match it. */
+  private readonly checked: boolean;
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.sha512.update(chunk);
+    this.other?.hash.update(chunk);
+    this.bytesRead += chunk.length;
+    if (this.held) this.push(this.held);
+    this.held = chunk;
+    callback();
+  }
+
+  override _flush(callback: TransformCallback): void {
+    const digest = this.sha512.digest('base64');
+    const matches = this.checked && (this.expected ? this.expected.has(digest) : true) && (this.other ? this.other.digests.has(this.other.hash.digest('base64')) : true);
+    if (!matches) return callback(new Error('the stored tarball does not match its integrity'));
+    this.tag = `"sha512-${digest}"`;
+    if (this.held) this.push(this.held);
+    callback();
+  }
 }
 
 export function tarballKey(name: string, filename: string): string {
