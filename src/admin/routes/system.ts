@@ -7,7 +7,7 @@ export const get_health: RouteDef = {
   path: '/health',
   access: 'public',
   summary:
-    'Database, policy, plugins, upstream and audit-writer health (and cache, advisory and background-job statistics; jobs do not count towards ok); 503 when any part that counts is failing. Under GATEKEEPER_REQUIRE_AUTH, anonymous callers get liveness only ({ok}), never the parts or the upstream URL',
+    'Database, policy, plugins, upstream and audit-writer health (and cache, advisory, tarball-inspection-record and background-job statistics; jobs and inspections do not count towards ok); 503 when any part that counts is failing. Under GATEKEEPER_REQUIRE_AUTH, anonymous callers get liveness only ({ok}), never the parts or the upstream URL',
   handler: async ({ runtime, principal }) => {
     const report = await runtime.health();
     const status = report.ok ? 200 : 503;
