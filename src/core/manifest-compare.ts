@@ -12,7 +12,7 @@ import { posix } from 'node:path';
 import semver from 'semver';
 import type { ManifestMismatch, TarballInspection } from './inspection';
 import { describeLicense, parseLicense } from './license';
-import { shownValue } from './text';
+import { sanitizeText, shownValue, storable } from './text';
 
 export interface ReadTarball {
   manifest: Record<string, unknown>;
@@ -36,8 +36,9 @@ function isObject(value: unknown): value is Record<string, unknown> {
 /** Printable, single line, short: package text is hostile. */
 export function displayString(text: string): string {
   // eslint-disable-next-line no-control-regex
-  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim();
-  return clean.length <= DISPLAY_CHARS ? clean : `${clean.slice(0, DISPLAY_CHARS - 1)}…`;
+  const clean = storable(text).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim();
+  // Cut with a trailing `…`, never between the halves of a surrogate pair.
+  return sanitizeText(clean, DISPLAY_CHARS);
 }
 
 function display(value: unknown): unknown {
@@ -144,11 +145,12 @@ function define(target: Record<string, unknown>, key: string, value: unknown): v
 }
 
 /**
- * A copy that PostgreSQL's jsonb and the logs can hold: no NUL characters in strings or keys,
+ * A copy that PostgreSQL's jsonb and the logs can hold: no NUL characters or lone UTF-16
+ * surrogates in strings or keys (either fails the whole insert),
  * nesting cut at MAX_DEPTH, `__proto__` kept as a plain key.
  */
 export function sanitizeManifest(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') return value.replace(/\u0000/g, '');
+  if (typeof value === 'string') return storable(value);
   if (value === null || typeof value !== 'object') {
     return typeof value === 'number' || typeof value === 'boolean' ? value : value === undefined ? undefined : null;
   }
@@ -157,7 +159,7 @@ export function sanitizeManifest(value: unknown, depth = 0): unknown {
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
     const clean = sanitizeManifest(v, depth + 1);
-    if (clean !== undefined) define(out, key.replace(/\u0000/g, ''), clean);
+    if (clean !== undefined) define(out, storable(key), clean);
   }
   return out;
 }
@@ -363,7 +365,7 @@ export function inspectTarball(
 
   const identity = (field: 'name' | 'version'): string => {
     const value = typeof decl[field] === 'string' ? decl[field] : typeof actual[field] === 'string' ? actual[field] : '';
-    return (value as string).replace(/\u0000/g, '');
+    return storable(value as string);
   };
 
   return {

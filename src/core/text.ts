@@ -20,6 +20,11 @@ export const DEFAULT_MAX_TEXT = 2000;
 const REMOVED = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 const CONTROLS = /[\u0001-\u0008\u000B-\u001F\u007F]/g;
 
+/** `s` without NUL and lone UTF-16 surrogates, which PostgreSQL's jsonb (and text) cannot hold; nothing else changed. */
+export function storable(s: string): string {
+  return s.replace(REMOVED, '');
+}
+
 /**
  * `s` without NUL and lone surrogates, other C0 controls but `\t` and `\n` (and DEL)
  * replaced by a space, and at most `maxLength` UTF-16 code units long (a cut text ends with `…`, and a

@@ -87,8 +87,8 @@ export class InspectionService {
    * before the insert's answer, then finds it here and changes nothing (else it would drop the
    * package's inspections and decisions, and the request that recorded it would read them
    * again). A package not held yet is loaded whole by the next prepare(), this one included.
-   * Settles with the batch it joined: a failed statement fails every recording in it, and a
-   * failed recording is no longer held (the database has no row for it), so the next fetch of
+   * Settles with the batch it joined: a failed statement fails every recording in it (but after a
+   * data exception or a constraint violation, which one row causes, each is tried again alone), and a failed recording is no longer held (the database has no row for it), so the next fetch of
    * the version inspects and records it again; the failure shows in health().
    */
   async record(inspection: TarballInspection, source: 'upstream' | 'publish'): Promise<void> {
@@ -96,7 +96,13 @@ export class InspectionService {
     held?.set(inspection.version, inspection);
     this.inspected.add(inspection.name);
     try {
-      await this.saver.add([{ inspection, source }]);
+      await this.saver.add([{ inspection, source }]).catch((err: unknown) => {
+        // A row the database refuses (a data exception or a constraint it breaks) fails its whole
+        // batch: every recording in it is tried again alone, so that only that one fails.
+        const code = pgCode(err) ?? '';
+        if (!code.startsWith('22') && !code.startsWith('23')) throw err;
+        return this.store.repos.inspections.saveMany([{ inspection, source }]);
+      });
       this.writes.lastError = undefined;
     } catch (err) {
       if (held?.get(inspection.version) === inspection) held.delete(inspection.version);

@@ -1,7 +1,8 @@
 /**
  * Inspections recorded by concurrent first fetches (a cold install) are stored in one
- * statement, each new one announced once, on real PostgreSQL; a statement that fails fails
- * every recording in it, and the next ones are stored.
+ * statement, each new one announced once, on real PostgreSQL; a row the database refuses
+ * fails alone, a statement that fails for every row fails every recording in it, and the
+ * next ones are stored.
  */
 import type { Knex } from 'knex';
 import { Client } from 'pg';
@@ -102,13 +103,40 @@ describe('recording tarball inspections in batches', () => {
     expect(stored.manifest).toEqual({ name: 'again', version: '1.0.0' });
   });
 
-  it('fails every recording of a batch whose statement fails, and stores the next ones', async () => {
+  it('stores the rest of a batch when the database refuses one of its rows, and fails only that one', async () => {
     const service = new InspectionService(new Store(knex));
-    // jsonb cannot hold \u0000: PostgreSQL refuses the whole statement.
-    const results = await Promise.allSettled([service.record(inspection('poisoned', '1.0.0', { name: 'poisoned', description: 'a\u0000b' }), 'upstream'), service.record(inspection('beside-poison'), 'upstream')]);
+    const before = inserts;
+    // jsonb cannot hold \u0000 or a lone surrogate: PostgreSQL refuses the whole statement.
+    const results = await Promise.allSettled([
+      service.record(inspection('poisoned', '1.0.0', { name: 'poisoned', description: 'a\u0000b' }), 'upstream'),
+      service.record(inspection('beside-poison'), 'upstream'),
+      service.record(inspection('surrogate', '1.0.0', { name: 'surrogate', description: 'x\ud800y' }), 'upstream'),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled', 'rejected']);
+    // The batch, then each of its three rows alone.
+    expect(inserts - before).toBe(4);
+    const rows = await knex('tarball_inspections').whereIn('package', ['poisoned', 'beside-poison', 'surrogate']).select('package');
+    expect(rows.map((r) => r.package)).toEqual(['beside-poison']);
+    expect(service.known('poisoned', '1.0.0')).toBeUndefined();
+    // Whether it is ok now depends on which settled last (a success clears the last error).
+    expect(service.health().failedWrites).toBe(2);
+  });
+
+  it('fails every recording of a batch whose statement fails for every row, tries none again, and stores the next ones', async () => {
+    const service = new InspectionService(new Store(knex));
+    await knex.raw('alter table tarball_inspections rename to tarball_inspections_away');
+    const before = inserts;
+    let results: PromiseSettledResult<void>[];
+    try {
+      results = await Promise.allSettled([service.record(inspection('table-gone-1'), 'upstream'), service.record(inspection('table-gone-2'), 'upstream')]);
+    } finally {
+      await knex.raw('alter table tarball_inspections_away rename to tarball_inspections');
+    }
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
-    expect(await knex('tarball_inspections').whereIn('package', ['poisoned', 'beside-poison']).count({ n: '*' })).toEqual([{ n: '0' }]);
-    await service.record(inspection('beside-poison'), 'upstream');
-    expect(await knex('tarball_inspections').where({ package: 'beside-poison' }).count({ n: '*' })).toEqual([{ n: '1' }]);
+    expect(inserts - before).toBe(1);
+    expect(service.health()).toMatchObject({ ok: false, failedWrites: 2 });
+    await service.record(inspection('table-gone-1'), 'upstream');
+    expect(await knex('tarball_inspections').whereIn('package', ['table-gone-1', 'table-gone-2']).select('package')).toEqual([{ package: 'table-gone-1' }]);
+    expect(service.health()).toEqual({ ok: true, failedWrites: 2 });
   });
 });

@@ -156,6 +156,20 @@ describe('inspectTarball', () => {
     expect(Object.keys(result.manifest)).toContain('__proto__');
   });
 
+  it('keeps lone UTF-16 surrogates (which jsonb cannot hold) out of the stored manifest and display values, and keeps pairs whole', () => {
+    const pair = '\ud83d\ude00';
+    const tarball = { ...base, description: `x\ud800y\udc00z${pair}`, scripts: { postinstall: `${'a'.repeat(118)}${pair}b\udbffb` }, nested: { 'k\udfffey': ['\ud800'] } };
+    const result = inspect(base, tarball);
+    expect(result.manifest.description).toBe(`xyz${pair}`);
+    expect(result.manifest.nested).toEqual({ key: [''] });
+    // Cut at 120 characters, before the pair rather than between its halves.
+    const shown = (result.mismatches[0].actual as Record<string, string>).postinstall;
+    expect(shown).toBe(`${'a'.repeat(118)}…`);
+    const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+    expect(JSON.stringify(result)).not.toMatch(/\\ud[89ab]/i);
+    for (const text of [JSON.stringify(result.manifest), shown]) expect(loneSurrogate.test(text)).toBe(false);
+  });
+
   it('cuts the stored manifest at 64 levels of nesting', () => {
     let deep: unknown = 'bottom';
     for (let i = 0; i < 100; i++) deep = { d: deep };
