@@ -5,6 +5,8 @@
  * with a token alike.
  */
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { storageKey } from '../../src/core/storage';
 import { tarballCacheOf } from '../../src/server/registry/gate';
 import { eventually } from '../support/assert';
@@ -122,6 +124,45 @@ describe('tarball responses', () => {
       expect(asked() - before).toBe(1);
       await eventually(async () => storage.readSync(key)?.equals(bytes) === true, `${name} stored again`);
     }
+  });
+
+  it('a large copy changed in place, its inode, size and mtime kept, is cut short on every stream, even with its tag known, then fetched again', async () => {
+    const { storage } = s.t.gk.runtime;
+    const tarballs = tarballCacheOf(s.t.gk.runtime);
+    const name = 'large-tgz';
+    const url = new URL(`${name}/-/${name}-1.0.0.tgz`, s.t.url);
+    const key = storageKey(name, `${name}-1.0.0.tgz`);
+    const file = path.join(s.t.dataDir, 'storage', name, `${name}-1.0.0.tgz`);
+    const bytes = s.upstream.tarball(name, '1.0.0');
+    expect(bytes.length).toBeGreaterThan(tarballs.maxEntryBytes);
+    const get = async () => {
+      const res = await fetch(url);
+      expect(res.status).toBe(200);
+      return Buffer.from(await res.arrayBuffer());
+    };
+    await get();
+    await eventually(async () => storage.readSync(key)?.equals(bytes) === true, 'the copy stored');
+    // A whole-second mtime, which utimes sets back exactly; read again under it.
+    const second = Math.floor(Date.now() / 1000) - 60;
+    fs.utimesSync(file, second, second);
+    tarballs.invalidate(name);
+    // The first stream from storage computes the tag; the next is sent with it known.
+    for (let i = 0; i < 2; i++) expect((await get()).equals(bytes)).toBe(true);
+    expect(tarballs.lookup(`${name}/${name}-1.0.0.tgz`)?.etag).toBe(`"${integrityOf(bytes)}"`);
+    const revision = storage.statSync(key)?.revision;
+
+    const fd = fs.openSync(file, 'r+');
+    fs.writeSync(fd, Buffer.from([bytes[bytes.length - 1] ^ 0xff]), 0, 1, bytes.length - 1);
+    fs.closeSync(fd);
+    fs.utimesSync(file, second, second);
+    expect(storage.statSync(key)?.revision).toBe(revision);
+
+    const asked = () => s.upstream.requests.filter((r) => r.url.endsWith(`/${name}-1.0.0.tgz`)).length;
+    const before = asked();
+    await expect(fetch(url).then((r) => r.arrayBuffer())).rejects.toThrow();
+    expect((await get()).equals(bytes)).toBe(true);
+    expect(asked() - before).toBe(1);
+    await eventually(async () => storage.readSync(key)?.equals(bytes) === true, 'stored again');
   });
 
   it('a refused tarball is refused whatever the conditions say', async () => {

@@ -311,10 +311,11 @@ export function createFastPath(runtime: GatekeeperRuntime) {
         if (!version) return false;
         const decision = runtime.governance.cache.peek(runtime.governance.cache.current(), name, version);
         if (!decision || !decision.allowed || decision.warnings.length > 0) return false;
-        // A stored upstream copy is served only with its inspection held (see inspected()).
+        // A stored copy is served only with its inspection held (see inspected()), for the
+        // integrity its bytes are checked against: the full path reads it.
         const inspection = runtime.inspections.known(name, version);
-        if (!inspection && !runtime.publishing.isPrivate(name)) return false;
-        return sendStoredTarball(tarballs, storage, name, match.params.filename, req, res, true, inspection?.integrity);
+        if (!inspection) return false;
+        return sendStoredTarball(tarballs, storage, name, match.params.filename, req, res, true, inspection.integrity);
       }
       const generation = runtime.governance.cache.current().generation;
       const abbreviated = wantsAbbreviated(req.headers.accept);
@@ -477,9 +478,10 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
     // While this version's first fetch (or the inspection of its stored copy) runs, its answer is
     // the one every request gets: its decision is not made yet.
     if (isPrivate || (!fetching.has(`${name}@${version}`) && (await inspected(name, version)))) {
+      const expected = isPrivate ? await publishedIntegrity(name, version) : runtime.inspections.known(name, version)?.integrity;
       warn(decision);
       addInstallNotices(runtime, req, res);
-      if (sendStoredTarball(tarballs, packages, name, filename, req, res, false, runtime.inspections.known(name, version)?.integrity)) return;
+      if (sendStoredTarball(tarballs, packages, name, filename, req, res, false, expected)) return;
     }
     if (isPrivate) {
       return sendError(res, 'ENOTFOUND', `${name}@${version} is private and its tarball is not in storage, or no longer matches the integrity it was published with. Publish it again under a new version`);
@@ -489,6 +491,20 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
     warn(fetched.decision);
     addInstallNotices(runtime, req, res);
     sendBytes(req, res, fetched.bytes, fetched.etag);
+  }
+
+  /**
+   * The integrity a private version was published with, which its stored copy must still
+   * match: its inspection's (read if not held), else, for a version whose inspection was
+   * never recorded (published before inspections were, or its record failed), its publish
+   * record's. Undefined for a version with neither.
+   */
+  async function publishedIntegrity(name: string, version: string): Promise<string | undefined> {
+    await runtime.inspections.prepare(name);
+    const inspection = runtime.inspections.known(name, version);
+    if (inspection) return inspection.integrity;
+    const record = await runtime.publishing.versionState(name, version);
+    return record?.state === 'published' ? record.integrity : undefined;
   }
 
   /**

@@ -38,7 +38,7 @@ export interface TarballEntry {
   revision: string;
   /** The stored object's revision (for the filesystem: inode, size, mtime). */
   identity: string;
-  /** For a streamed tarball whose tag is not known yet: the integrity its first stream must match. */
+  /** For a streamed tarball: the integrity every stream of it must match. */
   expected?: string;
   cost: number;
 }
@@ -121,7 +121,7 @@ export class TarballCache {
    * large ones as a stat only (the tag is computed by the first full stream and remembered).
    * Undefined when the file is not stored, or when `expected` (the integrity the tarball was
    * verified against when it was fetched or published) is given and a small one's bytes do not
-   * match it; a large one is checked as its first stream is sent (sendTarballEntry).
+   * match it; a large one is checked as each stream of it is sent (sendTarballEntry).
    */
   read(source: HotPathReads, key: string, revision: string, expected?: string): TarballEntry | undefined {
     const stat: StorageStat | undefined = source.statSync(key);
@@ -217,20 +217,22 @@ export function sendTarballEntry(req: IncomingMessage, res: ServerResponse, entr
   }
   const stream = opened.stream();
   stream.on('error', () => res.destroy());
-  if (entry.etag || !onTag) {
+  // Every stream checks the bytes against the integrity they were verified against (or, with
+  // none given, the tag the first stream computed): its last chunk is sent only when they
+  // match, so a copy changed in storage since, even in place with its size and mtime kept,
+  // reaches no client whole (the response is cut short). The first stream also computes the tag.
+  const expected = entry.expected ?? (entry.etag ? entry.etag.slice(1, -1) : undefined);
+  if (expected === undefined && !onTag) {
     stream.pipe(res);
     return true;
   }
-  // The first full stream computes the tag and checks the bytes against the integrity they were
-  // verified against: its last chunk is sent only when they match, so a copy changed in storage
-  // since reaches no client whole (the response is cut short, and its tag is not remembered).
-  const check = new TagCheck(entry.expected);
+  const check = new TagCheck(expected);
   check.on('error', () => {
     res.destroy();
     onMismatch?.();
   });
   check.on('end', () => {
-    if (check.bytesRead === entry.size && check.tag) onTag(check.tag);
+    if (!entry.etag && check.bytesRead === entry.size && check.tag) onTag?.(check.tag);
   });
   stream.pipe(check).pipe(res);
   return true;
