@@ -75,6 +75,7 @@ import { JobRunner } from '../services/jobs';
 import { normalizePackument } from '../core/packument-validate';
 import { createStorageManifestSource } from './registry/manifests';
 import { HeapReclaimer } from './heap-reclaim';
+import { errorForLog } from './log-safe';
 
 export interface StartOptions {
   settings?: Settings;
@@ -115,13 +116,16 @@ export function packageVersion(): string {
   return '0.0.0';
 }
 
-export function createLogger(level: string): Logger {
+/** The server's logger; `destination` for tests (default: stdout, pretty on a terminal). Errors are written through errorForLog. */
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  const options = { level, name: 'gatekeeper', serializers: { err: errorForLog } };
+  if (destination) return pino(options, destination);
   if (process.stdout.isTTY) {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const pretty = require('pino-pretty') as (opts: object) => NodeJS.WritableStream;
-    return pino({ level, name: 'gatekeeper' }, pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss' }));
+    return pino(options, pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss' }));
   }
-  return pino({ level, name: 'gatekeeper' });
+  return pino(options);
 }
 
 async function checkUpstream(client: UpstreamClient): Promise<{ ok: boolean; error?: string }> {
