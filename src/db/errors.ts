@@ -85,6 +85,15 @@ export function isDataException(err: unknown): boolean {
 export const PG_PROGRAM_LIMIT_EXCEEDED = '54000';
 
 /**
+ * True for a failure one row of a statement can cause on its own: a data exception (class 22),
+ * a constraint it breaks (class 23), a value too large for an index entry (54000).
+ */
+export function isRowError(err: unknown): boolean {
+  const code = pgCode(err);
+  return isDataException(err) || (code !== undefined && /^23[0-9A-Z]{3}$/.test(code)) || code === PG_PROGRAM_LIMIT_EXCEEDED;
+}
+
+/**
  * Maps a database error to a GatekeeperError. GatekeeperErrors (a not-found thrown inside a
  * transaction, say) and errors that are not the database's pass through unchanged: only the
  * database's own codes are translated, and only a lost connection becomes EDATABASE.

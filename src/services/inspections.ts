@@ -1,5 +1,5 @@
 import type { TarballInspection } from '../core/inspection';
-import { databaseFailure, pgCode } from '../db/errors';
+import { databaseFailure, isRowError, pgCode } from '../db/errors';
 import type { Store } from '../db/store';
 import { Batcher } from './batcher';
 import { NameIndex } from './name-index';
@@ -87,9 +87,10 @@ export class InspectionService {
    * before the insert's answer, then finds it here and changes nothing (else it would drop the
    * package's inspections and decisions, and the request that recorded it would read them
    * again). A package not held yet is loaded whole by the next prepare(), this one included.
-   * Settles with the batch it joined: a failed statement fails every recording in it (but after a
-   * data exception or a constraint violation, which one row causes, each is tried again alone), and a failed recording is no longer held (the database has no row for it), so the next fetch of
-   * the version inspects and records it again; the failure shows in health().
+   * Settles with the batch it joined: a failed statement fails every recording in it (after an
+   * error one row can cause, see isRowError, each is tried again alone), and a failed
+   * recording is no longer held (the database has no row for it), so the next fetch of the
+   * version inspects and records it again; the failure shows in health().
    */
   async record(inspection: TarballInspection, source: 'upstream' | 'publish'): Promise<void> {
     const held = this.memory.get(inspection.name);
@@ -97,10 +98,9 @@ export class InspectionService {
     this.inspected.add(inspection.name);
     try {
       await this.saver.add([{ inspection, source }]).catch((err: unknown) => {
-        // A row the database refuses (a data exception or a constraint it breaks) fails its whole
+        // A row the database refuses (a data exception, a constraint it breaks) fails its whole
         // batch: every recording in it is tried again alone, so that only that one fails.
-        const code = pgCode(err) ?? '';
-        if (!code.startsWith('22') && !code.startsWith('23')) throw err;
+        if (!isRowError(err)) throw err;
         return this.store.repos.inspections.saveMany([{ inspection, source }]);
       });
       this.writes.lastError = undefined;
