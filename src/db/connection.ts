@@ -21,8 +21,9 @@ export interface DatabaseOptions {
   poolMax?: number;
   /**
    * The deadline of every statement and lock wait on the pool's connections (PostgreSQL's
-   * statement_timeout and lock_timeout, set on each new connection); 0 or unset: none. Work
-   * that may take longer opts out in its own transaction (Store.longTransaction, migrations).
+   * statement_timeout and lock_timeout, set on each new connection, and the client's wait for
+   * an answer, READ_GRACE_MS longer); 0 or unset: none. Work that may take longer runs on a pool
+   * without it (Database.longKnex: Store.longTransaction, migrations).
    */
   timeoutMs?: number;
   onLog?: (line: string) => void;
@@ -31,15 +32,35 @@ export interface DatabaseOptions {
 
 const quiet = (): void => undefined;
 
+/**
+ * How much longer than the server's deadline the client waits for an answer. The server's
+ * statement_timeout cannot end a wait on a hung link (a proxy or network that passes nothing
+ * and closes nothing): the statement never arrives, or its answer never leaves.
+ */
+export const READ_GRACE_MS = 2000;
+
+/** A pg client still running a statement when the pool would hand it out again (its answer was given up on). */
+interface PooledClient {
+  readyForQuery?: boolean;
+  connection?: { stream?: { destroy(): void } };
+}
+
 export function createKnex(url: string, poolMax = 10, timeoutMs = 0): Knex {
   const ms = Math.max(0, Math.round(timeoutMs));
   return knexFactory({
     client: 'pg',
-    connection: { connectionString: url, connectionTimeoutMillis: 5000 },
+    // With a deadline, the client gives up on an answer READ_GRACE_MS after the server would have (pg's query_timeout).
+    connection: { connectionString: url, connectionTimeoutMillis: 5000, ...(ms > 0 ? { query_timeout: ms + READ_GRACE_MS } : {}) },
     pool: {
       min: 0,
       max: poolMax,
       acquireTimeoutMillis: 5000,
+      // A connection whose statement was given up on still waits for it (a hung link): closed, never used again.
+      validate: (conn: PooledClient) => {
+        if (conn.readyForQuery !== false) return true;
+        conn.connection?.stream?.destroy();
+        return false;
+      },
       // Set with SET rather than as startup parameters, which a pooler (PgBouncer) may refuse.
       ...(ms > 0
         ? {
@@ -50,6 +71,8 @@ export function createKnex(url: string, poolMax = 10, timeoutMs = 0): Knex {
         : {}),
     },
     acquireConnectionTimeout: 5000,
+    // An error's message names the statement, not its values (package text, hashes): knex would write them in.
+    compileSqlOnError: false,
     // knex prints connection errors to the console; they reach callers as rejections anyway.
     log: { warn: quiet, error: quiet, deprecate: quiet, debug: quiet },
   });

@@ -51,11 +51,21 @@ export function isConnectionError(err: unknown): boolean {
 export const PG_QUERY_CANCELED = '57014';
 export const PG_LOCK_NOT_AVAILABLE = '55P03';
 
-/** True when a statement was cancelled at its deadline (GATEKEEPER_DATABASE_TIMEOUT) or waited too long for a lock. */
+/** pg's error when no answer came within its query_timeout (the link hung: connection.ts READ_GRACE_MS); knex puts the statement before it. */
+const CLIENT_READ_TIMEOUT = /(?:^| - )Query read timeout$/;
+
+/**
+ * True when a statement was cancelled at its deadline (GATEKEEPER_DATABASE_TIMEOUT), waited
+ * too long for a lock, or got no answer by the client's deadline.
+ */
 export function isDeadlineError(err: unknown): boolean {
   if (asGatekeeperError(err)) return false;
   const code = pgCode(err);
-  return code === PG_QUERY_CANCELED || code === PG_LOCK_NOT_AVAILABLE;
+  return code === PG_QUERY_CANCELED || code === PG_LOCK_NOT_AVAILABLE || isReadTimeout(err);
+}
+
+function isReadTimeout(err: unknown): boolean {
+  return !asGatekeeperError(err) && pgCode(err) === undefined && CLIENT_READ_TIMEOUT.test(String((err as Error | null)?.message ?? ''));
 }
 
 /**
@@ -64,6 +74,12 @@ export function isDeadlineError(err: unknown): boolean {
  * what to do; the driver's text (which may quote a statement) is not shown for deadlines.
  */
 export function databaseFailure(err: unknown): GatekeeperError | undefined {
+  if (isReadTimeout(err)) {
+    return new GatekeeperError(
+      'EDATABASE',
+      'the governance database sent no answer in time (GATEKEEPER_DATABASE_TIMEOUT): the connection to it may be hung, so the request was stopped. Try again shortly; if it persists an admin should check the network path to the database (a proxy in between) and /health',
+    );
+  }
   if (isDeadlineError(err)) {
     const what = pgCode(err) === PG_LOCK_NOT_AVAILABLE ? 'waited too long for a lock' : 'did not answer in time';
     return new GatekeeperError(

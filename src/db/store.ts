@@ -63,7 +63,11 @@ function bind(db: Knex): Repositories {
 export class Store {
   readonly repos: Repositories;
 
-  constructor(readonly knex: Knex) {
+  /** `longKnex`: the pool longTransaction runs on, without the request pool's deadlines (default: `knex`). */
+  constructor(
+    readonly knex: Knex,
+    private readonly longKnex: Knex = knex,
+  ) {
     this.repos = bind(knex);
   }
 
@@ -73,11 +77,12 @@ export class Store {
   }
 
   /**
-   * Like transaction(), without the pool's statement and lock deadline (GATEKEEPER_DATABASE_TIMEOUT):
-   * for background work that may rightly take longer (a bulk advisory import, a feed import).
+   * Like transaction(), without the pool's statement and lock deadline (GATEKEEPER_DATABASE_TIMEOUT)
+   * or the client's wait for an answer: for background work that may rightly take longer (a
+   * bulk advisory import, a feed import). Runs on the long pool.
    */
   longTransaction<T>(fn: (repos: Repositories) => Promise<T>): Promise<T> {
-    return this.knex.transaction(async (trx) => {
+    return this.longKnex.transaction(async (trx) => {
       await trx.raw('set local statement_timeout = 0; set local lock_timeout = 0');
       return fn(bind(trx));
     });

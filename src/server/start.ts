@@ -105,6 +105,8 @@ export { StartupError };
 const STORAGE_LOCK_POOL = 4;
 const STORAGE_LOCK_WAIT_MS = 10_000;
 const STORAGE_LOCK_MAX_HOLD_MS = 60_000;
+/** Connections for long background work (Store.longTransaction): imports run one at a time. */
+const LONG_WORK_POOL = 2;
 
 export const DEFAULT_PLUGINS_DIR = path.resolve(__dirname, '../../plugins');
 
@@ -245,7 +247,10 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     });
     const packageStorage = new FsPackageStorage(storageDir, new PackageLocks(advisoryLocks, { waitMs: STORAGE_LOCK_WAIT_MS }));
 
-    const store = new Store(database.knex);
+    // Long background work (advisory imports) on a small pool without the request deadlines.
+    const longKnex = createKnex(database.url, LONG_WORK_POOL);
+    cleanup.push(() => longKnex.destroy());
+    const store = new Store(database.knex, longKnex);
     const identity = new IdentityService(store, { allowSelfRegistration: settings.allowSelfRegistration, passwordLogin: settings.passwordLogin, loginThrottle: { maxFailuresPerUser: settings.loginMaxFailuresPerUser, maxFailuresPerAddress: settings.loginMaxFailuresPerAddress, windowMs: parseDuration(settings.loginThrottleWindow) } });
     const bootstrap = await identity.bootstrapAdmin(settings.adminPassword);
     if (bootstrap.created && bootstrap.generated && bootstrap.password) {

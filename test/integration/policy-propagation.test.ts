@@ -137,8 +137,8 @@ describe('a policy change made through one gatekeeper, on the next request to an
     expect((await a.api('POST', '/users', { username: 'gil', password: 'gil-password', role: 'developer' })).status).toBe(201);
     const token = await loginToken(a.url, 'gil', 'gil-password');
     const read = async () => {
-      // B, no longer trusting its cache, asks the database through the hung link: not answered
-      // while it hangs (its deadline is the server's statement_timeout), so given up on here.
+      // B, no longer trusting its cache, asks the database through the hung link: refused with
+      // EDATABASE once the client stops waiting (12 s: its 10 s deadline and READ_GRACE_MS), or given up on here.
       try {
         const res = await fetch(new URL('beta/-/beta-1.1.0.tgz', b.url), { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) });
         await res.arrayBuffer();

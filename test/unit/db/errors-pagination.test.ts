@@ -1,6 +1,6 @@
 import { GatekeeperError } from '../../../src/core/errors';
 import { chunks } from '../../../src/db/batch';
-import { isConnectionError, mapDbError } from '../../../src/db/errors';
+import { databaseFailure, isConnectionError, isDeadlineError, isRowError, mapDbError } from '../../../src/db/errors';
 import { clampLimit, decodeCursor, encodeCursor, INT4_MAX, INT8_SAFE_MAX, parseRowId } from '../../../src/db/pagination';
 
 const codeOf = (fn: () => unknown): string | undefined => {
@@ -35,6 +35,21 @@ describe('database errors', () => {
     expect(isConnectionError(dns)).toBe(true);
     expect((mapDbError(dns, 'the approval') as GatekeeperError).code).toBe('EDATABASE');
     expect((mapDbError(Object.assign(new Error('terminating connection'), { code: '57P01' }), 'x') as GatekeeperError).code).toBe('EDATABASE');
+  });
+
+  it("takes pg's read timeout (no answer from a hung link), as knex words it, for the deadline, and nothing else that mentions it", () => {
+    const timeout = new Error('select * from "users" where "username" = $1 - Query read timeout');
+    expect(isDeadlineError(timeout)).toBe(true);
+    expect(isDeadlineError(new Error('Query read timeout'))).toBe(true);
+    expect(databaseFailure(timeout)).toMatchObject({ code: 'EDATABASE', message: expect.stringMatching(/^the governance database sent no answer in time \(GATEKEEPER_DATABASE_TIMEOUT\): the connection to it may be hung/) });
+    expect(isDeadlineError(new Error('Query read timeout of the feed'))).toBe(false);
+    expect(isDeadlineError(Object.assign(new Error('x - Query read timeout'), { code: '22P02' }))).toBe(false);
+    expect(isDeadlineError(new GatekeeperError('EVALIDATION', 'Query read timeout'))).toBe(false);
+  });
+
+  it('knows the failures one row of a statement can cause on its own', () => {
+    for (const code of ['22P02', '22P05', '22001', '23505', '23514', '54000']) expect([code, isRowError(Object.assign(new Error(code), { code }))]).toEqual([code, true]);
+    for (const code of ['57014', '55P03', '08006', '42P01', 'ECONNRESET', undefined]) expect([code, isRowError(Object.assign(new Error(String(code)), { code }))]).toEqual([code, false]);
   });
 
   it("maps the database's refusals of a value to client errors", () => {
