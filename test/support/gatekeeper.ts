@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { DEFAULTS, Settings } from '../../src/server/config';
-import { Gatekeeper, startGatekeeper, StartOptions } from '../../src/server/start';
+import { createLogger, Gatekeeper, startGatekeeper, StartOptions } from '../../src/server/start';
 import { createTestDatabase, TestDatabase } from './database';
 
 export const ADMIN_PASSWORD = 'admin-password-for-tests';
@@ -99,7 +99,8 @@ export async function startTestGatekeeper(options: TestGatekeeperOptions): Promi
   const dataDir = tempDir('gk-data-');
   const logFile = path.join(dataDir, 'gatekeeper.log');
   const settings = testSettings(dataDir, options.upstream, db.url, options.settings);
-  const logger = pino({ level: 'debug' }, pino.destination({ dest: logFile, sync: true }));
+  // The server's own logger (errors written as it writes them), to a file.
+  const logger = createLogger('debug', pino.destination({ dest: logFile, sync: true }));
   let gk: Gatekeeper;
   try {
     gk = await startGatekeeper({ settings, logger, pluginsDir: options.pluginsDir, ...options.start });
