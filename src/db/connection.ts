@@ -3,6 +3,7 @@ import { Client } from 'pg';
 import path from 'node:path';
 import { startEmbeddedDatabase, EmbeddedDatabase } from './embedded';
 import { migrationSource } from '../../migrations';
+import { isReadTimeout } from './errors';
 
 export type { Knex };
 
@@ -23,7 +24,7 @@ export interface DatabaseOptions {
    * The deadline of every statement and lock wait on the pool's connections (PostgreSQL's
    * statement_timeout and lock_timeout, set on each new connection, and the client's wait for
    * an answer, READ_GRACE_MS longer); 0 or unset: none. Work that may take longer runs on a pool
-   * without it (Database.longKnex: Store.longTransaction, migrations).
+   * without it (createMigrationKnex; the long-work pool start.ts gives Store.longTransaction).
    */
   timeoutMs?: number;
   onLog?: (line: string) => void;
@@ -39,10 +40,30 @@ const quiet = (): void => undefined;
  */
 export const READ_GRACE_MS = 2000;
 
-/** A pg client still running a statement when the pool would hand it out again (its answer was given up on). */
+/** What afterCreate touches of a pooled pg client. */
 interface PooledClient {
-  readyForQuery?: boolean;
+  query(...args: unknown[]): unknown;
   connection?: { stream?: { destroy(): void } };
+}
+
+/**
+ * Closes the connection as soon as a statement on it is given up on (pg's query_timeout): the
+ * statement may still be running, or its answer lost, so nothing else may be sent on it (a
+ * transaction's ROLLBACK would wait behind it). The closed client is marked disposed by knex
+ * and never handed out again.
+ */
+function closeOnReadTimeout(conn: PooledClient): void {
+  const query = conn.query;
+  conn.query = function (this: PooledClient, ...args: unknown[]) {
+    const callback = args[args.length - 1];
+    if (typeof callback === 'function') {
+      args[args.length - 1] = (err: unknown, result: unknown) => {
+        if (err && isReadTimeout(err)) conn.connection?.stream?.destroy();
+        return (callback as (e: unknown, r: unknown) => unknown)(err, result);
+      };
+    }
+    return query.apply(this, args);
+  };
 }
 
 export function createKnex(url: string, poolMax = 10, timeoutMs = 0): Knex {
@@ -55,17 +76,12 @@ export function createKnex(url: string, poolMax = 10, timeoutMs = 0): Knex {
       min: 0,
       max: poolMax,
       acquireTimeoutMillis: 5000,
-      // A connection whose statement was given up on still waits for it (a hung link): closed, never used again.
-      validate: (conn: PooledClient) => {
-        if (conn.readyForQuery !== false) return true;
-        conn.connection?.stream?.destroy();
-        return false;
-      },
       // Set with SET rather than as startup parameters, which a pooler (PgBouncer) may refuse.
       ...(ms > 0
         ? {
-            afterCreate: (conn: { query(sql: string, cb: (err: Error | null) => void): void }, done: (err: Error | null, conn: unknown) => void) => {
-              conn.query(`set statement_timeout = ${ms}; set lock_timeout = ${ms}`, (err) => done(err, conn));
+            afterCreate: (conn: PooledClient, done: (err: Error | null, conn: unknown) => void) => {
+              closeOnReadTimeout(conn);
+              conn.query(`set statement_timeout = ${ms}; set lock_timeout = ${ms}`, (err: Error | null) => done(err, conn));
             },
           }
         : {}),

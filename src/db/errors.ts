@@ -38,11 +38,15 @@ const CONNECTION_CODES = new Set([
   '08006',
 ]);
 
-/** True when the error means the database could not be reached, rather than a bad query. */
+/**
+ * True when the error means the database could not be reached, rather than a bad query: a
+ * statement that got no answer by the client's deadline (a hung link) counts as unreachable.
+ */
 export function isConnectionError(err: unknown): boolean {
   if (asGatekeeperError(err)) return false;
   const code = pgCode(err);
   if (code && CONNECTION_CODES.has(code)) return true;
+  if (isReadTimeout(err)) return true;
   const message = String((err as Error | null)?.message ?? '');
   return /Knex: Timeout acquiring a connection|Connection terminated|connect ECONNREFUSED|timeout expired/i.test(message);
 }
@@ -64,7 +68,8 @@ export function isDeadlineError(err: unknown): boolean {
   return code === PG_QUERY_CANCELED || code === PG_LOCK_NOT_AVAILABLE || isReadTimeout(err);
 }
 
-function isReadTimeout(err: unknown): boolean {
+/** pg's query_timeout fired: no answer came by the client's deadline. */
+export function isReadTimeout(err: unknown): boolean {
   return !asGatekeeperError(err) && pgCode(err) === undefined && CLIENT_READ_TIMEOUT.test(String((err as Error | null)?.message ?? ''));
 }
 

@@ -5,6 +5,11 @@
  * instead of being held for as long as the link hangs, and the connection that waited is
  * closed, not handed to the next request, once the link passes bytes again.
  */
+import type { Knex } from 'knex';
+import { createKnex, migrateLatest } from '../../src/db/connection';
+import { databaseFailure } from '../../src/db/errors';
+import { Store } from '../../src/db/store';
+import { AuditWriter, auditEntry } from '../../src/services/audit';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { eventually } from '../support/assert';
 import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
@@ -59,4 +64,85 @@ describe('a hung link to the database', () => {
     // The connection that waited is closed when the pool would hand it out again: every request is served.
     for (let i = 0; i < 6; i++) expect({ i, ...(await users()) }).toMatchObject({ i, status: 200 });
   }, 120_000);
+});
+
+describe('the request pool on a hung link', () => {
+  let db: TestDatabase;
+  let direct: Knex;
+  let relay: Awaited<ReturnType<typeof relayTo>>;
+  let knex: Knex;
+  const errors: Array<{ sql: string; message: string }> = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    direct = createKnex(db.url);
+    await migrateLatest(direct);
+    relay = await relayTo(new URL(db.url));
+    // GATEKEEPER_DATABASE_TIMEOUT=500ms: the client gives up after 2.5 s.
+    knex = createKnex(relay.url, 2, 500);
+    knex.on('query-error', (err: Error, query: { sql: string }) => errors.push({ sql: query.sql, message: err.message }));
+  });
+
+  afterAll(async () => {
+    await knex?.destroy();
+    await relay?.close();
+    await direct?.destroy();
+    await db?.drop();
+  });
+
+  it('sends nothing more on a connection whose statement was given up on: a transaction\'s ROLLBACK finds it closed instead of waiting behind it', async () => {
+    errors.length = 0;
+    let failure: unknown;
+    await knex
+      .transaction(async (trx) => {
+        await trx.raw('select 1');
+        relay.freeze();
+        await trx.raw('select 2');
+      })
+      .catch((err: unknown) => (failure = err));
+    relay.thaw();
+    expect(databaseFailure(failure)?.code).toBe('EDATABASE');
+    expect(errors.find((e) => e.sql === 'select 2')?.message).toMatch(/Query read timeout$/);
+    // Without the connection closed, the ROLLBACK waits for its own read timeout on the hung link.
+    const rollback = errors.find((e) => /rollback/i.test(e.sql));
+    expect(rollback?.message ?? 'no rollback error').not.toMatch(/Query read timeout/);
+    expect((await knex.raw('select 3 as n')).rows).toEqual([{ n: 3 }]);
+  }, 60_000);
+
+  it('keeps an audit entry whose insert got no answer (an outage: written again), and drops none', async () => {
+    const store = new Store(knex);
+    await store.ping();
+    const writer = new AuditWriter(store, undefined, { delayMs: 0, retryBaseMs: 50, retryMaxMs: 100 });
+    const sent: string[] = [];
+    const onQuery = (q: { sql: string }) => sent.push(q.sql);
+    knex.on('query', onQuery);
+    relay.freeze();
+    writer.record(auditEntry({ username: 'dev', ip: '127.0.0.1' }, 'install.blocked', { package: 'hung-link-pkg', version: '1.0.0', ruleId: 'deprecated', details: { code: 'EDEPRECATED' } }));
+    const flushed = writer.flush();
+    // The insert is sent while frozen (and lost); the link passes bytes again before the client
+    // gives up on it, so the writer's check that follows finds the database answering.
+    await eventually(async () => sent.some((sql) => /insert into "audit_log"/.test(sql)), 'the insert sent');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    relay.thaw();
+    knex.off('query', onQuery);
+    await flushed;
+    await eventually(async () => (await direct('audit_log').where({ package: 'hung-link-pkg' })).length === 1, 'the entry written again', 30_000);
+    const health = writer.health();
+    await writer.close();
+    expect({ dropped: health.dropped }).toEqual({ dropped: 0 });
+  }, 60_000);
+
+  it('keeps a healthy connection after statements the server refused', async () => {
+    const pool = createKnex(db.url, 1, 5000);
+    try {
+      const pids = new Set<number>();
+      for (let i = 0; i < 300; i++) {
+        await expect(pool.raw('select 1/0')).rejects.toMatchObject({ code: '22012' });
+        pids.add((await pool.raw('select pg_backend_pid() as pid')).rows[0].pid);
+      }
+      expect(pids.size).toBe(1);
+    } finally {
+      await pool.destroy();
+    }
+  });
 });
