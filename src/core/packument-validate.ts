@@ -15,7 +15,9 @@ import { isPrototypeKey, MAX_VERSION_LENGTH } from './versions';
  * - `name` is the requested name; `versions`, `dist-tags` and `time` are objects without a
  *   prototype (reading `versions.constructor` finds nothing), each key an own property;
  * - every version entry is a plain object whose `dist.tarball` is an http(s) URL, whose
- *   `version` (when present) is its key and whose `name` (when present) is the package's;
+ *   `dist.integrity` (when present) is a Subresource Integrity string and `dist.shasum` (when
+ *   present) printable characters without spaces, whose `version` (when present) is its key and whose `name` (when
+ *   present) is the package's;
  * - version keys are 1 to 256 printable characters without white space; a key strict semver
  *   rejects (`1.0.0beta`) but whose entry is fine stays;
  * - `time` holds only ISO 8601 date-times, for `created`, `modified` and kept versions;
@@ -113,8 +115,17 @@ function badEntry(name: string, key: string, entry: unknown): string | undefined
   if (tarball === undefined) return 'it has no dist.tarball';
   if (typeof tarball !== 'string') return `its dist.tarball is ${describe(tarball)}, not a URL`;
   if (!isHttpUrl(tarball)) return 'its dist.tarball is not an http(s) URL';
+  const integrity = own(dist, 'integrity');
+  if (integrity !== undefined && (typeof integrity !== 'string' || !INTEGRITY.test(integrity))) return 'its dist.integrity is not a Subresource Integrity string';
+  const shasum = own(dist, 'shasum');
+  if (shasum !== undefined && (typeof shasum !== 'string' || !SHASUM.test(shasum))) return 'its dist.shasum is not a digest (printable characters, no spaces)';
   return undefined;
 }
+
+/** Subresource Integrity as npm writes it: `algorithm-base64` hashes (with `?options`), separated by spaces, printable ASCII only. */
+const INTEGRITY = /^(?=[\x20-\x7e]{1,4096}$) *[a-z0-9]+-[A-Za-z0-9+/=_-]+(?:\?[\x21-\x7e]*)?(?: +[a-z0-9]+-[A-Za-z0-9+/=_-]+(?:\?[\x21-\x7e]*)?)* *$/;
+/** Checked against the bytes as hex SHA-1 when used; here only kept printable. */
+const SHASUM = /^[\x21-\x7e]{1,128}$/;
 
 function isHttpUrl(text: string): boolean {
   if (text.length > 4096) return false;

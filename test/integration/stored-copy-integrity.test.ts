@@ -10,11 +10,19 @@ import { tarballCacheOf } from '../../src/server/registry/gate';
 import { eventually } from '../support/assert';
 import { loginToken } from '../support/gatekeeper';
 import { publishDocument } from '../support/publish';
+import type { FixturePackage } from '../support/fixture-registry';
 import { gatekeeperSuite } from '../support/suite';
+import { integrityOf } from '../support/tarball';
 
 describe('stored copies and the integrity they are checked against', () => {
+  const packages: FixturePackage[] = [
+    { name: 'surrogate-text', versions: [{ version: '1.0.0', license: 'MIT', tarballPackageJson: { description: 'x\ud800y\udc00z' } }] },
+    // Their dist.integrity is set once the fixture has built the tarballs (see the test).
+    { name: 'two-hashes', versions: [{ version: '1.0.0', license: 'MIT' }] },
+    { name: 'nul-integrity', versions: [{ version: '1.0.0', license: 'MIT' }] },
+  ];
   const s = gatekeeperSuite({
-    packages: [{ name: 'surrogate-text', versions: [{ version: '1.0.0', license: 'MIT', tarballPackageJson: { description: 'x\ud800y\udc00z' } }] }],
+    packages,
     settings: { publishRules: [{ pattern: '@acme/*', roles: ['publisher'] }] },
     npm: false,
   });
@@ -63,6 +71,29 @@ describe('stored copies and the integrity they are checked against', () => {
     expect(again.status).toBe(200);
     expect(Buffer.from(await again.arrayBuffer()).equals(bytes)).toBe(true);
     expect(asked() - before).toBe(1);
+  });
+
+  it("records the integrity of the bytes themselves, not the document's list of hashes, and drops a version whose integrity is not an integrity string", async () => {
+    const bytes = s.upstream.tarball('two-hashes', '1.0.0');
+    const own = integrityOf(bytes);
+    const other = integrityOf(Buffer.from('other bytes'));
+    packages[1].versions[0].dist = { integrity: `${other} ${own}` };
+    packages[2].versions[0].dist = { integrity: `${integrityOf(s.upstream.tarball('nul-integrity', '1.0.0'))} sha512-x\u0000y` };
+
+    const res = await fetch(url('two-hashes', '1.0.0'));
+    expect(res.status).toBe(200);
+    expect(Buffer.from(await res.arrayBuffer()).equals(bytes)).toBe(true);
+    expect(res.headers.get('etag')).toBe(`"${own}"`);
+    await eventually(async () => (await inspectionRow('two-hashes', '1.0.0')) !== undefined, 'the inspection recorded');
+    expect((await inspectionRow('two-hashes', '1.0.0')).integrity).toBe(own);
+
+    // A version whose dist.integrity holds NUL is left out of the packument (it could never be recorded).
+    const packument = await fetch(new URL('nul-integrity', s.t.url));
+    expect(packument.status).toBe(200);
+    expect(Object.keys(((await packument.json()) as { versions: Record<string, unknown> }).versions)).toEqual([]);
+    const tarball = await fetch(url('nul-integrity', '1.0.0'));
+    expect(tarball.status).toBe(404);
+    expect((await s.t.api('GET', '/health')).body.inspections).toEqual({ ok: true, failedWrites: 0 });
   });
 
   it('records the inspection of a private version whose package.json holds lone surrogates, and refuses a copy of it changed in storage', async () => {

@@ -9,7 +9,7 @@ import { markErrorCode, writeError } from '../http/write-error';
 import { RegistryMatch, routeOf, unsupportedCommand } from './routes';
 import { parseDuration, parseSize } from '../../core/duration';
 import { can } from '../../core/roles';
-import { integrityTag, sendTarballEntry, TarballCache, tarballKey, tarballStorageKey } from './tarball-cache';
+import { sendTarballEntry, TarballCache, tarballKey, tarballStorageKey } from './tarball-cache';
 import type { HotPathReads, PackageStorage, StorageStat } from '../../core/storage';
 import { abbreviatePackument, dependencyNames, installNotice, Packument, representativeDecision, toHeaderValue, versionWarnings } from '../../core/packument';
 import { addInstallNotices } from './notices';
@@ -570,7 +570,8 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
       const fromStorage = stored !== undefined && matchesIntegrity(stored, dist);
       const bytes = fromStorage ? (stored as Buffer) : await upstreamBytes(name, version, dist, actor);
       const read = await readTarballManifestAsync(bytes, { errorCode: 'EUPSTREAM', label: key });
-      const integrity = typeof dist.integrity === 'string' && dist.integrity.startsWith('sha512-') ? dist.integrity : integrityOfBytes(bytes);
+      // The verified bytes' own sha512, not the document's string (which may list other hashes beside the one that matched).
+      const integrity = integrityOfBytes(bytes);
       const inspection = inspectTarball(manifest, read, integrity, new Date());
       // The package's inspections are held, so the recording below is held at once.
       await runtime.inspections.prepare(name);
@@ -591,8 +592,8 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
         await governance.prepare(raw);
       }
       const decision = governance.decide(name, version, raw);
-      // The bytes are hashed once, for the response and the held entry alike (never read back).
-      const etag = decision.allowed ? integrityTag(bytes) : '';
+      // The bytes are hashed once, for the inspection, the response and the held entry alike (never read back).
+      const etag = decision.allowed ? `"${integrity}"` : '';
       const settled = recorded.then(
         async () => {
           if (!decision.allowed || fromStorage) return;
