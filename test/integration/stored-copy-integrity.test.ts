@@ -136,4 +136,27 @@ describe('stored copies and the integrity they are checked against', () => {
     expect(restored.status).toBe(200);
     expect(Buffer.from(await restored.arrayBuffer()).equals(bytes)).toBe(true);
   });
+
+  it('serves a private version that has no inspection (published before they were recorded) without a database query once warm', async () => {
+    const name = '@acme/legacy';
+    expect((await publish(name, '1.0.0')).status).toBe(201);
+    await knex()('tarball_inspections').where({ package: name }).delete();
+    s.t.gk.runtime.inspections.forgetAll();
+    tarballCacheOf(s.t.gk.runtime).invalidate(name);
+    // Warm: the decision, the package's (empty) inspections, the publish record's integrity, the tarball held.
+    for (let i = 0; i < 3; i++) expect((await fetch(url(name, '1.0.0'))).status).toBe(200);
+    const queries: string[] = [];
+    const onQuery = (q: { sql: string }) => queries.push(q.sql);
+    knex().on('query', onQuery);
+    try {
+      for (let i = 0; i < 20; i++) {
+        const res = await fetch(url(name, '1.0.0'));
+        expect(res.status).toBe(200);
+        await res.arrayBuffer();
+      }
+    } finally {
+      knex().off('query', onQuery);
+    }
+    expect(queries).toEqual([]);
+  });
 });

@@ -115,6 +115,20 @@ interface FetchedTarball {
 
 const TARBALL_CACHES = new WeakMap<GatekeeperRuntime, TarballCache>();
 
+/**
+ * The publish records' integrities of private versions that have no inspection (published
+ * before inspections were recorded, or whose record failed), per runtime, by `name@version`:
+ * read from the database once, for the full path and the fast path alike.
+ */
+const RECORDED_INTEGRITIES = new WeakMap<GatekeeperRuntime, Map<string, string>>();
+const MAX_RECORDED_INTEGRITIES = 10_000;
+
+function recordedIntegritiesOf(runtime: GatekeeperRuntime): Map<string, string> {
+  let held = RECORDED_INTEGRITIES.get(runtime);
+  if (!held) RECORDED_INTEGRITIES.set(runtime, (held = new Map()));
+  return held;
+}
+
 /** The runtime's tarball cache (GATEKEEPER_TARBALL_CACHE_SIZE), made on first use. */
 export function tarballCacheOf(runtime: GatekeeperRuntime): TarballCache {
   let cache = TARBALL_CACHES.get(runtime);
@@ -311,11 +325,12 @@ export function createFastPath(runtime: GatekeeperRuntime) {
         if (!version) return false;
         const decision = runtime.governance.cache.peek(runtime.governance.cache.current(), name, version);
         if (!decision || !decision.allowed || decision.warnings.length > 0) return false;
-        // A stored copy is served only with its inspection held (see inspected()), for the
-        // integrity its bytes are checked against: the full path reads it.
-        const inspection = runtime.inspections.known(name, version);
-        if (!inspection) return false;
-        return sendStoredTarball(tarballs, storage, name, match.params.filename, req, res, true, inspection.integrity);
+        // A stored copy is served only with the integrity its bytes are checked against held:
+        // its inspection's (see inspected()), or a private version's publish record's (see
+        // publishedIntegrity()). The full path reads them.
+        const expected = runtime.inspections.known(name, version)?.integrity ?? (runtime.publishing.isPrivate(name) ? recordedIntegritiesOf(runtime).get(`${name}@${version}`) : undefined);
+        if (!expected) return false;
+        return sendStoredTarball(tarballs, storage, name, match.params.filename, req, res, true, expected);
       }
       const generation = runtime.governance.cache.current().generation;
       const abbreviated = wantsAbbreviated(req.headers.accept);
@@ -338,6 +353,7 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
 
   const packages = runtime.storage;
   const tarballs = tarballCacheOf(runtime);
+  const recordedIntegrities = recordedIntegritiesOf(runtime);
   const maxageMs = parseDuration(runtime.settings.upstreamMaxage);
   // The key a client's request in that context computes (servePackument, the fast path).
   const warmKey = (name: string, c: WarmContext) => cacheKey(name, c.abbreviated, `${c.protocol}://${c.host}`, c.audience);
@@ -503,8 +519,15 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
     await runtime.inspections.prepare(name);
     const inspection = runtime.inspections.known(name, version);
     if (inspection) return inspection.integrity;
+    const key = `${name}@${version}`;
+    const held = recordedIntegrities.get(key);
+    if (held) return held;
     const record = await runtime.publishing.versionState(name, version);
-    return record?.state === 'published' ? record.integrity : undefined;
+    if (record?.state !== 'published') return undefined;
+    // A published version's integrity never changes: read once.
+    recordedIntegrities.set(key, record.integrity);
+    if (recordedIntegrities.size > MAX_RECORDED_INTEGRITIES) recordedIntegrities.delete(recordedIntegrities.keys().next().value as string);
+    return record.integrity;
   }
 
   /**
