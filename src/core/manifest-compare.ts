@@ -157,9 +157,15 @@ export function sanitizeManifest(value: unknown, depth = 0): unknown {
   if (depth >= MAX_DEPTH) return null;
   if (Array.isArray(value)) return value.map((v) => sanitizeManifest(v, depth + 1) ?? null);
   const out: Record<string, unknown> = {};
-  for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
-    const clean = sanitizeManifest(v, depth + 1);
-    if (clean !== undefined) define(out, storable(key), clean);
+  const entries = Object.entries(value as Record<string, unknown>);
+  // A key that had to be cleaned never replaces one that did not (`license\ud800` is not `license`).
+  for (const cleaned of [false, true]) {
+    for (const [key, v] of entries) {
+      const storableKey = storable(key);
+      if ((storableKey !== key) !== cleaned || (cleaned && Object.hasOwn(out, storableKey))) continue;
+      const clean = sanitizeManifest(v, depth + 1);
+      if (clean !== undefined) define(out, storableKey, clean);
+    }
   }
   return out;
 }

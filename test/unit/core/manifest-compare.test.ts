@@ -170,6 +170,13 @@ describe('inspectTarball', () => {
     for (const text of [JSON.stringify(result.manifest), shown]) expect(loneSurrogate.test(text)).toBe(false);
   });
 
+  it('never lets a key that had to be cleaned replace one that did not', () => {
+    const manifest = JSON.parse('{"license\\ud800":"GPL-3.0","license":"MIT","scripts":{"post\\u0000install":"x","postinstall":"y"},"only\\udc00":1}') as Record<string, unknown>;
+    expect(sanitizeManifest(manifest)).toEqual({ license: 'MIT', scripts: { postinstall: 'y' }, only: 1 });
+    const reversed = JSON.parse('{"license":"MIT","license\\ud800":"GPL-3.0"}') as Record<string, unknown>;
+    expect(sanitizeManifest(reversed)).toEqual({ license: 'MIT' });
+  });
+
   it('cuts the stored manifest at 64 levels of nesting', () => {
     let deep: unknown = 'bottom';
     for (let i = 0; i < 100; i++) deep = { d: deep };
