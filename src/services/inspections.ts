@@ -99,9 +99,12 @@ export class InspectionService {
     try {
       await this.saver.add([{ inspection, source }]).catch((err: unknown) => {
         // A row the database refuses (a data exception, a constraint it breaks) fails its whole
-        // batch: every recording in it is tried again alone, so that only that one fails.
+        // batch: every recording in it is tried again alone, one at a time (a large batch must
+        // not take the whole pool), so that only that one fails.
         if (!isRowError(err)) throw err;
-        return this.store.repos.inspections.saveMany([{ inspection, source }]);
+        const alone = this.retries.then(() => this.store.repos.inspections.saveMany([{ inspection, source }]));
+        this.retries = alone.catch(() => undefined);
+        return alone;
       });
       this.writes.lastError = undefined;
     } catch (err) {
@@ -115,6 +118,8 @@ export class InspectionService {
   }
 
   private readonly writes: { failed: number; lastError?: string; lastFailureAt?: string } = { failed: 0 };
+  /** The recordings tried again alone (see record), in turn. */
+  private retries: Promise<unknown> = Promise.resolve();
 
   /** Recordings that failed (each is inspected again on the version's next fetch); not ok until one succeeds. */
   health(): InspectionHealth {

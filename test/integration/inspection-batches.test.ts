@@ -106,15 +106,27 @@ describe('recording tarball inspections in batches', () => {
   it('stores the rest of a batch when the database refuses one of its rows, and fails only that one', async () => {
     const service = new InspectionService(new Store(knex));
     const before = inserts;
+    // Inserts in flight at once, most seen (the rows tried again alone go one at a time).
+    let inFlight = 0;
+    let most = 0;
+    const started = (q: { sql: string }) => {
+      if (/insert into "tarball_inspections"/.test(q.sql)) most = Math.max(most, ++inFlight);
+    };
+    const ended = (_: unknown, q: { sql: string }) => {
+      if (/insert into "tarball_inspections"/.test(q.sql)) inFlight--;
+    };
+    knex.on('query', started).on('query-response', ended).on('query-error', ended);
     // jsonb cannot hold \u0000 or a lone surrogate: PostgreSQL refuses the whole statement.
     const results = await Promise.allSettled([
       service.record(inspection('poisoned', '1.0.0', { name: 'poisoned', description: 'a\u0000b' }), 'upstream'),
       service.record(inspection('beside-poison'), 'upstream'),
       service.record(inspection('surrogate', '1.0.0', { name: 'surrogate', description: 'x\ud800y' }), 'upstream'),
     ]);
+    knex.off('query', started).off('query-response', ended).off('query-error', ended);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled', 'rejected']);
-    // The batch, then each of its three rows alone.
+    // The batch, then each of its three rows alone, in turn.
     expect(inserts - before).toBe(4);
+    expect({ most, inFlight }).toEqual({ most: 1, inFlight: 0 });
     const rows = await knex('tarball_inspections').whereIn('package', ['poisoned', 'beside-poison', 'surrogate']).select('package');
     expect(rows.map((r) => r.package)).toEqual(['beside-poison']);
     expect(service.known('poisoned', '1.0.0')).toBeUndefined();
