@@ -20,7 +20,7 @@ export const DEFAULT_MAX_TEXT = 2000;
 const REMOVED = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 const CONTROLS = /[\u0001-\u0008\u000B-\u001F\u007F]/g;
 
-/** `s` without NUL and lone UTF-16 surrogates, which PostgreSQL's jsonb (and text) cannot hold; nothing else changed. */
+/** `s` without NUL (which PostgreSQL's text and jsonb refuse) and lone UTF-16 surrogates (which jsonb refuses); nothing else changed. */
 export function storable(s: string): string {
   return s.replace(REMOVED, '');
 }

@@ -77,9 +77,10 @@ export class Store {
   }
 
   /**
-   * Like transaction(), without the pool's statement and lock deadline (GATEKEEPER_DATABASE_TIMEOUT)
-   * or the client's wait for an answer: for background work that may rightly take longer (a
-   * bulk advisory import, a feed import). Runs on the long pool.
+   * Like transaction(), without the pool's statement and lock deadline (GATEKEEPER_DATABASE_TIMEOUT):
+   * for background work that may rightly take longer (a bulk advisory import, a feed import).
+   * Runs on the long pool, which has no client deadline either (start.ts makes one; a Store
+   * made without it uses its only pool, where `SET LOCAL` lifts the server's deadlines only).
    */
   longTransaction<T>(fn: (repos: Repositories) => Promise<T>): Promise<T> {
     return this.longKnex.transaction(async (trx) => {

@@ -18,14 +18,18 @@ function clean(value: unknown, key: string, depth: number): unknown {
     if (key === 'stack') return value.split('\n').slice(0, MAX_STACK_LINES).map((line) => sanitizeText(oneLine(line), MAX_FIELD)).join('\n');
     return sanitizeText(oneLine(value), MAX_FIELD);
   }
-  if (value === null || typeof value !== 'object' || depth >= MAX_DEPTH) return typeof value === 'object' && value !== null ? '[too deep]' : value;
+  if (value === null || typeof value !== 'object') return typeof value === 'bigint' ? String(value) : value;
+  if (ArrayBuffer.isView(value)) return `[${value.byteLength} bytes]`;
+  // A date, a URL: what JSON would write.
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return clean((value as { toJSON(): unknown }).toJSON(), key, depth + 1);
+  if (depth >= MAX_DEPTH) return '[too deep]';
   if (Array.isArray(value)) return value.slice(0, 20).map((v) => clean(v, '', depth + 1));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) out[oneLine(k)] = clean(v, k, depth + 1);
   return out;
 }
 
-/** pino's error serializer, its output cleaned (see above); what is not an error is cleaned as it is. */
+/** pino's error serializer, its output cleaned (see above); what is not an error (a message string) is cleaned as it is. */
 export function errorForLog(err: unknown): unknown {
   const serialized = err instanceof Error ? pino.stdSerializers.err(err) : err;
   return clean(serialized, '', 0);

@@ -118,9 +118,9 @@ export function packageVersion(): string {
   return '0.0.0';
 }
 
-/** The server's logger; `destination` for tests (default: stdout, pretty on a terminal). Errors are written through errorForLog. */
+/** The server's logger; `destination` for tests (default: stdout, pretty on a terminal). `err` and `error` are written through errorForLog. */
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  const options = { level, name: 'gatekeeper', serializers: { err: errorForLog } };
+  const options = { level, name: 'gatekeeper', serializers: { err: errorForLog, error: errorForLog } };
   if (destination) return pino(options, destination);
   if (process.stdout.isTTY) {
     // eslint-disable-next-line @typescript-eslint/no-var-requires

@@ -38,7 +38,7 @@ export interface TarballEntry {
   revision: string;
   /** The stored object's revision (for the filesystem: inode, size, mtime). */
   identity: string;
-  /** For a streamed tarball: the integrity every stream of it must match. */
+  /** For a streamed tarball read from storage: the integrity every stream of it must match (else its tag, once known). */
   expected?: string;
   cost: number;
 }

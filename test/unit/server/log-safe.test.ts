@@ -54,6 +54,16 @@ describe('errors in the server log', () => {
     expect(line.err.context).toEqual({ nested: [{ deeper: shown }] });
   });
 
+  it("cleans an `error` field as it cleans `err`, and writes dates, bytes and bigints as values", () => {
+    const { stream, lines } = capture();
+    const at = new Date('2026-12-02T10:00:00.000Z');
+    const err = Object.assign(new Error('x'), { at, body: Buffer.from('secret bytes'), n: 10n });
+    createLogger('info', stream).warn({ err, error: `receiver said ${hostile}` }, 'delivery failed');
+    const [line] = lines();
+    expect(line.error).toBe(`receiver said ${shown}`);
+    expect(line.err).toMatchObject({ at: '2026-12-02T10:00:00.000Z', body: '[12 bytes]', n: '10' });
+  });
+
   it('bounds a long field', () => {
     const { stream, lines } = capture();
     createLogger('info', stream).error({ err: new Error('x'.repeat(100_000)) }, 'long');
