@@ -14,6 +14,7 @@ import * as jobs from './012_jobs';
 import * as sso from './013_sso';
 import * as usernameCase from './014_username_case';
 import * as jobSuccess from './015_job_success';
+import * as staleReservations from './016_stale_reservations';
 
 /**
  * Every migration, in order. Listed statically (not discovered on disk) so the same list
@@ -41,6 +42,7 @@ export const migrations: ReadonlyArray<[string, Migration]> = [
   ['013_sso', sso],
   ['014_username_case', usernameCase],
   ['015_job_success', jobSuccess],
+  ['016_stale_reservations', staleReservations],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

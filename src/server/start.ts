@@ -392,6 +392,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     if (advisories.sourceKind === 'upstream') jobs.register(advisories.refreshJob());
     jobs.register(webhooks.job());
     jobs.register(webhooks.pruneJob());
+    jobs.register(publishing.reconcileJob());
     if (advisoryFeed) {
       const feedJob = advisoryFeed.job();
       jobs.register(feedJob);

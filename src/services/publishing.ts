@@ -21,7 +21,8 @@ import {
 import { isRole } from '../core/roles';
 import { isUniqueViolation, mapDbError } from '../db/errors';
 import type { Repositories, Store } from '../db/store';
-import { Actor, auditEntry } from './audit';
+import { Actor, auditEntry, SYSTEM } from './audit';
+import type { JobDefinition } from './jobs';
 import type { GovernanceService } from './governance';
 import type { PolicyCache } from './policy-cache';
 import { changePolicy } from './policy-change';
@@ -87,7 +88,9 @@ export interface StoredVersions {
   removeOrphan(name: string, version: string): Promise<boolean>;
 }
 
-/** A reservation older than this whose publish never finished died with its process. */
+/** How often stale reservations are looked for, and how many a run settles. */
+const RECONCILE_INTERVAL_MS = 5 * 60_000;
+const RECONCILE_BATCH = 100;
 
 /**
  * Private publishing. Each name@version is recorded when it is first published and the
@@ -279,6 +282,41 @@ export class PublishingService {
       }
       return now;
     });
+  }
+
+  /**
+   * Settles reservations whose publish died (its process killed between reserving the version
+   * and answering) without waiting for the version's next publish: a version storage holds is
+   * recorded as published (see recordStored), any other is released, with what the publish
+   * left in storage, and audited as package.publish_failed, so it can be published again.
+   * RECONCILE_BATCH at a time; returns how many were settled.
+   */
+  async reconcileStale(signal?: AbortSignal): Promise<number> {
+    const repo = this.store.repos.publishing;
+    const olderThan = new Date(this.now() - STALE_RESERVATION_MS);
+    let settled = 0;
+    for (const record of await repo.listStale(olderThan, RECONCILE_BATCH)) {
+      if (signal?.aborted) break;
+      const stored = await this.stored.find(record.name, record.version);
+      if (stored) {
+        if ((await this.recordStored(SYSTEM, record, stored, 'its publish stored it but died before recording it')).state === 'published') settled++;
+        continue;
+      }
+      await this.stored.removeOrphan(record.name, record.version);
+      const released = await this.store.transaction(async (repos) => {
+        if (!(await repos.publishing.releaseStale(record.name, record.version, olderThan))) return false;
+        const details = { reason: 'its publish died before storing it: the reservation was released', publisher: record.publisher };
+        await repos.audit.save(auditEntry(SYSTEM, 'package.publish_failed', { package: record.name, version: record.version, details }));
+        return true;
+      });
+      if (released) settled++;
+    }
+    return settled;
+  }
+
+  /** The job that settles stale reservations (reconcileStale), every RECONCILE_INTERVAL_MS. */
+  reconcileJob(): JobDefinition {
+    return { name: 'publishing.reconcile', intervalMs: RECONCILE_INTERVAL_MS, run: (signal) => this.reconcileStale(signal).then(() => undefined) };
   }
 
   private async claim(actor: Actor, record: { name: string; version: string; integrity: string; shasum: string; publisher: string }): Promise<void> {

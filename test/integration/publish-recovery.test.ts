@@ -98,6 +98,46 @@ describe('publishes that did not finish', () => {
     expect(await record('@acme/orphaned', '1.1.0')).toMatchObject({ state: 'published', publisher: 'pub2', integrity: integrityOf(served.bytes) });
   });
 
+  it('settles dead publishes without waiting for the next publish: the reconcile job records a stored version, releases an unstored one with its orphan, and leaves a fresh reservation alone', async () => {
+    const name = '@acme/settled';
+    const knex = s.t.gk.database.knex;
+    const stale = new Date(Date.now() - 11 * 60_000);
+    // 1.0.0 stored and served, its record still reserved: killed between Verdaccio's write and the confirmation.
+    expect((await put(name, publishDocument(name, '1.0.0'))).status).toBe(201);
+    const stored = await tarballOf(name, 'settled-1.0.0.tgz');
+    await knex('published_versions').where({ name, version: '1.0.0' }).update({ state: 'reserved', published_at: null, integrity: 'sha512-not-what-was-stored', reserved_at: stale });
+    // 1.1.0: its tarball written, the version never listed.
+    const orphanPath = path.join(storageDir(name), 'settled-1.1.0.tgz');
+    const orphan = buildTarball({ 'package/package.json': JSON.stringify({ name, version: '1.1.0' }), 'package/index.js': 'half-published' });
+    fs.writeFileSync(orphanPath, orphan);
+    await knex('published_versions').insert({ name, version: '1.1.0', integrity: integrityOf(orphan), shasum: shasumOf(orphan), publisher: 'pub1', state: 'reserved', reserved_at: stale });
+    // 1.2.0: reserved a moment ago, its publish possibly still running.
+    await knex('published_versions').insert({ name, version: '1.2.0', integrity: 'sha512-in-flight', shasum: 'x', publisher: 'pub1', state: 'reserved', reserved_at: new Date() });
+
+    expect(await s.t.gk.runtime.jobs.runNow('publishing.reconcile')).toBe(true);
+
+    expect(await record(name, '1.0.0')).toMatchObject({ state: 'published', publisher: 'pub1', integrity: integrityOf(stored.bytes), published_at: expect.any(Date) });
+    expect(await record(name, '1.1.0')).toBeUndefined();
+    expect(fs.existsSync(orphanPath)).toBe(false);
+    expect(await record(name, '1.2.0')).toMatchObject({ state: 'reserved', integrity: 'sha512-in-flight' });
+    const entries = await audit(name);
+    expect(entries.find((e) => e.action === 'package.publish' && e.details.recovered)).toMatchObject({ actor: 'pub1', version: '1.0.0', details: { integrity: integrityOf(stored.bytes), noticedBy: '$system' } });
+    expect(entries.filter((e) => e.action === 'package.publish_failed')).toEqual([
+      expect.objectContaining({ actor: '$system', version: '1.1.0', details: { publisher: 'pub1', reason: 'its publish died before storing it: the reservation was released' } }),
+    ]);
+
+    // The released version publishes, with the new bytes; the settled one and the fresh reservation refuse.
+    const republished = publishDocument(name, '1.1.0');
+    expect((await put(name, republished, pub2)).status).toBe(201);
+    expect(integrityOf((await tarballOf(name, 'settled-1.1.0.tgz')).bytes)).toBe((republished.versions as any)['1.1.0'].dist.integrity);
+    expect((await refusal(await put(name, other(name, '1.0.0', 'module.exports = "other";'), pub2))).code).toBe('EVERSIONEXISTS');
+    expect((await put(name, publishDocument(name, '1.2.0'), pub2)).status).toBe(409);
+    // A second run finds nothing more to settle.
+    expect(await s.t.gk.runtime.jobs.runNow('publishing.reconcile')).toBe(true);
+    expect(await record(name, '1.2.0')).toMatchObject({ state: 'reserved' });
+    expect((await audit(name)).filter((e) => e.action === 'package.publish_failed')).toHaveLength(1);
+  });
+
   it('refuses before writing anything what Verdaccio would refuse after writing the tarball, and a clean publish then succeeds', async () => {
     expect((await put('@acme/b5', publishDocument('@acme/b5', '1.0.0'))).status).toBe(201);
     const filesBefore = fs.readdirSync(storageDir('@acme/b5')).filter((f) => !f.startsWith('.')).sort();

@@ -155,6 +155,11 @@ export class PublishingRepository {
     return Number(count) > 0;
   }
 
+  /** Reservations older than the given age (their publish died with its process), oldest first. */
+  async listStale(olderThan: Date, limit: number): Promise<VersionRecord[]> {
+    return (await this.db<VersionRow>('published_versions').where({ state: 'reserved' }).where('reserved_at', '<', olderThan).orderBy('reserved_at').limit(limit)).map(toRecord);
+  }
+
   async markUnpublished(name: string, versions: string[], by: string): Promise<void> {
     if (versions.length === 0) return;
     await this.db('published_versions')
