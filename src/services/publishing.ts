@@ -295,23 +295,30 @@ export class PublishingService {
     const repo = this.store.repos.publishing;
     const olderThan = new Date(this.now() - STALE_RESERVATION_MS);
     let settled = 0;
+    const failed: string[] = [];
     for (const record of await repo.listStale(olderThan, RECONCILE_BATCH)) {
       if (signal?.aborted) break;
-      const stored = await this.stored.find(record.name, record.version);
-      if (stored) {
-        if ((await this.recordStored(SYSTEM, record, stored, 'its publish stored it but died before recording it')).state === 'published') settled++;
-        continue;
+      // One version that cannot be settled (its storage unreadable) does not hold back the rest; the run fails after them, naming it.
+      try {
+        if (await this.settle(record, olderThan)) settled++;
+      } catch (err) {
+        failed.push(`${record.name}@${record.version}: ${(err as Error).message}`);
       }
-      await this.stored.removeOrphan(record.name, record.version);
-      const released = await this.store.transaction(async (repos) => {
-        if (!(await repos.publishing.releaseStale(record.name, record.version, olderThan))) return false;
-        const details = { reason: 'its publish died before storing it: the reservation was released', publisher: record.publisher };
-        await repos.audit.save(auditEntry(SYSTEM, 'package.publish_failed', { package: record.name, version: record.version, details }));
-        return true;
-      });
-      if (released) settled++;
     }
+    if (failed.length > 0) throw new Error(`${failed.length} stale reservation(s) could not be settled: ${failed.slice(0, 5).join('; ')}`);
     return settled;
+  }
+
+  private async settle(record: VersionRecord, olderThan: Date): Promise<boolean> {
+    const stored = await this.stored.find(record.name, record.version);
+    if (stored) return (await this.recordStored(SYSTEM, record, stored, 'its publish stored it but died before recording it')).state === 'published';
+    await this.stored.removeOrphan(record.name, record.version);
+    return this.store.transaction(async (repos) => {
+      if (!(await repos.publishing.releaseStale(record.name, record.version, olderThan))) return false;
+      const details = { reason: 'its publish died before storing it: the reservation was released', publisher: record.publisher };
+      await repos.audit.save(auditEntry(SYSTEM, 'package.publish_failed', { package: record.name, version: record.version, details }));
+      return true;
+    });
   }
 
   /** The job that settles stale reservations (reconcileStale), every RECONCILE_INTERVAL_MS. */

@@ -114,7 +114,15 @@ describe('publishes that did not finish', () => {
     // 1.2.0: reserved a moment ago, its publish possibly still running.
     await knex('published_versions').insert({ name, version: '1.2.0', integrity: 'sha512-in-flight', shasum: 'x', publisher: 'pub1', state: 'reserved', reserved_at: new Date() });
 
+    // The oldest stale reservation's storage cannot be read: it must not hold back the others.
+    fs.mkdirSync(storageDir('@acme/unreadable'), { recursive: true });
+    fs.writeFileSync(path.join(storageDir('@acme/unreadable'), 'package.json'), '{"versions": ');
+    await knex('published_versions').insert({ name: '@acme/unreadable', version: '1.0.0', integrity: 'sha512-x', shasum: 'x', publisher: 'pub1', state: 'reserved', reserved_at: new Date(stale.getTime() - 60_000) });
+
     expect(await s.t.gk.runtime.jobs.runNow('publishing.reconcile')).toBe(true);
+    // The run failed, naming the one it could not settle, after settling the rest.
+    expect(s.t.gk.runtime.jobs.health()['publishing.reconcile']).toMatchObject({ ok: false, lastError: expect.stringMatching(/^1 stale reservation\(s\) could not be settled: @acme\/unreadable@1\.0\.0: /) });
+    expect(await record('@acme/unreadable', '1.0.0')).toMatchObject({ state: 'reserved' });
 
     expect(await record(name, '1.0.0')).toMatchObject({ state: 'published', publisher: 'pub1', integrity: integrityOf(stored.bytes), published_at: expect.any(Date) });
     expect(await record(name, '1.1.0')).toBeUndefined();
@@ -132,8 +140,11 @@ describe('publishes that did not finish', () => {
     expect(integrityOf((await tarballOf(name, 'settled-1.1.0.tgz')).bytes)).toBe((republished.versions as any)['1.1.0'].dist.integrity);
     expect((await refusal(await put(name, other(name, '1.0.0', 'module.exports = "other";'), pub2))).code).toBe('EVERSIONEXISTS');
     expect((await put(name, publishDocument(name, '1.2.0'), pub2)).status).toBe(409);
-    // A second run finds nothing more to settle.
+    // Its storage mended, the next run settles the last one and touches nothing else.
+    fs.rmSync(storageDir('@acme/unreadable'), { recursive: true });
     expect(await s.t.gk.runtime.jobs.runNow('publishing.reconcile')).toBe(true);
+    expect(s.t.gk.runtime.jobs.health()['publishing.reconcile']).toMatchObject({ ok: true });
+    expect(await record('@acme/unreadable', '1.0.0')).toBeUndefined();
     expect(await record(name, '1.2.0')).toMatchObject({ state: 'reserved' });
     expect((await audit(name)).filter((e) => e.action === 'package.publish_failed')).toHaveLength(1);
   });
