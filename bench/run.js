@@ -48,7 +48,19 @@ const SETTINGS = {
   databaseUrl: process.env.BENCH_DATABASE_URL || undefined,
   gatekeeperLogLevel: process.env.BENCH_GATEKEEPER_LOG_LEVEL || 'warn',
   quietWait: envNumber('BENCH_QUIET_WAIT', 30, 0),
+  gatekeeperEnv: gatekeeperEnv(process.env.BENCH_GATEKEEPER_ENV),
 };
+
+/** BENCH_GATEKEEPER_ENV: space-separated GATEKEEPER_*=value settings for every gatekeeper under test. */
+function gatekeeperEnv(text) {
+  const env = {};
+  for (const pair of (text || '').split(/\s+/).filter(Boolean)) {
+    const m = /^(GATEKEEPER_[A-Z0-9_]+)=(.*)$/.exec(pair);
+    if (!m) throw new Error(`BENCH_GATEKEEPER_ENV: '${pair}' is not GATEKEEPER_NAME=value`);
+    env[m[1]] = m[2];
+  }
+  return env;
+}
 
 const log = (msg) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const wanted = (id) => !SETTINGS.cases || SETTINGS.cases.test(id);
@@ -316,7 +328,7 @@ async function main() {
 
     // 3. servers
     log('starting the gatekeeper, plain Verdaccio and the in-memory server');
-    const [gk, plain, memory] = await Promise.all([
+    const [firstGk, plain, memory] = await Promise.all([
       G.startGatekeeper({
         dataDir: mkdir(path.join(tmp, 'gatekeeper')),
         upstream: upstreamUrl,
@@ -324,6 +336,7 @@ async function main() {
         logFile: path.join(tmp, 'gatekeeper.log'),
         cpu: SERVER_CPU,
         logLevel: SETTINGS.gatekeeperLogLevel,
+        env: SETTINGS.gatekeeperEnv,
       }),
       P.startProcess({
         name: 'plain-verdaccio',
@@ -344,6 +357,7 @@ async function main() {
         ready: readyJson,
       }),
     ]);
+    let gk = firstGk;
     const servers = {
       gatekeeper: { url: gk.url, pid: gk.pid },
       plain: { url: plain.info.url, pid: plain.pid },
@@ -380,6 +394,15 @@ async function main() {
       plain: await G.login(plain.info.url, readerPassword, 'bench-dev'),
     };
     results.tokens = 'gatekeeper: a developer\'s token from npm login; plain Verdaccio: a JWT API token of a registered user; in-memory: the same header (ignored)';
+
+    // A deployment's gatekeeper starts with its policy stored. Setting ~2,000 approvals through the
+    // admin API (each a policy change the process reloads) leaves memory the allocator keeps; the
+    // cases measure the process as a restart finds it, and the report says what the setup left.
+    log('restarting the gatekeeper on its data directory');
+    gk = await G.restartGatekeeper(gk);
+    servers.gatekeeper = { url: gk.url, pid: gk.pid };
+    results.restart = { beforeNodeMb: gk.rssBeforeRestart.nodeMb, beforeTreeMb: gk.rssBeforeRestart.treeMb, afterNodeMb: P.rssOf(gk.pid).mainKb / 1024, afterTreeMb: P.rssOf(gk.pid).treeKb / 1024 };
+    log(`gatekeeper ${gk.url} restarted: RSS after the policy setup ${results.restart.beforeNodeMb.toFixed(0)} MB (tree ${results.restart.beforeTreeMb.toFixed(0)}), after the restart ${results.restart.afterNodeMb.toFixed(0)} MB (tree ${results.restart.afterTreeMb.toFixed(0)})`);
     const headersFor = (c, server) => (c.token && tokens[server] ? { ...c.headers, authorization: `Bearer ${tokens[server]}` } : c.headers);
 
     // 5. cases, warm-up, capture of the gatekeeper's bytes, verification
@@ -619,20 +642,22 @@ async function main() {
                 logFile: path.join(tmp, `gatekeeper-${id}.log`),
                 cpu: SERVER_CPU,
                 logLevel: SETTINGS.gatekeeperLogLevel,
-                env,
+                env: { ...SETTINGS.gatekeeperEnv, ...env },
               });
+              let secondToken;
               try {
-                const secondToken = await G.login(second.url, second.adminPassword);
+                secondToken = await G.login(second.url, second.adminPassword);
                 await G.configurePolicy(second.url, secondToken, { benchNames, extraApprovals: SETTINGS.extraApprovals, bans });
                 if (patch) {
                   const patched = await H.adminClient(second.url, secondToken)('PATCH', '/policy', patch);
                   if (patched.status !== 200) throw new Error(`PATCH /policy: HTTP ${patched.status} ${JSON.stringify(patched.body).slice(0, 300)}`);
                 }
-                return { ...second, token: secondToken };
               } catch (err) {
                 await P.stopProcess(second.entry);
                 throw err;
               }
+              // Started again with its policy stored, as the first one was.
+              return { ...(await G.restartGatekeeper(second)), token: secondToken };
             };
         results.npm = await npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl, upstreamPid: upstream.pid, startSecond });
         results.notes.push(...results.npm.notes);

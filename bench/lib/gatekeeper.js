@@ -5,7 +5,7 @@
  */
 const crypto = require('crypto');
 const path = require('path');
-const { startProcess, listeningPorts } = require('./proc');
+const { startProcess, stopProcess, listeningPorts, rssOf } = require('./proc');
 const { request, adminClient, mapLimit } = require('./http');
 const { approvedSpec } = require('./fixtures');
 
@@ -61,7 +61,21 @@ async function startGatekeeper({ dataDir, upstream, databaseUrl, logFile, cpu, l
       return undefined;
     },
   });
-  return { url: started.info.url, readyVia: started.info.via, pid: started.pid, entry: started.entry, adminPassword };
+  return { url: started.info.url, readyVia: started.info.via, pid: started.pid, entry: started.entry, adminPassword, options: { dataDir, upstream, databaseUrl, logFile, cpu, logLevel, env: extraEnv } };
+}
+
+/**
+ * Stops a gatekeeper (SIGTERM: it stops its embedded database) and starts it again on the same
+ * data directory and database, as a deployment's gatekeeper starts: with its policy, users and
+ * tokens stored. Resolves what startGatekeeper does, with the RSS (MB, node process and tree) it
+ * had before the restart.
+ */
+async function restartGatekeeper(gk) {
+  const before = rssOf(gk.pid);
+  await stopProcess(gk.entry);
+  const { logFile } = gk.options;
+  const again = await startGatekeeper({ ...gk.options, logFile: logFile.replace(/(\.log)?$/, '-restarted.log') });
+  return { ...again, adminPassword: gk.adminPassword, options: gk.options, rssBeforeRestart: { nodeMb: before.mainKb / 1024, treeMb: before.treeKb / 1024 } };
 }
 
 /** npm's couch login (or adduser, where the registry allows registration): the token. */
@@ -124,4 +138,4 @@ async function configurePolicy(url, token, { benchNames, extraApprovals, bans })
   return summary;
 }
 
-module.exports = { startGatekeeper, login, developerToken, configurePolicy, cleanEnv, ROOT };
+module.exports = { startGatekeeper, restartGatekeeper, login, developerToken, configurePolicy, cleanEnv, ROOT };

@@ -165,6 +165,13 @@ function render(results) {
   out.push(`- pinning: ${results.pinning}`);
   out.push(`- gatekeeper database: ${results.database}`);
   out.push(`- policy: ${results.policy.mode} mode, ${fmt(results.policy.approvals)} approvals, ${results.policy.bans.length} bans (${results.policy.bans.join(', ')}); licenses: ${results.policy.licenses}`);
+  if (results.restart) {
+    const r = results.restart;
+    out.push(
+      `- restart: the policy set through the admin API, the gatekeeper is stopped and started again on its data directory before any case (as a deployment's starts, its policy stored; the diagnostic second gatekeepers too). ` +
+        `Its RSS after the setup: ${fmt(r.beforeNodeMb, 0)} MB node, ${fmt(r.beforeTreeMb, 0)} MB with its database; after the restart: ${fmt(r.afterNodeMb, 0)} MB, ${fmt(r.afterTreeMb, 0)} MB`,
+    );
+  }
   out.push(
     `- load: autocannon (response bodies counted, not buffered; see bench/README.md), ${results.settings.connections} connections, keep-alive, npm's headers (accept-encoding: gzip); ${results.settings.rounds} round(s) per server and case, ` +
       `servers alternating (order rotated each round); a ${results.settings.duration} s measurement window after a ramp-up, or for slow responses a fixed number of requests per connection ` +
