@@ -49,6 +49,7 @@ const SETTINGS = {
   gatekeeperLogLevel: process.env.BENCH_GATEKEEPER_LOG_LEVEL || 'warn',
   quietWait: envNumber('BENCH_QUIET_WAIT', 30, 0),
   gatekeeperEnv: gatekeeperEnv(process.env.BENCH_GATEKEEPER_ENV),
+  restart: process.env.BENCH_RESTART !== '0',
 };
 
 /** BENCH_GATEKEEPER_ENV: space-separated GATEKEEPER_*=value settings for every gatekeeper under test. */
@@ -398,11 +399,13 @@ async function main() {
     // A deployment's gatekeeper starts with its policy stored. Setting ~2,000 approvals through the
     // admin API (each a policy change the process reloads) leaves memory the allocator keeps; the
     // cases measure the process as a restart finds it, and the report says what the setup left.
-    log('restarting the gatekeeper on its data directory');
-    gk = await G.restartGatekeeper(gk);
-    servers.gatekeeper = { url: gk.url, pid: gk.pid };
-    results.restart = { beforeNodeMb: gk.rssBeforeRestart.nodeMb, beforeTreeMb: gk.rssBeforeRestart.treeMb, afterNodeMb: P.rssOf(gk.pid).mainKb / 1024, afterTreeMb: P.rssOf(gk.pid).treeKb / 1024 };
-    log(`gatekeeper ${gk.url} restarted: RSS after the policy setup ${results.restart.beforeNodeMb.toFixed(0)} MB (tree ${results.restart.beforeTreeMb.toFixed(0)}), after the restart ${results.restart.afterNodeMb.toFixed(0)} MB (tree ${results.restart.afterTreeMb.toFixed(0)})`);
+    if (SETTINGS.restart) {
+      log('restarting the gatekeeper on its data directory');
+      gk = await G.restartGatekeeper(gk);
+      servers.gatekeeper = { url: gk.url, pid: gk.pid };
+      results.restart = { beforeNodeMb: gk.rssBeforeRestart.nodeMb, beforeTreeMb: gk.rssBeforeRestart.treeMb, afterNodeMb: P.rssOf(gk.pid).mainKb / 1024, afterTreeMb: P.rssOf(gk.pid).treeKb / 1024 };
+      log(`gatekeeper ${gk.url} restarted: RSS after the policy setup ${results.restart.beforeNodeMb.toFixed(0)} MB (tree ${results.restart.beforeTreeMb.toFixed(0)}), after the restart ${results.restart.afterNodeMb.toFixed(0)} MB (tree ${results.restart.afterTreeMb.toFixed(0)})`);
+    }
     const headersFor = (c, server) => (c.token && tokens[server] ? { ...c.headers, authorization: `Bearer ${tokens[server]}` } : c.headers);
 
     // 5. cases, warm-up, capture of the gatekeeper's bytes, verification
@@ -657,7 +660,7 @@ async function main() {
                 throw err;
               }
               // Started again with its policy stored, as the first one was.
-              return { ...(await G.restartGatekeeper(second)), token: secondToken };
+              return { ...(SETTINGS.restart ? await G.restartGatekeeper(second) : second), token: secondToken };
             };
         results.npm = await npmCase({ servers, meta, tmp, memIndex, loadMemory, upstreamUrl, upstreamPid: upstream.pid, startSecond });
         results.notes.push(...results.npm.notes);

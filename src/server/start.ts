@@ -74,7 +74,7 @@ import { InspectionService } from '../services/inspections';
 import { JobRunner } from '../services/jobs';
 import { normalizePackument } from '../core/packument-validate';
 import { createStorageManifestSource } from './registry/manifests';
-import { HeapReclaimer } from './heap-reclaim';
+import { disableAllocationSitePretenuring, HeapReclaimer } from './heap-reclaim';
 import { errorForLog } from './log-safe';
 
 export interface StartOptions {
@@ -193,6 +193,8 @@ function drain(server: http.Server, logger: Logger, graceMs = 10_000): Promise<v
 export async function startGatekeeper(options: StartOptions = {}): Promise<Gatekeeper> {
   const settings = options.settings ?? loadSettings();
   const logger = options.logger ?? createLogger(settings.logLevel);
+  // Before any request: a burst of long-lived work must not make later requests allocate in old space.
+  disableAllocationSitePretenuring();
   const version = packageVersion();
   fs.mkdirSync(settings.dataDir, { recursive: true });
   // This instance's metrics: its own registry (several gatekeepers may share a process).
