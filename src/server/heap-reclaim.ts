@@ -80,7 +80,7 @@ export function v8FullCollection(): () => void {
  * old space refilled by about 100 MB every 20 s and the process swung between 180 and 290 MB of
  * RSS; without pretenuring, old space stayed at 39 to 42 MB and RSS at 166 to 169 MB, at the
  * same throughput. A process restarted on the same policy never grew (150 MB). The first builds
- * of the large and huge packuments took as long either way (within the spread of four runs).
+ * of the large and huge packuments took as long either way (two runs each way, within their spread).
  */
 export function disableAllocationSitePretenuring(): void {
   v8.setFlagsFromString('--no-allocation-site-pretenuring');
