@@ -33,7 +33,7 @@ export const AUDIT_ACTIONS = {
   'package.publish': 'a version was published (with details.recovered: found in storage though its publish never recorded it, e.g. the process was killed; recorded with the stored tarball\'s digests)',
   'package.claim': 'a name a glob publish rule covers was claimed by its first publish (the upstream did not have it); it is private from then on',
   'package.publish_refused': "a publish was refused (the name is not private, the user or the token's scope may not publish it, the version exists, the version or the body is invalid, the tarball disagrees with its manifest), or the registry refused it after these checks (with the code and message the client got)",
-  'package.publish_failed': 'an accepted publish failed while being stored (with the code and message the client got), or, actor `$system`, its process died before storing it (found by the `publishing.reconcile` job, with the `reason` and `publisher`); what it wrote was removed and the version released again',
+  'package.publish_failed': 'an accepted publish failed while being stored (with the code and message the client got), or, actor `$system`, its process died before storing it (found by the `publishing.reconcile` job or the next publish of the version, with the `reason`, `publisher` and `noticedBy`); what it wrote was removed and the version released again, unless storage could not be read or cleaned (`kept`: it stays reserved until settled)',
   'package.unpublish': 'a version was unpublished',
   'package.unpublish_refused': 'an unpublish of a whole package was refused',
   'package.change_refused': 'a change to a package document that unpublishes some of its versions was refused',

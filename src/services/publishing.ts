@@ -140,7 +140,7 @@ export class PublishingService {
     const publisher = who as Publisher;
     const claiming = !this.isPrivate(name);
     if (claiming) await this.assertNotUpstream(publisher, name);
-    await this.claim(actor, { name, version, integrity: tarball.integrity, shasum: tarball.shasum, publisher: publisher.username });
+    const reservation = await this.claim(actor, { name, version, integrity: tarball.integrity, shasum: tarball.shasum, publisher: publisher.username });
     let claimed: PublishRule | undefined;
     try {
       // The version is ours now. Storage may list it already (its record was lost) or hold a tarball
@@ -169,42 +169,39 @@ export class PublishingService {
         // A 4xx refused the client's publish; a 5xx is a failure of ours.
         const action = outcome.status < 500 ? 'package.publish_refused' : 'package.publish_failed';
         const details = { code: outcome.code, reason: outcome.reason, status: outcome.status };
-        let stored: StoredVersion | undefined;
-        try {
-          stored = await this.stored.find(name, version);
-        } catch (err) {
-          // Whether the version was stored is unknown: it stays reserved, and is reconciled once stale.
-          await this.store.repos.audit.save(auditEntry(actor, action, { package: name, version, details: { ...details, kept: `storage could not be read (${(err as Error).message}); the version stays reserved` } }));
-          return;
-        }
-        if (stored) {
-          // Stored though the answer was an error (a write after the version's): published, never released.
-          await this.recordStored(actor, { name, version, publisher: publisher.username }, stored, `the registry answered ${outcome.status} after storing it`);
-          return;
-        }
-        // What the publish wrote goes with it (reserve() removes it again if this fails).
-        await this.stored.removeOrphan(name, version).catch(() => false);
-        const failed = async (repos: Repositories) => {
-          await repos.publishing.release(name, version);
+        const why = `the registry answered ${outcome.status} after storing it`;
+        // What the client was told is audited, unless the version was stored nevertheless (a write after
+        // the version's): then it is published, never released, and audited as such (recordStored).
+        const failed = async (repos: Repositories): Promise<boolean> => {
+          const state = await this.settleIn(repos, actor, { name, version, publisher: publisher.username }, { reservedAt: reservation.reservedAt }, why);
+          if (state === 'published') return false;
           await repos.audit.save(auditEntry(actor, action, { package: name, version, details }));
+          return state === 'released';
         };
-        if (!claimed) return this.store.transaction(failed);
         const rule = claimed;
-        // The claim came with this publish: it goes with it, unless another version of the name
-        // (the same claimant's concurrent publish) is reserved or published meanwhile.
-        await this.change(actor, async (repos) => {
-          await repos.publishing.lockName(name);
-          await failed(repos);
-          if ((await repos.publishing.list(name)).length > 0) return;
-          if (!(await repos.publishing.removeRule(Number(rule.id)))) return;
-          await repos.audit.save(
-            auditEntry(actor, 'publish_rule.delete', {
-              package: name,
-              ruleId: `publish:${rule.id}`,
-              details: { principalType: rule.principalType, principal: rule.principal, source: 'claim', why: `the publish of ${name}@${version} that claimed the name failed` },
-            }),
-          );
-        });
+        try {
+          if (!rule) return void (await this.store.transaction(failed));
+          // The claim came with this publish: it goes with it, unless another version of the name
+          // (the same claimant's concurrent publish) is reserved or published meanwhile.
+          await this.change(actor, async (repos) => {
+            await repos.publishing.lockName(name);
+            if (!(await failed(repos))) return;
+            if ((await repos.publishing.list(name)).length > 0) return;
+            if (!(await repos.publishing.removeRule(Number(rule.id)))) return;
+            await repos.audit.save(
+              auditEntry(actor, 'publish_rule.delete', {
+                package: name,
+                ruleId: `publish:${rule.id}`,
+                details: { principalType: rule.principalType, principal: rule.principal, source: 'claim', why: `the publish of ${name}@${version} that claimed the name failed` },
+              }),
+            );
+          });
+        } catch (err) {
+          // Storage could not be read or cleaned: whether the version was stored is unknown, so it stays
+          // reserved, and the reconcile job settles it once stale.
+          const kept = `the publish could not be settled (${(err as Error).message}); the version stays reserved until it is settled once stale`;
+          await this.store.repos.audit.save(auditEntry(actor, action, { package: name, version, details: { ...details, kept } }));
+        }
       },
     };
   }
@@ -265,42 +262,66 @@ export class PublishingService {
    * reservation is confirmed (or made, when it was lost) and audited as package.publish by its
    * publisher. Returns the record as it is now (published, or whatever it was meanwhile).
    */
-  private async recordStored(actor: Actor, record: { name: string; version: string; publisher: string }, stored: StoredVersion, why: string): Promise<VersionRecord> {
+  private recordStored(actor: Actor, record: { name: string; version: string; publisher: string }, stored: StoredVersion, why: string): Promise<VersionRecord> {
+    return this.store.transaction((repos) => this.recordStoredIn(repos, actor, record, stored, why));
+  }
+
+  private async recordStoredIn(repos: Repositories, actor: Actor, record: { name: string; version: string; publisher: string }, stored: StoredVersion, why: string): Promise<VersionRecord> {
     const { name, version, publisher } = record;
-    return this.store.transaction(async (repos) => {
-      const reconciled = await repos.publishing.reconcile(name, version, stored);
-      const now = reconciled ?? (await repos.publishing.find(name, version));
-      if (!now) throw new GatekeeperError('ECONFLICT', `${name}@${version} is being published concurrently; retry`);
-      if (reconciled) {
-        await repos.audit.save(
-          auditEntry({ username: publisher }, 'package.publish', {
-            package: name,
-            version,
-            details: { integrity: stored.integrity, shasum: stored.shasum, recovered: `recorded from storage: ${why}`, noticedBy: actor.username },
-          }),
-        );
-      }
-      return now;
-    });
+    const reconciled = await repos.publishing.reconcile(name, version, stored);
+    const now = reconciled ?? (await repos.publishing.find(name, version));
+    if (!now) throw new GatekeeperError('ECONFLICT', `${name}@${version} is being published concurrently; retry`);
+    if (reconciled) {
+      await repos.audit.save(
+        auditEntry({ username: publisher }, 'package.publish', {
+          package: name,
+          version,
+          details: { integrity: stored.integrity, shasum: stored.shasum, recovered: `recorded from storage: ${why}`, noticedBy: actor.username },
+        }),
+      );
+    }
+    return now;
+  }
+
+  /**
+   * Settles a reservation its publish left unconfirmed, in `repos`'s transaction and holding the
+   * reservation's row lock throughout (lockReservation), so no other publish of the version can
+   * reserve it and write its tarball meanwhile (removing "an orphan" then would delete that
+   * publish's tarball). A version storage holds is recorded as published (recordStoredIn, with
+   * `why`); otherwise the tarball the publish left is removed and the reservation released.
+   * Undefined when the reservation `which` names is not there (any more). Throws, keeping the
+   * reservation, when storage cannot be read or cleaned.
+   */
+  private async settleIn(
+    repos: Repositories,
+    actor: Actor,
+    record: { name: string; version: string; publisher: string },
+    which: { reservedAt: Date } | { olderThan: Date },
+    why: string,
+  ): Promise<'published' | 'released' | undefined> {
+    const { name, version } = record;
+    if (!(await repos.publishing.lockReservation(name, version, which))) return undefined;
+    const stored = await this.stored.find(name, version);
+    if (stored) return (await this.recordStoredIn(repos, actor, record, stored, why)).state === 'published' ? 'published' : undefined;
+    await this.stored.removeOrphan(name, version);
+    await repos.publishing.release(name, version);
+    return 'released';
   }
 
   /**
    * Settles reservations whose publish died (its process killed between reserving the version
-   * and answering) without waiting for the version's next publish: a version storage holds is
-   * recorded as published (see recordStored), any other is released, with what the publish
-   * left in storage, and audited as package.publish_failed, so it can be published again.
+   * and answering) without waiting for the version's next publish: see settleDead.
    * RECONCILE_BATCH at a time; returns how many were settled.
    */
   async reconcileStale(signal?: AbortSignal): Promise<number> {
-    const repo = this.store.repos.publishing;
     const olderThan = new Date(this.now() - STALE_RESERVATION_MS);
     let settled = 0;
     const failed: string[] = [];
-    for (const record of await repo.listStale(olderThan, RECONCILE_BATCH)) {
+    for (const record of await this.store.repos.publishing.listStale(olderThan, RECONCILE_BATCH)) {
       if (signal?.aborted) break;
       // One version that cannot be settled (its storage unreadable) does not hold back the rest; the run fails after them, naming it.
       try {
-        if (await this.settle(record, olderThan)) settled++;
+        if (await this.settleDead(SYSTEM, record, olderThan)) settled++;
       } catch (err) {
         failed.push(`${record.name}@${record.version}: ${(err as Error).message}`);
       }
@@ -309,15 +330,20 @@ export class PublishingService {
     return settled;
   }
 
-  private async settle(record: VersionRecord, olderThan: Date): Promise<boolean> {
-    const stored = await this.stored.find(record.name, record.version);
-    if (stored) return (await this.recordStored(SYSTEM, record, stored, 'its publish stored it but died before recording it')).state === 'published';
-    await this.stored.removeOrphan(record.name, record.version);
+  /**
+   * A reservation older than `olderThan` (its publish died) is settled (settleIn): a version
+   * storage holds is recorded as published, any other is released, with what its publish left in
+   * storage, and audited as package.publish_failed by the system, so it can be published again.
+   * `actor` is who noticed: the reconcile job, or the next publish of the version.
+   */
+  private settleDead(actor: Actor, record: VersionRecord, olderThan: Date): Promise<'published' | 'released' | undefined> {
     return this.store.transaction(async (repos) => {
-      if (!(await repos.publishing.releaseStale(record.name, record.version, olderThan))) return false;
-      const details = { reason: 'its publish died before storing it: the reservation was released', publisher: record.publisher };
-      await repos.audit.save(auditEntry(SYSTEM, 'package.publish_failed', { package: record.name, version: record.version, details }));
-      return true;
+      const state = await this.settleIn(repos, actor, record, { olderThan }, 'its publish stored it but died before recording it');
+      if (state === 'released') {
+        const details = { reason: 'its publish died before storing it: the reservation was released', publisher: record.publisher, noticedBy: actor.username };
+        await repos.audit.save(auditEntry(SYSTEM, 'package.publish_failed', { package: record.name, version: record.version, details }));
+      }
+      return state;
     });
   }
 
@@ -326,24 +352,23 @@ export class PublishingService {
     return { name: 'publishing.reconcile', intervalMs: RECONCILE_INTERVAL_MS, run: (signal) => this.reconcileStale(signal).then(() => undefined) };
   }
 
-  private async claim(actor: Actor, record: { name: string; version: string; integrity: string; shasum: string; publisher: string }): Promise<void> {
+  /** Reserves the version (see reserve), settling first a stale reservation of it whose publish died (settleDead). */
+  private async claim(actor: Actor, record: { name: string; version: string; integrity: string; shasum: string; publisher: string }): Promise<VersionRecord> {
     const repo = this.store.repos.publishing;
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        await repo.reserve(record);
-        return;
+        return await repo.reserve(record);
       } catch (err) {
         if (!isUniqueViolation(err)) throw mapDbError(err, `${record.name}@${record.version}`);
         const existing = await repo.find(record.name, record.version);
         if (!existing) continue; // released meanwhile: try once more
         const stale = existing.state === 'reserved' && existing.reservedAt.getTime() < this.now() - STALE_RESERVATION_MS;
-        if (stale && attempt === 0) {
-          // Its publish died. If it stored the version first, the version is published: never reclaimed for other bytes.
-          const stored = await this.stored.find(record.name, record.version);
-          if (stored) throw versionExists(await this.recordStored(actor, existing, stored, 'its publish stored it but died before recording it'));
-          if (await repo.releaseStale(record.name, record.version, new Date(this.now() - STALE_RESERVATION_MS))) continue;
+        if (!stale || attempt > 0) throw versionExists(existing);
+        // Its publish died. If it stored the version first, the version is published: never reclaimed for other bytes.
+        if ((await this.settleDead(actor, existing, new Date(this.now() - STALE_RESERVATION_MS))) === 'published') {
+          throw versionExists((await repo.find(record.name, record.version)) ?? existing);
         }
-        throw versionExists(existing);
+        // Released, by this or by whoever settled it first: try once more.
       }
     }
     const existing = await repo.find(record.name, record.version);

@@ -12,6 +12,7 @@ import { loginToken } from '../support/gatekeeper';
 import { publishDocument } from '../support/publish';
 import { buildTarball, integrityOf, shasumOf } from '../support/tarball';
 import { gatekeeperSuite } from '../support/suite';
+import type { StoredVersions } from '../../src/services/publishing';
 
 describe('publishes that did not finish', () => {
   const s = gatekeeperSuite({ settings: { publishRules: [{ pattern: '@acme/*', roles: ['publisher'] }] } });
@@ -131,7 +132,7 @@ describe('publishes that did not finish', () => {
     const entries = await audit(name);
     expect(entries.find((e) => e.action === 'package.publish' && e.details.recovered)).toMatchObject({ actor: 'pub1', version: '1.0.0', details: { integrity: integrityOf(stored.bytes), noticedBy: '$system' } });
     expect(entries.filter((e) => e.action === 'package.publish_failed')).toEqual([
-      expect.objectContaining({ actor: '$system', version: '1.1.0', details: { publisher: 'pub1', reason: 'its publish died before storing it: the reservation was released' } }),
+      expect.objectContaining({ actor: '$system', version: '1.1.0', details: { publisher: 'pub1', reason: 'its publish died before storing it: the reservation was released', noticedBy: '$system' } }),
     ]);
 
     // The released version publishes, with the new bytes; the settled one and the fresh reservation refuse.
@@ -147,6 +148,72 @@ describe('publishes that did not finish', () => {
     expect(await record('@acme/unreadable', '1.0.0')).toBeUndefined();
     expect(await record(name, '1.2.0')).toMatchObject({ state: 'reserved' });
     expect((await audit(name)).filter((e) => e.action === 'package.publish_failed')).toHaveLength(1);
+  });
+
+  it("settles a dead publish holding its reservation's lock: a publish of the version meanwhile waits, and the tarball it writes is never taken for the dead one's orphan", async () => {
+    const name = '@acme/raced';
+    const knex = s.t.gk.database.knex;
+    expect((await put(name, publishDocument(name, '1.0.0'))).status).toBe(201);
+    await knex('published_versions').insert({ name, version: '1.1.0', integrity: 'sha512-dead', shasum: 'x', publisher: 'pub1', state: 'reserved', reserved_at: new Date(Date.now() - 11 * 60_000) });
+    // The job is held as it asks storage about 1.1.0 (a fault hook on the service's storage reader).
+    const service = s.t.gk.runtime.publishing as unknown as { stored: StoredVersions };
+    const stored = service.stored;
+    let entered!: () => void;
+    let open!: () => void;
+    const inJob = new Promise<void>((resolve) => (entered = resolve));
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let held = false;
+    service.stored = {
+      ...stored,
+      find: async (n, v) => {
+        if (!held && n === name && v === '1.1.0') {
+          held = true;
+          entered();
+          await gate;
+        }
+        return stored.find(n, v);
+      },
+    };
+    const tarballPath = path.join(storageDir(name), 'raced-1.1.0.tgz');
+    const bytes = buildTarball({ 'package/package.json': JSON.stringify({ name, version: '1.1.0', license: 'MIT' }), 'package/index.js': 'the new publish' });
+    // What Verdaccio does once a publish holds the version: it writes the tarball (then lists the version).
+    const writeTarball = () => fs.writeFileSync(tarballPath, bytes);
+    let stopPolling = false;
+    const waitingOnLock = async () => {
+      while (!stopPolling) {
+        const { rows } = await knex.raw("select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'");
+        if (rows[0].n > 0) return;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
+    try {
+      const job = s.t.gk.runtime.jobs.runNow('publishing.reconcile');
+      await inJob;
+      const tarball = { filename: 'raced-1.1.0.tgz', data: bytes, integrity: integrityOf(bytes), shasum: shasumOf(bytes) };
+      const reserving = s.t.gk.runtime.publishing.reserve({ username: 'pub2' }, { username: 'pub2', role: 'publisher' }, { name, version: '1.1.0', manifest: {}, tarball, distTags: {} });
+      const first = await Promise.race([reserving.then(() => 'reserved'), waitingOnLock().then(() => 'waiting')]);
+      stopPolling = true;
+      // It waits for the job's lock; without the lock it would reserve and write at once, and the job would delete that tarball.
+      if (first === 'reserved') writeTarball();
+      open();
+      expect(await job).toBe(true);
+      const reservation = await reserving;
+      if (first === 'waiting') writeTarball();
+      expect(fs.existsSync(tarballPath)).toBe(true);
+      expect(first).toBe('waiting');
+      expect(await record(name, '1.1.0')).toMatchObject({ state: 'reserved', publisher: 'pub2', integrity: integrityOf(bytes) });
+      expect((await audit(name)).filter((e) => e.action === 'package.publish_failed')).toEqual([
+        expect.objectContaining({ actor: '$system', version: '1.1.0', details: expect.objectContaining({ publisher: 'pub1', noticedBy: '$system' }) }),
+      ]);
+      // Its own failure then removes its tarball, under its own reservation's lock, and frees the version.
+      await reservation.release({ status: 500, code: 'EINTERNAL', reason: 'the storage write failed' });
+      expect(fs.existsSync(tarballPath)).toBe(false);
+      expect(await record(name, '1.1.0')).toBeUndefined();
+    } finally {
+      stopPolling = true;
+      open();
+      service.stored = stored;
+    }
   });
 
   it('refuses before writing anything what Verdaccio would refuse after writing the tarball, and a clean publish then succeeds', async () => {

@@ -116,9 +116,30 @@ export class PublishingRepository {
 
   // Versions
 
-  /** Claims name@version; throws the database's unique violation (23505) if it was ever claimed. */
-  async reserve(record: { name: string; version: string; integrity: string; shasum: string; publisher: string }): Promise<void> {
-    await this.db('published_versions').insert({ ...record, state: 'reserved' });
+  /**
+   * Claims name@version and returns its reservation; throws the database's unique violation
+   * (23505) if it was ever claimed. The time is kept to the millisecond, as a Date holds it, so
+   * the reservation can be named by it (lockReservation's `reservedAt`).
+   */
+  async reserve(record: { name: string; version: string; integrity: string; shasum: string; publisher: string }): Promise<VersionRecord> {
+    const [row] = await this.db('published_versions')
+      .insert({ ...record, state: 'reserved', reserved_at: this.db.raw("date_trunc('milliseconds', now())") })
+      .returning('*');
+    return toRecord(row as VersionRow);
+  }
+
+  /**
+   * Locks name@version's reservation until the surrounding transaction ends (`select … for
+   * update`): while it is held, no other publish can free the reservation and reserve the version
+   * again. Only the reservation made at `reservedAt`, or only one older than `olderThan`;
+   * undefined when there is none (any more). Only inside a transaction.
+   */
+  async lockReservation(name: string, version: string, which: { reservedAt: Date } | { olderThan: Date }): Promise<VersionRecord | undefined> {
+    const query = this.db<VersionRow>('published_versions').where({ name, version, state: 'reserved' });
+    if ('reservedAt' in which) query.where('reserved_at', which.reservedAt);
+    else query.where('reserved_at', '<', which.olderThan);
+    const row = await query.forUpdate().first();
+    return row ? toRecord(row) : undefined;
   }
 
   async find(name: string, version: string): Promise<VersionRecord | undefined> {
@@ -146,12 +167,6 @@ export class PublishingRepository {
   /** Frees a reservation whose publish failed; a published record is never removed. */
   async release(name: string, version: string): Promise<boolean> {
     const count = await this.db('published_versions').where({ name, version, state: 'reserved' }).del();
-    return Number(count) > 0;
-  }
-
-  /** Frees a reservation older than the given age (its publish died with its process). */
-  async releaseStale(name: string, version: string, olderThan: Date): Promise<boolean> {
-    const count = await this.db('published_versions').where({ name, version, state: 'reserved' }).where('reserved_at', '<', olderThan).del();
     return Number(count) > 0;
   }
 
