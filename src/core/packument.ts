@@ -113,6 +113,41 @@ export function representativeDecision(packument: Packument, hidden: HiddenVersi
   return newestBy(hidden, (h) => h.version)?.decision;
 }
 
+/** What npm reads from a packument's `policyRestrictions` (see policyRestrictions). */
+export interface PolicyRestrictions {
+  message: string;
+  versions: Record<string, { version: string }>;
+}
+
+/** At most this many hidden versions are named, newest first, in the restrictions' message. */
+export const RESTRICTED_NAMED = 5;
+const RESTRICTIONS_MESSAGE_MAX = 4000;
+
+/**
+ * npm's `policyRestrictions` for a packument whose versions were hidden: each hidden version as a
+ * bare manifest, and one message naming the newest RESTRICTED_NAMED of them with `describe`'s
+ * text (the refusal's reason and next step). npm (npm-pick-manifest) resolves a range to a
+ * restricted version only when no other version satisfies it, and then, as for a pinned
+ * restricted version, fails with E403 "Could not download <name>@<wanted> due to policy
+ * violations:" and the message, where it would say only "No matching version found". Other
+ * clients ignore the field. Undefined when nothing is hidden.
+ */
+export function policyRestrictions(name: string, hidden: HiddenVersion[], describe: (decision: Decision) => string): PolicyRestrictions | undefined {
+  if (hidden.length === 0) return undefined;
+  const versions = ownMap<{ version: string }>();
+  for (const h of hidden) versions[h.version] = { version: h.version };
+  const newest = [...hidden].sort((a, b) => compareVersions(b.version, a.version));
+  const lines = newest.slice(0, RESTRICTED_NAMED).map((h) => `${h.version}: [${h.decision.code}] ${describe(h.decision)}`);
+  const more = hidden.length - lines.length;
+  const noun = hidden.length === 1 ? 'version of' : 'versions of';
+  const message = [
+    `${hidden.length} ${noun} ${name} ${hidden.length === 1 ? 'is' : 'are'} hidden by this registry's policy:`,
+    ...lines,
+    ...(more > 0 ? [`and ${more} more: run 'gatekeeper explain ${name}@<version>' for any of them`] : []),
+  ].join('\n');
+  return { message: message.length > RESTRICTIONS_MESSAGE_MAX ? `${message.slice(0, RESTRICTIONS_MESSAGE_MAX - 1)}…` : message, versions };
+}
+
 /** A one-line, ASCII-safe summary of hidden versions for the `npm-notice` header. */
 export function hiddenNotice(name: string, hidden: HiddenVersion[]): string | undefined {
   if (hidden.length === 0) return undefined;
@@ -248,6 +283,7 @@ export function abbreviatePackument(packument: Packument): Packument {
   const modified = packument.time && Object.hasOwn(packument.time, 'modified') ? packument.time.modified : undefined;
   const out: Packument = { name: packument.name, 'dist-tags': packument['dist-tags'] ?? {}, versions };
   if (modified) out.modified = modified;
+  if (packument.policyRestrictions !== undefined) out.policyRestrictions = packument.policyRestrictions;
   return out;
 }
 

@@ -81,7 +81,9 @@ describe('the scheduled advisory feed', () => {
     expect(await tarball('1.0.0')).toEqual({ status: 403, code: 'EMALWARE' });
     const blocked = await install(`${NAME}@1.0.0`);
     expect(blocked.code).not.toBe(0);
-    expect(blocked.output).toContain('No matching version found');
+    // npm says why the version is hidden, not only that it found none.
+    expect(blocked.output).toContain(`Could not download ${NAME}@1.0.0 due to policy violations`);
+    expect(blocked.output).toContain(`1.0.0: [EMALWARE] ${NAME}@1.0.0 is malware: ${MAL_ID}`);
     expect((await install(NAME)).installed).toBe('1.0.1');
     const explained = await s.t.api('GET', `/decisions/${NAME}/1.0.0`);
     expect(explained.body.decision).toMatchObject({ allowed: false, code: 'EMALWARE', ruleId: `malware:${MAL_ID}` });

@@ -87,8 +87,22 @@ describe('enforcing approvals and bans', () => {
 
     const exact = await s.npm.run(['install', 'gated-fixture@2.0.0'], { cwd: project });
     expect(exact.code).not.toBe(0);
-    expect(exact.output).toContain('No matching version found for gated-fixture@2.0.0');
+    expect(exact.output).toContain('Could not download gated-fixture@2.0.0 due to policy violations');
     expect(exact.output).toContain('gated-fixture@2.0.0 is banned: CVE-2099-0001 remote code execution');
+
+    // An older version that is not latest (no notice names it): npm still says why, and what to do.
+    const ban = await s.t.api('POST', '/bans', { name: 'gated-fixture', range: '1.0.0', reason: 'leaks tokens' });
+    expect(ban.status).toBe(201);
+    const older = await s.npm.run(['install', 'gated-fixture@1.0.0'], { cwd: project });
+    expect(older.code).not.toBe(0);
+    expect(older.output).toContain('npm error code E403');
+    expect(older.output).toContain('Could not download gated-fixture@1.0.0 due to policy violations');
+    expect(older.output).toContain(`1.0.0: [EBANNED] gated-fixture@1.0.0 is banned: leaks tokens. Run 'gatekeeper explain gated-fixture@1.0.0'; or open ${consolePackageUrl(s.t.url, 'gated-fixture', '1.0.0')}`);
+    expect(older.output).not.toContain('No matching version found');
+    // A range that allowed versions satisfy still installs one.
+    expect((await s.npm.run(['install', 'gated-fixture@^1.0.0'], { cwd: project })).code).toBe(0);
+    expect(require(path.join(project, 'node_modules/gated-fixture/package.json')).version).toBe('1.1.0');
+    expect((await s.t.api('DELETE', `/bans/${ban.body.id}`)).status).toBe(200);
   });
 
   it('removes banned versions from versions and time, and repairs dist-tags, in full and abbreviated packuments', async () => {

@@ -11,10 +11,10 @@ import { parseDuration, parseSize } from '../../core/duration';
 import { can } from '../../core/roles';
 import { sendTarballEntry, TarballCache, tarballKey, tarballStorageKey } from './tarball-cache';
 import type { HotPathReads, PackageStorage, StorageStat } from '../../core/storage';
-import { abbreviatePackument, dependencyNames, installNotice, Packument, representativeDecision, toHeaderValue, versionWarnings } from '../../core/packument';
+import { abbreviatePackument, dependencyNames, installNotice, Packument, policyRestrictions, representativeDecision, toHeaderValue, versionWarnings } from '../../core/packument';
 import { addInstallNotices } from './notices';
 import { buildResponse, CachedResponse, cacheKey } from './packument-cache';
-import { Audience, audienceOf, blockParts, Decision } from '../../core/policy';
+import { Audience, audienceOf, blockMessage, blockParts, Decision } from '../../core/policy';
 import { inspectTarball } from '../../core/manifest-compare';
 import { integrityOf as integrityOfBytes } from '../../core/publish';
 import { readTarballManifestAsync } from '../../core/tarball-manifest';
@@ -402,6 +402,12 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
       return buildResponse(refusal.status, refusal.headers, JSON.stringify(refusal.body), { ...meta, statusText: refusal.statusText, blocked: decision });
     }
     const local = localTarballUrls(runtime, packument, req);
+    // npm tells why a version it was asked for is hidden (see policyRestrictions), instead of "No matching version".
+    const publicUrl = runtime.publicUrl(req);
+    const restrictions = policyRestrictions(name, hidden, (decision) => blockMessage(decision, publicUrl, audience));
+    // npm acts on these two itself: only the gate's restrictions, and never staged versions (nothing decided them), whatever storage holds.
+    const { stagedVersions: _staged, policyRestrictions: _restrictions, ...rest } = local;
+    const served: Packument = restrictions ? { ...rest, policyRestrictions: restrictions } : rest;
     const headers: Record<string, string> = {
       'content-type': abbreviated ? `${ABBREVIATED}; charset=utf-8` : 'application/json; charset=utf-8',
     };
@@ -415,7 +421,7 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
     // An unreachable advisory source is not a warning about a version: not audited per version.
     const versionWarned = warned.filter((w) => versionWarnings(w.decision).length > 0).map((w) => w.decision);
     const dependencies = dependencyNames(packument);
-    return buildResponse(200, headers, JSON.stringify(abbreviated ? abbreviatePackument(local) : local), {
+    return buildResponse(200, headers, JSON.stringify(abbreviated ? abbreviatePackument(served) : served), {
       ...meta,
       warned: versionWarned,
       ...(dependencies.length > 0 ? { warmAhead: dependencies } : {}),

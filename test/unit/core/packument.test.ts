@@ -9,7 +9,9 @@ import {
   installNotice,
   isSourceWarning,
   Packument,
+  policyRestrictions,
   repairDistTags,
+  RESTRICTED_NAMED,
   representativeDecision,
   toHeaderValue,
   WARM_AHEAD_MAX,
@@ -414,6 +416,74 @@ describe('abbreviatePackument', () => {
 
   it('defaults dist-tags and versions and omits modified when there is no time', () => {
     expect(abbreviatePackument({ name: 'pkg' })).toEqual({ name: 'pkg', 'dist-tags': {}, versions: {} });
+  });
+});
+
+describe('policyRestrictions (what npm says of a hidden version it was asked for)', () => {
+  // The real npm-pick-manifest (pacote's, as npm's own): what npm does with the field.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pickManifest = require('npm-pick-manifest') as (packument: Packument, wanted: string, opts?: object) => VersionManifest;
+  const describeDecision = (d: Decision) => `${d.reason}. Run 'gatekeeper explain ${d.name}@${d.version}'`;
+  const served = (versions: string[], blocked: Record<string, DecisionCode>) => {
+    const raw = packument('pkg', versions, { latest: versions[versions.length - 1] });
+    const result = filterPackument(raw, (version) => decision('pkg', version, blocked[version] ?? 'ALLOWED'));
+    const restrictions = policyRestrictions('pkg', result.hidden, describeDecision);
+    return { packument: { ...result.packument, ...(restrictions ? { policyRestrictions: restrictions } : {}) }, restrictions };
+  };
+  const refusal = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (err) {
+      return err as Error & { code: string };
+    }
+    throw new Error('npm-pick-manifest picked a version');
+  };
+
+  it('is left out when nothing is hidden', () => {
+    expect(policyRestrictions('pkg', [], describeDecision)).toBeUndefined();
+  });
+
+  it("makes npm refuse a pinned hidden version with E403 and the version's reason and next step, not ETARGET", () => {
+    const { packument: doc } = served(['1.0.0', '1.1.0', '2.0.0'], { '1.1.0': 'EBANNED' });
+    const err = refusal(() => pickManifest(doc, '1.1.0'));
+    expect(err.code).toBe('E403');
+    expect(err.message).toBe(
+      'Could not download pkg@1.1.0 due to policy violations:\n' +
+        "1 version of pkg is hidden by this registry's policy:\n" +
+        "1.1.0: [EBANNED] pkg@1.1.0 is banned: bad. Run 'gatekeeper explain pkg@1.1.0'",
+    );
+    // A version that does not exist is still "no matching version".
+    expect(refusal(() => pickManifest(doc, '9.9.9')).code).toBe('ETARGET');
+  });
+
+  it('lets npm resolve a range to an allowed version, and refuses with the reasons only when a hidden one alone satisfies it', () => {
+    const { packument: doc } = served(['1.0.0', '1.1.0', '2.0.0', '2.1.0'], { '1.1.0': 'EBANNED', '2.0.0': 'ENOTAPPROVED', '2.1.0': 'ENOTAPPROVED' });
+    expect(pickManifest(doc, '^1.0.0').version).toBe('1.0.0');
+    expect(pickManifest(doc, 'latest').version).toBe('1.0.0');
+    const err = refusal(() => pickManifest(doc, '^2.0.0'));
+    expect(err.code).toBe('E403');
+    expect(err.message).toContain('2.1.0: [ENOTAPPROVED] pkg@2.1.0 is not approved.');
+  });
+
+  it(`names the newest ${RESTRICTED_NAMED} hidden versions and counts the rest`, () => {
+    const versions = Array.from({ length: 8 }, (_, i) => `1.${i}.0`);
+    const { restrictions } = served([...versions, '2.0.0'], Object.fromEntries(versions.map((v) => [v, 'EBANNED' as DecisionCode])));
+    const lines = restrictions!.message.split('\n');
+    expect(lines[0]).toBe("8 versions of pkg are hidden by this registry's policy:");
+    expect(lines.slice(1, -1).map((l) => l.slice(0, l.indexOf(':')))).toEqual(['1.7.0', '1.6.0', '1.5.0', '1.4.0', '1.3.0']);
+    expect(lines[lines.length - 1]).toBe("and 3 more: run 'gatekeeper explain pkg@<version>' for any of them");
+    expect(Object.keys(restrictions!.versions)).toEqual(versions);
+    expect(restrictions!.versions['1.0.0']).toEqual({ version: '1.0.0' });
+  });
+
+  it('keeps the message bounded whatever the reasons say', () => {
+    const long = [hidden('pkg', '1.0.0', 'EBANNED', 'x'.repeat(10_000))];
+    expect(policyRestrictions('pkg', long, describeDecision)!.message.length).toBeLessThanOrEqual(4000);
+  });
+
+  it('is carried into the abbreviated packument', () => {
+    const { packument: doc, restrictions } = served(['1.0.0', '2.0.0'], { '1.0.0': 'EBANNED' });
+    expect(abbreviatePackument(doc).policyRestrictions).toEqual(restrictions);
   });
 });
 
