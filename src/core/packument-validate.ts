@@ -21,7 +21,8 @@ import { isPrototypeKey, MAX_VERSION_LENGTH } from './versions';
  * - version keys are 1 to 256 printable characters without white space; a key strict semver
  *   rejects (`1.0.0beta`) but whose entry is fine stays;
  * - `time` holds only ISO 8601 date-times, for `created`, `modified` and kept versions;
- * - every dist-tag is a string naming a kept version.
+ * - every dist-tag is a string naming a kept version;
+ * - no `stagedVersions` or `policyRestrictions` (see NPM_READS).
  * Everything else (readme, maintainers, the manifests' other fields) is passed through as it
  * is; sanitising text is not this module's job.
  */
@@ -145,6 +146,17 @@ function badTime(value: unknown): string | undefined {
 }
 
 /**
+ * Top-level fields npm itself acts on besides `versions` (npm-pick-manifest): an upstream's are
+ * never passed on. Staged versions would install without a decision (`npm install
+ * --include-staged`), from wherever their manifests point; policy restrictions are the
+ * gatekeeper's own to send (see policyRestrictions in packument.ts).
+ */
+const NPM_READS: Record<string, string | undefined> = Object.assign(Object.create(null), {
+  stagedVersions: 'staged versions are not passed on: they would install without a decision',
+  policyRestrictions: "the upstream's policy restrictions are not passed on: the gatekeeper sends its own",
+});
+
+/**
  * Checks and normalises what an upstream answered for `requestedName`. Throws
  * GatekeeperError EUPSTREAM (502) when it cannot be a packument: not a plain object, a `name`
  * other than the requested one, `versions` that is not an object. Drops, and reports, the
@@ -207,6 +219,11 @@ export function normalizePackument(doc: unknown, requestedName: string): Normali
     if (key === 'name' || key === 'versions' || key === 'time' || key === 'dist-tags') continue;
     if (isPrototypeKey(key)) {
       removed.push({ field: 'packument', key, reason: 'it names an object prototype' });
+      continue;
+    }
+    const reason = NPM_READS[key];
+    if (reason) {
+      removed.push({ field: 'packument', key, reason });
       continue;
     }
     packument[key] = doc[key];

@@ -69,6 +69,7 @@ describe('trusting nothing from the upstream', () => {
       { name: 'garbage', versions: [{ version: '1.0.0', license: 'MIT' }] },
       { name: 'hostile-advice', versions: [{ version: '1.0.0', license: 'MIT' }, { version: '1.0.1', license: 'MIT' }] },
       { name: 'constructor', versions: [{ version: '1.0.0', license: 'MIT' }] },
+      { name: 'staged', versions: [{ version: '1.0.0', license: 'MIT' }] },
     ],
     settings: { upstreamTimeout: '2s', publishRules: [{ pattern: '@acme/*', roles: ['publisher'], shadowUpstream: false }] },
     policyMode: 'none',
@@ -235,6 +236,34 @@ describe('trusting nothing from the upstream', () => {
     await eventually(async () => (await s.t.api('GET', '/audit?action=install.blocked&package=elsewhere')).body.items.length > 0, 'the refusal is audited');
     const audit = await s.t.api('GET', '/audit?action=install.blocked&package=elsewhere');
     expect(audit.body.items[0].details).toMatchObject({ code: 'ETARBALLORIGIN', url: expect.stringContaining(elsewhere.url) });
+  });
+
+  it("never passes on the upstream's staged versions or policy restrictions, which npm would act on", async () => {
+    // Staged versions install under --include-staged, from wherever their manifest points, with nothing deciding them;
+    // an upstream's policy restrictions would refuse versions the gatekeeper allows, in the upstream's words.
+    // (Verdaccio's stored copy keeps neither; the validator and the gate drop them whatever the path.)
+    const doc = (await (await fetch(new URL('staged', s.upstream.url))).json()) as any;
+    const other = (await (await fetch(new URL('elsewhere', elsewhere.url))).json()) as any;
+    const asked = elsewhere.requests.length;
+    doc.stagedVersions = { versions: { '2.0.0': { name: 'staged', version: '2.0.0', dist: other.versions['1.0.0'].dist } } };
+    doc.policyRestrictions = { message: 'THE UPSTREAM REFUSES THIS', versions: { '1.0.0': { version: '1.0.0' } } };
+    s.upstream.fault({ packument: 'staged' }, { body: JSON.stringify(doc), headers: { 'content-type': 'application/json' } });
+    try {
+      const served = await get('/staged');
+      expect(served.status).toBe(200);
+      expect(served.body).not.toHaveProperty('stagedVersions');
+      expect(served.body).not.toHaveProperty('policyRestrictions');
+      const project = await makeProject(s.npm.dir, { name: 'uses-staged' });
+      const staged = await s.npm.run(['install', 'staged@2.0.0', '--include-staged'], { cwd: project });
+      expect(staged.code).not.toBe(0);
+      expect(staged.output).toContain('No matching version found for staged@2.0.0');
+      expect(elsewhere.requests).toHaveLength(asked);
+      const allowed = await s.npm.run(['install', 'staged@1.0.0'], { cwd: project });
+      expect(allowed.output).not.toContain('THE UPSTREAM REFUSES THIS');
+      expect(allowed.code).toBe(0);
+    } finally {
+      s.upstream.clearFaults();
+    }
   });
 
   it('cuts a trickling upstream at the deadline while the rest of the registry answers', async () => {

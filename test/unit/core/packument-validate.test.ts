@@ -166,6 +166,17 @@ const CASES: Case[] = [
 
   // Top level.
   ['a top-level __proto__ key', '{"name":"foo","__proto__":{"versions":{"1.0.0":{}}}}', { kept: [], removed: [['packument', '__proto__', 'it names an object prototype']] }],
+  [
+    "staged versions and the upstream's policy restrictions (npm acts on both)",
+    doc({ '1.0.0': entry('1.0.0') }, { stagedVersions: { versions: { '2.0.0': entry('2.0.0') } }, policyRestrictions: { message: 'x', versions: { '1.0.0': entry('1.0.0') } } }),
+    {
+      kept: ['1.0.0'],
+      removed: [
+        ['packument', 'stagedVersions', 'staged versions are not passed on: they would install without a decision'],
+        ['packument', 'policyRestrictions', "the upstream's policy restrictions are not passed on: the gatekeeper sends its own"],
+      ],
+    },
+  ],
 ];
 
 function tagsOf(result: NormalizedPackument): Record<string, string> {
