@@ -79,15 +79,24 @@ export class Store {
   /**
    * Like transaction(), without the pool's statement and lock deadline (GATEKEEPER_DATABASE_TIMEOUT):
    * for background work that may rightly take longer (a bulk advisory import, a feed import).
-   * Runs on the long pool, which has no client deadline either (start.ts makes one; a Store
-   * made without it uses its only pool, where `SET LOCAL` lifts the server's deadlines only).
+   * Runs on the long pool, whose client deadline is far longer (start.ts makes it; a Store made
+   * without it uses its only pool, where `SET LOCAL` lifts the server's deadlines only). The
+   * process runs such work one transaction at a time.
    */
   longTransaction<T>(fn: (repos: Repositories) => Promise<T>): Promise<T> {
-    return this.longKnex.transaction(async (trx) => {
-      await trx.raw('set local statement_timeout = 0; set local lock_timeout = 0');
-      return fn(bind(trx));
-    });
+    // One at a time, in the order asked: a third bulk import waits its turn here, not for a
+    // pool connection (whose acquire timeout would refuse it as "the database is unavailable").
+    const run = this.longWork.then(() =>
+      this.longKnex.transaction(async (trx) => {
+        await trx.raw('set local statement_timeout = 0; set local lock_timeout = 0');
+        return fn(bind(trx));
+      }),
+    );
+    this.longWork = run.catch(() => undefined);
+    return run;
   }
+
+  private longWork: Promise<unknown> = Promise.resolve();
 
   /** `select 1`; with `timeoutMs`, rejects when it has not answered by then (a pool exhausted by blocked queries, a hung link). */
   async ping(timeoutMs = 0): Promise<void> {

@@ -105,8 +105,12 @@ export { StartupError };
 const STORAGE_LOCK_POOL = 4;
 const STORAGE_LOCK_WAIT_MS = 10_000;
 const STORAGE_LOCK_MAX_HOLD_MS = 60_000;
-/** Connections for long background work (Store.longTransaction): imports run one at a time. */
-const LONG_WORK_POOL = 2;
+/**
+ * Long background work (Store.longTransaction): imports run one at a time, on one connection,
+ * each statement given up on after LONG_WORK_STATEMENT_MS (a hung link never holds the work behind it forever).
+ */
+const LONG_WORK_POOL = 1;
+const LONG_WORK_STATEMENT_MS = 5 * 60_000;
 
 export const DEFAULT_PLUGINS_DIR = path.resolve(__dirname, '../../plugins');
 
@@ -249,8 +253,8 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     });
     const packageStorage = new FsPackageStorage(storageDir, new PackageLocks(advisoryLocks, { waitMs: STORAGE_LOCK_WAIT_MS }));
 
-    // Long background work (advisory imports) on a small pool without the request deadlines.
-    const longKnex = createKnex(database.url, LONG_WORK_POOL);
+    // Long background work (advisory imports) on a pool of its own, without the request deadlines.
+    const longKnex = createKnex(database.url, LONG_WORK_POOL, LONG_WORK_STATEMENT_MS);
     cleanup.push(() => longKnex.destroy());
     const store = new Store(database.knex, longKnex);
     const identity = new IdentityService(store, { allowSelfRegistration: settings.allowSelfRegistration, passwordLogin: settings.passwordLogin, loginThrottle: { maxFailuresPerUser: settings.loginMaxFailuresPerUser, maxFailuresPerAddress: settings.loginMaxFailuresPerAddress, windowMs: parseDuration(settings.loginThrottleWindow) } });
