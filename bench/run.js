@@ -418,7 +418,7 @@ async function main() {
         cases.push(...withToken({ id: `packument-${sz}-${variant}`, label: `packument ${sz} ${variant}`, path: `/${p.name}`, headers: H.NPM_HEADERS[variant], variant, pkg: p.name, size: sz }));
       }
     }
-    for (const k of ['small', 'large']) {
+    for (const k of ['small', 'large', 'huge']) {
       const t = meta.tarballs[k];
       cases.push(...withToken({ id: `tarball-${k}`, label: `tarball ${k} (${size(t.bytes)})`, path: t.path, headers: H.NPM_HEADERS.tarball, variant: 'any', pkg: t.name, tarballBytes: t.bytes }));
     }

@@ -26,6 +26,8 @@ const PROFILES = {
 const TARBALL_PACKAGES = {
   small: { name: 'bench-tarball-small', version: '1.0.0', payloadBytes: 0 },
   large: { name: 'bench-tarball-large', version: '1.0.0', payloadBytes: 500 * 1024 },
+  // Above the tarball cache's largest entry (an eighth of GATEKEEPER_TARBALL_CACHE_SIZE, 8 MB by default): streamed from storage, its bytes hashed on every read.
+  huge: { name: 'bench-tarball-huge', version: '1.0.0', payloadBytes: 12 * 1024 * 1024 },
 };
 
 const DEP_COUNT = 1000;
