@@ -3,7 +3,8 @@
  * each run by its own path from test/clients (installed by `npm ci --prefix test/clients`,
  * see .ci/run) with its own home, cache and store, against a gatekeeper. Each client:
  * installs, installs frozen, is refused an unapproved package with the reason where it prints
- * one, is refused a frozen install pinned to a banned version likewise, publishes and is
+ * one, is refused a hidden version it names (npm with the reason, the others with their own
+ * "no such version"), is refused a frozen install pinned to a banned version likewise, publishes and is
  * refused a republish, audits an advisory imported offline, and installs under
  * GATEKEEPER_REQUIRE_AUTH with the settings docs/clients.md gives.
  */
@@ -35,6 +36,11 @@ interface Client {
   /** Where the client prints our text for a refused packument / tarball (else only the status). */
   reasonOnPackument: boolean;
   reasonOnTarball: boolean;
+  /**
+   * What the client says when asked for hidden-fixture@1.0.0, a hidden version: npm reads the
+   * packument's policyRestrictions and says why (`reason`); the others say there is no such version.
+   */
+  onHiddenVersion: 'reason' | string;
   /** Writes the client's configuration for a registry (and a token, with the documented always-auth setting). */
   configure: (home: string, project: string, url: string, token?: string) => void;
   /** Removes what the client keeps so the next install must fetch again. */
@@ -56,6 +62,7 @@ function npmClient(id: string, cli: string): Client {
     audit: [...cmd, 'audit', '--json'],
     reasonOnPackument: true,
     reasonOnTarball: true,
+    onHiddenVersion: 'reason',
     configure: (home, _project, url, token) => npmrc(home, url, token),
     caches: ['npm-cache'],
   };
@@ -72,6 +79,7 @@ function pnpmClient(id: string, pkg: string): Client {
     audit: [...cmd, 'audit', '--json'],
     reasonOnPackument: true,
     reasonOnTarball: true,
+    onHiddenVersion: 'No matching version found for hidden-fixture@1.0.0',
     configure: (home, _project, url, token) => npmrc(home, url, token),
     caches: ['pnpm-store'],
   };
@@ -94,6 +102,7 @@ const CLIENTS: Client[] = [
       reasonOnPackument: true,
       // yarn 1 prints "Request failed \"403 Forbidden\"" for a tarball.
       reasonOnTarball: false,
+      onHiddenVersion: 'error Couldn\'t find any versions for "hidden-fixture" that matches "1.0.0"',
       configure: (home: string, project: string, url: string, token?: string) => {
         npmrc(home, url, token, token ? 'always-auth=true\n' : '');
         fs.writeFileSync(path.join(project, '.yarnrc'), `registry "${url}"\n`);
@@ -113,6 +122,7 @@ const CLIENTS: Client[] = [
       audit: [...cmd, 'npm', 'audit', '--json', '--all'],
       reasonOnPackument: true,
       reasonOnTarball: true,
+      onHiddenVersion: 'YN0082: │ hidden-fixture@npm:1.0.0: No candidates found',
       configure: (_home: string, project: string, url: string, token?: string) => {
         const lines = [
           `npmRegistryServer: "${url.replace(/\/$/, '')}"`,
@@ -143,6 +153,7 @@ const CLIENTS: Client[] = [
       // bun prints only "GET <url> - 403".
       reasonOnPackument: false,
       reasonOnTarball: false,
+      onHiddenVersion: 'error: No version matching "1.0.0" found for specifier "hidden-fixture" (but package exists)',
       configure: (home: string, _project: string, url: string, token?: string) => npmrc(home, url, token),
       caches: ['bun-cache'],
     };
@@ -191,6 +202,7 @@ describe('the client matrix', () => {
     packages: [
       ...CLIENTS.map((c) => ({ name: `ok-${c.id}`, versions: [{ version: '1.0.0', license: 'MIT' }] })),
       { name: 'blocked-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] },
+      { name: 'hidden-fixture', versions: [{ version: '1.0.0', license: 'MIT' }, { version: '1.1.0', license: 'MIT' }] },
       { name: 'audit-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] },
     ],
     settings: { publishRules: [{ pattern: '@acme/*', roles: ['publisher'] }] },
@@ -201,6 +213,8 @@ describe('the client matrix', () => {
 
   beforeAll(async () => {
     await s.t.api('POST', '/approvals', { name: 'audit-fixture', reason: 'audited' });
+    await s.t.api('POST', '/approvals', { name: 'hidden-fixture', reason: 'fine' });
+    await s.t.api('POST', '/bans', { name: 'hidden-fixture', range: '1.0.0', reason: 'CVE-2099-0004 exfiltrates tokens' });
     await s.t.api('POST', '/approvals', { name: '@acme/*', reason: 'ours' });
     for (const c of CLIENTS) await s.t.api('POST', '/approvals', { name: `ok-${c.id}`, reason: 'fine' });
     expect((await gatekeeper('policy', 'set', 'advisories', 'off')).code).toBe(0);
@@ -210,11 +224,11 @@ describe('the client matrix', () => {
 
   describe.each(CLIENTS)('$id', (c) => {
     const home = tempDir(`gk-matrix-${c.id}-`);
-    let dir: string;
+    // Made before any test runs: a client never runs in the jest process's directory (the repository), even when one test runs alone.
+    const dir = project(home, `matrix-${c.id}`);
+    beforeAll(() => c.configure(home, dir, s.t.url, s.t.adminToken));
 
     it('installs, installs frozen, and audits an advisory imported offline', async () => {
-      dir = project(home, `matrix-${c.id}`);
-      c.configure(home, dir, s.t.url, s.t.adminToken);
       const added = await run(c.add(`ok-${c.id}@1.0.0`), dir, home);
       expect([c.id, show(added)]).toEqual([c.id, expect.stringMatching(/^exit 0/)]);
       const vulnerable = await run(c.add('audit-fixture@1.0.0'), dir, home);
@@ -238,6 +252,20 @@ describe('the client matrix', () => {
       expect(blocked.code).not.toBe(0);
       if (c.reasonOnPackument) expect([c.id, blocked.output]).toEqual([c.id, expect.stringContaining('[ENOTAPPROVED] blocked-fixture@1.0.0 is not approved')]);
       else expect([c.id, blocked.output]).toEqual([c.id, expect.stringContaining('403')]);
+    });
+
+    it('is refused a hidden version it asks for by name (another version installs), with the reason where the client reads one', async () => {
+      const hidden = await run(c.add('hidden-fixture@1.0.0'), dir, home);
+      expect([c.id, hidden.code === 0]).toEqual([c.id, false]);
+      if (c.onHiddenVersion === 'reason') {
+        expect([c.id, hidden.output]).toEqual([c.id, expect.stringContaining('Could not download hidden-fixture@1.0.0 due to policy violations')]);
+        expect([c.id, hidden.output]).toEqual([c.id, expect.stringContaining(`1.0.0: [EBANNED] hidden-fixture@1.0.0 is banned: CVE-2099-0004 exfiltrates tokens. Run 'gatekeeper explain hidden-fixture@1.0.0'`)]);
+      } else {
+        expect([c.id, hidden.output]).toEqual([c.id, expect.stringContaining(c.onHiddenVersion)]);
+      }
+      // The newest allowed version installs when none is named.
+      expect([c.id, show(await run(c.add('hidden-fixture'), dir, home))]).toEqual([c.id, expect.stringMatching(/^exit 0/)]);
+      expect(JSON.parse(fs.readFileSync(path.join(dir, 'node_modules/hidden-fixture/package.json'), 'utf8')).version).toBe('1.1.0');
     });
 
     it('is refused a frozen install pinned to a banned version, with the reason where the client prints one', async () => {
