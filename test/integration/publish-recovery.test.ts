@@ -216,6 +216,32 @@ describe('publishes that did not finish', () => {
     }
   });
 
+  it('keeps a failed publish\'s reservation when storage cannot be read, audits why, and the reconcile job settles it once stale', async () => {
+    const name = '@acme/unreadable-release';
+    const service = s.t.gk.runtime.publishing as unknown as { stored: StoredVersions };
+    const stored = service.stored;
+    const bytes = buildTarball({ 'package/package.json': JSON.stringify({ name, version: '1.0.0', license: 'MIT' }), 'package/index.js': '1' });
+    const tarball = { filename: 'unreadable-release-1.0.0.tgz', data: bytes, integrity: integrityOf(bytes), shasum: shasumOf(bytes) };
+    const reservation = await s.t.gk.runtime.publishing.reserve({ username: 'pub1' }, { username: 'pub1', role: 'publisher' }, { name, version: '1.0.0', manifest: {}, tarball, distTags: {} });
+    // A fault hook: the storage reader fails (a disk error) as the failed publish is settled.
+    service.stored = { ...stored, find: async () => Promise.reject(new Error('EIO: i/o error, read')) };
+    try {
+      await reservation.release({ status: 500, code: 'EINTERNAL', reason: 'the storage write failed' });
+    } finally {
+      service.stored = stored;
+    }
+    // Whether it was stored is unknown: the version stays reserved, so it is never reclaimed for other bytes meanwhile.
+    expect(await record(name, '1.0.0')).toMatchObject({ state: 'reserved', publisher: 'pub1' });
+    const [entry] = (await audit(name)).filter((e) => e.action === 'package.publish_failed');
+    expect(entry).toMatchObject({ actor: 'pub1', version: '1.0.0', details: { code: 'EINTERNAL', status: 500, kept: expect.stringContaining('EIO: i/o error, read') } });
+    expect((await refusal(await put(name, publishDocument(name, '1.0.0'), pub2))).code).toBe('EVERSIONEXISTS');
+    // Once stale, the job finds nothing stored and releases it.
+    await s.t.gk.database.knex('published_versions').where({ name, version: '1.0.0' }).update({ reserved_at: new Date(Date.now() - 11 * 60_000) });
+    expect(await s.t.gk.runtime.jobs.runNow('publishing.reconcile')).toBe(true);
+    expect(await record(name, '1.0.0')).toBeUndefined();
+    expect((await put(name, publishDocument(name, '1.0.0'), pub2)).status).toBe(201);
+  });
+
   it('refuses before writing anything what Verdaccio would refuse after writing the tarball, and a clean publish then succeeds', async () => {
     expect((await put('@acme/b5', publishDocument('@acme/b5', '1.0.0'))).status).toBe(201);
     const filesBefore = fs.readdirSync(storageDir('@acme/b5')).filter((f) => !f.startsWith('.')).sort();
