@@ -172,11 +172,12 @@ export class PublishingService {
         const why = `the registry answered ${outcome.status} after storing it`;
         // What the client was told is audited, unless the version was stored nevertheless (a write after
         // the version's): then it is published, never released, and audited as such (recordStored).
+        // Whether the version is not published (released now, or by the reconcile job before).
         const failed = async (repos: Repositories): Promise<boolean> => {
           const state = await this.settleIn(repos, actor, { name, version, publisher: publisher.username }, { reservedAt: reservation.reservedAt }, why);
           if (state === 'published') return false;
           await repos.audit.save(auditEntry(actor, action, { package: name, version, details }));
-          return state === 'released';
+          return true;
         };
         const rule = claimed;
         try {
