@@ -170,9 +170,9 @@ export class PublishingService {
         const action = outcome.status < 500 ? 'package.publish_refused' : 'package.publish_failed';
         const details = { code: outcome.code, reason: outcome.reason, status: outcome.status };
         const why = `the registry answered ${outcome.status} after storing it`;
-        // What the client was told is audited, unless the version was stored nevertheless (a write after
-        // the version's): then it is published, never released, and audited as such (recordStored).
-        // Whether the version is not published (released now, or by the reconcile job before).
+        // Settles this publish's own reservation and audits what the client was told, unless the version
+        // was stored nevertheless (a write after the version's): then it is published, never released,
+        // and audited as such (recordStoredIn). Returns whether the version is not published.
         const failed = async (repos: Repositories): Promise<boolean> => {
           const state = await this.settleIn(repos, actor, { name, version, publisher: publisher.username }, { reservedAt: reservation.reservedAt }, why);
           if (state === 'published') return false;
