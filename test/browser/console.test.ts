@@ -260,17 +260,20 @@ describe('the web console in Chromium', () => {
     await page.getByRole('link', { name: 'Audit' }).click();
     await page.getByLabel('Package').fill('ui-ban');
     await page.getByLabel('Action').fill('ban.create');
-    // Every frame, note the actions the table shows while the address already names the filter:
-    // the unfiltered rows must never be shown under it, not even for the frame before it reloads.
+    // Every frame, and after every change to the page, note the actions the table shows while the
+    // address already names the filter: the unfiltered rows must never be shown under it, not even
+    // for the frame before it reloads. The observer matters: its callback runs right after the
+    // change, so the rows are noted even when this test reads them before the next frame.
     await page.evaluate(`(() => {
       const seen = (window.seenActions = []);
       const look = () => {
         if (location.search.includes('action=ban.create')) {
           for (const tr of document.querySelectorAll('tbody tr')) seen.push(tr.children[2]?.textContent ?? '');
         }
-        requestAnimationFrame(look);
       };
-      requestAnimationFrame(look);
+      new MutationObserver(look).observe(document.body, { childList: true, subtree: true, characterData: true });
+      const frame = () => { look(); requestAnimationFrame(frame); };
+      requestAnimationFrame(frame);
     })()`);
     await page.getByRole('button', { name: 'Filter' }).click();
     await page.waitForURL(/audit\?package=ui-ban&action=ban.create/);
