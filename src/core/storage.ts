@@ -16,7 +16,7 @@ export interface StorageStat {
   size: number;
   /** Milliseconds since the epoch of the object's last write. */
   mtimeMs: number;
-  /** Changes whenever the object is replaced (for the filesystem: inode, size, mtime). */
+  /** Changes whenever the object is replaced or written (for the filesystem: inode, size, mtime, ctime). */
   revision: string;
 }
 
@@ -36,7 +36,12 @@ export interface OpenedObject {
   stat: StorageStat;
   /** The bytes; call once. The object stays readable as opened even if it is replaced meanwhile. */
   stream(): NodeJS.ReadableStream;
-  /** Releases the object without reading it. */
+  /**
+   * Reads up to `length` bytes from `position` into the start of `buffer`, as opened (for a
+   * sender that reuses its buffer); 0 bytes read: the end. Not after stream() or close().
+   */
+  read(buffer: Buffer, length: number, position: number, callback: (err: Error | null, bytesRead: number) => void): void;
+  /** Releases the object: unread, or read with read(). */
   close(): void;
 }
 

@@ -61,7 +61,8 @@ export function onLocalFilesystem(dir: string): boolean {
 }
 
 function statOf(stat: fs.Stats): StorageStat {
-  return { size: stat.size, mtimeMs: stat.mtimeMs, revision: `${stat.ino}:${stat.size}:${stat.mtimeMs}` };
+  // ctime too: no write keeps it (utimes can set mtime back, not ctime), so a file edited in place is another revision.
+  return { size: stat.size, mtimeMs: stat.mtimeMs, revision: `${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}` };
 }
 
 const missing = (err: unknown): boolean => {
@@ -165,6 +166,10 @@ export class FsPackageStorage implements PackageStorage {
         // Reads the descriptor opened above (a rename over the file meanwhile does not cut it) and closes it.
         return fs.createReadStream(file, { fd, highWaterMark: options.highWaterMark });
       },
+      read: (buffer, length, position, callback) => {
+        if (used) return callback(new Error(`${file} was streamed or closed already`), 0);
+        fs.read(fd, buffer, 0, length, position, (err, bytesRead) => callback(err, bytesRead));
+      },
       close: () => {
         if (used) return;
         used = true;
@@ -236,7 +241,7 @@ export class FsPackageStorage implements PackageStorage {
         fs.closeSync(fd);
       }
       fs.renameSync(temporary, target);
-      // The renamed file's own stat (its inode, size and mtime are the revision readers compare).
+      // The renamed file's own stat (its inode, size, mtime and ctime are the revision readers compare).
       return statOf(fs.statSync(target));
     } catch (err) {
       fs.rmSync(temporary, { force: true });

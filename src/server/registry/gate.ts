@@ -9,7 +9,7 @@ import { markErrorCode, writeError } from '../http/write-error';
 import { RegistryMatch, routeOf, unsupportedCommand } from './routes';
 import { parseDuration, parseSize } from '../../core/duration';
 import { can } from '../../core/roles';
-import { sendTarballEntry, TarballCache, tarballKey, tarballStorageKey } from './tarball-cache';
+import { sendTarballEntry, TarballCache, TarballEntry, tarballKey, tarballStorageKey } from './tarball-cache';
 import type { HotPathReads, PackageStorage, StorageStat } from '../../core/storage';
 import { abbreviatePackument, dependencyNames, installNotice, Packument, policyRestrictions, representativeDecision, toHeaderValue, versionWarnings } from '../../core/packument';
 import { addInstallNotices } from './notices';
@@ -162,31 +162,36 @@ export function sendStoredTarball(
 ): boolean {
   const key = tarballKey(name, filename);
   // The fast path trusts a held entry: any write to the package drops it (see tarballCacheOf).
-  const held = fast ? cache.lookup(key) : undefined;
-  if (held?.bytes) return sendTarballEntry(req, res, held);
+  const inMemory = fast ? cache.lookup(key) : undefined;
+  if (inMemory?.bytes) return sendTarballEntry(req, res, inMemory);
   const stored = tarballStorageKey(name, filename);
   if (!stored) return false;
   const revision = storage.revision(name);
-  let entry = cache.lookup(key, revision);
-  if (!entry) {
-    entry = cache.read(storage, stored, revision, expected);
-    if (!entry) return false;
-    cache.store(key, entry);
+  const held = cache.lookup(key, revision);
+  if (held && sendEntry(held)) return true;
+  // Not held, or held for another object than the one stored now (replaced, or written in
+  // place): read afresh, and checked again (see TarballCache.read).
+  if (held) cache.invalidateKey(key);
+  const entry = cache.read(storage, stored, revision, expected);
+  if (!entry) return false;
+  cache.store(key, entry);
+  return sendEntry(entry);
+
+  function sendEntry(known: TarballEntry): boolean {
+    return sendTarballEntry(
+      req,
+      res,
+      known,
+      (etag, at) => {
+        if (cache.lookup(key, revision) === known) cache.store(key, { ...known, etag, verifiedAt: at });
+      },
+      () => {
+        // Changed in storage since it was verified: the next request fetches it again.
+        cache.reject(known.key, known.identity);
+        if (cache.lookup(key, revision) === known) cache.invalidateKey(key);
+      },
+    );
   }
-  const known = entry;
-  return sendTarballEntry(
-    req,
-    res,
-    known,
-    (etag) => {
-      if (cache.lookup(key, revision) === known) cache.store(key, { ...known, etag });
-    },
-    () => {
-      // Changed in storage since it was verified: the next request fetches it again.
-      cache.reject(known.key, known.identity);
-      if (cache.lookup(key, revision) === known) cache.invalidateKey(key);
-    },
-  );
 }
 
 /**

@@ -1,16 +1,15 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Transform, TransformCallback } from 'node:stream';
 import ssri from 'ssri';
-import { HotPathReads, StorageStat, storageKey } from '../../core/storage';
+import { HotPathReads, OpenedObject, StorageStat, storageKey } from '../../core/storage';
 import { etagMatches } from '../http/conditional';
 import { BoundedCache } from './bounded-cache';
 
 /**
  * Stored tarballs as the gate sends them. Small ones (up to an eighth of the cache) are held
  * in memory, so a warm tarball request costs the decision lookup, a stat of the package's
- * stored document and one write; larger ones are streamed from storage with a large read
- * buffer. Either way the response carries an `ETag` (the tarball's sha512 integrity, which the
+ * stored document and one write; larger ones are streamed from storage through 1 MB buffers
+ * used again by the next stream (see sendObject). Either way the response carries an `ETag` (the tarball's sha512 integrity, which the
  * gate verified against the packument when it fetched the tarball) and a `Last-Modified` (when
  * it was stored), and conditional requests are answered 304.
  *
@@ -36,16 +35,27 @@ export interface TarballEntry {
   modifiedSeconds: number;
   /** The package's storage revision it was read under. */
   revision: string;
-  /** The stored object's revision (for the filesystem: inode, size, mtime). */
+  /** The stored object's revision (for the filesystem: inode, size, mtime, ctime). */
   identity: string;
-  /** For a streamed tarball read from storage: the integrity every stream of it must match (else its tag, once known). */
+  /** For a streamed tarball read from storage: the integrity its streams must match (else its tag, once known). */
   expected?: string;
+  /**
+   * For a streamed tarball: when (ms since the epoch) a stream of this object (`identity`)
+   * last matched its integrity; until then, or VERIFIED_FOR_MS after, every stream is checked.
+   */
+  verifiedAt?: number;
   cost: number;
 }
 
 /** What a tag-only entry (a streamed tarball) counts against the cache. */
 const TAG_COST = 256;
-const STREAM_BUFFER = 256 * 1024;
+const STREAM_BUFFER = 1024 * 1024;
+/**
+ * How long a streamed tarball whose bytes matched is streamed without hashing them again, while
+ * it is the same object (`identity`): any write to the file changes its ctime, and so its
+ * identity. Then it is checked once more, for bytes that changed without a write (the disk's).
+ */
+export const VERIFIED_FOR_MS = 10 * 60_000;
 
 export function integrityTag(bytes: Buffer): string {
   return `"sha512-${createHash('sha512').update(bytes).digest('base64')}"`;
@@ -166,11 +176,19 @@ export function notModified(req: IncomingMessage, etag: string, modifiedSeconds:
 
 /**
  * Writes a tarball entry: 304 when the request's conditions hold, the bytes from memory, or a
- * stream of the stored file. Returns false (nothing written) when a streamed file has gone.
- * `onTag` receives the tag computed while streaming a file whose tag was not known yet, and
- * `onMismatch` hears that those bytes did not match the entry's expected integrity.
+ * stream of the stored file. Returns false (nothing written) when a streamed file has gone or
+ * is no longer the object the entry was read from.
+ * `onVerified` receives the tag of a streamed file whose bytes were hashed and matched (see
+ * VERIFIED_FOR_MS), and `onMismatch` hears that they did not match the entry's integrity.
  */
-export function sendTarballEntry(req: IncomingMessage, res: ServerResponse, entry: TarballEntry, onTag?: (etag: string) => void, onMismatch?: () => void): boolean {
+export function sendTarballEntry(
+  req: IncomingMessage,
+  res: ServerResponse,
+  entry: TarballEntry,
+  onVerified?: (etag: string, at: number) => void,
+  onMismatch?: () => void,
+  now = Date.now(),
+): boolean {
   const head = (): void => {
     // A tarball is compressed already, and its bytes must match the integrity: no proxy or
     // compression middleware (Verdaccio's, on the full path) may encode it again.
@@ -200,7 +218,7 @@ export function sendTarballEntry(req: IncomingMessage, res: ServerResponse, entr
     return true;
   }
   // Opened before anything is written: an object removed or replaced meanwhile is a miss, not a cut response.
-  const opened = entry.source.openSync(entry.key, { highWaterMark: STREAM_BUFFER });
+  const opened = entry.source.openSync(entry.key);
   if (!opened) return false;
   if (opened.stat.revision !== entry.identity) {
     opened.close();
@@ -215,27 +233,90 @@ export function sendTarballEntry(req: IncomingMessage, res: ServerResponse, entr
     res.end();
     return true;
   }
-  const stream = opened.stream();
-  stream.on('error', () => res.destroy());
-  // Every stream checks the bytes against the integrity they were verified against (or, with
-  // none given, the tag the first stream computed): its last chunk is sent only when they
-  // match, so a copy changed in storage since, even in place with its size and mtime kept,
-  // reaches no client whole (the response is cut short). The first stream also computes the tag.
-  const expected = entry.expected ?? (entry.etag ? entry.etag.slice(1, -1) : undefined);
-  if (expected === undefined && !onTag) {
-    stream.pipe(res);
+  // The last chunk is sent only once the bytes are known to be the ones verified, so a copy
+  // changed in storage, even in place with its size and mtime kept, reaches no client whole
+  // (the response is cut short):
+  // - the first stream of an object (and one every VERIFIED_FOR_MS) hashes the bytes and checks
+  //   them against the integrity they were verified against when fetched or published (or,
+  //   with none given, computes the tag);
+  // - the others, of an object whose bytes matched, check that it is still that object when
+  //   the last chunk is read (a write in place meanwhile changes its ctime): no hashing.
+  if (entry.verifiedAt !== undefined && now - entry.verifiedAt < VERIFIED_FOR_MS && entry.etag) {
+    sendObject(res, opened, entry.size, { update: () => undefined, ok: () => entry.source.statSync(entry.key)?.revision === entry.identity });
     return true;
   }
-  const check = new TagCheck(expected);
-  check.on('error', () => {
-    res.destroy();
-    onMismatch?.();
+  const check = new IntegrityCheck(entry.expected ?? (entry.etag ? entry.etag.slice(1, -1) : undefined));
+  sendObject(res, opened, entry.size, check, (matched) => {
+    if (!matched) onMismatch?.();
+    else if (check.tag) onVerified?.(check.tag, now);
   });
-  check.on('end', () => {
-    if (!entry.etag && check.bytesRead === entry.size && check.tag) onTag?.(check.tag);
-  });
-  stream.pipe(check).pipe(res);
   return true;
+}
+
+/** What a stream of a stored object checks before its last chunk is sent. */
+interface ChunkCheck {
+  update(chunk: Buffer): void;
+  /** Whether the last chunk may be sent. */
+  ok(): boolean;
+}
+
+/**
+ * Buffers for streams of stored tarballs, used again once a chunk is written: a stream makes no
+ * garbage per chunk. At most SPARE_BUFFERS are kept between streams.
+ */
+const spare: Buffer[] = [];
+const SPARE_BUFFERS = 16;
+
+/**
+ * Sends an opened object's `size` bytes, one buffer at a time (the next is read once the last
+ * is written: the socket's own buffer keeps the connection busy meanwhile). The last chunk is
+ * written only when `check.ok()`; otherwise, or when the object is shorter than `size`, the
+ * response is cut short. `done` hears whether every byte was read and the check held.
+ */
+function sendObject(res: ServerResponse, opened: OpenedObject, size: number, check: ChunkCheck, done?: (ok: boolean) => void): void {
+  const buffer = spare.pop() ?? Buffer.allocUnsafeSlow(STREAM_BUFFER);
+  let position = 0;
+  let open = true;
+  let reading = false;
+  const close = (): void => {
+    if (!open) return;
+    open = false;
+    opened.close();
+  };
+  const fail = (mismatch: boolean): void => {
+    close();
+    res.destroy();
+    if (mismatch) done?.(false);
+  };
+  // A response closed early: the object is closed now, or (a read in flight) when the read returns.
+  res.once('close', () => {
+    if (!reading) close();
+  });
+  const next = (): void => {
+    reading = true;
+    opened.read(buffer, Math.min(buffer.length, size - position), position, (err, read) => {
+      reading = false;
+      if (err || read === 0 || res.destroyed) return fail(false);
+      const chunk = read === buffer.length ? buffer : buffer.subarray(0, read);
+      check.update(chunk);
+      position += read;
+      const last = position >= size;
+      if (last) {
+        close();
+        if (!check.ok()) return fail(true);
+      }
+      res.write(chunk, (werr) => {
+        if (werr) return;
+        if (!last) return next();
+        if (spare.length < SPARE_BUFFERS) spare.push(buffer);
+      });
+      if (last) {
+        res.end();
+        done?.(true);
+      }
+    });
+  };
+  next();
 }
 
 /** The digests an integrity string names, for its strongest algorithm; undefined when it names none. */
@@ -249,45 +330,34 @@ function digestsOf(integrity: string): { algorithm: string; digests: Set<string>
 }
 
 /**
- * Passes bytes through while hashing them (sha512, the tag), holding the last chunk back until
- * the end: when an expected integrity is given and the bytes do not match it, the stream fails
- * instead of sending that chunk.
+ * Hashes the bytes (sha512, the tag) and, when an expected integrity is given, checks them
+ * against it: ok() is false when they do not match.
  */
-class TagCheck extends Transform {
-  bytesRead = 0;
+class IntegrityCheck implements ChunkCheck {
   tag: string | undefined;
-  private held: Buffer | undefined;
   private readonly sha512 = createHash('sha512');
   private readonly other: { hash: ReturnType<typeof createHash>; digests: Set<string> } | undefined;
+  private readonly expected: Set<string> | undefined;
+  /** False when an expected integrity was given that names no digest: nothing can match it. */
+  private readonly checked: boolean;
 
   constructor(expected: string | undefined) {
-    super();
     const wanted = expected ? digestsOf(expected) : undefined;
     this.other = wanted && wanted.algorithm !== 'sha512' ? { hash: createHash(wanted.algorithm), digests: wanted.digests } : undefined;
     this.expected = wanted && wanted.algorithm === 'sha512' ? wanted.digests : undefined;
     this.checked = wanted !== undefined || expected === undefined;
   }
 
-  private readonly expected: Set<string> | undefined;
-  /** False when an expected integrity was given that names no digest: nothing can match it. */
-  private readonly checked: boolean;
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+  update(chunk: Buffer): void {
     this.sha512.update(chunk);
     this.other?.hash.update(chunk);
-    this.bytesRead += chunk.length;
-    if (this.held) this.push(this.held);
-    this.held = chunk;
-    callback();
   }
 
-  override _flush(callback: TransformCallback): void {
+  ok(): boolean {
     const digest = this.sha512.digest('base64');
     const matches = this.checked && (this.expected ? this.expected.has(digest) : true) && (this.other ? this.other.digests.has(this.other.hash.digest('base64')) : true);
-    if (!matches) return callback(new Error('the stored tarball does not match its integrity'));
-    this.tag = `"sha512-${digest}"`;
-    if (this.held) this.push(this.held);
-    callback();
+    if (matches) this.tag = `"sha512-${digest}"`;
+    return matches;
   }
 }
 

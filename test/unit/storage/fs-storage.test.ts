@@ -229,4 +229,22 @@ describe('FsPackageStorage', () => {
       expect(onLocalFilesystem(path.join(root, 'not', 'made', 'yet'))).toBe(onLocalFilesystem(root));
     });
   });
+  it('gives an object written in place, with its inode, size and mtime kept, a new revision (its change time moved)', async () => {
+    const key = storageKey('lib', 'lib-1.0.0.tgz');
+    await storage.put(key, Buffer.from('tarball bytes'));
+    const file = storage.pathOf(key);
+    // A whole-second mtime, which utimes sets back exactly.
+    const mtime = Math.floor(Date.now() / 1000) - 60;
+    fs.utimesSync(file, mtime, mtime);
+    const stat = storage.statSync(key) as NonNullable<ReturnType<FsPackageStorage['statSync']>>;
+    // Past the clock tick a kernel without fine-grained timestamps stamps both writes with.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    fs.writeFileSync(file, Buffer.from('TARBALL bytes'), { flag: 'r+' });
+    fs.utimesSync(file, mtime, mtime);
+    const after = fs.statSync(file);
+    expect([after.size, after.mtimeMs]).toEqual([stat.size, stat.mtimeMs]);
+    expect(storage.statSync(key)?.revision).not.toBe(stat.revision);
+    expect(storage.openSync(key)?.stat.revision).toBe(storage.statSync(key)?.revision);
+    storage.openSync(key)?.close();
+  });
 });
