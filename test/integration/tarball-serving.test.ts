@@ -21,6 +21,8 @@ describe('tarball responses', () => {
       { name: 'altered-tgz', versions: [{ version: '1.0.0', license: 'MIT' }] },
       // Random bytes do not compress: the tarball is larger than a 64 KB cache's 8 KB entries.
       { name: 'large-tgz', versions: [{ version: '1.0.0', license: 'MIT', files: { 'blob.txt': randomBytes(48 * 1024).toString('base64') } }] },
+      // Several of the stream's buffers (1 MB each).
+      { name: 'multi-mb-tgz', versions: [{ version: '1.0.0', license: 'MIT', files: { 'blob.txt': randomBytes(3 * 1024 * 1024).toString('base64') } }] },
     ],
     settings: { tarballCacheSize: '64kb' },
     policyMode: 'none',
@@ -29,7 +31,7 @@ describe('tarball responses', () => {
   let token: string;
 
   beforeAll(async () => {
-    for (const name of ['small-tgz', 'large-tgz', 'altered-tgz']) expect((await s.t.api('POST', '/approvals', { name, reason: 'tarball test' })).status).toBe(201);
+    for (const name of ['small-tgz', 'large-tgz', 'altered-tgz', 'multi-mb-tgz']) expect((await s.t.api('POST', '/approvals', { name, reason: 'tarball test' })).status).toBe(201);
     expect((await s.t.api('POST', '/users', { username: 'gil', password: 'gil-password', role: 'reader' })).status).toBe(201);
     token = await loginToken(s.t.url, 'gil', 'gil-password');
   });
@@ -166,6 +168,28 @@ describe('tarball responses', () => {
     expect((await get()).equals(bytes)).toBe(true);
     expect(asked() - askedBefore).toBe(1);
     await eventually(async () => storage.readSync(key)?.equals(bytes) === true, 'stored again');
+  });
+
+  it('a tarball of several megabytes is streamed whole from storage, on the fast path and the full path (Basic credentials), hashed or not', async () => {
+    const name = 'multi-mb-tgz';
+    const url = new URL(`${name}/-/${name}-1.0.0.tgz`, s.t.url);
+    const key = storageKey(name, `${name}-1.0.0.tgz`);
+    const bytes = s.upstream.tarball(name, '1.0.0');
+    expect(bytes.length).toBeGreaterThan(3 * 1024 * 1024);
+    expect((await fetch(url)).status).toBe(200);
+    await eventually(async () => s.t.gk.runtime.storage.readSync(key) !== undefined, 'the copy stored');
+    const basic = `Basic ${Buffer.from('gil:gil-password').toString('base64')}`;
+    const tarballs = tarballCacheOf(s.t.gk.runtime);
+    // Each caller twice: the first stream of the stored file hashes it, the next does not.
+    for (const authorization of [basic, basic, undefined, undefined, `Bearer ${token}`]) {
+      tarballs.invalidate(name);
+      for (let i = 0; i < 2; i++) {
+        const res = await fetch(url, { headers: authorization ? { authorization } : {} });
+        expect(res.status).toBe(200);
+        expect(Buffer.from(await res.arrayBuffer()).equals(bytes)).toBe(true);
+      }
+      expect(tarballs.lookup(`${name}/${name}-1.0.0.tgz`)).toMatchObject({ etag: `"${integrityOf(bytes)}"`, verifiedAt: expect.any(Number) });
+    }
   });
 
   it('a refused tarball is refused whatever the conditions say', async () => {

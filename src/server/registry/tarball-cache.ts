@@ -261,20 +261,23 @@ interface ChunkCheck {
 }
 
 /**
- * Buffers for streams of stored tarballs, used again once a chunk is written: a stream makes no
- * garbage per chunk. At most SPARE_BUFFERS are kept between streams.
+ * Buffers for streams of stored tarballs, used again once their bytes are written: a stream
+ * makes no garbage per chunk. At most SPARE_BUFFERS are kept between streams.
  */
 const spare: Buffer[] = [];
 const SPARE_BUFFERS = 16;
 
 /**
- * Sends an opened object's `size` bytes, one buffer at a time (the next is read once the last
- * is written: the socket's own buffer keeps the connection busy meanwhile). The last chunk is
- * written only when `check.ok()`; otherwise, or when the object is shorter than `size`, the
- * response is cut short. `done` hears whether every byte was read and the check held.
+ * Sends an opened object's `size` bytes, one buffer at a time: the next is read once the
+ * response has drained (the socket's own buffer keeps the connection busy meanwhile). The last
+ * chunk is written only when `check.ok()`; otherwise, or when the object is shorter than
+ * `size`, the response is cut short. `done` hears whether every byte was read and the check held.
+ *
+ * Only 'drain' and 'finish' say a buffer's bytes are written, not write callbacks: a middleware
+ * wrapping `res.write` may drop them (Verdaccio's compression does, on the full path).
  */
 function sendObject(res: ServerResponse, opened: OpenedObject, size: number, check: ChunkCheck, done?: (ok: boolean) => void): void {
-  const buffer = spare.pop() ?? Buffer.allocUnsafeSlow(STREAM_BUFFER);
+  let buffer = spare.pop() ?? Buffer.allocUnsafeSlow(STREAM_BUFFER);
   let position = 0;
   let open = true;
   let reading = false;
@@ -296,24 +299,25 @@ function sendObject(res: ServerResponse, opened: OpenedObject, size: number, che
     reading = true;
     opened.read(buffer, Math.min(buffer.length, size - position), position, (err, read) => {
       reading = false;
-      if (err || read === 0 || res.destroyed) return fail(false);
+      if (err || (read === 0 && position < size) || res.destroyed) return fail(false);
       const chunk = read === buffer.length ? buffer : buffer.subarray(0, read);
       check.update(chunk);
       position += read;
-      const last = position >= size;
-      if (last) {
-        close();
-        if (!check.ok()) return fail(true);
+      if (position < size) {
+        // Written at once, or (false) once the response drains; until then the buffer is the response's.
+        if (!res.write(chunk)) return void res.once('drain', next);
+        // Accepted without a drain to wait for: its bytes may still be queued, so the next read takes another buffer.
+        buffer = Buffer.allocUnsafeSlow(STREAM_BUFFER);
+        return next();
       }
-      res.write(chunk, (werr) => {
-        if (werr) return;
-        if (!last) return next();
-        if (spare.length < SPARE_BUFFERS) spare.push(buffer);
+      close();
+      if (!check.ok()) return fail(true);
+      const written = buffer;
+      res.once('finish', () => {
+        if (spare.length < SPARE_BUFFERS) spare.push(written);
       });
-      if (last) {
-        res.end();
-        done?.(true);
-      }
+      res.end(chunk);
+      done?.(true);
     });
   };
   next();
