@@ -9,9 +9,10 @@ import { BoundedCache } from './bounded-cache';
  * Stored tarballs as the gate sends them. Small ones (up to an eighth of the cache) are held
  * in memory, so a warm tarball request costs the decision lookup, a stat of the package's
  * stored document and one write; larger ones are streamed from storage through 1 MB buffers
- * used again by the next stream (see sendObject). Either way the response carries an `ETag` (the tarball's sha512 integrity, which the
- * gate verified against the packument when it fetched the tarball) and a `Last-Modified` (when
- * it was stored), and conditional requests are answered 304.
+ * used again by the next stream (see sendObject). Either way the response carries an `ETag`
+ * (the tarball's sha512 integrity, which the gate verified against the packument when it
+ * fetched the tarball) and a `Last-Modified` (when it was stored), and conditional requests are
+ * answered 304.
  *
  * An entry is used only while the package's storage revision (its package.json's revision in
  * the package storage, src/core/storage.ts) is the one it was read under: an unpublish or a
@@ -274,7 +275,8 @@ const SPARE_BUFFERS = 16;
  * `size`, the response is cut short. `done` hears whether every byte was read and the check held.
  *
  * Only 'drain' and 'finish' say a buffer's bytes are written, not write callbacks: a middleware
- * wrapping `res.write` may drop them (Verdaccio's compression does, on the full path).
+ * wrapping `res.write` need not pass them on (Verdaccio's compression, on the full path, passes
+ * two arguments).
  */
 function sendObject(res: ServerResponse, opened: OpenedObject, size: number, check: ChunkCheck, done?: (ok: boolean) => void): void {
   let buffer = spare.pop() ?? Buffer.allocUnsafeSlow(STREAM_BUFFER);
