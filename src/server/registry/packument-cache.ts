@@ -10,7 +10,7 @@ import { BoundedCache } from './bounded-cache';
  * - the policy generation it was built under is current (a policy change, here or in another
  *   process through NOTIFY, bumps it);
  * - the package's storage revision (PackageStorage.revision: for the shared directory, the
- *   stored package.json's mtime, size and inode) is the one it was built from: publish,
+ *   stored package.json's inode, size, mtime and ctime) is the one it was built from: publish,
  *   unpublish, dist-tag and deprecate all rewrite that file;
  * - the upstream copy it was built from is younger than the uplink's maxage (after that,
  *   Verdaccio must be asked so it refreshes from the upstream);
