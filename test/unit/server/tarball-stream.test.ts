@@ -14,6 +14,7 @@ import { storageKey } from '../../../src/core/storage';
 import { sendTarballEntry, TarballCache, TarballEntry, VERIFIED_FOR_MS } from '../../../src/server/registry/tarball-cache';
 import { FsPackageStorage } from '../../../src/storage/fs';
 import { NO_LOCK } from '../../../src/storage/locks';
+import { eventually } from '../../support/assert';
 
 const KEY = storageKey('big', 'big-1.0.0.tgz');
 const MTIME = Math.floor(Date.now() / 1000) - 60;
@@ -154,5 +155,33 @@ describe('streaming a stored tarball', () => {
     const whole = await get();
     expect(whole.whole).toBe(true);
     expect(whole.body.length).toBe(bytes.length);
+  });
+  it('closes the file of every stream a client gives up on midway, and sends the next whole', async () => {
+    const bytes = Buffer.alloc(48 * 1024 * 1024, 0x20);
+    const read = await stored(bytes, integrity(bytes));
+    const openFiles = () => fs.readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return fs.readlinkSync(`/proc/self/fd/${fd}`) === storage.pathOf(KEY);
+      } catch {
+        return false; // closed meanwhile
+      }
+    }).length;
+    for (const verifiedAt of [undefined, now]) {
+      entry = { ...read, etag: `"${integrity(bytes)}"`, verifiedAt };
+      for (let i = 0; i < 5; i++) {
+        await new Promise<void>((resolve) => {
+          const req = http.get(url, (res) => res.once('data', () => {
+            req.destroy();
+            resolve();
+          }));
+          req.on('error', () => undefined);
+        });
+      }
+      await eventually(async () => openFiles() === 0, 'every file closed');
+      const whole = await get();
+      expect(whole.whole).toBe(true);
+      expect(whole.body.length).toBe(bytes.length);
+      expect(openFiles()).toBe(0);
+    }
   });
 });
