@@ -299,28 +299,40 @@ function sendObject(res: ServerResponse, opened: OpenedObject, size: number, che
   });
   const next = (): void => {
     reading = true;
-    opened.read(buffer, Math.min(buffer.length, size - position), position, (err, read) => {
-      reading = false;
-      if (err || (read === 0 && position < size) || res.destroyed) return fail(false);
-      const chunk = read === buffer.length ? buffer : buffer.subarray(0, read);
-      check.update(chunk);
-      position += read;
-      if (position < size) {
-        // Written at once, or (false) once the response drains; until then the buffer is the response's.
-        if (!res.write(chunk)) return void res.once('drain', next);
-        // Accepted without a drain to wait for: its bytes may still be queued, so the next read takes another buffer.
-        buffer = Buffer.allocUnsafeSlow(STREAM_BUFFER);
-        return next();
-      }
-      close();
-      if (!check.ok()) return fail(true);
-      const written = buffer;
-      res.once('finish', () => {
-        if (spare.length < SPARE_BUFFERS) spare.push(written);
+    try {
+      opened.read(buffer, Math.min(buffer.length, size - position), position, (err, read) => {
+        reading = false;
+        try {
+          if (err || (read === 0 && position < size) || res.destroyed) return fail(false);
+          sent(read);
+        } catch {
+          fail(false); // no request stops the process: a storage or socket fault cuts this response
+        }
       });
-      res.end(chunk);
-      done?.(true);
+    } catch {
+      reading = false;
+      fail(false);
+    }
+  };
+  const sent = (read: number): void => {
+    const chunk = read === buffer.length ? buffer : buffer.subarray(0, read);
+    check.update(chunk);
+    position += read;
+    if (position < size) {
+      // Written at once, or (false) once the response drains; until then the buffer is the response's.
+      if (!res.write(chunk)) return void res.once('drain', next);
+      // Accepted without a drain to wait for: its bytes may still be queued, so the next read takes another buffer.
+      buffer = Buffer.allocUnsafeSlow(STREAM_BUFFER);
+      return next();
+    }
+    close();
+    if (!check.ok()) return fail(true);
+    const written = buffer;
+    res.once('finish', () => {
+      if (spare.length < SPARE_BUFFERS) spare.push(written);
     });
+    res.end(chunk);
+    done?.(true);
   };
   next();
 }

@@ -10,7 +10,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { storageKey } from '../../../src/core/storage';
+import { HotPathReads, storageKey } from '../../../src/core/storage';
 import { sendTarballEntry, TarballCache, TarballEntry, VERIFIED_FOR_MS } from '../../../src/server/registry/tarball-cache';
 import { FsPackageStorage } from '../../../src/storage/fs';
 import { NO_LOCK } from '../../../src/storage/locks';
@@ -183,5 +183,37 @@ describe('streaming a stored tarball', () => {
       expect(whole.body.length).toBe(bytes.length);
       expect(openFiles()).toBe(0);
     }
+  });
+  it('cuts the response, and keeps serving, when reading storage throws midway', async () => {
+    const bytes = Buffer.alloc(3 * 1024 * 1024, 0x20);
+    const read = await stored(bytes, integrity(bytes));
+    // A fault hook on the store: its second read throws (a disk error thrown, not passed back).
+    let reads = 0;
+    const failing: HotPathReads = {
+      revision: (name) => storage.revision(name),
+      statSync: (key) => storage.statSync(key),
+      readSync: (key) => storage.readSync(key),
+      openSync: (key) => {
+        const opened = storage.openSync(key);
+        return opened && {
+          ...opened,
+          read: (buffer, length, position, callback) => {
+            if (++reads === 2) throw new Error('EIO: i/o error, read');
+            opened.read(buffer, length, position, callback);
+          },
+        };
+      },
+    };
+    for (const verifiedAt of [undefined, now]) {
+      reads = 0;
+      entry = { ...read, source: failing, etag: `"${integrity(bytes)}"`, verifiedAt };
+      const cut = await get();
+      expect(cut).toMatchObject({ status: 200, whole: false });
+      expect(heard).toEqual({ mismatch: 0 });
+    }
+    entry = { ...read, etag: `"${integrity(bytes)}"`, verifiedAt: now };
+    const whole = await get();
+    expect(whole.whole).toBe(true);
+    expect(whole.body.equals(bytes)).toBe(true);
   });
 });
