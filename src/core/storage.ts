@@ -66,8 +66,8 @@ export interface HotPathReads {
   statSync(key: string): StorageStat | undefined;
   /** The whole object, for small ones (tarballs held in memory). */
   readSync(key: string): Buffer | undefined;
-  /** Opens the object for streaming; undefined when it does not exist. */
-  openSync(key: string, options?: { highWaterMark?: number }): OpenedObject | undefined;
+  /** Opens the object to read (read()) or stream; undefined when it does not exist. */
+  openSync(key: string): OpenedObject | undefined;
 }
 
 export interface PackageStorage extends HotPathReads, PackageLock {

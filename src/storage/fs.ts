@@ -381,7 +381,7 @@ export class FsPackageStorage implements PackageStorage {
     }
   }
 
-  openSync(key: string, options: { highWaterMark?: number } = {}): OpenedObject | undefined {
+  openSync(key: string): OpenedObject | undefined {
     let file: string;
     let fd: number;
     try {
@@ -396,7 +396,7 @@ export class FsPackageStorage implements PackageStorage {
         fs.closeSync(fd);
         return undefined;
       }
-      return this.opened(file, fd, stat, options);
+      return this.opened(file, fd, stat, {});
     } catch {
       fs.closeSync(fd);
       return undefined;

@@ -244,7 +244,8 @@ describe('FsPackageStorage', () => {
     const after = fs.statSync(file);
     expect([after.size, after.mtimeMs]).toEqual([stat.size, stat.mtimeMs]);
     expect(storage.statSync(key)?.revision).not.toBe(stat.revision);
-    expect(storage.openSync(key)?.stat.revision).toBe(storage.statSync(key)?.revision);
-    storage.openSync(key)?.close();
+    const opened = storage.openSync(key);
+    expect(opened?.stat.revision).toBe(storage.statSync(key)?.revision);
+    opened?.close();
   });
 });
