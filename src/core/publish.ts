@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import ssri from 'ssri';
+import { VERIFIABLE_ALGORITHMS } from './integrity';
 import validateName from 'validate-npm-package-name';
 import { GatekeeperError } from './errors';
 import { assertDistTag, assertPackageName, assertSemverVersion, isScopeWildcard, scopeOf, shown, versionFromTarball } from './names';
@@ -165,8 +166,6 @@ export function shasumOf(data: Buffer): string {
 
 const bad = (message: string) => new GatekeeperError('EBADPUBLISH', message);
 
-/** The SRI algorithms a declared integrity may use: those npm's ssri verifies (node's crypto computes them all). */
-const VERIFIABLE_ALGORITHMS: ReadonlySet<string> = new Set(['sha512', 'sha384', 'sha256', 'sha1']);
 
 const REPUBLISH = 'Publish with npm, which computes it from the tarball it sends';
 
@@ -205,7 +204,7 @@ function checkIntegrity(spec: string, integrity: unknown, data: Buffer): void {
     const hashes = parsed ? Object.values(parsed).flat() : [];
     if (hashes.length !== 1) throw bad(`the dist.integrity of ${spec} (${shown(integrity)}) is not an SRI integrity string (such as sha512-<base64>). ${REPUBLISH}`);
     const [{ algorithm, digest }] = hashes;
-    if (!VERIFIABLE_ALGORITHMS.has(algorithm)) {
+    if (!VERIFIABLE_ALGORITHMS.includes(algorithm)) {
       throw bad(`the dist.integrity of ${spec} uses ${shown(algorithm)}, which this registry cannot verify (it verifies sha512, sha384, sha256 and sha1). ${REPUBLISH}`);
     }
     if (createHash(algorithm).update(data).digest('base64') !== digest) {

@@ -26,8 +26,8 @@
  */
 import type { Readable } from 'node:stream';
 import npmFetch from 'npm-registry-fetch';
-import ssri from 'ssri';
 import { ErrorCode, GatekeeperError } from '../core/errors';
+import { integrityToVerify, matchesIntegrityString } from '../core/integrity';
 import { jsonNestingDepth } from '../core/tarball-manifest';
 import { shownValue } from '../core/text';
 import { DirectAgents, directAgents } from './agents';
@@ -109,8 +109,6 @@ const DISCARD_BYTES = 64 * 1024;
 const ABBREVIATED_ACCEPT = 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*';
 const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ECONNECTIONTIMEOUT', 'EIDLETIMEOUT', 'ERESPONSETIMEOUT', 'ETRANSFERTIMEOUT']);
 const TIMEOUT_TYPES = new Set(['request-timeout', 'body-timeout']);
-/** Algorithms ssri can verify with node's crypto, strongest first. */
-const ALGORITHMS = ['sha512', 'sha384', 'sha256', 'sha1'];
 
 /** Why a call's signal is aborted once the call is over (not an error: nothing is waiting on it by then). */
 const CALL_ENDED = Object.freeze({ reason: 'the upstream call ended' });
@@ -172,41 +170,6 @@ function cleanEtag(value: string | null): string | undefined {
   if (value === null) return undefined;
   const trimmed = value.trim();
   return /^(W\/)?"[\x21\x23-\x7e]{0,200}"$/.test(trimmed) ? trimmed : undefined;
-}
-
-/**
- * The integrity the bytes are checked against: the SRI `integrity` (ssri uses its strongest
- * algorithm), or, when there is none usable, the sha1 `shasum` as SRI. Undefined when neither
- * is usable. This is also what an inspection records as verified.
- */
-export function integrityToVerify(expected: { integrity?: unknown; shasum?: unknown }): string | undefined {
-  if (typeof expected.integrity === 'string' && expected.integrity.trim() !== '') {
-    const parsed = ssri.parse(expected.integrity) as unknown as Record<string, Array<{ algorithm: string }>> | null;
-    const usable = parsed ? ALGORITHMS.filter((a) => Array.isArray(parsed[a]) && parsed[a].length > 0) : [];
-    if (usable.length > 0) {
-      // Keep only the strongest algorithm present: a weaker one alongside adds nothing.
-      const strongest = usable[0];
-      return (parsed as Record<string, Array<{ toString(): string }>>)[strongest].map((h) => h.toString()).join(' ');
-    }
-  }
-  if (typeof expected.shasum === 'string' && /^[0-9a-fA-F]{40}$/.test(expected.shasum)) {
-    return ssri.fromHex(expected.shasum.toLowerCase(), 'sha1').toString();
-  }
-  return undefined;
-}
-
-/**
- * Whether bytes match the integrity their packument names (as integrityToVerify chooses it):
- * for a stored copy read again, verified when it was fetched. False when nothing is usable.
- */
-export function matchesIntegrity(bytes: Buffer, expected: { integrity?: unknown; shasum?: unknown }): boolean {
-  const integrity = integrityToVerify(expected);
-  return integrity !== undefined && bytesMatch(bytes, integrity);
-}
-
-/** Whether bytes match an integrity integrityToVerify chose. */
-function bytesMatch(bytes: Buffer, integrity: string): boolean {
-  return ssri.checkData(bytes, integrity) !== false;
 }
 
 /** A connection reset before any answer came: the request may be sent again on a new connection. */
@@ -357,7 +320,7 @@ export class UpstreamClient {
       }
       if (res.status !== 200) throw await this.badStatus(res, what, deadline);
       const bytes = await this.read(res, this.maxBytes, what, deadline);
-      if (!bytesMatch(bytes, integrity)) {
+      if (!matchesIntegrityString(bytes, integrity)) {
         const algorithm = integrity.split('-')[0];
         this.logger?.warn({ tarball: label, algorithm }, 'upstream tarball does not match its integrity');
         throw new GatekeeperError(

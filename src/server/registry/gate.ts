@@ -16,6 +16,7 @@ import { addInstallNotices } from './notices';
 import { buildResponse, CachedResponse, cacheKey } from './packument-cache';
 import { Audience, audienceOf, blockMessage, blockParts, Decision } from '../../core/policy';
 import { inspectTarball } from '../../core/manifest-compare';
+import { matchesIntegrity } from '../../core/integrity';
 import { integrityOf as integrityOfBytes } from '../../core/publish';
 import { readTarballManifestAsync } from '../../core/tarball-manifest';
 import type { Actor } from '../../services/audit';
@@ -25,7 +26,6 @@ import { actorOf, principalOfRequest } from './identity';
 import { readRawPackument, readStoredVersion, standInRequest } from './manifests';
 import { DependencyPrefetcher, PrefetchStats, WarmContext } from './prefetch';
 import { acceptsGzip, etagMatches } from '../http/conditional';
-import { matchesIntegrity } from '../../upstream/client';
 
 /**
  * The gate: the handlers of the registry's read routes (packument, version, tarball,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import ssri from 'ssri';
+import { matchesIntegrityString, strongestDigests } from '../../core/integrity';
 import { HotPathReads, OpenedObject, StorageStat, storageKey } from '../../core/storage';
 import { etagMatches } from '../http/conditional';
 import { BoundedCache } from './bounded-cache';
@@ -142,7 +142,7 @@ export class TarballCache {
     if (!bytes || bytes.length !== stat.size) return undefined;
     const etag = integrityTag(bytes);
     // A copy changed in storage since it was verified is not served (the gate fetches it again).
-    if (expected !== undefined && etag !== `"${expected}"` && !digestsOf(expected)?.matches(bytes)) {
+    if (expected !== undefined && etag !== `"${expected}"` && !matchesIntegrityString(bytes, expected)) {
       this.reject(key, stat.revision);
       return undefined;
     }
@@ -337,16 +337,6 @@ function sendObject(res: ServerResponse, opened: OpenedObject, size: number, che
   next();
 }
 
-/** The digests an integrity string names, for its strongest algorithm; undefined when it names none. */
-function digestsOf(integrity: string): { algorithm: string; digests: Set<string>; matches(bytes: Buffer): boolean } | undefined {
-  const parsed = ssri.parse(integrity);
-  const algorithm = parsed.pickAlgorithm();
-  const hashes = (parsed as unknown as Record<string, Array<{ digest: string }> | undefined>)[algorithm];
-  if (!hashes || hashes.length === 0) return undefined;
-  const digests = new Set(hashes.map((h) => h.digest));
-  return { algorithm, digests, matches: (bytes) => digests.has(createHash(algorithm).update(bytes).digest('base64')) };
-}
-
 /**
  * Hashes the bytes (sha512, the tag) and, when an expected integrity is given, checks them
  * against it: ok() is false when they do not match.
@@ -354,13 +344,13 @@ function digestsOf(integrity: string): { algorithm: string; digests: Set<string>
 class IntegrityCheck implements ChunkCheck {
   tag: string | undefined;
   private readonly sha512 = createHash('sha512');
-  private readonly other: { hash: ReturnType<typeof createHash>; digests: Set<string> } | undefined;
-  private readonly expected: Set<string> | undefined;
+  private readonly other: { hash: ReturnType<typeof createHash>; digests: ReadonlySet<string> } | undefined;
+  private readonly expected: ReadonlySet<string> | undefined;
   /** False when an expected integrity was given that names no digest: nothing can match it. */
   private readonly checked: boolean;
 
   constructor(expected: string | undefined) {
-    const wanted = expected ? digestsOf(expected) : undefined;
+    const wanted = expected ? strongestDigests(expected) : undefined;
     this.other = wanted && wanted.algorithm !== 'sha512' ? { hash: createHash(wanted.algorithm), digests: wanted.digests } : undefined;
     this.expected = wanted && wanted.algorithm === 'sha512' ? wanted.digests : undefined;
     this.checked = wanted !== undefined || expected === undefined;
