@@ -3,7 +3,6 @@ import { Client } from 'pg';
 import path from 'node:path';
 import { startEmbeddedDatabase, EmbeddedDatabase } from './embedded';
 import { migrationSource } from '../../migrations';
-import { isReadTimeout } from './errors';
 
 export type { Knex };
 
@@ -47,22 +46,64 @@ interface PooledClient {
 }
 
 /**
- * Closes the connection as soon as a statement on it is given up on (pg's query_timeout): the
- * statement may still be running, or its answer lost, so nothing else may be sent on it (a
- * transaction's ROLLBACK would wait behind it). The closed client is marked disposed by knex
- * and never handed out again.
+ * How late a deadline's timer may fire before the wait is taken to have been the event loop's,
+ * not the link's: a timer held past its time by synchronous work (a large document parsed, a
+ * long collection) fires before the answers that arrived meanwhile are read.
  */
-function closeOnReadTimeout(conn: PooledClient): void {
+export const STALL_TOLERANCE_MS = 500;
+/** How many times one statement's deadline is put off for a held event loop before it counts. */
+const MAX_STALL_EXTENSIONS = 5;
+
+/**
+ * The client's deadline for a statement's answer (pg's query_timeout, kept here instead): the
+ * statement is given up on when no answer has come `ms` after it was sent. Two differences from
+ * pg's own: the answers already at the socket when the timer fires are read before it decides
+ * (it decides on the next turn of the event loop, after the loop's reads), and a timer the event
+ * loop held more than STALL_TOLERANCE_MS past its time waits READ_GRACE_MS more (at most
+ * MAX_STALL_EXTENSIONS times), so a blocked loop is not taken for a hung link (which would refuse
+ * requests 503 EDATABASE whose answers had come).
+ *
+ * A statement given up on closes its connection: the statement may still be running, or its
+ * answer lost, so nothing else may be sent on it (a transaction's ROLLBACK would wait behind
+ * it). The closed client is marked disposed by knex and never handed out again. Only calls with
+ * a callback, as knex makes them, get the deadline.
+ */
+function keepReadDeadline(conn: PooledClient, ms: number): void {
   const query = conn.query;
   conn.query = function (this: PooledClient, ...args: unknown[]) {
-    const callback = args[args.length - 1];
-    if (typeof callback === 'function') {
-      args[args.length - 1] = (err: unknown, result: unknown) => {
-        if (err && isReadTimeout(err)) conn.connection?.stream?.destroy();
-        return (callback as (e: unknown, r: unknown) => unknown)(err, result);
-      };
-    }
-    return query.apply(this, args);
+    const last = args.length - 1;
+    const callback = args[last];
+    if (typeof callback !== 'function') return query.apply(this, args);
+    let pending = true;
+    let timer: NodeJS.Timeout | undefined;
+    let extensions = 0;
+    const settle = (err: unknown, result?: unknown): unknown => {
+      if (!pending) return undefined;
+      pending = false;
+      clearTimeout(timer);
+      return (callback as (e: unknown, r?: unknown) => unknown)(err, result);
+    };
+    const giveUp = (): void => {
+      if (!pending) return;
+      conn.connection?.stream?.destroy();
+      settle(new Error('Query read timeout'));
+    };
+    const arm = (wait: number): void => {
+      const due = performance.now() + wait;
+      timer = setTimeout(() => {
+        if (!pending) return;
+        if (performance.now() - due > STALL_TOLERANCE_MS && extensions < MAX_STALL_EXTENSIONS) {
+          extensions++;
+          arm(READ_GRACE_MS);
+        } else {
+          setImmediate(giveUp);
+        }
+      }, wait);
+    };
+    args[last] = settle;
+    const sent = query.apply(this, args);
+    if (pending) arm(ms);
+    return sent;
   };
 }
 
@@ -70,8 +111,7 @@ export function createKnex(url: string, poolMax = 10, timeoutMs = 0): Knex {
   const ms = Math.max(0, Math.round(timeoutMs));
   return knexFactory({
     client: 'pg',
-    // With a deadline, the client gives up on an answer READ_GRACE_MS after the server would have (pg's query_timeout).
-    connection: { connectionString: url, connectionTimeoutMillis: 5000, ...(ms > 0 ? { query_timeout: ms + READ_GRACE_MS } : {}) },
+    connection: { connectionString: url, connectionTimeoutMillis: 5000 },
     pool: {
       min: 0,
       max: poolMax,
@@ -80,7 +120,8 @@ export function createKnex(url: string, poolMax = 10, timeoutMs = 0): Knex {
       ...(ms > 0
         ? {
             afterCreate: (conn: PooledClient, done: (err: Error | null, conn: unknown) => void) => {
-              closeOnReadTimeout(conn);
+              // The client gives up on an answer READ_GRACE_MS after the server would have.
+              keepReadDeadline(conn, ms + READ_GRACE_MS);
               conn.query(`set statement_timeout = ${ms}; set lock_timeout = ${ms}`, (err: Error | null) => done(err, conn));
             },
           }

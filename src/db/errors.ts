@@ -55,7 +55,7 @@ export function isConnectionError(err: unknown): boolean {
 export const PG_QUERY_CANCELED = '57014';
 export const PG_LOCK_NOT_AVAILABLE = '55P03';
 
-/** pg's error when no answer came within its query_timeout (the link hung: connection.ts READ_GRACE_MS); knex puts the statement before it. */
+/** The error when no answer came by the client's read deadline (the link hung: connection.ts keepReadDeadline); knex puts the statement before it. */
 const CLIENT_READ_TIMEOUT = /(?:^| - )Query read timeout$/;
 
 /**
@@ -68,7 +68,7 @@ export function isDeadlineError(err: unknown): boolean {
   return code === PG_QUERY_CANCELED || code === PG_LOCK_NOT_AVAILABLE || isReadTimeout(err);
 }
 
-/** pg's query_timeout fired: no answer came by the client's deadline. */
+/** The client's read deadline passed (connection.ts keepReadDeadline): no answer came. */
 export function isReadTimeout(err: unknown): boolean {
   return !asGatekeeperError(err) && pgCode(err) === undefined && CLIENT_READ_TIMEOUT.test(String((err as Error | null)?.message ?? ''));
 }

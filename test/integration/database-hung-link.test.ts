@@ -132,6 +132,30 @@ describe('the request pool on a hung link', () => {
     expect({ dropped: health.dropped }).toEqual({ dropped: 0 });
   }, 60_000);
 
+  it('does not take a blocked event loop for a hung link: an answer that came while the loop was held past the deadline is read, not given up on', async () => {
+    // GATEKEEPER_DATABASE_TIMEOUT=200ms: the client's deadline is 2.2 s after the statement is sent.
+    const pool = createKnex(db.url, 1, 200);
+    const queryErrors: string[] = [];
+    pool.on('query-error', (err: Error) => queryErrors.push(err.message));
+    try {
+      const pid = (await pool.raw('select pg_backend_pid() as pid')).rows[0].pid;
+      const sent = new Promise<void>((resolve) => pool.once('query', () => setImmediate(resolve)));
+      const answer = pool.raw('select pg_sleep(0.1), 42 as n').then((r) => r);
+      await sent;
+      // Synchronous work holds the event loop 3 s: the answer arrives meanwhile, unread, and the deadline's timer is due before the loop reads it.
+      const until = Date.now() + 3000;
+      while (Date.now() < until) {
+        // blocked
+      }
+      expect((await answer).rows[0].n).toBe(42);
+      expect(queryErrors).toEqual([]);
+      // The connection was kept, not closed as given up on.
+      expect((await pool.raw('select pg_backend_pid() as pid')).rows[0].pid).toBe(pid);
+    } finally {
+      await pool.destroy();
+    }
+  }, 60_000);
+
   it('keeps a healthy connection after statements the server refused', async () => {
     const pool = createKnex(db.url, 1, 5000);
     try {
