@@ -118,6 +118,11 @@ describe("npm's token and profile commands", () => {
     const readonly = await call(s.t.url, '-/npm/v1/tokens', 'POST', loginTokenValue, { password: 'tokuser-password', readonly: true, cidr_whitelist: [] });
     expect([readonly.status, readonly.body.code]).toEqual([400, 'EVALIDATION']);
     expect(readonly.body.error).toContain('read-only tokens are not supported');
+    // Any other value than false is refused too: no client's "yes" gets a full token.
+    for (const value of ['true', 1, 'yes', {}, '']) {
+      const odd = await call(s.t.url, '-/npm/v1/tokens', 'POST', loginTokenValue, { password: 'tokuser-password', readonly: value });
+      expect({ value, status: odd.status, code: odd.body.code, error: odd.body.error }).toEqual({ value, status: 400, code: 'EVALIDATION', error: expect.stringContaining('readonly must be true or false') });
+    }
     const cidr = await s.npm.run(['token', 'create', '--cidr=10.0.0.0/8'], { prompts: [{ expect: 'npm password:', send: 'tokuser-password' }] });
     expect(cidr.code).not.toBe(0);
     expect(cidr.output).toContain('EVALIDATION');

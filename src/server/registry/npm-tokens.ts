@@ -76,6 +76,8 @@ export function listNpmTokens(runtime: GatekeeperRuntime): RequestHandler {
 function unsupportedRestriction(body: Record<string, unknown>): string | undefined {
   const nonEmpty = (v: unknown) => v !== undefined && v !== null && v !== false && v !== '' && !(Array.isArray(v) && v.length === 0);
   if (body.readonly === true) return 'read-only tokens are not supported here (a token acts with its user\'s role). Create the token without --read-only';
+  // Anything else that is not "no" may mean yes to some client: never a full token for it.
+  if (body.readonly !== undefined && body.readonly !== null && body.readonly !== false) return 'readonly must be true or false. Send false (or leave it out) for a token that acts with your role';
   if (nonEmpty(body.cidr_whitelist)) return 'tokens limited to addresses (CIDR whitelists) are not supported here. Create the token without --cidr';
   for (const field of ['packages', 'packages_all', 'scopes', 'orgs', 'packages_and_scopes_permission', 'orgs_permission', 'expires']) {
     if (nonEmpty(body[field])) {
