@@ -167,43 +167,88 @@ export class IdentityService {
   }
 
   /**
-   * Disables or enables a user. Disabling revokes every live token of the user, npm tokens and
-   * console sessions alike (each audited as token.revoke, their count in user.disable), so that
-   * enabling the user again brings none of them back; every process refuses them on their next
-   * request.
+   * An admin changes a user: the role, the password (a reset: the old one is not needed) and
+   * whether the user is disabled, any of them, in one transaction, so a change refused on one
+   * part (the last active admin, a user without a password of ours) changes nothing. Each part
+   * is audited as its own action (user.role, user.password, user.disable or user.enable); every
+   * process applies it on the user's next request.
+   *
+   * - The role: the last active admin keeps it; a service account's follows its tokens' scope.
+   * - The password: the same rules as at creation, stored as an scrypt hash; ends the user's
+   *   console sessions (npm tokens stay).
+   * - Disabling revokes every live token of the user, npm tokens and console sessions alike
+   *   (each audited as token.revoke, their count in user.disable), so that enabling the user
+   *   again brings none of them back. The last active admin cannot be disabled.
    */
-  async setDisabled(actor: Actor, username: string, disabled: boolean): Promise<User> {
-    const user = await this.store.transaction(async (repos) => {
+  async updateUser(actor: Actor, username: string, change: { role?: unknown; password?: unknown; disabled?: boolean }): Promise<User> {
+    if (change.role !== undefined && !isRole(change.role)) throw new GatekeeperError('EVALIDATION', 'role must be one of admin, publisher, developer, reader. Send one of them');
+    const role = change.role as Role | undefined;
+    const password = change.password === undefined ? undefined : assertPassword(change.password);
+    const find = async (repos: Repositories): Promise<UserWithHash> => {
       const existing = await repos.users.find(username);
       if (!existing) throw new GatekeeperError('ENOTFOUND', `there is no user '${username}'. Check the name ('gatekeeper user list' lists them)`);
-      if (disabled && isCountedAdmin(existing) && (await repos.users.countActiveAdmins({ lock: true })) <= 1) {
-        throw new GatekeeperError('ECONFLICT', `'${username}' is the last active admin and cannot be disabled. Make another user admin first`);
+      return existing;
+    };
+    // Refused before the password's hashing, which is slow and held outside the transaction.
+    if (password !== undefined) refusePasswordless(await find(this.store.repos));
+    const passwordHash = password === undefined ? undefined : await hashPassword(password);
+    let announce = false;
+    const user = await this.store.transaction(async (repos) => {
+      let user: User | undefined;
+      if (role !== undefined) {
+        const changed = await this.setRoleIn(repos, actor, await find(repos), role);
+        announce ||= changed !== undefined;
+        user = changed;
       }
-      const user = await repos.users.update(username, { disabledAt: disabled ? new Date() : null });
-      if (!disabled) {
-        await repos.audit.save(auditEntry(actor, 'user.enable', { details: { username } }));
-        return user as User;
+      if (passwordHash !== undefined) {
+        const set = await this.setPasswordIn(repos, actor, await find(repos), passwordHash, { by: 'admin' });
+        announce ||= set.revokedSessions > 0;
+        user = set.user;
       }
-      const revoked = await repos.tokens.revokeAllOf(existing.id, actor.username);
-      await repos.audit.save(auditEntry(actor, 'user.disable', { details: { username, revokedTokens: revoked.length } }));
-      if (revoked.length > 0) {
-        await repos.audit.saveMany(revoked.map((tokenId) => auditEntry(actor, 'token.revoke', { details: { tokenId, username, reason: 'the user was disabled' } })));
+      if (change.disabled !== undefined) {
+        user = await this.setDisabledIn(repos, actor, await find(repos), change.disabled);
+        announce = true;
       }
-      return user as User;
+      if (user) return user;
+      const { passwordHash: _hash, ...rest } = await find(repos);
+      return rest;
     });
-    await this.tokenCache?.invalidated();
+    if (announce) await this.tokenCache?.invalidated();
     return user;
   }
 
-  /**
-   * An admin sets a user's password (a reset: the old one is not needed). The same rules as at
-   * creation; stored as an scrypt hash. Ends the user's console sessions; npm tokens stay.
-   */
-  async resetPassword(actor: Actor, username: string, password: unknown): Promise<{ user: User; revokedSessions: number }> {
-    const checked = assertPassword(password);
-    const existing = await this.store.repos.users.find(username);
-    if (!existing) throw new GatekeeperError('ENOTFOUND', `there is no user '${username}'. Check the name ('gatekeeper user list' lists them)`);
-    return this.setPassword(actor, existing, checked, { by: 'admin' });
+  /** The role change of updateUser; undefined when the user has the role already. */
+  private async setRoleIn(repos: Repositories, actor: Actor, existing: UserWithHash, role: Role): Promise<User | undefined> {
+    const username = existing.username;
+    if (existing.role === role) return undefined;
+    if (existing.kind === 'service' && role !== 'reader' && role !== 'publisher') {
+      throw new GatekeeperError('ECONFLICT', `'${username}' is a service account: its role follows its tokens' scope (reader or publisher). Give the role to a user instead`);
+    }
+    if (isCountedAdmin(existing) && (await repos.users.countActiveAdmins({ lock: true })) <= 1) {
+      throw new GatekeeperError('ECONFLICT', `'${username}' is the last active admin and keeps the admin role. Make another user admin first`);
+    }
+    const updated = await repos.users.update(username, { role });
+    await repos.audit.save(auditEntry(actor, 'user.role', { details: { username, from: existing.role, to: role } }));
+    return updated as User;
+  }
+
+  /** Disabling (every live token revoked) or enabling, for updateUser. */
+  private async setDisabledIn(repos: Repositories, actor: Actor, existing: UserWithHash, disabled: boolean): Promise<User> {
+    const username = existing.username;
+    if (disabled && isCountedAdmin(existing) && (await repos.users.countActiveAdmins({ lock: true })) <= 1) {
+      throw new GatekeeperError('ECONFLICT', `'${username}' is the last active admin and cannot be disabled. Make another user admin first`);
+    }
+    const user = await repos.users.update(username, { disabledAt: disabled ? new Date() : null });
+    if (!disabled) {
+      await repos.audit.save(auditEntry(actor, 'user.enable', { details: { username } }));
+      return user as User;
+    }
+    const revoked = await repos.tokens.revokeAllOf(existing.id, actor.username);
+    await repos.audit.save(auditEntry(actor, 'user.disable', { details: { username, revokedTokens: revoked.length } }));
+    if (revoked.length > 0) {
+      await repos.audit.saveMany(revoked.map((tokenId) => auditEntry(actor, 'token.revoke', { details: { tokenId, username, reason: 'the user was disabled' } })));
+    }
+    return user as User;
   }
 
   /**
@@ -231,56 +276,25 @@ export class IdentityService {
     return this.setPassword(actor, existing, next, { by: 'self', via });
   }
 
-  /**
-   * Throws what resetPassword would for this user before any hashing or writing (ENOTFOUND, or
-   * ECONFLICT for a user without a password of ours): a change that also sets other fields checks
-   * it first, so a refused password changes nothing.
-   */
-  async assertPasswordSettable(username: string): Promise<void> {
-    const existing = await this.store.repos.users.find(username);
-    if (!existing) throw new GatekeeperError('ENOTFOUND', `there is no user '${username}'. Check the name ('gatekeeper user list' lists them)`);
-    refusePasswordless(existing);
-  }
-
   /** The new hash, the user's console sessions revoked, and user.password (with a token.revoke for each session): one transaction. */
   private async setPassword(actor: Actor, existing: UserWithHash, password: string, how: { by: 'admin' | 'self'; via?: string }): Promise<{ user: User; revokedSessions: number }> {
     refusePasswordless(existing);
     const passwordHash = await hashPassword(password);
-    const result = await this.store.transaction(async (repos) => {
-      const user = (await repos.users.update(existing.username, { passwordHash })) as User;
-      const revoked = await repos.tokens.revokeAllOf(existing.id, actor.username, [], { createdFrom: CONSOLE_SESSION_ORIGIN });
-      await repos.audit.save(auditEntry(actor, 'user.password', { details: { username: existing.username, by: how.by, ...(how.via ? { via: how.via } : {}), revokedSessions: revoked.length } }));
-      if (revoked.length > 0) {
-        await repos.audit.saveMany(revoked.map((tokenId) => auditEntry(actor, 'token.revoke', { details: { tokenId, username: existing.username, reason: 'the password was changed' } })));
-      }
-      return { user, revokedSessions: revoked.length };
-    });
+    const result = await this.store.transaction((repos) => this.setPasswordIn(repos, actor, existing, passwordHash, how));
     if (result.revokedSessions > 0) await this.tokenCache?.invalidated();
     return result;
   }
 
-  /** Changes a user's role; every process applies it on the user's next request. The last active admin keeps the role. */
-  async setRole(actor: Actor, username: string, role: unknown): Promise<User> {
-    if (!isRole(role)) throw new GatekeeperError('EVALIDATION', 'role must be one of admin, publisher, developer, reader. Send one of them');
-    const user = await this.store.transaction(async (repos) => {
-      const existing = await repos.users.find(username);
-      if (!existing) throw new GatekeeperError('ENOTFOUND', `there is no user '${username}'. Check the name ('gatekeeper user list' lists them)`);
-      if (existing.role === role) {
-        const { passwordHash: _hash, ...rest } = existing;
-        return rest;
-      }
-      if (existing.kind === 'service' && role !== 'reader' && role !== 'publisher') {
-        throw new GatekeeperError('ECONFLICT', `'${username}' is a service account: its role follows its tokens' scope (reader or publisher). Give the role to a user instead`);
-      }
-      if (isCountedAdmin(existing) && (await repos.users.countActiveAdmins({ lock: true })) <= 1) {
-        throw new GatekeeperError('ECONFLICT', `'${username}' is the last active admin and keeps the admin role. Make another user admin first`);
-      }
-      const updated = await repos.users.update(username, { role });
-      await repos.audit.save(auditEntry(actor, 'user.role', { details: { username, from: existing.role, to: role } }));
-      return updated as User;
-    });
-    await this.tokenCache?.invalidated();
-    return user;
+  /** setPassword's writes, in the caller's transaction. */
+  private async setPasswordIn(repos: Repositories, actor: Actor, existing: UserWithHash, passwordHash: string, how: { by: 'admin' | 'self'; via?: string }): Promise<{ user: User; revokedSessions: number }> {
+    refusePasswordless(existing);
+    const user = (await repos.users.update(existing.username, { passwordHash })) as User;
+    const revoked = await repos.tokens.revokeAllOf(existing.id, actor.username, [], { createdFrom: CONSOLE_SESSION_ORIGIN });
+    await repos.audit.save(auditEntry(actor, 'user.password', { details: { username: existing.username, by: how.by, ...(how.via ? { via: how.via } : {}), revokedSessions: revoked.length } }));
+    if (revoked.length > 0) {
+      await repos.audit.saveMany(revoked.map((tokenId) => auditEntry(actor, 'token.revoke', { details: { tokenId, username: existing.username, reason: 'the password was changed' } })));
+    }
+    return { user, revokedSessions: revoked.length };
   }
 
   listUsers(): Promise<User[]> {

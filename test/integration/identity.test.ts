@@ -157,6 +157,30 @@ describe('identity: users, npm login, tokens', () => {
     expect(last.body.code).toBe('ECONFLICT');
   });
 
+  it('applies a change of several parts whole or not at all: a refused part leaves the others as they were, unaudited', async () => {
+    const audited = async () => ((await s.t.api('GET', '/audit?limit=500')).body.items as Array<{ action: string; details: { username?: string } }>).filter((e) => e.details.username === 'admin' && e.action.startsWith('user.')).length;
+    const before = await audited();
+    const users = async () => (await s.t.api('GET', '/users')).body.items;
+    const listed = await users();
+    // The last admin cannot be disabled: the password and role sent with it are not set either.
+    for (const change of [{ password: 'taken-over-password', disabled: true }, { password: 'taken-over-password', role: 'admin', disabled: true }]) {
+      const refused = await s.t.api('PATCH', '/users/admin', change);
+      expect([refused.status, refused.body.code]).toEqual([409, 'ECONFLICT']);
+    }
+    await expect(loginToken(s.t.url, 'admin', 'taken-over-password')).rejects.toThrow(/EBADCREDENTIALS/);
+    expect((await s.t.api('GET', '/whoami')).status).toBe(200);
+    expect(await users()).toEqual(listed);
+    expect(await audited()).toBe(before);
+    // A change of several parts that passes applies them all, each audited.
+    expect((await s.t.api('POST', '/users', { username: 'multi', password: 'multi-password', role: 'developer' })).status).toBe(201);
+    const both = await s.t.api('PATCH', '/users/multi', { role: 'publisher', password: 'multi-new-password', disabled: true });
+    expect([both.status, both.body.role, Boolean(both.body.disabledAt ?? both.body.disabled)]).toEqual([200, 'publisher', true]);
+    const actions = ((await s.t.api('GET', '/audit?limit=500')).body.items as Array<{ action: string; details: { username?: string } }>).filter((e) => e.details.username === 'multi').map((e) => e.action);
+    expect(actions.filter((a) => a !== 'user.create').sort()).toEqual(['user.disable', 'user.password', 'user.role']);
+    expect((await s.t.api('PATCH', '/users/multi', { disabled: false })).status).toBe(200);
+    expect(await loginToken(s.t.url, 'multi', 'multi-new-password')).toEqual(expect.any(String));
+  });
+
   it('keeps one admin who can sign in: racing changes cannot both pass, and service accounts neither count nor become admins', async () => {
     expect((await s.t.api('POST', '/users', { username: 'admin2', password: 'admin2-password', role: 'admin' })).status).toBe(201);
     const second = await loginToken(s.t.url, 'admin2', 'admin2-password');

@@ -1,6 +1,5 @@
 import { GatekeeperError } from '../../core/errors';
 import { parseId } from '../../services/governance';
-import { assertPassword } from '../../services/identity';
 import { ok, RouteDef } from '../route';
 
 export const get_whoami: RouteDef = {
@@ -42,7 +41,7 @@ export const update_user: RouteDef = {
   path: '/users/:username',
   access: 'govern',
   summary:
-    "Disable or re-enable a user, change their role, or reset their password; takes effect on their next request. Disabling revokes every token and console session of the user, so re-enabling restores none; a new password ends the user's console sessions (their npm tokens stay)",
+    "Disable or re-enable a user, change their role, or reset their password; takes effect on their next request. Disabling revokes every token and console session of the user, so re-enabling restores none; a new password ends the user's console sessions (their npm tokens stay). The parts sent together apply together or not at all",
   body: [
     { name: 'disabled', description: 'true or false' },
     { name: 'role', description: 'admin, publisher, developer or reader' },
@@ -53,14 +52,8 @@ export const update_user: RouteDef = {
       throw new GatekeeperError('EVALIDATION', 'the change names nothing to change. Send disabled (true or false), role, password, or several of them');
     }
     if (body.disabled !== undefined && typeof body.disabled !== 'boolean') throw new GatekeeperError('EVALIDATION', 'disabled must be true or false. Send a JSON boolean, not a string');
-    // Checked before anything changes, so that a refused password leaves the role and state as they were.
-    if (body.password !== undefined) {
-      assertPassword(body.password);
-      await runtime.identity.assertPasswordSettable(params.username);
-    }
-    let user = body.role === undefined ? undefined : await runtime.identity.setRole(actor, params.username, body.role);
-    if (body.password !== undefined) user = (await runtime.identity.resetPassword(actor, params.username, body.password)).user;
-    if (typeof body.disabled === 'boolean') user = await runtime.identity.setDisabled(actor, params.username, body.disabled);
+    // One transaction: a part refused (the last active admin, a user without a password of ours) changes nothing.
+    const user = await runtime.identity.updateUser(actor, params.username, { role: body.role, password: body.password, disabled: body.disabled });
     return ok(user);
   },
 };
