@@ -13,7 +13,7 @@ import { clampLimit, decodeCursor, INT4_MAX, Page, parseRowId } from '../db/pagi
 import type { Repositories, Store } from '../db/store';
 import { Actor, auditEntry, AuditWriter } from './audit';
 import type { PolicyCache } from './policy-cache';
-import { changePolicy } from './policy-change';
+import { changePolicy, NO_CHANGE } from './policy-change';
 
 /** Where the service reads a version's manifest from (the registry storage, the upstream). */
 export interface ManifestSource {
@@ -337,27 +337,31 @@ export class GovernanceService {
     if (body.mode !== undefined && (typeof body.mode !== 'string' || !POLICY_MODES.includes(body.mode as PolicyMode))) {
       throw validation(`mode must be one of ${POLICY_MODES.join(', ')}`);
     }
-    const stored = ((await this.store.repos.policy.rules()) ?? {}) as Record<string, Record<string, unknown>>;
-    const next: Record<string, Record<string, unknown>> = JSON.parse(JSON.stringify(stored));
+    const changes: Array<[string, Record<string, unknown>]> = [];
     for (const rule of allowed.slice(1)) {
       const change = body[rule];
       if (change === undefined) continue;
       if (!change || typeof change !== 'object' || Array.isArray(change)) throw validation(`${rule} must be an object of settings`);
-      next[rule] = { ...(next[rule] ?? {}), ...validRuleChange(rule, change as Record<string, unknown>) };
+      changes.push([rule, validRuleChange(rule, change as Record<string, unknown>)]);
     }
-    const before = await this.getPolicy();
-    // A change to what is already set changes nothing: no new generation, nothing to audit.
-    if ((body.mode === undefined || body.mode === before.mode) && JSON.stringify(next) === JSON.stringify(stored)) return before;
+    // Merged into the settings read under the policy's lock (changePolicy): a concurrent change is kept, not overwritten.
     await this.change(actor, 'the policy', async (repos) => {
+      const before = await repos.policy.mode();
+      const stored = ((await repos.policy.rules()) ?? {}) as Record<string, Record<string, unknown>>;
+      const next: Record<string, Record<string, unknown>> = JSON.parse(JSON.stringify(stored));
+      for (const [rule, change] of changes) next[rule] = { ...(next[rule] ?? {}), ...change };
+      // A change to what is already set changes nothing: no new generation, nothing to audit.
+      if ((body.mode === undefined || body.mode === before.mode) && JSON.stringify(next) === JSON.stringify(stored)) return NO_CHANGE;
       if (body.mode !== undefined) await repos.policy.setMode(body.mode as PolicyMode);
       await repos.policy.setRules(next);
       if (body.mode !== undefined && body.mode !== before.mode) {
         await repos.audit.save(auditEntry(actor, 'policy.mode', { details: { from: before.mode, to: body.mode } }));
       }
-      const ruleChanges = Object.keys(body).filter((k) => k !== 'mode');
+      const ruleChanges = changes.map(([rule]) => rule);
       if (ruleChanges.length > 0) {
         await repos.audit.save(auditEntry(actor, 'policy.rules', { details: { from: pick(stored, ruleChanges), to: pick(next, ruleChanges) } }));
       }
+      return undefined;
     });
     return this.getPolicy();
   }

@@ -1,5 +1,5 @@
 import { GatekeeperError, validation } from '../core/errors';
-import { licensePolicyEntryError } from '../core/license';
+import { LicensePolicy, licensePolicyEntryError } from '../core/license';
 import { assertPackageName, assertRange } from '../core/names';
 import type { Waiver } from '../core/policy';
 import { clampLimit, decodeCursor, Page } from '../db/pagination';
@@ -8,7 +8,7 @@ import { Actor, auditEntry } from './audit';
 import type { EntryCheck, GovernanceService, ListQuery } from './governance';
 import { boundedExpiry, parseId } from './governance';
 import type { PolicyCache } from './policy-cache';
-import { changePolicy } from './policy-change';
+import { changePolicy, NO_CHANGE } from './policy-change';
 
 export interface LicensePolicyView {
   allow: string[];
@@ -48,24 +48,24 @@ export class LicenseService {
     const unknownKeys = Object.keys(input).filter((k) => !['allow', 'deny', 'unknown'].includes(k));
     if (unknownKeys.length > 0) throw validation(`unknown license policy field(s): ${unknownKeys.join(', ')}`);
     if (Object.keys(input).length === 0) throw validation('the change names nothing to change. Give at least one of allow, deny, unknown');
-    const before = await this.store.repos.policy.licensePolicy();
-    const next = {
-      allow: input.allow === undefined ? before.allow : listOfIds(input.allow, 'allow'),
-      deny: input.deny === undefined ? before.deny : listOfIds(input.deny, 'deny'),
-      unknown: before.unknown,
-    };
-    if (input.unknown !== undefined) {
-      if (input.unknown !== 'block' && input.unknown !== 'allow') throw validation("unknown must be 'block' or 'allow'");
-      next.unknown = input.unknown;
-    }
-    // A change to what is already set changes nothing: no new generation, nothing to audit (as PATCH /policy).
-    const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
-    if (same(next.allow, before.allow) && same(next.deny, before.deny) && next.unknown === before.unknown) return { ...next, enabled: next.allow.length > 0 };
+    const allow = input.allow === undefined ? undefined : listOfIds(input.allow, 'allow');
+    const deny = input.deny === undefined ? undefined : listOfIds(input.deny, 'deny');
+    if (input.unknown !== undefined && input.unknown !== 'block' && input.unknown !== 'allow') throw validation("unknown must be 'block' or 'allow'");
+    // The fields not given are read under the policy's lock (changePolicy): a concurrent change to them is kept, not overwritten.
+    let inForce: Required<LicensePolicy> | undefined;
     await changePolicy(this.store, this.cache, actor, 'the license policy', async (repos) => {
+      const before = await repos.policy.licensePolicy();
+      const next: Required<LicensePolicy> = { allow: allow ?? before.allow, deny: deny ?? before.deny, unknown: (input.unknown as LicensePolicy['unknown'] | undefined) ?? before.unknown };
+      inForce = next;
+      // A change to what is already set changes nothing: no new generation, nothing to audit (as PATCH /policy).
+      const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+      if (same(next.allow, before.allow) && same(next.deny, before.deny) && next.unknown === before.unknown) return NO_CHANGE;
       await repos.policy.setLicensePolicy(next);
       await repos.audit.save(auditEntry(actor, 'license.policy', { details: { from: before, to: next } }));
+      return undefined;
     });
-    return { ...next, enabled: next.allow.length > 0 };
+    const policy = inForce as Required<LicensePolicy>;
+    return { ...policy, enabled: policy.allow.length > 0 };
   }
 
   async waive(actor: Actor, input: { name?: unknown; range?: unknown; reason?: unknown; expiresAt?: unknown; expiresIn?: unknown }): Promise<Waiver> {

@@ -20,9 +20,14 @@ export function onPolicyChanged(cache: PolicyCache, listener: (change: PolicyCha
   changeListeners.set(cache, [...(changeListeners.get(cache) ?? []), listener]);
 }
 
+/** What a change's `fn` returns when, read under the lock, there is nothing to change: nothing is bumped, announced or told. */
+export const NO_CHANGE: unique symbol = Symbol('no policy change');
+
 /**
  * Every policy change goes through here: `fn` (which writes the change and its audit entry)
- * and a bump of the policy generation commit in one transaction; NOTIFY tells the other
+ * and a bump of the policy generation commit in one transaction, which holds the policy's
+ * state row from its start (changes one after another: `fn` reads what it merges into inside
+ * it, through `repos`, so no concurrent change is lost); NOTIFY tells the other
  * processes at commit. It returns after this process has reloaded and every listening process
  * has handled the announcement (from then on none decides with the policy before it), or
  * after the listener's confirmation bound, by which a process that did not confirm has stopped
@@ -32,13 +37,15 @@ export async function changePolicy<T>(store: Store, cache: PolicyCache, actor: A
   let result: T;
   try {
     result = await store.transaction(async (repos) => {
+      await repos.policy.lockState();
       const value = await fn(repos);
-      await repos.policy.bumpGeneration(actor.username);
+      if ((value as unknown) !== NO_CHANGE) await repos.policy.bumpGeneration(actor.username);
       return value;
     });
   } catch (err) {
     throw mapDbError(err, what);
   }
+  if ((result as unknown) === NO_CHANGE) return result;
   await cache.invalidated();
   for (const listener of changeListeners.get(cache) ?? []) {
     try {

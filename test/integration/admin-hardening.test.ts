@@ -226,6 +226,42 @@ describe('admin API hardening', () => {
     expect((await s.t.api('PUT', '/licenses', { deny: current.deny })).status).toBe(200);
   });
 
+  it('keeps every one of concurrent policy changes to different settings: each merges into what the one before it wrote', async () => {
+    const knex = s.t.gk.database.knex;
+    const waitingOnLock = async () =>
+      Number((await knex.raw("select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'")).rows[0].n);
+    /** Starts the changes while a transaction holds the policy's state row, and lets them go once all of them wait for it. */
+    const racing = async (changes: Array<() => Promise<{ status: number }>>) => {
+      let release = () => undefined as void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let held = () => undefined as void;
+      const holding = new Promise<void>((resolve) => (held = resolve));
+      const holder = knex.transaction(async (trx) => {
+        await trx('policy_state').where({ id: 1 }).forUpdate().first('id');
+        held();
+        await released;
+      });
+      await holding;
+      const answers = changes.map((change) => change());
+      for (let i = 0; i < 200 && (await waitingOnLock()) < changes.length; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+      expect(await waitingOnLock()).toBe(changes.length);
+      release();
+      await holder;
+      return (await Promise.all(answers)).map((a) => a.status);
+    };
+    const rules = ['deprecated', 'scripts', 'manifest'];
+    for (const mode of ['enforce', 'warn']) {
+      expect(await racing(rules.map((rule) => () => s.t.api('PATCH', '/policy', { [rule]: { mode } })))).toEqual([200, 200, 200]);
+      const after = (await s.t.api('GET', '/policy')).body.rules as Record<string, { mode: string }>;
+      expect(Object.fromEntries(rules.map((r) => [r, after[r].mode]))).toEqual(Object.fromEntries(rules.map((r) => [r, mode])));
+    }
+    const current = (await s.t.api('GET', '/licenses')).body as { deny: string[]; unknown: string };
+    const unknown = current.unknown === 'block' ? 'allow' : 'block';
+    expect(await racing([() => s.t.api('PUT', '/licenses', { unknown }), () => s.t.api('PUT', '/licenses', { deny: [...current.deny, 'BUSL-1.1'] })])).toEqual([200, 200]);
+    expect((await s.t.api('GET', '/licenses')).body).toMatchObject({ unknown, deny: [...current.deny, 'BUSL-1.1'] });
+    expect((await s.t.api('PUT', '/licenses', { unknown: current.unknown, deny: current.deny })).status).toBe(200);
+  });
+
   it('refuses a body with fields on a route that takes none, naming the field; {} and no body stay fine', async () => {
     const ban = (await s.t.api('POST', '/bans', { name: 'harden-ok', range: '0.0.2', reason: 'fields' })).body as { id: number };
     const withField = await s.t.api('DELETE', `/bans/${ban.id}`, { zzz: 1 });

@@ -153,6 +153,14 @@ export class PolicyRepository {
     return Number(row.generation);
   }
 
+  /**
+   * Locks the policy's state row until the transaction ends: policy changes take it first, so
+   * one that reads the settings to merge its own into them reads those of every change before.
+   */
+  async lockState(): Promise<void> {
+    await this.db('policy_state').where({ id: 1 }).forUpdate().first('id');
+  }
+
   /** Bumps the generation and announces it; NOTIFY is delivered when the transaction commits. */
   async bumpGeneration(by: string): Promise<number> {
     const [row] = await this.db('policy_state')
