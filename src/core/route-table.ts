@@ -69,6 +69,36 @@ export function pathSegments(rawPath: string): string[] | undefined {
   return out;
 }
 
+/**
+ * A request target as Verdaccio's router reads it, for a request passed on to it: every path
+ * segment percent-encoded once (decoded first, as the route table matched it), the package
+ * name as one segment (`@scope%2fname`), the query as it came. However the client spelled the
+ * path, Verdaccio then acts on the name and path the gate checked: `/@ac%6de/w6` is `@acme/w6`
+ * to the table, but a package `@ac%6de` and a second segment `w6` to Verdaccio's router, which
+ * joins a scope to its name only when the scope has no `%`. Undefined for a path pathSegments
+ * refuses.
+ */
+export function canonicalTarget(url: string, packageName: string | undefined): string | undefined {
+  const q = url.indexOf('?');
+  const segments = pathSegments(q === -1 ? url : url.slice(0, q));
+  if (!segments) return undefined;
+  const out: string[] = [];
+  let named = packageName === undefined;
+  for (let i = 0; i < segments.length; i++) {
+    if (!named && packageName !== undefined) {
+      const joined = packageName.startsWith('@') && !segments[i].includes('/') && i + 1 < segments.length ? `${segments[i]}/${segments[i + 1]}` : segments[i];
+      if (joined === packageName) {
+        out.push(packageName.startsWith('@') ? `@${encodeURIComponent(packageName.slice(1)).replace('%2F', '%2f')}` : encodeURIComponent(packageName));
+        if (joined !== segments[i]) i++;
+        named = true;
+        continue;
+      }
+    }
+    out.push(encodeURIComponent(segments[i]));
+  }
+  return `/${out.join('/')}${q === -1 ? '' : url.slice(q)}`;
+}
+
 interface Attempt {
   params: Record<string, string>;
   /** A `:package` slot held something that is not a valid package name. */

@@ -51,7 +51,7 @@ import { createLoginRouter } from './registry/login';
 import { npmTokenHandlers } from './registry/npm-tokens';
 import { createAuditHandler } from './registry/audit';
 import { notOffered, ping, whoami } from './registry/basic';
-import { createDispatcher, matchOrRefuse, refuseUnsupported } from './registry/routes';
+import { createDispatcher, matchOrRefuse, refuseUnsupported, writeUnanswered } from './registry/routes';
 import { createMetricsHandler } from './registry/metrics';
 import { GatekeeperMetrics, PoolLike } from './metrics';
 import { onClientError } from './http/client-error';
@@ -639,7 +639,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
 
     // Every request is matched against the route table before express: unlisted ones are
     // refused here, and cached anonymous reads are answered here (see createFastPath).
-    const app = server.listeners('request')[0] as (req: http.IncomingMessage, res: http.ServerResponse) => void;
+    const app = server.listeners('request')[0] as (req: http.IncomingMessage, res: http.ServerResponse, done?: (err?: unknown) => void) => void;
     if (settings.trustProxy.length > 0) trustProxy = (app as unknown as Application).get('trust proxy fn') as TrustProxyFn;
     const fastPath = createFastPath(runtime);
     server.removeAllListeners('request');
@@ -662,7 +662,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       if (cache.stale) cache.settled().then(proceed, proceed);
       else proceed();
       function proceed(): void {
-        guarded(res, logger, () => app(req, res));
+        guarded(res, logger, () => app(req, res, (err?: unknown) => writeUnanswered(runtime, req, res, err)));
       }
     });
 

@@ -176,6 +176,27 @@ describe('the route table owns the registry surface', () => {
     for (const r of REGISTRY_ROUTES.filter((r) => r.body === 'publish')) expect(r.access).toBe('publish');
   });
 
+  it('passes a write on to Verdaccio for the package the gate checked, however the client spelled the path (a scope with a percent-escape)', async () => {
+    const auth = { token: publisherToken };
+    // The gate reads /@ac%6de/odd as @acme/odd; Verdaccio's router, left to itself, as a package @acme and a second segment.
+    const published = await call(s.t.url, 'PUT', '/@ac%6de/odd', { ...auth, body: publishDocument('@acme/odd', '1.0.0') });
+    expect(published.status).toBe(201);
+    expect(Object.keys((await call(s.t.url, 'GET', '/@acme%2fodd', auth)).body.versions)).toEqual(['1.0.0']);
+    expect((await call(s.t.url, 'PUT', '/@acme%2fodd', { ...auth, body: publishDocument('@acme/odd', '1.0.1') })).status).toBe(201);
+    const forWrite = await call(s.t.url, 'GET', '/@ac%6de/odd?write=true', auth);
+    expect([forWrite.status, forWrite.body.name]).toEqual([200, '@acme/odd']);
+    const tagged = await call(s.t.url, 'PUT', '/-/package/@ac%6de/odd/dist-tags/be%74a', { ...auth, body: '"1.0.0"' });
+    expect(tagged.status).toBe(201);
+    expect((await call(s.t.url, 'GET', '/-/package/@acme%2fodd/dist-tags', auth)).body).toEqual({ latest: '1.0.1', beta: '1.0.0' });
+    const revision = (await call(s.t.url, 'GET', '/@acme%2fodd?write=true', auth)).body._rev;
+    const removed = await call(s.t.url, 'DELETE', `/@ac%6de/odd/-rev/${revision}`, auth);
+    expect(removed.status).toBe(201);
+    expectCoded(await call(s.t.url, 'GET', '/@acme%2fodd', auth), 'ENOTFOUND');
+    const actions = ((await s.t.api('GET', '/audit?limit=50')).body.items as Array<{ action: string; package: string | null }>).filter((e) => e.package === '@acme/odd').map((e) => e.action);
+    expect(actions).toEqual(expect.arrayContaining(['package.publish', 'package.dist_tag', 'package.unpublish']));
+    expect(actions.filter((a) => a.endsWith('_refused'))).toEqual([]);
+  });
+
   it("refuses each of Verdaccio's own routes that the table does not list, with a code", async () => {
     const routes = verdaccioRoutes(s.t.gk.verdaccioApp);
     const hiddenIntegrity = integrityOf(s.upstream.tarball('side-door', '2.0.0'));

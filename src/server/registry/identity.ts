@@ -1,7 +1,7 @@
 import express, { NextFunction, Request, Response } from 'express';
 import { parseSize } from '../../core/duration';
 import { writeError } from '../http/write-error';
-import { BodyKind, JSON_BODY_LIMIT, routeOf } from './routes';
+import { BodyKind, JSON_BODY_LIMIT, noRoute, routeOf } from './routes';
 import { asGatekeeperError, GatekeeperError } from '../../core/errors';
 import type { Actor } from '../../services/audit';
 import type { Principal } from '../../services/identity';
@@ -196,7 +196,7 @@ export function createIdentityMiddleware(runtime: GatekeeperRuntime, helpers: Re
     const match = routeOf(req);
     if (!match) {
       // The request listener refuses what the route table does not list; fail closed anyway.
-      writeError(res, new GatekeeperError('ENOTFOUND', `this registry has no route ${req.method} ${req.path}. docs/security.md lists the routes it answers`));
+      writeError(res, noRoute(req));
       return;
     }
     // The admin API, the console and the metrics are same-origin only: Verdaccio's CORS

@@ -4,7 +4,7 @@ import type { RefusableWrite } from '../../core/audit-actions';
 import { ErrorCode, GatekeeperError, isErrorCode } from '../../core/errors';
 import { can } from '../../core/roles';
 import { scopeAllowsWrite } from '../../core/sso';
-import { compileRoutes, HttpMethod, RouteMatch } from '../../core/route-table';
+import { canonicalTarget, compileRoutes, HttpMethod, RouteMatch } from '../../core/route-table';
 import type { GatekeeperRuntime } from '../runtime';
 import { writeAnyError, writeError } from '../http/write-error';
 import { actorOf, principalOfRequest } from './identity';
@@ -235,7 +235,7 @@ export function matchOrRefuse(req: IncomingMessage, res: import('node:http').Ser
       writeError(res, new GatekeeperError('EVALIDATION', `${found.reason}. Check the package name and the URL`));
       return undefined;
     case 'none':
-      writeError(res, new GatekeeperError('ENOTFOUND', `this registry has no route ${req.method} ${pathOf(req)}. docs/security.md lists the routes it answers`));
+      writeError(res, noRoute(req));
       return undefined;
   }
 }
@@ -334,7 +334,7 @@ export function createDispatcher(runtime: GatekeeperRuntime, handlers: Record<Ha
     const match = routeOf(req);
     if (!match) {
       // Cannot happen: the request listener refuses unmatched requests. Fail closed anyway.
-      writeError(res, new GatekeeperError('ENOTFOUND', `this registry has no route ${req.method} ${req.path}. docs/security.md lists the routes it answers`));
+      writeError(res, noRoute(req));
       return;
     }
     try {
@@ -354,10 +354,14 @@ export function createDispatcher(runtime: GatekeeperRuntime, handlers: Record<Ha
     }
     // Verdaccio reports errors through res.locals.report_error; ours writes them instead.
     res.locals.report_error = (err: unknown) => writeAnyError(res, fromVerdaccio(err), internal(runtime));
-    const onward: NextFunction = PASSES_ON.has(match.route.handler)
+    const passesOn = PASSES_ON.has(match.route.handler);
+    // Verdaccio's router reads the raw path: it gets the one the table matched, spelled once (canonicalTarget).
+    // (Verdaccio's logger puts originalUrl back into url: both are set.)
+    if (passesOn && match.route.handler !== 'admin') req.url = req.originalUrl = canonicalTarget(req.url, match.params.package) ?? req.url;
+    const onward: NextFunction = passesOn
       ? next
       : (err?: unknown) =>
-          writeAnyError(res, err ?? new GatekeeperError('ENOTFOUND', `this registry has no route ${req.method} ${req.path}. docs/security.md lists the routes it answers`), internal(runtime));
+          writeAnyError(res, err ?? noRoute(req), internal(runtime));
     try {
       const result = handlers[match.route.handler](req, res, onward) as unknown;
       if (result && typeof (result as Promise<void>).catch === 'function') {
@@ -369,11 +373,25 @@ export function createDispatcher(runtime: GatekeeperRuntime, handlers: Record<Ha
   };
 }
 
-function internal(runtime: GatekeeperRuntime) {
+function internal(runtime: Pick<GatekeeperRuntime, 'logger'>) {
   return (err: unknown): GatekeeperError => {
     runtime.logger.error({ err }, 'registry request failed');
     return new GatekeeperError('EINTERNAL', 'the request failed inside the gatekeeper. Try again; the server log has the details');
   };
+}
+
+/** The refusal of a request no route (or no handler behind one) answers. */
+export function noRoute(req: IncomingMessage): GatekeeperError {
+  return new GatekeeperError('ENOTFOUND', `this registry has no route ${req.method} ${pathOf(req)}. docs/security.md lists the routes it answers`);
+}
+
+/**
+ * What express would leave to its final handler (an HTML page, no code): a request no
+ * middleware answered (Verdaccio's router included), or an error none wrote. Our error writer
+ * writes it instead.
+ */
+export function writeUnanswered(runtime: Pick<GatekeeperRuntime, 'logger'>, req: IncomingMessage, res: import('node:http').ServerResponse, err?: unknown): void {
+  writeAnyError(res, err ?? noRoute(req), internal(runtime));
 }
 
 const CODE_IN_MESSAGE = /^\[([A-Z]+)\]\s*/;

@@ -1,5 +1,5 @@
 import { isValidPackageName } from '../../../src/core/names';
-import { compileRoutes, HttpMethod, pathSegments, RoutePattern } from '../../../src/core/route-table';
+import { canonicalTarget, compileRoutes, HttpMethod, pathSegments, RoutePattern } from '../../../src/core/route-table';
 import { REGISTRY_ROUTES } from '../../../src/server/registry/routes';
 
 interface Named extends RoutePattern {
@@ -221,5 +221,40 @@ describe('compileRoutes: answers as the plain reading of its rules', () => {
     }
     // Every kind of answer was met.
     expect([...kinds].sort()).toEqual(['invalid', 'match', 'method', 'none']);
+  });
+});
+
+describe('canonicalTarget: what a request passed on to Verdaccio names', () => {
+  it('encodes every segment once and the package as one segment, however the client spelled them', () => {
+    expect(canonicalTarget('/@ac%6de/w6/-rev/1-a', '@acme/w6')).toBe('/@acme%2fw6/-rev/1-a');
+    expect(canonicalTarget('/@acme/w6', '@acme/w6')).toBe('/@acme%2fw6');
+    expect(canonicalTarget('/@acme%2Fw6?write=true', '@acme/w6')).toBe('/@acme%2fw6?write=true');
+    expect(canonicalTarget('/%40acme%2fw6', '@acme/w6')).toBe('/@acme%2fw6');
+    expect(canonicalTarget('/-/package/@ac%6de/w6/dist-tags/be%74a', '@acme/w6')).toBe('/-/package/@acme%2fw6/dist-tags/beta');
+    expect(canonicalTarget('/pl%61in/-/plain-1.0.0.tgz/-rev/2-b', 'plain')).toBe('/plain/-/plain-1.0.0.tgz/-rev/2-b');
+    expect(canonicalTarget('/plain/1.0.0%2Bbuild', 'plain')).toBe('/plain/1.0.0%2Bbuild');
+    expect(canonicalTarget('/plain/', 'plain')).toBe('/plain');
+    expect(canonicalTarget('/-/v1/login', undefined)).toBe('/-/v1/login');
+  });
+
+  it('reads back, through the route table, as the route and package the table matched', () => {
+    const table = compileRoutes(REGISTRY_ROUTES);
+    for (const [method, url] of [
+      ['PUT', '/@ac%6de/w6'],
+      ['DELETE', '/@ac%6de/w6/-rev/1-a'],
+      ['PUT', '/-/package/@ac%6de/w6/dist-tags/beta'],
+      ['PUT', '/@ac%6de/w6/beta'],
+      ['GET', '/@ac%6de/w6?write=true'],
+    ] as const) {
+      const first = table.match(method, url);
+      expect(first.kind).toBe('match');
+      const again = table.match(method, canonicalTarget(url, first.kind === 'match' ? first.params.package : undefined) as string);
+      expect({ url, again }).toEqual({ url, again: first });
+    }
+  });
+
+  it('refuses what pathSegments refuses', () => {
+    expect(canonicalTarget('/a/%zz', 'a')).toBeUndefined();
+    expect(canonicalTarget('/a/..', 'a')).toBeUndefined();
   });
 });
