@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { isIPv4, isIPv6 } from 'node:net';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { RefusableWrite } from '../../core/audit-actions';
 import { ErrorCode, GatekeeperError, isErrorCode } from '../../core/errors';
@@ -240,20 +241,41 @@ export function matchOrRefuse(req: IncomingMessage, res: import('node:http').Ser
   }
 }
 
-/** A DNS name or IPv4 address, or an [IPv6] address, and an optional port (Verdaccio refuses an underscore and a trailing dot too). */
-const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$/;
+/** A DNS name's labels (Verdaccio refuses an underscore and a trailing dot too). */
+const HOST_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 let lastHost = '';
 
 /**
  * Whether the Host header may be used: it becomes part of tarball URLs, messages and cache
  * keys, so anything but a host and port is refused. No Host (HTTP/1.0) is allowed: the public
- * URL then comes from the listening address.
+ * URL then comes from the listening address. A host is a DNS name whose last label is not all
+ * digits, an IPv4 address or an [IPv6] address; a port is 1 to 65535: what Verdaccio's own
+ * check (`isHost` in @verdaccio/url, which throws on anything else while it builds tarball
+ * URLs) accepts, so nothing accepted here fails there.
  */
 export function isHostHeader(host: string | undefined): boolean {
   if (host === undefined || host === lastHost) return true;
-  if (host.length > 260 || !HOST.test(host)) return false;
+  if (host.length > 260 || !isHostAndPort(host)) return false;
   lastHost = host;
   return true;
+}
+
+function isHostAndPort(host: string): boolean {
+  let name: string;
+  let port: string | undefined;
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    if (end === -1 || !isIPv6(host.slice(1, end))) return false;
+    const rest = host.slice(end + 1);
+    if (rest !== '' && !rest.startsWith(':')) return false;
+    port = rest === '' ? undefined : rest.slice(1);
+  } else {
+    const parts = host.split(':');
+    if (parts.length > 2) return false;
+    [name, port] = parts;
+    if (!isIPv4(name) && !(HOST_NAME.test(name) && !/^[0-9]+$/.test(name.slice(name.lastIndexOf('.') + 1)))) return false;
+  }
+  return port === undefined || (/^[0-9]{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535);
 }
 
 function pathOf(req: IncomingMessage): string {
