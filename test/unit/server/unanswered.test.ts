@@ -18,7 +18,7 @@ describe('writeUnanswered', () => {
     const app = express();
     app.get('/fails', (_req, _res, next) => next(new Error('a handler failed without writing')));
     const logger = { error: (obj: unknown) => logged.push(obj) } as never;
-    server = http.createServer((req, res) => app(req, res, (err?: unknown) => writeUnanswered({ logger }, req, res, err)));
+    server = http.createServer((req, res) => app(req as express.Request, res as express.Response, (err?: unknown) => writeUnanswered({ logger }, req, res, err)));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
