@@ -54,7 +54,7 @@ import { notOffered, ping, whoami } from './registry/basic';
 import { createDispatcher, matchOrRefuse, refuseUnsupported, writeUnanswered } from './registry/routes';
 import { createMetricsHandler } from './registry/metrics';
 import { GatekeeperMetrics, PoolLike } from './metrics';
-import { onClientError } from './http/client-error';
+import { onClientError, onConnect, onUnmetExpectation } from './http/client-error';
 import { guarded, installProcessGuard, unguarded } from './http/process-guard';
 import { clientAddress, requestProtocol, TrustProxyFn } from './http/client-address';
 import { createSearchHandler } from './registry/search';
@@ -674,6 +674,8 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     // What the HTTP parser refuses gets the error envelope too (client-error.ts).
     server.removeAllListeners('clientError');
     server.on('clientError', onClientError);
+    server.on('connect', onConnect);
+    server.on('checkExpectation', onUnmetExpectation);
     cleanup.push(() => drain(server, logger));
     // Background jobs run once the instance serves; on shutdown they stop first (cleanup runs in reverse).
     jobs.start();

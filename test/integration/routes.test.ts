@@ -407,6 +407,10 @@ describe('the route table owns the registry surface', () => {
       ['two Content-Lengths', 'POST /-/npm/v1/security/advisories/bulk HTTP/1.1\r\nhost: x\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\n{}', 400, 'EVALIDATION'],
       ['a target without a leading slash', 'GET -/ping HTTP/1.1\r\nhost: x\r\n\r\n', 400, 'EVALIDATION'],
       ['headers larger than Node reads', `GET /-/ping HTTP/1.1\r\nhost: x\r\n${Array.from({ length: 3000 }, (_, i) => `x-h${i}: ${'v'.repeat(20)}`).join('\r\n')}\r\n\r\n`, 431, 'EHEADERSTOOLARGE'],
+      // Answered by Node itself before any listener (a bare 417; no answer at all) without these.
+      ['an Expect other than 100-continue', 'GET /-/ping HTTP/1.1\r\nhost: x\r\nexpect: something\r\nconnection: close\r\n\r\n', 400, 'EVALIDATION'],
+      ['CONNECT to a host', 'CONNECT registry.example:443 HTTP/1.1\r\nhost: registry.example:443\r\n\r\n', 405, 'EMETHODNOTALLOWED'],
+      ['CONNECT to a path', 'CONNECT /-/ping HTTP/1.1\r\nhost: x\r\n\r\n', 405, 'EMETHODNOTALLOWED'],
     ];
     for (const [what, request, status, code] of cases) {
       const answer = await raw(request);

@@ -1,5 +1,7 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { GatekeeperError, httpError } from '../../core/errors';
+import { writeError } from './write-error';
 
 /**
  * What the HTTP parser refuses before any handler sees a request (Node's 'clientError'): a
@@ -29,8 +31,33 @@ export function onClientError(err: Error & { code?: unknown }, socket: Socket): 
     socket.destroy();
     return;
   }
+  endWithRefusal(socket, refusal);
+}
+
+/**
+ * A CONNECT request (Node's 'connect'): this is a registry, not a proxy. Node would close the
+ * connection without a word; it gets the envelope, and the connection is closed.
+ */
+export function onConnect(_req: IncomingMessage, socket: Socket): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  endWithRefusal(socket, new GatekeeperError('EMETHODNOTALLOWED', 'CONNECT is not allowed: this is an npm registry, not a proxy. Point the client\'s proxy setting elsewhere, and its registry setting here'), { allow: 'GET, HEAD, PUT, POST, DELETE, PATCH' });
+}
+
+/**
+ * A request whose Expect header asks for anything but 100-continue (Node's
+ * 'checkExpectation'), which Node would answer with a bare 417.
+ */
+export function onUnmetExpectation(_req: IncomingMessage, res: ServerResponse): void {
+  writeError(res, new GatekeeperError('EVALIDATION', 'the Expect header asks for something this server does not do (it knows only 100-continue). Send the request without it'));
+}
+
+/** Writes the envelope straight to the socket (no response object exists) and closes it. */
+function endWithRefusal(socket: Socket, refusal: GatekeeperError, extra: Record<string, string> = {}): void {
   const http = httpError(refusal);
   const body = JSON.stringify(http.body);
-  const head = [`HTTP/1.1 ${http.status} ${http.statusText}`, ...Object.entries(http.headers).map(([k, v]) => `${k}: ${v}`), `content-length: ${Buffer.byteLength(body)}`, 'connection: close', '', ''].join('\r\n');
+  const head = [`HTTP/1.1 ${http.status} ${http.statusText}`, ...Object.entries({ ...http.headers, ...extra }).map(([k, v]) => `${k}: ${v}`), `content-length: ${Buffer.byteLength(body)}`, 'connection: close', '', ''].join('\r\n');
   socket.end(head + body);
 }
