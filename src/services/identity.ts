@@ -119,6 +119,10 @@ export const CONSOLE_SESSION_ORIGIN = 'console session';
 const BAD_CREDENTIALS = "the username or password is wrong. Check both; if you have no account here, ask an admin to run 'gatekeeper user add'";
 
 /** A service account or an SSO user has no password of ours: setting one is ECONFLICT. */
+function userDisabled(username: string): GatekeeperError {
+  return new GatekeeperError('EUSERDISABLED', `the user '${username}' is disabled; ask an admin`);
+}
+
 function refusePasswordless(existing: { username: string; kind?: string | null }): void {
   if (existing.kind === 'service') {
     throw new GatekeeperError('ECONFLICT', `'${existing.username}' is a service account: it has no password, only scoped tokens. Create a token for it instead ('gatekeeper token create --service-account ${existing.username} …')`);
@@ -329,7 +333,7 @@ export class IdentityService {
     if (user.disabledAt) {
       // Counted as a failure too, so that a disabled user cannot fill the audit log.
       await attempt.failed('disabled user');
-      throw new GatekeeperError('EUSERDISABLED', `the user '${user.username}' is disabled; ask an admin`);
+      throw userDisabled(user.username);
     }
     await attempt.release();
     return user;
@@ -401,6 +405,8 @@ export class IdentityService {
     createdFrom: string,
     limits: { expiresAt?: Date; scope?: TokenScope },
   ): Promise<{ token: string; id: number; key: string; createdAt: Date }> {
+    // The password was checked before this transaction: a disabling since then is seen here, or waits and revokes this token too.
+    if (!(await repos.users.holdIfEnabled(user.id))) throw userDisabled(user.username);
     const token = generateToken();
     const scope = limits.scope ? formatTokenScope(limits.scope) : null;
     const id = await repos.tokens.save({ userId: user.id, tokenHash: hashToken(token), prefix: token.slice(0, 10), createdFrom, expiresAt: limits.expiresAt ?? null, scope, readonly: limits.scope?.kind === 'read' });

@@ -9,7 +9,7 @@ import { migrations, migrationSource } from '../../migrations';
 import { createKnex, Knex, migrateLatest } from '../../src/db/connection';
 import { Store } from '../../src/db/store';
 import { IdentityService } from '../../src/services/identity';
-import { createTestDatabase, TestDatabase } from '../support/database';
+import { createTestDatabase, TestDatabase, whileLocked } from '../support/database';
 import { loginToken } from '../support/gatekeeper';
 import { gatekeeperSuite } from '../support/suite';
 
@@ -228,27 +228,9 @@ describe('admin API hardening', () => {
 
   it('keeps every one of concurrent policy changes to different settings: each merges into what the one before it wrote', async () => {
     const knex = s.t.gk.database.knex;
-    const waitingOnLock = async () =>
-      Number((await knex.raw("select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'")).rows[0].n);
     /** Starts the changes while a transaction holds the policy's state row, and lets them go once all of them wait for it. */
-    const racing = async (changes: Array<() => Promise<{ status: number }>>) => {
-      let release = () => undefined as void;
-      const released = new Promise<void>((resolve) => (release = resolve));
-      let held = () => undefined as void;
-      const holding = new Promise<void>((resolve) => (held = resolve));
-      const holder = knex.transaction(async (trx) => {
-        await trx('policy_state').where({ id: 1 }).forUpdate().first('id');
-        held();
-        await released;
-      });
-      await holding;
-      const answers = changes.map((change) => change());
-      for (let i = 0; i < 200 && (await waitingOnLock()) < changes.length; i++) await new Promise((resolve) => setTimeout(resolve, 25));
-      expect(await waitingOnLock()).toBe(changes.length);
-      release();
-      await holder;
-      return (await Promise.all(answers)).map((a) => a.status);
-    };
+    const racing = async (changes: Array<() => Promise<{ status: number }>>) =>
+      (await whileLocked(knex, (trx) => trx('policy_state').where({ id: 1 }).forUpdate().first('id'), () => changes.map((change) => change()), changes.length)).map((a) => a.status);
     const rules = ['deprecated', 'scripts', 'manifest'];
     for (const mode of ['enforce', 'warn']) {
       expect(await racing(rules.map((rule) => () => s.t.api('PATCH', '/policy', { [rule]: { mode } })))).toEqual([200, 200, 200]);

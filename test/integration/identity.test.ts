@@ -8,6 +8,7 @@ import { main } from '../../src/cli/main';
 import { ADMIN_PASSWORD, apiClient, loginToken, tempDir } from '../support/gatekeeper';
 import { makeProject } from '../support/npm';
 import { captureIo } from '../support/cli';
+import { whileLocked } from '../support/database';
 import { gatekeeperSuite } from '../support/suite';
 
 describe('a gatekeeper in open mode proxying a fixture upstream', () => {
@@ -155,6 +156,21 @@ describe('identity: users, npm login, tokens', () => {
     const last = await s.t.api('PATCH', '/users/admin', { disabled: true });
     expect(last.status).toBe(409);
     expect(last.body.code).toBe('ECONFLICT');
+  });
+
+  it('issues no token to a login whose password check passed just before the user was disabled: disabling revokes all, enabling restores none', async () => {
+    expect((await s.t.api('POST', '/users', { username: 'racer', password: 'racer-password', role: 'developer' })).status).toBe(201);
+    const knex = s.t.gk.database.knex;
+    // The disabling holds the user's row: the login's password check reads the committed row (enabled) and passes, its token waits.
+    const [login] = await whileLocked(
+      knex,
+      (trx) => trx('users').where({ username: 'racer' }).update({ disabled_at: new Date() }),
+      () => [loginToken(s.t.url, 'racer', 'racer-password').then((token) => ({ token }), (err: Error) => ({ error: err.message }))],
+    );
+    expect(login).toEqual({ error: expect.stringMatching(/EUSERDISABLED/) });
+    expect((await s.t.api('PATCH', '/users/racer', { disabled: false })).status).toBe(200);
+    const tokens = (await s.t.api('GET', '/tokens?username=racer')).body.items as Array<{ revokedAt?: string | null }>;
+    expect(tokens.filter((t) => !t.revokedAt)).toEqual([]);
   });
 
   it('applies a change of several parts whole or not at all: a refused part leaves the others as they were, unaudited', async () => {

@@ -33,3 +33,36 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     drop: () => withAdmin((c) => c.query(`drop database if exists ${name} with (force)`)).then(() => undefined),
   };
 }
+
+/**
+ * Runs `hold` in a transaction and keeps that transaction open while `race` starts the calls
+ * that must wait for its locks; commits once `waiters` statements of the database wait for a
+ * lock (read from pg_stat_activity), so each call's order against it is fixed, not left to timing.
+ * Returns what the calls returned.
+ */
+export async function whileLocked<T>(
+  knex: import('knex').Knex,
+  hold: (trx: import('knex').Knex.Transaction) => Promise<unknown>,
+  race: () => Array<Promise<T>>,
+  waiters = 1,
+): Promise<T[]> {
+  const waiting = async () => Number((await knex.raw("select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'")).rows[0].n);
+  let release = () => undefined as void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let held = () => undefined as void;
+  const holding = new Promise<void>((resolve) => (held = resolve));
+  const holder = knex.transaction(async (trx) => {
+    await hold(trx);
+    held();
+    await released;
+  });
+  await Promise.race([holding, holder]);
+  const calls = race();
+  for (let i = 0; i < 400 && (await waiting()) < waiters; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+  const seen = await waiting();
+  release();
+  await holder;
+  const results = await Promise.all(calls);
+  if (seen < waiters) throw new Error(`whileLocked: ${seen} of ${waiters} calls waited for the lock, so their order against it was not fixed`);
+  return results;
+}

@@ -113,6 +113,16 @@ export class UserRepository {
   }
 
   /**
+   * Whether the user is enabled, holding their row (FOR SHARE) until the transaction ends: a
+   * token issued in it then either sees a disabling that committed first, or holds the disabling
+   * back until it commits, so the disabling revokes it with the rest.
+   */
+  async holdIfEnabled(id: number): Promise<boolean> {
+    const row = await this.db('users').where({ id }).forShare().first('disabled_at');
+    return row !== undefined && row.disabled_at === null;
+  }
+
+  /**
    * Enabled admins who can sign in and administer: service accounts do not count (their
    * tokens are scoped, and no one signs in as one). With `lock`, inside a transaction, their
    * rows stay locked until it ends, so two changes that each leave one admin cannot both pass:
