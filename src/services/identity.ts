@@ -118,11 +118,12 @@ export const CONSOLE_SESSION_ORIGIN = 'console session';
 
 const BAD_CREDENTIALS = "the username or password is wrong. Check both; if you have no account here, ask an admin to run 'gatekeeper user add'";
 
-/** A service account or an SSO user has no password of ours: setting one is ECONFLICT. */
+/** The refusal of a disabled user's login or new token. */
 function userDisabled(username: string): GatekeeperError {
   return new GatekeeperError('EUSERDISABLED', `the user '${username}' is disabled; ask an admin`);
 }
 
+/** A service account or an SSO user has no password of ours: setting one is ECONFLICT. */
 function refusePasswordless(existing: { username: string; kind?: string | null }): void {
   if (existing.kind === 'service') {
     throw new GatekeeperError('ECONFLICT', `'${existing.username}' is a service account: it has no password, only scoped tokens. Create a token for it instead ('gatekeeper token create --service-account ${existing.username} …')`);
