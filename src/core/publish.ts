@@ -177,9 +177,14 @@ const REPUBLISH = 'Publish with npm, which computes it from the tarball it sends
  * when present, must be an SRI string every hash of which matches the tarball.
  */
 function checkDist(spec: string, distValue: unknown, tarball: Tarball): void {
-  if (distValue === undefined) return;
+  // Without one, the version would be stored and served without a tarball to install, and its number spent.
+  if (distValue === undefined) throw bad(`the manifest of ${spec} has no dist (the tarball's URL and digests). ${REPUBLISH}`);
   if (!distValue || typeof distValue !== 'object' || Array.isArray(distValue)) throw bad(`the dist of ${spec} is not an object. ${REPUBLISH}`);
-  const dist = distValue as { tarball?: unknown; integrity?: unknown; shasum?: unknown };
+  const dist = distValue as { tarball?: unknown; integrity?: unknown; shasum?: unknown; signatures?: unknown; attestations?: unknown };
+  // A registry's signatures and attestations are the registry's to add: from a publisher they would be served to every installer as if they were.
+  for (const field of ['signatures', 'attestations'] as const) {
+    if (dist[field] !== undefined) throw bad(`the dist of ${spec} carries ${field}, which only a registry adds (npm audit signatures reads them as the registry's). Publish without them`);
+  }
   if (dist.tarball !== undefined) {
     const named = typeof dist.tarball === 'string' ? dist.tarball.replace(/.*\//, '') : undefined;
     if (named !== tarball.filename) {
@@ -298,9 +303,21 @@ export function checkMetadataWrite(
   if (added.length > 0) {
     throw bad(`${what} carries ${added.length === 1 ? 'a version' : 'versions'} the registry does not have (${added.slice(0, 5).map((v) => shown(v)).join(', ')}). New versions are published with npm publish`);
   }
+  // Verdaccio removes a version whose value is null and stores any `deprecated` it is given: each kept version is its manifest, its deprecation a message.
+  for (const [version, manifest] of Object.entries(versions as Record<string, unknown>)) {
+    if (!manifest || typeof manifest !== 'object' || Array.isArray(manifest)) {
+      throw bad(`${what} gives version ${shown(version)} as ${shown(manifest)}, not its manifest. Leave a version out to unpublish it (npm unpublish <name>@<version>)`);
+    }
+    const deprecated = (manifest as { deprecated?: unknown }).deprecated;
+    if (deprecated !== undefined && typeof deprecated !== 'string') {
+      throw bad(`${what} deprecates version ${shown(version)} with ${shown(deprecated)}, not a message. Use npm deprecate <name>@<version> "<message>" ("" to undo)`);
+    }
+  }
   const kept = new Set(Object.keys(versions));
   const tags = doc['dist-tags'];
-  if (tags !== undefined) {
+  // Verdaccio replaces the stored tags with the document's: without any, every tag but a recomputed latest would go, unaudited.
+  if (tags === undefined) throw bad(`${what} carries no dist-tags, so the stored ones would be dropped. Use npm unpublish or npm deprecate, which send the stored document; move tags with npm dist-tag`);
+  {
     if (!tags || typeof tags !== 'object' || Array.isArray(tags)) throw bad(`the dist-tags of ${what} are not an object of tag names and versions`);
     const storedTags = stored['dist-tags'] ?? {};
     for (const [tag, target] of Object.entries(tags)) {

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loginToken } from '../support/gatekeeper';
 import { createNpmEnv, NpmEnv } from '../support/npm';
+import { publishDocument } from '../support/publish';
 import { gatekeeperSuite } from '../support/suite';
 
 async function publish(npm: NpmEnv, name: string, version: string): Promise<void> {
@@ -112,5 +113,65 @@ describe('npm deprecate with versions hidden by policy', () => {
       { actor: 'admin', version: '1.0.0', op: 'add', tag: 'stable', from: null, to: '1.0.0', via: 'document' },
     ]);
     expect(of('package.deprecate')).toEqual([{ actor: 'admin', version: '2.0.0', message: 'use 1.1.0 for now' }]);
+  });
+});
+
+describe('documents written back that Verdaccio would store unchecked', () => {
+  // Publishers may never unpublish (window 0): only admins.
+  const s = gatekeeperSuite({ policyMode: 'none', npm: false, settings: { publishRules: [{ pattern: '@acme/*', roles: ['publisher'], shadowUpstream: false }], unpublishWindow: '0s' } });
+  let pub: string;
+  const send = async (method: string, url: string, body?: unknown) => {
+    const res = await fetch(new URL(url.slice(1), s.t.url), { method, headers: { authorization: `Bearer ${pub}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: res.status, statusText: res.statusText, body: (await res.json()) as any };
+  };
+  const stored = (pkg: string) => JSON.parse(fs.readFileSync(path.join(s.t.dataDir, `storage/@acme/${pkg}/package.json`), 'utf8'));
+
+  beforeAll(async () => {
+    await s.t.api('POST', '/users', { username: 'wpub', password: 'wpub-password', role: 'publisher' });
+    pub = await loginToken(s.t.url, 'wpub', 'wpub-password');
+    for (const version of ['1.0.0', '1.1.0']) expect((await send('PUT', '/@acme%2fw', publishDocument('@acme/w', version))).status).toBe(201);
+    expect((await send('PUT', '/-/package/@acme%2fw/dist-tags/beta', '1.0.0')).status).toBe(201);
+  });
+
+  it('refuses a version given as null, a deprecation that is no message and a document without dist-tags, on both write routes; nothing changes', async () => {
+    const before = stored('w');
+    const read = async () => (await send('GET', '/@acme%2fw?write=true')).body;
+    const attempts: Array<[string, (doc: any) => void]> = [
+      // Verdaccio removes a version given as null: an unpublish past the window, unrecorded, with latest left on it.
+      ['a null version', (doc) => ((doc.versions['1.0.0'] = null), (doc['dist-tags'] = { latest: '1.0.0' }))],
+      // Verdaccio stores any deprecated it is given; the audit saw none.
+      ['a deprecation that is true', (doc) => (doc.versions['1.0.0'].deprecated = true)],
+      // Verdaccio replaces the stored tags with none: beta would go, unaudited.
+      ['no dist-tags', (doc) => delete doc['dist-tags']],
+    ];
+    for (const [what, spoil] of attempts) {
+      for (const route of ['change', 'deprecate'] as const) {
+        const doc = await read();
+        spoil(doc);
+        const res = await send('PUT', route === 'change' ? `/@acme%2fw/-rev/${doc._rev}` : '/@acme%2fw', doc);
+        expect({ what, route, status: res.status, code: res.body.code, statusText: res.statusText.startsWith('[EBADPUBLISH] ') }).toEqual({ what, route, status: 400, code: 'EBADPUBLISH', statusText: true });
+      }
+    }
+    const after = stored('w');
+    expect({ versions: Object.keys(after.versions).sort(), tags: after['dist-tags'], deprecated: after.versions['1.0.0'].deprecated }).toEqual({
+      versions: Object.keys(before.versions).sort(),
+      tags: { latest: '1.1.0', beta: '1.0.0' },
+      deprecated: undefined,
+    });
+    const versions = (await s.t.api('GET', '/packages/@acme%2fw/versions')).body.versions as Array<{ version: string; state: string }>;
+    expect(versions.map((v) => `${v.version} ${v.state}`).sort()).toEqual(['1.0.0 available', '1.1.0 available']);
+  });
+
+  it('refuses a publish without dist, and one whose dist carries signatures or attestations; the version stays free', async () => {
+    const noDist = publishDocument('@acme/w', '1.2.0') as any;
+    delete noDist.versions['1.2.0'].dist;
+    const forged = publishDocument('@acme/w', '1.2.0') as any;
+    forged.versions['1.2.0'].dist.attestations = { url: 'https://evil.example/att', provenance: { predicateType: 'https://slsa.dev/provenance/v1' } };
+    for (const doc of [noDist, forged]) {
+      const res = await send('PUT', '/@acme%2fw', doc);
+      expect([res.status, res.body.code]).toEqual([400, 'EBADPUBLISH']);
+    }
+    expect((await send('PUT', '/@acme%2fw', publishDocument('@acme/w', '1.2.0'))).status).toBe(201);
+    expect(stored('w').versions['1.2.0'].dist.attestations).toBeUndefined();
   });
 });

@@ -318,6 +318,16 @@ describe('parsePublishBody', () => {
     expect(req.tarball.shasum).toBe(SHA1);
   });
 
+  it("refuses a version without dist, and one whose dist carries a registry's signatures or attestations", () => {
+    const noDist = body('foo', '1.0.0');
+    delete ((noDist.versions as Record<string, Record<string, unknown>>)['1.0.0'] as Record<string, unknown>).dist;
+    expect([caught(() => parsePublishBody('foo', noDist)).code, caught(() => parsePublishBody('foo', noDist)).message]).toEqual(['EBADPUBLISH', expect.stringMatching(/^the manifest of foo@1\.0\.0 has no dist/)]);
+    for (const [field, value] of [['signatures', [{ keyid: 'SHA256:x', sig: 'forged' }]], ['attestations', { url: 'https://evil.example/att', provenance: { predicateType: 'x' } }]] as const) {
+      const err = caught(() => parsePublishBody('foo', body('foo', '1.0.0', { dist: { [field]: value } })));
+      expect([field, err.code, err.message]).toEqual([field, 'EBADPUBLISH', expect.stringContaining(`carries ${field}, which only a registry adds`)]);
+    }
+  });
+
   it('accepts a document without a top-level name or dist-tags', () => {
     const req = parsePublishBody('foo', body('foo', '1.0.0', { extra: { name: undefined, 'dist-tags': undefined } }));
     expect(req.distTags).toEqual({});
@@ -361,7 +371,7 @@ describe('parsePublishBody', () => {
       expect([shasum, err.code, err.message]).toEqual([shasum, 'EBADPUBLISH', expect.stringMatching(/^the dist\.shasum of @acme\/b5@1\.2\.0 \(.*\) is not a SHA-1 digest in 40 lowercase hex digits\. Publish with npm/)]);
     }
     expect(caught(() => parsePublishBody('foo', body('foo', '1.0.0', { manifest: { dist: 'x' } }))).message).toBe('the dist of foo@1.0.0 is not an object. Publish with npm, which computes it from the tarball it sends');
-    expect(parsePublishBody('foo', body('foo', '1.0.0', { manifest: { dist: undefined } })).version).toBe('1.0.0');
+    expect(caught(() => parsePublishBody('foo', body('foo', '1.0.0', { manifest: { dist: undefined } }))).message).toMatch(/^the manifest of foo@1\.0\.0 has no dist/);
   });
 
   it('names the version of a document it refuses before reading it, for the audit', () => {
@@ -629,5 +639,40 @@ describe('checkMetadataWrite and dist-tag names', () => {
     expect(checkMetadataWrite('foo', { versions: { '1.1.0': {} }, 'dist-tags': { latest: '1.1.0', constructor: '1.1.0' } }, stored, 'change')).toEqual({ removed: ['1.0.0'] });
     const err = caught(() => checkMetadataWrite('foo', { versions: stored.versions, 'dist-tags': { latest: '1.1.0', toString: '1.0.0' } }, stored, 'deprecate'));
     expect(err.code).toBe('EINVALIDTAG');
+  });
+});
+
+describe('checkMetadataWrite: what Verdaccio would store unchecked', () => {
+  const stored = { versions: { '1.0.0': {}, '1.1.0': {} }, 'dist-tags': { latest: '1.1.0', beta: '1.0.0' } };
+  const tags = { latest: '1.1.0', beta: '1.0.0' };
+
+  it('refuses a version given as anything but its manifest (Verdaccio removes one given as null, past the unpublish checks)', () => {
+    for (const value of [null, false, 0, '', 'x', [], true]) {
+      for (const kind of ['change', 'deprecate'] as const) {
+        const err = caught(() => checkMetadataWrite('foo', { versions: { '1.0.0': value, '1.1.0': {} }, 'dist-tags': { latest: '1.1.0' } }, stored, kind));
+        expect({ value, kind, code: err.code, message: err.message }).toEqual({ value, kind, code: 'EBADPUBLISH', message: expect.stringMatching(/gives version '1\.0\.0' as .*, not its manifest\. Leave a version out to unpublish it/) });
+      }
+    }
+    // Left out, it is removed, and the caller checks the unpublish.
+    expect(checkMetadataWrite('foo', { versions: { '1.1.0': {} }, 'dist-tags': { latest: '1.1.0' } }, stored, 'change')).toEqual({ removed: ['1.0.0'] });
+  });
+
+  it('refuses a deprecation that is not a message ("" undoes one)', () => {
+    for (const deprecated of [true, 1, {}, ['x'], null]) {
+      const err = caught(() => checkMetadataWrite('foo', { versions: { '1.0.0': { deprecated }, '1.1.0': {} }, 'dist-tags': tags }, stored, 'deprecate'));
+      expect({ deprecated, code: err.code }).toEqual({ deprecated, code: 'EBADPUBLISH' });
+      expect(err.message).toMatch(/deprecates version '1\.0\.0' with .*, not a message/);
+    }
+    for (const deprecated of ['use 2', '']) {
+      expect(checkMetadataWrite('foo', { versions: { '1.0.0': { deprecated }, '1.1.0': {} }, 'dist-tags': tags }, stored, 'deprecate')).toEqual({ removed: [] });
+    }
+  });
+
+  it('refuses a write of versions without dist-tags (Verdaccio would replace the stored tags with none); npm star sends neither', () => {
+    for (const kind of ['change', 'deprecate'] as const) {
+      const err = caught(() => checkMetadataWrite('foo', { versions: stored.versions }, stored, kind));
+      expect([err.code, err.message]).toEqual(['EBADPUBLISH', expect.stringMatching(/carries no dist-tags, so the stored ones would be dropped/)]);
+    }
+    expect(checkMetadataWrite('foo', { _id: 'foo', users: { someone: true } }, stored, 'deprecate')).toEqual({ removed: [] });
   });
 });
