@@ -320,16 +320,13 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       logger,
       observe: (operation, seconds, code) => metrics.upstreamCall(operation, seconds, code),
     });
-    let prefetchAdvisories: (name: string, body: unknown) => void = () => undefined;
+    let prefetchAdvisories: (name: string, packument: Packument) => void = () => undefined;
     const gateway = await startUpstreamGateway(
       {
-        packument: async (name, opts) => {
-          const fetched = await client.packument(name, opts);
-          // The advisory question starts now, while Verdaccio stores the document (cold path).
-          if (fetched.status === 200) prefetchAdvisories(name, fetched.body);
-          return fetched;
-        },
+        packument: (name, opts) => client.packument(name, opts),
         search: (query) => client.search(query),
+        // The advisory question starts now, while Verdaccio stores the document (cold path): for its valid versions only.
+        fetched: (name, packument) => prefetchAdvisories(name, packument),
       },
       logger,
     );
@@ -345,9 +342,8 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     advisories.waitMs = parseDuration(settings.advisoryTimeout);
     // Before the database closes: check times still waiting to be written behind.
     cleanup.push(() => advisories.flushChecks());
-    prefetchAdvisories = (name, body) => {
-      const versions = (body as { versions?: unknown } | null)?.versions;
-      if (versions && typeof versions === 'object') advisories.prefetch(name, Object.keys(versions));
+    prefetchAdvisories = (name, packument) => {
+      if (packument.versions) advisories.prefetch(name, Object.keys(packument.versions));
     };
     governance.advisories = advisories;
     governance.inspections = inspections;

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { asGatekeeperError, GatekeeperError } from '../core/errors';
 import { isValidPackageName } from '../core/names';
 import { normalizePackument } from '../core/packument-validate';
+import type { Packument } from '../core/packument';
 
 /**
  * What Verdaccio's uplink talks to, in front of the upstream client. Every packument Verdaccio
@@ -25,6 +26,8 @@ export interface GatewayClient {
   packument(name: string, options: { etag?: string }): Promise<{ status: 200; body: unknown; etag?: string } | { status: 304 } | { status: 404 }>;
   /** The upstream's search answer (validated JSON), for Verdaccio's uplink search. */
   search(query: string): Promise<unknown>;
+  /** Told of each packument the upstream sent, once validated and normalised (before Verdaccio has it). */
+  fetched?(name: string, packument: Packument): void;
 }
 
 type UplinkAnswer = { status: 200; body: unknown; etag?: string } | { status: 304 } | { status: 404 };
@@ -92,6 +95,7 @@ export async function startUpstreamGateway(client: GatewayClient, logger: Logger
         dropped.delete(name);
       }
       failures.delete(name);
+      client.fetched?.(name, normalised.packument);
       return fetched.etag ? { status: 200, body: normalised.packument, etag: fetched.etag } : { status: 200, body: normalised.packument };
     } catch (err) {
       const known =

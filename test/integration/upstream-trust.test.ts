@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { Store } from '../../src/db/store';
 import { eventually } from '../support/assert';
 import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
 import { loginToken, startTestGatekeeper, tempDir } from '../support/gatekeeper';
@@ -339,5 +340,49 @@ describe('trusting nothing from the upstream', () => {
       ['@acme/bundle-spelling', { bundledDependencies: ['a'], dependencies: { a: '1.0.0' } }, { bundleDependencies: ['a'], dependencies: { a: '1.0.0' } }],
     ];
     for (const [name, tarball, manifest] of agreeing) expect([name, (await put(name, tarball, manifest)).status]).toEqual([name, 201]);
+  });
+});
+
+describe('version keys the upstream sends that normalisation drops', () => {
+  const s = gatekeeperSuite({
+    packages: [
+      { name: 'nul-keys', versions: [{ version: '1.0.0', license: 'MIT' }] },
+      { name: 'nul-neighbour', versions: [{ version: '1.0.0', license: 'MIT' }] },
+    ],
+    npm: false,
+  });
+
+  it('asks the advisory source about the kept versions only: a NUL in a dropped key reaches no SQL, and no package asked with it fails', async () => {
+    // The upstream knows an advisory for each (none affecting 1.0.0), so the answer is stored in a transaction.
+    s.upstream.setAdvisories({
+      'nul-keys': [{ id: 7001, url: 'https://advisories.example/7001', title: 'old', severity: 'low', vulnerable_versions: '<0.0.1 || >=1.0.0 <1.0.0' }],
+      'nul-neighbour': [{ id: 7002, url: 'https://advisories.example/7002', title: 'old', severity: 'low', vulnerable_versions: '<0.0.1 || >=1.0.0 <1.0.0' }],
+    });
+    // The packument as the upstream serves it, plus a version whose key holds a NUL (dropped as broken).
+    const served = (await (await fetch(new URL('nul-keys', s.upstream.url))).json()) as { versions: Record<string, unknown> };
+    const body = JSON.stringify({ ...served, versions: { '2.0.0\u0000evil': { name: 'nul-keys', version: '2.0.0\u0000evil' }, ...served.versions } });
+    s.upstream.fault({ packument: 'nul-keys' }, { body, headers: { 'content-type': 'application/json' } });
+    const asked = s.upstream.requests.length;
+    const [hostile, neighbour] = await Promise.all(['nul-keys', 'nul-neighbour'].map((name) => fetch(new URL(name, s.t.url))));
+    expect([hostile.status, neighbour.status]).toEqual([200, 200]);
+    expect(Object.keys(((await hostile.json()) as { versions: object }).versions)).toEqual(['1.0.0']);
+    const bulk = s.upstream.requests.slice(asked).filter((r) => r.url.includes('advisories/bulk'));
+    expect(bulk.length).toBeGreaterThan(0);
+    for (const request of bulk) expect(request.body).not.toContain('evil');
+    const health = await s.t.api('GET', '/health', undefined, null);
+    expect(health.body.advisories).toMatchObject({ ok: true });
+  });
+
+  it('stores an advisory check whose versions or error hold what jsonb and text refuse, without them', async () => {
+    const repos = new Store(s.t.gk.database.knex).repos;
+    await repos.advisories.saveChecks([
+      { package: 'nul-stored', versions: ['1.0.0', '2.0.0\u0000x', '3.0.0\ud800'], ok: true, error: null },
+      { package: 'nul-failed', versions: ['1.0.0'], ok: false, error: 'bad\u0000answer' },
+    ]);
+    const rows = await s.t.gk.database.knex('advisory_checks').whereIn('package', ['nul-stored', 'nul-failed']).orderBy('package').select('package', 'versions', 'error');
+    expect(rows).toEqual([
+      { package: 'nul-failed', versions: ['1.0.0'], error: 'badanswer' },
+      { package: 'nul-stored', versions: ['1.0.0', '2.0.0x', '3.0.0'], error: null },
+    ]);
   });
 });

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Advisory, Severity } from '../../core/advisory';
+import { storable } from '../../core/text';
 import { chunks } from '../batch';
 
 interface AdvisoryRow {
@@ -159,7 +160,7 @@ export class AdvisoryRepository {
     for (const ok of [true, false]) {
       const rows = checks
         .filter((c) => c.ok === ok)
-        .map((c) => ({ package: c.package, versions: JSON.stringify(c.versions), ok: c.ok, error: c.error, ...(ok ? { checked_at: this.db.fn.now() } : {}) }));
+        .map((c) => ({ package: c.package, versions: JSON.stringify(c.versions.map(storable)), ok: c.ok, error: c.error === null ? null : storable(c.error), ...(ok ? { checked_at: this.db.fn.now() } : {}) }));
       for (const part of chunks(rows)) await this.db('advisory_checks').insert(part).onConflict('package').merge();
     }
   }
