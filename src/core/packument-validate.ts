@@ -47,6 +47,12 @@ export interface NormalizedPackument {
   dropped: DroppedVersion[];
   /** `time` entries, dist-tags and top-level fields left out, with the reason. */
   removed: RemovedEntry[];
+  /**
+   * Versions the upstream unpublished: its `time` still names them (as npm's registry keeps
+   * it), its `versions` do not (and never held them broken). A stored copy of one is removed
+   * (core/packument-merge.ts).
+   */
+  unpublished: string[];
 }
 
 /** `time` keys that are not versions. */
@@ -182,6 +188,7 @@ export function normalizePackument(doc: unknown, requestedName: string): Normali
   }
 
   const time = ownMap<string>();
+  const unpublished: string[] = [];
   const rawTime = own(doc, 'time');
   if (rawTime !== undefined && !isPlainObject(rawTime)) {
     removed.push({ field: 'packument', key: 'time', reason: `time is ${describe(rawTime)}, not an object` });
@@ -189,6 +196,7 @@ export function normalizePackument(doc: unknown, requestedName: string): Normali
     for (const key of Object.keys(rawTime)) {
       const value = rawTime[key];
       if (!TIME_KEYS.has(key) && !Object.hasOwn(versions, key)) {
+        if (key !== 'unpublished' && !Object.hasOwn(rawVersions ?? {}, key) && badKey(key) === undefined) unpublished.push(key);
         removed.push({ field: 'time', key: displayKey(key), reason: key === 'unpublished' ? 'unpublish records are not passed on' : 'it is not the time of a version here' });
         continue;
       }
@@ -231,5 +239,5 @@ export function normalizePackument(doc: unknown, requestedName: string): Normali
   packument['dist-tags'] = distTags;
   packument.versions = versions;
   if (rawTime !== undefined && isPlainObject(rawTime)) packument.time = time;
-  return { packument, dropped, removed };
+  return { packument, dropped, removed, unpublished };
 }

@@ -52,6 +52,7 @@ import { npmTokenHandlers } from './registry/npm-tokens';
 import { createAuditHandler } from './registry/audit';
 import { notOffered, ping, whoami } from './registry/basic';
 import { createDispatcher, matchOrRefuse, refuseUnsupported, writeUnanswered } from './registry/routes';
+import { installUpstreamMerge } from './upstream-merge';
 import { createMetricsHandler } from './registry/metrics';
 import { GatekeeperMetrics, PoolLike } from './metrics';
 import { onClientError, onConnect, onUnmetExpectation } from './http/client-error';
@@ -466,6 +467,8 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
         governance.manifests = createStorageManifestSource(runtime, storage);
         // Verdaccio's uplink reads packuments in process (no loopback hop); its search stays on the gateway's URL.
         if (!gateway.attach(storage)) logger.warn('Verdaccio has no uplink to attach to: packuments go through the upstream gateway over loopback HTTP');
+        // The upstream's dist-tags and unpublishes reach the stored copies (core/packument-merge.ts).
+        if (!installUpstreamMerge(storage, logger)) logger.warn("Verdaccio has no mergeVersions to replace: a dist-tag the upstream moves back, or a version it unpublishes, stays as stored");
         // Private names must never be proxied, also after rules change at run time.
         cache.onReload((policy) => applyPackageRules(storage.config.packages, policy.publishRules));
         const login = createLoginRouter(runtime);

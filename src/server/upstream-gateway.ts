@@ -6,6 +6,7 @@ import { asGatekeeperError, GatekeeperError } from '../core/errors';
 import { isValidPackageName } from '../core/names';
 import { normalizePackument } from '../core/packument-validate';
 import type { Packument } from '../core/packument';
+import { noteUnpublished } from './upstream-merge';
 
 /**
  * What Verdaccio's uplink talks to, in front of the upstream client. Every packument Verdaccio
@@ -95,6 +96,7 @@ export async function startUpstreamGateway(client: GatewayClient, logger: Logger
         dropped.delete(name);
       }
       failures.delete(name);
+      noteUnpublished(normalised.packument, normalised.unpublished);
       client.fetched?.(name, normalised.packument);
       return fetched.etag ? { status: 200, body: normalised.packument, etag: fetched.etag } : { status: 200, body: normalised.packument };
     } catch (err) {

@@ -386,3 +386,37 @@ describe('version keys the upstream sends that normalisation drops', () => {
     ]);
   });
 });
+
+describe("the upstream's later documents: dist-tags moved back, versions unpublished, legacy tags", () => {
+  const s = gatekeeperSuite({ packages: [{ name: 'taken-down', versions: [{ version: '2.0.0', license: 'MIT' }, { version: '2.0.1', license: 'MIT' }] }], settings: { upstreamMaxage: '1s' }, npm: false });
+  const read = async (name: string) => (await (await fetch(new URL(name, s.t.url))).json()) as { 'dist-tags': Record<string, string>; versions: Record<string, unknown> };
+  const upstreamDocument = async (name: string) => (await (await fetch(new URL(name, s.upstream.url))).json()) as Record<string, any>;
+  const afterMaxage = () => new Promise((resolve) => setTimeout(resolve, 1_200));
+
+  it('follows a takedown: the version the upstream unpublished goes, and latest moves back with the upstream', async () => {
+    expect((await read('taken-down'))['dist-tags'].latest).toBe('2.0.1');
+    // npm's registry after an unpublish of one version: gone from versions, still in time.
+    const doc = await upstreamDocument('taken-down');
+    delete doc.versions['2.0.1'];
+    doc['dist-tags'] = { latest: '2.0.0' };
+    expect(doc.time['2.0.1']).toEqual(expect.any(String));
+    s.upstream.fault({ packument: 'taken-down' }, { body: JSON.stringify(doc), headers: { 'content-type': 'application/json' } });
+    await afterMaxage();
+    await eventually(async () => (await read('taken-down'))['dist-tags'].latest === '2.0.0', 'latest moved back');
+    expect(Object.keys((await read('taken-down')).versions)).toEqual(['2.0.0']);
+    const pinned = await fetch(new URL('taken-down/2.0.1', s.t.url));
+    expect(pinned.status).toBe(404);
+  });
+
+  it('moves a dist-tag off a legacy version (which semver cannot compare), and every tag after it', async () => {
+    const entry = (version: string) => ({ name: 'legacy-tagged', version, license: 'MIT', dist: { tarball: `${s.upstream.url}legacy-tagged/-/legacy-tagged-${version}.tgz` } });
+    const document = (versions: string[], tags: Record<string, string>) =>
+      JSON.stringify({ name: 'legacy-tagged', 'dist-tags': tags, versions: Object.fromEntries(versions.map((v) => [v, entry(v)])), time: Object.fromEntries(versions.map((v, i) => [v, `202${i}-01-01T00:00:00.000Z`])) });
+    s.upstream.fault({ path: '/legacy-tagged' }, { status: 200, body: document(['1.0.0beta', '1.0.0'], { old: '1.0.0beta', latest: '1.0.0' }), headers: { 'content-type': 'application/json' } });
+    expect((await read('legacy-tagged'))['dist-tags']).toEqual({ old: '1.0.0beta', latest: '1.0.0' });
+    s.upstream.fault({ path: '/legacy-tagged' }, { status: 200, body: document(['1.0.0beta', '1.0.0', '2.0.0'], { old: '1.0.0', latest: '2.0.0' }), headers: { 'content-type': 'application/json' } });
+    await afterMaxage();
+    await eventually(async () => (await read('legacy-tagged'))['dist-tags'].latest === '2.0.0', 'the tags moved');
+    expect((await read('legacy-tagged'))['dist-tags']).toEqual({ old: '1.0.0', latest: '2.0.0' });
+  });
+});
