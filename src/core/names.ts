@@ -180,14 +180,23 @@ export function decodePackageName(raw: string): string {
   return assertPackageName(decoded);
 }
 
+/** The package name without its scope: what its tarballs' file names start with. */
+function tarballBase(name: string): string {
+  return name.startsWith('@') ? name.slice(name.indexOf('/') + 1) : name;
+}
+
+/** The file name of a version's tarball: `<basename>-<version>.tgz` (see versionFromTarball). */
+export function tarballFilename(name: string, version: string): string {
+  return `${tarballBase(name)}-${version}.tgz`;
+}
+
 /**
  * The version a tarball file name denotes: `<basename>-<version>.tgz`, where basename is
  * the package name without its scope; strict semver or a legacy version (`express-1.0.0beta.tgz`). Returns undefined when the file name does not
  * belong to the package.
  */
 export function versionFromTarball(name: string, filename: string): string | undefined {
-  const base = name.startsWith('@') ? name.slice(name.indexOf('/') + 1) : name;
-  const prefix = `${base}-`;
+  const prefix = `${tarballBase(name)}-`;
   if (!filename.startsWith(prefix) || !filename.endsWith('.tgz')) return undefined;
   const version = filename.slice(prefix.length, -'.tgz'.length);
   return isNamedVersion(version) ? version : undefined;

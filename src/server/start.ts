@@ -65,6 +65,8 @@ import { applyPackageRules } from './registry/private';
 import { PackumentCache } from './registry/packument-cache';
 import { parseSize } from '../core/duration';
 import { createWriteHandlers } from './registry/publish';
+import { tarballStorageKey } from './registry/tarball-cache';
+import { tarballFilename } from '../core/names';
 import { GATE_PLUGINS, GatekeeperRuntime, GatePluginName, HealthReport, registerRuntime, RequestContext, unregisterRuntime, VerdaccioStorage } from './runtime';
 import { buildVerdaccioConfig } from './verdaccio-config';
 import { StartupError } from './errors';
@@ -468,7 +470,16 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
         // Verdaccio's uplink reads packuments in process (no loopback hop); its search stays on the gateway's URL.
         if (!gateway.attach(storage)) logger.warn('Verdaccio has no uplink to attach to: packuments go through the upstream gateway over loopback HTTP');
         // The upstream's dist-tags and unpublishes reach the stored copies (core/packument-merge.ts).
-        if (!installUpstreamMerge(storage, logger)) logger.warn("Verdaccio has no mergeVersions to replace: a dist-tag the upstream moves back, or a version it unpublishes, stays as stored");
+        // A version the upstream unpublished is decided again (not found), and its stored tarball goes, so no instance serves it.
+        const unpublished = (name: string, versions: readonly string[]) => {
+          cache.forget(name);
+          runtime.packuments.invalidate(name);
+          for (const version of versions) {
+            const key = tarballStorageKey(name, tarballFilename(name, version));
+            if (key) packageStorage.delete(key).catch((err: unknown) => logger.error({ err, package: name, version }, 'the stored tarball of a version the upstream unpublished could not be removed'));
+          }
+        };
+        if (!installUpstreamMerge(storage, logger, unpublished)) logger.warn("Verdaccio has no mergeVersions to replace: a dist-tag the upstream moves back, or a version it unpublishes, stays as stored");
         // Private names must never be proxied, also after rules change at run time.
         cache.onReload((policy) => applyPackageRules(storage.config.packages, policy.publishRules));
         const login = createLoginRouter(runtime);

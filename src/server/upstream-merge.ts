@@ -32,10 +32,10 @@ interface LocalStorage {
 
 /**
  * Replaces Verdaccio's merge, and completes its stored copy's update, on `storage` (Verdaccio's
- * Storage). False when either is not there to replace (another Verdaccio): the merge stays
- * add-only.
+ * Storage); `removed` is told of the versions removed from a stored copy, once it is written.
+ * False when either is not there to replace (another Verdaccio): the merge stays add-only.
  */
-export function installUpstreamMerge(storage: unknown, logger: Logger): boolean {
+export function installUpstreamMerge(storage: unknown, logger: Logger, removed: (name: string, versions: readonly string[]) => void): boolean {
   const utils = createRequire(__filename)('verdaccio/build/lib/metadata-utils') as { mergeVersions?: unknown };
   const local = (storage as { localStorage?: Partial<LocalStorage> }).localStorage;
   if (typeof utils.mergeVersions !== 'function' || typeof local?.updateVersions !== 'function' || typeof local._updatePackage !== 'function') return false;
@@ -59,7 +59,10 @@ export function installUpstreamMerge(storage: unknown, logger: Logger): boolean 
           updated = copy;
           done(null);
         },
-        (updateErr) => callback(updateErr ?? null, updated),
+        (updateErr) => {
+          if (!updateErr && merged.removed.length > 0) removed(name, merged.removed);
+          callback(updateErr ?? null, updated);
+        },
       );
     });
   };

@@ -395,6 +395,9 @@ describe("the upstream's later documents: dist-tags moved back, versions unpubli
 
   it('follows a takedown: the version the upstream unpublished goes, and latest moves back with the upstream', async () => {
     expect((await read('taken-down'))['dist-tags'].latest).toBe('2.0.1');
+    // Its tarball is stored here before the takedown.
+    expect((await fetch(new URL('taken-down/-/taken-down-2.0.1.tgz', s.t.url))).status).toBe(200);
+    await eventually(async () => fs.existsSync(path.join(s.t.dataDir, 'storage', 'taken-down', 'taken-down-2.0.1.tgz')), 'the tarball stored');
     // npm's registry after an unpublish of one version: gone from versions, still in time.
     const doc = await upstreamDocument('taken-down');
     delete doc.versions['2.0.1'];
@@ -406,6 +409,10 @@ describe("the upstream's later documents: dist-tags moved back, versions unpubli
     expect(Object.keys((await read('taken-down')).versions)).toEqual(['2.0.0']);
     const pinned = await fetch(new URL('taken-down/2.0.1', s.t.url));
     expect(pinned.status).toBe(404);
+    const tarball = await fetch(new URL('taken-down/-/taken-down-2.0.1.tgz', s.t.url));
+    expect([tarball.status, tarball.statusText]).toEqual([404, expect.stringMatching(/^\[[A-Z]+\] /)]);
+    // Its stored copy goes too, so no other instance on this storage serves it from a decision it still holds.
+    await eventually(async () => !fs.existsSync(path.join(s.t.dataDir, 'storage', 'taken-down', 'taken-down-2.0.1.tgz')), 'the stored tarball removed');
   });
 
   it('moves a dist-tag off a legacy version (which semver cannot compare), and every tag after it', async () => {
