@@ -316,7 +316,7 @@ export class UpstreamClient {
       const res = await this.get(target, { accept: '*/*' }, what, deadline, 'tarball');
       if (res.status === 404) {
         await this.discard(res, deadline);
-        throw new GatekeeperError('EUPSTREAM', `${this.name} does not have ${what} (404), although its packument lists it. Try again later; the upstream may still be replicating it.`);
+        throw new GatekeeperError('EUPSTREAM', `${this.name} does not have ${what} (404), although its packument listed it: it may still be replicating it, or have taken the version down. Try again later; if it persists, use another version`);
       }
       if (res.status !== 200) throw await this.badStatus(res, what, deadline);
       const bytes = await this.read(res, this.maxBytes, what, deadline);
