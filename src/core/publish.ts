@@ -366,6 +366,52 @@ export function metadataChanges(
   return { deprecations, distTags };
 }
 
+/** What the gate let a metadata write do: the versions it removes, and its dist-tag changes (metadataChanges). */
+export interface ApprovedMetadataWrite {
+  removed: readonly string[];
+  distTags: MetadataChanges['distTags'];
+}
+
+/**
+ * Applies a checked metadata write to the stored document as it is when the write lands (read
+ * under the package's storage lock), which may hold more than the document the write was
+ * checked against: a version published meanwhile. Only what the gate let it do is done: the
+ * versions it removes go (with their `time`, and their tarballs' link to them); each kept
+ * version's `deprecated` becomes the written one (cleared when empty); the dist-tags it adds,
+ * moves or removes change, the others stay (a tag a publish moved meanwhile is kept); a tag
+ * left naming no version goes; `users` (stars) become the written ones. Verdaccio's own
+ * changePackage instead removed every stored version the write did not name and replaced every
+ * tag, so a version published between the check and the write was lost, unrecorded.
+ */
+export function applyMetadataWrite(
+  stored: { versions: Record<string, unknown>; 'dist-tags': Record<string, string>; time?: Record<string, string>; users?: unknown; _attachments?: Record<string, { version?: string }> },
+  written: { versions?: unknown; users?: unknown },
+  approved: ApprovedMetadataWrite,
+  now: Date,
+): void {
+  for (const version of approved.removed) {
+    if (!Object.hasOwn(stored.versions, version)) continue;
+    delete stored.versions[version];
+    if (stored.time) delete stored.time[version];
+    for (const file of Object.values(stored._attachments ?? {})) if (file?.version === version) delete file.version;
+  }
+  const versions = (written.versions && typeof written.versions === 'object' ? written.versions : {}) as Record<string, { deprecated?: unknown }>;
+  for (const [version, manifest] of Object.entries(versions)) {
+    const kept = stored.versions[version] as { deprecated?: unknown } | undefined;
+    if (!kept || !manifest || !Object.hasOwn(manifest, 'deprecated') || manifest.deprecated === kept.deprecated) continue;
+    if (manifest.deprecated) kept.deprecated = manifest.deprecated;
+    else delete kept.deprecated;
+    stored.time = { ...stored.time, modified: now.toISOString() };
+  }
+  const tags = stored['dist-tags'];
+  for (const change of approved.distTags) {
+    if (change.to === null) delete tags[change.tag];
+    else tags[change.tag] = change.to;
+  }
+  for (const [tag, version] of Object.entries(tags)) if (!Object.hasOwn(stored.versions, version)) delete tags[tag];
+  stored.users = written.users;
+}
+
 export interface VersionRecord {
   name: string;
   version: string;

@@ -53,6 +53,7 @@ import { createAuditHandler } from './registry/audit';
 import { notOffered, ping, whoami } from './registry/basic';
 import { createDispatcher, matchOrRefuse, refuseUnsupported, writeUnanswered } from './registry/routes';
 import { installUpstreamMerge } from './upstream-merge';
+import { installMetadataWrite } from './registry/metadata-write';
 import { createMetricsHandler } from './registry/metrics';
 import { GatekeeperMetrics, PoolLike } from './metrics';
 import { onClientError, onConnect, onUnmetExpectation } from './http/client-error';
@@ -479,6 +480,8 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
             if (key) packageStorage.delete(key).catch((err: unknown) => logger.error({ err, package: name, version }, 'the stored tarball of a version the upstream unpublished could not be removed'));
           }
         };
+        // npm unpublish and deprecate write what the gate checked, not more (registry/metadata-write.ts).
+        if (!installMetadataWrite(storage)) logger.warn("Verdaccio has no changePackage to replace: a version published while an unpublish or deprecation of the package is written may be lost");
         if (!installUpstreamMerge(storage, logger, unpublished)) logger.warn("Verdaccio has no mergeVersions to replace: a dist-tag the upstream moves back, or a version it unpublishes, stays as stored");
         // Private names must never be proxied, also after rules change at run time.
         cache.onReload((policy) => applyPackageRules(storage.config.packages, policy.publishRules));

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
 import { mergeUpstream, MergedDocument } from '../core/packument-merge';
+import { localStorageOf } from './verdaccio-local-storage';
 
 /**
  * Verdaccio's side of core/packument-merge.ts. Verdaccio 6.8 brings a proxied package's stored
@@ -25,11 +26,6 @@ export function noteUnpublished(packument: { versions?: object }, unpublished: r
   if (packument.versions && unpublished.length > 0) unpublishedOf.set(packument.versions, unpublished);
 }
 
-interface LocalStorage {
-  updateVersions(name: string, packageInfo: MergedDocument, callback: (err: unknown, stored?: MergedDocument) => void): void;
-  _updatePackage(name: string, update: (stored: MergedDocument, done: (err: unknown) => void) => void, callback: (err: unknown) => void): void;
-}
-
 /**
  * Replaces Verdaccio's merge, and completes its stored copy's update, on `storage` (Verdaccio's
  * Storage); `removed` is told of the versions removed from a stored copy, once it is written.
@@ -37,8 +33,8 @@ interface LocalStorage {
  */
 export function installUpstreamMerge(storage: unknown, logger: Logger, removed: (name: string, versions: readonly string[]) => void): boolean {
   const utils = createRequire(__filename)('verdaccio/build/lib/metadata-utils') as { mergeVersions?: unknown };
-  const local = (storage as { localStorage?: Partial<LocalStorage> }).localStorage;
-  if (typeof utils.mergeVersions !== 'function' || typeof local?.updateVersions !== 'function' || typeof local._updatePackage !== 'function') return false;
+  const local = localStorageOf(storage);
+  if (typeof utils.mergeVersions !== 'function' || !local) return false;
   utils.mergeVersions = (copy: MergedDocument & { name?: string }, up: Partial<MergedDocument>) => {
     const { removed } = mergeUpstream(copy, up, (up.versions && unpublishedOf.get(up.versions)) ?? []);
     mergedOf.set(copy.versions, { removed, tags: copy['dist-tags'] });
@@ -50,7 +46,7 @@ export function installUpstreamMerge(storage: unknown, logger: Logger, removed: 
     updateVersions(name, packageInfo, (err, stored) => {
       const merged = packageInfo.versions ? mergedOf.get(packageInfo.versions) : undefined;
       if (err || !stored || !merged || !leftBehind(stored, merged)) return callback(err, stored);
-      let updated: MergedDocument = stored;
+      let updated = stored;
       updatePackage(
         name,
         (copy, done) => {

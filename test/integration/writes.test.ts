@@ -6,6 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loginToken } from '../support/gatekeeper';
 import { createNpmEnv, NpmEnv } from '../support/npm';
+import { packageLockKeys } from '../../src/db/package-lock';
+import { whileLocked } from '../support/database';
 import { publishDocument } from '../support/publish';
 import { gatekeeperSuite } from '../support/suite';
 
@@ -160,6 +162,32 @@ describe('documents written back that Verdaccio would store unchecked', () => {
     });
     const versions = (await s.t.api('GET', '/packages/@acme%2fw/versions')).body.versions as Array<{ version: string; state: string }>;
     expect(versions.map((v) => `${v.version} ${v.state}`).sort()).toEqual(['1.0.0 available', '1.1.0 available']);
+  });
+
+  it('writes an unpublish as checked: a version published between the check and the write stays, with the tag its publish moved', async () => {
+    for (const version of ['1.0.0', '1.1.0']) expect((await send('PUT', '/@acme%2fr', publishDocument('@acme/r', version))).status).toBe(201);
+    const file = path.join(s.t.dataDir, 'storage/@acme/r/package.json');
+    const read = await fetch(new URL('@acme%2fr?write=true', s.t.url), { headers: { authorization: `Bearer ${s.t.adminToken}` } });
+    const doc = (await read.json()) as any;
+    delete doc.versions['1.0.0'];
+    const [keyA, keyB] = packageLockKeys('@acme/r');
+    const [answer] = await whileLocked(
+      s.t.gk.database.knex,
+      (trx) => trx.raw('select pg_advisory_xact_lock(?, ?)', [keyA, keyB]),
+      // An admin's npm unpublish @acme/r@1.0.0: checked now, its write waits for the package's storage lock.
+      () => [fetch(new URL(`@acme%2fr/-rev/${doc._rev}`, s.t.url), { method: 'PUT', headers: { authorization: `Bearer ${s.t.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify(doc) }).then((r) => r.status)],
+      1,
+      // Meanwhile, holding the lock, another writer stores 1.2.0 and moves latest to it (as a publish does).
+      () => {
+        const stored = JSON.parse(fs.readFileSync(file, 'utf8'));
+        stored.versions['1.2.0'] = { ...stored.versions['1.1.0'], version: '1.2.0' };
+        stored['dist-tags'].latest = '1.2.0';
+        fs.writeFileSync(file, JSON.stringify(stored));
+      },
+    );
+    expect(answer).toBe(201);
+    const after = stored('r');
+    expect({ versions: Object.keys(after.versions).sort(), latest: after['dist-tags'].latest }).toEqual({ versions: ['1.1.0', '1.2.0'], latest: '1.2.0' });
   });
 
   it('refuses a publish without dist, and one whose dist carries signatures or attestations; the version stays free', async () => {

@@ -36,8 +36,9 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 
 /**
  * Runs `hold` in a transaction and keeps that transaction open while `race` starts the calls
- * that must wait for its locks; commits once `waiters` statements of the database wait for a
- * lock (read from pg_stat_activity), so each call's order against it is fixed, not left to timing.
+ * that must wait for its locks; once `waiters` statements of the database wait for a lock (read
+ * from pg_stat_activity), runs `meanwhile` and commits, so each call's order against the lock
+ * and against `meanwhile` is fixed, not left to timing.
  * Returns what the calls returned.
  */
 export async function whileLocked<T>(
@@ -45,6 +46,8 @@ export async function whileLocked<T>(
   hold: (trx: import('knex').Knex.Transaction) => Promise<unknown>,
   race: () => Array<Promise<T>>,
   waiters = 1,
+  /** What happens while they wait, before the lock is released (another writer's work, say). */
+  meanwhile: () => Promise<void> | void = () => undefined,
 ): Promise<T[]> {
   const waiting = async () => Number((await knex.raw("select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'")).rows[0].n);
   let release = () => undefined as void;
@@ -60,7 +63,11 @@ export async function whileLocked<T>(
   const calls = race();
   for (let i = 0; i < 400 && (await waiting()) < waiters; i++) await new Promise((resolve) => setTimeout(resolve, 25));
   const seen = await waiting();
-  release();
+  try {
+    await meanwhile();
+  } finally {
+    release();
+  }
   await holder;
   const results = await Promise.all(calls);
   if (seen < waiters) throw new Error(`whileLocked: ${seen} of ${waiters} calls waited for the lock, so their order against it was not fixed`);

@@ -13,6 +13,7 @@ import type { GatekeeperRuntime, VerdaccioStorage } from '../runtime';
 import { errorSentOn, writeError } from '../http/write-error';
 import { actorOf, principalOfRequest } from './identity';
 import { readRawPackument } from './manifests';
+import { approveMetadataWrite } from './metadata-write';
 import { RegistryMatch, REFUSED_WRITE, routeOf } from './routes';
 
 /**
@@ -132,6 +133,7 @@ export function createWriteHandlers(runtime: GatekeeperRuntime, storage: Verdacc
       throw new GatekeeperError('EBADPUBLISH', `the metadata write to ${name} leaves out ${removed.length === 1 ? 'a version' : 'versions'} it has (${removed.slice(0, 5).join(', ')}), which would remove them. Remove versions with npm unpublish <name>@<version>`);
     }
     const changes = metadataChanges(before, body);
+    approveMetadataWrite(body, { removed: [], distTags: changes.distTags });
     beforeAnswer(res, async (ok) => (ok ? recordMetadataChanges(actor, name, changes) : undefined), runtime);
     runtime.requestContext.run({ raw: true }, () => next());
   }
@@ -155,6 +157,8 @@ export function createWriteHandlers(runtime: GatekeeperRuntime, storage: Verdacc
     const { removed } = checkMetadataWrite(name, req.body, before, 'change');
     await publishing.assertMayUnpublish(principal, name, removed);
     const changes = metadataChanges(before, req.body);
+    // What is written is what was checked, whatever was published meanwhile (registry/metadata-write.ts).
+    approveMetadataWrite(req.body, { removed, distTags: changes.distTags });
     beforeAnswer(
       res,
       async (ok) => {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import {
+  applyMetadataWrite,
   checkMetadataWrite,
   compareNewestFirst,
   integrityOf,
@@ -674,5 +675,44 @@ describe('checkMetadataWrite: what Verdaccio would store unchecked', () => {
       expect([err.code, err.message]).toEqual(['EBADPUBLISH', expect.stringMatching(/carries no dist-tags, so the stored ones would be dropped/)]);
     }
     expect(checkMetadataWrite('foo', { _id: 'foo', users: { someone: true } }, stored, 'deprecate')).toEqual({ removed: [] });
+  });
+});
+
+describe('applyMetadataWrite: what the gate checked, on the document as the write finds it', () => {
+  const now = new Date('2026-12-03T12:00:00.000Z');
+  const storedDoc = () => ({
+    versions: { '1.0.0': { version: '1.0.0' }, '1.1.0': { version: '1.1.0' }, '1.2.0': { version: '1.2.0' } } as Record<string, { version: string; deprecated?: string }>,
+    'dist-tags': { latest: '1.2.0', beta: '1.1.0' } as Record<string, string>,
+    time: { '1.0.0': 'a', '1.1.0': 'b', '1.2.0': 'c' } as Record<string, string>,
+    _attachments: { 'p-1.0.0.tgz': { version: '1.0.0' } } as Record<string, { version?: string }>,
+    users: { old: true } as unknown,
+  });
+
+  it('removes only the versions it was let remove: a version published after the check stays, and so does the tag its publish moved', () => {
+    const stored = storedDoc();
+    // Checked against the document before 1.2.0 was published: it removes 1.0.0, keeps 1.1.0 as latest.
+    applyMetadataWrite(stored, { versions: { '1.1.0': {} }, users: { old: true } }, { removed: ['1.0.0'], distTags: [] }, now);
+    expect(Object.keys(stored.versions)).toEqual(['1.1.0', '1.2.0']);
+    expect(stored.time).toEqual({ '1.1.0': 'b', '1.2.0': 'c' });
+    expect(stored._attachments['p-1.0.0.tgz']).toEqual({});
+    expect(stored['dist-tags']).toEqual({ latest: '1.2.0', beta: '1.1.0' });
+  });
+
+  it('applies deprecations and the tag changes it carries; drops a tag left on no version; stars are the written ones', () => {
+    const stored = storedDoc();
+    applyMetadataWrite(
+      stored,
+      { versions: { '1.0.0': { deprecated: 'use 1.2' }, '1.1.0': { deprecated: '' }, '1.2.0': {} }, users: { someone: true } },
+      { removed: ['1.1.0'], distTags: [{ tag: 'next', from: null, to: '1.2.0' }, { tag: 'latest', from: '1.2.0', to: '1.0.0' }] },
+      now,
+    );
+    expect(stored.versions['1.0.0'].deprecated).toBe('use 1.2');
+    expect(stored['dist-tags']).toEqual({ latest: '1.0.0', next: '1.2.0' });
+    expect(stored.time.modified).toBe(now.toISOString());
+    expect(stored.users).toEqual({ someone: true });
+    const undone = storedDoc();
+    undone.versions['1.0.0'].deprecated = 'old';
+    applyMetadataWrite(undone, { versions: { '1.0.0': { deprecated: '' } } }, { removed: [], distTags: [] }, now);
+    expect(undone.versions['1.0.0'].deprecated).toBeUndefined();
   });
 });
