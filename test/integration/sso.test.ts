@@ -408,6 +408,51 @@ describe('single sign-on through a real OpenID Provider', () => {
   });
 });
 
+describe('single sign-on behind an https public URL: the sign-in cookies are __Host- cookies', () => {
+  let idp: TestIdp;
+  beforeAll(async () => {
+    idp = await startTestIdp();
+  });
+  const s = gatekeeperSuite({ settings: () => ({ ...ssoSettings(idp), publicUrl: 'https://registry.example/' }), policyMode: 'none', npm: false });
+  beforeAll(async () => {
+    await idp.setup({ ...CLIENT, redirectUris: ['https://registry.example/-/v1/login/sso/callback'] });
+  });
+  afterAll(async () => {
+    await idp?.close();
+  });
+
+  /** The loginUrl's confirmation, as the browser at the public URL gets it (reached here directly). */
+  async function confirmPage() {
+    const { loginUrl } = await startWebLogin(s.t.url);
+    const local = new URL(new URL(loginUrl).pathname, s.t.url);
+    const page = await fetch(local, { redirect: 'manual' });
+    const html = await page.text();
+    const action = new URL(/<form method="post" action="([^"]+)">/.exec(html)![1], local);
+    return { set: page.headers.getSetCookie(), action };
+  }
+
+  it('no sibling subdomain, other port or plain-HTTP page can plant the verifier or the confirmation: only __Host- names are read', async () => {
+    const first = await confirmPage();
+    expect(first.set).toEqual([expect.stringMatching(/^__Host-gk_sso_confirm=[A-Za-z0-9_-]{43,}; Path=\/; Secure; Max-Age=\d+; HttpOnly; SameSite=Strict$/)]);
+    const confirmValue = first.set[0].slice('__Host-gk_sso_confirm='.length, first.set[0].indexOf(';'));
+    // The same value under the plain name (a cookie another page of the parent domain could set) is not read.
+    const planted = await fetch(first.action, { method: 'POST', headers: { cookie: `gk_sso_confirm=${confirmValue}` }, redirect: 'manual' });
+    expect([planted.status, ((await planted.json()) as { code: string }).code]).toEqual([401, 'ESSOINVALID']);
+    const confirmed = await fetch(first.action, { method: 'POST', headers: { cookie: `__Host-gk_sso_confirm=${confirmValue}` }, redirect: 'manual' });
+    expect(confirmed.status).toBe(302);
+    const verifier = confirmed.headers.getSetCookie().find((c) => c.startsWith('__Host-gk_sso='))!;
+    expect(verifier).toMatch(/^__Host-gk_sso=[A-Za-z0-9_-]{43,}; Path=\/; Secure; Max-Age=\d+; HttpOnly; SameSite=Lax$/);
+    const state = new URL(confirmed.headers.get('location')!).searchParams.get('state')!;
+    // The verifier under the plain name (planted by an attacker with the attacker's own): the callback finds none.
+    const callback = new URL(`${CALLBACK}?code=any&state=${state}`, s.t.url);
+    const value = verifier.slice('__Host-gk_sso='.length, verifier.indexOf(';'));
+    const refused = await fetch(callback, { headers: { cookie: `gk_sso=${value}` }, redirect: 'manual' });
+    const body = (await refused.json()) as { code: string; error: string };
+    expect([refused.status, body.code]).toEqual([401, 'ESSOINVALID']);
+    expect(body.error).toMatch(/the PKCE verifier of this sign-in is missing/);
+  });
+});
+
 describe('single sign-on with a provider whose discovery names another issuer, password login off', () => {
   let idp: TestIdp;
 

@@ -7,7 +7,7 @@ import { writeAnyError, writeError } from '../http/write-error';
 import type { GatekeeperRuntime } from '../runtime';
 import { actorOf } from './identity';
 import { routeOf } from './routes';
-import { cookieOf, sessionCookie } from './session-cookie';
+import { cookieOf, sessionCookie, sessionCookieAttributes } from './session-cookie';
 
 /**
  * npm's web login and the console's sign-in through the identity provider (docs/sso.md):
@@ -40,24 +40,34 @@ function ssoOf(runtime: GatekeeperRuntime) {
   return runtime.sso;
 }
 
-function secure(runtime: GatekeeperRuntime): string {
-  return runtime.sso && runtime.sso.options.publicUrl().startsWith('https:') ? '; Secure' : '';
+/**
+ * A sign-in cookie's name and attributes. Over HTTPS (as the session cookie decides it,
+ * session-cookie.ts) it is `__Host-<name>` at Path=/: the browser takes it only with Secure and
+ * no Domain, so no sibling subdomain, other port or plain-HTTP page of this host can plant one.
+ * A planted verifier would tie the IdP's callback to the attacker's login (their npm login
+ * would get the victim's token, or the victim's browser their session). Over plain HTTP,
+ * where nothing can stop that, it is the name alone, under the sign-in paths.
+ */
+function signInCookie(runtime: GatekeeperRuntime, req: IncomingMessage, base: string): { name: string; attributes: string } {
+  return sessionCookieAttributes(runtime, req).secure ? { name: `__Host-${base}`, attributes: 'Path=/; Secure' } : { name: base, attributes: `Path=${SSO_COOKIE_PATH}` };
 }
 
-/** The PKCE verifier's cookie: HttpOnly, only for the sign-in paths, Lax (the IdP's redirect back is a cross-site navigation). */
-function verifierCookie(runtime: GatekeeperRuntime, verifier: string): string {
-  const maxAge = Math.floor((runtime.sso?.options.loginTtlMs ?? 600_000) / 1000);
-  return `${SSO_COOKIE}=${verifier}; Path=${SSO_COOKIE_PATH}; Max-Age=${maxAge}; HttpOnly; SameSite=Lax${secure(runtime)}`;
+const loginTtlSeconds = (runtime: GatekeeperRuntime) => Math.floor((runtime.sso?.options.loginTtlMs ?? 600_000) / 1000);
+
+/** The PKCE verifier's cookie: HttpOnly, Lax (the IdP's redirect back is a cross-site navigation). */
+function verifierCookie(runtime: GatekeeperRuntime, req: IncomingMessage, verifier: string): string {
+  const { name, attributes } = signInCookie(runtime, req, SSO_COOKIE);
+  return `${name}=${verifier}; ${attributes}; Max-Age=${loginTtlSeconds(runtime)}; HttpOnly; SameSite=Lax`;
 }
 
-function clearedVerifierCookie(runtime: GatekeeperRuntime): string {
-  return `${SSO_COOKIE}=; Path=${SSO_COOKIE_PATH}; Max-Age=0; HttpOnly; SameSite=Lax${secure(runtime)}`;
+function clearedVerifierCookie(runtime: GatekeeperRuntime, req: IncomingMessage): string {
+  return verifierCookie(runtime, req, '').replace(/Max-Age=\d+/, 'Max-Age=0');
 }
 
 /** The sign-in cookies' values: random, base64url. */
 const SIGN_IN_COOKIE_VALUE = /^[A-Za-z0-9_-]{43,128}$/;
 
-const verifierOf = (req: IncomingMessage) => cookieOf(req, SSO_COOKIE, SIGN_IN_COOKIE_VALUE);
+const verifierOf = (runtime: GatekeeperRuntime, req: IncomingMessage) => cookieOf(req, signInCookie(runtime, req, SSO_COOKIE).name, SIGN_IN_COOKIE_VALUE);
 
 /**
  * The loginUrl's confirmation: the page sets this cookie (SameSite=Strict, so another site's
@@ -65,8 +75,9 @@ const verifierOf = (req: IncomingMessage) => cookieOf(req, SSO_COOKIE, SIGN_IN_C
  */
 const CONFIRM_COOKIE = 'gk_sso_confirm';
 
-function confirmCookie(runtime: GatekeeperRuntime, value: string): string {
-  return `${CONFIRM_COOKIE}=${value}; Path=${SSO_COOKIE_PATH}; Max-Age=${Math.floor((runtime.sso?.options.loginTtlMs ?? 600_000) / 1000)}; HttpOnly; SameSite=Strict${secure(runtime)}`;
+function confirmCookie(runtime: GatekeeperRuntime, req: IncomingMessage, value: string): string {
+  const { name, attributes } = signInCookie(runtime, req, CONFIRM_COOKIE);
+  return `${name}=${value}; ${attributes}; Max-Age=${loginTtlSeconds(runtime)}; HttpOnly; SameSite=Strict`;
 }
 
 /** The page a loginUrl opens: who asked, when, and a button on to the IdP. */
@@ -148,14 +159,14 @@ export function webLoginHandlers(runtime: GatekeeperRuntime): { webLogin: Reques
         const login = await sso.describeNpmLogin(loginId);
         const confirm = randomBytes(32).toString('base64url');
         res
-          .set({ ...pageHeaders(true), 'set-cookie': confirmCookie(runtime, confirm) })
+          .set({ ...pageHeaders(true), 'set-cookie': confirmCookie(runtime, req, confirm) })
           .status(200)
           .send(confirmPage(sso.name, `${SSO_PATHS.start}${loginId}?confirm=${confirm}`, login.createdAt, login.clientIp));
         return;
       }
       if (match?.route.name === 'sso_start' || match?.route.name === 'sso_console') {
         if (match.route.name === 'sso_start') {
-          const expected = cookieOf(req, CONFIRM_COOKIE, SIGN_IN_COOKIE_VALUE);
+          const expected = cookieOf(req, signInCookie(runtime, req, CONFIRM_COOKIE).name, SIGN_IN_COOKIE_VALUE);
           const given = match.query.get('confirm') ?? '';
           const [a, b] = [Buffer.from(expected ?? ''), Buffer.from(given)];
           // Compared as bytes: a value of the same length in characters can differ in bytes (timingSafeEqual would throw).
@@ -165,7 +176,7 @@ export function webLoginHandlers(runtime: GatekeeperRuntime): { webLogin: Reques
         }
         const started =
           match.route.name === 'sso_start' ? await sso.startNpmLogin(match.params.login ?? '') : await sso.startConsoleLogin(match.query.get('next') ?? undefined, ip);
-        res.set({ ...NO_STORE, 'set-cookie': verifierCookie(runtime, started.verifier), location: started.location }).status(302).end();
+        res.set({ ...NO_STORE, 'set-cookie': verifierCookie(runtime, req, started.verifier), location: started.location }).status(302).end();
         return;
       }
       // The callback: every parameter once (a repeated one is refused by openid-client's checks).
@@ -174,10 +185,10 @@ export function webLoginHandlers(runtime: GatekeeperRuntime): { webLogin: Reques
         if (key in params) throw new GatekeeperError('ESSOINVALID', `the parameter '${key}' came twice. Start the sign-in again`);
         params[key] = value;
       }
-      res.setHeader('set-cookie', clearedVerifierCookie(runtime));
-      const result = await sso.callback(params, verifierOf(req), ip);
+      res.setHeader('set-cookie', clearedVerifierCookie(runtime, req));
+      const result = await sso.callback(params, verifierOf(runtime, req), ip);
       if (result.kind === 'console') {
-        res.set({ ...NO_STORE, 'set-cookie': [clearedVerifierCookie(runtime), ...sessionCookie(runtime, req, result.session, runtime.sessions.ttlMs)], location: result.next }).status(303).end();
+        res.set({ ...NO_STORE, 'set-cookie': [clearedVerifierCookie(runtime, req), ...sessionCookie(runtime, req, result.session, runtime.sessions.ttlMs)], location: result.next }).status(303).end();
         return;
       }
       res
