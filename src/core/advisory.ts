@@ -2,7 +2,7 @@ import semver from 'semver';
 import { GatekeeperError } from './errors';
 import { isValidPackageName } from './names';
 import { sanitizeText } from './text';
-import { compareVersions, isSemverVersion, rangeMatches } from './versions';
+import { compareVersions, compileRange, isSemverVersion, VersionMatcher } from './versions';
 
 /**
  * Security advisories: the npm bulk advisory format (what `npm audit` asks the registry for)
@@ -253,8 +253,23 @@ export function fromOsv(input: unknown): Advisory[] {
  * advisory whose range covers every release (`*`, `>=0.0.0`), as bans treat them (versions.ts).
  */
 export function affects(advisory: Advisory, version: string): boolean {
-  return rangeMatches(advisory.vulnerableVersions, version, { legacy: 'cover-all' });
+  let matcher = matchers.get(advisory);
+  if (matcher === undefined) {
+    try {
+      // As long as its source's entries may be, merged (an OSV entry listing every version it affects runs to thousands of characters).
+      matcher = compileRange(advisory.vulnerableVersions, { legacy: 'cover-all', maxLength: ADVISORY_RANGE_LIMIT });
+    } catch {
+      matcher = null;
+    }
+    matchers.set(advisory, matcher);
+  }
+  return matcher !== null && matcher.test(version);
 }
+
+/** The longest advisory range matched: several OSV_RANGE_MAX ranges of one entry merged with ` || `. */
+const ADVISORY_RANGE_LIMIT = 1_000_000;
+/** Each advisory's range, compiled once (null: not a range; it affects nothing, as it did). */
+const matchers = new WeakMap<Advisory, VersionMatcher | null>();
 
 /**
  * The first version that fixes an advisory, among the versions that exist: the source's own

@@ -137,6 +137,8 @@ export interface RangeOptions {
    * keys too.
    */
   legacy?: 'exact' | 'cover-all';
+  /** The longest range string compiled (default MAX_VERSION_LENGTH, what a policy range may be); longer ones throw. */
+  maxLength?: number;
 }
 
 /** Whether a range admits every release version (`*`, `x`, `>=0.0.0`, `>=0`). */
@@ -154,7 +156,7 @@ export function coversEveryRelease(range: string): boolean {
  * Throws when the string is neither: the caller treats a corrupt policy as unavailable.
  */
 export function compileRange(range: string, options: RangeOptions = {}): VersionMatcher {
-  if (typeof range === 'string' && range.length <= MAX_VERSION_LENGTH && semver.validRange(range) !== null) {
+  if (typeof range === 'string' && range.length <= (options.maxLength ?? MAX_VERSION_LENGTH) && semver.validRange(range) !== null) {
     const parsed = new semver.Range(range, RANGE_OPTIONS);
     let legacyToo: boolean | undefined;
     const coversLegacy = () => (legacyToo ??= options.legacy === 'cover-all' && coversEveryRelease(range));

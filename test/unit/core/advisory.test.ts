@@ -494,3 +494,20 @@ describe('legacy version keys (express-like: 1.0.0beta, 2.0.0rc)', () => {
     expect(firstPatched(lines, versions)).toBe('1.0.1');
   });
 });
+
+describe('affects: long ranges', () => {
+  it('an OSV malware entry listing every version (a range of hundreds of characters) affects each of them, and nothing else', () => {
+    const versions = Array.from({ length: 30 }, (_, i) => `1.0.${i}`);
+    const [listed] = fromOsv({ id: 'MAL-2026-9999', summary: 'malicious', affected: [{ package: { ecosystem: 'npm', name: 'evil-lib' }, versions }] });
+    expect(listed.vulnerableVersions.length).toBeGreaterThan(256);
+    for (const version of versions) expect({ version, affected: affects(listed, version) }).toEqual({ version, affected: true });
+    expect(affects(listed, '1.0.30')).toBe(false);
+  });
+
+  it('an entry with one introduced/fixed pair per release line affects a version inside one', () => {
+    const events = Array.from({ length: 14 }, (_, i) => [{ introduced: `${i}.0.0` }, { fixed: `${i}.4.17` }]).flat();
+    const [lines] = fromOsv({ id: 'GHSA-aaaa-bbbb-cccc', summary: 'x', affected: [{ package: { ecosystem: 'npm', name: 'lib' }, ranges: [{ type: 'SEMVER', events }] }] });
+    expect(lines.vulnerableVersions.length).toBeGreaterThan(256);
+    expect([affects(lines, '3.1.0'), affects(lines, '3.4.17'), affects(lines, '13.0.0')]).toEqual([true, false, true]);
+  });
+});
