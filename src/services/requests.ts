@@ -18,6 +18,7 @@ import { PackageRequest, REQUEST_STATUSES, RequestStatus } from '../db/repositor
 import type { Rejection } from '../db/repositories/request-limits';
 import type { Repositories, Store } from '../db/store';
 import { Actor, auditEntry } from './audit';
+import { dropExpiredApproval } from './approvals';
 import { EventSink, NO_EVENTS } from './webhooks';
 import { assertBatch, batchEntry, LOCKFILE_ENTRY_FIELDS, optionalBoolean, type GovernanceService } from './governance';
 import type { Principal } from './identity';
@@ -507,8 +508,9 @@ export class RequestsService {
     this.events.emit('request.decided', { by: actor.username, decision: view.status, comment: view.comment, requests: requests.map(requestEvent) });
   }
 
-  /** The approval for name@range: the existing one, or a new one. */
+  /** The approval for name@range: the existing one, or a new one (also in place of an expired one, which approves nothing). */
   private async ensureApproval(repos: Repositories, actor: Actor, name: string, range: string, reason: string): Promise<number> {
+    await dropExpiredApproval(repos, actor, name, range, Date.now());
     const existing = await repos.policy.findApprovalBySpec(name, range);
     if (existing) return Number(existing.id);
     const approval = await repos.policy.saveApproval({ pattern: name, range, reason, approvedBy: actor.username, expiresAt: null });

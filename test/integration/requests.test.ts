@@ -274,3 +274,32 @@ describe('package requests, lockfile checks and usage', () => {
     });
   });
 });
+
+describe('approving again a spec whose approval expired', () => {
+  const NAME = 'exp-lib';
+  const s = gatekeeperSuite({ npm: false, policyMode: 'allowlist', packages: [{ name: NAME, versions: [{ version: '1.0.0', license: 'MIT', publishedAt: new Date(Date.now() - 30 * 86_400_000) }] }] });
+
+  it('approving a request for it makes a live approval in place of the expired one, and installs follow; so does a direct approval', async () => {
+    expect((await s.t.api('POST', '/users', { username: 'dana', password: 'dana-password', role: 'developer' })).status).toBe(201);
+    const dev = await loginToken(s.t.url, 'dana', 'dana-password');
+    const trial = await s.t.api('POST', '/approvals', { name: NAME, range: '^1.0.0', reason: 'trial', expiresIn: '2s' });
+    expect(trial.status).toBe(201);
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect((await s.t.api('GET', `/decisions/${NAME}/1.0.0`)).body.decision).toMatchObject({ allowed: false, code: 'ENOTAPPROVED' });
+    const filed = await s.t.api('POST', '/requests', { name: NAME, range: '^1.0.0', reason: 'still needed after the trial' }, dev);
+    expect(filed.status).toBe(201);
+    const approved = await s.t.api('POST', `/requests/${filed.body.id}/approve`, { comment: 'ok' });
+    expect([approved.status, approved.body.status]).toEqual([200, 'approved']);
+    expect(approved.body.approvalId).not.toBe(trial.body.id);
+    expect((await s.t.api('GET', `/decisions/${NAME}/1.0.0`)).body.decision).toMatchObject({ allowed: true });
+    expect((await fetch(new URL(`${NAME}/-/${NAME}-1.0.0.tgz`, s.t.url), { headers: { authorization: `Bearer ${dev}` } })).status).toBe(200);
+    const removed = ((await s.t.api('GET', '/audit?action=approval.delete&limit=10')).body.items as Array<{ ruleId: string; details: Record<string, unknown> }>)[0];
+    expect(removed).toMatchObject({ ruleId: `approval:${trial.body.id}`, details: { expired: true } });
+    // A direct approval of a spec whose approval expired takes its place too (not 409 "already approved").
+    const again = await s.t.api('POST', '/approvals', { name: 'other-lib', range: '1.x', reason: 'trial', expiresIn: '2s' });
+    expect(again.status).toBe(201);
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    const renewed = await s.t.api('POST', '/approvals', { name: 'other-lib', range: '1.x', reason: 'for good' });
+    expect([renewed.status, renewed.body.reason]).toEqual([201, 'for good']);
+  });
+});
