@@ -734,12 +734,19 @@ export class AdvisoryService {
     if (!id) throw new GatekeeperError('EVALIDATION', "an override needs the entry's id. See them with 'gatekeeper advisories list <name>'");
     const reason = typeof input.reason === 'string' ? input.reason.trim() : '';
     if (!input.remove && (!reason || reason.length > 2000)) throw new GatekeeperError('EVALIDATION', 'an override needs a reason (at most 2000 characters). Say why the entry is a false positive');
-    const entry = await this.store.repos.advisories.find(name, id);
-    if (!entry) throw new GatekeeperError('ENOTFOUND', `${name} has no advisory ${id}. See its entries with 'gatekeeper advisories list ${name}'`);
+    // An id shown by several entries (one advisory from several sources) names them all: overriding one would leave the version blocked by the other.
+    const entries = await this.store.repos.advisories.findAll(name, id);
+    if (entries.length === 0) throw new GatekeeperError('ENOTFOUND', `${name} has no advisory ${id}. See its entries with 'gatekeeper advisories list ${name}'`);
+    const [entry] = entries;
     await this.store.transaction(async (repos) => {
-      const changed = input.remove ? await repos.advisories.removeOverride(name, entry.key) : await repos.advisories.saveOverride({ package: name, key: entry.key, reason, createdBy: actor.username });
-      if (!changed) throw new GatekeeperError(input.remove ? 'ENOTFOUND' : 'ECONFLICT', input.remove ? `${entry.id} of ${name} is not overridden. Nothing to undo` : `${entry.id} of ${name} is overridden already. Undo it first to change the reason`);
-      await repos.audit.save(auditEntry(actor, input.remove ? 'advisory.unoverride' : 'advisory.override', { package: name, ruleId: `${entry.malware ? 'malware' : 'advisory'}:${entry.id}`, details: { id: entry.id, key: entry.key, ...(input.remove ? {} : { overrideReason: reason }) } }));
+      let changedAny = false;
+      for (const one of entries) {
+        const changed = input.remove ? await repos.advisories.removeOverride(name, one.key) : await repos.advisories.saveOverride({ package: name, key: one.key, reason, createdBy: actor.username });
+        if (!changed) continue;
+        changedAny = true;
+        await repos.audit.save(auditEntry(actor, input.remove ? 'advisory.unoverride' : 'advisory.override', { package: name, ruleId: `${one.malware ? 'malware' : 'advisory'}:${one.id}`, details: { id: one.id, key: one.key, ...(input.remove ? {} : { overrideReason: reason }) } }));
+      }
+      if (!changedAny) throw new GatekeeperError(input.remove ? 'ENOTFOUND' : 'ECONFLICT', input.remove ? `${entry.id} of ${name} is not overridden. Nothing to undo` : `${entry.id} of ${name} is overridden already. Undo it first to change the reason`);
       await repos.advisories.announce([name]);
     });
     await this.propagate([name]);

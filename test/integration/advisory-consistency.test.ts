@@ -157,3 +157,28 @@ describe('the feed as the only source, read for the first time after refusals', 
     expect(await versionsOf(s.t.url, 'feed-vuln')).toEqual(['1.0.1']);
   }, 90_000);
 });
+
+describe('an advisory known from two sources, overridden by its id', () => {
+  const NAME = 'dup-id-lib';
+  const GHSA = 'GHSA-2f3g-4h5j-6m7p';
+  const s = gatekeeperSuite({ npm: false, packages: [{ name: NAME, versions: [{ version: '1.0.0', license: 'MIT', publishedAt: new Date(Date.now() - 30 * 86_400_000) }] }] });
+
+  it('overrides every entry showing the id, so the version goes through; undoing it blocks it again', async () => {
+    // The upstream's bulk answer (ghsa:…) and an OSV import (osv:…) of the same GHSA.
+    s.upstream.setAdvisories({ [NAME]: [{ id: 777, url: `https://github.com/advisories/${GHSA}`, title: 'bad', severity: 'critical', vulnerable_versions: '<2.0.0', github_advisory_id: GHSA }] });
+    const osv = { id: GHSA, summary: 'bad', affected: [{ package: { ecosystem: 'npm', name: NAME }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed: '2.0.0' }] }] }], database_specific: { severity: 'CRITICAL' } };
+    expect((await s.t.api('POST', '/advisories/import', osv)).status).toBe(201);
+    expect((await s.t.api('GET', `/decisions/${NAME}/1.0.0`)).body.decision).toMatchObject({ allowed: false, code: 'EADVISORY' });
+    const keys = ((await s.t.api('GET', `/advisories?name=${NAME}`)).body.items as Array<{ key: string; id: string }>).filter((a) => a.id === GHSA).map((a) => a.key).sort();
+    expect(keys).toEqual([`ghsa:${GHSA}`, `osv:${GHSA}`]);
+    const overridden = await s.t.api('POST', '/advisories/overrides', { name: NAME, id: GHSA, reason: 'false positive for us' });
+    expect(overridden.status).toBe(201);
+    expect((await s.t.api('GET', `/decisions/${NAME}/1.0.0`)).body.decision).toMatchObject({ allowed: true });
+    const audited = ((await s.t.api('GET', '/audit?action=advisory.override&limit=10')).body.items as Array<{ details: { key: string } }>).map((e) => e.details.key).sort();
+    expect(audited).toEqual(keys);
+    expect((await s.t.api('POST', '/advisories/overrides', { name: NAME, id: GHSA, reason: 'again' })).body.code).toBe('ECONFLICT');
+    // One entry by its key: only that one.
+    expect((await s.t.api('DELETE', `/advisories/overrides?name=${NAME}&id=${encodeURIComponent(`osv:${GHSA}`)}`)).status).toBe(200);
+    expect((await s.t.api('GET', `/decisions/${NAME}/1.0.0`)).body.decision).toMatchObject({ allowed: false, code: 'EADVISORY' });
+  });
+});

@@ -39,7 +39,7 @@ export const create_advisory_override: RouteDef = {
   method: 'post',
   path: '/advisories/overrides',
   access: 'govern',
-  summary: 'Override one advisory or malware entry of a package (a false positive): it blocks nothing from then on; audited',
+  summary: 'Override an advisory or malware entry of a package (a false positive): it blocks nothing from then on; an id shown by several entries (one advisory from several sources) overrides them all, a key only its entry; audited per entry',
   body: [
     { name: 'name', description: 'package name' },
     { name: 'id', description: "the entry's id (or key), as gatekeeper advisories list shows it" },
@@ -53,7 +53,7 @@ export const delete_advisory_override: RouteDef = {
   method: 'delete',
   path: '/advisories/overrides',
   access: 'govern',
-  summary: "Undo an entry's override: it blocks again; audited",
+  summary: "Undo an override: the entry blocks again (by id, every entry showing it; by key, that entry); audited",
   query: [
     { name: 'name', description: 'package name' },
     { name: 'id', description: "the entry's id (or key)" },

@@ -77,6 +77,20 @@ export class AdvisoryRepository {
     return row ? toAdvisory(row as AdvisoryRow) : undefined;
   }
 
+  /**
+   * The advisories an id names for a package: the one whose key it is, else every one that
+   * shows it (one advisory known from several sources: the upstream's `ghsa:` entry and an OSV
+   * import's `osv:` entry of the same GHSA), each with its override.
+   */
+  async findAll(name: string, id: string): Promise<Advisory[]> {
+    const rows = (await this.select()
+      .where({ 'advisories.package': name })
+      .andWhere((q) => q.where('advisories.key', id).orWhere('advisories.advisory_id', id))
+      .orderBy('advisories.key')) as AdvisoryRow[];
+    const byKey = rows.filter((row) => row.key === id);
+    return (byKey.length > 0 ? byKey : rows).map(toAdvisory);
+  }
+
   /** NOTIFY on ADVISORY_CHANNEL for each package; delivered when the surrounding transaction commits. */
   async announce(names: readonly string[]): Promise<void> {
     for (const name of new Set(names)) await this.db.raw('select pg_notify(?, ?)', [ADVISORY_CHANNEL, name]);
