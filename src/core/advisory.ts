@@ -249,6 +249,29 @@ export function fromOsv(input: unknown): Advisory[] {
 }
 
 /**
+ * Entries with the same package and key as one (an OSV document naming a package in two
+ * `affected` entries, a document imported twice in one array): their ranges joined with ` || `,
+ * their fixes united, the rest the last one's. As they are stored, and so as a later import of
+ * the same document is compared with what is stored.
+ */
+export function mergeSameKey(advisories: readonly Advisory[]): Advisory[] {
+  const merged = new Map<string, Advisory>();
+  for (const a of advisories) {
+    const id = `${a.name} ${a.key}`;
+    const seen = merged.get(id);
+    if (!seen) merged.set(id, a);
+    else if (seen.vulnerableVersions !== a.vulnerableVersions || a.fixedIn.some((v) => !seen.fixedIn.includes(v))) {
+      merged.set(id, {
+        ...a,
+        vulnerableVersions: seen.vulnerableVersions === a.vulnerableVersions ? a.vulnerableVersions : `${seen.vulnerableVersions} || ${a.vulnerableVersions}`,
+        fixedIn: [...new Set([...seen.fixedIn, ...a.fixedIn])],
+      });
+    }
+  }
+  return [...merged.values()];
+}
+
+/**
  * Whether an advisory affects a version. Legacy keys (1.0.0beta) are affected only by an
  * advisory whose range covers every release (`*`, `>=0.0.0`), as bans treat them (versions.ts).
  */

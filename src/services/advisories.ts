@@ -1,4 +1,4 @@
-import { Advisory, fromBulk, fromOsv, PackageAdvisories } from '../core/advisory';
+import { Advisory, fromBulk, fromOsv, mergeSameKey, PackageAdvisories } from '../core/advisory';
 import { createHash } from 'node:crypto';
 import semver from 'semver';
 import { GatekeeperError } from '../core/errors';
@@ -663,7 +663,8 @@ export class AdvisoryService {
       (a.withdrawnAt ? Date.parse(a.withdrawnAt) : null) === (b.withdrawnAt ? Date.parse(b.withdrawnAt) : null);
     const storedByKey = new Map<string, Advisory>();
     for (const list of stored.values()) for (const b of list) storedByKey.set(`${b.name} ${b.key}`, b);
-    const changed = advisories.filter((a) => !same(a, storedByKey.get(`${a.name} ${a.key}`)));
+    // Compared as they would be stored: a package named in two `affected` entries is one row.
+    const changed = mergeSameKey(advisories).filter((a) => !same(a, storedByKey.get(`${a.name} ${a.key}`)));
     if (changed.length === 0) return { entries: advisories.length, imported: 0, skipped, packages: [] };
     const result = await this.importAdvisories(actor, changed, { feed: url });
     return { entries: advisories.length, imported: result.imported, skipped, packages: result.packages };

@@ -168,3 +168,27 @@ describe('the scheduled advisory feed', () => {
     expect(jobs['advisories.feed']).toBeDefined();
   });
 });
+
+describe('a feed entry naming one package in two affected entries', () => {
+  const NAME = 'feed-twice-lib';
+  const s = gatekeeperSuite({ npm: false, packages: [{ name: NAME, versions: ['1.0.0', '2.0.0'].map((version) => ({ version, license: 'MIT' })) }] });
+
+  it('is imported once: a later run finds it stored (as one entry of both ranges) and imports nothing', async () => {
+    // As GHSA's OSV export writes an advisory with two vulnerable ranges.
+    const doc = {
+      id: 'GHSA-2222-3333-4444',
+      summary: 'two ranges',
+      affected: [
+        { package: { ecosystem: 'npm', name: NAME }, ranges: [{ type: 'SEMVER', events: [{ introduced: '1.0.0' }, { fixed: '1.0.1' }] }] },
+        { package: { ecosystem: 'npm', name: NAME }, ranges: [{ type: 'SEMVER', events: [{ introduced: '2.0.0' }, { fixed: '2.0.1' }] }] },
+      ],
+      database_specific: { severity: 'CRITICAL' },
+    };
+    const actor = { username: '$feed', ip: null };
+    expect(await s.t.gk.runtime.advisories.importFeed(actor, [doc], 'http://feed.example/osv.json')).toMatchObject({ entries: 2, imported: 1 });
+    expect(await s.t.gk.runtime.advisories.importFeed(actor, [doc], 'http://feed.example/osv.json')).toMatchObject({ entries: 2, imported: 0, packages: [] });
+    const stored = (await s.t.api('GET', `/advisories?name=${NAME}`)).body.items as Array<{ vulnerableVersions: string }>;
+    expect(stored.map((a) => a.vulnerableVersions)).toEqual(['>=1.0.0 <1.0.1 || >=2.0.0 <2.0.1']);
+    expect((await s.t.api('GET', `/audit?package=${NAME}&action=advisory.import&limit=10`)).body.items).toHaveLength(1);
+  });
+});

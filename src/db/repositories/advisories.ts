@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Advisory, Severity } from '../../core/advisory';
+import { Advisory, mergeSameKey, Severity } from '../../core/advisory';
 import { storable } from '../../core/text';
 import { chunks } from '../batch';
 
@@ -181,25 +181,10 @@ export class AdvisoryRepository {
 
   /**
    * Inserts or updates advisories, a chunk of rows per statement. One statement cannot touch a
-   * row twice, so entries with the same package and key (an OSV document naming a package in
-   * two `affected` entries, a document imported twice in one array) become one: their ranges
-   * joined with `||`, their fixes united.
+   * row twice, so entries with the same package and key become one first (mergeSameKey).
    */
   async upsert(advisories: Advisory[]): Promise<void> {
-    const merged = new Map<string, Advisory>();
-    for (const a of advisories) {
-      const id = `${a.name} ${a.key}`;
-      const seen = merged.get(id);
-      if (!seen) merged.set(id, a);
-      else if (seen.vulnerableVersions !== a.vulnerableVersions || a.fixedIn.some((v) => !seen.fixedIn.includes(v))) {
-        merged.set(id, {
-          ...a,
-          vulnerableVersions: seen.vulnerableVersions === a.vulnerableVersions ? a.vulnerableVersions : `${seen.vulnerableVersions} || ${a.vulnerableVersions}`,
-          fixedIn: [...new Set([...seen.fixedIn, ...a.fixedIn])],
-        });
-      }
-    }
-    for (const part of chunks([...merged.values()])) await this.insertOrUpdate(part);
+    for (const part of chunks(mergeSameKey(advisories))) await this.insertOrUpdate(part);
   }
 
   private async insertOrUpdate(advisories: Advisory[]): Promise<void> {
