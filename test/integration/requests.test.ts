@@ -242,6 +242,15 @@ describe('package requests, lockfile checks and usage', () => {
       }
     });
 
+    it('reports an entry neither here nor upstream (a version or a package that does not exist) as blocked: it would not install', async () => {
+      const api = await s.t.api('POST', '/lockfile/check', { entries: [{ name: 'req-util', version: '9.9.9' }, { name: 'no-such-lib-xyz', version: '1.0.0' }, { name: 'req-solo', version: '3.0.0' }] }, devToken);
+      expect(api.body).toMatchObject({ ok: false, checked: 3 });
+      expect(api.body.blocked).toEqual([
+        { name: 'req-util', version: '9.9.9', code: 'ENOTFOUND', reason: expect.stringContaining('is not in this registry or its upstream'), ruleId: null },
+        { name: 'no-such-lib-xyz', version: '1.0.0', code: 'ENOTFOUND', reason: expect.stringContaining('is not in this registry or its upstream'), ruleId: null },
+      ]);
+    });
+
     it('exits 2 on bad input', async () => {
       const dir = tempDir('gk-badlock-');
       fs.writeFileSync(path.join(dir, 'package-lock.json'), '{ not json');

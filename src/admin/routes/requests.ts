@@ -119,7 +119,12 @@ export const check_lockfile: RouteDef = {
       throw new GatekeeperError('EVALIDATION', 'project must be an object {name, version, format}. Send the project the request is for, or leave project out');
     }
     const checks = await runtime.governance.checkEntries(body.entries);
-    const blocked = checks.filter((c) => !c.allowed).map(({ name, version, code, reason, ruleId }) => ({ name, version, code, reason, ruleId }));
+    // A version neither here nor upstream would not install, whatever the policy says of it: that is its reason.
+    const blocked = checks
+      .filter((c) => !c.allowed || !c.known)
+      .map(({ name, version, code, reason, ruleId, known }) =>
+        known ? { name, version, code, reason, ruleId } : { name, version, code: 'ENOTFOUND', reason: `${name}@${version} is not in this registry or its upstream, so it would not install. Check the lockfile's version`, ruleId: null },
+      );
     const project = body.project as { name?: unknown; version?: unknown; format?: unknown } | undefined;
     const recorded = project ? await runtime.projects.record(actor, { ...project, entries: body.entries }, principal) : undefined;
     return ok({ ok: blocked.length === 0, checked: checks.length, blocked, project: recorded });
