@@ -219,11 +219,13 @@ export function fromOsv(input: unknown): Advisory[] {
     const malware = osvIsMalware(doc);
     const ghsa = ghsaOf(doc.id) ?? aliases.map(ghsaOf).find(Boolean);
     const withdrawnAt = osvTime(doc.withdrawn);
-    const url = osvUrl(doc.references?.find((r) => r?.type === 'ADVISORY')?.url ?? doc.references?.[0]?.url);
+    // A field of the wrong type (references or ranges that are no list) is read as absent, not as an error.
+    const references = Array.isArray(doc.references) ? doc.references : [];
+    const url = osvUrl(references.find((r) => r?.type === 'ADVISORY')?.url ?? references[0]?.url);
     const title = typeof doc.summary === 'string' ? sanitizeText(doc.summary, OSV_TITLE_MAX).trim() || doc.id : doc.id;
     for (const affected of doc.affected) {
       if (affected?.package?.ecosystem !== 'npm' || typeof affected.package.name !== 'string' || !isValidPackageName(affected.package.name)) continue;
-      const ranges = (affected.ranges ?? []).filter((r) => r?.type === 'SEMVER' || r?.type === 'ECOSYSTEM');
+      const ranges = (Array.isArray(affected.ranges) ? affected.ranges : []).filter((r) => r?.type === 'SEMVER' || r?.type === 'ECOSYSTEM');
       // Only strict semver versions can form a range: one legacy key (1.0.0beta) would make the
       // joined range invalid and drop the whole entry, versions it names rightly included.
       const listed = Array.isArray(affected.versions) ? affected.versions.filter(isSemverVersion) : [];

@@ -511,3 +511,11 @@ describe('affects: long ranges', () => {
     expect([affects(lines, '3.1.0'), affects(lines, '3.4.17'), affects(lines, '13.0.0')]).toEqual([true, false, true]);
   });
 });
+
+describe('fromOsv: fields of the wrong type', () => {
+  it('reads references or ranges that are no list as absent, keeping the entry (its listed versions still count)', () => {
+    const [entry] = fromOsv({ id: 'MAL-2026-1', summary: 's', references: {}, affected: [{ package: { ecosystem: 'npm', name: 'odd-types' }, ranges: 'SEMVER', versions: ['1.0.0'] }] });
+    expect(entry).toMatchObject({ name: 'odd-types', url: null, vulnerableVersions: '1.0.0' });
+    expect(fromOsv({ id: 'GHSA-aaaa-bbbb-dddd', references: 'x', affected: [{ package: { ecosystem: 'npm', name: 'odd-types' }, ranges: [{ type: 'SEMVER', events: 'x' }] }] })).toEqual([]);
+  });
+});
