@@ -209,6 +209,8 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
   const metrics = new GatekeeperMetrics({ allow: settings.metricsAllow });
 
   const upstream = settings.upstream ?? npmConfiguredRegistry();
+  // The upstream as /health and the log name it: credentials in its URL (user:token@host) are the upstream client's alone.
+  const shownUpstream = withoutCredentials(upstream);
   const databaseTimeoutMs = parseDuration(settings.databaseTimeout);
   // npm's proxy, CA and credentials for the upstream; a broken npmrc stops the start here,
   // before the database is touched.
@@ -530,7 +532,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
           database: { kind: database.kind, ...db },
           policy: { ok: cache.healthy, generation: cache.generation, error: cache.problem },
           plugins: { ok: missing.length === 0, loaded: [...loaded], missing },
-          upstream: { url: upstream, ...up },
+          upstream: { url: shownUpstream, ...up },
           cache: runtime.packuments.stats(),
           advisories: { ...advisories.health(), mode: cache.healthy ? cache.current().rules.advisories.mode : 'unknown' },
           audit: auditWriter.health(),
@@ -705,7 +707,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     const port = typeof address === 'object' && address ? address.port : settings.port;
     const url = `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${port}/`;
     listeningUrl = url;
-    logger.info({ url, upstream, version }, 'npm-gatekeeper is listening');
+    logger.info({ url, upstream: shownUpstream, version }, 'npm-gatekeeper is listening');
 
     let closing: Promise<void> | undefined;
     const gatekeeper: Gatekeeper = {
@@ -739,5 +741,18 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
   } catch (err) {
     await runCleanup();
     throw err;
+  }
+}
+
+/** A URL without the user and password it may carry; unchanged when it is no URL. */
+function withoutCredentials(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (!parsed.username && !parsed.password) return url;
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return url;
   }
 }

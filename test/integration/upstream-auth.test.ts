@@ -67,6 +67,21 @@ describe('an upstream that requires a token', () => {
     return t;
   };
 
+  it('names an upstream URL that carries credentials without them, in /health (anonymous) and in the log', async () => {
+    const withCredentials = upstream.url.replace('http://', 'http://mirror-user:S3CRET-upstream-token@');
+    const t = await startWith('', {}, { upstream: withCredentials });
+    try {
+      const health = await fetch(new URL('-/gatekeeper/v1/health', t.url));
+      const text = await health.text();
+      expect(JSON.parse(text).upstream.url).toBe(upstream.url);
+      expect(text).not.toContain('S3CRET');
+      expect(text).not.toContain('mirror-user');
+      expect(fs.readFileSync(t.logFile, 'utf8')).not.toContain('S3CRET');
+    } finally {
+      await t.close();
+    }
+  });
+
   it("serves the upstream's packages with the token from npm's user config, and never logs it", async () => {
     const t = await startWith(`${nerf}:_authToken=\${GK_TEST_UPSTREAM_TOKEN}\n`, { GK_TEST_UPSTREAM_TOKEN: TOKEN });
     const npm = await createNpmEnv(t.url);
