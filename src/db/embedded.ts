@@ -196,6 +196,29 @@ export interface EmbeddedOptions {
   onWarning?: (message: string) => void;
 }
 
+/**
+ * The password of a cluster about to be initialised: the one already in the password file
+ * (another process initialising the same directory at the same moment, or an initialisation
+ * that failed after writing it), else a new one, written whole before anyone can read it (a
+ * complete temporary file linked into place, which fails if the file appeared meanwhile). So
+ * the password file is written once: two starts on a fresh directory cannot leave it naming
+ * another password than the cluster's.
+ */
+function claimPassword(passwordFile: string): string {
+  const read = () => fs.readFileSync(passwordFile, 'utf8').trim();
+  if (fs.existsSync(passwordFile)) return read();
+  const candidate = `${passwordFile}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  fs.writeFileSync(candidate, `${randomBytes(24).toString('hex')}\n`, { mode: 0o600 });
+  try {
+    fs.linkSync(candidate, passwordFile);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  } finally {
+    fs.rmSync(candidate, { force: true });
+  }
+  return read();
+}
+
 export async function startEmbeddedDatabase(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
   // Loaded lazily: external-database deployments never touch the binaries.
   const EmbeddedPostgres = loadEmbeddedPostgres();
@@ -212,8 +235,7 @@ export async function startEmbeddedDatabase(options: EmbeddedOptions): Promise<E
     password = fs.readFileSync(passwordFile, 'utf8').trim();
   } else {
     fs.mkdirSync(path.dirname(dir), { recursive: true });
-    password = randomBytes(24).toString('hex');
-    fs.writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
+    password = claimPassword(passwordFile);
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
   if (owner) {

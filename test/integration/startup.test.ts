@@ -160,4 +160,24 @@ describe('the embedded default database', () => {
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
   });
+
+  it('two starts on one fresh data directory at once (two replicas on one volume): one serves, the other refuses, and the directory starts again', async () => {
+    const upstream = await startFixtureRegistry([{ name: 'race-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] }]);
+    const dataDir = tempDir('gk-embedded-race-');
+    const env = { GATEKEEPER_DATA_DIR: dataDir, GATEKEEPER_PORT: '0', GATEKEEPER_UPSTREAM: upstream.url, GATEKEEPER_ADMIN_PASSWORD: 'admin-password-for-tests' };
+    const started: Array<Awaited<ReturnType<typeof spawnGatekeeper>>> = [];
+    try {
+      const results = await Promise.allSettled([spawnGatekeeper(env), spawnGatekeeper(env)]);
+      for (const r of results) if (r.status === 'fulfilled') started.push(r.value);
+      expect(started).toHaveLength(1);
+      expect(await started.pop()!.stop('SIGTERM')).toBe(0);
+      // The password file names the cluster's password (the refused start did not write its own over it).
+      const again = await spawnGatekeeper(env);
+      expect(await again.stop('SIGTERM')).toBe(0);
+    } finally {
+      for (const gk of started) await gk.stop('SIGTERM');
+      await upstream.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
 });
