@@ -241,15 +241,19 @@ const asWindow = (raw: unknown, source: string): string => {
   return text;
 };
 
-/** The longest wait a Node timer can hold (2^31 - 1 ms, about 24.8 days); a longer one fires at once, every millisecond. */
-const MAX_TIMER_MS = 2_147_483_647;
+/** The longest a timer's setting may be: 24d, short of what a Node timer can wait (core/duration.ts MAX_TIMER_MS), with room for the grace a deadline adds (connection.ts READ_GRACE_MS). */
+const MAX_TIMER_SETTING_MS = 24 * 86_400_000;
 
-/** A window that drives a timer (a poll, a heartbeat, a flush, a deadline): above 0 and at most 24d. */
-const asTimerWindow = (raw: unknown, source: string): string => {
-  const text = asWindow(raw, source);
-  if (parseDuration(text) > MAX_TIMER_MS) throw new ConfigError(`${source} must be at most 24d (a timer cannot wait longer), not '${text}'`);
+const atMostATimer = (text: string, source: string): string => {
+  if (parseDuration(text) > MAX_TIMER_SETTING_MS) throw new ConfigError(`${source} must be at most 24d (a timer cannot wait longer), not '${text}'`);
   return text;
 };
+
+/** A window that drives a timer (a poll, a heartbeat, a flush, a deadline): above 0 and at most 24d. */
+const asTimerWindow = (raw: unknown, source: string): string => atMostATimer(asWindow(raw, source), source);
+
+/** A duration that drives a timer, 0 for none: at most 24d. */
+const asTimerDuration = (raw: unknown, source: string): string => atMostATimer(asDuration(raw, source), source);
 
 /** The advisory feed: an http(s) URL without credentials (put a token in the query if the feed needs one). */
 const asFeedUrl = (raw: unknown, source: string): string => {
@@ -330,7 +334,7 @@ const SPECS: SettingSpec[] = [
   { key: 'host', env: 'GATEKEEPER_HOST', parse: asString },
   { key: 'dataDir', env: 'GATEKEEPER_DATA_DIR', parse: asString },
   { key: 'databaseUrl', env: 'GATEKEEPER_DATABASE_URL', parse: asUrl(['postgres:', 'postgresql:']) },
-  { key: 'databaseTimeout', env: 'GATEKEEPER_DATABASE_TIMEOUT', parse: asDuration },
+  { key: 'databaseTimeout', env: 'GATEKEEPER_DATABASE_TIMEOUT', parse: asTimerDuration },
   { key: 'upstream', env: 'GATEKEEPER_UPSTREAM', parse: asUrl(['http:', 'https:']) },
   { key: 'allowSelfRegistration', env: 'GATEKEEPER_ALLOW_SELF_REGISTRATION', parse: asBool },
   { key: 'requireAuth', env: 'GATEKEEPER_REQUIRE_AUTH', parse: asBool },
@@ -351,11 +355,11 @@ const SPECS: SettingSpec[] = [
   { key: 'prefetchDependencies', env: 'GATEKEEPER_PREFETCH_DEPENDENCIES', parse: asCount },
   { key: 'upstreamMaxage', env: 'GATEKEEPER_UPSTREAM_MAXAGE', parse: asDuration },
   { key: 'advisoryRefresh', env: 'GATEKEEPER_ADVISORY_REFRESH', parse: asDuration },
-  { key: 'advisoryTimeout', env: 'GATEKEEPER_ADVISORY_TIMEOUT', parse: asDuration },
-  { key: 'upstreamTimeout', env: 'GATEKEEPER_UPSTREAM_TIMEOUT', parse: asWindow },
+  { key: 'advisoryTimeout', env: 'GATEKEEPER_ADVISORY_TIMEOUT', parse: asTimerDuration },
+  { key: 'upstreamTimeout', env: 'GATEKEEPER_UPSTREAM_TIMEOUT', parse: asTimerWindow },
   { key: 'upstreamMaxSize', env: 'GATEKEEPER_UPSTREAM_MAX_SIZE', parse: asSize },
   { key: 'tarballHosts', env: 'GATEKEEPER_TARBALL_HOSTS', parse: asOrigins },
-  { key: 'shutdownDelay', env: 'GATEKEEPER_SHUTDOWN_DELAY', parse: asDuration },
+  { key: 'shutdownDelay', env: 'GATEKEEPER_SHUTDOWN_DELAY', parse: asTimerDuration },
   { key: 'jobLease', env: 'GATEKEEPER_JOB_LEASE', parse: asTimerWindow },
   { key: 'jobPoll', env: 'GATEKEEPER_JOB_POLL', parse: asTimerWindow },
   { key: 'loginMaxFailuresPerUser', env: 'GATEKEEPER_LOGIN_MAX_FAILURES_PER_USER', parse: asPositiveInt },

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { sanitizeText } from '../core/text';
+import { MAX_TIMER_MS } from '../core/duration';
 import type { JobClaim, JobRow } from '../db/repositories/jobs';
 import type { Store } from '../db/store';
 
@@ -323,7 +324,8 @@ export class JobRunner {
       done: Promise.resolve(),
     };
     running.heartbeat.unref();
-    const timeoutMs = entry.def.timeoutMs ?? Math.max(DEFAULT_RUN_TIMEOUT_MS, 2 * entry.def.intervalMs);
+    // At most what a timer can wait: a longer one (a feed read every few weeks) would fire at once and lose every run.
+    const timeoutMs = Math.min(MAX_TIMER_MS, entry.def.timeoutMs ?? Math.max(DEFAULT_RUN_TIMEOUT_MS, 2 * entry.def.intervalMs));
     const deadline = setTimeout(() => this.lose(running, `the run passed its deadline of ${timeoutMs} ms`), timeoutMs);
     deadline.unref();
     entry.running = running;

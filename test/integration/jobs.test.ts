@@ -489,3 +489,39 @@ describe("what one instance's advisory refresh finds applies on every instance",
     }
   });
 });
+
+describe('a job whose interval is longer than a timer can wait', () => {
+  let db: TestDatabase;
+  let knex: Knex;
+  let runner: JobRunner | undefined;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    knex = createKnex(db.url);
+    await migrateLatest(knex);
+  });
+
+  afterAll(async () => {
+    await runner?.stop();
+    await knex?.destroy();
+    await db?.drop();
+  });
+
+  it('completes and records its run: the deadline (twice the interval, 10 weeks here) is held to what a timer can wait instead of firing at once', async () => {
+    const ran: string[] = [];
+    runner = new JobRunner(new Store(knex), pino({ level: 'silent' }), { instanceId: 'weekly', leaseMs: 2000, pollMs: 100 });
+    runner.register({
+      name: 'feed.fortnightly',
+      intervalMs: 5 * 7 * 86_400_000,
+      run: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        ran.push('done');
+      },
+    });
+    runner.start();
+    await eventually(async () => (runner!.health()['feed.fortnightly']?.runs ?? 0) >= 1, 'the first run recorded');
+    expect(ran).toEqual(['done']);
+    expect(runner.health()['feed.fortnightly']).toMatchObject({ ok: true, lastSuccessAt: expect.any(String) });
+    expect(runner.health()['feed.fortnightly'].lastError).toBeUndefined();
+  });
+});

@@ -293,10 +293,22 @@ describe('loadSettings: upstream limits and tarball hosts', () => {
 
   it('refuses timer settings beyond what a Node timer can wait (24d), which would fire every millisecond', () => {
     const { cwd } = workspace();
-    for (const key of ['GATEKEEPER_JOB_LEASE', 'GATEKEEPER_JOB_POLL', 'GATEKEEPER_WEBHOOK_TIMEOUT', 'GATEKEEPER_INSTALL_BLOCKED_INTERVAL']) {
+    for (const key of [
+      'GATEKEEPER_JOB_LEASE',
+      'GATEKEEPER_JOB_POLL',
+      'GATEKEEPER_WEBHOOK_TIMEOUT',
+      'GATEKEEPER_INSTALL_BLOCKED_INTERVAL',
+      // Deadlines and delays: accepted beyond it, they fired at once (every upstream call a 504, no shutdown delay, no wait for advisories).
+      'GATEKEEPER_UPSTREAM_TIMEOUT',
+      'GATEKEEPER_DATABASE_TIMEOUT',
+      'GATEKEEPER_ADVISORY_TIMEOUT',
+      'GATEKEEPER_SHUTDOWN_DELAY',
+    ]) {
       for (const bad of ['25d', '4w', '999999w']) expect(configError(() => loadSettings({ [key]: bad }, cwd)).message).toMatch(new RegExp(`${key}.*at most 24d`));
       expect(() => loadSettings({ [key]: '24d' }, cwd)).not.toThrow();
     }
+    // 0 (none) stays allowed where it was.
+    expect(loadSettings({ GATEKEEPER_DATABASE_TIMEOUT: '0', GATEKEEPER_SHUTDOWN_DELAY: '0' }, cwd)).toMatchObject({ databaseTimeout: '0', shutdownDelay: '0' });
     // Intervals kept in the database (not in a timer) may be longer.
     expect(loadSettings({ GATEKEEPER_ADVISORY_FEED_INTERVAL: '5w', GATEKEEPER_WEBHOOK_RETRY_BASE: '5w' }, cwd)).toMatchObject({ advisoryFeedInterval: '5w', webhookRetryBase: '5w' });
   });
