@@ -276,10 +276,26 @@ export async function startEmbeddedDatabase(options: EmbeddedOptions): Promise<E
       process.umask(umask);
     }
   }
+  // A SIGTERM or SIGINT while the server starts (a supervisor giving up, Ctrl-C) would end this
+  // process before the watchdog below exists, leaving the server running: it is held until the
+  // server is up, then the server is stopped and the signal takes its course.
+  let held: NodeJS.Signals | undefined;
+  const hold = (signal: NodeJS.Signals) => (held ??= signal);
+  process.on('SIGTERM', hold);
+  process.on('SIGINT', hold);
   try {
     await pg.start();
   } catch (err) {
     throw new Error(`the embedded PostgreSQL server at ${dir} did not start: ${err ? String(err) : ''} ${recent.join(' | ')}`.trim());
+  } finally {
+    process.removeListener('SIGTERM', hold);
+    process.removeListener('SIGINT', hold);
+  }
+  if (held) {
+    await pg.stop().catch(() => undefined);
+    process.kill(process.pid, held);
+    // The signal's default action ends the process; nothing below runs.
+    await new Promise<never>(() => undefined);
   }
   // If this process ends without stop(), do not leave the server running: on a normal exit
   // here, and through the watchdog when this process is killed outright.

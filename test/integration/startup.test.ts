@@ -2,6 +2,7 @@
  * `gatekeeper start`: it refuses to start without every gate plugin, and it runs on the
  * embedded default database (no PostgreSQL server needed), shutting down cleanly.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startFixtureRegistry, FixtureRegistry } from '../support/fixture-registry';
@@ -178,6 +179,39 @@ describe('the embedded default database', () => {
       for (const gk of started) await gk.stop('SIGTERM');
       await upstream.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a SIGTERM while its embedded server starts (a supervisor giving up, Ctrl-C) leaves no server running, and the directory starts again', async () => {
+    const upstream = await startFixtureRegistry([{ name: 'sig-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] }]);
+    const dataDir = tempDir('gk-embedded-sig-');
+    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', GATEKEEPER_DATA_DIR: dataDir, GATEKEEPER_PORT: '0', GATEKEEPER_UPSTREAM: upstream.url, GATEKEEPER_ADMIN_PASSWORD: 'admin-password-for-tests' };
+    /** The embedded servers running on this data directory, by their command lines. */
+    const servers = () =>
+      fs.readdirSync('/proc').filter((entry) => {
+        if (!/^\d+$/.test(entry)) return false;
+        try {
+          const argv = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+          return argv.includes(path.join(dataDir, 'db')) && /postgres/.test(argv[0]);
+        } catch {
+          return false;
+        }
+      });
+    try {
+      // Initialised by a first start, stopped: the next one is a plain restart.
+      expect(await (await spawnGatekeeper(env)).stop('SIGTERM')).toBe(0);
+      const proc = spawn(process.execPath, [path.join(REPO, 'bin/gatekeeper.js'), 'start'], { env, stdio: 'ignore' });
+      const closed = new Promise((resolve) => proc.on('close', resolve));
+      // The signal as soon as the server has written its pid file: while its start is still under way.
+      const pidFile = path.join(dataDir, 'db', 'postmaster.pid');
+      for (const until = Date.now() + 60_000; !fs.existsSync(pidFile) && Date.now() < until; ) await new Promise((resolve) => setTimeout(resolve, 5));
+      proc.kill('SIGTERM');
+      await closed;
+      expect(servers()).toEqual([]);
+      expect(await (await spawnGatekeeper(env)).stop('SIGTERM')).toBe(0);
+    } finally {
+      for (const pid of servers()) process.kill(Number(pid), 'SIGINT');
+      await upstream.close();
     }
   });
 });
