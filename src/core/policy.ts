@@ -369,7 +369,7 @@ export function audienceOf(role: string | undefined): Audience {
 }
 
 /** The next step a user is told to take for a blocked version; by default, a developer's. */
-export function nextStep(decision: Pick<Decision, 'name' | 'version' | 'code'>, audience: Audience = 'developer'): string {
+export function nextStep(decision: Pick<Decision, 'name' | 'version' | 'code'> & { ruleId?: string }, audience: Audience = 'developer'): string {
   const spec = `${decision.name}@${decision.version}`;
   const admin = audience === 'admin';
   const ask = (extra = '') => `gatekeeper request ${spec}${extra} --reason '<why you need it>'`;
@@ -389,6 +389,12 @@ export function nextStep(decision: Pick<Decision, 'name' | 'version' | 'code'>, 
         ? `Use an older version, wait, or exempt it (gatekeeper policy exempt release-age ${decision.name}); run 'gatekeeper explain ${spec}'`
         : `Use an older version, wait, or ask for an exemption: ${ask()}; run 'gatekeeper explain ${spec}'`;
     case 'EADVISORY':
+      // No advisory is known here: another version is unchecked alike, so it is the source to wait for.
+      if (decision.ruleId === 'advisory:unchecked') {
+        return admin
+          ? `Try again once the advisory source answers (its state is under advisories in /-/gatekeeper/v1/health); to serve unchecked packages meanwhile: gatekeeper policy set advisories.unavailable warn`
+          : `Try again later, once the advisory source answers; if it stays down, tell an admin (they can let unchecked packages through)`;
+      }
       return `Use a fixed version; run 'gatekeeper explain ${spec}' for the advisories`;
     case 'EMANIFESTMISMATCH':
       // Why it matters (npm acts on the tarball's package.json) ends the manifest rule's reason: this is the step alone.

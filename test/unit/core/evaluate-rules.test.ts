@@ -500,6 +500,10 @@ describe('the advisory source notice', () => {
     const d = decide(snapshot({ rules: { advisories: { unavailable: 'block' } } }), { advisories: known([], 'unchecked') });
     expect(d.code).toBe('EADVISORY');
     expect(d.ruleId).toBe('advisory:unchecked');
+    // No advisory is known, so no version is "fixed": the step is to wait for the source (an admin may let unchecked packages through).
+    expect(nextStep(d)).toBe('Try again later, once the advisory source answers; if it stays down, tell an admin (they can let unchecked packages through)');
+    expect(nextStep(d, 'admin')).toMatch(/^Try again once the advisory source answers .*gatekeeper policy set advisories\.unavailable warn$/);
+    expect(blockMessage(d)).not.toContain('fixed version');
   });
 
   it('is kept when a later rule denies the version', () => {
