@@ -76,11 +76,13 @@ export const ErrorCodes = {
   ELOCKTIMEOUT: 503,
   EUPSTREAM: 502,
   EUPSTREAMTIMEOUT: 504,
-  EUPSTREAMTOOLARGE: 502,
-  // Refusals of what the upstream served that retrying cannot fix: 4xx, so npm and pnpm fail
-  // at once instead of retrying a 5xx for a minute.
+  // Refusals of what the upstream served, or of how it answered, that retrying cannot fix: 4xx,
+  // so npm and pnpm fail at once instead of retrying a 5xx for a minute (yarn 1 then prints the reason too).
   EINTEGRITY: 403,
   ETARBALLORIGIN: 403,
+  EUPSTREAMTOOLARGE: 403,
+  // The upstream refused the gatekeeper (401, 403: its credentials), redirected it, or answered another 4xx but 408 and 429.
+  EUPSTREAMREFUSED: 403,
   EINTERNAL: 500,
 } as const;
 

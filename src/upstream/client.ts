@@ -20,7 +20,8 @@
  *   same origin rule as tarball URLs: the registry's origin or one of `tarballHosts`.
  *
  * Errors are GatekeeperErrors: the deadline is EUPSTREAMTIMEOUT, a body over the limit
- * EUPSTREAMTOOLARGE, connection errors, 5xx and answers that make no sense EUPSTREAM, tarball
+ * EUPSTREAMTOOLARGE, connection errors, 5xx and answers that make no sense EUPSTREAM, a refusal
+ * retrying cannot mend (401, 403, a redirect not followed, another 4xx) EUPSTREAMREFUSED, tarball
  * bytes that do not match their integrity EINTEGRITY, and a URL outside the allowed origins
  * ETARBALLORIGIN. Messages name the upstream by origin only (never credentials) and the package.
  */
@@ -640,19 +641,27 @@ export class UpstreamClient {
     }
   }
 
+  /**
+   * An upstream answer that is not the one asked for. What retrying may mend (5xx, 408, 429,
+   * an unasked 304, anything below 200) is EUPSTREAM (502); what it cannot (401 and 403: the credentials, a
+   * redirect not followed, another 4xx) is EUPSTREAMREFUSED (403), so clients do not retry it.
+   */
   private async badStatus(res: FetchResponse, what: string, deadline: Deadline): Promise<GatekeeperError> {
     await this.discard(res, deadline);
     if (res.status === 401 || res.status === 403) {
       return new GatekeeperError(
-        'EUPSTREAM',
+        'EUPSTREAMREFUSED',
         `${this.name} refused ${what} (${res.status}). Check the credentials configured for the upstream (npm's auth settings for its URL).`,
       );
     }
     if (REDIRECTS.has(res.status)) {
-      return new GatekeeperError('EUPSTREAM', `${this.name} answered ${what} with a redirect (${res.status}), which is not followed for this request. Check the upstream's URL.`);
+      return new GatekeeperError('EUPSTREAMREFUSED', `${this.name} answered ${what} with a redirect (${res.status}), which is not followed for this request. Check the upstream's URL.`);
     }
-    const next = res.status >= 500 || res.status === 429 ? 'Try again later; if it persists, check the upstream' : "Check the upstream's URL and configuration";
-    return new GatekeeperError('EUPSTREAM', `${this.name} answered ${res.status} for ${what}. ${next}.`);
+    // (A 304 nobody asked for is nonsense from a cache on the way: asked again, it may be an answer.)
+    if (res.status >= 500 || res.status === 429 || res.status === 408 || res.status === 304 || res.status < 200) {
+      return new GatekeeperError('EUPSTREAM', `${this.name} answered ${res.status} for ${what}. Try again later; if it persists, check the upstream.`);
+    }
+    return new GatekeeperError('EUPSTREAMREFUSED', `${this.name} answered ${res.status} for ${what}. Check the upstream's URL and configuration.`);
   }
 
   private tooLarge(what: string, limit: number): GatekeeperError {

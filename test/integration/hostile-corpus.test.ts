@@ -12,7 +12,7 @@ import { publishDocument } from '../support/publish';
 import { gatekeeperSuite } from '../support/suite';
 
 /** 5xx codes that say a dependency is unavailable: allowed, everything else 5xx is a bug. */
-const AVAILABILITY = new Set(['EUPSTREAM', 'EUPSTREAMTIMEOUT', 'EUPSTREAMTOOLARGE', 'EPOLICYUNAVAILABLE', 'EDATABASE', 'EINTEGRITY', 'ETARBALLORIGIN']);
+const AVAILABILITY = new Set(['EUPSTREAM', 'EUPSTREAMREFUSED', 'EUPSTREAMTIMEOUT', 'EUPSTREAMTOOLARGE', 'EPOLICYUNAVAILABLE', 'EDATABASE', 'EINTEGRITY', 'ETARBALLORIGIN']);
 
 interface Raw {
   status: number;

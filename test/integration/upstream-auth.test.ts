@@ -121,11 +121,11 @@ describe('an upstream that requires a token', () => {
       const before = upstream.requests.length;
       const res = await fetch(new URL('authed-fixture', t.url), { headers: { accept: 'application/json' } });
       const body = (await res.json()) as { code?: string; error?: string };
-      expect([res.status, body.code]).toEqual([502, 'EUPSTREAM']);
+      // A 4xx: retrying cannot mend the credentials, so clients are not made to retry it for a minute.
+      expect([res.status, body.code]).toEqual([403, 'EUPSTREAMREFUSED']);
       expect(body.error).toMatch(/refused .*\(401\)\. Check the credentials configured for the upstream/);
       const tarball = await fetch(new URL('authed-fixture/-/authed-fixture-1.0.0.tgz', t.url));
-      expect(tarball.status).not.toBe(404);
-      expect(tarball.status).toBeGreaterThanOrEqual(500);
+      expect([tarball.status, tarball.statusText]).toEqual([403, expect.stringMatching(/^\[EUPSTREAMREFUSED\] /)]);
 
       const project = await makeProject(npm.dir, { name: 'uses-authed-without' });
       const install = await npm.run(['install', 'authed-fixture@1.0.0', '--ignore-scripts'], { cwd: project, env: { npm_config_fetch_retries: '0' } });
@@ -138,7 +138,7 @@ describe('an upstream that requires a token', () => {
         body: JSON.stringify({ 'authed-fixture': ['1.0.0'] }),
       });
       const auditBody = (await audit.json()) as { code?: string; error?: string };
-      expect([audit.status, auditBody.code]).toEqual([502, 'EUPSTREAM']);
+      expect([audit.status, auditBody.code]).toEqual([403, 'EUPSTREAMREFUSED']);
       expect(auditBody.error).toMatch(/refused the gatekeeper .*Check the credentials configured for the upstream/);
 
       const seen = upstream.requests.slice(before);

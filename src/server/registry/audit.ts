@@ -146,7 +146,7 @@ async function askUpstream(runtime: GatekeeperRuntime, client: Pick<UpstreamClie
 function refusal(status: number, why: string): GatekeeperError {
   if (status === 401 || status === 403) {
     return new GatekeeperError(
-      'EUPSTREAM',
+      'EUPSTREAMREFUSED',
       `the upstream's audit endpoint refused the gatekeeper (${why}). Check the credentials configured for the upstream (npm's auth settings for its URL)`,
     );
   }

@@ -141,19 +141,25 @@ describe('UpstreamClient', () => {
       expect(await client.packument('plain')).toEqual({ status: 200, body: { versions: { '2.0.0': null } } });
     });
 
-    it('calls 401 and 403 refusals and 5xx answers EUPSTREAM, naming the package', async () => {
+    it('calls 401 and 403 refusals and other 4xx EUPSTREAMREFUSED (a 4xx: clients do not retry them), and 5xx, 408 and 429 EUPSTREAM, naming the package', async () => {
       for (const status of [401, 403]) {
         registry.fault({ packument: 'plain' }, { status, body: '{"error":"no"}' });
         const err = await failure(client.packument('plain'));
-        expect(err.code).toBe('EUPSTREAM');
+        expect([err.code, err.status]).toEqual(['EUPSTREAMREFUSED', 403]);
         expect(err.message).toMatch(new RegExp(`refused the packument of plain \\(${status}\\)\\. Check the credentials`));
-        expect((await failure(client.hasPackage('plain'))).code).toBe('EUPSTREAM');
+        expect((await failure(client.hasPackage('plain'))).code).toBe('EUPSTREAMREFUSED');
       }
-      for (const status of [500, 502, 503, 429, 400]) {
+      for (const status of [400, 410, 418]) {
+        registry.fault({ packument: 'plain' }, { status, body: 'x' });
+        const err = await failure(client.packument('plain'));
+        expect([err.code, err.status]).toEqual(['EUPSTREAMREFUSED', 403]);
+        expect(err.message).toMatch(new RegExp(`answered ${status} for the packument of plain\\. Check the upstream's URL and configuration\\.$`));
+      }
+      for (const status of [500, 502, 503, 429, 408]) {
         registry.fault({ packument: 'plain' }, { status, body: 'x' });
         const err = await failure(client.packument('plain'));
         expect([err.code, err.status]).toEqual(['EUPSTREAM', 502]);
-        expect(err.message).toContain(`answered ${status} for the packument of plain.`);
+        expect(err.message).toContain(`answered ${status} for the packument of plain. Try again later`);
       }
     });
 
@@ -172,7 +178,7 @@ describe('UpstreamClient', () => {
     it('refuses bodies over the size limit: by content-length, by counting, and after decompression', async () => {
       const small = make({ maxBytes: 10 * 1024 * 1024, packumentMaxBytes: 2000 });
       const err = await failure(small.packument('plain'));
-      expect([err.code, err.status]).toEqual(['EUPSTREAMTOOLARGE', 502]);
+      expect([err.code, err.status]).toEqual(['EUPSTREAMTOOLARGE', 403]);
       expect(err.message).toMatch(/sent more than 2000 bytes for the packument of plain/);
       registry.fault({ packument: 'plain' }, { contentLength: null });
       expect((await failure(small.packument('plain'))).code).toBe('EUPSTREAMTOOLARGE');
@@ -644,7 +650,7 @@ describe('UpstreamClient.postStream', () => {
       res.end('x'.repeat(5000));
     };
     const err = await failure(client.postStream('-/npm/v1/security/audits/quick', Readable.from([Buffer.from('{}')])));
-    expect([err.code, err.status]).toEqual(['EUPSTREAMTOOLARGE', 502]);
+    expect([err.code, err.status]).toEqual(['EUPSTREAMTOOLARGE', 403]);
     expect(err.message).toMatch(/sent more than 1000 bytes for the request to -\/npm\/v1\/security\/audits\/quick/);
     answer = (res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
