@@ -98,6 +98,10 @@ describe('passwords', () => {
     const argv = await runGatekeeper(env, ['user', 'password', 'ivan', 'in-argv-password']);
     expect(argv.code).toBe(2);
     expect(await loginCode('ivan', password)).toBe('ok');
+    // user add likewise: the word is refused, not dropped for a generated password (the user is not made).
+    const added = await runGatekeeper(env, ['user', 'add', 'ivan2', 'in-argv-password']);
+    expect([added.code, added.err]).toEqual([2, expect.stringContaining('a password is never taken from the command line')]);
+    expect(((await s.t.api('GET', '/users')).body.items as Array<{ username: string }>).map((u) => u.username)).not.toContain('ivan2');
     const weak = await runGatekeeper(env, ['user', 'password', 'ivan', '--password-stdin'], 'short\n');
     expect(weak.code).toBe(2);
     expect(weak.err).toContain('[EVALIDATION] a password must be 8 to 1024 characters long');

@@ -15,6 +15,7 @@ export const user: Command = {
     switch (action) {
       case 'add': {
         const username = requirePositional(args, 1, 'a username');
+        refusePasswordArgument(args.positionals);
         const role = stringFlag(args, 'role') ?? 'developer';
         const generated = !args.flags['password-stdin'];
         const password = generated ? randomBytes(15).toString('base64url') : (await readStdin()).replace(/\r?\n$/, '');
@@ -26,9 +27,7 @@ export const user: Command = {
       case 'password': {
         // As for add: from stdin (never argv), or generated and shown once.
         const username = requirePositional(args, 1, 'a username');
-        if (args.positionals.length > 2) {
-          throw new UsageError('a password is never taken from the command line (the shell history and the process list would show it). Pipe it in with --password-stdin, or leave it out to have one generated');
-        }
+        refusePasswordArgument(args.positionals);
         const generated = !args.flags['password-stdin'];
         const password = generated ? randomBytes(15).toString('base64url') : (await readStdin()).replace(/\r?\n$/, '');
         await client.request('PATCH', `/users/${enc(username)}`, { password });
@@ -53,3 +52,10 @@ export const user: Command = {
     }
   },
 };
+
+/** A word after the username would be a password: never taken from the command line, and never silently dropped for a generated one. */
+function refusePasswordArgument(positionals: readonly string[]): void {
+  if (positionals.length > 2) {
+    throw new UsageError('a password is never taken from the command line (the shell history and the process list would show it). Pipe it in with --password-stdin, or leave it out to have one generated');
+  }
+}
