@@ -197,7 +197,8 @@ const asUrl =
   };
 const asSize = (raw: unknown, source: string): string => {
   const text = asString(raw, source).toLowerCase();
-  if (!/^\d+(b|kb|mb|gb)?$/.test(text)) throw new ConfigError(`${source} must be a size like 50mb, not '${text}'`);
+  // What parseSize reads (at most 12 digits), so a size taken here is not refused later, at start.
+  if (!/^\d{1,12}(b|kb|mb|gb)?$/.test(text)) throw new ConfigError(`${source} must be a size like 50mb (at most 12 digits), not '${text}'`);
   return text;
 };
 /** One of `values`, in any case. */
@@ -455,9 +456,14 @@ function fromFile(file: string): Record<string, unknown> {
   if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`the config file ${file} must hold a YAML mapping`);
   const known = new Map([...SPECS, ...FILE_ONLY].map((s) => [s.key.toLowerCase(), s.key]));
   const out: Record<string, unknown> = {};
+  const spelled = new Map<string, string>();
   for (const [rawKey, value] of Object.entries(parsed as Record<string, unknown>)) {
     const key = known.get(rawKey.replace(/_/g, '').toLowerCase());
     if (!key) throw new ConfigError(`the config file ${file} has an unknown key '${rawKey}'; see config/gatekeeper.example.yaml`);
+    // Two spellings of one setting (require_auth and requireAuth): which one was meant is not for us to guess.
+    const other = spelled.get(key);
+    if (other !== undefined) throw new ConfigError(`the config file ${file} sets '${key}' twice, as '${other}' and as '${rawKey}'; keep one`);
+    spelled.set(key, rawKey);
     out[key] = value;
   }
   return out;

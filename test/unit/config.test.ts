@@ -589,6 +589,17 @@ describe('loadSettings: config file', () => {
       expect(err.message).toContain(file);
     });
 
+    it('refuses at once a size the server could not read at start (more than 12 digits)', () => {
+      const { cwd } = workspace();
+      expect(configError(() => loadSettings({ GATEKEEPER_CACHE_SIZE: '1234567890123' }, cwd)).message).toMatch(/GATEKEEPER_CACHE_SIZE must be a size like 50mb \(at most 12 digits\)/);
+      expect(loadSettings({ GATEKEEPER_CACHE_SIZE: '123456789012' }, cwd).cacheSize).toBe('123456789012');
+    });
+
+    it('refuses one setting written twice in two spellings, naming both, instead of the last one silently winning', () => {
+      const { cwd, file } = workspace('require_auth: true\nrequireAuth: false\n');
+      expect(configError(() => loadSettings({ GATEKEEPER_CONFIG: file }, cwd)).message).toBe(`the config file ${file} sets 'requireAuth' twice, as 'require_auth' and as 'requireAuth'; keep one`);
+    });
+
     it('does not accept the admin password or the config path from the file', () => {
       const a = workspace('admin_password: secret\n');
       expect(configError(() => loadSettings({ GATEKEEPER_CONFIG: a.file }, a.cwd)).message).toContain("unknown key 'admin_password'");
