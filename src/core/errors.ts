@@ -1,4 +1,4 @@
-import { fitText, oneLine } from './text';
+import { fitText, oneLine, thenSentence } from './text';
 
 /**
  * Stable error codes. Every error a user or an API client can see carries one of these
@@ -235,7 +235,7 @@ export function statusText(text: string, short?: ShortForm): string {
   if (whole.length <= MAX_STATUS_TEXT || !short || whats.length === 0) return fitText(whole, MAX_STATUS_TEXT);
   const next = printable(short.next).trim();
   const extras = (short.more ?? []).map((m) => printable(m).trimEnd()).filter((m) => m.trim() !== '');
-  const join = (what: string, separator = '. ') => (next === '' ? what : `${what}${separator}${next}`);
+  const join = (what: string, separator?: string) => (next === '' ? what : separator === undefined ? thenSentence(what, next) : `${what}${separator}${next}`);
   const fits = (t: string) => t.length <= MAX_STATUS_TEXT;
   // Each extra that still fits, in order.
   const withExtras = (t: string) => extras.reduce((acc, extra) => (fits(acc + extra) ? acc + extra : acc), t);

@@ -5,6 +5,7 @@ import type { PublishRule } from './publish';
 import { compileLicensePolicy, CompiledLicensePolicy, LicensePolicy } from './license';
 import type { PackageAdvisories } from './advisory';
 import { DenialCode, Note, PackumentView, ruleForCode, RuleMode, RULES, ruleSettings, RuleSettings, RuleTable, VersionContext } from './rules';
+import { thenSentence } from './text';
 
 /**
  * Policy evaluation: (name, version, manifest, policy snapshot, now) -> decision.
@@ -452,5 +453,5 @@ export function blockParts(decision: Decision, publicUrl?: string, audience: Aud
  */
 export function blockMessage(decision: Decision, publicUrl?: string, audience: Audience = 'developer'): string {
   const { reason, next, link } = blockParts(decision, publicUrl, audience);
-  return `${reason}. ${next}${link}`;
+  return `${thenSentence(reason, next)}${link}`;
 }

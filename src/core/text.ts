@@ -197,6 +197,11 @@ export function quoteText(s: string, maxLength: number = MAX_QUOTED): string {
   return sanitizeText(oneLine(String(s)).replace(/\s+/g, ' ').trim(), maxLength);
 }
 
+/** `text`, then `next` as the sentence after it: after a cut that ends in an ellipsis, no full stop of its own ("…. Run" reads as a typo). */
+export function thenSentence(text: string, next: string): string {
+  return `${text}${/(?:\.\.\.|\u2026)$/.test(text) ? ' ' : '. '}${next}`;
+}
+
 /** `s` as one line: what `quoteText` removes, without the length bound (a message's last line of defence). */
 export function oneLine(s: string): string {
   return s.replace(ANSI_SEQUENCES, ' ').replace(REMOVED, '').replace(LINE_BREAKERS, ' ').replace(INVISIBLE, '');

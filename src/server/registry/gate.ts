@@ -25,6 +25,7 @@ import type { GatekeeperRuntime, VerdaccioStorage } from '../runtime';
 import { actorOf, principalOfRequest } from './identity';
 import { readRawPackument, readStoredVersion, standInRequest } from './manifests';
 import { DependencyPrefetcher, PrefetchStats, WarmContext } from './prefetch';
+import { thenSentence } from '../../core/text';
 import { acceptsGzip, etagMatches } from '../http/conditional';
 
 /**
@@ -87,7 +88,7 @@ export function refusalOf(decision: Decision, suffix = '', publicUrl?: string, a
   const { reason, what, next, link } = blockParts(decision, publicUrl, audience);
   return new GatekeeperError(
     decision.code as ErrorCode,
-    `${reason}. ${next}${link}${suffix}`,
+    `${thenSentence(reason, next)}${link}${suffix}`,
     { rule: decision.ruleId, package: decision.name, version: decision.version },
     { short: { what, next, more: [link, suffix] } },
   );

@@ -8,6 +8,7 @@
  */
 import { Advisory } from '../../../src/core/advisory';
 import { asGatekeeperError, GatekeeperError, httpError, MAX_BODY_MESSAGE, MAX_STATUS_TEXT, statusText } from '../../../src/core/errors';
+import { thenSentence } from '../../../src/core/text';
 import { inspectTarball } from '../../../src/core/manifest-compare';
 import { Audience, compilePolicy, consolePackageUrl, Decision, evaluate, EvaluationInput, nextStep, PolicySnapshot } from '../../../src/core/policy';
 import { inspectPublish } from '../../../src/server/registry/publish';
@@ -341,5 +342,13 @@ describe('statusText with a short form', () => {
     // A malformed short form from elsewhere is ignored, not trusted.
     const odd = asGatekeeperError({ name: 'GatekeeperError', code: err.code, message: err.message, short: { what: 'not a list', next } });
     expect(odd?.short).toBeUndefined();
+  });
+});
+
+describe('a reason cut with an ellipsis, then the next step', () => {
+  it('reads "le... Run", not "le.... Run", in the message and in both forms of the status text', () => {
+    expect(statusText(thenSentence('foo@1.0.0: its title, cut le…', "Run 'gatekeeper explain foo@1.0.0'"))).toBe("foo@1.0.0: its title, cut le... Run 'gatekeeper explain foo@1.0.0'");
+    const long = `foo@1.0.0: ${'a very long reason '.repeat(40)}`;
+    expect(statusText(long, { what: ['foo@1.0.0: a shorter reason, cut le…'], next: 'Use another version' })).toBe('foo@1.0.0: a shorter reason, cut le... Use another version');
   });
 });

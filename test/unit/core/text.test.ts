@@ -1,4 +1,4 @@
-import { DEFAULT_JSON_LIMITS, fitText, MAX_QUOTED, quoteText, redactQuery, sanitizeJson, sanitizeText, shownValue, TRUNCATED } from '../../../src/core/text';
+import { DEFAULT_JSON_LIMITS, fitText, MAX_QUOTED, quoteText, redactQuery, sanitizeJson, sanitizeText, shownValue, thenSentence, TRUNCATED } from '../../../src/core/text';
 
 /** What PostgreSQL's jsonb refuses: NUL and lone surrogates, as JSON.stringify writes them. */
 const JSONB_POISON = /\\u0000|\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f])|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2}/i;
@@ -191,5 +191,15 @@ describe('shownValue', () => {
     expect(shown).toHaveLength(60);
     expect(shown.endsWith('...')).toBe(true);
     expect(shownValue('x'.repeat(60), 60)).toBe('x'.repeat(60));
+  });
+});
+
+describe('thenSentence', () => {
+  it('ends a sentence with a full stop before the next, but not after a cut that ends in an ellipsis', () => {
+    expect(thenSentence('foo@1.0.0 is banned', 'Use another version')).toBe('foo@1.0.0 is banned. Use another version');
+    // A quote that closes after the cut ends the sentence: the full stop stays.
+    expect(thenSentence('foo@1.0.0 is deprecated: "a long message, le…"', 'Run it')).toBe('foo@1.0.0 is deprecated: "a long message, le…". Run it');
+    expect(thenSentence('a title cut le…', 'Run it')).toBe('a title cut le… Run it');
+    expect(thenSentence('a title cut le...', 'Run it')).toBe('a title cut le... Run it');
   });
 });
