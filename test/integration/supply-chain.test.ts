@@ -242,7 +242,8 @@ describe('supply-chain rules', () => {
         expect(refused.status).toBe(403);
         const next = `no fixed version yet. Use a fixed version; run 'gatekeeper explain p_adv@1.0.0' for the advisories; or open ${consolePackageUrl(s.t.url, 'p_adv', '1.0.0')} to see why and request it`;
         // The status text is the brief form: the fix before the title, quoted shorter, then the whole next step.
-        expect(refused.statusText).toMatch(/^\[EADVISORY\] p_adv@1\.0\.0: GHSA-5555-6666-7777 \(critical\), no fixed version yet: Bad Z+\.\.\.\. Use a fixed version; /);
+        // The cut title's ellipsis ends the sentence: no full stop of its own after it.
+        expect(refused.statusText).toMatch(/^\[EADVISORY\] p_adv@1\.0\.0: GHSA-5555-6666-7777 \(critical\), no fixed version yet: Bad Z+\.\.\. Use a fixed version; /);
         expect(refused.statusText.endsWith(next.slice('no fixed version yet. '.length))).toBe(true);
         const error = ((await refused.json()) as any).error as string;
         expect(error).toMatch(/^\[EADVISORY\] p_adv@1\.0\.0: GHSA-5555-6666-7777 \(critical\) Bad Z+…, /);
