@@ -14,7 +14,7 @@ import type { Repositories, Store } from '../db/store';
 import { Actor, auditEntry, AuditWriter } from './audit';
 import type { PolicyCache } from './policy-cache';
 import { changePolicy, NO_CHANGE } from './policy-change';
-import { dropExpiredApproval } from './approvals';
+import { liveApprovalOf } from './approvals';
 
 /** Where the service reads a version's manifest from (the registry storage, the upstream). */
 export interface ManifestSource {
@@ -411,7 +411,7 @@ export class GovernanceService {
       return await this.change(actor, `an approval for ${pattern}@${range}`, async (repos) => {
         const allowScripts = input.allowScripts === true;
         // An expired approval of the same spec approves nothing: this one takes its place.
-        await dropExpiredApproval(repos, actor, pattern, range, this.now());
+        await liveApprovalOf(repos, actor, pattern, range, this.now());
         const approval = await repos.policy.saveApproval({ pattern, range, reason, approvedBy: actor.username, expiresAt, allowScripts });
         await repos.audit.save(
           auditEntry(actor, 'approval.create', {

@@ -18,7 +18,7 @@ import { PackageRequest, REQUEST_STATUSES, RequestStatus } from '../db/repositor
 import type { Rejection } from '../db/repositories/request-limits';
 import type { Repositories, Store } from '../db/store';
 import { Actor, auditEntry } from './audit';
-import { dropExpiredApproval } from './approvals';
+import { liveApprovalOf } from './approvals';
 import { EventSink, NO_EVENTS } from './webhooks';
 import { assertBatch, batchEntry, LOCKFILE_ENTRY_FIELDS, optionalBoolean, type GovernanceService } from './governance';
 import type { Principal } from './identity';
@@ -510,8 +510,7 @@ export class RequestsService {
 
   /** The approval for name@range: the existing one, or a new one (also in place of an expired one, which approves nothing). */
   private async ensureApproval(repos: Repositories, actor: Actor, name: string, range: string, reason: string): Promise<number> {
-    await dropExpiredApproval(repos, actor, name, range, Date.now());
-    const existing = await repos.policy.findApprovalBySpec(name, range);
+    const existing = await liveApprovalOf(repos, actor, name, range, Date.now());
     if (existing) return Number(existing.id);
     const approval = await repos.policy.saveApproval({ pattern: name, range, reason, approvedBy: actor.username, expiresAt: null });
     await repos.audit.save(auditEntry(actor, 'approval.create', { package: name, ruleId: `approval:${approval.id}`, details: { range, approvalReason: reason } }));
