@@ -54,15 +54,13 @@ function signInCookie(runtime: GatekeeperRuntime, req: IncomingMessage, base: st
 
 const loginTtlSeconds = (runtime: GatekeeperRuntime) => Math.floor((runtime.sso?.options.loginTtlMs ?? 600_000) / 1000);
 
-/** The PKCE verifier's cookie: HttpOnly, Lax (the IdP's redirect back is a cross-site navigation). */
-function verifierCookie(runtime: GatekeeperRuntime, req: IncomingMessage, verifier: string): string {
+/** The PKCE verifier's cookie (cleared: empty, Max-Age=0): HttpOnly, Lax (the IdP's redirect back is a cross-site navigation). */
+function verifierCookie(runtime: GatekeeperRuntime, req: IncomingMessage, verifier: string, maxAge = loginTtlSeconds(runtime)): string {
   const { name, attributes } = signInCookie(runtime, req, SSO_COOKIE);
-  return `${name}=${verifier}; ${attributes}; Max-Age=${loginTtlSeconds(runtime)}; HttpOnly; SameSite=Lax`;
+  return `${name}=${verifier}; ${attributes}; Max-Age=${maxAge}; HttpOnly; SameSite=Lax`;
 }
 
-function clearedVerifierCookie(runtime: GatekeeperRuntime, req: IncomingMessage): string {
-  return verifierCookie(runtime, req, '').replace(/Max-Age=\d+/, 'Max-Age=0');
-}
+const clearedVerifierCookie = (runtime: GatekeeperRuntime, req: IncomingMessage): string => verifierCookie(runtime, req, '', 0);
 
 /** The sign-in cookies' values: random, base64url. */
 const SIGN_IN_COOKIE_VALUE = /^[A-Za-z0-9_-]{43,128}$/;
