@@ -11,6 +11,7 @@ import { storageKey } from '../../src/core/storage';
 import { tarballCacheOf } from '../../src/server/registry/gate';
 import { eventually } from '../support/assert';
 import { loginToken } from '../support/gatekeeper';
+import { startHaproxy } from '../support/haproxy';
 import { integrityOf } from '../support/tarball';
 import { gatekeeperSuite } from '../support/suite';
 
@@ -23,6 +24,8 @@ describe('tarball responses', () => {
       { name: 'large-tgz', versions: [{ version: '1.0.0', license: 'MIT', files: { 'blob.txt': randomBytes(48 * 1024).toString('base64') } }] },
       // Several of the stream's buffers (1 MB each).
       { name: 'multi-mb-tgz', versions: [{ version: '1.0.0', license: 'MIT', files: { 'blob.txt': randomBytes(3 * 1024 * 1024).toString('base64') } }] },
+      { name: 'cc-tgz', versions: [{ version: '1.0.0', license: 'MIT' }] },
+      { name: 'shared-tgz', versions: [{ version: '1.0.0', license: 'MIT' }, { version: '1.1.0', license: 'MIT' }] },
     ],
     settings: { tarballCacheSize: '64kb' },
     policyMode: 'none',
@@ -31,7 +34,7 @@ describe('tarball responses', () => {
   let token: string;
 
   beforeAll(async () => {
-    for (const name of ['small-tgz', 'large-tgz', 'altered-tgz', 'multi-mb-tgz']) expect((await s.t.api('POST', '/approvals', { name, reason: 'tarball test' })).status).toBe(201);
+    for (const name of ['small-tgz', 'large-tgz', 'altered-tgz', 'multi-mb-tgz', 'shared-tgz', 'cc-tgz']) expect((await s.t.api('POST', '/approvals', { name, reason: 'tarball test' })).status).toBe(201);
     expect((await s.t.api('POST', '/users', { username: 'gil', password: 'gil-password', role: 'reader' })).status).toBe(201);
     token = await loginToken(s.t.url, 'gil', 'gil-password');
   });
@@ -202,6 +205,73 @@ describe('tarball responses', () => {
       const res = await fetch(url, { headers });
       expect(res.status).toBe(403);
       expect(((await res.json()) as { code: string }).code).toBe('EBANNED');
+    }
+  });
+
+  it('every allowed answer tells a cache to ask again before using it, 304s too, whoever asks and whichever path serves it', async () => {
+    const basic = `Basic ${Buffer.from('gil:gil-password').toString('base64')}`;
+    const reads: Array<[string, Record<string, string>]> = [
+      ['shared-tgz', { accept: 'application/json' }],
+      ['shared-tgz', { accept: 'application/vnd.npm.install-v1+json' }],
+      ['shared-tgz/1.0.0', {}],
+      ['cc-tgz/-/cc-tgz-1.0.0.tgz', {}],
+      ['large-tgz/-/large-tgz-1.0.0.tgz', {}],
+    ];
+    for (const [path, headers] of reads) {
+      for (const authorization of [undefined, `Bearer ${token}`, basic]) {
+        const sent = authorization ? { ...headers, authorization } : headers;
+        // Twice: the first read may be a first fetch, the second comes from storage or memory.
+        for (const round of [1, 2]) {
+          const res = await fetch(new URL(path, s.t.url), { headers: sent });
+          const etag = res.headers.get('etag');
+          expect([path, authorization, round, res.status, res.headers.get('cache-control')]).toEqual([path, authorization, round, 200, path.includes('/-/') ? 'no-cache, no-transform' : 'no-cache']);
+          // A version's manifest is written by express, which answers no conditional request fetch makes (fetch adds `cache-control: no-cache` to it).
+          if (path === 'shared-tgz/1.0.0') continue;
+          const again = await fetch(new URL(path, s.t.url), { headers: { ...sent, 'if-none-match': etag ?? '' } });
+          expect([path, authorization, again.status, again.headers.get('cache-control')]).toEqual([path, authorization, 304, path.includes('/-/') ? 'no-cache, no-transform' : 'no-cache']);
+        }
+      }
+    }
+  });
+
+  it('a shared cache in front (HAProxy\'s, as a CI proxy runs it) serves a tarball banned since no more', async () => {
+    const target = new URL(s.t.url);
+    const proxy = await startHaproxy((bind) =>
+      [
+        'defaults',
+        '  mode http',
+        '  timeout connect 5s',
+        '  timeout client 30s',
+        '  timeout server 30s',
+        'cache ci',
+        '  total-max-size 16',
+        '  max-object-size 1000000',
+        '  max-age 60',
+        'frontend registry',
+        `  bind ${bind}`,
+        '  http-request cache-use ci',
+        '  http-response cache-store ci',
+        '  default_backend gatekeeper',
+        'backend gatekeeper',
+        `  server gk ${target.host}`,
+        '',
+      ].join('\n'),
+    );
+    try {
+      const path = 'shared-tgz/-/shared-tgz-1.1.0.tgz';
+      const bytes = s.upstream.tarball('shared-tgz', '1.1.0');
+      for (let i = 0; i < 3; i++) {
+        const res = await fetch(new URL(path, proxy.url));
+        expect(res.status).toBe(200);
+        expect(Buffer.from(await res.arrayBuffer()).equals(bytes)).toBe(true);
+      }
+      expect((await s.t.api('POST', '/bans', { name: 'shared-tgz', range: '1.1.0', reason: 'banned behind a cache' })).status).toBe(201);
+      const res = await fetch(new URL(path, proxy.url));
+      expect([res.status, ((await res.json()) as { code: string }).code]).toEqual([403, 'EBANNED']);
+      const packument = await fetch(new URL('shared-tgz', proxy.url), { headers: { accept: 'application/json' } });
+      expect(Object.keys(((await packument.json()) as { versions: object }).versions)).toEqual(['1.0.0']);
+    } finally {
+      await proxy.stop();
     }
   });
 });

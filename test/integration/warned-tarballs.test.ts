@@ -50,7 +50,7 @@ describe('warned tarballs', () => {
   it('sends a version without anything to say as before: no notice, and npm may store it', async () => {
     for (const fetchNo of [1, 2]) {
       const res = await fetch(new URL(`${PLAIN}/-/${PLAIN}-1.0.0.tgz`, gk.url));
-      expect([fetchNo, res.status, res.headers.get('npm-notice'), res.headers.get('cache-control')]).toEqual([fetchNo, 200, null, 'no-transform']);
+      expect([fetchNo, res.status, res.headers.get('npm-notice'), res.headers.get('cache-control')]).toEqual([fetchNo, 200, null, 'no-cache, no-transform']);
     }
   });
 });

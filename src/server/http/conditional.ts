@@ -4,6 +4,22 @@
  */
 
 /**
+ * The `Cache-Control` of an allowed answer whose content the policy decides (a packument, a
+ * version, a tarball): any cache, a CI's shared proxy included, may store it but must ask again
+ * before each use (RFC 9111 §5.2.2.4). Its ETag makes that a cheap 304 while the policy still
+ * allows it; a policy change (a ban, a revoked approval) refuses the next use. Without it, a
+ * cache may reuse an answer with a validator for as long as its heuristics say (§4.2.2): a
+ * banned tarball went on installing through an HAProxy cache.
+ */
+export const REVALIDATE = 'no-cache';
+
+/** The same for a tarball, whose bytes must reach the client as the integrity names them. */
+export const REVALIDATE_TARBALL = 'no-cache, no-transform';
+
+/** A tarball answer with an `npm-notice`: npm prints the notice only for answers it does not store. */
+export const UNSTORED_TARBALL = 'no-store, no-transform';
+
+/**
  * Whether an `If-None-Match` header matches the response's entity tag: `*`, or any tag of the
  * list, compared weakly (a `W/` prefix on either side is ignored), as RFC 9110 asks for
  * If-None-Match.

@@ -26,7 +26,7 @@ import { actorOf, principalOfRequest } from './identity';
 import { readRawPackument, readStoredVersion, standInRequest } from './manifests';
 import { DependencyPrefetcher, PrefetchStats, WarmContext } from './prefetch';
 import { thenSentence } from '../../core/text';
-import { acceptsGzip, etagMatches } from '../http/conditional';
+import { acceptsGzip, etagMatches, REVALIDATE, REVALIDATE_TARBALL, UNSTORED_TARBALL } from '../http/conditional';
 
 /**
  * The gate: the handlers of the registry's read routes (packument, version, tarball,
@@ -207,12 +207,18 @@ export async function storeTarball(storage: PackageStorage, name: string, filena
   return { key, stat: await storage.put(key, bytes, { durable: false }) };
 }
 
+/** A tarball's first fetch (not stored yet): 304 when the client holds these bytes already, as for a stored one. */
 function sendBytes(req: IncomingMessage, res: ServerResponse, bytes: Buffer, etag: string): void {
+  res.setHeader('etag', etag);
+  res.setHeader('cache-control', res.hasHeader('npm-notice') ? UNSTORED_TARBALL : REVALIDATE_TARBALL);
+  if (etagMatches(req.headers['if-none-match'], etag)) {
+    res.statusCode = 304;
+    res.end();
+    return;
+  }
   res.statusCode = 200;
   res.setHeader('content-type', 'application/octet-stream');
   res.setHeader('content-length', bytes.length);
-  res.setHeader('etag', etag);
-  res.setHeader('cache-control', res.hasHeader('npm-notice') ? 'no-store, no-transform' : 'no-transform');
   res.end(req.method === 'HEAD' ? undefined : bytes);
 }
 
@@ -416,6 +422,7 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
     const served: Packument = restrictions ? { ...rest, policyRestrictions: restrictions } : rest;
     const headers: Record<string, string> = {
       'content-type': abbreviated ? `${ABBREVIATED}; charset=utf-8` : 'application/json; charset=utf-8',
+      'cache-control': REVALIDATE,
     };
     // One notice, about what installing the package gets (see installNotice); none otherwise.
     const notice = installNotice(name, raw, { packument, hidden, warned });
@@ -463,6 +470,7 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
     if (version !== undefined && Object.hasOwn(versions, version)) {
       const local = localTarballUrls(runtime, { ...packument, versions: { [version]: versions[version] } }, req);
       res.setHeader('content-type', 'application/json; charset=utf-8');
+      res.setHeader('cache-control', REVALIDATE);
       res.status(200).send(JSON.stringify(local.versions?.[version]));
       return;
     }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { matchesIntegrityString, strongestDigests } from '../../core/integrity';
 import { HotPathReads, OpenedObject, StorageStat, storageKey } from '../../core/storage';
-import { etagMatches } from '../http/conditional';
+import { etagMatches, REVALIDATE_TARBALL, UNSTORED_TARBALL } from '../http/conditional';
 import { BoundedCache } from './bounded-cache';
 
 /**
@@ -158,7 +158,7 @@ export class TarballCache {
     const lastModified = new Date(stat.mtimeMs).toUTCString();
     const base = { key, source, size: stat.size, lastModified, modifiedSeconds: Math.floor(stat.mtimeMs / 1000), revision, identity: stat.revision };
     if (bytes && stat.size <= this.maxEntryBytes) {
-      const head = ['content-type', 'application/octet-stream', 'content-length', String(bytes.length), 'cache-control', 'no-transform', 'access-control-allow-origin', '*', 'etag', etag, 'last-modified', lastModified];
+      const head = ['content-type', 'application/octet-stream', 'content-length', String(bytes.length), 'cache-control', REVALIDATE_TARBALL, 'access-control-allow-origin', '*', 'etag', etag, 'last-modified', lastModified];
       return { ...base, bytes, head, etag, cost: bytes.length + TAG_COST };
     }
     return { ...base, etag, cost: TAG_COST };
@@ -194,7 +194,7 @@ export function sendTarballEntry(
     // A tarball is compressed already, and its bytes must match the integrity: no proxy or
     // compression middleware (Verdaccio's, on the full path) may encode it again.
     // A response with a notice must not be stored by npm, or npm does not print the notice.
-    res.setHeader('cache-control', res.hasHeader('npm-notice') ? 'no-store, no-transform' : 'no-transform');
+    res.setHeader('cache-control', res.hasHeader('npm-notice') ? UNSTORED_TARBALL : REVALIDATE_TARBALL);
     // What Verdaccio's CORS middleware sends on the full path: the fast path answers the same.
     res.setHeader('access-control-allow-origin', '*');
     if (entry.etag) res.setHeader('etag', entry.etag);
@@ -207,7 +207,7 @@ export function sendTarballEntry(
     return true;
   }
   if (entry.bytes) {
-    // The prepared head says `no-transform` only: a response with a notice takes head()'s `no-store`.
+    // The prepared head revalidates: a response with a notice takes head()'s `no-store`.
     if (entry.head && !res.hasHeader('npm-notice')) res.writeHead(200, entry.head);
     else {
       res.statusCode = 200;
