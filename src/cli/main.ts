@@ -55,9 +55,9 @@ function usageText(command: Command): string {
   return `usage: ${usageOf(command).join('\n       ')}`;
 }
 
-/** Input the server refused as the caller's mistake: a usage error, exit 2. */
+/** Input the server refused as the caller's mistake (invalid, or more than it takes): a usage error, exit 2. */
 function isInvalidInput(status: number, code: string | undefined): boolean {
-  return status === 400 || code === 'EVALIDATION' || (code?.startsWith('EINVALID') ?? false);
+  return status === 400 || status === 413 || code === 'EVALIDATION' || (code?.startsWith('EINVALID') ?? false);
 }
 
 function readStdin(): Promise<string> {

@@ -380,25 +380,25 @@ export class RequestsService {
     return children;
   }
 
-  /** Files one request per blocked name@version (a lockfile's), as one batch. */
   /**
    * Files one request per blocked name@version (a lockfile's), as one batch: at most
    * MAX_BATCH_ENTRIES entries (else 413), looked up and inserted a chunk of rows per statement.
+   * Each entry is decided as `gatekeeper check` decides it (its manifest read, so its license,
+   * install scripts and advisories count); a version that exists nowhere is listed in
+   * `notFound`, not requested: no approval could make it install.
    */
   async createBatch(
     actor: Actor,
     input: { entries?: unknown; reason?: unknown },
     principal?: Principal,
-  ): Promise<{ created: PackageRequest[]; alreadyOpen: string[]; allowed: number; coolingDown: CoolingDown[] }> {
-    const entries = assertBatch(input.entries, 'entries', '{name, version}');
+  ): Promise<{ created: PackageRequest[]; alreadyOpen: string[]; allowed: number; notFound: string[]; coolingDown: CoolingDown[] }> {
     const reason = optionalComment(input.reason, 'reason') ?? 'needed by a lockfile';
-    const policy = this.cache.current();
     const blocked = new Map<string, { name: string; version: string }>();
+    const notFound: string[] = [];
     let allowed = 0;
-    for (const [i, e] of entries.entries()) {
-      const { name, version } = batchEntry(e, i, 'entries', LOCKFILE_ENTRY_FIELDS);
-      const d = this.governance.cache.decide(policy, { name, version, manifest: undefined }, false);
-      if (d.allowed) allowed++;
+    for (const { name, version, allowed: ok, known } of await this.governance.checkEntries(input.entries)) {
+      if (!known) notFound.push(`${name}@${version}`);
+      else if (ok) allowed++;
       else blocked.set(`${name}@${version}`, { name, version });
     }
     // Entries rejected within the cooldown are filed again only when the batch's reason is new.
@@ -436,7 +436,7 @@ export class RequestsService {
         for (const part of chunks(created)) {
           await repos.audit.saveMany(part.map((c) => auditEntry(actor, 'request.create', { package: c.name, details: { id: c.id, range: c.range, batch: true } })));
         }
-        return { created, alreadyOpen, allowed, coolingDown };
+        return { created, alreadyOpen, allowed, notFound, coolingDown };
       });
       if (result.created.length > 0) this.events.emit('request.created', { by: actor.username, batch: true, requests: result.created.map(requestEvent) });
       return result;

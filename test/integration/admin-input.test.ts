@@ -18,6 +18,8 @@ const FIXTURES = [
   { name: 'hostile-ok', versions: [{ version: '1.0.0', license: 'MIT' }, { version: '1.1.0', license: 'MIT' }] },
   { name: 'hostile-dep', versions: [{ version: '2.0.0', license: 'MIT', dependencies: { 'hostile-ok': '^1.0.0' } }] },
   { name: '@acme/hostile', versions: [{ version: '1.0.0', license: 'ISC' }] },
+  // A batch at the cap of real versions: a request is filed only for a version that exists.
+  { name: 'hostile-full', versions: Array.from({ length: MAX_BATCH_ENTRIES }, (_, i) => ({ version: `1.0.${i}`, license: 'MIT' })) },
 ];
 
 interface Sent {
@@ -352,7 +354,7 @@ describe('admin API under hostile input: client mistakes are 4xx with a stable c
       });
       expect([path, res.status, (res.body as { code: string }).code]).toEqual([path, 413, 'EPAYLOADTOOLARGE']);
     }
-    const full = Array.from({ length: MAX_BATCH_ENTRIES }, (_, i) => ({ name: `hostile-full-${i}`, version: '1.0.0', integrity: `sha512-${'A'.repeat(86)}==` }));
+    const full = Array.from({ length: MAX_BATCH_ENTRIES }, (_, i) => ({ name: 'hostile-full', version: `1.0.${i}`, integrity: `sha512-${'A'.repeat(86)}==` }));
     const batch = await send(admin, 'post', '/requests/batch', 'at the cap', { body: json({ entries: full, reason: 'a big lockfile' }) });
     expect([batch.status, (batch.body as { created: unknown[] }).created.length]).toEqual([201, MAX_BATCH_ENTRIES]);
     const again = await send(admin, 'post', '/requests/batch', 'at the cap, again', { body: json({ entries: full, reason: 'a big lockfile' }) });

@@ -11,6 +11,8 @@ import { loginToken, startTestGatekeeper, tempDir } from '../support/gatekeeper'
 import { makeProject } from '../support/npm';
 import { runTool as run, toolEnv as toolsEnv } from '../support/tools';
 import { gatekeeperSuite } from '../support/suite';
+import { REPO } from '../support/process';
+import { MAX_BATCH_ENTRIES } from '../../src/services/governance';
 
 const FIXTURES = [
   {
@@ -261,6 +263,28 @@ describe('package requests, lockfile checks and usage', () => {
       expect(missing.code).toBe(2);
     });
 
+    it('exits 2 for a lockfile of more entries than the server takes, not 1 (blocked)', async () => {
+      const dir = tempDir('gk-biglock-');
+      const packages: Record<string, unknown> = { '': { name: 'big', version: '1.0.0' } };
+      for (let i = 0; i <= MAX_BATCH_ENTRIES; i++) packages[`node_modules/big-${i}`] = { version: '1.0.0' };
+      fs.writeFileSync(path.join(dir, 'package-lock.json'), JSON.stringify({ name: 'big', version: '1.0.0', lockfileVersion: 3, packages }));
+      const result = await dev('check', path.join(dir, 'package-lock.json'));
+      expect([result.code, result.err]).toEqual([2, expect.stringContaining('EPAYLOADTOOLARGE')]);
+    });
+
+    it('says which entries it did not check: a tarball URL dependency, a git one', async () => {
+      const lockfile = path.join(REPO, 'test/support/lockfiles/npm-v3/package-lock.json');
+      const text = await dev('check', lockfile);
+      expect(text.out).toMatch(/ entries, \d+ blocked, 1 not checked\n/);
+      expect(text.out).toContain('not checked: url-dep comes from a tarball URL, not through this registry (http://registry.invalid/downloads/url-dep.tgz)');
+      const dir = tempDir('gk-gitlock-');
+      const packages = { '': { name: 'g', version: '1.0.0' }, 'node_modules/gitdep': { version: '1.0.0', resolved: 'git+ssh://git@example.invalid/o/gitdep.git#0123456789abcdef0123456789abcdef01234567' } };
+      fs.writeFileSync(path.join(dir, 'package-lock.json'), JSON.stringify({ name: 'g', version: '1.0.0', lockfileVersion: 3, packages }));
+      const git = await dev('check', '--json', path.join(dir, 'package-lock.json'));
+      expect(git.code).toBe(0);
+      expect(JSON.parse(git.out)).toMatchObject({ checked: 0, skipped: [{ name: 'gitdep', reason: 'git', source: packages['node_modules/gitdep'].resolved }] });
+    });
+
     it('files one request per blocked lockfile entry, as one batch', async () => {
       const project = await makeProject(s.npm.dir, { name: 'lock-batch', dependencies: { 'req-lib': '1.1.0', 'req-solo': '3.0.0' } });
       expect((await s.npm.run(['install'], { cwd: project })).code).toBe(0);
@@ -270,6 +294,22 @@ describe('package requests, lockfile checks and usage', () => {
       expect(result.code).toBe(0);
       expect(result.out).toMatch(/^3 entries: 2 allowed, 1 requested, 0 already requested/);
       expect(result.out).toMatch(/request \d+: req-lib@1\.1\.0/);
+    });
+
+    it('decides a batch as check does: a license-denied entry is requested, a version that exists nowhere is listed and not requested', async () => {
+      const before = (await s.t.api('GET', '/licenses')).body;
+      expect((await s.t.api('PUT', '/licenses', { allow: ['MIT', 'ISC'] })).status).toBe(200);
+      try {
+        const entries = [{ name: 'req-solo', version: '3.0.0' }, { name: 'req-util', version: '9.9.9' }];
+        const checked = await s.t.api('POST', '/lockfile/check', { entries }, devToken);
+        expect(checked.body.blocked.map((b: { code: string }) => b.code)).toEqual(['ELICENSE', 'ENOTFOUND']);
+        const batch = await s.t.api('POST', '/requests/batch', { entries, reason: 'a license-denied entry' }, devToken);
+        expect(batch.status).toBe(201);
+        expect([batch.body.allowed, batch.body.created.map((r: { name: string; range: string }) => `${r.name}@${r.range}`), batch.body.notFound]).toEqual([0, ['req-solo@3.0.0'], ['req-util@9.9.9']]);
+        for (const r of batch.body.created) expect((await s.t.api('POST', `/requests/${r.id}/cancel`, {}, devToken)).status).toBe(200);
+      } finally {
+        expect((await s.t.api('PUT', '/licenses', { allow: before.allow })).status).toBe(200);
+      }
     });
 
     it('records a lockfile as a project and shows who uses a version', async () => {

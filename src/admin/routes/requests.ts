@@ -23,7 +23,7 @@ export const create_request_batch: RouteDef = {
   method: 'post',
   path: '/requests/batch',
   access: 'explain',
-  summary: 'File one request per blocked name@version of a lockfile, as one batch',
+  summary: 'File one request per blocked name@version of a lockfile, as one batch (each decided as /lockfile/check decides it); versions that exist nowhere are listed in notFound, not filed',
   body: [
     { name: 'entries', description: '[{name, version}]' },
     { name: 'reason', description: 'why' },

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseSpec } from '../../core/names';
+import type { SkipReason } from '../../core/lockfile';
 import { requirePositional, stringFlag, UsageError } from '../args';
 import { createClient, enc } from '../client';
 import { Command, REGISTRY_FLAG } from '../command';
@@ -66,7 +67,7 @@ export const request: Command = {
     const lockfile = stringFlag(args, 'lockfile');
     if (lockfile) {
       const { file, parsed } = readLockfile(lockfile);
-      const result = await api.request<{ created: RequestView[]; alreadyOpen: string[]; allowed: number; coolingDown?: Array<{ spec: string; rejectedRequestId?: number; until: string }> }>('POST', '/requests/batch', {
+      const result = await api.request<{ created: RequestView[]; alreadyOpen: string[]; allowed: number; notFound?: string[]; coolingDown?: Array<{ spec: string; rejectedRequestId?: number; until: string }> }>('POST', '/requests/batch', {
         entries: parsed.entries.map((e) => ({ name: e.name, version: e.version })),
         reason: stringFlag(args, 'reason') ?? `needed by ${path.basename(path.dirname(file))}`,
       });
@@ -74,6 +75,7 @@ export const request: Command = {
       else {
         io.out(line`${parsed.entries.length} entries: ${result.allowed} allowed, ${result.created.length} requested, ${result.alreadyOpen.length} already requested`);
         for (const r of result.created) io.out(line`  request ${r.id}: ${r.name}@${r.range}`);
+        for (const spec of result.notFound ?? []) io.out(line`  not filed: ${spec} exists neither here nor upstream; fix the lockfile`);
         for (const c of result.coolingDown ?? []) io.out(line`  not filed: ${c.spec} was rejected (${c.rejectedRequestId === undefined ? "another user's request" : `request ${c.rejectedRequestId}`}); until ${c.until} only with a new --reason`);
       }
       return 0;
@@ -145,6 +147,14 @@ interface CheckResult {
   project?: { name: string; version: string; packages: number };
 }
 
+/** Why a lockfile entry was not checked, by the parser's reason. */
+const SKIPPED_TEXT: Record<SkipReason, string> = {
+  git: 'comes from git, not through this registry',
+  url: 'comes from a tarball URL, not through this registry',
+  bundled: "comes inside its parent's tarball (the parent is checked)",
+  other: 'comes from a source that is not this registry',
+};
+
 export const check: Command = {
   name: 'check',
   forms: ['[lockfile] [--record] [--json]'],
@@ -159,10 +169,13 @@ export const check: Command = {
       body.project = { name: pkg.name ?? parsed.root?.name ?? path.basename(path.dirname(file)), version: pkg.version ?? parsed.root?.version ?? '0.0.0', format: parsed.format };
     }
     const result = await createClient({ registry: stringFlag(args, 'registry') }, env).request<CheckResult>('POST', '/lockfile/check', body);
-    if (args.flags.json) io.out(json({ lockfile: file, format: parsed.format, ...result }));
+    // What the lockfile takes from elsewhere (git, a tarball URL) or inside a parent's tarball: not decided here, so said.
+    const skipped = parsed.skipped ?? [];
+    if (args.flags.json) io.out(json({ lockfile: file, format: parsed.format, ...result, skipped }));
     else {
-      io.out(line`${file} (${parsed.format}): ${result.checked} entries, ${result.blocked.length} blocked`);
+      io.out(line`${file} (${parsed.format}): ${result.checked} entries, ${result.blocked.length} blocked${skipped.length > 0 ? `, ${skipped.length} not checked` : ''}`);
       for (const b of result.blocked) io.out(line`  [${b.code}] ${b.reason}`);
+      for (const s of skipped) io.out(line`  not checked: ${s.name} ${SKIPPED_TEXT[s.reason]}${s.source ? ` (${s.source})` : ''}`);
       if (result.project) io.out(line`recorded as project ${result.project.name}@${result.project.version}`);
     }
     return result.ok ? 0 : 1;
