@@ -352,14 +352,16 @@ export class GovernanceService {
       const next: Record<string, Record<string, unknown>> = JSON.parse(JSON.stringify(stored));
       for (const [rule, change] of changes) next[rule] = { ...(next[rule] ?? {}), ...change };
       // A change to what is already set changes nothing: no new generation, nothing to audit.
-      if ((body.mode === undefined || body.mode === before.mode) && JSON.stringify(next) === JSON.stringify(stored)) return NO_CHANGE;
-      if (body.mode !== undefined) await repos.policy.setMode(body.mode as PolicyMode);
-      await repos.policy.setRules(next);
-      if (body.mode !== undefined && body.mode !== before.mode) {
+      // Only the rules whose stored settings differ count (next keeps stored's key order).
+      const modeChanges = body.mode !== undefined && body.mode !== before.mode;
+      const ruleChanges = changes.map(([rule]) => rule).filter((rule) => JSON.stringify(next[rule]) !== JSON.stringify(stored[rule]));
+      if (!modeChanges && ruleChanges.length === 0) return NO_CHANGE;
+      if (modeChanges) {
+        await repos.policy.setMode(body.mode as PolicyMode);
         await repos.audit.save(auditEntry(actor, 'policy.mode', { details: { from: before.mode, to: body.mode } }));
       }
-      const ruleChanges = changes.map(([rule]) => rule);
       if (ruleChanges.length > 0) {
+        await repos.policy.setRules(next);
         await repos.audit.save(auditEntry(actor, 'policy.rules', { details: { from: pick(stored, ruleChanges), to: pick(next, ruleChanges) } }));
       }
       return undefined;

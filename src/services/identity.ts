@@ -211,8 +211,9 @@ export class IdentityService {
         user = set.user;
       }
       if (change.disabled !== undefined) {
-        user = await this.setDisabledIn(repos, actor, await find(repos), change.disabled);
-        announce = true;
+        const changed = await this.setDisabledIn(repos, actor, await find(repos), change.disabled);
+        announce ||= changed !== undefined;
+        user = changed ?? user;
       }
       if (user) return user;
       const { passwordHash: _hash, ...rest } = await find(repos);
@@ -237,9 +238,13 @@ export class IdentityService {
     return updated as User;
   }
 
-  /** Disabling (every live token revoked) or enabling, for updateUser. */
-  private async setDisabledIn(repos: Repositories, actor: Actor, existing: UserWithHash, disabled: boolean): Promise<User> {
+  /**
+   * Disabling (every live token revoked) or enabling, for updateUser; undefined when the user
+   * is so already (disabled_at keeps when they were really disabled).
+   */
+  private async setDisabledIn(repos: Repositories, actor: Actor, existing: UserWithHash, disabled: boolean): Promise<User | undefined> {
     const username = existing.username;
+    if ((existing.disabledAt !== null) === disabled) return undefined;
     if (disabled && isCountedAdmin(existing) && (await repos.users.countActiveAdmins({ lock: true })) <= 1) {
       throw new GatekeeperError('ECONFLICT', `'${username}' is the last active admin and cannot be disabled. Make another user admin first`);
     }

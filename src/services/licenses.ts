@@ -56,10 +56,13 @@ export class LicenseService {
     await changePolicy(this.store, this.cache, actor, 'the license policy', async (repos) => {
       const before = await repos.policy.licensePolicy();
       const next: Required<LicensePolicy> = { allow: allow ?? before.allow, deny: deny ?? before.deny, unknown: (input.unknown as LicensePolicy['unknown'] | undefined) ?? before.unknown };
-      inForce = next;
       // A change to what is already set changes nothing: no new generation, nothing to audit (as PATCH /policy).
-      const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
-      if (same(next.allow, before.allow) && same(next.deny, before.deny) && next.unknown === before.unknown) return NO_CHANGE;
+      // The lists are sets: another order or a repeat is the same list (the order sent is kept when it is a change).
+      const same = (a: readonly string[], b: readonly string[]) => new Set(a).size === new Set(b).size && a.every((x) => b.includes(x));
+      const unchanged = same(next.allow, before.allow) && same(next.deny, before.deny) && next.unknown === before.unknown;
+      // Answered with what is in force: for no change, the stored lists in their stored order.
+      inForce = unchanged ? before : next;
+      if (unchanged) return NO_CHANGE;
       await repos.policy.setLicensePolicy(next);
       await repos.audit.save(auditEntry(actor, 'license.policy', { details: { from: before, to: next } }));
       return undefined;

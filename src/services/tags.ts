@@ -87,6 +87,9 @@ export class TagsService {
     if (input.description !== undefined) change.description = assertTagDescription(input.description);
     if (Object.keys(change).length === 0) throw validation('give at least one of name, slug, colour or description to change');
     const before = await this.resolve(ref);
+    // Only the fields whose value differs are changed; none of them: nothing to update or audit.
+    for (const key of Object.keys(change) as Array<keyof typeof change>) if (change[key] === before[key]) delete change[key];
+    if (Object.keys(change).length === 0) return before;
     const conflict = await this.conflictFor(change.name, change.slug, before.id);
     if (conflict) throw conflict;
     try {

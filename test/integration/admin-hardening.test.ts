@@ -287,6 +287,89 @@ describe('admin API hardening', () => {
     expect((await s.t.api('POST', '/projects', { ...own, entries: [evil] }, readerToken)).status).toBe(403);
     expect((await s.t.api('POST', '/projects', { ...own, entries: [evil] })).status).toBe(201);
   });
+
+  describe('a write that sets what is already set: 200, no audit entry, no stored row rewritten', () => {
+    type Entry = { details: Record<string, unknown> };
+    const entries = async (action: string) => (await s.t.api('GET', `/audit?action=${action}&limit=500`)).body.items as Entry[];
+    /** A table's row with its xmin, which every UPDATE of it renews (even one writing the same values). */
+    const row = async (table: string, where: Record<string, unknown>, columns: string[]) => {
+      const knex = s.t.gk.database.knex;
+      return knex(table).where(where).first(...columns, knex.raw('xmin::text as xmin'));
+    };
+
+    it('PATCH /users {"disabled": true} on a disabled user: no second user.disable, disabled_at kept', async () => {
+      expect((await s.t.api('POST', '/users', { username: 'harden-off', password: 'harden-off-password', role: 'developer' })).status).toBe(201);
+      expect((await s.t.api('PATCH', '/users/harden-off', { disabled: true })).status).toBe(200);
+      const stored = await row('users', { username: 'harden-off' }, ['disabled_at']);
+      expect(stored.disabled_at).toBeInstanceOf(Date);
+      const again = await s.t.api('PATCH', '/users/harden-off', { disabled: true });
+      expect([again.status, again.body.disabledAt]).toEqual([200, stored.disabled_at.toISOString()]);
+      expect(await row('users', { username: 'harden-off' }, ['disabled_at'])).toEqual(stored);
+      expect((await entries('user.disable')).filter((e) => e.details.username === 'harden-off')).toHaveLength(1);
+    });
+
+    it('PATCH /users {"disabled": false} on an active user: no user.enable', async () => {
+      expect((await s.t.api('POST', '/users', { username: 'harden-on', password: 'harden-on-password', role: 'developer' })).status).toBe(201);
+      const stored = await row('users', { username: 'harden-on' }, ['disabled_at']);
+      const res = await s.t.api('PATCH', '/users/harden-on', { disabled: false });
+      expect([res.status, res.body.username, res.body.disabledAt]).toEqual([200, 'harden-on', null]);
+      expect(await row('users', { username: 'harden-on' }, ['disabled_at'])).toEqual(stored);
+      expect((await entries('user.enable')).filter((e) => e.details.username === 'harden-on')).toEqual([]);
+    });
+
+    it('PATCH /tags/:slug with the values it has: no tag.update, updated_by and updated_at kept; a real change audits only what changed', async () => {
+      const created = await s.t.api('POST', '/tags', { name: 'Harden Tag', colour: '#36c', description: 'd' });
+      expect(created.status).toBe(201);
+      const id = created.body.id;
+      const stored = await row('tags', { id }, ['name', 'slug', 'colour', 'description', 'updated_by', 'updated_at']);
+      // The same values as sent before their normalisation (spaces, colour case and length).
+      const same = await s.t.api('PATCH', '/tags/harden-tag', { name: ' Harden  Tag ', slug: 'harden-tag', colour: '#3366CC', description: ' d ' });
+      expect([same.status, same.body.name, same.body.colour, same.body.description]).toEqual([200, 'Harden Tag', '#3366cc', 'd']);
+      expect(await row('tags', { id }, ['name', 'slug', 'colour', 'description', 'updated_by', 'updated_at'])).toEqual(stored);
+      const updates = async () => (await entries('tag.update')).filter((e) => e.details.id === id).map((e) => [e.details.from, e.details.to]);
+      expect(await updates()).toEqual([]);
+      expect((await s.t.api('PATCH', '/tags/harden-tag', { name: 'Harden Tag', description: 'e' })).status).toBe(200);
+      expect(await updates()).toEqual([[{ description: 'd' }, { description: 'e' }]]);
+    });
+
+    it('PATCH /policy with a mode change and rule settings already set: policy.mode only, the rules row kept', async () => {
+      const policy = async () => (await s.t.api('GET', '/policy')).body as { mode: string; generation: number; rules: Record<string, { mode: string }> };
+      const before = await policy();
+      const malware = before.rules.malware.mode;
+      expect((await s.t.api('PATCH', '/policy', { malware: { mode: 'warn' } })).status).toBe(200);
+      const rulesBefore = (await entries('policy.rules')).length;
+      const modesBefore = (await entries('policy.mode')).length;
+      const { rules } = await row('policy_state', { id: 1 }, ['rules']);
+      const generation = (await policy()).generation;
+      const other = before.mode === 'open' ? 'allowlist' : 'open';
+      expect((await s.t.api('PATCH', '/policy', { mode: other, malware: { mode: 'warn' } })).status).toBe(200);
+      expect((await entries('policy.rules')).length).toBe(rulesBefore);
+      const modes = await entries('policy.mode');
+      expect([modes.length, modes[0].details]).toEqual([modesBefore + 1, { from: before.mode, to: other }]);
+      expect((await row('policy_state', { id: 1 }, ['rules'])).rules).toEqual(rules);
+      expect(await policy()).toMatchObject({ mode: other, generation: generation + 1 });
+      expect((await s.t.api('PATCH', '/policy', { mode: before.mode, malware: { mode: malware } })).status).toBe(200);
+    });
+
+    it('PUT /licenses with the stored lists in another order or with a repeat: no license.policy, no new generation, the stored order kept', async () => {
+      const current = (await s.t.api('GET', '/licenses')).body as { allow: string[] };
+      expect((await s.t.api('PUT', '/licenses', { allow: ['MIT', 'ISC'] })).status).toBe(200);
+      const audited = (await entries('license.policy')).length;
+      const generation = (await s.t.api('GET', '/policy')).body.generation;
+      for (const allow of [['ISC', 'MIT'], ['ISC', 'MIT', 'ISC']]) {
+        const res = await s.t.api('PUT', '/licenses', { allow });
+        expect([res.status, res.body.allow]).toEqual([200, ['MIT', 'ISC']]);
+      }
+      expect((await entries('license.policy')).length).toBe(audited);
+      expect((await s.t.api('GET', '/policy')).body.generation).toBe(generation);
+      expect((await row('policy_state', { id: 1 }, ['license_allow'])).license_allow).toEqual(['MIT', 'ISC']);
+      // A real change is stored in the order sent.
+      expect((await s.t.api('PUT', '/licenses', { allow: ['ISC', '0BSD', 'MIT'] })).status).toBe(200);
+      expect((await row('policy_state', { id: 1 }, ['license_allow'])).license_allow).toEqual(['ISC', '0BSD', 'MIT']);
+      expect((await entries('license.policy')).length).toBe(audited + 1);
+      expect((await s.t.api('PUT', '/licenses', { allow: current.allow })).status).toBe(200);
+    });
+  });
 });
 
 describe('migration 014: usernames unique without regard to case', () => {
