@@ -128,6 +128,14 @@ export interface GatekeeperRuntime {
   storage: PackageStorage;
   /** Cached packument responses (see registry/packument-cache.ts). */
   packuments: PackumentCache;
+  /** Drops this process's decisions, responses and held tarballs for a package: what they were made from changed. */
+  forgetPackage(name: string): void;
+  /**
+   * A package's storage was written here: forgotten by this process and announced to every
+   * other (PACKAGE_CHANNEL); resolves once every process has handled it (or its barrier's time
+   * has passed: a process that did not answer no longer trusts its caches). Never rejects.
+   */
+  packageChanged(name: string): Promise<void>;
   /** Asks V8 for one compacting collection after large packument builds (heap-reclaim.ts). */
   heap: HeapReclaimer;
   /** This instance's metrics (/-/gatekeeper/metrics, docs/metrics.md). */

@@ -17,6 +17,7 @@ import { POLICY_CHANNEL } from '../db/repositories/policy';
 import { IDENTITY_CHANNEL } from '../db/repositories/identity-channel';
 import { ADVISORY_CHANNEL } from '../db/repositories/advisories';
 import { INSPECTION_CHANNEL } from '../db/repositories/inspections';
+import { announcePackageChange, PACKAGE_CHANNEL } from '../db/repositories/package-channel';
 import { TokenCache } from '../services/token-cache';
 import { TokenUse } from '../services/token-use';
 import { Store } from '../db/store';
@@ -275,10 +276,10 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       logger.info('created the admin user from GATEKEEPER_ADMIN_PASSWORD');
     }
 
-    // One LISTEN connection carries the announcements: policy, tokens and users, advisories, tarball inspections.
+    // One LISTEN connection carries the announcements: policy, tokens and users, advisories, tarball inspections, package writes.
     // A heartbeat past its grace is judged by the link's TCP state or, where that cannot be read,
     // by asking the pool whether the database answers anyone (listener.ts).
-    const listener = new ChannelListener(database.url, [POLICY_CHANNEL, IDENTITY_CHANNEL, ADVISORY_CHANNEL, INSPECTION_CHANNEL], { probe: () => database.knex.raw('select 1') });
+    const listener = new ChannelListener(database.url, [POLICY_CHANNEL, IDENTITY_CHANNEL, ADVISORY_CHANNEL, INSPECTION_CHANNEL, PACKAGE_CHANNEL], { probe: () => database.knex.raw('select 1') });
     try {
       await listener.start();
     } catch (err) {
@@ -460,6 +461,21 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       catalogue,
       audit: new AuditLog(store),
       packuments: new PackumentCache(parseSize(settings.cacheSize), () => heap.check()),
+      forgetPackage(name) {
+        cache.forget(name);
+        runtime.packuments.invalidate(name);
+      },
+      async packageChanged(name) {
+        runtime.forgetPackage(name);
+        try {
+          await announcePackageChange(database.knex, name);
+        } catch (err) {
+          // Not announced: the other processes keep what they hold until their channel drops (then they forget every package).
+          logger.error({ err, package: name }, 'a write to a package could not be announced to the other instances');
+          return;
+        }
+        if (!(await listener.barrier(PACKAGE_CHANNEL, listener.confirmWithinMs))) logger.warn({ package: name }, 'not every instance confirmed a write to a package in time; one that did not no longer trusts its caches');
+      },
       heap,
       storage: packageStorage,
       metrics,
@@ -475,12 +491,13 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
         // The upstream's dist-tags and unpublishes reach the stored copies (core/packument-merge.ts).
         // A version the upstream unpublished is decided again (not found), and its stored tarball goes, so no instance serves it.
         const unpublished = (name: string, versions: readonly string[]) => {
-          cache.forget(name);
-          runtime.packuments.invalidate(name);
-          for (const version of versions) {
+          const removals = versions.map((version) => {
             const key = tarballStorageKey(name, tarballFilename(name, version));
-            if (key) packageStorage.delete(key).catch((err: unknown) => logger.error({ err, package: name, version }, 'the stored tarball of a version the upstream unpublished could not be removed'));
-          }
+            return key ? packageStorage.delete(key).catch((err: unknown) => logger.error({ err, package: name, version }, 'the stored tarball of a version the upstream unpublished could not be removed')) : undefined;
+          });
+          runtime.forgetPackage(name);
+          // Every instance forgets once the stored tarballs are gone (its own stored copy is the one removed).
+          void Promise.all(removals).then(() => runtime.packageChanged(name));
         };
         // npm unpublish and deprecate write what the gate checked, not more (registry/metadata-write.ts).
         if (!installMetadataWrite(storage)) logger.warn("Verdaccio has no changePackage to replace: a version published while an unpublish or deprecation of the package is written may be lost");
@@ -582,10 +599,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     cleanup.push(async () => unregisterRuntime(id));
     cleanup.push(async () => stopPrefetch(runtime));
     // New advisories for a package change its decisions and its cached responses.
-    advisories.onChange((name) => {
-      cache.forget(name);
-      runtime.packuments.invalidate(name);
-    });
+    advisories.onChange((name) => runtime.forgetPackage(name));
     // Another process imported, flagged or overrode an entry: reload the package's advisories
     // (which forgets its decisions, so a stored tarball is decided again). A reconnect may have
     // missed announcements: forget every package's advisories.
@@ -610,21 +624,26 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
     // A tarball inspection recorded by any process: the package is decided again with it. A
     // reconnect may have missed some: every package's inspections are read again.
     const forgetInspections = () => {
-      for (const name of inspections.forgetAll()) {
-        cache.forget(name);
-        runtime.packuments.invalidate(name);
-      }
+      for (const name of inspections.forgetAll()) runtime.forgetPackage(name);
       inspections.loadIndex().catch((err) => logger.warn({ err }, 'the index of packages with tarball inspections could not be loaded; first sights read the database until the next reconnect'));
     };
     listener.on('message', (channel: string, payload: string) => {
       if (channel !== INSPECTION_CHANNEL) return;
       const changed = inspections.announced(payload);
-      if (changed === undefined) return;
-      cache.forget(changed);
-      runtime.packuments.invalidate(changed);
+      if (changed !== undefined) runtime.forgetPackage(changed);
     });
     listener.on('connected', forgetInspections);
     if (listener.connected) forgetInspections();
+    // A package written by any process (its own announcements included): what was made from its
+    // storage before goes. A reconnect may have missed some: every decision and held tarball goes
+    // (held packument responses are checked against the storage revision on every use).
+    listener.on('message', (channel: string, payload: string) => {
+      if (channel === PACKAGE_CHANNEL && payload !== '') runtime.forgetPackage(payload);
+    });
+    listener.on('connected', () => {
+      cache.forgetAll();
+      tarballCacheOf(runtime).clear();
+    });
     // An unreachable advisory source is the operator's problem: logged when it changes, shown in /health.
     advisories.onHealthChange((health) => {
       if (health.ok) logger.info({ advisories: health }, 'advisory source reachable again');

@@ -259,6 +259,11 @@ export class PolicyCache {
     this.count = 0;
   }
 
+  /** Drops every package's decisions (an announcement of a package write may have been missed). */
+  forgetAll(): void {
+    this.clear();
+  }
+
   /** Drops a package's decisions (its advisories changed). */
   forget(name: string): void {
     const versions = this.decisions.get(name);

@@ -135,6 +135,7 @@ describe('three gatekeepers on one database and one storage, behind HAProxy', ()
     upstream = await startFixtureRegistry([
       ...treePackages(),
       { name: 'cluster-ban', versions: [{ version: '1.0.0', license: 'MIT' }, { version: '1.1.0', license: 'MIT' }] },
+      { name: 'cluster-takedown', versions: [{ version: '1.0.0', license: 'MIT' }, { version: '1.0.1', license: 'MIT' }] },
     ]);
     db = await createTestDatabase();
     dataDir = tempDir('gk-cluster-data-');
@@ -154,6 +155,8 @@ describe('three gatekeepers on one database and one storage, behind HAProxy', ()
       GATEKEEPER_ADVISORY_REFRESH: '4s',
       GATEKEEPER_JOB_POLL: '1s',
       GATEKEEPER_JOB_LEASE: '3s',
+      // A stored packument is refreshed from the upstream after a second: a takedown is seen at once.
+      GATEKEEPER_UPSTREAM_MAXAGE: '1s',
     };
     // Started together on the new database: they migrate it once and create one admin.
     const started = await Promise.allSettled(['gk1', 'gk2', 'gk3'].map((name) => spawnGatekeeper(env, undefined, 120_000).then((proc) => ({ name, proc }))));
@@ -229,6 +232,50 @@ describe('three gatekeepers on one database and one storage, behind HAProxy', ()
       const doc = await packument(n.url, 'cluster-ban');
       expect(Object.keys(doc.body.versions)).toEqual(['1.0.0']);
       expect(doc.body['dist-tags'].latest).toBe('1.0.0');
+    }
+  });
+
+  it('a version unpublished or deprecated through one instance is refused by every instance on its next request, its tarball held in memory too', async () => {
+    const publisher = await createNpmEnv(nodes[0].url);
+    npmEnvs.push(publisher);
+    await publisher.setToken(publisherToken);
+    expect((await nodes[0].api('PATCH', '/policy', { deprecated: { mode: 'enforce' } })).status).toBe(200);
+    try {
+      for (const name of ['@cluster/gone', '@cluster/dep']) {
+        for (const version of ['1.0.0', '1.1.0']) expect((await put(nodes[0].url, name, publishDocument(name, version), publisherToken)).status).toBe(201);
+      }
+      const tgz = (name: string) => `${name.replace('/', '%2f')}/-/${name.split('/')[1]}-1.1.0.tgz`;
+      // Every instance has decided 1.1.0 and holds its tarball (the second read is served from memory).
+      for (const n of nodes) {
+        for (const name of ['@cluster/gone', '@cluster/dep']) for (let i = 0; i < 2; i++) expect((await tarball(n.url, tgz(name))).status).toBe(200);
+      }
+      expect((await publisher.run(['unpublish', '@cluster/gone@1.1.0', '--force'])).code).toBe(0);
+      expect((await publisher.run(['deprecate', '@cluster/dep@1.1.0', 'broken, use 1.0.0'])).code).toBe(0);
+      // No waiting: npm's answer came once every instance had dropped what it held.
+      for (const n of nodes) {
+        const gone = await tarball(n.url, tgz('@cluster/gone'));
+        const deprecated = await tarball(n.url, tgz('@cluster/dep'));
+        expect([n.name, gone.status, gone.body?.code, deprecated.status, deprecated.body?.code]).toEqual([n.name, 404, 'ENOTFOUND', 403, 'EDEPRECATED']);
+        expect([n.name, Object.keys((await packument(n.url, '@cluster%2fdep')).body.versions)]).toEqual([n.name, ['1.0.0']]);
+      }
+    } finally {
+      expect((await nodes[0].api('PATCH', '/policy', { deprecated: { mode: 'off' } })).status).toBe(200);
+    }
+  });
+
+  it('a version the upstream took down, as one instance saw, is no longer served by any, its tarball held in memory too', async () => {
+    const tgz = 'cluster-takedown/-/cluster-takedown-1.0.1.tgz';
+    for (const n of nodes) for (let i = 0; i < 2; i++) expect((await tarball(n.url, tgz)).status).toBe(200);
+    const doc = (await (await fetch(new URL('cluster-takedown', upstream.url))).json()) as { versions: Record<string, unknown>; 'dist-tags': Record<string, string> };
+    delete doc.versions['1.0.1'];
+    doc['dist-tags'] = { latest: '1.0.0' };
+    upstream.fault({ packument: 'cluster-takedown' }, { body: JSON.stringify(doc), headers: { 'content-type': 'application/json' } });
+    upstream.fault({ tarball: 'cluster-takedown', version: '1.0.1' }, { status: 404, body: '{"error":"not found"}', headers: { 'content-type': 'application/json' } });
+    // Only the first instance reads the packument again, and follows the takedown.
+    await eventually(async () => (await packument(nodes[0].url, 'cluster-takedown')).body['dist-tags'].latest === '1.0.0', `${nodes[0].name} to follow the takedown`);
+    for (const n of nodes) {
+      await eventually(async () => (await tarball(n.url, tgz)).status === 404, `${n.name} to refuse the taken-down tarball`);
+      expect((await tarball(n.url, tgz)).body.code).toBe('ENOTFOUND');
     }
   });
 

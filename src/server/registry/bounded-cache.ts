@@ -87,4 +87,9 @@ export class BoundedCache<V> {
   invalidate(name: string): void {
     for (const key of this.keys.of(name)) this.remove(key);
   }
+
+  /** Drops every entry. */
+  clear(): void {
+    for (const key of [...this.slots.keys()]) this.remove(key);
+  }
 }

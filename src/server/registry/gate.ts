@@ -621,17 +621,14 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
       // What was found may change this version's decision and the package's responses: they go
       // before the inspection is held and again right after (a decision made in between, while
       // this fetch waited, was made without it).
-      governance.cache.forget(name);
-      runtime.packuments.invalidate(name);
+      runtime.forgetPackage(name);
       const recorded = runtime.inspections.record(inspection, 'upstream');
-      governance.cache.forget(name);
-      runtime.packuments.invalidate(name);
+      runtime.forgetPackage(name);
       await governance.prepare(raw);
       if (runtime.inspections.known(name, version) !== inspection) {
         // No longer held (this process forgot every package meanwhile): decided with the stored row.
         await recorded;
-        governance.cache.forget(name);
-        runtime.packuments.invalidate(name);
+        runtime.forgetPackage(name);
         await governance.prepare(raw);
       }
       const decision = governance.decide(name, version, raw);
@@ -645,8 +642,7 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
         },
         (err: unknown) => {
           runtime.logger.error({ err, package: name, version }, 'a tarball inspection could not be recorded after its answer; the copy is not stored, and the next fetch inspects it again');
-          governance.cache.forget(name);
-          runtime.packuments.invalidate(name);
+          runtime.forgetPackage(name);
         },
       );
       return { answer: { bytes, decision, etag }, settled };

@@ -263,9 +263,8 @@ export function createWriteHandlers(runtime: GatekeeperRuntime, storage: Verdacc
             await publishing.recordRefusedWrite(actor, refused.write, name, new GatekeeperError(code, answer.reason), refused.version);
             return;
           }
-          runtime.packuments.invalidate(name);
-          // Its versions may be gone (unpublish): no decision about them may be reused.
-          runtime.governance.cache.forget(name);
+          // Its versions may be gone (unpublish) or deprecated: no decision or held tarball of it may be reused, here or on another instance.
+          await runtime.packageChanged(name);
         },
         runtime,
       );

@@ -118,6 +118,11 @@ export class TarballCache {
     this.entries.invalidate(name);
   }
 
+  /** Drops every tarball (an announcement of a write may have been missed). */
+  clear(): void {
+    this.entries.clear();
+  }
+
   /** The keys of each package (see invalidate). */
   get keys(): BoundedCache<TarballEntry>['keys'] {
     return this.entries.keys;
