@@ -28,6 +28,8 @@ export interface DatabaseOptions {
   timeoutMs?: number;
   onLog?: (line: string) => void;
   onWarning?: (message: string) => void;
+  /** The embedded server exited on its own (see EmbeddedOptions.onExit). */
+  onEmbeddedExit?: (how: string) => void;
 }
 
 const quiet = (): void => undefined;
@@ -155,7 +157,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   let embedded: EmbeddedDatabase | undefined;
   let url = options.url;
   if (!url) {
-    embedded = await startEmbeddedDatabase({ dir: path.join(options.dataDir, 'db'), onLog: options.onLog, onWarning: options.onWarning });
+    embedded = await startEmbeddedDatabase({ dir: path.join(options.dataDir, 'db'), onLog: options.onLog, onWarning: options.onWarning, onExit: options.onEmbeddedExit });
     const u = new URL(embedded.url);
     u.pathname = '/gatekeeper';
     url = u.toString();

@@ -194,6 +194,8 @@ export interface EmbeddedOptions {
   onLog?: (line: string) => void;
   /** Things an operator should know (an orphaned server stopped). */
   onWarning?: (message: string) => void;
+  /** The server exited without stop() (killed, crashed): how (`signal SIGKILL`, `code 1`). */
+  onExit?: (how: string) => void;
 }
 
 /**
@@ -308,13 +310,20 @@ export async function startEmbeddedDatabase(options: EmbeddedOptions): Promise<E
 
   const url = `postgres://gatekeeper:${password}@127.0.0.1:${port}/postgres`;
   let stopped = false;
+  let exited = false;
+  // The OOM killer's choice, a crash: this process cannot serve without it, and must say so.
+  pg.process?.once('exit', (code, signal) => {
+    exited = true;
+    if (!stopped) options.onExit?.(signal ? `signal ${signal}` : `code ${code}`);
+  });
   return {
     url,
     async stop() {
       if (stopped) return;
       stopped = true;
       process.removeListener('exit', stopOnExit);
-      await pg.stop();
+      // The library's stop waits for an exit that has already happened.
+      if (!exited) await pg.stop();
     },
   };
 }

@@ -216,6 +216,17 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
   // npm's proxy, CA and credentials for the upstream; a broken npmrc stops the start here,
   // before the database is touched.
   const npmOptions = npmOptionsFor(upstream);
+  // The embedded server gone (killed, crashed): every request would be refused until someone
+  // stepped in, while /-/ping still answered. The process stops instead, so its supervisor
+  // starts both again; started in process (tests), it only says so.
+  let stopForEmbeddedExit: (() => void) | undefined;
+  const embeddedExited = (how: string) => {
+    logger.error(
+      { exit: how },
+      `[EDATABASE] the embedded PostgreSQL server exited (${how}): no request can be decided without it.${options.handleSignals ? ' The gatekeeper stops (exit code 1) so that its supervisor starts both again' : ''}`,
+    );
+    stopForEmbeddedExit?.();
+  };
   const cleanup: Array<() => Promise<void>> = [];
   const runCleanup = async () => {
     for (const fn of cleanup.reverse()) await fn().catch((err) => logger.warn({ err }, 'cleanup step failed'));
@@ -225,7 +236,14 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
   try {
     let database: Database;
     try {
-      database = await openDatabase({ url: settings.databaseUrl, dataDir: settings.dataDir, timeoutMs: databaseTimeoutMs, onLog: (line) => logger.debug({ pg: line.trim() }, 'embedded postgres'), onWarning: (message) => logger.warn(message) });
+      database = await openDatabase({
+        url: settings.databaseUrl,
+        dataDir: settings.dataDir,
+        timeoutMs: databaseTimeoutMs,
+        onLog: (line) => logger.debug({ pg: line.trim() }, 'embedded postgres'),
+        onWarning: (message) => logger.warn(message),
+        onEmbeddedExit: (how) => embeddedExited(how),
+      });
     } catch (err) {
       throw new StartupError(`the governance database cannot be opened: ${(err as Error).message}`);
     }
@@ -755,6 +773,9 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
       };
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
+      stopForEmbeddedExit = () => {
+        gatekeeper.close().finally(() => process.exit(1));
+      };
     }
     return gatekeeper;
   } catch (err) {

@@ -182,6 +182,27 @@ describe('the embedded default database', () => {
     }
   });
 
+  it('its embedded server killed under it (as the OOM killer does): the gatekeeper says why and exits 1 for its supervisor, and the directory starts again', async () => {
+    const upstream = await startFixtureRegistry([{ name: 'oom-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] }]);
+    const dataDir = tempDir('gk-embedded-oom-');
+    const env = { GATEKEEPER_DATA_DIR: dataDir, GATEKEEPER_PORT: '0', GATEKEEPER_UPSTREAM: upstream.url, GATEKEEPER_ADMIN_PASSWORD: 'admin-password-for-tests' };
+    try {
+      const gk = await spawnGatekeeper(env);
+      expect((await fetch(new URL('-/gatekeeper/v1/ready', gk.url))).status).toBe(200);
+      const exited = new Promise<number | null>((resolve) => gk.proc.once('exit', (code) => resolve(code)));
+      const postmaster = Number(fs.readFileSync(path.join(dataDir, 'db', 'postmaster.pid'), 'utf8').split('\n')[0]);
+      process.kill(postmaster, 'SIGKILL');
+      expect(await exited).toBe(1);
+      expect(gk.output()).toContain('[EDATABASE] the embedded PostgreSQL server exited (signal SIGKILL)');
+      const again = await spawnGatekeeper(env);
+      expect((await fetch(new URL('-/gatekeeper/v1/ready', again.url))).status).toBe(200);
+      expect(await again.stop('SIGTERM')).toBe(0);
+    } finally {
+      await upstream.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('a SIGTERM while its embedded server starts (a supervisor giving up, Ctrl-C) leaves no server running, and the directory starts again', async () => {
     const upstream = await startFixtureRegistry([{ name: 'sig-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] }]);
     const dataDir = tempDir('gk-embedded-sig-');
