@@ -506,9 +506,10 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
         governance.manifests = createStorageManifestSource(runtime, storage);
         // Verdaccio's uplink reads packuments in process (no loopback hop); its search stays on the gateway's URL.
         if (!gateway.attach(storage)) logger.warn('Verdaccio has no uplink to attach to: packuments go through the upstream gateway over loopback HTTP');
-        // The upstream's dist-tags and unpublishes reach the stored copies (core/packument-merge.ts).
-        // A version the upstream unpublished is decided again (not found), and its stored tarball goes, so no instance serves it.
-        const unpublished = (name: string, versions: readonly string[]) => {
+        // The upstream's dist-tags, unpublishes and deprecations reach the stored copies (core/packument-merge.ts).
+        // The package is decided again by every instance; a version the upstream unpublished is
+        // then not found, and its stored tarball goes first, so no instance serves it.
+        const upstreamChanged = (name: string, versions: readonly string[]) => {
           const removals = versions.map((version) => {
             const key = tarballStorageKey(name, tarballFilename(name, version));
             return key ? packageStorage.delete(key).catch((err: unknown) => logger.error({ err, package: name, version }, 'the stored tarball of a version the upstream unpublished could not be removed')) : undefined;
@@ -519,7 +520,7 @@ export async function startGatekeeper(options: StartOptions = {}): Promise<Gatek
         };
         // npm unpublish and deprecate write what the gate checked, not more (registry/metadata-write.ts).
         if (!installMetadataWrite(storage)) logger.warn("Verdaccio has no changePackage to replace: a version published while an unpublish or deprecation of the package is written may be lost");
-        if (!installUpstreamMerge(storage, logger, unpublished)) logger.warn("Verdaccio has no mergeVersions to replace: a dist-tag the upstream moves back, or a version it unpublishes, stays as stored");
+        if (!installUpstreamMerge(storage, logger, upstreamChanged)) logger.warn("Verdaccio has no mergeVersions to replace: a dist-tag the upstream moves back, or a version it unpublishes, stays as stored");
         // Private names must never be proxied, also after rules change at run time.
         cache.onReload((policy) => applyPackageRules(storage.config.packages, policy.publishRules));
         const login = createLoginRouter(runtime);

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
-import { mergeUpstream, MergedDocument } from '../core/packument-merge';
+import { deprecationOf, mergeUpstream, MergedDocument, withDeprecation } from '../core/packument-merge';
 import { localStorageOf } from './verdaccio-local-storage';
 
 /**
@@ -19,7 +19,12 @@ import { localStorageOf } from './verdaccio-local-storage';
  * copies the documents around it).
  */
 const unpublishedOf = new WeakMap<object, readonly string[]>();
-const mergedOf = new WeakMap<object, { removed: string[]; tags: Record<string, string> }>();
+interface Merged {
+  removed: string[];
+  tags: Record<string, string>;
+  deprecated: Record<string, string | undefined>;
+}
+const mergedOf = new WeakMap<object, Merged>();
 
 /** Remembers the versions an upstream document unpublished, for its merge. */
 export function noteUnpublished(packument: { versions?: object }, unpublished: readonly string[]): void {
@@ -28,16 +33,17 @@ export function noteUnpublished(packument: { versions?: object }, unpublished: r
 
 /**
  * Replaces Verdaccio's merge, and completes its stored copy's update, on `storage` (Verdaccio's
- * Storage); `removed` is told of the versions removed from a stored copy, once it is written.
- * False when either is not there to replace (another Verdaccio): the merge stays add-only.
+ * Storage); `changed` is told of a stored copy whose versions were removed (naming them) or
+ * whose deprecations changed, once it is written. False when either is not there to replace
+ * (another Verdaccio): the merge stays add-only.
  */
-export function installUpstreamMerge(storage: unknown, logger: Logger, removed: (name: string, versions: readonly string[]) => void): boolean {
+export function installUpstreamMerge(storage: unknown, logger: Logger, changed: (name: string, removed: readonly string[]) => void): boolean {
   const utils = createRequire(__filename)('verdaccio/build/lib/metadata-utils') as { mergeVersions?: unknown };
   const local = localStorageOf(storage);
   if (typeof utils.mergeVersions !== 'function' || !local) return false;
   utils.mergeVersions = (copy: MergedDocument & { name?: string }, up: Partial<MergedDocument>) => {
-    const { removed } = mergeUpstream(copy, up, (up.versions && unpublishedOf.get(up.versions)) ?? []);
-    mergedOf.set(copy.versions, { removed, tags: copy['dist-tags'] });
+    const { removed, deprecated } = mergeUpstream(copy, up, (up.versions && unpublishedOf.get(up.versions)) ?? []);
+    mergedOf.set(copy.versions, { removed, tags: copy['dist-tags'], deprecated });
     if (removed.length > 0) logger.info({ package: copy.name, versions: removed.slice(0, 20) }, 'the upstream unpublished versions of a proxied package: removed from its stored copy');
   };
   const updateVersions = local.updateVersions.bind(local);
@@ -51,12 +57,15 @@ export function installUpstreamMerge(storage: unknown, logger: Logger, removed: 
         name,
         (copy, done) => {
           for (const version of merged.removed) delete copy.versions[version];
+          for (const [version, text] of Object.entries(merged.deprecated)) {
+            if (Object.hasOwn(copy.versions, version)) copy.versions[version] = withDeprecation(copy.versions[version], text);
+          }
           copy['dist-tags'] = { ...merged.tags };
           updated = copy;
           done(null);
         },
         (updateErr) => {
-          if (!updateErr && merged.removed.length > 0) removed(name, merged.removed);
+          if (!updateErr && (merged.removed.length > 0 || Object.keys(merged.deprecated).length > 0)) changed(name, merged.removed);
           callback(updateErr ?? null, updated);
         },
       );
@@ -65,9 +74,12 @@ export function installUpstreamMerge(storage: unknown, logger: Logger, removed: 
   return true;
 }
 
-/** Whether the stored copy still has a version the merge removed, or tags other than the merge's. */
-function leftBehind(stored: MergedDocument, merged: { removed: string[]; tags: Record<string, string> }): boolean {
+/** Whether the stored copy still has a version the merge removed, a deprecation other than the merge's, or tags other than the merge's. */
+function leftBehind(stored: MergedDocument, merged: Merged): boolean {
   if (merged.removed.some((version) => Object.hasOwn(stored.versions, version))) return true;
+  for (const [version, text] of Object.entries(merged.deprecated)) {
+    if (Object.hasOwn(stored.versions, version) && deprecationOf(stored.versions[version]) !== text) return true;
+  }
   const tags = stored['dist-tags'];
   const keys = Object.keys(tags);
   return keys.length !== Object.keys(merged.tags).length || keys.some((tag) => tags[tag] !== merged.tags[tag]);

@@ -388,7 +388,14 @@ describe('version keys the upstream sends that normalisation drops', () => {
 });
 
 describe("the upstream's later documents: dist-tags moved back, versions unpublished, legacy tags", () => {
-  const s = gatekeeperSuite({ packages: [{ name: 'taken-down', versions: [{ version: '2.0.0', license: 'MIT' }, { version: '2.0.1', license: 'MIT' }] }], settings: { upstreamMaxage: '1s' }, npm: false });
+  const s = gatekeeperSuite({
+    packages: [
+      { name: 'taken-down', versions: [{ version: '2.0.0', license: 'MIT' }, { version: '2.0.1', license: 'MIT' }] },
+      { name: 'later-deprecated', versions: [{ version: '1.0.0', license: 'MIT' }, { version: '1.1.0', license: 'MIT' }] },
+    ],
+    settings: { upstreamMaxage: '1s' },
+    npm: false,
+  });
   const read = async (name: string) => (await (await fetch(new URL(name, s.t.url))).json()) as { 'dist-tags': Record<string, string>; versions: Record<string, unknown> };
   const upstreamDocument = async (name: string) => (await (await fetch(new URL(name, s.upstream.url))).json()) as Record<string, any>;
   const afterMaxage = () => new Promise((resolve) => setTimeout(resolve, 1_200));
@@ -413,6 +420,33 @@ describe("the upstream's later documents: dist-tags moved back, versions unpubli
     expect([tarball.status, tarball.statusText]).toEqual([404, expect.stringMatching(/^\[[A-Z]+\] /)]);
     // Its stored copy goes too, so no other instance on this storage serves it from a decision it still holds.
     await eventually(async () => !fs.existsSync(path.join(s.t.dataDir, 'storage', 'taken-down', 'taken-down-2.0.1.tgz')), 'the stored tarball removed');
+  });
+
+  it('takes a deprecation the upstream makes after the version was stored, and its removal: the deprecated rule sees both', async () => {
+    const tgz = 'later-deprecated/-/later-deprecated-1.1.0.tgz';
+    expect((await fetch(new URL(tgz, s.t.url))).status).toBe(200);
+    await eventually(async () => fs.existsSync(path.join(s.t.dataDir, 'storage', 'later-deprecated', 'later-deprecated-1.1.0.tgz')), 'the tarball stored');
+    expect((await s.t.api('PATCH', '/policy', { deprecated: { mode: 'enforce' } })).status).toBe(200);
+    try {
+      expect(Object.keys((await read('later-deprecated')).versions)).toEqual(['1.0.0', '1.1.0']);
+      const doc = await upstreamDocument('later-deprecated');
+      doc.versions['1.1.0'].deprecated = 'broken: use 1.0.0';
+      s.upstream.fault({ packument: 'later-deprecated' }, { body: JSON.stringify(doc), headers: { 'content-type': 'application/json' } });
+      await afterMaxage();
+      await eventually(async () => !Object.keys((await read('later-deprecated')).versions).includes('1.1.0'), 'the deprecated version hidden');
+      const refused = await fetch(new URL(tgz, s.t.url));
+      expect([refused.status, ((await refused.json()) as { code: string }).code]).toEqual([403, 'EDEPRECATED']);
+      const stored = JSON.parse(fs.readFileSync(path.join(s.t.dataDir, 'storage', 'later-deprecated', 'package.json'), 'utf8'));
+      expect(stored.versions['1.1.0'].deprecated).toBe('broken: use 1.0.0');
+      // npm's un-deprecation leaves an empty text.
+      doc.versions['1.1.0'].deprecated = '';
+      s.upstream.fault({ packument: 'later-deprecated' }, { body: JSON.stringify(doc), headers: { 'content-type': 'application/json' } });
+      await afterMaxage();
+      await eventually(async () => Object.keys((await read('later-deprecated')).versions).includes('1.1.0'), 'the version listed again');
+      expect((await fetch(new URL(tgz, s.t.url))).status).toBe(200);
+    } finally {
+      expect((await s.t.api('PATCH', '/policy', { deprecated: { mode: 'off' } })).status).toBe(200);
+    }
   });
 
   it('moves a dist-tag off a legacy version (which semver cannot compare), and every tag after it', async () => {
