@@ -872,8 +872,9 @@ function readYarnBerry(data: Obj, out: Collector): ParsedLockfile['root'] {
     }
     const { name, rest: ref } = split;
     if (ref.startsWith('npm:')) {
-      // `npm:1.0.0`, or `npm:1.0.0::__archiveUrl=...` for a non-standard tarball URL.
-      const version = value.version !== undefined ? String(value.version) : ref.slice(4).split('::')[0];
+      // `npm:1.0.0`, or `npm:1.0.0::__archiveUrl=...` for a non-standard tarball URL. The
+      // resolution is what yarn fetches, whatever the entry's `version` field says.
+      const version = ref.slice(4).split('::')[0];
       out.add({ name, version, dev: false, optional: false }, where);
       continue;
     }

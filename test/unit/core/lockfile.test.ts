@@ -646,6 +646,11 @@ describe('yarn lockfiles: cases the fixtures do not cover', () => {
     expect(parseLockfile('yarn.lock', '')).toStrictEqual({ format: 'yarn-classic', entries: [], skipped: [] });
   });
 
+  it('judges the version a berry resolution names, which yarn fetches, not the entry\'s version field', () => {
+    const text = ['__metadata:', '  version: 8', '', '"shared@npm:^1.0.0":', '  version: 1.0.0', '  resolution: "shared@npm:2.0.0"', ''].join('\n');
+    expect(ids(parseLockfile('yarn.lock', text))).toEqual(['shared@2.0.0']);
+  });
+
   it('reads berry resolutions: archive URLs, patches, git, exec, portals and workspaces', () => {
     const text = [
       '__metadata:',
