@@ -88,6 +88,19 @@ export function batchEntry(value: unknown, i: number, field: string, fields: rea
       fields: unknown.slice(0, 20),
     });
   }
+  // A lockfile's own fields, where an entry carries them: of the types a lockfile gives them.
+  for (const [key, max] of [['integrity', 1024], ['resolved', 4096]] as const) {
+    const value = entry[key];
+    if (value !== undefined && value !== null && (typeof value !== 'string' || value.length > max)) {
+      throw new GatekeeperError('EVALIDATION', `${where}.${key} must be text of at most ${max} characters, as the lockfile has it`, { field: `${where}.${key}` });
+    }
+  }
+  for (const key of ['dev', 'optional']) {
+    const value = entry[key];
+    if (value !== undefined && value !== null && typeof value !== 'boolean') {
+      throw new GatekeeperError('EVALIDATION', `${where}.${key} must be true or false, as the lockfile has it`, { field: `${where}.${key}` });
+    }
+  }
   for (const key of ['name', 'version']) {
     if (entry[key] === undefined || entry[key] === null) {
       throw new GatekeeperError('EVALIDATION', `${where} has no ${key}. Give each entry a name and an exact version, e.g. {"name": "lodash", "version": "4.17.21"}`, { field: `${where}.${key}` });

@@ -424,6 +424,11 @@ describe('admin API under hostile input: client mistakes are 4xx with a stable c
         '[EVALIDATION] entries[0] does not take the field range. An entry takes name, version, integrity, resolved, dev, optional, with an exact version (not a range)',
         ['range'],
       ]);
+      // A lockfile's fields of another type than a lockfile gives them.
+      for (const [field, value] of [['integrity', 5], ['resolved', {}], ['dev', 'yes'], ['optional', 1], ['integrity', 'x'.repeat(1025)]] as const) {
+        const typed = await send(admin, 'post', path, `entry ${field} of a wrong type`, { body: json({ ...OWN[path], entries: [{ name: 'hostile-ok', version: '1.0.0', [field]: value }] }) });
+        expect([path, field, typed.status, (typed.body as { details?: { field?: string } }).details?.field]).toEqual([path, field, 400, `entries[0].${field}`]);
+      }
     }
     // What `gatekeeper check` sends (the lockfile parser's entries) is accepted.
     const check = await send(admin, 'post', '/lockfile/check', 'lockfile entry', {
