@@ -1,6 +1,6 @@
 import yaml from 'js-yaml';
 import { validation } from './errors';
-import { isValidPackageName } from './names';
+import { isValidPackageName, versionFromTarball } from './names';
 import { compareVersions, isNamedVersion } from './versions';
 
 /**
@@ -35,7 +35,9 @@ import { compareVersions, isNamedVersion } from './versions';
  *
  * A tarball counts as coming from a registry when its URL has the registry layout
  * `.../<name>/-/<file>.tgz` (or when the lockfile records no URL, as npm does with
- * `omit-lockfile-registry-resolved`); any other URL is a `url` source.
+ * `omit-lockfile-registry-resolved`); any other URL is a `url` source. Where such a URL names
+ * a package and version (`<name>/-/<name>-<version>.tgz`), they are the entry's, whatever name
+ * and version the lockfile gives beside it: the client fetches the URL.
  *
  * Flags: `dev: true` marks a package needed only by devDependencies, `optional: true` one
  * needed only through optionalDependencies; both are left out otherwise. npm and pnpm
@@ -290,7 +292,10 @@ class Collector {
 
   constructor(readonly label: string) {}
 
-  add(draft: Draft, where: string): void {
+  add(given: Draft, where: string): void {
+    // The client fetches the URL the lockfile records: the package that URL names is the one installed.
+    const fetched = given.resolved ? packageOfTarballUrl(given.resolved) : undefined;
+    const draft = fetched && (fetched.name !== given.name || fetched.version !== given.version) ? { ...given, ...fetched } : given;
     if (!isValidPackageName(draft.name)) {
       throw validation(`${this.label}: ${where}: '${draft.name}' is not a valid npm package name`, { file: this.label });
     }
@@ -385,6 +390,25 @@ function isRegistryTarball(url: string): boolean {
     return false;
   }
   return path.includes('/-/') && path.endsWith('.tgz');
+}
+
+/**
+ * The package and version a registry tarball URL names (`…/<name>/-/<name>-<version>.tgz`,
+ * `…/@scope/name/-/[@scope/]name-<version>.tgz`, under any base path); undefined when it names
+ * none readably.
+ */
+function packageOfTarballUrl(url: string): { name: string; version: string } | undefined {
+  if (!isRegistryTarball(url)) return undefined;
+  const path = decodeURIComponent(/^https?:\/\/[^/?#]+(\/[^?#]*)/i.exec(url)?.[1] ?? '');
+  const at = path.lastIndexOf('/-/');
+  const segments = path.slice(0, at).split('/').filter((segment) => segment !== '');
+  const last = segments[segments.length - 1];
+  const scope = segments[segments.length - 2];
+  const name = scope?.startsWith('@') ? `${scope}/${last}` : last;
+  if (!name || !isValidPackageName(name)) return undefined;
+  const filename = path.slice(path.lastIndexOf('/') + 1);
+  const version = versionFromTarball(name, filename);
+  return version ? { name, version } : undefined;
 }
 
 /** Records a dependency that is not a registry package (or does nothing for local ones). */

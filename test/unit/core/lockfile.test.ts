@@ -646,6 +646,19 @@ describe('yarn lockfiles: cases the fixtures do not cover', () => {
     expect(parseLockfile('yarn.lock', '')).toStrictEqual({ format: 'yarn-classic', entries: [], skipped: [] });
   });
 
+  it('judges the package a registry tarball URL names, which the client fetches, not the name or version the entry gives', () => {
+    const lock = (packages: Record<string, unknown>) => JSON.stringify({ name: 'app', lockfileVersion: 3, packages: { '': { name: 'app' }, ...packages } });
+    const hidden = lock({ 'node_modules/harmless': { version: '1.0.0', resolved: 'https://r.invalid/banned/-/banned-1.0.0.tgz' } });
+    expect(ids(parseLockfile('package-lock.json', hidden))).toEqual(['banned@1.0.0']);
+    const other = lock({ 'node_modules/@s/a': { version: '1.0.0', resolved: 'https://r.invalid/api/npm/@s/a/-/@s/a-2.0.0.tgz' } });
+    expect(ids(parseLockfile('package-lock.json', other))).toEqual(['@s/a@2.0.0']);
+    // An alias fetches its real package, as its name says; a URL naming no package readably changes nothing.
+    const alias = lock({ 'node_modules/x': { name: 'real', version: '1.0.0', resolved: 'https://r.invalid/real/-/real-1.0.0.tgz' }, 'node_modules/odd': { version: '1.0.0', resolved: 'https://r.invalid/odd/-/something-else.tgz' } });
+    expect(ids(parseLockfile('package-lock.json', alias))).toEqual(['odd@1.0.0', 'real@1.0.0']);
+    const yarn = ['# yarn lockfile v1', '', 'harmless@^1.0.0:', '  version "1.0.0"', '  resolved "https://r.invalid/banned/-/banned-1.0.0.tgz#abc"', ''].join('\n');
+    expect(ids(parseLockfile('yarn.lock', yarn))).toEqual(['banned@1.0.0']);
+  });
+
   it('judges the version a berry resolution names, which yarn fetches, not the entry\'s version field', () => {
     const text = ['__metadata:', '  version: 8', '', '"shared@npm:^1.0.0":', '  version: 1.0.0', '  resolution: "shared@npm:2.0.0"', ''].join('\n');
     expect(ids(parseLockfile('yarn.lock', text))).toEqual(['shared@2.0.0']);
