@@ -1,4 +1,5 @@
-import type { RouteDef } from './route';
+import { successStatuses, type RouteDef } from './route';
+import { CSRF_HEADER, SESSION_COOKIE } from '../services/sessions';
 
 /** The OpenAPI document, derived from the route table so it grows with every route. */
 export function openApiDocument(routes: readonly RouteDef[], version: string): Record<string, unknown> {
@@ -18,11 +19,11 @@ export function openApiDocument(routes: readonly RouteDef[], version: string): R
       'x-required-role': route.access,
       parameters: [...pathParams, ...queryParams],
       responses: {
-        '200': { description: 'OK' },
+        ...Object.fromEntries(successStatuses(route).map((status) => [String(status), { description: route.responses?.[status] ?? 'OK' }])),
         default: { description: 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
       },
     };
-    if (route.access !== 'public') operation.security = [{ bearer: [] }];
+    if (route.access !== 'public') operation.security = [{ bearer: [] }, { basic: [] }, { session: [] }];
     if (route.body) {
       operation.requestBody = {
         content: {
@@ -41,7 +42,16 @@ export function openApiDocument(routes: readonly RouteDef[], version: string): R
     openapi: '3.0.3',
     info: { title: 'npm-gatekeeper admin API', version },
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: "an npm token issued by this registry ('npm login')" } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: "an npm token issued by this registry ('npm login'), or a service account's token" },
+        basic: { type: 'http', scheme: 'basic', description: "a user's name and password (login attempts are throttled)" },
+        session: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: SESSION_COOKIE,
+          description: `the web console's session (POST /session; __Host-${SESSION_COOKIE} over HTTPS); a call other than GET or HEAD also sends the session's CSRF token in the ${CSRF_HEADER} header`,
+        },
+      },
       schemas: {
         Error: {
           type: 'object',

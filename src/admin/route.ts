@@ -42,6 +42,12 @@ export interface RouteDef {
   path: string;
   access: Access;
   summary: string;
+  /**
+   * The statuses the route answers other than errors (which have the envelope and their own
+   * status), with what each means: `{ 200: 'OK' }` when not given. The lowest is what a
+   * handler's result without a status is sent with; the OpenAPI document lists them all.
+   */
+  responses?: Readonly<Record<number, string>>;
   /** Every query parameter the route takes: any other is refused (400), not ignored. */
   query?: ParamDoc[];
   body?: ParamDoc[];
@@ -54,7 +60,18 @@ export interface RouteDef {
   handler(ctx: RouteContext): Promise<RouteResult>;
 }
 
-export const ok = (body: unknown, status = 200): RouteResult => ({ status, body });
+/** A result sent with the route's success status (see RouteDef.responses), or `status`, one of them. */
+export const ok = (body: unknown, status?: number): RouteResult => (status === undefined ? { body } : { status, body });
+
+/** The responses of a route that creates what its body describes. */
+export const CREATED: Readonly<Record<number, string>> = Object.freeze({ 201: 'Created' });
+
+const OK: Readonly<Record<number, string>> = Object.freeze({ 200: 'OK' });
+
+/** The statuses a route answers other than errors, by number. */
+export function successStatuses(route: RouteDef): number[] {
+  return Object.keys(route.responses ?? OK).map(Number).sort((a, b) => a - b);
+}
 
 /**
  * The same route for a scoped name written with a slash (`/packages/@scope/name/...`): express

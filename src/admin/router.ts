@@ -9,7 +9,7 @@ import type { GatekeeperRuntime } from '../server/runtime';
 import { adminActorOf, adminLoginRequired, principalOfRequest } from '../server/registry/identity';
 import { assertCleanJson, assertCleanParams, assertCleanQuery } from './input';
 import { openApiDocument } from './openapi';
-import type { RouteDef } from './route';
+import { successStatuses, type RouteDef } from './route';
 import * as advisoryRoutes from './routes/advisories';
 import * as catalogueRoutes from './routes/catalogue';
 import * as consoleRoutes from './routes/console';
@@ -268,7 +268,7 @@ export function createAdminRouter(runtime: GatekeeperRuntime, version: string): 
           });
           res.setHeader('cache-control', 'no-store');
           for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);
-          res.status(result.status ?? 200).json(result.body);
+          res.status(result.status ?? successStatuses(route)[0]).json(result.body);
         })
         .catch(next);
     });

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { ADMIN_BODY_LIMIT_BYTES, ROUTES } from '../../src/admin/router';
-import type { RouteDef } from '../../src/admin/route';
+import { successStatuses, type RouteDef } from '../../src/admin/route';
 import { ErrorCodes, isErrorCode } from '../../src/core/errors';
 import { MAX_BATCH_ENTRIES } from '../../src/services/governance';
 import { loginToken } from '../support/gatekeeper';
@@ -29,6 +29,8 @@ interface Sent {
   status: number;
   body: unknown;
   headers: Headers;
+  /** The route the request was sent to, where a battery sent it. */
+  route?: RouteDef;
 }
 
 /** Random text does not compress: a long value really is long on disk and in an index. */
@@ -187,7 +189,7 @@ describe('admin API under hostile input: client mistakes are 4xx with a stable c
     } catch {
       // kept as text: reported below
     }
-    const result = { method: method.toUpperCase(), path, what, status: res.status, body, headers: res.headers };
+    const result = { method: method.toUpperCase(), path, what, status: res.status, body, headers: res.headers, route: batteryRoute };
     sent.push(result);
     return result;
   }
@@ -200,8 +202,11 @@ describe('admin API under hostile input: client mistakes are 4xx with a stable c
     readerToken = await loginToken(s.t.url, 'hostile-reader', 'reader-password');
   });
 
+  let batteryRoute: RouteDef | undefined;
+
   /** Everything a route gets: path parameters, queries, bodies. */
   async function battery(route: RouteDef, token: string, full: boolean): Promise<void> {
+    batteryRoute = route;
     const params = [...route.path.matchAll(/:([A-Za-z_]+)/g)].map((m) => m[1]);
     for (const param of params) {
       for (const bad of param === 'id' ? BAD_IDS : BAD_SEGMENTS) {
@@ -279,6 +284,7 @@ describe('admin API under hostile input: client mistakes are 4xx with a stable c
     expect(ROUTES.length).toBeGreaterThan(30);
     for (const route of ROUTES) await battery(route, s.t.adminToken, true);
     for (const route of ROUTES) await battery(route, readerToken, false);
+    batteryRoute = undefined;
     // Unknown paths and methods, anonymous callers.
     for (const route of ROUTES) await send(null, route.method, fill(route.path), 'anonymous', route.method === 'get' ? {} : { body: '{}' });
     for (const method of ['put', 'patch', 'delete', 'post']) await send(s.t.adminToken, method, '/approvals/tree/extra', 'unknown path', { body: '{}' });
@@ -294,7 +300,11 @@ describe('admin API under hostile input: client mistakes are 4xx with a stable c
         problems.push(`5xx: ${where}`);
         continue;
       }
-      if (r.status < 400) continue;
+      // A success is one the route documents (openapi.json lists them): 201 for what creates.
+      if (r.status < 400) {
+        if (r.route && !successStatuses(r.route).includes(r.status)) problems.push(`status not among the route's documented responses (${successStatuses(r.route).join(', ')}): ${where}`);
+        continue;
+      }
       const body = r.body as { code?: unknown; error?: unknown };
       if (!body || typeof body !== 'object' || !isErrorCode(body.code)) problems.push(`no error code: ${where}`);
       else if (typeof body.error !== 'string' || !body.error.startsWith(`[${body.code}] `)) problems.push(`error does not start with [CODE]: ${where}`);

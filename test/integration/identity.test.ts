@@ -51,6 +51,13 @@ describe('a gatekeeper in open mode proxying a fixture upstream', () => {
     expect(doc.body.openapi).toBe('3.0.3');
     const operations = Object.values(doc.body.paths).flatMap((p: any) => Object.values(p).map((o: any) => o.operationId));
     expect(operations).toEqual(expect.arrayContaining(['get_health', 'create_user', 'delete_token', 'create_approval', 'list_audit', 'get_decision']));
+    // What a route answers on success, and every way the API accepts a caller.
+    const paths = doc.body.paths as Record<string, Record<string, { responses: Record<string, unknown>; security?: unknown[] }>>;
+    expect(Object.keys(paths['/-/gatekeeper/v1/bans'].post.responses)).toEqual(['201', 'default']);
+    expect(Object.keys(paths['/-/gatekeeper/v1/bans'].get.responses)).toEqual(['200', 'default']);
+    expect(Object.keys(paths['/-/gatekeeper/v1/health'].get.responses)).toEqual(['200', '503', 'default']);
+    expect(paths['/-/gatekeeper/v1/bans'].post.security).toEqual([{ bearer: [] }, { basic: [] }, { session: [] }]);
+    expect(Object.keys(doc.body.components.securitySchemes)).toEqual(['bearer', 'basic', 'session']);
   });
 });
 

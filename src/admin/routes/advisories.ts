@@ -1,4 +1,4 @@
-import { ok, RouteDef } from '../route';
+import { CREATED, ok, RouteDef } from '../route';
 
 export const list_advisories: RouteDef = {
   name: 'list_advisories',
@@ -15,9 +15,10 @@ export const import_advisories: RouteDef = {
   method: 'post',
   path: '/advisories/import',
   access: 'govern',
+  responses: CREATED,
   summary: 'Import advisories offline from an OSV document (or an array of them)',
   body: [{ name: '(body)', description: 'the OSV JSON' }],
-  handler: async ({ runtime, actor, req }) => ok(await runtime.advisories.importOsv(actor, req.body), 201),
+  handler: async ({ runtime, actor, req }) => ok(await runtime.advisories.importOsv(actor, req.body)),
 };
 
 export const flag_malware: RouteDef = {
@@ -25,13 +26,14 @@ export const flag_malware: RouteDef = {
   method: 'post',
   path: '/advisories/malware',
   access: 'govern',
+  responses: CREATED,
   summary: 'Flag a package (or a range of it) as malware by hand: the malware rule blocks it (EMALWARE) in every process; audited',
   body: [
     { name: 'name', description: 'package name' },
     { name: 'range', description: 'semver range (default: every version)' },
     { name: 'reason', description: 'why it is malware (required)' },
   ],
-  handler: async ({ runtime, actor, body }) => ok(await runtime.advisories.flag(actor, { name: body.name, range: body.range, reason: body.reason }), 201),
+  handler: async ({ runtime, actor, body }) => ok(await runtime.advisories.flag(actor, { name: body.name, range: body.range, reason: body.reason })),
 };
 
 export const create_advisory_override: RouteDef = {
@@ -39,13 +41,14 @@ export const create_advisory_override: RouteDef = {
   method: 'post',
   path: '/advisories/overrides',
   access: 'govern',
+  responses: CREATED,
   summary: 'Override an advisory or malware entry of a package (a false positive): it blocks nothing from then on; an id shown by several entries (one advisory from several sources) overrides them all, a key only its entry; audited per entry',
   body: [
     { name: 'name', description: 'package name' },
     { name: 'id', description: "the entry's id (or key), as gatekeeper advisories list shows it" },
     { name: 'reason', description: 'why it is a false positive (required)' },
   ],
-  handler: async ({ runtime, actor, body }) => ok(await runtime.advisories.override(actor, { name: body.name, id: body.id, reason: body.reason }), 201),
+  handler: async ({ runtime, actor, body }) => ok(await runtime.advisories.override(actor, { name: body.name, id: body.id, reason: body.reason })),
 };
 
 export const delete_advisory_override: RouteDef = {

@@ -1,5 +1,5 @@
 import { assertPackageName } from '../../core/names';
-import { ok, RouteContext, RouteDef, scopedVariant } from '../route';
+import { CREATED, ok, RouteContext, RouteDef, scopedVariant } from '../route';
 
 /** `:name`, or `:scope/:name` for a scoped name written with a slash. */
 const packageName = (params: Record<string, string>) => assertPackageName(params.scope ? `${params.scope}/${params.name}` : params.name);
@@ -27,9 +27,10 @@ export const create_tag: RouteDef = {
   method: 'post',
   path: '/tags',
   access: 'govern',
+  responses: CREATED,
   summary: 'Create a tag',
   body: TAG_BODY,
-  handler: async ({ runtime, actor, body }) => ok(await runtime.tags.create(actor, body), 201),
+  handler: async ({ runtime, actor, body }) => ok(await runtime.tags.create(actor, body)),
 };
 
 export const update_tag: RouteDef = {
@@ -52,7 +53,7 @@ export const delete_tag: RouteDef = {
 };
 
 const listPackageTags = async ({ runtime, params }: RouteContext) => ok(await runtime.tags.forPackage(packageName(params)));
-const assignPackageTag = async ({ runtime, actor, params, body }: RouteContext) => ok(await runtime.tags.assign(actor, packageName(params), body.tag), 201);
+const assignPackageTag = async ({ runtime, actor, params, body }: RouteContext) => ok(await runtime.tags.assign(actor, packageName(params), body.tag));
 const unassignPackageTag = async ({ runtime, actor, params }: RouteContext) => ok(await runtime.tags.unassign(actor, packageName(params), params.tag));
 
 export const list_package_tags: RouteDef = {
@@ -71,6 +72,7 @@ export const create_package_tag: RouteDef = {
   method: 'post',
   path: '/packages/:name/tags',
   access: 'publish',
+  responses: CREATED,
   summary: 'Assign a tag to a package (admins and publishers)',
   body: [{ name: 'tag', description: 'the slug or name of a tag' }],
   handler: assignPackageTag,

@@ -6,7 +6,7 @@ import { installScripts } from '../../core/rules';
 import { CSRF_HEADER, SessionInfo } from '../../services/sessions';
 import { clearedSessionCookie, sessionCookie, sessionCookiesOf } from '../../server/registry/session-cookie';
 import { sessionOfRequest } from '../../server/registry/identity';
-import { ok, RouteDef } from '../route';
+import { CREATED, ok, RouteDef } from '../route';
 
 /**
  * What the web console (src/ui) needs that the rest of the API does not give: signing in and
@@ -48,6 +48,7 @@ export const create_session: RouteDef = {
   method: 'post',
   path: '/session',
   access: 'public',
+  responses: CREATED,
   summary:
     "The web console's sign-in: checks username and password (throttled like every login) and sets an HttpOnly, SameSite=Strict session cookie that expires; the answer carries the session's CSRF token, which state-changing calls made with the cookie send in X-Gatekeeper-CSRF",
   body: [
@@ -57,7 +58,7 @@ export const create_session: RouteDef = {
   handler: async ({ runtime, body, actor, req }) => {
     const { session, info } = await runtime.sessions.signIn({ username: body.username, password: body.password, ip: actor.ip });
     const view: SessionView = { ...info, csrfHeader: CSRF_HEADER };
-    return { status: 201, body: view, headers: { 'set-cookie': sessionCookie(runtime, req, session, runtime.sessions.ttlMs) } };
+    return { body: view, headers: { 'set-cookie': sessionCookie(runtime, req, session, runtime.sessions.ttlMs) } };
   },
 };
 

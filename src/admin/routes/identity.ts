@@ -1,6 +1,6 @@
 import { GatekeeperError } from '../../core/errors';
 import { parseId } from '../../services/governance';
-import { ok, RouteDef } from '../route';
+import { CREATED, ok, RouteDef } from '../route';
 
 export const get_whoami: RouteDef = {
   name: 'get_whoami',
@@ -25,6 +25,7 @@ export const create_user: RouteDef = {
   method: 'post',
   path: '/users',
   access: 'govern',
+  responses: CREATED,
   summary: 'Create a user with a role (admin, publisher, developer, reader)',
   body: [
     { name: 'username', description: 'letters, digits, dots, dashes, underscores' },
@@ -32,7 +33,7 @@ export const create_user: RouteDef = {
     { name: 'role', description: 'admin, publisher, developer or reader' },
   ],
   handler: async ({ runtime, actor, body }) =>
-    ok(await runtime.identity.createUser(actor, { username: body.username, password: body.password, role: body.role ?? 'developer' }), 201),
+    ok(await runtime.identity.createUser(actor, { username: body.username, password: body.password, role: body.role ?? 'developer' })),
 };
 
 export const update_user: RouteDef = {
@@ -89,6 +90,7 @@ export const create_service_account_token: RouteDef = {
   method: 'post',
   path: '/service-accounts/:name/tokens',
   access: 'govern',
+  responses: CREATED,
   summary:
     "A token for a service account (a CI user that is no IdP user and has no password; created at its first token): scoped to 'read' or 'publish:@scope[,@scope…]' and expiring, both enforced on every request. The token is shown once",
   body: [
@@ -96,5 +98,5 @@ export const create_service_account_token: RouteDef = {
     { name: 'expires', description: 'a duration, like 30d or 12h (at most 400d)' },
   ],
   handler: async ({ runtime, actor, params, body }) =>
-    ok(await runtime.identity.createServiceAccountToken(actor, { name: params.name, scope: body.scope, expires: body.expires }), 201),
+    ok(await runtime.identity.createServiceAccountToken(actor, { name: params.name, scope: body.scope, expires: body.expires })),
 };

@@ -1,5 +1,5 @@
 import { groupByLicense } from '../../services/licenses';
-import { ok, RouteDef } from '../route';
+import { CREATED, ok, RouteDef } from '../route';
 
 export const get_license_policy: RouteDef = {
   name: 'get_license_policy',
@@ -44,6 +44,7 @@ export const create_license_waiver: RouteDef = {
   method: 'post',
   path: '/licenses/waivers',
   access: 'govern',
+  responses: CREATED,
   summary: 'Let a package range through despite its license',
   body: [
     { name: 'name', description: 'package name' },
@@ -52,7 +53,7 @@ export const create_license_waiver: RouteDef = {
     { name: 'expiresIn', description: 'duration such as 90d (or expiresAt; not both)' },
     { name: 'expiresAt', description: 'an ISO 8601 date or date-time with Z or an offset, e.g. 2027-01-31 or 2027-01-31T12:00:00Z (or expiresIn; not both)' },
   ],
-  handler: async ({ runtime, actor, body }) => ok(await runtime.licenses.waive(actor, body), 201),
+  handler: async ({ runtime, actor, body }) => ok(await runtime.licenses.waive(actor, body)),
 };
 
 export const delete_license_waiver: RouteDef = {

@@ -1,7 +1,7 @@
 import { exemptableRules, policyBodyFields } from '../../core/rules';
 import { parseIsoDate } from '../../core/dates';
 import { clampLimit, decodeCursor, INT8_SAFE_MAX } from '../../db/pagination';
-import { ok, RouteDef } from '../route';
+import { CREATED, ok, RouteDef } from '../route';
 
 const LIST_QUERY = [
   { name: 'name', description: 'only entries for this package name or scope pattern' },
@@ -24,6 +24,7 @@ export const create_approval: RouteDef = {
   method: 'post',
   path: '/approvals',
   access: 'govern',
+  responses: CREATED,
   summary: 'Approve a package (name or @scope/*) for a semver range',
   body: [
     { name: 'name', description: 'package name or scope wildcard such as @acme/*' },
@@ -33,7 +34,7 @@ export const create_approval: RouteDef = {
     { name: 'expiresAt', description: 'an ISO 8601 date or date-time with Z or an offset, e.g. 2027-01-31 or 2027-01-31T12:00:00Z (or expiresIn; not both)' },
     { name: 'allowScripts', description: 'true: the approved versions may also run install scripts' },
   ],
-  handler: async ({ runtime, actor, body }) => ok(await runtime.governance.approve(actor, body), 201),
+  handler: async ({ runtime, actor, body }) => ok(await runtime.governance.approve(actor, body)),
 };
 
 export const delete_approval: RouteDef = {
@@ -60,6 +61,7 @@ export const create_ban: RouteDef = {
   method: 'post',
   path: '/bans',
   access: 'govern',
+  responses: CREATED,
   summary: 'Ban a package for a semver range; the reason is shown to users',
   body: [
     { name: 'name', description: 'package name' },
@@ -67,7 +69,7 @@ export const create_ban: RouteDef = {
     { name: 'reason', description: 'required; shown in every refusal' },
     { name: 'advisoryUrl', description: 'optional link to an advisory' },
   ],
-  handler: async ({ runtime, actor, body }) => ok(await runtime.governance.ban(actor, body), 201),
+  handler: async ({ runtime, actor, body }) => ok(await runtime.governance.ban(actor, body)),
 };
 
 export const delete_ban: RouteDef = {
@@ -116,6 +118,7 @@ export const create_exemption: RouteDef = {
   method: 'post',
   path: '/policy/exemptions',
   access: 'govern',
+  responses: CREATED,
   summary: 'Exempt a package or scope (and range) from a rule that takes exemptions (release-age, new-publisher, provenance-downgrade)',
   body: [
     { name: 'rule', description: exemptableRules().join(', ') },
@@ -123,7 +126,7 @@ export const create_exemption: RouteDef = {
     { name: 'range', description: "semver range, or an exact legacy version such as 1.0.0beta (ranges never match those); default '*'" },
     { name: 'reason', description: 'required' },
   ],
-  handler: async ({ runtime, actor, body }) => ok(await runtime.governance.exempt(actor, body), 201),
+  handler: async ({ runtime, actor, body }) => ok(await runtime.governance.exempt(actor, body)),
 };
 
 export const delete_exemption: RouteDef = {

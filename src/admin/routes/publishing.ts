@@ -1,6 +1,6 @@
 import { assertPackageName } from '../../core/names';
 import { parseId } from '../../services/governance';
-import { ok, RouteDef, scopedVariant } from '../route';
+import { CREATED, ok, RouteDef, scopedVariant } from '../route';
 
 export const list_publish_rules: RouteDef = {
   name: 'list_publish_rules',
@@ -16,6 +16,7 @@ export const create_publish_rule: RouteDef = {
   method: 'post',
   path: '/publish-rules',
   access: 'govern',
+  responses: CREATED,
   summary: 'Declare a private name or scope and who may publish it',
   body: [
     { name: 'pattern', description: 'a package name or @scope/*' },
@@ -23,7 +24,7 @@ export const create_publish_rule: RouteDef = {
     { name: 'user', description: 'a username that may publish (or role)' },
     { name: 'shadowUpstream', description: 'true to declare an unscoped name that exists upstream' },
   ],
-  handler: async ({ runtime, actor, body }) => ok(await runtime.publishing.addRule(actor, body), 201),
+  handler: async ({ runtime, actor, body }) => ok(await runtime.publishing.addRule(actor, body)),
 };
 
 export const delete_publish_rule: RouteDef = {

@@ -1,13 +1,14 @@
 import { GatekeeperError } from '../../core/errors';
 import { parseExactSpec } from '../../core/names';
 import { parseId } from '../../services/governance';
-import { ok, RouteDef } from '../route';
+import { CREATED, ok, RouteDef } from '../route';
 
 export const create_request: RouteDef = {
   name: 'create_request',
   method: 'post',
   path: '/requests',
   access: 'explain',
+  responses: CREATED,
   summary: 'Ask for a package; the automated checks run at once and are stored on the request',
   body: [
     { name: 'name', description: 'package name' },
@@ -15,7 +16,7 @@ export const create_request: RouteDef = {
     { name: 'reason', description: 'why it is needed (required)' },
     { name: 'withDependencies', description: 'true: queue a child request for every dependency the policy does not allow yet' },
   ],
-  handler: async ({ runtime, actor, body, principal }) => ok(await runtime.requests.create(actor, body, principal), 201),
+  handler: async ({ runtime, actor, body, principal }) => ok(await runtime.requests.create(actor, body, principal)),
 };
 
 export const create_request_batch: RouteDef = {
@@ -23,12 +24,13 @@ export const create_request_batch: RouteDef = {
   method: 'post',
   path: '/requests/batch',
   access: 'explain',
+  responses: CREATED,
   summary: 'File one request per blocked name@version of a lockfile, as one batch (each decided as /lockfile/check decides it); versions that exist nowhere are listed in notFound, not filed',
   body: [
     { name: 'entries', description: '[{name, version}]' },
     { name: 'reason', description: 'why' },
   ],
-  handler: async ({ runtime, actor, body, principal }) => ok(await runtime.requests.createBatch(actor, body, principal), 201),
+  handler: async ({ runtime, actor, body, principal }) => ok(await runtime.requests.createBatch(actor, body, principal)),
 };
 
 export const list_requests: RouteDef = {
@@ -93,13 +95,14 @@ export const create_approval_tree: RouteDef = {
   method: 'post',
   path: '/approvals/tree',
   access: 'govern',
+  responses: CREATED,
   summary: 'Approve name@range and every package of its resolved production dependency tree',
   body: [
     { name: 'name', description: 'package name' },
     { name: 'range', description: "semver range, default '*'" },
     { name: 'reason', description: 'why' },
   ],
-  handler: async ({ runtime, actor, body }) => ok(await runtime.requests.approveTree(actor, body), 201),
+  handler: async ({ runtime, actor, body }) => ok(await runtime.requests.approveTree(actor, body)),
 };
 
 export const check_lockfile: RouteDef = {
@@ -136,6 +139,7 @@ export const create_project: RouteDef = {
   method: 'post',
   path: '/projects',
   access: 'explain',
+  responses: CREATED,
   summary:
     "Record a lockfile as a project (name and version from its package.json), replacing that version's memberships; a version someone else recorded only admins may replace (403 EFORBIDDEN naming who recorded it)",
   body: [
@@ -144,7 +148,7 @@ export const create_project: RouteDef = {
     { name: 'format', description: 'lockfile format' },
     { name: 'entries', description: '[{name, version, integrity, dev}]' },
   ],
-  handler: async ({ runtime, actor, principal, body }) => ok(await runtime.projects.record(actor, body, principal), 201),
+  handler: async ({ runtime, actor, principal, body }) => ok(await runtime.projects.record(actor, body, principal)),
 };
 
 export const get_usage: RouteDef = {

@@ -6,6 +6,7 @@ export const get_health: RouteDef = {
   method: 'get',
   path: '/health',
   access: 'public',
+  responses: { 200: 'every part that counts is healthy', 503: 'a part that counts is failing: the same report, its failing parts with ok false' },
   summary:
     'Database, policy, plugins, upstream and audit-writer health (and cache, advisory, tarball-inspection-record and background-job statistics; jobs and inspections do not count towards ok); 503 when any part that counts is failing. Under GATEKEEPER_REQUIRE_AUTH, anonymous callers get liveness only ({ok}), never the parts or the upstream URL',
   handler: async ({ runtime, principal }) => {

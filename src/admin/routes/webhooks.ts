@@ -1,18 +1,19 @@
 import { WEBHOOK_EVENT_LIST } from '../../core/webhooks';
-import { ok, RouteDef } from '../route';
+import { CREATED, ok, RouteDef } from '../route';
 
 export const create_webhook: RouteDef = {
   name: 'create_webhook',
   method: 'post',
   path: '/webhooks',
   access: 'govern',
+  responses: CREATED,
   summary:
     'Register a webhook: an http(s) URL without credentials and the events it wants. The answer holds its signing secret, shown this once; deliveries carry X-Gatekeeper-Signature: sha256=<hex HMAC-SHA256 of the body>. Audited',
   body: [
     { name: 'url', description: 'absolute http:// or https:// URL, no credentials' },
     { name: 'events', description: `a list of: ${WEBHOOK_EVENT_LIST.join(', ')}` },
   ],
-  handler: async ({ runtime, actor, body }) => ok(await runtime.webhooks.add(actor, { url: body.url, events: body.events }), 201),
+  handler: async ({ runtime, actor, body }) => ok(await runtime.webhooks.add(actor, { url: body.url, events: body.events })),
 };
 
 export const list_webhooks: RouteDef = {
