@@ -12,7 +12,7 @@ export function openApiDocument(routes: readonly RouteDef[], version: string): R
       required: true,
       schema: { type: 'string' },
     }));
-    const queryParams = (route.query ?? []).map((q) => ({ name: q.name, in: 'query', required: false, description: q.description, schema: { type: q.type ?? 'string' } }));
+    const queryParams = (route.query ?? []).map((q) => ({ name: q.name, in: 'query', required: q.required === true, description: q.description, schema: { type: q.type ?? 'string' } }));
     const operation: Record<string, unknown> = {
       operationId: route.name,
       summary: route.summary,
@@ -25,11 +25,14 @@ export function openApiDocument(routes: readonly RouteDef[], version: string): R
     };
     if (route.access !== 'public') operation.security = [{ bearer: [] }, { basic: [] }, { session: [] }];
     if (route.body) {
+      // A `(body)` doc is the whole body (a document of its own), never a required property.
+      const required = route.body.filter((b) => b.required === true && !b.name.startsWith('(')).map((b) => b.name);
       operation.requestBody = {
         content: {
           'application/json': {
             schema: {
               type: 'object',
+              ...(required.length > 0 ? { required } : {}),
               properties: Object.fromEntries(route.body.map((b) => [b.name, { description: b.description }])),
             },
           },

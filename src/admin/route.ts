@@ -32,6 +32,8 @@ export interface ParamDoc {
   description: string;
   /** A query parameter that is a flag: `true` or `false`, anything else is refused (400). */
   type?: 'boolean';
+  /** The route refuses a request without it (400). A field needed only with or instead of another (expiresIn or expiresAt) is not marked. */
+  required?: true;
 }
 
 export interface RouteDef {

@@ -439,7 +439,7 @@ export class IdentityService {
     const scope = parseTokenScope(input.scope);
     if (!scope) throw new GatekeeperError('EVALIDATION', "scope must be 'read' or 'publish:@scope[,@scope…]'. Send one of those forms");
     if (typeof input.expires !== 'string' || input.expires.trim() === '') {
-      throw new GatekeeperError('EVALIDATION', 'a service account token needs an expiry, like 30d or 12h (at most 400d)');
+      throw new GatekeeperError('EVALIDATION', 'expires is required: a service account token needs an expiry, like 30d or 12h (at most 400d)');
     }
     let ms: number;
     try {

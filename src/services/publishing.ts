@@ -476,6 +476,7 @@ export class PublishingService {
   }
 
   async addRule(actor: Actor, input: { pattern?: unknown; role?: unknown; user?: unknown; shadowUpstream?: unknown }): Promise<PublishRule> {
+    if (input.pattern === undefined || input.pattern === null) throw validation('pattern is required: a package name, a scope wildcard such as @acme/* or a glob such as @acme/ui-*');
     const pattern = typeof input.pattern === 'string' && isValidGlob(input.pattern) ? input.pattern : assertPackagePattern(input.pattern);
     if ((input.role === undefined) === (input.user === undefined)) throw validation('a publish rule names either a role or a user');
     if (input.role !== undefined && !isRole(input.role)) throw validation('role must be one of admin, publisher, developer, reader');

@@ -465,4 +465,71 @@ describe('admin API under hostile input: client mistakes are 4xx with a stable c
     const name = await send(admin, 'post', '/approvals', 'lone surrogate name', { body: '{"name":"x\\ud800y","range":"*","reason":"r"}' });
     expect([name.status, (name.body as { code: string }).code]).toEqual([400, 'EVALIDATION']);
   });
+
+  it('refuses a request without a field the table marks required (400 naming it), and openapi.json lists exactly those as required', async () => {
+    const admin = s.t.adminToken;
+    // Where validBody() leaves out a required field (its battery sends those routes {}), the rest of a valid request.
+    const PROBE_BODY: Record<string, Record<string, unknown>> = {
+      flag_malware: { name: 'hostile-ok', reason: 'probe' },
+      create_advisory_override: { name: 'hostile-ok', id: 'GHSA-none-none-none', reason: 'probe' },
+      sync_advisories: { root: '/hostile-sync', files: [] },
+      create_session: { username: 'hostile-reader', password: 'reader-password' },
+      create_service_account_token: { scope: 'read', expires: '1d' },
+      create_tag: { name: 'hostile-probe-tag' },
+      create_package_tag: { tag: 'hostile-probe-tag' },
+    };
+    const PROBE_QUERY: Record<string, Record<string, string>> = {
+      delete_advisory_override: { name: 'hostile-ok', id: 'GHSA-none-none-none' },
+      get_advisory_sync: { root: '/hostile-sync' },
+      list_versions_by_tag: { tag: 'hostile-probe-tag' },
+    };
+    const unscoped = (route: RouteDef) => route.name.replace('_scoped_package', '_package');
+    const without = (record: Record<string, unknown>, field: string) => Object.fromEntries(Object.entries(record).filter(([k]) => k !== field));
+    const queryOf = (record: Record<string, unknown>) => new URLSearchParams(record as Record<string, string>).toString() || undefined;
+    const marked = (docs: RouteDef['body']) => (docs ?? []).filter((d) => d.required === true).map((d) => d.name);
+
+    const problems: string[] = [];
+    let probes = 0;
+    for (const route of ROUTES) {
+      const body = { ...validBody(route), ...PROBE_BODY[unscoped(route)] };
+      const query = PROBE_QUERY[unscoped(route)] ?? {};
+      const path = fill(route.path);
+      const missing: Array<['query' | 'body', string]> = [...marked(route.query).map((f): ['query', string] => ['query', f]), ...marked(route.body).map((f): ['body', string] => ['body', f])];
+      for (const [where, field] of missing) {
+        probes++;
+        const init =
+          where === 'query'
+            ? { query: queryOf(without(query, field)), ...(route.method === 'get' || !route.body ? {} : { body: json(body) }) }
+            : { query: queryOf(query), body: json(without(body, field)) };
+        const res = await send(admin, route.method, path, `without required ${where} ${field}`, init);
+        const answer = res.body as { code?: string; error?: string; details?: { field?: unknown } };
+        const word = new RegExp(`\\b${field}\\b`, 'i');
+        const named =
+          (typeof answer?.details?.field === 'string' && word.test(answer.details.field)) ||
+          (typeof answer?.error === 'string' && word.test(answer.error));
+        if (res.status !== 400 || !named) problems.push(`${route.name} (${route.method.toUpperCase()} ${path}) without ${where} ${field}: ${res.status} ${JSON.stringify(answer).slice(0, 300)}`);
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(probes).toBeGreaterThan(30);
+
+    // The served document says the same as the table, route by route.
+    const doc = (await send(admin, 'get', '/openapi.json', 'openapi')).body as {
+      paths: Record<string, Record<string, { parameters: Array<{ name: string; in: string; required: boolean }>; requestBody?: { content: Record<string, { schema: { required?: string[] } }> } }>>;
+    };
+    const served: Record<string, { body: string[] | undefined; query: string[] }> = {};
+    const table: Record<string, { body: string[] | undefined; query: string[] }> = {};
+    for (const route of ROUTES) {
+      const operation = (doc.paths[`/-/gatekeeper/v1${route.path.replace(/:([A-Za-z_]+)/g, '{$1}')}`] ?? {})[route.method];
+      expect([route.name, operation !== undefined]).toEqual([route.name, true]);
+      const queryParams = operation.parameters.filter((p) => p.in === 'query');
+      expect([route.name, queryParams.every((p) => typeof p.required === 'boolean')]).toEqual([route.name, true]);
+      served[route.name] = { body: operation.requestBody?.content['application/json'].schema.required, query: queryParams.filter((p) => p.required).map((p) => p.name) };
+      table[route.name] = { body: marked(route.body).length > 0 ? marked(route.body) : undefined, query: marked(route.query) };
+    }
+    expect(served).toEqual(table);
+    expect(served.create_ban.body).toEqual(['name', 'reason']);
+    expect(served.list_versions_by_tag.query).toEqual(['tag']);
+    expect(served.update_tag.body).toBeUndefined();
+  });
 });

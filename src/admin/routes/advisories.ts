@@ -29,9 +29,9 @@ export const flag_malware: RouteDef = {
   responses: CREATED,
   summary: 'Flag a package (or a range of it) as malware by hand: the malware rule blocks it (EMALWARE) in every process; audited',
   body: [
-    { name: 'name', description: 'package name' },
+    { name: 'name', description: 'package name', required: true },
     { name: 'range', description: 'semver range (default: every version)' },
-    { name: 'reason', description: 'why it is malware (required)' },
+    { name: 'reason', description: 'why it is malware (required)', required: true },
   ],
   handler: async ({ runtime, actor, body }) => ok(await runtime.advisories.flag(actor, { name: body.name, range: body.range, reason: body.reason })),
 };
@@ -44,9 +44,9 @@ export const create_advisory_override: RouteDef = {
   responses: CREATED,
   summary: 'Override an advisory or malware entry of a package (a false positive): it blocks nothing from then on; an id shown by several entries (one advisory from several sources) overrides them all, a key only its entry; audited per entry',
   body: [
-    { name: 'name', description: 'package name' },
-    { name: 'id', description: "the entry's id (or key), as gatekeeper advisories list shows it" },
-    { name: 'reason', description: 'why it is a false positive (required)' },
+    { name: 'name', description: 'package name', required: true },
+    { name: 'id', description: "the entry's id (or key), as gatekeeper advisories list shows it", required: true },
+    { name: 'reason', description: 'why it is a false positive (required)', required: true },
   ],
   handler: async ({ runtime, actor, body }) => ok(await runtime.advisories.override(actor, { name: body.name, id: body.id, reason: body.reason })),
 };
@@ -58,8 +58,8 @@ export const delete_advisory_override: RouteDef = {
   access: 'govern',
   summary: "Undo an override: the entry blocks again (by id, every entry showing it; by key, that entry); audited",
   query: [
-    { name: 'name', description: 'package name' },
-    { name: 'id', description: "the entry's id (or key)" },
+    { name: 'name', description: 'package name', required: true },
+    { name: 'id', description: "the entry's id (or key)", required: true },
   ],
   handler: async ({ runtime, actor, query }) => ok(await runtime.advisories.override(actor, { name: query.name, id: query.id, remove: true })),
 };
@@ -70,7 +70,7 @@ export const get_advisory_sync: RouteDef = {
   path: '/advisories/sync',
   access: 'govern',
   summary: 'What gatekeeper advisories sync read before from a directory: each file (relative path) with its modification time',
-  query: [{ name: 'root', description: "the directory's absolute path" }],
+  query: [{ name: 'root', description: "the directory's absolute path", required: true }],
   handler: async ({ runtime, query }) => ok(await runtime.advisories.syncState(query.root)),
 };
 
@@ -81,8 +81,8 @@ export const sync_advisories: RouteDef = {
   access: 'govern',
   summary: 'Import OSV files a directory sync read (new or changed ones) and record their modification times; files that are not OSV are reported and tried again next time',
   body: [
-    { name: 'root', description: "the directory's absolute path" },
-    { name: 'files', description: 'up to 5000 {path (relative), mtimeMs, document (the OSV JSON)}' },
+    { name: 'root', description: "the directory's absolute path", required: true },
+    { name: 'files', description: 'up to 5000 {path (relative), mtimeMs, document (the OSV JSON)}', required: true },
   ],
   handler: async ({ runtime, actor, body }) => ok(await runtime.advisories.syncFiles(actor, { root: body.root, files: body.files })),
 };

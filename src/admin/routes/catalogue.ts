@@ -1,16 +1,19 @@
 import { assertPackageName } from '../../core/names';
-import { CREATED, ok, RouteContext, RouteDef, scopedVariant } from '../route';
+import { CREATED, ok, ParamDoc, RouteContext, RouteDef, scopedVariant } from '../route';
 
 /** `:name`, or `:scope/:name` for a scoped name written with a slash. */
 const packageName = (params: Record<string, string>) => assertPackageName(params.scope ? `${params.scope}/${params.name}` : params.name);
 
-const TAG_BODY = [
+const TAG_BODY: ParamDoc[] = [
   { name: 'name', description: 'display name, 1 to 64 characters; unique without regard to case' },
   { name: 'slug', description: "URL name: lower-case words joined by dashes (default: from the name); unique" },
   { name: 'colour', description: "hex colour such as '#3366cc'; null clears it" },
   { name: 'color', description: 'the same as colour' },
   { name: 'description', description: 'what the tag is for, at most 500 characters' },
 ];
+
+/** Creating a tag needs its name; a change (update_tag) gives any of the fields. */
+const CREATE_TAG_BODY: ParamDoc[] = TAG_BODY.map((p) => (p.name === 'name' ? { ...p, required: true } : p));
 
 export const list_tags: RouteDef = {
   name: 'list_tags',
@@ -29,7 +32,7 @@ export const create_tag: RouteDef = {
   access: 'govern',
   responses: CREATED,
   summary: 'Create a tag',
-  body: TAG_BODY,
+  body: CREATE_TAG_BODY,
   handler: async ({ runtime, actor, body }) => ok(await runtime.tags.create(actor, body)),
 };
 
@@ -74,7 +77,7 @@ export const create_package_tag: RouteDef = {
   access: 'publish',
   responses: CREATED,
   summary: 'Assign a tag to a package (admins and publishers)',
-  body: [{ name: 'tag', description: 'the slug or name of a tag' }],
+  body: [{ name: 'tag', description: 'the slug or name of a tag', required: true }],
   handler: assignPackageTag,
 };
 
@@ -113,7 +116,7 @@ export const list_versions_by_tag: RouteDef = {
   access: 'explain',
   summary: 'The versions view filtered by tag: every version of each package carrying the tag, with its decision',
   query: [
-    { name: 'tag', description: 'slug or name of a tag (required)' },
+    { name: 'tag', description: 'slug or name of a tag (required)', required: true },
     { name: 'cursor', description: 'the nextCursor of the previous page' },
     { name: 'limit', description: 'packages per page, 1 to 50 (default 10)' },
   ],

@@ -52,8 +52,8 @@ export const create_session: RouteDef = {
   summary:
     "The web console's sign-in: checks username and password (throttled like every login) and sets an HttpOnly, SameSite=Strict session cookie that expires; the answer carries the session's CSRF token, which state-changing calls made with the cookie send in X-Gatekeeper-CSRF",
   body: [
-    { name: 'username', description: 'the username' },
-    { name: 'password', description: 'the password' },
+    { name: 'username', description: 'the username', required: true },
+    { name: 'password', description: 'the password', required: true },
   ],
   handler: async ({ runtime, body, actor, req }) => {
     const { session, info } = await runtime.sessions.signIn({ username: body.username, password: body.password, ip: actor.ip });

@@ -28,8 +28,8 @@ export const create_user: RouteDef = {
   responses: CREATED,
   summary: 'Create a user with a role (admin, publisher, developer, reader)',
   body: [
-    { name: 'username', description: 'letters, digits, dots, dashes, underscores' },
-    { name: 'password', description: 'at least 8 characters' },
+    { name: 'username', description: 'letters, digits, dots, dashes, underscores', required: true },
+    { name: 'password', description: 'at least 8 characters', required: true },
     { name: 'role', description: 'admin, publisher, developer or reader' },
   ],
   handler: async ({ runtime, actor, body }) =>
@@ -94,8 +94,8 @@ export const create_service_account_token: RouteDef = {
   summary:
     "A token for a service account (a CI user that is no IdP user and has no password; created at its first token): scoped to 'read' or 'publish:@scope[,@scope…]' and expiring, both enforced on every request. The token is shown once",
   body: [
-    { name: 'scope', description: "'read', or 'publish:@acme' (writes only to names in these scopes)" },
-    { name: 'expires', description: 'a duration, like 30d or 12h (at most 400d)' },
+    { name: 'scope', description: "'read', or 'publish:@acme' (writes only to names in these scopes)", required: true },
+    { name: 'expires', description: 'a duration, like 30d or 12h (at most 400d)', required: true },
   ],
   handler: async ({ runtime, actor, params, body }) =>
     ok(await runtime.identity.createServiceAccountToken(actor, { name: params.name, scope: body.scope, expires: body.expires })),

@@ -47,9 +47,9 @@ export const create_license_waiver: RouteDef = {
   responses: CREATED,
   summary: 'Let a package range through despite its license',
   body: [
-    { name: 'name', description: 'package name' },
+    { name: 'name', description: 'package name', required: true },
     { name: 'range', description: "semver range, default '*'" },
-    { name: 'reason', description: 'required' },
+    { name: 'reason', description: 'required', required: true },
     { name: 'expiresIn', description: 'duration such as 90d (or expiresAt; not both)' },
     { name: 'expiresAt', description: 'an ISO 8601 date or date-time with Z or an offset, e.g. 2027-01-31 or 2027-01-31T12:00:00Z (or expiresIn; not both)' },
   ],
@@ -71,7 +71,7 @@ export const create_license_report: RouteDef = {
   path: '/licenses/report',
   access: 'explain',
   summary: 'The licenses of a dependency tree ({entries: [{name, version}]}), grouped by license, violations marked',
-  body: [{ name: 'entries', description: 'every name@version of the tree, e.g. from a lockfile' }],
+  body: [{ name: 'entries', description: 'every name@version of the tree, e.g. from a lockfile', required: true }],
   onlyAsks: () => true,
   handler: async ({ runtime, body }) => {
     const entries = await runtime.governance.checkEntries(body.entries);

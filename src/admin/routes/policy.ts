@@ -27,7 +27,7 @@ export const create_approval: RouteDef = {
   responses: CREATED,
   summary: 'Approve a package (name or @scope/*) for a semver range',
   body: [
-    { name: 'name', description: 'package name or scope wildcard such as @acme/*' },
+    { name: 'name', description: 'package name or scope wildcard such as @acme/*', required: true },
     { name: 'range', description: "semver range, or an exact legacy version such as 1.0.0beta (ranges never match those); default '*'" },
     { name: 'reason', description: 'why it is approved' },
     { name: 'expiresIn', description: 'duration such as 30d (or expiresAt; not both)' },
@@ -64,9 +64,9 @@ export const create_ban: RouteDef = {
   responses: CREATED,
   summary: 'Ban a package for a semver range; the reason is shown to users',
   body: [
-    { name: 'name', description: 'package name' },
+    { name: 'name', description: 'package name', required: true },
     { name: 'range', description: "semver range, or an exact legacy version such as 1.0.0beta (ranges never match those); default '*'" },
-    { name: 'reason', description: 'required; shown in every refusal' },
+    { name: 'reason', description: 'required; shown in every refusal', required: true },
     { name: 'advisoryUrl', description: 'optional link to an advisory' },
   ],
   handler: async ({ runtime, actor, body }) => ok(await runtime.governance.ban(actor, body)),
@@ -121,10 +121,10 @@ export const create_exemption: RouteDef = {
   responses: CREATED,
   summary: 'Exempt a package or scope (and range) from a rule that takes exemptions (release-age, new-publisher, provenance-downgrade)',
   body: [
-    { name: 'rule', description: exemptableRules().join(', ') },
-    { name: 'name', description: 'package name or @scope/*' },
+    { name: 'rule', description: exemptableRules().join(', '), required: true },
+    { name: 'name', description: 'package name or @scope/*', required: true },
     { name: 'range', description: "semver range, or an exact legacy version such as 1.0.0beta (ranges never match those); default '*'" },
-    { name: 'reason', description: 'required' },
+    { name: 'reason', description: 'required', required: true },
   ],
   handler: async ({ runtime, actor, body }) => ok(await runtime.governance.exempt(actor, body)),
 };

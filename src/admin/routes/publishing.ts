@@ -19,7 +19,7 @@ export const create_publish_rule: RouteDef = {
   responses: CREATED,
   summary: 'Declare a private name or scope and who may publish it',
   body: [
-    { name: 'pattern', description: 'a package name or @scope/*' },
+    { name: 'pattern', description: 'a package name or @scope/*', required: true },
     { name: 'role', description: 'a role that may publish (or user)' },
     { name: 'user', description: 'a username that may publish (or role)' },
     { name: 'shadowUpstream', description: 'true to declare an unscoped name that exists upstream' },

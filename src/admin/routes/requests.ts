@@ -11,9 +11,9 @@ export const create_request: RouteDef = {
   responses: CREATED,
   summary: 'Ask for a package; the automated checks run at once and are stored on the request',
   body: [
-    { name: 'name', description: 'package name' },
+    { name: 'name', description: 'package name', required: true },
     { name: 'range', description: "semver range, default '*'" },
-    { name: 'reason', description: 'why it is needed (required)' },
+    { name: 'reason', description: 'why it is needed (required)', required: true },
     { name: 'withDependencies', description: 'true: queue a child request for every dependency the policy does not allow yet' },
   ],
   handler: async ({ runtime, actor, body, principal }) => ok(await runtime.requests.create(actor, body, principal)),
@@ -27,7 +27,7 @@ export const create_request_batch: RouteDef = {
   responses: CREATED,
   summary: 'File one request per blocked name@version of a lockfile, as one batch (each decided as /lockfile/check decides it); versions that exist nowhere are listed in notFound, not filed',
   body: [
-    { name: 'entries', description: '[{name, version}]' },
+    { name: 'entries', description: '[{name, version}]', required: true },
     { name: 'reason', description: 'why' },
   ],
   handler: async ({ runtime, actor, body, principal }) => ok(await runtime.requests.createBatch(actor, body, principal)),
@@ -98,7 +98,7 @@ export const create_approval_tree: RouteDef = {
   responses: CREATED,
   summary: 'Approve name@range and every package of its resolved production dependency tree',
   body: [
-    { name: 'name', description: 'package name' },
+    { name: 'name', description: 'package name', required: true },
     { name: 'range', description: "semver range, default '*'" },
     { name: 'reason', description: 'why' },
   ],
@@ -112,7 +112,7 @@ export const check_lockfile: RouteDef = {
   access: 'explain',
   summary: 'Would every entry of a lockfile install? Blocked entries with their code and reason; optionally record it as a project',
   body: [
-    { name: 'entries', description: '[{name, version, integrity?, dev?}]' },
+    { name: 'entries', description: '[{name, version, integrity?, dev?}]', required: true },
     { name: 'project', description: 'optional {name, version, format}: record the entries as this project (as POST /projects: a version someone else recorded only admins may replace)' },
   ],
   // Without a project to record, only a question (CI's pre-flight, with a service account's token too).
@@ -143,10 +143,10 @@ export const create_project: RouteDef = {
   summary:
     "Record a lockfile as a project (name and version from its package.json), replacing that version's memberships; a version someone else recorded only admins may replace (403 EFORBIDDEN naming who recorded it)",
   body: [
-    { name: 'name', description: 'project name' },
+    { name: 'name', description: 'project name', required: true },
     { name: 'version', description: 'project version' },
     { name: 'format', description: 'lockfile format' },
-    { name: 'entries', description: '[{name, version, integrity, dev}]' },
+    { name: 'entries', description: '[{name, version, integrity, dev}]', required: true },
   ],
   handler: async ({ runtime, actor, principal, body }) => ok(await runtime.projects.record(actor, body, principal)),
 };

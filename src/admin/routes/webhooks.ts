@@ -10,8 +10,8 @@ export const create_webhook: RouteDef = {
   summary:
     'Register a webhook: an http(s) URL without credentials and the events it wants. The answer holds its signing secret, shown this once; deliveries carry X-Gatekeeper-Signature: sha256=<hex HMAC-SHA256 of the body>. Audited',
   body: [
-    { name: 'url', description: 'absolute http:// or https:// URL, no credentials' },
-    { name: 'events', description: `a list of: ${WEBHOOK_EVENT_LIST.join(', ')}` },
+    { name: 'url', description: 'absolute http:// or https:// URL, no credentials', required: true },
+    { name: 'events', description: `a list of: ${WEBHOOK_EVENT_LIST.join(', ')}`, required: true },
   ],
   handler: async ({ runtime, actor, body }) => ok(await runtime.webhooks.add(actor, { url: body.url, events: body.events })),
 };
