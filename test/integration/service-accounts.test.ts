@@ -156,4 +156,19 @@ describe('service accounts: scoped, expiring tokens', () => {
     // The role applies from the next request of every token of the account, the cached one included.
     expect((await s.t.api('GET', '/whoami', undefined, read.body.token)).body).toEqual({ username: 'ci-z', role: 'publisher' });
   });
+
+  it("a scoped token gets the filtered document of a name outside its scope, not the write view's hidden versions", async () => {
+    expect((await s.t.api('POST', '/users', { username: 'olga', password: 'olga-password', role: 'publisher' })).status).toBe(201);
+    const olga = await loginToken(s.t.url, 'olga', 'olga-password');
+    for (const version of ['1.0.0', '1.0.1']) expect((await publish('@other/hidden', version, olga)).status).toBe(201);
+    expect((await s.t.api('POST', '/bans', { name: '@other/hidden', range: '1.0.1', reason: 'banned for the scope test' })).status).toBe(201);
+    const versions = async (token: string) =>
+      Object.keys(((await (await fetch(new URL('@other%2fhidden?write=true', s.t.url), { headers: { authorization: `Bearer ${token}`, accept: 'application/json' } })).json()) as { versions: object }).versions);
+    // Its publisher may write it: the write view, every version.
+    expect(await versions(olga)).toEqual(['1.0.0', '1.0.1']);
+    for (const scope of ['publish:@acme', 'read']) {
+      const { token } = (await s.t.api('POST', '/service-accounts/ci-scope-view/tokens', { scope, expires: '1d' })).body as { token: string };
+      expect([scope, await versions(token)]).toEqual([scope, ['1.0.0']]);
+    }
+  });
 });

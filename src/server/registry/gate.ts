@@ -26,6 +26,7 @@ import { actorOf, principalOfRequest } from './identity';
 import { readRawPackument, readStoredVersion, standInRequest } from './manifests';
 import { DependencyPrefetcher, PrefetchStats, WarmContext } from './prefetch';
 import { thenSentence } from '../../core/text';
+import { scopeAllowsWrite } from '../../core/sso';
 import { acceptsGzip, etagMatches, REVALIDATE, REVALIDATE_TARBALL, UNSTORED_TARBALL } from '../http/conditional';
 
 /**
@@ -704,7 +705,9 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
         writeError(res, unsupportedCommand());
         return;
       }
-      if (match.query.get('write') === 'true' && runtime.publishing.mayPublish(principalOfRequest(req), match.params.package)) {
+      // The write view only for whoever may write the name: by the publish rules, and by the token's scope (a service account's).
+      const principal = principalOfRequest(req);
+      if (match.query.get('write') === 'true' && runtime.publishing.mayPublish(principal, match.params.package) && scopeAllowsWrite(principal?.scope, match.params.package)) {
         if (req.get('npm-command') === 'publish' && (await serveTakenVersions(res, match.params.package))) return;
         // The unfiltered document, so a write based on it cannot drop hidden versions.
         runtime.requestContext.run({ raw: true }, () => next());
