@@ -34,6 +34,8 @@ function add(targets: AuditTargets, name: string, version: string, path: string)
 }
 
 const MAX_PACKAGES = 50_000;
+/** Versions asked about in one request, all packages together: a tree far larger than any project's. */
+const MAX_VERSIONS = 200_000;
 
 function invalid(what: string): GatekeeperError {
   return new GatekeeperError('EVALIDATION', `the audit request is not valid: ${what}. Send what npm, pnpm, yarn or bun send`);
@@ -42,13 +44,68 @@ function invalid(what: string): GatekeeperError {
 /** The bulk request: `{ "<name>": ["<version>", …] }`. */
 export function bulkTargets(body: unknown): AuditTargets {
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw invalid('expected an object of package names and version lists');
-  const targets: AuditTargets = new Map();
-  for (const [name, versions] of Object.entries(body as Record<string, unknown>)) {
-    if (targets.size >= MAX_PACKAGES) throw invalid('too many packages');
+  const entries = Object.entries(body as Record<string, unknown>);
+  if (entries.length > MAX_PACKAGES) throw invalid('too many packages');
+  let count = 0;
+  for (const [name, versions] of entries) {
     if (!Array.isArray(versions)) throw invalid(`the versions of ${name.slice(0, 100)} are not a list`);
-    for (const version of versions) if (typeof version === 'string') add(targets, name, version, '');
+    // Counted before any is read: a request naming millions is refused at once.
+    if ((count += versions.length) > MAX_VERSIONS) throw invalid('too many versions');
   }
+  const targets: AuditTargets = new Map();
+  for (const [name, versions] of entries) for (const version of versions as unknown[]) if (typeof version === 'string') add(targets, name, version, '');
   return targets;
+}
+
+/** The bulk request without the names `drop` says (private ones, never sent upstream); the same object when none is dropped. */
+export function bulkWithout(body: Record<string, unknown>, drop: (name: string) => boolean): Record<string, unknown> {
+  const names = Object.keys(body);
+  if (!names.some(drop)) return body;
+  return Object.fromEntries(names.filter((name) => !drop(name)).map((name) => [name, body[name]]));
+}
+
+/**
+ * The quick/full request's tree without the packages `drop` says, their dependencies put in
+ * their place (hoisted to the level they were at, an entry already there kept), so what a
+ * private package depends on is still asked about; the same object when none is dropped.
+ */
+export function treeWithout(body: Record<string, unknown>, drop: (name: string) => boolean): Record<string, unknown> {
+  let dropped = false;
+  const prune = (deps: unknown, depth: number): unknown => {
+    if (!deps || typeof deps !== 'object' || Array.isArray(deps) || depth > 200) return deps;
+    const out: Record<string, unknown> = {};
+    const hoisted: Array<[string, unknown]> = [];
+    const visit = (name: string, dep: unknown) => {
+      const d = dep as { dependencies?: unknown } | null;
+      if (drop(name)) {
+        dropped = true;
+        if (d && typeof d === 'object' && d.dependencies && typeof d.dependencies === 'object') {
+          for (const [child, value] of Object.entries(prune(d.dependencies, depth + 1) as Record<string, unknown>)) hoisted.push([child, value]);
+        }
+        return;
+      }
+      out[name] = d && typeof d === 'object' && d.dependencies !== undefined ? { ...d, dependencies: prune(d.dependencies, depth + 1) } : dep;
+    };
+    for (const [name, dep] of Object.entries(deps as Record<string, unknown>)) visit(name, dep);
+    for (const [name, dep] of hoisted) if (!Object.hasOwn(out, name)) out[name] = dep;
+    return out;
+  };
+  const dependencies = prune(body.dependencies, 0);
+  return dropped ? { ...body, dependencies } : body;
+}
+
+/** The upstream's bulk answer without the names `drop` says: its advisories are of another package of that name. */
+export function upstreamBulkWithout(upstream: unknown, drop: (name: string) => boolean): unknown {
+  if (!upstream || typeof upstream !== 'object' || Array.isArray(upstream)) return upstream;
+  return bulkWithout(upstream as Record<string, unknown>, drop);
+}
+
+/** The upstream's quick/full answer without the advisories of the names `drop` says. */
+export function upstreamQuickWithout(upstream: unknown, drop: (name: string) => boolean): unknown {
+  const theirs = upstream as { advisories?: unknown } | null;
+  if (!theirs || typeof theirs !== 'object' || !theirs.advisories || typeof theirs.advisories !== 'object') return upstream;
+  const advisories = Object.fromEntries(Object.entries(theirs.advisories).filter(([, a]) => !(a && typeof a === 'object' && typeof (a as { module_name?: unknown }).module_name === 'string' && drop((a as { module_name: string }).module_name))));
+  return { ...theirs, advisories };
 }
 
 /** The quick/full request: npm 6's tree (`dependencies`, nested), as npm 6, pnpm and yarn 1 send it. */

@@ -21,6 +21,8 @@ describe('audit answered by the gatekeeper', () => {
       { name: 'upstream-vuln', versions: [{ version: '2.0.0', license: 'MIT' }, { version: '2.0.1', license: 'MIT' }] },
       { name: 'clean-dep', versions: [{ version: '1.0.0', license: 'MIT' }] },
     ],
+    // @acme/* is private here: the upstream's @acme/secret is another package.
+    settings: { publishRules: [{ pattern: '@acme/*', roles: ['publisher'] }] },
   });
   let project: string;
   const gatekeeper = (...argv: string[]) => runGatekeeper({ GATEKEEPER_URL: s.t.url, GATEKEEPER_TOKEN: s.t.adminToken }, argv);
@@ -30,6 +32,7 @@ describe('audit answered by the gatekeeper', () => {
   beforeAll(async () => {
     s.upstream.setAdvisories({
       'upstream-vuln': [{ id: 2001, url: `https://github.com/advisories/${UPSTREAM_GHSA}`, title: 'Upstream says so', severity: 'high', vulnerable_versions: '<2.0.1' }],
+      '@acme/secret': [{ id: 2002, url: 'https://github.com/advisories/GHSA-2222-3333-4444', title: 'Malware in the public @acme/secret', severity: 'critical', vulnerable_versions: '*' }],
     });
     // Audit reports what is known whatever the rule says; the rule off lets the vulnerable versions install.
     expect((await gatekeeper('policy', 'set', 'advisories', 'off')).code).toBe(0);
@@ -94,7 +97,7 @@ describe('audit answered by the gatekeeper', () => {
   });
 
   it('refuses a gzip bomb once it inflates past the body limit, off the event loop, and answers hostile names as clean without querying them', async () => {
-    // 64 MB of spaces, about 62 KB on the wire: past GATEKEEPER_MAX_BODY_SIZE (50mb) once inflated.
+    // 64 MB of spaces, about 62 KB on the wire: past the audit's 10 MB once inflated.
     const bomb = gzipSync(Buffer.concat([Buffer.from('{"offline-vuln":["1.0.0"],"pad":"'), Buffer.alloc(64 * 1024 * 1024, 32), Buffer.from('"}')]));
     expect(bomb.length).toBeLessThan(100 * 1024);
     const [refused, ping] = await Promise.all([
@@ -103,12 +106,56 @@ describe('audit answered by the gatekeeper', () => {
     ]);
     expect(ping.status).toBe(200);
     expect(refused.status).toBe(413);
-    expect(((await refused.json()) as { error: string }).error).toBe('[EPAYLOADTOOLARGE] the audit request is larger than 50mb once decompressed. Audit fewer packages at once');
+    expect(((await refused.json()) as { error: string }).error).toBe('[EPAYLOADTOOLARGE] the audit request is larger than 10mb once decompressed. Audit fewer packages at once');
     const hostile = await post('advisories/bulk', { 'a\u0000b': ['1.0.0'], '../../x': ['1.0.0'], 'A B': ['1.0.0'], ['x'.repeat(300)]: ['1.0.0'], 'offline-vuln': ['1.0.0', '1.0.0\u0000'] });
     const text = await hostile.text();
     expect(hostile.status).toBe(200);
     expect(text).not.toMatch(/select|advisories"\./i);
     expect(Object.keys(JSON.parse(text))).toEqual(['offline-vuln']);
+  });
+
+  it('never sends a private name upstream, nor reports the upstream advisories of the public package of that name; what a private package depends on is still asked about', async () => {
+    const from = s.upstream.requests.length;
+    const bulk = await post('advisories/bulk', { '@acme/secret': ['1.0.0'], 'upstream-vuln': ['2.0.0'] });
+    expect(bulk.status).toBe(200);
+    expect(Object.keys((await bulk.json()) as object)).toEqual(['upstream-vuln']);
+    const tree = { name: 'app', version: '1.0.0', dependencies: { '@acme/secret': { version: '1.0.0', dependencies: { 'upstream-vuln': { version: '2.0.0' } } } } };
+    const quick = await post('audits/quick', tree);
+    expect(quick.status).toBe(200);
+    const report = (await quick.json()) as { advisories: Record<string, { module_name: string }> };
+    expect(Object.values(report.advisories).map((a) => a.module_name)).toEqual(['upstream-vuln']);
+    const sent = s.upstream.requests.slice(from).filter((r) => r.url.startsWith('/-/npm/v1/security/'));
+    expect(sent.map((r) => [r.url, JSON.parse(r.body ?? 'null')])).toEqual([
+      ['/-/npm/v1/security/advisories/bulk', { 'upstream-vuln': ['2.0.0'] }],
+      ['/-/npm/v1/security/audits/quick', { name: 'app', version: '1.0.0', dependencies: { 'upstream-vuln': { version: '2.0.0' } } }],
+    ]);
+  });
+
+  it('refuses an upstream answer that is no audit answer (EUPSTREAM), not a report that looks clean without its advisories', async () => {
+    for (const body of ['<html>maintenance</html>', 'null', '[]', '{"upstream-vuln":"high"}']) {
+      s.upstream.fault({ path: '/-/npm/v1/security/advisories/bulk' }, { status: 200, body, headers: { 'content-type': 'application/json' } });
+      try {
+        const res = await post('advisories/bulk', { 'upstream-vuln': ['2.0.0'] });
+        expect([body, res.status, res.statusText]).toEqual([body, 502, expect.stringMatching(/^\[EUPSTREAM\] the upstream's audit endpoint answered with something that is not an audit answer/)]);
+      } finally {
+        s.upstream.clearFaults();
+      }
+    }
+  });
+
+  it('answers the bulk route in the bulk format however its path is spelled, and asks the upstream at its own path', async () => {
+    const from = s.upstream.requests.length;
+    for (const spelling of ['advisories/%62ulk', 'advisories/bulk/']) {
+      const res = await post(spelling, { 'upstream-vuln': ['2.0.0'] });
+      expect([spelling, res.status, Object.keys((await res.json()) as object)]).toEqual([spelling, 200, ['upstream-vuln']]);
+    }
+    expect(s.upstream.requests.slice(from).filter((r) => r.url.includes('/security/')).map((r) => r.url)).toEqual(['/-/npm/v1/security/advisories/bulk', '/-/npm/v1/security/advisories/bulk']);
+  });
+
+  it('refuses a request naming more versions than any project has, before reading them', async () => {
+    const versions = Array.from({ length: 200_001 }, (_, i) => `0.0.${i}`);
+    const res = await post('advisories/bulk', { 'clean-dep': versions });
+    expect([res.status, res.statusText]).toEqual([400, expect.stringMatching(/^\[EVALIDATION\] the audit request is not valid: too many versions/)]);
   });
 
   it('refuses bodies that are not audit requests with a code', async () => {

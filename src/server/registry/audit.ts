@@ -2,39 +2,56 @@ import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { gunzip, inflate } from 'node:zlib';
 import type { Request, Response } from 'express';
-import { bulkAnswer, bulkTargets, mergeBulk, mergeQuick, quickAnswer, treeTargets } from '../../core/audit-report';
+import { bulkAnswer, bulkTargets, bulkWithout, mergeBulk, mergeQuick, quickAnswer, treeTargets, treeWithout, upstreamBulkWithout, upstreamQuickWithout } from '../../core/audit-report';
 import { parseSize } from '../../core/duration';
 import { GatekeeperError } from '../../core/errors';
 import { sanitizeText } from '../../core/text';
 import type { UpstreamClient } from '../../upstream/client';
 import type { GatekeeperRuntime } from '../runtime';
 import { writeError } from '../http/write-error';
+import { routeOf } from './routes';
 
 const gunzipAsync = promisify(gunzip);
 const inflateAsync = promisify(inflate);
+
+/** The largest audit request read (compressed or not), whatever GATEKEEPER_MAX_BODY_SIZE allows a publish: parsing it holds the event loop. */
+const AUDIT_MAX_BYTES = 10 * 1024 * 1024;
 
 /**
  * `npm audit`, `pnpm audit`, `yarn audit`, `yarn npm audit` and `bun audit` answered by the
  * gatekeeper: from its own advisories (the upstream's answers it stored, OSV files imported
  * offline), merged with the upstream's answer when the upstream has one. The request is read
- * up to GATEKEEPER_MAX_BODY_SIZE (counted as it arrives), passed to the upstream as it was
- * sent (compressed or not) through the upstream client, and read by us. An upstream without
- * the endpoint (404, 405) leaves our answer alone; an upstream that refuses the gatekeeper or
- * cannot be reached is EUPSTREAM, as before (a report that silently lacks the upstream's
- * advisories would look clean when it is not). The route table requires a login for it
- * under GATEKEEPER_REQUIRE_AUTH like any read.
+ * up to GATEKEEPER_MAX_BODY_SIZE or 10 MB, whichever is less (counted as it arrives), passed
+ * to the upstream as it was sent (compressed or not) through the upstream client, and read by
+ * us; private names are never sent (the request is then sent without them, as JSON), and the
+ * upstream's advisories for such a name, which are about another package, are dropped. An
+ * upstream without the endpoint (404, 405) leaves our answer alone; one that refuses the
+ * gatekeeper, cannot be reached or answers something that is no audit answer is refused
+ * (a report that silently lacks the upstream's advisories would look clean when it is not).
+ * The route table requires a login for it under GATEKEEPER_REQUIRE_AUTH like any read.
  */
 export function createAuditHandler(runtime: GatekeeperRuntime, client: Pick<UpstreamClient, 'postStream'>) {
-  const limit = parseSize(runtime.settings.maxBodySize);
+  const configured = parseSize(runtime.settings.maxBodySize);
+  const limit = Math.min(configured, AUDIT_MAX_BYTES);
+  const setting = limit === configured ? runtime.settings.maxBodySize : '10mb';
   return async function audit(req: Request, res: Response): Promise<void> {
     try {
-      const raw = await readBounded(req, limit, runtime.settings.maxBodySize);
+      const raw = await readBounded(req, limit, setting);
       const encoding = req.headers['content-encoding'];
-      const body = await parseBody(raw, typeof encoding === 'string' ? encoding : undefined, limit, runtime.settings.maxBodySize);
-      const bulk = req.path.endsWith('/advisories/bulk');
+      const body = await parseBody(raw, typeof encoding === 'string' ? encoding : undefined, limit, setting);
+      // The route the table matched (its path spelled once), not the request's spelling of it.
+      const route = routeOf(req)?.route;
+      if (!route) throw new GatekeeperError('ENOTFOUND', 'this audit path is not one the registry answers. Use npm, pnpm, yarn or bun audit');
+      const bulk = route.name === 'audit_bulk';
       const targets = bulk ? bulkTargets(body) : treeTargets(body);
-      const [known, upstream] = await Promise.all([runtime.advisories.forAudit([...targets.keys()]), askUpstream(runtime, client, req.path.slice(1), raw, encoding)]);
-      const answer = bulk ? mergeBulk(bulkAnswer(targets, known), upstream) : mergeQuick(quickAnswer(targets, known), upstream);
+      const isPrivate = (name: string) => runtime.publishing.isPrivate(name);
+      const object = body as Record<string, unknown>;
+      const sent = bulk ? bulkWithout(object, isPrivate) : treeWithout(object, isPrivate);
+      const [known, upstream] = await Promise.all([
+        runtime.advisories.forAudit([...targets.keys()]),
+        sent === object ? askUpstream(runtime, client, route.path.slice(1), raw, encoding, bulk) : askUpstream(runtime, client, route.path.slice(1), Buffer.from(JSON.stringify(sent)), undefined, bulk),
+      ]);
+      const answer = bulk ? mergeBulk(bulkAnswer(targets, known), upstreamBulkWithout(upstream, isPrivate)) : mergeQuick(quickAnswer(targets, known), upstreamQuickWithout(upstream, isPrivate));
       res.status(200);
       res.setHeader('content-type', 'application/json; charset=utf-8');
       res.setHeader('cache-control', 'no-store');
@@ -115,7 +132,7 @@ async function parseBody(raw: Buffer, encoding: string | undefined, limit: numbe
 }
 
 /** The upstream's answer, or undefined when it has no such endpoint. Refusals and failures throw. */
-async function askUpstream(runtime: GatekeeperRuntime, client: Pick<UpstreamClient, 'postStream'>, path: string, raw: Buffer, encoding: string | string[] | undefined): Promise<unknown> {
+async function askUpstream(runtime: GatekeeperRuntime, client: Pick<UpstreamClient, 'postStream'>, path: string, raw: Buffer, encoding: string | string[] | undefined, bulk: boolean): Promise<unknown> {
   const answer = await client.postStream(path, Readable.from([raw]), {
     'content-type': 'application/json',
     ...(typeof encoding === 'string' ? { 'content-encoding': encoding } : {}),
@@ -134,12 +151,24 @@ async function askUpstream(runtime: GatekeeperRuntime, client: Pick<UpstreamClie
     }
     throw refusal(answer.status, sanitizeText(said || `HTTP ${answer.status}`, 300));
   }
+  let parsed: unknown;
   try {
-    return JSON.parse(answer.body.toString('utf8'));
+    parsed = JSON.parse(answer.body.toString('utf8'));
   } catch {
-    runtime.logger.warn({ path }, "the upstream's audit answer is not JSON; answering from our advisories");
-    return undefined;
+    parsed = undefined;
   }
+  if (!isAuditAnswer(parsed, bulk)) {
+    throw new GatekeeperError('EUPSTREAM', "the upstream's audit endpoint answered with something that is not an audit answer, so the report would lack its advisories. Try again later; check the upstream if it persists");
+  }
+  return parsed;
+}
+
+/** A bulk answer (package names to lists of advisories) or a quick/full one (an object whose advisories, when given, are an object). */
+function isAuditAnswer(value: unknown, bulk: boolean): boolean {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return false;
+  if (bulk) return Object.values(value).every((entries) => Array.isArray(entries));
+  const advisories = (value as { advisories?: unknown }).advisories;
+  return advisories === undefined || (!!advisories && typeof advisories === 'object' && !Array.isArray(advisories));
 }
 
 /** An upstream's 3xx/4xx answer to an audit request as our error: only a plain 4xx is the client's fault. */

@@ -1,5 +1,5 @@
 import type { Advisory } from '../../../src/core/advisory';
-import { bulkAnswer, bulkTargets, mergeBulk, mergeQuick, numericId, quickAnswer, treeTargets } from '../../../src/core/audit-report';
+import { bulkAnswer, bulkTargets, bulkWithout, mergeBulk, mergeQuick, numericId, quickAnswer, treeTargets, treeWithout, upstreamQuickWithout } from '../../../src/core/audit-report';
 
 const advisory = (name: string, range: string, extra: Partial<Advisory> = {}): Advisory => ({
   key: `ghsa:GHSA-aaaa-bbbb-cccc`,
@@ -64,5 +64,37 @@ describe('audit answers', () => {
     for (const body of [null, [], 'x', { pkg: '1.0.0' }]) expect(() => bulkTargets(body)).toThrow(/the audit request is not valid/);
     for (const body of [null, [], 'x']) expect(() => treeTargets(body)).toThrow(/the audit request is not valid/);
     expect(treeTargets({}).size).toBe(0);
+  });
+});
+
+describe('what an audit sends upstream without private names', () => {
+  const privateName = (name: string) => name.startsWith('@acme/');
+
+  it('leaves a request without private names as it is (the same object: its bytes are sent as they came)', () => {
+    const bulk = { a: ['1.0.0'] };
+    expect(bulkWithout(bulk, privateName)).toBe(bulk);
+    const tree = { dependencies: { a: { version: '1.0.0' } } };
+    expect(treeWithout(tree, privateName)).toBe(tree);
+  });
+
+  it('drops private names from a bulk request, and hoists what a private package depends on in a tree, an entry already there kept', () => {
+    expect(bulkWithout({ '@acme/x': ['1.0.0'], a: ['1.0.0'] }, privateName)).toEqual({ a: ['1.0.0'] });
+    const tree = {
+      name: 'app',
+      dependencies: {
+        b: { version: '2.0.0' },
+        '@acme/x': { version: '1.0.0', dependencies: { a: { version: '1.0.0' }, b: { version: '1.0.0' }, '@acme/y': { version: '1.0.0', dependencies: { c: { version: '3.0.0' } } } } },
+      },
+    };
+    expect(treeWithout(tree, privateName)).toEqual({ name: 'app', dependencies: { b: { version: '2.0.0' }, a: { version: '1.0.0' }, c: { version: '3.0.0' } } });
+  });
+
+  it("drops the upstream's quick advisories of a private name", () => {
+    const upstream = { advisories: { 1: { module_name: '@acme/x' }, 2: { module_name: 'a' } }, muted: [] };
+    expect(upstreamQuickWithout(upstream, privateName)).toEqual({ advisories: { 2: { module_name: 'a' } }, muted: [] });
+  });
+
+  it('refuses a bulk request of more versions than any project has', () => {
+    expect(() => bulkTargets({ a: Array.from({ length: 200_001 }, (_, i) => `0.0.${i}`) })).toThrow(/too many versions/);
   });
 });
