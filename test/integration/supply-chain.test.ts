@@ -32,6 +32,14 @@ describe('supply-chain rules', () => {
       { name: 'deprecated-fixture', versions: [{ version: '0.9.0', license: 'MIT', publishedAt: ago(240 * HOUR) }, { version: '1.0.0', license: 'MIT', publishedAt: ago(240 * HOUR), deprecated: 'do not use' }] },
       { name: 'p_dep', versions: [{ version: '1.0.0', license: 'MIT', publishedAt: ago(240 * HOUR), deprecated: HOSTILE }] },
       { name: 'p_adv', versions: [{ version: '1.0.0', license: 'MIT', publishedAt: ago(240 * HOUR) }] },
+      {
+        name: 'hijacked-fixture',
+        versions: [
+          { version: '1.0.0', license: 'MIT', publishedAt: ago(400 * HOUR) },
+          { version: '1.0.1', license: 'MIT', publishedAt: ago(300 * HOUR) },
+          { version: '1.0.2', license: 'MIT', publishedAt: ago(1 * HOUR) },
+        ],
+      },
     ],
   });
   const gatekeeper = (...argv: string[]) => runGatekeeper({ GATEKEEPER_URL: s.t.url, GATEKEEPER_TOKEN: s.t.adminToken }, argv);
@@ -185,6 +193,15 @@ describe('supply-chain rules', () => {
       const refused = await tarball('osv-fixture', '3.0.0');
       expect(((await refused.json()) as any).error).toMatch(/^\[EADVISORY\] osv-fixture@3\.0\.0: GHSA-7777-8888-9999 \(critical\) Remote code execution in osv-fixture, fixed in 3\.0\.1/);
       expect((await install('osv-fixture')).installed).toBe('3.0.1');
+    });
+
+    it("a malware entry gives the version after it no way around the release age: the hijacker's next release waits, the one before installs", async () => {
+      const file = path.join(tempDir('gk-osv-'), 'mal.json');
+      fs.writeFileSync(file, JSON.stringify({ id: 'MAL-2099-9001', summary: 'Malicious code in hijacked-fixture (npm)', affected: [{ package: { ecosystem: 'npm', name: 'hijacked-fixture' }, versions: ['1.0.1'] }] }));
+      expect((await gatekeeper('advisories', 'import', file)).code).toBe(0);
+      expect((await install('hijacked-fixture')).installed).toBe('1.0.0');
+      const next = await s.t.api('GET', '/decisions/hijacked-fixture/1.0.2');
+      expect([next.body.decision.allowed, next.body.decision.code]).toEqual([false, 'EQUARANTINED']);
     });
 
     it('warn: installs the vulnerable version with a notice; off: silently', async () => {

@@ -1,4 +1,4 @@
-import { Advisory, firstPatched } from '../advisory';
+import { Advisory, firstPatched, inForce } from '../advisory';
 import { formatDuration, parseDuration } from '../duration';
 import { scopeOf } from '../names';
 import type { CompiledPolicy, EvaluationInput } from '../policy';
@@ -32,7 +32,10 @@ export function releaseAgeRule(settings: ReleaseAgeSettings, ctx: VersionContext
     notes.push({ rule: 'release-age', ruleId: exempt, reason: `${spec} is exempt from the minimum release age` });
     return undefined;
   }
-  const fix = ctx.advisories ? fixVersions(ctx.advisories.advisories, ctx.versions ?? []).get(ctx.version) : undefined;
+  // Only an advisory in force names a fix: a withdrawn or overridden one counts for nothing, and
+  // a malware entry names none (the version after a hijacked one is what the hijacker publishes next).
+  const fixing = ctx.advisories?.advisories.filter((a) => !a.malware && inForce(a, ctx.now));
+  const fix = fixing ? fixVersions(fixing, ctx.versions ?? []).get(ctx.version) : undefined;
   if (fix) {
     notes.push({ rule: 'release-age', ruleId: `fix:${fix}`, reason: `${spec} fixes ${fix}, so it skips the minimum release age` });
     return undefined;

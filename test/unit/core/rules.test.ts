@@ -358,6 +358,21 @@ describe('releaseAgeRule', () => {
     expect(r.notes).toEqual([{ rule: 'release-age', ruleId: `fix:${GHSA_A}`, reason: `foo@1.0.0 fixes ${GHSA_A}, so it skips the minimum release age` }]);
   });
 
+  it('gives no fast path for a malware entry, nor a withdrawn or overridden advisory: the version after them waits its age', () => {
+    const entries = [
+      advisory(GHSA_A, 'critical', '1.0.1', { malware: true }),
+      advisory(GHSA_B, 'high', '<1.0.2', { fixedIn: ['1.0.2'], withdrawnAt: new Date(NOW - DAY).toISOString() }),
+      advisory(GHSA_C, 'high', '<1.0.2', { fixedIn: ['1.0.2'], overridden: true }),
+    ];
+    for (const a of entries) {
+      const r = run(ageSettings(), ctx({ version: '1.0.2', publishedAt: new Date(NOW - HOUR).toISOString(), advisories: known([a]), versions: ['1.0.0', '1.0.1', '1.0.2'] }));
+      expect([a.id, r.denial?.code]).toEqual([a.id, 'EQUARANTINED']);
+    }
+    // A withdrawal still ahead leaves the advisory in force until then.
+    const later = advisory(GHSA_B, 'high', '<1.0.2', { fixedIn: ['1.0.2'], withdrawnAt: new Date(NOW + DAY).toISOString() });
+    expect(run(ageSettings(), ctx({ version: '1.0.2', publishedAt: new Date(NOW - HOUR).toISOString(), advisories: known([later]), versions: ['1.0.0', '1.0.1', '1.0.2'] })).denial).toBeUndefined();
+  });
+
   it('lets the implied fix (first unaffected version above the affected ones) skip the age gate', () => {
     const a = advisory(GHSA_A, 'low', '<1.0.0');
     const r = run(ageSettings(), ctx({ publishedAt: new Date(NOW - HOUR).toISOString(), advisories: known([a]), versions: ['0.9.0', '1.0.0', '1.0.1'] }));
