@@ -32,6 +32,23 @@ describe('supply-chain rules', () => {
       { name: 'deprecated-fixture', versions: [{ version: '0.9.0', license: 'MIT', publishedAt: ago(240 * HOUR) }, { version: '1.0.0', license: 'MIT', publishedAt: ago(240 * HOUR), deprecated: 'do not use' }] },
       { name: 'p_dep', versions: [{ version: '1.0.0', license: 'MIT', publishedAt: ago(240 * HOUR), deprecated: HOSTILE }] },
       { name: 'p_adv', versions: [{ version: '1.0.0', license: 'MIT', publishedAt: ago(240 * HOUR) }] },
+      // Its bundled dependency's postinstall (inside its tarball) writes a file where BUNDLE_MARKER says.
+      {
+        name: 'bundler-fixture',
+        versions: [
+          {
+            version: '1.0.0',
+            license: 'MIT',
+            publishedAt: ago(240 * HOUR),
+            dependencies: { 'bundled-child': '1.0.0' },
+            bundleDependencies: ['bundled-child'],
+            files: {
+              'node_modules/bundled-child/package.json': JSON.stringify({ name: 'bundled-child', version: '1.0.0', scripts: { postinstall: 'node mark.js' } }),
+              'node_modules/bundled-child/mark.js': "require('fs').writeFileSync(process.env.BUNDLE_MARKER, 'ran')",
+            },
+          },
+        ],
+      },
       {
         name: 'hijacked-fixture',
         versions: [
@@ -136,6 +153,18 @@ describe('supply-chain rules', () => {
       // A plain approval does not allow scripts.
       await s.t.api('POST', '/approvals', { name: 'gyp-fixture', reason: 'no scripts' });
       expect((await tarball('gyp-fixture', '1.0.0')).status).toBe(403);
+    });
+
+    it("enforce: blocks a package with bundled dependencies, whose install scripts come inside its tarball, and npm runs none of them", async () => {
+      const marker = path.join(tempDir('gk-bundle-'), 'ran');
+      const project = await makeProject(s.npm.dir, { name: 'p-bundler' });
+      // Scripts on, as npm runs them by default: the gate, not --ignore-scripts, keeps the bundled postinstall from running.
+      const result = await s.npm.run(['install', 'bundler-fixture', '--prefer-online'], { cwd: project, env: { BUNDLE_MARKER: marker } });
+      expect(result.code).not.toBe(0);
+      expect(result.output).toContain('[EINSTALLSCRIPTS] bundler-fixture@1.0.0 runs install scripts (whatever its bundled dependencies run (bundled-child))');
+      expect(fs.existsSync(marker)).toBe(false);
+      const decision = await s.t.api('GET', '/decisions/bundler-fixture/1.0.0');
+      expect([decision.body.decision.allowed, decision.body.decision.code]).toEqual([false, 'EINSTALLSCRIPTS']);
     });
 
     it('off: no check at all', async () => {

@@ -23,20 +23,40 @@ export function installScripts(manifest: Record<string, unknown> | undefined, ha
 }
 
 /**
+ * The dependencies a manifest bundles (`bundleDependencies`, or `bundledDependencies`; `true`
+ * bundles every dependency): they come inside its tarball, and npm runs their install scripts
+ * (and node-gyp for their binding.gyp) when it installs the package.
+ */
+export function bundledDependencies(manifest: Record<string, unknown> | undefined): string[] {
+  if (!manifest || typeof manifest !== 'object') return [];
+  const names = new Set<string>();
+  for (const key of ['bundleDependencies', 'bundledDependencies']) {
+    const value = manifest[key];
+    if (value === true && manifest.dependencies && typeof manifest.dependencies === 'object') for (const name of Object.keys(manifest.dependencies)) names.add(name);
+    if (Array.isArray(value)) for (const name of value) if (typeof name === 'string' && name !== '') names.add(name);
+  }
+  return [...names].sort();
+}
+
+/**
  * The install-time scripts of a version, the stricter of the two manifests: the registry's,
  * plus those only the tarball's package.json (or its binding.gyp) declares, marked as such.
+ * Bundled dependencies count as scripts: what they run is inside the tarball, not judged here.
  */
 export function versionInstallScripts(ctx: Pick<VersionContext, 'manifest' | 'inspection'>): string[] {
   const declared = installScripts(ctx.manifest);
   const inspection = ctx.inspection;
-  if (!inspection) return declared;
-  const manifest = inspection.manifest && typeof inspection.manifest === 'object' ? inspection.manifest : {};
-  const inTarball = installScripts(manifest, inspection.hasBindingGyp === true).filter((s) => !declared.includes(s));
-  return [...declared, ...inTarball.map((s) => `${s} (only in the tarball's package.json)`)];
+  const manifest = inspection?.manifest && typeof inspection.manifest === 'object' ? inspection.manifest : undefined;
+  const inTarball = inspection ? installScripts(manifest ?? {}, inspection.hasBindingGyp === true).filter((s) => !declared.includes(s)) : [];
+  const bundled = [...new Set([...bundledDependencies(ctx.manifest), ...bundledDependencies(manifest)])].sort();
+  const scripts = [...declared, ...inTarball.map((s) => `${s} (only in the tarball's package.json)`)];
+  if (bundled.length > 0) scripts.push(`whatever its bundled dependencies run (${bundled.slice(0, 5).join(', ')}${bundled.length > 5 ? ` and ${bundled.length - 5} more` : ''})`);
+  return scripts;
 }
 
-/** The name of a script `installScripts` lists (`postinstall`), or `hasInstallScript` for one the manifest only flags. */
+/** The name of a script `installScripts` lists (`postinstall`), `bundled` for what bundled dependencies run, or `hasInstallScript` for one the manifest only flags. */
 function scriptName(listed: string): string {
+  if (listed.startsWith('whatever its bundled dependencies run')) return 'bundled dependencies';
   return INSTALL_SCRIPT_NAMES.find((name) => listed.startsWith(`${name}: `)) ?? 'hasInstallScript';
 }
 

@@ -362,7 +362,7 @@ describe('releaseAgeRule', () => {
     const entries = [
       advisory(GHSA_A, 'critical', '1.0.1', { malware: true }),
       advisory(GHSA_B, 'high', '<1.0.2', { fixedIn: ['1.0.2'], withdrawnAt: new Date(NOW - DAY).toISOString() }),
-      advisory(GHSA_C, 'high', '<1.0.2', { fixedIn: ['1.0.2'], overridden: true }),
+      advisory(GHSA_C, 'high', '<1.0.2', { fixedIn: ['1.0.2'], overridden: { by: 'admin', reason: 'a false positive', at: new Date(NOW - DAY).toISOString() } }),
     ];
     for (const a of entries) {
       const r = run(ageSettings(), ctx({ version: '1.0.2', publishedAt: new Date(NOW - HOUR).toISOString(), advisories: known([a]), versions: ['1.0.0', '1.0.1', '1.0.2'] }));
@@ -410,6 +410,14 @@ describe('releaseAgeRule', () => {
 });
 
 describe('installScripts', () => {
+  it("counts bundled dependencies as install scripts (theirs run from inside the tarball), from either manifest and either spelling", () => {
+    expect(versionInstallScripts({ manifest: { bundleDependencies: ['a', 'b'] } })).toEqual(['whatever its bundled dependencies run (a, b)']);
+    expect(versionInstallScripts({ manifest: { dependencies: { x: '1', y: '2' }, bundledDependencies: true } })).toEqual(['whatever its bundled dependencies run (x, y)']);
+    const inspection = { manifest: { bundleDependencies: ['hidden'] }, hasBindingGyp: false } as unknown as TarballInspection;
+    expect(versionInstallScripts({ manifest: {}, inspection })).toEqual(['whatever its bundled dependencies run (hidden)']);
+    expect(versionInstallScripts({ manifest: { bundleDependencies: [], bundledDependencies: false } })).toEqual([]);
+  });
+
   it('finds nothing without a manifest or scripts', () => {
     expect(installScripts(undefined)).toEqual([]);
     expect(installScripts({})).toEqual([]);
