@@ -15,6 +15,7 @@ import * as sso from './013_sso';
 import * as usernameCase from './014_username_case';
 import * as jobSuccess from './015_job_success';
 import * as staleReservations from './016_stale_reservations';
+import * as edgeRanges from './017_edge_ranges';
 
 /**
  * Every migration, in order. Listed statically (not discovered on disk) so the same list
@@ -43,6 +44,7 @@ export const migrations: ReadonlyArray<[string, Migration]> = [
   ['014_username_case', usernameCase],
   ['015_job_success', jobSuccess],
   ['016_stale_reservations', staleReservations],
+  ['017_edge_ranges', edgeRanges],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -64,7 +64,7 @@ function unalias(key: string, range: string): { name: string; range: string } {
  * Every dependency a manifest declares: `dependencies` (runtime, except those also listed as
  * optional, as npm publishes them), `optionalDependencies`, `peerDependencies` and
  * `devDependencies`. Aliases name their real package. Entries whose name is not a valid
- * package name are left out; one entry per name and type; at most MAX_DECLARED_DEPENDENCIES.
+ * package name are left out; one entry per name, type and range; at most MAX_DECLARED_DEPENDENCIES.
  */
 export function declaredDependencies(manifest: Record<string, unknown> | undefined | null): DeclaredDependency[] {
   if (!manifest || typeof manifest !== 'object') return [];
@@ -75,7 +75,8 @@ export function declaredDependencies(manifest: Record<string, unknown> | undefin
     if (out.length >= MAX_DECLARED_DEPENDENCIES) return;
     const { name, range } = unalias(key, rawRange);
     if (!isValidPackageName(name)) return;
-    const id = `${type}\u0000${name}`;
+    // Per name, type and range: an alias and the real name (or two aliases of one package) are two dependencies.
+    const id = `${type}\u0000${name}\u0000${range}`;
     if (seen.has(id)) return;
     seen.add(id);
     out.push({ name, range: sanitizeText(range.trim() || '*', MAX_RANGE_LENGTH), type });
@@ -89,13 +90,14 @@ export function declaredDependencies(manifest: Record<string, unknown> | undefin
 
 /**
  * The version among `candidates` that `range` resolves to: the range itself when it names one
- * exactly (legacy keys too), else the highest that satisfies it; a dist-tag or any other
- * non-range resolves only when there is exactly one candidate. Undefined when none fits.
+ * exactly (legacy keys too), else the highest that satisfies it; a dist-tag resolves only when
+ * there is exactly one candidate. A URL, a path or a protocol spec (`file:`, `git+ssh:`,
+ * `owner/repo`) names no registry version: undefined, as when none fits.
  */
 export function resolveAmong(range: string, candidates: readonly string[]): string | undefined {
   if (candidates.length === 0) return undefined;
   if (candidates.includes(range)) return range;
-  if (isLegacyVersion(range)) return undefined;
+  if (isLegacyVersion(range) || /[:/\\]/.test(range)) return undefined;
   let valid: string | null = null;
   try {
     valid = semver.validRange(range);
@@ -158,7 +160,8 @@ const SLUG = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 /** A tag's display name: 1 to 64 characters of text, trimmed, inner white space collapsed. */
 export function assertTagName(value: unknown): string {
   const text = typeof value === 'string' ? value.trim().replace(/\s+/g, ' ') : '';
-  if (text === '' || text.length > MAX_TAG_NAME) throw validation(`a tag name must be text of 1 to ${MAX_TAG_NAME} characters`);
+  // Characters, not UTF-16 units: an emoji is one.
+  if (text === '' || [...text].length > MAX_TAG_NAME) throw validation(`a tag name must be text of 1 to ${MAX_TAG_NAME} characters`);
   return text;
 }
 

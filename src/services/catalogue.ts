@@ -26,6 +26,8 @@ export const MAX_DEPENDENTS_DEPTH = 25;
 /** How many dependents one answer lists by default, and at most (the total is always given). */
 export const DEFAULT_DEPENDENTS_LIMIT = 1000;
 export const MAX_DEPENDENTS_LIMIT = 5000;
+/** Unresolved declarations of the target's name read at most, before their ranges are matched. */
+export const DECLARED_SCAN = 50_000;
 /** Catalogue pages: each package on a page has its document read and decided. */
 export const DEFAULT_CATALOGUE_PAGE = 25;
 export const MAX_CATALOGUE_PAGE = 100;
@@ -164,7 +166,7 @@ export class CatalogueService {
     const version = at === -1 ? undefined : assertVersion(specInput.slice(at + 1));
     const depth = boundedInt(query.depth, 'depth', DEFAULT_DEPENDENTS_DEPTH, 1, MAX_DEPENDENTS_DEPTH);
     const limit = boundedInt(query.limit, 'limit', DEFAULT_DEPENDENTS_LIMIT, 1, MAX_DEPENDENTS_LIMIT);
-    const found = await this.store.repos.catalogue.dependents(name, version, depth, limit);
+    const found = await this.store.repos.catalogue.dependents(name, version, depth, limit, DECLARED_SCAN);
     const target = version === undefined ? name : `${name}@${version}`;
     return {
       name,
@@ -174,7 +176,8 @@ export class CatalogueService {
       truncated: found.total > found.dependents.length,
       dependents: found.dependents.map((d) => ({ ...d, via: d.depth === 1 ? target : d.via })),
       projects: found.projects,
-      declared: version === undefined ? [] : found.declared.filter((d) => resolveAmong(d.range, [version]) === version),
+      // Filtered before it is cut: declarations of other ranges do not crowd out the matching ones.
+      declared: version === undefined ? [] : found.declared.filter((d) => resolveAmong(d.range, [version]) === version).slice(0, limit),
     };
   }
 

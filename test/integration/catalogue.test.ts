@@ -11,6 +11,7 @@ import { main } from '../../src/cli/main';
 import { captureIo } from '../support/cli';
 import { loginToken } from '../support/gatekeeper';
 import { createNpmEnv, makeProject } from '../support/npm';
+import { publishDocument } from '../support/publish';
 import { gatekeeperSuite } from '../support/suite';
 
 const FIXTURES = [
@@ -244,6 +245,31 @@ describe('the catalogue: tags, dependents and request limits', () => {
       expect(anyVersion.dependents.map((d: { name: string; version: string }) => `${d.name}@${d.version}`).sort()).toEqual(['@cat/internal@1.0.0', 'cat-mid@2.0.0', 'cat-top@3.0.0']);
       const listed = JSON.parse((await dana('catalogue', 'internal', '--json')).out);
       expect(listed.items).toEqual([expect.objectContaining({ name: '@cat/internal', private: true })]);
+    });
+  });
+
+  describe('declared ranges', () => {
+    const publish = async (name: string, dependencies: Record<string, string>) => {
+      const packageJson = { name, version: '1.0.0', license: 'MIT', dependencies };
+      const res = await fetch(new URL(name.replace('/', '%2f'), s.t.url), {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${tokens.pia}`, 'content-type': 'application/json' },
+        body: JSON.stringify(publishDocument(name, '1.0.0', { packageJson, manifest: { dependencies } })),
+      });
+      expect([name, res.status]).toEqual([name, 201]);
+    };
+
+    it('lists every declaration whose range includes the version, however many others there are: an alias beside the real name counts, a URL does not', async () => {
+      await publish('@cat/decl-a', { 'cat-http': '^2.0.0' });
+      await publish('@cat/decl-b', { 'cat-http': '^1.0.0' });
+      await publish('@cat/decl-url', { 'cat-http': 'https://example.invalid/cat-http-1.0.0.tgz' });
+      await publish('@cat/decl-alias', { 'old-http': 'npm:cat-http@^1.0.0', 'cat-http': '^2.0.0' });
+      const declared = async (spec: string, limit?: number) =>
+        (JSON.parse((await dana('dependents', spec, ...(limit ? ['--limit', String(limit)] : []), '--json')).out).declared as Array<{ name: string; range: string }>).map((d) => `${d.name} ${d.range}`);
+      expect(await declared('cat-http@1.0.0')).toEqual(['@cat/decl-alias ^1.0.0', '@cat/decl-b ^1.0.0']);
+      // The declarations of other ranges sort first; they do not take the places of the matching ones.
+      expect(await declared('cat-http@1.0.0', 1)).toEqual(['@cat/decl-alias ^1.0.0']);
+      expect(await declared('cat-http@2.0.0')).toEqual(['@cat/decl-a ^2.0.0', '@cat/decl-alias ^2.0.0']);
     });
   });
 

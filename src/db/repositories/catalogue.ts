@@ -126,7 +126,7 @@ declared as (
       where r.package = e.package and r.version = e.version and r.dep_name = e.dep_name and r.resolved_version is not null
     )
   order by e.package, e.version
-  limit :limit
+  limit :declaredScan
 )
 select
   (select cast(count(*) as int) from nodes) as total,
@@ -189,8 +189,12 @@ export class CatalogueRepository {
   }
 
   /** See DEPENDENTS_SQL. `version` undefined: dependents of any version of `name`. */
-  async dependents(name: string, version: string | undefined, depth: number, limit: number): Promise<DependentsResult> {
-    const result = await this.db.raw(DEPENDENTS_SQL, { name, version: version ?? null, depth, limit });
+  /**
+   * `declaredScan` bounds the unresolved declarations read: the caller keeps those whose range
+   * includes the version (semver, not SQL) and lists at most `limit` of them.
+   */
+  async dependents(name: string, version: string | undefined, depth: number, limit: number, declaredScan: number): Promise<DependentsResult> {
+    const result = await this.db.raw(DEPENDENTS_SQL, { name, version: version ?? null, depth, limit, declaredScan });
     const row = result.rows[0] as { total: number; dependents: DependentRow[]; projects: DependentProject[]; declared: DeclaredRangeRow[] };
     return { total: row.total, dependents: row.dependents, projects: row.projects, declared: row.declared };
   }

@@ -48,6 +48,17 @@ describe('catalogue core', () => {
     expect(resolveAmong('latest', ['4.0.0', '5.0.0'])).toBeUndefined();
     expect(resolveAmong('1.0.0beta', ['1.0.0beta'])).toBe('1.0.0beta');
     expect(resolveAmong('^1.0.0', [])).toBeUndefined();
+    // A URL, a path or a protocol spec names no registry version, one candidate or not.
+    for (const spec of ['https://example.com/t-9.9.9.tgz', 'file:vendor/t-9.9.9.tgz', 'git+ssh://git@example.com/o/t.git', 'o/t', 'workspace:^1.0.0']) expect([spec, resolveAmong(spec, ['1.0.0'])]).toEqual([spec, undefined]);
+  });
+
+  it('keeps an alias and the real name of one package, and two aliases of it, as separate dependencies', () => {
+    const deps = declaredDependencies({ dependencies: { 'my-alias': 'npm:real@^1.0.0', real: '^2.0.0', other: 'npm:real@^3.0.0' } });
+    expect(deps).toEqual([
+      { name: 'real', range: '^1.0.0', type: 'runtime' },
+      { name: 'real', range: '^2.0.0', type: 'runtime' },
+      { name: 'real', range: '^3.0.0', type: 'runtime' },
+    ]);
   });
 
   it('resolves a lockfile\'s edges among its members; dev dependencies stay unresolved', () => {
@@ -89,6 +100,9 @@ describe('catalogue core', () => {
     expect(assertTagName('  Web   Frameworks ')).toBe('Web Frameworks');
     expect(caught(() => assertTagName('')).code).toBe('EVALIDATION');
     expect(caught(() => assertTagName('x'.repeat(65))).code).toBe('EVALIDATION');
+    // Characters, not UTF-16 units.
+    expect(assertTagName(`x${'😀'.repeat(63)}`)).toBe(`x${'😀'.repeat(63)}`);
+    expect(caught(() => assertTagName('😀'.repeat(65))).code).toBe('EVALIDATION');
     expect(slugify('Web Frameworks')).toBe('web-frameworks');
     expect(slugify('Bases de données / SQL')).toBe('bases-de-donnees-sql');
     expect(slugify('!!!')).toBe('');
