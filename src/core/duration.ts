@@ -9,10 +9,10 @@ const UNITS: Record<string, number> = {
   w: 604_800_000,
 };
 
-/** `90s`, `30m`, `12h`, `3d`, `2w` -> milliseconds. `0` is zero. */
 /** The longest wait a Node timer can hold (2^31 - 1 ms, about 24.8 days); a longer one fires at once. */
 export const MAX_TIMER_MS = 2_147_483_647;
 
+/** `90s`, `30m`, `12h`, `3d`, `2w` -> milliseconds. `0` is zero. */
 export function parseDuration(text: unknown): number {
   if (text === 0 || text === '0') return 0;
   const match = typeof text === 'string' ? /^(\d{1,6})([smhdw])$/.exec(text.trim()) : null;

@@ -379,17 +379,22 @@ function classifySource(spec: string): SourceKind {
   return 'other';
 }
 
+/** The decoded path of a tarball URL in the registry layout `<registry>/<name>/-/<file>.tgz`; undefined for any other URL. */
+function registryTarballPath(url: string): string | undefined {
+  const match = /^https?:\/\/[^/?#]+(\/[^?#]*)/i.exec(url);
+  if (!match) return undefined;
+  let path: string;
+  try {
+    path = decodeURIComponent(match[1]);
+  } catch {
+    return undefined;
+  }
+  return path.includes('/-/') && path.endsWith('.tgz') ? path : undefined;
+}
+
 /** A tarball URL in the registry layout `<registry>/<name>/-/<file>.tgz`. */
 function isRegistryTarball(url: string): boolean {
-  const match = /^https?:\/\/[^/?#]+(\/[^?#]*)/i.exec(url);
-  if (!match) return false;
-  let path = match[1];
-  try {
-    path = decodeURIComponent(path);
-  } catch {
-    return false;
-  }
-  return path.includes('/-/') && path.endsWith('.tgz');
+  return registryTarballPath(url) !== undefined;
 }
 
 /**
@@ -398,8 +403,8 @@ function isRegistryTarball(url: string): boolean {
  * none readably.
  */
 function packageOfTarballUrl(url: string): { name: string; version: string } | undefined {
-  if (!isRegistryTarball(url)) return undefined;
-  const path = decodeURIComponent(/^https?:\/\/[^/?#]+(\/[^?#]*)/i.exec(url)?.[1] ?? '');
+  const path = registryTarballPath(url);
+  if (path === undefined) return undefined;
   const at = path.lastIndexOf('/-/');
   const segments = path.slice(0, at).split('/').filter((segment) => segment !== '');
   const last = segments[segments.length - 1];

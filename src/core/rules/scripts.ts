@@ -5,6 +5,8 @@ import { defineRule, Denial, Note, RuleMode, VersionContext } from './types';
 
 const INSTALL_SCRIPT_NAMES = ['preinstall', 'install', 'postinstall'] as const;
 const GYP_SCRIPT = 'install: node-gyp rebuild (binding.gyp)';
+/** How versionInstallScripts lists what bundled dependencies run (scriptName reads it back). */
+const BUNDLED_SCRIPTS = 'whatever its bundled dependencies run';
 
 /**
  * The install-time scripts a manifest runs: its own, or node-gyp for a binding.gyp (npm adds
@@ -50,13 +52,13 @@ export function versionInstallScripts(ctx: Pick<VersionContext, 'manifest' | 'in
   const inTarball = inspection ? installScripts(manifest ?? {}, inspection.hasBindingGyp === true).filter((s) => !declared.includes(s)) : [];
   const bundled = [...new Set([...bundledDependencies(ctx.manifest), ...bundledDependencies(manifest)])].sort();
   const scripts = [...declared, ...inTarball.map((s) => `${s} (only in the tarball's package.json)`)];
-  if (bundled.length > 0) scripts.push(`whatever its bundled dependencies run (${bundled.slice(0, 5).join(', ')}${bundled.length > 5 ? ` and ${bundled.length - 5} more` : ''})`);
+  if (bundled.length > 0) scripts.push(`${BUNDLED_SCRIPTS} (${bundled.slice(0, 5).join(', ')}${bundled.length > 5 ? ` and ${bundled.length - 5} more` : ''})`);
   return scripts;
 }
 
 /** The name of a script `installScripts` lists (`postinstall`), `bundled` for what bundled dependencies run, or `hasInstallScript` for one the manifest only flags. */
 function scriptName(listed: string): string {
-  if (listed.startsWith('whatever its bundled dependencies run')) return 'bundled dependencies';
+  if (listed.startsWith(BUNDLED_SCRIPTS)) return 'bundled dependencies';
   return INSTALL_SCRIPT_NAMES.find((name) => listed.startsWith(`${name}: `)) ?? 'hasInstallScript';
 }
 

@@ -47,10 +47,9 @@ export function createAuditHandler(runtime: GatekeeperRuntime, client: Pick<Upst
       const isPrivate = (name: string) => runtime.publishing.isPrivate(name);
       const object = body as Record<string, unknown>;
       const sent = bulk ? bulkWithout(object, isPrivate) : treeWithout(object, isPrivate);
-      const [known, upstream] = await Promise.all([
-        runtime.advisories.forAudit([...targets.keys()]),
-        sent === object ? askUpstream(runtime, client, route.path.slice(1), raw, encoding, bulk) : askUpstream(runtime, client, route.path.slice(1), Buffer.from(JSON.stringify(sent)), undefined, bulk),
-      ]);
+      // The request's own bytes when nothing was taken out of it; else what is left, as plain JSON.
+      const [payload, payloadEncoding] = sent === object ? [raw, encoding] : [Buffer.from(JSON.stringify(sent)), undefined];
+      const [known, upstream] = await Promise.all([runtime.advisories.forAudit([...targets.keys()]), askUpstream(runtime, client, route.path.slice(1), payload, payloadEncoding, bulk)]);
       const answer = bulk ? mergeBulk(bulkAnswer(targets, known), upstreamBulkWithout(upstream, isPrivate)) : mergeQuick(quickAnswer(targets, known), upstreamQuickWithout(upstream, isPrivate));
       res.status(200);
       res.setHeader('content-type', 'application/json; charset=utf-8');

@@ -698,6 +698,8 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
       }
     };
 
+  const mayWrite = (principal: ReturnType<typeof principalOfRequest>, name: string): boolean => runtime.publishing.mayPublish(principal, name) && scopeAllowsWrite(principal?.scope, name);
+
   return {
     packument: read(async (req, res, next, match, actor) => {
       // npm owner ls reads the maintainers: say that owners are not how this registry works, instead of "no admin found".
@@ -706,8 +708,7 @@ export function createReadHandlers(runtime: GatekeeperRuntime, storage: Verdacci
         return;
       }
       // The write view only for whoever may write the name: by the publish rules, and by the token's scope (a service account's).
-      const principal = principalOfRequest(req);
-      if (match.query.get('write') === 'true' && runtime.publishing.mayPublish(principal, match.params.package) && scopeAllowsWrite(principal?.scope, match.params.package)) {
+      if (match.query.get('write') === 'true' && mayWrite(principalOfRequest(req), match.params.package)) {
         if (req.get('npm-command') === 'publish' && (await serveTakenVersions(res, match.params.package))) return;
         // The unfiltered document, so a write based on it cannot drop hidden versions.
         runtime.requestContext.run({ raw: true }, () => next());
