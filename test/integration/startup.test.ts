@@ -13,6 +13,21 @@ import { copyBuild, runCli, spawnGatekeeper, REPO } from '../support/process';
 
 const verdaccioVersion = (JSON.parse(fs.readFileSync(path.join(REPO, 'node_modules/verdaccio/package.json'), 'utf8')) as { version: string }).version;
 
+/** A fixture upstream with one package and a fresh data directory for an embedded database, and the env to start on them. */
+async function embeddedSetup(label: string): Promise<{ env: Record<string, string>; dataDir: string; close(): Promise<void> }> {
+  const upstream = await startFixtureRegistry([{ name: `${label}-fixture`, versions: [{ version: '1.0.0', license: 'MIT' }] }]);
+  const dataDir = tempDir(`gk-embedded-${label}-`);
+  const env = { GATEKEEPER_DATA_DIR: dataDir, GATEKEEPER_PORT: '0', GATEKEEPER_UPSTREAM: upstream.url, GATEKEEPER_ADMIN_PASSWORD: 'admin-password-for-tests' };
+  return {
+    env,
+    dataDir,
+    close: async () => {
+      await upstream.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
 describe('gate plugins', () => {
   let upstream: FixtureRegistry;
   let build: string;
@@ -163,9 +178,7 @@ describe('the embedded default database', () => {
   });
 
   it('two starts on one fresh data directory at once (two replicas on one volume): one serves, the other refuses, and the directory starts again', async () => {
-    const upstream = await startFixtureRegistry([{ name: 'race-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] }]);
-    const dataDir = tempDir('gk-embedded-race-');
-    const env = { GATEKEEPER_DATA_DIR: dataDir, GATEKEEPER_PORT: '0', GATEKEEPER_UPSTREAM: upstream.url, GATEKEEPER_ADMIN_PASSWORD: 'admin-password-for-tests' };
+    const { env, close } = await embeddedSetup('race');
     const started: Array<Awaited<ReturnType<typeof spawnGatekeeper>>> = [];
     try {
       const results = await Promise.allSettled([spawnGatekeeper(env), spawnGatekeeper(env)]);
@@ -177,15 +190,12 @@ describe('the embedded default database', () => {
       expect(await again.stop('SIGTERM')).toBe(0);
     } finally {
       for (const gk of started) await gk.stop('SIGTERM');
-      await upstream.close();
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      await close();
     }
   });
 
   it('its embedded server killed under it (as the OOM killer does): the gatekeeper says why and exits 1 for its supervisor, and the directory starts again', async () => {
-    const upstream = await startFixtureRegistry([{ name: 'oom-fixture', versions: [{ version: '1.0.0', license: 'MIT' }] }]);
-    const dataDir = tempDir('gk-embedded-oom-');
-    const env = { GATEKEEPER_DATA_DIR: dataDir, GATEKEEPER_PORT: '0', GATEKEEPER_UPSTREAM: upstream.url, GATEKEEPER_ADMIN_PASSWORD: 'admin-password-for-tests' };
+    const { env, dataDir, close } = await embeddedSetup('oom');
     try {
       const gk = await spawnGatekeeper(env);
       expect((await fetch(new URL('-/gatekeeper/v1/ready', gk.url))).status).toBe(200);
@@ -198,8 +208,7 @@ describe('the embedded default database', () => {
       expect((await fetch(new URL('-/gatekeeper/v1/ready', again.url))).status).toBe(200);
       expect(await again.stop('SIGTERM')).toBe(0);
     } finally {
-      await upstream.close();
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      await close();
     }
   });
 
